@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/** Lower-case ASCII (A-labels for IDN) domain names: what every service compares against. */
+export const domainNamePattern = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+export const ExchangerMode = z.enum(['local', 'remote', 'backup', 'auto']);
+
+export const RemoteHost = z.object({
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535).default(25),
+  preference: z.number().int().min(0).max(65535).default(10),
+  requireTls: z.boolean().default(false),
+});
+
+export const DomainAlias = z.object({
+  /** Local part (before @); '*' is not allowed here: use catchAll. */
+  source: z.string().min(1).max(64),
+  destinations: z.array(z.string().min(3).max(320)).min(1),
+});
+
+/**
+ * The live configuration of one domain, as stored in the NATS key-value bucket. Written by the
+ * operator (from a MailDomain) or by `hermod domain`; read and watched by every service.
+ */
+export const DomainConfig = z.object({
+  domain: z.string().regex(domainNamePattern, 'expected a lower-case domain name such as example.com'),
+  exchanger: ExchangerMode.default('local'),
+  /** remote mode: deliver here instead of the domain's MX; backup mode: the primary's hosts. */
+  remoteHosts: z.array(RemoteHost).default([]),
+  aliases: z.array(DomainAlias).default([]),
+  catchAll: z.string().min(3).max(320).optional(),
+  subaddressSeparator: z.string().length(1).default('+'),
+  backup: z
+    .object({
+      maxHoldSeconds: z.number().int().positive().default(5 * 24 * 3600),
+      recipients: z.array(z.string()).optional(),
+    })
+    .optional(),
+  dkim: z
+    .object({
+      selector: z.string().min(1).max(63),
+      algorithm: z.enum(['rsa-sha256', 'ed25519-sha256']).default('rsa-sha256'),
+      /** Name of the key in the DKIM key bucket; private keys never sit in this record. */
+      keyRef: z.string().min(1),
+    })
+    .optional(),
+  limits: z
+    .object({
+      maxMessageBytes: z.number().int().positive().optional(),
+      defaultQuotaBytes: z.number().int().positive().optional(),
+      outboundPerMinute: z.number().int().positive().optional(),
+    })
+    .default({}),
+  tls: z
+    .object({
+      requireOutbound: z.boolean().default(false),
+      mtaSts: z.enum(['none', 'testing', 'enforce']).default('none'),
+    })
+    .default({ requireOutbound: false, mtaSts: 'none' }),
+  /** Who wrote it, for `hermod domain list` and status: 'cli' or 'operator:<namespace>/<name>'. */
+  source: z.string().default('cli'),
+  /** The MailDomain generation this record reflects (0 when written by the CLI). */
+  generation: z.number().int().nonnegative().default(0),
+  updatedAt: z.string().default(() => new Date().toISOString()),
+});
+export type DomainConfig = z.infer<typeof DomainConfig>;
+
+/** Parses a record, naming the bad field in the error. */
+export function parseDomainConfig(value: unknown): DomainConfig {
+  const result = DomainConfig.safeParse(value);
+  if (result.success) return result.data;
+  const detail = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  throw new Error(`invalid domain config: ${detail}`);
+}

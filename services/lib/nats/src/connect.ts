@@ -1,0 +1,30 @@
+import { connect, type NatsConnection } from 'nats';
+import type { Logger } from '@hermod/logging';
+
+export interface NatsOptions {
+  servers: string | string[];
+  name: string;
+  logger?: Logger;
+}
+
+/** Connects and keeps reconnecting for ever: a service outlives nats-server restarts. */
+export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: options.servers,
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+    pingInterval: 10_000,
+  });
+  if (options.logger) {
+    const logger = options.logger;
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'pingTimer') continue;
+        logger.info({ nats: status.type, data: String(status.data) }, 'nats status');
+      }
+    })();
+  }
+  return nc;
+}

@@ -1,0 +1,10 @@
+import type { MsgHdrs } from 'nats';
+import type { TraceCarrier } from '@hermod/telemetry';
+
+/** Lets W3C trace context travel in NATS message headers. */
+export function natsHeaderCarrier(headers: MsgHdrs): TraceCarrier {
+  return {
+    set: (key, value) => headers.set(key, value),
+    get: (key) => (headers.has(key) ? headers.get(key) : undefined),
+  };
+}

@@ -1,0 +1,1 @@
+export { injectTraceHeaders, extractTraceContext, tracer, withSpan, type TraceCarrier } from './propagation.js';

@@ -1,0 +1,46 @@
+import { context, propagation, type Context, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+
+/** Any string map that can carry W3C trace context: NATS headers, gRPC metadata, a JSON column. */
+export interface TraceCarrier {
+  set(key: string, value: string): void;
+  get(key: string): string | undefined;
+}
+
+export function tracer(service: string): Tracer {
+  return trace.getTracer(`hermod.${service}`);
+}
+
+/** Writes the active context's traceparent/tracestate into carrier. */
+export function injectTraceHeaders(carrier: TraceCarrier, from: Context = context.active()): void {
+  propagation.inject(from, carrier, {
+    set: (c, key, value) => c.set(key, value),
+  });
+}
+
+/** Reads a remote parent from carrier, so a consumer's span joins the producer's trace. */
+export function extractTraceContext(carrier: TraceCarrier): Context {
+  return propagation.extract(context.active(), carrier, {
+    get: (c, key) => c.get(key),
+    keys: () => ['traceparent', 'tracestate'],
+  });
+}
+
+/** Runs fn inside a span, recording an exception and error status when fn throws. */
+export async function withSpan<T>(
+  t: Tracer,
+  name: string,
+  parent: Context,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  return t.startActiveSpan(name, {}, parent, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
