@@ -2,6 +2,9 @@
 -- accepted messages that is the system of record between "250 after DATA" and final delivery.
 -- Numbering: 001-009 foundation, 010-019 imap, 020-029 outbound, 030-039 mx/routing.
 
+CREATE SEQUENCE mailbox_uidvalidity START WITH 1000000;
+-- UIDVALIDITY must differ for a re-created mailbox name; a sequence guarantees it.
+
 CREATE TABLE accounts (
   id            bigserial PRIMARY KEY,
   address       text NOT NULL UNIQUE,          -- canonical primary address, lower-case local@domain

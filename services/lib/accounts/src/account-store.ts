@@ -1,0 +1,171 @@
+import { parseAddress } from '@hermod/address';
+import { type Pool, withTransaction } from '@hermod/db';
+import { createDefaultMailboxes } from '@hermod/mail-store';
+import { hashPassword, verifyPassword } from './password.js';
+
+export interface Account {
+  id: number;
+  address: string;
+  domain: string;
+  quotaBytes: number | null;
+  disabled: boolean;
+  aliases: string[];
+}
+
+export type AccountErrorCode = 'exists' | 'not-found' | 'bad-address' | 'weak-password';
+
+export class AccountError extends Error {
+  constructor(
+    readonly code: AccountErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AccountError';
+  }
+}
+
+type AccountRow = {
+  id: number;
+  address: string;
+  domain: string;
+  quota_bytes: number | null;
+  disabled: boolean;
+  aliases: string[] | null;
+};
+
+const toAccount = (r: AccountRow): Account => ({
+  id: r.id,
+  address: r.address,
+  domain: r.domain,
+  quotaBytes: r.quota_bytes,
+  disabled: r.disabled,
+  aliases: r.aliases ?? [],
+});
+
+const selectAccount = `SELECT a.id, a.address, a.domain, a.quota_bytes, a.disabled,
+  (SELECT array_agg(x.address ORDER BY x.address) FROM account_addresses x WHERE x.account_id = a.id) AS aliases
+  FROM accounts a`;
+
+// Verifying against this when the user is unknown makes a wrong user cost as much as a wrong password.
+let dummyHash: Promise<string> | undefined;
+
+export class AccountStore {
+  constructor(private readonly pool: Pool) {}
+
+  private canonical(address: string): string {
+    try {
+      return parseAddress(address).canonical;
+    } catch (error) {
+      throw new AccountError('bad-address', `${address}: ${(error as Error).message}`);
+    }
+  }
+
+  async create(input: { address: string; password: string; quotaBytes?: number }): Promise<Account> {
+    const address = this.canonical(input.address);
+    if (input.password.length < 8) throw new AccountError('weak-password', 'password must be at least 8 characters');
+    const passwordHash = await hashPassword(input.password);
+    return withTransaction(this.pool, async (client) => {
+      const taken = await client.query('SELECT 1 FROM account_addresses WHERE address = $1', [address]);
+      if (taken.rowCount) throw new AccountError('exists', `${address} is already an alias of another account`);
+      const { rows } = await client.query<{ id: number }>(
+        `INSERT INTO accounts (address, domain, password_hash, quota_bytes) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (address) DO NOTHING RETURNING id`,
+        [address, address.split('@')[1], passwordHash, input.quotaBytes ?? null],
+      );
+      if (!rows[0]) throw new AccountError('exists', `${address} already exists`);
+      await createDefaultMailboxes(client, rows[0].id);
+      const created = await client.query<AccountRow>(`${selectAccount} WHERE a.id = $1`, [rows[0].id]);
+      return toAccount(created.rows[0]!);
+    });
+  }
+
+  async setPassword(address: string, password: string): Promise<void> {
+    if (password.length < 8) throw new AccountError('weak-password', 'password must be at least 8 characters');
+    const { rowCount } = await this.pool.query(
+      'UPDATE accounts SET password_hash = $2, updated_at = now() WHERE address = $1',
+      [this.canonical(address), await hashPassword(password)],
+    );
+    if (!rowCount) throw new AccountError('not-found', `no account ${address}`);
+  }
+
+  async remove(address: string): Promise<void> {
+    const { rowCount } = await this.pool.query('DELETE FROM accounts WHERE address = $1', [this.canonical(address)]);
+    if (!rowCount) throw new AccountError('not-found', `no account ${address}`);
+  }
+
+  async list(domain?: string): Promise<Account[]> {
+    const { rows } = domain
+      ? await this.pool.query<AccountRow>(`${selectAccount} WHERE a.domain = $1 ORDER BY a.address`, [domain.toLowerCase()])
+      : await this.pool.query<AccountRow>(`${selectAccount} ORDER BY a.address`);
+    return rows.map(toAccount);
+  }
+
+  async addAlias(accountAddress: string, alias: string): Promise<void> {
+    const canonicalAlias = this.canonical(alias);
+    const account = await this.findByAddress(accountAddress);
+    if (!account) throw new AccountError('not-found', `no account ${accountAddress}`);
+    const clash = await this.findByAddress(canonicalAlias);
+    if (clash) throw new AccountError('exists', `${canonicalAlias} already belongs to ${clash.address}`);
+    await this.pool.query('INSERT INTO account_addresses (address, account_id) VALUES ($1, $2)', [canonicalAlias, account.id]);
+  }
+
+  /** The account that owns address, as its primary address or one of its aliases. */
+  async findByAddress(address: string): Promise<Account | undefined> {
+    let canonical: string;
+    try {
+      canonical = parseAddress(address).canonical;
+    } catch {
+      return undefined;
+    }
+    const { rows } = await this.pool.query<AccountRow>(
+      `${selectAccount} WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_addresses WHERE address = $1)`,
+      [canonical],
+    );
+    return rows[0] ? toAccount(rows[0]) : undefined;
+  }
+
+  /**
+   * Checks a login. Unknown users and wrong passwords take the same time and give the same answer.
+   * The username is the account's primary address or one of its aliases.
+   */
+  async authenticate(username: string, password: string): Promise<Account | undefined> {
+    let canonical: string | undefined;
+    try {
+      canonical = parseAddress(username).canonical;
+    } catch {
+      canonical = undefined;
+    }
+    const { rows } = canonical
+      ? await this.pool.query<AccountRow & { password_hash: string }>(
+          `SELECT a.id, a.address, a.domain, a.quota_bytes, a.disabled, a.password_hash, NULL::text[] AS aliases
+           FROM accounts a WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_addresses WHERE address = $1)`,
+          [canonical],
+        )
+      : { rows: [] };
+    const row = rows[0];
+    if (!row) {
+      dummyHash ??= hashPassword('not-a-real-password-for-timing');
+      await verifyPassword(await dummyHash, password);
+      return undefined;
+    }
+    const ok = await verifyPassword(row.password_hash, password);
+    if (!ok || row.disabled) return undefined;
+    return toAccount(row);
+  }
+
+  /** Whether the account may use address as a sender (its primary address or one of its aliases). */
+  async ownsAddress(accountId: number, address: string): Promise<boolean> {
+    let canonical: string;
+    try {
+      canonical = parseAddress(address).canonical;
+    } catch {
+      return false;
+    }
+    const { rowCount } = await this.pool.query(
+      `SELECT 1 FROM accounts WHERE id = $1 AND address = $2
+       UNION ALL SELECT 1 FROM account_addresses WHERE account_id = $1 AND address = $2`,
+      [accountId, canonical],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+}

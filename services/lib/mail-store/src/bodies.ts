@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import type { Pool, PoolClient } from '@hermod/db';
+
+/** Chunks of this size bound the memory a writer or reader needs for one message. */
+export const BODY_CHUNK_SIZE = 256 * 1024;
+
+export interface StoredBody {
+  bodyId: number;
+  size: number;
+  sha256: Buffer;
+}
+
+/**
+ * Writes a message body from a stream of buffers into chunks inside the caller's transaction;
+ * at most one chunk is held in memory at a time.
+ */
+export async function writeBody(client: PoolClient, source: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<StoredBody> {
+  const { rows } = await client.query<{ id: number }>(
+    "INSERT INTO message_bodies (size, sha256, chunk_size) VALUES (0, '\\x', $1) RETURNING id",
+    [BODY_CHUNK_SIZE],
+  );
+  const bodyId = rows[0]!.id;
+  const hash = createHash('sha256');
+  let size = 0;
+  let seq = 0;
+  let pending: Buffer[] = [];
+  let pendingLength = 0;
+  const flush = async (final: boolean) => {
+    while (pendingLength >= BODY_CHUNK_SIZE || (final && pendingLength > 0)) {
+      const all = Buffer.concat(pending, pendingLength);
+      const chunk = all.subarray(0, Math.min(BODY_CHUNK_SIZE, all.length));
+      const rest = all.subarray(chunk.length);
+      await client.query('INSERT INTO message_body_chunks (body_id, seq, data) VALUES ($1, $2, $3)', [bodyId, seq++, chunk]);
+      pending = rest.length > 0 ? [Buffer.from(rest)] : [];
+      pendingLength = rest.length;
+    }
+  };
+  for await (const buffer of source) {
+    hash.update(buffer);
+    size += buffer.length;
+    pending.push(buffer);
+    pendingLength += buffer.length;
+    if (pendingLength >= BODY_CHUNK_SIZE) await flush(false);
+  }
+  await flush(true);
+  const sha256 = hash.digest();
+  await client.query('UPDATE message_bodies SET size = $2, sha256 = $3 WHERE id = $1', [bodyId, size, sha256]);
+  return { bodyId, size, sha256 };
+}
+
+/** Streams a stored body chunk by chunk. */
+export async function* readBody(pool: Pool | PoolClient, bodyId: number): AsyncGenerator<Buffer> {
+  let seq = 0;
+  for (;;) {
+    const { rows } = await pool.query<{ data: Buffer }>(
+      'SELECT data FROM message_body_chunks WHERE body_id = $1 AND seq >= $2 ORDER BY seq LIMIT 4',
+      [bodyId, seq],
+    );
+    for (const row of rows) {
+      yield row.data;
+      seq++;
+    }
+    if (rows.length < 4) return;
+  }
+}
