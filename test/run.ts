@@ -17,7 +17,7 @@ type SuiteName = keyof typeof suites;
 async function findTests(root: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
-    let entries;
+    let entries: import('node:fs').Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch {
@@ -38,7 +38,15 @@ function runNodeTests(files: string[], concurrency: number, timeoutMs: number, e
   return new Promise<{ pass: number; fail: number; code: number }>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...files],
+      [
+        '--import',
+        'tsx',
+        '--test',
+        `--test-concurrency=${concurrency}`,
+        `--test-timeout=${timeoutMs}`,
+        '--test-reporter=spec',
+        ...files,
+      ],
       { cwd: repositoryRoot, env, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let tail = '';
@@ -48,7 +56,8 @@ function runNodeTests(files: string[], concurrency: number, timeoutMs: number, e
     });
     child.on('close', (code) => {
       const pass = Number(/ℹ pass (\d+)/.exec(tail)?.[1] ?? 0);
-      const fail = Number(/ℹ fail (\d+)/.exec(tail)?.[1] ?? 0) + Number(/ℹ cancelled (\d+)/.exec(tail)?.[1] ?? 0);
+      const fail =
+        Number(/ℹ fail (\d+)/.exec(tail)?.[1] ?? 0) + Number(/ℹ cancelled (\d+)/.exec(tail)?.[1] ?? 0);
       resolve({ pass, fail, code: code ?? 1 });
     });
   });
@@ -84,10 +93,11 @@ async function main(): Promise<void> {
     } else {
       for (const name of named.length > 0 ? named : (Object.keys(suites) as SuiteName[])) {
         const suite = suites[name];
-        const files = (await Promise.all(suite.roots.map(findTests))).flat().filter(
-          (f) => name !== 'unit' || !f.startsWith('test/'),
-        );
-        if (files.length > 0) plan.push({ name, files, concurrency: suite.concurrency, timeoutMs: suite.timeoutMs });
+        const files = (await Promise.all(suite.roots.map(findTests)))
+          .flat()
+          .filter((f) => name !== 'unit' || !f.startsWith('test/'));
+        if (files.length > 0)
+          plan.push({ name, files, concurrency: suite.concurrency, timeoutMs: suite.timeoutMs });
       }
     }
     for (const step of plan) {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { createPool, migrate, type Pool } from '@hermod/db';
 import { freePort, PostgresCluster } from '@hermod/local-infra';
+import pg from 'pg';
 import { testWorkdir } from './workdir.js';
 
 export interface TestDatabase {
@@ -18,7 +18,10 @@ async function adminUrl(): Promise<string> {
   if (shared) return shared;
   // Running a file on its own: start a private cluster for this process.
   ownCluster ??= (async () => {
-    const cluster = new PostgresCluster({ dataDir: join(await testWorkdir('pg'), 'data'), port: await freePort() });
+    const cluster = new PostgresCluster({
+      dataDir: join(await testWorkdir('pg'), 'data'),
+      port: await freePort(),
+    });
     await cluster.init();
     await cluster.start();
     process.once('exit', () => void cluster.kill());

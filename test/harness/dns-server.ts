@@ -52,11 +52,16 @@ export class DnsTestServer {
       const name = question.name.toLowerCase().replace(/\.$/, '');
       this.queries.push({ name, type: question.type });
       const known = this.records.filter((r) => r.name === name);
-      const answers = known.filter((r) => r.type === question.type || r.type === 'CNAME').map((r) => this.toAnswer(r));
+      const answers = known
+        .filter((r) => r.type === question.type || r.type === 'CNAME')
+        .map((r) => this.toAnswer(r));
       const response = dnsPacket.encode({
         type: 'response',
         id: query.id,
-        flags: dnsPacket.AUTHORITATIVE_ANSWER | (known.length === 0 ? 3 : 0) | (query.flags ?? 0) & dnsPacket.RECURSION_DESIRED,
+        flags:
+          dnsPacket.AUTHORITATIVE_ANSWER |
+          (known.length === 0 ? 3 : 0) |
+          ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED),
         questions: [question],
         answers,
       });

@@ -1,5 +1,5 @@
-export { testDatabase, type TestDatabase } from './database.js';
+export { type TestDatabase, testDatabase } from './database.js';
+export { type DnsRecord, DnsTestServer } from './dns-server.js';
 export { startTestNats, type TestNats } from './nats.js';
-export { requireTool, run, type RunResult } from './tools.js';
-export { DnsTestServer, type DnsRecord } from './dns-server.js';
+export { type RunResult, requireTool, run } from './tools.js';
 export { testWorkdir } from './workdir.js';

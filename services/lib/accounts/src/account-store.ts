@@ -62,11 +62,13 @@ export class AccountStore {
 
   async create(input: { address: string; password: string; quotaBytes?: number }): Promise<Account> {
     const address = this.canonical(input.address);
-    if (input.password.length < 8) throw new AccountError('weak-password', 'password must be at least 8 characters');
+    if (input.password.length < 8)
+      throw new AccountError('weak-password', 'password must be at least 8 characters');
     const passwordHash = await hashPassword(input.password);
     return withTransaction(this.pool, async (client) => {
       const taken = await client.query('SELECT 1 FROM account_addresses WHERE address = $1', [address]);
-      if (taken.rowCount) throw new AccountError('exists', `${address} is already an alias of another account`);
+      if (taken.rowCount)
+        throw new AccountError('exists', `${address} is already an alias of another account`);
       const { rows } = await client.query<{ id: number }>(
         `INSERT INTO accounts (address, domain, password_hash, quota_bytes) VALUES ($1, $2, $3, $4)
          ON CONFLICT (address) DO NOTHING RETURNING id`,
@@ -80,7 +82,8 @@ export class AccountStore {
   }
 
   async setPassword(address: string, password: string): Promise<void> {
-    if (password.length < 8) throw new AccountError('weak-password', 'password must be at least 8 characters');
+    if (password.length < 8)
+      throw new AccountError('weak-password', 'password must be at least 8 characters');
     const { rowCount } = await this.pool.query(
       'UPDATE accounts SET password_hash = $2, updated_at = now() WHERE address = $1',
       [this.canonical(address), await hashPassword(password)],
@@ -89,13 +92,17 @@ export class AccountStore {
   }
 
   async remove(address: string): Promise<void> {
-    const { rowCount } = await this.pool.query('DELETE FROM accounts WHERE address = $1', [this.canonical(address)]);
+    const { rowCount } = await this.pool.query('DELETE FROM accounts WHERE address = $1', [
+      this.canonical(address),
+    ]);
     if (!rowCount) throw new AccountError('not-found', `no account ${address}`);
   }
 
   async list(domain?: string): Promise<Account[]> {
     const { rows } = domain
-      ? await this.pool.query<AccountRow>(`${selectAccount} WHERE a.domain = $1 ORDER BY a.address`, [domain.toLowerCase()])
+      ? await this.pool.query<AccountRow>(`${selectAccount} WHERE a.domain = $1 ORDER BY a.address`, [
+          domain.toLowerCase(),
+        ])
       : await this.pool.query<AccountRow>(`${selectAccount} ORDER BY a.address`);
     return rows.map(toAccount);
   }
@@ -106,7 +113,10 @@ export class AccountStore {
     if (!account) throw new AccountError('not-found', `no account ${accountAddress}`);
     const clash = await this.findByAddress(canonicalAlias);
     if (clash) throw new AccountError('exists', `${canonicalAlias} already belongs to ${clash.address}`);
-    await this.pool.query('INSERT INTO account_addresses (address, account_id) VALUES ($1, $2)', [canonicalAlias, account.id]);
+    await this.pool.query('INSERT INTO account_addresses (address, account_id) VALUES ($1, $2)', [
+      canonicalAlias,
+      account.id,
+    ]);
   }
 
   /** The account that owns address, as its primary address or one of its aliases. */

@@ -1,2 +1,2 @@
+export { type Account, AccountError, type AccountErrorCode, AccountStore } from './account-store.js';
 export { hashPassword, verifyPassword } from './password.js';
-export { AccountStore, AccountError, type Account, type AccountErrorCode } from './account-store.js';

@@ -1,2 +1,8 @@
-export { parseAddress, formatAddress, AddressError, type ParsedAddress, type AddressErrorCode } from './parse-address.js';
 export { normalizeDomain } from './normalize-domain.js';
+export {
+  AddressError,
+  type AddressErrorCode,
+  formatAddress,
+  type ParsedAddress,
+  parseAddress,
+} from './parse-address.js';

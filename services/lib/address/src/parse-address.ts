@@ -32,7 +32,8 @@ export interface ParsedAddress {
 }
 
 // RFC 5321 atext plus UTF-8 (RFC 6531); '%' and '!' are legal atext but are old relay syntax.
-const dotAtom = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+)*$/u;
+const dotAtom =
+  /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+)*$/u;
 
 /**
  * The single address parser used for both policy and routing, so what is checked is what is routed.
@@ -41,11 +42,14 @@ const dotAtom = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(\.[A-Za-z0-9
  */
 export function parseAddress(input: string, options: { allowAddressLiteral?: boolean } = {}): ParsedAddress {
   if (input.length === 0) throw new AddressError('empty', input, 'empty address');
-  if (Buffer.byteLength(input) > 254) throw new AddressError('too-long', input, 'address longer than 254 octets');
-  if (/[\x00-\x1f\x7f]/.test(input)) throw new AddressError('control-character', input, 'control character in address');
+  if (Buffer.byteLength(input) > 254)
+    throw new AddressError('too-long', input, 'address longer than 254 octets');
+  if (/[\x00-\x1f\x7f]/.test(input))
+    throw new AddressError('control-character', input, 'control character in address');
   if (input.startsWith('@')) throw new AddressError('source-route', input, 'source routes are not accepted');
   const at = input.lastIndexOf('@');
-  if (at <= 0 || at === input.length - 1) throw new AddressError('missing-at', input, 'address must be local@domain');
+  if (at <= 0 || at === input.length - 1)
+    throw new AddressError('missing-at', input, 'address must be local@domain');
   let localPart = input.slice(0, at);
   const domainPart = input.slice(at + 1);
 
@@ -54,16 +58,19 @@ export function parseAddress(input: string, options: { allowAddressLiteral?: boo
       throw new AddressError('bad-local-part', input, 'unterminated quoted local part');
     const inner = localPart.slice(1, -1);
     // Only quoting that changes nothing is accepted: "john.doe"@x is john.doe@x; "a@b"@x is refused.
-    if (!dotAtom.test(inner)) throw new AddressError('bad-local-part', input, 'quoted local parts are not accepted');
+    if (!dotAtom.test(inner))
+      throw new AddressError('bad-local-part', input, 'quoted local parts are not accepted');
     localPart = inner;
   }
   if (!dotAtom.test(localPart)) throw new AddressError('bad-local-part', input, 'invalid local part');
-  if (Buffer.byteLength(localPart) > 64) throw new AddressError('too-long', input, 'local part longer than 64 octets');
+  if (Buffer.byteLength(localPart) > 64)
+    throw new AddressError('too-long', input, 'local part longer than 64 octets');
   if (/[%!@]/.test(localPart))
     throw new AddressError('routing-characters', input, "'%' and '!' relay syntax is not accepted");
 
   if (domainPart.startsWith('[')) {
-    if (!options.allowAddressLiteral) throw new AddressError('address-literal', input, 'address literals are not accepted');
+    if (!options.allowAddressLiteral)
+      throw new AddressError('address-literal', input, 'address literals are not accepted');
     return { localPart, domain: domainPart, canonical: `${localPart.toLowerCase()}@${domainPart}` };
   }
   const domain = normalizeDomain(domainPart);

@@ -1,2 +1,2 @@
-export { loadConfig, ConfigError, env } from './load-config.js';
 export type { ConfigIssue } from './load-config.js';
+export { ConfigError, env, loadConfig } from './load-config.js';

@@ -13,7 +13,8 @@ export class ConfigError extends Error {
     readonly issues: ConfigIssue[],
   ) {
     super(
-      `${service}: invalid configuration:\n` + issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n'),
+      `${service}: invalid configuration:\n` +
+        issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n'),
     );
     this.name = 'ConfigError';
   }
@@ -38,7 +39,12 @@ export function loadConfig<S extends z.ZodObject>(
   const issues = result.error.issues.map((issue) => {
     const variable = String(issue.path[0] ?? '(config)');
     const seen = raw[variable];
-    const shown = seen === undefined ? 'unset' : /PASSWORD|SECRET|KEY|TOKEN/i.test(variable) ? '"***"' : JSON.stringify(seen);
+    const shown =
+      seen === undefined
+        ? 'unset'
+        : /PASSWORD|SECRET|KEY|TOKEN/i.test(variable)
+          ? '"***"'
+          : JSON.stringify(seen);
     return { variable, problem: `${issue.message} (got ${shown})` };
   });
   throw new ConfigError(service, issues);

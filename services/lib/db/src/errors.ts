@@ -6,7 +6,24 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
-const transientCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004', '40001', '40P01', '53100']);
+const transientCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+  '40001',
+  '40P01',
+  '53100',
+]);
 
 /** Errors after which retrying later can succeed: connection loss, shutdown, serialization, disk full. */
 export function isTransientDatabaseError(error: unknown): boolean {

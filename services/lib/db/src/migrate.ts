@@ -22,7 +22,10 @@ export async function migrate(pool: Pool, directory: string = migrationsDirector
     );
     for (const file of files) {
       if (done.has(file)) continue;
-      const sql = await readFile(new URL(file, `file://${directory.endsWith('/') ? directory : `${directory}/`}`), 'utf8');
+      const sql = await readFile(
+        new URL(file, `file://${directory.endsWith('/') ? directory : `${directory}/`}`),
+        'utf8',
+      );
       await client.query('BEGIN');
       try {
         await client.query(sql);

@@ -1,3 +1,17 @@
-export { DomainConfig, ExchangerMode, RemoteHost, DomainAlias, domainNamePattern, parseDomainConfig } from './schema.js';
 export type { DomainConfig as DomainConfigValue } from './schema.js';
-export { DomainConfigStore, openDomainBucket, writeDomainConfig, deleteDomainConfig, listDomainConfigs, DOMAIN_BUCKET } from './store.js';
+export {
+  DomainAlias,
+  DomainConfig,
+  domainNamePattern,
+  ExchangerMode,
+  parseDomainConfig,
+  RemoteHost,
+} from './schema.js';
+export {
+  DOMAIN_BUCKET,
+  DomainConfigStore,
+  deleteDomainConfig,
+  listDomainConfigs,
+  openDomainBucket,
+  writeDomainConfig,
+} from './store.js';

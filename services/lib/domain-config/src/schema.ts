@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 /** Lower-case ASCII (A-labels for IDN) domain names: what every service compares against. */
-export const domainNamePattern = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+export const domainNamePattern =
+  /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 
 export const ExchangerMode = z.enum(['local', 'remote', 'backup', 'auto']);
 
@@ -32,7 +33,11 @@ export const DomainConfig = z.object({
   subaddressSeparator: z.string().length(1).default('+'),
   backup: z
     .object({
-      maxHoldSeconds: z.number().int().positive().default(5 * 24 * 3600),
+      maxHoldSeconds: z
+        .number()
+        .int()
+        .positive()
+        .default(5 * 24 * 3600),
       recipients: z.array(z.string()).optional(),
     })
     .optional(),

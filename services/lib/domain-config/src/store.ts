@@ -1,5 +1,5 @@
-import type { JetStreamClient, KV, NatsConnection } from 'nats';
 import type { Logger } from '@hermod/logging';
+import type { JetStreamClient, KV, NatsConnection } from 'nats';
 import { type DomainConfig, parseDomainConfig } from './schema.js';
 
 export const DOMAIN_BUCKET = 'hermod-domains';

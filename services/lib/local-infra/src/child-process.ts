@@ -1,8 +1,12 @@
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 
 /** Spawns a long-running server process, collecting its recent output for error messages. */
-export function spawnServer(command: string, args: string[], options: SpawnOptions = {}): { child: ChildProcess; output: () => string } {
+export function spawnServer(
+  command: string,
+  args: string[],
+  options: SpawnOptions = {},
+): { child: ChildProcess; output: () => string } {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let recent = '';
   const keep = (chunk: Buffer) => {
@@ -14,7 +18,12 @@ export function spawnServer(command: string, args: string[], options: SpawnOptio
 }
 
 /** Resolves once host:port accepts a TCP connection, or rejects after timeoutMs. */
-export async function waitForPort(port: number, timeoutMs: number, host = '127.0.0.1', exited?: () => boolean): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  host = '127.0.0.1',
+  exited?: () => boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (exited?.()) throw new Error('process exited before listening');
@@ -33,7 +42,11 @@ export async function waitForPort(port: number, timeoutMs: number, host = '127.0
 }
 
 /** Sends signal and waits for the process to exit (SIGKILL after graceMs). */
-export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+export async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 10_000,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill(signal);

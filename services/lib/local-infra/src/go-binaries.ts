@@ -22,7 +22,9 @@ export class MissingPrerequisiteError extends Error {
  * clone on the same machine (CI) reuses them. HERMOD_CACHE_DIR overrides it.
  */
 export function cacheDirectory(): string {
-  return process.env.HERMOD_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hermod');
+  return (
+    process.env.HERMOD_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hermod')
+  );
 }
 
 export interface GoBinarySpec {
@@ -43,7 +45,10 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Returns the cached binary for spec, building it with `go install` from the module proxy when absent. */
-export async function ensureGoBinary(spec: GoBinarySpec, log: (line: string) => void = () => {}): Promise<string> {
+export async function ensureGoBinary(
+  spec: GoBinarySpec,
+  log: (line: string) => void = () => {},
+): Promise<string> {
   const target = join(cacheDirectory(), 'bin', `${spec.name}-${spec.version}`);
   if (await exists(target)) return target;
   try {
@@ -51,7 +56,8 @@ export async function ensureGoBinary(spec: GoBinarySpec, log: (line: string) => 
   } catch {
     throw new MissingPrerequisiteError(
       `${spec.name} ${spec.version} (not cached) and the Go toolchain to build it`,
-      'install Go 1.22+ (https://go.dev/doc/install or `apt-get install golang`), or put the binary at ' + target,
+      'install Go 1.22+ (https://go.dev/doc/install or `apt-get install golang`), or put the binary at ' +
+        target,
     );
   }
   log(`building ${spec.name} ${spec.version} from Go modules (first run only)...`);

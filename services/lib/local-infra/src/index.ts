@@ -1,7 +1,18 @@
-export { cacheDirectory, ensureGoBinary, MissingPrerequisiteError, type GoBinarySpec } from './go-binaries.js';
-export { ensureNatsServer, NATS_SERVER_VERSION, NatsServerProcess, type NatsServerOptions } from './nats-server.js';
-export { PostgresCluster, type PostgresClusterOptions } from './postgres-cluster.js';
+export { spawnServer, stopChild, waitForPort } from './child-process.js';
 export { freePort } from './free-port.js';
-export { NodeServiceProcess, repositoryRoot, type NodeServiceOptions } from './node-service.js';
+export {
+  cacheDirectory,
+  ensureGoBinary,
+  type GoBinarySpec,
+  MissingPrerequisiteError,
+} from './go-binaries.js';
+export { ensureHelm, HELM_VERSION } from './helm-binary.js';
+export {
+  ensureNatsServer,
+  NATS_SERVER_VERSION,
+  type NatsServerOptions,
+  NatsServerProcess,
+} from './nats-server.js';
+export { type NodeServiceOptions, NodeServiceProcess, repositoryRoot } from './node-service.js';
+export { PostgresCluster, type PostgresClusterOptions } from './postgres-cluster.js';
 export { ensureSelfSignedCertificate } from './tls-certificate.js';
-export { waitForPort, stopChild, spawnServer } from './child-process.js';

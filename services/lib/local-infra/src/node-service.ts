@@ -43,7 +43,10 @@ export class NodeServiceProcess {
     const { child, output } = spawnServer(
       process.execPath,
       ['--import', 'tsx', '--import', '@hermod/telemetry/register', entry],
-      { cwd: repositoryRoot, env: { ...process.env, ...this.options.env, OPS_PORT: String(this.options.opsPort) } },
+      {
+        cwd: repositoryRoot,
+        env: { ...process.env, ...this.options.env, OPS_PORT: String(this.options.opsPort) },
+      },
     );
     this.child = child;
     this.output = output;

@@ -1,4 +1,4 @@
-import { execFile, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { access, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -149,7 +149,8 @@ export class PostgresCluster {
         return;
       } catch (error) {
         await client.end().catch(() => {});
-        if (Date.now() > deadline) throw new Error(`PostgreSQL not accepting connections: ${(error as Error).message}`);
+        if (Date.now() > deadline)
+          throw new Error(`PostgreSQL not accepting connections: ${(error as Error).message}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }

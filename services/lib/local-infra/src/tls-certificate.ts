@@ -23,14 +23,28 @@ export async function ensureSelfSignedCertificate(
   await mkdir(directory, { recursive: true });
   try {
     await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650',
-      '-keyout', keyFile, '-out', certFile,
-      '-subj', `/CN=${hostname}`,
-      '-addext', `subjectAltName=DNS:${hostname},DNS:localhost,IP:127.0.0.1`,
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '3650',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-subj',
+      `/CN=${hostname}`,
+      '-addext',
+      `subjectAltName=DNS:${hostname},DNS:localhost,IP:127.0.0.1`,
     ]);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new MissingPrerequisiteError('openssl', 'install it (`apt-get install openssl`) or set TLS_CERT_FILE/TLS_KEY_FILE');
+      throw new MissingPrerequisiteError(
+        'openssl',
+        'install it (`apt-get install openssl`) or set TLS_CERT_FILE/TLS_KEY_FILE',
+      );
     throw error;
   }
   return { certFile, keyFile };

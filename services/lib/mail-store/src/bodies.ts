@@ -14,7 +14,10 @@ export interface StoredBody {
  * Writes a message body from a stream of buffers into chunks inside the caller's transaction;
  * at most one chunk is held in memory at a time.
  */
-export async function writeBody(client: PoolClient, source: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<StoredBody> {
+export async function writeBody(
+  client: PoolClient,
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
+): Promise<StoredBody> {
   const { rows } = await client.query<{ id: number }>(
     "INSERT INTO message_bodies (size, sha256, chunk_size) VALUES (0, '\\x', $1) RETURNING id",
     [BODY_CHUNK_SIZE],
@@ -30,7 +33,11 @@ export async function writeBody(client: PoolClient, source: AsyncIterable<Buffer
       const all = Buffer.concat(pending, pendingLength);
       const chunk = all.subarray(0, Math.min(BODY_CHUNK_SIZE, all.length));
       const rest = all.subarray(chunk.length);
-      await client.query('INSERT INTO message_body_chunks (body_id, seq, data) VALUES ($1, $2, $3)', [bodyId, seq++, chunk]);
+      await client.query('INSERT INTO message_body_chunks (body_id, seq, data) VALUES ($1, $2, $3)', [
+        bodyId,
+        seq++,
+        chunk,
+      ]);
       pending = rest.length > 0 ? [Buffer.from(rest)] : [];
       pendingLength = rest.length;
     }
@@ -44,7 +51,11 @@ export async function writeBody(client: PoolClient, source: AsyncIterable<Buffer
   }
   await flush(true);
   const sha256 = hash.digest();
-  await client.query('UPDATE message_bodies SET size = $2, sha256 = $3 WHERE id = $1', [bodyId, size, sha256]);
+  await client.query('UPDATE message_bodies SET size = $2, sha256 = $3 WHERE id = $1', [
+    bodyId,
+    size,
+    sha256,
+  ]);
   return { bodyId, size, sha256 };
 }
 

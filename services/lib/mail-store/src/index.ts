@@ -1,3 +1,3 @@
-export { writeBody, readBody, BODY_CHUNK_SIZE, type StoredBody } from './bodies.js';
-export { createDefaultMailboxes, defaultMailboxes, resolveMailbox, type MailboxRef } from './mailboxes.js';
-export { appendToMailbox, type AppendResult, type AppendInput } from './append.js';
+export { type AppendInput, type AppendResult, appendToMailbox } from './append.js';
+export { BODY_CHUNK_SIZE, readBody, type StoredBody, writeBody } from './bodies.js';
+export { createDefaultMailboxes, defaultMailboxes, type MailboxRef, resolveMailbox } from './mailboxes.js';

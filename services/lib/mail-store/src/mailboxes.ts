@@ -31,7 +31,11 @@ export async function createDefaultMailboxes(client: PoolClient, accountId: numb
  * Finds a delivery target by special use ('\\Junk') or by name, falling back to INBOX, so a filter
  * decision never loses a message because a folder was renamed or deleted.
  */
-export async function resolveMailbox(client: PoolClient, accountId: number, target: string): Promise<MailboxRef> {
+export async function resolveMailbox(
+  client: PoolClient,
+  accountId: number,
+  target: string,
+): Promise<MailboxRef> {
   const { rows } = await client.query<MailboxRef>(
     `SELECT id, name FROM mailboxes WHERE account_id = $1 AND (name = $2 OR special_use = $2 OR name = 'INBOX')
      ORDER BY (name = $2 OR special_use = $2) DESC LIMIT 1`,

@@ -1,5 +1,5 @@
-import { connect, type NatsConnection } from 'nats';
 import type { Logger } from '@hermod/logging';
+import { connect, type NatsConnection } from 'nats';
 
 export interface NatsOptions {
   servers: string | string[];

@@ -1,7 +1,7 @@
-import type { Context } from '@opentelemetry/api';
-import type { ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import type { Logger } from '@hermod/logging';
 import { extractTraceContext } from '@hermod/telemetry';
+import type { Context } from '@opentelemetry/api';
+import type { ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import { natsHeaderCarrier } from './trace-headers.js';
 
 /** What a handler decided for one job. Only a final outcome acknowledges the queue message. */
@@ -63,7 +63,9 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
           payload,
           subject: m.subject,
           deliveryCount: m.info.redeliveryCount,
-          traceContext: m.headers ? extractTraceContext(natsHeaderCarrier(m.headers)) : extractTraceContext({ get: () => undefined, set: () => {} }),
+          traceContext: m.headers
+            ? extractTraceContext(natsHeaderCarrier(m.headers))
+            : extractTraceContext({ get: () => undefined, set: () => {} }),
         });
         accepted.push(m);
       } catch (error) {
@@ -72,7 +74,10 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
       }
     }
     if (jobs.length === 0) return;
-    const timer = setInterval(() => accepted.forEach((m) => m.working()), options.workingIntervalMs ?? 10_000);
+    const timer = setInterval(
+      () => accepted.forEach((m) => m.working()),
+      options.workingIntervalMs ?? 10_000,
+    );
     try {
       const outcomes = await options.handleBatch(jobs);
       accepted.forEach((m, i) => {
@@ -86,7 +91,7 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
       });
     } catch (error) {
       logger.error({ err: error, size: accepted.length }, 'batch failed; will be redelivered');
-      accepted.forEach((m) => m.nak(2_000));
+      for (const m of accepted) m.nak(2_000);
     } finally {
       clearInterval(timer);
     }
@@ -98,7 +103,7 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
       running++;
       void runBatch(batch).finally(() => {
         running--;
-        if (running === 0 && pending.length === 0) drained.splice(0).forEach((resolve) => resolve());
+        if (running === 0 && pending.length === 0) for (const resolve of drained.splice(0)) resolve();
         pump();
       });
     }

@@ -1,6 +1,12 @@
+export type { JetStreamClient, JetStreamManager, KV, NatsConnection } from 'nats';
 export { connectNats, type NatsOptions } from './connect.js';
-export { ensureStream, ensureConsumer, type StreamDefinition, type ConsumerDefinition } from './streams.js';
-export { publishJob, type PublishOptions } from './publish.js';
-export { consumeJobs, type JobOutcome, type ReceivedJob, type ConsumeJobsOptions, type JobConsumer } from './consume.js';
+export {
+  type ConsumeJobsOptions,
+  consumeJobs,
+  type JobConsumer,
+  type JobOutcome,
+  type ReceivedJob,
+} from './consume.js';
+export { type PublishOptions, publishJob } from './publish.js';
+export { type ConsumerDefinition, ensureConsumer, ensureStream, type StreamDefinition } from './streams.js';
 export { natsHeaderCarrier } from './trace-headers.js';
-export type { NatsConnection, JetStreamClient, JetStreamManager, KV } from 'nats';

@@ -1,5 +1,5 @@
-import { headers, type JetStreamClient } from 'nats';
 import { injectTraceHeaders } from '@hermod/telemetry';
+import { headers, type JetStreamClient } from 'nats';
 import { natsHeaderCarrier } from './trace-headers.js';
 
 export interface PublishOptions {

@@ -1,5 +1,5 @@
-import type { MsgHdrs } from 'nats';
 import type { TraceCarrier } from '@hermod/telemetry';
+import type { MsgHdrs } from 'nats';
 
 /** Lets W3C trace context travel in NATS message headers. */
 export function natsHeaderCarrier(headers: MsgHdrs): TraceCarrier {

@@ -1,8 +1,14 @@
-export { streams, subjects, consumers, setupPipeline } from './topology.js';
-export { RoutingJob, LocalDeliveryJob, OutboundJob, MailboxChangeEvent, mailboxEventSubject } from './jobs.js';
 export type {
-  RoutingJob as RoutingJobPayload,
   LocalDeliveryJob as LocalDeliveryJobPayload,
-  OutboundJob as OutboundJobPayload,
   MailboxChangeEvent as MailboxChangeEventPayload,
+  OutboundJob as OutboundJobPayload,
+  RoutingJob as RoutingJobPayload,
 } from './jobs.js';
+export {
+  LocalDeliveryJob,
+  MailboxChangeEvent,
+  mailboxEventSubject,
+  OutboundJob,
+  RoutingJob,
+} from './jobs.js';
+export { consumers, setupPipeline, streams, subjects } from './topology.js';

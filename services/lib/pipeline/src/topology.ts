@@ -1,5 +1,5 @@
+import { type ConsumerDefinition, ensureConsumer, ensureStream, type StreamDefinition } from '@hermod/nats';
 import type { JetStreamManager } from 'nats';
-import { ensureConsumer, ensureStream, type ConsumerDefinition, type StreamDefinition } from '@hermod/nats';
 
 /**
  * The asynchronous pipeline. Jobs carry ids only: the spool in PostgreSQL is the system of record,
@@ -13,7 +13,11 @@ export const subjects = {
 
 export const streams = {
   routing: { name: 'HERMOD_ROUTING', subjects: [subjects.routing], retention: 'workqueue' },
-  localDelivery: { name: 'HERMOD_LOCAL_DELIVERY', subjects: [subjects.localDelivery], retention: 'workqueue' },
+  localDelivery: {
+    name: 'HERMOD_LOCAL_DELIVERY',
+    subjects: [subjects.localDelivery],
+    retention: 'workqueue',
+  },
   outbound: { name: 'HERMOD_OUTBOUND', subjects: [subjects.outbound], retention: 'workqueue' },
 } as const satisfies Record<string, StreamDefinition>;
 
@@ -25,6 +29,7 @@ export const consumers = {
 
 /** Creates or updates the streams and consumers; every service calls it at start-up (idempotent). */
 export async function setupPipeline(jsm: JetStreamManager, replicas = 1): Promise<void> {
-  for (const def of Object.values(streams)) await ensureStream(jsm, { ...def, subjects: [...def.subjects], replicas });
+  for (const def of Object.values(streams))
+    await ensureStream(jsm, { ...def, subjects: [...def.subjects], replicas });
   for (const def of Object.values(consumers)) await ensureConsumer(jsm, def);
 }

@@ -1,4 +1,4 @@
-export { startOpsServer, type OpsServer, type ReadinessCheck } from './ops-server.js';
-export { createMetricsRegistry, type Registry } from './metrics.js';
-export { ShutdownCoordinator } from './shutdown.js';
 export { commonEnv } from './common-env.js';
+export { createMetricsRegistry, type Registry } from './metrics.js';
+export { type OpsServer, type ReadinessCheck, startOpsServer } from './ops-server.js';
+export { ShutdownCoordinator } from './shutdown.js';

@@ -48,7 +48,9 @@ export async function startOpsServer(options: {
           .writeHead(failing.length === 0 ? 200 : 503, { 'content-type': 'application/json' })
           .end(JSON.stringify({ ready: failing.length === 0, failing }) + '\n');
       } else if (path === '/metrics') {
-        res.writeHead(200, { 'content-type': options.registry.contentType }).end(await options.registry.metrics());
+        res
+          .writeHead(200, { 'content-type': options.registry.contentType })
+          .end(await options.registry.metrics());
       } else {
         res.writeHead(404).end();
       }

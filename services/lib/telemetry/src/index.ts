@@ -1,1 +1,7 @@
-export { injectTraceHeaders, extractTraceContext, tracer, withSpan, type TraceCarrier } from './propagation.js';
+export {
+  extractTraceContext,
+  injectTraceHeaders,
+  type TraceCarrier,
+  tracer,
+  withSpan,
+} from './propagation.js';

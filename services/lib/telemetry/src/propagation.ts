@@ -1,4 +1,12 @@
-import { context, propagation, type Context, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  type Context,
+  context,
+  propagation,
+  type Span,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 
 /** Any string map that can carry W3C trace context: NATS headers, gRPC metadata, a JSON column. */
 export interface TraceCarrier {

@@ -1,0 +1,134 @@
+// Bundles every deployable (the six services and the operator) into one ESM file each, for the container
+// image: `node dist/<name>.js`. Usage: node --import tsx docker/bundle.ts [--out DIR] [name...]
+//
+// Our own workspace packages (@hermod/*) are TypeScript source, so they are bundled in. Third-party
+// packages stay external when they resolve to the root node_modules, which the image's runtime stage
+// rebuilds with `npm ci --omit=dev` (same lockfile, same layout). A package that npm nested inside a
+// workspace (e.g. operator/node_modules/...) would not be found from dist/, so it is bundled in instead.
+import { cp, mkdir, rm } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Metafile, type Plugin } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Deployable name -> entry point. The name is also the container command's argument and the Helm component. */
+export const deployables = {
+  msa: 'services/msa/src/main.ts',
+  mx: 'services/mx/src/main.ts',
+  routing: 'services/routing/src/main.ts',
+  'outbound-mta': 'services/outbound-mta/src/main.ts',
+  mda: 'services/mda/src/main.ts',
+  imap: 'services/imap/src/main.ts',
+  operator: 'operator/src/main.ts',
+} as const;
+export type Deployable = keyof typeof deployables;
+
+/** Where @hermod/db resolves its migrations from a bundle: `new URL('../migrations/', import.meta.url)`. */
+export const bundledMigrationsDirectory = 'migrations';
+
+// ESM output cannot call require() or read __dirname; CommonJS code bundled in (nested packages) may.
+const banner = [
+  "import { createRequire as __hermodCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __hermodFileURLToPath } from 'node:url';",
+  "import { dirname as __hermodDirname } from 'node:path';",
+  'const require = __hermodCreateRequire(import.meta.url);',
+  'const __filename = __hermodFileURLToPath(import.meta.url);',
+  'const __dirname = __hermodDirname(__filename);',
+].join('\n');
+
+function externalRootPackages(rootNodeModules: string): Plugin {
+  return {
+    name: 'external-root-packages',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === 'resolving' || args.path.startsWith('@hermod/') || args.path.startsWith('node:')) {
+          return undefined;
+        }
+        const resolved = await b.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: 'resolving',
+        });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        if (resolved.external || resolved.path.startsWith(rootNodeModules + sep)) {
+          return { path: args.path, external: true };
+        }
+        return undefined;
+      });
+    },
+  };
+}
+
+export interface BundleResult {
+  outDir: string;
+  files: Record<string, string>;
+  /** Third-party packages each bundle loads at run time from node_modules. */
+  externals: Record<string, string[]>;
+}
+
+function externalsOf(metafile: Metafile): string[] {
+  const names = new Set<string>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const imp of output.imports) {
+      if (!imp.external || imp.path.startsWith('node:')) continue;
+      const parts = imp.path.split('/');
+      names.add(imp.path.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? imp.path));
+    }
+  }
+  return [...names].sort();
+}
+
+/** Bundles one entry point into one ESM file; returns the third-party packages it loads at run time. */
+export async function bundleEntry(entryPoint: string, outfile: string): Promise<string[]> {
+  const built = await build({
+    entryPoints: [entryPoint],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked',
+    metafile: true,
+    logLevel: 'warning',
+    banner: { js: banner },
+    plugins: [externalRootPackages(join(root, 'node_modules'))],
+  });
+  return externalsOf(built.metafile);
+}
+
+/** Bundles the named deployables (all by default) into outDir/<name>.js and copies the migrations next to it. */
+export async function bundleDeployables(
+  outDir: string,
+  names: readonly Deployable[] = Object.keys(deployables) as Deployable[],
+): Promise<BundleResult> {
+  const distDir = join(outDir, 'dist');
+  await rm(distDir, { recursive: true, force: true });
+  await mkdir(distDir, { recursive: true });
+  const result: BundleResult = { outDir, files: {}, externals: {} };
+  for (const name of names) {
+    const outfile = join(distDir, `${name}.js`);
+    result.files[name] = outfile;
+    result.externals[name] = await bundleEntry(join(root, deployables[name]), outfile);
+  }
+  const migrations = join(outDir, bundledMigrationsDirectory);
+  await rm(migrations, { recursive: true, force: true });
+  await cp(join(root, 'services/lib/db/migrations'), migrations, { recursive: true });
+  return result;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const outIndex = args.indexOf('--out');
+  const outDir = outIndex >= 0 ? (args[outIndex + 1] ?? '.') : root;
+  const named = args.filter((a, i) => i !== outIndex && i !== outIndex + 1);
+  const unknown = named.filter((n) => !(n in deployables));
+  if (unknown.length > 0) throw new Error(`unknown deployable(s): ${unknown.join(', ')}`);
+  const result = await bundleDeployables(outDir, named.length > 0 ? (named as Deployable[]) : undefined);
+  for (const [name, file] of Object.entries(result.files)) {
+    console.log(`${name}: ${relative(process.cwd(), file)} (external: ${result.externals[name]?.join(' ') || 'none'})`);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

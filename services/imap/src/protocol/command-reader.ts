@@ -1,0 +1,139 @@
+import { ImapProtocolError } from './errors.js';
+
+/** One client command as received: text pieces with the literals that followed each `{n}` marker. */
+export interface RawCommand {
+  /** texts[i] is followed by literals[i] (when present); texts has one more entry than literals. */
+  texts: Buffer[];
+  literals: Buffer[][];
+}
+
+export type ReaderEvent =
+  | { type: 'command'; command: RawCommand }
+  /** A synchronising literal was announced and accepted: the server must send a continuation. */
+  | { type: 'continue'; size: number }
+  | { type: 'error'; error: ImapProtocolError };
+
+export interface ReaderLimits {
+  maxLineLength: number;
+  /** Largest literal for the command that starts with this line (APPEND gets the append limit). */
+  literalLimit: (firstLine: Buffer) => number;
+  /** Largest non-synchronising literal (4096 under LITERAL-). */
+  maxNonSyncLiteral: number;
+  maxLiteralsPerCommand: number;
+}
+
+const LITERAL_MARKER = /\{(\d+)(\+)?\}$/;
+
+/** The tag of a command line, for error replies to a command that was never parsed. */
+function tagOf(line: Buffer): string | undefined {
+  const space = line.indexOf(0x20);
+  const tag = line.subarray(0, space < 0 ? Math.min(line.length, 64) : Math.min(space, 64)).toString('latin1');
+  return /^[\x21-\x7e]+$/.test(tag) && !/[(){%*"\\+]/.test(tag) ? tag : undefined;
+}
+
+/**
+ * Cuts the byte stream into commands. Literal sizes are checked against the limits from the digits
+ * alone, before any buffer is allocated, so `{4294967295}` costs nothing; lines are capped too.
+ * Literals are kept as the chunks they arrived in (never concatenated here).
+ */
+export class CommandReader {
+  private line: Buffer[] = [];
+  private lineLength = 0;
+  private texts: Buffer[] = [];
+  private literals: Buffer[][] = [];
+  private literalRemaining = 0;
+  private literalChunks: Buffer[] = [];
+  /** After a refused synchronising literal the rest of that line is ignored. */
+  private discardingLine = false;
+  private closed = false;
+
+  constructor(private readonly limits: ReaderLimits) {}
+
+  /** Feeds bytes; returns the events they complete, in order. */
+  push(data: Buffer): ReaderEvent[] {
+    const events: ReaderEvent[] = [];
+    let offset = 0;
+    while (offset < data.length && !this.closed) {
+      if (this.literalRemaining > 0) {
+        const take = Math.min(this.literalRemaining, data.length - offset);
+        this.literalChunks.push(data.subarray(offset, offset + take));
+        this.literalRemaining -= take;
+        offset += take;
+        if (this.literalRemaining === 0) {
+          this.literals.push(this.literalChunks);
+          this.literalChunks = [];
+        }
+        continue;
+      }
+      const lf = data.indexOf(0x0a, offset);
+      const end = lf < 0 ? data.length : lf;
+      const piece = data.subarray(offset, end);
+      offset = lf < 0 ? data.length : lf + 1;
+      if (this.discardingLine) {
+        if (lf >= 0) this.discardingLine = false;
+        continue;
+      }
+      this.lineLength += piece.length;
+      if (this.lineLength > this.limits.maxLineLength) {
+        this.closed = true;
+        events.push({ type: 'error', error: new ImapProtocolError('LINE_TOO_LONG', 'Command line too long', true) });
+        break;
+      }
+      this.line.push(piece);
+      if (lf < 0) break;
+      let text = Buffer.concat(this.line, this.lineLength);
+      this.line = [];
+      this.lineLength = 0;
+      if (text.length > 0 && text[text.length - 1] === 0x0d) text = text.subarray(0, text.length - 1);
+      const event = this.completeLine(text);
+      if (event) events.push(event);
+    }
+    return events;
+  }
+
+  private completeLine(text: Buffer): ReaderEvent | undefined {
+    // Only the tail can be a marker; decode at most a few bytes of it.
+    const tail = text.subarray(Math.max(0, text.length - 32)).toString('latin1');
+    const match = LITERAL_MARKER.exec(tail);
+    if (!match) {
+      this.texts.push(text);
+      const command = { texts: this.texts, literals: this.literals };
+      this.texts = [];
+      this.literals = [];
+      return { type: 'command', command };
+    }
+    const digits = match[1]!;
+    const nonSync = match[2] === '+';
+    const firstLine = this.texts[0] ?? text;
+    const limit = Math.min(this.limits.literalLimit(firstLine), nonSync ? this.limits.maxNonSyncLiteral : Number.MAX_SAFE_INTEGER);
+    // Compare by digit count first: twenty digits never become a number here.
+    const size = digits.length > 15 ? Number.POSITIVE_INFINITY : Number(digits);
+    const tag = tagOf(firstLine);
+    if (size > limit || this.literals.length >= this.limits.maxLiteralsPerCommand) {
+      this.texts = [];
+      this.literals = [];
+      if (nonSync) {
+        // The client sends the bytes regardless; the stream cannot be resynchronised cheaply.
+        this.closed = true;
+        return { type: 'error', error: new ImapProtocolError('LITERAL_TOO_LARGE', 'Literal too large', true, tag) };
+      }
+      return { type: 'error', error: new ImapProtocolError('LITERAL_TOO_LARGE', 'Literal too large', false, tag) };
+    }
+    this.texts.push(text.subarray(0, text.length - match[0].length));
+    if (size === 0) {
+      this.literals.push([]);
+      return undefined;
+    }
+    this.literalRemaining = size;
+    return nonSync ? undefined : { type: 'continue', size };
+  }
+
+  /** Bytes held for an incomplete command (for memory accounting in tests). */
+  get bufferedBytes(): number {
+    let n = this.lineLength;
+    for (const t of this.texts) n += t.length;
+    for (const l of this.literals) for (const c of l) n += c.length;
+    for (const c of this.literalChunks) n += c.length;
+    return n;
+  }
+}
