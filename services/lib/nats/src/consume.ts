@@ -74,10 +74,9 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
       }
     }
     if (jobs.length === 0) return;
-    const timer = setInterval(
-      () => accepted.forEach((m) => m.working()),
-      options.workingIntervalMs ?? 10_000,
-    );
+    const timer = setInterval(() => {
+      for (const m of accepted) m.working();
+    }, options.workingIntervalMs ?? 10_000);
     try {
       const outcomes = await options.handleBatch(jobs);
       accepted.forEach((m, i) => {
