@@ -9,6 +9,8 @@ export interface AcceptedRecipient {
 }
 
 export interface AcceptInput {
+  /** Pre-chosen id (e.g. already written into a Received header); a new UUID otherwise. */
+  spoolId?: string;
   mailFrom: string;
   recipients: AcceptedRecipient[];
   source: 'msa' | 'mx' | 'local';
@@ -31,7 +33,7 @@ export async function acceptMessage(
   pool: Pool,
   input: AcceptInput,
 ): Promise<{ spoolId: string; size: number }> {
-  const spoolId = randomUUID();
+  const spoolId = input.spoolId ?? randomUUID();
   const { size } = await withTransaction(pool, async (client) => {
     const body = await writeBody(client, input.body);
     await client.query(

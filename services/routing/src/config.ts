@@ -1,0 +1,20 @@
+import { env, loadConfig } from '@hermod/config';
+import { commonEnv } from '@hermod/service-runtime';
+import { z } from 'zod';
+
+export const routingEnv = z.object({
+  ...commonEnv,
+  OPS_PORT: env.port(9103),
+  DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
+  DATABASE_POOL_SIZE: env.int(10, 1, 200),
+  ROUTING_GRPC_HOST: env.host('0.0.0.0'),
+  ROUTING_GRPC_PORT: env.port(7001),
+  /** How often the spool sweeper looks for stalled work, and how old work must be to be re-published. */
+  SPOOL_SWEEP_INTERVAL_MS: env.int(5_000, 100, 3_600_000),
+  SPOOL_STALL_AFTER_MS: env.int(30_000, 500, 86_400_000),
+  ROUTING_BATCH_SIZE: env.int(64, 1, 1_000),
+});
+export type RoutingConfig = z.infer<typeof routingEnv>;
+
+export const loadRoutingConfig = (source: NodeJS.ProcessEnv = process.env): RoutingConfig =>
+  loadConfig('routing', routingEnv, source);

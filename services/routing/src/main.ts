@@ -1,0 +1,90 @@
+import { AccountStore } from '@hermod/accounts';
+import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
+import { startGrpcServer } from '@hermod/grpc';
+import { consumeJobs, publishJob } from '@hermod/nats';
+import { consumers, LocalDeliveryJob, RoutingJob, subjects } from '@hermod/pipeline';
+import { routingV1 } from '@hermod/proto';
+import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { SpoolSweeper } from '@hermod/spool';
+import { Counter } from 'prom-client';
+import { loadRoutingConfig } from './config.js';
+import { explainRouteHandler } from './grpc/explain-route.js';
+import { validateRecipientHandler } from './grpc/validate-recipient.js';
+import type { RoutingLookups } from './route-recipient.js';
+import { routeBatch } from './routing-stage.js';
+
+runMain('routing', async () => {
+  const config = loadRoutingConfig();
+  const base = createServiceBase('routing', config);
+  const { logger, shutdown, registry } = base;
+  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const { js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+
+  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
+  shutdown.register('domain-config', () => domains.stop());
+  await domains.ready;
+
+  const accounts = new AccountStore(pool);
+  const lookups: RoutingLookups = {
+    domain: (name) => domains.get(name),
+    accountFor: async (address) => accounts.findByAddress(address),
+  };
+
+  const grpc = await startGrpcServer({
+    host: config.ROUTING_GRPC_HOST,
+    port: config.ROUTING_GRPC_PORT,
+    logger,
+    services: [
+      {
+        name: 'routing',
+        definition: routingV1.RoutingServiceService,
+        implementation: {
+          validateRecipient: validateRecipientHandler(lookups),
+          explainRoute: explainRouteHandler(lookups),
+        },
+      },
+    ],
+  });
+  shutdown.register('grpc', () => grpc.stop(5_000));
+  logger.info({ grpcPort: grpc.port }, 'routing gRPC listening');
+
+  const routed = new Counter({ name: 'hermod_routing_jobs_total', help: 'Routing jobs by outcome', labelNames: ['outcome'], registers: [registry] });
+  const stage = {
+    pool,
+    lookups,
+    logger,
+    publishLocalDelivery: (job: LocalDeliveryJob) => publishJob(js, subjects.localDelivery, job, { msgId: `local-${job.spoolId}` }),
+    publishOutbound: (job: { spoolId: string; rcptIndexes: number[] }) =>
+      publishJob(js, subjects.outbound, job, { msgId: `outbound-${job.spoolId}` }),
+  };
+  const consumer = consumeJobs({
+    js,
+    stream: consumers.routing.stream,
+    durable: consumers.routing.durable,
+    parse: (data) => RoutingJob.parse(data),
+    handleBatch: async (jobs) => {
+      const outcomes = await routeBatch(stage, jobs);
+      for (const o of outcomes) routed.inc({ outcome: o.kind });
+      return outcomes;
+    },
+    logger,
+    maxBatch: config.ROUTING_BATCH_SIZE,
+    concurrency: 2,
+  });
+  shutdown.register('routing-consumer', () => consumer.stop());
+
+  const sweeper = new SpoolSweeper({
+    pool,
+    logger,
+    intervalMs: config.SPOOL_SWEEP_INTERVAL_MS,
+    stallAfterMs: config.SPOOL_STALL_AFTER_MS,
+    publishRouting: (job) => publishJob(js, subjects.routing, job),
+    publishLocalDelivery: (job) => publishJob(js, subjects.localDelivery, job),
+  });
+  sweeper.start();
+  shutdown.register('spool-sweeper', () => sweeper.stop());
+
+  base.readiness.push({ name: 'domain-config', check: () => true });
+  await base.startOps();
+  logger.info('routing ready');
+});
