@@ -2,7 +2,7 @@ import { AccountStore } from '@hermod/accounts';
 import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
 import { startGrpcServer } from '@hermod/grpc';
 import { consumeJobs, publishJob } from '@hermod/nats';
-import { consumers, LocalDeliveryJob, RoutingJob, subjects } from '@hermod/pipeline';
+import { consumers, type LocalDeliveryJob, RoutingJob, subjects } from '@hermod/pipeline';
 import { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { SpoolSweeper } from '@hermod/spool';
@@ -48,12 +48,18 @@ runMain('routing', async () => {
   shutdown.register('grpc', () => grpc.stop(5_000));
   logger.info({ grpcPort: grpc.port }, 'routing gRPC listening');
 
-  const routed = new Counter({ name: 'hermod_routing_jobs_total', help: 'Routing jobs by outcome', labelNames: ['outcome'], registers: [registry] });
+  const routed = new Counter({
+    name: 'hermod_routing_jobs_total',
+    help: 'Routing jobs by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const stage = {
     pool,
     lookups,
     logger,
-    publishLocalDelivery: (job: LocalDeliveryJob) => publishJob(js, subjects.localDelivery, job, { msgId: `local-${job.spoolId}` }),
+    publishLocalDelivery: (job: LocalDeliveryJob) =>
+      publishJob(js, subjects.localDelivery, job, { msgId: `local-${job.spoolId}` }),
     publishOutbound: (job: { spoolId: string; rcptIndexes: number[] }) =>
       publishJob(js, subjects.outbound, job, { msgId: `outbound-${job.spoolId}` }),
   };

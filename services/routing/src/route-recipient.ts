@@ -20,12 +20,18 @@ export interface RoutingLookups {
  * Decides where a recipient goes from the live domain config. Mail for a domain we do not serve goes
  * out (submission) or is refused (inbound: no open relay).
  */
-export async function routeRecipient(address: string, channel: Channel, lookups: RoutingLookups): Promise<RouteDecision> {
-  let parsed;
+export async function routeRecipient(
+  address: string,
+  channel: Channel,
+  lookups: RoutingLookups,
+): Promise<RouteDecision> {
+  let parsed: ReturnType<typeof parseAddress>;
   try {
     parsed = parseAddress(address);
   } catch (error) {
-    const relayHack = error instanceof AddressError && ['routing-characters', 'source-route', 'address-literal'].includes(error.code);
+    const relayHack =
+      error instanceof AddressError &&
+      ['routing-characters', 'source-route', 'address-literal'].includes(error.code);
     return {
       kind: 'reject',
       canonical: address,
@@ -38,12 +44,26 @@ export async function routeRecipient(address: string, channel: Channel, lookups:
   const config = lookups.domain(parsed.domain);
   if (!config) {
     if (channel === 'inbound')
-      return { kind: 'reject', canonical: parsed.canonical, code: 550, enhanced: '5.7.1', message: 'Relaying denied', rule: 'not-served' };
+      return {
+        kind: 'reject',
+        canonical: parsed.canonical,
+        code: 550,
+        enhanced: '5.7.1',
+        message: 'Relaying denied',
+        rule: 'not-served',
+      };
     return { kind: 'remote', canonical: parsed.canonical, domain: parsed.domain, rule: 'not-served' };
   }
   if (config.exchanger === 'remote') {
     if (channel === 'inbound')
-      return { kind: 'reject', canonical: parsed.canonical, code: 550, enhanced: '5.7.1', message: 'Relaying denied', rule: 'remote-domain' };
+      return {
+        kind: 'reject',
+        canonical: parsed.canonical,
+        code: 550,
+        enhanced: '5.7.1',
+        message: 'Relaying denied',
+        rule: 'remote-domain',
+      };
     return { kind: 'remote', canonical: parsed.canonical, domain: parsed.domain, rule: 'remote-domain' };
   }
   if (config.exchanger !== 'local') {
@@ -59,6 +79,19 @@ export async function routeRecipient(address: string, channel: Channel, lookups:
   }
   const account = await lookups.accountFor(parsed.canonical);
   if (!account)
-    return { kind: 'reject', canonical: parsed.canonical, code: 550, enhanced: '5.1.1', message: 'No such user here', rule: 'unknown-user' };
-  return { kind: 'local', canonical: parsed.canonical, accountId: account.id, mailbox: 'INBOX', rule: 'account' };
+    return {
+      kind: 'reject',
+      canonical: parsed.canonical,
+      code: 550,
+      enhanced: '5.1.1',
+      message: 'No such user here',
+      rule: 'unknown-user',
+    };
+  return {
+    kind: 'local',
+    canonical: parsed.canonical,
+    accountId: account.id,
+    mailbox: 'INBOX',
+    rule: 'account',
+  };
 }

@@ -14,7 +14,13 @@ const lookups: RoutingLookups = {
 
 test('a known local user is delivered to INBOX, case-insensitively', async () => {
   const d = await routeRecipient('Alice@EXAMPLE.com', 'inbound', lookups);
-  assert.deepEqual(d, { kind: 'local', canonical: 'alice@example.com', accountId: 7, mailbox: 'INBOX', rule: 'account' });
+  assert.deepEqual(d, {
+    kind: 'local',
+    canonical: 'alice@example.com',
+    accountId: 7,
+    mailbox: 'INBOX',
+    rule: 'account',
+  });
 });
 
 test('an unknown user of a local domain is refused with 550 5.1.1', async () => {
@@ -31,11 +37,21 @@ test('a domain we do not serve is relayed for submission and refused inbound (no
 
 test('a remote-mode domain goes out even from local senders', async () => {
   const d = await routeRecipient('team@hosted.example', 'submission', lookups);
-  assert.deepEqual(d, { kind: 'remote', canonical: 'team@hosted.example', domain: 'hosted.example', rule: 'remote-domain' });
+  assert.deepEqual(d, {
+    kind: 'remote',
+    canonical: 'team@hosted.example',
+    domain: 'hosted.example',
+    rule: 'remote-domain',
+  });
 });
 
 test('relay hacks are refused with 5.7.1, bad syntax with 5.1.3', async () => {
-  for (const hack of ['user%elsewhere.org@example.com', 'a!b@example.com', '@relay.org:x@example.com', 'x@[127.0.0.1]']) {
+  for (const hack of [
+    'user%elsewhere.org@example.com',
+    'a!b@example.com',
+    '@relay.org:x@example.com',
+    'x@[127.0.0.1]',
+  ]) {
     const d = await routeRecipient(hack, 'inbound', lookups);
     assert.equal(d.kind === 'reject' && d.enhanced, '5.7.1', hack);
   }

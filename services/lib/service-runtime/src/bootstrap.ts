@@ -40,7 +40,13 @@ export function createServiceBase(name: string, config: BaseConfig): ServiceBase
     shutdown,
     readiness,
     async startOps() {
-      const ops = await startOpsServer({ host: config.OPS_HOST, port: config.OPS_PORT, registry, checks: readiness, logger });
+      const ops = await startOpsServer({
+        host: config.OPS_HOST,
+        port: config.OPS_PORT,
+        registry,
+        checks: readiness,
+        logger,
+      });
       // Registered last, so it runs first: stop advertising readiness before anything else stops.
       shutdown.register('ops-draining', () => ops.setDraining());
       logger.info({ opsPort: ops.port }, 'ops endpoint listening');
@@ -75,7 +81,10 @@ export async function connectBus(base: ServiceBase, url: string, replicas: numbe
   const nc = await connectNats({ servers: url.split(','), name: `hermod-${base.name}`, logger: base.logger });
   const jsm = await nc.jetstreamManager();
   await setupPipeline(jsm, replicas);
-  base.readiness.push({ name: 'nats', check: () => !nc.isClosed() && nc.info !== undefined && !reconnecting(nc) });
+  base.readiness.push({
+    name: 'nats',
+    check: () => !nc.isClosed() && nc.info !== undefined && !reconnecting(nc),
+  });
   base.shutdown.register('nats', () => nc.drain());
   return { nc, js: nc.jetstream(), jsm };
 }

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { routingV1 } from '@hermod/proto';
+import type { routingV1 } from '@hermod/proto';
 import { type RoutingLookups, routeRecipient } from '../route-recipient.js';
 
 type Handler = routingV1.RoutingServiceServer['explainRoute'];
