@@ -3,3 +3,4 @@ export { type DnsRecord, DnsTestServer } from './dns-server.js';
 export { startTestNats, type TestNats } from './nats.js';
 export { type RunResult, requireTool, run } from './tools.js';
 export { testWorkdir } from './workdir.js';
+export { startTestControlPlane, type TestControlPlane } from './kube-control-plane.js';

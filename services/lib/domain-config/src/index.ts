@@ -15,3 +15,25 @@ export {
   openDomainBucket,
   writeDomainConfig,
 } from './store.js';
+export {
+  DKIM_KEY_BUCKET,
+  DkimKey,
+  dkimKeyRef,
+  dkimSelectorPattern,
+  openDkimKeyBucket,
+  writeDkimKey,
+  readDkimKey,
+  deleteDkimKey,
+  listDkimKeyRefs,
+} from './dkim-keys.js';
+export type { DkimKey as DkimKeyValue } from './dkim-keys.js';
+export {
+  DOMAIN_STATUS_BUCKET,
+  DomainStatus,
+  openDomainStatusBucket,
+  writeDomainStatus,
+  readDomainStatus,
+  deleteDomainStatus,
+  watchDomainStatus,
+} from './domain-status.js';
+export type { DomainStatus as DomainStatusValue } from './domain-status.js';

@@ -16,3 +16,5 @@ export {
 export { type NodeServiceOptions, NodeServiceProcess, repositoryRoot } from './node-service.js';
 export { PostgresCluster, type PostgresClusterOptions } from './postgres-cluster.js';
 export { ensureSelfSignedCertificate } from './tls-certificate.js';
+export { ensureKubeBinaries, KUBERNETES_VERSION, ETCD_VERSION, type KubeBinaries } from './kube-binaries.js';
+export { KubeControlPlane, type KubeControlPlaneOptions } from './kube-control-plane.js';
