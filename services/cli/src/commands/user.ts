@@ -1,0 +1,108 @@
+import { AccountError, AccountStore } from '@hermod/accounts';
+import { migrate } from '@hermod/db';
+import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
+
+const help = `hermod user: mail accounts
+
+Usage:
+  hermod user add <address> [--quota BYTES]     password from stdin or a prompt
+  hermod user passwd <address>                  new password from stdin or a prompt
+  hermod user alias <address> <other-address>   let the account receive and send as another address
+  hermod user list [--domain DOMAIN] [--json]
+  hermod user remove <address>
+
+Passwords are never taken from the command line. Example: printf '%s\\n' "$PW" | hermod user add ann@example.com`;
+
+async function store(ctx: CliContext): Promise<AccountStore> {
+  const pool = await ctx.db();
+  await migrate(pool);
+  return new AccountStore(pool);
+}
+
+async function newPassword(ctx: CliContext): Promise<string> {
+  const password = await ctx.readSecret('Password: ');
+  if (ctx.stdin.isTTY) {
+    const again = await ctx.readSecret('Repeat password: ');
+    if (again !== password) throw new UsageError('the passwords do not match');
+  }
+  if (!password) throw new UsageError('empty password');
+  return password;
+}
+
+export const userCommand: CliCommand = {
+  name: 'user',
+  summary: 'add, change, list and remove mail accounts',
+  help,
+  async run(args, ctx) {
+    const [sub, ...rest] = args;
+    try {
+      switch (sub) {
+        case 'add': {
+          const flags = parseFlags(rest, { values: ['quota'] });
+          const [address, extra] = flags.positional;
+          if (!address || extra) throw new UsageError('add takes exactly one address');
+          const quota = flags.values.quota;
+          if (quota !== undefined && !/^\d+$/.test(quota))
+            throw new UsageError('--quota must be a whole number of bytes');
+          const accounts = await store(ctx);
+          const account = await accounts.create({
+            address,
+            password: await newPassword(ctx),
+            ...(quota ? { quotaBytes: Number(quota) } : {}),
+          });
+          ctx.stdout.write(`user ${account.address} created\n`);
+          return 0;
+        }
+        case 'passwd': {
+          const [address, extra] = rest;
+          if (!address || extra) throw new UsageError('passwd takes exactly one address');
+          const accounts = await store(ctx);
+          await accounts.setPassword(address, await newPassword(ctx));
+          ctx.stdout.write(`password of ${address} changed\n`);
+          return 0;
+        }
+        case 'alias': {
+          const [address, alias, extra] = rest;
+          if (!address || !alias || extra)
+            throw new UsageError('alias takes an account address and the alias');
+          await (await store(ctx)).addAlias(address, alias);
+          ctx.stdout.write(`${alias} now belongs to ${address}\n`);
+          return 0;
+        }
+        case 'list': {
+          const flags = parseFlags(rest, { values: ['domain'], switches: ['json'] });
+          const accounts = await (await store(ctx)).list(flags.values.domain);
+          if (flags.switches.has('json')) ctx.stdout.write(`${JSON.stringify(accounts, null, 2)}\n`);
+          else if (accounts.length === 0) ctx.stdout.write('no users\n');
+          else
+            ctx.stdout.write(
+              `${accounts
+                .map(
+                  (a) =>
+                    `${a.address.padEnd(40)} ${a.quotaBytes ?? 'no quota'}${a.disabled ? ' disabled' : ''}${a.aliases.length ? `  aliases: ${a.aliases.join(', ')}` : ''}`,
+                )
+                .join('\n')}\n`,
+            );
+          return 0;
+        }
+        case 'remove': {
+          const [address, extra] = rest;
+          if (!address || extra) throw new UsageError('remove takes exactly one address');
+          await (await store(ctx)).remove(address);
+          ctx.stdout.write(`user ${address} removed\n`);
+          return 0;
+        }
+        default:
+          throw new UsageError(
+            sub ? `unknown subcommand '${sub}'` : 'missing subcommand (add, passwd, alias, list, remove)',
+          );
+      }
+    } catch (error) {
+      if (error instanceof AccountError) {
+        ctx.stderr.write(`hermod user: ${error.message}\n`);
+        return 1;
+      }
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,11 @@
+export { headerAddresses } from './header-addresses.js';
+export {
+  BareLineEndingError,
+  type PreparedMessage,
+  type PrepareOptions,
+  prepareMessage,
+} from './prepare-message.js';
+export { type ReceivedHeaderInput, receivedHeader } from './received-header.js';
+export { authHiddenBeforeTls } from './refuse-auth-before-tls.js';
+export { rfc5322Date } from './rfc5322-date.js';
+export { SmtpReplyError, smtpError } from './smtp-reply.js';

@@ -1,0 +1,60 @@
+import { consumeJobs } from '@hermod/nats';
+import {
+  consumers,
+  LocalDeliveryJob,
+  type MailboxChangeEventPayload,
+  mailboxEventSubject,
+} from '@hermod/pipeline';
+import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { Counter } from 'prom-client';
+import { loadMdaConfig } from './config.js';
+import { deliverBatch } from './deliver.js';
+
+runMain('mda', async () => {
+  const config = loadMdaConfig();
+  const base = createServiceBase('mda', config);
+  const { logger, registry, shutdown } = base;
+  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const { nc, js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+
+  const outcomes = new Counter({
+    name: 'hermod_mda_jobs_total',
+    help: 'Local delivery jobs by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const batchSizes = new Counter({
+    name: 'hermod_mda_batches_total',
+    help: 'Delivery transactions committed',
+    registers: [registry],
+  });
+  const deps = {
+    pool,
+    logger,
+    quotaRetryMs: config.MDA_QUOTA_RETRY_MS,
+    // Core NATS, fire and forget: IMAP sessions also re-read the mailbox state, so a lost event only delays a notification.
+    announce: (event: MailboxChangeEventPayload) =>
+      nc.publish(mailboxEventSubject(event.accountId), JSON.stringify(event)),
+  };
+  const consumer = consumeJobs({
+    js,
+    stream: consumers.mda.stream,
+    durable: consumers.mda.durable,
+    parse: (data) => LocalDeliveryJob.parse(data),
+    handleBatch: async (jobs) => {
+      const result = await deliverBatch(
+        deps,
+        jobs.map((j) => j.payload),
+      );
+      batchSizes.inc();
+      for (const o of result) outcomes.inc({ outcome: o.kind });
+      return result;
+    },
+    logger,
+    maxBatch: config.MDA_BATCH_SIZE,
+    concurrency: config.MDA_CONCURRENCY,
+  });
+  shutdown.register('delivery-consumer', () => consumer.stop());
+  await base.startOps();
+  logger.info('mda ready');
+});

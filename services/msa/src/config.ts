@@ -1,0 +1,36 @@
+import { hostname } from 'node:os';
+import { env, loadConfig } from '@hermod/config';
+import { commonEnv } from '@hermod/service-runtime';
+import { z } from 'zod';
+
+const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected CIDR notation such as 10.0.0.0/8');
+
+export const msaEnv = z.object({
+  ...commonEnv,
+  OPS_PORT: env.port(9101),
+  DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
+  DATABASE_POOL_SIZE: env.int(20, 1, 500),
+  MSA_HOST: env.host('0.0.0.0'),
+  /** STARTTLS submission (587 in production). */
+  MSA_SUBMISSION_PORT: env.port(587),
+  /** Implicit-TLS submission (465 in production). */
+  MSA_SUBMISSIONS_PORT: env.port(465),
+  MSA_HOSTNAME: env.string(hostname()),
+  TLS_CERT_FILE: z.string().min(1, 'a PEM certificate file is required (submission only runs over TLS)'),
+  TLS_KEY_FILE: z.string().min(1, 'a PEM private key file is required'),
+  MSA_MAX_MESSAGE_BYTES: env.int(25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  MSA_MAX_RECIPIENTS: env.int(100, 1, 10_000),
+  MSA_MAX_CLIENTS: env.int(1_000, 1, 100_000),
+  MSA_SOCKET_TIMEOUT_MS: env.int(300_000, 1_000, 3_600_000),
+  /** Networks whose clients may submit without AUTH (for example an internal relay); empty by default. */
+  MSA_TRUSTED_NETWORKS: env.list([]).pipe(z.array(cidr)),
+  /** Failed AUTH attempts before an IP or user is locked out for MSA_AUTH_LOCKOUT_MS. */
+  MSA_AUTH_MAX_FAILURES: env.int(10, 1, 1_000),
+  MSA_AUTH_LOCKOUT_MS: env.int(15 * 60_000, 1_000, 86_400_000),
+  ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
+  ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
+});
+export type MsaConfig = z.infer<typeof msaEnv>;
+
+export const loadMsaConfig = (source: NodeJS.ProcessEnv = process.env): MsaConfig =>
+  loadConfig('msa', msaEnv, source);

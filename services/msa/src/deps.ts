@@ -1,0 +1,26 @@
+import type { AccountStore } from '@hermod/accounts';
+import type { Pool } from '@hermod/db';
+import type { Logger } from '@hermod/logging';
+import type { routingV1 } from '@hermod/proto';
+import type { Counter, Histogram } from 'prom-client';
+import type { AuthThrottle } from './auth-throttle.js';
+import type { MsaConfig } from './config.js';
+
+/** Everything the SMTP hooks use, built in main.ts. */
+export interface MsaDeps {
+  config: MsaConfig;
+  logger: Logger;
+  pool: Pool;
+  accounts: Pick<AccountStore, 'authenticate' | 'ownsAddress'>;
+  validateRecipient(
+    request: routingV1.ValidateRecipientRequest,
+  ): Promise<routingV1.ValidateRecipientResponse>;
+  publishRouting(spoolId: string): Promise<void>;
+  isTrusted(address: string): boolean;
+  throttle: AuthThrottle;
+  metrics: {
+    messages: Counter<'outcome'>;
+    acceptSeconds: Histogram;
+    authFailures: Counter;
+  };
+}

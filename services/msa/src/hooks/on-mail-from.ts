@@ -1,0 +1,37 @@
+import { parseAddress } from '@hermod/address';
+import { smtpError } from '@hermod/smtp';
+import type { SMTPServerOptions } from 'smtp-server';
+import type { MsaDeps } from '../deps.js';
+import type { SessionUser } from '../session-user.js';
+
+/** MAIL FROM: an authenticated user may only use its own addresses; trusted networks may submit without AUTH. */
+export function onMailFrom(deps: MsaDeps): NonNullable<SMTPServerOptions['onMailFrom']> {
+  return (address, session, callback) => {
+    const user = session.user as SessionUser | undefined;
+    if (!user) {
+      if (deps.isTrusted(session.remoteAddress)) callback();
+      else callback(smtpError(530, '5.7.0', 'Authentication required'));
+      return;
+    }
+    if (address.address === '') {
+      callback(smtpError(553, '5.7.1', 'The null sender is not allowed for submission'));
+      return;
+    }
+    try {
+      parseAddress(address.address);
+    } catch (error) {
+      callback(smtpError(553, '5.1.7', `Bad sender address syntax: ${(error as Error).message}`));
+      return;
+    }
+    deps.accounts
+      .ownsAddress(user.accountId, address.address)
+      .then((owned) => {
+        if (owned) callback();
+        else callback(smtpError(553, '5.7.1', `Sender address rejected: not owned by user ${user.address}`));
+      })
+      .catch((error: unknown) => {
+        deps.logger.error({ err: error, sessionId: session.id }, 'sender check failed');
+        callback(smtpError(451, '4.3.0', 'Temporary local problem, try again later'));
+      });
+  };
+}

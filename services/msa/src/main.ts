@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises';
+import { BlockList, isIPv6 } from 'node:net';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { AccountStore } from '@hermod/accounts';
+import { deadline, tracingClientInterceptor } from '@hermod/grpc';
+import { publishJob } from '@hermod/nats';
+import { subjects } from '@hermod/pipeline';
+import { routingV1 } from '@hermod/proto';
+import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { Counter, Histogram } from 'prom-client';
+import type { SMTPServer } from 'smtp-server';
+import { AuthThrottle } from './auth-throttle.js';
+import { loadMsaConfig } from './config.js';
+import type { MsaDeps } from './deps.js';
+import { createSubmissionServers } from './submission-server.js';
+
+function listen(server: SMTPServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+runMain('msa', async () => {
+  const config = loadMsaConfig();
+  const base = createServiceBase('msa', config);
+  const { logger, registry, shutdown } = base;
+  const [key, cert] = await Promise.all([readFile(config.TLS_KEY_FILE), readFile(config.TLS_CERT_FILE)]);
+  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const { js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+
+  const routing = new routingV1.RoutingServiceClient(
+    config.ROUTING_GRPC_ADDRESS,
+    credentials.createInsecure(),
+    {
+      interceptors: [tracingClientInterceptor],
+    },
+  );
+  shutdown.register('routing-client', () => routing.close());
+
+  const trusted = new BlockList();
+  for (const network of config.MSA_TRUSTED_NETWORKS) {
+    const [address, prefix] = network.split('/') as [string, string];
+    trusted.addSubnet(address, Number(prefix), isIPv6(address) ? 'ipv6' : 'ipv4');
+  }
+
+  const deps: MsaDeps = {
+    config,
+    logger,
+    pool,
+    accounts: new AccountStore(pool),
+    validateRecipient: (request) =>
+      new Promise((resolve, reject) =>
+        routing.validateRecipient(
+          request,
+          new Metadata(),
+          { deadline: deadline(config.ROUTING_TIMEOUT_MS) },
+          (error, response) => (error ? reject(error) : resolve(response)),
+        ),
+      ),
+    publishRouting: (spoolId) => publishJob(js, subjects.routing, { spoolId }, { msgId: `route-${spoolId}` }),
+    isTrusted: (address) => {
+      const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+      return trusted.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
+    },
+    throttle: new AuthThrottle(config.MSA_AUTH_MAX_FAILURES, config.MSA_AUTH_LOCKOUT_MS),
+    metrics: {
+      messages: new Counter({
+        name: 'hermod_msa_messages_total',
+        help: 'Messages at end of DATA by reply code',
+        labelNames: ['outcome'],
+        registers: [registry],
+      }),
+      acceptSeconds: new Histogram({
+        name: 'hermod_msa_accept_seconds',
+        help: 'From end of DATA to the 250 reply (includes the durable commit)',
+        buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+        registers: [registry],
+      }),
+      authFailures: new Counter({
+        name: 'hermod_msa_auth_failures_total',
+        help: 'Failed AUTH attempts',
+        registers: [registry],
+      }),
+    },
+  };
+
+  const servers = createSubmissionServers(deps, { key, cert });
+  const submissionPort = await listen(servers.starttls, config.MSA_SUBMISSION_PORT, config.MSA_HOST);
+  const submissionsPort = await listen(servers.implicitTls, config.MSA_SUBMISSIONS_PORT, config.MSA_HOST);
+  // Stop accepting first; transactions in flight finish (or get 421) within the grace period.
+  shutdown.register('smtp-listeners', () =>
+    Promise.all(
+      [servers.starttls, servers.implicitTls].map(
+        (s) => new Promise<void>((resolve) => s.close(() => resolve())),
+      ),
+    ).then(() => {}),
+  );
+  await base.startOps();
+  logger.info({ submissionPort, submissionsPort }, 'msa listening');
+});

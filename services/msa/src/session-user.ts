@@ -1,0 +1,5 @@
+/** What onAuth stores in smtp-server's session.user. */
+export interface SessionUser {
+  accountId: number;
+  address: string;
+}

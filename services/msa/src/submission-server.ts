@@ -1,0 +1,50 @@
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { MsaDeps } from './deps.js';
+import { onAuth } from './hooks/on-auth.js';
+import { onData } from './hooks/on-data.js';
+import { onMailFrom } from './hooks/on-mail-from.js';
+import { onRcptTo } from './hooks/on-rcpt-to.js';
+
+export interface SubmissionServers {
+  starttls: SMTPServer;
+  implicitTls: SMTPServer;
+}
+
+/**
+ * The two submission listeners (RFC 6409 on 587 with STARTTLS, RFC 8314 on 465 with implicit TLS),
+ * sharing one set of hooks. AUTH is neither offered nor accepted before TLS.
+ */
+export function createSubmissionServers(
+  deps: MsaDeps,
+  tls: { key: Buffer; cert: Buffer },
+): SubmissionServers {
+  const common: SMTPServerOptions = {
+    name: deps.config.MSA_HOSTNAME,
+    banner: 'Hermod ESMTP submission',
+    key: tls.key,
+    cert: tls.cert,
+    size: deps.config.MSA_MAX_MESSAGE_BYTES,
+    authMethods: ['PLAIN', 'LOGIN'],
+    allowInsecureAuth: false,
+    // Trusted networks may send without AUTH; everyone else is refused at MAIL FROM with 530.
+    authOptional: true,
+    // Every enhanced status code is chosen by our hooks (see SmtpReplyError).
+    hideENHANCEDSTATUSCODES: true,
+    hideDSN: true,
+    disableReverseLookup: true,
+    maxClients: deps.config.MSA_MAX_CLIENTS,
+    socketTimeout: deps.config.MSA_SOCKET_TIMEOUT_MS,
+    closeTimeout: 30_000,
+    logger: false,
+    onAuth: onAuth(deps),
+    onMailFrom: onMailFrom(deps),
+    onRcptTo: onRcptTo(deps),
+    onData: onData(deps),
+  };
+  const starttls = new SMTPServer({ ...common, secure: false });
+  const implicitTls = new SMTPServer({ ...common, secure: true });
+  for (const server of [starttls, implicitTls]) {
+    server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
+  }
+  return { starttls, implicitTls };
+}

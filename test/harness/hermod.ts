@@ -1,0 +1,123 @@
+import { join } from 'node:path';
+import { openDomainBucket, parseDomainConfig, writeDomainConfig } from '@hermod/domain-config';
+import { ensureSelfSignedCertificate, freePort, NodeServiceProcess } from '@hermod/local-infra';
+import { connect, type NatsConnection } from 'nats';
+import { type TestDatabase, testDatabase } from './database.js';
+import { startTestNats, type TestNats } from './nats.js';
+import { testWorkdir } from './workdir.js';
+
+export type ServiceName = 'routing' | 'mda' | 'msa' | 'imap' | 'mx' | 'outbound-mta';
+
+/** The ports a test talks to; 0 when that service is not running. */
+export interface HermodPorts {
+  submission: number;
+  submissions: number;
+  routingGrpc: number;
+  imap: number;
+  imaps: number;
+  pop3: number;
+  pop3s: number;
+  mx: number;
+}
+
+export interface HermodPlatform {
+  db: TestDatabase;
+  nats: TestNats;
+  nc: NatsConnection;
+  ports: HermodPorts;
+  tls: { certFile: string; keyFile: string };
+  services: Map<ServiceName, NodeServiceProcess>;
+  /** Writes a domain into the live config bucket (as `hermod domain add` does). */
+  addDomain(domain: string, settings?: Record<string, unknown>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Real Hermod services as processes for one test file, over a fresh database and nats-server,
+ * started in dependency order. Extra environment per service may be given.
+ */
+export async function startHermod(options: {
+  services: ServiceName[];
+  env?: Partial<Record<ServiceName, Record<string, string>>>;
+  commonEnv?: Record<string, string>;
+}): Promise<HermodPlatform> {
+  const db = await testDatabase();
+  const nats = await startTestNats();
+  const tls = await ensureSelfSignedCertificate(join(await testWorkdir('tls'), 'cert'));
+  const ports: HermodPorts = {
+    submission: await freePort(),
+    submissions: await freePort(),
+    routingGrpc: await freePort(),
+    imap: await freePort(),
+    imaps: await freePort(),
+    pop3: await freePort(),
+    pop3s: await freePort(),
+    mx: await freePort(),
+  };
+  const common = {
+    DATABASE_URL: db.url,
+    NATS_URL: nats.url,
+    ROUTING_GRPC_ADDRESS: `127.0.0.1:${ports.routingGrpc}`,
+    TLS_CERT_FILE: tls.certFile,
+    TLS_KEY_FILE: tls.keyFile,
+    OPS_HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.HERMOD_TEST_LOG_LEVEL ?? 'warn',
+    SHUTDOWN_GRACE_MS: '5000',
+    ...options.commonEnv,
+  };
+  const perService: Record<ServiceName, Record<string, string>> = {
+    routing: { ROUTING_GRPC_HOST: '127.0.0.1', ROUTING_GRPC_PORT: String(ports.routingGrpc) },
+    mda: {},
+    msa: {
+      MSA_HOST: '127.0.0.1',
+      MSA_SUBMISSION_PORT: String(ports.submission),
+      MSA_SUBMISSIONS_PORT: String(ports.submissions),
+      MSA_HOSTNAME: 'mail.hermod.test',
+    },
+    imap: {
+      IMAP_HOST: '127.0.0.1',
+      IMAP_PORT: String(ports.imap),
+      IMAPS_PORT: String(ports.imaps),
+      POP3_PORT: String(ports.pop3),
+      POP3S_PORT: String(ports.pop3s),
+    },
+    mx: { MX_HOST: '127.0.0.1', MX_SMTP_PORT: String(ports.mx), MX_HOSTNAME: 'mx.hermod.test' },
+    'outbound-mta': { OUTBOUND_HELO_NAME: 'mail.hermod.test' },
+  };
+  const order: ServiceName[] = ['routing', 'mda', 'outbound-mta', 'imap', 'msa', 'mx'];
+  const services = new Map<ServiceName, NodeServiceProcess>();
+  const nc = await connect({ servers: nats.url });
+  const platform: HermodPlatform = {
+    db,
+    nats,
+    nc,
+    ports,
+    tls,
+    services,
+    async addDomain(domain, settings = {}) {
+      const kv = await openDomainBucket(nc.jetstream());
+      await writeDomainConfig(kv, parseDomainConfig({ domain, exchanger: 'local', ...settings }));
+    },
+    async stop() {
+      for (const name of [...order].reverse()) await services.get(name)?.stop();
+      await nc.close();
+      await nats.stop();
+      await db.close();
+    },
+  };
+  try {
+    for (const name of order.filter((n) => options.services.includes(n))) {
+      const proc = new NodeServiceProcess({
+        service: name,
+        opsPort: await freePort(),
+        env: { ...common, ...perService[name], ...options.env?.[name] },
+      });
+      await proc.start(60_000);
+      services.set(name, proc);
+    }
+  } catch (error) {
+    await platform.stop().catch(() => {});
+    throw error;
+  }
+  return platform;
+}
