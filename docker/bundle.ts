@@ -9,20 +9,12 @@ import { cp, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { type Deployable, deployables, isDeployable } from './deployables.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Deployable name -> entry point. The name is also the container command's argument and the Helm component. */
-export const deployables = {
-  msa: 'services/msa/src/main.ts',
-  mx: 'services/mx/src/main.ts',
-  routing: 'services/routing/src/main.ts',
-  'outbound-mta': 'services/outbound-mta/src/main.ts',
-  mda: 'services/mda/src/main.ts',
-  imap: 'services/imap/src/main.ts',
-  operator: 'operator/src/main.ts',
-} as const;
-export type Deployable = keyof typeof deployables;
+/** dist/<launcherName>.js is the image's entry point; its argument picks the deployable. */
+export const launcherName = 'hermod';
 
 /** Where @hermod/db resolves its migrations from a bundle: `new URL('../migrations/', import.meta.url)`. */
 export const bundledMigrationsDirectory = 'migrations';
@@ -42,7 +34,11 @@ function externalRootPackages(rootNodeModules: string): Plugin {
     name: 'external-root-packages',
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, async (args) => {
-        if (args.pluginData === 'resolving' || args.path.startsWith('@hermod/') || args.path.startsWith('node:')) {
+        if (
+          args.pluginData === 'resolving' ||
+          args.path.startsWith('@hermod/') ||
+          args.path.startsWith('node:')
+        ) {
           return undefined;
         }
         const resolved = await b.resolve(args.path, {
@@ -98,7 +94,10 @@ export async function bundleEntry(entryPoint: string, outfile: string): Promise<
   return externalsOf(built.metafile);
 }
 
-/** Bundles the named deployables (all by default) into outDir/<name>.js and copies the migrations next to it. */
+/**
+ * Bundles the named deployables (all by default) into outDir/dist/<name>.js, plus the launcher, and copies
+ * the migrations to outDir/migrations, where the bundled @hermod/db looks for them.
+ */
 export async function bundleDeployables(
   outDir: string,
   names: readonly Deployable[] = Object.keys(deployables) as Deployable[],
@@ -112,6 +111,7 @@ export async function bundleDeployables(
     result.files[name] = outfile;
     result.externals[name] = await bundleEntry(join(root, deployables[name]), outfile);
   }
+  await bundleEntry(join(root, 'docker/launcher.ts'), join(distDir, `${launcherName}.js`));
   const migrations = join(outDir, bundledMigrationsDirectory);
   await rm(migrations, { recursive: true, force: true });
   await cp(join(root, 'services/lib/db/migrations'), migrations, { recursive: true });
@@ -122,12 +122,14 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const outIndex = args.indexOf('--out');
   const outDir = outIndex >= 0 ? (args[outIndex + 1] ?? '.') : root;
-  const named = args.filter((a, i) => i !== outIndex && i !== outIndex + 1);
-  const unknown = named.filter((n) => !(n in deployables));
+  const named = outIndex < 0 ? args : args.filter((_, i) => i !== outIndex && i !== outIndex + 1);
+  const unknown = named.filter((n) => !isDeployable(n));
   if (unknown.length > 0) throw new Error(`unknown deployable(s): ${unknown.join(', ')}`);
   const result = await bundleDeployables(outDir, named.length > 0 ? (named as Deployable[]) : undefined);
   for (const [name, file] of Object.entries(result.files)) {
-    console.log(`${name}: ${relative(process.cwd(), file)} (external: ${result.externals[name]?.join(' ') || 'none'})`);
+    console.log(
+      `${name}: ${relative(process.cwd(), file)} (external: ${result.externals[name]?.join(' ') || 'none'})`,
+    );
   }
 }
 

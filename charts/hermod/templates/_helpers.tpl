@@ -1,0 +1,211 @@
+{{/*
+Facts about each deployable that are not user settings: its values key, container ports (and the
+environment variables that tell the service to listen there), the port its Service publishes, and
+what it needs mounted. Container ports are above 1024 so the non-root user binds them without
+capabilities; Services publish the standard ports.
+*/}}
+{{- define "hermod.components" -}}
+msa:
+  key: msa
+  database: true
+  tls: true
+  public: true
+  ports:
+    - { name: submission, containerPort: 2587, servicePort: 587, env: MSA_SUBMISSION_PORT }
+    - { name: submissions, containerPort: 2465, servicePort: 465, env: MSA_SUBMISSIONS_PORT }
+mx:
+  key: mx
+  database: true
+  tls: true
+  public: true
+  ports:
+    - { name: smtp, containerPort: 2525, servicePort: 25, env: MX_SMTP_PORT }
+routing:
+  key: routing
+  database: true
+  tls: false
+  public: false
+  ports:
+    - { name: grpc, containerPort: 7001, servicePort: 7001, env: ROUTING_GRPC_PORT }
+outbound-mta:
+  key: outboundMta
+  database: true
+  tls: false
+  public: false
+  ports: []
+mda:
+  key: mda
+  database: true
+  tls: false
+  public: false
+  ports: []
+imap:
+  key: imap
+  database: true
+  tls: true
+  public: true
+  ports:
+    - { name: imap, containerPort: 2143, servicePort: 143, env: IMAP_PORT }
+    - { name: imaps, containerPort: 2993, servicePort: 993, env: IMAPS_PORT }
+    - { name: pop3, containerPort: 2110, servicePort: 110, env: POP3_PORT }
+    - { name: pop3s, containerPort: 2995, servicePort: 995, env: POP3S_PORT }
+operator:
+  key: operator
+  database: false
+  tls: false
+  public: false
+  ports: []
+{{- end }}
+
+{{/* The components table as a dict: name -> facts. */}}
+{{- define "hermod.componentTable" -}}
+{{- include "hermod.components" . | fromYaml | toJson -}}
+{{- end }}
+
+{{- define "hermod.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hermod.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of one component's objects: <fullname>-<component>. Call with (dict "root" $ "component" "mx"). */}}
+{{- define "hermod.componentName" -}}
+{{- printf "%s-%s" (include "hermod.fullname" .root) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hermod.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hermod.labels" -}}
+helm.sh/chart: {{ include "hermod.chart" . }}
+{{ include "hermod.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: hermod
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "hermod.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "hermod.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of one component. Call with (dict "root" $ "component" "mx"). */}}
+{{- define "hermod.componentLabels" -}}
+{{ include "hermod.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "hermod.componentSelectorLabels" -}}
+{{ include "hermod.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Image reference of a component: its own override, else the global image; a digest wins over a tag. */}}
+{{- define "hermod.image" -}}
+{{- $global := .root.Values.image -}}
+{{- $own := (index .root.Values .key).image | default dict -}}
+{{- $repository := $own.repository | default $global.repository -}}
+{{- $digest := $own.digest | default $global.digest -}}
+{{- $tag := $own.tag | default $global.tag | default .root.Chart.AppVersion -}}
+{{- if $digest -}}
+{{- printf "%s@%s" $repository $digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repository (toString $tag) -}}
+{{- end -}}
+{{- end }}
+
+{{/* ServiceAccount of the services (not the operator): they never call the Kubernetes API. */}}
+{{- define "hermod.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "hermod.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "hermod.operatorServiceAccountName" -}}
+{{- if .Values.operator.serviceAccount.create }}
+{{- default (include "hermod.componentName" (dict "root" . "component" "operator")) .Values.operator.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Secret holding DATABASE_URL: the user's existing Secret, else the one this chart makes from postgresql.url. */}}
+{{- define "hermod.databaseSecretName" -}}
+{{- if .Values.postgresql.existingSecret }}
+{{- .Values.postgresql.existingSecret }}
+{{- else }}
+{{- printf "%s-postgresql" (include "hermod.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Milliseconds the process gets to finish work after SIGTERM: what the pod's grace period leaves after the
+preStop pause, minus a safety margin so the kubelet never has to SIGKILL a process still handing back work.
+*/}}
+{{- define "hermod.shutdownGraceMs" -}}
+{{- $c := .values -}}
+{{- if $c.shutdownGraceMs }}
+{{- $c.shutdownGraceMs }}
+{{- else }}
+{{- $left := sub (sub (int $c.terminationGracePeriodSeconds) (int $c.preStopSleepSeconds)) (int .root.Values.shutdownMarginSeconds) }}
+{{- if lt $left 1 }}
+{{- fail (printf "terminationGracePeriodSeconds of %s leaves no time to shut down after preStopSleepSeconds and shutdownMarginSeconds" .component) }}
+{{- end }}
+{{- mul $left 1000 }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the cluster serves an optional API (cert-manager, Prometheus Operator, KEDA), else empty.
+Objects of such APIs are rendered only when they can be applied; NOTES.txt says what was left out.
+For `helm template`, pass --api-versions <group/version/Kind>.
+*/}}
+{{- define "hermod.apiServed" -}}
+{{- if .root.Capabilities.APIVersions.Has .api }}true{{ end }}
+{{- end }}
+
+{{- define "hermod.certManagerActive" -}}
+{{- if and .Values.tls.enabled .Values.tls.certManager.enabled (include "hermod.apiServed" (dict "root" . "api" "cert-manager.io/v1/Certificate")) }}true{{ end }}
+{{- end }}
+
+{{- define "hermod.serviceMonitorActive" -}}
+{{- if and .Values.metrics.serviceMonitor.enabled (include "hermod.apiServed" (dict "root" . "api" "monitoring.coreos.com/v1/ServiceMonitor")) }}true{{ end }}
+{{- end }}
+
+{{/* KEDA scales outbound-mta: then the Deployment leaves replicas to KEDA's HPA. */}}
+{{- define "hermod.kedaActive" -}}
+{{- if and .Values.outboundMta.enabled .Values.outboundMta.keda.enabled (include "hermod.apiServed" (dict "root" . "api" "keda.sh/v1alpha1/ScaledObject")) }}true{{ end }}
+{{- end }}
+
+{{/*
+Environment a component needs beyond the common contract: where its peers are and component-only
+switches. Call with (dict "root" $ "component" "mx").
+*/}}
+{{- define "hermod.componentEnv" -}}
+{{- $root := .root -}}
+{{- if eq .component "operator" }}
+- name: POD_NAME
+  valueFrom:
+    fieldRef: { fieldPath: metadata.name }
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef: { fieldPath: metadata.namespace }
+{{- end }}
+{{- end }}
