@@ -27,7 +27,9 @@ const LITERAL_MARKER = /\{(\d+)(\+)?\}$/;
 /** The tag of a command line, for error replies to a command that was never parsed. */
 function tagOf(line: Buffer): string | undefined {
   const space = line.indexOf(0x20);
-  const tag = line.subarray(0, space < 0 ? Math.min(line.length, 64) : Math.min(space, 64)).toString('latin1');
+  const tag = line
+    .subarray(0, space < 0 ? Math.min(line.length, 64) : Math.min(space, 64))
+    .toString('latin1');
   return /^[\x21-\x7e]+$/.test(tag) && !/[(){%*"\\+]/.test(tag) ? tag : undefined;
 }
 
@@ -43,8 +45,6 @@ export class CommandReader {
   private literals: Buffer[][] = [];
   private literalRemaining = 0;
   private literalChunks: Buffer[] = [];
-  /** After a refused synchronising literal the rest of that line is ignored. */
-  private discardingLine = false;
   private closed = false;
 
   constructor(private readonly limits: ReaderLimits) {}
@@ -69,14 +69,13 @@ export class CommandReader {
       const end = lf < 0 ? data.length : lf;
       const piece = data.subarray(offset, end);
       offset = lf < 0 ? data.length : lf + 1;
-      if (this.discardingLine) {
-        if (lf >= 0) this.discardingLine = false;
-        continue;
-      }
       this.lineLength += piece.length;
       if (this.lineLength > this.limits.maxLineLength) {
         this.closed = true;
-        events.push({ type: 'error', error: new ImapProtocolError('LINE_TOO_LONG', 'Command line too long', true) });
+        events.push({
+          type: 'error',
+          error: new ImapProtocolError('LINE_TOO_LONG', 'Command line too long', true),
+        });
         break;
       }
       this.line.push(piece);
@@ -105,7 +104,10 @@ export class CommandReader {
     const digits = match[1]!;
     const nonSync = match[2] === '+';
     const firstLine = this.texts[0] ?? text;
-    const limit = Math.min(this.limits.literalLimit(firstLine), nonSync ? this.limits.maxNonSyncLiteral : Number.MAX_SAFE_INTEGER);
+    const limit = Math.min(
+      this.limits.literalLimit(firstLine),
+      nonSync ? this.limits.maxNonSyncLiteral : Number.MAX_SAFE_INTEGER,
+    );
     // Compare by digit count first: twenty digits never become a number here.
     const size = digits.length > 15 ? Number.POSITIVE_INFINITY : Number(digits);
     const tag = tagOf(firstLine);
@@ -115,9 +117,15 @@ export class CommandReader {
       if (nonSync) {
         // The client sends the bytes regardless; the stream cannot be resynchronised cheaply.
         this.closed = true;
-        return { type: 'error', error: new ImapProtocolError('LITERAL_TOO_LARGE', 'Literal too large', true, tag) };
+        return {
+          type: 'error',
+          error: new ImapProtocolError('LITERAL_TOO_LARGE', 'Literal too large', true, tag),
+        };
       }
-      return { type: 'error', error: new ImapProtocolError('LITERAL_TOO_LARGE', 'Literal too large', false, tag) };
+      return {
+        type: 'error',
+        error: new ImapProtocolError('LITERAL_TOO_LARGE', 'Literal too large', false, tag),
+      };
     }
     this.texts.push(text.subarray(0, text.length - match[0].length));
     if (size === 0) {

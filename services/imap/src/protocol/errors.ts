@@ -1,7 +1,12 @@
 /** Input the server refuses; `fatal` ones end the connection because the stream can no longer be trusted. */
 export class ImapProtocolError extends Error {
   constructor(
-    readonly code: 'LINE_TOO_LONG' | 'LITERAL_TOO_LARGE' | 'NESTING_TOO_DEEP' | 'BAD_SYNTAX' | 'TOO_MANY_PARTS',
+    readonly code:
+      | 'LINE_TOO_LONG'
+      | 'LITERAL_TOO_LARGE'
+      | 'NESTING_TOO_DEEP'
+      | 'BAD_SYNTAX'
+      | 'TOO_MANY_PARTS',
     message: string,
     readonly fatal = false,
     readonly tag?: string,

@@ -1,3 +1,35 @@
 export { type AppendInput, type AppendResult, appendToMailbox } from './append.js';
 export { BODY_CHUNK_SIZE, readBody, type StoredBody, writeBody } from './bodies.js';
+export { loadBodyStructure, readBodyRange, saveBodyStructure } from './body-range.js';
+export {
+  accountUsage,
+  createMailbox,
+  deleteMailbox,
+  findMailbox,
+  listMailboxes,
+  MailboxError,
+  type MailboxInfo,
+  type MailboxStatus,
+  mailboxStatus,
+  renameMailbox,
+  setSubscribed,
+} from './mailbox-admin.js';
+export {
+  type CopyResult,
+  changesSince,
+  claimRecent,
+  copyMessages,
+  expungeMessages,
+  type FlagOperation,
+  type FlagUpdate,
+  firstUnseenUid,
+  loadSnapshot,
+  type MailboxChange,
+  type MailboxSnapshot,
+  type MessageMeta,
+  messagesByUid,
+  moveMessages,
+  nextModseq,
+  updateFlags,
+} from './mailbox-messages.js';
 export { createDefaultMailboxes, defaultMailboxes, type MailboxRef, resolveMailbox } from './mailboxes.js';

@@ -1,0 +1,83 @@
+import type { Logger } from '@hermod/logging';
+import type { NatsConnection } from '@hermod/nats';
+import { MailboxChangeEvent, mailboxEventSubject } from '@hermod/pipeline';
+import { headers as natsHeadersFactory } from 'nats';
+import type { ChangePublisher } from './store/mail-backend.js';
+
+/** Something that wants the change events of one account (an IMAP or POP3 session). */
+export interface ChangeListener {
+  onMailboxEvent(event: MailboxChangeEvent): void;
+}
+
+/**
+ * Fans mailbox change events out to this replica's sessions. Events from this replica reach local
+ * sessions at once; all events also go over core NATS so sessions on other replicas hear of them.
+ */
+export class ChangeHub implements ChangePublisher {
+  private readonly listeners = new Map<number, Set<ChangeListener>>();
+  private readonly origin = Math.random().toString(36).slice(2);
+
+  constructor(
+    private readonly nats: NatsConnection | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Subscribes to every account's events (one subscription per replica). */
+  start(): void {
+    if (!this.nats) return;
+    const subscription = this.nats.subscribe(mailboxEventSubject('*'));
+    void (async () => {
+      for await (const message of subscription) {
+        if (message.headers?.get('hermod-origin') === this.origin) continue;
+        try {
+          this.deliver(MailboxChangeEvent.parse(JSON.parse(message.string())));
+        } catch (error) {
+          this.logger.warn({ err: error }, 'ignoring malformed mailbox event');
+        }
+      }
+    })();
+  }
+
+  add(accountId: number, listener: ChangeListener): void {
+    let set = this.listeners.get(accountId);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(accountId, set);
+    }
+    set.add(listener);
+  }
+
+  remove(accountId: number, listener: ChangeListener): void {
+    const set = this.listeners.get(accountId);
+    set?.delete(listener);
+    if (set?.size === 0) this.listeners.delete(accountId);
+  }
+
+  publish(event: MailboxChangeEvent): void {
+    this.deliver(event);
+    if (!this.nats || this.nats.isClosed()) return;
+    try {
+      const { headers } = this.natsHeaders();
+      this.nats.publish(mailboxEventSubject(event.accountId), JSON.stringify(event), { headers });
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not publish mailbox event');
+    }
+  }
+
+  private natsHeaders() {
+    // Marks our own events so the subscription does not deliver them twice.
+    const h = natsHeadersFactory();
+    h.set('hermod-origin', this.origin);
+    return { headers: h };
+  }
+
+  private deliver(event: MailboxChangeEvent): void {
+    for (const listener of this.listeners.get(event.accountId) ?? []) {
+      try {
+        listener.onMailboxEvent(event);
+      } catch (error) {
+        this.logger.warn({ err: error }, 'listener failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { parseFlagList } from '../protocol/arguments.js';
+import { parseImapDate } from '../protocol/compose.js';
+import { BadArgumentsError } from '../protocol/errors.js';
+import { formatSequenceSet } from '../protocol/sequence-set.js';
+import { authenticated } from '../session/states.js';
+import { defineCommand, no, ok } from './command.js';
+
+interface AppendMessage {
+  flags: string[];
+  date: Date | undefined;
+  chunks: Buffer[];
+  size: number;
+}
+
+/** APPEND with flags and internal date; several messages in one command (MULTIAPPEND, RFC 3502). */
+export const appendCommand = defineCommand({
+  name: 'APPEND',
+  states: authenticated,
+  parse(args, session) {
+    const mailbox = args.mailbox(session.utf8);
+    const messages: AppendMessage[] = [];
+    while (args.remaining > 0) {
+      let flags: string[] = [];
+      let date: Date | undefined;
+      const list = args.optionalList();
+      if (list) flags = parseFlagList(list.items);
+      let token = args.next('message literal');
+      if (token.type === 'string' && !token.literal) {
+        date = parseImapDate(Buffer.concat(token.chunks).toString('latin1'), true);
+        if (!date) throw new BadArgumentsError('Invalid date-time');
+        token = args.next('message literal');
+      }
+      if (token.type !== 'string' || !token.literal)
+        throw new BadArgumentsError('Expected a message literal');
+      messages.push({ flags, date, chunks: token.chunks, size: token.size });
+    }
+    if (messages.length === 0) throw new BadArgumentsError('Missing message');
+    return { mailbox, messages };
+  },
+  async run(session, { mailbox, messages }) {
+    const user = session.user!;
+    const box = await session.backend.findMailbox(user.id, mailbox);
+    if (!box) return no('No such mailbox', 'TRYCREATE');
+    if (messages.some((m) => m.size === 0)) return no('Empty message');
+    const uids: number[] = [];
+    let uidvalidity = box.uidvalidity;
+    for (const message of messages) {
+      const result = await session.backend.append(
+        user.id,
+        box.id,
+        message.chunks,
+        message.flags,
+        message.date ?? new Date(),
+      );
+      uids.push(result.uid);
+      uidvalidity = result.uidvalidity;
+    }
+    if (session.selected?.id === box.id) session.dirty = true;
+    return ok('APPEND completed', `APPENDUID ${uidvalidity} ${formatSequenceSet(uids)}`);
+  },
+});

@@ -1,0 +1,78 @@
+import type { ArgumentCursor } from '../protocol/arguments.js';
+import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
+import type { ImapSession } from '../session/session.js';
+import { type CommandResult, defineCommand, no, ok } from './command.js';
+
+interface CopyArgs {
+  set: SequenceSet | '$';
+  mailbox: string;
+}
+
+function parseCopy(args: ArgumentCursor, session: ImapSession): CopyArgs {
+  const set = args.sequenceSet();
+  const mailbox = args.mailbox(session.utf8);
+  args.end();
+  return { set, mailbox };
+}
+
+/** COPY and MOVE (RFC 6851) with COPYUID (RFC 4315). */
+async function runCopy(
+  session: ImapSession,
+  args: CopyArgs,
+  byUid: boolean,
+  move: boolean,
+): Promise<CommandResult> {
+  const box = session.selected!;
+  if (!byUid && box.sequenceOutOfRange(args.set))
+    return { status: 'BAD', text: 'Invalid message sequence number' };
+  if (move && box.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
+  const target = await session.backend.findMailbox(session.user!.id, args.mailbox);
+  if (!target) return no('No such mailbox', 'TRYCREATE');
+  const uids = box.resolve(args.set, byUid).filter((uid) => !box.pendingExpunges.has(uid));
+  const verb = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
+  if (uids.length === 0) return ok(`${verb} completed, nothing to do`);
+  let expungeModseq: number | undefined;
+  let result: { uidvalidity: number; pairs: Array<[number, number]> };
+  if (move) {
+    const moved = await session.backend.move(session.user!.id, box.id, uids, target.id);
+    expungeModseq = moved.expungeModseq;
+    result = moved;
+  } else {
+    result = await session.backend.copy(session.user!.id, box.id, uids, target.id);
+  }
+  if (target.id === box.id) session.dirty = true;
+  if (result.pairs.length === 0) return ok(`${verb} completed, nothing to do`);
+  const code = `COPYUID ${result.uidvalidity} ${formatSequenceSet(result.pairs.map((p) => p[0]))} ${formatSequenceSet(result.pairs.map((p) => p[1]))}`;
+  if (!move) return ok(`${verb} completed`, code);
+  if (expungeModseq !== undefined) box.ownModseqs.add(expungeModseq);
+  // MOVE sends COPYUID untagged before the expunges (RFC 6851 4.3).
+  session.untagged(`OK [${code}] Moved`);
+  session.reportExpunges(result.pairs.map((p) => p[0]));
+  return ok(`${verb} completed`);
+}
+
+export const copyCommand = defineCommand({
+  name: 'COPY',
+  states: ['selected'],
+  allowsExpunge: false,
+  parse: parseCopy,
+  run: (session, args) => runCopy(session, args, false, false),
+});
+export const uidCopyCommand = defineCommand({
+  name: 'UID COPY',
+  states: ['selected'],
+  parse: parseCopy,
+  run: (s, a) => runCopy(s, a, true, false),
+});
+export const moveCommand = defineCommand({
+  name: 'MOVE',
+  states: ['selected'],
+  parse: parseCopy,
+  run: (s, a) => runCopy(s, a, false, true),
+});
+export const uidMoveCommand = defineCommand({
+  name: 'UID MOVE',
+  states: ['selected'],
+  parse: parseCopy,
+  run: (s, a) => runCopy(s, a, true, true),
+});

@@ -1,0 +1,284 @@
+import type { MessageMeta } from '@hermod/mail-store';
+import { formatBodyStructure, formatEnvelope } from '../mime/format-structure.js';
+import { splitHeaderFields } from '../mime/header-fields.js';
+import type { CachedStructure } from '../mime/parse-mime.js';
+import { formatSection, parseSection, type Section, sectionRange } from '../mime/sections.js';
+import type { ArgumentCursor } from '../protocol/arguments.js';
+import { imapDateTime } from '../protocol/compose.js';
+import { BadArgumentsError } from '../protocol/errors.js';
+import type { Token } from '../protocol/parser.js';
+import type { SequenceSet } from '../protocol/sequence-set.js';
+import type { ImapSession } from '../session/session.js';
+import { defineCommand, ok } from './command.js';
+
+type SimpleItem =
+  | 'UID'
+  | 'FLAGS'
+  | 'INTERNALDATE'
+  | 'RFC822.SIZE'
+  | 'ENVELOPE'
+  | 'BODYSTRUCTURE'
+  | 'BODY'
+  | 'MODSEQ';
+
+export type FetchItem =
+  | { kind: 'simple'; name: SimpleItem }
+  | {
+      kind: 'section';
+      label: string;
+      section: Section;
+      peek: boolean;
+      partial?: { start: number; count: number };
+    };
+
+export interface FetchArgs {
+  set: SequenceSet | '$';
+  items: FetchItem[];
+  changedSince?: number;
+}
+
+const MACROS: Record<string, SimpleItem[]> = {
+  ALL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE'],
+  FAST: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE'],
+  FULL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY'],
+};
+const SIMPLE = new Set<string>([
+  'UID',
+  'FLAGS',
+  'INTERNALDATE',
+  'RFC822.SIZE',
+  'ENVELOPE',
+  'BODYSTRUCTURE',
+  'BODY',
+  'MODSEQ',
+]);
+const SECTION_ITEM = /^(BODY|BODY\.PEEK)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
+
+function parseItem(text: string): FetchItem[] {
+  const upper = text.toUpperCase();
+  if (SIMPLE.has(upper)) return [{ kind: 'simple', name: upper as SimpleItem }];
+  if (upper === 'RFC822')
+    return [{ kind: 'section', label: 'RFC822', section: parseSection(''), peek: false }];
+  if (upper === 'RFC822.HEADER')
+    return [{ kind: 'section', label: 'RFC822.HEADER', section: parseSection('HEADER'), peek: true }];
+  if (upper === 'RFC822.TEXT')
+    return [{ kind: 'section', label: 'RFC822.TEXT', section: parseSection('TEXT'), peek: false }];
+  const m = SECTION_ITEM.exec(text);
+  if (!m) throw new BadArgumentsError(`Invalid FETCH item ${text.slice(0, 40)}`);
+  const section = parseSection(m[2]!);
+  const item: FetchItem = {
+    kind: 'section',
+    label: `BODY[${formatSection(section)}]`,
+    section,
+    peek: m[1]!.toUpperCase() === 'BODY.PEEK',
+  };
+  if (m[3] !== undefined) {
+    const count = Number(m[4]);
+    if (count === 0) throw new BadArgumentsError('Partial length must be positive');
+    item.partial = { start: Number(m[3]), count };
+  }
+  return [item];
+}
+
+export function parseFetchArgs(args: ArgumentCursor, condstore: boolean): FetchArgs {
+  const set = args.sequenceSet();
+  const spec = args.next('fetch items');
+  const items: FetchItem[] = [];
+  const atoms: Token[] = spec.type === 'list' ? spec.items : [spec];
+  for (const token of atoms) {
+    if (token.type !== 'atom') throw new BadArgumentsError('Invalid FETCH item');
+    const macro = spec.type === 'atom' ? MACROS[token.value.toUpperCase()] : undefined;
+    if (macro) items.push(...macro.map((name) => ({ kind: 'simple', name }) as FetchItem));
+    else items.push(...parseItem(token.value));
+  }
+  if (items.length === 0) throw new BadArgumentsError('No FETCH items');
+  const result: FetchArgs = { set, items };
+  const modifiers = args.optionalList();
+  if (modifiers) {
+    const [name, value] = modifiers.items;
+    if (
+      !condstore ||
+      name?.type !== 'atom' ||
+      name.value.toUpperCase() !== 'CHANGEDSINCE' ||
+      value?.type !== 'atom' ||
+      !/^\d+$/.test(value.value)
+    )
+      throw new BadArgumentsError('Invalid FETCH modifier');
+    result.changedSince = Number(value.value);
+    items.push({ kind: 'simple', name: 'MODSEQ' });
+  }
+  args.end();
+  return result;
+}
+
+const BATCH = 100;
+
+export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boolean) {
+  const box = session.selected!;
+  if (!byUid && box.sequenceOutOfRange(args.set))
+    return { status: 'BAD' as const, text: 'Invalid message sequence number' };
+  const uids = box.resolve(args.set, byUid);
+  const items = [...args.items];
+  if (byUid && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
+    items.unshift({ kind: 'simple', name: 'UID' });
+  if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enabled.add('CONDSTORE');
+  const marksSeen = !box.readOnly && items.some((i) => i.kind === 'section' && !i.peek);
+  for (let i = 0; i < uids.length; i += BATCH) {
+    let metas = await session.backend.messages(box.id, uids.slice(i, i + BATCH));
+    if (args.changedSince !== undefined) metas = metas.filter((m) => m.modseq > args.changedSince!);
+    const flagged = new Set<number>();
+    if (marksSeen) {
+      const unseen = metas.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
+      if (unseen.length > 0) {
+        const update = await session.backend.updateFlags(session.user!.id, box.id, unseen, 'add', ['\\Seen']);
+        box.ownModseqs.add(update.modseq);
+        const changed = new Map(update.changed.map((c) => [c.uid, c]));
+        metas = metas.map((m) => {
+          const c = changed.get(m.uid);
+          if (!c) return m;
+          flagged.add(m.uid);
+          return { ...m, flags: c.flags, modseq: c.modseq };
+        });
+      }
+    }
+    for (const meta of metas) {
+      const seq = box.seqOf(meta.uid);
+      if (seq === 0) continue;
+      const withFlags =
+        flagged.has(meta.uid) && !items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
+      await writeMessage(
+        session,
+        seq,
+        meta,
+        withFlags ? [...items, { kind: 'simple', name: 'FLAGS' }] : items,
+      );
+    }
+  }
+  return ok(`${byUid ? 'UID FETCH' : 'FETCH'} completed`);
+}
+
+async function writeMessage(
+  session: ImapSession,
+  seq: number,
+  meta: MessageMeta,
+  items: FetchItem[],
+): Promise<void> {
+  let structure: CachedStructure | undefined;
+  const needsStructure = items.some(
+    (i) =>
+      (i.kind === 'simple' && ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name)) ||
+      (i.kind === 'section' && (i.section.kind !== 'full' || i.section.path.length > 0)),
+  );
+  if (needsStructure) structure = await session.backend.structure(meta.bodyId);
+  let line = `* ${seq} FETCH (`;
+  let first = true;
+  const sep = () => {
+    const s = first ? '' : ' ';
+    first = false;
+    return s;
+  };
+  for (const item of items) {
+    if (item.kind === 'simple') {
+      line += sep() + simpleValue(session, item.name, meta, structure);
+      continue;
+    }
+    const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
+    const content = await sectionContent(session, meta, structure, item);
+    if (!content) {
+      line += `${sep()}${label} ""`;
+      continue;
+    }
+    line += `${sep()}${label} {${content.length}}\r\n`;
+    await session.writeAsync(line);
+    line = '';
+    for await (const chunk of content.chunks) await session.writeAsync(chunk);
+  }
+  await session.writeAsync(`${line})\r\n`);
+}
+
+function simpleValue(
+  session: ImapSession,
+  name: SimpleItem,
+  meta: MessageMeta,
+  structure: CachedStructure | undefined,
+): string {
+  switch (name) {
+    case 'UID':
+      return `UID ${meta.uid}`;
+    case 'FLAGS':
+      return `FLAGS ${session.formatFlags(meta.flags, meta.uid)}`;
+    case 'INTERNALDATE':
+      return `INTERNALDATE ${imapDateTime(meta.internalDate)}`;
+    case 'RFC822.SIZE':
+      return `RFC822.SIZE ${meta.size}`;
+    case 'MODSEQ':
+      return `MODSEQ (${meta.modseq})`;
+    case 'ENVELOPE':
+      return `ENVELOPE ${formatEnvelope(structure!.root.envelope!)}`;
+    case 'BODYSTRUCTURE':
+      return `BODYSTRUCTURE ${formatBodyStructure(structure!.root, true)}`;
+    case 'BODY':
+      return `BODY ${formatBodyStructure(structure!.root, false)}`;
+  }
+}
+
+interface Content {
+  length: number;
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>;
+}
+
+async function sectionContent(
+  session: ImapSession,
+  meta: MessageMeta,
+  structure: CachedStructure | undefined,
+  item: Extract<FetchItem, { kind: 'section' }>,
+): Promise<Content | undefined> {
+  const range = structure ? sectionRange(structure.root, item.section) : { start: 0, end: meta.size };
+  if (!range) return undefined;
+  if (range.filter) {
+    const header = Buffer.concat(
+      await collect(session.backend.readRange(meta.bodyId, range.start, range.end)),
+    );
+    const names = range.filter.names;
+    const kept = splitHeaderFields(header, 0, header.length)
+      .filter((f) => names.includes(f.name) !== range.filter!.exclude)
+      .map((f) => header.subarray(f.start, f.end));
+    let bytes = Buffer.concat([...kept, Buffer.from('\r\n')]);
+    if (item.partial) bytes = bytes.subarray(item.partial.start, item.partial.start + item.partial.count);
+    return bytes.length > 0 ? { length: bytes.length, chunks: [bytes] } : undefined;
+  }
+  let { start, end } = range;
+  if (item.partial) {
+    start = Math.min(end, start + item.partial.start);
+    end = Math.min(end, start + item.partial.count);
+  }
+  if (end <= start) return undefined;
+  const whole = start === 0 && end === meta.size;
+  return {
+    length: end - start,
+    chunks: whole
+      ? session.backend.readBody(meta.bodyId)
+      : session.backend.readRange(meta.bodyId, start, end),
+  };
+}
+
+async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const chunk of source) out.push(chunk);
+  return out;
+}
+
+export const fetchCommand = defineCommand({
+  name: 'FETCH',
+  states: ['selected'],
+  allowsExpunge: false,
+  parse: (args, session) => parseFetchArgs(args, session.capabilities().includes('CONDSTORE')),
+  run: (session, args) => runFetch(session, args, false),
+});
+
+export const uidFetchCommand = defineCommand({
+  name: 'UID FETCH',
+  states: ['selected'],
+  parse: (args, session) => parseFetchArgs(args, session.capabilities().includes('CONDSTORE')),
+  run: (session, args) => runFetch(session, args, true),
+});

@@ -1,0 +1,113 @@
+import { MailboxError } from '@hermod/mail-store';
+import { BadArgumentsError } from '../protocol/errors.js';
+import type { ImapSession } from '../session/session.js';
+import { authenticated } from '../session/states.js';
+import { type CommandResult, defineCommand, no, ok } from './command.js';
+import { SEPARATOR } from './list.js';
+
+const SPECIAL_USES = ['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash', '\\All', '\\Flagged'];
+
+/** Maps store errors to tagged NO with the RFC 5530 response code. */
+async function guarded(fn: () => Promise<unknown>, done: string): Promise<CommandResult> {
+  try {
+    await fn();
+    return ok(done);
+  } catch (error) {
+    if (error instanceof MailboxError)
+      return no(error.message, error.code === 'CANNOT' ? 'CANNOT' : error.code);
+    throw error;
+  }
+}
+
+function validName(name: string): string {
+  if (!name || name.length > 512 || name.split(SEPARATOR).some((p) => p === '') || /[\0\r\n*%]/.test(name))
+    throw new BadArgumentsError('Invalid mailbox name');
+  return name;
+}
+
+export const createCommand = defineCommand({
+  name: 'CREATE',
+  states: authenticated,
+  parse(args, session) {
+    const name = validName(args.mailbox(session.utf8));
+    let specialUse: string | null = null;
+    const params = args.optionalList();
+    if (params) {
+      const [key, value] = params.items;
+      if (key?.type !== 'atom' || key.value.toUpperCase() !== 'USE' || value?.type !== 'list')
+        throw new BadArgumentsError('Invalid CREATE parameters');
+      const use = value.items[0];
+      const known =
+        use?.type === 'atom'
+          ? SPECIAL_USES.find((s) => s.toLowerCase() === use.value.toLowerCase())
+          : undefined;
+      if (!known || value.items.length !== 1) throw new BadArgumentsError('Unsupported special use');
+      specialUse = known;
+    }
+    args.end();
+    return { name, specialUse };
+  },
+  async run(session, { name, specialUse }) {
+    if (name === 'INBOX') return no('INBOX always exists', 'ALREADYEXISTS');
+    const user = session.user!;
+    return guarded(async () => {
+      // Superior names are created too (RFC 3501 6.3.3), ignoring ones that exist.
+      const parts = name.split(SEPARATOR);
+      for (let i = 1; i < parts.length; i++) {
+        const parent = parts.slice(0, i).join(SEPARATOR);
+        if (!(await session.backend.findMailbox(user.id, parent)))
+          await session.backend.createMailbox(user.id, parent).catch(() => {});
+      }
+      await session.backend.createMailbox(user.id, name, specialUse);
+    }, 'CREATE completed');
+  },
+});
+
+export const deleteCommand = defineCommand({
+  name: 'DELETE',
+  states: authenticated,
+  parse(args, session) {
+    const name = args.mailbox(session.utf8);
+    args.end();
+    return name;
+  },
+  async run(session, name) {
+    if (session.selected?.name === name) return no('Mailbox is selected', 'INUSE');
+    return guarded(() => session.backend.deleteMailbox(session.user!.id, name), 'DELETE completed');
+  },
+});
+
+export const renameCommand = defineCommand({
+  name: 'RENAME',
+  states: authenticated,
+  parse(args, session) {
+    const from = args.mailbox(session.utf8);
+    const to = validName(args.mailbox(session.utf8));
+    args.end();
+    return { from, to };
+  },
+  async run(session, { from, to }) {
+    if (to === 'INBOX') return no('INBOX exists', 'ALREADYEXISTS');
+    return guarded(() => session.backend.renameMailbox(session.user!.id, from, to), 'RENAME completed');
+  },
+});
+
+function subscription(name: 'SUBSCRIBE' | 'UNSUBSCRIBE') {
+  return defineCommand({
+    name,
+    states: authenticated,
+    parse(args, session: ImapSession) {
+      const mailbox = args.mailbox(session.utf8);
+      args.end();
+      return mailbox;
+    },
+    run: (session, mailbox) =>
+      guarded(
+        () => session.backend.setSubscribed(session.user!.id, mailbox, name === 'SUBSCRIBE'),
+        `${name} completed`,
+      ),
+  });
+}
+
+export const subscribeCommand = subscription('SUBSCRIBE');
+export const unsubscribeCommand = subscription('UNSUBSCRIBE');

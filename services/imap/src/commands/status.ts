@@ -1,0 +1,49 @@
+import type { MailboxStatus } from '@hermod/mail-store';
+import { BadArgumentsError } from '../protocol/errors.js';
+import type { Token } from '../protocol/parser.js';
+import { authenticated } from '../session/states.js';
+import { defineCommand, no, ok } from './command.js';
+import { encodeName } from './list.js';
+
+const ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'HIGHESTMODSEQ', 'DELETED'];
+
+export function parseStatusItems(tokens: Token[]): string[] {
+  if (tokens.length === 0) throw new BadArgumentsError('Empty status item list');
+  return tokens.map((t) => {
+    const item = t.type === 'atom' ? t.value.toUpperCase() : '';
+    if (!ITEMS.includes(item)) throw new BadArgumentsError('Invalid status item');
+    return item;
+  });
+}
+
+export function statusItems(items: string[], status: MailboxStatus): string[] {
+  const values: Record<string, number> = {
+    MESSAGES: status.messages,
+    RECENT: status.recent,
+    UIDNEXT: status.uidnext,
+    UIDVALIDITY: status.uidvalidity,
+    UNSEEN: status.unseen,
+    SIZE: status.size,
+    HIGHESTMODSEQ: status.highestmodseq,
+    DELETED: status.deleted,
+  };
+  return items.map((item) => `${item} ${values[item]}`);
+}
+
+export const statusCommand = defineCommand({
+  name: 'STATUS',
+  states: authenticated,
+  parse(args, session) {
+    const mailbox = args.mailbox(session.utf8);
+    const items = parseStatusItems(args.list('status items').items);
+    args.end();
+    return { mailbox, items };
+  },
+  async run(session, { mailbox, items }) {
+    const box = await session.backend.findMailbox(session.user!.id, mailbox);
+    if (!box) return no('No such mailbox', 'NONEXISTENT');
+    const status = await session.backend.mailboxStatus(box.id);
+    session.untagged(`STATUS ${encodeName(session, mailbox)} (${statusItems(items, status).join(' ')})`);
+    return ok('STATUS completed');
+  },
+});

@@ -1,0 +1,102 @@
+import type { FlagOperation } from '@hermod/mail-store';
+import { type ArgumentCursor, parseFlagList } from '../protocol/arguments.js';
+import { BadArgumentsError } from '../protocol/errors.js';
+import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
+import type { ImapSession } from '../session/session.js';
+import { defineCommand, no, ok } from './command.js';
+
+interface StoreArgs {
+  set: SequenceSet | '$';
+  operation: FlagOperation;
+  silent: boolean;
+  flags: string[];
+  unchangedSince?: number;
+}
+
+function parseStore(args: ArgumentCursor, condstore: boolean): StoreArgs {
+  const set = args.sequenceSet();
+  let unchangedSince: number | undefined;
+  const modifiers = args.optionalList();
+  if (modifiers) {
+    const [name, value] = modifiers.items;
+    if (
+      !condstore ||
+      name?.type !== 'atom' ||
+      name.value.toUpperCase() !== 'UNCHANGEDSINCE' ||
+      value?.type !== 'atom' ||
+      !/^\d+$/.test(value.value)
+    )
+      throw new BadArgumentsError('Invalid STORE modifier');
+    unchangedSince = Number(value.value);
+  }
+  const item = args.atom('data item').toUpperCase();
+  const m = /^([+-]?)FLAGS(\.SILENT)?$/.exec(item);
+  if (!m) throw new BadArgumentsError('Invalid STORE data item');
+  const rest = args.peek();
+  const flags = rest?.type === 'list' ? parseFlagList(args.list().items) : parseFlagList(collectAtoms(args));
+  args.end();
+  const operation: FlagOperation = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
+  return {
+    set,
+    operation,
+    silent: !!m[2],
+    flags,
+    ...(unchangedSince !== undefined ? { unchangedSince } : {}),
+  };
+}
+
+function collectAtoms(args: ArgumentCursor) {
+  const out = [];
+  while (args.remaining > 0) out.push(args.next());
+  return out;
+}
+
+async function runStore(session: ImapSession, args: StoreArgs, byUid: boolean) {
+  const box = session.selected!;
+  if (box.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
+  if (!byUid && box.sequenceOutOfRange(args.set))
+    return { status: 'BAD' as const, text: 'Invalid message sequence number' };
+  const uids = box.resolve(args.set, byUid).filter((uid) => !box.pendingExpunges.has(uid));
+  if (args.unchangedSince !== undefined) session.enabled.add('CONDSTORE');
+  const result = await session.backend.updateFlags(
+    session.user!.id,
+    box.id,
+    uids,
+    args.operation,
+    args.flags,
+    args.unchangedSince,
+  );
+  box.ownModseqs.add(result.modseq);
+  const condstore = session.enabled.has('CONDSTORE');
+  if (!args.silent || args.unchangedSince !== undefined) {
+    for (const change of result.changed) {
+      const seq = box.seqOf(change.uid);
+      if (seq === 0) continue;
+      const parts: string[] = [];
+      if (byUid) parts.push(`UID ${change.uid}`);
+      if (!args.silent) parts.push(`FLAGS ${session.formatFlags(change.flags, change.uid)}`);
+      if (condstore) parts.push(`MODSEQ (${change.modseq})`);
+      session.untagged(`${seq} FETCH (${parts.join(' ')})`);
+    }
+  }
+  if (result.modified.length > 0) {
+    const set = byUid ? result.modified : result.modified.map((uid) => box.seqOf(uid));
+    return ok('Some messages were modified', `MODIFIED ${formatSequenceSet(set)}`);
+  }
+  return ok(`${byUid ? 'UID STORE' : 'STORE'} completed`);
+}
+
+export const storeCommand = defineCommand({
+  name: 'STORE',
+  states: ['selected'],
+  allowsExpunge: false,
+  parse: (args, session) => parseStore(args, session.capabilities().includes('CONDSTORE')),
+  run: (session, args) => runStore(session, args, false),
+});
+
+export const uidStoreCommand = defineCommand({
+  name: 'UID STORE',
+  states: ['selected'],
+  parse: (args, session) => parseStore(args, session.capabilities().includes('CONDSTORE')),
+  run: (session, args) => runStore(session, args, true),
+});

@@ -1,0 +1,42 @@
+import { env } from '@hermod/config';
+import { commonEnv } from '@hermod/service-runtime';
+import { z } from 'zod';
+
+/** Environment of the imap service (IMAP and POP3 listeners, limits). */
+export const imapEnv = z.object({
+  ...commonEnv,
+  OPS_PORT: env.port(9106),
+  DATABASE_URL: z.string().min(1),
+  DATABASE_POOL_SIZE: env.int(20, 1, 500),
+  IMAP_HOST: env.host('0.0.0.0'),
+  IMAP_PORT: env.port(2143),
+  IMAPS_PORT: env.port(2993),
+  POP3_PORT: env.port(2110),
+  POP3S_PORT: env.port(2995),
+  /** Listeners to open; a port set to 'off' is not possible with numbers, so this lists the enabled ones. */
+  IMAP_LISTENERS: env.list(['imap', 'imaps', 'pop3', 'pop3s']),
+  IMAP_HOSTNAME: env.string('localhost'),
+  TLS_CERT_FILE: env.optionalString(),
+  TLS_KEY_FILE: env.optionalString(),
+  /** Allow LOGIN/AUTHENTICATE/USER without TLS (tests of old clients only). */
+  IMAP_ALLOW_PLAINTEXT_AUTH: env.bool(false),
+  IMAP_LITERAL_MINUS: env.bool(false),
+  IMAP_MAX_LINE_LENGTH: env.int(65_536, 1_024, 10_485_760),
+  IMAP_MAX_LITERAL_SIZE: env.int(1_048_576, 1_024, 104_857_600),
+  IMAP_APPEND_LIMIT: env.int(52_428_800, 1_024, 1_073_741_824),
+  IMAP_NESTING_BEFORE_LOGIN: env.int(2, 1, 100),
+  IMAP_NESTING_AFTER_LOGIN: env.int(16, 1, 1000),
+  IMAP_MIME_MAX_DEPTH: env.int(100, 1, 1000),
+  IMAP_MIME_MAX_PARTS: env.int(10_000, 1, 1_000_000),
+  IMAP_MAX_CONNECTIONS_PER_IP: env.int(200, 1, 1_000_000),
+  IMAP_MAX_CONNECTIONS_PER_USER: env.int(50, 1, 1_000_000),
+  IMAP_IDLE_TIMEOUT_MS: env.int(30 * 60_000, 1_000),
+  IMAP_IDLE_COMMAND_TIMEOUT_MS: env.int(35 * 60_000, 1_000),
+  IMAP_MAX_AUTH_FAILURES: env.int(3, 1, 100),
+  AUTH_FAILURE_BASE_DELAY_MS: env.int(500, 0, 60_000),
+  AUTH_FAILURE_MAX_DELAY_MS: env.int(8_000, 0, 600_000),
+  AUTH_LOCKOUT_THRESHOLD: env.int(20, 1, 10_000),
+  AUTH_LOCKOUT_WINDOW_MS: env.int(15 * 60_000, 1_000),
+  AUTH_LOCKOUT_MS: env.int(15 * 60_000, 0),
+});
+export type ImapConfig = z.infer<typeof imapEnv>;

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { AccountStore } from '@hermod/accounts';
+import { loadConfig } from '@hermod/config';
+import { connectNats } from '@hermod/nats';
+import { connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { Gauge } from 'prom-client';
+import { MemoryLoginGuard } from './auth/login-guard.js';
+import { ChangeHub } from './change-hub.js';
+import { createCommandRegistry } from './commands/registry.js';
+import { imapEnv } from './config.js';
+import { ConnectionLimiter, ProtocolListener } from './server.js';
+import { ImapSession, type SessionDependencies } from './session/session.js';
+import { MailBackend } from './store/mail-backend.js';
+
+runMain('imap', async () => {
+  const config = loadConfig('imap', imapEnv);
+  const base = createServiceBase('imap', config);
+  const { logger, registry, shutdown } = base;
+  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  // Core NATS only: change events are notifications, the database stays the source of truth.
+  const nc = await connectNats({ servers: config.NATS_URL.split(','), name: 'hermod-imap', logger });
+  base.readiness.push({ name: 'nats', check: () => !nc.isClosed() });
+  shutdown.register('nats', () => nc.drain());
+
+  let tlsContext: SecureContext | undefined;
+  if (config.TLS_CERT_FILE && config.TLS_KEY_FILE) {
+    tlsContext = createSecureContext({
+      cert: readFileSync(config.TLS_CERT_FILE),
+      key: readFileSync(config.TLS_KEY_FILE),
+      minVersion: 'TLSv1.2',
+    });
+  } else {
+    logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: no STARTTLS, no implicit TLS listeners, and no logins');
+  }
+
+  const hub = new ChangeHub(nc, logger);
+  hub.start();
+  const backend = new MailBackend(pool, new AccountStore(pool), hub, {
+    maxDepth: config.IMAP_MIME_MAX_DEPTH,
+    maxParts: config.IMAP_MIME_MAX_PARTS,
+  });
+  const limiter = new ConnectionLimiter(
+    config.IMAP_MAX_CONNECTIONS_PER_IP,
+    config.IMAP_MAX_CONNECTIONS_PER_USER,
+  );
+  const loginGuard = new MemoryLoginGuard({
+    baseDelayMs: config.AUTH_FAILURE_BASE_DELAY_MS,
+    maxDelayMs: config.AUTH_FAILURE_MAX_DELAY_MS,
+    lockoutThreshold: config.AUTH_LOCKOUT_THRESHOLD,
+    windowMs: config.AUTH_LOCKOUT_WINDOW_MS,
+    lockoutMs: config.AUTH_LOCKOUT_MS,
+  });
+  const deps: SessionDependencies = {
+    backend,
+    commands: createCommandRegistry(),
+    limits: {
+      maxLineLength: config.IMAP_MAX_LINE_LENGTH,
+      maxLiteralSize: config.IMAP_MAX_LITERAL_SIZE,
+      appendLimit: config.IMAP_APPEND_LIMIT,
+      maxNonSyncLiteral: config.IMAP_APPEND_LIMIT,
+      nestingBeforeLogin: config.IMAP_NESTING_BEFORE_LOGIN,
+      nestingAfterLogin: config.IMAP_NESTING_AFTER_LOGIN,
+      idleTimeoutMs: config.IMAP_IDLE_TIMEOUT_MS,
+      idleCommandTimeoutMs: config.IMAP_IDLE_COMMAND_TIMEOUT_MS,
+      maxAuthFailures: config.IMAP_MAX_AUTH_FAILURES,
+      maxQueuedCommands: 64,
+    },
+    logger,
+    tlsContext,
+    loginGuard,
+    userGuard: limiter,
+    allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
+    literalMinus: config.IMAP_LITERAL_MINUS,
+    hostname: config.IMAP_HOSTNAME,
+    changes: hub,
+  };
+
+  const listeners: Array<{ name: string; listener: ProtocolListener }> = [];
+  const imap = (port: number, tls: SecureContext | undefined) =>
+    new ProtocolListener({
+      host: config.IMAP_HOST,
+      port,
+      ...(tls ? { tls } : {}),
+      limiter,
+      logger,
+      refusal: '* BYE Too many connections from your address\r\n',
+      createSession: (socket, secure, remoteAddress, release) =>
+        new ImapSession(socket, deps, { secure, remoteAddress, onClose: release }),
+    });
+  if (config.IMAP_LISTENERS.includes('imap'))
+    listeners.push({ name: 'imap', listener: imap(config.IMAP_PORT, undefined) });
+  if (config.IMAP_LISTENERS.includes('imaps') && tlsContext)
+    listeners.push({ name: 'imaps', listener: imap(config.IMAPS_PORT, tlsContext) });
+
+  const sessions = new Gauge({
+    name: 'hermod_imap_sessions',
+    help: 'Open sessions by listener',
+    labelNames: ['listener'],
+    registers: [registry],
+    collect() {
+      for (const { name, listener } of listeners) this.set({ listener: name }, listener.sessions.size);
+    },
+  });
+  void sessions;
+
+  const ports: Record<string, number> = {};
+  for (const { name, listener } of listeners) {
+    ports[name] = await listener.listen();
+    shutdown.register(`${name}-listener`, () => listener.close());
+  }
+  base.readiness.push({ name: 'listeners', check: () => listeners.every((l) => l.listener.port > 0) });
+  logger.info({ ports }, 'imap listening');
+  await base.startOps();
+});

@@ -1,0 +1,67 @@
+import { imapString, nstring } from '../protocol/compose.js';
+import type { Envelope, EnvelopeAddress, MimeNode } from './parse-mime.js';
+
+const upperOrString = (s: string) => imapString(s.toUpperCase());
+
+function paramList(params: Array<[string, string]>): string {
+  if (params.length === 0) return 'NIL';
+  return `(${params.map(([k, v]) => `${imapString(k.toUpperCase())} ${imapString(v)}`).join(' ')})`;
+}
+
+function addressList(addresses: EnvelopeAddress[]): string {
+  if (addresses.length === 0) return 'NIL';
+  return `(${addresses.map((a) => `(${nstring(a.name)} NIL ${nstring(a.mailbox)} ${nstring(a.host)})`).join('')})`;
+}
+
+export function formatEnvelope(e: Envelope): string {
+  return `(${[
+    nstring(e.date),
+    nstring(e.subject),
+    addressList(e.from),
+    addressList(e.sender),
+    addressList(e.replyTo),
+    addressList(e.to),
+    addressList(e.cc),
+    addressList(e.bcc),
+    nstring(e.inReplyTo),
+    nstring(e.messageId),
+  ].join(' ')})`;
+}
+
+/** BODY (extensible = false) or BODYSTRUCTURE (extensible = true), RFC 3501 7.4.2. */
+export function formatBodyStructure(node: MimeNode, extensible: boolean): string {
+  const extension = () => {
+    const disposition = node.disposition
+      ? `(${imapString(node.disposition.value.toUpperCase())} ${paramList(node.disposition.params)})`
+      : 'NIL';
+    const language = node.language ? `(${node.language.map((l) => imapString(l)).join(' ')})` : 'NIL';
+    return [disposition, language, nstring(node.location)];
+  };
+  if (node.children) {
+    const parts = node.children.map((c) => formatBodyStructure(c, extensible)).join('');
+    const fields = [upperOrString(node.subtype)];
+    if (extensible) fields.push(paramList(node.params), ...extension());
+    return `(${parts} ${fields.join(' ')})`;
+  }
+  const size = node.bodyEnd - node.bodyStart;
+  const fields = [
+    upperOrString(node.type),
+    upperOrString(node.subtype),
+    paramList(node.params),
+    nstring(node.id),
+    nstring(node.description),
+    upperOrString(node.encoding),
+    String(size),
+  ];
+  if (node.message) {
+    fields.push(
+      formatEnvelope(node.message.envelope!),
+      formatBodyStructure(node.message, extensible),
+      String(node.lines),
+    );
+  } else if (node.type === 'text') {
+    fields.push(String(node.lines));
+  }
+  if (extensible) fields.push(nstring(node.md5), ...extension());
+  return `(${fields.join(' ')})`;
+}

@@ -1,0 +1,130 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import type { Logger } from '@hermod/logging';
+
+/** Counts open connections per key and refuses past a cap. */
+class Counter<K> {
+  private readonly counts = new Map<K, number>();
+
+  constructor(private readonly max: number) {}
+
+  acquire(key: K): boolean {
+    const n = this.counts.get(key) ?? 0;
+    if (n >= this.max) return false;
+    this.counts.set(key, n + 1);
+    return true;
+  }
+
+  release(key: K): void {
+    const n = (this.counts.get(key) ?? 1) - 1;
+    if (n <= 0) this.counts.delete(key);
+    else this.counts.set(key, n);
+  }
+}
+
+/** Connections per client IP and per account. */
+export class ConnectionLimiter {
+  private readonly perIp: Counter<string>;
+  private readonly perUser: Counter<number>;
+
+  constructor(maxPerIp: number, maxPerUser: number) {
+    this.perIp = new Counter(maxPerIp);
+    this.perUser = new Counter(maxPerUser);
+  }
+
+  acquireIp(ip: string): boolean {
+    return this.perIp.acquire(ip);
+  }
+
+  releaseIp(ip: string): void {
+    this.perIp.release(ip);
+  }
+
+  acquire(accountId: number): boolean {
+    return this.perUser.acquire(accountId);
+  }
+
+  release(accountId: number): void {
+    this.perUser.release(accountId);
+  }
+}
+
+export interface ClosableSession {
+  start(): void;
+  /** Tells the client the server is going away and closes. */
+  shutdown(): void;
+}
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  /** Implicit TLS (IMAPS/POP3S) when set. */
+  tls?: SecureContext;
+  limiter: ConnectionLimiter;
+  logger: Logger;
+  /** Builds the protocol session for an accepted connection. */
+  createSession(socket: Socket, secure: boolean, remoteAddress: string, release: () => void): ClosableSession;
+  /** Greeting for connections over the per-IP cap (protocol specific). */
+  refusal: string;
+}
+
+/** A TCP (or implicit TLS) listener that tracks its sessions for graceful shutdown. */
+export class ProtocolListener {
+  private server: Server | undefined;
+  readonly sessions = new Set<ClosableSession>();
+  port = 0;
+
+  constructor(private readonly options: ListenerOptions) {}
+
+  async listen(): Promise<number> {
+    const { options } = this;
+    const onConnection = (socket: Socket, secure: boolean) => {
+      const remoteAddress = socket.remoteAddress ?? 'unknown';
+      socket.on('error', () => {});
+      if (!options.limiter.acquireIp(remoteAddress)) {
+        socket.end(options.refusal);
+        return;
+      }
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        options.limiter.releaseIp(remoteAddress);
+        this.sessions.delete(session);
+      };
+      const session = options.createSession(socket, secure, remoteAddress, release);
+      this.sessions.add(session);
+      socket.once('close', release);
+      session.start();
+    };
+    const tls = options.tls;
+    // Implicit TLS wraps the accepted socket the same way STARTTLS does, with the shared context.
+    const server = createServer((socket) => {
+      if (!tls) return onConnection(socket, false);
+      socket.on('error', () => {});
+      const secure = new TLSSocket(socket, { isServer: true, secureContext: tls });
+      secure.once('secure', () => onConnection(secure, true));
+      secure.on('error', (error) => {
+        options.logger.debug({ err: error }, 'TLS handshake failed');
+        socket.destroy();
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => resolve());
+    });
+    const address = server.address();
+    this.port = typeof address === 'object' && address ? address.port : options.port;
+    return this.port;
+  }
+
+  /** Stops accepting, then says goodbye to every open session. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const session of this.sessions) session.shutdown();
+    await closed;
+  }
+}

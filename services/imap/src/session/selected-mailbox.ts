@@ -1,0 +1,113 @@
+import type { MailboxChange } from '@hermod/mail-store';
+import { inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
+
+/**
+ * What one session believes about its selected mailbox: the UID list behind its sequence numbers
+ * and the modseq it has caught up to. Changes are applied only when the session may report them.
+ */
+export class SelectedMailbox {
+  /** Ascending UIDs; index + 1 is the message sequence number. */
+  uids: number[];
+  knownModseq: number;
+  /** Modseqs this session produced itself (already reported to its client). */
+  readonly ownModseqs = new Set<number>();
+  /** Expunged elsewhere, not yet reported (EXPUNGE is not allowed during FETCH/STORE/SEARCH). */
+  readonly pendingExpunges = new Set<number>();
+  readonly recent = new Set<number>();
+  /** SEARCHRES ($): UIDs of the last SEARCH ... RETURN (SAVE). */
+  savedSearch: number[] = [];
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly readOnly: boolean,
+    readonly uidvalidity: number,
+    uids: number[],
+    knownModseq: number,
+  ) {
+    this.uids = uids;
+    this.knownModseq = knownModseq;
+  }
+
+  get exists(): number {
+    return this.uids.length;
+  }
+
+  get maxUid(): number {
+    return this.uids[this.uids.length - 1] ?? 0;
+  }
+
+  /** Sequence number (1-based) of a UID, or 0. Binary search: UIDs are ascending. */
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.uids[mid]!;
+      if (v === uid) return mid + 1;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** UIDs a sequence set names, in ascending order. */
+  resolve(set: SequenceSet | '$', byUid: boolean): number[] {
+    if (set === '$') return this.savedSearch.filter((uid) => this.seqOf(uid) > 0);
+    if (byUid) {
+      const max = this.maxUid;
+      return this.uids.filter((uid) => inSequenceSet(set, uid, max));
+    }
+    const max = this.uids.length;
+    const out: number[] = [];
+    for (const [a, b] of set) {
+      const lo = a === '*' ? max : a;
+      const hi = b === '*' ? max : b;
+      for (let s = Math.min(lo, hi); s <= Math.min(Math.max(lo, hi), max); s++) out.push(this.uids[s - 1]!);
+    }
+    return [...new Set(out)].sort((x, y) => x - y);
+  }
+
+  /** Whether a non-UID sequence set names a message that does not exist (BAD per RFC 9051). */
+  sequenceOutOfRange(set: SequenceSet | '$'): boolean {
+    if (set === '$') return false;
+    return set.some(([a, b]) => (a !== '*' && a > this.uids.length) || (b !== '*' && b > this.uids.length));
+  }
+
+  removeUid(uid: number): number {
+    const seq = this.seqOf(uid);
+    if (seq > 0) this.uids.splice(seq - 1, 1);
+    this.recent.delete(uid);
+    this.pendingExpunges.delete(uid);
+    return seq;
+  }
+
+  /** Sorts a batch of changes into what the session must report. */
+  absorb(changes: MailboxChange[]): {
+    added: number[];
+    flags: Map<number, { flags: string[]; modseq: number }>;
+  } {
+    const added: number[] = [];
+    const flags = new Map<number, { flags: string[]; modseq: number }>();
+    const max = this.maxUid;
+    for (const change of changes) {
+      if (change.modseq > this.knownModseq) this.knownModseq = change.modseq;
+      if (this.ownModseqs.has(change.modseq)) continue;
+      if (change.flags === null) {
+        if (this.seqOf(change.uid) > 0) this.pendingExpunges.add(change.uid);
+        flags.delete(change.uid);
+      } else if (change.uid > max) {
+        added.push(change.uid);
+      } else if (this.seqOf(change.uid) > 0) {
+        flags.set(change.uid, { flags: change.flags, modseq: change.modseq });
+      }
+    }
+    const fresh = [...new Set(added)].sort((a, b) => a - b);
+    this.uids.push(...fresh);
+    for (const uid of fresh) {
+      flags.delete(uid);
+    }
+    this.ownModseqs.clear();
+    return { added: fresh, flags };
+  }
+}

@@ -1,0 +1,475 @@
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import type { Logger } from '@hermod/logging';
+import type { MailboxChangeEvent } from '@hermod/pipeline';
+import type { CommandResult, ImapCommand } from '../commands/command.js';
+import { ArgumentCursor } from '../protocol/arguments.js';
+import { CommandReader, type RawCommand } from '../protocol/command-reader.js';
+import { imapString } from '../protocol/compose.js';
+import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../protocol/errors.js';
+import { parseCommand } from '../protocol/parser.js';
+import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
+import type { SelectedMailbox } from './selected-mailbox.js';
+import { State } from './states.js';
+
+export interface ImapLimits {
+  maxLineLength: number;
+  maxLiteralSize: number;
+  appendLimit: number;
+  maxNonSyncLiteral: number;
+  nestingBeforeLogin: number;
+  nestingAfterLogin: number;
+  idleTimeoutMs: number;
+  idleCommandTimeoutMs: number;
+  maxAuthFailures: number;
+  maxQueuedCommands: number;
+}
+
+/** Hands out failed-login delays and lockouts (shared by all sessions of a process). */
+export interface LoginGuard {
+  check(ip: string, username: string): Promise<boolean>;
+  failed(ip: string, username: string): Promise<void>;
+  succeeded(ip: string, username: string): void;
+}
+
+/** Counts sessions per user so one account cannot hold unbounded connections. */
+export interface UserConnectionGuard {
+  acquire(accountId: number): boolean;
+  release(accountId: number): void;
+}
+
+export interface SessionDependencies {
+  backend: MailBackend;
+  commands: ReadonlyMap<string, ImapCommand<unknown>>;
+  limits: ImapLimits;
+  logger: Logger;
+  tlsContext: SecureContext | undefined;
+  loginGuard: LoginGuard;
+  userGuard: UserConnectionGuard;
+  allowPlaintextAuth: boolean;
+  literalMinus: boolean;
+  hostname: string;
+  changes: {
+    add(accountId: number, listener: { onMailboxEvent(event: MailboxChangeEvent): void }): void;
+    remove(accountId: number, listener: { onMailboxEvent(event: MailboxChangeEvent): void }): void;
+  };
+}
+
+type Chunk = string | Buffer;
+
+/**
+ * One IMAP connection: reads commands, enforces state and argument checks centrally, runs the
+ * command, then reports pending mailbox changes. Commands run one at a time in arrival order.
+ */
+export class ImapSession {
+  readonly id = randomUUID();
+  readonly logger: Logger;
+  state: State = State.NotAuthenticated;
+  user: AuthenticatedUser | undefined;
+  selected: SelectedMailbox | undefined;
+  readonly enabled = new Set<string>();
+  secure: boolean;
+  authFailures = 0;
+  /** Set by change events; the next command boundary (or IDLE) asks the database what changed. */
+  dirty = false;
+  idling = false;
+  private socket: Socket;
+  private reader: CommandReader;
+  private queue: Array<RawCommand | ImapProtocolError> = [];
+  private waiter: ((input: RawCommand | ImapProtocolError | null) => void) | undefined;
+  private closed = false;
+  private syncing: Promise<void> = Promise.resolve();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private userSlot: number | undefined;
+
+  constructor(
+    socket: Socket,
+    readonly deps: SessionDependencies,
+    options: { secure: boolean; remoteAddress: string; onClose?: () => void },
+  ) {
+    this.onClose = options.onClose;
+    this.socket = socket;
+    this.secure = options.secure;
+    this.remoteAddress = options.remoteAddress;
+    this.logger = deps.logger.child({ sessionId: this.id, remote: options.remoteAddress });
+    this.reader = this.newReader();
+  }
+
+  readonly remoteAddress: string;
+  private readonly onClose: (() => void) | undefined;
+
+  get backend(): MailBackend {
+    return this.deps.backend;
+  }
+
+  get utf8(): boolean {
+    return this.enabled.has('UTF8=ACCEPT');
+  }
+
+  start(): void {
+    this.attach(this.socket);
+    this.write(`* OK [CAPABILITY ${this.capabilities().join(' ')}] Hermod IMAP ready\r\n`);
+    this.armIdleTimer();
+    void this.loop();
+  }
+
+  private newReader(): CommandReader {
+    const { limits } = this.deps;
+    return new CommandReader({
+      maxLineLength: limits.maxLineLength,
+      literalLimit: (line) =>
+        /^\S+ (UID )?APPEND /i.test(line.subarray(0, 64).toString('latin1'))
+          ? limits.appendLimit
+          : limits.maxLiteralSize,
+      maxNonSyncLiteral: this.deps.literalMinus
+        ? Math.min(4096, limits.maxNonSyncLiteral)
+        : limits.maxNonSyncLiteral,
+      maxLiteralsPerCommand: 1000,
+    });
+  }
+
+  private attach(socket: Socket): void {
+    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('error', (error) => this.logger.debug({ err: error }, 'socket error'));
+    socket.on('close', () => this.finish());
+    socket.setNoDelay(true);
+  }
+
+  private onData(data: Buffer): void {
+    this.armIdleTimer();
+    for (const event of this.reader.push(data)) {
+      if (event.type === 'continue') {
+        this.write('+ Ready for literal data\r\n');
+      } else if (event.type === 'command') {
+        this.enqueue(event.command);
+      } else {
+        this.enqueue(event.error);
+      }
+    }
+    if (this.queue.length > this.deps.limits.maxQueuedCommands) this.socket.pause();
+  }
+
+  private enqueue(input: RawCommand | ImapProtocolError): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w(input);
+    } else {
+      this.queue.push(input);
+    }
+  }
+
+  /** The next command or continuation line from the client; null once the connection is gone. */
+  nextInput(): Promise<RawCommand | ImapProtocolError | null> {
+    const queued = this.queue.shift();
+    if (this.queue.length < this.deps.limits.maxQueuedCommands && this.socket.isPaused())
+      this.socket.resume();
+    if (queued) return Promise.resolve(queued);
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  /** A continuation line (AUTHENTICATE, IDLE's DONE) as text, or null when the client went away. */
+  async readLine(): Promise<string | null> {
+    const input = await this.nextInput();
+    if (input === null) return null;
+    if (input instanceof ImapProtocolError) throw input;
+    return input.texts.map((t) => t.toString('utf8')).join('');
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.closed) {
+      const input = await this.nextInput();
+      if (input === null) break;
+      try {
+        await this.handle(input);
+      } catch (error) {
+        this.logger.error({ err: error }, 'command failed unexpectedly');
+        this.write('* BYE Internal server error\r\n');
+        this.close();
+      }
+    }
+  }
+
+  private async handle(input: RawCommand | ImapProtocolError): Promise<void> {
+    if (input instanceof ImapProtocolError) {
+      await this.protocolError(input);
+      return;
+    }
+    let parsed: ReturnType<typeof parseCommand>;
+    try {
+      const nesting =
+        this.state === State.NotAuthenticated
+          ? this.deps.limits.nestingBeforeLogin
+          : this.deps.limits.nestingAfterLogin;
+      parsed = parseCommand(input, nesting);
+    } catch (error) {
+      if (error instanceof ImapProtocolError) return this.protocolError(error);
+      throw error;
+    }
+    let name = parsed.name;
+    let args = parsed.args;
+    if (name === 'UID') {
+      const sub = args[0];
+      if (sub?.type !== 'atom')
+        return this.tagged(parsed.tag, { status: 'BAD', text: 'UID needs a command' });
+      name = `UID ${sub.value.toUpperCase()}`;
+      args = args.slice(1);
+    }
+    const command = this.deps.commands.get(name);
+    if (!command) return this.tagged(parsed.tag, { status: 'BAD', text: 'Unknown command' });
+    if (!command.states.includes(this.state)) {
+      return this.tagged(parsed.tag, { status: 'BAD', text: `${name} is not allowed ${this.stateText()}` });
+    }
+    let result: CommandResult;
+    try {
+      const parsedArgs = command.parse(new ArgumentCursor(args), this);
+      result = await command.run(this, parsedArgs, parsed.tag);
+    } catch (error) {
+      if (error instanceof BadArgumentsError) result = { status: 'BAD', text: error.message };
+      else if (error instanceof CommandFailedError)
+        result = {
+          status: 'NO',
+          text: error.message,
+          ...(error.responseCode ? { code: error.responseCode } : {}),
+        };
+      else throw error;
+    }
+    if (this.closed) return;
+    if (this.selected && (this.dirty || name === 'NOOP' || name === 'CHECK'))
+      await this.sync(command.allowsExpunge !== false);
+    if (!result.silent) this.tagged(parsed.tag, result);
+  }
+
+  private async protocolError(error: ImapProtocolError): Promise<void> {
+    this.logger.info({ code: error.code }, error.message);
+    if (error.fatal) {
+      this.write(`* BYE ${error.message}\r\n`);
+      this.close();
+      return;
+    }
+    const code = error.code === 'LITERAL_TOO_LARGE' ? '[TOOBIG] ' : '';
+    if (error.tag)
+      this.write(
+        `${error.tag} ${error.code === 'LITERAL_TOO_LARGE' ? 'NO' : 'BAD'} ${code}${error.message}\r\n`,
+      );
+    else this.write(`* BAD ${error.message}\r\n`);
+  }
+
+  private stateText(): string {
+    return this.state === State.NotAuthenticated
+      ? 'before login'
+      : this.state === State.Authenticated
+        ? 'without a selected mailbox'
+        : 'now';
+  }
+
+  tagged(tag: string, result: CommandResult): void {
+    this.write(`${tag} ${result.status} ${result.code ? `[${result.code}] ` : ''}${result.text}\r\n`);
+  }
+
+  /** Untagged response line (without the '* ' and CRLF). */
+  untagged(text: string): void {
+    this.write(`* ${text}\r\n`);
+  }
+
+  write(data: Chunk): boolean {
+    if (this.closed || this.socket.destroyed) return false;
+    return this.socket.write(data);
+  }
+
+  /** Writes with backpressure: waits for the socket to drain before the caller sends more. */
+  async writeAsync(data: Chunk): Promise<void> {
+    if (!this.write(data) && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.socket.off('drain', done);
+          this.socket.off('close', done);
+          resolve();
+        };
+        this.socket.once('drain', done);
+        this.socket.once('close', done);
+      });
+    }
+  }
+
+  capabilities(): string[] {
+    const caps = ['IMAP4rev1', 'IMAP4rev2'];
+    const canAuth = this.secure || this.deps.allowPlaintextAuth;
+    if (this.state === State.NotAuthenticated) {
+      if (!this.secure && this.deps.tlsContext) caps.push('STARTTLS');
+      if (canAuth) caps.push('AUTH=PLAIN', 'AUTH=LOGIN', 'SASL-IR');
+      else caps.push('LOGINDISABLED');
+    }
+    // Only extensions whose every part is implemented are listed (see docs/imap.md).
+    caps.push(
+      this.deps.literalMinus ? 'LITERAL-' : 'LITERAL+',
+      'ID',
+      'ENABLE',
+      'IDLE',
+      'NAMESPACE',
+      'UNSELECT',
+      'UIDPLUS',
+      'MOVE',
+      'CHILDREN',
+      'SPECIAL-USE',
+      `APPENDLIMIT=${this.deps.limits.appendLimit}`,
+    );
+    return caps;
+  }
+
+  /** STARTTLS: drop anything the client pipelined in plaintext, then speak TLS on the same socket. */
+  async startTls(): Promise<void> {
+    const context = this.deps.tlsContext;
+    if (!context) throw new CommandFailedError('TLS is not configured');
+    this.queue = [];
+    this.reader = this.newReader();
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.secure = true;
+    await new Promise<void>((resolve) => {
+      secure.once('secure', () => resolve());
+      secure.once('error', () => resolve());
+      secure.once('close', () => resolve());
+    });
+    this.attach(secure);
+  }
+
+  /** Records a login; false when the per-user connection cap is reached. */
+  login(user: AuthenticatedUser): boolean {
+    if (!this.deps.userGuard.acquire(user.id)) return false;
+    this.userSlot = user.id;
+    this.user = user;
+    this.state = State.Authenticated;
+    this.deps.changes.add(user.id, this);
+    this.logger.info({ user: user.address }, 'logged in');
+    return true;
+  }
+
+  /** Called by the change hub for every event of this session's account. */
+  onMailboxEvent(event: MailboxChangeEvent): void {
+    if (!this.selected || event.mailboxId !== this.selected.id) return;
+    if (event.modseq !== 0 && event.modseq <= this.selected.knownModseq) return;
+    this.dirty = true;
+    if (this.idling) void this.sync(true);
+  }
+
+  /** Asks the database what changed and reports it (EXPUNGE only when allowed). */
+  sync(allowExpunge: boolean): Promise<void> {
+    this.syncing = this.syncing
+      .then(() => this.doSync(allowExpunge))
+      .catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'mailbox sync failed');
+      });
+    return this.syncing;
+  }
+
+  private async doSync(allowExpunge: boolean): Promise<void> {
+    const box = this.selected;
+    if (!box || this.closed) return;
+    this.dirty = false;
+    const changes = await this.backend.changesSince(box.id, box.knownModseq);
+    if (this.selected !== box) return;
+    const before = box.exists;
+    const { added, flags } = box.absorb(changes);
+    if (added.length > 0 && !box.readOnly) {
+      const recentFrom = await this.backend.claimRecent(box.id);
+      for (const uid of added) if (uid >= recentFrom) box.recent.add(uid);
+    }
+    if (allowExpunge && box.pendingExpunges.size > 0) this.reportExpunges([...box.pendingExpunges]);
+    if (box.exists !== before || added.length > 0) {
+      this.untagged(`${box.exists} EXISTS`);
+      if (!this.enabled.has('IMAP4REV2')) this.untagged(`${box.recent.size} RECENT`);
+    }
+    const condstore = this.enabled.has('CONDSTORE');
+    for (const [uid, change] of flags) {
+      const seq = box.seqOf(uid);
+      if (seq === 0 || box.pendingExpunges.has(uid)) continue;
+      const parts = [`UID ${uid}`, `FLAGS ${this.formatFlags(change.flags, uid)}`];
+      if (condstore) parts.push(`MODSEQ (${change.modseq})`);
+      this.untagged(`${seq} FETCH (${parts.join(' ')})`);
+    }
+  }
+
+  /** Removes expunged UIDs from the view, sending EXPUNGE (or VANISHED under QRESYNC). */
+  reportExpunges(uids: number[]): void {
+    const box = this.selected;
+    if (!box) return;
+    const sorted = [...uids].sort((a, b) => a - b);
+    if (this.enabled.has('QRESYNC')) {
+      const gone = sorted.filter((uid) => box.removeUid(uid) > 0);
+      if (gone.length > 0) this.untagged(`VANISHED ${gone.join(',')}`);
+      return;
+    }
+    // Highest first, so each number is still valid when the client reads it.
+    for (const uid of sorted.reverse()) {
+      const seq = box.removeUid(uid);
+      if (seq > 0) this.untagged(`${seq} EXPUNGE`);
+    }
+  }
+
+  formatFlags(flags: string[], uid: number): string {
+    const all =
+      this.selected?.recent.has(uid) && !this.enabled.has('IMAP4REV2') ? [...flags, '\\Recent'] : flags;
+    return `(${all.join(' ')})`;
+  }
+
+  mailboxName(name: string): string {
+    return imapString(name);
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const ms = this.idling ? this.deps.limits.idleCommandTimeoutMs : this.deps.limits.idleTimeoutMs;
+    this.idleTimer = setTimeout(() => {
+      this.write('* BYE Idle timeout\r\n');
+      this.close();
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  /** Re-arms the inactivity timer (IDLE switches to the longer timeout). */
+  touch(): void {
+    this.armIdleTimer();
+  }
+
+  /** Server shutdown: say goodbye, then close. */
+  shutdown(): void {
+    this.write('* BYE Server shutting down\r\n');
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2_000).unref();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.state = State.Logout;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.userSlot !== undefined) {
+      this.deps.userGuard.release(this.userSlot);
+      this.deps.changes.remove(this.userSlot, this);
+    }
+    this.userSlot = undefined;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.(null);
+    this.onClose?.();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

@@ -1,0 +1,242 @@
+import type { AccountStore } from '@hermod/accounts';
+import { type Pool, withTransaction } from '@hermod/db';
+import {
+  appendToMailbox,
+  changesSince,
+  claimRecent,
+  copyMessages,
+  createMailbox,
+  deleteMailbox,
+  expungeMessages,
+  type FlagOperation,
+  findMailbox,
+  firstUnseenUid,
+  listMailboxes,
+  loadBodyStructure,
+  loadSnapshot,
+  mailboxStatus,
+  messagesByUid,
+  moveMessages,
+  readBody,
+  readBodyRange,
+  renameMailbox,
+  saveBodyStructure,
+  setSubscribed,
+  updateFlags,
+  writeBody,
+} from '@hermod/mail-store';
+import type { MailboxChangeEvent } from '@hermod/pipeline';
+import {
+  type CachedStructure,
+  defaultMimeLimits,
+  isCurrentStructure,
+  type MimeLimits,
+  parseMime,
+} from '../mime/parse-mime.js';
+
+/** Announces changes to every replica's sessions (NATS in production, a loop-back in unit tests). */
+export interface ChangePublisher {
+  publish(event: MailboxChangeEvent): void;
+}
+
+export interface AuthenticatedUser {
+  id: number;
+  address: string;
+}
+
+/**
+ * The storage hooks the IMAP and POP3 commands call: PostgreSQL through @hermod/mail-store, plus a
+ * change event after every committed write. Nothing here knows about sockets or protocol syntax.
+ */
+export class MailBackend {
+  constructor(
+    readonly pool: Pool,
+    private readonly accounts: AccountStore,
+    private readonly publisher: ChangePublisher,
+    private readonly mimeLimits: MimeLimits = defaultMimeLimits,
+  ) {}
+
+  async authenticate(username: string, password: string): Promise<AuthenticatedUser | undefined> {
+    const account = await this.accounts.authenticate(username, password);
+    return account ? { id: account.id, address: account.address } : undefined;
+  }
+
+  listMailboxes(accountId: number) {
+    return listMailboxes(this.pool, accountId);
+  }
+
+  findMailbox(accountId: number, name: string) {
+    return findMailbox(this.pool, accountId, name);
+  }
+
+  async createMailbox(accountId: number, name: string, specialUse: string | null = null) {
+    const created = await createMailbox(this.pool, accountId, name, specialUse);
+    this.publisher.publish({ accountId, mailboxId: created.id, kind: 'mailboxes', uids: [], modseq: 0 });
+    return created;
+  }
+
+  async deleteMailbox(accountId: number, name: string) {
+    const id = await deleteMailbox(this.pool, accountId, name);
+    this.publisher.publish({ accountId, mailboxId: id, kind: 'mailboxes', uids: [], modseq: 0 });
+  }
+
+  async renameMailbox(accountId: number, from: string, to: string) {
+    const source = await findMailbox(this.pool, accountId, from);
+    await withTransaction(this.pool, (client) => renameMailbox(client, accountId, from, to));
+    if (source)
+      this.publisher.publish({
+        accountId,
+        mailboxId: source.id,
+        kind: from === 'INBOX' ? 'expunge' : 'mailboxes',
+        uids: [],
+        modseq: 0,
+      });
+  }
+
+  setSubscribed(accountId: number, name: string, subscribed: boolean) {
+    return setSubscribed(this.pool, accountId, name, subscribed);
+  }
+
+  mailboxStatus(mailboxId: number) {
+    return mailboxStatus(this.pool, mailboxId);
+  }
+
+  snapshot(mailboxId: number) {
+    return loadSnapshot(this.pool, mailboxId);
+  }
+
+  firstUnseenUid(mailboxId: number) {
+    return firstUnseenUid(this.pool, mailboxId);
+  }
+
+  claimRecent(mailboxId: number) {
+    return claimRecent(this.pool, mailboxId);
+  }
+
+  changesSince(mailboxId: number, modseq: number) {
+    return changesSince(this.pool, mailboxId, modseq);
+  }
+
+  messages(mailboxId: number, uids: number[]) {
+    return messagesByUid(this.pool, mailboxId, uids);
+  }
+
+  async updateFlags(
+    accountId: number,
+    mailboxId: number,
+    uids: number[],
+    operation: FlagOperation,
+    flags: string[],
+    unchangedSince?: number,
+  ) {
+    const result = await withTransaction(this.pool, (client) =>
+      updateFlags(client, mailboxId, uids, operation, flags, unchangedSince),
+    );
+    if (result.changed.length > 0)
+      this.publisher.publish({
+        accountId,
+        mailboxId,
+        kind: 'flags',
+        uids: result.changed.map((c) => c.uid),
+        modseq: result.modseq,
+      });
+    return result;
+  }
+
+  async expunge(accountId: number, mailboxId: number, uids?: number[]) {
+    const result = await withTransaction(this.pool, (client) => expungeMessages(client, mailboxId, uids));
+    if (result.uids.length > 0)
+      this.publisher.publish({
+        accountId,
+        mailboxId,
+        kind: 'expunge',
+        uids: result.uids,
+        modseq: result.modseq,
+      });
+    return result;
+  }
+
+  async copy(accountId: number, fromMailboxId: number, uids: number[], toMailboxId: number) {
+    const result = await withTransaction(this.pool, (client) =>
+      copyMessages(client, fromMailboxId, uids, toMailboxId),
+    );
+    if (result.pairs.length > 0)
+      this.publisher.publish({
+        accountId,
+        mailboxId: toMailboxId,
+        kind: 'exists',
+        uids: result.pairs.map((p) => p[1]),
+        modseq: result.modseq,
+      });
+    return result;
+  }
+
+  async move(accountId: number, fromMailboxId: number, uids: number[], toMailboxId: number) {
+    const result = await withTransaction(this.pool, (client) =>
+      moveMessages(client, fromMailboxId, uids, toMailboxId),
+    );
+    if (result.pairs.length > 0) {
+      this.publisher.publish({
+        accountId,
+        mailboxId: toMailboxId,
+        kind: 'exists',
+        uids: result.pairs.map((p) => p[1]),
+        modseq: result.modseq,
+      });
+      this.publisher.publish({
+        accountId,
+        mailboxId: fromMailboxId,
+        kind: 'expunge',
+        uids: result.pairs.map((p) => p[0]),
+        modseq: result.expungeModseq,
+      });
+    }
+    return result;
+  }
+
+  /** Stores a message body and adds it to a mailbox in one transaction. */
+  async append(accountId: number, mailboxId: number, chunks: Buffer[], flags: string[], internalDate: Date) {
+    const result = await withTransaction(this.pool, async (client) => {
+      const body = await writeBody(client, chunks);
+      return appendToMailbox(client, {
+        mailboxId,
+        bodyId: body.bodyId,
+        size: body.size,
+        internalDate,
+        flags: [...flags].sort(),
+      });
+    });
+    this.publisher.publish({
+      accountId,
+      mailboxId,
+      kind: 'exists',
+      uids: [result.uid],
+      modseq: result.modseq,
+    });
+    return result;
+  }
+
+  readBody(bodyId: number) {
+    return readBody(this.pool, bodyId);
+  }
+
+  readRange(bodyId: number, start: number, end: number) {
+    return readBodyRange(this.pool, bodyId, start, end);
+  }
+
+  /** The MIME structure of a body, parsed once and cached in message_bodies.structure. */
+  async structure(bodyId: number): Promise<CachedStructure> {
+    const cached = await loadBodyStructure<unknown>(this.pool, bodyId);
+    if (isCurrentStructure(cached)) return cached;
+    const structure = parseMime(await this.loadBody(bodyId), this.mimeLimits);
+    await saveBodyStructure(this.pool, bodyId, structure.root.bodyStart, structure);
+    return structure;
+  }
+
+  /** Whole body in memory (SEARCH BODY/TEXT); callers bound the size. */
+  async loadBody(bodyId: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of readBody(this.pool, bodyId)) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+}

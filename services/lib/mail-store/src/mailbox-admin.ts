@@ -1,0 +1,177 @@
+import type { Pool, PoolClient } from '@hermod/db';
+
+type Db = Pool | PoolClient;
+
+export interface MailboxInfo {
+  id: number;
+  name: string;
+  specialUse: string | null;
+  subscribed: boolean;
+  uidvalidity: number;
+  uidnext: number;
+  highestmodseq: number;
+}
+
+export class MailboxError extends Error {
+  constructor(
+    readonly code: 'NONEXISTENT' | 'ALREADYEXISTS' | 'CANNOT' | 'INUSE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MailboxError';
+  }
+}
+
+const columns = `id, name, special_use AS "specialUse", subscribed, uidvalidity, uidnext, highestmodseq`;
+
+export async function listMailboxes(db: Db, accountId: number): Promise<MailboxInfo[]> {
+  const { rows } = await db.query<MailboxInfo>(
+    `SELECT ${columns} FROM mailboxes WHERE account_id = $1 ORDER BY name`,
+    [accountId],
+  );
+  return rows;
+}
+
+/** A mailbox by exact name ('INBOX' must already be normalised by the caller). */
+export async function findMailbox(db: Db, accountId: number, name: string): Promise<MailboxInfo | undefined> {
+  const { rows } = await db.query<MailboxInfo>(
+    `SELECT ${columns} FROM mailboxes WHERE account_id = $1 AND name = $2`,
+    [accountId, name],
+  );
+  return rows[0];
+}
+
+export async function createMailbox(
+  db: Db,
+  accountId: number,
+  name: string,
+  specialUse: string | null = null,
+): Promise<MailboxInfo> {
+  const { rows } = await db.query<MailboxInfo>(
+    `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES ($1, $2, $3, nextval('mailbox_uidvalidity'))
+     ON CONFLICT (account_id, name) DO NOTHING RETURNING ${columns}`,
+    [accountId, name, specialUse],
+  );
+  if (!rows[0]) throw new MailboxError('ALREADYEXISTS', 'Mailbox already exists');
+  return rows[0];
+}
+
+export async function deleteMailbox(db: Db, accountId: number, name: string): Promise<number> {
+  if (name === 'INBOX') throw new MailboxError('CANNOT', 'INBOX cannot be deleted');
+  const { rows } = await db.query<{ id: number }>(
+    'DELETE FROM mailboxes WHERE account_id = $1 AND name = $2 RETURNING id',
+    [accountId, name],
+  );
+  if (!rows[0]) throw new MailboxError('NONEXISTENT', 'No such mailbox');
+  return rows[0].id;
+}
+
+/**
+ * Renames a mailbox and its children ('a' -> 'b' also moves 'a/x' to 'b/x'). Renaming INBOX moves its
+ * messages to a new mailbox and leaves INBOX empty (RFC 3501 6.3.5). Runs in the caller's transaction.
+ */
+export async function renameMailbox(
+  client: PoolClient,
+  accountId: number,
+  from: string,
+  to: string,
+  separator = '/',
+): Promise<void> {
+  const source = await findMailbox(client, accountId, from);
+  if (!source) throw new MailboxError('NONEXISTENT', 'No such mailbox');
+  if (await findMailbox(client, accountId, to))
+    throw new MailboxError('ALREADYEXISTS', 'Target mailbox already exists');
+  if (to === from || to.startsWith(from + separator))
+    throw new MailboxError('CANNOT', 'Cannot rename a mailbox into itself');
+  if (from === 'INBOX') {
+    const target = await createMailbox(client, accountId, to);
+    const locked = await client.query<{ uidnext: number; highestmodseq: number }>(
+      'UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING uidnext, highestmodseq',
+      [source.id],
+    );
+    const { uidnext, highestmodseq } = locked.rows[0]!;
+    const moved = await client.query<{ uid: number }>(
+      'UPDATE mailbox_messages SET mailbox_id = $2 WHERE mailbox_id = $1 RETURNING uid',
+      [source.id, target.id],
+    );
+    await client.query('UPDATE mailboxes SET uidnext = $2, highestmodseq = $3 WHERE id = $1', [
+      target.id,
+      uidnext,
+      highestmodseq,
+    ]);
+    await client.query(
+      `INSERT INTO mailbox_expunges (mailbox_id, uid, modseq) SELECT $1, u, $3 FROM unnest($2::bigint[]) u
+       ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
+      [source.id, moved.rows.map((r) => r.uid), highestmodseq],
+    );
+    return;
+  }
+  const children = await client.query<{ name: string }>(
+    'SELECT name FROM mailboxes WHERE account_id = $1 AND left(name, length($2) + 1) = $2 || $3',
+    [accountId, from, separator],
+  );
+  const targets = children.rows.map((r) => to + r.name.slice(from.length));
+  if (targets.length > 0) {
+    const clash = await client.query('SELECT 1 FROM mailboxes WHERE account_id = $1 AND name = ANY ($2)', [
+      accountId,
+      targets,
+    ]);
+    if (clash.rowCount) throw new MailboxError('ALREADYEXISTS', 'A child of the target already exists');
+  }
+  // A renamed mailbox is a different mailbox to clients: it keeps its UIDs, so UIDVALIDITY may stay.
+  await client.query(
+    `UPDATE mailboxes SET name = $3 || substr(name, length($2) + 1)
+     WHERE account_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || $4)`,
+    [accountId, from, to, separator],
+  );
+}
+
+export async function setSubscribed(
+  db: Db,
+  accountId: number,
+  name: string,
+  subscribed: boolean,
+): Promise<void> {
+  const { rowCount } = await db.query(
+    'UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2',
+    [accountId, name, subscribed],
+  );
+  if (!rowCount && subscribed) throw new MailboxError('NONEXISTENT', 'No such mailbox');
+}
+
+export interface MailboxStatus {
+  messages: number;
+  unseen: number;
+  recent: number;
+  deleted: number;
+  size: number;
+  uidnext: number;
+  uidvalidity: number;
+  highestmodseq: number;
+}
+
+export async function mailboxStatus(db: Db, mailboxId: number): Promise<MailboxStatus> {
+  const { rows } = await db.query<MailboxStatus>(
+    `SELECT count(mm.uid)::int AS messages,
+       count(mm.uid) FILTER (WHERE NOT ('\\Seen' = ANY (mm.flags)))::int AS unseen,
+       count(mm.uid) FILTER (WHERE mm.uid >= m.recent_uid)::int AS recent,
+       count(mm.uid) FILTER (WHERE '\\Deleted' = ANY (mm.flags))::int AS deleted,
+       coalesce(sum(mm.size), 0)::bigint AS size,
+       m.uidnext, m.uidvalidity, m.highestmodseq
+     FROM mailboxes m LEFT JOIN mailbox_messages mm ON mm.mailbox_id = m.id
+     WHERE m.id = $1 GROUP BY m.id`,
+    [mailboxId],
+  );
+  if (!rows[0]) throw new MailboxError('NONEXISTENT', 'No such mailbox');
+  return rows[0];
+}
+
+/** Total bytes an account stores, for QUOTA and APPEND checks. */
+export async function accountUsage(db: Db, accountId: number): Promise<{ bytes: number; messages: number }> {
+  const { rows } = await db.query<{ bytes: number; messages: number }>(
+    `SELECT coalesce(sum(mm.size), 0)::bigint AS bytes, count(*)::int AS messages
+     FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id WHERE m.account_id = $1`,
+    [accountId],
+  );
+  return rows[0] ?? { bytes: 0, messages: 0 };
+}

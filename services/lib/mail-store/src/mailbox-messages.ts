@@ -1,0 +1,234 @@
+import type { Pool, PoolClient } from '@hermod/db';
+
+type Db = Pool | PoolClient;
+
+/** A consistent picture of a mailbox for a session that selects it. */
+export interface MailboxSnapshot {
+  uids: number[];
+  highestmodseq: number;
+  uidnext: number;
+  uidvalidity: number;
+  recentUid: number;
+}
+
+export async function loadSnapshot(db: Db, mailboxId: number): Promise<MailboxSnapshot | undefined> {
+  // One statement, one snapshot: the UID list and highestmodseq agree with each other.
+  const { rows } = await db.query<MailboxSnapshot>(
+    `SELECT m.highestmodseq, m.uidnext, m.uidvalidity, m.recent_uid AS "recentUid",
+       coalesce((SELECT array_agg(uid ORDER BY uid) FROM mailbox_messages WHERE mailbox_id = m.id), '{}') AS uids
+     FROM mailboxes m WHERE m.id = $1`,
+    [mailboxId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return { ...row, uids: row.uids.map(Number) };
+}
+
+/**
+ * Takes the \Recent flag for a read-write session: returns the first UID that is recent for it and
+ * moves the mailbox's mark past everything up to uidnext so no other session sees them as recent.
+ */
+export async function claimRecent(db: Db, mailboxId: number): Promise<number> {
+  const { rows } = await db.query<{ previous: number }>(
+    `UPDATE mailboxes m SET recent_uid = m.uidnext FROM (SELECT id, recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE) old
+     WHERE m.id = old.id RETURNING old.recent_uid AS previous`,
+    [mailboxId],
+  );
+  return rows[0]?.previous ?? Number.MAX_SAFE_INTEGER;
+}
+
+export interface MailboxChange {
+  uid: number;
+  modseq: number;
+  /** Current flags, or null when the message was expunged. */
+  flags: string[] | null;
+}
+
+/** Everything that changed after modseq (flags, new messages, expunges), in one snapshot. */
+export async function changesSince(db: Db, mailboxId: number, modseq: number): Promise<MailboxChange[]> {
+  const { rows } = await db.query<MailboxChange>(
+    `SELECT uid, modseq, flags FROM mailbox_messages WHERE mailbox_id = $1 AND modseq > $2
+     UNION ALL
+     SELECT uid, modseq, NULL FROM mailbox_expunges WHERE mailbox_id = $1 AND modseq > $2
+     ORDER BY modseq, uid`,
+    [mailboxId, modseq],
+  );
+  return rows;
+}
+
+export interface MessageMeta {
+  uid: number;
+  bodyId: number;
+  size: number;
+  internalDate: Date;
+  flags: string[];
+  modseq: number;
+}
+
+export async function messagesByUid(db: Db, mailboxId: number, uids: number[]): Promise<MessageMeta[]> {
+  const { rows } = await db.query<MessageMeta>(
+    `SELECT uid, body_id AS "bodyId", size, internal_date AS "internalDate", flags, modseq
+     FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) ORDER BY uid`,
+    [mailboxId, uids],
+  );
+  return rows;
+}
+
+/** Takes the next modseq of a mailbox; the row lock it holds orders concurrent writers. */
+export async function nextModseq(client: PoolClient, mailboxId: number): Promise<number> {
+  const { rows } = await client.query<{ modseq: number }>(
+    'UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq AS modseq',
+    [mailboxId],
+  );
+  if (!rows[0]) throw new Error(`mailbox ${mailboxId} does not exist`);
+  return rows[0].modseq;
+}
+
+export type FlagOperation = 'set' | 'add' | 'remove';
+
+export interface FlagUpdate {
+  modseq: number;
+  changed: Array<{ uid: number; flags: string[]; modseq: number }>;
+  /** UIDs refused by UNCHANGEDSINCE (CONDSTORE MODIFIED). */
+  modified: number[];
+}
+
+/** Changes flags; messages whose flags would not change keep their modseq (RFC 7162 3.1.3). */
+export async function updateFlags(
+  client: PoolClient,
+  mailboxId: number,
+  uids: number[],
+  operation: FlagOperation,
+  flags: string[],
+  unchangedSince?: number,
+): Promise<FlagUpdate> {
+  const modseq = await nextModseq(client, mailboxId);
+  const modified: number[] = [];
+  if (unchangedSince !== undefined) {
+    const { rows } = await client.query<{ uid: number }>(
+      'SELECT uid FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) AND modseq > $3',
+      [mailboxId, uids, unchangedSince],
+    );
+    const refused = new Set(rows.map((r) => r.uid));
+    modified.push(...refused);
+    uids = uids.filter((u) => !refused.has(u));
+  }
+  // Flags are kept sorted and distinct, so "unchanged" is a plain array comparison.
+  const next =
+    operation === 'set'
+      ? 'ARRAY(SELECT DISTINCT f FROM unnest($3::text[]) f ORDER BY f)'
+      : operation === 'add'
+        ? 'ARRAY(SELECT DISTINCT f FROM unnest(flags || $3::text[]) f ORDER BY f)'
+        : 'ARRAY(SELECT DISTINCT f FROM unnest(flags) f WHERE NOT (f = ANY ($3::text[])) ORDER BY f)';
+  const { rows } = await client.query<{ uid: number; flags: string[] }>(
+    `UPDATE mailbox_messages SET flags = ${next}, modseq = $4
+     WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])
+       AND ARRAY(SELECT DISTINCT f FROM unnest(flags) f ORDER BY f) IS DISTINCT FROM ${next}
+     RETURNING uid, flags`,
+    [mailboxId, uids, flags, modseq],
+  );
+  return { modseq, changed: rows.map((r) => ({ ...r, modseq })), modified: modified.sort((a, b) => a - b) };
+}
+
+/** Removes messages (all \Deleted ones, or only those among uids) and logs them for other sessions. */
+export async function expungeMessages(
+  client: PoolClient,
+  mailboxId: number,
+  uids?: number[],
+): Promise<{ modseq: number; uids: number[] }> {
+  const modseq = await nextModseq(client, mailboxId);
+  const { rows } = await client.query<{ uid: number }>(
+    `DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND '\\Deleted' = ANY (flags)
+       AND ($2::bigint[] IS NULL OR uid = ANY ($2::bigint[])) RETURNING uid`,
+    [mailboxId, uids ?? null],
+  );
+  const expunged = rows.map((r) => r.uid).sort((a, b) => a - b);
+  await logExpunges(client, mailboxId, expunged, modseq);
+  return { modseq, uids: expunged };
+}
+
+async function logExpunges(
+  client: PoolClient,
+  mailboxId: number,
+  uids: number[],
+  modseq: number,
+): Promise<void> {
+  if (uids.length === 0) return;
+  await client.query(
+    `INSERT INTO mailbox_expunges (mailbox_id, uid, modseq) SELECT $1, u, $3 FROM unnest($2::bigint[]) u
+     ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
+    [mailboxId, uids, modseq],
+  );
+}
+
+export interface CopyResult {
+  uidvalidity: number;
+  /** [source uid, destination uid] in source order. */
+  pairs: Array<[number, number]>;
+  modseq: number;
+}
+
+/** Copies messages (the body is shared, never duplicated) with consecutive new UIDs in the target. */
+export async function copyMessages(
+  client: PoolClient,
+  fromMailboxId: number,
+  uids: number[],
+  toMailboxId: number,
+): Promise<CopyResult> {
+  const sources = await client.query<{
+    uid: number;
+    body_id: number;
+    size: number;
+    internal_date: Date;
+    flags: string[];
+  }>(
+    'SELECT uid, body_id, size, internal_date, flags FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) ORDER BY uid',
+    [fromMailboxId, uids],
+  );
+  const count = sources.rows.length;
+  const { rows } = await client.query<{ first: number; modseq: number; uidvalidity: number }>(
+    `UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1
+     WHERE id = $1 RETURNING uidnext - $2 AS first, highestmodseq AS modseq, uidvalidity`,
+    [toMailboxId, count],
+  );
+  const target = rows[0];
+  if (!target) throw new Error(`mailbox ${toMailboxId} does not exist`);
+  const pairs: Array<[number, number]> = sources.rows.map((r, i) => [r.uid, target.first + i]);
+  if (count > 0) {
+    await client.query(
+      `INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
+       SELECT $1, $3 + o.n - 1, s.body_id, s.size, s.internal_date, s.flags, $4
+       FROM unnest($2::bigint[]) WITH ORDINALITY AS o(uid, n)
+       JOIN mailbox_messages s ON s.mailbox_id = $5 AND s.uid = o.uid`,
+      [toMailboxId, sources.rows.map((r) => r.uid), target.first, target.modseq, fromMailboxId],
+    );
+  }
+  return { uidvalidity: target.uidvalidity, pairs, modseq: target.modseq };
+}
+
+/** MOVE: copy, then expunge the originals, in the caller's transaction. */
+export async function moveMessages(
+  client: PoolClient,
+  fromMailboxId: number,
+  uids: number[],
+  toMailboxId: number,
+): Promise<CopyResult & { expungeModseq: number }> {
+  const copied = await copyMessages(client, fromMailboxId, uids, toMailboxId);
+  const modseq = await nextModseq(client, fromMailboxId);
+  const moved = copied.pairs.map(([source]) => source);
+  await client.query('DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])', [
+    fromMailboxId,
+    moved,
+  ]);
+  await logExpunges(client, fromMailboxId, moved, modseq);
+  return { ...copied, expungeModseq: modseq };
+}
+
+/** The lowest UID without \Seen (for SELECT's UNSEEN code), or undefined. */
+export async function firstUnseenUid(db: Db, mailboxId: number): Promise<number | undefined> {
+  const { rows } = await db.query<{ uid: number | null }>(
+    `SELECT min(uid) AS uid FROM mailbox_messages WHERE mailbox_id = $1 AND NOT ('\\Seen' = ANY (flags))`,
+    [mailboxId],
+  );
+  return rows[0]?.uid ?? undefined;
+}
