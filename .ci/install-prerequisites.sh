@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Debian packages the test suites drive as real peers and clients. Idempotent: installs only what is missing.
+set -euo pipefail
+
+packages=(
+  swaks            # SMTP client for end-to-end submission tests
+  postfix          # real MTA peer (and smtp-source / smtp-sink)
+  isync            # mbsync IMAP sync client
+  dovecot-imapd    # IMAP peer for benchmarks
+  dovecot-pop3d
+  opendkim-tools   # opendkim-testmsg verifies our DKIM signatures
+  rspamd           # spam scoring for the MX filtering gateway
+  openssl          # self-signed certificates for tests and `npm start`
+  python3          # imaplib / poplib / smtplib clients
+  golang-go        # builds nats-server, kube-apiserver, etcd, helm from Go modules (if no Go is installed)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if [ "$p" = golang-go ] && command -v go >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (run as root or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix must not ask questions or start a system instance: tests run their own.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts these as system services when it can; tests run private instances on their own ports.
+for svc in postfix dovecot rspamd; do
+  command -v service >/dev/null 2>&1 && service "$svc" stop >/dev/null 2>&1 || true
+done
+echo "prerequisites: ok"
