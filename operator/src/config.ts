@@ -1,0 +1,36 @@
+import { env, loadConfig } from '@hermod/config';
+import { commonEnv } from '@hermod/service-runtime';
+import { z } from 'zod';
+
+export const operatorEnv = z.object({
+  ...commonEnv,
+  OPS_PORT: env.port(9107),
+  /** Path of a kubeconfig; unset: in-cluster service account (or ~/.kube/config). */
+  KUBECONFIG: env.optionalString(),
+  /** Reconcile only this namespace (install with a Role); unset: all namespaces. */
+  WATCH_NAMESPACE: env.optionalString(),
+  /** This replica's name (the Downward API's metadata.name); default: host name and pid. */
+  POD_NAME: env.optionalString(),
+  POD_NAMESPACE: env.optionalString(),
+  LEADER_ELECTION: env.bool(true),
+  /** Namespace of the leader Lease; default POD_NAMESPACE, else WATCH_NAMESPACE, else default. */
+  LEADER_ELECTION_NAMESPACE: env.optionalString(),
+  LEADER_ELECTION_LEASE: env.string('hermod-operator'),
+  LEASE_DURATION_MS: env.int(10_000, 1_000, 300_000),
+  RENEW_DEADLINE_MS: env.int(7_000, 500, 300_000),
+  RETRY_PERIOD_MS: env.int(2_000, 100, 60_000),
+  WORKERS: env.int(4, 1, 64),
+  RESYNC_PERIOD_MS: env.int(10 * 60_000, 1_000, 24 * 3_600_000),
+  MAX_BACKOFF_MS: env.int(5 * 60_000, 100, 3_600_000),
+  /** Our MX host names, published as the MX records a domain should have (spec.dns.mxHosts overrides). */
+  HERMOD_MX_HOSTS: env.list([]),
+  DNS_VERIFY: env.bool(true),
+  /** Resolvers for DNS verification as host or host:port; unset: the system's. */
+  DNS_SERVERS: env.list([]),
+  DNS_TIMEOUT_MS: env.int(2_000, 100, 60_000),
+  DNS_RECHECK_MS: env.int(5 * 60_000, 1_000, 24 * 3_600_000),
+});
+export type OperatorConfig = z.infer<typeof operatorEnv>;
+
+export const loadOperatorConfig = (source: NodeJS.ProcessEnv = process.env): OperatorConfig =>
+  loadConfig('operator', operatorEnv, source);

@@ -1,0 +1,127 @@
+import { generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import type { MailDomainSpec } from '../api/v1alpha1/maildomain.js';
+import { parseDuration } from './units.js';
+
+const generate = promisify(generateKeyPair);
+
+export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
+
+export const KeyMeta = z.object({
+  selector: z.string(),
+  algorithm: z.enum(['rsa-sha256', 'ed25519-sha256']),
+  /** When it became active (active) or was published (pending). */
+  since: z.string(),
+});
+export type KeyMeta = z.infer<typeof KeyMeta>;
+
+/** Kept in an annotation of the DKIM Secret: the Secret, not status, is the source of truth. */
+export const DkimState = z.object({ active: KeyMeta.optional(), pending: KeyMeta.optional() });
+export type DkimState = z.infer<typeof DkimState>;
+
+export interface GeneratedKey {
+  privateKeyPem: string;
+  /** The p= value for the DNS TXT record. */
+  publicKey: string;
+}
+
+export const algorithmOf = (spec: MailDomainSpec['dkim']): DkimAlgorithm =>
+  spec.algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256';
+
+/** A new key pair: PKCS#8 PEM private key; public key as DKIM wants it in DNS (RFC 6376, RFC 8463). */
+export async function generateDkimKey(algorithm: DkimAlgorithm): Promise<GeneratedKey> {
+  if (algorithm === 'ed25519-sha256') {
+    const { privateKey, publicKey } = await generate('ed25519');
+    const spki = publicKey.export({ type: 'spki', format: 'der' });
+    // RFC 8463: p= is the bare 32-byte key, i.e. the SubjectPublicKeyInfo without its 12-byte header.
+    return {
+      privateKeyPem: String(privateKey.export({ type: 'pkcs8', format: 'pem' })),
+      publicKey: spki.subarray(spki.length - 32).toString('base64'),
+    };
+  }
+  const { privateKey, publicKey } = await generate('rsa', { modulusLength: 2048 });
+  return {
+    privateKeyPem: String(privateKey.export({ type: 'pkcs8', format: 'pem' })),
+    publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+  };
+}
+
+export interface DkimPlan {
+  state: DkimState;
+  /** Keys the plan introduces (material to generate). */
+  created: KeyMeta[];
+  /** Selectors no longer in use (remove from the key bucket). */
+  retired: string[];
+  switched: boolean;
+  /** When the plan changes next without any spec change. */
+  nextTransitionAt?: Date | undefined;
+}
+
+/**
+ * The DKIM key lifecycle as a pure function of (state, spec, now): make the first key; publish a
+ * new selector publishLeadTime before rotationPeriod runs out (or when the algorithm changes);
+ * switch signing to it once it has been published for publishLeadTime, retiring the old one.
+ */
+export function planDkim(
+  current: DkimState,
+  spec: MailDomainSpec['dkim'],
+  now: Date,
+  newSelector: () => string,
+): DkimPlan {
+  const want = algorithmOf(spec);
+  const at = (iso: string) => new Date(iso).getTime();
+  const stamp = (ms: number) => new Date(ms).toISOString();
+  const lead = parseDuration(spec.publishLeadTime);
+  const period = spec.rotationPeriod ? parseDuration(spec.rotationPeriod) : undefined;
+  const created: KeyMeta[] = [];
+  const retired: string[] = [];
+  let { active, pending } = current;
+  let switched = false;
+  if (!active && pending) {
+    active = { ...pending, since: stamp(now.getTime()) };
+    pending = undefined;
+  }
+  if (!active) {
+    active = { selector: newSelector(), algorithm: want, since: stamp(now.getTime()) };
+    created.push(active);
+  }
+  if (pending && pending.algorithm !== want) {
+    retired.push(pending.selector);
+    pending = undefined;
+  }
+  if (!pending) {
+    const rotateAt = period !== undefined ? at(active.since) + period - lead : undefined;
+    if (active.algorithm !== want || (rotateAt !== undefined && now.getTime() >= rotateAt)) {
+      pending = { selector: newSelector(), algorithm: want, since: stamp(now.getTime()) };
+      created.push(pending);
+    }
+  }
+  if (pending && now.getTime() >= at(pending.since) + lead) {
+    retired.push(active.selector);
+    active = { ...pending, since: stamp(at(pending.since) + lead) };
+    pending = undefined;
+    switched = true;
+  }
+  const nextTransitionAt = pending
+    ? new Date(at(pending.since) + lead)
+    : period !== undefined
+      ? new Date(Math.max(at(active.since) + period - lead, now.getTime()))
+      : undefined;
+  return { state: { active, ...(pending ? { pending } : {}) }, created, retired, switched, nextTransitionAt };
+}
+
+/** Selector names: <prefix>-<base36 milliseconds>, unique per rotation and valid as a DNS label. */
+export function selectorFactory(prefix: string, clock: () => Date, taken: string[]): () => string {
+  let bump = 0;
+  return () => {
+    for (;;) {
+      const candidate = `${prefix}-${(clock().getTime() + bump).toString(36)}`;
+      bump += 1;
+      if (!taken.includes(candidate)) {
+        taken.push(candidate);
+        return candidate;
+      }
+    }
+  };
+}

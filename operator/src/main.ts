@@ -1,0 +1,103 @@
+// The operator process: the only place that builds things. Env: KUBECONFIG (or in-cluster),
+// NATS_URL, WATCH_NAMESPACE (optional); see config.ts for the rest.
+import { Resolver } from 'node:dns/promises';
+import { hostname } from 'node:os';
+import { openDkimKeyBucket, openDomainBucket, openDomainStatusBucket } from '@hermod/domain-config';
+import { createLogger } from '@hermod/logging';
+import { connectNats } from '@hermod/nats';
+import { createMetricsRegistry, ShutdownCoordinator, startOpsServer } from '@hermod/service-runtime';
+import { KubeConfig } from '@kubernetes/client-node';
+import { loadOperatorConfig } from './config.js';
+import { generateDkimKey } from './controller/dkim.js';
+import { KubeClient } from './kube/kube-client.js';
+import { createOperatorMetrics } from './metrics.js';
+import { Operator } from './operator.js';
+
+const config = loadOperatorConfig();
+const logger = createLogger('operator', config.LOG_LEVEL);
+const shutdown = new ShutdownCoordinator(logger, config.SHUTDOWN_GRACE_MS);
+shutdown.listen();
+
+const registry = createMetricsRegistry('operator');
+const metrics = createOperatorMetrics(registry);
+
+const kubeConfig = new KubeConfig();
+if (config.KUBECONFIG) kubeConfig.loadFromFile(config.KUBECONFIG);
+else kubeConfig.loadFromDefault();
+const client = await KubeClient.create(kubeConfig, (r) =>
+  metrics.apiRequests.inc({ verb: r.verb, resource: r.resource, code: String(r.statusCode) }),
+);
+
+const nc = await connectNats({ servers: config.NATS_URL, name: 'hermod-operator', logger });
+const js = nc.jetstream();
+const buckets = {
+  domains: await openDomainBucket(js, config.NATS_STREAM_REPLICAS),
+  dkimKeys: await openDkimKeyBucket(js, config.NATS_STREAM_REPLICAS),
+  domainStatus: await openDomainStatusBucket(js, config.NATS_STREAM_REPLICAS),
+};
+
+let dns: Resolver | undefined;
+if (config.DNS_VERIFY) {
+  dns = new Resolver({ timeout: config.DNS_TIMEOUT_MS, tries: 1 });
+  if (config.DNS_SERVERS.length > 0) dns.setServers(config.DNS_SERVERS);
+}
+
+const identity = config.POD_NAME ?? `${hostname()}-${process.pid}`;
+const operator = new Operator({
+  client,
+  buckets,
+  logger,
+  metrics,
+  watchNamespace: config.WATCH_NAMESPACE,
+  identity,
+  leaderElection: config.LEADER_ELECTION
+    ? {
+        namespace:
+          config.LEADER_ELECTION_NAMESPACE ?? config.POD_NAMESPACE ?? config.WATCH_NAMESPACE ?? 'default',
+        name: config.LEADER_ELECTION_LEASE,
+        leaseDurationMs: config.LEASE_DURATION_MS,
+        renewDeadlineMs: config.RENEW_DEADLINE_MS,
+        retryPeriodMs: config.RETRY_PERIOD_MS,
+      }
+    : undefined,
+  workers: config.WORKERS,
+  resyncMs: config.RESYNC_PERIOD_MS,
+  maxBackoffMs: config.MAX_BACKOFF_MS,
+  dns,
+  dnsRecheckMs: config.DNS_RECHECK_MS,
+  defaultMxHosts: config.HERMOD_MX_HOSTS,
+  generateKey: generateDkimKey,
+  // As controller-runtime does: a replica that lost the lease exits and starts over as a candidate.
+  onLostLeadership: () => {
+    logger.error('lost leadership; exiting');
+    process.exit(1);
+  },
+});
+
+const ops = await startOpsServer({
+  host: config.OPS_HOST,
+  port: config.OPS_PORT,
+  registry,
+  logger,
+  checks: [
+    { name: 'informers-synced', check: () => operator.synced },
+    { name: 'nats', check: () => !nc.isClosed() },
+  ],
+});
+shutdown.register('ops-server', () => ops.close());
+shutdown.register('nats', () => nc.drain());
+shutdown.register('kube-client', () => client.close());
+shutdown.register('operator', async () => {
+  ops.setDraining();
+  await operator.stop();
+});
+operator.start();
+logger.info(
+  {
+    identity,
+    opsPort: ops.port,
+    namespace: config.WATCH_NAMESPACE ?? '(all)',
+    leaderElection: config.LEADER_ELECTION,
+  },
+  'operator started',
+);

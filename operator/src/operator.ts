@@ -1,0 +1,224 @@
+import { watchDomainStatus } from '@hermod/domain-config';
+import type { Logger } from '@hermod/logging';
+import type { KV } from 'nats';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1/maildomain.js';
+import { Controller } from './controller/controller.js';
+import type { DkimAlgorithm, GeneratedKey } from './controller/dkim.js';
+import type { DnsLookup } from './controller/dns-records.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, MailDomainReconciler } from './controller/maildomain-reconciler.js';
+import { EventRecorder } from './kube/events.js';
+import { Informer, type KubeObject } from './kube/informer.js';
+import type { KubeClient } from './kube/kube-client.js';
+import { LeaderElector } from './kube/leader-election.js';
+import { WorkQueue } from './kube/workqueue.js';
+import type { OperatorMetrics } from './metrics.js';
+
+export const FIELD_MANAGER = 'hermod-operator';
+export const CONTROLLER_NAME = 'maildomain';
+
+export interface OperatorOptions {
+  client: KubeClient;
+  buckets: { domains: KV; dkimKeys: KV; domainStatus: KV };
+  logger: Logger;
+  metrics: OperatorMetrics;
+  /** Only this namespace (Role-scoped install); undefined: all namespaces. */
+  watchNamespace?: string | undefined;
+  identity: string;
+  /** undefined: no leader election (single replica). */
+  leaderElection?:
+    | {
+        namespace: string;
+        name: string;
+        leaseDurationMs?: number;
+        renewDeadlineMs?: number;
+        retryPeriodMs?: number;
+      }
+    | undefined;
+  workers: number;
+  resyncMs: number;
+  maxBackoffMs: number;
+  dns: DnsLookup | undefined;
+  dnsRecheckMs: number;
+  defaultMxHosts: string[];
+  generateKey: (algorithm: DkimAlgorithm) => Promise<GeneratedKey>;
+  clock?: () => Date;
+  /** Called when this replica stops leading while the operator is still running (main exits). */
+  onLostLeadership?: () => void;
+  informerTiming?: { relistIntervalMs?: number; watchTimeoutSeconds?: number };
+}
+
+/**
+ * The running operator: informers (on every replica, so a standby is warm), and on the leader the
+ * work queue and reconcile workers. Built by main.ts, and in-process by tests.
+ */
+export class Operator {
+  readonly mailDomains: Informer;
+  readonly secrets: Informer;
+  readonly reconciler: MailDomainReconciler;
+  private queue: WorkQueue | undefined;
+  private readonly stopController = new AbortController();
+  private running: Promise<void> | undefined;
+  private elector: LeaderElector | undefined;
+  private statusWatch: { stop(): void } | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: OperatorOptions) {
+    const ns = o.watchNamespace;
+    const scope = ns ? `/namespaces/${ns}` : '';
+    const timing = o.informerTiming ?? {};
+    this.mailDomains = new Informer({
+      client: o.client,
+      path: `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`,
+      kind: KIND,
+      apiVersion: API_VERSION,
+      logger: o.logger.child({ informer: PLURAL }),
+      ...timing,
+      onRelist: (reason) => o.metrics.relists.inc({ resource: PLURAL, reason }),
+      onWatchRestart: (reason) => o.metrics.watchRestarts.inc({ resource: PLURAL, reason }),
+    });
+    this.secrets = new Informer({
+      client: o.client,
+      path: `/api/v1${scope}/secrets`,
+      kind: 'Secret',
+      apiVersion: 'v1',
+      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
+      logger: o.logger.child({ informer: 'secrets' }),
+      ...timing,
+      onRelist: (reason) => o.metrics.relists.inc({ resource: 'secrets', reason }),
+      onWatchRestart: (reason) => o.metrics.watchRestarts.inc({ resource: 'secrets', reason }),
+    });
+    this.reconciler = new MailDomainReconciler({
+      client: o.client,
+      mailDomains: this.mailDomains,
+      secrets: this.secrets,
+      buckets: o.buckets,
+      events: new EventRecorder(o.client, FIELD_MANAGER, o.identity, o.logger),
+      dns: o.dns,
+      clock: o.clock ?? (() => new Date()),
+      generateKey: o.generateKey,
+      logger: o.logger,
+      metrics: o.metrics,
+      fieldManager: FIELD_MANAGER,
+      defaultMxHosts: o.defaultMxHosts,
+      dnsRecheckMs: o.dnsRecheckMs,
+    });
+    this.mailDomains.onChange((key, current, previous) => {
+      this.enqueue(key);
+      // Others naming the same domain may win or lose it now (conflicts resolve by age).
+      for (const domain of new Set([domainOf(current), domainOf(previous)])) {
+        if (domain) for (const other of this.keysForDomain(domain)) if (other !== key) this.enqueue(other);
+      }
+    });
+    this.secrets.onChange((_key, current, previous) => {
+      const object = current ?? previous;
+      const owner = object?.metadata.ownerReferences?.find(
+        (r) => r.kind === KIND && r.apiVersion.startsWith(`${GROUP}/`),
+      );
+      if (object && owner) this.enqueue(`${object.metadata.namespace ?? 'default'}/${owner.name}`);
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.o.leaderElection ? (this.elector?.isLeader ?? false) : this.queue !== undefined;
+  }
+
+  get synced(): boolean {
+    return this.mailDomains.hasSynced && this.secrets.hasSynced;
+  }
+
+  get queueDepth(): number {
+    return this.queue?.depth ?? 0;
+  }
+
+  private enqueue(key: string): void {
+    this.queue?.add(key);
+  }
+
+  keysForDomain(domain: string): string[] {
+    return this.mailDomains
+      .list()
+      .filter((o) => domainOf(o) === domain)
+      .map((o) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`);
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  private async run(): Promise<void> {
+    const stop = this.stopController.signal;
+    this.mailDomains.start();
+    this.secrets.start();
+    const lead = async (signal: AbortSignal) => {
+      this.o.metrics.leader.set(1);
+      try {
+        await this.lead(signal);
+      } finally {
+        this.o.metrics.leader.set(0);
+      }
+      if (!stop.aborted) this.o.onLostLeadership?.();
+    };
+    if (this.o.leaderElection) {
+      this.elector = new LeaderElector({
+        client: this.o.client,
+        identity: this.o.identity,
+        logger: this.o.logger.child({ component: 'leader-election' }),
+        fieldManager: FIELD_MANAGER,
+        ...this.o.leaderElection,
+      });
+      await this.elector.run(lead, stop);
+    } else {
+      await lead(stop);
+    }
+  }
+
+  private async lead(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.mailDomains.waitForSync(), this.secrets.waitForSync()]);
+    if (signal.aborted) return;
+    const queue = new WorkQueue({
+      maxDelayMs: this.o.maxBackoffMs,
+      onDepth: (depth) => this.o.metrics.queueDepth.set({ controller: CONTROLLER_NAME }, depth),
+    });
+    this.queue = queue;
+    for (const key of this.mailDomains.keys()) queue.add(key);
+    this.statusWatch = watchDomainStatus(
+      this.o.buckets.domainStatus,
+      (domain) => {
+        for (const key of this.keysForDomain(domain)) this.enqueue(key);
+      },
+      this.o.logger,
+    );
+    // Periodic resync: converge even what no event pointed at (edits to the buckets by hand).
+    this.resyncTimer = setInterval(() => {
+      for (const key of this.mailDomains.keys()) this.enqueue(key);
+    }, this.o.resyncMs);
+    this.resyncTimer.unref();
+    const controller = new Controller({
+      name: CONTROLLER_NAME,
+      queue,
+      reconciler: this.reconciler,
+      workers: this.o.workers,
+      logger: this.o.logger.child({ controller: CONTROLLER_NAME }),
+      metrics: this.o.metrics,
+    });
+    try {
+      await controller.run(signal);
+    } finally {
+      clearInterval(this.resyncTimer);
+      this.statusWatch.stop();
+      this.queue = undefined;
+    }
+  }
+
+  /** Stops reconciling (in-flight reconciles finish), releases the lease, stops the informers. */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await this.running;
+    await Promise.all([this.mailDomains.stop(), this.secrets.stop()]);
+  }
+}
+
+function domainOf(object: KubeObject | undefined): string | undefined {
+  const spec = object?.spec as { domain?: unknown } | undefined;
+  return typeof spec?.domain === 'string' ? spec.domain : undefined;
+}

@@ -1,0 +1,357 @@
+// MailDomain end to end against a real kube-apiserver + etcd and a real nats-server, the operator
+// running as a process under its own RBAC-limited ServiceAccount.
+import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { type DkimKeyValue, type DomainConfigValue, writeDomainStatus } from '@hermod/domain-config';
+import {
+  condition,
+  kvJson,
+  type MailDomainJson,
+  metricValue,
+  type OperatorEnv,
+  type OperatorProcess,
+  startOperatorEnv,
+  waitFor,
+} from './operator-env.js';
+
+const manifest = (name: string, spec: Record<string, unknown>) =>
+  JSON.stringify({
+    apiVersion: 'mail.hermod.dev/v1alpha1',
+    kind: 'MailDomain',
+    metadata: { name, namespace: 'default' },
+    spec,
+  });
+
+describe('MailDomain lifecycle', () => {
+  let env: OperatorEnv;
+  let operator: OperatorProcess;
+
+  before(async () => {
+    env = await startOperatorEnv();
+    operator = await env.startOperator();
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  const get = (name: string) => env.cp.getJson<MailDomainJson>(['maildomain', name, '-n', 'default']);
+
+  test('kubectl apply -f examples/ then kubectl wait --for=condition=Ready', async () => {
+    await env.cp.kubectlOk(['apply', '-n', 'default', '-f', 'examples/']);
+    await env.cp.kubectlOk(
+      [
+        'wait',
+        '-n',
+        'default',
+        '--for=condition=Ready',
+        '--timeout=90s',
+        'maildomain/example-com',
+        'maildomain/example-org',
+        'maildomain/example-net',
+        'maildomain/example-info',
+      ],
+      { timeoutMs: 100_000 },
+    );
+    const local = await kvJson<DomainConfigValue>(env.buckets.domains, 'example.com');
+    assert.ok(local, 'example.com is in the live config bucket');
+    assert.equal(local.exchanger, 'local');
+    assert.equal(local.source, 'operator:default/example-com');
+    assert.deepEqual(local.aliases.find((a) => a.source === 'sales')?.destinations, [
+      'alice@example.com',
+      'bob@example.com',
+    ]);
+    assert.equal(local.catchAll, 'admin@example.com');
+    assert.equal(local.limits.maxMessageBytes, 25 * 1024 * 1024);
+    assert.equal(local.tls.mtaSts, 'testing');
+    const remote = await kvJson<DomainConfigValue>(env.buckets.domains, 'example.org');
+    assert.equal(remote?.exchanger, 'remote');
+    assert.deepEqual(remote?.remoteHosts, [
+      { host: 'smtp.example-suite.net', port: 25, preference: 10, requireTls: true },
+    ]);
+    const backup = await kvJson<DomainConfigValue>(env.buckets.domains, 'example.net');
+    assert.equal(backup?.exchanger, 'backup');
+    assert.equal(backup?.backup?.maxHoldSeconds, 120 * 3600);
+    assert.equal(backup?.dkim, undefined, 'DKIM is disabled for example.net');
+
+    const md = await get('example-com');
+    assert.equal(md.status?.observedGeneration, md.metadata.generation);
+    assert.equal(md.status?.effectiveExchanger, 'local');
+    assert.ok(md.metadata.finalizers?.includes('mail.hermod.dev/cleanup'));
+    for (const type of ['Ready', 'ConfigApplied', 'DkimKeyReady'])
+      assert.equal(condition(md, type)?.status, 'True', type);
+    assert.equal(condition(md, 'DnsVerified')?.status, 'Unknown');
+    const purposes = md.status?.dnsRecords?.map((r) => r.purpose).sort();
+    assert.deepEqual(purposes, ['DKIM', 'DMARC', 'MTA-STS', 'MX', 'SPF']);
+    const table = await env.cp.kubectlOk(['get', 'mdom', '-n', 'default']);
+    assert.match(table, /example-com\s+example\.com\s+local\s+local\s+True/);
+  });
+
+  test('the DKIM key is in a Secret owned by the MailDomain and reaches the key bucket', async () => {
+    const md = await get('example-com');
+    const selector = md.status?.dkim?.activeSelector;
+    assert.ok(selector);
+    const secret = await env.cp.getJson<{
+      metadata: { ownerReferences: Array<{ uid: string; kind: string; controller: boolean }> };
+      data: Record<string, string>;
+    }>(['secret', 'example-com-dkim', '-n', 'default']);
+    assert.deepEqual(
+      secret.metadata.ownerReferences.map((r) => [r.kind, r.uid, r.controller]),
+      [['MailDomain', md.metadata.uid, true]],
+    );
+    const pem = Buffer.from(secret.data[`${selector}.private.pem`] ?? '', 'base64').toString('utf8');
+    assert.equal(createPrivateKey(pem).asymmetricKeyType, 'ed25519');
+    const config = await kvJson<DomainConfigValue>(env.buckets.domains, 'example.com');
+    assert.equal(config?.dkim?.selector, selector);
+    assert.equal(config?.dkim?.algorithm, 'ed25519-sha256');
+    const key = await kvJson<DkimKeyValue>(env.buckets.dkimKeys, config?.dkim?.keyRef ?? '');
+    assert.equal(key?.privateKeyPem, pem);
+    // The DNS record in status carries the public half of that very key.
+    const spki = createPublicKey(pem).export({ type: 'spki', format: 'der' });
+    const dkimRecord = md.status?.dnsRecords?.find((r) => r.purpose === 'DKIM');
+    assert.equal(dkimRecord?.name, `${selector}._domainkey.example.com`);
+    assert.ok(dkimRecord?.value.endsWith(`p=${spki.subarray(spki.length - 32).toString('base64')}`));
+  });
+
+  test('a new MailDomain reaches the live config bucket within 5 seconds of kubectl apply', async () => {
+    const started = Date.now();
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: manifest('fast', { domain: 'fast.example', dkim: { algorithm: 'ed25519' } }),
+    });
+    await waitFor('fast.example in the bucket', () => kvJson(env.buckets.domains, 'fast.example'), 5_000, 50);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 5_000, `took ${elapsed} ms`);
+  });
+
+  test('patching to remote changes the live config and status within 5 seconds', async () => {
+    const started = Date.now();
+    await env.cp.kubectlOk([
+      'patch',
+      'maildomain',
+      'fast',
+      '-n',
+      'default',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: { exchanger: 'remote', remote: { hosts: [{ host: '127.0.0.1', port: 10025 }] } },
+      }),
+    ]);
+    const config = await waitFor(
+      'fast.example to become remote',
+      async () => {
+        const c = await kvJson<DomainConfigValue>(env.buckets.domains, 'fast.example');
+        return c?.exchanger === 'remote' ? c : undefined;
+      },
+      5_000,
+      50,
+    );
+    assert.ok(Date.now() - started < 5_000);
+    assert.deepEqual(config.remoteHosts, [
+      { host: '127.0.0.1', port: 10025, preference: 10, requireTls: false },
+    ]);
+    const md = await waitFor(
+      'status to converge',
+      async () => {
+        const m = await get('fast');
+        return m.status?.observedGeneration === m.metadata.generation ? m : undefined;
+      },
+      5_000,
+    );
+    assert.equal(md.status?.effectiveExchanger, 'remote');
+    assert.equal(config.generation, md.metadata.generation);
+  });
+
+  test('auto mode shows the effective mode the routing service decided', async () => {
+    let md = await get('example-info');
+    assert.equal(md.status?.effectiveExchanger, undefined);
+    assert.match(md.status?.effectiveExchangerReason ?? '', /waiting for the routing service/);
+    await writeDomainStatus(env.buckets.domainStatus, 'example.info', {
+      effectiveExchanger: 'remote',
+      reason: 'no MX of example.info points at us (mx.elsewhere.test)',
+      observedAt: new Date().toISOString(),
+    });
+    md = await waitFor(
+      'effective mode in status',
+      async () => {
+        const m = await get('example-info');
+        return m.status?.effectiveExchanger === 'remote' ? m : undefined;
+      },
+      5_000,
+    );
+    assert.match(md.status?.effectiveExchangerReason ?? '', /mx\.elsewhere\.test/);
+    const table = await env.cp.kubectlOk(['get', 'mdom', 'example-info', '-n', 'default']);
+    assert.match(table, /example\.info\s+auto\s+remote\s+True/);
+  });
+
+  test('a second reconcile at the same generation writes nothing', async () => {
+    const md = await get('example-com');
+    const secretBefore = await env.cp.getJson<{ metadata: { resourceVersion: string } }>([
+      'secret',
+      'example-com-dkim',
+      '-n',
+      'default',
+    ]);
+    const kvBefore = (await env.buckets.domains.get('example.com'))?.revision;
+    const reconcilesBefore = metricValue(await operator.metrics(), 'hermod_operator_reconcile_total', {
+      controller: 'maildomain',
+    });
+    const writesBefore = metricValue(await operator.metrics(), 'hermod_operator_config_writes_total');
+    // A metadata-only change: an event (so a reconcile) but no new generation.
+    await env.cp.kubectlOk(['annotate', 'maildomain', 'example-com', '-n', 'default', 'test/poke=1']);
+    const poked = await get('example-com');
+    assert.equal(poked.metadata.generation, md.metadata.generation);
+    await waitFor(
+      'a reconcile after the poke',
+      async () =>
+        metricValue(await operator.metrics(), 'hermod_operator_reconcile_total', {
+          controller: 'maildomain',
+        }) > reconcilesBefore,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const afterMd = await get('example-com');
+    assert.equal(
+      afterMd.metadata.resourceVersion,
+      poked.metadata.resourceVersion,
+      'no status or finalizer write',
+    );
+    const secretAfter = await env.cp.getJson<{ metadata: { resourceVersion: string } }>([
+      'secret',
+      'example-com-dkim',
+      '-n',
+      'default',
+    ]);
+    assert.equal(
+      secretAfter.metadata.resourceVersion,
+      secretBefore.metadata.resourceVersion,
+      'no Secret write',
+    );
+    assert.equal((await env.buckets.domains.get('example.com'))?.revision, kvBefore, 'no KV write');
+    assert.equal(metricValue(await operator.metrics(), 'hermod_operator_config_writes_total'), writesBefore);
+  });
+
+  test('invalid specs are refused by the API server with messages naming the field', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ domain: 'Not_A_Domain' }, /spec\.domain/],
+      [{ domain: 'x.example', exchanger: 'sideways' }, /spec\.exchanger.*Unsupported value: "sideways"/],
+      [{ domain: 'x.example', exchanger: 'backup' }, /spec\.backup.*required when exchanger is backup/],
+      [
+        { domain: 'x.example', dkim: { rotationPeriod: '1h', publishLeadTime: '2h' } },
+        /spec\.dkim\.publishLeadTime.*shorter than rotationPeriod/,
+      ],
+      [
+        { domain: 'x.example', remote: { hosts: [{ host: 'h.example', port: 70000 }] } },
+        /spec\.remote\.hosts\[0\]\.port/,
+      ],
+      [{ domain: 'x.example', limits: { maxMessageSize: 'lots' } }, /spec\.limits\.maxMessageSize/],
+    ];
+    for (const [spec, expected] of cases) {
+      const result = await env.cp.kubectl(['apply', '-f', '-'], { input: manifest('invalid', spec) });
+      assert.notEqual(result.code, 0, JSON.stringify(spec));
+      assert.match(result.stderr, expected);
+    }
+    const immutable = await env.cp.kubectl([
+      'patch',
+      'mdom',
+      'fast',
+      '-n',
+      'default',
+      '--type=merge',
+      '-p',
+      '{"spec":{"domain":"other.example"}}',
+    ]);
+    assert.match(immutable.stderr, /spec\.domain.*immutable/);
+  });
+
+  test('deleting cleans up the live config, the keys and the Secret, then the finalizer', async () => {
+    const md = await get('example-com');
+    const keyRef = (await kvJson<DomainConfigValue>(env.buckets.domains, 'example.com'))?.dkim?.keyRef ?? '';
+    assert.ok(await kvJson(env.buckets.dkimKeys, keyRef));
+    await env.cp.kubectlOk(['delete', 'maildomain', 'example-com', '-n', 'default', '--timeout=30s'], {
+      timeoutMs: 40_000,
+    });
+    assert.equal(await kvJson(env.buckets.domains, 'example.com'), undefined);
+    assert.equal(await kvJson(env.buckets.dkimKeys, keyRef), undefined);
+    const secret = await env.cp.kubectl(['get', 'secret', 'example-com-dkim', '-n', 'default']);
+    assert.match(secret.stderr, /NotFound/);
+    const events = await env.cp.kubectlOk([
+      'get',
+      'events',
+      '-n',
+      'default',
+      '--field-selector',
+      `involvedObject.uid=${md.metadata.uid}`,
+      '-o',
+      'json',
+    ]);
+    const reasons = (JSON.parse(events) as { items: Array<{ reason: string }> }).items.map((e) => e.reason);
+    for (const reason of ['DkimKeyCreated', 'ConfigApplied', 'Ready', 'CleanedUp'])
+      assert.ok(reasons.includes(reason), `event ${reason} in ${reasons}`);
+  });
+
+  test('deleting when the live config is already gone does not get stuck', async () => {
+    await env.buckets.domains.delete('example.org');
+    await env.cp.kubectlOk(['delete', 'maildomain', 'example-org', '-n', 'default', '--timeout=30s'], {
+      timeoutMs: 40_000,
+    });
+    const gone = await env.cp.kubectl(['get', 'maildomain', 'example-org', '-n', 'default']);
+    assert.match(gone.stderr, /NotFound/);
+  });
+
+  test('two MailDomains for one domain: the older serves it, the newer reports the conflict', async () => {
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: manifest('dup', { domain: 'fast.example', dkim: { enabled: false } }),
+    });
+    const dup = await waitFor('conflict in status', async () => {
+      const m = await get('dup');
+      return condition(m, 'Ready')?.reason === 'DomainConflict' ? m : undefined;
+    });
+    assert.equal(condition(dup, 'Ready')?.status, 'False');
+    assert.match(
+      condition(dup, 'ConfigApplied')?.message ?? '',
+      /already served by MailDomain default\/fast/,
+    );
+    assert.equal(
+      (await kvJson<DomainConfigValue>(env.buckets.domains, 'fast.example'))?.source,
+      'operator:default/fast',
+    );
+    // The older one goes: the newer takes the domain over.
+    await env.cp.kubectlOk(['delete', 'maildomain', 'fast', '-n', 'default', '--timeout=30s'], {
+      timeoutMs: 40_000,
+    });
+    await waitFor(
+      'dup to serve fast.example',
+      async () => {
+        const c = await kvJson<DomainConfigValue>(env.buckets.domains, 'fast.example');
+        return c?.source === 'operator:default/dup';
+      },
+      10_000,
+    );
+  });
+
+  test('the operator runs with its own RBAC, not as admin, and exports metrics', async () => {
+    const canPods = await env.cp.kubectl(['auth', 'can-i', 'list', 'pods', '--all-namespaces'], {
+      kubeconfig: env.operatorKubeconfig,
+    });
+    assert.equal(canPods.stdout.trim(), 'no');
+    const canDomains = await env.cp.kubectl(
+      ['auth', 'can-i', 'watch', 'maildomains.mail.hermod.dev', '--all-namespaces'],
+      {
+        kubeconfig: env.operatorKubeconfig,
+      },
+    );
+    assert.equal(canDomains.stdout.trim(), 'yes');
+    const metrics = await operator.metrics();
+    assert.ok(metricValue(metrics, 'hermod_operator_reconcile_total') > 0);
+    assert.equal(
+      metricValue(metrics, 'hermod_operator_api_requests_total', { code: '403' }),
+      0,
+      'no request was forbidden',
+    );
+    assert.equal(metricValue(metrics, 'hermod_operator_leader'), 1);
+    assert.match(metrics, /hermod_operator_reconcile_duration_seconds_bucket/);
+    assert.match(metrics, /hermod_operator_workqueue_depth/);
+    const ready = await fetch(`http://127.0.0.1:${operator.opsPort}/readyz`);
+    assert.equal(ready.status, 200);
+  });
+});
