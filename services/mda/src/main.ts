@@ -6,6 +6,7 @@ import {
   mailboxEventSubject,
 } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { trace } from '@opentelemetry/api';
 import { Counter } from 'prom-client';
 import { loadMdaConfig } from './config.js';
 import { deliverBatch } from './deliver.js';
@@ -17,6 +18,7 @@ runMain('mda', async () => {
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const { nc, js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
+  const tracer = trace.getTracer('hermod.mda');
   const outcomes = new Counter({
     name: 'hermod_mda_jobs_total',
     help: 'Local delivery jobs by outcome',
