@@ -68,8 +68,8 @@ COPY --from=runtime-deps --chown=root:root /src/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --from=build --chown=root:root /app/migrations ./migrations
 # Listeners above 1024 so a non-root user binds them without capabilities; the Kubernetes Services
-# map the standard ports (25, 587, 465, 143, 993, 110, 995) onto these.
-EXPOSE 2525 2587 2465 7001 2143 2993 2110 2995 9090
+# map the standard ports (25, 587, 465, 143, 993, 110, 995) onto these (2526: mx behind PROXY protocol).
+EXPOSE 2525 2526 2587 2465 7001 2143 2993 2110 2995 9090
 USER 10001:10001
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.OPS_PORT || 9090) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -9,7 +9,11 @@ msa:
   key: msa
   database: true
   tls: true
+  # Submission only runs over TLS: msa refuses to start without a certificate.
+  tlsRequired: true
   public: true
+  hostnameEnv: MSA_HOSTNAME
+  routingClient: true
   ports:
     - { name: submission, containerPort: 2587, servicePort: 587, env: MSA_SUBMISSION_PORT }
     - { name: submissions, containerPort: 2465, servicePort: 465, env: MSA_SUBMISSIONS_PORT }
@@ -18,8 +22,12 @@ mx:
   database: true
   tls: true
   public: true
+  hostnameEnv: MX_HOSTNAME
+  routingClient: true
   ports:
     - { name: smtp, containerPort: 2525, servicePort: 25, env: MX_SMTP_PORT }
+  # With service.proxyProtocol the Service sends port 25 to this listener, which reads a PROXY header first.
+  proxy: { name: smtp-proxy, containerPort: 2526, env: MX_PROXY_PORT, replaces: smtp }
 routing:
   key: routing
   database: true
@@ -44,6 +52,7 @@ imap:
   database: true
   tls: true
   public: true
+  hostnameEnv: IMAP_HOSTNAME
   ports:
     - { name: imap, containerPort: 2143, servicePort: 143, env: IMAP_PORT }
     - { name: imaps, containerPort: 2993, servicePort: 993, env: IMAPS_PORT }
@@ -200,7 +209,23 @@ switches. Call with (dict "root" $ "component" "mx").
 */}}
 {{- define "hermod.componentEnv" -}}
 {{- $root := .root -}}
+{{- $facts := index (include "hermod.componentTable" $root | fromJson) .component -}}
+{{- $values := index $root.Values $facts.key -}}
+{{- if and $facts.proxy $values.service.proxyProtocol }}
+- name: {{ $facts.proxy.env }}
+  value: {{ $facts.proxy.containerPort | quote }}
+{{- end }}
+{{- with $facts.hostnameEnv }}
+- name: {{ . }}
+  value: {{ $root.Values.mailHostname | quote }}
+{{- end }}
+{{- if $facts.routingClient }}
+- name: ROUTING_GRPC_ADDRESS
+  value: {{ printf "%s:7001" (include "hermod.componentName" (dict "root" $root "component" "routing")) | quote }}
+{{- end }}
 {{- if eq .component "operator" }}
+- name: HERMOD_MX_HOSTS
+  value: {{ $root.Values.mailHostname | quote }}
 - name: POD_NAME
   valueFrom:
     fieldRef: { fieldPath: metadata.name }

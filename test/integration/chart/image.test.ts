@@ -84,7 +84,7 @@ describe('Dockerfile', () => {
         .filter((i) => i.keyword === 'EXPOSE')
         .flatMap((i) => i.args.split(/\s+/).map(Number)),
     );
-    for (const port of [2525, 2587, 2465, 7001, 2143, 2993, 2110, 2995, 9090])
+    for (const port of [2525, 2526, 2587, 2465, 7001, 2143, 2993, 2110, 2995, 9090])
       assert.ok(exposed.has(port), `EXPOSE ${port}`);
     const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
     assert.ok(

@@ -1,0 +1,485 @@
+// The Helm chart, rendered by a real helm (built from Go modules): lint --strict, default and
+// all-features renders, and the properties every Deployment must have (probes on the ops port,
+// resources, a locked-down securityContext, a PodDisruptionBudget, graceful shutdown), the image
+// and ports each service's own configuration expects, RBAC equal to the operator's, and values
+// that are validated by values.schema.json and documented in the README.
+import assert from 'node:assert/strict';
+import { access, readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { repositoryRoot } from '@hermod/local-infra';
+import { parse, parseAllDocuments } from 'yaml';
+import { deployables } from '../../../docker/deployables.js';
+import {
+  allFeaturesValues,
+  type ComponentName,
+  chartDir,
+  componentNames,
+  expectedComponents,
+  helm,
+  type K8sObject,
+  kubeVersion,
+  optionalApis,
+  renderChart,
+  renderChartText,
+} from './chart.js';
+
+type EnvVar = { name: string; value?: string; valueFrom?: unknown };
+// biome-ignore lint/suspicious/noExplicitAny: manifests are walked field by field
+type Any = any;
+
+const byKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
+const component = (o: K8sObject) => o.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+const deploymentOf = (objects: K8sObject[], name: ComponentName) => {
+  const found = byKind(objects, 'Deployment').find((d) => component(d) === name);
+  assert.ok(found, `no Deployment for ${name}`);
+  return found;
+};
+const containerOf = (deployment: K8sObject) => {
+  const containers = deployment.spec.template.spec.containers as Any[];
+  assert.equal(containers.length, 1, `${deployment.metadata.name} has one container`);
+  return containers[0];
+};
+const envOf = (container: Any) => new Map((container.env as EnvVar[]).map((e) => [e.name, e]));
+const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+test('helm lint --strict passes with default and with all-features values', async () => {
+  for (const values of [[], ['--values', allFeaturesValues]]) {
+    const result = await helm(['lint', chartDir, '--strict', '--kube-version', kubeVersion, ...values]);
+    assert.equal(result.code, 0, `helm lint ${values.join(' ')}:\n${result.stdout}${result.stderr}`);
+  }
+});
+
+/** Checks every Deployment in a render; returns nothing, fails on the first broken property. */
+function checkDeployments(
+  objects: K8sObject[],
+  values: { image: string; imageOf?: Partial<Record<ComponentName, string>> },
+) {
+  const pdbs = byKind(objects, 'PodDisruptionBudget');
+  const deployments = byKind(objects, 'Deployment');
+  assert.deepEqual(deployments.map(component).sort(), [...componentNames].sort());
+  for (const name of componentNames) {
+    const d = deploymentOf(objects, name);
+    const pod = d.spec.template.spec;
+    const c = containerOf(d);
+    const env = envOf(c);
+    const where = `Deployment ${d.metadata.name}`;
+
+    assert.equal(c.image, values.imageOf?.[name] ?? values.image, `${where} image`);
+    assert.deepEqual(c.args, [name], `${where} runs its own deployable`);
+
+    // Probes: the services' ops endpoints.
+    const ops = (c.ports as Any[]).find((p) => p.name === 'ops');
+    assert.equal(ops?.containerPort, 9090, `${where} ops port`);
+    assert.equal(env.get('OPS_PORT')?.value, '9090');
+    assert.equal(env.get('OPS_HOST')?.value, '0.0.0.0');
+    for (const [probe, path] of [
+      ['startupProbe', '/healthz'],
+      ['livenessProbe', '/healthz'],
+      ['readinessProbe', '/readyz'],
+    ] as const) {
+      assert.equal(c[probe]?.httpGet?.path, path, `${where} ${probe}`);
+      assert.equal(c[probe]?.httpGet?.port, 'ops', `${where} ${probe} port`);
+    }
+
+    // Resources.
+    assert.ok(c.resources?.requests?.cpu, `${where} cpu request`);
+    assert.ok(c.resources?.requests?.memory, `${where} memory request`);
+    assert.ok(c.resources?.limits?.memory, `${where} memory limit`);
+
+    // Security.
+    assert.equal(pod.securityContext?.runAsNonRoot, true, `${where} runAsNonRoot`);
+    assert.ok(Number(pod.securityContext?.runAsUser) > 0, `${where} numeric non-root runAsUser`);
+    assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+    assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where} readOnlyRootFilesystem`);
+    assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where} allowPrivilegeEscalation`);
+    assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${where} drops ALL capabilities`);
+    assert.ok(
+      (c.volumeMounts as Any[]).some((m) => m.mountPath === '/tmp'),
+      `${where} has a writable /tmp under a read-only root`,
+    );
+    assert.equal(pod.automountServiceAccountToken, name === 'operator', `${where} service account token`);
+    assert.equal(pod.enableServiceLinks, false);
+
+    // A PodDisruptionBudget selecting exactly these pods.
+    const podLabels = d.spec.template.metadata.labels as Record<string, string>;
+    const pdb = pdbs.find((p) => matches(p.spec.selector.matchLabels, podLabels));
+    assert.ok(pdb, `${where} has a PodDisruptionBudget`);
+    assert.ok(matches(d.spec.selector.matchLabels, podLabels), `${where} selector matches its pods`);
+
+    // Graceful scale-down: preStop pause + the service's grace fit in the pod's grace period.
+    const preStop = c.lifecycle?.preStop?.exec?.command as string[] | undefined;
+    const pause = preStop ? Number(preStop[1]) : 0;
+    if (['msa', 'mx', 'imap', 'routing'].includes(name)) assert.ok(pause > 0, `${where} pauses in preStop`);
+    const graceMs = Number(env.get('SHUTDOWN_GRACE_MS')?.value);
+    assert.ok(graceMs > 0, `${where} SHUTDOWN_GRACE_MS`);
+    assert.ok(
+      pause * 1000 + graceMs < pod.terminationGracePeriodSeconds * 1000,
+      `${where}: preStop ${pause}s + SHUTDOWN_GRACE_MS ${graceMs} must end before terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds}`,
+    );
+
+    // Listeners: container ports and the env telling the service to use them.
+    const expected = expectedComponents[name].ports as Record<string, readonly [number, number]>;
+    const containerPorts = (c.ports as Any[])
+      .filter((p) => p.name !== 'ops' && p.name !== 'smtp-proxy')
+      .map((p) => p.containerPort)
+      .sort();
+    assert.deepEqual(
+      containerPorts,
+      Object.values(expected)
+        .map(([cp]) => cp)
+        .sort(),
+      `${where} container ports`,
+    );
+    for (const [variable, [containerPort]] of Object.entries(expected)) {
+      assert.equal(env.get(variable)?.value, String(containerPort), `${where} ${variable}`);
+      assert.ok(containerPort > 1024, 'non-root containers bind unprivileged ports');
+    }
+  }
+}
+
+describe('default values', () => {
+  let objects: K8sObject[];
+  before(async () => {
+    objects = await renderChart();
+  });
+
+  test('every Deployment has probes, resources, securityContext, a PDB and graceful shutdown', () => {
+    checkDeployments(objects, { image: 'hermod:0.1.0' });
+  });
+
+  test('Services publish the standard ports on the container ports, keeping the client address', () => {
+    const services = byKind(objects, 'Service');
+    for (const name of componentNames) {
+      const expected = Object.values(
+        expectedComponents[name].ports as Record<string, readonly [number, number]>,
+      );
+      const service = services.find((s) => component(s) === name);
+      if (expected.length === 0) {
+        assert.equal(service, undefined, `${name} has no listener, so no Service`);
+        continue;
+      }
+      assert.ok(service, `Service for ${name}`);
+      const d = deploymentOf(objects, name);
+      assert.ok(
+        matches(service.spec.selector, d.spec.template.metadata.labels),
+        `${name} Service selects its pods`,
+      );
+      const named = new Map((containerOf(d).ports as Any[]).map((p) => [p.name, p.containerPort]));
+      const published = (service.spec.ports as Any[]).map((p) => [p.port, named.get(p.targetPort)]).sort();
+      assert.deepEqual(published, expected.map(([cp, sp]) => [sp, cp]).sort(), `${name} Service ports`);
+      if (name === 'routing') assert.equal(service.spec.type, 'ClusterIP');
+      else {
+        assert.equal(service.spec.type, 'LoadBalancer', `${name} is public`);
+        assert.equal(service.spec.externalTrafficPolicy, 'Local', `${name} keeps client IPs`);
+      }
+    }
+  });
+
+  test('NetworkPolicies: mail ports open, routing gRPC only from this release, ops only from scrapers', () => {
+    const policies = byKind(objects, 'NetworkPolicy');
+    assert.deepEqual(policies.map(component).sort(), [...componentNames].sort());
+    const routing = policies.find((p) => component(p) === 'routing');
+    const grpcRule = ((routing?.spec.ingress ?? []) as Any[]).find((r) =>
+      r.ports.some((p: Any) => p.port === 7001),
+    );
+    assert.deepEqual(grpcRule.from, [
+      {
+        podSelector: {
+          matchLabels: { 'app.kubernetes.io/name': 'hermod', 'app.kubernetes.io/instance': 'hermod' },
+        },
+      },
+    ]);
+    const mx = policies.find((p) => component(p) === 'mx');
+    const smtpRule = ((mx?.spec.ingress ?? []) as Any[]).find((r) =>
+      r.ports.some((p: Any) => p.port === 2525),
+    );
+    assert.equal(smtpRule.from, undefined, 'anyone may connect to port 25');
+    for (const policy of policies) {
+      const opsRule = (policy.spec.ingress as Any[]).find((r) => r.ports.some((p: Any) => p.port === 9090));
+      assert.ok(opsRule?.from?.length > 0, `${policy.metadata.name}: ops port restricted`);
+    }
+  });
+
+  test('MailDomain CRD is installed behind crds.install and kept on uninstall', async () => {
+    const crd = byKind(objects, 'CustomResourceDefinition').find(
+      (c) => c.metadata.name === 'maildomains.mail.hermod.dev',
+    );
+    assert.ok(crd, 'templates/crd/maildomains.yaml renders the MailDomain CRD');
+    assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+    const without = await renderChart({ set: ['crds.install=false'] });
+    assert.equal(byKind(without, 'CustomResourceDefinition').length, 0);
+    // Generated from the operator's single source: the chart's copy carries the same spec.
+    const source = join(repositoryRoot, 'operator/config/crd/mail.hermod.dev_maildomains.yaml');
+    const generated = parse(await readFile(source, 'utf8')) as K8sObject;
+    assert.deepEqual(crd.spec, generated.spec, 'chart CRD differs from operator/config/crd: regenerate it');
+  });
+
+  test('optional APIs are left out (not half-applied) when the cluster does not serve them', async () => {
+    const text = await renderChartText({ valuesFiles: [allFeaturesValues] });
+    const kinds = new Set(parseAllDocuments(text).map((d) => (d.toJS() as K8sObject | null)?.kind));
+    for (const kind of ['Certificate', 'ServiceMonitor', 'ScaledObject']) assert.ok(!kinds.has(kind), kind);
+    // Without KEDA, outbound-mta keeps a fixed replica count.
+    const objects = parseAllDocuments(text).map((d) => d.toJS() as K8sObject);
+    assert.equal(deploymentOf(objects, 'outbound-mta').spec.replicas, 2);
+  });
+});
+
+describe('all-features values', () => {
+  let objects: K8sObject[];
+  before(async () => {
+    objects = await renderChart({ valuesFiles: [allFeaturesValues], apiVersions: optionalApis });
+  });
+
+  test('every Deployment still has probes, resources, securityContext, a PDB and graceful shutdown', () => {
+    checkDeployments(objects, { image: 'registry.example.com/hermod/hermod:0.1.0' });
+  });
+
+  test('cert-manager Certificate writes the Secret the TLS listeners mount', () => {
+    const [cert] = byKind(objects, 'Certificate');
+    assert.equal(cert?.spec.secretName, 'hermod-tls');
+    assert.deepEqual(cert?.spec.issuerRef, {
+      name: 'letsencrypt',
+      kind: 'ClusterIssuer',
+      group: 'cert-manager.io',
+    });
+    for (const name of ['msa', 'mx', 'imap'] as const) {
+      const d = deploymentOf(objects, name);
+      const volume = (d.spec.template.spec.volumes as Any[]).find((v) => v.name === 'tls');
+      assert.equal(volume?.secret?.secretName, 'hermod-tls', `${name} mounts the certificate`);
+      const env = envOf(containerOf(d));
+      assert.equal(env.get('TLS_CERT_FILE')?.value, '/etc/hermod/tls/tls.crt');
+      assert.equal(env.get('TLS_KEY_FILE')?.value, '/etc/hermod/tls/tls.key');
+    }
+  });
+
+  test('KEDA scales outbound-mta on the JetStream lag of its consumer; HPAs scale the others', () => {
+    const [scaled] = byKind(objects, 'ScaledObject');
+    assert.equal(scaled?.spec.scaleTargetRef.name, deploymentOf(objects, 'outbound-mta').metadata.name);
+    const trigger = scaled?.spec.triggers[0];
+    assert.equal(trigger.type, 'nats-jetstream');
+    assert.equal(trigger.metadata.stream, 'HERMOD_OUTBOUND');
+    assert.equal(trigger.metadata.consumer, 'outbound-mta');
+    assert.equal(
+      deploymentOf(objects, 'outbound-mta').spec.replicas,
+      undefined,
+      'KEDA owns the replica count',
+    );
+    const hpas = byKind(objects, 'HorizontalPodAutoscaler');
+    assert.deepEqual(hpas.map(component).sort(), ['mda', 'msa', 'mx', 'routing']);
+    for (const hpa of hpas) {
+      const d = deploymentOf(objects, component(hpa) as ComponentName);
+      assert.equal(hpa.spec.scaleTargetRef.name, d.metadata.name);
+      assert.equal(d.spec.replicas, undefined, `${d.metadata.name}: the HPA owns the replica count`);
+    }
+  });
+
+  test('ServiceMonitor scrapes /metrics of every component through the ops Service', () => {
+    const [monitor] = byKind(objects, 'ServiceMonitor');
+    assert.equal(monitor?.metadata.labels?.release, 'prometheus');
+    assert.equal(monitor?.spec.endpoints[0].path, '/metrics');
+    const ops = byKind(objects, 'Service').find((s) =>
+      matches(monitor?.spec.selector.matchLabels, s.metadata.labels ?? {}),
+    );
+    assert.ok(ops, 'a Service matches the ServiceMonitor');
+    for (const name of componentNames) {
+      assert.ok(matches(ops.spec.selector, deploymentOf(objects, name).spec.template.metadata.labels), name);
+    }
+  });
+
+  test('external NATS and PostgreSQL come from Secrets; scheduling settings reach the pods', () => {
+    const secret = byKind(objects, 'Secret')[0];
+    assert.match(secret?.stringData?.url ?? '', /^postgres:\/\//);
+    for (const name of componentNames) {
+      const env = envOf(containerOf(deploymentOf(objects, name)));
+      assert.deepEqual(env.get('NATS_URL')?.valueFrom, { secretKeyRef: { name: 'hermod-nats', key: 'url' } });
+      if (name !== 'operator') {
+        assert.deepEqual(env.get('DATABASE_URL')?.valueFrom, {
+          secretKeyRef: { name: secret?.metadata.name, key: 'url' },
+        });
+      }
+    }
+    const msa = deploymentOf(objects, 'msa').spec.template.spec;
+    assert.deepEqual(msa.nodeSelector, { 'kubernetes.io/os': 'linux' });
+    assert.equal(msa.tolerations[0].key, 'mail');
+    assert.equal(msa.topologySpreadConstraints[0].topologyKey, 'topology.kubernetes.io/zone');
+    assert.ok(deploymentOf(objects, 'mx').spec.template.spec.affinity.podAntiAffinity);
+  });
+
+  test('mx behind PROXY protocol: port 25 goes to the listener that reads the PROXY header', () => {
+    const mx = containerOf(deploymentOf(objects, 'mx'));
+    assert.ok((mx.ports as Any[]).some((p) => p.name === 'smtp-proxy' && p.containerPort === 2526));
+    assert.equal(envOf(mx).get('MX_PROXY_PORT')?.value, '2526');
+    const service = byKind(objects, 'Service').find((s) => component(s) === 'mx');
+    assert.deepEqual(
+      ((service?.spec.ports ?? []) as Any[]).map((p) => [p.port, p.targetPort]),
+      [[25, 'smtp-proxy']],
+    );
+    const policy = byKind(objects, 'NetworkPolicy').find((p) => component(p) === 'mx');
+    assert.ok(
+      ((policy?.spec.ingress ?? []) as Any[]).some(
+        (r) => !r.from && r.ports.some((p: Any) => p.port === 2526),
+      ),
+    );
+    assert.equal(
+      byKind(objects, 'PodDisruptionBudget').find((p) => component(p) === 'msa')?.spec.minAvailable,
+      2,
+    );
+  });
+});
+
+describe('values', () => {
+  test('values.schema.json refuses typos and bad values, naming them', async () => {
+    for (const [set, expected] of [
+      ['msa.replicsa=3', /replicsa/],
+      ['logLevel=loud', /logLevel/],
+      ['mx.service.externalTrafficPolicy=Nowhere', /externalTrafficPolicy/],
+      ['nats.streamReplicas=9', /streamReplicas/],
+    ] as const) {
+      await assert.rejects(renderChartText({ set: [set] }), expected, set);
+    }
+  });
+
+  test('a grace period too short for the preStop pause is refused', async () => {
+    await assert.rejects(
+      renderChartText({ set: ['mx.terminationGracePeriodSeconds=6', 'mx.preStopSleepSeconds=5'] }),
+      /terminationGracePeriodSeconds of mx leaves no time/,
+    );
+  });
+
+  test('PostgreSQL must be configured', async () => {
+    await assert.rejects(
+      renderChartText({ set: ['postgresql.existingSecret=', 'postgresql.url='] }),
+      /postgresql.existingSecret/,
+    );
+  });
+
+  test('the chart README documents every value', async () => {
+    const readme = await readFile(join(chartDir, 'README.md'), 'utf8');
+    const values = parse(await readFile(join(chartDir, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    const paths: string[] = [];
+    const walk = (node: unknown, prefix: string) => {
+      if (node && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length > 0) {
+        // Kubernetes objects passed through verbatim are documented as a whole.
+        if (['podSecurityContext', 'containerSecurityContext'].includes(prefix)) return paths.push(prefix);
+        if (/\.resources$/.test(prefix) || /\.probes\.[a-z]+$/.test(prefix)) return paths.push(prefix);
+        for (const [k, v] of Object.entries(node)) walk(v, prefix ? `${prefix}.${k}` : k);
+      } else paths.push(prefix);
+      return undefined;
+    };
+    walk(values, '');
+    const missing = paths.filter((p) => !readme.includes(`\`${p}\``));
+    assert.deepEqual(missing, [], 'values missing from charts/hermod/README.md');
+  });
+});
+
+/** The zod schema a service's config.ts exports (its environment variables). */
+async function serviceEnvSchema(name: ComponentName) {
+  const file = join(repositoryRoot, dirname(deployables[name]), 'config.ts');
+  const exists = await access(file).then(
+    () => true,
+    () => false,
+  );
+  assert.ok(
+    exists,
+    `${file} does not exist yet: the chart cannot be checked against ${name}'s configuration`,
+  );
+  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const schema = Object.values(module).find(
+    (v): v is { shape: Record<string, { safeParse(v: unknown): { success: boolean } }> } =>
+      typeof v === 'object' &&
+      v !== null &&
+      'shape' in v &&
+      typeof (v as { safeParse?: unknown }).safeParse === 'function',
+  );
+  assert.ok(schema, `${file} exports no zod object schema`);
+  return schema.shape;
+}
+
+describe('the chart matches each service configuration', () => {
+  for (const name of componentNames) {
+    test(name, async () => {
+      const shape = await serviceEnvSchema(name);
+      const required = Object.entries(shape)
+        .filter(([, field]) => !field.safeParse(undefined).success)
+        .map(([k]) => k);
+      // tls.enabled=false as well: a service that needs a certificate must not be deployable without one
+      // (msa, which does, is switched off for the others' check).
+      const withoutTls = name === 'msa' ? ['tls.enabled=false'] : ['tls.enabled=false', 'msa.enabled=false'];
+      for (const set of [[], withoutTls]) {
+        let objects: K8sObject[];
+        try {
+          objects = await renderChart({ set });
+        } catch (error) {
+          assert.ok(set.length > 0, `default render failed: ${(error as Error).message}`);
+          assert.ok(
+            required.some((k) => k.startsWith('TLS_')),
+            `${name}: tls.enabled=false refused, yet TLS is optional`,
+          );
+          assert.match((error as Error).message, /needs a TLS certificate/);
+          continue;
+        }
+        const env = envOf(containerOf(deploymentOf(objects, name)));
+        const unknown = [...env.keys()].filter((k) => !(k in shape));
+        assert.deepEqual(unknown, [], `${name} is given variables its config does not read`);
+        const missing = required.filter((k) => !env.has(k));
+        assert.deepEqual(
+          missing,
+          [],
+          `${name} requires variables the chart does not set (${set.join(' ') || 'defaults'})`,
+        );
+      }
+    });
+  }
+});
+
+/** Rules as comparable strings: apiGroup|resource|verb, one per combination. */
+function flattenRules(rules: Any[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules ?? [])
+    for (const g of r.apiGroups ?? [''])
+      for (const res of r.resources ?? []) for (const v of r.verbs ?? []) out.add(`${g}|${res}|${v}`);
+  return [...out].sort();
+}
+
+test('operator RBAC in the chart mirrors operator/config/rbac', async () => {
+  const dir = join(repositoryRoot, 'operator/config/rbac');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
+  const source: K8sObject[] = [];
+  for (const f of files) {
+    for (const doc of parseAllDocuments(await readFile(join(dir, f), 'utf8'))) {
+      const o = doc.toJS() as K8sObject | null;
+      if (o) source.push(o);
+    }
+  }
+  const sourceCluster = flattenRules(byKind(source, 'ClusterRole').flatMap((r) => r.rules));
+  const sourceNamespaced = flattenRules(byKind(source, 'Role').flatMap((r) => r.rules));
+  assert.ok(sourceCluster.length + sourceNamespaced.length > 0, `no ClusterRole or Role in ${dir}`);
+  const objects = await renderChart();
+  const operator = (o: K8sObject) => component(o) === 'operator';
+  assert.deepEqual(
+    flattenRules(
+      byKind(objects, 'ClusterRole')
+        .filter(operator)
+        .flatMap((r) => r.rules),
+    ),
+    sourceCluster,
+  );
+  assert.deepEqual(
+    flattenRules(
+      byKind(objects, 'Role')
+        .filter(operator)
+        .flatMap((r) => r.rules),
+    ),
+    sourceNamespaced,
+  );
+  // Bound to the operator's ServiceAccount, which the operator's pods use.
+  const sa = deploymentOf(objects, 'operator').spec.template.spec.serviceAccountName;
+  for (const binding of [...byKind(objects, 'ClusterRoleBinding'), ...byKind(objects, 'RoleBinding')].filter(
+    operator,
+  )) {
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: sa, namespace: 'mail' }]);
+  }
+});
