@@ -6,6 +6,7 @@
 // rebuilds with `npm ci --omit=dev` (same lockfile, same layout). A package that npm nested inside a
 // workspace (e.g. operator/node_modules/...) would not be found from dist/, so it is bundled in instead.
 import { cp, mkdir, rm } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
@@ -68,7 +69,7 @@ function externalsOf(metafile: Metafile): string[] {
   const names = new Set<string>();
   for (const output of Object.values(metafile.outputs)) {
     for (const imp of output.imports) {
-      if (!imp.external || imp.path.startsWith('node:')) continue;
+      if (!imp.external || imp.path.startsWith('node:') || builtinModules.includes(imp.path)) continue;
       const parts = imp.path.split('/');
       names.add(imp.path.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? imp.path));
     }

@@ -1,0 +1,248 @@
+// The chart against a real Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager,
+// built from Go modules by test/harness/kube-control-plane.ts): server-side dry-runs of the default
+// and all-features renders, then real `helm install`s. The controller manager turns each Deployment into
+// a ReplicaSet and Pods, and the namespace enforces the "restricted" Pod Security Standard, so a pod
+// template the API server would refuse fails here. Pods stay Pending: no kubelet runs.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startTestControlPlane, type TestControlPlane } from '@hermod/test/harness';
+import {
+  allFeaturesValues,
+  chartDir,
+  componentNames,
+  helm,
+  type K8sObject,
+  optionalApis,
+  parseManifests,
+  renderChartText,
+} from './chart.js';
+
+const thirdPartyCrds = join(import.meta.dirname, 'fixtures/third-party-crds.yaml');
+
+interface List<T> {
+  items: T[];
+}
+interface ReplicaSet {
+  metadata: {
+    name: string;
+    labels: Record<string, string>;
+    ownerReferences?: Array<{ kind: string; name: string }>;
+  };
+  spec: { replicas: number };
+  status: { replicas?: number };
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+describe('chart on a real API server', () => {
+  let cp: TestControlPlane;
+
+  before(async () => {
+    cp = await startTestControlPlane({ controllerManager: true });
+    for (const ns of ['mail', 'mail-all', 'mail-dry']) {
+      await cp.kubectlOk(['create', 'namespace', ns]);
+      // The strictest Pod Security Standard: the API server refuses pods that do not meet it.
+      await cp.kubectlOk(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted']);
+    }
+    await cp.kubectlOk(['apply', '-f', thirdPartyCrds]);
+    await cp.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', '-f', thirdPartyCrds]);
+  });
+
+  after(async () => {
+    await cp?.stop();
+  });
+
+  test('server-side dry-run accepts the default render', async () => {
+    const manifests = await renderChartText({ namespace: 'mail-dry', release: 'dry' });
+    const result = await cp.kubectl(['apply', '--dry-run=server', '-n', 'mail-dry', '-f', '-'], {
+      input: manifests,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /would violate PodSecurity|Warning/, result.stderr);
+    const applied = result.stdout.trim().split('\n');
+    assert.equal(applied.length, parseManifests(manifests).length, result.stdout);
+    assert.ok(
+      applied.every((l) => /\(server dry run\)$/.test(l)),
+      result.stdout,
+    );
+  });
+
+  test('server-side dry-run accepts the all-features render (Certificate, ServiceMonitor, ScaledObject, HPAs)', async () => {
+    const manifests = await renderChartText({
+      namespace: 'mail-dry',
+      release: 'dry-all',
+      valuesFiles: [allFeaturesValues],
+      apiVersions: optionalApis,
+      // The MailDomain CRD is cluster-scoped and already covered by the default render.
+      set: ['crds.install=false'],
+    });
+    const kinds = new Set(parseManifests(manifests).map((o) => o.kind));
+    for (const kind of ['Certificate', 'ServiceMonitor', 'ScaledObject', 'HorizontalPodAutoscaler'])
+      assert.ok(kinds.has(kind), kind);
+    const result = await cp.kubectl(['apply', '--dry-run=server', '-n', 'mail-dry', '-f', '-'], {
+      input: manifests,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /would violate PodSecurity|Warning/, result.stderr);
+  });
+
+  test('the API server refuses a broken render (the dry-run can fail)', async () => {
+    const manifests = await renderChartText({ namespace: 'mail-dry', release: 'broken' });
+    // A negative port is valid YAML and passes helm, but not the API server's validation.
+    const broken = manifests.replace('containerPort: 2525', 'containerPort: -1');
+    const result = await cp.kubectl(['apply', '--dry-run=server', '-n', 'mail-dry', '-f', '-'], {
+      input: broken,
+    });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /containerPort/);
+    // And the namespace's Pod Security admission sees a weakened securityContext.
+    const weak = await renderChartText({
+      namespace: 'mail-dry',
+      release: 'weak',
+      set: ['containerSecurityContext.allowPrivilegeEscalation=true'],
+    });
+    const warned = await cp.kubectl(['apply', '--dry-run=server', '-n', 'mail-dry', '-f', '-'], {
+      input: weak,
+    });
+    assert.match(warned.stderr, /would violate PodSecurity "restricted:latest": allowPrivilegeEscalation/);
+  });
+
+  test('helm install creates every Deployment, and the controller manager their ReplicaSets and Pods', async () => {
+    const install = await helm([
+      'install',
+      'hermod',
+      chartDir,
+      '--namespace',
+      'mail',
+      '--kubeconfig',
+      cp.kubeconfig,
+      '--set',
+      'mailHostname=mail.example.net',
+    ]);
+    assert.equal(install.code, 0, install.stderr);
+    // NOTES.txt: the DNS records and a first MailDomain.
+    assert.match(install.stdout, /MX 10\s+mail\.example\.net\./);
+    assert.match(install.stdout, /kind: MailDomain/);
+
+    const deployments = await cp.getJson<List<K8sObject>>(['deployments', '-n', 'mail']);
+    assert.deepEqual(
+      deployments.items.map((d) => d.metadata.labels?.['app.kubernetes.io/component']).sort(),
+      [...componentNames].sort(),
+    );
+    for (const d of deployments.items) assert.equal(d.spec.template.spec.containers[0].image, 'hermod:0.1.0');
+
+    const replicaSets = await until(
+      'a ReplicaSet with all its Pods for every Deployment',
+      90_000,
+      async () => {
+        const sets = await cp.getJson<List<ReplicaSet>>(['replicasets', '-n', 'mail']);
+        const complete = sets.items.filter(
+          (rs) => rs.status.replicas === rs.spec.replicas && rs.spec.replicas > 0,
+        );
+        return complete.length === componentNames.length ? sets.items : undefined;
+      },
+    );
+    for (const d of deployments.items) {
+      const rs = replicaSets.find((r) =>
+        r.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === d.metadata.name),
+      );
+      assert.ok(rs, `no ReplicaSet owned by ${d.metadata.name}`);
+      assert.equal(rs.spec.replicas, d.spec.replicas);
+    }
+    const pods = await cp.getJson<List<K8sObject>>(['pods', '-n', 'mail']);
+    const expectedPods = deployments.items.reduce((n, d) => n + Number(d.spec.replicas), 0);
+    assert.equal(pods.items.length, expectedPods, 'every Pod passed admission (restricted Pod Security)');
+    const events = await cp.kubectlOk([
+      'get',
+      'events',
+      '-n',
+      'mail',
+      '--field-selector',
+      'reason=FailedCreate',
+      '-o',
+      'name',
+    ]);
+    assert.equal(events.trim(), '', 'no ReplicaSet failed to create a Pod');
+  });
+
+  test('NOTES.txt tells the truth: its first MailDomain is accepted by the CRD', async () => {
+    const status = await helm(['status', 'hermod', '--namespace', 'mail', '--kubeconfig', cp.kubeconfig]);
+    const sample = /cat <<'YAML'[^\n]*\n([\s\S]*?)\n\s*YAML/.exec(status.stdout)?.[1];
+    assert.ok(sample, status.stdout);
+    const manifest = sample.replace(/^ {3}/gm, '');
+    const result = await cp.kubectl(['apply', '--dry-run=server', '-n', 'mail', '-f', '-'], {
+      input: manifest,
+    });
+    assert.equal(result.code, 0, `${result.stderr}\n${manifest}`);
+    assert.match(result.stdout, /maildomain\.mail\.hermod\.dev\/example-com created \(server dry run\)/);
+  });
+
+  test('helm install with all features discovers cert-manager, Prometheus Operator and KEDA', async () => {
+    const install = await helm([
+      'install',
+      'hermod-all',
+      chartDir,
+      '--namespace',
+      'mail-all',
+      '--kubeconfig',
+      cp.kubeconfig,
+      '--values',
+      allFeaturesValues,
+      '--set',
+      'crds.install=false',
+    ]);
+    assert.equal(install.code, 0, install.stderr);
+    assert.doesNotMatch(install.stdout, /WARNING/, 'every optional API was found through discovery');
+    for (const kind of [
+      'certificates.cert-manager.io',
+      'servicemonitors.monitoring.coreos.com',
+      'scaledobjects.keda.sh',
+      'hpa',
+    ]) {
+      const names = await cp.kubectlOk(['get', kind, '-n', 'mail-all', '-o', 'name']);
+      assert.ok(names.trim().length > 0, `no ${kind} created`);
+    }
+  });
+
+  test('the operator ServiceAccount can do what operator/config/rbac grants, and no more', async () => {
+    const sa = 'system:serviceaccount:mail:hermod-operator';
+    const can = async (verb: string, resource: string, namespace = 'mail') =>
+      (await cp.kubectl(['auth', 'can-i', verb, resource, '-n', namespace, '--as', sa])).stdout.trim();
+    assert.equal(await can('watch', 'maildomains.mail.hermod.dev', 'default'), 'yes');
+    assert.equal(await can('patch', 'maildomains.mail.hermod.dev/status', 'default'), 'yes');
+    assert.equal(await can('create', 'secrets', 'default'), 'yes');
+    assert.equal(await can('update', 'leases.coordination.k8s.io'), 'yes');
+    assert.equal(
+      await can('update', 'leases.coordination.k8s.io', 'default'),
+      'no',
+      'the Lease Role is namespaced',
+    );
+    assert.equal(await can('create', 'deployments.apps'), 'no');
+    assert.equal(await can('delete', 'maildomains.mail.hermod.dev', 'default'), 'no');
+    // The services' ServiceAccount has no permissions at all.
+    const services = 'system:serviceaccount:mail:hermod';
+    const result = await cp.kubectl(['auth', 'can-i', 'get', 'secrets', '-n', 'mail', '--as', services]);
+    assert.equal(result.stdout.trim(), 'no');
+  });
+
+  test('uninstall keeps the MailDomain CRD (helm.sh/resource-policy: keep)', async () => {
+    const result = await helm(['uninstall', 'hermod', '--namespace', 'mail', '--kubeconfig', cp.kubeconfig]);
+    assert.equal(result.code, 0, result.stderr);
+    const crd = await cp.kubectl(['get', 'crd', 'maildomains.mail.hermod.dev', '-o', 'name']);
+    assert.equal(crd.code, 0, 'the CRD (and every MailDomain) survives helm uninstall');
+  });
+});
