@@ -20,6 +20,7 @@ import {
 } from './mailbox-admin.js';
 import { namespaceCommand } from './namespace.js';
 import { checkCommand, noopCommand } from './noop.js';
+import { searchCommand, uidSearchCommand } from './search.js';
 import { closeCommand, examineCommand, selectCommand, unselectCommand } from './select.js';
 import { starttlsCommand } from './starttls.js';
 import { statusCommand } from './status.js';
@@ -68,6 +69,8 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(moveCommand),
     entry(uidMoveCommand),
     entry(idleCommand),
+    entry(searchCommand),
+    entry(uidSearchCommand),
   ];
   return new Map(commands);
 }

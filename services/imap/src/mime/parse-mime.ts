@@ -133,11 +133,18 @@ function parseEntity(
   const boundary = params.find(([k]) => k === 'boundary')?.[1];
   if (type === 'multipart' && boundary && canDescend) {
     const childDefault = subtype === 'digest' ? 'message/rfc822' : 'text/plain';
-    node.children = splitMultipart(buffer, bodyStart, end, boundary).map((range) =>
-      budget.parts < limits.maxParts
-        ? parseEntity(buffer, range[0], range[1], depth + 1, limits, budget, childDefault, false)
-        : leaf(buffer, range[0], range[1]),
-    );
+    const ranges = splitMultipart(buffer, bodyStart, end, boundary);
+    node.children = [];
+    for (const range of ranges) {
+      if (budget.parts >= limits.maxParts) {
+        // Past the part budget the rest of this multipart is one opaque part.
+        node.children.push(leaf(buffer, range[0], ranges[ranges.length - 1]![1]));
+        break;
+      }
+      node.children.push(
+        parseEntity(buffer, range[0], range[1], depth + 1, limits, budget, childDefault, false),
+      );
+    }
     if (node.children.length === 0) node.children.push(leaf(buffer, end, end));
   } else if (type === 'message' && (subtype === 'rfc822' || subtype === 'global') && canDescend) {
     node.message = parseEntity(buffer, bodyStart, end, depth + 1, limits, budget, 'text/plain', true);

@@ -69,8 +69,7 @@ export class CommandReader {
       const end = lf < 0 ? data.length : lf;
       const piece = data.subarray(offset, end);
       offset = lf < 0 ? data.length : lf + 1;
-      this.lineLength += piece.length;
-      if (this.lineLength > this.limits.maxLineLength) {
+      if (this.lineLength + piece.length > this.limits.maxLineLength) {
         this.closed = true;
         events.push({
           type: 'error',
@@ -79,6 +78,7 @@ export class CommandReader {
         break;
       }
       this.line.push(piece);
+      this.lineLength += piece.length;
       if (lf < 0) break;
       let text = Buffer.concat(this.line, this.lineLength);
       this.line = [];

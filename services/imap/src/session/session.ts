@@ -316,6 +316,8 @@ export class ImapSession {
       'MOVE',
       'CHILDREN',
       'SPECIAL-USE',
+      'ESEARCH',
+      'SEARCHRES',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
@@ -377,14 +379,13 @@ export class ImapSession {
     this.dirty = false;
     const changes = await this.backend.changesSince(box.id, box.knownModseq);
     if (this.selected !== box) return;
-    const before = box.exists;
     const { added, flags } = box.absorb(changes);
     if (added.length > 0 && !box.readOnly) {
       const recentFrom = await this.backend.claimRecent(box.id);
       for (const uid of added) if (uid >= recentFrom) box.recent.add(uid);
     }
     if (allowExpunge && box.pendingExpunges.size > 0) this.reportExpunges([...box.pendingExpunges]);
-    if (box.exists !== before || added.length > 0) {
+    if (added.length > 0) {
       this.untagged(`${box.exists} EXISTS`);
       if (!this.enabled.has('IMAP4REV2')) this.untagged(`${box.recent.size} RECENT`);
     }

@@ -1,0 +1,92 @@
+import { splitHeaderFields } from '../mime/header-fields.js';
+import { imapString } from '../protocol/compose.js';
+import { formatSequenceSet } from '../protocol/sequence-set.js';
+import { type Candidate, matches, usesModseq } from '../search/evaluate.js';
+import { needs, parseSearch, type SearchProgram } from '../search/search-query.js';
+import type { ImapSession } from '../session/session.js';
+import { type CommandResult, defineCommand, no, ok } from './command.js';
+
+const BATCH = 500;
+/** Bodies larger than this are not text-searched (bounded CPU and memory per SEARCH). */
+const MAX_TEXT_SEARCH_BYTES = 10 * 1024 * 1024;
+
+async function runSearch(
+  session: ImapSession,
+  program: SearchProgram,
+  byUid: boolean,
+  tag: string,
+): Promise<CommandResult> {
+  if (program.charset && !['UTF-8', 'US-ASCII'].includes(program.charset))
+    return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  const box = session.selected!;
+  const want = needs(program.key);
+  const ctx = { maxSeq: box.exists, maxUid: box.maxUid, saved: box.savedSearch };
+  const found: number[] = [];
+  let highestModseq = 0;
+  const uids = box.uids.filter((uid) => !box.pendingExpunges.has(uid));
+  for (let i = 0; i < uids.length; i += BATCH) {
+    const metas = await session.backend.messages(box.id, uids.slice(i, i + BATCH));
+    for (const meta of metas) {
+      const candidate: Candidate = { meta, seq: box.seqOf(meta.uid), recent: box.recent.has(meta.uid) };
+      if (want.headers || want.body) {
+        const structure = await session.backend.structure(meta.bodyId);
+        const root = structure.root;
+        if (want.body && meta.size <= MAX_TEXT_SEARCH_BYTES) {
+          const whole = await session.backend.loadBody(meta.bodyId);
+          candidate.headers = splitHeaderFields(whole, 0, root.bodyStart);
+          candidate.whole = whole.toString('utf8').toLowerCase();
+          candidate.body = whole.subarray(root.bodyStart).toString('utf8').toLowerCase();
+        } else {
+          const chunks: Buffer[] = [];
+          for await (const chunk of session.backend.readRange(meta.bodyId, 0, root.bodyStart))
+            chunks.push(chunk);
+          const header = Buffer.concat(chunks);
+          candidate.headers = splitHeaderFields(header, 0, header.length);
+        }
+      }
+      if (matches(program.key, candidate, ctx)) {
+        found.push(meta.uid);
+        highestModseq = Math.max(highestModseq, meta.modseq);
+      }
+    }
+  }
+  const numbers = byUid ? found : found.map((uid) => box.seqOf(uid));
+  const modseq = usesModseq(program.key) && found.length > 0 ? highestModseq : undefined;
+  if (modseq !== undefined) session.enabled.add('CONDSTORE');
+  if (!program.returns) {
+    session.untagged(
+      `SEARCH${numbers.map((n) => ` ${n}`).join('')}${modseq !== undefined ? ` (MODSEQ ${modseq})` : ''}`,
+    );
+    return ok(`${byUid ? 'UID SEARCH' : 'SEARCH'} completed`);
+  }
+  if (program.returns.includes('SAVE')) box.savedSearch = found;
+  const wanted = program.returns.filter((r) => r !== 'SAVE');
+  if (wanted.length > 0 || program.returns.length === 0) {
+    const parts = [`(TAG ${imapString(tag)})`];
+    if (byUid) parts.push('UID');
+    if (numbers.length > 0) {
+      if (wanted.includes('MIN')) parts.push(`MIN ${Math.min(...numbers)}`);
+      if (wanted.includes('MAX')) parts.push(`MAX ${Math.max(...numbers)}`);
+      if (wanted.includes('ALL')) parts.push(`ALL ${formatSequenceSet(numbers)}`);
+    }
+    if (wanted.includes('COUNT')) parts.push(`COUNT ${numbers.length}`);
+    if (modseq !== undefined) parts.push(`MODSEQ ${modseq}`);
+    session.untagged(`ESEARCH ${parts.join(' ')}`);
+  }
+  return ok(`${byUid ? 'UID SEARCH' : 'SEARCH'} completed`);
+}
+
+export const searchCommand = defineCommand({
+  name: 'SEARCH',
+  states: ['selected'],
+  allowsExpunge: false,
+  parse: (args) => parseSearch(args),
+  run: (session, program, tag) => runSearch(session, program, false, tag),
+});
+
+export const uidSearchCommand = defineCommand({
+  name: 'UID SEARCH',
+  states: ['selected'],
+  parse: (args) => parseSearch(args),
+  run: (session, program, tag) => runSearch(session, program, true, tag),
+});

@@ -1,0 +1,204 @@
+import { type ArgumentCursor, normalizeFlag } from '../protocol/arguments.js';
+import { parseImapDate } from '../protocol/compose.js';
+import { BadArgumentsError } from '../protocol/errors.js';
+import { stringBytes, type Token } from '../protocol/parser.js';
+import { parseSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
+
+export type SearchKey =
+  | { op: 'all' }
+  | { op: 'flag'; flag: string; present: boolean }
+  | { op: 'recent'; present: boolean }
+  | { op: 'new' }
+  | { op: 'seq'; set: SequenceSet | '$' }
+  | { op: 'uid'; set: SequenceSet | '$' }
+  | { op: 'size'; larger: boolean; n: number }
+  | { op: 'date'; sent: boolean; cmp: 'before' | 'on' | 'since'; day: number }
+  | { op: 'header'; name: string; value: string }
+  | { op: 'body'; value: string; withHeaders: boolean }
+  | { op: 'modseq'; n: number }
+  | { op: 'not'; key: SearchKey }
+  | { op: 'or'; a: SearchKey; b: SearchKey }
+  | { op: 'and'; keys: SearchKey[] };
+
+const FLAG_KEYS: Record<string, [string, boolean]> = {
+  ANSWERED: ['\\Answered', true],
+  DELETED: ['\\Deleted', true],
+  DRAFT: ['\\Draft', true],
+  FLAGGED: ['\\Flagged', true],
+  SEEN: ['\\Seen', true],
+  UNANSWERED: ['\\Answered', false],
+  UNDELETED: ['\\Deleted', false],
+  UNDRAFT: ['\\Draft', false],
+  UNFLAGGED: ['\\Flagged', false],
+  UNSEEN: ['\\Seen', false],
+};
+const HEADER_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
+const DATE_KEYS: Record<string, [boolean, 'before' | 'on' | 'since']> = {
+  BEFORE: [false, 'before'],
+  ON: [false, 'on'],
+  SINCE: [false, 'since'],
+  SENTBEFORE: [true, 'before'],
+  SENTON: [true, 'on'],
+  SENTSINCE: [true, 'since'],
+};
+
+/** A cursor over a token list (the top-level arguments or a parenthesised group). */
+class Tokens {
+  i = 0;
+  constructor(readonly items: Token[]) {}
+  next(): Token {
+    const t = this.items[this.i++];
+    if (!t) throw new BadArgumentsError('Incomplete search key');
+    return t;
+  }
+  text(): string {
+    const t = this.next();
+    if (t.type === 'atom') return t.value;
+    if (t.type === 'string') return stringBytes(t).toString('utf8');
+    throw new BadArgumentsError('Expected a string');
+  }
+  number(): number {
+    const v = this.text();
+    if (!/^\d{1,19}$/.test(v)) throw new BadArgumentsError('Expected a number');
+    return Number(v);
+  }
+}
+
+function dayOf(text: string): number {
+  const date = parseImapDate(text, false);
+  if (!date) throw new BadArgumentsError('Invalid date');
+  return date.getTime();
+}
+
+function parseKey(tokens: Tokens, depth: number): SearchKey {
+  if (depth > 50) throw new BadArgumentsError('Search too deeply nested');
+  const token = tokens.next();
+  if (token.type === 'list') {
+    const inner = new Tokens(token.items);
+    const keys: SearchKey[] = [];
+    while (inner.i < inner.items.length) keys.push(parseKey(inner, depth + 1));
+    if (keys.length === 0) throw new BadArgumentsError('Empty search group');
+    return keys.length === 1 ? keys[0]! : { op: 'and', keys };
+  }
+  if (token.type !== 'atom') throw new BadArgumentsError('Invalid search key');
+  const name = token.value.toUpperCase();
+  const flag = FLAG_KEYS[name];
+  if (flag) return { op: 'flag', flag: flag[0], present: flag[1] };
+  const date = DATE_KEYS[name];
+  if (date) return { op: 'date', sent: date[0], cmp: date[1], day: dayOf(tokens.text()) };
+  if (HEADER_KEYS.has(name)) return { op: 'header', name: name.toLowerCase(), value: tokens.text() };
+  switch (name) {
+    case 'ALL':
+      return { op: 'all' };
+    case 'NEW':
+      return { op: 'new' };
+    case 'OLD':
+      return { op: 'recent', present: false };
+    case 'RECENT':
+      return { op: 'recent', present: true };
+    case 'KEYWORD':
+      return { op: 'flag', flag: normalizeFlag(tokens.text()), present: true };
+    case 'UNKEYWORD':
+      return { op: 'flag', flag: normalizeFlag(tokens.text()), present: false };
+    case 'LARGER':
+      return { op: 'size', larger: true, n: tokens.number() };
+    case 'SMALLER':
+      return { op: 'size', larger: false, n: tokens.number() };
+    case 'HEADER': {
+      const field = tokens.text().toLowerCase();
+      return { op: 'header', name: field, value: tokens.text() };
+    }
+    case 'BODY':
+      return { op: 'body', value: tokens.text(), withHeaders: false };
+    case 'TEXT':
+      return { op: 'body', value: tokens.text(), withHeaders: true };
+    case 'UID': {
+      const set = tokens.text();
+      return { op: 'uid', set: set === '$' ? '$' : parseSequenceSet(set) };
+    }
+    case 'NOT':
+      return { op: 'not', key: parseKey(tokens, depth + 1) };
+    case 'OR':
+      return { op: 'or', a: parseKey(tokens, depth + 1), b: parseKey(tokens, depth + 1) };
+    case 'MODSEQ': {
+      // Optional entry name and type (RFC 7162 3.1.5) are accepted and ignored.
+      let value = tokens.text();
+      if (!/^\d+$/.test(value)) {
+        tokens.text();
+        value = tokens.text();
+      }
+      if (!/^\d{1,19}$/.test(value)) throw new BadArgumentsError('Invalid MODSEQ');
+      return { op: 'modseq', n: Number(value) };
+    }
+    default:
+      if (name === '$' || /^[0-9*:,]+$/.test(name))
+        return { op: 'seq', set: name === '$' ? '$' : parseSequenceSet(name) };
+      throw new BadArgumentsError(`Unknown search key ${name.slice(0, 30)}`);
+  }
+}
+
+export interface SearchProgram {
+  key: SearchKey;
+  charset: string | undefined;
+  /** ESEARCH RETURN options, or undefined for a plain SEARCH. */
+  returns: string[] | undefined;
+}
+
+/** `[RETURN (...)] [CHARSET x] key...` */
+export function parseSearch(args: ArgumentCursor): SearchProgram {
+  const rest: Token[] = [];
+  while (args.remaining > 0) rest.push(args.next());
+  const tokens = new Tokens(rest);
+  let returns: string[] | undefined;
+  let charset: string | undefined;
+  const peekAtom = () => {
+    const t = tokens.items[tokens.i];
+    return t?.type === 'atom' ? t.value.toUpperCase() : undefined;
+  };
+  if (peekAtom() === 'RETURN') {
+    tokens.i++;
+    const list = tokens.next();
+    if (list.type !== 'list') throw new BadArgumentsError('RETURN needs a list');
+    returns = list.items.map((t) => {
+      const v = t.type === 'atom' ? t.value.toUpperCase() : '';
+      if (!['MIN', 'MAX', 'COUNT', 'ALL', 'SAVE'].includes(v))
+        throw new BadArgumentsError('Invalid RETURN option');
+      return v;
+    });
+    if (returns.length === 0) returns = ['ALL'];
+  }
+  if (peekAtom() === 'CHARSET') {
+    tokens.i++;
+    charset = tokens.text().toUpperCase();
+  }
+  const keys: SearchKey[] = [];
+  while (tokens.i < tokens.items.length) keys.push(parseKey(tokens, 0));
+  if (keys.length === 0) throw new BadArgumentsError('Missing search key');
+  return { key: keys.length === 1 ? keys[0]! : { op: 'and', keys }, charset, returns };
+}
+
+/** Whether evaluating the key needs the message's headers or body. */
+export function needs(key: SearchKey): { headers: boolean; body: boolean } {
+  switch (key.op) {
+    case 'header':
+      return { headers: true, body: false };
+    case 'date':
+      return { headers: key.sent, body: false };
+    case 'body':
+      return { headers: false, body: true };
+    case 'not':
+      return needs(key.key);
+    case 'or':
+    case 'and': {
+      const parts = key.op === 'or' ? [key.a, key.b] : key.keys;
+      return parts
+        .map(needs)
+        .reduce((a, b) => ({ headers: a.headers || b.headers, body: a.body || b.body }), {
+          headers: false,
+          body: false,
+        });
+    }
+    default:
+      return { headers: false, body: false };
+  }
+}

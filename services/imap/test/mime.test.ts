@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatBodyStructure, formatEnvelope } from '../src/mime/format-structure.js';
+import { parseMime } from '../src/mime/parse-mime.js';
+import { parseSection, sectionRange } from '../src/mime/sections.js';
+
+const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'));
+
+const message = crlf([
+  'From: "Alice A." <alice@example.com>',
+  'To: bob@example.com, team: carol@example.com, dave@example.com;',
+  'Subject: Report',
+  'Message-ID: <r1@example.com>',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="outer"',
+  '',
+  'preamble',
+  '--outer',
+  'Content-Type: text/plain; charset=utf-8',
+  '',
+  'Hello',
+  'World',
+  '--outer',
+  'Content-Type: message/rfc822',
+  '',
+  'From: carol@example.com',
+  'Subject: Inner',
+  'Content-Type: multipart/alternative; boundary=inner',
+  '',
+  '--inner',
+  'Content-Type: text/plain',
+  '',
+  'inner text',
+  '--inner',
+  'Content-Type: text/html',
+  '',
+  '<p>inner</p>',
+  '--inner--',
+  '',
+  '--outer',
+  'Content-Type: application/pdf; name="r.pdf"',
+  'Content-Disposition: attachment; filename="r.pdf"',
+  'Content-Transfer-Encoding: base64',
+  '',
+  'JVBERi0=',
+  '--outer--',
+  'epilogue',
+  '',
+]);
+
+const text = (range: { start: number; end: number } | undefined) =>
+  range ? message.subarray(range.start, range.end).toString() : undefined;
+
+describe('MIME structure', () => {
+  const { root } = parseMime(message);
+
+  it('splits parts at the boundaries with the CRLF before a delimiter belonging to it', () => {
+    assert.equal(root.children?.length, 3);
+    assert.equal(text(sectionRange(root, parseSection('1'))), 'Hello\r\nWorld');
+    assert.equal(text(sectionRange(root, parseSection('3'))), 'JVBERi0=');
+    assert.equal(
+      text(sectionRange(root, parseSection('3.MIME'))),
+      'Content-Type: application/pdf; name="r.pdf"\r\nContent-Disposition: attachment; filename="r.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n',
+    );
+  });
+
+  it('resolves numbers inside message/rfc822 into the encapsulated message', () => {
+    assert.equal(text(sectionRange(root, parseSection('2.1'))), 'inner text');
+    assert.equal(text(sectionRange(root, parseSection('2.2'))), '<p>inner</p>');
+    assert.match(
+      text(sectionRange(root, parseSection('2.HEADER')))!,
+      /^From: carol@example.com\r\nSubject: Inner\r\n/,
+    );
+    assert.equal(sectionRange(root, parseSection('4')), undefined);
+    assert.equal(sectionRange(root, parseSection('1.2')), undefined);
+  });
+
+  it('formats BODYSTRUCTURE and ENVELOPE per RFC 3501', () => {
+    const structure = formatBodyStructure(root, true);
+    assert.ok(
+      structure.startsWith(
+        '(("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 12 2 NIL NIL NIL NIL)("MESSAGE" "RFC822" NIL NIL NIL "7BIT" ',
+      ),
+      structure,
+    );
+    assert.ok(
+      structure.includes(
+        '("APPLICATION" "PDF" ("NAME" "r.pdf") NIL NIL "BASE64" 8 NIL ("ATTACHMENT" ("FILENAME" "r.pdf")) NIL NIL)',
+      ),
+      structure,
+    );
+    assert.ok(structure.endsWith(' "MIXED" ("BOUNDARY" "outer") NIL NIL NIL)'), structure);
+    assert.ok(formatBodyStructure(root, false).includes('"ALTERNATIVE")'));
+    const envelope = formatEnvelope(root.envelope!);
+    assert.equal(
+      envelope,
+      '(NIL "Report" (("Alice A." NIL "alice" "example.com")) (("Alice A." NIL "alice" "example.com")) (("Alice A." NIL "alice" "example.com")) ((NIL NIL "bob" "example.com")(NIL NIL "team" NIL)(NIL NIL "carol" "example.com")(NIL NIL "dave" "example.com")(NIL NIL NIL NIL)) NIL NIL NIL "<r1@example.com>")',
+    );
+  });
+
+  it('caps MIME nesting depth and part count with bounded work', () => {
+    const depth = 10_000;
+    const lines: string[] = [];
+    for (let i = 0; i < depth; i++)
+      lines.push(`Content-Type: multipart/mixed; boundary=b${i}`, '', `--b${i}`);
+    lines.push('', 'x');
+    const started = Date.now();
+    const parsed = parseMime(crlf(lines), { maxDepth: 100, maxParts: 10_000 });
+    let levels = 0;
+    let node = parsed.root;
+    while (node.children?.[0]) {
+      node = node.children[0];
+      levels++;
+    }
+    assert.ok(levels <= 101, `depth ${levels}`);
+    assert.ok(Date.now() - started < 5_000);
+    const many = ['Content-Type: multipart/mixed; boundary=z', ''];
+    for (let i = 0; i < 50_000; i++) many.push('--z', '', 'p');
+    const wide = parseMime(crlf(many), { maxDepth: 100, maxParts: 1000 });
+    assert.ok((wide.root.children?.length ?? 0) <= 1001, `parts ${wide.root.children?.length}`);
+  });
+
+  it('treats a message without a header/body separator as all header', () => {
+    const { root: r } = parseMime(Buffer.from('Subject: x\r\n'));
+    assert.equal(r.bodyStart, r.bodyEnd);
+    assert.equal(r.type, 'text');
+  });
+});

@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ImapFlow } from 'imapflow';
+import {
+  type ImapFixture,
+  type ImapService,
+  PASSWORD,
+  RawImapClient,
+  startImapFixture,
+} from './imap-fixture.js';
+
+const note = (n: number, extra = '') =>
+  `From: sender${n}@example.com\r\nTo: carol@example.com\r\nSubject: note ${n}${extra}\r\nDate: Mon, 2${n % 10} Nov 2026 10:00:00 +0000\r\n\r\nbody of note ${n}\r\n`;
+
+async function rawLogin(port: number, user = 'carol@example.com'): Promise<RawImapClient> {
+  const raw = await RawImapClient.connect(port, true);
+  await raw.readLine();
+  await raw.login(user);
+  return raw;
+}
+
+/** Reads untagged lines until one matches, failing after timeoutMs. */
+async function waitFor(raw: RawImapClient, pattern: RegExp, timeoutMs = 3_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = await raw.readLine(Math.max(1, deadline - Date.now()));
+    if (pattern.test(line)) return line;
+  }
+}
+
+describe('imap mailbox state across sessions and replicas', () => {
+  let fx: ImapFixture;
+  let second: ImapService;
+  let accountId: number;
+  before(async () => {
+    fx = await startImapFixture();
+    second = await fx.startReplica();
+    accountId = await fx.createUser('carol@example.com');
+    for (let i = 1; i <= 3; i++) await fx.deliver(accountId, note(i));
+  });
+  after(async () => {
+    await fx?.close();
+  });
+
+  it('an IDLE session on one replica sees APPEND, flag changes and EXPUNGE made through another within a second', async () => {
+    const idler = await rawLogin(fx.service.imapsPort);
+    await idler.command('SELECT INBOX');
+    idler.send('i1 IDLE\r\n');
+    assert.match(await idler.readLine(), /^\+ /);
+
+    const other = await rawLogin(second.imapsPort);
+    const started = Date.now();
+    const body = note(99);
+    const appended = await other.command(
+      `APPEND INBOX (\\Flagged) "01-Nov-2026 08:00:00 +0100" {${body.length}+}\r\n${body}`,
+    );
+    assert.match(appended.tagged, /OK \[APPENDUID \d+ 4\]/);
+    assert.equal(await waitFor(idler, /EXISTS$/), '* 4 EXISTS');
+    assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms`);
+
+    await other.command('SELECT INBOX');
+    await other.command('STORE 2 +FLAGS (\\Deleted)');
+    assert.equal(await waitFor(idler, /FETCH/), '* 2 FETCH (UID 2 FLAGS (\\Deleted \\Recent))');
+    await other.command('EXPUNGE');
+    assert.equal(await waitFor(idler, /EXPUNGE$/), '* 2 EXPUNGE');
+
+    // A delivery by the MDA (event published on NATS) reaches the IDLE session as well.
+    await fx.deliver(accountId, note(5));
+    assert.equal(await waitFor(idler, /EXISTS$/), '* 4 EXISTS');
+    idler.send('DONE\r\n');
+    assert.match(await waitFor(idler, /^i1 /), /^i1 OK/);
+    const view = await idler.command('FETCH 1:* (UID FLAGS INTERNALDATE)');
+    assert.deepEqual(
+      view.untagged.map((l) => /UID (\d+)/.exec(l)?.[1]),
+      ['1', '3', '4', '5'],
+    );
+    assert.ok(view.untagged[2]?.includes('INTERNALDATE "01-Nov-2026 07:00:00 +0000"'), view.untagged[2]);
+    assert.ok(view.untagged[2]?.includes('\\Flagged'));
+    idler.close();
+    other.close();
+  });
+
+  it('does not send EXPUNGE during FETCH, and sends it at the next NOOP', async () => {
+    const a = await rawLogin(fx.service.imapsPort);
+    const b = await rawLogin(second.imapsPort);
+    await a.command('SELECT INBOX');
+    await b.command('SELECT INBOX');
+    await b.command('UID STORE 5 +FLAGS.SILENT (\\Deleted)');
+    await b.command('UID EXPUNGE 5');
+    await new Promise((r) => setTimeout(r, 300));
+    const fetch = await a.command('FETCH 1 UID');
+    assert.ok(!fetch.untagged.some((l) => l.includes('EXPUNGE')), fetch.untagged.join('|'));
+    const noop = await a.command('NOOP');
+    assert.ok(noop.untagged.includes('* 4 EXPUNGE'), noop.untagged.join('|'));
+    a.close();
+    b.close();
+  });
+
+  it('COPY and MOVE answer COPYUID; MOVE expunges the source; UIDPLUS UID EXPUNGE only removes the named', async () => {
+    const raw = await rawLogin(fx.service.imapsPort);
+    const sel = await raw.command('SELECT INBOX');
+    assert.ok(sel.untagged.includes('* 3 EXISTS'), sel.untagged.join('|'));
+    const archive = await raw.command('STATUS Archive (UIDVALIDITY UIDNEXT MESSAGES)');
+    const validity = /UIDVALIDITY (\d+)/.exec(archive.untagged[0]!)?.[1];
+    const copy = await raw.command('UID COPY 1,3 Archive');
+    assert.equal(copy.tagged.replace(/^t\d+ /, ''), `OK [COPYUID ${validity} 1,3 1:2] UID COPY completed`);
+    const move = await raw.command('MOVE 1 Trash');
+    assert.ok(
+      move.untagged.some((l) => /^\* OK \[COPYUID \d+ 1 1\]/.test(l)),
+      move.untagged.join('|'),
+    );
+    assert.ok(move.untagged.includes('* 1 EXPUNGE'));
+    const trycreate = await raw.command('COPY 1 Nowhere');
+    assert.match(trycreate.tagged, /NO \[TRYCREATE\]/);
+    await raw.command('STORE 1:2 +FLAGS.SILENT (\\Deleted)');
+    const uidExpunge = await raw.command('UID EXPUNGE 3');
+    assert.deepEqual(uidExpunge.untagged, ['* 1 EXPUNGE']);
+    const status = await raw.command('STATUS INBOX (MESSAGES UNSEEN)');
+    assert.equal(status.untagged[0], '* STATUS INBOX (MESSAGES 1 UNSEEN 1)');
+    raw.close();
+  });
+
+  it('SEARCH evaluates flags, headers, body, dates, sizes, sets, NOT/OR; ESEARCH and SEARCHRES', async () => {
+    await fx.createUser('dan@example.com');
+    const dan = (await fx.accounts.findByAddress('dan@example.com'))!.id;
+    await fx.deliver(dan, note(1, ' alpha'), { date: new Date('2026-01-05T12:00:00Z') });
+    await fx.deliver(dan, note(2, ' beta'), { flags: ['\\Seen'], date: new Date('2026-02-05T12:00:00Z') });
+    await fx.deliver(dan, `${note(3)}${'x'.repeat(2000)}\r\n`, {
+      flags: ['\\Seen', '\\Flagged'],
+      date: new Date('2026-03-05T12:00:00Z'),
+    });
+    const raw = await rawLogin(fx.service.imapsPort, 'dan@example.com');
+    await raw.command('SELECT INBOX');
+    const search = async (q: string) => (await raw.command(q)).untagged.find((l) => /^\* E?SEARCH/.test(l));
+    assert.equal(await search('SEARCH UNSEEN'), '* SEARCH 1');
+    assert.equal(await search('SEARCH SEEN NOT FLAGGED'), '* SEARCH 2');
+    assert.equal(await search('SEARCH OR SUBJECT alpha SUBJECT BETA'), '* SEARCH 1 2');
+    assert.equal(await search('SEARCH FROM sender3'), '* SEARCH 3');
+    assert.equal(await search('SEARCH BODY "body of note 2"'), '* SEARCH 2');
+    assert.equal(await search('SEARCH TEXT "note 1 alpha"'), '* SEARCH 1');
+    assert.equal(await search('SEARCH LARGER 1000'), '* SEARCH 3');
+    assert.equal(await search('SEARCH SINCE 1-Feb-2026 BEFORE 1-Mar-2026'), '* SEARCH 2');
+    assert.equal(await search('SEARCH HEADER Subject "note"'), '* SEARCH 1 2 3');
+    assert.equal(await search('UID SEARCH 2:*'), '* SEARCH 2 3');
+    assert.equal(await search('SEARCH CHARSET UTF-8 (OR 1 3) SEEN'), '* SEARCH 3');
+    assert.match((await raw.command('SEARCH CHARSET KOI8-R ALL')).tagged, /NO \[BADCHARSET/);
+    const es = await raw.command('UID SEARCH RETURN (MIN MAX COUNT ALL) SEEN');
+    assert.match(es.untagged[0]!, /^\* ESEARCH \(TAG "t\d+"\) UID MIN 2 MAX 3 ALL 2:3 COUNT 2$/);
+    const saved = await raw.command('SEARCH RETURN (SAVE) FLAGGED');
+    assert.deepEqual(saved.untagged, []);
+    const fetched = await raw.command('FETCH $ (UID)');
+    assert.deepEqual(fetched.untagged, ['* 3 FETCH (UID 3)']);
+    raw.close();
+  });
+
+  it('converges: random STORE/EXPUNGE/APPEND/MOVE from sessions on two replicas leave every view equal to the database', async () => {
+    const eve = await fx.createUser('eve@example.com');
+    for (let i = 0; i < 20; i++) await fx.deliver(eve, note(i));
+    const sessions = await Promise.all(
+      [fx.service, second, fx.service, second].map((s) => rawLogin(s.imapsPort, 'eve@example.com')),
+    );
+    for (const s of sessions) await s.command('SELECT INBOX');
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let round = 0; round < 60; round++) {
+      const s = sessions[random(sessions.length)]!;
+      const op = random(5);
+      const uid = 1 + random(30);
+      if (op === 0) await s.command(`UID STORE ${uid} +FLAGS (\\Seen $Label${random(3)})`);
+      else if (op === 1) await s.command(`UID STORE ${uid} -FLAGS (\\Seen)`);
+      else if (op === 2) {
+        await s.command(`UID STORE ${uid} +FLAGS.SILENT (\\Deleted)`);
+        await s.command('EXPUNGE');
+      } else if (op === 3) {
+        const body = note(100 + round);
+        await s.command(`APPEND INBOX {${body.length}+}\r\n${body}`);
+      } else await s.command(`UID MOVE ${uid} Archive`);
+    }
+    const { rows } = await fx.db.pool.query<{ uid: number; flags: string[] }>(
+      `SELECT uid, flags FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id
+       WHERE m.account_id = $1 AND m.name = 'INBOX' ORDER BY uid`,
+      [eve],
+    );
+    const expected = rows.map((r) => `${r.uid}:${[...r.flags].sort().join(',')}`);
+    for (const s of sessions) {
+      await s.command('NOOP');
+      const view = await s.command('FETCH 1:* (UID FLAGS)');
+      const seen = view.untagged
+        .filter((l) => l.includes('FETCH'))
+        .map((l) => {
+          const m = /UID (\d+) FLAGS \(([^)]*)\)/.exec(l)!;
+          return `${m[1]}:${m[2]!
+            .split(' ')
+            .filter((f) => f && f !== '\\Recent')
+            .sort()
+            .join(',')}`;
+        });
+      assert.deepEqual(seen, expected);
+      s.close();
+    }
+  });
+
+  it('imapflow sees new mail through IDLE (exists event)', async () => {
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: second.imapsPort,
+      secure: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'carol@example.com', pass: PASSWORD },
+      logger: false,
+    });
+    await client.connect();
+    await client.mailboxOpen('INBOX');
+    const before = client.mailbox && typeof client.mailbox === 'object' ? client.mailbox.exists : 0;
+    const exists = new Promise<number>((resolve) =>
+      client.on('exists', (data: { count: number }) => resolve(data.count)),
+    );
+    void client.idle();
+    await new Promise((r) => setTimeout(r, 200));
+    await fx.deliver(accountId, note(7));
+    const count = await Promise.race([
+      exists,
+      new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no EXISTS within 2s')), 2_000)),
+    ]);
+    assert.equal(count, before + 1);
+    await client.logout();
+  });
+});
