@@ -16,9 +16,9 @@ export const operatorEnv = z.object({
   /** Namespace of the leader Lease; default POD_NAMESPACE, else WATCH_NAMESPACE, else default. */
   LEADER_ELECTION_NAMESPACE: env.optionalString(),
   LEADER_ELECTION_LEASE: env.string('hermod-operator'),
-  LEASE_DURATION_MS: env.int(10_000, 1_000, 300_000),
-  RENEW_DEADLINE_MS: env.int(7_000, 500, 300_000),
-  RETRY_PERIOD_MS: env.int(2_000, 100, 60_000),
+  LEASE_DURATION_MS: env.int(8_000, 1_000, 300_000),
+  RENEW_DEADLINE_MS: env.int(5_000, 500, 300_000),
+  RETRY_PERIOD_MS: env.int(1_500, 100, 60_000),
   WORKERS: env.int(4, 1, 64),
   RESYNC_PERIOD_MS: env.int(10 * 60_000, 1_000, 24 * 3_600_000),
   MAX_BACKOFF_MS: env.int(5 * 60_000, 100, 3_600_000),

@@ -6,7 +6,6 @@ import { openDkimKeyBucket, openDomainBucket, openDomainStatusBucket } from '@he
 import { createLogger } from '@hermod/logging';
 import { connectNats } from '@hermod/nats';
 import { createMetricsRegistry, ShutdownCoordinator, startOpsServer } from '@hermod/service-runtime';
-import { KubeConfig } from '@kubernetes/client-node';
 import { loadOperatorConfig } from './config.js';
 import { generateDkimKey } from './controller/dkim.js';
 import { KubeClient } from './kube/kube-client.js';
@@ -21,10 +20,7 @@ shutdown.listen();
 const registry = createMetricsRegistry('operator');
 const metrics = createOperatorMetrics(registry);
 
-const kubeConfig = new KubeConfig();
-if (config.KUBECONFIG) kubeConfig.loadFromFile(config.KUBECONFIG);
-else kubeConfig.loadFromDefault();
-const client = await KubeClient.create(kubeConfig, (r) =>
+const client = await KubeClient.load(config.KUBECONFIG, (r) =>
   metrics.apiRequests.inc({ verb: r.verb, resource: r.resource, code: String(r.statusCode) }),
 );
 
@@ -67,11 +63,7 @@ const operator = new Operator({
   dnsRecheckMs: config.DNS_RECHECK_MS,
   defaultMxHosts: config.HERMOD_MX_HOSTS,
   generateKey: generateDkimKey,
-  // As controller-runtime does: a replica that lost the lease exits and starts over as a candidate.
-  onLostLeadership: () => {
-    logger.error('lost leadership; exiting');
-    process.exit(1);
-  },
+  onLostLeadership: () => logger.warn('lost leadership; campaigning again'),
 });
 
 const ops = await startOpsServer({

@@ -42,7 +42,7 @@ export interface OperatorOptions {
   defaultMxHosts: string[];
   generateKey: (algorithm: DkimAlgorithm) => Promise<GeneratedKey>;
   clock?: () => Date;
-  /** Called when this replica stops leading while the operator is still running (main exits). */
+  /** Called when this replica stops leading while the operator is still running (it campaigns again). */
   onLostLeadership?: () => void;
   informerTiming?: { relistIntervalMs?: number; watchTimeoutSeconds?: number };
 }
@@ -166,7 +166,9 @@ export class Operator {
         fieldManager: FIELD_MANAGER,
         ...this.o.leaderElection,
       });
-      await this.elector.run(lead, stop);
+      // A replica that lost the lease (say the API server was away longer than renewDeadline)
+      // campaigns again; its informers stay warm meanwhile.
+      while (!stop.aborted) await this.elector.run(lead, stop);
     } else {
       await lead(stop);
     }

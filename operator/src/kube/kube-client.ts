@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, WatchStalledError } from './errors.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -75,6 +75,14 @@ export class KubeClient {
     if (options.key) tls.key = options.key;
     if (options.rejectUnauthorized !== undefined) tls.rejectUnauthorized = options.rejectUnauthorized;
     return new KubeClient(kc, tls, observer);
+  }
+
+  /** From a kubeconfig file, or (no path) the default chain: KUBECONFIG, in-cluster, ~/.kube/config. */
+  static async load(kubeconfigPath?: string, observer?: RequestObserver): Promise<KubeClient> {
+    const kc = new KubeConfig();
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else kc.loadFromDefault();
+    return KubeClient.create(kc, observer);
   }
 
   /** Authorization headers, asked for per request so rotated service-account tokens are picked up. */

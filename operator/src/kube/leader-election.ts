@@ -22,11 +22,11 @@ export interface LeaderElectionOptions {
   name: string;
   identity: string;
   logger: Logger;
-  /** How long a lease is good for without renewal; a candidate takes over after this (default 10 s). */
+  /** How long a lease is good for without renewal; a candidate takes over after this (default 8 s). */
   leaseDurationMs?: number;
-  /** The leader steps down when it could not renew for this long (default 7 s; < leaseDuration). */
+  /** The leader steps down when it could not renew for this long (default 5 s; < leaseDuration). */
   renewDeadlineMs?: number;
-  /** Attempt interval for both renewing and acquiring (default 2 s). */
+  /** Attempt interval for both renewing and acquiring (default 1.5 s). */
   retryPeriodMs?: number;
   fieldManager: string;
 }
@@ -49,9 +49,9 @@ export class LeaderElector {
   private readonly retryPeriodMs: number;
 
   constructor(private readonly options: LeaderElectionOptions) {
-    this.leaseDurationMs = options.leaseDurationMs ?? 10_000;
-    this.renewDeadlineMs = options.renewDeadlineMs ?? 7_000;
-    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.leaseDurationMs = options.leaseDurationMs ?? 8_000;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 5_000;
+    this.retryPeriodMs = options.retryPeriodMs ?? 1_500;
   }
 
   get isLeader(): boolean {

@@ -126,15 +126,17 @@ export const MailDomainSpec = z
       ),
     aliases: z
       .array(
-        z.object({
-          source: z
-            .string()
-            .min(1)
-            .max(64)
-            .regex(/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$/)
-            .describe('Local part (before the @) that is an alias.'),
-          destinations: z.array(address).min(1).max(100).describe('Full addresses the alias delivers to.'),
-        }),
+        z
+          .object({
+            source: z
+              .string()
+              .min(1)
+              .max(64)
+              .regex(/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$/)
+              .describe('Local part (before the @) that is an alias.'),
+            destinations: z.array(address).min(1).max(100).describe('Full addresses the alias delivers to.'),
+          })
+          .describe('One alias: a local part and where its mail goes.'),
       )
       .max(10_000)
       .default([])
@@ -217,28 +219,32 @@ export type MailDomainSpec = z.infer<typeof MailDomainSpec>;
 export const conditionTypes = ['Ready', 'ConfigApplied', 'DkimKeyReady', 'DnsVerified'] as const;
 export type ConditionType = (typeof conditionTypes)[number];
 
-export const Condition = z.object({
-  type: z.string().max(316).describe('Ready, ConfigApplied, DkimKeyReady or DnsVerified.'),
-  status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
-  reason: z.string().max(1024).describe('CamelCase reason of the last transition.'),
-  message: z.string().max(32768).describe('What is and is not working, for people.'),
-  lastTransitionTime: z.string().describe('When status last changed (RFC 3339).'),
-  observedGeneration: z
-    .int()
-    .min(0)
-    .optional()
-    .describe('metadata.generation this condition was computed from.'),
-});
+export const Condition = z
+  .object({
+    type: z.string().max(316).describe('Ready, ConfigApplied, DkimKeyReady or DnsVerified.'),
+    status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
+    reason: z.string().max(1024).describe('CamelCase reason of the last transition.'),
+    message: z.string().max(32768).describe('What is and is not working, for people.'),
+    lastTransitionTime: z.string().describe('When status last changed (RFC 3339).'),
+    observedGeneration: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('metadata.generation this condition was computed from.'),
+  })
+  .describe('One aspect of the domain state, in the standard Kubernetes condition shape.');
 export type Condition = z.infer<typeof Condition>;
 
-export const DnsRecordStatus = z.object({
-  purpose: z.enum(['MX', 'SPF', 'DKIM', 'DMARC', 'MTA-STS']).describe('What the record is for.'),
-  type: z.enum(['MX', 'TXT']).describe('DNS record type.'),
-  name: z.string().describe('Owner name of the record.'),
-  value: z.string().describe('Record data to publish (for MX: "<preference> <host>").'),
-  visible: z.boolean().optional().describe('Whether the resolver currently sees it (unset: not checked).'),
-  detail: z.string().optional().describe('What the resolver returned when not visible.'),
-});
+export const DnsRecordStatus = z
+  .object({
+    purpose: z.enum(['MX', 'SPF', 'DKIM', 'DMARC', 'MTA-STS']).describe('What the record is for.'),
+    type: z.enum(['MX', 'TXT']).describe('DNS record type.'),
+    name: z.string().describe('Owner name of the record.'),
+    value: z.string().describe('Record data to publish (for MX: "<preference> <host>").'),
+    visible: z.boolean().optional().describe('Whether the resolver currently sees it (unset: not checked).'),
+    detail: z.string().optional().describe('What the resolver returned when not visible.'),
+  })
+  .describe('A DNS record the domain should publish.');
 export type DnsRecordStatus = z.infer<typeof DnsRecordStatus>;
 
 export const MailDomainStatus = z

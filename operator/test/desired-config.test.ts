@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseDomainConfig } from '@hermod/domain-config';
+import { MailDomain } from '../src/api/v1alpha1/maildomain.js';
+import { desiredDomainConfig, sameConfig } from '../src/controller/desired-config.js';
+import { expectedRecords, verifyRecords } from '../src/controller/dns-records.js';
+
+const md = (spec: Record<string, unknown>) =>
+  MailDomain.parse({ metadata: { name: 'd', namespace: 'ns', generation: 3 }, spec });
+
+test('a MailDomain becomes a valid live config record; equal records compare equal whatever updatedAt', () => {
+  const desired = desiredDomainConfig(
+    md({
+      domain: 'example.com',
+      exchanger: 'backup',
+      backup: { primary: [{ host: 'mx1.example.com' }], maxHoldDuration: '1h30m' },
+      limits: { maxMessageSize: '10Mi' },
+    }),
+    { selector: 's1', algorithm: 'ed25519-sha256', keyRef: 'example.com.s1' },
+  );
+  const stored = parseDomainConfig({ ...desired, updatedAt: '2026-01-01T00:00:00Z' });
+  assert.equal(stored.backup?.maxHoldSeconds, 5400);
+  assert.deepEqual(stored.remoteHosts, [
+    { host: 'mx1.example.com', port: 25, preference: 10, requireTls: false },
+  ]);
+  assert.equal(stored.limits.maxMessageBytes, 10 * 1024 * 1024);
+  assert.equal(stored.source, 'operator:ns/d');
+  assert.equal(stored.generation, 3);
+  assert.ok(sameConfig(desired, stored));
+  assert.ok(!sameConfig({ ...desired, exchanger: 'local' }, stored));
+});
+
+test('DNS verification says which records the resolver sees', async () => {
+  const domain = md({ domain: 'example.com', dns: { mxHosts: ['mx.hermod.test'] } });
+  const records = expectedRecords(
+    domain,
+    [{ selector: 's1', algorithm: 'rsa-sha256', publicKey: 'QUJD' }],
+    [],
+  );
+  const verified = await verifyRecords(records, {
+    resolveMx: async () => [{ exchange: 'mx.hermod.test.', priority: 10 }],
+    resolveTxt: async (name) => {
+      if (name === 'example.com') return [['v=spf1 mx ~all']];
+      if (name === 's1._domainkey.example.com') return [['v=DKIM1; k=rsa; ', 'p=QUJD']];
+      throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' });
+    },
+  });
+  const seen = Object.fromEntries(verified.map((r) => [r.purpose, r.visible]));
+  assert.deepEqual(seen, { MX: true, SPF: true, DKIM: true, DMARC: false });
+  assert.match(verified.find((r) => r.purpose === 'DMARC')?.detail ?? '', /ENOTFOUND/);
+});
