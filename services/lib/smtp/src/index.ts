@@ -1,3 +1,4 @@
+export { drainStream } from './drain-stream.js';
 export { headerAddresses } from './header-addresses.js';
 export {
   BareLineEndingError,
@@ -8,4 +9,10 @@ export {
 export { type ReceivedHeaderInput, receivedHeader } from './received-header.js';
 export { authHiddenBeforeTls } from './refuse-auth-before-tls.js';
 export { rfc5322Date } from './rfc5322-date.js';
+export {
+  answerRecipient,
+  routingRecipientClient,
+  type ValidateRecipient,
+} from './routing-recipient-check.js';
+export { sessionReceivedHeader } from './session-received.js';
 export { SmtpReplyError, smtpError } from './smtp-reply.js';

@@ -1,0 +1,64 @@
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { deadline, tracingClientInterceptor } from '@hermod/grpc';
+import type { Logger } from '@hermod/logging';
+import { routingV1 } from '@hermod/proto';
+import { smtpError } from './smtp-reply.js';
+
+export type ValidateRecipient = (
+  request: routingV1.ValidateRecipientRequest,
+) => Promise<routingV1.ValidateRecipientResponse>;
+
+/** A routing gRPC client and ValidateRecipient as a promise with a deadline per call. */
+export function routingRecipientClient(
+  address: string,
+  timeoutMs: number,
+): { validate: ValidateRecipient; close(): void } {
+  const client = new routingV1.RoutingServiceClient(address, credentials.createInsecure(), {
+    interceptors: [tracingClientInterceptor],
+  });
+  return {
+    validate: (request) =>
+      new Promise((resolve, reject) =>
+        client.validateRecipient(
+          request,
+          new Metadata(),
+          { deadline: deadline(timeoutMs) },
+          (error, response) => (error ? reject(error) : resolve(response)),
+        ),
+      ),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Asks routing about one RCPT and answers smtp-server's callback: accept, routing's own refusal,
+ * or 451 4.4.3 when routing cannot be asked (never a guess).
+ */
+export function answerRecipient(
+  validate: ValidateRecipient,
+  request: routingV1.ValidateRecipientRequest,
+  callback: (error?: Error | null) => void,
+  logger: Logger,
+  sessionId: string,
+  onRefused?: () => void,
+): void {
+  validate(request)
+    .then((answer) => {
+      if (answer.verdict === routingV1.Verdict.VERDICT_ACCEPT) {
+        callback();
+        return;
+      }
+      onRefused?.();
+      callback(
+        smtpError(
+          answer.smtpCode || 550,
+          answer.enhancedCode || '5.1.1',
+          answer.message || 'Recipient rejected',
+        ),
+      );
+    })
+    .catch((error: unknown) => {
+      logger.warn({ err: error, sessionId }, 'routing unavailable at RCPT');
+      callback(smtpError(451, '4.4.3', 'Recipient check temporarily unavailable, try again later'));
+    });
+}

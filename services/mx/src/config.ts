@@ -1,0 +1,57 @@
+import { hostname } from 'node:os';
+import { env, loadConfig } from '@hermod/config';
+import { commonEnv } from '@hermod/service-runtime';
+import { z } from 'zod';
+
+const hostPort = z.string().regex(/^[0-9a-fA-F:.[\]]+:\d{1,5}$/, 'expected host:port such as 127.0.0.1:53');
+const dnsZone = z.string().regex(/^[a-z0-9.-]+$/i, 'expected a DNS zone such as zen.example.org');
+
+export const mxEnv = z.object({
+  ...commonEnv,
+  OPS_PORT: env.port(9102),
+  DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
+  DATABASE_POOL_SIZE: env.int(20, 1, 500),
+  MX_HOST: env.host('0.0.0.0'),
+  /** Plain SMTP with STARTTLS (25 in production). */
+  MX_SMTP_PORT: env.port(25),
+  /** A second listener that expects a PROXY protocol v1 or v2 header first (behind a load balancer); 0 = off. */
+  MX_PROXY_PORT: env.port(0),
+  MX_HOSTNAME: env.string(hostname()),
+  MX_BANNER: env.string('Hermod ESMTP'),
+  /** STARTTLS is offered only when both are set. */
+  TLS_CERT_FILE: env.optionalString(),
+  TLS_KEY_FILE: env.optionalString(),
+  MX_MAX_MESSAGE_BYTES: env.int(50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  MX_MAX_RECIPIENTS: env.int(100, 1, 10_000),
+  /** Longest command line; a longer one ends the session (a flood without newlines never grows memory). */
+  MX_MAX_LINE_LENGTH: env.int(4_096, 512, 1024 * 1024),
+  /** More Received fields than this is a mail loop: 554 5.4.6. */
+  MX_MAX_RECEIVED: env.int(50, 1, 1_000),
+  MX_MAX_CLIENTS: env.int(1_000, 1, 100_000),
+  MX_MAX_CONNECTIONS_PER_IP: env.int(20, 1, 100_000),
+  /** Messages per client IP per minute; over it MAIL FROM gets 450 4.7.1. */
+  MX_RATE_LIMIT_PER_MINUTE: env.int(600, 1, 10_000_000),
+  MX_SOCKET_TIMEOUT_MS: env.int(300_000, 1_000, 3_600_000),
+  /** reject: 550 5.6.0 for a message with a bare CR or LF; normalise: rewrite them to CRLF. */
+  MX_BARE_LINE_ENDINGS: z.enum(['reject', 'normalise']).default('reject'),
+  /** SPF, DKIM, DMARC and ARC verification (mailauth). */
+  MX_AUTH_CHECKS: env.bool(true),
+  /** Enforce the sender domain's DMARC policy: reject -> 550 5.7.1, quarantine -> Junk. */
+  MX_DMARC_ENFORCE: env.bool(true),
+  /** DNS servers (host:port) for SPF/DKIM/DMARC/DNSBL; empty = the system resolver. */
+  MX_DNS_SERVERS: env.list([]).pipe(z.array(hostPort)),
+  MX_DNS_TIMEOUT_MS: env.int(5_000, 100, 60_000),
+  /** DNSBL zones; a client listed in any of them is refused with 554 5.7.1. */
+  MX_DNSBL_ZONES: env.list([]).pipe(z.array(dnsZone)),
+  /** Rspamd's normal worker (e.g. http://127.0.0.1:11333); empty = no spam scoring. */
+  RSPAMD_URL: z.union([z.literal(''), z.url()]).default(''),
+  RSPAMD_TIMEOUT_MS: env.int(15_000, 100, 120_000),
+  /** Rspamd unreachable: open = accept unscored, tempfail = 451 4.7.1. */
+  RSPAMD_FAIL_MODE: z.enum(['open', 'tempfail']).default('tempfail'),
+  ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
+  ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
+});
+export type MxConfig = z.infer<typeof mxEnv>;
+
+export const loadMxConfig = (source: NodeJS.ProcessEnv = process.env): MxConfig =>
+  loadConfig('mx', mxEnv, source);

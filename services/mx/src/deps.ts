@@ -1,0 +1,29 @@
+import type { Pool } from '@hermod/db';
+import type { DomainConfigValue } from '@hermod/domain-config';
+import type { Logger } from '@hermod/logging';
+import type { ValidateRecipient } from '@hermod/smtp';
+import type { Counter, Histogram } from 'prom-client';
+import type { MxConfig } from './config.js';
+import type { ClientLimits } from './policy/client-limits.js';
+import type { DnsResolve } from './policy/dns-resolver.js';
+import type { RspamdClient } from './policy/rspamd.js';
+
+/** Everything the SMTP hooks use, built in main.ts. */
+export interface MxDeps {
+  config: MxConfig;
+  logger: Logger;
+  pool: Pool;
+  domain(name: string): DomainConfigValue | undefined;
+  validateRecipient: ValidateRecipient;
+  publishRouting(spoolId: string): Promise<void>;
+  /** Whether the message bus is usable now: the 250 waits on PostgreSQL, but a dead bus means 451 too. */
+  busHealthy(): boolean;
+  resolve: DnsResolve;
+  limits: ClientLimits;
+  rspamd?: RspamdClient;
+  metrics: {
+    messages: Counter<'outcome'>;
+    acceptSeconds: Histogram;
+    rejections: Counter<'reason'>;
+  };
+}

@@ -1,0 +1,116 @@
+import { smtpError } from '@hermod/smtp';
+import type { MxDeps } from '../deps.js';
+import { type AuthenticationOutcome, authenticateMessage } from '../policy/authentication.js';
+import { RspamdUnavailableError, type RspamdVerdict } from '../policy/rspamd.js';
+
+export interface FilterInput {
+  /** The message as stored so far (our Received first); may be read more than once. */
+  message: () => AsyncIterable<Buffer>;
+  ip: string;
+  helo: string;
+  mailFrom: string;
+  recipients: string[];
+  spoolId: string;
+}
+
+export interface FilterVerdict {
+  /** Fields to prepend to the stored message (Authentication-Results, X-Spam-*), CRLF-terminated. */
+  headers: string;
+  placement: 'inbox' | 'junk';
+  reasons: string[];
+}
+
+const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 900);
+
+/**
+ * The filtering gateway's decision for one message: authentication (DMARC policy enforced when
+ * configured), then Rspamd. Throws the SMTP reply for a refusal; otherwise says what to add and
+ * where the message belongs (Junk for quarantine or spam).
+ */
+export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<FilterVerdict> {
+  const { config, logger } = deps;
+  const reasons: string[] = [];
+  let headers = '';
+  let placement: FilterVerdict['placement'] = 'inbox';
+
+  if (config.MX_AUTH_CHECKS) {
+    let auth: AuthenticationOutcome | undefined;
+    try {
+      auth = await authenticateMessage(
+        {
+          message: input.message(),
+          ip: input.ip,
+          helo: input.helo,
+          mailFrom: input.mailFrom,
+          authservId: config.MX_HOSTNAME,
+        },
+        deps.resolve,
+      );
+    } catch (error) {
+      // A verifier bug must not stop mail; the message simply carries no results.
+      logger.warn({ err: error, spoolId: input.spoolId }, 'authentication checks failed');
+    }
+    if (auth) {
+      headers += auth.headers;
+      if (config.MX_DMARC_ENFORCE && auth.dmarcPolicy === 'reject') {
+        deps.metrics.rejections.inc({ reason: 'dmarc' });
+        throw smtpError(
+          550,
+          '5.7.1',
+          `Message rejected by the DMARC policy of ${auth.dmarcDomain ?? 'the sender domain'}`,
+        );
+      }
+      if (config.MX_DMARC_ENFORCE && auth.dmarcPolicy === 'quarantine') {
+        placement = 'junk';
+        reasons.push(`dmarc=fail (p=quarantine) for ${auth.dmarcDomain ?? '?'}`);
+      }
+    }
+  }
+
+  if (deps.rspamd) {
+    let verdict: RspamdVerdict | undefined;
+    try {
+      verdict = await deps.rspamd.scan({
+        ip: input.ip,
+        helo: input.helo,
+        mailFrom: input.mailFrom,
+        recipients: input.recipients,
+        hostname: config.MX_HOSTNAME,
+        queueId: input.spoolId,
+        message: input.message(),
+      });
+    } catch (error) {
+      if (!(error instanceof RspamdUnavailableError)) throw error;
+      logger.warn({ err: error, spoolId: input.spoolId }, 'rspamd unavailable');
+      if (config.RSPAMD_FAIL_MODE === 'tempfail') {
+        deps.metrics.rejections.inc({ reason: 'rspamd-unavailable' });
+        throw smtpError(451, '4.7.1', 'Content scanner unavailable, try again later');
+      }
+      headers += 'X-Spam-Status: unscored (scanner unavailable)\r\n';
+    }
+    if (verdict) {
+      const spam = verdict.action !== 'no action';
+      headers +=
+        `X-Spam-Status: ${spam ? 'Yes' : 'No'}, score=${verdict.score.toFixed(2)} required=${verdict.requiredScore.toFixed(2)}\r\n` +
+        `X-Spam-Action: ${verdict.action}\r\n` +
+        (verdict.symbols.length > 0 ? `X-Spam-Symbols: ${clean(verdict.symbols.join(', '))}\r\n` : '');
+      switch (verdict.action) {
+        case 'reject':
+          deps.metrics.rejections.inc({ reason: 'spam' });
+          throw smtpError(550, '5.7.1', `Message rejected as spam (score ${verdict.score.toFixed(1)})`);
+        case 'soft reject':
+        case 'greylist':
+          deps.metrics.rejections.inc({ reason: 'greylist' });
+          throw smtpError(451, '4.7.1', 'Try again later (greylisted)');
+        case 'add header':
+        case 'rewrite subject':
+          placement = 'junk';
+          reasons.push(`rspamd ${verdict.action} score=${verdict.score.toFixed(2)}`);
+          break;
+        case 'no action':
+          break;
+      }
+    }
+  }
+  return { headers, placement, reasons };
+}

@@ -1,0 +1,92 @@
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:net';
+import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
+import { publishJob } from '@hermod/nats';
+import { subjects } from '@hermod/pipeline';
+import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { routingRecipientClient } from '@hermod/smtp';
+import { Counter, Histogram } from 'prom-client';
+import { loadMxConfig } from './config.js';
+import type { MxDeps } from './deps.js';
+import { createProxyListener } from './listener/proxy-listener.js';
+import { createMxServer } from './mx-server.js';
+import { ClientLimits } from './policy/client-limits.js';
+import { createDnsResolver } from './policy/dns-resolver.js';
+import { RspamdClient } from './policy/rspamd.js';
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+runMain('mx', async () => {
+  const config = loadMxConfig();
+  const base = createServiceBase('mx', config);
+  const { logger, registry, shutdown } = base;
+  const tls =
+    config.TLS_CERT_FILE && config.TLS_KEY_FILE
+      ? { key: await readFile(config.TLS_KEY_FILE), cert: await readFile(config.TLS_CERT_FILE) }
+      : undefined;
+  if (!tls) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
+  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const { js, nc } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+
+  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
+  shutdown.register('domain-config', () => domains.stop());
+  await domains.ready;
+
+  const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
+  shutdown.register('routing-client', () => routing.close());
+
+  const deps: MxDeps = {
+    config,
+    logger,
+    pool,
+    domain: (name) => domains.get(name),
+    validateRecipient: routing.validate,
+    publishRouting: (spoolId) => publishJob(js, subjects.routing, { spoolId }, { msgId: `route-${spoolId}` }),
+    busHealthy: () =>
+      !nc.isClosed() &&
+      (nc as unknown as { protocol?: { connected?: boolean } }).protocol?.connected !== false,
+    resolve: createDnsResolver(config.MX_DNS_SERVERS, config.MX_DNS_TIMEOUT_MS),
+    limits: new ClientLimits(config.MX_MAX_CONNECTIONS_PER_IP, config.MX_RATE_LIMIT_PER_MINUTE),
+    ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
+    metrics: {
+      messages: new Counter({
+        name: 'hermod_mx_messages_total',
+        help: 'Messages at end of DATA by reply code',
+        labelNames: ['outcome'],
+        registers: [registry],
+      }),
+      acceptSeconds: new Histogram({
+        name: 'hermod_mx_accept_seconds',
+        help: 'From end of DATA to the 250 reply (filters and the durable commit included)',
+        buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers: [registry],
+      }),
+      rejections: new Counter({
+        name: 'hermod_mx_rejections_total',
+        help: 'Refusals by reason',
+        labelNames: ['reason'],
+        registers: [registry],
+      }),
+    },
+  };
+
+  const smtp = createMxServer(deps, tls);
+  const smtpPort = await listen(smtp.server, config.MX_SMTP_PORT, config.MX_HOST);
+  const proxy = config.MX_PROXY_PORT ? createProxyListener(smtp, logger) : undefined;
+  const proxyPort = proxy ? await listen(proxy, config.MX_PROXY_PORT, config.MX_HOST) : undefined;
+  // Stop accepting first; transactions in flight finish (or get 421) within the grace period.
+  shutdown.register('smtp-listeners', async () => {
+    if (proxy) await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  });
+  await base.startOps();
+  logger.info({ smtpPort, proxyPort }, 'mx listening');
+});

@@ -1,0 +1,40 @@
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { MxDeps } from './deps.js';
+import { onClose, onConnect } from './hooks/on-connect.js';
+import { onData } from './hooks/on-data.js';
+import { onMailFrom } from './hooks/on-mail-from.js';
+import { onRcptTo } from './hooks/on-rcpt-to.js';
+
+/**
+ * The MX SMTP server: no AUTH on this port, STARTTLS when a certificate is configured, every guard
+ * in the hooks. smtp-server ends DATA only on CRLF.CRLF and discards input pipelined after STARTTLS.
+ */
+export function createMxServer(deps: MxDeps, tls: { key: Buffer; cert: Buffer } | undefined): SMTPServer {
+  const { config } = deps;
+  const options: SMTPServerOptions = {
+    name: config.MX_HOSTNAME,
+    banner: config.MX_BANNER,
+    ...(tls ? { key: tls.key, cert: tls.cert } : { hideSTARTTLS: true }),
+    secure: false,
+    size: config.MX_MAX_MESSAGE_BYTES,
+    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    authOptional: true,
+    // Every enhanced status code is chosen by our hooks (see SmtpReplyError).
+    hideENHANCEDSTATUSCODES: true,
+    hideDSN: true,
+    disableReverseLookup: true,
+    maxClients: config.MX_MAX_CLIENTS,
+    maxCommandLength: config.MX_MAX_LINE_LENGTH,
+    socketTimeout: config.MX_SOCKET_TIMEOUT_MS,
+    closeTimeout: 30_000,
+    logger: false,
+    onConnect: onConnect(deps),
+    onClose: onClose(deps),
+    onMailFrom: onMailFrom(deps),
+    onRcptTo: onRcptTo(deps),
+    onData: onData(deps),
+  };
+  const server = new SMTPServer(options);
+  server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
+  return server;
+}

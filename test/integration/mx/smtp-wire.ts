@@ -1,0 +1,108 @@
+// A raw SMTP client for byte-exact tests: writes exactly the bytes given, reads complete replies.
+import { connect, type Socket } from 'node:net';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+
+export class SmtpWire {
+  private buffer = '';
+  private waiters: Array<() => void> = [];
+  closed = false;
+
+  private constructor(private socket: Socket | TLSSocket) {
+    this.attach(socket);
+  }
+
+  static async open(port: number, prefix?: Buffer): Promise<SmtpWire> {
+    const socket = connect({ port, host: '127.0.0.1' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    if (prefix) socket.write(prefix);
+    return new SmtpWire(socket);
+  }
+
+  private attach(socket: Socket | TLSSocket): void {
+    socket.on('data', (d: Buffer) => {
+      this.buffer += d.toString('latin1');
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on('error', () => {});
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+  }
+
+  /** The next complete reply (all its lines), or '' when the server closed without one. */
+  async reply(timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = /^(?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n/.exec(this.buffer);
+      if (match) {
+        this.buffer = this.buffer.slice(match[0].length);
+        return match[0];
+      }
+      if (this.closed) return '';
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no reply within ${timeoutMs} ms; have ${JSON.stringify(this.buffer)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends one command line and returns its reply. */
+  async command(line: string): Promise<string> {
+    this.write(`${line}\r\n`);
+    return this.reply();
+  }
+
+  /** Whatever arrives within ms (to prove that nothing does). */
+  async pending(ms: number): Promise<string> {
+    await new Promise((r) => setTimeout(r, ms));
+    const out = this.buffer;
+    this.buffer = '';
+    return out;
+  }
+
+  /** Upgrades to TLS after a 220 to STARTTLS. */
+  async startTls(): Promise<void> {
+    const plain = this.socket as Socket;
+    plain.removeAllListeners('data');
+    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: 'mx.hermod.test' });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+    });
+    this.socket = secure;
+    this.buffer = '';
+    this.attach(secure);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Opens a session up to an accepted RCPT; returns the wire ready for DATA. */
+export async function openTransaction(port: number, from: string, to: string[]): Promise<SmtpWire> {
+  const wire = await SmtpWire.open(port);
+  expectCode(await wire.reply(), 220);
+  expectCode(await wire.command('EHLO client.example'), 250);
+  expectCode(await wire.command(`MAIL FROM:<${from}>`), 250);
+  for (const r of to) expectCode(await wire.command(`RCPT TO:<${r}>`), 250);
+  return wire;
+}
+
+export function expectCode(reply: string, code: number): string {
+  if (!reply.startsWith(String(code))) throw new Error(`expected ${code}, got ${JSON.stringify(reply)}`);
+  return reply;
+}
