@@ -4,7 +4,7 @@
 # Build: docker build -t hermod:dev .   (skaffold.yaml and docs/kubernetes.md use the same file)
 #
 # Stages: manifests (package.json files only, so `npm ci` stays cached while sources change),
-# build (all dependencies, protobuf code generation, one esbuild bundle per deployable),
+# build (all dependencies, one esbuild bundle per deployable),
 # runtime-deps (production dependencies only), dev (sources run with tsx, for `skaffold dev`),
 # runtime (node + bundles + migrations, non-root; the default and last stage).
 
@@ -27,8 +27,8 @@ WORKDIR /src
 COPY --from=manifests /manifests/ ./
 RUN npm ci
 COPY . .
-RUN npm run generate \
-    && node --import tsx docker/bundle.ts --out /app
+# The generated gRPC code is checked in (npm run check:generated keeps it fresh), so no buf run here.
+RUN node --import tsx docker/bundle.ts --out /app
 
 FROM base AS runtime-deps
 WORKDIR /src

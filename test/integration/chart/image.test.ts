@@ -194,6 +194,19 @@ describe('bundles (the image build step)', () => {
     for (const name of Object.keys(deployables)) assert.ok(result.stderr.includes(name), result.stderr);
   });
 
+  test('from source (the dev image) the launcher starts the TypeScript entry point', async () => {
+    const name = names[0] ?? 'routing';
+    const result = await runNode(['--import', 'tsx', 'docker/launcher.ts', name], {
+      cwd: repositoryRoot,
+      env: { PATH: process.env.PATH, OPS_PORT: 'not-a-port' },
+    });
+    assert.notEqual(result.code, 0);
+    assert.match(
+      result.stdout + result.stderr,
+      new RegExp(`${name}: invalid configuration[\\s\\S]*OPS_PORT`),
+    );
+  });
+
   test('each bundle names a bad environment variable and exits non-zero', async () => {
     for (const name of names) {
       const result = await runNode([`dist/${launcherName}.js`, name], {
