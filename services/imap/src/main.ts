@@ -9,6 +9,8 @@ import { MemoryLoginGuard } from './auth/login-guard.js';
 import { ChangeHub } from './change-hub.js';
 import { createCommandRegistry } from './commands/registry.js';
 import { imapEnv } from './config.js';
+import { createPop3Registry } from './pop3/commands/registry.js';
+import { type Pop3Dependencies, Pop3Session } from './pop3/pop3-session.js';
 import { ConnectionLimiter, ProtocolListener } from './server.js';
 import { ImapSession, type SessionDependencies } from './session/session.js';
 import { MailBackend } from './store/mail-backend.js';
@@ -88,10 +90,37 @@ runMain('imap', async () => {
       createSession: (socket, secure, remoteAddress, release) =>
         new ImapSession(socket, deps, { secure, remoteAddress, onClose: release }),
     });
+  const pop3Deps: Pop3Dependencies = {
+    backend,
+    commands: createPop3Registry(),
+    logger,
+    tlsContext,
+    loginGuard,
+    userGuard: limiter,
+    allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
+    idleTimeoutMs: 10 * 60_000,
+    maxAuthFailures: config.IMAP_MAX_AUTH_FAILURES,
+  };
+  const pop3 = (port: number, tls: SecureContext | undefined) =>
+    new ProtocolListener({
+      host: config.IMAP_HOST,
+      port,
+      ...(tls ? { tls } : {}),
+      limiter,
+      logger,
+      refusal: '-ERR [SYS/TEMP] Too many connections from your address\r\n',
+      createSession: (socket, secure, remoteAddress, release) =>
+        new Pop3Session(socket, pop3Deps, { secure, remoteAddress, onClose: release }),
+    });
   if (config.IMAP_LISTENERS.includes('imap'))
     listeners.push({ name: 'imap', listener: imap(config.IMAP_PORT, undefined) });
   if (config.IMAP_LISTENERS.includes('imaps') && tlsContext)
     listeners.push({ name: 'imaps', listener: imap(config.IMAPS_PORT, tlsContext) });
+
+  if (config.IMAP_LISTENERS.includes('pop3'))
+    listeners.push({ name: 'pop3', listener: pop3(config.POP3_PORT, undefined) });
+  if (config.IMAP_LISTENERS.includes('pop3s') && tlsContext)
+    listeners.push({ name: 'pop3s', listener: pop3(config.POP3S_PORT, tlsContext) });
 
   const sessions = new Gauge({
     name: 'hermod_imap_sessions',

@@ -102,7 +102,6 @@ export async function updateFlags(
   flags: string[],
   unchangedSince?: number,
 ): Promise<FlagUpdate> {
-  const modseq = await nextModseq(client, mailboxId);
   const modified: number[] = [];
   if (unchangedSince !== undefined) {
     const { rows } = await client.query<{ uid: number }>(
@@ -120,6 +119,14 @@ export async function updateFlags(
       : operation === 'add'
         ? 'ARRAY(SELECT DISTINCT f FROM unnest(flags || $3::text[]) f ORDER BY f)'
         : 'ARRAY(SELECT DISTINCT f FROM unnest(flags) f WHERE NOT (f = ANY ($3::text[])) ORDER BY f)';
+  // Nothing would change: no new modseq, so a no-op STORE leaves CONDSTORE state alone.
+  const affected = await client.query(
+    `SELECT 1 FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])
+       AND ARRAY(SELECT DISTINCT f FROM unnest(flags) f ORDER BY f) IS DISTINCT FROM ${next} LIMIT 1`,
+    [mailboxId, uids, flags],
+  );
+  if (!affected.rowCount) return { modseq: 0, changed: [], modified: modified.sort((a, b) => a - b) };
+  const modseq = await nextModseq(client, mailboxId);
   const { rows } = await client.query<{ uid: number; flags: string[] }>(
     `UPDATE mailbox_messages SET flags = ${next}, modseq = $4
      WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])
@@ -136,6 +143,13 @@ export async function expungeMessages(
   mailboxId: number,
   uids?: number[],
 ): Promise<{ modseq: number; uids: number[] }> {
+  const candidates = await client.query(
+    `SELECT 1 FROM mailbox_messages WHERE mailbox_id = $1 AND '\\Deleted' = ANY (flags)
+       AND ($2::bigint[] IS NULL OR uid = ANY ($2::bigint[])) LIMIT 1`,
+    [mailboxId, uids ?? null],
+  );
+  // Nothing to expunge: no new modseq (a CLOSE of a clean mailbox changes nothing).
+  if (!candidates.rowCount) return { modseq: 0, uids: [] };
   const modseq = await nextModseq(client, mailboxId);
   const { rows } = await client.query<{ uid: number }>(
     `DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND '\\Deleted' = ANY (flags)

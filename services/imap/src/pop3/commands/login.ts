@@ -1,0 +1,82 @@
+import { attemptLogin, decodeSaslPlain } from '../../auth/authenticate.js';
+import { type Pop3Command, type Pop3Reply, type Pop3Session, Pop3State } from '../pop3-session.js';
+
+const authorization = [Pop3State.Authorization] as const;
+
+async function login(session: Pop3Session, username: string, password: string): Promise<Pop3Reply> {
+  const outcome = await attemptLogin(
+    session.backend,
+    session.deps.loginGuard,
+    session.remoteAddress,
+    username,
+    password,
+  );
+  if (!outcome.ok) {
+    session.authFailures++;
+    if (session.authFailures >= session.deps.maxAuthFailures) {
+      session.write('-ERR [AUTH] Too many failed logins\r\n');
+      session.close();
+      return { ok: false, text: '', silent: true };
+    }
+    return {
+      ok: false,
+      text:
+        outcome.reason === 'locked'
+          ? '[SYS/TEMP] Too many failed logins, try again later'
+          : '[AUTH] Invalid credentials',
+    };
+  }
+  return session.enter(outcome.user);
+}
+
+const needsTls = (session: Pop3Session): Pop3Reply | undefined =>
+  !session.secure && !session.deps.allowPlaintextAuth
+    ? { ok: false, text: '[AUTH] Use STLS first' }
+    : undefined;
+
+export const userCommand: Pop3Command = {
+  name: 'USER',
+  states: authorization,
+  async run(session, args) {
+    const refused = needsTls(session);
+    if (refused) return refused;
+    if (args.length !== 1 || !args[0]) return { ok: false, text: 'USER needs a name' };
+    session.pendingUser = args[0];
+    return { ok: true, text: 'Send PASS' };
+  },
+};
+
+export const passCommand: Pop3Command = {
+  name: 'PASS',
+  states: authorization,
+  async run(session, args) {
+    const refused = needsTls(session);
+    if (refused) return refused;
+    const user = session.pendingUser;
+    session.pendingUser = undefined;
+    if (!user) return { ok: false, text: 'Send USER first' };
+    // A password may contain spaces (RFC 1939 7).
+    return login(session, user, args.join(' '));
+  },
+};
+
+export const authCommand: Pop3Command = {
+  name: 'AUTH',
+  states: authorization,
+  async run(session, args) {
+    const refused = needsTls(session);
+    if (refused) return refused;
+    if (args.length === 0)
+      return { ok: true, text: 'Mechanisms follow', body: [Buffer.from('PLAIN\r\n.\r\n')] };
+    if (args[0]?.toUpperCase() !== 'PLAIN') return { ok: false, text: 'Unsupported mechanism' };
+    let response = args[1];
+    if (response === undefined) {
+      session.write('+ \r\n');
+      response = (await session.readLine()) ?? '*';
+    }
+    if (response === '*') return { ok: false, text: 'Authentication cancelled' };
+    const credentials = decodeSaslPlain(response === '=' ? '' : response);
+    if (!credentials) return { ok: false, text: 'Invalid SASL PLAIN response' };
+    return login(session, credentials.username, credentials.password);
+  },
+};

@@ -1,0 +1,18 @@
+import { type Pop3Command, Pop3State } from '../pop3-session.js';
+
+/** QUIT: in TRANSACTION, enters UPDATE and removes the messages marked with DELE. */
+export const quitCommand: Pop3Command = {
+  name: 'QUIT',
+  states: [Pop3State.Authorization, Pop3State.Transaction],
+  async run(session) {
+    if (session.state === Pop3State.Transaction && session.user && session.deleted.size > 0) {
+      session.state = Pop3State.Update;
+      const uids = [...session.deleted].map((n) => session.messages[n - 1]!.uid);
+      await session.backend.updateFlags(session.user.id, session.mailboxId, uids, 'add', ['\\Deleted']);
+      await session.backend.expunge(session.user.id, session.mailboxId, uids);
+    }
+    session.write('+OK Bye\r\n');
+    session.close();
+    return { ok: true, text: '', silent: true };
+  },
+};

@@ -1,0 +1,16 @@
+import { dotStuff } from '../line-reader.js';
+import { type Pop3Command, Pop3State } from '../pop3-session.js';
+
+export const retrCommand: Pop3Command = {
+  name: 'RETR',
+  states: [Pop3State.Transaction],
+  async run(session, args) {
+    const message = session.message(args[0]);
+    if (!message) return { ok: false, text: 'No such message' };
+    return {
+      ok: true,
+      text: `${message.size} octets`,
+      body: dotStuff(session.backend.readBody(message.bodyId)),
+    };
+  },
+};
