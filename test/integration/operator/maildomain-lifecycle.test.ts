@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type DkimKeyValue, type DomainConfigValue, writeDomainStatus } from '@hermod/domain-config';
+import { DnsTestServer } from '../../harness/index.js';
 import {
   condition,
   kvJson,
@@ -26,13 +27,18 @@ const manifest = (name: string, spec: Record<string, unknown>) =>
 describe('MailDomain lifecycle', () => {
   let env: OperatorEnv;
   let operator: OperatorProcess;
+  const dns = new DnsTestServer();
 
   before(async () => {
+    await dns.start();
     env = await startOperatorEnv();
-    operator = await env.startOperator();
+    operator = await env.startOperator({
+      env: { DNS_VERIFY: 'true', DNS_SERVERS: dns.address, DNS_RECHECK_MS: '1000' },
+    });
   });
   after(async () => {
     await env?.stop();
+    await dns.stop();
   });
 
   const get = (name: string) => env.cp.getJson<MailDomainJson>(['maildomain', name, '-n', 'default']);
@@ -80,7 +86,8 @@ describe('MailDomain lifecycle', () => {
     assert.ok(md.metadata.finalizers?.includes('mail.hermod.dev/cleanup'));
     for (const type of ['Ready', 'ConfigApplied', 'DkimKeyReady'])
       assert.equal(condition(md, type)?.status, 'True', type);
-    assert.equal(condition(md, 'DnsVerified')?.status, 'Unknown');
+    assert.equal(condition(md, 'DnsVerified')?.status, 'False', 'nothing is published yet');
+    assert.equal(condition(md, 'DnsVerified')?.reason, 'RecordsMissing');
     const purposes = md.status?.dnsRecords?.map((r) => r.purpose).sort();
     assert.deepEqual(purposes, ['DKIM', 'DMARC', 'MTA-STS', 'MX', 'SPF']);
     const table = await env.cp.kubectlOk(['get', 'mdom', '-n', 'default']);
@@ -111,6 +118,79 @@ describe('MailDomain lifecycle', () => {
     const dkimRecord = md.status?.dnsRecords?.find((r) => r.purpose === 'DKIM');
     assert.equal(dkimRecord?.name, `${selector}._domainkey.example.com`);
     assert.ok(dkimRecord?.value.endsWith(`p=${spki.subarray(spki.length - 32).toString('base64')}`));
+  });
+
+  test('DnsVerified turns True once the resolver sees every record listed in status', async () => {
+    const md = await get('example-com');
+    for (const r of md.status?.dnsRecords ?? []) {
+      if (r.purpose === 'MX') {
+        const [preference, exchange] = r.value.split(' ');
+        dns.add({ type: 'MX', name: r.name, exchange: exchange ?? '', preference: Number(preference) });
+      } else {
+        dns.add({ type: 'TXT', name: r.name, text: r.value });
+      }
+    }
+    const verified = await waitFor(
+      'DnsVerified=True',
+      async () => {
+        const m = await get('example-com');
+        return condition(m, 'DnsVerified')?.status === 'True' ? m : undefined;
+      },
+      15_000,
+      250,
+    );
+    assert.ok(verified.status?.dnsRecords?.every((r) => r.visible === true));
+  });
+
+  test('DKIM rotation: the new selector is published in status and the key bucket before signing switches', async () => {
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: manifest('rotating', {
+        domain: 'rotating.example',
+        dkim: { algorithm: 'ed25519', rotationPeriod: '14s', publishLeadTime: '6s' },
+      }),
+    });
+    const first = await waitFor(
+      'the first selector',
+      async () => (await get('rotating')).status?.dkim?.activeSelector,
+      10_000,
+    );
+    const pending = await waitFor(
+      'a pending selector',
+      async () => {
+        const m = await get('rotating');
+        return m.status?.dkim?.pendingSelector;
+      },
+      20_000,
+      250,
+    );
+    let config = await kvJson<DomainConfigValue>(env.buckets.domains, 'rotating.example');
+    assert.equal(config?.dkim?.selector, first, 'still signing with the old selector');
+    assert.ok(
+      await kvJson(env.buckets.dkimKeys, `rotating.example.${pending}`),
+      'the new key is already in the bucket',
+    );
+    const published = await get('rotating');
+    assert.ok(published.status?.dnsRecords?.some((r) => r.name === `${pending}._domainkey.rotating.example`));
+    await waitFor(
+      'the switch',
+      async () => (await get('rotating')).status?.dkim?.activeSelector === pending,
+      15_000,
+      250,
+    );
+    config = await kvJson<DomainConfigValue>(env.buckets.domains, 'rotating.example');
+    assert.equal(config?.dkim?.selector, pending);
+    assert.equal(
+      await kvJson(env.buckets.dkimKeys, `rotating.example.${first}`),
+      undefined,
+      'the retired key is gone',
+    );
+    const secret = await env.cp.getJson<{ data: Record<string, string> }>([
+      'secret',
+      'rotating-dkim',
+      '-n',
+      'default',
+    ]);
+    assert.ok(Object.keys(secret.data).every((k) => k.startsWith(`${pending}.`)));
   });
 
   test('a new MailDomain reaches the live config bucket within 5 seconds of kubectl apply', async () => {

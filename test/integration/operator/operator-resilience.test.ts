@@ -48,15 +48,20 @@ describe('operator resilience', () => {
     const list = await env.cp.getJson<MailDomainList>(['maildomains', '-n', 'default']);
     const mine = list.items.filter((m) => m.metadata.name.startsWith(`${prefix}-`));
     if (mine.length !== count) return false;
-    return mine.every((m) => condition(m, 'Ready')?.status === 'True' && m.status?.observedGeneration === m.metadata.generation);
+    return mine.every(
+      (m) =>
+        condition(m, 'Ready')?.status === 'True' && m.status?.observedGeneration === m.metadata.generation,
+    );
   };
 
   test('killed with SIGKILL mid-reconcile, the operator converges after restart', async () => {
     const first = await env.startOperator({ env: { WORKERS: '2' } });
     // RSA keys take a while to make: 24 of them keep the operator busy when the kill lands.
     await env.cp.kubectlOk(['apply', '-f', '-'], { input: manifests('crash', 24, 'rsa-2048') });
-    await waitFor('some reconciles to have happened', async () =>
-      metricValue(await first.metrics(), 'hermod_operator_config_writes_total', { bucket: 'domains' }) >= 2,
+    await waitFor(
+      'some reconciles to have happened',
+      async () =>
+        metricValue(await first.metrics(), 'hermod_operator_config_writes_total', { bucket: 'domains' }) >= 2,
     );
     await first.process.kill();
     const partial = (await env.cp.getJson<MailDomainList>(['maildomains', '-n', 'default'])).items.filter(
@@ -71,7 +76,12 @@ describe('operator resilience', () => {
       const md = await env.cp.getJson<MailDomainJson>(['maildomain', `crash-${i}`, '-n', 'default']);
       const config = await kvJson<DomainConfigValue>(env.buckets.domains, `crash-${i}.example`);
       assert.equal(config?.dkim?.selector, md.status?.dkim?.activeSelector);
-      const secret = await env.cp.getJson<{ data: Record<string, string> }>(['secret', `crash-${i}-dkim`, '-n', 'default']);
+      const secret = await env.cp.getJson<{ data: Record<string, string> }>([
+        'secret',
+        `crash-${i}-dkim`,
+        '-n',
+        'default',
+      ]);
       assert.deepEqual(Object.keys(secret.data).sort(), [
         `${md.status?.dkim?.activeSelector}.private.pem`,
         `${md.status?.dkim?.activeSelector}.public.txt`,
@@ -84,17 +94,26 @@ describe('operator resilience', () => {
 
   test('kube-apiserver restarted under the watches: nothing missed', async () => {
     const operator = await waitForLeaderProcess();
-    const restartsBefore = metricValue(await operator.metrics(), 'hermod_operator_watch_restarts_total', { resource: 'maildomains' });
+    const restartsBefore = metricValue(await operator.metrics(), 'hermod_operator_watch_restarts_total', {
+      resource: 'maildomains',
+    });
     await env.cp.plane.restartApiServer();
     // Changes made the moment the API server is back, before the operator's watch has reconnected.
     await env.cp.kubectlOk(['apply', '-f', '-'], { input: manifests('after', 5, 'ed25519') });
     await env.cp.kubectlOk(['delete', 'maildomain', 'crash-0', '-n', 'default', '--wait=false']);
     await waitFor('the new ones to converge', () => allConverged('after', 5), 60_000, 500);
-    await waitFor('crash-0 cleaned up and gone', async () => {
-      const gone = await env.cp.kubectl(['get', 'maildomain', 'crash-0', '-n', 'default']);
-      return gone.code !== 0 && (await kvJson(env.buckets.domains, 'crash-0.example')) === undefined;
-    }, 60_000, 500);
-    const restartsAfter = metricValue(await operator.metrics(), 'hermod_operator_watch_restarts_total', { resource: 'maildomains' });
+    await waitFor(
+      'crash-0 cleaned up and gone',
+      async () => {
+        const gone = await env.cp.kubectl(['get', 'maildomain', 'crash-0', '-n', 'default']);
+        return gone.code !== 0 && (await kvJson(env.buckets.domains, 'crash-0.example')) === undefined;
+      },
+      60_000,
+      500,
+    );
+    const restartsAfter = metricValue(await operator.metrics(), 'hermod_operator_watch_restarts_total', {
+      resource: 'maildomains',
+    });
     assert.ok(restartsAfter > restartsBefore, 'the watch was re-established');
   });
 
@@ -123,7 +142,11 @@ describe('operator resilience', () => {
       await env.cp.kubectlOk(['delete', 'maildomain', 'after-0', '-n', 'default', '--wait=false']);
       await waitFor('a relist after 410', async () => relists.includes('expired'), 20_000);
       await waitFor('the object created in the gap', async () => informer.get('default/gap-0'), 10_000);
-      await waitFor('the deletion in the gap (after the finalizer)', async () => deleted.includes('default/after-0'), 20_000);
+      await waitFor(
+        'the deletion in the gap (after the finalizer)',
+        async () => deleted.includes('default/after-0'),
+        20_000,
+      );
     } finally {
       await informer.stop();
       client.close();
@@ -141,19 +164,34 @@ describe('operator resilience', () => {
     assert.equal(metricValue(await b.metrics(), 'hermod_operator_api_requests_total', { verb: 'patch' }), 0);
     const killedAt = Date.now();
     await a.process.kill();
-    await waitFor('replica b to lead', async () => metricValue(await b.metrics(), 'hermod_operator_leader') === 1, 20_000, 200);
+    await waitFor(
+      'replica b to lead',
+      async () => metricValue(await b.metrics(), 'hermod_operator_leader') === 1,
+      20_000,
+      200,
+    );
     const takeover = Date.now() - killedAt;
     assert.ok(takeover < 15_000, `takeover took ${takeover} ms`);
     await env.cp.kubectlOk(['apply', '-f', '-'], { input: manifests('late', 1, 'ed25519') });
     await waitFor('the new leader to reconcile', () => allConverged('late', 1), 20_000, 200);
-    const lease = await env.cp.getJson<{ spec: { holderIdentity: string } }>(['lease', 'hermod-operator', '-n', 'hermod-system']);
+    const lease = await env.cp.getJson<{ spec: { holderIdentity: string } }>([
+      'lease',
+      'hermod-operator',
+      '-n',
+      'hermod-system',
+    ]);
     assert.equal(lease.spec.holderIdentity, 'replica-b');
   });
 
   async function waitForLeaderProcess(): Promise<OperatorProcess> {
     current ??= await env.startOperator({ name: 'replica-a' });
     const leader = current;
-    await waitFor('a leader', async () => metricValue(await leader.metrics(), 'hermod_operator_leader') === 1, 30_000, 200);
+    await waitFor(
+      'a leader',
+      async () => metricValue(await leader.metrics(), 'hermod_operator_leader') === 1,
+      30_000,
+      200,
+    );
     return leader;
   }
 });
