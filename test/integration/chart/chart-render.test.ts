@@ -342,6 +342,20 @@ describe('values', () => {
     }
   });
 
+  test('values.schema.json describes every value', async () => {
+    const schema = JSON.parse(await readFile(join(chartDir, 'values.schema.json'), 'utf8'));
+    const undescribed: string[] = [];
+    const walk = (node: Any, path: string) => {
+      for (const [key, child] of Object.entries((node.properties ?? {}) as Record<string, Any>)) {
+        const here = path ? `${path}.${key}` : key;
+        if (typeof child.description !== 'string' || child.description.length < 8) undescribed.push(here);
+        walk(child, here);
+      }
+    };
+    walk(schema, '');
+    assert.deepEqual(undescribed, []);
+  });
+
   test('a grace period too short for the preStop pause is refused', async () => {
     await assert.rejects(
       renderChartText({ set: ['mx.terminationGracePeriodSeconds=6', 'mx.preStopSleepSeconds=5'] }),
