@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { repositoryRoot } from '@hermod/local-infra';
+import { consumers } from '@hermod/pipeline';
 import { parse, parseAllDocuments } from 'yaml';
 import { deployables } from '../../../docker/deployables.js';
 import {
@@ -260,8 +261,9 @@ describe('all-features values', () => {
     assert.equal(scaled?.spec.scaleTargetRef.name, deploymentOf(objects, 'outbound-mta').metadata.name);
     const trigger = scaled?.spec.triggers[0];
     assert.equal(trigger.type, 'nats-jetstream');
-    assert.equal(trigger.metadata.stream, 'HERMOD_OUTBOUND');
-    assert.equal(trigger.metadata.consumer, 'outbound-mta');
+    // The stream and durable consumer outbound-mta really pulls from (@hermod/pipeline).
+    assert.equal(trigger.metadata.stream, consumers.outboundMta.stream);
+    assert.equal(trigger.metadata.consumer, consumers.outboundMta.durable);
     assert.equal(
       deploymentOf(objects, 'outbound-mta').spec.replicas,
       undefined,
