@@ -7,7 +7,7 @@ import type { ArgumentCursor } from '../protocol/arguments.js';
 import { imapDateTime } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import type { Token } from '../protocol/parser.js';
-import type { SequenceSet } from '../protocol/sequence-set.js';
+import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import type { ImapSession } from '../session/session.js';
 import { defineCommand, ok } from './command.js';
 
@@ -35,6 +35,8 @@ export interface FetchArgs {
   set: SequenceSet | '$';
   items: FetchItem[];
   changedSince?: number;
+  /** QRESYNC: also report UIDs of the set expunged since changedSince. */
+  vanished?: boolean;
 }
 
 const MACROS: Record<string, SimpleItem[]> = {
@@ -80,7 +82,12 @@ function parseItem(text: string): FetchItem[] {
   return [item];
 }
 
-export function parseFetchArgs(args: ArgumentCursor, condstore: boolean): FetchArgs {
+export function parseFetchArgs(
+  args: ArgumentCursor,
+  condstore: boolean,
+  qresync = false,
+  byUid = false,
+): FetchArgs {
   const set = args.sequenceSet();
   const spec = args.next('fetch items');
   const items: FetchItem[] = [];
@@ -94,19 +101,23 @@ export function parseFetchArgs(args: ArgumentCursor, condstore: boolean): FetchA
   if (items.length === 0) throw new BadArgumentsError('No FETCH items');
   const result: FetchArgs = { set, items };
   const modifiers = args.optionalList();
-  if (modifiers) {
-    const [name, value] = modifiers.items;
-    if (
-      !condstore ||
-      name?.type !== 'atom' ||
-      name.value.toUpperCase() !== 'CHANGEDSINCE' ||
-      value?.type !== 'atom' ||
-      !/^\d+$/.test(value.value)
-    )
-      throw new BadArgumentsError('Invalid FETCH modifier');
-    result.changedSince = Number(value.value);
-    items.push({ kind: 'simple', name: 'MODSEQ' });
+  const list = modifiers?.items ?? [];
+  for (let i = 0; i < list.length; i++) {
+    const name = list[i];
+    const key = name?.type === 'atom' ? name.value.toUpperCase() : '';
+    if (key === 'CHANGEDSINCE' && condstore) {
+      const value = list[++i];
+      if (value?.type !== 'atom' || !/^\d{1,19}$/.test(value.value))
+        throw new BadArgumentsError('Invalid CHANGEDSINCE');
+      result.changedSince = Number(value.value);
+      if (!items.some((it) => it.kind === 'simple' && it.name === 'MODSEQ'))
+        items.push({ kind: 'simple', name: 'MODSEQ' });
+    } else if (key === 'VANISHED' && qresync) {
+      result.vanished = true;
+    } else throw new BadArgumentsError('Invalid FETCH modifier');
   }
+  if (result.vanished && (!byUid || result.changedSince === undefined))
+    throw new BadArgumentsError('VANISHED needs UID FETCH with CHANGEDSINCE');
   args.end();
   return result;
 }
@@ -119,6 +130,13 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
     return { status: 'BAD' as const, text: 'Invalid message sequence number' };
   const uids = box.resolve(args.set, byUid);
   const items = [...args.items];
+  if (args.vanished && args.changedSince !== undefined && args.set !== '$') {
+    const set = args.set;
+    const gone = (await session.backend.expungedSince(box.id, args.changedSince)).filter((uid) =>
+      inSequenceSet(set, uid, box.maxUid),
+    );
+    if (gone.length > 0) session.untagged(`VANISHED (EARLIER) ${formatSequenceSet(gone)}`);
+  }
   if (byUid && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
     items.unshift({ kind: 'simple', name: 'UID' });
   if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enabled.add('CONDSTORE');
@@ -279,6 +297,7 @@ export const fetchCommand = defineCommand({
 export const uidFetchCommand = defineCommand({
   name: 'UID FETCH',
   states: ['selected'],
-  parse: (args, session) => parseFetchArgs(args, session.capabilities().includes('CONDSTORE')),
+  parse: (args, session) =>
+    parseFetchArgs(args, session.capabilities().includes('CONDSTORE'), session.enabled.has('QRESYNC'), true),
   run: (session, args) => runFetch(session, args, true),
 });

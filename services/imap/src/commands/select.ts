@@ -1,3 +1,6 @@
+import { ArgumentCursor } from '../protocol/arguments.js';
+import { BadArgumentsError } from '../protocol/errors.js';
+import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import { SelectedMailbox } from '../session/selected-mailbox.js';
 import type { ImapSession } from '../session/session.js';
 import { authenticated, State } from '../session/states.js';
@@ -13,7 +16,17 @@ export function deselect(session: ImapSession, announce: boolean): void {
   if (announce) session.untagged('OK [CLOSED] Previous mailbox closed');
 }
 
-async function open(session: ImapSession, name: string, readOnly: boolean): Promise<CommandResult> {
+interface SelectArgs {
+  name: string;
+  condstore: boolean;
+  qresync?: { uidvalidity: number; modseq: number; knownUids?: SequenceSet };
+}
+
+async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): Promise<CommandResult> {
+  const { name } = args;
+  if (args.qresync && !session.enabled.has('QRESYNC'))
+    return { status: 'BAD', text: 'QRESYNC is not enabled' };
+  if (args.condstore) session.enabled.add('CONDSTORE');
   deselect(session, true);
   const box = await session.backend.findMailbox(session.user!.id, name);
   if (!box) return no('No such mailbox', 'NONEXISTENT');
@@ -41,31 +54,76 @@ async function open(session: ImapSession, name: string, readOnly: boolean): Prom
   }
   session.untagged(`OK [UIDVALIDITY ${snapshot.uidvalidity}] UIDs valid`);
   session.untagged(`OK [UIDNEXT ${snapshot.uidnext}] Predicted next UID`);
+  session.untagged(`OK [HIGHESTMODSEQ ${snapshot.highestmodseq}] Highest`);
   session.selected = selected;
   session.state = State.Selected;
   session.dirty = false;
+  const q = args.qresync;
+  if (q && q.uidvalidity === snapshot.uidvalidity)
+    await resynchronise(session, selected, q.modseq, q.knownUids);
   return ok(`${readOnly ? 'EXAMINE' : 'SELECT'} completed`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
 }
 
-function parseMailboxOnly(args: import('../protocol/arguments.js').ArgumentCursor, session: ImapSession) {
+/** QRESYNC (RFC 7162 3.2.5): what vanished and what changed since the client's modseq. */
+async function resynchronise(
+  session: ImapSession,
+  box: SelectedMailbox,
+  modseq: number,
+  knownUids: SequenceSet | undefined,
+) {
+  const vanished = (await session.backend.expungedSince(box.id, modseq)).filter(
+    (uid) => !knownUids || inSequenceSet(knownUids, uid, Number.MAX_SAFE_INTEGER),
+  );
+  if (vanished.length > 0) session.untagged(`VANISHED (EARLIER) ${formatSequenceSet(vanished)}`);
+  for (const change of await session.backend.changesSince(box.id, modseq)) {
+    if (change.flags === null) continue;
+    const seq = box.seqOf(change.uid);
+    if (seq > 0)
+      session.untagged(
+        `${seq} FETCH (UID ${change.uid} FLAGS ${session.formatFlags(change.flags, change.uid)} MODSEQ (${change.modseq}))`,
+      );
+  }
+}
+
+function parseSelect(args: ArgumentCursor, session: ImapSession): SelectArgs {
   const name = args.mailbox(session.utf8);
-  // Select parameters (CONDSTORE/QRESYNC) are not supported yet.
+  const result: SelectArgs = { name, condstore: false };
+  const params = args.optionalList();
   args.end();
-  return name;
+  const items = params?.items ?? [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const key = item.type === 'atom' ? item.value.toUpperCase() : '';
+    if (key === 'CONDSTORE') result.condstore = true;
+    else if (key === 'QRESYNC') {
+      const value = items[++i];
+      if (value?.type !== 'list') throw new BadArgumentsError('QRESYNC needs parameters');
+      const cursor = new ArgumentCursor(value.items);
+      const uidvalidity = cursor.number('uidvalidity');
+      const modseq = cursor.number('modseq');
+      const known = cursor.remaining > 0 && cursor.peek()?.type === 'atom' ? cursor.sequenceSet() : undefined;
+      // Sequence match data only speeds things up for the client; the full answer is always correct.
+      cursor.optionalList();
+      cursor.end();
+      result.qresync = { uidvalidity, modseq, ...(known && known !== '$' ? { knownUids: known } : {}) };
+      result.condstore = true;
+    } else throw new BadArgumentsError('Unknown SELECT parameter');
+  }
+  return result;
 }
 
 export const selectCommand = defineCommand({
   name: 'SELECT',
   states: authenticated,
-  parse: parseMailboxOnly,
-  run: (session, name) => open(session, name, false),
+  parse: parseSelect,
+  run: (session, args) => open(session, args, false),
 });
 
 export const examineCommand = defineCommand({
   name: 'EXAMINE',
   states: authenticated,
-  parse: parseMailboxOnly,
-  run: (session, name) => open(session, name, true),
+  parse: parseSelect,
+  run: (session, args) => open(session, args, true),
 });
 
 export const unselectCommand = defineCommand({

@@ -318,6 +318,10 @@ export class ImapSession {
       'SPECIAL-USE',
       'ESEARCH',
       'SEARCHRES',
+      'CONDSTORE',
+      'QRESYNC',
+      'CREATE-SPECIAL-USE',
+      'STATUS=SIZE',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;

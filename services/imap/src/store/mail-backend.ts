@@ -7,6 +7,7 @@ import {
   copyMessages,
   createMailbox,
   deleteMailbox,
+  expungedSince,
   expungeMessages,
   type FlagOperation,
   findMailbox,
@@ -103,6 +104,10 @@ export class MailBackend {
 
   snapshot(mailboxId: number) {
     return loadSnapshot(this.pool, mailboxId);
+  }
+
+  expungedSince(mailboxId: number, modseq: number) {
+    return expungedSince(this.pool, mailboxId, modseq);
   }
 
   firstUnseenUid(mailboxId: number) {

@@ -23,6 +23,7 @@ export {
   type FlagOperation,
   type FlagUpdate,
   firstUnseenUid,
+  expungedSince,
   loadSnapshot,
   type MailboxChange,
   type MailboxSnapshot,

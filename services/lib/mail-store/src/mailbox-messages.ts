@@ -246,3 +246,12 @@ export async function firstUnseenUid(db: Db, mailboxId: number): Promise<number 
   );
   return rows[0]?.uid ?? undefined;
 }
+
+/** UIDs expunged after modseq (QRESYNC VANISHED (EARLIER)); the log is kept, so the answer is exact. */
+export async function expungedSince(db: Db, mailboxId: number, modseq: number): Promise<number[]> {
+  const { rows } = await db.query<{ uid: number }>(
+    'SELECT uid FROM mailbox_expunges WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid',
+    [mailboxId, modseq],
+  );
+  return rows.map((r) => r.uid);
+}

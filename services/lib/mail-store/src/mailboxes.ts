@@ -38,7 +38,7 @@ export async function resolveMailbox(
 ): Promise<MailboxRef> {
   const { rows } = await client.query<MailboxRef>(
     `SELECT id, name FROM mailboxes WHERE account_id = $1 AND (name = $2 OR special_use = $2 OR name = 'INBOX')
-     ORDER BY (name = $2 OR special_use = $2) DESC LIMIT 1`,
+     ORDER BY COALESCE(name = $2 OR special_use = $2, false) DESC LIMIT 1`,
     [accountId, target],
   );
   if (rows[0]) return rows[0];
