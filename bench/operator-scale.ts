@@ -1,0 +1,183 @@
+// Scale bench of the operator: apply N MailDomains at once to a real kube-apiserver + etcd and
+// measure the time until every one is Ready and configured (its record in the live config bucket),
+// the operator's RSS, and Kubernetes API requests per reconcile.
+// Usage: node --import tsx bench/operator-scale.ts [--count 1000] [--algorithm ed25519|rsa-2048] [--workers 4]
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DOMAIN_BUCKET } from '@hermod/domain-config';
+import {
+  ensureKubeBinaries,
+  ensureNatsServer,
+  freePort,
+  KubeControlPlane,
+  NatsServerProcess,
+  NodeServiceProcess,
+} from '@hermod/local-infra';
+import { connect } from 'nats';
+import { mailDomainCrd } from '../operator/src/crd/crd.js';
+import { KubeClient } from '../operator/src/kube/kube-client.js';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '1000' },
+    algorithm: { type: 'string', default: 'ed25519' },
+    workers: { type: 'string', default: '4' },
+  },
+});
+const count = Number(values.count);
+const algorithm = values.algorithm === 'rsa-2048' ? 'rsa-2048' : 'ed25519';
+
+interface Md {
+  metadata: { name: string; generation: number };
+  status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string }> };
+}
+
+const say = (line: string) => process.stdout.write(`[operator-scale] ${line}\n`);
+
+function metric(text: string, name: string, filter: (line: string) => boolean = () => true): number {
+  return text
+    .split('\n')
+    .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && filter(l))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+async function rssOf(pid: number): Promise<{ rssMiB: number; peakMiB: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rssMiB: Math.round(kb('VmRSS') / 1024), peakMiB: Math.round(kb('VmHWM') / 1024) };
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'hermod-operator-scale-'));
+  const binaries = await ensureKubeBinaries(say);
+  const plane = new KubeControlPlane({ binaries, dir: join(dir, 'kube') });
+  const nats = new NatsServerProcess({
+    binary: await ensureNatsServer(say),
+    port: await freePort(),
+    storeDir: join(dir, 'nats'),
+  });
+  let operator: NodeServiceProcess | undefined;
+  try {
+    await Promise.all([plane.start(), nats.start()]);
+    const admin = await KubeClient.load(plane.kubeconfigPath);
+    await admin.apply(
+      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/maildomains.mail.hermod.dev',
+      mailDomainCrd(),
+      'bench',
+    );
+    for (let i = 0; i < 100; i += 1) {
+      const crd = await admin.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
+        '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/maildomains.mail.hermod.dev',
+      );
+      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const opsPort = await freePort();
+    operator = new NodeServiceProcess({
+      service: 'operator/src/main.ts',
+      opsPort,
+      env: {
+        KUBECONFIG: plane.kubeconfigPath,
+        NATS_URL: nats.url,
+        OPS_HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        DNS_VERIFY: 'false',
+        WORKERS: values.workers ?? '4',
+        POD_NAMESPACE: 'default',
+      },
+    });
+    await operator.start(60_000);
+    const idle = await rssOf(operator.pid ?? 0);
+    const metricsText = async () => (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+    const nc = await connect({ servers: nats.url });
+    const kv = await nc.jetstream().views.kv(DOMAIN_BUCKET);
+
+    say(`creating ${count} MailDomains (dkim ${algorithm}) with 32 concurrent POSTs`);
+    const started = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < count) {
+          const i = next++;
+          await admin.create(
+            '/apis/mail.hermod.dev/v1alpha1/namespaces/default/maildomains',
+            {
+              apiVersion: 'mail.hermod.dev/v1alpha1',
+              kind: 'MailDomain',
+              metadata: { name: `d${i}` },
+              spec: { domain: `d${i}.scale.example`, dkim: { algorithm } },
+            },
+            'bench',
+          );
+        }
+      }),
+    );
+    const created = Date.now() - started;
+    say(`created in ${(created / 1000).toFixed(1)} s`);
+
+    let peak = idle.peakMiB;
+    let ready = 0;
+    let configured = 0;
+    for (;;) {
+      const list = await admin.list<{ items: Md[] }>(
+        '/apis/mail.hermod.dev/v1alpha1/namespaces/default/maildomains',
+      );
+      ready = list.items.filter(
+        (m) =>
+          m.status?.observedGeneration === m.metadata.generation &&
+          m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      ).length;
+      configured = (await kv.status()).values;
+      peak = Math.max(peak, (await rssOf(operator.pid ?? 0)).peakMiB);
+      if (ready >= count && configured >= count) break;
+      if (Date.now() - started > 30 * 60_000) throw new Error(`only ${ready} ready after 30 min`);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    const allReady = Date.now() - started;
+    // Let the follow-up reconciles (triggered by the operator's own status writes) settle.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const text = await metricsText();
+    const reconciles = metric(text, 'hermod_operator_reconcile_total');
+    const byVerb = (verb: string) =>
+      metric(text, 'hermod_operator_api_requests_total', (l) => l.includes(`verb="${verb}"`));
+    const requests = {
+      get: byVerb('get'),
+      list: byVerb('list'),
+      watch: byVerb('watch'),
+      post: byVerb('post'),
+      patch: byVerb('patch'),
+      put: byVerb('put'),
+      delete: byVerb('delete'),
+    };
+    const total = Object.values(requests).reduce((a, b) => a + b, 0);
+    const events = metric(text, 'hermod_operator_api_requests_total', (l) => l.includes('resource="events"'));
+    const end = await rssOf(operator.pid ?? 0);
+    const result = {
+      count,
+      algorithm,
+      workers: Number(values.workers),
+      createSeconds: +(created / 1000).toFixed(1),
+      allReadySeconds: +(allReady / 1000).toFixed(1),
+      domainsPerSecond: +(count / (allReady / 1000)).toFixed(1),
+      reconciles,
+      reconcilesPerDomain: +(reconciles / count).toFixed(2),
+      apiRequests: requests,
+      apiRequestsPerReconcile: +(total / reconciles).toFixed(2),
+      apiRequestsPerDomain: +(total / count).toFixed(2),
+      apiRequestsPerDomainWithoutEvents: +((total - events) / count).toFixed(2),
+      operatorRssMiB: { idle: idle.rssMiB, end: end.rssMiB, peak: Math.max(peak, end.peakMiB) },
+    };
+    say(JSON.stringify(result, null, 2));
+    await nc.close();
+    admin.close();
+  } finally {
+    await operator?.stop().catch(() => {});
+    await nats.stop().catch(() => {});
+    await plane.stop().catch(() => {});
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+await main();
