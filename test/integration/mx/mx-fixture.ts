@@ -32,8 +32,21 @@ export async function waitForMessages(
       }
       return out;
     }
-    if (Date.now() > deadline)
-      throw new Error(`expected ${count} message(s) for ${address} in ${mailbox}, found ${rows.length}`);
+    if (Date.now() > deadline) {
+      const where = await pool.query<{ name: string; n: string }>(
+        `SELECT b.name, count(m.uid) AS n FROM mailboxes b JOIN accounts a ON a.id = b.account_id
+         LEFT JOIN mailbox_messages m ON m.mailbox_id = b.id WHERE a.address = $1 GROUP BY b.name`,
+        [address],
+      );
+      const spool = await pool.query<{ state: string; destination: unknown; envelope: unknown }>(
+        `SELECT r.state, r.destination, s.envelope FROM spool_recipients r JOIN spool_messages s ON s.id = r.spool_id
+         WHERE r.address = $1 ORDER BY s.received_at DESC LIMIT 2`,
+        [address],
+      );
+      throw new Error(
+        `expected ${count} message(s) for ${address} in ${mailbox}, found ${rows.length}; mailboxes ${JSON.stringify(where.rows)}; latest spool ${JSON.stringify(spool.rows)}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
