@@ -103,6 +103,7 @@ function checkDeployments(
     );
     assert.equal(pod.automountServiceAccountToken, name === 'operator', `${where} service account token`);
     assert.equal(pod.enableServiceLinks, false);
+    assert.ok(pod.topologySpreadConstraints?.length > 0, `${where} spreads its pods over nodes`);
 
     // A PodDisruptionBudget selecting exactly these pods.
     const podLabels = d.spec.template.metadata.labels as Record<string, string>;
