@@ -41,9 +41,13 @@ export interface OperatorProcess {
   metrics(): Promise<string>;
 }
 
-export async function startOperatorEnv(options: { controllerManager?: boolean } = {}): Promise<OperatorEnv> {
-  const cp = await startTestControlPlane(options);
-  const nats = await startTestNats();
+/** nats: an already running nats-server (say the one of startHermod) instead of a private one. */
+export async function startOperatorEnv(
+  options: { controllerManager?: boolean; nats?: TestNats } = {},
+): Promise<OperatorEnv> {
+  const cp = await startTestControlPlane({ controllerManager: options.controllerManager ?? false });
+  const ownNats = !options.nats;
+  const nats = options.nats ?? (await startTestNats());
   const nc = await connect({ servers: nats.url });
   const js = nc.jetstream();
   const buckets = {
@@ -97,7 +101,7 @@ export async function startOperatorEnv(options: { controllerManager?: boolean } 
     stop: async () => {
       for (const p of processes) await p.kill().catch(() => {});
       await nc.close().catch(() => {});
-      await nats.stop().catch(() => {});
+      if (ownNats) await nats.stop().catch(() => {});
       await cp.stop();
     },
   };

@@ -1,0 +1,146 @@
+// A MailDomain applied with kubectl changes how the running services treat mail: the operator
+// (real kube-apiserver, RBAC-limited) writes the live config, and routing, mda and mx (real
+// processes on the same nats-server and PostgreSQL) act on it without a restart.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AccountStore } from '@hermod/accounts';
+import { type HermodPlatform, requireTool, run, startHermod } from '../../harness/index.js';
+import { waitForMessages } from '../mx/mx-fixture.js';
+import { expectCode, SmtpWire } from '../mx/smtp-wire.js';
+import { type OperatorEnv, startOperatorEnv, waitFor } from './operator-env.js';
+
+const manifest = (spec: Record<string, unknown>) =>
+  JSON.stringify({
+    apiVersion: 'mail.hermod.dev/v1alpha1',
+    kind: 'MailDomain',
+    metadata: { name: 'flow', namespace: 'default' },
+    spec,
+  });
+
+/** The MX's answer to RCPT TO:<address> in a fresh session. */
+async function rcptReply(port: number, address: string): Promise<string> {
+  const wire = await SmtpWire.open(port);
+  try {
+    expectCode(await wire.reply(), 220);
+    expectCode(await wire.command('EHLO client.example'), 250);
+    expectCode(await wire.command('MAIL FROM:<sender@remote.example>'), 250);
+    return await wire.command(`RCPT TO:<${address}>`);
+  } finally {
+    wire.close();
+  }
+}
+
+describe('MailDomain to mail flow', () => {
+  let hermod: HermodPlatform;
+  let env: OperatorEnv;
+
+  before(async () => {
+    await requireTool('swaks', 'apt-get install swaks');
+    hermod = await startHermod({ services: ['routing', 'mda', 'mx'] });
+    env = await startOperatorEnv({ nats: hermod.nats });
+    await env.startOperator();
+    await new AccountStore(hermod.db.pool).create({
+      address: 'alice@flow.test',
+      password: 'alice-password-1',
+    });
+  });
+  after(async () => {
+    await env?.stop();
+    await hermod?.stop();
+  });
+
+  test('mail to a domain applied with kubectl is delivered locally', async () => {
+    assert.match(
+      await rcptReply(hermod.ports.mx, 'alice@flow.test'),
+      /^5\d\d /,
+      'not served before the MailDomain exists',
+    );
+    const applied = Date.now();
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: manifest({ domain: 'flow.test', dkim: { algorithm: 'ed25519' } }),
+    });
+    await waitFor(
+      'the MX to accept alice@flow.test',
+      async () => /^250 /.test(await rcptReply(hermod.ports.mx, 'alice@flow.test')),
+      5_000,
+      100,
+    );
+    assert.ok(Date.now() - applied < 5_000);
+    await env.cp.kubectlOk([
+      'wait',
+      '--for=condition=Ready',
+      '--timeout=30s',
+      'maildomain/flow',
+      '-n',
+      'default',
+    ]);
+    const sent = await run('swaks', [
+      '--server',
+      '127.0.0.1',
+      '--port',
+      String(hermod.ports.mx),
+      '--helo',
+      'client.remote.example',
+      '--from',
+      'sender@remote.example',
+      '--to',
+      'alice@flow.test',
+      '--header',
+      'Subject: via the operator',
+    ]);
+    assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+    const [message] = await waitForMessages(hermod.db.pool, 'alice@flow.test', 1);
+    assert.match(message?.text ?? '', /Subject: via the operator/);
+  });
+
+  test('patched to remote, the MX stops accepting mail for the domain within 5 seconds', async () => {
+    const patched = Date.now();
+    await env.cp.kubectlOk([
+      'patch',
+      'maildomain',
+      'flow',
+      '-n',
+      'default',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: { exchanger: 'remote', remote: { hosts: [{ host: '127.0.0.1', port: 10025 }] } },
+      }),
+    ]);
+    await waitFor(
+      'the MX to refuse alice@flow.test',
+      async () => /^5\d\d /.test(await rcptReply(hermod.ports.mx, 'alice@flow.test')),
+      5_000,
+      100,
+    );
+    assert.ok(Date.now() - patched < 5_000);
+  });
+
+  test('deleting the MailDomain takes the domain out of service', async () => {
+    await env.cp.kubectlOk([
+      'patch',
+      'maildomain',
+      'flow',
+      '-n',
+      'default',
+      '--type=merge',
+      '-p',
+      '{"spec":{"exchanger":"local","remote":null}}',
+    ]);
+    await waitFor(
+      'served again',
+      async () => /^250 /.test(await rcptReply(hermod.ports.mx, 'alice@flow.test')),
+      5_000,
+      100,
+    );
+    await env.cp.kubectlOk(['delete', 'maildomain', 'flow', '-n', 'default', '--timeout=30s'], {
+      timeoutMs: 40_000,
+    });
+    await waitFor(
+      'refused after delete',
+      async () => /^5\d\d /.test(await rcptReply(hermod.ports.mx, 'alice@flow.test')),
+      5_000,
+      100,
+    );
+  });
+});
