@@ -13,6 +13,19 @@ export const routingEnv = z.object({
   SPOOL_SWEEP_INTERVAL_MS: env.int(5_000, 100, 3_600_000),
   SPOOL_STALL_AFTER_MS: env.int(30_000, 500, 86_400_000),
   ROUTING_BATCH_SIZE: env.int(64, 1, 1_000),
+  /** Our own MX host names: auto mode compares a domain's MX records with them; backup never relays to them. */
+  ROUTING_MX_NAMES: env.list([]).pipe(z.array(z.string().regex(/^[a-z0-9.-]+$/i, 'expected host names'))),
+  /** DNS servers (host:port) for auto mode's MX lookups; empty = the system resolver. */
+  ROUTING_DNS_SERVERS: env
+    .list([])
+    .pipe(z.array(z.string().regex(/^[0-9a-fA-F:.[\]]+:\d{1,5}$/, 'expected host:port'))),
+  /** How often auto-mode domains' MX records are evaluated again. */
+  ROUTING_AUTO_INTERVAL_MS: env.int(60_000, 100, 86_400_000),
+  /** HMAC secret for SRS addresses of forwarded mail; forwarding keeps the original sender when empty. */
+  ROUTING_SRS_SECRET: z.string().default(''),
+  /** The domain SRS addresses are issued in; the forwarding domain itself when empty. */
+  ROUTING_SRS_DOMAIN: z.string().default(''),
+  ROUTING_MAX_ALIAS_DEPTH: env.int(10, 1, 100),
 });
 export type RoutingConfig = z.infer<typeof routingEnv>;
 

@@ -1,5 +1,11 @@
+import { promises as dns } from 'node:dns';
 import { AccountStore } from '@hermod/accounts';
-import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
+import {
+  DomainConfigStore,
+  openDomainBucket,
+  openDomainStatusBucket,
+  writeDomainStatus,
+} from '@hermod/domain-config';
 import { startGrpcServer } from '@hermod/grpc';
 import { consumeJobs, publishJob } from '@hermod/nats';
 import { consumers, type LocalDeliveryJob, RoutingJob, subjects } from '@hermod/pipeline';
@@ -7,11 +13,12 @@ import { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { SpoolSweeper } from '@hermod/spool';
 import { Counter } from 'prom-client';
+import { AutoExchangerMonitor } from './auto-exchanger-monitor.js';
 import { loadRoutingConfig } from './config.js';
 import { explainRouteHandler } from './grpc/explain-route.js';
 import { validateRecipientHandler } from './grpc/validate-recipient.js';
 import type { RoutingLookups } from './route-recipient.js';
-import { routeBatch } from './routing-stage.js';
+import { type RoutingStageDeps, routeBatch } from './routing-stage.js';
 
 runMain('routing', async () => {
   const config = loadRoutingConfig();
@@ -24,10 +31,27 @@ runMain('routing', async () => {
   shutdown.register('domain-config', () => domains.stop());
   await domains.ready;
 
+  const resolver = new dns.Resolver({ timeout: 5_000, tries: 2 });
+  if (config.ROUTING_DNS_SERVERS.length > 0) resolver.setServers(config.ROUTING_DNS_SERVERS);
+  const statusBucket = await openDomainStatusBucket(js, config.NATS_STREAM_REPLICAS);
+  const auto = new AutoExchangerMonitor({
+    domains: () => domains.all(),
+    resolveMx: async (domain) => resolver.resolveMx(domain),
+    ourNames: config.ROUTING_MX_NAMES,
+    publish: (domain, status) => writeDomainStatus(statusBucket, domain, status),
+    logger,
+    intervalMs: config.ROUTING_AUTO_INTERVAL_MS,
+  });
+  auto.start();
+  shutdown.register('auto-exchanger', () => auto.stop());
+
   const accounts = new AccountStore(pool);
   const lookups: RoutingLookups = {
     domain: (name) => domains.get(name),
     accountFor: async (address) => accounts.findByAddress(address),
+    autoExchanger: (domain) => auto.effective(domain),
+    maxAliasDepth: config.ROUTING_MAX_ALIAS_DEPTH,
+    ...(config.ROUTING_SRS_SECRET ? { srsSecret: config.ROUTING_SRS_SECRET } : {}),
   };
 
   const grpc = await startGrpcServer({
@@ -54,10 +78,12 @@ runMain('routing', async () => {
     labelNames: ['outcome'],
     registers: [registry],
   });
-  const stage = {
+  const stage: RoutingStageDeps = {
     pool,
     lookups,
     logger,
+    ourMxNames: config.ROUTING_MX_NAMES,
+    srsDomain: config.ROUTING_SRS_DOMAIN,
     publishLocalDelivery: (job: LocalDeliveryJob) =>
       publishJob(js, subjects.localDelivery, job, { msgId: `local-${job.spoolId}` }),
     publishOutbound: (job: { spoolId: string; rcptIndexes: number[] }) =>

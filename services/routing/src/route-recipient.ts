@@ -1,11 +1,56 @@
-import { AddressError, parseAddress } from '@hermod/address';
+import { AddressError, type ParsedAddress, parseAddress } from '@hermod/address';
 import type { DomainConfigValue } from '@hermod/domain-config';
+import type { EffectiveExchanger } from './exchanger.js';
+import { srsReverse } from './srs.js';
+
+export interface RelayHost {
+  host: string;
+  port: number;
+  preference: number;
+  requireTls: boolean;
+}
+
+/** One place a recipient's copy goes. */
+export type RouteTarget =
+  | { kind: 'local'; address: string; accountId: number; mailbox: string; tag?: string }
+  | {
+      kind: 'remote';
+      address: string;
+      domain: string;
+      /** Hosts from the domain config (remote mode); the domain's MX otherwise. */
+      relayHosts: RelayHost[];
+      /** Forwarded by an alias or catch-all: the envelope sender is rewritten with SRS. */
+      forwarded: boolean;
+    }
+  | {
+      kind: 'backup';
+      address: string;
+      domain: string;
+      /** The primary's hosts when configured; otherwise the domain's MX without our own names. */
+      relayHosts: RelayHost[];
+      maxHoldSeconds: number;
+    };
 
 /** Where one recipient goes. Rejections carry the SMTP reply to give at RCPT time. */
 export type RouteDecision =
-  | { kind: 'local'; canonical: string; accountId: number; mailbox: string; rule: string }
-  | { kind: 'remote'; canonical: string; domain: string; rule: string }
-  | { kind: 'reject'; canonical: string; code: number; enhanced: string; message: string; rule: string };
+  | {
+      kind: 'deliver';
+      canonical: string;
+      targets: RouteTarget[];
+      rule: string;
+      exchanger: string;
+      effectiveExchanger: string;
+    }
+  | {
+      kind: 'reject';
+      canonical: string;
+      code: number;
+      enhanced: string;
+      message: string;
+      rule: string;
+      exchanger: string;
+      effectiveExchanger: string;
+    };
 
 export type Channel = 'submission' | 'inbound';
 
@@ -14,84 +59,267 @@ export interface RoutingLookups {
   domain(name: string): DomainConfigValue | undefined;
   /** The account that owns address (primary or alias), if any. */
   accountFor(address: string): Promise<{ id: number; address: string } | undefined>;
+  /** For `auto` domains: the mode decided from live MX records, if one was decided yet. */
+  autoExchanger?(domain: string): { effective: EffectiveExchanger; reason: string } | undefined;
+  /** Secret for SRS hashes; without it forwarded bounces cannot be verified (SRS addresses refused). */
+  srsSecret?: string;
+  maxAliasDepth?: number;
+}
+
+type Reject = Extract<RouteDecision, { kind: 'reject' }>;
+
+const reject = (
+  canonical: string,
+  code: number,
+  enhanced: string,
+  message: string,
+  rule: string,
+  exchanger = '',
+  effectiveExchanger = '',
+): Reject => ({ kind: 'reject', canonical, code, enhanced, message, rule, exchanger, effectiveExchanger });
+
+function syntaxReject(address: string, error: unknown): Reject {
+  const relayHack =
+    error instanceof AddressError &&
+    (['routing-characters', 'source-route', 'address-literal'].includes(error.code) ||
+      (error.code === 'bad-local-part' && /["\\@]/.test(address.slice(0, address.lastIndexOf('@')))));
+  return relayHack
+    ? reject(address, 550, '5.7.1', 'Relaying denied', 'syntax')
+    : reject(address, 501, '5.1.3', `Bad recipient address syntax: ${(error as Error).message}`, 'syntax');
+}
+
+const hosts = (config: DomainConfigValue): RelayHost[] => config.remoteHosts.map((h) => ({ ...h }));
+
+class AliasLoopError extends Error {
+  constructor(readonly address: string) {
+    super(`alias loop at ${address}`);
+  }
 }
 
 /**
- * Decides where a recipient goes from the live domain config. Mail for a domain we do not serve goes
- * out (submission) or is refused (inbound: no open relay).
+ * Decides where a recipient goes from the live domain config: the exchanger mode (auto resolved
+ * from MX records), then for local domains aliases, accounts, sub-addresses and the catch-all.
+ * Mail for a domain we do not serve goes out (submission) or is refused (inbound: no open relay).
  */
 export async function routeRecipient(
   address: string,
   channel: Channel,
   lookups: RoutingLookups,
 ): Promise<RouteDecision> {
-  let parsed: ReturnType<typeof parseAddress>;
+  let parsed: ParsedAddress;
   try {
     parsed = parseAddress(address);
   } catch (error) {
-    const relayHack =
-      error instanceof AddressError &&
-      ['routing-characters', 'source-route', 'address-literal'].includes(error.code);
-    return {
-      kind: 'reject',
-      canonical: address,
-      code: relayHack ? 550 : 501,
-      enhanced: relayHack ? '5.7.1' : '5.1.3',
-      message: relayHack ? 'Relaying denied' : `Bad recipient address syntax: ${(error as Error).message}`,
-      rule: 'syntax',
-    };
+    return syntaxReject(address, error);
   }
-  const config = lookups.domain(parsed.domain);
+  const { canonical, domain } = parsed;
+  const config = lookups.domain(domain);
   if (!config) {
-    if (channel === 'inbound')
-      return {
-        kind: 'reject',
-        canonical: parsed.canonical,
-        code: 550,
-        enhanced: '5.7.1',
-        message: 'Relaying denied',
-        rule: 'not-served',
-      };
-    return { kind: 'remote', canonical: parsed.canonical, domain: parsed.domain, rule: 'not-served' };
-  }
-  if (config.exchanger === 'remote') {
-    if (channel === 'inbound')
-      return {
-        kind: 'reject',
-        canonical: parsed.canonical,
-        code: 550,
-        enhanced: '5.7.1',
-        message: 'Relaying denied',
-        rule: 'remote-domain',
-      };
-    return { kind: 'remote', canonical: parsed.canonical, domain: parsed.domain, rule: 'remote-domain' };
-  }
-  if (config.exchanger !== 'local') {
-    // backup and auto are decided by the full routing engine; until then refuse softly rather than guess.
+    if (channel === 'inbound') return reject(canonical, 550, '5.7.1', 'Relaying denied', 'not-served');
     return {
-      kind: 'reject',
-      canonical: parsed.canonical,
-      code: 451,
-      enhanced: '4.3.0',
-      message: `Exchanger mode ${config.exchanger} is not available yet`,
-      rule: `${config.exchanger}-domain`,
+      kind: 'deliver',
+      canonical,
+      targets: [{ kind: 'remote', address: canonical, domain, relayHosts: [], forwarded: false }],
+      rule: 'not-served',
+      exchanger: '',
+      effectiveExchanger: 'remote',
     };
   }
-  const account = await lookups.accountFor(parsed.canonical);
-  if (!account)
+  const exchanger = config.exchanger;
+  let effective: EffectiveExchanger;
+  if (exchanger === 'auto') {
+    const decided = lookups.autoExchanger?.(domain);
+    if (!decided)
+      return reject(
+        canonical,
+        451,
+        '4.4.3',
+        'Routing for this domain is not decided yet, try again later',
+        'auto-undecided',
+        exchanger,
+        '',
+      );
+    effective = decided.effective;
+  } else effective = exchanger;
+  const deliver = (targets: RouteTarget[], rule: string): RouteDecision => ({
+    kind: 'deliver',
+    canonical,
+    targets,
+    rule,
+    exchanger,
+    effectiveExchanger: effective,
+  });
+
+  if (effective === 'remote') {
+    if (channel === 'inbound')
+      return reject(canonical, 550, '5.7.1', 'Relaying denied', 'remote-domain', exchanger, effective);
+    return deliver(
+      [{ kind: 'remote', address: canonical, domain, relayHosts: hosts(config), forwarded: false }],
+      'remote-domain',
+    );
+  }
+  if (effective === 'backup') {
+    // Our own users' mail for a domain we only back up goes to its primary, like anyone else's.
+    if (channel === 'submission')
+      return deliver(
+        [{ kind: 'remote', address: canonical, domain, relayHosts: hosts(config), forwarded: false }],
+        'backup-domain',
+      );
+    const listed = config.backup?.recipients;
+    if (
+      listed &&
+      !listed.some((r) => r.toLowerCase() === canonical || r.toLowerCase() === parsed.localPart.toLowerCase())
+    )
+      return reject(canonical, 550, '5.1.1', 'No such user here', 'backup-recipients', exchanger, effective);
+    return deliver(
+      [
+        {
+          kind: 'backup',
+          address: canonical,
+          domain,
+          relayHosts: hosts(config),
+          maxHoldSeconds: config.backup?.maxHoldSeconds ?? 5 * 24 * 3600,
+        },
+      ],
+      'backup-domain',
+    );
+  }
+
+  // Local: a bounce coming back to an SRS address we issued goes to the original sender.
+  if (/^srs0[=+-]/i.test(parsed.localPart)) {
+    const original = lookups.srsSecret ? srsReverse(parsed.localPart, lookups.srsSecret) : undefined;
+    if (!original?.ok)
+      return reject(
+        canonical,
+        550,
+        '5.1.1',
+        'No such user here (invalid SRS address)',
+        'srs',
+        exchanger,
+        effective,
+      );
+    const target = parseAddress(original.address);
+    return deliver(
+      [
+        {
+          kind: 'remote',
+          address: target.canonical,
+          domain: target.domain,
+          relayHosts: [],
+          forwarded: false,
+        },
+      ],
+      'srs-reverse',
+    );
+  }
+  try {
+    const resolved = await resolveLocal(parsed, config, lookups, new Set(), 0);
+    if ('code' in resolved) return { ...resolved, exchanger, effectiveExchanger: effective };
+    return deliver(resolved.targets, resolved.rule);
+  } catch (error) {
+    if (error instanceof AliasLoopError)
+      return reject(
+        canonical,
+        554,
+        '5.4.6',
+        `Alias loop detected at ${error.address}`,
+        'alias-loop',
+        exchanger,
+        effective,
+      );
+    throw error;
+  }
+}
+
+type Resolved = { targets: RouteTarget[]; rule: string } | Reject;
+
+/** A local-domain address: domain alias, account, sub-address (base then alias or account), catch-all. */
+async function resolveLocal(
+  parsed: ParsedAddress,
+  config: DomainConfigValue,
+  lookups: RoutingLookups,
+  visited: Set<string>,
+  depth: number,
+): Promise<Resolved> {
+  const { canonical } = parsed;
+  if (visited.has(canonical) || depth > (lookups.maxAliasDepth ?? 10)) throw new AliasLoopError(canonical);
+  visited.add(canonical);
+  const local = parsed.localPart.toLowerCase();
+
+  const alias = config.aliases.find((a) => a.source.toLowerCase() === local);
+  if (alias) return expand(alias.destinations, 'domain-alias', lookups, visited, depth);
+  const account = await lookups.accountFor(canonical);
+  if (account)
     return {
-      kind: 'reject',
-      canonical: parsed.canonical,
-      code: 550,
-      enhanced: '5.1.1',
-      message: 'No such user here',
-      rule: 'unknown-user',
+      targets: [{ kind: 'local', address: account.address, accountId: account.id, mailbox: 'INBOX' }],
+      rule: account.address === canonical ? 'account' : 'account-alias',
     };
-  return {
-    kind: 'local',
-    canonical: parsed.canonical,
-    accountId: account.id,
-    mailbox: 'INBOX',
-    rule: 'account',
-  };
+
+  const separator = config.subaddressSeparator;
+  const cut = local.indexOf(separator);
+  if (cut > 0) {
+    const base = local.slice(0, cut);
+    const tag = parsed.localPart.slice(cut + 1);
+    const baseAlias = config.aliases.find((a) => a.source.toLowerCase() === base);
+    if (baseAlias) {
+      const expanded = await expand(baseAlias.destinations, 'subaddress', lookups, visited, depth);
+      return expanded;
+    }
+    const baseAccount = await lookups.accountFor(`${base}@${parsed.domain}`);
+    if (baseAccount)
+      return {
+        targets: [
+          { kind: 'local', address: baseAccount.address, accountId: baseAccount.id, mailbox: 'INBOX', tag },
+        ],
+        rule: 'subaddress',
+      };
+  }
+
+  if (config.catchAll) return expand([config.catchAll], 'catch-all', lookups, visited, depth);
+  return reject(canonical, 550, '5.1.1', 'No such user here', 'unknown-user');
+}
+
+/** Alias destinations: local ones resolved again (loops caught), anything else forwarded. */
+async function expand(
+  destinations: string[],
+  rule: string,
+  lookups: RoutingLookups,
+  visited: Set<string>,
+  depth: number,
+): Promise<Resolved> {
+  const targets: RouteTarget[] = [];
+  let firstRefusal: Reject | undefined;
+  for (const destination of destinations) {
+    let parsed: ParsedAddress;
+    try {
+      parsed = parseAddress(destination);
+    } catch (error) {
+      firstRefusal ??= syntaxReject(destination, error);
+      continue;
+    }
+    const config = lookups.domain(parsed.domain);
+    if (
+      config &&
+      (config.exchanger === 'local' ||
+        (config.exchanger === 'auto' && lookups.autoExchanger?.(parsed.domain)?.effective === 'local'))
+    ) {
+      const resolved = await resolveLocal(parsed, config, lookups, new Set(visited), depth + 1);
+      if ('code' in resolved) firstRefusal ??= resolved;
+      else targets.push(...resolved.targets);
+      continue;
+    }
+    targets.push({
+      kind: 'remote',
+      address: parsed.canonical,
+      domain: parsed.domain,
+      relayHosts: config && config.exchanger === 'remote' ? hosts(config) : [],
+      forwarded: true,
+    });
+  }
+  // One copy per destination address, however many alias paths lead there.
+  const unique = targets.filter(
+    (t, i) => targets.findIndex((u) => u.kind === t.kind && u.address === t.address) === i,
+  );
+  if (unique.length === 0) return firstRefusal ?? reject('', 550, '5.1.1', 'No such user here', rule);
+  return { targets: unique, rule };
 }

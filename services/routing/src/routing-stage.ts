@@ -1,22 +1,51 @@
-import { type Pool, withTransaction } from '@hermod/db';
+import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { JobOutcome, ReceivedJob } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, OutboundJobPayload, RoutingJobPayload } from '@hermod/pipeline';
-import { completeIfDone, loadSpoolMessage, markRecipients, type RecipientState } from '@hermod/spool';
-import { type RoutingLookups, routeRecipient } from './route-recipient.js';
+import {
+  completeIfDone,
+  loadSpoolMessage,
+  markRecipients,
+  type RecipientState,
+  type SpoolMessage,
+} from '@hermod/spool';
+import { type RouteTarget, type RoutingLookups, routeRecipient } from './route-recipient.js';
+import { srsForward } from './srs.js';
 
 export interface RoutingStageDeps {
   pool: Pool;
   lookups: RoutingLookups;
   logger: Logger;
+  /** Our own MX names: a backup relay must never pick itself as the primary. */
+  ourMxNames?: string[];
+  /** The domain SRS addresses are issued in; the forwarding alias's own domain when empty. */
+  srsDomain?: string;
   publishLocalDelivery(job: LocalDeliveryJobPayload): Promise<void>;
   publishOutbound(job: OutboundJobPayload): Promise<void>;
+  now?: () => number;
+}
+
+interface Update {
+  rcptIndex: number;
+  state: RecipientState;
+  destination?: Record<string, unknown>;
+  error?: string;
+}
+
+interface NewRecipient {
+  rcptIndex: number;
+  address: string;
+  parameters: Record<string, string>;
+  state: RecipientState;
+  destination: Record<string, unknown>;
 }
 
 /**
  * Turns an accepted message into per-recipient work: local mailbox deliveries and outbound
- * deliveries. The decisions are committed to the spool before the jobs are published, so a crash in
- * between leaves work the sweeper finds; a redelivered job finds the message already routed.
+ * deliveries (remote domains, forwards, backup relays). An alias that fans out, or forwards to
+ * another address, adds one spool recipient per destination. The decisions are committed to the
+ * spool before the jobs are published, so a crash in between leaves work the sweeper finds; a
+ * redelivered job finds the message already routed.
  */
 export async function routeSpooledMessage(
   deps: RoutingStageDeps,
@@ -26,43 +55,103 @@ export async function routeSpooledMessage(
   if (!message) return { kind: 'drop', reason: `spool message ${job.spoolId} not found` };
   if (message.routedAt || message.completedAt) return { kind: 'ack' };
   const channel = message.source === 'mx' ? 'inbound' : 'submission';
+  const junk = message.envelope.placement === 'junk';
   const local: LocalDeliveryJobPayload['recipients'] = [];
   const outbound: number[] = [];
-  const updates: Array<{
-    rcptIndex: number;
-    state: RecipientState;
-    destination?: Record<string, unknown>;
-    error?: string;
-  }> = [];
+  const updates: Update[] = [];
+  const added: NewRecipient[] = [];
+  let nextIndex = Math.max(-1, ...message.recipients.map((r) => r.rcptIndex)) + 1;
+
+  const place = (rcptIndex: number, target: RouteTarget, rule: string, recipientDomain: string) => {
+    if (target.kind === 'local') {
+      const mailbox = junk ? '\\Junk' : target.mailbox;
+      local.push({ rcptIndex, accountId: target.accountId, mailbox });
+      return {
+        state: 'local' as const,
+        destination: {
+          kind: 'local',
+          accountId: target.accountId,
+          mailbox,
+          rule,
+          ...(target.tag ? { tag: target.tag } : {}),
+        },
+      };
+    }
+    outbound.push(rcptIndex);
+    if (target.kind === 'backup')
+      return {
+        state: 'outbound' as const,
+        destination: {
+          kind: 'backup',
+          domain: target.domain,
+          relayHosts: target.relayHosts,
+          excludeHosts: deps.ourMxNames ?? [],
+          holdUntil: new Date((deps.now?.() ?? Date.now()) + target.maxHoldSeconds * 1000).toISOString(),
+          rule,
+        },
+      };
+    return {
+      state: 'outbound' as const,
+      destination: {
+        kind: target.forwarded ? 'forward' : 'remote',
+        domain: target.domain,
+        relayHosts: target.relayHosts,
+        rule,
+        ...(target.forwarded ? { forwardedFrom: recipientDomain } : {}),
+      },
+    };
+  };
+
   for (const r of message.recipients.filter((x) => x.state === 'pending')) {
     const decision = await routeRecipient(r.address, channel, deps.lookups);
-    if (decision.kind === 'local') {
-      const mailbox = message.envelope.placement === 'junk' ? '\\Junk' : decision.mailbox;
-      local.push({ rcptIndex: r.rcptIndex, accountId: decision.accountId, mailbox });
-      updates.push({
-        rcptIndex: r.rcptIndex,
-        state: 'local',
-        destination: { kind: 'local', accountId: decision.accountId, mailbox, rule: decision.rule },
-      });
-    } else if (decision.kind === 'remote') {
-      outbound.push(r.rcptIndex);
-      updates.push({
-        rcptIndex: r.rcptIndex,
-        state: 'outbound',
-        destination: { kind: 'remote', domain: decision.domain, rule: decision.rule },
-      });
-    } else if (decision.code < 500) {
+    if (decision.kind === 'reject') {
       // Temporary: leave the recipient pending; the job is retried.
-      return { kind: 'retry', delayMs: 30_000, reason: decision.message };
-    } else {
+      if (decision.code < 500) return { kind: 'retry', delayMs: 30_000, reason: decision.message };
       updates.push({
         rcptIndex: r.rcptIndex,
         state: 'failed',
         error: `${decision.code} ${decision.enhanced} ${decision.message}`,
       });
+      continue;
     }
+    const domain = decision.canonical.slice(decision.canonical.lastIndexOf('@') + 1);
+    const [only] = decision.targets;
+    if (
+      decision.targets.length === 1 &&
+      only &&
+      (only.kind === 'local' || only.address === decision.canonical)
+    ) {
+      updates.push({ rcptIndex: r.rcptIndex, ...place(r.rcptIndex, only, decision.rule, domain) });
+      continue;
+    }
+    // Fan-out or forward: one new recipient per destination; the original is done.
+    const indexes: number[] = [];
+    for (const target of decision.targets) {
+      const rcptIndex = nextIndex++;
+      indexes.push(rcptIndex);
+      const placed = place(rcptIndex, target, decision.rule, domain);
+      const parameters: Record<string, string> = { expandedFrom: decision.canonical };
+      if (target.kind === 'remote' && target.forwarded) {
+        const secret = deps.lookups.srsSecret;
+        if (secret) parameters.mailFrom = srsForward(message.mailFrom, deps.srsDomain || domain, secret);
+        else
+          deps.logger.warn({ spoolId: message.id }, 'forwarding without SRS: ROUTING_SRS_SECRET is not set');
+      }
+      added.push({ rcptIndex, address: target.address, parameters, ...placed });
+    }
+    updates.push({
+      rcptIndex: r.rcptIndex,
+      state: 'delivered',
+      destination: {
+        kind: 'expanded',
+        rule: decision.rule,
+        to: decision.targets.map((t) => t.address),
+        rcptIndexes: indexes,
+      },
+    });
   }
   await withTransaction(deps.pool, async (client) => {
+    await insertRecipients(client, message, added);
     await markRecipients(client, message.id, updates);
     await client.query('UPDATE spool_messages SET routed_at = now() WHERE id = $1', [message.id]);
     await completeIfDone(client, message.id);
@@ -71,6 +160,27 @@ export async function routeSpooledMessage(
   if (outbound.length > 0) await deps.publishOutbound({ spoolId: message.id, rcptIndexes: outbound });
   deps.logger.debug({ spoolId: message.id, local: local.length, outbound: outbound.length }, 'routed');
   return { kind: 'ack' };
+}
+
+async function insertRecipients(
+  client: PoolClient,
+  message: SpoolMessage,
+  rows: NewRecipient[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(
+    `INSERT INTO spool_recipients (spool_id, rcpt_index, address, parameters, state, destination)
+     SELECT $1, i, a, p::jsonb, s, d::jsonb FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(i, a, p, s, d)
+     ON CONFLICT (spool_id, rcpt_index) DO NOTHING`,
+    [
+      message.id,
+      rows.map((r) => r.rcptIndex),
+      rows.map((r) => r.address),
+      rows.map((r) => JSON.stringify(r.parameters)),
+      rows.map((r) => r.state),
+      rows.map((r) => JSON.stringify(r.destination)),
+    ],
+  );
 }
 
 /** Batch adapter for consumeJobs: messages are routed concurrently, each on its own. */

@@ -1,48 +1,85 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDomainConfig } from '@hermod/domain-config';
-import { type RoutingLookups, routeRecipient } from '../src/route-recipient.js';
+import { type RouteDecision, type RoutingLookups, routeRecipient } from '../src/route-recipient.js';
+import { srsForward } from '../src/srs.js';
 
-const lookups: RoutingLookups = {
-  domain: (name) =>
-    ({
-      'example.com': parseDomainConfig({ domain: 'example.com', exchanger: 'local' }),
-      'hosted.example': parseDomainConfig({ domain: 'hosted.example', exchanger: 'remote' }),
-    })[name],
-  accountFor: async (address) => (address === 'alice@example.com' ? { id: 7, address } : undefined),
+const accounts: Record<string, number> = {
+  'alice@example.com': 7,
+  'bob@example.com': 8,
+  'carol@other.example': 9,
 };
+const configs = {
+  'example.com': parseDomainConfig({
+    domain: 'example.com',
+    exchanger: 'local',
+    aliases: [
+      { source: 'team', destinations: ['alice@example.com', 'Bob@example.com', 'friend@gmail.example'] },
+      { source: 'sales', destinations: ['team@example.com', 'carol@other.example'] },
+      { source: 'loop1', destinations: ['loop2@example.com'] },
+      { source: 'loop2', destinations: ['alice@example.com', 'loop1@example.com'] },
+      { source: 'ghost', destinations: ['nobody@example.com'] },
+    ],
+  }),
+  'other.example': parseDomainConfig({
+    domain: 'other.example',
+    catchAll: 'carol@other.example',
+    subaddressSeparator: '-',
+  }),
+  'hosted.example': parseDomainConfig({
+    domain: 'hosted.example',
+    exchanger: 'remote',
+    remoteHosts: [{ host: 'mx.hosted.example', port: 2525 }],
+  }),
+  'backup.example': parseDomainConfig({
+    domain: 'backup.example',
+    exchanger: 'backup',
+    backup: { maxHoldSeconds: 3600, recipients: ['info', 'sales@backup.example'] },
+  }),
+  'auto.example': parseDomainConfig({ domain: 'auto.example', exchanger: 'auto' }),
+};
+let autoDecision: { effective: 'local' | 'remote' | 'backup'; reason: string } | undefined;
+const lookups: RoutingLookups = {
+  domain: (name) => (configs as Record<string, (typeof configs)['example.com']>)[name],
+  accountFor: async (address) => (accounts[address] ? { id: accounts[address], address } : undefined),
+  autoExchanger: () => autoDecision,
+  srsSecret: 'test-secret',
+};
+
+const refusal = (d: RouteDecision) => (d.kind === 'reject' ? `${d.code} ${d.enhanced}` : 'accepted');
 
 test('a known local user is delivered to INBOX, case-insensitively', async () => {
   const d = await routeRecipient('Alice@EXAMPLE.com', 'inbound', lookups);
-  assert.deepEqual(d, {
-    kind: 'local',
-    canonical: 'alice@example.com',
-    accountId: 7,
-    mailbox: 'INBOX',
-    rule: 'account',
-  });
+  assert.equal(d.kind, 'deliver');
+  assert.deepEqual(d.kind === 'deliver' && d.targets, [
+    { kind: 'local', address: 'alice@example.com', accountId: 7, mailbox: 'INBOX' },
+  ]);
+  assert.equal(d.rule, 'account');
 });
 
 test('an unknown user of a local domain is refused with 550 5.1.1', async () => {
-  const d = await routeRecipient('bob@example.com', 'submission', lookups);
-  assert.equal(d.kind, 'reject');
-  assert.equal(d.kind === 'reject' && `${d.code} ${d.enhanced}`, '550 5.1.1');
+  assert.equal(refusal(await routeRecipient('nobody@example.com', 'submission', lookups)), '550 5.1.1');
 });
 
 test('a domain we do not serve is relayed for submission and refused inbound (no open relay)', async () => {
-  assert.equal((await routeRecipient('x@elsewhere.org', 'submission', lookups)).kind, 'remote');
-  const inbound = await routeRecipient('x@elsewhere.org', 'inbound', lookups);
-  assert.equal(inbound.kind === 'reject' && `${inbound.code} ${inbound.enhanced}`, '550 5.7.1');
+  const out = await routeRecipient('x@elsewhere.org', 'submission', lookups);
+  assert.equal(out.kind === 'deliver' && out.targets[0]?.kind, 'remote');
+  assert.equal(refusal(await routeRecipient('x@elsewhere.org', 'inbound', lookups)), '550 5.7.1');
 });
 
-test('a remote-mode domain goes out even from local senders', async () => {
+test('a remote-mode domain goes out to its configured hosts even from local senders', async () => {
   const d = await routeRecipient('team@hosted.example', 'submission', lookups);
-  assert.deepEqual(d, {
-    kind: 'remote',
-    canonical: 'team@hosted.example',
-    domain: 'hosted.example',
-    rule: 'remote-domain',
-  });
+  assert.equal(d.rule, 'remote-domain');
+  assert.deepEqual(d.kind === 'deliver' && d.targets, [
+    {
+      kind: 'remote',
+      address: 'team@hosted.example',
+      domain: 'hosted.example',
+      relayHosts: [{ host: 'mx.hosted.example', port: 2525, preference: 10, requireTls: false }],
+      forwarded: false,
+    },
+  ]);
+  assert.equal(refusal(await routeRecipient('team@hosted.example', 'inbound', lookups)), '550 5.7.1');
 });
 
 test('relay hacks are refused with 5.7.1, bad syntax with 5.1.3', async () => {
@@ -51,10 +88,94 @@ test('relay hacks are refused with 5.7.1, bad syntax with 5.1.3', async () => {
     'a!b@example.com',
     '@relay.org:x@example.com',
     'x@[127.0.0.1]',
+    '"x@evil.org"@example.com',
   ]) {
     const d = await routeRecipient(hack, 'inbound', lookups);
     assert.equal(d.kind === 'reject' && d.enhanced, '5.7.1', hack);
   }
-  const bad = await routeRecipient('no-at-sign', 'inbound', lookups);
-  assert.equal(bad.kind === 'reject' && bad.enhanced, '5.1.3');
+  assert.equal(refusal(await routeRecipient('no-at-sign', 'inbound', lookups)), '501 5.1.3');
+});
+
+test('a domain alias fans out to local accounts and forwards to external addresses', async () => {
+  const d = await routeRecipient('TEAM@example.com', 'inbound', lookups);
+  assert.equal(d.rule, 'domain-alias');
+  assert.deepEqual(
+    d.kind === 'deliver' &&
+      d.targets.map((t) => `${t.kind}:${t.address}${t.kind === 'remote' ? `:${t.forwarded}` : ''}`),
+    ['local:alice@example.com', 'local:bob@example.com', 'remote:friend@gmail.example:true'],
+  );
+});
+
+test('nested aliases across domains resolve, with one copy per destination', async () => {
+  const d = await routeRecipient('sales@example.com', 'inbound', lookups);
+  assert.deepEqual(d.kind === 'deliver' && d.targets.map((t) => t.address), [
+    'alice@example.com',
+    'bob@example.com',
+    'friend@gmail.example',
+    'carol@other.example',
+  ]);
+});
+
+test('an alias loop is refused with 554 5.4.6', async () => {
+  const d = await routeRecipient('loop1@example.com', 'inbound', lookups);
+  assert.equal(refusal(d), '554 5.4.6');
+  assert.equal(d.rule, 'alias-loop');
+});
+
+test('an alias whose every destination is unknown is refused; sub-addressing keeps the tag', async () => {
+  assert.equal(refusal(await routeRecipient('ghost@example.com', 'inbound', lookups)), '550 5.1.1');
+  const d = await routeRecipient('alice+news@example.com', 'inbound', lookups);
+  assert.equal(d.rule, 'subaddress');
+  assert.deepEqual(d.kind === 'deliver' && d.targets, [
+    { kind: 'local', address: 'alice@example.com', accountId: 7, mailbox: 'INBOX', tag: 'news' },
+  ]);
+  const viaAlias = await routeRecipient('team+x@example.com', 'inbound', lookups);
+  assert.equal(viaAlias.kind === 'deliver' && viaAlias.targets.length, 3);
+});
+
+test('catch-all takes unknown users; the domain separator is honoured', async () => {
+  const d = await routeRecipient('anything@other.example', 'inbound', lookups);
+  assert.equal(d.rule, 'catch-all');
+  assert.equal(d.kind === 'deliver' && d.targets[0]?.address, 'carol@other.example');
+  const sub = await routeRecipient('carol-lists@other.example', 'inbound', lookups);
+  assert.equal(sub.rule, 'subaddress');
+});
+
+test('backup mode accepts listed recipients for hold and relay, refuses others; submission goes to the primary', async () => {
+  const d = await routeRecipient('info@backup.example', 'inbound', lookups);
+  assert.deepEqual(d.kind === 'deliver' && d.targets, [
+    {
+      kind: 'backup',
+      address: 'info@backup.example',
+      domain: 'backup.example',
+      relayHosts: [],
+      maxHoldSeconds: 3600,
+    },
+  ]);
+  assert.equal((await routeRecipient('sales@backup.example', 'inbound', lookups)).kind, 'deliver');
+  assert.equal(refusal(await routeRecipient('random@backup.example', 'inbound', lookups)), '550 5.1.1');
+  const out = await routeRecipient('random@backup.example', 'submission', lookups);
+  assert.equal(out.kind === 'deliver' && out.targets[0]?.kind, 'remote');
+});
+
+test('auto mode follows the decided effective mode; undecided is a temporary failure', async () => {
+  autoDecision = undefined;
+  assert.equal(refusal(await routeRecipient('x@auto.example', 'inbound', lookups)), '451 4.4.3');
+  autoDecision = { effective: 'remote', reason: 'no MX points at us' };
+  const remote = await routeRecipient('x@auto.example', 'inbound', lookups);
+  assert.equal(refusal(remote), '550 5.7.1');
+  assert.equal(remote.effectiveExchanger, 'remote');
+  autoDecision = { effective: 'backup', reason: 'secondary' };
+  const backup = await routeRecipient('x@auto.example', 'inbound', lookups);
+  assert.equal(backup.kind === 'deliver' && backup.targets[0]?.kind, 'backup');
+  assert.equal(backup.exchanger, 'auto');
+});
+
+test('a bounce to an SRS address we issued goes back to the original sender; a forged one is refused', async () => {
+  const srs = srsForward('orig@sender.example', 'example.com', 'test-secret');
+  const d = await routeRecipient(srs, 'inbound', lookups);
+  assert.equal(d.rule, 'srs-reverse');
+  assert.equal(d.kind === 'deliver' && d.targets[0]?.address, 'orig@sender.example');
+  const forged = srsForward('orig@sender.example', 'example.com', 'other-secret');
+  assert.equal(refusal(await routeRecipient(forged, 'inbound', lookups)), '550 5.1.1');
 });

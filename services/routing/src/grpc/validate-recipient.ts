@@ -33,12 +33,13 @@ export function validateRecipientHandler(lookups: RoutingLookups): Handler {
           });
           return;
         }
+        const kinds = [...new Set(decision.targets.map((t) => t.kind))];
         callback(null, {
           verdict: routingV1.Verdict.VERDICT_ACCEPT,
           smtpCode: 250,
           enhancedCode: '2.1.5',
           message: 'OK',
-          destination: decision.kind,
+          destination: kinds.join(','),
           canonicalAddress: decision.canonical,
         });
       })
