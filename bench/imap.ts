@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { AccountStore } from '@hermod/accounts';
+import { AccountStore, hashPassword } from '@hermod/accounts';
 import { createPool, migrate, withTransaction } from '@hermod/db';
 import {
   ensureNatsServer,
@@ -314,7 +314,7 @@ async function main(): Promise<void> {
     await hermod.start();
     cleanup.push(() => hermod.stop());
 
-    // Dovecot: Maildir with the same messages, passwd-file users, no TLS (same as Hermod here).
+    // Dovecot: Maildir with the same messages, passwd-file users with the same argon2id cost as Hermod's, no TLS (as Hermod here).
     const dovecotPort = await freePort();
     const mailRoot = join(dir, 'dovecot-mail');
     for (const user of users) {
@@ -329,7 +329,12 @@ async function main(): Promise<void> {
         );
     }
     await exec('chown', ['-R', '65534:65534', mailRoot]);
-    await writeFile(join(dir, 'passwd'), users.map((u) => `${u}:{PLAIN}${PASSWORD}::::::`).join('\n') + '\n');
+    await writeFile(
+      join(dir, 'passwd'),
+      (
+        await Promise.all(users.map(async (u) => `${u}:{ARGON2ID}${await hashPassword(PASSWORD)}::::::`))
+      ).join('\n') + '\n',
+    );
     for (const d of ['run', 'state']) await mkdir(join(dir, 'dovecot', d), { recursive: true });
     await chown(join(dir, 'dovecot', 'state'), 0, 0);
     const conf = join(dir, 'dovecot.conf');

@@ -54,7 +54,8 @@ export class ChangeHub implements ChangePublisher {
   }
 
   publish(event: MailboxChangeEvent): void {
-    this.deliver(event);
+    // Deferred, so the session that made the change has recorded it as its own before hearing of it.
+    setImmediate(() => this.deliver(event));
     if (!this.nats || this.nats.isClosed()) return;
     try {
       const { headers } = this.natsHeaders();

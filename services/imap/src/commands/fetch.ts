@@ -255,7 +255,7 @@ async function sectionContent(
   if (!range) return undefined;
   if (range.filter) {
     const header = Buffer.concat(
-      await collect(session.backend.readRange(meta.bodyId, range.start, range.end)),
+      await collect(session.backend.readRange(meta.bodyId, range.start, range.end, meta.chunkSize)),
     );
     const names = range.filter.names;
     const kept = splitHeaderFields(header, 0, header.length)
@@ -276,7 +276,7 @@ async function sectionContent(
     length: end - start,
     chunks: whole
       ? session.backend.readBody(meta.bodyId)
-      : session.backend.readRange(meta.bodyId, start, end),
+      : session.backend.readRange(meta.bodyId, start, end, meta.chunkSize),
   };
 }
 

@@ -24,6 +24,8 @@ interface ListOptions {
   reference: string;
   patterns: string[];
   subscribedOnly: boolean;
+  specialUseOnly: boolean;
+  recursiveMatch: boolean;
   returnSubscribed: boolean;
   returnSpecialUse: boolean;
   status: string[] | undefined;
@@ -49,18 +51,33 @@ async function runList(session: ImapSession, options: ListOptions) {
     for (let i = 1; i < parts.length; i++) names.add(parts.slice(0, i).join(SEPARATOR));
   }
   const matchers = options.patterns.map((p) => patternToRegExp(options.reference + p));
-  const hasChildren = (name: string) => [...names].some((n) => n.startsWith(name + SEPARATOR));
-  for (const name of [...names].sort()) {
+  const all = [...names].sort();
+  const children = (name: string) => all.filter((n) => n.startsWith(name + SEPARATOR));
+  const verb = options.lsub ? 'LSUB' : 'LIST';
+  for (const name of all) {
     if (!matchers.some((m) => m.test(name))) continue;
     const box = byName.get(name);
-    if ((options.subscribedOnly || options.lsub) && !box?.subscribed) continue;
+    let childInfo = false;
+    if (options.subscribedOnly || options.lsub) {
+      if (!box?.subscribed) {
+        // RECURSIVEMATCH: a parent whose descendant is subscribed is listed with CHILDINFO.
+        const hasSubscribedChild = children(name).some((c) => byName.get(c)?.subscribed);
+        if (options.recursiveMatch && hasSubscribedChild) childInfo = true;
+        else if (options.lsub && hasSubscribedChild) {
+          session.untagged(`LSUB (\\Noselect) "${SEPARATOR}" ${encodeName(session, name)}`);
+          continue;
+        } else continue;
+      }
+    }
+    if (options.specialUseOnly && !box?.specialUse) continue;
     const attributes: string[] = [];
     if (!box) attributes.push(options.lsub ? '\\Noselect' : '\\NonExistent');
-    attributes.push(hasChildren(name) ? '\\HasChildren' : '\\HasNoChildren');
-    if (box?.subscribed && options.returnSubscribed) attributes.push('\\Subscribed');
-    if (box?.specialUse && (options.returnSpecialUse || !options.lsub)) attributes.push(box.specialUse);
+    if (!options.lsub) attributes.push(children(name).length > 0 ? '\\HasChildren' : '\\HasNoChildren');
+    if (box?.subscribed && options.returnSubscribed && !options.lsub) attributes.push('\\Subscribed');
+    if (box?.specialUse && !options.lsub) attributes.push(box.specialUse);
+    const extended = childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
     session.untagged(
-      `${options.lsub ? 'LSUB' : 'LIST'} (${attributes.join(' ')}) "${SEPARATOR}" ${encodeName(session, name)}`,
+      `${verb} (${attributes.join(' ')}) "${SEPARATOR}" ${encodeName(session, name)}${extended}`,
     );
     if (options.status && box) {
       const status = await session.backend.mailboxStatus(box.id);
@@ -81,6 +98,8 @@ export const listCommand = defineCommand({
       reference: '',
       patterns: [],
       subscribedOnly: false,
+      specialUseOnly: false,
+      recursiveMatch: false,
       returnSubscribed: false,
       returnSpecialUse: false,
       status: undefined,
@@ -93,10 +112,15 @@ export const listCommand = defineCommand({
       if (option === 'SUBSCRIBED') {
         options.subscribedOnly = true;
         options.returnSubscribed = true;
-      } else if (option === 'SPECIAL-USE') options.returnSpecialUse = true;
-      else if (option !== 'RECURSIVEMATCH' && option !== 'REMOTE')
-        throw new BadArgumentsError(`Unknown selection option ${option}`);
+      } else if (option === 'SPECIAL-USE') {
+        options.specialUseOnly = true;
+        options.returnSpecialUse = true;
+      } else if (option === 'RECURSIVEMATCH') options.recursiveMatch = true;
+      else if (option !== 'REMOTE') throw new BadArgumentsError(`Unknown selection option ${option}`);
     }
+    // RECURSIVEMATCH only means something together with a filtering option (RFC 5258 3.1).
+    if (options.recursiveMatch && !options.subscribedOnly && !options.specialUseOnly)
+      throw new BadArgumentsError('RECURSIVEMATCH needs another selection option');
     options.reference = args.astring('reference');
     const patternList = args.optionalList();
     if (patternList) {
@@ -145,6 +169,8 @@ export const lsubCommand = defineCommand({
       reference,
       patterns: [pattern],
       subscribedOnly: true,
+      specialUseOnly: false,
+      recursiveMatch: false,
       returnSubscribed: false,
       returnSpecialUse: false,
       status: undefined,

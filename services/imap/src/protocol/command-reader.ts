@@ -22,7 +22,8 @@ export interface ReaderLimits {
   maxLiteralsPerCommand: number;
 }
 
-const LITERAL_MARKER = /\{(\d+)(\+)?\}$/;
+// `~{n}` is a literal8 (BINARY, UTF8 APPEND); its bytes are handled like any literal.
+const LITERAL_MARKER = /~?\{(\d+)(\+)?\}$/;
 
 /** The tag of a command line, for error replies to a command that was never parsed. */
 function tagOf(line: Buffer): string | undefined {

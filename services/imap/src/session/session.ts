@@ -362,7 +362,11 @@ export class ImapSession {
   /** Called by the change hub for every event of this session's account. */
   onMailboxEvent(event: MailboxChangeEvent): void {
     if (!this.selected || event.mailboxId !== this.selected.id) return;
-    if (event.modseq !== 0 && event.modseq <= this.selected.knownModseq) return;
+    if (
+      event.modseq !== 0 &&
+      (event.modseq <= this.selected.knownModseq || this.selected.ownModseqs.has(event.modseq))
+    )
+      return;
     this.dirty = true;
     if (this.idling) void this.sync(true);
   }

@@ -49,7 +49,11 @@ export interface AuthenticatedUser {
  * The storage hooks the IMAP and POP3 commands call: PostgreSQL through @hermod/mail-store, plus a
  * change event after every committed write. Nothing here knows about sockets or protocol syntax.
  */
+const STRUCTURE_CACHE_ENTRIES = 20_000;
+
 export class MailBackend {
+  private readonly structures = new Map<number, CachedStructure>();
+
   constructor(
     readonly pool: Pool,
     private readonly accounts: AccountStore,
@@ -225,16 +229,28 @@ export class MailBackend {
     return readBody(this.pool, bodyId);
   }
 
-  readRange(bodyId: number, start: number, end: number) {
-    return readBodyRange(this.pool, bodyId, start, end);
+  readRange(bodyId: number, start: number, end: number, chunkSize?: number) {
+    return readBodyRange(this.pool, bodyId, start, end, chunkSize);
   }
 
   /** The MIME structure of a body, parsed once and cached in message_bodies.structure. */
   async structure(bodyId: number): Promise<CachedStructure> {
+    // Bodies never change, so a parsed structure can be kept in memory as long as there is room.
+    const remembered = this.structures.get(bodyId);
+    if (remembered) return remembered;
     const cached = await loadBodyStructure<unknown>(this.pool, bodyId);
-    if (isCurrentStructure(cached)) return cached;
+    if (isCurrentStructure(cached)) return this.remember(bodyId, cached);
     const structure = parseMime(await this.loadBody(bodyId), this.mimeLimits);
     await saveBodyStructure(this.pool, bodyId, structure.root.bodyStart, structure);
+    return this.remember(bodyId, structure);
+  }
+
+  private remember(bodyId: number, structure: CachedStructure): CachedStructure {
+    if (this.structures.size >= STRUCTURE_CACHE_ENTRIES) {
+      const oldest = this.structures.keys().next().value;
+      if (oldest !== undefined) this.structures.delete(oldest);
+    }
+    this.structures.set(bodyId, structure);
     return structure;
   }
 

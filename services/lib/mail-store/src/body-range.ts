@@ -8,12 +8,13 @@ export async function* readBodyRange(
   bodyId: number,
   start: number,
   end: number,
+  knownChunkSize?: number,
 ): AsyncGenerator<Buffer> {
   if (end <= start) return;
-  const meta = await db.query<{ chunk_size: number }>('SELECT chunk_size FROM message_bodies WHERE id = $1', [
-    bodyId,
-  ]);
-  const chunkSize = meta.rows[0]?.chunk_size;
+  const chunkSize =
+    knownChunkSize ??
+    (await db.query<{ chunk_size: number }>('SELECT chunk_size FROM message_bodies WHERE id = $1', [bodyId]))
+      .rows[0]?.chunk_size;
   if (!chunkSize) return;
   let seq = Math.floor(start / chunkSize);
   const lastSeq = Math.floor((end - 1) / chunkSize);

@@ -63,12 +63,15 @@ export interface MessageMeta {
   internalDate: Date;
   flags: string[];
   modseq: number;
+  /** Chunk size of the stored body, so range reads need no extra lookup. */
+  chunkSize: number;
 }
 
 export async function messagesByUid(db: Db, mailboxId: number, uids: number[]): Promise<MessageMeta[]> {
   const { rows } = await db.query<MessageMeta>(
-    `SELECT uid, body_id AS "bodyId", size, internal_date AS "internalDate", flags, modseq
-     FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) ORDER BY uid`,
+    `SELECT mm.uid, mm.body_id AS "bodyId", mm.size, mm.internal_date AS "internalDate", mm.flags, mm.modseq, b.chunk_size AS "chunkSize"
+     FROM mailbox_messages mm JOIN message_bodies b ON b.id = mm.body_id
+     WHERE mm.mailbox_id = $1 AND mm.uid = ANY ($2::bigint[]) ORDER BY mm.uid`,
     [mailboxId, uids],
   );
   return rows;
