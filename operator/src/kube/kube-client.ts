@@ -1,8 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, WatchStalledError } from './errors.js';
+import { type KubeCredentials, loadKubeCredentials } from './kube-credentials.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -43,58 +43,28 @@ export function resourceOf(path: string): string {
 }
 
 /**
- * A small typed client for the Kubernetes REST API: KubeConfig (from @kubernetes/client-node)
- * supplies the server, credentials and CA; requests share one keep-alive agent (the library makes
- * a new agent per call), and every request is reported to the observer.
+ * A small typed client for the Kubernetes REST API: requests share one keep-alive agent, every
+ * request is reported to the observer (metrics), and errors carry the API's Status reason.
  */
 export class KubeClient {
   private readonly agent: HttpAgent;
   private readonly secure: boolean;
   readonly server: string;
 
-  private constructor(
-    private readonly kc: KubeConfig,
-    tls: Pick<RequestOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>,
+  constructor(
+    private readonly credentials: KubeCredentials,
     private readonly observer: RequestObserver = () => {},
   ) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.server = cluster.server.replace(/\/$/, '');
+    this.server = credentials.server;
     this.secure = this.server.startsWith('https:');
     this.agent = this.secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: 64, ...tls })
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 64, ...credentials.tls })
       : new HttpAgent({ keepAlive: true, maxSockets: 64 });
   }
 
-  static async create(kc: KubeConfig, observer?: RequestObserver): Promise<KubeClient> {
-    const options: RequestOptions = {};
-    await kc.applyToHTTPSOptions(options);
-    const tls: Pick<RequestOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> = {};
-    if (options.ca) tls.ca = options.ca;
-    if (options.cert) tls.cert = options.cert;
-    if (options.key) tls.key = options.key;
-    if (options.rejectUnauthorized !== undefined) tls.rejectUnauthorized = options.rejectUnauthorized;
-    return new KubeClient(kc, tls, observer);
-  }
-
-  /** From a kubeconfig file, or (no path) the default chain: KUBECONFIG, in-cluster, ~/.kube/config. */
+  /** From a kubeconfig file, or (no path) KUBECONFIG, the in-cluster service account, ~/.kube/config. */
   static async load(kubeconfigPath?: string, observer?: RequestObserver): Promise<KubeClient> {
-    const kc = new KubeConfig();
-    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
-    else kc.loadFromDefault();
-    return KubeClient.create(kc, observer);
-  }
-
-  /** Authorization headers, asked for per request so rotated service-account tokens are picked up. */
-  private async authHeaders(): Promise<Record<string, string>> {
-    const options: RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(options);
-    const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(options.headers ?? {})) {
-      if (typeof value === 'string' || typeof value === 'number') headers[key] = String(value);
-    }
-    if (options.auth) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
-    return headers;
+    return new KubeClient(await loadKubeCredentials(kubeconfigPath), observer);
   }
 
   private url(path: string, query: Query = {}): URL {
@@ -112,7 +82,10 @@ export class KubeClient {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<IncomingMessage> {
-    const headers: Record<string, string> = { ...(await this.authHeaders()), accept: 'application/json' };
+    const headers: Record<string, string> = {
+      ...(await this.credentials.headers()),
+      accept: 'application/json',
+    };
     if (body !== undefined) {
       headers['content-type'] = contentType ?? contentTypes.json;
       headers['content-length'] = String(Buffer.byteLength(body));
