@@ -43,6 +43,10 @@ runMain('routing', async () => {
     intervalMs: config.ROUTING_AUTO_INTERVAL_MS,
   });
   auto.start();
+  // A domain switched to auto is evaluated at once, not at the next interval.
+  domains.onChange((_domain, changed) => {
+    if (changed?.exchanger === 'auto') void auto.evaluateAll();
+  });
   shutdown.register('auto-exchanger', () => auto.stop());
 
   const accounts = new AccountStore(pool);
