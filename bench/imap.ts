@@ -153,6 +153,7 @@ class LoadClient {
 interface Result {
   commands: number;
   latencies: number[];
+  byVerb: Map<string, number[]>;
   errors: number;
 }
 
@@ -167,7 +168,7 @@ const FETCH_FIELDS = [
 ];
 
 async function runMix(port: number, users: string[], seconds = SECONDS): Promise<Result> {
-  const result: Result = { commands: 0, latencies: [], errors: 0 };
+  const result: Result = { commands: 0, latencies: [], byVerb: new Map(), errors: 0 };
   const deadline = Date.now() + seconds * 1000;
   await Promise.all(
     users.map(async (user, index) => {
@@ -175,7 +176,10 @@ async function runMix(port: number, users: string[], seconds = SECONDS): Promise
       const timed = async (client: LoadClient, text: string, literal?: Buffer) => {
         const started = process.hrtime.bigint();
         const line = await client.command(text, literal);
-        result.latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        result.latencies.push(ms);
+        const verb = text.toString().split(' ')[0]!;
+        result.byVerb.set(verb, [...(result.byVerb.get(verb) ?? []), ms]);
         result.commands++;
         if (!/^\S+ OK/.test(line)) result.errors++;
         return line;
@@ -210,6 +214,10 @@ function summary(name: string, r: Result) {
   const sorted = [...r.latencies].sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
   const perSecond = r.commands / SECONDS;
+  const verbs = [...r.byVerb].map(
+    ([verb, l]) => `${verb} ${[...l].sort((a, b) => a - b)[Math.floor(l.length / 2)]?.toFixed(1)}`,
+  );
+  say(`${name}: p50 by command (ms): ${verbs.join(', ')}`);
   say(
     `${name}: ${r.commands} commands in ${SECONDS}s = ${perSecond.toFixed(0)} cmd/s, p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, non-OK ${r.errors}`,
   );
