@@ -1,13 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureKubeBinaries, KubeControlPlane } from '@hermod/local-infra';
-import { type RunResult, requireTool, run } from './tools.js';
+import { type RunResult, run } from './tools.js';
 import { testWorkdir } from './workdir.js';
 
 export interface TestControlPlane {
   plane: KubeControlPlane;
   /** Path of the admin (system:masters) kubeconfig. */
   kubeconfig: string;
+  /** Path of the version-matched kubectl built with the control plane. */
+  kubectlPath: string;
   /** Runs kubectl against this control plane (admin unless another kubeconfig is given). */
   kubectl(
     args: string[],
@@ -32,13 +34,12 @@ export interface TestControlPlane {
 export async function startTestControlPlane(
   options: { controllerManager?: boolean } = {},
 ): Promise<TestControlPlane> {
-  await requireTool('kubectl', 'apt-get install kubernetes-client (or put kubectl on PATH)');
   const binaries = await ensureKubeBinaries((line) => console.log(line));
   const dir = await testWorkdir('kube');
   const plane = new KubeControlPlane({ binaries, dir, ...options });
   await plane.start();
   const kubectl = (args: string[], o: { input?: string; kubeconfig?: string; timeoutMs?: number } = {}) =>
-    run('kubectl', [`--kubeconfig=${o.kubeconfig ?? plane.kubeconfigPath}`, ...args], {
+    run(binaries.kubectl, [`--kubeconfig=${o.kubeconfig ?? plane.kubeconfigPath}`, ...args], {
       ...(o.input !== undefined ? { input: o.input } : {}),
       timeoutMs: o.timeoutMs ?? 60_000,
     });
@@ -54,6 +55,7 @@ export async function startTestControlPlane(
   return {
     plane,
     kubeconfig: plane.kubeconfigPath,
+    kubectlPath: binaries.kubectl,
     kubectl,
     kubectlOk,
     getJson: async <T>(args: string[]) => JSON.parse(await kubectlOk(['get', ...args, '-o', 'json'])) as T,

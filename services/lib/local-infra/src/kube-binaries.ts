@@ -16,6 +16,8 @@ export interface KubeBinaries {
   etcd: string;
   kubeApiserver: string;
   kubeControllerManager: string;
+  /** Version-matched kubectl: Debian's kubernetes-client (1.20) is too old for `kubectl create token`. */
+  kubectl: string;
 }
 
 interface WrapperBuild {
@@ -56,6 +58,7 @@ const builds: WrapperBuild[] = [
     packages: {
       'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
       'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
+      kubectl: 'k8s.io/kubernetes/cmd/kubectl',
     },
     ldflags: kubernetesLdflags(KUBERNETES_VERSION),
   },
@@ -138,8 +141,9 @@ async function buildWrapper(build: WrapperBuild, log: (line: string) => void): P
 let pending: Promise<KubeBinaries> | undefined;
 
 /**
- * etcd, kube-apiserver and kube-controller-manager for the test control plane: from
- * HERMOD_ETCD_BIN / HERMOD_KUBE_APISERVER_BIN / HERMOD_KUBE_CONTROLLER_MANAGER_BIN when set, else
+ * etcd, kube-apiserver, kube-controller-manager and kubectl for the test control plane: from
+ * HERMOD_ETCD_BIN / HERMOD_KUBE_APISERVER_BIN / HERMOD_KUBE_CONTROLLER_MANAGER_BIN /
+ * HERMOD_KUBECTL_BIN when set, else
  * from the cache (keyed by version), built from the Go module proxy only when missing.
  */
 export function ensureKubeBinaries(log: (line: string) => void = () => {}): Promise<KubeBinaries> {
@@ -147,6 +151,7 @@ export function ensureKubeBinaries(log: (line: string) => void = () => {}): Prom
     etcd: process.env.HERMOD_ETCD_BIN,
     'kube-apiserver': process.env.HERMOD_KUBE_APISERVER_BIN,
     'kube-controller-manager': process.env.HERMOD_KUBE_CONTROLLER_MANAGER_BIN,
+    kubectl: process.env.HERMOD_KUBECTL_BIN,
   };
   pending ??= (async () => {
     const paths: Record<string, string> = {};
@@ -163,6 +168,7 @@ export function ensureKubeBinaries(log: (line: string) => void = () => {}): Prom
       kubeApiserver: paths['kube-apiserver'] ?? cachedPath('kube-apiserver', KUBERNETES_VERSION),
       kubeControllerManager:
         paths['kube-controller-manager'] ?? cachedPath('kube-controller-manager', KUBERNETES_VERSION),
+      kubectl: paths.kubectl ?? cachedPath('kubectl', KUBERNETES_VERSION),
     };
   })();
   pending.catch(() => {
