@@ -87,7 +87,7 @@ describe('operator resilience', () => {
         `${md.status?.dkim?.activeSelector}.public.txt`,
       ]);
       const keys: string[] = [];
-      for await (const k of await env.buckets.dkimKeys.keys(`crash-${i}.example.>`)) keys.push(k);
+      for await (const k of await env.buckets.dkimKeys.keys(`crash-${i}.example.*`)) keys.push(k);
       assert.deepEqual(keys, [config?.dkim?.keyRef]);
     }
   });

@@ -49,9 +49,10 @@ export async function deleteDkimKey(kv: KV, keyRef: string): Promise<void> {
 
 /** Every stored selector of one domain (key refs), e.g. to remove retired ones. */
 export async function listDkimKeyRefs(kv: KV, domain: string): Promise<string[]> {
-  const prefix = `${domain.toLowerCase()}.`;
   const out: string[] = [];
-  for await (const key of await kv.keys(`${prefix}>`)) {
+  // Exactly one token after the domain (selectors have no dots): example.com.* must not match
+  // the keys of example.com.au.
+  for await (const key of await kv.keys(`${domain.toLowerCase()}.*`)) {
     const entry = await kv.get(key);
     if (entry?.operation === 'PUT') out.push(key);
   }
