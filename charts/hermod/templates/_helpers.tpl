@@ -40,6 +40,8 @@ outbound-mta:
   database: true
   tls: false
   public: false
+  # EHLO name and DSN Reporting-MTA: the name the sending addresses' PTR records should show.
+  hostnameEnv: OUTBOUND_HELO_NAME
   ports: []
 mda:
   key: mda
