@@ -30,6 +30,13 @@ export const appendCommand = defineCommand({
         if (!date) throw new BadArgumentsError('Invalid date-time');
         token = args.next('message literal');
       }
+      if (token.type === 'atom' && token.value.toUpperCase() === 'UTF8') {
+        // RFC 6855: APPEND ... UTF8 (literal8) for messages with UTF-8 headers.
+        if (!session.utf8) throw new BadArgumentsError('UTF8 APPEND needs ENABLE UTF8=ACCEPT');
+        const inner = args.list('UTF8 message').items;
+        if (inner.length !== 1) throw new BadArgumentsError('Expected one message literal');
+        token = inner[0]!;
+      }
       if (token.type !== 'string' || !token.literal)
         throw new BadArgumentsError('Expected a message literal');
       messages.push({ flags, date, chunks: token.chunks, size: token.size });
@@ -42,6 +49,13 @@ export const appendCommand = defineCommand({
     const box = await session.backend.findMailbox(user.id, mailbox);
     if (!box) return no('No such mailbox', 'TRYCREATE');
     if (messages.some((m) => m.size === 0)) return no('Empty message');
+    if (
+      !(await session.backend.fits(
+        user.id,
+        messages.reduce((n, m) => n + m.size, 0),
+      ))
+    )
+      return no('Over quota', 'OVERQUOTA');
     const uids: number[] = [];
     let uidvalidity = box.uidvalidity;
     for (const message of messages) {

@@ -31,6 +31,16 @@ async function runCopy(
   const uids = box.resolve(args.set, byUid).filter((uid) => !box.pendingExpunges.has(uid));
   const verb = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
   if (uids.length === 0) return ok(`${verb} completed, nothing to do`);
+  if (!move) {
+    const metas = await session.backend.messages(box.id, uids);
+    if (
+      !(await session.backend.fits(
+        session.user!.id,
+        metas.reduce((n, m) => n + m.size, 0),
+      ))
+    )
+      return no('Over quota', 'OVERQUOTA');
+  }
   let expungeModseq: number | undefined;
   let result: { uidvalidity: number; pairs: Array<[number, number]> };
   if (move) {

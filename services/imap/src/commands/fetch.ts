@@ -2,10 +2,11 @@ import type { MessageMeta } from '@hermod/mail-store';
 import { formatBodyStructure, formatEnvelope } from '../mime/format-structure.js';
 import { splitHeaderFields } from '../mime/header-fields.js';
 import type { CachedStructure } from '../mime/parse-mime.js';
-import { formatSection, parseSection, type Section, sectionRange } from '../mime/sections.js';
+import { formatSection, parseSection, resolvePart, type Section, sectionRange } from '../mime/sections.js';
+import { decodeTransfer, UnknownEncodingError } from '../mime/transfer-decode.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { imapDateTime } from '../protocol/compose.js';
-import { BadArgumentsError } from '../protocol/errors.js';
+import { BadArgumentsError, CommandFailedError } from '../protocol/errors.js';
 import type { Token } from '../protocol/parser.js';
 import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import type { ImapSession } from '../session/session.js';
@@ -23,6 +24,13 @@ type SimpleItem =
 
 export type FetchItem =
   | { kind: 'simple'; name: SimpleItem }
+  | {
+      kind: 'binary';
+      path: number[];
+      peek: boolean;
+      sizeOnly: boolean;
+      partial?: { start: number; count: number };
+    }
   | {
       kind: 'section';
       label: string;
@@ -54,6 +62,8 @@ const SIMPLE = new Set<string>([
   'BODY',
   'MODSEQ',
 ]);
+const BINARY_ITEM =
+  /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[((?:[1-9]\d{0,8})(?:\.[1-9]\d{0,8})*)?\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
 const SECTION_ITEM = /^(BODY|BODY\.PEEK)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
 
 function parseItem(text: string): FetchItem[] {
@@ -65,6 +75,17 @@ function parseItem(text: string): FetchItem[] {
     return [{ kind: 'section', label: 'RFC822.HEADER', section: parseSection('HEADER'), peek: true }];
   if (upper === 'RFC822.TEXT')
     return [{ kind: 'section', label: 'RFC822.TEXT', section: parseSection('TEXT'), peek: false }];
+  const binary = BINARY_ITEM.exec(text);
+  if (binary) {
+    const path = binary[2] ? binary[2].split('.').map(Number) : [];
+    if (path.some((n) => !Number.isInteger(n) || n < 1))
+      throw new BadArgumentsError('Invalid binary section');
+    const sizeOnly = binary[1]!.toUpperCase() === 'BINARY.SIZE';
+    if (sizeOnly && binary[3] !== undefined) throw new BadArgumentsError('BINARY.SIZE takes no partial');
+    const item: FetchItem = { kind: 'binary', path, peek: binary[1]!.toUpperCase() !== 'BINARY', sizeOnly };
+    if (binary[3] !== undefined) item.partial = { start: Number(binary[3]), count: Number(binary[4]) };
+    return [item];
+  }
   const m = SECTION_ITEM.exec(text);
   if (!m) throw new BadArgumentsError(`Invalid FETCH item ${text.slice(0, 40)}`);
   const section = parseSection(m[2]!);
@@ -140,7 +161,9 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
   if (byUid && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
     items.unshift({ kind: 'simple', name: 'UID' });
   if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enabled.add('CONDSTORE');
-  const marksSeen = !box.readOnly && items.some((i) => i.kind === 'section' && !i.peek);
+  const marksSeen =
+    !box.readOnly &&
+    items.some((i) => (i.kind === 'section' || (i.kind === 'binary' && !i.sizeOnly)) && !i.peek);
   for (let i = 0; i < uids.length; i += BATCH) {
     let metas = await session.backend.messages(box.id, uids.slice(i, i + BATCH));
     if (args.changedSince !== undefined) metas = metas.filter((m) => m.modseq > args.changedSince!);
@@ -185,7 +208,8 @@ async function writeMessage(
   const needsStructure = items.some(
     (i) =>
       (i.kind === 'simple' && ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name)) ||
-      (i.kind === 'section' && (i.section.kind !== 'full' || i.section.path.length > 0)),
+      (i.kind === 'section' && (i.section.kind !== 'full' || i.section.path.length > 0)) ||
+      i.kind === 'binary',
   );
   if (needsStructure) structure = await session.backend.structure(meta.bodyId);
   let line = `* ${seq} FETCH (`;
@@ -198,6 +222,24 @@ async function writeMessage(
   for (const item of items) {
     if (item.kind === 'simple') {
       line += sep() + simpleValue(session, item.name, meta, structure);
+      continue;
+    }
+    if (item.kind === 'binary') {
+      const decoded = binaryContent(await session.backend.loadBody(meta.bodyId), structure!, item.path);
+      const section = `[${item.path.join('.')}]`;
+      if (item.sizeOnly) {
+        line += `${sep()}BINARY.SIZE${section} ${decoded.length}`;
+        continue;
+      }
+      const bytes = item.partial
+        ? decoded.subarray(item.partial.start, item.partial.start + item.partial.count)
+        : decoded;
+      const label = `BINARY${section}${item.partial ? `<${item.partial.start}>` : ''}`;
+      // literal8 only when the bytes need it (NUL), as RFC 3516 4.2 allows.
+      line += `${sep()}${label} ${bytes.includes(0) ? '~' : ''}{${bytes.length}}\r\n`;
+      await session.writeAsync(line);
+      line = '';
+      await session.writeAsync(bytes);
       continue;
     }
     const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
@@ -301,3 +343,18 @@ export const uidFetchCommand = defineCommand({
     parseFetchArgs(args, session.capabilities().includes('CONDSTORE'), session.enabled.has('QRESYNC'), true),
   run: (session, args) => runFetch(session, args, true),
 });
+
+/** The decoded content of a part for BINARY[...]; the whole message as stored for an empty path. */
+function binaryContent(message: Buffer, structure: CachedStructure, path: number[]): Buffer {
+  if (path.length === 0) return message;
+  const node = resolvePart(structure.root, path);
+  if (!node) return Buffer.alloc(0);
+  const raw = message.subarray(node.bodyStart, node.bodyEnd);
+  if (node.children || node.message) return raw;
+  try {
+    return decodeTransfer(raw, node.encoding);
+  } catch (error) {
+    if (error instanceof UnknownEncodingError) throw new CommandFailedError(error.message, 'UNKNOWN-CTE');
+    throw error;
+  }
+}

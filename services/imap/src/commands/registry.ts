@@ -20,6 +20,7 @@ import {
 } from './mailbox-admin.js';
 import { namespaceCommand } from './namespace.js';
 import { checkCommand, noopCommand } from './noop.js';
+import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.js';
 import { searchCommand, uidSearchCommand } from './search.js';
 import { closeCommand, examineCommand, selectCommand, unselectCommand } from './select.js';
 import { starttlsCommand } from './starttls.js';
@@ -70,6 +71,9 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(uidMoveCommand),
     entry(idleCommand),
     entry(searchCommand),
+    entry(getQuotaRootCommand),
+    entry(getQuotaCommand),
+    entry(setQuotaCommand),
     entry(uidSearchCommand),
   ];
   return new Map(commands);

@@ -53,6 +53,8 @@ async function runSearch(
   const numbers = byUid ? found : found.map((uid) => box.seqOf(uid));
   const modseq = usesModseq(program.key) && found.length > 0 ? highestModseq : undefined;
   if (modseq !== undefined) session.enabled.add('CONDSTORE');
+  // IMAP4rev2 always answers SEARCH with ESEARCH (RFC 9051 6.4.4).
+  if (!program.returns && session.enabled.has('IMAP4REV2')) program.returns = ['ALL'];
   if (!program.returns) {
     session.untagged(
       `SEARCH${numbers.map((n) => ` ${n}`).join('')}${modseq !== undefined ? ` (MODSEQ ${modseq})` : ''}`,

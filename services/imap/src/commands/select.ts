@@ -5,6 +5,7 @@ import { SelectedMailbox } from '../session/selected-mailbox.js';
 import type { ImapSession } from '../session/session.js';
 import { authenticated, State } from '../session/states.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
+import { encodeName } from './list.js';
 
 export const PERMANENT_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 
@@ -55,6 +56,7 @@ async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): 
   session.untagged(`OK [UIDVALIDITY ${snapshot.uidvalidity}] UIDs valid`);
   session.untagged(`OK [UIDNEXT ${snapshot.uidnext}] Predicted next UID`);
   session.untagged(`OK [HIGHESTMODSEQ ${snapshot.highestmodseq}] Highest`);
+  if (rev2) session.untagged(`LIST (${box.specialUse ?? ''}) "/" ${encodeName(session, box.name)}`);
   session.selected = selected;
   session.state = State.Selected;
   session.dirty = false;

@@ -5,7 +5,17 @@ import { authenticated } from '../session/states.js';
 import { defineCommand, no, ok } from './command.js';
 import { encodeName } from './list.js';
 
-const ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'HIGHESTMODSEQ', 'DELETED'];
+const ITEMS = [
+  'MESSAGES',
+  'RECENT',
+  'UIDNEXT',
+  'UIDVALIDITY',
+  'UNSEEN',
+  'SIZE',
+  'HIGHESTMODSEQ',
+  'DELETED',
+  'DELETED-STORAGE',
+];
 
 export function parseStatusItems(tokens: Token[]): string[] {
   if (tokens.length === 0) throw new BadArgumentsError('Empty status item list');
@@ -26,6 +36,8 @@ export function statusItems(items: string[], status: MailboxStatus): string[] {
     SIZE: status.size,
     HIGHESTMODSEQ: status.highestmodseq,
     DELETED: status.deleted,
+    // RFC 9208: in units of 1024 octets, like the STORAGE resource.
+    'DELETED-STORAGE': Math.ceil(status.deletedSize / 1024),
   };
   return items.map((item) => `${item} ${values[item]}`);
 }

@@ -322,6 +322,12 @@ export class ImapSession {
       'QRESYNC',
       'CREATE-SPECIAL-USE',
       'STATUS=SIZE',
+      'QUOTA',
+      'QUOTA=RES-STORAGE',
+      'BINARY',
+      'LIST-EXTENDED',
+      'LIST-STATUS',
+      'UTF8=ACCEPT',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;

@@ -1,6 +1,7 @@
 import type { AccountStore } from '@hermod/accounts';
 import { type Pool, withTransaction } from '@hermod/db';
 import {
+  accountQuota,
   appendToMailbox,
   changesSince,
   claimRecent,
@@ -100,6 +101,16 @@ export class MailBackend {
 
   setSubscribed(accountId: number, name: string, subscribed: boolean) {
     return setSubscribed(this.pool, accountId, name, subscribed);
+  }
+
+  quota(accountId: number) {
+    return accountQuota(this.pool, accountId);
+  }
+
+  /** Whether adding bytes keeps the account within its storage limit. */
+  async fits(accountId: number, bytes: number): Promise<boolean> {
+    const quota = await accountQuota(this.pool, accountId);
+    return quota.limit === null || quota.bytes + bytes <= quota.limit;
   }
 
   mailboxStatus(mailboxId: number) {

@@ -2,6 +2,7 @@ export { type AppendInput, type AppendResult, appendToMailbox } from './append.j
 export { BODY_CHUNK_SIZE, readBody, type StoredBody, writeBody } from './bodies.js';
 export { loadBodyStructure, readBodyRange, saveBodyStructure } from './body-range.js';
 export {
+  accountQuota,
   accountUsage,
   createMailbox,
   deleteMailbox,

@@ -144,6 +144,7 @@ export interface MailboxStatus {
   unseen: number;
   recent: number;
   deleted: number;
+  deletedSize: number;
   size: number;
   uidnext: number;
   uidvalidity: number;
@@ -156,6 +157,7 @@ export async function mailboxStatus(db: Db, mailboxId: number): Promise<MailboxS
        count(mm.uid) FILTER (WHERE NOT ('\\Seen' = ANY (mm.flags)))::int AS unseen,
        count(mm.uid) FILTER (WHERE mm.uid >= m.recent_uid)::int AS recent,
        count(mm.uid) FILTER (WHERE '\\Deleted' = ANY (mm.flags))::int AS deleted,
+       coalesce(sum(mm.size) FILTER (WHERE '\\Deleted' = ANY (mm.flags)), 0)::bigint AS "deletedSize",
        coalesce(sum(mm.size), 0)::bigint AS size,
        m.uidnext, m.uidvalidity, m.highestmodseq
      FROM mailboxes m LEFT JOIN mailbox_messages mm ON mm.mailbox_id = m.id
@@ -174,4 +176,16 @@ export async function accountUsage(db: Db, accountId: number): Promise<{ bytes: 
     [accountId],
   );
   return rows[0] ?? { bytes: 0, messages: 0 };
+}
+
+/** The account's storage limit (bytes, null when unlimited) and what it uses now. */
+export async function accountQuota(
+  db: Db,
+  accountId: number,
+): Promise<{ limit: number | null; bytes: number; messages: number }> {
+  const { rows } = await db.query<{ limit: number | null }>(
+    'SELECT quota_bytes AS "limit" FROM accounts WHERE id = $1',
+    [accountId],
+  );
+  return { limit: rows[0]?.limit ?? null, ...(await accountUsage(db, accountId)) };
 }

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixture.js';
+
+const multipart = [
+  'From: Kim <kim@example.com>',
+  'To: lee@example.com',
+  'Subject: parts',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="b1"',
+  '',
+  '--b1',
+  'Content-Type: text/plain; charset=utf-8',
+  'Content-Transfer-Encoding: quoted-printable',
+  '',
+  'caf=C3=A9 =',
+  'ok',
+  '--b1',
+  'Content-Type: application/octet-stream',
+  'Content-Transfer-Encoding: base64',
+  '',
+  'AAECAwQ=',
+  '--b1--',
+  '',
+].join('\r\n');
+
+describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST-EXTENDED, mailbox management', () => {
+  let fx: ImapFixture;
+  let lee: number;
+  const connect = async () => {
+    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
+    await raw.readLine();
+    await raw.login('lee@example.com');
+    return raw;
+  };
+  before(async () => {
+    fx = await startImapFixture();
+    lee = await fx.createUser('lee@example.com');
+    await fx.deliver(lee, multipart);
+  });
+  after(async () => {
+    await fx?.close();
+  });
+
+  it('FETCH sections: numbered parts, MIME, HEADER.FIELDS(.NOT), partial', async () => {
+    const raw = await connect();
+    await raw.command('EXAMINE INBOX');
+    const r = await raw.command(
+      'FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (Subject To)] BODY.PEEK[HEADER.FIELDS.NOT (From To Subject MIME-Version)]<0.14> BODY.PEEK[]<2.3>)',
+    );
+    assert.equal(
+      r.untagged[0],
+      '* 1 FETCH (BODY[1] {15}\r\ncaf=C3=A9 =\r\nok BODY[2.MIME] {77}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
+        ' BODY[HEADER.FIELDS (SUBJECT TO)] {39}\r\nTo: lee@example.com\r\nSubject: parts\r\n\r\n BODY[HEADER.FIELDS.NOT (FROM TO SUBJECT MIME-VERSION)]<0> {14}\r\nContent-Type:  BODY[]<2> {3}\r\nom:)',
+    );
+    raw.close();
+  });
+
+  it('BINARY decodes transfer encodings; BINARY.SIZE reports the decoded size', async () => {
+    const raw = await connect();
+    await raw.command('EXAMINE INBOX');
+    const r = await raw.command('FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[2] BINARY.PEEK[2])');
+    assert.equal(
+      r.untagged[0],
+      `* 1 FETCH (BINARY[1] {8}\r\ncafé ok BINARY.SIZE[2] 5 BINARY[2] ~{5}\r\n\u0000\u0001\u0002\u0003\u0004)`,
+    );
+    raw.close();
+  });
+
+  it('QUOTA: root, usage in KiB, OVERQUOTA on APPEND', async () => {
+    await fx.db.pool.query('UPDATE accounts SET quota_bytes = 2048 WHERE id = $1', [lee]);
+    const raw = await connect();
+    const r = await raw.command('GETQUOTAROOT INBOX');
+    assert.deepEqual(r.untagged, ['* QUOTAROOT INBOX ""', '* QUOTA "" (STORAGE 1 2)']);
+    const big = 'x'.repeat(3000);
+    const over = await raw.command(`APPEND INBOX {${big.length}+}\r\n${big}`);
+    assert.match(over.tagged, /NO \[OVERQUOTA\]/);
+    assert.match((await raw.command('SETQUOTA "" (STORAGE 10)')).tagged, /NO/);
+    await fx.db.pool.query('UPDATE accounts SET quota_bytes = NULL WHERE id = $1', [lee]);
+    raw.close();
+  });
+
+  it('UTF8=ACCEPT: UTF-8 mailbox names raw after ENABLE, modified UTF-7 before', async () => {
+    const raw = await connect();
+    assert.equal((await raw.command('CREATE "R&AOk-sum&AOk-"')).status, 'OK');
+    const before = await raw.command('LIST "" "R*"');
+    assert.deepEqual(before.untagged, ['* LIST (\\HasNoChildren) "/" R&AOk-sum&AOk-']);
+    await raw.command('ENABLE UTF8=ACCEPT');
+    const after = await raw.command('LIST "" "R*"');
+    assert.deepEqual(after.untagged, ['* LIST (\\HasNoChildren) "/" {8}\r\nRésumé']);
+    const body = 'Subject: Grüße\r\n\r\nhi\r\n';
+    const appended = await raw.command(`APPEND INBOX UTF8 (~{${Buffer.byteLength(body)}+}\r\n${body})`);
+    assert.equal(appended.status, 'OK', appended.tagged);
+    raw.close();
+  });
+
+  it('IMAP4rev2 after ENABLE: no RECENT, LIST in SELECT, ESEARCH for SEARCH', async () => {
+    const raw = await connect();
+    assert.deepEqual((await raw.command('ENABLE IMAP4rev2')).untagged, ['* ENABLED IMAP4REV2']);
+    const sel = await raw.command('SELECT INBOX');
+    assert.ok(!sel.untagged.some((l) => /RECENT/.test(l)), sel.untagged.join('|'));
+    assert.ok(sel.untagged.includes('* LIST () "/" INBOX'), sel.untagged.join('|'));
+    const search = await raw.command('SEARCH ALL');
+    assert.match(search.untagged[0]!, /^\* ESEARCH \(TAG "t\d+"\) ALL 1:2$/);
+    const flags = await raw.command('FETCH 1 FLAGS');
+    assert.ok(!flags.untagged[0]!.includes('\\Recent'));
+    raw.close();
+  });
+
+  it('mailbox management: CREATE (USE), hierarchy, RENAME with children, DELETE, SUBSCRIBE/LSUB, LIST-EXTENDED', async () => {
+    const raw = await connect();
+    assert.equal((await raw.command('CREATE Projects/2026/Q1')).status, 'OK');
+    assert.equal((await raw.command('CREATE Receipts (USE (\\Archive))')).status, 'OK');
+    assert.match((await raw.command('CREATE INBOX')).tagged, /NO \[ALREADYEXISTS\]/);
+    assert.equal((await raw.command('RENAME Projects Work')).status, 'OK');
+    const listed = await raw.command('LIST "" "Work*"');
+    assert.deepEqual(listed.untagged, [
+      '* LIST (\\HasChildren) "/" Work',
+      '* LIST (\\HasChildren) "/" Work/2026',
+      '* LIST (\\HasNoChildren) "/" Work/2026/Q1',
+    ]);
+    assert.deepEqual((await raw.command('LIST "" Work/%')).untagged, [
+      '* LIST (\\HasChildren) "/" Work/2026',
+    ]);
+    const special = await raw.command('LIST (SPECIAL-USE) "" "*"');
+    assert.ok(
+      special.untagged.includes('* LIST (\\HasNoChildren \\Archive) "/" Receipts'),
+      special.untagged.join('|'),
+    );
+    assert.ok(!special.untagged.some((l) => l.endsWith(' INBOX')));
+    await raw.command('UNSUBSCRIBE Work');
+    await raw.command('UNSUBSCRIBE Work/2026');
+    const recursive = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" "Work%"');
+    assert.deepEqual(recursive.untagged, ['* LIST (\\HasChildren) "/" Work ("CHILDINFO" ("SUBSCRIBED"))']);
+    const status = await raw.command('LIST "" "Receipts" RETURN (STATUS (MESSAGES UIDNEXT))');
+    assert.deepEqual(status.untagged, [
+      '* LIST (\\HasNoChildren \\Archive) "/" Receipts',
+      '* STATUS Receipts (MESSAGES 0 UIDNEXT 1)',
+    ]);
+    const lsub = await raw.command('LSUB "" "Work*"');
+    assert.deepEqual(lsub.untagged, [
+      '* LSUB (\\Noselect) "/" Work',
+      '* LSUB (\\Noselect) "/" Work/2026',
+      '* LSUB () "/" Work/2026/Q1',
+    ]);
+    assert.equal((await raw.command('DELETE Work/2026/Q1')).status, 'OK');
+    assert.match((await raw.command('DELETE Work/2026/Q1')).tagged, /NO \[NONEXISTENT\]/);
+    assert.match((await raw.command('DELETE INBOX')).tagged, /NO/);
+    assert.deepEqual((await raw.command('NAMESPACE')).untagged, ['* NAMESPACE (("" "/")) NIL NIL']);
+    assert.deepEqual((await raw.command('ID ("name" "test")')).untagged, [
+      '* ID ("name" "Hermod" "vendor" "Hermod")',
+    ]);
+    raw.close();
+  });
+
+  it('rejects commands in the wrong state and unknown commands with BAD', async () => {
+    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
+    await raw.readLine();
+    assert.equal((await raw.command('SELECT INBOX')).status, 'BAD');
+    assert.equal((await raw.command('FROBNICATE')).status, 'BAD');
+    await raw.login('lee@example.com');
+    assert.equal((await raw.command('FETCH 1 FLAGS')).status, 'BAD');
+    assert.equal((await raw.command('LOGIN a b')).status, 'BAD');
+    raw.close();
+  });
+});
