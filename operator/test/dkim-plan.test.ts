@@ -13,7 +13,10 @@ const spec = (over: Partial<MailDomainSpec['dkim']> = {}): MailDomainSpec['dkim'
 });
 const at = (iso: string) => new Date(iso);
 let n = 0;
-const next = () => `sel-${(n += 1)}`;
+const next = () => {
+  n += 1;
+  return `sel-${n}`;
+};
 
 test('the first key is made at once; without a rotation period nothing else ever happens', () => {
   const first = planDkim({}, spec(), at('2026-01-01T00:00:00Z'), next);
