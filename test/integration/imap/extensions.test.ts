@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixture.js';
+import { connect as connectTls } from 'node:tls';
+import { constants, createDeflateRaw, createInflateRaw } from 'node:zlib';
+import { ImapFlow } from 'imapflow';
+import { type ImapFixture, PASSWORD, RawImapClient, startImapFixture } from './imap-fixture.js';
 
 const multipart = [
   'From: Kim <kim@example.com>',
@@ -151,6 +154,66 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
       '* ID ("name" "Hermod" "vendor" "Hermod")',
     ]);
     raw.close();
+  });
+
+  it('COMPRESS=DEFLATE: both directions deflated after the OK', async () => {
+    const socket = connectTls({ host: '127.0.0.1', port: fx.service.imapsPort, rejectUnauthorized: false });
+    let plain = '';
+    const inflater = createInflateRaw();
+    let inflated = '';
+    let compressed = false;
+    socket.on('data', (d: Buffer) => {
+      if (compressed) inflater.write(d);
+      else plain += d.toString('latin1');
+    });
+    inflater.on('data', (d: Buffer) => {
+      inflated += d.toString('utf8');
+    });
+    const until = async (get: () => string, pattern: RegExp) => {
+      const deadline = Date.now() + 5_000;
+      while (!pattern.test(get())) {
+        if (Date.now() > deadline) throw new Error(`timeout waiting for ${pattern}: ${get()}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await until(() => plain, /^\* OK/);
+    socket.write(`a LOGIN lee@example.com "${PASSWORD}"\r\n`);
+    await until(() => plain, /a OK/);
+    assert.match(plain, /COMPRESS=DEFLATE/);
+    socket.write('b COMPRESS DEFLATE\r\n');
+    await until(() => plain, /b OK/);
+    compressed = true;
+    const deflater = createDeflateRaw();
+    deflater.on('data', (d: Buffer) => socket.write(d));
+    deflater.write('c SELECT INBOX\r\nd FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n');
+    deflater.flush(constants.Z_SYNC_FLUSH);
+    await until(() => inflated, /d OK/);
+    assert.match(inflated, /c OK \[READ-WRITE\]/);
+    assert.ok(inflated.includes('BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: parts\r\n\r\n)'), inflated);
+    socket.destroy();
+  });
+
+  it('imapflow (which turns COMPRESS on when offered) fetches and appends through it', async () => {
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: fx.service.imapsPort,
+      secure: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'lee@example.com', pass: PASSWORD },
+      logger: false,
+    });
+    await client.connect();
+    const body = Buffer.from(`Subject: big\r\n\r\n${'0123456789abcdef'.repeat(40_000)}\r\n`);
+    const appended = await client.append('Archive', body, ['\\Seen']);
+    assert.ok(appended && appended.uid);
+    const lock = await client.getMailboxLock('Archive');
+    try {
+      const message = await client.fetchOne(String(appended.uid), { source: true }, { uid: true });
+      assert.ok(message && message.source?.equals(body));
+    } finally {
+      lock.release();
+    }
+    await client.logout();
   });
 
   it('rejects commands in the wrong state and unknown commands with BAD', async () => {

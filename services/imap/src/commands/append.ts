@@ -56,19 +56,13 @@ export const appendCommand = defineCommand({
       ))
     )
       return no('Over quota', 'OVERQUOTA');
-    const uids: number[] = [];
-    let uidvalidity = box.uidvalidity;
-    for (const message of messages) {
-      const result = await session.backend.append(
-        user.id,
-        box.id,
-        message.chunks,
-        message.flags,
-        message.date ?? new Date(),
-      );
-      uids.push(result.uid);
-      uidvalidity = result.uidvalidity;
-    }
+    const results = await session.backend.append(
+      user.id,
+      box.id,
+      messages.map((m) => ({ chunks: m.chunks, flags: m.flags, internalDate: m.date ?? new Date() })),
+    );
+    const uids = results.map((r) => r.uid);
+    const uidvalidity = results[0]?.uidvalidity ?? box.uidvalidity;
     if (session.selected?.id === box.id) session.dirty = true;
     return ok('APPEND completed', `APPENDUID ${uidvalidity} ${formatSequenceSet(uids)}`);
   },

@@ -2,6 +2,7 @@ import { appendCommand } from './append.js';
 import { authenticateCommand } from './authenticate.js';
 import { capabilityCommand } from './capability.js';
 import type { ImapCommand } from './command.js';
+import { compressCommand } from './compress.js';
 import { copyCommand, moveCommand, uidCopyCommand, uidMoveCommand } from './copy.js';
 import { enableCommand } from './enable.js';
 import { expungeCommand, uidExpungeCommand } from './expunge.js';
@@ -71,6 +72,7 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(uidMoveCommand),
     entry(idleCommand),
     entry(searchCommand),
+    entry(compressCommand),
     entry(getQuotaRootCommand),
     entry(getQuotaCommand),
     entry(setQuotaCommand),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
+import { createDeflateRaw, createInflateRaw, type DeflateRaw, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from '@hermod/logging';
 import type { MailboxChangeEvent } from '@hermod/pipeline';
 import type { CommandResult, ImapCommand } from '../commands/command.js';
@@ -82,6 +83,8 @@ export class ImapSession {
   private syncing: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private userSlot: number | undefined;
+  private deflater: DeflateRaw | undefined;
+  private flushScheduled = false;
 
   constructor(
     socket: Socket,
@@ -278,19 +281,49 @@ export class ImapSession {
 
   write(data: Chunk): boolean {
     if (this.closed || this.socket.destroyed) return false;
+    if (this.deflater) {
+      const accepted = this.deflater.write(data);
+      // One sync flush per turn of the event loop: responses go out promptly without a flush per line.
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          this.deflater?.flush(zlibConstants.Z_SYNC_FLUSH);
+        });
+      }
+      return accepted;
+    }
     return this.socket.write(data);
+  }
+
+  get compressed(): boolean {
+    return this.deflater !== undefined;
+  }
+
+  /** COMPRESS=DEFLATE (RFC 4978): from now on both directions are raw deflate streams. */
+  startCompression(): void {
+    const inflater = createInflateRaw();
+    const deflater = createDeflateRaw();
+    this.socket.removeAllListeners('data');
+    this.socket.on('data', (data: Buffer) => inflater.write(data));
+    inflater.on('data', (data: Buffer) => this.onData(data));
+    inflater.on('error', () => this.close());
+    deflater.on('error', () => this.close());
+    deflater.pipe(this.socket, { end: false });
+    this.deflater = deflater;
   }
 
   /** Writes with backpressure: waits for the socket to drain before the caller sends more. */
   async writeAsync(data: Chunk): Promise<void> {
     if (!this.write(data) && !this.closed) {
+      const target = this.deflater ?? this.socket;
       await new Promise<void>((resolve) => {
         const done = () => {
-          this.socket.off('drain', done);
+          target.off('drain', done);
           this.socket.off('close', done);
           resolve();
         };
-        this.socket.once('drain', done);
+        target.once('drain', done);
         this.socket.once('close', done);
       });
     }
@@ -328,6 +361,8 @@ export class ImapSession {
       'LIST-EXTENDED',
       'LIST-STATUS',
       'UTF8=ACCEPT',
+      'MULTIAPPEND',
+      'COMPRESS=DEFLATE',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;

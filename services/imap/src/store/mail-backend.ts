@@ -214,26 +214,38 @@ export class MailBackend {
     return result;
   }
 
-  /** Stores a message body and adds it to a mailbox in one transaction. */
-  async append(accountId: number, mailboxId: number, chunks: Buffer[], flags: string[], internalDate: Date) {
-    const result = await withTransaction(this.pool, async (client) => {
-      const body = await writeBody(client, chunks);
-      return appendToMailbox(client, {
+  /** Stores message bodies and adds them to a mailbox in one transaction (MULTIAPPEND is all or nothing). */
+  async append(
+    accountId: number,
+    mailboxId: number,
+    messages: Array<{ chunks: Buffer[]; flags: string[]; internalDate: Date }>,
+  ) {
+    const results = await withTransaction(this.pool, async (client) => {
+      const out = [];
+      for (const message of messages) {
+        const body = await writeBody(client, message.chunks);
+        out.push(
+          await appendToMailbox(client, {
+            mailboxId,
+            bodyId: body.bodyId,
+            size: body.size,
+            internalDate: message.internalDate,
+            flags: [...message.flags].sort(),
+          }),
+        );
+      }
+      return out;
+    });
+    const last = results[results.length - 1];
+    if (last)
+      this.publisher.publish({
+        accountId,
         mailboxId,
-        bodyId: body.bodyId,
-        size: body.size,
-        internalDate,
-        flags: [...flags].sort(),
+        kind: 'exists',
+        uids: results.map((r) => r.uid),
+        modseq: last.modseq,
       });
-    });
-    this.publisher.publish({
-      accountId,
-      mailboxId,
-      kind: 'exists',
-      uids: [result.uid],
-      modseq: result.modseq,
-    });
-    return result;
+    return results;
   }
 
   readBody(bodyId: number) {
