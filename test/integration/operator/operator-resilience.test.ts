@@ -181,6 +181,25 @@ describe('operator resilience', () => {
       'hermod-system',
     ]);
     assert.equal(lease.spec.holderIdentity, 'replica-b');
+    current = b;
+  });
+
+  test('a leader stopped with SIGTERM hands the lease over at once', async () => {
+    const leader = await waitForLeaderProcess();
+    const standby = await env.startOperator({ name: 'replica-c' });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    assert.equal(metricValue(await standby.metrics(), 'hermod_operator_leader'), 0);
+    const stoppedAt = Date.now();
+    await leader.process.stop();
+    await waitFor(
+      'replica c to lead',
+      async () => metricValue(await standby.metrics(), 'hermod_operator_leader') === 1,
+      10_000,
+      100,
+    );
+    const handover = Date.now() - stoppedAt;
+    // The released lease is taken at the next retry (1.5 s), not after the 8 s expiry.
+    assert.ok(handover < 5_000, `handover took ${handover} ms`);
   });
 
   async function waitForLeaderProcess(): Promise<OperatorProcess> {
