@@ -3,6 +3,7 @@ import type { DomainConfigValue } from '@hermod/domain-config';
 import type { Logger } from '@hermod/logging';
 import type { ValidateRecipient } from '@hermod/smtp';
 import type { Counter, Histogram } from 'prom-client';
+import type { ReplayableAccept } from './accept-batcher.js';
 import type { MxConfig } from './config.js';
 import type { ClientLimits } from './policy/client-limits.js';
 import type { DnsResolve } from './policy/dns-resolver.js';
@@ -15,6 +16,8 @@ export interface MxDeps {
   pool: Pool;
   domain(name: string): DomainConfigValue | undefined;
   validateRecipient: ValidateRecipient;
+  /** Makes an accepted message durable (group-committed); resolves only after its commit. */
+  accept(input: ReplayableAccept): Promise<void>;
   publishRouting(spoolId: string): Promise<void>;
   /** Whether the message bus is usable now: the 250 waits on PostgreSQL, but a dead bus means 451 too. */
   busHealthy(): boolean;

@@ -6,6 +6,7 @@ import { subjects } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { routingRecipientClient } from '@hermod/smtp';
 import { Counter, Histogram } from 'prom-client';
+import { AcceptBatcher } from './accept-batcher.js';
 import { loadMxConfig } from './config.js';
 import type { MxDeps } from './deps.js';
 import { createProxyListener } from './listener/proxy-listener.js';
@@ -43,12 +44,14 @@ runMain('mx', async () => {
   const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
   shutdown.register('routing-client', () => routing.close());
 
+  const batcher = new AcceptBatcher(pool, { maxBatch: 16, maxTransactions: config.MX_ACCEPT_TRANSACTIONS });
   const deps: MxDeps = {
     config,
     logger,
     pool,
     domain: (name) => domains.get(name),
     validateRecipient: routing.validate,
+    accept: (input) => batcher.accept(input),
     publishRouting: (spoolId) => publishJob(js, subjects.routing, { spoolId }, { msgId: `route-${spoolId}` }),
     busHealthy: () =>
       !nc.isClosed() &&

@@ -1,4 +1,5 @@
-export { type AcceptedRecipient, type AcceptInput, acceptMessage } from './accept.js';
+export { type AcceptedRecipient, type AcceptInput, acceptMessage, insertAcceptedMessage } from './accept.js';
+export { acceptBufferedMessage } from './accept-buffered.js';
 export { loadSpoolMessage, type SpoolMessage, type SpoolRecipient } from './load.js';
 export { completeIfDone, markRecipients, type RecipientState } from './recipients.js';
 export { MessageTooLargeError, SpooledBody } from './spooled-body.js';

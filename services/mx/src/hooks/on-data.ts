@@ -8,7 +8,7 @@ import {
   sessionReceivedHeader,
   smtpError,
 } from '@hermod/smtp';
-import { acceptMessage, SpooledBody } from '@hermod/spool';
+import { SpooledBody } from '@hermod/spool';
 import { injectTraceHeaders } from '@hermod/telemetry';
 import { context, trace } from '@opentelemetry/api';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
@@ -89,7 +89,7 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
             spoolId,
           });
           if (!deps.busHealthy()) throw new Error('message bus unavailable');
-          await acceptMessage(deps.pool, {
+          await deps.accept({
             spoolId,
             mailFrom,
             recipients: recipients.map((r) => ({ address: r.address, parameters: stringArgs(r.args) })),
@@ -105,7 +105,7 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
               ...(verdict.reasons.length > 0 ? { filterReasons: verdict.reasons } : {}),
             },
             traceContext: traceFields(session),
-            body: withPrefix(verdict.headers, stripForgedResults(body.source(), config.MX_HOSTNAME)),
+            body: () => withPrefix(verdict.headers, stripForgedResults(body.source(), config.MX_HOSTNAME)),
           });
           await body.discard();
           deps.publishRouting(spoolId).catch((error: unknown) =>

@@ -1,0 +1,63 @@
+// Group commit of accepted messages against a real PostgreSQL: batches commit together, and one
+// message that cannot be stored fails alone while the rest of its batch is kept.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { type TestDatabase, testDatabase } from '@hermod/test/harness';
+import { AcceptBatcher } from '../../../services/mx/src/accept-batcher.js';
+
+let db: TestDatabase;
+before(async () => {
+  db = await testDatabase();
+});
+after(async () => {
+  await db?.close();
+});
+
+const input = (spoolId: string) => ({
+  spoolId,
+  mailFrom: 'a@remote.example',
+  recipients: [{ address: 'b@example.test' }],
+  source: 'mx' as const,
+  body: () =>
+    (async function* () {
+      yield Buffer.from(`Subject: ${spoolId}\r\n\r\nbody\r\n`);
+    })(),
+});
+
+test('concurrent accepts are committed in batches and every one is durable when its promise resolves', async () => {
+  const batcher = new AcceptBatcher(db.pool, { maxBatch: 8, maxTransactions: 1 });
+  const ids = Array.from({ length: 20 }, () => randomUUID());
+  await Promise.all(ids.map((id) => batcher.accept(input(id))));
+  const { rows } = await db.pool.query<{ id: string; xmin: string }>(
+    'SELECT id, xmin::text AS xmin FROM spool_messages WHERE id = ANY($1::uuid[])',
+    [ids],
+  );
+  assert.equal(rows.length, 20);
+  // Fewer transactions than messages: group commit happened.
+  assert.ok(
+    new Set(rows.map((r) => r.xmin)).size < 20,
+    `transactions: ${new Set(rows.map((r) => r.xmin)).size}`,
+  );
+});
+
+test('a message that cannot be stored fails alone; the rest of its batch is committed', async () => {
+  const batcher = new AcceptBatcher(db.pool, { maxBatch: 8, maxTransactions: 1 });
+  const existing = randomUUID();
+  await batcher.accept(input(existing));
+  const good = Array.from({ length: 5 }, () => randomUUID());
+  const results = await Promise.allSettled([
+    batcher.accept(input(randomUUID())),
+    ...good.map((id) => batcher.accept(input(id))),
+    batcher.accept(input(existing)), // duplicate key
+  ]);
+  assert.equal(results.filter((r) => r.status === 'rejected').length, 1);
+  assert.equal(results.at(-1)?.status, 'rejected');
+  // Stored whole although the first attempt (the failed batch) had already read each body once.
+  const { rows } = await db.pool.query<{ size: number }>(
+    'SELECT b.size FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id WHERE s.id = ANY($1::uuid[])',
+    [good],
+  );
+  assert.equal(rows.length, 5);
+  for (const r of rows) assert.equal(r.size, 'Subject: '.length + 36 + '\r\n\r\nbody\r\n'.length);
+});
