@@ -7,7 +7,7 @@ import { AccountStore } from '@hermod/accounts';
 import { freePort } from '@hermod/local-infra';
 import { DnsTestServer, requireTool, startHermod, testWorkdir } from '@hermod/test/harness';
 import { PostfixPeer } from './lib/postfix-peer.js';
-import { percentile, smtpSource } from './lib/smtp-source.js';
+import { smtpSource } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -96,9 +96,8 @@ console.log(
   `\nmx benchmark: ${messages} messages x ${rounds} rounds, ${bytes} B, ${sessions} sessions, durability on, auth checks on, Rspamd off`,
 );
 console.log('round  system    accepted msg/s');
-results.forEach((r, i) =>
-  console.log(`${String(Math.floor(i / 2) + 1).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.accept)}`),
-);
+for (const [i, r] of results.entries())
+  console.log(`${String(Math.floor(i / 2) + 1).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.accept)}`);
 console.log(
   `\nbest accepted msg/s: hermod ${f(best('hermod'))}, postfix ${f(best('postfix'))}, ratio ${(best('hermod') / best('postfix')).toFixed(2)}`,
 );
@@ -109,5 +108,4 @@ const at = (p: number) => bounds[latencies.findIndex((n) => n >= (p / 100) * tot
 console.log(
   `hermod end-of-data to 250 (last round, histogram bound): p50 <= ${at(50) * 1000} ms, p99 <= ${at(99) * 1000} ms`,
 );
-void percentile;
 process.exit(0);
