@@ -349,8 +349,19 @@ export class MailDomainReconciler implements Reconciler {
       const key = meta && keys.get(meta.selector);
       if (meta && key) await this.publishKey(md.spec.domain, meta, key);
     }
-    for (const selector of plan.retired) {
-      await deleteDkimKey(this.o.buckets.dkimKeys, dkimKeyRef(md.spec.domain, selector));
+    // Retired selectors, and after any Secret change (say someone deleted it and new keys were
+    // made) whatever else the bucket holds for the domain: no private key outlives its Secret.
+    const live = new Set(
+      [plan.state.active, plan.state.pending]
+        .filter((m): m is KeyMeta => !!m)
+        .map((m) => dkimKeyRef(md.spec.domain, m.selector)),
+    );
+    const stale = new Set(plan.retired.map((selector) => dkimKeyRef(md.spec.domain, selector)));
+    if (!upToDate)
+      for (const ref of await listDkimKeyRefs(this.o.buckets.dkimKeys, md.spec.domain))
+        if (!live.has(ref)) stale.add(ref);
+    for (const ref of stale) {
+      await deleteDkimKey(this.o.buckets.dkimKeys, ref);
       this.o.metrics.configWrites.inc({ bucket: 'dkim-keys', operation: 'delete' });
     }
     for (const meta of plan.created) {

@@ -409,6 +409,35 @@ describe('MailDomain lifecycle', () => {
     );
   });
 
+  test('a DKIM Secret deleted by hand is made again with a new key, and the old key leaves the bucket', async () => {
+    const old = (await get('example-info')).status?.dkim?.activeSelector;
+    assert.ok(old);
+    await env.cp.kubectlOk(['delete', 'secret', 'example-info-dkim', '-n', 'default']);
+    const fresh = await waitFor(
+      'a new selector',
+      async () => {
+        const s = (await get('example-info')).status?.dkim?.activeSelector;
+        return s && s !== old ? s : undefined;
+      },
+      20_000,
+      250,
+    );
+    const secret = await env.cp.getJson<{ data: Record<string, string> }>([
+      'secret',
+      'example-info-dkim',
+      '-n',
+      'default',
+    ]);
+    assert.ok(secret.data[`${fresh}.private.pem`]);
+    await waitFor(
+      'the config to point at the new key',
+      async () =>
+        (await kvJson<DomainConfigValue>(env.buckets.domains, 'example.info'))?.dkim?.selector === fresh,
+    );
+    assert.ok(await kvJson(env.buckets.dkimKeys, `example.info.${fresh}`));
+    assert.equal(await kvJson(env.buckets.dkimKeys, `example.info.${old}`), undefined);
+  });
+
   test('the operator runs with its own RBAC, not as admin, and exports metrics', async () => {
     const canPods = await env.cp.kubectl(['auth', 'can-i', 'list', 'pods', '--all-namespaces'], {
       kubeconfig: env.operatorKubeconfig,
