@@ -216,6 +216,32 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     await client.logout();
   });
 
+  it('SORT and THREAD over the wire', async () => {
+    const mia = await fx.createUser('mia@example.com');
+    const mk = (id: string, subject: string, day: number, refs = '') =>
+      `Message-ID: ${id}\r\nSubject: ${subject}\r\nDate: Mon, ${day} Jan 2026 10:00:00 +0000\r\nFrom: x${day}@example.com\r\n${refs ? `References: ${refs}\r\n` : ''}\r\nbody\r\n`;
+    await fx.deliver(mia, mk('<a@x>', 'hello', 3));
+    await fx.deliver(mia, mk('<b@x>', 'Re: hello', 4, '<a@x>'));
+    await fx.deliver(mia, mk('<c@x>', 'apples', 1));
+    await fx.deliver(mia, mk('<d@x>', 'Re: hello', 5, '<a@x> <b@x>'));
+    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
+    await raw.readLine();
+    await raw.login('mia@example.com');
+    await raw.command('SELECT INBOX');
+    assert.deepEqual((await raw.command('SORT (SUBJECT REVERSE DATE) UTF-8 ALL')).untagged, [
+      '* SORT 3 4 2 1',
+    ]);
+    assert.deepEqual((await raw.command('UID SORT (DATE) UTF-8 NOT SUBJECT apples')).untagged, [
+      '* SORT 1 2 4',
+    ]);
+    assert.deepEqual((await raw.command('THREAD REFERENCES UTF-8 ALL')).untagged, ['* THREAD (3)(1 2 4)']);
+    assert.deepEqual((await raw.command('THREAD ORDEREDSUBJECT US-ASCII ALL')).untagged, [
+      '* THREAD (3)(1 (2)(4))',
+    ]);
+    assert.match((await raw.command('SORT (SUBJECT) KOI8-R ALL')).tagged, /NO \[BADCHARSET/);
+    raw.close();
+  });
+
   it('rejects commands in the wrong state and unknown commands with BAD', async () => {
     const raw = await RawImapClient.connect(fx.service.imapsPort, true);
     await raw.readLine();

@@ -24,9 +24,11 @@ import { checkCommand, noopCommand } from './noop.js';
 import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.js';
 import { searchCommand, uidSearchCommand } from './search.js';
 import { closeCommand, examineCommand, selectCommand, unselectCommand } from './select.js';
+import { sortCommand, uidSortCommand } from './sort.js';
 import { starttlsCommand } from './starttls.js';
 import { statusCommand } from './status.js';
 import { storeCommand, uidStoreCommand } from './store.js';
+import { threadCommand, uidThreadCommand } from './thread.js';
 
 // Each command keeps its own argument type; the registry only needs the common shape.
 const entry = <A>(command: ImapCommand<A>): [string, ImapCommand<unknown>] => [
@@ -73,6 +75,10 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(idleCommand),
     entry(searchCommand),
     entry(compressCommand),
+    entry(sortCommand),
+    entry(uidSortCommand),
+    entry(threadCommand),
+    entry(uidThreadCommand),
     entry(getQuotaRootCommand),
     entry(getQuotaCommand),
     entry(setQuotaCommand),

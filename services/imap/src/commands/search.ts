@@ -2,7 +2,7 @@ import { splitHeaderFields } from '../mime/header-fields.js';
 import { imapString } from '../protocol/compose.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
 import { type Candidate, matches, usesModseq } from '../search/evaluate.js';
-import { needs, parseSearch, type SearchProgram } from '../search/search-query.js';
+import { needs, parseSearch, type SearchKey, type SearchProgram } from '../search/search-query.js';
 import type { ImapSession } from '../session/session.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 
@@ -10,16 +10,13 @@ const BATCH = 500;
 /** Bodies larger than this are not text-searched (bounded CPU and memory per SEARCH). */
 const MAX_TEXT_SEARCH_BYTES = 10 * 1024 * 1024;
 
-async function runSearch(
+/** UIDs of the selected mailbox's messages that match a search key (also used by SORT and THREAD). */
+export async function findMatches(
   session: ImapSession,
-  program: SearchProgram,
-  byUid: boolean,
-  tag: string,
-): Promise<CommandResult> {
-  if (program.charset && !['UTF-8', 'US-ASCII'].includes(program.charset))
-    return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  key: SearchKey,
+): Promise<{ found: number[]; highestModseq: number }> {
   const box = session.selected!;
-  const want = needs(program.key);
+  const want = needs(key);
   const ctx = { maxSeq: box.exists, maxUid: box.maxUid, saved: box.savedSearch };
   const found: number[] = [];
   let highestModseq = 0;
@@ -37,19 +34,41 @@ async function runSearch(
           candidate.whole = whole.toString('utf8').toLowerCase();
           candidate.body = whole.subarray(root.bodyStart).toString('utf8').toLowerCase();
         } else {
-          const chunks: Buffer[] = [];
-          for await (const chunk of session.backend.readRange(meta.bodyId, 0, root.bodyStart))
-            chunks.push(chunk);
-          const header = Buffer.concat(chunks);
+          const header = await readHeader(session, meta.bodyId, root.bodyStart, meta.chunkSize);
           candidate.headers = splitHeaderFields(header, 0, header.length);
         }
       }
-      if (matches(program.key, candidate, ctx)) {
+      if (matches(key, candidate, ctx)) {
         found.push(meta.uid);
         highestModseq = Math.max(highestModseq, meta.modseq);
       }
     }
   }
+  return { found, highestModseq };
+}
+
+/** The header block of a stored message, read from its cached structure's offsets. */
+export async function readHeader(
+  session: ImapSession,
+  bodyId: number,
+  headerEnd: number,
+  chunkSize?: number,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of session.backend.readRange(bodyId, 0, headerEnd, chunkSize)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function runSearch(
+  session: ImapSession,
+  program: SearchProgram,
+  byUid: boolean,
+  tag: string,
+): Promise<CommandResult> {
+  if (program.charset && !['UTF-8', 'US-ASCII'].includes(program.charset))
+    return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  const box = session.selected!;
+  const { found, highestModseq } = await findMatches(session, program.key);
   const numbers = byUid ? found : found.map((uid) => box.seqOf(uid));
   const modseq = usesModseq(program.key) && found.length > 0 ? highestModseq : undefined;
   if (modseq !== undefined) session.enabled.add('CONDSTORE');

@@ -363,6 +363,9 @@ export class ImapSession {
       'UTF8=ACCEPT',
       'MULTIAPPEND',
       'COMPRESS=DEFLATE',
+      'SORT',
+      'THREAD=ORDEREDSUBJECT',
+      'THREAD=REFERENCES',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;

@@ -1,0 +1,75 @@
+import { splitHeaderFields } from '../mime/header-fields.js';
+import type { ArgumentCursor } from '../protocol/arguments.js';
+import { BadArgumentsError } from '../protocol/errors.js';
+import { parseSearch, type SearchKey } from '../search/search-query.js';
+import { parseSortCriteria, type SortKey, sortMessages, type ThreadInput } from '../search/sort-thread.js';
+import type { ImapSession } from '../session/session.js';
+import { type CommandResult, defineCommand, no, ok } from './command.js';
+import { findMatches, readHeader } from './search.js';
+
+/** Loads what SORT/THREAD compare for the messages matching key. */
+export async function threadInputs(session: ImapSession, key: SearchKey): Promise<ThreadInput[]> {
+  const box = session.selected!;
+  const { found } = await findMatches(session, key);
+  const out: ThreadInput[] = [];
+  for (let i = 0; i < found.length; i += 500) {
+    for (const meta of await session.backend.messages(box.id, found.slice(i, i + 500))) {
+      const { root } = await session.backend.structure(meta.bodyId);
+      const header = await readHeader(session, meta.bodyId, root.bodyStart, meta.chunkSize);
+      const fields = splitHeaderFields(header, 0, header.length);
+      const ids = (name: string) => fields.find((f) => f.name === name)?.value.match(/<[^<>\s]+>/g) ?? [];
+      const references = ids('references');
+      out.push({
+        uid: meta.uid,
+        seq: box.seqOf(meta.uid),
+        size: meta.size,
+        internalDate: meta.internalDate,
+        envelope: root.envelope!,
+        references: references.length > 0 ? references : ids('in-reply-to').slice(0, 1),
+      });
+    }
+  }
+  return out;
+}
+
+export function parseCharsetAndKeys(args: ArgumentCursor): { charset: string; key: SearchKey } {
+  const charset = args.astring('charset').toUpperCase();
+  const program = parseSearch(args);
+  if (program.returns) throw new BadArgumentsError('RETURN is not allowed here');
+  return { charset, key: program.key };
+}
+
+const badCharset = (charset: string) => !['UTF-8', 'US-ASCII'].includes(charset);
+
+async function runSort(
+  session: ImapSession,
+  args: { criteria: SortKey[]; charset: string; key: SearchKey },
+  byUid: boolean,
+): Promise<CommandResult> {
+  if (badCharset(args.charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  const sorted = sortMessages(await threadInputs(session, args.key), args.criteria);
+  session.untagged(`SORT${sorted.map((m) => ` ${byUid ? m.uid : m.seq}`).join('')}`);
+  return ok(`${byUid ? 'UID SORT' : 'SORT'} completed`);
+}
+
+function parseSort(args: ArgumentCursor) {
+  const list = args.list('sort criteria').items.map((t) => {
+    if (t.type !== 'atom') throw new BadArgumentsError('Invalid sort criterion');
+    return t.value;
+  });
+  return { criteria: parseSortCriteria(list), ...parseCharsetAndKeys(args) };
+}
+
+export const sortCommand = defineCommand({
+  name: 'SORT',
+  states: ['selected'],
+  allowsExpunge: false,
+  parse: parseSort,
+  run: (s, a) => runSort(s, a, false),
+});
+export const uidSortCommand = defineCommand({
+  name: 'UID SORT',
+  states: ['selected'],
+  parse: parseSort,
+  run: (s, a) => runSort(s, a, true),
+});

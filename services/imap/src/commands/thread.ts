@@ -1,0 +1,45 @@
+import type { ArgumentCursor } from '../protocol/arguments.js';
+import { BadArgumentsError } from '../protocol/errors.js';
+import type { SearchKey } from '../search/search-query.js';
+import { formatThreads, threadOrderedSubject, threadReferences } from '../search/sort-thread.js';
+import type { ImapSession } from '../session/session.js';
+import { type CommandResult, defineCommand, no, ok } from './command.js';
+import { parseCharsetAndKeys, threadInputs } from './sort.js';
+
+type Algorithm = 'ORDEREDSUBJECT' | 'REFERENCES';
+
+function parseThread(args: ArgumentCursor) {
+  const algorithm = args.atom('algorithm').toUpperCase();
+  if (algorithm !== 'ORDEREDSUBJECT' && algorithm !== 'REFERENCES')
+    throw new BadArgumentsError('Unsupported threading algorithm');
+  return { algorithm: algorithm as Algorithm, ...parseCharsetAndKeys(args) };
+}
+
+async function runThread(
+  session: ImapSession,
+  args: { algorithm: Algorithm; charset: string; key: SearchKey },
+  byUid: boolean,
+): Promise<CommandResult> {
+  if (!['UTF-8', 'US-ASCII'].includes(args.charset))
+    return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  const inputs = await threadInputs(session, args.key);
+  const idOf = (m: { uid: number; seq: number }) => (byUid ? m.uid : m.seq);
+  const roots =
+    args.algorithm === 'ORDEREDSUBJECT' ? threadOrderedSubject(inputs, idOf) : threadReferences(inputs, idOf);
+  session.untagged(`THREAD${roots.length > 0 ? ` ${formatThreads(roots)}` : ''}`);
+  return ok(`${byUid ? 'UID THREAD' : 'THREAD'} completed`);
+}
+
+export const threadCommand = defineCommand({
+  name: 'THREAD',
+  states: ['selected'],
+  allowsExpunge: false,
+  parse: parseThread,
+  run: (s, a) => runThread(s, a, false),
+});
+export const uidThreadCommand = defineCommand({
+  name: 'UID THREAD',
+  states: ['selected'],
+  parse: parseThread,
+  run: (s, a) => runThread(s, a, true),
+});

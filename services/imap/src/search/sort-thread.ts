@@ -1,0 +1,226 @@
+import type { Envelope } from '../mime/parse-mime.js';
+import { BadArgumentsError } from '../protocol/errors.js';
+import { baseSubject } from './base-subject.js';
+
+/** What SORT and THREAD need to know about one message. */
+export interface ThreadInput {
+  uid: number;
+  seq: number;
+  size: number;
+  internalDate: Date;
+  envelope: Envelope;
+  references: string[];
+}
+
+export type SortKey = {
+  key: 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
+  reverse: boolean;
+};
+
+export function parseSortCriteria(atoms: string[]): SortKey[] {
+  const keys: SortKey[] = [];
+  let reverse = false;
+  for (const atom of atoms.map((a) => a.toUpperCase())) {
+    if (atom === 'REVERSE') {
+      if (reverse) throw new BadArgumentsError('REVERSE twice');
+      reverse = true;
+      continue;
+    }
+    if (!['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO'].includes(atom))
+      throw new BadArgumentsError(`Unknown sort key ${atom}`);
+    keys.push({ key: atom as SortKey['key'], reverse });
+    reverse = false;
+  }
+  if (reverse || keys.length === 0) throw new BadArgumentsError('Invalid sort criteria');
+  return keys;
+}
+
+/** The sent date (Date header, else internal date), RFC 5256 2.2. */
+export function sentDate(m: ThreadInput): number {
+  const parsed = m.envelope.date ? Date.parse(m.envelope.date.replace(/\s*\([^)]*\)\s*$/, '')) : Number.NaN;
+  return Number.isFinite(parsed) ? parsed : m.internalDate.getTime();
+}
+
+const firstMailbox = (list: Envelope['from']) =>
+  (list.find((a) => a.mailbox && !a.group)?.mailbox ?? '').toUpperCase();
+
+function value(m: ThreadInput, key: SortKey['key']): string | number {
+  switch (key) {
+    case 'ARRIVAL':
+      return m.internalDate.getTime();
+    case 'DATE':
+      return sentDate(m);
+    case 'SIZE':
+      return m.size;
+    case 'SUBJECT':
+      return baseSubject(m.envelope.subject);
+    case 'FROM':
+      return firstMailbox(m.envelope.from);
+    case 'TO':
+      return firstMailbox(m.envelope.to);
+    case 'CC':
+      return firstMailbox(m.envelope.cc);
+  }
+}
+
+export function sortMessages(messages: ThreadInput[], keys: SortKey[]): ThreadInput[] {
+  return [...messages].sort((a, b) => {
+    for (const { key, reverse } of keys) {
+      const x = value(a, key);
+      const y = value(b, key);
+      const c = x < y ? -1 : x > y ? 1 : 0;
+      if (c !== 0) return reverse ? -c : c;
+    }
+    return a.seq - b.seq;
+  });
+}
+
+/** A thread tree node: a message number, or an empty container (0) holding children. */
+export interface ThreadNode {
+  id: number;
+  date: number;
+  children: ThreadNode[];
+}
+
+/** Formats threads as RFC 5256 lists: (1 2 (3)(4)). */
+export function formatThreads(roots: ThreadNode[]): string {
+  const format = (node: ThreadNode): string => {
+    const parts: string[] = [];
+    let current: ThreadNode | undefined = node;
+    // A chain of single children stays flat: (1 2 3).
+    while (current) {
+      if (current.id !== 0) parts.push(String(current.id));
+      if (current.children.length === 1) current = current.children[0];
+      else {
+        if (current.children.length > 1) parts.push(current.children.map((c) => `(${format(c)})`).join(''));
+        current = undefined;
+      }
+    }
+    return parts.join(' ');
+  };
+  return roots.map((r) => `(${format(r)})`).join('');
+}
+
+/** THREAD=ORDEREDSUBJECT: one thread per base subject, in sent-date order, every later message a child of the first. */
+export function threadOrderedSubject(
+  messages: ThreadInput[],
+  idOf: (m: ThreadInput) => number,
+): ThreadNode[] {
+  const sorted = [...messages].sort((a, b) => {
+    const sa = baseSubject(a.envelope.subject);
+    const sb = baseSubject(b.envelope.subject);
+    return sa < sb ? -1 : sa > sb ? 1 : sentDate(a) - sentDate(b) || a.seq - b.seq;
+  });
+  const groups = new Map<string, ThreadInput[]>();
+  for (const m of sorted) {
+    const key = baseSubject(m.envelope.subject);
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  const roots = [...groups.values()].map((group) => ({
+    id: idOf(group[0]!),
+    date: sentDate(group[0]!),
+    children: group.slice(1).map((m) => ({ id: idOf(m), date: sentDate(m), children: [] })),
+  }));
+  return roots.sort((a, b) => a.date - b.date);
+}
+
+interface Container {
+  message?: ThreadInput;
+  parent?: Container;
+  children: Container[];
+}
+
+/** THREAD=REFERENCES (RFC 5256 3, after Jamie Zawinski's algorithm). */
+export function threadReferences(messages: ThreadInput[], idOf: (m: ThreadInput) => number): ThreadNode[] {
+  const table = new Map<string, Container>();
+  const containerFor = (id: string) => {
+    let c = table.get(id);
+    if (!c) {
+      c = { children: [] };
+      table.set(id, c);
+    }
+    return c;
+  };
+  const isAncestor = (a: Container, b: Container) => {
+    for (let p: Container | undefined = b; p; p = p.parent) if (p === a) return true;
+    return false;
+  };
+  const link = (parent: Container, child: Container) => {
+    if (child.parent || parent === child || isAncestor(child, parent)) return;
+    child.parent = parent;
+    parent.children.push(child);
+  };
+  const unlink = (child: Container) => {
+    if (!child.parent) return;
+    child.parent.children = child.parent.children.filter((c) => c !== child);
+    child.parent = undefined;
+  };
+  let unique = 0;
+  for (const m of messages) {
+    let id = m.envelope.messageId?.trim() || '';
+    if (!id || table.get(id)?.message) id = `<hermod-unique-${unique++}>`;
+    const container = containerFor(id);
+    container.message = m;
+    const refs = m.references;
+    let previous: Container | undefined;
+    for (const ref of refs) {
+      const c = containerFor(ref);
+      if (previous) link(previous, c);
+      previous = c;
+    }
+    // The message's parent is its last reference, replacing whatever was guessed before.
+    if (previous && !isAncestor(container, previous)) {
+      unlink(container);
+      link(previous, container);
+    } else if (!previous) unlink(container);
+  }
+  let roots = [...table.values()].filter((c) => !c.parent);
+  // Prune empty containers: drop childless ones, promote children of the others (not to the root unless one).
+  const prune = (list: Container[], atRoot: boolean): Container[] => {
+    const out: Container[] = [];
+    for (const c of list) {
+      c.children = prune(c.children, false);
+      if (c.message) out.push(c);
+      else if (c.children.length === 0) continue;
+      else if (!atRoot || c.children.length === 1) {
+        for (const child of c.children) child.parent = c.parent;
+        out.push(...c.children);
+      } else out.push(c);
+    }
+    return out;
+  };
+  roots = prune(roots, true);
+  const date = (c: Container): number =>
+    c.message ? sentDate(c.message) : Math.min(...c.children.map(date));
+  const seqOf = (c: Container): number => (c.message ? c.message.seq : Math.min(...c.children.map(seqOf)));
+  const subjectOf = (c: Container): ThreadInput | undefined =>
+    c.message ?? c.children.map(subjectOf).find(Boolean);
+  // Group roots by base subject (step 5).
+  const bySubject = new Map<string, Container>();
+  const merged: Container[] = [];
+  for (const root of [...roots].sort((a, b) => date(a) - date(b) || seqOf(a) - seqOf(b))) {
+    const m = subjectOf(root);
+    const subject = m ? baseSubject(m.envelope.subject) : '';
+    const isReply = !!m && /^\s*(re|fwd?)\b/i.test(m.envelope.subject ?? '');
+    const existing = subject ? bySubject.get(subject) : undefined;
+    if (!existing) {
+      if (subject) bySubject.set(subject, root);
+      merged.push(root);
+      continue;
+    }
+    if (!existing.message && !root.message) existing.children.push(...root.children);
+    else if (!existing.message) existing.children.push(root);
+    else if (isReply && existing.message) existing.children.push(root);
+    else {
+      const holder: Container = { children: [existing, root] };
+      merged[merged.indexOf(existing)] = holder;
+      bySubject.set(subject, holder);
+    }
+  }
+  const toNode = (c: Container): ThreadNode => ({
+    id: c.message ? idOf(c.message) : 0,
+    date: date(c),
+    children: c.children.map(toNode).sort((a, b) => a.date - b.date),
+  });
+  return merged.map(toNode).sort((a, b) => a.date - b.date);
+}
