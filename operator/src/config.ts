@@ -13,7 +13,7 @@ export const operatorEnv = z.object({
   POD_NAME: env.optionalString(),
   POD_NAMESPACE: env.optionalString(),
   LEADER_ELECTION: env.bool(true),
-  /** Namespace of the leader Lease; default POD_NAMESPACE, else WATCH_NAMESPACE, else default. */
+  /** Namespace of the leader Lease; default POD_NAMESPACE, else the pod's own (service-account mount), else WATCH_NAMESPACE, else default. */
   LEADER_ELECTION_NAMESPACE: env.optionalString(),
   LEADER_ELECTION_LEASE: env.string('hermod-operator'),
   LEASE_DURATION_MS: env.int(8_000, 1_000, 300_000),

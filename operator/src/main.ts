@@ -9,6 +9,7 @@ import { createMetricsRegistry, ShutdownCoordinator, startOpsServer } from '@her
 import { loadOperatorConfig } from './config.js';
 import { generateDkimKey } from './controller/dkim.js';
 import { KubeClient } from './kube/kube-client.js';
+import { inClusterNamespace } from './kube/kube-credentials.js';
 import { createOperatorMetrics } from './metrics.js';
 import { Operator } from './operator.js';
 
@@ -48,8 +49,13 @@ const operator = new Operator({
   identity,
   leaderElection: config.LEADER_ELECTION
     ? {
+        // In a pod without POD_NAMESPACE set, the service-account mount says where we run.
         namespace:
-          config.LEADER_ELECTION_NAMESPACE ?? config.POD_NAMESPACE ?? config.WATCH_NAMESPACE ?? 'default',
+          config.LEADER_ELECTION_NAMESPACE ??
+          config.POD_NAMESPACE ??
+          (await inClusterNamespace()) ??
+          config.WATCH_NAMESPACE ??
+          'default',
         name: config.LEADER_ELECTION_LEASE,
         leaseDurationMs: config.LEASE_DURATION_MS,
         renewDeadlineMs: config.RENEW_DEADLINE_MS,

@@ -126,3 +126,12 @@ async function viaClientNode(file: string): Promise<KubeCredentials> {
     },
   };
 }
+
+/** The namespace of the pod we run in (from the service-account mount), or undefined outside one. */
+export async function inClusterNamespace(): Promise<string | undefined> {
+  try {
+    return (await readFile(join(SERVICE_ACCOUNT_DIR, 'namespace'), 'utf8')).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
