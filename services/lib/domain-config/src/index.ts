@@ -1,3 +1,25 @@
+export type { DkimKey as DkimKeyValue } from './dkim-keys.js';
+export {
+  DKIM_KEY_BUCKET,
+  DkimKey,
+  deleteDkimKey,
+  dkimKeyRef,
+  dkimSelectorPattern,
+  listDkimKeyRefs,
+  openDkimKeyBucket,
+  readDkimKey,
+  writeDkimKey,
+} from './dkim-keys.js';
+export type { DomainStatus as DomainStatusValue } from './domain-status.js';
+export {
+  DOMAIN_STATUS_BUCKET,
+  DomainStatus,
+  deleteDomainStatus,
+  openDomainStatusBucket,
+  readDomainStatus,
+  watchDomainStatus,
+  writeDomainStatus,
+} from './domain-status.js';
 export type { DomainConfig as DomainConfigValue } from './schema.js';
 export {
   DomainAlias,
@@ -15,25 +37,3 @@ export {
   openDomainBucket,
   writeDomainConfig,
 } from './store.js';
-export {
-  DKIM_KEY_BUCKET,
-  DkimKey,
-  dkimKeyRef,
-  dkimSelectorPattern,
-  openDkimKeyBucket,
-  writeDkimKey,
-  readDkimKey,
-  deleteDkimKey,
-  listDkimKeyRefs,
-} from './dkim-keys.js';
-export type { DkimKey as DkimKeyValue } from './dkim-keys.js';
-export {
-  DOMAIN_STATUS_BUCKET,
-  DomainStatus,
-  openDomainStatusBucket,
-  writeDomainStatus,
-  readDomainStatus,
-  deleteDomainStatus,
-  watchDomainStatus,
-} from './domain-status.js';
-export type { DomainStatus as DomainStatusValue } from './domain-status.js';
