@@ -7,6 +7,8 @@ export {
   MissingPrerequisiteError,
 } from './go-binaries.js';
 export { ensureHelm, HELM_VERSION } from './helm-binary.js';
+export { ETCD_VERSION, ensureKubeBinaries, KUBERNETES_VERSION, type KubeBinaries } from './kube-binaries.js';
+export { KubeControlPlane, type KubeControlPlaneOptions } from './kube-control-plane.js';
 export {
   ensureNatsServer,
   NATS_SERVER_VERSION,
@@ -16,5 +18,3 @@ export {
 export { type NodeServiceOptions, NodeServiceProcess, repositoryRoot } from './node-service.js';
 export { PostgresCluster, type PostgresClusterOptions } from './postgres-cluster.js';
 export { ensureSelfSignedCertificate } from './tls-certificate.js';
-export { ensureKubeBinaries, KUBERNETES_VERSION, ETCD_VERSION, type KubeBinaries } from './kube-binaries.js';
-export { KubeControlPlane, type KubeControlPlaneOptions } from './kube-control-plane.js';
