@@ -107,6 +107,14 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     assert.match(search.untagged[0]!, /^\* ESEARCH \(TAG "t\d+"\) ALL 1:2$/);
     const flags = await raw.command('FETCH 1 FLAGS');
     assert.ok(!flags.untagged[0]!.includes('\\Recent'));
+    const keyword = await raw.command('STORE 1:2 +FLAGS ($Work)');
+    assert.deepEqual(keyword.untagged.slice(0, 2), [
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)',
+      '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] Flags permitted',
+    ]);
+    assert.equal(keyword.untagged.length, 4, 'one FETCH per message named');
+    const again = await raw.command('STORE 1 +FLAGS ($Work)');
+    assert.deepEqual(again.untagged, ['* 1 FETCH (FLAGS ($Work))'], 'unchanged flags are still reported');
     raw.close();
   });
 

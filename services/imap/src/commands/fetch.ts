@@ -212,6 +212,8 @@ async function writeMessage(
       i.kind === 'binary',
   );
   if (needsStructure) structure = await session.backend.structure(meta.bodyId);
+  // Any FLAGS untagged response must come before this FETCH starts, never inside it.
+  session.announceKeywords(meta.flags);
   let line = `* ${seq} FETCH (`;
   let first = true;
   const sep = () => {

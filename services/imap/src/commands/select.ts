@@ -2,12 +2,10 @@ import { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import { SelectedMailbox } from '../session/selected-mailbox.js';
-import type { ImapSession } from '../session/session.js';
+import { type ImapSession, PERMANENT_FLAGS } from '../session/session.js';
 import { authenticated, State } from '../session/states.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 import { encodeName } from './list.js';
-
-export const PERMANENT_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 
 /** Leaves the selected mailbox (no expunge); [CLOSED] tells the client the old one is gone. */
 export function deselect(session: ImapSession, announce: boolean): void {
@@ -44,8 +42,10 @@ async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): 
   const recentFrom = readOnly ? snapshot.recentUid : await session.backend.claimRecent(box.id);
   for (const uid of snapshot.uids) if (uid >= recentFrom) selected.recent.add(uid);
   const rev2 = session.enabled.has('IMAP4REV2');
-  session.untagged(`FLAGS (${PERMANENT_FLAGS})`);
-  session.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : `${PERMANENT_FLAGS} \\*`})] Flags permitted`);
+  for (const keyword of await session.backend.keywords(box.id)) selected.keywords.add(keyword);
+  const flags = `${PERMANENT_FLAGS}${[...selected.keywords].map((k) => ` ${k}`).join('')}`;
+  session.untagged(`FLAGS (${flags})`);
+  session.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : `${flags} \\*`})] Flags permitted`);
   session.untagged(`${selected.exists} EXISTS`);
   if (!rev2) {
     session.untagged(`${selected.recent.size} RECENT`);

@@ -66,18 +66,29 @@ async function runStore(session: ImapSession, args: StoreArgs, byUid: boolean) {
     args.flags,
     args.unchangedSince,
   );
-  box.ownModseqs.add(result.modseq);
   const condstore = session.enabled.has('CONDSTORE');
-  if (!args.silent || args.unchangedSince !== undefined) {
-    for (const change of result.changed) {
-      const seq = box.seqOf(change.uid);
-      if (seq === 0) continue;
-      const parts: string[] = [];
-      if (byUid) parts.push(`UID ${change.uid}`);
-      if (!args.silent) parts.push(`FLAGS ${session.formatFlags(change.flags, change.uid)}`);
-      if (condstore) parts.push(`MODSEQ (${change.modseq})`);
-      session.untagged(`${seq} FETCH (${parts.join(' ')})`);
-    }
+  if (result.modseq > 0) box.ownModseqs.add(result.modseq);
+  // Non-silent STORE reports the flags of every message named (changed or not); .SILENT only MODSEQ.
+  const changed = new Map(result.changed.map((c) => [c.uid, c]));
+  const refused = new Set(result.modified);
+  const report = args.silent
+    ? condstore
+      ? result.changed
+      : []
+    : (
+        await session.backend.messages(
+          box.id,
+          uids.filter((uid) => !refused.has(uid)),
+        )
+      ).map((m) => changed.get(m.uid) ?? m);
+  for (const change of report) {
+    const seq = box.seqOf(change.uid);
+    if (seq === 0) continue;
+    const parts: string[] = [];
+    if (byUid) parts.push(`UID ${change.uid}`);
+    if (!args.silent) parts.push(`FLAGS ${session.formatFlags(change.flags, change.uid)}`);
+    if (condstore) parts.push(`MODSEQ (${change.modseq})`);
+    session.untagged(`${seq} FETCH (${parts.join(' ')})`);
   }
   if (result.modified.length > 0) {
     const set = byUid ? result.modified : result.modified.map((uid) => box.seqOf(uid));

@@ -14,6 +14,8 @@ export class SelectedMailbox {
   /** Expunged elsewhere, not yet reported (EXPUNGE is not allowed during FETCH/STORE/SEARCH). */
   readonly pendingExpunges = new Set<number>();
   readonly recent = new Set<number>();
+  /** Keywords announced in the last FLAGS response. */
+  readonly keywords = new Set<string>();
   /** SEARCHRES ($): UIDs of the last SEARCH ... RETURN (SAVE). */
   savedSearch: number[] = [];
 
@@ -71,6 +73,8 @@ export class SelectedMailbox {
   /** Whether a non-UID sequence set names a message that does not exist (BAD per RFC 9051). */
   sequenceOutOfRange(set: SequenceSet | '$'): boolean {
     if (set === '$') return false;
+    // '1:*' in an empty mailbox names nothing rather than something invalid.
+    if (this.uids.length === 0) return set.some(([a, b]) => a !== '*' && b !== '*');
     return set.some(([a, b]) => (a !== '*' && a > this.uids.length) || (b !== '*' && b > this.uids.length));
   }
 

@@ -14,6 +14,8 @@ import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { State } from './states.js';
 
+export const PERMANENT_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
+
 export interface ImapLimits {
   maxLineLength: number;
   maxLiteralSize: number;
@@ -468,7 +470,20 @@ export class ImapSession {
     }
   }
 
+  /** Announces a new FLAGS list when flags carry keywords the client has not been told of. */
+  announceKeywords(flags: string[]): void {
+    const box = this.selected;
+    if (!box) return;
+    const fresh = flags.filter((f) => !f.startsWith('\\') && !box.keywords.has(f));
+    if (fresh.length === 0) return;
+    for (const f of fresh) box.keywords.add(f);
+    const all = `${PERMANENT_FLAGS}${[...box.keywords].map((k) => ` ${k}`).join('')}`;
+    this.untagged(`FLAGS (${all})`);
+    this.untagged(`OK [PERMANENTFLAGS (${box.readOnly ? '' : `${all} \\*`})] Flags permitted`);
+  }
+
   formatFlags(flags: string[], uid: number): string {
+    this.announceKeywords(flags);
     const all =
       this.selected?.recent.has(uid) && !this.enabled.has('IMAP4REV2') ? [...flags, '\\Recent'] : flags;
     return `(${all.join(' ')})`;

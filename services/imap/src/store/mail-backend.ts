@@ -16,6 +16,7 @@ import {
   listMailboxes,
   loadBodyStructure,
   loadSnapshot,
+  mailboxKeywords,
   mailboxStatus,
   messagesByUid,
   moveMessages,
@@ -123,6 +124,10 @@ export class MailBackend {
 
   expungedSince(mailboxId: number, modseq: number) {
     return expungedSince(this.pool, mailboxId, modseq);
+  }
+
+  keywords(mailboxId: number) {
+    return mailboxKeywords(this.pool, mailboxId);
   }
 
   firstUnseenUid(mailboxId: number) {

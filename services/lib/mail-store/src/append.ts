@@ -35,3 +35,43 @@ export async function appendToMailbox(client: PoolClient, input: AppendInput): P
   );
   return { mailboxId: input.mailboxId, uid: row.uid, modseq: row.modseq, uidvalidity: row.uidvalidity };
 }
+
+/**
+ * appendToMailbox for many messages into one mailbox: the UID range is reserved with one UPDATE
+ * (under the row lock) and the rows inserted with one statement. UIDs follow the order of items.
+ */
+export async function appendManyToMailbox(
+  client: PoolClient,
+  mailboxId: number,
+  items: Array<{ bodyId: number; size: number; internalDate: Date }>,
+): Promise<AppendResult[]> {
+  if (items.length === 0) return [];
+  const n = items.length;
+  const { rows } = await client.query<{ first_uid: number; first_modseq: number; uidvalidity: number }>(
+    `UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + $2
+     WHERE id = $1 RETURNING uidnext - $2 AS first_uid, highestmodseq - $2 + 1 AS first_modseq, uidvalidity`,
+    [mailboxId, n],
+  );
+  const row = rows[0];
+  if (!row) throw new Error(`mailbox ${mailboxId} does not exist`);
+  const results = items.map((_, i) => ({
+    mailboxId,
+    uid: row.first_uid + i,
+    modseq: row.first_modseq + i,
+    uidvalidity: row.uidvalidity,
+  }));
+  await client.query(
+    `INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
+     SELECT $1, u.uid, u.body_id, u.size, u.internal_date, '{}', u.modseq
+     FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::timestamptz[], $6::bigint[]) AS u(uid, body_id, size, internal_date, modseq)`,
+    [
+      mailboxId,
+      results.map((r) => r.uid),
+      items.map((i) => i.bodyId),
+      items.map((i) => i.size),
+      items.map((i) => i.internalDate),
+      results.map((r) => r.modseq),
+    ],
+  );
+  return results;
+}

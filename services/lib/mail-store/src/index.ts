@@ -1,4 +1,4 @@
-export { type AppendInput, type AppendResult, appendToMailbox } from './append.js';
+export { type AppendInput, type AppendResult, appendManyToMailbox, appendToMailbox } from './append.js';
 export { BODY_CHUNK_SIZE, readBody, type StoredBody, writeBody } from './bodies.js';
 export { loadBodyStructure, readBodyRange, saveBodyStructure } from './body-range.js';
 export {
@@ -29,6 +29,7 @@ export {
   type MailboxChange,
   type MailboxSnapshot,
   type MessageMeta,
+  mailboxKeywords,
   messagesByUid,
   moveMessages,
   nextModseq,

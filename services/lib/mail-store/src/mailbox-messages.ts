@@ -258,3 +258,12 @@ export async function expungedSince(db: Db, mailboxId: number, modseq: number): 
   );
   return rows.map((r) => r.uid);
 }
+
+/** Keywords in use in a mailbox (for the FLAGS response of SELECT). */
+export async function mailboxKeywords(db: Db, mailboxId: number): Promise<string[]> {
+  const { rows } = await db.query<{ flag: string }>(
+    `SELECT DISTINCT f AS flag FROM mailbox_messages, unnest(flags) f WHERE mailbox_id = $1 AND left(f, 1) <> '\\' ORDER BY 1`,
+    [mailboxId],
+  );
+  return rows.map((r) => r.flag);
+}
