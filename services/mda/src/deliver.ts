@@ -1,9 +1,8 @@
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { appendToMailbox, resolveMailbox } from '@hermod/mail-store';
+import { appendManyToMailbox, resolveMailbox } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
-import { completeIfDone, loadSpoolMessage, markRecipients } from '@hermod/spool';
 
 export interface DeliveryDeps {
   pool: Pool;
@@ -12,84 +11,157 @@ export interface DeliveryDeps {
   announce(event: MailboxChangeEventPayload): void;
 }
 
-interface JobResult {
-  outcome: JobOutcome;
-  events: MailboxChangeEventPayload[];
-  delivered: number;
-}
-
-/** Bytes an account stores now and the most it may, when a quota applies. */
-async function quotaFor(
-  client: PoolClient,
-  accountId: number,
-): Promise<{ used: number; limit: number | null }> {
-  const { rows } = await client.query<{ used: string; limit: number | null }>(
-    `SELECT COALESCE((SELECT sum(m.size) FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id
-       WHERE b.account_id = $1), 0) AS used, (SELECT quota_bytes FROM accounts WHERE id = $1) AS limit`,
-    [accountId],
-  );
-  return { used: Number(rows[0]?.used ?? 0), limit: rows[0]?.limit ?? null };
+interface Pending {
+  job: number;
+  spoolId: string;
+  rcptIndex: number;
+  accountId: number;
+  mailboxTarget: string;
+  key: string;
+  bodyId: number;
+  size: number;
+  receivedAt: Date;
 }
 
 /**
- * Stores one job's recipients inside the caller's transaction. Each recipient has a delivery key
- * (spool id / recipient index); a key already in `deliveries` means it was stored before and is
- * skipped, so a redelivered job never creates a second copy.
+ * Stores a batch of delivery jobs inside one transaction with a fixed number of statements however
+ * large the batch: each recipient has a delivery key (spool id / recipient index); keys already in
+ * `deliveries` were stored before and are skipped, so a redelivered job never creates a second copy.
+ * Mailbox rows are locked in id order, so concurrent batches cannot deadlock.
  */
-async function deliverJob(
-  client: PoolClient,
-  deps: DeliveryDeps,
-  job: LocalDeliveryJobPayload,
-): Promise<JobResult> {
-  const message = await loadSpoolMessage(client, job.spoolId);
-  if (!message)
-    return {
-      outcome: { kind: 'drop', reason: `spool message ${job.spoolId} not found` },
-      events: [],
-      delivered: 0,
-    };
+async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDeliveryJobPayload[]) {
+  const outcomes: JobOutcome[] = jobs.map(() => ({ kind: 'ack' }));
   const events: MailboxChangeEventPayload[] = [];
-  const done: Array<{ rcptIndex: number; state: 'delivered'; destination: Record<string, unknown> }> = [];
-  let overQuota = false;
-  for (const r of job.recipients) {
-    const key = `${job.spoolId}/${r.rcptIndex}`;
-    const seen = await client.query('SELECT 1 FROM deliveries WHERE delivery_key = $1', [key]);
-    if (seen.rowCount) continue;
-    const quota = await quotaFor(client, r.accountId);
-    if (quota.limit !== null && quota.used + message.size > quota.limit) {
-      overQuota = true;
-      continue;
+  const spoolIds = [...new Set(jobs.map((j) => j.spoolId))];
+  const messages = new Map(
+    (
+      await client.query<{ id: string; body_id: number; size: number; received_at: Date }>(
+        `SELECT s.id, s.body_id, b.size, s.received_at FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id
+         WHERE s.id = ANY($1::uuid[])`,
+        [spoolIds],
+      )
+    ).rows.map((r) => [r.id, r]),
+  );
+  const wanted: Pending[] = [];
+  jobs.forEach((job, j) => {
+    const message = messages.get(job.spoolId);
+    if (!message) {
+      outcomes[j] = { kind: 'drop', reason: `spool message ${job.spoolId} not found` };
+      return;
     }
-    const mailbox = await resolveMailbox(client, r.accountId, r.mailbox);
-    const stored = await appendToMailbox(client, {
-      mailboxId: mailbox.id,
-      bodyId: message.bodyId,
-      size: message.size,
-      internalDate: message.receivedAt,
-    });
-    await client.query(
-      'INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid) VALUES ($1, $2, $3, $4)',
-      [key, r.accountId, mailbox.id, stored.uid],
+    for (const r of job.recipients)
+      wanted.push({
+        job: j,
+        spoolId: job.spoolId,
+        rcptIndex: r.rcptIndex,
+        accountId: r.accountId,
+        mailboxTarget: r.mailbox,
+        key: `${job.spoolId}/${r.rcptIndex}`,
+        bodyId: message.body_id,
+        size: message.size,
+        receivedAt: message.received_at,
+      });
+  });
+  const seen = new Set(
+    (
+      await client.query<{ delivery_key: string }>(
+        'SELECT delivery_key FROM deliveries WHERE delivery_key = ANY($1::text[])',
+        [wanted.map((w) => w.key)],
+      )
+    ).rows.map((r) => r.delivery_key),
+  );
+  const todo: Pending[] = [];
+  for (const w of wanted) {
+    if (seen.has(w.key)) continue;
+    seen.add(w.key); // the same job twice in one batch
+    todo.push(w);
+  }
+
+  // Quotas: only accounts that have one cost a usage query.
+  const accountIds = [...new Set(todo.map((t) => t.accountId))];
+  const quotas = (
+    await client.query<{ id: number; quota_bytes: number | null; used: string | null }>(
+      `SELECT a.id, a.quota_bytes, CASE WHEN a.quota_bytes IS NULL THEN NULL ELSE
+       (SELECT COALESCE(sum(m.size), 0) FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = a.id) END AS used
+     FROM accounts a WHERE a.id = ANY($1::bigint[])`,
+      [accountIds],
+    )
+  ).rows;
+  const room = new Map(
+    quotas.filter((q) => q.quota_bytes !== null).map((q) => [q.id, q.quota_bytes! - Number(q.used ?? 0)]),
+  );
+  const accepted: Pending[] = [];
+  for (const t of todo) {
+    const left = room.get(t.accountId);
+    if (left !== undefined) {
+      if (t.size > left) {
+        outcomes[t.job] = { kind: 'retry', delayMs: deps.quotaRetryMs, reason: 'mailbox over quota' };
+        continue;
+      }
+      room.set(t.accountId, left - t.size);
+    }
+    accepted.push(t);
+  }
+
+  // Resolve each (account, target folder) once, then append per mailbox in id order.
+  const targets = new Map<string, { id: number; name: string }>();
+  for (const a of accepted) {
+    const k = `${a.accountId}\u0000${a.mailboxTarget}`;
+    if (!targets.has(k)) targets.set(k, await resolveMailbox(client, a.accountId, a.mailboxTarget));
+  }
+  const byMailbox = new Map<number, Pending[]>();
+  for (const a of accepted) {
+    const box = targets.get(`${a.accountId}\u0000${a.mailboxTarget}`)!;
+    byMailbox.set(box.id, [...(byMailbox.get(box.id) ?? []), a]);
+  }
+  const stored: Array<{ p: Pending; mailboxId: number; mailboxName: string; uid: number }> = [];
+  for (const mailboxId of [...byMailbox.keys()].sort((x, y) => x - y)) {
+    const items = byMailbox.get(mailboxId)!;
+    const results = await appendManyToMailbox(
+      client,
+      mailboxId,
+      items.map((p) => ({ bodyId: p.bodyId, size: p.size, internalDate: p.receivedAt })),
     );
-    done.push({
-      rcptIndex: r.rcptIndex,
-      state: 'delivered',
-      destination: { kind: 'local', accountId: r.accountId, mailbox: mailbox.name, uid: stored.uid },
-    });
+    const name = [...targets.values()].find((t) => t.id === mailboxId)!.name;
+    results.forEach((r, i) => stored.push({ p: items[i]!, mailboxId, mailboxName: name, uid: r.uid }));
     events.push({
-      accountId: r.accountId,
-      mailboxId: mailbox.id,
+      accountId: items[0]!.accountId,
+      mailboxId,
       kind: 'exists',
-      uids: [stored.uid],
-      modseq: stored.modseq,
+      uids: results.map((r) => r.uid),
+      modseq: results.at(-1)!.modseq,
     });
   }
-  await markRecipients(client, job.spoolId, done);
-  await completeIfDone(client, job.spoolId);
-  const outcome: JobOutcome = overQuota
-    ? { kind: 'retry', delayMs: deps.quotaRetryMs, reason: 'mailbox over quota' }
-    : { kind: 'ack' };
-  return { outcome, events, delivered: done.length };
+  if (stored.length > 0) {
+    await client.query(
+      `INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])`,
+      [
+        stored.map((s) => s.p.key),
+        stored.map((s) => s.p.accountId),
+        stored.map((s) => s.mailboxId),
+        stored.map((s) => s.uid),
+      ],
+    );
+    await client.query(
+      `UPDATE spool_recipients r SET state = 'delivered', destination = u.destination::jsonb, updated_at = now()
+       FROM unnest($1::uuid[], $2::int[], $3::text[]) AS u(spool_id, idx, destination)
+       WHERE r.spool_id = u.spool_id AND r.rcpt_index = u.idx AND r.state NOT IN ('delivered', 'failed')`,
+      [
+        stored.map((s) => s.p.spoolId),
+        stored.map((s) => s.p.rcptIndex),
+        stored.map((s) =>
+          JSON.stringify({ kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid }),
+        ),
+      ],
+    );
+  }
+  await client.query(
+    `UPDATE spool_messages s SET completed_at = now() WHERE s.id = ANY($1::uuid[]) AND s.completed_at IS NULL
+       AND NOT EXISTS (SELECT 1 FROM spool_recipients r WHERE r.spool_id = s.id AND r.state NOT IN ('delivered', 'failed'))`,
+    [spoolIds],
+  );
+  return { outcomes, events };
 }
 
 /**
@@ -102,27 +174,17 @@ export async function deliverBatch(
   jobs: LocalDeliveryJobPayload[],
 ): Promise<JobOutcome[]> {
   try {
-    const results = await withTransaction(deps.pool, async (client) => {
-      const out: JobResult[] = [];
-      for (const job of jobs) out.push(await deliverJob(client, deps, job));
-      return out;
-    });
-    for (const r of results) for (const e of r.events) deps.announce(e);
-    return results.map((r) => r.outcome);
+    const result = await withTransaction(deps.pool, (client) => storeBatch(client, deps, jobs));
+    for (const e of result.events) deps.announce(e);
+    return result.outcomes;
   } catch (error) {
-    if (jobs.length > 1)
-      deps.logger.warn({ err: error, size: jobs.length }, 'batch delivery failed; delivering one by one');
-    const outcomes: JobOutcome[] = [];
-    for (const job of jobs) {
-      try {
-        const result = await withTransaction(deps.pool, (client) => deliverJob(client, deps, job));
-        for (const e of result.events) deps.announce(e);
-        outcomes.push(result.outcome);
-      } catch (jobError) {
-        deps.logger.warn({ err: jobError, spoolId: job.spoolId }, 'delivery failed; will retry');
-        outcomes.push({ kind: 'retry', delayMs: 2_000, reason: (jobError as Error).message });
-      }
+    if (jobs.length === 1) {
+      deps.logger.warn({ err: error, spoolId: jobs[0]!.spoolId }, 'delivery failed; will retry');
+      return [{ kind: 'retry', delayMs: 2_000, reason: (error as Error).message }];
     }
+    deps.logger.warn({ err: error, size: jobs.length }, 'batch delivery failed; delivering one by one');
+    const outcomes: JobOutcome[] = [];
+    for (const job of jobs) outcomes.push(...(await deliverBatch(deps, [job])));
     return outcomes;
   }
 }

@@ -12,6 +12,7 @@ import type { SMTPServer } from 'smtp-server';
 import { AuthThrottle } from './auth-throttle.js';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
+import { RecipientCache } from './recipient-cache.js';
 import { createSubmissionServers } from './submission-server.js';
 
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {
@@ -47,6 +48,9 @@ runMain('msa', async () => {
     trusted.addSubnet(address, Number(prefix), isIPv6(address) ? 'ipv6' : 'ipv4');
   }
 
+  const acceptedRecipients = new RecipientCache<routingV1.ValidateRecipientResponse>(
+    config.MSA_RECIPIENT_CACHE_MS,
+  );
   const deps: MsaDeps = {
     config,
     logger,

@@ -60,6 +60,11 @@ export class SpooledBody {
       );
   }
 
+  /** The whole message when it stayed in memory (small messages), else undefined. */
+  buffered(): Buffer | undefined {
+    return this.file ? undefined : Buffer.concat(this.chunks, this.size);
+  }
+
   async *source(): AsyncGenerator<Buffer> {
     if (!this.file) {
       yield* this.chunks;

@@ -9,7 +9,7 @@ import {
   SmtpReplyError,
   smtpError,
 } from '@hermod/smtp';
-import { acceptMessage, SpooledBody } from '@hermod/spool';
+import { acceptBufferedMessage, acceptMessage, SpooledBody } from '@hermod/spool';
 import { injectTraceHeaders } from '@hermod/telemetry';
 import { context, trace } from '@opentelemetry/api';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
@@ -107,11 +107,11 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
           await checkFromHeader(deps, user, prepared.values.get('from'));
           await body.end();
           const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-          await acceptMessage(deps.pool, {
+          const accepted = {
             spoolId,
             mailFrom,
             recipients: recipients.map((r) => ({ address: r.address, parameters: stringArgs(r.args) })),
-            source: 'msa',
+            source: 'msa' as const,
             ...(user ? { accountId: user.accountId } : {}),
             clientAddress: session.remoteAddress,
             clientHelo: session.hostNameAppearsAs ?? '',
@@ -123,8 +123,11 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
               ...(user ? { authenticatedAs: user.address } : {}),
             },
             traceContext: traceFields(session),
-            body: body.source(),
-          });
+          };
+          // Small messages (in memory) are made durable in one statement; large ones stream from the temp file.
+          const inMemory = body.buffered();
+          if (inMemory) await acceptBufferedMessage(deps.pool, { ...accepted, body: inMemory });
+          else await acceptMessage(deps.pool, { ...accepted, body: body.source() });
           await body.discard();
           deps.publishRouting(spoolId).catch((error: unknown) =>
             // Durable already: the spool sweeper publishes it again later.

@@ -1,0 +1,103 @@
+// Submission accept rate and submit-to-mailbox latency, Hermod's msa against Postfix, side by side in
+// one run: same box, same load (smtp-source, 4 KiB messages, 20 sessions, connections reused),
+// durability on in both (Postfix fsyncs its queue file; Hermod commits with synchronous_commit=on).
+// Usage: npm run bench -- submission [--messages N] [--rounds R]
+import { AccountStore } from '@hermod/accounts';
+import { freePort } from '@hermod/local-infra';
+import { requireTool, startHermod, testWorkdir } from '@hermod/test/harness';
+import { PostfixPeer } from './lib/postfix-peer.js';
+import { percentile, smtpSource, waitUntil } from './lib/smtp-source.js';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const messages = arg('messages', 3000);
+const rounds = arg('rounds', 2);
+const sessions = 20;
+const bytes = 4096;
+
+await requireTool('smtp-source', 'apt-get install postfix');
+await requireTool('postfix', 'apt-get install postfix');
+
+const postfix = new PostfixPeer(await testWorkdir('bench-postfix'), await freePort());
+await postfix.start();
+const hermod = await startHermod({
+  services: ['routing', 'mda', 'msa'],
+  env: { msa: { MSA_TRUSTED_NETWORKS: '127.0.0.1/32', DATABASE_POOL_SIZE: '40' } },
+});
+await hermod.addDomain('bench.test');
+await new AccountStore(hermod.db.pool).create({ address: 'box@bench.test', password: 'bench-password' });
+await new Promise((r) => setTimeout(r, 500));
+
+const delivered = async () =>
+  Number((await hermod.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM deliveries')).rows[0]!.n);
+
+type Row = { system: string; accept: number; endToEnd: number };
+const results: Row[] = [];
+let hermodLatencies: number[] = [];
+try {
+  for (let round = 1; round <= rounds; round++) {
+    {
+      const before = await postfix.delivered();
+      const since = process.hrtime.bigint();
+      const load = await smtpSource({
+        port: postfix.port,
+        messages,
+        sessions,
+        bytes,
+        from: 'load@client.test',
+        to: 'user@example.net',
+      });
+      const e2e = await waitUntil(async () => (await postfix.delivered()) - before, messages, since);
+      results.push({ system: 'postfix', accept: load.perSecond, endToEnd: messages / e2e });
+    }
+    {
+      const before = await delivered();
+      const since = process.hrtime.bigint();
+      const started = new Date();
+      const load = await smtpSource({
+        port: hermod.ports.submission,
+        messages,
+        sessions,
+        bytes,
+        from: 'load@bench.test',
+        to: 'box@bench.test',
+      });
+      const e2e = await waitUntil(async () => (await delivered()) - before, messages, since);
+      results.push({ system: 'hermod', accept: load.perSecond, endToEnd: messages / e2e });
+      const { rows } = await hermod.db.pool.query<{ ms: number }>(
+        `SELECT extract(epoch FROM d.delivered_at - s.received_at) * 1000 AS ms FROM deliveries d
+         JOIN spool_messages s ON s.id = split_part(d.delivery_key, '/', 1)::uuid WHERE s.received_at >= $1`,
+        [started],
+      );
+      hermodLatencies = rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
+    }
+  }
+} finally {
+  await hermod.stop();
+  await postfix.stop();
+}
+
+const best = (system: string, key: 'accept' | 'endToEnd') =>
+  Math.max(...results.filter((r) => r.system === system).map((r) => r[key]));
+const f = (n: number) => n.toFixed(0).padStart(7);
+console.log(
+  `\nsubmission benchmark: ${messages} messages x ${rounds} rounds, ${bytes} B, ${sessions} sessions, durability on`,
+);
+console.log('round  system    accepted msg/s  end-to-end msg/s');
+results.forEach((r, i) =>
+  console.log(
+    `${String(Math.floor(i / 2) + 1).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.accept)}         ${f(r.endToEnd)}`,
+  ),
+);
+console.log(
+  `\nbest accepted msg/s: hermod ${f(best('hermod', 'accept'))}, postfix ${f(best('postfix', 'accept'))}, ratio ${(best('hermod', 'accept') / best('postfix', 'accept')).toFixed(2)}`,
+);
+console.log(
+  `best end-to-end msg/s: hermod ${f(best('hermod', 'endToEnd'))}, postfix ${f(best('postfix', 'endToEnd'))}, ratio ${(best('hermod', 'endToEnd') / best('postfix', 'endToEnd')).toFixed(2)}`,
+);
+console.log(
+  `hermod submit-to-mailbox latency (last round): p50 ${percentile(hermodLatencies, 50).toFixed(1)} ms, p99 ${percentile(hermodLatencies, 99).toFixed(1)} ms`,
+);
+process.exit(0);
