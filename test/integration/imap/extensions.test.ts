@@ -213,11 +213,11 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     await client.connect();
     const body = Buffer.from(`Subject: big\r\n\r\n${'0123456789abcdef'.repeat(40_000)}\r\n`);
     const appended = await client.append('Archive', body, ['\\Seen']);
-    assert.ok(appended && appended.uid);
+    assert.ok(appended !== false && (appended.uid ?? 0) > 0);
     const lock = await client.getMailboxLock('Archive');
     try {
       const message = await client.fetchOne(String(appended.uid), { source: true }, { uid: true });
-      assert.ok(message && message.source?.equals(body));
+      assert.ok(message !== false && message.source?.equals(body) === true);
     } finally {
       lock.release();
     }
