@@ -1,0 +1,100 @@
+import { env, loadConfig } from '@hermod/config';
+import { commonEnv } from '@hermod/service-runtime';
+import { z } from 'zod';
+
+/** "5m,10m,30m,1h,2h,4h" -> milliseconds; each step is the wait after that many failed attempts. */
+const durationList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const out: number[] = [];
+      for (const part of value.split(',').map((s) => s.trim())) {
+        const ms = parseDuration(part);
+        if (ms === undefined) {
+          ctx.addIssue({ code: 'custom', message: `'${part}' is not a duration such as 90s, 5m, 2h, 1d` });
+          return z.NEVER;
+        }
+        out.push(ms);
+      }
+      return out;
+    });
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value.trim());
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 90s, 5m, 2h, 5d' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text);
+  if (!match) return undefined;
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 'ms'] ?? 1;
+  return Number(match[1]) * unit;
+}
+
+const hostPortList = z
+  .string()
+  .default('')
+  .transform((value, ctx) => {
+    const out: string[] = [];
+    for (const part of value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(part)) {
+        ctx.addIssue({ code: 'custom', message: `'${part}' is not HOST or HOST:PORT` });
+        return z.NEVER;
+      }
+      out.push(part);
+    }
+    return out;
+  });
+
+export const outboundEnv = z.object({
+  ...commonEnv,
+  OPS_PORT: env.port(9104),
+  DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
+  DATABASE_POOL_SIZE: env.int(10, 2, 200),
+  /** The name in EHLO and in DSNs' Reporting-MTA. */
+  OUTBOUND_HELO_NAME: env.host('localhost'),
+  /** DNS servers (host:port, comma separated); the system resolver when empty. */
+  OUTBOUND_DNS_SERVERS: hostPortList,
+  /** Port remote MX hosts are contacted on (25; tests use a loopback port). */
+  OUTBOUND_SMTP_PORT: env.port(25),
+  /** Wait after the 1st, 2nd, ... failed attempt; the last step repeats. */
+  OUTBOUND_RETRY_SCHEDULE: durationList('5m,10m,20m,40m,80m,2h,4h'),
+  OUTBOUND_MAX_LIFETIME: duration('5d'),
+  OUTBOUND_DELAY_NOTICE_AFTER: duration('4h'),
+  /** Concurrent SMTP connections per destination domain, per replica. */
+  OUTBOUND_DESTINATION_CONCURRENCY: env.int(4, 1, 100),
+  /** Concurrent SMTP connections in total, per replica. */
+  OUTBOUND_CONCURRENCY: env.int(40, 1, 1_000),
+  /** Messages sent over one connection before it is closed. */
+  OUTBOUND_MESSAGES_PER_CONNECTION: env.int(100, 1, 10_000),
+  /** How often each replica looks for due queue entries (also woken by new jobs). */
+  OUTBOUND_POLL_INTERVAL: duration('1s'),
+  /** An attempt not finished within this is considered dead (worker killed) and retried by any replica. */
+  OUTBOUND_LEASE: duration('10m'),
+  OUTBOUND_CONNECT_TIMEOUT: duration('30s'),
+  OUTBOUND_COMMAND_TIMEOUT: duration('5m'),
+  /** PEM bundle of extra trusted CAs for verified TLS (MTA-STS, TLS required); tests use a self-signed one. */
+  OUTBOUND_TLS_CA_FILE: env.optionalString(),
+  /** Port of the HTTPS server serving mta-sts.<domain>/.well-known/mta-sts.txt (443; tests override). */
+  OUTBOUND_MTA_STS_PORT: env.port(443),
+  /** Host to connect to for every MTA-STS policy fetch instead of mta-sts.<domain> (tests only). */
+  OUTBOUND_MTA_STS_CONNECT_HOST: env.optionalString(),
+  /** SMTP reply classification rules; the bundled table when unset. */
+  OUTBOUND_REPLY_RULES_FILE: env.optionalString(),
+});
+export type OutboundConfig = z.infer<typeof outboundEnv>;
+
+export const loadOutboundConfig = (source: NodeJS.ProcessEnv = process.env): OutboundConfig =>
+  loadConfig('outbound-mta', outboundEnv, source);

@@ -1,0 +1,159 @@
+import type { Pool } from '@hermod/db';
+import { readBody } from '@hermod/mail-store';
+import { loadSpoolMessage } from '@hermod/spool';
+import { type DkimSigningKey, dkimSignature } from '../dkim/dkim-sign.js';
+import { headerBlock, normalizeCrlf } from '../dsn/build-dsn.js';
+import type { AttemptResult, MessageContext } from '../queue/finish.js';
+import type { QueueEntry } from '../queue/lease.js';
+import type { ReplyClassifier } from './classify.js';
+import { SessionError, type SmtpSession } from './smtp-session.js';
+
+export interface PreparedMessage {
+  context: MessageContext;
+  /** CRLF-normalized bytes as they go on the wire (before dot-stuffing, which nodemailer does). */
+  data: Buffer;
+  eightBit: boolean;
+  mailFrom: string;
+  smtpUtf8: boolean;
+}
+
+const nonAscii = /[^\x00-\x7f]/;
+
+/** The domain of the first address in the From header (the DKIM signing domain). */
+export function fromHeaderDomain(header: Buffer): string | undefined {
+  const text = header.toString('utf8').replace(/\r\n[ \t]+/g, ' ');
+  const from = /^from:(.*)$/im.exec(text)?.[1];
+  const address = from ? (/<([^<>]*)>/.exec(from)?.[1] ?? from.trim()) : undefined;
+  const at = address?.lastIndexOf('@') ?? -1;
+  return address && at > 0
+    ? address
+        .slice(at + 1)
+        .trim()
+        .toLowerCase()
+        .replace(/[>\s].*$/, '')
+    : undefined;
+}
+
+/** Loads the spooled message once per attempt: body bytes normalized to CRLF and DKIM-signed. */
+export async function prepareMessage(
+  pool: Pool,
+  entries: QueueEntry[],
+  dkimKey: (domain: string) => Promise<DkimSigningKey | undefined>,
+): Promise<PreparedMessage | undefined> {
+  const first = entries[0];
+  if (!first) return undefined;
+  const message = await loadSpoolMessage(pool, first.spoolId);
+  if (!message) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of readBody(pool, message.bodyId)) chunks.push(chunk);
+  // Bare CR and bare LF never leave this server: every line break goes out as CRLF.
+  let data = normalizeCrlf(Buffer.concat(chunks));
+  const originalHeaders = headerBlock(data);
+  const candidates = [fromHeaderDomain(originalHeaders), first.mailFrom.split('@').pop()?.toLowerCase()];
+  for (const domain of candidates) {
+    if (!domain) continue;
+    const key = await dkimKey(domain);
+    if (key) {
+      data = Buffer.concat([Buffer.from(dkimSignature(data, key), 'latin1'), data]);
+      break;
+    }
+  }
+  const mailFromArgs = (message.envelope.mailFromArgs ?? {}) as Record<string, string>;
+  const envid = Object.entries(mailFromArgs).find(([k]) => k.toUpperCase() === 'ENVID')?.[1];
+  return {
+    context: {
+      spoolId: message.id,
+      receivedAt: message.receivedAt,
+      recipientParameters: new Map(message.recipients.map((r) => [r.rcptIndex, r.parameters])),
+      ...(envid ? { envelopeId: envid } : {}),
+      originalHeaders,
+    },
+    data,
+    eightBit: data.some((b) => b > 0x7f),
+    mailFrom: first.mailFrom,
+    smtpUtf8:
+      nonAscii.test(first.mailFrom) ||
+      entries.some((e) => nonAscii.test(e.recipient)) ||
+      Object.keys(mailFromArgs).some((k) => k.toUpperCase() === 'SMTPUTF8'),
+  };
+}
+
+/**
+ * One SMTP transaction for the recipients of one message at one destination, turned into one
+ * result per recipient. A SessionError without a reply (connection lost) is rethrown so the caller
+ * stops using the session; the recipients are then deferred by the caller.
+ */
+export async function deliverMessage(
+  session: SmtpSession,
+  message: PreparedMessage,
+  entries: QueueEntry[],
+  classify: ReplyClassifier,
+  host: string,
+): Promise<AttemptResult[]> {
+  const tls = session.tlsOutcome;
+  const all = (kind: AttemptResult['kind'], status: string, reply: string): AttemptResult[] =>
+    entries.map((entry) => ({ entry, kind, status, reply, host, tls }));
+  if (message.smtpUtf8 && !session.supports('SMTPUTF8'))
+    return all(
+      'failed',
+      '5.6.7',
+      `${host} does not support SMTPUTF8, required by the addresses of this message`,
+    );
+  if (message.eightBit && !session.supports('8BITMIME'))
+    return all('failed', '5.6.3', `${host} does not support 8BITMIME and the message has 8-bit content`);
+  if (session.maxSize > 0 && message.data.length > session.maxSize)
+    return all(
+      'failed',
+      '5.3.4',
+      `message size ${message.data.length} exceeds ${host}'s limit of ${session.maxSize}`,
+    );
+
+  const byAddress = new Map<string, QueueEntry[]>();
+  for (const e of entries)
+    byAddress.set(e.recipient.toLowerCase(), [...(byAddress.get(e.recipient.toLowerCase()) ?? []), e]);
+  try {
+    const sent = await session.send(
+      message.mailFrom,
+      [...new Set(entries.map((e) => e.recipient))],
+      message.data,
+      message.eightBit,
+    );
+    const results: AttemptResult[] = [];
+    for (const address of sent.accepted)
+      for (const entry of byAddress.get(address.toLowerCase()) ?? [])
+        results.push({ entry, kind: 'delivered', status: '2.0.0', reply: sent.reply, host, tls });
+    for (const r of sent.rejected) {
+      const c = classify(r.code, r.reply);
+      for (const entry of byAddress.get(r.recipient.toLowerCase()) ?? [])
+        results.push({
+          entry,
+          kind: c.action === 'bounce' ? 'failed' : 'deferred',
+          status: c.status,
+          reply: r.reply,
+          host,
+          tls,
+        });
+    }
+    if (sent.accepted.length === 0) await session.reset().catch(() => undefined);
+    // Anything the server never answered for stays queued.
+    const answered = new Set(results.map((r) => r.entry));
+    for (const entry of entries)
+      if (!answered.has(entry))
+        results.push({
+          entry,
+          kind: 'deferred',
+          status: '4.4.0',
+          reply: 'no reply for this recipient',
+          host,
+          tls,
+        });
+    return results;
+  } catch (error) {
+    if (error instanceof SessionError && error.replyCode && error.reply) {
+      const c = classify(error.replyCode, error.reply);
+      await session.reset().catch(() => undefined);
+      return all(c.action === 'bounce' ? 'failed' : 'deferred', c.status, error.reply);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,73 @@
+import type { DomainConfigValue } from '@hermod/domain-config';
+import {
+  DestinationError,
+  type DnsResolver,
+  type RelayHostOverride,
+  resolveDestination,
+  type TargetHost,
+} from '../dns/resolve-destination.js';
+import { type MtaStsCache, mxMatchesPolicy } from '../tls/mta-sts.js';
+
+export interface RoutePlan {
+  hosts: TargetHost[];
+  /** Encryption required for every host (domain setting or MTA-STS enforce). */
+  requireTls: boolean;
+  /** Certificate must match the host (MTA-STS enforce). */
+  verifyTls: boolean;
+  /** For logs and the recorded TLS outcome: 'mta-sts enforce', 'mta-sts testing', 'tls required'. */
+  policy: string | undefined;
+}
+
+const asOverrides = (value: unknown): RelayHostOverride[] =>
+  Array.isArray(value)
+    ? value.filter((h): h is RelayHostOverride => typeof (h as { host?: unknown })?.host === 'string')
+    : [];
+
+/**
+ * Where and how to deliver mail for one destination: live domain config overrides ("deliver
+ * example.org via these hosts") first, then the routing decision's relay hosts, then DNS; TLS
+ * required from the domain config or the hosts; MTA-STS for hosts that came from MX records.
+ */
+export async function planRoute(options: {
+  domain: string;
+  destination: Record<string, unknown> | null;
+  config: DomainConfigValue | undefined;
+  resolver: DnsResolver;
+  mtaSts: MtaStsCache;
+  smtpPort: number;
+}): Promise<RoutePlan> {
+  const { domain, destination, config } = options;
+  const live =
+    config?.exchanger === 'remote' || config?.exchanger === 'backup' ? (config.remoteHosts ?? []) : [];
+  const overrides = live.length > 0 ? live : asOverrides(destination?.relayHosts);
+  const exclude = Array.isArray(destination?.excludeHosts)
+    ? destination.excludeHosts.filter((h): h is string => typeof h === 'string')
+    : [];
+  let hosts = await resolveDestination({
+    resolver: options.resolver,
+    domain,
+    smtpPort: options.smtpPort,
+    overrides,
+    exclude,
+  });
+  let requireTls = config?.tls.requireOutbound ?? false;
+  let verifyTls = false;
+  let policy: string | undefined = requireTls ? 'tls required' : undefined;
+  if (hosts.some((h) => h.fromMx)) {
+    const sts = await options.mtaSts.policyFor(domain);
+    if (sts?.mode === 'enforce') {
+      hosts = hosts.filter((h) => mxMatchesPolicy(sts, h.name));
+      if (hosts.length === 0)
+        throw new DestinationError(
+          'NO_ADDRESS',
+          false,
+          '4.7.5',
+          `no MX of ${domain} matches its MTA-STS policy`,
+        );
+      requireTls = true;
+      verifyTls = true;
+      policy = 'mta-sts enforce';
+    } else if (sts?.mode === 'testing') policy = policy ?? 'mta-sts testing';
+  }
+  return { hosts, requireTls, verifyTls, policy };
+}

@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto';
+import type { Pool } from '@hermod/db';
+import { acceptMessage } from '@hermod/spool';
+import { buildDsn, type DsnInput } from './build-dsn.js';
+
+export interface DsnSender {
+  pool: Pool;
+  /** Hands the accepted notice to routing (publishJob on subjects.routing). */
+  publishRouting: (spoolId: string) => Promise<void>;
+}
+
+/** A UUID derived from a key, so a retried notice for the same event collides instead of duplicating. */
+export function deterministicUuid(key: string): string {
+  const h = createHash('sha256').update(key).digest('hex');
+  const variant = ((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * Injects a DSN into the spool with a null sender (it then flows through the normal pipeline, to a
+ * local mailbox or outbound) and asks routing for it. `eventKey` names the failure or delay; the
+ * same key never produces a second notice. Returns false when the notice already existed.
+ */
+export async function sendDsn(deps: DsnSender, eventKey: string, input: DsnInput): Promise<boolean> {
+  if (input.to === '') return false; // never a notice to the null sender
+  const spoolId = deterministicUuid(`hermod-dsn:${eventKey}`);
+  let created = true;
+  try {
+    await acceptMessage(deps.pool, {
+      spoolId,
+      mailFrom: '',
+      recipients: [{ address: input.to }],
+      source: 'local',
+      envelope: { dsnFor: eventKey },
+      body: [buildDsn(input)],
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code !== '23505') throw error;
+    created = false;
+  }
+  // Published again on a repeat too: the first publish may be the thing that was lost.
+  await deps.publishRouting(spoolId);
+  return created;
+}

@@ -1,0 +1,1 @@
+export { OUTBOUND_WAKE_SUBJECT } from './wake.js';

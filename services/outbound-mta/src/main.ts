@@ -1,0 +1,113 @@
+import { Resolver } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { DomainConfigStore, openDkimKeyBucket, openDomainBucket } from '@hermod/domain-config';
+import { consumeJobs, publishJob } from '@hermod/nats';
+import { consumers, OutboundJob, subjects } from '@hermod/pipeline';
+import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { loadOutboundConfig } from './config.js';
+import { defaultRulesFile, loadReplyClassifier } from './delivery/classify.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { dkimKeySource } from './dkim/key-source.js';
+import { createOutboundMetrics } from './metrics.js';
+import { enqueueOrphans } from './queue/enqueue.js';
+import { intakeJobs } from './queue/intake.js';
+import { httpsPolicyFetcher, MtaStsCache } from './tls/mta-sts.js';
+import { OUTBOUND_WAKE_SUBJECT } from './wake.js';
+
+runMain('outbound-mta', async () => {
+  const config = loadOutboundConfig();
+  const base = createServiceBase('outbound-mta', config);
+  const { logger, registry, shutdown } = base;
+  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const { nc, js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+
+  const resolver = new Resolver({ timeout: 5_000, tries: 2 });
+  if (config.OUTBOUND_DNS_SERVERS.length > 0) resolver.setServers(config.OUTBOUND_DNS_SERVERS);
+  const ca = config.OUTBOUND_TLS_CA_FILE ? readFileSync(config.OUTBOUND_TLS_CA_FILE) : undefined;
+
+  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
+  await domains.ready;
+  shutdown.register('domain-config', () => domains.stop());
+  let dkimBucket: ReturnType<typeof openDkimKeyBucket> | undefined;
+  const dkimKey = dkimKeySource(
+    (d) => domains.get(d),
+    () => (dkimBucket ??= openDkimKeyBucket(js, config.NATS_STREAM_REPLICAS)),
+  );
+
+  const owner = `${hostname()}:${process.pid}`;
+  const metrics = createOutboundMetrics(registry, pool);
+  const dispatcher = new Dispatcher({
+    pool,
+    logger,
+    resolver,
+    domainConfig: (d) => domains.get(d),
+    dkimKey,
+    mtaSts: new MtaStsCache(
+      resolver,
+      httpsPolicyFetcher({ resolver, port: config.OUTBOUND_MTA_STS_PORT, ca }),
+    ),
+    classify: loadReplyClassifier(config.OUTBOUND_REPLY_RULES_FILE ?? defaultRulesFile),
+    metrics,
+    finish: {
+      pool,
+      logger,
+      reportingMta: config.OUTBOUND_HELO_NAME,
+      retryScheduleMs: config.OUTBOUND_RETRY_SCHEDULE,
+      delayNoticeAfterMs: config.OUTBOUND_DELAY_NOTICE_AFTER,
+      dsn: {
+        pool,
+        publishRouting: (spoolId) =>
+          publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` }),
+      },
+    },
+    settings: {
+      owner,
+      heloName: config.OUTBOUND_HELO_NAME,
+      smtpPort: config.OUTBOUND_SMTP_PORT,
+      concurrency: config.OUTBOUND_CONCURRENCY,
+      destinationConcurrency: config.OUTBOUND_DESTINATION_CONCURRENCY,
+      messagesPerConnection: config.OUTBOUND_MESSAGES_PER_CONNECTION,
+      leaseMs: config.OUTBOUND_LEASE,
+      pollIntervalMs: config.OUTBOUND_POLL_INTERVAL,
+      connectTimeoutMs: config.OUTBOUND_CONNECT_TIMEOUT,
+      commandTimeoutMs: config.OUTBOUND_COMMAND_TIMEOUT,
+      ca,
+    },
+  });
+  dispatcher.start();
+  shutdown.register('dispatcher', () => dispatcher.stop());
+
+  // Recipients routed 'outbound' whose job never reached us: schedule them anyway.
+  const orphanTimer = setInterval(() => {
+    enqueueOrphans(pool, config.OUTBOUND_MAX_LIFETIME, 60_000)
+      .then((n) => {
+        if (n > 0) {
+          logger.info({ recipients: n }, 'scheduled outbound recipients whose job was lost');
+          dispatcher.wake();
+        }
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'orphan sweep failed'));
+  }, 30_000);
+  shutdown.register('orphan-sweep', () => clearInterval(orphanTimer));
+
+  const consumer = consumeJobs({
+    js,
+    stream: consumers.outboundMta.stream,
+    durable: consumers.outboundMta.durable,
+    parse: (data) => OutboundJob.parse(data),
+    handleBatch: async (jobs) => {
+      const outcomes = await intakeJobs(pool, jobs, config.OUTBOUND_MAX_LIFETIME);
+      dispatcher.wake();
+      return outcomes;
+    },
+    logger,
+    maxBatch: 64,
+  });
+  shutdown.register('outbound-consumer', () => consumer.stop());
+  // Core NATS poke from `hermod queue retry|release`: look at the queue now.
+  const poke = nc.subscribe(OUTBOUND_WAKE_SUBJECT, { callback: () => dispatcher.wake() });
+  shutdown.register('wake-subscription', () => poke.unsubscribe());
+  await base.startOps();
+  logger.info({ owner, helo: config.OUTBOUND_HELO_NAME }, 'outbound-mta ready');
+});

@@ -1,0 +1,192 @@
+import { type Pool, withTransaction } from '@hermod/db';
+import type { Logger } from '@hermod/logging';
+import { completeIfDone, markRecipients } from '@hermod/spool';
+import type { DsnRecipient } from '../dsn/build-dsn.js';
+import { type DsnSender, sendDsn } from '../dsn/send-dsn.js';
+import type { QueueEntry } from './lease.js';
+
+export interface AttemptResult {
+  entry: QueueEntry;
+  kind: 'delivered' | 'deferred' | 'failed';
+  /** Remote reply or our own reason, one line. */
+  reply: string;
+  /** Enhanced status code (for DSNs). */
+  status: string;
+  host?: string;
+  tls?: string;
+}
+
+export interface FinishDeps {
+  pool: Pool;
+  dsn: DsnSender;
+  logger: Logger;
+  reportingMta: string;
+  retryScheduleMs: number[];
+  delayNoticeAfterMs: number;
+  now?: () => Date;
+}
+
+export interface MessageContext {
+  spoolId: string;
+  receivedAt: Date;
+  /** Envelope parameters of each recipient (NOTIFY, ORCPT). */
+  recipientParameters: Map<number, Record<string, string>>;
+  envelopeId?: string;
+  originalHeaders: Buffer;
+}
+
+export const retryDelayMs = (schedule: number[], attempts: number): number =>
+  schedule[Math.min(Math.max(attempts - 1, 0), schedule.length - 1)] ?? 3_600_000;
+
+function notifies(parameters: Record<string, string> | undefined, what: 'FAILURE' | 'DELAY'): boolean {
+  const notify = Object.entries(parameters ?? {}).find(([k]) => k.toUpperCase() === 'NOTIFY')?.[1];
+  if (!notify) return true;
+  const list = notify.toUpperCase().split(',');
+  return !list.includes('NEVER') && list.includes(what);
+}
+
+const orcpt = (parameters: Record<string, string> | undefined): string | undefined =>
+  Object.entries(parameters ?? {}).find(([k]) => k.toUpperCase() === 'ORCPT')?.[1];
+
+/**
+ * Records one attempt's results for recipients of one message: delivered and failed recipients
+ * leave the queue and reach their final spool state; deferred ones get their next attempt time
+ * (or give up past their lifetime). At most one failure notice per recipient (keyed), one delay
+ * notice per recipient (flagged).
+ */
+export async function finishAttempt(
+  deps: FinishDeps,
+  message: MessageContext,
+  results: AttemptResult[],
+): Promise<AttemptResult[]> {
+  const now = deps.now?.() ?? new Date();
+  const final: AttemptResult[] = [];
+  const deferred: AttemptResult[] = [];
+  for (const r of results) {
+    if (r.kind === 'deferred' && r.entry.expiresAt.getTime() <= now.getTime()) {
+      final.push({
+        ...r,
+        kind: 'failed',
+        status: r.status.replace(/^4/, '5'),
+        reply: `gave up after ${r.entry.attempts + 1} attempts; last: ${r.reply}`,
+      });
+    } else if (r.kind === 'deferred') deferred.push(r);
+    else final.push(r);
+  }
+
+  const toNotify = final.filter(
+    (r) => r.kind === 'failed' && notifies(message.recipientParameters.get(r.entry.rcptIndex), 'FAILURE'),
+  );
+  await notify(deps, message, toNotify, 'failed', now);
+  const delayNotices = deferred.filter(
+    (r) =>
+      !r.entry.delayNotified &&
+      now.getTime() - r.entry.queuedAt.getTime() >= deps.delayNoticeAfterMs &&
+      notifies(message.recipientParameters.get(r.entry.rcptIndex), 'DELAY'),
+  );
+  await notify(deps, message, delayNotices, 'delayed', now);
+  const delayed = new Set(delayNotices.map((r) => r.entry.rcptIndex));
+
+  await withTransaction(deps.pool, async (client) => {
+    if (final.length > 0) {
+      await markRecipients(
+        client,
+        message.spoolId,
+        final.map((r) => ({
+          rcptIndex: r.entry.rcptIndex,
+          state: r.kind === 'delivered' ? ('delivered' as const) : ('failed' as const),
+          // The outcome stays on the recipient: where it went, the reply, and the TLS used.
+          destination: {
+            ...(r.entry.destination ?? {}),
+            outcome: { at: now.toISOString(), reply: r.reply, status: r.status, host: r.host, tls: r.tls },
+          },
+          ...(r.kind === 'failed' ? { error: r.reply } : {}),
+        })),
+      );
+      await client.query('DELETE FROM outbound_queue WHERE spool_id = $1 AND rcpt_index = ANY($2::int[])', [
+        message.spoolId,
+        final.map((r) => r.entry.rcptIndex),
+      ]);
+    }
+    for (const r of deferred) {
+      const waitMs = retryDelayMs(deps.retryScheduleMs, r.entry.attempts + 1);
+      await client.query(
+        `UPDATE outbound_queue SET state = CASE WHEN state = 'held' THEN 'held' ELSE 'deferred' END,
+           attempts = attempts + 1,
+           next_attempt_at = LEAST($3::timestamptz + make_interval(secs => $4), GREATEST(expires_at, $3::timestamptz)),
+           last_reply = $5, last_host = $6, last_tls = $7, delay_notified = delay_notified OR $8,
+           lease_owner = NULL, lease_expires_at = NULL
+         WHERE spool_id = $1 AND rcpt_index = $2`,
+        [
+          message.spoolId,
+          r.entry.rcptIndex,
+          now,
+          waitMs / 1000,
+          r.reply,
+          r.host ?? null,
+          r.tls ?? null,
+          delayed.has(r.entry.rcptIndex),
+        ],
+      );
+    }
+    await completeIfDone(client, message.spoolId);
+  });
+  for (const r of final)
+    deps.logger.info(
+      {
+        spoolId: message.spoolId,
+        rcptIndex: r.entry.rcptIndex,
+        result: r.kind,
+        reply: r.reply,
+        host: r.host,
+        tls: r.tls,
+      },
+      r.kind === 'delivered' ? 'delivered' : 'delivery failed',
+    );
+  return [...final, ...deferred];
+}
+
+/** One notice per envelope sender (forwarded copies carry their own SRS sender); none to the null sender. */
+async function notify(
+  deps: FinishDeps,
+  message: MessageContext,
+  results: AttemptResult[],
+  action: 'failed' | 'delayed',
+  now: Date,
+): Promise<void> {
+  const bySender = new Map<string, AttemptResult[]>();
+  for (const r of results)
+    if (r.entry.mailFrom !== '')
+      bySender.set(r.entry.mailFrom, [...(bySender.get(r.entry.mailFrom) ?? []), r]);
+  for (const [sender, list] of bySender) {
+    const indexes = list.map((r) => r.entry.rcptIndex).sort((a, b) => a - b);
+    await sendDsn(deps.dsn, `${message.spoolId}:${action}:${indexes.join(',')}`, {
+      reportingMta: deps.reportingMta,
+      to: sender,
+      ...(message.envelopeId ? { originalEnvelopeId: message.envelopeId } : {}),
+      arrivalDate: message.receivedAt,
+      originalHeaders: message.originalHeaders,
+      recipients: list.map((r) => dsnRecipient(r, message, action, now)),
+      now,
+    });
+  }
+}
+
+function dsnRecipient(
+  r: AttemptResult,
+  message: MessageContext,
+  action: 'failed' | 'delayed',
+  now: Date,
+): DsnRecipient {
+  const original = orcpt(message.recipientParameters.get(r.entry.rcptIndex));
+  return {
+    address: r.entry.recipient,
+    ...(original ? { originalRecipient: original } : {}),
+    action,
+    status: action === 'delayed' ? r.status.replace(/^5/, '4') : r.status,
+    diagnostic: /^\d{3}\b/.test(r.reply) ? `smtp; ${r.reply}` : `x-hermod; ${r.reply}`,
+    ...(r.host ? { remoteMta: r.host } : {}),
+    lastAttemptAt: now,
+    ...(action === 'delayed' ? { willRetryUntil: r.entry.expiresAt } : {}),
+  };
+}

@@ -1,0 +1,83 @@
+import type { Pool } from '@hermod/db';
+
+export interface QueueEntry {
+  spoolId: string;
+  rcptIndex: number;
+  domain: string;
+  recipient: string;
+  mailFrom: string;
+  attempts: number;
+  queuedAt: Date;
+  expiresAt: Date;
+  delayNotified: boolean;
+  /** The routing decision (spool_recipients.destination): relay hosts, our own MX names to skip. */
+  destination: Record<string, unknown> | null;
+}
+
+interface Row {
+  spool_id: string;
+  rcpt_index: number;
+  domain: string;
+  recipient: string;
+  mail_from: string;
+  attempts: number;
+  queued_at: Date;
+  expires_at: Date;
+  delay_notified: boolean;
+  destination?: Record<string, unknown> | null;
+}
+
+export const toEntry = (r: Row): QueueEntry => ({
+  spoolId: r.spool_id,
+  rcptIndex: r.rcpt_index,
+  domain: r.domain,
+  recipient: r.recipient,
+  mailFrom: r.mail_from,
+  attempts: r.attempts,
+  queuedAt: r.queued_at,
+  expiresAt: r.expires_at,
+  delayNotified: r.delay_notified,
+  destination: r.destination ?? null,
+});
+
+/**
+ * Takes up to `limit` due recipients for this worker. SKIP LOCKED hands each row to one replica; the
+ * per-message advisory lock and the "no live lease on this message" test keep one attempt in flight
+ * per message across replicas. A worker that dies leaves its lease to expire, then the row is due again.
+ */
+export async function leaseDue(
+  pool: Pool,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+): Promise<QueueEntry[]> {
+  const { rows } = await pool.query<Row>(
+    `WITH due AS (
+       SELECT q.spool_id, q.rcpt_index FROM outbound_queue q
+       WHERE q.state IN ('queued', 'deferred') AND q.next_attempt_at <= now()
+         AND (q.lease_expires_at IS NULL OR q.lease_expires_at < now())
+         AND NOT EXISTS (SELECT 1 FROM outbound_queue o
+                         WHERE o.spool_id = q.spool_id AND o.lease_expires_at >= now())
+         AND pg_try_advisory_xact_lock(7263020, hashtext(q.spool_id::text))
+       ORDER BY q.next_attempt_at
+       LIMIT $1
+       FOR UPDATE OF q SKIP LOCKED)
+     UPDATE outbound_queue q SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+       last_attempt_at = now()
+     FROM due, spool_recipients r
+     WHERE q.spool_id = due.spool_id AND q.rcpt_index = due.rcpt_index
+       AND r.spool_id = q.spool_id AND r.rcpt_index = q.rcpt_index
+     RETURNING q.spool_id, q.rcpt_index, q.domain, q.recipient, q.mail_from, q.attempts, q.queued_at,
+       q.expires_at, q.delay_notified, r.destination`,
+    [limit, owner, leaseMs / 1000],
+  );
+  return rows.map(toEntry);
+}
+
+/** Hands leases back on graceful shutdown so another replica retries at once. */
+export async function releaseLeases(pool: Pool, owner: string): Promise<void> {
+  await pool.query(
+    `UPDATE outbound_queue SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1`,
+    [owner],
+  );
+}

@@ -1,0 +1,148 @@
+import { request } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import type { DnsResolver } from '../dns/resolve-destination.js';
+
+export interface MtaStsPolicy {
+  mode: 'enforce' | 'testing' | 'none';
+  mx: string[];
+  maxAgeSeconds: number;
+  id: string;
+  fetchedAt: number;
+}
+
+/** RFC 8461 §3.2 policy text -> policy; undefined when invalid. */
+export function parseMtaStsPolicy(text: string, id: string, now: number): MtaStsPolicy | undefined {
+  const fields = new Map<string, string[]>();
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^([A-Za-z0-9_]+):\s*(.*?)\s*$/.exec(line);
+    if (!m) continue;
+    const key = m[1]!.toLowerCase();
+    fields.set(key, [...(fields.get(key) ?? []), m[2]!]);
+  }
+  const mode = fields.get('mode')?.[0];
+  const maxAge = Number(fields.get('max_age')?.[0]);
+  if (fields.get('version')?.[0] !== 'STSv1') return undefined;
+  if (mode !== 'enforce' && mode !== 'testing' && mode !== 'none') return undefined;
+  if (!Number.isInteger(maxAge) || maxAge < 0) return undefined;
+  const mx = (fields.get('mx') ?? []).map((p) => p.toLowerCase());
+  if (mode !== 'none' && mx.length === 0) return undefined;
+  return { mode, mx, maxAgeSeconds: Math.min(maxAge, 31_557_600), id, fetchedAt: now };
+}
+
+/** RFC 8461 §4.1: "mx.example.org" exactly, or "*.example.org" for one extra leftmost label. */
+export function mxMatchesPolicy(policy: MtaStsPolicy, host: string): boolean {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  return policy.mx.some((pattern) =>
+    pattern.startsWith('*.')
+      ? name.endsWith(pattern.slice(1)) && !name.slice(0, -pattern.length + 1).includes('.')
+      : name === pattern,
+  );
+}
+
+export type PolicyFetcher = (domain: string) => Promise<string>;
+
+/**
+ * Fetches https://mta-sts.<domain>/.well-known/mta-sts.txt: certificate checked, no redirects,
+ * bounded size and time. The policy host is resolved with our own resolver; the port and extra CA
+ * are configurable (tests serve the policy from loopback).
+ */
+export function httpsPolicyFetcher(options: {
+  resolver: DnsResolver;
+  port: number;
+  ca?: Buffer | undefined;
+  timeoutMs?: number;
+}): PolicyFetcher {
+  const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
+    options.resolver.resolve4(hostname).then(
+      (addresses) => {
+        const address = addresses[0];
+        if (!address)
+          return callback(
+            Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }),
+            '',
+            4,
+          );
+        if (lookupOptions.all)
+          return (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(
+            null,
+            [{ address, family: 4 }],
+          );
+        callback(null, address, 4);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, '', 4),
+    );
+  };
+  return (domain) =>
+    new Promise((resolve, reject) => {
+      const host = `mta-sts.${domain}`;
+      const req = request(
+        {
+          host,
+          port: options.port,
+          path: '/.well-known/mta-sts.txt',
+          method: 'GET',
+          servername: host,
+          lookup,
+          ...(options.ca ? { ca: options.ca } : {}),
+          timeout: options.timeoutMs ?? 10_000,
+          headers: { 'user-agent': 'hermod-outbound-mta' },
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new Error(`MTA-STS policy fetch for ${domain}: HTTP ${res.statusCode}`));
+            return;
+          }
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            body += chunk;
+            if (body.length > 64 * 1024) req.destroy(new Error('MTA-STS policy larger than 64 KiB'));
+          });
+          res.on('end', () => resolve(body));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('MTA-STS policy fetch timed out')));
+      req.on('error', reject);
+      req.end();
+    });
+}
+
+/**
+ * MTA-STS policies by domain: the _mta-sts TXT record's id decides whether a cached policy is
+ * current; a fetch failure keeps the cached policy until it expires (RFC 8461 §3.3, §5.1).
+ */
+export class MtaStsCache {
+  private readonly cache = new Map<string, MtaStsPolicy>();
+
+  constructor(
+    private readonly resolver: DnsResolver,
+    private readonly fetchPolicy: PolicyFetcher,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async policyFor(domain: string): Promise<MtaStsPolicy | undefined> {
+    const now = this.now();
+    const cached = this.cache.get(domain);
+    const valid = cached && now < cached.fetchedAt + cached.maxAgeSeconds * 1000 ? cached : undefined;
+    let id: string | undefined;
+    try {
+      const records = (await this.resolver.resolveTxt(`_mta-sts.${domain}`)).map((parts) => parts.join(''));
+      const sts = records.filter((r) => /^v=STSv1\s*(;|$)/.test(r));
+      if (sts.length === 1) id = /(?:^|;)\s*id=([A-Za-z0-9]{1,32})\s*(;|$)/.exec(sts[0]!)?.[1];
+    } catch {
+      return valid;
+    }
+    if (!id) return valid;
+    if (valid && valid.id === id) return valid;
+    try {
+      const policy = parseMtaStsPolicy(await this.fetchPolicy(domain), id, now);
+      if (!policy) return valid;
+      this.cache.set(domain, policy);
+      return policy;
+    } catch {
+      return valid;
+    }
+  }
+}
