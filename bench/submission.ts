@@ -86,11 +86,11 @@ console.log(
   `\nsubmission benchmark: ${messages} messages x ${rounds} rounds, ${bytes} B, ${sessions} sessions, durability on`,
 );
 console.log('round  system    accepted msg/s  end-to-end msg/s');
-results.forEach((r, i) =>
+for (const [i, r] of results.entries()) {
   console.log(
     `${String(Math.floor(i / 2) + 1).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.accept)}         ${f(r.endToEnd)}`,
-  ),
-);
+  );
+}
 console.log(
   `\nbest accepted msg/s: hermod ${f(best('hermod', 'accept'))}, postfix ${f(best('postfix', 'accept'))}, ratio ${(best('hermod', 'accept') / best('postfix', 'accept')).toFixed(2)}`,
 );

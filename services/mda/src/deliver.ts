@@ -123,7 +123,9 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
       items.map((p) => ({ bodyId: p.bodyId, size: p.size, internalDate: p.receivedAt })),
     );
     const name = [...targets.values()].find((t) => t.id === mailboxId)!.name;
-    results.forEach((r, i) => stored.push({ p: items[i]!, mailboxId, mailboxName: name, uid: r.uid }));
+    results.forEach((r, i) => {
+      stored.push({ p: items[i]!, mailboxId, mailboxName: name, uid: r.uid });
+    });
     events.push({
       accountId: items[0]!.accountId,
       mailboxId,

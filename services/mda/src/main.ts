@@ -44,9 +44,19 @@ runMain('mda', async () => {
     durable: consumers.mda.durable,
     parse: (data) => LocalDeliveryJob.parse(data),
     handleBatch: async (jobs) => {
-      const result = await deliverBatch(
-        deps,
-        jobs.map((j) => j.payload),
+      // One span per committed batch, linked to the trace of every message in it.
+      const links = jobs.flatMap((j) => {
+        const context = trace.getSpanContext(j.traceContext);
+        return context ? [{ context }] : [];
+      });
+      const result = await tracer.startActiveSpan(
+        'mda.deliver-batch',
+        { links, attributes: { 'hermod.batch_size': jobs.length } },
+        (span) =>
+          deliverBatch(
+            deps,
+            jobs.map((j) => j.payload),
+          ).finally(() => span.end()),
       );
       batchSizes.inc();
       for (const o of result) outcomes.inc({ outcome: o.kind });

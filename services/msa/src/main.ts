@@ -56,15 +56,21 @@ runMain('msa', async () => {
     logger,
     pool,
     accounts: new AccountStore(pool),
-    validateRecipient: (request) =>
-      new Promise((resolve, reject) =>
+    validateRecipient: async (request) => {
+      const key = request.address.toLowerCase();
+      const cached = acceptedRecipients.get(key);
+      if (cached) return cached;
+      const response = await new Promise<routingV1.ValidateRecipientResponse>((resolve, reject) =>
         routing.validateRecipient(
           request,
           new Metadata(),
           { deadline: deadline(config.ROUTING_TIMEOUT_MS) },
-          (error, response) => (error ? reject(error) : resolve(response)),
+          (error, answer) => (error ? reject(error) : resolve(answer)),
         ),
-      ),
+      );
+      if (response.verdict === routingV1.Verdict.VERDICT_ACCEPT) acceptedRecipients.set(key, response);
+      return response;
+    },
     publishRouting: (spoolId) => publishJob(js, subjects.routing, { spoolId }, { msgId: `route-${spoolId}` }),
     isTrusted: (address) => {
       const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
