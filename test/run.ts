@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { ensureNatsServer, freePort, PostgresCluster, repositoryRoot } from '@hermod/local-infra';
+import { ensureKubeBinaries, ensureNatsServer, freePort, PostgresCluster, repositoryRoot } from '@hermod/local-infra';
 
 const suites = {
   unit: { roots: ['services', 'operator', 'proto', 'bench'], concurrency: 2, timeoutMs: 120_000 },
@@ -76,6 +76,8 @@ async function main(): Promise<void> {
   let cluster: PostgresCluster | undefined;
   if (needsInfra) {
     env.NATS_SERVER_BIN = await ensureNatsServer((line) => console.log(line));
+    // Built once from Go modules and cached; building here keeps a cold build out of a test's timeout.
+    await ensureKubeBinaries((line) => console.log(line));
     cluster = new PostgresCluster({ dataDir: join(work, 'pg'), port: await freePort() });
     await cluster.init();
     await cluster.start();
