@@ -6,7 +6,7 @@
 # Stages: manifests (package.json files only, so `npm ci` stays cached while sources change),
 # build (all dependencies, one esbuild bundle per deployable),
 # runtime-deps (production dependencies only), dev (sources run with tsx, for `skaffold dev`),
-# runtime (node + bundles + migrations, non-root; the default and last stage).
+# runtime (node + bundles and their assets, non-root; the default and last stage).
 
 FROM node:20.20.2-bookworm-slim AS base
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
@@ -65,8 +65,8 @@ WORKDIR /app
 # Owned by root and not writable by the service user: the process cannot change its own code, and the
 # image runs with readOnlyRootFilesystem (nothing is written outside mounted volumes such as /tmp).
 COPY --from=runtime-deps --chown=root:root /src/node_modules ./node_modules
+# dist/ holds the bundles and, under dist/assets, the files they read (SQL migrations, rule tables).
 COPY --from=build --chown=root:root /app/dist ./dist
-COPY --from=build --chown=root:root /app/migrations ./migrations
 # Listeners above 1024 so a non-root user binds them without capabilities; the Kubernetes Services
 # map the standard ports (25, 587, 465, 143, 993, 110, 995) onto these (2526: mx behind PROXY protocol).
 EXPOSE 2525 2526 2587 2465 7001 2143 2993 2110 2995 9090

@@ -5,9 +5,13 @@
 // packages stay external when they resolve to the root node_modules, which the image's runtime stage
 // rebuilds with `npm ci --omit=dev` (same lockfile, same layout). A package that npm nested inside a
 // workspace (e.g. operator/node_modules/...) would not be found from dist/, so it is bundled in instead.
-import { cp, mkdir, rm } from 'node:fs/promises';
+//
+// Files our sources find next to themselves with `new URL('<relative path>', import.meta.url)` (SQL
+// migrations, rule tables) would be looked for next to the bundle instead: they are copied to
+// dist/assets/<path in the repository> and the URL is rewritten to point there.
+import { cp, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { type Deployable, deployables, isDeployable } from './deployables.js';
@@ -17,8 +21,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** dist/<launcherName>.js is the image's entry point; its argument picks the deployable. */
 export const launcherName = 'hermod';
 
-/** Where @hermod/db resolves its migrations from a bundle: `new URL('../migrations/', import.meta.url)`. */
-export const bundledMigrationsDirectory = 'migrations';
+/** Folder under dist/ holding the files sources reach through `new URL(..., import.meta.url)`. */
+export const assetsDirectory = 'assets';
 
 // ESM output cannot call require() or read __dirname; CommonJS code bundled in (nested packages) may.
 const banner = [
@@ -58,11 +62,50 @@ function externalRootPackages(rootNodeModules: string): Plugin {
   };
 }
 
+const assetUrl = /new URL\((['"`])(\.{1,2}\/[^'"`$]*)\1,\s*import\.meta\.url\)/g;
+
+/**
+ * Rewrites `new URL('./x', import.meta.url)` in our TypeScript sources to a copy under dist/assets, and
+ * records what to copy. A URL naming a folder that contains the source itself (e.g. the repository root
+ * of a generator script) is left alone: it is not an asset.
+ */
+function relocateAssets(copies: Map<string, string>): Plugin {
+  return {
+    name: 'relocate-assets',
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, async (args) => {
+        if (args.path.includes(`${sep}node_modules${sep}`)) return undefined;
+        const source = await readFile(args.path, 'utf8');
+        if (!source.includes('import.meta.url')) return undefined;
+        const found: Array<{ match: string; rel: string; target: string }> = [];
+        for (const m of source.matchAll(assetUrl)) {
+          const rel = m[2] ?? '';
+          const target = resolve(dirname(args.path), rel);
+          const info = await stat(target).catch(() => undefined);
+          if (!info || (info.isDirectory() && `${args.path}`.startsWith(target + sep))) continue;
+          found.push({ match: m[0], rel, target });
+        }
+        if (found.length === 0) return undefined;
+        let contents = source;
+        for (const { match, rel, target } of found) {
+          const inRepo = relative(root, target).split(sep).join('/');
+          const copy = `${assetsDirectory}/${inRepo}${rel.endsWith('/') ? '/' : ''}`;
+          copies.set(target, inRepo);
+          contents = contents.replace(match, `new URL(${JSON.stringify(`./${copy}`)}, import.meta.url)`);
+        }
+        return { contents, loader: 'ts', resolveDir: dirname(args.path) };
+      });
+    },
+  };
+}
+
 export interface BundleResult {
   outDir: string;
   files: Record<string, string>;
   /** Third-party packages each bundle loads at run time from node_modules. */
   externals: Record<string, string[]>;
+  /** Files and folders copied to dist/assets, as paths in the repository. */
+  assets: string[];
 }
 
 function externalsOf(metafile: Metafile): string[] {
@@ -77,8 +120,15 @@ function externalsOf(metafile: Metafile): string[] {
   return [...names].sort();
 }
 
-/** Bundles one entry point into one ESM file; returns the third-party packages it loads at run time. */
-export async function bundleEntry(entryPoint: string, outfile: string): Promise<string[]> {
+/**
+ * Bundles one entry point into one ESM file and copies the assets it reaches into <outfile dir>/assets;
+ * returns the third-party packages it loads at run time and the assets (paths in the repository).
+ */
+export async function bundleEntry(
+  entryPoint: string,
+  outfile: string,
+): Promise<{ externals: string[]; assets: string[] }> {
+  const copies = new Map<string, string>();
   const built = await build({
     entryPoints: [entryPoint],
     outfile,
@@ -90,14 +140,17 @@ export async function bundleEntry(entryPoint: string, outfile: string): Promise<
     metafile: true,
     logLevel: 'warning',
     banner: { js: banner },
-    plugins: [externalRootPackages(join(root, 'node_modules'))],
+    plugins: [externalRootPackages(join(root, 'node_modules')), relocateAssets(copies)],
   });
-  return externalsOf(built.metafile);
+  for (const [target, inRepo] of copies) {
+    await cp(target, join(dirname(outfile), assetsDirectory, inRepo), { recursive: true });
+  }
+  return { externals: externalsOf(built.metafile), assets: [...copies.values()].sort() };
 }
 
 /**
- * Bundles the named deployables (all by default) into outDir/dist/<name>.js, plus the launcher, and copies
- * the migrations to outDir/migrations, where the bundled @hermod/db looks for them.
+ * Bundles the named deployables (all by default) into outDir/dist/<name>.js, plus the launcher, with
+ * their assets in outDir/dist/assets.
  */
 export async function bundleDeployables(
   outDir: string,
@@ -106,16 +159,17 @@ export async function bundleDeployables(
   const distDir = join(outDir, 'dist');
   await rm(distDir, { recursive: true, force: true });
   await mkdir(distDir, { recursive: true });
-  const result: BundleResult = { outDir, files: {}, externals: {} };
+  const result: BundleResult = { outDir, files: {}, externals: {}, assets: [] };
+  const assets = new Set<string>();
   for (const name of names) {
     const outfile = join(distDir, `${name}.js`);
+    const bundled = await bundleEntry(join(root, deployables[name]), outfile);
     result.files[name] = outfile;
-    result.externals[name] = await bundleEntry(join(root, deployables[name]), outfile);
+    result.externals[name] = bundled.externals;
+    for (const a of bundled.assets) assets.add(a);
   }
   await bundleEntry(join(root, 'docker/launcher.ts'), join(distDir, `${launcherName}.js`));
-  const migrations = join(outDir, bundledMigrationsDirectory);
-  await rm(migrations, { recursive: true, force: true });
-  await cp(join(root, 'services/lib/db/migrations'), migrations, { recursive: true });
+  result.assets = [...assets].sort();
   return result;
 }
 
@@ -132,6 +186,7 @@ async function main(): Promise<void> {
       `${name}: ${relative(process.cwd(), file)} (external: ${result.externals[name]?.join(' ') || 'none'})`,
     );
   }
+  console.log(`assets: ${result.assets.join(' ') || 'none'}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -2,13 +2,13 @@
 // hadolint-style rules (with a bad Dockerfile proving each rule bites), then the image's own build step
 // (docker/bundle.ts) run for real and its bundles started with node the way the image starts them:
 // a bad environment is reported by variable name, and a bundled service migrates a real PostgreSQL from
-// the bundled migrations/ folder, becomes ready against a real nats-server and stops cleanly on SIGTERM.
+// the migrations shipped in dist/assets, becomes ready against a real nats-server and stops cleanly on SIGTERM.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { access, readdir, readFile, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort, repositoryRoot } from '@hermod/local-infra';
+import { ensureSelfSignedCertificate, freePort, repositoryRoot } from '@hermod/local-infra';
 import {
   run,
   startTestNats,
@@ -18,13 +18,17 @@ import {
   testWorkdir,
 } from '@hermod/test/harness';
 import {
+  assetsDirectory,
   type BundleResult,
   bundleDeployables,
-  bundledMigrationsDirectory,
   launcherName,
 } from '../../../docker/bundle.js';
 import { type Deployable, deployables } from '../../../docker/deployables.js';
+import { expectedComponents, type K8sObject, renderChart } from './chart.js';
 import { execForm, lintDockerfile, lintDockerignore, parseDockerfile } from './dockerfile-lint.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are walked field by field
+type Any = any;
 
 const dockerfile = await readFile(join(repositoryRoot, 'Dockerfile'), 'utf8');
 
@@ -69,7 +73,7 @@ describe('Dockerfile', () => {
     assert.ok(lintDockerfile(devDeps).some((p) => p.rule === 'production-deps'));
   });
 
-  test('the runtime starts the launcher, exposes every listener the chart maps and ships the migrations', () => {
+  test('the runtime starts the launcher, exposes every listener the chart maps and ships the bundles', () => {
     const { stages } = parseDockerfile(dockerfile);
     const runtime = stages.at(-1);
     assert.ok(runtime);
@@ -89,10 +93,6 @@ describe('Dockerfile', () => {
     const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
     assert.ok(
       copies.some((a) => a.startsWith('/app/dist ')),
-      copies.join('\n'),
-    );
-    assert.ok(
-      copies.some((a) => a.startsWith(`/app/${bundledMigrationsDirectory} `)),
       copies.join('\n'),
     );
     const build = stages.find((s) => s.name === 'build');
@@ -178,10 +178,28 @@ describe('bundles (the image build step)', () => {
     }
   });
 
-  test('the migrations are where the bundled @hermod/db looks for them', async () => {
-    const shipped = (await readdir(join(app, bundledMigrationsDirectory))).sort();
+  test('files the sources read next to themselves are shipped under dist/assets and found there', async () => {
+    assert.ok(bundled.assets.includes('services/lib/db/migrations'), bundled.assets.join(', '));
+    if (names.includes('outbound-mta')) {
+      assert.ok(
+        bundled.assets.includes('services/outbound-mta/config/smtp-replies.json'),
+        bundled.assets.join(', '),
+      );
+    }
+    const shipped = (await readdir(join(app, 'dist', assetsDirectory, 'services/lib/db/migrations'))).sort();
     const source = (await readdir(join(repositoryRoot, 'services/lib/db/migrations'))).sort();
     assert.deepEqual(shipped, source);
+    for (const [name, file] of Object.entries(bundled.files)) {
+      const code = await readFile(file, 'utf8');
+      // No URL relative to a source file survives: it would point outside dist/ in the image.
+      const stale = [...code.matchAll(/new URL\((['"`])(\.{1,2}\/[^'"`]*)\1,\s*import\.meta\.url\)/g)]
+        .map((m) => m[2] ?? '')
+        .filter((rel) => !rel.startsWith(`./${assetsDirectory}/`));
+      assert.deepEqual(stale, [], `${name} reads files relative to its sources`);
+      for (const m of code.matchAll(/new URL\("(\.\/assets\/[^"]+)", import\.meta\.url\)/g)) {
+        await access(join(dirname(file), m[1] ?? ''));
+      }
+    }
   });
 
   test('the launcher refuses an unknown deployable with the list of valid ones', async () => {
@@ -224,48 +242,86 @@ describe('bundles (the image build step)', () => {
     }
   });
 
-  describe('a bundled service against real PostgreSQL and NATS', () => {
+  describe('bundles started with the environment the chart gives their pods', () => {
     let db: TestDatabase;
     let nats: TestNats;
+    let certDir: string;
+    let objects: K8sObject[];
+    const running: ChildProcess[] = [];
+    let routingAddress = '';
+
     before(async () => {
       db = await testDatabase();
       nats = await startTestNats();
-      // Start from an empty database, so the bundle has to find and apply the migrations itself.
+      // Start from an empty database, so the first bundle has to find and apply the migrations itself.
       await db.pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+      certDir = await testWorkdir('tls');
+      await ensureSelfSignedCertificate(certDir, 'mail.example.test');
+      objects = await renderChart({
+        set: [
+          `nats.url=${nats.url}`,
+          'nats.streamReplicas=1',
+          `postgresql.url=${db.url}`,
+          'mailHostname=mail.example.test',
+        ],
+      });
     });
     after(async () => {
+      for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
       await nats?.stop();
       await db?.close();
     });
 
-    test('routing migrates, becomes ready and stops on SIGTERM', async (t) => {
-      if (!names.includes('routing')) {
-        assert.fail('services/routing/src/main.ts is missing');
+    /**
+     * The pod's environment with what only a cluster provides replaced: Secrets resolved from the render,
+     * mounted files pointed at local copies, listener and ops ports moved to free loopback ports, and the
+     * routing Service name to the routing process started first.
+     */
+    async function podEnvironment(name: Deployable): Promise<{ env: NodeJS.ProcessEnv; opsPort: number }> {
+      const deployment = objects.find(
+        (o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/component'] === name,
+      );
+      assert.ok(deployment, `no Deployment for ${name}`);
+      const container = deployment.spec.template.spec.containers[0];
+      assert.deepEqual(container.args, [name]);
+      const portVariables = new Set(Object.keys(expectedComponents[name].ports));
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+      let opsPort = 0;
+      for (const variable of container.env as Array<{ name: string; value?: string; valueFrom?: Any }>) {
+        let value = variable.value;
+        const ref = variable.valueFrom?.secretKeyRef;
+        if (ref) {
+          const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
+          value = secret?.stringData?.[ref.key];
+        }
+        assert.ok(value !== undefined, `${name}: ${variable.name} has no value in the render`);
+        if (value.startsWith('/etc/hermod/tls/'))
+          value = join(certDir, value.slice('/etc/hermod/tls/'.length));
+        if (variable.name === 'OPS_PORT') {
+          opsPort = await freePort();
+          value = String(opsPort);
+        }
+        if (portVariables.has(variable.name) || variable.name === 'MX_PROXY_PORT')
+          value = String(await freePort());
+        if (variable.name === 'ROUTING_GRPC_ADDRESS') value = routingAddress;
+        env[variable.name] = value;
       }
-      const opsPort = await freePort();
-      const child = spawn(process.execPath, ['--enable-source-maps', `dist/${launcherName}.js`, 'routing'], {
+      return { env, opsPort };
+    }
+
+    async function start(
+      name: Deployable,
+    ): Promise<{ child: ChildProcess; output: () => string; env: NodeJS.ProcessEnv }> {
+      const { env, opsPort } = await podEnvironment(name);
+      const child = spawn(process.execPath, ['--enable-source-maps', `dist/${launcherName}.js`, name], {
         cwd: app,
-        env: {
-          PATH: process.env.PATH,
-          LOG_LEVEL: 'info',
-          OPS_HOST: '127.0.0.1',
-          OPS_PORT: String(opsPort),
-          NATS_URL: nats.url,
-          NATS_STREAM_REPLICAS: '1',
-          DATABASE_URL: db.url,
-          ROUTING_GRPC_HOST: '127.0.0.1',
-          ROUTING_GRPC_PORT: String(await freePort()),
-          SHUTDOWN_GRACE_MS: '10000',
-        },
+        env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      running.push(child);
       let output = '';
-      child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      t.after(() => {
-        if (child.exitCode === null) child.kill('SIGKILL');
-      });
+      child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+      child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
       const deadline = Date.now() + 30_000;
       let ready = false;
       while (!ready && Date.now() < deadline && child.exitCode === null) {
@@ -275,7 +331,23 @@ describe('bundles (the image build step)', () => {
         );
         if (!ready) await new Promise((r) => setTimeout(r, 200));
       }
-      assert.ok(ready, `routing bundle never became ready:\n${output}`);
+      assert.ok(ready, `${name} bundle never became ready with the chart's environment:\n${output}`);
+      return { child, output: () => output, env };
+    }
+
+    async function stop(child: ChildProcess, output: () => string): Promise<void> {
+      const exited = new Promise<number | null>((resolve) => {
+        if (child.exitCode !== null) resolve(child.exitCode);
+        else child.on('exit', (code) => resolve(code));
+      });
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, `did not stop cleanly on SIGTERM:\n${output()}`);
+    }
+
+    test('routing migrates an empty database from dist/assets and becomes ready', async () => {
+      assert.ok(names.includes('routing'), 'services/routing/src/main.ts is missing');
+      const { env } = await start('routing');
+      routingAddress = `127.0.0.1:${env.ROUTING_GRPC_PORT}`;
       const applied = (
         await db.pool.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name')
       ).rows.map((r) => r.name);
@@ -283,8 +355,22 @@ describe('bundles (the image build step)', () => {
         .filter((f) => f.endsWith('.sql'))
         .sort();
       assert.deepEqual(applied, expected);
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, output);
+    });
+
+    // The operator needs a Kubernetes API server; chart-apiserver.test.ts and the operator's own suite cover it.
+    for (const name of ['msa', 'mx', 'imap', 'mda', 'outbound-mta'] as const) {
+      test(`${name} becomes ready and stops cleanly on SIGTERM`, async () => {
+        assert.ok(names.includes(name), `${deployables[name]} is missing`);
+        assert.ok(routingAddress, 'routing is not running');
+        const { child, output } = await start(name);
+        await stop(child, output);
+      });
+    }
+
+    test('routing stops cleanly on SIGTERM', async () => {
+      const routing = running[0];
+      assert.ok(routing);
+      await stop(routing, () => '');
     });
   });
 });
