@@ -4,9 +4,19 @@
 // a ReplicaSet and Pods, and the namespace enforces the "restricted" Pod Security Standard, so a pod
 // template the API server would refuse fails here. Pods stay Pending: no kubelet runs.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startTestControlPlane, type TestControlPlane } from '@hermod/test/harness';
+import { freePort, repositoryRoot } from '@hermod/local-infra';
+import {
+  startTestControlPlane,
+  startTestNats,
+  type TestControlPlane,
+  type TestNats,
+  testWorkdir,
+} from '@hermod/test/harness';
+import { bundleDeployables } from '../../../docker/bundle.js';
 import {
   allFeaturesValues,
   chartDir,
@@ -17,6 +27,9 @@ import {
   parseManifests,
   renderChartText,
 } from './chart.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: manifests are walked field by field
+type Any = any;
 
 const thirdPartyCrds = join(import.meta.dirname, 'fixtures/third-party-crds.yaml');
 
@@ -50,9 +63,11 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 
 describe('chart on a real API server', () => {
   let cp: TestControlPlane;
+  let nats: TestNats;
 
   before(async () => {
     cp = await startTestControlPlane({ controllerManager: true });
+    nats = await startTestNats();
     for (const ns of ['mail', 'mail-all', 'mail-dry']) {
       await cp.kubectlOk(['create', 'namespace', ns]);
       // The strictest Pod Security Standard: the API server refuses pods that do not meet it.
@@ -64,6 +79,7 @@ describe('chart on a real API server', () => {
 
   after(async () => {
     await cp?.stop();
+    await nats?.stop();
   });
 
   test('server-side dry-run accepts the default render', async () => {
@@ -132,6 +148,11 @@ describe('chart on a real API server', () => {
       cp.kubeconfig,
       '--set',
       'mailHostname=mail.example.net',
+      // The NATS the operator started below uses: one loopback nats-server.
+      '--set',
+      `nats.url=${nats.url}`,
+      '--set',
+      'nats.streamReplicas=1',
     ]);
     assert.equal(install.code, 0, install.stderr);
     // NOTES.txt: the DNS records and a first MailDomain.
@@ -189,6 +210,64 @@ describe('chart on a real API server', () => {
     });
     assert.equal(result.code, 0, `${result.stderr}\n${manifest}`);
     assert.match(result.stdout, /maildomain\.mail\.hermod\.dev\/example-com created \(server dry run\)/);
+  });
+
+  test('the operator image runs with its Deployment environment and the chart RBAC, and reconciles', async (t) => {
+    // The operator bundle of the image, started the way its pod starts it: the Deployment's environment
+    // (fieldRefs filled in as the kubelet would) and a token of the ServiceAccount the chart binds.
+    const app = await testWorkdir('operator-image');
+    await bundleDeployables(app, ['operator']);
+    await symlink(join(repositoryRoot, 'node_modules'), join(app, 'node_modules'));
+    const deployment = await cp.getJson<K8sObject>(['deployment', 'hermod-operator', '-n', 'mail']);
+    const pod = deployment.spec.template.spec;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      KUBECONFIG: await cp.serviceAccountKubeconfig('mail', pod.serviceAccountName),
+    };
+    const opsPort = await freePort();
+    for (const v of pod.containers[0].env as Array<{ name: string; value?: string; valueFrom?: Any }>) {
+      const field = v.valueFrom?.fieldRef?.fieldPath;
+      env[v.name] =
+        v.name === 'OPS_PORT'
+          ? String(opsPort)
+          : field === 'metadata.name'
+            ? 'hermod-operator-0'
+            : field === 'metadata.namespace'
+              ? 'mail'
+              : v.value;
+    }
+    // No resolver reaches the internet here; Ready does not depend on DNS verification.
+    env.DNS_VERIFY = 'false';
+    const child = spawn(
+      process.execPath,
+      ['--enable-source-maps', 'dist/hermod.js', ...pod.containers[0].args],
+      {
+        cwd: app,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    await until(`operator /readyz\n${output}`, 60_000, async () =>
+      (await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status === 200 ? true : undefined,
+    );
+    await cp.kubectlOk(['apply', '-n', 'mail', '-f', join(repositoryRoot, 'examples/maildomain-local.yaml')]);
+    const waited = await cp.kubectl(
+      ['wait', '-n', 'mail', '--for=condition=Ready', 'maildomain', '--all', '--timeout=90s'],
+      { timeoutMs: 100_000 },
+    );
+    assert.equal(waited.code, 0, `${waited.stderr}\n${output.slice(-4000)}`);
+    // Leader election used the Role the chart grants in the release namespace.
+    const leases = await cp.kubectlOk(['get', 'leases', '-n', 'mail', '-o', 'name']);
+    assert.match(leases, /lease/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, output.slice(-4000));
   });
 
   test('helm install with all features discovers cert-manager, Prometheus Operator and KEDA', async () => {
