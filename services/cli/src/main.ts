@@ -48,7 +48,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${command.help}\n`);
     return 0;
   }
-  const env = { ...localPlatformEnv(), ...process.env };
+  // Empty variables count as unset, so the local platform's addresses still apply.
+  const env = {
+    ...localPlatformEnv(),
+    ...Object.fromEntries(Object.entries(process.env).filter(([, v]) => v)),
+  };
   let pool: Pool | undefined;
   let nc: NatsConnection | undefined;
   const ctx: CliContext = {

@@ -15,6 +15,8 @@ import {
 import { localServices } from './services.js';
 
 const dataDir = process.env.HERMOD_DATA_DIR ?? join(repositoryRoot, '.data');
+// Shifts every local port, so a second platform (or a test) can run beside a developer's own.
+const offset = Number(process.env.HERMOD_PORT_OFFSET ?? 0);
 const say = (line: string) => process.stdout.write(`[platform] ${line}\n`);
 
 async function exists(path: string): Promise<boolean> {
@@ -41,11 +43,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  const natsPort = Number(process.env.NATS_PORT ?? 4222);
+  const natsPort = Number(process.env.NATS_PORT ?? 4222 + offset);
   const nats = new NatsServerProcess({
     binary: await ensureNatsServer(say),
     port: natsPort,
-    monitorPort: Number(process.env.NATS_MONITOR_PORT ?? 8222),
+    monitorPort: Number(process.env.NATS_MONITOR_PORT ?? 8222 + offset),
     storeDir: join(dataDir, 'nats'),
   });
   await nats.start();
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
   if (!databaseUrl) {
     const cluster = new PostgresCluster({
       dataDir: join(dataDir, 'postgres'),
-      port: Number(process.env.PG_PORT ?? 54329),
+      port: Number(process.env.PG_PORT ?? 54329 + offset),
     });
     await cluster.init();
     await cluster.start();
@@ -74,12 +76,12 @@ async function main(): Promise<void> {
   const common = {
     DATABASE_URL: databaseUrl,
     NATS_URL: nats.url,
-    ROUTING_GRPC_ADDRESS: '127.0.0.1:7001',
+    ROUTING_GRPC_ADDRESS: `127.0.0.1:${7001 + offset}`,
     OPS_HOST: '127.0.0.1',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
   const rows: string[] = [];
-  for (const svc of localServices(tls)) {
+  for (const svc of localServices(tls, offset)) {
     if (!(await exists(join(repositoryRoot, 'services', svc.name, 'src', 'main.ts')))) {
       say(`${svc.name}: not part of this build, skipped`);
       continue;

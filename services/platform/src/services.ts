@@ -7,47 +7,53 @@ export interface LocalService {
   listeners: string[];
 }
 
-export function localServices(tls: { certFile: string; keyFile: string }): LocalService[] {
+export function localServices(tls: { certFile: string; keyFile: string }, offset = 0): LocalService[] {
+  const port = (n: number) => String(n + offset);
   const tlsEnv = { TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile };
   return [
     {
       name: 'routing',
-      opsPort: 9103,
-      env: { ROUTING_GRPC_PORT: '7001', ROUTING_GRPC_HOST: '127.0.0.1' },
-      listeners: ['gRPC 7001'],
+      opsPort: 9103 + offset,
+      env: { ROUTING_GRPC_PORT: port(7001), ROUTING_GRPC_HOST: '127.0.0.1' },
+      listeners: [`gRPC ${port(7001)}`],
     },
-    { name: 'mda', opsPort: 9105, env: {}, listeners: [] },
+    { name: 'mda', opsPort: 9105 + offset, env: {}, listeners: [] },
     {
       name: 'msa',
-      opsPort: 9101,
+      opsPort: 9101 + offset,
       env: {
         ...tlsEnv,
         MSA_HOST: '127.0.0.1',
-        MSA_SUBMISSION_PORT: '2587',
-        MSA_SUBMISSIONS_PORT: '2465',
+        MSA_SUBMISSION_PORT: port(2587),
+        MSA_SUBMISSIONS_PORT: port(2465),
         MSA_HOSTNAME: 'localhost',
       },
-      listeners: ['submission 2587 (STARTTLS)', 'submissions 2465 (TLS)'],
+      listeners: [`submission ${port(2587)} (STARTTLS)`, `submissions ${port(2465)} (TLS)`],
     },
     {
       name: 'mx',
-      opsPort: 9102,
-      env: { ...tlsEnv, MX_HOST: '127.0.0.1', MX_SMTP_PORT: '2525', MX_HOSTNAME: 'localhost' },
-      listeners: ['smtp 2525'],
+      opsPort: 9102 + offset,
+      env: { ...tlsEnv, MX_HOST: '127.0.0.1', MX_SMTP_PORT: port(2525), MX_HOSTNAME: 'localhost' },
+      listeners: [`smtp ${port(2525)}`],
     },
-    { name: 'outbound-mta', opsPort: 9104, env: { OUTBOUND_HELO_NAME: 'localhost' }, listeners: [] },
+    { name: 'outbound-mta', opsPort: 9104 + offset, env: { OUTBOUND_HELO_NAME: 'localhost' }, listeners: [] },
     {
       name: 'imap',
-      opsPort: 9106,
+      opsPort: 9106 + offset,
       env: {
         ...tlsEnv,
         IMAP_HOST: '127.0.0.1',
-        IMAP_PORT: '2143',
-        IMAPS_PORT: '2993',
-        POP3_PORT: '2110',
-        POP3S_PORT: '2995',
+        IMAP_PORT: port(2143),
+        IMAPS_PORT: port(2993),
+        POP3_PORT: port(2110),
+        POP3S_PORT: port(2995),
       },
-      listeners: ['IMAP 2143 (STARTTLS)', 'IMAPS 2993', 'POP3 2110 (STLS)', 'POP3S 2995'],
+      listeners: [
+        `IMAP ${port(2143)} (STARTTLS)`,
+        `IMAPS ${port(2993)}`,
+        `POP3 ${port(2110)} (STLS)`,
+        `POP3S ${port(2995)}`,
+      ],
     },
   ];
 }
