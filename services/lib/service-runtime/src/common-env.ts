@@ -3,10 +3,16 @@ import { z } from 'zod';
 
 /** Variables every service reads; each service extends this with its own. */
 export const commonEnv = {
+  /** Log level of the JSON logs on stdout. */
   LOG_LEVEL: env.logLevel(),
+  /** Address of the operations HTTP endpoint (/healthz, /readyz, /metrics). */
   OPS_HOST: env.host('0.0.0.0'),
+  /** Port of the operations HTTP endpoint. */
   OPS_PORT: env.port(9090),
+  /** NATS server URL(s), comma separated. */
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** Replicas of the JetStream streams and buckets this service creates (3 in a NATS cluster). */
   NATS_STREAM_REPLICAS: env.int(1, 1, 5),
+  /** How long SIGTERM waits for in-flight work before exiting anyway. */
   SHUTDOWN_GRACE_MS: env.int(25_000, 0, 600_000),
 };
