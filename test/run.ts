@@ -5,7 +5,13 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { ensureKubeBinaries, ensureNatsServer, freePort, PostgresCluster, repositoryRoot } from '@hermod/local-infra';
+import {
+  ensureKubeBinaries,
+  ensureNatsServer,
+  freePort,
+  PostgresCluster,
+  repositoryRoot,
+} from '@hermod/local-infra';
 
 const suites = {
   unit: { roots: ['services', 'operator', 'proto', 'bench'], concurrency: 2, timeoutMs: 120_000 },
