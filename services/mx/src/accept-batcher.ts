@@ -1,10 +1,14 @@
 import { type Pool, withTransaction } from '@hermod/db';
-import { type AcceptInput, insertAcceptedMessage } from '@hermod/spool';
+import {
+  type AcceptInput,
+  insertAcceptedMessage,
+  insertSmallMessages,
+  SMALL_MESSAGE_LIMIT,
+  type SmallAcceptInput,
+} from '@hermod/spool';
 
 /** An accepted message whose body can be read again (a batch that fails is retried message by message). */
 export type ReplayableAccept = Omit<AcceptInput, 'body'> & { body: () => AcceptInput['body'] };
-
-const once = (input: ReplayableAccept): AcceptInput => ({ ...input, body: input.body() });
 
 interface Waiting {
   input: ReplayableAccept;
@@ -12,12 +16,25 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
+/** The whole body when it is small enough for the one-statement path, otherwise undefined. */
+async function smallBody(input: ReplayableAccept): Promise<Buffer | undefined> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input.body()) {
+    size += chunk.length;
+    if (size > SMALL_MESSAGE_LIMIT) return undefined;
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts, size);
+}
+
 /**
- * Group commit for accepted messages: while a few transactions are in flight, messages that reach
- * end of DATA queue up and the next transaction takes all of them, so one WAL flush makes a whole
- * batch durable. Nothing waits on a timer: a lone message is committed at once. Every caller's
- * promise settles only after the commit that holds its message; a failed batch is retried one
- * message at a time, so one bad message never fails the others.
+ * Group commit for accepted messages: while a few commits are in flight, messages that reach end
+ * of DATA queue up and the next commit takes all of them. Small messages (the usual case) are
+ * written with one statement per batch, so a batch costs one round trip and one WAL flush; larger
+ * ones join the same transaction the streaming way. Nothing waits on a timer: a lone message is
+ * committed at once. Every caller's promise settles only after the commit that holds its message;
+ * a failed batch is retried one message at a time, so one bad message never fails the others.
  */
 export class AcceptBatcher {
   private readonly queue: Waiting[] = [];
@@ -46,11 +63,28 @@ export class AcceptBatcher {
     }
   }
 
+  private async store(batch: Waiting[]): Promise<void> {
+    const small: SmallAcceptInput[] = [];
+    const large: ReplayableAccept[] = [];
+    for (const w of batch) {
+      const body = await smallBody(w.input);
+      if (body) small.push({ ...w.input, body });
+      else large.push(w.input);
+    }
+    if (large.length === 0) {
+      // One statement, autocommitted (synchronous_commit=on): durable when it returns.
+      await insertSmallMessages(this.pool, small);
+      return;
+    }
+    await withTransaction(this.pool, async (client) => {
+      await insertSmallMessages(client, small);
+      for (const input of large) await insertAcceptedMessage(client, { ...input, body: input.body() });
+    });
+  }
+
   private async commit(batch: Waiting[]): Promise<void> {
     try {
-      await withTransaction(this.pool, async (client) => {
-        for (const w of batch) await insertAcceptedMessage(client, once(w.input));
-      });
+      await this.store(batch);
       for (const w of batch) w.resolve();
     } catch (error) {
       if (batch.length === 1) {
@@ -58,14 +92,7 @@ export class AcceptBatcher {
         return;
       }
       // Each message on its own, its body read again (memory or temporary file).
-      await Promise.all(
-        batch.map((w) =>
-          withTransaction(this.pool, (client) => insertAcceptedMessage(client, once(w.input))).then(
-            () => w.resolve(),
-            (e: unknown) => w.reject(e),
-          ),
-        ),
-      );
+      await Promise.all(batch.map((w) => this.store([w]).then(w.resolve, w.reject)));
     }
   }
 }

@@ -43,6 +43,10 @@ export const mxEnv = z.object({
   /** DNS servers (host:port) for SPF/DKIM/DMARC/DNSBL; empty = the system resolver. */
   MX_DNS_SERVERS: env.list([]).pipe(z.array(hostPort)),
   MX_DNS_TIMEOUT_MS: env.int(5_000, 100, 60_000),
+  /** How long DNS answers (and NXDOMAIN/NODATA) are reused; 0 = no cache. */
+  MX_DNS_CACHE_MS: env.int(60_000, 0, 3_600_000),
+  /** How long a recipient routing accepted is accepted without asking again; 0 = always ask. */
+  MX_RECIPIENT_CACHE_MS: env.int(5_000, 0, 600_000),
   /** DNSBL zones; a client listed in any of them is refused with 554 5.7.1. */
   MX_DNSBL_ZONES: env.list([]).pipe(z.array(dnsZone)),
   /** Rspamd's normal worker (e.g. http://127.0.0.1:11333); empty = no spam scoring. */

@@ -11,8 +11,10 @@ import { loadMxConfig } from './config.js';
 import type { MxDeps } from './deps.js';
 import { createProxyListener } from './listener/proxy-listener.js';
 import { createMxServer } from './mx-server.js';
+import { cachingResolver } from './policy/caching-resolver.js';
 import { ClientLimits } from './policy/client-limits.js';
 import { createDnsResolver } from './policy/dns-resolver.js';
+import { cachedValidator, RecipientCache } from './policy/recipient-cache.js';
 import { RspamdClient } from './policy/rspamd.js';
 
 function listen(server: Server, port: number, host: string): Promise<number> {
@@ -50,13 +52,16 @@ runMain('mx', async () => {
     logger,
     pool,
     domain: (name) => domains.get(name),
-    validateRecipient: routing.validate,
+    validateRecipient: cachedValidator(routing.validate, new RecipientCache(config.MX_RECIPIENT_CACHE_MS)),
     accept: (input) => batcher.accept(input),
     publishRouting: (spoolId) => publishJob(js, subjects.routing, { spoolId }, { msgId: `route-${spoolId}` }),
     busHealthy: () =>
       !nc.isClosed() &&
       (nc as unknown as { protocol?: { connected?: boolean } }).protocol?.connected !== false,
-    resolve: createDnsResolver(config.MX_DNS_SERVERS, config.MX_DNS_TIMEOUT_MS),
+    resolve: cachingResolver(
+      createDnsResolver(config.MX_DNS_SERVERS, config.MX_DNS_TIMEOUT_MS),
+      config.MX_DNS_CACHE_MS,
+    ),
     limits: new ClientLimits(config.MX_MAX_CONNECTIONS_PER_IP, config.MX_RATE_LIMIT_PER_MINUTE),
     ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
     metrics: {

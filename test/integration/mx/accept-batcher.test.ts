@@ -1,8 +1,10 @@
 // Group commit of accepted messages against a real PostgreSQL: batches commit together, and one
 // message that cannot be stored fails alone while the rest of its batch is kept.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { readBody } from '@hermod/mail-store';
+import { loadSpoolMessage } from '@hermod/spool';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
 import { AcceptBatcher } from '../../../services/mx/src/accept-batcher.js';
 
@@ -60,4 +62,46 @@ test('a message that cannot be stored fails alone; the rest of its batch is comm
   );
   assert.equal(rows.length, 5);
   for (const r of rows) assert.equal(r.size, 'Subject: '.length + 36 + '\r\n\r\nbody\r\n'.length);
+});
+
+test('small and large messages in one batch are stored exactly as acceptMessage stores them', async () => {
+  const batcher = new AcceptBatcher(db.pool, { maxBatch: 8, maxTransactions: 1 });
+  const large = Buffer.alloc(300 * 1024, 'x');
+  const small = Buffer.from('Subject: small\r\n\r\nbody\r\n');
+  const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const bodies = [small, large, Buffer.alloc(0), small];
+  await Promise.all(
+    ids.map((id, i) =>
+      batcher.accept({
+        ...input(id),
+        recipients: [
+          { address: 'one@example.test' },
+          { address: 'two@example.test', parameters: { NOTIFY: 'NEVER' } },
+        ],
+        envelope: { placement: 'junk' },
+        body: () => [bodies[i]!],
+      }),
+    ),
+  );
+  for (const [i, id] of ids.entries()) {
+    const message = await loadSpoolMessage(db.pool, id);
+    assert.ok(message);
+    assert.equal(message.size, bodies[i]!.length);
+    assert.deepEqual(message.envelope, { placement: 'junk' });
+    assert.deepEqual(
+      message.recipients.map((r) => [r.rcptIndex, r.address, r.parameters]),
+      [
+        [0, 'one@example.test', {}],
+        [1, 'two@example.test', { NOTIFY: 'NEVER' }],
+      ],
+    );
+    const parts: Buffer[] = [];
+    for await (const chunk of readBody(db.pool, message.bodyId)) parts.push(chunk);
+    assert.ok(Buffer.concat(parts).equals(bodies[i]!));
+    const { rows } = await db.pool.query<{ sha256: Buffer }>(
+      'SELECT sha256 FROM message_bodies WHERE id = $1',
+      [message.bodyId],
+    );
+    assert.ok(rows[0]?.sha256.equals(createHash('sha256').update(bodies[i]!).digest()));
+  }
 });

@@ -84,7 +84,7 @@ before(async () => {
         ROUTING_AUTO_INTERVAL_MS: '300',
         ROUTING_SRS_SECRET: 'routing-engine-test-secret',
       },
-      mx: { MX_DNS_SERVERS: dns.address, MX_AUTH_CHECKS: 'false' },
+      mx: { MX_DNS_SERVERS: dns.address, MX_AUTH_CHECKS: 'false', MX_RECIPIENT_CACHE_MS: '0' },
     },
   });
   await hermod.addDomain('example.test');

@@ -1,0 +1,75 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from '@hermod/db';
+import { BODY_CHUNK_SIZE } from '@hermod/mail-store';
+import type { AcceptInput } from './accept.js';
+
+/** An accepted message whose whole body is in memory and fits one body chunk. */
+export type SmallAcceptInput = Omit<AcceptInput, 'body'> & { body: Buffer };
+
+/** Bodies up to this size can go through insertSmallMessages (one chunk each). */
+export const SMALL_MESSAGE_LIMIT = BODY_CHUNK_SIZE;
+
+/**
+ * Stores many small accepted messages (body, envelope, recipients) with ONE statement: the
+ * data-modifying CTEs insert bodies, chunks, spool rows and recipients together, atomically, in
+ * the same layout acceptMessage writes. Run on its own (autocommit) it is one round trip and one
+ * WAL flush for the whole batch, which is what makes durable accept cheap under load.
+ */
+export async function insertSmallMessages(
+  db: Pool | PoolClient,
+  inputs: SmallAcceptInput[],
+): Promise<string[]> {
+  if (inputs.length === 0) return [];
+  for (const input of inputs)
+    if (input.body.length > SMALL_MESSAGE_LIMIT)
+      throw new Error(`body of ${input.body.length} octets is not small`);
+  const ids = inputs.map((i) => i.spoolId ?? randomUUID());
+  const recipients = inputs.flatMap((input, m) =>
+    input.recipients.map((r, index) => ({
+      spoolId: ids[m]!,
+      index,
+      address: r.address,
+      parameters: JSON.stringify(r.parameters ?? {}),
+    })),
+  );
+  await db.query(
+    `WITH input AS (
+       SELECT u.*, nextval(pg_get_serial_sequence('message_bodies', 'id')) AS body_id
+       FROM unnest($1::uuid[], $2::int[], $3::bytea[], $4::bytea[], $5::text[], $6::text[], $7::bigint[],
+                   $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::float8[])
+         AS u(spool_id, size, sha256, data, mail_from, source, account_id, client_address, client_helo,
+              envelope, trace_context, sweep_after)
+     ), bodies AS (
+       INSERT INTO message_bodies (id, size, sha256, chunk_size) SELECT body_id, size, sha256, $13 FROM input
+     ), chunks AS (
+       INSERT INTO message_body_chunks (body_id, seq, data) SELECT body_id, 0, data FROM input WHERE size > 0
+     ), messages AS (
+       INSERT INTO spool_messages (id, body_id, mail_from, source, account_id, client_address, client_helo,
+         envelope, trace_context, next_sweep_at)
+       SELECT spool_id, body_id, mail_from, source, account_id, client_address, client_helo, envelope,
+         trace_context, now() + make_interval(secs => sweep_after) FROM input
+     )
+     INSERT INTO spool_recipients (spool_id, rcpt_index, address, parameters)
+     SELECT s, i, a, p::jsonb FROM unnest($14::uuid[], $15::int[], $16::text[], $17::text[]) AS r(s, i, a, p)`,
+    [
+      ids,
+      inputs.map((i) => i.body.length),
+      inputs.map((i) => createHash('sha256').update(i.body).digest()),
+      inputs.map((i) => i.body),
+      inputs.map((i) => i.mailFrom),
+      inputs.map((i) => i.source),
+      inputs.map((i) => i.accountId ?? null),
+      inputs.map((i) => i.clientAddress ?? null),
+      inputs.map((i) => i.clientHelo ?? null),
+      inputs.map((i) => JSON.stringify(i.envelope ?? {})),
+      inputs.map((i) => JSON.stringify(i.traceContext ?? {})),
+      inputs.map((i) => (i.sweepAfterMs ?? 30_000) / 1000),
+      BODY_CHUNK_SIZE,
+      recipients.map((r) => r.spoolId),
+      recipients.map((r) => r.index),
+      recipients.map((r) => r.address),
+      recipients.map((r) => r.parameters),
+    ],
+  );
+  return ids;
+}
