@@ -231,3 +231,39 @@ test(`every acknowledged message survives SIGKILL of routing, mda, msa, nats-ser
   assert.ok(box[0]!.uidnext > (uids.at(-1)?.uid ?? 0));
   console.log(`acknowledged ${acknowledged.size}/${MESSAGES}, kills: ${kills.join(',')}`);
 });
+
+test('with PostgreSQL down the end of DATA gets 451 4.3.0, never 250, and readiness turns false', async () => {
+  const msa = services.get('msa')!;
+  const ready = async () => (await fetch(`http://127.0.0.1:${msa.options.opsPort}/readyz`)).status;
+  assert.equal(await ready(), 200);
+  await pg.stop();
+  try {
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: submissionPort,
+      secure: false,
+      tls: { rejectUnauthorized: false },
+    });
+    await assert.rejects(
+      transport.sendMail({
+        from: 'sender@crash.test',
+        to: 'target@crash.test',
+        subject: 'db down',
+        text: 'x\n',
+      }),
+      (error: Error & { responseCode?: number; response?: string }) =>
+        // RCPT may already fail (routing cannot look the user up) or the end of DATA does: both are 4xx.
+        (error.responseCode ?? 0) >= 400 &&
+        (error.responseCode ?? 0) < 500 &&
+        /4\.\d\.\d/.test(error.response ?? ''),
+    );
+    transport.close();
+    assert.equal(await ready(), 503);
+  } finally {
+    await pg.start();
+  }
+  const deadline = Date.now() + 20_000;
+  while ((await ready()) !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await ready(), 200);
+  assert.ok(await submit(-1), 'accepting again once PostgreSQL is back');
+});
