@@ -12,7 +12,7 @@ export const mxEnv = z.object({
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),
   /** Concurrent accept transactions; messages arriving meanwhile are committed together (group commit). */
-  MX_ACCEPT_TRANSACTIONS: env.int(10, 1, 100),
+  MX_ACCEPT_TRANSACTIONS: env.int(8, 1, 100),
   MX_HOST: env.host('0.0.0.0'),
   /** Plain SMTP with STARTTLS (25 in production). */
   MX_SMTP_PORT: env.port(25),

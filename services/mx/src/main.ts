@@ -46,7 +46,7 @@ runMain('mx', async () => {
   const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
   shutdown.register('routing-client', () => routing.close());
 
-  const batcher = new AcceptBatcher(pool, { maxBatch: 16, maxTransactions: config.MX_ACCEPT_TRANSACTIONS });
+  const batcher = new AcceptBatcher(pool, { maxBatch: 32, maxTransactions: config.MX_ACCEPT_TRANSACTIONS });
   const deps: MxDeps = {
     config,
     logger,
