@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { access, constants, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, constants, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,6 +44,47 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs build while holding a cross-process lock named after what it builds, so that several test
+ * processes starting on a cold cache wait for one build instead of each compiling the same modules
+ * (which on a 2-core machine multiplies the wait). A lock left by a dead process is taken over.
+ */
+export async function withBuildLock<T>(name: string, build: () => Promise<T>): Promise<T> {
+  const lockDir = join(cacheDirectory(), 'locks', `${name}.lock`);
+  await mkdir(join(cacheDirectory(), 'locks'), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lockDir);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => 'NaN'));
+      const ageMs = Date.now() - ((await stat(lockDir).catch(() => undefined))?.mtimeMs ?? Date.now());
+      // No pid after a minute: its owner died between taking the lock and writing the pid.
+      if (Number.isInteger(owner) ? !processAlive(owner) : ageMs > 60_000) {
+        await rm(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
+  try {
+    await writeFile(join(lockDir, 'pid'), String(process.pid));
+    return await build();
+  } finally {
+    await rm(lockDir, { recursive: true, force: true });
+  }
+}
+
 /** Returns the cached binary for spec, building it with `go install` from the module proxy when absent. */
 export async function ensureGoBinary(
   spec: GoBinarySpec,
@@ -60,7 +101,16 @@ export async function ensureGoBinary(
         target,
     );
   }
-  log(`building ${spec.name} ${spec.version} from Go modules (first run only)...`);
+  return withBuildLock(`${spec.name}-${spec.version}`, async () => {
+    // Another process may have built it while this one waited for the lock.
+    if (await exists(target)) return target;
+    log(`building ${spec.name} ${spec.version} from Go modules (first run only)...`);
+    await goInstall(spec, target);
+    return target;
+  });
+}
+
+async function goInstall(spec: GoBinarySpec, target: string): Promise<void> {
   const gobin = await mkdtemp(join(tmpdir(), 'hermod-gobin-'));
   try {
     await run('go', ['install', `${spec.packagePath}@${spec.version}`], {
@@ -74,5 +124,4 @@ export async function ensureGoBinary(
   } finally {
     await rm(gobin, { recursive: true, force: true });
   }
-  return target;
 }

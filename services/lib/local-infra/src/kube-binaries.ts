@@ -3,7 +3,7 @@ import { access, constants, copyFile, mkdir, mkdtemp, readdir, rm } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cacheDirectory, MissingPrerequisiteError } from './go-binaries.js';
+import { cacheDirectory, MissingPrerequisiteError, withBuildLock } from './go-binaries.js';
 import { repositoryRoot } from './node-service.js';
 
 const run = promisify(execFile);
@@ -161,7 +161,13 @@ export function ensureKubeBinaries(log: (line: string) => void = () => {}): Prom
         paths[name] = overrides[name] ?? cachedPath(name, build.version);
         if (!overrides[name] && !(await executable(cachedPath(name, build.version)))) missing = true;
       }
-      if (missing) await buildWrapper(build, log);
+      if (missing)
+        await withBuildLock(`${build.wrapper}-${build.version}`, async () => {
+          // Another process may have built them while this one waited for the lock.
+          for (const name of Object.keys(build.packages))
+            if (!overrides[name] && !(await executable(cachedPath(name, build.version))))
+              return buildWrapper(build, log);
+        });
     }
     return {
       etcd: paths.etcd ?? cachedPath('etcd', ETCD_VERSION),
