@@ -105,24 +105,20 @@ async function buildWrapper(build: WrapperBuild, log: (line: string) => void): P
     }
     const out = join(work, 'out');
     await mkdir(out);
-    await run(
-      'go',
-      [
-        'build',
-        '-mod=mod',
-        '-trimpath',
-        '-ldflags',
-        build.ldflags,
-        '-o',
-        `${out}/`,
-        ...Object.values(build.packages),
-      ],
-      {
-        cwd: work,
-        env: { ...process.env, GOWORK: 'off', CGO_ENABLED: '0', GOFLAGS: '' },
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
+    // One `go build -o out/<name>` per binary: a package path with a major-version suffix
+    // (go.etcd.io/etcd/server/v3) would otherwise be named after its parent folder. The build cache
+    // makes the shared dependencies compile once.
+    for (const [name, pkg] of Object.entries(build.packages)) {
+      await run(
+        'go',
+        ['build', '-mod=mod', '-trimpath', '-ldflags', build.ldflags, '-o', join(out, name), pkg],
+        {
+          cwd: work,
+          env: { ...process.env, GOWORK: 'off', CGO_ENABLED: '0', GOFLAGS: '' },
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      );
+    }
     await mkdir(join(cacheDirectory(), 'bin'), { recursive: true });
     for (const name of Object.keys(build.packages)) {
       const target = cachedPath(name, build.version);
