@@ -45,6 +45,23 @@ const containerOf = (deployment: K8sObject) => {
 const envOf = (container: Any) => new Map((container.env as EnvVar[]).map((e) => [e.name, e]));
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
+/** A LabelSelector (matchLabels and matchExpressions) evaluated the way the API server does. */
+const selects = (
+  selector: {
+    matchLabels?: Record<string, string>;
+    matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+  },
+  labels: Record<string, string>,
+) =>
+  matches(selector.matchLabels ?? {}, labels) &&
+  (selector.matchExpressions ?? []).every((e) => {
+    const value = labels[e.key];
+    if (e.operator === 'In') return value !== undefined && (e.values ?? []).includes(value);
+    if (e.operator === 'NotIn') return value === undefined || !(e.values ?? []).includes(value);
+    if (e.operator === 'Exists') return value !== undefined;
+    if (e.operator === 'DoesNotExist') return value === undefined;
+    throw new Error(`unknown selector operator ${e.operator}`);
+  });
 
 test('helm lint --strict passes with default and with all-features values', async () => {
   for (const values of [[], ['--values', allFeaturesValues]]) {
@@ -148,8 +165,14 @@ describe('default values', () => {
     objects = await renderChart();
   });
 
-  test('every Deployment has probes, resources, securityContext, a PDB and graceful shutdown', () => {
-    checkDeployments(objects, { image: 'hermod:0.1.0' });
+  test('every Deployment has probes, resources, securityContext, a PDB and graceful shutdown', async () => {
+    // The default image is the one the Dockerfile builds, tagged with the release being installed.
+    const chart = parse(await readFile(join(chartDir, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    const root = JSON.parse(await readFile(join(repositoryRoot, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(chart.appVersion, root.version, "Chart.yaml appVersion is the repository's version");
+    checkDeployments(objects, { image: `hermod:${chart.appVersion}` });
   });
 
   test('Services publish the standard ports on the container ports, keeping the client address', () => {
@@ -180,20 +203,38 @@ describe('default values', () => {
     }
   });
 
-  test('NetworkPolicies: mail ports open, routing gRPC only from this release, ops only from scrapers', () => {
+  test('NetworkPolicies: mail ports open, routing gRPC only from its callers, ops only from scrapers', async () => {
     const policies = byKind(objects, 'NetworkPolicy');
     assert.deepEqual(policies.map(component).sort(), [...componentNames].sort());
     const routing = policies.find((p) => component(p) === 'routing');
     const grpcRule = ((routing?.spec.ingress ?? []) as Any[]).find((r) =>
       r.ports.some((p: Any) => p.port === 7001),
     );
-    assert.deepEqual(grpcRule.from, [
-      {
-        podSelector: {
-          matchLabels: { 'app.kubernetes.io/name': 'hermod', 'app.kubernetes.io/instance': 'hermod' },
-        },
-      },
-    ]);
+    // The pods the rule admits are exactly those told where routing is (ROUTING_GRPC_ADDRESS).
+    const callers = componentNames.filter((name) =>
+      envOf(containerOf(deploymentOf(objects, name))).has('ROUTING_GRPC_ADDRESS'),
+    );
+    assert.deepEqual([...callers].sort(), ['msa', 'mx']);
+    assert.equal(grpcRule.from.length, 1);
+    const admitted = componentNames.filter((name) =>
+      selects(grpcRule.from[0].podSelector, deploymentOf(objects, name).spec.template.metadata.labels),
+    );
+    assert.deepEqual(admitted.sort(), [...callers].sort(), 'pods admitted to routing gRPC');
+    assert.ok(
+      !selects(grpcRule.from[0].podSelector, {
+        ...deploymentOf(objects, 'msa').spec.template.metadata.labels,
+        'app.kubernetes.io/instance': 'other-release',
+      }),
+      "another release's msa is not admitted",
+    );
+    // Without callers nobody may reach the gRPC port.
+    const alone = await renderChart({ set: ['msa.enabled=false', 'mx.enabled=false'] });
+    const lonely = byKind(alone, 'NetworkPolicy').find((p) => component(p) === 'routing');
+    assert.ok(lonely);
+    assert.ok(
+      !((lonely.spec.ingress ?? []) as Any[]).some((r) => r.ports.some((p: Any) => p.port === 7001)),
+      'routing gRPC closed when msa and mx are disabled',
+    );
     const mx = policies.find((p) => component(p) === 'mx');
     const smtpRule = ((mx?.spec.ingress ?? []) as Any[]).find((r) =>
       r.ports.some((p: Any) => p.port === 2525),
@@ -373,22 +414,42 @@ describe('values', () => {
     );
   });
 
-  test('the chart README documents every value', async () => {
+  test('the chart README documents every value, of values.yaml and of the schema, and no other', async () => {
     const readme = await readFile(join(chartDir, 'README.md'), 'utf8');
     const values = parse(await readFile(join(chartDir, 'values.yaml'), 'utf8')) as Record<string, unknown>;
-    const paths: string[] = [];
-    const walk = (node: unknown, prefix: string) => {
-      if (node && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length > 0) {
-        // Kubernetes objects passed through verbatim are documented as a whole.
-        if (['podSecurityContext', 'containerSecurityContext'].includes(prefix)) return paths.push(prefix);
-        if (/\.resources$/.test(prefix) || /\.probes\.[a-z]+$/.test(prefix)) return paths.push(prefix);
-        for (const [k, v] of Object.entries(node)) walk(v, prefix ? `${prefix}.${k}` : k);
-      } else paths.push(prefix);
-      return undefined;
+    const schema = JSON.parse(await readFile(join(chartDir, 'values.schema.json'), 'utf8'));
+    // Kubernetes objects passed through verbatim (and per-component image overrides) are documented as a whole.
+    const whole = (path: string) =>
+      ['podSecurityContext', 'containerSecurityContext'].includes(path) ||
+      /\.resources$|\.probes\.[a-z]+$|^[A-Za-z]+\.image$/.test(path);
+    const valuePaths: string[] = [];
+    const walkValues = (node: unknown, prefix: string) => {
+      if (prefix && whole(prefix)) valuePaths.push(prefix);
+      else if (node && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length > 0) {
+        for (const [k, v] of Object.entries(node)) walkValues(v, prefix ? `${prefix}.${k}` : k);
+      } else valuePaths.push(prefix);
     };
-    walk(values, '');
-    const missing = paths.filter((p) => !readme.includes(`\`${p}\``));
+    walkValues(values, '');
+    // Values the schema accepts without a default in values.yaml (pdb.minAvailable, ...) count too.
+    const schemaPaths: string[] = [];
+    const walkSchema = (node: Any, prefix: string) => {
+      const properties = Object.entries((node.properties ?? {}) as Record<string, Any>);
+      if (prefix && (whole(prefix) || properties.length === 0)) schemaPaths.push(prefix);
+      else for (const [k, child] of properties) walkSchema(child, prefix ? `${prefix}.${k}` : k);
+    };
+    walkSchema(schema, '');
+    const missing = [...new Set([...valuePaths, ...schemaPaths])].filter((p) => !readme.includes(`\`${p}\``));
     assert.deepEqual(missing, [], 'values missing from charts/hermod/README.md');
+    const notInSchema = valuePaths.filter((p) => !schemaPaths.includes(p));
+    assert.deepEqual(notInSchema, [], 'values.yaml keys values.schema.json does not describe');
+    // Rows of the values table name values that exist (no stale documentation).
+    const rows = [...readme.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] ?? '');
+    assert.ok(rows.length >= schemaPaths.length, 'the README has a values table');
+    assert.deepEqual(
+      rows.filter((r) => !schemaPaths.includes(r)),
+      [],
+      'README rows for values the chart does not have',
+    );
   });
 });
 
