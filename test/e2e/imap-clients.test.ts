@@ -4,7 +4,12 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, run, testWorkdir } from '../harness/index.js';
-import { type ImapFixture, PASSWORD, startImapFixture } from '../integration/imap/imap-fixture.js';
+import {
+  type ImapFixture,
+  PASSWORD,
+  RawImapClient,
+  startImapFixture,
+} from '../integration/imap/imap-fixture.js';
 
 const python = (script: string, env: Record<string, string>) =>
   run('python3', ['-c', script], { env: { ...process.env, ...env }, timeoutMs: 60_000 });
@@ -182,6 +187,53 @@ print('ok')
     await fx.deliver(grace, message(999));
     await sync();
     assert.equal((await readdir(inboxCur)).length + (await readdir(inboxNew)).length, 291);
+    // Server-side flags, deletions and moves (through IMAP), then a sync that brings them down.
+    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
+    await raw.readLine();
+    await raw.login('grace@example.com');
+    await raw.command('SELECT INBOX');
+    const uids = (await raw.command('UID SEARCH ALL')).untagged[0]!.split(' ').slice(2).map(Number);
+    const pick = uids.slice(-12);
+    for (const r of [
+      `UID STORE ${pick.slice(0, 4).join(',')} +FLAGS (\\Flagged \\Answered)`,
+      `UID STORE ${pick.slice(4, 6).join(',')} -FLAGS (\\Seen)`,
+      `UID STORE ${pick.slice(6, 9).join(',')} +FLAGS (\\Deleted)`,
+      `UID EXPUNGE ${pick.slice(6, 9).join(',')}`,
+      `UID MOVE ${pick.slice(9, 12).join(',')} Archive`,
+    ])
+      assert.equal((await raw.command(r)).status, 'OK', r);
+    raw.close();
+    await sync();
+    const local = async (box: string) => {
+      const names = [
+        ...(await readdir(join(maildir, box, 'cur'))),
+        ...(await readdir(join(maildir, box, 'new')).catch(() => [])),
+      ];
+      const info = (n: string) => /:2,([A-Z]*)$/.exec(n)?.[1] ?? '';
+      return {
+        n: names.length,
+        flagged: names.filter((n) => info(n).includes('F')).length,
+        answered: names.filter((n) => info(n).includes('R')).length,
+        seen: names.filter((n) => info(n).includes('S')).length,
+      };
+    };
+    const server = async (box: string) =>
+      (
+        await fx.db.pool.query<{ n: number; flagged: number; answered: number; seen: number }>(
+          `SELECT count(mm.uid)::int AS n,
+                  count(mm.uid) FILTER (WHERE '\\Flagged' = ANY (mm.flags))::int AS flagged,
+                  count(mm.uid) FILTER (WHERE '\\Answered' = ANY (mm.flags))::int AS answered,
+                  count(mm.uid) FILTER (WHERE '\\Seen' = ANY (mm.flags))::int AS seen
+           FROM mailboxes m LEFT JOIN mailbox_messages mm ON mm.mailbox_id = m.id
+           WHERE m.account_id = $1 AND m.name = $2`,
+          [grace, box],
+        )
+      ).rows[0]!;
+    assert.deepEqual(await local('INBOX'), await server('INBOX'));
+    assert.equal((await local('INBOX')).n, 285);
+    assert.equal((await local('INBOX')).answered, 4);
+    assert.deepEqual(await local('Archive'), await server('Archive'));
+    assert.equal((await local('Archive')).n, 8);
     // Nothing to do: neither the server's mailboxes nor the local Maildir change.
     const serverState = async () =>
       (

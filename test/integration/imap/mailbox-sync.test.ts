@@ -203,6 +203,150 @@ describe('imap mailbox state across sessions and replicas', () => {
     }
   });
 
+  it('converges under concurrency: 6 sessions and 2 IDLE sessions on two replicas, views built only from untagged responses', async () => {
+    const zoe = await fx.createUser('zoe@example.com');
+    for (let i = 0; i < 30; i++) await fx.deliver(zoe, note(i), { flags: i % 4 === 0 ? ['\\Seen'] : [] });
+    const replicas = [fx.service, second];
+    // Each session keeps the mailbox as the server has told it: seq -> {uid, flags}, updated from
+    // EXISTS, EXPUNGE and FETCH responses only (as a client would), and checked against the database.
+    type Entry = { uid?: number; flags?: string };
+    class View {
+      entries: Entry[] = [];
+      apply(line: string): void {
+        let m = /^\* (\d+) EXISTS$/.exec(line);
+        if (m) {
+          const n = Number(m[1]);
+          assert.ok(n >= this.entries.length, `EXISTS ${n} shrinks a view of ${this.entries.length}`);
+          while (this.entries.length < n) this.entries.push({});
+          return;
+        }
+        m = /^\* (\d+) EXPUNGE$/.exec(line);
+        if (m) {
+          const n = Number(m[1]);
+          assert.ok(n >= 1 && n <= this.entries.length, `EXPUNGE ${n} outside 1..${this.entries.length}`);
+          this.entries.splice(n - 1, 1);
+          return;
+        }
+        m = /^\* (\d+) FETCH \((.*)\)$/.exec(line);
+        if (m) {
+          const n = Number(m[1]);
+          assert.ok(
+            n >= 1 && n <= this.entries.length,
+            `FETCH ${n} outside 1..${this.entries.length}: ${line}`,
+          );
+          const entry = this.entries[n - 1]!;
+          const uid = /UID (\d+)/.exec(m[2]!)?.[1];
+          if (uid) {
+            if (entry.uid !== undefined)
+              assert.equal(entry.uid, Number(uid), `seq ${n} changed UID: ${line}`);
+            entry.uid = Number(uid);
+          }
+          const flags = /FLAGS \(([^)]*)\)/.exec(m[2]!)?.[1];
+          if (flags !== undefined)
+            entry.flags = flags
+              .split(' ')
+              .filter((f) => f && f !== '\\Recent')
+              .sort()
+              .join(',');
+        }
+      }
+    }
+    const open = async (port: number) => {
+      const raw = await rawLogin(port, 'zoe@example.com');
+      const view = new View();
+      for (const l of (await raw.command('SELECT INBOX')).untagged) view.apply(l);
+      for (const l of (await raw.command('FETCH 1:* (UID FLAGS)')).untagged) view.apply(l);
+      return { raw, view };
+    };
+    const workers = await Promise.all([0, 1, 0, 1, 0, 1].map((r) => open(replicas[r]!.imapsPort)));
+    const idlers = await Promise.all([0, 1].map((r) => open(replicas[r]!.imapsPort)));
+    const idleDone: Array<Promise<void>> = [];
+    let stopIdle = false;
+    for (const idler of idlers) {
+      idler.raw.send('idle IDLE\r\n');
+      assert.match(await idler.raw.readLine(), /^\+ /);
+      idleDone.push(
+        (async () => {
+          for (;;) {
+            let line: string;
+            try {
+              line = await idler.raw.readLine(100);
+            } catch {
+              if (stopIdle) return;
+              continue;
+            }
+            idler.view.apply(line);
+          }
+        })(),
+      );
+    }
+    let appended = 0;
+    const run = async ({ raw, view }: { raw: RawImapClient; view: View }, seed: number) => {
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      for (let i = 0; i < 25; i++) {
+        const uid = 1 + random(30 + appended);
+        const op = random(6);
+        const commands =
+          op === 0
+            ? [`UID STORE ${uid} +FLAGS (\\Seen $Tag${random(3)})`]
+            : op === 1
+              ? [`UID STORE ${uid} -FLAGS (\\Seen \\Flagged)`]
+              : op === 2
+                ? [`UID STORE ${uid} +FLAGS (\\Deleted)`, 'EXPUNGE']
+                : op === 3
+                  ? [`APPEND INBOX (\\Flagged) {${note(500 + i).length}+}\r\n${note(500 + i)}`]
+                  : op === 4
+                    ? [`UID MOVE ${uid} Archive`]
+                    : [`STORE ${1 + random(Math.max(1, view.entries.length))} +FLAGS (\\Answered)`, 'NOOP'];
+        if (op === 3) appended++;
+        for (const c of commands) {
+          const r = await raw.command(c);
+          assert.notEqual(r.status, 'BAD', `${c} -> ${r.tagged}`);
+          for (const l of r.untagged) view.apply(l);
+        }
+      }
+    };
+    await Promise.all(workers.map((w, i) => run(w, 1000 + i * 7919)));
+    await new Promise((r) => setTimeout(r, 500));
+    stopIdle = true;
+    await Promise.all(idleDone);
+    for (const idler of idlers) {
+      idler.raw.send('DONE\r\n');
+      for (const l of (await idler.raw.until('idle')).untagged) idler.view.apply(l);
+    }
+    const { rows } = await fx.db.pool.query<{ uid: number; flags: string[] }>(
+      `SELECT uid, flags FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id
+       WHERE m.account_id = $1 AND m.name = 'INBOX' ORDER BY uid`,
+      [zoe],
+    );
+    const truth = rows.map((r) => ({ uid: r.uid, flags: [...r.flags].sort().join(',') }));
+    assert.ok(appended > 0 && truth.length < 30 + appended, 'the run appended and removed messages');
+    for (const [i, { raw, view }] of [...workers, ...idlers].entries()) {
+      for (const l of (await raw.command('NOOP')).untagged) view.apply(l);
+      // Learn the UIDs of messages announced only by EXISTS; the numbering must match the view's.
+      for (const l of (await raw.command('FETCH 1:* (UID)')).untagged) view.apply(l);
+      assert.deepEqual(
+        view.entries.map((e) => e.uid),
+        truth.map((t) => t.uid),
+        `session ${i}: UIDs`,
+      );
+      for (const [n, e] of view.entries.entries())
+        if (e.flags !== undefined)
+          assert.equal(e.flags, truth[n]!.flags, `session ${i}: flags of UID ${e.uid}`);
+      raw.close();
+    }
+    const known = [...workers, ...idlers].map(
+      (w) => w.view.entries.filter((e) => e.flags === undefined).length,
+    );
+    assert.ok(
+      known.every((n) => n <= appended),
+      'only messages appended meanwhile lack reported flags',
+    );
+  });
+
   it('imapflow sees new mail through IDLE (exists event)', async () => {
     const client = new ImapFlow({
       host: '127.0.0.1',
