@@ -10,6 +10,8 @@ export const msaEnv = z.object({
   OPS_PORT: env.port(9101),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),
+  /** Concurrent accept commits; messages reaching end of DATA meanwhile are committed together (group commit). */
+  MSA_ACCEPT_TRANSACTIONS: env.int(8, 1, 100),
   MSA_HOST: env.host('0.0.0.0'),
   /** STARTTLS submission (587 in production). */
   MSA_SUBMISSION_PORT: env.port(587),

@@ -2,6 +2,7 @@ import type { AccountStore } from '@hermod/accounts';
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { routingV1 } from '@hermod/proto';
+import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
 import type { AuthThrottle } from './auth-throttle.js';
 import type { MsaConfig } from './config.js';
@@ -15,6 +16,8 @@ export interface MsaDeps {
   validateRecipient(
     request: routingV1.ValidateRecipientRequest,
   ): Promise<routingV1.ValidateRecipientResponse>;
+  /** Makes an accepted message durable (group commit); resolves once it is committed. */
+  accept(input: ReplayableAccept): Promise<void>;
   publishRouting(spoolId: string): Promise<void>;
   isTrusted(address: string): boolean;
   throttle: AuthThrottle;

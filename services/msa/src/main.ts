@@ -1,18 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv6 } from 'node:net';
-import { credentials, Metadata } from '@grpc/grpc-js';
 import { AccountStore } from '@hermod/accounts';
-import { deadline, tracingClientInterceptor } from '@hermod/grpc';
 import { publishJob } from '@hermod/nats';
 import { subjects } from '@hermod/pipeline';
-import { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { cachedValidator, RecipientCache, routingRecipientClient } from '@hermod/smtp';
+import { AcceptBatcher } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import type { SMTPServer } from 'smtp-server';
 import { AuthThrottle } from './auth-throttle.js';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
-import { RecipientCache } from './recipient-cache.js';
 import { createSubmissionServers } from './submission-server.js';
 
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {
@@ -33,13 +31,7 @@ runMain('msa', async () => {
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const { js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
-  const routing = new routingV1.RoutingServiceClient(
-    config.ROUTING_GRPC_ADDRESS,
-    credentials.createInsecure(),
-    {
-      interceptors: [tracingClientInterceptor],
-    },
-  );
+  const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
   shutdown.register('routing-client', () => routing.close());
 
   const trusted = new BlockList();
@@ -48,29 +40,14 @@ runMain('msa', async () => {
     trusted.addSubnet(address, Number(prefix), isIPv6(address) ? 'ipv6' : 'ipv4');
   }
 
-  const acceptedRecipients = new RecipientCache<routingV1.ValidateRecipientResponse>(
-    config.MSA_RECIPIENT_CACHE_MS,
-  );
+  const batcher = new AcceptBatcher(pool, { maxBatch: 32, maxTransactions: config.MSA_ACCEPT_TRANSACTIONS });
   const deps: MsaDeps = {
     config,
     logger,
     pool,
     accounts: new AccountStore(pool),
-    validateRecipient: async (request) => {
-      const key = request.address.toLowerCase();
-      const cached = acceptedRecipients.get(key);
-      if (cached) return cached;
-      const response = await new Promise<routingV1.ValidateRecipientResponse>((resolve, reject) =>
-        routing.validateRecipient(
-          request,
-          new Metadata(),
-          { deadline: deadline(config.ROUTING_TIMEOUT_MS) },
-          (error, answer) => (error ? reject(error) : resolve(answer)),
-        ),
-      );
-      if (response.verdict === routingV1.Verdict.VERDICT_ACCEPT) acceptedRecipients.set(key, response);
-      return response;
-    },
+    validateRecipient: cachedValidator(routing.validate, new RecipientCache(config.MSA_RECIPIENT_CACHE_MS)),
+    accept: (input) => batcher.accept(input),
     publishRouting: (spoolId) => publishJob(js, subjects.routing, { spoolId }, { msgId: `route-${spoolId}` }),
     isTrusted: (address) => {
       const plain = address.startsWith('::ffff:') ? address.slice(7) : address;

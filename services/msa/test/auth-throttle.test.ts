@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AuthThrottle } from '../src/auth-throttle.js';
-import { RecipientCache } from '../src/recipient-cache.js';
 
 test('failed logins grow the delay and lock out per IP and per user, then expire', () => {
   let now = 0;
@@ -16,16 +15,4 @@ test('failed logins grow the delay and lock out per IP and per user, then expire
   assert.equal(throttle.isLocked('9.9.9.9', 'a'), true, 'the user is locked from any IP');
   now = 61_000;
   assert.equal(throttle.isLocked('1.1.1.1', 'a'), false);
-});
-
-test('the recipient cache forgets after its TTL and stays bounded', () => {
-  let now = 0;
-  const cache = new RecipientCache<number>(1_000, 2, () => now);
-  cache.set('a', 1);
-  cache.set('b', 2);
-  cache.set('c', 3);
-  assert.equal(cache.get('a'), undefined, 'oldest evicted');
-  assert.equal(cache.get('c'), 3);
-  now = 2_000;
-  assert.equal(cache.get('c'), undefined);
 });

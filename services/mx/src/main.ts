@@ -4,9 +4,9 @@ import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
 import { publishJob } from '@hermod/nats';
 import { subjects } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { routingRecipientClient } from '@hermod/smtp';
+import { cachedValidator, RecipientCache, routingRecipientClient } from '@hermod/smtp';
+import { AcceptBatcher } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
-import { AcceptBatcher } from './accept-batcher.js';
 import { loadMxConfig } from './config.js';
 import type { MxDeps } from './deps.js';
 import { createProxyListener } from './listener/proxy-listener.js';
@@ -14,7 +14,6 @@ import { createMxServer } from './mx-server.js';
 import { cachingResolver } from './policy/caching-resolver.js';
 import { ClientLimits } from './policy/client-limits.js';
 import { createDnsResolver } from './policy/dns-resolver.js';
-import { cachedValidator, RecipientCache } from './policy/recipient-cache.js';
 import { RspamdClient } from './policy/rspamd.js';
 
 function listen(server: Server, port: number, host: string): Promise<number> {

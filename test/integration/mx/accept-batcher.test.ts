@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { readBody } from '@hermod/mail-store';
-import { loadSpoolMessage } from '@hermod/spool';
+import { AcceptBatcher, loadSpoolMessage } from '@hermod/spool';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
-import { AcceptBatcher } from '../../../services/mx/src/accept-batcher.js';
 
 let db: TestDatabase;
 before(async () => {

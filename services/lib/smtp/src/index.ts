@@ -7,6 +7,7 @@ export {
   prepareMessage,
 } from './prepare-message.js';
 export { type ReceivedHeaderInput, receivedHeader } from './received-header.js';
+export { cachedValidator, RecipientCache } from './recipient-cache.js';
 export { authHiddenBeforeTls } from './refuse-auth-before-tls.js';
 export { rfc5322Date } from './rfc5322-date.js';
 export {

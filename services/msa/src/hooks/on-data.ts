@@ -9,7 +9,7 @@ import {
   SmtpReplyError,
   smtpError,
 } from '@hermod/smtp';
-import { acceptBufferedMessage, acceptMessage, SpooledBody } from '@hermod/spool';
+import { SpooledBody } from '@hermod/spool';
 import { injectTraceHeaders } from '@hermod/telemetry';
 import { context, trace } from '@opentelemetry/api';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
@@ -124,10 +124,9 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
             },
             traceContext: traceFields(session),
           };
-          // Small messages (in memory) are made durable in one statement; large ones stream from the temp file.
-          const inMemory = body.buffered();
-          if (inMemory) await acceptBufferedMessage(deps.pool, { ...accepted, body: inMemory });
-          else await acceptMessage(deps.pool, { ...accepted, body: body.source() });
+          // Group commit: small messages share one statement and one WAL flush with concurrent ones;
+          // large ones stream from the temporary file. The body can be read again if a batch is retried.
+          await deps.accept({ ...accepted, body: () => body.source() });
           await body.discard();
           deps.publishRouting(spoolId).catch((error: unknown) =>
             // Durable already: the spool sweeper publishes it again later.

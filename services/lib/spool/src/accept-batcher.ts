@@ -1,11 +1,6 @@
 import { type Pool, withTransaction } from '@hermod/db';
-import {
-  type AcceptInput,
-  insertAcceptedMessage,
-  insertSmallMessages,
-  SMALL_MESSAGE_LIMIT,
-  type SmallAcceptInput,
-} from '@hermod/spool';
+import { type AcceptInput, insertAcceptedMessage } from './accept.js';
+import { insertSmallMessages, SMALL_MESSAGE_LIMIT, type SmallAcceptInput } from './accept-batch.js';
 
 /** An accepted message whose body can be read again (a batch that fails is retried message by message). */
 export type ReplayableAccept = Omit<AcceptInput, 'body'> & { body: () => AcceptInput['body'] };
