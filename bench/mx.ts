@@ -4,9 +4,7 @@
 // authentication checks on (SPF, DKIM, DMARC, ARC against a DNS server on loopback), Rspamd off.
 // Usage: npm run bench -- mx [--messages N] [--rounds R]
 import { AccountStore } from '@hermod/accounts';
-import { freePort } from '@hermod/local-infra';
-import { DnsTestServer, requireTool, startHermod, testWorkdir } from '@hermod/test/harness';
-import { PostfixPeer } from './lib/postfix-peer.js';
+import { DnsTestServer, requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
 import { smtpSource } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -27,8 +25,7 @@ dns.set([
   { type: 'TXT', name: 'client.test', text: 'v=spf1 ip4:127.0.0.1 -all' },
   { type: 'TXT', name: '_dmarc.client.test', text: 'v=DMARC1; p=quarantine' },
 ]);
-const postfix = new PostfixPeer(await testWorkdir('bench-mx-postfix'), await freePort());
-await postfix.start();
+const postfix = await startPostfixPeer({ domains: ['example.net'], hostname: 'postfix.bench.test' });
 const hermod = await startHermod({
   services: process.argv.includes('--no-mda') ? ['routing', 'mx'] : ['routing', 'mda', 'mx'],
   env: {

@@ -3,9 +3,7 @@
 // durability on in both (Postfix fsyncs its queue file; Hermod commits with synchronous_commit=on).
 // Usage: npm run bench -- submission [--messages N] [--rounds R]
 import { AccountStore } from '@hermod/accounts';
-import { freePort } from '@hermod/local-infra';
-import { requireTool, startHermod, testWorkdir } from '@hermod/test/harness';
-import { PostfixPeer } from './lib/postfix-peer.js';
+import { requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
 import { percentile, smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -20,8 +18,7 @@ const bytes = 4096;
 await requireTool('smtp-source', 'apt-get install postfix');
 await requireTool('postfix', 'apt-get install postfix');
 
-const postfix = new PostfixPeer(await testWorkdir('bench-postfix'), await freePort());
-await postfix.start();
+const postfix = await startPostfixPeer({ domains: ['example.net'], hostname: 'postfix.bench.test' });
 const hermod = await startHermod({
   services: ['routing', 'mda', 'msa'],
   env: { msa: { MSA_TRUSTED_NETWORKS: '127.0.0.1/32', DATABASE_POOL_SIZE: '40' } },

@@ -19,6 +19,7 @@ export class DnsTestServer {
   private records: DnsRecord[] = [];
   readonly queries: Array<{ name: string; type: string }> = [];
   port = 0;
+  host = '127.0.0.1';
 
   set(records: DnsRecord[]): void {
     this.records = records.map((r) => ({ ...r, name: r.name.toLowerCase().replace(/\.$/, '') }));
@@ -34,10 +35,12 @@ export class DnsTestServer {
 
   /** host:port in the form resolvers take. */
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host}:${this.port}`;
   }
 
-  async start(port = 0): Promise<void> {
+  /** Listens on `host` (any of 127/8 on Linux): port 53 on a spare loopback address serves resolv.conf users. */
+  async start(port = 0, host = '127.0.0.1'): Promise<void> {
+    this.host = host;
     const socket = createSocket('udp4');
     this.socket = socket;
     socket.on('message', (message, rinfo) => {
@@ -67,7 +70,7 @@ export class DnsTestServer {
       });
       socket.send(response, rinfo.port, rinfo.address);
     });
-    await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => socket.bind(port, host, () => resolve()));
     this.port = socket.address().port;
   }
 

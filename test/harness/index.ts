@@ -3,5 +3,13 @@ export { type DnsRecord, DnsTestServer } from './dns-server.js';
 export { type HermodPlatform, type HermodPorts, type ServiceName, startHermod } from './hermod.js';
 export { startTestControlPlane, type TestControlPlane } from './kube-control-plane.js';
 export { startTestNats, type TestNats } from './nats.js';
+export {
+  type PostfixPeer,
+  type PostfixPeerOptions,
+  type SmtpSink,
+  type SmtpSinkOptions,
+  startPostfixPeer,
+  startSmtpSink,
+} from './postfix-peer.js';
 export { type RunResult, requireTool, run } from './tools.js';
 export { testWorkdir } from './workdir.js';

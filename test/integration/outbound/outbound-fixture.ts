@@ -1,0 +1,203 @@
+// Shared set-up of the outbound-mta integration tests: real routing, mda and outbound-mta processes
+// over a fresh PostgreSQL and nats-server, a real DNS server on loopback that the outbound MTA
+// resolves through, and helpers to inject mail, watch the queue and read local mailboxes.
+import { generateKeyPairSync } from 'node:crypto';
+import { AccountStore } from '@hermod/accounts';
+import { openDkimKeyBucket, writeDkimKey } from '@hermod/domain-config';
+import { freePort, NodeServiceProcess } from '@hermod/local-infra';
+import { readBody } from '@hermod/mail-store';
+import { publishJob } from '@hermod/nats';
+import { subjects } from '@hermod/pipeline';
+import { acceptMessage } from '@hermod/spool';
+import { DnsTestServer, type HermodPlatform, type ServiceName, startHermod } from '@hermod/test/harness';
+
+/** The local domain our test users send from. */
+export const LOCAL_DOMAIN = 'hermod.test';
+
+export interface QueueRow {
+  rcpt_index: number;
+  state: string;
+  attempts: number;
+  next_attempt_at: Date;
+  last_reply: string | null;
+  last_host: string | null;
+  last_tls: string | null;
+  lease_owner: string | null;
+}
+
+export interface RecipientRow {
+  rcpt_index: number;
+  address: string;
+  state: string;
+  error: string | null;
+  destination: { outcome?: { reply?: string; host?: string; tls?: string; status?: string } } | null;
+}
+
+export interface OutboundTestbed {
+  hermod: HermodPlatform;
+  dns: DnsTestServer;
+  /** The port every remote MX is contacted on (peers listen on different loopback addresses). */
+  smtpPort: number;
+  /** Accepts a message into the spool as a local submission and hands it to routing. */
+  submit(from: string, to: string[], body: string | Buffer): Promise<string>;
+  recipients(spoolId: string): Promise<RecipientRow[]>;
+  queue(spoolId: string): Promise<QueueRow[]>;
+  /** Stored INBOX messages of a local account (raw text). */
+  mailbox(address: string): Promise<string[]>;
+  addAccount(address: string): Promise<void>;
+  /** A DKIM key for a local domain: private key in the key bucket, public key in DNS, domain config. */
+  enableDkim(domain: string, selector: string): Promise<void>;
+  /** Restarts outbound-mta (SIGTERM, or SIGKILL with kill) with the same environment plus `env`. */
+  restartOutbound(options?: { kill?: boolean; env?: Record<string, string> }): Promise<void>;
+  outbound(): NodeServiceProcess;
+  stop(): Promise<void>;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** CRLF lines joined: the message as a client hands it over. */
+export const crlf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
+
+export async function startOutboundTestbed(
+  options: {
+    services?: ServiceName[];
+    outboundEnv?: Record<string, string>;
+    env?: Partial<Record<ServiceName, Record<string, string>>>;
+    /** Where the DNS server listens (default: a free port on 127.0.0.1). */
+    dns?: { host: string; port: number };
+  } = {},
+): Promise<OutboundTestbed> {
+  const dns = new DnsTestServer();
+  await dns.start(options.dns?.port ?? 0, options.dns?.host);
+  const smtpPort = await freePort();
+  const hermod = await startHermod({
+    services: options.services ?? ['routing', 'mda', 'outbound-mta'],
+    env: {
+      ...options.env,
+      'outbound-mta': {
+        OUTBOUND_DNS_SERVERS: dns.address,
+        OUTBOUND_SMTP_PORT: String(smtpPort),
+        OUTBOUND_RETRY_SCHEDULE: '2s',
+        OUTBOUND_POLL_INTERVAL: '250ms',
+        OUTBOUND_CONNECT_TIMEOUT: '5s',
+        OUTBOUND_COMMAND_TIMEOUT: '20s',
+        OUTBOUND_LEASE: '30s',
+        ...options.outboundEnv,
+      },
+    },
+  }).catch(async (error: unknown) => {
+    await dns.stop();
+    throw error;
+  });
+  await hermod.addDomain(LOCAL_DOMAIN);
+  const pool = hermod.db.pool;
+  const accounts = new AccountStore(pool);
+  const js = hermod.nc.jetstream();
+
+  const testbed: OutboundTestbed = {
+    hermod,
+    dns,
+    smtpPort,
+    async submit(from, to, body) {
+      const { spoolId } = await acceptMessage(pool, {
+        mailFrom: from,
+        recipients: to.map((address) => ({ address })),
+        source: 'msa',
+        body: [Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8')],
+      });
+      await publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` });
+      return spoolId;
+    },
+    async recipients(spoolId) {
+      const { rows } = await pool.query<RecipientRow>(
+        `SELECT rcpt_index, address, state, last_error AS error, destination FROM spool_recipients
+         WHERE spool_id = $1 ORDER BY rcpt_index`,
+        [spoolId],
+      );
+      return rows;
+    },
+    async queue(spoolId) {
+      const { rows } = await pool.query<QueueRow>(
+        `SELECT rcpt_index, state, attempts, next_attempt_at, last_reply, last_host, last_tls, lease_owner
+         FROM outbound_queue WHERE spool_id = $1 ORDER BY rcpt_index`,
+        [spoolId],
+      );
+      return rows;
+    },
+    async mailbox(address) {
+      const { rows } = await pool.query<{ body_id: number }>(
+        `SELECT m.body_id FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id
+         JOIN accounts a ON a.id = b.account_id WHERE a.address = $1 AND b.name = 'INBOX' ORDER BY m.uid`,
+        [address],
+      );
+      const out: string[] = [];
+      for (const row of rows) {
+        const parts: Buffer[] = [];
+        for await (const b of readBody(pool, row.body_id)) parts.push(b);
+        out.push(Buffer.concat(parts).toString('utf8'));
+      }
+      return out;
+    },
+    async addAccount(address) {
+      await accounts.create({ address, password: 'outbound-test-password' });
+    },
+    async enableDkim(domain, selector) {
+      const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const publicKey = pair.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+      await writeDkimKey(await openDkimKeyBucket(js), {
+        domain,
+        selector,
+        algorithm: 'rsa-sha256',
+        privateKeyPem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        publicKey,
+        createdAt: new Date().toISOString(),
+      });
+      dns.add({
+        type: 'TXT',
+        name: `${selector}._domainkey.${domain}`,
+        text: `v=DKIM1; k=rsa; p=${publicKey}`,
+      });
+      await hermod.addDomain(domain, { dkim: { selector, keyRef: `${domain}.${selector}` } });
+    },
+    outbound() {
+      const proc = hermod.services.get('outbound-mta');
+      if (!proc) throw new Error('outbound-mta is not running in this testbed');
+      return proc;
+    },
+    async restartOutbound({ kill = false, env = {} } = {}) {
+      const old = testbed.outbound();
+      if (kill) await old.kill();
+      else await old.stop();
+      const proc = new NodeServiceProcess({ ...old.options, env: { ...old.options.env, ...env } });
+      await proc.start(60_000);
+      hermod.services.set('outbound-mta', proc);
+    },
+    async stop() {
+      await hermod.stop();
+      await dns.stop();
+    },
+  };
+  return testbed;
+}
