@@ -5,7 +5,7 @@
 // the migrations shipped in dist/assets, becomes ready against a real nats-server and stops cleanly on SIGTERM.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access, readdir, readFile, symlink } from 'node:fs/promises';
+import { access, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureSelfSignedCertificate, freePort, repositoryRoot } from '@hermod/local-infra';
@@ -25,6 +25,7 @@ import {
 } from '../../../docker/bundle.js';
 import { type Deployable, deployables } from '../../../docker/deployables.js';
 import { expectedComponents, type K8sObject, renderChart } from './chart.js';
+import { buildkitLint } from './dockerfile-check.js';
 import { execForm, lintDockerfile, lintDockerignore, parseDockerfile } from './dockerfile-lint.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are walked field by field
@@ -71,6 +72,42 @@ describe('Dockerfile', () => {
     const devDeps =
       'FROM node:20.20.2-slim AS a\nCOPY package-lock.json .\nRUN npm ci\nFROM node:20.20.2-slim\nCOPY --from=a --chown=1:1 /src/node_modules /n\nUSER 1\nHEALTHCHECK NONE\nCMD ["x"]';
     assert.ok(lintDockerfile(devDeps).some((p) => p.rule === 'production-deps'));
+  });
+
+  test("passes BuildKit's own checks (docker build --check) in every stage", async () => {
+    const result = await buildkitLint(join(repositoryRoot, 'Dockerfile'));
+    assert.equal(result.error, undefined, 'BuildKit parses and converts every stage');
+    assert.deepEqual(result.warnings, []);
+  });
+
+  test("BuildKit's checks catch a bad Dockerfile", async () => {
+    const dir = await testWorkdir('dockerfile-check');
+    const bad = join(dir, 'Dockerfile');
+    await writeFile(
+      bad,
+      [
+        'FROM node:20.20.2-slim as build',
+        'ENV DB_PASSWORD hunter2',
+        'WORKDIR app',
+        'CMD node dist/msa.js',
+        'FROM node:20.20.2-slim AS build',
+        'EXPOSE 2525/TCP',
+      ].join('\n'),
+    );
+    const rules = new Set((await buildkitLint(bad)).warnings.map((w) => w.rule));
+    for (const rule of [
+      'FromAsCasing',
+      'LegacyKeyValueFormat',
+      'SecretsUsedInArgOrEnv',
+      'WorkdirRelativePath',
+      'JSONArgsRecommended',
+      'DuplicateStageName',
+      'ExposeProtoCasing',
+    ])
+      assert.ok(rules.has(rule), `${rule} did not fire; fired: ${[...rules].join(', ')}`);
+    // What BuildKit refuses outright (our own parser is more lenient) is reported as an error.
+    await writeFile(bad, 'FROM node:20.20.2-slim\nRUNN npm ci\n');
+    assert.match((await buildkitLint(bad)).error ?? '', /unknown instruction: RUNN/);
   });
 
   test('the runtime starts the launcher, exposes every listener the chart maps and ships the bundles', () => {

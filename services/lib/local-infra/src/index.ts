@@ -5,6 +5,7 @@ export {
   ensureGoBinary,
   type GoBinarySpec,
   MissingPrerequisiteError,
+  withBuildLock,
 } from './go-binaries.js';
 export { ensureHelm, HELM_VERSION } from './helm-binary.js';
 export { ETCD_VERSION, ensureKubeBinaries, KUBERNETES_VERSION, type KubeBinaries } from './kube-binaries.js';
