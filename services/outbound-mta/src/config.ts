@@ -71,6 +71,11 @@ export const outboundEnv = z.object({
   OUTBOUND_SMTP_PORT: env.port(25),
   /** Wait after the 1st, 2nd, ... failed attempt; the last step repeats. */
   OUTBOUND_RETRY_SCHEDULE: durationList('5m,10m,20m,40m,80m,2h,4h'),
+  /**
+   * Mail we hold as a backup MX is retried at this fixed interval (instead of the schedule above),
+   * so it leaves soon after the primary accepts again; its lifetime is the domain's maxHoldSeconds.
+   */
+  OUTBOUND_BACKUP_RETRY_INTERVAL: duration('1m'),
   OUTBOUND_MAX_LIFETIME: duration('5d'),
   OUTBOUND_DELAY_NOTICE_AFTER: duration('4h'),
   /** Concurrent SMTP connections per destination domain, per replica. */

@@ -54,6 +54,7 @@ runMain('outbound-mta', async () => {
       logger,
       reportingMta: config.OUTBOUND_HELO_NAME,
       retryScheduleMs: config.OUTBOUND_RETRY_SCHEDULE,
+      backupRetryMs: config.OUTBOUND_BACKUP_RETRY_INTERVAL,
       delayNoticeAfterMs: config.OUTBOUND_DELAY_NOTICE_AFTER,
       dsn: {
         pool,

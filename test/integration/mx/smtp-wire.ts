@@ -106,3 +106,35 @@ export function expectCode(reply: string, code: number): string {
   if (!reply.startsWith(String(code))) throw new Error(`expected ${code}, got ${JSON.stringify(reply)}`);
   return reply;
 }
+
+/**
+ * One message through submission as an authenticated user (EHLO, STARTTLS, AUTH PLAIN), without
+ * swaks (its TLS needs Perl's Net::SSLeay); returns the reply to the end of DATA.
+ */
+export async function submitMessage(
+  port: number,
+  message: { user: string; password: string; to: string; subject: string; from?: string },
+): Promise<string> {
+  const from = message.from ?? message.user;
+  const wire = await SmtpWire.open(port);
+  try {
+    expectCode(await wire.reply(), 220);
+    expectCode(await wire.command('EHLO laptop.client.test'), 250);
+    expectCode(await wire.command('STARTTLS'), 220);
+    await wire.startTls();
+    expectCode(await wire.command('EHLO laptop.client.test'), 250);
+    const plain = Buffer.from(`\0${message.user}\0${message.password}`).toString('base64');
+    expectCode(await wire.command(`AUTH PLAIN ${plain}`), 235);
+    expectCode(await wire.command(`MAIL FROM:<${from}>`), 250);
+    expectCode(await wire.command(`RCPT TO:<${message.to}>`), 250);
+    expectCode(await wire.command('DATA'), 354);
+    wire.write(
+      `From: ${from}\r\nTo: ${message.to}\r\nSubject: ${message.subject}\r\n\r\nBody of ${message.subject}.\r\n.\r\n`,
+    );
+    const reply = await wire.reply();
+    await wire.command('QUIT').catch(() => '');
+    return reply;
+  } finally {
+    wire.close();
+  }
+}

@@ -22,6 +22,8 @@ export interface FinishDeps {
   logger: Logger;
   reportingMta: string;
   retryScheduleMs: number[];
+  /** Fixed retry interval for mail held as a backup MX (destination kind 'backup'). */
+  backupRetryMs?: number;
   delayNoticeAfterMs: number;
   now?: () => Date;
 }
@@ -37,6 +39,21 @@ export interface MessageContext {
 
 export const retryDelayMs = (schedule: number[], attempts: number): number =>
   schedule[Math.min(Math.max(attempts - 1, 0), schedule.length - 1)] ?? 3_600_000;
+
+/**
+ * The wait before the next attempt: the schedule's step, except for mail held for a domain's
+ * primary MX (backup), retried at a short fixed interval so it is relayed soon after the primary
+ * accepts again (never later than the schedule would).
+ */
+export function nextRetryDelayMs(
+  deps: Pick<FinishDeps, 'retryScheduleMs' | 'backupRetryMs'>,
+  entry: Pick<QueueEntry, 'attempts' | 'destination'>,
+): number {
+  const scheduled = retryDelayMs(deps.retryScheduleMs, entry.attempts + 1);
+  return entry.destination?.kind === 'backup' && deps.backupRetryMs !== undefined
+    ? Math.min(scheduled, deps.backupRetryMs)
+    : scheduled;
+}
 
 function notifies(parameters: Record<string, string> | undefined, what: 'FAILURE' | 'DELAY'): boolean {
   const notify = Object.entries(parameters ?? {}).find(([k]) => k.toUpperCase() === 'NOTIFY')?.[1];
@@ -109,7 +126,7 @@ export async function finishAttempt(
       ]);
     }
     for (const r of deferred) {
-      const waitMs = retryDelayMs(deps.retryScheduleMs, r.entry.attempts + 1);
+      const waitMs = nextRetryDelayMs(deps, r.entry);
       await client.query(
         `UPDATE outbound_queue SET state = CASE WHEN state = 'held' THEN 'held' ELSE 'deferred' END,
            attempts = attempts + 1,
