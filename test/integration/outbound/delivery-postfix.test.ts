@@ -9,27 +9,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type PostfixPeer, requireTool, run, startPostfixPeer, testWorkdir } from '@hermod/test/harness';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
-import {
-  crlf,
-  LOCAL_DOMAIN,
-  type OutboundTestbed,
-  startOutboundTestbed,
-  waitFor,
-} from './outbound-fixture.js';
+import { crlf, LOCAL_DOMAIN, type OutboundTestbed, startOutboundTestbed } from './outbound-fixture.js';
 
 let bed: OutboundTestbed;
 let postfix: PostfixPeer;
 const sender = `alice@${LOCAL_DOMAIN}`;
-
-/** Delivered, with the outcome recorded on the spool recipient. */
-async function waitDelivered(spoolId: string, count = 1) {
-  return waitFor(`${count} recipient(s) of ${spoolId} delivered`, async () => {
-    const rows = await bed.recipients(spoolId);
-    const failed = rows.find((r) => r.state === 'failed');
-    if (failed) throw new Error(`failed: ${failed.error}`);
-    return rows.filter((r) => r.state === 'delivered').length >= count ? rows : undefined;
-  });
-}
 
 /** The message as Postfix stored it, without the three fields Postfix's delivery agent prepends. */
 function withoutDeliveryFields(stored: Buffer): string {
@@ -100,7 +84,7 @@ describe('outbound delivery to Postfix', () => {
       ...body,
     );
     const spoolId = await bed.submit(sender, ['bob@example.net', 'carol@example.net'], message);
-    const rows = await waitDelivered(spoolId, 2);
+    const rows = await bed.settled(spoolId, 'delivered');
     for (const r of rows) {
       assert.match(r.destination?.outcome?.host ?? '', /^mx1\.example\.net\[127\.0\.0\.1\]:\d+$/);
       assert.match(r.destination?.outcome?.reply ?? '', /^250 /);
@@ -138,7 +122,7 @@ describe('outbound delivery to Postfix', () => {
       '',
     );
     const spoolId = await bed.submit(sender, ['dave@example.net'], message);
-    await waitDelivered(spoolId);
+    await bed.settled(spoolId, 'delivered');
     const [stored] = await postfix.waitForMessages('dave@example.net', 1);
     const received = Buffer.from(stored!.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
 
@@ -189,7 +173,7 @@ describe('outbound delivery to Postfix', () => {
       ['frank@two-mx.test'],
       crlf(`From: ${sender}`, 'To: frank@two-mx.test', 'Subject: second MX', '', 'via the backup MX'),
     );
-    const [row] = await waitDelivered(spoolId);
+    const [row] = await bed.settled(spoolId, 'delivered');
     assert.match(row!.destination?.outcome?.host ?? '', /^live\.two-mx\.test\[127\.0\.0\.1\]:/);
     const [stored] = await postfix.waitForMessages('frank@two-mx.test', 1);
     assert.match(stored!.toString('utf8'), /\n\nvia the backup MX\n$/);

@@ -41,6 +41,8 @@ export interface OutboundTestbed {
   /** Accepts a message into the spool as a local submission and hands it to routing. */
   submit(from: string, to: string[], body: string | Buffer): Promise<string>;
   recipients(spoolId: string): Promise<RecipientRow[]>;
+  /** Waits until every recipient of the message is in `state` (fails early on another final state). */
+  settled(spoolId: string, state: 'delivered' | 'failed', timeoutMs?: number): Promise<RecipientRow[]>;
   queue(spoolId: string): Promise<QueueRow[]>;
   /** Stored INBOX messages of a local account (raw text). */
   mailbox(address: string): Promise<string[]>;
@@ -137,6 +139,20 @@ export async function startOutboundTestbed(
         [spoolId],
       );
       return rows;
+    },
+    settled(spoolId, state, timeoutMs = 20_000) {
+      return waitFor(
+        `every recipient of ${spoolId} ${state}`,
+        async () => {
+          const rows = await testbed.recipients(spoolId);
+          const other = rows.find(
+            (r) => (r.state === 'delivered' || r.state === 'failed') && r.state !== state,
+          );
+          if (other) throw new Error(`${other.address} ${other.state}: ${other.error ?? ''}`);
+          return rows.length > 0 && rows.every((r) => r.state === state) ? rows : undefined;
+        },
+        timeoutMs,
+      );
     },
     async queue(spoolId) {
       const { rows } = await pool.query<QueueRow>(
