@@ -19,6 +19,7 @@ export interface QueueRow {
   state: string;
   attempts: number;
   next_attempt_at: Date;
+  last_attempt_at: Date | null;
   last_reply: string | null;
   last_host: string | null;
   last_tls: string | null;
@@ -49,8 +50,15 @@ export interface OutboundTestbed {
   addAccount(address: string): Promise<void>;
   /** A DKIM key for a local domain: private key in the key bucket, public key in DNS, domain config. */
   enableDkim(domain: string, selector: string): Promise<void>;
-  /** Restarts outbound-mta (SIGTERM, or SIGKILL with kill) with the same environment plus `env`. */
-  restartOutbound(options?: { kill?: boolean; env?: Record<string, string> }): Promise<void>;
+  /**
+   * Restarts outbound-mta (SIGTERM, or SIGKILL with kill) with the same environment plus `env`,
+   * running `whileStopped` between the two.
+   */
+  restartOutbound(options?: {
+    kill?: boolean;
+    env?: Record<string, string>;
+    whileStopped?: () => Promise<void>;
+  }): Promise<void>;
   outbound(): NodeServiceProcess;
   stop(): Promise<void>;
 }
@@ -156,7 +164,7 @@ export async function startOutboundTestbed(
     },
     async queue(spoolId) {
       const { rows } = await pool.query<QueueRow>(
-        `SELECT rcpt_index, state, attempts, next_attempt_at, last_reply, last_host, last_tls, lease_owner
+        `SELECT rcpt_index, state, attempts, next_attempt_at, last_attempt_at, last_reply, last_host, last_tls, lease_owner
          FROM outbound_queue WHERE spool_id = $1 ORDER BY rcpt_index`,
         [spoolId],
       );
@@ -202,10 +210,11 @@ export async function startOutboundTestbed(
       if (!proc) throw new Error('outbound-mta is not running in this testbed');
       return proc;
     },
-    async restartOutbound({ kill = false, env = {} } = {}) {
+    async restartOutbound({ kill = false, env = {}, whileStopped } = {}) {
       const old = testbed.outbound();
       if (kill) await old.kill();
       else await old.stop();
+      await whileStopped?.();
       const proc = new NodeServiceProcess({ ...old.options, env: { ...old.options.env, ...env } });
       await proc.start(60_000);
       hermod.services.set('outbound-mta', proc);

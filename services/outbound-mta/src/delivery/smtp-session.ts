@@ -40,9 +40,13 @@ export interface SendResult {
 
 const oneLine = (s: string | undefined): string => (s ?? '').replace(/\s*\r?\n\s*/g, ' ').trim();
 
+/** TLS failures nodemailer reports as socket errors (certificate checks, handshake) keep their own code. */
+const tlsFailure = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_(GET|VERIFY)_)/;
+
 function toSessionError(error: NodemailerError): SessionError {
+  const original = (error as { originalCode?: string }).originalCode;
   return new SessionError(
-    error.code ?? 'ESOCKET',
+    original && tlsFailure.test(original) ? 'ETLS' : (error.code ?? 'ESOCKET'),
     error.response ? oneLine(error.response) : undefined,
     error.responseCode,
     oneLine(error.response) || error.message,

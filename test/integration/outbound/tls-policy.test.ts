@@ -1,0 +1,225 @@
+// TLS policy of outbound-mta against real peers: a domain that requires TLS whose MX (smtp-sink)
+// offers no STARTTLS is deferred and nothing is sent in clear; MTA-STS (RFC 8461) with the policy
+// served over HTTPS from loopback is enforced: delivered over verified TLS to Postfix when the MX
+// matches, deferred when the MX is not in the policy, offers no STARTTLS, or shows a certificate
+// for another name.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { freePort } from '@hermod/local-infra';
+import {
+  type PostfixPeer,
+  requireTool,
+  run,
+  type SmtpSink,
+  startPostfixPeer,
+  startSmtpSink,
+  testWorkdir,
+} from '@hermod/test/harness';
+import {
+  crlf,
+  LOCAL_DOMAIN,
+  type OutboundTestbed,
+  sleep,
+  startOutboundTestbed,
+  waitFor,
+} from './outbound-fixture.js';
+
+let bed: OutboundTestbed;
+let postfix: PostfixPeer;
+let sink: SmtpSink;
+let https: Server;
+const SINK_ADDRESS = '127.0.0.6';
+const from = `alice@${LOCAL_DOMAIN}`;
+
+/** A self-signed certificate (its own trust anchor) for the given DNS names. */
+async function certificate(dir: string, name: string, hosts: string[]) {
+  const certFile = join(dir, `${name}.crt`);
+  const keyFile = join(dir, `${name}.key`);
+  const result = await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-subj',
+    `/CN=${hosts[0]}`,
+    '-addext',
+    `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}`,
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  return { certFile, keyFile };
+}
+
+/** RFC 8461 policies by domain, served at https://mta-sts.<domain>/.well-known/mta-sts.txt. */
+const policies = new Map<string, string>();
+
+function publishSts(domain: string, mx: string[], id: string) {
+  policies.set(
+    domain,
+    `version: STSv1\r\nmode: enforce\r\n${mx.map((m) => `mx: ${m}\r\n`).join('')}max_age: 86400\r\n`,
+  );
+  bed.dns.add(
+    { type: 'TXT', name: `_mta-sts.${domain}`, text: `v=STSv1; id=${id}` },
+    { type: 'A', name: `mta-sts.${domain}`, address: '127.0.0.1' },
+  );
+}
+
+function mx(domain: string, host: string, address: string) {
+  bed.dns.add(
+    { type: 'MX', name: domain, exchange: host, preference: 10 },
+    { type: 'A', name: host, address },
+  );
+}
+
+const message = (to: string, subject: string) =>
+  crlf(`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, '', `body of ${subject}`);
+
+/** The first attempt was deferred; returns the queue row. */
+async function deferred(spoolId: string) {
+  const [row] = await waitFor(`the first attempt of ${spoolId} deferred`, async () => {
+    const rows = await bed.queue(spoolId);
+    return rows[0] && rows[0].attempts >= 1 ? rows : undefined;
+  });
+  assert.equal(row!.state, 'deferred');
+  assert.equal((await bed.recipients(spoolId))[0]!.state, 'outbound');
+  return row!;
+}
+
+before(async () => {
+  await requireTool('openssl', 'apt-get install openssl');
+  const dir = await testWorkdir('tls-policy');
+  // Postfix's certificate names only mx.sts.test; the policy server's names every policy host.
+  const mxCert = await certificate(dir, 'mx', ['mx.sts.test']);
+  const webCert = await certificate(dir, 'web', [
+    'mta-sts.sts.test',
+    'mta-sts.sts-nomatch.test',
+    'mta-sts.sts-plain.test',
+    'mta-sts.sts-wrongcert.test',
+  ]);
+  const caFile = join(dir, 'ca.pem');
+  await writeFile(
+    caFile,
+    `${await readFile(mxCert.certFile, 'utf8')}${await readFile(webCert.certFile, 'utf8')}`,
+  );
+  https = createServer(
+    { cert: await readFile(webCert.certFile), key: await readFile(webCert.keyFile) },
+    (req, res) => {
+      const domain = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^mta-sts\./, '');
+      const policy = policies.get(domain);
+      if (req.url !== '/.well-known/mta-sts.txt' || !policy) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(policy);
+    },
+  );
+  const stsPort = await freePort();
+  await new Promise<void>((resolve) => https.listen(stsPort, '127.0.0.1', resolve));
+
+  bed = await startOutboundTestbed({
+    outboundEnv: {
+      OUTBOUND_TLS_CA_FILE: caFile,
+      OUTBOUND_MTA_STS_PORT: String(stsPort),
+      OUTBOUND_RETRY_SCHEDULE: '1m',
+    },
+  });
+  postfix = await startPostfixPeer({
+    domains: ['sts.test', 'sts-nomatch.test', 'sts-wrongcert.test'],
+    port: bed.smtpPort,
+    hostname: 'mx.sts.test',
+    tls: mxCert,
+  });
+  sink = await startSmtpSink({
+    host: SINK_ADDRESS,
+    port: bed.smtpPort,
+    dumpDirectory: join(dir, 'sink'),
+  });
+});
+
+after(async () => {
+  await sink?.stop();
+  await postfix?.stop();
+  await bed?.stop();
+  https?.close();
+});
+
+describe('TLS policy', () => {
+  test('a domain that requires TLS, MX without STARTTLS: deferred, nothing sent in clear', async () => {
+    mx('secure.test', 'mx.secure.test', SINK_ADDRESS);
+    // The recipient domain is configured "deliver remotely, TLS required" (its MX from DNS).
+    await bed.hermod.addDomain('secure.test', {
+      exchanger: 'remote',
+      tls: { requireOutbound: true, mtaSts: 'none' },
+    });
+    await sleep(500);
+    const spoolId = await bed.submit(from, ['ian@secure.test'], message('ian@secure.test', 'tls required'));
+    const row = await deferred(spoolId);
+    assert.match(row.last_reply ?? '', /TLS required/i);
+    assert.match(row.last_reply ?? '', /mx\.secure\.test\[127\.0\.0\.6\]/);
+    await sleep(1_000);
+    assert.deepEqual(await sink.dumps(), [], 'smtp-sink received a message in clear');
+  });
+
+  test('MTA-STS enforce, matching MX with a valid certificate: delivered over verified TLS', async () => {
+    mx('sts.test', 'mx.sts.test', '127.0.0.1');
+    publishSts('sts.test', ['mx.sts.test'], 'pol1');
+    const spoolId = await bed.submit(from, ['jane@sts.test'], message('jane@sts.test', 'sts ok'));
+    const [row] = await bed.settled(spoolId, 'delivered');
+    assert.match(row!.destination?.outcome?.tls ?? '', /^TLSv1\.[23] verified \(mta-sts enforce\)$/);
+    const [stored] = await postfix.waitForMessages('jane@sts.test', 1);
+    assert.match(stored!.toString('utf8'), /\n\nbody of sts ok\n$/);
+    assert.match(
+      await postfix.log(),
+      /disconnect from localhost\[127\.0\.0\.1\] ehlo=2 starttls=1 mail=1 rcpt=1 data=1/,
+    );
+  });
+
+  test('MTA-STS enforce, MX not in the policy: deferred, never connected', async () => {
+    mx('sts-nomatch.test', 'mx.sts.test', '127.0.0.1');
+    publishSts('sts-nomatch.test', ['mx.elsewhere.test'], 'pol1');
+    const spoolId = await bed.submit(
+      from,
+      ['kim@sts-nomatch.test'],
+      message('kim@sts-nomatch.test', 'sts nomatch'),
+    );
+    const row = await deferred(spoolId);
+    assert.match(row.last_reply ?? '', /no MX of sts-nomatch\.test matches its MTA-STS policy/);
+    assert.deepEqual(await postfix.messages('kim@sts-nomatch.test'), []);
+  });
+
+  test('MTA-STS enforce, MX without STARTTLS: deferred, nothing sent in clear', async () => {
+    mx('sts-plain.test', 'mx.sts-plain.test', SINK_ADDRESS);
+    publishSts('sts-plain.test', ['mx.sts-plain.test'], 'pol1');
+    const spoolId = await bed.submit(
+      from,
+      ['lee@sts-plain.test'],
+      message('lee@sts-plain.test', 'sts plain'),
+    );
+    const row = await deferred(spoolId);
+    assert.match(row.last_reply ?? '', /TLS required \(mta-sts enforce\)/);
+    assert.deepEqual(await sink.dumps(), [], 'smtp-sink received a message in clear');
+  });
+
+  test('MTA-STS enforce, certificate for another name: deferred, not delivered', async () => {
+    mx('sts-wrongcert.test', 'mx.sts-wrongcert.test', '127.0.0.1');
+    publishSts('sts-wrongcert.test', ['mx.sts-wrongcert.test'], 'pol1');
+    const spoolId = await bed.submit(
+      from,
+      ['max@sts-wrongcert.test'],
+      message('max@sts-wrongcert.test', 'sts wrong cert'),
+    );
+    const row = await deferred(spoolId);
+    assert.match(row.last_reply ?? '', /TLS required \(mta-sts enforce\).*(certificate|altnames|Hostname)/i);
+    await sleep(1_000);
+    assert.deepEqual(await postfix.messages('max@sts-wrongcert.test'), []);
+  });
+});
