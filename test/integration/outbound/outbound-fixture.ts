@@ -13,6 +13,8 @@ import { DnsTestServer, type HermodPlatform, type ServiceName, startHermod } fro
 
 /** The local domain our test users send from. */
 export const LOCAL_DOMAIN = 'hermod.test';
+/** The password of every account made with addAccount. */
+export const TEST_PASSWORD = 'outbound-test-password';
 
 export interface QueueRow {
   rcpt_index: number;
@@ -185,7 +187,7 @@ export async function startOutboundTestbed(
       return out;
     },
     async addAccount(address) {
-      await accounts.create({ address, password: 'outbound-test-password' });
+      await accounts.create({ address, password: TEST_PASSWORD });
     },
     async enableDkim(domain, selector) {
       const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });

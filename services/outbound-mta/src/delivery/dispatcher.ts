@@ -5,7 +5,7 @@ import type { DkimSigningKey } from '../dkim/dkim-sign.js';
 import { DestinationError, type DnsResolver } from '../dns/resolve-destination.js';
 import type { OutboundMetrics } from '../metrics.js';
 import { type AttemptResult, type FinishDeps, finishAttempt } from '../queue/finish.js';
-import { leaseDue, type QueueEntry, releaseLeases } from '../queue/lease.js';
+import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
 import type { MtaStsCache } from '../tls/mta-sts.js';
 import type { ReplyClassifier } from './classify.js';
 import { deliverMessage, prepareMessage } from './deliver-message.js';
@@ -63,7 +63,10 @@ export class Dispatcher {
   private readonly destinations = new Map<string, Destination>();
   private active = 0;
   private inFlightMessages = 0;
+  /** Messages with an attempt leased by this replica (count of works per spool id). */
+  private readonly attempting = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking: Promise<void> | undefined;
   private again = false;
@@ -73,6 +76,10 @@ export class Dispatcher {
 
   start(): void {
     this.schedule(0);
+    // A remote slower than the lease must not look like a dead worker: renew while attempts run.
+    const every = Math.max(500, Math.floor(this.deps.settings.leaseMs / 3));
+    this.renewTimer = setInterval(() => void this.renewLeases(), every);
+    this.renewTimer.unref();
   }
 
   /** New work arrived (a job, a CLI retry): look at once instead of at the next poll. */
@@ -86,6 +93,7 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.renewTimer);
     await this.ticking;
     for (const d of this.destinations.values()) d.pending = [];
     if (this.active > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
@@ -131,6 +139,7 @@ export class Dispatcher {
       }
       d.pending.push(work);
       this.inFlightMessages++;
+      this.attempting.set(work.spoolId, (this.attempting.get(work.spoolId) ?? 0) + 1);
     }
     if (leased.length >= budget) this.again = true;
     this.pump();
@@ -220,7 +229,7 @@ export class Dispatcher {
     try {
       const prepared = await prepareMessage(this.deps.pool, work.entries, this.deps.dkimKey);
       if (!prepared) {
-        this.inFlightMessages--;
+        this.settle(work);
         return true; // the spool row is gone (deleted); its queue rows went with it
       }
       try {
@@ -242,19 +251,35 @@ export class Dispatcher {
     } catch (error) {
       // Database trouble: the lease expires and the recipients are tried again.
       this.deps.logger.error({ err: error, spoolId: work.spoolId }, 'delivery bookkeeping failed');
-      this.inFlightMessages--;
+      this.settle(work);
     }
     return ok;
   }
 
+  /** One leased work is done (recorded, or left to its lease after database trouble). */
+  private settle(work: MessageWork): void {
+    this.inFlightMessages--;
+    const left = (this.attempting.get(work.spoolId) ?? 1) - 1;
+    if (left > 0) this.attempting.set(work.spoolId, left);
+    else this.attempting.delete(work.spoolId);
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.attempting.size === 0) return;
+    const { pool, settings } = this.deps;
+    await renewLeases(pool, settings.owner, [...this.attempting.keys()], settings.leaseMs).catch(
+      (error: unknown) => this.deps.logger.warn({ err: error }, 'renewing leases failed'),
+    );
+  }
+
   private async finish(
-    _work: MessageWork,
+    work: MessageWork,
     results: AttemptResult[],
     context: Parameters<typeof finishAttempt>[1],
     started: number,
   ): Promise<void> {
     const recorded = await finishAttempt(this.deps.finish, context, results);
-    this.inFlightMessages--;
+    this.settle(work);
     const now = this.deps.now?.() ?? Date.now();
     for (const r of recorded) {
       this.deps.metrics.results.inc({ result: r.kind });
@@ -282,7 +307,7 @@ export class Dispatcher {
       try {
         const prepared = await prepareMessage(this.deps.pool, work.entries, async () => undefined);
         if (!prepared) {
-          this.inFlightMessages--;
+          this.settle(work);
           continue;
         }
         const results = work.entries.map((entry) => ({
@@ -295,7 +320,7 @@ export class Dispatcher {
         await this.finish(work, results, prepared.context, this.deps.now?.() ?? Date.now());
       } catch (error) {
         this.deps.logger.error({ err: error, spoolId: work.spoolId }, 'delivery bookkeeping failed');
-        this.inFlightMessages--;
+        this.settle(work);
       }
     }
   }

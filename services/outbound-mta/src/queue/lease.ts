@@ -81,3 +81,21 @@ export async function releaseLeases(pool: Pool, owner: string): Promise<void> {
     [owner],
   );
 }
+
+/**
+ * Extends this worker's leases on messages whose attempt is still running, so a remote slower than
+ * the lease is not mistaken for a dead worker (and attempted a second time in parallel). A lease
+ * another replica has taken over, or one already handed back, is left alone.
+ */
+export async function renewLeases(
+  pool: Pool,
+  owner: string,
+  spoolIds: string[],
+  leaseMs: number,
+): Promise<void> {
+  await pool.query(
+    `UPDATE outbound_queue SET lease_expires_at = now() + make_interval(secs => $3)
+     WHERE lease_owner = $1 AND spool_id = ANY($2::uuid[]) AND lease_expires_at IS NOT NULL`,
+    [owner, spoolIds, leaseMs / 1000],
+  );
+}

@@ -1,0 +1,136 @@
+// outbound-mta workers that die or restart: a worker killed with SIGKILL in the middle of a
+// transaction leaves the message leased, and after the lease runs out it is delivered (a duplicate
+// is tolerated, a loss is not); a remote slower than the lease still has only one attempt in
+// flight; the retry schedule (attempts, next attempt time) survives a restart of the worker.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type SmtpSink, startSmtpSink, testWorkdir } from '@hermod/test/harness';
+import {
+  crlf,
+  LOCAL_DOMAIN,
+  type OutboundTestbed,
+  startOutboundTestbed,
+  waitFor,
+} from './outbound-fixture.js';
+
+let bed: OutboundTestbed;
+const sinks: SmtpSink[] = [];
+const from = `alice@${LOCAL_DOMAIN}`;
+
+async function sink(address: string, options: Parameters<typeof startSmtpSink>[0] = {}) {
+  const started = await startSmtpSink({ host: address, port: bed.smtpPort, ...options });
+  sinks.push(started);
+  return started;
+}
+
+function mx(domain: string, address: string) {
+  bed.dns.add(
+    { type: 'MX', name: domain, exchange: `mx.${domain}`, preference: 10 },
+    { type: 'A', name: `mx.${domain}`, address },
+  );
+}
+
+const message = (to: string, subject: string) =>
+  crlf(`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, '', `body of ${subject}`);
+
+const leased = (spoolId: string) =>
+  waitFor(`a lease on ${spoolId}`, async () => {
+    const [row] = await bed.queue(spoolId);
+    return row?.lease_owner ? row : undefined;
+  });
+
+before(async () => {
+  bed = await startOutboundTestbed({
+    outboundEnv: { OUTBOUND_LEASE: '3s', OUTBOUND_RETRY_SCHEDULE: '4s' },
+  });
+});
+
+after(async () => {
+  for (const s of sinks) await s.stop().catch(() => {});
+  await bed?.stop();
+});
+
+describe('worker crashes and restarts', () => {
+  test('SIGKILL in the middle of a transaction: the message stays queued and is delivered after restart', async () => {
+    const address = '127.0.0.7';
+    mx('crash.test', address);
+    // The remote takes a minute to answer DATA: the worker is killed while it waits.
+    const slow = await sink(address, { dataDelaySeconds: 60 });
+    const spoolId = await bed.submit(from, ['nina@crash.test'], message('nina@crash.test', 'kill me'));
+    await leased(spoolId);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const dumps = join(await testWorkdir('crash-sink'), 'dumps');
+    let fast: SmtpSink | undefined;
+    await bed.restartOutbound({
+      kill: true,
+      whileStopped: async () => {
+        const [row] = await bed.queue(spoolId);
+        assert.ok(row, 'the queue row survived the kill');
+        assert.ok(row.lease_owner, 'the killed worker’s lease is still there');
+        assert.equal(row.attempts, 0);
+        assert.equal((await bed.recipients(spoolId))[0]!.state, 'outbound');
+        await slow.stop();
+        fast = await sink(address, { dumpDirectory: dumps });
+      },
+    });
+    const [row] = await bed.settled(spoolId, 'delivered', 30_000);
+    assert.match(row!.destination?.outcome?.reply ?? '', /^250 /);
+    const received = await fast!.dumps();
+    assert.ok(received.length >= 1);
+    assert.match(received[0]!.toString('latin1'), /body of kill me/);
+  });
+
+  test('a remote slower than the lease: still one attempt in flight, one copy delivered', async () => {
+    const address = '127.0.0.8';
+    mx('slow.test', address);
+    const dumps = join(await testWorkdir('slow-sink'), 'dumps');
+    const slow = await sink(address, { dataDelaySeconds: 8, dumpDirectory: dumps });
+    const spoolId = await bed.submit(from, ['omar@slow.test'], message('omar@slow.test', 'slow remote'));
+    const attempts = new Set<number>();
+    await waitFor(
+      'delivery through the slow remote',
+      async () => {
+        const [row] = await bed.queue(spoolId);
+        if (row?.last_attempt_at) attempts.add(row.last_attempt_at.getTime());
+        return (await bed.recipients(spoolId))[0]?.state === 'delivered';
+      },
+      30_000,
+    );
+    assert.equal(attempts.size, 1, `the message was leased ${attempts.size} times while its attempt ran`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal((await slow.dumps()).length, 1);
+  });
+
+  test('the retry schedule survives a restart of the worker', async () => {
+    const address = '127.0.0.9';
+    mx('restart.test', address);
+    let deferring = await sink(address, { softReject: ['rcpt'] });
+    const spoolId = await bed.submit(from, ['pia@restart.test'], message('pia@restart.test', 'restart'));
+    const first = await waitFor('the first deferral', async () => {
+      const [row] = await bed.queue(spoolId);
+      return row && row.attempts === 1 && !row.lease_owner ? row : undefined;
+    });
+    await bed.restartOutbound();
+    const [afterRestart] = await bed.queue(spoolId);
+    assert.equal(afterRestart!.attempts, 1);
+    assert.equal(afterRestart!.state, 'deferred');
+    assert.equal(afterRestart!.next_attempt_at.getTime(), first.next_attempt_at.getTime());
+    const second = await waitFor(
+      'the second attempt, by the restarted worker',
+      async () => {
+        const [row] = await bed.queue(spoolId);
+        return row && row.attempts === 2 && !row.lease_owner ? row : undefined;
+      },
+      20_000,
+    );
+    // Not earlier than the time stored before the restart.
+    assert.ok(
+      second.last_attempt_at!.getTime() >= first.next_attempt_at.getTime() - 50,
+      `second attempt at ${second.last_attempt_at?.toISOString()}, due ${first.next_attempt_at.toISOString()}`,
+    );
+    await deferring.stop();
+    deferring = await sink(address);
+    await bed.settled(spoolId, 'delivered', 20_000);
+  });
+});
