@@ -1,14 +1,17 @@
 // The exchanger modes end to end, with Debian's Postfix as the other mail exchanger (the remote MX
 // or the primary) and every MX record served by the test DNS server: real routing, mda, msa, mx and
 // outbound-mta over one nats-server and PostgreSQL.
-// - backup: accepted and held while the primary refuses connections, relayed once it accepts; a
-//   domain with a short maxHoldSeconds gives up when its hold time is over.
+// - backup: accepted and held while the primary refuses connections, relayed once it accepts; with
+//   the primary up, a user it does not know is refused at RCPT (callout); a domain with a short
+//   maxHoldSeconds gives up when its hold time is over.
 // - remote: a local domain switched to remote in the live config (KV hermod-domains, no restart)
 //   relays to the domain's MX (Postfix), also mail from our own users.
 // - auto: follows the MX records: local, remote (our users' mail to Postfix), backup (inbound mail
 //   relayed to Postfix), with the effective mode and reason in hermod-domain-status.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { AccountStore } from '@hermod/accounts';
@@ -29,6 +32,7 @@ import {
   requireTool,
   startHermod,
   startPostfixPeer,
+  testWorkdir,
 } from '../harness/index.js';
 import { waitForMessages } from '../integration/mx/mx-fixture.js';
 import { expectCode, SmtpWire, submitMessage } from '../integration/mx/smtp-wire.js';
@@ -41,6 +45,7 @@ let peer: PostfixPeer | undefined;
 /** Every Postfix instance started so far (each restart has its own directories). */
 const peers: PostfixPeer[] = [];
 let peerPort: number;
+let peerUsers: string;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,7 +65,13 @@ async function eventually<T>(
 
 /** Postfix as the other exchanger: accepts for PEER_DOMAINS into one Maildir, on a fixed loopback port. */
 async function startPeer(): Promise<void> {
-  peer = await startPostfixPeer({ domains: PEER_DOMAINS, port: peerPort, hostname: 'mx.remote.test' });
+  peer = await startPostfixPeer({
+    domains: PEER_DOMAINS,
+    port: peerPort,
+    hostname: 'mx.remote.test',
+    // Only these users exist at the other exchanger: anyone else gets 550 5.1.1 there.
+    settings: { virtual_mailbox_maps: `texthash:${peerUsers}` },
+  });
   peers.push(peer);
 }
 
@@ -191,6 +202,13 @@ async function waitForStatus(domain: string, effective: string): Promise<DomainS
 before(async () => {
   await requireTool('postfix', 'apt-get install postfix');
   peerPort = await freePort();
+  peerUsers = join(await testWorkdir('exchanger-peer-users'), 'virtual-mailboxes');
+  await writeFile(
+    peerUsers,
+    ['anyone@backup.test', 'info@shorthold.test', 'sam@switch.test', 'dora@auto.test']
+      .map((a) => `${a} box/\n`)
+      .join(''),
+  );
   dns = new DnsTestServer();
   await dns.start();
   dns.set([...dnsBase(), { type: 'MX', name: 'auto.test', exchange: 'mx.hermod.test', preference: 10 }]);
@@ -201,6 +219,7 @@ before(async () => {
         ROUTING_MX_NAMES: 'mx.hermod.test',
         ROUTING_DNS_SERVERS: dns.address,
         ROUTING_AUTO_INTERVAL_MS: '300',
+        ROUTING_CALLOUT_PORT: String(peerPort),
       },
       mx: { MX_DNS_SERVERS: dns.address, MX_AUTH_CHECKS: 'false', MX_RECIPIENT_CACHE_MS: '0' },
       msa: { MSA_RECIPIENT_CACHE_MS: '0' },
@@ -259,6 +278,13 @@ describe('backup: hold while the primary refuses connections', () => {
     });
     assert.match(after.destination.outcome?.host ?? '', /^mx\.primary\.test\[127\.0\.0\.1\]/);
     assert.equal(await queueRow('anyone@backup.test'), undefined);
+  });
+
+  test('with the primary up, a recipient it does not know is refused at RCPT (callout), not held', async () => {
+    assert.match(await sendToMx('stranger@backup.test', 'to a stranger'), /^550 5\.1\.1 .*primary/);
+    assert.equal(await spoolRecipient('stranger@backup.test'), undefined);
+    assert.match(await sendToMx('anyone@backup.test', 'known to the primary'), /^250 /);
+    await waitForPeerMessage('anyone@backup.test', 'known to the primary');
   });
 
   test('the hold time is bounded: past maxHoldSeconds the held message fails', async () => {

@@ -26,6 +26,17 @@ export const routingEnv = z.object({
   /** The domain SRS addresses are issued in; the forwarding domain itself when empty. */
   ROUTING_SRS_DOMAIN: z.string().default(''),
   ROUTING_MAX_ALIAS_DEPTH: env.int(10, 1, 100),
+  /**
+   * Backup domains without a recipient list verify each recipient with the primary at RCPT time
+   * (SMTP callout, no message sent): unknown users are refused instead of held and bounced later.
+   */
+  ROUTING_BACKUP_CALLOUT: env.bool(true),
+  /** Port of the primary's MX hosts for callouts (25; tests use a loopback port). */
+  ROUTING_CALLOUT_PORT: env.port(25),
+  /** Budget of one callout, kept below the MX's ROUTING_TIMEOUT_MS; no answer in time = accept and hold. */
+  ROUTING_CALLOUT_TIMEOUT_MS: env.int(3_000, 100, 60_000),
+  /** How long a callout verdict (accepted or refused) is reused. */
+  ROUTING_CALLOUT_CACHE_MS: env.int(600_000, 0, 86_400_000),
 });
 export type RoutingConfig = z.infer<typeof routingEnv>;
 

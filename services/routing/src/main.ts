@@ -1,4 +1,5 @@
 import { promises as dns } from 'node:dns';
+import { hostname } from 'node:os';
 import { AccountStore } from '@hermod/accounts';
 import {
   DomainConfigStore,
@@ -14,6 +15,7 @@ import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod
 import { SpoolSweeper } from '@hermod/spool';
 import { Counter } from 'prom-client';
 import { AutoExchangerMonitor } from './auto-exchanger-monitor.js';
+import { BackupCallout } from './backup-callout.js';
 import { loadRoutingConfig } from './config.js';
 import { explainRouteHandler } from './grpc/explain-route.js';
 import { validateRecipientHandler } from './grpc/validate-recipient.js';
@@ -57,6 +59,22 @@ runMain('routing', async () => {
     maxAliasDepth: config.ROUTING_MAX_ALIAS_DEPTH,
     ...(config.ROUTING_SRS_SECRET ? { srsSecret: config.ROUTING_SRS_SECRET } : {}),
   };
+  const callout = new BackupCallout({
+    resolver,
+    ourNames: config.ROUTING_MX_NAMES,
+    port: config.ROUTING_CALLOUT_PORT,
+    heloName: config.ROUTING_MX_NAMES[0] ?? hostname(),
+    timeoutMs: config.ROUTING_CALLOUT_TIMEOUT_MS,
+    cacheMs: config.ROUTING_CALLOUT_CACHE_MS,
+    logger,
+  });
+  // Callouts only answer RCPT time questions; the routing stage trusts what the MX accepted.
+  const rcptLookups: RoutingLookups = config.ROUTING_BACKUP_CALLOUT
+    ? {
+        ...lookups,
+        verifyBackupRecipient: (domain, address, hosts) => callout.verify(domain, address, hosts),
+      }
+    : lookups;
 
   const grpc = await startGrpcServer({
     host: config.ROUTING_GRPC_HOST,
@@ -67,7 +85,7 @@ runMain('routing', async () => {
         name: 'routing',
         definition: routingV1.RoutingServiceService,
         implementation: {
-          validateRecipient: validateRecipientHandler(lookups),
+          validateRecipient: validateRecipientHandler(rcptLookups),
           explainRoute: explainRouteHandler(lookups),
         },
       },

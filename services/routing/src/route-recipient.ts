@@ -61,6 +61,15 @@ export interface RoutingLookups {
   accountFor(address: string): Promise<{ id: number; address: string } | undefined>;
   /** For `auto` domains: the mode decided from live MX records, if one was decided yet. */
   autoExchanger?(domain: string): { effective: EffectiveExchanger; reason: string } | undefined;
+  /**
+   * Backup domains without a recipient list: ask the primary about the recipient (RCPT time only).
+   * 'rejected' refuses it with 550 5.1.1; 'accepted' and 'unknown' (primary down) accept and hold.
+   */
+  verifyBackupRecipient?(
+    domain: string,
+    address: string,
+    relayHosts: RelayHost[],
+  ): Promise<'accepted' | 'rejected' | 'unknown'>;
   /** Secret for SRS hashes; without it forwarded bounces cannot be verified (SRS addresses refused). */
   srsSecret?: string;
   maxAliasDepth?: number;
@@ -171,6 +180,19 @@ export async function routeRecipient(
       !listed.some((r) => r.toLowerCase() === canonical || r.toLowerCase() === parsed.localPart.toLowerCase())
     )
       return reject(canonical, 550, '5.1.1', 'No such user here', 'backup-recipients', exchanger, effective);
+    if (!listed && lookups.verifyBackupRecipient) {
+      const verdict = await lookups.verifyBackupRecipient(domain, canonical, hosts(config));
+      if (verdict === 'rejected')
+        return reject(
+          canonical,
+          550,
+          '5.1.1',
+          'No such user here (refused by the primary exchanger)',
+          'backup-callout',
+          exchanger,
+          effective,
+        );
+    }
     return deliver(
       [
         {
