@@ -7,9 +7,16 @@ import { Resolver } from 'node:dns/promises';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { readBody } from '@hermod/mail-store';
 import { type PostfixPeer, requireTool, run, startPostfixPeer, testWorkdir } from '@hermod/test/harness';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
-import { crlf, LOCAL_DOMAIN, type OutboundTestbed, startOutboundTestbed } from './outbound-fixture.js';
+import {
+  crlf,
+  LOCAL_DOMAIN,
+  type OutboundTestbed,
+  startOutboundTestbed,
+  waitFor,
+} from './outbound-fixture.js';
 
 let bed: OutboundTestbed;
 let postfix: PostfixPeer;
@@ -32,12 +39,22 @@ before(async () => {
   // Port 53 on a spare loopback address: opendkim-testmsg only knows resolv.conf resolvers.
   const dnsHost = `127.53.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
   bed = await startOutboundTestbed({ dns: { host: dnsHost, port: 53 } });
+  const access = join(await testWorkdir('postfix-access'), 'recipients.regexp');
+  await writeFile(
+    access,
+    '/^nouser@/ 550 5.1.1 no such user here\n/^later@/ 450 4.2.0 mailbox busy, try later\n',
+  );
   postfix = await startPostfixPeer({
     domains: ['example.net', 'two-mx.test'],
     port: bed.smtpPort,
     hostname: 'mx1.example.net',
     // Strict: a bare LF anywhere in the session is refused (521) instead of being tolerated.
-    settings: { smtpd_forbid_bare_newline: 'yes', smtpd_forbid_bare_newline_exclusions: '' },
+    settings: {
+      smtpd_forbid_bare_newline: 'yes',
+      smtpd_forbid_bare_newline_exclusions: '',
+      // Per-recipient answers inside one transaction: nouser@ refused, later@ deferred.
+      smtpd_recipient_restrictions: `check_recipient_access regexp:${access}, permit_mynetworks, reject_unauth_destination`,
+    },
   });
   bed.dns.add(
     { type: 'MX', name: 'example.net', exchange: 'mx1.example.net', preference: 10 },
@@ -183,5 +200,48 @@ describe('outbound delivery to Postfix', () => {
       .map((q) => `${q.type} ${q.name}`);
     assert.ok(lookups.includes('MX two-mx.test'), lookups.join(', '));
     assert.ok(lookups.includes('A dead.two-mx.test'), lookups.join(', '));
+  });
+
+  test('one transaction, per-recipient outcomes: accepted, refused (one DSN for it alone), deferred', async () => {
+    const spoolId = await bed.submit(
+      sender,
+      ['rita@example.net', 'nouser@example.net', 'later@example.net'],
+      crlf(`From: ${sender}`, 'To: rita@example.net', 'Subject: mixed', '', 'three recipients'),
+    );
+    const rows = await waitFor('the first attempt recorded for every recipient', async () => {
+      const r = await bed.recipients(spoolId);
+      const [q] = await bed.queue(spoolId);
+      return r.filter((x) => x.state !== 'outbound').length === 2 && q && q.attempts >= 1 ? r : undefined;
+    });
+    const by = new Map(rows.map((r) => [r.address, r]));
+    assert.equal(by.get('rita@example.net')?.state, 'delivered');
+    assert.equal(by.get('nouser@example.net')?.state, 'failed');
+    assert.match(by.get('nouser@example.net')?.error ?? '', /^550 5\.1\.1 /);
+    assert.equal(by.get('later@example.net')?.state, 'outbound');
+    const [queued] = await bed.queue(spoolId);
+    assert.equal(queued!.state, 'deferred');
+    assert.match(queued!.last_reply ?? '', /^450 4\.2\.0 /);
+    await postfix.waitForMessages('rita@example.net', 1);
+    assert.deepEqual(await postfix.messages('nouser@example.net'), []);
+    // One transaction carried all three.
+    assert.match(
+      await postfix.log(),
+      /NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]: 550 5\.1\.1 <nouser@example\.net>/,
+    );
+    // One failure notice, naming only the refused recipient.
+    const { rows: notices } = await bed.hermod.db.pool.query<{
+      body_id: number;
+      envelope: { dsnFor: string };
+    }>(`SELECT body_id, envelope FROM spool_messages WHERE envelope->>'dsnFor' LIKE $1`, [`${spoolId}:%`]);
+    assert.equal(notices.length, 1);
+    assert.match(notices[0]!.envelope.dsnFor, /:failed:1$/);
+    const parts: Buffer[] = [];
+    for await (const b of readBody(bed.hermod.db.pool, notices[0]!.body_id)) parts.push(b);
+    const dsn = Buffer.concat(parts).toString('utf8');
+    assert.match(
+      dsn,
+      /\r\nFinal-Recipient: rfc822; nouser@example\.net\r\nAction: failed\r\nStatus: 5\.1\.1\r\n/,
+    );
+    assert.doesNotMatch(dsn, /Final-Recipient: rfc822; (rita|later)@/);
   });
 });
