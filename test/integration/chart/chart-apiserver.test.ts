@@ -27,11 +27,10 @@ import {
   parseManifests,
   renderChartText,
 } from './chart.js';
+import { thirdPartyCrdsYaml } from './third-party-crds.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are walked field by field
 type Any = any;
-
-const thirdPartyCrds = join(import.meta.dirname, 'fixtures/third-party-crds.yaml');
 
 interface List<T> {
   items: T[];
@@ -73,8 +72,10 @@ describe('chart on a real API server', () => {
       // The strictest Pod Security Standard: the API server refuses pods that do not meet it.
       await cp.kubectlOk(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted']);
     }
-    await cp.kubectlOk(['apply', '-f', thirdPartyCrds]);
-    await cp.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', '-f', thirdPartyCrds]);
+    // The real CRDs of cert-manager, the Prometheus Operator and KEDA, from their Go modules.
+    const crds = await thirdPartyCrdsYaml();
+    await cp.kubectlOk(['apply', '--server-side', '-f', '-'], { input: crds });
+    await cp.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', '-f', '-'], { input: crds });
   });
 
   after(async () => {
@@ -114,6 +115,22 @@ describe('chart on a real API server', () => {
     });
     assert.equal(result.code, 0, result.stderr);
     assert.doesNotMatch(result.stderr, /would violate PodSecurity|Warning/, result.stderr);
+    // The real CRDs check field names: a misspelt one in each optional object is refused.
+    for (const [field, typo] of [
+      ['renewBefore:', 'renewBefor:'],
+      ['scrapeTimeout:', 'scrapeTimout:'],
+      ['cooldownPeriod:', 'cooldownPeriods:'],
+    ] as const) {
+      assert.ok(manifests.includes(field), field);
+      const refused = await cp.kubectl(
+        ['apply', '--dry-run=server', '--validate=strict', '-n', 'mail-dry', '-f', '-'],
+        {
+          input: manifests.replace(field, typo),
+        },
+      );
+      assert.notEqual(refused.code, 0, `${typo} accepted`);
+      assert.match(refused.stderr, new RegExp(`unknown field.*${typo.slice(0, -1)}`), refused.stderr);
+    }
   });
 
   test('the API server refuses a broken render (the dry-run can fail)', async () => {
