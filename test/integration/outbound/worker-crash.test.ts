@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort, NodeServiceProcess } from '@hermod/local-infra';
 import { type SmtpSink, startSmtpSink, testWorkdir } from '@hermod/test/harness';
 import {
   crlf,
@@ -132,5 +133,32 @@ describe('worker crashes and restarts', () => {
     await deferring.stop();
     deferring = await sink(address);
     await bed.settled(spoolId, 'delivered', 20_000);
+  });
+
+  test('two replicas share the queue: every message delivered exactly once', async () => {
+    const address = '127.0.0.10';
+    mx('shared.test', address);
+    const dumps = join(await testWorkdir('shared-sink'), 'dumps');
+    const shared = await sink(address, { dumpDirectory: dumps });
+    const first = bed.outbound();
+    const second = new NodeServiceProcess({ ...first.options, opsPort: await freePort() });
+    await second.start(60_000);
+    try {
+      const count = 40;
+      const spoolIds = await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          bed.submit(from, [`r${i}@shared.test`], message(`r${i}@shared.test`, `shared ${i}`)),
+        ),
+      );
+      for (const spoolId of spoolIds) await bed.settled(spoolId, 'delivered', 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const received = (await shared.dumps()).map(
+        (d) => /body of (shared \d+)/.exec(d.toString('latin1'))?.[1],
+      );
+      assert.equal(received.length, count, `${received.length} transactions for ${count} messages`);
+      assert.equal(new Set(received).size, count);
+    } finally {
+      await second.stop();
+    }
   });
 });
