@@ -561,3 +561,56 @@ test('operator RBAC in the chart mirrors operator/config/rbac', async () => {
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: sa, namespace: 'mail' }]);
   }
 });
+
+/**
+ * The `helm install|upgrade ... charts/hermod` commands of a Markdown file's sh blocks, continuation
+ * lines joined, split into words (single and double quotes honoured).
+ */
+function documentedHelmCommands(markdown: string): string[][] {
+  const commands: string[][] = [];
+  for (const block of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    for (const line of (block[1] ?? '').replace(/\\\n\s*/g, ' ').split('\n')) {
+      const words = [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+      if (words[0] !== 'helm' || !words.includes('charts/hermod')) continue;
+      commands.push(words.slice(0, words.indexOf('#') === -1 ? undefined : words.indexOf('#')));
+    }
+  }
+  return commands;
+}
+
+test('every documented helm install of the chart renders, with the files and values it names', async () => {
+  let checked = 0;
+  for (const doc of ['docs/kubernetes.md', 'charts/hermod/README.md']) {
+    const commands = documentedHelmCommands(await readFile(join(repositoryRoot, doc), 'utf8'));
+    assert.ok(commands.length > 0, `${doc} shows how to install the chart`);
+    for (const words of commands) {
+      const where = `${doc}: ${words.join(' ')}`;
+      const options: { valuesFiles: string[]; set: string[]; namespace?: string } = {
+        valuesFiles: [],
+        set: [],
+      };
+      for (let i = 0; i < words.length; i++) {
+        const word = words[i] ?? '';
+        const next = words[i + 1] ?? '';
+        if (word === '-f' || word === '--values') {
+          await access(join(repositoryRoot, next)).catch(() => assert.fail(`${where}: no file ${next}`));
+          options.valuesFiles.push(join(repositoryRoot, next));
+          i++;
+        } else if (word === '--set') {
+          options.set.push(next);
+          i++;
+        } else if (word === '-n' || word === '--namespace') {
+          options.namespace = next;
+          i++;
+        }
+      }
+      // "..." stands for the reader's other settings: the documented ones must still render alone.
+      const rendered = await renderChart({ ...options, namespace: options.namespace ?? 'mail' }).catch(
+        (error: Error) => assert.fail(`${where}\n${error.message}`),
+      );
+      assert.equal(byKind(rendered, 'Deployment').length, componentNames.length, where);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 4, `only ${checked} documented installs found`);
+});
