@@ -1,12 +1,20 @@
 // A MailDomain applied with kubectl changes how the running services treat mail: the operator
-// (real kube-apiserver, RBAC-limited) writes the live config, and routing, mda and mx (real
-// processes on the same nats-server and PostgreSQL) act on it without a restart.
+// (real kube-apiserver, RBAC-limited) writes the live config, and routing, mda, msa, mx and
+// outbound-mta (real processes on the same nats-server and PostgreSQL) act on it without a restart;
+// patched to remote, mail for the domain goes to a Postfix peer (Debian's) through outbound-mta.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
-import { type HermodPlatform, requireTool, run, startHermod } from '../../harness/index.js';
+import {
+  type HermodPlatform,
+  type PostfixPeer,
+  requireTool,
+  run,
+  startHermod,
+  startPostfixPeer,
+} from '../../harness/index.js';
 import { waitForMessages } from '../mx/mx-fixture.js';
-import { expectCode, SmtpWire } from '../mx/smtp-wire.js';
+import { expectCode, SmtpWire, submitMessage } from '../mx/smtp-wire.js';
 import { type OperatorEnv, startOperatorEnv, waitFor } from './operator-env.js';
 
 const manifest = (spec: Record<string, unknown>) =>
@@ -33,20 +41,27 @@ async function rcptReply(port: number, address: string): Promise<string> {
 describe('MailDomain to mail flow', () => {
   let hermod: HermodPlatform;
   let env: OperatorEnv;
+  let peer: PostfixPeer;
 
   before(async () => {
     await requireTool('swaks', 'apt-get install swaks');
-    hermod = await startHermod({ services: ['routing', 'mda', 'mx'] });
+    peer = await startPostfixPeer({ domains: ['flow.test'], hostname: 'mx.flow-elsewhere.test' });
+    hermod = await startHermod({
+      services: ['routing', 'mda', 'outbound-mta', 'msa', 'mx'],
+      env: { 'outbound-mta': { OUTBOUND_RETRY_SCHEDULE: '1s', OUTBOUND_POLL_INTERVAL: '200ms' } },
+    });
     env = await startOperatorEnv({ nats: hermod.nats });
     await env.startOperator();
-    await new AccountStore(hermod.db.pool).create({
-      address: 'alice@flow.test',
-      password: 'alice-password-1',
-    });
+    // A local domain of our own users (written by the CLI path; the operator leaves it alone).
+    await hermod.addDomain('home.test');
+    const accounts = new AccountStore(hermod.db.pool);
+    await accounts.create({ address: 'alice@flow.test', password: 'alice-password-1' });
+    await accounts.create({ address: 'writer@home.test', password: 'writer-password-1' });
   });
   after(async () => {
     await env?.stop();
     await hermod?.stop();
+    await peer?.stop();
   });
 
   test('mail to a domain applied with kubectl is delivered locally', async () => {
@@ -104,7 +119,7 @@ describe('MailDomain to mail flow', () => {
       '--type=merge',
       '-p',
       JSON.stringify({
-        spec: { exchanger: 'remote', remote: { hosts: [{ host: '127.0.0.1', port: 10025 }] } },
+        spec: { exchanger: 'remote', remote: { hosts: [{ host: '127.0.0.1', port: peer.port }] } },
       }),
     ]);
     await waitFor(
@@ -114,6 +129,22 @@ describe('MailDomain to mail flow', () => {
       100,
     );
     assert.ok(Date.now() - patched < 5_000);
+  });
+
+  test('patched to remote, mail from our own users flows to the Postfix peer via outbound-mta', async () => {
+    const reply = await submitMessage(hermod.ports.submission, {
+      user: 'writer@home.test',
+      password: 'writer-password-1',
+      to: 'alice@flow.test',
+      subject: 'to the remote exchanger',
+    });
+    assert.match(reply, /^250 /);
+    const [relayed] = await peer.waitForMessages('alice@flow.test', 1);
+    const text = relayed?.toString('latin1') ?? '';
+    assert.match(text, /Subject: to the remote exchanger/);
+    assert.match(text, /\tby mail\.hermod\.test \(Hermod\) with ESMTPSA/);
+    // Nothing more in the local mailbox than the message from before the patch.
+    assert.equal((await waitForMessages(hermod.db.pool, 'alice@flow.test', 1)).length, 1);
   });
 
   test('deleting the MailDomain takes the domain out of service', async () => {
