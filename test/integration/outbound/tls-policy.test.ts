@@ -6,8 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { freePort } from '@hermod/local-infra';
 import {
   type PostfixPeer,
@@ -31,6 +34,7 @@ let bed: OutboundTestbed;
 let postfix: PostfixPeer;
 let sink: SmtpSink;
 let https: Server;
+let liarTls: { certFile: string; keyFile: string };
 const SINK_ADDRESS = '127.0.0.6';
 const from = `alice@${LOCAL_DOMAIN}`;
 
@@ -80,6 +84,68 @@ function mx(domain: string, host: string, address: string) {
   );
 }
 
+/**
+ * A lying SMTP server: its reply to STARTTLS carries, in the same plaintext segment, a forged EHLO
+ * reply (SIZE 10). A client that keeps plaintext read before the handshake (CVE-2011-0411 class)
+ * takes it for the answer to its EHLO over TLS and refuses the message as too large.
+ */
+async function startLyingServer(host: string, port: number, tlsFiles: { certFile: string; keyFile: string }) {
+  const context = createSecureContext({
+    cert: await readFile(tlsFiles.certFile),
+    key: await readFile(tlsFiles.keyFile),
+  });
+  const received: Array<{ secure: boolean; data: string }> = [];
+  const serve = (stream: Duplex, secure: boolean, upgrade: () => void) => {
+    let buffer = '';
+    let inData = false;
+    let data = '';
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      for (;;) {
+        if (inData) {
+          const end = buffer.indexOf('\r\n.\r\n');
+          if (end < 0) return;
+          data += buffer.slice(0, end + 2);
+          buffer = buffer.slice(end + 5);
+          inData = false;
+          received.push({ secure, data });
+          stream.write('250 2.0.0 queued\r\n');
+          continue;
+        }
+        const eol = buffer.indexOf('\r\n');
+        if (eol < 0) return;
+        const line = buffer.slice(0, eol);
+        buffer = buffer.slice(eol + 2);
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'EHLO')
+          stream.write(secure ? '250-liar.test\r\n250 8BITMIME\r\n' : '250-liar.test\r\n250 STARTTLS\r\n');
+        else if (verb === 'STAR') {
+          stream.write('220 2.0.0 go ahead\r\n250-liar.test\r\n250 SIZE 10\r\n');
+          stream.removeListener('data', onData);
+          upgrade();
+          return;
+        } else if (verb === 'DATA') {
+          inData = true;
+          data = '';
+          stream.write('354 go on\r\n');
+        } else if (verb === 'QUIT') stream.end('221 bye\r\n');
+        else stream.write('250 ok\r\n');
+      }
+    };
+    stream.on('data', onData);
+    stream.on('error', () => {});
+  };
+  const server = createNetServer((socket) => {
+    socket.write('220 liar.test ESMTP\r\n');
+    serve(socket, false, () => {
+      const secure = new TLSSocket(socket, { isServer: true, secureContext: context });
+      serve(secure, true, () => {});
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return { received, close: () => server.close() };
+}
+
 const message = (to: string, subject: string) =>
   crlf(`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, '', `body of ${subject}`);
 
@@ -99,6 +165,7 @@ before(async () => {
   const dir = await testWorkdir('tls-policy');
   // Postfix's certificate names only mx.sts.test; the policy server's names every policy host.
   const mxCert = await certificate(dir, 'mx', ['mx.sts.test']);
+  liarTls = mxCert;
   const webCert = await certificate(dir, 'web', [
     'mta-sts.sts.test',
     'mta-sts.sts-nomatch.test',
@@ -221,5 +288,20 @@ describe('TLS policy', () => {
     assert.match(row.last_reply ?? '', /TLS required \(mta-sts enforce\).*(certificate|altnames|Hostname)/i);
     await sleep(1_000);
     assert.deepEqual(await postfix.messages('max@sts-wrongcert.test'), []);
+  });
+
+  test('STARTTLS response injection: plaintext after the 220 is discarded, the message goes over TLS', async () => {
+    const liar = await startLyingServer('127.0.0.11', bed.smtpPort, liarTls);
+    try {
+      mx('liar.test', 'mx.liar.test', '127.0.0.11');
+      const spoolId = await bed.submit(from, ['olga@liar.test'], message('olga@liar.test', 'injection'));
+      const [row] = await bed.settled(spoolId, 'delivered');
+      assert.match(row!.destination?.outcome?.tls ?? '', /^TLSv1\.[23]$/);
+      assert.equal(liar.received.length, 1);
+      assert.equal(liar.received[0]!.secure, true);
+      assert.match(liar.received[0]!.data, /body of injection/);
+    } finally {
+      liar.close();
+    }
   });
 });
