@@ -5,10 +5,11 @@ import type { DkimSigningKey } from '../dkim/dkim-sign.js';
 import { DestinationError, type DnsResolver } from '../dns/resolve-destination.js';
 import type { OutboundMetrics } from '../metrics.js';
 import { type AttemptResult, type FinishDeps, finishAttempt } from '../queue/finish.js';
+import { DeliveredBatcher } from '../queue/finish-delivered.js';
 import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
 import type { MtaStsCache } from '../tls/mta-sts.js';
 import type { ReplyClassifier } from './classify.js';
-import { deliverMessage, prepareMessage } from './deliver-message.js';
+import { deliverMessage, type PreparedMessage, prepareMessage } from './deliver-message.js';
 import { planRoute, type RoutePlan } from './plan-route.js';
 import { SessionError, SmtpSession } from './smtp-session.js';
 
@@ -71,8 +72,14 @@ export class Dispatcher {
   private ticking: Promise<void> | undefined;
   private again = false;
   private readonly idle: Array<() => void> = [];
+  /** Bookkeeping of finished transactions still being written. */
+  private readonly finishing = new Set<Promise<void>>();
 
-  constructor(private readonly deps: DispatcherDeps) {}
+  private readonly delivered: DeliveredBatcher;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.delivered = new DeliveredBatcher(deps.pool, { maxBatch: 200, maxStatements: 2 });
+  }
 
   start(): void {
     this.schedule(0);
@@ -97,6 +104,7 @@ export class Dispatcher {
     await this.ticking;
     for (const d of this.destinations.values()) d.pending = [];
     if (this.active > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    await Promise.all(this.finishing);
     await releaseLeases(this.deps.pool, this.deps.settings.owner);
   }
 
@@ -204,55 +212,80 @@ export class Dispatcher {
     const { session, host } = connected;
     try {
       let work: MessageWork | undefined = first;
+      let prepared = this.prepare(work);
       let sent = 0;
       while (work) {
-        const ok = await this.deliverOne(session, work, host, plan);
+        const current: MessageWork = work;
+        const ready = await prepared;
         sent++;
-        if (!ok || !session.usable || sent >= this.deps.settings.messagesPerConnection || this.stopped) break;
-        work = d.pending.shift();
+        work =
+          sent >= this.deps.settings.messagesPerConnection || this.stopped ? undefined : d.pending.shift();
+        // The next message is read from the spool while this one is on the wire.
+        if (work) prepared = this.prepare(work);
+        const ok = await this.deliverOne(session, current, ready, host, plan);
+        if (!ok || !session.usable) {
+          if (work) d.pending.unshift(work); // for the next connection
+          break;
+        }
       }
     } finally {
       session.close();
     }
   }
 
-  /** Returns false when the session broke and must not be used again. */
+  /** Loads and signs one message; never rejects (a prefetched message may be abandoned). */
+  private prepare(work: MessageWork): Promise<PreparedMessage | undefined | Error> {
+    return prepareMessage(this.deps.pool, work.entries, this.deps.dkimKey).catch((error: unknown) =>
+      error instanceof Error ? error : new Error(String(error)),
+    );
+  }
+
+  /**
+   * One transaction on the session; the bookkeeping runs in the background so the session goes on
+   * to the next message at once (the lease covers the recipients until it is done). Returns false
+   * when the session broke and must not be used again.
+   */
   private async deliverOne(
     session: SmtpSession,
     work: MessageWork,
+    prepared: PreparedMessage | undefined | Error,
     host: string,
     plan: RoutePlan,
   ): Promise<boolean> {
     const started = this.deps.now?.() ?? Date.now();
+    if (!prepared || prepared instanceof Error) {
+      // Gone (deleted: its queue rows went with it), or database trouble: the lease expires and
+      // the recipients are tried again.
+      if (prepared)
+        this.deps.logger.error({ err: prepared, spoolId: work.spoolId }, 'loading the message failed');
+      this.settle(work);
+      return true;
+    }
     let results: AttemptResult[];
     let ok = true;
     try {
-      const prepared = await prepareMessage(this.deps.pool, work.entries, this.deps.dkimKey);
-      if (!prepared) {
-        this.settle(work);
-        return true; // the spool row is gone (deleted); its queue rows went with it
-      }
-      try {
-        results = await deliverMessage(session, prepared, work.entries, this.deps.classify, host);
-      } catch (error) {
-        ok = false;
-        const e = error as Error;
-        results = work.entries.map((entry) => ({
-          entry,
-          kind: 'deferred' as const,
-          status: '4.4.2',
-          reply: `connection to ${host} lost: ${e.message}`,
-          host,
-          tls: session.tlsOutcome,
-        }));
-      }
-      if (plan.policy) for (const r of results) r.tls = `${r.tls ?? 'none'} (${plan.policy})`;
-      await this.finish(work, results, prepared.context, started);
+      results = await deliverMessage(session, prepared, work.entries, this.deps.classify, host);
     } catch (error) {
-      // Database trouble: the lease expires and the recipients are tried again.
-      this.deps.logger.error({ err: error, spoolId: work.spoolId }, 'delivery bookkeeping failed');
-      this.settle(work);
+      ok = false;
+      const e = error as Error;
+      results = work.entries.map((entry) => ({
+        entry,
+        kind: 'deferred' as const,
+        status: '4.4.2',
+        reply: `connection to ${host} lost: ${e.message}`,
+        host,
+        tls: session.tlsOutcome,
+      }));
     }
+    if (plan.policy) for (const r of results) r.tls = `${r.tls ?? 'none'} (${plan.policy})`;
+    const bookkeeping = this.finish(work, results, prepared.context, started)
+      .catch((error: unknown) => {
+        // Database trouble: the lease expires and the recipients are tried again.
+        this.deps.logger.error({ err: error, spoolId: work.spoolId }, 'delivery bookkeeping failed');
+        this.settle(work);
+      })
+      .finally(() => this.finishing.delete(bookkeeping));
+    this.finishing.add(bookkeeping);
     return ok;
   }
 
@@ -278,7 +311,23 @@ export class Dispatcher {
     context: Parameters<typeof finishAttempt>[1],
     started: number,
   ): Promise<void> {
-    const recorded = await finishAttempt(this.deps.finish, context, results);
+    let recorded = results;
+    // Every recipient accepted (the usual case): group-committed with other such outcomes.
+    if (results.length > 0 && results.every((r) => r.kind === 'delivered')) {
+      await this.delivered.record({ spoolId: context.spoolId, results });
+      for (const r of results)
+        this.deps.logger.info(
+          {
+            spoolId: context.spoolId,
+            rcptIndex: r.entry.rcptIndex,
+            result: r.kind,
+            reply: r.reply,
+            host: r.host,
+            tls: r.tls,
+          },
+          'delivered',
+        );
+    } else recorded = await finishAttempt(this.deps.finish, context, results);
     this.settle(work);
     const now = this.deps.now?.() ?? Date.now();
     for (const r of recorded) {
