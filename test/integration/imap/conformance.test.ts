@@ -266,7 +266,7 @@ describe('imap and pop3 conformance (SASL, literals, MULTIAPPEND, APPENDLIMIT, C
     const started = Date.now();
     assert.match(await quiet.readLine(3_000), /^\* BYE/);
     const waited = Date.now() - started;
-    assert.ok(waited >= 900 && waited < 2_000, `BYE after ${waited} ms`);
+    assert.ok(waited >= 800 && waited < 3_000, `BYE after ${waited} ms`);
 
     const busy = await connected(shortTimeouts.imapsPort);
     await busy.login('kim@example.com');
@@ -278,9 +278,9 @@ describe('imap and pop3 conformance (SASL, literals, MULTIAPPEND, APPENDLIMIT, C
     busy.send('i IDLE\r\n');
     assert.match(await busy.readLine(), /^\+ /);
     const idleStart = Date.now();
-    assert.match(await busy.readLine(4_000), /^\* BYE/);
+    assert.match(await busy.readLine(6_000), /^\* BYE/);
     const idled = Date.now() - idleStart;
-    assert.ok(idled >= 2_300 && idled < 3_500, `BYE in IDLE after ${idled} ms`);
+    assert.ok(idled >= 2_000 && idled < 5_000, `BYE in IDLE after ${idled} ms`);
     busy.close();
     quiet.close();
   });

@@ -282,9 +282,13 @@ describe('imap mailbox state across sessions and replicas', () => {
     }
     let appended = 0;
     const run = async ({ raw, view }: { raw: RawImapClient; view: View }, seed: number) => {
+      // mulberry32: an LCG in doubles loses its low bits and would only ever pick even operations.
       const random = (n: number) => {
-        seed = (seed * 1103515245 + 12345) % 2147483648;
-        return seed % n;
+        seed = (seed + 0x6d2b79f5) >>> 0;
+        let t = seed;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
       };
       for (let i = 0; i < 25; i++) {
         const uid = 1 + random(30 + appended);

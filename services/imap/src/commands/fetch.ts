@@ -297,10 +297,20 @@ async function sectionContent(
 ): Promise<Content | undefined> {
   const range = structure ? sectionRange(structure.root, item.section) : { start: 0, end: meta.size };
   if (!range) return undefined;
-  if (range.filter) {
-    const header = Buffer.concat(
-      await collect(session.backend.readRange(meta.bodyId, range.start, range.end, meta.chunkSize)),
+  // Within the top-level header: served from the backend's header cache.
+  const bodyStart = structure?.root.bodyStart;
+  const inRootHeader = bodyStart !== undefined && range.end <= bodyStart;
+  const rootHeader = async () =>
+    (await session.backend.rootHeader(meta.bodyId, bodyStart!, meta.chunkSize)).subarray(
+      range.start,
+      range.end,
     );
+  if (range.filter) {
+    const header = inRootHeader
+      ? await rootHeader()
+      : Buffer.concat(
+          await collect(session.backend.readRange(meta.bodyId, range.start, range.end, meta.chunkSize)),
+        );
     const names = range.filter.names;
     const kept = splitHeaderFields(header, 0, header.length)
       .filter((f) => names.includes(f.name) !== range.filter!.exclude)
@@ -315,6 +325,11 @@ async function sectionContent(
     end = Math.min(end, start + item.partial.count);
   }
   if (end <= start) return undefined;
+  if (inRootHeader) {
+    const header = await rootHeader();
+    const bytes = header.subarray(start - range.start, end - range.start);
+    return { length: bytes.length, chunks: [bytes] };
+  }
   const whole = start === 0 && end === meta.size;
   return {
     length: end - start,

@@ -39,17 +39,21 @@ async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): 
     snapshot.uids,
     snapshot.highestmodseq,
   );
-  const recentFrom = readOnly ? snapshot.recentUid : await session.backend.claimRecent(box.id);
-  for (const uid of snapshot.uids) if (uid >= recentFrom) selected.recent.add(uid);
   const rev2 = session.enabled.has('IMAP4REV2');
-  for (const keyword of await session.backend.keywords(box.id)) selected.keywords.add(keyword);
+  // Independent lookups, on separate pooled connections at once rather than one after another.
+  const [recentFrom, keywords, unseen] = await Promise.all([
+    readOnly ? snapshot.recentUid : session.backend.claimRecent(box.id),
+    session.backend.keywords(box.id),
+    rev2 ? undefined : session.backend.firstUnseenUid(box.id),
+  ]);
+  for (const uid of snapshot.uids) if (uid >= recentFrom) selected.recent.add(uid);
+  for (const keyword of keywords) selected.keywords.add(keyword);
   const flags = `${PERMANENT_FLAGS}${[...selected.keywords].map((k) => ` ${k}`).join('')}`;
   session.untagged(`FLAGS (${flags})`);
   session.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : `${flags} \\*`})] Flags permitted`);
   session.untagged(`${selected.exists} EXISTS`);
   if (!rev2) {
     session.untagged(`${selected.recent.size} RECENT`);
-    const unseen = await session.backend.firstUnseenUid(box.id);
     const seq = unseen === undefined ? 0 : selected.seqOf(unseen);
     if (seq > 0) session.untagged(`OK [UNSEEN ${seq}] First unseen`);
   }

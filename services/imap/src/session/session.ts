@@ -87,6 +87,7 @@ export class ImapSession {
   private userSlot: number | undefined;
   private deflater: DeflateRaw | undefined;
   private flushScheduled = false;
+  private corked: Socket | undefined;
 
   constructor(
     socket: Socket,
@@ -274,6 +275,8 @@ export class ImapSession {
 
   tagged(tag: string, result: CommandResult): void {
     this.write(`${tag} ${result.status} ${result.code ? `[${result.code}] ` : ''}${result.text}\r\n`);
+    // Inactivity counts from the end of the last command too: a slow command is not idle time.
+    if (!this.closed) this.armIdleTimer();
   }
 
   /** Untagged response line (without the '* ' and CRLF). */
@@ -295,7 +298,21 @@ export class ImapSession {
       }
       return accepted;
     }
+    // Responses written in one turn of the event loop (a FETCH's lines and literals, the tagged
+    // reply) leave in one write instead of one system call each.
+    if (!this.corked) {
+      this.corked = this.socket;
+      this.corked.cork();
+      setImmediate(() => this.uncork());
+    }
     return this.socket.write(data);
+  }
+
+  /** Sends what the current turn has written (before the socket is handed to TLS or deflate). */
+  private uncork(): void {
+    const corked = this.corked;
+    this.corked = undefined;
+    if (corked && !corked.destroyed) corked.uncork();
   }
 
   get compressed(): boolean {
@@ -304,6 +321,7 @@ export class ImapSession {
 
   /** COMPRESS=DEFLATE (RFC 4978): from now on both directions are raw deflate streams. */
   startCompression(): void {
+    this.uncork();
     const inflater = createInflateRaw();
     const deflater = createDeflateRaw();
     this.socket.removeAllListeners('data');
@@ -379,6 +397,7 @@ export class ImapSession {
     if (!context) throw new CommandFailedError('TLS is not configured');
     this.queue = [];
     this.reader = this.newReader();
+    this.uncork();
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');

@@ -25,6 +25,7 @@ import {
   renameMailbox,
   saveBodyStructure,
   setSubscribed,
+  storeFlags,
   updateFlags,
   writeBody,
 } from '@hermod/mail-store';
@@ -52,9 +53,14 @@ export interface AuthenticatedUser {
  * change event after every committed write. Nothing here knows about sockets or protocol syntax.
  */
 const STRUCTURE_CACHE_ENTRIES = 20_000;
+/** Top-level headers kept in memory (BODY[HEADER], HEADER.FIELDS of every message in a list view). */
+const HEADER_CACHE_BYTES = 16 * 1024 * 1024;
+const HEADER_CACHE_MAX_ENTRY = 64 * 1024;
 
 export class MailBackend {
   private readonly structures = new Map<number, CachedStructure>();
+  private readonly headers = new Map<number, Buffer>();
+  private headerBytes = 0;
 
   constructor(
     readonly pool: Pool,
@@ -154,9 +160,12 @@ export class MailBackend {
     flags: string[],
     unchangedSince?: number,
   ) {
-    const result = await withTransaction(this.pool, (client) =>
-      updateFlags(client, mailboxId, uids, operation, flags, unchangedSince),
-    );
+    const result =
+      unchangedSince === undefined
+        ? await storeFlags(this.pool, mailboxId, uids, operation, flags)
+        : await withTransaction(this.pool, (client) =>
+            updateFlags(client, mailboxId, uids, operation, flags, unchangedSince),
+          );
     if (result.changed.length > 0)
       this.publisher.publish({
         accountId,
@@ -169,7 +178,7 @@ export class MailBackend {
   }
 
   async expunge(accountId: number, mailboxId: number, uids?: number[]) {
-    const result = await withTransaction(this.pool, (client) => expungeMessages(client, mailboxId, uids));
+    const result = await expungeMessages(this.pool, mailboxId, uids);
     if (result.uids.length > 0)
       this.publisher.publish({
         accountId,
@@ -280,6 +289,28 @@ export class MailBackend {
     }
     this.structures.set(bodyId, structure);
     return structure;
+  }
+
+  /**
+   * The top-level header of a body (bytes 0..end, end being the body's bodyStart). Bodies never
+   * change, so headers up to 64 KiB are kept (16 MiB in all, oldest out first).
+   */
+  async rootHeader(bodyId: number, end: number, chunkSize?: number): Promise<Buffer> {
+    const hit = this.headers.get(bodyId);
+    if (hit && hit.length === end) return hit;
+    const chunks: Buffer[] = [];
+    for await (const chunk of readBodyRange(this.pool, bodyId, 0, end, chunkSize)) chunks.push(chunk);
+    const header = Buffer.concat(chunks);
+    if (header.length <= HEADER_CACHE_MAX_ENTRY && !hit) {
+      for (const [id, old] of this.headers) {
+        if (this.headerBytes + header.length <= HEADER_CACHE_BYTES) break;
+        this.headers.delete(id);
+        this.headerBytes -= old.length;
+      }
+      this.headers.set(bodyId, header);
+      this.headerBytes += header.length;
+    }
+    return header;
   }
 
   /** Whole body in memory (SEARCH BODY/TEXT); callers bound the size. */

@@ -33,6 +33,7 @@ export {
   messagesByUid,
   moveMessages,
   nextModseq,
+  storeFlags,
   updateFlags,
 } from './mailbox-messages.js';
 export { createDefaultMailboxes, defaultMailboxes, type MailboxRef, resolveMailbox } from './mailboxes.js';

@@ -29,8 +29,13 @@ export async function loadSnapshot(db: Db, mailboxId: number): Promise<MailboxSn
  * moves the mailbox's mark past everything up to uidnext so no other session sees them as recent.
  */
 export async function claimRecent(db: Db, mailboxId: number): Promise<number> {
+  // \Recent is advisory (RFC 3501 2.3.2): after a crash a message may be recent once more, so this
+  // commit need not wait for the WAL flush (set_config(..., true) lasts until the end of this
+  // statement's own transaction). It changes no modseq; those commits stay synchronous.
   const { rows } = await db.query<{ previous: number }>(
-    `UPDATE mailboxes m SET recent_uid = m.uidnext FROM (SELECT id, recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE) old
+    `UPDATE mailboxes m SET recent_uid = m.uidnext
+     FROM (SELECT id, recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE) old,
+          (SELECT set_config('synchronous_commit', 'off', true)) async_commit
      WHERE m.id = old.id RETURNING old.recent_uid AS previous`,
     [mailboxId],
   );
@@ -96,6 +101,24 @@ export interface FlagUpdate {
   modified: number[];
 }
 
+/**
+ * STORE without UNCHANGEDSINCE as one autocommitted statement (imap_update_flags, migration 011):
+ * the same steps and locks as updateFlags in one round trip instead of five.
+ */
+export async function storeFlags(
+  db: Db,
+  mailboxId: number,
+  uids: number[],
+  operation: FlagOperation,
+  flags: string[],
+): Promise<FlagUpdate> {
+  const { rows } = await db.query<{ uid: number; flags: string[]; modseq: number }>(
+    'SELECT uid, flags, modseq FROM imap_update_flags($1, $2::bigint[], $3, $4::text[])',
+    [mailboxId, uids, operation, flags],
+  );
+  return { modseq: rows[0]?.modseq ?? 0, changed: rows, modified: [] };
+}
+
 /** Changes flags; messages whose flags would not change keep their modseq (RFC 7162 3.1.3). */
 export async function updateFlags(
   client: PoolClient,
@@ -140,28 +163,20 @@ export async function updateFlags(
   return { modseq, changed: rows.map((r) => ({ ...r, modseq })), modified: modified.sort((a, b) => a - b) };
 }
 
-/** Removes messages (all \Deleted ones, or only those among uids) and logs them for other sessions. */
+/**
+ * Removes messages (all \Deleted ones, or only those among uids) and logs them for other sessions.
+ * One autocommitted statement (imap_expunge, migration 011): no new modseq when nothing is removed.
+ */
 export async function expungeMessages(
-  client: PoolClient,
+  db: Db,
   mailboxId: number,
   uids?: number[],
 ): Promise<{ modseq: number; uids: number[] }> {
-  const candidates = await client.query(
-    `SELECT 1 FROM mailbox_messages WHERE mailbox_id = $1 AND '\\Deleted' = ANY (flags)
-       AND ($2::bigint[] IS NULL OR uid = ANY ($2::bigint[])) LIMIT 1`,
+  const { rows } = await db.query<{ uid: number; modseq: number }>(
+    'SELECT uid, modseq FROM imap_expunge($1, $2::bigint[])',
     [mailboxId, uids ?? null],
   );
-  // Nothing to expunge: no new modseq (a CLOSE of a clean mailbox changes nothing).
-  if (!candidates.rowCount) return { modseq: 0, uids: [] };
-  const modseq = await nextModseq(client, mailboxId);
-  const { rows } = await client.query<{ uid: number }>(
-    `DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND '\\Deleted' = ANY (flags)
-       AND ($2::bigint[] IS NULL OR uid = ANY ($2::bigint[])) RETURNING uid`,
-    [mailboxId, uids ?? null],
-  );
-  const expunged = rows.map((r) => r.uid).sort((a, b) => a - b);
-  await logExpunges(client, mailboxId, expunged, modseq);
-  return { modseq, uids: expunged };
+  return { modseq: rows[0]?.modseq ?? 0, uids: rows.map((r) => r.uid) };
 }
 
 async function logExpunges(
