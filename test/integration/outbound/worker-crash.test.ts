@@ -43,7 +43,8 @@ const leased = (spoolId: string) =>
 
 before(async () => {
   bed = await startOutboundTestbed({
-    outboundEnv: { OUTBOUND_LEASE: '3s', OUTBOUND_RETRY_SCHEDULE: '4s' },
+    // The retry wait is longer than a worker restart takes, even on a loaded machine.
+    outboundEnv: { OUTBOUND_LEASE: '3s', OUTBOUND_RETRY_SCHEDULE: '12s' },
   });
 });
 
@@ -123,7 +124,7 @@ describe('worker crashes and restarts', () => {
         const [row] = await bed.queue(spoolId);
         return row && row.attempts === 2 && !row.lease_owner ? row : undefined;
       },
-      20_000,
+      30_000,
     );
     // Not earlier than the time stored before the restart.
     assert.ok(
