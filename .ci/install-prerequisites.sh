@@ -4,7 +4,6 @@ set -euo pipefail
 
 packages=(
   swaks            # SMTP client for end-to-end submission tests
-  libnet-ssleay-perl # swaks' STARTTLS/TLS (only a Recommends of swaks, skipped by --no-install-recommends)
   libnet-ssleay-perl # swaks' STARTTLS/-tls (only Recommended by swaks; we install without recommends)
   postfix          # real MTA peer (and smtp-source / smtp-sink)
   isync            # mbsync IMAP sync client
