@@ -83,19 +83,21 @@ describe('chart on a real API server', () => {
     await nats?.stop();
   });
 
-  test('server-side dry-run accepts the default render', async () => {
-    const manifests = await renderChartText({ namespace: 'mail-dry', release: 'dry' });
-    const result = await cp.kubectl(['apply', '--dry-run=server', '-n', 'mail-dry', '-f', '-'], {
-      input: manifests,
-    });
-    assert.equal(result.code, 0, result.stderr);
-    assert.doesNotMatch(result.stderr, /would violate PodSecurity|Warning/, result.stderr);
-    const applied = result.stdout.trim().split('\n');
-    assert.equal(applied.length, parseManifests(manifests).length, result.stdout);
-    assert.ok(
-      applied.every((l) => /\(server dry run\)$/.test(l)),
-      result.stdout,
-    );
+  test('server-side dry-run accepts the default render and the walk-through (kind) render', async () => {
+    for (const valuesFiles of [[], [join(chartDir, 'ci/kind-values.yaml')]]) {
+      const manifests = await renderChartText({ namespace: 'mail-dry', release: 'dry', valuesFiles });
+      const result = await cp.kubectl(['apply', '--dry-run=server', '-n', 'mail-dry', '-f', '-'], {
+        input: manifests,
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.doesNotMatch(result.stderr, /would violate PodSecurity|Warning/, result.stderr);
+      const applied = result.stdout.trim().split('\n');
+      assert.equal(applied.length, parseManifests(manifests).length, result.stdout);
+      assert.ok(
+        applied.every((l) => /\(server dry run\)$/.test(l)),
+        result.stdout,
+      );
+    }
   });
 
   test('server-side dry-run accepts the all-features render (Certificate, ServiceMonitor, ScaledObject, HPAs)', async () => {

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { spawnServer, stopChild, waitForPort } from './child-process.js';
@@ -53,12 +53,14 @@ export class KubeControlPlane {
     return join(this.options.dir, 'sa.key');
   }
 
+  /**
+   * Starts the control plane. Free ports are picked, not reserved, so on a busy machine another
+   * process can bind one first: start-up then retries on new ports. A failed start stops whatever it
+   * started, so no etcd is left holding the caller's process open.
+   */
   async start(): Promise<void> {
     const dir = this.options.dir;
     await mkdir(join(dir, 'pki'), { recursive: true });
-    this.etcdPort = await freePort();
-    this.etcdPeerPort = await freePort();
-    this.apiPort = await freePort();
     await writeFile(join(dir, 'tokens.csv'), `${this.adminToken},admin,admin-uid,"system:masters"\n`, {
       mode: 0o600,
     });
@@ -66,10 +68,23 @@ export class KubeControlPlane {
     await writeFile(this.serviceAccountKeyFile, privateKey.export({ type: 'pkcs1', format: 'pem' }), {
       mode: 0o600,
     });
-    await this.startEtcd();
-    await this.startApiServer();
-    await writeFile(this.kubeconfigPath, await this.kubeconfig('admin', this.adminToken));
-    if (this.options.controllerManager) await this.startControllerManager();
+    for (let attempt = 1; ; attempt++) {
+      this.etcdPort = await freePort();
+      this.etcdPeerPort = await freePort();
+      this.apiPort = await freePort();
+      try {
+        await this.startEtcd();
+        await this.startApiServer();
+        await writeFile(this.kubeconfigPath, await this.kubeconfig('admin', this.adminToken));
+        if (this.options.controllerManager) await this.startControllerManager();
+        return;
+      } catch (error) {
+        await this.stop().catch(() => {});
+        if (attempt >= 3 || !/address already in use/.test((error as Error).message)) throw error;
+        // etcd's data names its peer URL: start the next attempt from an empty data directory.
+        await rm(join(dir, 'etcd'), { recursive: true, force: true });
+      }
+    }
   }
 
   /** A kubeconfig (YAML) for this control plane with a bearer token; works for client-node, kubectl, helm. */
