@@ -81,7 +81,8 @@ export async function startImapFixture(env: Record<string, string> = {}): Promis
         ...extra,
       },
     });
-    await process.start();
+    // A cold start (tsx compiling the service) on a busy 2-core machine can exceed the default 30 s.
+    await process.start(60_000);
     const service = { process, imapPort, imapsPort, pop3Port, pop3sPort, opsPort };
     replicas.push(service);
     return service;
