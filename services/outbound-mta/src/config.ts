@@ -94,8 +94,6 @@ export const outboundEnv = z.object({
   OUTBOUND_TLS_CA_FILE: env.optionalString(),
   /** Port of the HTTPS server serving mta-sts.<domain>/.well-known/mta-sts.txt (443; tests override). */
   OUTBOUND_MTA_STS_PORT: env.port(443),
-  /** Host to connect to for every MTA-STS policy fetch instead of mta-sts.<domain> (tests only). */
-  OUTBOUND_MTA_STS_CONNECT_HOST: env.optionalString(),
   /** SMTP reply classification rules; the bundled table when unset. */
   OUTBOUND_REPLY_RULES_FILE: env.optionalString(),
 });
