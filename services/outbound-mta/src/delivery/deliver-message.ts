@@ -93,6 +93,11 @@ export async function deliverMessage(
   const tls = session.tlsOutcome;
   const all = (kind: AttemptResult['kind'], status: string, reply: string): AttemptResult[] =>
     entries.map((entry) => ({ entry, kind, status, reply, host, tls }));
+  // A remote without SMTPUTF8 cannot take an internationalized address (RFC 6531 §3.2: bounce).
+  // 8-bit content to a remote without 8BITMIME is bounced too, not downgraded: a 7-bit downgrade
+  // means re-encoding every 8-bit MIME part (8-bit headers cannot be converted at all) and DKIM
+  // signing again afterwards; RFC 6152 §3 allows returning the message instead, and servers
+  // without 8BITMIME are practically extinct. A message above the remote's SIZE fails before MAIL.
   if (message.smtpUtf8 && !session.supports('SMTPUTF8'))
     return all(
       'failed',

@@ -1,0 +1,304 @@
+// outbound-mta against a small raw SMTP server (node:net) whose EHLO keywords the test chooses:
+// 8-bit content to a remote without 8BITMIME and a UTF-8 address to a remote without SMTPUTF8
+// bounce with a DSN (never sent), a message larger than the remote's SIZE fails before MAIL/DATA,
+// a domain without MX is delivered to its A record (implicit MX, real DNS server), and many
+// messages to one destination use at most OUTBOUND_DESTINATION_CONCURRENCY simultaneous
+// connections, several messages per connection.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import {
+  crlf,
+  LOCAL_DOMAIN,
+  type OutboundTestbed,
+  startOutboundTestbed,
+  waitFor,
+} from './outbound-fixture.js';
+
+const DESTINATION_CONCURRENCY = 2;
+
+interface Transaction {
+  mailFrom: string;
+  recipients: string[];
+  data: Buffer;
+}
+
+interface RawSmtpServer {
+  /** Every command line received, in order, over all connections. */
+  commands: string[];
+  transactions: Transaction[];
+  /** Connections accepted so far. */
+  connections: number;
+  /** The most connections open at the same time. */
+  maxOpen: number;
+  /** Messages accepted on each connection, by connection. */
+  perConnection: number[];
+  close(): Promise<void>;
+}
+
+/**
+ * A minimal ESMTP server: advertises exactly `extensions` after EHLO, accepts every command, and
+ * answers the final dot after `dataDelayMs` (so concurrent deliveries overlap).
+ */
+async function startRawSmtp(
+  host: string,
+  port: number,
+  options: { extensions: string[]; dataDelayMs?: number },
+): Promise<RawSmtpServer> {
+  const state: Omit<RawSmtpServer, 'close'> = {
+    commands: [],
+    transactions: [],
+    connections: 0,
+    maxOpen: 0,
+    perConnection: [],
+  };
+  let open = 0;
+  const server: Server = createServer((socket) => {
+    state.connections++;
+    open++;
+    state.maxOpen = Math.max(state.maxOpen, open);
+    const index = state.perConnection.push(0) - 1;
+    socket.on('close', () => open--);
+    socket.on('error', () => {});
+    let buffer = Buffer.alloc(0);
+    let busy = false;
+    let inData = false;
+    let tx: Transaction = { mailFrom: '', recipients: [], data: Buffer.alloc(0) };
+    const reply = (text: string) => {
+      if (!socket.destroyed) socket.write(`${text}\r\n`);
+    };
+    const serve = () => {
+      while (!busy) {
+        if (inData) {
+          const end = buffer.subarray(0, 3).equals(Buffer.from('.\r\n')) ? -2 : buffer.indexOf('\r\n.\r\n');
+          if (end === -1) return;
+          tx.data = Buffer.from(buffer.subarray(0, end + 2));
+          buffer = buffer.subarray(end + 5);
+          inData = false;
+          state.transactions.push(tx);
+          state.perConnection[index]!++;
+          busy = true;
+          setTimeout(() => {
+            busy = false;
+            reply('250 2.0.0 queued');
+            serve();
+          }, options.dataDelayMs ?? 0);
+          return;
+        }
+        const eol = buffer.indexOf('\r\n');
+        if (eol < 0) return;
+        const line = buffer.subarray(0, eol).toString('utf8');
+        buffer = buffer.subarray(eol + 2);
+        state.commands.push(line);
+        const verb = line.split(' ')[0]!.toUpperCase();
+        if (verb === 'EHLO') {
+          const lines = ['raw.test', ...options.extensions];
+          socket.write(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}\r\n`).join(''));
+        } else if (verb === 'MAIL') {
+          tx = { mailFrom: line, recipients: [], data: Buffer.alloc(0) };
+          reply('250 2.1.0 ok');
+        } else if (verb === 'RCPT') {
+          tx.recipients.push(line);
+          reply('250 2.1.5 ok');
+        } else if (verb === 'DATA') {
+          inData = true;
+          reply('354 go ahead');
+        } else if (verb === 'QUIT') {
+          socket.end('221 2.0.0 bye\r\n');
+          return;
+        } else reply('250 2.0.0 ok');
+      }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      serve();
+    });
+    socket.write('220 raw.test ESMTP\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return Object.assign(state, {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Connections still open are the client's to close; don't wait for them.
+        setTimeout(resolve, 1_000).unref();
+      }),
+  });
+}
+
+let bed: OutboundTestbed;
+const servers: RawSmtpServer[] = [];
+
+/** A raw server answering as the MX of `domain` on its own loopback address. */
+async function mxServer(domain: string, address: string, options: Parameters<typeof startRawSmtp>[2]) {
+  bed.dns.add(
+    { type: 'MX', name: domain, exchange: `mx.${domain}`, preference: 10 },
+    { type: 'A', name: `mx.${domain}`, address },
+  );
+  const server = await startRawSmtp(address, bed.smtpPort, options);
+  servers.push(server);
+  return server;
+}
+
+/** The one DSN in a local sender's INBOX. */
+async function dsnIn(address: string): Promise<string> {
+  const [dsn] = await waitFor(`the DSN in ${address}'s INBOX`, async () => {
+    const box = await bed.mailbox(address);
+    return box.length > 0 ? box : undefined;
+  });
+  assert.match(dsn!, /Content-Type: multipart\/report; report-type=delivery-status/i);
+  return dsn!;
+}
+
+before(async () => {
+  bed = await startOutboundTestbed({
+    outboundEnv: { OUTBOUND_DESTINATION_CONCURRENCY: String(DESTINATION_CONCURRENCY) },
+  });
+  for (const user of ['alice', 'bob', 'carol', 'dave', 'erin'])
+    await bed.addAccount(`${user}@${LOCAL_DOMAIN}`);
+});
+
+after(async () => {
+  for (const server of servers) await server.close();
+  await bed?.stop();
+});
+
+const eightBitBody = (from: string, to: string, subject: string) =>
+  Buffer.from(
+    crlf(
+      `From: ${from}`,
+      `To: ${to}`,
+      `Subject: ${subject}`,
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      'Grüße aus dem Café, naïve façade.',
+    ),
+    'utf8',
+  );
+
+describe('SMTP extensions, implicit MX and destination concurrency', () => {
+  test('8-bit content to a remote with 8BITMIME: sent with BODY=8BITMIME, bytes intact', async () => {
+    const server = await mxServer('eight.test', '127.0.0.11', { extensions: ['PIPELINING', '8BITMIME'] });
+    const from = `alice@${LOCAL_DOMAIN}`;
+    const body = eightBitBody(from, 'fritz@eight.test', '8bit ok');
+    const spoolId = await bed.submit(from, ['fritz@eight.test'], body);
+    await bed.settled(spoolId, 'delivered');
+    const [tx] = server.transactions;
+    assert.match(tx!.mailFrom, /^MAIL FROM:<alice@hermod\.test> .*BODY=8BITMIME/);
+    assert.ok(tx!.data.includes(Buffer.from('Grüße aus dem Café, naïve façade.\r\n', 'utf8')));
+  });
+
+  // Bounced, not downgraded: converting to 7 bit means re-encoding every 8-bit MIME part (and
+  // 8-bit headers cannot be converted at all) and re-signing DKIM after it; RFC 6152 §3 allows
+  // returning the message instead, and servers without 8BITMIME are practically extinct.
+  test('8-bit content to a remote without 8BITMIME: bounced (5.6.3) with a DSN, never sent', async () => {
+    const server = await mxServer('seven.test', '127.0.0.12', { extensions: ['PIPELINING'] });
+    const from = `bob@${LOCAL_DOMAIN}`;
+    const spoolId = await bed.submit(from, ['gus@seven.test'], eightBitBody(from, 'gus@seven.test', '8bit'));
+    const [row] = await bed.settled(spoolId, 'failed');
+    assert.match(row!.error ?? '', /8BITMIME/);
+    const dsn = await dsnIn(from);
+    assert.match(dsn, /Final-Recipient: rfc822; ?gus@seven\.test/);
+    assert.match(dsn, /Action: failed/);
+    assert.match(dsn, /Status: 5\.6\.3/);
+    assert.ok(server.connections >= 1, 'the remote was contacted (its EHLO decides)');
+    assert.deepEqual(
+      server.commands.filter((c) => /^(MAIL|RCPT|DATA)/i.test(c)),
+      [],
+      'a transaction was started',
+    );
+  });
+
+  test('a UTF-8 address to a remote without SMTPUTF8: bounced (5.6.7) with a DSN, never sent', async () => {
+    const server = await mxServer('ascii.test', '127.0.0.13', { extensions: ['PIPELINING', '8BITMIME'] });
+    const from = `carol@${LOCAL_DOMAIN}`;
+    const to = 'jürgen@ascii.test';
+    const spoolId = await bed.submit(
+      from,
+      [to],
+      crlf(`From: ${from}`, 'To: someone@ascii.test', 'Subject: utf8 address', '', 'plain ascii body'),
+    );
+    const [row] = await bed.settled(spoolId, 'failed');
+    assert.match(row!.error ?? '', /SMTPUTF8/);
+    const dsn = await dsnIn(from);
+    assert.match(dsn, /Action: failed/);
+    assert.match(dsn, /Status: 5\.6\.7/);
+    assert.ok(server.connections >= 1);
+    assert.deepEqual(
+      server.commands.filter((c) => /^(MAIL|RCPT|DATA)/i.test(c)),
+      [],
+    );
+  });
+
+  test('a message larger than the remote SIZE: permanent failure before MAIL FROM and DATA', async () => {
+    const server = await mxServer('small.test', '127.0.0.14', { extensions: ['PIPELINING', 'SIZE 1000'] });
+    const from = `dave@${LOCAL_DOMAIN}`;
+    const spoolId = await bed.submit(
+      from,
+      ['hal@small.test'],
+      crlf(`From: ${from}`, 'To: hal@small.test', 'Subject: too big', '', ...Array(100).fill('x'.repeat(70))),
+    );
+    const [row] = await bed.settled(spoolId, 'failed');
+    assert.match(row!.error ?? '', /exceeds .*limit of 1000/);
+    const dsn = await dsnIn(from);
+    assert.match(dsn, /Status: 5\.3\.4/);
+    assert.ok(server.connections >= 1);
+    assert.deepEqual(
+      server.commands.filter((c) => /^(MAIL|RCPT|DATA)/i.test(c)),
+      [],
+    );
+    assert.deepEqual(server.transactions, []);
+  });
+
+  test('a domain without MX records: delivered to its A record (implicit MX)', async () => {
+    const address = '127.0.0.15';
+    bed.dns.add({ type: 'A', name: 'implicit.test', address });
+    const server = await startRawSmtp(address, bed.smtpPort, { extensions: ['PIPELINING'] });
+    servers.push(server);
+    const from = `erin@${LOCAL_DOMAIN}`;
+    const spoolId = await bed.submit(
+      from,
+      ['ivy@implicit.test'],
+      crlf(`From: ${from}`, 'To: ivy@implicit.test', 'Subject: implicit', '', 'to the A record'),
+    );
+    const [row] = await bed.settled(spoolId, 'delivered');
+    assert.match(row!.destination?.outcome?.host ?? '', /^implicit\.test\[127\.0\.0\.15\]:/);
+    assert.equal(server.transactions.length, 1);
+    assert.deepEqual(server.transactions[0]!.recipients, ['RCPT TO:<ivy@implicit.test>']);
+    assert.ok(
+      bed.dns.queries.some((q) => q.name === 'implicit.test' && q.type === 'MX'),
+      'MX was not looked up first',
+    );
+  });
+
+  test(`many messages to one destination: at most ${DESTINATION_CONCURRENCY} connections at once, several messages per connection`, async () => {
+    const count = 12;
+    const server = await mxServer('busy.test', '127.0.0.16', {
+      extensions: ['PIPELINING', '8BITMIME'],
+      dataDelayMs: 400,
+    });
+    const from = `alice@${LOCAL_DOMAIN}`;
+    const spoolIds = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        bed.submit(
+          from,
+          [`user${i}@busy.test`],
+          crlf(`From: ${from}`, `To: user${i}@busy.test`, `Subject: busy ${i}`, '', `message ${i}`),
+        ),
+      ),
+    );
+    for (const spoolId of spoolIds) await bed.settled(spoolId, 'delivered', 40_000);
+    assert.equal(server.transactions.length, count);
+    assert.ok(
+      server.maxOpen <= DESTINATION_CONCURRENCY,
+      `${server.maxOpen} simultaneous connections, limit ${DESTINATION_CONCURRENCY}`,
+    );
+    assert.ok(server.connections < count, `${server.connections} connections for ${count} messages`);
+    assert.ok(
+      Math.max(...server.perConnection) >= 2,
+      `messages per connection: ${server.perConnection.join(',')}`,
+    );
+  });
+});
