@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadReplyClassifier } from '../src/delivery/classify.js';
+import { deliverMessage, type PreparedMessage } from '../src/delivery/deliver-message.js';
+import type { SmtpSession } from '../src/delivery/smtp-session.js';
+import type { QueueEntry } from '../src/queue/lease.js';
+
+/** A fake session with chosen EHLO keywords that records what it was asked to send (unit tests only). */
+function fakeSession(extensions: string[], maxSize = 0) {
+  const sent: Array<{ from: string; recipients: string[]; eightBit: boolean }> = [];
+  const session = {
+    tlsOutcome: 'none',
+    maxSize,
+    supports: (e: string) => extensions.includes(e),
+    send: async (from: string, recipients: string[], _data: Buffer, eightBit: boolean) => {
+      sent.push({ from, recipients, eightBit });
+      return { accepted: recipients, rejected: [], reply: '250 2.0.0 queued' };
+    },
+    reset: async () => {},
+  };
+  return { session: session as unknown as SmtpSession, sent };
+}
+
+const entry = (recipient: string): QueueEntry => ({
+  spoolId: 'spool-1',
+  rcptIndex: 0,
+  domain: recipient.split('@')[1]!,
+  recipient,
+  mailFrom: 'alice@hermod.test',
+  attempts: 0,
+  queuedAt: new Date(0),
+  expiresAt: new Date(86_400_000),
+  delayNotified: false,
+  destination: null,
+});
+
+function prepared(data: string, options: { smtpUtf8?: boolean } = {}): PreparedMessage {
+  const bytes = Buffer.from(data, 'utf8');
+  return {
+    context: {
+      spoolId: 'spool-1',
+      receivedAt: new Date(0),
+      recipientParameters: new Map(),
+      originalHeaders: Buffer.alloc(0),
+    },
+    data: bytes,
+    eightBit: bytes.some((b) => b > 0x7f),
+    mailFrom: 'alice@hermod.test',
+    smtpUtf8: options.smtpUtf8 ?? false,
+  };
+}
+
+const classify = loadReplyClassifier();
+const ascii = 'Subject: hi\r\n\r\nhello\r\n';
+const eightBit = 'Subject: hi\r\n\r\nCafé\r\n';
+
+describe('deliverMessage: remote capabilities', () => {
+  it('fails permanently (5.3.4) without sending when the message exceeds the remote SIZE', async () => {
+    const { session, sent } = fakeSession(['SIZE'], 10);
+    const results = await deliverMessage(
+      session,
+      prepared(ascii),
+      [entry('bob@example.org')],
+      classify,
+      'mx',
+    );
+    assert.deepEqual(
+      results.map((r) => [r.kind, r.status]),
+      [['failed', '5.3.4']],
+    );
+    assert.match(results[0]!.reply, /exceeds mx's limit of 10/);
+    assert.deepEqual(sent, []);
+  });
+
+  it('sends when the message is within SIZE, or SIZE has no limit', async () => {
+    for (const maxSize of [ascii.length, 0]) {
+      const { session, sent } = fakeSession(['SIZE'], maxSize);
+      const results = await deliverMessage(
+        session,
+        prepared(ascii),
+        [entry('bob@example.org')],
+        classify,
+        'mx',
+      );
+      assert.equal(results[0]!.kind, 'delivered');
+      assert.equal(sent.length, 1);
+    }
+  });
+
+  it('bounces 8-bit content (5.6.3) to a remote without 8BITMIME, without sending', async () => {
+    const { session, sent } = fakeSession(['PIPELINING']);
+    const results = await deliverMessage(
+      session,
+      prepared(eightBit),
+      [entry('bob@example.org')],
+      classify,
+      'mx',
+    );
+    assert.deepEqual(
+      results.map((r) => [r.kind, r.status]),
+      [['failed', '5.6.3']],
+    );
+    assert.deepEqual(sent, []);
+  });
+
+  it('sends 8-bit content with BODY=8BITMIME to a remote that has it', async () => {
+    const { session, sent } = fakeSession(['8BITMIME']);
+    const results = await deliverMessage(
+      session,
+      prepared(eightBit),
+      [entry('bob@example.org')],
+      classify,
+      'mx',
+    );
+    assert.equal(results[0]!.kind, 'delivered');
+    assert.deepEqual(sent, [{ from: 'alice@hermod.test', recipients: ['bob@example.org'], eightBit: true }]);
+  });
+
+  it('bounces a message needing SMTPUTF8 (5.6.7) to a remote without it, without sending', async () => {
+    const { session, sent } = fakeSession(['8BITMIME']);
+    const results = await deliverMessage(
+      session,
+      prepared(ascii, { smtpUtf8: true }),
+      [entry('jürgen@example.org')],
+      classify,
+      'mx',
+    );
+    assert.deepEqual(
+      results.map((r) => [r.kind, r.status]),
+      [['failed', '5.6.7']],
+    );
+    assert.deepEqual(sent, []);
+  });
+
+  it('sends a message needing SMTPUTF8 to a remote that has it', async () => {
+    const { session, sent } = fakeSession(['8BITMIME', 'SMTPUTF8']);
+    const results = await deliverMessage(
+      session,
+      prepared(ascii, { smtpUtf8: true }),
+      [entry('jürgen@example.org')],
+      classify,
+      'mx',
+    );
+    assert.equal(results[0]!.kind, 'delivered');
+    assert.equal(sent.length, 1);
+  });
+});
