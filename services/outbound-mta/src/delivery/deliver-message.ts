@@ -1,6 +1,4 @@
 import type { Pool } from '@hermod/db';
-import { readBody } from '@hermod/mail-store';
-import { loadSpoolMessage } from '@hermod/spool';
 import { type DkimSigningKey, dkimSignature } from '../dkim/dkim-sign.js';
 import { headerBlock, normalizeCrlf } from '../dsn/build-dsn.js';
 import type { AttemptResult, MessageContext } from '../queue/finish.js';
@@ -34,6 +32,45 @@ export function fromHeaderDomain(header: Buffer): string | undefined {
     : undefined;
 }
 
+/**
+ * What an attempt needs of the spooled message, in one round trip: arrival time, envelope,
+ * recipients' DSN parameters and the body's chunks (the body is held whole for signing anyway).
+ */
+async function loadForDelivery(
+  pool: Pool,
+  spoolId: string,
+): Promise<
+  | {
+      receivedAt: Date;
+      envelope: Record<string, unknown>;
+      recipients: Array<{ rcptIndex: number; parameters: Record<string, string> }>;
+      chunks: Buffer[];
+    }
+  | undefined
+> {
+  const { rows } = await pool.query<{
+    received_at: Date;
+    envelope: Record<string, unknown>;
+    recipients: Array<{ rcptIndex: number; parameters: Record<string, string> }> | null;
+    chunks: Buffer[] | null;
+  }>(
+    `SELECT s.received_at, s.envelope,
+       (SELECT json_agg(json_build_object('rcptIndex', r.rcpt_index, 'parameters', r.parameters))
+          FROM spool_recipients r WHERE r.spool_id = s.id) AS recipients,
+       (SELECT array_agg(c.data ORDER BY c.seq) FROM message_body_chunks c WHERE c.body_id = s.body_id) AS chunks
+     FROM spool_messages s WHERE s.id = $1`,
+    [spoolId],
+  );
+  const m = rows[0];
+  if (!m) return undefined;
+  return {
+    receivedAt: m.received_at,
+    envelope: m.envelope,
+    recipients: m.recipients ?? [],
+    chunks: m.chunks ?? [],
+  };
+}
+
 /** Loads the spooled message once per attempt: body bytes normalized to CRLF and DKIM-signed. */
 export async function prepareMessage(
   pool: Pool,
@@ -42,12 +79,10 @@ export async function prepareMessage(
 ): Promise<PreparedMessage | undefined> {
   const first = entries[0];
   if (!first) return undefined;
-  const message = await loadSpoolMessage(pool, first.spoolId);
+  const message = await loadForDelivery(pool, first.spoolId);
   if (!message) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const chunk of readBody(pool, message.bodyId)) chunks.push(chunk);
   // Bare CR and bare LF never leave this server: every line break goes out as CRLF.
-  let data = normalizeCrlf(Buffer.concat(chunks));
+  let data = normalizeCrlf(Buffer.concat(message.chunks));
   const originalHeaders = headerBlock(data);
   const candidates = [fromHeaderDomain(originalHeaders), first.mailFrom.split('@').pop()?.toLowerCase()];
   for (const domain of candidates) {
@@ -62,7 +97,7 @@ export async function prepareMessage(
   const envid = Object.entries(mailFromArgs).find(([k]) => k.toUpperCase() === 'ENVID')?.[1];
   return {
     context: {
-      spoolId: message.id,
+      spoolId: first.spoolId,
       receivedAt: message.receivedAt,
       recipientParameters: new Map(message.recipients.map((r) => [r.rcptIndex, r.parameters])),
       ...(envid ? { envelopeId: envid } : {}),
