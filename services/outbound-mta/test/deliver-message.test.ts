@@ -54,94 +54,66 @@ const classify = loadReplyClassifier();
 const ascii = 'Subject: hi\r\n\r\nhello\r\n';
 const eightBit = 'Subject: hi\r\n\r\nCafé\r\n';
 
+/** One transaction against a remote with `extensions` (and SIZE `maxSize`): outcomes and what was sent. */
+async function attempt(
+  extensions: string[],
+  data: string,
+  options: { maxSize?: number; smtpUtf8?: boolean; recipient?: string } = {},
+) {
+  const { session, sent } = fakeSession(extensions, options.maxSize);
+  const results = await deliverMessage(
+    session,
+    prepared(data, options),
+    [entry(options.recipient ?? 'bob@example.org')],
+    classify,
+    'mx',
+  );
+  return { outcome: results.map((r) => [r.kind, r.status]), reply: results[0]?.reply, sent };
+}
+
 describe('deliverMessage: remote capabilities', () => {
   it('fails permanently (5.3.4) without sending when the message exceeds the remote SIZE', async () => {
-    const { session, sent } = fakeSession(['SIZE'], 10);
-    const results = await deliverMessage(
-      session,
-      prepared(ascii),
-      [entry('bob@example.org')],
-      classify,
-      'mx',
-    );
-    assert.deepEqual(
-      results.map((r) => [r.kind, r.status]),
-      [['failed', '5.3.4']],
-    );
-    assert.match(results[0]!.reply, /exceeds mx's limit of 10/);
+    const { outcome, reply, sent } = await attempt(['SIZE'], ascii, { maxSize: 10 });
+    assert.deepEqual(outcome, [['failed', '5.3.4']]);
+    assert.match(reply ?? '', /exceeds mx's limit of 10/);
     assert.deepEqual(sent, []);
   });
 
   it('sends when the message is within SIZE, or SIZE has no limit', async () => {
     for (const maxSize of [ascii.length, 0]) {
-      const { session, sent } = fakeSession(['SIZE'], maxSize);
-      const results = await deliverMessage(
-        session,
-        prepared(ascii),
-        [entry('bob@example.org')],
-        classify,
-        'mx',
-      );
-      assert.equal(results[0]!.kind, 'delivered');
+      const { outcome, sent } = await attempt(['SIZE'], ascii, { maxSize });
+      assert.deepEqual(outcome, [['delivered', '2.0.0']]);
       assert.equal(sent.length, 1);
     }
   });
 
   it('bounces 8-bit content (5.6.3) to a remote without 8BITMIME, without sending', async () => {
-    const { session, sent } = fakeSession(['PIPELINING']);
-    const results = await deliverMessage(
-      session,
-      prepared(eightBit),
-      [entry('bob@example.org')],
-      classify,
-      'mx',
-    );
-    assert.deepEqual(
-      results.map((r) => [r.kind, r.status]),
-      [['failed', '5.6.3']],
-    );
+    const { outcome, sent } = await attempt(['PIPELINING'], eightBit);
+    assert.deepEqual(outcome, [['failed', '5.6.3']]);
     assert.deepEqual(sent, []);
   });
 
   it('sends 8-bit content with BODY=8BITMIME to a remote that has it', async () => {
-    const { session, sent } = fakeSession(['8BITMIME']);
-    const results = await deliverMessage(
-      session,
-      prepared(eightBit),
-      [entry('bob@example.org')],
-      classify,
-      'mx',
-    );
-    assert.equal(results[0]!.kind, 'delivered');
+    const { outcome, sent } = await attempt(['8BITMIME'], eightBit);
+    assert.deepEqual(outcome, [['delivered', '2.0.0']]);
     assert.deepEqual(sent, [{ from: 'alice@hermod.test', recipients: ['bob@example.org'], eightBit: true }]);
   });
 
   it('bounces a message needing SMTPUTF8 (5.6.7) to a remote without it, without sending', async () => {
-    const { session, sent } = fakeSession(['8BITMIME']);
-    const results = await deliverMessage(
-      session,
-      prepared(ascii, { smtpUtf8: true }),
-      [entry('jürgen@example.org')],
-      classify,
-      'mx',
-    );
-    assert.deepEqual(
-      results.map((r) => [r.kind, r.status]),
-      [['failed', '5.6.7']],
-    );
+    const { outcome, sent } = await attempt(['8BITMIME'], ascii, {
+      smtpUtf8: true,
+      recipient: 'jürgen@example.org',
+    });
+    assert.deepEqual(outcome, [['failed', '5.6.7']]);
     assert.deepEqual(sent, []);
   });
 
   it('sends a message needing SMTPUTF8 to a remote that has it', async () => {
-    const { session, sent } = fakeSession(['8BITMIME', 'SMTPUTF8']);
-    const results = await deliverMessage(
-      session,
-      prepared(ascii, { smtpUtf8: true }),
-      [entry('jürgen@example.org')],
-      classify,
-      'mx',
-    );
-    assert.equal(results[0]!.kind, 'delivered');
+    const { outcome, sent } = await attempt(['8BITMIME', 'SMTPUTF8'], ascii, {
+      smtpUtf8: true,
+      recipient: 'jürgen@example.org',
+    });
+    assert.deepEqual(outcome, [['delivered', '2.0.0']]);
     assert.equal(sent.length, 1);
   });
 });
