@@ -40,17 +40,21 @@ interface NewRecipient {
   destination: Record<string, unknown>;
 }
 
+/** One message's routing decisions, ready to be committed and then published. */
+interface RoutePlan {
+  message: SpoolMessage;
+  updates: Update[];
+  added: NewRecipient[];
+  local: LocalDeliveryJobPayload['recipients'];
+  outbound: number[];
+}
+
 /**
- * Turns an accepted message into per-recipient work: local mailbox deliveries and outbound
- * deliveries (remote domains, forwards, backup relays). An alias that fans out, or forwards to
- * another address, adds one spool recipient per destination. The decisions are committed to the
- * spool before the jobs are published, so a crash in between leaves work the sweeper finds; a
- * redelivered job finds the message already routed.
+ * Decides what an accepted message becomes: local mailbox deliveries and outbound deliveries
+ * (remote domains, forwards, backup relays). An alias that fans out, or forwards to another
+ * address, adds one spool recipient per destination. Reads only; commitPlans writes the decisions.
  */
-export async function routeSpooledMessage(
-  deps: RoutingStageDeps,
-  job: RoutingJobPayload,
-): Promise<JobOutcome> {
+async function planRoute(deps: RoutingStageDeps, job: RoutingJobPayload): Promise<RoutePlan | JobOutcome> {
   const message = await loadSpoolMessage(deps.pool, job.spoolId);
   if (!message) return { kind: 'drop', reason: `spool message ${job.spoolId} not found` };
   if (message.routedAt || message.completedAt) return { kind: 'ack' };
@@ -150,16 +154,44 @@ export async function routeSpooledMessage(
       },
     });
   }
-  await withTransaction(deps.pool, async (client) => {
-    await insertRecipients(client, message, added);
-    await markRecipients(client, message.id, updates);
-    await client.query('UPDATE spool_messages SET routed_at = now() WHERE id = $1', [message.id]);
-    await completeIfDone(client, message.id);
-  });
+  return { message, updates, added, local, outbound };
+}
+
+const isPlan = (value: RoutePlan | JobOutcome): value is RoutePlan => 'message' in value;
+
+/** Writes the decisions of several messages in the caller's transaction (one commit for all). */
+async function commitPlans(client: PoolClient, plans: RoutePlan[]): Promise<void> {
+  for (const plan of plans) {
+    await insertRecipients(client, plan.message, plan.added);
+    await markRecipients(client, plan.message.id, plan.updates);
+  }
+  await client.query('UPDATE spool_messages SET routed_at = now() WHERE id = ANY($1::uuid[])', [
+    plans.map((p) => p.message.id),
+  ]);
+  for (const plan of plans) await completeIfDone(client, plan.message.id);
+}
+
+/** Publishes a committed plan's jobs: after the commit, so a crash in between leaves work the sweeper finds. */
+async function publishPlan(deps: RoutingStageDeps, plan: RoutePlan): Promise<JobOutcome> {
+  const { message, local, outbound } = plan;
   if (local.length > 0) await deps.publishLocalDelivery({ spoolId: message.id, recipients: local });
   if (outbound.length > 0) await deps.publishOutbound({ spoolId: message.id, rcptIndexes: outbound });
   deps.logger.debug({ spoolId: message.id, local: local.length, outbound: outbound.length }, 'routed');
   return { kind: 'ack' };
+}
+
+/**
+ * Routes one accepted message: decisions committed to the spool, then the jobs published. A
+ * redelivered job finds the message already routed and is only acknowledged.
+ */
+export async function routeSpooledMessage(
+  deps: RoutingStageDeps,
+  job: RoutingJobPayload,
+): Promise<JobOutcome> {
+  const planned = await planRoute(deps, job);
+  if (!isPlan(planned)) return planned;
+  await withTransaction(deps.pool, (client) => commitPlans(client, [planned]));
+  return publishPlan(deps, planned);
 }
 
 async function insertRecipients(
@@ -183,17 +215,48 @@ async function insertRecipients(
   );
 }
 
-/** Batch adapter for consumeJobs: messages are routed concurrently, each on its own. */
+const retryLater =
+  (deps: RoutingStageDeps, spoolId: string) =>
+  (error: unknown): JobOutcome => {
+    deps.logger.warn({ err: error, spoolId }, 'routing failed; will retry');
+    return { kind: 'retry', delayMs: 2_000, reason: (error as Error).message };
+  };
+
+/**
+ * Batch adapter for consumeJobs: messages are planned concurrently and their decisions committed in
+ * ONE transaction (one WAL flush for the batch instead of one per message). If that transaction
+ * fails, each message is committed on its own, so one bad message never holds back the others.
+ */
 export async function routeBatch(
   deps: RoutingStageDeps,
   jobs: ReceivedJob<RoutingJobPayload>[],
 ): Promise<JobOutcome[]> {
+  const seen = new Set<string>();
+  const planned = await Promise.all(
+    jobs.map(async (job): Promise<RoutePlan | JobOutcome> => {
+      // The same message twice in one batch (a redelivery): the first one routes it.
+      if (seen.has(job.payload.spoolId)) return { kind: 'ack' };
+      seen.add(job.payload.spoolId);
+      return planRoute(deps, job.payload).catch(retryLater(deps, job.payload.spoolId));
+    }),
+  );
+  const plans = planned.filter(isPlan);
+  let committedTogether = plans.length > 0;
+  if (plans.length > 1)
+    await withTransaction(deps.pool, (client) => commitPlans(client, plans)).catch((error: unknown) => {
+      deps.logger.warn({ err: error, messages: plans.length }, 'batch commit failed; committing one by one');
+      committedTogether = false;
+    });
+  else committedTogether = false;
   return Promise.all(
-    jobs.map((job) =>
-      routeSpooledMessage(deps, job.payload).catch((error: unknown): JobOutcome => {
-        deps.logger.warn({ err: error, spoolId: job.payload.spoolId }, 'routing failed; will retry');
-        return { kind: 'retry', delayMs: 2_000, reason: (error as Error).message };
-      }),
-    ),
+    planned.map(async (p) => {
+      if (!isPlan(p)) return p;
+      try {
+        if (!committedTogether) await withTransaction(deps.pool, (client) => commitPlans(client, [p]));
+        return await publishPlan(deps, p);
+      } catch (error) {
+        return retryLater(deps, p.message.id)(error);
+      }
+    }),
   );
 }
