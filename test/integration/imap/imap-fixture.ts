@@ -52,6 +52,16 @@ export async function startImapFixture(env: Record<string, string> = {}): Promis
   const { certFile, keyFile } = await ensureSelfSignedCertificate(certDir);
   const replicas: ImapService[] = [];
   const startReplica = async (extra: Record<string, string> = {}): Promise<ImapService> => {
+    // A free port can be taken by another process before the service binds it: try fresh ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startOnce(extra);
+      } catch (error) {
+        if (attempt >= 3 || !String(error).includes('EADDRINUSE')) throw error;
+      }
+    }
+  };
+  const startOnce = async (extra: Record<string, string>): Promise<ImapService> => {
     const [imapPort, imapsPort, pop3Port, pop3sPort, opsPort] = await Promise.all([
       freePort(),
       freePort(),
@@ -82,12 +92,30 @@ export async function startImapFixture(env: Record<string, string> = {}): Promis
       },
     });
     // A cold start (tsx compiling the service) on a busy 2-core machine can exceed the default 30 s.
-    await process.start(60_000);
+    try {
+      await process.start(60_000);
+    } catch (error) {
+      // A replica that never became ready must not outlive the test file (it would keep it running).
+      await process.stop().catch(() => {});
+      throw error;
+    }
     const service = { process, imapPort, imapsPort, pop3Port, pop3sPort, opsPort };
     replicas.push(service);
     return service;
   };
-  const service = await startReplica();
+  const closeAll = async () => {
+    for (const r of replicas) await r.process.stop();
+    await bus.close();
+    await nats.stop();
+    await db.close();
+  };
+  let service: ImapService;
+  try {
+    service = await startReplica();
+  } catch (error) {
+    await closeAll().catch(() => {});
+    throw error;
+  }
   const accounts = new AccountStore(db.pool);
   return {
     db,
@@ -125,12 +153,7 @@ export async function startImapFixture(env: Record<string, string> = {}): Promis
       );
       return result.uid;
     },
-    async close() {
-      for (const r of replicas) await r.process.stop();
-      await bus.close();
-      await nats.stop();
-      await db.close();
-    },
+    close: closeAll,
   };
 }
 
