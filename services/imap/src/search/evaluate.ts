@@ -27,6 +27,25 @@ function compareDay(time: number, cmp: 'before' | 'on' | 'since', day: number): 
   return cmp === 'before' ? d < day : cmp === 'on' ? d === day : d >= day;
 }
 
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/**
+ * The calendar day a Date header names, as its writer saw it: SENT* keys compare dates
+ * "disregarding time and timezone" (RFC 3501 6.4.4), so 23:30 -0500 on the 1st is the 1st, not
+ * the 2nd in UTC. Falls back to Date.parse for unusual forms.
+ */
+function sentDay(value: string): number | undefined {
+  const m = /(?:^|[\s,])(\d{1,2})\s+([a-z]{3})[a-z]*\s+(\d{2,4})\b/i.exec(value);
+  const month = m ? MONTHS.indexOf(m[2]!.toLowerCase()) : -1;
+  if (m && month >= 0) {
+    let year = Number(m[3]);
+    if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900; // RFC 5322 4.3 obsolete two-digit years
+    return Date.UTC(year, month, Number(m[1]));
+  }
+  const time = Date.parse(value.replace(/\s*\([^)]*\)\s*$/, ''));
+  return Number.isFinite(time) ? time : undefined;
+}
+
 /** Evaluates a search key against one message; text matches are case-insensitive substrings. */
 export function matches(key: SearchKey, c: Candidate, ctx: SearchContext): boolean {
   switch (key.op) {
@@ -51,8 +70,8 @@ export function matches(key: SearchKey, c: Candidate, ctx: SearchContext): boole
     case 'date': {
       if (!key.sent) return compareDay(c.meta.internalDate.getTime(), key.cmp, key.day);
       const value = c.headers?.find((h) => h.name === 'date')?.value;
-      const time = value ? Date.parse(value.replace(/\s*\([^)]*\)\s*$/, '')) : Number.NaN;
-      return Number.isFinite(time) && compareDay(time, key.cmp, key.day);
+      const day = value ? sentDay(value) : undefined;
+      return day !== undefined && compareDay(day, key.cmp, key.day);
     }
     case 'header': {
       const needle = key.value.toLowerCase();
