@@ -2,7 +2,7 @@
 // (smtp-source, 4 KiB messages, 20 sessions, connections reused), durability on in both (Postfix
 // fsyncs its queue file; Hermod commits with synchronous_commit=on before 250). Hermod runs with its
 // authentication checks on (SPF, DKIM, DMARC, ARC against a DNS server on loopback), Rspamd off.
-// Usage: npm run bench -- mx [--messages N] [--rounds R]
+// Usage: npm run bench -- mx [--messages N] [--rounds R] [--no-mda] [--no-auth] [--profile DIR]
 import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
 import { smtpSource } from './lib/smtp-source.js';
@@ -16,6 +16,15 @@ const rounds = arg('rounds', 2);
 const sessions = 20;
 const bytes = 4096;
 const warmUp = 1000;
+const profileAt = process.argv.indexOf('--profile');
+const profileDir = profileAt > 0 ? process.argv[profileAt + 1] : undefined;
+/** A V8 CPU profile of a service, written when it stops (bench/lib/profile-top.ts summarizes it). */
+const profiled: Record<string, string> = profileDir
+  ? {
+      NODE_OPTIONS: `--import tsx --import ${new URL('./lib/cpu-profile.ts', import.meta.url).pathname}`,
+      HERMOD_CPU_PROFILE_DIR: profileDir,
+    }
+  : {};
 
 await requireTool('smtp-source', 'apt-get install postfix');
 await requireTool('postfix', 'apt-get install postfix');
@@ -36,7 +45,9 @@ const hermod = await startHermod({
       MX_AUTH_CHECKS: process.argv.includes('--no-auth') ? 'false' : 'true',
       MX_RATE_LIMIT_PER_MINUTE: '10000000',
       MX_MAX_CONNECTIONS_PER_IP: '1000',
+      ...profiled,
     },
+    routing: profiled,
   },
 });
 await hermod.addDomain('bench.test');

@@ -5,6 +5,7 @@ import type { LocalDeliveryJobPayload, OutboundJobPayload, RoutingJobPayload } f
 import {
   completeIfDone,
   loadSpoolMessage,
+  loadSpoolMessages,
   markRecipients,
   type RecipientState,
   type SpoolMessage,
@@ -54,8 +55,12 @@ interface RoutePlan {
  * (remote domains, forwards, backup relays). An alias that fans out, or forwards to another
  * address, adds one spool recipient per destination. Reads only; commitPlans writes the decisions.
  */
-async function planRoute(deps: RoutingStageDeps, job: RoutingJobPayload): Promise<RoutePlan | JobOutcome> {
-  const message = await loadSpoolMessage(deps.pool, job.spoolId);
+async function planRoute(
+  deps: RoutingStageDeps,
+  job: RoutingJobPayload,
+  loaded?: Map<string, SpoolMessage>,
+): Promise<RoutePlan | JobOutcome> {
+  const message = loaded ? loaded.get(job.spoolId) : await loadSpoolMessage(deps.pool, job.spoolId);
   if (!message) return { kind: 'drop', reason: `spool message ${job.spoolId} not found` };
   if (message.routedAt || message.completedAt) return { kind: 'ack' };
   const channel = message.source === 'mx' ? 'inbound' : 'submission';
@@ -232,12 +237,17 @@ export async function routeBatch(
   jobs: ReceivedJob<RoutingJobPayload>[],
 ): Promise<JobOutcome[]> {
   const seen = new Set<string>();
+  // Every message of the batch in one statement; if that fails, each is loaded on its own.
+  const loaded = await loadSpoolMessages(
+    deps.pool,
+    jobs.map((j) => j.payload.spoolId),
+  ).catch(() => undefined);
   const planned = await Promise.all(
     jobs.map(async (job): Promise<RoutePlan | JobOutcome> => {
       // The same message twice in one batch (a redelivery): the first one routes it.
       if (seen.has(job.payload.spoolId)) return { kind: 'ack' };
       seen.add(job.payload.spoolId);
-      return planRoute(deps, job.payload).catch(retryLater(deps, job.payload.spoolId));
+      return planRoute(deps, job.payload, loaded).catch(retryLater(deps, job.payload.spoolId));
     }),
   );
   const plans = planned.filter(isPlan);

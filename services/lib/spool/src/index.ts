@@ -1,7 +1,7 @@
 export { type AcceptedRecipient, type AcceptInput, acceptMessage, insertAcceptedMessage } from './accept.js';
 export { insertSmallMessages, SMALL_MESSAGE_LIMIT, type SmallAcceptInput } from './accept-batch.js';
 export { AcceptBatcher, type ReplayableAccept } from './accept-batcher.js';
-export { loadSpoolMessage, type SpoolMessage, type SpoolRecipient } from './load.js';
+export { loadSpoolMessage, loadSpoolMessages, type SpoolMessage, type SpoolRecipient } from './load.js';
 export { completeIfDone, markRecipients, type RecipientState } from './recipients.js';
 export { MessageTooLargeError, SpooledBody } from './spooled-body.js';
 export { SpoolSweeper, type SweeperOptions } from './sweeper.js';
