@@ -3,11 +3,12 @@ import type { Logger } from '@hermod/logging';
 import type { JobOutcome, ReceivedJob } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, OutboundJobPayload, RoutingJobPayload } from '@hermod/pipeline';
 import {
-  completeIfDone,
+  completeMessagesIfDone,
   loadSpoolMessage,
   loadSpoolMessages,
-  markRecipients,
+  markRecipientsOfMessages,
   type RecipientState,
+  type RecipientUpdate,
   type SpoolMessage,
 } from '@hermod/spool';
 import { type RouteTarget, type RoutingLookups, routeRecipient } from './route-recipient.js';
@@ -26,12 +27,7 @@ export interface RoutingStageDeps {
   now?: () => number;
 }
 
-interface Update {
-  rcptIndex: number;
-  state: RecipientState;
-  destination?: Record<string, unknown>;
-  error?: string;
-}
+type Update = RecipientUpdate;
 
 interface NewRecipient {
   rcptIndex: number;
@@ -166,14 +162,15 @@ const isPlan = (value: RoutePlan | JobOutcome): value is RoutePlan => 'message' 
 
 /** Writes the decisions of several messages in the caller's transaction (one commit for all). */
 async function commitPlans(client: PoolClient, plans: RoutePlan[]): Promise<void> {
-  for (const plan of plans) {
-    await insertRecipients(client, plan.message, plan.added);
-    await markRecipients(client, plan.message.id, plan.updates);
-  }
-  await client.query('UPDATE spool_messages SET routed_at = now() WHERE id = ANY($1::uuid[])', [
-    plans.map((p) => p.message.id),
-  ]);
-  for (const plan of plans) await completeIfDone(client, plan.message.id);
+  // A fixed number of statements per batch, whatever its size (aliases that add recipients aside).
+  for (const plan of plans) await insertRecipients(client, plan.message, plan.added);
+  await markRecipientsOfMessages(
+    client,
+    plans.flatMap((p) => p.updates.map((u) => ({ ...u, spoolId: p.message.id }))),
+  );
+  const ids = plans.map((p) => p.message.id);
+  await client.query('UPDATE spool_messages SET routed_at = now() WHERE id = ANY($1::uuid[])', [ids]);
+  await completeMessagesIfDone(client, ids);
 }
 
 /** Publishes a committed plan's jobs: after the commit, so a crash in between leaves work the sweeper finds. */

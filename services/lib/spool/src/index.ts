@@ -2,6 +2,13 @@ export { type AcceptedRecipient, type AcceptInput, acceptMessage, insertAccepted
 export { insertSmallMessages, SMALL_MESSAGE_LIMIT, type SmallAcceptInput } from './accept-batch.js';
 export { AcceptBatcher, type ReplayableAccept } from './accept-batcher.js';
 export { loadSpoolMessage, loadSpoolMessages, type SpoolMessage, type SpoolRecipient } from './load.js';
-export { completeIfDone, markRecipients, type RecipientState } from './recipients.js';
+export {
+  completeIfDone,
+  completeMessagesIfDone,
+  markRecipients,
+  markRecipientsOfMessages,
+  type RecipientState,
+  type RecipientUpdate,
+} from './recipients.js';
 export { MessageTooLargeError, SpooledBody } from './spooled-body.js';
 export { SpoolSweeper, type SweeperOptions } from './sweeper.js';
