@@ -11,11 +11,10 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { freePort } from '@hermod/local-infra';
+import { ensureSelfSignedCertificate, freePort } from '@hermod/local-infra';
 import {
   type PostfixPeer,
   requireTool,
-  run,
   type SmtpSink,
   startPostfixPeer,
   startSmtpSink,
@@ -39,29 +38,8 @@ const SINK_ADDRESS = '127.0.0.6';
 const from = `alice@${LOCAL_DOMAIN}`;
 
 /** A self-signed certificate (its own trust anchor) for the given DNS names. */
-async function certificate(dir: string, name: string, hosts: string[]) {
-  const certFile = join(dir, `${name}.crt`);
-  const keyFile = join(dir, `${name}.key`);
-  const result = await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-    '-subj',
-    `/CN=${hosts[0]}`,
-    '-addext',
-    `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}`,
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  return { certFile, keyFile };
-}
+const certificate = (dir: string, name: string, hosts: string[]) =>
+  ensureSelfSignedCertificate(dir, hosts[0], { name, altNames: hosts.slice(1) });
 
 /** RFC 8461 policies by domain, served at https://mta-sts.<domain>/.well-known/mta-sts.txt. */
 const policies = new Map<string, string>();

@@ -6,13 +6,19 @@ import { MissingPrerequisiteError } from './go-binaries.js';
 
 const run = promisify(execFile);
 
-/** A self-signed certificate for local use and tests (created once per directory with openssl). */
+/**
+ * A self-signed certificate for local use and tests (created once per directory and name with
+ * openssl), valid for hostname, altNames, localhost and 127.0.0.1; being self-signed it is its own
+ * trust anchor.
+ */
 export async function ensureSelfSignedCertificate(
   directory: string,
   hostname = 'localhost',
+  options: { name?: string; altNames?: string[] } = {},
 ): Promise<{ certFile: string; keyFile: string }> {
-  const certFile = join(directory, 'tls.crt');
-  const keyFile = join(directory, 'tls.key');
+  const certFile = join(directory, `${options.name ?? 'tls'}.crt`);
+  const keyFile = join(directory, `${options.name ?? 'tls'}.key`);
+  const dnsNames = [hostname, ...(options.altNames ?? []), 'localhost'];
   try {
     await access(certFile);
     await access(keyFile);
@@ -37,7 +43,7 @@ export async function ensureSelfSignedCertificate(
       '-subj',
       `/CN=${hostname}`,
       '-addext',
-      `subjectAltName=DNS:${hostname},DNS:localhost,IP:127.0.0.1`,
+      `subjectAltName=${dnsNames.map((n) => `DNS:${n}`).join(',')},IP:127.0.0.1`,
     ]);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT')

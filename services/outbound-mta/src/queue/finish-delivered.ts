@@ -1,16 +1,10 @@
-import type { Pool } from '@hermod/db';
+import { GroupCommitter, type Pool } from '@hermod/db';
 import type { AttemptResult } from './finish.js';
 
 /** One message's attempt in which every recipient was accepted: nothing to notify, nothing to reschedule. */
 export interface DeliveredAttempt {
   spoolId: string;
   results: AttemptResult[];
-}
-
-interface Waiting {
-  attempt: DeliveredAttempt;
-  resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 /**
@@ -53,54 +47,20 @@ export async function recordDelivered(pool: Pool, attempts: DeliveredAttempt[], 
 }
 
 /**
- * Group commit for delivered outcomes: while a batch is being written, finished transactions queue
- * up and the next statement takes all of them; a lone one is written at once (no timer). A failed
- * batch is retried message by message, so one bad row never fails the others.
+ * Group commit for delivered outcomes (GroupCommitter): while a batch is being written, finished
+ * transactions queue up and the next statement takes all of them; a lone one is written at once.
  */
 export class DeliveredBatcher {
-  private readonly queue: Waiting[] = [];
-  private inFlight = 0;
+  private readonly committer: GroupCommitter<DeliveredAttempt>;
 
-  constructor(
-    private readonly pool: Pool,
-    private readonly options: { maxBatch: number; maxStatements: number; now?: () => Date },
-  ) {}
+  constructor(pool: Pool, options: { maxBatch: number; maxStatements: number; now?: () => Date }) {
+    this.committer = new GroupCommitter(
+      (batch) => recordDelivered(pool, batch, options.now?.() ?? new Date()),
+      { maxBatch: options.maxBatch, maxConcurrent: options.maxStatements },
+    );
+  }
 
   record(attempt: DeliveredAttempt): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ attempt, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.inFlight < this.options.maxStatements && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
-      this.inFlight++;
-      void this.commit(batch).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
-    }
-  }
-
-  private async commit(batch: Waiting[]): Promise<void> {
-    const now = this.options.now?.() ?? new Date();
-    try {
-      await recordDelivered(
-        this.pool,
-        batch.map((w) => w.attempt),
-        now,
-      );
-      for (const w of batch) w.resolve();
-    } catch (error) {
-      if (batch.length === 1) {
-        batch[0]?.reject(error);
-        return;
-      }
-      await Promise.all(
-        batch.map((w) => recordDelivered(this.pool, [w.attempt], now).then(w.resolve, w.reject)),
-      );
-    }
+    return this.committer.submit(attempt);
   }
 }

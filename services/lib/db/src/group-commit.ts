@@ -1,0 +1,53 @@
+interface Waiting<T> {
+  item: T;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: while up to `maxConcurrent` writes are in flight, new items queue up and the next
+ * write takes up to `maxBatch` of them at once, so a burst costs one round trip and one WAL flush
+ * per batch. Nothing waits on a timer: a lone item is written at once. Each caller's promise settles
+ * only after the write that holds its item; a failed batch is retried one item at a time, so one
+ * bad item never fails the others.
+ */
+export class GroupCommitter<T> {
+  private readonly queue: Waiting<T>[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly write: (items: T[]) => Promise<void>,
+    private readonly options: { maxBatch: number; maxConcurrent: number },
+  ) {}
+
+  submit(item: T): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.maxConcurrent && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      this.inFlight++;
+      void this.commit(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async commit(batch: Waiting<T>[]): Promise<void> {
+    try {
+      await this.write(batch.map((w) => w.item));
+      for (const w of batch) w.resolve();
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]?.reject(error);
+        return;
+      }
+      await Promise.all(batch.map((w) => this.write([w.item]).then(w.resolve, w.reject)));
+    }
+  }
+}

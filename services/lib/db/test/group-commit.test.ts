@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GroupCommitter } from '../src/group-commit.js';
+
+test('a lone item is written at once; items arriving meanwhile share the next write', async () => {
+  const writes: number[][] = [];
+  let release: () => void = () => {};
+  const committer = new GroupCommitter<number>(
+    async (items) => {
+      writes.push(items);
+      if (writes.length === 1) await new Promise<void>((r) => (release = r));
+    },
+    { maxBatch: 3, maxConcurrent: 1 },
+  );
+  const first = committer.submit(1);
+  const rest = [2, 3, 4, 5].map((n) => committer.submit(n));
+  assert.deepEqual(writes, [[1]], 'the first item did not wait for company');
+  release();
+  await Promise.all([first, ...rest]);
+  assert.deepEqual(writes, [[1], [2, 3, 4], [5]], 'queued items batched up to maxBatch');
+});
+
+test('a failed batch is retried item by item: only the bad item fails', async () => {
+  const committer = new GroupCommitter<number>(
+    async (items) => {
+      if (items.includes(13)) throw new Error('bad item');
+    },
+    { maxBatch: 10, maxConcurrent: 1 },
+  );
+  const hold = committer.submit(0);
+  const results = await Promise.allSettled([11, 12, 13, 14].map((n) => committer.submit(n)));
+  await hold;
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+  );
+});
