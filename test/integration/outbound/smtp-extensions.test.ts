@@ -3,7 +3,9 @@
 // bounce with a DSN (never sent), a message larger than the remote's SIZE fails before MAIL/DATA,
 // a domain without MX is delivered to its A record (implicit MX, real DNS server), and many
 // messages to one destination use at most OUTBOUND_DESTINATION_CONCURRENCY simultaneous
-// connections, several messages per connection.
+// connections, several messages per connection; with PIPELINING the envelope and DATA go out in
+// one write (the server withholds its replies until DATA, so a client that waited would hang),
+// without it every command waits for its reply.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -26,6 +28,8 @@ interface Transaction {
 interface RawSmtpServer {
   /** Every command line received, in order, over all connections. */
   commands: string[];
+  /** For each entry of `commands`, the number of the socket read it arrived in. */
+  commandReads: number[];
   transactions: Transaction[];
   /** Connections accepted so far. */
   connections: number;
@@ -38,15 +42,19 @@ interface RawSmtpServer {
 
 /**
  * A minimal ESMTP server: advertises exactly `extensions` after EHLO, accepts every command, and
- * answers the final dot after `dataDelayMs` (so concurrent deliveries overlap).
+ * answers the final dot after `dataDelayMs` (so concurrent deliveries overlap). With
+ * `holdEnvelopeReplies` the replies to MAIL and RCPT are withheld until DATA arrives, which only
+ * a pipelining client survives.
  */
 async function startRawSmtp(
   host: string,
   port: number,
-  options: { extensions: string[]; dataDelayMs?: number },
+  options: { extensions: string[]; dataDelayMs?: number; holdEnvelopeReplies?: boolean },
 ): Promise<RawSmtpServer> {
+  let reads = 0;
   const state: Omit<RawSmtpServer, 'close'> = {
     commands: [],
+    commandReads: [],
     transactions: [],
     connections: 0,
     maxOpen: 0,
@@ -64,9 +72,12 @@ async function startRawSmtp(
     let busy = false;
     let inData = false;
     let tx: Transaction = { mailFrom: '', recipients: [], data: Buffer.alloc(0) };
+    let held: string[] = [];
+    let read = 0;
     const reply = (text: string) => {
       if (!socket.destroyed) socket.write(`${text}\r\n`);
     };
+    const envelopeReply = (text: string) => (options.holdEnvelopeReplies ? held.push(text) : reply(text));
     const serve = () => {
       while (!busy) {
         if (inData) {
@@ -90,18 +101,21 @@ async function startRawSmtp(
         const line = buffer.subarray(0, eol).toString('utf8');
         buffer = buffer.subarray(eol + 2);
         state.commands.push(line);
+        state.commandReads.push(read);
         const verb = line.split(' ')[0]!.toUpperCase();
         if (verb === 'EHLO') {
           const lines = ['raw.test', ...options.extensions];
           socket.write(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}\r\n`).join(''));
         } else if (verb === 'MAIL') {
           tx = { mailFrom: line, recipients: [], data: Buffer.alloc(0) };
-          reply('250 2.1.0 ok');
+          envelopeReply('250 2.1.0 ok');
         } else if (verb === 'RCPT') {
           tx.recipients.push(line);
-          reply('250 2.1.5 ok');
+          envelopeReply('250 2.1.5 ok');
         } else if (verb === 'DATA') {
           inData = true;
+          for (const text of held) reply(text);
+          held = [];
           reply('354 go ahead');
         } else if (verb === 'QUIT') {
           socket.end('221 2.0.0 bye\r\n');
@@ -110,6 +124,7 @@ async function startRawSmtp(
       }
     };
     socket.on('data', (chunk: Buffer) => {
+      read = ++reads;
       buffer = Buffer.concat([buffer, chunk]);
       serve();
     });
@@ -302,5 +317,47 @@ describe('SMTP extensions, implicit MX and destination concurrency', () => {
       Math.max(...server.perConnection) >= 2,
       `messages per connection: ${server.perConnection.join(',')}`,
     );
+  });
+
+  test('PIPELINING offered: MAIL, every RCPT and DATA go out in one write, replies read in order', async () => {
+    const server = await mxServer('pipelined.test', '127.0.0.17', {
+      extensions: ['PIPELINING', '8BITMIME'],
+      holdEnvelopeReplies: true,
+    });
+    const from = `bob@${LOCAL_DOMAIN}`;
+    const to = ['ann@pipelined.test', 'ben@pipelined.test', 'cat@pipelined.test'];
+    const spoolId = await bed.submit(
+      from,
+      to,
+      crlf(`From: ${from}`, `To: ${to.join(', ')}`, 'Subject: pipelined', '', 'one write'),
+    );
+    await bed.settled(spoolId, 'delivered', 20_000);
+    const envelope = server.commands
+      .map((line, i) => ({ line, read: server.commandReads[i] }))
+      .filter((c) => /^(MAIL|RCPT|DATA)/i.test(c.line));
+    assert.deepEqual(
+      envelope.map((c) => c.line.split(':')[0]),
+      ['MAIL FROM', 'RCPT TO', 'RCPT TO', 'RCPT TO', 'DATA'],
+    );
+    assert.equal(new Set(envelope.map((c) => c.read)).size, 1, 'the envelope was split over several writes');
+    assert.deepEqual(server.transactions[0]?.recipients.map((r) => r.slice(9, -1)).sort(), to);
+  });
+
+  test('PIPELINING not offered: each envelope command waits for its reply', async () => {
+    const server = await mxServer('lockstep.test', '127.0.0.18', { extensions: ['8BITMIME'] });
+    const from = `carol@${LOCAL_DOMAIN}`;
+    const to = ['dan@lockstep.test', 'eve@lockstep.test'];
+    const spoolId = await bed.submit(
+      from,
+      to,
+      crlf(`From: ${from}`, `To: ${to.join(', ')}`, 'Subject: lockstep', '', 'one at a time'),
+    );
+    await bed.settled(spoolId, 'delivered', 20_000);
+    const reads = server.commands
+      .map((line, i) => ({ line, read: server.commandReads[i] }))
+      .filter((c) => /^(MAIL|RCPT|DATA)/i.test(c.line))
+      .map((c) => c.read);
+    assert.equal(reads.length, 4);
+    assert.equal(new Set(reads).size, 4, 'commands were sent before the previous reply');
   });
 });

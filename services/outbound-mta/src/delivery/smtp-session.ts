@@ -56,7 +56,8 @@ function toSessionError(error: NodemailerError): SessionError {
 /**
  * One SMTP client session to one remote address over nodemailer's SMTP connection: EHLO with our
  * name, STARTTLS whenever offered (nodemailer discards any plaintext buffered after the 220),
- * PIPELINING/SIZE/8BITMIME/SMTPUTF8 from the EHLO reply; several messages in turn.
+ * SIZE/8BITMIME/SMTPUTF8 from the EHLO reply; several messages in turn. With PIPELINING offered
+ * nodemailer writes MAIL, every RCPT and DATA at once and reads the replies in order.
  */
 export class SmtpSession {
   private constructor(
