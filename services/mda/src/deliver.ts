@@ -3,6 +3,7 @@ import type { Logger } from '@hermod/logging';
 import { appendManyToMailbox, resolveMailbox } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
+import { completeMessagesIfDone, markRecipientsOfMessages } from '@hermod/spool';
 
 export interface DeliveryDeps {
   pool: Pool;
@@ -35,11 +36,11 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
   const spoolIds = [...new Set(jobs.map((j) => j.spoolId))];
   const messages = new Map(
     (
-      await client.query<{ id: string; body_id: number; size: number; received_at: Date }>(
-        `SELECT s.id, s.body_id, b.size, s.received_at FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id
+      await client.query<{ id: string; body_id: number; size: number; received_at: Date }>({
+        text: `SELECT s.id, s.body_id, b.size, s.received_at FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id
          WHERE s.id = ANY($1::uuid[])`,
-        [spoolIds],
-      )
+        values: [spoolIds],
+      })
     ).rows.map((r) => [r.id, r]),
   );
   const wanted: Pending[] = [];
@@ -64,10 +65,10 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
   });
   const seen = new Set(
     (
-      await client.query<{ delivery_key: string }>(
-        'SELECT delivery_key FROM deliveries WHERE delivery_key = ANY($1::text[])',
-        [wanted.map((w) => w.key)],
-      )
+      await client.query<{ delivery_key: string }>({
+        text: 'SELECT delivery_key FROM deliveries WHERE delivery_key = ANY($1::text[])',
+        values: [wanted.map((w) => w.key)],
+      })
     ).rows.map((r) => r.delivery_key),
   );
   const todo: Pending[] = [];
@@ -80,12 +81,12 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
   // Quotas: only accounts that have one cost a usage query.
   const accountIds = [...new Set(todo.map((t) => t.accountId))];
   const quotas = (
-    await client.query<{ id: number; quota_bytes: number | null; used: string | null }>(
-      `SELECT a.id, a.quota_bytes, CASE WHEN a.quota_bytes IS NULL THEN NULL ELSE
+    await client.query<{ id: number; quota_bytes: number | null; used: string | null }>({
+      text: `SELECT a.id, a.quota_bytes, CASE WHEN a.quota_bytes IS NULL THEN NULL ELSE
        (SELECT COALESCE(sum(m.size), 0) FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = a.id) END AS used
      FROM accounts a WHERE a.id = ANY($1::bigint[])`,
-      [accountIds],
-    )
+      values: [accountIds],
+    })
   ).rows;
   const room = new Map(
     quotas.filter((q) => q.quota_bytes !== null).map((q) => [q.id, q.quota_bytes! - Number(q.used ?? 0)]),
@@ -135,34 +136,28 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
     });
   }
   if (stored.length > 0) {
-    await client.query(
-      `INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
+    await client.query({
+      name: 'mda-record-deliveries',
+      text: `INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])`,
-      [
+      values: [
         stored.map((s) => s.p.key),
         stored.map((s) => s.p.accountId),
         stored.map((s) => s.mailboxId),
         stored.map((s) => s.uid),
       ],
-    );
-    await client.query(
-      `UPDATE spool_recipients r SET state = 'delivered', destination = u.destination::jsonb, updated_at = now()
-       FROM unnest($1::uuid[], $2::int[], $3::text[]) AS u(spool_id, idx, destination)
-       WHERE r.spool_id = u.spool_id AND r.rcpt_index = u.idx AND r.state NOT IN ('delivered', 'failed')`,
-      [
-        stored.map((s) => s.p.spoolId),
-        stored.map((s) => s.p.rcptIndex),
-        stored.map((s) =>
-          JSON.stringify({ kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid }),
-        ),
-      ],
+    });
+    await markRecipientsOfMessages(
+      client,
+      stored.map((s) => ({
+        spoolId: s.p.spoolId,
+        rcptIndex: s.p.rcptIndex,
+        state: 'delivered' as const,
+        destination: { kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid },
+      })),
     );
   }
-  await client.query(
-    `UPDATE spool_messages s SET completed_at = now() WHERE s.id = ANY($1::uuid[]) AND s.completed_at IS NULL
-       AND NOT EXISTS (SELECT 1 FROM spool_recipients r WHERE r.spool_id = s.id AND r.state NOT IN ('delivered', 'failed'))`,
-    [spoolIds],
-  );
+  await completeMessagesIfDone(client, spoolIds);
   return { outcomes, events };
 }
 

@@ -169,7 +169,10 @@ async function commitPlans(client: PoolClient, plans: RoutePlan[]): Promise<void
     plans.flatMap((p) => p.updates.map((u) => ({ ...u, spoolId: p.message.id }))),
   );
   const ids = plans.map((p) => p.message.id);
-  await client.query('UPDATE spool_messages SET routed_at = now() WHERE id = ANY($1::uuid[])', [ids]);
+  await client.query({
+    text: 'UPDATE spool_messages SET routed_at = now() WHERE id = ANY($1::uuid[])',
+    values: [ids],
+  });
   await completeMessagesIfDone(client, ids);
 }
 

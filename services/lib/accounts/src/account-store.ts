@@ -127,10 +127,11 @@ export class AccountStore {
     } catch {
       return undefined;
     }
-    const { rows } = await this.pool.query<AccountRow>(
-      `${selectAccount} WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_addresses WHERE address = $1)`,
-      [canonical],
-    );
+    const { rows } = await this.pool.query<AccountRow>({
+      name: 'accounts-find-by-address',
+      text: `${selectAccount} WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_addresses WHERE address = $1)`,
+      values: [canonical],
+    });
     return rows[0] ? toAccount(rows[0]) : undefined;
   }
 

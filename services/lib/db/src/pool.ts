@@ -13,6 +13,11 @@ export interface PoolOptions {
 }
 
 /**
+ * Hot statements with a fixed text and scalar or insert-only parameters are named
+ * (`{ name, text, values }`): each session plans them once. Statements that filter a table by an
+ * array parameter (`= ANY($1)`, `FROM unnest(...)`) stay unnamed: a cached generic plan for them
+ * scans the table, which grows with the spool.
+ *
  * A pool whose sessions commit synchronously: a COMMIT returns only once WAL is flushed, which is
  * what lets a service answer 250 after it. Statement timeout keeps a stuck query from pinning a session.
  */

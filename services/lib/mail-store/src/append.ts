@@ -47,11 +47,12 @@ export async function appendManyToMailbox(
 ): Promise<AppendResult[]> {
   if (items.length === 0) return [];
   const n = items.length;
-  const { rows } = await client.query<{ first_uid: number; first_modseq: number; uidvalidity: number }>(
-    `UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + $2
+  const { rows } = await client.query<{ first_uid: number; first_modseq: number; uidvalidity: number }>({
+    name: 'mail-store-reserve-uids',
+    text: `UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + $2
      WHERE id = $1 RETURNING uidnext - $2 AS first_uid, highestmodseq - $2 + 1 AS first_modseq, uidvalidity`,
-    [mailboxId, n],
-  );
+    values: [mailboxId, n],
+  });
   const row = rows[0];
   if (!row) throw new Error(`mailbox ${mailboxId} does not exist`);
   const results = items.map((_, i) => ({
@@ -60,11 +61,12 @@ export async function appendManyToMailbox(
     modseq: row.first_modseq + i,
     uidvalidity: row.uidvalidity,
   }));
-  await client.query(
-    `INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
+  await client.query({
+    name: 'mail-store-insert-messages',
+    text: `INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
      SELECT $1, u.uid, u.body_id, u.size, u.internal_date, '{}', u.modseq
      FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::timestamptz[], $6::bigint[]) AS u(uid, body_id, size, internal_date, modseq)`,
-    [
+    values: [
       mailboxId,
       results.map((r) => r.uid),
       items.map((i) => i.bodyId),
@@ -72,6 +74,6 @@ export async function appendManyToMailbox(
       items.map((i) => i.internalDate),
       results.map((r) => r.modseq),
     ],
-  );
+  });
   return results;
 }

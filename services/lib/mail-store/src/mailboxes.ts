@@ -36,11 +36,12 @@ export async function resolveMailbox(
   accountId: number,
   target: string,
 ): Promise<MailboxRef> {
-  const { rows } = await client.query<MailboxRef>(
-    `SELECT id, name FROM mailboxes WHERE account_id = $1 AND (name = $2 OR special_use = $2 OR name = 'INBOX')
+  const { rows } = await client.query<MailboxRef>({
+    name: 'mail-store-resolve-mailbox',
+    text: `SELECT id, name FROM mailboxes WHERE account_id = $1 AND (name = $2 OR special_use = $2 OR name = 'INBOX')
      ORDER BY COALESCE(name = $2 OR special_use = $2, false) DESC LIMIT 1`,
-    [accountId, target],
-  );
+    values: [accountId, target],
+  });
   if (rows[0]) return rows[0];
   // INBOX missing (never expected): recreate the defaults.
   await createDefaultMailboxes(client, accountId);

@@ -32,8 +32,9 @@ export async function insertSmallMessages(
       parameters: JSON.stringify(r.parameters ?? {}),
     })),
   );
-  await db.query(
-    `WITH input AS (
+  await db.query({
+    name: 'spool-insert-small',
+    text: `WITH input AS (
        SELECT u.*, nextval(pg_get_serial_sequence('message_bodies', 'id')) AS body_id
        FROM unnest($1::uuid[], $2::int[], $3::bytea[], $4::bytea[], $5::text[], $6::text[], $7::bigint[],
                    $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::float8[])
@@ -51,7 +52,7 @@ export async function insertSmallMessages(
      )
      INSERT INTO spool_recipients (spool_id, rcpt_index, address, parameters)
      SELECT s, i, a, p::jsonb FROM unnest($14::uuid[], $15::int[], $16::text[], $17::text[]) AS r(s, i, a, p)`,
-    [
+    values: [
       ids,
       inputs.map((i) => i.body.length),
       inputs.map((i) => createHash('sha256').update(i.body).digest()),
@@ -70,6 +71,6 @@ export async function insertSmallMessages(
       recipients.map((r) => r.address),
       recipients.map((r) => r.parameters),
     ],
-  );
+  });
   return ids;
 }

@@ -57,8 +57,8 @@ export async function loadSpoolMessages(
     routed_at: Date | null;
     completed_at: Date | null;
     recipients: SpoolRecipient[];
-  }>(
-    `SELECT s.id, s.body_id, b.size, s.mail_from, s.source, s.account_id, s.client_address, s.client_helo,
+  }>({
+    text: `SELECT s.id, s.body_id, b.size, s.mail_from, s.source, s.account_id, s.client_address, s.client_helo,
        s.envelope, s.trace_context, s.received_at, s.routed_at, s.completed_at,
        COALESCE((SELECT json_agg(json_build_object('rcptIndex', r.rcpt_index, 'address', r.address,
                   'parameters', r.parameters, 'state', r.state, 'destination', r.destination)
@@ -66,8 +66,8 @@ export async function loadSpoolMessages(
                  FROM spool_recipients r WHERE r.spool_id = s.id), '[]'::json) AS recipients
      FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id
      WHERE s.id = ANY($1::uuid[])`,
-    [spoolIds],
-  );
+    values: [spoolIds],
+  });
   for (const m of rows)
     found.set(m.id, {
       id: m.id,

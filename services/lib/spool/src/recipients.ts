@@ -27,20 +27,20 @@ export async function markRecipientsOfMessages(
   updates: Array<RecipientUpdate & { spoolId: string }>,
 ): Promise<void> {
   if (updates.length === 0) return;
-  await client.query(
-    `UPDATE spool_recipients r SET state = u.state, destination = COALESCE(u.destination::jsonb, r.destination),
+  await client.query({
+    text: `UPDATE spool_recipients r SET state = u.state, destination = COALESCE(u.destination::jsonb, r.destination),
        last_error = COALESCE(u.error, r.last_error), updated_at = now()
      FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[]) AS u(spool_id, idx, state, destination, error)
      WHERE r.spool_id = u.spool_id AND r.rcpt_index = u.idx
        AND r.state NOT IN ('delivered', 'failed')`,
-    [
+    values: [
       updates.map((u) => u.spoolId),
       updates.map((u) => u.rcptIndex),
       updates.map((u) => u.state),
       updates.map((u) => (u.destination ? JSON.stringify(u.destination) : null)),
       updates.map((u) => u.error ?? null),
     ],
-  );
+  });
 }
 
 /** Marks the message complete once every recipient reached a final state. */
@@ -51,11 +51,11 @@ export async function completeIfDone(client: PoolClient, spoolId: string): Promi
 /** completeIfDone for several messages in one statement; returns the ids it completed. */
 export async function completeMessagesIfDone(client: PoolClient, spoolIds: string[]): Promise<string[]> {
   if (spoolIds.length === 0) return [];
-  const { rows } = await client.query<{ id: string }>(
-    `UPDATE spool_messages m SET completed_at = now() WHERE m.id = ANY($1::uuid[]) AND m.completed_at IS NULL
+  const { rows } = await client.query<{ id: string }>({
+    text: `UPDATE spool_messages m SET completed_at = now() WHERE m.id = ANY($1::uuid[]) AND m.completed_at IS NULL
        AND NOT EXISTS (SELECT 1 FROM spool_recipients r WHERE r.spool_id = m.id AND r.state NOT IN ('delivered', 'failed'))
      RETURNING m.id`,
-    [spoolIds],
-  );
+    values: [spoolIds],
+  });
   return rows.map((r) => r.id);
 }
