@@ -5,7 +5,8 @@
 // Usage: npm run bench -- mx [--messages N] [--rounds R] [--no-mda] [--no-auth] [--profile DIR]
 import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
-import { smtpSource } from './lib/smtp-source.js';
+import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
+import { smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,7 +55,14 @@ await hermod.addDomain('bench.test');
 await new AccountStore(hermod.db.pool).create({ address: 'box@bench.test', password: 'bench-password' });
 await new Promise((r) => setTimeout(r, 500));
 
-const results: Array<{ system: string; accept: number }> = [];
+const withMda = !process.argv.includes('--no-mda');
+const results: Array<{ system: string; accept: number; cpu: string }> = [];
+// CPU seconds per 1,000 messages from the first byte until the last message is in its mailbox
+// (with --no-mda: until the last 250).
+const postfixParts = ['postfix'];
+const hermodParts = ['mx', 'routing', 'mda', 'postgres', 'nats-server'];
+const delivered = async () =>
+  Number((await hermod.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM deliveries')).rows[0]!.n);
 let latencies: number[] = [];
 const metric = async (): Promise<number[]> => {
   const text = await (
@@ -75,7 +83,10 @@ try {
     from: 'load@client.test',
     to: 'box@bench.test',
   });
+  if (withMda) await waitUntil(delivered, warmUp, process.hrtime.bigint());
   for (let round = 1; round <= rounds; round++) {
+    const postfixBefore = await postfix.delivered();
+    let cpu = cpuByComponent();
     const pf = await smtpSource({
       port: postfix.port,
       messages,
@@ -84,7 +95,18 @@ try {
       from: 'load@client.test',
       to: 'user@example.net',
     });
-    results.push({ system: 'postfix', accept: pf.perSecond });
+    await waitUntil(
+      async () => (await postfix.delivered()) - postfixBefore,
+      messages,
+      process.hrtime.bigint(),
+    );
+    results.push({
+      system: 'postfix',
+      accept: pf.perSecond,
+      cpu: formatCpu(cpuPerThousand(cpu, cpuByComponent(), messages, postfixParts)),
+    });
+    const hermodBefore = await delivered();
+    cpu = cpuByComponent();
     const before = await metric();
     const hm = await smtpSource({
       port: hermod.ports.mx,
@@ -94,8 +116,14 @@ try {
       from: 'load@client.test',
       to: 'box@bench.test',
     });
-    results.push({ system: 'hermod', accept: hm.perSecond });
     const after = await metric();
+    if (withMda)
+      await waitUntil(async () => (await delivered()) - hermodBefore, messages, process.hrtime.bigint());
+    results.push({
+      system: 'hermod',
+      accept: hm.perSecond,
+      cpu: formatCpu(cpuPerThousand(cpu, cpuByComponent(), messages, hermodParts)),
+    });
     latencies = after.map((n, i) => n - (before[i] ?? 0));
   }
   const { rows } = await hermod.db.pool.query<{ n: string }>(
@@ -115,9 +143,11 @@ const f = (n: number) => n.toFixed(0).padStart(7);
 console.log(
   `\nmx benchmark: ${messages} messages x ${rounds} rounds, ${bytes} B, ${sessions} sessions, durability on, auth checks on, Rspamd off`,
 );
-console.log('round  system    accepted msg/s');
+console.log('round  system    accepted msg/s  CPU s per 1,000 messages');
 for (const [i, r] of results.entries())
-  console.log(`${String(Math.floor(i / 2) + 1).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.accept)}`);
+  console.log(
+    `${String(Math.floor(i / 2) + 1).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.accept)}         ${r.cpu}`,
+  );
 console.log(
   `\nbest accepted msg/s: hermod ${f(best('hermod'))}, postfix ${f(best('postfix'))}, ratio ${(best('hermod') / best('postfix')).toFixed(2)}`,
 );

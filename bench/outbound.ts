@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { enqueueRecipients, OUTBOUND_WAKE_SUBJECT } from '@hermod/outbound-mta';
 import { acceptMessage } from '@hermod/spool';
 import { requireTool, run, startHermod, startPostfixPeer, startSmtpSink } from '@hermod/test/harness';
+import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -74,7 +75,10 @@ async function postfixCommand(command: string, args: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`${command} ${args.join(' ')}: ${r.stderr}`);
 }
 
-async function postfixRound(count: number): Promise<number> {
+/** Delivery time in seconds and CPU seconds per 1,000 messages of the delivering components. */
+type RoundResult = { seconds: number; cpu: string };
+
+async function postfixRound(count: number): Promise<RoundResult> {
   await postfixCommand('postconf', ['-e', 'defer_transports = smtp']);
   await postfixCommand('postfix', ['reload']);
   await smtpSource({
@@ -94,11 +98,13 @@ async function postfixRound(count: number): Promise<number> {
     1,
     process.hrtime.bigint(),
   );
+  const cpu = cpuByComponent();
   const started = process.hrtime.bigint();
   await postfixCommand('postconf', ['-e', 'defer_transports =']);
   await postfixCommand('postfix', ['reload']);
   await postfixCommand('postqueue', ['-f']);
-  return waitUntil(async () => count - (await postfixQueued()), count, started);
+  const seconds = await waitUntil(async () => count - (await postfixQueued()), count, started);
+  return { seconds, cpu: formatCpu(cpuPerThousand(cpu, cpuByComponent(), count, ['postfix'])) };
 }
 
 const body = (i: number) => {
@@ -133,9 +139,10 @@ async function seedHermod(count: number): Promise<void> {
 }
 
 let delivered = 0;
-async function hermodRound(count: number): Promise<number> {
+async function hermodRound(count: number): Promise<RoundResult> {
   await seedHermod(count);
   const pool = hermod.db.pool;
+  const cpu = cpuByComponent();
   const started = process.hrtime.bigint();
   await pool.query(
     `UPDATE outbound_queue SET state = 'queued', next_attempt_at = now() WHERE state = 'held'`,
@@ -149,6 +156,7 @@ async function hermodRound(count: number): Promise<number> {
     count,
     started,
   );
+  const used = cpuPerThousand(cpu, cpuByComponent(), count, ['outbound-mta', 'postgres', 'nats-server']);
   const { rows } = await pool.query<{ state: string; n: string }>(
     `SELECT state, count(*) AS n FROM spool_recipients r JOIN spool_messages m ON m.id = r.spool_id
      WHERE m.mail_from = 'load@bench.test' GROUP BY state`,
@@ -162,21 +170,21 @@ async function hermodRound(count: number): Promise<number> {
     throw new Error(
       `hermod: ${JSON.stringify(states)}, expected ${delivered} delivered and every message completed`,
     );
-  return seconds;
+  return { seconds, cpu: formatCpu(used) };
 }
 
-const results: Array<{ round: number; system: string; rate: number; load: number }> = [];
+const results: Array<{ round: number; system: string; rate: number; load: number; cpu: string }> = [];
 try {
   // Warm-up, not measured: both queues and Hermod's JIT see traffic before the first timed round.
   await postfixRound(300);
   await hermodRound(300);
   for (let round = 1; round <= rounds; round++) {
     const pf = await postfixRound(messages);
-    results.push({ round, system: 'postfix', rate: messages / pf, load: loadavg()[0]! });
+    results.push({ round, system: 'postfix', rate: messages / pf.seconds, load: loadavg()[0]!, cpu: pf.cpu });
     const hm = await hermodRound(messages);
-    results.push({ round, system: 'hermod', rate: messages / hm, load: loadavg()[0]! });
+    results.push({ round, system: 'hermod', rate: messages / hm.seconds, load: loadavg()[0]!, cpu: hm.cpu });
     console.log(
-      `round ${round}: postfix ${(messages / pf).toFixed(0)} msg/s, hermod ${(messages / hm).toFixed(0)} msg/s`,
+      `round ${round}: postfix ${(messages / pf.seconds).toFixed(0)} msg/s, hermod ${(messages / hm.seconds).toFixed(0)} msg/s`,
     );
   }
 } finally {
@@ -190,10 +198,10 @@ console.log(
   `\noutbound benchmark: ${messages} messages x ${rounds} rounds, ${bytes} B, one recipient each, to smtp-sink; ` +
     `hermod destination concurrency ${destinationConcurrency}`,
 );
-console.log('round  system    delivered msg/s  load(1m)');
+console.log('round  system    delivered msg/s  load(1m)  CPU s per 1,000 messages');
 for (const r of results)
   console.log(
-    `${String(r.round).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.rate)}          ${r.load.toFixed(1)}`,
+    `${String(r.round).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.rate)}          ${r.load.toFixed(1).padStart(4)}      ${r.cpu}`,
   );
 const median = (system: string) => {
   const v = results

@@ -4,6 +4,7 @@
 // Usage: npm run bench -- submission [--messages N] [--rounds R]
 import { AccountStore } from '@hermod/accounts';
 import { requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
+import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { percentile, smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -30,13 +31,17 @@ await new Promise((r) => setTimeout(r, 500));
 const delivered = async () =>
   Number((await hermod.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM deliveries')).rows[0]!.n);
 
-type Row = { system: string; accept: number; endToEnd: number };
+type Row = { system: string; accept: number; endToEnd: number; cpu: string };
+// CPU seconds per 1,000 messages from the first byte until the last message is in its mailbox.
+const postfixParts = ['postfix'];
+const hermodParts = ['msa', 'routing', 'mda', 'postgres', 'nats-server'];
 const results: Row[] = [];
 let hermodLatencies: number[] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
     {
       const before = await postfix.delivered();
+      const cpu = cpuByComponent();
       const since = process.hrtime.bigint();
       const load = await smtpSource({
         port: postfix.port,
@@ -47,10 +52,16 @@ try {
         to: 'user@example.net',
       });
       const e2e = await waitUntil(async () => (await postfix.delivered()) - before, messages, since);
-      results.push({ system: 'postfix', accept: load.perSecond, endToEnd: messages / e2e });
+      results.push({
+        system: 'postfix',
+        accept: load.perSecond,
+        endToEnd: messages / e2e,
+        cpu: formatCpu(cpuPerThousand(cpu, cpuByComponent(), messages, postfixParts)),
+      });
     }
     {
       const before = await delivered();
+      const cpu = cpuByComponent();
       const since = process.hrtime.bigint();
       const started = new Date();
       const load = await smtpSource({
@@ -62,7 +73,12 @@ try {
         to: 'box@bench.test',
       });
       const e2e = await waitUntil(async () => (await delivered()) - before, messages, since);
-      results.push({ system: 'hermod', accept: load.perSecond, endToEnd: messages / e2e });
+      results.push({
+        system: 'hermod',
+        accept: load.perSecond,
+        endToEnd: messages / e2e,
+        cpu: formatCpu(cpuPerThousand(cpu, cpuByComponent(), messages, hermodParts)),
+      });
       const { rows } = await hermod.db.pool.query<{ ms: number }>(
         `SELECT extract(epoch FROM d.delivered_at - s.received_at) * 1000 AS ms FROM deliveries d
          JOIN spool_messages s ON s.id = split_part(d.delivery_key, '/', 1)::uuid WHERE s.received_at >= $1`,
@@ -82,10 +98,10 @@ const f = (n: number) => n.toFixed(0).padStart(7);
 console.log(
   `\nsubmission benchmark: ${messages} messages x ${rounds} rounds, ${bytes} B, ${sessions} sessions, durability on`,
 );
-console.log('round  system    accepted msg/s  end-to-end msg/s');
+console.log('round  system    accepted msg/s  end-to-end msg/s  CPU s per 1,000 messages');
 for (const [i, r] of results.entries()) {
   console.log(
-    `${String(Math.floor(i / 2) + 1).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.accept)}         ${f(r.endToEnd)}`,
+    `${String(Math.floor(i / 2) + 1).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.accept)}         ${f(r.endToEnd)}           ${r.cpu}`,
   );
 }
 console.log(

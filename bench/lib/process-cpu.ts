@@ -1,0 +1,77 @@
+// CPU seconds per component, read from /proc: a snapshot before and after a round gives what each
+// part of each system spent on it (Hermod's services, PostgreSQL, nats-server, Postfix's daemons).
+// A process's own time plus that of the children it reaped counts each CPU second once, also for
+// short-lived Postfix daemons that exit during the round.
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+const postfixDaemons = new Set([
+  'master',
+  'smtpd',
+  'cleanup',
+  'qmgr',
+  'trivial-rewrite',
+  'virtual',
+  'local',
+  'pickup',
+  'anvil',
+  'tlsmgr',
+  'scache',
+  'bounce',
+  'proxymap',
+  'smtp',
+]);
+
+/** The component a command line belongs to, undefined for everything else (the bench itself, the OS). */
+export function componentOf(cmdline: string[]): string | undefined {
+  const joined = cmdline.join(' ');
+  const service = /services\/([a-z-]+)\/src\/main\.ts/.exec(joined)?.[1];
+  if (service) return service;
+  const program = basename(cmdline[0] ?? '');
+  if (program.startsWith('postgres')) return 'postgres';
+  if (program.startsWith('nats-server')) return 'nats-server';
+  if (program === 'smtp-source' || program === 'smtp-sink') return program;
+  if (postfixDaemons.has(program)) return 'postfix';
+  return undefined;
+}
+
+const ticksPerSecond = 100; // USER_HZ, 100 on every Linux architecture we run on
+
+/** CPU seconds so far of every live process, summed by component. */
+export function cpuByComponent(): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter(Boolean);
+      const component = componentOf(cmdline);
+      if (!component) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      // Fields after the parenthesized command name: state is field 3, utime..cstime are 14..17.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+      totals.set(component, (totals.get(component) ?? 0) + ticks / ticksPerSecond);
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return totals;
+}
+
+/** What each component spent between two snapshots, per 1,000 messages, largest first. */
+export function cpuPerThousand(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  messages: number,
+  components: string[],
+): Array<{ component: string; seconds: number }> {
+  return components
+    .map((component) => ({
+      component,
+      seconds: (((after.get(component) ?? 0) - (before.get(component) ?? 0)) * 1000) / messages,
+    }))
+    .filter((c) => c.seconds > 0)
+    .sort((a, b) => b.seconds - a.seconds);
+}
+
+export const formatCpu = (rows: Array<{ component: string; seconds: number }>): string =>
+  `${rows.reduce((sum, r) => sum + r.seconds, 0).toFixed(2)} s (${rows.map((r) => `${r.component} ${r.seconds.toFixed(2)}`).join(', ')})`;
