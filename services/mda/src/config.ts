@@ -9,7 +9,8 @@ export const mdaEnv = z.object({
   DATABASE_POOL_SIZE: env.int(10, 1, 200),
   /** Deliveries committed together in one transaction (one fsync) when they arrive together. */
   MDA_BATCH_SIZE: env.int(64, 1, 1_000),
-  MDA_CONCURRENCY: env.int(2, 1, 64),
+  /** Delivery batches in flight at once; with one, deliveries arriving meanwhile form a larger next batch. */
+  MDA_CONCURRENCY: env.int(1, 1, 64),
   /** How long a delivery to a full mailbox waits before it is tried again. */
   MDA_QUOTA_RETRY_MS: env.int(300_000, 1_000, 86_400_000),
 });

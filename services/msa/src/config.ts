@@ -10,8 +10,12 @@ export const msaEnv = z.object({
   OPS_PORT: env.port(9101),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),
-  /** Concurrent accept commits; messages reaching end of DATA meanwhile are committed together (group commit). */
-  MSA_ACCEPT_TRANSACTIONS: env.int(8, 1, 100),
+  /**
+   * Concurrent accept commits; messages reaching end of DATA meanwhile are committed together
+   * (group commit). Fewer means larger groups and less database CPU per message; more lets a large
+   * message's write overlap with others.
+   */
+  MSA_ACCEPT_TRANSACTIONS: env.int(4, 1, 100),
   MSA_HOST: env.host('0.0.0.0'),
   /** STARTTLS submission (587 in production). */
   MSA_SUBMISSION_PORT: env.port(587),

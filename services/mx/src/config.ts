@@ -11,8 +11,12 @@ export const mxEnv = z.object({
   OPS_PORT: env.port(9102),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),
-  /** Concurrent accept transactions; messages arriving meanwhile are committed together (group commit). */
-  MX_ACCEPT_TRANSACTIONS: env.int(8, 1, 100),
+  /**
+   * Concurrent accept transactions; messages arriving meanwhile are committed together (group
+   * commit). Fewer means larger groups and less database CPU per message; more lets a large
+   * message's write overlap with others.
+   */
+  MX_ACCEPT_TRANSACTIONS: env.int(4, 1, 100),
   MX_HOST: env.host('0.0.0.0'),
   /** Plain SMTP with STARTTLS (25 in production). */
   MX_SMTP_PORT: env.port(25),

@@ -14,6 +14,7 @@ import { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { SpoolSweeper } from '@hermod/spool';
 import { Counter } from 'prom-client';
+import { CoalescingAccountLookup } from './account-lookup.js';
 import { AutoExchangerMonitor } from './auto-exchanger-monitor.js';
 import { BackupCallout } from './backup-callout.js';
 import { loadRoutingConfig } from './config.js';
@@ -52,9 +53,10 @@ runMain('routing', async () => {
   shutdown.register('auto-exchanger', () => auto.stop());
 
   const accounts = new AccountStore(pool);
+  const accountLookup = new CoalescingAccountLookup((addresses) => accounts.findByAddresses(addresses));
   const lookups: RoutingLookups = {
     domain: (name) => domains.get(name),
-    accountFor: async (address) => accounts.findByAddress(address),
+    accountFor: (address) => accountLookup.find(address),
     autoExchanger: (domain) => auto.effective(domain),
     maxAliasDepth: config.ROUTING_MAX_ALIAS_DEPTH,
     ...(config.ROUTING_SRS_SECRET ? { srsSecret: config.ROUTING_SRS_SECRET } : {}),
@@ -123,7 +125,7 @@ runMain('routing', async () => {
     },
     logger,
     maxBatch: config.ROUTING_BATCH_SIZE,
-    concurrency: 2,
+    concurrency: config.ROUTING_CONCURRENCY,
   });
   shutdown.register('routing-consumer', () => consumer.stop());
 

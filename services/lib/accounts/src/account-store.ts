@@ -136,6 +136,34 @@ export class AccountStore {
   }
 
   /**
+   * findByAddress for many addresses in one statement: a map from each address asked for (as
+   * given) to its account; unknown and unparsable addresses are absent.
+   */
+  async findByAddresses(addresses: string[]): Promise<Map<string, Account>> {
+    const asked = new Map<string, string[]>();
+    for (const address of addresses) {
+      try {
+        const canonical = parseAddress(address).canonical;
+        asked.set(canonical, [...(asked.get(canonical) ?? []), address]);
+      } catch {
+        // unparsable: no account
+      }
+    }
+    const found = new Map<string, Account>();
+    if (asked.size === 0) return found;
+    const { rows } = await this.pool.query<AccountRow & { asked: string }>(
+      `SELECT q.asked, a.* FROM unnest($1::text[]) AS q(asked)
+       CROSS JOIN LATERAL (${selectAccount}
+         WHERE a.address = q.asked OR a.id = (SELECT account_id FROM account_addresses WHERE address = q.asked)
+         LIMIT 1) AS a`,
+      [[...asked.keys()]],
+    );
+    for (const row of rows)
+      for (const address of asked.get(row.asked) ?? []) found.set(address, toAccount(row));
+    return found;
+  }
+
+  /**
    * Checks a login. Unknown users and wrong passwords take the same time and give the same answer.
    * The username is the account's primary address or one of its aliases.
    */
