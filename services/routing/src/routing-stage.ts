@@ -173,7 +173,19 @@ async function commitPlans(client: PoolClient, plans: RoutePlan[]): Promise<void
     text: 'UPDATE spool_messages SET routed_at = now() WHERE id = ANY($1::uuid[])',
     values: [ids],
   });
-  await completeMessagesIfDone(client, ids);
+  // Usually recipients go on to mda or outbound-mta, and the statement would find nothing to complete.
+  await completeMessagesIfDone(
+    client,
+    plans.filter(leavesNothingOpen).map((p) => p.message.id),
+  );
+}
+
+/** Whether every recipient of the message is final once the plan is written (all failed or expanded). */
+function leavesNothingOpen(plan: RoutePlan): boolean {
+  const states = new Map<number, string>(plan.message.recipients.map((r) => [r.rcptIndex, r.state]));
+  for (const u of plan.updates) states.set(u.rcptIndex, u.state);
+  for (const a of plan.added) states.set(a.rcptIndex, a.state);
+  return [...states.values()].every((state) => state === 'delivered' || state === 'failed');
 }
 
 /** Publishes a committed plan's jobs: after the commit, so a crash in between leaves work the sweeper finds. */
