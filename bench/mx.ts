@@ -6,6 +6,7 @@
 import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
+import { profileEnv } from './lib/profile-option.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -17,15 +18,7 @@ const rounds = arg('rounds', 2);
 const sessions = 20;
 const bytes = 4096;
 const warmUp = 1000;
-const profileAt = process.argv.indexOf('--profile');
-const profileDir = profileAt > 0 ? process.argv[profileAt + 1] : undefined;
-/** A V8 CPU profile of a service, written when it stops (bench/lib/profile-top.ts summarizes it). */
-const profiled: Record<string, string> = profileDir
-  ? {
-      NODE_OPTIONS: `--import tsx --import ${new URL('./lib/cpu-profile.ts', import.meta.url).pathname}`,
-      HERMOD_CPU_PROFILE_DIR: profileDir,
-    }
-  : {};
+const profiled = profileEnv();
 
 await requireTool('smtp-source', 'apt-get install postfix');
 await requireTool('postfix', 'apt-get install postfix');

@@ -15,6 +15,7 @@ import { enqueueRecipients, OUTBOUND_WAKE_SUBJECT } from '@hermod/outbound-mta';
 import { acceptMessage } from '@hermod/spool';
 import { requireTool, run, startHermod, startPostfixPeer, startSmtpSink } from '@hermod/test/harness';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
+import { profileEnv } from './lib/profile-option.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -26,8 +27,6 @@ const rounds = arg('rounds', 3);
 const destinationConcurrency = arg('destination-concurrency', 20);
 const bytes = 4096;
 const sinkDomain = 'sink.test';
-const profileAt = process.argv.indexOf('--profile');
-const profileDir = profileAt > 0 ? process.argv[profileAt + 1] : undefined;
 
 await requireTool('smtp-source', 'apt-get install postfix');
 await requireTool('postfix', 'apt-get install postfix');
@@ -48,12 +47,7 @@ const hermod = await startHermod({
       // Postfix's default_destination_concurrency_limit is 20.
       OUTBOUND_DESTINATION_CONCURRENCY: String(destinationConcurrency),
       LOG_LEVEL: 'warn',
-      ...(profileDir
-        ? {
-            NODE_OPTIONS: `--import tsx --import ${new URL('./lib/cpu-profile.ts', import.meta.url).pathname}`,
-            HERMOD_CPU_PROFILE_DIR: profileDir,
-          }
-        : {}),
+      ...profileEnv(),
     },
   },
 });

@@ -1,10 +1,12 @@
 // Submission accept rate and submit-to-mailbox latency, Hermod's msa against Postfix, side by side in
 // one run: same box, same load (smtp-source, 4 KiB messages, 20 sessions, connections reused),
 // durability on in both (Postfix fsyncs its queue file; Hermod commits with synchronous_commit=on).
-// Usage: npm run bench -- submission [--messages N] [--rounds R]
+// Usage: npm run bench -- submission [--messages N] [--rounds R] [--profile DIR] (V8 CPU profiles of
+// msa, routing and mda; bench/lib/profile-top.ts summarizes them)
 import { AccountStore } from '@hermod/accounts';
 import { requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
+import { profileEnv } from './lib/profile-option.js';
 import { percentile, smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -23,7 +25,11 @@ await requireTool('postfix', 'apt-get install postfix');
 const postfix = await startPostfixPeer({ domains: ['example.net'], hostname: 'postfix.bench.test' });
 const hermod = await startHermod({
   services: ['routing', 'mda', 'msa'],
-  env: { msa: { MSA_TRUSTED_NETWORKS: '127.0.0.1/32', DATABASE_POOL_SIZE: '40' } },
+  env: {
+    msa: { MSA_TRUSTED_NETWORKS: '127.0.0.1/32', DATABASE_POOL_SIZE: '40', ...profileEnv() },
+    routing: profileEnv(),
+    mda: profileEnv(),
+  },
 });
 await hermod.addDomain('bench.test');
 await new AccountStore(hermod.db.pool).create({ address: 'box@bench.test', password: 'bench-password' });

@@ -3,7 +3,6 @@ import type { Logger } from '@hermod/logging';
 import { appendManyToMailbox, resolveMailbox } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
-import { completeMessagesIfDone, markRecipientsOfMessages } from '@hermod/spool';
 
 export interface DeliveryDeps {
   pool: Pool;
@@ -24,25 +23,107 @@ interface Pending {
   receivedAt: Date;
 }
 
+/** What a batch needs to know before it writes, read in one round trip. */
+interface BatchFacts {
+  messages: Array<{ id: string; bodyId: number; size: number; receivedAt: string }>;
+  seen: string[];
+  quotas: Array<{ id: number; quota: number; used: number }>;
+  mailboxes: Array<{ accountId: number; target: string; id: number; name: string }>;
+}
+
+async function readBatchFacts(
+  client: PoolClient,
+  spoolIds: string[],
+  keys: string[],
+  accountIds: number[],
+  targets: Array<{ accountId: number; target: string }>,
+): Promise<BatchFacts> {
+  const { rows } = await client.query<BatchFacts>({
+    text: `SELECT
+       (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'bodyId', s.body_id, 'size', b.size,
+                                                   'receivedAt', s.received_at)), '[]')
+          FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id WHERE s.id = ANY($1::uuid[])) AS messages,
+       (SELECT COALESCE(array_agg(delivery_key), '{}') FROM deliveries WHERE delivery_key = ANY($2::text[])) AS seen,
+       (SELECT COALESCE(json_agg(json_build_object('id', a.id, 'quota', a.quota_bytes, 'used',
+          (SELECT COALESCE(sum(m.size), 0) FROM mailbox_messages m JOIN mailboxes x ON x.id = m.mailbox_id
+            WHERE x.account_id = a.id))), '[]')
+          FROM accounts a WHERE a.id = ANY($3::bigint[]) AND a.quota_bytes IS NOT NULL) AS quotas,
+       (SELECT COALESCE(json_agg(json_build_object('accountId', t.account_id, 'target', t.target,
+                                                   'id', mb.id, 'name', mb.name)), '[]')
+          FROM unnest($4::bigint[], $5::text[]) AS t(account_id, target)
+          CROSS JOIN LATERAL (SELECT id, name FROM mailboxes
+            WHERE account_id = t.account_id AND (name = t.target OR special_use = t.target OR name = 'INBOX')
+            ORDER BY COALESCE(name = t.target OR special_use = t.target, false) DESC LIMIT 1) AS mb) AS mailboxes`,
+    values: [spoolIds, keys, accountIds, targets.map((t) => t.accountId), targets.map((t) => t.target)],
+  });
+  return rows[0]!;
+}
+
 /**
- * Stores a batch of delivery jobs inside one transaction with a fixed number of statements however
- * large the batch: each recipient has a delivery key (spool id / recipient index); keys already in
- * `deliveries` were stored before and are skipped, so a redelivered job never creates a second copy.
- * Mailbox rows are locked in id order, so concurrent batches cannot deadlock.
+ * The batch's outcome in one statement: delivery keys recorded, recipients marked delivered, and
+ * messages with no other open recipient completed (the completion check counts the recipients this
+ * statement marks as final, since a statement does not see its own changes).
+ */
+async function recordDelivered(
+  client: PoolClient,
+  stored: Array<{ p: Pending; mailboxId: number; mailboxName: string; uid: number }>,
+  spoolIds: string[],
+): Promise<void> {
+  await client.query({
+    text: `WITH recorded AS (
+       INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+     ), marked AS (
+       UPDATE spool_recipients r SET state = 'delivered', destination = u.destination::jsonb, updated_at = now()
+       FROM unnest($5::uuid[], $6::int[], $7::text[]) AS u(spool_id, idx, destination)
+       WHERE r.spool_id = u.spool_id AND r.rcpt_index = u.idx AND r.state NOT IN ('delivered', 'failed')
+       RETURNING r.spool_id, r.rcpt_index
+     )
+     UPDATE spool_messages m SET completed_at = now()
+     WHERE m.id = ANY($8::uuid[]) AND m.completed_at IS NULL
+       AND NOT EXISTS (SELECT 1 FROM spool_recipients r
+         WHERE r.spool_id = m.id AND r.state NOT IN ('delivered', 'failed')
+           AND NOT EXISTS (SELECT 1 FROM marked k WHERE k.spool_id = r.spool_id AND k.rcpt_index = r.rcpt_index))`,
+    values: [
+      stored.map((s) => s.p.key),
+      stored.map((s) => s.p.accountId),
+      stored.map((s) => s.mailboxId),
+      stored.map((s) => s.uid),
+      stored.map((s) => s.p.spoolId),
+      stored.map((s) => s.p.rcptIndex),
+      stored.map((s) =>
+        JSON.stringify({ kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid }),
+      ),
+      spoolIds,
+    ],
+  });
+}
+
+const targetKey = (accountId: number, target: string) => `${accountId}\u0000${target}`;
+
+/**
+ * Stores a batch of delivery jobs inside one transaction in a fixed number of round trips however
+ * large the batch (read the facts, one append per mailbox, record the outcome): each recipient has
+ * a delivery key (spool id / recipient index); keys already in `deliveries` were stored before and
+ * are skipped, so a redelivered job never creates a second copy. Mailbox rows are locked in id
+ * order, so concurrent batches cannot deadlock.
  */
 async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDeliveryJobPayload[]) {
   const outcomes: JobOutcome[] = jobs.map(() => ({ kind: 'ack' }));
   const events: MailboxChangeEventPayload[] = [];
   const spoolIds = [...new Set(jobs.map((j) => j.spoolId))];
-  const messages = new Map(
-    (
-      await client.query<{ id: string; body_id: number; size: number; received_at: Date }>({
-        text: `SELECT s.id, s.body_id, b.size, s.received_at FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id
-         WHERE s.id = ANY($1::uuid[])`,
-        values: [spoolIds],
-      })
-    ).rows.map((r) => [r.id, r]),
+  const recipients = jobs.flatMap((job) => job.recipients);
+  const targets = new Map(
+    recipients.map((r) => [targetKey(r.accountId, r.mailbox), { accountId: r.accountId, target: r.mailbox }]),
   );
+  const facts = await readBatchFacts(
+    client,
+    spoolIds,
+    jobs.flatMap((job) => job.recipients.map((r) => `${job.spoolId}/${r.rcptIndex}`)),
+    [...new Set(recipients.map((r) => r.accountId))],
+    [...targets.values()],
+  );
+  const messages = new Map(facts.messages.map((m) => [m.id, m]));
   const wanted: Pending[] = [];
   jobs.forEach((job, j) => {
     const message = messages.get(job.spoolId);
@@ -58,19 +139,12 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
         accountId: r.accountId,
         mailboxTarget: r.mailbox,
         key: `${job.spoolId}/${r.rcptIndex}`,
-        bodyId: message.body_id,
+        bodyId: message.bodyId,
         size: message.size,
-        receivedAt: message.received_at,
+        receivedAt: new Date(message.receivedAt),
       });
   });
-  const seen = new Set(
-    (
-      await client.query<{ delivery_key: string }>({
-        text: 'SELECT delivery_key FROM deliveries WHERE delivery_key = ANY($1::text[])',
-        values: [wanted.map((w) => w.key)],
-      })
-    ).rows.map((r) => r.delivery_key),
-  );
+  const seen = new Set(facts.seen);
   const todo: Pending[] = [];
   for (const w of wanted) {
     if (seen.has(w.key)) continue;
@@ -78,19 +152,8 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
     todo.push(w);
   }
 
-  // Quotas: only accounts that have one cost a usage query.
-  const accountIds = [...new Set(todo.map((t) => t.accountId))];
-  const quotas = (
-    await client.query<{ id: number; quota_bytes: number | null; used: string | null }>({
-      text: `SELECT a.id, a.quota_bytes, CASE WHEN a.quota_bytes IS NULL THEN NULL ELSE
-       (SELECT COALESCE(sum(m.size), 0) FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = a.id) END AS used
-     FROM accounts a WHERE a.id = ANY($1::bigint[])`,
-      values: [accountIds],
-    })
-  ).rows;
-  const room = new Map(
-    quotas.filter((q) => q.quota_bytes !== null).map((q) => [q.id, q.quota_bytes! - Number(q.used ?? 0)]),
-  );
+  // Quotas: only accounts that have one are in facts.quotas.
+  const room = new Map(facts.quotas.map((q) => [q.id, q.quota - q.used]));
   const accepted: Pending[] = [];
   for (const t of todo) {
     const left = room.get(t.accountId);
@@ -104,26 +167,25 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
     accepted.push(t);
   }
 
-  // Resolve each (account, target folder) once, then append per mailbox in id order.
-  const targets = new Map<string, { id: number; name: string }>();
+  const resolved = new Map(facts.mailboxes.map((m) => [targetKey(m.accountId, m.target), m]));
+  const byMailbox = new Map<number, { name: string; items: Pending[] }>();
   for (const a of accepted) {
-    const k = `${a.accountId}\u0000${a.mailboxTarget}`;
-    if (!targets.has(k)) targets.set(k, await resolveMailbox(client, a.accountId, a.mailboxTarget));
-  }
-  const byMailbox = new Map<number, Pending[]>();
-  for (const a of accepted) {
-    const box = targets.get(`${a.accountId}\u0000${a.mailboxTarget}`)!;
-    byMailbox.set(box.id, [...(byMailbox.get(box.id) ?? []), a]);
+    const key = targetKey(a.accountId, a.mailboxTarget);
+    // No INBOX (never expected): resolveMailbox recreates the default mailboxes.
+    const box = resolved.get(key) ?? (await resolveMailbox(client, a.accountId, a.mailboxTarget));
+    resolved.set(key, { accountId: a.accountId, target: a.mailboxTarget, ...box });
+    const group = byMailbox.get(box.id) ?? { name: box.name, items: [] };
+    group.items.push(a);
+    byMailbox.set(box.id, group);
   }
   const stored: Array<{ p: Pending; mailboxId: number; mailboxName: string; uid: number }> = [];
   for (const mailboxId of [...byMailbox.keys()].sort((x, y) => x - y)) {
-    const items = byMailbox.get(mailboxId)!;
+    const { name, items } = byMailbox.get(mailboxId)!;
     const results = await appendManyToMailbox(
       client,
       mailboxId,
       items.map((p) => ({ bodyId: p.bodyId, size: p.size, internalDate: p.receivedAt })),
     );
-    const name = [...targets.values()].find((t) => t.id === mailboxId)!.name;
     results.forEach((r, i) => {
       stored.push({ p: items[i]!, mailboxId, mailboxName: name, uid: r.uid });
     });
@@ -135,29 +197,7 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
       modseq: results.at(-1)!.modseq,
     });
   }
-  if (stored.length > 0) {
-    await client.query({
-      name: 'mda-record-deliveries',
-      text: `INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])`,
-      values: [
-        stored.map((s) => s.p.key),
-        stored.map((s) => s.p.accountId),
-        stored.map((s) => s.mailboxId),
-        stored.map((s) => s.uid),
-      ],
-    });
-    await markRecipientsOfMessages(
-      client,
-      stored.map((s) => ({
-        spoolId: s.p.spoolId,
-        rcptIndex: s.p.rcptIndex,
-        state: 'delivered' as const,
-        destination: { kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid },
-      })),
-    );
-  }
-  await completeMessagesIfDone(client, spoolIds);
+  await recordDelivered(client, stored, spoolIds);
   return { outcomes, events };
 }
 

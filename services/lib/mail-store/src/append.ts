@@ -37,8 +37,8 @@ export async function appendToMailbox(client: PoolClient, input: AppendInput): P
 }
 
 /**
- * appendToMailbox for many messages into one mailbox: the UID range is reserved with one UPDATE
- * (under the row lock) and the rows inserted with one statement. UIDs follow the order of items.
+ * appendToMailbox for many messages into one mailbox in one statement: the UID range is reserved
+ * under the mailbox row lock and the rows inserted with it. UIDs follow the order of items.
  */
 export async function appendManyToMailbox(
   client: PoolClient,
@@ -48,32 +48,31 @@ export async function appendManyToMailbox(
   if (items.length === 0) return [];
   const n = items.length;
   const { rows } = await client.query<{ first_uid: number; first_modseq: number; uidvalidity: number }>({
-    name: 'mail-store-reserve-uids',
-    text: `UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + $2
-     WHERE id = $1 RETURNING uidnext - $2 AS first_uid, highestmodseq - $2 + 1 AS first_modseq, uidvalidity`,
-    values: [mailboxId, n],
+    name: 'mail-store-append-many',
+    text: `WITH reserved AS (
+       UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + $2
+       WHERE id = $1 RETURNING uidnext - $2 AS first_uid, highestmodseq - $2 + 1 AS first_modseq, uidvalidity
+     ), inserted AS (
+       INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
+       SELECT $1, r.first_uid + u.ord - 1, u.body_id, u.size, u.internal_date, '{}', r.first_modseq + u.ord - 1
+       FROM reserved r,
+            unnest($3::bigint[], $4::int[], $5::timestamptz[]) WITH ORDINALITY AS u(body_id, size, internal_date, ord)
+     )
+     SELECT first_uid, first_modseq, uidvalidity FROM reserved`,
+    values: [
+      mailboxId,
+      n,
+      items.map((i) => i.bodyId),
+      items.map((i) => i.size),
+      items.map((i) => i.internalDate),
+    ],
   });
   const row = rows[0];
   if (!row) throw new Error(`mailbox ${mailboxId} does not exist`);
-  const results = items.map((_, i) => ({
+  return items.map((_, i) => ({
     mailboxId,
     uid: row.first_uid + i,
     modseq: row.first_modseq + i,
     uidvalidity: row.uidvalidity,
   }));
-  await client.query({
-    name: 'mail-store-insert-messages',
-    text: `INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
-     SELECT $1, u.uid, u.body_id, u.size, u.internal_date, '{}', u.modseq
-     FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::timestamptz[], $6::bigint[]) AS u(uid, body_id, size, internal_date, modseq)`,
-    values: [
-      mailboxId,
-      results.map((r) => r.uid),
-      items.map((i) => i.bodyId),
-      items.map((i) => i.size),
-      items.map((i) => i.internalDate),
-      results.map((r) => r.modseq),
-    ],
-  });
-  return results;
 }
