@@ -6,7 +6,7 @@ import {
   completeMessagesIfDone,
   loadSpoolMessage,
   loadSpoolMessages,
-  markRecipientsOfMessages,
+  markRouted,
   type RecipientState,
   type RecipientUpdate,
   type SpoolMessage,
@@ -160,24 +160,24 @@ async function planRoute(
 
 const isPlan = (value: RoutePlan | JobOutcome): value is RoutePlan => 'message' in value;
 
-/** Writes the decisions of several messages in the caller's transaction (one commit for all). */
-async function commitPlans(client: PoolClient, plans: RoutePlan[]): Promise<void> {
-  // A fixed number of statements per batch, whatever its size (aliases that add recipients aside).
-  for (const plan of plans) await insertRecipients(client, plan.message, plan.added);
-  await markRecipientsOfMessages(
-    client,
-    plans.flatMap((p) => p.updates.map((u) => ({ ...u, spoolId: p.message.id }))),
-  );
+/**
+ * Writes the decisions of several messages, one commit for all. Usually that is ONE statement
+ * (recipient states and routed_at together, atomic on its own); aliases that add recipients, or a
+ * plan that leaves nothing open, take a transaction with a statement more each.
+ */
+async function commitPlans(pool: Pool, plans: RoutePlan[]): Promise<void> {
+  const updates = plans.flatMap((p) => p.updates.map((u) => ({ ...u, spoolId: p.message.id })));
   const ids = plans.map((p) => p.message.id);
-  await client.query({
-    text: 'UPDATE spool_messages SET routed_at = now() WHERE id = ANY($1::uuid[])',
-    values: [ids],
+  const completing = plans.filter(leavesNothingOpen).map((p) => p.message.id);
+  if (completing.length === 0 && plans.every((p) => p.added.length === 0)) {
+    await markRouted(pool, updates, ids);
+    return;
+  }
+  await withTransaction(pool, async (client) => {
+    for (const plan of plans) await insertRecipients(client, plan.message, plan.added);
+    await markRouted(client, updates, ids);
+    await completeMessagesIfDone(client, completing);
   });
-  // Usually recipients go on to mda or outbound-mta, and the statement would find nothing to complete.
-  await completeMessagesIfDone(
-    client,
-    plans.filter(leavesNothingOpen).map((p) => p.message.id),
-  );
 }
 
 /** Whether every recipient of the message is final once the plan is written (all failed or expanded). */
@@ -207,7 +207,7 @@ export async function routeSpooledMessage(
 ): Promise<JobOutcome> {
   const planned = await planRoute(deps, job);
   if (!isPlan(planned)) return planned;
-  await withTransaction(deps.pool, (client) => commitPlans(client, [planned]));
+  await commitPlans(deps.pool, [planned]);
   return publishPlan(deps, planned);
 }
 
@@ -265,7 +265,7 @@ export async function routeBatch(
   const plans = planned.filter(isPlan);
   let committedTogether = plans.length > 0;
   if (plans.length > 1)
-    await withTransaction(deps.pool, (client) => commitPlans(client, plans)).catch((error: unknown) => {
+    await commitPlans(deps.pool, plans).catch((error: unknown) => {
       deps.logger.warn({ err: error, messages: plans.length }, 'batch commit failed; committing one by one');
       committedTogether = false;
     });
@@ -274,7 +274,7 @@ export async function routeBatch(
     planned.map(async (p) => {
       if (!isPlan(p)) return p;
       try {
-        if (!committedTogether) await withTransaction(deps.pool, (client) => commitPlans(client, [p]));
+        if (!committedTogether) await commitPlans(deps.pool, [p]);
         return await publishPlan(deps, p);
       } catch (error) {
         return retryLater(deps, p.message.id)(error);

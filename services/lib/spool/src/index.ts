@@ -6,7 +6,7 @@ export {
   completeIfDone,
   completeMessagesIfDone,
   markRecipients,
-  markRecipientsOfMessages,
+  markRouted,
   type RecipientState,
   type RecipientUpdate,
 } from './recipients.js';

@@ -1,4 +1,4 @@
-import type { PoolClient } from '@hermod/db';
+import type { Pool, PoolClient } from '@hermod/db';
 
 /** pending -> local | outbound | held -> delivered | failed. Final states are delivered and failed. */
 export type RecipientState = 'pending' | 'local' | 'outbound' | 'held' | 'delivered' | 'failed';
@@ -21,25 +21,45 @@ export async function markRecipients(
   );
 }
 
+// Recipient state changes as columns for unnest; final states never change.
+const updateRecipientsSql = `UPDATE spool_recipients r SET state = u.state,
+       destination = COALESCE(u.destination::jsonb, r.destination),
+       last_error = COALESCE(u.error, r.last_error), updated_at = now()
+     FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[]) AS u(spool_id, idx, state, destination, error)
+     WHERE r.spool_id = u.spool_id AND r.rcpt_index = u.idx
+       AND r.state NOT IN ('delivered', 'failed')`;
+
+const updateColumns = (updates: Array<RecipientUpdate & { spoolId: string }>) => [
+  updates.map((u) => u.spoolId),
+  updates.map((u) => u.rcptIndex),
+  updates.map((u) => u.state),
+  updates.map((u) => (u.destination ? JSON.stringify(u.destination) : null)),
+  updates.map((u) => u.error ?? null),
+];
+
 /** Recipient state changes of any number of messages in one statement; final states never change. */
 export async function markRecipientsOfMessages(
   client: PoolClient,
   updates: Array<RecipientUpdate & { spoolId: string }>,
 ): Promise<void> {
   if (updates.length === 0) return;
-  await client.query({
-    text: `UPDATE spool_recipients r SET state = u.state, destination = COALESCE(u.destination::jsonb, r.destination),
-       last_error = COALESCE(u.error, r.last_error), updated_at = now()
-     FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[]) AS u(spool_id, idx, state, destination, error)
-     WHERE r.spool_id = u.spool_id AND r.rcpt_index = u.idx
-       AND r.state NOT IN ('delivered', 'failed')`,
-    values: [
-      updates.map((u) => u.spoolId),
-      updates.map((u) => u.rcptIndex),
-      updates.map((u) => u.state),
-      updates.map((u) => (u.destination ? JSON.stringify(u.destination) : null)),
-      updates.map((u) => u.error ?? null),
-    ],
+  await client.query({ text: updateRecipientsSql, values: updateColumns(updates) });
+}
+
+/**
+ * Routing's decisions for a batch in ONE statement, atomic without a transaction: the recipients'
+ * new states, and every message of the batch marked routed.
+ */
+export async function markRouted(
+  db: Pool | PoolClient,
+  updates: Array<RecipientUpdate & { spoolId: string }>,
+  spoolIds: string[],
+): Promise<void> {
+  if (spoolIds.length === 0) return;
+  await db.query({
+    text: `WITH marked AS (${updateRecipientsSql} RETURNING r.spool_id)
+     UPDATE spool_messages SET routed_at = now() WHERE id = ANY($6::uuid[])`,
+    values: [...updateColumns(updates), spoolIds],
   });
 }
 
