@@ -6,7 +6,7 @@ import {
   mailboxEventSubject,
 } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { trace } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Counter } from 'prom-client';
 import { loadMdaConfig } from './config.js';
 import { deliverBatch } from './deliver.js';
@@ -49,15 +49,34 @@ runMain('mda', async () => {
         const context = trace.getSpanContext(j.traceContext);
         return context ? [{ context }] : [];
       });
-      const result = await tracer.startActiveSpan(
-        'mda.deliver-batch',
-        { links, attributes: { 'hermod.batch_size': jobs.length } },
-        (span) =>
-          deliverBatch(
-            deps,
-            jobs.map((j) => j.payload),
-          ).finally(() => span.end()),
+      // And one span per message in its own trace, so a message's trace runs from accept to mailbox.
+      const spans = jobs.map((j) =>
+        tracer.startSpan(
+          'mda.deliver',
+          { attributes: { 'hermod.spool_id': j.payload.spoolId } },
+          j.traceContext,
+        ),
       );
+      const result = await tracer
+        .startActiveSpan(
+          'mda.deliver-batch',
+          { links, attributes: { 'hermod.batch_size': jobs.length } },
+          (span) =>
+            deliverBatch(
+              deps,
+              jobs.map((j) => j.payload),
+            ).finally(() => span.end()),
+        )
+        .then((delivered) => {
+          delivered.forEach((outcome, i) => {
+            if (outcome.kind !== 'ack')
+              spans[i]?.setStatus({ code: SpanStatusCode.ERROR, message: outcome.reason });
+          });
+          return delivered;
+        })
+        .finally(() => {
+          for (const span of spans) span.end();
+        });
       batchSizes.inc();
       for (const o of result) outcomes.inc({ outcome: o.kind });
       return result;

@@ -11,6 +11,7 @@ import {
   type RecipientUpdate,
   type SpoolMessage,
 } from '@hermod/spool';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { type RouteTarget, type RoutingLookups, routeRecipient } from './route-recipient.js';
 import { srsForward } from './srs.js';
 
@@ -158,6 +159,8 @@ async function planRoute(
   return { message, updates, added, local, outbound };
 }
 
+const routingTracer = trace.getTracer('hermod.routing');
+
 const isPlan = (value: RoutePlan | JobOutcome): value is RoutePlan => 'message' in value;
 
 /**
@@ -254,6 +257,14 @@ export async function routeBatch(
     deps.pool,
     jobs.map((j) => j.payload.spoolId),
   ).catch(() => undefined);
+  // One span per message, a child of the accepting service's span; the jobs it publishes carry it on.
+  const spans = jobs.map((job) =>
+    routingTracer.startSpan(
+      'routing.route',
+      { attributes: { 'hermod.spool_id': job.payload.spoolId } },
+      job.traceContext,
+    ),
+  );
   const planned = await Promise.all(
     jobs.map(async (job): Promise<RoutePlan | JobOutcome> => {
       // The same message twice in one batch (a redelivery): the first one routes it.
@@ -270,15 +281,21 @@ export async function routeBatch(
       committedTogether = false;
     });
   else committedTogether = false;
-  return Promise.all(
-    planned.map(async (p) => {
+  const outcomes = await Promise.all(
+    planned.map(async (p, i) => {
       if (!isPlan(p)) return p;
       try {
         if (!committedTogether) await commitPlans(deps.pool, [p]);
-        return await publishPlan(deps, p);
+        const job = jobs[i]!;
+        return await context.with(trace.setSpan(job.traceContext, spans[i]!), () => publishPlan(deps, p));
       } catch (error) {
         return retryLater(deps, p.message.id)(error);
       }
     }),
   );
+  outcomes.forEach((outcome, i) => {
+    if (outcome.kind !== 'ack') spans[i]!.setStatus({ code: SpanStatusCode.ERROR, message: outcome.reason });
+    spans[i]!.end();
+  });
+  return outcomes;
 }

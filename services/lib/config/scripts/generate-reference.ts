@@ -100,8 +100,9 @@ const document = [
   'Every service validates its variables at start-up and names each bad one in a single error',
   '(exit code 2). Empty values count as unset. Variables shared by all services: `LOG_LEVEL`,',
   '`OPS_HOST`, `OPS_PORT` (health, readiness and metrics), `NATS_URL`, `NATS_STREAM_REPLICAS`,',
-  '`SHUTDOWN_GRACE_MS`. Tracing is configured with the standard `OTEL_EXPORTER_OTLP_ENDPOINT` and',
-  '`OTEL_SERVICE_NAME`.',
+  '`SHUTDOWN_GRACE_MS`. Tracing is configured with the standard `OTEL_EXPORTER_OTLP_ENDPOINT`',
+  '(spans are recorded only when it is set; trace ids flow either way), `OTEL_BSP_SCHEDULE_DELAY` and',
+  '`OTEL_SERVICE_NAME` (default `hermod-<service>`).',
   '',
   ...(await serviceSections()),
 ].join('\n');
