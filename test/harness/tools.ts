@@ -43,6 +43,9 @@ export function run(
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
     });
+    // A command that exits without reading its input closes the pipe: EPIPE on stdin is not an
+    // error of ours (its exit code says how it went), and unhandled it would crash the caller.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }
