@@ -1,11 +1,18 @@
 import { smtpError } from '@hermod/smtp';
 import type { MxDeps } from '../deps.js';
-import { type AuthenticationOutcome, authenticateMessage } from '../policy/authentication.js';
+import {
+  type AuthenticationOutcome,
+  authenticateMessage,
+  bodyMatters,
+  headerBlockOf,
+} from '../policy/authentication.js';
 import { RspamdUnavailableError, type RspamdVerdict } from '../policy/rspamd.js';
 
 export interface FilterInput {
   /** The message as stored so far (our Received first); may be read more than once. */
   message: () => AsyncIterable<Buffer>;
+  /** Lower-cased names of the message's header fields. */
+  fieldNames: ReadonlySet<string>;
   ip: string;
   helo: string;
   mailFrom: string;
@@ -38,7 +45,7 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
     try {
       auth = await authenticateMessage(
         {
-          message: input.message(),
+          message: bodyMatters(input.fieldNames) ? input.message() : headerBlockOf(input.message()),
           ip: input.ip,
           helo: input.helo,
           mailFrom: input.mailFrom,

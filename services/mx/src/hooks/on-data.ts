@@ -82,6 +82,7 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
           await body.end();
           const verdict: FilterVerdict = await filterMessage(deps, {
             message: () => body.source(),
+            fieldNames: prepared.names,
             ip: session.remoteAddress,
             helo,
             mailFrom,

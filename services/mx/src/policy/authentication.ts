@@ -23,6 +23,34 @@ export interface AuthenticationOutcome {
   dmarcDomain?: string;
 }
 
+/** Fields whose presence makes the body matter: DKIM and ARC sign it (body hash). */
+const signatureFields = ['dkim-signature', 'arc-seal', 'arc-message-signature', 'arc-authentication-results'];
+
+/** Whether a message with these (lower-cased) header field names needs its body verified. */
+export const bodyMatters = (fieldNames: ReadonlySet<string>): boolean =>
+  signatureFields.some((name) => fieldNames.has(name));
+
+const blankLine = Buffer.from('\r\n\r\n');
+
+/**
+ * The header block and the blank line after it, without the body: with no signature and no seal
+ * every result (SPF, DKIM none, DMARC, ARC none) is the same, and the body is not parsed for nothing.
+ */
+export async function* headerBlockOf(message: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  // The last 3 bytes already passed on, so a blank line split over chunks is found.
+  let tail: Buffer = Buffer.alloc(0);
+  for await (const chunk of message) {
+    const window = Buffer.concat([tail, chunk]);
+    const at = window.indexOf(blankLine);
+    if (at >= 0) {
+      yield chunk.subarray(0, at - tail.length + blankLine.length);
+      return;
+    }
+    yield chunk;
+    tail = window.subarray(Math.max(0, window.length - 3));
+  }
+}
+
 /** SPF, DKIM, DMARC and ARC for one message (mailauth), with DNS through the injected resolver. */
 export async function authenticateMessage(
   input: AuthenticationInput,
