@@ -3,6 +3,7 @@ import type { Logger } from '@hermod/logging';
 import { appendManyToMailbox, resolveMailbox } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
+import { markRecipientsAndComplete } from '@hermod/spool';
 
 export interface DeliveryDeps {
   pool: Pool;
@@ -60,50 +61,43 @@ async function readBatchFacts(
 }
 
 /**
- * The batch's outcome in one statement: delivery keys recorded, recipients marked delivered, and
- * messages with no other open recipient completed (the completion check counts the recipients this
- * statement marks as final, since a statement does not see its own changes).
+ * The batch's outcome: delivery keys recorded (what makes a redelivered job a no-op), then the
+ * recipients marked delivered and messages with no other open recipient completed, in one statement.
  */
 async function recordDelivered(
   client: PoolClient,
   stored: Array<{ p: Pending; mailboxId: number; mailboxName: string; uid: number }>,
   spoolIds: string[],
 ): Promise<void> {
-  await client.query({
-    text: `WITH recorded AS (
-       INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
-     ), marked AS (
-       UPDATE spool_recipients r SET state = 'delivered', destination = u.destination::jsonb, updated_at = now()
-       FROM unnest($5::uuid[], $6::int[], $7::text[]) AS u(spool_id, idx, destination)
-       WHERE r.spool_id = u.spool_id AND r.rcpt_index = u.idx AND r.state NOT IN ('delivered', 'failed')
-       RETURNING r.spool_id, r.rcpt_index
-     )
-     UPDATE spool_messages m SET completed_at = now()
-     WHERE m.id = ANY($8::uuid[]) AND m.completed_at IS NULL
-       AND NOT EXISTS (SELECT 1 FROM spool_recipients r
-         WHERE r.spool_id = m.id AND r.state NOT IN ('delivered', 'failed')
-           AND NOT EXISTS (SELECT 1 FROM marked k WHERE k.spool_id = r.spool_id AND k.rcpt_index = r.rcpt_index))`,
-    values: [
-      stored.map((s) => s.p.key),
-      stored.map((s) => s.p.accountId),
-      stored.map((s) => s.mailboxId),
-      stored.map((s) => s.uid),
-      stored.map((s) => s.p.spoolId),
-      stored.map((s) => s.p.rcptIndex),
-      stored.map((s) =>
-        JSON.stringify({ kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid }),
-      ),
-      spoolIds,
-    ],
-  });
+  if (stored.length > 0)
+    await client.query({
+      name: 'mda-record-deliveries',
+      text: `INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])`,
+      values: [
+        stored.map((s) => s.p.key),
+        stored.map((s) => s.p.accountId),
+        stored.map((s) => s.mailboxId),
+        stored.map((s) => s.uid),
+      ],
+    });
+  await markRecipientsAndComplete(
+    client,
+    stored.map((s) => ({
+      spoolId: s.p.spoolId,
+      rcptIndex: s.p.rcptIndex,
+      state: 'delivered' as const,
+      destination: { kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid },
+    })),
+    spoolIds,
+  );
 }
 
 const targetKey = (accountId: number, target: string) => `${accountId}\u0000${target}`;
 
 /**
  * Stores a batch of delivery jobs inside one transaction in a fixed number of round trips however
- * large the batch (read the facts, one append per mailbox, record the outcome): each recipient has
+ * large the batch (read the facts, one append per mailbox, record the keys, mark and complete): each recipient has
  * a delivery key (spool id / recipient index); keys already in `deliveries` were stored before and
  * are skipped, so a redelivered job never creates a second copy. Mailbox rows are locked in id
  * order, so concurrent batches cannot deadlock.

@@ -3,7 +3,6 @@ import type { Logger } from '@hermod/logging';
 import type { JobOutcome, ReceivedJob } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, OutboundJobPayload, RoutingJobPayload } from '@hermod/pipeline';
 import {
-  completeMessagesIfDone,
   loadSpoolMessage,
   loadSpoolMessages,
   markRouted,
@@ -28,8 +27,6 @@ export interface RoutingStageDeps {
   now?: () => number;
 }
 
-type Update = RecipientUpdate;
-
 interface NewRecipient {
   rcptIndex: number;
   address: string;
@@ -41,7 +38,7 @@ interface NewRecipient {
 /** One message's routing decisions, ready to be committed and then published. */
 interface RoutePlan {
   message: SpoolMessage;
-  updates: Update[];
+  updates: RecipientUpdate[];
   added: NewRecipient[];
   local: LocalDeliveryJobPayload['recipients'];
   outbound: number[];
@@ -64,7 +61,7 @@ async function planRoute(
   const junk = message.envelope.placement === 'junk';
   const local: LocalDeliveryJobPayload['recipients'] = [];
   const outbound: number[] = [];
-  const updates: Update[] = [];
+  const updates: RecipientUpdate[] = [];
   const added: NewRecipient[] = [];
   let nextIndex = Math.max(-1, ...message.recipients.map((r) => r.rcptIndex)) + 1;
 
@@ -164,31 +161,21 @@ const routingTracer = trace.getTracer('hermod.routing');
 const isPlan = (value: RoutePlan | JobOutcome): value is RoutePlan => 'message' in value;
 
 /**
- * Writes the decisions of several messages, one commit for all. Usually that is ONE statement
- * (recipient states and routed_at together, atomic on its own); aliases that add recipients, or a
- * plan that leaves nothing open, take a transaction with a statement more each.
+ * Writes the decisions of several messages, one commit for all: ONE statement (recipient states,
+ * routed_at and completion together, atomic on its own), in a transaction with the new recipients
+ * when aliases added some.
  */
 async function commitPlans(pool: Pool, plans: RoutePlan[]): Promise<void> {
   const updates = plans.flatMap((p) => p.updates.map((u) => ({ ...u, spoolId: p.message.id })));
   const ids = plans.map((p) => p.message.id);
-  const completing = plans.filter(leavesNothingOpen).map((p) => p.message.id);
-  if (completing.length === 0 && plans.every((p) => p.added.length === 0)) {
+  if (plans.every((p) => p.added.length === 0)) {
     await markRouted(pool, updates, ids);
     return;
   }
   await withTransaction(pool, async (client) => {
     for (const plan of plans) await insertRecipients(client, plan.message, plan.added);
     await markRouted(client, updates, ids);
-    await completeMessagesIfDone(client, completing);
   });
-}
-
-/** Whether every recipient of the message is final once the plan is written (all failed or expanded). */
-function leavesNothingOpen(plan: RoutePlan): boolean {
-  const states = new Map<number, string>(plan.message.recipients.map((r) => [r.rcptIndex, r.state]));
-  for (const u of plan.updates) states.set(u.rcptIndex, u.state);
-  for (const a of plan.added) states.set(a.rcptIndex, a.state);
-  return [...states.values()].every((state) => state === 'delivered' || state === 'failed');
 }
 
 /** Publishes a committed plan's jobs: after the commit, so a crash in between leaves work the sweeper finds. */
@@ -274,13 +261,18 @@ export async function routeBatch(
     }),
   );
   const plans = planned.filter(isPlan);
-  let committedTogether = plans.length > 0;
-  if (plans.length > 1)
-    await commitPlans(deps.pool, plans).catch((error: unknown) => {
-      deps.logger.warn({ err: error, messages: plans.length }, 'batch commit failed; committing one by one');
-      committedTogether = false;
-    });
-  else committedTogether = false;
+  const committedTogether =
+    plans.length > 1 &&
+    (await commitPlans(deps.pool, plans).then(
+      () => true,
+      (error: unknown) => {
+        deps.logger.warn(
+          { err: error, messages: plans.length },
+          'batch commit failed; committing one by one',
+        );
+        return false;
+      },
+    ));
   const outcomes = await Promise.all(
     planned.map(async (p, i) => {
       if (!isPlan(p)) return p;

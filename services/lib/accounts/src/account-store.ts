@@ -121,23 +121,12 @@ export class AccountStore {
 
   /** The account that owns address, as its primary address or one of its aliases. */
   async findByAddress(address: string): Promise<Account | undefined> {
-    let canonical: string;
-    try {
-      canonical = parseAddress(address).canonical;
-    } catch {
-      return undefined;
-    }
-    const { rows } = await this.pool.query<AccountRow>({
-      name: 'accounts-find-by-address',
-      text: `${selectAccount} WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_addresses WHERE address = $1)`,
-      values: [canonical],
-    });
-    return rows[0] ? toAccount(rows[0]) : undefined;
+    return (await this.findByAddresses([address])).get(address);
   }
 
   /**
-   * findByAddress for many addresses in one statement: a map from each address asked for (as
-   * given) to its account; unknown and unparsable addresses are absent.
+   * The accounts of many addresses in one statement: a map from each address asked for (as given)
+   * to its account; unknown and unparsable addresses are absent.
    */
   async findByAddresses(addresses: string[]): Promise<Map<string, Account>> {
     const asked = new Map<string, string[]>();

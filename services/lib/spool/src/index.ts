@@ -4,8 +4,8 @@ export { AcceptBatcher, type ReplayableAccept } from './accept-batcher.js';
 export { loadSpoolMessage, loadSpoolMessages, type SpoolMessage, type SpoolRecipient } from './load.js';
 export {
   completeIfDone,
-  completeMessagesIfDone,
   markRecipients,
+  markRecipientsAndComplete,
   markRouted,
   type RecipientState,
   type RecipientUpdate,

@@ -10,17 +10,6 @@ export interface RecipientUpdate {
   error?: string;
 }
 
-export async function markRecipients(
-  client: PoolClient,
-  spoolId: string,
-  updates: RecipientUpdate[],
-): Promise<void> {
-  await markRecipientsOfMessages(
-    client,
-    updates.map((u) => ({ ...u, spoolId })),
-  );
-}
-
 // Recipient state changes as columns for unnest; final states never change.
 const updateRecipientsSql = `UPDATE spool_recipients r SET state = u.state,
        destination = COALESCE(u.destination::jsonb, r.destination),
@@ -37,18 +26,49 @@ const updateColumns = (updates: Array<RecipientUpdate & { spoolId: string }>) =>
   updates.map((u) => u.error ?? null),
 ];
 
-/** Recipient state changes of any number of messages in one statement; final states never change. */
-export async function markRecipientsOfMessages(
+export async function markRecipients(
   client: PoolClient,
-  updates: Array<RecipientUpdate & { spoolId: string }>,
+  spoolId: string,
+  updates: RecipientUpdate[],
 ): Promise<void> {
   if (updates.length === 0) return;
-  await client.query({ text: updateRecipientsSql, values: updateColumns(updates) });
+  await client.query({
+    text: updateRecipientsSql,
+    values: updateColumns(updates.map((u) => ({ ...u, spoolId }))),
+  });
+}
+
+// With `marked` (the rows a statement's own recipient update returns): no recipient of message m is
+// left open. A statement does not see its own changes, so the recipients it has just moved to a
+// final state are counted as final explicitly.
+const nothingOpen = `NOT EXISTS (SELECT 1 FROM spool_recipients r
+         WHERE r.spool_id = m.id AND r.state NOT IN ('delivered', 'failed')
+           AND NOT EXISTS (SELECT 1 FROM marked k WHERE k.spool_id = r.spool_id
+                             AND k.rcpt_index = r.rcpt_index AND k.state IN ('delivered', 'failed')))`;
+const marked = `marked AS (${updateRecipientsSql} RETURNING r.spool_id, r.rcpt_index, r.state)`;
+
+/**
+ * Recipient state changes and, in the same statement, every message of spoolIds completed that has
+ * no other open recipient.
+ */
+export async function markRecipientsAndComplete(
+  db: Pool | PoolClient,
+  updates: Array<RecipientUpdate & { spoolId: string }>,
+  spoolIds: string[],
+): Promise<void> {
+  if (spoolIds.length === 0) return;
+  await db.query({
+    text: `WITH ${marked}
+     UPDATE spool_messages m SET completed_at = now()
+     WHERE m.id = ANY($6::uuid[]) AND m.completed_at IS NULL AND ${nothingOpen}`,
+    values: [...updateColumns(updates), spoolIds],
+  });
 }
 
 /**
  * Routing's decisions for a batch in ONE statement, atomic without a transaction: the recipients'
- * new states, and every message of the batch marked routed.
+ * new states, every message of the batch marked routed, and completed when no recipient is left
+ * open (all failed or expanded).
  */
 export async function markRouted(
   db: Pool | PoolClient,
@@ -57,25 +77,20 @@ export async function markRouted(
 ): Promise<void> {
   if (spoolIds.length === 0) return;
   await db.query({
-    text: `WITH marked AS (${updateRecipientsSql} RETURNING r.spool_id)
-     UPDATE spool_messages SET routed_at = now() WHERE id = ANY($6::uuid[])`,
+    text: `WITH ${marked}
+     UPDATE spool_messages m SET routed_at = now(),
+       completed_at = CASE WHEN m.completed_at IS NULL AND ${nothingOpen} THEN now() ELSE m.completed_at END
+     WHERE m.id = ANY($6::uuid[])`,
     values: [...updateColumns(updates), spoolIds],
   });
 }
 
 /** Marks the message complete once every recipient reached a final state. */
 export async function completeIfDone(client: PoolClient, spoolId: string): Promise<boolean> {
-  return (await completeMessagesIfDone(client, [spoolId])).length > 0;
-}
-
-/** completeIfDone for several messages in one statement; returns the ids it completed. */
-export async function completeMessagesIfDone(client: PoolClient, spoolIds: string[]): Promise<string[]> {
-  if (spoolIds.length === 0) return [];
-  const { rows } = await client.query<{ id: string }>({
-    text: `UPDATE spool_messages m SET completed_at = now() WHERE m.id = ANY($1::uuid[]) AND m.completed_at IS NULL
-       AND NOT EXISTS (SELECT 1 FROM spool_recipients r WHERE r.spool_id = m.id AND r.state NOT IN ('delivered', 'failed'))
-     RETURNING m.id`,
-    values: [spoolIds],
-  });
-  return rows.map((r) => r.id);
+  const { rowCount } = await client.query(
+    `UPDATE spool_messages SET completed_at = now() WHERE id = $1 AND completed_at IS NULL
+       AND NOT EXISTS (SELECT 1 FROM spool_recipients WHERE spool_id = $1 AND state NOT IN ('delivered', 'failed'))`,
+    [spoolId],
+  );
+  return (rowCount ?? 0) > 0;
 }

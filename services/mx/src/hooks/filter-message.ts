@@ -1,11 +1,6 @@
 import { smtpError } from '@hermod/smtp';
 import type { MxDeps } from '../deps.js';
-import {
-  type AuthenticationOutcome,
-  authenticateMessage,
-  bodyMatters,
-  headerBlockOf,
-} from '../policy/authentication.js';
+import { type AuthenticationOutcome, authenticateMessage } from '../policy/authentication.js';
 import { RspamdUnavailableError, type RspamdVerdict } from '../policy/rspamd.js';
 
 export interface FilterInput {
@@ -45,7 +40,8 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
     try {
       auth = await authenticateMessage(
         {
-          message: bodyMatters(input.fieldNames) ? input.message() : headerBlockOf(input.message()),
+          message: input.message(),
+          fieldNames: input.fieldNames,
           ip: input.ip,
           helo: input.helo,
           mailFrom: input.mailFrom,

@@ -4,6 +4,8 @@ import type { DnsResolve } from './dns-resolver.js';
 
 export interface AuthenticationInput {
   message: AsyncIterable<Buffer>;
+  /** Lower-cased names of the message's header fields: without a signature the body is not read. */
+  fieldNames: ReadonlySet<string>;
   ip: string;
   helo: string;
   mailFrom: string;
@@ -56,7 +58,8 @@ export async function authenticateMessage(
   input: AuthenticationInput,
   resolve: DnsResolve,
 ): Promise<AuthenticationOutcome> {
-  const result = await authenticate(Readable.from(input.message), {
+  const source = bodyMatters(input.fieldNames) ? input.message : headerBlockOf(input.message);
+  const result = await authenticate(Readable.from(source), {
     ip: input.ip.replace(/^::ffff:/, ''),
     helo: input.helo,
     sender: input.mailFrom,
