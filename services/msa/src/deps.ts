@@ -18,7 +18,6 @@ export interface MsaDeps {
   ): Promise<routingV1.ValidateRecipientResponse>;
   /** Makes an accepted message durable (group commit); resolves once it is committed. */
   accept(input: ReplayableAccept): Promise<void>;
-  publishRouting(spoolId: string): Promise<void>;
   isTrusted(address: string): boolean;
   throttle: AuthThrottle;
   metrics: {

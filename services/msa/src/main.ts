@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv6 } from 'node:net';
 import { AccountStore } from '@hermod/accounts';
-import { publishJob } from '@hermod/nats';
-import { subjects } from '@hermod/pipeline';
+import { publishRoutingJobs } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { cachedValidator, RecipientCache, routingRecipientClient } from '@hermod/smtp';
 import { AcceptBatcher } from '@hermod/spool';
@@ -40,7 +39,14 @@ runMain('msa', async () => {
     trusted.addSubnet(address, Number(prefix), isIPv6(address) ? 'ipv6' : 'ipv4');
   }
 
-  const batcher = new AcceptBatcher(pool, { maxBatch: 32, maxTransactions: config.MSA_ACCEPT_TRANSACTIONS });
+  const batcher = new AcceptBatcher(pool, {
+    maxBatch: 32,
+    maxTransactions: config.MSA_ACCEPT_TRANSACTIONS,
+    afterCommit: publishRoutingJobs(js, (error, spoolIds) =>
+      // Durable already: the spool sweeper publishes them again later.
+      logger.warn({ err: error, spoolIds }, 'routing job not published; the sweeper will retry'),
+    ),
+  });
   const deps: MsaDeps = {
     config,
     logger,
@@ -48,7 +54,6 @@ runMain('msa', async () => {
     accounts: new AccountStore(pool),
     validateRecipient: cachedValidator(routing.validate, new RecipientCache(config.MSA_RECIPIENT_CACHE_MS)),
     accept: (input) => batcher.accept(input),
-    publishRouting: (spoolId) => publishJob(js, subjects.routing, { spoolId }, { msgId: `route-${spoolId}` }),
     isTrusted: (address) => {
       const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
       return trusted.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');

@@ -16,9 +16,8 @@ export interface MxDeps {
   pool: Pool;
   domain(name: string): DomainConfigValue | undefined;
   validateRecipient: ValidateRecipient;
-  /** Makes an accepted message durable (group-committed); resolves only after its commit. */
+  /** Makes an accepted message durable (group-committed) and hands it to routing; resolves only after its commit. */
   accept(input: ReplayableAccept): Promise<void>;
-  publishRouting(spoolId: string): Promise<void>;
   /** Whether the message bus is usable now: the 250 waits on PostgreSQL, but a dead bus means 451 too. */
   busHealthy(): boolean;
   resolve: DnsResolve;

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
-import { publishJob } from '@hermod/nats';
-import { subjects } from '@hermod/pipeline';
+import { publishRoutingJobs } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { cachedValidator, RecipientCache, routingRecipientClient } from '@hermod/smtp';
 import { AcceptBatcher } from '@hermod/spool';
@@ -45,7 +44,14 @@ runMain('mx', async () => {
   const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
   shutdown.register('routing-client', () => routing.close());
 
-  const batcher = new AcceptBatcher(pool, { maxBatch: 32, maxTransactions: config.MX_ACCEPT_TRANSACTIONS });
+  const batcher = new AcceptBatcher(pool, {
+    maxBatch: 32,
+    maxTransactions: config.MX_ACCEPT_TRANSACTIONS,
+    afterCommit: publishRoutingJobs(js, (error, spoolIds) =>
+      // Durable already: the spool sweeper publishes them again later.
+      logger.warn({ err: error, spoolIds }, 'routing job not published; the sweeper will retry'),
+    ),
+  });
   const deps: MxDeps = {
     config,
     logger,
@@ -53,7 +59,6 @@ runMain('mx', async () => {
     domain: (name) => domains.get(name),
     validateRecipient: cachedValidator(routing.validate, new RecipientCache(config.MX_RECIPIENT_CACHE_MS)),
     accept: (input) => batcher.accept(input),
-    publishRouting: (spoolId) => publishJob(js, subjects.routing, { spoolId }, { msgId: `route-${spoolId}` }),
     busHealthy: () =>
       !nc.isClosed() &&
       (nc as unknown as { protocol?: { connected?: boolean } }).protocol?.connected !== false,

@@ -8,8 +8,8 @@ import {
   writeDomainStatus,
 } from '@hermod/domain-config';
 import { startGrpcServer } from '@hermod/grpc';
-import { consumeJobs, publishJob } from '@hermod/nats';
-import { consumers, type LocalDeliveryJob, RoutingJob, subjects } from '@hermod/pipeline';
+import { bundleMsgId, consumeJobs, publishJob, publishJobs } from '@hermod/nats';
+import { consumers, RoutingJob, subjects } from '@hermod/pipeline';
 import { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { SpoolSweeper } from '@hermod/spool';
@@ -108,10 +108,20 @@ runMain('routing', async () => {
     logger,
     ourMxNames: config.ROUTING_MX_NAMES,
     srsDomain: config.ROUTING_SRS_DOMAIN,
-    publishLocalDelivery: (job: LocalDeliveryJob) =>
-      publishJob(js, subjects.localDelivery, job, { msgId: `local-${job.spoolId}` }),
-    publishOutbound: (job: { spoolId: string; rcptIndexes: number[] }) =>
-      publishJob(js, subjects.outbound, job, { msgId: `outbound-${job.spoolId}` }),
+    publishLocalDeliveries: (jobs) =>
+      publishJobs(js, subjects.localDelivery, jobs, {
+        msgId: bundleMsgId(
+          'local',
+          jobs.map((j) => j.payload.spoolId),
+        ),
+      }),
+    publishOutbound: (jobs) =>
+      publishJobs(js, subjects.outbound, jobs, {
+        msgId: bundleMsgId(
+          'outbound',
+          jobs.map((j) => j.payload.spoolId),
+        ),
+      }),
   };
   const consumer = consumeJobs({
     js,

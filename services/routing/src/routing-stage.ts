@@ -1,6 +1,6 @@
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import type { JobOutcome, ReceivedJob } from '@hermod/nats';
+import { type JobOutcome, type ReceivedJob, traceFieldsOf } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, OutboundJobPayload, RoutingJobPayload } from '@hermod/pipeline';
 import {
   loadSpoolMessage,
@@ -10,7 +10,7 @@ import {
   type RecipientUpdate,
   type SpoolMessage,
 } from '@hermod/spool';
-import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanStatusCode, trace as traceApi } from '@opentelemetry/api';
 import { type RouteTarget, type RoutingLookups, routeRecipient } from './route-recipient.js';
 import { srsForward } from './srs.js';
 
@@ -22,8 +22,12 @@ export interface RoutingStageDeps {
   ourMxNames?: string[];
   /** The domain SRS addresses are issued in; the forwarding alias's own domain when empty. */
   srsDomain?: string;
-  publishLocalDelivery(job: LocalDeliveryJobPayload): Promise<void>;
-  publishOutbound(job: OutboundJobPayload): Promise<void>;
+  /** Publishes the local deliveries of a routed batch as one bundle (publishJobs). */
+  publishLocalDeliveries(
+    jobs: Array<{ payload: LocalDeliveryJobPayload; trace: Record<string, string> }>,
+  ): Promise<void>;
+  /** Publishes the outbound deliveries of a routed batch as one bundle. */
+  publishOutbound(jobs: Array<{ payload: OutboundJobPayload; trace: Record<string, string> }>): Promise<void>;
   now?: () => number;
 }
 
@@ -156,7 +160,7 @@ async function planRoute(
   return { message, updates, added, local, outbound };
 }
 
-const routingTracer = trace.getTracer('hermod.routing');
+const routingTracer = traceApi.getTracer('hermod.routing');
 
 const isPlan = (value: RoutePlan | JobOutcome): value is RoutePlan => 'message' in value;
 
@@ -176,29 +180,6 @@ async function commitPlans(pool: Pool, plans: RoutePlan[]): Promise<void> {
     for (const plan of plans) await insertRecipients(client, plan.message, plan.added);
     await markRouted(client, updates, ids);
   });
-}
-
-/** Publishes a committed plan's jobs: after the commit, so a crash in between leaves work the sweeper finds. */
-async function publishPlan(deps: RoutingStageDeps, plan: RoutePlan): Promise<JobOutcome> {
-  const { message, local, outbound } = plan;
-  if (local.length > 0) await deps.publishLocalDelivery({ spoolId: message.id, recipients: local });
-  if (outbound.length > 0) await deps.publishOutbound({ spoolId: message.id, rcptIndexes: outbound });
-  deps.logger.debug({ spoolId: message.id, local: local.length, outbound: outbound.length }, 'routed');
-  return { kind: 'ack' };
-}
-
-/**
- * Routes one accepted message: decisions committed to the spool, then the jobs published. A
- * redelivered job finds the message already routed and is only acknowledged.
- */
-export async function routeSpooledMessage(
-  deps: RoutingStageDeps,
-  job: RoutingJobPayload,
-): Promise<JobOutcome> {
-  const planned = await planRoute(deps, job);
-  if (!isPlan(planned)) return planned;
-  await commitPlans(deps.pool, [planned]);
-  return publishPlan(deps, planned);
 }
 
 async function insertRecipients(
@@ -274,20 +255,49 @@ export async function routeBatch(
       },
     ));
   const outcomes = await Promise.all(
-    planned.map(async (p, i) => {
-      if (!isPlan(p)) return p;
-      try {
-        if (!committedTogether) await commitPlans(deps.pool, [p]);
-        const job = jobs[i]!;
-        return await context.with(trace.setSpan(job.traceContext, spans[i]!), () => publishPlan(deps, p));
-      } catch (error) {
-        return retryLater(deps, p.message.id)(error);
-      }
+    planned.map(async (p): Promise<RoutePlan | JobOutcome> => {
+      if (!isPlan(p) || committedTogether) return p;
+      return commitPlans(deps.pool, [p]).then(() => p, retryLater(deps, p.message.id));
     }),
   );
-  outcomes.forEach((outcome, i) => {
+  // Every committed plan's jobs in one bundle per destination, after the commit (a crash in
+  // between leaves routed messages the sweeper hands to mda again); each job carries its
+  // message's routing span.
+  const local: Array<{ payload: LocalDeliveryJobPayload; trace: Record<string, string> }> = [];
+  const outbound: Array<{ payload: OutboundJobPayload; trace: Record<string, string> }> = [];
+  outcomes.forEach((p, i) => {
+    if (!isPlan(p)) return;
+    const trace = traceFieldsOf(traceApi.setSpan(jobs[i]!.traceContext, spans[i]!));
+    if (p.local.length > 0) local.push({ payload: { spoolId: p.message.id, recipients: p.local }, trace });
+    if (p.outbound.length > 0)
+      outbound.push({ payload: { spoolId: p.message.id, rcptIndexes: p.outbound }, trace });
+    deps.logger.debug(
+      { spoolId: p.message.id, local: p.local.length, outbound: p.outbound.length },
+      'routed',
+    );
+  });
+  const [localError, outboundError] = await Promise.all([
+    local.length > 0
+      ? deps.publishLocalDeliveries(local).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      : undefined,
+    outbound.length > 0
+      ? deps.publishOutbound(outbound).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      : undefined,
+  ]);
+  const published = outcomes.map((p): JobOutcome => {
+    if (!isPlan(p)) return p;
+    const error = (p.local.length > 0 && localError) || (p.outbound.length > 0 && outboundError);
+    return error ? retryLater(deps, p.message.id)(error) : { kind: 'ack' };
+  });
+  published.forEach((outcome, i) => {
     if (outcome.kind !== 'ack') spans[i]!.setStatus({ code: SpanStatusCode.ERROR, message: outcome.reason });
     spans[i]!.end();
   });
-  return outcomes;
+  return published;
 }

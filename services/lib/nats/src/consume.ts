@@ -2,6 +2,7 @@ import type { Logger } from '@hermod/logging';
 import { extractTraceContext } from '@hermod/telemetry';
 import type { Context } from '@opentelemetry/api';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
+import { JOB_BUNDLE_HEADER } from './publish.js';
 import { natsHeaderCarrier } from './trace-headers.js';
 
 /** What a handler decided for one job. Only a final outcome acknowledges the queue message. */
@@ -39,66 +40,141 @@ export interface JobConsumer {
   readonly inFlight: number;
 }
 
+/** A queue message and the jobs it carries (one, or a bundle from publishJobs). */
+interface Delivery<T> {
+  message: JsMsg;
+  jobs: ReceivedJob<T>[];
+}
+
+/**
+ * What the queue message of several jobs becomes: retried (after the shortest delay asked) while
+ * any job wants a retry, otherwise acknowledged; terminated only when every job was dropped.
+ */
+export function settleBundle(outcomes: JobOutcome[]): JobOutcome {
+  const retries = outcomes.filter((o) => o.kind === 'retry');
+  if (retries.length > 0)
+    return {
+      kind: 'retry',
+      delayMs: Math.min(...retries.map((r) => r.delayMs)),
+      reason: retries.map((r) => r.reason).join('; '),
+    };
+  const drops = outcomes.filter((o) => o.kind === 'drop');
+  if (outcomes.length > 0 && drops.length === outcomes.length)
+    return { kind: 'drop', reason: drops.map((d) => d.reason).join('; ') };
+  return { kind: 'ack' };
+}
+
 /**
  * Pulls jobs and hands them to the handler in batches that form on their own: the first message
  * starts a batch at once; whatever arrives while it runs becomes the next batch (group commit).
+ * A bundle (publishJobs) counts as its jobs, and is settled once all of them are.
  */
 export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
   const maxBatch = options.maxBatch ?? 64;
   const concurrency = options.concurrency ?? 1;
   const logger = options.logger.child({ stream: options.stream, consumer: options.durable });
-  const pending: JsMsg[] = [];
+  const pending: Delivery<T>[] = [];
   let running = 0;
   let stopped = false;
   let messages: ConsumerMessages | undefined;
   const drained: Array<() => void> = [];
 
-  const runBatch = async (batch: JsMsg[]): Promise<void> => {
-    const jobs: ReceivedJob<T>[] = [];
-    const accepted: JsMsg[] = [];
-    for (const m of batch) {
-      try {
-        const payload = options.parse(JSON.parse(Buffer.from(m.data).toString('utf8')));
-        jobs.push({
-          payload,
-          subject: m.subject,
-          deliveryCount: m.info.redeliveryCount,
-          traceContext: m.headers
-            ? extractTraceContext(natsHeaderCarrier(m.headers))
-            : extractTraceContext({ get: () => undefined, set: () => {} }),
-        });
-        accepted.push(m);
-      } catch (error) {
-        logger.error({ err: error, subject: m.subject, seq: m.seq }, 'malformed job terminated');
-        m.term();
+  const receivedJob = (m: JsMsg, data: unknown, traceContext: Context): ReceivedJob<T> => ({
+    payload: options.parse(data),
+    subject: m.subject,
+    deliveryCount: m.info.redeliveryCount,
+    traceContext,
+  });
+
+  /** The jobs of a queue message; a message that is not valid JSON, or not a list when a bundle, is terminated. */
+  const unpack = (m: JsMsg): Delivery<T> | undefined => {
+    try {
+      const data: unknown = JSON.parse(Buffer.from(m.data).toString('utf8'));
+      if (!m.headers?.has(JOB_BUNDLE_HEADER)) {
+        const traceContext = m.headers
+          ? extractTraceContext(natsHeaderCarrier(m.headers))
+          : extractTraceContext({ get: () => undefined, set: () => {} });
+        return { message: m, jobs: [receivedJob(m, data, traceContext)] };
       }
+      if (!Array.isArray(data) || data.length === 0) throw new Error('a job bundle must be a non-empty list');
+      // A bad entry is skipped (and logged); the good ones of the same bundle still run.
+      const jobs = data.flatMap((entry: { payload?: unknown; trace?: Record<string, string> }, index) => {
+        const fields = entry?.trace ?? {};
+        try {
+          return [
+            receivedJob(m, entry?.payload, extractTraceContext({ get: (k) => fields[k], set: () => {} })),
+          ];
+        } catch (error) {
+          logger.error(
+            { err: error, subject: m.subject, seq: m.seq, index },
+            'malformed job in bundle skipped',
+          );
+          return [];
+        }
+      });
+      if (jobs.length === 0) throw new Error('no valid job in the bundle');
+      return { message: m, jobs };
+    } catch (error) {
+      logger.error({ err: error, subject: m.subject, seq: m.seq }, 'malformed job terminated');
+      m.term();
+      return undefined;
     }
-    if (jobs.length === 0) return;
+  };
+
+  const settle = (delivery: Delivery<T>, outcome: JobOutcome): void => {
+    const m = delivery.message;
+    if (outcome.kind === 'ack') m.ack();
+    else if (outcome.kind === 'retry') m.nak(outcome.delayMs);
+    else {
+      logger.warn({ subject: m.subject, seq: m.seq, reason: outcome.reason }, 'job dropped');
+      m.term();
+    }
+  };
+
+  const runBatch = async (batch: Delivery<T>[]): Promise<void> => {
+    const jobs = batch.flatMap((d) => d.jobs);
     const timer = setInterval(() => {
-      for (const m of accepted) m.working();
+      for (const d of batch) d.message.working();
     }, options.workingIntervalMs ?? 10_000);
     try {
       const outcomes = await options.handleBatch(jobs);
-      accepted.forEach((m, i) => {
-        const outcome = outcomes[i] ?? { kind: 'retry', delayMs: 5_000, reason: 'no outcome returned' };
-        if (outcome.kind === 'ack') m.ack();
-        else if (outcome.kind === 'retry') m.nak(outcome.delayMs);
-        else {
-          logger.warn({ subject: m.subject, seq: m.seq, reason: outcome.reason }, 'job dropped');
-          m.term();
-        }
-      });
+      let at = 0;
+      for (const delivery of batch) {
+        const own = delivery.jobs.map(
+          (_, i): JobOutcome =>
+            outcomes[at + i] ?? { kind: 'retry', delayMs: 5_000, reason: 'no outcome returned' },
+        );
+        at += delivery.jobs.length;
+        for (const o of own)
+          if (o.kind === 'drop' && own.length > 1)
+            logger.warn(
+              { subject: delivery.message.subject, seq: delivery.message.seq, reason: o.reason },
+              'job dropped',
+            );
+        settle(delivery, own.length === 1 ? own[0]! : settleBundle(own));
+      }
     } catch (error) {
-      logger.error({ err: error, size: accepted.length }, 'batch failed; will be redelivered');
-      for (const m of accepted) m.nak(2_000);
+      logger.error({ err: error, size: jobs.length }, 'batch failed; will be redelivered');
+      for (const d of batch) d.message.nak(2_000);
     } finally {
       clearInterval(timer);
     }
   };
 
+  /** Queue messages from the front of pending up to maxBatch jobs (always at least one message). */
+  const takeBatch = (): Delivery<T>[] => {
+    let jobs = 0;
+    let count = 0;
+    while (count < pending.length && (count === 0 || jobs + pending[count]!.jobs.length <= maxBatch)) {
+      jobs += pending[count]!.jobs.length;
+      count++;
+    }
+    return pending.splice(0, count);
+  };
+
   const pump = (): void => {
     while (running < concurrency && pending.length > 0) {
-      const batch = pending.splice(0, maxBatch);
+      const batch = takeBatch();
       running++;
       void runBatch(batch).finally(() => {
         running--;
@@ -113,12 +189,19 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
       try {
         const consumer = await options.js.consumers.get(options.stream, options.durable);
         messages = await consumer.consume({ max_messages: Math.max(maxBatch * concurrency * 2, 32) });
+        // stop() ran while the subscription was being made: it could not stop this one.
+        if (stopped) {
+          messages.stop();
+          break;
+        }
         for await (const m of messages) {
           if (stopped) {
             m.nak();
             continue;
           }
-          pending.push(m);
+          const delivery = unpack(m);
+          if (!delivery) continue;
+          pending.push(delivery);
           pump();
         }
       } catch (error) {
@@ -136,7 +219,7 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
     async stop() {
       stopped = true;
       messages?.stop();
-      for (const m of pending.splice(0)) m.nak();
+      for (const d of pending.splice(0)) d.message.nak();
       if (running > 0) await new Promise<void>((resolve) => drained.push(resolve));
     },
   };

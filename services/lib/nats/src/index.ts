@@ -3,10 +3,19 @@ export { connectNats, type NatsOptions } from './connect.js';
 export {
   type ConsumeJobsOptions,
   consumeJobs,
+  settleBundle,
   type JobConsumer,
   type JobOutcome,
   type ReceivedJob,
 } from './consume.js';
-export { type PublishOptions, publishJob } from './publish.js';
+export {
+  type BundledJob,
+  bundleMsgId,
+  JOB_BUNDLE_HEADER,
+  type PublishOptions,
+  publishJob,
+  publishJobs,
+  traceFieldsOf,
+} from './publish.js';
 export { type ConsumerDefinition, ensureConsumer, ensureStream, type StreamDefinition } from './streams.js';
 export { natsHeaderCarrier } from './trace-headers.js';

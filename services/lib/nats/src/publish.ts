@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { injectTraceHeaders } from '@hermod/telemetry';
+import type { Context } from '@opentelemetry/api';
 import { headers, type JetStreamClient } from 'nats';
 import { natsHeaderCarrier } from './trace-headers.js';
 
@@ -6,6 +8,25 @@ export interface PublishOptions {
   /** JetStream de-duplicates a repeated id within the stream's duplicate window. */
   msgId?: string;
   timeoutMs?: number;
+}
+
+/**
+ * Header of a queue message that carries several jobs (publishJobs); its value is the number of
+ * jobs. A message without it is one job.
+ */
+export const JOB_BUNDLE_HEADER = 'Hermod-Jobs';
+
+/** One entry of a job bundle: the job and the W3C trace fields of the message it is about. */
+export interface BundledJob {
+  payload: unknown;
+  trace: Record<string, string>;
+}
+
+/** The trace fields of a context (the active one by default), for a bundled job or a spool row. */
+export function traceFieldsOf(from?: Context): Record<string, string> {
+  const fields: Record<string, string> = {};
+  injectTraceHeaders({ set: (k, v) => (fields[k] = v), get: (k) => fields[k] }, from);
+  return fields;
 }
 
 /** Publishes a JSON job to a JetStream subject with the active trace context in its headers. */
@@ -22,4 +43,31 @@ export async function publishJob(
     timeout: options.timeoutMs ?? 5_000,
     ...(options.msgId ? { msgID: options.msgId } : {}),
   });
+}
+
+/**
+ * Publishes several jobs as ONE queue message (a bundle), each with its own trace: a publish, a
+ * delivery and an acknowledgement per batch instead of per job. consumeJobs hands the jobs to the
+ * handler one by one and acknowledges the bundle once every job in it is finished, so handlers
+ * must be idempotent per job (a bundle with one job to retry comes back whole).
+ */
+export async function publishJobs(
+  js: JetStreamClient,
+  subject: string,
+  jobs: BundledJob[],
+  options: PublishOptions = {},
+): Promise<void> {
+  if (jobs.length === 0) return;
+  const h = headers();
+  h.set(JOB_BUNDLE_HEADER, String(jobs.length));
+  await js.publish(subject, Buffer.from(JSON.stringify(jobs)), {
+    headers: h,
+    timeout: options.timeoutMs ?? 5_000,
+    ...(options.msgId ? { msgID: options.msgId } : {}),
+  });
+}
+
+/** A de-duplication id for a bundle: the same jobs (by key, in order) give the same id. */
+export function bundleMsgId(prefix: string, keys: string[]): string {
+  return `${prefix}-${createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 32)}`;
 }

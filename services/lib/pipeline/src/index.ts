@@ -12,3 +12,4 @@ export {
   RoutingJob,
 } from './jobs.js';
 export { consumers, setupPipeline, streams, subjects } from './topology.js';
+export { type AcceptedMessage, publishRoutingJobs } from './hand-over.js';

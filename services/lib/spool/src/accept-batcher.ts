@@ -28,7 +28,16 @@ export class AcceptBatcher {
 
   constructor(
     private readonly pool: Pool,
-    options: { maxBatch: number; maxTransactions: number },
+    private readonly options: {
+      maxBatch: number;
+      maxTransactions: number;
+      /**
+       * Called with every committed batch before its callers hear of it: where the service hands
+       * the batch on (one routing job for all of it). It must not throw; the spool sweeper covers
+       * a hand-over that is lost.
+       */
+      afterCommit?: (committed: ReplayableAccept[]) => void;
+    },
   ) {
     this.committer = new GroupCommitter((batch) => this.store(batch), {
       maxBatch: options.maxBatch,
@@ -41,6 +50,11 @@ export class AcceptBatcher {
   }
 
   private async store(batch: ReplayableAccept[]): Promise<void> {
+    await this.write(batch);
+    this.options.afterCommit?.(batch);
+  }
+
+  private async write(batch: ReplayableAccept[]): Promise<void> {
     const small: SmallAcceptInput[] = [];
     const large: ReplayableAccept[] = [];
     for (const input of batch) {

@@ -128,10 +128,6 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
           // large ones stream from the temporary file. The body can be read again if a batch is retried.
           await deps.accept({ ...accepted, body: () => body.source() });
           await body.discard();
-          deps.publishRouting(spoolId).catch((error: unknown) =>
-            // Durable already: the spool sweeper publishes it again later.
-            deps.logger.warn({ err: error, spoolId }, 'routing job not published; the sweeper will retry'),
-          );
           deps.logger.info(
             { sessionId: session.id, spoolId, size: prepared.size, rcpts: recipients.length },
             'accepted',

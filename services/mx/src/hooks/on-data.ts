@@ -109,10 +109,6 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
             body: () => withPrefix(verdict.headers, stripForgedResults(body.source(), config.MX_HOSTNAME)),
           });
           await body.discard();
-          deps.publishRouting(spoolId).catch((error: unknown) =>
-            // Durable already: the spool sweeper publishes it again later.
-            deps.logger.warn({ err: error, spoolId }, 'routing job not published; the sweeper will retry'),
-          );
           deps.logger.info(
             {
               sessionId: session.id,
