@@ -67,8 +67,12 @@ test('small and large messages in one batch are stored exactly as acceptMessage 
   const batcher = new AcceptBatcher(db.pool, { maxBatch: 8, maxTransactions: 1 });
   const large = Buffer.alloc(300 * 1024, 'x');
   const small = Buffer.from('Subject: small\r\n\r\nbody\r\n');
-  const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-  const bodies = [small, large, Buffer.alloc(0), small];
+  // Small bodies of different sizes and bytes around an empty one: they travel in one parameter,
+  // cut apart by offset, so each must come back exactly.
+  const binary = Buffer.from([0, 255, 13, 10, 0x5c, 0x78, 0x27, 0x22, 128, 1]);
+  const third = Buffer.from(`Subject: third\r\n\r\n${'z'.repeat(5000)}\r\n`);
+  const bodies = [small, large, Buffer.alloc(0), binary, third, small];
+  const ids = bodies.map(() => randomUUID());
   await Promise.all(
     ids.map((id, i) =>
       batcher.accept({
