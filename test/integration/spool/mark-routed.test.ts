@@ -3,7 +3,7 @@
 // to a final state (a statement does not see its own changes).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { acceptMessage, loadSpoolMessage, markRouted } from '@hermod/spool';
+import { acceptMessage, loadSpoolMessage, markRecipientsAndComplete, markRouted } from '@hermod/spool';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
 
 let db: TestDatabase;
@@ -81,4 +81,30 @@ test('final states never change, and an unrouted message of the list is only mar
   assert.ok(routedOnly?.routedAt);
   assert.equal(routedOnly.completedAt, null);
   assert.equal(routedOnly.recipients[0]?.state, 'pending');
+});
+
+test('recipient state changes and the routed mark are HOT updates (no index insertions)', async () => {
+  const ids = await Promise.all(Array.from({ length: 20 }, () => accepted(['x@local.test', 'y@local.test'])));
+  const updates = async (table: string) => {
+    await db.pool.query('SELECT pg_stat_force_next_flush()');
+    const { rows } = await db.pool.query<{ upd: string; hot: string }>(
+      'SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = $1',
+      [table],
+    );
+    return { all: Number(rows[0]!.upd), hot: Number(rows[0]!.hot) };
+  };
+  const recipientsBefore = await updates('spool_recipients');
+  const messagesBefore = await updates('spool_messages');
+  // pending -> local (routing), then local -> delivered (mda), as a local delivery goes.
+  const each = (state: 'local' | 'delivered') =>
+    ids.flatMap((spoolId) => [0, 1].map((rcptIndex) => ({ spoolId, rcptIndex, state })));
+  await markRouted(db.pool, each('local'), ids);
+  await markRecipientsAndComplete(db.pool, each('delivered'), ids);
+  const recipients = await updates('spool_recipients');
+  const messages = await updates('spool_messages');
+  assert.equal(recipients.all - recipientsBefore.all, 80);
+  assert.equal(recipients.hot - recipientsBefore.hot, 80, 'every recipient update stayed on its page');
+  // routed_at is HOT; completed_at changes the open-messages index's predicate, so it cannot be.
+  assert.equal(messages.all - messagesBefore.all, 40);
+  assert.ok(messages.hot - messagesBefore.hot >= 20, `${messages.hot - messagesBefore.hot} HOT of 40`);
 });
