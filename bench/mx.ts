@@ -7,6 +7,7 @@ import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
+import { formatRatios, roundRatios } from './lib/round-ratios.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -14,7 +15,7 @@ const arg = (name: string, fallback: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const messages = arg('messages', 3000);
-const rounds = arg('rounds', 2);
+const rounds = arg('rounds', 4);
 const sessions = 20;
 const bytes = 4096;
 const warmUp = 1000;
@@ -144,6 +145,8 @@ for (const [i, r] of results.entries())
 console.log(
   `\nbest accepted msg/s: hermod ${f(best('hermod'))}, postfix ${f(best('postfix'))}, ratio ${(best('hermod') / best('postfix')).toFixed(2)}`,
 );
+const rates = (system: string) => results.filter((r) => r.system === system).map((r) => r.accept);
+console.log(`accept ratio hermod/postfix: ${formatRatios(roundRatios(rates('hermod'), rates('postfix')))}`);
 // The histogram's cumulative buckets of the last round: the bound at which p50 / p99 are reached.
 const bounds = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, Number.POSITIVE_INFINITY];
 const total = latencies[latencies.length - 1] ?? 0;

@@ -7,6 +7,7 @@ import { AccountStore } from '@hermod/accounts';
 import { requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
+import { formatRatios, roundRatios } from './lib/round-ratios.js';
 import { percentile, smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -14,7 +15,7 @@ const arg = (name: string, fallback: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const messages = arg('messages', 3000);
-const rounds = arg('rounds', 2);
+const rounds = arg('rounds', 4);
 const sessions = 20;
 const bytes = 4096;
 const warmUp = 1000;
@@ -128,6 +129,12 @@ console.log(
 console.log(
   `best end-to-end msg/s: hermod ${f(best('hermod', 'endToEnd'))}, postfix ${f(best('postfix', 'endToEnd'))}, ratio ${(best('hermod', 'endToEnd') / best('postfix', 'endToEnd')).toFixed(2)}`,
 );
+const rates = (system: string, key: 'accept' | 'endToEnd') =>
+  results.filter((r) => r.system === system).map((r) => r[key]);
+for (const key of ['accept', 'endToEnd'] as const)
+  console.log(
+    `${key === 'accept' ? 'accept' : 'end-to-end'} ratio hermod/postfix: ${formatRatios(roundRatios(rates('hermod', key), rates('postfix', key)))}`,
+  );
 console.log(
   `hermod submit-to-mailbox latency (last round): p50 ${percentile(hermodLatencies, 50).toFixed(1)} ms, p99 ${percentile(hermodLatencies, 99).toFixed(1)} ms`,
 );

@@ -1,0 +1,22 @@
+import { randomUUID } from 'node:crypto';
+import { insertSmallMessages } from '@hermod/spool';
+import { testDatabase } from '@hermod/test/harness';
+const db = await testDatabase();
+const line = 'La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.\r\n';
+const body = Buffer.from(line.repeat(60).slice(0, 4096));
+const mk = () => ({ spoolId: randomUUID(), mailFrom: 'load@client.test', recipients: [{ address: 'box@bench.test', parameters: {} }], source: 'mx' as const, clientAddress: '127.0.0.1', clientHelo: 'client', envelope: { tls: false, placement: 'inbox', mailFromArgs: {} }, traceContext: { traceparent: '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01', sessionId: 'abc' }, body });
+const c = await db.pool.connect();
+const run = async (label: string, setup: string[]) => {
+  for (const s of setup) await c.query(s);
+  for (let i = 0; i < 200; i++) await insertSmallMessages(c, [mk(), mk(), mk(), mk()]);
+  await c.query('SELECT pg_stat_reset()');
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < 1000; i++) await insertSmallMessages(c, [mk(), mk(), mk(), mk()]);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  console.log(label, (ms / 4000 * 1000).toFixed(0), 'us/msg wall');
+};
+await run('as is', ['SET synchronous_commit = off']);
+await run('no triggers (FK)', ['SET session_replication_role = replica']);
+await run('no FK, uncompressed', ['ALTER TABLE message_body_chunks ALTER COLUMN data SET STORAGE EXTERNAL']);
+await run('FK, uncompressed', ['SET session_replication_role = origin']);
+c.release(); await db.close();
