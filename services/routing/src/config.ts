@@ -12,6 +12,10 @@ export const routingEnv = z.object({
   /** How often the spool sweeper looks for stalled work, and how old work must be to be re-published. */
   SPOOL_SWEEP_INTERVAL_MS: env.int(5_000, 100, 3_600_000),
   SPOOL_STALL_AFTER_MS: env.int(30_000, 500, 86_400_000),
+  /** Completed spool messages (envelope, recipients' outcomes) are kept this long; 0 keeps them forever. */
+  SPOOL_RETENTION_HOURS: env.int(168, 0, 87_600),
+  /** How often expired spool messages and unreferenced message bodies are deleted. */
+  STORAGE_RETENTION_INTERVAL_MS: env.int(600_000, 100, 86_400_000),
   ROUTING_BATCH_SIZE: env.int(64, 1, 1_000),
   /**
    * Routing batches in flight at once. One is the default: jobs arriving while a batch commits form

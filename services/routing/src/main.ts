@@ -12,7 +12,7 @@ import { bundleMsgId, consumeJobs, publishJob, publishJobs } from '@hermod/nats'
 import { consumers, RoutingJob, subjects } from '@hermod/pipeline';
 import { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { SpoolSweeper } from '@hermod/spool';
+import { SpoolSweeper, StorageRetention } from '@hermod/spool';
 import { Counter } from 'prom-client';
 import { CoalescingAccountLookup } from './account-lookup.js';
 import { AutoExchangerMonitor } from './auto-exchanger-monitor.js';
@@ -149,6 +149,31 @@ runMain('routing', async () => {
   });
   sweeper.start();
   shutdown.register('spool-sweeper', () => sweeper.stop());
+
+  const retained = new Counter({
+    name: 'hermod_storage_deleted_total',
+    help: 'Rows deleted by storage retention: expired spool messages, unreferenced message bodies',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const retainedBytes = new Counter({
+    name: 'hermod_storage_deleted_body_bytes_total',
+    help: 'Bytes of the message bodies storage retention deleted',
+    registers: [registry],
+  });
+  const retention = new StorageRetention({
+    pool,
+    logger,
+    intervalMs: config.STORAGE_RETENTION_INTERVAL_MS,
+    spoolRetentionMs: config.SPOOL_RETENTION_HOURS * 3_600_000,
+    onPass: (pass) => {
+      retained.inc({ kind: 'spool_messages' }, pass.spoolMessages);
+      retained.inc({ kind: 'bodies' }, pass.bodies);
+      retainedBytes.inc(pass.bodyBytes);
+    },
+  });
+  retention.start();
+  shutdown.register('storage-retention', () => retention.stop());
 
   base.readiness.push({ name: 'domain-config', check: () => true });
   await base.startOps();

@@ -3,10 +3,10 @@ export { connectNats, type NatsOptions } from './connect.js';
 export {
   type ConsumeJobsOptions,
   consumeJobs,
-  settleBundle,
   type JobConsumer,
   type JobOutcome,
   type ReceivedJob,
+  settleBundle,
 } from './consume.js';
 export {
   type BundledJob,

@@ -1,3 +1,4 @@
+export { type AcceptedMessage, publishRoutingJobs } from './hand-over.js';
 export type {
   LocalDeliveryJob as LocalDeliveryJobPayload,
   MailboxChangeEvent as MailboxChangeEventPayload,
@@ -12,4 +13,3 @@ export {
   RoutingJob,
 } from './jobs.js';
 export { consumers, setupPipeline, streams, subjects } from './topology.js';
-export { type AcceptedMessage, publishRoutingJobs } from './hand-over.js';

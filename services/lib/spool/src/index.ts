@@ -10,5 +10,6 @@ export {
   type RecipientState,
   type RecipientUpdate,
 } from './recipients.js';
+export { type RetentionOptions, type RetentionPass, StorageRetention } from './retention.js';
 export { MessageTooLargeError, SpooledBody } from './spooled-body.js';
 export { SpoolSweeper, type SweeperOptions } from './sweeper.js';

@@ -1,6 +1,7 @@
 import { type Pool, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { LocalDeliveryJobPayload, RoutingJobPayload } from '@hermod/pipeline';
+import { PeriodicPass } from './periodic.js';
 
 export interface SweeperOptions {
   pool: Pool;
@@ -20,26 +21,23 @@ export interface SweeperOptions {
  * of replicas may run it; SKIP LOCKED gives each row to one of them.
  */
 export class SpoolSweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly schedule: PeriodicPass;
   republished = 0;
 
-  constructor(private readonly options: SweeperOptions) {}
-
-  start(): void {
-    const tick = () => {
-      this.running = this.sweepOnce()
-        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'spool sweep failed'))
-        .then(() => {
-          this.timer = setTimeout(tick, this.options.intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, this.options.intervalMs);
+  constructor(private readonly options: SweeperOptions) {
+    this.schedule = new PeriodicPass(
+      () => this.sweepOnce(),
+      options.intervalMs,
+      (error) => options.logger.warn({ err: error }, 'spool sweep failed'),
+    );
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    await this.running;
+  start(): void {
+    this.schedule.start();
+  }
+
+  stop(): Promise<void> {
+    return this.schedule.stop();
   }
 
   /** One pass; returns how many jobs were published again. */
