@@ -46,8 +46,7 @@ async function readBatchFacts(
           FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id WHERE s.id = ANY($1::uuid[])) AS messages,
        (SELECT COALESCE(array_agg(delivery_key), '{}') FROM deliveries WHERE delivery_key = ANY($2::text[])) AS seen,
        (SELECT COALESCE(json_agg(json_build_object('id', a.id, 'quota', a.quota_bytes, 'used',
-          (SELECT COALESCE(sum(m.size), 0) FROM mailbox_messages m JOIN mailboxes x ON x.id = m.mailbox_id
-            WHERE x.account_id = a.id))), '[]')
+          (SELECT COALESCE(sum(x.message_bytes), 0) FROM mailboxes x WHERE x.account_id = a.id))), '[]')
           FROM accounts a WHERE a.id = ANY($3::bigint[]) AND a.quota_bytes IS NOT NULL) AS quotas,
        (SELECT COALESCE(json_agg(json_build_object('accountId', t.account_id, 'target', t.target,
                                                    'id', mb.id, 'name', mb.name)), '[]')

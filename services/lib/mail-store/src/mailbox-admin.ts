@@ -104,6 +104,15 @@ export async function renameMailbox(
        ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
       [source.id, moved.rows.map((r) => r.uid), highestmodseq],
     );
+    // Moving rows is the one change the usage triggers do not see (they count inserts and deletes).
+    await client.query(
+      `UPDATE mailboxes b SET message_count = u.n, message_bytes = u.bytes
+       FROM (SELECT x.id, count(m.uid) AS n, coalesce(sum(m.size), 0) AS bytes
+             FROM mailboxes x LEFT JOIN mailbox_messages m ON m.mailbox_id = x.id
+             WHERE x.id = ANY($1::bigint[]) GROUP BY x.id) u
+       WHERE b.id = u.id`,
+      [[source.id, target.id]],
+    );
     return;
   }
   const children = await client.query<{ name: string }>(
@@ -171,8 +180,9 @@ export async function mailboxStatus(db: Db, mailboxId: number): Promise<MailboxS
 /** Total bytes an account stores, for QUOTA and APPEND checks. */
 export async function accountUsage(db: Db, accountId: number): Promise<{ bytes: number; messages: number }> {
   const { rows } = await db.query<{ bytes: number; messages: number }>(
-    `SELECT coalesce(sum(mm.size), 0)::bigint AS bytes, count(*)::int AS messages
-     FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id WHERE m.account_id = $1`,
+    // Per-mailbox counters kept by triggers (migration 032): as many rows as mailboxes, not messages.
+    `SELECT coalesce(sum(message_bytes), 0)::bigint AS bytes, coalesce(sum(message_count), 0)::int AS messages
+     FROM mailboxes WHERE account_id = $1`,
     [accountId],
   );
   return rows[0] ?? { bytes: 0, messages: 0 };
