@@ -12,7 +12,7 @@ import { bundleMsgId, consumeJobs, publishJob, publishJobs } from '@hermod/nats'
 import { consumers, RoutingJob, subjects } from '@hermod/pipeline';
 import { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { SpoolSweeper, StorageRetention } from '@hermod/spool';
+import { PeriodicPass, SpoolSweeper, StorageRetention } from '@hermod/spool';
 import { Counter } from 'prom-client';
 import { CoalescingAccountLookup } from './account-lookup.js';
 import { AutoExchangerMonitor } from './auto-exchanger-monitor.js';
@@ -102,26 +102,24 @@ runMain('routing', async () => {
     labelNames: ['outcome'],
     registers: [registry],
   });
+  // One queue message per routed batch, de-duplicated by the spool ids it carries.
+  const publishBundle =
+    (subject: string, prefix: string) =>
+    (jobs: Array<{ payload: { spoolId: string }; trace: Record<string, string> }>) =>
+      publishJobs(js, subject, jobs, {
+        msgId: bundleMsgId(
+          prefix,
+          jobs.map((j) => j.payload.spoolId),
+        ),
+      });
   const stage: RoutingStageDeps = {
     pool,
     lookups,
     logger,
     ourMxNames: config.ROUTING_MX_NAMES,
     srsDomain: config.ROUTING_SRS_DOMAIN,
-    publishLocalDeliveries: (jobs) =>
-      publishJobs(js, subjects.localDelivery, jobs, {
-        msgId: bundleMsgId(
-          'local',
-          jobs.map((j) => j.payload.spoolId),
-        ),
-      }),
-    publishOutbound: (jobs) =>
-      publishJobs(js, subjects.outbound, jobs, {
-        msgId: bundleMsgId(
-          'outbound',
-          jobs.map((j) => j.payload.spoolId),
-        ),
-      }),
+    publishLocalDeliveries: publishBundle(subjects.localDelivery, 'local'),
+    publishOutbound: publishBundle(subjects.outbound, 'outbound'),
   };
   const consumer = consumeJobs({
     js,
@@ -142,13 +140,17 @@ runMain('routing', async () => {
   const sweeper = new SpoolSweeper({
     pool,
     logger,
-    intervalMs: config.SPOOL_SWEEP_INTERVAL_MS,
     stallAfterMs: config.SPOOL_STALL_AFTER_MS,
     publishRouting: (job) => publishJob(js, subjects.routing, job),
     publishLocalDelivery: (job) => publishJob(js, subjects.localDelivery, job),
   });
-  sweeper.start();
-  shutdown.register('spool-sweeper', () => sweeper.stop());
+  const sweeps = new PeriodicPass(
+    () => sweeper.sweepOnce(),
+    config.SPOOL_SWEEP_INTERVAL_MS,
+    (error) => logger.warn({ err: error }, 'spool sweep failed'),
+  );
+  sweeps.start();
+  shutdown.register('spool-sweeper', () => sweeps.stop());
 
   const retained = new Counter({
     name: 'hermod_storage_deleted_total',
@@ -164,16 +166,20 @@ runMain('routing', async () => {
   const retention = new StorageRetention({
     pool,
     logger,
-    intervalMs: config.STORAGE_RETENTION_INTERVAL_MS,
     spoolRetentionMs: config.SPOOL_RETENTION_HOURS * 3_600_000,
-    onPass: (pass) => {
+  });
+  const retentionPasses = new PeriodicPass(
+    async () => {
+      const pass = await retention.runOnce();
       retained.inc({ kind: 'spool_messages' }, pass.spoolMessages);
       retained.inc({ kind: 'bodies' }, pass.bodies);
       retainedBytes.inc(pass.bodyBytes);
     },
-  });
-  retention.start();
-  shutdown.register('storage-retention', () => retention.stop());
+    config.STORAGE_RETENTION_INTERVAL_MS,
+    (error) => logger.warn({ err: error }, 'storage retention pass failed'),
+  );
+  retentionPasses.start();
+  shutdown.register('storage-retention', () => retentionPasses.stop());
 
   base.readiness.push({ name: 'domain-config', check: () => true });
   await base.startOps();

@@ -1,6 +1,6 @@
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { type JobOutcome, type ReceivedJob, traceFieldsOf } from '@hermod/nats';
+import type { JobOutcome, ReceivedJob } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, OutboundJobPayload, RoutingJobPayload } from '@hermod/pipeline';
 import {
   loadSpoolMessage,
@@ -10,6 +10,7 @@ import {
   type RecipientUpdate,
   type SpoolMessage,
 } from '@hermod/spool';
+import { traceFields } from '@hermod/telemetry';
 import { SpanStatusCode, trace as traceApi } from '@opentelemetry/api';
 import { type RouteTarget, type RoutingLookups, routeRecipient } from './route-recipient.js';
 import { srsForward } from './srs.js';
@@ -267,7 +268,7 @@ export async function routeBatch(
   const outbound: Array<{ payload: OutboundJobPayload; trace: Record<string, string> }> = [];
   outcomes.forEach((p, i) => {
     if (!isPlan(p)) return;
-    const trace = traceFieldsOf(traceApi.setSpan(jobs[i]!.traceContext, spans[i]!));
+    const trace = traceFields(traceApi.setSpan(jobs[i]!.traceContext, spans[i]!));
     if (p.local.length > 0) local.push({ payload: { spoolId: p.message.id, recipients: p.local }, trace });
     if (p.outbound.length > 0)
       outbound.push({ payload: { spoolId: p.message.id, rcptIndexes: p.outbound }, trace });
@@ -276,19 +277,17 @@ export async function routeBatch(
       'routed',
     );
   });
+  // The error of a bundle's publish, if any (an empty bundle is not published).
+  const failureOf = <J>(bundle: J[], publish: (jobs: J[]) => Promise<void>) =>
+    bundle.length === 0
+      ? undefined
+      : publish(bundle).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
   const [localError, outboundError] = await Promise.all([
-    local.length > 0
-      ? deps.publishLocalDeliveries(local).then(
-          () => undefined,
-          (e: unknown) => e,
-        )
-      : undefined,
-    outbound.length > 0
-      ? deps.publishOutbound(outbound).then(
-          () => undefined,
-          (e: unknown) => e,
-        )
-      : undefined,
+    failureOf(local, deps.publishLocalDeliveries),
+    failureOf(outbound, deps.publishOutbound),
   ]);
   const published = outcomes.map((p): JobOutcome => {
     if (!isPlan(p)) return p;

@@ -26,10 +26,27 @@ const input = (spoolId: string) => ({
     })(),
 });
 
+/** The batches afterCommit was given (what the services hand to routing as one job each). */
+const handedOver = () => {
+  const batches: string[][] = [];
+  return {
+    batches,
+    afterCommit: (committed: Array<{ spoolId?: string }>) => batches.push(committed.map((c) => c.spoolId!)),
+  };
+};
+
 test('concurrent accepts are committed in batches and every one is durable when its promise resolves', async () => {
-  const batcher = new AcceptBatcher(db.pool, { maxBatch: 8, maxTransactions: 1 });
+  const handOver = handedOver();
+  const batcher = new AcceptBatcher(db.pool, {
+    maxBatch: 8,
+    maxTransactions: 1,
+    afterCommit: handOver.afterCommit,
+  });
   const ids = Array.from({ length: 20 }, () => randomUUID());
   await Promise.all(ids.map((id) => batcher.accept(input(id))));
+  // Every message handed over once, after its commit, one hand-over per committed batch.
+  assert.deepEqual(handOver.batches.flat().sort(), [...ids].sort());
+  assert.ok(handOver.batches.length < 20, `hand-overs: ${handOver.batches.length}`);
   const { rows } = await db.pool.query<{ id: string; xmin: string }>(
     'SELECT id, xmin::text AS xmin FROM spool_messages WHERE id = ANY($1::uuid[])',
     [ids],
@@ -43,7 +60,12 @@ test('concurrent accepts are committed in batches and every one is durable when 
 });
 
 test('a message that cannot be stored fails alone; the rest of its batch is committed', async () => {
-  const batcher = new AcceptBatcher(db.pool, { maxBatch: 8, maxTransactions: 1 });
+  const handOver = handedOver();
+  const batcher = new AcceptBatcher(db.pool, {
+    maxBatch: 8,
+    maxTransactions: 1,
+    afterCommit: handOver.afterCommit,
+  });
   const existing = randomUUID();
   await batcher.accept(input(existing));
   const good = Array.from({ length: 5 }, () => randomUUID());
@@ -54,6 +76,10 @@ test('a message that cannot be stored fails alone; the rest of its batch is comm
   ]);
   assert.equal(results.filter((r) => r.status === 'rejected').length, 1);
   assert.equal(results.at(-1)?.status, 'rejected');
+  // Only what was committed is handed over: the first store and the retried survivors, not the duplicate.
+  const handed = handOver.batches.flat();
+  assert.equal(handed.filter((id) => id === existing).length, 1, 'the duplicate is not handed over again');
+  for (const id of good) assert.equal(handed.filter((h) => h === id).length, 1, `${id} handed over once`);
   // Stored whole although the first attempt (the failed batch) had already read each body once.
   const { rows } = await db.pool.query<{ size: number }>(
     'SELECT b.size FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id WHERE s.id = ANY($1::uuid[])',

@@ -15,7 +15,7 @@ let accountId = 0;
 const logger = createLogger('retention-test', 'silent');
 const hours = (n: number) => n * 3_600_000;
 const retention = (spoolRetentionMs = hours(168)) =>
-  new StorageRetention({ pool: db.pool, logger, intervalMs: 60_000, spoolRetentionMs, batchSize: 2 });
+  new StorageRetention({ pool: db.pool, logger, spoolRetentionMs, batchSize: 2 });
 
 before(async () => {
   db = await testDatabase();

@@ -1,5 +1,5 @@
 import type { Logger } from '@hermod/logging';
-import { extractTraceContext } from '@hermod/telemetry';
+import { contextFromFields, extractTraceContext } from '@hermod/telemetry';
 import type { Context } from '@opentelemetry/api';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import { JOB_BUNDLE_HEADER } from './publish.js';
@@ -93,17 +93,14 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
       if (!m.headers?.has(JOB_BUNDLE_HEADER)) {
         const traceContext = m.headers
           ? extractTraceContext(natsHeaderCarrier(m.headers))
-          : extractTraceContext({ get: () => undefined, set: () => {} });
+          : contextFromFields({});
         return { message: m, jobs: [receivedJob(m, data, traceContext)] };
       }
       if (!Array.isArray(data) || data.length === 0) throw new Error('a job bundle must be a non-empty list');
       // A bad entry is skipped (and logged); the good ones of the same bundle still run.
       const jobs = data.flatMap((entry: { payload?: unknown; trace?: Record<string, string> }, index) => {
-        const fields = entry?.trace ?? {};
         try {
-          return [
-            receivedJob(m, entry?.payload, extractTraceContext({ get: (k) => fields[k], set: () => {} })),
-          ];
+          return [receivedJob(m, entry?.payload, contextFromFields(entry?.trace ?? {}))];
         } catch (error) {
           logger.error(
             { err: error, subject: m.subject, seq: m.seq, index },
@@ -125,10 +122,7 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
     const m = delivery.message;
     if (outcome.kind === 'ack') m.ack();
     else if (outcome.kind === 'retry') m.nak(outcome.delayMs);
-    else {
-      logger.warn({ subject: m.subject, seq: m.seq, reason: outcome.reason }, 'job dropped');
-      m.term();
-    }
+    else m.term();
   };
 
   const runBatch = async (batch: Delivery<T>[]): Promise<void> => {
@@ -146,12 +140,12 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
         );
         at += delivery.jobs.length;
         for (const o of own)
-          if (o.kind === 'drop' && own.length > 1)
+          if (o.kind === 'drop')
             logger.warn(
               { subject: delivery.message.subject, seq: delivery.message.seq, reason: o.reason },
               'job dropped',
             );
-        settle(delivery, own.length === 1 ? own[0]! : settleBundle(own));
+        settle(delivery, settleBundle(own));
       }
     } catch (error) {
       logger.error({ err: error, size: jobs.length }, 'batch failed; will be redelivered');

@@ -15,7 +15,6 @@ export {
   type PublishOptions,
   publishJob,
   publishJobs,
-  traceFieldsOf,
 } from './publish.js';
 export { type ConsumerDefinition, ensureConsumer, ensureStream, type StreamDefinition } from './streams.js';
 export { natsHeaderCarrier } from './trace-headers.js';

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { injectTraceHeaders } from '@hermod/telemetry';
-import type { Context } from '@opentelemetry/api';
-import { headers, type JetStreamClient } from 'nats';
+import { headers, type JetStreamClient, type MsgHdrs } from 'nats';
 import { natsHeaderCarrier } from './trace-headers.js';
 
 export interface PublishOptions {
@@ -22,13 +21,6 @@ export interface BundledJob {
   trace: Record<string, string>;
 }
 
-/** The trace fields of a context (the active one by default), for a bundled job or a spool row. */
-export function traceFieldsOf(from?: Context): Record<string, string> {
-  const fields: Record<string, string> = {};
-  injectTraceHeaders({ set: (k, v) => (fields[k] = v), get: (k) => fields[k] }, from);
-  return fields;
-}
-
 /** Publishes a JSON job to a JetStream subject with the active trace context in its headers. */
 export async function publishJob(
   js: JetStreamClient,
@@ -38,11 +30,7 @@ export async function publishJob(
 ): Promise<void> {
   const h = headers();
   injectTraceHeaders(natsHeaderCarrier(h));
-  await js.publish(subject, Buffer.from(JSON.stringify(payload)), {
-    headers: h,
-    timeout: options.timeoutMs ?? 5_000,
-    ...(options.msgId ? { msgID: options.msgId } : {}),
-  });
+  await publish(js, subject, payload, h, options);
 }
 
 /**
@@ -60,7 +48,11 @@ export async function publishJobs(
   if (jobs.length === 0) return;
   const h = headers();
   h.set(JOB_BUNDLE_HEADER, String(jobs.length));
-  await js.publish(subject, Buffer.from(JSON.stringify(jobs)), {
+  await publish(js, subject, jobs, h, options);
+}
+
+function publish(js: JetStreamClient, subject: string, body: unknown, h: MsgHdrs, options: PublishOptions) {
+  return js.publish(subject, Buffer.from(JSON.stringify(body)), {
     headers: h,
     timeout: options.timeoutMs ?? 5_000,
     ...(options.msgId ? { msgID: options.msgId } : {}),

@@ -18,11 +18,11 @@ export function publishRoutingJobs(
   onError: (error: unknown, spoolIds: string[]) => void,
 ): (committed: AcceptedMessage[]) => void {
   return (committed) => {
-    const ids = committed.flatMap((m) => (m.spoolId ? [m.spoolId] : []));
-    if (ids.length === 0) return;
     const jobs = committed.flatMap((m) =>
       m.spoolId ? [{ payload: { spoolId: m.spoolId }, trace: m.traceContext ?? {} }] : [],
     );
+    if (jobs.length === 0) return;
+    const ids = jobs.map((j) => j.payload.spoolId);
     publishJobs(js, subjects.routing, jobs, { msgId: bundleMsgId('route', ids) }).catch((error: unknown) =>
       onError(error, ids),
     );

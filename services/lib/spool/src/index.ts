@@ -2,6 +2,7 @@ export { type AcceptedRecipient, type AcceptInput, acceptMessage, insertAccepted
 export { insertSmallMessages, SMALL_MESSAGE_LIMIT, type SmallAcceptInput } from './accept-batch.js';
 export { AcceptBatcher, type ReplayableAccept } from './accept-batcher.js';
 export { loadSpoolMessage, loadSpoolMessages, type SpoolMessage, type SpoolRecipient } from './load.js';
+export { PeriodicPass } from './periodic.js';
 export {
   completeIfDone,
   markRecipients,

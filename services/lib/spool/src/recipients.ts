@@ -47,6 +47,17 @@ const nothingOpen = `NOT EXISTS (SELECT 1 FROM spool_recipients r
                              AND k.rcpt_index = r.rcpt_index AND k.state IN ('delivered', 'failed')))`;
 const marked = `marked AS (${updateRecipientsSql} RETURNING r.spool_id, r.rcpt_index, r.state)`;
 
+/** The recipient updates as `marked`, then messageUpdate (which sees $6, the spool ids), in one statement. */
+async function markThen(
+  db: Pool | PoolClient,
+  updates: Array<RecipientUpdate & { spoolId: string }>,
+  spoolIds: string[],
+  messageUpdate: string,
+): Promise<void> {
+  if (spoolIds.length === 0) return;
+  await db.query({ text: `WITH ${marked} ${messageUpdate}`, values: [...updateColumns(updates), spoolIds] });
+}
+
 /**
  * Recipient state changes and, in the same statement, every message of spoolIds completed that has
  * no other open recipient.
@@ -56,13 +67,13 @@ export async function markRecipientsAndComplete(
   updates: Array<RecipientUpdate & { spoolId: string }>,
   spoolIds: string[],
 ): Promise<void> {
-  if (spoolIds.length === 0) return;
-  await db.query({
-    text: `WITH ${marked}
-     UPDATE spool_messages m SET completed_at = now()
+  await markThen(
+    db,
+    updates,
+    spoolIds,
+    `UPDATE spool_messages m SET completed_at = now()
      WHERE m.id = ANY($6::uuid[]) AND m.completed_at IS NULL AND ${nothingOpen}`,
-    values: [...updateColumns(updates), spoolIds],
-  });
+  );
 }
 
 /**
@@ -75,14 +86,14 @@ export async function markRouted(
   updates: Array<RecipientUpdate & { spoolId: string }>,
   spoolIds: string[],
 ): Promise<void> {
-  if (spoolIds.length === 0) return;
-  await db.query({
-    text: `WITH ${marked}
-     UPDATE spool_messages m SET routed_at = now(),
+  await markThen(
+    db,
+    updates,
+    spoolIds,
+    `UPDATE spool_messages m SET routed_at = now(),
        completed_at = CASE WHEN m.completed_at IS NULL AND ${nothingOpen} THEN now() ELSE m.completed_at END
      WHERE m.id = ANY($6::uuid[])`,
-    values: [...updateColumns(updates), spoolIds],
-  });
+  );
 }
 
 /** Marks the message complete once every recipient reached a final state. */

@@ -1,18 +1,13 @@
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { PeriodicPass } from './periodic.js';
 
 export interface RetentionOptions {
   pool: Pool;
   logger: Logger;
-  /** How often a pass runs. */
-  intervalMs: number;
   /** Completed spool messages older than this are deleted; 0 keeps them forever. */
   spoolRetentionMs: number;
   /** Rows per statement, so no pass holds many locks or a long transaction. */
   batchSize?: number;
-  /** Called after each pass with what it deleted (metrics). */
-  onPass?: (deleted: RetentionPass) => void;
 }
 
 export interface RetentionPass {
@@ -30,23 +25,7 @@ export interface RetentionPass {
  * keys refuse the deletion if a reference appeared meanwhile (the pass then fails and runs again).
  */
 export class StorageRetention {
-  private readonly schedule: PeriodicPass;
-
-  constructor(private readonly options: RetentionOptions) {
-    this.schedule = new PeriodicPass(
-      () => this.runOnce(),
-      options.intervalMs,
-      (error) => options.logger.warn({ err: error }, 'storage retention pass failed'),
-    );
-  }
-
-  start(): void {
-    this.schedule.start();
-  }
-
-  stop(): Promise<void> {
-    return this.schedule.stop();
-  }
+  constructor(private readonly options: RetentionOptions) {}
 
   /** One pass: expired spool messages first (their bodies become candidates), then the bodies. */
   async runOnce(): Promise<RetentionPass> {
@@ -59,7 +38,6 @@ export class StorageRetention {
       pass.bodyBytes += b.bytes;
     }
     if (pass.spoolMessages > 0 || pass.bodies > 0) this.options.logger.info(pass, 'storage retention pass');
-    this.options.onPass?.(pass);
     return pass;
   }
 

@@ -1,13 +1,10 @@
 import { type Pool, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { LocalDeliveryJobPayload, RoutingJobPayload } from '@hermod/pipeline';
-import { PeriodicPass } from './periodic.js';
 
 export interface SweeperOptions {
   pool: Pool;
   logger: Logger;
-  /** How often to look for stalled work. */
-  intervalMs: number;
   /** Work untouched this long is published again (the first publish may have died with nats-server). */
   stallAfterMs: number;
   batchSize?: number;
@@ -21,24 +18,7 @@ export interface SweeperOptions {
  * of replicas may run it; SKIP LOCKED gives each row to one of them.
  */
 export class SpoolSweeper {
-  private readonly schedule: PeriodicPass;
-  republished = 0;
-
-  constructor(private readonly options: SweeperOptions) {
-    this.schedule = new PeriodicPass(
-      () => this.sweepOnce(),
-      options.intervalMs,
-      (error) => options.logger.warn({ err: error }, 'spool sweep failed'),
-    );
-  }
-
-  start(): void {
-    this.schedule.start();
-  }
-
-  stop(): Promise<void> {
-    return this.schedule.stop();
-  }
+  constructor(private readonly options: SweeperOptions) {}
 
   /** One pass; returns how many jobs were published again. */
   async sweepOnce(): Promise<number> {
@@ -84,7 +64,6 @@ export class SpoolSweeper {
         );
       }
       if (count > 0) this.options.logger.info({ republished: count }, 'republished stalled spool work');
-      this.republished += count;
       return count;
     });
   }

@@ -1,7 +1,9 @@
 export {
+  contextFromFields,
   extractTraceContext,
   injectTraceHeaders,
   type TraceCarrier,
+  traceFields,
   tracer,
   withSpan,
 } from './propagation.js';

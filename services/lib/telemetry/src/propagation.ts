@@ -33,6 +33,18 @@ export function extractTraceContext(carrier: TraceCarrier): Context {
   });
 }
 
+/** The trace fields of a context (the active one by default) as a plain map: a bundled job, a spool row. */
+export function traceFields(from: Context = context.active()): Record<string, string> {
+  const fields: Record<string, string> = {};
+  injectTraceHeaders({ set: (k, v) => (fields[k] = v), get: (k) => fields[k] }, from);
+  return fields;
+}
+
+/** The remote parent recorded in a plain map of trace fields (traceFields' counterpart). */
+export function contextFromFields(fields: Record<string, string>): Context {
+  return extractTraceContext({ get: (k) => fields[k], set: () => {} });
+}
+
 /** Runs fn inside a span, recording an exception and error status when fn throws. */
 export async function withSpan<T>(
   t: Tracer,

@@ -10,9 +10,9 @@ import {
   smtpError,
 } from '@hermod/smtp';
 import { SpooledBody } from '@hermod/spool';
-import { injectTraceHeaders } from '@hermod/telemetry';
+import { traceFields } from '@hermod/telemetry';
 import { context, trace } from '@opentelemetry/api';
-import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
 import type { SessionUser } from '../session-user.js';
 
@@ -45,12 +45,6 @@ async function checkFromHeader(
     if (!(await deps.accounts.ownsAddress(user.accountId, canonical)))
       throw smtpError(553, '5.7.1', `From header address <${canonical}> not owned by user ${user.address}`);
   }
-}
-
-function traceFields(session: SMTPServerSession): Record<string, string> {
-  const carrier: Record<string, string> = {};
-  injectTraceHeaders({ set: (k, v) => (carrier[k] = v), get: (k) => carrier[k] });
-  return { ...carrier, sessionId: session.id };
 }
 
 /**
@@ -122,7 +116,7 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
               tls: session.secure,
               ...(user ? { authenticatedAs: user.address } : {}),
             },
-            traceContext: traceFields(session),
+            traceContext: { ...traceFields(), sessionId: session.id },
           };
           // Group commit: small messages share one statement and one WAL flush with concurrent ones;
           // large ones stream from the temporary file. The body can be read again if a batch is retried.

@@ -9,18 +9,12 @@ import {
   smtpError,
 } from '@hermod/smtp';
 import { SpooledBody } from '@hermod/spool';
-import { injectTraceHeaders } from '@hermod/telemetry';
+import { traceFields } from '@hermod/telemetry';
 import { context, trace } from '@opentelemetry/api';
-import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import type { SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from '../deps.js';
 import { stripForgedResults, withPrefix } from '../message/strip-forged-results.js';
 import { type FilterVerdict, filterMessage } from './filter-message.js';
-
-function traceFields(session: SMTPServerSession): Record<string, string> {
-  const carrier: Record<string, string> = {};
-  injectTraceHeaders({ set: (k, v) => (carrier[k] = v), get: (k) => carrier[k] });
-  return { ...carrier, sessionId: session.id };
-}
 
 function stringArgs(args: unknown): Record<string, string> {
   if (!args || typeof args !== 'object') return {};
@@ -105,7 +99,7 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
               placement: verdict.placement,
               ...(verdict.reasons.length > 0 ? { filterReasons: verdict.reasons } : {}),
             },
-            traceContext: traceFields(session),
+            traceContext: { ...traceFields(), sessionId: session.id },
             body: () => withPrefix(verdict.headers, stripForgedResults(body.source(), config.MX_HOSTNAME)),
           });
           await body.discard();
