@@ -16,6 +16,7 @@ import { acceptMessage } from '@hermod/spool';
 import { requireTool, run, startHermod, startPostfixPeer, startSmtpSink } from '@hermod/test/harness';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
+import { roundRatios } from './lib/round-ratios.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
@@ -197,18 +198,12 @@ for (const r of results)
   console.log(
     `${String(r.round).padStart(5)}  ${r.system.padEnd(8)}  ${f(r.rate)}          ${r.load.toFixed(1).padStart(4)}      ${r.cpu}`,
   );
+const rates = (system: string) => results.filter((r) => r.system === system).map((r) => r.rate);
 const median = (system: string) => {
-  const v = results
-    .filter((r) => r.system === system)
-    .map((r) => r.rate)
-    .sort((a, b) => a - b);
+  const v = rates(system).sort((a, b) => a - b);
   return v[Math.floor(v.length / 2)] ?? Number.NaN;
 };
-const ratios = [...new Set(results.map((r) => r.round))].map(
-  (round) =>
-    results.find((r) => r.round === round && r.system === 'hermod')!.rate /
-    results.find((r) => r.round === round && r.system === 'postfix')!.rate,
-);
+const ratios = roundRatios(rates('hermod'), rates('postfix')).perRound;
 console.log(
   `\nmedian delivered msg/s: hermod ${f(median('hermod'))}, postfix ${f(median('postfix'))}, ` +
     `ratio ${(median('hermod') / median('postfix')).toFixed(2)} (per round: ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
