@@ -28,6 +28,8 @@ interface Pending {
 interface BatchFacts {
   messages: Array<{ id: string; bodyId: number; size: number; receivedAt: string }>;
   seen: string[];
+  /** The accounts of the batch that still exist. */
+  accounts: number[];
   quotas: Array<{ id: number; quota: number; used: number }>;
   mailboxes: Array<{ accountId: number; target: string; id: number; name: string }>;
 }
@@ -45,6 +47,7 @@ async function readBatchFacts(
                                                    'receivedAt', s.received_at)), '[]')
           FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id WHERE s.id = ANY($1::uuid[])) AS messages,
        (SELECT COALESCE(array_agg(delivery_key), '{}') FROM deliveries WHERE delivery_key = ANY($2::text[])) AS seen,
+       (SELECT COALESCE(array_agg(id), '{}') FROM accounts WHERE id = ANY($3::bigint[])) AS accounts,
        (SELECT COALESCE(json_agg(json_build_object('id', a.id, 'quota', a.quota_bytes, 'used',
           (SELECT COALESCE(sum(x.message_bytes), 0) FROM mailboxes x WHERE x.account_id = a.id))), '[]')
           FROM accounts a WHERE a.id = ANY($3::bigint[]) AND a.quota_bytes IS NOT NULL) AS quotas,
@@ -66,6 +69,7 @@ async function readBatchFacts(
 async function recordDelivered(
   client: PoolClient,
   stored: Array<{ p: Pending; mailboxId: number; mailboxName: string; uid: number }>,
+  gone: Pending[],
   spoolIds: string[],
 ): Promise<void> {
   if (stored.length > 0)
@@ -82,12 +86,20 @@ async function recordDelivered(
     });
   await markRecipientsAndComplete(
     client,
-    stored.map((s) => ({
-      spoolId: s.p.spoolId,
-      rcptIndex: s.p.rcptIndex,
-      state: 'delivered' as const,
-      destination: { kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid },
-    })),
+    [
+      ...stored.map((s) => ({
+        spoolId: s.p.spoolId,
+        rcptIndex: s.p.rcptIndex,
+        state: 'delivered' as const,
+        destination: { kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid },
+      })),
+      ...gone.map((p) => ({
+        spoolId: p.spoolId,
+        rcptIndex: p.rcptIndex,
+        state: 'failed' as const,
+        error: `550 5.1.1 account ${p.accountId} no longer exists`,
+      })),
+    ],
     spoolIds,
   );
 }
@@ -138,12 +150,21 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
       });
   });
   const seen = new Set(facts.seen);
+  const existing = new Set(facts.accounts.map(Number));
   const todo: Pending[] = [];
+  // Deleted after routing chose it (or after an accept-time route was remembered): fail, not retry.
+  const gone: Pending[] = [];
   for (const w of wanted) {
     if (seen.has(w.key)) continue;
     seen.add(w.key); // the same job twice in one batch
-    todo.push(w);
+    if (existing.has(w.accountId)) todo.push(w);
+    else gone.push(w);
   }
+  for (const g of gone)
+    deps.logger.warn(
+      { spoolId: g.spoolId, rcptIndex: g.rcptIndex, accountId: g.accountId },
+      'account gone; recipient failed',
+    );
 
   // Quotas: only accounts that have one are in facts.quotas.
   const room = new Map(facts.quotas.map((q) => [q.id, q.quota - q.used]));
@@ -190,7 +211,7 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
       modseq: results.at(-1)!.modseq,
     });
   }
-  await recordDelivered(client, stored, spoolIds);
+  await recordDelivered(client, stored, gone, spoolIds);
   return { outcomes, events };
 }
 

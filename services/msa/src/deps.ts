@@ -2,6 +2,7 @@ import type { AccountStore } from '@hermod/accounts';
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { routingV1 } from '@hermod/proto';
+import type { RecipientRoutes } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
 import type { AuthThrottle } from './auth-throttle.js';
@@ -16,6 +17,8 @@ export interface MsaDeps {
   validateRecipient(
     request: routingV1.ValidateRecipientRequest,
   ): Promise<routingV1.ValidateRecipientResponse>;
+  /** Routing's local destinations of accepted recipients, for routing at accept time. */
+  recipientRoutes: RecipientRoutes;
   /** Makes an accepted message durable (group commit); resolves once it is committed. */
   accept(input: ReplayableAccept): Promise<void>;
   isTrusted(address: string): boolean;

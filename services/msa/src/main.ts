@@ -1,9 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv6 } from 'node:net';
 import { AccountStore } from '@hermod/accounts';
-import { publishRoutingJobs } from '@hermod/pipeline';
+import {
+  DomainConfigStore,
+  onRoutingInputsChange,
+  openDomainBucket,
+  openDomainStatusBucket,
+} from '@hermod/domain-config';
+import { handOverAccepted } from '@hermod/pipeline';
+import type { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { cachedValidator, RecipientCache, routingRecipientClient } from '@hermod/smtp';
+import { cachedValidator, RecipientCache, RecipientRoutes, routingRecipientClient } from '@hermod/smtp';
 import { AcceptBatcher } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import type { SMTPServer } from 'smtp-server';
@@ -39,12 +46,27 @@ runMain('msa', async () => {
     trusted.addSubnet(address, Number(prefix), isIPv6(address) ? 'ipv6' : 'ipv4');
   }
 
+  // Routing's answers are remembered briefly, and forgotten as soon as a domain's routing changes.
+  const recipientCache = new RecipientCache<routingV1.ValidateRecipientResponse>(
+    config.MSA_RECIPIENT_CACHE_MS,
+  );
+  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
+  shutdown.register('domain-config', () => domains.stop());
+  await domains.ready;
+  const routingChanges = onRoutingInputsChange(
+    domains,
+    await openDomainStatusBucket(js, config.NATS_STREAM_REPLICAS),
+    logger,
+    () => recipientCache.clear(),
+  );
+  shutdown.register('routing-changes', () => routingChanges.stop());
+
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MSA_ACCEPT_TRANSACTIONS,
-    afterCommit: publishRoutingJobs(js, (error, spoolIds) =>
+    afterCommit: handOverAccepted(js, (error, spoolIds) =>
       // Durable already: the spool sweeper publishes them again later.
-      logger.warn({ err: error, spoolIds }, 'routing job not published; the sweeper will retry'),
+      logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
     ),
   });
   const deps: MsaDeps = {
@@ -52,7 +74,8 @@ runMain('msa', async () => {
     logger,
     pool,
     accounts: new AccountStore(pool),
-    validateRecipient: cachedValidator(routing.validate, new RecipientCache(config.MSA_RECIPIENT_CACHE_MS)),
+    validateRecipient: cachedValidator(routing.validate, recipientCache),
+    recipientRoutes: new RecipientRoutes(),
     accept: (input) => batcher.accept(input),
     isTrusted: (address) => {
       const plain = address.startsWith('::ffff:') ? address.slice(7) : address;

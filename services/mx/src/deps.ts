@@ -1,7 +1,7 @@
 import type { Pool } from '@hermod/db';
 import type { DomainConfigValue } from '@hermod/domain-config';
 import type { Logger } from '@hermod/logging';
-import type { ValidateRecipient } from '@hermod/smtp';
+import type { RecipientRoutes, ValidateRecipient } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
 import type { MxConfig } from './config.js';
@@ -16,7 +16,9 @@ export interface MxDeps {
   pool: Pool;
   domain(name: string): DomainConfigValue | undefined;
   validateRecipient: ValidateRecipient;
-  /** Makes an accepted message durable (group-committed) and hands it to routing; resolves only after its commit. */
+  /** Routing's local destinations of accepted recipients, for routing at accept time. */
+  recipientRoutes: RecipientRoutes;
+  /** Makes an accepted message durable (group-committed) and hands it on (to mda when routed at accept, else to routing); resolves only after its commit. */
   accept(input: ReplayableAccept): Promise<void>;
   /** Whether the message bus is usable now: the 250 waits on PostgreSQL, but a dead bus means 451 too. */
   busHealthy(): boolean;

@@ -1,9 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
-import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
-import { publishRoutingJobs } from '@hermod/pipeline';
+import {
+  DomainConfigStore,
+  onRoutingInputsChange,
+  openDomainBucket,
+  openDomainStatusBucket,
+} from '@hermod/domain-config';
+import { handOverAccepted } from '@hermod/pipeline';
+import type { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { cachedValidator, RecipientCache, routingRecipientClient } from '@hermod/smtp';
+import { cachedValidator, RecipientCache, RecipientRoutes, routingRecipientClient } from '@hermod/smtp';
 import { AcceptBatcher } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import { loadMxConfig } from './config.js';
@@ -44,12 +50,24 @@ runMain('mx', async () => {
   const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
   shutdown.register('routing-client', () => routing.close());
 
+  // Routing's answers are remembered briefly, and forgotten as soon as a domain's routing changes.
+  const recipientCache = new RecipientCache<routingV1.ValidateRecipientResponse>(
+    config.MX_RECIPIENT_CACHE_MS,
+  );
+  const routingChanges = onRoutingInputsChange(
+    domains,
+    await openDomainStatusBucket(js, config.NATS_STREAM_REPLICAS),
+    logger,
+    () => recipientCache.clear(),
+  );
+  shutdown.register('routing-changes', () => routingChanges.stop());
+
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MX_ACCEPT_TRANSACTIONS,
-    afterCommit: publishRoutingJobs(js, (error, spoolIds) =>
+    afterCommit: handOverAccepted(js, (error, spoolIds) =>
       // Durable already: the spool sweeper publishes them again later.
-      logger.warn({ err: error, spoolIds }, 'routing job not published; the sweeper will retry'),
+      logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
     ),
   });
   const deps: MxDeps = {
@@ -57,7 +75,8 @@ runMain('mx', async () => {
     logger,
     pool,
     domain: (name) => domains.get(name),
-    validateRecipient: cachedValidator(routing.validate, new RecipientCache(config.MX_RECIPIENT_CACHE_MS)),
+    validateRecipient: cachedValidator(routing.validate, recipientCache),
+    recipientRoutes: new RecipientRoutes(),
     accept: (input) => batcher.accept(input),
     busHealthy: () =>
       !nc.isClosed() &&

@@ -8,8 +8,8 @@ import {
   writeDomainStatus,
 } from '@hermod/domain-config';
 import { startGrpcServer } from '@hermod/grpc';
-import { bundleMsgId, consumeJobs, publishJob, publishJobs } from '@hermod/nats';
-import { consumers, RoutingJob, subjects } from '@hermod/pipeline';
+import { consumeJobs, publishJob } from '@hermod/nats';
+import { consumers, publishSpoolJobs, RoutingJob, subjects } from '@hermod/pipeline';
 import { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { PeriodicPass, SpoolSweeper, StorageRetention } from '@hermod/spool';
@@ -102,24 +102,14 @@ runMain('routing', async () => {
     labelNames: ['outcome'],
     registers: [registry],
   });
-  // One queue message per routed batch, de-duplicated by the spool ids it carries.
-  const publishBundle =
-    (subject: string, prefix: string) =>
-    (jobs: Array<{ payload: { spoolId: string }; trace: Record<string, string> }>) =>
-      publishJobs(js, subject, jobs, {
-        msgId: bundleMsgId(
-          prefix,
-          jobs.map((j) => j.payload.spoolId),
-        ),
-      });
   const stage: RoutingStageDeps = {
     pool,
     lookups,
     logger,
     ourMxNames: config.ROUTING_MX_NAMES,
     srsDomain: config.ROUTING_SRS_DOMAIN,
-    publishLocalDeliveries: publishBundle(subjects.localDelivery, 'local'),
-    publishOutbound: publishBundle(subjects.outbound, 'outbound'),
+    publishLocalDeliveries: (jobs) => publishSpoolJobs(js, subjects.localDelivery, 'local', jobs),
+    publishOutbound: (jobs) => publishSpoolJobs(js, subjects.outbound, 'outbound', jobs),
   };
   const consumer = consumeJobs({
     js,

@@ -1,7 +1,12 @@
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { JobOutcome, ReceivedJob } from '@hermod/nats';
-import type { LocalDeliveryJobPayload, OutboundJobPayload, RoutingJobPayload } from '@hermod/pipeline';
+import {
+  type LocalDeliveryJobPayload,
+  localDestination,
+  type OutboundJobPayload,
+  type RoutingJobPayload,
+} from '@hermod/pipeline';
 import {
   loadSpoolMessage,
   loadSpoolMessages,
@@ -72,18 +77,9 @@ async function planRoute(
 
   const place = (rcptIndex: number, target: RouteTarget, rule: string, recipientDomain: string) => {
     if (target.kind === 'local') {
-      const mailbox = junk ? '\\Junk' : target.mailbox;
-      local.push({ rcptIndex, accountId: target.accountId, mailbox });
-      return {
-        state: 'local' as const,
-        destination: {
-          kind: 'local',
-          accountId: target.accountId,
-          mailbox,
-          rule,
-          ...(target.tag ? { tag: target.tag } : {}),
-        },
-      };
+      const destination = localDestination({ ...target, rule }, junk);
+      local.push({ rcptIndex, accountId: destination.accountId, mailbox: destination.mailbox });
+      return { state: 'local' as const, destination: { ...destination } };
     }
     outbound.push(rcptIndex);
     if (target.kind === 'backup')

@@ -167,3 +167,90 @@ test('a message with a recipient still on its way out is not completed', async (
   );
   assert.equal(await completed(spoolId), false);
 });
+
+test('routed at accept (the streaming accept path): written local with its destinations, then delivered', async () => {
+  const local = (accountId: number) => ({
+    kind: 'local' as const,
+    accountId,
+    mailbox: 'INBOX',
+    rule: 'account',
+  });
+  const { spoolId } = await acceptMessage(db.pool, {
+    mailFrom: 'sender@remote.example',
+    recipients: [
+      { address: 'alice@example.test', local: local(ids.alice!) },
+      { address: 'bob@example.test', local: local(ids.bob!) },
+    ],
+    source: 'mx',
+    body: [Buffer.from('Subject: routed at accept\r\n\r\nbody\r\n')],
+  });
+  const { rows } = await db.pool.query<{ same: boolean }>(
+    'SELECT routed_at = received_at AS same FROM spool_messages WHERE id = $1',
+    [spoolId],
+  );
+  assert.equal(rows[0]?.same, true, 'routed in the accept transaction');
+  assert.deepEqual(
+    (await recipientStates(spoolId)).map((s) => [s.state, s.destination]),
+    [
+      ['local', local(ids.alice!)],
+      ['local', local(ids.bob!)],
+    ],
+  );
+  const before = (await mailbox('bob@example.test', 'INBOX')).length;
+  await deliver([
+    {
+      spoolId,
+      recipients: [
+        { rcptIndex: 0, accountId: ids.alice!, mailbox: 'INBOX' },
+        { rcptIndex: 1, accountId: ids.bob!, mailbox: 'INBOX' },
+      ],
+    },
+  ]);
+  assert.equal((await mailbox('bob@example.test', 'INBOX')).length, before + 1);
+  assert.equal(await completed(spoolId), true);
+
+  // Not every recipient has a destination: nothing is routed at accept, routing decides them all.
+  const mixed = await acceptMessage(db.pool, {
+    mailFrom: 'sender@remote.example',
+    recipients: [
+      { address: 'alice@example.test', local: local(ids.alice!) },
+      { address: 'team@example.test' },
+    ],
+    source: 'mx',
+    body: [Buffer.from('Subject: mixed\r\n\r\nbody\r\n')],
+  });
+  assert.deepEqual(
+    (await recipientStates(mixed.spoolId)).map((s) => [s.state, s.destination]),
+    [
+      ['pending', null],
+      ['pending', null],
+    ],
+  );
+});
+
+test('an account removed after routing chose it: that recipient fails, the others are delivered', async () => {
+  const accounts = new AccountStore(db.pool);
+  const gone = (await accounts.create({ address: 'gone@example.test', password: 'gone-password' })).id;
+  const spoolId = await routedMessage(['gone@example.test', 'carol@example.test']);
+  await accounts.remove('gone@example.test');
+  const before = (await mailbox('carol@example.test', 'INBOX')).length;
+  const outcomes = await deliver([
+    {
+      spoolId,
+      recipients: [
+        { rcptIndex: 0, accountId: gone, mailbox: 'INBOX' },
+        { rcptIndex: 1, accountId: ids.carol!, mailbox: 'INBOX' },
+      ],
+    },
+  ]);
+  assert.deepEqual(outcomes, [{ kind: 'ack' }]);
+  assert.equal((await mailbox('carol@example.test', 'INBOX')).length, before + 1);
+  const { rows } = await db.pool.query<{ state: string; last_error: string | null }>(
+    'SELECT state, last_error FROM spool_recipients WHERE spool_id = $1 ORDER BY rcpt_index',
+    [spoolId],
+  );
+  assert.equal(rows[0]?.state, 'failed');
+  assert.match(rows[0]?.last_error ?? '', /^550 5\.1\.1 account \d+ no longer exists/);
+  assert.equal(rows[1]?.state, 'delivered');
+  assert.equal(await completed(spoolId), true);
+});

@@ -1,6 +1,7 @@
 // OpenTelemetry across services: msa, routing and mda export spans over OTLP/HTTP to a collector on
 // loopback (this test), and one submitted message makes one trace: msa.accept, then routing.route
-// (its child, through the NATS job's traceparent), then mda.deliver (routing's child). Each service
+// (its child, through the NATS job's traceparent) when routing has something to decide, then
+// mda.deliver (the previous span's child). Each service
 // names itself (hermod-msa, ...).
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -75,8 +76,12 @@ before(async () => {
     commonEnv: telemetry,
     env: { msa: { MSA_TRUSTED_NETWORKS: '127.0.0.1/32' } },
   });
-  await hermod.addDomain('trace.test');
-  await new AccountStore(hermod.db.pool).create({ address: 'tess@trace.test', password: 'tess-password' });
+  await hermod.addDomain('trace.test', {
+    aliases: [{ source: 'team', destinations: ['tess@trace.test', 'theo@trace.test'] }],
+  });
+  const accounts = new AccountStore(hermod.db.pool);
+  await accounts.create({ address: 'tess@trace.test', password: 'tess-password' });
+  await accounts.create({ address: 'theo@trace.test', password: 'theo-password' });
 });
 
 after(async () => {
@@ -84,31 +89,55 @@ after(async () => {
   collector?.close();
 });
 
-test('one message, one trace: msa.accept -> routing.route -> mda.deliver', async () => {
+async function submit(to: string): Promise<string> {
   const sent = await run(
     'swaks',
     [
       ...['--server', '127.0.0.1', '--port', String(hermod.ports.submission), '--helo', 'client.test'],
-      ...['--from', 'tess@trace.test', '--to', 'tess@trace.test', '--timeout', '20'],
+      ...['--from', 'tess@trace.test', '--to', to, '--timeout', '20'],
     ],
     { timeoutMs: 30_000 },
   );
   const spoolId = /queued as ([0-9a-f-]{36})/.exec(sent.stdout)?.[1];
   assert.ok(spoolId, `no spool id in swaks output:\n${sent.stdout}${sent.stderr}`);
+  return spoolId;
+}
+
+async function spansOf(spoolId: string, names: string[]): Promise<ExportedSpan[]> {
   const deadline = Date.now() + 20_000;
   const find = (name: string) => spans.find((s) => s.name === name && s.spoolId === spoolId);
-  while (!(find('msa.accept') && find('routing.route') && find('mda.deliver')) && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 100));
-  const accept = find('msa.accept');
-  const route = find('routing.route');
-  const deliver = find('mda.deliver');
-  assert.ok(accept && route && deliver, `spans for ${spoolId}: ${JSON.stringify(spans, null, 1)}`);
-  assert.equal(route.traceId, accept.traceId, 'routing joined the accept trace');
-  assert.equal(deliver.traceId, accept.traceId, 'mda joined the accept trace');
-  assert.equal(route.parentSpanId, accept.spanId);
-  assert.equal(deliver.parentSpanId, route.spanId);
+  while (names.some((n) => !find(n)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const found = names.map(find);
+  assert.ok(
+    found.every((s) => s !== undefined),
+    `spans ${names.join(', ')} for ${spoolId}: ${JSON.stringify(spans, null, 1)}`,
+  );
+  return found as ExportedSpan[];
+}
+
+test('a message routed at accept (one local mailbox): msa.accept -> mda.deliver, one trace', async () => {
+  const spoolId = await submit('tess@trace.test');
+  const [accept, deliver] = await spansOf(spoolId, ['msa.accept', 'mda.deliver']);
+  assert.equal(deliver!.traceId, accept!.traceId, 'mda joined the accept trace');
+  assert.equal(deliver!.parentSpanId, accept!.spanId);
+  assert.deepEqual([accept!.service, deliver!.service], ['hermod-msa', 'hermod-mda']);
+  // routing had nothing to decide for it (no routing.route span of this message)
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(
+    spans.find((s) => s.name === 'routing.route' && s.spoolId === spoolId),
+    undefined,
+  );
+});
+
+test('a message routing expands (alias to two mailboxes): msa.accept -> routing.route -> mda.deliver', async () => {
+  const spoolId = await submit('team@trace.test');
+  const [accept, route, deliver] = await spansOf(spoolId, ['msa.accept', 'routing.route', 'mda.deliver']);
+  assert.equal(route!.traceId, accept!.traceId, 'routing joined the accept trace');
+  assert.equal(deliver!.traceId, accept!.traceId, 'mda joined the accept trace');
+  assert.equal(route!.parentSpanId, accept!.spanId);
+  assert.equal(deliver!.parentSpanId, route!.spanId);
   assert.deepEqual(
-    [accept.service, route.service, deliver.service],
+    [accept!.service, route!.service, deliver!.service],
     ['hermod-msa', 'hermod-routing', 'hermod-mda'],
   );
 });

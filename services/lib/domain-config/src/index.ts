@@ -20,6 +20,7 @@ export {
   watchDomainStatus,
   writeDomainStatus,
 } from './domain-status.js';
+export { onRoutingInputsChange } from './routing-inputs.js';
 export type { DomainConfig as DomainConfigValue } from './schema.js';
 export {
   DomainAlias,

@@ -1,4 +1,4 @@
-export { type AcceptedMessage, publishRoutingJobs } from './hand-over.js';
+export { type AcceptedMessage, handOverAccepted, publishSpoolJobs } from './hand-over.js';
 export type {
   LocalDeliveryJob as LocalDeliveryJobPayload,
   MailboxChangeEvent as MailboxChangeEventPayload,
@@ -12,4 +12,10 @@ export {
   OutboundJob,
   RoutingJob,
 } from './jobs.js';
+export {
+  type LocalDestination,
+  type LocalRoute,
+  localDestination,
+  routedAtAccept,
+} from './local-route.js';
 export { consumers, setupPipeline, streams, subjects } from './topology.js';

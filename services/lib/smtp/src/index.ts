@@ -8,6 +8,7 @@ export {
 } from './prepare-message.js';
 export { type ReceivedHeaderInput, receivedHeader } from './received-header.js';
 export { cachedValidator, RecipientCache } from './recipient-cache.js';
+export { RecipientRoutes } from './recipient-routes.js';
 export { authHiddenBeforeTls } from './refuse-auth-before-tls.js';
 export { rfc5322Date } from './rfc5322-date.js';
 export {

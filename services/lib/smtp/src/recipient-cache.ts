@@ -24,6 +24,11 @@ export class RecipientCache<T> {
     return entry.value;
   }
 
+  /** Forgets every entry (the answers were given under a configuration that changed). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   set(key: string, value: T): void {
     if (this.ttlMs <= 0) return;
     if (this.entries.size >= this.maxEntries) {
@@ -37,8 +42,10 @@ export class RecipientCache<T> {
 /**
  * ValidateRecipient with a short memory of acceptances: a burst of mail to the same mailbox costs
  * one routing call, not a gRPC round trip and a query per RCPT. Refusals are never cached, so a new
- * user works at once; a removed one is refused again within the TTL (and caught by routing after
- * acceptance meanwhile). Keyed by channel and address: the sender does not change routing's answer.
+ * user works at once; a removed one is refused again within the TTL (mda fails a delivery to an
+ * account that no longer exists). The receiver clears the cache when domain config or status
+ * changes (onRoutingInputsChange), since an answer also names the local mailbox the message is
+ * routed to at accept time. Keyed by channel and address: the sender does not change the answer.
  */
 export function cachedValidator(
   validate: ValidateRecipient,

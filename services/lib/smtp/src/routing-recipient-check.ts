@@ -38,17 +38,21 @@ export function answerRecipient(
   validate: ValidateRecipient,
   request: routingV1.ValidateRecipientRequest,
   callback: (error?: Error | null) => void,
-  logger: Logger,
-  sessionId: string,
-  onRefused?: () => void,
+  context: {
+    logger: Logger;
+    sessionId: string;
+    onAccepted?: (answer: routingV1.ValidateRecipientResponse) => void;
+    onRefused?: () => void;
+  },
 ): void {
   validate(request)
     .then((answer) => {
       if (answer.verdict === routingV1.Verdict.VERDICT_ACCEPT) {
+        context.onAccepted?.(answer);
         callback();
         return;
       }
-      onRefused?.();
+      context.onRefused?.();
       callback(
         smtpError(
           answer.smtpCode || 550,
@@ -58,7 +62,7 @@ export function answerRecipient(
       );
     })
     .catch((error: unknown) => {
-      logger.warn({ err: error, sessionId }, 'routing unavailable at RCPT');
+      context.logger.warn({ err: error, sessionId: context.sessionId }, 'routing unavailable at RCPT');
       callback(smtpError(451, '4.4.3', 'Recipient check temporarily unavailable, try again later'));
     });
 }

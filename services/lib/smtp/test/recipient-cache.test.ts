@@ -29,6 +29,7 @@ test('only accepted recipients are cached, per channel, for the TTL', async () =
         message: ok ? 'OK' : 'no such user',
         destination: ok ? 'local' : '',
         canonicalAddress: request.address,
+        localRoute: undefined,
       };
     },
     new RecipientCache(5_000, 10, () => now),

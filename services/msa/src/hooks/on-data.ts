@@ -104,7 +104,11 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
           const accepted = {
             spoolId,
             mailFrom,
-            recipients: recipients.map((r) => ({ address: r.address, parameters: stringArgs(r.args) })),
+            recipients: recipients.map((r) => ({
+              address: r.address,
+              parameters: stringArgs(r.args),
+              local: deps.recipientRoutes.destinationOf(r, false),
+            })),
             source: 'msa' as const,
             ...(user ? { accountId: user.accountId } : {}),
             clientAddress: session.remoteAddress,

@@ -87,7 +87,11 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
           await deps.accept({
             spoolId,
             mailFrom,
-            recipients: recipients.map((r) => ({ address: r.address, parameters: stringArgs(r.args) })),
+            recipients: recipients.map((r) => ({
+              address: r.address,
+              parameters: stringArgs(r.args),
+              local: deps.recipientRoutes.destinationOf(r, verdict.placement === 'junk'),
+            })),
             source: 'mx',
             clientAddress: session.remoteAddress,
             clientHelo: helo,

@@ -54,9 +54,12 @@ export function onRcptTo(deps: MxDeps): NonNullable<SMTPServerOptions['onRcptTo'
       deps.validateRecipient,
       { address: canonical, channel: routingV1.Channel.CHANNEL_INBOUND, sender },
       callback,
-      deps.logger,
-      session.id,
-      () => deps.metrics.rejections.inc({ reason: 'recipient' }),
+      {
+        logger: deps.logger,
+        sessionId: session.id,
+        onAccepted: (answer) => deps.recipientRoutes.remember(address, answer),
+        onRefused: () => deps.metrics.rejections.inc({ reason: 'recipient' }),
+      },
     );
   };
 }

@@ -30,10 +30,12 @@ export function validateRecipientHandler(lookups: RoutingLookups): Handler {
             message: decision.message,
             destination: '',
             canonicalAddress: decision.canonical,
+            localRoute: undefined,
           });
           return;
         }
         const kinds = [...new Set(decision.targets.map((t) => t.kind))];
+        const [only] = decision.targets;
         callback(null, {
           verdict: routingV1.Verdict.VERDICT_ACCEPT,
           smtpCode: 250,
@@ -41,6 +43,11 @@ export function validateRecipientHandler(lookups: RoutingLookups): Handler {
           message: 'OK',
           destination: kinds.join(','),
           canonicalAddress: decision.canonical,
+          // One local mailbox: the receiver may route at accept time (the routing stage's own rule).
+          localRoute:
+            decision.targets.length === 1 && only?.kind === 'local'
+              ? { accountId: only.accountId, mailbox: only.mailbox, rule: decision.rule, tag: only.tag ?? '' }
+              : undefined,
         });
       })
       .catch((error: unknown) => callback({ code: status.UNAVAILABLE, message: (error as Error).message }));

@@ -138,6 +138,21 @@ export interface ValidateRecipientResponse {
   destination: string;
   /** Canonical form of the recipient. */
   canonicalAddress: string;
+  /**
+   * Set when the recipient goes to exactly one local mailbox: the receiver may write the message
+   * routed at accept time and hand it straight to delivery (routing's own decision, made now).
+   */
+  localRoute: LocalRoute | undefined;
+}
+
+export interface LocalRoute {
+  accountId: number;
+  /** Mailbox by name or special use (INBOX unless a rule says otherwise). */
+  mailbox: string;
+  /** The rule that matched (account, account-alias, domain-alias, subaddress, catch-all). */
+  rule: string;
+  /** The sub-address tag, kept for filters ('' when none). */
+  tag: string;
 }
 
 export interface ExplainRouteRequest {
@@ -258,7 +273,15 @@ export const ValidateRecipientRequest: MessageFns<ValidateRecipientRequest> = {
 };
 
 function createBaseValidateRecipientResponse(): ValidateRecipientResponse {
-  return { verdict: 0, smtpCode: 0, enhancedCode: "", message: "", destination: "", canonicalAddress: "" };
+  return {
+    verdict: 0,
+    smtpCode: 0,
+    enhancedCode: "",
+    message: "",
+    destination: "",
+    canonicalAddress: "",
+    localRoute: undefined,
+  };
 }
 
 export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = {
@@ -280,6 +303,9 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
     }
     if (message.canonicalAddress !== "") {
       writer.uint32(50).string(message.canonicalAddress);
+    }
+    if (message.localRoute !== undefined) {
+      LocalRoute.encode(message.localRoute, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -345,6 +371,14 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
             message.canonicalAddress = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.localRoute = LocalRoute.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -377,6 +411,11 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
         : isSet(object.canonical_address)
         ? globalThis.String(object.canonical_address)
         : "",
+      localRoute: isSet(object.localRoute)
+        ? LocalRoute.fromJSON(object.localRoute)
+        : isSet(object.local_route)
+        ? LocalRoute.fromJSON(object.local_route)
+        : undefined,
     };
   },
 
@@ -400,6 +439,9 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
     if (message.canonicalAddress !== "") {
       obj.canonicalAddress = message.canonicalAddress;
     }
+    if (message.localRoute !== undefined) {
+      obj.localRoute = LocalRoute.toJSON(message.localRoute);
+    }
     return obj;
   },
 
@@ -414,6 +456,130 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
     message.message = object.message ?? "";
     message.destination = object.destination ?? "";
     message.canonicalAddress = object.canonicalAddress ?? "";
+    message.localRoute = (object.localRoute !== undefined && object.localRoute !== null)
+      ? LocalRoute.fromPartial(object.localRoute)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLocalRoute(): LocalRoute {
+  return { accountId: 0, mailbox: "", rule: "", tag: "" };
+}
+
+export const LocalRoute: MessageFns<LocalRoute> = {
+  encode(message: LocalRoute, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== 0) {
+      writer.uint32(8).int64(message.accountId);
+    }
+    if (message.mailbox !== "") {
+      writer.uint32(18).string(message.mailbox);
+    }
+    if (message.rule !== "") {
+      writer.uint32(26).string(message.rule);
+    }
+    if (message.tag !== "") {
+      writer.uint32(34).string(message.tag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LocalRoute {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLocalRoute();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.accountId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mailbox = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LocalRoute {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.Number(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.Number(object.account_id)
+        : 0,
+      mailbox: isSet(object.mailbox) ? globalThis.String(object.mailbox) : "",
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
+    };
+  },
+
+  toJSON(message: LocalRoute): unknown {
+    const obj: any = {};
+    if (message.accountId !== 0) {
+      obj.accountId = Math.round(message.accountId);
+    }
+    if (message.mailbox !== "") {
+      obj.mailbox = message.mailbox;
+    }
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.tag !== "") {
+      obj.tag = message.tag;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LocalRoute>): LocalRoute {
+    return LocalRoute.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LocalRoute>): LocalRoute {
+    const message = createBaseLocalRoute();
+    message.accountId = object.accountId ?? 0;
+    message.mailbox = object.mailbox ?? "";
+    message.rule = object.rule ?? "";
+    message.tag = object.tag ?? "";
     return message;
   },
 };
@@ -763,6 +929,17 @@ export type DeepPartial<T> = T extends Builtin ? T
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -1,0 +1,38 @@
+/** A recipient bound for exactly one local mailbox, as routing decided it. */
+export interface LocalRoute {
+  accountId: number;
+  /** Mailbox by name or special use. */
+  mailbox: string;
+  /** The rule that matched (account, account-alias, domain-alias, subaddress, catch-all). */
+  rule: string;
+  /** The sub-address tag, kept for filters. */
+  tag?: string;
+}
+
+/** A local recipient's spool destination: what mda delivers to and `hermod queue` shows. */
+export interface LocalDestination extends LocalRoute {
+  kind: 'local';
+}
+
+/**
+ * Where a local recipient's copy goes: the mailbox the rule chose, or Junk when the receiving
+ * filters placed the message there (DMARC quarantine, spam). Routing and the receivers that route
+ * at accept time both decide through here, so the two paths cannot disagree.
+ */
+export function localDestination(route: LocalRoute, junk: boolean): LocalDestination {
+  return {
+    kind: 'local',
+    accountId: route.accountId,
+    mailbox: junk ? '\\Junk' : route.mailbox,
+    rule: route.rule,
+    ...(route.tag ? { tag: route.tag } : {}),
+  };
+}
+
+/**
+ * A message is routed at accept time only when every recipient already has its local destination;
+ * otherwise routing decides all of them (aliases that fan out, forwards, remote and backup domains).
+ */
+export function routedAtAccept(recipients: ReadonlyArray<{ local?: LocalDestination }>): boolean {
+  return recipients.length > 0 && recipients.every((r) => r.local !== undefined);
+}
