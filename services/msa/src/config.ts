@@ -35,7 +35,7 @@ export const msaEnv = z.object({
   MSA_AUTH_LOCKOUT_MS: env.int(15 * 60_000, 1_000, 86_400_000),
   ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
   ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
-  /** How long an accepted recipient is remembered (0 asks routing every time). */
+  /** How long routing's answer for an accepted recipient is remembered; forgotten at once when any domain's config or status changes (0 asks routing every time). */
   MSA_RECIPIENT_CACHE_MS: env.int(5_000, 0, 300_000),
 });
 export type MsaConfig = z.infer<typeof msaEnv>;

@@ -49,7 +49,7 @@ export const mxEnv = z.object({
   MX_DNS_TIMEOUT_MS: env.int(5_000, 100, 60_000),
   /** How long DNS answers (and NXDOMAIN/NODATA) are reused; 0 = no cache. */
   MX_DNS_CACHE_MS: env.int(60_000, 0, 3_600_000),
-  /** How long a recipient routing accepted is accepted without asking again; 0 = always ask. */
+  /** How long routing's answer for an accepted recipient is remembered; forgotten at once when any domain's config or status changes (0 asks routing every time). */
   MX_RECIPIENT_CACHE_MS: env.int(5_000, 0, 600_000),
   /** DNSBL zones; a client listed in any of them is refused with 554 5.7.1. */
   MX_DNSBL_ZONES: env.list([]).pipe(z.array(dnsZone)),
