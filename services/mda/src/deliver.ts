@@ -1,9 +1,9 @@
-import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
+import type { Pool, PoolClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { appendManyToMailbox, resolveMailbox } from '@hermod/mail-store';
+import { resolveMailbox } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
-import { markRecipientsAndComplete } from '@hermod/spool';
+import { writeDeliveries } from './write-deliveries.js';
 
 export interface DeliveryDeps {
   pool: Pool;
@@ -62,56 +62,13 @@ async function readBatchFacts(
   return rows[0]!;
 }
 
-/**
- * The batch's outcome: delivery keys recorded (what makes a redelivered job a no-op), then the
- * recipients marked delivered and messages with no other open recipient completed, in one statement.
- */
-async function recordDelivered(
-  client: PoolClient,
-  stored: Array<{ p: Pending; mailboxId: number; mailboxName: string; uid: number }>,
-  gone: Pending[],
-  spoolIds: string[],
-): Promise<void> {
-  if (stored.length > 0)
-    await client.query({
-      name: 'mda-record-deliveries',
-      text: `INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])`,
-      values: [
-        stored.map((s) => s.p.key),
-        stored.map((s) => s.p.accountId),
-        stored.map((s) => s.mailboxId),
-        stored.map((s) => s.uid),
-      ],
-    });
-  await markRecipientsAndComplete(
-    client,
-    [
-      ...stored.map((s) => ({
-        spoolId: s.p.spoolId,
-        rcptIndex: s.p.rcptIndex,
-        state: 'delivered' as const,
-        destination: { kind: 'local', accountId: s.p.accountId, mailbox: s.mailboxName, uid: s.uid },
-      })),
-      ...gone.map((p) => ({
-        spoolId: p.spoolId,
-        rcptIndex: p.rcptIndex,
-        state: 'failed' as const,
-        error: `550 5.1.1 account ${p.accountId} no longer exists`,
-      })),
-    ],
-    spoolIds,
-  );
-}
-
 const targetKey = (accountId: number, target: string) => `${accountId}\u0000${target}`;
 
 /**
- * Stores a batch of delivery jobs inside one transaction in a fixed number of round trips however
- * large the batch (read the facts, one append per mailbox, record the keys, mark and complete): each recipient has
- * a delivery key (spool id / recipient index); keys already in `deliveries` were stored before and
- * are skipped, so a redelivered job never creates a second copy. Mailbox rows are locked in id
- * order, so concurrent batches cannot deadlock.
+ * Stores a batch of delivery jobs in two round trips however large the batch: read the facts, then
+ * ONE statement writes everything (writeDeliveries), atomic without a transaction. Each recipient
+ * has a delivery key (spool id / recipient index); keys already in `deliveries` were stored before
+ * and are skipped, so a redelivered job never creates a second copy.
  */
 async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDeliveryJobPayload[]) {
   const outcomes: JobOutcome[] = jobs.map(() => ({ kind: 'ack' }));
@@ -182,50 +139,77 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
   }
 
   const resolved = new Map(facts.mailboxes.map((m) => [targetKey(m.accountId, m.target), m]));
-  const byMailbox = new Map<number, { name: string; items: Pending[] }>();
+  const byMailbox = new Map<number, { items: Pending[] }>();
   for (const a of accepted) {
     const key = targetKey(a.accountId, a.mailboxTarget);
     // No INBOX (never expected): resolveMailbox recreates the default mailboxes.
     const box = resolved.get(key) ?? (await resolveMailbox(client, a.accountId, a.mailboxTarget));
     resolved.set(key, { accountId: a.accountId, target: a.mailboxTarget, ...box });
-    const group = byMailbox.get(box.id) ?? { name: box.name, items: [] };
+    const group = byMailbox.get(box.id) ?? { items: [] };
     group.items.push(a);
     byMailbox.set(box.id, group);
   }
-  const stored: Array<{ p: Pending; mailboxId: number; mailboxName: string; uid: number }> = [];
-  for (const mailboxId of [...byMailbox.keys()].sort((x, y) => x - y)) {
-    const { name, items } = byMailbox.get(mailboxId)!;
-    const results = await appendManyToMailbox(
-      client,
+  const ordered = [...byMailbox.entries()].sort(([x], [y]) => x - y);
+  const rows = ordered.flatMap(([mailboxId, { items }]) =>
+    items.map((p) => ({
       mailboxId,
-      items.map((p) => ({ bodyId: p.bodyId, size: p.size, internalDate: p.receivedAt })),
-    );
-    results.forEach((r, i) => {
-      stored.push({ p: items[i]!, mailboxId, mailboxName: name, uid: r.uid });
-    });
+      bodyId: p.bodyId,
+      size: p.size,
+      internalDate: p.receivedAt,
+      key: p.key,
+      accountId: p.accountId,
+      spoolId: p.spoolId,
+      rcptIndex: p.rcptIndex,
+    })),
+  );
+  const failed = gone.map((p) => ({
+    spoolId: p.spoolId,
+    rcptIndex: p.rcptIndex,
+    error: `550 5.1.1 account ${p.accountId} no longer exists`,
+  }));
+  const appended = new Map(
+    (await writeDeliveries(client, rows, failed, spoolIds)).map((a) => [a.mailboxId, a]),
+  );
+  for (const [mailboxId, { items }] of ordered) {
+    const done = appended.get(mailboxId);
+    if (!done) {
+      // Deleted since the facts were read: nothing of it was written; its jobs try again.
+      for (const p of items) outcomes[p.job] = { kind: 'retry', delayMs: 2_000, reason: 'mailbox went away' };
+      continue;
+    }
     events.push({
       accountId: items[0]!.accountId,
       mailboxId,
       kind: 'exists',
-      uids: results.map((r) => r.uid),
-      modseq: results.at(-1)!.modseq,
+      uids: items.map((_, i) => done.firstUid + i),
+      modseq: done.firstModseq + items.length - 1,
     });
   }
-  await recordDelivered(client, stored, gone, spoolIds);
   return { outcomes, events };
 }
 
 /**
- * Delivers a batch in one transaction (one commit, one fsync for all of them); if that fails, each
- * job gets its own transaction so one bad job cannot hold the others back. Change events are
- * announced only after the commit that made them true.
+ * Delivers a batch with one commit (one fsync for all of them); if that fails, each job is stored
+ * on its own so one bad job cannot hold the others back. Change events are announced only after
+ * the commit that made them true.
  */
 export async function deliverBatch(
   deps: DeliveryDeps,
   jobs: LocalDeliveryJobPayload[],
 ): Promise<JobOutcome[]> {
   try {
-    const result = await withTransaction(deps.pool, (client) => storeBatch(client, deps, jobs));
+    const client = await deps.pool.connect();
+    const result = await storeBatch(client, deps, jobs).then(
+      (stored) => {
+        client.release();
+        return stored;
+      },
+      (error: unknown) => {
+        // A session that failed may be broken: the pool replaces it.
+        client.release(error as Error);
+        throw error;
+      },
+    );
     for (const e of result.events) deps.announce(e);
     return result.outcomes;
   } catch (error) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { createLogger } from '@hermod/logging';
-import { deliverBatch } from '@hermod/mda';
+import { deliverBatch, writeDeliveries } from '@hermod/mda';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
 import { acceptMessage } from '@hermod/spool';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
@@ -253,4 +253,58 @@ test('an account removed after routing chose it: that recipient fails, the other
   assert.match(rows[0]?.last_error ?? '', /^550 5\.1\.1 account \d+ no longer exists/);
   assert.equal(rows[1]?.state, 'delivered');
   assert.equal(await completed(spoolId), true);
+});
+
+test('the write statement: a mailbox gone since the facts were read gets nothing, the others their rows', async () => {
+  const spoolId = await routedMessage(['alice@example.test', 'bob@example.test']);
+  const { rows: boxes } = await db.pool.query<{ id: string }>(
+    `SELECT b.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id
+     WHERE a.address = 'alice@example.test' AND b.name = 'INBOX'`,
+  );
+  const inbox = Number(boxes[0]!.id);
+  const { rows: bodies } = await db.pool.query<{ body_id: string }>(
+    'SELECT body_id FROM spool_messages WHERE id = $1',
+    [spoolId],
+  );
+  const row = (mailboxId: number, rcptIndex: number, accountId: number) => ({
+    mailboxId,
+    bodyId: Number(bodies[0]!.body_id),
+    size: 10,
+    internalDate: new Date(),
+    key: `${spoolId}/${rcptIndex}`,
+    accountId,
+    spoolId,
+    rcptIndex,
+  });
+  const before = await mailbox('alice@example.test', 'INBOX');
+  const client = await db.pool.connect();
+  try {
+    const appended = await writeDeliveries(
+      client,
+      [row(inbox, 0, ids.alice!), row(2_000_000_000, 1, ids.bob!)],
+      [],
+      [spoolId],
+    );
+    assert.deepEqual(
+      appended.map((a) => [a.mailboxId, a.count]),
+      [[inbox, 1]],
+    );
+    assert.equal(appended[0]!.firstUid, (before.at(-1)?.uid ?? 0) + 1);
+  } finally {
+    client.release();
+  }
+  assert.equal((await mailbox('alice@example.test', 'INBOX')).length, before.length + 1);
+  assert.deepEqual(
+    (await recipientStates(spoolId)).map((s) => s.state),
+    ['delivered', 'local'],
+  );
+  assert.equal(await completed(spoolId), false);
+  const { rows: keys } = await db.pool.query(
+    'SELECT delivery_key FROM deliveries WHERE delivery_key LIKE $1',
+    [`${spoolId}/%`],
+  );
+  assert.deepEqual(
+    keys.map((k) => k.delivery_key),
+    [`${spoolId}/0`],
+  );
 });

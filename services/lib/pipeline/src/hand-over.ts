@@ -1,3 +1,4 @@
+import { GroupCommitter } from '@hermod/db';
 import { bundleMsgId, type JetStreamClient, publishJobs } from '@hermod/nats';
 import type { LocalDeliveryJob, RoutingJob } from './jobs.js';
 import { type LocalDestination, routedAtAccept } from './local-route.js';
@@ -17,23 +18,37 @@ interface Job<T> {
 }
 
 /**
- * Hands a committed accept batch on, never throwing: messages routed at accept time go straight
- * to mda as ONE local-delivery bundle, the others to routing as ONE routing bundle (each message
- * keeps its own trace). The messages are durable already and the spool sweeper publishes again any
- * job that was lost, so a failure is only reported.
+ * Hands committed accept batches on, never throwing: messages routed at accept time go straight to
+ * mda, the others to routing (each message keeps its own trace). One publish per subject is in
+ * flight at a time and whatever was committed meanwhile goes out as the next ONE bundle, so under
+ * load many accept batches share a queue message (fewer publishes, deliveries and acks) while a
+ * lone message still leaves at once. The messages are durable already and the spool sweeper
+ * publishes again any job that was lost, so a failure is only reported.
  */
 export function handOverAccepted(
   js: JetStreamClient,
   onError: (error: unknown, spoolIds: string[]) => void,
+  maxBundle = 256,
 ): (committed: AcceptedMessage[]) => void {
+  const sender = <T extends { spoolId: string }>(subject: string, prefix: string) =>
+    new GroupCommitter<Job<T>>(
+      (jobs) =>
+        publishSpoolJobs(js, subject, prefix, jobs).catch((error: unknown) =>
+          onError(
+            error,
+            jobs.map((j) => j.payload.spoolId),
+          ),
+        ),
+      { maxBatch: maxBundle, maxConcurrent: 1 },
+    );
+  const toRouting = sender<RoutingJob>(subjects.routing, 'route');
+  const toMda = sender<LocalDeliveryJob>(subjects.localDelivery, 'local');
   return (committed) => {
-    const toRoute: Array<Job<RoutingJob>> = [];
-    const toDeliver: Array<Job<LocalDeliveryJob>> = [];
     for (const m of committed) {
       if (!m.spoolId) continue;
       const trace = m.traceContext ?? {};
       if (!routedAtAccept(m.recipients)) {
-        toRoute.push({ payload: { spoolId: m.spoolId }, trace });
+        void toRouting.submit({ payload: { spoolId: m.spoolId }, trace });
         continue;
       }
       const recipients = m.recipients.map((r, rcptIndex) => ({
@@ -41,19 +56,8 @@ export function handOverAccepted(
         accountId: r.local!.accountId,
         mailbox: r.local!.mailbox,
       }));
-      toDeliver.push({ payload: { spoolId: m.spoolId, recipients }, trace });
+      void toMda.submit({ payload: { spoolId: m.spoolId, recipients }, trace });
     }
-    const send = <T extends { spoolId: string }>(subject: string, prefix: string, jobs: Array<Job<T>>) => {
-      if (jobs.length === 0) return;
-      publishSpoolJobs(js, subject, prefix, jobs).catch((error: unknown) =>
-        onError(
-          error,
-          jobs.map((j) => j.payload.spoolId),
-        ),
-      );
-    };
-    send(subjects.routing, 'route', toRoute);
-    send(subjects.localDelivery, 'local', toDeliver);
   };
 }
 

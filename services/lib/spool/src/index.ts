@@ -5,6 +5,8 @@ export { loadSpoolMessage, loadSpoolMessages, type SpoolMessage, type SpoolRecip
 export { PeriodicPass } from './periodic.js';
 export {
   completeIfDone,
+  completeUnlessOpenSql,
+  markedCte,
   markRecipients,
   markRecipientsAndComplete,
   markRouted,

@@ -10,13 +10,21 @@ export interface RecipientUpdate {
   error?: string;
 }
 
-// Recipient state changes as columns for unnest; final states never change.
-const updateRecipientsSql = `UPDATE spool_recipients r SET state = u.state,
+/**
+ * Recipient state changes read from `source`, a relation u(spool_id, idx, state, destination (JSON
+ * text or null), error); final states never change.
+ */
+const updateRecipientsFrom = (source: string) => `UPDATE spool_recipients r SET state = u.state,
        destination = COALESCE(u.destination::jsonb, r.destination),
        last_error = COALESCE(u.error, r.last_error), updated_at = now()
-     FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[]) AS u(spool_id, idx, state, destination, error)
+     FROM ${source}
      WHERE r.spool_id = u.spool_id AND r.rcpt_index = u.idx
        AND r.state NOT IN ('delivered', 'failed')`;
+
+// Recipient state changes as columns for unnest ($1..$5).
+const updateRecipientsSql = updateRecipientsFrom(
+  'unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[]) AS u(spool_id, idx, state, destination, error)',
+);
 
 const updateColumns = (updates: Array<RecipientUpdate & { spoolId: string }>) => [
   updates.map((u) => u.spoolId),
@@ -45,7 +53,19 @@ const nothingOpen = `NOT EXISTS (SELECT 1 FROM spool_recipients r
          WHERE r.spool_id = m.id AND r.state NOT IN ('delivered', 'failed')
            AND NOT EXISTS (SELECT 1 FROM marked k WHERE k.spool_id = r.spool_id
                              AND k.rcpt_index = r.rcpt_index AND k.state IN ('delivered', 'failed')))`;
-const marked = `marked AS (${updateRecipientsSql} RETURNING r.spool_id, r.rcpt_index, r.state)`;
+const markedFrom = (update: string) => `marked AS (${update} RETURNING r.spool_id, r.rcpt_index, r.state)`;
+const marked = markedFrom(updateRecipientsSql);
+
+/**
+ * The CTE `marked` for a statement that computes its recipient updates itself: state changes read
+ * from `source`, a relation u(spool_id, idx, state, destination, error) as for updateRecipientsFrom.
+ */
+export const markedCte = (source: string): string => markedFrom(updateRecipientsFrom(source));
+
+/** Completes every message of spoolIdsParam left with no open recipient; needs the CTE `marked`. */
+export const completeUnlessOpenSql = (spoolIdsParam: string): string =>
+  `UPDATE spool_messages m SET completed_at = now()
+     WHERE m.id = ANY(${spoolIdsParam}::uuid[]) AND m.completed_at IS NULL AND ${nothingOpen}`;
 
 /** The recipient updates as `marked`, then messageUpdate (which sees $6, the spool ids), in one statement. */
 async function markThen(
@@ -67,13 +87,7 @@ export async function markRecipientsAndComplete(
   updates: Array<RecipientUpdate & { spoolId: string }>,
   spoolIds: string[],
 ): Promise<void> {
-  await markThen(
-    db,
-    updates,
-    spoolIds,
-    `UPDATE spool_messages m SET completed_at = now()
-     WHERE m.id = ANY($6::uuid[]) AND m.completed_at IS NULL AND ${nothingOpen}`,
-  );
+  await markThen(db, updates, spoolIds, completeUnlessOpenSql('$6'));
 }
 
 /**

@@ -1,0 +1,108 @@
+import type { PoolClient } from '@hermod/db';
+import { completeUnlessOpenSql, markedCte } from '@hermod/spool';
+
+/** One copy to store: the message's body in a mailbox, for one spool recipient. */
+export interface DeliveryRow {
+  mailboxId: number;
+  bodyId: number;
+  size: number;
+  internalDate: Date;
+  /** `<spool id>/<recipient index>`: a redelivered job finds it and stores nothing. */
+  key: string;
+  accountId: number;
+  spoolId: string;
+  rcptIndex: number;
+}
+
+/** A recipient that ends without a copy (its account is gone), with the reason. */
+export interface FailedRow {
+  spoolId: string;
+  rcptIndex: number;
+  error: string;
+}
+
+/** What one mailbox got: UIDs and modseqs first..first+count-1, in the order the rows were given. */
+export interface MailboxAppend {
+  mailboxId: number;
+  name: string;
+  firstUid: number;
+  firstModseq: number;
+  count: number;
+}
+
+/**
+ * Stores a delivery batch with ONE statement, atomic without a transaction (so one round trip and
+ * one commit): for every mailbox, its UID and modseq range is reserved under the mailbox row lock
+ * and its rows inserted with consecutive UIDs (the rule of mail-store's append); a delivery key per
+ * copy; each recipient marked delivered (mailbox and UID in its destination) or failed; and every
+ * message of spoolIds completed once no recipient is left open. A mailbox deleted since the facts
+ * were read is missing from the result and none of its rows were written. A duplicate key (the same
+ * job stored meanwhile by another replica) fails the whole statement, writing nothing.
+ */
+export async function writeDeliveries(
+  client: PoolClient,
+  rows: DeliveryRow[],
+  failed: FailedRow[],
+  spoolIds: string[],
+): Promise<MailboxAppend[]> {
+  const { rows: appended } = await client.query<{
+    id: string;
+    name: string;
+    first_uid: string;
+    first_modseq: string;
+    n: number;
+  }>({
+    text: `WITH input AS (
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::timestamptz[], $5::text[], $6::bigint[],
+                            $7::uuid[], $8::int[])
+         WITH ORDINALITY AS u(mailbox_id, body_id, size, internal_date, key, account_id, spool_id, rcpt_index, ord)
+     ), counts AS (
+       SELECT mailbox_id, count(*)::int AS n FROM input GROUP BY mailbox_id
+     ), reserved AS (
+       UPDATE mailboxes m SET uidnext = m.uidnext + c.n, highestmodseq = m.highestmodseq + c.n
+       FROM counts c WHERE m.id = c.mailbox_id
+       RETURNING m.id, m.name, m.uidnext - c.n AS first_uid, m.highestmodseq - c.n + 1 AS first_modseq, c.n
+     ), numbered AS (
+       SELECT i.*, r.name, r.first_uid + row_number() OVER w - 1 AS uid, r.first_modseq + row_number() OVER w - 1 AS modseq
+       FROM input i JOIN reserved r ON r.id = i.mailbox_id
+       WINDOW w AS (PARTITION BY i.mailbox_id ORDER BY i.ord)
+     ), appended AS (
+       INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
+       SELECT mailbox_id, uid, body_id, size, internal_date, '{}', modseq FROM numbered
+     ), keys AS (
+       INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
+       SELECT key, account_id, mailbox_id, uid FROM numbered
+     ), outcome AS (
+       SELECT spool_id, rcpt_index AS idx, 'delivered' AS state,
+              json_build_object('kind', 'local', 'accountId', account_id, 'mailbox', name, 'uid', uid)::text
+                AS destination,
+              NULL::text AS error
+       FROM numbered
+       UNION ALL
+       SELECT f.spool_id, f.idx, 'failed', NULL, f.error
+       FROM unnest($9::uuid[], $10::int[], $11::text[]) AS f(spool_id, idx, error)
+     ), ${markedCte('outcome u')}, completed AS (${completeUnlessOpenSql('$12')})
+     SELECT id, name, first_uid, first_modseq, n FROM reserved`,
+    values: [
+      rows.map((r) => r.mailboxId),
+      rows.map((r) => r.bodyId),
+      rows.map((r) => r.size),
+      rows.map((r) => r.internalDate),
+      rows.map((r) => r.key),
+      rows.map((r) => r.accountId),
+      rows.map((r) => r.spoolId),
+      rows.map((r) => r.rcptIndex),
+      failed.map((f) => f.spoolId),
+      failed.map((f) => f.rcptIndex),
+      failed.map((f) => f.error),
+      spoolIds,
+    ],
+  });
+  return appended.map((a) => ({
+    mailboxId: Number(a.id),
+    name: a.name,
+    firstUid: Number(a.first_uid),
+    firstModseq: Number(a.first_modseq),
+    count: a.n,
+  }));
+}
