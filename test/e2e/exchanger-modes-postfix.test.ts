@@ -27,6 +27,7 @@ import { freePort } from '@hermod/local-infra';
 import { routingV1 } from '@hermod/proto';
 import {
   DnsTestServer,
+  eventually,
   type HermodPlatform,
   type PostfixPeer,
   requireTool,
@@ -46,22 +47,6 @@ let peer: PostfixPeer | undefined;
 const peers: PostfixPeer[] = [];
 let peerPort: number;
 let peerUsers: string;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Postfix as the other exchanger: accepts for PEER_DOMAINS into one Maildir, on a fixed loopback port. */
 async function startPeer(): Promise<void> {

@@ -1,5 +1,6 @@
 export { type TestDatabase, testDatabase } from './database.js';
 export { type DnsRecord, DnsTestServer } from './dns-server.js';
+export { eventually } from './eventually.js';
 export { type HermodPlatform, type HermodPorts, type ServiceName, startHermod } from './hermod.js';
 export { startTestControlPlane, type TestControlPlane } from './kube-control-plane.js';
 export { startTestNats, type TestNats } from './nats.js';

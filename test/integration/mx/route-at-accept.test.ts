@@ -6,21 +6,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
-import { DnsTestServer, type HermodPlatform, startHermod } from '@hermod/test/harness';
+import { DnsTestServer, eventually, type HermodPlatform, startHermod } from '@hermod/test/harness';
 import { waitForMessages } from './mx-fixture.js';
-import { expectCode, SmtpWire } from './smtp-wire.js';
+import { expectCode, openTransaction, rcptReply } from './smtp-wire.js';
 
 let hermod: HermodPlatform;
 let dns: DnsTestServer;
 
-/** One transaction to the MX; returns the spool id from the 250 after DATA. */
+/** One transaction to the MX (every RCPT accepted); returns the spool id from the 250 after DATA. */
 async function send(recipients: string[], subject: string): Promise<string> {
-  const wire = await SmtpWire.open(hermod.ports.mx);
+  const wire = await openTransaction(hermod.ports.mx, 'sender@remote.example', recipients);
   try {
-    expectCode(await wire.reply(), 220);
-    expectCode(await wire.command('EHLO client.example'), 250);
-    expectCode(await wire.command('MAIL FROM:<sender@remote.example>'), 250);
-    for (const r of recipients) expectCode(await wire.command(`RCPT TO:<${r}>`), 250);
     expectCode(await wire.command('DATA'), 354);
     wire.write(`From: sender@remote.example\r\nSubject: ${subject}\r\n\r\nbody\r\n.\r\n`);
     const reply = await wire.reply();
@@ -33,19 +29,7 @@ async function send(recipients: string[], subject: string): Promise<string> {
   }
 }
 
-async function rcptReply(address: string): Promise<string> {
-  const wire = await SmtpWire.open(hermod.ports.mx);
-  try {
-    expectCode(await wire.reply(), 220);
-    expectCode(await wire.command('EHLO client.example'), 250);
-    expectCode(await wire.command('MAIL FROM:<sender@remote.example>'), 250);
-    const reply = await wire.command(`RCPT TO:<${address}>`);
-    await wire.command('QUIT');
-    return reply;
-  } finally {
-    wire.close();
-  }
-}
+const rcptOnly = (address: string) => rcptReply(hermod.ports.mx, address);
 
 async function spoolRow(spoolId: string) {
   const { rows } = await hermod.db.pool.query<{ routed_at: Date | null; received_at: Date }>(
@@ -71,20 +55,6 @@ async function routingJobs(): Promise<number> {
     (n, m) => n + Number(m[1]),
     0,
   );
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 before(async () => {
@@ -181,13 +151,13 @@ test('a domain config change makes the MX forget what routing told it', async ()
 
 test("an auto domain's status change makes the MX forget too: a domain gone remote is refused", async () => {
   await eventually('auto.test decided local', async () =>
-    (await rcptReply('dora@auto.test')).startsWith('250') ? true : undefined,
+    (await rcptOnly('dora@auto.test')).startsWith('250') ? true : undefined,
   );
   await send(['dora@auto.test'], 'while local');
   await waitForMessages(hermod.db.pool, 'dora@auto.test', 1);
   dns.set([{ type: 'MX', name: 'auto.test', exchange: 'mx.elsewhere.example', preference: 10 }]);
   const refused = await eventually('dora@auto.test refused', async () => {
-    const reply = await rcptReply('dora@auto.test');
+    const reply = await rcptOnly('dora@auto.test');
     return reply.startsWith('550') ? reply : undefined;
   });
   assert.match(refused, /^550 5\.7\.1 /);

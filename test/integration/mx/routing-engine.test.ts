@@ -8,7 +8,7 @@ import { AccountStore } from '@hermod/accounts';
 import { openDomainStatusBucket, readDomainStatus } from '@hermod/domain-config';
 import { DnsTestServer, type HermodPlatform, run, startHermod } from '@hermod/test/harness';
 import { waitForMessages } from './mx-fixture.js';
-import { expectCode, SmtpWire } from './smtp-wire.js';
+import { expectCode, rcptReply, SmtpWire } from './smtp-wire.js';
 
 let hermod: HermodPlatform;
 let dns: DnsTestServer;
@@ -46,19 +46,7 @@ async function deliver(recipients: string[], subject: string): Promise<{ rcpt: s
 }
 
 /** The RCPT reply for one address, without sending a message. */
-async function rcptOnly(address: string): Promise<string> {
-  const wire = await SmtpWire.open(hermod.ports.mx);
-  try {
-    expectCode(await wire.reply(), 220);
-    expectCode(await wire.command('EHLO client.example'), 250);
-    expectCode(await wire.command('MAIL FROM:<sender@remote.example>'), 250);
-    const reply = await wire.command(`RCPT TO:<${address}>`);
-    await wire.command('QUIT');
-    return reply;
-  } finally {
-    wire.close();
-  }
-}
+const rcptOnly = (address: string) => rcptReply(hermod.ports.mx, address);
 
 /** Retries an RCPT until its reply matches (live config and auto decisions take a moment). */
 async function eventuallyRcpt(address: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {

@@ -102,6 +102,25 @@ export async function openTransaction(port: number, from: string, to: string[]):
   return wire;
 }
 
+/** The reply to one RCPT in a fresh session, without sending a message. */
+export async function rcptReply(
+  port: number,
+  address: string,
+  from = 'sender@remote.example',
+): Promise<string> {
+  const wire = await SmtpWire.open(port);
+  try {
+    expectCode(await wire.reply(), 220);
+    expectCode(await wire.command('EHLO client.example'), 250);
+    expectCode(await wire.command(`MAIL FROM:<${from}>`), 250);
+    const reply = await wire.command(`RCPT TO:<${address}>`);
+    await wire.command('QUIT');
+    return reply;
+  } finally {
+    wire.close();
+  }
+}
+
 export function expectCode(reply: string, code: number): string {
   if (!reply.startsWith(String(code))) throw new Error(`expected ${code}, got ${JSON.stringify(reply)}`);
   return reply;
