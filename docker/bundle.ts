@@ -11,8 +11,8 @@
 // dist/assets/<path in the repository> and the URL is rewritten to point there.
 import { cp, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { type Deployable, deployables, isDeployable } from './deployables.js';
 
@@ -69,7 +69,7 @@ const assetUrl = /new URL\((['"`])(\.{1,2}\/[^'"`$]*)\1,\s*import\.meta\.url\)/g
  * records what to copy. A URL naming a folder that contains the source itself (e.g. the repository root
  * of a generator script) is left alone: it is not an asset.
  */
-function relocateAssets(copies: Map<string, string>): Plugin {
+function relocateAssets(copies: Map<string, string>, inPlace: boolean): Plugin {
   return {
     name: 'relocate-assets',
     setup(b) {
@@ -82,12 +82,20 @@ function relocateAssets(copies: Map<string, string>): Plugin {
           const rel = m[2] ?? '';
           const target = resolve(dirname(args.path), rel);
           const info = await stat(target).catch(() => undefined);
-          if (!info || (info.isDirectory() && `${args.path}`.startsWith(target + sep))) continue;
+          // A folder holding the source itself (e.g. the repository root) is not an asset; a bundle
+          // run in place may still point at it.
+          if (!info || (!inPlace && info.isDirectory() && `${args.path}`.startsWith(target + sep))) continue;
           found.push({ match: m[0], rel, target });
         }
         if (found.length === 0) return undefined;
         let contents = source;
         for (const { match, rel, target } of found) {
+          if (inPlace) {
+            // A bundle run from this checkout reads the file where it is (always current).
+            const url = pathToFileURL(target).href + (rel.endsWith('/') ? '/' : '');
+            contents = contents.replace(match, `new URL(${JSON.stringify(url)})`);
+            continue;
+          }
           const inRepo = relative(root, target).split(sep).join('/');
           const copy = `${assetsDirectory}/${inRepo}${rel.endsWith('/') ? '/' : ''}`;
           copies.set(target, inRepo);
@@ -121,17 +129,25 @@ function externalsOf(metafile: Metafile): string[] {
 }
 
 /**
- * Bundles one entry point into one ESM file and copies the assets it reaches into <outfile dir>/assets;
- * returns the third-party packages it loads at run time and the assets (paths in the repository).
+ * Bundles one entry point into one ESM file and copies the assets it reaches into <outfile dir>/assets
+ * (or, with assetsInPlace, for a bundle that only runs from this checkout, points at them where they
+ * are; with splitting, dynamic imports become chunks in the same folder); returns the third-party packages it loads at run time, the assets (paths in the repository)
+ * and the source files that went in (absolute paths).
  */
 export async function bundleEntry(
   entryPoint: string,
   outfile: string,
-): Promise<{ externals: string[]; assets: string[] }> {
+  options: { assetsInPlace?: boolean; splitting?: boolean } = {},
+): Promise<{ externals: string[]; assets: string[]; inputs: string[] }> {
   const copies = new Map<string, string>();
   const built = await build({
+    absWorkingDir: root,
     entryPoints: [entryPoint],
-    outfile,
+    // Split: what the entry imports dynamically becomes chunks beside it, loaded (with the packages
+    // they import) only when reached.
+    ...(options.splitting
+      ? { outdir: dirname(outfile), entryNames: basename(outfile, '.js'), splitting: true }
+      : { outfile }),
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -140,12 +156,19 @@ export async function bundleEntry(
     metafile: true,
     logLevel: 'warning',
     banner: { js: banner },
-    plugins: [externalRootPackages(join(root, 'node_modules')), relocateAssets(copies)],
+    plugins: [
+      externalRootPackages(join(root, 'node_modules')),
+      relocateAssets(copies, options.assetsInPlace ?? false),
+    ],
   });
   for (const [target, inRepo] of copies) {
     await cp(target, join(dirname(outfile), assetsDirectory, inRepo), { recursive: true });
   }
-  return { externals: externalsOf(built.metafile), assets: [...copies.values()].sort() };
+  return {
+    externals: externalsOf(built.metafile),
+    assets: [...copies.values()].sort(),
+    inputs: Object.keys(built.metafile.inputs).map((input) => resolve(root, input)),
+  };
 }
 
 /**

@@ -9,6 +9,8 @@ export interface CliContext {
   env: NodeJS.ProcessEnv;
   db(): Promise<Pool>;
   nats(): Promise<NatsConnection>;
+  /** host:port of routing's gRPC (ROUTING_GRPC_ADDRESS or the local platform's). */
+  routingAddress(): string;
   /** Reads a secret from stdin (piped) or an interactive prompt without echo; never from argv. */
   readSecret(prompt: string): Promise<string>;
 }
@@ -16,10 +18,19 @@ export interface CliContext {
 /** One top-level command group, e.g. `hermod domain ...`. Returns the process exit code. */
 export interface CliCommand {
   name: string;
-  summary: string;
   /** Full help text shown by `hermod <name> --help`. */
   help: string;
   run(args: string[], ctx: CliContext): Promise<number>;
+}
+
+/**
+ * A command group as the top-level usage lists it; its module is loaded only when it runs, so a
+ * command pays only for the libraries it uses (start-up time is most of a CLI command's time).
+ */
+export interface CliCommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<CliCommand>;
 }
 
 /** A usage mistake: printed with the command's help hint, exit code 2. */

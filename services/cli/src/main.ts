@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createPool, type Pool } from '@hermod/db';
-import { connectNats } from '@hermod/nats';
+import type { Pool } from '@hermod/db';
+import {
+  LOCAL_ENV_FILE,
+  localDataDir,
+  PortOffsetError,
+  readLocalEnv,
+} from '@hermod/local-infra/local-platform';
 import type { NatsConnection } from 'nats';
 import { type CliContext, UsageError } from './command.js';
 import { commands } from './commands/index.js';
@@ -14,22 +17,43 @@ Usage: hermod <command> [arguments] [--help]
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n')}
 
-Connection (environment): DATABASE_URL, NATS_URL. Without them, the local platform started by
-\`npm start\` is used (its addresses are read from .data/local.env).
+Connection (environment): DATABASE_URL, NATS_URL, ROUTING_GRPC_ADDRESS. Without them, the local
+platform started by \`npm start\` is used: its addresses are read from ${LOCAL_ENV_FILE} in its data
+directory, found from the same HERMOD_DATA_DIR and HERMOD_PORT_OFFSET it was started with.
 `;
 
-/** Variables from the local platform's env file, for running against `npm start` with no setup. */
-function localPlatformEnv(): Record<string, string> {
-  const file = join(process.env.HERMOD_DATA_DIR ?? join(process.cwd(), '.data'), 'local.env');
+// A command that cannot reach NATS says so after this long instead of waiting for it.
+const NATS_CONNECT_TIMEOUT_MS = 3_000;
+
+/** Where the addresses come from, for messages: the environment or the local platform's file. */
+function missing(variable: string, dataDir: string): UsageError {
+  return new UsageError(
+    `${variable} is not set and no local platform is running with data in ${dataDir} ` +
+      '(start one with `npm start`, give the same HERMOD_DATA_DIR / HERMOD_PORT_OFFSET it was started with, ' +
+      `or set ${variable})`,
+  );
+}
+
+/**
+ * One attempt, bounded: a command is not a service, and must not wait for a NATS that is not there
+ * (the services' connectNats retries for ever).
+ */
+async function connectCli(url: string | undefined, dataDir: string): Promise<NatsConnection> {
+  if (!url) throw missing('NATS_URL', dataDir);
+  const { connect } = await import('nats');
   try {
-    return Object.fromEntries(
-      readFileSync(file, 'utf8')
-        .split('\n')
-        .filter((l) => /^[A-Z_]+=/.test(l))
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    return await connect({
+      servers: url.split(','),
+      name: 'hermod-cli',
+      timeout: NATS_CONNECT_TIMEOUT_MS,
+      reconnect: false,
+      noAsyncTraces: true,
+    });
+  } catch (error) {
+    throw new Error(
+      `cannot reach NATS at ${url} (${(error as Error).message}). Is the platform running? ` +
+        'Start it with `npm start`, or point NATS_URL at your platform.',
     );
-  } catch {
-    return {};
   }
 }
 
@@ -39,42 +63,47 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return name ? 0 : 2;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`hermod: unknown command '${name}'\n\n${usage}`);
     return 2;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.help}\n`);
     return 0;
   }
   // Empty variables count as unset, so the local platform's addresses still apply.
-  const env = {
-    ...localPlatformEnv(),
-    ...Object.fromEntries(Object.entries(process.env).filter(([, v]) => v)),
-  };
+  const given = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v));
+  let dataDir: string;
+  try {
+    dataDir = localDataDir(given);
+  } catch (error) {
+    if (!(error instanceof PortOffsetError)) throw error;
+    process.stderr.write(`hermod: ${error.message}\n`);
+    return 2;
+  }
+  const env: Record<string, string | undefined> = { ...readLocalEnv(dataDir), ...given };
   let pool: Pool | undefined;
-  let nc: NatsConnection | undefined;
+  let nc: Promise<NatsConnection> | undefined;
   const ctx: CliContext = {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     env,
     db: async () => {
-      if (!env.DATABASE_URL)
-        throw new UsageError('DATABASE_URL is not set and no local platform was found (run `npm start`)');
+      if (!env.DATABASE_URL) throw missing('DATABASE_URL', dataDir);
+      const { createPool } = await import('@hermod/db');
       pool ??= createPool({ connectionString: env.DATABASE_URL, max: 2, applicationName: 'hermod-cli' });
       return pool;
     },
-    nats: async () => {
-      const servers = env.NATS_URL ?? 'nats://127.0.0.1:4222';
-      nc ??= await Promise.race([
-        connectNats({ servers: servers.split(','), name: 'hermod-cli' }),
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error(`cannot reach NATS at ${servers}`)), 5_000),
-        ),
-      ]);
+    nats: () => {
+      nc ??= connectCli(env.NATS_URL, dataDir);
       return nc;
+    },
+    routingAddress: () => {
+      if (!env.ROUTING_GRPC_ADDRESS) throw missing('ROUTING_GRPC_ADDRESS', dataDir);
+      return env.ROUTING_GRPC_ADDRESS;
     },
     readSecret: (prompt) => readSecret(process.stdin, process.stderr, prompt),
   };
@@ -89,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   } finally {
     await pool?.end().catch(() => {});
-    await nc?.close().catch(() => {});
+    await nc?.then((c) => c.close()).catch(() => {});
   }
 }
 

@@ -193,6 +193,13 @@ test('retry wakes the workers; held messages stay untouched', async () => {
   assert.match(shown, /last reply:\s+4\d\d /);
   assert.match(shown, /last host:\s+127\.0\.0\.1/);
   assert.doesNotMatch(shown, /recipient 1:/);
+
+  // A long reply is shown whole in the table's last column, not cut mid-word.
+  const long =
+    '452 4.2.2 The mailbox of this recipient is over its storage quota; please ask them to delete some mail';
+  await hermod.db.pool.query('UPDATE outbound_queue SET last_reply = $2 WHERE spool_id = $1', [ids.m1, long]);
+  const table = (await hermodCli(['queue', 'list', '--domain', 'defer.test'])).stdout;
+  assert.match(table, new RegExp(`a@defer\\.test\\s+${long.replace(/[.;]/g, '\\$&')}$`, 'm'));
 });
 
 test('release resumes delivery', async () => {

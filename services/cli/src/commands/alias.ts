@@ -1,6 +1,10 @@
 import { normalizeDomain, parseAddress } from '@hermod/address';
-import { type DomainConfigValue, openDomainBucket, parseDomainConfig } from '@hermod/domain-config';
-import type { KV } from 'nats';
+import {
+  type DomainConfigValue,
+  openDomainBucket,
+  parseDomainConfig,
+  updateDomainConfig,
+} from '@hermod/domain-config';
 import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
 
 const help = `hermod alias: domain aliases, catch-all and sub-addressing (live configuration; no restart needed)
@@ -30,29 +34,6 @@ function address(value: string): string {
   }
 }
 
-/** Read-modify-write of one domain's record with a revision check, retried when someone else wrote meanwhile. */
-async function updateDomain(
-  kv: KV,
-  domain: string,
-  change: (config: DomainConfigValue) => DomainConfigValue,
-): Promise<DomainConfigValue | undefined> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const entry = await kv.get(domain);
-    if (entry?.operation !== 'PUT') return undefined;
-    const next = parseDomainConfig({
-      ...change(parseDomainConfig(entry.json())),
-      updatedAt: new Date().toISOString(),
-    });
-    try {
-      await kv.update(domain, JSON.stringify(next), entry.revision);
-      return next;
-    } catch (error) {
-      if (!/wrong last sequence/i.test((error as Error).message)) throw error;
-    }
-  }
-  throw new Error(`domain ${domain} keeps changing; try again`);
-}
-
 async function edit(
   ctx: CliContext,
   domain: string,
@@ -60,7 +41,7 @@ async function edit(
   done: string,
 ): Promise<number> {
   const kv = await openDomainBucket((await ctx.nats()).jetstream());
-  const saved = await updateDomain(kv, domain, change);
+  const saved = await updateDomainConfig(kv, domain, change);
   if (!saved) {
     ctx.stderr.write(`hermod alias: no domain ${domain} (add it with 'hermod domain add')\n`);
     return 1;
@@ -71,7 +52,6 @@ async function edit(
 
 export const aliasCommand: CliCommand = {
   name: 'alias',
-  summary: 'domain aliases, catch-all and sub-addressing',
   help,
   async run(args, ctx) {
     const [sub, ...rest] = args;

@@ -1,10 +1,12 @@
 import { normalizeDomain } from '@hermod/address';
 import {
+  createDomainConfig,
   type DomainConfigValue,
   deleteDomainConfig,
   listDomainConfigs,
   openDomainBucket,
   parseDomainConfig,
+  updateDomainConfig,
   writeDomainConfig,
 } from '@hermod/domain-config';
 import { type CliCommand, parseFlags, UsageError } from '../command.js';
@@ -13,13 +15,20 @@ const help = `hermod domain: the domains this platform serves (live configuratio
 
 Usage:
   hermod domain add <domain> [--mode local|remote|backup|auto] [--remote-host HOST[:PORT]]...
-                              [--max-message-bytes N] [--require-tls]
+                              [--max-message-bytes N] [--require-tls] [--replace]
+  hermod domain set <domain> [--mode ...] [--remote-host HOST[:PORT]]... [--max-message-bytes N]
+                              [--require-tls | --no-require-tls]
   hermod domain list [--json]
   hermod domain remove <domain>
 
 Modes: local delivers into mailboxes here; remote sends all mail for the domain to its MX (or to
 --remote-host); backup holds and relays to the primary; auto decides from the domain's MX records.
-\`add\` on an existing domain replaces its settings.`;
+\`add\` refuses a domain that exists; \`add --replace\` replaces all its settings (its aliases,
+catch-all and sub-address separator too). \`set\` changes only the settings it names; its
+--remote-host list replaces the previous one.`;
+
+const modes = ['local', 'remote', 'backup', 'auto'] as const;
+const settingFlags = { values: ['mode', 'remote-host', 'max-message-bytes'], switches: ['require-tls'] };
 
 function parseHost(value: string): { host: string; port: number } {
   const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:.]+\])(?::(\d{1,5}))?$/.exec(value);
@@ -29,9 +38,49 @@ function parseHost(value: string): { host: string; port: number } {
   return { host: match[1]!, port };
 }
 
+function domainArgument(positional: string[], sub: string): string {
+  const [name, extra] = positional;
+  if (!name || extra) throw new UsageError(`${sub} takes exactly one domain`);
+  const domain = normalizeDomain(name);
+  if (!domain) throw new UsageError(`'${name}' is not a valid domain name`);
+  return domain;
+}
+
+/** The settings named on the command line, as a change to a domain's config (only what was named). */
+function namedSettings(
+  args: string[],
+  values: Record<string, string>,
+  switches: Set<string>,
+): (config: DomainConfigValue) => DomainConfigValue {
+  const mode = values.mode;
+  if (mode !== undefined && !(modes as readonly string[]).includes(mode))
+    throw new UsageError(`--mode must be local, remote, backup or auto (got '${mode}')`);
+  const maxBytes = values['max-message-bytes'];
+  if (maxBytes !== undefined && !/^\d+$/.test(maxBytes))
+    throw new UsageError('--max-message-bytes must be a whole number');
+  const hosts = args.flatMap((a, i) =>
+    a === '--remote-host' ? [args[i + 1]!] : a.startsWith('--remote-host=') ? [a.slice(14)] : [],
+  );
+  const requireTls = switches.has('require-tls') ? true : switches.has('no-require-tls') ? false : undefined;
+  const parsedHosts = hosts.map(parseHost);
+  return (config) => {
+    const tls = requireTls ?? config.tls.requireOutbound;
+    return {
+      ...config,
+      ...(mode !== undefined ? { exchanger: mode as (typeof modes)[number] } : {}),
+      remoteHosts:
+        hosts.length > 0
+          ? parsedHosts.map((h, i) => ({ ...h, preference: (i + 1) * 10, requireTls: tls }))
+          : config.remoteHosts.map((h) => ({ ...h, requireTls: requireTls ?? h.requireTls })),
+      limits:
+        maxBytes !== undefined ? { ...config.limits, maxMessageBytes: Number(maxBytes) } : config.limits,
+      tls: { ...config.tls, requireOutbound: tls },
+    };
+  };
+}
+
 export const domainCommand: CliCommand = {
   name: 'domain',
-  summary: 'add, list and remove served domains',
   help,
   async run(args, ctx) {
     const [sub, ...rest] = args;
@@ -39,36 +88,47 @@ export const domainCommand: CliCommand = {
     switch (sub) {
       case 'add': {
         const flags = parseFlags(rest, {
-          values: ['mode', 'remote-host', 'max-message-bytes'],
-          switches: ['require-tls'],
+          values: settingFlags.values,
+          switches: [...settingFlags.switches, 'replace'],
         });
-        const hosts = rest.flatMap((a, i) =>
-          a === '--remote-host' ? [rest[i + 1]!] : a.startsWith('--remote-host=') ? [a.slice(14)] : [],
+        const domain = domainArgument(flags.positional, 'add');
+        const config = namedSettings(
+          rest,
+          flags.values,
+          flags.switches,
+        )(parseDomainConfig({ domain, source: 'cli' }));
+        const bucket = await kv();
+        if (flags.switches.has('replace')) await writeDomainConfig(bucket, config);
+        else if (!(await createDomainConfig(bucket, config))) {
+          ctx.stderr.write(
+            `hermod domain: ${domain} already exists. 'hermod domain set ${domain} --mode ...' changes the ` +
+              `settings it names; 'hermod domain add ${domain} --replace ...' replaces them all (aliases, ` +
+              'catch-all and sub-address separator included)\n',
+          );
+          return 1;
+        }
+        ctx.stdout.write(`domain ${domain} (${config.exchanger}) saved\n`);
+        return 0;
+      }
+      case 'set': {
+        const flags = parseFlags(rest, {
+          values: settingFlags.values,
+          switches: [...settingFlags.switches, 'no-require-tls'],
+        });
+        const domain = domainArgument(flags.positional, 'set');
+        if (Object.keys(flags.values).length === 0 && flags.switches.size === 0)
+          throw new UsageError('set takes at least one setting (--mode, --remote-host, ...)');
+        if (flags.switches.has('require-tls') && flags.switches.has('no-require-tls'))
+          throw new UsageError('--require-tls and --no-require-tls contradict each other');
+        const change = namedSettings(rest, flags.values, flags.switches);
+        const saved = await updateDomainConfig(await kv(), domain, change);
+        if (!saved) {
+          ctx.stderr.write(`hermod domain: no domain ${domain} (add it with 'hermod domain add')\n`);
+          return 1;
+        }
+        ctx.stdout.write(
+          `domain ${domain} (${saved.exchanger}${saved.remoteHosts.length > 0 ? ` via ${saved.remoteHosts.map((h) => `${h.host}:${h.port}`).join(',')}` : ''}) saved\n`,
         );
-        const [name, extra] = flags.positional;
-        if (!name || extra) throw new UsageError('add takes exactly one domain');
-        const domain = normalizeDomain(name);
-        if (!domain) throw new UsageError(`'${name}' is not a valid domain name`);
-        const mode = flags.values.mode ?? 'local';
-        if (!['local', 'remote', 'backup', 'auto'].includes(mode))
-          throw new UsageError(`--mode must be local, remote, backup or auto (got '${mode}')`);
-        const maxBytes = flags.values['max-message-bytes'];
-        if (maxBytes !== undefined && !/^\d+$/.test(maxBytes))
-          throw new UsageError('--max-message-bytes must be a whole number');
-        const config = parseDomainConfig({
-          domain,
-          exchanger: mode,
-          remoteHosts: hosts.map((h, i) => ({
-            ...parseHost(h),
-            preference: (i + 1) * 10,
-            requireTls: flags.switches.has('require-tls'),
-          })),
-          limits: maxBytes ? { maxMessageBytes: Number(maxBytes) } : {},
-          tls: { requireOutbound: flags.switches.has('require-tls'), mtaSts: 'none' },
-          source: 'cli',
-        });
-        await writeDomainConfig(await kv(), config);
-        ctx.stdout.write(`domain ${domain} (${mode}) saved\n`);
         return 0;
       }
       case 'list': {
@@ -90,10 +150,7 @@ export const domainCommand: CliCommand = {
         return 0;
       }
       case 'remove': {
-        const [name, extra] = rest;
-        if (!name || extra) throw new UsageError('remove takes exactly one domain');
-        const domain = normalizeDomain(name);
-        if (!domain) throw new UsageError(`'${name}' is not a valid domain name`);
+        const domain = domainArgument(rest, 'remove');
         const bucket = await kv();
         const existing = await bucket.get(domain);
         if (existing?.operation !== 'PUT') {
@@ -105,7 +162,9 @@ export const domainCommand: CliCommand = {
         return 0;
       }
       default:
-        throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'missing subcommand (add, list, remove)');
+        throw new UsageError(
+          sub ? `unknown subcommand '${sub}'` : 'missing subcommand (add, set, list, remove)',
+        );
     }
   },
 };

@@ -1,9 +1,30 @@
-import type { CliCommand } from '../command.js';
-import { aliasCommand } from './alias.js';
-import { domainCommand } from './domain.js';
-import { queueCommand } from './queue.js';
-import { routeCommand } from './route.js';
-import { userCommand } from './user.js';
+import type { CliCommandEntry } from '../command.js';
 
 // One line per command group; keep sorted.
-export const commands: CliCommand[] = [aliasCommand, domainCommand, queueCommand, routeCommand, userCommand];
+export const commands: CliCommandEntry[] = [
+  {
+    name: 'alias',
+    summary: 'domain aliases, catch-all and sub-addressing',
+    load: async () => (await import('./alias.js')).aliasCommand,
+  },
+  {
+    name: 'domain',
+    summary: 'add, change, list and remove served domains',
+    load: async () => (await import('./domain.js')).domainCommand,
+  },
+  {
+    name: 'queue',
+    summary: 'the outbound delivery queue: list, show, retry, hold, release, delete, bounce',
+    load: async () => (await import('./queue.js')).queueCommand,
+  },
+  {
+    name: 'route',
+    summary: 'explain how an address is routed',
+    load: async () => (await import('./route.js')).routeCommand,
+  },
+  {
+    name: 'user',
+    summary: 'add, change, list and remove mail accounts',
+    load: async () => (await import('./user.js')).userCommand,
+  },
+];

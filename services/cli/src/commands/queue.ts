@@ -97,7 +97,8 @@ function table(items: QueueItem[], now: number): string {
         : `in ${age(i.nextAttemptAt.getTime() - now)}`,
     i.mailFrom === '' ? '<>' : i.mailFrom,
     i.recipient,
-    (i.lastReply ?? '').slice(0, 60),
+    // The last column: shown whole (a cut reply hides its point), the terminal wraps it.
+    i.lastReply ?? '',
   ]);
   const head = ['QUEUE-ID', 'STATE', 'TRIES', 'AGE', 'NEXT', 'SENDER', 'RECIPIENT', 'LAST REPLY'];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
@@ -159,7 +160,6 @@ const done: Record<(typeof actions)[number], string> = {
 
 export const queueCommand: CliCommand = {
   name: 'queue',
-  summary: 'the outbound delivery queue: list, show, retry, hold, release, delete, bounce',
   help,
   async run(args, ctx) {
     const [sub, ...rest] = args;

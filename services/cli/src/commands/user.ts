@@ -1,4 +1,5 @@
 import { AccountError, AccountStore } from '@hermod/accounts';
+import { parseAddress } from '@hermod/address';
 import { migrate } from '@hermod/db';
 import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
 
@@ -19,6 +20,16 @@ async function store(ctx: CliContext): Promise<AccountStore> {
   return new AccountStore(pool);
 }
 
+/** Checked before anything else happens (before a password is asked for). */
+function checkAddress(value: string): string {
+  try {
+    parseAddress(value);
+    return value;
+  } catch (error) {
+    throw new UsageError(`'${value}' is not a valid address: ${(error as Error).message}`);
+  }
+}
+
 async function newPassword(ctx: CliContext): Promise<string> {
   const password = await ctx.readSecret('Password: ');
   if (ctx.stdin.isTTY) {
@@ -31,7 +42,6 @@ async function newPassword(ctx: CliContext): Promise<string> {
 
 export const userCommand: CliCommand = {
   name: 'user',
-  summary: 'add, change, list and remove mail accounts',
   help,
   async run(args, ctx) {
     const [sub, ...rest] = args;
@@ -41,6 +51,7 @@ export const userCommand: CliCommand = {
           const flags = parseFlags(rest, { values: ['quota'] });
           const [address, extra] = flags.positional;
           if (!address || extra) throw new UsageError('add takes exactly one address');
+          checkAddress(address);
           const quota = flags.values.quota;
           if (quota !== undefined && !/^\d+$/.test(quota))
             throw new UsageError('--quota must be a whole number of bytes');
@@ -56,6 +67,7 @@ export const userCommand: CliCommand = {
         case 'passwd': {
           const [address, extra] = rest;
           if (!address || extra) throw new UsageError('passwd takes exactly one address');
+          checkAddress(address);
           const accounts = await store(ctx);
           await accounts.setPassword(address, await newPassword(ctx));
           ctx.stdout.write(`password of ${address} changed\n`);
@@ -98,6 +110,9 @@ export const userCommand: CliCommand = {
           );
       }
     } catch (error) {
+      // A bad address or a weak password is a usage mistake (exit 2); the rest is about the data.
+      if (error instanceof AccountError && (error.code === 'bad-address' || error.code === 'weak-password'))
+        throw new UsageError(error.message);
       if (error instanceof AccountError) {
         ctx.stderr.write(`hermod user: ${error.message}\n`);
         return 1;

@@ -49,10 +49,12 @@ export async function deleteDkimKey(kv: KV, keyRef: string): Promise<void> {
 
 /** Every stored selector of one domain (key refs), e.g. to remove retired ones. */
 export async function listDkimKeyRefs(kv: KV, domain: string): Promise<string[]> {
-  const out: string[] = [];
   // Exactly one token after the domain (selectors have no dots): example.com.* must not match
-  // the keys of example.com.au.
-  for await (const key of await kv.keys(`${domain.toLowerCase()}.*`)) {
+  // the keys of example.com.au. All keys first: a get awaited inside the keys iterator ends it.
+  const keys: string[] = [];
+  for await (const key of await kv.keys(`${domain.toLowerCase()}.*`)) keys.push(key);
+  const out: string[] = [];
+  for (const key of keys) {
     const entry = await kv.get(key);
     if (entry?.operation === 'PUT') out.push(key);
   }

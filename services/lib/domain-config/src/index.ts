@@ -31,10 +31,12 @@ export {
   RemoteHost,
 } from './schema.js';
 export {
+  createDomainConfig,
   DOMAIN_BUCKET,
   DomainConfigStore,
   deleteDomainConfig,
   listDomainConfigs,
   openDomainBucket,
+  updateDomainConfig,
   writeDomainConfig,
 } from './store.js';

@@ -16,13 +16,54 @@ export async function writeDomainConfig(kv: KV, config: DomainConfig): Promise<v
   await kv.put(keyOf(valid.domain), JSON.stringify(valid));
 }
 
+/** Writes a new domain's config; false (nothing written) when the domain already exists. */
+export async function createDomainConfig(kv: KV, config: DomainConfig): Promise<boolean> {
+  const valid = parseDomainConfig(config);
+  try {
+    await kv.create(keyOf(valid.domain), JSON.stringify(valid));
+    return true;
+  } catch (error) {
+    if (/wrong last sequence|key exists/i.test((error as Error).message)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Read-modify-write of one domain's config with a revision check, retried when someone else wrote
+ * meanwhile; undefined when there is no such domain.
+ */
+export async function updateDomainConfig(
+  kv: KV,
+  domain: string,
+  change: (config: DomainConfig) => DomainConfig,
+): Promise<DomainConfig | undefined> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const entry = await kv.get(keyOf(domain));
+    if (entry?.operation !== 'PUT') return undefined;
+    const next = parseDomainConfig({
+      ...change(parseDomainConfig(entry.json())),
+      updatedAt: new Date().toISOString(),
+    });
+    try {
+      await kv.update(keyOf(domain), JSON.stringify(next), entry.revision);
+      return next;
+    } catch (error) {
+      if (!/wrong last sequence/i.test((error as Error).message)) throw error;
+    }
+  }
+  throw new Error(`domain ${domain} keeps changing; try again`);
+}
+
 export async function deleteDomainConfig(kv: KV, domain: string): Promise<void> {
   await kv.delete(keyOf(domain));
 }
 
 export async function listDomainConfigs(kv: KV): Promise<DomainConfig[]> {
+  // All keys first: a get awaited inside the keys iterator ends it after the first key.
+  const keys: string[] = [];
+  for await (const key of await kv.keys()) keys.push(key);
   const out: DomainConfig[] = [];
-  for await (const key of await kv.keys()) {
+  for (const key of keys) {
     const entry = await kv.get(key);
     if (entry && entry.operation === 'PUT') out.push(parseDomainConfig(entry.json()));
   }

@@ -11,6 +11,16 @@ export { ensureHelm, HELM_VERSION } from './helm-binary.js';
 export { ETCD_VERSION, ensureKubeBinaries, KUBERNETES_VERSION, type KubeBinaries } from './kube-binaries.js';
 export { KubeControlPlane, type KubeControlPlaneOptions } from './kube-control-plane.js';
 export {
+  formatLocalEnv,
+  LOCAL_ENV_FILE,
+  localDataDir,
+  localPortOffset,
+  MAX_PORT_OFFSET,
+  PORT_OFFSET_STEP,
+  PortOffsetError,
+  readLocalEnv,
+} from './local-platform.js';
+export {
   ensureNatsServer,
   NATS_SERVER_VERSION,
   type NatsServerOptions,

@@ -39,6 +39,9 @@ function explanation(decision: RouteDecision, reason: string | undefined): strin
   return `${what} by rule ${decision.rule}${why}`;
 }
 
+const unservedNote =
+  'the domain is not served here: this is how authenticated submission routes it (mail for it from outside is refused)';
+
 /**
  * How an address is routed right now, with the rule that matched (for `hermod route explain`): as
  * mail arriving from outside for domains we accept (local, backup), as submission otherwise.
@@ -51,6 +54,21 @@ export function explainRouteHandler(lookups: RoutingLookups): Handler {
     const auto = config?.exchanger === 'auto' ? lookups.autoExchanger?.(domain) : undefined;
     const effective = config?.exchanger === 'auto' ? auto?.effective : config?.exchanger;
     const channel = effective === 'local' || effective === 'backup' ? 'inbound' : 'submission';
+    if (address.startsWith('@')) {
+      // The domain as a whole: its mode, and that a recipient decides the rule.
+      callback(null, {
+        canonicalAddress: address.toLowerCase(),
+        domain,
+        exchanger: config?.exchanger ?? '',
+        effectiveExchanger: effective ?? '',
+        rule: config ? 'domain' : 'not-served',
+        destinations: [],
+        explanation: config
+          ? `served here in ${config.exchanger} mode; name a recipient (user@${domain}) to see the rule that applies to it`
+          : unservedNote,
+      });
+      return;
+    }
     routeRecipient(address, channel, lookups)
       .then((decision) => {
         callback(null, {
@@ -60,7 +78,7 @@ export function explainRouteHandler(lookups: RoutingLookups): Handler {
           effectiveExchanger: decision.effectiveExchanger,
           rule: decision.rule,
           destinations: decision.kind === 'deliver' ? decision.targets.map(describeTarget) : [],
-          explanation: explanation(decision, auto?.reason),
+          explanation: `${explanation(decision, auto?.reason)}${config ? '' : `; ${unservedNote}`}`,
         });
       })
       .catch((error: unknown) => callback({ code: status.UNAVAILABLE, message: (error as Error).message }));
