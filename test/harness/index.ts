@@ -3,6 +3,7 @@ export { type DnsRecord, DnsTestServer } from './dns-server.js';
 export { eventually } from './eventually.js';
 export { type HermodPlatform, type HermodPorts, type ServiceName, startHermod } from './hermod.js';
 export { startTestControlPlane, type TestControlPlane } from './kube-control-plane.js';
+export { freePortOffset, type LocalPlatform, startLocalPlatform } from './local-platform.js';
 export { startTestNats, type TestNats } from './nats.js';
 export {
   type PostfixPeer,

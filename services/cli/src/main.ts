@@ -25,9 +25,9 @@ directory, found from the same HERMOD_DATA_DIR and HERMOD_PORT_OFFSET it was sta
 // A command that cannot reach NATS says so after this long instead of waiting for it.
 const NATS_CONNECT_TIMEOUT_MS = 3_000;
 
-/** Where the addresses come from, for messages: the environment or the local platform's file. */
-function missing(variable: string, dataDir: string): UsageError {
-  return new UsageError(
+/** An address neither set in the environment nor found in a running local platform's file. */
+function missing(variable: string, dataDir: string): Error {
+  return new Error(
     `${variable} is not set and no local platform is running with data in ${dataDir} ` +
       '(start one with `npm start`, give the same HERMOD_DATA_DIR / HERMOD_PORT_OFFSET it was started with, ' +
       `or set ${variable})`,

@@ -1,23 +1,33 @@
 // `npm start`: the whole platform on one machine. nats-server (built from Go modules when missing),
-// PostgreSQL (embedded, or DATABASE_URL), then every service as a process. Data persists in .data/
-// (HERMOD_DATA_DIR); Ctrl-C stops everything in reverse order.
-import { access, mkdir, writeFile } from 'node:fs/promises';
+// PostgreSQL (embedded, or DATABASE_URL), then every service as a process. Every port is checked
+// before anything starts; a start that fails stops what it started. Data persists in .data/
+// (HERMOD_DATA_DIR; .data-<offset>/ for a copy started with HERMOD_PORT_OFFSET), where local.env
+// tells the `hermod` CLI how to reach this platform. Ctrl-C (SIGINT) or SIGTERM stops everything in
+// reverse order.
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ensureNatsServer,
   ensureSelfSignedCertificate,
+  formatLocalEnv,
+  LOCAL_ENV_FILE,
+  localDataDir,
+  localPortOffset,
   MissingPrerequisiteError,
   NatsServerProcess,
   NodeServiceProcess,
+  PortOffsetError,
   PostgresCluster,
   repositoryRoot,
 } from '@hermod/local-infra';
-import { localServices } from './services.js';
+import { type PlannedPort, portProblems } from './port-check.js';
+import { infraPorts, localServices } from './services.js';
+import { supervise } from './supervise.js';
 
-const dataDir = process.env.HERMOD_DATA_DIR ?? join(repositoryRoot, '.data');
-// Shifts every local port, so a second platform (or a test) can run beside a developer's own.
-const offset = Number(process.env.HERMOD_PORT_OFFSET ?? 0);
 const say = (line: string) => process.stdout.write(`[platform] ${line}\n`);
+
+/** The start was interrupted by Ctrl-C or SIGTERM: not a failure. */
+class Interrupted extends Error {}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -28,49 +38,91 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function main(): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: 0o755 });
-  const stoppers: Array<() => Promise<void>> = [];
-  let stopping = false;
-  const stopAll = async (code: number) => {
-    if (stopping) return;
+const stoppers: Array<() => Promise<void>> = [];
+let stopping = false;
+let dataDir = '';
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
     stopping = true;
     say('stopping...');
-    for (const stop of stoppers.reverse()) await stop().catch(() => {});
+    if (dataDir) await rm(join(dataDir, LOCAL_ENV_FILE), { force: true });
+    for (let stop = stoppers.pop(); stop; stop = stoppers.pop()) await stop().catch(() => {});
     say('stopped');
-    process.exit(code);
-  };
+  }
+  process.exit(code);
+}
+
+/** Starts one part, registered to be stopped first, so a failure or Ctrl-C meanwhile leaves nothing behind. */
+async function launch<T>(start: () => Promise<T>, stop: () => Promise<void>): Promise<T> {
+  if (stopping) throw new Interrupted();
+  stoppers.push(stop);
+  const result = await start();
+  if (stopping) {
+    await stop().catch(() => {});
+    throw new Interrupted();
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+  let offset: number;
+  try {
+    offset = localPortOffset();
+    dataDir = localDataDir();
+  } catch (error) {
+    if (!(error instanceof PortOffsetError)) throw error;
+    process.stderr.write(`[platform] ${error.message}\n`);
+    process.exit(2);
+  }
 
-  const natsPort = Number(process.env.NATS_PORT ?? 4222 + offset);
+  const natsPort = Number(process.env.NATS_PORT ?? infraPorts.nats + offset);
+  const natsMonitorPort = Number(process.env.NATS_MONITOR_PORT ?? infraPorts.natsMonitor + offset);
+  const pgPort = Number(process.env.PG_PORT ?? infraPorts.postgres + offset);
+  const services = localServices({ certFile: '', keyFile: '' }, offset);
+  const planned: PlannedPort[] = [
+    { port: natsPort, use: 'NATS' },
+    { port: natsMonitorPort, use: 'NATS monitoring' },
+    ...(process.env.DATABASE_URL ? [] : [{ port: pgPort, use: 'PostgreSQL' }]),
+    ...services.flatMap((svc) => svc.ports.map((port) => ({ port, use: svc.name }))),
+  ];
+  const problems = await portProblems(planned);
+  if (problems.length > 0) {
+    process.stderr.write(
+      `[platform] cannot start: ${problems.join('; ')}.\n` +
+        '[platform] Stop what holds them, or start another copy with HERMOD_PORT_OFFSET=1000 (2000, ...); nothing was started.\n',
+    );
+    process.exit(1);
+  }
+
+  await mkdir(dataDir, { recursive: true, mode: 0o755 });
   const nats = new NatsServerProcess({
     binary: await ensureNatsServer(say),
     port: natsPort,
-    monitorPort: Number(process.env.NATS_MONITOR_PORT ?? 8222 + offset),
+    monitorPort: natsMonitorPort,
     storeDir: join(dataDir, 'nats'),
   });
-  await nats.start();
-  stoppers.push(() => nats.stop());
+  await launch(
+    () => nats.start(),
+    () => nats.stop(),
+  );
   say(`nats-server ${nats.url}`);
 
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
-    const cluster = new PostgresCluster({
-      dataDir: join(dataDir, 'postgres'),
-      port: Number(process.env.PG_PORT ?? 54329 + offset),
-    });
+    const cluster = new PostgresCluster({ dataDir: join(dataDir, 'postgres'), port: pgPort });
     await cluster.init();
-    await cluster.start();
-    stoppers.push(() => cluster.stop());
+    await launch(
+      () => cluster.start(),
+      () => cluster.stop(),
+    );
     databaseUrl = await cluster.createDatabase('hermod');
-    say(`PostgreSQL (embedded) 127.0.0.1:${cluster.options.port}, data in ${join(dataDir, 'postgres')}`);
+    say(`PostgreSQL (embedded) 127.0.0.1:${pgPort}, data in ${join(dataDir, 'postgres')}`);
   } else {
     say('PostgreSQL from DATABASE_URL');
   }
-  await writeFile(join(dataDir, 'local.env'), `DATABASE_URL=${databaseUrl}\nNATS_URL=${nats.url}\n`, {
-    mode: 0o600,
-  });
 
   const tls = await ensureSelfSignedCertificate(join(dataDir, 'tls'));
   const common = {
@@ -81,6 +133,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
   const rows: string[] = [];
+  const running: NodeServiceProcess[] = [];
   for (const svc of localServices(tls, offset)) {
     if (!(await exists(join(repositoryRoot, 'services', svc.name, 'src', 'main.ts')))) {
       say(`${svc.name}: not part of this build, skipped`);
@@ -95,32 +148,40 @@ async function main(): Promise<void> {
           if (line.trim()) process.stdout.write(`[${svc.name}] ${line}\n`);
       },
     });
-    await proc.start(60_000);
-    stoppers.push(() => proc.stop());
+    await launch(
+      () => proc.start(60_000),
+      () => proc.stop(),
+    );
+    running.push(proc);
     rows.push(
       `  ${svc.name.padEnd(13)} ${(svc.listeners.join(', ') || '-').padEnd(60)} http://127.0.0.1:${svc.opsPort}/metrics`,
     );
-    // A crashed service is started again, like a Deployment would.
-    const watch = () => {
-      const timer = setInterval(() => {
-        if (stopping || proc.running) return;
-        say(`${svc.name} exited; restarting`);
-        clearInterval(timer);
-        proc
-          .start(60_000)
-          .then(watch, (error: unknown) => say(`${svc.name} failed to restart: ${(error as Error).message}`));
-      }, 1_000);
-      timer.unref();
-    };
-    watch();
   }
+  // What the CLI needs to reach this platform, found from the same HERMOD_DATA_DIR / HERMOD_PORT_OFFSET.
+  await writeFile(
+    join(dataDir, LOCAL_ENV_FILE),
+    formatLocalEnv({
+      DATABASE_URL: databaseUrl,
+      NATS_URL: nats.url,
+      ROUTING_GRPC_ADDRESS: common.ROUTING_GRPC_ADDRESS,
+      OUTBOUND_HELO_NAME: 'localhost',
+    }),
+    { mode: 0o600 },
+  );
+  // A crashed service is started again, for ever and with backoff, like a Deployment would.
+  for (const proc of running) void supervise(proc, { say, stopping: () => stopping });
+  const env =
+    offset === 0 && !process.env.HERMOD_DATA_DIR
+      ? ''
+      : `${process.env.HERMOD_DATA_DIR ? `HERMOD_DATA_DIR=${process.env.HERMOD_DATA_DIR} ` : ''}${offset ? `HERMOD_PORT_OFFSET=${offset} ` : ''}`;
   say(`Hermod is running. Data: ${dataDir}\n\n  SERVICE       LISTENERS${' '.repeat(51)}OPS\n${rows.join('\n')}\n
-  Next: npx hermod domain add example.test && printf 'secret-password\\n' | npx hermod user add me@example.test
+  Next: ${env}npx hermod domain add example.test && printf 'secret-password\\n' | ${env}npx hermod user add me@example.test
   Ctrl-C stops everything.\n`);
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
+  if (error instanceof Interrupted) return;
   if (error instanceof MissingPrerequisiteError) process.stderr.write(`[platform] ${error.message}\n`);
   else process.stderr.write(`[platform] failed: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(1);
+  await stopAll(1);
 });

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { repositoryRoot } from '@hermod/local-infra';
-import { requireTool, run, testWorkdir } from '@hermod/test/harness';
+import { freePortOffset, requireTool, run, testWorkdir } from '@hermod/test/harness';
 
-const offset = 1_000 + Math.floor(Math.random() * 300) * 10;
+let offset = 0;
 let dataDir = '';
 let platform: ChildProcess | undefined;
 let output = '';
@@ -56,12 +56,18 @@ async function stopPlatform(): Promise<number | null> {
 const hermod = (args: string[], input?: string) =>
   run(process.execPath, ['services/cli/bin/hermod.js', ...args], {
     cwd: repositoryRoot,
-    env: { ...process.env, HERMOD_DATA_DIR: dataDir, DATABASE_URL: '', NATS_URL: '' },
+    env: {
+      ...process.env,
+      HERMOD_DATA_DIR: dataDir,
+      DATABASE_URL: '',
+      NATS_URL: '',
+      ROUTING_GRPC_ADDRESS: '',
+    },
     ...(input !== undefined ? { input } : {}),
     timeoutMs: 60_000,
   });
 
-const imapCount = `
+const imapCount = () => `
 import imaplib, ssl
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 m = imaplib.IMAP4_SSL("127.0.0.1", ${2993 + offset}, ssl_context=ctx)
@@ -76,6 +82,7 @@ before(async () => {
   await requireTool('swaks', 'apt-get install swaks');
   await requireTool('python3', 'apt-get install python3');
   dataDir = await testWorkdir('platform');
+  offset = await freePortOffset();
   await startPlatform();
 });
 
@@ -101,7 +108,7 @@ test('the CLI refuses bad input with a clear message and a usage exit code', asy
   assert.equal(passwordOnArgv.code, 2);
   assert.match(passwordOnArgv.stderr, /unknown option --password/);
   const weak = await hermod(['user', 'add', 'weak@platform.test'], 'short\n');
-  assert.equal(weak.code, 1);
+  assert.equal(weak.code, 2);
   assert.match(weak.stderr, /at least 8 characters/);
   const help = await hermod(['user', '--help']);
   assert.equal(help.code, 0);
@@ -149,7 +156,7 @@ test('a message submitted to the local platform is readable over IMAP, and survi
   assert.equal(sent.code, 0, sent.stdout);
   let seen = '';
   for (let i = 0; i < 100 && !seen.startsWith('1 '); i++) {
-    seen = (await run('python3', ['-c', imapCount], { timeoutMs: 30_000 })).stdout.trim();
+    seen = (await run('python3', ['-c', imapCount()], { timeoutMs: 30_000 })).stdout.trim();
     if (!seen.startsWith('1 ')) await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal(seen, '1 hello from npm start');
@@ -157,7 +164,7 @@ test('a message submitted to the local platform is readable over IMAP, and survi
   assert.equal(await stopPlatform(), 0);
   assert.match(output, /\[platform\] stopped/);
   await startPlatform();
-  const afterRestart = await run('python3', ['-c', imapCount], { timeoutMs: 30_000 });
+  const afterRestart = await run('python3', ['-c', imapCount()], { timeoutMs: 30_000 });
   assert.equal(afterRestart.stdout.trim(), '1 hello from npm start');
   const domains = await hermod(['domain', 'list']);
   assert.match(domains.stdout, /^platform\.test\s+local\s/m);

@@ -32,6 +32,11 @@ function bindable(port: number): Promise<number | undefined> {
   });
 }
 
+/** Whether a server could bind this loopback port right now. */
+export async function isPortFree(port: number): Promise<boolean> {
+  return (await bindable(port)) === port;
+}
+
 /**
  * A loopback TCP port that was free a moment ago: a random one between 10000 and the start of the
  * ephemeral range (outgoing connections do not take those), or one the kernel picks when that

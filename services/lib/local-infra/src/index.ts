@@ -1,5 +1,5 @@
 export { spawnServer, stopChild, waitForPort } from './child-process.js';
-export { freePort } from './free-port.js';
+export { freePort, isPortFree } from './free-port.js';
 export {
   cacheDirectory,
   ensureGoBinary,
