@@ -225,6 +225,17 @@ switches. Call with (dict "root" $ "component" "mx").
 - name: ROUTING_GRPC_ADDRESS
   value: {{ printf "%s:7001" (include "hermod.componentName" (dict "root" $root "component" "routing")) | quote }}
 {{- end }}
+{{- if eq .component "routing" }}
+- name: ROUTING_MX_NAMES
+  value: {{ join "," (default (list $root.Values.mailHostname) $values.mxNames) | quote }}
+{{- with $values.srs.existingSecret }}
+- name: ROUTING_SRS_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $values.srs.existingSecretKey }}
+{{- end }}
+{{- end }}
 {{- if eq .component "operator" }}
 - name: HERMOD_MX_HOSTS
   value: {{ $root.Values.mailHostname | quote }}

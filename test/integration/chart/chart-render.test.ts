@@ -268,6 +268,12 @@ describe('default values', () => {
     const objects = parseAllDocuments(text).map((d) => d.toJS() as K8sObject);
     assert.equal(deploymentOf(objects, 'outbound-mta').spec.replicas, 2);
   });
+
+  test('routing recognises the MX of auto domains by mailHostname unless told other names', () => {
+    const routing = envOf(containerOf(deploymentOf(objects, 'routing')));
+    assert.equal(routing.get('ROUTING_MX_NAMES')?.value, 'mail.example.com');
+    assert.equal(routing.has('ROUTING_SRS_SECRET'), false);
+  });
 });
 
 describe('all-features values', () => {
@@ -350,6 +356,11 @@ describe('all-features values', () => {
     assert.equal(msa.tolerations[0].key, 'mail');
     assert.equal(msa.topologySpreadConstraints[0].topologyKey, 'topology.kubernetes.io/zone');
     assert.ok(deploymentOf(objects, 'mx').spec.template.spec.affinity.podAntiAffinity);
+    const routing = envOf(containerOf(deploymentOf(objects, 'routing')));
+    assert.equal(routing.get('ROUTING_MX_NAMES')?.value, 'mx1.example.org,mx2.example.org');
+    assert.deepEqual(routing.get('ROUTING_SRS_SECRET')?.valueFrom, {
+      secretKeyRef: { name: 'hermod-srs', key: 'secret' },
+    });
   });
 
   test('mx behind PROXY protocol: port 25 goes to the listener that reads the PROXY header', () => {
