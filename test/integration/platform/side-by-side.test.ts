@@ -9,7 +9,13 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { isPortFree } from '@hermod/local-infra';
-import { freePortOffset, type LocalPlatform, startLocalPlatform, testWorkdir } from '@hermod/test/harness';
+import {
+  eventually,
+  freePortOffset,
+  type LocalPlatform,
+  startLocalPlatform,
+  testWorkdir,
+} from '@hermod/test/harness';
 
 let first: LocalPlatform;
 let second: LocalPlatform;
@@ -71,6 +77,19 @@ test('the CLI reaches each of two platforms from their HERMOD_PORT_OFFSET and HE
   assert.match(servedHere.stdout, /mode:\s+local/);
   const servedThere = await second.cli(['route', 'explain', 'ann@first.test']);
   assert.match(servedThere.stdout, /mode:\s+not served/);
+});
+
+test('a service that crashes is started again', async () => {
+  const mda = processesUsing(first.dataDir).find((p) => p.includes('services/mda/src/main.ts'));
+  assert.ok(mda, 'mda of the first platform is running');
+  process.kill(Number(mda.split(':')[0]), 'SIGKILL');
+  await eventually(
+    'mda restarted',
+    async () => (/mda restarted/.test(first.output()) ? true : undefined),
+    60_000,
+  );
+  const again = processesUsing(first.dataDir).find((p) => p.includes('services/mda/src/main.ts'));
+  assert.ok(again && again !== mda, 'a new mda process');
 });
 
 test('SIGINT to the npm start process alone stops its platform', async () => {
