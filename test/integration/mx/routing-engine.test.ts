@@ -162,7 +162,7 @@ describe('exchanger modes, live', () => {
       password: 'sam-password-12',
     });
     await eventuallyRcpt('sam@switch.test', /^250 /);
-    await hermodCli('domain', 'add', 'switch.test', '--mode', 'remote', '--remote-host', '127.0.0.1:2599');
+    await hermodCli('domain', 'set', 'switch.test', '--mode', 'remote', '--remote-host', '127.0.0.1:2599');
     await eventuallyRcpt('sam@switch.test', /^550 5\.7\.1 /);
     const explained = await hermodCli('route', 'explain', 'sam@switch.test');
     assert.match(explained, /rule:\s+remote-domain/);
