@@ -3,6 +3,8 @@
 // everything, and after a restart the data is still there.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { repositoryRoot } from '@hermod/local-infra';
 import { freePortOffset, requireTool, run, testWorkdir } from '@hermod/test/harness';
@@ -127,6 +129,29 @@ test('hermod domain and user manage live configuration and accounts', async () =
   assert.match(again.stderr, /already exists/);
   const users = await hermod(['user', 'list', '--domain', 'platform.test']);
   assert.match(users.stdout, /^ann@platform\.test\s/m);
+});
+
+test("the README's runnable shell blocks run as written against the platform", async () => {
+  const readme = await readFile(join(repositoryRoot, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/^```sh runnable\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '');
+  assert.ok(blocks.length > 0, 'README marks its quick start as runnable');
+  for (const block of blocks) {
+    // The README shows the default ports; this platform runs with an offset.
+    const script = block.replace(/\b(2587|2465|2525|2143|2993)\b/g, (port) => String(Number(port) + offset));
+    const result = await run('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: repositoryRoot,
+      env: {
+        ...process.env,
+        HERMOD_DATA_DIR: dataDir,
+        HERMOD_PORT_OFFSET: String(offset),
+        DATABASE_URL: '',
+        NATS_URL: '',
+        ROUTING_GRPC_ADDRESS: '',
+      },
+      timeoutMs: 120_000,
+    });
+    assert.equal(result.code, 0, `${script}\n${result.stdout}${result.stderr}`);
+  }
 });
 
 test('a message submitted to the local platform is readable over IMAP, and survives a restart', async () => {
