@@ -41,12 +41,14 @@ async function exists(path: string): Promise<boolean> {
 const stoppers: Array<() => Promise<void>> = [];
 let stopping = false;
 let dataDir = '';
+let wroteLocalEnv = false;
 
 async function stopAll(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     say('stopping...');
-    if (dataDir) await rm(join(dataDir, LOCAL_ENV_FILE), { force: true });
+    // Only our own: a copy that failed to start must not remove the file of one that runs.
+    if (wroteLocalEnv) await rm(join(dataDir, LOCAL_ENV_FILE), { force: true });
     for (let stop = stoppers.pop(); stop; stop = stoppers.pop()) await stop().catch(() => {});
     say('stopped');
   }
@@ -168,6 +170,7 @@ async function main(): Promise<void> {
     }),
     { mode: 0o600 },
   );
+  wroteLocalEnv = true;
   // A crashed service is started again, for ever and with backoff, like a Deployment would.
   for (const proc of running) void supervise(proc, { say, stopping: () => stopping });
   const env =
