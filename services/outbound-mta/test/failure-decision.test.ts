@@ -82,6 +82,9 @@ describe('failure kinds', () => {
     );
     assert.ok(nodemailerFailure(nodemailerError({ code: 'ETIMEDOUT' })) instanceof NetworkError);
     assert.ok(
+      nodemailerFailure(nodemailerError({ code: 'ECONNRESET', syscall: 'read' })) instanceof NetworkError,
+    );
+    assert.ok(
       nodemailerFailure(
         nodemailerError({ code: 'ESOCKET', originalCode: 'ERR_TLS_CERT_ALTNAME_INVALID' }),
       ) instanceof TlsError,

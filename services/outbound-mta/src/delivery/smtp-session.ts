@@ -65,7 +65,9 @@ export function nodemailerFailure(error: NodemailerError): DeliveryFailure {
   if (error.code === 'ETLS' || (error.originalCode !== undefined && isTlsCode(error.originalCode)))
     return new TlsError(oneLine(error.message), cause);
   if (error.responseCode && reply) return new ReplyError(error.responseCode, reply, cause);
-  if (error.code && networkCodes.has(error.code)) return new NetworkError(error.message, cause);
+  // A socket error nodemailer did not wrap still names its system call.
+  if ((error.code && networkCodes.has(error.code)) || error.syscall !== undefined)
+    return new NetworkError(error.message, cause);
   if (error.code === 'EPROTOCOL') return new ProtocolError(error.message, cause);
   return new LocalError(`nodemailer refused the call (${error.code ?? 'no code'}): ${error.message}`, cause);
 }
