@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from '@hermod/db';
+import { appendManyToMailbox } from './append.js';
 
 type Db = Pool | PoolClient;
 
@@ -200,7 +201,10 @@ export interface CopyResult {
   modseq: number;
 }
 
-/** Copies messages (the body is shared, never duplicated) with consecutive new UIDs in the target. */
+/**
+ * Copies messages (the body is shared, never duplicated) with consecutive new UIDs in the target,
+ * by the one append rule (each copy its own UID and modseq); `modseq` is the highest of them.
+ */
 export async function copyMessages(
   client: PoolClient,
   fromMailboxId: number,
@@ -217,25 +221,22 @@ export async function copyMessages(
     'SELECT uid, body_id, size, internal_date, flags FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) ORDER BY uid',
     [fromMailboxId, uids],
   );
-  const count = sources.rows.length;
-  const { rows } = await client.query<{ first: number; modseq: number; uidvalidity: number }>(
-    `UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1
-     WHERE id = $1 RETURNING uidnext - $2 AS first, highestmodseq AS modseq, uidvalidity`,
-    [toMailboxId, count],
+  const copies = await appendManyToMailbox(
+    client,
+    toMailboxId,
+    sources.rows.map((r) => ({
+      bodyId: r.body_id,
+      size: r.size,
+      internalDate: r.internal_date,
+      flags: r.flags,
+    })),
   );
-  const target = rows[0];
-  if (!target) throw new Error(`mailbox ${toMailboxId} does not exist`);
-  const pairs: Array<[number, number]> = sources.rows.map((r, i) => [r.uid, target.first + i]);
-  if (count > 0) {
-    await client.query(
-      `INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
-       SELECT $1, $3 + o.n - 1, s.body_id, s.size, s.internal_date, s.flags, $4
-       FROM unnest($2::bigint[]) WITH ORDINALITY AS o(uid, n)
-       JOIN mailbox_messages s ON s.mailbox_id = $5 AND s.uid = o.uid`,
-      [toMailboxId, sources.rows.map((r) => r.uid), target.first, target.modseq, fromMailboxId],
-    );
-  }
-  return { uidvalidity: target.uidvalidity, pairs, modseq: target.modseq };
+  const last = copies[copies.length - 1];
+  return {
+    uidvalidity: last?.uidvalidity ?? 0,
+    pairs: sources.rows.map((r, i): [number, number] => [r.uid, copies[i]!.uid]),
+    modseq: last?.modseq ?? 0,
+  };
 }
 
 /** MOVE: copy, then expunge the originals, in the caller's transaction. */
