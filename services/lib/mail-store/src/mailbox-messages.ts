@@ -103,8 +103,10 @@ export interface FlagUpdate {
 }
 
 /**
- * STORE without UNCHANGEDSINCE as one autocommitted statement (imap_update_flags, migration 011):
- * the same steps and locks as updateFlags in one round trip instead of five.
+ * The one flag-update rule (imap_update_flags, migration 011): flags kept sorted and distinct; when
+ * nothing would change no modseq is taken, so a no-op STORE leaves CONDSTORE state alone (RFC 7162
+ * 3.1.3); otherwise the changed messages share the mailbox's next modseq. One statement: run on the
+ * pool it is autocommitted (one round trip), on a client it joins the caller's transaction.
  */
 export async function storeFlags(
   db: Db,
@@ -120,7 +122,10 @@ export async function storeFlags(
   return { modseq: rows[0]?.modseq ?? 0, changed: rows, modified: [] };
 }
 
-/** Changes flags; messages whose flags would not change keep their modseq (RFC 7162 3.1.3). */
+/**
+ * STORE with UNCHANGEDSINCE inside the caller's transaction: messages changed after it are refused
+ * (CONDSTORE MODIFIED), the others get storeFlags' rule.
+ */
 export async function updateFlags(
   client: PoolClient,
   mailboxId: number,
@@ -139,29 +144,8 @@ export async function updateFlags(
     modified.push(...refused);
     uids = uids.filter((u) => !refused.has(u));
   }
-  // Flags are kept sorted and distinct, so "unchanged" is a plain array comparison.
-  const next =
-    operation === 'set'
-      ? 'ARRAY(SELECT DISTINCT f FROM unnest($3::text[]) f ORDER BY f)'
-      : operation === 'add'
-        ? 'ARRAY(SELECT DISTINCT f FROM unnest(flags || $3::text[]) f ORDER BY f)'
-        : 'ARRAY(SELECT DISTINCT f FROM unnest(flags) f WHERE NOT (f = ANY ($3::text[])) ORDER BY f)';
-  // Nothing would change: no new modseq, so a no-op STORE leaves CONDSTORE state alone.
-  const affected = await client.query(
-    `SELECT 1 FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])
-       AND ARRAY(SELECT DISTINCT f FROM unnest(flags) f ORDER BY f) IS DISTINCT FROM ${next} LIMIT 1`,
-    [mailboxId, uids, flags],
-  );
-  if (!affected.rowCount) return { modseq: 0, changed: [], modified: modified.sort((a, b) => a - b) };
-  const modseq = await nextModseq(client, mailboxId);
-  const { rows } = await client.query<{ uid: number; flags: string[] }>(
-    `UPDATE mailbox_messages SET flags = ${next}, modseq = $4
-     WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])
-       AND ARRAY(SELECT DISTINCT f FROM unnest(flags) f ORDER BY f) IS DISTINCT FROM ${next}
-     RETURNING uid, flags`,
-    [mailboxId, uids, flags, modseq],
-  );
-  return { modseq, changed: rows.map((r) => ({ ...r, modseq })), modified: modified.sort((a, b) => a - b) };
+  const update = await storeFlags(client, mailboxId, uids, operation, flags);
+  return { ...update, modified: modified.sort((a, b) => a - b) };
 }
 
 /**
