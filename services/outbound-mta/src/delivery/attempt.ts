@@ -119,10 +119,6 @@ export class DeliveryAttempt {
     return this.prepared;
   }
 
-  get isOver(): boolean {
-    return this.ended;
-  }
-
   end(): void {
     if (this.ended) return;
     this.ended = true;
