@@ -216,24 +216,27 @@ export class Dispatcher {
       return;
     }
     const { session, host } = connected;
+    // Taken from the pending list but not yet handed to deliverOne (which always concludes).
+    let next: DeliveryAttempt | undefined;
     try {
       let attempt: DeliveryAttempt | undefined = first;
       let sent = 0;
       while (attempt) {
         this.prepare(attempt);
         sent++;
-        const next: DeliveryAttempt | undefined =
+        next =
           sent >= this.deps.settings.messagesPerConnection || this.stopped ? undefined : d.pending.shift();
         // The next message is read from the spool while this one is on the wire.
         if (next) this.prepare(next);
         const usable = await this.deliverOne(session, attempt, host, plan);
-        if (!usable || !session.usable) {
-          if (next) d.pending.unshift(next); // for the next connection
-          break;
-        }
+        if (!usable || !session.usable) break;
         attempt = next;
+        next = undefined;
       }
     } finally {
+      // Not sent on this session: for the next connection, or over when the dispatcher stops.
+      if (next && this.stopped) this.conclude(next, { kind: 'none' });
+      else if (next) d.pending.unshift(next);
       session.close();
     }
   }
