@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface OutboundMetrics {
   results: Counter<'result'>;
+  /** Faults of our own (LocalError) by where they arose; each one holds its recipients. */
+  localErrors: Counter<'stage'>;
   attemptDuration: Histogram;
   deliveryLatency: Histogram;
 }
@@ -54,6 +56,12 @@ export function createOutboundMetrics(registry: Registry, pool: Pool): OutboundM
       name: 'hermod_outbound_results_total',
       help: 'Recipient delivery attempt results (delivered, deferred, failed)',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    localErrors: new Counter({
+      name: 'hermod_outbound_local_errors_total',
+      help: 'Delivery attempts ended by a fault of our own (bug, unusable DKIM key); their recipients are held',
+      labelNames: ['stage'],
       registers: [registry],
     }),
     attemptDuration: new Histogram({

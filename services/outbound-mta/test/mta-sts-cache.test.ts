@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DnsResolver } from '../src/dns/resolve-destination.js';
-import { MtaStsCache } from '../src/tls/mta-sts.js';
+import { MtaStsCache, mxMatchesPolicy, parseMtaStsPolicy } from '../src/tls/mta-sts.js';
 
 const policyText = (maxAge: number) =>
   `version: STSv1\r\nmode: enforce\r\nmx: mx.example.org\r\nmax_age: ${maxAge}\r\n`;
@@ -94,5 +94,59 @@ describe('MtaStsCache', () => {
     t.txt.delete('_mta-sts.example.org');
     assert.equal(await t.cache.policyFor('example.org'), first);
     assert.equal(t.fetches.length, 1);
+  });
+});
+
+describe('MTA-STS policy text and MX matching', () => {
+  it('parses a valid policy and refuses invalid ones', () => {
+    const policy = parseMtaStsPolicy(
+      'version: STSv1\r\nmode: enforce\r\nmx: MX1.example.org\r\nmx: *.example.net\r\nmax_age: 604800\r\n',
+      'id1',
+      5,
+    );
+    assert.deepEqual(policy, {
+      mode: 'enforce',
+      mx: ['mx1.example.org', '*.example.net'],
+      maxAgeSeconds: 604800,
+      id: 'id1',
+      fetchedAt: 5,
+    });
+    for (const text of [
+      'version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n',
+      'version: STSv1\nmode: sometimes\nmx: a.example\nmax_age: 1\n',
+      'version: STSv1\nmode: enforce\nmax_age: 1\n',
+      'version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n',
+      '<html>not a policy</html>',
+    ])
+      assert.equal(parseMtaStsPolicy(text, 'id', 0), undefined, text);
+  });
+
+  it('a wildcard matches exactly one leftmost label (RFC 8461 §4.1)', () => {
+    const policy = parseMtaStsPolicy(
+      'version: STSv1\nmode: enforce\nmx: *.example.org\nmax_age: 60\n',
+      'i',
+      0,
+    )!;
+    assert.equal(mxMatchesPolicy(policy, 'mx1.example.org'), true);
+    assert.equal(mxMatchesPolicy(policy, 'MX1.example.org.'), true);
+    assert.equal(mxMatchesPolicy(policy, 'a.b.example.org'), false);
+    assert.equal(mxMatchesPolicy(policy, 'example.org'), false);
+  });
+
+  it('two v=STSv1 records mean no usable id: the cached policy stays, nothing is fetched', async () => {
+    let answer: string[][] = [['v=STSv1; id=one']];
+    const fetches: string[] = [];
+    const cache = new MtaStsCache(
+      { ...txtResolver(new Map()), resolveTxt: async () => answer },
+      async (domain) => {
+        fetches.push(domain);
+        return policyText(3600);
+      },
+    );
+    const first = await cache.policyFor('example.org');
+    assert.equal(first?.id, 'one');
+    answer = [['v=STSv1; id=two'], ['v=STSv1; id=three']];
+    assert.equal(await cache.policyFor('example.org'), first);
+    assert.deepEqual(fetches, ['example.org']);
   });
 });

@@ -92,6 +92,18 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 /** CRLF lines joined: the message as a client hands it over. */
 export const crlf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
 
+/** A short text message from `from` to `to` whose body names its subject. */
+export const simpleMessage = (from: string, to: string, subject: string) =>
+  crlf(`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, '', `body of ${subject}`);
+
+/** `mx.<domain>` as the one MX of `domain`, at `address`. */
+export function addMx(dns: DnsTestServer, domain: string, address: string): void {
+  dns.add(
+    { type: 'MX', name: domain, exchange: `mx.${domain}`, preference: 10 },
+    { type: 'A', name: `mx.${domain}`, address },
+  );
+}
+
 export async function startOutboundTestbed(
   options: {
     services?: ServiceName[];

@@ -8,9 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import { freePort, NodeServiceProcess } from '@hermod/local-infra';
 import { type SmtpSink, startSmtpSink, testWorkdir } from '@hermod/test/harness';
 import {
-  crlf,
+  addMx,
   LOCAL_DOMAIN,
   type OutboundTestbed,
+  simpleMessage,
   startOutboundTestbed,
   waitFor,
 } from './outbound-fixture.js';
@@ -25,15 +26,8 @@ async function sink(address: string, options: Parameters<typeof startSmtpSink>[0
   return started;
 }
 
-function mx(domain: string, address: string) {
-  bed.dns.add(
-    { type: 'MX', name: domain, exchange: `mx.${domain}`, preference: 10 },
-    { type: 'A', name: `mx.${domain}`, address },
-  );
-}
-
-const message = (to: string, subject: string) =>
-  crlf(`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, '', `body of ${subject}`);
+const mx = (domain: string, address: string) => addMx(bed.dns, domain, address);
+const message = (to: string, subject: string) => simpleMessage(from, to, subject);
 
 const leased = (spoolId: string) =>
   waitFor(`a lease on ${spoolId}`, async () => {

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from '@hermod/db';
+import { appendManyToMailbox } from './append.js';
 
 type Db = Pool | PoolClient;
 
@@ -102,8 +103,10 @@ export interface FlagUpdate {
 }
 
 /**
- * STORE without UNCHANGEDSINCE as one autocommitted statement (imap_update_flags, migration 011):
- * the same steps and locks as updateFlags in one round trip instead of five.
+ * The one flag-update rule (imap_update_flags, migration 011): flags kept sorted and distinct; when
+ * nothing would change no modseq is taken, so a no-op STORE leaves CONDSTORE state alone (RFC 7162
+ * 3.1.3); otherwise the changed messages share the mailbox's next modseq. One statement: run on the
+ * pool it is autocommitted (one round trip), on a client it joins the caller's transaction.
  */
 export async function storeFlags(
   db: Db,
@@ -119,7 +122,10 @@ export async function storeFlags(
   return { modseq: rows[0]?.modseq ?? 0, changed: rows, modified: [] };
 }
 
-/** Changes flags; messages whose flags would not change keep their modseq (RFC 7162 3.1.3). */
+/**
+ * STORE with UNCHANGEDSINCE inside the caller's transaction: messages changed after it are refused
+ * (CONDSTORE MODIFIED), the others get storeFlags' rule.
+ */
 export async function updateFlags(
   client: PoolClient,
   mailboxId: number,
@@ -138,29 +144,8 @@ export async function updateFlags(
     modified.push(...refused);
     uids = uids.filter((u) => !refused.has(u));
   }
-  // Flags are kept sorted and distinct, so "unchanged" is a plain array comparison.
-  const next =
-    operation === 'set'
-      ? 'ARRAY(SELECT DISTINCT f FROM unnest($3::text[]) f ORDER BY f)'
-      : operation === 'add'
-        ? 'ARRAY(SELECT DISTINCT f FROM unnest(flags || $3::text[]) f ORDER BY f)'
-        : 'ARRAY(SELECT DISTINCT f FROM unnest(flags) f WHERE NOT (f = ANY ($3::text[])) ORDER BY f)';
-  // Nothing would change: no new modseq, so a no-op STORE leaves CONDSTORE state alone.
-  const affected = await client.query(
-    `SELECT 1 FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])
-       AND ARRAY(SELECT DISTINCT f FROM unnest(flags) f ORDER BY f) IS DISTINCT FROM ${next} LIMIT 1`,
-    [mailboxId, uids, flags],
-  );
-  if (!affected.rowCount) return { modseq: 0, changed: [], modified: modified.sort((a, b) => a - b) };
-  const modseq = await nextModseq(client, mailboxId);
-  const { rows } = await client.query<{ uid: number; flags: string[] }>(
-    `UPDATE mailbox_messages SET flags = ${next}, modseq = $4
-     WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])
-       AND ARRAY(SELECT DISTINCT f FROM unnest(flags) f ORDER BY f) IS DISTINCT FROM ${next}
-     RETURNING uid, flags`,
-    [mailboxId, uids, flags, modseq],
-  );
-  return { modseq, changed: rows.map((r) => ({ ...r, modseq })), modified: modified.sort((a, b) => a - b) };
+  const update = await storeFlags(client, mailboxId, uids, operation, flags);
+  return { ...update, modified: modified.sort((a, b) => a - b) };
 }
 
 /**
@@ -200,7 +185,10 @@ export interface CopyResult {
   modseq: number;
 }
 
-/** Copies messages (the body is shared, never duplicated) with consecutive new UIDs in the target. */
+/**
+ * Copies messages (the body is shared, never duplicated) with consecutive new UIDs in the target,
+ * by the one append rule (each copy its own UID and modseq); `modseq` is the highest of them.
+ */
 export async function copyMessages(
   client: PoolClient,
   fromMailboxId: number,
@@ -217,25 +205,22 @@ export async function copyMessages(
     'SELECT uid, body_id, size, internal_date, flags FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) ORDER BY uid',
     [fromMailboxId, uids],
   );
-  const count = sources.rows.length;
-  const { rows } = await client.query<{ first: number; modseq: number; uidvalidity: number }>(
-    `UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1
-     WHERE id = $1 RETURNING uidnext - $2 AS first, highestmodseq AS modseq, uidvalidity`,
-    [toMailboxId, count],
+  const copies = await appendManyToMailbox(
+    client,
+    toMailboxId,
+    sources.rows.map((r) => ({
+      bodyId: r.body_id,
+      size: r.size,
+      internalDate: r.internal_date,
+      flags: r.flags,
+    })),
   );
-  const target = rows[0];
-  if (!target) throw new Error(`mailbox ${toMailboxId} does not exist`);
-  const pairs: Array<[number, number]> = sources.rows.map((r, i) => [r.uid, target.first + i]);
-  if (count > 0) {
-    await client.query(
-      `INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
-       SELECT $1, $3 + o.n - 1, s.body_id, s.size, s.internal_date, s.flags, $4
-       FROM unnest($2::bigint[]) WITH ORDINALITY AS o(uid, n)
-       JOIN mailbox_messages s ON s.mailbox_id = $5 AND s.uid = o.uid`,
-      [toMailboxId, sources.rows.map((r) => r.uid), target.first, target.modseq, fromMailboxId],
-    );
-  }
-  return { uidvalidity: target.uidvalidity, pairs, modseq: target.modseq };
+  const last = copies[copies.length - 1];
+  return {
+    uidvalidity: last?.uidvalidity ?? 0,
+    pairs: sources.rows.map((r, i): [number, number] => [r.uid, copies[i]!.uid]),
+    modseq: last?.modseq ?? 0,
+  };
 }
 
 /** MOVE: copy, then expunge the originals, in the caller's transaction. */

@@ -4,7 +4,8 @@ import { headerBlock, normalizeCrlf } from '../dsn/build-dsn.js';
 import type { AttemptResult, MessageContext } from '../queue/finish.js';
 import type { QueueEntry } from '../queue/lease.js';
 import type { ReplyClassifier } from './classify.js';
-import { SessionError, type SmtpSession } from './smtp-session.js';
+import { DependencyError, LocalError, ReplyError } from './errors.js';
+import type { SmtpSession } from './smtp-session.js';
 
 export interface PreparedMessage {
   context: MessageContext;
@@ -71,6 +72,20 @@ async function loadForDelivery(
   };
 }
 
+/** The DKIM-Signature field; a key that cannot sign is a fault of ours (configuration), not of the message. */
+function signWith(data: Buffer, key: DkimSigningKey): string {
+  try {
+    return dkimSignature(data, key);
+  } catch (error) {
+    throw new LocalError(
+      `DKIM signing with ${key.selector}._domainkey.${key.domain} failed: ${String(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
 /** Loads the spooled message once per attempt: body bytes normalized to CRLF and DKIM-signed. */
 export async function prepareMessage(
   pool: Pool,
@@ -79,7 +94,9 @@ export async function prepareMessage(
 ): Promise<PreparedMessage | undefined> {
   const first = entries[0];
   if (!first) return undefined;
-  const message = await loadForDelivery(pool, first.spoolId);
+  const message = await loadForDelivery(pool, first.spoolId).catch((error: unknown) => {
+    throw new DependencyError('database', `loading the message failed: ${String(error)}`, { cause: error });
+  });
   if (!message) return undefined;
   // Bare CR and bare LF never leave this server: every line break goes out as CRLF.
   let data = normalizeCrlf(Buffer.concat(message.chunks));
@@ -87,9 +104,13 @@ export async function prepareMessage(
   const candidates = [fromHeaderDomain(originalHeaders), first.mailFrom.split('@').pop()?.toLowerCase()];
   for (const domain of candidates) {
     if (!domain) continue;
-    const key = await dkimKey(domain);
+    const key = await dkimKey(domain).catch((error: unknown) => {
+      throw new DependencyError('dkim-keys', `reading the DKIM key of ${domain} failed: ${String(error)}`, {
+        cause: error,
+      });
+    });
     if (key) {
-      data = Buffer.concat([Buffer.from(dkimSignature(data, key), 'latin1'), data]);
+      data = Buffer.concat([Buffer.from(signWith(data, key), 'latin1'), data]);
       break;
     }
   }
@@ -115,8 +136,9 @@ export async function prepareMessage(
 
 /**
  * One SMTP transaction for the recipients of one message at one destination, turned into one
- * result per recipient. A SessionError without a reply (connection lost) is rethrown so the caller
- * stops using the session; the recipients are then deferred by the caller.
+ * result per recipient. A reply to the whole transaction (MAIL FROM or DATA refused) is classified
+ * here; every other failure (network, TLS, protocol, local) is rethrown for the caller, which stops
+ * using the session and decides by the failure's class.
  */
 export async function deliverMessage(
   session: SmtpSession,
@@ -189,7 +211,7 @@ export async function deliverMessage(
         });
     return results;
   } catch (error) {
-    if (error instanceof SessionError && error.replyCode && error.reply) {
+    if (error instanceof ReplyError) {
       const c = classify(error.replyCode, error.reply);
       await session.reset().catch(() => undefined);
       return all(c.action === 'bounce' ? 'failed' : 'deferred', c.status, error.reply);

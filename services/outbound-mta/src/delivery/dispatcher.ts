@@ -4,14 +4,17 @@ import type { Logger } from '@hermod/logging';
 import type { DkimSigningKey } from '../dkim/dkim-sign.js';
 import { DestinationError, type DnsResolver } from '../dns/resolve-destination.js';
 import type { OutboundMetrics } from '../metrics.js';
-import { type AttemptResult, type FinishDeps, finishAttempt } from '../queue/finish.js';
+import { type AttemptResult, type FinishDeps, finishAttempt, type MessageContext } from '../queue/finish.js';
 import { DeliveredBatcher } from '../queue/finish-delivered.js';
+import { holdAfterLocalError } from '../queue/hold.js';
 import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
 import type { MtaStsCache } from '../tls/mta-sts.js';
+import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage } from './attempt.js';
 import type { ReplyClassifier } from './classify.js';
 import { deliverMessage, type PreparedMessage, prepareMessage } from './deliver-message.js';
+import { asDeliveryFailure, NetworkError } from './errors.js';
 import { planRoute, type RoutePlan } from './plan-route.js';
-import { SessionError, SmtpSession } from './smtp-session.js';
+import { SmtpSession } from './smtp-session.js';
 
 export interface DispatcherSettings {
   owner: string;
@@ -41,39 +44,42 @@ export interface DispatcherDeps {
   now?: () => number;
 }
 
-/** The recipients of one message that go to one destination: one SMTP transaction. */
-interface MessageWork {
-  spoolId: string;
-  entries: QueueEntry[];
-}
-
 interface Destination {
   key: string;
   domain: string;
   destination: Record<string, unknown> | null;
-  pending: MessageWork[];
+  pending: DeliveryAttempt[];
   active: number;
 }
+
+/** A caught value as a failure: DNS answers keep their class, anything else gets its kind. */
+const asFailure = (error: unknown): Failure =>
+  error instanceof DestinationError ? error : asDeliveryFailure(error);
 
 /**
  * The queue manager of one replica: leases due recipients from PostgreSQL, groups them per
  * destination, and runs up to `destinationConcurrency` connections per destination (and
  * `concurrency` in all), each delivering several messages in turn over one session.
+ *
+ * Every leased message at a destination is one DeliveryAttempt. An attempt leaves the pending
+ * list of its destination only into a step whose `finally` concludes it (`conclude`: the one
+ * exit, which records the outcome and then ends the attempt whatever recording does), or back
+ * into the pending list; `stop` concludes whatever is still pending.
  */
 export class Dispatcher {
   private readonly destinations = new Map<string, Destination>();
+  /** Connections running. */
   private active = 0;
-  private inFlightMessages = 0;
-  /** Messages with an attempt leased by this replica (count of works per spool id). */
-  private readonly attempting = new Map<string, number>();
+  /** Attempts leased by this replica that have not ended. */
+  private readonly attempts = new Set<DeliveryAttempt>();
+  /** Outcomes being recorded. */
+  private readonly recording = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking: Promise<void> | undefined;
   private again = false;
   private readonly idle: Array<() => void> = [];
-  /** Bookkeeping of finished transactions still being written. */
-  private readonly finishing = new Set<Promise<void>>();
 
   private readonly delivered: DeliveredBatcher;
 
@@ -102,10 +108,15 @@ export class Dispatcher {
     clearTimeout(this.timer);
     clearInterval(this.renewTimer);
     await this.ticking;
-    for (const d of this.destinations.values()) d.pending = [];
+    for (const d of this.destinations.values())
+      for (const attempt of d.pending.splice(0)) this.conclude(attempt, { kind: 'none' });
     if (this.active > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
-    await Promise.all(this.finishing);
+    while (this.recording.size > 0) await Promise.all(this.recording);
     await releaseLeases(this.deps.pool, this.deps.settings.owner);
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
   }
 
   private schedule(ms: number): void {
@@ -126,28 +137,28 @@ export class Dispatcher {
   private async tick(): Promise<void> {
     const { settings } = this.deps;
     // Keep enough leased work for every connection to reuse its session, and no more.
-    const budget =
-      settings.concurrency * Math.min(settings.messagesPerConnection, 20) - this.inFlightMessages;
+    const budget = settings.concurrency * Math.min(settings.messagesPerConnection, 20) - this.attempts.size;
     if (budget <= 0) return;
     const leased = await leaseDue(this.deps.pool, settings.owner, Math.min(budget, 1_000), settings.leaseMs);
     if (leased.length === 0) return;
-    const works = new Map<string, { dest: string; work: MessageWork; entry: QueueEntry }>();
+    const grouped = new Map<string, { dest: string; entries: QueueEntry[] }>();
     for (const entry of leased) {
-      const destKey = `${entry.domain}|${JSON.stringify(entry.destination?.relayHosts ?? [])}`;
-      const key = `${entry.spoolId}|${destKey}`;
-      const existing = works.get(key);
-      if (existing) existing.work.entries.push(entry);
-      else works.set(key, { dest: destKey, work: { spoolId: entry.spoolId, entries: [entry] }, entry });
+      const dest = `${entry.domain}|${JSON.stringify(entry.destination?.relayHosts ?? [])}`;
+      const key = `${entry.spoolId}|${dest}`;
+      const existing = grouped.get(key);
+      if (existing) existing.entries.push(entry);
+      else grouped.set(key, { dest, entries: [entry] });
     }
-    for (const { dest, work, entry } of works.values()) {
+    for (const { dest, entries } of grouped.values()) {
+      const first = entries[0]!;
       let d = this.destinations.get(dest);
       if (!d) {
-        d = { key: dest, domain: entry.domain, destination: entry.destination, pending: [], active: 0 };
+        d = { key: dest, domain: first.domain, destination: first.destination, pending: [], active: 0 };
         this.destinations.set(dest, d);
       }
-      d.pending.push(work);
-      this.inFlightMessages++;
-      this.attempting.set(work.spoolId, (this.attempting.get(work.spoolId) ?? 0) + 1);
+      const attempt = new DeliveryAttempt(first.spoolId, entries, (a) => this.attempts.delete(a));
+      this.attempts.add(attempt);
+      d.pending.push(attempt);
     }
     if (leased.length >= budget) this.again = true;
     this.pump();
@@ -164,18 +175,24 @@ export class Dispatcher {
       ) {
         d.active++;
         this.active++;
-        void this.runConnection(d).finally(() => {
-          d.active--;
-          this.active--;
-          if (d.active === 0 && d.pending.length === 0) this.destinations.delete(d.key);
-          if (this.active === 0) for (const resolve of this.idle.splice(0)) resolve();
-          this.pump();
-          if (!this.stopped) this.wake();
-        });
+        void this.runConnection(d)
+          .catch((error: unknown) =>
+            // Every attempt is concluded inside; this is a fault in the loop itself.
+            this.deps.logger.error({ err: error, domain: d.domain }, 'delivery connection failed'),
+          )
+          .finally(() => {
+            d.active--;
+            this.active--;
+            if (d.active === 0 && d.pending.length === 0) this.destinations.delete(d.key);
+            if (this.active === 0) for (const resolve of this.idle.splice(0)) resolve();
+            this.pump();
+            if (!this.stopped) this.wake();
+          });
       }
     }
   }
 
+  /** One session to the destination, delivering pending attempts in turn until it breaks or has sent enough. */
   private async runConnection(d: Destination): Promise<void> {
     const first = d.pending.shift();
     if (!first) return;
@@ -190,127 +207,169 @@ export class Dispatcher {
         smtpPort: this.deps.settings.smtpPort,
       });
     } catch (error) {
-      const e =
-        error instanceof DestinationError
-          ? error
-          : new DestinationError('DNS_TEMPORARY', false, '4.4.3', String(error));
-      await this.failAll(d, first, e.permanent ? 'failed' : 'deferred', e.status, e.message, undefined);
+      this.failAll(d, first, { failure: asFailure(error), stage: 'route' });
       return;
     }
-    let connected: { session: SmtpSession; host: string } | undefined;
-    try {
-      connected = await this.connect(plan);
-    } catch (error) {
-      const e = error as SessionError;
-      const tlsMissing = plan.requireTls && /STARTTLS|TLS/i.test(`${e.code} ${e.message}`);
-      const reason = tlsMissing
-        ? `TLS required (${plan.policy ?? 'tls required'}) but not available: ${e.message}`
-        : e.message;
-      await this.failAll(d, first, 'deferred', tlsMissing ? '4.7.5' : '4.4.1', reason, undefined);
+    const connected = await this.connect(plan, first);
+    if ('failure' in connected) {
+      this.failAll(d, first, { ...connected, stage: 'connect', plan });
       return;
     }
     const { session, host } = connected;
+    // Taken from the pending list but not yet handed to deliverOne (which always concludes).
+    let next: DeliveryAttempt | undefined;
     try {
-      let work: MessageWork | undefined = first;
-      let prepared = this.prepare(work);
+      let attempt: DeliveryAttempt | undefined = first;
       let sent = 0;
-      while (work) {
-        const current: MessageWork = work;
-        const ready = await prepared;
+      while (attempt) {
+        this.prepare(attempt);
         sent++;
-        work =
+        next =
           sent >= this.deps.settings.messagesPerConnection || this.stopped ? undefined : d.pending.shift();
         // The next message is read from the spool while this one is on the wire.
-        if (work) prepared = this.prepare(work);
-        const ok = await this.deliverOne(session, current, ready, host, plan);
-        if (!ok || !session.usable) {
-          if (work) d.pending.unshift(work); // for the next connection
-          break;
-        }
+        if (next) this.prepare(next);
+        const usable = await this.deliverOne(session, attempt, host, plan);
+        if (!usable || !session.usable) break;
+        attempt = next;
+        next = undefined;
       }
     } finally {
+      // Not sent on this session: for the next connection, or over when the dispatcher stops.
+      if (next && this.stopped) this.conclude(next, { kind: 'none' });
+      else if (next) d.pending.unshift(next);
       session.close();
     }
   }
 
-  /** Loads and signs one message; never rejects (a prefetched message may be abandoned). */
-  private prepare(work: MessageWork): Promise<PreparedMessage | undefined | Error> {
-    return prepareMessage(this.deps.pool, work.entries, this.deps.dkimKey).catch((error: unknown) =>
-      error instanceof Error ? error : new Error(String(error)),
-    );
+  private prepare(attempt: DeliveryAttempt): Promise<PreparedMessage | undefined> {
+    return attempt.prepare(() => prepareMessage(this.deps.pool, attempt.entries, this.deps.dkimKey));
   }
 
   /**
-   * One transaction on the session; the bookkeeping runs in the background so the session goes on
-   * to the next message at once (the lease covers the recipients until it is done). Returns false
-   * when the session broke and must not be used again.
+   * One transaction on the session. The attempt is concluded whatever happens (its bookkeeping
+   * runs in the background, so the session goes on to the next message at once). Returns false
+   * when the session must not be used again.
    */
   private async deliverOne(
     session: SmtpSession,
-    work: MessageWork,
-    prepared: PreparedMessage | undefined | Error,
+    attempt: DeliveryAttempt,
     host: string,
     plan: RoutePlan,
   ): Promise<boolean> {
-    const started = this.deps.now?.() ?? Date.now();
-    if (!prepared || prepared instanceof Error) {
-      // Gone (deleted: its queue rows went with it), or database trouble: the lease expires and
-      // the recipients are tried again.
-      if (prepared)
-        this.deps.logger.error({ err: prepared, spoolId: work.spoolId }, 'loading the message failed');
-      this.settle(work);
-      return true;
-    }
-    let results: AttemptResult[];
-    let ok = true;
+    const started = this.now();
+    let outcome: Outcome = { kind: 'none' };
+    let stage: Stage = 'prepare';
     try {
-      results = await deliverMessage(session, prepared, work.entries, this.deps.classify, host);
+      const prepared = await this.prepare(attempt);
+      if (!prepared) return true; // deleted meanwhile: its queue rows went with it
+      stage = 'transaction';
+      const results = await deliverMessage(session, prepared, attempt.entries, this.deps.classify, host);
+      if (plan.policy) for (const r of results) r.tls = `${r.tls ?? 'none'} (${plan.policy})`;
+      outcome = { kind: 'results', results, context: prepared.context };
+      return true;
     } catch (error) {
-      ok = false;
-      const e = error as Error;
-      results = work.entries.map((entry) => ({
-        entry,
-        kind: 'deferred' as const,
-        status: '4.4.2',
-        reply: `connection to ${host} lost: ${e.message}`,
-        host,
-        tls: session.tlsOutcome,
-      }));
+      outcome = { kind: 'failure', failure: asFailure(error), stage, plan, host };
+      // A failure before the transaction leaves the session as it was.
+      return stage === 'prepare';
+    } finally {
+      this.conclude(attempt, outcome, started);
     }
-    if (plan.policy) for (const r of results) r.tls = `${r.tls ?? 'none'} (${plan.policy})`;
-    const bookkeeping = this.finish(work, results, prepared.context, started)
-      .catch((error: unknown) => {
-        // Database trouble: the lease expires and the recipients are tried again.
-        this.deps.logger.error({ err: error, spoolId: work.spoolId }, 'delivery bookkeeping failed');
-        this.settle(work);
-      })
-      .finally(() => this.finishing.delete(bookkeeping));
-    this.finishing.add(bookkeeping);
-    return ok;
   }
 
-  /** One leased work is done (recorded, or left to its lease after database trouble). */
-  private settle(work: MessageWork): void {
-    this.inFlightMessages--;
-    const left = (this.attempting.get(work.spoolId) ?? 1) - 1;
-    if (left > 0) this.attempting.set(work.spoolId, left);
-    else this.attempting.delete(work.spoolId);
+  /** Concludes `first` and everything else pending for this destination with one failure. */
+  private failAll(
+    d: Destination,
+    first: DeliveryAttempt,
+    failure: { failure: Failure; stage: Stage; plan?: RoutePlan; host?: string | undefined },
+  ): void {
+    const attempts = [first, ...d.pending.splice(0)];
+    this.deps.logger.info(
+      { domain: d.domain, messages: attempts.length, reason: failure.failure.message, stage: failure.stage },
+      'destination unavailable',
+    );
+    const started = this.now();
+    for (const attempt of attempts) this.conclude(attempt, { kind: 'failure', ...failure }, started);
+  }
+
+  /**
+   * The one exit of an attempt: records its outcome in the background and then ends it, whatever
+   * recording does (database trouble leaves the recipients to their lease).
+   */
+  private conclude(attempt: DeliveryAttempt, outcome: Outcome, started = this.now()): void {
+    const recording = (async () => {
+      try {
+        await this.record(attempt, outcome, started);
+      } catch (error) {
+        this.deps.logger.error({ err: error, spoolId: attempt.spoolId }, 'delivery bookkeeping failed');
+      } finally {
+        attempt.end();
+      }
+    })();
+    this.recording.add(recording);
+    void recording.finally(() => this.recording.delete(recording));
+  }
+
+  private async record(attempt: DeliveryAttempt, outcome: Outcome, started: number): Promise<void> {
+    if (outcome.kind === 'none') return;
+    if (outcome.kind === 'results') {
+      await this.finish(outcome.results, outcome.context, started);
+      return;
+    }
+    const { failure, stage, plan, host } = outcome;
+    const decision = decideFailure(failure, stage, plan, host);
+    if (decision.action === 'lease') {
+      this.deps.logger.warn(
+        { err: failure, spoolId: attempt.spoolId, stage },
+        'attempt left to its lease (our own store failed)',
+      );
+      return;
+    }
+    if (decision.action === 'hold') {
+      // Loud: a fault of ours, the recipients wait for an operator instead of being retried blindly.
+      this.deps.metrics.localErrors.inc({ stage });
+      this.deps.logger.error(
+        { err: failure, spoolId: attempt.spoolId, stage, host, recipients: attempt.entries.length },
+        'local error: recipients held',
+      );
+      await holdAfterLocalError(
+        this.deps.pool,
+        attempt.spoolId,
+        attempt.entries.map((e) => e.rcptIndex),
+        decision.reason,
+        host,
+      );
+      this.deps.metrics.results.inc({ result: 'held' }, attempt.entries.length);
+      return;
+    }
+    const context = await this.context(attempt);
+    if (!context) return; // deleted meanwhile
+    const results = attempt.entries.map((entry) => ({
+      entry,
+      kind: decision.kind,
+      status: decision.status,
+      reply: decision.reply,
+      ...(host ? { host } : {}),
+    }));
+    await this.finish(results, context, started);
+  }
+
+  /** The message's context for notices: from the prepared message, else loaded without signing. */
+  private async context(attempt: DeliveryAttempt): Promise<MessageContext | undefined> {
+    const prepared = await attempt.preparing?.catch(() => undefined);
+    if (prepared) return prepared.context;
+    return (await prepareMessage(this.deps.pool, attempt.entries, async () => undefined))?.context;
   }
 
   private async renewLeases(): Promise<void> {
-    if (this.attempting.size === 0) return;
+    if (this.attempts.size === 0) return;
     const { pool, settings } = this.deps;
-    await renewLeases(pool, settings.owner, [...this.attempting.keys()], settings.leaseMs).catch(
-      (error: unknown) => this.deps.logger.warn({ err: error }, 'renewing leases failed'),
+    const spoolIds = [...new Set([...this.attempts].map((a) => a.spoolId))];
+    await renewLeases(pool, settings.owner, spoolIds, settings.leaseMs).catch((error: unknown) =>
+      this.deps.logger.warn({ err: error }, 'renewing leases failed'),
     );
   }
 
-  private async finish(
-    work: MessageWork,
-    results: AttemptResult[],
-    context: Parameters<typeof finishAttempt>[1],
-    started: number,
-  ): Promise<void> {
+  private async finish(results: AttemptResult[], context: MessageContext, started: number): Promise<void> {
     let recorded = results;
     // Every recipient accepted (the usual case): group-committed with other such outcomes.
     if (results.length > 0 && results.every((r) => r.kind === 'delivered')) {
@@ -328,8 +387,7 @@ export class Dispatcher {
           'delivered',
         );
     } else recorded = await finishAttempt(this.deps.finish, context, results);
-    this.settle(work);
-    const now = this.deps.now?.() ?? Date.now();
+    const now = this.now();
     for (const r of recorded) {
       this.deps.metrics.results.inc({ result: r.kind });
       if (r.kind === 'delivered')
@@ -338,47 +396,21 @@ export class Dispatcher {
     this.deps.metrics.attemptDuration.observe((now - started) / 1000);
   }
 
-  /** Defers or fails `first` and everything else pending for this destination with one reason. */
-  private async failAll(
-    d: Destination,
-    first: MessageWork,
-    kind: 'deferred' | 'failed',
-    status: string,
-    reason: string,
-    host: string | undefined,
-  ): Promise<void> {
-    const works = [first, ...d.pending.splice(0)];
-    this.deps.logger.info(
-      { domain: d.domain, messages: works.length, reason, kind },
-      'destination unavailable',
-    );
-    for (const work of works) {
-      try {
-        const prepared = await prepareMessage(this.deps.pool, work.entries, async () => undefined);
-        if (!prepared) {
-          this.settle(work);
-          continue;
-        }
-        const results = work.entries.map((entry) => ({
-          entry,
-          kind,
-          status,
-          reply: reason,
-          ...(host ? { host } : {}),
-        }));
-        await this.finish(work, results, prepared.context, this.deps.now?.() ?? Date.now());
-      } catch (error) {
-        this.deps.logger.error({ err: error, spoolId: work.spoolId }, 'delivery bookkeeping failed');
-        this.settle(work);
-      }
-    }
-  }
-
-  /** Every address of a host before the next host; the first session that opens wins. */
-  private async connect(plan: RoutePlan): Promise<{ session: SmtpSession; host: string }> {
-    let last: unknown = new SessionError('ENOHOST', undefined, undefined, 'no host to try');
+  /**
+   * Every address of a host before the next host; the first session that opens wins. A local
+   * fault stops at once (another host would not help); otherwise the last failure is returned.
+   */
+  private async connect(
+    plan: RoutePlan,
+    first: DeliveryAttempt,
+  ): Promise<{ session: SmtpSession; host: string } | { failure: Failure; host: string | undefined }> {
+    let last: { failure: Failure; host: string | undefined } = {
+      failure: new NetworkError('no host to try'),
+      host: undefined,
+    };
     for (const target of plan.hosts) {
       for (const address of target.addresses) {
+        const host = `${target.name}[${address}]:${target.port}`;
         try {
           const session = await SmtpSession.open({
             host: target.name,
@@ -391,24 +423,18 @@ export class Dispatcher {
             connectTimeoutMs: this.deps.settings.connectTimeoutMs,
             commandTimeoutMs: this.deps.settings.commandTimeoutMs,
           });
-          return { session, host: `${target.name}[${address}]:${target.port}` };
+          return { session, host };
         } catch (error) {
+          const failure = asFailure(error);
           this.deps.logger.debug(
-            { host: target.name, address, err: error },
+            { host, err: failure, code: failure.code, spoolId: first.spoolId },
             'connect failed; trying the next address',
           );
-          last =
-            error instanceof SessionError
-              ? new SessionError(
-                  error.code,
-                  error.reply,
-                  error.replyCode,
-                  `${target.name}[${address}]:${target.port}: ${error.message}`,
-                )
-              : error;
+          last = { failure, host };
+          if (failure.code === 'LOCAL') return last;
         }
       }
     }
-    throw last;
+    return last;
   }
 }

@@ -1,6 +1,15 @@
 import type { TLSSocket } from 'node:tls';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { ehloCapabilities } from './ehlo-capabilities.js';
+import {
+  type DeliveryFailure,
+  LocalError,
+  NetworkError,
+  ProtocolError,
+  ReplyError,
+  TlsError,
+} from './errors.js';
 
 export interface SessionOptions {
   host: string;
@@ -17,20 +26,6 @@ export interface SessionOptions {
   commandTimeoutMs: number;
 }
 
-/** A failure of the connection or the session as a whole (not of one recipient). */
-export class SessionError extends Error {
-  constructor(
-    readonly code: string,
-    /** The remote reply when there was one ("421 4.3.2 shutting down"). */
-    readonly reply: string | undefined,
-    readonly replyCode: number | undefined,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SessionError';
-  }
-}
-
 export interface SendResult {
   accepted: string[];
   rejected: Array<{ recipient: string; code: number; reply: string }>;
@@ -40,17 +35,41 @@ export interface SendResult {
 
 const oneLine = (s: string | undefined): string => (s ?? '').replace(/\s*\r?\n\s*/g, ' ').trim();
 
-/** TLS failures nodemailer reports as socket errors (certificate checks, handshake) keep their own code. */
-const tlsFailure = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_(GET|VERIFY)_)/;
+/**
+ * Node's codes for certificate and handshake failures, which nodemailer reports as socket errors
+ * (keeping the original in `originalCode`): ERR_TLS_*, ERR_SSL_*, and OpenSSL's verify codes.
+ */
+const isTlsCode = (code: string): boolean =>
+  [
+    'ERR_TLS_',
+    'ERR_SSL_',
+    'CERT_',
+    'DEPTH_ZERO_',
+    'SELF_SIGNED_',
+    'UNABLE_TO_GET_',
+    'UNABLE_TO_VERIFY_',
+  ].some((prefix) => code.startsWith(prefix));
 
-function toSessionError(error: NodemailerError): SessionError {
-  const original = (error as { originalCode?: string }).originalCode;
-  return new SessionError(
-    original && tlsFailure.test(original) ? 'ETLS' : (error.code ?? 'ESOCKET'),
-    error.response ? oneLine(error.response) : undefined,
-    error.responseCode,
-    oneLine(error.response) || error.message,
-  );
+/** nodemailer's error codes (its documented `code` values) that mean the transport failed. */
+const networkCodes = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'EPROXY']);
+
+/**
+ * The failure kind of a nodemailer error, by its `code`, `originalCode` and `responseCode`: TLS
+ * first (a refused STARTTLS carries a reply too), then any remote reply, then the transport;
+ * what is left (EENVELOPE, EMESSAGE, ESTREAM... without a reply) is nodemailer refusing our own
+ * call, a LocalError.
+ */
+export function nodemailerFailure(error: NodemailerError): DeliveryFailure {
+  const reply = oneLine(error.response);
+  const cause = { cause: error };
+  if (error.code === 'ETLS' || (error.originalCode !== undefined && isTlsCode(error.originalCode)))
+    return new TlsError(oneLine(error.message), cause);
+  if (error.responseCode && reply) return new ReplyError(error.responseCode, reply, cause);
+  // A socket error nodemailer did not wrap still names its system call.
+  if ((error.code && networkCodes.has(error.code)) || error.syscall !== undefined)
+    return new NetworkError(error.message, cause);
+  if (error.code === 'EPROTOCOL') return new ProtocolError(error.message, cause);
+  return new LocalError(`nodemailer refused the call (${error.code ?? 'no code'}): ${error.message}`, cause);
 }
 
 /**
@@ -93,14 +112,14 @@ export class SmtpSession {
         if (settled) return;
         settled = true;
         connection.close();
-        reject(toSessionError(error));
+        reject(openFailure(error, options));
       });
       connection.connect((error) => {
         if (settled) return;
         settled = true;
         if (error) {
           connection.close();
-          reject(toSessionError(error));
+          reject(openFailure(error, options));
           return;
         }
         // From now on errors surface through send(); a late 'error' event must not crash the process.
@@ -110,17 +129,13 @@ export class SmtpSession {
     });
   }
 
-  private get extensions(): string[] {
-    return (connection(this.connection)._supportedExtensions ?? []).map((e) => e.toUpperCase());
-  }
-
   supports(extension: 'SMTPUTF8' | '8BITMIME' | 'PIPELINING' | 'SIZE'): boolean {
-    return this.extensions.includes(extension);
+    return ehloCapabilities(this.connection).extensions.includes(extension);
   }
 
   /** The largest message the server declared (SIZE), 0 when none. */
   get maxSize(): number {
-    return connection(this.connection)._maxAllowedSize ?? 0;
+    return ehloCapabilities(this.connection).maxSize;
   }
 
   /** "TLSv1.3 verified", "TLSv1.3" (unverified, opportunistic) or "none". */
@@ -135,7 +150,7 @@ export class SmtpSession {
     return !this.connection.destroyed;
   }
 
-  /** Sends one message; per-recipient results, or a SessionError that applies to every recipient. */
+  /** Sends one message; per-recipient results, or a DeliveryFailure that applies to every recipient. */
   send(from: string, recipients: string[], message: Buffer, eightBit: boolean): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       this.connection.send(
@@ -156,7 +171,7 @@ export class SmtpSession {
               });
               return;
             }
-            reject(toSessionError(error));
+            reject(nodemailerFailure(error));
             return;
           }
           resolve({
@@ -176,7 +191,7 @@ export class SmtpSession {
   /** RSET after a failed transaction so the next one starts clean. */
   reset(): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.connection.reset((error) => (error ? reject(toSessionError(error)) : resolve())),
+      this.connection.reset((error) => (error ? reject(nodemailerFailure(error)) : resolve())),
     );
   }
 
@@ -187,6 +202,13 @@ export class SmtpSession {
   }
 }
 
-// nodemailer keeps the EHLO results on private fields.
-const connection = (c: SMTPConnection) =>
-  c as unknown as { _supportedExtensions?: string[]; _maxAllowedSize?: number };
+/**
+ * A session that could not be opened. Under a TLS requirement an EHLO refusal is a TLS failure
+ * too: nodemailer cannot fall back to HELO, which has no STARTTLS.
+ */
+function openFailure(error: NodemailerError, options: SessionOptions): DeliveryFailure {
+  const failure = nodemailerFailure(error);
+  return options.requireTls && failure instanceof ReplyError && error.command === 'EHLO'
+    ? new TlsError(`EHLO refused, STARTTLS impossible: ${failure.reply}`, { cause: error })
+    : failure;
+}

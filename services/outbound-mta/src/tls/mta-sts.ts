@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { parsePolicy, resolvePolicy } from 'mailauth/lib/mta-sts.js';
 import type { DnsResolver } from '../dns/resolve-destination.js';
 
 export interface MtaStsPolicy {
@@ -10,26 +11,24 @@ export interface MtaStsPolicy {
   fetchedAt: number;
 }
 
-/** RFC 8461 §3.2 policy text -> policy; undefined when invalid. */
+/**
+ * RFC 8461 §3.2 policy text -> policy, validated by mailauth's parser (version, mode, max_age up
+ * to one year, mx required unless mode is none); undefined when invalid.
+ */
 export function parseMtaStsPolicy(text: string, id: string, now: number): MtaStsPolicy | undefined {
-  const fields = new Map<string, string[]>();
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^([A-Za-z0-9_]+):\s*(.*?)\s*$/.exec(line);
-    if (!m) continue;
-    const key = m[1]!.toLowerCase();
-    fields.set(key, [...(fields.get(key) ?? []), m[2]!]);
+  let parsed: ReturnType<typeof parsePolicy>;
+  try {
+    parsed = parsePolicy(text);
+  } catch {
+    return undefined;
   }
-  const mode = fields.get('mode')?.[0];
-  const maxAge = Number(fields.get('max_age')?.[0]);
-  if (fields.get('version')?.[0] !== 'STSv1') return undefined;
-  if (mode !== 'enforce' && mode !== 'testing' && mode !== 'none') return undefined;
-  if (!Number.isInteger(maxAge) || maxAge < 0) return undefined;
-  const mx = (fields.get('mx') ?? []).map((p) => p.toLowerCase());
-  if (mode !== 'none' && mx.length === 0) return undefined;
-  return { mode, mx, maxAgeSeconds: Math.min(maxAge, 31_557_600), id, fetchedAt: now };
+  return { mode: parsed.mode, mx: parsed.mx ?? [], maxAgeSeconds: parsed.maxAge, id, fetchedAt: now };
 }
 
-/** RFC 8461 §4.1: "mx.example.org" exactly, or "*.example.org" for one extra leftmost label. */
+/**
+ * RFC 8461 §4.1: "mx.example.org" exactly, or "*.example.org" for one extra leftmost label. Ours,
+ * not mailauth's validateMx: that one lets "*.example.org" match any depth ("a.b.example.org").
+ */
 export function mxMatchesPolicy(policy: MtaStsPolicy, host: string): boolean {
   const name = host.toLowerCase().replace(/\.$/, '');
   return policy.mx.some((pattern) =>
@@ -112,6 +111,9 @@ export function httpsPolicyFetcher(options: {
 /**
  * MTA-STS policies by domain: the _mta-sts TXT record's id decides whether a cached policy is
  * current; a fetch failure keeps the cached policy until it expires (RFC 8461 §3.3, §5.1).
+ * mailauth's getPolicy/fetchPolicy are not used: they fetch from port 443 with the system CAs
+ * only and read the response without a size limit, and getPolicy refetches a policy that is
+ * still valid; the clock here is injectable for tests.
  */
 export class MtaStsCache {
   private readonly cache = new Map<string, MtaStsPolicy>();
@@ -126,11 +128,15 @@ export class MtaStsCache {
     const now = this.now();
     const cached = this.cache.get(domain);
     const valid = cached && now < cached.fetchedAt + cached.maxAgeSeconds * 1000 ? cached : undefined;
-    let id: string | undefined;
+    let id: string | false;
     try {
-      const records = (await this.resolver.resolveTxt(`_mta-sts.${domain}`)).map((parts) => parts.join(''));
-      const sts = records.filter((r) => /^v=STSv1\s*(;|$)/.test(r));
-      if (sts.length === 1) id = /(?:^|;)\s*id=([A-Za-z0-9]{1,32})\s*(;|$)/.exec(sts[0]!)?.[1];
+      // mailauth reads the one v=STSv1 record's id (none: false; several: an error).
+      id = await resolvePolicy(domain, {
+        resolver: (name, rrtype) =>
+          rrtype === 'TXT'
+            ? this.resolver.resolveTxt(name)
+            : Promise.reject(new Error(`unexpected ${rrtype} lookup for ${name}`)),
+      });
     } catch {
       return valid;
     }
