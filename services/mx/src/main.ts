@@ -41,7 +41,7 @@ runMain('mx', async () => {
       : undefined;
   if (!tls) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  const { js, nc } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+  const { js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
   const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
   shutdown.register('domain-config', () => domains.stop());
@@ -78,9 +78,6 @@ runMain('mx', async () => {
     validateRecipient: cachedValidator(routing.validate, recipientCache),
     recipientRoutes: new RecipientRoutes(),
     accept: (input) => batcher.accept(input),
-    busHealthy: () =>
-      !nc.isClosed() &&
-      (nc as unknown as { protocol?: { connected?: boolean } }).protocol?.connected !== false,
     resolve: cachingResolver(
       createDnsResolver(config.MX_DNS_SERVERS, config.MX_DNS_TIMEOUT_MS),
       config.MX_DNS_CACHE_MS,
