@@ -205,7 +205,50 @@ export class PostgresCluster {
     await this.signalGroup('SIGKILL', 1_000, true);
   }
 
+  /**
+   * SIGKILL to the postmaster alone, as `kill -9 <postmaster>` does: each backend notices, sends its
+   * client 57P01 "terminating connection due to unexpected postmaster exit" and exits. Resolves
+   * once the whole process group is gone, so start() can reuse the data directory.
+   */
+  async crashPostmaster(): Promise<void> {
+    const child = this.child;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+    await this.signalGroup('SIGKILL', 1_000, false);
+    const deadline = Date.now() + 10_000;
+    while (groupAlive(child.pid)) {
+      if (Date.now() > deadline) {
+        process.kill(-child.pid, 'SIGKILL');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** SIGSTOP to the whole server: connections stay open and nothing answers (a hung host). */
+  pause(): void {
+    this.signalRunning('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    this.signalRunning('SIGCONT');
+  }
+
+  private signalRunning(signal: NodeJS.Signals): void {
+    const child = this.child;
+    if (child?.pid && child.exitCode === null && child.signalCode === null && groupAlive(child.pid))
+      process.kill(-child.pid, signal);
+  }
+
   logs(): string {
     return this.output();
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -1,0 +1,240 @@
+// Availability through dependency faults: under a steady load through msa and mx, PostgreSQL and
+// nats-server are killed (kill -9) and frozen (SIGSTOP/SIGCONT) in a seeded order. Pass: no service
+// process exits, every message whose client saw 250 is in the mailbox exactly once, mail is
+// accepted again within 5 s of a dependency's return, and 250s go on while only nats-server is down.
+// HERMOD_FAULT_SEED replays a run.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { AccountStore } from '@hermod/accounts';
+import { createPool, migrate } from '@hermod/db';
+import { ensureNatsServer, freePort, NatsServerProcess, PostgresCluster } from '@hermod/local-infra';
+import {
+  DnsTestServer,
+  eventually,
+  type HermodPlatform,
+  startHermod,
+  testWorkdir,
+} from '@hermod/test/harness';
+import nodemailer from 'nodemailer';
+
+const seed = Number(process.env.HERMOD_FAULT_SEED ?? Date.now() % 100_000);
+let state = seed;
+const random = () => {
+  state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+  return state / 2 ** 31;
+};
+
+let pg: PostgresCluster;
+let nats: NatsServerProcess;
+let dns: DnsTestServer;
+let hermod: HermodPlatform;
+/** Each service's pid at start: a process that exited (and was restarted by nobody) shows here. */
+const pids = new Map<string, number | undefined>();
+
+before(async () => {
+  const work = await testWorkdir('faults');
+  pg = new PostgresCluster({ dataDir: join(work, 'pg'), port: await freePort() });
+  await pg.init();
+  await pg.start();
+  const url = await pg.createDatabase('hermod');
+  const pool = createPool({ connectionString: url, max: 4 });
+  await migrate(pool);
+  nats = new NatsServerProcess({
+    binary: process.env.NATS_SERVER_BIN ?? (await ensureNatsServer()),
+    port: await freePort(),
+    storeDir: join(work, 'nats'),
+  });
+  await nats.start();
+  dns = new DnsTestServer();
+  await dns.start();
+  hermod = await startHermod({
+    services: ['routing', 'mda', 'msa', 'mx'],
+    db: { url, pool, close: () => pool.end() },
+    nats: { url: nats.url, server: nats, stop: () => nats.stop() },
+    env: {
+      // A hand-over lost while nats-server is down is published again quickly.
+      routing: { SPOOL_SWEEP_INTERVAL_MS: '500', SPOOL_STALL_AFTER_MS: '2000' },
+      msa: { MSA_TRUSTED_NETWORKS: '127.0.0.1/32' },
+      mx: { MX_DNS_SERVERS: dns.address, MX_AUTH_CHECKS: 'false' },
+    },
+  });
+  await hermod.addDomain('fault.test');
+  await new AccountStore(pool).create({ address: 'target@fault.test', password: 'target-password' });
+  for (const [name, proc] of hermod.services) pids.set(name, proc.pid);
+  // The domain reaches routing through its KV watch: wait for mail to flow before the faults.
+  await eventually('a first message accepted', () => submit('mx', -1), 30_000);
+});
+
+after(async () => {
+  load.stop();
+  await load.done;
+  nats?.resume();
+  pg?.resume();
+  await hermod?.stop().catch(() => {});
+  await dns?.stop();
+  await pg?.kill().catch(() => {});
+});
+
+/** One message to target@fault.test through msa or mx; the spool id of its 250, else undefined. */
+async function submit(via: 'msa' | 'mx', i: number): Promise<string | undefined> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: via === 'msa' ? hermod.ports.submission : hermod.ports.mx,
+    secure: false,
+    ignoreTLS: true,
+    connectionTimeout: 3_000,
+    greetingTimeout: 3_000,
+    socketTimeout: 15_000,
+  });
+  try {
+    const info = await transport.sendMail({
+      from: 'sender@remote.example',
+      to: 'target@fault.test',
+      subject: `fault test ${via} ${i}`,
+      text: `message ${i}\n`,
+    });
+    return /queued as ([0-9a-f-]{36})/.exec(info.response)?.[1];
+  } catch {
+    return undefined;
+  } finally {
+    transport.close();
+  }
+}
+
+/** Steady load: senders through msa and mx, each retrying a message until it is acknowledged. */
+class Load {
+  readonly acknowledged = new Set<string>();
+  /** Times of every 250 and every failed attempt. */
+  readonly accepts: number[] = [];
+  readonly failures: number[] = [];
+  private running = true;
+  done: Promise<void> = Promise.resolve();
+  private next = 0;
+
+  start(senders: number): void {
+    this.done = Promise.all(
+      Array.from({ length: senders }, (_, s) => this.sender(s % 2 === 0 ? 'msa' : 'mx')),
+    ).then(() => {});
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  private async sender(via: 'msa' | 'mx'): Promise<void> {
+    while (this.running) {
+      const i = this.next++;
+      for (;;) {
+        const id = await submit(via, i);
+        if (id) {
+          this.acknowledged.add(id);
+          this.accepts.push(Date.now());
+          break;
+        }
+        this.failures.push(Date.now());
+        if (!this.running) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** Resolves when n more messages were acknowledged after now; the time of the first of them. */
+  async moreAccepted(n: number, what: string, timeoutMs = 30_000): Promise<number> {
+    const from = Date.now();
+    await eventually(
+      what,
+      async () => (this.accepts.filter((t) => t >= from).length >= n ? true : undefined),
+      timeoutMs,
+    );
+    return this.accepts.find((t) => t >= from)!;
+  }
+}
+const load = new Load();
+
+function assertNoServiceExited(after: string): void {
+  for (const [name, proc] of hermod.services)
+    assert.ok(
+      proc.running && proc.pid === pids.get(name),
+      `${name} exited after ${after}:\n${proc.logs().slice(-3_000)}`,
+    );
+}
+
+type Fault = 'postgres-kill' | 'postgres-freeze' | 'nats-kill' | 'nats-freeze';
+
+/** Breaks a dependency and returns a function that brings it back. */
+async function inject(fault: Fault): Promise<() => Promise<void>> {
+  switch (fault) {
+    case 'postgres-kill':
+      await pg.crashPostmaster();
+      return () => pg.start();
+    case 'postgres-freeze':
+      pg.pause();
+      return async () => pg.resume();
+    case 'nats-kill':
+      await nats.kill();
+      return () => nats.start();
+    case 'nats-freeze':
+      nats.pause();
+      return async () => nats.resume();
+  }
+}
+
+test(`no service exits and mail flows again within 5 s through seeded faults of PostgreSQL and nats-server (seed ${seed})`, async () => {
+  load.start(4);
+  await load.moreAccepted(10, 'load to start');
+  const faults: Fault[] = ['postgres-kill', 'postgres-freeze', 'nats-kill', 'nats-freeze'];
+  const schedule = [...faults, ...faults].sort(() => random() - 0.5);
+  const recoveries: Array<{ fault: Fault; ms: number }> = [];
+  for (const fault of schedule) {
+    const restore = await inject(fault);
+    const brokenAt = Date.now();
+    if (fault.startsWith('nats')) {
+      // The spool can still commit: 250s go on while only nats-server is down.
+      await load.moreAccepted(4, `250s while nats-server is down (${fault})`, 15_000);
+    } else {
+      // Long enough for the load to hit the outage (seeded, 0.5-1.5 s).
+      await new Promise((r) => setTimeout(r, 500 + random() * 1_000));
+    }
+    const failuresBefore = load.failures.filter((t) => t >= brokenAt).length;
+    await restore();
+    const back = Date.now();
+    const firstAccept = await load.moreAccepted(1, `mail accepted after ${fault}`, 15_000);
+    recoveries.push({ fault, ms: Math.max(0, firstAccept - back) });
+    assert.ok(firstAccept - back <= 5_000, `accepted again ${firstAccept - back} ms after ${fault} ended`);
+    if (fault.startsWith('nats'))
+      assert.equal(failuresBefore, 0, `${failuresBefore} submissions failed while only nats-server was down`);
+    assertNoServiceExited(fault);
+    await load.moreAccepted(5, `load to settle after ${fault}`);
+  }
+  load.stop();
+  await load.done;
+  assertNoServiceExited('the faults');
+
+  // Every acknowledged message reaches the mailbox exactly once.
+  const ids = [...load.acknowledged];
+  let counts = new Map<string, number>();
+  const missing = () => ids.filter((id) => (counts.get(id) ?? 0) === 0);
+  await eventually(
+    'every acknowledged message in the mailbox',
+    async () => {
+      const { rows } = await hermod.db.pool.query<{ id: string; copies: number }>(
+        `SELECT s.id, count(m.uid)::int AS copies FROM spool_messages s
+         LEFT JOIN mailbox_messages m ON m.body_id = s.body_id
+         WHERE s.id = ANY($1::uuid[]) GROUP BY s.id`,
+        [ids],
+      );
+      counts = new Map(rows.map((r) => [r.id, r.copies]));
+      return missing().length === 0 ? true : undefined;
+    },
+    60_000,
+  ).catch(() => assert.fail(`${missing().length} of ${ids.length} acknowledged messages never delivered`));
+  assert.deepEqual(
+    ids.filter((id) => (counts.get(id) ?? 0) > 1),
+    [],
+    'a message was delivered twice',
+  );
+  console.log(
+    `seed ${seed}: ${ids.length} acknowledged, ${load.failures.length} failed attempts; back after ${recoveries.map((r) => `${r.fault} ${r.ms} ms`).join(', ')}`,
+  );
+});
