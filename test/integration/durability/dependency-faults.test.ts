@@ -70,7 +70,7 @@ after(async () => {
   load.stop();
   await load.done;
   nats?.resume();
-  pg?.resume();
+  await pg?.resume();
   await hermod?.stop().catch(() => {});
   await dns?.stop();
   await pg?.kill().catch(() => {});
@@ -169,7 +169,7 @@ async function inject(fault: Fault): Promise<() => Promise<void>> {
       await pg.crashPostmaster();
       return () => pg.start();
     case 'postgres-freeze':
-      pg.pause();
+      await pg.pause();
       return async () => pg.resume();
     case 'nats-kill':
       await nats.kill();

@@ -2,10 +2,32 @@ import { createServer, type Server } from 'node:http';
 import type { Logger } from '@hermod/logging';
 import type { Registry } from 'prom-client';
 
+/** true when ready; otherwise false or, better, the reason (a check that throws gives its message). */
+export type Readiness = boolean | string;
+
 /** A named readiness condition; the service is ready only while every check passes. */
 export interface ReadinessCheck {
   name: string;
-  check: () => Promise<boolean> | boolean;
+  check: () => Promise<Readiness> | Readiness;
+}
+
+/** A check that has not answered within this time fails (a frozen dependency never answers). */
+const CHECK_TIMEOUT_MS = 2_000;
+
+async function runCheck(c: ReadinessCheck): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Readiness>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${CHECK_TIMEOUT_MS} ms`), CHECK_TIMEOUT_MS);
+  });
+  try {
+    const result = await Promise.race([Promise.resolve().then(c.check), timeout]);
+    if (result === true) return undefined;
+    return result === false ? 'not ready' : result;
+  } catch (error) {
+    return error instanceof Error ? error.message || error.name : String(error);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface OpsServer {
@@ -16,8 +38,10 @@ export interface OpsServer {
 }
 
 /**
- * The operations endpoint every service exposes: /healthz (the process is alive), /readyz (its
- * dependencies answer and it is not draining), /metrics (Prometheus).
+ * The operations endpoint every service exposes: /healthz (the process is alive, also while it
+ * waits for its dependencies), /readyz (its dependencies answer and it is not draining; 503 names
+ * each failing check with its reason: `{ ready, failing: [name], reasons: { name: reason } }`),
+ * /metrics (Prometheus).
  */
 export async function startOpsServer(options: {
   host: string;
@@ -34,19 +58,15 @@ export async function startOpsServer(options: {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       } else if (path === '/readyz') {
         const results = await Promise.all(
-          options.checks.map(async (c) => {
-            try {
-              return [c.name, await c.check()] as const;
-            } catch {
-              return [c.name, false] as const;
-            }
-          }),
+          options.checks.map(async (c) => [c.name, await runCheck(c)] as const),
         );
-        const failing = results.filter(([, ok]) => !ok).map(([name]) => name);
-        if (draining) failing.push('draining');
+        const reasons: Record<string, string> = {};
+        for (const [name, reason] of results) if (reason !== undefined) reasons[name] = reason;
+        if (draining) reasons.draining = 'shutting down';
+        const failing = Object.keys(reasons);
         res
           .writeHead(failing.length === 0 ? 200 : 503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ ready: failing.length === 0, failing }) + '\n');
+          .end(JSON.stringify({ ready: failing.length === 0, failing, reasons }) + '\n');
       } else if (path === '/metrics') {
         res
           .writeHead(200, { 'content-type': options.registry.contentType })

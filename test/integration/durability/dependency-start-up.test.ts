@@ -1,0 +1,138 @@
+// Readiness and start-up without dependencies: a service started while PostgreSQL or nats-server is
+// down waits for them (live, not ready, /readyz naming the dependency and why) and becomes ready
+// by itself once they are back; an established service that loses one reports not-ready with the
+// reason while /healthz stays 200, and recovers.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  ensureNatsServer,
+  ensureSelfSignedCertificate,
+  freePort,
+  NatsServerProcess,
+  NodeServiceProcess,
+  PostgresCluster,
+} from '@hermod/local-infra';
+import { eventually, testWorkdir } from '@hermod/test/harness';
+
+let pg: PostgresCluster;
+let nats: NatsServerProcess;
+let databaseUrl = '';
+let tls: { certFile: string; keyFile: string };
+const started: NodeServiceProcess[] = [];
+
+before(async () => {
+  const work = await testWorkdir('start-up');
+  pg = new PostgresCluster({ dataDir: join(work, 'pg'), port: await freePort() });
+  await pg.init();
+  await pg.start();
+  databaseUrl = await pg.createDatabase('hermod');
+  await pg.stop();
+  nats = new NatsServerProcess({
+    binary: process.env.NATS_SERVER_BIN ?? (await ensureNatsServer()),
+    port: await freePort(),
+    storeDir: join(work, 'nats'),
+  });
+  tls = await ensureSelfSignedCertificate(join(work, 'tls'));
+});
+
+after(async () => {
+  nats?.resume();
+  await pg?.resume();
+  for (const s of started) await s.stop().catch(() => {});
+  await nats?.kill().catch(() => {});
+  await pg?.kill().catch(() => {});
+});
+
+/** An msa process (it needs both PostgreSQL and NATS to start), spawned without waiting for it. */
+async function spawnMsa(): Promise<NodeServiceProcess> {
+  const proc = new NodeServiceProcess({
+    service: 'msa',
+    opsPort: await freePort(),
+    env: {
+      DATABASE_URL: databaseUrl,
+      NATS_URL: nats.url,
+      ROUTING_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
+      OPS_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_GRACE_MS: '3000',
+      TLS_CERT_FILE: tls.certFile,
+      TLS_KEY_FILE: tls.keyFile,
+      MSA_HOST: '127.0.0.1',
+      MSA_SUBMISSION_PORT: String(await freePort()),
+      MSA_SUBMISSIONS_PORT: String(await freePort()),
+    },
+  });
+  proc.spawn();
+  started.push(proc);
+  return proc;
+}
+
+interface Probe {
+  live: number;
+  ready: number;
+  reasons: Record<string, string>;
+}
+
+async function probe(proc: NodeServiceProcess): Promise<Probe> {
+  const base = `http://127.0.0.1:${proc.options.opsPort}`;
+  const live = (await fetch(`${base}/healthz`)).status;
+  const res = await fetch(`${base}/readyz`);
+  const body = (await res.json()) as { reasons?: Record<string, string> };
+  return { live, ready: res.status, reasons: body.reasons ?? {} };
+}
+
+/** Waits until the service is live and not ready because of dependency, and returns the reason. */
+async function notReadyBecauseOf(proc: NodeServiceProcess, dependency: string): Promise<string> {
+  return eventually(`${proc.name} to be live and not ready because of ${dependency}`, async () => {
+    const p = await probe(proc);
+    return p.live === 200 && p.ready === 503 ? p.reasons[dependency] : undefined;
+  }).catch((error: Error) => {
+    throw new Error(`${error.message} (${proc.running ? 'running' : 'exited'}):\n${proc.logs()}`);
+  });
+}
+
+test('a service started while PostgreSQL is down stays live, names postgres in /readyz and becomes ready once it is back', async () => {
+  await nats.start();
+  const msa = await spawnMsa();
+  const reason = await notReadyBecauseOf(msa, 'postgres');
+  assert.match(reason, /ECONNREFUSED|connect/i);
+  await pg.start();
+  await msa.waitReady(30_000);
+  assert.ok(msa.running);
+});
+
+test('a service started while nats-server is down stays live, names nats in /readyz and becomes ready once it is back', async () => {
+  await nats.stop();
+  const msa = await spawnMsa();
+  assert.match(await notReadyBecauseOf(msa, 'nats'), /connecting/);
+  await nats.start();
+  await msa.waitReady(30_000);
+  assert.ok(msa.running);
+});
+
+test('an established service reports the lost dependency and why, stays live, and recovers by itself', async () => {
+  const msa = started.at(-1)!;
+  await msa.waitReady();
+
+  await pg.crashPostmaster();
+  assert.ok((await notReadyBecauseOf(msa, 'postgres')).length > 0);
+  await pg.start();
+  await msa.waitReady(15_000);
+
+  await pg.pause();
+  assert.match(await notReadyBecauseOf(msa, 'postgres'), /no answer within/);
+  await pg.resume();
+  await msa.waitReady(15_000);
+
+  await nats.kill();
+  assert.match(await notReadyBecauseOf(msa, 'nats'), /reconnecting|closed/);
+  await nats.start();
+  await msa.waitReady(15_000);
+
+  nats.pause();
+  assert.match(await notReadyBecauseOf(msa, 'nats'), /no answer within|reconnecting/);
+  nats.resume();
+  await msa.waitReady(15_000);
+  for (const proc of started) assert.ok(proc.running, `${proc.name} exited:\n${proc.logs()}`);
+});
