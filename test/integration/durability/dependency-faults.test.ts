@@ -16,14 +16,10 @@ import {
   startHermod,
   testWorkdir,
 } from '@hermod/test/harness';
-import nodemailer from 'nodemailer';
+import { mailboxCopies, seededRandom, sendAcknowledged } from './acknowledged-mail.js';
 
 const seed = Number(process.env.HERMOD_FAULT_SEED ?? Date.now() % 100_000);
-let state = seed;
-const random = () => {
-  state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-  return state / 2 ** 31;
-};
+const random = seededRandom(seed);
 
 let pg: PostgresCluster;
 let nats: NatsServerProcess;
@@ -77,29 +73,13 @@ after(async () => {
 });
 
 /** One message to target@fault.test through msa or mx; the spool id of its 250, else undefined. */
-async function submit(via: 'msa' | 'mx', i: number): Promise<string | undefined> {
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: via === 'msa' ? hermod.ports.submission : hermod.ports.mx,
-    secure: false,
-    ignoreTLS: true,
-    connectionTimeout: 3_000,
-    greetingTimeout: 3_000,
-    socketTimeout: 15_000,
+function submit(via: 'msa' | 'mx', i: number): Promise<string | undefined> {
+  return sendAcknowledged(via === 'msa' ? hermod.ports.submission : hermod.ports.mx, {
+    from: 'sender@remote.example',
+    to: 'target@fault.test',
+    subject: `fault test ${via} ${i}`,
+    text: `message ${i}\n`,
   });
-  try {
-    const info = await transport.sendMail({
-      from: 'sender@remote.example',
-      to: 'target@fault.test',
-      subject: `fault test ${via} ${i}`,
-      text: `message ${i}\n`,
-    });
-    return /queued as ([0-9a-f-]{36})/.exec(info.response)?.[1];
-  } catch {
-    return undefined;
-  } finally {
-    transport.close();
-  }
 }
 
 /** Steady load: senders through msa and mx, each retrying a message until it is acknowledged. */
@@ -218,13 +198,7 @@ test(`no service exits and mail flows again within 5 s through seeded faults of 
   await eventually(
     'every acknowledged message in the mailbox',
     async () => {
-      const { rows } = await hermod.db.pool.query<{ id: string; copies: number }>(
-        `SELECT s.id, count(m.uid)::int AS copies FROM spool_messages s
-         LEFT JOIN mailbox_messages m ON m.body_id = s.body_id
-         WHERE s.id = ANY($1::uuid[]) GROUP BY s.id`,
-        [ids],
-      );
-      counts = new Map(rows.map((r) => [r.id, r.copies]));
+      counts = await mailboxCopies(hermod.db.pool, ids);
       return missing().length === 0 ? true : undefined;
     },
     60_000,
