@@ -41,7 +41,7 @@ runMain('mx', async () => {
       : undefined;
   if (!tls) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  const { js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+  const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
   const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
   shutdown.register('domain-config', () => domains.stop());
@@ -65,9 +65,12 @@ runMain('mx', async () => {
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MX_ACCEPT_TRANSACTIONS,
-    afterCommit: handOverAccepted(js, (error, spoolIds) =>
-      // Durable already: the spool sweeper publishes them again later.
-      logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
+    afterCommit: handOverAccepted(
+      js,
+      (error, spoolIds) =>
+        // Durable already: the spool sweeper publishes them again later.
+        logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
+      { connected },
     ),
   });
   const deps: MxDeps = {

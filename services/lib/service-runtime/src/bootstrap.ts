@@ -96,6 +96,8 @@ export interface Bus {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** Whether the connection has a server now (false while it reconnects or once closed). */
+  connected(): boolean;
 }
 
 /**
@@ -132,7 +134,7 @@ export async function connectBus(base: ServiceBase, url: string, replicas: numbe
     await setupPipeline(manager, replicas);
     return manager;
   });
-  return { nc, js: nc.jetstream(), jsm };
+  return { nc, js: nc.jetstream(), jsm, connected: () => !nc.isClosed() && !reconnecting(nc) };
 }
 
 // nats.js exposes no "connected" flag; a reconnecting client has no server to talk to.
