@@ -1,5 +1,6 @@
 // Availability through dependency faults: under a steady load through msa and mx, PostgreSQL and
-// nats-server are killed (kill -9) and frozen (SIGSTOP/SIGCONT) in a seeded order. Pass: no service
+// nats-server are killed (kill -9) and frozen (SIGSTOP/SIGCONT) in a seeded order, alone and
+// together with kill -9 of one service (restarted when the dependency is back). Pass: no service
 // process exits, every message whose client saw 250 is in the mailbox exactly once, mail is
 // accepted again within 5 s of a dependency's return, and 250s go on while only nats-server is down.
 // HERMOD_FAULT_SEED replays a run.
@@ -13,6 +14,7 @@ import {
   DnsTestServer,
   eventually,
   type HermodPlatform,
+  type ServiceName,
   startHermod,
   testWorkdir,
 } from '@hermod/test/harness';
@@ -163,29 +165,44 @@ async function inject(fault: Fault): Promise<() => Promise<void>> {
 test(`no service exits and mail flows again within 5 s through seeded faults of PostgreSQL and nats-server (seed ${seed})`, async () => {
   load.start(4);
   await load.moreAccepted(10, 'load to start');
+  // Each fault once alone and once together with kill -9 of one service (seeded), in a seeded order.
   const faults: Fault[] = ['postgres-kill', 'postgres-freeze', 'nats-kill', 'nats-freeze'];
-  const schedule = [...faults, ...faults].sort(() => random() - 0.5);
-  const recoveries: Array<{ fault: Fault; ms: number }> = [];
-  for (const fault of schedule) {
+  const services: ServiceName[] = ['routing', 'mda', 'msa', 'mx'];
+  const schedule = faults
+    .flatMap((fault) => [
+      { fault, alsoKilled: undefined },
+      { fault, alsoKilled: services[Math.floor(random() * services.length)] },
+    ])
+    .sort(() => random() - 0.5);
+  const recoveries: string[] = [];
+  for (const { fault, alsoKilled } of schedule) {
+    const what = alsoKilled ? `${fault} with ${alsoKilled} killed` : fault;
     const restore = await inject(fault);
     const brokenAt = Date.now();
+    const victim = alsoKilled ? hermod.services.get(alsoKilled) : undefined;
+    await victim?.kill();
     if (fault.startsWith('nats')) {
-      // The spool can still commit: 250s go on while only nats-server is down.
-      await load.moreAccepted(4, `250s while nats-server is down (${fault})`, 15_000);
+      // The spool can still commit: 250s go on while nats-server is down (through the other
+      // receiver when one of them was killed).
+      await load.moreAccepted(4, `250s while nats-server is down (${what})`, 15_000);
     } else {
       // Long enough for the load to hit the outage (seeded, 0.5-1.5 s).
       await new Promise((r) => setTimeout(r, 500 + random() * 1_000));
     }
     const failuresBefore = load.failures.filter((t) => t >= brokenAt).length;
     await restore();
+    if (victim) {
+      await victim.start(60_000);
+      pids.set(victim.name, victim.pid);
+    }
     const back = Date.now();
-    const firstAccept = await load.moreAccepted(1, `mail accepted after ${fault}`, 15_000);
-    recoveries.push({ fault, ms: Math.max(0, firstAccept - back) });
-    assert.ok(firstAccept - back <= 5_000, `accepted again ${firstAccept - back} ms after ${fault} ended`);
-    if (fault.startsWith('nats'))
+    const firstAccept = await load.moreAccepted(1, `mail accepted after ${what}`, 15_000);
+    recoveries.push(`${what} ${Math.max(0, firstAccept - back)} ms`);
+    assert.ok(firstAccept - back <= 5_000, `accepted again ${firstAccept - back} ms after ${what} ended`);
+    if (fault.startsWith('nats') && !alsoKilled)
       assert.equal(failuresBefore, 0, `${failuresBefore} submissions failed while only nats-server was down`);
-    assertNoServiceExited(fault);
-    await load.moreAccepted(5, `load to settle after ${fault}`);
+    assertNoServiceExited(what);
+    await load.moreAccepted(5, `load to settle after ${what}`);
   }
   load.stop();
   await load.done;
@@ -209,6 +226,6 @@ test(`no service exits and mail flows again within 5 s through seeded faults of 
     'a message was delivered twice',
   );
   console.log(
-    `seed ${seed}: ${ids.length} acknowledged, ${load.failures.length} failed attempts; back after ${recoveries.map((r) => `${r.fault} ${r.ms} ms`).join(', ')}`,
+    `seed ${seed}: ${ids.length} acknowledged, ${load.failures.length} failed attempts; back after ${recoveries.join(', ')}`,
   );
 });
