@@ -41,7 +41,10 @@ runMain('mx', async () => {
       : undefined;
   if (!tls) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+  // Accepting needs only the spool: without nats-server the service stays ready (reported as degraded).
+  const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
+    servesWithout: true,
+  });
 
   const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
   shutdown.register('domain-config', () => domains.stop());

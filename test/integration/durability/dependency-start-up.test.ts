@@ -44,23 +44,29 @@ after(async () => {
   await pg?.kill().catch(() => {});
 });
 
-/** An msa process (it needs both PostgreSQL and NATS to start), spawned without waiting for it. */
-async function spawnMsa(): Promise<NodeServiceProcess> {
+/** A service process (msa needs PostgreSQL and NATS to start), spawned without waiting for it. */
+async function spawnService(service: 'msa' | 'mda'): Promise<NodeServiceProcess> {
+  const own: Record<string, string> =
+    service === 'msa'
+      ? {
+          ROUTING_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
+          TLS_CERT_FILE: tls.certFile,
+          TLS_KEY_FILE: tls.keyFile,
+          MSA_HOST: '127.0.0.1',
+          MSA_SUBMISSION_PORT: String(await freePort()),
+          MSA_SUBMISSIONS_PORT: String(await freePort()),
+        }
+      : {};
   const proc = new NodeServiceProcess({
-    service: 'msa',
+    service,
     opsPort: await freePort(),
     env: {
       DATABASE_URL: databaseUrl,
       NATS_URL: nats.url,
-      ROUTING_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
       OPS_HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       SHUTDOWN_GRACE_MS: '3000',
-      TLS_CERT_FILE: tls.certFile,
-      TLS_KEY_FILE: tls.keyFile,
-      MSA_HOST: '127.0.0.1',
-      MSA_SUBMISSION_PORT: String(await freePort()),
-      MSA_SUBMISSIONS_PORT: String(await freePort()),
+      ...own,
     },
   });
   proc.spawn();
@@ -72,14 +78,18 @@ interface Probe {
   live: number;
   ready: number;
   reasons: Record<string, string>;
+  degraded: Record<string, string>;
 }
 
 async function probe(proc: NodeServiceProcess): Promise<Probe> {
   const base = `http://127.0.0.1:${proc.options.opsPort}`;
   const live = (await fetch(`${base}/healthz`)).status;
   const res = await fetch(`${base}/readyz`);
-  const body = (await res.json()) as { reasons?: Record<string, string> };
-  return { live, ready: res.status, reasons: body.reasons ?? {} };
+  const body = (await res.json()) as {
+    reasons?: Record<string, string>;
+    degraded?: Record<string, string>;
+  };
+  return { live, ready: res.status, reasons: body.reasons ?? {}, degraded: body.degraded ?? {} };
 }
 
 /** Waits until the service is live and not ready because of dependency, and returns the reason. */
@@ -92,9 +102,17 @@ async function notReadyBecauseOf(proc: NodeServiceProcess, dependency: string): 
   });
 }
 
+/** Waits until the service is live and ready while reporting dependency as degraded; the reason. */
+async function degradedBecauseOf(proc: NodeServiceProcess, dependency: string): Promise<string> {
+  return eventually(`${proc.name} to be ready and degraded because of ${dependency}`, async () => {
+    const p = await probe(proc);
+    return p.live === 200 && p.ready === 200 ? p.degraded[dependency] : undefined;
+  });
+}
+
 test('a service started while PostgreSQL is down stays live, names postgres in /readyz and becomes ready once it is back', async () => {
   await nats.start();
-  const msa = await spawnMsa();
+  const msa = await spawnService('msa');
   const reason = await notReadyBecauseOf(msa, 'postgres');
   assert.match(reason, /ECONNREFUSED|connect/i);
   await pg.start();
@@ -104,7 +122,7 @@ test('a service started while PostgreSQL is down stays live, names postgres in /
 
 test('a service started while nats-server is down stays live, names nats in /readyz and becomes ready once it is back', async () => {
   await nats.stop();
-  const msa = await spawnMsa();
+  const msa = await spawnService('msa');
   assert.match(await notReadyBecauseOf(msa, 'nats'), /connecting/);
   await nats.start();
   await msa.waitReady(30_000);
@@ -114,25 +132,35 @@ test('a service started while nats-server is down stays live, names nats in /rea
 test('an established service reports the lost dependency and why, stays live, and recovers by itself', async () => {
   const msa = started.at(-1)!;
   await msa.waitReady();
+  const mda = await spawnService('mda');
+  await mda.waitReady(30_000);
 
   await pg.crashPostmaster();
   assert.ok((await notReadyBecauseOf(msa, 'postgres')).length > 0);
+  assert.ok((await notReadyBecauseOf(mda, 'postgres')).length > 0);
   await pg.start();
   await msa.waitReady(15_000);
+  await mda.waitReady(15_000);
 
   await pg.pause();
   assert.match(await notReadyBecauseOf(msa, 'postgres'), /no answer within/);
   await pg.resume();
   await msa.waitReady(15_000);
 
+  // mda cannot work without the bus: not ready. msa accepts into the spool without it: still
+  // ready, the loss reported as degraded.
   await nats.kill();
-  assert.match(await notReadyBecauseOf(msa, 'nats'), /reconnecting|closed/);
+  assert.match(await notReadyBecauseOf(mda, 'nats'), /reconnecting|closed/);
+  assert.match(await degradedBecauseOf(msa, 'nats'), /reconnecting|closed/);
   await nats.start();
-  await msa.waitReady(15_000);
+  await mda.waitReady(15_000);
+  await eventually('msa no longer degraded', async () =>
+    (await probe(msa)).degraded.nats === undefined ? true : undefined,
+  );
 
   nats.pause();
-  assert.match(await notReadyBecauseOf(msa, 'nats'), /no answer within|reconnecting/);
+  assert.match(await notReadyBecauseOf(mda, 'nats'), /no answer within|reconnecting/);
   nats.resume();
-  await msa.waitReady(15_000);
+  await mda.waitReady(15_000);
   for (const proc of started) assert.ok(proc.running, `${proc.name} exited:\n${proc.logs()}`);
 });

@@ -100,14 +100,27 @@ export interface Bus {
   connected(): boolean;
 }
 
+export interface BusOptions {
+  /**
+   * The service keeps serving its clients without nats-server (msa and mx accept into the spool,
+   * imap reads the database): once started, losing the bus is reported as `degraded` in /readyz
+   * and does not take the service out of its load balancer. Start-up still waits for the bus.
+   */
+  servesWithout?: boolean;
+}
+
 /**
  * A core NATS connection with a readiness check (a round trip to the server) and a drain on
  * shutdown. While nats-server cannot be reached the connection keeps trying (connectNats waits on
  * its first connect too); /readyz says so meanwhile.
  */
-export async function connectNatsServer(base: ServiceBase, url: string): Promise<NatsConnection> {
+export async function connectNatsServer(
+  base: ServiceBase,
+  url: string,
+  options: BusOptions = {},
+): Promise<NatsConnection> {
   let nc: NatsConnection | undefined;
-  base.readiness.push({
+  const readiness: ReadinessCheck = {
     name: 'nats',
     check: async () => {
       if (!nc) return 'connecting to nats-server';
@@ -116,8 +129,11 @@ export async function connectNatsServer(base: ServiceBase, url: string): Promise
       await nc.rtt();
       return true;
     },
-  });
+  };
+  base.readiness.push(readiness);
   nc = await connectNats({ servers: url.split(','), name: `hermod-${base.name}`, logger: base.logger });
+  // Connected once: from now on a service that serves without the bus only reports its loss.
+  readiness.degradesOnly = options.servesWithout ?? false;
   const connected = nc;
   base.shutdown.register('nats', () => connected.drain());
   return connected;
@@ -127,8 +143,13 @@ export async function connectNatsServer(base: ServiceBase, url: string): Promise
  * A NATS connection (connectNatsServer) with the pipeline's streams and consumers ensured, retried
  * with backoff while JetStream does not answer.
  */
-export async function connectBus(base: ServiceBase, url: string, replicas: number): Promise<Bus> {
-  const nc = await connectNatsServer(base, url);
+export async function connectBus(
+  base: ServiceBase,
+  url: string,
+  replicas: number,
+  options: BusOptions = {},
+): Promise<Bus> {
+  const nc = await connectNatsServer(base, url, options);
   const jsm = await untilAvailable(base.logger, 'nats', async () => {
     const manager = await nc.jetstreamManager();
     await setupPipeline(manager, replicas);

@@ -1,6 +1,7 @@
 export {
   type BaseConfig,
   type Bus,
+  type BusOptions,
   connectBus,
   connectDatabase,
   connectNatsServer,

@@ -5,10 +5,16 @@ import type { Registry } from 'prom-client';
 /** true when ready; otherwise false or, better, the reason (a check that throws gives its message). */
 export type Readiness = boolean | string;
 
-/** A named readiness condition; the service is ready only while every check passes. */
+/**
+ * A named readiness condition; the service is ready only while every check passes. A check with
+ * `degradesOnly` names something the service can serve without for a while (msa and mx accept
+ * into the spool while nats-server is away): its failure is reported under `degraded` in /readyz
+ * and the service stays ready, so a load balancer keeps sending it clients.
+ */
 export interface ReadinessCheck {
   name: string;
   check: () => Promise<Readiness> | Readiness;
+  degradesOnly?: boolean;
 }
 
 /** A check that has not answered within this time fails (a frozen dependency never answers). */
@@ -40,7 +46,8 @@ export interface OpsServer {
 /**
  * The operations endpoint every service exposes: /healthz (the process is alive, also while it
  * waits for its dependencies), /readyz (its dependencies answer and it is not draining; 503 names
- * each failing check with its reason: `{ ready, failing: [name], reasons: { name: reason } }`),
+ * each failing check with its reason: `{ ready, failing: [name], reasons: { name: reason } }`, and
+ * failing `degradesOnly` checks under `degraded` without turning 503),
  * /metrics (Prometheus).
  */
 export async function startOpsServer(options: {
@@ -57,16 +64,21 @@ export async function startOpsServer(options: {
       if (path === '/healthz') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       } else if (path === '/readyz') {
-        const results = await Promise.all(
-          options.checks.map(async (c) => [c.name, await runCheck(c)] as const),
-        );
+        const results = await Promise.all(options.checks.map(async (c) => [c, await runCheck(c)] as const));
         const reasons: Record<string, string> = {};
-        for (const [name, reason] of results) if (reason !== undefined) reasons[name] = reason;
+        const degraded: Record<string, string> = {};
+        for (const [c, reason] of results)
+          if (reason !== undefined) (c.degradesOnly ? degraded : reasons)[c.name] = reason;
         if (draining) reasons.draining = 'shutting down';
         const failing = Object.keys(reasons);
-        res
-          .writeHead(failing.length === 0 ? 200 : 503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ ready: failing.length === 0, failing, reasons }) + '\n');
+        res.writeHead(failing.length === 0 ? 200 : 503, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            ready: failing.length === 0,
+            failing,
+            reasons,
+            ...(Object.keys(degraded).length > 0 ? { degraded } : {}),
+          }) + '\n',
+        );
       } else if (path === '/metrics') {
         res
           .writeHead(200, { 'content-type': options.registry.contentType })
