@@ -11,6 +11,11 @@ const transientCodes = new Set([
   'ECONNRESET',
   'ETIMEDOUT',
   'EPIPE',
+  // Name resolution or routing not there yet (a database Service still being created, a DNS hiccup).
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
   '57P01',
   '57P02',
   '57P03',
