@@ -47,7 +47,7 @@ before(async () => {
   dns = new DnsTestServer();
   await dns.start();
   hermod = await startHermod({
-    services: ['routing', 'mda', 'msa', 'mx'],
+    services: ['routing', 'mda', 'outbound-mta', 'imap', 'msa', 'mx'],
     db: { url, pool, close: () => pool.end() },
     nats: { url: nats.url, server: nats, stop: () => nats.stop() },
     env: {
