@@ -4,6 +4,7 @@ export { eventually } from './eventually.js';
 export { type HermodPlatform, type HermodPorts, type ServiceName, startHermod } from './hermod.js';
 export { startTestControlPlane, type TestControlPlane } from './kube-control-plane.js';
 export { startTestNats, type TestNats } from './nats.js';
+export { type OwnInfrastructure, startOwnInfrastructure } from './own-infrastructure.js';
 export {
   type PostfixPeer,
   type PostfixPeerOptions,

@@ -5,17 +5,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
-import { createPool, migrate, type Pool } from '@hermod/db';
+import { createPool, type Pool } from '@hermod/db';
 import { openDomainBucket, parseDomainConfig, writeDomainConfig } from '@hermod/domain-config';
 import {
-  ensureNatsServer,
   ensureSelfSignedCertificate,
   freePort,
-  NatsServerProcess,
+  type NatsServerProcess,
   NodeServiceProcess,
-  PostgresCluster,
+  type PostgresCluster,
 } from '@hermod/local-infra';
-import { testWorkdir } from '@hermod/test/harness';
+import { startOwnInfrastructure } from '@hermod/test/harness';
 import { connect } from 'nats';
 import nodemailer from 'nodemailer';
 import { mailboxCopies, seededRandom, sendAcknowledged } from './acknowledged-mail.js';
@@ -34,20 +33,11 @@ const seed = Number(process.env.HERMOD_CRASH_SEED ?? Date.now() % 100_000);
 const random = seededRandom(seed);
 
 before(async () => {
-  const work = await testWorkdir('crash');
-  pg = new PostgresCluster({ dataDir: join(work, 'pg'), port: await freePort() });
-  await pg.init();
-  await pg.start();
-  const dbUrl = await pg.createDatabase('hermod');
+  const own = await startOwnInfrastructure('crash');
+  ({ pg, nats } = own);
+  const dbUrl = own.databaseUrl;
   pool = createPool({ connectionString: dbUrl, max: 4 });
-  await migrate(pool);
-  nats = new NatsServerProcess({
-    binary: process.env.NATS_SERVER_BIN ?? (await ensureNatsServer()),
-    port: await freePort(),
-    storeDir: join(work, 'nats'),
-  });
-  await nats.start();
-  const tls = await ensureSelfSignedCertificate(join(work, 'tls'));
+  const tls = await ensureSelfSignedCertificate(join(own.work, 'tls'));
   submissionPort = await freePort();
   const routingPort = await freePort();
   const common = {

@@ -5,18 +5,17 @@
 // accepted again within 5 s of a dependency's return, and 250s go on while only nats-server is down.
 // HERMOD_FAULT_SEED replays a run.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
-import { createPool, migrate } from '@hermod/db';
-import { ensureNatsServer, freePort, NatsServerProcess, PostgresCluster } from '@hermod/local-infra';
+import { createPool } from '@hermod/db';
+import type { NatsServerProcess, PostgresCluster } from '@hermod/local-infra';
 import {
   DnsTestServer,
   eventually,
   type HermodPlatform,
   type ServiceName,
   startHermod,
-  testWorkdir,
+  startOwnInfrastructure,
 } from '@hermod/test/harness';
 import { mailboxCopies, seededRandom, sendAcknowledged } from './acknowledged-mail.js';
 
@@ -26,24 +25,14 @@ const random = seededRandom(seed);
 let pg: PostgresCluster;
 let nats: NatsServerProcess;
 let dns: DnsTestServer;
+let url = '';
 let hermod: HermodPlatform;
 /** Each service's pid at start: a process that exited (and was restarted by nobody) shows here. */
 const pids = new Map<string, number | undefined>();
 
 before(async () => {
-  const work = await testWorkdir('faults');
-  pg = new PostgresCluster({ dataDir: join(work, 'pg'), port: await freePort() });
-  await pg.init();
-  await pg.start();
-  const url = await pg.createDatabase('hermod');
+  ({ pg, nats, databaseUrl: url } = await startOwnInfrastructure('faults'));
   const pool = createPool({ connectionString: url, max: 4 });
-  await migrate(pool);
-  nats = new NatsServerProcess({
-    binary: process.env.NATS_SERVER_BIN ?? (await ensureNatsServer()),
-    port: await freePort(),
-    storeDir: join(work, 'nats'),
-  });
-  await nats.start();
   dns = new DnsTestServer();
   await dns.start();
   hermod = await startHermod({

@@ -6,14 +6,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  ensureNatsServer,
   ensureSelfSignedCertificate,
   freePort,
-  NatsServerProcess,
+  type NatsServerProcess,
   NodeServiceProcess,
-  PostgresCluster,
+  type PostgresCluster,
 } from '@hermod/local-infra';
-import { eventually, testWorkdir } from '@hermod/test/harness';
+import { eventually, startOwnInfrastructure } from '@hermod/test/harness';
 
 let pg: PostgresCluster;
 let nats: NatsServerProcess;
@@ -22,18 +21,11 @@ let tls: { certFile: string; keyFile: string };
 const started: NodeServiceProcess[] = [];
 
 before(async () => {
-  const work = await testWorkdir('start-up');
-  pg = new PostgresCluster({ dataDir: join(work, 'pg'), port: await freePort() });
-  await pg.init();
-  await pg.start();
-  databaseUrl = await pg.createDatabase('hermod');
+  const own = await startOwnInfrastructure('start-up');
+  ({ pg, nats, databaseUrl } = own);
   await pg.stop();
-  nats = new NatsServerProcess({
-    binary: process.env.NATS_SERVER_BIN ?? (await ensureNatsServer()),
-    port: await freePort(),
-    storeDir: join(work, 'nats'),
-  });
-  tls = await ensureSelfSignedCertificate(join(work, 'tls'));
+  await nats.stop();
+  tls = await ensureSelfSignedCertificate(join(own.work, 'tls'));
 });
 
 after(async () => {
