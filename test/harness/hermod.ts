@@ -40,9 +40,12 @@ export async function startHermod(options: {
   services: ServiceName[];
   env?: Partial<Record<ServiceName, Record<string, string>>>;
   commonEnv?: Record<string, string>;
+  /** A database and nats-server the test controls (to kill them); by default fresh ones. */
+  db?: TestDatabase;
+  nats?: TestNats;
 }): Promise<HermodPlatform> {
-  const db = await testDatabase();
-  const nats = await startTestNats();
+  const db = options.db ?? (await testDatabase());
+  const nats = options.nats ?? (await startTestNats());
   const tls = await ensureSelfSignedCertificate(join(await testWorkdir('tls'), 'cert'));
   const ports: HermodPorts = {
     submission: await freePort(),

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { AccountStore } from '@hermod/accounts';
 import { loadConfig } from '@hermod/config';
-import { connectNats } from '@hermod/nats';
-import { connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { connectDatabase, connectNatsServer, createServiceBase, runMain } from '@hermod/service-runtime';
 import { Gauge } from 'prom-client';
 import { MemoryLoginGuard } from './auth/login-guard.js';
 import { ChangeHub } from './change-hub.js';
@@ -21,9 +20,7 @@ runMain('imap', async () => {
   const { logger, registry, shutdown } = base;
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   // Core NATS only: change events are notifications, the database stays the source of truth.
-  const nc = await connectNats({ servers: config.NATS_URL.split(','), name: 'hermod-imap', logger });
-  base.readiness.push({ name: 'nats', check: () => !nc.isClosed() });
-  shutdown.register('nats', () => nc.drain());
+  const nc = await connectNatsServer(base, config.NATS_URL, { servesWithout: true });
 
   let tlsContext: SecureContext | undefined;
   if (config.TLS_CERT_FILE && config.TLS_KEY_FILE) {

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '@hermod/db';
+import { type Pool, type PoolClient, withClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import { resolveMailbox } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
@@ -198,18 +198,8 @@ export async function deliverBatch(
   jobs: LocalDeliveryJobPayload[],
 ): Promise<JobOutcome[]> {
   try {
-    const client = await deps.pool.connect();
-    const result = await storeBatch(client, deps, jobs).then(
-      (stored) => {
-        client.release();
-        return stored;
-      },
-      (error: unknown) => {
-        // A session that failed may be broken: the pool replaces it.
-        client.release(error as Error);
-        throw error;
-      },
-    );
+    // A session that failed may be broken: withClient hands it back with the error, the pool replaces it.
+    const result = await withClient(deps.pool, (client) => storeBatch(client, deps, jobs));
     for (const e of result.events) deps.announce(e);
     return result.outcomes;
   } catch (error) {

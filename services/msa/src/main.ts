@@ -35,7 +35,10 @@ runMain('msa', async () => {
   const { logger, registry, shutdown } = base;
   const [key, cert] = await Promise.all([readFile(config.TLS_KEY_FILE), readFile(config.TLS_CERT_FILE)]);
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  const { js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+  // Accepting needs only the spool: without nats-server the service stays ready (reported as degraded).
+  const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
+    servesWithout: true,
+  });
 
   const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
   shutdown.register('routing-client', () => routing.close());
@@ -64,9 +67,12 @@ runMain('msa', async () => {
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MSA_ACCEPT_TRANSACTIONS,
-    afterCommit: handOverAccepted(js, (error, spoolIds) =>
-      // Durable already: the spool sweeper publishes them again later.
-      logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
+    afterCommit: handOverAccepted(
+      js,
+      (error, spoolIds) =>
+        // Durable already: the spool sweeper publishes them again later.
+        logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
+      { connected },
     ),
   });
   const deps: MsaDeps = {

@@ -20,8 +20,6 @@ export interface MxDeps {
   recipientRoutes: RecipientRoutes;
   /** Makes an accepted message durable (group-committed) and hands it on (to mda when routed at accept, else to routing); resolves only after its commit. */
   accept(input: ReplayableAccept): Promise<void>;
-  /** Whether the message bus is usable now: the 250 waits on PostgreSQL, but a dead bus means 451 too. */
-  busHealthy(): boolean;
   resolve: DnsResolve;
   limits: ClientLimits;
   rspamd?: RspamdClient;

@@ -41,7 +41,10 @@ runMain('mx', async () => {
       : undefined;
   if (!tls) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  const { js, nc } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
+  // Accepting needs only the spool: without nats-server the service stays ready (reported as degraded).
+  const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
+    servesWithout: true,
+  });
 
   const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
   shutdown.register('domain-config', () => domains.stop());
@@ -65,9 +68,12 @@ runMain('mx', async () => {
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MX_ACCEPT_TRANSACTIONS,
-    afterCommit: handOverAccepted(js, (error, spoolIds) =>
-      // Durable already: the spool sweeper publishes them again later.
-      logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
+    afterCommit: handOverAccepted(
+      js,
+      (error, spoolIds) =>
+        // Durable already: the spool sweeper publishes them again later.
+        logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
+      { connected },
     ),
   });
   const deps: MxDeps = {
@@ -78,9 +84,6 @@ runMain('mx', async () => {
     validateRecipient: cachedValidator(routing.validate, recipientCache),
     recipientRoutes: new RecipientRoutes(),
     accept: (input) => batcher.accept(input),
-    busHealthy: () =>
-      !nc.isClosed() &&
-      (nc as unknown as { protocol?: { connected?: boolean } }).protocol?.connected !== false,
     resolve: cachingResolver(
       createDnsResolver(config.MX_DNS_SERVERS, config.MX_DNS_TIMEOUT_MS),
       config.MX_DNS_CACHE_MS,

@@ -5,19 +5,19 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
-import { createPool, migrate, type Pool } from '@hermod/db';
+import { createPool, type Pool } from '@hermod/db';
 import { openDomainBucket, parseDomainConfig, writeDomainConfig } from '@hermod/domain-config';
 import {
-  ensureNatsServer,
   ensureSelfSignedCertificate,
   freePort,
-  NatsServerProcess,
+  type NatsServerProcess,
   NodeServiceProcess,
-  PostgresCluster,
+  type PostgresCluster,
 } from '@hermod/local-infra';
-import { testWorkdir } from '@hermod/test/harness';
+import { startOwnInfrastructure } from '@hermod/test/harness';
 import { connect } from 'nats';
 import nodemailer from 'nodemailer';
+import { mailboxCopies, seededRandom, sendAcknowledged } from './acknowledged-mail.js';
 
 const MESSAGES = Number(process.env.HERMOD_CRASH_MESSAGES ?? 300);
 const CONCURRENCY = 6;
@@ -30,27 +30,14 @@ let submissionPort = 0;
 
 // A seeded generator, so a failing run can be replayed with HERMOD_CRASH_SEED.
 const seed = Number(process.env.HERMOD_CRASH_SEED ?? Date.now() % 100_000);
-let state = seed;
-const random = () => {
-  state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-  return state / 2 ** 31;
-};
+const random = seededRandom(seed);
 
 before(async () => {
-  const work = await testWorkdir('crash');
-  pg = new PostgresCluster({ dataDir: join(work, 'pg'), port: await freePort() });
-  await pg.init();
-  await pg.start();
-  const dbUrl = await pg.createDatabase('hermod');
+  const own = await startOwnInfrastructure('crash');
+  ({ pg, nats } = own);
+  const dbUrl = own.databaseUrl;
   pool = createPool({ connectionString: dbUrl, max: 4 });
-  await migrate(pool);
-  nats = new NatsServerProcess({
-    binary: process.env.NATS_SERVER_BIN ?? (await ensureNatsServer()),
-    port: await freePort(),
-    storeDir: join(work, 'nats'),
-  });
-  await nats.start();
-  const tls = await ensureSelfSignedCertificate(join(work, 'tls'));
+  const tls = await ensureSelfSignedCertificate(join(own.work, 'tls'));
   submissionPort = await freePort();
   const routingPort = await freePort();
   const common = {
@@ -107,29 +94,13 @@ after(async () => {
 });
 
 /** Sends one message; resolves with the spool id from the 250 reply, or undefined when not acknowledged. */
-async function submit(i: number): Promise<string | undefined> {
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: submissionPort,
-    secure: false,
-    tls: { rejectUnauthorized: false },
-    connectionTimeout: 3_000,
-    greetingTimeout: 3_000,
-    socketTimeout: 10_000,
+function submit(i: number): Promise<string | undefined> {
+  return sendAcknowledged(submissionPort, {
+    from: 'sender@crash.test',
+    to: 'target@crash.test',
+    subject: `crash test ${i}`,
+    text: `message ${i}\n`,
   });
-  try {
-    const info = await transport.sendMail({
-      from: 'sender@crash.test',
-      to: 'target@crash.test',
-      subject: `crash test ${i}`,
-      text: `message ${i}\n`,
-    });
-    return /queued as ([0-9a-f-]{36})/.exec(info.response)?.[1];
-  } catch {
-    return undefined;
-  } finally {
-    transport.close();
-  }
 }
 
 test(`every acknowledged message survives SIGKILL of routing, mda, msa, nats-server and PostgreSQL (seed ${seed})`, async () => {
@@ -204,13 +175,7 @@ test(`every acknowledged message survives SIGKILL of routing, mda, msa, nats-ser
   let missing: string[] = ids;
   let counts = new Map<string, number>();
   while (Date.now() < deadline) {
-    const { rows } = await pool.query<{ id: string; copies: number }>(
-      `SELECT s.id, count(m.uid)::int AS copies FROM spool_messages s
-       LEFT JOIN mailbox_messages m ON m.body_id = s.body_id
-       WHERE s.id = ANY($1::uuid[]) GROUP BY s.id`,
-      [ids],
-    );
-    counts = new Map(rows.map((r) => [r.id, r.copies]));
+    counts = await mailboxCopies(pool, ids);
     missing = ids.filter((id) => (counts.get(id) ?? 0) === 0);
     if (missing.length === 0) break;
     await new Promise((r) => setTimeout(r, 500));

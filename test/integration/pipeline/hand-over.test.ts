@@ -6,8 +6,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { JOB_BUNDLE_HEADER } from '@hermod/nats';
-import { handOverAccepted, type LocalDestination, setupPipeline, streams } from '@hermod/pipeline';
-import { startTestNats, type TestNats } from '@hermod/test/harness';
+import {
+  BusUnavailableError,
+  handOverAccepted,
+  type LocalDestination,
+  setupPipeline,
+  streams,
+} from '@hermod/pipeline';
+import { eventually, startTestNats, type TestNats } from '@hermod/test/harness';
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 
 let nats: TestNats;
@@ -95,4 +101,24 @@ test('routed messages go to mda, the rest to routing; batches committed meanwhil
     toMda.length < 20 && toRouting.length < 20,
     `queue messages: ${toMda.length}, ${toRouting.length}`,
   );
+});
+
+test('without a server the hand-over reports the jobs at once (left to the sweeper) and publishes again once it has one', async () => {
+  let up = false;
+  const failures: Array<{ error: unknown; ids: string[] }> = [];
+  const handOver = handOverAccepted(nc.jetstream(), (error, ids) => failures.push({ error, ids }), {
+    connected: () => up,
+  });
+  const before = (await queued(streams.routing.name)).flat().length;
+  const lost = randomUUID();
+  handOver([{ spoolId: lost, recipients: [{}] }]);
+  await eventually('the job to be reported', async () => (failures.length > 0 ? true : undefined));
+  assert.deepEqual(failures[0]?.ids, [lost]);
+  assert.ok(failures[0]?.error instanceof BusUnavailableError);
+  up = true;
+  const next = randomUUID();
+  handOver([{ spoolId: next, recipients: [{}] }]);
+  const after = await settle(streams.routing.name, before + 1);
+  assert.deepEqual(after.flat().slice(before), [{ spoolId: next }]);
+  assert.equal(failures.length, 1);
 });

@@ -11,6 +11,11 @@ const transientCodes = new Set([
   'ECONNRESET',
   'ETIMEDOUT',
   'EPIPE',
+  // Name resolution or routing not there yet (a database Service still being created, a DNS hiccup).
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
   '57P01',
   '57P02',
   '57P03',
@@ -25,12 +30,20 @@ const transientCodes = new Set([
   '53100',
 ]);
 
-/** Errors after which retrying later can succeed: connection loss, shutdown, serialization, disk full. */
+/**
+ * Errors after which retrying later can succeed: connection loss, shutdown, serialization, disk
+ * full. An error wrapping one (its `cause`, as a failed migration does) counts too.
+ */
 export function isTransientDatabaseError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: string }).code;
-  if (code !== undefined && transientCodes.has(code)) return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
-    error.message,
-  );
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: string }).code;
+    if (code !== undefined && transientCodes.has(code)) return true;
+    if (
+      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+        e.message,
+      )
+    )
+      return true;
+  }
+  return false;
 }

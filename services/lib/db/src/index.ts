@@ -2,4 +2,4 @@ export { DatabaseUnavailableError, isTransientDatabaseError } from './errors.js'
 export { GroupCommitter } from './group-commit.js';
 export { migrate, migrationsDirectory } from './migrate.js';
 export { createPool, type Pool, type PoolClient } from './pool.js';
-export { withTransaction } from './transaction.js';
+export { withClient, withTransaction } from './transaction.js';

@@ -30,7 +30,14 @@ export function createPool(options: PoolOptions): Pool {
     idleTimeoutMillis: 30_000,
     options: '-c synchronous_commit=on -c statement_timeout=30000',
   });
-  // An idle client losing its server emits 'error' on the pool; without a listener Node would crash.
+  // A session that ends (PostgreSQL restarting or crashing sends 57P01 "terminating connection",
+  // then the socket closes) makes its client emit 'error'; without a listener Node would crash.
+  // Idle clients report it on the pool. A checked-out client gets its own listener here, for its
+  // whole life, so every checkout is covered: the work holding it sees the failure through its
+  // next query, and withClient releases the broken session with the error.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }

@@ -1,17 +1,35 @@
 import type { Pool, PoolClient } from './pool.js';
 
-/** Runs fn inside BEGIN/COMMIT, rolling back on any error; the client is always released. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * The one way to check a client out of a pool: fn gets it for its exclusive use and the client
+ * always goes back. If fn fails (a lost session included) the client is released with the error,
+ * so the pool closes that session instead of handing it to the next caller. Errors a session
+ * raises while checked out are handled by the listener every pool client gets (createPool): they
+ * reach fn through its next query, never the process.
+ */
+export async function withClient<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
     const result = await fn(client);
-    await client.query('COMMIT');
+    client.release();
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    client.release(error instanceof Error ? error : new Error(String(error)));
     throw error;
-  } finally {
-    client.release();
   }
+}
+
+/** Runs fn inside BEGIN/COMMIT on a checked-out client (withClient), rolling back on any error. */
+export function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  });
 }

@@ -92,6 +92,16 @@ export class NatsServerProcess {
     if (this.child) await stopChild(this.child, 'SIGKILL');
   }
 
+  /** SIGSTOP: the server keeps its connections open and answers nothing (a hung host). */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   logs(): string {
     return this.output();
   }

@@ -37,6 +37,12 @@ export class NodeServiceProcess {
   }
 
   async start(readyTimeoutMs = 30_000): Promise<void> {
+    this.spawn();
+    await this.waitReady(readyTimeoutMs);
+  }
+
+  /** Starts the process without waiting for it to be ready (a test of start-up itself). */
+  spawn(): void {
     const entry = this.options.service.includes('/')
       ? this.options.service
       : `services/${this.options.service}/src/main.ts`;
@@ -54,7 +60,6 @@ export class NodeServiceProcess {
       child.stdout?.on('data', (c: Buffer) => this.options.onOutput?.(c.toString('utf8')));
       child.stderr?.on('data', (c: Buffer) => this.options.onOutput?.(c.toString('utf8')));
     }
-    await this.waitReady(readyTimeoutMs);
   }
 
   async waitReady(timeoutMs = 30_000): Promise<void> {

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile } from 'node:child_process';
-import { access, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { access, chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawnServer, waitForPort } from './child-process.js';
@@ -170,42 +171,115 @@ export class PostgresCluster {
     return this.connectionString(name);
   }
 
-  private async signalGroup(signal: NodeJS.Signals, graceMs: number, wholeGroup: boolean): Promise<void> {
-    const child = this.child;
-    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  /**
+   * The postmaster and its backends. Every PostgreSQL child calls setsid(), so the postmaster's
+   * process group holds the postmaster alone: the backends are found as its children (Linux /proc;
+   * elsewhere only the postmaster is known).
+   */
+  private async processes(): Promise<number[]> {
+    const pid = this.child?.pid;
+    if (!pid) return [];
+    const children: number[] = [];
     try {
-      if (wholeGroup) process.kill(-child.pid, signal);
-      else child.kill(signal);
+      for (const entry of await readdir('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+        // pid (comm) state ppid ...: comm may hold spaces, so read from its closing parenthesis.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) children.push(Number(entry));
+      }
     } catch {
-      child.kill(signal);
+      // no /proc
     }
-    const timer = setTimeout(() => {
+    return [pid, ...children];
+  }
+
+  private async signalAll(pids: number[], signal: NodeJS.Signals): Promise<void> {
+    for (const pid of pids) {
       try {
-        process.kill(-child.pid!, 'SIGKILL');
+        process.kill(pid, signal);
       } catch {
         // already gone
       }
-    }, graceMs);
-    await exited;
-    clearTimeout(timer);
-    // Let the backends of the group finish exiting before a restart reuses the data directory.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  /** Resolves once none of pids is alive (SIGKILL to what is left after graceMs). */
+  private async waitGone(pids: number[], graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    for (;;) {
+      const alive = pids.filter(isAlive);
+      if (alive.length === 0) return;
+      if (Date.now() > deadline + 10_000)
+        throw new Error(`PostgreSQL processes ${alive.join(', ')} do not exit`);
+      if (Date.now() > deadline) await this.signalAll(alive, 'SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private running(): boolean {
+    const child = this.child;
+    return !!child?.pid && child.exitCode === null && child.signalCode === null;
   }
 
   /** Fast shutdown: running transactions roll back, committed ones are on disk. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child?.pid) return;
-    await this.signalGroup('SIGINT', 15_000, false);
+    if (!this.running()) return;
+    const pids = await this.processes();
+    await this.signalAll(pids.slice(0, 1), 'SIGINT');
+    await this.waitGone(pids, 15_000);
   }
 
-  /** SIGKILL to the postmaster and every backend. */
+  /** SIGKILL to the postmaster and every backend, as a host crash would. */
   async kill(): Promise<void> {
-    await this.signalGroup('SIGKILL', 1_000, true);
+    if (!this.running()) return;
+    const pids = await this.processes();
+    await this.signalAll(pids, 'SIGKILL');
+    await this.waitGone(pids, 5_000);
+  }
+
+  /**
+   * SIGKILL to the postmaster alone, as `kill -9 <postmaster>` does: each backend notices, sends its
+   * client 57P01 "terminating connection due to unexpected postmaster exit" and exits. Resolves
+   * once every one of them is gone, so start() can reuse the data directory.
+   */
+  async crashPostmaster(): Promise<void> {
+    if (!this.running()) return;
+    const pids = await this.processes();
+    await this.signalAll(pids.slice(0, 1), 'SIGKILL');
+    await this.waitGone(pids, 10_000);
+  }
+
+  private paused: number[] = [];
+
+  /** SIGSTOP to the postmaster and every backend: connections stay open, nothing answers (a hung host). */
+  async pause(): Promise<void> {
+    if (!this.running()) return;
+    this.paused = await this.processes();
+    await this.signalAll(this.paused, 'SIGSTOP');
+  }
+
+  /** SIGCONT to what pause() stopped. */
+  async resume(): Promise<void> {
+    await this.signalAll(this.paused.splice(0), 'SIGCONT');
   }
 
   logs(): string {
     return this.output();
+  }
+}
+
+/** Whether pid is a running process; a zombie (exited, not yet reaped) counts as gone. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }

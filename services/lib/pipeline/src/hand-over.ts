@@ -17,6 +17,15 @@ interface Job<T> {
   trace: Record<string, string>;
 }
 
+/** The hand-over found no nats-server to publish to; the jobs are left to the spool sweeper. */
+export class BusUnavailableError extends Error {
+  readonly code = 'BUS_UNAVAILABLE';
+  constructor() {
+    super('not connected to nats-server; the spool sweeper publishes the jobs later');
+    this.name = 'BusUnavailableError';
+  }
+}
+
 /**
  * Hands committed accept batches on, never throwing: messages routed at accept time go straight to
  * mda, the others to routing (each message keeps its own trace). One publish per subject is in
@@ -28,18 +37,27 @@ interface Job<T> {
 export function handOverAccepted(
   js: JetStreamClient,
   onError: (error: unknown, spoolIds: string[]) => void,
-  maxBundle = 256,
+  options: {
+    maxBundle?: number;
+    /**
+     * Whether the connection has a server now. While it has none, jobs are reported at once
+     * instead of waiting for a publish timeout each: memory stays flat through a long outage and
+     * the sweeper publishes them once the bus is back.
+     */
+    connected?: () => boolean;
+  } = {},
 ): (committed: AcceptedMessage[]) => void {
   const sender = <T extends { spoolId: string }>(subject: string, prefix: string) =>
     new GroupCommitter<Job<T>>(
-      (jobs) =>
-        publishSpoolJobs(js, subject, prefix, jobs).catch((error: unknown) =>
-          onError(
-            error,
-            jobs.map((j) => j.payload.spoolId),
-          ),
-        ),
-      { maxBatch: maxBundle, maxConcurrent: 1 },
+      async (jobs) => {
+        const ids = () => jobs.map((j) => j.payload.spoolId);
+        if (options.connected && !options.connected()) {
+          onError(new BusUnavailableError(), ids());
+          return;
+        }
+        await publishSpoolJobs(js, subject, prefix, jobs).catch((error: unknown) => onError(error, ids()));
+      },
+      { maxBatch: options.maxBundle ?? 256, maxConcurrent: 1 },
     );
   const toRouting = sender<RoutingJob>(subjects.routing, 'route');
   const toMda = sender<LocalDeliveryJob>(subjects.localDelivery, 'local');

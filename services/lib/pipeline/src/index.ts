@@ -1,4 +1,9 @@
-export { type AcceptedMessage, handOverAccepted, publishSpoolJobs } from './hand-over.js';
+export {
+  type AcceptedMessage,
+  BusUnavailableError,
+  handOverAccepted,
+  publishSpoolJobs,
+} from './hand-over.js';
 export type {
   LocalDeliveryJob as LocalDeliveryJobPayload,
   MailboxChangeEvent as MailboxChangeEventPayload,

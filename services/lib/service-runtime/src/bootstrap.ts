@@ -1,10 +1,11 @@
 import { ConfigError } from '@hermod/config';
-import { createPool, migrate, type Pool } from '@hermod/db';
+import { createPool, isTransientDatabaseError, migrate, type Pool } from '@hermod/db';
 import { createLogger, type Logger } from '@hermod/logging';
 import { connectNats } from '@hermod/nats';
 import { setupPipeline } from '@hermod/pipeline';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';
+import { untilAvailable } from './dependency.js';
 import { createMetricsRegistry } from './metrics.js';
 import { type OpsServer, type ReadinessCheck, startOpsServer } from './ops-server.js';
 import { ShutdownCoordinator } from './shutdown.js';
@@ -23,7 +24,11 @@ export interface ServiceBase {
   registry: Registry;
   shutdown: ShutdownCoordinator;
   readiness: ReadinessCheck[];
-  /** Starts /healthz, /readyz, /metrics; call once everything is wired. */
+  /**
+   * Marks start-up as finished (the 'start-up' readiness check passes) and gives the ops endpoint;
+   * call once everything is wired. /healthz, /readyz and /metrics answer from createServiceBase
+   * on, so a service waiting for its dependencies is live but not ready.
+   */
   startOps(): Promise<OpsServer>;
 }
 
@@ -32,7 +37,22 @@ export function createServiceBase(name: string, config: BaseConfig): ServiceBase
   const registry = createMetricsRegistry(name);
   const shutdown = new ShutdownCoordinator(logger, config.SHUTDOWN_GRACE_MS);
   shutdown.listen();
-  const readiness: ReadinessCheck[] = [];
+  let started = false;
+  const readiness: ReadinessCheck[] = [
+    { name: 'start-up', check: () => started || 'starting: waiting for dependencies' },
+  ];
+  const ops = startOpsServer({
+    host: config.OPS_HOST,
+    port: config.OPS_PORT,
+    registry,
+    checks: readiness,
+    logger,
+  }).then((server) => {
+    logger.info({ opsPort: server.port }, 'ops endpoint listening');
+    return server;
+  });
+  // A port that cannot be bound fails the start-up when main reaches startOps (runMain exits).
+  ops.catch(() => {});
   return {
     name,
     logger,
@@ -40,33 +60,35 @@ export function createServiceBase(name: string, config: BaseConfig): ServiceBase
     shutdown,
     readiness,
     async startOps() {
-      const ops = await startOpsServer({
-        host: config.OPS_HOST,
-        port: config.OPS_PORT,
-        registry,
-        checks: readiness,
-        logger,
-      });
+      const server = await ops;
       // Registered last, so it runs first: stop advertising readiness before anything else stops.
-      shutdown.register('ops-draining', () => ops.setDraining());
-      logger.info({ opsPort: ops.port }, 'ops endpoint listening');
-      return ops;
+      shutdown.register('ops-draining', () => server.setDraining());
+      started = true;
+      return server;
     },
   };
 }
 
-/** A migrated pool with a readiness check and a shutdown hook. */
+/**
+ * A migrated pool with a readiness check and a shutdown hook. While PostgreSQL cannot be reached
+ * the migrations are retried with backoff (the service stays live, /readyz names postgres and the
+ * error); only an error that retrying cannot cure (bad credentials, a broken migration) ends the start.
+ */
 export async function connectDatabase(base: ServiceBase, url: string, max: number): Promise<Pool> {
   const pool = createPool({ connectionString: url, max, applicationName: `hermod-${base.name}` });
-  await migrate(pool);
+  base.shutdown.register('postgres', () => pool.end());
+  let migrated = false;
   base.readiness.push({
     name: 'postgres',
     check: async () => {
       await pool.query('SELECT 1');
-      return true;
+      return migrated || 'applying schema migrations';
     },
   });
-  base.shutdown.register('postgres', () => pool.end());
+  await untilAvailable(base.logger, 'postgres', () => migrate(pool), {
+    isPermanent: (error) => !isTransientDatabaseError(error),
+  });
+  migrated = true;
   return pool;
 }
 
@@ -74,19 +96,66 @@ export interface Bus {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** Whether the connection has a server now (false while it reconnects or once closed). */
+  connected(): boolean;
 }
 
-/** A NATS connection with the pipeline's streams and consumers ensured, a readiness check and a drain on shutdown. */
-export async function connectBus(base: ServiceBase, url: string, replicas: number): Promise<Bus> {
-  const nc = await connectNats({ servers: url.split(','), name: `hermod-${base.name}`, logger: base.logger });
-  const jsm = await nc.jetstreamManager();
-  await setupPipeline(jsm, replicas);
-  base.readiness.push({
+export interface BusOptions {
+  /**
+   * The service keeps serving its clients without nats-server (msa and mx accept into the spool,
+   * imap reads the database): once started, losing the bus is reported as `degraded` in /readyz
+   * and does not take the service out of its load balancer. Start-up still waits for the bus.
+   */
+  servesWithout?: boolean;
+}
+
+/**
+ * A core NATS connection with a readiness check (a round trip to the server) and a drain on
+ * shutdown. While nats-server cannot be reached the connection keeps trying (connectNats waits on
+ * its first connect too); /readyz says so meanwhile.
+ */
+export async function connectNatsServer(
+  base: ServiceBase,
+  url: string,
+  options: BusOptions = {},
+): Promise<NatsConnection> {
+  let nc: NatsConnection | undefined;
+  const readiness: ReadinessCheck = {
     name: 'nats',
-    check: () => !nc.isClosed() && nc.info !== undefined && !reconnecting(nc),
+    check: async () => {
+      if (!nc) return 'connecting to nats-server';
+      if (nc.isClosed()) return 'connection closed';
+      if (reconnecting(nc)) return 'disconnected; reconnecting to nats-server';
+      await nc.rtt();
+      return true;
+    },
+  };
+  base.readiness.push(readiness);
+  nc = await connectNats({ servers: url.split(','), name: `hermod-${base.name}`, logger: base.logger });
+  // Connected once: from now on a service that serves without the bus only reports its loss.
+  readiness.degradesOnly = options.servesWithout ?? false;
+  const connected = nc;
+  base.shutdown.register('nats', () => connected.drain());
+  return connected;
+}
+
+/**
+ * A NATS connection (connectNatsServer) with the pipeline's streams and consumers ensured, retried
+ * with backoff while JetStream does not answer.
+ */
+export async function connectBus(
+  base: ServiceBase,
+  url: string,
+  replicas: number,
+  options: BusOptions = {},
+): Promise<Bus> {
+  const nc = await connectNatsServer(base, url, options);
+  const jsm = await untilAvailable(base.logger, 'nats', async () => {
+    const manager = await nc.jetstreamManager();
+    await setupPipeline(manager, replicas);
+    return manager;
   });
-  base.shutdown.register('nats', () => nc.drain());
-  return { nc, js: nc.jetstream(), jsm };
+  return { nc, js: nc.jetstream(), jsm, connected: () => !nc.isClosed() && !reconnecting(nc) };
 }
 
 // nats.js exposes no "connected" flag; a reconnecting client has no server to talk to.

@@ -1,13 +1,16 @@
 export {
   type BaseConfig,
   type Bus,
+  type BusOptions,
   connectBus,
   connectDatabase,
+  connectNatsServer,
   createServiceBase,
   runMain,
   type ServiceBase,
 } from './bootstrap.js';
 export { commonEnv } from './common-env.js';
+export { untilAvailable } from './dependency.js';
 export { createMetricsRegistry, type Registry } from './metrics.js';
-export { type OpsServer, type ReadinessCheck, startOpsServer } from './ops-server.js';
+export { type OpsServer, type Readiness, type ReadinessCheck, startOpsServer } from './ops-server.js';
 export { ShutdownCoordinator } from './shutdown.js';

@@ -15,6 +15,10 @@ export function routingRecipientClient(
 ): { validate: ValidateRecipient; close(): void } {
   const client = new routingV1.RoutingServiceClient(address, credentials.createInsecure(), {
     interceptors: [tracingClientInterceptor],
+    // A restarted routing replica is asked again within about 2 s; grpc-js' default backoff (1 s
+    // growing to 120 s) can hold RCPTs at 451 for seconds after routing is back.
+    'grpc.initial_reconnect_backoff_ms': 250,
+    'grpc.max_reconnect_backoff_ms': 2_000,
   });
   return {
     validate: (request) =>

@@ -83,7 +83,6 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
             recipients: recipients.map((r) => r.address),
             spoolId,
           });
-          if (!deps.busHealthy()) throw new Error('message bus unavailable');
           await deps.accept({
             spoolId,
             mailFrom,
