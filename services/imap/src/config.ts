@@ -1,10 +1,11 @@
 import { env } from '@hermod/config';
-import { commonEnv } from '@hermod/service-runtime';
+import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 /** Environment of the imap service (IMAP and POP3 listeners, limits). */
 export const imapEnv = z.object({
   ...commonEnv,
+  ...servesWithoutBusEnv,
   OPS_PORT: env.port(9106),
   DATABASE_URL: z.string().min(1),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),

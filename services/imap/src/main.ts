@@ -20,7 +20,7 @@ runMain('imap', async () => {
   const { logger, registry, shutdown } = base;
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   // Core NATS only: change events are notifications, the database stays the source of truth.
-  const nc = await connectNatsServer(base, config.NATS_URL, { servesWithout: true });
+  const nc = await connectNatsServer(base, config.NATS_URL, { servesWithout: config.READY_WITHOUT_NATS });
 
   let tlsContext: SecureContext | undefined;
   if (config.TLS_CERT_FILE && config.TLS_KEY_FILE) {

@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
 import { env, loadConfig } from '@hermod/config';
-import { commonEnv } from '@hermod/service-runtime';
+import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected CIDR notation such as 10.0.0.0/8');
 
 export const msaEnv = z.object({
   ...commonEnv,
+  ...servesWithoutBusEnv,
   OPS_PORT: env.port(9101),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),

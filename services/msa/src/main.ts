@@ -35,9 +35,9 @@ runMain('msa', async () => {
   const { logger, registry, shutdown } = base;
   const [key, cert] = await Promise.all([readFile(config.TLS_KEY_FILE), readFile(config.TLS_CERT_FILE)]);
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  // Accepting needs only the spool: without nats-server the service stays ready (reported as degraded).
+  // Accepting needs only the spool: without nats-server it goes on accepting; ready only if configured so.
   const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
-    servesWithout: true,
+    servesWithout: config.READY_WITHOUT_NATS,
   });
 
   const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { env, loadConfig } from '@hermod/config';
-import { commonEnv } from '@hermod/service-runtime';
+import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 const hostPort = z.string().regex(/^[0-9a-fA-F:.[\]]+:\d{1,5}$/, 'expected host:port such as 127.0.0.1:53');
@@ -8,6 +8,7 @@ const dnsZone = z.string().regex(/^[a-z0-9.-]+$/i, 'expected a DNS zone such as 
 
 export const mxEnv = z.object({
   ...commonEnv,
+  ...servesWithoutBusEnv,
   OPS_PORT: env.port(9102),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),

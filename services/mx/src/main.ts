@@ -41,9 +41,9 @@ runMain('mx', async () => {
       : undefined;
   if (!tls) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  // Accepting needs only the spool: without nats-server the service stays ready (reported as degraded).
+  // Accepting needs only the spool: without nats-server it goes on accepting; ready only if configured so.
   const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
-    servesWithout: true,
+    servesWithout: config.READY_WITHOUT_NATS,
   });
 
   const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);

@@ -37,10 +37,14 @@ after(async () => {
 });
 
 /** A service process (msa needs PostgreSQL and NATS to start), spawned without waiting for it. */
-async function spawnService(service: 'msa' | 'mda'): Promise<NodeServiceProcess> {
+async function spawnService(
+  service: 'msa' | 'mda',
+  extraEnv: Record<string, string> = {},
+): Promise<NodeServiceProcess> {
   const own: Record<string, string> =
     service === 'msa'
       ? {
+          ...extraEnv,
           ROUTING_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
           TLS_CERT_FILE: tls.certFile,
           TLS_KEY_FILE: tls.keyFile,
@@ -139,15 +143,19 @@ test('an established service reports the lost dependency and why, stays live, an
   await pg.resume();
   await msa.waitReady(15_000);
 
-  // mda cannot work without the bus: not ready. msa accepts into the spool without it: still
-  // ready, the loss reported as degraded.
+  // Without the bus every service reports not-ready with the reason (msa still accepts into the
+  // spool meanwhile); an msa with READY_WITHOUT_NATS stays ready and reports the loss as degraded.
+  const msaReadyWithoutBus = await spawnService('msa', { READY_WITHOUT_NATS: 'true' });
+  await msaReadyWithoutBus.waitReady(30_000);
   await nats.kill();
   assert.match(await notReadyBecauseOf(mda, 'nats'), /reconnecting|closed/);
-  assert.match(await degradedBecauseOf(msa, 'nats'), /reconnecting|closed/);
+  assert.match(await notReadyBecauseOf(msa, 'nats'), /reconnecting|closed/);
+  assert.match(await degradedBecauseOf(msaReadyWithoutBus, 'nats'), /reconnecting|closed/);
   await nats.start();
   await mda.waitReady(15_000);
-  await eventually('msa no longer degraded', async () =>
-    (await probe(msa)).degraded.nats === undefined ? true : undefined,
+  await msa.waitReady(15_000);
+  await eventually('msa with READY_WITHOUT_NATS no longer degraded', async () =>
+    (await probe(msaReadyWithoutBus)).degraded.nats === undefined ? true : undefined,
   );
 
   nats.pause();

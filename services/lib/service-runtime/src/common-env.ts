@@ -16,3 +16,16 @@ export const commonEnv = {
   /** How long SIGTERM waits for in-flight work before exiting anyway. */
   SHUTDOWN_GRACE_MS: env.int(25_000, 0, 600_000),
 };
+
+/**
+ * Variables of the services that keep serving their clients without nats-server (msa and mx accept
+ * into the spool, imap reads the database).
+ */
+export const servesWithoutBusEnv = {
+  /**
+   * Whether /readyz stays 200 while nats-server cannot be reached (reported under `degraded`).
+   * Off: not ready with the reason, as for any dependency. On: the replica stays in its load
+   * balancer and keeps accepting into the spool; the sweeper hands mail over once the bus is back.
+   */
+  READY_WITHOUT_NATS: env.bool(false),
+};

@@ -9,7 +9,7 @@ export {
   runMain,
   type ServiceBase,
 } from './bootstrap.js';
-export { commonEnv } from './common-env.js';
+export { commonEnv, servesWithoutBusEnv } from './common-env.js';
 export { untilAvailable } from './dependency.js';
 export { createMetricsRegistry, type Registry } from './metrics.js';
 export { type OpsServer, type Readiness, type ReadinessCheck, startOpsServer } from './ops-server.js';
