@@ -57,6 +57,11 @@ export function createOperatorMetrics(registry: Registry) {
       labelNames: ['bucket', 'operation'] as const,
       registers: [registry],
     }),
+    dkimKeysGenerated: new Counter({
+      name: 'hermod_operator_dkim_keys_generated_total',
+      help: 'DKIM key pairs generated (one per new domain and per rotation when all is well).',
+      registers: [registry],
+    }),
   };
 }
 export type OperatorMetrics = ReturnType<typeof createOperatorMetrics>;

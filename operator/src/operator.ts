@@ -39,6 +39,8 @@ export interface OperatorOptions {
   maxBackoffMs: number;
   dns: DnsLookup | undefined;
   dnsRecheckMs: number;
+  /** Default 5 s. */
+  keyMinIntervalMs?: number;
   defaultMxHosts: string[];
   generateKey: (algorithm: DkimAlgorithm) => Promise<GeneratedKey>;
   clock?: () => Date;
@@ -101,6 +103,7 @@ export class Operator {
       fieldManager: FIELD_MANAGER,
       defaultMxHosts: o.defaultMxHosts,
       dnsRecheckMs: o.dnsRecheckMs,
+      keyMinIntervalMs: o.keyMinIntervalMs ?? 5_000,
     });
     this.mailDomains.onChange((key, current, previous) => {
       this.enqueue(key);

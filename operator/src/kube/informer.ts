@@ -21,6 +21,7 @@ export interface KubeObject {
       name: string;
       uid: string;
       controller?: boolean;
+      blockOwnerDeletion?: boolean;
     }>;
     [key: string]: unknown;
   };

@@ -9,20 +9,13 @@ import {
   condition,
   kvJson,
   type MailDomainJson,
+  manifest,
   metricValue,
   type OperatorEnv,
   type OperatorProcess,
   startOperatorEnv,
   waitFor,
 } from './operator-env.js';
-
-const manifest = (name: string, spec: Record<string, unknown>) =>
-  JSON.stringify({
-    apiVersion: 'mail.hermod.dev/v1alpha1',
-    kind: 'MailDomain',
-    metadata: { name, namespace: 'default' },
-    spec,
-  });
 
 describe('MailDomain lifecycle', () => {
   let env: OperatorEnv;
@@ -142,7 +135,7 @@ describe('MailDomain lifecycle', () => {
     assert.ok(verified.status?.dnsRecords?.every((r) => r.visible === true));
   });
 
-  test('DKIM rotation: the new selector is published in status and the key bucket before signing switches', async () => {
+  test('DKIM rotation: the new selector is published first, signing switches only once DNS shows it, the old one retires later', async () => {
     await env.cp.kubectlOk(['apply', '-f', '-'], {
       input: manifest('rotating', {
         domain: 'rotating.example',
@@ -170,15 +163,55 @@ describe('MailDomain lifecycle', () => {
       'the new key is already in the bucket',
     );
     const published = await get('rotating');
-    assert.ok(published.status?.dnsRecords?.some((r) => r.name === `${pending}._domainkey.rotating.example`));
-    await waitFor(
+    const pendingRecord = published.status?.dnsRecords?.find(
+      (r) => r.name === `${pending}._domainkey.rotating.example`,
+    );
+    assert.ok(pendingRecord);
+    // The switch is due after 6 s, but nobody published the new record: signing holds.
+    const held = await waitFor(
+      'the rotation to hold',
+      async () => {
+        const m = await get('rotating');
+        return condition(m, 'DkimRotation')?.reason === 'WaitingForDns' ? m : undefined;
+      },
+      15_000,
+      250,
+    );
+    assert.equal(condition(held, 'DkimRotation')?.status, 'False');
+    assert.equal(held.status?.dkim?.activeSelector, first);
+    assert.equal(condition(held, 'Ready')?.status, 'True', 'still signing with a visible key');
+    config = await kvJson<DomainConfigValue>(env.buckets.domains, 'rotating.example');
+    assert.equal(config?.dkim?.selector, first, 'signing did not switch to an invisible selector');
+    const warnings = await env.cp.getJson<{ items: Array<{ type: string }> }>([
+      'events',
+      '-n',
+      'default',
+      '--field-selector=involvedObject.name=rotating,reason=DkimRotationHeld',
+    ]);
+    assert.equal(warnings.items.length, 1);
+    assert.equal(warnings.items[0]?.type, 'Warning');
+    // Published: the next DNS re-check lets the switch through.
+    dns.add({ type: 'TXT', name: pendingRecord.name, text: pendingRecord.value });
+    const switched = await waitFor(
       'the switch',
-      async () => (await get('rotating')).status?.dkim?.activeSelector === pending,
+      async () => {
+        const m = await get('rotating');
+        return m.status?.dkim?.activeSelector === pending ? m : undefined;
+      },
       15_000,
       250,
     );
     config = await kvJson<DomainConfigValue>(env.buckets.domains, 'rotating.example');
     assert.equal(config?.dkim?.selector, pending);
+    // The old selector is kept (key and record) while mail signed with it may still be checked.
+    assert.equal(switched.status?.dkim?.retiringSelector, first);
+    assert.ok(switched.status?.dnsRecords?.some((r) => r.name === `${first}._domainkey.rotating.example`));
+    await waitFor(
+      'the old selector to retire',
+      async () => (await get('rotating')).status?.dkim?.retiringSelector === undefined,
+      15_000,
+      250,
+    );
     assert.equal(
       await kvJson(env.buckets.dkimKeys, `rotating.example.${first}`),
       undefined,
@@ -190,7 +223,7 @@ describe('MailDomain lifecycle', () => {
       '-n',
       'default',
     ]);
-    assert.ok(Object.keys(secret.data).every((k) => k.startsWith(`${pending}.`)));
+    assert.ok(Object.keys(secret.data).every((k) => !k.startsWith(`${first}.`)));
   });
 
   test('a new MailDomain reaches the live config bucket within 5 seconds of kubectl apply', async () => {
@@ -324,12 +357,38 @@ describe('MailDomain lifecycle', () => {
         /spec\.remote\.hosts\[0\]\.port/,
       ],
       [{ domain: 'x.example', limits: { maxMessageSize: 'lots' } }, /spec\.limits\.maxMessageSize/],
+      // Sizes the operator could not use are refused at apply time (CEL quantity functions).
+      [
+        { domain: 'x.example', limits: { maxMessageSize: '0' } },
+        /spec\.limits\.maxMessageSize.*between 1Ki and 2Gi/,
+      ],
+      [
+        { domain: 'x.example', limits: { maxMessageSize: '999999Ti' } },
+        /spec\.limits\.maxMessageSize.*between 1Ki and 2Gi/,
+      ],
+      [
+        { domain: 'x.example', limits: { defaultQuota: '999999Ti' } },
+        /spec\.limits\.defaultQuota.*between 1Mi and 1024Ti/,
+      ],
     ];
     for (const [spec, expected] of cases) {
       const result = await env.cp.kubectl(['apply', '-f', '-'], { input: manifest('invalid', spec) });
       assert.notEqual(result.code, 0, JSON.stringify(spec));
       assert.match(result.stderr, expected);
     }
+    // The bounds themselves are accepted.
+    await env.cp.kubectlOk(['apply', '--dry-run=server', '-f', '-'], {
+      input: manifest('bounds', {
+        domain: 'x.example',
+        limits: { maxMessageSize: '2Gi', defaultQuota: '1024Ti' },
+      }),
+    });
+    await env.cp.kubectlOk(['apply', '--dry-run=server', '-f', '-'], {
+      input: manifest('bounds', {
+        domain: 'x.example',
+        limits: { maxMessageSize: '1Ki', defaultQuota: '1Mi' },
+      }),
+    });
     const immutable = await env.cp.kubectl([
       'patch',
       'mdom',
