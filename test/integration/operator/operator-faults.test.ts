@@ -128,4 +128,28 @@ describe('operator under injected faults', () => {
       await setSecretVerbs(['get', 'list', 'watch', 'create', 'patch', 'delete']);
     }
   });
+
+  test('after the API server was away, a new domain is Ready within seconds of its return', async (t) => {
+    const operator = await env.startOperator();
+    try {
+      await waitFor(
+        'a leader',
+        async () => metricValue(await operator.metrics(), 'hermod_operator_leader') === 1,
+        30_000,
+        200,
+      );
+      // Away long enough for the watches' retry backoff to grow past 10 s.
+      await env.cp.plane.restartApiServer({ downMs: 12_000 });
+      const back = Date.now();
+      await env.cp.kubectlOk(['apply', '-f', '-'], {
+        input: manifest('returned', { domain: 'returned.example', dkim: { algorithm: 'ed25519' } }),
+      });
+      await waitFor('returned Ready', () => ready('returned'), 30_000, 100);
+      const took = Date.now() - back;
+      t.diagnostic(`Ready ${took} ms after the API server was back`);
+      assert.ok(took < 5_000, `Ready ${took} ms after the API server was back`);
+    } finally {
+      await operator.process.kill();
+    }
+  });
 });
