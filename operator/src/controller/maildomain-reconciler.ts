@@ -44,6 +44,10 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'hermod-operator';
 export const DOMAIN_LABEL = 'mail.hermod.dev/maildomain';
 export const DKIM_STATE_ANNOTATION = 'mail.hermod.dev/dkim-state';
+/** On a MailDomain: take over a live config record someone else (the CLI) wrote. */
+export const ADOPT_ANNOTATION = 'mail.hermod.dev/adopt';
+/** How often a MailDomain refused for a foreign record looks again (the bucket is not watched). */
+const FOREIGN_RECHECK_MS = 30_000;
 
 export interface MailDomainReconcilerOptions {
   client: KubeClient;
@@ -139,6 +143,26 @@ export class MailDomainReconciler implements Reconciler {
         effective: undefined,
       });
       return {};
+    }
+    const current = await this.readConfig(md.spec.domain);
+    // Records of other MailDomains are arbitrated above (oldest wins); anything else (the CLI)
+    // is someone's hand-made domain: never taken over, and so never deleted, unless asked.
+    if (
+      current &&
+      !current.source.startsWith('operator:') &&
+      md.metadata.annotations?.[ADOPT_ANNOTATION] !== 'true'
+    ) {
+      await this.writeStatus(md, {
+        configApplied: {
+          status: 'False',
+          reason: 'DomainConflict',
+          message: `${md.spec.domain} is already configured (source ${current.source}); remove it there, or annotate this MailDomain ${ADOPT_ANNOTATION}=true to take it over`,
+        },
+        dkim: undefined,
+        dnsRecords: undefined,
+        effective: undefined,
+      });
+      return { requeueAfterMs: FOREIGN_RECHECK_MS };
     }
     const dkim = await this.ensureDkim(md);
     const configChanged = await this.applyConfig(desiredDomainConfig(md, dkim.active));

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type DkimKeyValue, type DomainConfigValue, writeDomainStatus } from '@hermod/domain-config';
+import { repositoryRoot } from '@hermod/local-infra';
 import { DnsTestServer } from '../../harness/index.js';
+import { run } from '../../harness/tools.js';
 import {
   condition,
   kvJson,
@@ -466,6 +468,66 @@ describe('MailDomain lifecycle', () => {
       },
       10_000,
     );
+  });
+
+  test('a domain made with the CLI is not taken over by a MailDomain unless it says adopt', async () => {
+    const cli = await run(
+      process.execPath,
+      ['--import', 'tsx', 'services/cli/src/main.ts', 'domain', 'add', 'handmade.example', '--mode', 'local'],
+      { env: { ...process.env, NATS_URL: env.nats.url }, timeoutMs: 60_000, cwd: repositoryRoot },
+    );
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal((await kvJson<DomainConfigValue>(env.buckets.domains, 'handmade.example'))?.source, 'cli');
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: manifest('handmade', { domain: 'handmade.example', exchanger: 'remote' }),
+    });
+    const refused = await waitFor(
+      'the conflict to be reported',
+      async () => {
+        const m = await get('handmade');
+        return condition(m, 'Ready')?.reason === 'DomainConflict' ? m : undefined;
+      },
+      15_000,
+      200,
+    );
+    assert.match(condition(refused, 'ConfigApplied')?.message ?? '', /cli.*mail\.hermod\.dev\/adopt/);
+    const events = await env.cp.getJson<{ items: Array<{ type: string }> }>([
+      'events',
+      '-n',
+      'default',
+      '--field-selector=involvedObject.name=handmade,reason=DomainConflict',
+    ]);
+    assert.equal(events.items[0]?.type, 'Warning');
+    let record = await kvJson<DomainConfigValue>(env.buckets.domains, 'handmade.example');
+    assert.equal(record?.source, 'cli', 'the CLI record is untouched');
+    assert.equal(record?.exchanger, 'local');
+    // Deleting the refused MailDomain leaves the CLI's domain alone.
+    await env.cp.kubectlOk(['delete', 'maildomain', 'handmade', '-n', 'default', '--timeout=30s']);
+    record = await kvJson<DomainConfigValue>(env.buckets.domains, 'handmade.example');
+    assert.equal(record?.source, 'cli');
+    // Asked to adopt, it takes the record over (and would delete it with itself).
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'mail.hermod.dev/v1alpha1',
+        kind: 'MailDomain',
+        metadata: {
+          name: 'handmade',
+          namespace: 'default',
+          annotations: { 'mail.hermod.dev/adopt': 'true' },
+        },
+        spec: { domain: 'handmade.example', exchanger: 'remote' },
+      }),
+    });
+    await waitFor(
+      'the adopted record',
+      async () => {
+        const r = await kvJson<DomainConfigValue>(env.buckets.domains, 'handmade.example');
+        return r?.source === 'operator:default/handmade' && r.exchanger === 'remote';
+      },
+      15_000,
+      200,
+    );
+    await waitFor('handmade Ready', async () => condition(await get('handmade'), 'Ready')?.status === 'True');
   });
 
   test('a DKIM Secret deleted by hand is made again with a new key, and the old key leaves the bucket', async () => {
