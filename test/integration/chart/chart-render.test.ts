@@ -522,6 +522,47 @@ function flattenRules(rules: Any[]): string[] {
   return [...out].sort();
 }
 
+test('nats.streamReplicas: 1 for a single server, 3 for a cluster URL, or as set', async () => {
+  const replicas = async (set: string[]) => {
+    const objects = await renderChart({ set: ['postgresql.existingSecret=pg', ...set] });
+    const values = new Set(
+      byKind(objects, 'Deployment').map((d) => envOf(containerOf(d)).get('NATS_STREAM_REPLICAS')?.value),
+    );
+    assert.equal(values.size, 1, 'every component agrees');
+    return [...values][0];
+  };
+  assert.equal(await replicas([]), '1');
+  assert.equal(await replicas(['nats.url=nats://a:4222\\,nats://b:4222\\,nats://c:4222']), '3');
+  assert.equal(await replicas(['nats.streamReplicas=5']), '5');
+  assert.equal(await replicas(['nats.existingSecret=nats', 'nats.url=nats://a:4222\\,nats://b:4222']), '1');
+});
+
+test('operator.watchNamespace: WATCH_NAMESPACE and a Role there instead of a ClusterRole', async () => {
+  const objects = await renderChart({
+    set: ['postgresql.existingSecret=pg', 'operator.watchNamespace=mail-domains'],
+  });
+  const operator = (o: K8sObject) => component(o) === 'operator';
+  assert.equal(
+    envOf(containerOf(deploymentOf(objects, 'operator'))).get('WATCH_NAMESPACE')?.value,
+    'mail-domains',
+  );
+  assert.deepEqual(byKind(objects, 'ClusterRole').filter(operator), []);
+  assert.deepEqual(byKind(objects, 'ClusterRoleBinding').filter(operator), []);
+  const role = byKind(objects, 'Role').find((r) => operator(r) && r.metadata.namespace === 'mail-domains');
+  assert.ok(role?.rules.some((r: Any) => r.resources.includes('maildomains')));
+  const binding = byKind(objects, 'RoleBinding').find(
+    (r) => operator(r) && r.metadata.namespace === 'mail-domains',
+  );
+  assert.deepEqual(binding?.roleRef, {
+    apiGroup: 'rbac.authorization.k8s.io',
+    kind: 'Role',
+    name: role?.metadata.name,
+  });
+  assert.equal(binding?.subjects[0].namespace, 'mail');
+  const defaults = await renderChart({ set: ['postgresql.existingSecret=pg'] });
+  assert.equal(envOf(containerOf(deploymentOf(defaults, 'operator'))).get('WATCH_NAMESPACE'), undefined);
+});
+
 test('operator RBAC in the chart mirrors operator/config/rbac', async () => {
   const dir = join(repositoryRoot, 'operator/config/rbac');
   const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
