@@ -357,7 +357,10 @@ export class MailDomainReconciler implements Reconciler {
   private async ensureDkim(md: MailDomain): Promise<DkimOutcome> {
     const ns = md.metadata.namespace ?? 'default';
     const name = secretNameOf(md);
-    const secret = await this.readSecret(ns, name);
+    // Disabled: the cache is enough to find a Secret to delete (its events bring us back).
+    const secret = md.spec.dkim.enabled
+      ? await this.readSecret(ns, name)
+      : this.o.secrets.get(`${ns}/${name}`);
     const owned = !!secret?.metadata.ownerReferences?.some((r) => r.uid === md.metadata.uid);
     if (!md.spec.dkim.enabled) {
       if (secret && owned) {

@@ -226,6 +226,8 @@ describe('MailDomain lifecycle', () => {
       'default',
     ]);
     assert.ok(Object.keys(secret.data).every((k) => !k.startsWith(`${first}.`)));
+    // It would go on rotating every 14 s; later tests count writes.
+    await env.cp.kubectlOk(['delete', 'maildomain', 'rotating', '-n', 'default', '--timeout=30s']);
   });
 
   test('a new MailDomain reaches the live config bucket within 5 seconds of kubectl apply', async () => {
@@ -583,5 +585,20 @@ describe('MailDomain lifecycle', () => {
     assert.match(metrics, /hermod_operator_workqueue_depth/);
     const ready = await fetch(`http://127.0.0.1:${operator.opsPort}/readyz`);
     assert.equal(ready.status, 200);
+    // Domain health agrees with what kubectl shows.
+    await waitFor('the health gauges to match kubectl', async () => {
+      const list = await env.cp.getJson<{ items: MailDomainJson[] }>(['maildomains', '-A']);
+      const m = await operator.metrics();
+      const notReady = list.items.filter((d) => condition(d, 'Ready')?.status !== 'True').length;
+      const dnsMissing = list.items.filter((d) => condition(d, 'DnsVerified')?.status === 'False').length;
+      return (
+        metricValue(m, 'hermod_operator_maildomains') === list.items.length &&
+        metricValue(m, 'hermod_operator_maildomains_not_ready') === notReady &&
+        metricValue(m, 'hermod_operator_maildomains_dns_not_verified') === dnsMissing &&
+        dnsMissing > 0 &&
+        m.includes('hermod_operator_dkim_rotations_pending') &&
+        m.includes('hermod_operator_dkim_rotations_held')
+      );
+    });
   });
 });
