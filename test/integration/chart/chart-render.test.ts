@@ -381,6 +381,9 @@ describe('values', () => {
       ['logLevel=loud', /logLevel/],
       ['mx.service.externalTrafficPolicy=Nowhere', /externalTrafficPolicy/],
       ['nats.streamReplicas=9', /streamReplicas/],
+      // Quantities are checked here, not first by the API server at install time.
+      ['msa.resources.requests.memory=lots', /memory/],
+      ['operator.resources.limits.cpu=1.5cores', /cpu/],
     ] as const) {
       await assert.rejects(renderChartText({ set: [set] }), expected, set);
     }
