@@ -566,6 +566,30 @@ test('operator.watchNamespace: WATCH_NAMESPACE and a Role there instead of a Clu
   assert.equal(envOf(containerOf(deploymentOf(defaults, 'operator'))).get('WATCH_NAMESPACE'), undefined);
 });
 
+test('public Services take a load-balancer address, fixed node ports and IP families', async () => {
+  const objects = await renderChart({
+    set: [
+      'mx.service.loadBalancerIP=203.0.113.7',
+      'mx.service.nodePorts.smtp=30025',
+      'imap.service.ipFamilyPolicy=PreferDualStack',
+      'imap.service.ipFamilies={IPv6,IPv4}',
+    ],
+  });
+  const service = (name: string) => {
+    const found = byKind(objects, 'Service').find((s) => component(s) === name);
+    assert.ok(found, `no Service for ${name}`);
+    return found.spec;
+  };
+  assert.equal(service('mx').loadBalancerIP, '203.0.113.7');
+  assert.equal(service('mx').ports.find((p: Any) => p.name === 'smtp').nodePort, 30025);
+  assert.equal(service('mx').ipFamilyPolicy, undefined);
+  assert.equal(service('imap').ipFamilyPolicy, 'PreferDualStack');
+  assert.deepEqual(service('imap').ipFamilies, ['IPv6', 'IPv4']);
+  assert.equal(service('imap').loadBalancerIP, undefined);
+  assert.ok(service('imap').ports.every((p: Any) => p.nodePort === undefined));
+  await assert.rejects(renderChartText({ set: ['mx.service.nodePorts.smtp=25'] }), /nodePorts/);
+});
+
 test('operator RBAC in the chart mirrors operator/config/rbac', async () => {
   const dir = join(repositoryRoot, 'operator/config/rbac');
   const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
