@@ -4,7 +4,8 @@
 // and ports each service's own configuration expects, RBAC equal to the operator's, and values
 // that are validated by values.schema.json and documented in the README.
 import assert from 'node:assert/strict';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -588,6 +589,38 @@ test('public Services take a load-balancer address, fixed node ports and IP fami
   assert.equal(service('imap').loadBalancerIP, undefined);
   assert.ok(service('imap').ports.every((p: Any) => p.nodePort === undefined));
   await assert.rejects(renderChartText({ set: ['mx.service.nodePorts.smtp=25'] }), /nodePorts/);
+});
+
+test('per-component pod security context and extra volumes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hermod-values-'));
+  const values = join(dir, 'values.yaml');
+  await writeFile(
+    values,
+    [
+      'mda:',
+      '  podSecurityContext: { runAsUser: 20001, supplementalGroups: [3000] }',
+      '  containerSecurityContext: { readOnlyRootFilesystem: false }',
+      '  extraVolumes: [{ name: spool, emptyDir: { medium: Memory } }]',
+      '  extraVolumeMounts: [{ name: spool, mountPath: /var/spool/hermod }]',
+    ].join('\n'),
+  );
+  const objects = await renderChart({ valuesFiles: [values] });
+  const mda = deploymentOf(objects, 'mda').spec.template.spec;
+  assert.equal(mda.securityContext.runAsUser, 20001);
+  assert.equal(mda.securityContext.runAsNonRoot, true, 'the global settings stay');
+  assert.deepEqual(mda.securityContext.supplementalGroups, [3000]);
+  const container = containerOf(deploymentOf(objects, 'mda'));
+  assert.equal(container.securityContext.readOnlyRootFilesystem, false);
+  assert.equal(container.securityContext.allowPrivilegeEscalation, false);
+  assert.ok(mda.volumes.some((v: Any) => v.name === 'spool' && v.emptyDir.medium === 'Memory'));
+  assert.ok(
+    container.volumeMounts.some((m: Any) => m.name === 'spool' && m.mountPath === '/var/spool/hermod'),
+  );
+  // Other components keep the global settings.
+  const mx = deploymentOf(objects, 'mx').spec.template.spec;
+  assert.equal(mx.securityContext.runAsUser, 10001);
+  assert.ok(!mx.volumes.some((v: Any) => v.name === 'spool'));
+  await rm(dir, { recursive: true });
 });
 
 test('operator RBAC in the chart mirrors operator/config/rbac', async () => {
