@@ -312,7 +312,7 @@ export class MailDomainReconciler implements Reconciler {
 
   /**
    * Writes the DKIM Secret conditionally on what was read: create when there was none (a
-   * concurrent create answers AlreadyExists and the next attempt reads it), else replace it with
+   * concurrent create answers AlreadyExists and the next attempt reads it), else patch it with
    * the read resourceVersion as a precondition. The written version is awaited in the cache.
    */
   private async writeSecret(secret: KubeObject, existing: KubeObject | undefined): Promise<void> {
