@@ -389,6 +389,59 @@ describe('chart on a real API server', () => {
     await cp.kubectlOk(['get', 'crd', 'maildomains.mail.hermod.dev']);
   });
 
+  test('pods that mount the TLS Secret carry its checksum, so a new certificate rolls them on upgrade', async () => {
+    await cp.kubectlOk(['create', 'namespace', 'mail-tls']);
+    const setSecret = async (crt: string) => {
+      const yaml = await cp.kubectlOk([
+        'create',
+        'secret',
+        'generic',
+        'hermod-tls',
+        '-n',
+        'mail-tls',
+        `--from-literal=tls.crt=${crt}`,
+        '--from-literal=tls.key=key',
+        '--dry-run=client',
+        '-o',
+        'yaml',
+      ]);
+      await cp.kubectlOk(['apply', '-f', '-'], { input: yaml });
+    };
+    const checksums = async () => {
+      const rendered = await helm([
+        'install',
+        'hermod-tls',
+        chartDir,
+        '--namespace',
+        'mail-tls',
+        '--kubeconfig',
+        cp.kubeconfig,
+        '--dry-run=server',
+        '--set',
+        'crds.install=false',
+      ]);
+      assert.equal(rendered.code, 0, rendered.stderr);
+      const deployments = parseManifests(
+        rendered.stdout.slice(rendered.stdout.indexOf('---')).split('\nNOTES:')[0] ?? '',
+      ).filter((o) => o.kind === 'Deployment');
+      return new Map(
+        deployments.map((d) => [
+          d.metadata.labels?.['app.kubernetes.io/component'],
+          d.spec.template.metadata.annotations?.['checksum/tls-secret'],
+        ]),
+      );
+    };
+    await setSecret('first');
+    const first = await checksums();
+    await setSecret('second');
+    const second = await checksums();
+    for (const component of ['msa', 'mx', 'imap']) {
+      assert.match(first.get(component) ?? '', /^[0-9a-f]{64}$/, component);
+      assert.notEqual(second.get(component), first.get(component), `${component} rolls`);
+    }
+    assert.equal(first.get('routing'), undefined, 'routing does not mount the TLS Secret');
+  });
+
   test('uninstall keeps the MailDomain CRD (helm.sh/resource-policy: keep)', async () => {
     const result = await helm(['uninstall', 'hermod', '--namespace', 'mail', '--kubeconfig', cp.kubeconfig]);
     assert.equal(result.code, 0, result.stderr);
