@@ -29,6 +29,8 @@ export const operatorEnv = z.object({
   DNS_SERVERS: env.list([]),
   DNS_TIMEOUT_MS: env.int(2_000, 100, 60_000),
   DNS_RECHECK_MS: env.int(5 * 60_000, 1_000, 24 * 3_600_000),
+  /** No MailDomain gets a new DKIM key sooner than this after its previous one (a runaway guard). */
+  DKIM_KEY_MIN_INTERVAL_MS: env.int(5_000, 0, 24 * 3_600_000),
 });
 export type OperatorConfig = z.infer<typeof operatorEnv>;
 

@@ -67,6 +67,7 @@ const operator = new Operator({
   maxBackoffMs: config.MAX_BACKOFF_MS,
   dns,
   dnsRecheckMs: config.DNS_RECHECK_MS,
+  keyMinIntervalMs: config.DKIM_KEY_MIN_INTERVAL_MS,
   defaultMxHosts: config.HERMOD_MX_HOSTS,
   generateKey: generateDkimKey,
   onLostLeadership: () => logger.warn('lost leadership; campaigning again'),

@@ -1,8 +1,46 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { DomainHealth } from './controller/health.js';
 
 /** The operator's Prometheus metrics (process metrics come from createMetricsRegistry). */
 export function createOperatorMetrics(registry: Registry) {
+  // Domain health is read at scrape time from whatever source the operator sets (its cache).
+  let health: () => DomainHealth | undefined = () => undefined;
+  const healthGauge = (name: string, help: string, pick: (h: DomainHealth) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const h = health();
+        if (h) this.set(pick(h));
+      },
+    });
+  healthGauge('hermod_operator_maildomains', 'MailDomains the operator sees.', (h) => h.total);
+  healthGauge(
+    'hermod_operator_maildomains_not_ready',
+    'MailDomains whose Ready condition is not True.',
+    (h) => h.notReady,
+  );
+  healthGauge(
+    'hermod_operator_maildomains_dns_not_verified',
+    'MailDomains whose DnsVerified condition is False (a record the domain needs is not visible).',
+    (h) => h.dnsNotVerified,
+  );
+  healthGauge(
+    'hermod_operator_dkim_rotations_pending',
+    'MailDomains with a new DKIM selector published and not yet signing.',
+    (h) => h.rotationsPending,
+  );
+  healthGauge(
+    'hermod_operator_dkim_rotations_held',
+    'MailDomains whose DKIM switch is due but held because the new record is not visible in DNS.',
+    (h) => h.rotationsHeld,
+  );
   return {
+    /** Where the domain-health gauges read from (the operator's MailDomain cache). */
+    setDomainHealthSource(source: () => DomainHealth): void {
+      health = source;
+    },
     reconciles: new Counter({
       name: 'hermod_operator_reconcile_total',
       help: 'Reconciles by controller and result (success, error, requeue).',
@@ -55,6 +93,11 @@ export function createOperatorMetrics(registry: Registry) {
       name: 'hermod_operator_config_writes_total',
       help: 'Writes to the live config buckets (domains, dkim keys), by bucket and operation.',
       labelNames: ['bucket', 'operation'] as const,
+      registers: [registry],
+    }),
+    dkimKeysGenerated: new Counter({
+      name: 'hermod_operator_dkim_keys_generated_total',
+      help: 'DKIM key pairs generated (one per new domain and per rotation when all is well).',
       registers: [registry],
     }),
   };

@@ -5,6 +5,7 @@ import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1/maildo
 import { Controller } from './controller/controller.js';
 import type { DkimAlgorithm, GeneratedKey } from './controller/dkim.js';
 import type { DnsLookup } from './controller/dns-records.js';
+import { domainHealth } from './controller/health.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, MailDomainReconciler } from './controller/maildomain-reconciler.js';
 import { EventRecorder } from './kube/events.js';
 import { Informer, type KubeObject } from './kube/informer.js';
@@ -39,6 +40,8 @@ export interface OperatorOptions {
   maxBackoffMs: number;
   dns: DnsLookup | undefined;
   dnsRecheckMs: number;
+  /** Default 5 s. */
+  keyMinIntervalMs?: number;
   defaultMxHosts: string[];
   generateKey: (algorithm: DkimAlgorithm) => Promise<GeneratedKey>;
   clock?: () => Date;
@@ -101,7 +104,9 @@ export class Operator {
       fieldManager: FIELD_MANAGER,
       defaultMxHosts: o.defaultMxHosts,
       dnsRecheckMs: o.dnsRecheckMs,
+      keyMinIntervalMs: o.keyMinIntervalMs ?? 5_000,
     });
+    o.metrics.setDomainHealthSource(() => domainHealth(this.mailDomains.list()));
     this.mailDomains.onChange((key, current, previous) => {
       this.enqueue(key);
       // Others naming the same domain may win or lose it now (conflicts resolve by age).

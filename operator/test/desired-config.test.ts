@@ -49,3 +49,22 @@ test('DNS verification says which records the resolver sees', async () => {
   assert.deepEqual(seen, { MX: true, SPF: true, DKIM: true, DMARC: false });
   assert.match(verified.find((r) => r.purpose === 'DMARC')?.detail ?? '', /ENOTFOUND/);
 });
+
+test('the parser refuses the sizes the CRD refuses, and takes the bounds', () => {
+  for (const maxMessageSize of ['0', '1023', '999999Ti', '3Gi'])
+    assert.equal(
+      MailDomain.safeParse({
+        metadata: { name: 'd' },
+        spec: { domain: 'example.com', limits: { maxMessageSize } },
+      }).success,
+      false,
+      maxMessageSize,
+    );
+  const ok = md({ domain: 'example.com', limits: { maxMessageSize: '2Gi', defaultQuota: '1024Ti' } });
+  const config = desiredDomainConfig(ok, undefined);
+  assert.equal(config.limits.maxMessageBytes, 2 * 1024 ** 3);
+  assert.equal(
+    parseDomainConfig({ ...config, updatedAt: '2026-01-01T00:00:00Z' }).limits.defaultQuotaBytes,
+    1024 ** 5,
+  );
+});

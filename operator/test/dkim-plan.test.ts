@@ -46,8 +46,57 @@ test('rotation: the new selector is published lead time before the switch, then 
   const switched = planDkim(publish.state, s, at('2026-01-31T00:00:01Z'), next);
   assert.equal(switched.switched, true);
   assert.equal(switched.state.active?.selector, publish.state.pending?.selector);
-  assert.deepEqual(switched.retired, ['old']);
   assert.equal(switched.state.pending, undefined);
+  // The old selector stops signing but stays (key and record) for another lead time.
+  assert.deepEqual(switched.retired, []);
+  assert.equal(switched.state.retiring?.selector, 'old');
+  assert.equal(switched.nextTransitionAt?.toISOString(), '2026-02-02T00:00:01.000Z');
+  const kept = planDkim(switched.state, s, at('2026-02-02T00:00:00Z'), next);
+  assert.equal(kept.state.retiring?.selector, 'old');
+  const gone = planDkim(switched.state, s, at('2026-02-02T00:00:01Z'), next);
+  assert.deepEqual(gone.retired, ['old']);
+  assert.equal(gone.state.retiring, undefined);
+  assert.equal(gone.state.active?.selector, switched.state.active?.selector);
+});
+
+test('with DNS verification on, the switch waits until the new selector is visible', () => {
+  const s = spec({ rotationPeriod: '720h', publishLeadTime: '48h' });
+  const publishing: DkimState = {
+    active: { selector: 'old', algorithm: 'ed25519-sha256', since: '2026-01-01T00:00:00.000Z' },
+    pending: { selector: 'new', algorithm: 'ed25519-sha256', since: '2026-01-29T00:00:00.000Z' },
+  };
+  const due = at('2026-02-05T00:00:00Z');
+  const held = planDkim(publishing, s, due, next, { pendingVisible: false });
+  assert.equal(held.held, true);
+  assert.equal(held.switched, false);
+  assert.deepEqual(held.state, publishing, 'nothing changes, nothing is dropped');
+  assert.deepEqual(held.created, []);
+  assert.deepEqual(held.retired, []);
+  assert.equal(held.nextTransitionAt, undefined, 'DNS re-checks decide when to look again');
+  const visible = planDkim(publishing, s, due, next, { pendingVisible: true });
+  assert.equal(visible.switched, true);
+  assert.equal(visible.state.active?.selector, 'new');
+  assert.equal(visible.state.retiring?.selector, 'old');
+  assert.equal(visible.state.retiring?.since, due.toISOString(), 'retiring counts from the actual switch');
+  // Verification off: time alone decides, as before.
+  assert.equal(planDkim(publishing, s, due, next).switched, true);
+  // Before it is due, visibility changes nothing.
+  const early = planDkim(publishing, s, at('2026-01-30T00:00:00Z'), next, { pendingVisible: false });
+  assert.equal(early.held, false);
+  assert.equal(early.nextTransitionAt?.toISOString(), '2026-01-31T00:00:00.000Z');
+});
+
+test('a second switch while one selector is still retiring retires it', () => {
+  const s = spec({ algorithm: 'rsa-2048', publishLeadTime: '1h' });
+  const state: DkimState = {
+    active: { selector: 'b', algorithm: 'ed25519-sha256', since: '2026-01-01T00:00:00.000Z' },
+    pending: { selector: 'c', algorithm: 'rsa-sha256', since: '2026-01-01T00:00:00.000Z' },
+    retiring: { selector: 'a', algorithm: 'ed25519-sha256', since: '2026-01-01T00:30:00.000Z' },
+  };
+  const plan = planDkim(state, s, at('2026-01-01T01:00:00Z'), next);
+  assert.equal(plan.state.active?.selector, 'c');
+  assert.equal(plan.state.retiring?.selector, 'b');
+  assert.deepEqual(plan.retired, ['a']);
 });
 
 test('changing the algorithm publishes a key of the new kind before switching to it', () => {

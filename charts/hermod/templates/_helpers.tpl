@@ -245,5 +245,18 @@ switches. Call with (dict "root" $ "component" "mx").
 - name: POD_NAMESPACE
   valueFrom:
     fieldRef: { fieldPath: metadata.namespace }
+{{- with $root.Values.operator.watchNamespace }}
+- name: WATCH_NAMESPACE
+  value: {{ . | quote }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* NATS_STREAM_REPLICAS: nats.streamReplicas, or with 0 three for a cluster URL (several servers), else one. */}}
+{{- define "hermod.natsStreamReplicas" -}}
+{{- $r := int .Values.nats.streamReplicas -}}
+{{- if gt $r 0 -}}{{ $r }}
+{{- else if and (not .Values.nats.existingSecret) (contains "," .Values.nats.url) -}}3
+{{- else -}}1
+{{- end -}}
 {{- end }}

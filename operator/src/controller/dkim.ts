@@ -16,8 +16,17 @@ export const KeyMeta = z.object({
 });
 export type KeyMeta = z.infer<typeof KeyMeta>;
 
-/** Kept in an annotation of the DKIM Secret: the Secret, not status, is the source of truth. */
-export const DkimState = z.object({ active: KeyMeta.optional(), pending: KeyMeta.optional() });
+/**
+ * Kept in an annotation of the DKIM Secret: the Secret, not status, is the source of truth.
+ * retiring: the selector signing stopped with, kept (key and DNS record in status) for
+ * publishLeadTime after the switch, so mail signed just before verifies and nobody is told to
+ * remove its record early.
+ */
+export const DkimState = z.object({
+  active: KeyMeta.optional(),
+  pending: KeyMeta.optional(),
+  retiring: KeyMeta.optional(),
+});
 export type DkimState = z.infer<typeof DkimState>;
 
 export interface GeneratedKey {
@@ -54,20 +63,30 @@ export interface DkimPlan {
   /** Selectors no longer in use (remove from the key bucket). */
   retired: string[];
   switched: boolean;
-  /** When the plan changes next without any spec change. */
+  /** The switch is due but the pending selector's record is not visible in DNS: signing holds. */
+  held: boolean;
+  /** When the plan changes next without any spec change (undefined while held: DNS decides). */
   nextTransitionAt?: Date | undefined;
 }
 
+/** What DNS says about the pending selector: undefined when verification is off. */
+export interface DkimGate {
+  pendingVisible?: boolean | undefined;
+}
+
 /**
- * The DKIM key lifecycle as a pure function of (state, spec, now): make the first key; publish a
- * new selector publishLeadTime before rotationPeriod runs out (or when the algorithm changes);
- * switch signing to it once it has been published for publishLeadTime, retiring the old one.
+ * The DKIM key lifecycle as a pure function of (state, spec, now, DNS): make the first key;
+ * publish a new selector publishLeadTime before rotationPeriod runs out (or when the algorithm
+ * changes); switch signing to it once it has been published for publishLeadTime and, when DNS
+ * verification is on, its record is visible (else hold); keep the old selector as retiring for
+ * another publishLeadTime, then retire it.
  */
 export function planDkim(
   current: DkimState,
   spec: MailDomainSpec['dkim'],
   now: Date,
   newSelector: () => string,
+  gate: DkimGate = {},
 ): DkimPlan {
   const want = algorithmOf(spec);
   const at = (iso: string) => new Date(iso).getTime();
@@ -76,8 +95,9 @@ export function planDkim(
   const period = spec.rotationPeriod ? parseDuration(spec.rotationPeriod) : undefined;
   const created: KeyMeta[] = [];
   const retired: string[] = [];
-  let { active, pending } = current;
+  let { active, pending, retiring } = current;
   let switched = false;
+  let held = false;
   if (!active && pending) {
     active = { ...pending, since: stamp(now.getTime()) };
     pending = undefined;
@@ -98,17 +118,34 @@ export function planDkim(
     }
   }
   if (pending && now.getTime() >= at(pending.since) + lead) {
-    retired.push(active.selector);
-    active = { ...pending, since: stamp(at(pending.since) + lead) };
-    pending = undefined;
-    switched = true;
+    if (gate.pendingVisible === false) held = true;
+    else {
+      if (retiring) retired.push(retiring.selector);
+      // Both count from the actual switch (later than due when it was held for DNS).
+      retiring = { ...active, since: stamp(now.getTime()) };
+      active = { ...pending, since: stamp(now.getTime()) };
+      pending = undefined;
+      switched = true;
+    }
   }
-  const nextTransitionAt = pending
-    ? new Date(at(pending.since) + lead)
-    : period !== undefined
-      ? new Date(Math.max(at(active.since) + period - lead, now.getTime()))
-      : undefined;
-  return { state: { active, ...(pending ? { pending } : {}) }, created, retired, switched, nextTransitionAt };
+  if (retiring && now.getTime() >= at(retiring.since) + lead) {
+    retired.push(retiring.selector);
+    retiring = undefined;
+  }
+  const candidates = [
+    pending && !held ? at(pending.since) + lead : undefined,
+    retiring ? at(retiring.since) + lead : undefined,
+    !pending && period !== undefined ? Math.max(at(active.since) + period - lead, now.getTime()) : undefined,
+  ].filter((t): t is number => t !== undefined);
+  const nextTransitionAt = candidates.length > 0 ? new Date(Math.min(...candidates)) : undefined;
+  return {
+    state: { active, ...(pending ? { pending } : {}), ...(retiring ? { retiring } : {}) },
+    created,
+    retired,
+    switched,
+    held,
+    nextTransitionAt,
+  };
 }
 
 /** Selector names: <prefix>-<base36 milliseconds>, unique per rotation and valid as a DNS label. */

@@ -13,7 +13,6 @@ import type { Logger } from '@hermod/logging';
 import type { KV } from 'nats';
 import {
   API_VERSION,
-  type Condition,
   type DnsRecordStatus,
   GROUP,
   KIND,
@@ -38,12 +37,17 @@ import {
   selectorFactory,
 } from './dkim.js';
 import { type DnsLookup, expectedRecords, verifyRecords } from './dns-records.js';
+import { type ConditionPart, type DkimFacts, desiredStatus } from './status.js';
 
 export const FINALIZER = 'mail.hermod.dev/cleanup';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'hermod-operator';
 export const DOMAIN_LABEL = 'mail.hermod.dev/maildomain';
 export const DKIM_STATE_ANNOTATION = 'mail.hermod.dev/dkim-state';
+/** On a MailDomain: take over a live config record someone else (the CLI) wrote. */
+export const ADOPT_ANNOTATION = 'mail.hermod.dev/adopt';
+/** How often a MailDomain refused for a foreign record looks again (the bucket is not watched). */
+const FOREIGN_RECHECK_MS = 30_000;
 
 export interface MailDomainReconcilerOptions {
   client: KubeClient;
@@ -60,14 +64,13 @@ export interface MailDomainReconcilerOptions {
   fieldManager: string;
   defaultMxHosts: string[];
   dnsRecheckMs: number;
+  /** No MailDomain gets a new DKIM key sooner than this after its previous one. */
+  keyMinIntervalMs: number;
 }
 
-interface DkimOutcome {
+interface DkimOutcome extends DkimFacts {
   active?: ActiveDkim;
   published: Array<{ selector: string; algorithm: DkimAlgorithm; publicKey: string }>;
-  state: DkimState;
-  nextTransitionAt?: Date | undefined;
-  secretName?: string;
 }
 
 const secretNameOf = (md: MailDomain): string => `${md.metadata.name}-dkim`;
@@ -93,12 +96,21 @@ export class MailDomainReconciler implements Reconciler {
     { at: number; fingerprint: string; records: DnsRecordStatus[] }
   >();
 
+  /**
+   * Secrets we wrote (or read through) whose version the informer cache has not shown yet:
+   * key -> resourceVersion ('' for gone). Until the cache catches up, reads go to the API server.
+   */
+  private readonly unconfirmedSecrets = new Map<string, string>();
+  /** When each MailDomain last had a DKIM key generated (the key rate limit). */
+  private readonly lastKeyAt = new Map<string, number>();
+
   constructor(private readonly o: MailDomainReconcilerOptions) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const raw = this.o.mailDomains.get(key);
     if (!raw) {
       this.dnsCache.delete(key);
+      this.lastKeyAt.delete(key);
       return {};
     }
     const parsed = MailDomain.safeParse(raw);
@@ -131,6 +143,26 @@ export class MailDomainReconciler implements Reconciler {
         effective: undefined,
       });
       return {};
+    }
+    const current = await this.readConfig(md.spec.domain);
+    // Records of other MailDomains are arbitrated above (oldest wins); anything else (the CLI)
+    // is someone's hand-made domain: never taken over, and so never deleted, unless asked.
+    if (
+      current &&
+      !current.source.startsWith('operator:') &&
+      md.metadata.annotations?.[ADOPT_ANNOTATION] !== 'true'
+    ) {
+      await this.writeStatus(md, {
+        configApplied: {
+          status: 'False',
+          reason: 'DomainConflict',
+          message: `${md.spec.domain} is already configured (source ${current.source}); remove it there, or annotate this MailDomain ${ADOPT_ANNOTATION}=true to take it over`,
+        },
+        dkim: undefined,
+        dnsRecords: undefined,
+        effective: undefined,
+      });
+      return { requeueAfterMs: FOREIGN_RECHECK_MS };
     }
     const dkim = await this.ensureDkim(md);
     const configChanged = await this.applyConfig(desiredDomainConfig(md, dkim.active));
@@ -258,14 +290,82 @@ export class MailDomainReconciler implements Reconciler {
     return true;
   }
 
+  /**
+   * The DKIM Secret as the API server has it. The informer cache answers when it has confirmed
+   * our last write; on a miss, or while it lags behind (say its watch is down after an API-server
+   * restart while the MailDomain watch is back), the Secret is read through the API, so a key is
+   * never made twice for want of seeing the first.
+   */
+  private async readSecret(ns: string, name: string): Promise<KubeObject | undefined> {
+    const key = `${ns}/${name}`;
+    const cached = this.o.secrets.get(key);
+    const expected = this.unconfirmedSecrets.get(key);
+    if (expected !== undefined && expected === (cached?.metadata.resourceVersion ?? ''))
+      this.unconfirmedSecrets.delete(key);
+    if (cached && !this.unconfirmedSecrets.has(key)) return cached;
+    const live = await this.o.client.getOptional<KubeObject>(`/api/v1/namespaces/${ns}/secrets/${name}`);
+    const liveVersion = live?.metadata.resourceVersion ?? '';
+    if (liveVersion === (cached?.metadata.resourceVersion ?? '')) this.unconfirmedSecrets.delete(key);
+    else this.unconfirmedSecrets.set(key, liveVersion);
+    return live;
+  }
+
+  /**
+   * Writes the DKIM Secret conditionally on what was read: create when there was none (a
+   * concurrent create answers AlreadyExists and the next attempt reads it), else patch it with
+   * the read resourceVersion as a precondition. The written version is awaited in the cache.
+   */
+  private async writeSecret(secret: KubeObject, existing: KubeObject | undefined): Promise<void> {
+    const ns = secret.metadata.namespace ?? 'default';
+    const key = `${ns}/${secret.metadata.name}`;
+    try {
+      // A JSON patch with a resourceVersion test: exactly the data we want (keys no longer
+      // wanted are gone), and nothing if the Secret changed since we read it.
+      const written = existing
+        ? await this.o.client.jsonPatch<KubeObject>(
+            `/api/v1/namespaces/${ns}/secrets/${secret.metadata.name}`,
+            [
+              { op: 'test', path: '/metadata/resourceVersion', value: existing.metadata.resourceVersion },
+              { op: 'add', path: '/data', value: secret.data },
+              {
+                op: 'add',
+                path: '/metadata/labels',
+                value: { ...existing.metadata.labels, ...secret.metadata.labels },
+              },
+              {
+                op: 'add',
+                path: '/metadata/annotations',
+                value: { ...existing.metadata.annotations, ...secret.metadata.annotations },
+              },
+              { op: 'add', path: '/metadata/ownerReferences', value: secret.metadata.ownerReferences },
+            ],
+            this.o.fieldManager,
+          )
+        : await this.o.client.create<KubeObject>(
+            `/api/v1/namespaces/${ns}/secrets`,
+            secret,
+            this.o.fieldManager,
+          );
+      this.unconfirmedSecrets.set(key, written.metadata.resourceVersion ?? '');
+    } catch (error) {
+      // Someone else's version is there: read it through next time.
+      if (error instanceof KubeApiError && error.conflict) this.unconfirmedSecrets.set(key, '?');
+      throw error;
+    }
+  }
+
   private async ensureDkim(md: MailDomain): Promise<DkimOutcome> {
     const ns = md.metadata.namespace ?? 'default';
     const name = secretNameOf(md);
-    const secret = this.o.secrets.get(`${ns}/${name}`);
+    // Disabled: the cache is enough to find a Secret to delete (its events bring us back).
+    const secret = md.spec.dkim.enabled
+      ? await this.readSecret(ns, name)
+      : this.o.secrets.get(`${ns}/${name}`);
     const owned = !!secret?.metadata.ownerReferences?.some((r) => r.uid === md.metadata.uid);
     if (!md.spec.dkim.enabled) {
       if (secret && owned) {
         await this.o.client.delete(`/api/v1/namespaces/${ns}/secrets/${name}`);
+        this.unconfirmedSecrets.set(`${ns}/${name}`, '');
         for (const ref of await listDkimKeyRefs(this.o.buckets.dkimKeys, md.spec.domain))
           await deleteDkimKey(this.o.buckets.dkimKeys, ref);
       }
@@ -293,18 +393,46 @@ export class MailDomainReconciler implements Reconciler {
     if (state.pending && !material(state.pending.selector))
       state = { ...(state.active ? { active: state.active } : {}) };
     const now = this.o.clock();
-    const taken = [state.active?.selector, state.pending?.selector].filter((s): s is string => !!s);
-    const plan = planDkim(
+    const taken = [state.active?.selector, state.pending?.selector, state.retiring?.selector].filter(
+      (s): s is string => !!s,
+    );
+    if (state.retiring && !material(state.retiring.selector)) {
+      const { retiring: _gone, ...rest } = state;
+      state = rest;
+    }
+    let plan = planDkim(
       state,
       md.spec.dkim,
       now,
       selectorFactory(md.spec.dkim.selectorPrefix, this.o.clock, taken),
+      { pendingVisible: this.pendingVisible(md, state) },
+    );
+    const mdKey = this.keyOf(md);
+    const hold = plan.created.length > 0 ? this.keyHold(mdKey, `${ns}/${name}`, now.getTime()) : undefined;
+    if (hold) {
+      // Keep what there is; try again once the hold is over.
+      plan = {
+        state,
+        created: [],
+        retired: [],
+        switched: false,
+        held: false,
+        nextTransitionAt: new Date(now.getTime() + hold.waitMs),
+      };
+    }
+    const live = [plan.state.active, plan.state.pending, plan.state.retiring].filter(
+      (m): m is KeyMeta => !!m,
     );
     const keys = new Map<string, GeneratedKey>();
-    for (const meta of [plan.state.active, plan.state.pending]) {
+    for (const meta of live) {
       if (!meta) continue;
       const existing = material(meta.selector);
-      keys.set(meta.selector, existing ?? (await this.o.generateKey(meta.algorithm)));
+      if (existing) keys.set(meta.selector, existing);
+      else {
+        keys.set(meta.selector, await this.o.generateKey(meta.algorithm));
+        this.o.metrics.dkimKeysGenerated.inc();
+        this.lastKeyAt.set(mdKey, this.o.clock().getTime());
+      }
     }
     const desiredData: Record<string, string> = {};
     for (const [selector, key] of keys) {
@@ -316,9 +444,8 @@ export class MailDomainReconciler implements Reconciler {
       owned &&
       secret?.metadata.annotations?.[DKIM_STATE_ANNOTATION] === annotation &&
       stableJson(data) === stableJson(desiredData);
-    if (!upToDate) {
-      await this.o.client.apply(
-        `/api/v1/namespaces/${ns}/secrets/${name}`,
+    if (!upToDate && keys.size > 0) {
+      await this.writeSecret(
         {
           apiVersion: 'v1',
           kind: 'Secret',
@@ -333,7 +460,7 @@ export class MailDomainReconciler implements Reconciler {
                 apiVersion: API_VERSION,
                 kind: KIND,
                 name: md.metadata.name,
-                uid: md.metadata.uid,
+                uid: md.metadata.uid ?? '',
                 controller: true,
                 blockOwnerDeletion: true,
               },
@@ -341,25 +468,21 @@ export class MailDomainReconciler implements Reconciler {
           },
           data: desiredData,
         },
-        this.o.fieldManager,
+        secret,
       );
     }
     // The signing keys outbound-mta reads: every live selector, and none of the retired ones.
-    for (const meta of [plan.state.active, plan.state.pending]) {
-      const key = meta && keys.get(meta.selector);
-      if (meta && key) await this.publishKey(md.spec.domain, meta, key);
+    for (const meta of live) {
+      const key = keys.get(meta.selector);
+      if (key) await this.publishKey(md.spec.domain, meta, key);
     }
     // Retired selectors, and after any Secret change (say someone deleted it and new keys were
     // made) whatever else the bucket holds for the domain: no private key outlives its Secret.
-    const live = new Set(
-      [plan.state.active, plan.state.pending]
-        .filter((m): m is KeyMeta => !!m)
-        .map((m) => dkimKeyRef(md.spec.domain, m.selector)),
-    );
+    const liveRefs = new Set(live.map((m) => dkimKeyRef(md.spec.domain, m.selector)));
     const stale = new Set(plan.retired.map((selector) => dkimKeyRef(md.spec.domain, selector)));
     if (!upToDate)
       for (const ref of await listDkimKeyRefs(this.o.buckets.dkimKeys, md.spec.domain))
-        if (!live.has(ref)) stale.add(ref);
+        if (!liveRefs.has(ref)) stale.add(ref);
     for (const ref of stale) {
       await deleteDkimKey(this.o.buckets.dkimKeys, ref);
       this.o.metrics.configWrites.inc({ bucket: 'dkim-keys', operation: 'delete' });
@@ -391,17 +514,50 @@ export class MailDomainReconciler implements Reconciler {
             },
           }
         : {}),
-      published: [plan.state.active, plan.state.pending]
-        .filter((m): m is KeyMeta => !!m)
-        .map((m) => ({
-          selector: m.selector,
-          algorithm: m.algorithm,
-          publicKey: keys.get(m.selector)?.publicKey ?? '',
-        })),
+      published: live.map((m) => ({
+        selector: m.selector,
+        algorithm: m.algorithm,
+        publicKey: keys.get(m.selector)?.publicKey ?? '',
+      })),
       state: plan.state,
       nextTransitionAt: plan.nextTransitionAt,
       secretName: name,
+      ...(hold ? { deferred: hold.reason } : {}),
+      ...(plan.held ? { held: true } : {}),
     };
+  }
+
+  /**
+   * Whether the resolver saw the pending selector's record at the last DNS check (undefined when
+   * verification is off, so rotation runs on time alone).
+   */
+  private pendingVisible(md: MailDomain, state: DkimState): boolean | undefined {
+    if (!this.o.dns || !md.spec.dns.verify || !state.pending) return undefined;
+    const name = `${state.pending.selector}._domainkey.${md.spec.domain}`;
+    const record = this.dnsCache
+      .get(this.keyOf(md))
+      ?.records.find((r) => r.purpose === 'DKIM' && r.name === name);
+    return record?.visible === true;
+  }
+
+  /**
+   * Why a new key for this MailDomain must wait, if it must: never faster than the cache can
+   * confirm our last Secret write, and never sooner than keyMinIntervalMs after the last key.
+   */
+  private keyHold(
+    mdKey: string,
+    secretKey: string,
+    now: number,
+  ): { reason: string; waitMs: number } | undefined {
+    if (this.unconfirmedSecrets.has(secretKey))
+      return { reason: 'waiting for the DKIM Secret cache to confirm the last write', waitMs: 1_000 };
+    const last = this.lastKeyAt.get(mdKey);
+    if (last !== undefined && now - last < this.o.keyMinIntervalMs)
+      return {
+        reason: `a key was made ${now - last} ms ago; the next may come after ${this.o.keyMinIntervalMs} ms`,
+        waitMs: this.o.keyMinIntervalMs - (now - last),
+      };
+    return undefined;
   }
 
   private async publishKey(domain: string, meta: KeyMeta, key: GeneratedKey): Promise<void> {
@@ -453,98 +609,15 @@ export class MailDomainReconciler implements Reconciler {
   private async writeStatus(
     md: MailDomain,
     parts: {
-      configApplied: Omit<Condition, 'type' | 'lastTransitionTime'>;
+      configApplied: ConditionPart;
       dkim: DkimOutcome | undefined;
       dnsRecords: DnsRecordStatus[] | undefined;
       effective: { mode?: 'local' | 'remote' | 'backup'; reason: string } | undefined;
     },
   ): Promise<void> {
-    const generation = md.metadata.generation ?? 0;
-    const { dkim, dnsRecords } = parts;
-    const dkimCondition: Omit<Condition, 'type' | 'lastTransitionTime'> = !md.spec.dkim.enabled
-      ? { status: 'True', reason: 'Disabled', message: 'DKIM signing is disabled in spec.dkim.enabled' }
-      : dkim?.active
-        ? {
-            status: 'True',
-            reason: 'KeyActive',
-            message:
-              `signing with selector ${dkim.active.selector}` +
-              (dkim.state.pending
-                ? `; ${dkim.state.pending.selector} is published and takes over at ${dkim.nextTransitionAt?.toISOString()}`
-                : ''),
-          }
-        : {
-            status: 'Unknown',
-            reason: 'NotEvaluated',
-            message: 'no DKIM key while the domain is not served',
-          };
-    const checked = dnsRecords?.filter((r) => r.visible !== undefined) ?? [];
-    const missing = checked.filter((r) => !r.visible);
-    const dnsCondition: Omit<Condition, 'type' | 'lastTransitionTime'> =
-      !dnsRecords || checked.length === 0
-        ? {
-            status: 'Unknown',
-            reason: 'NotChecked',
-            message: 'DNS verification is off (spec.dns.verify or the operator settings)',
-          }
-        : missing.length === 0
-          ? { status: 'True', reason: 'RecordsVisible', message: `all ${checked.length} records are visible` }
-          : {
-              status: 'False',
-              reason: 'RecordsMissing',
-              message:
-                `not visible: ${missing.map((r) => `${r.purpose} ${r.name}${r.detail ? ` (${r.detail})` : ''}`).join('; ')}`.slice(
-                  0,
-                  2000,
-                ),
-            };
-    const ready = parts.configApplied.status === 'True' && dkimCondition.status === 'True';
-    const readyCondition: Omit<Condition, 'type' | 'lastTransitionTime'> = ready
-      ? { status: 'True', reason: 'Ready', message: `${md.spec.domain} is configured` }
-      : {
-          status: 'False',
-          reason: parts.configApplied.status !== 'True' ? parts.configApplied.reason : dkimCondition.reason,
-          message:
-            parts.configApplied.status !== 'True' ? parts.configApplied.message : dkimCondition.message,
-        };
-    const desired = [
-      { type: 'Ready', ...readyCondition },
-      { type: 'ConfigApplied', ...parts.configApplied },
-      { type: 'DkimKeyReady', ...dkimCondition },
-      { type: 'DnsVerified', ...dnsCondition },
-    ].map((c) => ({ ...c, observedGeneration: generation }));
-    const status: MailDomainStatus = {
-      observedGeneration: generation,
-      conditions: mergeConditions(md.status?.conditions, desired, this.o.clock()),
-      ...(parts.effective?.mode ? { effectiveExchanger: parts.effective.mode } : {}),
-      ...(parts.effective ? { effectiveExchangerReason: parts.effective.reason } : {}),
-      ...(dkim?.active
-        ? {
-            dkim: {
-              activeSelector: dkim.active.selector,
-              ...(dkim.state.pending ? { pendingSelector: dkim.state.pending.selector } : {}),
-              ...(dkim.state.pending && dkim.nextTransitionAt
-                ? { switchAfter: dkim.nextTransitionAt.toISOString() }
-                : {}),
-              ...(!dkim.state.pending && dkim.nextTransitionAt
-                ? { nextRotation: dkim.nextTransitionAt.toISOString() }
-                : {}),
-              ...(dkim.secretName ? { secretName: dkim.secretName } : {}),
-            },
-          }
-        : {}),
-      ...(dnsRecords ? { dnsRecords } : {}),
-    };
+    const { status, events } = desiredStatus(md, parts, this.o.clock());
     await this.applyStatus(md, status);
-    const before = conditionOf(md.status?.conditions, 'Ready');
-    if (before?.status !== readyCondition.status || before?.reason !== readyCondition.reason) {
-      await this.o.events.record(
-        this.target(md),
-        ready ? 'Normal' : 'Warning',
-        readyCondition.reason,
-        readyCondition.message,
-      );
-    }
+    for (const e of events) await this.o.events.record(this.target(md), e.type, e.reason, e.message);
   }
 
   /** Server-side apply of status when it differs from what the object already shows. */

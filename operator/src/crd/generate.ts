@@ -19,7 +19,10 @@ export function crdYaml(): string {
   return header + stringify(mailDomainCrd(), { lineWidth: 0 });
 }
 
-/** The chart's copy: the same CRD, installed only with crds.install and never deleted by helm uninstall. */
+/**
+ * The chart's copy: the same CRD, installed only with crds.install, skipped when someone else
+ * owns it, and never deleted by helm uninstall.
+ */
 export function chartCrdYaml(): string {
   const crd = mailDomainCrd();
   const metadata = crd.metadata as Record<string, unknown>;
@@ -27,7 +30,15 @@ export function chartCrdYaml(): string {
   const body = stringify(crd, { lineWidth: 0 });
   if (body.includes('{{'))
     throw new Error('CRD text contains "{{", which Helm would read as a template action');
-  return `{{- if .Values.crds.install }}\n${header}${body}{{- end }}\n`;
+  // Another release (or kubectl) owns the CRD already: leave it to its owner instead of failing on
+  // the ownership check. lookup answers nothing under helm template, which renders the CRD.
+  const guard = [
+    `{{- $crd := lookup "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" "${String(metadata.name)}" }}`,
+    '{{- $annotations := dig "metadata" "annotations" (dict) ($crd | default (dict)) }}',
+    '{{- $ours := and (eq (get $annotations "meta.helm.sh/release-name") .Release.Name) (eq (get $annotations "meta.helm.sh/release-namespace") .Release.Namespace) }}',
+    '{{- if and .Values.crds.install (or (not $crd) $ours) }}',
+  ].join('\n');
+  return `${guard}\n${header}${body}{{- end }}\n`;
 }
 
 /** The files to write: the chart's copy only when the chart folder exists. */

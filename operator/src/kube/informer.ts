@@ -21,6 +21,7 @@ export interface KubeObject {
       name: string;
       uid: string;
       controller?: boolean;
+      blockOwnerDeletion?: boolean;
     }>;
     [key: string]: unknown;
   };
@@ -166,6 +167,7 @@ export class Informer {
     this.resourceVersion = resourceVersion;
     this.needList = false;
     this.lastList = Date.now();
+    this.failures = 0;
     if (!this.synced) {
       this.synced = true;
       for (const resolve of this.syncWaiters.splice(0)) resolve();
@@ -195,7 +197,9 @@ export class Informer {
     const { logger } = this.options;
     const stop = this.stopController.signal;
     const relistInterval = this.options.relistIntervalMs ?? 10 * 60_000;
+    let attemptAt = Date.now();
     while (!stop.aborted) {
+      attemptAt = Date.now();
       try {
         if (this.needList || Date.now() - this.lastList > relistInterval) {
           const reason = this.needList ? (this.synced ? 'expired' : 'initial') : 'periodic';
@@ -229,6 +233,8 @@ export class Informer {
           this.options.onWatchRestart?.('gone');
           continue;
         }
+        // The API server came back while this attempt was under way: start the backoff afresh.
+        if (this.options.client.recoveredAt >= attemptAt) this.failures = 0;
         this.failures += 1;
         const delay = Math.min(30_000, 200 * 2 ** Math.min(this.failures, 8)) * (0.8 + Math.random() * 0.4);
         logger.warn(
@@ -236,7 +242,15 @@ export class Informer {
           'watch failed; retrying',
         );
         this.options.onWatchRestart?.('error');
-        await sleep(delay, stop);
+        // The API server answering again (say after a restart) ends the wait and the backoff.
+        const back = new AbortController();
+        const unsubscribe = this.options.client.onReachable(() => back.abort());
+        try {
+          await sleep(delay, AbortSignal.any([stop, back.signal]));
+        } finally {
+          unsubscribe();
+        }
+        if (back.signal.aborted) this.failures = 0;
       }
     }
   }

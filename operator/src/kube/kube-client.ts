@@ -50,6 +50,11 @@ export class KubeClient {
   private readonly agent: HttpAgent;
   private readonly secure: boolean;
   readonly server: string;
+  /** Set when a request could not reach the API server (no answer, or 5xx) until one gets an answer. */
+  private unreachable = false;
+  private readonly reachableListeners = new Set<() => void>();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly credentials: KubeCredentials,
@@ -65,6 +70,55 @@ export class KubeClient {
   /** From a kubeconfig file, or (no path) KUBECONFIG, the in-cluster service account, ~/.kube/config. */
   static async load(kubeconfigPath?: string, observer?: RequestObserver): Promise<KubeClient> {
     return new KubeClient(await loadKubeCredentials(kubeconfigPath), observer);
+  }
+
+  /**
+   * listener runs each time the API server answers again after it could not be reached (say it
+   * restarted). While it cannot be reached and someone listens, /readyz is probed every
+   * probeIntervalMs, so waiters learn of its return without waiting out their own backoff.
+   * Returns the unsubscribe function.
+   */
+  onReachable(listener: () => void): () => void {
+    this.reachableListeners.add(listener);
+    if (this.unreachable) this.probe();
+    return () => this.reachableListeners.delete(listener);
+  }
+
+  probeIntervalMs = 1_000;
+
+  /** When the API server last became reachable again after being away (0: never away). */
+  recoveredAt = 0;
+
+  /**
+   * Bookkeeping of reachability: no answer, 5xx or 429 (a server starting up answers "storage is
+   * initializing") mark the API server away; a 2xx answer, and /readyz answering 200 to the
+   * probe, mark it back. Other 4xx (a 403 while its RBAC caches warm up) say nothing either way.
+   */
+  private noteAnswer(statusCode: number): void {
+    if (statusCode === 0 || statusCode >= 500 || statusCode === 429) {
+      this.unreachable = true;
+      this.probe();
+      return;
+    }
+    if (!this.unreachable || statusCode < 200 || statusCode >= 300) {
+      if (this.unreachable) this.probe();
+      return;
+    }
+    this.unreachable = false;
+    this.recoveredAt = Date.now();
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    for (const listener of [...this.reachableListeners]) listener();
+  }
+
+  private probe(): void {
+    if (this.probeTimer || this.closed || this.reachableListeners.size === 0) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      // The request's own bookkeeping (noteAnswer) ends or continues the probing.
+      this.request('GET', '/readyz', { verb: 'probe', timeoutMs: 2_000 }).catch(() => {});
+    }, this.probeIntervalMs);
+    this.probeTimer.unref();
   }
 
   private url(path: string, query: Query = {}): URL {
@@ -125,10 +179,16 @@ export class KubeClient {
       const chunks: Buffer[] = [];
       for await (const chunk of res) chunks.push(chunk as Buffer);
       const text = Buffer.concat(chunks).toString('utf8');
-      const parsed: unknown = text ? JSON.parse(text) : undefined;
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = text;
+      }
       if (statusCode < 200 || statusCode >= 300) throw apiError(statusCode, parsed, method, path);
       return parsed as T;
     } finally {
+      this.noteAnswer(statusCode);
       this.observer({ verb, resource: resourceOf(path), statusCode, durationMs: Date.now() - started });
     }
   }
@@ -218,6 +278,7 @@ export class KubeClient {
     try {
       const res = await this.open('GET', url, undefined, undefined, idleMs, controller.signal);
       statusCode = res.statusCode ?? 0;
+      this.noteAnswer(statusCode);
       this.observer({
         verb: 'watch',
         resource: resourceOf(path),
@@ -274,6 +335,7 @@ export class KubeClient {
       if (stalled) throw new WatchStalledError(path, idleMs);
     } catch (error) {
       if (signal.aborted) return;
+      if (statusCode === 0) this.noteAnswer(0);
       throw error;
     } finally {
       signal.removeEventListener('abort', abort);
@@ -281,6 +343,8 @@ export class KubeClient {
   }
 
   close(): void {
+    this.closed = true;
+    clearTimeout(this.probeTimer);
     this.agent.destroy();
   }
 }

@@ -17,6 +17,8 @@ import {
   testWorkdir,
 } from '@hermod/test/harness';
 import { bundleDeployables } from '../../../docker/bundle.js';
+import { MailDomain } from '../../../operator/src/api/v1alpha1/maildomain.js';
+import { expectedRecords } from '../../../operator/src/controller/dns-records.js';
 import {
   allFeaturesValues,
   chartDir,
@@ -176,6 +178,13 @@ describe('chart on a real API server', () => {
     assert.equal(install.code, 0, install.stderr);
     // NOTES.txt: the DNS records and a first MailDomain.
     assert.match(install.stdout, /MX 10\s+mail\.example\.net\./);
+    // The SPF record NOTES asks for is the one the operator lists in status for a local domain.
+    const spf = expectedRecords(
+      MailDomain.parse({ metadata: { name: 'd' }, spec: { domain: 'example.com' } }),
+      [],
+      [],
+    ).find((r) => r.purpose === 'SPF')?.value;
+    assert.ok(spf && install.stdout.includes(`TXT     "${spf}"`), `NOTES lists SPF ${spf}`);
     assert.match(install.stdout, /kind: MailDomain/);
 
     const deployments = await cp.getJson<List<K8sObject>>(['deployments', '-n', 'mail']);
@@ -335,6 +344,102 @@ describe('chart on a real API server', () => {
     const services = 'system:serviceaccount:mail:hermod';
     const result = await cp.kubectl(['auth', 'can-i', 'get', 'secrets', '-n', 'mail', '--as', services]);
     assert.equal(result.stdout.trim(), 'no');
+  });
+
+  test('a second release (crds.install left on) skips the CRD the first one owns, cleanly', async () => {
+    const install = await helm([
+      'install',
+      'hermod-second',
+      chartDir,
+      '--namespace',
+      'mail-second',
+      '--create-namespace',
+      '--kubeconfig',
+      cp.kubeconfig,
+      '--set',
+      'postgresql.url=postgres://u:p@db:5432/hermod',
+    ]);
+    assert.equal(install.code, 0, install.stderr);
+    const manifest = await helm([
+      'get',
+      'manifest',
+      'hermod-second',
+      '--namespace',
+      'mail-second',
+      '--kubeconfig',
+      cp.kubeconfig,
+    ]);
+    assert.doesNotMatch(manifest.stdout, /kind: CustomResourceDefinition/);
+    const crd = await cp.getJson<K8sObject>(['crd', 'maildomains.mail.hermod.dev']);
+    assert.equal(
+      crd.metadata.annotations?.['meta.helm.sh/release-name'],
+      'hermod',
+      "still the first release's",
+    );
+    const uninstall = await helm([
+      'uninstall',
+      'hermod-second',
+      '--namespace',
+      'mail-second',
+      '--kubeconfig',
+      cp.kubeconfig,
+      '--wait',
+    ]);
+    assert.equal(uninstall.code, 0, uninstall.stderr);
+    await cp.kubectlOk(['get', 'crd', 'maildomains.mail.hermod.dev']);
+  });
+
+  test('pods that mount the TLS Secret carry its checksum, so a new certificate rolls them on upgrade', async () => {
+    await cp.kubectlOk(['create', 'namespace', 'mail-tls']);
+    const setSecret = async (crt: string) => {
+      const yaml = await cp.kubectlOk([
+        'create',
+        'secret',
+        'generic',
+        'hermod-tls',
+        '-n',
+        'mail-tls',
+        `--from-literal=tls.crt=${crt}`,
+        '--from-literal=tls.key=key',
+        '--dry-run=client',
+        '-o',
+        'yaml',
+      ]);
+      await cp.kubectlOk(['apply', '-f', '-'], { input: yaml });
+    };
+    const checksums = async () => {
+      const rendered = await helm([
+        'install',
+        'hermod-tls',
+        chartDir,
+        '--namespace',
+        'mail-tls',
+        '--kubeconfig',
+        cp.kubeconfig,
+        '--dry-run=server',
+        '--set',
+        'crds.install=false',
+      ]);
+      assert.equal(rendered.code, 0, rendered.stderr);
+      const deployments = parseManifests(
+        rendered.stdout.slice(rendered.stdout.indexOf('---')).split('\nNOTES:')[0] ?? '',
+      ).filter((o) => o.kind === 'Deployment');
+      return new Map(
+        deployments.map((d) => [
+          d.metadata.labels?.['app.kubernetes.io/component'],
+          d.spec.template.metadata.annotations?.['checksum/tls-secret'],
+        ]),
+      );
+    };
+    await setSecret('first');
+    const first = await checksums();
+    await setSecret('second');
+    const second = await checksums();
+    for (const component of ['msa', 'mx', 'imap']) {
+      assert.match(first.get(component) ?? '', /^[0-9a-f]{64}$/, component);
+      assert.notEqual(second.get(component), first.get(component), `${component} rolls`);
+    }
+    assert.equal(first.get('routing'), undefined, 'routing does not mount the TLS Secret');
   });
 
   test('uninstall keeps the MailDomain CRD (helm.sh/resource-policy: keep)', async () => {

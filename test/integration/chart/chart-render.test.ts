@@ -4,7 +4,8 @@
 // and ports each service's own configuration expects, RBAC equal to the operator's, and values
 // that are validated by values.schema.json and documented in the README.
 import assert from 'node:assert/strict';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -392,6 +393,9 @@ describe('values', () => {
       ['logLevel=loud', /logLevel/],
       ['mx.service.externalTrafficPolicy=Nowhere', /externalTrafficPolicy/],
       ['nats.streamReplicas=9', /streamReplicas/],
+      // Quantities are checked here, not first by the API server at install time.
+      ['msa.resources.requests.memory=lots', /memory/],
+      ['operator.resources.limits.cpu=1.5cores', /cpu/],
     ] as const) {
       await assert.rejects(renderChartText({ set: [set] }), expected, set);
     }
@@ -532,6 +536,103 @@ function flattenRules(rules: Any[]): string[] {
       for (const res of r.resources ?? []) for (const v of r.verbs ?? []) out.add(`${g}|${res}|${v}`);
   return [...out].sort();
 }
+
+test('nats.streamReplicas: 1 for a single server, 3 for a cluster URL, or as set', async () => {
+  const replicas = async (set: string[]) => {
+    const objects = await renderChart({ set: ['postgresql.existingSecret=pg', ...set] });
+    const values = new Set(
+      byKind(objects, 'Deployment').map((d) => envOf(containerOf(d)).get('NATS_STREAM_REPLICAS')?.value),
+    );
+    assert.equal(values.size, 1, 'every component agrees');
+    return [...values][0];
+  };
+  assert.equal(await replicas([]), '1');
+  assert.equal(await replicas(['nats.url=nats://a:4222\\,nats://b:4222\\,nats://c:4222']), '3');
+  assert.equal(await replicas(['nats.streamReplicas=5']), '5');
+  assert.equal(await replicas(['nats.existingSecret=nats', 'nats.url=nats://a:4222\\,nats://b:4222']), '1');
+});
+
+test('operator.watchNamespace: WATCH_NAMESPACE and a Role there instead of a ClusterRole', async () => {
+  const objects = await renderChart({
+    set: ['postgresql.existingSecret=pg', 'operator.watchNamespace=mail-domains'],
+  });
+  const operator = (o: K8sObject) => component(o) === 'operator';
+  assert.equal(
+    envOf(containerOf(deploymentOf(objects, 'operator'))).get('WATCH_NAMESPACE')?.value,
+    'mail-domains',
+  );
+  assert.deepEqual(byKind(objects, 'ClusterRole').filter(operator), []);
+  assert.deepEqual(byKind(objects, 'ClusterRoleBinding').filter(operator), []);
+  const role = byKind(objects, 'Role').find((r) => operator(r) && r.metadata.namespace === 'mail-domains');
+  assert.ok(role?.rules.some((r: Any) => r.resources.includes('maildomains')));
+  const binding = byKind(objects, 'RoleBinding').find(
+    (r) => operator(r) && r.metadata.namespace === 'mail-domains',
+  );
+  assert.deepEqual(binding?.roleRef, {
+    apiGroup: 'rbac.authorization.k8s.io',
+    kind: 'Role',
+    name: role?.metadata.name,
+  });
+  assert.equal(binding?.subjects[0].namespace, 'mail');
+  const defaults = await renderChart({ set: ['postgresql.existingSecret=pg'] });
+  assert.equal(envOf(containerOf(deploymentOf(defaults, 'operator'))).get('WATCH_NAMESPACE'), undefined);
+});
+
+test('public Services take a load-balancer address, fixed node ports and IP families', async () => {
+  const objects = await renderChart({
+    set: [
+      'mx.service.loadBalancerIP=203.0.113.7',
+      'mx.service.nodePorts.smtp=30025',
+      'imap.service.ipFamilyPolicy=PreferDualStack',
+      'imap.service.ipFamilies={IPv6,IPv4}',
+    ],
+  });
+  const service = (name: string) => {
+    const found = byKind(objects, 'Service').find((s) => component(s) === name);
+    assert.ok(found, `no Service for ${name}`);
+    return found.spec;
+  };
+  assert.equal(service('mx').loadBalancerIP, '203.0.113.7');
+  assert.equal(service('mx').ports.find((p: Any) => p.name === 'smtp').nodePort, 30025);
+  assert.equal(service('mx').ipFamilyPolicy, undefined);
+  assert.equal(service('imap').ipFamilyPolicy, 'PreferDualStack');
+  assert.deepEqual(service('imap').ipFamilies, ['IPv6', 'IPv4']);
+  assert.equal(service('imap').loadBalancerIP, undefined);
+  assert.ok(service('imap').ports.every((p: Any) => p.nodePort === undefined));
+  await assert.rejects(renderChartText({ set: ['mx.service.nodePorts.smtp=25'] }), /nodePorts/);
+});
+
+test('per-component pod security context and extra volumes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hermod-values-'));
+  const values = join(dir, 'values.yaml');
+  await writeFile(
+    values,
+    [
+      'mda:',
+      '  podSecurityContext: { runAsUser: 20001, supplementalGroups: [3000] }',
+      '  containerSecurityContext: { readOnlyRootFilesystem: false }',
+      '  extraVolumes: [{ name: spool, emptyDir: { medium: Memory } }]',
+      '  extraVolumeMounts: [{ name: spool, mountPath: /var/spool/hermod }]',
+    ].join('\n'),
+  );
+  const objects = await renderChart({ valuesFiles: [values] });
+  const mda = deploymentOf(objects, 'mda').spec.template.spec;
+  assert.equal(mda.securityContext.runAsUser, 20001);
+  assert.equal(mda.securityContext.runAsNonRoot, true, 'the global settings stay');
+  assert.deepEqual(mda.securityContext.supplementalGroups, [3000]);
+  const container = containerOf(deploymentOf(objects, 'mda'));
+  assert.equal(container.securityContext.readOnlyRootFilesystem, false);
+  assert.equal(container.securityContext.allowPrivilegeEscalation, false);
+  assert.ok(mda.volumes.some((v: Any) => v.name === 'spool' && v.emptyDir.medium === 'Memory'));
+  assert.ok(
+    container.volumeMounts.some((m: Any) => m.name === 'spool' && m.mountPath === '/var/spool/hermod'),
+  );
+  // Other components keep the global settings.
+  const mx = deploymentOf(objects, 'mx').spec.template.spec;
+  assert.equal(mx.securityContext.runAsUser, 10001);
+  assert.ok(!mx.volumes.some((v: Any) => v.name === 'spool'));
+  await rm(dir, { recursive: true });
+});
 
 test('operator RBAC in the chart mirrors operator/config/rbac', async () => {
   const dir = join(repositoryRoot, 'operator/config/rbac');

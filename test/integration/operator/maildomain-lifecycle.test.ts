@@ -4,25 +4,20 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type DkimKeyValue, type DomainConfigValue, writeDomainStatus } from '@hermod/domain-config';
+import { repositoryRoot } from '@hermod/local-infra';
 import { DnsTestServer } from '../../harness/index.js';
+import { run } from '../../harness/tools.js';
 import {
   condition,
   kvJson,
   type MailDomainJson,
+  manifest,
   metricValue,
   type OperatorEnv,
   type OperatorProcess,
   startOperatorEnv,
   waitFor,
 } from './operator-env.js';
-
-const manifest = (name: string, spec: Record<string, unknown>) =>
-  JSON.stringify({
-    apiVersion: 'mail.hermod.dev/v1alpha1',
-    kind: 'MailDomain',
-    metadata: { name, namespace: 'default' },
-    spec,
-  });
 
 describe('MailDomain lifecycle', () => {
   let env: OperatorEnv;
@@ -142,7 +137,7 @@ describe('MailDomain lifecycle', () => {
     assert.ok(verified.status?.dnsRecords?.every((r) => r.visible === true));
   });
 
-  test('DKIM rotation: the new selector is published in status and the key bucket before signing switches', async () => {
+  test('DKIM rotation: the new selector is published first, signing switches only once DNS shows it, the old one retires later', async () => {
     await env.cp.kubectlOk(['apply', '-f', '-'], {
       input: manifest('rotating', {
         domain: 'rotating.example',
@@ -170,15 +165,55 @@ describe('MailDomain lifecycle', () => {
       'the new key is already in the bucket',
     );
     const published = await get('rotating');
-    assert.ok(published.status?.dnsRecords?.some((r) => r.name === `${pending}._domainkey.rotating.example`));
-    await waitFor(
+    const pendingRecord = published.status?.dnsRecords?.find(
+      (r) => r.name === `${pending}._domainkey.rotating.example`,
+    );
+    assert.ok(pendingRecord);
+    // The switch is due after 6 s, but nobody published the new record: signing holds.
+    const held = await waitFor(
+      'the rotation to hold',
+      async () => {
+        const m = await get('rotating');
+        return condition(m, 'DkimRotation')?.reason === 'WaitingForDns' ? m : undefined;
+      },
+      15_000,
+      250,
+    );
+    assert.equal(condition(held, 'DkimRotation')?.status, 'False');
+    assert.equal(held.status?.dkim?.activeSelector, first);
+    assert.equal(condition(held, 'Ready')?.status, 'True', 'still signing with a visible key');
+    config = await kvJson<DomainConfigValue>(env.buckets.domains, 'rotating.example');
+    assert.equal(config?.dkim?.selector, first, 'signing did not switch to an invisible selector');
+    const warnings = await env.cp.getJson<{ items: Array<{ type: string }> }>([
+      'events',
+      '-n',
+      'default',
+      '--field-selector=involvedObject.name=rotating,reason=DkimRotationHeld',
+    ]);
+    assert.equal(warnings.items.length, 1);
+    assert.equal(warnings.items[0]?.type, 'Warning');
+    // Published: the next DNS re-check lets the switch through.
+    dns.add({ type: 'TXT', name: pendingRecord.name, text: pendingRecord.value });
+    const switched = await waitFor(
       'the switch',
-      async () => (await get('rotating')).status?.dkim?.activeSelector === pending,
+      async () => {
+        const m = await get('rotating');
+        return m.status?.dkim?.activeSelector === pending ? m : undefined;
+      },
       15_000,
       250,
     );
     config = await kvJson<DomainConfigValue>(env.buckets.domains, 'rotating.example');
     assert.equal(config?.dkim?.selector, pending);
+    // The old selector is kept (key and record) while mail signed with it may still be checked.
+    assert.equal(switched.status?.dkim?.retiringSelector, first);
+    assert.ok(switched.status?.dnsRecords?.some((r) => r.name === `${first}._domainkey.rotating.example`));
+    await waitFor(
+      'the old selector to retire',
+      async () => (await get('rotating')).status?.dkim?.retiringSelector === undefined,
+      15_000,
+      250,
+    );
     assert.equal(
       await kvJson(env.buckets.dkimKeys, `rotating.example.${first}`),
       undefined,
@@ -190,7 +225,9 @@ describe('MailDomain lifecycle', () => {
       '-n',
       'default',
     ]);
-    assert.ok(Object.keys(secret.data).every((k) => k.startsWith(`${pending}.`)));
+    assert.ok(Object.keys(secret.data).every((k) => !k.startsWith(`${first}.`)));
+    // It would go on rotating every 14 s; later tests count writes.
+    await env.cp.kubectlOk(['delete', 'maildomain', 'rotating', '-n', 'default', '--timeout=30s']);
   });
 
   test('a new MailDomain reaches the live config bucket within 5 seconds of kubectl apply', async () => {
@@ -324,12 +361,38 @@ describe('MailDomain lifecycle', () => {
         /spec\.remote\.hosts\[0\]\.port/,
       ],
       [{ domain: 'x.example', limits: { maxMessageSize: 'lots' } }, /spec\.limits\.maxMessageSize/],
+      // Sizes the operator could not use are refused at apply time (CEL quantity functions).
+      [
+        { domain: 'x.example', limits: { maxMessageSize: '0' } },
+        /spec\.limits\.maxMessageSize.*between 1Ki and 2Gi/,
+      ],
+      [
+        { domain: 'x.example', limits: { maxMessageSize: '999999Ti' } },
+        /spec\.limits\.maxMessageSize.*between 1Ki and 2Gi/,
+      ],
+      [
+        { domain: 'x.example', limits: { defaultQuota: '999999Ti' } },
+        /spec\.limits\.defaultQuota.*between 1Mi and 1024Ti/,
+      ],
     ];
     for (const [spec, expected] of cases) {
       const result = await env.cp.kubectl(['apply', '-f', '-'], { input: manifest('invalid', spec) });
       assert.notEqual(result.code, 0, JSON.stringify(spec));
       assert.match(result.stderr, expected);
     }
+    // The bounds themselves are accepted.
+    await env.cp.kubectlOk(['apply', '--dry-run=server', '-f', '-'], {
+      input: manifest('bounds', {
+        domain: 'x.example',
+        limits: { maxMessageSize: '2Gi', defaultQuota: '1024Ti' },
+      }),
+    });
+    await env.cp.kubectlOk(['apply', '--dry-run=server', '-f', '-'], {
+      input: manifest('bounds', {
+        domain: 'x.example',
+        limits: { maxMessageSize: '1Ki', defaultQuota: '1Mi' },
+      }),
+    });
     const immutable = await env.cp.kubectl([
       'patch',
       'mdom',
@@ -409,6 +472,66 @@ describe('MailDomain lifecycle', () => {
     );
   });
 
+  test('a domain made with the CLI is not taken over by a MailDomain unless it says adopt', async () => {
+    const cli = await run(
+      process.execPath,
+      ['--import', 'tsx', 'services/cli/src/main.ts', 'domain', 'add', 'handmade.example', '--mode', 'local'],
+      { env: { ...process.env, NATS_URL: env.nats.url }, timeoutMs: 60_000, cwd: repositoryRoot },
+    );
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal((await kvJson<DomainConfigValue>(env.buckets.domains, 'handmade.example'))?.source, 'cli');
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: manifest('handmade', { domain: 'handmade.example', exchanger: 'remote' }),
+    });
+    const refused = await waitFor(
+      'the conflict to be reported',
+      async () => {
+        const m = await get('handmade');
+        return condition(m, 'Ready')?.reason === 'DomainConflict' ? m : undefined;
+      },
+      15_000,
+      200,
+    );
+    assert.match(condition(refused, 'ConfigApplied')?.message ?? '', /cli.*mail\.hermod\.dev\/adopt/);
+    const events = await env.cp.getJson<{ items: Array<{ type: string }> }>([
+      'events',
+      '-n',
+      'default',
+      '--field-selector=involvedObject.name=handmade,reason=DomainConflict',
+    ]);
+    assert.equal(events.items[0]?.type, 'Warning');
+    let record = await kvJson<DomainConfigValue>(env.buckets.domains, 'handmade.example');
+    assert.equal(record?.source, 'cli', 'the CLI record is untouched');
+    assert.equal(record?.exchanger, 'local');
+    // Deleting the refused MailDomain leaves the CLI's domain alone.
+    await env.cp.kubectlOk(['delete', 'maildomain', 'handmade', '-n', 'default', '--timeout=30s']);
+    record = await kvJson<DomainConfigValue>(env.buckets.domains, 'handmade.example');
+    assert.equal(record?.source, 'cli');
+    // Asked to adopt, it takes the record over (and would delete it with itself).
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'mail.hermod.dev/v1alpha1',
+        kind: 'MailDomain',
+        metadata: {
+          name: 'handmade',
+          namespace: 'default',
+          annotations: { 'mail.hermod.dev/adopt': 'true' },
+        },
+        spec: { domain: 'handmade.example', exchanger: 'remote' },
+      }),
+    });
+    await waitFor(
+      'the adopted record',
+      async () => {
+        const r = await kvJson<DomainConfigValue>(env.buckets.domains, 'handmade.example');
+        return r?.source === 'operator:default/handmade' && r.exchanger === 'remote';
+      },
+      15_000,
+      200,
+    );
+    await waitFor('handmade Ready', async () => condition(await get('handmade'), 'Ready')?.status === 'True');
+  });
+
   test('a DKIM Secret deleted by hand is made again with a new key, and the old key leaves the bucket', async () => {
     const old = (await get('example-info')).status?.dkim?.activeSelector;
     assert.ok(old);
@@ -462,5 +585,20 @@ describe('MailDomain lifecycle', () => {
     assert.match(metrics, /hermod_operator_workqueue_depth/);
     const ready = await fetch(`http://127.0.0.1:${operator.opsPort}/readyz`);
     assert.equal(ready.status, 200);
+    // Domain health agrees with what kubectl shows.
+    await waitFor('the health gauges to match kubectl', async () => {
+      const list = await env.cp.getJson<{ items: MailDomainJson[] }>(['maildomains', '-A']);
+      const m = await operator.metrics();
+      const notReady = list.items.filter((d) => condition(d, 'Ready')?.status !== 'True').length;
+      const dnsMissing = list.items.filter((d) => condition(d, 'DnsVerified')?.status === 'False').length;
+      return (
+        metricValue(m, 'hermod_operator_maildomains') === list.items.length &&
+        metricValue(m, 'hermod_operator_maildomains_not_ready') === notReady &&
+        metricValue(m, 'hermod_operator_maildomains_dns_not_verified') === dnsMissing &&
+        dnsMissing > 0 &&
+        m.includes('hermod_operator_dkim_rotations_pending') &&
+        m.includes('hermod_operator_dkim_rotations_held')
+      );
+    });
   });
 });

@@ -145,6 +145,15 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return total;
 }
 
+/** A MailDomain in namespace default, as kubectl apply input. */
+export const manifest = (name: string, spec: Record<string, unknown>) =>
+  JSON.stringify({
+    apiVersion: 'mail.hermod.dev/v1alpha1',
+    kind: 'MailDomain',
+    metadata: { name, namespace: 'default' },
+    spec,
+  });
+
 export const readExample = (file: string): Promise<string> =>
   readFile(join(repositoryRoot, 'examples', file), 'utf8');
 export { DKIM_KEY_BUCKET, DOMAIN_BUCKET, DOMAIN_STATUS_BUCKET };
@@ -170,7 +179,12 @@ export interface MailDomainJson {
       message: string;
       observedGeneration?: number;
     }>;
-    dkim?: { activeSelector?: string; pendingSelector?: string; secretName?: string };
+    dkim?: {
+      activeSelector?: string;
+      pendingSelector?: string;
+      retiringSelector?: string;
+      secretName?: string;
+    };
     dnsRecords?: Array<{ purpose: string; name: string; value: string; visible?: boolean }>;
   };
 }

@@ -2,6 +2,7 @@
 // the TypeScript types, the parser the reconciler uses, and (through src/crd/generate.ts) the CRD's
 // structural OpenAPI schema with its defaults, enums, patterns, CEL rules and `kubectl explain` text.
 import { z } from 'zod';
+import { parseQuantity } from '../../controller/units.js';
 
 export const GROUP = 'mail.hermod.dev';
 export const VERSION = 'v1alpha1';
@@ -21,8 +22,31 @@ export const crdDomainPattern = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a
 const duration = z
   .string()
   .regex(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/, 'expected a duration such as 48h or 90m');
-// Quantities in the Kubernetes style (25Mi, 1Gi, 500000).
-const quantity = z.string().regex(/^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'expected a size such as 25Mi or 1Gi');
+// Quantities in the Kubernetes style (25Mi, 1Gi, 500000), within bounds the API server checks at
+// apply time (CEL's quantity library) and the parser checks the same way, so nothing the API
+// server accepts is refused by the operator later.
+const boundedQuantity = (min: string, max: string) => {
+  const message = `must be between ${min} and ${max}`;
+  return z
+    .string()
+    .max(32)
+    .regex(/^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'expected a size such as 25Mi or 1Gi')
+    .refine((v) => {
+      const bytes = parseQuantity(v);
+      return bytes >= parseQuantity(min) && bytes <= parseQuantity(max);
+    }, message)
+    .meta(
+      cel({
+        rule: `!isQuantity(self) || (quantity(self).compareTo(quantity('${min}')) >= 0 && quantity(self).compareTo(quantity('${max}')) <= 0)`,
+        message,
+      }),
+    );
+};
+/** Limits of spec.limits, in one place (docs/operator.md quotes them). */
+export const sizeLimits = {
+  maxMessageSize: { min: '1Ki', max: '2Gi' },
+  defaultQuota: { min: '1Mi', max: '1024Ti' },
+} as const;
 const hostName = z
   .string()
   .min(1)
@@ -152,10 +176,12 @@ export const MailDomainSpec = z
       .describe('Separator of sub-addresses (user+tag@domain delivers to user@domain).'),
     limits: z
       .object({
-        maxMessageSize: quantity
+        maxMessageSize: boundedQuantity(sizeLimits.maxMessageSize.min, sizeLimits.maxMessageSize.max)
           .optional()
           .describe('Largest message accepted for or from this domain, e.g. 25Mi.'),
-        defaultQuota: quantity.optional().describe('Mailbox quota of new accounts, e.g. 1Gi.'),
+        defaultQuota: boundedQuantity(sizeLimits.defaultQuota.min, sizeLimits.defaultQuota.max)
+          .optional()
+          .describe('Mailbox quota of new accounts, e.g. 1Gi.'),
         outboundPerMinute: z
           .int()
           .min(1)
@@ -216,12 +242,18 @@ export const MailDomainSpec = z
   );
 export type MailDomainSpec = z.infer<typeof MailDomainSpec>;
 
-export const conditionTypes = ['Ready', 'ConfigApplied', 'DkimKeyReady', 'DnsVerified'] as const;
+export const conditionTypes = [
+  'Ready',
+  'ConfigApplied',
+  'DkimKeyReady',
+  'DkimRotation',
+  'DnsVerified',
+] as const;
 export type ConditionType = (typeof conditionTypes)[number];
 
 export const Condition = z
   .object({
-    type: z.string().max(316).describe('Ready, ConfigApplied, DkimKeyReady or DnsVerified.'),
+    type: z.string().max(316).describe('Ready, ConfigApplied, DkimKeyReady, DkimRotation or DnsVerified.'),
     status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
     reason: z.string().max(1024).describe('CamelCase reason of the last transition.'),
     message: z.string().max(32768).describe('What is and is not working, for people.'),
@@ -257,7 +289,7 @@ export const MailDomainStatus = z
     conditions: z
       .array(Condition)
       .optional()
-      .describe('Ready, ConfigApplied, DkimKeyReady, DnsVerified.')
+      .describe('Ready, ConfigApplied, DkimKeyReady, DkimRotation, DnsVerified.')
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
     effectiveExchanger: z
       .enum(['local', 'remote', 'backup'])
@@ -273,7 +305,18 @@ export const MailDomainStatus = z
           .string()
           .optional()
           .describe('Next selector, published before signing switches to it.'),
-        switchAfter: z.string().optional().describe('When signing switches to pendingSelector (RFC 3339).'),
+        switchAfter: z
+          .string()
+          .optional()
+          .describe(
+            'When signing switches to pendingSelector (RFC 3339), provided its DNS record is visible when verification is on.',
+          ),
+        retiringSelector: z
+          .string()
+          .optional()
+          .describe(
+            'The selector signing stopped with; keep its DNS record until it leaves status (publishLeadTime after the switch).',
+          ),
         nextRotation: z.string().optional().describe('When the next key will be made (RFC 3339).'),
         secretName: z.string().optional().describe('Secret holding the private keys.'),
       })
