@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv6 } from 'node:net';
-import { AccountStore } from '@hermod/accounts';
+import { AccountStore, LoginGate, LoginThrottle, PostgresLoginFailureStore } from '@hermod/accounts';
 import {
   DomainConfigStore,
   onRoutingInputsChange,
@@ -10,11 +10,16 @@ import {
 import { handOverAccepted } from '@hermod/pipeline';
 import type { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { cachedValidator, RecipientCache, RecipientRoutes, routingRecipientClient } from '@hermod/smtp';
+import {
+  cachedValidator,
+  RecipientCache,
+  RecipientRoutes,
+  refusalRecorder,
+  routingRecipientClient,
+} from '@hermod/smtp';
 import { AcceptBatcher } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import type { SMTPServer } from 'smtp-server';
-import { AuthThrottle } from './auth-throttle.js';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
 import { createSubmissionServers } from './submission-server.js';
@@ -69,11 +74,24 @@ runMain('msa', async () => {
       logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
     ),
   });
+  const accounts = new AccountStore(pool);
+  const loginThrottle = new LoginThrottle(
+    new PostgresLoginFailureStore(pool, (error) =>
+      logger.warn({ err: error }, 'login_failures prune failed'),
+    ),
+    {
+      threshold: config.MSA_AUTH_MAX_FAILURES,
+      windowMs: config.MSA_AUTH_LOCKOUT_MS,
+      lockoutMs: config.MSA_AUTH_LOCKOUT_MS,
+      baseDelayMs: config.MSA_AUTH_FAILURE_DELAY_MS,
+      maxDelayMs: config.MSA_AUTH_FAILURE_MAX_DELAY_MS,
+    },
+  );
   const deps: MsaDeps = {
     config,
     logger,
     pool,
-    accounts: new AccountStore(pool),
+    accounts,
     validateRecipient: cachedValidator(routing.validate, recipientCache),
     recipientRoutes: new RecipientRoutes(),
     accept: (input) => batcher.accept(input),
@@ -81,7 +99,16 @@ runMain('msa', async () => {
       const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
       return trusted.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
     },
-    throttle: new AuthThrottle(config.MSA_AUTH_MAX_FAILURES, config.MSA_AUTH_LOCKOUT_MS),
+    login: new LoginGate(accounts, loginThrottle),
+    refused: refusalRecorder(
+      new Counter({
+        name: 'hermod_msa_refusals_total',
+        help: 'Refused SMTP commands by reason and reply code',
+        labelNames: ['reason', 'code'],
+        registers: [registry],
+      }),
+      logger,
+    ),
     metrics: {
       messages: new Counter({
         name: 'hermod_msa_messages_total',

@@ -10,13 +10,7 @@ export async function completeLogin(
   username: string,
   password: string,
 ): Promise<CommandResult> {
-  const outcome = await attemptLogin(
-    session.backend,
-    session.deps.loginGuard,
-    session.remoteAddress,
-    username,
-    password,
-  );
+  const outcome = await attemptLogin(session.deps.loginGuard, session.remoteAddress, username, password);
   if (!outcome.ok) {
     session.authFailures++;
     session.logger.info({ user: username, reason: outcome.reason }, 'login failed');

@@ -46,6 +46,14 @@ const selectAccount = `SELECT a.id, a.address, a.domain, a.quota_bytes, a.disabl
   (SELECT array_agg(x.address ORDER BY x.address) FROM account_addresses x WHERE x.account_id = a.id) AS aliases
   FROM accounts a`;
 
+/** A login name resolved (see AccountStore.resolveLogin); opaque outside this package. */
+export interface LoginCandidate {
+  /** The throttle key the attempt counts against. */
+  readonly key: string;
+  /** @internal */
+  readonly row?: AccountRow & { password_hash: string };
+}
+
 // Verifying against this when the user is unknown makes a wrong user cost as much as a wrong password.
 let dummyHash: Promise<string> | undefined;
 
@@ -153,10 +161,11 @@ export class AccountStore {
   }
 
   /**
-   * Checks a login. Unknown users and wrong passwords take the same time and give the same answer.
-   * The username is the account's primary address or one of its aliases.
+   * What a login name resolves to, with the throttle key it counts against: `account:<id>` for an
+   * account (whichever spelling or alias named it), `address:<canonical>` for a well-formed address
+   * of no account, `name:<NFKC, lower case>` for anything else. One query either way.
    */
-  async authenticate(username: string, password: string): Promise<Account | undefined> {
+  async resolveLogin(username: string): Promise<LoginCandidate> {
     let canonical: string | undefined;
     try {
       canonical = parseAddress(username).canonical;
@@ -171,6 +180,16 @@ export class AccountStore {
         )
       : { rows: [] };
     const row = rows[0];
+    if (row) return { key: `account:${row.id}`, row };
+    return { key: canonical ? `address:${canonical}` : `name:${username.normalize('NFKC').toLowerCase()}` };
+  }
+
+  /**
+   * The password check of a resolved login. Unknown users and wrong passwords take the same time
+   * and give the same answer.
+   */
+  async verifyLogin(candidate: LoginCandidate, password: string): Promise<Account | undefined> {
+    const row = candidate.row;
     if (!row) {
       dummyHash ??= hashPassword('not-a-real-password-for-timing');
       await verifyPassword(await dummyHash, password);
@@ -179,6 +198,14 @@ export class AccountStore {
     const ok = await verifyPassword(row.password_hash, password);
     if (!ok || row.disabled) return undefined;
     return toAccount(row);
+  }
+
+  /**
+   * Checks a login without throttling (services log in through LoginGate). The username is the
+   * account's primary address or one of its aliases.
+   */
+  async authenticate(username: string, password: string): Promise<Account | undefined> {
+    return this.verifyLogin(await this.resolveLogin(username), password);
   }
 
   /** Whether the account may use address as a sender (its primary address or one of its aliases). */

@@ -9,6 +9,7 @@ export {
 export { type ReceivedHeaderInput, receivedHeader } from './received-header.js';
 export { cachedValidator, RecipientCache } from './recipient-cache.js';
 export { RecipientRoutes } from './recipient-routes.js';
+export { type RecordRefusal, type RefusalReason, refusalRecorder } from './refusals.js';
 export { authHiddenBeforeTls } from './refuse-auth-before-tls.js';
 export { rfc5322Date } from './rfc5322-date.js';
 export {

@@ -4,13 +4,7 @@ import { type Pop3Command, type Pop3Reply, type Pop3Session, Pop3State } from '.
 const authorization = [Pop3State.Authorization] as const;
 
 async function login(session: Pop3Session, username: string, password: string): Promise<Pop3Reply> {
-  const outcome = await attemptLogin(
-    session.backend,
-    session.deps.loginGuard,
-    session.remoteAddress,
-    username,
-    password,
-  );
+  const outcome = await attemptLogin(session.deps.loginGuard, session.remoteAddress, username, password);
   if (!outcome.ok) {
     session.authFailures++;
     if (session.authFailures >= session.deps.maxAuthFailures) {
