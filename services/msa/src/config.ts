@@ -26,6 +26,11 @@ export const msaEnv = z.object({
   TLS_KEY_FILE: z.string().min(1, 'a PEM private key file is required'),
   MSA_MAX_MESSAGE_BYTES: env.int(25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   MSA_MAX_RECIPIENTS: env.int(100, 1, 10_000),
+  /**
+   * Where RCPT TO:<Postmaster> without a domain goes (RFC 5321 4.5.1); empty means postmaster@ the
+   * domain of MSA_HOSTNAME without its first label. Checked and routed like any recipient.
+   */
+  MSA_POSTMASTER_ADDRESS: env.optionalString(),
   MSA_MAX_CLIENTS: env.int(1_000, 1, 100_000),
   MSA_SOCKET_TIMEOUT_MS: env.int(300_000, 1_000, 3_600_000),
   /** Networks whose clients may submit without AUTH (for example an internal relay); empty by default. */

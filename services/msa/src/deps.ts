@@ -21,6 +21,8 @@ export interface MsaDeps {
   /** Makes an accepted message durable (group commit); resolves once it is committed. */
   accept(input: ReplayableAccept): Promise<void>;
   isTrusted(address: string): boolean;
+  /** Where RCPT TO:<Postmaster> goes (RFC 5321 4.5.1). */
+  postmaster: string;
   /** The throttled login path shared with imap and pop3. */
   login: Pick<LoginGate, 'login'>;
   /** Counts and logs a refused command (see RefusalReason). */

@@ -12,6 +12,7 @@ import type { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import {
   cachedValidator,
+  postmasterAddress,
   RecipientCache,
   RecipientRoutes,
   refusalRecorder,
@@ -92,6 +93,7 @@ runMain('msa', async () => {
     logger,
     pool,
     accounts,
+    postmaster: postmasterAddress(config.MSA_POSTMASTER_ADDRESS ?? '', config.MSA_HOSTNAME),
     validateRecipient: cachedValidator(routing.validate, recipientCache),
     recipientRoutes: new RecipientRoutes(),
     accept: (input) => batcher.accept(input),
@@ -102,7 +104,7 @@ runMain('msa', async () => {
     login: new LoginGate(accounts, loginThrottle),
     refused: refusalRecorder(
       new Counter({
-        name: 'hermod_msa_refusals_total',
+        name: 'hermod_msa_rejections_total',
         help: 'Refused SMTP commands by reason and reply code',
         labelNames: ['reason', 'code'],
         registers: [registry],

@@ -36,5 +36,6 @@ export {
   deleteDomainConfig,
   listDomainConfigs,
   openDomainBucket,
+  readDomainConfig,
   writeDomainConfig,
 } from './store.js';

@@ -1,5 +1,5 @@
 import { routingV1 } from '@hermod/proto';
-import { answerRecipient, smtpError } from '@hermod/smtp';
+import { answerRecipient, recipientEnvelopeError, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
 
@@ -7,7 +7,14 @@ import type { MsaDeps } from '../deps.js';
 export function onRcptTo(deps: MsaDeps): NonNullable<SMTPServerOptions['onRcptTo']> {
   return (address, session, callback) => {
     if (session.envelope.rcptTo.length >= deps.config.MSA_MAX_RECIPIENTS) {
+      deps.refused(session, 'recipient-limit', { code: 452 });
       callback(smtpError(452, '4.5.3', 'Too many recipients'));
+      return;
+    }
+    const encoding = recipientEnvelopeError(address, session, deps.postmaster);
+    if (encoding) {
+      deps.refused(session, 'recipient-encoding', { code: 553, recipient: address.address });
+      callback(encoding);
       return;
     }
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
@@ -19,6 +26,7 @@ export function onRcptTo(deps: MsaDeps): NonNullable<SMTPServerOptions['onRcptTo
         logger: deps.logger,
         sessionId: session.id,
         onAccepted: (answer) => deps.recipientRoutes.remember(address, answer),
+        onRefused: (code) => deps.refused(session, 'recipient', { code, recipient: address.address }),
       },
     );
   };
