@@ -1,7 +1,7 @@
 import { parseAddress } from '@hermod/address';
 import { type Pool, withTransaction } from '@hermod/db';
 import { createDefaultMailboxes } from '@hermod/mail-store';
-import { hashPassword, verifyPassword } from './password.js';
+import { hashPassword, needsRehash, verifyPassword } from './password.js';
 
 export interface Account {
   id: number;
@@ -197,6 +197,13 @@ export class AccountStore {
     }
     const ok = await verifyPassword(row.password_hash, password);
     if (!ok || row.disabled) return undefined;
+    if (needsRehash(row.password_hash)) {
+      // Upgrade an older hash now that the password is known; only if nobody changed it meanwhile.
+      await this.pool.query(
+        'UPDATE accounts SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2',
+        [row.id, row.password_hash, await hashPassword(password)],
+      );
+    }
     return toAccount(row);
   }
 
