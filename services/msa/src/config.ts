@@ -27,6 +27,14 @@ export const msaEnv = z.object({
   MSA_MAX_MESSAGE_BYTES: env.int(25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   MSA_MAX_RECIPIENTS: env.int(100, 1, 10_000),
   /**
+   * Per-account limits (0: none). Messages (MAIL FROM) and recipients (RCPT TO tried) per clock hour
+   * are counted in PostgreSQL across replicas: over them MAIL gets 451 4.7.1 and RCPT 452 4.5.3.
+   * Authenticated sessions at once are counted per replica: over it AUTH gets 454 4.7.0.
+   */
+  MSA_ACCOUNT_MESSAGES_PER_HOUR: env.int(0, 0, 1_000_000),
+  MSA_ACCOUNT_RECIPIENTS_PER_HOUR: env.int(0, 0, 10_000_000),
+  MSA_ACCOUNT_MAX_SESSIONS: env.int(0, 0, 100_000),
+  /**
    * Where RCPT TO:<Postmaster> without a domain goes (RFC 5321 4.5.1); empty means postmaster@ the
    * domain of MSA_HOSTNAME without its first label. Checked and routed like any recipient.
    */

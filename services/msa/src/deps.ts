@@ -6,6 +6,7 @@ import type { RecipientRoutes, RecordRefusal } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
 import type { MsaConfig } from './config.js';
+import type { SubmissionLimits } from './submission-limits.js';
 
 /** Everything the SMTP hooks use, built in main.ts. */
 export interface MsaDeps {
@@ -23,6 +24,8 @@ export interface MsaDeps {
   isTrusted(address: string): boolean;
   /** Where RCPT TO:<Postmaster> goes (RFC 5321 4.5.1). */
   postmaster: string;
+  /** Per-account hourly and concurrent-session limits. */
+  limits: Pick<SubmissionLimits, 'takeMessage' | 'takeRecipient' | 'openSession' | 'closeSession'>;
   /** The throttled login path shared with imap and pop3. */
   login: Pick<LoginGate, 'login'>;
   /** Counts and logs a refused command (see RefusalReason). */

@@ -23,6 +23,7 @@ import { Counter, Histogram } from 'prom-client';
 import type { SMTPServer } from 'smtp-server';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
+import { SubmissionLimits } from './submission-limits.js';
 import { createSubmissionServers } from './submission-server.js';
 
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {
@@ -93,6 +94,16 @@ runMain('msa', async () => {
     logger,
     pool,
     accounts,
+    limits: new SubmissionLimits(
+      pool,
+      {
+        messagesPerHour: config.MSA_ACCOUNT_MESSAGES_PER_HOUR,
+        recipientsPerHour: config.MSA_ACCOUNT_RECIPIENTS_PER_HOUR,
+        sessionsPerAccount: config.MSA_ACCOUNT_MAX_SESSIONS,
+      },
+      Date.now,
+      (error) => logger.warn({ err: error }, 'submission_usage prune failed'),
+    ),
     postmaster: postmasterAddress(config.MSA_POSTMASTER_ADDRESS ?? '', config.MSA_HOSTNAME),
     validateRecipient: cachedValidator(routing.validate, recipientCache),
     recipientRoutes: new RecipientRoutes(),

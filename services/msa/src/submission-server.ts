@@ -5,6 +5,7 @@ import { onAuth } from './hooks/on-auth.js';
 import { onData } from './hooks/on-data.js';
 import { onMailFrom } from './hooks/on-mail-from.js';
 import { onRcptTo } from './hooks/on-rcpt-to.js';
+import type { SessionUser } from './session-user.js';
 
 export interface SubmissionServers {
   starttls: SMTPServer;
@@ -38,6 +39,10 @@ export function createSubmissionServers(
     closeTimeout: 30_000,
     logger: false,
     onAuth: onAuth(deps),
+    onClose: (session) => {
+      const user = session.user as SessionUser | undefined;
+      if (user) deps.limits.closeSession(user.accountId);
+    },
     onMailFrom: onMailFrom(deps),
     onRcptTo: onRcptTo(deps),
     onData: onData(deps),

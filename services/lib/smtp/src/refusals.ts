@@ -11,7 +11,8 @@ export type RecordRefusal = (
  * Why a command was refused. One name per condition, the same in msa and mx, so a dashboard can
  * sum them: sender (553 at MAIL: syntax or not the user's), sender-encoding / recipient-encoding
  * (553 5.6.7), recipient (routing's refusal at RCPT, 550), recipient-syntax (501), recipient-limit
- * (452), relay (550 5.7.1 relaying denied), size (552, at MAIL or DATA), rate-limit (450), protocol
+ * (452), relay (550 5.7.1 relaying denied), size (552, at MAIL or DATA), rate-limit (450),
+ * account-limit (msa's per-account hourly and session limits: 451, 452, 454), protocol
  * (smtp-server's own refusals: sequence and syntax), and the AUTH outcomes (auth-required 530,
  * auth-failed 535, auth-locked and auth-backend 454, auth-authzid 535).
  */
@@ -25,6 +26,7 @@ export type RefusalReason =
   | 'relay'
   | 'size'
   | 'rate-limit'
+  | 'account-limit'
   | 'protocol'
   | 'auth-required'
   | 'auth-failed'

@@ -38,6 +38,15 @@ export function onAuth(deps: MsaDeps): NonNullable<SMTPServerOptions['onAuth']> 
           refuse('auth-authzid', 535, '5.7.8', 'Not authorized to act as that identity');
           return;
         }
+        if (!deps.limits.openSession(account.id)) {
+          refuse(
+            'account-limit',
+            454,
+            '4.7.0',
+            'Too many concurrent sessions for this account, try again later',
+          );
+          return;
+        }
         const user: SessionUser = { accountId: account.id, address: account.address };
         callback(null, { user });
       })

@@ -36,9 +36,16 @@ export function onMailFrom(deps: MsaDeps): NonNullable<SMTPServerOptions['onMail
     }
     deps.accounts
       .ownsAddress(user.accountId, address.address)
-      .then((owned) => {
-        if (owned) callback();
-        else {
+      .then(async (owned) => {
+        if (owned) {
+          if (await deps.limits.takeMessage(user.accountId)) callback();
+          else {
+            deps.refused(session, 'account-limit', { code: 451, user: user.address });
+            callback(
+              smtpError(451, '4.7.1', 'Hourly message limit reached for this account, try again later'),
+            );
+          }
+        } else {
           deps.refused(session, 'sender', { code: 553, sender: address.address, user: user.address });
           callback(smtpError(553, '5.7.1', `Sender address rejected: not owned by user ${user.address}`));
         }
