@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, eventually, type HermodPlatform, startHermod } from '@hermod/test/harness';
 import { waitForMessages } from './mx-fixture.js';
-import { expectCode, SmtpWire } from './smtp-wire.js';
+import { expectCode, SmtpWire, submissionSession } from './smtp-wire.js';
 
 let hermod: HermodPlatform;
 let dns: DnsTestServer;
@@ -55,14 +55,12 @@ async function mxSession(): Promise<SmtpWire> {
 
 /** A submission session over STARTTLS, logged in as user. */
 async function msaSession(user: string): Promise<SmtpWire> {
-  const wire = await SmtpWire.open(hermod.ports.submission);
-  expectCode(await wire.reply(), 220);
-  expectCode(await wire.command('EHLO laptop.client.test'), 250);
-  expectCode(await wire.command('STARTTLS'), 220);
-  await wire.startTls();
-  expectCode(await wire.command('EHLO laptop.client.test'), 250);
-  const plain = Buffer.from(`\0${user}@example.test\0${user}-password-1`).toString('base64');
-  expectCode(await wire.command(`AUTH PLAIN ${plain}`), 235);
+  const { wire, auth } = await submissionSession(
+    hermod.ports.submission,
+    `${user}@example.test`,
+    `${user}-password-1`,
+  );
+  expectCode(auth, 235);
   return wire;
 }
 

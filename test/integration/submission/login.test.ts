@@ -8,11 +8,10 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { AccountStore } from '@hermod/accounts';
-import { freePort, NodeServiceProcess } from '@hermod/local-infra';
+import { freePort } from '@hermod/local-infra';
 import { type HermodPlatform, startHermod } from '@hermod/test/harness';
 
 let hermod: HermodPlatform;
-let secondMsa: NodeServiceProcess;
 let secondSubmissions = 0;
 
 const THRESHOLD = 3;
@@ -126,18 +125,11 @@ before(async () => {
     },
   });
   // A second msa replica over the same database, as a scaled-out deployment runs it.
-  const first = hermod.services.get('msa')!;
   secondSubmissions = await freePort();
-  secondMsa = new NodeServiceProcess({
-    service: 'msa',
-    opsPort: await freePort(),
-    env: {
-      ...first.options.env,
-      MSA_SUBMISSION_PORT: String(await freePort()),
-      MSA_SUBMISSIONS_PORT: String(secondSubmissions),
-    },
+  await hermod.startReplica('msa', {
+    MSA_SUBMISSION_PORT: String(await freePort()),
+    MSA_SUBMISSIONS_PORT: String(secondSubmissions),
   });
-  await secondMsa.start(60_000);
   await hermod.addDomain('example.test');
   const accounts = new AccountStore(hermod.db.pool);
   await accounts.create({ address: 'carol@example.test', password: 'carol-password-1' });
@@ -147,7 +139,6 @@ before(async () => {
 });
 
 after(async () => {
-  await secondMsa?.stop();
   await hermod?.stop();
 });
 

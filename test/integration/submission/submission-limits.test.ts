@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
-import { freePort, NodeServiceProcess } from '@hermod/local-infra';
+import { freePort } from '@hermod/local-infra';
 import { eventually, type HermodPlatform, startHermod } from '@hermod/test/harness';
-import { expectCode, SmtpWire } from '../mx/smtp-wire.js';
+import { expectCode, type SmtpWire, submissionSession } from '../mx/smtp-wire.js';
 
 let hermod: HermodPlatform;
-let second: NodeServiceProcess;
 let secondPort = 0;
 
 before(async () => {
@@ -23,18 +22,11 @@ before(async () => {
       },
     },
   });
-  const first = hermod.services.get('msa')!;
   secondPort = await freePort();
-  second = new NodeServiceProcess({
-    service: 'msa',
-    opsPort: await freePort(),
-    env: {
-      ...first.options.env,
-      MSA_SUBMISSION_PORT: String(secondPort),
-      MSA_SUBMISSIONS_PORT: String(await freePort()),
-    },
+  await hermod.startReplica('msa', {
+    MSA_SUBMISSION_PORT: String(secondPort),
+    MSA_SUBMISSIONS_PORT: String(await freePort()),
   });
-  await second.start(60_000);
   await hermod.addDomain('example.test');
   const accounts = new AccountStore(hermod.db.pool);
   for (const user of ['sam', 'rita', 'tom', 'uma', 'vic'])
@@ -42,21 +34,11 @@ before(async () => {
 });
 
 after(async () => {
-  await second?.stop();
   await hermod?.stop();
 });
 
-/** A STARTTLS session on port; returns the wire and the reply to AUTH PLAIN. */
-async function session(port: number, user: string): Promise<{ wire: SmtpWire; auth: string }> {
-  const wire = await SmtpWire.open(port);
-  expectCode(await wire.reply(), 220);
-  expectCode(await wire.command('EHLO laptop.client.test'), 250);
-  expectCode(await wire.command('STARTTLS'), 220);
-  await wire.startTls();
-  expectCode(await wire.command('EHLO laptop.client.test'), 250);
-  const plain = Buffer.from(`\0${user}@example.test\0${user}-password-1`).toString('base64');
-  return { wire, auth: await wire.command(`AUTH PLAIN ${plain}`) };
-}
+const session = (port: number, user: string) =>
+  submissionSession(port, `${user}@example.test`, `${user}-password-1`);
 
 async function send(wire: SmtpWire, from: string, to: string[]): Promise<string[]> {
   const replies = [await wire.command(`MAIL FROM:<${from}>`)];
