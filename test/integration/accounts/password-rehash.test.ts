@@ -40,13 +40,16 @@ test('an older hash is upgraded at the next successful login, never at a failed 
   await db.pool.query("UPDATE accounts SET password_hash = $1 WHERE address = 'old@example.com'", [old]);
   const gate = new LoginGate(store, new LoginThrottle(new PostgresLoginFailureStore(db.pool), policy));
 
-  assert.equal((await gate.login('192.0.2.1', 'old@example.com', 'wrong-password')).ok, false);
+  assert.equal((await gate.login('192.0.2.1', 'old@example.com', 'wrong-password', 'imap')).ok, false);
   assert.equal(await storedHash(), old, 'a failed login leaves the hash alone');
 
-  assert.equal((await gate.login('192.0.2.1', 'old@example.com', 'the-old-password')).ok, true);
+  assert.equal((await gate.login('192.0.2.1', 'old@example.com', 'the-old-password', 'imap')).ok, true);
   const upgraded = await storedHash();
   assert.match(upgraded, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   const again = new LoginGate(store, new LoginThrottle(new MemoryLoginFailureStore(), policy));
-  assert.equal((await again.login('192.0.2.2', 'old@example.com', 'the-old-password')).ok, true);
+  assert.equal(
+    (await again.login('192.0.2.2', 'old@example.com', 'the-old-password', 'submission')).ok,
+    true,
+  );
   assert.equal(await storedHash(), upgraded, 'a current hash is not rewritten');
 });

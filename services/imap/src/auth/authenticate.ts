@@ -9,8 +9,9 @@ export async function attemptLogin(
   remoteAddress: string,
   username: string,
   password: string,
+  scope: 'imap' | 'pop3',
 ): Promise<LoginOutcome> {
-  const outcome = await guard.login(remoteAddress, username, password);
+  const outcome = await guard.login(remoteAddress, username, password, scope);
   if (!outcome.ok) return outcome;
   return { ok: true, user: { id: outcome.account.id, address: outcome.account.address } };
 }

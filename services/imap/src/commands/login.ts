@@ -10,7 +10,13 @@ export async function completeLogin(
   username: string,
   password: string,
 ): Promise<CommandResult> {
-  const outcome = await attemptLogin(session.deps.loginGuard, session.remoteAddress, username, password);
+  const outcome = await attemptLogin(
+    session.deps.loginGuard,
+    session.remoteAddress,
+    username,
+    password,
+    'imap',
+  );
   if (!outcome.ok) {
     session.authFailures++;
     session.logger.info({ user: username, reason: outcome.reason }, 'login failed');

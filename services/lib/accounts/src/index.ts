@@ -5,6 +5,12 @@ export {
   AccountStore,
   type LoginCandidate,
 } from './account-store.js';
+export {
+  type AppPasswordInfo,
+  isLoginScope,
+  type LoginScope,
+  loginScopes,
+} from './app-passwords.js';
 export { LoginGate, type LoginOutcome } from './login-gate.js';
 export {
   clientKey,

@@ -1,4 +1,5 @@
 import type { Account, AccountStore } from './account-store.js';
+import type { LoginScope } from './app-passwords.js';
 import type { LoginThrottle } from './login-throttle.js';
 
 export type LoginOutcome = { ok: true; account: Account } | { ok: false; reason: 'failed' | 'locked' };
@@ -17,14 +18,19 @@ export class LoginGate {
       new Promise((resolve) => setTimeout(resolve, ms)),
   ) {}
 
-  async login(remoteAddress: string, username: string, password: string): Promise<LoginOutcome> {
+  async login(
+    remoteAddress: string,
+    username: string,
+    password: string,
+    scope: LoginScope,
+  ): Promise<LoginOutcome> {
     const candidate = await this.accounts.resolveLogin(username);
     const gate = await this.throttle.check(remoteAddress, candidate.key);
     if (!gate.allowed) {
       await this.sleep(gate.delayMs);
       return { ok: false, reason: 'locked' };
     }
-    const account = await this.accounts.verifyLogin(candidate, password);
+    const account = await this.accounts.verifyLogin(candidate, password, scope);
     if (!account) {
       await this.sleep(await this.throttle.failed(remoteAddress, candidate.key));
       return { ok: false, reason: 'failed' };

@@ -25,7 +25,7 @@ export function onAuth(deps: MsaDeps): NonNullable<SMTPServerOptions['onAuth']> 
       callback(smtpError(code, enhanced, text));
     };
     deps.login
-      .login(ip, username, auth.password ?? '')
+      .login(ip, username, auth.password ?? '', 'submission')
       .then(async (outcome) => {
         if (!outcome.ok) {
           if (outcome.reason === 'locked')

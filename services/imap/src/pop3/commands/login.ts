@@ -4,7 +4,13 @@ import { type Pop3Command, type Pop3Reply, type Pop3Session, Pop3State } from '.
 const authorization = [Pop3State.Authorization] as const;
 
 async function login(session: Pop3Session, username: string, password: string): Promise<Pop3Reply> {
-  const outcome = await attemptLogin(session.deps.loginGuard, session.remoteAddress, username, password);
+  const outcome = await attemptLogin(
+    session.deps.loginGuard,
+    session.remoteAddress,
+    username,
+    password,
+    'pop3',
+  );
   if (!outcome.ok) {
     session.authFailures++;
     if (session.authFailures >= session.deps.maxAuthFailures) {
