@@ -51,7 +51,7 @@ export function createSubmissionServers(
   const implicitTls = new SMTPServer({ ...common, secure: true });
   for (const server of [starttls, implicitTls]) {
     server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
-    server.on('refused', (r: LibraryRefusal) =>
+    server.on('hermod:refused', (r: LibraryRefusal) =>
       deps.refused(r.session, libraryRefusalReason(r.context, r.code), { code: r.code, text: r.text }),
     );
   }

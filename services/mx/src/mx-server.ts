@@ -37,7 +37,7 @@ export function createMxServer(deps: MxDeps, tls: { key: Buffer; cert: Buffer } 
   };
   const server = new SMTPServer(options);
   server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
-  server.on('refused', (r: LibraryRefusal) =>
+  server.on('hermod:refused', (r: LibraryRefusal) =>
     deps.refused(r.session, libraryRefusalReason(r.context, r.code), { code: r.code, text: r.text }),
   );
   return server;

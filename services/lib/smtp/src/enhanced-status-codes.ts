@@ -8,7 +8,7 @@ import { messageTooBigText } from './envelope-rules.js';
 // 538 is 5.7.11 (RFC 4954 section 6), and its 552 for SIZE= at MAIL uses our one wording.
 // This is the only place that touches SMTPConnection.send; test/integration/mx/smtp-hygiene.test.ts
 // breaks if an upgrade changes it. Each refusal the library itself sends (a code of 400 or more
-// without our enhanced code) is announced as a 'refused' event on the server, for counting.
+// without our enhanced code) is announced as a 'hermod:refused' event on the server, for counting.
 
 export interface LibraryRefusal {
   session: { id: string };
@@ -37,7 +37,7 @@ if (!(prototype as unknown as Record<symbol, boolean>)[patched]) {
     if (code === 552 && context === 'MESSAGE_TOO_BIG' && this._server.options.size)
       data = messageTooBigText(this._server.options.size);
     if (code >= 400 && typeof data === 'string')
-      this._server.emit('refused', {
+      this._server.emit('hermod:refused', {
         session: this.session,
         code,
         context: typeof context === 'string' ? context : undefined,
