@@ -27,6 +27,11 @@ export interface HermodPlatform {
   ports: HermodPorts;
   tls: { certFile: string; keyFile: string };
   services: Map<ServiceName, NodeServiceProcess>;
+  /**
+   * Starts another replica of a running service over the same database and NATS, with the given
+   * environment on top (its own ports); stopped with the platform.
+   */
+  startReplica(name: ServiceName, env: Record<string, string>): Promise<NodeServiceProcess>;
   /** Writes a domain into the live config bucket (as `hermod domain add` does). */
   addDomain(domain: string, settings?: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
@@ -89,6 +94,7 @@ export async function startHermod(options: {
   };
   const order: ServiceName[] = ['routing', 'mda', 'outbound-mta', 'imap', 'msa', 'mx'];
   const services = new Map<ServiceName, NodeServiceProcess>();
+  const replicas: NodeServiceProcess[] = [];
   const nc = await connect({ servers: nats.url });
   const platform: HermodPlatform = {
     db,
@@ -97,11 +103,24 @@ export async function startHermod(options: {
     ports,
     tls,
     services,
+    async startReplica(name, env) {
+      const first = services.get(name);
+      if (!first) throw new Error(`${name} is not running`);
+      const replica = new NodeServiceProcess({
+        service: name,
+        opsPort: await freePort(),
+        env: { ...first.options.env, ...env },
+      });
+      replicas.push(replica);
+      await replica.start(60_000);
+      return replica;
+    },
     async addDomain(domain, settings = {}) {
       const kv = await openDomainBucket(nc.jetstream());
       await writeDomainConfig(kv, parseDomainConfig({ domain, exchanger: 'local', ...settings }));
     },
     async stop() {
+      for (const replica of replicas) await replica.stop();
       for (const name of [...order].reverse()) await services.get(name)?.stop();
       await nc.close();
       await nats.stop();

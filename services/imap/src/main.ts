@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { AccountStore } from '@hermod/accounts';
+import { AccountStore, LoginGate, LoginThrottle, PostgresLoginFailureStore } from '@hermod/accounts';
 import { loadConfig } from '@hermod/config';
 import { connectDatabase, connectNatsServer, createServiceBase, runMain } from '@hermod/service-runtime';
 import { Gauge } from 'prom-client';
-import { MemoryLoginGuard } from './auth/login-guard.js';
 import { ChangeHub } from './change-hub.js';
 import { createCommandRegistry } from './commands/registry.js';
 import { imapEnv } from './config.js';
@@ -35,7 +34,8 @@ runMain('imap', async () => {
 
   const hub = new ChangeHub(nc, logger);
   hub.start();
-  const backend = new MailBackend(pool, new AccountStore(pool), hub, {
+  const accounts = new AccountStore(pool);
+  const backend = new MailBackend(pool, hub, {
     maxDepth: config.IMAP_MIME_MAX_DEPTH,
     maxParts: config.IMAP_MIME_MAX_PARTS,
   });
@@ -43,13 +43,22 @@ runMain('imap', async () => {
     config.IMAP_MAX_CONNECTIONS_PER_IP,
     config.IMAP_MAX_CONNECTIONS_PER_USER,
   );
-  const loginGuard = new MemoryLoginGuard({
-    baseDelayMs: config.AUTH_FAILURE_BASE_DELAY_MS,
-    maxDelayMs: config.AUTH_FAILURE_MAX_DELAY_MS,
-    lockoutThreshold: config.AUTH_LOCKOUT_THRESHOLD,
-    windowMs: config.AUTH_LOCKOUT_WINDOW_MS,
-    lockoutMs: config.AUTH_LOCKOUT_MS,
-  });
+  // IMAP and POP3 share one LoginGate, and its counters (PostgreSQL) with submission and every replica.
+  const loginGuard = new LoginGate(
+    accounts,
+    new LoginThrottle(
+      new PostgresLoginFailureStore(pool, (error) =>
+        logger.warn({ err: error }, 'login_failures prune failed'),
+      ),
+      {
+        threshold: config.AUTH_LOCKOUT_THRESHOLD,
+        windowMs: config.AUTH_LOCKOUT_WINDOW_MS,
+        lockoutMs: config.AUTH_LOCKOUT_MS,
+        baseDelayMs: config.AUTH_FAILURE_BASE_DELAY_MS,
+        maxDelayMs: config.AUTH_FAILURE_MAX_DELAY_MS,
+      },
+    ),
+  );
   const deps: SessionDependencies = {
     backend,
     commands: createCommandRegistry(),

@@ -27,13 +27,33 @@ export const msaEnv = z.object({
   TLS_KEY_FILE: z.string().min(1, 'a PEM private key file is required'),
   MSA_MAX_MESSAGE_BYTES: env.int(25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   MSA_MAX_RECIPIENTS: env.int(100, 1, 10_000),
+  /**
+   * Per-account limits (0: none). Messages (MAIL FROM) and recipients (RCPT TO tried) per clock hour
+   * are counted in PostgreSQL across replicas: over them MAIL gets 451 4.7.1 and RCPT 452 4.5.3.
+   * Authenticated sessions at once are counted per replica: over it AUTH gets 454 4.7.0.
+   */
+  MSA_ACCOUNT_MESSAGES_PER_HOUR: env.int(0, 0, 1_000_000),
+  MSA_ACCOUNT_RECIPIENTS_PER_HOUR: env.int(0, 0, 10_000_000),
+  MSA_ACCOUNT_MAX_SESSIONS: env.int(0, 0, 100_000),
+  /**
+   * Where RCPT TO:<Postmaster> without a domain goes (RFC 5321 4.5.1); empty means postmaster@ the
+   * domain of MSA_HOSTNAME without its first label. Checked and routed like any recipient.
+   */
+  MSA_POSTMASTER_ADDRESS: env.optionalString(),
   MSA_MAX_CLIENTS: env.int(1_000, 1, 100_000),
   MSA_SOCKET_TIMEOUT_MS: env.int(300_000, 1_000, 3_600_000),
   /** Networks whose clients may submit without AUTH (for example an internal relay); empty by default. */
   MSA_TRUSTED_NETWORKS: env.list([]).pipe(z.array(cidr)),
-  /** Failed AUTH attempts before an IP or user is locked out for MSA_AUTH_LOCKOUT_MS. */
+  /**
+   * Failed logins of one account (whichever spelling named it) or one client IP (IPv6: its /64)
+   * after which that account or IP is locked out for MSA_AUTH_LOCKOUT_MS. Counted in PostgreSQL,
+   * shared with every msa and imap replica; failures are forgotten MSA_AUTH_LOCKOUT_MS after the last.
+   */
   MSA_AUTH_MAX_FAILURES: env.int(10, 1, 1_000),
   MSA_AUTH_LOCKOUT_MS: env.int(15 * 60_000, 1_000, 86_400_000),
+  /** Delay before answering a failed AUTH, doubled per further failure up to MSA_AUTH_FAILURE_MAX_DELAY_MS. */
+  MSA_AUTH_FAILURE_DELAY_MS: env.int(250, 0, 60_000),
+  MSA_AUTH_FAILURE_MAX_DELAY_MS: env.int(5_000, 0, 600_000),
   ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
   ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
   /** How long routing's answer for an accepted recipient is remembered; forgotten at once when any domain's config or status changes (0 asks routing every time). */

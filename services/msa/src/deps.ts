@@ -1,12 +1,12 @@
-import type { AccountStore } from '@hermod/accounts';
+import type { AccountStore, LoginGate } from '@hermod/accounts';
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { routingV1 } from '@hermod/proto';
-import type { RecipientRoutes } from '@hermod/smtp';
+import type { RecipientRoutes, RecordRefusal } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
-import type { AuthThrottle } from './auth-throttle.js';
 import type { MsaConfig } from './config.js';
+import type { SubmissionLimits } from './submission-limits.js';
 
 /** Everything the SMTP hooks use, built in main.ts. */
 export interface MsaDeps {
@@ -22,7 +22,14 @@ export interface MsaDeps {
   /** Makes an accepted message durable (group commit); resolves once it is committed. */
   accept(input: ReplayableAccept): Promise<void>;
   isTrusted(address: string): boolean;
-  throttle: AuthThrottle;
+  /** Where RCPT TO:<Postmaster> goes (RFC 5321 4.5.1). */
+  postmaster: string;
+  /** Per-account hourly and concurrent-session limits. */
+  limits: Pick<SubmissionLimits, 'takeMessage' | 'takeRecipient' | 'openSession' | 'closeSession'>;
+  /** The throttled login path shared with imap and pop3. */
+  login: Pick<LoginGate, 'login'>;
+  /** Counts and logs a refused command (see RefusalReason). */
+  refused: RecordRefusal;
   metrics: {
     messages: Counter<'outcome'>;
     acceptSeconds: Histogram;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv6 } from 'node:net';
-import { AccountStore } from '@hermod/accounts';
+import { AccountStore, LoginGate, LoginThrottle, PostgresLoginFailureStore } from '@hermod/accounts';
 import {
   DomainConfigStore,
   onRoutingInputsChange,
@@ -10,13 +10,20 @@ import {
 import { handOverAccepted } from '@hermod/pipeline';
 import type { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { cachedValidator, RecipientCache, RecipientRoutes, routingRecipientClient } from '@hermod/smtp';
+import {
+  cachedValidator,
+  postmasterAddress,
+  RecipientCache,
+  RecipientRoutes,
+  refusalRecorder,
+  routingRecipientClient,
+} from '@hermod/smtp';
 import { AcceptBatcher } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import type { SMTPServer } from 'smtp-server';
-import { AuthThrottle } from './auth-throttle.js';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
+import { SubmissionLimits } from './submission-limits.js';
 import { createSubmissionServers } from './submission-server.js';
 
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {
@@ -75,11 +82,35 @@ runMain('msa', async () => {
       { connected },
     ),
   });
+  const accounts = new AccountStore(pool);
+  const loginThrottle = new LoginThrottle(
+    new PostgresLoginFailureStore(pool, (error) =>
+      logger.warn({ err: error }, 'login_failures prune failed'),
+    ),
+    {
+      threshold: config.MSA_AUTH_MAX_FAILURES,
+      windowMs: config.MSA_AUTH_LOCKOUT_MS,
+      lockoutMs: config.MSA_AUTH_LOCKOUT_MS,
+      baseDelayMs: config.MSA_AUTH_FAILURE_DELAY_MS,
+      maxDelayMs: config.MSA_AUTH_FAILURE_MAX_DELAY_MS,
+    },
+  );
   const deps: MsaDeps = {
     config,
     logger,
     pool,
-    accounts: new AccountStore(pool),
+    accounts,
+    limits: new SubmissionLimits(
+      pool,
+      {
+        messagesPerHour: config.MSA_ACCOUNT_MESSAGES_PER_HOUR,
+        recipientsPerHour: config.MSA_ACCOUNT_RECIPIENTS_PER_HOUR,
+        sessionsPerAccount: config.MSA_ACCOUNT_MAX_SESSIONS,
+      },
+      Date.now,
+      (error) => logger.warn({ err: error }, 'submission_usage prune failed'),
+    ),
+    postmaster: postmasterAddress(config.MSA_POSTMASTER_ADDRESS ?? '', config.MSA_HOSTNAME),
     validateRecipient: cachedValidator(routing.validate, recipientCache),
     recipientRoutes: new RecipientRoutes(),
     accept: (input) => batcher.accept(input),
@@ -87,7 +118,16 @@ runMain('msa', async () => {
       const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
       return trusted.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
     },
-    throttle: new AuthThrottle(config.MSA_AUTH_MAX_FAILURES, config.MSA_AUTH_LOCKOUT_MS),
+    login: new LoginGate(accounts, loginThrottle),
+    refused: refusalRecorder(
+      new Counter({
+        name: 'hermod_msa_rejections_total',
+        help: 'Refused SMTP commands by reason and reply code',
+        labelNames: ['reason', 'code'],
+        registers: [registry],
+      }),
+      logger,
+    ),
     metrics: {
       messages: new Counter({
         name: 'hermod_msa_messages_total',

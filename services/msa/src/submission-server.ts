@@ -1,9 +1,11 @@
+import { type LibraryRefusal, libraryRefusalReason } from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from './deps.js';
 import { onAuth } from './hooks/on-auth.js';
 import { onData } from './hooks/on-data.js';
 import { onMailFrom } from './hooks/on-mail-from.js';
 import { onRcptTo } from './hooks/on-rcpt-to.js';
+import type { SessionUser } from './session-user.js';
 
 export interface SubmissionServers {
   starttls: SMTPServer;
@@ -28,8 +30,8 @@ export function createSubmissionServers(
     allowInsecureAuth: false,
     // Trusted networks may send without AUTH; everyone else is refused at MAIL FROM with 530.
     authOptional: true,
-    // Every enhanced status code is chosen by our hooks (see SmtpReplyError).
-    hideENHANCEDSTATUSCODES: true,
+    // RFC 2034: advertised, and on every reply; our hooks choose theirs (see enhanced-status-codes.ts).
+    hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
     disableReverseLookup: true,
     maxClients: deps.config.MSA_MAX_CLIENTS,
@@ -37,6 +39,10 @@ export function createSubmissionServers(
     closeTimeout: 30_000,
     logger: false,
     onAuth: onAuth(deps),
+    onClose: (session) => {
+      const user = session.user as SessionUser | undefined;
+      if (user) deps.limits.closeSession(user.accountId);
+    },
     onMailFrom: onMailFrom(deps),
     onRcptTo: onRcptTo(deps),
     onData: onData(deps),
@@ -45,6 +51,9 @@ export function createSubmissionServers(
   const implicitTls = new SMTPServer({ ...common, secure: true });
   for (const server of [starttls, implicitTls]) {
     server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
+    server.on('hermod:refused', (r: LibraryRefusal) =>
+      deps.refused(r.session, libraryRefusalReason(r.context, r.code), { code: r.code, text: r.text }),
+    );
   }
   return { starttls, implicitTls };
 }

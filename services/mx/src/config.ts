@@ -30,6 +30,12 @@ export const mxEnv = z.object({
   TLS_KEY_FILE: env.optionalString(),
   MX_MAX_MESSAGE_BYTES: env.int(50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   MX_MAX_RECIPIENTS: env.int(100, 1, 10_000),
+  /**
+   * Where RCPT TO:<Postmaster> without a domain goes (RFC 5321 4.5.1); empty means postmaster@ the
+   * domain of MX_HOSTNAME without its first label (mx.example.com: postmaster@example.com). It is
+   * then checked and routed like any recipient, so it must exist (an account or an alias).
+   */
+  MX_POSTMASTER_ADDRESS: env.optionalString(),
   /** Longest command line; a longer one ends the session (a flood without newlines never grows memory). */
   MX_MAX_LINE_LENGTH: env.int(4_096, 512, 1024 * 1024),
   /** More Received fields than this is a mail loop: 554 5.4.6. */

@@ -1,7 +1,7 @@
 import type { Pool } from '@hermod/db';
 import type { DomainConfigValue } from '@hermod/domain-config';
 import type { Logger } from '@hermod/logging';
-import type { RecipientRoutes, ValidateRecipient } from '@hermod/smtp';
+import type { RecipientRoutes, RecordRefusal, ValidateRecipient } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
 import type { MxConfig } from './config.js';
@@ -23,9 +23,13 @@ export interface MxDeps {
   resolve: DnsResolve;
   limits: ClientLimits;
   rspamd?: RspamdClient;
+  /** Where RCPT TO:<Postmaster> goes (RFC 5321 4.5.1). */
+  postmaster: string;
+  /** Counts (hermod_mx_rejections_total) and logs a refused command. */
+  refused: RecordRefusal;
   metrics: {
     messages: Counter<'outcome'>;
     acceptSeconds: Histogram;
-    rejections: Counter<'reason'>;
+    rejections: Counter<'reason' | 'code'>;
   };
 }

@@ -9,7 +9,14 @@ import {
 import { handOverAccepted } from '@hermod/pipeline';
 import type { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { cachedValidator, RecipientCache, RecipientRoutes, routingRecipientClient } from '@hermod/smtp';
+import {
+  cachedValidator,
+  postmasterAddress,
+  RecipientCache,
+  RecipientRoutes,
+  refusalRecorder,
+  routingRecipientClient,
+} from '@hermod/smtp';
 import { AcceptBatcher } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import { loadMxConfig } from './config.js';
@@ -76,8 +83,16 @@ runMain('mx', async () => {
       { connected },
     ),
   });
+  const rejections = new Counter({
+    name: 'hermod_mx_rejections_total',
+    help: 'Refusals by reason (and reply code, where one was sent)',
+    labelNames: ['reason', 'code'],
+    registers: [registry],
+  });
   const deps: MxDeps = {
     config,
+    postmaster: postmasterAddress(config.MX_POSTMASTER_ADDRESS ?? '', config.MX_HOSTNAME),
+    refused: refusalRecorder(rejections, logger),
     logger,
     pool,
     domain: (name) => domains.get(name),
@@ -103,12 +118,7 @@ runMain('mx', async () => {
         buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
         registers: [registry],
       }),
-      rejections: new Counter({
-        name: 'hermod_mx_rejections_total',
-        help: 'Refusals by reason',
-        labelNames: ['reason'],
-        registers: [registry],
-      }),
+      rejections,
     },
   };
 

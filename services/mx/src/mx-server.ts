@@ -1,3 +1,4 @@
+import { type LibraryRefusal, libraryRefusalReason } from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from './deps.js';
 import { onClose, onConnect } from './hooks/on-connect.js';
@@ -19,8 +20,8 @@ export function createMxServer(deps: MxDeps, tls: { key: Buffer; cert: Buffer } 
     size: config.MX_MAX_MESSAGE_BYTES,
     disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     authOptional: true,
-    // Every enhanced status code is chosen by our hooks (see SmtpReplyError).
-    hideENHANCEDSTATUSCODES: true,
+    // RFC 2034: advertised, and on every reply; our hooks choose theirs (see enhanced-status-codes.ts).
+    hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
     disableReverseLookup: true,
     maxClients: config.MX_MAX_CLIENTS,
@@ -36,5 +37,8 @@ export function createMxServer(deps: MxDeps, tls: { key: Buffer; cert: Buffer } 
   };
   const server = new SMTPServer(options);
   server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
+  server.on('hermod:refused', (r: LibraryRefusal) =>
+    deps.refused(r.session, libraryRefusalReason(r.context, r.code), { code: r.code, text: r.text }),
+  );
   return server;
 }

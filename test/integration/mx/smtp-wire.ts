@@ -127,6 +127,25 @@ export function expectCode(reply: string, code: number): string {
 }
 
 /**
+ * A submission session over STARTTLS with AUTH PLAIN sent; returns the wire and the reply to AUTH
+ * (the caller checks it: 235, or a refusal it expects).
+ */
+export async function submissionSession(
+  port: number,
+  user: string,
+  password: string,
+): Promise<{ wire: SmtpWire; auth: string }> {
+  const wire = await SmtpWire.open(port);
+  expectCode(await wire.reply(), 220);
+  expectCode(await wire.command('EHLO laptop.client.test'), 250);
+  expectCode(await wire.command('STARTTLS'), 220);
+  await wire.startTls();
+  expectCode(await wire.command('EHLO laptop.client.test'), 250);
+  const plain = Buffer.from(`\0${user}\0${password}`).toString('base64');
+  return { wire, auth: await wire.command(`AUTH PLAIN ${plain}`) };
+}
+
+/**
  * One message through submission as an authenticated user (EHLO, STARTTLS, AUTH PLAIN), without
  * swaks (its TLS needs Perl's Net::SSLeay); returns the reply to the end of DATA.
  */
@@ -135,15 +154,9 @@ export async function submitMessage(
   message: { user: string; password: string; to: string; subject: string; from?: string },
 ): Promise<string> {
   const from = message.from ?? message.user;
-  const wire = await SmtpWire.open(port);
+  const { wire, auth } = await submissionSession(port, message.user, message.password);
   try {
-    expectCode(await wire.reply(), 220);
-    expectCode(await wire.command('EHLO laptop.client.test'), 250);
-    expectCode(await wire.command('STARTTLS'), 220);
-    await wire.startTls();
-    expectCode(await wire.command('EHLO laptop.client.test'), 250);
-    const plain = Buffer.from(`\0${message.user}\0${message.password}`).toString('base64');
-    expectCode(await wire.command(`AUTH PLAIN ${plain}`), 235);
+    expectCode(auth, 235);
     expectCode(await wire.command(`MAIL FROM:<${from}>`), 250);
     expectCode(await wire.command(`RCPT TO:<${message.to}>`), 250);
     expectCode(await wire.command('DATA'), 354);

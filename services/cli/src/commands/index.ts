@@ -8,6 +8,11 @@ export const commands: CliCommandEntry[] = [
     load: async () => (await import('./alias.js')).aliasCommand,
   },
   {
+    name: 'app-password',
+    summary: 'add, list and revoke app passwords; restrict the main password',
+    load: async () => (await import('./app-password.js')).appPasswordCommand,
+  },
+  {
     name: 'domain',
     summary: 'add, change, list and remove served domains',
     load: async () => (await import('./domain.js')).domainCommand,

@@ -1,12 +1,15 @@
 import { AccountError, AccountStore } from '@hermod/accounts';
 import { parseAddress } from '@hermod/address';
 import { migrate } from '@hermod/db';
+import { openDomainBucket, readDomainConfig } from '@hermod/domain-config';
 import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
 
 const help = `hermod user: mail accounts
 
 Usage:
-  hermod user add <address> [--quota BYTES]     password from stdin or a prompt
+  hermod user add <address> [--quota BYTES] [--force]
+                                                password from stdin or a prompt; --force allows a
+                                                domain not (yet) served for local delivery
   hermod user passwd <address>                  new password from stdin or a prompt
   hermod user alias <address> <other-address>   let the account receive and send as another address
   hermod user list [--domain DOMAIN] [--json]
@@ -30,6 +33,30 @@ function checkAddress(value: string): string {
   }
 }
 
+/**
+ * An account can only receive on a domain served here for local delivery (local or auto mode);
+ * refuses others unless forced (a domain about to be added).
+ */
+async function checkServedDomain(ctx: CliContext, address: string): Promise<void> {
+  let domain: string;
+  try {
+    ({ domain } = parseAddress(address));
+  } catch {
+    return; // AccountStore.create says what is wrong with the address
+  }
+  const config = await readDomainConfig(await openDomainBucket((await ctx.nats()).jetstream()), domain);
+  if (!config)
+    throw new AccountError(
+      'bad-address',
+      `${domain} is not a domain this platform serves (hermod domain add ${domain}, or --force if it is about to be added)`,
+    );
+  if (config.exchanger === 'remote' || config.exchanger === 'backup')
+    throw new AccountError(
+      'bad-address',
+      `${domain} is served in ${config.exchanger} mode: its mail is not delivered here (--force to create the account anyway)`,
+    );
+}
+
 async function newPassword(ctx: CliContext): Promise<string> {
   const password = await ctx.readSecret('Password: ');
   if (ctx.stdin.isTTY) {
@@ -48,13 +75,14 @@ export const userCommand: CliCommand = {
     try {
       switch (sub) {
         case 'add': {
-          const flags = parseFlags(rest, { values: ['quota'] });
+          const flags = parseFlags(rest, { values: ['quota'], switches: ['force'] });
           const [address, extra] = flags.positional;
           if (!address || extra) throw new UsageError('add takes exactly one address');
           checkAddress(address);
           const quota = flags.values.quota;
           if (quota !== undefined && !/^\d+$/.test(quota))
             throw new UsageError('--quota must be a whole number of bytes');
+          if (!flags.switches.has('force')) await checkServedDomain(ctx, address);
           const accounts = await store(ctx);
           const account = await accounts.create({
             address,

@@ -1,27 +1,19 @@
 import type { LoginGuard } from '../session/session.js';
-import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
+import type { AuthenticatedUser } from '../store/mail-backend.js';
 
 export type LoginOutcome = { ok: true; user: AuthenticatedUser } | { ok: false; reason: 'failed' | 'locked' };
 
-/** One login attempt through the guard: lockout check, password check, delay on failure. */
+/** One login attempt through the shared LoginGate (lockout check, password check, delay on failure). */
 export async function attemptLogin(
-  backend: MailBackend,
   guard: LoginGuard,
   remoteAddress: string,
   username: string,
   password: string,
+  scope: 'imap' | 'pop3',
 ): Promise<LoginOutcome> {
-  if (!(await guard.check(remoteAddress, username))) {
-    await guard.failed(remoteAddress, username);
-    return { ok: false, reason: 'locked' };
-  }
-  const user = await backend.authenticate(username, password);
-  if (!user) {
-    await guard.failed(remoteAddress, username);
-    return { ok: false, reason: 'failed' };
-  }
-  guard.succeeded(remoteAddress, username);
-  return { ok: true, user };
+  const outcome = await guard.login(remoteAddress, username, password, scope);
+  if (!outcome.ok) return outcome;
+  return { ok: true, user: { id: outcome.account.id, address: outcome.account.address } };
 }
 
 /** Decodes a SASL PLAIN message: authzid NUL authcid NUL password. */

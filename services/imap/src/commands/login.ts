@@ -11,11 +11,11 @@ export async function completeLogin(
   password: string,
 ): Promise<CommandResult> {
   const outcome = await attemptLogin(
-    session.backend,
     session.deps.loginGuard,
     session.remoteAddress,
     username,
     password,
+    'imap',
   );
   if (!outcome.ok) {
     session.authFailures++;

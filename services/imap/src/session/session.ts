@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { createDeflateRaw, createInflateRaw, type DeflateRaw, constants as zlibConstants } from 'node:zlib';
+import type { LoginGate } from '@hermod/accounts';
 import type { Logger } from '@hermod/logging';
 import type { MailboxChangeEvent } from '@hermod/pipeline';
 import type { CommandResult, ImapCommand } from '../commands/command.js';
@@ -29,12 +30,11 @@ export interface ImapLimits {
   maxQueuedCommands: number;
 }
 
-/** Hands out failed-login delays and lockouts (shared by all sessions of a process). */
-export interface LoginGuard {
-  check(ip: string, username: string): Promise<boolean>;
-  failed(ip: string, username: string): Promise<void>;
-  succeeded(ip: string, username: string): void;
-}
+/**
+ * The throttled login path (LoginGate of @hermod/accounts, shared with submission): lockout per
+ * resolved account and per client, decided before the password check, counted across replicas.
+ */
+export type LoginGuard = Pick<LoginGate, 'login'>;
 
 /** Counts sessions per user so one account cannot hold unbounded connections. */
 export interface UserConnectionGuard {

@@ -1,4 +1,3 @@
-import type { AccountStore } from '@hermod/accounts';
 import { type Pool, withTransaction } from '@hermod/db';
 import {
   accountQuota,
@@ -64,15 +63,9 @@ export class MailBackend {
 
   constructor(
     readonly pool: Pool,
-    private readonly accounts: AccountStore,
     private readonly publisher: ChangePublisher,
     private readonly mimeLimits: MimeLimits = defaultMimeLimits,
   ) {}
-
-  async authenticate(username: string, password: string): Promise<AuthenticatedUser | undefined> {
-    const account = await this.accounts.authenticate(username, password);
-    return account ? { id: account.id, address: account.address } : undefined;
-  }
 
   listMailboxes(accountId: number) {
     return listMailboxes(this.pool, accountId);

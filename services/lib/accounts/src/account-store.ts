@@ -1,7 +1,15 @@
 import { parseAddress } from '@hermod/address';
 import { type Pool, withTransaction } from '@hermod/db';
 import { createDefaultMailboxes } from '@hermod/mail-store';
-import { hashPassword, verifyPassword } from './password.js';
+import {
+  type AppPasswordInfo,
+  deleteAppPassword,
+  insertAppPassword,
+  type LoginScope,
+  matchAppPassword,
+  selectAppPasswords,
+} from './app-passwords.js';
+import { hashPassword, needsRehash, verifyPassword } from './password.js';
 
 export interface Account {
   id: number;
@@ -45,6 +53,14 @@ const toAccount = (r: AccountRow): Account => ({
 const selectAccount = `SELECT a.id, a.address, a.domain, a.quota_bytes, a.disabled,
   (SELECT array_agg(x.address ORDER BY x.address) FROM account_addresses x WHERE x.account_id = a.id) AS aliases
   FROM accounts a`;
+
+/** A login name resolved (see AccountStore.resolveLogin); opaque outside this package. */
+export interface LoginCandidate {
+  /** The throttle key the attempt counts against. */
+  readonly key: string;
+  /** @internal */
+  readonly row?: AccountRow & { password_hash: string; password_scopes: LoginScope[] | null };
+}
 
 // Verifying against this when the user is unknown makes a wrong user cost as much as a wrong password.
 let dummyHash: Promise<string> | undefined;
@@ -153,10 +169,11 @@ export class AccountStore {
   }
 
   /**
-   * Checks a login. Unknown users and wrong passwords take the same time and give the same answer.
-   * The username is the account's primary address or one of its aliases.
+   * What a login name resolves to, with the throttle key it counts against: `account:<id>` for an
+   * account (whichever spelling or alias named it), `address:<canonical>` for a well-formed address
+   * of no account, `name:<NFKC, lower case>` for anything else. One query either way.
    */
-  async authenticate(username: string, password: string): Promise<Account | undefined> {
+  async resolveLogin(username: string): Promise<LoginCandidate> {
     let canonical: string | undefined;
     try {
       canonical = parseAddress(username).canonical;
@@ -164,13 +181,33 @@ export class AccountStore {
       canonical = undefined;
     }
     const { rows } = canonical
-      ? await this.pool.query<AccountRow & { password_hash: string }>(
-          `SELECT a.id, a.address, a.domain, a.quota_bytes, a.disabled, a.password_hash, NULL::text[] AS aliases
+      ? await this.pool.query<AccountRow & { password_hash: string; password_scopes: LoginScope[] | null }>(
+          `SELECT a.id, a.address, a.domain, a.quota_bytes, a.disabled, a.password_hash, a.password_scopes,
+             NULL::text[] AS aliases
            FROM accounts a WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_addresses WHERE address = $1)`,
           [canonical],
         )
       : { rows: [] };
     const row = rows[0];
+    if (row) return { key: `account:${row.id}`, row };
+    return { key: canonical ? `address:${canonical}` : `name:${username.normalize('NFKC').toLowerCase()}` };
+  }
+
+  /**
+   * The password check of a resolved login for one scope (protocol): one of the account's app
+   * passwords allowed for that scope and not expired, or the main password if it is allowed for
+   * that scope. Unknown users and wrong passwords take the same time and give the same answer.
+   */
+  async verifyLogin(
+    candidate: LoginCandidate,
+    password: string,
+    scope: LoginScope,
+  ): Promise<Account | undefined> {
+    const row = candidate.row;
+    if (row) {
+      const app = await matchAppPassword(this.pool, row.id, password, scope);
+      if (app !== undefined) return app && !row.disabled ? toAccount(row) : undefined;
+    }
     if (!row) {
       dummyHash ??= hashPassword('not-a-real-password-for-timing');
       await verifyPassword(await dummyHash, password);
@@ -178,7 +215,63 @@ export class AccountStore {
     }
     const ok = await verifyPassword(row.password_hash, password);
     if (!ok || row.disabled) return undefined;
+    if (row.password_scopes && !row.password_scopes.includes(scope)) return undefined;
+    if (needsRehash(row.password_hash)) {
+      // Upgrade an older hash now that the password is known; only if nobody changed it meanwhile.
+      await this.pool.query(
+        'UPDATE accounts SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2',
+        [row.id, row.password_hash, await hashPassword(password)],
+      );
+    }
     return toAccount(row);
+  }
+
+  /**
+   * Checks a login without throttling (services log in through LoginGate). The username is the
+   * account's primary address or one of its aliases.
+   */
+  async authenticate(username: string, password: string, scope: LoginScope): Promise<Account | undefined> {
+    return this.verifyLogin(await this.resolveLogin(username), password, scope);
+  }
+
+  private async accountId(address: string): Promise<number> {
+    const account = await this.findByAddress(address);
+    if (!account) throw new AccountError('not-found', `no account ${address}`);
+    return account.id;
+  }
+
+  /**
+   * A new app password for the account, usable only for the given scopes (and until expiresAt);
+   * returns the secret, which is shown once and stored only as a digest.
+   */
+  async addAppPassword(
+    address: string,
+    input: { name: string; scopes: LoginScope[]; expiresAt?: Date },
+  ): Promise<string> {
+    if (!/^[\x21-\x7e]{1,64}$/.test(input.name))
+      throw new AccountError('bad-address', 'an app password name is 1 to 64 visible ASCII characters');
+    if (input.scopes.length === 0) throw new AccountError('bad-address', 'an app password needs a scope');
+    const secret = await insertAppPassword(this.pool, await this.accountId(address), input);
+    if (!secret)
+      throw new AccountError('exists', `${address} already has an app password named ${input.name}`);
+    return secret;
+  }
+
+  async listAppPasswords(address: string): Promise<AppPasswordInfo[]> {
+    return selectAppPasswords(this.pool, await this.accountId(address));
+  }
+
+  async revokeAppPassword(address: string, name: string): Promise<void> {
+    if (!(await deleteAppPassword(this.pool, await this.accountId(address), name)))
+      throw new AccountError('not-found', `${address} has no app password named ${name}`);
+  }
+
+  /** Restricts the main password to some scopes (null: every scope). */
+  async setPasswordScopes(address: string, scopes: LoginScope[] | null): Promise<void> {
+    await this.pool.query('UPDATE accounts SET password_scopes = $2, updated_at = now() WHERE id = $1', [
+      await this.accountId(address),
+      scopes,
+    ]);
   }
 
   /** Whether the account may use address as a sender (its primary address or one of its aliases). */

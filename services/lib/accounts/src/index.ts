@@ -1,2 +1,23 @@
-export { type Account, AccountError, type AccountErrorCode, AccountStore } from './account-store.js';
+export {
+  type Account,
+  AccountError,
+  type AccountErrorCode,
+  AccountStore,
+  type LoginCandidate,
+} from './account-store.js';
+export {
+  type AppPasswordInfo,
+  isLoginScope,
+  type LoginScope,
+  loginScopes,
+} from './app-passwords.js';
+export { LoginGate, type LoginOutcome } from './login-gate.js';
+export {
+  clientKey,
+  type LoginFailureStore,
+  LoginThrottle,
+  type LoginThrottlePolicy,
+  MemoryLoginFailureStore,
+  PostgresLoginFailureStore,
+} from './login-throttle.js';
 export { hashPassword, verifyPassword } from './password.js';

@@ -12,6 +12,14 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password, options);
 }
 
+/** The PHC prefix of a hash made with the current parameters. */
+const currentPrefix = `$argon2id$v=19$m=${options.memoryCost},t=${options.timeCost},p=${options.parallelism}$`;
+
+/** Whether a stored hash was made with other (older) parameters and should be replaced at the next login. */
+export function needsRehash(passwordHash: string): boolean {
+  return !passwordHash.startsWith(currentPrefix);
+}
+
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
     return await verify(passwordHash, password);

@@ -37,6 +37,7 @@ export {
   deleteDomainConfig,
   listDomainConfigs,
   openDomainBucket,
+  readDomainConfig,
   updateDomainConfig,
   writeDomainConfig,
 } from './store.js';

@@ -58,6 +58,12 @@ export async function deleteDomainConfig(kv: KV, domain: string): Promise<void> 
   await kv.delete(keyOf(domain));
 }
 
+/** One domain's live config, or undefined when the domain is not served. */
+export async function readDomainConfig(kv: KV, domain: string): Promise<DomainConfig | undefined> {
+  const entry = await kv.get(keyOf(domain));
+  return entry && entry.operation === 'PUT' ? parseDomainConfig(entry.json()) : undefined;
+}
+
 export async function listDomainConfigs(kv: KV): Promise<DomainConfig[]> {
   // All keys first: a get awaited inside the keys iterator ends it after the first key.
   const keys: string[] = [];

@@ -1,4 +1,14 @@
 export { drainStream } from './drain-stream.js';
+export { enhancedStatusCodesPatched, type LibraryRefusal } from './enhanced-status-codes.js';
+export {
+  envelopeEncodingError,
+  messageTooBig,
+  messageTooBigText,
+  postmasterAddress,
+  qualifyPostmaster,
+  receivedProtocol,
+  recipientEnvelopeError,
+} from './envelope-rules.js';
 export { headerAddresses } from './header-addresses.js';
 export {
   BareLineEndingError,
@@ -9,6 +19,12 @@ export {
 export { type ReceivedHeaderInput, receivedHeader } from './received-header.js';
 export { cachedValidator, RecipientCache } from './recipient-cache.js';
 export { RecipientRoutes } from './recipient-routes.js';
+export {
+  libraryRefusalReason,
+  type RecordRefusal,
+  type RefusalReason,
+  refusalRecorder,
+} from './refusals.js';
 export { authHiddenBeforeTls } from './refuse-auth-before-tls.js';
 export { rfc5322Date } from './rfc5322-date.js';
 export {

@@ -153,7 +153,8 @@ export async function prepareMessage(
     const headerBytes = headerEnd === undefined ? all : all.subarray(0, headerEnd);
     const rest = headerEnd === undefined ? Buffer.alloc(0) : all.subarray(headerEnd);
     summary = summarise(headerBytes.toString('latin1'));
-    await write(Buffer.from(options.prepend, 'latin1'));
+    // Trace fields carry UTF-8 addresses (RFC 6532): written as UTF-8, never narrowed to Latin-1.
+    await write(Buffer.from(options.prepend, 'utf8'));
     await write(headerBytes);
     // A header cut off at the size limit gets no additions: they would land inside a field.
     const extra = complete ? (options.append?.(summary) ?? '') : '';
@@ -164,7 +165,7 @@ export async function prepareMessage(
         !headerBytes.subarray(-2).equals(Buffer.from('\r\n'))
       )
         await write(Buffer.from('\r\n'));
-      await write(Buffer.from(extra, 'latin1'));
+      await write(Buffer.from(extra, 'utf8'));
     }
     if (rest.length > 0) await write(rest);
     inHeader = false;

@@ -46,7 +46,7 @@ export function answerRecipient(
     logger: Logger;
     sessionId: string;
     onAccepted?: (answer: routingV1.ValidateRecipientResponse) => void;
-    onRefused?: () => void;
+    onRefused?: (code: number) => void;
   },
 ): void {
   validate(request)
@@ -56,7 +56,7 @@ export function answerRecipient(
         callback();
         return;
       }
-      context.onRefused?.();
+      context.onRefused?.(answer.smtpCode || 550);
       callback(
         smtpError(
           answer.smtpCode || 550,

@@ -1,9 +1,9 @@
-import { smtpError } from '@hermod/smtp';
+import { type RefusalReason, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
 import type { SessionUser } from '../session-user.js';
 
-/** AUTH PLAIN / LOGIN (only ever reached over TLS: allowInsecureAuth is off). */
+/** AUTH PLAIN / LOGIN (only ever reached over TLS: allowInsecureAuth is off), through the LoginGate. */
 export function onAuth(deps: MsaDeps): NonNullable<SMTPServerOptions['onAuth']> {
   return (auth, session, callback) => {
     const ip = session.remoteAddress;
@@ -16,28 +16,43 @@ export function onAuth(deps: MsaDeps): NonNullable<SMTPServerOptions['onAuth']> 
       callback(smtpError(501, '5.5.2', 'Invalid characters in authentication identity'));
       return;
     }
-    if (deps.throttle.isLocked(ip, username.toLowerCase())) {
+    // RFC 4616: an authorization identity other than the login's own is a request to act as
+    // someone else. smtp-server passes it on; it is allowed only for the account's own addresses.
+    const authzid = auth.method === 'PLAIN' && auth.authcid ? (auth.authzid ?? '') : '';
+    const refuse = (reason: RefusalReason, code: number, enhanced: string, text: string) => {
       deps.metrics.authFailures.inc();
-      callback(smtpError(454, '4.7.0', 'Too many failed authentication attempts, try again later'));
-      return;
-    }
-    deps.accounts
-      .authenticate(username, auth.password ?? '')
-      .then((account) => {
-        if (account) {
-          deps.throttle.recordSuccess(ip, username.toLowerCase());
-          const user: SessionUser = { accountId: account.id, address: account.address };
-          callback(null, { user });
+      deps.refused(session, reason, { code, username });
+      callback(smtpError(code, enhanced, text));
+    };
+    deps.login
+      .login(ip, username, auth.password ?? '', 'submission')
+      .then(async (outcome) => {
+        if (!outcome.ok) {
+          if (outcome.reason === 'locked')
+            refuse('auth-locked', 454, '4.7.0', 'Too many failed authentication attempts, try again later');
+          else refuse('auth-failed', 535, '5.7.8', 'Authentication credentials invalid');
           return;
         }
-        deps.metrics.authFailures.inc();
-        const delay = deps.throttle.recordFailure(ip, username.toLowerCase());
-        deps.logger.info({ sessionId: session.id, ip, username }, 'authentication failed');
-        setTimeout(() => callback(smtpError(535, '5.7.8', 'Authentication credentials invalid')), delay);
+        const { account } = outcome;
+        if (authzid && authzid !== username && !(await deps.accounts.ownsAddress(account.id, authzid))) {
+          refuse('auth-authzid', 535, '5.7.8', 'Not authorized to act as that identity');
+          return;
+        }
+        if (!deps.limits.openSession(account.id)) {
+          refuse(
+            'account-limit',
+            454,
+            '4.7.0',
+            'Too many concurrent sessions for this account, try again later',
+          );
+          return;
+        }
+        const user: SessionUser = { accountId: account.id, address: account.address };
+        callback(null, { user });
       })
       .catch((error: unknown) => {
         deps.logger.error({ err: error, sessionId: session.id }, 'authentication backend failed');
-        callback(smtpError(454, '4.7.0', 'Temporary authentication failure'));
+        refuse('auth-backend', 454, '4.7.0', 'Temporary authentication failure');
       });
   };
 }

@@ -3,8 +3,10 @@ import type { Readable } from 'node:stream';
 import { parseAddress } from '@hermod/address';
 import {
   headerAddresses,
+  messageTooBig,
   prepareMessage,
   receivedHeader,
+  receivedProtocol,
   rfc5322Date,
   SmtpReplyError,
   smtpError,
@@ -77,7 +79,7 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
         ? { clientHostname: session.clientHostname }
         : {}),
       byHost: deps.config.MSA_HOSTNAME,
-      protocol: `ESMTP${session.secure ? 'S' : ''}${user ? 'A' : ''}`,
+      protocol: receivedProtocol(session, !!user),
       id: spoolId,
       ...(recipients.length === 1 && recipients[0] ? { recipient: recipients[0].address } : {}),
       date: now,
@@ -92,12 +94,10 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
       })
         .then(async (prepared) => {
           await drain(stream);
-          if ((stream as { sizeExceeded?: boolean }).sizeExceeded || body.overLimit)
-            throw smtpError(
-              552,
-              '5.3.4',
-              `Message size exceeds fixed limit of ${deps.config.MSA_MAX_MESSAGE_BYTES} bytes`,
-            );
+          if ((stream as { sizeExceeded?: boolean }).sizeExceeded || body.overLimit) {
+            deps.refused(session, 'size', { code: 552 });
+            throw messageTooBig(deps.config.MSA_MAX_MESSAGE_BYTES);
+          }
           await checkFromHeader(deps, user, prepared.values.get('from'));
           await body.end();
           const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';

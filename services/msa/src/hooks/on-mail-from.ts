@@ -1,5 +1,5 @@
 import { parseAddress } from '@hermod/address';
-import { smtpError } from '@hermod/smtp';
+import { envelopeEncodingError, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
 import type { SessionUser } from '../session-user.js';
@@ -10,24 +10,45 @@ export function onMailFrom(deps: MsaDeps): NonNullable<SMTPServerOptions['onMail
     const user = session.user as SessionUser | undefined;
     if (!user) {
       if (deps.isTrusted(session.remoteAddress)) callback();
-      else callback(smtpError(530, '5.7.0', 'Authentication required'));
+      else {
+        deps.refused(session, 'auth-required', { code: 530 });
+        callback(smtpError(530, '5.7.0', 'Authentication required'));
+      }
       return;
     }
     if (address.address === '') {
+      deps.refused(session, 'sender', { code: 553, sender: '' });
       callback(smtpError(553, '5.7.1', 'The null sender is not allowed for submission'));
+      return;
+    }
+    const encoding = envelopeEncodingError(address.address, !!session.envelope.smtpUtf8, 'sender');
+    if (encoding) {
+      deps.refused(session, 'sender-encoding', { code: 553, sender: address.address });
+      callback(encoding);
       return;
     }
     try {
       parseAddress(address.address);
     } catch (error) {
+      deps.refused(session, 'sender', { code: 553, sender: address.address });
       callback(smtpError(553, '5.1.7', `Bad sender address syntax: ${(error as Error).message}`));
       return;
     }
     deps.accounts
       .ownsAddress(user.accountId, address.address)
-      .then((owned) => {
-        if (owned) callback();
-        else callback(smtpError(553, '5.7.1', `Sender address rejected: not owned by user ${user.address}`));
+      .then(async (owned) => {
+        if (owned) {
+          if (await deps.limits.takeMessage(user.accountId)) callback();
+          else {
+            deps.refused(session, 'account-limit', { code: 451, user: user.address });
+            callback(
+              smtpError(451, '4.7.1', 'Hourly message limit reached for this account, try again later'),
+            );
+          }
+        } else {
+          deps.refused(session, 'sender', { code: 553, sender: address.address, user: user.address });
+          callback(smtpError(553, '5.7.1', `Sender address rejected: not owned by user ${user.address}`));
+        }
       })
       .catch((error: unknown) => {
         deps.logger.error({ err: error, sessionId: session.id }, 'sender check failed');

@@ -3,7 +3,9 @@ import type { Readable } from 'node:stream';
 import {
   BareLineEndingError,
   drainStream,
+  messageTooBig,
   prepareMessage,
+  receivedProtocol,
   SmtpReplyError,
   sessionReceivedHeader,
   smtpError,
@@ -47,7 +49,7 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
     const helo = session.hostNameAppearsAs || 'unknown';
     const prepend = sessionReceivedHeader(session, {
       host: config.MX_HOSTNAME,
-      protocol: session.secure ? 'ESMTPS' : 'ESMTP',
+      protocol: receivedProtocol(session, false),
       id: spoolId,
       date: new Date(),
     });
@@ -59,12 +61,10 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
       })
         .then(async (prepared) => {
           await drainStream(stream as Readable);
-          if ((stream as { sizeExceeded?: boolean }).sizeExceeded || body.overLimit)
-            throw smtpError(
-              552,
-              '5.3.4',
-              `Message size exceeds fixed limit of ${config.MX_MAX_MESSAGE_BYTES} bytes`,
-            );
+          if ((stream as { sizeExceeded?: boolean }).sizeExceeded || body.overLimit) {
+            deps.refused(session, 'size', { code: 552 });
+            throw messageTooBig(config.MX_MAX_MESSAGE_BYTES);
+          }
           if (prepared.receivedCount >= config.MX_MAX_RECEIVED) {
             deps.metrics.rejections.inc({ reason: 'loop' });
             throw smtpError(

@@ -1,6 +1,6 @@
 import { AddressError, parseAddress } from '@hermod/address';
 import { routingV1 } from '@hermod/proto';
-import { answerRecipient, type SmtpReplyError, smtpError } from '@hermod/smtp';
+import { answerRecipient, recipientEnvelopeError, type SmtpReplyError, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from '../deps.js';
 
@@ -31,7 +31,14 @@ export function addressErrorReply(error: unknown): SmtpReplyError {
 export function onRcptTo(deps: MxDeps): NonNullable<SMTPServerOptions['onRcptTo']> {
   return (address, session, callback) => {
     if (session.envelope.rcptTo.length >= deps.config.MX_MAX_RECIPIENTS) {
+      deps.refused(session, 'recipient-limit', { code: 452 });
       callback(smtpError(452, '4.5.3', 'Too many recipients'));
+      return;
+    }
+    const encoding = recipientEnvelopeError(address, session, deps.postmaster);
+    if (encoding) {
+      deps.refused(session, 'recipient-encoding', { code: 553, recipient: address.address });
+      callback(encoding);
       return;
     }
     let canonical: string;
@@ -39,13 +46,17 @@ export function onRcptTo(deps: MxDeps): NonNullable<SMTPServerOptions['onRcptTo'
     try {
       ({ canonical, domain } = parseAddress(address.address));
     } catch (error) {
-      deps.metrics.rejections.inc({ reason: 'recipient-syntax' });
-      callback(addressErrorReply(error));
+      const reply = addressErrorReply(error);
+      deps.refused(session, reply.responseCode === 550 ? 'relay' : 'recipient-syntax', {
+        code: reply.responseCode,
+        recipient: address.address,
+      });
+      callback(reply);
       return;
     }
     const config = deps.domain(domain);
     if (!config || config.exchanger === 'remote') {
-      deps.metrics.rejections.inc({ reason: 'relay' });
+      deps.refused(session, 'relay', { code: 550, recipient: address.address });
       callback(relayDenied());
       return;
     }
@@ -58,7 +69,7 @@ export function onRcptTo(deps: MxDeps): NonNullable<SMTPServerOptions['onRcptTo'
         logger: deps.logger,
         sessionId: session.id,
         onAccepted: (answer) => deps.recipientRoutes.remember(address, answer),
-        onRefused: () => deps.metrics.rejections.inc({ reason: 'recipient' }),
+        onRefused: (code) => deps.refused(session, 'recipient', { code, recipient: canonical }),
       },
     );
   };

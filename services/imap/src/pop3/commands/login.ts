@@ -5,11 +5,11 @@ const authorization = [Pop3State.Authorization] as const;
 
 async function login(session: Pop3Session, username: string, password: string): Promise<Pop3Reply> {
   const outcome = await attemptLogin(
-    session.backend,
     session.deps.loginGuard,
     session.remoteAddress,
     username,
     password,
+    'pop3',
   );
   if (!outcome.ok) {
     session.authFailures++;

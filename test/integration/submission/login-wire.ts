@@ -1,0 +1,82 @@
+// One login over implicit TLS from a chosen loopback address, for SMTP AUTH, IMAP AUTHENTICATE and
+// POP3 AUTH alike, answered as ok / failed / locked / refused.
+import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+
+export type LoginProtocol = 'smtp' | 'imap' | 'pop3';
+export type LoginOutcome = 'ok' | 'failed' | 'locked' | 'refused';
+
+/**
+ * One login over implicit TLS from the given loopback address; returns how the server answered
+ * (SMTP 235/535/454, IMAP OK/NO [AUTHENTICATIONFAILED]/NO [UNAVAILABLE], POP3 +OK/-ERR [AUTH]/-ERR [SYS/TEMP]).
+ */
+export async function login(
+  protocol: LoginProtocol,
+  port: number,
+  localAddress: string,
+  username: string,
+  password: string,
+  authzid = '',
+): Promise<LoginOutcome> {
+  const tcp = connect({ host: '127.0.0.1', port, localAddress });
+  const socket = tlsConnect({ socket: tcp, rejectUnauthorized: false });
+  socket.setTimeout(20_000, () => socket.destroy(new Error('timeout')));
+  let buffer = '';
+  const waiters: Array<() => void> = [];
+  socket.on('data', (d: Buffer) => {
+    buffer += d.toString('utf8');
+    for (const w of waiters.splice(0)) w();
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    for (const w of waiters.splice(0)) w();
+  });
+  const next = async (complete: RegExp): Promise<string> => {
+    for (;;) {
+      const match = complete.exec(buffer);
+      if (match) {
+        buffer = buffer.slice(match.index + match[0].length);
+        return match[0];
+      }
+      if (socket.destroyed) throw new Error(`closed; have ${JSON.stringify(buffer)}`);
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  const plain = Buffer.from(`${authzid}\0${username}\0${password}`).toString('base64');
+  try {
+    if (protocol === 'smtp') {
+      const reply = /(?:^|\n)\d{3} [^\r\n]*\r\n/;
+      await next(reply);
+      socket.write('EHLO attacker.test\r\n');
+      await next(reply);
+      socket.write(`AUTH PLAIN ${plain}\r\n`);
+      const answer = await next(reply);
+      socket.write('QUIT\r\n');
+      if (/^\s*235 /.test(answer)) return 'ok';
+      if (/^\s*535 5\.7\.8 Not authorized/.test(answer)) return 'refused';
+      if (/^\s*535 /.test(answer)) return 'failed';
+      if (/^\s*454 /.test(answer)) return 'locked';
+      throw new Error(`unexpected SMTP reply ${answer}`);
+    }
+    if (protocol === 'imap') {
+      await next(/^\* OK[^\r\n]*\r\n/);
+      socket.write(`a AUTHENTICATE PLAIN ${plain}\r\n`);
+      const answer = await next(/(?:^|\n)a [^\r\n]*\r\n/);
+      socket.write('b LOGOUT\r\n');
+      if (/a OK/.test(answer)) return 'ok';
+      if (/\[AUTHENTICATIONFAILED\]/.test(answer)) return 'failed';
+      if (/\[UNAVAILABLE\]/.test(answer)) return 'locked';
+      throw new Error(`unexpected IMAP reply ${answer}`);
+    }
+    await next(/^\+OK[^\r\n]*\r\n/);
+    socket.write(`AUTH PLAIN ${plain}\r\n`);
+    const answer = await next(/^[+-][^\r\n]*\r\n/);
+    socket.write('QUIT\r\n');
+    if (answer.startsWith('+OK')) return 'ok';
+    if (answer.startsWith('-ERR [AUTH]')) return 'failed';
+    if (answer.startsWith('-ERR [SYS/TEMP]')) return 'locked';
+    throw new Error(`unexpected POP3 reply ${answer}`);
+  } finally {
+    socket.end();
+  }
+}
