@@ -1,3 +1,4 @@
+import { loginThrottleEnv } from '@hermod/accounts';
 import { env } from '@hermod/config';
 import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
@@ -34,10 +35,6 @@ export const imapEnv = z.object({
   IMAP_IDLE_TIMEOUT_MS: env.int(30 * 60_000, 1_000),
   IMAP_IDLE_COMMAND_TIMEOUT_MS: env.int(35 * 60_000, 1_000),
   IMAP_MAX_AUTH_FAILURES: env.int(3, 1, 100),
-  AUTH_FAILURE_BASE_DELAY_MS: env.int(500, 0, 60_000),
-  AUTH_FAILURE_MAX_DELAY_MS: env.int(8_000, 0, 600_000),
-  AUTH_LOCKOUT_THRESHOLD: env.int(20, 1, 10_000),
-  AUTH_LOCKOUT_WINDOW_MS: env.int(15 * 60_000, 1_000),
-  AUTH_LOCKOUT_MS: env.int(15 * 60_000, 0),
+  ...loginThrottleEnv,
 });
 export type ImapConfig = z.infer<typeof imapEnv>;

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { AccountStore, LoginGate, LoginThrottle, PostgresLoginFailureStore } from '@hermod/accounts';
+import {
+  AccountStore,
+  LoginGate,
+  LoginThrottle,
+  loginThrottlePolicy,
+  PostgresLoginFailureStore,
+} from '@hermod/accounts';
 import { loadConfig } from '@hermod/config';
 import { connectDatabase, connectNatsServer, createServiceBase, runMain } from '@hermod/service-runtime';
 import { Gauge } from 'prom-client';
@@ -50,13 +56,7 @@ runMain('imap', async () => {
       new PostgresLoginFailureStore(pool, (error) =>
         logger.warn({ err: error }, 'login_failures prune failed'),
       ),
-      {
-        threshold: config.AUTH_LOCKOUT_THRESHOLD,
-        windowMs: config.AUTH_LOCKOUT_WINDOW_MS,
-        lockoutMs: config.AUTH_LOCKOUT_MS,
-        baseDelayMs: config.AUTH_FAILURE_BASE_DELAY_MS,
-        maxDelayMs: config.AUTH_FAILURE_MAX_DELAY_MS,
-      },
+      loginThrottlePolicy(config),
     ),
   );
   const deps: SessionDependencies = {

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { loginThrottleEnv } from '@hermod/accounts';
 import { env, loadConfig } from '@hermod/config';
 import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
@@ -44,16 +45,7 @@ export const msaEnv = z.object({
   MSA_SOCKET_TIMEOUT_MS: env.int(300_000, 1_000, 3_600_000),
   /** Networks whose clients may submit without AUTH (for example an internal relay); empty by default. */
   MSA_TRUSTED_NETWORKS: env.list([]).pipe(z.array(cidr)),
-  /**
-   * Failed logins of one account (whichever spelling named it) or one client IP (IPv6: its /64)
-   * after which that account or IP is locked out for MSA_AUTH_LOCKOUT_MS. Counted in PostgreSQL,
-   * shared with every msa and imap replica; failures are forgotten MSA_AUTH_LOCKOUT_MS after the last.
-   */
-  MSA_AUTH_MAX_FAILURES: env.int(10, 1, 1_000),
-  MSA_AUTH_LOCKOUT_MS: env.int(15 * 60_000, 1_000, 86_400_000),
-  /** Delay before answering a failed AUTH, doubled per further failure up to MSA_AUTH_FAILURE_MAX_DELAY_MS. */
-  MSA_AUTH_FAILURE_DELAY_MS: env.int(250, 0, 60_000),
-  MSA_AUTH_FAILURE_MAX_DELAY_MS: env.int(5_000, 0, 600_000),
+  ...loginThrottleEnv,
   ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
   ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
   /** How long routing's answer for an accepted recipient is remembered; forgotten at once when any domain's config or status changes (0 asks routing every time). */

@@ -1,6 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv6 } from 'node:net';
-import { AccountStore, LoginGate, LoginThrottle, PostgresLoginFailureStore } from '@hermod/accounts';
+import {
+  AccountStore,
+  LoginGate,
+  LoginThrottle,
+  loginThrottlePolicy,
+  PostgresLoginFailureStore,
+} from '@hermod/accounts';
 import {
   DomainConfigStore,
   onRoutingInputsChange,
@@ -87,13 +93,7 @@ runMain('msa', async () => {
     new PostgresLoginFailureStore(pool, (error) =>
       logger.warn({ err: error }, 'login_failures prune failed'),
     ),
-    {
-      threshold: config.MSA_AUTH_MAX_FAILURES,
-      windowMs: config.MSA_AUTH_LOCKOUT_MS,
-      lockoutMs: config.MSA_AUTH_LOCKOUT_MS,
-      baseDelayMs: config.MSA_AUTH_FAILURE_DELAY_MS,
-      maxDelayMs: config.MSA_AUTH_FAILURE_MAX_DELAY_MS,
-    },
+    loginThrottlePolicy(config),
   );
   const deps: MsaDeps = {
     config,

@@ -21,7 +21,7 @@ async function hermodCli(args: string[]) {
 before(async () => {
   hermod = await startHermod({
     services: ['routing', 'imap', 'msa'],
-    env: { msa: { MSA_AUTH_FAILURE_DELAY_MS: '0' }, imap: { AUTH_FAILURE_BASE_DELAY_MS: '0' } },
+    env: { msa: { AUTH_FAILURE_BASE_DELAY_MS: '0' }, imap: { AUTH_FAILURE_BASE_DELAY_MS: '0' } },
   });
   await hermod.addDomain('example.test');
   await new AccountStore(hermod.db.pool).create({ address: 'pat@example.test', password: 'pat-password-1' });

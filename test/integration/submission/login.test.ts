@@ -28,9 +28,9 @@ let lastHost = 10;
 const freshIp = () => `127.0.${Math.floor(++lastHost / 250)}.${(lastHost % 250) + 2}`;
 
 const throttleEnv = {
-  MSA_AUTH_MAX_FAILURES: String(THRESHOLD),
-  MSA_AUTH_LOCKOUT_MS: '600000',
-  MSA_AUTH_FAILURE_DELAY_MS: '0',
+  AUTH_LOCKOUT_THRESHOLD: String(THRESHOLD),
+  AUTH_LOCKOUT_MS: '600000',
+  AUTH_FAILURE_BASE_DELAY_MS: '0',
 };
 
 before(async () => {

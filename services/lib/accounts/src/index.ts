@@ -20,4 +20,5 @@ export {
   MemoryLoginFailureStore,
   PostgresLoginFailureStore,
 } from './login-throttle.js';
+export { type LoginThrottleSettings, loginThrottleEnv, loginThrottlePolicy } from './login-throttle-env.js';
 export { hashPassword, verifyPassword } from './password.js';
