@@ -5,4 +5,13 @@ export const SIEVE_EXTENSIONS: readonly string[] = Object.freeze([
   'encoded-character',
   'comparator-i;octet',
   'comparator-i;ascii-casemap',
+  'comparator-i;ascii-numeric',
+  'copy',
+  'imap4flags',
+  'variables',
+  'relational',
+  'subaddress',
+  'regex',
+  'vacation',
+  'vacation-seconds',
 ]);
