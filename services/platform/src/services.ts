@@ -47,12 +47,14 @@ export function localServices(tls: { certFile: string; keyFile: string }, offset
         IMAPS_PORT: port(2993),
         POP3_PORT: port(2110),
         POP3S_PORT: port(2995),
+        MANAGESIEVE_PORT: port(4190),
       },
       listeners: [
         `IMAP ${port(2143)} (STARTTLS)`,
         `IMAPS ${port(2993)}`,
         `POP3 ${port(2110)} (STLS)`,
         `POP3S ${port(2995)}`,
+        `ManageSieve ${port(4190)} (STARTTLS)`,
       ],
     },
   ];
