@@ -59,8 +59,11 @@ export class RunState {
   keepCancelled = false;
   redirects = 0;
   duplicates: { id: string; seconds: number }[] = [];
-  readonly message: MessageState;
+  /** The message under evaluation (replaceable by a test harness). */
+  message: MessageState;
   readonly deadline: number;
+  /** Opaque slot for an embedding host (the conformance harness keeps its state here). */
+  host: unknown;
   readonly limits: typeof DEFAULTS;
   /** Flags of the implicit keep (imap4flags internal variable of the last script). */
   implicitFlags: string[] = [];

@@ -1,0 +1,565 @@
+/**
+ * A test-only implementation of Pigeonhole's `vnd.dovecot.testsuite` extension on top of the engine, used to
+ * run the public Sieve conformance corpus. Not part of the production registry: it extends a copy.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { compileWith } from '../src/compile.js';
+import { COMPARATOR_TAGS, list, type Node, type Registry, str } from '../src/core.js';
+import { defaultRegistry } from '../src/definitions.js';
+import { validateMatch } from '../src/ext/common.js';
+import { SIEVE_EXTENSIONS } from '../src/extensions.js';
+import { parseAddressList, parsePath, splitMessage } from '../src/message.js';
+import { executeScript, resultOf } from '../src/run.js';
+import { type InternalAction, MessageState, RunState, type Runtime, StopSignal } from '../src/runtime.js';
+import { deserializeCompiled, serializeCompiled } from '../src/serialize.js';
+import type { CompiledScript, SieveEnvironment, SieveMessage } from '../src/types.js';
+
+export const TESTSUITE = 'vnd.dovecot.testsuite';
+
+class TestFailure {
+  constructor(readonly reason: string) {}
+}
+
+export interface TestOutcome {
+  name: string;
+  passed: boolean;
+  reason?: string;
+}
+
+export interface FileOutcome {
+  file: string;
+  status: 'passed' | 'failed' | 'unsupported';
+  reason?: string;
+  tests: TestOutcome[];
+}
+
+const DEFAULT_MESSAGE = 'From: sender@example.com\nTo: recipient@example.org\nSubject: Frop!\n\nFriep!\n';
+
+interface Outgoing {
+  from: string;
+  to: string;
+  raw: string;
+}
+
+/** The harness state of one .svtest file. */
+class Suite {
+  message!: SieveMessage;
+  compiled: CompiledScript | undefined;
+  errors: string[] = [];
+  result: RunState | undefined;
+  smtp: Outgoing[] = [];
+  mailboxes = new Map<string, string[]>();
+  config = new Map<string, string>();
+  binaries = new Map<string, string>();
+  tests: TestOutcome[] = [];
+  constructor(
+    readonly dir: string,
+    readonly registry: Registry,
+  ) {
+    this.setMessage(DEFAULT_MESSAGE);
+  }
+
+  setMessage(text: string): void {
+    const raw = Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8');
+    const { headers } = splitMessage(raw.toString('latin1'));
+    const first = (name: string) => {
+      const h = headers.find((f) => f.name.toLowerCase() === name);
+      const a = h ? parseAddressList(h.raw.replace(/\r?\n/g, ''))?.[0] : undefined;
+      return a?.localPart ? `${a.localPart}@${a.domain}` : undefined;
+    };
+    const to = first('envelope-to') ?? first('to') ?? 'recipient@example.com';
+    const from = first('return-path') ?? first('sender') ?? first('from') ?? 'sender@example.com';
+    this.message = { raw, envelopeFrom: from, envelopeTo: to, originalRecipient: to, auth: 'user' };
+  }
+
+  env(): SieveEnvironment {
+    const num = (k: string) => (this.config.has(k) ? parseLimit(this.config.get(k)!) : undefined);
+    const env: SieveEnvironment = {
+      now: new Date(),
+      domain: 'example.com',
+      subaddressSeparator: this.config.get('recipient_delimiter') ?? '+',
+      mailboxExists: (name) => name === 'INBOX' || this.mailboxes.has(name),
+      timeBudgetMs: num('sieve_max_cpu_time') !== undefined ? num('sieve_max_cpu_time')! * 1000 : 2000,
+    };
+    const actions = num('sieve_max_actions');
+    if (actions !== undefined) env.maxActions = actions;
+    const redirects = num('sieve_max_redirects');
+    if (redirects !== undefined) env.maxRedirects = redirects;
+    return env;
+  }
+
+  resolveInclude(scriptDir: string) {
+    return (name: string, location: 'personal' | 'global') => {
+      const dir =
+        location === 'global' ? path.join(this.dir, 'included-global') : path.join(this.dir, 'included');
+      for (const candidate of [path.join(dir, `${name}.sieve`), path.join(scriptDir, `${name}.sieve`)]) {
+        try {
+          return readFileSync(candidate, 'utf8');
+        } catch {
+          /* next */
+        }
+      }
+      return undefined;
+    };
+  }
+
+  compile(file: string): boolean {
+    const full = path.resolve(this.dir, file);
+    let text: string;
+    try {
+      text = readFileSync(full, 'utf8');
+    } catch {
+      this.errors = [`failed to open script ${file}`];
+      this.compiled = undefined;
+      return false;
+    }
+    const r = compileWith(defaultRegistry, text, {
+      includeResolver: this.resolveInclude(path.dirname(full)),
+    });
+    if (!r.ok) {
+      this.errors = r.errors.map((e) => `${file}: line ${e.line}: ${e.message}`);
+      this.compiled = undefined;
+      return false;
+    }
+    this.errors = r.warnings.map((e) => `${file}: line ${e.line}: warning: ${e.message}`);
+    this.compiled = r.script;
+    return true;
+  }
+
+  async run(append: boolean): Promise<boolean> {
+    if (!this.compiled) return false;
+    if (!append || !this.result) this.result = new RunState(this.message, this.env());
+    this.result.message = new MessageState(this.message);
+    const err = await executeScript(defaultRegistry, this.compiled, this.result, 'script');
+    this.errors = err ? [`line ${err.line}: error: ${err.message}`] : [];
+    return !err;
+  }
+
+  /** Applies the result: stores into the test mail store, sends outgoing messages into the SMTP outbox. */
+  execute(): boolean {
+    const st = this.result;
+    if (!st) return false;
+    const result = resultOf(st);
+    const text = st.message.text();
+    let ok = true;
+    this.errors = [];
+    const store = (mailbox: string, create: boolean) => {
+      if (mailbox !== 'INBOX' && !this.mailboxes.has(mailbox)) {
+        if (!create) {
+          this.errors.push(`failed to store into mailbox '${mailbox}': Mailbox doesn't exist: ${mailbox}`);
+          ok = false;
+          return;
+        }
+        this.mailboxes.set(mailbox, []);
+      }
+      if (!this.mailboxes.has(mailbox)) this.mailboxes.set(mailbox, []);
+      this.mailboxes.get(mailbox)!.push(text);
+    };
+    for (const a of result.actions) {
+      switch (a.kind) {
+        case 'keep':
+          store('INBOX', true);
+          break;
+        case 'fileinto':
+          store(a.mailbox, a.create);
+          break;
+        case 'redirect':
+          this.smtp.push({ from: this.message.envelopeFrom, to: a.address, raw: text });
+          break;
+        case 'vacation': {
+          const to = this.message.envelopeFrom;
+          const headers = [
+            `From: ${a.from ?? this.message.envelopeTo}`,
+            `To: <${to}>`,
+            `Subject: ${a.subject ?? ''}`,
+            'Auto-Submitted: auto-replied (vacation)',
+            'Precedence: bulk',
+          ];
+          const msgId = st.message.headers.find((h) => h.name.toLowerCase() === 'message-id');
+          if (msgId) headers.push(`In-Reply-To:${msgId.raw}`, `References:${msgId.raw}`);
+          const body = a.mime ? a.reason : `Content-Type: text/plain; charset=utf-8\r\n\r\n${a.reason}`;
+          this.smtp.push({ from: '', to, raw: `${headers.join('\r\n')}\r\n${a.mime ? '' : ''}${body}` });
+          break;
+        }
+        case 'reject': {
+          const to = this.message.envelopeFrom;
+          if (!to) break;
+          this.smtp.push({
+            from: '',
+            to,
+            raw: `From: Postmaster <postmaster@example.com>\r\nTo: <${to}>\r\nSubject: Rejected: ${st.message.headers.find((h) => h.name.toLowerCase() === 'subject')?.raw.trim() ?? ''}\r\nAuto-Submitted: auto-replied (rejected)\r\n\r\n${a.reason}\r\n`,
+          });
+          break;
+        }
+        case 'notify': {
+          const m = /^mailto:([^?]*)(\?.*)?$/i.exec(a.method);
+          if (!m) break;
+          const to = decodeURIComponent(m[1]!).split(',').filter(Boolean);
+          for (const rcpt of to) {
+            this.smtp.push({
+              from: '',
+              to: rcpt,
+              raw: `From: ${a.from ?? 'postmaster@example.com'}\r\nTo: ${rcpt}\r\nSubject: ${a.message ?? 'Notification'}\r\nAuto-Submitted: auto-notified\r\n\r\n${a.message ?? ''}\r\n`,
+            });
+          }
+          break;
+        }
+        case 'discard':
+          break;
+      }
+    }
+    return ok;
+  }
+}
+
+function parseLimit(v: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
+  if (!m) return Number(v);
+  const n = Number(m[1]);
+  const unit = m[2]!.toLowerCase();
+  return unit === 'k' ? n * 1024 : unit === 'm' ? n * 1024 * 1024 : n;
+}
+
+function suiteOf(rt: Runtime): Suite {
+  return rt.state.host as Suite;
+}
+
+/** Action names as the testsuite reports them. */
+function actionName(a: InternalAction | { kind: 'keep' }): string {
+  return a.kind === 'fileinto' ? 'store' : a.kind;
+}
+
+function registerTestsuite(reg: Registry): void {
+  reg.known.add(TESTSUITE);
+  reg.add({
+    name: 'test',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: ['string'],
+    block: 'required',
+    async run(node, rt) {
+      const suite = suiteOf(rt);
+      const name = str(node.pos[0])!;
+      suite.result = undefined;
+      suite.errors = [];
+      try {
+        await rt.runBlock(node.block ?? []);
+        suite.tests.push({ name, passed: true });
+      } catch (e) {
+        if (e instanceof TestFailure) suite.tests.push({ name, passed: false, reason: e.reason });
+        else if (e instanceof StopSignal) suite.tests.push({ name, passed: true });
+        else {
+          suite.tests.push({ name, passed: false, reason: e instanceof Error ? e.message : String(e) });
+        }
+      }
+    },
+  });
+  reg.add({
+    name: 'test_fail',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: ['string'],
+    run(node, rt) {
+      throw new TestFailure(rt.estr(node.pos[0]));
+    },
+  });
+  reg.add({
+    name: 'test_set',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: ['string', 'string'],
+    run(node, rt) {
+      const suite = suiteOf(rt);
+      const what = str(node.pos[0])!.toLowerCase();
+      const value = rt.estr(node.pos[1]);
+      const addr = (v: string) => {
+        const a = parsePath(v);
+        return a ? (a.domain ? `${a.localPart}@${a.domain}` : a.localPart) : v.replace(/^<|>$/g, '');
+      };
+      if (what === 'message') suite.setMessage(value);
+      else if (what === 'envelope.from')
+        suite.message = { ...suite.message, envelopeFrom: value === '' || value === '<>' ? '' : addr(value) };
+      else if (what === 'envelope.to')
+        suite.message = { ...suite.message, envelopeTo: addr(value), originalRecipient: addr(value) };
+      else if (what === 'envelope.orig_to')
+        suite.message = { ...suite.message, originalRecipient: addr(value) };
+      else if (what === 'envelope.auth') suite.message = { ...suite.message, auth: value };
+      else throw new TestFailure(`unknown testsuite object '${what}'`);
+      rt.state.message = new MessageState(suite.message);
+    },
+  });
+  reg.add({
+    name: 'test_config_set',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: ['string', 'string'],
+    run(node, rt) {
+      suiteOf(rt).config.set(rt.estr(node.pos[0]), rt.estr(node.pos[1]));
+    },
+  });
+  reg.add({
+    name: 'test_config_unset',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: ['string'],
+    run(node, rt) {
+      suiteOf(rt).config.delete(rt.estr(node.pos[0]));
+    },
+  });
+  reg.add({
+    name: 'test_config_reload',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: [],
+    tags: { extension: { arg: 'string' } },
+    run() {},
+  });
+  reg.add({
+    name: 'test_mailbox_create',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: ['string'],
+    run(node, rt) {
+      const suite = suiteOf(rt);
+      const name = rt.estr(node.pos[0]);
+      if (!suite.mailboxes.has(name)) suite.mailboxes.set(name, []);
+    },
+  });
+  reg.add({
+    name: 'test_result_reset',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: [],
+    run(_node, rt) {
+      const suite = suiteOf(rt);
+      suite.result = undefined;
+      suite.smtp = [];
+    },
+  });
+  reg.add({
+    name: 'test_result_print',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: [],
+    run() {},
+  });
+  reg.add({
+    name: 'test_binary_save',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: ['string'],
+    run(node, rt) {
+      const suite = suiteOf(rt);
+      if (suite.compiled) suite.binaries.set(rt.estr(node.pos[0]), serializeCompiled(suite.compiled));
+    },
+  });
+  reg.add({
+    name: 'test_binary_load',
+    kind: 'command',
+    ext: TESTSUITE,
+    pos: ['string'],
+    run(node, rt) {
+      const suite = suiteOf(rt);
+      const text = suite.binaries.get(rt.estr(node.pos[0]));
+      if (!text) throw new TestFailure('failed to load binary');
+      suite.compiled = deserializeCompiled(text);
+    },
+  });
+  // tests
+  reg.add({
+    name: 'test_script_compile',
+    kind: 'test',
+    ext: TESTSUITE,
+    pos: ['string'],
+    test(node, rt) {
+      return suiteOf(rt).compile(rt.estr(node.pos[0]));
+    },
+  });
+  reg.add({
+    name: 'test_script_run',
+    kind: 'test',
+    ext: TESTSUITE,
+    pos: [],
+    tags: { append_result: {} },
+    test(node, rt) {
+      return suiteOf(rt).run(node.tags.append_result !== undefined);
+    },
+  });
+  reg.add({
+    name: 'test_multiscript',
+    kind: 'test',
+    ext: TESTSUITE,
+    pos: ['stringlist'],
+    async test(node, rt) {
+      const suite = suiteOf(rt);
+      suite.result = undefined;
+      for (const file of rt.elist(node.pos[0])) {
+        if (!suite.compile(file)) return false;
+        if (!(await suite.run(true))) return false;
+        if ((suite.result as RunState | undefined)?.keepCancelled) break;
+      }
+      return suite.execute();
+    },
+  });
+  reg.add({
+    name: 'test_result_execute',
+    kind: 'test',
+    ext: TESTSUITE,
+    pos: [],
+    test(_node, rt) {
+      return suiteOf(rt).execute();
+    },
+  });
+  reg.add({
+    name: 'test_error',
+    kind: 'test',
+    ext: TESTSUITE,
+    pos: ['stringlist'],
+    tags: { ...COMPARATOR_TAGS, index: { arg: 'number' } },
+    validate(node, ctx) {
+      validateMatch(node, ctx, list(node.pos[0]));
+    },
+    test(node, rt) {
+      const errs = suiteOf(rt).errors.filter((e) => !e.includes('warning:'));
+      const index = typeof node.tags.index === 'number' ? node.tags.index : 0;
+      const values = index > 0 ? (errs[index - 1] !== undefined ? [errs[index - 1]!] : []) : errs;
+      return withDefaults(node, rt, values);
+    },
+  });
+  reg.add({
+    name: 'test_result_action',
+    kind: 'test',
+    ext: TESTSUITE,
+    pos: ['stringlist'],
+    tags: { ...COMPARATOR_TAGS, index: { arg: 'number' } },
+    validate(node, ctx) {
+      validateMatch(node, ctx, list(node.pos[0]));
+    },
+    test(node, rt) {
+      const st = suiteOf(rt).result;
+      const names = st ? st.actions.map(actionName) : [];
+      if (st && !st.keepCancelled) names.push('keep');
+      const index = typeof node.tags.index === 'number' ? node.tags.index : 0;
+      const values = index > 0 ? (names[index - 1] !== undefined ? [names[index - 1]!] : []) : names;
+      return withDefaults(node, rt, values);
+    },
+  });
+  const message = {
+    name: 'test_message',
+    ext: TESTSUITE,
+    pos: ['number' as const],
+    tags: { smtp: { group: 'source' }, folder: { group: 'source', arg: 'string' as const } },
+    validate(node: Node, ctx: { error(n: Node, m: string): void }) {
+      if (node.tags.smtp === undefined && node.tags.folder === undefined)
+        ctx.error(node, 'the test_message command requires either the :smtp or the :folder tag');
+    },
+  };
+  const select = (node: Node, rt: Runtime): boolean => {
+    const suite = suiteOf(rt);
+    const index = node.pos[0] as number;
+    let picked: SieveMessage | undefined;
+    if (node.tags.smtp !== undefined) {
+      const m = suite.smtp[index];
+      if (m)
+        picked = { raw: Buffer.from(m.raw, 'latin1'), envelopeFrom: m.from, envelopeTo: m.to, auth: 'user' };
+    } else {
+      const box = suite.mailboxes.get(rt.estr(node.tags.folder));
+      const m = box?.[index];
+      if (m)
+        picked = {
+          raw: Buffer.from(m, 'latin1'),
+          envelopeFrom: suite.message.envelopeFrom,
+          envelopeTo: suite.message.envelopeTo,
+          auth: 'user',
+        };
+    }
+    if (!picked) return false;
+    suite.message = picked;
+    rt.state.message = new MessageState(picked);
+    return true;
+  };
+  reg.add({ ...message, kind: 'test', test: select });
+  reg.add({
+    ...message,
+    kind: 'command',
+    run(node, rt) {
+      if (!select(node, rt)) throw new TestFailure(`no outgoing message with index ${String(node.pos[0])}`);
+    },
+  });
+}
+
+/** Testsuite tests compare with :is and i;octet unless told otherwise. */
+function withDefaults(node: Node, rt: Runtime, values: string[]): boolean {
+  const n: Node = { ...node, tags: { ...node.tags } };
+  if (n.tags.comparator === undefined) n.tags.comparator = 'i;octet';
+  return rt.match(n, values, list(node.pos[0]));
+}
+
+const harnessRegistry: Registry = (() => {
+  const reg = defaultRegistry.clone();
+  registerTestsuite(reg);
+  return reg;
+})();
+
+/** Extensions the corpus uses that Hermod deliberately does not offer, with the reason. */
+export const DELIBERATELY_UNSUPPORTED: Record<string, string> = {
+  extlists: 'external lists (RFC 6134) need a list service Hermod does not have',
+  mboxmetadata: 'IMAP METADATA (RFC 5490 metadata tests) is not offered by Hermod IMAP',
+  servermetadata: 'IMAP METADATA (RFC 5490 metadata tests) is not offered by Hermod IMAP',
+  'vnd.dovecot.debug': 'Dovecot-specific debugging extension',
+  'comparator-i;unicode-casemap': 'i;unicode-casemap (RFC 5051) comparator is not implemented',
+};
+
+/** Runs one .svtest file. */
+export async function runSvtest(file: string): Promise<FileOutcome> {
+  const dir = path.dirname(file);
+  const source = readFileSync(file, 'utf8');
+  const r = compileWith(harnessRegistry, source, {
+    extensions: [...SIEVE_EXTENSIONS, TESTSUITE],
+    includeResolver: () => undefined,
+  });
+  if (!r.ok) {
+    const missing = r.errors
+      .map((e) => /unknown Sieve capability '([^']+)'/.exec(e.message)?.[1])
+      .filter((x): x is string => !!x);
+    const reasons = missing.map((m) =>
+      DELIBERATELY_UNSUPPORTED[m.toLowerCase()]
+        ? `${m}: ${DELIBERATELY_UNSUPPORTED[m.toLowerCase()]}`
+        : `${m}: not implemented`,
+    );
+    if (missing.length)
+      return { file, status: 'unsupported', reason: `requires ${reasons.join('; ')}`, tests: [] };
+    return {
+      file,
+      status: 'failed',
+      reason: `test script does not compile: ${r.errors.map((e) => `${e.line}:${e.column} ${e.message}`).join(' | ')}`,
+      tests: [],
+    };
+  }
+  const suite = new Suite(dir, harnessRegistry);
+  const state = new RunState(suite.message, {
+    now: new Date(),
+    domain: 'example.com',
+    subaddressSeparator: '+',
+    timeBudgetMs: 60000,
+  });
+  state.host = suite;
+  const err = await executeScript(harnessRegistry, r.script, state, file);
+  const failed = suite.tests.filter((t) => !t.passed);
+  if (err)
+    return {
+      file,
+      status: 'failed',
+      reason: `runtime error at line ${err.line}: ${err.message}`,
+      tests: suite.tests,
+    };
+  if (failed.length)
+    return {
+      file,
+      status: 'failed',
+      reason: failed.map((t) => `${t.name}: ${t.reason}`).join(' | '),
+      tests: suite.tests,
+    };
+  return { file, status: 'passed', tests: suite.tests };
+}
