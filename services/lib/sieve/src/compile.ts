@@ -372,7 +372,10 @@ function validateNode(
     else {
       const added = blockScope.filter((e) => !ctx.scope.has(e));
       for (const e of added) ctx.scope.add(e);
+      const loop = p.name === 'foreverypart';
+      if (loop) ctx.loopDepth++;
       node.block = validateBlock(session, ctx, p.block, depth + 1, false);
+      if (loop) ctx.loopDepth--;
       for (const e of added) ctx.scope.delete(e);
     }
   } else if (p.block) {
@@ -380,6 +383,12 @@ function validateNode(
     bad = true;
   }
   if (bad) return undefined;
+  if (p.name === 'break' && ctx.loopDepth === 0)
+    ctx.error(p, 'the break command is not placed inside a foreverypart loop');
+  if (p.name === 'foreverypart' && ctx.loopDepth >= 3)
+    ctx.error(p, 'foreverypart loops nested too deeply (limit is 3)');
+  if (p.name === 'extracttext' && ctx.loopDepth === 0)
+    ctx.error(p, 'the extracttext command is not placed inside a foreverypart loop');
   def.validate?.(node, ctx);
   return node;
 }

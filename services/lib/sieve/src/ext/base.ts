@@ -1,9 +1,10 @@
 /** RFC 5228 commands and tests, with fileinto, envelope and copy. */
 import { ADDRESS_PART_TAGS, COMPARATOR_TAGS, list, type Node, type Registry, str } from '../core.js';
-import { parsePath } from '../message.js';
+import { parseAddressList } from '../message.js';
 import { normalizeMailbox, type Runtime, StopSignal } from '../runtime.js';
 import { headerAddresses, pathPart, validateMatch } from './common.js';
 import { currentFlags, FLAG_TAGS, flagsOf } from './imap4flags.js';
+import { mimeOptionValues } from './mime.js';
 
 const ENVELOPE_PARTS = new Set(['from', 'to', 'auth', 'orig']);
 
@@ -83,11 +84,11 @@ export function registerBase(reg: Registry): void {
     validate(node, ctx) {
       const a = str(node.pos[0])!;
       if (ctx.has('variables') && a.includes('${')) return;
-      if (!parsePath(a)) ctx.error(node, `specified redirect address '${a}' is invalid`);
+      if (!redirectAddress(a)) ctx.error(node, `specified redirect address '${a}' is invalid`);
     },
     run(node, rt) {
       const raw = rt.estr(node.pos[0]);
-      const a = parsePath(raw);
+      const a = redirectAddress(raw);
       if (!a) return rt.error(node, `specified redirect address '${raw}' is invalid`);
       rt.addAction(node, {
         kind: 'redirect',
@@ -198,7 +199,9 @@ export function registerBase(reg: Registry): void {
       validateIndex(node, ctx);
     },
     test(node, rt) {
-      const values = rt.headerValues(node, rt.elist(node.pos[0]));
+      const names = rt.elist(node.pos[0]);
+      let values = rt.headerValues(node, names);
+      if (node.tags.mime !== undefined) values = mimeOptionValues(node, rt, names, values);
       return rt.match(node, values, list(node.pos[1]));
     },
   });
@@ -286,6 +289,11 @@ export function validateIndex(node: Node, ctx: { error(n: Node, m: string): void
     ctx.error(node, 'the :type, :subtype, :contenttype and :param tags require the :mime tag');
   if (node.tags.anychild !== undefined && node.tags.mime === undefined)
     ctx.error(node, 'the :anychild tag requires the :mime tag');
+}
+
+function redirectAddress(s: string) {
+  const list = parseAddressList(s);
+  return list && list.length === 1 && list[0]!.domain ? list[0]! : null;
 }
 
 export function validMailboxName(name: string): boolean {
