@@ -127,7 +127,7 @@ function tokenize(src: string, errors: SieveError[]): Token[] {
       tokens.push({
         type: 'string',
         text: src.slice(i, j),
-        value: value.replace(/\r\n/g, '\r\n'),
+        value: value.replace(/\r?\n/g, '\r\n'),
         line: startLine,
         column,
       });

@@ -60,7 +60,8 @@ export function resultOf(state: RunState): SieveResult {
   const actions: SieveAction[] = [];
   for (const a of state.actions) {
     if (a.kind === 'vacation' && !vacationAllowed(state, a)) continue;
-    const { line: _l, column: _c, script: _s, ...action } = a;
+    const { line: _l, column: _c, script: _s, edited, ...action } = a;
+    if (edited !== undefined) (action as { message?: Buffer }).message = Buffer.from(edited, 'latin1');
     actions.push(action as SieveAction);
   }
   if (!state.keepCancelled) actions.push({ kind: 'keep', flags: state.implicitFlags });

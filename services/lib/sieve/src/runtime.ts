@@ -15,9 +15,15 @@ export class StopSignal {}
 export class ReturnSignal {}
 
 /** An action with where it came from (for errors and the test harness). */
-export type InternalAction = SieveAction & { line: number; column: number; script?: string };
+export type InternalAction = SieveAction & { line: number; column: number; script?: string; edited?: string };
 
-const DEFAULTS = { timeBudgetMs: 100, maxActions: 32, maxRedirects: 4, maxHeaderBytes: 1024 };
+const DEFAULTS = {
+  timeBudgetMs: 100,
+  maxActions: 32,
+  maxRedirects: 4,
+  maxHeaderBytes: 1024,
+  maxVariableBytes: 4000,
+};
 
 function latin1ToUtf8(s: string): string {
   return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'latin1').toString('utf8');
@@ -77,6 +83,7 @@ export class RunState {
       maxActions: env.maxActions ?? DEFAULTS.maxActions,
       maxRedirects: env.maxRedirects ?? DEFAULTS.maxRedirects,
       maxHeaderBytes: env.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
+      maxVariableBytes: env.maxVariableBytes ?? DEFAULTS.maxVariableBytes,
     };
     this.deadline = performance.now() + this.limits.timeBudgetMs;
   }
@@ -179,7 +186,7 @@ export class Runtime {
   }
   setVar(name: string, value: string): void {
     const n = name.toLowerCase();
-    const v = value.length > 4000 ? value.slice(0, 4000) : value;
+    const v = truncateUtf8(value, this.state.limits.maxVariableBytes);
     if (this.globalNames.has(n) || n.startsWith('global.')) this.globals.set(n.replace(/^global\./, ''), v);
     else this.vars.set(n, v);
   }
@@ -284,7 +291,7 @@ export class Runtime {
           }
           const m = this.exec(node, prog, v);
           if (m) {
-            if (captures) this.matchVars = m.slice(0, 10).map((x) => x ?? '');
+            if (captures) this.matchVars = m.map((x) => x ?? '');
             return true;
           }
         } else if (tags.contains) {
@@ -394,15 +401,26 @@ export class Runtime {
       st.redirects++;
     }
     if (action.kind === 'notify') {
-      const dup = acts.find((a) => a.kind === 'notify' && a.method === action.method);
-      if (dup) return;
+      const same = (a: SieveAction) =>
+        JSON.stringify({ ...a, line: 0, column: 0, script: '' }) ===
+        JSON.stringify({ ...action, line: 0, column: 0, script: '' });
+      if (acts.some((a) => a.kind === 'notify' && same(a))) return;
     }
     if (acts.length >= st.limits.maxActions)
       this.error(node, `total number of actions exceeds policy limit (${st.limits.maxActions})`);
     if (action.kind === 'keep' || action.kind === 'discard' || action.kind === 'reject')
       st.keepCancelled = true;
     if ((action.kind === 'fileinto' || action.kind === 'redirect') && !action.copy) st.keepCancelled = true;
-    acts.push({ ...action, line: node.line, column: node.column, script: this.scriptName });
+    const snapshot =
+      this.message.edited &&
+      (action.kind === 'keep' || action.kind === 'fileinto' || action.kind === 'redirect');
+    acts.push({
+      ...action,
+      line: node.line,
+      column: node.column,
+      script: this.scriptName,
+      ...(snapshot ? { edited: this.message.text() } : {}),
+    });
   }
 
   // ---- execution ---------------------------------------------------------------------------------------
@@ -447,6 +465,15 @@ export class Runtime {
     if (!def?.test) this.error(node, `unsupported test '${node.name}' at runtime`);
     return def.test(node, this);
   }
+}
+
+/** Cuts a string to at most `max` UTF-8 bytes without splitting a character. */
+export function truncateUtf8(s: string, max: number): string {
+  if (s.length * 3 <= max || Buffer.byteLength(s, 'utf8') <= max) return s;
+  const b = Buffer.from(s, 'utf8');
+  let end = max;
+  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
+  return b.subarray(0, end).toString('utf8');
 }
 
 export function normalizeMailbox(name: string): string {

@@ -62,7 +62,7 @@ export interface SieveEnvironment {
   now: Date;
   /** The recipient's domain (environment "domain"). */
   domain: string;
-  /** Subaddress separator of the domain (RFC 5233), e.g. '+'. */
+  /** Subaddress separator characters of the domain (RFC 5233), e.g. '+' or '+-' (any of them separates). */
   subaddressSeparator: string;
   /** Host name of the server (environment "host"), default the domain. */
   host?: string;
@@ -87,12 +87,18 @@ export interface SieveEnvironment {
   maxActions?: number;
   /** Most redirects a run may produce (default 4). */
   maxRedirects?: number;
+  /** Largest value a variable holds, in bytes (default 4000; longer values are cut). */
+  maxVariableBytes?: number;
   /** Largest header field editheader may add, in bytes (default 1024). */
   maxHeaderBytes?: number;
 }
 
+/**
+ * An action to perform. keep, fileinto and redirect carry `message` when editheader had changed the message
+ * by the time the action was taken (each action delivers the message as it was then).
+ */
 export type SieveAction =
-  | { kind: 'keep'; flags: string[] }
+  | { kind: 'keep'; flags: string[]; message?: Buffer }
   | {
       kind: 'fileinto';
       mailbox: string;
@@ -101,9 +107,10 @@ export type SieveAction =
       copy: boolean;
       specialUse?: string;
       mailboxId?: string;
+      message?: Buffer;
     }
   | { kind: 'discard' }
-  | { kind: 'redirect'; address: string; copy: boolean; list?: string }
+  | { kind: 'redirect'; address: string; copy: boolean; message?: Buffer }
   | { kind: 'reject'; reason: string; extended: boolean }
   | {
       kind: 'vacation';

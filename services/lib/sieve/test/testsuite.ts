@@ -52,6 +52,8 @@ class Suite {
   mailboxes = new Map<string, string[]>();
   config = new Map<string, string>();
   binaries = new Map<string, string>();
+  /** Scripts the corpus refers to but does not contain. */
+  missing: string[] = [];
   tests: TestOutcome[] = [];
   constructor(
     readonly dir: string,
@@ -80,6 +82,7 @@ class Suite {
       domain: 'example.com',
       subaddressSeparator: this.config.get('recipient_delimiter') ?? '+',
       mailboxExists: (name) => name === 'INBOX' || this.mailboxes.has(name),
+      environment: { location: 'MS' },
       timeBudgetMs: num('sieve_max_cpu_time') !== undefined ? num('sieve_max_cpu_time')! * 1000 : 2000,
     };
     const actions = num('sieve_max_actions');
@@ -111,6 +114,7 @@ class Suite {
       text = readFileSync(full, 'utf8');
     } catch {
       this.errors = [`failed to open script ${file}`];
+      this.missing.push(file);
       this.compiled = undefined;
       return false;
     }
@@ -144,7 +148,8 @@ class Suite {
     const text = st.message.text();
     let ok = true;
     this.errors = [];
-    const store = (mailbox: string, create: boolean) => {
+    const store = (mailbox: string, create: boolean, edited?: Buffer) => {
+      const content = edited ? edited.toString('latin1') : text;
       if (mailbox !== 'INBOX' && !this.mailboxes.has(mailbox)) {
         if (!create) {
           this.errors.push(`failed to store into mailbox '${mailbox}': Mailbox doesn't exist: ${mailbox}`);
@@ -154,18 +159,22 @@ class Suite {
         this.mailboxes.set(mailbox, []);
       }
       if (!this.mailboxes.has(mailbox)) this.mailboxes.set(mailbox, []);
-      this.mailboxes.get(mailbox)!.push(text);
+      this.mailboxes.get(mailbox)!.push(content);
     };
     for (const a of result.actions) {
       switch (a.kind) {
         case 'keep':
-          store('INBOX', true);
+          store('INBOX', true, a.message);
           break;
         case 'fileinto':
-          store(a.mailbox, a.create);
+          store(a.mailbox, a.create, a.message);
           break;
         case 'redirect':
-          this.smtp.push({ from: this.message.envelopeFrom, to: a.address, raw: text });
+          this.smtp.push({
+            from: this.message.envelopeFrom,
+            to: a.address,
+            raw: `X-Sieve-Redirected-From: ${this.message.envelopeTo}\r\n${a.message ? a.message.toString('latin1') : text}`,
+          });
           break;
         case 'vacation': {
           const to = this.message.envelopeFrom;
@@ -221,6 +230,14 @@ function parseLimit(v: string): number {
   return unit === 'k' ? n * 1024 : unit === 'm' ? n * 1024 * 1024 : n;
 }
 
+function resetState(st: RunState): void {
+  st.actions = [];
+  st.keepCancelled = false;
+  st.redirects = 0;
+  st.duplicates = [];
+  st.implicitFlags = [];
+}
+
 function suiteOf(rt: Runtime): Suite {
   return rt.state.host as Suite;
 }
@@ -241,7 +258,8 @@ function registerTestsuite(reg: Registry): void {
     async run(node, rt) {
       const suite = suiteOf(rt);
       const name = str(node.pos[0])!;
-      suite.result = undefined;
+      resetState(rt.state);
+      suite.result = rt.state;
       suite.errors = [];
       try {
         await rt.runBlock(node.block ?? []);
@@ -333,7 +351,8 @@ function registerTestsuite(reg: Registry): void {
     pos: [],
     run(_node, rt) {
       const suite = suiteOf(rt);
-      suite.result = undefined;
+      resetState(rt.state);
+      suite.result = rt.state;
       suite.smtp = [];
     },
   });
@@ -515,9 +534,10 @@ export const DELIBERATELY_UNSUPPORTED: Record<string, string> = {
 export async function runSvtest(file: string): Promise<FileOutcome> {
   const dir = path.dirname(file);
   const source = readFileSync(file, 'utf8');
+  const suite = new Suite(dir, harnessRegistry);
   const r = compileWith(harnessRegistry, source, {
     extensions: [...SIEVE_EXTENSIONS, TESTSUITE],
-    includeResolver: () => undefined,
+    includeResolver: suite.resolveInclude(dir),
   });
   if (!r.ok) {
     const missing = r.errors
@@ -537,14 +557,11 @@ export async function runSvtest(file: string): Promise<FileOutcome> {
       tests: [],
     };
   }
-  const suite = new Suite(dir, harnessRegistry);
-  const state = new RunState(suite.message, {
-    now: new Date(),
-    domain: 'example.com',
-    subaddressSeparator: '+',
-    timeBudgetMs: 60000,
-  });
+  const state = new RunState(suite.message, { ...suite.env(), timeBudgetMs: 60000 });
+  // the test script sees configuration changes (test_config_set) as they happen
+  Object.defineProperty(state, 'env', { get: () => ({ ...suite.env(), timeBudgetMs: 60000 }) });
   state.host = suite;
+  suite.result = state;
   const err = await executeScript(harnessRegistry, r.script, state, file);
   const failed = suite.tests.filter((t) => !t.passed);
   if (err)
@@ -552,6 +569,13 @@ export async function runSvtest(file: string): Promise<FileOutcome> {
       file,
       status: 'failed',
       reason: `runtime error at line ${err.line}: ${err.message}`,
+      tests: suite.tests,
+    };
+  if (failed.length && suite.missing.length && failed.every((t) => /compile/.test(t.reason ?? '')))
+    return {
+      file,
+      status: 'unsupported',
+      reason: `refers to scripts that are not in the corpus: ${[...new Set(suite.missing)].join(', ')}`,
       tests: suite.tests,
     };
   if (failed.length)

@@ -14,13 +14,13 @@ function validHeaderName(name: string): boolean {
 
 export function checkHeaderNames(
   node: Node,
-  ctx: { error(n: Node, m: string): void; has(e: string): boolean },
+  ctx: { warning(n: Node, m: string): void; has(e: string): boolean },
   names: string[],
   what: string,
 ): void {
   for (const n of names) {
     if (ctx.has('variables') && n.includes('${')) continue;
-    if (!validHeaderName(n)) ctx.error(node, `invalid header name '${n}' for ${what}`);
+    if (!validHeaderName(n)) ctx.warning(node, `invalid header name '${n}' for ${what}: it never matches`);
   }
 }
 

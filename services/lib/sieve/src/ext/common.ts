@@ -60,10 +60,16 @@ export function addressPart(node: Node, rt: Runtime, a: AddressLike | null, raw:
   if (tags.localpart) return a.localPart;
   if (tags.domain) return a.domain;
   if (tags.user || tags.detail) {
-    const sep = rt.env.subaddressSeparator || '+';
-    const at = a.localPart.indexOf(sep);
+    const seps = rt.env.subaddressSeparator || '+';
+    let at = -1;
+    for (let i = 0; i < a.localPart.length; i++) {
+      if (seps.includes(a.localPart[i]!)) {
+        at = i;
+        break;
+      }
+    }
     if (tags.user) return at < 0 ? a.localPart : a.localPart.slice(0, at);
-    return at < 0 ? null : a.localPart.slice(at + sep.length);
+    return at < 0 ? null : a.localPart.slice(at + 1);
   }
   return a.domain ? `${a.localPart}@${a.domain}` : a.localPart;
 }

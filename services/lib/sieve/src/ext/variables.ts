@@ -72,6 +72,8 @@ export function registerVariables(reg: Registry): void {
     run(node, rt) {
       let v = rt.estr(node.pos[1]);
       for (const m of (node.data?.modifiers as string[]) ?? []) v = applyModifier(m, v);
+      const max = rt.state.limits.maxVariableBytes;
+      if (node.tags.encodeurl !== undefined && v.length > max) v = v.slice(0, max).replace(/%[0-9A-F]?$/, '');
       rt.setVar(str(node.pos[0])!, v);
     },
   });
