@@ -1,15 +1,18 @@
-import { consumeJobs } from '@hermod/nats';
+import { srsForward } from '@hermod/address';
+import { consumeJobs, publishJob } from '@hermod/nats';
 import {
   consumers,
   LocalDeliveryJob,
   type MailboxChangeEventPayload,
   mailboxEventSubject,
+  subjects,
 } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Counter } from 'prom-client';
 import { loadMdaConfig } from './config.js';
 import { deliverBatch } from './deliver.js';
+import { createSieveMetrics } from './sieve/metrics.js';
 
 runMain('mda', async () => {
   const config = loadMdaConfig();
@@ -30,10 +33,30 @@ runMain('mda', async () => {
     help: 'Delivery transactions committed',
     registers: [registry],
   });
+  const srsSecret = config.MDA_SRS_SECRET;
+  if (config.MDA_SIEVE_ENABLED && !srsSecret)
+    logger.warn('Sieve redirects keep the original sender: MDA_SRS_SECRET is not set');
   const deps = {
     pool,
     logger,
     quotaRetryMs: config.MDA_QUOTA_RETRY_MS,
+    ...(config.MDA_SIEVE_ENABLED
+      ? {
+          sieve: {
+            timeBudgetMs: config.SIEVE_TIME_BUDGET_MS,
+            maxActions: config.SIEVE_MAX_ACTIONS,
+            maxRedirects: config.SIEVE_MAX_REDIRECTS,
+            hostname: config.MDA_HOSTNAME,
+            rewriteSender: (sender: string, domain: string) =>
+              srsSecret ? srsForward(sender, config.MDA_SRS_DOMAIN || domain, srsSecret) : sender,
+            metrics: createSieveMetrics(registry),
+          },
+        }
+      : {}),
+    publishRouting: async (spoolIds: string[]) => {
+      for (const spoolId of spoolIds)
+        await publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` });
+    },
     // Core NATS, fire and forget: IMAP sessions also re-read the mailbox state, so a lost event only delays a notification.
     announce: (event: MailboxChangeEventPayload) =>
       nc.publish(mailboxEventSubject(event.accountId), JSON.stringify(event)),
