@@ -54,6 +54,7 @@ function compileOne(
   included: boolean,
 ): IncludedScript | undefined {
   const { options, registry } = session;
+  const errorsBefore = errors.length;
   const maxBytes = options.maxScriptBytes ?? DEFAULT_MAX_BYTES;
   const size = Buffer.byteLength(source, 'utf8');
   if (size > maxBytes) {
@@ -85,8 +86,9 @@ function compileOne(
     globals,
     included,
     loopDepth: 0,
-    include(node, name, location, optional) {
+    include(node, name, location, optional, once) {
       const key = `${location}:${name}`;
+      if (session.stack.includes(key) && once) return key; // :once ends the recursion at run time
       if (session.stack.includes(key)) {
         ctx.error(node, `circular include of script '${name}' (${location})`);
         return undefined;
@@ -161,6 +163,7 @@ function compileOne(
     0,
     true,
   );
+  if (errors.length > errorsBefore) return undefined;
   return { requires, body, globals: [...globals] };
 }
 

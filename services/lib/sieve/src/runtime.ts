@@ -397,7 +397,7 @@ export class Runtime {
         return;
       }
       if (st.redirects >= st.limits.maxRedirects)
-        this.error(node, `too many redirect actions (limit is ${st.limits.maxRedirects})`);
+        this.error(node, `number of redirect actions exceeds policy limit (${st.limits.maxRedirects})`);
       st.redirects++;
     }
     if (action.kind === 'notify') {
