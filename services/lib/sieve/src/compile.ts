@@ -388,8 +388,8 @@ function validateNode(
   if (bad) return undefined;
   if (p.name === 'break' && ctx.loopDepth === 0)
     ctx.error(p, 'the break command is not placed inside a foreverypart loop');
-  if (p.name === 'foreverypart' && ctx.loopDepth >= 3)
-    ctx.error(p, 'foreverypart loops nested too deeply (limit is 3)');
+  if (p.name === 'foreverypart' && ctx.loopDepth >= 4)
+    ctx.error(p, 'foreverypart loops nested too deeply (limit is 4)');
   if (p.name === 'extracttext' && ctx.loopDepth === 0)
     ctx.error(p, 'the extracttext command is not placed inside a foreverypart loop');
   def.validate?.(node, ctx);

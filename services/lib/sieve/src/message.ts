@@ -313,12 +313,45 @@ export function parseParams(value: string): { value: string; params: Record<stri
   }
   parts.push(cur);
   const params: Record<string, string> = {};
+  // RFC 2231 continuations (name*0, name*1*) and charset'language'percent-encoded values
+  const pieces = new Map<string, { n: number; v: string; enc: boolean }[]>();
   for (const p of parts.slice(1)) {
     const eq = p.indexOf('=');
     if (eq < 0) continue;
     let v = p.slice(eq + 1).trim();
     if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    params[p.slice(0, eq).trim().toLowerCase()] = v;
+    const key = p.slice(0, eq).trim().toLowerCase();
+    const m = /^([^*]+)\*(?:(\d+)\*?|)$/.exec(key);
+    const enc = key.endsWith('*');
+    if (m) {
+      const list = pieces.get(m[1]!) ?? [];
+      list.push({ n: Number(m[2] ?? 0), v, enc });
+      pieces.set(m[1]!, list);
+    } else params[key] = v;
+  }
+  for (const [name, list] of pieces) {
+    list.sort((a, b) => a.n - b.n);
+    let charset = 'utf-8';
+    const bytes: number[] = [];
+    list.forEach((piece, i) => {
+      let v = piece.v;
+      if (piece.enc && i === 0) {
+        const q = /^([^']*)'[^']*'(.*)$/.exec(v);
+        if (q) {
+          charset = q[1] || 'utf-8';
+          v = q[2]!;
+        }
+      }
+      if (piece.enc) {
+        for (let k = 0; k < v.length; k++) {
+          if (v[k] === '%' && /^[0-9A-Fa-f]{2}$/.test(v.slice(k + 1, k + 3))) {
+            bytes.push(Number.parseInt(v.slice(k + 1, k + 3), 16));
+            k += 2;
+          } else bytes.push(v.charCodeAt(k) & 0xff);
+        }
+      } else for (const b of Buffer.from(v, 'utf8')) bytes.push(b);
+    });
+    params[name] = decodeCharset(Uint8Array.from(bytes), charset);
   }
   return { value: parts[0]!.replace(/\([^)]*\)/g, '').trim(), params };
 }

@@ -166,7 +166,7 @@ function tokenize(src: string, errors: SieveError[]): Token[] {
             closed = true;
             break;
           }
-          lines.push(text.startsWith('.') ? text.slice(1) : text);
+          lines.push(text.startsWith('..') ? text.slice(1) : text);
         }
         if (!closed) {
           err(startLine, column, 'end of file before end of multi-line string');

@@ -183,8 +183,8 @@ export function registerBase(reg: Registry): void {
     test(node, rt) {
       const names = rt.elist(node.pos[0]);
       const scopes = rt.headerScopes(node);
-      return scopes.some((headers) =>
-        names.every((n) => headers.some((h) => h.name.toLowerCase() === n.toLowerCase())),
+      return names.every((n) =>
+        scopes.some((headers) => headers.some((h) => h.name.toLowerCase() === n.toLowerCase())),
       );
     },
   });

@@ -16,6 +16,7 @@ function typeMatches(part: MimePart, wanted: string[]): boolean {
 
 export function bodyValues(rt: Runtime, tags: Record<string, unknown>): string[] {
   const msg = rt.message;
+  if (msg.body === '') return [];
   if (tags.raw !== undefined) return [Buffer.from(msg.body, 'latin1').toString('utf8')];
   const parts = flattenParts(msg.root());
   if (tags.content !== undefined) {

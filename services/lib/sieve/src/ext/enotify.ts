@@ -21,7 +21,7 @@ export function parseMailto(uri: string): { to: string[]; headers: [string, stri
   const addTo = (value: string) => {
     if (value.trim() === '') return true;
     const list = parseAddressList(value);
-    if (!list || !list.length) return false;
+    if (!list?.length) return false;
     for (const a of list) to.push(`${a.localPart}@${a.domain}`);
     return true;
   };

@@ -57,6 +57,8 @@ export function registerInclude(reg: Registry): void {
       );
       (sub as unknown as { depth: number }).depth = depth + 1;
       sub.flags = rt.flags;
+      sub.currentPart = rt.currentPart;
+      sub.partStack = rt.partStack;
       try {
         await sub.runBlock(script.body);
       } catch (e) {

@@ -5,7 +5,7 @@ import type { Runtime } from '../runtime.js';
 import { htmlToText } from './body.js';
 import { applyModifier } from './variables.js';
 
-const MAX_LOOP_DEPTH = 3;
+const MAX_LOOP_DEPTH = 4;
 
 class BreakSignal {
   constructor(readonly name: string | undefined) {}
@@ -45,7 +45,7 @@ export function registerMime(reg: Registry): void {
       if (depth >= MAX_LOOP_DEPTH)
         rt.error(node, `foreverypart loops nested too deeply (limit is ${MAX_LOOP_DEPTH})`);
       const base = rt.currentPart ?? rt.message.root();
-      const parts = flattenParts(base).slice(1);
+      const parts = rt.currentPart ? flattenParts(base).slice(1) : flattenParts(base);
       const saved = rt.currentPart;
       rt.partStack.push(base);
       try {
