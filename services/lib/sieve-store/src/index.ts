@@ -18,6 +18,7 @@ export {
 } from './script-store.js';
 export {
   checkScriptName,
+  defaultSieveLimits,
   formatErrors,
   type ScriptOwner,
   type SieveLimits,

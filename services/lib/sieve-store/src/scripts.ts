@@ -28,6 +28,9 @@ export interface SieveLimits {
   maxNesting: number;
 }
 
+/** The limits the services use unless configured otherwise (imap's SIEVE_* settings document them). */
+export const defaultSieveLimits: SieveLimits = { maxScriptBytes: 65_536, maxScripts: 16, maxNesting: 32 };
+
 /** The account a script belongs to: its id and domain (whose global scripts `include :global` sees). */
 export interface ScriptOwner {
   id: number;
