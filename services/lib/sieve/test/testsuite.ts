@@ -85,11 +85,63 @@ class Suite {
       environment: { location: 'MS' },
       timeBudgetMs: num('sieve_max_cpu_time') !== undefined ? num('sieve_max_cpu_time')! * 1000 : 2000,
     };
+    const spam = this.scoreRatio('spamtest', 10);
+    if (spam !== undefined) {
+      env.spamScore = spam < 0 ? 0 : Math.trunc(spam * 9 + 1.001);
+      env.spamPercent = spam < 0 ? 0 : Math.trunc(spam * 100 + 0.001);
+    }
+    const virus = this.scoreRatio('virustest', 5);
+    if (virus !== undefined) env.virusScore = virus < 0 ? 0 : Math.trunc(virus * 4 + 1.001);
     const actions = num('sieve_max_actions');
     if (actions !== undefined) env.maxActions = actions;
     const redirects = num('sieve_max_redirects');
     if (redirects !== undefined) env.maxRedirects = redirects;
     return env;
+  }
+
+  /**
+   * Pigeonhole reads spam and virus scores from configured headers; Hermod's engine takes them from its
+   * environment. This maps the testsuite configuration onto that environment (ratio 0..1, or undefined).
+   */
+  scoreRatio(kind: 'spamtest' | 'virustest', textMax: number): number | undefined {
+    const c = (k: string) => this.config.get(`sieve_${kind}_${k}`);
+    const statusSpec = c('status_header');
+    if (!statusSpec) return undefined;
+    const { headers } = splitMessage(this.message.raw.toString('utf8'));
+    const read = (spec: string): string | undefined => {
+      const colon = spec.indexOf(':');
+      const name = (colon < 0 ? spec : spec.slice(0, colon)).trim().toLowerCase();
+      const field = headers.find((h) => h.name.toLowerCase() === name);
+      if (!field) return undefined;
+      const value = field.raw.replace(/\r?\n/g, '').trim();
+      if (colon < 0) return value;
+      const m = new RegExp(spec.slice(colon + 1).trim()).exec(value);
+      return m?.[1];
+    };
+    const type = c('status_type') ?? 'score';
+    let max: number;
+    if (type === 'text') max = textMax;
+    else {
+      const maxHeader = c('score_max_header');
+      const raw = maxHeader ? read(maxHeader) : c('score_max_value');
+      if (raw === undefined || !/^-?(\d+\.?\d*|\.\d+)$/.test(raw.trim())) return -1;
+      max = Number(raw);
+      if (max === 0) return -1;
+    }
+    const status = read(statusSpec);
+    if (status === undefined) return -1;
+    let value: number;
+    if (type === 'score') {
+      if (!/^-?(\d+\.?\d*|\.\d+)$/.test(status.trim())) return -1;
+      value = Number(status);
+    } else if (type === 'strlen') value = status.length;
+    else {
+      let found = -1;
+      for (let i = 0; i <= textMax; i++) if (c(`text_value/${i}`) === status) found = i;
+      if (found < 0) return -1;
+      value = found;
+    }
+    return value < 0 ? 0 : value > max ? 1 : value / max;
   }
 
   resolveInclude(scriptDir: string) {
