@@ -205,9 +205,11 @@ function decodeEncodedCharacters(
   ctx: ValidateContext,
 ): string {
   if (!s.includes('${')) return s;
-  return s.replace(/\$\{(hex|unicode):([^}]*)\}/gi, (whole, kind: string, body: string) => {
+  return s.replace(/\$\{(hex|unicode):([^}$]*)\}/gi, (whole, kind: string, body: string) => {
     const items = body.trim() === '' ? [] : body.trim().split(/\s+/);
-    if (!items.every((x) => /^[0-9a-fA-F]+$/.test(x))) return whole;
+    const hex = kind.toLowerCase() === 'hex';
+    if (!items.length || !items.every((x) => (hex ? /^[0-9a-fA-F]{1,2}$/ : /^[0-9a-fA-F]+$/).test(x)))
+      return whole;
     if (kind.toLowerCase() === 'hex') {
       return Buffer.from(items.map((x) => Number.parseInt(x, 16) & 0xff)).toString('utf8');
     }

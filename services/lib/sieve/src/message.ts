@@ -473,3 +473,27 @@ export function parseRfc2822Date(value: string): ParsedDate | null {
   const time = Date.UTC(year, month, day, hour, minute, second) - offset * 60000;
   return { time, offsetMinutes: offset };
 }
+
+const LOCAL = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\\u0080-\\uffff-]+";
+const LABEL = '[A-Za-z0-9_\\u0080-\\uffff-]+';
+const DOMAIN = `${LABEL}(?:\\.${LABEL})*`;
+const SMTP_PATH = new RegExp(
+  `^(?:@${DOMAIN}(?:,@${DOMAIN})*:)?(${LOCAL}|"(?:[^"\\\\]|\\\\.)*")(?:@(${DOMAIN}|\\[[^\\]]+\\]))?$`,
+);
+
+/**
+ * Parses an SMTP path (RFC 5321: optional angle brackets and source route) strictly; returns null when it
+ * is not a valid path. The null path ("" or "<>") is not handled here.
+ */
+export function parseSmtpPath(path: string): MailAddress | null {
+  let s = path.trim();
+  if (s.startsWith('<') || s.endsWith('>')) {
+    if (!(s.startsWith('<') && s.endsWith('>'))) return null;
+    s = s.slice(1, -1);
+  }
+  const m = SMTP_PATH.exec(s);
+  if (!m) return null;
+  let local = m[1]!;
+  if (local.startsWith('"')) local = local.slice(1, -1).replace(/\\(.)/g, '$1');
+  return { localPart: local, domain: m[2] ?? '' };
+}

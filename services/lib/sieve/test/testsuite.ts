@@ -343,10 +343,7 @@ function registerTestsuite(reg: Registry): void {
       const suite = suiteOf(rt);
       const what = str(node.pos[0])!.toLowerCase();
       const value = rt.estr(node.pos[1]);
-      const addr = (v: string) => {
-        const a = parsePath(v);
-        return a ? (a.domain ? `${a.localPart}@${a.domain}` : a.localPart) : v.replace(/^<|>$/g, '');
-      };
+      const addr = (v: string) => v;
       if (what === 'message') suite.setMessage(value);
       else if (what === 'envelope.from')
         suite.message = { ...suite.message, envelopeFrom: value === '' || value === '<>' ? '' : addr(value) };

@@ -1,6 +1,6 @@
 /** Checks and helpers shared by tests that compare strings (comparators, match types, address parts). */
 import { type Node, str, type ValidateContext } from '../core.js';
-import { parseAddressList, parsePath } from '../message.js';
+import { parseAddressList, parseSmtpPath } from '../message.js';
 import { compileRegex, RegexError } from '../regex.js';
 import type { Runtime } from '../runtime.js';
 
@@ -95,6 +95,7 @@ export function headerAddresses(node: Node, rt: Runtime, values: string[]): stri
 /** Address parts of an envelope path ('' for the null path). */
 export function pathPart(node: Node, rt: Runtime, path: string): string | null {
   if (path === '' || path === '<>') return node.tags.detail ? null : '';
-  const a = parsePath(path);
+  const a = parseSmtpPath(path);
+  if (!a) return null;
   return addressPart(node, rt, a, path);
 }
