@@ -9,7 +9,7 @@ import { COMPARATOR_TAGS, list, type Node, type Registry, str } from '../src/cor
 import { defaultRegistry } from '../src/definitions.js';
 import { validateMatch } from '../src/ext/common.js';
 import { SIEVE_EXTENSIONS } from '../src/extensions.js';
-import { parseAddressList, parsePath, splitMessage } from '../src/message.js';
+import { parseAddressList, splitMessage } from '../src/message.js';
 import { executeScript, resultOf } from '../src/run.js';
 import { type InternalAction, MessageState, RunState, type Runtime, StopSignal } from '../src/runtime.js';
 import { deserializeCompiled, serializeCompiled } from '../src/serialize.js';
