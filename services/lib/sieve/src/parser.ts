@@ -273,6 +273,11 @@ export function parseSieve(src: string, errors: SieveError[], maxNesting: number
     const t = next();
     if (t.type !== 'identifier') fail(t, `expecting test identifier, but found ${describe(t)}`);
     if (depth > maxNesting) fail(t, `cannot nest tests deeper than ${maxNesting} levels`);
+    return parseNode(t, depth);
+  };
+
+  /** Arguments and tests after a command or test identifier. */
+  const parseNode = (t: Token, depth: number): ParsedNode => {
     const node: ParsedNode = {
       name: t.text.toLowerCase(),
       args: parseArgs(),
@@ -310,26 +315,7 @@ export function parseSieve(src: string, errors: SieveError[], maxNesting: number
       }
       next();
       if (t.type !== 'identifier') fail(t, `expecting command identifier, but found ${describe(t)}`);
-      const node: ParsedNode = {
-        name: t.text.toLowerCase(),
-        args: parseArgs(),
-        tests: [],
-        block: null,
-        line: t.line,
-        column: t.column,
-      };
-      const a = peek();
-      if (a.type === '(') {
-        next();
-        for (;;) {
-          node.tests.push(parseTest(depth + 1));
-          const sep = next();
-          if (sep.type === ')') break;
-          if (sep.type !== ',') fail(sep, `expecting ',' or ')' in test list, but found ${describe(sep)}`);
-        }
-      } else if (a.type === 'identifier') {
-        node.tests.push(parseTest(depth + 1));
-      }
+      const node = parseNode(t, depth);
       const end = next();
       if (end.type === '{') {
         if (depth + 1 > maxNesting) fail(end, `cannot nest command blocks deeper than ${maxNesting} levels`);

@@ -3,7 +3,7 @@ import { type Node, type Registry, str } from '../core.js';
 import { decodePartBody, flattenParts, parseParams } from '../message.js';
 import type { Runtime } from '../runtime.js';
 import { htmlToText } from './body.js';
-import { applyModifier } from './variables.js';
+import { applyModifier, MODIFIER_TAGS } from './variables.js';
 
 const MAX_LOOP_DEPTH = 4;
 
@@ -82,14 +82,7 @@ export function registerMime(reg: Registry): void {
     pos: ['string'],
     tags: {
       first: { arg: 'number' },
-      lower: { group: 'case' },
-      upper: { group: 'case' },
-      lowerfirst: { group: 'first' },
-      upperfirst: { group: 'first' },
-      quotewildcard: { group: 'quote' },
-      quoteregex: { group: 'quote', ext: 'regex' },
-      encodeurl: { group: 'quote', ext: 'enotify' },
-      length: { group: 'length' },
+      ...MODIFIER_TAGS,
     },
     validate(node, ctx) {
       if (!ctx.has('variables')) ctx.error(node, 'the extracttext command requires require "variables"');

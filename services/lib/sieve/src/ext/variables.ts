@@ -1,5 +1,5 @@
 /** variables (RFC 5229): set with modifiers, the string test; global (RFC 6609) lives in include. */
-import { COMPARATOR_TAGS, list, type Registry, str } from '../core.js';
+import { COMPARATOR_TAGS, list, type Registry, str, type TagDef } from '../core.js';
 import { validateMatch } from './common.js';
 
 const MODIFIERS: Record<string, number> = {
@@ -12,6 +12,18 @@ const MODIFIERS: Record<string, number> = {
   encodeurl: 15,
   length: 10,
 };
+/** The modifier tags of set (RFC 5229), also taken by extracttext (RFC 5703). */
+export const MODIFIER_TAGS: Record<string, TagDef> = {
+  lower: { group: 'case' },
+  upper: { group: 'case' },
+  lowerfirst: { group: 'first' },
+  upperfirst: { group: 'first' },
+  quotewildcard: { group: 'quote' },
+  quoteregex: { group: 'quote', ext: 'regex' },
+  encodeurl: { group: 'quote', ext: 'enotify' },
+  length: { group: 'length' },
+};
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function applyModifier(mod: string, v: string): string {
@@ -47,16 +59,7 @@ export function registerVariables(reg: Registry): void {
     kind: 'command',
     ext: 'variables',
     pos: ['string', 'string'],
-    tags: {
-      lower: { group: 'case' },
-      upper: { group: 'case' },
-      lowerfirst: { group: 'first' },
-      upperfirst: { group: 'first' },
-      quotewildcard: { group: 'quote' },
-      quoteregex: { group: 'quote', ext: 'regex' },
-      encodeurl: { group: 'quote', ext: 'enotify' },
-      length: { group: 'length' },
-    },
+    tags: MODIFIER_TAGS,
     validate(node, ctx) {
       const name = str(node.pos[0])!;
       const parts = name.split('.');
