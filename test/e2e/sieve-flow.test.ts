@@ -3,7 +3,7 @@
 // folder it creates and flags it, and Python's imaplib sees it there; the vacation reply leaves
 // through outbound-mta to a Postfix smtp-sink standing in for the sender's domain: once per sender
 // within :days, with RFC 3834 headers, and never for a mailing-list message (shown by a later
-// sender's reply arriving while the list's never does).
+// sender's reply arriving while the list's never does); a redirect leaves with an SRS sender.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
+import { SieveScripts } from '@hermod/sieve-store';
 import {
   DnsTestServer,
   eventually,
@@ -55,6 +56,7 @@ before(async () => {
     services: ['routing', 'mda', 'outbound-mta', 'imap', 'mx'],
     env: {
       mx: { MX_DNS_SERVERS: dns.address },
+      mda: { MDA_SRS_SECRET: 'e2e-srs-secret' },
       'outbound-mta': {
         OUTBOUND_DNS_SERVERS: dns.address,
         OUTBOUND_SMTP_PORT: String(sinkPort),
@@ -64,7 +66,16 @@ before(async () => {
     },
   });
   await hermod.addDomain('sieve.test');
-  await new AccountStore(hermod.db.pool).create({ address: 'carol@sieve.test', password: PASSWORD });
+  const accounts = new AccountStore(hermod.db.pool);
+  await accounts.create({ address: 'carol@sieve.test', password: PASSWORD });
+  // Dan forwards everything elsewhere (set through the store, as the CLI does).
+  const dan = {
+    id: (await accounts.create({ address: 'dan@sieve.test', password: PASSWORD })).id,
+    domain: 'sieve.test',
+  };
+  const scripts = new SieveScripts(hermod.db.pool, { maxScriptBytes: 65_536, maxScripts: 4, maxNesting: 32 });
+  await scripts.put(dan, 'forward', 'redirect "erin@remote.test";');
+  await scripts.activate(dan, 'forward');
 
   const dir = await mkdtemp(join(tmpdir(), 'sieve-e2e-'));
   await writeFile(join(dir, 'main.sieve'), script);
@@ -115,22 +126,11 @@ function sieveConnect(args: string[]): Promise<{ code: number; out: string }> {
   });
 }
 
-async function swaks(from: string, headers: string) {
-  const message = `From: <${from}>\r\nTo: carol@sieve.test\r\n${headers}\r\n\r\nHello Carol.\r\n`;
+async function swaks(from: string, headers: string, to = 'carol@sieve.test') {
+  const message = `From: <${from}>\r\nTo: ${to}\r\n${headers}\r\n\r\nHello.\r\n`;
   const sent = await run(
     'swaks',
-    [
-      '--server',
-      '127.0.0.1',
-      '--port',
-      String(hermod.ports.mx),
-      '--from',
-      from,
-      '--to',
-      'carol@sieve.test',
-      '--data',
-      '-',
-    ],
+    ['--server', '127.0.0.1', '--port', String(hermod.ports.mx), '--from', from, '--to', to, '--data', '-'],
     { input: message, timeoutMs: 30_000 },
   );
   assert.equal(sent.code, 0, sent.stdout + sent.stderr);
@@ -196,4 +196,16 @@ test('one vacation reply per sender within :days, none for a list message', asyn
   assert.match(bob, /^Auto-Submitted: auto-replied/m);
   assert.match(bob, /I am away until Monday\./);
   assert.ok(!all.some((t) => /digest/.test(t) || to(t) === 'news@remote.test'));
+});
+
+test('a redirect leaves through outbound-mta with an SRS sender', async () => {
+  await swaks('frank@remote.test', 'Subject: for dan\r\nMessage-ID: <fwd1@remote.test>', 'dan@sieve.test');
+  const forwarded = await eventually(
+    'the redirected copy at the sink',
+    async () => (await replies()).find((t) => /Message-ID: <fwd1@remote\.test>/.test(t)),
+    90_000,
+  );
+  assert.match(forwarded, /^X-Mail-Args: <SRS0=[^=]+=[A-Z2-7]{2}=remote\.test=frank@sieve\.test>$/m);
+  assert.match(forwarded, /^X-Rcpt-Args: <erin@remote\.test>$/m);
+  assert.match(forwarded, /^Delivered-To: dan@sieve\.test\r?$/m);
 });

@@ -8,6 +8,8 @@ import {
   subjects,
 } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { pruneTracking } from '@hermod/sieve-store';
+import { PeriodicPass } from '@hermod/spool';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Counter } from 'prom-client';
 import { loadMdaConfig } from './config.js';
@@ -109,6 +111,16 @@ runMain('mda', async () => {
     concurrency: config.MDA_CONCURRENCY,
   });
   shutdown.register('delivery-consumer', () => consumer.stop());
+  if (config.MDA_SIEVE_ENABLED) {
+    // Vacation and duplicate tracking rows past their period are forgotten (any replica may do it).
+    const prune = new PeriodicPass(
+      () => pruneTracking(pool),
+      config.SIEVE_TRACKING_PRUNE_INTERVAL_MS,
+      (error) => logger.warn({ err: error }, 'sieve tracking prune failed'),
+    );
+    prune.start();
+    shutdown.register('sieve-tracking-prune', () => prune.stop());
+  }
   await base.startOps();
   logger.info('mda ready');
 });

@@ -89,7 +89,7 @@ before(async () => {
   db = await testDatabase();
   scripts = new SieveScripts(db.pool, { maxScriptBytes: 65_536, maxScripts: 10, maxNesting: 32 });
   const accounts = new AccountStore(db.pool);
-  for (const name of ['filer', 'discarder', 'broken', 'away', 'forwarder', 'plain'])
+  for (const name of ['filer', 'discarder', 'broken', 'away', 'forwarder', 'plain', 'rejecter'])
     users[name] = {
       id: (await accounts.create({ address: `${name}@sieve.example`, password: 'correct horse battery' })).id,
       domain: 'sieve.example',
@@ -248,4 +248,26 @@ test('redirect: SRS sender, Delivered-To, no local copy; a redirect loop is brok
   await deliver(looped, id);
   assert.equal((await sentBy('redirect')).length, 1);
   assert.equal((await mailbox(id, 'INBOX')).length, 1);
+});
+
+test('reject: no copy, a notice to the sender with the reason, none to the null sender', async () => {
+  await activate('rejecter', 'require ["reject"]; reject "I do not accept attachments.";');
+  const id = users.rejecter!.id;
+  const spoolId = await accepted(
+    'rejecter@sieve.example',
+    'Subject: with attachment\nMessage-ID: <r1@remote.example>',
+  );
+  await deliver(spoolId, id);
+  const bounce = await accepted('rejecter@sieve.example', 'Subject: a bounce', '');
+  await deliver(bounce, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 0);
+  const notices = await sentBy('reject');
+  assert.deepEqual(
+    notices.map((n) => [n.mail_from, n.address]),
+    [['', 'sender@remote.example']],
+  );
+  assert.match(notices[0]!.text, /^Auto-Submitted: auto-replied/m);
+  assert.match(notices[0]!.text, /I do not accept attachments\./);
+  assert.match(notices[0]!.text, /Message-ID: <r1@remote\.example>/);
+  assert.match(String((await recipient(spoolId)).destination.filtered), /reject/);
 });
