@@ -186,7 +186,6 @@ class Suite {
   async run(append: boolean): Promise<boolean> {
     if (!this.compiled) return false;
     if (!append || !this.result) this.result = new RunState(this.message, this.env());
-    this.result.message = new MessageState(this.message);
     const err = await executeScript(defaultRegistry, this.compiled, this.result, 'script');
     this.errors = err ? [`line ${err.line}: error: ${err.message}`] : [];
     return !err;

@@ -9,7 +9,7 @@ const PROTECTED = new Set(['received', 'auto-submitted']);
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 
 function encodeValue(value: string): string {
-  if (/^[\x20-\x7e\t]*$/.test(value)) return value;
+  if (/^[\x20-\x7e\t\r\n]*$/.test(value)) return value;
   // RFC 2047 encoded words of at most 75 characters
   const words: string[] = [];
   let chunk = '';
@@ -37,17 +37,18 @@ export function registerEditheader(reg: Registry): void {
       if (!(ctx.has('variables') && name.includes('${')) && !FIELD_NAME.test(name))
         ctx.error(node, `addheader command: specified field name '${name}' is invalid`);
       const value = str(node.pos[1])!;
-      if (/[\r\n]/.test(value.replace(/\r?\n[ \t]/g, '')) || value.includes('\0'))
-        ctx.error(node, 'addheader command: specified value is invalid');
+      if (value.includes('\0')) ctx.error(node, 'addheader command: specified value is invalid');
     },
     run(node, rt) {
       const name = rt.estr(node.pos[0]);
       if (!FIELD_NAME.test(name))
         rt.error(node, `addheader action: specified field name '${name}' is invalid`);
+      // line breaks become folding: the value unfolds to what the script wrote, minus the breaks
       const value = rt
         .estr(node.pos[1])
-        .replace(/\r?\n([ \t])/g, ' $1')
-        .replace(/[\r\n]/g, '');
+        .replace(/(\r?\n)+$/, '')
+        .replace(/\r?\n(?![ \t])/g, '\r\n ')
+        .replace(/\r?\n/g, '\r\n');
       if (PROTECTED.has(name.toLowerCase())) return;
       const raw = ` ${utf8ToLatin1(encodeValue(value))}`;
       const limit = rt.state.limits.maxHeaderBytes;
