@@ -2,14 +2,15 @@
 // again after STARTTLS, no login in the clear, AUTHENTICATE PLAIN through the shared login guard,
 // PUTSCRIPT with a {n+} literal, compile errors with line and column, the one active script, the
 // response codes (NONEXISTENT, ACTIVE, ALREADYEXISTS, QUOTA/MAXSIZE, QUOTA/MAXSCRIPTS), STARTTLS
-// command injection, UNAUTHENTICATE; and the sieve-connect client (Debian) over STARTTLS.
+// command injection, UNAUTHENTICATE; the sieve-connect client (Debian) and Python's sievelib
+// (Debian python3-sievelib) over STARTTLS.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { listScripts } from '@hermod/sieve-store';
-import { requireTool } from '../../harness/index.js';
+import { requireTool, run } from '../../harness/index.js';
 import { type ImapFixture, PASSWORD, startImapFixture } from '../imap/imap-fixture.js';
 
 let fx: ImapFixture;
@@ -247,4 +248,39 @@ test('sieve-connect uploads, lists, activates and downloads over STARTTLS', asyn
   const download = await sieveConnect(['--remotesieve', 'lists', '--localsieve', back, '--download']);
   assert.equal(download.code, 0, download.out);
   assert.equal(await readFile(back, 'utf8'), source);
+});
+
+/** A Python that has sievelib: the one on PATH, or Debian's (python3-sievelib installs there). */
+async function pythonWithSievelib(): Promise<string> {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const probe = await run(python, ['-c', 'import sievelib.managesieve']).catch(() => undefined);
+    if (probe?.code === 0) return python;
+  }
+  throw new Error(
+    'Python sievelib is not installed: apt-get install python3-sievelib (.ci/install-prerequisites.sh)',
+  );
+}
+
+test("Python's sievelib client: STARTTLS, PLAIN, put, activate, list, get, refused delete", async () => {
+  const python = await pythonWithSievelib();
+  const script = `
+from sievelib.managesieve import Client
+c = Client("127.0.0.1", ${fx.service.managesievePort})
+assert c.connect("alice@sieve.example", "${PASSWORD}", starttls=True, authmech="PLAIN"), "login"
+assert c.putscript("py", 'require ["fileinto"];\\r\\nfileinto "Py";\\r\\n'), "putscript"
+assert c.setactive("py"), "setactive"
+active, others = c.listscripts()
+print("active", active)
+print("script", repr(c.getscript("py")))
+print("delete", c.deletescript("py"), c.errcode)
+print("havespace", c.havespace("big", 10**7), c.errcode)
+c.logout()
+`;
+  const result = await run(python, ['-c', script], { timeoutMs: 30_000 });
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /^active py$/m);
+  // sievelib hands the script back with its lines joined by LF.
+  assert.match(result.stdout, /^script 'require \["fileinto"\];\\nfileinto "Py";'$/m);
+  assert.match(result.stdout, /^delete False b?'?ACTIVE'?$/m);
+  assert.match(result.stdout, /^havespace False b?'?QUOTA\/MAXSIZE'?$/m);
 });
