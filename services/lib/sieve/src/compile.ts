@@ -288,17 +288,19 @@ function validateNode(
       if (!tag || (tag.ext && !ctx.has(tag.ext))) {
         ctx.error(a, `unknown tagged argument ':${a.name}' for the ${what}`);
         bad = true;
-        continue;
+        break;
       }
       if (node.tags[a.name] !== undefined) {
         ctx.error(a, `tagged argument ':${a.name}' specified more than once for the ${what}`);
         bad = true;
+        break;
       }
       if (tag.group) {
         const other = groups.get(tag.group);
         if (other && other !== a.name) {
           ctx.error(a, `tagged argument ':${a.name}' conflicts with ':${other}' for the ${what}`);
           bad = true;
+          break;
         }
         groups.set(tag.group, a.name);
       }
@@ -307,12 +309,15 @@ function validateNode(
         if (!next || next.type === 'tag') {
           ctx.error(a, `the :${a.name} tag for the ${what} requires one ${tag.arg} argument`);
           bad = true;
-          continue;
+          break;
         }
         i++;
         const v = conv(next, tag.arg, `argument of :${a.name}`);
-        if (v === undefined) bad = true;
-        else node.tags[a.name] = v;
+        if (v === undefined) {
+          bad = true;
+          break;
+        }
+        node.tags[a.name] = v;
       } else node.tags[a.name] = true;
       continue;
     }
@@ -324,8 +329,11 @@ function validateNode(
       break;
     }
     const v = conv(a, want, `argument ${k + 1}`);
-    if (v === undefined) bad = true;
-    node.pos.push(v ?? '');
+    if (v === undefined) {
+      bad = true;
+      break;
+    }
+    node.pos.push(v);
   }
   if (!bad && node.pos.length < def.pos.length - (def.optional ?? 0)) {
     ctx.error(

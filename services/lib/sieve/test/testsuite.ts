@@ -175,6 +175,11 @@ class Suite {
     });
     if (!r.ok) {
       this.errors = r.errors.map((e) => `${file}: line ${e.line}: ${e.message}`);
+      // Pigeonhole's log ends a failed compile with one more error line; its counts include it
+      const parse = r.errors.some((e) =>
+        /^(expecting|unexpected|end of file|invalid character|number exceeds)/.test(e.message),
+      );
+      this.errors.push(`${file}: error: ${parse ? 'parse' : 'validation'} failed`);
       this.compiled = undefined;
       return false;
     }
