@@ -1,6 +1,7 @@
 /** Compiler: parse, check every command against its definition and the required extensions. */
 import { type ArgKind, type Node, type Registry, str, type ValidateContext, type Value } from './core.js';
 import { defaultRegistry } from './definitions.js';
+import { ihaveAvailable } from './ext/environment.js';
 import { SIEVE_EXTENSIONS } from './extensions.js';
 import { type Arg, type ParsedNode, parseSieve } from './parser.js';
 import type { CompiledScript, CompileOptions, CompileResult, SieveError } from './types.js';
@@ -367,7 +368,11 @@ function validateNode(
       const a = t.args[0];
       const names = a?.type === 'string' ? [a.value] : a?.type === 'stringlist' ? a.values : [];
       const offered = new Set(session.options.extensions ?? SIEVE_EXTENSIONS);
-      if (names.every((n) => offered.has(n.toLowerCase()) && session.registry.known.has(n.toLowerCase())))
+      if (
+        names.every(
+          (n) => offered.has(n.toLowerCase()) && ihaveAvailable(n.toLowerCase(), session.registry.known),
+        )
+      )
         blockScope = names.map((n) => n.toLowerCase());
       else skipBlock = true;
     }

@@ -251,7 +251,7 @@ export class Runtime {
   }
 
   /** Applies the node's match type and comparator to values and keys (keys expanded here). */
-  match(node: Node, values: string[], rawKeys: string[]): boolean {
+  match(node: Node, values: string[], rawKeys: string[], setsMatchValues = true): boolean {
     const keys = this.expandList(rawKeys);
     const comparator = this.comparator(node);
     const icase = comparator === 'i;ascii-casemap';
@@ -265,7 +265,7 @@ export class Runtime {
       const op = asciiLower(String(tags.value));
       return values.some((v) => keys.some((k) => relational(op, compareWith(comparator, v, k))));
     }
-    const captures = this.requires.has('variables');
+    const captures = setsMatchValues && this.requires.has('variables');
     for (const v of values) {
       for (const k of keys) {
         if (tags.matches) {
@@ -286,8 +286,8 @@ export class Runtime {
           let prog: Program;
           try {
             prog = program('r', k, icase);
-          } catch (e) {
-            this.error(node, `invalid regular expression '${k}': ${(e as Error).message}`);
+          } catch {
+            continue; // an invalid expression built at run time matches nothing
           }
           const m = this.exec(node, prog, v);
           if (m) {

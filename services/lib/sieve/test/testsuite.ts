@@ -511,7 +511,6 @@ function registerTestsuite(reg: Registry): void {
     test(node, rt) {
       const st = suiteOf(rt).result;
       const names = st ? st.actions.map(actionName) : [];
-      if (st && !st.keepCancelled) names.push('keep');
       const index = typeof node.tags.index === 'number' ? node.tags.index : 0;
       const values = index > 0 ? (names[index - 1] !== undefined ? [names[index - 1]!] : []) : names;
       return withDefaults(node, rt, values);

@@ -89,7 +89,8 @@ export function registerBody(reg: Registry): void {
       validateMatch(node, ctx, list(node.pos[0]));
     },
     test(node, rt) {
-      return rt.match(node, bodyValues(rt, node.tags), list(node.pos[0]));
+      // RFC 5173: the body test does not set match variables
+      return rt.match(node, bodyValues(rt, node.tags), list(node.pos[0]), false);
     },
   });
 }

@@ -3,6 +3,13 @@ import { COMPARATOR_TAGS, list, type Registry } from '../core.js';
 import { SIEVE_EXTENSIONS } from '../extensions.js';
 import { validateMatch } from './common.js';
 
+/** Extensions that change how a script is read cannot be tested for at run time (RFC 5463 section 4). */
+const NOT_VIA_IHAVE = new Set(['encoded-character', 'variables']);
+
+export function ihaveAvailable(ext: string, known: ReadonlySet<string>): boolean {
+  return !NOT_VIA_IHAVE.has(ext) && SIEVE_EXTENSIONS.includes(ext) && known.has(ext);
+}
+
 export function registerEnvironment(reg: Registry): void {
   reg.known.add('environment');
   reg.known.add('ihave');
@@ -27,9 +34,7 @@ export function registerEnvironment(reg: Registry): void {
     ext: 'ihave',
     pos: ['stringlist'],
     test(node, rt) {
-      return rt
-        .elist(node.pos[0])
-        .every((e) => SIEVE_EXTENSIONS.includes(e.toLowerCase()) && rt.registry.known.has(e.toLowerCase()));
+      return rt.elist(node.pos[0]).every((e) => ihaveAvailable(e.toLowerCase(), rt.registry.known));
     },
   });
   reg.add({
