@@ -23,6 +23,8 @@ export const mdaEnv = z.object({
   SIEVE_MAX_REDIRECTS: env.int(4, 0, 64),
   /** How often expired vacation and duplicate tracking rows are deleted. */
   SIEVE_TRACKING_PRUNE_INTERVAL_MS: env.int(3_600_000, 1_000, 86_400_000),
+  /** Automatic replies (vacation, reject notices) one account's filters may send per hour; more are not sent. */
+  SIEVE_AUTO_REPLIES_PER_HOUR: env.int(100, 1, 100_000),
   /** Host name in the Message-IDs of vacation replies and reject notices. */
   MDA_HOSTNAME: env.string('localhost'),
   /** Secret of the Sender Rewriting Scheme for Sieve redirects (the same as routing's ROUTING_SRS_SECRET); empty: no SRS. */

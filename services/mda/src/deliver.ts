@@ -191,7 +191,10 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
     error: `550 5.1.1 account ${p.accountId} no longer exists`,
   }));
   // What the filters send is durable before the delivery that caused it is (see acceptOutgoing).
-  const sent = outgoing.length > 0 ? await acceptOutgoing(deps.pool, outgoing) : [];
+  const sent =
+    outgoing.length > 0 && deps.sieve
+      ? await acceptOutgoing(deps.pool, outgoing, deps.sieve.autoRepliesPerHour, deps.logger)
+      : [];
   const appended = new Map(
     (await writeDeliveries(client, rows, failed, spoolIds, ended)).map((a) => [a.mailboxId, a]),
   );

@@ -49,6 +49,7 @@ runMain('mda', async () => {
             maxActions: config.SIEVE_MAX_ACTIONS,
             maxRedirects: config.SIEVE_MAX_REDIRECTS,
             hostname: config.MDA_HOSTNAME,
+            autoRepliesPerHour: config.SIEVE_AUTO_REPLIES_PER_HOUR,
             rewriteSender: (sender: string, domain: string) =>
               srsSecret ? srsForward(sender, config.MDA_SRS_DOMAIN || domain, srsSecret) : sender,
             metrics: createSieveMetrics(registry),

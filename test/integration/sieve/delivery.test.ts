@@ -19,6 +19,7 @@ let db: TestDatabase;
 let scripts: SieveScripts;
 const published: string[] = [];
 const users: Record<string, { id: number; domain: string }> = {};
+let autoRepliesPerHour = 100;
 
 const deliver = (spoolId: string, accountId: number, mailbox = 'INBOX') =>
   deliverBatch(
@@ -32,6 +33,7 @@ const deliver = (spoolId: string, accountId: number, mailbox = 'INBOX') =>
         maxActions: 32,
         maxRedirects: 4,
         hostname: 'mail.sieve.example',
+        autoRepliesPerHour,
         rewriteSender: (sender, domain) => srsForward(sender, domain, 'test-secret'),
       },
       publishRouting: async (ids) => {
@@ -89,7 +91,7 @@ before(async () => {
   db = await testDatabase();
   scripts = new SieveScripts(db.pool, { maxScriptBytes: 65_536, maxScripts: 10, maxNesting: 32 });
   const accounts = new AccountStore(db.pool);
-  for (const name of ['filer', 'discarder', 'broken', 'away', 'forwarder', 'plain', 'rejecter'])
+  for (const name of ['filer', 'discarder', 'broken', 'away', 'forwarder', 'plain', 'rejecter', 'busy'])
     users[name] = {
       id: (await accounts.create({ address: `${name}@sieve.example`, password: 'correct horse battery' })).id,
       domain: 'sieve.example',
@@ -270,4 +272,23 @@ test('reject: no copy, a notice to the sender with the reason, none to the null 
   assert.match(notices[0]!.text, /I do not accept attachments\./);
   assert.match(notices[0]!.text, /Message-ID: <r1@remote\.example>/);
   assert.match(String((await recipient(spoolId)).destination.filtered), /reject/);
+});
+
+test("automatic replies beyond the account's hourly limit are not sent; the messages are still delivered", async () => {
+  autoRepliesPerHour = 1;
+  try {
+    await activate('busy', 'require ["vacation"]; vacation :days 1 "Busy.";');
+    const id = users.busy!.id;
+    const before = (await sentBy('vacation')).length;
+    for (const from of ['one@remote.example', 'two@remote.example'])
+      await deliver(await accepted('busy@sieve.example', 'To: busy@sieve.example\nSubject: hi', from), id);
+    assert.equal((await mailbox(id, 'INBOX')).length, 2);
+    const replies = (await sentBy('vacation')).slice(before);
+    assert.deepEqual(
+      replies.map((r) => r.address),
+      ['one@remote.example'],
+    );
+  } finally {
+    autoRepliesPerHour = 100;
+  }
 });

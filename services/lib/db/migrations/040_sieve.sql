@@ -32,11 +32,13 @@ CREATE TABLE sieve_global_scripts (
 );
 
 -- What filters remember between deliveries, until it expires: vacation responses (RFC 5230: one reply
--- per sender per :days, keyed on the vacation handle) and `duplicate` ids (RFC 7352).
+-- per sender per :days, keyed on the vacation handle), `duplicate` ids (RFC 7352), and how many
+-- automatic replies an account sent in the current hour (the per-account rate limit).
 CREATE TABLE sieve_tracking (
   account_id bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-  kind       text NOT NULL CHECK (kind IN ('vacation', 'duplicate')),
-  key        text NOT NULL,                   -- vacation: '<handle length>:<handle>:<sender>'; duplicate: the id
+  kind       text NOT NULL CHECK (kind IN ('vacation', 'duplicate', 'replies')),
+  key        text NOT NULL,                   -- vacation: '<handle length>:<handle>:<sender>'; duplicate: the id; replies: the hour
+  count      integer NOT NULL DEFAULT 1,
   expires_at timestamptz NOT NULL,
   PRIMARY KEY (account_id, kind, key)
 );

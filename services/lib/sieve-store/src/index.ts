@@ -24,4 +24,10 @@ export {
   type SieveLimits,
   SieveScripts,
 } from './scripts.js';
-export { claimVacationResponse, pruneTracking, recordDuplicates, seenDuplicates } from './tracking.js';
+export {
+  claimVacationResponse,
+  countAutoReply,
+  pruneTracking,
+  recordDuplicates,
+  seenDuplicates,
+} from './tracking.js';

@@ -23,6 +23,27 @@ export async function claimVacationResponse(
   return (rowCount ?? 0) > 0;
 }
 
+/**
+ * Counts one automatic reply (vacation, reject notice) of the account in the current hour: true while
+ * the account is within `perHour`, false once it would exceed it (nothing is counted then).
+ */
+export async function countAutoReply(
+  db: Queryable,
+  accountId: number,
+  perHour: number,
+  now: Date = new Date(),
+): Promise<boolean> {
+  const hour = Math.floor(now.getTime() / 3_600_000);
+  const { rowCount } = await db.query(
+    `INSERT INTO sieve_tracking (account_id, kind, key, count, expires_at)
+     VALUES ($1, 'replies', $2, 1, to_timestamp($3))
+     ON CONFLICT (account_id, kind, key) DO UPDATE SET count = sieve_tracking.count + 1
+       WHERE sieve_tracking.count < $4`,
+    [accountId, String(hour), (hour + 1) * 3600, perHour],
+  );
+  return (rowCount ?? 0) > 0 && perHour > 0;
+}
+
 /** Which of these duplicate ids (RFC 7352) the account has seen and not yet forgotten. */
 export async function seenDuplicates(
   db: Queryable,

@@ -26,6 +26,8 @@ export interface SieveDeliveryOptions {
   maxRedirects: number;
   /** Host name in Message-IDs and notices. */
   hostname: string;
+  /** Automatic replies (vacation, reject notices) one account may send per hour. */
+  autoRepliesPerHour: number;
   /** Rewrites the envelope sender of a redirected copy (SRS); identity when SRS is not configured. */
   rewriteSender(sender: string, recipientDomain: string): string;
   metrics?: SieveMetrics;
@@ -45,6 +47,8 @@ export interface FilterInput {
 /** A message a filter sends: accepted into the spool with a deterministic id, then routed. */
 export interface OutgoingMessage {
   kind: 'vacation' | 'redirect' | 'reject';
+  /** The account whose filter sends it (rate limits). */
+  accountId: number;
   spoolId: string;
   mailFrom: string;
   to: string;
@@ -317,6 +321,7 @@ async function applyActions(
         }
         outcome.outgoing.push({
           kind: 'redirect',
+          accountId: item.accountId,
           mailFrom: options.rewriteSender(envelopeFrom, recipientDomain),
           to: action.address,
           body: Buffer.concat([Buffer.from(`Delivered-To: ${envelopeTo}\r\n`), message]),
@@ -331,6 +336,7 @@ async function applyActions(
         if (auto && !/^no\b/i.test(auto)) break;
         outcome.outgoing.push({
           kind: 'reject',
+          accountId: item.accountId,
           mailFrom: '',
           to: envelopeFrom,
           body: buildRejectNotice({
@@ -352,6 +358,7 @@ async function applyActions(
         }
         outcome.outgoing.push({
           kind: 'vacation',
+          accountId: item.accountId,
           mailFrom: '',
           to: envelopeFrom,
           body: buildVacationReply({

@@ -1,5 +1,6 @@
 import { type Pool, withTransaction } from '@hermod/db';
-import { claimVacationResponse } from '@hermod/sieve-store';
+import type { Logger } from '@hermod/logging';
+import { claimVacationResponse, countAutoReply } from '@hermod/sieve-store';
 import { insertAcceptedMessage } from '@hermod/spool';
 import type { OutgoingMessage } from './filter.js';
 
@@ -7,10 +8,17 @@ import type { OutgoingMessage } from './filter.js';
  * Accepts the messages filters send (vacation replies, redirected copies, reject notices) into the
  * spool, before the delivery that caused them is committed: a delivery retried after a crash finds
  * them there (same deterministic ids) instead of sending them twice, and a redirect is never lost.
- * A vacation reply and its claim (one per sender per period) commit together. Returns the spool ids
- * to hand to routing; the spool sweeper re-publishes any whose hand-over is lost.
+ * A vacation reply and its claim (one per sender per period) commit together; automatic replies
+ * (vacation, reject notices) beyond autoRepliesPerHour of the account are not sent (redirects are
+ * bounded per run instead: refusing one would lose the message). Returns the spool ids to hand to
+ * routing; the spool sweeper re-publishes any whose hand-over is lost.
  */
-export async function acceptOutgoing(pool: Pool, messages: readonly OutgoingMessage[]): Promise<string[]> {
+export async function acceptOutgoing(
+  pool: Pool,
+  messages: readonly OutgoingMessage[],
+  autoRepliesPerHour: number,
+  logger: Logger,
+): Promise<string[]> {
   const accepted: string[] = [];
   for (const m of messages) {
     try {
@@ -19,6 +27,8 @@ export async function acceptOutgoing(pool: Pool, messages: readonly OutgoingMess
           const { accountId, handle, sender, seconds } = m.claim;
           if (!(await claimVacationResponse(client, accountId, handle, sender, seconds))) return false;
         }
+        if (m.kind !== 'redirect' && !(await countAutoReply(client, m.accountId, autoRepliesPerHour)))
+          throw new AutoReplyLimit(m.accountId);
         await insertAcceptedMessage(client, {
           spoolId: m.spoolId,
           mailFrom: m.mailFrom,
@@ -31,10 +41,25 @@ export async function acceptOutgoing(pool: Pool, messages: readonly OutgoingMess
       });
       if (sent) accepted.push(m.spoolId);
     } catch (error) {
+      if (error instanceof AutoReplyLimit) {
+        logger.warn(
+          { accountId: m.accountId, kind: m.kind, to: m.to },
+          'automatic reply not sent: hourly limit',
+        );
+        continue;
+      }
       // Accepted by an earlier attempt of the same delivery: publish it again (that may be what was lost).
       if ((error as { code?: string }).code !== '23505') throw error;
       accepted.push(m.spoolId);
     }
   }
   return accepted;
+}
+
+/** Rolls back a reply's transaction (its claim included) when the account's hourly limit is reached. */
+class AutoReplyLimit extends Error {
+  constructor(readonly accountId: number) {
+    super(`account ${accountId} reached its automatic reply limit`);
+    this.name = 'AutoReplyLimit';
+  }
 }
