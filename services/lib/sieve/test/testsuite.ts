@@ -13,7 +13,7 @@ import { parseAddressList, splitMessage } from '../src/message.js';
 import { executeScript, resultOf } from '../src/run.js';
 import { type InternalAction, MessageState, RunState, type Runtime, StopSignal } from '../src/runtime.js';
 import { deserializeCompiled, serializeCompiled } from '../src/serialize.js';
-import type { CompiledScript, SieveEnvironment, SieveMessage } from '../src/types.js';
+import type { CompiledScript, CompileOptions, SieveEnvironment, SieveMessage } from '../src/types.js';
 
 export const TESTSUITE = 'vnd.dovecot.testsuite';
 
@@ -92,6 +92,10 @@ class Suite {
     }
     const virus = this.scoreRatio('virustest', 5);
     if (virus !== undefined) env.virusScore = virus < 0 ? 0 : Math.trunc(virus * 4 + 1.001);
+    const variableBytes = num('sieve_variables_max_value_size');
+    if (variableBytes !== undefined) env.maxVariableBytes = variableBytes;
+    const headerBytes = num('sieve_editheader_max_header_size');
+    if (headerBytes !== undefined) env.maxHeaderBytes = headerBytes;
     const actions = num('sieve_max_actions');
     if (actions !== undefined) env.maxActions = actions;
     const redirects = num('sieve_max_redirects');
@@ -170,9 +174,15 @@ class Suite {
       this.compiled = undefined;
       return false;
     }
-    const r = compileWith(defaultRegistry, text, {
-      includeResolver: this.resolveInclude(path.dirname(full)),
-    });
+    const limit = (k: string) => (this.config.has(k) ? parseLimit(this.config.get(k)!) : undefined);
+    const options: CompileOptions = { includeResolver: this.resolveInclude(path.dirname(full)) };
+    const includes = limit('sieve_include_max_includes');
+    if (includes !== undefined) options.maxIncludes = includes;
+    const depth = limit('sieve_include_max_nesting_depth');
+    if (depth !== undefined) options.maxIncludeDepth = depth;
+    const size = limit('sieve_max_script_size');
+    if (size !== undefined) options.maxScriptBytes = size;
+    const r = compileWith(defaultRegistry, text, options);
     if (!r.ok) {
       this.errors = r.errors.map((e) => `${file}: line ${e.line}: ${e.message}`);
       // Pigeonhole's log ends a failed compile with one more error line; its counts include it
