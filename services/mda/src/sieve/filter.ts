@@ -181,6 +181,8 @@ export async function filterRecipients(
   );
   const envelope = new Map(envelopes.map((e) => [`${e.spool_id}/${e.idx}`, e]));
   const bodies = new Map<number, Buffer>();
+  // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes).
+  const mailboxes = new Map<string, Promise<MailboxRef>>();
   for (const item of filtered) {
     const started = process.hrtime.bigint();
     const account = scripts.get(item.accountId)!;
@@ -199,6 +201,14 @@ export async function filterRecipients(
       raw,
       envelopeFrom: env?.mail_from ?? '',
       envelopeTo: env?.address ?? account.address,
+      mailbox: (key, find) => {
+        let found = mailboxes.get(key);
+        if (!found) {
+          found = find();
+          mailboxes.set(key, found);
+        }
+        return found;
+      },
     };
     let result: SieveResult;
     try {
@@ -239,6 +249,8 @@ interface RunContext {
   raw: Buffer;
   envelopeFrom: string;
   envelopeTo: string;
+  /** A mailbox lookup, done once per batch for the same key. */
+  mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
 }
 
 async function run(
@@ -280,7 +292,7 @@ async function run(
 }
 
 async function applyActions(
-  { client, options, logger, item, account, raw, envelopeFrom, envelopeTo }: RunContext,
+  { client, options, logger, item, account, raw, envelopeFrom, envelopeTo, mailbox }: RunContext,
   result: SieveResult,
 ): Promise<FilterOutcome> {
   const outcome: FilterOutcome = { copies: [], outgoing: [], duplicates: result.duplicates };
@@ -289,6 +301,10 @@ async function applyActions(
   const fields = headerFields(raw);
   const recipientDomain = account.domain;
   const ended: string[] = [];
+  const keepTarget = () =>
+    mailbox(`keep\u0000${item.accountId}\u0000${item.mailboxTarget}`, () =>
+      resolveMailbox(client, item.accountId, item.mailboxTarget),
+    );
   const addCopy = (mailbox: MailboxRef, given: string[]) => {
     const flags = given.filter(isStorableFlag).map(canonicalFlag);
     const same = outcome.copies.find((c) => c.mailbox.id === mailbox.id);
@@ -299,11 +315,14 @@ async function applyActions(
     options.metrics?.actions.inc({ kind: action.kind });
     switch (action.kind) {
       case 'keep':
-        addCopy(await resolveMailbox(client, item.accountId, item.mailboxTarget), action.flags);
+        addCopy(await keepTarget(), action.flags);
         break;
       case 'fileinto':
         addCopy(
-          await fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger),
+          await mailbox(
+            `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`,
+            () => fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger),
+          ),
           action.flags,
         );
         break;
@@ -316,7 +335,7 @@ async function applyActions(
           fields.some((f) => f.name === 'delivered-to' && f.value.toLowerCase() === envelopeTo.toLowerCase())
         ) {
           logger.warn({ spoolId: item.spoolId, to: action.address }, 'sieve redirect loop; kept instead');
-          addCopy(await resolveMailbox(client, item.accountId, item.mailboxTarget), []);
+          addCopy(await keepTarget(), []);
           break;
         }
         outcome.outgoing.push({
