@@ -91,7 +91,17 @@ before(async () => {
   db = await testDatabase();
   scripts = new SieveScripts(db.pool, { maxScriptBytes: 65_536, maxScripts: 10, maxNesting: 32 });
   const accounts = new AccountStore(db.pool);
-  for (const name of ['filer', 'discarder', 'broken', 'away', 'forwarder', 'plain', 'rejecter', 'busy'])
+  for (const name of [
+    'filer',
+    'discarder',
+    'broken',
+    'away',
+    'forwarder',
+    'plain',
+    'rejecter',
+    'busy',
+    'hostile',
+  ])
     users[name] = {
       id: (await accounts.create({ address: `${name}@sieve.example`, password: 'correct horse battery' })).id,
       domain: 'sieve.example',
@@ -291,4 +301,22 @@ test("automatic replies beyond the account's hourly limit are not sent; the mess
   } finally {
     autoRepliesPerHour = 100;
   }
+});
+
+test('a pathological regex or too many actions: bounded time, the message kept', async () => {
+  const id = users.hostile!.id;
+  await activate(
+    'hostile',
+    'require ["regex", "fileinto", "copy"]; if header :regex "subject" "^(a+)+$" { discard; }',
+  );
+  const started = Date.now();
+  await deliver(await accepted('hostile@sieve.example', `Subject: ${'a'.repeat(40)}!`), id);
+  assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  const many = Array.from({ length: 40 }, (_, i) => `fileinto :copy :create "F${i}";`).join(' ');
+  await activate('hostile', `require ["fileinto", "copy", "mailbox"]; ${many}`);
+  await deliver(await accepted('hostile@sieve.example', 'Subject: many'), id);
+  // Over SIEVE_MAX_ACTIONS (32): the run fails, nothing is filed, the message is kept.
+  assert.equal((await mailbox(id, 'INBOX')).length, 2);
+  assert.equal((await mailbox(id, 'F0')).length, 0);
 });
