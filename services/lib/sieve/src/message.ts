@@ -497,3 +497,12 @@ export function parseSmtpPath(path: string): MailAddress | null {
   if (local.startsWith('"')) local = local.slice(1, -1).replace(/\\(.)/g, '$1');
   return { localPart: local, domain: m[2] ?? '' };
 }
+
+const DOT_ATOM =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+)*$/;
+
+/** An address as written on the wire: the local part quoted when it is not a dot-atom. */
+export function formatAddress(localPart: string, domain: string): string {
+  const local = DOT_ATOM.test(localPart) ? localPart : `"${localPart.replace(/(["\\])/g, '\\$1')}"`;
+  return domain ? `${local}@${domain}` : local;
+}

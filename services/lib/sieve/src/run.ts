@@ -1,5 +1,6 @@
 import { type Node, type Registry, SieveRuntimeError } from './core.js';
 import { defaultRegistry } from './definitions.js';
+import { notifyAllowed } from './ext/enotify.js';
 import { currentFlags } from './ext/imap4flags.js';
 import { vacationAllowed } from './ext/vacation.js';
 import { RunState, Runtime, StopSignal } from './runtime.js';
@@ -60,6 +61,7 @@ export function resultOf(state: RunState): SieveResult {
   const actions: SieveAction[] = [];
   for (const a of state.actions) {
     if (a.kind === 'vacation' && !vacationAllowed(state, a)) continue;
+    if (a.kind === 'notify' && !notifyAllowed(state)) continue;
     const { line: _l, column: _c, script: _s, edited, ...action } = a;
     if (edited !== undefined) (action as { message?: Buffer }).message = Buffer.from(edited, 'latin1');
     actions.push(action as SieveAction);

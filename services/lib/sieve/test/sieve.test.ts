@@ -225,3 +225,88 @@ test('duplicate: ids are reported for the caller to record, seen ids match', asy
     ['discard'],
   );
 });
+
+test('any input compiles to a result or errors, and runs without throwing', async () => {
+  const fc = (await import('fast-check')).default;
+  const pieces = fc.constantFrom(
+    'require ["fileinto","variables","regex","editheader","mime","foreverypart","include","vacation"];',
+    'if',
+    'elsif',
+    'else',
+    '{',
+    '}',
+    '(',
+    ')',
+    '[',
+    ']',
+    ',',
+    ';',
+    'allof',
+    'anyof',
+    'not',
+    'true',
+    'header',
+    'address',
+    'exists',
+    'size',
+    ':over',
+    ':contains',
+    ':matches',
+    ':regex',
+    ':is',
+    '"subject"',
+    '"*a*"',
+    '"(a|b)*c"',
+    '"[x"',
+    'fileinto',
+    'keep',
+    'discard',
+    'stop',
+    'set',
+    '"v"',
+    '"${v}${1}"',
+    '42K',
+    'text:\n.\n',
+    '/* c */',
+    '# c\n',
+    'addheader',
+    'deleteheader',
+    'foreverypart',
+    'break',
+    'vacation',
+    ':days',
+    '"\\\\"',
+    'redirect',
+    '"a@b.c"',
+    'include',
+    ':optional',
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(pieces, { maxLength: 40 }), fc.string(), async (parts, noise) => {
+      const src = `${parts.join(' ')}${noise}`;
+      const r = compileSieve(src, { includeResolver: () => undefined });
+      if (!r.ok) {
+        assert.ok(r.errors.length > 0);
+        for (const e of r.errors) assert.ok(e.line >= 0 && e.column >= 0 && e.message.length > 0);
+        return;
+      }
+      const result = await runSieve(r.script, message(), env({ timeBudgetMs: 200 }));
+      assert.ok(result.actions.length > 0);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('notifications are never sent about automatic messages', async () => {
+  const script = compiled('require "enotify"; notify :message "new mail" "mailto:bob@example.net";');
+  const normal = await runSieve(script, message(), env());
+  assert.deepEqual(
+    normal.actions.map((a) => a.kind),
+    ['notify', 'keep'],
+  );
+  const auto = await runSieve(script, message(`Auto-Submitted: auto-replied\r\n${MESSAGE}`), env());
+  assert.deepEqual(
+    auto.actions.map((a) => a.kind),
+    ['keep'],
+  );
+});

@@ -1,6 +1,6 @@
 /** RFC 5228 commands and tests, with fileinto, envelope and copy. */
 import { ADDRESS_PART_TAGS, COMPARATOR_TAGS, list, type Node, type Registry, str } from '../core.js';
-import { parseAddressList } from '../message.js';
+import { formatAddress, parseAddressList } from '../message.js';
 import { normalizeMailbox, type Runtime, StopSignal } from '../runtime.js';
 import { headerAddresses, pathPart, validateMatch } from './common.js';
 import { currentFlags, FLAG_TAGS, flagsOf } from './imap4flags.js';
@@ -92,7 +92,7 @@ export function registerBase(reg: Registry): void {
       if (!a) return rt.error(node, `specified redirect address '${raw}' is invalid`);
       rt.addAction(node, {
         kind: 'redirect',
-        address: `${a.localPart}@${a.domain}`,
+        address: formatAddress(a.localPart, a.domain),
         copy: node.tags.copy !== undefined,
       });
     },

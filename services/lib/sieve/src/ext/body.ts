@@ -55,7 +55,8 @@ export function bodyValues(rt: Runtime, tags: Record<string, unknown>): string[]
   const out: string[] = [];
   for (const p of parts) {
     if (p.children.length) continue;
-    if (p.contentType === 'text/html') out.push(htmlToText(decodePartBody(p)));
+    if (p.contentType === 'text/html' || p.contentType === 'application/xhtml+xml')
+      out.push(htmlToText(decodePartBody(p)));
     else if (p.contentType.startsWith('text/')) out.push(decodePartBody(p));
   }
   return out;

@@ -1,6 +1,6 @@
 /** Checks and helpers shared by tests that compare strings (comparators, match types, address parts). */
 import { type Node, str, type ValidateContext } from '../core.js';
-import { parseAddressList, parseSmtpPath } from '../message.js';
+import { formatAddress, parseAddressList, parseSmtpPath } from '../message.js';
 import { compileRegex, RegexError } from '../regex.js';
 import type { Runtime } from '../runtime.js';
 
@@ -71,7 +71,7 @@ export function addressPart(node: Node, rt: Runtime, a: AddressLike | null, raw:
     if (tags.user) return at < 0 ? a.localPart : a.localPart.slice(0, at);
     return at < 0 ? null : a.localPart.slice(at + 1);
   }
-  return a.domain ? `${a.localPart}@${a.domain}` : a.localPart;
+  return formatAddress(a.localPart, a.domain);
 }
 
 /** Address parts of header field values (address test). */

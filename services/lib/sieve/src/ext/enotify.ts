@@ -1,6 +1,7 @@
 /** enotify (RFC 5435) with the mailto method (RFC 5436). */
 import { COMPARATOR_TAGS, list, type Registry, str } from '../core.js';
 import { parseAddressList } from '../message.js';
+import type { RunState } from '../runtime.js';
 import { validateMatch } from './common.js';
 
 /** Parses a mailto: URI (RFC 6068); returns the recipients or an error text. */
@@ -129,4 +130,11 @@ export function registerEnotify(reg: Registry): void {
       return rt.match(node, ['maybe'], list(node.pos[2]));
     },
   });
+}
+
+/** RFC 5436 section 2.7: no notification about a message that is itself automatic. */
+export function notifyAllowed(state: RunState): boolean {
+  return !state.message.headers.some(
+    (h) => h.name.toLowerCase() === 'auto-submitted' && !/^\s*no\b/i.test(h.raw.replace(/\r?\n/g, '')),
+  );
 }
