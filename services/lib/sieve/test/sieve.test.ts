@@ -264,7 +264,7 @@ test('any input compiles to a result or errors, and runs without throwing', asyn
     'stop',
     'set',
     '"v"',
-    '"${v}${1}"',
+    '"\u0024{v}\u0024{1}"',
     '42K',
     'text:\n.\n',
     '/* c */',
