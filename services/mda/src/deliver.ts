@@ -155,7 +155,7 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
     accepted.push(t);
   }
 
-  const { copies, ended, outgoing } = await applyFilters(client, deps, accepted);
+  const { copies, ended, outgoing, duplicates } = await applyFilters(client, deps, accepted);
   const resolved = new Map(facts.mailboxes.map((m) => [targetKey(m.accountId, m.target), m]));
   const byMailbox = new Map<number, { items: Pending[] }>();
   for (const a of copies) {
@@ -222,6 +222,10 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
       modseq: done.firstModseq + items.length - 1,
     });
   }
+  // `duplicate` ids count as seen only once their message is stored: a retried job must not find its
+  // own first attempt (RFC 7352 3).
+  for (const d of duplicates)
+    if (outcomes[d.job]?.kind === 'ack') await recordDuplicates(client, d.accountId, d.entries);
   return { outcomes, events };
 }
 
@@ -234,13 +238,24 @@ async function applyFilters(
   client: PoolClient,
   deps: DeliveryDeps,
   accepted: Pending[],
-): Promise<{ copies: Pending[]; ended: EndedRow[]; outgoing: OutgoingMessage[] }> {
-  if (!deps.sieve) return { copies: accepted, ended: [], outgoing: [] };
+): Promise<{
+  copies: Pending[];
+  ended: EndedRow[];
+  outgoing: OutgoingMessage[];
+  duplicates: Array<{ job: number; accountId: number; entries: Array<{ id: string; seconds: number }> }>;
+}> {
+  const none = { ended: [], outgoing: [], duplicates: [] };
+  if (!deps.sieve) return { copies: accepted, ...none };
   const decided = await filterRecipients(client, deps.sieve, deps.logger, accepted);
-  if (decided.size === 0) return { copies: accepted, ended: [], outgoing: [] };
+  if (decided.size === 0) return { copies: accepted, ...none };
   const copies: Pending[] = [];
   const ended: EndedRow[] = [];
   const outgoing: OutgoingMessage[] = [];
+  const duplicates: Array<{
+    job: number;
+    accountId: number;
+    entries: Array<{ id: string; seconds: number }>;
+  }> = [];
   for (const a of accepted) {
     const outcome: FilterOutcome | undefined = decided.get(a.key);
     if (!outcome) {
@@ -250,7 +265,8 @@ async function applyFilters(
     outcome.outgoing.forEach((m, i) => {
       outgoing.push({ ...m, spoolId: deterministicUuid(`hermod-sieve:${a.key}:${m.kind}:${i}`) });
     });
-    if (outcome.duplicates.length > 0) await recordDuplicates(client, a.accountId, outcome.duplicates);
+    if (outcome.duplicates.length > 0)
+      duplicates.push({ job: a.job, accountId: a.accountId, entries: outcome.duplicates });
     if (outcome.copies.length === 0) {
       ended.push({
         spoolId: a.spoolId,
@@ -274,7 +290,7 @@ async function applyFilters(
       });
     });
   }
-  return { copies, ended, outgoing };
+  return { copies, ended, outgoing, duplicates };
 }
 
 /**

@@ -101,6 +101,7 @@ before(async () => {
     'rejecter',
     'busy',
     'hostile',
+    'deduper',
   ])
     users[name] = {
       id: (await accounts.create({ address: `${name}@sieve.example`, password: 'correct horse battery' })).id,
@@ -319,4 +320,21 @@ test('a pathological regex or too many actions: bounded time, the message kept',
   // Over SIEVE_MAX_ACTIONS (32): the run fails, nothing is filed, the message is kept.
   assert.equal((await mailbox(id, 'INBOX')).length, 2);
   assert.equal((await mailbox(id, 'F0')).length, 0);
+});
+
+test('duplicate: the second copy of a Message-ID is discarded, the first was stored', async () => {
+  await activate('deduper', 'require ["duplicate"]; if duplicate { discard; stop; }');
+  const id = users.deduper!.id;
+  const first = await accepted('deduper@sieve.example', 'Subject: once\nMessage-ID: <same@remote.example>');
+  await deliver(first, id);
+  // Delivered again (a redelivered job): its delivery key is known, nothing more is stored.
+  await deliver(first, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  const second = await accepted('deduper@sieve.example', 'Subject: twice\nMessage-ID: <same@remote.example>');
+  await deliver(second, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  assert.match(String((await recipient(second)).destination.filtered), /discard/);
+  const third = await accepted('deduper@sieve.example', 'Subject: other\nMessage-ID: <other@remote.example>');
+  await deliver(third, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 2);
 });
