@@ -87,6 +87,10 @@ export interface SieveEnvironment {
   maxActions?: number;
   /** Most redirects a run may produce (default 4). */
   maxRedirects?: number;
+  /** vacation: also count the original recipient (before alias expansion) as the user's address (default false). */
+  vacationUseOriginalRecipient?: boolean;
+  /** vacation: reply even when none of the user's addresses is in To/Cc/Bcc (default false). */
+  vacationDontCheckRecipient?: boolean;
   /** Largest value a variable holds, in bytes (default 4000; longer values are cut). */
   maxVariableBytes?: number;
   /** Largest header field editheader may add, in bytes (default 1024). */

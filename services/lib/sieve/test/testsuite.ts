@@ -96,6 +96,10 @@ class Suite {
     if (variableBytes !== undefined) env.maxVariableBytes = variableBytes;
     const headerBytes = num('sieve_editheader_max_header_size');
     if (headerBytes !== undefined) env.maxHeaderBytes = headerBytes;
+    if (this.config.get('sieve_vacation_use_original_recipient') === 'yes')
+      env.vacationUseOriginalRecipient = true;
+    if (this.config.get('sieve_vacation_dont_check_recipient') === 'yes')
+      env.vacationDontCheckRecipient = true;
     const actions = num('sieve_max_actions');
     if (actions !== undefined) env.maxActions = actions;
     const redirects = num('sieve_max_redirects');

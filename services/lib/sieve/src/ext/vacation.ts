@@ -97,12 +97,17 @@ export function vacationAllowed(state: RunState, action: InternalAction & { kind
   if (header('precedence').some((v) => /^(bulk|list|junk)\b/i.test(v))) return false;
   if (header('x-auto-response-suppress').some((v) => /\b(all|oof|autoreply)\b/i.test(v))) return false;
   const mine = new Set(
-    [msg.source.envelopeTo, msg.source.originalRecipient ?? '', ...action.addresses]
+    [
+      msg.source.envelopeTo,
+      state.env.vacationUseOriginalRecipient ? (msg.source.originalRecipient ?? '') : '',
+      ...action.addresses,
+    ]
       .map((a) => parsePath(a))
       .filter((a) => a !== null)
       .map((a) => `${a.localPart}@${a.domain}`.toLowerCase()),
   );
   if (mine.has(`${sender.localPart}@${sender.domain}`.toLowerCase())) return false;
+  if (state.env.vacationDontCheckRecipient) return true;
   const listed = ['to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc']
     .flatMap((h) => header(h))
     .flatMap((v) => parseAddressList(v) ?? [])
