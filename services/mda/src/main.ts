@@ -1,4 +1,5 @@
 import { srsForward } from '@hermod/address';
+import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
 import { consumeJobs, publishJob } from '@hermod/nats';
 import {
   consumers,
@@ -35,6 +36,10 @@ runMain('mda', async () => {
     help: 'Delivery transactions committed',
     registers: [registry],
   });
+  // Live domain settings (the sub-address separator Sieve's `subaddress` uses).
+  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
+  shutdown.register('domain-config', () => domains.stop());
+  await domains.ready;
   const srsSecret = config.MDA_SRS_SECRET;
   if (config.MDA_SIEVE_ENABLED && !srsSecret)
     logger.warn('Sieve redirects keep the original sender: MDA_SRS_SECRET is not set');
@@ -50,6 +55,7 @@ runMain('mda', async () => {
             maxRedirects: config.SIEVE_MAX_REDIRECTS,
             hostname: config.MDA_HOSTNAME,
             autoRepliesPerHour: config.SIEVE_AUTO_REPLIES_PER_HOUR,
+            subaddressSeparator: (domain: string) => domains.get(domain)?.subaddressSeparator ?? '+',
             rewriteSender: (sender: string, domain: string) =>
               srsSecret ? srsForward(sender, config.MDA_SRS_DOMAIN || domain, srsSecret) : sender,
             metrics: createSieveMetrics(registry),

@@ -34,6 +34,7 @@ const deliver = (spoolId: string, accountId: number, mailbox = 'INBOX') =>
         maxRedirects: 4,
         hostname: 'mail.sieve.example',
         autoRepliesPerHour,
+        subaddressSeparator: () => '+',
         rewriteSender: (sender, domain) => srsForward(sender, domain, 'test-secret'),
       },
       publishRouting: async (ids) => {

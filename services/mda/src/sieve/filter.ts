@@ -26,6 +26,8 @@ export interface SieveDeliveryOptions {
   maxRedirects: number;
   /** Host name in Message-IDs and notices. */
   hostname: string;
+  /** The domain's sub-address separator (RFC 5233 `subaddress`), '+' when it has none set. */
+  subaddressSeparator(domain: string): string;
   /** Automatic replies (vacation, reject notices) one account may send per hour. */
   autoRepliesPerHour: number;
   /** Rewrites the envelope sender of a redirected copy (SRS); identity when SRS is not configured. */
@@ -267,7 +269,7 @@ async function run(
     {
       now,
       domain: account.domain,
-      subaddressSeparator: '+',
+      subaddressSeparator: options.subaddressSeparator(account.domain),
       host: options.hostname,
       ...(spam ? { spamScore: spam.score, spamPercent: spam.percent } : {}),
       mailboxExists: async (name) =>
