@@ -210,6 +210,18 @@ class Suite {
     return !err;
   }
 
+  /** Pigeonhole's sieve_redirect_envelope_from (Hermod's delivery agent uses SRS instead). */
+  redirectSender(): string {
+    const cfg = (this.config.get('sieve_redirect_envelope_from') ?? 'sender').trim();
+    const m = this.message;
+    if (m.envelopeFrom === '') return '';
+    if (cfg === 'recipient') return m.envelopeTo;
+    if (cfg === 'orig_recipient') return m.originalRecipient ?? m.envelopeTo;
+    if (cfg === 'user_email') return this.config.get('sieve_user_email') ?? m.envelopeTo;
+    if (cfg.startsWith('<') && cfg.endsWith('>')) return cfg.slice(1, -1);
+    return m.envelopeFrom;
+  }
+
   /** Applies the result: stores into the test mail store, sends outgoing messages into the SMTP outbox. */
   execute(): boolean {
     const st = this.result;
@@ -239,15 +251,28 @@ class Suite {
         case 'fileinto':
           store(a.mailbox, a.create, a.message);
           break;
-        case 'redirect':
+        case 'redirect': {
+          const user = this.config.get('sieve_user_email') ?? this.message.envelopeTo;
+          const seen = st.message.headers.some(
+            (h) =>
+              h.name.toLowerCase() === 'x-sieve-redirected-from' &&
+              [user, this.message.envelopeTo].some((u) => h.raw.toLowerCase().includes(u.toLowerCase())),
+          );
+          if (seen) break; // mail loop: this user redirected the message before
           this.smtp.push({
-            from: this.message.envelopeFrom,
+            from: this.redirectSender(),
             to: a.address,
-            raw: `X-Sieve-Redirected-From: ${this.message.envelopeTo}\r\n${a.message ? a.message.toString('latin1') : text}`,
+            raw: `X-Sieve-Redirected-From: ${user}\r\n${a.message ? a.message.toString('latin1') : text}`,
           });
           break;
+        }
         case 'vacation': {
           const to = this.message.envelopeFrom;
+          const original = (name: string) =>
+            st.message.headers
+              .find((h) => h.name.toLowerCase() === name)
+              ?.raw.replace(/\r?\n/g, '')
+              .trim();
           const headers = [
             `From: ${a.from ?? this.message.envelopeTo}`,
             `To: <${to}>`,
@@ -255,10 +280,15 @@ class Suite {
             'Auto-Submitted: auto-replied (vacation)',
             'Precedence: bulk',
           ];
-          const msgId = st.message.headers.find((h) => h.name.toLowerCase() === 'message-id');
-          if (msgId) headers.push(`In-Reply-To:${msgId.raw}`, `References:${msgId.raw}`);
-          const body = a.mime ? a.reason : `Content-Type: text/plain; charset=utf-8\r\n\r\n${a.reason}`;
-          this.smtp.push({ from: '', to, raw: `${headers.join('\r\n')}\r\n${a.mime ? '' : ''}${body}` });
+          const msgId = original('message-id');
+          if (msgId) {
+            headers.push(`In-Reply-To: ${msgId}`);
+            headers.push(`References: ${[original('references'), msgId].filter(Boolean).join(' ')}`);
+          }
+          if (!a.mime) headers.push('Content-Type: text/plain; charset=utf-8', '');
+          const from =
+            this.config.get('sieve_vacation_send_from_recipient') === 'yes' ? this.message.envelopeTo : '';
+          this.smtp.push({ from, to, raw: `${headers.join('\r\n')}\r\n${a.reason}` });
           break;
         }
         case 'reject': {
