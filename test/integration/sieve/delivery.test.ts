@@ -103,6 +103,7 @@ before(async () => {
     'busy',
     'hostile',
     'deduper',
+    'notifier',
   ])
     users[name] = {
       id: (await accounts.create({ address: `${name}@sieve.example`, password: 'correct horse battery' })).id,
@@ -338,4 +339,21 @@ test('duplicate: the second copy of a Message-ID is discarded, the first was sto
   const third = await accepted('deduper@sieve.example', 'Subject: other\nMessage-ID: <other@remote.example>');
   await deliver(third, id);
   assert.equal((await mailbox(id, 'INBOX')).length, 2);
+});
+
+test('enotify mailto: a notification to the URI address, the message kept', async () => {
+  await activate(
+    'notifier',
+    'require ["enotify"]; notify :message "New mail" "mailto:pager@remote.example?subject=Alert";',
+  );
+  const id = users.notifier!.id;
+  await deliver(await accepted('notifier@sieve.example', 'Subject: important'), id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  const [notice, extra] = await sentBy('notify');
+  assert.equal(extra, undefined);
+  assert.deepEqual([notice!.mail_from, notice!.address], ['', 'pager@remote.example']);
+  assert.match(notice!.text, /^From: notifier@sieve\.example\r$/m);
+  assert.match(notice!.text, /^Subject: Alert\r$/m);
+  assert.match(notice!.text, /^Auto-Submitted: auto-notified\r$/m);
+  assert.match(notice!.text, /New mail/);
 });

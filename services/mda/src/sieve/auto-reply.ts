@@ -165,3 +165,50 @@ export function headerBlock(raw: Buffer): Buffer {
   if (end < 0) end = raw.indexOf('\n\n');
   return raw.subarray(0, Math.min(end < 0 ? raw.length : end, 65_536));
 }
+
+/**
+ * The message an enotify `mailto:` notification sends (RFC 5436): to the URI's address, from the
+ * recipient (or :from), with the URI's subject (else the :message, else a summary of the original),
+ * `Auto-Submitted: auto-notified`. Undefined when the URI is not a usable mailto with one address.
+ */
+export function buildMailtoNotification(input: {
+  method: string;
+  from: string;
+  message?: string;
+  importance?: string;
+  original: ReturnType<typeof headerFields>;
+  hostname: string;
+  now?: Date;
+}): { to: string; body: Buffer } | undefined {
+  const match = /^mailto:([^?]+)(?:\?(.*))?$/i.exec(input.method.trim());
+  if (!match) return undefined;
+  let to: string;
+  const query = new URLSearchParams(match[2] ?? '');
+  try {
+    to = decodeURIComponent(match[1]!);
+  } catch {
+    return undefined;
+  }
+  if (!/^[^\s@,<>]+@[^\s@,<>]+$/.test(to)) return undefined;
+  const originalFrom = header(input.original, 'from') ?? '';
+  const originalSubject = header(input.original, 'subject') ?? '';
+  const summary = input.message ?? `${originalFrom}: ${originalSubject}`;
+  const subject = query.get('subject') ?? summary;
+  const body = query.get('body') ?? summary;
+  const lines = [
+    `From: ${oneLine(input.from)}`,
+    `To: ${oneLine(to)}`,
+    `Subject: ${encodeHeaderValue(oneLine(subject))}`,
+    `Date: ${rfc5322Date(input.now ?? new Date())}`,
+    `Message-ID: <notify.${randomBytes(10).toString('hex')}@${oneLine(input.hostname)}>`,
+    'Auto-Submitted: auto-notified',
+    ...(input.importance === '1' ? ['Importance: high', 'X-Priority: 1'] : []),
+    ...(input.importance === '3' ? ['Importance: low', 'X-Priority: 5'] : []),
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    body.replace(/\r?\n/g, '\r\n'),
+  ];
+  return { to, body: Buffer.from(`${lines.join('\r\n')}\r\n`) };
+}

@@ -11,6 +11,7 @@ import {
 import { type DeliveryScripts, loadDeliveryScripts, seenDuplicates } from '@hermod/sieve-store';
 import {
   autoReplyRefusal,
+  buildMailtoNotification,
   buildRejectNotice,
   buildVacationReply,
   headerBlock,
@@ -48,7 +49,7 @@ export interface FilterInput {
 
 /** A message a filter sends: accepted into the spool with a deterministic id, then routed. */
 export interface OutgoingMessage {
-  kind: 'vacation' | 'redirect' | 'reject';
+  kind: 'vacation' | 'redirect' | 'reject' | 'notify';
   /** The account whose filter sends it (rate limits). */
   accountId: number;
   spoolId: string;
@@ -400,9 +401,22 @@ async function applyActions(
         });
         break;
       }
-      case 'notify':
-        logger.info({ spoolId: item.spoolId, method: action.method }, 'sieve notify is not delivered yet');
+      case 'notify': {
+        const notice = buildMailtoNotification({
+          method: action.method,
+          from: action.from ?? envelopeTo,
+          ...(action.message !== undefined ? { message: action.message } : {}),
+          ...(action.importance !== undefined ? { importance: action.importance } : {}),
+          original: fields,
+          hostname: options.hostname,
+        });
+        if (!notice) {
+          logger.info({ spoolId: item.spoolId, method: action.method }, 'sieve notify method not usable');
+          break;
+        }
+        outcome.outgoing.push({ kind: 'notify', accountId: item.accountId, mailFrom: '', ...notice });
         break;
+      }
     }
   }
   if (outcome.copies.length === 0) outcome.ended = ended.join('; ') || 'no action';
