@@ -157,6 +157,10 @@ function compileOne(
       }
     } else seenOther = true;
   }
+  // RFC 5703 section 7: extracttext is only usable together with foreverypart (and variables)
+  const requireNode = parsed.find((p) => p.name === 'require');
+  if (requireNode && ctx.scope.has('extracttext') && !ctx.scope.has('foreverypart'))
+    ctx.error(requireNode, 'the extracttext extension cannot be used without the foreverypart extension');
   const body = validateBlock(
     session,
     ctx,

@@ -207,6 +207,11 @@ class Suite {
     if (!append || !this.result) this.result = new RunState(this.message, this.env());
     const err = await executeScript(defaultRegistry, this.compiled, this.result, 'script');
     this.errors = err ? [`line ${err.line}: error: ${err.message}`] : [];
+    if (err) {
+      // a failed run delivers by the implicit keep only (the engine's fallback)
+      this.result.actions = [];
+      this.result.keepCancelled = false;
+    }
     return !err;
   }
 
@@ -317,6 +322,11 @@ class Suite {
         case 'discard':
           break;
       }
+    }
+    if (!ok) {
+      // a failed execution falls back to the implicit keep of the message as received
+      if (!this.mailboxes.has('INBOX')) this.mailboxes.set('INBOX', []);
+      this.mailboxes.get('INBOX')!.push(this.message.raw.toString('latin1'));
     }
     return ok;
   }
