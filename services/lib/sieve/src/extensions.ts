@@ -6,6 +6,7 @@ export const SIEVE_EXTENSIONS: readonly string[] = Object.freeze([
   'comparator-i;octet',
   'comparator-i;ascii-casemap',
   'comparator-i;ascii-numeric',
+  'comparator-i;unicode-casemap',
   'copy',
   'imap4flags',
   'variables',

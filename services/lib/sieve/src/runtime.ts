@@ -110,6 +110,11 @@ function numericValue(s: string): number {
   return m ? Number(m[0]) : Infinity;
 }
 
+/** i;unicode-casemap (RFC 5051): case folded and compatibility-decomposed. */
+export function unicodeFold(s: string): string {
+  return s.toUpperCase().toLowerCase().normalize('NFKD');
+}
+
 export function compareWith(comparator: string, a: string, b: string): number {
   if (comparator === 'i;ascii-numeric') {
     const x = numericValue(a);
@@ -119,6 +124,9 @@ export function compareWith(comparator: string, a: string, b: string): number {
   if (comparator === 'i;ascii-casemap') {
     a = asciiLower(a);
     b = asciiLower(b);
+  } else if (comparator === 'i;unicode-casemap') {
+    a = unicodeFold(a);
+    b = unicodeFold(b);
   }
   return a === b ? 0 : a < b ? -1 : 1;
 }
@@ -251,9 +259,11 @@ export class Runtime {
   }
 
   /** Applies the node's match type and comparator to values and keys (keys expanded here). */
-  match(node: Node, values: string[], rawKeys: string[], setsMatchValues = true): boolean {
-    const keys = this.expandList(rawKeys);
+  match(node: Node, rawValues: string[], rawKeys: string[], setsMatchValues = true): boolean {
     const comparator = this.comparator(node);
+    const unicode = comparator === 'i;unicode-casemap' && !node.tags.count && !node.tags.value;
+    const keys = unicode ? this.expandList(rawKeys).map(unicodeFold) : this.expandList(rawKeys);
+    const values = unicode ? rawValues.map(unicodeFold) : rawValues;
     const icase = comparator === 'i;ascii-casemap';
     const tags = node.tags;
     if (tags.count !== undefined) {

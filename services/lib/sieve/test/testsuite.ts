@@ -633,7 +633,6 @@ export const DELIBERATELY_UNSUPPORTED: Record<string, string> = {
   mboxmetadata: 'IMAP METADATA (RFC 5490 metadata tests) is not offered by Hermod IMAP',
   servermetadata: 'IMAP METADATA (RFC 5490 metadata tests) is not offered by Hermod IMAP',
   'vnd.dovecot.debug': 'Dovecot-specific debugging extension',
-  'comparator-i;unicode-casemap': 'i;unicode-casemap (RFC 5051) comparator is not implemented',
 };
 
 /** Runs one .svtest file. */

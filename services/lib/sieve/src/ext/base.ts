@@ -44,6 +44,7 @@ export function registerBase(reg: Registry): void {
     'comparator-i;octet',
     'comparator-i;ascii-casemap',
     'comparator-i;ascii-numeric',
+    'comparator-i;unicode-casemap',
     'encoded-character',
   ])
     reg.known.add(e);

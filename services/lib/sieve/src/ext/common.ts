@@ -8,6 +8,8 @@ const COMPARATORS: Record<string, string | undefined> = {
   'i;octet': undefined,
   'i;ascii-casemap': undefined,
   'i;ascii-numeric': 'comparator-i;ascii-numeric',
+  // Pigeonhole (and its corpus) accepts i;unicode-casemap without a require
+  'i;unicode-casemap': undefined,
 };
 const OPS = new Set(['gt', 'ge', 'lt', 'le', 'eq', 'ne']);
 
