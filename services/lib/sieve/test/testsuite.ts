@@ -537,39 +537,26 @@ function registerTestsuite(reg: Registry): void {
       return suiteOf(rt).execute();
     },
   });
-  reg.add({
-    name: 'test_error',
-    kind: 'test',
-    ext: TESTSUITE,
-    pos: ['stringlist'],
-    tags: { ...COMPARATOR_TAGS, index: { arg: 'number' } },
-    validate(node, ctx) {
-      validateMatch(node, ctx, list(node.pos[0]));
-    },
-    test(node, rt) {
-      const errs = suiteOf(rt).errors.filter((e) => !e.includes('warning:'));
-      const index = typeof node.tags.index === 'number' ? node.tags.index : 0;
-      const values = index > 0 ? (errs[index - 1] !== undefined ? [errs[index - 1]!] : []) : errs;
-      return withDefaults(node, rt, values);
-    },
-  });
-  reg.add({
-    name: 'test_result_action',
-    kind: 'test',
-    ext: TESTSUITE,
-    pos: ['stringlist'],
-    tags: { ...COMPARATOR_TAGS, index: { arg: 'number' } },
-    validate(node, ctx) {
-      validateMatch(node, ctx, list(node.pos[0]));
-    },
-    test(node, rt) {
-      const st = suiteOf(rt).result;
-      const names = st ? st.actions.map(actionName) : [];
-      const index = typeof node.tags.index === 'number' ? node.tags.index : 0;
-      const values = index > 0 ? (names[index - 1] !== undefined ? [names[index - 1]!] : []) : names;
-      return withDefaults(node, rt, values);
-    },
-  });
+  /** test_error and test_result_action: match the listed items (or the one at :index) against keys. */
+  const listTest = (name: string, items: (suite: Suite) => string[]) =>
+    reg.add({
+      name,
+      kind: 'test',
+      ext: TESTSUITE,
+      pos: ['stringlist'],
+      tags: { ...COMPARATOR_TAGS, index: { arg: 'number' } },
+      validate(node, ctx) {
+        validateMatch(node, ctx, list(node.pos[0]));
+      },
+      test(node, rt) {
+        const all = items(suiteOf(rt));
+        const index = typeof node.tags.index === 'number' ? node.tags.index : 0;
+        const values = index > 0 ? (all[index - 1] !== undefined ? [all[index - 1]!] : []) : all;
+        return withDefaults(node, rt, values);
+      },
+    });
+  listTest('test_error', (suite) => suite.errors.filter((e) => !e.includes('warning:')));
+  listTest('test_result_action', (suite) => (suite.result ? suite.result.actions.map(actionName) : []));
   const message = {
     name: 'test_message',
     ext: TESTSUITE,
