@@ -67,7 +67,8 @@ export class RunState {
   duplicates: { id: string; seconds: number }[] = [];
   /** The message under evaluation (replaceable by a test harness). */
   message: MessageState;
-  readonly deadline: number;
+  /** performance.now() value after which the run fails; moved on by time spent waiting for the host. */
+  deadline: number;
   /** Opaque slot for an embedding host (the conformance harness keeps its state here). */
   host: unknown;
   readonly limits: typeof DEFAULTS;
@@ -177,6 +178,16 @@ export class Runtime {
 
   error(node: { line: number; column: number }, message: string): never {
     throw new SieveRuntimeError(node.line, node.column, message);
+  }
+
+  /** Awaits a host callback (storage lookup); the wait does not count against the time budget. */
+  async host<T>(call: () => T | Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await call();
+    } finally {
+      this.state.deadline += performance.now() - started;
+    }
   }
 
   checkBudget(node: Node): void {

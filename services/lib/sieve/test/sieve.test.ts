@@ -310,3 +310,14 @@ test('notifications are never sent about automatic messages', async () => {
     ['keep'],
   );
 });
+
+test('time spent in storage lookups does not count against the time budget', async () => {
+  const script = compiled(
+    'require ["mailbox", "fileinto"]; if mailboxexists "Archive" { fileinto "Archive"; }',
+  );
+  const slow = (name: string) =>
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(name === 'Archive'), 30));
+  const r = await runSieve(script, message(), env({ timeBudgetMs: 10, mailboxExists: slow }));
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.actions[0]?.kind, 'fileinto');
+});

@@ -36,7 +36,11 @@ export function registerDuplicate(reg: Registry): void {
       const seconds =
         typeof node.tags.seconds === 'number' ? Math.min(node.tags.seconds, 7 * 86400) : 7 * 86400;
       const already = rt.state.duplicates.find((d) => d.id === id);
-      const seen = already ? true : rt.env.duplicateTracker ? await rt.env.duplicateTracker.seen(id) : false;
+      const seen = already
+        ? true
+        : rt.env.duplicateTracker
+          ? await rt.host(() => rt.env.duplicateTracker!.seen(id))
+          : false;
       if (!already && (!seen || node.tags.last !== undefined)) rt.state.duplicates.push({ id, seconds });
       return seen;
     },

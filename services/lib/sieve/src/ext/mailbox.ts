@@ -17,7 +17,9 @@ export function registerMailbox(reg: Registry): void {
     async test(node, rt) {
       for (const name of rt.elist(node.pos[0])) {
         if (!validMailboxName(name)) return false;
-        const exists = rt.env.mailboxExists ? await rt.env.mailboxExists(name) : /^inbox$/i.test(name);
+        const exists = rt.env.mailboxExists
+          ? await rt.host(() => rt.env.mailboxExists!(name))
+          : /^inbox$/i.test(name);
         if (!exists) return false;
       }
       return true;
@@ -30,7 +32,7 @@ export function registerMailbox(reg: Registry): void {
     pos: ['stringlist'],
     async test(node, rt) {
       for (const id of rt.elist(node.pos[0])) {
-        const name = rt.env.mailboxById ? await rt.env.mailboxById(id) : undefined;
+        const name = rt.env.mailboxById ? await rt.host(() => rt.env.mailboxById!(id)) : undefined;
         if (name === undefined) return false;
       }
       return true;
@@ -55,7 +57,7 @@ export function registerMailbox(reg: Registry): void {
       const mailbox = node.pos.length === 2 ? rt.estr(node.pos[0]) : undefined;
       const flags = rt.elist(node.pos[node.pos.length - 1]);
       if (mailbox !== undefined && !validMailboxName(mailbox)) return false;
-      return rt.env.specialUseExists ? await rt.env.specialUseExists(mailbox, flags) : false;
+      return rt.env.specialUseExists ? await rt.host(() => rt.env.specialUseExists!(mailbox, flags)) : false;
     },
   });
 }
