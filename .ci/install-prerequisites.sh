@@ -10,6 +10,8 @@ packages=(
   dovecot-imapd    # IMAP peer for benchmarks
   dovecot-pop3d
   opendkim-tools   # opendkim-testmsg verifies our DKIM signatures
+  sieve-connect    # ManageSieve client for the interop tests
+  python3-sievelib # Python ManageSieve client for the interop tests
   rspamd           # spam scoring for the MX filtering gateway
   openssl          # self-signed certificates for tests and `npm start`
   python3          # imaplib / poplib / smtplib clients

@@ -17,6 +17,7 @@ export interface HermodPorts {
   imaps: number;
   pop3: number;
   pop3s: number;
+  managesieve: number;
   mx: number;
 }
 
@@ -60,6 +61,7 @@ export async function startHermod(options: {
     imaps: await freePort(),
     pop3: await freePort(),
     pop3s: await freePort(),
+    managesieve: await freePort(),
     mx: await freePort(),
   };
   const common = {
@@ -88,6 +90,7 @@ export async function startHermod(options: {
       IMAPS_PORT: String(ports.imaps),
       POP3_PORT: String(ports.pop3),
       POP3S_PORT: String(ports.pop3s),
+      MANAGESIEVE_PORT: String(ports.managesieve),
     },
     mx: { MX_HOST: '127.0.0.1', MX_SMTP_PORT: String(ports.mx), MX_HOSTNAME: 'mx.hermod.test' },
     'outbound-mta': { OUTBOUND_HELO_NAME: 'mail.hermod.test' },

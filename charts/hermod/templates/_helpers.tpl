@@ -60,6 +60,7 @@ imap:
     - { name: imaps, containerPort: 2993, servicePort: 993, env: IMAPS_PORT }
     - { name: pop3, containerPort: 2110, servicePort: 110, env: POP3_PORT }
     - { name: pop3s, containerPort: 2995, servicePort: 995, env: POP3S_PORT }
+    - { name: managesieve, containerPort: 4190, servicePort: 4190, env: MANAGESIEVE_PORT }
 operator:
   key: operator
   database: false

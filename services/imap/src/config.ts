@@ -15,8 +15,10 @@ export const imapEnv = z.object({
   IMAPS_PORT: env.port(2993),
   POP3_PORT: env.port(2110),
   POP3S_PORT: env.port(2995),
+  /** ManageSieve (RFC 5804, STARTTLS): users upload and activate their Sieve filters here. */
+  MANAGESIEVE_PORT: env.port(4190),
   /** Listeners to open; a port set to 'off' is not possible with numbers, so this lists the enabled ones. */
-  IMAP_LISTENERS: env.list(['imap', 'imaps', 'pop3', 'pop3s']),
+  IMAP_LISTENERS: env.list(['imap', 'imaps', 'pop3', 'pop3s', 'managesieve']),
   IMAP_HOSTNAME: env.string('localhost'),
   TLS_CERT_FILE: env.optionalString(),
   TLS_KEY_FILE: env.optionalString(),
@@ -36,5 +38,13 @@ export const imapEnv = z.object({
   IMAP_IDLE_COMMAND_TIMEOUT_MS: env.int(35 * 60_000, 1_000),
   IMAP_MAX_AUTH_FAILURES: env.int(3, 1, 100),
   ...loginThrottleEnv,
+  /** Largest Sieve script a user may store, in bytes (PUTSCRIPT answers NO (QUOTA/MAXSIZE) above it). */
+  SIEVE_MAX_SCRIPT_BYTES: env.int(65_536, 1_024, 10_485_760),
+  /** Most Sieve scripts one account may hold (NO (QUOTA/MAXSCRIPTS) above it). */
+  SIEVE_MAX_SCRIPTS: env.int(16, 1, 1_000),
+  /** Deepest nesting of blocks and tests a script may have. */
+  SIEVE_MAX_NESTING: env.int(32, 2, 256),
+  /** Most redirects one script run may make (advertised as MAXREDIRECTS; mda enforces its own setting). */
+  SIEVE_MAX_REDIRECTS: env.int(4, 0, 64),
 });
 export type ImapConfig = z.infer<typeof imapEnv>;

@@ -9,10 +9,14 @@ import {
 } from '@hermod/accounts';
 import { loadConfig } from '@hermod/config';
 import { connectDatabase, connectNatsServer, createServiceBase, runMain } from '@hermod/service-runtime';
+import { SIEVE_EXTENSIONS } from '@hermod/sieve';
+import { SieveScripts } from '@hermod/sieve-store';
 import { Gauge } from 'prom-client';
 import { ChangeHub } from './change-hub.js';
 import { createCommandRegistry } from './commands/registry.js';
 import { imapEnv } from './config.js';
+import { createManageSieveRegistry } from './managesieve/commands/registry.js';
+import { type ManageSieveDependencies, ManageSieveSession } from './managesieve/session.js';
 import { createPop3Registry } from './pop3/commands/registry.js';
 import { type Pop3Dependencies, Pop3Session } from './pop3/pop3-session.js';
 import { ConnectionLimiter, ProtocolListener } from './server.js';
@@ -118,6 +122,26 @@ runMain('imap', async () => {
       createSession: (socket, secure, remoteAddress, release) =>
         new Pop3Session(socket, pop3Deps, { secure, remoteAddress, onClose: release }),
     });
+  const sieveDeps: ManageSieveDependencies = {
+    backend,
+    scripts: new SieveScripts(pool, {
+      maxScriptBytes: config.SIEVE_MAX_SCRIPT_BYTES,
+      maxScripts: config.SIEVE_MAX_SCRIPTS,
+      maxNesting: config.SIEVE_MAX_NESTING,
+    }),
+    commands: createManageSieveRegistry(),
+    logger,
+    tlsContext,
+    loginGuard,
+    userGuard: limiter,
+    allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
+    idleTimeoutMs: 10 * 60_000,
+    maxAuthFailures: config.IMAP_MAX_AUTH_FAILURES,
+    maxLineLength: 8_192,
+    extensions: SIEVE_EXTENSIONS,
+    maxRedirects: config.SIEVE_MAX_REDIRECTS,
+    implementation: 'Hermod',
+  };
   if (config.IMAP_LISTENERS.includes('imap'))
     listeners.push({ name: 'imap', listener: imap(config.IMAP_PORT, undefined) });
   if (config.IMAP_LISTENERS.includes('imaps') && tlsContext)
@@ -127,6 +151,19 @@ runMain('imap', async () => {
     listeners.push({ name: 'pop3', listener: pop3(config.POP3_PORT, undefined) });
   if (config.IMAP_LISTENERS.includes('pop3s') && tlsContext)
     listeners.push({ name: 'pop3s', listener: pop3(config.POP3S_PORT, tlsContext) });
+  if (config.IMAP_LISTENERS.includes('managesieve'))
+    listeners.push({
+      name: 'managesieve',
+      listener: new ProtocolListener({
+        host: config.IMAP_HOST,
+        port: config.MANAGESIEVE_PORT,
+        limiter,
+        logger,
+        refusal: 'BYE "Too many connections from your address"\r\n',
+        createSession: (socket, secure, remoteAddress, release) =>
+          new ManageSieveSession(socket, sieveDeps, { secure, remoteAddress, onClose: release }),
+      }),
+    });
 
   const sessions = new Gauge({
     name: 'hermod_imap_sessions',

@@ -13,6 +13,24 @@ export const mdaEnv = z.object({
   MDA_CONCURRENCY: env.int(1, 1, 64),
   /** How long a delivery to a full mailbox waits before it is tried again. */
   MDA_QUOTA_RETRY_MS: env.int(300_000, 1_000, 86_400_000),
+  /** Run users' and domains' Sieve filters at delivery. */
+  MDA_SIEVE_ENABLED: env.bool(true),
+  /** CPU time one recipient's Sieve scripts may use together; over it the run fails and the message is kept. */
+  SIEVE_TIME_BUDGET_MS: env.int(100, 1, 10_000),
+  /** Most actions one Sieve run may produce (a run over it fails and the message is kept). */
+  SIEVE_MAX_ACTIONS: env.int(32, 1, 1_000),
+  /** Most redirects one Sieve run may make. */
+  SIEVE_MAX_REDIRECTS: env.int(4, 0, 64),
+  /** How often expired vacation and duplicate tracking rows are deleted. */
+  SIEVE_TRACKING_PRUNE_INTERVAL_MS: env.int(3_600_000, 1_000, 86_400_000),
+  /** Automatic replies (vacation, reject notices) one account's filters may send per hour; more are not sent. */
+  SIEVE_AUTO_REPLIES_PER_HOUR: env.int(100, 1, 100_000),
+  /** Host name in the Message-IDs of vacation replies and reject notices. */
+  MDA_HOSTNAME: env.string('localhost'),
+  /** Secret of the Sender Rewriting Scheme for Sieve redirects (the same as routing's ROUTING_SRS_SECRET); empty: no SRS. */
+  MDA_SRS_SECRET: z.string().default(''),
+  /** Domain of rewritten senders; empty: the recipient's domain. */
+  MDA_SRS_DOMAIN: z.string().default(''),
 });
 export type MdaConfig = z.infer<typeof mdaEnv>;
 

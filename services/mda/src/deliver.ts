@@ -1,15 +1,28 @@
 import { type Pool, type PoolClient, withClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { resolveMailbox } from '@hermod/mail-store';
+import { resolveMailbox, writeBody } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
-import { writeDeliveries } from './write-deliveries.js';
+import { recordDuplicates } from '@hermod/sieve-store';
+import { deterministicUuid } from '@hermod/spool';
+import {
+  type FilterOutcome,
+  filterRecipients,
+  type OutgoingMessage,
+  type SieveDeliveryOptions,
+} from './sieve/filter.js';
+import { acceptOutgoing } from './sieve/outgoing.js';
+import { type EndedRow, writeDeliveries } from './write-deliveries.js';
 
 export interface DeliveryDeps {
   pool: Pool;
   logger: Logger;
   quotaRetryMs: number;
   announce(event: MailboxChangeEventPayload): void;
+  /** Users' and domains' Sieve filters; without it every copy goes where routing decided. */
+  sieve?: SieveDeliveryOptions;
+  /** Hands messages the filters sent (vacation, redirect, reject notices) to routing. */
+  publishRouting?(spoolIds: string[]): Promise<void>;
 }
 
 interface Pending {
@@ -22,6 +35,10 @@ interface Pending {
   bodyId: number;
   size: number;
   receivedAt: Date;
+  /** Set for a filter's copy: its mailbox (already resolved) and initial flags. */
+  mailboxId?: number;
+  mailboxName?: string;
+  flags?: string[];
 }
 
 /** What a batch needs to know before it writes, read in one round trip. */
@@ -138,13 +155,18 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
     accepted.push(t);
   }
 
+  const { copies, ended, outgoing, duplicates } = await applyFilters(client, deps, accepted);
   const resolved = new Map(facts.mailboxes.map((m) => [targetKey(m.accountId, m.target), m]));
   const byMailbox = new Map<number, { items: Pending[] }>();
-  for (const a of accepted) {
+  for (const a of copies) {
     const key = targetKey(a.accountId, a.mailboxTarget);
     // No INBOX (never expected): resolveMailbox recreates the default mailboxes.
-    const box = resolved.get(key) ?? (await resolveMailbox(client, a.accountId, a.mailboxTarget));
-    resolved.set(key, { accountId: a.accountId, target: a.mailboxTarget, ...box });
+    const box =
+      a.mailboxId !== undefined
+        ? { id: a.mailboxId, name: a.mailboxName! }
+        : (resolved.get(key) ?? (await resolveMailbox(client, a.accountId, a.mailboxTarget)));
+    if (a.mailboxId === undefined)
+      resolved.set(key, { accountId: a.accountId, target: a.mailboxTarget, ...box });
     const group = byMailbox.get(box.id) ?? { items: [] };
     group.items.push(a);
     byMailbox.set(box.id, group);
@@ -160,6 +182,7 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
       accountId: p.accountId,
       spoolId: p.spoolId,
       rcptIndex: p.rcptIndex,
+      ...(p.flags ? { flags: p.flags } : {}),
     })),
   );
   const failed = gone.map((p) => ({
@@ -167,9 +190,23 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
     rcptIndex: p.rcptIndex,
     error: `550 5.1.1 account ${p.accountId} no longer exists`,
   }));
+  // What the filters send is durable before the delivery that caused it is (see acceptOutgoing).
+  const sent =
+    outgoing.length > 0 && deps.sieve
+      ? await acceptOutgoing(deps.pool, outgoing, deps.sieve.autoRepliesPerHour, deps.logger)
+      : [];
   const appended = new Map(
-    (await writeDeliveries(client, rows, failed, spoolIds)).map((a) => [a.mailboxId, a]),
+    (await writeDeliveries(client, rows, failed, spoolIds, ended)).map((a) => [a.mailboxId, a]),
   );
+  if (sent.length > 0 && deps.publishRouting)
+    await deps
+      .publishRouting(sent)
+      .catch((error: unknown) =>
+        deps.logger.warn(
+          { err: error, spoolIds: sent },
+          'hand-over of filter messages failed; the sweeper retries',
+        ),
+      );
   for (const [mailboxId, { items }] of ordered) {
     const done = appended.get(mailboxId);
     if (!done) {
@@ -185,7 +222,75 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
       modseq: done.firstModseq + items.length - 1,
     });
   }
+  // `duplicate` ids count as seen only once their message is stored: a retried job must not find its
+  // own first attempt (RFC 7352 3).
+  for (const d of duplicates)
+    if (outcomes[d.job]?.kind === 'ack') await recordDuplicates(client, d.accountId, d.entries);
   return { outcomes, events };
+}
+
+/**
+ * Runs the recipients' Sieve filters: each recipient becomes its copies (a filter may file into
+ * several mailboxes, with flags, or keep none), the recipients left without a copy, and the messages
+ * the filters send. Recipients without filters come back unchanged as one copy each.
+ */
+async function applyFilters(
+  client: PoolClient,
+  deps: DeliveryDeps,
+  accepted: Pending[],
+): Promise<{
+  copies: Pending[];
+  ended: EndedRow[];
+  outgoing: OutgoingMessage[];
+  duplicates: Array<{ job: number; accountId: number; entries: Array<{ id: string; seconds: number }> }>;
+}> {
+  const none = { ended: [], outgoing: [], duplicates: [] };
+  if (!deps.sieve) return { copies: accepted, ...none };
+  const decided = await filterRecipients(client, deps.sieve, deps.logger, accepted);
+  if (decided.size === 0) return { copies: accepted, ...none };
+  const copies: Pending[] = [];
+  const ended: EndedRow[] = [];
+  const outgoing: OutgoingMessage[] = [];
+  const duplicates: Array<{
+    job: number;
+    accountId: number;
+    entries: Array<{ id: string; seconds: number }>;
+  }> = [];
+  for (const a of accepted) {
+    const outcome: FilterOutcome | undefined = decided.get(a.key);
+    if (!outcome) {
+      copies.push(a);
+      continue;
+    }
+    outcome.outgoing.forEach((m, i) => {
+      outgoing.push({ ...m, spoolId: deterministicUuid(`hermod-sieve:${a.key}:${m.kind}:${i}`) });
+    });
+    if (outcome.duplicates.length > 0)
+      duplicates.push({ job: a.job, accountId: a.accountId, entries: outcome.duplicates });
+    if (outcome.copies.length === 0) {
+      ended.push({
+        spoolId: a.spoolId,
+        rcptIndex: a.rcptIndex,
+        accountId: a.accountId,
+        reason: outcome.ended ?? '',
+      });
+      continue;
+    }
+    // editheader: this recipient's copies get their own body.
+    const body = outcome.modified ? await writeBody(client, [outcome.modified]) : undefined;
+    outcome.copies.forEach((c, i) => {
+      copies.push({
+        ...a,
+        // The first copy keeps the recipient's delivery key; further copies get their own.
+        key: i === 0 ? a.key : `${a.key}/${i + 1}`,
+        mailboxId: c.mailbox.id,
+        mailboxName: c.mailbox.name,
+        flags: c.flags,
+        ...(body ? { bodyId: body.bodyId, size: body.size } : {}),
+      });
+    });
+  }
+  return { copies, ended, outgoing, duplicates };
 }
 
 /**

@@ -1,15 +1,21 @@
-import { consumeJobs } from '@hermod/nats';
+import { srsForward } from '@hermod/address';
+import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
+import { consumeJobs, publishJob } from '@hermod/nats';
 import {
   consumers,
   LocalDeliveryJob,
   type MailboxChangeEventPayload,
   mailboxEventSubject,
+  subjects,
 } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import { pruneTracking } from '@hermod/sieve-store';
+import { PeriodicPass } from '@hermod/spool';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Counter } from 'prom-client';
 import { loadMdaConfig } from './config.js';
 import { deliverBatch } from './deliver.js';
+import { createSieveMetrics } from './sieve/metrics.js';
 
 runMain('mda', async () => {
   const config = loadMdaConfig();
@@ -30,10 +36,36 @@ runMain('mda', async () => {
     help: 'Delivery transactions committed',
     registers: [registry],
   });
+  // Live domain settings (the sub-address separator Sieve's `subaddress` uses).
+  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
+  shutdown.register('domain-config', () => domains.stop());
+  await domains.ready;
+  const srsSecret = config.MDA_SRS_SECRET;
+  if (config.MDA_SIEVE_ENABLED && !srsSecret)
+    logger.warn('Sieve redirects keep the original sender: MDA_SRS_SECRET is not set');
   const deps = {
     pool,
     logger,
     quotaRetryMs: config.MDA_QUOTA_RETRY_MS,
+    ...(config.MDA_SIEVE_ENABLED
+      ? {
+          sieve: {
+            timeBudgetMs: config.SIEVE_TIME_BUDGET_MS,
+            maxActions: config.SIEVE_MAX_ACTIONS,
+            maxRedirects: config.SIEVE_MAX_REDIRECTS,
+            hostname: config.MDA_HOSTNAME,
+            autoRepliesPerHour: config.SIEVE_AUTO_REPLIES_PER_HOUR,
+            subaddressSeparator: (domain: string) => domains.get(domain)?.subaddressSeparator ?? '+',
+            rewriteSender: (sender: string, domain: string) =>
+              srsSecret ? srsForward(sender, config.MDA_SRS_DOMAIN || domain, srsSecret) : sender,
+            metrics: createSieveMetrics(registry),
+          },
+        }
+      : {}),
+    publishRouting: async (spoolIds: string[]) => {
+      for (const spoolId of spoolIds)
+        await publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` });
+    },
     // Core NATS, fire and forget: IMAP sessions also re-read the mailbox state, so a lost event only delays a notification.
     announce: (event: MailboxChangeEventPayload) =>
       nc.publish(mailboxEventSubject(event.accountId), JSON.stringify(event)),
@@ -86,6 +118,16 @@ runMain('mda', async () => {
     concurrency: config.MDA_CONCURRENCY,
   });
   shutdown.register('delivery-consumer', () => consumer.stop());
+  if (config.MDA_SIEVE_ENABLED) {
+    // Vacation and duplicate tracking rows past their period are forgotten (any replica may do it).
+    const prune = new PeriodicPass(
+      () => pruneTracking(pool),
+      config.SIEVE_TRACKING_PRUNE_INTERVAL_MS,
+      (error) => logger.warn({ err: error }, 'sieve tracking prune failed'),
+    );
+    prune.start();
+    shutdown.register('sieve-tracking-prune', () => prune.stop());
+  }
   await base.startOps();
   logger.info('mda ready');
 });

@@ -12,6 +12,16 @@ export interface DeliveryRow {
   accountId: number;
   spoolId: string;
   rcptIndex: number;
+  /** IMAP flags the copy starts with (a filter's imap4flags), none by default. */
+  flags?: string[];
+}
+
+/** A recipient whose filter left no copy (discard, redirect, reject): delivered, with the reason. */
+export interface EndedRow {
+  spoolId: string;
+  rcptIndex: number;
+  accountId: number;
+  reason: string;
 }
 
 /** A recipient that ends without a copy (its account is gone), with the reason. */
@@ -34,7 +44,8 @@ export interface MailboxAppend {
  * Stores a delivery batch with ONE statement, atomic without a transaction (so one round trip and
  * one commit): for every mailbox, its UID and modseq range is reserved under the mailbox row lock
  * and its rows inserted with consecutive UIDs (the rule of mail-store's append); a delivery key per
- * copy; each recipient marked delivered (mailbox and UID in its destination) or failed; and every
+ * copy (with its initial flags); each recipient marked delivered (the mailbox and UID of its first
+ * copy in its destination, or the filter's reason when it has none) or failed; and every
  * message of spoolIds completed once no recipient is left open. A mailbox deleted since the facts
  * were read is missing from the result and none of its rows were written. A duplicate key (the same
  * job stored meanwhile by another replica) fails the whole statement, writing nothing.
@@ -44,6 +55,7 @@ export async function writeDeliveries(
   rows: DeliveryRow[],
   failed: FailedRow[],
   spoolIds: string[],
+  ended: EndedRow[] = [],
 ): Promise<MailboxAppend[]> {
   const { rows: appended } = await client.query<{
     id: string;
@@ -54,8 +66,8 @@ export async function writeDeliveries(
   }>({
     text: `WITH input AS (
        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::timestamptz[], $5::text[], $6::bigint[],
-                            $7::uuid[], $8::int[])
-         WITH ORDINALITY AS u(mailbox_id, body_id, size, internal_date, key, account_id, spool_id, rcpt_index, ord)
+                            $7::uuid[], $8::int[], $13::text[])
+         WITH ORDINALITY AS u(mailbox_id, body_id, size, internal_date, key, account_id, spool_id, rcpt_index, flags, ord)
      ), counts AS (
        SELECT mailbox_id, count(*)::int AS n FROM input GROUP BY mailbox_id
      ), reserved AS (
@@ -68,16 +80,21 @@ export async function writeDeliveries(
        WINDOW w AS (PARTITION BY i.mailbox_id ORDER BY i.ord)
      ), appended AS (
        INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
-       SELECT mailbox_id, uid, body_id, size, internal_date, '{}', modseq FROM numbered
+       SELECT mailbox_id, uid, body_id, size, internal_date, COALESCE(string_to_array(NULLIF(flags, ''), ' '), '{}'),
+              modseq FROM numbered
      ), keys AS (
        INSERT INTO deliveries (delivery_key, account_id, mailbox_id, uid)
        SELECT key, account_id, mailbox_id, uid FROM numbered
      ), outcome AS (
-       SELECT spool_id, rcpt_index AS idx, 'delivered' AS state,
+       (SELECT DISTINCT ON (spool_id, rcpt_index) spool_id, rcpt_index AS idx, 'delivered' AS state,
               json_build_object('kind', 'local', 'accountId', account_id, 'mailbox', name, 'uid', uid)::text
                 AS destination,
               NULL::text AS error
-       FROM numbered
+       FROM numbered ORDER BY spool_id, rcpt_index, ord)
+       UNION ALL
+       SELECT e.spool_id, e.idx, 'delivered',
+              json_build_object('kind', 'local', 'accountId', e.account_id, 'filtered', e.reason)::text, NULL
+       FROM unnest($14::uuid[], $15::int[], $16::bigint[], $17::text[]) AS e(spool_id, idx, account_id, reason)
        UNION ALL
        SELECT f.spool_id, f.idx, 'failed', NULL, f.error
        FROM unnest($9::uuid[], $10::int[], $11::text[]) AS f(spool_id, idx, error)
@@ -96,6 +113,11 @@ export async function writeDeliveries(
       failed.map((f) => f.rcptIndex),
       failed.map((f) => f.error),
       spoolIds,
+      rows.map((r) => (r.flags ?? []).join(' ')),
+      ended.map((e) => e.spoolId),
+      ended.map((e) => e.rcptIndex),
+      ended.map((e) => e.accountId),
+      ended.map((e) => e.reason),
     ],
   });
   return appended.map((a) => ({

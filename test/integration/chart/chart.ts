@@ -100,6 +100,7 @@ export const expectedComponents = {
       IMAPS_PORT: [2993, 993],
       POP3_PORT: [2110, 110],
       POP3S_PORT: [2995, 995],
+      MANAGESIEVE_PORT: [4190, 4190],
     },
   },
   operator: { key: 'operator', ports: {} },

@@ -22,6 +22,7 @@ export interface ImapService {
   imapsPort: number;
   pop3Port: number;
   pop3sPort: number;
+  managesievePort: number;
   opsPort: number;
 }
 
@@ -62,7 +63,8 @@ export async function startImapFixture(env: Record<string, string> = {}): Promis
     }
   };
   const startOnce = async (extra: Record<string, string>): Promise<ImapService> => {
-    const [imapPort, imapsPort, pop3Port, pop3sPort, opsPort] = await Promise.all([
+    const [imapPort, imapsPort, pop3Port, pop3sPort, managesievePort, opsPort] = await Promise.all([
+      freePort(),
       freePort(),
       freePort(),
       freePort(),
@@ -81,6 +83,7 @@ export async function startImapFixture(env: Record<string, string> = {}): Promis
         IMAPS_PORT: String(imapsPort),
         POP3_PORT: String(pop3Port),
         POP3S_PORT: String(pop3sPort),
+        MANAGESIEVE_PORT: String(managesievePort),
         TLS_CERT_FILE: certFile,
         TLS_KEY_FILE: keyFile,
         LOG_LEVEL: 'warn',
@@ -99,7 +102,7 @@ export async function startImapFixture(env: Record<string, string> = {}): Promis
       await process.stop().catch(() => {});
       throw error;
     }
-    const service = { process, imapPort, imapsPort, pop3Port, pop3sPort, opsPort };
+    const service = { process, imapPort, imapsPort, pop3Port, pop3sPort, managesievePort, opsPort };
     replicas.push(service);
     return service;
   };

@@ -95,6 +95,7 @@ after(async () => {
 test('npm start prints every listener and its ports', () => {
   assert.match(output, new RegExp(`submission ${2587 + offset} \\(STARTTLS\\)`));
   assert.match(output, new RegExp(`IMAPS ${2993 + offset}`));
+  assert.match(output, new RegExp(`ManageSieve ${4190 + offset} \\(STARTTLS\\)`));
   assert.match(output, /nats-server nats:\/\/127\.0\.0\.1:/);
   assert.match(output, /PostgreSQL \(embedded\)/);
 });

@@ -28,8 +28,18 @@ export const commands: CliCommandEntry[] = [
     load: async () => (await import('./route.js')).routeCommand,
   },
   {
+    name: 'sieve',
+    summary: "users' Sieve filters and domains' global rules",
+    load: async () => (await import('./sieve.js')).sieveCommand,
+  },
+  {
     name: 'user',
     summary: 'add, change, list and remove mail accounts',
     load: async () => (await import('./user.js')).userCommand,
+  },
+  {
+    name: 'vacation',
+    summary: 'set or end an out-of-office reply',
+    load: async () => (await import('./vacation.js')).vacationCommand,
   },
 ];

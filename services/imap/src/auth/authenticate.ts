@@ -9,7 +9,7 @@ export async function attemptLogin(
   remoteAddress: string,
   username: string,
   password: string,
-  scope: 'imap' | 'pop3',
+  scope: 'imap' | 'pop3' | 'managesieve',
 ): Promise<LoginOutcome> {
   const outcome = await guard.login(remoteAddress, username, password, scope);
   if (!outcome.ok) return outcome;

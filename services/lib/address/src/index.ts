@@ -6,3 +6,4 @@ export {
   type ParsedAddress,
   parseAddress,
 } from './parse-address.js';
+export { type SrsReverse, srsForward, srsReverse } from './srs.js';

@@ -1,6 +1,7 @@
 export { type AcceptedRecipient, type AcceptInput, acceptMessage, insertAcceptedMessage } from './accept.js';
 export { insertSmallMessages, SMALL_MESSAGE_LIMIT, type SmallAcceptInput } from './accept-batch.js';
 export { AcceptBatcher, type ReplayableAccept } from './accept-batcher.js';
+export { deterministicUuid } from './deterministic-id.js';
 export { loadSpoolMessage, loadSpoolMessages, type SpoolMessage, type SpoolRecipient } from './load.js';
 export { PeriodicPass } from './periodic.js';
 export {

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Pool } from '@hermod/db';
-import { acceptMessage } from '@hermod/spool';
+import { acceptMessage, deterministicUuid } from '@hermod/spool';
 import { buildDsn, type DsnInput } from './build-dsn.js';
 
 export interface DsnSender {
@@ -9,12 +8,7 @@ export interface DsnSender {
   publishRouting: (spoolId: string) => Promise<void>;
 }
 
-/** A UUID derived from a key, so a retried notice for the same event collides instead of duplicating. */
-export function deterministicUuid(key: string): string {
-  const h = createHash('sha256').update(key).digest('hex');
-  const variant = ((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+export { deterministicUuid };
 
 /**
  * Injects a DSN into the spool with a null sender (it then flows through the normal pipeline, to a

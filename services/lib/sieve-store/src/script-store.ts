@@ -1,0 +1,212 @@
+import type { Pool, PoolClient } from '@hermod/db';
+import { SieveScriptError } from './errors.js';
+
+/** A pool or a checked-out client: every statement here is a single, self-contained one. */
+export type Queryable = Pool | PoolClient;
+
+export interface ScriptSummary {
+  name: string;
+  active: boolean;
+}
+
+export interface StoredScript extends ScriptSummary {
+  source: string;
+  compiled: string;
+}
+
+export type GlobalPhase = 'before' | 'after' | 'library';
+
+export interface GlobalScript {
+  domain: string;
+  name: string;
+  phase: GlobalPhase;
+  source: string;
+  compiled: string;
+}
+
+/** What delivery runs for one account: its active script and its domain's before/after scripts. */
+export interface DeliveryScripts {
+  accountId: number;
+  address: string;
+  domain: string;
+  before?: string;
+  personal?: string;
+  after?: string;
+}
+
+const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
+
+/** All of an account's scripts, with source (ManageSieve LISTSCRIPTS uses only name and active). */
+export async function listScripts(db: Queryable, accountId: number): Promise<StoredScript[]> {
+  const { rows } = await db.query<StoredScript>(
+    'SELECT name, active, source, compiled FROM sieve_scripts WHERE account_id = $1 ORDER BY name',
+    [accountId],
+  );
+  return rows;
+}
+
+export async function getScript(
+  db: Queryable,
+  accountId: number,
+  name: string,
+): Promise<StoredScript | undefined> {
+  const { rows } = await db.query<StoredScript>(
+    'SELECT name, active, source, compiled FROM sieve_scripts WHERE account_id = $1 AND name = $2',
+    [accountId, name],
+  );
+  return rows[0];
+}
+
+/**
+ * Stores a script (replacing one of the same name, keeping its active flag) unless the account would
+ * then hold more than maxScripts (count and write in one statement; two uploads racing for the last
+ * slot may both pass: the limit guards against abuse, it is not an invariant).
+ */
+export async function saveScript(
+  db: Queryable,
+  accountId: number,
+  name: string,
+  source: string,
+  compiled: string,
+  maxScripts: number,
+): Promise<void> {
+  const { rowCount } = await db.query(
+    `INSERT INTO sieve_scripts (account_id, name, source, compiled)
+     SELECT $1, $2, $3, $4
+     WHERE EXISTS (SELECT 1 FROM sieve_scripts WHERE account_id = $1 AND name = $2)
+        OR (SELECT count(*) FROM sieve_scripts WHERE account_id = $1) < $5
+     ON CONFLICT (account_id, name) DO UPDATE
+       SET source = EXCLUDED.source, compiled = EXCLUDED.compiled, updated_at = now()`,
+    [accountId, name, source, compiled, maxScripts],
+  );
+  if (rowCount === 0)
+    throw new SieveScriptError('quota-max-scripts', `at most ${maxScripts} scripts per account`);
+}
+
+/** Makes name the one active script, or deactivates all with name ''. */
+export async function activateScript(db: Queryable, accountId: number, name: string): Promise<void> {
+  // One statement: the old active script is switched off and the new one on together, so the partial
+  // unique index is never violated mid-way and a concurrent reader sees one or the other.
+  const { rows } = await db.query<{ found: boolean }>(
+    `WITH target AS (SELECT name FROM sieve_scripts WHERE account_id = $1 AND name = $2),
+     changed AS (
+       UPDATE sieve_scripts SET active = (name = $2)
+       WHERE account_id = $1 AND (active OR name = $2) AND ($2 = '' OR EXISTS (SELECT 1 FROM target))
+       RETURNING 1)
+     SELECT $2 = '' OR EXISTS (SELECT 1 FROM target) AS found, (SELECT count(*) FROM changed) AS n`,
+    [accountId, name],
+  );
+  if (!rows[0]?.found) throw new SieveScriptError('nonexistent', `there is no script named "${name}"`);
+}
+
+/** Deletes an inactive script. */
+export async function deleteScript(db: Queryable, accountId: number, name: string): Promise<void> {
+  const { rows } = await db.query<{ active: boolean; deleted: boolean }>(
+    `WITH found AS (SELECT active FROM sieve_scripts WHERE account_id = $1 AND name = $2),
+     gone AS (DELETE FROM sieve_scripts WHERE account_id = $1 AND name = $2 AND NOT active RETURNING 1)
+     SELECT (SELECT active FROM found) AS active, EXISTS (SELECT 1 FROM gone) AS deleted`,
+    [accountId, name],
+  );
+  const row = rows[0];
+  if (row?.deleted) return;
+  if (row?.active) throw new SieveScriptError('active', `"${name}" is the active script`);
+  throw new SieveScriptError('nonexistent', `there is no script named "${name}"`);
+}
+
+export async function renameScript(
+  db: Queryable,
+  accountId: number,
+  from: string,
+  to: string,
+): Promise<void> {
+  try {
+    const { rowCount } = await db.query(
+      'UPDATE sieve_scripts SET name = $3, updated_at = now() WHERE account_id = $1 AND name = $2',
+      [accountId, from, to],
+    );
+    if (rowCount === 0) throw new SieveScriptError('nonexistent', `there is no script named "${from}"`);
+  } catch (error) {
+    if (isUniqueViolation(error))
+      throw new SieveScriptError('already-exists', `a script named "${to}" exists already`);
+    throw error;
+  }
+}
+
+/** How many scripts the account has and whether name is one of them (HAVESPACE). */
+export async function scriptUsage(
+  db: Queryable,
+  accountId: number,
+  name: string,
+): Promise<{ count: number; exists: boolean }> {
+  const { rows } = await db.query<{ count: number; exists: boolean }>(
+    `SELECT count(*)::int AS count, bool_or(name = $2) IS TRUE AS exists FROM sieve_scripts WHERE account_id = $1`,
+    [accountId, name],
+  );
+  return rows[0] ?? { count: 0, exists: false };
+}
+
+export async function listGlobalScripts(db: Queryable, domain: string): Promise<GlobalScript[]> {
+  const { rows } = await db.query<GlobalScript>(
+    'SELECT domain, name, phase, source, compiled FROM sieve_global_scripts WHERE domain = $1 ORDER BY name',
+    [domain],
+  );
+  return rows;
+}
+
+/** Stores a domain's global script; a 'before' or 'after' script replaces the domain's previous one. */
+export async function saveGlobalScript(db: Queryable, script: GlobalScript): Promise<void> {
+  await db.query(
+    `WITH cleared AS (
+       DELETE FROM sieve_global_scripts WHERE domain = $1 AND phase = $3 AND phase <> 'library' AND name <> $2)
+     INSERT INTO sieve_global_scripts (domain, name, phase, source, compiled) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (domain, name) DO UPDATE
+       SET phase = EXCLUDED.phase, source = EXCLUDED.source, compiled = EXCLUDED.compiled, updated_at = now()`,
+    [script.domain, script.name, script.phase, script.source, script.compiled],
+  );
+}
+
+export async function deleteGlobalScript(db: Queryable, domain: string, name: string): Promise<void> {
+  const { rowCount } = await db.query('DELETE FROM sieve_global_scripts WHERE domain = $1 AND name = $2', [
+    domain,
+    name,
+  ]);
+  if (rowCount === 0) throw new SieveScriptError('nonexistent', `there is no global script named "${name}"`);
+}
+
+/**
+ * The compiled scripts delivery runs for these accounts, in one round trip: only accounts that have
+ * an active script or whose domain has a before/after script are in the result.
+ */
+export async function loadDeliveryScripts(
+  db: Queryable,
+  accountIds: number[],
+): Promise<Map<number, DeliveryScripts>> {
+  const { rows } = await db.query<{
+    id: number;
+    address: string;
+    domain: string;
+    personal: string | null;
+    before: string | null;
+    after: string | null;
+  }>(
+    `SELECT a.id, a.address, a.domain,
+       (SELECT compiled FROM sieve_scripts s WHERE s.account_id = a.id AND s.active) AS personal,
+       (SELECT compiled FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'before') AS before,
+       (SELECT compiled FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'after') AS after
+     FROM accounts a WHERE a.id = ANY($1::bigint[])`,
+    [accountIds],
+  );
+  const out = new Map<number, DeliveryScripts>();
+  for (const r of rows) {
+    if (r.personal === null && r.before === null && r.after === null) continue;
+    out.set(Number(r.id), {
+      accountId: Number(r.id),
+      address: r.address,
+      domain: r.domain,
+      ...(r.before !== null ? { before: r.before } : {}),
+      ...(r.personal !== null ? { personal: r.personal } : {}),
+      ...(r.after !== null ? { after: r.after } : {}),
+    });
+  }
+  return out;
+}

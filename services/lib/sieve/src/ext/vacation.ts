@@ -1,0 +1,116 @@
+/** vacation (RFC 5230) and vacation-seconds (RFC 6131), with the RFC 3834 checks of whom never to answer. */
+import { createHash } from 'node:crypto';
+import { list, type Registry, str } from '../core.js';
+import { parseAddressList, parsePath } from '../message.js';
+import type { InternalAction, RunState } from '../runtime.js';
+
+const DAY = 86400;
+
+export function registerVacation(reg: Registry): void {
+  reg.known.add('vacation');
+  reg.known.add('vacation-seconds');
+  reg.add({
+    name: 'vacation',
+    kind: 'command',
+    ext: 'vacation',
+    pos: ['string'],
+    tags: {
+      days: { arg: 'number', group: 'period' },
+      seconds: { arg: 'number', group: 'period', ext: 'vacation-seconds' },
+      subject: { arg: 'string' },
+      from: { arg: 'string' },
+      addresses: { arg: 'stringlist' },
+      mime: {},
+      handle: { arg: 'string' },
+    },
+    validate(node, ctx) {
+      const from = str(node.tags.from);
+      if (
+        from !== undefined &&
+        !(ctx.has('variables') && from.includes('${')) &&
+        !parseAddressList(from)?.length
+      )
+        ctx.error(node, `specified :from address '${from}' is invalid for vacation action`);
+      for (const a of list(node.tags.addresses)) {
+        if (ctx.has('variables') && a.includes('${')) continue;
+        if (!parsePath(a)) ctx.error(node, `specified :addresses item '${a}' is invalid for vacation action`);
+      }
+    },
+    run(node, rt) {
+      const reason = rt.estr(node.pos[0]);
+      const subjectTag = node.tags.subject !== undefined ? rt.estr(node.tags.subject) : undefined;
+      const from = node.tags.from !== undefined ? rt.estr(node.tags.from) : undefined;
+      const mime = node.tags.mime !== undefined;
+      let seconds: number;
+      if (typeof node.tags.seconds === 'number') seconds = node.tags.seconds;
+      else if (typeof node.tags.days === 'number')
+        seconds = Math.max(rt.requires.has('vacation-seconds') ? 0 : 1, node.tags.days) * DAY;
+      else seconds = 7 * DAY;
+      const handle =
+        node.tags.handle !== undefined
+          ? rt.estr(node.tags.handle)
+          : createHash('sha1')
+              .update(`${reason}\0${subjectTag ?? ''}\0${from ?? ''}\0${mime}`)
+              .digest('hex');
+      const original = rt.headerValues(node, ['subject'])[0];
+      const subject = subjectTag ?? (original !== undefined ? `Auto: ${original}` : 'Automated reply');
+      rt.addAction(node, {
+        kind: 'vacation',
+        ...(from !== undefined ? { from } : {}),
+        subject,
+        reason,
+        mime,
+        seconds,
+        handle,
+        addresses: rt.elist(node.tags.addresses),
+      });
+    },
+  });
+}
+
+const LIST_HEADERS = [
+  'list-id',
+  'list-help',
+  'list-subscribe',
+  'list-unsubscribe',
+  'list-post',
+  'list-owner',
+  'list-archive',
+];
+const SYSTEM_SENDERS = /^(mailer-daemon|listserv|majordomo|owner-.*|.*-request|.*-owner|noreply|no-reply)$/i;
+
+/**
+ * RFC 3834 / RFC 5230 4.5: no reply to the null sender, system senders, auto-submitted, list or bulk mail,
+ * nor when none of the recipient's addresses is among To/Cc/Bcc/Resent-*. The once-per-period rule is the
+ * caller's (it tracks handle and sender).
+ */
+export function vacationAllowed(state: RunState, action: InternalAction & { kind: 'vacation' }): boolean {
+  const msg = state.message;
+  const sender = parsePath(msg.source.envelopeFrom);
+  if (!sender) return false;
+  if (SYSTEM_SENDERS.test(sender.localPart)) return false;
+  const header = (name: string) =>
+    msg.headers.filter((h) => h.name.toLowerCase() === name).map((h) => h.raw.replace(/\r?\n/g, '').trim());
+  const auto = header('auto-submitted');
+  if (auto.some((v) => !/^no\b/i.test(v))) return false;
+  if (LIST_HEADERS.some((h) => header(h).length > 0)) return false;
+  if (header('precedence').some((v) => /^(bulk|list|junk)\b/i.test(v))) return false;
+  if (header('x-auto-response-suppress').some((v) => /\b(all|oof|autoreply)\b/i.test(v))) return false;
+  const mine = new Set(
+    [
+      msg.source.envelopeTo,
+      state.env.vacationUseOriginalRecipient ? (msg.source.originalRecipient ?? '') : '',
+      ...action.addresses,
+    ]
+      .map((a) => parsePath(a))
+      .filter((a) => a !== null)
+      .map((a) => `${a.localPart}@${a.domain}`.toLowerCase()),
+  );
+  if (mine.has(`${sender.localPart}@${sender.domain}`.toLowerCase())) return false;
+  if (state.env.vacationDontCheckRecipient) return true;
+  const listed = ['to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc']
+    .flatMap((h) => header(h))
+    .flatMap((v) => parseAddressList(v) ?? [])
+    .map((a) => `${a.localPart}@${a.domain}`.toLowerCase());
+  return listed.some((a) => mine.has(a));
+}

@@ -1,0 +1,508 @@
+/** Message access for Sieve: header fields, addresses, MIME structure, RFC 2047 words, dates. */
+import { TextDecoder } from 'node:util';
+
+export interface HeaderField {
+  /** Field name as written. */
+  name: string;
+  /** Raw value after the colon (folded, as written). */
+  raw: string;
+}
+
+/** Splits a message (or MIME part) into header fields and the body. */
+export function splitMessage(text: string): { headers: HeaderField[]; body: string } {
+  let end = -1;
+  let sepLen = 0;
+  if (text.startsWith('\r\n')) {
+    end = 0;
+    sepLen = 2;
+  } else if (text.startsWith('\n')) {
+    end = 0;
+    sepLen = 1;
+  } else {
+    const a = text.indexOf('\r\n\r\n');
+    const b = text.indexOf('\n\n');
+    if (a >= 0 && (b < 0 || a < b)) {
+      end = a + 2;
+      sepLen = 2;
+    } else if (b >= 0) {
+      end = b + 1;
+      sepLen = 1;
+    }
+  }
+  const headerText = end < 0 ? text : text.slice(0, end);
+  const body = end < 0 ? '' : text.slice(end + sepLen);
+  const headers: HeaderField[] = [];
+  const lines = headerText.split(/\r?\n/);
+  for (const line of lines) {
+    if ((line.startsWith(' ') || line.startsWith('\t')) && headers.length) {
+      headers[headers.length - 1]!.raw += `\r\n${line}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    headers.push({ name: line.slice(0, colon).trimEnd(), raw: line.slice(colon + 1) });
+  }
+  return { headers, body };
+}
+
+export function unfold(raw: string): string {
+  return raw.replace(/\r?\n(?=[ \t])/g, '');
+}
+
+const decoderCache = new Map<string, TextDecoder | null>();
+function decoder(charset: string): TextDecoder | null {
+  const key = charset.toLowerCase();
+  if (!decoderCache.has(key)) {
+    try {
+      decoderCache.set(key, new TextDecoder(key === 'us-ascii' ? 'utf-8' : key));
+    } catch {
+      decoderCache.set(key, null);
+    }
+  }
+  return decoderCache.get(key)!;
+}
+
+export function decodeCharset(bytes: Uint8Array, charset: string): string {
+  const d = decoder(charset || 'utf-8') ?? decoder('utf-8')!;
+  return d.decode(bytes);
+}
+
+export function decodeQuotedPrintable(text: string, header = false): Uint8Array {
+  const out: number[] = [];
+  const src = header ? text.replace(/_/g, ' ') : text.replace(/=\r?\n/g, '');
+  const bytes = Buffer.from(src, 'latin1');
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0x3d && i + 2 < bytes.length + 0 && /^[0-9A-Fa-f]{2}$/.test(src.slice(i + 1, i + 3))) {
+      out.push(Number.parseInt(src.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else out.push(b);
+  }
+  return Uint8Array.from(out);
+}
+
+/** Decodes RFC 2047 encoded words in an unstructured header value. */
+export function decodeMimeWords(value: string): string {
+  if (!value.includes('=?')) return value;
+  return value
+    .replace(/(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)\s+(?==\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)/g, '$1')
+    .replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g, (whole, charset: string, enc: string, text: string) => {
+      const cs = charset.split('*')[0]!;
+      try {
+        const bytes =
+          enc.toLowerCase() === 'b'
+            ? Uint8Array.from(Buffer.from(text, 'base64'))
+            : decodeQuotedPrintable(text, true);
+        if (!decoder(cs)) return whole;
+        return decodeCharset(bytes, cs);
+      } catch {
+        return whole;
+      }
+    });
+}
+
+/** A header value as Sieve compares it: unfolded, encoded words decoded, outer whitespace removed. */
+export function headerValue(raw: string): string {
+  return decodeMimeWords(unfold(raw)).trim();
+}
+
+export interface MailAddress {
+  localPart: string;
+  domain: string;
+}
+
+/**
+ * Parses an address list (RFC 5322, with groups, comments, quoted strings, obsolete routes); returns null
+ * when the value is not a valid address list.
+ */
+export function parseAddressList(value: string): MailAddress[] | null {
+  const s = value;
+  let i = 0;
+  const out: MailAddress[] = [];
+  const skipCfws = () => {
+    for (;;) {
+      while (i < s.length && /[ \t\r\n]/.test(s[i]!)) i++;
+      if (s[i] === '(') {
+        let depth = 0;
+        while (i < s.length) {
+          if (s[i] === '\\') i += 2;
+          else {
+            if (s[i] === '(') depth++;
+            else if (s[i] === ')') depth--;
+            i++;
+            if (depth === 0) break;
+          }
+        }
+        if (depth !== 0) throw new Error('unbalanced comment');
+      } else return;
+    }
+  };
+  const atext = /[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]/;
+  const word = (allowDot: boolean): string | null => {
+    skipCfws();
+    if (s[i] === '"') {
+      let r = '';
+      i++;
+      while (i < s.length && s[i] !== '"') {
+        if (s[i] === '\\') i++;
+        r += s[i] ?? '';
+        i++;
+      }
+      if (s[i] !== '"') throw new Error('unterminated quoted string');
+      i++;
+      return r;
+    }
+    const start = i;
+    while (i < s.length && (atext.test(s[i]!) || (allowDot && s[i] === '.'))) i++;
+    return i > start ? s.slice(start, i) : null;
+  };
+  const addrSpec = (): MailAddress => {
+    const parts: string[] = [];
+    for (;;) {
+      const w = word(false);
+      if (w === null) throw new Error('expected local part');
+      parts.push(w);
+      skipCfws();
+      if (s[i] === '.') {
+        i++;
+        continue;
+      }
+      break;
+    }
+    skipCfws();
+    if (s[i] !== '@') throw new Error('expected @');
+    i++;
+    skipCfws();
+    let domain = '';
+    if (s[i] === '[') {
+      const e = s.indexOf(']', i);
+      if (e < 0) throw new Error('bad domain literal');
+      domain = s.slice(i, e + 1);
+      i = e + 1;
+    } else {
+      const labels: string[] = [];
+      for (;;) {
+        const w = word(false);
+        if (w === null) throw new Error('expected domain');
+        labels.push(w);
+        skipCfws();
+        if (s[i] === '.') {
+          i++;
+          continue;
+        }
+        break;
+      }
+      domain = labels.join('.');
+    }
+    skipCfws();
+    return { localPart: parts.join('.'), domain };
+  };
+  const mailbox = (): void => {
+    skipCfws();
+    const save = i;
+    // try addr-spec first
+    try {
+      const a = addrSpec();
+      if (i >= s.length || s[i] === ',' || s[i] === ';') {
+        out.push(a);
+        return;
+      }
+    } catch {
+      /* display name form */
+    }
+    i = save;
+    // display-name phrase then angle-addr
+    for (;;) {
+      skipCfws();
+      if (s[i] === '<') break;
+      const w = word(true);
+      if (w === null) throw new Error('expected phrase or <');
+    }
+    i++;
+    skipCfws();
+    if (s[i] === '@') {
+      // obsolete route
+      const e = s.indexOf(':', i);
+      if (e < 0) throw new Error('bad route');
+      i = e + 1;
+    }
+    const a = addrSpec();
+    if (s[i] !== '>') throw new Error('expected >');
+    i++;
+    skipCfws();
+    out.push(a);
+  };
+  try {
+    skipCfws();
+    while (i < s.length) {
+      if (s[i] === ',') {
+        i++;
+        skipCfws();
+        continue;
+      }
+      // group?
+      const save = i;
+      let isGroup = false;
+      try {
+        for (;;) {
+          const w = word(true);
+          if (w === null) break;
+        }
+        skipCfws();
+        isGroup = s[i] === ':';
+      } catch {
+        isGroup = false;
+      }
+      if (isGroup) {
+        i++;
+        skipCfws();
+        while (i < s.length && s[i] !== ';') {
+          if (s[i] === ',') {
+            i++;
+            skipCfws();
+            continue;
+          }
+          mailbox();
+        }
+        if (s[i] === ';') i++;
+        skipCfws();
+        continue;
+      }
+      i = save;
+      mailbox();
+      if (i < s.length && s[i] !== ',') throw new Error('garbage after address');
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** Parses an envelope path ("<a@b>" or "a@b" or "<>"); null when invalid. */
+export function parsePath(path: string): MailAddress | null {
+  let p = path.trim();
+  if (p.startsWith('<') && p.endsWith('>')) p = p.slice(1, -1);
+  if (p === '') return null;
+  const list = parseAddressList(p);
+  return list && list.length === 1 ? list[0]! : null;
+}
+
+export interface MimePart {
+  headers: HeaderField[];
+  /** Body text of the part as written (not decoded), for leaves. */
+  body: string;
+  contentType: string; // type/subtype lowercase
+  params: Record<string, string>;
+  children: MimePart[];
+  parent: MimePart | null;
+  /** Text of the whole part including headers. */
+  whole: string;
+}
+
+export function parseParams(value: string): { value: string; params: Record<string, string> } {
+  const parts: string[] = [];
+  let cur = '';
+  let q = false;
+  for (let k = 0; k < value.length; k++) {
+    const c = value[k]!;
+    if (c === '"') q = !q;
+    if (c === ';' && !q) {
+      parts.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  parts.push(cur);
+  const params: Record<string, string> = {};
+  // RFC 2231 continuations (name*0, name*1*) and charset'language'percent-encoded values
+  const pieces = new Map<string, { n: number; v: string; enc: boolean }[]>();
+  for (const p of parts.slice(1)) {
+    const eq = p.indexOf('=');
+    if (eq < 0) continue;
+    let v = p.slice(eq + 1).trim();
+    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
+    const key = p.slice(0, eq).trim().toLowerCase();
+    const m = /^([^*]+)\*(?:(\d+)\*?|)$/.exec(key);
+    const enc = key.endsWith('*');
+    if (m) {
+      const list = pieces.get(m[1]!) ?? [];
+      list.push({ n: Number(m[2] ?? 0), v, enc });
+      pieces.set(m[1]!, list);
+    } else params[key] = v;
+  }
+  for (const [name, list] of pieces) {
+    list.sort((a, b) => a.n - b.n);
+    let charset = 'utf-8';
+    const bytes: number[] = [];
+    list.forEach((piece, i) => {
+      let v = piece.v;
+      if (piece.enc && i === 0) {
+        const q = /^([^']*)'[^']*'(.*)$/.exec(v);
+        if (q) {
+          charset = q[1] || 'utf-8';
+          v = q[2]!;
+        }
+      }
+      if (piece.enc) {
+        for (let k = 0; k < v.length; k++) {
+          if (v[k] === '%' && /^[0-9A-Fa-f]{2}$/.test(v.slice(k + 1, k + 3))) {
+            bytes.push(Number.parseInt(v.slice(k + 1, k + 3), 16));
+            k += 2;
+          } else bytes.push(v.charCodeAt(k) & 0xff);
+        }
+      } else for (const b of Buffer.from(v, 'utf8')) bytes.push(b);
+    });
+    params[name] = decodeCharset(Uint8Array.from(bytes), charset);
+  }
+  return { value: parts[0]!.replace(/\([^)]*\)/g, '').trim(), params };
+}
+
+export function findHeader(headers: HeaderField[], name: string): string | undefined {
+  const lname = name.toLowerCase();
+  const h = headers.find((f) => f.name.toLowerCase() === lname);
+  return h ? unfold(h.raw).trim() : undefined;
+}
+
+export function parseMime(
+  text: string,
+  parent: MimePart | null = null,
+  defaultType = 'text/plain',
+  depth = 0,
+): MimePart {
+  const { headers, body } = splitMessage(text);
+  const ct = findHeader(headers, 'content-type');
+  let contentType = defaultType;
+  let params: Record<string, string> = {};
+  if (ct) {
+    const parsed = parseParams(ct);
+    if (/^[^/\s]+\/[^/\s]+$/.test(parsed.value)) contentType = parsed.value.toLowerCase();
+    params = parsed.params;
+  } else if (defaultType === 'text/plain') params = { charset: 'us-ascii' };
+  const part: MimePart = { headers, body, contentType, params, children: [], parent, whole: text };
+  if (depth > 50) return part;
+  if (contentType.startsWith('multipart/') && params.boundary) {
+    const delim = `--${params.boundary}`;
+    const lines = body.split(/(?<=\n)/);
+    let current: string[] | null = null;
+    const pieces: string[] = [];
+    for (const line of lines) {
+      const bare = line.replace(/\r?\n$/, '');
+      if (bare.trimEnd() === delim || bare.trimEnd() === `${delim}--`) {
+        if (current) pieces.push(current.join('').replace(/\r?\n$/, ''));
+        if (bare.trimEnd() === `${delim}--`) {
+          current = null;
+          break;
+        }
+        current = [];
+      } else if (current) current.push(line);
+    }
+    if (current) pieces.push(current.join(''));
+    const childDefault = contentType === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
+    for (const piece of pieces) part.children.push(parseMime(piece, part, childDefault, depth + 1));
+  } else if (contentType === 'message/rfc822') {
+    part.children.push(parseMime(body, part, 'text/plain', depth + 1));
+  }
+  return part;
+}
+
+/** Decoded text of a leaf part (transfer encoding and charset undone). */
+export function decodePartBody(part: MimePart): string {
+  const cte = (findHeader(part.headers, 'content-transfer-encoding') ?? '7bit').toLowerCase();
+  let bytes: Uint8Array;
+  if (cte === 'base64') bytes = Uint8Array.from(Buffer.from(part.body.replace(/\s+/g, ''), 'base64'));
+  else if (cte === 'quoted-printable') bytes = decodeQuotedPrintable(part.body);
+  else bytes = Uint8Array.from(Buffer.from(part.body, 'latin1'));
+  return decodeCharset(bytes, part.params.charset ?? 'utf-8');
+}
+
+/** All parts in depth-first order. */
+export function flattenParts(root: MimePart): MimePart[] {
+  const out: MimePart[] = [];
+  const walk = (p: MimePart) => {
+    out.push(p);
+    for (const c of p.children) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const ZONES: Record<string, number> = {
+  ut: 0,
+  gmt: 0,
+  z: 0,
+  edt: -240,
+  est: -300,
+  cdt: -300,
+  cst: -360,
+  mdt: -360,
+  mst: -420,
+  pdt: -420,
+  pst: -480,
+};
+
+/** A parsed RFC 5322 date: the instant and the zone offset in minutes it was written in. */
+export interface ParsedDate {
+  time: number;
+  offsetMinutes: number;
+}
+
+export function parseRfc2822Date(value: string): ParsedDate | null {
+  const v = value.replace(/\([^)]*\)/g, ' ').trim();
+  const m =
+    /^(?:[A-Za-z]{3},?\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{2,4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([+-]\d{4}|[A-Za-z]{1,5})?\s*$/.exec(
+      v,
+    );
+  if (!m) return null;
+  const month = MONTHS.indexOf(m[2]!.toLowerCase());
+  if (month < 0) return null;
+  let year = Number(m[3]);
+  if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900;
+  else if (m[3]!.length === 3) year += 1900;
+  let offset = 0;
+  const z = m[7];
+  if (z) {
+    if (/^[+-]\d{4}$/.test(z)) {
+      offset = (Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5))) * (z[0] === '-' ? -1 : 1);
+    } else offset = ZONES[z.toLowerCase()] ?? 0;
+  }
+  const day = Number(m[1]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6] ?? 0);
+  if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
+  const time = Date.UTC(year, month, day, hour, minute, second) - offset * 60000;
+  return { time, offsetMinutes: offset };
+}
+
+const LOCAL = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\\u0080-\\uffff-]+";
+const LABEL = '[A-Za-z0-9_\\u0080-\\uffff-]+';
+const DOMAIN = `${LABEL}(?:\\.${LABEL})*`;
+const SMTP_PATH = new RegExp(
+  `^(?:@${DOMAIN}(?:,@${DOMAIN})*:)?(${LOCAL}|"(?:[^"\\\\]|\\\\.)*")(?:@(${DOMAIN}|\\[[^\\]]+\\]))?$`,
+);
+
+/**
+ * Parses an SMTP path (RFC 5321: optional angle brackets and source route) strictly; returns null when it
+ * is not a valid path. The null path ("" or "<>") is not handled here.
+ */
+export function parseSmtpPath(path: string): MailAddress | null {
+  let s = path.trim();
+  if (s.startsWith('<') || s.endsWith('>')) {
+    if (!(s.startsWith('<') && s.endsWith('>'))) return null;
+    s = s.slice(1, -1);
+  }
+  const m = SMTP_PATH.exec(s);
+  if (!m) return null;
+  let local = m[1]!;
+  if (local.startsWith('"')) local = local.slice(1, -1).replace(/\\(.)/g, '$1');
+  return { localPart: local, domain: m[2] ?? '' };
+}
+
+const DOT_ATOM =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+)*$/;
+
+/** An address as written on the wire: the local part quoted when it is not a dot-atom. */
+export function formatAddress(localPart: string, domain: string): string {
+  const local = DOT_ATOM.test(localPart) ? localPart : `"${localPart.replace(/(["\\])/g, '\\$1')}"`;
+  return domain ? `${local}@${domain}` : local;
+}

@@ -1,0 +1,502 @@
+/** The interpreter: state of one delivery's evaluation (message, actions, variables) and its helpers. */
+import { type Node, type Registry, SieveRuntimeError, str } from './core.js';
+import {
+  flattenParts,
+  type HeaderField,
+  headerValue,
+  type MimePart,
+  parseMime,
+  splitMessage,
+} from './message.js';
+import { BudgetExceeded, compileRegex, compileWildcard, execProgram, type Program } from './regex.js';
+import type { SieveAction, SieveEnvironment, SieveMessage } from './types.js';
+
+export class StopSignal {}
+export class ReturnSignal {}
+
+/** An action with where it came from (for errors and the test harness). */
+export type InternalAction = SieveAction & { line: number; column: number; script?: string; edited?: string };
+
+const DEFAULTS = {
+  timeBudgetMs: 100,
+  maxActions: 32,
+  maxRedirects: 4,
+  maxHeaderBytes: 1024,
+  maxVariableBytes: 4000,
+};
+
+function latin1ToUtf8(s: string): string {
+  return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'latin1').toString('utf8');
+}
+export function utf8ToLatin1(s: string): string {
+  return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'utf8').toString('latin1');
+}
+
+/** The message as the script sees it; editheader changes it. Text is held as latin1 (one char per byte). */
+export class MessageState {
+  headers: HeaderField[];
+  body: string;
+  edited = false;
+  private mime: MimePart | undefined;
+  constructor(readonly source: SieveMessage) {
+    const parts = splitMessage(source.raw.toString('latin1'));
+    this.headers = parts.headers;
+    this.body = parts.body;
+  }
+  get size(): number {
+    return this.edited ? Buffer.byteLength(this.text(), 'latin1') : this.source.raw.length;
+  }
+  text(): string {
+    return `${this.headers.map((h) => `${h.name}:${h.raw}\r\n`).join('')}\r\n${this.body}`;
+  }
+  root(): MimePart {
+    if (!this.mime) this.mime = parseMime(this.text());
+    return this.mime;
+  }
+  changed(): void {
+    this.edited = true;
+    this.mime = undefined;
+  }
+}
+
+/** State shared by every script of one run (a sequence of global and personal scripts). */
+export class RunState {
+  actions: InternalAction[] = [];
+  keepCancelled = false;
+  redirects = 0;
+  duplicates: { id: string; seconds: number }[] = [];
+  /** The message under evaluation (replaceable by a test harness). */
+  message: MessageState;
+  /** performance.now() value after which the run fails; moved on by time spent waiting for the host. */
+  deadline: number;
+  /** Opaque slot for an embedding host (the conformance harness keeps its state here). */
+  host: unknown;
+  readonly limits: typeof DEFAULTS;
+  /** Flags of the implicit keep (imap4flags internal variable of the last script). */
+  implicitFlags: string[] = [];
+  constructor(
+    message: SieveMessage,
+    readonly env: SieveEnvironment,
+  ) {
+    this.message = new MessageState(message);
+    this.limits = {
+      timeBudgetMs: env.timeBudgetMs ?? DEFAULTS.timeBudgetMs,
+      maxActions: env.maxActions ?? DEFAULTS.maxActions,
+      maxRedirects: env.maxRedirects ?? DEFAULTS.maxRedirects,
+      maxHeaderBytes: env.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
+      maxVariableBytes: env.maxVariableBytes ?? DEFAULTS.maxVariableBytes,
+    };
+    this.deadline = performance.now() + this.limits.timeBudgetMs;
+  }
+}
+
+const programCache = new Map<string, Program>();
+function program(kind: 'r' | 'w', pattern: string, icase: boolean): Program {
+  const key = `${kind}${icase ? 'i' : 'c'}${pattern}`;
+  let p = programCache.get(key);
+  if (!p) {
+    p = kind === 'r' ? compileRegex(pattern, icase) : compileWildcard(pattern, icase);
+    if (programCache.size > 2000) programCache.clear();
+    programCache.set(key, p);
+  }
+  return p;
+}
+
+export function asciiLower(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+
+function numericValue(s: string): number {
+  const m = /^[0-9]+/.exec(s);
+  return m ? Number(m[0]) : Infinity;
+}
+
+/** i;unicode-casemap (RFC 5051): case folded and compatibility-decomposed. */
+export function unicodeFold(s: string): string {
+  return s.toUpperCase().toLowerCase().normalize('NFKD');
+}
+
+export function compareWith(comparator: string, a: string, b: string): number {
+  if (comparator === 'i;ascii-numeric') {
+    const x = numericValue(a);
+    const y = numericValue(b);
+    return x === y ? 0 : x < y ? -1 : 1;
+  }
+  if (comparator === 'i;ascii-casemap') {
+    a = asciiLower(a);
+    b = asciiLower(b);
+  } else if (comparator === 'i;unicode-casemap') {
+    a = unicodeFold(a);
+    b = unicodeFold(b);
+  }
+  return a === b ? 0 : a < b ? -1 : 1;
+}
+
+function relational(op: string, c: number): boolean {
+  switch (op) {
+    case 'gt':
+      return c > 0;
+    case 'ge':
+      return c >= 0;
+    case 'lt':
+      return c < 0;
+    case 'le':
+      return c <= 0;
+    case 'eq':
+      return c === 0;
+    case 'ne':
+      return c !== 0;
+    default:
+      return false;
+  }
+}
+
+/** The evaluation of one script. */
+export class Runtime {
+  vars = new Map<string, string>();
+  matchVars: string[] = [];
+  flags = '';
+  /** Current MIME part inside foreverypart (mime extension). */
+  currentPart: MimePart | null = null;
+  partStack: MimePart[] = [];
+  constructor(
+    readonly state: RunState,
+    readonly registry: Registry,
+    readonly requires: Set<string>,
+    readonly includes: Record<string, unknown>,
+    readonly globals: Map<string, string>,
+    readonly scriptName: string,
+    readonly globalNames: Set<string> = new Set(),
+  ) {}
+
+  get env(): SieveEnvironment {
+    return this.state.env;
+  }
+  get message(): MessageState {
+    return this.state.message;
+  }
+
+  error(node: { line: number; column: number }, message: string): never {
+    throw new SieveRuntimeError(node.line, node.column, message);
+  }
+
+  /** Awaits a host callback (storage lookup); the wait does not count against the time budget. */
+  async host<T>(call: () => T | Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await call();
+    } finally {
+      this.state.deadline += performance.now() - started;
+    }
+  }
+
+  checkBudget(node: Node): void {
+    if (performance.now() > this.state.deadline)
+      this.error(node, `execution exceeded the cpu time budget (${this.state.limits.timeBudgetMs} ms)`);
+  }
+
+  // ---- variables ---------------------------------------------------------------------------------------
+
+  getVar(name: string): string {
+    const n = name.toLowerCase();
+    if (this.globalNames.has(n) || n.startsWith('global.'))
+      return this.globals.get(n.replace(/^global\./, '')) ?? '';
+    return this.vars.get(n) ?? '';
+  }
+  setVar(name: string, value: string): void {
+    const n = name.toLowerCase();
+    const v = truncateUtf8(value, this.state.limits.maxVariableBytes);
+    if (this.globalNames.has(n) || n.startsWith('global.')) this.globals.set(n.replace(/^global\./, ''), v);
+    else this.vars.set(n, v);
+  }
+
+  /** Expands ${...} variable references when the variables extension is active. */
+  expand(s: string): string {
+    if (!this.requires.has('variables') || !s.includes('${')) return s;
+    return s.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|[0-9]+)\}/g,
+      (_m, name: string) => {
+        if (/^[0-9]+$/.test(name)) return this.matchVars[Number(name)] ?? '';
+        if (name.includes('.') && !name.toLowerCase().startsWith('global.')) return this.namespaced(name);
+        return this.getVar(name);
+      },
+    );
+  }
+  private namespaced(name: string): string {
+    const lower = name.toLowerCase();
+    if (lower.startsWith('env.') && this.requires.has('environment'))
+      return this.environmentItem(lower.slice(4)) ?? '';
+    return '';
+  }
+  expandList(l: string[]): string[] {
+    return l.map((s) => this.expand(s));
+  }
+  estr(v: unknown): string {
+    return this.expand(typeof v === 'string' ? v : Array.isArray(v) ? String(v[0] ?? '') : '');
+  }
+  elist(v: unknown): string[] {
+    return typeof v === 'string' ? [this.expand(v)] : Array.isArray(v) ? this.expandList(v as string[]) : [];
+  }
+
+  environmentItem(name: string): string | undefined {
+    const env = this.env;
+    const extra = env.environment ?? {};
+    if (name in extra) return extra[name];
+    switch (name) {
+      case 'domain':
+        return env.domain;
+      case 'host':
+        return env.host ?? env.domain;
+      case 'location':
+        return 'MDA';
+      case 'name':
+        return 'Hermod Sieve';
+      case 'phase':
+        return 'during';
+      case 'version':
+        return '1.0';
+      case 'remote-host':
+      case 'remote-ip':
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  // ---- matching ----------------------------------------------------------------------------------------
+
+  comparator(node: Node): string {
+    return str(node.tags.comparator) ?? 'i;ascii-casemap';
+  }
+
+  /** Applies the node's match type and comparator to values and keys (keys expanded here). */
+  match(node: Node, rawValues: string[], rawKeys: string[], setsMatchValues = true): boolean {
+    const comparator = this.comparator(node);
+    const unicode = comparator === 'i;unicode-casemap' && !node.tags.count && !node.tags.value;
+    const keys = unicode ? this.expandList(rawKeys).map(unicodeFold) : this.expandList(rawKeys);
+    const values = unicode ? rawValues.map(unicodeFold) : rawValues;
+    const icase = comparator === 'i;ascii-casemap';
+    const tags = node.tags;
+    if (tags.count !== undefined) {
+      const op = asciiLower(String(tags.count));
+      const n = String(values.length);
+      return keys.some((k) => relational(op, compareWith(comparator, n, k)));
+    }
+    if (tags.value !== undefined) {
+      const op = asciiLower(String(tags.value));
+      return values.some((v) => keys.some((k) => relational(op, compareWith(comparator, v, k))));
+    }
+    const captures = setsMatchValues && this.requires.has('variables');
+    for (const v of values) {
+      for (const k of keys) {
+        if (tags.matches) {
+          if (!k.includes('*') && !k.includes('?') && !k.includes('\\')) {
+            if (compareWith(comparator, v, k) === 0) {
+              if (captures) this.matchVars = [v];
+              return true;
+            }
+            continue;
+          }
+          if (comparator === 'i;ascii-numeric') continue;
+          const m = this.exec(node, program('w', k, icase), v);
+          if (m) {
+            if (captures) this.matchVars = m.map((x) => x ?? '');
+            return true;
+          }
+        } else if (tags.regex) {
+          let prog: Program;
+          try {
+            prog = program('r', k, icase);
+          } catch {
+            continue; // an invalid expression built at run time matches nothing
+          }
+          const m = this.exec(node, prog, v);
+          if (m) {
+            if (captures) this.matchVars = m.map((x) => x ?? '');
+            return true;
+          }
+        } else if (tags.contains) {
+          const hay = icase ? asciiLower(v) : v;
+          const needle = icase ? asciiLower(k) : k;
+          if (hay.includes(needle)) return true;
+        } else if (compareWith(comparator, v, k) === 0) return true;
+      }
+    }
+    return false;
+  }
+
+  private exec(node: Node, prog: Program, input: string): (string | undefined)[] | null {
+    try {
+      return execProgram(prog, input, this.state.deadline);
+    } catch (e) {
+      if (e instanceof BudgetExceeded)
+        this.error(
+          node,
+          `execution exceeded the cpu time budget (${this.state.limits.timeBudgetMs} ms) while matching`,
+        );
+      throw e;
+    }
+  }
+
+  // ---- message access ----------------------------------------------------------------------------------
+
+  /** Header fields the test looks at: the message, the current MIME part, or with :anychild all parts. */
+  headerScopes(node: Node): HeaderField[][] {
+    if (node.tags.mime !== undefined) {
+      const base = this.currentPart ?? this.message.root();
+      if (node.tags.anychild !== undefined) return flattenParts(base).map((p) => p.headers);
+      return [base.headers];
+    }
+    if (this.currentPart && node.tags.mime !== undefined) return [this.currentPart.headers];
+    return [this.message.headers];
+  }
+
+  /** Decoded values of the named fields, honouring :index/:last. */
+  headerValues(node: Node, names: string[], scope?: HeaderField[]): string[] {
+    const scopes = scope ? [scope] : this.headerScopes(node);
+    const out: string[] = [];
+    const index = typeof node.tags.index === 'number' ? node.tags.index : undefined;
+    const last = node.tags.last !== undefined;
+    for (const headers of scopes) {
+      for (const name of names) {
+        const lname = name.toLowerCase();
+        const fields = headers.filter((h) => h.name.toLowerCase() === lname);
+        if (index !== undefined) {
+          const f = last ? fields[fields.length - index] : fields[index - 1];
+          if (f) out.push(headerValue(latin1ToUtf8(f.raw)));
+        } else for (const f of fields) out.push(headerValue(latin1ToUtf8(f.raw)));
+      }
+    }
+    return out;
+  }
+
+  // ---- actions -----------------------------------------------------------------------------------------
+
+  addAction(node: Node, action: SieveAction): void {
+    const st = this.state;
+    const acts = st.actions;
+    const mailboxOf = (a: SieveAction) =>
+      a.kind === 'keep' ? 'INBOX' : a.kind === 'fileinto' ? normalizeMailbox(a.mailbox) : undefined;
+    const stores = (a: SieveAction) => a.kind === 'keep' || a.kind === 'fileinto';
+    if (action.kind === 'reject') {
+      if (acts.some((a) => a.kind === 'reject'))
+        this.error(node, 'duplicate reject/ereject action not allowed');
+      const other = acts.find(
+        (a) => stores(a) || (a.kind === 'redirect' && !a.copy) || a.kind === 'vacation',
+      );
+      if (other) this.error(node, `reject action conflicts with earlier ${other.kind} action`);
+    } else if (stores(action) || action.kind === 'redirect') {
+      const rej = acts.find((a) => a.kind === 'reject');
+      if (rej) this.error(node, `${action.kind} action conflicts with earlier reject action`);
+    }
+    if (action.kind === 'vacation') {
+      if (acts.some((a) => a.kind === 'vacation')) this.error(node, 'duplicate vacation action not allowed');
+      if (acts.some((a) => a.kind === 'reject'))
+        this.error(node, 'vacation action conflicts with earlier reject action');
+    }
+    if (stores(action)) {
+      const mb = mailboxOf(action);
+      const existing = acts.findIndex((a) => stores(a) && mailboxOf(a) === mb);
+      if (existing >= 0) {
+        // duplicate store into one mailbox: one delivery, the later flags win
+        const prev = acts[existing]!;
+        const flags = (action as { flags: string[] }).flags;
+        if (prev.kind === 'keep' || prev.kind === 'fileinto') prev.flags = flags;
+        if (prev.kind === 'fileinto' && action.kind === 'fileinto') prev.copy = prev.copy && action.copy;
+        if (!(action.kind === 'fileinto' && action.copy)) st.keepCancelled = true;
+        return;
+      }
+    }
+    if (action.kind === 'redirect') {
+      const addr = action.address.toLowerCase();
+      const dup = acts.find((a) => a.kind === 'redirect' && a.address.toLowerCase() === addr);
+      if (dup) {
+        if (!action.copy) {
+          st.keepCancelled = true;
+          if (dup.kind === 'redirect') dup.copy = false;
+        }
+        return;
+      }
+      if (st.redirects >= st.limits.maxRedirects)
+        this.error(node, `number of redirect actions exceeds policy limit (${st.limits.maxRedirects})`);
+      st.redirects++;
+    }
+    if (action.kind === 'notify') {
+      const same = (a: SieveAction) =>
+        JSON.stringify({ ...a, line: 0, column: 0, script: '' }) ===
+        JSON.stringify({ ...action, line: 0, column: 0, script: '' });
+      if (acts.some((a) => a.kind === 'notify' && same(a))) return;
+    }
+    if (acts.length >= st.limits.maxActions)
+      this.error(node, `total number of actions exceeds policy limit (${st.limits.maxActions})`);
+    if (action.kind === 'keep' || action.kind === 'discard' || action.kind === 'reject')
+      st.keepCancelled = true;
+    if ((action.kind === 'fileinto' || action.kind === 'redirect') && !action.copy) st.keepCancelled = true;
+    const snapshot =
+      this.message.edited &&
+      (action.kind === 'keep' || action.kind === 'fileinto' || action.kind === 'redirect');
+    acts.push({
+      ...action,
+      line: node.line,
+      column: node.column,
+      script: this.scriptName,
+      ...(snapshot ? { edited: this.message.text() } : {}),
+    });
+  }
+
+  // ---- execution ---------------------------------------------------------------------------------------
+
+  async runBlock(block: Node[]): Promise<void> {
+    let i = 0;
+    while (i < block.length) {
+      const node = block[i]!;
+      this.checkBudget(node);
+      if (node.name === 'if') {
+        // if / elsif / else chain
+        let j = i;
+        let taken = false;
+        while (j < block.length) {
+          const n = block[j]!;
+          if (j > i && n.name !== 'elsif' && n.name !== 'else') break;
+          if (!taken) {
+            if (n.name === 'else' || (await this.evalTest(n.tests[0]!))) {
+              taken = true;
+              await this.runBlock(n.block ?? []);
+            }
+          }
+          j++;
+          if (n.name === 'else') break;
+        }
+        i = j;
+        continue;
+      }
+      await this.runCommand(node);
+      i++;
+    }
+  }
+
+  async runCommand(node: Node): Promise<void> {
+    const def = this.registry.commands.get(node.name);
+    if (!def?.run) this.error(node, `unsupported command '${node.name}' at runtime`);
+    await def.run(node, this);
+  }
+
+  async evalTest(node: Node): Promise<boolean> {
+    const def = this.registry.tests.get(node.name);
+    if (!def?.test) this.error(node, `unsupported test '${node.name}' at runtime`);
+    return def.test(node, this);
+  }
+}
+
+/** Cuts a string to at most `max` UTF-8 bytes without splitting a character. */
+export function truncateUtf8(s: string, max: number): string {
+  if (s.length * 3 <= max || Buffer.byteLength(s, 'utf8') <= max) return s;
+  const b = Buffer.from(s, 'utf8');
+  let end = max;
+  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
+  return b.subarray(0, end).toString('utf8');
+}
+
+export function normalizeMailbox(name: string): string {
+  return /^inbox$/i.test(name) ? 'INBOX' : name;
+}

@@ -1,0 +1,152 @@
+/** Public types of @hermod/sieve. */
+
+/** A compile or runtime error; line and column are 1-based (0 when not tied to a position). */
+export interface SieveError {
+  line: number;
+  column: number;
+  message: string;
+}
+
+export interface CompileOptions {
+  /** Largest accepted script source, in bytes (default 1 MiB). */
+  maxScriptBytes?: number;
+  /** Deepest accepted nesting of blocks and tests (default 32). */
+  maxNesting?: number;
+  /**
+   * Source of a script named by `include`; `undefined` when it does not exist. Includes are resolved and
+   * compiled at compile time (the compiled form embeds them), so a change to an included script needs a
+   * recompile of the including script. Without a resolver every non-optional include is a compile error.
+   */
+  includeResolver?: (name: string, location: 'personal' | 'global') => string | undefined;
+  /** Deepest include chain (default 10) and most distinct included scripts (default 255). */
+  maxIncludeDepth?: number;
+  maxIncludes?: number;
+  /** Extensions allowed in `require` (default SIEVE_EXTENSIONS). */
+  extensions?: readonly string[];
+}
+
+/** The compiled form of a script: opaque to callers; store it with serializeCompiled. */
+export interface CompiledScript {
+  readonly format: 'hermod-sieve/1';
+  readonly requires: string[];
+  /** Internal tree; not part of the public contract. */
+  readonly body: unknown;
+  readonly includes: Record<string, unknown>;
+}
+
+export type CompileResult =
+  | { ok: true; script: CompiledScript; requires: string[]; warnings: SieveError[] }
+  | { ok: false; errors: SieveError[] };
+
+/** The message under evaluation. */
+export interface SieveMessage {
+  /** The whole message as received (headers and body, CRLF or LF line ends). */
+  raw: Buffer;
+  /** Envelope (RFC 5321) sender; '' for the null sender `<>`. */
+  envelopeFrom: string;
+  /** Envelope recipient this evaluation is for (the final, possibly subaddressed, address). */
+  envelopeTo: string;
+  /** Original recipient before rewriting (envelope "orig"), defaults to envelopeTo. */
+  originalRecipient?: string;
+  /** Authenticated submitter, if any (envelope "auth"). */
+  auth?: string;
+}
+
+/** Tracks what `duplicate` has seen; ids are already hashed, opaque strings. */
+export interface DuplicateTracker {
+  /** Whether the id was recorded and has not expired. */
+  seen(id: string): boolean | Promise<boolean>;
+}
+
+export interface SieveEnvironment {
+  now: Date;
+  /** The recipient's domain (environment "domain"). */
+  domain: string;
+  /** Subaddress separator characters of the domain (RFC 5233), e.g. '+' or '+-' (any of them separates). */
+  subaddressSeparator: string;
+  /** Host name of the server (environment "host"), default the domain. */
+  host?: string;
+  /** Spam score on the 0..10 scale of RFC 5235 (from Rspamd), undefined when the message was not tested. */
+  spamScore?: number;
+  /** Spam percentage 0..100 for spamtestplus :percent; derived from spamScore when absent. */
+  spamPercent?: number;
+  /** Virus test result 0..5 of RFC 5235; undefined when not tested. */
+  virusScore?: number;
+  /** Whether a mailbox exists (mailbox extension); default: only INBOX exists. */
+  mailboxExists?: (name: string) => boolean | Promise<boolean>;
+  /** Mailbox name for a mailbox id (mailboxid extension), undefined when unknown. */
+  mailboxById?: (id: string) => string | undefined | Promise<string | undefined>;
+  /** Whether a mailbox (or, with name undefined, any mailbox) carries all these special-use flags. */
+  specialUseExists?: (name: string | undefined, flags: string[]) => boolean | Promise<boolean>;
+  duplicateTracker?: DuplicateTracker;
+  /** Extra environment items (RFC 5183), e.g. { 'phase': 'during' }. */
+  environment?: Record<string, string>;
+  /** CPU time budget for the whole run, in milliseconds (default 100). */
+  timeBudgetMs?: number;
+  /** Most actions a run may produce (default 32). */
+  maxActions?: number;
+  /** Most redirects a run may produce (default 4). */
+  maxRedirects?: number;
+  /** vacation: also count the original recipient (before alias expansion) as the user's address (default false). */
+  vacationUseOriginalRecipient?: boolean;
+  /** vacation: reply even when none of the user's addresses is in To/Cc/Bcc (default false). */
+  vacationDontCheckRecipient?: boolean;
+  /** Largest value a variable holds, in bytes (default 4000; longer values are cut). */
+  maxVariableBytes?: number;
+  /** Largest header field editheader may add, in bytes (default 1024). */
+  maxHeaderBytes?: number;
+}
+
+/**
+ * An action to perform. keep, fileinto and redirect carry `message` when editheader had changed the message
+ * by the time the action was taken (each action delivers the message as it was then).
+ */
+export type SieveAction =
+  | { kind: 'keep'; flags: string[]; message?: Buffer }
+  | {
+      kind: 'fileinto';
+      mailbox: string;
+      create: boolean;
+      flags: string[];
+      copy: boolean;
+      specialUse?: string;
+      mailboxId?: string;
+      message?: Buffer;
+    }
+  | { kind: 'discard' }
+  | { kind: 'redirect'; address: string; copy: boolean; message?: Buffer }
+  | { kind: 'reject'; reason: string; extended: boolean }
+  | {
+      kind: 'vacation';
+      from?: string;
+      subject?: string;
+      reason: string;
+      mime: boolean;
+      /** Minimum interval between replies to one sender, in seconds (:days * 86400 or :seconds). */
+      seconds: number;
+      /** Distinguishes this vacation from others for response tracking. */
+      handle: string;
+      addresses: string[];
+    }
+  | {
+      kind: 'notify';
+      method: string;
+      from?: string;
+      importance?: string;
+      message?: string;
+      options: string[];
+    };
+
+export interface SieveResult {
+  /**
+   * Actions to perform, in order; includes the implicit keep when no action cancelled it. When `errors` is
+   * not empty the run failed: `actions` is then a single keep (the fallback) and nothing else may be done.
+   */
+  actions: SieveAction[];
+  /** The message after editheader changes; absent when no header was edited. */
+  modifiedMessage?: Buffer;
+  /** Ids the `duplicate` test checked that the caller records once delivery succeeded, with their lifetime. */
+  duplicates: { id: string; seconds: number }[];
+  /** Runtime errors; non-empty means the caller falls back to keep and logs them. */
+  errors: SieveError[];
+}

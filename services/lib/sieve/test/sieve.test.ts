@@ -1,0 +1,323 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  compileSieve,
+  deserializeCompiled,
+  runSieve,
+  runSieveScripts,
+  SIEVE_EXTENSIONS,
+  type SieveEnvironment,
+  type SieveMessage,
+  serializeCompiled,
+} from '../src/index.js';
+
+const MESSAGE =
+  'From: Alice <alice@example.org>\r\nTo: bob+lists@example.com\r\nSubject: [acme-users] hello there\r\n' +
+  'Message-ID: <m1@example.org>\r\nList-Id: <acme.example.org>\r\n\r\nHello Bob,\r\nsee you.\r\n';
+
+function message(raw = MESSAGE, from = 'alice@example.org'): SieveMessage {
+  return { raw: Buffer.from(raw), envelopeFrom: from, envelopeTo: 'bob+lists@example.com' };
+}
+const env = (extra: Partial<SieveEnvironment> = {}): SieveEnvironment => ({
+  now: new Date('2026-12-06T12:00:00Z'),
+  domain: 'example.com',
+  subaddressSeparator: '+',
+  ...extra,
+});
+
+function compiled(src: string) {
+  const r = compileSieve(src);
+  if (!r.ok) assert.fail(`compile failed: ${JSON.stringify(r.errors)}`);
+  return r.script;
+}
+
+test('compile errors name line and column', () => {
+  const r = compileSieve('require "fileinto";\n\nif header :is "subject" "x" {\n    fileinto;\n}\n');
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.deepEqual(
+    r.errors.map((e) => [e.line, e.column]),
+    [[4, 5]],
+  );
+  assert.match(r.errors[0]!.message, /fileinto command expects 1 positional argument/);
+  const lex = compileSieve('keep;\n  "unterminated');
+  assert.equal(lex.ok, false);
+  if (!lex.ok) assert.deepEqual([lex.errors[0]!.line, lex.errors[0]!.column], [2, 3]);
+});
+
+test('unknown and unrequired extensions are compile errors', () => {
+  const r = compileSieve('require "vnd.dovecot.testsuite";');
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.match(r.errors[0]!.message, /unknown Sieve capability 'vnd.dovecot.testsuite'/);
+  const s = compileSieve('fileinto "x";');
+  assert.equal(s.ok, false);
+  if (!s.ok) assert.match(s.errors[0]!.message, /require "fileinto"/);
+  assert.ok(!SIEVE_EXTENSIONS.includes('vnd.dovecot.testsuite'));
+});
+
+test('size and nesting limits give clear errors in bounded time', () => {
+  const big = compileSieve(`# ${'x'.repeat(2000)}\nkeep;`, { maxScriptBytes: 1000 });
+  assert.equal(big.ok, false);
+  if (!big.ok) assert.match(big.errors[0]!.message, /script is too large .* limit is 1000 bytes/);
+  const depth = 100000;
+  const t0 = performance.now();
+  const deep = compileSieve(`${'if true {'.repeat(depth)}keep;${'}'.repeat(depth)}`);
+  assert.ok(performance.now() - t0 < 2000);
+  assert.equal(deep.ok, false);
+  if (!deep.ok) assert.match(deep.errors[0]!.message, /nest .* deeper than 32 levels/);
+  const tests = compileSieve(`if ${'not '.repeat(depth)}true { keep; }`);
+  assert.equal(tests.ok, false);
+});
+
+test('include loops and missing includes are compile errors', () => {
+  const scripts: Record<string, string> = {
+    a: 'require "include"; include "b";',
+    b: 'require "include"; include "a";',
+  };
+  const r = compileSieve('require "include"; include "a";', { includeResolver: (n) => scripts[n] });
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.match(r.errors.map((e) => e.message).join('\n'), /circular include/);
+  const missing = compileSieve('require "include"; include :global "nope";', {
+    includeResolver: () => undefined,
+  });
+  assert.equal(missing.ok, false);
+  const optional = compileSieve('require "include"; include :optional "nope";', {
+    includeResolver: () => undefined,
+  });
+  assert.equal(optional.ok, true);
+});
+
+test('filing with flags and match variables, then stop', async () => {
+  const script = compiled(`require ["fileinto", "imap4flags", "variables", "subaddress", "envelope"];
+if header :matches "subject" "[*] *" {
+  addflag "\\\\Flagged";
+  fileinto "lists.\${1}";
+  stop;
+}
+keep;`);
+  const r = await runSieve(script, message(), env());
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.actions, [
+    { kind: 'fileinto', mailbox: 'lists.acme-users', create: false, flags: ['\\Flagged'], copy: false },
+  ]);
+});
+
+test('subaddress with the domain separator, envelope, :copy keeps the implicit keep', async () => {
+  const script = compiled(`require ["fileinto", "copy", "subaddress", "envelope"];
+if envelope :detail "to" "lists" { fileinto :copy "Lists"; }`);
+  const r = await runSieve(script, message(), env());
+  assert.deepEqual(
+    r.actions.map((a) => a.kind),
+    ['fileinto', 'keep'],
+  );
+});
+
+test('pathological regular expressions run in linear time', async () => {
+  const script = compiled(`require ["regex", "variables"];
+set "s" "${'a'.repeat(3000)}!";
+if string :regex "\${s}" "^(a+)+$" { discard; }
+if string :regex "\${s}" "^(a|aa)*b" { discard; }`);
+  const t0 = performance.now();
+  const r = await runSieve(script, message(), env({ timeBudgetMs: 5000 }));
+  assert.ok(performance.now() - t0 < 3000, 'regex finished within the budget');
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(
+    r.actions.map((a) => a.kind),
+    ['keep'],
+  );
+});
+
+test('the cpu time budget stops a run and falls back to keep', async () => {
+  const script = compiled(`require ["regex", "variables"];
+set "a" "${'ab'.repeat(1900)}";
+if string :regex "\${a}\${a}" "(a|b|ab|ba)*c" { discard; }
+if string :regex "\${a}\${a}" "(a|b|ab|ba)*c" { discard; }
+if string :regex "\${a}\${a}" "(a|b|ab|ba)*c" { discard; }
+discard;`);
+  const r = await runSieve(script, message(), env({ timeBudgetMs: 1 }));
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0]!.message, /cpu time budget/);
+  assert.deepEqual(r.actions, [{ kind: 'keep', flags: [] }]);
+});
+
+test('action and redirect limits are runtime errors with a keep fallback', async () => {
+  const script = compiled(
+    'redirect "a@example.net"; redirect "b@example.net"; redirect "c@example.net"; discard;',
+  );
+  const r = await runSieve(script, message(), env({ maxRedirects: 2 }));
+  assert.match(r.errors[0]!.message, /number of redirect actions exceeds policy limit \(2\)/);
+  assert.deepEqual(r.actions, [{ kind: 'keep', flags: [] }]);
+});
+
+test('vacation: reply described for a personal message, never for list mail', async () => {
+  const script = compiled(`require "vacation";
+vacation :days 3 :subject "Away" :addresses ["bob@example.com"] "I am away.";`);
+  const personal = MESSAGE.replace('List-Id: <acme.example.org>\r\n', '').replace('bob+lists@', 'bob@');
+  const r = await runSieve(script, message(personal), env());
+  const vacation = r.actions.find((a) => a.kind === 'vacation');
+  assert.ok(vacation && vacation.kind === 'vacation');
+  assert.equal(vacation.seconds, 3 * 86400);
+  assert.equal(vacation.reason, 'I am away.');
+  const list = await runSieve(script, message(), env());
+  assert.equal(
+    list.actions.find((a) => a.kind === 'vacation'),
+    undefined,
+  );
+  const bounce = await runSieve(script, message(personal, ''), env());
+  assert.equal(
+    bounce.actions.find((a) => a.kind === 'vacation'),
+    undefined,
+  );
+});
+
+test('editheader returns the modified message; actions carry the message they saw', async () => {
+  const script = compiled(`require ["editheader", "fileinto"];
+addheader "X-Sieve" "seen";
+fileinto "Tagged";
+deleteheader "subject";`);
+  const r = await runSieve(script, message(), env());
+  const text = r.modifiedMessage?.toString() ?? '';
+  assert.match(text, /^X-Sieve: seen\r\n/);
+  assert.doesNotMatch(text, /^Subject:/m);
+  const filed = r.actions[0];
+  assert.ok(filed?.kind === 'fileinto' && filed.message);
+  assert.match(filed.message.toString(), /^Subject:/m);
+});
+
+test('compiled scripts survive serialization', async () => {
+  const script = compiled(
+    'require ["fileinto", "relational", "comparator-i;ascii-numeric"];\n' +
+      'if header :value "ge" :comparator "i;ascii-numeric" "x-spam-score" "5" { fileinto "Junk"; }',
+  );
+  const again = deserializeCompiled(serializeCompiled(script));
+  const spam = MESSAGE.replace('Subject:', 'X-Spam-Score: 7\r\nSubject:');
+  const r = await runSieve(again, message(spam), env());
+  assert.equal(r.actions[0]?.kind, 'fileinto');
+  assert.throws(() => deserializeCompiled('{"format":"other"}'));
+});
+
+test('global before script filing as spam stops later scripts', async () => {
+  const before = compiled(
+    'require ["fileinto", "spamtest", "relational", "comparator-i;ascii-numeric"];\n' +
+      'if spamtest :value "ge" :comparator "i;ascii-numeric" "6" { fileinto "Junk"; }',
+  );
+  const personal = compiled('discard;');
+  const spam = await runSieveScripts([before, personal], message(), env({ spamScore: 8 }));
+  assert.deepEqual(
+    spam.actions.map((a) => a.kind),
+    ['fileinto'],
+  );
+  const ham = await runSieveScripts([before, personal], message(), env({ spamScore: 1 }));
+  assert.deepEqual(
+    ham.actions.map((a) => a.kind),
+    ['discard'],
+  );
+});
+
+test('duplicate: ids are reported for the caller to record, seen ids match', async () => {
+  const script = compiled('require "duplicate"; if duplicate { discard; }');
+  const first = await runSieve(script, message(), env({ duplicateTracker: { seen: () => false } }));
+  assert.equal(first.duplicates.length, 1);
+  const id = first.duplicates[0]!.id;
+  const second = await runSieve(script, message(), env({ duplicateTracker: { seen: (x) => x === id } }));
+  assert.deepEqual(
+    second.actions.map((a) => a.kind),
+    ['discard'],
+  );
+});
+
+test('any input compiles to a result or errors, and runs without throwing', async () => {
+  const fc = (await import('fast-check')).default;
+  const pieces = fc.constantFrom(
+    'require ["fileinto","variables","regex","editheader","mime","foreverypart","include","vacation"];',
+    'if',
+    'elsif',
+    'else',
+    '{',
+    '}',
+    '(',
+    ')',
+    '[',
+    ']',
+    ',',
+    ';',
+    'allof',
+    'anyof',
+    'not',
+    'true',
+    'header',
+    'address',
+    'exists',
+    'size',
+    ':over',
+    ':contains',
+    ':matches',
+    ':regex',
+    ':is',
+    '"subject"',
+    '"*a*"',
+    '"(a|b)*c"',
+    '"[x"',
+    'fileinto',
+    'keep',
+    'discard',
+    'stop',
+    'set',
+    '"v"',
+    '"\u0024{v}\u0024{1}"',
+    '42K',
+    'text:\n.\n',
+    '/* c */',
+    '# c\n',
+    'addheader',
+    'deleteheader',
+    'foreverypart',
+    'break',
+    'vacation',
+    ':days',
+    '"\\\\"',
+    'redirect',
+    '"a@b.c"',
+    'include',
+    ':optional',
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(pieces, { maxLength: 40 }), fc.string(), async (parts, noise) => {
+      const src = `${parts.join(' ')}${noise}`;
+      const r = compileSieve(src, { includeResolver: () => undefined });
+      if (!r.ok) {
+        assert.ok(r.errors.length > 0);
+        for (const e of r.errors) assert.ok(e.line >= 0 && e.column >= 0 && e.message.length > 0);
+        return;
+      }
+      const result = await runSieve(r.script, message(), env({ timeBudgetMs: 200 }));
+      assert.ok(result.actions.length > 0);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('notifications are never sent about automatic messages', async () => {
+  const script = compiled('require "enotify"; notify :message "new mail" "mailto:bob@example.net";');
+  const normal = await runSieve(script, message(), env());
+  assert.deepEqual(
+    normal.actions.map((a) => a.kind),
+    ['notify', 'keep'],
+  );
+  const auto = await runSieve(script, message(`Auto-Submitted: auto-replied\r\n${MESSAGE}`), env());
+  assert.deepEqual(
+    auto.actions.map((a) => a.kind),
+    ['keep'],
+  );
+});
+
+test('time spent in storage lookups does not count against the time budget', async () => {
+  const script = compiled(
+    'require ["mailbox", "fileinto"]; if mailboxexists "Archive" { fileinto "Archive"; }',
+  );
+  const slow = (name: string) =>
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(name === 'Archive'), 30));
+  const r = await runSieve(script, message(), env({ timeBudgetMs: 10, mailboxExists: slow }));
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.actions[0]?.kind, 'fileinto');
+});

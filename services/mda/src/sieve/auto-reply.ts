@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+
+/** The header fields of a message (unfolded), in order, names lower-cased. */
+export function headerFields(raw: Buffer): Array<{ name: string; value: string }> {
+  let end = raw.indexOf('\r\n\r\n');
+  if (end < 0) end = raw.indexOf('\n\n');
+  const block = raw.subarray(0, end < 0 ? Math.min(raw.length, 256 * 1024) : end).toString('utf8');
+  const out: Array<{ name: string; value: string }> = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && out.length > 0) out[out.length - 1]!.value += ` ${line.trim()}`;
+    else {
+      const colon = line.indexOf(':');
+      if (colon > 0)
+        out.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1).trim() });
+    }
+  }
+  return out;
+}
+
+const header = (fields: ReturnType<typeof headerFields>, name: string) =>
+  fields.find((f) => f.name === name)?.value;
+
+/** Senders that are robots by name (RFC 3834 2, RFC 5230 4.6). */
+const robotSender =
+  /^(owner-.*|.*-request|mailer-daemon|listserv|majordomo|.*-bounces?|noreply|no-reply|postmaster)$/i;
+
+/**
+ * Why no automatic reply may go to this message (RFC 3834 2 and RFC 5230 4.5-4.6), or undefined when
+ * one may: never to the null sender or a robot, never to an automatic message (Auto-Submitted other
+ * than "no", Precedence bulk/list/junk), never to a mailing list (List-* fields), and only when one
+ * of the recipient's addresses is among the message's To/Cc/Bcc/Resent-* (not to Bcc'd copies of lists).
+ */
+export function autoReplyRefusal(
+  envelopeFrom: string,
+  fields: ReturnType<typeof headerFields>,
+  ownAddresses: readonly string[],
+): string | undefined {
+  if (envelopeFrom === '') return 'null sender';
+  const local = envelopeFrom.slice(0, envelopeFrom.lastIndexOf('@'));
+  if (robotSender.test(local)) return 'sender is a robot';
+  const own = ownAddresses.map((a) => a.toLowerCase());
+  if (own.includes(envelopeFrom.toLowerCase())) return 'sender is the recipient';
+  const auto = header(fields, 'auto-submitted');
+  if (auto && !/^no\b/i.test(auto)) return 'auto-submitted message';
+  if (/^(bulk|list|junk)\b/i.test(header(fields, 'precedence') ?? '')) return 'bulk or list message';
+  if (fields.some((f) => /^list-(id|help|unsubscribe|subscribe|post|owner|archive)$/.test(f.name)))
+    return 'mailing list message';
+  if (fields.some((f) => f.name === 'x-loop' || f.name === 'x-autoreply' || f.name === 'x-autorespond'))
+    return 'automatic message';
+  const named = fields
+    .filter((f) => /^(to|cc|bcc|resent-to|resent-cc|resent-bcc)$/.test(f.name))
+    .map((f) => f.value.toLowerCase())
+    .join(',');
+  if (!own.some((a) => named.includes(a))) return 'recipient not named in To/Cc';
+  return undefined;
+}
+
+// Header values are single printable lines; anything else is cut at the first break.
+const oneLine = (s: string): string => s.replace(/[\r\n].*$/s, '').trim();
+
+/** A header value as RFC 2047 encoded words when it is not plain ASCII. */
+function encodeHeaderValue(value: string): string {
+  if (/^[\x20-\x7e]*$/.test(value)) return value;
+  return `=?UTF-8?B?${Buffer.from(value).toString('base64')}?=`;
+}
+
+const rfc5322Date = (d: Date): string => d.toUTCString().replace(/GMT$/, '+0000');
+
+export interface VacationReplyInput {
+  /** The reply's From address (the recipient, or :from). */
+  from: string;
+  to: string;
+  subject?: string;
+  reason: string;
+  /** reason is a MIME entity (headers, blank line, body) rather than plain text. */
+  mime: boolean;
+  original: ReturnType<typeof headerFields>;
+  hostname: string;
+  now?: Date;
+}
+
+/** The vacation reply (RFC 5230 5, RFC 3834 3): In-Reply-To/References, Auto-Submitted: auto-replied. */
+export function buildVacationReply(input: VacationReplyInput): Buffer {
+  const originalSubject = header(input.original, 'subject') ?? '';
+  const subject = input.subject ?? `Auto: ${originalSubject}`;
+  const messageId = header(input.original, 'message-id');
+  const references = header(input.original, 'references');
+  const lines = [
+    `From: ${oneLine(input.from)}`,
+    `To: ${oneLine(input.to)}`,
+    `Subject: ${encodeHeaderValue(oneLine(subject))}`,
+    `Date: ${rfc5322Date(input.now ?? new Date())}`,
+    `Message-ID: <vacation.${randomBytes(10).toString('hex')}@${oneLine(input.hostname)}>`,
+    ...(messageId ? [`In-Reply-To: ${oneLine(messageId)}`] : []),
+    ...(messageId ? [`References: ${oneLine([references, messageId].filter(Boolean).join(' '))}`] : []),
+    'Auto-Submitted: auto-replied (vacation)',
+    'Precedence: bulk',
+    'MIME-Version: 1.0',
+  ];
+  const reason = input.reason.replace(/\r?\n/g, '\r\n');
+  if (input.mime) return Buffer.from(`${lines.join('\r\n')}\r\n${reason}`);
+  const body = /^[\x00-\x7f]*$/.test(reason)
+    ? ['Content-Type: text/plain; charset=us-ascii', 'Content-Transfer-Encoding: 7bit', '', reason]
+    : [
+        'Content-Type: text/plain; charset=utf-8',
+        'Content-Transfer-Encoding: base64',
+        '',
+        Buffer.from(reason).toString('base64').replace(/.{76}/g, '$&\r\n'),
+      ];
+  return Buffer.from(`${[...lines, ...body].join('\r\n')}\r\n`);
+}
+
+/**
+ * The notice a `reject`/`ereject` sends back (RFC 5429 2.1): a message/disposition-notification
+ * style report with the reason and the original header, from the null sender.
+ */
+export function buildRejectNotice(input: {
+  recipient: string;
+  to: string;
+  reason: string;
+  originalHeader: Buffer;
+  hostname: string;
+  now?: Date;
+}): Buffer {
+  const boundary = `hermod-reject-${randomBytes(12).toString('hex')}`;
+  const host = oneLine(input.hostname);
+  const lines = [
+    `From: Mail Delivery System <MAILER-DAEMON@${host}>`,
+    `To: <${oneLine(input.to)}>`,
+    `Subject: Message rejected by ${oneLine(input.recipient)}`,
+    `Date: ${rfc5322Date(input.now ?? new Date())}`,
+    `Message-ID: <reject.${randomBytes(10).toString('hex')}@${host}>`,
+    'Auto-Submitted: auto-replied (rejected)',
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=disposition-notification; boundary="${boundary}"`,
+    '',
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `Your message to ${oneLine(input.recipient)} was rejected by the recipient's filter:`,
+    '',
+    input.reason.replace(/\r?\n/g, '\r\n'),
+    '',
+    `--${boundary}`,
+    'Content-Type: message/disposition-notification',
+    '',
+    `Reporting-UA: ${host}; Hermod Sieve`,
+    `Final-Recipient: rfc822; ${oneLine(input.recipient)}`,
+    'Disposition: automatic-action/MDN-sent-automatically; deleted',
+    '',
+    `--${boundary}`,
+    'Content-Type: text/rfc822-headers',
+    '',
+  ];
+  return Buffer.concat([
+    Buffer.from(`${lines.join('\r\n')}\r\n`),
+    input.originalHeader,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+}
+
+/** The header block of a message (up to, not including, the blank line), at most 64 KiB. */
+export function headerBlock(raw: Buffer): Buffer {
+  let end = raw.indexOf('\r\n\r\n');
+  if (end < 0) end = raw.indexOf('\n\n');
+  return raw.subarray(0, Math.min(end < 0 ? raw.length : end, 65_536));
+}
+
+/**
+ * The message an enotify `mailto:` notification sends (RFC 5436): to the URI's address, from the
+ * recipient (or :from), with the URI's subject (else the :message, else a summary of the original),
+ * `Auto-Submitted: auto-notified`. Undefined when the URI is not a usable mailto with one address.
+ */
+export function buildMailtoNotification(input: {
+  method: string;
+  from: string;
+  message?: string;
+  importance?: string;
+  original: ReturnType<typeof headerFields>;
+  hostname: string;
+  now?: Date;
+}): { to: string; body: Buffer } | undefined {
+  const match = /^mailto:([^?]+)(?:\?(.*))?$/i.exec(input.method.trim());
+  if (!match) return undefined;
+  let to: string;
+  const query = new URLSearchParams(match[2] ?? '');
+  try {
+    to = decodeURIComponent(match[1]!);
+  } catch {
+    return undefined;
+  }
+  if (!/^[^\s@,<>]+@[^\s@,<>]+$/.test(to)) return undefined;
+  const originalFrom = header(input.original, 'from') ?? '';
+  const originalSubject = header(input.original, 'subject') ?? '';
+  const summary = input.message ?? `${originalFrom}: ${originalSubject}`;
+  const subject = query.get('subject') ?? summary;
+  const body = query.get('body') ?? summary;
+  const lines = [
+    `From: ${oneLine(input.from)}`,
+    `To: ${oneLine(to)}`,
+    `Subject: ${encodeHeaderValue(oneLine(subject))}`,
+    `Date: ${rfc5322Date(input.now ?? new Date())}`,
+    `Message-ID: <notify.${randomBytes(10).toString('hex')}@${oneLine(input.hostname)}>`,
+    'Auto-Submitted: auto-notified',
+    ...(input.importance === '1' ? ['Importance: high', 'X-Priority: 1'] : []),
+    ...(input.importance === '3' ? ['Importance: low', 'X-Priority: 5'] : []),
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    body.replace(/\r?\n/g, '\r\n'),
+  ];
+  return { to, body: Buffer.from(`${lines.join('\r\n')}\r\n`) };
+}

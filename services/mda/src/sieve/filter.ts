@@ -1,0 +1,424 @@
+import type { PoolClient } from '@hermod/db';
+import type { Logger } from '@hermod/logging';
+import { createMailbox, findMailbox, type MailboxRef, readBody, resolveMailbox } from '@hermod/mail-store';
+import {
+  type CompiledScript,
+  deserializeCompiled,
+  runSieveScripts,
+  type SieveAction,
+  type SieveResult,
+} from '@hermod/sieve';
+import { type DeliveryScripts, loadDeliveryScripts, seenDuplicates } from '@hermod/sieve-store';
+import {
+  autoReplyRefusal,
+  buildMailtoNotification,
+  buildRejectNotice,
+  buildVacationReply,
+  headerBlock,
+  headerFields,
+} from './auto-reply.js';
+import type { SieveMetrics } from './metrics.js';
+
+/** Limits and names for running users' scripts at delivery. */
+export interface SieveDeliveryOptions {
+  /** CPU time one recipient's scripts may take together, in milliseconds. */
+  timeBudgetMs: number;
+  maxActions: number;
+  maxRedirects: number;
+  /** Host name in Message-IDs and notices. */
+  hostname: string;
+  /** The domain's sub-address separator (RFC 5233 `subaddress`), '+' when it has none set. */
+  subaddressSeparator(domain: string): string;
+  /** Automatic replies (vacation, reject notices) one account may send per hour. */
+  autoRepliesPerHour: number;
+  /** Rewrites the envelope sender of a redirected copy (SRS); identity when SRS is not configured. */
+  rewriteSender(sender: string, recipientDomain: string): string;
+  metrics?: SieveMetrics;
+}
+
+/** A recipient about to be delivered, as mda's batch knows it. */
+export interface FilterInput {
+  key: string;
+  spoolId: string;
+  rcptIndex: number;
+  accountId: number;
+  bodyId: number;
+  /** Routing's target (INBOX, or \Junk for spam): where keep files the message. */
+  mailboxTarget: string;
+}
+
+/** A message a filter sends: accepted into the spool with a deterministic id, then routed. */
+export interface OutgoingMessage {
+  kind: 'vacation' | 'redirect' | 'reject' | 'notify';
+  /** The account whose filter sends it (rate limits). */
+  accountId: number;
+  spoolId: string;
+  mailFrom: string;
+  to: string;
+  body: Buffer;
+  /** vacation: the response is sent only if this claim succeeds (one per sender per period). */
+  claim?: { accountId: number; handle: string; sender: string; seconds: number };
+}
+
+/** What the filters decided for one recipient. */
+export interface FilterOutcome {
+  /** Copies to store, each in one mailbox with its flags; empty when nothing is kept. */
+  copies: Array<{ mailbox: MailboxRef; flags: string[] }>;
+  /** The message after editheader, stored as a new body for this recipient's copies. */
+  modified?: Buffer;
+  outgoing: Omit<OutgoingMessage, 'spoolId'>[];
+  duplicates: Array<{ id: string; seconds: number }>;
+  /** Why there is no copy (discard, redirect, reject), for the recipient's destination. */
+  ended?: string;
+}
+
+const compiledCache = new Map<string, CompiledScript>();
+function compiled(text: string): CompiledScript {
+  let script = compiledCache.get(text);
+  if (!script) {
+    script = deserializeCompiled(text);
+    if (compiledCache.size >= 1_000) compiledCache.delete(compiledCache.keys().next().value!);
+    compiledCache.set(text, script);
+  }
+  return script;
+}
+
+/** RFC 5235 spamtest from our MX's `X-Spam-Status: ..., score=S required=R` (the topmost one). */
+export function spamFromHeader(
+  fields: ReturnType<typeof headerFields>,
+): { score: number; percent: number } | undefined {
+  const status = fields.find((f) => f.name === 'x-spam-status')?.value;
+  const match = status && /score=(-?[\d.]+)\s+required=([\d.]+)/.exec(status);
+  if (!match) return undefined;
+  const ratio = Math.min(Math.max(Number(match[1]) / Math.max(Number(match[2]), 0.01), 0), 1);
+  return { score: 1 + Math.round(ratio * 9), percent: Math.round(ratio * 100) };
+}
+
+async function readWhole(client: PoolClient, bodyId: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of readBody(client, bodyId)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** An IMAP flag a copy may start with: a system flag (not \\Recent) or a keyword atom. */
+const isStorableFlag = (flag: string): boolean =>
+  /^\\(Seen|Answered|Flagged|Deleted|Draft)$/i.test(flag) ||
+  /^[^\x00-\x20\x7f-\uffff(){%*"\\\]]{1,128}$/.test(flag);
+
+const systemFlags = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'];
+const canonicalFlag = (flag: string): string =>
+  systemFlags.find((f) => f.toLowerCase() === flag.toLowerCase()) ?? flag;
+
+const normaliseMailbox = (name: string) => (name.toUpperCase() === 'INBOX' ? 'INBOX' : name);
+
+/**
+ * The mailbox a fileinto names: by mailbox id or special use when given and present, else by name;
+ * a missing name is created only with :create, otherwise the copy goes where keep would (RFC 5228
+ * 4.1: a failed fileinto must not lose the message).
+ */
+async function fileintoTarget(
+  client: PoolClient,
+  accountId: number,
+  action: Extract<SieveAction, { kind: 'fileinto' }>,
+  keepTarget: string,
+  logger: Logger,
+): Promise<MailboxRef> {
+  if (action.mailboxId && /^\d{1,15}$/.test(action.mailboxId)) {
+    const { rows } = await client.query<MailboxRef>(
+      'SELECT id, name FROM mailboxes WHERE id = $1 AND account_id = $2',
+      [Number(action.mailboxId), accountId],
+    );
+    if (rows[0]) return rows[0];
+  }
+  if (action.specialUse) {
+    const { rows } = await client.query<MailboxRef>(
+      'SELECT id, name FROM mailboxes WHERE account_id = $1 AND special_use = $2 LIMIT 1',
+      [accountId, action.specialUse],
+    );
+    if (rows[0]) return rows[0];
+  }
+  const name = normaliseMailbox(action.mailbox);
+  const found = await findMailbox(client, accountId, name);
+  if (found) return found;
+  if (action.create && name.length <= 512 && !/[\u0000-\u001f\u007f]/.test(name)) {
+    try {
+      return await createMailbox(client, accountId, name, action.specialUse ?? null);
+    } catch {
+      const raced = await findMailbox(client, accountId, name);
+      if (raced) return raced;
+    }
+  }
+  logger.info({ accountId, mailbox: action.mailbox }, 'sieve fileinto to a missing mailbox; kept instead');
+  return resolveMailbox(client, accountId, keepTarget);
+}
+
+/**
+ * Runs the filters (domain before, the user's active script, domain after) of every recipient that
+ * has any, and turns their actions into copies and outgoing messages. Recipients without scripts
+ * are absent from the result and delivered as before. A script that fails (error, time budget) is
+ * logged and the message is kept: a filter never loses a message.
+ */
+export async function filterRecipients(
+  client: PoolClient,
+  options: SieveDeliveryOptions,
+  logger: Logger,
+  items: readonly FilterInput[],
+  now: Date = new Date(),
+): Promise<Map<string, FilterOutcome>> {
+  const out = new Map<string, FilterOutcome>();
+  if (items.length === 0) return out;
+  const scripts = await loadDeliveryScripts(client, [...new Set(items.map((i) => i.accountId))]);
+  const filtered = items.filter((i) => scripts.has(i.accountId));
+  if (filtered.length === 0) return out;
+  const { rows: envelopes } = await client.query<{
+    spool_id: string;
+    idx: number;
+    mail_from: string;
+    address: string;
+  }>(
+    `SELECT r.spool_id, r.rcpt_index AS idx, s.mail_from, r.address
+     FROM unnest($1::uuid[], $2::int[]) AS k(spool_id, idx)
+     JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
+     JOIN spool_messages s ON s.id = r.spool_id`,
+    [filtered.map((i) => i.spoolId), filtered.map((i) => i.rcptIndex)],
+  );
+  const envelope = new Map(envelopes.map((e) => [`${e.spool_id}/${e.idx}`, e]));
+  const bodies = new Map<number, Buffer>();
+  // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes).
+  const mailboxes = new Map<string, Promise<MailboxRef>>();
+  for (const item of filtered) {
+    const started = process.hrtime.bigint();
+    const account = scripts.get(item.accountId)!;
+    const env = envelope.get(`${item.spoolId}/${item.rcptIndex}`);
+    let raw = bodies.get(item.bodyId);
+    if (!raw) {
+      raw = await readWhole(client, item.bodyId);
+      bodies.set(item.bodyId, raw);
+    }
+    const context: RunContext = {
+      client,
+      options,
+      logger,
+      item,
+      account,
+      raw,
+      envelopeFrom: env?.mail_from ?? '',
+      envelopeTo: env?.address ?? account.address,
+      mailbox: (key, find) => {
+        let found = mailboxes.get(key);
+        if (!found) {
+          found = find();
+          mailboxes.set(key, found);
+        }
+        return found;
+      },
+    };
+    let result: SieveResult;
+    try {
+      result = await run(context, now);
+    } catch (error) {
+      result = {
+        actions: [{ kind: 'keep', flags: [] }],
+        duplicates: [],
+        errors: [{ line: 0, column: 0, message: String(error) }],
+      };
+    }
+    options.metrics?.runs.inc();
+    if (result.errors.length > 0) {
+      options.metrics?.failures.inc();
+      logger.warn(
+        {
+          spoolId: item.spoolId,
+          rcptIndex: item.rcptIndex,
+          accountId: item.accountId,
+          errors: result.errors,
+        },
+        'sieve script failed; message kept',
+      );
+    }
+    out.set(item.key, await applyActions(context, result));
+    options.metrics?.seconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+  return out;
+}
+
+/** One recipient's filter run: what the scripts see and what applying their actions needs. */
+interface RunContext {
+  client: PoolClient;
+  options: SieveDeliveryOptions;
+  logger: Logger;
+  item: FilterInput;
+  account: DeliveryScripts;
+  raw: Buffer;
+  envelopeFrom: string;
+  envelopeTo: string;
+  /** A mailbox lookup, done once per batch for the same key. */
+  mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
+}
+
+async function run(
+  { client, options, account, raw, envelopeFrom, envelopeTo }: RunContext,
+  now: Date,
+): Promise<SieveResult> {
+  const list = [account.before, account.personal, account.after]
+    .filter((s): s is string => s !== undefined)
+    .map(compiled);
+  const spam = spamFromHeader(headerFields(raw));
+  return runSieveScripts(
+    list,
+    { raw, envelopeFrom, envelopeTo },
+    {
+      now,
+      domain: account.domain,
+      subaddressSeparator: options.subaddressSeparator(account.domain),
+      host: options.hostname,
+      ...(spam ? { spamScore: spam.score, spamPercent: spam.percent } : {}),
+      mailboxExists: async (name) =>
+        (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined,
+      specialUseExists: async (name, flags) => {
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM mailboxes WHERE account_id = $1 AND ($2::text IS NULL OR name = $2)
+             AND special_use = ANY($3::text[])`,
+          [account.accountId, name === undefined ? null : normaliseMailbox(name), flags],
+        );
+        return (rows[0]?.n ?? 0) >= new Set(flags).size;
+      },
+      duplicateTracker: {
+        seen: async (id) => (await seenDuplicates(client, account.accountId, [id], now)).has(id),
+      },
+      environment: { phase: 'during' },
+      timeBudgetMs: options.timeBudgetMs,
+      maxActions: options.maxActions,
+      maxRedirects: options.maxRedirects,
+    },
+  );
+}
+
+async function applyActions(
+  { client, options, logger, item, account, raw, envelopeFrom, envelopeTo, mailbox }: RunContext,
+  result: SieveResult,
+): Promise<FilterOutcome> {
+  const outcome: FilterOutcome = { copies: [], outgoing: [], duplicates: result.duplicates };
+  const message = result.modifiedMessage ?? raw;
+  if (result.modifiedMessage) outcome.modified = result.modifiedMessage;
+  const fields = headerFields(raw);
+  const recipientDomain = account.domain;
+  const ended: string[] = [];
+  const keepTarget = () =>
+    mailbox(`keep\u0000${item.accountId}\u0000${item.mailboxTarget}`, () =>
+      resolveMailbox(client, item.accountId, item.mailboxTarget),
+    );
+  const addCopy = (mailbox: MailboxRef, given: string[]) => {
+    const flags = given.filter(isStorableFlag).map(canonicalFlag);
+    const same = outcome.copies.find((c) => c.mailbox.id === mailbox.id);
+    if (same) same.flags = [...new Set([...same.flags, ...flags])];
+    else outcome.copies.push({ mailbox, flags: [...new Set(flags)] });
+  };
+  for (const action of result.actions) {
+    options.metrics?.actions.inc({ kind: action.kind });
+    switch (action.kind) {
+      case 'keep':
+        addCopy(await keepTarget(), action.flags);
+        break;
+      case 'fileinto':
+        addCopy(
+          await mailbox(
+            `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`,
+            () => fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger),
+          ),
+          action.flags,
+        );
+        break;
+      case 'discard':
+        ended.push('discarded by filter');
+        break;
+      case 'redirect': {
+        // Loop protection: a copy that already passed this recipient is not redirected again.
+        if (
+          fields.some((f) => f.name === 'delivered-to' && f.value.toLowerCase() === envelopeTo.toLowerCase())
+        ) {
+          logger.warn({ spoolId: item.spoolId, to: action.address }, 'sieve redirect loop; kept instead');
+          addCopy(await keepTarget(), []);
+          break;
+        }
+        outcome.outgoing.push({
+          kind: 'redirect',
+          accountId: item.accountId,
+          mailFrom: options.rewriteSender(envelopeFrom, recipientDomain),
+          to: action.address,
+          body: Buffer.concat([Buffer.from(`Delivered-To: ${envelopeTo}\r\n`), message]),
+        });
+        ended.push(`redirected to ${action.address}`);
+        break;
+      }
+      case 'reject': {
+        ended.push('rejected by filter');
+        if (envelopeFrom === '') break; // never a notice to the null sender
+        const auto = fields.find((f) => f.name === 'auto-submitted')?.value;
+        if (auto && !/^no\b/i.test(auto)) break;
+        outcome.outgoing.push({
+          kind: 'reject',
+          accountId: item.accountId,
+          mailFrom: '',
+          to: envelopeFrom,
+          body: buildRejectNotice({
+            recipient: envelopeTo,
+            to: envelopeFrom,
+            reason: action.reason,
+            originalHeader: headerBlock(raw),
+            hostname: options.hostname,
+          }),
+        });
+        break;
+      }
+      case 'vacation': {
+        const own = [envelopeTo, account.address, ...action.addresses];
+        const refusal = autoReplyRefusal(envelopeFrom, fields, own);
+        if (refusal) {
+          logger.debug({ spoolId: item.spoolId, refusal }, 'no vacation response');
+          break;
+        }
+        outcome.outgoing.push({
+          kind: 'vacation',
+          accountId: item.accountId,
+          mailFrom: '',
+          to: envelopeFrom,
+          body: buildVacationReply({
+            from: action.from ?? envelopeTo,
+            to: envelopeFrom,
+            ...(action.subject !== undefined ? { subject: action.subject } : {}),
+            reason: action.reason,
+            mime: action.mime,
+            original: fields,
+            hostname: options.hostname,
+          }),
+          claim: {
+            accountId: item.accountId,
+            handle: action.handle,
+            sender: envelopeFrom,
+            seconds: action.seconds,
+          },
+        });
+        break;
+      }
+      case 'notify': {
+        const notice = buildMailtoNotification({
+          method: action.method,
+          from: action.from ?? envelopeTo,
+          ...(action.message !== undefined ? { message: action.message } : {}),
+          ...(action.importance !== undefined ? { importance: action.importance } : {}),
+          original: fields,
+          hostname: options.hostname,
+        });
+        if (!notice) {
+          logger.info({ spoolId: item.spoolId, method: action.method }, 'sieve notify method not usable');
+          break;
+        }
+        outcome.outgoing.push({ kind: 'notify', accountId: item.accountId, mailFrom: '', ...notice });
+        break;
+      }
+    }
+  }
+  if (outcome.copies.length === 0) outcome.ended = ended.join('; ') || 'no action';
+  return outcome;
+}

@@ -1,0 +1,359 @@
+// Sieve in mda's batch delivery against PostgreSQL: fileinto with flags (existing mailbox, :create,
+// and a missing mailbox without :create falls back to keep), discard (delivered with no copy, the
+// message completed), a broken compiled script (kept and logged, never lost), the domain's global
+// before script, vacation (one reply per sender per period with RFC 3834 headers, none for a list
+// message or the null sender) and redirect (SRS sender, Delivered-To, no local copy), with the
+// deterministic outgoing ids that make a redelivered job send nothing twice.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { AccountStore } from '@hermod/accounts';
+import { srsForward } from '@hermod/address';
+import { createLogger } from '@hermod/logging';
+import { readBody } from '@hermod/mail-store';
+import { deliverBatch } from '@hermod/mda';
+import { SieveScripts } from '@hermod/sieve-store';
+import { acceptMessage } from '@hermod/spool';
+import { type TestDatabase, testDatabase } from '@hermod/test/harness';
+
+let db: TestDatabase;
+let scripts: SieveScripts;
+const published: string[] = [];
+const users: Record<string, { id: number; domain: string }> = {};
+let autoRepliesPerHour = 100;
+
+const deliver = (spoolId: string, accountId: number, mailbox = 'INBOX') =>
+  deliverBatch(
+    {
+      pool: db.pool,
+      logger: createLogger('mda-sieve-test', 'silent'),
+      quotaRetryMs: 60_000,
+      announce: () => {},
+      sieve: {
+        timeBudgetMs: 200,
+        maxActions: 32,
+        maxRedirects: 4,
+        hostname: 'mail.sieve.example',
+        autoRepliesPerHour,
+        subaddressSeparator: () => '+',
+        rewriteSender: (sender, domain) => srsForward(sender, domain, 'test-secret'),
+      },
+      publishRouting: async (ids) => {
+        published.push(...ids);
+      },
+    },
+    [{ spoolId, recipients: [{ rcptIndex: 0, accountId, mailbox }] }],
+  );
+
+async function accepted(to: string, headers: string, from = 'sender@remote.example'): Promise<string> {
+  const body = Buffer.from(`${headers.trim().replace(/\n/g, '\r\n')}\r\n\r\nHello.\r\n`);
+  const { spoolId } = await acceptMessage(db.pool, {
+    mailFrom: from,
+    recipients: [{ address: to }],
+    source: 'mx',
+    body: [body],
+  });
+  await db.pool.query(`UPDATE spool_recipients SET state = 'local' WHERE spool_id = $1`, [spoolId]);
+  return spoolId;
+}
+
+async function mailbox(accountId: number, name: string) {
+  const { rows } = await db.pool.query<{ uid: number; flags: string[] }>(
+    `SELECT m.uid, m.flags FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id
+     WHERE b.account_id = $1 AND b.name = $2 ORDER BY m.uid`,
+    [accountId, name],
+  );
+  return rows;
+}
+
+async function recipient(spoolId: string) {
+  const { rows } = await db.pool.query<{ state: string; destination: Record<string, unknown> }>(
+    'SELECT r.state, r.destination FROM spool_recipients r WHERE r.spool_id = $1 AND r.rcpt_index = 0',
+    [spoolId],
+  );
+  return rows[0]!;
+}
+
+async function sentBy(kind: string) {
+  const { rows } = await db.pool.query<{ id: string; mail_from: string; body_id: number; address: string }>(
+    `SELECT s.id, s.mail_from, s.body_id, r.address FROM spool_messages s JOIN spool_recipients r ON r.spool_id = s.id
+     WHERE s.envelope->>'sieve' = $1 ORDER BY s.received_at, s.id`,
+    [kind],
+  );
+  const out = [];
+  for (const r of rows) {
+    const chunks: Buffer[] = [];
+    for await (const c of readBody(db.pool, r.body_id)) chunks.push(c);
+    out.push({ ...r, text: Buffer.concat(chunks).toString('utf8') });
+  }
+  return out;
+}
+
+before(async () => {
+  db = await testDatabase();
+  scripts = new SieveScripts(db.pool, { maxScriptBytes: 65_536, maxScripts: 10, maxNesting: 32 });
+  const accounts = new AccountStore(db.pool);
+  for (const name of [
+    'filer',
+    'discarder',
+    'broken',
+    'away',
+    'forwarder',
+    'plain',
+    'rejecter',
+    'busy',
+    'hostile',
+    'deduper',
+    'notifier',
+  ])
+    users[name] = {
+      id: (await accounts.create({ address: `${name}@sieve.example`, password: 'correct horse battery' })).id,
+      domain: 'sieve.example',
+    };
+  await db.pool.query(
+    `INSERT INTO mailboxes (account_id, name, uidvalidity) VALUES ($1, 'Reports', nextval('mailbox_uidvalidity'))`,
+    [users.filer!.id],
+  );
+});
+after(() => db.close());
+
+async function activate(user: string, source: string) {
+  const owner = users[user]!;
+  await scripts.put(owner, 'main', source);
+  await scripts.activate(owner, 'main');
+}
+
+test('fileinto with flags: an existing mailbox, :create, and a missing mailbox falls back to keep', async () => {
+  await activate(
+    'filer',
+    `require ["fileinto", "imap4flags", "mailbox"];
+     if header :contains "subject" "report" { fileinto :flags ["\\\\Flagged", "$Work"] "Reports"; stop; }
+     if header :contains "subject" "news" { fileinto :create "News"; stop; }
+     if header :contains "subject" "lost" { fileinto "Nowhere"; stop; }`,
+  );
+  const id = users.filer!.id;
+  const report = await accepted('filer@sieve.example', 'Subject: weekly report');
+  assert.deepEqual(await deliver(report, id), [{ kind: 'ack' }]);
+  assert.deepEqual(await mailbox(id, 'Reports'), [{ uid: 1, flags: ['\\Flagged', '$Work'] }]);
+  assert.equal((await recipient(report)).destination.mailbox, 'Reports');
+
+  const news = await accepted('filer@sieve.example', 'Subject: news of the day');
+  await deliver(news, id);
+  assert.equal((await mailbox(id, 'News')).length, 1);
+
+  const lost = await accepted('filer@sieve.example', 'Subject: lost');
+  await deliver(lost, id);
+  assert.equal((await mailbox(id, 'Nowhere')).length, 0);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+
+  // Delivered again (a redelivered job): nothing more is stored.
+  await deliver(report, id);
+  assert.equal((await mailbox(id, 'Reports')).length, 1);
+});
+
+test('discard: the recipient is delivered with no copy and the message completes', async () => {
+  await activate('discarder', 'if header :contains "subject" "spam" { discard; }');
+  const id = users.discarder!.id;
+  const spoolId = await accepted('discarder@sieve.example', 'Subject: cheap spam');
+  assert.deepEqual(await deliver(spoolId, id), [{ kind: 'ack' }]);
+  assert.equal((await mailbox(id, 'INBOX')).length, 0);
+  const r = await recipient(spoolId);
+  assert.equal(r.state, 'delivered');
+  assert.match(String(r.destination.filtered), /discard/);
+  const { rows } = await db.pool.query('SELECT completed_at FROM spool_messages WHERE id = $1', [spoolId]);
+  assert.notEqual(rows[0].completed_at, null);
+});
+
+test('a script that cannot run keeps the message', async () => {
+  await activate('broken', 'discard;');
+  await db.pool.query(`UPDATE sieve_scripts SET compiled = 'not a compiled script' WHERE account_id = $1`, [
+    users.broken!.id,
+  ]);
+  const spoolId = await accepted('broken@sieve.example', 'Subject: anything');
+  assert.deepEqual(await deliver(spoolId, users.broken!.id), [{ kind: 'ack' }]);
+  assert.equal((await mailbox(users.broken!.id, 'INBOX')).length, 1);
+});
+
+test("the domain's global before script runs for users without their own script", async () => {
+  await scripts.putGlobal(
+    'sieve.example',
+    'junk',
+    'before',
+    'require ["fileinto"]; if header :contains "x-spam-flag" "yes" { fileinto "Junk"; stop; }',
+  );
+  const id = users.plain!.id;
+  const spam = await accepted('plain@sieve.example', 'Subject: buy\nX-Spam-Flag: YES');
+  await deliver(spam, id);
+  assert.equal((await mailbox(id, 'Junk')).length, 1);
+  const ham = await accepted('plain@sieve.example', 'Subject: hello');
+  await deliver(ham, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+});
+
+test('vacation: one reply per sender within :days, RFC 3834 headers, none to lists or the null sender', async () => {
+  await activate(
+    'away',
+    'require ["vacation"]; vacation :days 7 :subject "Out of office" "I am away until Monday.";',
+  );
+  const id = users.away!.id;
+  const first = await accepted(
+    'away@sieve.example',
+    'To: away@sieve.example\nSubject: hi\nMessage-ID: <m1@remote.example>',
+  );
+  await deliver(first, id);
+  const second = await accepted(
+    'away@sieve.example',
+    'To: away@sieve.example\nSubject: again\nMessage-ID: <m2@remote.example>',
+  );
+  await deliver(second, id);
+  const list = await accepted(
+    'away@sieve.example',
+    'To: away@sieve.example\nSubject: digest\nList-Id: <news.lists.example>',
+    'news@lists.example',
+  );
+  await deliver(list, id);
+  const bounce = await accepted('away@sieve.example', 'To: away@sieve.example\nSubject: failure', '');
+  await deliver(bounce, id);
+  const other = await accepted(
+    'away@sieve.example',
+    'To: away@sieve.example\nSubject: hello',
+    'other@remote.example',
+  );
+  await deliver(other, id);
+  // Every message was still delivered.
+  assert.equal((await mailbox(id, 'INBOX')).length, 5);
+  const replies = await sentBy('vacation');
+  assert.deepEqual(
+    replies.map((r) => [r.mail_from, r.address]),
+    [
+      ['', 'sender@remote.example'],
+      ['', 'other@remote.example'],
+    ],
+  );
+  const reply = replies[0]!.text;
+  assert.match(reply, /^From: away@sieve\.example\r$/m);
+  assert.match(reply, /^To: sender@remote\.example\r$/m);
+  assert.match(reply, /^Subject: Out of office\r$/m);
+  assert.match(reply, /^In-Reply-To: <m1@remote\.example>\r$/m);
+  assert.match(reply, /^References: <m1@remote\.example>\r$/m);
+  assert.match(reply, /^Auto-Submitted: auto-replied/m);
+  assert.match(reply, /I am away until Monday\./);
+  assert.ok(published.includes(replies[0]!.id));
+  // The first delivery redelivered: no second reply.
+  await deliver(first, id);
+  assert.equal((await sentBy('vacation')).length, 2);
+});
+
+test('redirect: SRS sender, Delivered-To, no local copy; a redirect loop is broken', async () => {
+  await activate('forwarder', 'redirect "elsewhere@remote.example";');
+  const id = users.forwarder!.id;
+  const spoolId = await accepted('forwarder@sieve.example', 'Subject: pass it on');
+  await deliver(spoolId, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 0);
+  const [copy] = await sentBy('redirect');
+  assert.ok(copy);
+  assert.equal(copy.address, 'elsewhere@remote.example');
+  assert.match(copy.mail_from, /^SRS0=[^=]+=[A-Z2-7]{2}=remote\.example=sender@sieve\.example$/);
+  assert.match(copy.text, /^Delivered-To: forwarder@sieve\.example\r\nSubject: pass it on/);
+  assert.equal((await recipient(spoolId)).state, 'delivered');
+  // The same message coming back (it already passed this recipient) is kept, not redirected again.
+  const looped = await accepted(
+    'forwarder@sieve.example',
+    'Delivered-To: forwarder@sieve.example\nSubject: loop',
+  );
+  await deliver(looped, id);
+  assert.equal((await sentBy('redirect')).length, 1);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+});
+
+test('reject: no copy, a notice to the sender with the reason, none to the null sender', async () => {
+  await activate('rejecter', 'require ["reject"]; reject "I do not accept attachments.";');
+  const id = users.rejecter!.id;
+  const spoolId = await accepted(
+    'rejecter@sieve.example',
+    'Subject: with attachment\nMessage-ID: <r1@remote.example>',
+  );
+  await deliver(spoolId, id);
+  const bounce = await accepted('rejecter@sieve.example', 'Subject: a bounce', '');
+  await deliver(bounce, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 0);
+  const notices = await sentBy('reject');
+  assert.deepEqual(
+    notices.map((n) => [n.mail_from, n.address]),
+    [['', 'sender@remote.example']],
+  );
+  assert.match(notices[0]!.text, /^Auto-Submitted: auto-replied/m);
+  assert.match(notices[0]!.text, /I do not accept attachments\./);
+  assert.match(notices[0]!.text, /Message-ID: <r1@remote\.example>/);
+  assert.match(String((await recipient(spoolId)).destination.filtered), /reject/);
+});
+
+test("automatic replies beyond the account's hourly limit are not sent; the messages are still delivered", async () => {
+  autoRepliesPerHour = 1;
+  try {
+    await activate('busy', 'require ["vacation"]; vacation :days 1 "Busy.";');
+    const id = users.busy!.id;
+    const before = (await sentBy('vacation')).length;
+    for (const from of ['one@remote.example', 'two@remote.example'])
+      await deliver(await accepted('busy@sieve.example', 'To: busy@sieve.example\nSubject: hi', from), id);
+    assert.equal((await mailbox(id, 'INBOX')).length, 2);
+    const replies = (await sentBy('vacation')).slice(before);
+    assert.deepEqual(
+      replies.map((r) => r.address),
+      ['one@remote.example'],
+    );
+  } finally {
+    autoRepliesPerHour = 100;
+  }
+});
+
+test('a pathological regex or too many actions: bounded time, the message kept', async () => {
+  const id = users.hostile!.id;
+  await activate(
+    'hostile',
+    'require ["regex", "fileinto", "copy"]; if header :regex "subject" "^(a+)+$" { discard; }',
+  );
+  const started = Date.now();
+  await deliver(await accepted('hostile@sieve.example', `Subject: ${'a'.repeat(40)}!`), id);
+  assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  const many = Array.from({ length: 40 }, (_, i) => `fileinto :copy :create "F${i}";`).join(' ');
+  await activate('hostile', `require ["fileinto", "copy", "mailbox"]; ${many}`);
+  await deliver(await accepted('hostile@sieve.example', 'Subject: many'), id);
+  // Over SIEVE_MAX_ACTIONS (32): the run fails, nothing is filed, the message is kept.
+  assert.equal((await mailbox(id, 'INBOX')).length, 2);
+  assert.equal((await mailbox(id, 'F0')).length, 0);
+});
+
+test('duplicate: the second copy of a Message-ID is discarded, the first was stored', async () => {
+  await activate('deduper', 'require ["duplicate"]; if duplicate { discard; stop; }');
+  const id = users.deduper!.id;
+  const first = await accepted('deduper@sieve.example', 'Subject: once\nMessage-ID: <same@remote.example>');
+  await deliver(first, id);
+  // Delivered again (a redelivered job): its delivery key is known, nothing more is stored.
+  await deliver(first, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  const second = await accepted('deduper@sieve.example', 'Subject: twice\nMessage-ID: <same@remote.example>');
+  await deliver(second, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  assert.match(String((await recipient(second)).destination.filtered), /discard/);
+  const third = await accepted('deduper@sieve.example', 'Subject: other\nMessage-ID: <other@remote.example>');
+  await deliver(third, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 2);
+});
+
+test('enotify mailto: a notification to the URI address, the message kept', async () => {
+  await activate(
+    'notifier',
+    'require ["enotify"]; notify :message "New mail" "mailto:pager@remote.example?subject=Alert";',
+  );
+  const id = users.notifier!.id;
+  await deliver(await accepted('notifier@sieve.example', 'Subject: important'), id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  const [notice, extra] = await sentBy('notify');
+  assert.equal(extra, undefined);
+  assert.deepEqual([notice!.mail_from, notice!.address], ['', 'pager@remote.example']);
+  assert.match(notice!.text, /^From: notifier@sieve\.example\r$/m);
+  assert.match(notice!.text, /^Subject: Alert\r$/m);
+  assert.match(notice!.text, /^Auto-Submitted: auto-notified\r$/m);
+  assert.match(notice!.text, /New mail/);
+});
