@@ -160,7 +160,7 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
   }
   if (byUid && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
     items.unshift({ kind: 'simple', name: 'UID' });
-  if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enabled.add('CONDSTORE');
+  if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enableCondstore();
   const marksSeen =
     !box.readOnly &&
     items.some((i) => (i.kind === 'section' || (i.kind === 'binary' && !i.sizeOnly)) && !i.peek);
@@ -185,17 +185,24 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
     for (const meta of metas) {
       const seq = box.seqOf(meta.uid);
       if (seq === 0) continue;
-      const withFlags =
-        flagged.has(meta.uid) && !items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
-      await writeMessage(
-        session,
-        seq,
-        meta,
-        withFlags ? [...items, { kind: 'simple', name: 'FLAGS' }] : items,
-      );
+      await writeMessage(session, seq, meta, flagged.has(meta.uid) ? withFlagChange(session, items) : items);
     }
   }
   return ok(`${byUid ? 'UID FETCH' : 'FETCH'} completed`);
+}
+
+/**
+ * The items of a FETCH response that also reports the implicit \Seen it caused: FLAGS, and once
+ * CONDSTORE is enabled UID and MODSEQ as for every flag change (RFC 7162 3.1).
+ */
+function withFlagChange(session: ImapSession, items: FetchItem[]): FetchItem[] {
+  const has = (name: SimpleItem) => items.some((it) => it.kind === 'simple' && it.name === name);
+  const condstore = session.enabled.has('CONDSTORE');
+  const out = [...items];
+  if (condstore && !has('UID')) out.unshift({ kind: 'simple', name: 'UID' });
+  if (!has('FLAGS')) out.push({ kind: 'simple', name: 'FLAGS' });
+  if (condstore && !has('MODSEQ')) out.push({ kind: 'simple', name: 'MODSEQ' });
+  return out;
 }
 
 async function writeMessage(

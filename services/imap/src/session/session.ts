@@ -462,14 +462,40 @@ export class ImapSession {
       this.untagged(`${box.exists} EXISTS`);
       if (!this.enabled.has('IMAP4REV2')) this.untagged(`${box.recent.size} RECENT`);
     }
-    const condstore = this.enabled.has('CONDSTORE');
     for (const [uid, change] of flags) {
       const seq = box.seqOf(uid);
       if (seq === 0 || box.pendingExpunges.has(uid)) continue;
-      const parts = [`UID ${uid}`, `FLAGS ${this.formatFlags(change.flags, uid)}`];
-      if (condstore) parts.push(`MODSEQ (${change.modseq})`);
-      this.untagged(`${seq} FETCH (${parts.join(' ')})`);
+      this.reportFlagChange(seq, uid, change.flags, change.modseq, true);
     }
+  }
+
+  /**
+   * An untagged FETCH reporting a flag change (STORE, another session's change): FLAGS unless
+   * silent, and once CONDSTORE is enabled always UID and MODSEQ (RFC 7162 3.1, RFC 5162 erratum 1807).
+   */
+  reportFlagChange(
+    seq: number,
+    uid: number,
+    flags: string[] | undefined,
+    modseq: number,
+    withUid: boolean,
+  ): void {
+    const condstore = this.enabled.has('CONDSTORE');
+    const parts: string[] = [];
+    if (withUid || condstore) parts.push(`UID ${uid}`);
+    if (flags) parts.push(`FLAGS ${this.formatFlags(flags, uid)}`);
+    if (condstore) parts.push(`MODSEQ (${modseq})`);
+    if (parts.length > 0) this.untagged(`${seq} FETCH (${parts.join(' ')})`);
+  }
+
+  /**
+   * A CONDSTORE-enabling command (RFC 7162 3.1): the first one while a mailbox is selected tells the
+   * client the mailbox's HIGHESTMODSEQ, which it could not have asked for before.
+   */
+  enableCondstore(): void {
+    if (this.enabled.has('CONDSTORE')) return;
+    this.enabled.add('CONDSTORE');
+    if (this.selected) this.untagged(`OK [HIGHESTMODSEQ ${this.selected.knownModseq}] Highest`);
   }
 
   /** Removes expunged UIDs from the view, sending EXPUNGE (or VANISHED under QRESYNC). */
