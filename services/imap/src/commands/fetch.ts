@@ -260,7 +260,7 @@ async function writeMessage(
     line += `${sep()}${label} {${content.length}}\r\n`;
     await session.writeAsync(line);
     line = '';
-    for await (const chunk of content.chunks) await session.writeAsync(chunk);
+    for await (const chunk of content.chunks) await session.writeAsync(withoutNul(chunk));
   }
   await session.writeAsync(`${line})\r\n`);
 }
@@ -344,6 +344,18 @@ async function sectionContent(
       ? session.backend.readBody(meta.bodyId)
       : session.backend.readRange(meta.bodyId, start, end, meta.chunkSize),
   };
+}
+
+/**
+ * A literal is CHAR8 (RFC 9051 4.3, RFC 3501 9): no NUL. Binary content fetched as BODY[...] gets
+ * each NUL replaced by 0x80, as Dovecot does, so every size and partial offset stays that of the
+ * stored bytes; the exact bytes are what BINARY[...] is for (literal8, RFC 3516).
+ */
+function withoutNul(chunk: Buffer): Buffer {
+  if (!chunk.includes(0)) return chunk;
+  const copy = Buffer.from(chunk);
+  for (let i = copy.indexOf(0); i >= 0; i = copy.indexOf(0, i + 1)) copy[i] = 0x80;
+  return copy;
 }
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {

@@ -1,0 +1,88 @@
+// Defects found by reading responses against the RFC grammar (issue 15): each test is written from
+// the RFC text and raw protocol, not from what the server happened to answer.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixture.js';
+
+const crlf = (lines: string[]) => lines.join('\r\n');
+
+describe('imap responses by the RFC grammar', () => {
+  let fx: ImapFixture;
+  let id: number;
+  const clients: RawImapClient[] = [];
+  const connect = async () => {
+    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
+    clients.push(raw);
+    await raw.readLine();
+    await raw.login('max@example.com');
+    return raw;
+  };
+  before(async () => {
+    fx = await startImapFixture();
+    id = await fx.createUser('max@example.com');
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await fx?.close();
+  });
+
+  it('a literal never holds NUL: BODY[] of binary content is made sendable, literal8 only for BINARY (RFC 3516, RFC 9051 4.3)', async () => {
+    const binary = Buffer.from([0x41, 0x00, 0x42, 0x00, 0xff, 0x0d, 0x0a]);
+    const message = Buffer.concat([
+      Buffer.from(
+        crlf([
+          'From: a@example.com',
+          'Subject: binary part',
+          'MIME-Version: 1.0',
+          'Content-Type: multipart/mixed; boundary="x"',
+          '',
+          '--x',
+          'Content-Type: application/octet-stream',
+          'Content-Transfer-Encoding: binary',
+          '',
+          '',
+        ]),
+      ),
+      binary,
+      Buffer.from('--x--\r\n'),
+    ]);
+    await fx.deliver(id, message, { mailbox: 'INBOX' });
+    const raw = await connect();
+    await raw.command('EXAMINE INBOX');
+    const r = await raw.command(
+      'FETCH 1 (BODY.PEEK[1] BODY.PEEK[] BODY.PEEK[1]<1.3> RFC822.TEXT BINARY.PEEK[1])',
+    );
+    const line = r.untagged[0]!;
+    const literals = [...line.matchAll(/(~?)\{(\d+)\}\r\n/g)];
+    assert.equal(literals.length, 5, line);
+    // Four BODY/RFC822 literals: ordinary literals, no NUL in them, lengths as BODYSTRUCTURE says.
+    for (const m of literals.slice(0, 4)) assert.equal(m[1], '', line);
+    const binaryAt = line.indexOf(' BINARY[1] ');
+    assert.ok(binaryAt > 0, line);
+    assert.ok(!line.slice(0, binaryAt).includes('\u0000'), JSON.stringify(line.slice(0, binaryAt)));
+    assert.match(line, /BODY\[1\] \{5\}\r\n/);
+    assert.match(line, /BODY\[1\]<1> \{3\}\r\n/);
+    // BINARY sends the decoded bytes as they are, in a literal8 because they hold NUL.
+    assert.ok(
+      line.slice(binaryAt).startsWith(' BINARY[1] ~{5}\r\nA\u0000B\u0000'),
+      JSON.stringify(line.slice(binaryAt)),
+    );
+  });
+
+  it('an unquoted mailbox name may hold [ (only ] is a resp-special): SELECT, LIST, STATUS', async () => {
+    const raw = await connect();
+    assert.equal((await raw.command('CREATE "box[1"')).status, 'OK');
+    const select = await raw.command('SELECT box[1');
+    assert.equal(select.status, 'OK', select.tagged);
+    const list = await raw.command('LIST "" box[1');
+    assert.deepEqual(list.untagged, ['* LIST (\\HasNoChildren) "/" "box[1"']);
+    const status = await raw.command('STATUS box[1 (MESSAGES)');
+    assert.equal(status.status, 'OK', status.tagged);
+    assert.deepEqual(status.untagged, ['* STATUS "box[1" (MESSAGES 0)']);
+    // Brackets still carry sections in FETCH, spaces and parentheses included.
+    await raw.command('CLOSE');
+    await raw.command('EXAMINE INBOX');
+    const fetch = await raw.command('FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)]<0.8>)');
+    assert.equal(fetch.untagged[0], '* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)]<0> {8}\r\nSubject:)');
+  });
+});
