@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { formatBodyStructure, formatEnvelope } from '../src/mime/format-structure.js';
 import { parseMime } from '../src/mime/parse-mime.js';
 import { parseSection, sectionRange } from '../src/mime/sections.js';
+import { decodeQuotedPrintable } from '../src/mime/transfer-decode.js';
 
 const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'));
 
@@ -124,5 +125,16 @@ describe('MIME structure', () => {
     const { root: r } = parseMime(Buffer.from('Subject: x\r\n'));
     assert.equal(r.bodyStart, r.bodyEnd);
     assert.equal(r.type, 'text');
+  });
+});
+
+describe('quoted-printable (RFC 2045 6.7)', () => {
+  const qp = (s: string) => decodeQuotedPrintable(Buffer.from(s)).toString('latin1');
+  it('drops transport padding, joins soft line breaks (with padding after =), decodes =XX', () => {
+    assert.equal(qp('a b  \r\nc=\r\nd= \t\r\n=41=3d=\r\n'), 'a b\r\ncdA=');
+    assert.equal(qp('x=\ny\n'), 'xy\n');
+    assert.equal(qp('caf=C3=A9 =\r\nok'), 'café ok'.replace('é', '\xc3\xa9'));
+    assert.equal(qp('end='), 'end');
+    assert.equal(qp('=ZZ = x'), '=ZZ = x');
   });
 });

@@ -69,6 +69,37 @@ describe('imap responses by the RFC grammar', () => {
     );
   });
 
+  it('BINARY of quoted-printable follows RFC 2045 6.7; BINARY.SIZE and partial BINARY agree with the decoded bytes', async () => {
+    await fx.deliver(
+      id,
+      crlf([
+        'From: a@example.com',
+        'Subject: qp',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="q"',
+        '',
+        '--q',
+        'Content-Type: text/plain; charset=us-ascii',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        'line one   ',
+        'soft=  ',
+        'break=41 \t',
+        'end=',
+        '--q--',
+        '',
+      ]),
+    );
+    const decoded = 'line one\r\nsoftbreakA\r\nend';
+    const raw = await connect();
+    await raw.command('EXAMINE INBOX');
+    const r = await raw.command('FETCH 2 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[1]<5.7>)');
+    assert.equal(
+      r.untagged[0],
+      `* 2 FETCH (BINARY.SIZE[1] ${decoded.length} BINARY[1] {${decoded.length}}\r\n${decoded} BINARY[1]<5> {7}\r\n${decoded.slice(5, 12)})`,
+    );
+  });
+
   it('an unquoted mailbox name may hold [ (only ] is a resp-special): SELECT, LIST, STATUS', async () => {
     const raw = await connect();
     assert.equal((await raw.command('CREATE "box[1"')).status, 'OK');
