@@ -100,6 +100,36 @@ describe('imap responses by the RFC grammar', () => {
     );
   });
 
+  it('addresses: comments are not names, an empty group with a comment is just start and end, SEARCH FROM and SORT (CC) see the envelope (RFC 5322, RFC 3501 7.4.2, RFC 5256)', async () => {
+    const box = 'Addresses';
+    const raw = await connect();
+    await raw.command(`CREATE ${box}`);
+    const mail = (headers: string[]) => crlf([...headers, 'Subject: addr', '', 'x', '']);
+    await fx.deliver(
+      id,
+      mail(['From: <user (c)@ (c) domain.org>', 'To: group2: (foo) ;', 'Cc: zed: a@x.org;, b@y.org']),
+      { mailbox: box },
+    );
+    await fx.deliver(id, mail(['From: "Quoted, Name" <q@x.org> (not a name)', 'Cc: m@x.org']), {
+      mailbox: box,
+    });
+    await raw.command(`EXAMINE ${box}`);
+    const env = await raw.command('FETCH 1:2 (ENVELOPE)');
+    const first = env.untagged[0]!;
+    assert.ok(first.includes(' ((NIL NIL "user" "domain.org")) '), first);
+    assert.ok(first.includes(' ((NIL NIL "group2" NIL)(NIL NIL NIL NIL)) '), first);
+    assert.ok(
+      first.includes(' ((NIL NIL "zed" NIL)(NIL NIL "a" "x.org")(NIL NIL NIL NIL)(NIL NIL "b" "y.org")) '),
+      first,
+    );
+    assert.ok(env.untagged[1]!.includes(' (("Quoted, Name" NIL "q" "x.org")) '), env.untagged[1]);
+    assert.deepEqual((await raw.command('SEARCH FROM user@domain.org')).untagged, ['* SEARCH 1']);
+    assert.deepEqual((await raw.command('SEARCH FROM "c"')).untagged, ['* SEARCH']);
+    // RFC 5256: the addr-mailbox of the first Cc address; a group's first address is its start,
+    // whose mailbox is the group name ("zed" sorts after "m").
+    assert.deepEqual((await raw.command('SORT (CC) UTF-8 ALL')).untagged, ['* SORT 2 1']);
+  });
+
   it('an unquoted mailbox name may hold [ (only ] is a resp-special): SELECT, LIST, STATUS', async () => {
     const raw = await connect();
     assert.equal((await raw.command('CREATE "box[1"')).status, 'OK');

@@ -41,8 +41,11 @@ export function sentDate(m: ThreadInput): number {
   return Number.isFinite(parsed) ? parsed : m.internalDate.getTime();
 }
 
-const firstMailbox = (list: Envelope['from']) =>
-  (list.find((a) => a.mailbox && !a.group)?.mailbox ?? '').toUpperCase();
+/**
+ * RFC 5256 3: the addr-mailbox of the first address. When the list starts with a group, that is
+ * the group's start, whose mailbox is the group name (RFC 3501 7.4.2).
+ */
+const firstMailbox = (list: Envelope['from']) => (list[0]?.mailbox ?? '').toUpperCase();
 
 function value(m: ThreadInput, key: SortKey['key']): string | number {
   switch (key) {
