@@ -130,6 +130,39 @@ describe('imap responses by the RFC grammar', () => {
     assert.deepEqual((await raw.command('SORT (CC) UTF-8 ALL')).untagged, ['* SORT 2 1']);
   });
 
+  it('THREAD: REFERENCES merges by subject only as RFC 5256 step 5 says; threads ordered by sent date, ties by mailbox order', async () => {
+    const box = 'Threads';
+    const raw = await connect();
+    await raw.command(`CREATE ${box}`);
+    const mail = (subject: string, day: number) =>
+      crlf([
+        `Subject: ${subject}`,
+        `Date: Mon, 0${day} Jan 2026 10:00:00 +0000`,
+        `Message-ID: <t${subject.length}.${day}@x>`,
+        '',
+        'x',
+        '',
+      ]);
+    // "Re-org" is no reply (no "re:"), so two of them are siblings under a dummy, not parent and child;
+    // "Re: foo" before "foo": the non-reply "foo" takes the subject, the reply becomes its child.
+    for (const [subject, day] of [
+      ['Re-org', 1],
+      ['Re-org', 2],
+      ['Re: foo', 3],
+      ['foo', 4],
+      ['b', 5],
+      ['a', 5],
+    ] as const)
+      await fx.deliver(id, mail(subject, day), { mailbox: box });
+    await raw.command(`EXAMINE ${box}`);
+    assert.deepEqual((await raw.command('THREAD REFERENCES UTF-8 ALL')).untagged, [
+      '* THREAD ((1)(2))(4 3)(5)(6)',
+    ]);
+    assert.deepEqual((await raw.command('THREAD ORDEREDSUBJECT UTF-8 ALL')).untagged, [
+      '* THREAD (1 2)(3 4)(5)(6)',
+    ]);
+  });
+
   it('an unquoted mailbox name may hold [ (only ] is a resp-special): SELECT, LIST, STATUS', async () => {
     const raw = await connect();
     assert.equal((await raw.command('CREATE "box[1"')).status, 'OK');
