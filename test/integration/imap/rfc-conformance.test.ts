@@ -163,6 +163,45 @@ describe('imap responses by the RFC grammar', () => {
     ]);
   });
 
+  it('subscriptions are their own list: CREATE does not subscribe, DELETE does not unsubscribe, \\NonExistent, CHILDINFO, LSUB \\Noselect (RFC 3501 6.3.6-6.3.9, RFC 5258)', async () => {
+    const raw = await connect();
+    const attrs = (line: string) =>
+      new Set(/^\* (?:LIST|LSUB) \(([^)]*)\)/.exec(line)?.[1]?.split(' ').filter(Boolean));
+    assert.equal((await raw.command('CREATE Sub/Keep')).status, 'OK');
+    assert.equal((await raw.command('CREATE Sub/Gone')).status, 'OK');
+    // CREATE does not subscribe.
+    assert.deepEqual((await raw.command('LSUB "" Sub/*')).untagged, []);
+    assert.deepEqual((await raw.command('LIST (SUBSCRIBED) "" Sub/*')).untagged, []);
+    assert.equal((await raw.command('SUBSCRIBE Sub/Keep')).status, 'OK');
+    assert.equal((await raw.command('SUBSCRIBE Sub/Gone')).status, 'OK');
+    // DELETE does not unsubscribe: the name stays, \NonExistent.
+    assert.equal((await raw.command('DELETE Sub/Gone')).status, 'OK');
+    const subscribed = await raw.command('LIST (SUBSCRIBED) "" Sub/*');
+    assert.equal(subscribed.untagged.length, 2, subscribed.untagged.join('|'));
+    const gone = subscribed.untagged.find((l) => l.endsWith(' "Sub/Gone"') || l.endsWith(' Sub/Gone'))!;
+    assert.ok(gone, subscribed.untagged.join('|'));
+    assert.ok(attrs(gone).has('\\Subscribed') && attrs(gone).has('\\NonExistent'), gone);
+    const keep = subscribed.untagged.find((l) => /Sub\/Keep"?$/.test(l))!;
+    assert.ok(attrs(keep).has('\\Subscribed') && !attrs(keep).has('\\NonExistent'), keep);
+    // A plain LIST does not show the subscribed name that has no mailbox.
+    assert.ok(!(await raw.command('LIST "" Sub/*')).untagged.some((l) => /Gone/.test(l)));
+    // RECURSIVEMATCH: the unsubscribed parent comes with CHILDINFO (SUBSCRIBED).
+    const recursive = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" %');
+    const parent = recursive.untagged.find((l) => /"?Sub"? \("CHILDINFO" \("SUBSCRIBED"\)\)$/.test(l));
+    assert.ok(parent, recursive.untagged.join('|'));
+    assert.ok(!attrs(parent).has('\\Subscribed'), parent);
+    // LSUB: an unsubscribed parent of a subscribed name that % does not reach is \Noselect; with *
+    // the subscribed names themselves are listed and the parent is not.
+    const lsubLevel = await raw.command('LSUB "" Sub');
+    assert.equal(lsubLevel.untagged.length, 1, lsubLevel.untagged.join('|'));
+    assert.ok(attrs(lsubLevel.untagged[0]!).has('\\Noselect'), lsubLevel.untagged[0]);
+    const lsubAll = await raw.command('LSUB "" Sub*');
+    assert.equal(lsubAll.untagged.length, 2, lsubAll.untagged.join('|'));
+    // UNSUBSCRIBE removes a name whose mailbox is gone.
+    assert.equal((await raw.command('UNSUBSCRIBE Sub/Gone')).status, 'OK');
+    assert.equal((await raw.command('LIST (SUBSCRIBED) "" Sub/*')).untagged.length, 1);
+  });
+
   it('an unquoted mailbox name may hold [ (only ] is a resp-special): SELECT, LIST, STATUS', async () => {
     const raw = await connect();
     assert.equal((await raw.command('CREATE "box[1"')).status, 'OK');

@@ -14,6 +14,7 @@ import {
   findMailbox,
   firstUnseenUid,
   listMailboxes,
+  listSubscriptions,
   loadBodyStructure,
   loadSnapshot,
   mailboxKeywords,
@@ -104,6 +105,10 @@ export class MailBackend {
         uids: [],
         modseq: 0,
       });
+  }
+
+  listSubscriptions(accountId: number) {
+    return listSubscriptions(this.pool, accountId);
   }
 
   setSubscribed(accountId: number, name: string, subscribed: boolean) {
