@@ -196,6 +196,13 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     await until(() => inflated, /d OK/);
     assert.match(inflated, /c OK \[READ-WRITE\]/);
     assert.ok(inflated.includes('BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: parts\r\n\r\n)'), inflated);
+    // LOGOUT: BYE and the tagged OK leave through the deflate stream before the connection closes.
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    deflater.write('e LOGOUT\r\n');
+    deflater.flush(constants.Z_SYNC_FLUSH);
+    await closed;
+    await until(() => inflated, /e OK/);
+    assert.match(inflated, /\* BYE [^\r\n]*\r\ne OK [^\r\n]*\r\n$/);
     socket.destroy();
   });
 

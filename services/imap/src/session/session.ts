@@ -561,8 +561,15 @@ export class ImapSession {
 
   close(): void {
     if (this.closed) return;
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2_000).unref();
+    const socket = this.socket;
+    const deflater = this.deflater;
+    if (deflater && !socket.destroyed) {
+      // Under COMPRESS what was written last (BYE, LOGOUT's OK) is still inside the deflate stream:
+      // finish it, and end the socket only once its last bytes have been handed over.
+      deflater.once('end', () => socket.end());
+      deflater.end();
+    } else socket.end();
+    setTimeout(() => socket.destroy(), 2_000).unref();
     this.finish();
   }
 
