@@ -10,6 +10,7 @@ import { CommandReader, type RawCommand } from '../protocol/command-reader.js';
 import { imapString } from '../protocol/compose.js';
 import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../protocol/errors.js';
 import { parseCommand } from '../protocol/parser.js';
+import { handshake } from '../server.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { State } from './states.js';
@@ -135,10 +136,13 @@ export class ImapSession {
     });
   }
 
+  private readonly onSocketData = (data: Buffer) => this.onData(data);
+  private readonly onSocketClose = () => this.finish();
+
   private attach(socket: Socket): void {
-    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('data', this.onSocketData);
     socket.on('error', (error) => this.logger.debug({ err: error }, 'socket error'));
-    socket.on('close', () => this.finish());
+    socket.on('close', this.onSocketClose);
     socket.setNoDelay(true);
   }
 
@@ -399,17 +403,18 @@ export class ImapSession {
     this.reader = this.newReader();
     this.uncork();
     const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    plain.removeAllListeners('error');
+    // Only this session's own handlers: the listener's (which frees the per-IP slot) stay.
+    plain.off('data', this.onSocketData);
+    plain.off('close', this.onSocketClose);
     const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
     this.socket = secure;
     this.secure = true;
-    await new Promise<void>((resolve) => {
-      secure.once('secure', () => resolve());
-      secure.once('error', () => resolve());
-      secure.once('close', () => resolve());
-    });
+    if (!(await handshake(secure))) {
+      // A failed or abandoned handshake ends the session now (its slots are freed at once).
+      this.finish();
+      secure.destroy();
+      return;
+    }
     this.attach(secure);
   }
 
