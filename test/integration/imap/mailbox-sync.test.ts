@@ -251,15 +251,19 @@ describe('imap mailbox state across sessions and replicas', () => {
         }
       }
     }
-    const open = async (port: number) => {
+    // Half the sessions run with CONDSTORE on: the response checker of the fixture then holds every
+    // flag change they are told of (also other sessions' and during IDLE) to UID + MODSEQ.
+    const open = async (port: number, condstore: boolean) => {
       const raw = await rawLogin(port, 'zoe@example.com');
+      if (condstore)
+        assert.deepEqual((await raw.command('ENABLE CONDSTORE')).untagged, ['* ENABLED CONDSTORE']);
       const view = new View();
       for (const l of (await raw.command('SELECT INBOX')).untagged) view.apply(l);
       for (const l of (await raw.command('FETCH 1:* (UID FLAGS)')).untagged) view.apply(l);
       return { raw, view };
     };
-    const workers = await Promise.all([0, 1, 0, 1, 0, 1].map((r) => open(replicas[r]!.imapsPort)));
-    const idlers = await Promise.all([0, 1].map((r) => open(replicas[r]!.imapsPort)));
+    const workers = await Promise.all([0, 1, 0, 1, 0, 1].map((r, i) => open(replicas[r]!.imapsPort, i < 3)));
+    const idlers = await Promise.all([0, 1].map((r) => open(replicas[r]!.imapsPort, r === 0)));
     const idleDone: Array<Promise<void>> = [];
     let stopIdle = false;
     for (const idler of idlers) {
