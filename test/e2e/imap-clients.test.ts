@@ -148,6 +148,8 @@ print('ok')
     const sync = async () => {
       const r = await run('mbsync', ['-c', rc, '-a'], { timeoutMs: 120_000 });
       assert.equal(r.code, 0, `mbsync failed:\n${r.stdout}\n${r.stderr}`);
+      // mbsync turns COMPRESS=DEFLATE on: LOGOUT's BYE and OK must arrive before the close.
+      assert.doesNotMatch(r.stderr, /unexpected EOF|Error|Warning/i, r.stderr);
       return r;
     };
     await sync();

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseAddressList } from '../src/mime/addresses.js';
 import { formatBodyStructure, formatEnvelope } from '../src/mime/format-structure.js';
 import { parseMime } from '../src/mime/parse-mime.js';
 import { parseSection, sectionRange } from '../src/mime/sections.js';
+import { decodeQuotedPrintable } from '../src/mime/transfer-decode.js';
 
 const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'));
 
@@ -124,5 +126,46 @@ describe('MIME structure', () => {
     const { root: r } = parseMime(Buffer.from('Subject: x\r\n'));
     assert.equal(r.bodyStart, r.bodyEnd);
     assert.equal(r.type, 'text');
+  });
+});
+
+describe('quoted-printable (RFC 2045 6.7)', () => {
+  const qp = (s: string) => decodeQuotedPrintable(Buffer.from(s)).toString('latin1');
+  it('drops transport padding, joins soft line breaks (with padding after =), decodes =XX', () => {
+    assert.equal(qp('a b  \r\nc=\r\nd= \t\r\n=41=3d=\r\n'), 'a b\r\ncdA=');
+    assert.equal(qp('x=\ny\n'), 'xy\n');
+    assert.equal(qp('caf=C3=A9 =\r\nok'), 'café ok'.replace('é', '\xc3\xa9'));
+    assert.equal(qp('end='), 'end');
+    assert.equal(qp('=ZZ = x'), '=ZZ = x');
+  });
+});
+
+describe('RFC 5322 address lists', () => {
+  const simple = (value: string) =>
+    parseAddressList(value).map((a) => [a.name, a.mailbox, a.host, a.group ?? null]);
+  it('drops comments, keeps quoted names, skips obsolete routes, reads groups', () => {
+    assert.deepEqual(simple('<user (c)@ (c) domain.org>'), [[null, 'user', 'domain.org', null]]);
+    assert.deepEqual(simple('John (x) Q. Public <@relay.org,@b.org:jqp@example.com> (y)'), [
+      ['John Q. Public', 'jqp', 'example.com', null],
+    ]);
+    assert.deepEqual(simple('"Last, First" <lf@x.org>, plain@y.org (Not A Name)'), [
+      ['Last, First', 'lf', 'x.org', null],
+      [null, 'plain', 'y.org', null],
+    ]);
+    assert.deepEqual(simple('group2: (foo) ;'), [
+      [null, 'group2', null, 'start'],
+      [null, null, null, 'end'],
+    ]);
+    assert.deepEqual(simple('g: a@x.org, B <b@y.org>;, c@z.org'), [
+      [null, 'g', null, 'start'],
+      [null, 'a', 'x.org', null],
+      ['B', 'b', 'y.org', null],
+      [null, null, null, 'end'],
+      [null, 'c', 'z.org', null],
+    ]);
+    assert.deepEqual(simple('undisclosed-recipients:'), [
+      [null, 'undisclosed-recipients', null, 'start'],
+      [null, null, null, 'end'],
+    ]);
   });
 });

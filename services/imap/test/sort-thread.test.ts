@@ -85,4 +85,19 @@ describe('RFC 5256 base subject, SORT and THREAD', () => {
     const loop = [input(1, 'x', 1, '<a>', ['<b>']), input(2, 'x', 2, '<b>', ['<a>'])];
     assert.doesNotThrow(() => threadReferences(loop, (m) => m.seq));
   });
+
+  it('REFERENCES step 5 merges by subject only by its rules; ties in sent date go by mailbox order', () => {
+    const bySeq = (m: ThreadInput) => m.seq;
+    const list = [
+      input(1, 'Re-org', 1, '<1>'),
+      input(2, 'Re-org', 2, '<2>'),
+      input(3, 'Re: foo', 3, '<3>'),
+      input(4, '[list] foo (fwd)', 4, '<4>'),
+      input(5, 'foo', 5, '<5>'),
+      input(6, 'b', 6, '<6>'),
+      input(7, 'a', 6, '<7>'),
+    ];
+    assert.equal(formatThreads(threadReferences(list, bySeq)), '((1)(2))(5 (3)(4))(6)(7)');
+    assert.equal(formatThreads(threadOrderedSubject(list, bySeq)), '(1 2)(3 (4)(5))(6)(7)');
+  });
 });

@@ -28,7 +28,9 @@ describe('CONDSTORE and QRESYNC (RFC 7162)', () => {
     const start = modseqOf(sel.untagged);
     assert.ok(start > 0, sel.untagged.join('|'));
     const stored = await raw.command('STORE 2 +FLAGS (\\Seen)');
-    const m = /^\* 2 FETCH \(FLAGS \(\\Seen \\Recent\) MODSEQ \((\d+)\)\)$/.exec(stored.untagged[0] ?? '');
+    const m = /^\* 2 FETCH \(UID 2 FLAGS \(\\Seen \\Recent\) MODSEQ \((\d+)\)\)$/.exec(
+      stored.untagged[0] ?? '',
+    );
     assert.ok(m, stored.untagged.join('|'));
     const changed = Number(m[1]);
     assert.ok(changed > start);
@@ -37,7 +39,7 @@ describe('CONDSTORE and QRESYNC (RFC 7162)', () => {
     const refused = await raw.command(`STORE 1:2 (UNCHANGEDSINCE ${start}) +FLAGS (\\Flagged)`);
     assert.match(refused.tagged, /OK \[MODIFIED 2\]/);
     assert.equal(refused.untagged.length, 1);
-    assert.match(refused.untagged[0]!, /^\* 1 FETCH \(FLAGS \(\\Flagged \\Recent\) MODSEQ \(\d+\)\)$/);
+    assert.match(refused.untagged[0]!, /^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged \\Recent\) MODSEQ \(\d+\)\)$/);
     const search = await raw.command(`SEARCH MODSEQ ${changed}`);
     assert.match(search.untagged[0]!, /^\* SEARCH 1 2 \(MODSEQ \d+\)$/);
     const status = await raw.command('STATUS INBOX (HIGHESTMODSEQ MESSAGES SIZE)');
@@ -68,5 +70,92 @@ describe('CONDSTORE and QRESYNC (RFC 7162)', () => {
     const expunge = await raw.command('EXPUNGE');
     assert.deepEqual(expunge.untagged, ['* VANISHED 1']);
     assert.match(expunge.tagged, /OK \[HIGHESTMODSEQ \d+\]/);
+  });
+});
+
+// RFC 7162 3.1: once CONDSTORE is enabled, every untagged FETCH that reports a flag change carries
+// UID and MODSEQ, whoever caused it; the first enabling command on a selected mailbox reports
+// HIGHESTMODSEQ; ESEARCH MIN/MAX report the mod-sequence of the message returned (3.1.5).
+describe('CONDSTORE: UID and MODSEQ on every flag-change FETCH', () => {
+  let fx: ImapFixture;
+  const clients: RawImapClient[] = [];
+  const open = async () => {
+    const c = await RawImapClient.connect(fx.service.imapsPort, true);
+    clients.push(c);
+    await c.readLine();
+    await c.login('kate@example.com');
+    return c;
+  };
+  const hasUidAndModseq = (line: string, uid: number) =>
+    new RegExp(`^\\* \\d+ FETCH \\((?=.*\\bUID ${uid}\\b)(?=.*\\bMODSEQ \\(\\d+\\)).*\\)$`).test(line);
+  before(async () => {
+    fx = await startImapFixture();
+    const id = await fx.createUser('kate@example.com');
+    for (let i = 1; i <= 4; i++) await fx.deliver(id, msg(i));
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await fx?.close();
+  });
+
+  it('STORE, STORE.SILENT, another session and the implicit \\Seen of FETCH BODY[] carry UID and MODSEQ', async () => {
+    const a = await open();
+    const b = await open();
+    for (const c of [a, b]) {
+      await c.command('ENABLE CONDSTORE');
+      await c.command('SELECT INBOX');
+    }
+    const stored = await a.command('STORE 1 +FLAGS (\\Flagged)');
+    assert.equal(stored.untagged.length, 1);
+    assert.ok(hasUidAndModseq(stored.untagged[0]!, 1), stored.untagged[0]);
+    const silent = await a.command('STORE 2 +FLAGS.SILENT (\\Answered)');
+    assert.equal(silent.untagged.length, 1);
+    assert.ok(hasUidAndModseq(silent.untagged[0]!, 2), silent.untagged[0]);
+    assert.doesNotMatch(silent.untagged[0]!, /FLAGS/);
+    const seen = await a.command('FETCH 3 BODY[]');
+    assert.equal(seen.untagged.length, 1);
+    assert.match(
+      seen.untagged[0]!,
+      /^\* 3 FETCH \(UID 3 BODY\[\] \{\d+\}\r\n[\s\S]* FLAGS \([^)]*\) MODSEQ \(\d+\)\)$/,
+    );
+    assert.match(seen.untagged[0]!, /FLAGS \([^)]*\\Seen/);
+    const other = await b.command('NOOP');
+    const fetches = other.untagged.filter((l) => / FETCH /.test(l));
+    assert.equal(fetches.length, 3, other.untagged.join('|'));
+    for (const [i, uid] of [1, 2, 3].entries()) assert.ok(hasUidAndModseq(fetches[i]!, uid), fetches[i]);
+  });
+
+  it('the first CONDSTORE-enabling command on a selected mailbox reports HIGHESTMODSEQ', async () => {
+    for (const enabling of [
+      'FETCH 1 (MODSEQ)',
+      'SEARCH MODSEQ 1',
+      'UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1)',
+    ]) {
+      const c = await open();
+      const sel = await c.command('SELECT INBOX');
+      const highest = modseqOf(sel.untagged);
+      const r = await c.command(enabling);
+      assert.ok(
+        r.untagged.includes(`* OK [HIGHESTMODSEQ ${highest}] Highest`),
+        `${enabling}: ${r.untagged.join('|')}`,
+      );
+      const again = await c.command(enabling);
+      assert.ok(!again.untagged.some((l) => /HIGHESTMODSEQ/.test(l)), again.untagged.join('|'));
+    }
+  });
+
+  it('SEARCH RETURN (MIN) / (MAX) with MODSEQ reports the returned message’s mod-sequence', async () => {
+    const c = await open();
+    await c.command('SELECT INBOX (CONDSTORE)');
+    const all = await c.command('FETCH 1:* (MODSEQ)');
+    const modseqs = all.untagged.map((l) => Number(/MODSEQ \((\d+)\)/.exec(l)![1]));
+    assert.equal(modseqs.length, 4);
+    const min = await c.command('SEARCH RETURN (MIN) MODSEQ 1');
+    assert.match(min.untagged[0]!, new RegExp(`^\\* ESEARCH \\(TAG "t\\d+"\\) MIN 1 MODSEQ ${modseqs[0]}$`));
+    const max = await c.command('SEARCH RETURN (MAX) MODSEQ 1');
+    assert.match(max.untagged[0]!, new RegExp(`^\\* ESEARCH \\(TAG "t\\d+"\\) MAX 4 MODSEQ ${modseqs[3]}$`));
+    const both = await c.command('SEARCH RETURN (MIN MAX) MODSEQ 1');
+    const highest = Math.max(modseqs[0]!, modseqs[3]!);
+    assert.match(both.untagged[0]!, new RegExp(`MIN 1 MAX 4 MODSEQ ${highest}$`));
   });
 });

@@ -139,8 +139,8 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
       special.untagged.join('|'),
     );
     assert.ok(!special.untagged.some((l) => l.endsWith(' INBOX')));
-    await raw.command('UNSUBSCRIBE Work');
-    await raw.command('UNSUBSCRIBE Work/2026');
+    // CREATE does not subscribe (subscriptions are a list of their own).
+    assert.equal((await raw.command('SUBSCRIBE Work/2026/Q1')).status, 'OK');
     const recursive = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" "Work%"');
     assert.deepEqual(recursive.untagged, ['* LIST (\\HasChildren) "/" Work ("CHILDINFO" ("SUBSCRIBED"))']);
     const status = await raw.command('LIST "" "Receipts" RETURN (STATUS (MESSAGES UIDNEXT))');
@@ -149,11 +149,9 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
       '* STATUS Receipts (MESSAGES 0 UIDNEXT 1)',
     ]);
     const lsub = await raw.command('LSUB "" "Work*"');
-    assert.deepEqual(lsub.untagged, [
-      '* LSUB (\\Noselect) "/" Work',
-      '* LSUB (\\Noselect) "/" Work/2026',
-      '* LSUB () "/" Work/2026/Q1',
-    ]);
+    // "*" reaches the subscribed name itself; "%" stops at its unsubscribed parent (RFC 3501 6.3.9).
+    assert.deepEqual(lsub.untagged, ['* LSUB () "/" Work/2026/Q1']);
+    assert.deepEqual((await raw.command('LSUB "" "Work/%"')).untagged, ['* LSUB (\\Noselect) "/" Work/2026']);
     assert.equal((await raw.command('DELETE Work/2026/Q1')).status, 'OK');
     assert.match((await raw.command('DELETE Work/2026/Q1')).tagged, /NO \[NONEXISTENT\]/);
     assert.match((await raw.command('DELETE INBOX')).tagged, /NO/);
@@ -198,6 +196,13 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     await until(() => inflated, /d OK/);
     assert.match(inflated, /c OK \[READ-WRITE\]/);
     assert.ok(inflated.includes('BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: parts\r\n\r\n)'), inflated);
+    // LOGOUT: BYE and the tagged OK leave through the deflate stream before the connection closes.
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    deflater.write('e LOGOUT\r\n');
+    deflater.flush(constants.Z_SYNC_FLUSH);
+    await closed;
+    await until(() => inflated, /e OK/);
+    assert.match(inflated, /\* BYE [^\r\n]*\r\ne OK [^\r\n]*\r\n$/);
     socket.destroy();
   });
 

@@ -15,6 +15,7 @@ import {
   testDatabase,
   testWorkdir,
 } from '../../harness/index.js';
+import { LITERAL, type ReceivedResponse, ResponseChecker } from './response-checker.js';
 
 export interface ImapService {
   process: NodeServiceProcess;
@@ -111,6 +112,12 @@ export async function startImapFixture(env: Record<string, string> = {}): Promis
     await bus.close();
     await nats.stop();
     await db.close();
+    // Every raw response of the file was checked against the grammar and the session rules.
+    const violations = responseViolations.splice(0);
+    if (violations.length > 0)
+      throw new Error(
+        `${violations.length} IMAP response violations:\n${violations.slice(0, 20).join('\n')}`,
+      );
   };
   let service: ImapService;
   try {
@@ -160,8 +167,13 @@ export async function startImapFixture(env: Record<string, string> = {}): Promis
   };
 }
 
+/** Every response a RawImapClient received that broke the grammar or a session rule. */
+export const responseViolations: string[] = [];
+
 /** A minimal IMAP client speaking raw protocol lines, for conformance tests. */
 export class RawImapClient {
+  /** Checks each response against the RFC grammar and the session's rules (response-checker.ts). */
+  readonly checker = new ResponseChecker(responseViolations);
   private buffer = Buffer.alloc(0);
   private lines: string[] = [];
   private waiters: Array<() => void> = [];
@@ -218,26 +230,34 @@ export class RawImapClient {
     for (;;) {
       let offset = 0;
       let text = '';
+      const checked: ReceivedResponse = { text: '', literals: [] };
       let complete = false;
       while (offset < this.buffer.length) {
         const lf = this.buffer.indexOf(0x0a, offset);
         if (lf < 0) break;
-        const line = this.buffer.subarray(offset, lf + 1).toString('utf8');
-        const m = /\{(\d+)\}\r\n$/.exec(line);
+        const raw = this.buffer.subarray(offset, lf + 1);
+        const line = raw.toString('utf8');
+        const m = /(~?)\{(\d+)\}\r\n$/.exec(line);
         if (m) {
-          const n = Number(m[1]);
+          const n = Number(m[2]);
           if (this.buffer.length < lf + 1 + n) break;
-          text += line + this.buffer.subarray(lf + 1, lf + 1 + n).toString('utf8');
+          const bytes = this.buffer.subarray(lf + 1, lf + 1 + n);
+          text += line + bytes.toString('utf8');
+          const head = raw.toString('latin1');
+          checked.text += head.slice(0, head.length - m[0].length) + LITERAL;
+          checked.literals.push({ bytes: Buffer.from(bytes), eight: m[1] === '~' });
           offset = lf + 1 + n;
           continue;
         }
         text += line.replace(/\r\n$/, '');
+        checked.text += raw.toString('latin1').replace(/\r?\n$/, '');
         offset = lf + 1;
         complete = true;
         break;
       }
       if (!complete) return;
       this.buffer = this.buffer.subarray(offset);
+      this.checker.received(checked);
       this.lines.push(text);
       this.wake();
     }
@@ -270,6 +290,7 @@ export class RawImapClient {
     timeoutMs = 10_000,
   ): Promise<{ untagged: string[]; tagged: string; status: string }> {
     const tag = `t${++this.tagCounter}`;
+    this.checker.sent(tag, text);
     this.send(`${tag} ${text}\r\n`);
     return this.until(tag, timeoutMs);
   }

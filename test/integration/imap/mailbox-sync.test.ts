@@ -12,6 +12,16 @@ import {
 const note = (n: number, extra = '') =>
   `From: sender${n}@example.com\r\nTo: carol@example.com\r\nSubject: note ${n}${extra}\r\nDate: Mon, 2${n % 10} Nov 2026 10:00:00 +0000\r\n\r\nbody of note ${n}\r\n`;
 
+/** The numbers of a sequence set such as 3,5:7. */
+function expandSet(set: string): number[] {
+  return set.split(',').flatMap((part) => {
+    const [a, b = a] = part.split(':').map(Number) as [number, number?];
+    const out: number[] = [];
+    for (let n = Math.min(a, b!); n <= Math.max(a, b!); n++) out.push(n);
+    return out;
+  });
+}
+
 async function rawLogin(port: number, user = 'carol@example.com'): Promise<RawImapClient> {
   const raw = await RawImapClient.connect(port, true);
   await raw.readLine();
@@ -212,6 +222,7 @@ describe('imap mailbox state across sessions and replicas', () => {
     type Entry = { uid?: number; flags?: string };
     class View {
       entries: Entry[] = [];
+      vanished = 0;
       apply(line: string): void {
         let m = /^\* (\d+) EXISTS$/.exec(line);
         if (m) {
@@ -225,6 +236,17 @@ describe('imap mailbox state across sessions and replicas', () => {
           const n = Number(m[1]);
           assert.ok(n >= 1 && n <= this.entries.length, `EXPUNGE ${n} outside 1..${this.entries.length}`);
           this.entries.splice(n - 1, 1);
+          return;
+        }
+        m = /^\* VANISHED ([\d:,]+)$/.exec(line);
+        if (m) {
+          // QRESYNC: expunges by UID; every UID of the view is known by then (learnUids).
+          for (const uid of expandSet(m[1]!)) {
+            const at = this.entries.findIndex((e) => e.uid === uid);
+            assert.ok(at >= 0, `VANISHED ${uid} not in the view: ${line}`);
+            this.entries.splice(at, 1);
+            this.vanished++;
+          }
           return;
         }
         m = /^\* (\d+) FETCH \((.*)\)$/.exec(line);
@@ -251,15 +273,36 @@ describe('imap mailbox state across sessions and replicas', () => {
         }
       }
     }
-    const open = async (port: number) => {
+    // Sessions run with CONDSTORE or QRESYNC on or neither: the response checker of the fixture
+    // holds every flag change they are told of (also other sessions' and during IDLE) to UID +
+    // MODSEQ, and expunges to VANISHED exactly under QRESYNC.
+    type Mode = 'plain' | 'CONDSTORE' | 'QRESYNC';
+    const open = async (port: number, mode: Mode) => {
       const raw = await rawLogin(port, 'zoe@example.com');
+      if (mode !== 'plain')
+        assert.deepEqual((await raw.command(`ENABLE ${mode}`)).untagged, [`* ENABLED ${mode}`]);
       const view = new View();
       for (const l of (await raw.command('SELECT INBOX')).untagged) view.apply(l);
       for (const l of (await raw.command('FETCH 1:* (UID FLAGS)')).untagged) view.apply(l);
       return { raw, view };
     };
-    const workers = await Promise.all([0, 1, 0, 1, 0, 1].map((r) => open(replicas[r]!.imapsPort)));
-    const idlers = await Promise.all([0, 1].map((r) => open(replicas[r]!.imapsPort)));
+    const modes: Mode[] = ['plain', 'CONDSTORE', 'QRESYNC'];
+    const workers = await Promise.all(
+      [0, 1, 0, 1, 0, 1].map((r, i) => open(replicas[r]!.imapsPort, modes[i % 3]!)),
+    );
+    const idlers = await Promise.all(
+      [0, 1].map((r) => open(replicas[r]!.imapsPort, r === 0 ? 'CONDSTORE' : 'plain')),
+    );
+    // A QRESYNC session is told of expunges by UID, so it learns the UID of every message an EXISTS
+    // announced before its next command (a FETCH by number reports no expunges meanwhile, but its
+    // end may announce more messages: again until none is unknown).
+    const learnUids = async ({ raw, view }: { raw: RawImapClient; view: View }) => {
+      for (;;) {
+        const first = view.entries.findIndex((e) => e.uid === undefined);
+        if (first < 0) return;
+        for (const l of (await raw.command(`FETCH ${first + 1}:* (UID)`)).untagged) view.apply(l);
+      }
+    };
     const idleDone: Array<Promise<void>> = [];
     let stopIdle = false;
     for (const idler of idlers) {
@@ -272,7 +315,8 @@ describe('imap mailbox state across sessions and replicas', () => {
             try {
               line = await idler.raw.readLine(100);
             } catch {
-              if (stopIdle) return;
+              // Stop when told to, or when the connection is gone (a failed run must not spin).
+              if (stopIdle || idler.raw.closed) return;
               continue;
             }
             idler.view.apply(line);
@@ -281,7 +325,7 @@ describe('imap mailbox state across sessions and replicas', () => {
       );
     }
     let appended = 0;
-    const run = async ({ raw, view }: { raw: RawImapClient; view: View }, seed: number) => {
+    const run = async ({ raw, view }: { raw: RawImapClient; view: View }, seed: number, qresync: boolean) => {
       // mulberry32: an LCG in doubles loses its low bits and would only ever pick even operations.
       const random = (n: number) => {
         seed = (seed + 0x6d2b79f5) >>> 0;
@@ -310,10 +354,11 @@ describe('imap mailbox state across sessions and replicas', () => {
           const r = await raw.command(c);
           assert.notEqual(r.status, 'BAD', `${c} -> ${r.tagged}`);
           for (const l of r.untagged) view.apply(l);
+          if (qresync) await learnUids({ raw, view });
         }
       }
     };
-    await Promise.all(workers.map((w, i) => run(w, 1000 + i * 7919)));
+    await Promise.all(workers.map((w, i) => run(w, 1000 + i * 7919, modes[i % 3] === 'QRESYNC')));
     await new Promise((r) => setTimeout(r, 500));
     stopIdle = true;
     await Promise.all(idleDone);
@@ -342,6 +387,10 @@ describe('imap mailbox state across sessions and replicas', () => {
           assert.equal(e.flags, truth[n]!.flags, `session ${i}: flags of UID ${e.uid}`);
       raw.close();
     }
+    assert.ok(
+      workers.filter((_, i) => modes[i % 3] === 'QRESYNC').some((w) => w.view.vanished > 0),
+      'the QRESYNC sessions were told of expunges by VANISHED',
+    );
     const known = [...workers, ...idlers].map(
       (w) => w.view.entries.filter((e) => e.flags === undefined).length,
     );

@@ -160,7 +160,7 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
   }
   if (byUid && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
     items.unshift({ kind: 'simple', name: 'UID' });
-  if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enabled.add('CONDSTORE');
+  if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enableCondstore();
   const marksSeen =
     !box.readOnly &&
     items.some((i) => (i.kind === 'section' || (i.kind === 'binary' && !i.sizeOnly)) && !i.peek);
@@ -185,17 +185,24 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
     for (const meta of metas) {
       const seq = box.seqOf(meta.uid);
       if (seq === 0) continue;
-      const withFlags =
-        flagged.has(meta.uid) && !items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
-      await writeMessage(
-        session,
-        seq,
-        meta,
-        withFlags ? [...items, { kind: 'simple', name: 'FLAGS' }] : items,
-      );
+      await writeMessage(session, seq, meta, flagged.has(meta.uid) ? withFlagChange(session, items) : items);
     }
   }
   return ok(`${byUid ? 'UID FETCH' : 'FETCH'} completed`);
+}
+
+/**
+ * The items of a FETCH response that also reports the implicit \Seen it caused: FLAGS, and once
+ * CONDSTORE is enabled UID and MODSEQ as for every flag change (RFC 7162 3.1).
+ */
+function withFlagChange(session: ImapSession, items: FetchItem[]): FetchItem[] {
+  const has = (name: SimpleItem) => items.some((it) => it.kind === 'simple' && it.name === name);
+  const condstore = session.enabled.has('CONDSTORE');
+  const out = [...items];
+  if (condstore && !has('UID')) out.unshift({ kind: 'simple', name: 'UID' });
+  if (!has('FLAGS')) out.push({ kind: 'simple', name: 'FLAGS' });
+  if (condstore && !has('MODSEQ')) out.push({ kind: 'simple', name: 'MODSEQ' });
+  return out;
 }
 
 async function writeMessage(
@@ -253,7 +260,7 @@ async function writeMessage(
     line += `${sep()}${label} {${content.length}}\r\n`;
     await session.writeAsync(line);
     line = '';
-    for await (const chunk of content.chunks) await session.writeAsync(chunk);
+    for await (const chunk of content.chunks) await session.writeAsync(withoutNul(chunk));
   }
   await session.writeAsync(`${line})\r\n`);
 }
@@ -337,6 +344,18 @@ async function sectionContent(
       ? session.backend.readBody(meta.bodyId)
       : session.backend.readRange(meta.bodyId, start, end, meta.chunkSize),
   };
+}
+
+/**
+ * A literal is CHAR8 (RFC 9051 4.3, RFC 3501 9): no NUL. Binary content fetched as BODY[...] gets
+ * each NUL replaced by 0x80, as Dovecot does, so every size and partial offset stays that of the
+ * stored bytes; the exact bytes are what BINARY[...] is for (literal8, RFC 3516).
+ */
+function withoutNul(chunk: Buffer): Buffer {
+  if (!chunk.includes(0)) return chunk;
+  const copy = Buffer.from(chunk);
+  for (let i = copy.indexOf(0); i >= 0; i = copy.indexOf(0, i + 1)) copy[i] = 0x80;
+  return copy;
 }
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {

@@ -36,44 +36,57 @@ export function encodeName(session: ImapSession, name: string): string {
   return astring(session.utf8 ? name : encodeMailboxName(name));
 }
 
+/** A name and the names of its ancestors ('a/b/c' -> a, a/b, a/b/c). */
+function withParents(name: string): string[] {
+  const parts = name.split(SEPARATOR);
+  return parts.map((_, i) => parts.slice(0, i + 1).join(SEPARATOR));
+}
+
 async function runList(session: ImapSession, options: ListOptions) {
   const user = session.user!;
-  if (options.patterns.length === 1 && options.patterns[0] === '') {
-    session.untagged(`${options.lsub ? 'LSUB' : 'LIST'} (\\Noselect) "${SEPARATOR}" ""`);
-    return ok(`${options.lsub ? 'LSUB' : 'LIST'} completed`);
-  }
-  const mailboxes = await session.backend.listMailboxes(user.id);
-  const byName = new Map<string, MailboxInfo>(mailboxes.map((m) => [m.name, m]));
-  // Parents that only exist as a prefix of a child are listed as \NonExistent / \Noselect.
-  const names = new Set(byName.keys());
-  for (const m of mailboxes) {
-    const parts = m.name.split(SEPARATOR);
-    for (let i = 1; i < parts.length; i++) names.add(parts.slice(0, i).join(SEPARATOR));
-  }
-  const matchers = options.patterns.map((p) => patternToRegExp(options.reference + p));
-  const all = [...names].sort();
-  const children = (name: string) => all.filter((n) => n.startsWith(name + SEPARATOR));
   const verb = options.lsub ? 'LSUB' : 'LIST';
-  for (const name of all) {
-    if (!matchers.some((m) => m.test(name))) continue;
+  if (options.patterns.length === 1 && options.patterns[0] === '') {
+    session.untagged(`${verb} (\\Noselect) "${SEPARATOR}" ""`);
+    return ok(`${verb} completed`);
+  }
+  const [mailboxes, subscriptions] = await Promise.all([
+    session.backend.listMailboxes(user.id),
+    session.backend.listSubscriptions(user.id),
+  ]);
+  const byName = new Map<string, MailboxInfo>(mailboxes.map((m) => [m.name, m]));
+  const subscribed = new Set(subscriptions);
+  // The hierarchy: mailboxes and the parents that only exist as a prefix of one (\NonExistent).
+  const tree = new Set(mailboxes.flatMap((m) => withParents(m.name)));
+  // Subscription selections also see subscribed names without a mailbox, and their parents.
+  const bySubscription = options.subscribedOnly || options.lsub;
+  const names = new Set(tree);
+  if (bySubscription) for (const name of subscriptions) for (const n of withParents(name)) names.add(n);
+  const matchers = options.patterns.map((p) => patternToRegExp(options.reference + p));
+  const matched = (name: string) => matchers.some((m) => m.test(name));
+  const below = (list: Iterable<string>, name: string) =>
+    [...list].filter((n) => n.startsWith(name + SEPARATOR));
+  for (const name of [...names].sort()) {
+    if (!matched(name)) continue;
     const box = byName.get(name);
     let childInfo = false;
-    if (options.subscribedOnly || options.lsub) {
-      if (!box?.subscribed) {
-        // RECURSIVEMATCH: a parent whose descendant is subscribed is listed with CHILDINFO.
-        const hasSubscribedChild = children(name).some((c) => byName.get(c)?.subscribed);
-        if (options.recursiveMatch && hasSubscribedChild) childInfo = true;
-        else if (options.lsub && hasSubscribedChild) {
+    if (options.lsub) {
+      if (!subscribed.has(name)) {
+        // RFC 3501 6.3.9: a parent of subscribed names the pattern does not reach is \Noselect.
+        if (below(subscriptions, name).some((n) => !matched(n)))
           session.untagged(`LSUB (\\Noselect) "${SEPARATOR}" ${encodeName(session, name)}`);
-          continue;
-        } else continue;
+        continue;
       }
+    } else if (options.subscribedOnly) {
+      // RECURSIVEMATCH (RFC 5258 3.5): names with subscribed descendants carry CHILDINFO, and a
+      // parent that is not subscribed itself is listed for their sake.
+      childInfo = options.recursiveMatch && below(subscriptions, name).length > 0;
+      if (!subscribed.has(name) && !childInfo) continue;
     }
     if (options.specialUseOnly && !box?.specialUse) continue;
     const attributes: string[] = [];
     if (!box) attributes.push(options.lsub ? '\\Noselect' : '\\NonExistent');
-    if (!options.lsub) attributes.push(children(name).length > 0 ? '\\HasChildren' : '\\HasNoChildren');
-    if (box?.subscribed && options.returnSubscribed && !options.lsub) attributes.push('\\Subscribed');
+    if (!options.lsub) attributes.push(below(tree, name).length > 0 ? '\\HasChildren' : '\\HasNoChildren');
+    if (subscribed.has(name) && options.returnSubscribed && !options.lsub) attributes.push('\\Subscribed');
     if (box?.specialUse && !options.lsub) attributes.push(box.specialUse);
     const extended = childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
     session.untagged(
@@ -86,7 +99,7 @@ async function runList(session: ImapSession, options: ListOptions) {
       );
     }
   }
-  return ok(`${options.lsub ? 'LSUB' : 'LIST'} completed`);
+  return ok(`${verb} completed`);
 }
 
 /** LIST, with the LIST-EXTENDED selection/return options clients commonly send (RFC 5258, 5819, 6154). */

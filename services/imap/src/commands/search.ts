@@ -14,12 +14,13 @@ const MAX_TEXT_SEARCH_BYTES = 10 * 1024 * 1024;
 export async function findMatches(
   session: ImapSession,
   key: SearchKey,
-): Promise<{ found: number[]; highestModseq: number }> {
+): Promise<{ found: number[]; modseqs: number[] }> {
   const box = session.selected!;
   const want = needs(key);
   const ctx = { maxSeq: box.exists, maxUid: box.maxUid, saved: box.savedSearch };
   const found: number[] = [];
-  let highestModseq = 0;
+  /** The mod-sequence of each found message (same order). */
+  const modseqs: number[] = [];
   const uids = box.uids.filter((uid) => !box.pendingExpunges.has(uid));
   for (let i = 0; i < uids.length; i += BATCH) {
     const metas = await session.backend.messages(box.id, uids.slice(i, i + BATCH));
@@ -40,11 +41,11 @@ export async function findMatches(
       }
       if (matches(key, candidate, ctx)) {
         found.push(meta.uid);
-        highestModseq = Math.max(highestModseq, meta.modseq);
+        modseqs.push(meta.modseq);
       }
     }
   }
-  return { found, highestModseq };
+  return { found, modseqs };
 }
 
 /** The header block of a stored message, read from its cached structure's offsets. */
@@ -68,10 +69,11 @@ async function runSearch(
   if (program.charset && !['UTF-8', 'US-ASCII'].includes(program.charset))
     return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   const box = session.selected!;
-  const { found, highestModseq } = await findMatches(session, program.key);
+  const condstore = usesModseq(program.key);
+  if (condstore) session.enableCondstore();
+  const { found, modseqs } = await findMatches(session, program.key);
   const numbers = byUid ? found : found.map((uid) => box.seqOf(uid));
-  const modseq = usesModseq(program.key) && found.length > 0 ? highestModseq : undefined;
-  if (modseq !== undefined) session.enabled.add('CONDSTORE');
+  const modseq = condstore && found.length > 0 ? returnedModseq(program.returns, modseqs) : undefined;
   // IMAP4rev2 always answers SEARCH with ESEARCH (RFC 9051 6.4.4).
   if (!program.returns && session.enabled.has('IMAP4REV2')) program.returns = ['ALL'];
   if (!program.returns) {
@@ -95,6 +97,23 @@ async function runSearch(
     session.untagged(`ESEARCH ${parts.join(' ')}`);
   }
   return ok(`${byUid ? 'UID SEARCH' : 'SEARCH'} completed`);
+}
+
+/**
+ * RFC 7162 3.1.5: the highest mod-sequence of the messages the answer returns - only the MIN and/or
+ * MAX message when nothing else is asked for, all matches otherwise. Found messages are in UID (and
+ * so sequence) order, so MIN is the first and MAX the last.
+ */
+function returnedModseq(returns: string[] | undefined, modseqs: number[]): number {
+  const wanted = returns?.filter((r) => r !== 'SAVE');
+  if (wanted && wanted.length > 0 && wanted.every((r) => r === 'MIN' || r === 'MAX')) {
+    const picked = [
+      ...(wanted.includes('MIN') ? [modseqs[0]!] : []),
+      ...(wanted.includes('MAX') ? [modseqs[modseqs.length - 1]!] : []),
+    ];
+    return Math.max(...picked);
+  }
+  return Math.max(...modseqs);
 }
 
 export const searchCommand = defineCommand({

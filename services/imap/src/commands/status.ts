@@ -52,6 +52,7 @@ export const statusCommand = defineCommand({
     return { mailbox, items };
   },
   async run(session, { mailbox, items }) {
+    if (items.includes('HIGHESTMODSEQ')) session.enableCondstore();
     const box = await session.backend.findMailbox(session.user!.id, mailbox);
     if (!box) return no('No such mailbox', 'NONEXISTENT');
     const status = await session.backend.mailboxStatus(box.id);

@@ -57,7 +57,7 @@ async function runStore(session: ImapSession, args: StoreArgs, byUid: boolean) {
   if (!byUid && box.sequenceOutOfRange(args.set))
     return { status: 'BAD' as const, text: 'Invalid message sequence number' };
   const uids = box.resolve(args.set, byUid).filter((uid) => !box.pendingExpunges.has(uid));
-  if (args.unchangedSince !== undefined) session.enabled.add('CONDSTORE');
+  if (args.unchangedSince !== undefined) session.enableCondstore();
   const result = await session.backend.updateFlags(
     session.user!.id,
     box.id,
@@ -84,11 +84,7 @@ async function runStore(session: ImapSession, args: StoreArgs, byUid: boolean) {
   for (const change of report) {
     const seq = box.seqOf(change.uid);
     if (seq === 0) continue;
-    const parts: string[] = [];
-    if (byUid) parts.push(`UID ${change.uid}`);
-    if (!args.silent) parts.push(`FLAGS ${session.formatFlags(change.flags, change.uid)}`);
-    if (condstore) parts.push(`MODSEQ (${change.modseq})`);
-    session.untagged(`${seq} FETCH (${parts.join(' ')})`);
+    session.reportFlagChange(seq, change.uid, args.silent ? undefined : change.flags, change.modseq, byUid);
   }
   if (result.modified.length > 0) {
     const set = byUid ? result.modified : result.modified.map((uid) => box.seqOf(uid));

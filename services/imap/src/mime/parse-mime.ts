@@ -1,4 +1,4 @@
-import addressparser from 'nodemailer/lib/addressparser/index.js';
+import { type EnvelopeAddress, parseAddressList } from './addresses.js';
 import {
   countLines,
   findBodyStart,
@@ -7,13 +7,7 @@ import {
   splitHeaderFields,
 } from './header-fields.js';
 
-export interface EnvelopeAddress {
-  name: string | null;
-  mailbox: string | null;
-  host: string | null;
-  /** Start (name set, no mailbox/host) or end (all null) of a group. */
-  group?: 'start' | 'end';
-}
+export type { EnvelopeAddress } from './addresses.js';
 
 export interface Envelope {
   date: string | null;
@@ -58,7 +52,8 @@ export interface MimeLimits {
 
 export const defaultMimeLimits: MimeLimits = { maxDepth: 100, maxParts: 10_000 };
 
-const STRUCTURE_VERSION = 1;
+// 2: addresses parsed by RFC 5322 (comments are not names); older cached structures are re-parsed.
+const STRUCTURE_VERSION = 2;
 export interface CachedStructure {
   version: number;
   root: MimeNode;
@@ -227,7 +222,7 @@ function buildEnvelope(fields: HeaderField[]): Envelope {
   const get = (name: string) => fields.find((f) => f.name === name)?.value ?? null;
   const addresses = (name: string) => {
     const value = get(name);
-    return value ? toEnvelopeAddresses(value) : [];
+    return value ? parseAddressList(value) : [];
   };
   const from = addresses('from');
   const sender = addresses('sender');
@@ -244,25 +239,4 @@ function buildEnvelope(fields: HeaderField[]): Envelope {
     inReplyTo: get('in-reply-to'),
     messageId: get('message-id'),
   };
-}
-
-function splitAddress(address: string): { mailbox: string | null; host: string | null } {
-  const at = address.lastIndexOf('@');
-  if (at < 0) return { mailbox: address || null, host: null };
-  return { mailbox: address.slice(0, at) || null, host: address.slice(at + 1) || null };
-}
-
-export function toEnvelopeAddresses(value: string): EnvelopeAddress[] {
-  const out: EnvelopeAddress[] = [];
-  for (const entry of addressparser(value)) {
-    if ('group' in entry && entry.group) {
-      out.push({ name: null, mailbox: entry.name || null, host: null, group: 'start' });
-      for (const member of entry.group)
-        out.push({ name: member.name || null, ...splitAddress(member.address ?? '') });
-      out.push({ name: null, mailbox: null, host: null, group: 'end' });
-    } else if ('address' in entry && (entry.address || entry.name)) {
-      out.push({ name: entry.name || null, ...splitAddress(entry.address ?? '') });
-    }
-  }
-  return out;
 }

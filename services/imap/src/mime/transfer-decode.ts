@@ -19,27 +19,39 @@ export function decodeTransfer(bytes: Buffer, encoding: string): Buffer {
   }
 }
 
-function decodeQuotedPrintable(bytes: Buffer): Buffer {
+const isHex = (c: number | undefined) =>
+  c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
+const isPadding = (c: number) => c === 0x20 || c === 0x09;
+
+/**
+ * Quoted-printable per RFC 2045 6.7: whitespace at the end of an encoded line is transport padding
+ * and dropped (rule 3); a line ending in "=" (padding allowed after it) is a soft line break and
+ * joins the next (rule 5); "=XX" is an octet; any other "=" is kept as it is (robustness, 6.7 note).
+ */
+export function decodeQuotedPrintable(bytes: Buffer): Buffer {
   const out = Buffer.alloc(bytes.length);
   let n = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (c !== 0x3d) {
-      out[n++] = c;
-      continue;
+  let lineStart = 0;
+  while (lineStart < bytes.length) {
+    const lf = bytes.indexOf(0x0a, lineStart);
+    const next = lf < 0 ? bytes.length : lf + 1;
+    let end = lf < 0 ? bytes.length : lf;
+    const breakStart = end > lineStart && bytes[end - 1] === 0x0d ? end - 1 : end;
+    end = breakStart;
+    while (end > lineStart && isPadding(bytes[end - 1]!)) end--;
+    // "=XX" never ends in "=", so a final "=" is always a soft line break.
+    const soft = end > lineStart && bytes[end - 1] === 0x3d;
+    if (soft) end--;
+    for (let i = lineStart; i < end; i++) {
+      const c = bytes[i]!;
+      if (c === 0x3d && i + 2 < end && isHex(bytes[i + 1]) && isHex(bytes[i + 2])) {
+        out[n++] = Number.parseInt(String.fromCharCode(bytes[i + 1]!, bytes[i + 2]!), 16);
+        i += 2;
+      } else out[n++] = c;
     }
-    const a = bytes[i + 1];
-    const b = bytes[i + 2];
-    if (a === 0x0d && b === 0x0a) {
-      i += 2;
-    } else if (a === 0x0a) {
-      i += 1;
-    } else if (a !== undefined && b !== undefined && /^[0-9A-Fa-f]{2}$/.test(String.fromCharCode(a, b))) {
-      out[n++] = Number.parseInt(String.fromCharCode(a, b), 16);
-      i += 2;
-    } else {
-      out[n++] = c;
-    }
+    // The line's own break (CRLF or a bare LF) stays, unless it was a soft one.
+    if (!soft) for (let i = breakStart; i < next; i++) out[n++] = bytes[i]!;
+    lineStart = next;
   }
   return out.subarray(0, n);
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from '@hermod/logging';
+import { handshake } from '../server.js';
 import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
 import { LineReader } from './line-reader.js';
@@ -92,14 +93,17 @@ export class Pop3Session {
     this.touch();
   }
 
+  private readonly onSocketData = (data: Buffer) => {
+    this.touch();
+    this.queue.push(...this.reader.push(data));
+    void this.drain();
+  };
+  private readonly onSocketClose = () => this.finish();
+
   private attach(socket: Socket): void {
-    socket.on('data', (data: Buffer) => {
-      this.touch();
-      this.queue.push(...this.reader.push(data));
-      void this.drain();
-    });
+    socket.on('data', this.onSocketData);
     socket.on('error', () => {});
-    socket.on('close', () => this.finish());
+    socket.on('close', this.onSocketClose);
   }
 
   private async drain(): Promise<void> {
@@ -179,16 +183,18 @@ export class Pop3Session {
     this.queue = [];
     this.reader = new LineReader(1024);
     const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
+    // Only this session's own handlers: the listener's (which frees the per-IP slot) stay.
+    plain.off('data', this.onSocketData);
+    plain.off('close', this.onSocketClose);
     const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
     this.socket = secure;
     this.secure = true;
-    await new Promise<void>((resolve) => {
-      secure.once('secure', () => resolve());
-      secure.once('error', () => resolve());
-      secure.once('close', () => resolve());
-    });
+    if (!(await handshake(secure))) {
+      // A failed or abandoned handshake ends the session now (its slots are freed at once).
+      this.finish();
+      secure.destroy();
+      return;
+    }
     this.attach(secure);
   }
 

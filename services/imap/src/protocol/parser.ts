@@ -15,9 +15,12 @@ export interface ParsedCommand {
 }
 
 // atom-specials: ( ) { SP CTL % * " \ ]  — we let % * \ through (list wildcards, flags, sequence sets)
-// and let [ ... ] embed anything up to its matching bracket (BODY[HEADER.FIELDS (A B)]<0.10>).
+// and ] too (an astring may hold it: ASTRING-CHAR includes resp-specials). [ is an ordinary atom
+// character (a mailbox may be called a[b), except after a fetch item that takes a section: there
+// [ ... ] embeds anything up to its matching bracket (BODY[HEADER.FIELDS (A B)]<0.10>).
 const isAtomChar = (c: number) =>
   c > 0x20 && c < 0x7f && c !== 0x28 && c !== 0x29 && c !== 0x7b && c !== 0x22;
+const SECTION_ITEM = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)$/i;
 
 /**
  * Turns a received command into tag, name and a token tree. Nesting depth is capped (before and
@@ -92,19 +95,11 @@ export function tokenize(texts: Buffer[], literals: Buffer[][], maxNesting: numb
         current.push({ type: 'string', chunks: [Buffer.from(bytes)], size: bytes.length, literal: false });
       } else if (isAtomChar(c)) {
         const start = i;
-        let depth = 0;
-        while (i < text.length) {
-          const a = text[i]!;
-          if (a === 0x5b) depth++;
-          else if (a === 0x5d) {
-            if (depth === 0) break;
-            depth--;
-          } else if (depth === 0 && !isAtomChar(a)) break;
-          else if (depth > 0 && (a < 0x20 || a === 0x7f)) throw fail('Invalid character');
-          i++;
+        while (i < text.length && isAtomChar(text[i]!)) {
+          if (text[i] === 0x5b && SECTION_ITEM.test(text.subarray(start, i).toString('latin1')))
+            i = sectionEnd(text, i, fail);
+          else i++;
         }
-        if (depth > 0) throw fail('Unterminated [');
-        if (i === start) throw fail('Unexpected ]');
         current.push({ type: 'atom', value: text.subarray(start, i).toString('latin1') });
       } else {
         throw fail(`Unexpected character 0x${c.toString(16)}`);
@@ -120,6 +115,18 @@ export function tokenize(texts: Buffer[], literals: Buffer[][], maxNesting: numb
   }
   if (stack.length !== 1) throw fail('Unbalanced parentheses');
   return root;
+}
+
+/** The index after the ] that closes the section starting at text[open] ('['). */
+function sectionEnd(text: Buffer, open: number, fail: (message: string) => Error): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const a = text[i]!;
+    if (a === 0x5b) depth++;
+    else if (a === 0x5d && --depth === 0) return i + 1;
+    else if (a < 0x20 || a === 0x7f) throw fail('Invalid character');
+  }
+  throw fail('Unterminated [');
 }
 
 /** The bytes of a string token (joined; only for small values). */

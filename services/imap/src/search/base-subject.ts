@@ -31,6 +31,16 @@ const BLOB = /^\[[^[\]]*\]\s*/;
 const REFWD = /^(?:re|fwd?)\s*(?:\[[^[\]]*\]\s*)?:/i;
 
 export function baseSubject(subject: string | null | undefined): string {
+  return subjectInfo(subject).base;
+}
+
+/**
+ * The base subject, and whether extracting it removed a reply or forward marker ("re:", "fwd:",
+ * a trailing "(fwd)" or a "[fwd: ...]" wrapper): what THREAD=REFERENCES step 5 calls a reply or
+ * forward (RFC 5256 2.1 and 3).
+ */
+export function subjectInfo(subject: string | null | undefined): { base: string; replyOrForward: boolean } {
+  let replyOrForward = false;
   let s = decodeEncodedWords(subject ?? '')
     .replace(/[\t\r\n]+/g, ' ')
     .replace(/ {2,}/g, ' ')
@@ -38,21 +48,29 @@ export function baseSubject(subject: string | null | undefined): string {
   for (;;) {
     const before = s;
     // (2) trailing "(fwd)"
-    while (/\(fwd\)\s*$/i.test(s)) s = s.replace(/\s*\(fwd\)\s*$/i, '').trimEnd();
+    while (/\(fwd\)\s*$/i.test(s)) {
+      s = s.replace(/\s*\(fwd\)\s*$/i, '').trimEnd();
+      replyOrForward = true;
+    }
     // (3) leading subj-leader, and a leading blob if something is left after it
     for (;;) {
       const start = s;
       s = s.replace(/^\s+/, '');
       let probe = s;
       while (BLOB.test(probe)) probe = probe.replace(BLOB, '');
-      if (REFWD.test(probe)) s = probe.replace(REFWD, '').trimStart();
-      else if (BLOB.test(s) && s.replace(BLOB, '') !== '') s = s.replace(BLOB, '');
+      if (REFWD.test(probe)) {
+        s = probe.replace(REFWD, '').trimStart();
+        replyOrForward = true;
+      } else if (BLOB.test(s) && s.replace(BLOB, '') !== '') s = s.replace(BLOB, '');
       if (s === start) break;
     }
     // (5) [fwd: ...] wrapper
     const fwd = /^\[fwd:\s*(.*)\]$/i.exec(s);
-    if (fwd) s = fwd[1]!.trim();
+    if (fwd) {
+      s = fwd[1]!.trim();
+      replyOrForward = true;
+    }
     if (s === before) break;
   }
-  return s.toUpperCase();
+  return { base: s.toUpperCase(), replyOrForward };
 }

@@ -1,4 +1,5 @@
 import type { MessageMeta } from '@hermod/mail-store';
+import { addressText, parseAddressList } from '../mime/addresses.js';
 import type { HeaderField } from '../mime/header-fields.js';
 import { inSequenceSet } from '../protocol/sequence-set.js';
 import type { SearchKey } from './search-query.js';
@@ -75,7 +76,11 @@ export function matches(key: SearchKey, c: Candidate, ctx: SearchContext): boole
     }
     case 'header': {
       const needle = key.value.toLowerCase();
-      return (c.headers ?? []).some((h) => h.name === key.name && h.value.toLowerCase().includes(needle));
+      return (c.headers ?? []).some(
+        (h) =>
+          h.name === key.name &&
+          (key.address ? addressText(parseAddressList(h.value)) : h.value).toLowerCase().includes(needle),
+      );
     }
     case 'body':
       return (key.withHeaders ? c.whole : c.body)?.includes(key.value.toLowerCase()) ?? false;

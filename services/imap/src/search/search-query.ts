@@ -13,7 +13,8 @@ export type SearchKey =
   | { op: 'uid'; set: SequenceSet | '$' }
   | { op: 'size'; larger: boolean; n: number }
   | { op: 'date'; sent: boolean; cmp: 'before' | 'on' | 'since'; day: number }
-  | { op: 'header'; name: string; value: string }
+  /** A header's text; `address`: FROM/TO/CC/BCC, matched against the parsed addresses (RFC 3501 6.4.4). */
+  | { op: 'header'; name: string; value: string; address?: boolean }
   | { op: 'body'; value: string; withHeaders: boolean }
   | { op: 'modseq'; n: number }
   | { op: 'not'; key: SearchKey }
@@ -86,7 +87,13 @@ function parseKey(tokens: Tokens, depth: number): SearchKey {
   if (flag) return { op: 'flag', flag: flag[0], present: flag[1] };
   const date = DATE_KEYS[name];
   if (date) return { op: 'date', sent: date[0], cmp: date[1], day: dayOf(tokens.text()) };
-  if (HEADER_KEYS.has(name)) return { op: 'header', name: name.toLowerCase(), value: tokens.text() };
+  if (HEADER_KEYS.has(name))
+    return {
+      op: 'header',
+      name: name.toLowerCase(),
+      value: tokens.text(),
+      ...(name === 'SUBJECT' ? {} : { address: true }),
+    };
   switch (name) {
     case 'ALL':
       return { op: 'all' };

@@ -1,6 +1,6 @@
 import type { Envelope } from '../mime/parse-mime.js';
 import { BadArgumentsError } from '../protocol/errors.js';
-import { baseSubject } from './base-subject.js';
+import { baseSubject, subjectInfo } from './base-subject.js';
 
 /** What SORT and THREAD need to know about one message. */
 export interface ThreadInput {
@@ -41,8 +41,11 @@ export function sentDate(m: ThreadInput): number {
   return Number.isFinite(parsed) ? parsed : m.internalDate.getTime();
 }
 
-const firstMailbox = (list: Envelope['from']) =>
-  (list.find((a) => a.mailbox && !a.group)?.mailbox ?? '').toUpperCase();
+/**
+ * RFC 5256 3: the addr-mailbox of the first address. When the list starts with a group, that is
+ * the group's start, whose mailbox is the group name (RFC 3501 7.4.2).
+ */
+const firstMailbox = (list: Envelope['from']) => (list[0]?.mailbox ?? '').toUpperCase();
 
 function value(m: ThreadInput, key: SortKey['key']): string | number {
   switch (key) {
@@ -82,6 +85,10 @@ export interface ThreadNode {
   children: ThreadNode[];
 }
 
+/** RFC 5256 thread order: sent date, then order in the mailbox. */
+const byDateThenSeq = (a: { date: number; seq: number }, b: { date: number; seq: number }) =>
+  a.date - b.date || a.seq - b.seq;
+
 /** Formats threads as RFC 5256 lists: (1 2 (3)(4)). */
 export function formatThreads(roots: ThreadNode[]): string {
   const format = (node: ThreadNode): string => {
@@ -116,12 +123,16 @@ export function threadOrderedSubject(
     const key = baseSubject(m.envelope.subject);
     groups.set(key, [...(groups.get(key) ?? []), m]);
   }
-  const roots = [...groups.values()].map((group) => ({
-    id: idOf(group[0]!),
+  const threads = [...groups.values()].map((group) => ({
     date: sentDate(group[0]!),
-    children: group.slice(1).map((m) => ({ id: idOf(m), date: sentDate(m), children: [] })),
+    seq: group[0]!.seq,
+    node: {
+      id: idOf(group[0]!),
+      date: sentDate(group[0]!),
+      children: group.slice(1).map((m) => ({ id: idOf(m), date: sentDate(m), children: [] })),
+    },
   }));
-  return roots.sort((a, b) => a.date - b.date);
+  return threads.sort(byDateThenSeq).map((t) => t.node);
 }
 
 interface Container {
@@ -157,7 +168,8 @@ export function threadReferences(messages: ThreadInput[], idOf: (m: ThreadInput)
   };
   let unique = 0;
   for (const m of messages) {
-    let id = m.envelope.messageId?.trim() || '';
+    // The msg-id itself: a Message-ID field may carry comments and folding around it.
+    let id = /<[^<>\s]+>/.exec(m.envelope.messageId ?? '')?.[0] ?? '';
     if (!id || table.get(id)?.message) id = `<hermod-unique-${unique++}>`;
     const container = containerFor(id);
     container.message = m;
@@ -190,37 +202,51 @@ export function threadReferences(messages: ThreadInput[], idOf: (m: ThreadInput)
     return out;
   };
   roots = prune(roots, true);
-  const date = (c: Container): number =>
-    c.message ? sentDate(c.message) : Math.min(...c.children.map(date));
-  const seqOf = (c: Container): number => (c.message ? c.message.seq : Math.min(...c.children.map(seqOf)));
-  const subjectOf = (c: Container): ThreadInput | undefined =>
-    c.message ?? c.children.map(subjectOf).find(Boolean);
-  // Group roots by base subject (step 5).
-  const bySubject = new Map<string, Container>();
-  const merged: Container[] = [];
-  for (const root of [...roots].sort((a, b) => date(a) - date(b) || seqOf(a) - seqOf(b))) {
-    const m = subjectOf(root);
-    const subject = m ? baseSubject(m.envelope.subject) : '';
-    const isReply = !!m && /^\s*(re|fwd?)\b/i.test(m.envelope.subject ?? '');
-    const existing = subject ? bySubject.get(subject) : undefined;
-    if (!existing) {
-      if (subject) bySubject.set(subject, root);
-      merged.push(root);
-      continue;
-    }
-    if (!existing.message && !root.message) existing.children.push(...root.children);
-    else if (!existing.message) existing.children.push(root);
-    else if (isReply && existing.message) existing.children.push(root);
-    else {
-      const holder: Container = { children: [existing, root] };
-      merged[merged.indexOf(existing)] = holder;
-      bySubject.set(subject, holder);
+  // Steps 4 and 6: siblings by sent date, then mailbox order; a dummy sorts by its first child
+  // (after its own children are sorted).
+  const keyOf = (c: Container): { date: number; seq: number } =>
+    c.message ? { date: sentDate(c.message), seq: c.message.seq } : keyOf(c.children[0]!);
+  const sortTree = (list: Container[]) => {
+    for (const c of list) sortTree(c.children);
+    list.sort((a, b) => byDateThenSeq(keyOf(a), keyOf(b)));
+  };
+  sortTree(roots);
+  // Step 5: threads whose subjects agree are merged - by these rules only.
+  const subjectOf = (c: Container) => subjectInfo((c.message ?? c.children[0]?.message)?.envelope.subject);
+  const subjects = new Map<string, Container>();
+  for (const root of roots) {
+    const { base, replyOrForward } = subjectOf(root);
+    if (!base) continue;
+    const held = subjects.get(base);
+    if (!held) subjects.set(base, root);
+    else if (held.message && (!root.message || (subjectOf(held).replyOrForward && !replyOrForward)))
+      subjects.set(base, root);
+  }
+  const merged = new Set<Container>();
+  const top = [...roots];
+  for (const current of roots) {
+    if (merged.has(current)) continue;
+    const { base, replyOrForward } = subjectOf(current);
+    const held = base ? subjects.get(base) : undefined;
+    if (!held || held === current) continue;
+    merged.add(current);
+    top.splice(top.indexOf(current), 1);
+    if (!held.message && !current.message) {
+      held.children.push(...current.children);
+    } else if (!held.message || (replyOrForward && !subjectOf(held).replyOrForward)) {
+      held.children.push(current);
+    } else {
+      const dummy: Container = { children: [held, current] };
+      top[top.indexOf(held)] = dummy;
+      merged.add(held);
+      subjects.set(base, dummy);
     }
   }
+  sortTree(top);
   const toNode = (c: Container): ThreadNode => ({
     id: c.message ? idOf(c.message) : 0,
-    date: date(c),
-    children: c.children.map(toNode).sort((a, b) => a.date - b.date),
+    date: keyOf(c).date,
+    children: c.children.map(toNode),
   });
-  return merged.map(toNode).sort((a, b) => a.date - b.date);
+  return top.map(toNode);
 }

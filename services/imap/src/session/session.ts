@@ -11,6 +11,7 @@ import { CommandReader, type RawCommand } from '../protocol/command-reader.js';
 import { imapString } from '../protocol/compose.js';
 import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../protocol/errors.js';
 import { parseCommand } from '../protocol/parser.js';
+import { handshake } from '../server.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { State } from './states.js';
@@ -135,10 +136,13 @@ export class ImapSession {
     });
   }
 
+  private readonly onSocketData = (data: Buffer) => this.onData(data);
+  private readonly onSocketClose = () => this.finish();
+
   private attach(socket: Socket): void {
-    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('data', this.onSocketData);
     socket.on('error', (error) => this.logger.debug({ err: error }, 'socket error'));
-    socket.on('close', () => this.finish());
+    socket.on('close', this.onSocketClose);
     socket.setNoDelay(true);
   }
 
@@ -399,17 +403,18 @@ export class ImapSession {
     this.reader = this.newReader();
     this.uncork();
     const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    plain.removeAllListeners('error');
+    // Only this session's own handlers: the listener's (which frees the per-IP slot) stay.
+    plain.off('data', this.onSocketData);
+    plain.off('close', this.onSocketClose);
     const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
     this.socket = secure;
     this.secure = true;
-    await new Promise<void>((resolve) => {
-      secure.once('secure', () => resolve());
-      secure.once('error', () => resolve());
-      secure.once('close', () => resolve());
-    });
+    if (!(await handshake(secure))) {
+      // A failed or abandoned handshake ends the session now (its slots are freed at once).
+      this.finish();
+      secure.destroy();
+      return;
+    }
     this.attach(secure);
   }
 
@@ -462,14 +467,40 @@ export class ImapSession {
       this.untagged(`${box.exists} EXISTS`);
       if (!this.enabled.has('IMAP4REV2')) this.untagged(`${box.recent.size} RECENT`);
     }
-    const condstore = this.enabled.has('CONDSTORE');
     for (const [uid, change] of flags) {
       const seq = box.seqOf(uid);
       if (seq === 0 || box.pendingExpunges.has(uid)) continue;
-      const parts = [`UID ${uid}`, `FLAGS ${this.formatFlags(change.flags, uid)}`];
-      if (condstore) parts.push(`MODSEQ (${change.modseq})`);
-      this.untagged(`${seq} FETCH (${parts.join(' ')})`);
+      this.reportFlagChange(seq, uid, change.flags, change.modseq, true);
     }
+  }
+
+  /**
+   * An untagged FETCH reporting a flag change (STORE, another session's change): FLAGS unless
+   * silent, and once CONDSTORE is enabled always UID and MODSEQ (RFC 7162 3.1, RFC 5162 erratum 1807).
+   */
+  reportFlagChange(
+    seq: number,
+    uid: number,
+    flags: string[] | undefined,
+    modseq: number,
+    withUid: boolean,
+  ): void {
+    const condstore = this.enabled.has('CONDSTORE');
+    const parts: string[] = [];
+    if (withUid || condstore) parts.push(`UID ${uid}`);
+    if (flags) parts.push(`FLAGS ${this.formatFlags(flags, uid)}`);
+    if (condstore) parts.push(`MODSEQ (${modseq})`);
+    if (parts.length > 0) this.untagged(`${seq} FETCH (${parts.join(' ')})`);
+  }
+
+  /**
+   * A CONDSTORE-enabling command (RFC 7162 3.1): the first one while a mailbox is selected tells the
+   * client the mailbox's HIGHESTMODSEQ, which it could not have asked for before.
+   */
+  enableCondstore(): void {
+    if (this.enabled.has('CONDSTORE')) return;
+    this.enabled.add('CONDSTORE');
+    if (this.selected) this.untagged(`OK [HIGHESTMODSEQ ${this.selected.knownModseq}] Highest`);
   }
 
   /** Removes expunged UIDs from the view, sending EXPUNGE (or VANISHED under QRESYNC). */
@@ -535,8 +566,15 @@ export class ImapSession {
 
   close(): void {
     if (this.closed) return;
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2_000).unref();
+    const socket = this.socket;
+    const deflater = this.deflater;
+    if (deflater && !socket.destroyed) {
+      // Under COMPRESS what was written last (BYE, LOGOUT's OK) is still inside the deflate stream:
+      // finish it, and end the socket only once its last bytes have been handed over.
+      deflater.once('end', () => socket.end());
+      deflater.end();
+    } else socket.end();
+    setTimeout(() => socket.destroy(), 2_000).unref();
     this.finish();
   }
 

@@ -13,6 +13,7 @@ import {
   findMailbox,
   firstUnseenUid,
   listMailboxes,
+  listSubscriptions,
   loadBodyStructure,
   loadSnapshot,
   mailboxKeywords,
@@ -97,6 +98,10 @@ export class MailBackend {
         uids: [],
         modseq: 0,
       });
+  }
+
+  listSubscriptions(accountId: number) {
+    return listSubscriptions(this.pool, accountId);
   }
 
   setSubscribed(accountId: number, name: string, subscribed: boolean) {

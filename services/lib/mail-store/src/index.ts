@@ -8,6 +8,7 @@ export {
   deleteMailbox,
   findMailbox,
   listMailboxes,
+  listSubscriptions,
   MailboxError,
   type MailboxInfo,
   type MailboxStatus,

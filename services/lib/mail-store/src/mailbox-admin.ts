@@ -6,7 +6,6 @@ export interface MailboxInfo {
   id: number;
   name: string;
   specialUse: string | null;
-  subscribed: boolean;
   uidvalidity: number;
   uidnext: number;
   highestmodseq: number;
@@ -22,7 +21,7 @@ export class MailboxError extends Error {
   }
 }
 
-const columns = `id, name, special_use AS "specialUse", subscribed, uidvalidity, uidnext, highestmodseq`;
+const columns = `id, name, special_use AS "specialUse", uidvalidity, uidnext, highestmodseq`;
 
 export async function listMailboxes(db: Db, accountId: number): Promise<MailboxInfo[]> {
   const { rows } = await db.query<MailboxInfo>(
@@ -133,19 +132,53 @@ export async function renameMailbox(
      WHERE account_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || $4)`,
     [accountId, from, to, separator],
   );
+  // Subscriptions follow the renamed mailboxes (as in Dovecot and Cyrus); a name already subscribed
+  // under the new name stays as it is.
+  await client.query(
+    `WITH moved AS (
+       DELETE FROM mailbox_subscriptions
+       WHERE account_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || $4)
+       RETURNING name)
+     INSERT INTO mailbox_subscriptions (account_id, name)
+     SELECT $1, $3 || substr(name, length($2) + 1) FROM moved ON CONFLICT DO NOTHING`,
+    [accountId, from, to, separator],
+  );
 }
 
+/** The account's subscribed names (its own list: a name may have no mailbox), sorted. */
+export async function listSubscriptions(db: Db, accountId: number): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    'SELECT name FROM mailbox_subscriptions WHERE account_id = $1 ORDER BY name',
+    [accountId],
+  );
+  return rows.map((r) => r.name);
+}
+
+/**
+ * Adds or removes a name on the subscription list. Subscribing checks that the mailbox exists (RFC
+ * 3501 6.3.6 allows it); unsubscribing never does, so a name whose mailbox is gone can be removed.
+ */
 export async function setSubscribed(
   db: Db,
   accountId: number,
   name: string,
   subscribed: boolean,
 ): Promise<void> {
+  if (!subscribed) {
+    await db.query('DELETE FROM mailbox_subscriptions WHERE account_id = $1 AND name = $2', [
+      accountId,
+      name,
+    ]);
+    return;
+  }
   const { rowCount } = await db.query(
-    'UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2',
-    [accountId, name, subscribed],
+    `INSERT INTO mailbox_subscriptions (account_id, name)
+     SELECT account_id, name FROM mailboxes WHERE account_id = $1 AND name = $2
+     ON CONFLICT DO NOTHING`,
+    [accountId, name],
   );
-  if (!rowCount && subscribed) throw new MailboxError('NONEXISTENT', 'No such mailbox');
+  if (!rowCount && !(await findMailbox(db, accountId, name)))
+    throw new MailboxError('NONEXISTENT', 'No such mailbox');
 }
 
 export interface MailboxStatus {

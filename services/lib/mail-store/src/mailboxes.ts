@@ -15,13 +15,19 @@ export interface MailboxRef {
   name: string;
 }
 
-/** Creates the default folders (idempotent). UIDVALIDITY comes from a sequence, so a re-created name gets a new one. */
+/**
+ * Creates the default folders (idempotent) and subscribes the ones it creates. UIDVALIDITY comes
+ * from a sequence, so a re-created name gets a new one.
+ */
 export async function createDefaultMailboxes(client: PoolClient, accountId: number): Promise<void> {
   for (const box of defaultMailboxes) {
     await client.query(
-      `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity)
-       VALUES ($1, $2, $3, nextval('mailbox_uidvalidity'))
-       ON CONFLICT (account_id, name) DO NOTHING`,
+      `WITH created AS (
+         INSERT INTO mailboxes (account_id, name, special_use, uidvalidity)
+         VALUES ($1, $2, $3, nextval('mailbox_uidvalidity'))
+         ON CONFLICT (account_id, name) DO NOTHING RETURNING account_id, name)
+       INSERT INTO mailbox_subscriptions (account_id, name) SELECT account_id, name FROM created
+       ON CONFLICT DO NOTHING`,
       [accountId, box.name, box.specialUse],
     );
   }

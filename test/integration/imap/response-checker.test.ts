@@ -1,0 +1,71 @@
+// The response checker must catch what it is there for, or the clean runs prove nothing.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LITERAL, type ReceivedResponse, ResponseChecker } from './response-checker.js';
+
+const plain = (text: string): ReceivedResponse => ({ text, literals: [] });
+const withLiteral = (text: string, bytes: Buffer, eight = false): ReceivedResponse => ({
+  text: text.replace(/~?\{\}/, LITERAL),
+  literals: [{ bytes, eight }],
+});
+
+describe('IMAP response checker', () => {
+  it('accepts well-formed responses', () => {
+    const sink: string[] = [];
+    const c = new ResponseChecker(sink);
+    c.sent('t1', 'SELECT INBOX (CONDSTORE)');
+    for (const line of [
+      '* OK [CAPABILITY IMAP4rev1 IMAP4rev2 CONDSTORE] Hermod IMAP ready',
+      '* FLAGS (\\Answered \\Seen $Work)',
+      '* OK [PERMANENTFLAGS (\\Answered \\Seen \\*)] Flags permitted',
+      '* 3 EXISTS',
+      '* OK [HIGHESTMODSEQ 7] Highest',
+      '* LIST (\\HasNoChildren \\Subscribed) "/" "box[1" ("CHILDINFO" ("SUBSCRIBED"))',
+      '* STATUS INBOX (MESSAGES 3 HIGHESTMODSEQ 7)',
+      '* ESEARCH (TAG "t2") UID MIN 1 MAX 4 ALL 1:2,4 MODSEQ 9',
+      '* SEARCH 1 2 (MODSEQ 5)',
+      '* THREAD ((1)(2))(4 3)(5 (6)(7))',
+      '* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))',
+      '* 1 FETCH (ENVELOPE (NIL "s" ((NIL NIL "a" "x.org")(NIL NIL "g" NIL)(NIL NIL NIL NIL)) NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 1)("TEXT" "HTML" NIL NIL NIL "7BIT" 1 1) "ALTERNATIVE") INTERNALDATE " 1-Nov-2026 07:00:00 +0000")',
+      't1 OK [READ-WRITE] SELECT completed',
+    ])
+      c.received(plain(line));
+    c.received(withLiteral('* 1 FETCH (UID 1 BINARY[1] ~{})', Buffer.from([0, 1]), true));
+    c.received(withLiteral('* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)]<0> {})', Buffer.from('Subject: x\r\n')));
+    assert.deepEqual(sink, []);
+  });
+
+  it('reports NUL in a literal, literal8 outside BINARY, bad strings and unknown responses', () => {
+    const sink: string[] = [];
+    const c = new ResponseChecker(sink);
+    c.received(withLiteral('* 1 FETCH (BODY[1] {})', Buffer.from([0x41, 0])));
+    c.received(withLiteral('* 1 FETCH (BODY[1] ~{})', Buffer.from('x'), true));
+    c.received(plain('* 1 FETCH (ENVELOPE (NIL "a\rb" NIL NIL NIL NIL NIL NIL NIL NIL))'));
+    c.received(plain('* LIST () "/" box]x trailing'));
+    c.received(plain('* WHATEVER 1'));
+    c.received(plain('* 0 EXPUNGE'));
+    assert.equal(sink.length, 6, sink.join('\n'));
+  });
+
+  it('reports flag-change FETCHes without UID and MODSEQ under CONDSTORE, and EXPUNGE under QRESYNC', () => {
+    const sink: string[] = [];
+    const c = new ResponseChecker(sink);
+    c.received(plain('* 1 FETCH (FLAGS (\\Seen))'));
+    assert.deepEqual(sink, [], 'no rule before CONDSTORE');
+    c.received(plain('* ENABLED QRESYNC'));
+    c.sent('t1', 'STORE 1 +FLAGS.SILENT (\\Seen)');
+    c.received(plain('* 1 FETCH (MODSEQ (5))'));
+    c.received(plain('t1 OK done'));
+    c.sent('t2', 'FETCH 1 BODY[]');
+    c.received(plain('* 1 FETCH (BODY[] NIL FLAGS (\\Seen))'));
+    c.received(plain('t2 OK done'));
+    c.sent('t3', 'NOOP');
+    c.received(plain('* 1 FETCH (UID 1 FLAGS (\\Seen))'));
+    c.received(plain('* 2 EXPUNGE'));
+    c.received(plain('t3 OK done'));
+    assert.equal(sink.length, 4, sink.join('\n'));
+    c.sent('t4', 'FETCH 1 (FLAGS)');
+    c.received(plain('* 1 FETCH (FLAGS (\\Seen))'));
+    assert.equal(sink.length, 4, 'a FETCH that asked for FLAGS is no flag change');
+  });
+});

@@ -1,0 +1,494 @@
+// A checker for every response the raw test client receives: each is parsed by the RFC 9051 /
+// RFC 3501 response grammar (with the extensions the server advertises), and checked against the
+// session's state: no NUL in a literal, literal8 only in BINARY, once CONDSTORE is on every FETCH
+// that reports a flag change carries UID and MODSEQ (RFC 7162 3.1), VANISHED instead of EXPUNGE
+// exactly when QRESYNC is on. Violations are collected, and the fixture fails the file on any.
+
+/** One received response: its text with each literal replaced by LITERAL, and the literals. */
+export interface ReceivedResponse {
+  text: string;
+  literals: Array<{ bytes: Buffer; eight: boolean }>;
+}
+
+export const LITERAL = '\uE000';
+
+class Violation extends Error {}
+
+/** Recursive-descent reader over one response. */
+class Reader {
+  i = 0;
+  private literal = 0;
+  constructor(
+    readonly text: string,
+    readonly literals: ReceivedResponse['literals'],
+  ) {}
+
+  fail(what: string): never {
+    throw new Violation(`${what} at ${this.i}: ${JSON.stringify(this.text.slice(0, 200))}`);
+  }
+  peek(s: string): boolean {
+    return this.text.startsWith(s, this.i);
+  }
+  eat(s: string): void {
+    if (!this.peek(s)) this.fail(`expected ${JSON.stringify(s)}`);
+    this.i += s.length;
+  }
+  sp(): void {
+    this.eat(' ');
+  }
+  get done(): boolean {
+    return this.i >= this.text.length;
+  }
+  end(): void {
+    if (!this.done) this.fail('unexpected trailing text');
+  }
+  match(re: RegExp, what: string): string {
+    re.lastIndex = this.i;
+    const m = re.exec(this.text);
+    if (!m || m.index !== this.i) this.fail(`expected ${what}`);
+    this.i += m[0].length;
+    return m[0];
+  }
+  number(): number {
+    return Number(this.match(/\d+/y, 'number'));
+  }
+  atom(): string {
+    // ATOM-CHAR: no ( ) { SP CTL % * " \ ]
+    return this.match(/[^(){ \x00-\x1f\x7f%*"\\\]]+/y, 'atom');
+  }
+  /** A literal at the cursor; literal8 only where allowed. */
+  literalHere(allowEight: boolean): Buffer {
+    this.eat(LITERAL);
+    const lit = this.literals[this.literal++];
+    if (!lit) this.fail('literal missing');
+    if (lit.eight && !allowEight) this.fail('literal8 outside BINARY');
+    if (!lit.eight && lit.bytes.includes(0)) this.fail('NUL inside a literal');
+    return lit.bytes;
+  }
+  quoted(): string {
+    // quoted = DQUOTE *QUOTED-CHAR DQUOTE; no CR, LF or NUL, only \" and \\ escaped.
+    return this.match(/"(?:[^"\\\r\n\x00]|\\["\\])*"/y, 'quoted string');
+  }
+  string(allowEight = false): void {
+    if (this.peek('"')) this.quoted();
+    else if (this.peek(LITERAL)) this.literalHere(allowEight);
+    else this.fail('expected string');
+  }
+  nstring(allowEight = false): void {
+    if (this.peek('NIL')) this.eat('NIL');
+    else this.string(allowEight);
+  }
+  astring(): void {
+    if (this.peek('"') || this.peek(LITERAL)) this.string();
+    // ASTRING-CHAR: ATOM-CHAR or resp-specials ("]").
+    else this.match(/[^(){ \x00-\x1f\x7f%*"\\]+/y, 'astring');
+  }
+  mailbox(): void {
+    this.astring();
+  }
+  list(item: () => void, allowEmpty = true): void {
+    this.eat('(');
+    if (this.peek(')')) {
+      if (!allowEmpty) this.fail('empty list');
+    } else {
+      item();
+      while (this.peek(' ')) {
+        this.sp();
+        item();
+      }
+    }
+    this.eat(')');
+  }
+  flag(): void {
+    // flag = "\" atom / atom (keywords); "\*" only in PERMANENTFLAGS (caller allows it).
+    if (this.peek('\\*')) this.eat('\\*');
+    else {
+      if (this.peek('\\')) this.eat('\\');
+      this.atom();
+    }
+  }
+  /**
+   * Balanced parenthesised data of strings, numbers and NIL (BODYSTRUCTURE, ID, NAMESPACE); lists
+   * may hold lists without a space between them (body-type-mpart, namespace).
+   */
+  sexp(): void {
+    if (this.peek('(')) {
+      this.eat('(');
+      let first = true;
+      while (!this.peek(')')) {
+        if (!first && !this.peek('(')) this.sp();
+        this.sexp();
+        first = false;
+      }
+      this.eat(')');
+    } else if (this.peek('NIL')) this.eat('NIL');
+    else if (/\d/.test(this.text[this.i] ?? '')) this.number();
+    else this.string();
+  }
+  seqSet(): void {
+    this.match(/(?:\d+|\*)(?::(?:\d+|\*))?(?:,(?:\d+|\*)(?::(?:\d+|\*))?)*/y, 'sequence set');
+  }
+  freeText(): void {
+    // resp-text after an optional code: TEXT-CHAR (no CR, LF, NUL); may be empty (RFC 9051).
+    if (this.peek(LITERAL)) this.fail('literal in text');
+    this.match(/[^\r\n\x00\uE000]*/y, 'text');
+  }
+}
+
+const STATUS_ATT =
+  /^(MESSAGES|RECENT|UIDNEXT|UIDVALIDITY|UNSEEN|SIZE|HIGHESTMODSEQ|DELETED|DELETED-STORAGE)$/;
+const DATE_TIME =
+  /"(?: \d|\d\d)-(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{4} \d\d:\d\d:\d\d [+-]\d{4}"/y;
+
+export class ResponseChecker {
+  /** Where violations go (shared by the clients of a test file). */
+  constructor(readonly violations: string[]) {}
+  private condstore = false;
+  private qresync = false;
+  /** Commands sent and not yet completed, in order: tag and upper-cased text. */
+  private readonly inFlight: Array<{ tag: string; text: string }> = [];
+
+  /** Records a command sent with its tag (the raw client's command()). */
+  sent(tag: string, text: string): void {
+    const upper = text.toUpperCase();
+    this.inFlight.push({ tag, text: upper });
+    // Commands that enable CONDSTORE as they start (RFC 7162 3.1).
+    if (
+      /^(SELECT|EXAMINE) .*\((CONDSTORE|QRESYNC)\b/.test(upper) ||
+      /^(UID )?FETCH .*\b(MODSEQ|CHANGEDSINCE)\b/.test(upper) ||
+      /^(UID )?SEARCH .*\bMODSEQ\b/.test(upper) ||
+      /^(UID )?STORE .*\bUNCHANGEDSINCE\b/.test(upper) ||
+      /^STATUS .*\bHIGHESTMODSEQ\b/.test(upper)
+    )
+      this.condstore = true;
+  }
+
+  received(response: ReceivedResponse): void {
+    try {
+      this.check(response);
+    } catch (error) {
+      if (error instanceof Violation) this.violations.push(error.message);
+      else throw error;
+    }
+  }
+
+  private current(): string {
+    return this.inFlight[0]?.text ?? '';
+  }
+
+  private check({ text, literals }: ReceivedResponse): void {
+    const r = new Reader(text, literals);
+    if (r.peek('+')) {
+      r.eat('+');
+      if (!r.done) {
+        r.sp();
+        r.freeText();
+      }
+      r.end();
+      return;
+    }
+    if (r.peek('* ')) {
+      r.eat('* ');
+      this.untagged(r);
+      r.end();
+      return;
+    }
+    const tag = r.match(/[^(){ \x00-\x1f\x7f%*"\\+]+/y, 'tag');
+    r.sp();
+    r.match(/OK|NO|BAD/y, 'tagged status');
+    this.respText(r);
+    r.end();
+    const at = this.inFlight.findIndex((c) => c.tag === tag);
+    if (at >= 0) this.inFlight.splice(at, 1);
+  }
+
+  private respText(r: Reader): void {
+    if (r.done) return;
+    r.sp();
+    if (r.peek('[')) {
+      r.eat('[');
+      const code = r.atom().toUpperCase();
+      if (code === 'PERMANENTFLAGS') {
+        r.sp();
+        r.list(() => r.flag());
+      } else if (code === 'BADCHARSET' && r.peek(' (')) {
+        r.sp();
+        r.list(() => r.astring(), false);
+      } else if (r.peek(' ')) {
+        r.sp();
+        r.match(/[^\]\r\n\x00]+/y, 'response code data');
+      }
+      r.eat(']');
+      if (r.done) return;
+      r.sp();
+    }
+    r.freeText();
+  }
+
+  private untagged(r: Reader): void {
+    if (/\d/.test(r.text[r.i] ?? '')) {
+      const n = r.number();
+      r.sp();
+      const kind = r.atom().toUpperCase();
+      if (kind === 'EXISTS' || kind === 'RECENT') return;
+      if (kind === 'EXPUNGE') {
+        if (n === 0) r.fail('EXPUNGE 0');
+        if (this.qresync) r.fail('EXPUNGE while QRESYNC is enabled (VANISHED expected)');
+        return;
+      }
+      if (kind === 'FETCH') {
+        this.fetch(r, n);
+        return;
+      }
+      r.fail(`unknown message data ${kind}`);
+    }
+    const kind = r.atom().toUpperCase();
+    switch (kind) {
+      case 'OK':
+      case 'NO':
+      case 'BAD':
+      case 'BYE':
+      case 'PREAUTH':
+        this.respText(r);
+        return;
+      case 'CAPABILITY':
+      case 'ENABLED': {
+        const names: string[] = [];
+        while (r.peek(' ')) {
+          r.sp();
+          names.push(r.atom().toUpperCase());
+        }
+        if (kind === 'ENABLED') {
+          if (names.includes('CONDSTORE') || names.includes('QRESYNC')) this.condstore = true;
+          if (names.includes('QRESYNC')) this.qresync = true;
+        }
+        return;
+      }
+      case 'FLAGS':
+        r.sp();
+        r.list(() => r.flag());
+        return;
+      case 'LIST':
+      case 'LSUB': {
+        r.sp();
+        r.list(() => {
+          r.eat('\\');
+          r.atom();
+        });
+        r.sp();
+        if (r.peek('NIL')) r.eat('NIL');
+        else r.quoted();
+        r.sp();
+        r.mailbox();
+        if (r.peek(' ')) {
+          // mbox-list-extended: ("CHILDINFO" ("SUBSCRIBED")) etc.
+          r.sp();
+          r.list(() => {
+            r.astring();
+            r.sp();
+            r.sexp();
+          });
+        }
+        return;
+      }
+      case 'STATUS':
+        r.sp();
+        r.mailbox();
+        r.sp();
+        r.list(() => {
+          const att = r.atom().toUpperCase();
+          if (!STATUS_ATT.test(att)) r.fail(`unknown status attribute ${att}`);
+          r.sp();
+          r.number();
+        });
+        return;
+      case 'SEARCH':
+      case 'SORT':
+        while (r.peek(' ')) {
+          r.sp();
+          if (kind === 'SEARCH' && r.peek('(')) {
+            r.eat('(MODSEQ ');
+            r.number();
+            r.eat(')');
+            break;
+          }
+          r.number();
+        }
+        return;
+      case 'ESEARCH':
+        this.esearch(r);
+        return;
+      case 'THREAD':
+        while (r.peek(' ')) {
+          r.sp();
+          while (r.peek('(')) this.thread(r);
+        }
+        return;
+      case 'VANISHED':
+        if (!this.qresync) r.fail('VANISHED without QRESYNC');
+        r.sp();
+        if (r.peek('(EARLIER)')) {
+          r.eat('(EARLIER)');
+          r.sp();
+        }
+        r.seqSet();
+        return;
+      case 'ID':
+      case 'NAMESPACE':
+        while (r.peek(' ')) {
+          r.sp();
+          r.sexp();
+        }
+        return;
+      case 'QUOTA':
+        r.sp();
+        r.astring();
+        r.sp();
+        r.list(() => {
+          r.atom();
+          r.sp();
+          r.number();
+          r.sp();
+          r.number();
+        });
+        return;
+      case 'QUOTAROOT':
+        r.sp();
+        r.mailbox();
+        while (r.peek(' ')) {
+          r.sp();
+          r.astring();
+        }
+        return;
+      default:
+        r.fail(`unknown response ${kind}`);
+    }
+  }
+
+  private esearch(r: Reader): void {
+    if (r.peek(' (TAG ')) {
+      r.eat(' (TAG ');
+      r.string();
+      r.eat(')');
+    }
+    if (r.peek(' UID')) r.eat(' UID');
+    while (r.peek(' ')) {
+      r.sp();
+      const name = r.atom().toUpperCase();
+      r.sp();
+      if (name === 'ALL') r.seqSet();
+      else if (['MIN', 'MAX', 'COUNT', 'MODSEQ'].includes(name)) r.number();
+      else r.fail(`unknown ESEARCH item ${name}`);
+    }
+  }
+
+  private thread(r: Reader): void {
+    // thread-list = "(" (thread-members / thread-nested) ")"
+    r.eat('(');
+    while (!r.peek(')')) {
+      if (r.peek('(')) this.thread(r);
+      else {
+        r.number();
+        if (r.peek(' ')) r.sp();
+      }
+    }
+    r.eat(')');
+  }
+
+  private fetch(r: Reader, seq: number): void {
+    if (seq === 0) r.fail('FETCH 0');
+    r.sp();
+    const names = new Set<string>();
+    r.list(() => {
+      const name = r.match(/[A-Za-z0-9.]+(?:\[[^\]]*\])?(?:<\d+>)?/y, 'fetch attribute').toUpperCase();
+      const base = name.replace(/[[<].*$/, '');
+      names.add(base);
+      r.sp();
+      switch (base) {
+        case 'UID':
+        case 'RFC822.SIZE':
+          r.number();
+          return;
+        case 'BINARY.SIZE':
+          r.number();
+          return;
+        case 'MODSEQ':
+          r.eat('(');
+          r.number();
+          r.eat(')');
+          return;
+        case 'FLAGS':
+          r.list(() => r.flag());
+          return;
+        case 'INTERNALDATE':
+          r.match(DATE_TIME, 'date-time');
+          return;
+        case 'ENVELOPE':
+          this.envelope(r);
+          return;
+        case 'BODY':
+          if (name === 'BODY') return r.sexp();
+          r.nstring();
+          return;
+        case 'BODYSTRUCTURE':
+          r.sexp();
+          return;
+        case 'BINARY':
+          r.nstring(true);
+          return;
+        case 'RFC822':
+        case 'RFC822.HEADER':
+        case 'RFC822.TEXT':
+          r.nstring();
+          return;
+        default:
+          r.fail(`unknown fetch attribute ${name}`);
+      }
+    }, false);
+    this.modseqRule(r, names);
+  }
+
+  /** RFC 7162 3.1: under CONDSTORE a FETCH that reports a flag change carries UID and MODSEQ. */
+  private modseqRule(r: Reader, names: Set<string>): void {
+    if (!this.condstore) return;
+    const command = this.current();
+    const fetching = /^(UID )?FETCH /.test(command);
+    const askedFlags = fetching && /\b(FLAGS|ALL|FAST|FULL)\b/.test(command);
+    const flagChange = /^(UID )?STORE /.test(command) || (names.has('FLAGS') && !askedFlags);
+    if (flagChange && (!names.has('UID') || !names.has('MODSEQ')))
+      r.fail('flag-change FETCH without UID and MODSEQ under CONDSTORE');
+  }
+
+  private envelope(r: Reader): void {
+    r.eat('(');
+    r.nstring(); // date
+    r.sp();
+    r.nstring(); // subject
+    for (let i = 0; i < 6; i++) {
+      r.sp();
+      if (r.peek('NIL')) {
+        r.eat('NIL');
+        continue;
+      }
+      // "(" 1*address ")", addresses side by side.
+      r.eat('(');
+      do {
+        r.eat('(');
+        r.nstring();
+        r.sp();
+        r.nstring();
+        r.sp();
+        r.nstring();
+        r.sp();
+        r.nstring();
+        r.eat(')');
+      } while (r.peek('('));
+      r.eat(')');
+    }
+    r.sp();
+    r.nstring(); // in-reply-to
+    r.sp();
+    r.nstring(); // message-id
+    r.eat(')');
+  }
+}

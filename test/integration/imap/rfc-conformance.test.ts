@@ -1,0 +1,221 @@
+// Defects found by reading responses against the RFC grammar (issue 15): each test is written from
+// the RFC text and raw protocol, not from what the server happened to answer.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixture.js';
+
+const crlf = (lines: string[]) => lines.join('\r\n');
+
+describe('imap responses by the RFC grammar', () => {
+  let fx: ImapFixture;
+  let id: number;
+  const clients: RawImapClient[] = [];
+  const connect = async () => {
+    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
+    clients.push(raw);
+    await raw.readLine();
+    await raw.login('max@example.com');
+    return raw;
+  };
+  before(async () => {
+    fx = await startImapFixture();
+    id = await fx.createUser('max@example.com');
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await fx?.close();
+  });
+
+  it('a literal never holds NUL: BODY[] of binary content is made sendable, literal8 only for BINARY (RFC 3516, RFC 9051 4.3)', async () => {
+    const binary = Buffer.from([0x41, 0x00, 0x42, 0x00, 0xff, 0x0d, 0x0a]);
+    const message = Buffer.concat([
+      Buffer.from(
+        crlf([
+          'From: a@example.com',
+          'Subject: binary part',
+          'MIME-Version: 1.0',
+          'Content-Type: multipart/mixed; boundary="x"',
+          '',
+          '--x',
+          'Content-Type: application/octet-stream',
+          'Content-Transfer-Encoding: binary',
+          '',
+          '',
+        ]),
+      ),
+      binary,
+      Buffer.from('--x--\r\n'),
+    ]);
+    await fx.deliver(id, message, { mailbox: 'INBOX' });
+    const raw = await connect();
+    await raw.command('EXAMINE INBOX');
+    const r = await raw.command(
+      'FETCH 1 (BODY.PEEK[1] BODY.PEEK[] BODY.PEEK[1]<1.3> RFC822.TEXT BINARY.PEEK[1])',
+    );
+    const line = r.untagged[0]!;
+    const literals = [...line.matchAll(/(~?)\{(\d+)\}\r\n/g)];
+    assert.equal(literals.length, 5, line);
+    // Four BODY/RFC822 literals: ordinary literals, no NUL in them, lengths as BODYSTRUCTURE says.
+    for (const m of literals.slice(0, 4)) assert.equal(m[1], '', line);
+    const binaryAt = line.indexOf(' BINARY[1] ');
+    assert.ok(binaryAt > 0, line);
+    assert.ok(!line.slice(0, binaryAt).includes('\u0000'), JSON.stringify(line.slice(0, binaryAt)));
+    assert.match(line, /BODY\[1\] \{5\}\r\n/);
+    assert.match(line, /BODY\[1\]<1> \{3\}\r\n/);
+    // BINARY sends the decoded bytes as they are, in a literal8 because they hold NUL.
+    assert.ok(
+      line.slice(binaryAt).startsWith(' BINARY[1] ~{5}\r\nA\u0000B\u0000'),
+      JSON.stringify(line.slice(binaryAt)),
+    );
+  });
+
+  it('BINARY of quoted-printable follows RFC 2045 6.7; BINARY.SIZE and partial BINARY agree with the decoded bytes', async () => {
+    await fx.deliver(
+      id,
+      crlf([
+        'From: a@example.com',
+        'Subject: qp',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="q"',
+        '',
+        '--q',
+        'Content-Type: text/plain; charset=us-ascii',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        'line one   ',
+        'soft=  ',
+        'break=41 \t',
+        'end=',
+        '--q--',
+        '',
+      ]),
+    );
+    const decoded = 'line one\r\nsoftbreakA\r\nend';
+    const raw = await connect();
+    await raw.command('EXAMINE INBOX');
+    const r = await raw.command('FETCH 2 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[1]<5.7>)');
+    assert.equal(
+      r.untagged[0],
+      `* 2 FETCH (BINARY.SIZE[1] ${decoded.length} BINARY[1] {${decoded.length}}\r\n${decoded} BINARY[1]<5> {7}\r\n${decoded.slice(5, 12)})`,
+    );
+  });
+
+  it('addresses: comments are not names, an empty group with a comment is just start and end, SEARCH FROM and SORT (CC) see the envelope (RFC 5322, RFC 3501 7.4.2, RFC 5256)', async () => {
+    const box = 'Addresses';
+    const raw = await connect();
+    await raw.command(`CREATE ${box}`);
+    const mail = (headers: string[]) => crlf([...headers, 'Subject: addr', '', 'x', '']);
+    await fx.deliver(
+      id,
+      mail(['From: <user (c)@ (c) domain.org>', 'To: group2: (foo) ;', 'Cc: zed: a@x.org;, b@y.org']),
+      { mailbox: box },
+    );
+    await fx.deliver(id, mail(['From: "Quoted, Name" <q@x.org> (not a name)', 'Cc: m@x.org']), {
+      mailbox: box,
+    });
+    await raw.command(`EXAMINE ${box}`);
+    const env = await raw.command('FETCH 1:2 (ENVELOPE)');
+    const first = env.untagged[0]!;
+    assert.ok(first.includes(' ((NIL NIL "user" "domain.org")) '), first);
+    assert.ok(first.includes(' ((NIL NIL "group2" NIL)(NIL NIL NIL NIL)) '), first);
+    assert.ok(
+      first.includes(' ((NIL NIL "zed" NIL)(NIL NIL "a" "x.org")(NIL NIL NIL NIL)(NIL NIL "b" "y.org")) '),
+      first,
+    );
+    assert.ok(env.untagged[1]!.includes(' (("Quoted, Name" NIL "q" "x.org")) '), env.untagged[1]);
+    assert.deepEqual((await raw.command('SEARCH FROM user@domain.org')).untagged, ['* SEARCH 1']);
+    assert.deepEqual((await raw.command('SEARCH FROM "c"')).untagged, ['* SEARCH']);
+    // RFC 5256: the addr-mailbox of the first Cc address; a group's first address is its start,
+    // whose mailbox is the group name ("zed" sorts after "m").
+    assert.deepEqual((await raw.command('SORT (CC) UTF-8 ALL')).untagged, ['* SORT 2 1']);
+  });
+
+  it('THREAD: REFERENCES merges by subject only as RFC 5256 step 5 says; threads ordered by sent date, ties by mailbox order', async () => {
+    const box = 'Threads';
+    const raw = await connect();
+    await raw.command(`CREATE ${box}`);
+    const mail = (subject: string, day: number) =>
+      crlf([
+        `Subject: ${subject}`,
+        `Date: Mon, 0${day} Jan 2026 10:00:00 +0000`,
+        `Message-ID: <t${subject.length}.${day}@x>`,
+        '',
+        'x',
+        '',
+      ]);
+    // "Re-org" is no reply (no "re:"), so two of them are siblings under a dummy, not parent and child;
+    // "Re: foo" before "foo": the non-reply "foo" takes the subject, the reply becomes its child.
+    for (const [subject, day] of [
+      ['Re-org', 1],
+      ['Re-org', 2],
+      ['Re: foo', 3],
+      ['foo', 4],
+      ['b', 5],
+      ['a', 5],
+    ] as const)
+      await fx.deliver(id, mail(subject, day), { mailbox: box });
+    await raw.command(`EXAMINE ${box}`);
+    assert.deepEqual((await raw.command('THREAD REFERENCES UTF-8 ALL')).untagged, [
+      '* THREAD ((1)(2))(4 3)(5)(6)',
+    ]);
+    assert.deepEqual((await raw.command('THREAD ORDEREDSUBJECT UTF-8 ALL')).untagged, [
+      '* THREAD (1 2)(3 4)(5)(6)',
+    ]);
+  });
+
+  it('subscriptions are their own list: CREATE does not subscribe, DELETE does not unsubscribe, \\NonExistent, CHILDINFO, LSUB \\Noselect (RFC 3501 6.3.6-6.3.9, RFC 5258)', async () => {
+    const raw = await connect();
+    const attrs = (line: string) =>
+      new Set(/^\* (?:LIST|LSUB) \(([^)]*)\)/.exec(line)?.[1]?.split(' ').filter(Boolean));
+    assert.equal((await raw.command('CREATE Sub/Keep')).status, 'OK');
+    assert.equal((await raw.command('CREATE Sub/Gone')).status, 'OK');
+    // CREATE does not subscribe.
+    assert.deepEqual((await raw.command('LSUB "" Sub/*')).untagged, []);
+    assert.deepEqual((await raw.command('LIST (SUBSCRIBED) "" Sub/*')).untagged, []);
+    assert.equal((await raw.command('SUBSCRIBE Sub/Keep')).status, 'OK');
+    assert.equal((await raw.command('SUBSCRIBE Sub/Gone')).status, 'OK');
+    // DELETE does not unsubscribe: the name stays, \NonExistent.
+    assert.equal((await raw.command('DELETE Sub/Gone')).status, 'OK');
+    const subscribed = await raw.command('LIST (SUBSCRIBED) "" Sub/*');
+    assert.equal(subscribed.untagged.length, 2, subscribed.untagged.join('|'));
+    const gone = subscribed.untagged.find((l) => l.endsWith(' "Sub/Gone"') || l.endsWith(' Sub/Gone'))!;
+    assert.ok(gone, subscribed.untagged.join('|'));
+    assert.ok(attrs(gone).has('\\Subscribed') && attrs(gone).has('\\NonExistent'), gone);
+    const keep = subscribed.untagged.find((l) => /Sub\/Keep"?$/.test(l))!;
+    assert.ok(attrs(keep).has('\\Subscribed') && !attrs(keep).has('\\NonExistent'), keep);
+    // A plain LIST does not show the subscribed name that has no mailbox.
+    assert.ok(!(await raw.command('LIST "" Sub/*')).untagged.some((l) => /Gone/.test(l)));
+    // RECURSIVEMATCH: the unsubscribed parent comes with CHILDINFO (SUBSCRIBED).
+    const recursive = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" %');
+    const parent = recursive.untagged.find((l) => /"?Sub"? \("CHILDINFO" \("SUBSCRIBED"\)\)$/.test(l));
+    assert.ok(parent, recursive.untagged.join('|'));
+    assert.ok(!attrs(parent).has('\\Subscribed'), parent);
+    // LSUB: an unsubscribed parent of a subscribed name that % does not reach is \Noselect; with *
+    // the subscribed names themselves are listed and the parent is not.
+    const lsubLevel = await raw.command('LSUB "" Sub');
+    assert.equal(lsubLevel.untagged.length, 1, lsubLevel.untagged.join('|'));
+    assert.ok(attrs(lsubLevel.untagged[0]!).has('\\Noselect'), lsubLevel.untagged[0]);
+    const lsubAll = await raw.command('LSUB "" Sub*');
+    assert.equal(lsubAll.untagged.length, 2, lsubAll.untagged.join('|'));
+    // UNSUBSCRIBE removes a name whose mailbox is gone.
+    assert.equal((await raw.command('UNSUBSCRIBE Sub/Gone')).status, 'OK');
+    assert.equal((await raw.command('LIST (SUBSCRIBED) "" Sub/*')).untagged.length, 1);
+  });
+
+  it('an unquoted mailbox name may hold [ (only ] is a resp-special): SELECT, LIST, STATUS', async () => {
+    const raw = await connect();
+    assert.equal((await raw.command('CREATE "box[1"')).status, 'OK');
+    const select = await raw.command('SELECT box[1');
+    assert.equal(select.status, 'OK', select.tagged);
+    const list = await raw.command('LIST "" box[1');
+    assert.deepEqual(list.untagged, ['* LIST (\\HasNoChildren) "/" "box[1"']);
+    const status = await raw.command('STATUS box[1 (MESSAGES)');
+    assert.equal(status.status, 'OK', status.tagged);
+    assert.deepEqual(status.untagged, ['* STATUS "box[1" (MESSAGES 0)']);
+    // Brackets still carry sections in FETCH, spaces and parentheses included.
+    await raw.command('CLOSE');
+    await raw.command('EXAMINE INBOX');
+    const fetch = await raw.command('FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)]<0.8>)');
+    assert.equal(fetch.untagged[0], '* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)]<0> {8}\r\nSubject:)');
+  });
+});
