@@ -49,3 +49,23 @@ test('DNS verification says which records the resolver sees', async () => {
   assert.deepEqual(seen, { MX: true, SPF: true, DKIM: true, DMARC: false });
   assert.match(verified.find((r) => r.purpose === 'DMARC')?.detail ?? '', /ENOTFOUND/);
 });
+
+test('MTA-STS on: the published MX hosts go into the live config for the served policy', () => {
+  const withHosts = desiredDomainConfig(
+    md({ domain: 'example.com', tls: { mtaSts: 'enforce' }, dns: { mxHosts: ['mx.hermod.test'] } }),
+    undefined,
+  );
+  assert.deepEqual(parseDomainConfig(withHosts).tls, {
+    requireOutbound: false,
+    mtaSts: 'enforce',
+    mtaStsMx: ['mx.hermod.test'],
+  });
+  // Without dns.mxHosts the serving side's default MX names apply; with MTA-STS off nothing is carried.
+  const defaults = desiredDomainConfig(md({ domain: 'example.com', tls: { mtaSts: 'testing' } }), undefined);
+  assert.equal(parseDomainConfig(defaults).tls.mtaStsMx, undefined);
+  const off = desiredDomainConfig(
+    md({ domain: 'example.com', dns: { mxHosts: ['mx.hermod.test'] } }),
+    undefined,
+  );
+  assert.equal(parseDomainConfig(off).tls.mtaStsMx, undefined);
+});

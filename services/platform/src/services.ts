@@ -14,8 +14,13 @@ export function localServices(tls: { certFile: string; keyFile: string }, offset
     {
       name: 'routing',
       opsPort: 9103 + offset,
-      env: { ROUTING_GRPC_PORT: port(7001), ROUTING_GRPC_HOST: '127.0.0.1' },
-      listeners: [`gRPC ${port(7001)}`],
+      env: {
+        ROUTING_GRPC_PORT: port(7001),
+        ROUTING_GRPC_HOST: '127.0.0.1',
+        ROUTING_MTA_STS_PORT: port(8080),
+        ROUTING_MTA_STS_HOST: '127.0.0.1',
+      },
+      listeners: [`gRPC ${port(7001)}`, `MTA-STS policies http ${port(8080)}`],
     },
     { name: 'mda', opsPort: 9105 + offset, env: {}, listeners: [] },
     {

@@ -9,5 +9,5 @@ export {
 } from './bootstrap.js';
 export { commonEnv } from './common-env.js';
 export { createMetricsRegistry, type Registry } from './metrics.js';
-export { type OpsServer, type ReadinessCheck, startOpsServer } from './ops-server.js';
+export { listenHttp, type OpsServer, type ReadinessCheck, startOpsServer } from './ops-server.js';
 export { ShutdownCoordinator } from './shutdown.js';
