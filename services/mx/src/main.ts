@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
+import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
 import {
   DomainConfigStore,
   onRoutingInputsChange,
@@ -18,6 +19,7 @@ import { createProxyListener } from './listener/proxy-listener.js';
 import { createMxServer } from './mx-server.js';
 import { cachingResolver } from './policy/caching-resolver.js';
 import { ClientLimits } from './policy/client-limits.js';
+import { DmarcRecorder } from './policy/dmarc-recorder.js';
 import { createDnsResolver } from './policy/dns-resolver.js';
 import { RspamdClient } from './policy/rspamd.js';
 
@@ -70,6 +72,10 @@ runMain('mx', async () => {
       logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
     ),
   });
+  const dmarcRecorder = config.MX_DMARC_REPORTS
+    ? new DmarcRecorder((rows) => recordDmarcEvaluations(pool, rows), logger)
+    : undefined;
+  if (dmarcRecorder) shutdown.register('dmarc-recorder', () => dmarcRecorder.stop());
   const deps: MxDeps = {
     config,
     logger,
@@ -86,6 +92,7 @@ runMain('mx', async () => {
       config.MX_DNS_CACHE_MS,
     ),
     limits: new ClientLimits(config.MX_MAX_CONNECTIONS_PER_IP, config.MX_RATE_LIMIT_PER_MINUTE),
+    ...(dmarcRecorder ? { dmarcRecorder } : {}),
     ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
     metrics: {
       messages: new Counter({
