@@ -68,3 +68,23 @@ test('the parser refuses the sizes the CRD refuses, and takes the bounds', () =>
     1024 ** 5,
   );
 });
+
+test('MTA-STS on: the published MX hosts go into the live config for the served policy', () => {
+  const withHosts = desiredDomainConfig(
+    md({ domain: 'example.com', tls: { mtaSts: 'enforce' }, dns: { mxHosts: ['mx.hermod.test'] } }),
+    undefined,
+  );
+  assert.deepEqual(parseDomainConfig(withHosts).tls, {
+    requireOutbound: false,
+    mtaSts: 'enforce',
+    mtaStsMx: ['mx.hermod.test'],
+  });
+  // Without dns.mxHosts the serving side's default MX names apply; with MTA-STS off nothing is carried.
+  const defaults = desiredDomainConfig(md({ domain: 'example.com', tls: { mtaSts: 'testing' } }), undefined);
+  assert.equal(parseDomainConfig(defaults).tls.mtaStsMx, undefined);
+  const off = desiredDomainConfig(
+    md({ domain: 'example.com', dns: { mxHosts: ['mx.hermod.test'] } }),
+    undefined,
+  );
+  assert.equal(parseDomainConfig(off).tls.mtaStsMx, undefined);
+});

@@ -13,6 +13,8 @@ export interface HermodPorts {
   submission: number;
   submissions: number;
   routingGrpc: number;
+  /** routing's plain-HTTP MTA-STS policy listener. */
+  mtaSts: number;
   imap: number;
   imaps: number;
   pop3: number;
@@ -57,6 +59,7 @@ export async function startHermod(options: {
     submission: await freePort(),
     submissions: await freePort(),
     routingGrpc: await freePort(),
+    mtaSts: await freePort(),
     imap: await freePort(),
     imaps: await freePort(),
     pop3: await freePort(),
@@ -76,7 +79,12 @@ export async function startHermod(options: {
     ...options.commonEnv,
   };
   const perService: Record<ServiceName, Record<string, string>> = {
-    routing: { ROUTING_GRPC_HOST: '127.0.0.1', ROUTING_GRPC_PORT: String(ports.routingGrpc) },
+    routing: {
+      ROUTING_GRPC_HOST: '127.0.0.1',
+      ROUTING_GRPC_PORT: String(ports.routingGrpc),
+      ROUTING_MTA_STS_HOST: '127.0.0.1',
+      ROUTING_MTA_STS_PORT: String(ports.mtaSts),
+    },
     mda: {},
     msa: {
       MSA_HOST: '127.0.0.1',

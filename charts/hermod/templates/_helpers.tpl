@@ -35,6 +35,8 @@ routing:
   public: false
   ports:
     - { name: grpc, containerPort: 7001, servicePort: 7001, env: ROUTING_GRPC_PORT }
+    # MTA-STS policies of our domains over plain HTTP; TLS ends at the Ingress (routing.mtaSts.ingress).
+    - { name: mta-sts, containerPort: 8080, servicePort: 80, env: ROUTING_MTA_STS_PORT, web: true }
 outbound-mta:
   key: outboundMta
   database: true

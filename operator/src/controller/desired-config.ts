@@ -48,7 +48,11 @@ export function desiredDomainConfig(
       : {}),
     ...(dkim ? { dkim: { selector: dkim.selector, algorithm: dkim.algorithm, keyRef: dkim.keyRef } } : {}),
     limits,
-    tls: { requireOutbound: spec.tls.requireOutbound, mtaSts: spec.tls.mtaSts },
+    tls: {
+      requireOutbound: spec.tls.requireOutbound,
+      mtaSts: spec.tls.mtaSts,
+      ...(spec.tls.mtaSts !== 'none' && spec.dns.mxHosts ? { mtaStsMx: [...spec.dns.mxHosts] } : {}),
+    },
     source: sourceOf(md),
     generation: md.metadata.generation ?? 0,
   };

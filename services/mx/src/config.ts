@@ -51,6 +51,8 @@ export const mxEnv = z.object({
   MX_AUTH_CHECKS: env.bool(true),
   /** Enforce the sender domain's DMARC policy: reject -> 550 5.7.1, quarantine -> Junk. */
   MX_DMARC_ENFORCE: env.bool(true),
+  /** Record every DMARC evaluation for the aggregate reports outbound-mta sends (RFC 7489 section 7.2). */
+  MX_DMARC_REPORTS: env.bool(true),
   /** DNS servers (host:port) for SPF/DKIM/DMARC/DNSBL; empty = the system resolver. */
   MX_DNS_SERVERS: env.list([]).pipe(z.array(hostPort)),
   MX_DNS_TIMEOUT_MS: env.int(5_000, 100, 60_000),

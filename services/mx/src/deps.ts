@@ -6,6 +6,7 @@ import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
 import type { MxConfig } from './config.js';
 import type { ClientLimits } from './policy/client-limits.js';
+import type { DmarcRecorder } from './policy/dmarc-recorder.js';
 import type { DnsResolve } from './policy/dns-resolver.js';
 import type { RspamdClient } from './policy/rspamd.js';
 
@@ -27,6 +28,8 @@ export interface MxDeps {
   postmaster: string;
   /** Counts (hermod_mx_rejections_total) and logs a refused command. */
   refused: RecordRefusal;
+  /** Keeps DMARC evaluations for the aggregate reports (MX_DMARC_REPORTS). */
+  dmarcRecorder?: DmarcRecorder;
   metrics: {
     messages: Counter<'outcome'>;
     acceptSeconds: Histogram;

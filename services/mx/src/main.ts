@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
+import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
 import {
   DomainConfigStore,
   onRoutingInputsChange,
@@ -25,6 +26,7 @@ import { createProxyListener } from './listener/proxy-listener.js';
 import { createMxServer } from './mx-server.js';
 import { cachingResolver } from './policy/caching-resolver.js';
 import { ClientLimits } from './policy/client-limits.js';
+import { DmarcRecorder } from './policy/dmarc-recorder.js';
 import { createDnsResolver } from './policy/dns-resolver.js';
 import { RspamdClient } from './policy/rspamd.js';
 
@@ -89,6 +91,10 @@ runMain('mx', async () => {
     labelNames: ['reason', 'code'],
     registers: [registry],
   });
+  const dmarcRecorder = config.MX_DMARC_REPORTS
+    ? new DmarcRecorder((rows) => recordDmarcEvaluations(pool, rows), logger)
+    : undefined;
+  if (dmarcRecorder) shutdown.register('dmarc-recorder', () => dmarcRecorder.stop());
   const deps: MxDeps = {
     config,
     postmaster: postmasterAddress(config.MX_POSTMASTER_ADDRESS ?? '', config.MX_HOSTNAME),
@@ -104,6 +110,7 @@ runMain('mx', async () => {
       config.MX_DNS_CACHE_MS,
     ),
     limits: new ClientLimits(config.MX_MAX_CONNECTIONS_PER_IP, config.MX_RATE_LIMIT_PER_MINUTE),
+    ...(dmarcRecorder ? { dmarcRecorder } : {}),
     ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
     metrics: {
       messages: new Counter({

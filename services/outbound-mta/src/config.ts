@@ -96,6 +96,14 @@ export const outboundEnv = z.object({
   OUTBOUND_MTA_STS_PORT: env.port(443),
   /** SMTP reply classification rules; the bundled table when unset. */
   OUTBOUND_REPLY_RULES_FILE: env.optionalString(),
+  /** From (and envelope sender) of DMARC aggregate reports; unset: no reports are sent (RFC 7489 section 7.2). */
+  OUTBOUND_DMARC_REPORT_FROM: env.optionalString().pipe(z.email().optional()),
+  /** org_name in DMARC aggregate reports; unset: the domain of OUTBOUND_DMARC_REPORT_FROM. */
+  OUTBOUND_DMARC_REPORT_ORG: env.optionalString(),
+  /** Length of a DMARC report period (aligned to the epoch): a day, as RFC 7489 asks by default; tests shorten it. */
+  OUTBOUND_DMARC_REPORT_PERIOD: duration('1d'),
+  /** How often ended periods are looked for and their reports sent. */
+  OUTBOUND_DMARC_REPORT_INTERVAL: duration('10m'),
 });
 export type OutboundConfig = z.infer<typeof outboundEnv>;
 

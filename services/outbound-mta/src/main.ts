@@ -12,6 +12,7 @@ import { dkimKeySource } from './dkim/key-source.js';
 import { createOutboundMetrics } from './metrics.js';
 import { enqueueOrphans } from './queue/enqueue.js';
 import { intakeJobs } from './queue/intake.js';
+import { startDmarcReporter } from './reports/dmarc-reporter.js';
 import { httpsPolicyFetcher, MtaStsCache } from './tls/mta-sts.js';
 import { OUTBOUND_WAKE_SUBJECT } from './wake.js';
 
@@ -37,6 +38,11 @@ runMain('outbound-mta', async () => {
 
   const owner = `${hostname()}:${process.pid}`;
   const metrics = createOutboundMetrics(registry, pool);
+  const injector = {
+    pool,
+    publishRouting: (spoolId: string) =>
+      publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` }),
+  };
   const dispatcher = new Dispatcher({
     pool,
     logger,
@@ -56,11 +62,7 @@ runMain('outbound-mta', async () => {
       retryScheduleMs: config.OUTBOUND_RETRY_SCHEDULE,
       backupRetryMs: config.OUTBOUND_BACKUP_RETRY_INTERVAL,
       delayNoticeAfterMs: config.OUTBOUND_DELAY_NOTICE_AFTER,
-      dsn: {
-        pool,
-        publishRouting: (spoolId) =>
-          publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` }),
-      },
+      dsn: injector,
     },
     settings: {
       owner,
@@ -109,6 +111,21 @@ runMain('outbound-mta', async () => {
   // Core NATS poke from `hermod queue retry|release`: look at the queue now.
   const poke = nc.subscribe(OUTBOUND_WAKE_SUBJECT, { callback: () => dispatcher.wake() });
   shutdown.register('wake-subscription', () => poke.unsubscribe());
+  if (config.OUTBOUND_DMARC_REPORT_FROM) {
+    const reporter = startDmarcReporter({
+      pool,
+      injector,
+      resolveTxt: (name) => resolver.resolveTxt(name),
+      from: config.OUTBOUND_DMARC_REPORT_FROM,
+      orgName:
+        config.OUTBOUND_DMARC_REPORT_ORG ?? config.OUTBOUND_DMARC_REPORT_FROM.split('@')[1] ?? 'hermod',
+      periodMs: config.OUTBOUND_DMARC_REPORT_PERIOD,
+      intervalMs: config.OUTBOUND_DMARC_REPORT_INTERVAL,
+      registry,
+      logger,
+    });
+    shutdown.register('dmarc-reports', () => reporter.stop());
+  }
   await base.startOps();
   logger.info({ owner, helo: config.OUTBOUND_HELO_NAME }, 'outbound-mta ready');
 });

@@ -23,9 +23,14 @@ export function localServices(tls: { certFile: string; keyFile: string }, offset
     {
       name: 'routing',
       opsPort: 9103 + offset,
-      env: { ROUTING_GRPC_PORT: port(7001), ROUTING_GRPC_HOST: '127.0.0.1' },
-      listeners: [`gRPC ${port(7001)}`],
-      ports: [7001 + offset, 9103 + offset],
+      env: {
+        ROUTING_GRPC_PORT: port(7001),
+        ROUTING_GRPC_HOST: '127.0.0.1',
+        ROUTING_MTA_STS_PORT: port(8080),
+        ROUTING_MTA_STS_HOST: '127.0.0.1',
+      },
+      listeners: [`gRPC ${port(7001)}`, `MTA-STS policies http ${port(8080)}`],
+      ports: [7001 + offset, 8080 + offset, 9103 + offset],
     },
     { name: 'mda', opsPort: 9105 + offset, env: {}, listeners: [], ports: [9105 + offset] },
     {
@@ -74,7 +79,7 @@ export function localServices(tls: { certFile: string; keyFile: string }, offset
         `POP3S ${port(2995)}`,
         `ManageSieve ${port(4190)} (STARTTLS)`,
       ],
-      ports: [2143 + offset, 2993 + offset, 2110 + offset, 2995 + offset, 9106 + offset],
+      ports: [2143 + offset, 2993 + offset, 2110 + offset, 2995 + offset, 4190 + offset, 9106 + offset],
     },
   ];
 }

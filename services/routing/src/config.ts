@@ -46,6 +46,15 @@ export const routingEnv = z.object({
   ROUTING_CALLOUT_TIMEOUT_MS: env.int(3_000, 100, 60_000),
   /** How long a callout verdict (accepted or refused) is reused. */
   ROUTING_CALLOUT_CACHE_MS: env.int(600_000, 0, 86_400_000),
+  /** Plain-HTTP listener serving our domains' MTA-STS policies (mta-sts.<domain>, TLS at the Ingress). */
+  ROUTING_MTA_STS_HOST: env.host('0.0.0.0'),
+  ROUTING_MTA_STS_PORT: env.port(8080),
+  /** MX names an MTA-STS policy lists for domains that do not set their own (tls.mtaStsMx); empty: ROUTING_MX_NAMES. */
+  ROUTING_MTA_STS_MX: env
+    .list([])
+    .pipe(z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+$/i, 'expected host names'))),
+  /** max_age of the served MTA-STS policies, in seconds (RFC 8461: at most 31557600). */
+  ROUTING_MTA_STS_MAX_AGE: env.int(604_800, 86_400, 31_557_600),
 });
 export type RoutingConfig = z.infer<typeof routingEnv>;
 

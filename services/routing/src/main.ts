@@ -3,8 +3,10 @@ import { hostname } from 'node:os';
 import { AccountStore } from '@hermod/accounts';
 import {
   DomainConfigStore,
+  mtaStsPolicyOf,
   openDomainBucket,
   openDomainStatusBucket,
+  renderMtaStsPolicy,
   writeDomainStatus,
 } from '@hermod/domain-config';
 import { startGrpcServer } from '@hermod/grpc';
@@ -20,6 +22,7 @@ import { BackupCallout } from './backup-callout.js';
 import { loadRoutingConfig } from './config.js';
 import { explainRouteHandler } from './grpc/explain-route.js';
 import { validateRecipientHandler } from './grpc/validate-recipient.js';
+import { startMtaStsServer } from './mta-sts-server.js';
 import type { RoutingLookups } from './route-recipient.js';
 import { type RoutingStageDeps, routeBatch } from './routing-stage.js';
 
@@ -170,6 +173,23 @@ runMain('routing', async () => {
   );
   retentionPasses.start();
   shutdown.register('storage-retention', () => retentionPasses.stop());
+
+  const mtaStsDefaults = {
+    mxHosts: config.ROUTING_MTA_STS_MX.length > 0 ? config.ROUTING_MTA_STS_MX : config.ROUTING_MX_NAMES,
+    maxAgeSeconds: config.ROUTING_MTA_STS_MAX_AGE,
+  };
+  const mtaSts = await startMtaStsServer({
+    host: config.ROUTING_MTA_STS_HOST,
+    port: config.ROUTING_MTA_STS_PORT,
+    policyFor: (domain) => {
+      const domainConfig = domains.get(domain);
+      const policy = domainConfig && mtaStsPolicyOf(domainConfig, mtaStsDefaults);
+      return policy ? renderMtaStsPolicy(policy) : undefined;
+    },
+    logger,
+  });
+  shutdown.register('mta-sts', () => mtaSts.close());
+  logger.info({ port: mtaSts.port }, 'MTA-STS policy server listening');
 
   base.readiness.push({ name: 'domain-config', check: () => true });
   await base.startOps();

@@ -386,6 +386,58 @@ describe('all-features values', () => {
   });
 });
 
+describe('MTA-STS policy hosting', () => {
+  test('routing publishes its policy listener on port 80; the Ingress routes mta-sts.<domain> hosts to it', async () => {
+    const objects = await renderChart({ valuesFiles: [allFeaturesValues] });
+    const service = byKind(objects, 'Service').find((s) => component(s) === 'routing');
+    assert.ok(
+      ((service?.spec.ports ?? []) as Any[]).some((p) => p.port === 80 && p.targetPort === 'mta-sts'),
+      'routing Service port 80 -> mta-sts',
+    );
+    const ingresses = byKind(objects, 'Ingress');
+    assert.equal(ingresses.length, 1);
+    const ingress = ingresses[0] as Any;
+    assert.equal(ingress.spec.ingressClassName, 'nginx');
+    assert.deepEqual(ingress.spec.tls, [
+      { secretName: 'mta-sts-tls', hosts: ['mta-sts.example.com', 'mta-sts.example.org'] },
+    ]);
+    assert.deepEqual(
+      (ingress.spec.rules as Any[]).map((r) => r.host),
+      ['mta-sts.example.com', 'mta-sts.example.org'],
+    );
+    for (const rule of ingress.spec.rules as Any[]) {
+      assert.deepEqual(rule.http.paths, [
+        {
+          path: '/.well-known/mta-sts.txt',
+          pathType: 'Exact',
+          backend: { service: { name: service?.metadata.name, port: { name: 'mta-sts' } } },
+        },
+      ]);
+    }
+    // The policy port is reachable from webFrom (the Ingress controller), not only from routing's gRPC callers.
+    const policy = byKind(objects, 'NetworkPolicy').find((p) => component(p) === 'routing');
+    const webRule = ((policy?.spec.ingress ?? []) as Any[]).find((r) =>
+      r.ports.some((p: Any) => p.port === 8080),
+    );
+    assert.deepEqual(webRule?.from, [
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+    ]);
+    assert.ok(!webRule.ports.some((p: Any) => p.port === 7001), 'gRPC stays in its own rule');
+    // Off by default; enabled without hosts is refused.
+    assert.equal(byKind(await renderChart(), 'Ingress').length, 0);
+    await assert.rejects(
+      renderChartText({ set: ['routing.mtaSts.ingress.enabled=true'] }),
+      /routing.mtaSts.ingress.hosts/,
+    );
+    await assert.rejects(
+      renderChartText({
+        set: ['routing.mtaSts.ingress.enabled=true', 'routing.mtaSts.ingress.hosts={example.com}'],
+      }),
+      /hosts/,
+    );
+  });
+});
+
 describe('values', () => {
   test('values.schema.json refuses typos and bad values, naming them', async () => {
     for (const [set, expected] of [

@@ -90,7 +90,7 @@ export async function renderChart(options: RenderOptions = {}): Promise<K8sObjec
 export const expectedComponents = {
   msa: { key: 'msa', ports: { MSA_SUBMISSION_PORT: [2587, 587], MSA_SUBMISSIONS_PORT: [2465, 465] } },
   mx: { key: 'mx', ports: { MX_SMTP_PORT: [2525, 25] } },
-  routing: { key: 'routing', ports: { ROUTING_GRPC_PORT: [7001, 7001] } },
+  routing: { key: 'routing', ports: { ROUTING_GRPC_PORT: [7001, 7001], ROUTING_MTA_STS_PORT: [8080, 80] } },
   'outbound-mta': { key: 'outboundMta', ports: {} },
   mda: { key: 'mda', ports: {} },
   imap: {

@@ -52,6 +52,7 @@ before(async () => {
     routing: {
       ROUTING_GRPC_HOST: '127.0.0.1',
       ROUTING_GRPC_PORT: String(routingPort),
+      ROUTING_MTA_STS_PORT: '0',
       SPOOL_SWEEP_INTERVAL_MS: '1000',
       SPOOL_STALL_AFTER_MS: '3000',
     },

@@ -20,6 +20,12 @@ export {
   watchDomainStatus,
   writeDomainStatus,
 } from './domain-status.js';
+export {
+  MTA_STS_MAX_AGE_LIMIT,
+  mtaStsPolicyOf,
+  type OwnMtaStsPolicy,
+  renderMtaStsPolicy,
+} from './mta-sts-policy.js';
 export { onRoutingInputsChange } from './routing-inputs.js';
 export type { DomainConfig as DomainConfigValue } from './schema.js';
 export {

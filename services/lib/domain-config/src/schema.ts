@@ -60,6 +60,8 @@ export const DomainConfig = z.object({
     .object({
       requireOutbound: z.boolean().default(false),
       mtaSts: z.enum(['none', 'testing', 'enforce']).default('none'),
+      /** MX host names the MTA-STS policy names; unset: the serving service's default MX names. */
+      mtaStsMx: z.array(z.string().min(1).max(253)).max(16).optional(),
     })
     .default({ requireOutbound: false, mtaSts: 'none' }),
   /** Who wrote it, for `hermod domain list` and status: 'cli' or 'operator:<namespace>/<name>'. */

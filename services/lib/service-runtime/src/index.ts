@@ -12,5 +12,11 @@ export {
 export { commonEnv, servesWithoutBusEnv } from './common-env.js';
 export { untilAvailable } from './dependency.js';
 export { createMetricsRegistry, type Registry } from './metrics.js';
-export { type OpsServer, type Readiness, type ReadinessCheck, startOpsServer } from './ops-server.js';
+export {
+  listenHttp,
+  type OpsServer,
+  type Readiness,
+  type ReadinessCheck,
+  startOpsServer,
+} from './ops-server.js';
 export { ShutdownCoordinator } from './shutdown.js';

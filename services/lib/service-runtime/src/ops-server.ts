@@ -91,16 +91,22 @@ export async function startOpsServer(options: {
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address();
+  const port = await listenHttp(server, options.host, options.port);
   return {
-    port: typeof address === 'object' && address ? address.port : options.port,
+    port,
     setDraining: () => {
       draining = true;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Starts an HTTP server listening; resolves to the bound port (the given one, or the chosen one for 0). */
+export async function listenHttp(server: Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : port;
 }

@@ -55,6 +55,10 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
     }
     if (auth) {
       headers += auth.headers;
+      if (auth.dmarcEvaluation) {
+        const disposition = config.MX_DMARC_ENFORCE ? auth.dmarcPolicy : 'none';
+        deps.dmarcRecorder?.add({ ...auth.dmarcEvaluation, disposition });
+      }
       if (config.MX_DMARC_ENFORCE && auth.dmarcPolicy === 'reject') {
         deps.metrics.rejections.inc({ reason: 'dmarc' });
         throw smtpError(

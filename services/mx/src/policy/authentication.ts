@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { DmarcEvaluation } from '@hermod/dmarc-reports';
 import { authenticate } from 'mailauth';
 import type { DnsResolve } from './dns-resolver.js';
 
@@ -23,6 +24,8 @@ export interface AuthenticationOutcome {
   /** The sender domain's DMARC policy for a failing message (after pct/testing): reject, quarantine or none. */
   dmarcPolicy: 'reject' | 'quarantine' | 'none';
   dmarcDomain?: string;
+  /** What a DMARC aggregate report says of this message, when the From domain publishes DMARC. */
+  dmarcEvaluation?: Omit<DmarcEvaluation, 'disposition'>;
 }
 
 /** Fields whose presence makes the body matter: DKIM and ARC sign it (body hash). */
@@ -83,5 +86,28 @@ export async function authenticateMessage(
     arc: result.arc ? result.arc.status.result : 'none',
     dmarcPolicy: policy,
     ...(dmarc ? { dmarcDomain: dmarc.domain } : {}),
+    ...(dmarc?.rr && dmarc.domain
+      ? {
+          dmarcEvaluation: {
+            policyDomain: dmarc.domain,
+            policyRecord: dmarc.rr,
+            headerFrom: dmarc.status.header?.d ?? dmarc.domain,
+            sourceIp: input.ip,
+            spfDomain:
+              (result.spf ? result.spf.domain : undefined) || input.mailFrom.split('@')[1] || input.helo,
+            spfScope: input.mailFrom.includes('@') ? ('mfrom' as const) : ('helo' as const),
+            spfResult: result.spf ? result.spf.status.result : 'none',
+            dkim: (result.dkim.results ?? [])
+              .filter((r) => r.signingDomain)
+              .map((r) => ({
+                domain: r.signingDomain ?? '',
+                ...(r.selector ? { selector: r.selector } : {}),
+                result: r.status.result,
+              })),
+            dkimAligned: Boolean(dmarc.alignment?.dkim?.result),
+            spfAligned: Boolean(dmarc.alignment?.spf?.result),
+          },
+        }
+      : {}),
   };
 }

@@ -8,9 +8,20 @@ declare module 'mailauth' {
   }
 
   export interface AuthenticateResult {
-    dkim: { results?: Array<{ signingDomain?: string; status: AuthStatus }> };
+    dkim: { results?: Array<{ signingDomain?: string; selector?: string; status: AuthStatus }> };
     spf: { status: AuthStatus; domain?: string } | false;
-    dmarc: { status: AuthStatus; policy?: string; p?: string; domain?: string; testMode?: boolean } | false;
+    dmarc:
+      | {
+          status: AuthStatus & { header?: { from?: string; d?: string } };
+          policy?: string;
+          p?: string;
+          domain?: string;
+          testMode?: boolean;
+          /** The DMARC record text, when one was found. */
+          rr?: string;
+          alignment?: { spf?: { result?: string | false }; dkim?: { result?: string | false } };
+        }
+      | false;
     arc: { status: AuthStatus } | false;
     headers: string;
   }

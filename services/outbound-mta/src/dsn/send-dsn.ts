@@ -11,22 +11,26 @@ export interface DsnSender {
 export { deterministicUuid };
 
 /**
- * Injects a DSN into the spool with a null sender (it then flows through the normal pipeline, to a
- * local mailbox or outbound) and asks routing for it. `eventKey` names the failure or delay; the
- * same key never produces a second notice. Returns false when the notice already existed.
+ * Injects a message Hermod itself writes (DSNs, reports) into the spool as a local message (it then
+ * flows through the normal pipeline, to a local mailbox or outbound) and asks routing for it. `key`
+ * names the event; the same key never produces a second message. Returns false when it already
+ * existed.
  */
-export async function sendDsn(deps: DsnSender, eventKey: string, input: DsnInput): Promise<boolean> {
-  if (input.to === '') return false; // never a notice to the null sender
-  const spoolId = deterministicUuid(`hermod-dsn:${eventKey}`);
+export async function injectLocalMessage(
+  deps: DsnSender,
+  key: string,
+  message: { mailFrom: string; to: string; body: Buffer; envelope?: Record<string, unknown> },
+): Promise<boolean> {
+  const spoolId = deterministicUuid(key);
   let created = true;
   try {
     await acceptMessage(deps.pool, {
       spoolId,
-      mailFrom: '',
-      recipients: [{ address: input.to }],
+      mailFrom: message.mailFrom,
+      recipients: [{ address: message.to }],
       source: 'local',
-      envelope: { dsnFor: eventKey },
-      body: [buildDsn(input)],
+      ...(message.envelope ? { envelope: message.envelope } : {}),
+      body: [message.body],
     });
   } catch (error) {
     if ((error as { code?: string }).code !== '23505') throw error;
@@ -35,4 +39,15 @@ export async function sendDsn(deps: DsnSender, eventKey: string, input: DsnInput
   // Published again on a repeat too: the first publish may be the thing that was lost.
   await deps.publishRouting(spoolId);
   return created;
+}
+
+/** A DSN with a null sender; `eventKey` names the failure or delay. Returns false when the notice already existed. */
+export async function sendDsn(deps: DsnSender, eventKey: string, input: DsnInput): Promise<boolean> {
+  if (input.to === '') return false; // never a notice to the null sender
+  return injectLocalMessage(deps, `hermod-dsn:${eventKey}`, {
+    mailFrom: '',
+    to: input.to,
+    envelope: { dsnFor: eventKey },
+    body: buildDsn(input),
+  });
 }
