@@ -14,5 +14,6 @@ export {
   startPostfixPeer,
   startSmtpSink,
 } from './postfix-peer.js';
+export { type SlowSink, type SlowSinkOptions, startSlowSink } from './slow-sink.js';
 export { type RunResult, requireTool, run } from './tools.js';
 export { testWorkdir } from './workdir.js';
