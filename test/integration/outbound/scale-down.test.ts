@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { freePort, NodeServiceProcess } from '@hermod/local-infra';
-import { type SlowSink, startSlowSink } from '@hermod/test/harness';
+import { releaseHeldOutbound, type SlowSink, seedHeldOutbound, startSlowSink } from '@hermod/test/harness';
 import {
   addMx,
   crlf,
@@ -22,6 +22,7 @@ const destinationConcurrency = 2;
 const shutdownGraceMs = 20_000;
 let bed: OutboundTestbed;
 let sink: SlowSink;
+let second: NodeServiceProcess;
 
 before(async () => {
   bed = await startOutboundTestbed({
@@ -32,19 +33,45 @@ before(async () => {
     },
   });
   sink = await startSlowSink({ delayMs: 200, host: address, port: bed.smtpPort });
+  addMx(bed.dns, 'slow.test', address);
+  second = new NodeServiceProcess({ ...bed.outbound().options, opsPort: await freePort() });
+  await second.start(60_000);
 });
 
 after(async () => {
+  await second?.stop();
   await sink?.stop();
   await bed?.stop();
 });
 
+test('a burst for one destination is shared by both workers, within the per-destination limit', async () => {
+  // Due all at once, as after `hermod queue release` or a remote's outage.
+  const count = 60;
+  const spoolIds = await seedHeldOutbound(
+    bed.hermod.db.pool,
+    Array.from({ length: count }, (_, i) => ({
+      from,
+      to: `b${i}@slow.test`,
+      body: Buffer.from(crlf(`From: ${from}`, `Message-ID: <burst-${i}@hermod.test>`, '', `burst ${i}`)),
+    })),
+    { host: address, port: bed.smtpPort },
+  );
+  sink.reset();
+  await releaseHeldOutbound(bed.hermod.db.pool, bed.hermod.nc);
+  for (const spoolId of spoolIds) await bed.settled(spoolId, 'delivered', 60_000);
+  assert.deepEqual(sink.duplicates(), []);
+  assert.equal(sink.received.length, count);
+  // Both workers had sessions open at once: more than one worker's limit, never more than two.
+  assert.ok(
+    sink.sessions.max > destinationConcurrency && sink.sessions.max <= 2 * destinationConcurrency,
+    `${sink.sessions.max} sessions at most for 2 workers x ${destinationConcurrency}`,
+  );
+});
+
 test('SIGTERM to one of two workers mid-delivery: leases handed back, every message delivered once', async () => {
-  addMx(bed.dns, 'slow.test', address);
   const first = bed.outbound();
-  const second = new NodeServiceProcess({ ...first.options, opsPort: await freePort() });
-  await second.start(60_000);
-  try {
+  sink.reset();
+  {
     const count = 120;
     const ids = Array.from({ length: count }, (_, i) => `<scale-down-${i}@hermod.test>`);
     const spoolIds = await Promise.all(
@@ -98,7 +125,5 @@ test('SIGTERM to one of two workers mid-delivery: leases handed back, every mess
       sink.sessions.max <= 2 * destinationConcurrency,
       `${sink.sessions.max} sessions at once for 2 workers x ${destinationConcurrency}`,
     );
-  } finally {
-    await second.stop();
   }
 });
