@@ -5,6 +5,7 @@ export { type HermodPlatform, type HermodPorts, type ServiceName, startHermod } 
 export { startTestControlPlane, type TestControlPlane } from './kube-control-plane.js';
 export { freePortOffset, type LocalPlatform, startLocalPlatform } from './local-platform.js';
 export { startTestNats, type TestNats } from './nats.js';
+export { type HeldMessage, releaseHeldOutbound, seedHeldOutbound } from './outbound-seed.js';
 export { type OwnInfrastructure, startOwnInfrastructure } from './own-infrastructure.js';
 export {
   type PostfixPeer,
@@ -14,5 +15,6 @@ export {
   startPostfixPeer,
   startSmtpSink,
 } from './postfix-peer.js';
+export { type SlowSink, type SlowSinkOptions, startSlowSink } from './slow-sink.js';
 export { type RunResult, requireTool, run } from './tools.js';
 export { testWorkdir } from './workdir.js';

@@ -1,5 +1,5 @@
 // What other packages (the `hermod` CLI, tests, benchmarks) may use of the outbound MTA.
-export { parseDuration } from './config.js';
+export { outboundEnv, parseDuration } from './config.js';
 export {
   bounceQueued,
   deleteQueued,

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { repositoryRoot } from '@hermod/local-infra';
+import { outboundEnv } from '@hermod/outbound-mta';
 import { consumers } from '@hermod/pipeline';
 import { parse, parseAllDocuments } from 'yaml';
 import { deployables } from '../../../docker/deployables.js';
@@ -139,6 +140,16 @@ function checkDeployments(
       pause * 1000 + graceMs < pod.terminationGracePeriodSeconds * 1000,
       `${where}: preStop ${pause}s + SHUTDOWN_GRACE_MS ${graceMs} must end before terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds}`,
     );
+    if (name === 'outbound-mta') {
+      // A stopping worker waits for the transactions on the wire; the slowest answer it waits for.
+      const commandTimeout = outboundEnv.shape.OUTBOUND_COMMAND_TIMEOUT.parse(
+        env.get('OUTBOUND_COMMAND_TIMEOUT')?.value,
+      );
+      assert.ok(
+        graceMs > commandTimeout,
+        `${where}: SHUTDOWN_GRACE_MS ${graceMs} must cover OUTBOUND_COMMAND_TIMEOUT ${commandTimeout}`,
+      );
+    }
 
     // Listeners: container ports and the env telling the service to use them.
     const expected = expectedComponents[name].ports as Record<string, readonly [number, number]>;

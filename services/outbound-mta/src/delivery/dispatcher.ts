@@ -56,6 +56,9 @@ interface Destination {
 const asFailure = (error: unknown): Failure =>
   error instanceof DestinationError ? error : asDeliveryFailure(error);
 
+/** Messages leased per session of a destination beyond the one on the wire (see tick). */
+const PREFETCH_PER_SESSION = 4;
+
 /**
  * The queue manager of one replica: leases due recipients from PostgreSQL, groups them per
  * destination, and runs up to `destinationConcurrency` connections per destination (and
@@ -139,7 +142,19 @@ export class Dispatcher {
     // Keep enough leased work for every connection to reuse its session, and no more.
     const budget = settings.concurrency * Math.min(settings.messagesPerConnection, 20) - this.attempts.size;
     if (budget <= 0) return;
-    const leased = await leaseDue(this.deps.pool, settings.owner, Math.min(budget, 1_000), settings.leaseMs);
+    // Per domain, enough for each of its sessions to have the next messages at hand and no more:
+    // the rest stays in the queue for the other replicas (and is leased here as sessions use it up).
+    const perDomain = settings.destinationConcurrency * PREFETCH_PER_SESSION;
+    const held = new Map<string, number>();
+    for (const d of this.destinations.values())
+      held.set(d.domain, (held.get(d.domain) ?? 0) + d.pending.length + d.active);
+    const fullDomains = [...held].filter(([, n]) => n >= perDomain).map(([domain]) => domain);
+    const leased = await leaseDue(
+      this.deps.pool,
+      settings.owner,
+      { limit: Math.min(budget, 1_000), perDomain, fullDomains },
+      settings.leaseMs,
+    );
     if (leased.length === 0) return;
     const grouped = new Map<string, { dest: string; entries: QueueEntry[] }>();
     for (const entry of leased) {
@@ -226,6 +241,8 @@ export class Dispatcher {
         sent++;
         next =
           sent >= this.deps.settings.messagesPerConnection || this.stopped ? undefined : d.pending.shift();
+        // Running low: lease more for this destination while this message is on the wire.
+        if (d.pending.length < d.active) this.wake();
         // The next message is read from the spool while this one is on the wire.
         if (next) this.prepare(next);
         const usable = await this.deliverOne(session, attempt, host, plan);
