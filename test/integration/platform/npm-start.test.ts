@@ -110,7 +110,7 @@ test('the CLI refuses bad input with a clear message and a usage exit code', asy
   const passwordOnArgv = await hermod(['user', 'add', 'ann@platform.test', '--password', 'secret']);
   assert.equal(passwordOnArgv.code, 2);
   assert.match(passwordOnArgv.stderr, /unknown option --password/);
-  const weak = await hermod(['user', 'add', 'weak@platform.test'], 'short\n');
+  const weak = await hermod(['user', 'add', 'weak@platform.test', '--force'], 'short\n');
   assert.equal(weak.code, 2);
   assert.match(weak.stderr, /at least 8 characters/);
   const help = await hermod(['user', '--help']);
