@@ -109,9 +109,10 @@ export class CertificateFiles {
       if (this.watchers.has(directory)) continue;
       try {
         const watcher = watch(directory, { persistent: false }, () => this.schedule());
+        // A directory that goes away (the previous `..<timestamp>` after a swap) ends its watch.
         watcher.on('error', () => {
           watcher.close();
-          this.watchers.delete(directory);
+          if (this.watchers.get(directory) === watcher) this.watchers.delete(directory);
         });
         this.watchers.set(directory, watcher);
       } catch (error) {
