@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContext } from 'node:tls';
 import {
   AccountStore,
   LoginGate,
@@ -8,7 +6,14 @@ import {
   PostgresLoginFailureStore,
 } from '@hermod/accounts';
 import { loadConfig } from '@hermod/config';
-import { connectDatabase, connectNatsServer, createServiceBase, runMain } from '@hermod/service-runtime';
+import {
+  type CertificateFiles,
+  connectDatabase,
+  connectNatsServer,
+  createServiceBase,
+  openCertificateFiles,
+  runMain,
+} from '@hermod/service-runtime';
 import { SIEVE_EXTENSIONS } from '@hermod/sieve';
 import { SieveScripts } from '@hermod/sieve-store';
 import { Gauge } from 'prom-client';
@@ -31,16 +36,11 @@ runMain('imap', async () => {
   // Core NATS only: change events are notifications, the database stays the source of truth.
   const nc = await connectNatsServer(base, config.NATS_URL, { servesWithout: config.READY_WITHOUT_NATS });
 
-  let tlsContext: SecureContext | undefined;
-  if (config.TLS_CERT_FILE && config.TLS_KEY_FILE) {
-    tlsContext = createSecureContext({
-      cert: readFileSync(config.TLS_CERT_FILE),
-      key: readFileSync(config.TLS_KEY_FILE),
-      minVersion: 'TLSv1.2',
-    });
-  } else {
+  // Read again when the files change (a renewed certificate), without a restart: every handshake
+  // (implicit TLS and STARTTLS/STLS of the three protocols) takes the current context.
+  const certificates = await openCertificateFiles(base, config);
+  if (!certificates)
     logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: no STARTTLS, no implicit TLS listeners, and no logins');
-  }
 
   const hub = new ChangeHub(nc, logger);
   hub.start();
@@ -79,7 +79,9 @@ runMain('imap', async () => {
       maxQueuedCommands: 64,
     },
     logger,
-    tlsContext,
+    get tlsContext() {
+      return certificates?.context;
+    },
     loginGuard,
     userGuard: limiter,
     allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
@@ -89,7 +91,7 @@ runMain('imap', async () => {
   };
 
   const listeners: Array<{ name: string; listener: ProtocolListener }> = [];
-  const imap = (port: number, tls: SecureContext | undefined) =>
+  const imap = (port: number, tls: CertificateFiles | undefined) =>
     new ProtocolListener({
       host: config.IMAP_HOST,
       port,
@@ -104,14 +106,16 @@ runMain('imap', async () => {
     backend,
     commands: createPop3Registry(),
     logger,
-    tlsContext,
+    get tlsContext() {
+      return certificates?.context;
+    },
     loginGuard,
     userGuard: limiter,
     allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
     idleTimeoutMs: 10 * 60_000,
     maxAuthFailures: config.IMAP_MAX_AUTH_FAILURES,
   };
-  const pop3 = (port: number, tls: SecureContext | undefined) =>
+  const pop3 = (port: number, tls: CertificateFiles | undefined) =>
     new ProtocolListener({
       host: config.IMAP_HOST,
       port,
@@ -131,7 +135,9 @@ runMain('imap', async () => {
     }),
     commands: createManageSieveRegistry(),
     logger,
-    tlsContext,
+    get tlsContext() {
+      return certificates?.context;
+    },
     loginGuard,
     userGuard: limiter,
     allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
@@ -144,13 +150,13 @@ runMain('imap', async () => {
   };
   if (config.IMAP_LISTENERS.includes('imap'))
     listeners.push({ name: 'imap', listener: imap(config.IMAP_PORT, undefined) });
-  if (config.IMAP_LISTENERS.includes('imaps') && tlsContext)
-    listeners.push({ name: 'imaps', listener: imap(config.IMAPS_PORT, tlsContext) });
+  if (config.IMAP_LISTENERS.includes('imaps') && certificates)
+    listeners.push({ name: 'imaps', listener: imap(config.IMAPS_PORT, certificates) });
 
   if (config.IMAP_LISTENERS.includes('pop3'))
     listeners.push({ name: 'pop3', listener: pop3(config.POP3_PORT, undefined) });
-  if (config.IMAP_LISTENERS.includes('pop3s') && tlsContext)
-    listeners.push({ name: 'pop3s', listener: pop3(config.POP3S_PORT, tlsContext) });
+  if (config.IMAP_LISTENERS.includes('pop3s') && certificates)
+    listeners.push({ name: 'pop3s', listener: pop3(config.POP3S_PORT, certificates) });
   if (config.IMAP_LISTENERS.includes('managesieve'))
     listeners.push({
       name: 'managesieve',

@@ -58,8 +58,8 @@ export interface ClosableSession {
 export interface ListenerOptions {
   host: string;
   port: number;
-  /** Implicit TLS (IMAPS/POP3S) when set. */
-  tls?: SecureContext;
+  /** Implicit TLS (IMAPS/POP3S) when set; `context` is read at each handshake (it changes on renewal). */
+  tls?: { readonly context: SecureContext };
   limiter: ConnectionLimiter;
   logger: Logger;
   /** Builds the protocol session for an accepted connection. */
@@ -102,7 +102,7 @@ export class ProtocolListener {
     const server = createServer((socket) => {
       if (!tls) return onConnection(socket, false);
       socket.on('error', () => {});
-      const secure = new TLSSocket(socket, { isServer: true, secureContext: tls });
+      const secure = new TLSSocket(socket, { isServer: true, secureContext: tls.context });
       secure.once('secure', () => onConnection(secure, true));
       secure.on('error', (error) => {
         options.logger.debug({ err: error }, 'TLS handshake failed');

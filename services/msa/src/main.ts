@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv6 } from 'node:net';
 import {
   AccountStore,
@@ -15,7 +14,13 @@ import {
 } from '@hermod/domain-config';
 import { handOverAccepted } from '@hermod/pipeline';
 import type { routingV1 } from '@hermod/proto';
-import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import {
+  connectBus,
+  connectDatabase,
+  createServiceBase,
+  openCertificateFiles,
+  runMain,
+} from '@hermod/service-runtime';
 import {
   cachedValidator,
   postmasterAddress,
@@ -46,7 +51,9 @@ runMain('msa', async () => {
   const config = loadMsaConfig();
   const base = createServiceBase('msa', config);
   const { logger, registry, shutdown } = base;
-  const [key, cert] = await Promise.all([readFile(config.TLS_KEY_FILE), readFile(config.TLS_CERT_FILE)]);
+  // Read again when the files change (a renewed certificate), without a restart.
+  const certificates = await openCertificateFiles(base, config);
+  if (!certificates) throw new Error('TLS_CERT_FILE/TLS_KEY_FILE are required');
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   // Accepting needs only the spool: without nats-server it goes on accepting; ready only if configured so.
   const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
@@ -149,7 +156,11 @@ runMain('msa', async () => {
     },
   };
 
-  const servers = createSubmissionServers(deps, { key, cert });
+  const servers = createSubmissionServers(deps, certificates.pair);
+  certificates.onChange((pair) => {
+    servers.starttls.updateSecureContext(pair);
+    servers.implicitTls.updateSecureContext(pair);
+  });
   const submissionPort = await listen(servers.starttls, config.MSA_SUBMISSION_PORT, config.MSA_HOST);
   const submissionsPort = await listen(servers.implicitTls, config.MSA_SUBMISSIONS_PORT, config.MSA_HOST);
   // Stop accepting first; transactions in flight finish (or get 421) within the grace period.

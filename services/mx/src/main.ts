@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
 import {
@@ -9,7 +8,13 @@ import {
 } from '@hermod/domain-config';
 import { handOverAccepted } from '@hermod/pipeline';
 import type { routingV1 } from '@hermod/proto';
-import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
+import {
+  connectBus,
+  connectDatabase,
+  createServiceBase,
+  openCertificateFiles,
+  runMain,
+} from '@hermod/service-runtime';
 import {
   cachedValidator,
   postmasterAddress,
@@ -44,11 +49,9 @@ runMain('mx', async () => {
   const config = loadMxConfig();
   const base = createServiceBase('mx', config);
   const { logger, registry, shutdown } = base;
-  const tls =
-    config.TLS_CERT_FILE && config.TLS_KEY_FILE
-      ? { key: await readFile(config.TLS_KEY_FILE), cert: await readFile(config.TLS_CERT_FILE) }
-      : undefined;
-  if (!tls) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
+  // Read again when the files change (a renewed certificate), without a restart.
+  const certificates = await openCertificateFiles(base, config);
+  if (!certificates) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   // Accepting needs only the spool: without nats-server it goes on accepting; ready only if configured so.
   const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
@@ -129,7 +132,8 @@ runMain('mx', async () => {
     },
   };
 
-  const smtp = createMxServer(deps, tls);
+  const smtp = createMxServer(deps, certificates?.pair);
+  certificates?.onChange((pair) => smtp.updateSecureContext(pair));
   const smtpPort = await listen(smtp.server, config.MX_SMTP_PORT, config.MX_HOST);
   const proxy = config.MX_PROXY_PORT ? createProxyListener(smtp, logger) : undefined;
   const proxyPort = proxy ? await listen(proxy, config.MX_PROXY_PORT, config.MX_HOST) : undefined;

@@ -20,3 +20,9 @@ export {
   startOpsServer,
 } from './ops-server.js';
 export { ShutdownCoordinator } from './shutdown.js';
+export {
+  CertificateFiles,
+  type CertificateFilesOptions,
+  type CertificatePair,
+  openCertificateFiles,
+} from './tls-certificate.js';
