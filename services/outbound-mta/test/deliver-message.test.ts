@@ -6,14 +6,21 @@ import type { SmtpSession } from '../src/delivery/smtp-session.js';
 import type { QueueEntry } from '../src/queue/lease.js';
 
 /** A fake session with chosen EHLO keywords that records what it was asked to send (unit tests only). */
-function fakeSession(extensions: string[], maxSize = 0) {
-  const sent: Array<{ from: string; recipients: string[]; eightBit: boolean }> = [];
+function fakeSession(extensions: string[], maxSize = 0, verifiedTls = false) {
+  const sent: Array<{ from: string; recipients: string[]; eightBit: boolean; requireTls?: boolean }> = [];
   const session = {
     tlsOutcome: 'none',
     maxSize,
+    verifiedTls,
     supports: (e: string) => extensions.includes(e),
-    send: async (from: string, recipients: string[], _data: Buffer, eightBit: boolean) => {
-      sent.push({ from, recipients, eightBit });
+    send: async (
+      from: string,
+      recipients: string[],
+      _data: Buffer,
+      eightBit: boolean,
+      requireTls = false,
+    ) => {
+      sent.push({ from, recipients, eightBit, ...(requireTls ? { requireTls } : {}) });
       return { accepted: recipients, rejected: [], reply: '250 2.0.0 queued' };
     },
     reset: async () => {},
@@ -34,7 +41,7 @@ const entry = (recipient: string): QueueEntry => ({
   destination: null,
 });
 
-function prepared(data: string, options: { smtpUtf8?: boolean } = {}): PreparedMessage {
+function prepared(data: string, options: { smtpUtf8?: boolean; requireTls?: boolean } = {}): PreparedMessage {
   const bytes = Buffer.from(data, 'utf8');
   return {
     context: {
@@ -47,6 +54,7 @@ function prepared(data: string, options: { smtpUtf8?: boolean } = {}): PreparedM
     eightBit: bytes.some((b) => b > 0x7f),
     mailFrom: 'alice@hermod.test',
     smtpUtf8: options.smtpUtf8 ?? false,
+    requireTls: options.requireTls ?? false,
   };
 }
 
@@ -58,9 +66,15 @@ const eightBit = 'Subject: hi\r\n\r\nCafé\r\n';
 async function attempt(
   extensions: string[],
   data: string,
-  options: { maxSize?: number; smtpUtf8?: boolean; recipient?: string } = {},
+  options: {
+    maxSize?: number;
+    smtpUtf8?: boolean;
+    recipient?: string;
+    requireTls?: boolean;
+    verifiedTls?: boolean;
+  } = {},
 ) {
-  const { session, sent } = fakeSession(extensions, options.maxSize);
+  const { session, sent } = fakeSession(extensions, options.maxSize, options.verifiedTls);
   const results = await deliverMessage(
     session,
     prepared(data, options),
@@ -113,6 +127,39 @@ describe('deliverMessage: remote capabilities', () => {
       smtpUtf8: true,
       recipient: 'jürgen@example.org',
     });
+    assert.deepEqual(outcome, [['delivered', '2.0.0']]);
+    assert.equal(sent.length, 1);
+  });
+});
+
+describe('deliverMessage: REQUIRETLS (RFC 8689)', () => {
+  it('bounces (5.7.30) without sending when the TLS was not verified under a policy', async () => {
+    const { outcome, reply, sent } = await attempt(['REQUIRETLS'], ascii, { requireTls: true });
+    assert.deepEqual(outcome, [['failed', '5.7.30']]);
+    assert.match(reply ?? '', /no verified TLS to mx/);
+    assert.deepEqual(sent, []);
+  });
+
+  it('bounces (5.7.30) without sending when the remote does not offer REQUIRETLS', async () => {
+    const { outcome, reply, sent } = await attempt(['8BITMIME'], ascii, {
+      requireTls: true,
+      verifiedTls: true,
+    });
+    assert.deepEqual(outcome, [['failed', '5.7.30']]);
+    assert.match(reply ?? '', /does not offer REQUIRETLS/);
+    assert.deepEqual(sent, []);
+  });
+
+  it('passes REQUIRETLS on over verified TLS to a remote that offers it', async () => {
+    const { outcome, sent } = await attempt(['REQUIRETLS'], ascii, { requireTls: true, verifiedTls: true });
+    assert.deepEqual(outcome, [['delivered', '2.0.0']]);
+    assert.deepEqual(sent, [
+      { from: 'alice@hermod.test', recipients: ['bob@example.org'], eightBit: false, requireTls: true },
+    ]);
+  });
+
+  it('leaves a message without REQUIRETLS alone on an unverified session', async () => {
+    const { outcome, sent } = await attempt([], ascii);
     assert.deepEqual(outcome, [['delivered', '2.0.0']]);
     assert.equal(sent.length, 1);
   });
