@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadReplyClassifier } from '../src/delivery/classify.js';
 import { deliverMessage, type PreparedMessage } from '../src/delivery/deliver-message.js';
+import { ignoresTlsPolicy } from '../src/delivery/require-tls.js';
 import type { SmtpSession } from '../src/delivery/smtp-session.js';
 import type { QueueEntry } from '../src/queue/lease.js';
 
@@ -55,6 +56,7 @@ function prepared(data: string, options: { smtpUtf8?: boolean; requireTls?: bool
     mailFrom: 'alice@hermod.test',
     smtpUtf8: options.smtpUtf8 ?? false,
     requireTls: options.requireTls ?? false,
+    ignoreTlsPolicy: false,
   };
 }
 
@@ -162,5 +164,18 @@ describe('deliverMessage: REQUIRETLS (RFC 8689)', () => {
     const { outcome, sent } = await attempt([], ascii);
     assert.deepEqual(outcome, [['delivered', '2.0.0']]);
     assert.equal(sent.length, 1);
+  });
+});
+
+describe('ignoresTlsPolicy (RFC 8689 section 5)', () => {
+  const head = (text: string) => Buffer.from(text, 'latin1');
+  it('is true for TLS-Required: No in any case, folded or not', () => {
+    assert.equal(ignoresTlsPolicy(head('Subject: x\r\nTLS-Required: No\r\n\r\n'), false), true);
+    assert.equal(ignoresTlsPolicy(head('tls-required:\r\n  no\r\n\r\n'), false), true);
+  });
+  it('is false without the field, with another value, and when REQUIRETLS was given', () => {
+    assert.equal(ignoresTlsPolicy(head('Subject: x\r\n\r\n'), false), false);
+    assert.equal(ignoresTlsPolicy(head('TLS-Required: Yes\r\n\r\n'), false), false);
+    assert.equal(ignoresTlsPolicy(head('TLS-Required: No\r\n\r\n'), true), false);
   });
 });

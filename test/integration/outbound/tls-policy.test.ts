@@ -4,7 +4,8 @@
 // matches, deferred when the MX is not in the policy, offers no STARTTLS, or shows a certificate
 // for another name. REQUIRETLS (RFC 8689): relayed with the parameter over verified TLS to a
 // server that offers it (smtp-server), bounced with 5.7.30 to Postfix (which does not offer it)
-// and where no MTA-STS policy verifies the certificate.
+// and where no MTA-STS policy verifies the certificate; `TLS-Required: No` delivered in clear
+// where MTA-STS enforce defers other mail.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
@@ -155,6 +156,7 @@ before(async () => {
     'mta-sts.sts-wrongcert.test',
     'mta-sts.rtls.test',
     'mta-sts.rtls-postfix.test',
+    'mta-sts.rtls-optional.test',
   ]);
   rtlsTls = await certificate(dir, 'rtls', ['mx.rtls.test']);
   const caFile = join(dir, 'ca.pem');
@@ -374,6 +376,35 @@ describe('REQUIRETLS (RFC 8689)', () => {
     assert.equal(row!.destination?.outcome?.status, '5.7.30');
     assert.match(row!.error ?? '', /does not offer REQUIRETLS/);
     assert.deepEqual(await postfix.messages('quinn@rtls-postfix.test'), []);
+  });
+
+  test('TLS-Required: No: the MTA-STS policy is ignored for that message only', async () => {
+    mx('rtls-optional.test', 'mx.rtls-optional.test', SINK_ADDRESS);
+    publishSts('rtls-optional.test', ['mx.rtls-optional.test'], 'pol1');
+    const policed = await bed.submit(
+      from,
+      ['sam@rtls-optional.test'],
+      message('sam@rtls-optional.test', 'policed'),
+    );
+    const row = await deferred(policed);
+    assert.match(row.last_reply ?? '', /TLS required \(mta-sts enforce\)/);
+    const optional = await bed.submit(
+      from,
+      ['sam@rtls-optional.test'],
+      crlf(
+        `From: ${from}`,
+        'To: sam@rtls-optional.test',
+        'TLS-Required: No',
+        'Subject: optional',
+        '',
+        'body of optional',
+      ),
+    );
+    const [delivered] = await bed.settled(optional, 'delivered');
+    assert.match(delivered!.destination?.outcome?.tls ?? '', /^none \(tls-required: no\)$/);
+    const dumps = (await sink.dumps()).map((d) => d.toString('utf8'));
+    assert.equal(dumps.filter((d) => d.includes('body of optional')).length, 1);
+    assert.equal(dumps.filter((d) => d.includes('body of policed')).length, 0);
   });
 
   test('no policy that verifies the certificate: bounced 5.7.30, nothing sent', async () => {

@@ -5,7 +5,7 @@ import type { AttemptResult, MessageContext } from '../queue/finish.js';
 import type { QueueEntry } from '../queue/lease.js';
 import type { ReplyClassifier } from './classify.js';
 import { DependencyError, LocalError, ReplyError } from './errors.js';
-import { requiresTls, requireTlsRefusal } from './require-tls.js';
+import { ignoresTlsPolicy, requiresTls, requireTlsRefusal } from './require-tls.js';
 import type { SmtpSession } from './smtp-session.js';
 
 export interface PreparedMessage {
@@ -17,6 +17,8 @@ export interface PreparedMessage {
   smtpUtf8: boolean;
   /** RFC 8689 REQUIRETLS was given on MAIL FROM when the message was received. */
   requireTls: boolean;
+  /** RFC 8689 section 5: `TLS-Required: No`, the recipient's TLS policy is ignored for it. */
+  ignoreTlsPolicy: boolean;
 }
 
 const nonAscii = /[^\x00-\x7f]/;
@@ -135,6 +137,7 @@ export async function prepareMessage(
       entries.some((e) => nonAscii.test(e.recipient)) ||
       Object.keys(mailFromArgs).some((k) => k.toUpperCase() === 'SMTPUTF8'),
     requireTls: requiresTls(mailFromArgs),
+    ignoreTlsPolicy: ignoresTlsPolicy(originalHeaders, requiresTls(mailFromArgs)),
   };
 }
 

@@ -36,3 +36,14 @@ export function requireTlsRefusal(
     return { status: '5.7.30', reply: `REQUIRETLS support required: ${host} does not offer REQUIRETLS` };
   return undefined;
 }
+
+/**
+ * Section 5: a message with the header field `TLS-Required: No` asks that the recipient's TLS
+ * policy (MTA-STS, a domain's TLS requirement) be ignored for it; TLS is still used when offered.
+ * REQUIRETLS on MAIL FROM wins over the header (section 3: the header is then ignored).
+ */
+export function ignoresTlsPolicy(headers: Buffer, requireTls: boolean): boolean {
+  if (requireTls) return false;
+  const text = headers.toString('latin1').replace(/\r\n[ \t]+/g, ' ');
+  return /^tls-required:[ \t]*no[ \t]*$/im.test(text);
+}
