@@ -33,6 +33,8 @@ export function createSubmissionServers(
     // RFC 2034: advertised, and on every reply; our hooks choose theirs (see enhanced-status-codes.ts).
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
+    // RFC 8689: smtp-server lists REQUIRETLS only once TLS is up and refuses the parameter before it.
+    hideREQUIRETLS: false,
     disableReverseLookup: true,
     maxClients: deps.config.MSA_MAX_CLIENTS,
     socketTimeout: deps.config.MSA_SOCKET_TIMEOUT_MS,

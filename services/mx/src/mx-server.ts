@@ -23,6 +23,8 @@ export function createMxServer(deps: MxDeps, tls: { key: Buffer; cert: Buffer } 
     // RFC 2034: advertised, and on every reply; our hooks choose theirs (see enhanced-status-codes.ts).
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
+    // RFC 8689: smtp-server lists REQUIRETLS only once TLS is up and refuses the parameter before it.
+    hideREQUIRETLS: false,
     disableReverseLookup: true,
     maxClients: config.MX_MAX_CLIENTS,
     maxCommandLength: config.MX_MAX_LINE_LENGTH,

@@ -2,18 +2,26 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadReplyClassifier } from '../src/delivery/classify.js';
 import { deliverMessage, type PreparedMessage } from '../src/delivery/deliver-message.js';
+import { ignoresTlsPolicy } from '../src/delivery/require-tls.js';
 import type { SmtpSession } from '../src/delivery/smtp-session.js';
 import type { QueueEntry } from '../src/queue/lease.js';
 
 /** A fake session with chosen EHLO keywords that records what it was asked to send (unit tests only). */
-function fakeSession(extensions: string[], maxSize = 0) {
-  const sent: Array<{ from: string; recipients: string[]; eightBit: boolean }> = [];
+function fakeSession(extensions: string[], maxSize = 0, verifiedTls = false) {
+  const sent: Array<{ from: string; recipients: string[]; eightBit: boolean; requireTls?: boolean }> = [];
   const session = {
     tlsOutcome: 'none',
     maxSize,
+    verifiedTls,
     supports: (e: string) => extensions.includes(e),
-    send: async (from: string, recipients: string[], _data: Buffer, eightBit: boolean) => {
-      sent.push({ from, recipients, eightBit });
+    send: async (
+      from: string,
+      recipients: string[],
+      _data: Buffer,
+      eightBit: boolean,
+      requireTls = false,
+    ) => {
+      sent.push({ from, recipients, eightBit, ...(requireTls ? { requireTls } : {}) });
       return { accepted: recipients, rejected: [], reply: '250 2.0.0 queued' };
     },
     reset: async () => {},
@@ -34,7 +42,7 @@ const entry = (recipient: string): QueueEntry => ({
   destination: null,
 });
 
-function prepared(data: string, options: { smtpUtf8?: boolean } = {}): PreparedMessage {
+function prepared(data: string, options: { smtpUtf8?: boolean; requireTls?: boolean } = {}): PreparedMessage {
   const bytes = Buffer.from(data, 'utf8');
   return {
     context: {
@@ -47,6 +55,8 @@ function prepared(data: string, options: { smtpUtf8?: boolean } = {}): PreparedM
     eightBit: bytes.some((b) => b > 0x7f),
     mailFrom: 'alice@hermod.test',
     smtpUtf8: options.smtpUtf8 ?? false,
+    requireTls: options.requireTls ?? false,
+    ignoreTlsPolicy: false,
   };
 }
 
@@ -58,9 +68,15 @@ const eightBit = 'Subject: hi\r\n\r\nCafé\r\n';
 async function attempt(
   extensions: string[],
   data: string,
-  options: { maxSize?: number; smtpUtf8?: boolean; recipient?: string } = {},
+  options: {
+    maxSize?: number;
+    smtpUtf8?: boolean;
+    recipient?: string;
+    requireTls?: boolean;
+    verifiedTls?: boolean;
+  } = {},
 ) {
-  const { session, sent } = fakeSession(extensions, options.maxSize);
+  const { session, sent } = fakeSession(extensions, options.maxSize, options.verifiedTls);
   const results = await deliverMessage(
     session,
     prepared(data, options),
@@ -115,5 +131,51 @@ describe('deliverMessage: remote capabilities', () => {
     });
     assert.deepEqual(outcome, [['delivered', '2.0.0']]);
     assert.equal(sent.length, 1);
+  });
+});
+
+describe('deliverMessage: REQUIRETLS (RFC 8689)', () => {
+  it('bounces (5.7.30) without sending when the TLS was not verified under a policy', async () => {
+    const { outcome, reply, sent } = await attempt(['REQUIRETLS'], ascii, { requireTls: true });
+    assert.deepEqual(outcome, [['failed', '5.7.30']]);
+    assert.match(reply ?? '', /no verified TLS to mx/);
+    assert.deepEqual(sent, []);
+  });
+
+  it('bounces (5.7.30) without sending when the remote does not offer REQUIRETLS', async () => {
+    const { outcome, reply, sent } = await attempt(['8BITMIME'], ascii, {
+      requireTls: true,
+      verifiedTls: true,
+    });
+    assert.deepEqual(outcome, [['failed', '5.7.30']]);
+    assert.match(reply ?? '', /does not offer REQUIRETLS/);
+    assert.deepEqual(sent, []);
+  });
+
+  it('passes REQUIRETLS on over verified TLS to a remote that offers it', async () => {
+    const { outcome, sent } = await attempt(['REQUIRETLS'], ascii, { requireTls: true, verifiedTls: true });
+    assert.deepEqual(outcome, [['delivered', '2.0.0']]);
+    assert.deepEqual(sent, [
+      { from: 'alice@hermod.test', recipients: ['bob@example.org'], eightBit: false, requireTls: true },
+    ]);
+  });
+
+  it('leaves a message without REQUIRETLS alone on an unverified session', async () => {
+    const { outcome, sent } = await attempt([], ascii);
+    assert.deepEqual(outcome, [['delivered', '2.0.0']]);
+    assert.equal(sent.length, 1);
+  });
+});
+
+describe('ignoresTlsPolicy (RFC 8689 section 5)', () => {
+  const head = (text: string) => Buffer.from(text, 'latin1');
+  it('is true for TLS-Required: No in any case, folded or not', () => {
+    assert.equal(ignoresTlsPolicy(head('Subject: x\r\nTLS-Required: No\r\n\r\n'), false), true);
+    assert.equal(ignoresTlsPolicy(head('tls-required:\r\n  no\r\n\r\n'), false), true);
+  });
+  it('is false without the field, with another value, and when REQUIRETLS was given', () => {
+    assert.equal(ignoresTlsPolicy(head('Subject: x\r\n\r\n'), false), false);
+    assert.equal(ignoresTlsPolicy(head('TLS-Required: Yes\r\n\r\n'), false), false);
+    assert.equal(ignoresTlsPolicy(head('TLS-Required: No\r\n\r\n'), true), false);
   });
 });

@@ -189,6 +189,29 @@ describe('STARTTLS injection', () => {
   });
 });
 
+describe('REQUIRETLS (RFC 8689)', () => {
+  test('offered and accepted only over TLS; the parameter is recorded with the spooled message', async () => {
+    const wire = await SmtpWire.open(port);
+    expectCode(await wire.reply(), 220);
+    assert.doesNotMatch(expectCode(await wire.command('EHLO client.example'), 250), /REQUIRETLS/);
+    assert.match(await wire.command('MAIL FROM:<plain@remote.example> REQUIRETLS'), /^530 /);
+    expectCode(await wire.command('STARTTLS'), 220);
+    await wire.startTls();
+    assert.match(expectCode(await wire.command('EHLO client.example'), 250), /^250[ -]REQUIRETLS\r$/m);
+    expectCode(await wire.command('MAIL FROM:<tls@remote.example> REQUIRETLS'), 250);
+    expectCode(await wire.command('RCPT TO:<erin@example.test>'), 250);
+    expectCode(await wire.command('DATA'), 354);
+    expectCode(await wire.command(`${message('requiretls')}.`), 250);
+    wire.close();
+    await waitForMessages(hermod.db.pool, 'erin@example.test', 1);
+    const { rows } = await hermod.db.pool.query<{ envelope: { mailFromArgs?: Record<string, string> } }>(
+      `SELECT envelope FROM spool_messages WHERE mail_from = 'tls@remote.example'`,
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.envelope.mailFromArgs?.REQUIRETLS, 'true');
+  });
+});
+
 describe('control characters in parameters', () => {
   const cases: Array<[string, string[]]> = [
     ['NUL in EHLO', ['EHLO client\0.example']],

@@ -42,7 +42,13 @@ export interface OutboundTestbed {
   /** The port every remote MX is contacted on (peers listen on different loopback addresses). */
   smtpPort: number;
   /** Accepts a message into the spool as a local submission and hands it to routing. */
-  submit(from: string, to: string[], body: string | Buffer): Promise<string>;
+  /** Spools a message as msa would; `envelope` as msa records it (mailFromArgs such as REQUIRETLS). */
+  submit(
+    from: string,
+    to: string[],
+    body: string | Buffer,
+    envelope?: Record<string, unknown>,
+  ): Promise<string>;
   recipients(spoolId: string): Promise<RecipientRow[]>;
   /** Waits until every recipient of the message is in `state` (fails early on another final state). */
   settled(spoolId: string, state: 'delivered' | 'failed', timeoutMs?: number): Promise<RecipientRow[]>;
@@ -144,11 +150,12 @@ export async function startOutboundTestbed(
     hermod,
     dns,
     smtpPort,
-    async submit(from, to, body) {
+    async submit(from, to, body, envelope) {
       const { spoolId } = await acceptMessage(pool, {
         mailFrom: from,
         recipients: to.map((address) => ({ address })),
         source: 'msa',
+        ...(envelope ? { envelope } : {}),
         body: [Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8')],
       });
       await publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` });

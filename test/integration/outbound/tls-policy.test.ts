@@ -2,7 +2,10 @@
 // offers no STARTTLS is deferred and nothing is sent in clear; MTA-STS (RFC 8461) with the policy
 // served over HTTPS from loopback is enforced: delivered over verified TLS to Postfix when the MX
 // matches, deferred when the MX is not in the policy, offers no STARTTLS, or shows a certificate
-// for another name.
+// for another name. REQUIRETLS (RFC 8689): relayed with the parameter over verified TLS to a
+// server that offers it (smtp-server), bounced with 5.7.30 to Postfix (which does not offer it)
+// and where no MTA-STS policy verifies the certificate; `TLS-Required: No` delivered in clear
+// where MTA-STS enforce defers other mail.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
@@ -20,6 +23,7 @@ import {
   startSmtpSink,
   testWorkdir,
 } from '@hermod/test/harness';
+import { SMTPServer } from 'smtp-server';
 import {
   crlf,
   LOCAL_DOMAIN,
@@ -34,6 +38,7 @@ let postfix: PostfixPeer;
 let sink: SmtpSink;
 let https: Server;
 let liarTls: { certFile: string; keyFile: string };
+let rtlsTls: { certFile: string; keyFile: string };
 const SINK_ADDRESS = '127.0.0.6';
 const from = `alice@${LOCAL_DOMAIN}`;
 
@@ -149,11 +154,15 @@ before(async () => {
     'mta-sts.sts-nomatch.test',
     'mta-sts.sts-plain.test',
     'mta-sts.sts-wrongcert.test',
+    'mta-sts.rtls.test',
+    'mta-sts.rtls-postfix.test',
+    'mta-sts.rtls-optional.test',
   ]);
+  rtlsTls = await certificate(dir, 'rtls', ['mx.rtls.test']);
   const caFile = join(dir, 'ca.pem');
   await writeFile(
     caFile,
-    `${await readFile(mxCert.certFile, 'utf8')}${await readFile(webCert.certFile, 'utf8')}`,
+    `${await readFile(mxCert.certFile, 'utf8')}${await readFile(webCert.certFile, 'utf8')}${await readFile(rtlsTls.certFile, 'utf8')}`,
   );
   https = createServer(
     { cert: await readFile(webCert.certFile), key: await readFile(webCert.keyFile) },
@@ -290,6 +299,141 @@ describe('TLS policy', () => {
       assert.match(liar.received[0]!.data, /body of injection/);
     } finally {
       liar.close();
+    }
+  });
+});
+
+/** smtp-server with STARTTLS (it offers REQUIRETLS once TLS is up), recording each transaction. */
+async function startRequireTlsPeer(
+  host: string,
+  port: number,
+  tlsFiles: { certFile: string; keyFile: string },
+) {
+  const received: Array<{ secure: boolean; requireTls: boolean; mailFromArgs: unknown; data: string }> = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH'],
+    logger: false,
+    hideREQUIRETLS: false,
+    cert: await readFile(tlsFiles.certFile),
+    key: await readFile(tlsFiles.keyFile),
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        received.push({
+          secure: session.secure,
+          requireTls: (session.envelope as { requireTLS?: boolean }).requireTLS === true,
+          mailFromArgs: session.envelope.mailFrom ? session.envelope.mailFrom.args : undefined,
+          data: Buffer.concat(chunks).toString('utf8'),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+describe('REQUIRETLS (RFC 8689)', () => {
+  const requireTls = { mailFromArgs: { REQUIRETLS: 'true' } };
+
+  test('MTA-STS enforce, peer offering REQUIRETLS: relayed over verified TLS with the parameter', async () => {
+    const peer = await startRequireTlsPeer('127.0.0.12', bed.smtpPort, rtlsTls);
+    try {
+      mx('rtls.test', 'mx.rtls.test', '127.0.0.12');
+      publishSts('rtls.test', ['mx.rtls.test'], 'pol1');
+      const spoolId = await bed.submit(
+        from,
+        ['pia@rtls.test'],
+        message('pia@rtls.test', 'requiretls ok'),
+        requireTls,
+      );
+      const [row] = await bed.settled(spoolId, 'delivered');
+      assert.match(row!.destination?.outcome?.tls ?? '', /^TLSv1\.[23] verified \(mta-sts enforce\)$/);
+      assert.equal(peer.received.length, 1);
+      assert.equal(peer.received[0]!.secure, true);
+      assert.equal(peer.received[0]!.requireTls, true, 'MAIL FROM carried REQUIRETLS');
+      assert.match(peer.received[0]!.data, /body of requiretls ok/);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  test('MTA-STS enforce, Postfix (no REQUIRETLS offered): bounced 5.7.30 at once, nothing sent', async () => {
+    mx('rtls-postfix.test', 'mx.sts.test', '127.0.0.1');
+    publishSts('rtls-postfix.test', ['mx.sts.test'], 'pol1');
+    const spoolId = await bed.submit(
+      from,
+      ['quinn@rtls-postfix.test'],
+      message('quinn@rtls-postfix.test', 'requiretls postfix'),
+      requireTls,
+    );
+    const [row] = await bed.settled(spoolId, 'failed');
+    assert.equal(row!.destination?.outcome?.status, '5.7.30');
+    assert.match(row!.error ?? '', /does not offer REQUIRETLS/);
+    assert.deepEqual(await postfix.messages('quinn@rtls-postfix.test'), []);
+  });
+
+  test('TLS-Required: No: the MTA-STS policy is ignored for that message only', async () => {
+    mx('rtls-optional.test', 'mx.rtls-optional.test', SINK_ADDRESS);
+    publishSts('rtls-optional.test', ['mx.rtls-optional.test'], 'pol1');
+    const policed = await bed.submit(
+      from,
+      ['sam@rtls-optional.test'],
+      message('sam@rtls-optional.test', 'policed'),
+    );
+    const row = await deferred(policed);
+    assert.match(row.last_reply ?? '', /TLS required \(mta-sts enforce\)/);
+    const optional = await bed.submit(
+      from,
+      ['sam@rtls-optional.test'],
+      crlf(
+        `From: ${from}`,
+        'To: sam@rtls-optional.test',
+        'TLS-Required: No',
+        'Subject: optional',
+        '',
+        'body of optional',
+      ),
+    );
+    const [delivered] = await bed.settled(optional, 'delivered');
+    assert.match(delivered!.destination?.outcome?.tls ?? '', /^none \(tls-required: no\)$/);
+    const dumps = (await sink.dumps()).map((d) => d.toString('utf8'));
+    assert.equal(dumps.filter((d) => d.includes('body of optional')).length, 1);
+    assert.equal(dumps.filter((d) => d.includes('body of policed')).length, 0);
+  });
+
+  test('no policy that verifies the certificate: bounced 5.7.30, nothing sent', async () => {
+    const peer = await startRequireTlsPeer('127.0.0.13', bed.smtpPort, rtlsTls);
+    try {
+      // Same peer software (it offers REQUIRETLS), but the domain has no MTA-STS policy.
+      mx('rtls-nopolicy.test', 'mx.rtls.test', '127.0.0.13');
+      const spoolId = await bed.submit(
+        from,
+        ['rex@rtls-nopolicy.test'],
+        message('rex@rtls-nopolicy.test', 'requiretls no policy'),
+        requireTls,
+      );
+      const [row] = await bed.settled(spoolId, 'failed');
+      assert.equal(row!.destination?.outcome?.status, '5.7.30');
+      assert.match(row!.error ?? '', /no verified TLS/);
+      // The same peer takes a message without REQUIRETLS on the same route: nothing was held back.
+      const plain = await bed.submit(
+        from,
+        ['rex@rtls-nopolicy.test'],
+        message('rex@rtls-nopolicy.test', 'no requiretls'),
+      );
+      await bed.settled(plain, 'delivered');
+      assert.deepEqual(
+        peer.received.map((r) => [r.requireTls, /body of (.*)/.exec(r.data)?.[1]?.trim()]),
+        [[false, 'no requiretls']],
+      );
+    } finally {
+      await peer.close();
     }
   });
 });

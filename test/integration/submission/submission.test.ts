@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { readBody } from '@hermod/mail-store';
 import { type HermodPlatform, requireTool, run, startHermod } from '@hermod/test/harness';
+import { expectCode, submissionSession } from '../mx/smtp-wire.js';
 
 let hermod: HermodPlatform;
 
@@ -171,6 +172,34 @@ describe('submission', () => {
     assert.match(replies[1]!, /250-STARTTLS/);
     assert.doesNotMatch(replies[1]!, /AUTH/);
     assert.match(replies[2]!, /^538 /);
+  });
+
+  test('REQUIRETLS (RFC 8689): not offered before TLS, offered after; the parameter is spooled', async () => {
+    const plain = await converse(hermod.ports.submission, ['EHLO client.test', 'QUIT']);
+    assert.doesNotMatch(plain[1]!, /REQUIRETLS/);
+    const { wire, auth } = await submissionSession(
+      hermod.ports.submission,
+      'bob@example.test',
+      'bob-password-12',
+    );
+    try {
+      expectCode(auth, 235);
+      assert.match(expectCode(await wire.command('EHLO client.test'), 250), /^250[ -]REQUIRETLS\r$/m);
+      expectCode(await wire.command('MAIL FROM:<bob@example.test> REQUIRETLS'), 250);
+      expectCode(await wire.command('RCPT TO:<alice@example.test>'), 250);
+      expectCode(await wire.command('DATA'), 354);
+      const reply = await wire.command(
+        'From: bob@example.test\r\nTo: alice@example.test\r\nSubject: requiretls\r\n\r\nsecret\r\n.',
+      );
+      expectCode(reply, 250);
+    } finally {
+      wire.close();
+    }
+    const { rows } = await hermod.db.pool.query<{ envelope: { mailFromArgs?: Record<string, string> } }>(
+      `SELECT envelope FROM spool_messages WHERE mail_from = 'bob@example.test' AND envelope->'mailFromArgs' ? 'REQUIRETLS'`,
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.envelope.mailFromArgs?.REQUIRETLS, 'true');
   });
 
   test('STARTTLS with a parameter is refused with 501', async () => {

@@ -5,6 +5,7 @@ import type { AttemptResult, MessageContext } from '../queue/finish.js';
 import type { QueueEntry } from '../queue/lease.js';
 import type { ReplyClassifier } from './classify.js';
 import { DependencyError, LocalError, ReplyError } from './errors.js';
+import { ignoresTlsPolicy, requiresTls, requireTlsRefusal } from './require-tls.js';
 import type { SmtpSession } from './smtp-session.js';
 
 export interface PreparedMessage {
@@ -14,6 +15,10 @@ export interface PreparedMessage {
   eightBit: boolean;
   mailFrom: string;
   smtpUtf8: boolean;
+  /** RFC 8689 REQUIRETLS was given on MAIL FROM when the message was received. */
+  requireTls: boolean;
+  /** RFC 8689 section 5: `TLS-Required: No`, the recipient's TLS policy is ignored for it. */
+  ignoreTlsPolicy: boolean;
 }
 
 const nonAscii = /[^\x00-\x7f]/;
@@ -131,6 +136,8 @@ export async function prepareMessage(
       nonAscii.test(first.mailFrom) ||
       entries.some((e) => nonAscii.test(e.recipient)) ||
       Object.keys(mailFromArgs).some((k) => k.toUpperCase() === 'SMTPUTF8'),
+    requireTls: requiresTls(mailFromArgs),
+    ignoreTlsPolicy: ignoresTlsPolicy(originalHeaders, requiresTls(mailFromArgs)),
   };
 }
 
@@ -155,6 +162,13 @@ export async function deliverMessage(
   // means re-encoding every 8-bit MIME part (8-bit headers cannot be converted at all) and DKIM
   // signing again afterwards; RFC 6152 §3 allows returning the message instead, and servers
   // without 8BITMIME are practically extinct. A message above the remote's SIZE fails before MAIL.
+  if (message.requireTls) {
+    const refusal = requireTlsRefusal(
+      { verifiedTls: session.verifiedTls, offersRequireTls: session.supports('REQUIRETLS') },
+      host,
+    );
+    if (refusal) return all('failed', refusal.status, refusal.reply);
+  }
   if (message.smtpUtf8 && !session.supports('SMTPUTF8'))
     return all(
       'failed',
@@ -179,6 +193,7 @@ export async function deliverMessage(
       [...new Set(entries.map((e) => e.recipient))],
       message.data,
       message.eightBit,
+      message.requireTls,
     );
     const results: AttemptResult[] = [];
     for (const address of sent.accepted)

@@ -212,6 +212,9 @@ export class Dispatcher {
     const first = d.pending.shift();
     if (!first) return;
     let plan: RoutePlan;
+    // RFC 8689 `TLS-Required: No` is a property of the message: such a session carries only it.
+    // A failure to load is left to deliverOne, which reports it.
+    const ignoreTlsPolicy = (await this.prepare(first).catch(() => undefined))?.ignoreTlsPolicy ?? false;
     try {
       plan = await planRoute({
         domain: d.domain,
@@ -220,6 +223,7 @@ export class Dispatcher {
         resolver: this.deps.resolver,
         mtaSts: this.deps.mtaSts,
         smtpPort: this.deps.settings.smtpPort,
+        ignoreTlsPolicy,
       });
     } catch (error) {
       this.failAll(d, first, { failure: asFailure(error), stage: 'route' });
@@ -240,7 +244,9 @@ export class Dispatcher {
         this.prepare(attempt);
         sent++;
         next =
-          sent >= this.deps.settings.messagesPerConnection || this.stopped ? undefined : d.pending.shift();
+          sent >= this.deps.settings.messagesPerConnection || this.stopped || ignoreTlsPolicy
+            ? undefined
+            : d.pending.shift();
         // Running low: lease more for this destination while this message is on the wire.
         if (d.pending.length < d.active) this.wake();
         // The next message is read from the spool while this one is on the wire.

@@ -35,6 +35,8 @@ export async function planRoute(options: {
   resolver: DnsResolver;
   mtaSts: MtaStsCache;
   smtpPort: number;
+  /** RFC 8689 `TLS-Required: No`: no MTA-STS, no domain TLS requirement (TLS still when offered). */
+  ignoreTlsPolicy?: boolean;
 }): Promise<RoutePlan> {
   const { domain, destination, config } = options;
   const live =
@@ -50,6 +52,8 @@ export async function planRoute(options: {
     overrides,
     exclude,
   });
+  if (options.ignoreTlsPolicy)
+    return { hosts, requireTls: false, verifyTls: false, policy: 'tls-required: no' };
   let requireTls = config?.tls.requireOutbound ?? false;
   let verifyTls = false;
   let policy: string | undefined = requireTls ? 'tls required' : undefined;

@@ -129,7 +129,7 @@ export class SmtpSession {
     });
   }
 
-  supports(extension: 'SMTPUTF8' | '8BITMIME' | 'PIPELINING' | 'SIZE'): boolean {
+  supports(extension: 'SMTPUTF8' | '8BITMIME' | 'PIPELINING' | 'SIZE' | 'REQUIRETLS'): boolean {
     return ehloCapabilities(this.connection).extensions.includes(extension);
   }
 
@@ -146,15 +146,33 @@ export class SmtpSession {
     return this.options.verifyTls ? `${protocol} verified` : `${protocol}`;
   }
 
+  /** TLS is up and the certificate was verified against the host (MTA-STS enforce). */
+  get verifiedTls(): boolean {
+    return this.connection.secure && this.options.verifyTls;
+  }
+
   get usable(): boolean {
     return !this.connection.destroyed;
   }
 
   /** Sends one message; per-recipient results, or a DeliveryFailure that applies to every recipient. */
-  send(from: string, recipients: string[], message: Buffer, eightBit: boolean): Promise<SendResult> {
+  send(
+    from: string,
+    recipients: string[],
+    message: Buffer,
+    eightBit: boolean,
+    requireTls = false,
+  ): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       this.connection.send(
-        { from: from === '' ? false : from, to: recipients, size: message.length, use8BitMime: eightBit },
+        {
+          from: from === '' ? false : from,
+          to: recipients,
+          size: message.length,
+          use8BitMime: eightBit,
+          // RFC 8689: REQUIRETLS on MAIL FROM (checked by requireTlsRefusal before we get here)
+          ...(requireTls ? { requireTLSExtensionEnabled: true } : {}),
+        },
         message,
         (error, info) => {
           if (error) {
