@@ -1,4 +1,4 @@
-import { loginThrottleEnv } from '@hermod/accounts';
+import { loginThrottleEnv, oidcEnv } from '@hermod/accounts';
 import { env } from '@hermod/config';
 import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
@@ -38,6 +38,7 @@ export const imapEnv = z.object({
   IMAP_IDLE_COMMAND_TIMEOUT_MS: env.int(35 * 60_000, 1_000),
   IMAP_MAX_AUTH_FAILURES: env.int(3, 1, 100),
   ...loginThrottleEnv,
+  ...oidcEnv,
   /** Largest Sieve script a user may store, in bytes (PUTSCRIPT answers NO (QUOTA/MAXSIZE) above it). */
   SIEVE_MAX_SCRIPT_BYTES: env.int(65_536, 1_024, 10_485_760),
   /** Most Sieve scripts one account may hold (NO (QUOTA/MAXSCRIPTS) above it). */

@@ -3,6 +3,7 @@ import {
   LoginGate,
   LoginThrottle,
   loginThrottlePolicy,
+  oidcVerifier,
   PostgresLoginFailureStore,
 } from '@hermod/accounts';
 import { loadConfig } from '@hermod/config';
@@ -62,6 +63,8 @@ runMain('imap', async () => {
       ),
       loginThrottlePolicy(config),
     ),
+    undefined,
+    oidcVerifier(config),
   );
   const deps: SessionDependencies = {
     backend,

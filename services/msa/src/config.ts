@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { loginThrottleEnv } from '@hermod/accounts';
+import { loginThrottleEnv, oidcEnv } from '@hermod/accounts';
 import { env, loadConfig } from '@hermod/config';
 import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
@@ -46,6 +46,7 @@ export const msaEnv = z.object({
   /** Networks whose clients may submit without AUTH (for example an internal relay); empty by default. */
   MSA_TRUSTED_NETWORKS: env.list([]).pipe(z.array(cidr)),
   ...loginThrottleEnv,
+  ...oidcEnv,
   ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
   ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
   /** How long routing's answer for an accepted recipient is remembered; forgotten at once when any domain's config or status changes (0 asks routing every time). */

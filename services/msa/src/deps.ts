@@ -27,7 +27,7 @@ export interface MsaDeps {
   /** Per-account hourly and concurrent-session limits. */
   limits: Pick<SubmissionLimits, 'takeMessage' | 'takeRecipient' | 'openSession' | 'closeSession'>;
   /** The throttled login path shared with imap and pop3. */
-  login: Pick<LoginGate, 'login'>;
+  login: Pick<LoginGate, 'login' | 'loginWithToken' | 'acceptsTokens'>;
   /** Counts and logs a refused command (see RefusalReason). */
   refused: RecordRefusal;
   metrics: {

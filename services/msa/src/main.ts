@@ -4,6 +4,7 @@ import {
   LoginGate,
   LoginThrottle,
   loginThrottlePolicy,
+  oidcVerifier,
   PostgresLoginFailureStore,
 } from '@hermod/accounts';
 import {
@@ -125,7 +126,7 @@ runMain('msa', async () => {
       const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
       return trusted.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
     },
-    login: new LoginGate(accounts, loginThrottle),
+    login: new LoginGate(accounts, loginThrottle, undefined, oidcVerifier(config)),
     refused: refusalRecorder(
       new Counter({
         name: 'hermod_msa_rejections_total',

@@ -5,6 +5,7 @@ import { onAuth } from './hooks/on-auth.js';
 import { onData } from './hooks/on-data.js';
 import { onMailFrom } from './hooks/on-mail-from.js';
 import { onRcptTo } from './hooks/on-rcpt-to.js';
+import { registerOauthBearer } from './oauthbearer-mechanism.js';
 import type { SessionUser } from './session-user.js';
 
 export interface SubmissionServers {
@@ -20,13 +21,16 @@ export function createSubmissionServers(
   deps: MsaDeps,
   tls: { key: Buffer; cert: Buffer },
 ): SubmissionServers {
+  // SSO (RFC 7628 OAUTHBEARER, XOAUTH2) only when an OIDC issuer is configured; like PLAIN, only after TLS.
+  const bearer = deps.login.acceptsTokens;
+  if (bearer) registerOauthBearer();
   const common: SMTPServerOptions = {
     name: deps.config.MSA_HOSTNAME,
     banner: 'Hermod ESMTP submission',
     key: tls.key,
     cert: tls.cert,
     size: deps.config.MSA_MAX_MESSAGE_BYTES,
-    authMethods: ['PLAIN', 'LOGIN'],
+    authMethods: bearer ? ['PLAIN', 'LOGIN', 'OAUTHBEARER', 'XOAUTH2'] : ['PLAIN', 'LOGIN'],
     allowInsecureAuth: false,
     // Trusted networks may send without AUTH; everyone else is refused at MAIL FROM with 530.
     authOptional: true,

@@ -7,30 +7,24 @@ export type LoginProtocol = 'smtp' | 'imap' | 'pop3';
 export type LoginOutcome = 'ok' | 'failed' | 'locked' | 'refused';
 
 /**
- * One login over implicit TLS from the given loopback address; returns how the server answered
- * (SMTP 235/535/454, IMAP OK/NO [AUTHENTICATIONFAILED]/NO [UNAVAILABLE], POP3 +OK/-ERR [AUTH]/-ERR [SYS/TEMP]).
+ * An implicit-TLS client from the given loopback address; `next(pattern)` waits for the server's
+ * output to match and consumes it up to the end of the match.
  */
-export async function login(
-  protocol: LoginProtocol,
-  port: number,
-  localAddress: string,
-  username: string,
-  password: string,
-  authzid = '',
-): Promise<LoginOutcome> {
+export function openTlsClient(port: number, localAddress: string) {
   const tcp = connect({ host: '127.0.0.1', port, localAddress });
   const socket = tlsConnect({ socket: tcp, rejectUnauthorized: false });
   socket.setTimeout(20_000, () => socket.destroy(new Error('timeout')));
   let buffer = '';
   const waiters: Array<() => void> = [];
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
   socket.on('data', (d: Buffer) => {
     buffer += d.toString('utf8');
-    for (const w of waiters.splice(0)) w();
+    wake();
   });
   socket.on('error', () => {});
-  socket.on('close', () => {
-    for (const w of waiters.splice(0)) w();
-  });
+  socket.on('close', wake);
   const next = async (complete: RegExp): Promise<string> => {
     for (;;) {
       const match = complete.exec(buffer);
@@ -42,6 +36,22 @@ export async function login(
       await new Promise<void>((resolve) => waiters.push(resolve));
     }
   };
+  return { socket, next };
+}
+
+/**
+ * One login over implicit TLS from the given loopback address; returns how the server answered
+ * (SMTP 235/535/454, IMAP OK/NO [AUTHENTICATIONFAILED]/NO [UNAVAILABLE], POP3 +OK/-ERR [AUTH]/-ERR [SYS/TEMP]).
+ */
+export async function login(
+  protocol: LoginProtocol,
+  port: number,
+  localAddress: string,
+  username: string,
+  password: string,
+  authzid = '',
+): Promise<LoginOutcome> {
+  const { socket, next } = openTlsClient(port, localAddress);
   const plain = Buffer.from(`${authzid}\0${username}\0${password}`).toString('base64');
   try {
     if (protocol === 'smtp') {

@@ -1,3 +1,4 @@
+import { decodeBearerResponse } from '@hermod/accounts';
 import type { LoginGuard } from '../session/session.js';
 import type { AuthenticatedUser } from '../store/mail-backend.js';
 
@@ -24,4 +25,31 @@ export function decodeSaslPlain(base64: string): { username: string; password: s
   const [authzid, username, password] = parts as [string, string, string];
   if (!username || (authzid && authzid !== username)) return undefined;
   return { username, password };
+}
+
+export type BearerMechanism = 'OAUTHBEARER' | 'XOAUTH2';
+export const isBearerMechanism = (name: string): name is BearerMechanism =>
+  name === 'OAUTHBEARER' || name === 'XOAUTH2';
+
+/**
+ * One OAUTHBEARER / XOAUTH2 login through the LoginGate. A refused token gets the RFC 7628 error
+ * challenge (JSON status), the client's dummy response is read, then the failure is returned;
+ * a malformed client response is 'malformed' (the caller answers it as a protocol error).
+ */
+export async function attemptTokenLogin(
+  guard: LoginGuard,
+  remoteAddress: string,
+  mechanism: BearerMechanism,
+  response: string,
+  challenge: (base64: string) => Promise<unknown>,
+): Promise<(LoginOutcome & { name: string }) | 'malformed'> {
+  const credentials = decodeBearerResponse(mechanism, response);
+  if (!credentials) return 'malformed';
+  const outcome = await guard.loginWithToken(remoteAddress, credentials.user, credentials.token);
+  const name = credentials.user ?? '(token)';
+  if (!outcome.ok) {
+    if (outcome.reason === 'failed') await challenge(outcome.challenge);
+    return { ok: false, reason: outcome.reason, name };
+  }
+  return { ok: true, user: { id: outcome.account.id, address: outcome.account.address }, name };
 }

@@ -1,8 +1,8 @@
-import { decodeSaslPlain } from '../auth/authenticate.js';
+import { attemptTokenLogin, decodeSaslPlain, isBearerMechanism } from '../auth/authenticate.js';
 import type { ImapSession } from '../session/session.js';
 import { notAuthenticated } from '../session/states.js';
 import { defineCommand, no } from './command.js';
-import { completeLogin } from './login.js';
+import { answerLogin, completeLogin } from './login.js';
 
 /** One SASL continuation round: '+ challenge', then the client's line ('*' cancels). */
 async function exchange(session: ImapSession, challenge: string): Promise<string | undefined> {
@@ -15,7 +15,10 @@ async function exchange(session: ImapSession, challenge: string): Promise<string
 const fromBase64 = (text: string) =>
   /^[A-Za-z0-9+/]*={0,2}$/.test(text) ? Buffer.from(text, 'base64').toString('utf8') : undefined;
 
-/** AUTHENTICATE PLAIN and LOGIN, with SASL-IR (RFC 4959) initial responses. */
+/**
+ * AUTHENTICATE PLAIN and LOGIN, and OAUTHBEARER (RFC 7628) and XOAUTH2 when an OIDC issuer is
+ * configured, with SASL-IR (RFC 4959) initial responses.
+ */
 export const authenticateCommand = defineCommand({
   name: 'AUTHENTICATE',
   states: notAuthenticated,
@@ -43,6 +46,20 @@ export const authenticateCommand = defineCommand({
       const password = passLine === undefined ? undefined : fromBase64(passLine);
       if (password === undefined) return { status: 'BAD', text: 'Authentication cancelled' };
       return completeLogin(session, username, password);
+    }
+    if (isBearerMechanism(mechanism) && session.deps.loginGuard.acceptsTokens) {
+      const response = initial ?? (await exchange(session, ''));
+      if (response === undefined) return { status: 'BAD', text: 'Authentication cancelled' };
+      const outcome = await attemptTokenLogin(
+        session.deps.loginGuard,
+        session.remoteAddress,
+        mechanism,
+        response,
+        // RFC 7628 3.2.2: the error status as a challenge; the client answers with a dummy response.
+        (challenge) => exchange(session, challenge),
+      );
+      if (outcome === 'malformed') return { status: 'BAD', text: `Invalid SASL ${mechanism} response` };
+      return answerLogin(session, outcome.name, outcome);
     }
     return no('Unsupported authentication mechanism', 'CANNOT');
   },

@@ -1,4 +1,4 @@
-import { attemptLogin } from '../auth/authenticate.js';
+import { attemptLogin, type LoginOutcome } from '../auth/authenticate.js';
 import type { ImapSession } from '../session/session.js';
 import { notAuthenticated } from '../session/states.js';
 import type { AuthenticatedUser } from '../store/mail-backend.js';
@@ -17,6 +17,11 @@ export async function completeLogin(
     password,
     'imap',
   );
+  return answerLogin(session, username, outcome);
+}
+
+/** The reply to a login attempt (password or token): counts failures, closes after too many. */
+export function answerLogin(session: ImapSession, username: string, outcome: LoginOutcome): CommandResult {
   if (!outcome.ok) {
     session.authFailures++;
     session.logger.info({ user: username, reason: outcome.reason }, 'login failed');

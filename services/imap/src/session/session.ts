@@ -35,7 +35,7 @@ export interface ImapLimits {
  * The throttled login path (LoginGate of @hermod/accounts, shared with submission): lockout per
  * resolved account and per client, decided before the password check, counted across replicas.
  */
-export type LoginGuard = Pick<LoginGate, 'login'>;
+export type LoginGuard = Pick<LoginGate, 'login' | 'loginWithToken' | 'acceptsTokens'>;
 
 /** Counts sessions per user so one account cannot hold unbounded connections. */
 export interface UserConnectionGuard {
@@ -359,6 +359,7 @@ export class ImapSession {
     if (this.state === State.NotAuthenticated) {
       if (!this.secure && this.deps.tlsContext) caps.push('STARTTLS');
       if (canAuth) caps.push('AUTH=PLAIN', 'AUTH=LOGIN', 'SASL-IR');
+      if (canAuth && this.deps.loginGuard.acceptsTokens) caps.push('AUTH=OAUTHBEARER', 'AUTH=XOAUTH2');
       else caps.push('LOGINDISABLED');
     }
     // Only extensions whose every part is implemented are listed (see docs/imap.md).

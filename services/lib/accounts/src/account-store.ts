@@ -226,6 +226,12 @@ export class AccountStore {
     return toAccount(row);
   }
 
+  /** The account a candidate names, if it exists and is enabled (a login proven by other means, e.g. SSO). */
+  accountFor(candidate: LoginCandidate): Account | undefined {
+    const row = candidate.row;
+    return row && !row.disabled ? toAccount(row) : undefined;
+  }
+
   /**
    * Checks a login without throttling (services log in through LoginGate). The username is the
    * account's primary address or one of its aliases.

@@ -11,7 +11,7 @@ export {
   type LoginScope,
   loginScopes,
 } from './app-passwords.js';
-export { LoginGate, type LoginOutcome } from './login-gate.js';
+export { LoginGate, type LoginOutcome, type TokenLoginOutcome } from './login-gate.js';
 export {
   clientKey,
   type LoginFailureStore,
@@ -21,4 +21,14 @@ export {
   PostgresLoginFailureStore,
 } from './login-throttle.js';
 export { type LoginThrottleSettings, loginThrottleEnv, loginThrottlePolicy } from './login-throttle-env.js';
+export {
+  type BearerCredentials,
+  decodeBearerResponse,
+  type OidcSettings,
+  OidcTokenVerifier,
+  oidcEnv,
+  oidcVerifier,
+  type TokenCheck,
+  type TokenVerifier,
+} from './oidc.js';
 export { hashPassword, verifyPassword } from './password.js';

@@ -1,14 +1,19 @@
+import type { LoginOutcome, TokenLoginOutcome } from '@hermod/accounts';
 import { type RefusalReason, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
 import type { SessionUser } from '../session-user.js';
 
-/** AUTH PLAIN / LOGIN (only ever reached over TLS: allowInsecureAuth is off), through the LoginGate. */
+/**
+ * AUTH PLAIN / LOGIN, and XOAUTH2 / OAUTHBEARER when an OIDC issuer is configured (only ever
+ * reached over TLS: allowInsecureAuth is off), through the LoginGate.
+ */
 export function onAuth(deps: MsaDeps): NonNullable<SMTPServerOptions['onAuth']> {
   return (auth, session, callback) => {
     const ip = session.remoteAddress;
     const username = (auth.username ?? '').slice(0, 320);
-    if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') {
+    const bearer = auth.method === 'XOAUTH2' || (auth.method as string) === 'OAUTHBEARER';
+    if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN' && !(bearer && deps.login.acceptsTokens)) {
       callback(smtpError(504, '5.5.4', 'Unrecognized authentication type'));
       return;
     }
@@ -24,13 +29,21 @@ export function onAuth(deps: MsaDeps): NonNullable<SMTPServerOptions['onAuth']> 
       deps.refused(session, reason, { code, username });
       callback(smtpError(code, enhanced, text));
     };
-    deps.login
-      .login(ip, username, auth.password ?? '', 'submission')
+    const attempt: Promise<LoginOutcome | TokenLoginOutcome> = bearer
+      ? deps.login.loginWithToken(ip, username || undefined, auth.accessToken ?? '')
+      : deps.login.login(ip, username, auth.password ?? '', 'submission');
+    attempt
       .then(async (outcome) => {
         if (!outcome.ok) {
           if (outcome.reason === 'locked')
             refuse('auth-locked', 454, '4.7.0', 'Too many failed authentication attempts, try again later');
-          else refuse('auth-failed', 535, '5.7.8', 'Authentication credentials invalid');
+          else if ('challenge' in outcome) {
+            // RFC 7628 3.2.2: the error status as a 334 challenge; smtp-server then reads the
+            // client's dummy response and answers 535.
+            deps.metrics.authFailures.inc();
+            deps.refused(session, 'auth-failed', { code: 535, username, text: outcome.error });
+            callback(null, { data: JSON.parse(Buffer.from(outcome.challenge, 'base64').toString('utf8')) });
+          } else refuse('auth-failed', 535, '5.7.8', 'Authentication credentials invalid');
           return;
         }
         const { account } = outcome;

@@ -1,4 +1,5 @@
 import { type Pop3Command, Pop3State } from '../pop3-session.js';
+import { mechanisms } from './login.js';
 
 export const capaCommand: Pop3Command = {
   name: 'CAPA',
@@ -7,7 +8,8 @@ export const capaCommand: Pop3Command = {
     const lines = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING'];
     if (session.state === Pop3State.Authorization) {
       if (!session.secure && session.deps.tlsContext) lines.push('STLS');
-      if (session.secure || session.deps.allowPlaintextAuth) lines.push('USER', 'SASL PLAIN');
+      if (session.secure || session.deps.allowPlaintextAuth)
+        lines.push('USER', `SASL ${mechanisms(session).join(' ')}`);
     }
     lines.push('IMPLEMENTATION Hermod');
     return {

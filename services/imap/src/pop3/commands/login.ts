@@ -1,4 +1,10 @@
-import { attemptLogin, decodeSaslPlain } from '../../auth/authenticate.js';
+import {
+  attemptLogin,
+  attemptTokenLogin,
+  decodeSaslPlain,
+  isBearerMechanism,
+  type LoginOutcome,
+} from '../../auth/authenticate.js';
 import { type Pop3Command, type Pop3Reply, type Pop3Session, Pop3State } from '../pop3-session.js';
 
 const authorization = [Pop3State.Authorization] as const;
@@ -11,6 +17,10 @@ async function login(session: Pop3Session, username: string, password: string): 
     password,
     'pop3',
   );
+  return answer(session, outcome);
+}
+
+async function answer(session: Pop3Session, outcome: LoginOutcome): Promise<Pop3Reply> {
   if (!outcome.ok) {
     session.authFailures++;
     if (session.authFailures >= session.deps.maxAuthFailures) {
@@ -28,6 +38,10 @@ async function login(session: Pop3Session, username: string, password: string): 
   }
   return session.enter(outcome.user);
 }
+
+/** The SASL mechanisms POP3 AUTH offers (RFC 5034); the bearer ones only with an OIDC issuer. */
+export const mechanisms = (session: Pop3Session): string[] =>
+  session.deps.loginGuard.acceptsTokens ? ['PLAIN', 'OAUTHBEARER', 'XOAUTH2'] : ['PLAIN'];
 
 const needsTls = (session: Pop3Session): Pop3Reply | undefined =>
   !session.secure && !session.deps.allowPlaintextAuth
@@ -67,14 +81,34 @@ export const authCommand: Pop3Command = {
     const refused = needsTls(session);
     if (refused) return refused;
     if (args.length === 0)
-      return { ok: true, text: 'Mechanisms follow', body: [Buffer.from('PLAIN\r\n.\r\n')] };
-    if (args[0]?.toUpperCase() !== 'PLAIN') return { ok: false, text: 'Unsupported mechanism' };
+      return {
+        ok: true,
+        text: 'Mechanisms follow',
+        body: [Buffer.from(`${mechanisms(session).join('\r\n')}\r\n.\r\n`)],
+      };
+    const mechanism = args[0]?.toUpperCase() ?? '';
+    if (!mechanisms(session).includes(mechanism)) return { ok: false, text: 'Unsupported mechanism' };
     let response = args[1];
     if (response === undefined) {
       session.write('+ \r\n');
       response = (await session.readLine()) ?? '*';
     }
     if (response === '*') return { ok: false, text: 'Authentication cancelled' };
+    if (isBearerMechanism(mechanism)) {
+      const outcome = await attemptTokenLogin(
+        session.deps.loginGuard,
+        session.remoteAddress,
+        mechanism,
+        response,
+        // RFC 7628 3.2.2: the error status as a challenge; the client answers with a dummy response.
+        async (challenge) => {
+          session.write(`+ ${challenge}\r\n`);
+          return session.readLine();
+        },
+      );
+      if (outcome === 'malformed') return { ok: false, text: `Invalid SASL ${mechanism} response` };
+      return answer(session, outcome);
+    }
     const credentials = decodeSaslPlain(response === '=' ? '' : response);
     if (!credentials) return { ok: false, text: 'Invalid SASL PLAIN response' };
     return login(session, credentials.username, credentials.password);

@@ -1,0 +1,84 @@
+import { decodeBearerResponse } from '@hermod/accounts';
+import sasl from 'smtp-server/lib/sasl.js';
+
+type Done = () => void;
+
+// smtp-server implements XOAUTH2 but not OAUTHBEARER (RFC 7628). Its AUTH command looks mechanisms
+// up in this table by name, so OAUTHBEARER is added beside XOAUTH2, with the same flow: onAuth is
+// called with method 'OAUTHBEARER'; an answer without a user sends its data as the 334 error
+// challenge, the client's dummy response is read, then 535.
+interface Connection {
+  send(code: number, text?: string): void;
+  _nextHandler: ((data: Buffer | string, done: Done) => void) | false;
+  _server: {
+    onAuth(
+      auth: { method: string; username: string; accessToken: string },
+      session: unknown,
+      callback: (
+        error: (Error & { responseCode?: number }) | null,
+        response?: { user?: unknown; data?: unknown },
+      ) => void,
+    ): void;
+  };
+  session: { user?: unknown; transmissionType?: string };
+  _transmissionType(): string;
+}
+
+function token(this: Connection, canAbort: boolean, raw: Buffer | string, done: Done): void {
+  const text = raw.toString().trim();
+  if (canAbort && text === '*') {
+    this.send(501, 'Authentication aborted');
+    done();
+    return;
+  }
+  const credentials = decodeBearerResponse('OAUTHBEARER', text);
+  if (!credentials) {
+    this.send(501, 'Error: invalid OAUTHBEARER response');
+    done();
+    return;
+  }
+  this._server.onAuth(
+    { method: 'OAUTHBEARER', username: credentials.user ?? '', accessToken: credentials.token },
+    this.session,
+    (error, response) => {
+      if (error) {
+        this.send(error.responseCode ?? 535, error.message);
+        done();
+        return;
+      }
+      if (!response?.user) {
+        this._nextHandler = (_data, next) => {
+          this.send(535, 'Error: Authentication credentials invalid');
+          next();
+        };
+        this.send(334, Buffer.from(JSON.stringify(response?.data ?? {})).toString('base64'));
+        done();
+        return;
+      }
+      this.session.user = response.user;
+      this.session.transmissionType = this._transmissionType();
+      this.send(235, 'Authentication successful');
+      done();
+    },
+  );
+}
+
+function mechanism(this: Connection, args: string[], done: Done): void {
+  if (args.length > 1) {
+    this.send(501, 'Error: syntax: AUTH OAUTHBEARER token');
+    done();
+    return;
+  }
+  if (!args.length) {
+    this._nextHandler = (data, next) => token.call(this, true, data, next);
+    this.send(334);
+    done();
+    return;
+  }
+  token.call(this, false, args[0] ?? '', done);
+}
+
+/** Adds SASL OAUTHBEARER to smtp-server's mechanisms (idempotent); enable it with authMethods. */
+export function registerOauthBearer(): void {
+  (sasl as unknown as Record<string, unknown>).SASL_OAUTHBEARER = mechanism;
+}
