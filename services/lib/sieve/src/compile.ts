@@ -347,7 +347,9 @@ function validateNode(
     );
     bad = true;
   }
-  // tests
+  // a command whose own form is wrong is not looked into further: its tests and block would mostly give
+  // follow-on errors (arguments, then tests, then block; the first wrong one is reported)
+  if (bad) return undefined;
   const testsWanted = def.tests ?? 'none';
   if (testsWanted === 'none' && p.tests.length) {
     ctx.error(p, `the ${what} does not take tests`);
@@ -359,6 +361,14 @@ function validateNode(
     ctx.error(p, `the ${what} expects a list of tests`);
     bad = true;
   }
+  if (!bad && def.block === 'required' && !p.block) {
+    ctx.error(p, `the ${what} requires a block`);
+    bad = true;
+  } else if (!bad && def.block !== 'required' && p.block) {
+    ctx.error(p, `the ${what} does not take a block`);
+    bad = true;
+  }
+  if (bad) return undefined;
   if (depth > ctx.options.maxNesting) {
     ctx.error(p, `nesting too deep (limit is ${ctx.options.maxNesting})`);
     return undefined;
@@ -386,11 +396,8 @@ function validateNode(
     if (tn) node.tests.push(tn);
     else bad = true;
   }
-  if (def.block === 'required') {
-    if (!p.block) {
-      ctx.error(p, `the ${what} requires a block`);
-      bad = true;
-    } else if (skipBlock) node.block = [];
+  if (def.block === 'required' && p.block) {
+    if (skipBlock) node.block = [];
     else {
       const added = blockScope.filter((e) => !ctx.scope.has(e));
       for (const e of added) ctx.scope.add(e);
@@ -400,9 +407,6 @@ function validateNode(
       if (loop) ctx.loopDepth--;
       for (const e of added) ctx.scope.delete(e);
     }
-  } else if (p.block) {
-    ctx.error(p, `the ${what} does not take a block`);
-    bad = true;
   }
   if (bad) return undefined;
   if (p.name === 'break' && ctx.loopDepth === 0)
