@@ -15,6 +15,9 @@ export interface IncludedScript {
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 const DEFAULT_MAX_NESTING = 32;
 
+/** Validation state of one script: the extensions in scope, and unknown names already reported. */
+type Ctx = ValidateContext & { scope: Set<string>; unknown: Set<string> };
+
 interface CompileSession {
   registry: Registry;
   options: CompileOptions;
@@ -72,8 +75,9 @@ function compileOne(
   const offered = new Set(options.extensions ?? SIEVE_EXTENSIONS);
   const requires: string[] = [];
   const globals = new Set<string>();
-  const ctx: ValidateContext & { scope: Set<string> } = {
+  const ctx: Ctx = {
     scope: new Set<string>(),
+    unknown: new Set<string>(),
     has(ext: string) {
       return this.scope.has(ext);
     },
@@ -180,7 +184,7 @@ const IMPLIES: Record<string, string[]> = {
 
 function validateBlock(
   session: CompileSession,
-  ctx: ValidateContext & { scope: Set<string> },
+  ctx: Ctx,
   nodes: ParsedNode[],
   depth: number,
   top: boolean,
@@ -233,7 +237,7 @@ function decodeEncodedCharacters(
 
 function validateNode(
   session: CompileSession,
-  ctx: ValidateContext & { scope: Set<string> },
+  ctx: Ctx,
   p: ParsedNode,
   kind: 'command' | 'test',
   depth: number,
@@ -245,9 +249,16 @@ function validateNode(
     const other = (kind === 'command' ? reg.tests : reg.commands).has(p.name);
     if (def && exts.length)
       ctx.error(p, `unknown ${kind} '${p.name}' (only available with require "${exts[0]}")`);
-    else if (other) ctx.error(p, `${kind === 'command' ? 'test' : 'command'} '${p.name}' used as ${kind}`);
-    else
-      ctx.error(p, `unknown ${kind} '${p.name}' (perhaps it is misspelled or its extension is not required)`);
+    else if (other)
+      ctx.error(p, `attempted to use ${kind === 'command' ? 'test' : 'command'} '${p.name}' as ${kind}`);
+    else if (!ctx.unknown.has(p.name)) {
+      // reported once per script: a misspelled name used many times is one mistake
+      ctx.unknown.add(p.name);
+      ctx.error(
+        p,
+        `unknown ${kind} '${p.name}' (perhaps it is misspelled or its extension is not required; reported only once)`,
+      );
+    }
     return undefined;
   }
   const what = `${p.name} ${kind}`;
@@ -347,28 +358,31 @@ function validateNode(
     );
     bad = true;
   }
-  // a command whose own form is wrong is not looked into further: its tests and block would mostly give
-  // follow-on errors (arguments, then tests, then block; the first wrong one is reported)
-  if (bad) return undefined;
+  // Arguments, then tests, then block: a wrong block is only reported when the rest is right, and tests are
+  // checked even after an argument error (a tag written without ':' reads as a test).
   const testsWanted = def.tests ?? 'none';
+  let testsBad = true;
   if (testsWanted === 'none' && p.tests.length) {
-    ctx.error(p, `the ${what} does not take tests`);
-    bad = true;
-  } else if (testsWanted === 'one' && p.tests.length !== 1) {
-    ctx.error(p, `the ${what} expects exactly one test`);
-    bad = true;
-  } else if (testsWanted === 'list' && p.tests.length === 0) {
-    ctx.error(p, `the ${what} expects a list of tests`);
-    bad = true;
-  }
-  if (!bad && def.block === 'required' && !p.block) {
+    const first = p.tests[0]!;
+    if (reg.tests.has(first.name)) ctx.error(p, `the ${what} accepts no sub-tests, but tests are specified`);
+    else if (def.tags?.[first.name] && !reg.commands.has(first.name))
+      ctx.error(p, `missing colon ':' before ':${first.name}' tag in ${what}`);
+    else ctx.error(p, `missing semicolon ';' after ${what}`);
+  } else if (testsWanted === 'one' && p.tests.length === 0)
+    ctx.error(p, `the ${what} requires one sub-test, but none is specified`);
+  else if (testsWanted === 'one' && p.tests.length > 1)
+    ctx.error(p, `the ${what} requires one sub-test, but a list of tests is specified`);
+  else if (testsWanted === 'list' && p.tests.length === 0)
+    ctx.error(p, `the ${what} requires a list of sub-tests, but none is specified`);
+  else testsBad = false;
+  if (testsBad) bad = true;
+  else if (!bad && def.block === 'required' && !p.block) {
     ctx.error(p, `the ${what} requires a block`);
     bad = true;
   } else if (!bad && def.block !== 'required' && p.block) {
     ctx.error(p, `the ${what} does not take a block`);
     bad = true;
   }
-  if (bad) return undefined;
   if (depth > ctx.options.maxNesting) {
     ctx.error(p, `nesting too deep (limit is ${ctx.options.maxNesting})`);
     return undefined;
@@ -391,7 +405,8 @@ function validateNode(
       else skipBlock = true;
     }
   }
-  for (const t of p.tests) {
+  // tests and block are still looked into after an error in this command, when the command has them
+  for (const t of testsWanted === 'none' ? [] : p.tests) {
     const tn = validateNode(session, ctx, t, 'test', depth + 1);
     if (tn) node.tests.push(tn);
     else bad = true;

@@ -12,6 +12,32 @@ function validHeaderName(name: string): boolean {
   return /^[\x21-\x39\x3b-\x7e]+$/.test(name);
 }
 
+/** Header fields that carry addresses (RFC 5322 section 3.6, RFC 3798, RFC 9228 and common usage). */
+const ADDRESS_HEADERS = new Set([
+  'from',
+  'sender',
+  'reply-to',
+  'to',
+  'cc',
+  'bcc',
+  'resent-from',
+  'resent-sender',
+  'resent-to',
+  'resent-cc',
+  'resent-bcc',
+  'return-path',
+  'disposition-notification-to',
+  'delivered-to',
+  'envelope-to',
+  'x-original-to',
+  'errors-to',
+  'mail-followup-to',
+  'mail-reply-to',
+  'original-recipient',
+  'x-envelope-to',
+  'x-envelope-from',
+]);
+
 export function checkHeaderNames(
   node: Node,
   ctx: { warning(n: Node, m: string): void; has(e: string): boolean },
@@ -213,6 +239,12 @@ export function registerBase(reg: Registry): void {
     tags: { ...COMPARATOR_TAGS, ...ADDRESS_PART_TAGS, ...MIME_HEADER_TAGS, ...INDEX_TAGS },
     validate(node, ctx) {
       checkHeaderNames(node, ctx, list(node.pos[0]), 'address test');
+      // RFC 5228 section 5.1: the address test is restricted to header fields that contain addresses
+      for (const h of list(node.pos[0])) {
+        if (ctx.has('variables') && h.includes('${')) continue;
+        if (!ADDRESS_HEADERS.has(h.toLowerCase()))
+          ctx.error(node, `specified header '${h}' is not known to contain addresses (address test)`);
+      }
       validateMatch(node, ctx, list(node.pos[1]));
       validateIndex(node, ctx);
     },
