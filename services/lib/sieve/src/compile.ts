@@ -302,7 +302,16 @@ function validateNode(
     if (a.type === 'tag') {
       const tag = def.tags?.[a.name];
       if (!tag || (tag.ext && !ctx.has(tag.ext))) {
-        ctx.error(a, `unknown tagged argument ':${a.name}' for the ${what}`);
+        ctx.error(a, `unknown tagged argument ':${a.name}' for the ${what} (argument ${i + 1})`);
+        bad = true;
+        break;
+      }
+      // RFC 5228 section 2.6: tagged arguments come before the positional ones
+      if (node.pos.length > 0) {
+        ctx.error(
+          a,
+          `encountered an unexpected tagged argument ':${a.name}' after the positional arguments of the ${what}`,
+        );
         bad = true;
         break;
       }
@@ -340,22 +349,31 @@ function validateNode(
     const k = node.pos.length;
     const want = def.pos[k];
     if (!want) {
-      ctx.error(a, `the ${what} takes ${def.pos.length} positional argument(s), but more were found`);
+      const given = p.args.filter((x) => x.type !== 'tag').length;
+      ctx.error(
+        a,
+        `the ${what} requires ${def.pos.length} positional argument(s), but ${given} were specified`,
+      );
       bad = true;
       break;
     }
-    const v = conv(a, want, `argument ${k + 1}`);
+    const v = conv(a, want, `argument ${k + 1}${def.posNames?.[k] ? ` (${def.posNames[k]})` : ''}`);
     if (v === undefined) {
       bad = true;
       break;
     }
     node.pos.push(v);
   }
-  if (!bad && node.pos.length < def.pos.length - (def.optional ?? 0)) {
+  const missing = !bad && node.pos.length < def.pos.length - (def.optional ?? 0);
+  const reportMissing = () =>
     ctx.error(
       p,
-      `the ${what} expects ${def.pos.length} positional argument(s), but ${node.pos.length} were found`,
+      `the ${what} requires ${def.pos.length} positional argument(s), but ${node.pos.length} were specified`,
     );
+  // a test's missing arguments are an argument error; a command's are only reported once its tests and block
+  // are right (a command followed by a test mostly lacks a ';', which is the error to report)
+  if (missing && kind === 'test') {
+    reportMissing();
     bad = true;
   }
   // Arguments, then tests, then block: a wrong block is only reported when the rest is right, and tests are
@@ -381,6 +399,10 @@ function validateNode(
     bad = true;
   } else if (!bad && def.block !== 'required' && p.block) {
     ctx.error(p, `the ${what} does not take a block`);
+    bad = true;
+  }
+  if (missing && !bad) {
+    reportMissing();
     bad = true;
   }
   if (depth > ctx.options.maxNesting) {

@@ -39,7 +39,7 @@ test('compile errors name line and column', () => {
     r.errors.map((e) => [e.line, e.column]),
     [[4, 5]],
   );
-  assert.match(r.errors[0]!.message, /fileinto command expects 1 positional argument/);
+  assert.match(r.errors[0]!.message, /fileinto command requires 1 positional argument/);
   const lex = compileSieve('keep;\n  "unterminated');
   assert.equal(lex.ok, false);
   if (!lex.ok) assert.deepEqual([lex.errors[0]!.line, lex.errors[0]!.column], [2, 3]);

@@ -219,6 +219,7 @@ export function registerBase(reg: Registry): void {
     name: 'header',
     kind: 'test',
     pos: ['stringlist', 'stringlist'],
+    posNames: ['header names', 'key list'],
     tags: { ...COMPARATOR_TAGS, ...MIME_HEADER_TAGS, ...INDEX_TAGS },
     validate(node, ctx) {
       checkHeaderNames(node, ctx, list(node.pos[0]), 'header test');
@@ -236,6 +237,7 @@ export function registerBase(reg: Registry): void {
     name: 'address',
     kind: 'test',
     pos: ['stringlist', 'stringlist'],
+    posNames: ['header list', 'key list'],
     tags: { ...COMPARATOR_TAGS, ...ADDRESS_PART_TAGS, ...MIME_HEADER_TAGS, ...INDEX_TAGS },
     validate(node, ctx) {
       checkHeaderNames(node, ctx, list(node.pos[0]), 'address test');
@@ -243,7 +245,10 @@ export function registerBase(reg: Registry): void {
       for (const h of list(node.pos[0])) {
         if (ctx.has('variables') && h.includes('${')) continue;
         if (!ADDRESS_HEADERS.has(h.toLowerCase()))
-          ctx.error(node, `specified header '${h}' is not known to contain addresses (address test)`);
+          ctx.error(
+            node,
+            `specified header '${h}' is not allowed for the address test (it does not hold addresses)`,
+          );
       }
       validateMatch(node, ctx, list(node.pos[1]));
       validateIndex(node, ctx);
@@ -258,6 +263,7 @@ export function registerBase(reg: Registry): void {
     kind: 'test',
     ext: 'envelope',
     pos: ['stringlist', 'stringlist'],
+    posNames: ['envelope part', 'key list'],
     tags: { ...COMPARATOR_TAGS, ...ADDRESS_PART_TAGS },
     validate(node, ctx) {
       for (const p of list(node.pos[0])) {
