@@ -332,7 +332,9 @@ export function validateIndex(node: Node, ctx: { error(n: Node, m: string): void
 
 function redirectAddress(s: string) {
   const list = parseAddressList(s);
-  return list && list.length === 1 && list[0]!.domain ? list[0]! : null;
+  const a = list?.length === 1 ? list[0]! : null;
+  // an outgoing envelope address: ASCII only (no SMTPUTF8 for redirect)
+  return a?.domain && /^[\x20-\x7e]+$/.test(a.localPart) ? a : null;
 }
 
 export function validMailboxName(name: string): boolean {
