@@ -438,5 +438,8 @@ export function parseSieve(src: string, errors: SieveError[], maxNesting: number
   const commands: ParsedNode[] = [];
   if (parseCommands(commands, 0) && peek().type !== 'eof')
     error(`unexpected ${describe(peek())} found at (the presumed) end of script`);
+  // the lexer ran ahead of the parser: report in script order
+  const found = errors.splice(errorsBefore).sort((x, y) => x.line - y.line || x.column - y.column);
+  errors.push(...found);
   return commands;
 }
