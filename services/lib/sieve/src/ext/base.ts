@@ -134,6 +134,13 @@ export function registerBase(reg: Registry): void {
       const m = str(node.pos[0])!;
       if (!(ctx.has('variables') && m.includes('${')) && !validMailboxName(m))
         ctx.error(node, `invalid folder name '${m}' specified for fileinto command`);
+      const use = node.tags.specialuse;
+      if (
+        typeof use === 'string' &&
+        !(ctx.has('variables') && use.includes('${')) &&
+        !validSpecialUseFlag(use)
+      )
+        ctx.error(node, `invalid special-use flag '${use}'`);
     },
     run(node, rt) {
       const mailbox = rt.estr(node.pos[0]);
@@ -335,6 +342,11 @@ function redirectAddress(s: string) {
   const a = list?.length === 1 ? list[0]! : null;
   // an outgoing envelope address: ASCII only (no SMTPUTF8 for redirect)
   return a?.domain && /^[\x20-\x7e]+$/.test(a.localPart) ? a : null;
+}
+
+/** RFC 6154 special-use attributes are a backslash and an atom ("\\Sent"). */
+export function validSpecialUseFlag(flag: string): boolean {
+  return /^\\[A-Za-z]+$/.test(flag);
 }
 
 export function validMailboxName(name: string): boolean {
