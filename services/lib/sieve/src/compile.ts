@@ -16,7 +16,11 @@ const DEFAULT_MAX_BYTES = 1024 * 1024;
 const DEFAULT_MAX_NESTING = 32;
 
 /** Validation state of one script: the extensions in scope, and unknown names already reported. */
-type Ctx = ValidateContext & { scope: Set<string>; unknown: Set<string> };
+type Ctx = ValidateContext & {
+  scope: Set<string>;
+  unknown: Set<string>;
+  loopNames: Array<string | undefined>;
+};
 
 interface CompileSession {
   registry: Registry;
@@ -78,6 +82,7 @@ function compileOne(
   const ctx: Ctx = {
     scope: new Set<string>(),
     unknown: new Set<string>(),
+    loopNames: [],
     has(ext: string) {
       return this.scope.has(ext);
     },
@@ -439,15 +444,28 @@ function validateNode(
       const added = blockScope.filter((e) => !ctx.scope.has(e));
       for (const e of added) ctx.scope.add(e);
       const loop = p.name === 'foreverypart';
-      if (loop) ctx.loopDepth++;
+      if (loop) {
+        ctx.loopDepth++;
+        ctx.loopNames.push(typeof node.tags.name === 'string' ? node.tags.name : undefined);
+      }
       node.block = validateBlock(session, ctx, p.block, depth + 1, false);
-      if (loop) ctx.loopDepth--;
+      if (loop) {
+        ctx.loopDepth--;
+        ctx.loopNames.pop();
+      }
       for (const e of added) ctx.scope.delete(e);
     }
   }
   if (bad) return undefined;
   if (p.name === 'break' && ctx.loopDepth === 0)
     ctx.error(p, 'the break command is not placed inside a foreverypart loop');
+  else if (
+    p.name === 'break' &&
+    typeof node.tags.name === 'string' &&
+    !ctx.loopNames.includes(node.tags.name)
+  )
+    // RFC 5703 section 3.2: the name must be that of an enclosing loop
+    ctx.error(p, `the break command names '${node.tags.name}', which is not an enclosing foreverypart loop`);
   if (p.name === 'foreverypart' && ctx.loopDepth >= 4)
     ctx.error(p, 'foreverypart loops nested too deeply (limit is 4)');
   if (p.name === 'extracttext' && ctx.loopDepth === 0)
