@@ -213,6 +213,7 @@ export function registerBase(reg: Registry): void {
     tags: { mime: { ext: 'mime' }, anychild: { ext: 'mime' } },
     validate(node, ctx) {
       checkHeaderNames(node, ctx, list(node.pos[0]), 'exists test');
+      validateIndex(node, ctx); // :anychild needs :mime
     },
     test(node, rt) {
       const names = rt.elist(node.pos[0]);
@@ -258,7 +259,13 @@ export function registerBase(reg: Registry): void {
           );
       }
       validateMatch(node, ctx, list(node.pos[1]));
-      validateIndex(node, ctx);
+      // RFC 5703 section 4.2: the content-type options select header parameters, only for the header test
+      if ((node.tags.type ?? node.tags.subtype ?? node.tags.contenttype ?? node.tags.param) !== undefined)
+        ctx.error(
+          node,
+          'the :type, :subtype, :contenttype and :param options are not allowed for the address test',
+        );
+      else validateIndex(node, ctx);
     },
     test(node, rt) {
       const values = rt.headerValues(node, rt.elist(node.pos[0]));
