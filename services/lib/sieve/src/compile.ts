@@ -15,6 +15,13 @@ export interface IncludedScript {
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 const DEFAULT_MAX_NESTING = 32;
 
+/** Validation state of one script: the extensions in scope, and unknown names already reported. */
+type Ctx = ValidateContext & {
+  scope: Set<string>;
+  unknown: Set<string>;
+  loopNames: Array<string | undefined>;
+};
+
 interface CompileSession {
   registry: Registry;
   options: CompileOptions;
@@ -72,8 +79,10 @@ function compileOne(
   const offered = new Set(options.extensions ?? SIEVE_EXTENSIONS);
   const requires: string[] = [];
   const globals = new Set<string>();
-  const ctx: ValidateContext & { scope: Set<string> } = {
+  const ctx: Ctx = {
     scope: new Set<string>(),
+    unknown: new Set<string>(),
+    loopNames: [],
     has(ext: string) {
       return this.scope.has(ext);
     },
@@ -180,7 +189,7 @@ const IMPLIES: Record<string, string[]> = {
 
 function validateBlock(
   session: CompileSession,
-  ctx: ValidateContext & { scope: Set<string> },
+  ctx: Ctx,
   nodes: ParsedNode[],
   depth: number,
   top: boolean,
@@ -233,7 +242,7 @@ function decodeEncodedCharacters(
 
 function validateNode(
   session: CompileSession,
-  ctx: ValidateContext & { scope: Set<string> },
+  ctx: Ctx,
   p: ParsedNode,
   kind: 'command' | 'test',
   depth: number,
@@ -245,9 +254,16 @@ function validateNode(
     const other = (kind === 'command' ? reg.tests : reg.commands).has(p.name);
     if (def && exts.length)
       ctx.error(p, `unknown ${kind} '${p.name}' (only available with require "${exts[0]}")`);
-    else if (other) ctx.error(p, `${kind === 'command' ? 'test' : 'command'} '${p.name}' used as ${kind}`);
-    else
-      ctx.error(p, `unknown ${kind} '${p.name}' (perhaps it is misspelled or its extension is not required)`);
+    else if (other)
+      ctx.error(p, `attempted to use ${kind === 'command' ? 'test' : 'command'} '${p.name}' as ${kind}`);
+    else if (!ctx.unknown.has(p.name)) {
+      // reported once per script: a misspelled name used many times is one mistake
+      ctx.unknown.add(p.name);
+      ctx.error(
+        p,
+        `unknown ${kind} '${p.name}' (perhaps it is misspelled or its extension is not required; reported only once)`,
+      );
+    }
     return undefined;
   }
   const what = `${p.name} ${kind}`;
@@ -291,7 +307,16 @@ function validateNode(
     if (a.type === 'tag') {
       const tag = def.tags?.[a.name];
       if (!tag || (tag.ext && !ctx.has(tag.ext))) {
-        ctx.error(a, `unknown tagged argument ':${a.name}' for the ${what}`);
+        ctx.error(a, `unknown tagged argument ':${a.name}' for the ${what} (argument ${i + 1})`);
+        bad = true;
+        break;
+      }
+      // RFC 5228 section 2.6: tagged arguments come before the positional ones
+      if (node.pos.length > 0) {
+        ctx.error(
+          a,
+          `encountered an unexpected tagged argument ':${a.name}' after the positional arguments of the ${what}`,
+        );
         bad = true;
         break;
       }
@@ -329,34 +354,60 @@ function validateNode(
     const k = node.pos.length;
     const want = def.pos[k];
     if (!want) {
-      ctx.error(a, `the ${what} takes ${def.pos.length} positional argument(s), but more were found`);
+      const given = p.args.filter((x) => x.type !== 'tag').length;
+      ctx.error(
+        a,
+        `the ${what} requires ${def.pos.length} positional argument(s), but ${given} were specified`,
+      );
       bad = true;
       break;
     }
-    const v = conv(a, want, `argument ${k + 1}`);
+    const v = conv(a, want, `argument ${k + 1}${def.posNames?.[k] ? ` (${def.posNames[k]})` : ''}`);
     if (v === undefined) {
       bad = true;
       break;
     }
     node.pos.push(v);
   }
-  if (!bad && node.pos.length < def.pos.length - (def.optional ?? 0)) {
+  const missing = !bad && node.pos.length < def.pos.length - (def.optional ?? 0);
+  const reportMissing = () =>
     ctx.error(
       p,
-      `the ${what} expects ${def.pos.length} positional argument(s), but ${node.pos.length} were found`,
+      `the ${what} requires ${def.pos.length} positional argument(s), but ${node.pos.length} were specified`,
     );
+  // a test's missing arguments are an argument error; a command's are only reported once its tests and block
+  // are right (a command followed by a test mostly lacks a ';', which is the error to report)
+  if (missing && kind === 'test') {
+    reportMissing();
     bad = true;
   }
-  // tests
+  // Arguments, then tests, then block: a wrong block is only reported when the rest is right, and tests are
+  // checked even after an argument error (a tag written without ':' reads as a test).
   const testsWanted = def.tests ?? 'none';
+  let testsBad = true;
   if (testsWanted === 'none' && p.tests.length) {
-    ctx.error(p, `the ${what} does not take tests`);
+    const first = p.tests[0]!;
+    if (reg.tests.has(first.name)) ctx.error(p, `the ${what} accepts no sub-tests, but tests are specified`);
+    else if (def.tags?.[first.name] && !reg.commands.has(first.name))
+      ctx.error(p, `missing colon ':' before ':${first.name}' tag in ${what}`);
+    else ctx.error(p, `missing semicolon ';' after ${what}`);
+  } else if (testsWanted === 'one' && p.tests.length === 0)
+    ctx.error(p, `the ${what} requires one sub-test, but none is specified`);
+  else if (testsWanted === 'one' && p.tests.length > 1)
+    ctx.error(p, `the ${what} requires one sub-test, but a list of tests is specified`);
+  else if (testsWanted === 'list' && p.tests.length === 0)
+    ctx.error(p, `the ${what} requires a list of sub-tests, but none is specified`);
+  else testsBad = false;
+  if (testsBad) bad = true;
+  else if (!bad && def.block === 'required' && !p.block) {
+    ctx.error(p, `the ${what} requires a block`);
     bad = true;
-  } else if (testsWanted === 'one' && p.tests.length !== 1) {
-    ctx.error(p, `the ${what} expects exactly one test`);
+  } else if (!bad && def.block !== 'required' && p.block) {
+    ctx.error(p, `the ${what} does not take a block`);
     bad = true;
-  } else if (testsWanted === 'list' && p.tests.length === 0) {
-    ctx.error(p, `the ${what} expects a list of tests`);
+  }
+  if (missing && !bad) {
+    reportMissing();
     bad = true;
   }
   if (depth > ctx.options.maxNesting) {
@@ -381,32 +432,40 @@ function validateNode(
       else skipBlock = true;
     }
   }
-  for (const t of p.tests) {
+  // tests and block are still looked into after an error in this command, when the command has them
+  for (const t of testsWanted === 'none' ? [] : p.tests) {
     const tn = validateNode(session, ctx, t, 'test', depth + 1);
     if (tn) node.tests.push(tn);
     else bad = true;
   }
-  if (def.block === 'required') {
-    if (!p.block) {
-      ctx.error(p, `the ${what} requires a block`);
-      bad = true;
-    } else if (skipBlock) node.block = [];
+  if (def.block === 'required' && p.block) {
+    if (skipBlock) node.block = [];
     else {
       const added = blockScope.filter((e) => !ctx.scope.has(e));
       for (const e of added) ctx.scope.add(e);
       const loop = p.name === 'foreverypart';
-      if (loop) ctx.loopDepth++;
+      if (loop) {
+        ctx.loopDepth++;
+        ctx.loopNames.push(typeof node.tags.name === 'string' ? node.tags.name : undefined);
+      }
       node.block = validateBlock(session, ctx, p.block, depth + 1, false);
-      if (loop) ctx.loopDepth--;
+      if (loop) {
+        ctx.loopDepth--;
+        ctx.loopNames.pop();
+      }
       for (const e of added) ctx.scope.delete(e);
     }
-  } else if (p.block) {
-    ctx.error(p, `the ${what} does not take a block`);
-    bad = true;
   }
   if (bad) return undefined;
   if (p.name === 'break' && ctx.loopDepth === 0)
     ctx.error(p, 'the break command is not placed inside a foreverypart loop');
+  else if (
+    p.name === 'break' &&
+    typeof node.tags.name === 'string' &&
+    !ctx.loopNames.includes(node.tags.name)
+  )
+    // RFC 5703 section 3.2: the name must be that of an enclosing loop
+    ctx.error(p, `the break command names '${node.tags.name}', which is not an enclosing foreverypart loop`);
   if (p.name === 'foreverypart' && ctx.loopDepth >= 4)
     ctx.error(p, 'foreverypart loops nested too deeply (limit is 4)');
   if (p.name === 'extracttext' && ctx.loopDepth === 0)

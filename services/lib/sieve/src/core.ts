@@ -58,6 +58,8 @@ export interface CommandDef {
   ext?: string | string[];
   tags?: Record<string, TagDef>;
   pos: ArgKind[];
+  /** What each positional argument is, for error messages ('header names', 'key list'). */
+  posNames?: string[];
   /** How many trailing positional arguments may be left out. */
   optional?: number;
   /** Commands: 'required' when the command takes a block. */

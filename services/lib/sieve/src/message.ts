@@ -159,7 +159,9 @@ export function parseAddressList(value: string): MailAddress[] | null {
   const addrSpec = (): MailAddress => {
     const parts: string[] = [];
     for (;;) {
-      const w = word(false);
+      // dots are taken into the atom: leading, trailing and doubled dots (obsolete, still sent by some
+      // mobile carriers) are accepted in the local part
+      const w = word(true);
       if (w === null) throw new Error('expected local part');
       parts.push(w);
       skipCfws();

@@ -30,6 +30,10 @@ type TokenType =
   | '}'
   | ','
   | ';'
+  /** A lexical error already reported: the parser reports nothing more about it. */
+  | 'error'
+  /** Unexpected characters (a run of them is reported once). */
+  | 'garbage'
   | 'eof';
 
 interface Token {
@@ -38,19 +42,14 @@ interface Token {
   value?: number | string;
   line: number;
   column: number;
+  /** Garbage tokens: offset just past the character. */
+  end?: number;
 }
 
-class SyntaxError_ extends Error {
-  constructor(
-    readonly line: number,
-    readonly column: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const MAX_NUMBER = 2 ** 32 - 1;
+/** Numbers are 64-bit unsigned (larger ones are lexical errors). */
+const MAX_NUMBER = 2n ** 64n - 1n;
+/** Longest identifier or tag name. */
+const MAX_IDENTIFIER = 32;
 
 function tokenize(src: string, errors: SieveError[]): Token[] {
   const tokens: Token[] = [];
@@ -85,7 +84,10 @@ function tokenize(src: string, errors: SieveError[]): Token[] {
           lineStart = k + 1;
         }
       }
-      if (end < 0) err(line, column, 'end of file before end of bracket comment ("*/")');
+      if (end < 0) {
+        err(line, column, 'end of file before end of bracket comment ("*/")');
+        tokens.push({ type: 'error', text: '', line, column });
+      }
       i = stop;
       continue;
     }
@@ -125,7 +127,7 @@ function tokenize(src: string, errors: SieveError[]): Token[] {
       }
       if (!closed) err(startLine, column, 'end of file before end of quoted string');
       tokens.push({
-        type: 'string',
+        type: closed ? 'string' : 'error',
         text: src.slice(i, j),
         value: value.replace(/\r?\n/g, '\r\n'),
         line: startLine,
@@ -144,7 +146,9 @@ function tokenize(src: string, errors: SieveError[]): Token[] {
         while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
         if (src[k] === '#') while (k < n && src[k] !== '\n') k++;
         else if (src[k] === '\r') k++;
+        let bad = false;
         if (src[k] !== '\n') {
+          bad = true;
           err(line, column, 'invalid character after text: in multiline string');
           while (k < n && src[k] !== '\n') k++;
         }
@@ -173,11 +177,15 @@ function tokenize(src: string, errors: SieveError[]): Token[] {
           line--;
         }
         const value = lines.length ? `${lines.join('\r\n')}\r\n` : '';
-        tokens.push({ type: 'string', text: 'text:', value, line: startLine, column });
+        const type = closed && !bad ? 'string' : 'error';
+        tokens.push({ type, text: 'text:', value, line: startLine, column });
         i = Math.min(k, n);
         continue;
       }
-      tokens.push({ type: 'identifier', text: word, line, column });
+      if (word.length > MAX_IDENTIFIER) {
+        err(line, column, `encountered impossibly long identifier '${word.slice(0, MAX_IDENTIFIER)}'`);
+        tokens.push({ type: 'error', text: word, line, column });
+      } else tokens.push({ type: 'identifier', text: word, line, column });
       i = j;
       continue;
     }
@@ -185,9 +193,14 @@ function tokenize(src: string, errors: SieveError[]): Token[] {
       let j = i + 1;
       if (j < n && /[A-Za-z_]/.test(src[j]!)) {
         while (j < n && /[A-Za-z0-9_]/.test(src[j]!)) j++;
-        tokens.push({ type: 'tag', text: src.slice(i + 1, j), line, column });
+        const name = src.slice(i + 1, j);
+        if (name.length > MAX_IDENTIFIER) {
+          err(line, column, `encountered impossibly long tag identifier ':${name.slice(0, MAX_IDENTIFIER)}'`);
+          tokens.push({ type: 'error', text: name, line, column });
+        } else tokens.push({ type: 'tag', text: name, line, column });
       } else {
         err(line, column, "unexpected character ':' not followed by an identifier");
+        tokens.push({ type: 'error', text: ':', line, column });
       }
       i = j;
       continue;
@@ -195,35 +208,53 @@ function tokenize(src: string, errors: SieveError[]): Token[] {
     if (ch >= '0' && ch <= '9') {
       let j = i;
       while (j < n && src[j]! >= '0' && src[j]! <= '9') j++;
-      let value = Number(src.slice(i, j));
+      let value = BigInt(src.slice(i, j));
       const q = src[j];
-      if (q === 'K' || q === 'k') value *= 1024;
-      else if (q === 'M' || q === 'm') value *= 1024 * 1024;
-      else if (q === 'G' || q === 'g') value *= 1024 * 1024 * 1024;
+      if (q === 'K' || q === 'k') value *= 1024n;
+      else if (q === 'M' || q === 'm') value *= 1024n * 1024n;
+      else if (q === 'G' || q === 'g') value *= 1024n * 1024n * 1024n;
       if (q && 'KkMmGg'.includes(q)) j++;
-      if (value > MAX_NUMBER) err(line, column, `number exceeds size limit (${MAX_NUMBER})`);
-      tokens.push({ type: 'number', text: src.slice(i, j), value, line, column });
+      if (value > MAX_NUMBER) {
+        err(line, column, `number exceeds size limit (${MAX_NUMBER})`);
+        tokens.push({ type: 'error', text: src.slice(i, j), line, column });
+      } else tokens.push({ type: 'number', text: src.slice(i, j), value: Number(value), line, column });
       i = j;
       continue;
     }
-    err(line, column, `unexpected character '${ch}'`);
+    // a run of unexpected characters is one error (and one token per character)
+    const prev = tokens[tokens.length - 1];
+    if (!(prev?.type === 'garbage' && prev.end === i))
+      err(line, column, `unexpected character(s) starting with '${ch}'`);
+    tokens.push({ type: 'garbage', text: ch, line, column, end: i + 1 });
     i++;
   }
   tokens.push({ type: 'eof', text: '', line, column: i - lineStart + 1 });
   return tokens;
 }
 
-/** Parses a script into commands; syntax errors are appended to `errors` (parsing stops at the first). */
+/** Most arguments one command or test may have. */
+const MAX_ARGUMENTS = 32;
+/** Parsing gives up after this many errors. */
+const MAX_ERRORS = 100;
+
+type Closer = ']' | ')' | ';' | '}';
+/** Grammatical rank of the delimiters: recovery inside a structure never skips past a higher one. */
+const RANK: Partial<Record<TokenType, number>> = { '[': 0, ']': 0, '(': 1, ')': 1, ';': 2, '{': 3, '}': 3 };
+const OPENER: Record<Closer, TokenType | undefined> = { ']': '[', ')': '(', ';': undefined, '}': '{' };
+
+/**
+ * Parses a script into commands. Errors are appended to `errors`; after one the parser skips to the end of
+ * the broken string list, test list, command or block and goes on, so one run reports every independent error.
+ * The result is only meaningful when no error was reported.
+ */
 export function parseSieve(src: string, errors: SieveError[], maxNesting: number): ParsedNode[] {
-  const lexErrors: SieveError[] = [];
-  const tokens = tokenize(src, lexErrors);
-  if (lexErrors.length) {
-    errors.push(...lexErrors);
-    return [];
-  }
+  const errorsBefore = errors.length;
+  const tokens = tokenize(src, errors);
   let p = 0;
   const peek = () => tokens[p]!;
-  const next = () => tokens[p++]!;
+  const skip = () => {
+    if (tokens[p]!.type !== 'eof') p++;
+  };
   const describe = (t: Token) =>
     t.type === 'eof'
       ? 'end of script'
@@ -236,105 +267,179 @@ export function parseSieve(src: string, errors: SieveError[], maxNesting: number
             : t.type === 'tag'
               ? `tag ':${t.text}'`
               : `'${t.text}'`;
-  const fail = (t: Token, message: string): never => {
-    throw new SyntaxError_(t.line, t.column, message);
+  /** Reports at the current token, unless the lexer already reported that token. */
+  const error = (message: string, at: Token = peek()) => {
+    if (at.type !== 'error') errors.push({ line: at.line, column: at.column, message });
+  };
+  const tooMany = () => errors.length - errorsBefore >= MAX_ERRORS;
+
+  /**
+   * Skips to the `end` that closes the current structure (nested pairs included) and stops there; false when
+   * end of script or a delimiter of a larger structure comes first. A command may also end at its block.
+   */
+  const recover = (end: Closer): boolean => {
+    const rank = RANK[end]!;
+    const open = OPENER[end];
+    let nesting = 1;
+    for (;;) {
+      const t = peek();
+      if (t.type === 'eof' || (RANK[t.type] ?? -1) > rank) break;
+      if (t.type === open) nesting++;
+      else if (t.type === end && --nesting === 0) return true;
+      skip();
+    }
+    return end === ';' && peek().type === '{';
   };
 
-  const parseArgs = (): Arg[] => {
-    const args: Arg[] = [];
+  /** Arguments and tests after a command or test identifier; false when not in a defined state. */
+  const parseArguments = (node: ParsedNode, depth: number): boolean => {
     for (;;) {
+      if (tooMany()) return false;
       const t = peek();
       if (t.type === 'tag') {
-        next();
-        args.push({ type: 'tag', name: t.text.toLowerCase(), line: t.line, column: t.column });
+        skip();
+        node.args.push({ type: 'tag', name: t.text.toLowerCase(), line: t.line, column: t.column });
       } else if (t.type === 'number') {
-        next();
-        args.push({ type: 'number', value: t.value as number, line: t.line, column: t.column });
+        skip();
+        node.args.push({ type: 'number', value: t.value as number, line: t.line, column: t.column });
       } else if (t.type === 'string') {
-        next();
-        args.push({ type: 'string', value: t.value as string, line: t.line, column: t.column });
+        skip();
+        node.args.push({ type: 'string', value: t.value as string, line: t.line, column: t.column });
       } else if (t.type === '[') {
-        next();
+        skip();
         const values: string[] = [];
-        for (;;) {
-          const s = next();
-          if (s.type !== 'string') fail(s, `expecting string in string list, but found ${describe(s)}`);
-          values.push(s.value as string);
-          const sep = next();
-          if (sep.type === ']') break;
-          if (sep.type !== ',') fail(sep, `expecting ',' or ']' in string list, but found ${describe(sep)}`);
+        let ok = true;
+        if (peek().type === 'string') {
+          values.push(peek().value as string);
+          skip();
+          while (ok && peek().type === ',') {
+            skip();
+            if (peek().type === 'string') {
+              values.push(peek().value as string);
+              skip();
+            } else {
+              error(`expecting string after ',' in string list, but found ${describe(peek())}`);
+              ok = recover(']');
+            }
+          }
+        } else {
+          error(`expecting string after '[' in string list, but found ${describe(peek())}`);
+          ok = recover(']');
         }
-        args.push({ type: 'stringlist', values, line: t.line, column: t.column });
-      } else return args;
-    }
-  };
-
-  const parseTest = (depth: number): ParsedNode => {
-    const t = next();
-    if (t.type !== 'identifier') fail(t, `expecting test identifier, but found ${describe(t)}`);
-    if (depth > maxNesting) fail(t, `cannot nest tests deeper than ${maxNesting} levels`);
-    return parseNode(t, depth);
-  };
-
-  /** Arguments and tests after a command or test identifier. */
-  const parseNode = (t: Token, depth: number): ParsedNode => {
-    const node: ParsedNode = {
-      name: t.text.toLowerCase(),
-      args: parseArgs(),
-      tests: [],
-      block: null,
-      line: t.line,
-      column: t.column,
-    };
-    const a = peek();
-    if (a.type === '(') {
-      next();
-      for (;;) {
-        node.tests.push(parseTest(depth + 1));
-        const sep = next();
-        if (sep.type === ')') break;
-        if (sep.type !== ',') fail(sep, `expecting ',' or ')' in test list, but found ${describe(sep)}`);
+        if (!ok) return false;
+        if (peek().type !== ']') {
+          error(`expecting ',' or end of string list ']', but found ${describe(peek())}`);
+          if (!recover(']')) return false;
+        }
+        skip();
+        node.args.push({ type: 'stringlist', values, line: t.line, column: t.column });
+      } else break;
+      if (node.args.length > MAX_ARGUMENTS) {
+        error(`too many arguments for '${node.name}' (limit is ${MAX_ARGUMENTS})`);
+        return false;
       }
-    } else if (a.type === 'identifier') {
-      node.tests.push(parseTest(depth + 1));
     }
-    return node;
+    const t = peek();
+    if (t.type === 'identifier') {
+      if (depth + 1 > maxNesting) {
+        error(`cannot nest tests deeper than ${maxNesting} levels`);
+        return false;
+      }
+      skip();
+      const test = newNode(t);
+      node.tests.push(test);
+      return parseArguments(test, depth + 1);
+    }
+    if (t.type !== '(') return true;
+    skip();
+    if (depth + 1 > maxNesting) {
+      error(`cannot nest tests deeper than ${maxNesting} levels`, t);
+      if (!recover(')')) return false;
+      skip();
+      return true;
+    }
+    let ok = true;
+    for (let first = true; ; first = false) {
+      const id = peek();
+      if (id.type !== 'identifier') {
+        error(
+          `expecting test identifier ${first ? "after '('" : "after ','"} in test list, but found ${describe(id)}`,
+        );
+        ok = recover(')');
+        break;
+      }
+      skip();
+      const test = newNode(id);
+      node.tests.push(test);
+      if (!parseArguments(test, depth + 1)) {
+        ok = recover(')');
+        break;
+      }
+      if (peek().type !== ',') break;
+      skip();
+      if (tooMany()) return false;
+    }
+    if (!ok) return false;
+    if (peek().type !== ')') {
+      error(`expecting ',' or end of test list ')', but found ${describe(peek())}`);
+      if (!recover(')')) return false;
+    }
+    skip();
+    return true;
   };
 
-  const parseCommands = (depth: number, inBlock: boolean): ParsedNode[] => {
-    const commands: ParsedNode[] = [];
-    for (;;) {
+  const newNode = (t: Token): ParsedNode => ({
+    name: t.text.toLowerCase(),
+    args: [],
+    tests: [],
+    block: null,
+    line: t.line,
+    column: t.column,
+  });
+
+  /** Commands up to the end of the block (or script); false when not in a defined state. */
+  const parseCommands = (commands: ParsedNode[], depth: number): boolean => {
+    while (peek().type === 'identifier') {
+      if (tooMany()) return false;
       const t = peek();
-      if (t.type === 'eof') {
-        if (inBlock) fail(t, "expecting '}' to end block, but found end of script");
-        return commands;
+      skip();
+      const node = newNode(t);
+      let ok = parseArguments(node, 0);
+      if (ok && peek().type !== ';' && peek().type !== '{') {
+        error(`expecting ';' or '{' after command '${node.name}', but found ${describe(peek())}`);
+        ok = false;
       }
-      if (t.type === '}') {
-        if (!inBlock) fail(t, "unexpected '}' outside a block");
-        return commands;
-      }
-      next();
-      if (t.type !== 'identifier') fail(t, `expecting command identifier, but found ${describe(t)}`);
-      const node = parseNode(t, depth);
-      const end = next();
-      if (end.type === '{') {
-        if (depth + 1 > maxNesting) fail(end, `cannot nest command blocks deeper than ${maxNesting} levels`);
-        node.block = parseCommands(depth + 1, true);
-        next();
-      } else if (end.type !== ';') {
-        fail(end, `expecting ';' or '{' after command '${node.name}', but found ${describe(end)}`);
-      }
+      if (!ok && !recover(';')) return false;
       commands.push(node);
+      if (peek().type === ';') {
+        skip();
+        continue;
+      }
+      const open = peek();
+      skip(); // '{'
+      if (depth + 1 > maxNesting) {
+        error(`cannot nest command blocks deeper than ${maxNesting} levels`, open);
+        if (!recover('}')) return false;
+        skip();
+        continue;
+      }
+      node.block = [];
+      if (parseCommands(node.block, depth + 1)) {
+        if (peek().type !== '}') {
+          error(`expecting '}' to end the block of command '${node.name}', but found ${describe(peek())}`);
+          if (!recover('}')) return false;
+        }
+      } else if (!recover('}')) return false;
+      skip();
     }
+    return true;
   };
 
-  try {
-    return parseCommands(0, false);
-  } catch (e) {
-    if (e instanceof SyntaxError_) {
-      errors.push({ line: e.line, column: e.column, message: e.message });
-      return [];
-    }
-    throw e;
-  }
+  const commands: ParsedNode[] = [];
+  if (parseCommands(commands, 0) && peek().type !== 'eof')
+    error(`unexpected ${describe(peek())} found at (the presumed) end of script`);
+  // the lexer ran ahead of the parser: report in script order
+  const found = errors.splice(errorsBefore).sort((x, y) => x.line - y.line || x.column - y.column);
+  errors.push(...found);
+  return commands;
 }

@@ -39,10 +39,35 @@ test('compile errors name line and column', () => {
     r.errors.map((e) => [e.line, e.column]),
     [[4, 5]],
   );
-  assert.match(r.errors[0]!.message, /fileinto command expects 1 positional argument/);
+  assert.match(r.errors[0]!.message, /fileinto command requires 1 positional argument/);
   const lex = compileSieve('keep;\n  "unterminated');
   assert.equal(lex.ok, false);
   if (!lex.ok) assert.deepEqual([lex.errors[0]!.line, lex.errors[0]!.column], [2, 3]);
+});
+
+test('one compile reports every independent error, each with line and column', () => {
+  // a missing ';' inside a block, a spurious ',' in a test list, a garbage argument: each recovered at the
+  // end of its command, list or block, then parsing goes on
+  const parse = compileSieve('if true {\n  keep\n}\nif anyof(true,) { stop; }\nfrop $$;\nkeep;');
+  assert.equal(parse.ok, false);
+  if (!parse.ok)
+    assert.deepEqual(
+      parse.errors.map((e) => [e.line, e.column]),
+      [
+        [3, 1],
+        [4, 15],
+        [5, 6],
+        [5, 6],
+      ],
+    );
+  // validation goes on after an invalid command; an unknown command is reported once
+  const valid = compileSieve('frob;\nstop "x";\nfrob;\nkeep true;\nfileinto "a";');
+  assert.equal(valid.ok, false);
+  if (!valid.ok)
+    assert.deepEqual(
+      valid.errors.map((e) => e.line),
+      [1, 2, 4, 5],
+    );
 });
 
 test('unknown and unrequired extensions are compile errors', () => {

@@ -188,7 +188,8 @@ class Suite {
     if (size !== undefined) options.maxScriptBytes = size;
     const r = compileWith(defaultRegistry, text, options);
     if (!r.ok) {
-      this.errors = r.errors.map((e) => `${file}: line ${e.line}: ${e.message}`);
+      // like Pigeonhole's test log, test_error sees the message without its location
+      this.errors = r.errors.map((e) => e.message);
       // Pigeonhole's log ends a failed compile with one more error line; its counts include it
       const parse = r.errors.some((e) =>
         /^(expecting|unexpected|end of file|invalid character|number exceeds)/.test(e.message),

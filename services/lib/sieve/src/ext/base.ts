@@ -12,6 +12,32 @@ function validHeaderName(name: string): boolean {
   return /^[\x21-\x39\x3b-\x7e]+$/.test(name);
 }
 
+/** Header fields that carry addresses (RFC 5322 section 3.6, RFC 3798, RFC 9228 and common usage). */
+const ADDRESS_HEADERS = new Set([
+  'from',
+  'sender',
+  'reply-to',
+  'to',
+  'cc',
+  'bcc',
+  'resent-from',
+  'resent-sender',
+  'resent-to',
+  'resent-cc',
+  'resent-bcc',
+  'return-path',
+  'disposition-notification-to',
+  'delivered-to',
+  'envelope-to',
+  'x-original-to',
+  'errors-to',
+  'mail-followup-to',
+  'mail-reply-to',
+  'original-recipient',
+  'x-envelope-to',
+  'x-envelope-from',
+]);
+
 export function checkHeaderNames(
   node: Node,
   ctx: { warning(n: Node, m: string): void; has(e: string): boolean },
@@ -108,6 +134,13 @@ export function registerBase(reg: Registry): void {
       const m = str(node.pos[0])!;
       if (!(ctx.has('variables') && m.includes('${')) && !validMailboxName(m))
         ctx.error(node, `invalid folder name '${m}' specified for fileinto command`);
+      const use = node.tags.specialuse;
+      if (
+        typeof use === 'string' &&
+        !(ctx.has('variables') && use.includes('${')) &&
+        !validSpecialUseFlag(use)
+      )
+        ctx.error(node, `invalid special-use flag '${use}'`);
     },
     run(node, rt) {
       const mailbox = rt.estr(node.pos[0]);
@@ -180,6 +213,7 @@ export function registerBase(reg: Registry): void {
     tags: { mime: { ext: 'mime' }, anychild: { ext: 'mime' } },
     validate(node, ctx) {
       checkHeaderNames(node, ctx, list(node.pos[0]), 'exists test');
+      validateIndex(node, ctx); // :anychild needs :mime
     },
     test(node, rt) {
       const names = rt.elist(node.pos[0]);
@@ -193,6 +227,7 @@ export function registerBase(reg: Registry): void {
     name: 'header',
     kind: 'test',
     pos: ['stringlist', 'stringlist'],
+    posNames: ['header names', 'key list'],
     tags: { ...COMPARATOR_TAGS, ...MIME_HEADER_TAGS, ...INDEX_TAGS },
     validate(node, ctx) {
       checkHeaderNames(node, ctx, list(node.pos[0]), 'header test');
@@ -210,11 +245,27 @@ export function registerBase(reg: Registry): void {
     name: 'address',
     kind: 'test',
     pos: ['stringlist', 'stringlist'],
+    posNames: ['header list', 'key list'],
     tags: { ...COMPARATOR_TAGS, ...ADDRESS_PART_TAGS, ...MIME_HEADER_TAGS, ...INDEX_TAGS },
     validate(node, ctx) {
       checkHeaderNames(node, ctx, list(node.pos[0]), 'address test');
+      // RFC 5228 section 5.1: the address test is restricted to header fields that contain addresses
+      for (const h of list(node.pos[0])) {
+        if (ctx.has('variables') && h.includes('${')) continue;
+        if (!ADDRESS_HEADERS.has(h.toLowerCase()))
+          ctx.error(
+            node,
+            `specified header '${h}' is not allowed for the address test (it does not hold addresses)`,
+          );
+      }
       validateMatch(node, ctx, list(node.pos[1]));
-      validateIndex(node, ctx);
+      // RFC 5703 section 4.2: the content-type options select header parameters, only for the header test
+      if ((node.tags.type ?? node.tags.subtype ?? node.tags.contenttype ?? node.tags.param) !== undefined)
+        ctx.error(
+          node,
+          'the :type, :subtype, :contenttype and :param options are not allowed for the address test',
+        );
+      else validateIndex(node, ctx);
     },
     test(node, rt) {
       const values = rt.headerValues(node, rt.elist(node.pos[0]));
@@ -226,6 +277,7 @@ export function registerBase(reg: Registry): void {
     kind: 'test',
     ext: 'envelope',
     pos: ['stringlist', 'stringlist'],
+    posNames: ['envelope part', 'key list'],
     tags: { ...COMPARATOR_TAGS, ...ADDRESS_PART_TAGS },
     validate(node, ctx) {
       for (const p of list(node.pos[0])) {
@@ -294,7 +346,14 @@ export function validateIndex(node: Node, ctx: { error(n: Node, m: string): void
 
 function redirectAddress(s: string) {
   const list = parseAddressList(s);
-  return list && list.length === 1 && list[0]!.domain ? list[0]! : null;
+  const a = list?.length === 1 ? list[0]! : null;
+  // an outgoing envelope address: ASCII only (no SMTPUTF8 for redirect)
+  return a?.domain && /^[\x20-\x7e]+$/.test(a.localPart) ? a : null;
+}
+
+/** RFC 6154 special-use attributes are a backslash and an atom ("\\Sent"). */
+export function validSpecialUseFlag(flag: string): boolean {
+  return /^\\[A-Za-z]+$/.test(flag);
 }
 
 export function validMailboxName(name: string): boolean {

@@ -1,6 +1,6 @@
 /** mailbox (RFC 5490: :create, mailboxexists), mailboxid (RFC 9042) and special-use (RFC 8579). */
 import type { Registry } from '../core.js';
-import { validMailboxName } from './base.js';
+import { validMailboxName, validSpecialUseFlag } from './base.js';
 
 export function registerMailbox(reg: Registry): void {
   for (const e of ['mailbox', 'mailboxid', 'special-use']) reg.known.add(e);
@@ -49,7 +49,7 @@ export function registerMailbox(reg: Registry): void {
       const list = Array.isArray(flags) ? flags : [String(flags)];
       for (const f of list) {
         if (ctx.has('variables') && f.includes('${')) continue;
-        if (!/^\\[A-Za-z]+$/.test(f)) ctx.error(node, `invalid special-use flag '${f}'`);
+        if (!validSpecialUseFlag(f)) ctx.error(node, `invalid special-use flag '${f}'`);
       }
       if (node.pos.length === 1) node.pos[0] = list;
     },

@@ -76,7 +76,7 @@ export function registerVariables(reg: Registry): void {
       let v = rt.estr(node.pos[1]);
       for (const m of (node.data?.modifiers as string[]) ?? []) v = applyModifier(m, v);
       const max = rt.state.limits.maxVariableBytes;
-      if (node.tags.encodeurl !== undefined && v.length > max) v = v.slice(0, max).replace(/%[0-9A-F]?$/, '');
+      if (node.tags.encodeurl !== undefined && v.length > max) v = cutEncoded(v, max);
       rt.setVar(str(node.pos[0])!, v);
     },
   });
@@ -95,4 +95,26 @@ export function registerVariables(reg: Registry): void {
       return rt.match(node, values, list(node.pos[1]));
     },
   });
+}
+
+/**
+ * Cuts a percent-encoded value to at most `max` bytes without splitting an escape or the escaped bytes of
+ * one UTF-8 character.
+ */
+function cutEncoded(v: string, max: number): string {
+  let cut = v.slice(0, max).replace(/%[0-9A-Fa-f]?$/, '');
+  // walk back over the trailing escapes to the start of the last character
+  let i = cut.length;
+  let continuation = 0;
+  while (i >= 3 && cut[i - 3] === '%') {
+    const byte = Number.parseInt(cut.slice(i - 2, i), 16);
+    if ((byte & 0xc0) !== 0x80) {
+      const need = byte >= 0xf0 ? 3 : byte >= 0xe0 ? 2 : byte >= 0xc0 ? 1 : 0;
+      if (continuation < need) cut = cut.slice(0, i - 3);
+      break;
+    }
+    continuation++;
+    i -= 3;
+  }
+  return cut;
 }
