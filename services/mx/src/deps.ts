@@ -1,5 +1,4 @@
 import type { Pool } from '@hermod/db';
-import type { DomainConfigValue } from '@hermod/domain-config';
 import type { Logger } from '@hermod/logging';
 import type { RecipientRoutes, RecordRefusal, ValidateRecipient } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
@@ -15,7 +14,6 @@ export interface MxDeps {
   config: MxConfig;
   logger: Logger;
   pool: Pool;
-  domain(name: string): DomainConfigValue | undefined;
   validateRecipient: ValidateRecipient;
   /** Routing's local destinations of accepted recipients, for routing at accept time. */
   recipientRoutes: RecipientRoutes;

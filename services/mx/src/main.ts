@@ -104,7 +104,6 @@ runMain('mx', async () => {
     refused: refusalRecorder(rejections, logger),
     logger,
     pool,
-    domain: (name) => domains.get(name),
     validateRecipient: cachedValidator(routing.validate, recipientCache),
     recipientRoutes: new RecipientRoutes(),
     accept: (input) => batcher.accept(input),

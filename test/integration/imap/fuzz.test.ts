@@ -49,19 +49,45 @@ const mutated = fc
 
 const internalErrors: string[] = [];
 
-/** Sends one line on its own authenticated connection; resolves when the server answers or closes. */
+/** How long the tagged NOOP after a fuzz line may take: far above any answer, so only a hang reaches it. */
+const ANSWER_BOUND_MS = 15_000;
+
+/**
+ * Bytes sent after the fuzz line so that any literal it announced ({0}, {10}, at most four of them)
+ * is complete and its command line ends: whatever the line was, the server is then reading a new
+ * command, and the tagged NOOP must be answered.
+ */
+const LITERAL_FILL = `${'x'.repeat(64)}\r\n`;
+
+/**
+ * Sends one line on its own authenticated connection, then a tagged NOOP: resolves when the NOOP
+ * is answered or the server ends the session (BYE or close); rejects when neither happens within
+ * ANSWER_BOUND_MS, which is a hang.
+ */
 function probe(port: number, line: string): Promise<void> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
     let stage = 0;
     let buffer = '';
-    const done = () => {
+    let settled = false;
+    const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
       if (buffer.includes('Internal server error')) internalErrors.push(line);
       clearTimeout(timer);
       socket.destroy();
-      resolve();
+      if (error) reject(error);
+      else resolve();
     };
-    const timer = setTimeout(done, 1_500);
+    const timer = setTimeout(
+      () =>
+        finish(
+          new Error(
+            `no answer within ${ANSWER_BOUND_MS} ms (stage ${stage}) after ${JSON.stringify(line.slice(0, 200))}; have ${JSON.stringify(buffer.slice(-300))}`,
+          ),
+        ),
+      ANSWER_BOUND_MS,
+    );
     socket.on('data', (d: Buffer) => {
       buffer += d.toString('latin1');
       if (stage === 0 && buffer.includes('\r\n')) {
@@ -69,11 +95,14 @@ function probe(port: number, line: string): Promise<void> {
         socket.write(`a LOGIN fuzz@example.com "${PASSWORD}"\r\nb SELECT INBOX\r\n`);
       } else if (stage === 1 && /\r\nb (OK|NO|BAD)/.test(buffer)) {
         stage = 2;
-        socket.write(`f ${line}\r\nz NOOP\r\n`);
-      } else if (stage === 2 && /(^|\r\n)(z |\* BYE)/.test(buffer)) done();
+        socket.write(`f ${line}\r\n${LITERAL_FILL}z NOOP\r\n`);
+      } else if (stage === 2 && /(^|\r\n)(z (OK|NO|BAD)|\* BYE)/.test(buffer)) finish();
     });
-    socket.on('error', done);
-    socket.on('close', done);
+    // The server ending the session is an answer; before the fuzz line was sent it is not.
+    socket.on('error', () =>
+      stage === 2 ? finish() : finish(new Error(`connection failed at stage ${stage}`)),
+    );
+    socket.on('close', () => (stage === 2 ? finish() : finish(new Error(`closed at stage ${stage}`))));
   });
 }
 

@@ -138,8 +138,15 @@ test('a domain config change makes the MX forget what routing told it', async ()
       { source: 'carol', destinations: ['alice@example.test'] },
     ],
   });
-  // routing and mx watch the same bucket; give the MX's watcher the moment routing's had
-  await new Promise((r) => setTimeout(r, 500));
+  // A later write to the same bucket as a marker: routing and the MX apply the bucket's writes in
+  // order, so once the MX accepts the marker's recipient (its own domain check and routing's
+  // answer), both have applied the alias change, and the MX has forgotten what it remembered.
+  await hermod.addDomain('marker.test', {
+    aliases: [{ source: 'marker', destinations: ['alice@example.test'] }],
+  });
+  await eventually('the MX and routing saw the marker domain', async () =>
+    (await rcptOnly('marker@marker.test')).startsWith('250') ? true : undefined,
+  );
   const spoolId = await send(['carol@example.test'], 'after the alias');
   // still one local mailbox, so routed at accept, by the new rule
   const row = await spoolRow(spoolId);

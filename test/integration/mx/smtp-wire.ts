@@ -65,12 +65,20 @@ export class SmtpWire {
     return this.reply();
   }
 
-  /** Whatever arrives within ms (to prove that nothing does). */
-  async pending(ms: number): Promise<string> {
-    await new Promise((r) => setTimeout(r, ms));
-    const out = this.buffer;
-    this.buffer = '';
-    return out;
+  /** Resolves once the server has closed the connection; fails after timeoutMs. */
+  async whenClosed(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`connection still open after ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
   }
 
   /** Upgrades to TLS after a 220 to STARTTLS. */

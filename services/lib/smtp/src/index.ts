@@ -1,3 +1,4 @@
+export { type AcceptedBody, type AcceptPipeline, acceptPipeline, stringArgs } from './accept-pipeline.js';
 export { drainStream } from './drain-stream.js';
 export { enhancedStatusCodesPatched, type LibraryRefusal } from './enhanced-status-codes.js';
 export {

@@ -46,7 +46,7 @@ export function answerRecipient(
     logger: Logger;
     sessionId: string;
     onAccepted?: (answer: routingV1.ValidateRecipientResponse) => void;
-    onRefused?: (code: number) => void;
+    onRefused?: (code: number, answer: routingV1.ValidateRecipientResponse) => void;
   },
 ): void {
   validate(request)
@@ -56,7 +56,7 @@ export function answerRecipient(
         callback();
         return;
       }
-      context.onRefused?.(answer.smtpCode || 550);
+      context.onRefused?.(answer.smtpCode || 550, answer);
       callback(
         smtpError(
           answer.smtpCode || 550,

@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Logger } from '@hermod/logging';
+import type { ReplayableAccept } from '@hermod/spool';
+import { SpooledBody } from '@hermod/spool';
+import { traceFields } from '@hermod/telemetry';
+import { context, trace } from '@opentelemetry/api';
+import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import { drainStream } from './drain-stream.js';
+import { messageTooBig } from './envelope-rules.js';
+import {
+  BareLineEndingError,
+  type HeaderSummary,
+  type PreparedMessage,
+  prepareMessage,
+} from './prepare-message.js';
+import type { RecipientRoutes } from './recipient-routes.js';
+import type { RecordRefusal } from './refusals.js';
+import { SmtpReplyError, smtpError } from './smtp-reply.js';
+
+/** smtp-server's ESMTP parameters of MAIL or RCPT as plain strings, as the spool stores them. */
+export function stringArgs(args: unknown): Record<string, string> {
+  if (!args || typeof args !== 'object') return {};
+  return Object.fromEntries(Object.entries(args as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+}
+
+/** What the service's verdict step sees once the whole message is read and the body is complete. */
+export interface AcceptedBody {
+  prepared: PreparedMessage;
+  session: SMTPServerSession;
+  body: SpooledBody;
+  spoolId: string;
+  mailFrom: string;
+  helo: string;
+}
+
+/**
+ * What differs between msa and mx around the one accept pipeline. Hooks that are synchronous for
+ * one service cost no await (the hot path awaits only what returns a promise).
+ */
+export interface AcceptPipeline<V> {
+  /** 'msa' or 'mx': the tracer (hermod.<service>), the span (<service>.accept) and the spool source. */
+  service: 'msa' | 'mx';
+  maxMessageBytes: number;
+  bareLineEndings: 'normalise' | 'reject';
+  logger: Logger;
+  refused: RecordRefusal;
+  metrics: {
+    messages: { inc(labels: { outcome: string }): void };
+    acceptSeconds: { observe(seconds: number): void };
+  };
+  recipientRoutes: RecipientRoutes;
+  /** Makes the message durable (group commit); resolves once committed. */
+  accept(input: ReplayableAccept): Promise<void>;
+  /** The trace field put first (Received). */
+  received(session: SMTPServerSession, spoolId: string, now: Date): string;
+  /** Fields added at the end of the header block once it is known (msa: Message-ID, Date). */
+  append?(header: HeaderSummary, spoolId: string, now: Date): string;
+  /** Refuses (throws an SmtpReplyError) a message read in full, before its body is completed. */
+  check?(prepared: PreparedMessage, session: SMTPServerSession): void | Promise<void>;
+  /** The verdict on the complete message (mx: the filters); may throw an SmtpReplyError. */
+  decide?(message: AcceptedBody): Promise<V>;
+  /** Whether the verdict places the message in Junk. */
+  junk?(verdict: V): boolean;
+  /** The account the message is submitted by (msa). */
+  accountId?(session: SMTPServerSession): number | undefined;
+  /** Adds the service's fields to the stored envelope (after mailFromArgs and tls). */
+  addToEnvelope?(envelope: Record<string, unknown>, session: SMTPServerSession, verdict: V | undefined): void;
+  /** The stored body from the spooled one (mx: filter headers first, forged results removed). */
+  storedBody?(source: AsyncIterable<Buffer>, verdict: V | undefined): AsyncIterable<Buffer>;
+  /** Adds the service's fields to the "accepted" log line. */
+  addToLog?(fields: Record<string, unknown>, verdict: V | undefined): void;
+  /** Counts a message refused for a bare CR or LF (bareLineEndings 'reject'). */
+  onBareLineEnding?(): void;
+}
+
+/**
+ * End of DATA, once for msa and mx: the message streams into a spooled body (trace field first),
+ * the size and the service's checks are applied, the service decides, and the message is made
+ * durable; only then the 250. Anything not an SMTP refusal becomes 451 4.3.0 (never a guess).
+ */
+export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPServerOptions['onData']> {
+  const tracer = `hermod.${hooks.service}`;
+  const spanName = `${hooks.service}.accept`;
+  const { metrics, logger } = hooks;
+  return (stream, session, callback) => {
+    const started = process.hrtime.bigint();
+    const spoolId = randomUUID();
+    const body = new SpooledBody(hooks.maxMessageBytes + 64 * 1024);
+    const recipients = session.envelope.rcptTo;
+    const now = new Date();
+    const span = trace.getTracer(tracer).startSpan(spanName, { attributes: { 'hermod.spool_id': spoolId } });
+    const done = (error: Error | null, message?: string) => {
+      span.end();
+      metrics.messages.inc({
+        outcome: error ? String((error as SmtpReplyError).responseCode ?? 451) : '250',
+      });
+      if (!error) metrics.acceptSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      callback(error, message);
+    };
+    const prepend = hooks.received(session, spoolId, now);
+    const append = hooks.append;
+    const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    // smtp-server refuses DATA before HELO/EHLO, whose argument it requires.
+    const helo = session.hostNameAppearsAs || 'unknown';
+    context.with(trace.setSpan(context.active(), span), () => {
+      prepareMessage(stream as AsyncIterable<Buffer>, body, {
+        bareLineEndings: hooks.bareLineEndings,
+        prepend,
+        ...(append ? { append: (header: HeaderSummary) => append(header, spoolId, now) } : {}),
+      })
+        .then(async (prepared) => {
+          await drainStream(stream as Readable);
+          if ((stream as { sizeExceeded?: boolean }).sizeExceeded || body.overLimit) {
+            hooks.refused(session, 'size', { code: 552 });
+            throw messageTooBig(hooks.maxMessageBytes);
+          }
+          const checked = hooks.check?.(prepared, session);
+          if (checked) await checked;
+          await body.end();
+          const verdict = hooks.decide
+            ? await hooks.decide({ prepared, session, body, spoolId, mailFrom, helo })
+            : undefined;
+          const junk = verdict !== undefined && hooks.junk ? hooks.junk(verdict) : false;
+          const envelope: Record<string, unknown> = {
+            ...(session.envelope.mailFrom
+              ? { mailFromArgs: stringArgs(session.envelope.mailFrom.args) }
+              : {}),
+            tls: session.secure,
+          };
+          hooks.addToEnvelope?.(envelope, session, verdict);
+          const accountId = hooks.accountId?.(session);
+          const storedBody = hooks.storedBody;
+          // Group commit: small messages share one statement and one WAL flush with concurrent ones;
+          // large ones stream from the temporary file. The body can be read again if a batch is retried.
+          await hooks.accept({
+            spoolId,
+            mailFrom,
+            recipients: recipients.map((r) => ({
+              address: r.address,
+              parameters: stringArgs(r.args),
+              local: hooks.recipientRoutes.destinationOf(r, junk),
+            })),
+            source: hooks.service,
+            ...(accountId !== undefined ? { accountId } : {}),
+            clientAddress: session.remoteAddress,
+            clientHelo: helo,
+            envelope,
+            traceContext: { ...traceFields(), sessionId: session.id },
+            body: storedBody ? () => storedBody(body.source(), verdict) : () => body.source(),
+          });
+          await body.discard();
+          const fields: Record<string, unknown> = {
+            sessionId: session.id,
+            spoolId,
+            size: prepared.size,
+            rcpts: recipients.length,
+          };
+          hooks.addToLog?.(fields, verdict);
+          logger.info(fields, 'accepted');
+          done(null, `2.0.0 Ok: queued as ${spoolId}`);
+        })
+        .catch(async (error: unknown) => {
+          await drainStream(stream as Readable);
+          await body.discard();
+          if (error instanceof SmtpReplyError) {
+            done(error);
+            return;
+          }
+          if (error instanceof BareLineEndingError) {
+            hooks.onBareLineEnding?.();
+            done(
+              smtpError(
+                550,
+                '5.6.0',
+                'Message contains a bare CR or LF; only CRLF line endings are accepted',
+              ),
+            );
+            return;
+          }
+          logger.error(
+            { err: error, sessionId: session.id, spoolId },
+            'message not accepted: storage failed',
+          );
+          done(smtpError(451, '4.3.0', 'Temporary local problem, message not accepted; try again later'));
+        });
+    });
+  };
+}
