@@ -97,7 +97,7 @@ const candidates: Candidate[] = fixtures.map((f, i) => {
 function search(criteria: string, saved: number[] = []): number[] {
   const program = parseSearch(new ArgumentCursor(tokenize([Buffer.from(criteria)], [], 10)));
   return candidates
-    .filter((c) => matches(program.key, c, { maxSeq: 3, maxUid: 9, saved }))
+    .filter((c) => matches(program.key, c, { maxSeq: 3, maxUid: 9, saved, now: Date.now() }))
     .map((c) => c.meta.uid);
 }
 

@@ -18,6 +18,8 @@ export interface SearchContext {
   maxSeq: number;
   maxUid: number;
   saved: number[];
+  /** The time the search started (ms), the reference point of OLDER / YOUNGER. */
+  now: number;
 }
 
 const DAY = 86_400_000;
@@ -68,6 +70,11 @@ export function matches(key: SearchKey, c: Candidate, ctx: SearchContext): boole
       return key.larger ? c.meta.size > key.n : c.meta.size < key.n;
     case 'modseq':
       return c.meta.modseq >= key.n;
+    case 'age': {
+      // OLDER n: received at least n seconds ago; YOUNGER n: less than n seconds ago (RFC 5032 3).
+      const older = c.meta.internalDate.getTime() <= ctx.now - key.seconds * 1000;
+      return older === key.older;
+    }
     case 'date': {
       if (!key.sent) return compareDay(c.meta.internalDate.getTime(), key.cmp, key.day);
       const value = c.headers?.find((h) => h.name === 'date')?.value;

@@ -17,6 +17,8 @@ export type SearchKey =
   | { op: 'header'; name: string; value: string; address?: boolean }
   | { op: 'body'; value: string; withHeaders: boolean }
   | { op: 'modseq'; n: number }
+  /** WITHIN (RFC 5032): OLDER / YOUNGER than `seconds` before the search runs, by internal date. */
+  | { op: 'age'; older: boolean; seconds: number }
   | { op: 'not'; key: SearchKey }
   | { op: 'or'; a: SearchKey; b: SearchKey }
   | { op: 'and'; keys: SearchKey[] };
@@ -122,6 +124,13 @@ function parseKey(tokens: Tokens, depth: number): SearchKey {
     case 'UID': {
       const set = tokens.text();
       return { op: 'uid', set: set === '$' ? '$' : parseSequenceSet(set) };
+    }
+    case 'OLDER':
+    case 'YOUNGER': {
+      const seconds = tokens.number();
+      // search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number (RFC 5032 section 4)
+      if (seconds === 0 || seconds > 0xffffffff) throw new BadArgumentsError(`Invalid ${name} interval`);
+      return { op: 'age', older: name === 'OLDER', seconds };
     }
     case 'NOT':
       return { op: 'not', key: parseKey(tokens, depth + 1) };

@@ -390,6 +390,7 @@ export class ImapSession {
       'SORT',
       'THREAD=ORDEREDSUBJECT',
       'THREAD=REFERENCES',
+      'WITHIN',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
