@@ -423,6 +423,11 @@ export class ResponseChecker {
         case 'INTERNALDATE':
           r.match(DATE_TIME, 'date-time');
           return;
+        case 'SAVEDATE':
+          // msg-att-dynamic =/ "SAVEDATE" SP (date-time / nil) (RFC 8514 section 5)
+          if (r.peek('NIL')) r.eat('NIL');
+          else r.match(DATE_TIME, 'date-time');
+          return;
         case 'ENVELOPE':
           this.envelope(r);
           return;

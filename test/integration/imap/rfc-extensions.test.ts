@@ -49,3 +49,78 @@ describe('imap extensions by RFC: WITHIN', () => {
       assert.equal((await raw.command(`SEARCH ${bad}`)).status, 'BAD', bad);
   });
 });
+
+describe('imap extensions by RFC: SAVEDATE', () => {
+  let fx: ImapFixture;
+  let id: number;
+  const clients: RawImapClient[] = [];
+  const connect = async () => {
+    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
+    clients.push(raw);
+    await raw.readLine();
+    await raw.login('sal@example.com');
+    return raw;
+  };
+  before(async () => {
+    fx = await startImapFixture();
+    id = await fx.createUser('sal@example.com');
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await fx?.close();
+  });
+
+  /** An IMAP date (RFC 3501 date-text) of a time, in UTC. */
+  const imapDay = (time: number) => {
+    const [, day, month, year] = new Date(time).toUTCString().split(' ');
+    return `${day}-${month}-${year}`.replace(/^0/, '');
+  };
+
+  it('SAVEDATE (RFC 8514): the save date is when the message entered this mailbox, not its internal date', async () => {
+    const before = Date.now();
+    await fx.deliver(id, message('old'), { date: new Date(Date.UTC(2020, 1, 17, 10, 0, 0)) });
+    const raw = await connect();
+    assert.match((await raw.command('CAPABILITY')).untagged[0]!, / SAVEDATE( |$)/);
+    await raw.command('SELECT INBOX');
+    const fetched = (await raw.command('FETCH 1 (INTERNALDATE SAVEDATE)')).untagged[0]!;
+    const m = /^\* 1 FETCH \(INTERNALDATE "17-Feb-2020 10:00:00 \+0000" SAVEDATE "([^"]+)"\)$/.exec(fetched);
+    assert.ok(m, fetched);
+    const saved = Date.parse(m[1]!.replace(/^(\d+)-(\w+)-(\d+) /, '$2 $1 $3 '));
+    assert.ok(saved >= Math.floor(before / 1000) * 1000 && saved <= Date.now(), fetched);
+    // COPY saves a new message in the target: its save date is the copy's, its internal date is kept.
+    assert.equal((await raw.command('CREATE Kept')).status, 'OK');
+    assert.equal((await raw.command('COPY 1 Kept')).status, 'OK');
+    await fx.db.pool.query(
+      `UPDATE mailbox_messages SET saved_at = '2024-05-01T12:00:00Z'
+       WHERE mailbox_id = (SELECT id FROM mailboxes WHERE account_id = $1 AND name = 'INBOX')`,
+      [id],
+    );
+    await raw.command('SELECT Kept');
+    assert.match(
+      (await raw.command('UID FETCH 1 (SAVEDATE INTERNALDATE)')).untagged[0]!,
+      /^\* 1 FETCH \(UID 1 SAVEDATE "\d{1,2}-\w{3}-\d{4} \d\d:\d\d:\d\d \+0000" INTERNALDATE "17-Feb-2020 10:00:00 \+0000"\)$/,
+    );
+    await raw.command('SELECT INBOX');
+    assert.deepEqual((await raw.command('FETCH 1 SAVEDATE')).untagged, [
+      '* 1 FETCH (SAVEDATE "01-May-2024 12:00:00 +0000")',
+    ]);
+    // SAVEDBEFORE / SAVEDON / SAVEDSINCE compare the save date's day; BEFORE/ON/SINCE still the internal date.
+    assert.deepEqual((await raw.command('SEARCH SAVEDON 1-May-2024')).untagged, ['* SEARCH 1']);
+    assert.deepEqual((await raw.command('SEARCH SAVEDBEFORE 2-May-2024')).untagged, ['* SEARCH 1']);
+    assert.deepEqual((await raw.command('SEARCH SAVEDSINCE 2-May-2024')).untagged, ['* SEARCH']);
+    assert.deepEqual((await raw.command('SEARCH ON 17-Feb-2020 SAVEDSINCE 1-May-2024')).untagged, [
+      '* SEARCH 1',
+    ]);
+    assert.deepEqual((await raw.command('SEARCH SAVEDATESUPPORTED')).untagged, ['* SEARCH 1']);
+    await raw.command('SELECT Kept');
+    const today = imapDay(Date.now());
+    assert.deepEqual((await raw.command(`SEARCH SAVEDON ${today}`)).untagged, ['* SEARCH 1']);
+    assert.deepEqual((await raw.command(`SEARCH SAVEDBEFORE ${today}`)).untagged, ['* SEARCH']);
+    // A row stored before save dates were kept reports its internal date.
+    await fx.db.pool.query('UPDATE mailbox_messages SET saved_at = NULL');
+    assert.deepEqual((await raw.command('FETCH 1 SAVEDATE')).untagged, [
+      '* 1 FETCH (SAVEDATE "17-Feb-2020 10:00:00 +0000")',
+    ]);
+    assert.equal((await raw.command('SEARCH SAVEDON 30-Feb-2024x')).status, 'BAD');
+  });
+});

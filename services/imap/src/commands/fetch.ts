@@ -16,6 +16,7 @@ type SimpleItem =
   | 'UID'
   | 'FLAGS'
   | 'INTERNALDATE'
+  | 'SAVEDATE'
   | 'RFC822.SIZE'
   | 'ENVELOPE'
   | 'BODYSTRUCTURE'
@@ -56,6 +57,7 @@ const SIMPLE = new Set<string>([
   'UID',
   'FLAGS',
   'INTERNALDATE',
+  'SAVEDATE',
   'RFC822.SIZE',
   'ENVELOPE',
   'BODYSTRUCTURE',
@@ -278,6 +280,8 @@ function simpleValue(
       return `FLAGS ${session.formatFlags(meta.flags, meta.uid)}`;
     case 'INTERNALDATE':
       return `INTERNALDATE ${imapDateTime(meta.internalDate)}`;
+    case 'SAVEDATE':
+      return `SAVEDATE ${imapDateTime(meta.savedDate)}`;
     case 'RFC822.SIZE':
       return `RFC822.SIZE ${meta.size}`;
     case 'MODSEQ':

@@ -76,7 +76,12 @@ export function matches(key: SearchKey, c: Candidate, ctx: SearchContext): boole
       return older === key.older;
     }
     case 'date': {
-      if (!key.sent) return compareDay(c.meta.internalDate.getTime(), key.cmp, key.day);
+      if (key.of !== 'sent')
+        return compareDay(
+          (key.of === 'saved' ? c.meta.savedDate : c.meta.internalDate).getTime(),
+          key.cmp,
+          key.day,
+        );
       const value = c.headers?.find((h) => h.name === 'date')?.value;
       const day = value ? sentDay(value) : undefined;
       return day !== undefined && compareDay(day, key.cmp, key.day);

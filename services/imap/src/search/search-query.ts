@@ -12,7 +12,8 @@ export type SearchKey =
   | { op: 'seq'; set: SequenceSet | '$' }
   | { op: 'uid'; set: SequenceSet | '$' }
   | { op: 'size'; larger: boolean; n: number }
-  | { op: 'date'; sent: boolean; cmp: 'before' | 'on' | 'since'; day: number }
+  /** BEFORE/ON/SINCE (internal date), SENT* (Date header), SAVED* (save date, RFC 8514). */
+  | { op: 'date'; of: 'internal' | 'sent' | 'saved'; cmp: 'before' | 'on' | 'since'; day: number }
   /** A header's text; `address`: FROM/TO/CC/BCC, matched against the parsed addresses (RFC 3501 6.4.4). */
   | { op: 'header'; name: string; value: string; address?: boolean }
   | { op: 'body'; value: string; withHeaders: boolean }
@@ -36,13 +37,16 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   UNSEEN: ['\\Seen', false],
 };
 const HEADER_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
-const DATE_KEYS: Record<string, [boolean, 'before' | 'on' | 'since']> = {
-  BEFORE: [false, 'before'],
-  ON: [false, 'on'],
-  SINCE: [false, 'since'],
-  SENTBEFORE: [true, 'before'],
-  SENTON: [true, 'on'],
-  SENTSINCE: [true, 'since'],
+const DATE_KEYS: Record<string, ['internal' | 'sent' | 'saved', 'before' | 'on' | 'since']> = {
+  BEFORE: ['internal', 'before'],
+  ON: ['internal', 'on'],
+  SINCE: ['internal', 'since'],
+  SENTBEFORE: ['sent', 'before'],
+  SENTON: ['sent', 'on'],
+  SENTSINCE: ['sent', 'since'],
+  SAVEDBEFORE: ['saved', 'before'],
+  SAVEDON: ['saved', 'on'],
+  SAVEDSINCE: ['saved', 'since'],
 };
 
 /** A cursor over a token list (the top-level arguments or a parenthesised group). */
@@ -88,7 +92,7 @@ function parseKey(tokens: Tokens, depth: number): SearchKey {
   const flag = FLAG_KEYS[name];
   if (flag) return { op: 'flag', flag: flag[0], present: flag[1] };
   const date = DATE_KEYS[name];
-  if (date) return { op: 'date', sent: date[0], cmp: date[1], day: dayOf(tokens.text()) };
+  if (date) return { op: 'date', of: date[0], cmp: date[1], day: dayOf(tokens.text()) };
   if (HEADER_KEYS.has(name))
     return {
       op: 'header',
@@ -98,6 +102,8 @@ function parseKey(tokens: Tokens, depth: number): SearchKey {
     };
   switch (name) {
     case 'ALL':
+    // Every mailbox stores save dates, so SAVEDATESUPPORTED matches all messages (RFC 8514 2.2).
+    case 'SAVEDATESUPPORTED':
       return { op: 'all' };
     case 'NEW':
       return { op: 'new' };
@@ -199,7 +205,7 @@ export function needs(key: SearchKey): { headers: boolean; body: boolean } {
     case 'header':
       return { headers: true, body: false };
     case 'date':
-      return { headers: key.sent, body: false };
+      return { headers: key.of === 'sent', body: false };
     case 'body':
       return { headers: false, body: true };
     case 'not':

@@ -391,6 +391,7 @@ export class ImapSession {
       'THREAD=ORDEREDSUBJECT',
       'THREAD=REFERENCES',
       'WITHIN',
+      'SAVEDATE',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
