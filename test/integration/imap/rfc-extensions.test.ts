@@ -7,20 +7,23 @@ import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixtur
 const message = (subject: string) =>
   ['From: a@example.com', 'To: b@example.com', `Subject: ${subject}`, '', 'hello', ''].join('\r\n');
 
-describe('imap extensions by RFC: WITHIN', () => {
+describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID)', () => {
   let fx: ImapFixture;
-  let id: number;
   const clients: RawImapClient[] = [];
-  const connect = async () => {
-    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
-    clients.push(raw);
-    await raw.readLine();
-    await raw.login('una@example.com');
-    return raw;
+  /** A fresh account (one per test, so message numbers are the test's own) and a session of it. */
+  const account = async (address: string) => {
+    const id = await fx.createUser(address);
+    const connect = async () => {
+      const raw = await RawImapClient.connect(fx.service.imapsPort, true);
+      clients.push(raw);
+      await raw.readLine();
+      await raw.login(address);
+      return raw;
+    };
+    return { id, connect };
   };
   before(async () => {
     fx = await startImapFixture();
-    id = await fx.createUser('una@example.com');
   });
   after(async () => {
     for (const c of clients) c.close();
@@ -28,6 +31,7 @@ describe('imap extensions by RFC: WITHIN', () => {
   });
 
   it('WITHIN (RFC 5032): advertised; OLDER / YOUNGER compare the internal date with the search time', async () => {
+    const { id, connect } = await account('una@example.com');
     const now = Date.now();
     await fx.deliver(id, message('two days'), { date: new Date(now - 2 * 86_400_000) });
     await fx.deliver(id, message('two hours'), { date: new Date(now - 2 * 3_600_000) });
@@ -48,27 +52,6 @@ describe('imap extensions by RFC: WITHIN', () => {
     for (const bad of ['OLDER 0', 'YOUNGER -5', 'OLDER', 'YOUNGER soon'])
       assert.equal((await raw.command(`SEARCH ${bad}`)).status, 'BAD', bad);
   });
-});
-
-describe('imap extensions by RFC: SAVEDATE', () => {
-  let fx: ImapFixture;
-  let id: number;
-  const clients: RawImapClient[] = [];
-  const connect = async () => {
-    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
-    clients.push(raw);
-    await raw.readLine();
-    await raw.login('sal@example.com');
-    return raw;
-  };
-  before(async () => {
-    fx = await startImapFixture();
-    id = await fx.createUser('sal@example.com');
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await fx?.close();
-  });
 
   /** An IMAP date (RFC 3501 date-text) of a time, in UTC. */
   const imapDay = (time: number) => {
@@ -77,6 +60,7 @@ describe('imap extensions by RFC: SAVEDATE', () => {
   };
 
   it('SAVEDATE (RFC 8514): the save date is when the message entered this mailbox, not its internal date', async () => {
+    const { id, connect } = await account('sal@example.com');
     const before = Date.now();
     await fx.deliver(id, message('old'), { date: new Date(Date.UTC(2020, 1, 17, 10, 0, 0)) });
     const raw = await connect();
@@ -117,10 +101,67 @@ describe('imap extensions by RFC: SAVEDATE', () => {
     assert.deepEqual((await raw.command(`SEARCH SAVEDON ${today}`)).untagged, ['* SEARCH 1']);
     assert.deepEqual((await raw.command(`SEARCH SAVEDBEFORE ${today}`)).untagged, ['* SEARCH']);
     // A row stored before save dates were kept reports its internal date.
-    await fx.db.pool.query('UPDATE mailbox_messages SET saved_at = NULL');
+    await fx.db.pool.query(
+      'UPDATE mailbox_messages SET saved_at = NULL WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = $1)',
+      [id],
+    );
     assert.deepEqual((await raw.command('FETCH 1 SAVEDATE')).untagged, [
       '* 1 FETCH (SAVEDATE "17-Feb-2020 10:00:00 +0000")',
     ]);
     assert.equal((await raw.command('SEARCH SAVEDON 30-Feb-2024x')).status, 'BAD');
+  });
+
+  it('OBJECTID (RFC 8474): MAILBOXID in CREATE, SELECT and STATUS, kept by RENAME; EMAILID kept by COPY; THREADID NIL', async () => {
+    const { id, connect } = await account('obi@example.com');
+    await fx.deliver(id, message('first'));
+    await fx.deliver(id, message('second'));
+    const raw = await connect();
+    assert.match((await raw.command('CAPABILITY')).untagged[0]!, / OBJECTID( |$)/);
+    const objectId = (text: string, label: string) => {
+      const m = new RegExp(`${label} \\(([A-Za-z0-9_-]{1,255})\\)`).exec(text);
+      assert.ok(m, text);
+      return m[1]!;
+    };
+    // 4.1: a successful CREATE answers with the new mailbox's MAILBOXID.
+    const created = await raw.command('CREATE foo');
+    assert.match(created.tagged, /^t\d+ OK \[MAILBOXID \([A-Za-z0-9_-]+\)\] /);
+    const foo = objectId(created.tagged, 'MAILBOXID');
+    assert.deepEqual((await raw.command('STATUS foo (MAILBOXID MESSAGES)')).untagged, [
+      `* STATUS foo (MAILBOXID (${foo}) MESSAGES 0)`,
+    ]);
+    // RENAME keeps the id; DELETE and CREATE of the same name gives a new one.
+    assert.equal((await raw.command('RENAME foo bar')).status, 'OK');
+    assert.deepEqual((await raw.command('STATUS bar (MAILBOXID)')).untagged, [
+      `* STATUS bar (MAILBOXID (${foo}))`,
+    ]);
+    const again = objectId((await raw.command('CREATE foo')).tagged, 'MAILBOXID');
+    assert.notEqual(again, foo);
+    // 4.2: SELECT / EXAMINE report it as an untagged OK response code; LIST-STATUS can ask for it.
+    const inbox = objectId((await raw.command('STATUS INBOX (MAILBOXID)')).untagged[0]!, 'MAILBOXID');
+    assert.ok(![foo, again].includes(inbox));
+    const selected = await raw.command('SELECT INBOX');
+    assert.ok(
+      selected.untagged.includes(`* OK [MAILBOXID (${inbox})] Mailbox id`),
+      selected.untagged.join('\n'),
+    );
+    const listed = await raw.command('LIST "" bar RETURN (STATUS (MAILBOXID))');
+    assert.ok(listed.untagged.includes(`* STATUS bar (MAILBOXID (${foo}))`), listed.untagged.join('\n'));
+    // 5.1 / 5.2: EMAILID per message (distinct contents, distinct ids); no thread ids: NIL.
+    const fetched = (await raw.command('FETCH 1:2 (EMAILID THREADID)')).untagged;
+    assert.equal(fetched.length, 2);
+    assert.match(fetched[0]!, /^\* 1 FETCH \(EMAILID \([A-Za-z0-9_-]+\) THREADID NIL\)$/);
+    const [first, second] = fetched.map((line) => objectId(line, 'EMAILID'));
+    assert.notEqual(first, second);
+    // A copy is the same message: the same EMAILID in the target mailbox.
+    assert.equal((await raw.command('UID COPY 1 bar')).status, 'OK');
+    // 6: SEARCH EMAILID / THREADID.
+    assert.deepEqual((await raw.command(`SEARCH EMAILID ${second}`)).untagged, ['* SEARCH 2']);
+    assert.deepEqual((await raw.command('SEARCH EMAILID E999999999')).untagged, ['* SEARCH']);
+    assert.deepEqual((await raw.command('SEARCH NOT THREADID T1')).untagged, ['* SEARCH 1 2']);
+    for (const bad of ['EMAILID', 'EMAILID "a b"', `EMAILID ${'x'.repeat(256)}`, 'THREADID a.b'])
+      assert.equal((await raw.command(`SEARCH ${bad}`)).status, 'BAD', bad);
+    await raw.command('EXAMINE bar');
+    assert.deepEqual((await raw.command('FETCH 1 (EMAILID)')).untagged, [`* 1 FETCH (EMAILID (${first}))`]);
+    assert.deepEqual((await raw.command(`UID SEARCH EMAILID ${first}`)).untagged, ['* SEARCH 1']);
   });
 });

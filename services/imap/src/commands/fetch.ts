@@ -7,6 +7,7 @@ import { decodeTransfer, UnknownEncodingError } from '../mime/transfer-decode.js
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { imapDateTime } from '../protocol/compose.js';
 import { BadArgumentsError, CommandFailedError } from '../protocol/errors.js';
+import { emailObjectId } from '../protocol/object-id.js';
 import type { Token } from '../protocol/parser.js';
 import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import type { ImapSession } from '../session/session.js';
@@ -21,7 +22,9 @@ type SimpleItem =
   | 'ENVELOPE'
   | 'BODYSTRUCTURE'
   | 'BODY'
-  | 'MODSEQ';
+  | 'MODSEQ'
+  | 'EMAILID'
+  | 'THREADID';
 
 export type FetchItem =
   | { kind: 'simple'; name: SimpleItem }
@@ -63,6 +66,8 @@ const SIMPLE = new Set<string>([
   'BODYSTRUCTURE',
   'BODY',
   'MODSEQ',
+  'EMAILID',
+  'THREADID',
 ]);
 const BINARY_ITEM =
   /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[((?:[1-9]\d{0,8})(?:\.[1-9]\d{0,8})*)?\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
@@ -286,6 +291,11 @@ function simpleValue(
       return `RFC822.SIZE ${meta.size}`;
     case 'MODSEQ':
       return `MODSEQ (${meta.modseq})`;
+    case 'EMAILID':
+      return `EMAILID (${emailObjectId(meta.bodyId)})`;
+    case 'THREADID':
+      // Threads are not stored, which RFC 8474 5.2 answers with NIL.
+      return 'THREADID NIL';
     case 'ENVELOPE':
       return `ENVELOPE ${formatEnvelope(structure!.root.envelope!)}`;
     case 'BODYSTRUCTURE':

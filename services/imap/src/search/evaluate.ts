@@ -70,6 +70,8 @@ export function matches(key: SearchKey, c: Candidate, ctx: SearchContext): boole
       return key.larger ? c.meta.size > key.n : c.meta.size < key.n;
     case 'modseq':
       return c.meta.modseq >= key.n;
+    case 'emailid':
+      return c.meta.bodyId === key.bodyId;
     case 'age': {
       // OLDER n: received at least n seconds ago; YOUNGER n: less than n seconds ago (RFC 5032 3).
       const older = c.meta.internalDate.getTime() <= ctx.now - key.seconds * 1000;

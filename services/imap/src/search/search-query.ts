@@ -1,6 +1,7 @@
 import { type ArgumentCursor, normalizeFlag } from '../protocol/arguments.js';
 import { parseImapDate } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
+import { OBJECT_ID } from '../protocol/object-id.js';
 import { stringBytes, type Token } from '../protocol/parser.js';
 import { parseSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 
@@ -18,6 +19,8 @@ export type SearchKey =
   | { op: 'header'; name: string; value: string; address?: boolean }
   | { op: 'body'; value: string; withHeaders: boolean }
   | { op: 'modseq'; n: number }
+  /** OBJECTID (RFC 8474 6): EMAILID is the stored body's id; no message has a THREADID. */
+  | { op: 'emailid'; bodyId: number | undefined }
   /** WITHIN (RFC 5032): OLDER / YOUNGER than `seconds` before the search runs, by internal date. */
   | { op: 'age'; older: boolean; seconds: number }
   | { op: 'not'; key: SearchKey }
@@ -137,6 +140,14 @@ function parseKey(tokens: Tokens, depth: number): SearchKey {
       // search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number (RFC 5032 section 4)
       if (seconds === 0 || seconds > 0xffffffff) throw new BadArgumentsError(`Invalid ${name} interval`);
       return { op: 'age', older: name === 'OLDER', seconds };
+    }
+    case 'EMAILID':
+    case 'THREADID': {
+      const id = tokens.text();
+      if (!OBJECT_ID.test(id)) throw new BadArgumentsError(`Invalid ${name}`);
+      if (name === 'THREADID') return { op: 'not', key: { op: 'all' } };
+      const m = /^E([1-9]\d{0,15})$/.exec(id);
+      return { op: 'emailid', bodyId: m ? Number(m[1]) : undefined };
     }
     case 'NOT':
       return { op: 'not', key: parseKey(tokens, depth + 1) };

@@ -392,6 +392,7 @@ export class ImapSession {
       'THREAD=REFERENCES',
       'WITHIN',
       'SAVEDATE',
+      'OBJECTID',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
