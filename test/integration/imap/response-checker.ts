@@ -435,6 +435,13 @@ export class ResponseChecker {
         case 'INTERNALDATE':
           r.match(DATE_TIME, 'date-time');
           return;
+        case 'PREVIEW':
+          // msg-att-dynamic =/ "PREVIEW" SP nstring, at most 256 characters (RFC 8970 section 7)
+          if (r.peek('NIL')) r.eat('NIL');
+          else if (r.peek(LITERAL)) r.nstring();
+          else if (Array.from(r.quoted().slice(1, -1).replace(/\\(.)/g, '$1')).length > 256)
+            r.fail('PREVIEW longer than 256 characters');
+          return;
         case 'EMAILID':
           // "EMAILID" SP "(" objectid ")" / "THREADID" SP ( "(" objectid ")" / nil ) (RFC 8474 7)
           this.objectId(r);

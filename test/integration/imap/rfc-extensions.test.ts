@@ -7,7 +7,7 @@ import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixtur
 const message = (subject: string) =>
   ['From: a@example.com', 'To: b@example.com', `Subject: ${subject}`, '', 'hello', ''].join('\r\n');
 
-describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID)', () => {
+describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW)', () => {
   let fx: ImapFixture;
   const clients: RawImapClient[] = [];
   /** A fresh account (one per test, so message numbers are the test's own) and a session of it. */
@@ -163,5 +163,83 @@ describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID)', () => {
     await raw.command('EXAMINE bar');
     assert.deepEqual((await raw.command('FETCH 1 (EMAILID)')).untagged, [`* 1 FETCH (EMAILID (${first}))`]);
     assert.deepEqual((await raw.command(`UID SEARCH EMAILID ${first}`)).untagged, ['* SEARCH 1']);
+  });
+
+  it('PREVIEW (RFC 8970): decoded text of the first text part, whitespace folded, at most 256 characters; LAZY accepted', async () => {
+    const { id, connect } = await account('pia@example.com');
+    const head = (type: string, extra: string[] = []) => [
+      'From: a@example.com',
+      'Subject: p',
+      'MIME-Version: 1.0',
+      `Content-Type: ${type}`,
+      ...extra,
+      '',
+    ];
+    const plain = [...head('text/plain'), 'Hello,', '', '   this\tis   a test.', ''];
+    const alternative = [
+      ...head('multipart/alternative; boundary="b"'),
+      '--b',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<p>html version</p>',
+      '--b',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: quoted-printable',
+      '',
+      'Caf=C3=A9 au =',
+      'lait',
+      '--b--',
+      '',
+    ];
+    const html = [
+      ...head('text/html; charset=us-ascii'),
+      '<html><head><style>p { color: red }</style></head>',
+      '<body><p>Fish &amp; chips&nbsp;&#8364;5</p><!-- hidden --></body></html>',
+      '',
+    ];
+    const long = [...head('text/plain'), 'x'.repeat(200), 'y'.repeat(200), ''];
+    const attachmentOnly = [
+      ...head('multipart/mixed; boundary="m"'),
+      '--m',
+      'Content-Type: text/plain',
+      'Content-Disposition: attachment; filename="a.txt"',
+      '',
+      'not a preview',
+      '--m',
+      'Content-Type: image/png',
+      'Content-Transfer-Encoding: base64',
+      '',
+      'iVBORw0KGgo=',
+      '--m--',
+      '',
+    ];
+    const latin1 = [
+      ...head('text/plain; charset=iso-8859-1', ['Content-Transfer-Encoding: base64']),
+      Buffer.from([0x47, 0x72, 0xfc, 0xdf, 0x65]).toString('base64'),
+      '',
+    ];
+    for (const lines of [plain, alternative, html, long, attachmentOnly, latin1])
+      await fx.deliver(id, lines.join('\r\n'));
+    const raw = await connect();
+    assert.match((await raw.command('CAPABILITY')).untagged[0]!, / PREVIEW( |$)/);
+    await raw.command('SELECT INBOX');
+    const r = await raw.command('FETCH 1:6 (PREVIEW)');
+    const cafe = 'Café au lait';
+    assert.deepEqual(r.untagged, [
+      '* 1 FETCH (PREVIEW "Hello, this is a test.")',
+      `* 2 FETCH (PREVIEW {${Buffer.byteLength(cafe)}}\r\n${cafe})`,
+      `* 3 FETCH (PREVIEW {${Buffer.byteLength('Fish & chips €5')}}\r\nFish & chips €5)`,
+      `* 4 FETCH (PREVIEW "${'x'.repeat(200)} ${'y'.repeat(55)}")`,
+      '* 5 FETCH (PREVIEW "")',
+      `* 6 FETCH (PREVIEW {${Buffer.byteLength('Grüße')}}\r\nGrüße)`,
+    ]);
+    // RFC 8970 section 4 example: FETCH with the LAZY modifier; the text is returned here too.
+    assert.deepEqual((await raw.command('UID FETCH 1 (FLAGS PREVIEW (LAZY))')).untagged, [
+      '* 1 FETCH (UID 1 FLAGS (\\Recent) PREVIEW "Hello, this is a test.")',
+    ]);
+    // PREVIEW reads the message without setting \Seen.
+    assert.deepEqual((await raw.command('SEARCH SEEN')).untagged, ['* SEARCH']);
+    for (const bad of ['(PREVIEW (FOO))', '(PREVIEW ())', '(PREVIEW (LAZY FOO))'])
+      assert.equal((await raw.command(`FETCH 1 ${bad}`)).status, 'BAD', bad);
   });
 });

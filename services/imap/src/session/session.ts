@@ -393,6 +393,7 @@ export class ImapSession {
       'WITHIN',
       'SAVEDATE',
       'OBJECTID',
+      'PREVIEW',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
