@@ -7,7 +7,7 @@ import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixtur
 const message = (subject: string) =>
   ['From: a@example.com', 'To: b@example.com', `Subject: ${subject}`, '', 'hello', ''].join('\r\n');
 
-describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW)', () => {
+describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW, SORT=DISPLAY)', () => {
   let fx: ImapFixture;
   const clients: RawImapClient[] = [];
   /** A fresh account (one per test, so message numbers are the test's own) and a session of it. */
@@ -241,5 +241,25 @@ describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW)', () => {
     assert.deepEqual((await raw.command('SEARCH SEEN')).untagged, ['* SEARCH']);
     for (const bad of ['(PREVIEW (FOO))', '(PREVIEW ())', '(PREVIEW (LAZY FOO))'])
       assert.equal((await raw.command(`FETCH 1 ${bad}`)).status, 'BAD', bad);
+  });
+
+  it('SORT=DISPLAY (RFC 5957): DISPLAYFROM / DISPLAYTO sort by decoded display name, else the address', async () => {
+    const { id, connect } = await account('dora@example.com');
+    const from = (f: string, t: string) => [`From: ${f}`, `To: ${t}`, 'Subject: s', '', 'x', ''].join('\r\n');
+    await fx.deliver(id, from('"Zed" <a@x.org>', 'Yannick <c@x.org>'));
+    await fx.deliver(id, from('bob@y.org', 'amy@x.org'));
+    await fx.deliver(id, from('=?utf-8?q?=C3=84nne?= <z@z.org>', 'group: ;'));
+    const raw = await connect();
+    assert.match((await raw.command('CAPABILITY')).untagged[0]!, / SORT=DISPLAY( |$)/);
+    await raw.command('EXAMINE INBOX');
+    // By addr-mailbox (RFC 5256): a, bob, z. By display name: "bob@y.org", "Zed", "Änne".
+    assert.deepEqual((await raw.command('SORT (FROM) UTF-8 ALL')).untagged, ['* SORT 1 2 3']);
+    assert.deepEqual((await raw.command('SORT (DISPLAYFROM) UTF-8 ALL')).untagged, ['* SORT 2 1 3']);
+    assert.deepEqual((await raw.command('UID SORT (REVERSE DISPLAYFROM) UTF-8 ALL')).untagged, [
+      '* SORT 3 1 2',
+    ]);
+    // "amy@x.org" < "group" (a group's name) < "Yannick".
+    assert.deepEqual((await raw.command('SORT (DISPLAYTO) UTF-8 ALL')).untagged, ['* SORT 2 3 1']);
+    assert.equal((await raw.command('SORT (DISPLAY) UTF-8 ALL')).status, 'BAD');
   });
 });

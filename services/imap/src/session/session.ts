@@ -390,6 +390,7 @@ export class ImapSession {
       'SORT',
       'THREAD=ORDEREDSUBJECT',
       'THREAD=REFERENCES',
+      'SORT=DISPLAY',
       'WITHIN',
       'SAVEDATE',
       'OBJECTID',
