@@ -79,6 +79,7 @@ const candidates: Candidate[] = fixtures.map((f, i) => {
     bodyId: i + 1,
     size: f.size,
     internalDate: new Date(f.internal),
+    savedDate: new Date(f.internal),
     flags: f.flags,
     modseq: f.modseq,
     chunkSize: 65_536,
@@ -97,7 +98,7 @@ const candidates: Candidate[] = fixtures.map((f, i) => {
 function search(criteria: string, saved: number[] = []): number[] {
   const program = parseSearch(new ArgumentCursor(tokenize([Buffer.from(criteria)], [], 10)));
   return candidates
-    .filter((c) => matches(program.key, c, { maxSeq: 3, maxUid: 9, saved }))
+    .filter((c) => matches(program.key, c, { maxSeq: 3, maxUid: 9, saved, now: Date.now() }))
     .map((c) => c.meta.uid);
 }
 

@@ -27,6 +27,10 @@ describe('IMAP response checker', () => {
       '* THREAD ((1)(2))(4 3)(5 (6)(7))',
       '* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))',
       '* 1 FETCH (ENVELOPE (NIL "s" ((NIL NIL "a" "x.org")(NIL NIL "g" NIL)(NIL NIL NIL NIL)) NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 1)("TEXT" "HTML" NIL NIL NIL "7BIT" 1 1) "ALTERNATIVE") INTERNALDATE " 1-Nov-2026 07:00:00 +0000")',
+      '* OK [MAILBOXID (F2212ea87-6097-4256-9d51-71338625)] Ok',
+      '* STATUS foo (MAILBOXID (M1_a) MESSAGES 0)',
+      '* 1 FETCH (EMAILID (M6d99ac3275bb4e) THREADID (T64b478a75b7ea9) SAVEDATE " 1-Nov-2026 07:00:00 +0000")',
+      '* 2 FETCH (THREADID NIL SAVEDATE NIL)',
       't1 OK [READ-WRITE] SELECT completed',
     ])
       c.received(plain(line));
@@ -44,7 +48,10 @@ describe('IMAP response checker', () => {
     c.received(plain('* LIST () "/" box]x trailing'));
     c.received(plain('* WHATEVER 1'));
     c.received(plain('* 0 EXPUNGE'));
-    assert.equal(sink.length, 6, sink.join('\n'));
+    c.received(plain('* OK [MAILBOXID (a.b)] Ok'));
+    c.received(plain('* 1 FETCH (EMAILID NIL)'));
+    c.received(plain('* 1 FETCH (SAVEDATE "2026-11-01")'));
+    assert.equal(sink.length, 9, sink.join('\n'));
   });
 
   it('reports flag-change FETCHes without UID and MODSEQ under CONDSTORE, and EXPUNGE under QRESYNC', () => {

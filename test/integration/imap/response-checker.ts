@@ -211,6 +211,10 @@ export class ResponseChecker {
       if (code === 'PERMANENTFLAGS') {
         r.sp();
         r.list(() => r.flag());
+      } else if (code === 'MAILBOXID') {
+        // resp-text-code =/ "MAILBOXID" SP "(" objectid ")" (RFC 8474 section 7)
+        r.sp();
+        this.objectId(r);
       } else if (code === 'BADCHARSET' && r.peek(' (')) {
         r.sp();
         r.list(() => r.astring(), false);
@@ -223,6 +227,13 @@ export class ResponseChecker {
       r.sp();
     }
     r.freeText();
+  }
+
+  /** "(" objectid ")", objectid = 1*255(ALPHA / DIGIT / "_" / "-") (RFC 8474 section 7). */
+  private objectId(r: Reader): void {
+    r.eat('(');
+    r.match(/[A-Za-z0-9_-]{1,255}(?=\))/y, 'objectid');
+    r.eat(')');
   }
 
   private untagged(r: Reader): void {
@@ -297,9 +308,10 @@ export class ResponseChecker {
         r.sp();
         r.list(() => {
           const att = r.atom().toUpperCase();
-          if (!STATUS_ATT.test(att)) r.fail(`unknown status attribute ${att}`);
           r.sp();
-          r.number();
+          if (att === 'MAILBOXID') this.objectId(r);
+          else if (!STATUS_ATT.test(att)) r.fail(`unknown status attribute ${att}`);
+          else r.number();
         });
         return;
       case 'SEARCH':
@@ -422,6 +434,26 @@ export class ResponseChecker {
           return;
         case 'INTERNALDATE':
           r.match(DATE_TIME, 'date-time');
+          return;
+        case 'PREVIEW':
+          // msg-att-dynamic =/ "PREVIEW" SP nstring, at most 256 characters (RFC 8970 section 7)
+          if (r.peek('NIL')) r.eat('NIL');
+          else if (r.peek(LITERAL)) r.nstring();
+          else if (Array.from(r.quoted().slice(1, -1).replace(/\\(.)/g, '$1')).length > 256)
+            r.fail('PREVIEW longer than 256 characters');
+          return;
+        case 'EMAILID':
+          // "EMAILID" SP "(" objectid ")" / "THREADID" SP ( "(" objectid ")" / nil ) (RFC 8474 7)
+          this.objectId(r);
+          return;
+        case 'THREADID':
+          if (r.peek('NIL')) r.eat('NIL');
+          else this.objectId(r);
+          return;
+        case 'SAVEDATE':
+          // msg-att-dynamic =/ "SAVEDATE" SP (date-time / nil) (RFC 8514 section 5)
+          if (r.peek('NIL')) r.eat('NIL');
+          else r.match(DATE_TIME, 'date-time');
           return;
         case 'ENVELOPE':
           this.envelope(r);

@@ -2,11 +2,13 @@ import type { MessageMeta } from '@hermod/mail-store';
 import { formatBodyStructure, formatEnvelope } from '../mime/format-structure.js';
 import { splitHeaderFields } from '../mime/header-fields.js';
 import type { CachedStructure } from '../mime/parse-mime.js';
+import { PREVIEW_SOURCE_BYTES, previewPart, previewText } from '../mime/preview.js';
 import { formatSection, parseSection, resolvePart, type Section, sectionRange } from '../mime/sections.js';
 import { decodeTransfer, UnknownEncodingError } from '../mime/transfer-decode.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
-import { imapDateTime } from '../protocol/compose.js';
+import { imapDateTime, imapString } from '../protocol/compose.js';
 import { BadArgumentsError, CommandFailedError } from '../protocol/errors.js';
+import { emailObjectId } from '../protocol/object-id.js';
 import type { Token } from '../protocol/parser.js';
 import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import type { ImapSession } from '../session/session.js';
@@ -16,14 +18,19 @@ type SimpleItem =
   | 'UID'
   | 'FLAGS'
   | 'INTERNALDATE'
+  | 'SAVEDATE'
   | 'RFC822.SIZE'
   | 'ENVELOPE'
   | 'BODYSTRUCTURE'
   | 'BODY'
-  | 'MODSEQ';
+  | 'MODSEQ'
+  | 'EMAILID'
+  | 'THREADID';
 
 export type FetchItem =
   | { kind: 'simple'; name: SimpleItem }
+  /** PREVIEW (RFC 8970); LAZY is accepted and served the same way (the text is always computed). */
+  | { kind: 'preview' }
   | {
       kind: 'binary';
       path: number[];
@@ -56,11 +63,14 @@ const SIMPLE = new Set<string>([
   'UID',
   'FLAGS',
   'INTERNALDATE',
+  'SAVEDATE',
   'RFC822.SIZE',
   'ENVELOPE',
   'BODYSTRUCTURE',
   'BODY',
   'MODSEQ',
+  'EMAILID',
+  'THREADID',
 ]);
 const BINARY_ITEM =
   /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[((?:[1-9]\d{0,8})(?:\.[1-9]\d{0,8})*)?\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
@@ -113,8 +123,23 @@ export function parseFetchArgs(
   const spec = args.next('fetch items');
   const items: FetchItem[] = [];
   const atoms: Token[] = spec.type === 'list' ? spec.items : [spec];
-  for (const token of atoms) {
+  for (let i = 0; i < atoms.length; i++) {
+    const token = atoms[i]!;
     if (token.type !== 'atom') throw new BadArgumentsError('Invalid FETCH item');
+    if (token.value.toUpperCase() === 'PREVIEW') {
+      // fetch-att =/ "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod = "LAZY"
+      const mods = atoms[i + 1];
+      if (mods?.type === 'list') {
+        i++;
+        if (
+          mods.items.length === 0 ||
+          mods.items.some((m) => m.type !== 'atom' || m.value.toUpperCase() !== 'LAZY')
+        )
+          throw new BadArgumentsError('Invalid PREVIEW modifier');
+      }
+      items.push({ kind: 'preview' });
+      continue;
+    }
     const macro = spec.type === 'atom' ? MACROS[token.value.toUpperCase()] : undefined;
     if (macro) items.push(...macro.map((name) => ({ kind: 'simple', name }) as FetchItem));
     else items.push(...parseItem(token.value));
@@ -216,7 +241,8 @@ async function writeMessage(
     (i) =>
       (i.kind === 'simple' && ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name)) ||
       (i.kind === 'section' && (i.section.kind !== 'full' || i.section.path.length > 0)) ||
-      i.kind === 'binary',
+      i.kind === 'binary' ||
+      i.kind === 'preview',
   );
   if (needsStructure) structure = await session.backend.structure(meta.bodyId);
   // Any FLAGS untagged response must come before this FETCH starts, never inside it.
@@ -231,6 +257,10 @@ async function writeMessage(
   for (const item of items) {
     if (item.kind === 'simple') {
       line += sep() + simpleValue(session, item.name, meta, structure);
+      continue;
+    }
+    if (item.kind === 'preview') {
+      line += `${sep()}PREVIEW ${imapString(await preview(session, meta, structure!))}`;
       continue;
     }
     if (item.kind === 'binary') {
@@ -278,10 +308,17 @@ function simpleValue(
       return `FLAGS ${session.formatFlags(meta.flags, meta.uid)}`;
     case 'INTERNALDATE':
       return `INTERNALDATE ${imapDateTime(meta.internalDate)}`;
+    case 'SAVEDATE':
+      return `SAVEDATE ${imapDateTime(meta.savedDate)}`;
     case 'RFC822.SIZE':
       return `RFC822.SIZE ${meta.size}`;
     case 'MODSEQ':
       return `MODSEQ (${meta.modseq})`;
+    case 'EMAILID':
+      return `EMAILID (${emailObjectId(meta.bodyId)})`;
+    case 'THREADID':
+      // Threads are not stored, which RFC 8474 5.2 answers with NIL.
+      return 'THREADID NIL';
     case 'ENVELOPE':
       return `ENVELOPE ${formatEnvelope(structure!.root.envelope!)}`;
     case 'BODYSTRUCTURE':
@@ -379,6 +416,17 @@ export const uidFetchCommand = defineCommand({
     parseFetchArgs(args, session.capabilities().includes('CONDSTORE'), session.enabled.has('QRESYNC'), true),
   run: (session, args) => runFetch(session, args, true),
 });
+
+/** The preview text of a message: from the first bytes of its preview part (one range read). */
+async function preview(session: ImapSession, meta: MessageMeta, structure: CachedStructure): Promise<string> {
+  const part = previewPart(structure.root);
+  if (!part) return '';
+  const end = Math.min(part.bodyEnd, part.bodyStart + PREVIEW_SOURCE_BYTES);
+  const chunks: Buffer[] = [];
+  for await (const chunk of session.backend.readRange(meta.bodyId, part.bodyStart, end, meta.chunkSize))
+    chunks.push(chunk);
+  return previewText(part, Buffer.concat(chunks));
+}
 
 /** The decoded content of a part for BINARY[...]; the whole message as stored for an empty path. */
 function binaryContent(message: Buffer, structure: CachedStructure, path: number[]): Buffer {

@@ -95,7 +95,7 @@ async function runList(session: ImapSession, options: ListOptions) {
     if (options.status && box) {
       const status = await session.backend.mailboxStatus(box.id);
       session.untagged(
-        `STATUS ${encodeName(session, name)} (${statusItems(options.status, status).join(' ')})`,
+        `STATUS ${encodeName(session, name)} (${statusItems(options.status, status, box.id).join(' ')})`,
       );
     }
   }

@@ -1,5 +1,6 @@
 import { MailboxError } from '@hermod/mail-store';
 import { BadArgumentsError } from '../protocol/errors.js';
+import { mailboxObjectId } from '../protocol/object-id.js';
 import type { ImapSession } from '../session/session.js';
 import { authenticated } from '../session/states.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
@@ -8,10 +9,14 @@ import { SEPARATOR } from './list.js';
 const SPECIAL_USES = ['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash', '\\All', '\\Flagged'];
 
 /** Maps store errors to tagged NO with the RFC 5530 response code. */
-async function guarded(fn: () => Promise<unknown>, done: string): Promise<CommandResult> {
+async function guarded(
+  fn: () => Promise<unknown>,
+  done: string,
+  code?: () => string,
+): Promise<CommandResult> {
   try {
     await fn();
-    return ok(done);
+    return ok(done, code?.());
   } catch (error) {
     if (error instanceof MailboxError)
       return no(error.message, error.code === 'CANNOT' ? 'CANNOT' : error.code);
@@ -50,16 +55,21 @@ export const createCommand = defineCommand({
   async run(session, { name, specialUse }) {
     if (name === 'INBOX') return no('INBOX always exists', 'ALREADYEXISTS');
     const user = session.user!;
-    return guarded(async () => {
-      // Superior names are created too (RFC 3501 6.3.3), ignoring ones that exist.
-      const parts = name.split(SEPARATOR);
-      for (let i = 1; i < parts.length; i++) {
-        const parent = parts.slice(0, i).join(SEPARATOR);
-        if (!(await session.backend.findMailbox(user.id, parent)))
-          await session.backend.createMailbox(user.id, parent).catch(() => {});
-      }
-      await session.backend.createMailbox(user.id, name, specialUse);
-    }, 'CREATE completed');
+    let created = 0;
+    return guarded(
+      async () => {
+        // Superior names are created too (RFC 3501 6.3.3), ignoring ones that exist.
+        const parts = name.split(SEPARATOR);
+        for (let i = 1; i < parts.length; i++) {
+          const parent = parts.slice(0, i).join(SEPARATOR);
+          if (!(await session.backend.findMailbox(user.id, parent)))
+            await session.backend.createMailbox(user.id, parent).catch(() => {});
+        }
+        created = (await session.backend.createMailbox(user.id, name, specialUse)).id;
+      },
+      'CREATE completed',
+      () => `MAILBOXID (${mailboxObjectId(created)})`,
+    ); // RFC 8474 4.1
   },
 });
 

@@ -17,7 +17,7 @@ export async function findMatches(
 ): Promise<{ found: number[]; modseqs: number[] }> {
   const box = session.selected!;
   const want = needs(key);
-  const ctx = { maxSeq: box.exists, maxUid: box.maxUid, saved: box.savedSearch };
+  const ctx = { maxSeq: box.exists, maxUid: box.maxUid, saved: box.savedSearch, now: Date.now() };
   const found: number[] = [];
   /** The mod-sequence of each found message (same order). */
   const modseqs: number[] = [];

@@ -1,5 +1,6 @@
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
+import { mailboxObjectId } from '../protocol/object-id.js';
 import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import { SelectedMailbox } from '../session/selected-mailbox.js';
 import { type ImapSession, PERMANENT_FLAGS } from '../session/session.js';
@@ -60,6 +61,7 @@ async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): 
   session.untagged(`OK [UIDVALIDITY ${snapshot.uidvalidity}] UIDs valid`);
   session.untagged(`OK [UIDNEXT ${snapshot.uidnext}] Predicted next UID`);
   session.untagged(`OK [HIGHESTMODSEQ ${snapshot.highestmodseq}] Highest`);
+  session.untagged(`OK [MAILBOXID (${mailboxObjectId(box.id)})] Mailbox id`);
   if (rev2) session.untagged(`LIST (${box.specialUse ?? ''}) "/" ${encodeName(session, box.name)}`);
   session.selected = selected;
   session.state = State.Selected;

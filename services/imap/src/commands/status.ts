@@ -1,5 +1,6 @@
 import type { MailboxStatus } from '@hermod/mail-store';
 import { BadArgumentsError } from '../protocol/errors.js';
+import { mailboxObjectId } from '../protocol/object-id.js';
 import type { Token } from '../protocol/parser.js';
 import { authenticated } from '../session/states.js';
 import { defineCommand, no, ok } from './command.js';
@@ -15,6 +16,7 @@ const ITEMS = [
   'HIGHESTMODSEQ',
   'DELETED',
   'DELETED-STORAGE',
+  'MAILBOXID',
 ];
 
 export function parseStatusItems(tokens: Token[]): string[] {
@@ -26,8 +28,8 @@ export function parseStatusItems(tokens: Token[]): string[] {
   });
 }
 
-export function statusItems(items: string[], status: MailboxStatus): string[] {
-  const values: Record<string, number> = {
+export function statusItems(items: string[], status: MailboxStatus, mailboxId: number): string[] {
+  const values: Record<string, number | string> = {
     MESSAGES: status.messages,
     RECENT: status.recent,
     UIDNEXT: status.uidnext,
@@ -38,6 +40,7 @@ export function statusItems(items: string[], status: MailboxStatus): string[] {
     DELETED: status.deleted,
     // RFC 9208: in units of 1024 octets, like the STORAGE resource.
     'DELETED-STORAGE': Math.ceil(status.deletedSize / 1024),
+    MAILBOXID: `(${mailboxObjectId(mailboxId)})`, // RFC 8474 4.2
   };
   return items.map((item) => `${item} ${values[item]}`);
 }
@@ -56,7 +59,9 @@ export const statusCommand = defineCommand({
     const box = await session.backend.findMailbox(session.user!.id, mailbox);
     if (!box) return no('No such mailbox', 'NONEXISTENT');
     const status = await session.backend.mailboxStatus(box.id);
-    session.untagged(`STATUS ${encodeName(session, mailbox)} (${statusItems(items, status).join(' ')})`);
+    session.untagged(
+      `STATUS ${encodeName(session, mailbox)} (${statusItems(items, status, box.id).join(' ')})`,
+    );
     return ok('STATUS completed');
   },
 });

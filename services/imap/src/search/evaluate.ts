@@ -18,6 +18,8 @@ export interface SearchContext {
   maxSeq: number;
   maxUid: number;
   saved: number[];
+  /** The time the search started (ms), the reference point of OLDER / YOUNGER. */
+  now: number;
 }
 
 const DAY = 86_400_000;
@@ -68,8 +70,20 @@ export function matches(key: SearchKey, c: Candidate, ctx: SearchContext): boole
       return key.larger ? c.meta.size > key.n : c.meta.size < key.n;
     case 'modseq':
       return c.meta.modseq >= key.n;
+    case 'emailid':
+      return c.meta.bodyId === key.bodyId;
+    case 'age': {
+      // OLDER n: received at least n seconds ago; YOUNGER n: less than n seconds ago (RFC 5032 3).
+      const older = c.meta.internalDate.getTime() <= ctx.now - key.seconds * 1000;
+      return older === key.older;
+    }
     case 'date': {
-      if (!key.sent) return compareDay(c.meta.internalDate.getTime(), key.cmp, key.day);
+      if (key.of !== 'sent')
+        return compareDay(
+          (key.of === 'saved' ? c.meta.savedDate : c.meta.internalDate).getTime(),
+          key.cmp,
+          key.day,
+        );
       const value = c.headers?.find((h) => h.name === 'date')?.value;
       const day = value ? sentDay(value) : undefined;
       return day !== undefined && compareDay(day, key.cmp, key.day);

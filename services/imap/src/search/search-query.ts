@@ -1,6 +1,7 @@
 import { type ArgumentCursor, normalizeFlag } from '../protocol/arguments.js';
 import { parseImapDate } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
+import { OBJECT_ID } from '../protocol/object-id.js';
 import { stringBytes, type Token } from '../protocol/parser.js';
 import { parseSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 
@@ -12,11 +13,16 @@ export type SearchKey =
   | { op: 'seq'; set: SequenceSet | '$' }
   | { op: 'uid'; set: SequenceSet | '$' }
   | { op: 'size'; larger: boolean; n: number }
-  | { op: 'date'; sent: boolean; cmp: 'before' | 'on' | 'since'; day: number }
+  /** BEFORE/ON/SINCE (internal date), SENT* (Date header), SAVED* (save date, RFC 8514). */
+  | { op: 'date'; of: 'internal' | 'sent' | 'saved'; cmp: 'before' | 'on' | 'since'; day: number }
   /** A header's text; `address`: FROM/TO/CC/BCC, matched against the parsed addresses (RFC 3501 6.4.4). */
   | { op: 'header'; name: string; value: string; address?: boolean }
   | { op: 'body'; value: string; withHeaders: boolean }
   | { op: 'modseq'; n: number }
+  /** OBJECTID (RFC 8474 6): EMAILID is the stored body's id; no message has a THREADID. */
+  | { op: 'emailid'; bodyId: number | undefined }
+  /** WITHIN (RFC 5032): OLDER / YOUNGER than `seconds` before the search runs, by internal date. */
+  | { op: 'age'; older: boolean; seconds: number }
   | { op: 'not'; key: SearchKey }
   | { op: 'or'; a: SearchKey; b: SearchKey }
   | { op: 'and'; keys: SearchKey[] };
@@ -34,13 +40,16 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   UNSEEN: ['\\Seen', false],
 };
 const HEADER_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
-const DATE_KEYS: Record<string, [boolean, 'before' | 'on' | 'since']> = {
-  BEFORE: [false, 'before'],
-  ON: [false, 'on'],
-  SINCE: [false, 'since'],
-  SENTBEFORE: [true, 'before'],
-  SENTON: [true, 'on'],
-  SENTSINCE: [true, 'since'],
+const DATE_KEYS: Record<string, ['internal' | 'sent' | 'saved', 'before' | 'on' | 'since']> = {
+  BEFORE: ['internal', 'before'],
+  ON: ['internal', 'on'],
+  SINCE: ['internal', 'since'],
+  SENTBEFORE: ['sent', 'before'],
+  SENTON: ['sent', 'on'],
+  SENTSINCE: ['sent', 'since'],
+  SAVEDBEFORE: ['saved', 'before'],
+  SAVEDON: ['saved', 'on'],
+  SAVEDSINCE: ['saved', 'since'],
 };
 
 /** A cursor over a token list (the top-level arguments or a parenthesised group). */
@@ -86,7 +95,7 @@ function parseKey(tokens: Tokens, depth: number): SearchKey {
   const flag = FLAG_KEYS[name];
   if (flag) return { op: 'flag', flag: flag[0], present: flag[1] };
   const date = DATE_KEYS[name];
-  if (date) return { op: 'date', sent: date[0], cmp: date[1], day: dayOf(tokens.text()) };
+  if (date) return { op: 'date', of: date[0], cmp: date[1], day: dayOf(tokens.text()) };
   if (HEADER_KEYS.has(name))
     return {
       op: 'header',
@@ -96,6 +105,8 @@ function parseKey(tokens: Tokens, depth: number): SearchKey {
     };
   switch (name) {
     case 'ALL':
+    // Every mailbox stores save dates, so SAVEDATESUPPORTED matches all messages (RFC 8514 2.2).
+    case 'SAVEDATESUPPORTED':
       return { op: 'all' };
     case 'NEW':
       return { op: 'new' };
@@ -122,6 +133,21 @@ function parseKey(tokens: Tokens, depth: number): SearchKey {
     case 'UID': {
       const set = tokens.text();
       return { op: 'uid', set: set === '$' ? '$' : parseSequenceSet(set) };
+    }
+    case 'OLDER':
+    case 'YOUNGER': {
+      const seconds = tokens.number();
+      // search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number (RFC 5032 section 4)
+      if (seconds === 0 || seconds > 0xffffffff) throw new BadArgumentsError(`Invalid ${name} interval`);
+      return { op: 'age', older: name === 'OLDER', seconds };
+    }
+    case 'EMAILID':
+    case 'THREADID': {
+      const id = tokens.text();
+      if (!OBJECT_ID.test(id)) throw new BadArgumentsError(`Invalid ${name}`);
+      if (name === 'THREADID') return { op: 'not', key: { op: 'all' } };
+      const m = /^E([1-9]\d{0,15})$/.exec(id);
+      return { op: 'emailid', bodyId: m ? Number(m[1]) : undefined };
     }
     case 'NOT':
       return { op: 'not', key: parseKey(tokens, depth + 1) };
@@ -190,7 +216,7 @@ export function needs(key: SearchKey): { headers: boolean; body: boolean } {
     case 'header':
       return { headers: true, body: false };
     case 'date':
-      return { headers: key.sent, body: false };
+      return { headers: key.of === 'sent', body: false };
     case 'body':
       return { headers: false, body: true };
     case 'not':

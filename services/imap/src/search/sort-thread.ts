@@ -1,6 +1,6 @@
 import type { Envelope } from '../mime/parse-mime.js';
 import { BadArgumentsError } from '../protocol/errors.js';
-import { baseSubject, subjectInfo } from './base-subject.js';
+import { baseSubject, decodeEncodedWords, subjectInfo } from './base-subject.js';
 
 /** What SORT and THREAD need to know about one message. */
 export interface ThreadInput {
@@ -13,7 +13,7 @@ export interface ThreadInput {
 }
 
 export type SortKey = {
-  key: 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
+  key: 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
   reverse: boolean;
 };
 
@@ -26,7 +26,9 @@ export function parseSortCriteria(atoms: string[]): SortKey[] {
       reverse = true;
       continue;
     }
-    if (!['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO'].includes(atom))
+    if (
+      !['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'].includes(atom)
+    )
       throw new BadArgumentsError(`Unknown sort key ${atom}`);
     keys.push({ key: atom as SortKey['key'], reverse });
     reverse = false;
@@ -47,6 +49,18 @@ export function sentDate(m: ThreadInput): number {
  */
 const firstMailbox = (list: Envelope['from']) => (list[0]?.mailbox ?? '').toUpperCase();
 
+/**
+ * SORT=DISPLAY (RFC 5957 3): the decoded display name of the first address, or its addr-spec
+ * (mailbox@host; a group's name for a group) when it has none, compared case-insensitively.
+ */
+function displayName(list: Envelope['from']): string {
+  const first = list[0];
+  if (!first) return '';
+  const name = first.name ? decodeEncodedWords(first.name).trim() : '';
+  const spec = first.host ? `${first.mailbox ?? ''}@${first.host}` : (first.mailbox ?? '');
+  return (name || spec).toUpperCase();
+}
+
 function value(m: ThreadInput, key: SortKey['key']): string | number {
   switch (key) {
     case 'ARRIVAL':
@@ -63,6 +77,10 @@ function value(m: ThreadInput, key: SortKey['key']): string | number {
       return firstMailbox(m.envelope.to);
     case 'CC':
       return firstMailbox(m.envelope.cc);
+    case 'DISPLAYFROM':
+      return displayName(m.envelope.from);
+    case 'DISPLAYTO':
+      return displayName(m.envelope.to);
   }
 }
 

@@ -391,6 +391,11 @@ export class ImapSession {
       'SORT',
       'THREAD=ORDEREDSUBJECT',
       'THREAD=REFERENCES',
+      'SORT=DISPLAY',
+      'WITHIN',
+      'SAVEDATE',
+      'OBJECTID',
+      'PREVIEW',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
