@@ -5,7 +5,6 @@
 // within :days, with RFC 3834 headers, and never for a mailing-list message (shown by a later
 // sender's reply arriving while the list's never does); a redirect leaves with an SRS sender.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import {
   requireTool,
   run,
   type SmtpSink,
+  sieveConnect,
   startHermod,
   startSmtpSink,
   testWorkdir,
@@ -83,7 +83,7 @@ before(async () => {
     ['--localsieve', join(dir, 'main.sieve'), '--remotesieve', 'main', '--upload'],
     ['--remotesieve', 'main', '--activate'],
   ]) {
-    const result = await sieveConnect(action);
+    const result = await runSieveConnect(action);
     assert.equal(result.code, 0, result.out);
   }
 });
@@ -94,36 +94,8 @@ after(async () => {
   await dns?.stop();
 });
 
-function sieveConnect(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'sieve-connect',
-      [
-        '--server',
-        '127.0.0.1',
-        '--port',
-        String(hermod.ports.managesieve),
-        '--user',
-        'carol@sieve.test',
-        '--passwordfd',
-        '3',
-        '--notlsverify',
-        ...args,
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    (child.stdio[3] as NodeJS.WritableStream).end(`${PASSWORD}\n`);
-    child.stdin!.end();
-    const timer = setTimeout(() => child.kill(), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out });
-    });
-  });
+function runSieveConnect(args: string[]) {
+  return sieveConnect({ port: hermod.ports.managesieve, user: 'carol@sieve.test', password: PASSWORD, args });
 }
 
 async function swaks(from: string, headers: string, to = 'carol@sieve.test') {

@@ -16,5 +16,5 @@ export {
   startSmtpSink,
 } from './postfix-peer.js';
 export { type SlowSink, type SlowSinkOptions, startSlowSink } from './slow-sink.js';
-export { type RunResult, requireTool, run } from './tools.js';
+export { type RunResult, requireTool, run, sieveConnect } from './tools.js';
 export { testWorkdir } from './workdir.js';

@@ -49,3 +49,47 @@ export function run(
     child.stdin.end(options.input ?? '');
   });
 }
+
+/**
+ * Runs sieve-connect against a ManageSieve port on 127.0.0.1 over STARTTLS (certificate not
+ * verified), the password handed over on file descriptor 3 so it never appears in argv.
+ */
+export function sieveConnect(options: {
+  port: number;
+  user: string;
+  password: string;
+  args: string[];
+  input?: string;
+}): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'sieve-connect',
+      [
+        '--server',
+        '127.0.0.1',
+        '--port',
+        String(options.port),
+        '--user',
+        options.user,
+        '--passwordfd',
+        '3',
+        '--notlsverify',
+        '--authmech',
+        'PLAIN',
+        ...options.args,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    (child.stdio[3] as NodeJS.WritableStream).end(`${options.password}\n`);
+    child.stdin!.end(options.input ?? '');
+    const timer = setTimeout(() => child.kill(), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, out });
+    });
+  });
+}

@@ -5,12 +5,11 @@
 // command injection, UNAUTHENTICATE; the sieve-connect client (Debian) and Python's sievelib
 // (Debian python3-sievelib) over STARTTLS.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { listScripts } from '@hermod/sieve-store';
-import { requireTool, run } from '../../harness/index.js';
+import { requireTool, run, sieveConnect } from '../../harness/index.js';
 import { type ImapFixture, PASSWORD, startImapFixture } from '../imap/imap-fixture.js';
 
 let fx: ImapFixture;
@@ -194,37 +193,13 @@ test('an oversized literal is refused before it is read', async () => {
   c.close();
 });
 
-function sieveConnect(args: string[], input = ''): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'sieve-connect',
-      [
-        '--server',
-        '127.0.0.1',
-        '--port',
-        String(fx.service.managesievePort),
-        '--user',
-        'bob@sieve.example',
-        '--passwordfd',
-        '3',
-        '--notlsverify',
-        '--authmech',
-        'PLAIN',
-        ...args,
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    (child.stdio[3] as NodeJS.WritableStream).end(`${PASSWORD}\n`);
-    child.stdin!.end(input);
-    const timer = setTimeout(() => child.kill(), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out });
-    });
+function runSieveConnect(args: string[], input = '') {
+  return sieveConnect({
+    port: fx.service.managesievePort,
+    user: 'bob@sieve.example',
+    password: PASSWORD,
+    args,
+    input,
   });
 }
 
@@ -237,15 +212,15 @@ test('sieve-connect uploads, lists, activates and downloads over STARTTLS', asyn
   const local = join(dir, 'vacation.sieve');
   const source = 'require ["fileinto"];\nif header :is "x-list" "yes" { fileinto "Lists"; }\n';
   await writeFile(local, source);
-  const upload = await sieveConnect(['--localsieve', local, '--remotesieve', 'lists', '--upload']);
+  const upload = await runSieveConnect(['--localsieve', local, '--remotesieve', 'lists', '--upload']);
   assert.equal(upload.code, 0, upload.out);
-  const activate = await sieveConnect(['--remotesieve', 'lists', '--activate']);
+  const activate = await runSieveConnect(['--remotesieve', 'lists', '--activate']);
   assert.equal(activate.code, 0, activate.out);
-  const list = await sieveConnect(['--list']);
+  const list = await runSieveConnect(['--list']);
   assert.equal(list.code, 0, list.out);
   assert.match(list.out, /^"lists" ACTIVE$/m);
   const back = join(dir, 'back.sieve');
-  const download = await sieveConnect(['--remotesieve', 'lists', '--localsieve', back, '--download']);
+  const download = await runSieveConnect(['--remotesieve', 'lists', '--localsieve', back, '--download']);
   assert.equal(download.code, 0, download.out);
   assert.equal(await readFile(back, 'utf8'), source);
 });
