@@ -1,5 +1,15 @@
 export { type TestDatabase, testDatabase } from './database.js';
 export { type DnsRecord, DnsTestServer } from './dns-server.js';
+export {
+  documentationBlocks,
+  documentationFiles,
+  type FencedBlock,
+  fencedBlocks,
+  isShellBlock,
+  runnableBlocks,
+  type ShellBlockMark,
+  shellBlockMark,
+} from './doc-blocks.js';
 export { eventually } from './eventually.js';
 export { type HermodPlatform, type HermodPorts, type ServiceName, startHermod } from './hermod.js';
 export { startTestControlPlane, type TestControlPlane } from './kube-control-plane.js';

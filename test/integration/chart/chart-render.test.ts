@@ -699,7 +699,7 @@ test('per-component pod security context and extra volumes', async () => {
 
 test('operator RBAC in the chart mirrors operator/config/rbac', async () => {
   const dir = join(repositoryRoot, 'operator/config/rbac');
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
   const source: K8sObject[] = [];
   for (const f of files) {
     for (const doc of parseAllDocuments(await readFile(join(dir, f), 'utf8'))) {
@@ -743,7 +743,7 @@ test('operator RBAC in the chart mirrors operator/config/rbac', async () => {
  */
 function documentedHelmCommands(markdown: string): string[][] {
   const commands: string[][] = [];
-  for (const block of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
+  for (const block of markdown.matchAll(/```sh[^\n]*\n([\s\S]*?)```/g)) {
     for (const line of (block[1] ?? '').replace(/\\\n\s*/g, ' ').split('\n')) {
       const words = [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
       if (words[0] !== 'helm' || !words.includes('charts/hermod')) continue;

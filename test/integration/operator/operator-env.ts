@@ -62,8 +62,8 @@ export async function startOperatorEnv(
     '--timeout=60s',
     'crd/maildomains.mail.hermod.dev',
   ]);
-  await cp.kubectlOk(['create', 'namespace', OPERATOR_NAMESPACE]);
-  await cp.kubectlOk(['apply', '-f', rbacDir]);
+  // Through its kustomization, which names the namespace (hermod-system) and creates it.
+  await cp.kubectlOk(['apply', '-k', rbacDir]);
   const operatorKubeconfig = await cp.serviceAccountKubeconfig(OPERATOR_NAMESPACE, 'hermod-operator');
   const processes: NodeServiceProcess[] = [];
   return {

@@ -3,11 +3,16 @@
 // everything, and after a restart the data is still there.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { repositoryRoot } from '@hermod/local-infra';
-import { freePortOffset, requireTool, run, testWorkdir } from '@hermod/test/harness';
+import {
+  eventually,
+  freePortOffset,
+  requireTool,
+  run,
+  runnableBlocks,
+  testWorkdir,
+} from '@hermod/test/harness';
 
 let offset = 0;
 let dataDir = '';
@@ -132,13 +137,19 @@ test('hermod domain and user manage live configuration and accounts', async () =
   assert.match(users.stdout, /^ann@platform\.test\s/m);
 });
 
-test("the README's runnable shell blocks run as written against the platform", async () => {
-  const readme = await readFile(join(repositoryRoot, 'README.md'), 'utf8');
-  const blocks = [...readme.matchAll(/^```sh runnable\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '');
-  assert.ok(blocks.length > 0, 'README marks its quick start as runnable');
+test("every doc's runnable shell blocks run as written against the platform", async () => {
+  // README first, then the other documents in path order: a block may use the quick start's
+  // example.test domain and me@example.test account.
+  const blocks = await runnableBlocks('local');
+  assert.ok(
+    blocks.some((b) => b.file === 'README.md'),
+    'README marks its quick start as runnable',
+  );
   for (const block of blocks) {
-    // The README shows the default ports; this platform runs with an offset.
-    const script = block.replace(/\b(2587|2465|2525|2143|2993)\b/g, (port) => String(Number(port) + offset));
+    // The docs show the default ports; this platform runs with an offset.
+    const script = block.body.replace(/\b(2587|2465|2525|2143|2993)\b/g, (port) =>
+      String(Number(port) + offset),
+    );
     const result = await run('bash', ['-euo', 'pipefail', '-c', script], {
       cwd: repositoryRoot,
       env: {
@@ -151,7 +162,7 @@ test("the README's runnable shell blocks run as written against the platform", a
       },
       timeoutMs: 120_000,
     });
-    assert.equal(result.code, 0, `${script}\n${result.stdout}${result.stderr}`);
+    assert.equal(result.code, 0, `${block.file}:${block.line}\n${script}\n${result.stdout}${result.stderr}`);
   }
 });
 
@@ -180,11 +191,14 @@ test('a message submitted to the local platform is readable over IMAP, and survi
     { timeoutMs: 30_000 },
   );
   assert.equal(sent.code, 0, sent.stdout);
-  let seen = '';
-  for (let i = 0; i < 100 && !seen.startsWith('1 '); i++) {
-    seen = (await run('python3', ['-c', imapCount()], { timeoutMs: 30_000 })).stdout.trim();
-    if (!seen.startsWith('1 ')) await new Promise((r) => setTimeout(r, 200));
-  }
+  const seen = await eventually(
+    'the submitted message in the INBOX',
+    async () => {
+      const count = (await run('python3', ['-c', imapCount()], { timeoutMs: 30_000 })).stdout.trim();
+      return count.startsWith('1 ') ? count : undefined;
+    },
+    60_000,
+  );
   assert.equal(seen, '1 hello from npm start');
 
   assert.equal(await stopPlatform(), 0);
