@@ -316,14 +316,23 @@ describe('all-features values', () => {
     }
   });
 
-  test('KEDA scales outbound-mta on the JetStream lag of its consumer; HPAs scale the others', () => {
+  test('KEDA scales outbound-mta on the mail due (Prometheus) and the lag of its consumer; HPAs scale the others', async () => {
     const [scaled] = byKind(objects, 'ScaledObject');
     assert.equal(scaled?.spec.scaleTargetRef.name, deploymentOf(objects, 'outbound-mta').metadata.name);
-    const trigger = scaled?.spec.triggers[0];
-    assert.equal(trigger.type, 'nats-jetstream');
+    const [due, lag] = scaled?.spec.triggers ?? [];
+    // docs/operations.md: every replica reports the queue-wide value, so max() of it.
+    assert.equal(due.type, 'prometheus');
+    assert.equal(due.metadata.query, 'max(hermod_outbound_queue_due)');
+    assert.equal(due.metadata.serverAddress, 'http://prometheus-operated.monitoring.svc:9090');
+    assert.equal(due.metadata.threshold, '200');
+    // A gauge outbound-mta really exports.
+    const metrics = await readFile(join(repositoryRoot, 'services/outbound-mta/src/metrics.ts'), 'utf8');
+    const metric = /\b(hermod_[a-z_]+)\b/.exec(due.metadata.query)?.[1];
+    assert.ok(metric && metrics.includes(`name: '${metric}'`), `${metric} is not an outbound-mta metric`);
+    assert.equal(lag.type, 'nats-jetstream');
     // The stream and durable consumer outbound-mta really pulls from (@hermod/pipeline).
-    assert.equal(trigger.metadata.stream, consumers.outboundMta.stream);
-    assert.equal(trigger.metadata.consumer, consumers.outboundMta.durable);
+    assert.equal(lag.metadata.stream, consumers.outboundMta.stream);
+    assert.equal(lag.metadata.consumer, consumers.outboundMta.durable);
     assert.equal(
       deploymentOf(objects, 'outbound-mta').spec.replicas,
       undefined,
@@ -476,6 +485,19 @@ describe('values', () => {
     };
     walk(schema, '');
     assert.deepEqual(undescribed, []);
+  });
+
+  test('KEDA without a Prometheus address is refused by name; without the Prometheus trigger only the lag one', async () => {
+    const keda = { set: ['outboundMta.keda.enabled=true'], apiVersions: ['keda.sh/v1alpha1/ScaledObject'] };
+    await assert.rejects(renderChartText(keda), /outboundMta\.keda\.prometheus\.serverAddress/);
+    const lagOnly = await renderChart({
+      ...keda,
+      set: [...keda.set, 'outboundMta.keda.prometheus.enabled=false'],
+    });
+    assert.deepEqual(
+      byKind(lagOnly, 'ScaledObject')[0]?.spec.triggers.map((t: { type: string }) => t.type),
+      ['nats-jetstream'],
+    );
   });
 
   test('a grace period too short for the preStop pause is refused', async () => {
