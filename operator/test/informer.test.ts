@@ -96,9 +96,10 @@ test('410 Gone relists, and objects deleted meanwhile are reported as deleted', 
   informer.onChange((key, current) => changes.push([key, current !== undefined]));
   informer.start();
   try {
+    // The relist after 410 delivers its two changes (ns/a again, ns/b gone): wait for them.
     const deadline = Date.now() + 5_000;
-    while (relists.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 100));
+    while ((relists.length < 2 || changes.length < 4) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(relists, ['initial', 'expired']);
     assert.deepEqual(changes, [
       ['ns/a', true],

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
-import { openDomainBucket, parseDomainConfig, writeDomainConfig } from '@hermod/domain-config';
+import { DOMAIN_BUCKET, openDomainBucket, parseDomainConfig, writeDomainConfig } from '@hermod/domain-config';
 import { ensureSelfSignedCertificate, freePort, NodeServiceProcess } from '@hermod/local-infra';
 import { connect, type NatsConnection } from 'nats';
 import { type TestDatabase, testDatabase } from './database.js';
+import { eventually } from './eventually.js';
 import { startTestNats, type TestNats } from './nats.js';
 import { testWorkdir } from './workdir.js';
 
@@ -38,6 +39,26 @@ export interface HermodPlatform {
   /** Writes a domain into the live config bucket (as `hermod domain add` does). */
   addDomain(domain: string, settings?: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Waits until every watcher of the domain bucket (each service's DomainConfigStore reads it through
+ * a consumer of the bucket's stream) has been sent the bucket's last write: the positive signal that
+ * a config change has reached the services, instead of a fixed pause.
+ */
+export async function domainWatchersCaughtUp(nc: NatsConnection, timeoutMs = 15_000): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  const stream = `KV_${DOMAIN_BUCKET}`;
+  const last = (await jsm.streams.info(stream)).state.last_seq;
+  await eventually(
+    `every watcher of ${DOMAIN_BUCKET} to receive write ${last}`,
+    async () => {
+      // Only consumers with a subscriber bound: a finished key listing leaves one behind for a while.
+      const watchers = (await jsm.consumers.list(stream).next()).filter((c) => c.push_bound);
+      return watchers.every((c) => c.delivered.stream_seq >= last) ? true : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /**
@@ -129,6 +150,7 @@ export async function startHermod(options: {
     async addDomain(domain, settings = {}) {
       const kv = await openDomainBucket(nc.jetstream());
       await writeDomainConfig(kv, parseDomainConfig({ domain, exchanger: 'local', ...settings }));
+      await domainWatchersCaughtUp(nc);
     },
     async stop() {
       for (const replica of replicas) await replica.stop();

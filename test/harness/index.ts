@@ -11,7 +11,13 @@ export {
   shellBlockMark,
 } from './doc-blocks.js';
 export { eventually } from './eventually.js';
-export { type HermodPlatform, type HermodPorts, type ServiceName, startHermod } from './hermod.js';
+export {
+  domainWatchersCaughtUp,
+  type HermodPlatform,
+  type HermodPorts,
+  type ServiceName,
+  startHermod,
+} from './hermod.js';
 export { startTestControlPlane, type TestControlPlane } from './kube-control-plane.js';
 export { freePortOffset, type LocalPlatform, startLocalPlatform } from './local-platform.js';
 export { startTestNats, type TestNats } from './nats.js';

@@ -185,12 +185,16 @@ export interface SmtpSinkOptions {
   /** Keep every transaction as a file in this directory (smtp-sink -d). */
   dumpDirectory?: string;
   backlog?: number;
+  /** Log the SMTP commands as they arrive (smtp-sink -v), for commandCount(). */
+  logCommands?: boolean;
 }
 
 export interface SmtpSink {
   port: number;
   /** Transactions dumped so far (with dumpDirectory). */
   dumps(): Promise<Buffer[]>;
+  /** How many times the command (a verb: DATA, RCPT, ...) has been received (with logCommands). */
+  commandCount(verb: string): number;
   stop(): Promise<void>;
 }
 
@@ -206,6 +210,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   if (options.softReject?.length) args.push('-r', options.softReject.join(','));
   if (options.hardReject?.length) args.push('-f', options.hardReject.join(','));
   if (options.dataDelaySeconds) args.push('-w', String(options.dataDelaySeconds));
+  if (options.logCommands) args.push('-v');
   if (options.dumpDirectory) {
     await mkdir(options.dumpDirectory, { recursive: true });
     await chown(options.dumpDirectory, MAIL_UID, MAIL_UID);
@@ -215,7 +220,19 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   args.push(`${host}:${port}`, String(options.backlog ?? 256));
   const child: ChildProcess = spawn('smtp-sink', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const keep = (c: Buffer) => (out = (out + c.toString('utf8')).slice(-8_000));
+  let partial = '';
+  const commands = new Map<string, number>();
+  const keep = (c: Buffer) => {
+    const text = c.toString('utf8');
+    out = (out + text).slice(-8_000);
+    if (!options.logCommands) return;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const verb = /^smtp-sink: ([A-Za-z]+)\b/.exec(line)?.[1]?.toUpperCase();
+      if (verb) commands.set(verb, (commands.get(verb) ?? 0) + 1);
+    }
+  };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   await waitForPort(port, 10_000, host, () => child.exitCode !== null).catch((error: unknown) => {
@@ -229,6 +246,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       const files = (await readdir(directory)).sort();
       return Promise.all(files.map((f) => readFile(join(directory, f))));
     },
+    commandCount: (verb) => commands.get(verb.toUpperCase()) ?? 0,
     stop: () => stopChild(child, 'SIGTERM', 5_000),
   };
 }

@@ -14,7 +14,7 @@ import {
   NodeServiceProcess,
   type PostgresCluster,
 } from '@hermod/local-infra';
-import { startOwnInfrastructure } from '@hermod/test/harness';
+import { domainWatchersCaughtUp, eventually, startOwnInfrastructure } from '@hermod/test/harness';
 import { connect } from 'nats';
 import nodemailer from 'nodemailer';
 import { mailboxCopies, seededRandom, sendAcknowledged } from './acknowledged-mail.js';
@@ -81,10 +81,10 @@ before(async () => {
     await openDomainBucket(nc.jetstream()),
     parseDomainConfig({ domain: 'crash.test' }),
   );
+  // Routing and msa see the domain through their KV watches: wait until they have been sent it.
+  await domainWatchersCaughtUp(nc);
   await nc.close();
   await new AccountStore(pool).create({ address: 'target@crash.test', password: 'target-password' });
-  // Routing sees the domain through its KV watch; give the watch a moment.
-  await new Promise((r) => setTimeout(r, 500));
 });
 
 after(async () => {
@@ -112,7 +112,8 @@ test(`every acknowledged message survives SIGKILL of routing, mda, msa, nats-ser
 
   const chaos = (async () => {
     const victims = ['routing', 'mda', 'msa', 'nats', 'postgres'];
-    // Each round kills every process once, in a random order, at random moments.
+    // Each round kills every process once, in a random order, at random moments (the seeded pauses
+    // below are the chaos schedule and the downtimes, not waits for a condition).
     let round: string[] = [];
     while (sending) {
       await new Promise((r) => setTimeout(r, 300 + random() * 700));
@@ -231,8 +232,6 @@ test('with PostgreSQL down the end of DATA gets 451 4.3.0, never 250, and readin
   } finally {
     await pg.start();
   }
-  const deadline = Date.now() + 20_000;
-  while ((await ready()) !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  assert.equal(await ready(), 200);
+  await eventually('msa ready again', async () => ((await ready()) === 200 ? true : undefined), 20_000);
   assert.ok(await submit(-1), 'accepting again once PostgreSQL is back');
 });

@@ -175,7 +175,7 @@ test(`no service exits and mail flows again within 5 s through seeded faults of 
       // receiver when one of them was killed).
       await load.moreAccepted(4, `250s while nats-server is down (${what})`, 15_000);
     } else {
-      // Long enough for the load to hit the outage (seeded, 0.5-1.5 s).
+      // The outage's length (seeded, 0.5-1.5 s): part of the fault, not a wait for something to happen.
       await new Promise((r) => setTimeout(r, 500 + random() * 1_000));
     }
     const failuresBefore = load.failures.filter((t) => t >= brokenAt).length;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../../harness/index.js';
 import { type ImapFixture, PASSWORD, RawImapClient, startImapFixture } from './imap-fixture.js';
 
 async function connected(port: number): Promise<RawImapClient> {
@@ -75,9 +76,11 @@ describe('imap limits and hostile input', () => {
     const r = await extra.command(`LOGIN henry@example.com "${PASSWORD}"`);
     assert.match(r.tagged, /NO \[LIMIT\]/);
     sessions.pop()?.close();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const retry = await extra.command(`LOGIN henry@example.com "${PASSWORD}"`);
-    assert.equal(retry.status, 'OK');
+    // The slot comes free once the server has seen the close: the retried LOGIN then succeeds.
+    await eventually('a LOGIN once a session has closed', async () => {
+      const retry = await extra.command(`LOGIN henry@example.com "${PASSWORD}"`);
+      return retry.status === 'OK' ? true : undefined;
+    });
     for (const s of [...sessions, extra]) s.close();
   });
 
@@ -89,7 +92,15 @@ describe('imap limits and hostile input', () => {
     assert.match(await refused.readLine(), /^\* BYE Too many connections/);
     for (const c of clients) c.close();
     refused.close();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The next tests connect again: wait until the server has let the connections go.
+    await eventually('a greeting once the connections are closed', async () => {
+      const c = await RawImapClient.connect(fx.service.imapsPort, true);
+      try {
+        return /^\* OK/.test(await c.readLine()) ? true : undefined;
+      } finally {
+        c.close();
+      }
+    });
   });
 
   it('slows down and locks out brute force without revealing which accounts exist', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
+import { eventually } from '../../harness/index.js';
 import {
   type ImapFixture,
   type ImapService,
@@ -93,11 +94,17 @@ describe('imap mailbox state across sessions and replicas', () => {
   it('does not send EXPUNGE during FETCH, and sends it at the next NOOP', async () => {
     const a = await rawLogin(fx.service.imapsPort);
     const b = await rawLogin(second.imapsPort);
+    // A session idling on a's replica: when it is told of the expunge, a's replica knows of it too.
+    const watcher = await rawLogin(fx.service.imapsPort);
     await a.command('SELECT INBOX');
+    await watcher.command('SELECT INBOX');
+    watcher.send('w IDLE\r\n');
+    assert.match(await watcher.readLine(), /^\+ /);
     await b.command('SELECT INBOX');
     await b.command('UID STORE 5 +FLAGS.SILENT (\\Deleted)');
     await b.command('UID EXPUNGE 5');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(watcher, /^\* 4 EXPUNGE/, 10_000);
+    watcher.close();
     const fetch = await a.command('FETCH 1 UID');
     assert.ok(!fetch.untagged.some((l) => l.includes('EXPUNGE')), fetch.untagged.join('|'));
     const noop = await a.command('NOOP');
@@ -359,7 +366,21 @@ describe('imap mailbox state across sessions and replicas', () => {
       }
     };
     await Promise.all(workers.map((w, i) => run(w, 1000 + i * 7919, modes[i % 3] === 'QRESYNC')));
-    await new Promise((r) => setTimeout(r, 500));
+    const count = async () =>
+      (
+        await fx.db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id
+           WHERE m.account_id = $1 AND m.name = 'INBOX'`,
+          [zoe],
+        )
+      ).rows[0]?.n;
+    // IDLE told both idlers of every change: their message counts reach the stored one.
+    const stored = await count();
+    await eventually(
+      'the idlers to see the final message count',
+      async () => (idlers.every((i) => i.view.entries.length === stored) ? true : undefined),
+      20_000,
+    );
     stopIdle = true;
     await Promise.all(idleDone);
     for (const idler of idlers) {
@@ -415,13 +436,16 @@ describe('imap mailbox state across sessions and replicas', () => {
     const exists = new Promise<number>((resolve) =>
       client.on('exists', (data: { count: number }) => resolve(data.count)),
     );
+    // Delivered before or after the server takes the IDLE: IDLE begins by reporting pending changes.
     void client.idle();
-    await new Promise((r) => setTimeout(r, 200));
     await fx.deliver(accountId, note(7));
+    let cap: NodeJS.Timeout | undefined;
     const count = await Promise.race([
       exists,
-      new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no EXISTS within 2s')), 2_000)),
-    ]);
+      new Promise<number>((_, reject) => {
+        cap = setTimeout(() => reject(new Error('no EXISTS within 15s')), 15_000);
+      }),
+    ]).finally(() => clearTimeout(cap));
     assert.equal(count, before + 1);
     await client.logout();
   });

@@ -156,7 +156,7 @@ describe('operator resilience', () => {
   test('two replicas: one leader, and a takeover within 15 seconds of killing it', async () => {
     const a = await waitForLeaderProcess();
     const b = await env.startOperator({ name: 'replica-b' });
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await campaignedTwice(b);
     assert.equal(metricValue(await a.metrics(), 'hermod_operator_leader'), 1);
     assert.equal(metricValue(await b.metrics(), 'hermod_operator_leader'), 0, 'one leader only');
     // The standby writes nothing: it made no config writes and no status patches.
@@ -187,7 +187,7 @@ describe('operator resilience', () => {
   test('a leader stopped with SIGTERM hands the lease over at once', async () => {
     const leader = await waitForLeaderProcess();
     const standby = await env.startOperator({ name: 'replica-c' });
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await campaignedTwice(standby);
     assert.equal(metricValue(await standby.metrics(), 'hermod_operator_leader'), 0);
     const stoppedAt = Date.now();
     await leader.process.stop();
@@ -212,5 +212,19 @@ describe('operator resilience', () => {
       200,
     );
     return leader;
+  }
+
+  /** A second replica has read the Lease twice (two campaign rounds), so it has seen the holder. */
+  async function campaignedTwice(replica: OperatorProcess): Promise<void> {
+    await waitFor(
+      'the replica to campaign twice',
+      async () =>
+        metricValue(await replica.metrics(), 'hermod_operator_api_requests_total', {
+          verb: 'get',
+          resource: 'leases',
+        }) >= 2,
+      20_000,
+      100,
+    );
   }
 });

@@ -93,8 +93,6 @@ export async function waitFor<T>(
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** CRLF lines joined: the message as a client hands it over. */
 export const crlf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
 

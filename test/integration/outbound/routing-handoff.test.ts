@@ -115,7 +115,6 @@ describe('msa -> routing -> outbound-mta -> Postfix', () => {
       exchanger: 'remote',
       remoteHosts: [{ host: '127.0.0.1', port: bed.smtpPort }],
     });
-    await new Promise((resolve) => setTimeout(resolve, 500));
     const result = await submit(['quinn@partner.test'], 'remote mode');
     assert.deepEqual(result.accepted, ['quinn@partner.test']);
     const [stored] = await postfix.waitForMessages('quinn@partner.test', 1, 30_000);

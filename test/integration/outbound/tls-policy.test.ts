@@ -28,7 +28,6 @@ import {
   crlf,
   LOCAL_DOMAIN,
   type OutboundTestbed,
-  sleep,
   startOutboundTestbed,
   waitFor,
 } from './outbound-fixture.js';
@@ -214,7 +213,6 @@ describe('TLS policy', () => {
       exchanger: 'remote',
       tls: { requireOutbound: true, mtaSts: 'none' },
     });
-    await sleep(500);
     const spoolId = await bed.submit(from, ['ian@secure.test'], message('ian@secure.test', 'tls required'));
     const row = await deferred(spoolId);
     assert.match(row.last_reply ?? '', /TLS required/i);

@@ -16,7 +16,7 @@ import {
   publishJobs,
   type ReceivedJob,
 } from '@hermod/nats';
-import { startTestNats, type TestNats } from '@hermod/test/harness';
+import { eventually, startTestNats, type TestNats } from '@hermod/test/harness';
 import { trace } from '@opentelemetry/api';
 import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import { z } from 'zod';
@@ -66,13 +66,9 @@ async function queue(name: string, decide: (job: Job, seen: number) => JobOutcom
   return { subject: `${name}.jobs`, batches, seen, consumer, remaining };
 }
 
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = async (check: () => Promise<boolean> | boolean, what: string, ms = 10_000): Promise<void> => {
+  await eventually(what, async () => ((await check()) ? true : undefined), ms);
+};
 
 const traceparent = (span: string) => `00-${'a'.repeat(32)}-${span}-01`;
 
