@@ -19,7 +19,6 @@ before(async () => {
   const accounts = new AccountStore(hermod.db.pool);
   await accounts.create({ address: 'alice@flow.test', password: 'alice-secret-1' });
   await accounts.create({ address: 'bob@flow.test', password: 'bob-secret-12' });
-  await new Promise((r) => setTimeout(r, 300));
   const sent = await run(
     'swaks',
     [
