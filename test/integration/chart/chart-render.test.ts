@@ -760,16 +760,19 @@ test('operator RBAC in the chart mirrors operator/config/rbac', async () => {
 });
 
 /**
- * The `helm install|upgrade ... charts/hermod` commands of a Markdown file's sh blocks, continuation
- * lines joined, split into words (single and double quotes honoured).
+ * The `helm install|upgrade|template ... charts/hermod` commands of a Markdown file's sh blocks,
+ * continuation lines joined, split into words (single and double quotes honoured), up to a comment
+ * or a pipe.
  */
 function documentedHelmCommands(markdown: string): string[][] {
   const commands: string[][] = [];
   for (const block of markdown.matchAll(/```sh[^\n]*\n([\s\S]*?)```/g)) {
     for (const line of (block[1] ?? '').replace(/\\\n\s*/g, ' ').split('\n')) {
       const words = [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
-      if (words[0] !== 'helm' || !words.includes('charts/hermod')) continue;
-      commands.push(words.slice(0, words.indexOf('#') === -1 ? undefined : words.indexOf('#')));
+      if (words[0] !== 'helm' || !['install', 'upgrade', 'template'].includes(words[1] ?? '')) continue;
+      if (!words.includes('charts/hermod')) continue;
+      const end = words.findIndex((w) => w === '#' || w === '|');
+      commands.push(words.slice(0, end === -1 ? undefined : end));
     }
   }
   return commands;

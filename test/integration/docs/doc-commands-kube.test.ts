@@ -1,6 +1,6 @@
 // The docs' `sh runnable kube` blocks, run as written against a real kube-apiserver with the
 // MailDomain CRD, namespace `mail`, and the operator running under its own ServiceAccount
-// (test/integration/operator/operator-env.ts). Blocks run in a scratch copy of the repository's
+// (test/integration/operator/operator-env.ts); kubectl and helm are the version-matched builds. Blocks run in a scratch copy of the repository's
 // layout (so files they write stay out of the checkout), document by document; after each document
 // the operator's own RBAC is re-applied and its MailDomains are deleted, so documents do not depend
 // on each other.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { repositoryRoot } from '@hermod/local-infra';
+import { ensureHelm, repositoryRoot } from '@hermod/local-infra';
 import { parseAllDocuments } from 'yaml';
 import { run, runnableBlocks, testWorkdir } from '../../harness/index.js';
 import { type OperatorEnv, rbacDir, startOperatorEnv } from '../operator/operator-env.js';
@@ -29,6 +29,7 @@ before(async () => {
   bin = join(await testWorkdir('doc-kube-bin'), 'bin');
   await mkdir(bin);
   await symlink(env.cp.kubectlPath, join(bin, 'kubectl'));
+  await symlink(await ensureHelm((line) => console.log(line)), join(bin, 'helm'));
 });
 
 after(async () => {
@@ -38,7 +39,8 @@ after(async () => {
 test("every doc's `runnable kube` block runs as written against the API server", async () => {
   const blocks = await runnableBlocks('kube');
   const files = [...new Set(blocks.map((b) => b.file))];
-  assert.ok(files.includes('docs/operator.md') && files.includes('docs/kubernetes.md'), files.join(', '));
+  for (const expected of ['charts/hermod/README.md', 'docs/kubernetes.md', 'docs/operator.md'])
+    assert.ok(files.includes(expected), `${expected} in ${files.join(', ')}`);
   for (const file of files) {
     for (const block of blocks.filter((b) => b.file === file)) {
       const result = await run('bash', ['-euo', 'pipefail', '-c', block.body], {
@@ -47,6 +49,10 @@ test("every doc's `runnable kube` block runs as written against the API server",
           ...process.env,
           PATH: `${bin}:${process.env.PATH ?? ''}`,
           KUBECONFIG: env.cp.kubeconfig,
+          // helm keeps its repositories and cache apart from a developer's own.
+          HELM_CACHE_HOME: join(scratch, '.helm-cache'),
+          HELM_CONFIG_HOME: join(scratch, '.helm-config'),
+          HELM_DATA_HOME: join(scratch, '.helm-data'),
         },
         timeoutMs: 180_000,
       });
