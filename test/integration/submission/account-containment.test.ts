@@ -146,7 +146,7 @@ describe('compromised-account containment', () => {
     b.close();
   });
 
-  test('an operator suspends sending with the CLI; the account can still log in', async () => {
+  test('an operator suspends sending, or the whole account, with the CLI', async () => {
     await cli(['user', 'suspend', 'plain@example.test', '--sending-only', '--reason', 'sent malware']);
     const wire = await session(hermod.ports.submission, 'plain@example.test');
     assert.match(await wire.command('MAIL FROM:<plain@example.test>'), SUSPENDED);
@@ -158,6 +158,17 @@ describe('compromised-account containment', () => {
         ? true
         : undefined,
     );
+    // Without --sending-only the account cannot log in at all, until unsuspended.
+    await cli(['user', 'suspend', 'plain@example.test']);
+    const refused = await submissionSession(
+      hermod.ports.submission,
+      'plain@example.test',
+      'plain-password-1',
+    );
+    assert.match(refused.auth, /^535 /);
+    refused.wire.close();
+    await cli(['user', 'unsuspend', 'plain@example.test']);
+    (await session(hermod.ports.submission, 'plain@example.test')).close();
   });
 
   test('an account exempted with --auto-suspend off is limited but never suspended', async () => {
