@@ -36,8 +36,14 @@ export function onRcptTo(deps: MsaDeps): NonNullable<SMTPServerOptions['onRcptTo
     // account probing addresses reaches its limit too).
     const user = session.user as SessionUser | undefined;
     const state = transactionState(session.envelope);
-    if (!user || !state) {
+    if (!user) {
       ask();
+      return;
+    }
+    if (!state) {
+      // Every accepted MAIL FROM of a user starts one; without it the limits are unknown: fail closed.
+      deps.logger.error({ sessionId: session.id }, 'recipient without a transaction state');
+      callback(smtpError(451, '4.3.0', 'Temporary local problem, try again later'));
       return;
     }
     if (state.suspended) {
