@@ -28,6 +28,7 @@ Usage:
 ${limitFlagsHelp}
 
 Limits: the account's value, else its domain's (hermod domain limits), else msa's setting.
+
 Passwords are never taken from the command line. Example: printf '%s\\n' "$PW" | hermod user add ann@example.com`;
 
 async function store(ctx: CliContext): Promise<AccountStore> {
