@@ -23,6 +23,7 @@ export { freePortOffset, type LocalPlatform, startLocalPlatform } from './local-
 export { startTestNats, type TestNats } from './nats.js';
 export { type HeldMessage, releaseHeldOutbound, seedHeldOutbound } from './outbound-seed.js';
 export { type OwnInfrastructure, startOwnInfrastructure } from './own-infrastructure.js';
+export { hermodCli, inboxMessages } from './platform-clients.js';
 export {
   type PostfixPeer,
   type PostfixPeerOptions,

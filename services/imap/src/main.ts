@@ -17,7 +17,8 @@ import {
 } from '@hermod/service-runtime';
 import { SIEVE_EXTENSIONS } from '@hermod/sieve';
 import { SieveScripts } from '@hermod/sieve-store';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { loginRefusalRecorder } from './auth/login-refusals.js';
 import { ChangeHub } from './change-hub.js';
 import { createCommandRegistry } from './commands/registry.js';
 import { imapEnv } from './config.js';
@@ -66,6 +67,13 @@ runMain('imap', async () => {
     undefined,
     oidcVerifier(config),
   );
+  // One counter for the three protocols, the shape of msa's and mx's hermod_<service>_rejections_total.
+  const refusals = new Counter({
+    name: 'hermod_imap_rejections_total',
+    help: 'Refused logins by protocol, reason and response code',
+    labelNames: ['protocol', 'reason', 'code'],
+    registers: [registry],
+  });
   const deps: SessionDependencies = {
     backend,
     commands: createCommandRegistry(),
@@ -86,6 +94,7 @@ runMain('imap', async () => {
       return certificates?.context;
     },
     loginGuard,
+    refused: loginRefusalRecorder(refusals, 'imap'),
     userGuard: limiter,
     allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
     literalMinus: config.IMAP_LITERAL_MINUS,
@@ -113,6 +122,7 @@ runMain('imap', async () => {
       return certificates?.context;
     },
     loginGuard,
+    refused: loginRefusalRecorder(refusals, 'pop3'),
     userGuard: limiter,
     allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
     idleTimeoutMs: 10 * 60_000,
@@ -142,6 +152,7 @@ runMain('imap', async () => {
       return certificates?.context;
     },
     loginGuard,
+    refused: loginRefusalRecorder(refusals, 'managesieve'),
     userGuard: limiter,
     allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
     idleTimeoutMs: 10 * 60_000,

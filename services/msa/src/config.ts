@@ -37,6 +37,15 @@ export const msaEnv = z.object({
   MSA_ACCOUNT_RECIPIENTS_PER_HOUR: env.int(0, 0, 10_000_000),
   MSA_ACCOUNT_MAX_SESSIONS: env.int(0, 0, 100_000),
   /**
+   * Compromised-account containment: an account whose submissions the hourly recipient limit cuts
+   * short this many times (transactions, counted across replicas) within MSA_SUSPEND_WINDOW_MS is
+   * suspended from sending (550 5.7.1) until an operator lifts it (hermod user unsuspend); its
+   * owner gets a notice. 0 never suspends. Accounts and domains can be exempted (hermod user limits
+   * --auto-suspend off). The three limits above can be overridden per account and per domain.
+   */
+  MSA_SUSPEND_AFTER_LIMIT_HITS: env.int(10, 0, 100_000),
+  MSA_SUSPEND_WINDOW_MS: env.int(86_400_000, 60_000, 30 * 86_400_000),
+  /**
    * Where RCPT TO:<Postmaster> without a domain goes (RFC 5321 4.5.1); empty means postmaster@ the
    * domain of MSA_HOSTNAME without its first label. Checked and routed like any recipient.
    */

@@ -6,6 +6,7 @@ import type { RecipientRoutes, RecordRefusal } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
 import type { MsaConfig } from './config.js';
+import type { SuspensionReporter } from './sending-suspension.js';
 import type { SubmissionLimits } from './submission-limits.js';
 
 /** Everything the SMTP hooks use, built in main.ts. */
@@ -24,8 +25,13 @@ export interface MsaDeps {
   isTrusted(address: string): boolean;
   /** Where RCPT TO:<Postmaster> goes (RFC 5321 4.5.1). */
   postmaster: string;
-  /** Per-account hourly and concurrent-session limits. */
-  limits: Pick<SubmissionLimits, 'takeMessage' | 'takeRecipient' | 'openSession' | 'closeSession'>;
+  /** Per-account hourly and concurrent-session limits, with overrides, and containment. */
+  limits: Pick<
+    SubmissionLimits,
+    'policy' | 'takeMessage' | 'takeRecipient' | 'limitHit' | 'openSession' | 'closeSession'
+  >;
+  /** Counts, logs and notifies a suspension of sending made by containment. */
+  suspended: SuspensionReporter;
   /** The throttled login path shared with imap and pop3. */
   login: Pick<LoginGate, 'login' | 'loginWithToken' | 'acceptsTokens'>;
   /** Counts and logs a refused command (see RefusalReason). */

@@ -35,6 +35,7 @@ import { Counter, Histogram } from 'prom-client';
 import type { SMTPServer } from 'smtp-server';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
+import { suspensionReporter } from './sending-suspension.js';
 import { SubmissionLimits } from './submission-limits.js';
 import { createSubmissionServers } from './submission-server.js';
 
@@ -85,16 +86,17 @@ runMain('msa', async () => {
   );
   shutdown.register('routing-changes', () => routingChanges.stop());
 
+  const handOver = handOverAccepted(
+    js,
+    (error, spoolIds) =>
+      // Durable already: the spool sweeper publishes them again later.
+      logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
+    { connected },
+  );
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MSA_ACCEPT_TRANSACTIONS,
-    afterCommit: handOverAccepted(
-      js,
-      (error, spoolIds) =>
-        // Durable already: the spool sweeper publishes them again later.
-        logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
-      { connected },
-    ),
+    afterCommit: handOver,
   });
   const accounts = new AccountStore(pool);
   const loginThrottle = new LoginThrottle(
@@ -114,9 +116,21 @@ runMain('msa', async () => {
         messagesPerHour: config.MSA_ACCOUNT_MESSAGES_PER_HOUR,
         recipientsPerHour: config.MSA_ACCOUNT_RECIPIENTS_PER_HOUR,
         sessionsPerAccount: config.MSA_ACCOUNT_MAX_SESSIONS,
+        suspendAfterHits: config.MSA_SUSPEND_AFTER_LIMIT_HITS,
+        suspendWindowMs: config.MSA_SUSPEND_WINDOW_MS,
       },
       Date.now,
       (error) => logger.warn({ err: error }, 'submission_usage prune failed'),
+    ),
+    suspended: suspensionReporter(
+      new Counter({
+        name: 'hermod_msa_sending_suspensions_total',
+        help: 'Accounts whose sending msa suspended (compromised-account containment), by cause',
+        labelNames: ['cause'],
+        registers: [registry],
+      }),
+      logger,
+      (spoolId) => handOver([{ spoolId, recipients: [{}] }]),
     ),
     postmaster: postmasterAddress(config.MSA_POSTMASTER_ADDRESS ?? '', config.MSA_HOSTNAME),
     validateRecipient: cachedValidator(routing.validate, recipientCache),

@@ -5,11 +5,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import { AccountStore } from '@hermod/accounts';
 import { openDkimKeyBucket, writeDkimKey } from '@hermod/domain-config';
 import { freePort, NodeServiceProcess } from '@hermod/local-infra';
-import { readBody } from '@hermod/mail-store';
 import { publishJob } from '@hermod/nats';
 import { subjects } from '@hermod/pipeline';
 import { acceptMessage } from '@hermod/spool';
-import { DnsTestServer, type HermodPlatform, type ServiceName, startHermod } from '@hermod/test/harness';
+import {
+  DnsTestServer,
+  type HermodPlatform,
+  inboxMessages,
+  type ServiceName,
+  startHermod,
+} from '@hermod/test/harness';
 
 /** The local domain our test users send from. */
 export const LOCAL_DOMAIN = 'hermod.test';
@@ -189,20 +194,7 @@ export async function startOutboundTestbed(
       );
       return rows;
     },
-    async mailbox(address) {
-      const { rows } = await pool.query<{ body_id: number }>(
-        `SELECT m.body_id FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id
-         JOIN accounts a ON a.id = b.account_id WHERE a.address = $1 AND b.name = 'INBOX' ORDER BY m.uid`,
-        [address],
-      );
-      const out: string[] = [];
-      for (const row of rows) {
-        const parts: Buffer[] = [];
-        for await (const b of readBody(pool, row.body_id)) parts.push(b);
-        out.push(Buffer.concat(parts).toString('utf8'));
-      }
-      return out;
-    },
+    mailbox: (address) => inboxMessages(pool, address),
     async addAccount(address) {
       await accounts.create({ address, password: TEST_PASSWORD });
     },

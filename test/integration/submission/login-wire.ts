@@ -1,18 +1,13 @@
-// One login over implicit TLS from a chosen loopback address, for SMTP AUTH, IMAP AUTHENTICATE and
-// POP3 AUTH alike, answered as ok / failed / locked / refused.
-import { connect } from 'node:net';
+// One login over TLS from a chosen loopback address, for SMTP AUTH, IMAP AUTHENTICATE, POP3 AUTH and
+// ManageSieve AUTHENTICATE (after STARTTLS) alike, answered as ok / failed / locked / refused.
+import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
-export type LoginProtocol = 'smtp' | 'imap' | 'pop3';
+export type LoginProtocol = 'smtp' | 'imap' | 'pop3' | 'sieve';
 export type LoginOutcome = 'ok' | 'failed' | 'locked' | 'refused';
 
-/**
- * An implicit-TLS client from the given loopback address; `next(pattern)` waits for the server's
- * output to match and consumes it up to the end of the match.
- */
-export function openTlsClient(port: number, localAddress: string) {
-  const tcp = connect({ host: '127.0.0.1', port, localAddress });
-  const socket = tlsConnect({ socket: tcp, rejectUnauthorized: false });
+/** `next(pattern)` waits for the server's output to match and consumes it up to the end of the match. */
+function lineClient<S extends Socket>(socket: S) {
   socket.setTimeout(20_000, () => socket.destroy(new Error('timeout')));
   let buffer = '';
   const waiters: Array<() => void> = [];
@@ -39,9 +34,31 @@ export function openTlsClient(port: number, localAddress: string) {
   return { socket, next };
 }
 
+/** An implicit-TLS client from the given loopback address. */
+export function openTlsClient(port: number, localAddress: string) {
+  const tcp = connect({ host: '127.0.0.1', port, localAddress });
+  return lineClient(tlsConnect({ socket: tcp, rejectUnauthorized: false }));
+}
+
 /**
- * One login over implicit TLS from the given loopback address; returns how the server answered
- * (SMTP 235/535/454, IMAP OK/NO [AUTHENTICATIONFAILED]/NO [UNAVAILABLE], POP3 +OK/-ERR [AUTH]/-ERR [SYS/TEMP]).
+ * A ManageSieve client from the given loopback address, after STARTTLS (RFC 5804 has no implicit
+ * TLS port); the capabilities the server re-issues after the handshake are left to read.
+ */
+export async function openManageSieveClient(port: number, localAddress: string) {
+  const plain = lineClient(connect({ host: '127.0.0.1', port, localAddress }));
+  const status = /(?:^|\n)(?:OK|NO|BYE)[^\r\n]*\r\n/;
+  await plain.next(status);
+  plain.socket.write('STARTTLS\r\n');
+  const answer = await plain.next(status);
+  if (!/^\s*OK/.test(answer)) throw new Error(`STARTTLS refused: ${answer}`);
+  plain.socket.removeAllListeners('data');
+  return lineClient(tlsConnect({ socket: plain.socket, rejectUnauthorized: false }));
+}
+
+/**
+ * One login over TLS from the given loopback address; returns how the server answered (SMTP
+ * 235/535/454, IMAP OK/NO [AUTHENTICATIONFAILED]/NO [UNAVAILABLE], POP3 +OK/-ERR [AUTH]/-ERR
+ * [SYS/TEMP], ManageSieve OK/NO/NO (TRYLATER)).
  */
 export async function login(
   protocol: LoginProtocol,
@@ -51,7 +68,10 @@ export async function login(
   password: string,
   authzid = '',
 ): Promise<LoginOutcome> {
-  const { socket, next } = openTlsClient(port, localAddress);
+  const { socket, next } =
+    protocol === 'sieve'
+      ? await openManageSieveClient(port, localAddress)
+      : openTlsClient(port, localAddress);
   const plain = Buffer.from(`${authzid}\0${username}\0${password}`).toString('base64');
   try {
     if (protocol === 'smtp') {
@@ -67,6 +87,17 @@ export async function login(
       if (/^\s*535 /.test(answer)) return 'failed';
       if (/^\s*454 /.test(answer)) return 'locked';
       throw new Error(`unexpected SMTP reply ${answer}`);
+    }
+    if (protocol === 'sieve') {
+      const final = /(?:^|\n)(?:OK|NO|BYE)[^\r\n]*\r\n/;
+      await next(final);
+      socket.write(`AUTHENTICATE "PLAIN" "${plain}"\r\n`);
+      const answer = await next(final);
+      socket.write('LOGOUT\r\n');
+      if (/^\s*OK/.test(answer)) return 'ok';
+      if (/^\s*NO \(TRYLATER\)/.test(answer)) return 'locked';
+      if (/^\s*NO "Invalid credentials"/.test(answer)) return 'failed';
+      throw new Error(`unexpected ManageSieve reply ${answer}`);
     }
     if (protocol === 'imap') {
       await next(/^\* OK[^\r\n]*\r\n/);

@@ -1,9 +1,12 @@
-// Login over raw TLS sockets against real msa (two replicas), imap and pop3 sharing one PostgreSQL:
+// Login over raw TLS sockets against real msa (two replicas), imap (two replicas: IMAP, POP3 and
+// ManageSieve) sharing one PostgreSQL:
 // AUTH PLAIN may not name another account as its authorization identity, and the throttle holds as
 // an attacker tries to sidestep it: every spelling of an account counts against that account, each
 // client IP has its own count, a success clears only its own account's count, and the counts hold
-// across replicas and protocols.
+// across replicas and protocols. Every refused login of imap, pop3 and managesieve is counted by
+// reason in hermod_imap_rejections_total, as msa counts its own.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { freePort } from '@hermod/local-infra';
@@ -12,6 +15,8 @@ import { login, type LoginOutcome as Outcome, type LoginProtocol as Protocol } f
 
 let hermod: HermodPlatform;
 let secondSubmissions = 0;
+/** The second imap replica's implicit-TLS IMAP and POP3 ports and its ManageSieve port. */
+const secondImap = { imaps: 0, pop3s: 0, managesieve: 0 };
 
 const THRESHOLD = 3;
 
@@ -42,6 +47,8 @@ before(async () => {
         AUTH_LOCKOUT_THRESHOLD: String(THRESHOLD),
         AUTH_FAILURE_BASE_DELAY_MS: '0',
         IMAP_MAX_AUTH_FAILURES: '100',
+        // The refusal log lines are at info.
+        LOG_LEVEL: 'info',
       },
     },
   });
@@ -51,11 +58,31 @@ before(async () => {
     MSA_SUBMISSION_PORT: String(await freePort()),
     MSA_SUBMISSIONS_PORT: String(secondSubmissions),
   });
+  // And a second imap replica (IMAP, POP3, ManageSieve), sharing the throttle through PostgreSQL.
+  secondImap.imaps = await freePort();
+  secondImap.pop3s = await freePort();
+  secondImap.managesieve = await freePort();
+  await hermod.startReplica('imap', {
+    IMAP_PORT: String(await freePort()),
+    IMAPS_PORT: String(secondImap.imaps),
+    POP3_PORT: String(await freePort()),
+    POP3S_PORT: String(secondImap.pop3s),
+    MANAGESIEVE_PORT: String(secondImap.managesieve),
+  });
   await hermod.addDomain('example.test');
   const accounts = new AccountStore(hermod.db.pool);
   await accounts.create({ address: 'carol@example.test', password: 'carol-password-1' });
   await accounts.addAlias('carol@example.test', 'sales@example.test');
-  for (const name of ['victim', 'imapvictim', 'popvictim', 'sprayed', 'mallory', 'replicavictim'])
+  for (const name of [
+    'victim',
+    'imapvictim',
+    'popvictim',
+    'sievevictim',
+    'sprayed',
+    'mallory',
+    'replicavictim',
+    'counted',
+  ])
     await accounts.create({ address: `${name}@example.test`, password: `${name}-password-1` });
 });
 
@@ -92,6 +119,10 @@ describe('login throttle', () => {
     await spellingsLockTheAccount('pop3', hermod.ports.pop3s, 'popvictim');
   });
 
+  test('managesieve: every spelling of an account counts against that account', async () => {
+    await spellingsLockTheAccount('sieve', hermod.ports.managesieve, 'sievevictim');
+  });
+
   test('msa: a success clears only its own account, not the IP that is guessing others', async () => {
     const ip = '127.200.0.1';
     const port = hermod.ports.submissions;
@@ -117,7 +148,11 @@ describe('login throttle', () => {
       ['smtp', hermod.ports.submissions],
       ['smtp', secondSubmissions],
       ['imap', hermod.ports.imaps],
+      ['imap', secondImap.imaps],
       ['pop3', hermod.ports.pop3s],
+      ['pop3', secondImap.pop3s],
+      ['sieve', hermod.ports.managesieve],
+      ['sieve', secondImap.managesieve],
     ];
     const ips = ['127.1.0.1', '127.1.0.2', '127.1.0.3'];
     const guessed: string[] = [];
@@ -128,7 +163,7 @@ describe('login throttle', () => {
           const outcome = await login(protocol, port, ip, spelling, `guess-${attempt++}`);
           if (outcome === 'failed') guessed.push(`${protocol}:${port} ${ip} ${spelling}`);
         }
-    assert.ok(attempt >= 40, 'the script made many attempts');
+    assert.ok(attempt >= 90, 'the script made many attempts');
     assert.equal(
       guessed.length,
       THRESHOLD,
@@ -150,5 +185,71 @@ describe('login throttle', () => {
     assert.equal(await login('smtp', port, freshIp(), ...carol, 'carol@example.test'), 'ok');
     assert.equal(await login('smtp', port, freshIp(), ...carol, '"Carol"@EXAMPLE.test'), 'ok');
     assert.equal(await login('smtp', port, freshIp(), ...carol, 'sales@example.test'), 'ok');
+  });
+});
+
+describe('refused logins are counted by reason', () => {
+  async function refusals(): Promise<Map<string, number>> {
+    const ops = hermod.services.get('imap')!.options.opsPort;
+    const text = await (await fetch(`http://127.0.0.1:${ops}/metrics`)).text();
+    const counts = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      const m = /^hermod_imap_rejections_total\{(.*)\} (\S+)$/.exec(line);
+      if (!m) continue;
+      const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+      counts.set(`${labels.protocol} ${labels.reason} ${labels.code}`, Number(m[2]));
+    }
+    return counts;
+  }
+
+  test('imap, pop3 and managesieve: failed, locked and cleartext logins, by protocol, reason and code', async () => {
+    const before = await refusals();
+    const targets: Array<[Protocol, number]> = [
+      ['imap', hermod.ports.imaps],
+      ['pop3', hermod.ports.pop3s],
+      ['sieve', hermod.ports.managesieve],
+    ];
+    // Three failures lock the account; the fourth attempt, on each protocol, is refused as locked.
+    for (const [protocol, port] of targets)
+      assert.equal(
+        await login(protocol, port, freshIp(), 'counted@example.test', 'wrong-password'),
+        'failed',
+      );
+    for (const [protocol, port] of targets)
+      assert.equal(
+        await login(protocol, port, freshIp(), 'counted@example.test', 'counted-password-1'),
+        'locked',
+      );
+    // A login in the clear on ManageSieve (before STARTTLS).
+    const plain = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: hermod.ports.managesieve });
+      let data = '';
+      let sent = false;
+      socket.on('error', reject);
+      socket.on('data', (d: Buffer) => {
+        data += d.toString('utf8');
+        if (!sent && /(^|\n)OK[^\r\n]*\r\n/.test(data)) {
+          sent = true;
+          data = '';
+          const plain = Buffer.from('\0counted@example.test\0x').toString('base64');
+          socket.write(`AUTHENTICATE "PLAIN" "${plain}"\r\n`);
+        } else if (sent && /\r\n$/.test(data)) {
+          socket.end();
+          resolve(data);
+        }
+      });
+    });
+    assert.match(plain, /NO \(ENCRYPT-NEEDED\)/);
+    const after = await refusals();
+    const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+    assert.equal(delta('imap auth-failed AUTHENTICATIONFAILED'), 1);
+    assert.equal(delta('imap auth-locked UNAVAILABLE'), 1);
+    assert.equal(delta('pop3 auth-failed AUTH'), 1);
+    assert.equal(delta('pop3 auth-locked SYS/TEMP'), 1);
+    assert.equal(delta('managesieve auth-failed NO'), 1);
+    assert.equal(delta('managesieve auth-locked TRYLATER'), 1);
+    assert.equal(delta('managesieve encryption-required ENCRYPT-NEEDED'), 1);
+    const logs = hermod.services.get('imap')!.logs();
+    assert.match(logs, /"sessionId":"[^"]+"[^\n]*"reason":"auth-locked"[^\n]*"msg":"refused"/);
   });
 });

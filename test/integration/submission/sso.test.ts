@@ -1,4 +1,4 @@
-// SSO over raw TLS sockets against real msa and imap (IMAP, POP3): SASL OAUTHBEARER (RFC 7628) and
+// SSO over raw TLS sockets against real msa and imap (IMAP, POP3, ManageSieve): SASL OAUTHBEARER (RFC 7628) and
 // XOAUTH2 with JWTs from an OpenID Connect issuer of the test's own on loopback. A valid token logs
 // in; expired, wrong-audience, wrong-issuer, unknown-kid and bad-signature tokens get the RFC 7628
 // error challenge and then a failure, each counted by the shared login throttle.
@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { type HermodPlatform, startHermod } from '@hermod/test/harness';
-import { openTlsClient } from './login-wire.js';
+import { openManageSieveClient, openTlsClient } from './login-wire.js';
 import { startTestIssuer, type TestIssuer } from './oidc-issuer.js';
 
 let hermod: HermodPlatform;
@@ -34,7 +34,7 @@ after(async () => {
   await issuer?.close();
 });
 
-type Protocol = 'smtp' | 'imap' | 'pop3';
+type Protocol = 'smtp' | 'imap' | 'pop3' | 'sieve';
 type Mechanism = 'OAUTHBEARER' | 'XOAUTH2';
 interface Answer {
   outcome: 'ok' | 'failed' | 'locked';
@@ -59,10 +59,16 @@ async function tokenLogin(
   token: string,
   localAddress = '127.0.0.1',
 ): Promise<Answer> {
-  const port = { smtp: hermod.ports.submissions, imap: hermod.ports.imaps, pop3: hermod.ports.pop3s }[
-    protocol
-  ];
-  const { socket, next } = openTlsClient(port, localAddress);
+  const port = {
+    smtp: hermod.ports.submissions,
+    imap: hermod.ports.imaps,
+    pop3: hermod.ports.pop3s,
+    sieve: hermod.ports.managesieve,
+  }[protocol];
+  const { socket, next } =
+    protocol === 'sieve'
+      ? await openManageSieveClient(port, localAddress)
+      : openTlsClient(port, localAddress);
   const response = saslResponse(mechanism, user, token);
   const decode = (line: string) =>
     JSON.parse(Buffer.from(line.replace(/^\S+ /, '').trim(), 'base64').toString('utf8')) as Record<
@@ -107,6 +113,23 @@ async function tokenLogin(
       if (/\[UNAVAILABLE\]/.test(answer)) return { outcome: 'locked', advertised };
       throw new Error(`unexpected IMAP reply ${answer}`);
     }
+    if (protocol === 'sieve') {
+      // RFC 5804 2.1: the challenge and the client's response are strings.
+      const final = /(?:^|\n)(?:OK|NO|BYE)[^\r\n]*\r\n/;
+      advertised = /^"SASL" "([^"]*)"/m.exec(await next(/[\s\S]*?(?:^|\n)OK[^\r\n]*\r\n/))?.[1] ?? '';
+      socket.write(`AUTHENTICATE "${mechanism}" "${response}"\r\n`);
+      answer = await next(/(?:^|\n)(?:OK|NO|BYE|")[^\r\n]*\r\n/);
+      if (/^\s*"/.test(answer)) {
+        status = decode(answer.trim().slice(1, -1));
+        socket.write('"AQ=="\r\n');
+        answer = await next(final);
+      }
+      socket.write('LOGOUT\r\n');
+      if (/^\s*OK/.test(answer)) return { outcome: 'ok', advertised };
+      if (/^\s*NO \(TRYLATER\)/.test(answer)) return { outcome: 'locked', advertised };
+      if (/^\s*NO/.test(answer)) return { outcome: 'failed', status, advertised };
+      throw new Error(`unexpected ManageSieve reply ${answer}`);
+    }
     await next(/^\+OK[^\r\n]*\r\n/);
     socket.write('CAPA\r\n');
     advertised = /SASL ([^\r\n]*)/.exec(await next(/[\s\S]*?\r\n\.\r\n/))?.[1] ?? '';
@@ -139,6 +162,7 @@ const protocols: Array<[Protocol, string]> = [
   ['smtp', '127.0.0.2'],
   ['imap', '127.0.0.3'],
   ['pop3', '127.0.0.4'],
+  ['sieve', '127.0.0.5'],
 ];
 
 for (const [protocol, ip] of protocols) {
@@ -206,7 +230,7 @@ test('bad tokens lock the account across protocols; then even a valid token is r
   );
   // Default threshold 10, from ten client addresses over the three protocols.
   for (let i = 0; i < 10; i++) {
-    const [protocol] = protocols[i % 3] as [Protocol, string];
+    const [protocol] = protocols[i % protocols.length] as [Protocol, string];
     assert.equal(
       (await tokenLogin(protocol, 'XOAUTH2', user, expired, `127.0.2.${i + 1}`)).outcome,
       'failed',

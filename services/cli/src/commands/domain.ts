@@ -1,4 +1,6 @@
+import { domainLimitOverrides, setDomainLimitOverrides } from '@hermod/accounts';
 import { normalizeDomain } from '@hermod/address';
+import { migrate } from '@hermod/db';
 import {
   createDomainConfig,
   type DomainConfigValue,
@@ -10,6 +12,7 @@ import {
   writeDomainConfig,
 } from '@hermod/domain-config';
 import { type CliCommand, parseFlags, UsageError } from '../command.js';
+import { formatLimitOverrides, limitFlags, limitFlagsHelp, parseLimitOverrides } from './limit-flags.js';
 
 const help = `hermod domain: the domains this platform serves (live configuration; no restart needed)
 
@@ -20,6 +23,10 @@ Usage:
                               [--require-tls | --no-require-tls]
   hermod domain list [--json]
   hermod domain remove <domain>
+  hermod domain limits <domain> [options]
+                              show or change the submission limits of the domain's accounts
+                              (stored in PostgreSQL; an account's own limits take precedence)
+${limitFlagsHelp}
 
 Modes: local delivers into mailboxes here; remote sends all mail for the domain to its MX (or to
 --remote-host); backup holds and relays to the primary; auto decides from the domain's MX records.
@@ -161,9 +168,22 @@ export const domainCommand: CliCommand = {
         ctx.stdout.write(`domain ${domain} removed\n`);
         return 0;
       }
+      case 'limits': {
+        const flags = parseFlags(rest, { values: limitFlags });
+        const domain = domainArgument(flags.positional, 'limits');
+        const overrides = parseLimitOverrides(flags.values);
+        const pool = await ctx.db();
+        await migrate(pool);
+        const stored =
+          Object.keys(overrides).length > 0
+            ? await setDomainLimitOverrides(pool, domain, overrides)
+            : await domainLimitOverrides(pool, domain);
+        ctx.stdout.write(`${formatLimitOverrides(stored)}\n`);
+        return 0;
+      }
       default:
         throw new UsageError(
-          sub ? `unknown subcommand '${sub}'` : 'missing subcommand (add, set, list, remove)',
+          sub ? `unknown subcommand '${sub}'` : 'missing subcommand (add, set, list, remove, limits)',
         );
     }
   },

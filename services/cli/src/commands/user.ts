@@ -3,6 +3,7 @@ import { parseAddress } from '@hermod/address';
 import { migrate } from '@hermod/db';
 import { openDomainBucket, readDomainConfig } from '@hermod/domain-config';
 import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
+import { formatLimitOverrides, limitFlags, limitFlagsHelp, parseLimitOverrides } from './limit-flags.js';
 
 const help = `hermod user: mail accounts
 
@@ -14,6 +15,19 @@ Usage:
   hermod user alias <address> <other-address>   let the account receive and send as another address
   hermod user list [--domain DOMAIN] [--json]
   hermod user remove <address>
+  hermod user suspend <address> [--sending-only] [--reason TEXT]
+                                                without --sending-only the account cannot log in at
+                                                all; with it, msa refuses its submissions (550 5.7.1)
+                                                and its owner gets a notice
+  hermod user unsuspend <address> [--sending-only]
+                                                lifts both (or only the sending suspension), and
+                                                forgets the recipient-limit hits that count towards
+                                                an automatic suspension
+  hermod user limits <address> [options]        show or change the account's submission limits;
+                                                without options shows them and any suspension
+${limitFlagsHelp}
+
+Limits: the account's value, else its domain's (hermod domain limits), else msa's setting.
 
 Passwords are never taken from the command line. Example: printf '%s\\n' "$PW" | hermod user add ann@example.com`;
 
@@ -132,9 +146,60 @@ export const userCommand: CliCommand = {
           ctx.stdout.write(`user ${address} removed\n`);
           return 0;
         }
+        case 'suspend': {
+          const flags = parseFlags(rest, { values: ['reason'], switches: ['sending-only'] });
+          const [address, extra] = flags.positional;
+          if (!address || extra) throw new UsageError('suspend takes exactly one address');
+          const accounts = await store(ctx);
+          const reason = flags.values.reason ?? 'suspended by an administrator';
+          const sending = await accounts.suspendSending(address, reason);
+          if (!flags.switches.has('sending-only')) await accounts.setDisabled(address, true);
+          ctx.stdout.write(
+            `${address}: ${flags.switches.has('sending-only') ? 'sending' : 'login and sending'} suspended${
+              sending.suspended ? '' : ' (sending was suspended already)'
+            }\n`,
+          );
+          return 0;
+        }
+        case 'unsuspend': {
+          const flags = parseFlags(rest, { switches: ['sending-only'] });
+          const [address, extra] = flags.positional;
+          if (!address || extra) throw new UsageError('unsuspend takes exactly one address');
+          const accounts = await store(ctx);
+          const sending = await accounts.resumeSending(address);
+          if (!flags.switches.has('sending-only')) await accounts.setDisabled(address, false);
+          ctx.stdout.write(
+            `${address}: ${flags.switches.has('sending-only') ? 'sending' : 'login and sending'} allowed${
+              sending ? '' : ' (sending was not suspended)'
+            }\n`,
+          );
+          return 0;
+        }
+        case 'limits': {
+          const flags = parseFlags(rest, { values: limitFlags });
+          const [address, extra] = flags.positional;
+          if (!address || extra) throw new UsageError('limits takes exactly one address');
+          const overrides = parseLimitOverrides(flags.values);
+          const accounts = await store(ctx);
+          const stored =
+            Object.keys(overrides).length > 0
+              ? await accounts.setLimitOverrides(address, overrides)
+              : await accounts.limitOverrides(address);
+          const suspension = await accounts.sendingSuspension(address);
+          ctx.stdout.write(
+            `${formatLimitOverrides(stored)}\nsending              ${
+              suspension
+                ? `suspended since ${suspension.since.toISOString()}: ${suspension.reason}`
+                : 'allowed'
+            }\n`,
+          );
+          return 0;
+        }
         default:
           throw new UsageError(
-            sub ? `unknown subcommand '${sub}'` : 'missing subcommand (add, passwd, alias, list, remove)',
+            sub
+              ? `unknown subcommand '${sub}'`
+              : 'missing subcommand (add, passwd, alias, list, remove, suspend, unsuspend, limits)',
           );
       }
     } catch (error) {

@@ -27,25 +27,36 @@ export function decodeSaslPlain(base64: string): { username: string; password: s
   return { username, password };
 }
 
+/**
+ * The SASL mechanisms POP3 AUTH (RFC 5034) and ManageSieve (RFC 5804) offer: PLAIN, and the bearer
+ * ones only when an OIDC issuer is configured.
+ */
+export const saslMechanisms = (guard: LoginGuard): string[] =>
+  guard.acceptsTokens ? ['PLAIN', 'OAUTHBEARER', 'XOAUTH2'] : ['PLAIN'];
+
 export type BearerMechanism = 'OAUTHBEARER' | 'XOAUTH2';
 export const isBearerMechanism = (name: string): name is BearerMechanism =>
   name === 'OAUTHBEARER' || name === 'XOAUTH2';
 
 /**
- * One OAUTHBEARER / XOAUTH2 login through the LoginGate. A refused token gets the RFC 7628 error
- * challenge (JSON status), the client's dummy response is read, then the failure is returned;
+ * One OAUTHBEARER / XOAUTH2 login of a session (IMAP, POP3, ManageSieve) through the LoginGate. A
+ * refused token gets the RFC 7628 error challenge (RFC 7628 3.2.2: the JSON status; `challenge`
+ * sends it the protocol's way and reads the client's dummy response), then the failure is returned;
  * a malformed client response is 'malformed' (the caller answers it as a protocol error).
  */
 export async function attemptTokenLogin(
-  guard: LoginGuard,
-  remoteAddress: string,
+  session: { deps: { loginGuard: LoginGuard }; remoteAddress: string },
   mechanism: BearerMechanism,
   response: string,
   challenge: (base64: string) => Promise<unknown>,
 ): Promise<(LoginOutcome & { name: string }) | 'malformed'> {
   const credentials = decodeBearerResponse(mechanism, response);
   if (!credentials) return 'malformed';
-  const outcome = await guard.loginWithToken(remoteAddress, credentials.user, credentials.token);
+  const outcome = await session.deps.loginGuard.loginWithToken(
+    session.remoteAddress,
+    credentials.user,
+    credentials.token,
+  );
   const name = credentials.user ?? '(token)';
   if (!outcome.ok) {
     if (outcome.reason === 'failed') await challenge(outcome.challenge);

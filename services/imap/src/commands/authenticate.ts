@@ -2,7 +2,13 @@ import { attemptTokenLogin, decodeSaslPlain, isBearerMechanism } from '../auth/a
 import type { ImapSession } from '../session/session.js';
 import { notAuthenticated } from '../session/states.js';
 import { defineCommand, no } from './command.js';
-import { answerLogin, completeLogin } from './login.js';
+import { answerLogin, completeLogin, privacyRequired } from './login.js';
+
+/** A SASL response that cannot be read (a protocol error: BAD). */
+function malformed(session: ImapSession, text: string) {
+  session.deps.refused(session.logger, 'auth-malformed', { code: 'BAD' });
+  return { status: 'BAD' as const, text };
+}
 
 /** One SASL continuation round: '+ challenge', then the client's line ('*' cancels). */
 async function exchange(session: ImapSession, challenge: string): Promise<string | undefined> {
@@ -29,13 +35,12 @@ export const authenticateCommand = defineCommand({
     return { mechanism, initial };
   },
   async run(session, { mechanism, initial }) {
-    if (!session.secure && !session.deps.allowPlaintextAuth)
-      return no('Use STARTTLS first', 'PRIVACYREQUIRED');
+    if (!session.secure && !session.deps.allowPlaintextAuth) return privacyRequired(session);
     if (mechanism === 'PLAIN') {
       const response = initial === undefined ? await exchange(session, '') : initial === '=' ? '' : initial;
       if (response === undefined) return { status: 'BAD', text: 'Authentication cancelled' };
       const credentials = decodeSaslPlain(response);
-      if (!credentials) return { status: 'BAD', text: 'Invalid SASL PLAIN response' };
+      if (!credentials) return malformed(session, 'Invalid SASL PLAIN response');
       return completeLogin(session, credentials.username, credentials.password);
     }
     if (mechanism === 'LOGIN') {
@@ -50,17 +55,13 @@ export const authenticateCommand = defineCommand({
     if (isBearerMechanism(mechanism) && session.deps.loginGuard.acceptsTokens) {
       const response = initial ?? (await exchange(session, ''));
       if (response === undefined) return { status: 'BAD', text: 'Authentication cancelled' };
-      const outcome = await attemptTokenLogin(
-        session.deps.loginGuard,
-        session.remoteAddress,
-        mechanism,
-        response,
-        // RFC 7628 3.2.2: the error status as a challenge; the client answers with a dummy response.
-        (challenge) => exchange(session, challenge),
+      const outcome = await attemptTokenLogin(session, mechanism, response, (challenge) =>
+        exchange(session, challenge),
       );
-      if (outcome === 'malformed') return { status: 'BAD', text: `Invalid SASL ${mechanism} response` };
+      if (outcome === 'malformed') return malformed(session, `Invalid SASL ${mechanism} response`);
       return answerLogin(session, outcome.name, outcome);
     }
+    session.deps.refused(session.logger, 'auth-mechanism', { code: 'CANNOT' });
     return no('Unsupported authentication mechanism', 'CANNOT');
   },
 });

@@ -24,21 +24,34 @@ export async function completeLogin(
 export function answerLogin(session: ImapSession, username: string, outcome: LoginOutcome): CommandResult {
   if (!outcome.ok) {
     session.authFailures++;
-    session.logger.info({ user: username, reason: outcome.reason }, 'login failed');
+    const locked = outcome.reason === 'locked';
+    session.deps.refused(session.logger, locked ? 'auth-locked' : 'auth-failed', {
+      code: locked ? 'UNAVAILABLE' : 'AUTHENTICATIONFAILED',
+      user: username,
+    });
     if (session.authFailures >= session.deps.limits.maxAuthFailures) {
       session.untagged('BYE Too many failed logins');
       session.close();
     }
     return no(
-      outcome.reason === 'locked' ? 'Too many failed logins, try again later' : 'Invalid credentials',
-      outcome.reason === 'locked' ? 'UNAVAILABLE' : 'AUTHENTICATIONFAILED',
+      locked ? 'Too many failed logins, try again later' : 'Invalid credentials',
+      locked ? 'UNAVAILABLE' : 'AUTHENTICATIONFAILED',
     );
   }
   return loggedIn(session, outcome.user);
 }
 
+/** LOGIN or AUTHENTICATE without TLS where plaintext logins are not allowed. */
+export function privacyRequired(session: ImapSession): CommandResult {
+  session.deps.refused(session.logger, 'encryption-required', { code: 'PRIVACYREQUIRED' });
+  return no('Use STARTTLS first', 'PRIVACYREQUIRED');
+}
+
 function loggedIn(session: ImapSession, user: AuthenticatedUser): CommandResult {
-  if (!session.login(user)) return no('Too many connections for this user', 'LIMIT');
+  if (!session.login(user)) {
+    session.deps.refused(session.logger, 'account-limit', { code: 'LIMIT', user: user.address });
+    return no('Too many connections for this user', 'LIMIT');
+  }
   return ok('Logged in', `CAPABILITY ${session.capabilities().join(' ')}`);
 }
 
@@ -52,8 +65,7 @@ export const loginCommand = defineCommand({
     return { username, password };
   },
   async run(session, { username, password }) {
-    if (!session.secure && !session.deps.allowPlaintextAuth)
-      return no('Use STARTTLS first', 'PRIVACYREQUIRED');
+    if (!session.secure && !session.deps.allowPlaintextAuth) return privacyRequired(session);
     return completeLogin(session, username, password);
   },
 });

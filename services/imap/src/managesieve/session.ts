@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from '@hermod/logging';
 import type { ScriptOwner, SieveScripts } from '@hermod/sieve-store';
+import { saslMechanisms } from '../auth/authenticate.js';
+import type { RecordLoginRefusal } from '../auth/login-refusals.js';
 import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
 import { ManageSieveReader, type ReadItem, sieveString } from './command-reader.js';
@@ -40,6 +42,8 @@ export interface ManageSieveDependencies {
   logger: Logger;
   tlsContext: SecureContext | undefined;
   loginGuard: LoginGuard;
+  /** Counts and logs refused logins (hermod_imap_rejections_total). */
+  refused: RecordLoginRefusal;
   userGuard: UserConnectionGuard;
   allowPlaintextAuth: boolean;
   idleTimeoutMs: number;
@@ -107,13 +111,18 @@ export class ManageSieveSession {
     this.touch();
   }
 
+  /** The SASL mechanisms offered: the bearer ones (OAUTHBEARER, XOAUTH2) only with an OIDC issuer. */
+  mechanisms(): string[] {
+    return saslMechanisms(this.deps.loginGuard);
+  }
+
   /** The capability listing (RFC 5804 1.7), as sent in the greeting, after STARTTLS and by CAPABILITY. */
   capabilityReply(text?: string): SieveReply {
     const { deps } = this;
     const canAuth = this.secure || deps.allowPlaintextAuth;
     const data = [
       `"IMPLEMENTATION" ${sieveString(deps.implementation)}`,
-      `"SASL" ${sieveString(canAuth && this.state === SieveState.NotAuthenticated ? 'PLAIN' : '')}`,
+      `"SASL" ${sieveString(canAuth && this.state === SieveState.NotAuthenticated ? this.mechanisms().join(' ') : '')}`,
       `"SIEVE" ${sieveString(deps.extensions.join(' '))}`,
       ...(deps.extensions.includes('enotify') ? ['"NOTIFY" "mailto"'] : []),
       `"MAXREDIRECTS" "${deps.maxRedirects}"`,

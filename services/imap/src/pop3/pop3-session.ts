@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from '@hermod/logging';
+import type { RecordLoginRefusal } from '../auth/login-refusals.js';
 import { handshake } from '../server.js';
 import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
@@ -41,6 +42,8 @@ export interface Pop3Dependencies {
   logger: Logger;
   tlsContext: SecureContext | undefined;
   loginGuard: LoginGuard;
+  /** Counts and logs refused logins (hermod_imap_rejections_total). */
+  refused: RecordLoginRefusal;
   userGuard: UserConnectionGuard;
   allowPlaintextAuth: boolean;
   idleTimeoutMs: number;

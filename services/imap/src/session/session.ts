@@ -5,6 +5,7 @@ import { createDeflateRaw, createInflateRaw, type DeflateRaw, constants as zlibC
 import type { LoginGate } from '@hermod/accounts';
 import type { Logger } from '@hermod/logging';
 import type { MailboxChangeEvent } from '@hermod/pipeline';
+import type { RecordLoginRefusal } from '../auth/login-refusals.js';
 import type { CommandResult, ImapCommand } from '../commands/command.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { CommandReader, type RawCommand } from '../protocol/command-reader.js';
@@ -50,6 +51,8 @@ export interface SessionDependencies {
   logger: Logger;
   tlsContext: SecureContext | undefined;
   loginGuard: LoginGuard;
+  /** Counts and logs refused logins (hermod_imap_rejections_total). */
+  refused: RecordLoginRefusal;
   userGuard: UserConnectionGuard;
   allowPlaintextAuth: boolean;
   literalMinus: boolean;

@@ -10,6 +10,16 @@ import {
   selectAppPasswords,
 } from './app-passwords.js';
 import { hashPassword, needsRehash, verifyPassword } from './password.js';
+import {
+  accountLimitOverrides,
+  resumeSending,
+  type SendingSuspension,
+  type StoredLimitOverrides,
+  type SubmissionLimitOverrides,
+  type SuspendOutcome,
+  setAccountLimitOverrides,
+  suspendSending,
+} from './sending-policy.js';
 
 export interface Account {
   id: number;
@@ -278,6 +288,45 @@ export class AccountStore {
       await this.accountId(address),
       scopes,
     ]);
+  }
+
+  /** Disables the account (no login of any kind) or enables it again. */
+  async setDisabled(address: string, disabled: boolean): Promise<void> {
+    await this.pool.query('UPDATE accounts SET disabled = $2, updated_at = now() WHERE id = $1', [
+      await this.accountId(address),
+      disabled,
+    ]);
+  }
+
+  /** Suspends the account's sending (see suspendSending); suspended false if it already was. */
+  async suspendSending(address: string, reason: string): Promise<SuspendOutcome> {
+    return suspendSending(this.pool, await this.accountId(address), reason);
+  }
+
+  /** Lifts the account's sending suspension; false if it was not suspended. */
+  async resumeSending(address: string): Promise<boolean> {
+    return resumeSending(this.pool, await this.accountId(address));
+  }
+
+  async sendingSuspension(address: string): Promise<SendingSuspension | undefined> {
+    const { rows } = await this.pool.query<{ since: Date | null; reason: string | null }>(
+      'SELECT sending_suspended_at AS since, sending_suspended_reason AS reason FROM accounts WHERE id = $1',
+      [await this.accountId(address)],
+    );
+    const row = rows[0];
+    return row?.since ? { since: row.since, reason: row.reason ?? '' } : undefined;
+  }
+
+  /** Changes the named submission-limit overrides of the account (null: inherit); returns them all. */
+  async setLimitOverrides(
+    address: string,
+    overrides: SubmissionLimitOverrides,
+  ): Promise<StoredLimitOverrides> {
+    return setAccountLimitOverrides(this.pool, await this.accountId(address), overrides);
+  }
+
+  async limitOverrides(address: string): Promise<StoredLimitOverrides> {
+    return accountLimitOverrides(this.pool, await this.accountId(address));
   }
 
   /** Whether the account may use address as a sender (its primary address or one of its aliases). */

@@ -32,3 +32,19 @@ export {
   type TokenVerifier,
 } from './oidc.js';
 export { hashPassword, verifyPassword } from './password.js';
+export {
+  accountLimitOverrides,
+  domainLimitOverrides,
+  recordLimitHit,
+  resumeSending,
+  type SendingPolicy,
+  type SendingSuspension,
+  type StoredLimitOverrides,
+  type SubmissionLimitOverrides,
+  type SubmissionLimitValues,
+  type SuspendOutcome,
+  sendingPolicy,
+  setAccountLimitOverrides,
+  setDomainLimitOverrides,
+  suspendSending,
+} from './sending-policy.js';

@@ -27,6 +27,7 @@ export type RefusalReason =
   | 'size'
   | 'rate-limit'
   | 'account-limit'
+  | 'account-suspended'
   | 'protocol'
   | 'auth-required'
   | 'auth-failed'

@@ -51,7 +51,7 @@ export function onAuth(deps: MsaDeps): NonNullable<SMTPServerOptions['onAuth']> 
           refuse('auth-authzid', 535, '5.7.8', 'Not authorized to act as that identity');
           return;
         }
-        if (!deps.limits.openSession(account.id)) {
+        if (!deps.limits.openSession(account.id, await deps.limits.policy(account.id))) {
           refuse(
             'account-limit',
             454,

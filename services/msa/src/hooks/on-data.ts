@@ -9,7 +9,8 @@ import {
 } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
-import type { SessionUser } from '../session-user.js';
+import { suspendedReply } from '../sending-suspension.js';
+import { type SessionUser, transactionState } from '../session-user.js';
 
 /** Every address of the From field must belong to the authenticated user (553 5.7.1 otherwise). */
 async function checkFromHeader(
@@ -56,8 +57,14 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
     append: (header, spoolId, now) =>
       (header.names.has('message-id') ? '' : `Message-ID: <${spoolId}@${config.MSA_HOSTNAME}>\r\n`) +
       (header.names.has('date') ? '' : `Date: ${rfc5322Date(now)}\r\n`),
-    check: (prepared, session) =>
-      checkFromHeader(deps, session.user as SessionUser | undefined, prepared.values.get('from')),
+    check: (prepared, session) => {
+      // Suspended during this transaction (by its own recipients): the message is not accepted.
+      if (transactionState(session.envelope)?.suspended) {
+        deps.refused(session, 'account-suspended', { code: 550 });
+        throw suspendedReply();
+      }
+      return checkFromHeader(deps, session.user as SessionUser | undefined, prepared.values.get('from'));
+    },
     accountId: (session) => (session.user as SessionUser | undefined)?.accountId,
     addToEnvelope: (envelope, session) => {
       const user = session.user as SessionUser | undefined;

@@ -2,7 +2,8 @@ import { parseAddress } from '@hermod/address';
 import { envelopeEncodingError, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
-import type { SessionUser } from '../session-user.js';
+import { suspendedReply } from '../sending-suspension.js';
+import { type SessionUser, startTransaction } from '../session-user.js';
 
 /** MAIL FROM: an authenticated user may only use its own addresses; trusted networks may submit without AUTH. */
 export function onMailFrom(deps: MsaDeps): NonNullable<SMTPServerOptions['onMailFrom']> {
@@ -37,18 +38,25 @@ export function onMailFrom(deps: MsaDeps): NonNullable<SMTPServerOptions['onMail
     deps.accounts
       .ownsAddress(user.accountId, address.address)
       .then(async (owned) => {
-        if (owned) {
-          if (await deps.limits.takeMessage(user.accountId)) callback();
-          else {
-            deps.refused(session, 'account-limit', { code: 451, user: user.address });
-            callback(
-              smtpError(451, '4.7.1', 'Hourly message limit reached for this account, try again later'),
-            );
-          }
-        } else {
+        if (!owned) {
           deps.refused(session, 'sender', { code: 553, sender: address.address, user: user.address });
           callback(smtpError(553, '5.7.1', `Sender address rejected: not owned by user ${user.address}`));
+          return;
         }
+        // Read for every transaction: an operator's suspension or new limits apply at once.
+        const policy = await deps.limits.policy(user.accountId);
+        if (policy.suspension) {
+          deps.refused(session, 'account-suspended', { code: 550, user: user.address });
+          callback(suspendedReply());
+          return;
+        }
+        if (!(await deps.limits.takeMessage(user.accountId, policy))) {
+          deps.refused(session, 'account-limit', { code: 451, user: user.address });
+          callback(smtpError(451, '4.7.1', 'Hourly message limit reached for this account, try again later'));
+          return;
+        }
+        startTransaction(session.envelope, policy);
+        callback();
       })
       .catch((error: unknown) => {
         deps.logger.error({ err: error, sessionId: session.id }, 'sender check failed');

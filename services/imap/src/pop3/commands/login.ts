@@ -4,6 +4,7 @@ import {
   decodeSaslPlain,
   isBearerMechanism,
   type LoginOutcome,
+  saslMechanisms,
 } from '../../auth/authenticate.js';
 import { type Pop3Command, type Pop3Reply, type Pop3Session, Pop3State } from '../pop3-session.js';
 
@@ -23,6 +24,10 @@ async function login(session: Pop3Session, username: string, password: string): 
 async function answer(session: Pop3Session, outcome: LoginOutcome): Promise<Pop3Reply> {
   if (!outcome.ok) {
     session.authFailures++;
+    const locked = outcome.reason === 'locked';
+    session.deps.refused(session.logger, locked ? 'auth-locked' : 'auth-failed', {
+      code: locked ? 'SYS/TEMP' : 'AUTH',
+    });
     if (session.authFailures >= session.deps.maxAuthFailures) {
       session.write('-ERR [AUTH] Too many failed logins\r\n');
       session.close();
@@ -30,23 +35,29 @@ async function answer(session: Pop3Session, outcome: LoginOutcome): Promise<Pop3
     }
     return {
       ok: false,
-      text:
-        outcome.reason === 'locked'
-          ? '[SYS/TEMP] Too many failed logins, try again later'
-          : '[AUTH] Invalid credentials',
+      text: locked ? '[SYS/TEMP] Too many failed logins, try again later' : '[AUTH] Invalid credentials',
     };
   }
-  return session.enter(outcome.user);
+  const entered = await session.enter(outcome.user);
+  if (!entered.ok && entered.text.startsWith('[IN-USE]'))
+    session.deps.refused(session.logger, 'account-limit', { code: 'IN-USE', user: outcome.user.address });
+  return entered;
 }
 
 /** The SASL mechanisms POP3 AUTH offers (RFC 5034); the bearer ones only with an OIDC issuer. */
-export const mechanisms = (session: Pop3Session): string[] =>
-  session.deps.loginGuard.acceptsTokens ? ['PLAIN', 'OAUTHBEARER', 'XOAUTH2'] : ['PLAIN'];
+export const mechanisms = (session: Pop3Session): string[] => saslMechanisms(session.deps.loginGuard);
 
-const needsTls = (session: Pop3Session): Pop3Reply | undefined =>
-  !session.secure && !session.deps.allowPlaintextAuth
-    ? { ok: false, text: '[AUTH] Use STLS first' }
-    : undefined;
+function needsTls(session: Pop3Session): Pop3Reply | undefined {
+  if (session.secure || session.deps.allowPlaintextAuth) return undefined;
+  session.deps.refused(session.logger, 'encryption-required', { code: 'AUTH' });
+  return { ok: false, text: '[AUTH] Use STLS first' };
+}
+
+/** A SASL response that cannot be read. */
+function malformed(session: Pop3Session, text: string): Pop3Reply {
+  session.deps.refused(session.logger, 'auth-malformed', { code: '-ERR' });
+  return { ok: false, text };
+}
 
 export const userCommand: Pop3Command = {
   name: 'USER',
@@ -87,7 +98,10 @@ export const authCommand: Pop3Command = {
         body: [Buffer.from(`${mechanisms(session).join('\r\n')}\r\n.\r\n`)],
       };
     const mechanism = args[0]?.toUpperCase() ?? '';
-    if (!mechanisms(session).includes(mechanism)) return { ok: false, text: 'Unsupported mechanism' };
+    if (!mechanisms(session).includes(mechanism)) {
+      session.deps.refused(session.logger, 'auth-mechanism', { code: '-ERR' });
+      return { ok: false, text: 'Unsupported mechanism' };
+    }
     let response = args[1];
     if (response === undefined) {
       session.write('+ \r\n');
@@ -95,22 +109,15 @@ export const authCommand: Pop3Command = {
     }
     if (response === '*') return { ok: false, text: 'Authentication cancelled' };
     if (isBearerMechanism(mechanism)) {
-      const outcome = await attemptTokenLogin(
-        session.deps.loginGuard,
-        session.remoteAddress,
-        mechanism,
-        response,
-        // RFC 7628 3.2.2: the error status as a challenge; the client answers with a dummy response.
-        async (challenge) => {
-          session.write(`+ ${challenge}\r\n`);
-          return session.readLine();
-        },
-      );
-      if (outcome === 'malformed') return { ok: false, text: `Invalid SASL ${mechanism} response` };
+      const outcome = await attemptTokenLogin(session, mechanism, response, async (challenge) => {
+        session.write(`+ ${challenge}\r\n`);
+        return session.readLine();
+      });
+      if (outcome === 'malformed') return malformed(session, `Invalid SASL ${mechanism} response`);
       return answer(session, outcome);
     }
     const credentials = decodeSaslPlain(response === '=' ? '' : response);
-    if (!credentials) return { ok: false, text: 'Invalid SASL PLAIN response' };
+    if (!credentials) return malformed(session, 'Invalid SASL PLAIN response');
     return login(session, credentials.username, credentials.password);
   },
 };
