@@ -35,7 +35,7 @@ export function onMailFrom(deps: MsaDeps): NonNullable<SMTPServerOptions['onMail
       return;
     }
     deps.accounts
-      .ownsAddress(user.accountId, address.address)
+      .maySendAs(user.accountId, address.address)
       .then(async (owned) => {
         if (owned) {
           if (await deps.limits.takeMessage(user.accountId)) callback();
