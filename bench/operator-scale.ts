@@ -6,7 +6,7 @@
 // operator hashes N passwords), timed until every one is Ready and its account exists.
 // Usage: node --import tsx bench/operator-scale.ts [--count 1000] [--algorithm ed25519|rsa-2048] [--workers 4]
 //        [--kind maildomains|mailusers] [--password hash|plaintext]
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,6 +61,8 @@ async function rssOf(pid: number): Promise<{ rssMiB: number; peakMiB: number }> 
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'hermod-operator-scale-'));
+  // PostgreSQL's initdb may run as another user (when we are root): let it into the folder.
+  await chmod(dir, 0o755);
   const binaries = await ensureKubeBinaries(say);
   const plane = new KubeControlPlane({ binaries, dir: join(dir, 'kube') });
   const nats = new NatsServerProcess({

@@ -69,6 +69,7 @@ export class MailGroupReconciler implements Reconciler {
       );
       return {};
     }
+    let changed: boolean;
     try {
       const result = await this.o.accounts.applyGroup(
         owner,
@@ -81,6 +82,7 @@ export class MailGroupReconciler implements Reconciler {
         },
         { adopt: group.metadata.annotations?.[ADOPT_ANNOTATION] === 'true' },
       );
+      changed = result.changed;
       if (result.changed)
         await this.kind.event(
           group,
@@ -110,6 +112,7 @@ export class MailGroupReconciler implements Reconciler {
         },
       ],
       memberCount,
+      !changed,
     );
     return {};
   }

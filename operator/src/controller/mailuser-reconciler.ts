@@ -187,6 +187,7 @@ export class MailUserReconciler implements Reconciler {
                   .replace(/\.\d{3}Z$/, 'Z'),
         },
       },
+      !result.created,
     );
     return { requeueAfterMs: this.o.usageRefreshMs };
   }

@@ -100,6 +100,8 @@ export class ResourceKind {
     o: OwnedObject,
     parts: Array<Omit<ConditionLike, 'lastTransitionTime' | 'observedGeneration'>>,
     extra: Record<string, unknown>,
+    /** false: an Event of the reconcile already says it (AccountCreated): no Ready Event too. */
+    announceReady = true,
   ): Promise<void> {
     const generation = o.metadata.generation ?? 0;
     const failing = parts.find((p) => p.status !== 'True');
@@ -137,7 +139,7 @@ export class ResourceKind {
     const before = conditionOf(existing, 'Ready');
     if (ready.status === 'False' && before?.reason !== ready.reason)
       await this.event(o, 'Warning', ready.reason, ready.message);
-    if (ready.status === 'True' && before?.status !== 'True')
+    if (announceReady && ready.status === 'True' && before?.status !== 'True')
       await this.event(o, 'Normal', 'Ready', `${this.owner(o)} is in the accounts store`);
   }
 }
