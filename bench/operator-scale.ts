@@ -59,6 +59,12 @@ async function rssOf(pid: number): Promise<{ rssMiB: number; peakMiB: number }> 
   return { rssMiB: Math.round(kb('VmRSS') / 1024), peakMiB: Math.round(kb('VmHWM') / 1024) };
 }
 
+/** CPU seconds (user + system) a process used so far. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'hermod-operator-scale-'));
   // PostgreSQL's initdb may run as another user (when we are root): let it into the folder.
@@ -240,6 +246,7 @@ async function scaleMailUsers(
   const pool = createPool({ connectionString: databaseUrl, max: 2 });
   await migrate(pool);
   const idle = await rssOf(operator.pid ?? 0);
+  const cpuBefore = await cpuSecondsOf(operator.pid ?? 0);
   say(`creating ${count} MailUsers (password ${plaintext ? 'plaintext' : 'hash'}) with 32 concurrent POSTs`);
   const started = Date.now();
   let next = 0;
@@ -289,10 +296,14 @@ async function scaleMailUsers(
   );
   const requests = metric(text, 'hermod_operator_api_requests_total');
   const end = await rssOf(operator.pid ?? 0);
+  const operatorCpuSeconds = +((await cpuSecondsOf(operator.pid ?? 0)) - cpuBefore).toFixed(1);
+  const load = (await readFile('/proc/loadavg', 'utf8')).split(' ')[0];
   say(
     JSON.stringify(
       {
         kind: 'mailusers',
+        operatorCpuSeconds,
+        machineLoadAverage: Number(load),
         count,
         password: plaintext ? 'plaintext' : 'hash',
         workers: Number(values.workers),
