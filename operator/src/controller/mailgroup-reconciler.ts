@@ -1,12 +1,12 @@
 import type { SenderPolicy } from '@hermod/accounts';
 import { GROUP_KIND, GROUP_PLURAL, MailGroup } from '../api/v1alpha1/mailuser.js';
-import { TerminalReconcileError } from '../kube/errors.js';
 import type { Informer } from '../kube/informer.js';
 import type { ReconcileResult, Reconciler } from './controller.js';
 import type { AccountsPort } from './mailuser-reconciler.js';
 import {
   ACCOUNT_FINALIZER,
   ADOPT_ANNOTATION,
+  cachedResource,
   domainCondition,
   isRefusal,
   type ResourceContext,
@@ -39,14 +39,8 @@ export class MailGroupReconciler implements Reconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const raw = this.o.mailGroups.get(key);
-    if (!raw) return {};
-    const parsed = MailGroup.safeParse(raw);
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      throw new TerminalReconcileError('InvalidSpec', `${key}: ${detail}`);
-    }
-    const group = parsed.data;
+    const group = cachedResource(this.o.mailGroups, key, MailGroup);
+    if (!group) return {};
     const owner = this.kind.owner(group);
     if (group.metadata.deletionTimestamp) {
       if (!group.metadata.finalizers?.includes(ACCOUNT_FINALIZER)) return {};

@@ -1,12 +1,12 @@
 import type { AccountStore } from '@hermod/accounts';
 import type { Logger } from '@hermod/logging';
 import { MailUser, USER_KIND, USER_PLURAL } from '../api/v1alpha1/mailuser.js';
-import { TerminalReconcileError } from '../kube/errors.js';
 import type { Informer } from '../kube/informer.js';
 import type { ReconcileResult, Reconciler } from './controller.js';
 import {
   ACCOUNT_FINALIZER,
   ADOPT_ANNOTATION,
+  cachedResource,
   domainCondition,
   isRefusal,
   type ResourceContext,
@@ -58,14 +58,8 @@ export class MailUserReconciler implements Reconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const raw = this.o.mailUsers.get(key);
-    if (!raw) return {};
-    const parsed = MailUser.safeParse(raw);
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      throw new TerminalReconcileError('InvalidSpec', `${key}: ${detail}`);
-    }
-    const user = parsed.data;
+    const user = cachedResource(this.o.mailUsers, key, MailUser);
+    if (!user) return {};
     const owner = this.kind.owner(user);
     if (user.metadata.deletionTimestamp) {
       if (!user.metadata.finalizers?.includes(ACCOUNT_FINALIZER)) return {};

@@ -1,9 +1,10 @@
 // What the MailUser and MailGroup reconcilers share: the finalizer, status written by server-side
 // apply only when it differs, conditions, Events on transitions, and whether a domain is Ready.
 import { AccountError } from '@hermod/accounts';
+import type { z } from 'zod';
 import { GROUP, type ObjectMeta, VERSION } from '../api/v1alpha1/maildomain.js';
 import { type ConditionLike, conditionOf, mergeConditions } from '../kube/conditions.js';
-import { KubeApiError } from '../kube/errors.js';
+import { KubeApiError, TerminalReconcileError } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
 import type { KubeClient } from '../kube/kube-client.js';
@@ -142,6 +143,19 @@ export class ResourceKind {
     if (announceReady && ready.status === 'True' && before?.status !== 'True')
       await this.event(o, 'Normal', 'Ready', `${this.owner(o)} is in the accounts store`);
   }
+}
+
+/**
+ * The object of key from an informer's cache, parsed with its schema; undefined when it is gone. A
+ * spec the API server accepted but the schema refuses is terminal (no retry until it changes).
+ */
+export function cachedResource<T>(informer: Informer, key: string, schema: z.ZodType<T>): T | undefined {
+  const raw = informer.get(key);
+  if (!raw) return undefined;
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  throw new TerminalReconcileError('InvalidSpec', `${key}: ${detail}`);
 }
 
 /** DomainReady: whether a MailDomain serving the address's domain is Ready. */

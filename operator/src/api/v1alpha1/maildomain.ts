@@ -344,14 +344,17 @@ export const ObjectMeta = z.looseObject({
 });
 export type ObjectMeta = z.infer<typeof ObjectMeta>;
 
-/** A MailDomain as read from the API server (which has already applied the CRD defaults). */
-export const MailDomain = z.object({
-  apiVersion: z.string().optional(),
-  kind: z.string().optional(),
-  metadata: ObjectMeta,
-  spec: MailDomainSpec,
-  status: MailDomainStatus.optional(),
-});
+/** A resource of ours as read from the API server (which has already applied the CRD defaults). */
+export const resourceOf = <S extends z.ZodType, T extends z.ZodType>(spec: S, status: T) =>
+  z.object({
+    apiVersion: z.string().optional(),
+    kind: z.string().optional(),
+    metadata: ObjectMeta,
+    spec,
+    status: status.optional(),
+  });
+
+export const MailDomain = resourceOf(MailDomainSpec, MailDomainStatus);
 export type MailDomain = z.infer<typeof MailDomain>;
 
 export const printerColumns = [

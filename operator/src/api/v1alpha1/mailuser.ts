@@ -1,7 +1,7 @@
 // The MailUser and MailGroup APIs (mail.hermod.dev/v1alpha1): the ONE source of their shape (types,
 // the parser the reconcilers use, and through src/crd/generate.ts the CRDs' schemas).
 import { z } from 'zod';
-import { address, boundedQuantity, Condition, cel, ObjectMeta } from './maildomain.js';
+import { address, boundedQuantity, Condition, cel, resourceOf } from './maildomain.js';
 
 export const USER_KIND = 'MailUser';
 export const USER_PLURAL = 'mailusers';
@@ -22,6 +22,16 @@ const deletionPolicy = z
     'What deleting the resource does to the mailbox. Retain: the account and its mail stay, disabled and no longer owned ' +
       '(the CLI may remove it; a new resource may adopt it). Delete: the account and all its mail are removed.',
   );
+
+/** observedGeneration and conditions, as every status of ours has them. */
+const convergence = (conditions: string) => ({
+  observedGeneration: z.int().min(0).optional().describe('The generation the operator last fully converged.'),
+  conditions: z
+    .array(Condition)
+    .optional()
+    .describe(conditions)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+});
 
 export const MailUserSpec = z
   .object({
@@ -74,16 +84,7 @@ export type MailUserSpec = z.infer<typeof MailUserSpec>;
 
 export const MailUserStatus = z
   .object({
-    observedGeneration: z
-      .int()
-      .min(0)
-      .optional()
-      .describe('The generation the operator last fully converged.'),
-    conditions: z
-      .array(Condition)
-      .optional()
-      .describe('Ready, DomainReady, AccountSynced.')
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    ...convergence('Ready, DomainReady, AccountSynced.'),
     accountId: z.int().min(0).optional().describe('The account in the accounts store.'),
     quota: z
       .object({
@@ -99,13 +100,7 @@ export const MailUserStatus = z
   .describe('Observed state of a mail account, written by the operator.');
 export type MailUserStatus = z.infer<typeof MailUserStatus>;
 
-export const MailUser = z.object({
-  apiVersion: z.string().optional(),
-  kind: z.string().optional(),
-  metadata: ObjectMeta,
-  spec: MailUserSpec,
-  status: MailUserStatus.optional(),
-});
+export const MailUser = resourceOf(MailUserSpec, MailUserStatus);
 export type MailUser = z.infer<typeof MailUser>;
 
 export const userPrinterColumns = [
@@ -167,28 +162,13 @@ export type MailGroupSpec = z.infer<typeof MailGroupSpec>;
 
 export const MailGroupStatus = z
   .object({
-    observedGeneration: z
-      .int()
-      .min(0)
-      .optional()
-      .describe('The generation the operator last fully converged.'),
-    conditions: z
-      .array(Condition)
-      .optional()
-      .describe('Ready, DomainReady, GroupSynced.')
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    ...convergence('Ready, DomainReady, GroupSynced.'),
     memberCount: z.int().min(0).optional().describe('How many members the group has.'),
   })
   .describe('Observed state of a distribution list, written by the operator.');
 export type MailGroupStatus = z.infer<typeof MailGroupStatus>;
 
-export const MailGroup = z.object({
-  apiVersion: z.string().optional(),
-  kind: z.string().optional(),
-  metadata: ObjectMeta,
-  spec: MailGroupSpec,
-  status: MailGroupStatus.optional(),
-});
+export const MailGroup = resourceOf(MailGroupSpec, MailGroupStatus);
 export type MailGroup = z.infer<typeof MailGroup>;
 
 export const groupPrinterColumns = [

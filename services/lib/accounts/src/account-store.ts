@@ -13,6 +13,7 @@ import { AccountError } from './errors.js';
 import {
   applyMailGroup,
   applyManagedAccount,
+  askedByCanonical,
   type DeletionPolicy,
   findGroups,
   type MailGroup,
@@ -191,15 +192,7 @@ export class AccountStore {
    * to its account; unknown and unparsable addresses are absent.
    */
   async findByAddresses(addresses: string[]): Promise<Map<string, Account>> {
-    const asked = new Map<string, string[]>();
-    for (const address of addresses) {
-      try {
-        const canonical = parseAddress(address).canonical;
-        asked.set(canonical, [...(asked.get(canonical) ?? []), address]);
-      } catch {
-        // unparsable: no account
-      }
-    }
+    const asked = askedByCanonical(addresses);
     const found = new Map<string, Account>();
     if (asked.size === 0) return found;
     const { rows } = await this.pool.query<AccountRow & { asked: string }>(

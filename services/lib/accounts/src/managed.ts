@@ -273,16 +273,25 @@ export async function removeMailGroup(pool: Pool, owner: string, address: string
   return (rowCount ?? 0) > 0;
 }
 
-export async function findGroups(pool: Pool, addresses: string[]): Promise<Map<string, MailGroup>> {
+/**
+ * The addresses of a batch lookup by canonical form, each with the spellings asked for (answers
+ * are keyed by those); unparsable ones are left out (nothing is found for them).
+ */
+export function askedByCanonical(addresses: string[]): Map<string, string[]> {
   const asked = new Map<string, string[]>();
   for (const address of addresses) {
     try {
       const c = parseAddress(address).canonical;
       asked.set(c, [...(asked.get(c) ?? []), address]);
     } catch {
-      // unparsable: no group
+      // unparsable: not found
     }
   }
+  return asked;
+}
+
+export async function findGroups(pool: Pool, addresses: string[]): Promise<Map<string, MailGroup>> {
+  const asked = askedByCanonical(addresses);
   const found = new Map<string, MailGroup>();
   if (asked.size === 0) return found;
   const { rows } = await pool.query<{
