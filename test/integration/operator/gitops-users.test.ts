@@ -185,6 +185,36 @@ test('a MailUser whose domain has no Ready MailDomain says so, and becomes Ready
   assert.ok(await accounts.authenticate('carol@later.test', 'carol-long-password', 'imap'));
 });
 
+test('an account the CLI made is a Conflict for a MailUser until the MailUser is annotated to adopt it', async () => {
+  await accounts.create({ address: 'dave@example.com', password: 'dave-cli-password' });
+  const user = (annotations: Record<string, string> = {}) =>
+    JSON.stringify({
+      apiVersion: 'mail.hermod.dev/v1alpha1',
+      kind: 'MailUser',
+      metadata: { name: 'dave', namespace: ns, annotations },
+      spec: { address: 'dave@example.com', password: { secretRef: { name: 'ann-password' } } },
+    });
+  await env.cp.kubectlOk(['apply', '-f', '-'], { input: user() });
+  const refused = await waitFor('dave to report the conflict', async () => {
+    const r = await get('mailuser', 'dave');
+    return ready(r)?.reason === 'Conflict' ? r : undefined;
+  });
+  assert.match(
+    ready(refused)?.message ?? '',
+    /annotate MailUser example-mail\/dave with mail\.hermod\.dev\/adopt=true/,
+  );
+  assert.ok(await accounts.authenticate('dave@example.com', 'dave-cli-password', 'imap'), 'left alone');
+  await env.cp.kubectlOk(['apply', '-f', '-'], { input: user({ 'mail.hermod.dev/adopt': 'true' }) });
+  await env.cp.kubectlOk(['wait', '--for=condition=Ready', '--timeout=30s', '-n', ns, 'mailuser/dave'], {
+    timeoutMs: 40_000,
+  });
+  assert.equal((await accounts.findByAddress('dave@example.com'))?.managedBy, 'MailUser example-mail/dave');
+  assert.ok(
+    await accounts.authenticate('dave@example.com', 'ann-example-password', 'imap'),
+    'the Secret rules now',
+  );
+});
+
 test('deleting MailUsers follows their deletion policy; deleting a group stops its expansion', async () => {
   await env.cp.kubectlOk(
     ['delete', '-n', ns, 'mailuser/bob', 'mailuser/ann', 'mailgroup/team', '--timeout=30s'],
