@@ -3,11 +3,16 @@
 import { Resolver } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { AccountStore } from '@hermod/accounts';
-import { createPool, migrate } from '@hermod/db';
+import { createPool, isTransientDatabaseError, migrate } from '@hermod/db';
 import { openDkimKeyBucket, openDomainBucket, openDomainStatusBucket } from '@hermod/domain-config';
 import { createLogger } from '@hermod/logging';
 import { connectNats } from '@hermod/nats';
-import { createMetricsRegistry, ShutdownCoordinator, startOpsServer } from '@hermod/service-runtime';
+import {
+  createMetricsRegistry,
+  ShutdownCoordinator,
+  startOpsServer,
+  untilAvailable,
+} from '@hermod/service-runtime';
 import { loadOperatorConfig } from './config.js';
 import { generateDkimKey } from './controller/dkim.js';
 import { KubeClient } from './kube/kube-client.js';
@@ -50,7 +55,10 @@ if (config.DATABASE_URL) {
     applicationName: 'hermod-operator',
   });
   shutdown.register('postgres', () => pool.end());
-  await migrate(pool);
+  // The schema the accounts functions need (the services apply the same migrations; a lock orders them).
+  await untilAvailable(logger, 'postgres', () => migrate(pool), {
+    isPermanent: (error) => !isTransientDatabaseError(error),
+  });
   accounts = new AccountStore(pool);
 } else logger.warn('DATABASE_URL is not set: MailUser and MailGroup are not reconciled');
 
