@@ -31,6 +31,11 @@ export const operatorEnv = z.object({
   DNS_RECHECK_MS: env.int(5 * 60_000, 1_000, 24 * 3_600_000),
   /** No MailDomain gets a new DKIM key sooner than this after its previous one (a runaway guard). */
   DKIM_KEY_MIN_INTERVAL_MS: env.int(5_000, 0, 24 * 3_600_000),
+  /** The accounts store (PostgreSQL): with it, MailUser and MailGroup are reconciled; unset: only MailDomain. */
+  DATABASE_URL: env.optionalString(),
+  DATABASE_POOL_SIZE: env.int(8, 1, 100),
+  /** How often a MailUser's mailbox usage in status is refreshed. */
+  USAGE_REFRESH_MS: env.int(5 * 60_000, 1_000, 24 * 3_600_000),
 });
 export type OperatorConfig = z.infer<typeof operatorEnv>;
 

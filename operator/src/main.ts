@@ -2,10 +2,17 @@
 // NATS_URL, WATCH_NAMESPACE (optional); see config.ts for the rest.
 import { Resolver } from 'node:dns/promises';
 import { hostname } from 'node:os';
+import { AccountStore } from '@hermod/accounts';
+import { createPool, isTransientDatabaseError, migrate } from '@hermod/db';
 import { openDkimKeyBucket, openDomainBucket, openDomainStatusBucket } from '@hermod/domain-config';
 import { createLogger } from '@hermod/logging';
 import { connectNats } from '@hermod/nats';
-import { createMetricsRegistry, ShutdownCoordinator, startOpsServer } from '@hermod/service-runtime';
+import {
+  createMetricsRegistry,
+  ShutdownCoordinator,
+  startOpsServer,
+  untilAvailable,
+} from '@hermod/service-runtime';
 import { loadOperatorConfig } from './config.js';
 import { generateDkimKey } from './controller/dkim.js';
 import { KubeClient } from './kube/kube-client.js';
@@ -39,6 +46,22 @@ if (config.DNS_VERIFY) {
   if (config.DNS_SERVERS.length > 0) dns.setServers(config.DNS_SERVERS);
 }
 
+// MailUser and MailGroup need the accounts store; without DATABASE_URL only MailDomain is reconciled.
+let accounts: AccountStore | undefined;
+if (config.DATABASE_URL) {
+  const pool = createPool({
+    connectionString: config.DATABASE_URL,
+    max: config.DATABASE_POOL_SIZE,
+    applicationName: 'hermod-operator',
+  });
+  shutdown.register('postgres', () => pool.end());
+  // The schema the accounts functions need (the services apply the same migrations; a lock orders them).
+  await untilAvailable(logger, 'postgres', () => migrate(pool), {
+    isPermanent: (error) => !isTransientDatabaseError(error),
+  });
+  accounts = new AccountStore(pool);
+} else logger.warn('DATABASE_URL is not set: MailUser and MailGroup are not reconciled');
+
 const identity = config.POD_NAME ?? `${hostname()}-${process.pid}`;
 const operator = new Operator({
   client,
@@ -71,6 +94,8 @@ const operator = new Operator({
   defaultMxHosts: config.HERMOD_MX_HOSTS,
   generateKey: generateDkimKey,
   onLostLeadership: () => logger.warn('lost leadership; campaigning again'),
+  accounts,
+  usageRefreshMs: config.USAGE_REFRESH_MS,
 });
 
 const ops = await startOpsServer({

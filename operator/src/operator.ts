@@ -2,13 +2,16 @@ import { watchDomainStatus } from '@hermod/domain-config';
 import type { Logger } from '@hermod/logging';
 import type { KV } from 'nats';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1/maildomain.js';
-import { Controller } from './controller/controller.js';
+import { GROUP_PLURAL, USER_PLURAL } from './api/v1alpha1/mailuser.js';
+import { Controller, type Reconciler } from './controller/controller.js';
 import type { DkimAlgorithm, GeneratedKey } from './controller/dkim.js';
 import type { DnsLookup } from './controller/dns-records.js';
 import { domainHealth } from './controller/health.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, MailDomainReconciler } from './controller/maildomain-reconciler.js';
+import { MailGroupReconciler } from './controller/mailgroup-reconciler.js';
+import { type AccountsPort, MailUserReconciler } from './controller/mailuser-reconciler.js';
 import { EventRecorder } from './kube/events.js';
-import { Informer, type KubeObject } from './kube/informer.js';
+import { Informer, type KubeObject, objectKey } from './kube/informer.js';
 import type { KubeClient } from './kube/kube-client.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { WorkQueue } from './kube/workqueue.js';
@@ -48,6 +51,22 @@ export interface OperatorOptions {
   /** Called when this replica stops leading while the operator is still running (it campaigns again). */
   onLostLeadership?: () => void;
   informerTiming?: { relistIntervalMs?: number; watchTimeoutSeconds?: number };
+  /** The accounts store: with it, MailUser and MailGroup are reconciled too. */
+  accounts?: AccountsPort | undefined;
+  /** How often a MailUser's usage in status is refreshed (default 5 min). */
+  usageRefreshMs?: number;
+}
+
+/** The MailUser and MailGroup controllers (with an accounts store). */
+interface AccountControllers {
+  mailUsers: Informer;
+  mailGroups: Informer;
+  /** Every Secret of the watched namespaces: the password Secrets MailUsers reference. */
+  userSecrets: Informer;
+  users: Reconciler;
+  groups: Reconciler;
+  userQueue?: WorkQueue | undefined;
+  groupQueue?: WorkQueue | undefined;
 }
 
 /**
@@ -64,6 +83,7 @@ export class Operator {
   private elector: LeaderElector | undefined;
   private statusWatch: { stop(): void } | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  readonly accountControllers: AccountControllers | undefined;
 
   constructor(private readonly o: OperatorOptions) {
     const ns = o.watchNamespace;
@@ -107,6 +127,7 @@ export class Operator {
       keyMinIntervalMs: o.keyMinIntervalMs ?? 5_000,
     });
     o.metrics.setDomainHealthSource(() => domainHealth(this.mailDomains.list()));
+    this.accountControllers = o.accounts ? this.accountControllersOf(o.accounts, scope) : undefined;
     this.mailDomains.onChange((key, current, previous) => {
       this.enqueue(key);
       // Others naming the same domain may win or lose it now (conflicts resolve by age).
@@ -123,12 +144,95 @@ export class Operator {
     });
   }
 
+  private accountControllersOf(accounts: AccountsPort, scope: string): AccountControllers {
+    const o = this.o;
+    const timing = o.informerTiming ?? {};
+    const informer = (plural: string, kind: string, apiVersion: string, path: string) =>
+      new Informer({
+        client: o.client,
+        path,
+        kind,
+        apiVersion,
+        logger: o.logger.child({ informer: plural }),
+        ...timing,
+        onRelist: (reason) => o.metrics.relists.inc({ resource: plural, reason }),
+        onWatchRestart: (reason) => o.metrics.watchRestarts.inc({ resource: plural, reason }),
+      });
+    const mailUsers = informer(
+      USER_PLURAL,
+      'MailUser',
+      API_VERSION,
+      `/apis/${GROUP}/${VERSION}${scope}/${USER_PLURAL}`,
+    );
+    const mailGroups = informer(
+      GROUP_PLURAL,
+      'MailGroup',
+      API_VERSION,
+      `/apis/${GROUP}/${VERSION}${scope}/${GROUP_PLURAL}`,
+    );
+    const userSecrets = informer('user-secrets', 'Secret', 'v1', `/api/v1${scope}/secrets`);
+    const context = {
+      client: o.client,
+      events: new EventRecorder(o.client, FIELD_MANAGER, o.identity, o.logger),
+      fieldManager: FIELD_MANAGER,
+      clock: o.clock ?? (() => new Date()),
+    };
+    const controllers: AccountControllers = {
+      mailUsers,
+      mailGroups,
+      userSecrets,
+      users: new MailUserReconciler({
+        ...context,
+        mailUsers,
+        mailDomains: this.mailDomains,
+        secrets: userSecrets,
+        accounts,
+        logger: o.logger,
+        usageRefreshMs: o.usageRefreshMs ?? 5 * 60_000,
+      }),
+      groups: new MailGroupReconciler({ ...context, mailGroups, mailDomains: this.mailDomains, accounts }),
+    };
+    const addressDomain = (object: KubeObject | undefined) => {
+      const address = (object?.spec as { address?: unknown } | undefined)?.address;
+      return typeof address === 'string'
+        ? address.slice(address.lastIndexOf('@') + 1).toLowerCase()
+        : undefined;
+    };
+    mailUsers.onChange((key) => controllers.userQueue?.add(key));
+    mailGroups.onChange((key) => controllers.groupQueue?.add(key));
+    // A domain turning Ready (or not) moves the users and groups of that domain.
+    this.mailDomains.onChange((_key, current, previous) => {
+      const domains = new Set([domainOf(current), domainOf(previous)]);
+      for (const u of mailUsers.list())
+        if (domains.has(addressDomain(u))) controllers.userQueue?.add(objectKey(u));
+      for (const g of mailGroups.list())
+        if (domains.has(addressDomain(g))) controllers.groupQueue?.add(objectKey(g));
+    });
+    // A password Secret appearing or changing moves the users that reference it.
+    userSecrets.onChange((_key, current, previous) => {
+      const secret = current ?? previous;
+      if (!secret) return;
+      for (const u of mailUsers.list()) {
+        const ref = (u.spec as { password?: { secretRef?: { name?: string } } } | undefined)?.password
+          ?.secretRef;
+        if (u.metadata.namespace === secret.metadata.namespace && ref?.name === secret.metadata.name)
+          controllers.userQueue?.add(objectKey(u));
+      }
+    });
+    return controllers;
+  }
+
+  private informers(): Informer[] {
+    const a = this.accountControllers;
+    return [this.mailDomains, this.secrets, ...(a ? [a.mailUsers, a.mailGroups, a.userSecrets] : [])];
+  }
+
   get isLeader(): boolean {
     return this.o.leaderElection ? (this.elector?.isLeader ?? false) : this.queue !== undefined;
   }
 
   get synced(): boolean {
-    return this.mailDomains.hasSynced && this.secrets.hasSynced;
+    return this.informers().every((i) => i.hasSynced);
   }
 
   get queueDepth(): number {
@@ -152,8 +256,7 @@ export class Operator {
 
   private async run(): Promise<void> {
     const stop = this.stopController.signal;
-    this.mailDomains.start();
-    this.secrets.start();
+    for (const informer of this.informers()) informer.start();
     const lead = async (signal: AbortSignal) => {
       this.o.metrics.leader.set(1);
       try {
@@ -180,7 +283,7 @@ export class Operator {
   }
 
   private async lead(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.mailDomains.waitForSync(), this.secrets.waitForSync()]);
+    await Promise.all(this.informers().map((i) => i.waitForSync()));
     if (signal.aborted) return;
     const queue = new WorkQueue({
       maxDelayMs: this.o.maxBackoffMs,
@@ -198,6 +301,8 @@ export class Operator {
     // Periodic resync: converge even what no event pointed at (edits to the buckets by hand).
     this.resyncTimer = setInterval(() => {
       for (const key of this.mailDomains.keys()) this.enqueue(key);
+      const accounts = this.accountControllers;
+      if (accounts) for (const key of accounts.mailGroups.keys()) accounts.groupQueue?.add(key);
     }, this.o.resyncMs);
     this.resyncTimer.unref();
     const controller = new Controller({
@@ -208,12 +313,40 @@ export class Operator {
       logger: this.o.logger.child({ controller: CONTROLLER_NAME }),
       metrics: this.o.metrics,
     });
+    const runs = [controller.run(signal)];
+    const accounts = this.accountControllers;
+    if (accounts) {
+      const second = (name: string, informer: Informer, reconciler: Reconciler) => {
+        const q = new WorkQueue({
+          maxDelayMs: this.o.maxBackoffMs,
+          onDepth: (depth) => this.o.metrics.queueDepth.set({ controller: name }, depth),
+        });
+        for (const key of informer.keys()) q.add(key);
+        runs.push(
+          new Controller({
+            name,
+            queue: q,
+            reconciler,
+            workers: this.o.workers,
+            logger: this.o.logger.child({ controller: name }),
+            metrics: this.o.metrics,
+          }).run(signal),
+        );
+        return q;
+      };
+      accounts.userQueue = second('mailuser', accounts.mailUsers, accounts.users);
+      accounts.groupQueue = second('mailgroup', accounts.mailGroups, accounts.groups);
+    }
     try {
-      await controller.run(signal);
+      await Promise.all(runs);
     } finally {
       clearInterval(this.resyncTimer);
       this.statusWatch.stop();
       this.queue = undefined;
+      if (accounts) {
+        accounts.userQueue = undefined;
+        accounts.groupQueue = undefined;
+      }
     }
   }
 
@@ -221,7 +354,7 @@ export class Operator {
   async stop(): Promise<void> {
     this.stopController.abort();
     await this.running;
-    await Promise.all([this.mailDomains.stop(), this.secrets.stop()]);
+    await Promise.all(this.informers().map((i) => i.stop()));
   }
 }
 

@@ -65,7 +65,7 @@ imap:
     - { name: managesieve, containerPort: 4190, servicePort: 4190, env: MANAGESIEVE_PORT }
 operator:
   key: operator
-  database: false
+  database: true
   tls: false
   public: false
   ports: []

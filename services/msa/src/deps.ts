@@ -14,7 +14,7 @@ export interface MsaDeps {
   config: MsaConfig;
   logger: Logger;
   pool: Pool;
-  accounts: Pick<AccountStore, 'authenticate' | 'ownsAddress'>;
+  accounts: Pick<AccountStore, 'authenticate' | 'ownsAddress' | 'maySendAs'>;
   validateRecipient(
     request: routingV1.ValidateRecipientRequest,
   ): Promise<routingV1.ValidateRecipientResponse>;

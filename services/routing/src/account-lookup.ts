@@ -1,21 +1,21 @@
 import type { Account } from '@hermod/accounts';
 
 /**
- * Account lookups of one moment answered by one query: the addresses asked for while the current
+ * Lookups (accounts, groups) of one moment answered by one query: the addresses asked for while the current
  * batch is being planned (and RCPT checks arriving together) are collected until the event loop
  * turns, then fetched at once. Nothing is cached beyond that one query, so a change to an account
  * is seen by the next lookup.
  */
-export class CoalescingAccountLookup {
+export class CoalescingLookup<T> {
   private pending = new Map<
     string,
-    Array<{ resolve: (a: Account | undefined) => void; reject: (e: unknown) => void }>
+    Array<{ resolve: (a: T | undefined) => void; reject: (e: unknown) => void }>
   >();
   private scheduled = false;
 
-  constructor(private readonly fetchMany: (addresses: string[]) => Promise<Map<string, Account>>) {}
+  constructor(private readonly fetchMany: (addresses: string[]) => Promise<Map<string, T>>) {}
 
-  find(address: string): Promise<Account | undefined> {
+  find(address: string): Promise<T | undefined> {
     return new Promise((resolve, reject) => {
       const waiting = this.pending.get(address);
       if (waiting) waiting.push({ resolve, reject });
@@ -39,3 +39,6 @@ export class CoalescingAccountLookup {
     }
   }
 }
+
+/** Accounts by address, coalesced. */
+export class CoalescingAccountLookup extends CoalescingLookup<Account> {}

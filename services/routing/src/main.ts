@@ -16,7 +16,7 @@ import { routingV1 } from '@hermod/proto';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
 import { PeriodicPass, SpoolSweeper, StorageRetention } from '@hermod/spool';
 import { Counter } from 'prom-client';
-import { CoalescingAccountLookup } from './account-lookup.js';
+import { CoalescingAccountLookup, CoalescingLookup } from './account-lookup.js';
 import { AutoExchangerMonitor } from './auto-exchanger-monitor.js';
 import { BackupCallout } from './backup-callout.js';
 import { loadRoutingConfig } from './config.js';
@@ -57,9 +57,11 @@ runMain('routing', async () => {
 
   const accounts = new AccountStore(pool);
   const accountLookup = new CoalescingAccountLookup((addresses) => accounts.findByAddresses(addresses));
+  const groupLookup = new CoalescingLookup((addresses) => accounts.findGroups(addresses));
   const lookups: RoutingLookups = {
     domain: (name) => domains.get(name),
     accountFor: (address) => accountLookup.find(address),
+    groupFor: (address) => groupLookup.find(address),
     autoExchanger: (domain) => auto.effective(domain),
     maxAliasDepth: config.ROUTING_MAX_ALIAS_DEPTH,
     ...(config.ROUTING_SRS_SECRET ? { srsSecret: config.ROUTING_SRS_SECRET } : {}),

@@ -1,3 +1,4 @@
+import { groupAcceptsSender, type MailGroup } from '@hermod/accounts';
 import { AddressError, type ParsedAddress, parseAddress } from '@hermod/address';
 import type { DomainConfigValue } from '@hermod/domain-config';
 import type { EffectiveExchanger } from './exchanger.js';
@@ -40,6 +41,8 @@ export type RouteDecision =
       rule: string;
       exchanger: string;
       effectiveExchanger: string;
+      /** A group's sender policy was applied: another sender may get another answer. */
+      senderDependent?: boolean;
     }
   | {
       kind: 'reject';
@@ -57,8 +60,12 @@ export type Channel = 'submission' | 'inbound';
 /** What routing needs to know; injected so decisions are testable without a database. */
 export interface RoutingLookups {
   domain(name: string): DomainConfigValue | undefined;
-  /** The account that owns address (primary or alias), if any. */
-  accountFor(address: string): Promise<{ id: number; address: string } | undefined>;
+  /** The account that owns address (primary or alias), if any, with its forwarding. */
+  accountFor(
+    address: string,
+  ): Promise<{ id: number; address: string; forwardTo?: string[]; forwardKeepCopy?: boolean } | undefined>;
+  /** The distribution list (MailGroup) at address, if any. */
+  groupFor?(address: string): Promise<MailGroup | undefined>;
   /** For `auto` domains: the mode decided from live MX records, if one was decided yet. */
   autoExchanger?(domain: string): { effective: EffectiveExchanger; reason: string } | undefined;
   /**
@@ -114,6 +121,8 @@ export async function routeRecipient(
   address: string,
   channel: Channel,
   lookups: RoutingLookups,
+  /** The envelope sender ('' null sender) groups check; undefined: not known (route explain). */
+  sender?: string,
 ): Promise<RouteDecision> {
   let parsed: ParsedAddress;
   try {
@@ -150,7 +159,7 @@ export async function routeRecipient(
       );
     effective = decided.effective;
   } else effective = exchanger;
-  const deliver = (targets: RouteTarget[], rule: string): RouteDecision => ({
+  const deliver = (targets: RouteTarget[], rule: string): Extract<RouteDecision, { kind: 'deliver' }> => ({
     kind: 'deliver',
     canonical,
     targets,
@@ -235,9 +244,11 @@ export async function routeRecipient(
     );
   }
   try {
-    const resolved = await resolveLocal(parsed, config, lookups, new Set(), 0);
+    const walk: Walk = { lookups, sender, senderDependent: false };
+    const resolved = await resolveLocal(parsed, config, walk, new Set(), 0);
     if ('code' in resolved) return { ...resolved, exchanger, effectiveExchanger: effective };
-    return deliver(resolved.targets, resolved.rule);
+    const decision = deliver(resolved.targets, resolved.rule);
+    return walk.senderDependent ? { ...decision, senderDependent: true } : decision;
   } catch (error) {
     if (error instanceof AliasLoopError)
       return reject(
@@ -255,27 +266,95 @@ export async function routeRecipient(
 
 type Resolved = { targets: RouteTarget[]; rule: string } | Reject;
 
+/** What one resolution carries along: the lookups, the sender, and whether a group looked at it. */
+interface Walk {
+  lookups: RoutingLookups;
+  sender: string | undefined;
+  senderDependent: boolean;
+}
+
+const senderRule: Record<MailGroup['senderPolicy'], string> = {
+  anyone: 'anyone',
+  members: 'only its members',
+  listed: 'only the senders it lists',
+  domain: 'only senders of its own domain',
+};
+
+/** A group: its members if the sender may send to it, else 550 5.7.2 naming the rule. */
+async function expandGroup(
+  group: MailGroup,
+  walk: Walk,
+  visited: Set<string>,
+  depth: number,
+): Promise<Resolved> {
+  if (group.senderPolicy !== 'anyone') walk.senderDependent = true;
+  if (walk.sender !== undefined && !groupAcceptsSender(group, walk.sender))
+    return reject(
+      group.address,
+      550,
+      '5.7.2',
+      `${walk.sender || 'The null sender'} may not send to the group ${group.address} (${senderRule[group.senderPolicy]} may)`,
+      'group-sender',
+    );
+  return expand(group.members, 'group', walk, visited, depth);
+}
+
+/** An account: its mailbox, and copies to where it forwards (without its own copy if so declared). */
+async function accountTargets(
+  account: NonNullable<Awaited<ReturnType<RoutingLookups['accountFor']>>>,
+  rule: string,
+  tag: string | undefined,
+  walk: Walk,
+  visited: Set<string>,
+  depth: number,
+): Promise<Resolved> {
+  const own: RouteTarget = {
+    kind: 'local',
+    address: account.address,
+    accountId: account.id,
+    mailbox: 'INBOX',
+    ...(tag !== undefined ? { tag } : {}),
+  };
+  if (!account.forwardTo?.length) return { targets: [own], rule };
+  const forwarded = await expand(
+    account.forwardTo,
+    'forward',
+    walk,
+    new Set([...visited, account.address]),
+    depth,
+  );
+  const targets = 'code' in forwarded ? [] : forwarded.targets;
+  if (account.forwardKeepCopy !== false || targets.length === 0) targets.unshift(own);
+  return { targets, rule: targets.length > 1 || targets[0] !== own ? `${rule}+forward` : rule };
+}
+
 /** A local-domain address: domain alias, account, sub-address (base then alias or account), catch-all. */
 async function resolveLocal(
   parsed: ParsedAddress,
   config: DomainConfigValue,
-  lookups: RoutingLookups,
+  walk: Walk,
   visited: Set<string>,
   depth: number,
 ): Promise<Resolved> {
+  const { lookups } = walk;
   const { canonical } = parsed;
   if (visited.has(canonical) || depth > (lookups.maxAliasDepth ?? 10)) throw new AliasLoopError(canonical);
   visited.add(canonical);
   const local = parsed.localPart.toLowerCase();
 
   const alias = config.aliases.find((a) => a.source.toLowerCase() === local);
-  if (alias) return expand(alias.destinations, 'domain-alias', lookups, visited, depth);
-  const account = await lookups.accountFor(canonical);
+  if (alias) return expand(alias.destinations, 'domain-alias', walk, visited, depth);
+  const [account, group] = await Promise.all([lookups.accountFor(canonical), lookups.groupFor?.(canonical)]);
   if (account)
-    return {
-      targets: [{ kind: 'local', address: account.address, accountId: account.id, mailbox: 'INBOX' }],
-      rule: account.address === canonical ? 'account' : 'account-alias',
-    };
+    return accountTargets(
+      account,
+      account.address === canonical ? 'account' : 'account-alias',
+      undefined,
+      walk,
+      visited,
+      depth,
+    );
+  if (group) return expandGroup(group, walk, visited, depth);
 
   const separator = config.subaddressSeparator;
   const cut = local.indexOf(separator);
@@ -284,20 +363,14 @@ async function resolveLocal(
     const tag = parsed.localPart.slice(cut + 1);
     const baseAlias = config.aliases.find((a) => a.source.toLowerCase() === base);
     if (baseAlias) {
-      const expanded = await expand(baseAlias.destinations, 'subaddress', lookups, visited, depth);
+      const expanded = await expand(baseAlias.destinations, 'subaddress', walk, visited, depth);
       return expanded;
     }
     const baseAccount = await lookups.accountFor(`${base}@${parsed.domain}`);
-    if (baseAccount)
-      return {
-        targets: [
-          { kind: 'local', address: baseAccount.address, accountId: baseAccount.id, mailbox: 'INBOX', tag },
-        ],
-        rule: 'subaddress',
-      };
+    if (baseAccount) return accountTargets(baseAccount, 'subaddress', tag, walk, visited, depth);
   }
 
-  if (config.catchAll) return expand([config.catchAll], 'catch-all', lookups, visited, depth);
+  if (config.catchAll) return expand([config.catchAll], 'catch-all', walk, visited, depth);
   return reject(canonical, 550, '5.1.1', 'No such user here', 'unknown-user');
 }
 
@@ -305,10 +378,11 @@ async function resolveLocal(
 async function expand(
   destinations: string[],
   rule: string,
-  lookups: RoutingLookups,
+  walk: Walk,
   visited: Set<string>,
   depth: number,
 ): Promise<Resolved> {
+  const { lookups } = walk;
   const targets: RouteTarget[] = [];
   let firstRefusal: Reject | undefined;
   for (const destination of destinations) {
@@ -325,7 +399,7 @@ async function expand(
       (config.exchanger === 'local' ||
         (config.exchanger === 'auto' && lookups.autoExchanger?.(parsed.domain)?.effective === 'local'))
     ) {
-      const resolved = await resolveLocal(parsed, config, lookups, new Set(visited), depth + 1);
+      const resolved = await resolveLocal(parsed, config, walk, new Set(visited), depth + 1);
       if ('code' in resolved) firstRefusal ??= resolved;
       else targets.push(...resolved.targets);
       continue;

@@ -107,7 +107,7 @@ async function planRoute(
   };
 
   for (const r of message.recipients.filter((x) => x.state === 'pending')) {
-    const decision = await routeRecipient(r.address, channel, deps.lookups);
+    const decision = await routeRecipient(r.address, channel, deps.lookups, message.mailFrom);
     if (decision.kind === 'reject') {
       // Temporary: leave the recipient pending; the job is retried.
       if (decision.code < 500) return { kind: 'retry', delayMs: 30_000, reason: decision.message };

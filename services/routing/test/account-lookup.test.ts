@@ -10,6 +10,11 @@ const account = (id: number, address: string): Account => ({
   quotaBytes: null,
   disabled: false,
   aliases: [],
+  displayName: null,
+  managedBy: null,
+  forwardTo: [],
+  forwardKeepCopy: true,
+  sendAs: [],
 });
 
 function recordingLookup(known: Record<string, Account>, fail = false) {

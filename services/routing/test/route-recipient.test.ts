@@ -179,3 +179,67 @@ test('a bounce to an SRS address we issued goes back to the original sender; a f
   const forged = srsForward('orig@sender.example', 'example.com', 'other-secret');
   assert.equal(refusal(await routeRecipient(forged, 'inbound', lookups)), '550 5.1.1');
 });
+
+// Groups (MailGroup) and forwarding (MailUser spec.forwarding).
+const groupLookups = (senderPolicy: 'anyone' | 'members' | 'listed' | 'domain'): RoutingLookups => ({
+  ...lookups,
+  accountFor: async (address) =>
+    address === 'fwd@example.com'
+      ? { id: 11, address, forwardTo: ['far@gmail.example'], forwardKeepCopy: false }
+      : lookups.accountFor(address),
+  groupFor: async (address) =>
+    address === 'crew@example.com'
+      ? {
+          address,
+          domain: 'example.com',
+          displayName: null,
+          members: ['alice@example.com', 'bob@example.com', 'friend@gmail.example'],
+          senderPolicy,
+          allowedSenders: ['boss@partner.example', 'trusted.example'],
+          managedBy: 'MailGroup default/crew',
+        }
+      : undefined,
+});
+
+test('a group expands to its members, local and external', async () => {
+  const d = await routeRecipient('crew@example.com', 'inbound', groupLookups('anyone'), 'x@far.example');
+  assert.equal(d.kind, 'deliver');
+  assert.equal(d.rule, 'group');
+  assert.deepEqual(d.kind === 'deliver' && d.targets.map((t) => `${t.kind} ${t.address}`), [
+    'local alice@example.com',
+    'local bob@example.com',
+    'remote friend@gmail.example',
+  ]);
+  assert.equal(
+    d.kind === 'deliver' && d.senderDependent,
+    undefined,
+    'an open group answers every sender alike',
+  );
+});
+
+test("a group's sender policy refuses other senders with 550 5.7.2 and accepts its own", async () => {
+  const cases: Array<[Parameters<typeof groupLookups>[0], string, string]> = [
+    ['members', 'bob@example.com', 'accepted'],
+    ['members', 'x@far.example', '550 5.7.2'],
+    ['members', '', '550 5.7.2'],
+    ['domain', 'carol@example.com', 'accepted'],
+    ['domain', 'carol@other.example', '550 5.7.2'],
+    ['listed', 'boss@partner.example', 'accepted'],
+    ['listed', 'anyone@trusted.example', 'accepted'],
+    ['listed', 'bob@example.com', '550 5.7.2'],
+  ];
+  for (const [policy, sender, expected] of cases) {
+    const d = await routeRecipient('crew@example.com', 'inbound', groupLookups(policy), sender);
+    assert.equal(refusal(d), expected, `${policy} / ${sender || '<>'}`);
+    if (d.kind === 'deliver') assert.equal(d.senderDependent, true);
+    else assert.match(d.message, /may not send to the group crew@example\.com/);
+  }
+});
+
+test('forwarding without a kept copy sends only to the forward address, with SRS', async () => {
+  const d = await routeRecipient('fwd@example.com', 'inbound', groupLookups('anyone'), 'x@far.example');
+  assert.deepEqual(d.kind === 'deliver' && d.targets.map((t) => `${t.kind} ${t.address}`), [
+    'remote far@gmail.example',
+  ]);
+  assert.equal(d.kind === 'deliver' && d.targets[0]?.kind === 'remote' && d.targets[0].forwarded, true);
+});

@@ -331,6 +331,11 @@ describe('chart on a real API server', () => {
       (await cp.kubectl(['auth', 'can-i', verb, resource, '-n', namespace, '--as', sa])).stdout.trim();
     assert.equal(await can('watch', 'maildomains.mail.hermod.dev', 'default'), 'yes');
     assert.equal(await can('patch', 'maildomains.mail.hermod.dev/status', 'default'), 'yes');
+    for (const kind of ['mailusers', 'mailgroups']) {
+      assert.equal(await can('watch', `${kind}.mail.hermod.dev`, 'default'), 'yes');
+      assert.equal(await can('patch', `${kind}.mail.hermod.dev/status`, 'default'), 'yes');
+      assert.equal(await can('delete', `${kind}.mail.hermod.dev`, 'default'), 'no');
+    }
     assert.equal(await can('create', 'secrets', 'default'), 'yes');
     assert.equal(await can('update', 'leases.coordination.k8s.io'), 'yes');
     assert.equal(

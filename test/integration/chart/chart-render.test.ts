@@ -258,18 +258,20 @@ describe('default values', () => {
     }
   });
 
-  test('MailDomain CRD is installed behind crds.install and kept on uninstall', async () => {
-    const crd = byKind(objects, 'CustomResourceDefinition').find(
-      (c) => c.metadata.name === 'maildomains.mail.hermod.dev',
-    );
-    assert.ok(crd, 'templates/crd/maildomains.yaml renders the MailDomain CRD');
-    assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+  test('the MailDomain, MailUser and MailGroup CRDs are installed behind crds.install and kept on uninstall', async () => {
+    for (const plural of ['maildomains', 'mailusers', 'mailgroups']) {
+      const crd = byKind(objects, 'CustomResourceDefinition').find(
+        (c) => c.metadata.name === `${plural}.mail.hermod.dev`,
+      );
+      assert.ok(crd, `templates/crd/${plural}.yaml renders the CRD`);
+      assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+      // Generated from the operator's single source: the chart's copy carries the same spec.
+      const source = join(repositoryRoot, `operator/config/crd/mail.hermod.dev_${plural}.yaml`);
+      const generated = parse(await readFile(source, 'utf8')) as K8sObject;
+      assert.deepEqual(crd.spec, generated.spec, 'chart CRD differs from operator/config/crd: regenerate it');
+    }
     const without = await renderChart({ set: ['crds.install=false'] });
     assert.equal(byKind(without, 'CustomResourceDefinition').length, 0);
-    // Generated from the operator's single source: the chart's copy carries the same spec.
-    const source = join(repositoryRoot, 'operator/config/crd/mail.hermod.dev_maildomains.yaml');
-    const generated = parse(await readFile(source, 'utf8')) as K8sObject;
-    assert.deepEqual(crd.spec, generated.spec, 'chart CRD differs from operator/config/crd: regenerate it');
   });
 
   test('optional APIs are left out (not half-applied) when the cluster does not serve them', async () => {
@@ -366,11 +368,10 @@ describe('all-features values', () => {
     for (const name of componentNames) {
       const env = envOf(containerOf(deploymentOf(objects, name)));
       assert.deepEqual(env.get('NATS_URL')?.valueFrom, { secretKeyRef: { name: 'hermod-nats', key: 'url' } });
-      if (name !== 'operator') {
-        assert.deepEqual(env.get('DATABASE_URL')?.valueFrom, {
-          secretKeyRef: { name: secret?.metadata.name, key: 'url' },
-        });
-      }
+      // The operator too: MailUser and MailGroup are reconciled into the accounts store.
+      assert.deepEqual(env.get('DATABASE_URL')?.valueFrom, {
+        secretKeyRef: { name: secret?.metadata.name, key: 'url' },
+      });
     }
     const msa = deploymentOf(objects, 'msa').spec.template.spec;
     assert.deepEqual(msa.nodeSelector, { 'kubernetes.io/os': 'linux' });

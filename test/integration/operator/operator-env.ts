@@ -23,6 +23,8 @@ import {
 export const OPERATOR_NAMESPACE = 'hermod-system';
 export const rbacDir = join(repositoryRoot, 'operator', 'config', 'rbac');
 export const crdFile = join(repositoryRoot, 'operator', 'config', 'crd', 'mail.hermod.dev_maildomains.yaml');
+/** Every CRD of the operator (MailDomain, MailUser, MailGroup). */
+export const crdDir = join(repositoryRoot, 'operator', 'config', 'crd');
 
 export interface OperatorEnv {
   cp: TestControlPlane;
@@ -55,12 +57,14 @@ export async function startOperatorEnv(
     dkimKeys: await openDkimKeyBucket(js),
     domainStatus: await openDomainStatusBucket(js),
   };
-  await cp.kubectlOk(['apply', '--server-side', '-f', crdFile]);
+  await cp.kubectlOk(['apply', '--server-side', '-f', crdDir]);
   await cp.kubectlOk([
     'wait',
     '--for=condition=Established',
     '--timeout=60s',
     'crd/maildomains.mail.hermod.dev',
+    'crd/mailusers.mail.hermod.dev',
+    'crd/mailgroups.mail.hermod.dev',
   ]);
   // Through its kustomization, which names the namespace (hermod-system) and creates it.
   await cp.kubectlOk(['apply', '-k', rbacDir]);

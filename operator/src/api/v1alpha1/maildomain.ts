@@ -11,8 +11,8 @@ export const PLURAL = 'maildomains';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
 /** CEL rules on a schema node (x-kubernetes-validations). */
-type CelRule = { rule: string; message: string; fieldPath?: string; reason?: string };
-const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
+export type CelRule = { rule: string; message: string; fieldPath?: string; reason?: string };
+export const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
 
 // The same language as domainNamePattern in @hermod/domain-config, without its look-ahead: the API
 // server checks patterns with Go's RE2, which has none (maxLength does the length part).
@@ -25,7 +25,7 @@ const duration = z
 // Quantities in the Kubernetes style (25Mi, 1Gi, 500000), within bounds the API server checks at
 // apply time (CEL's quantity library) and the parser checks the same way, so nothing the API
 // server accepts is refused by the operator later.
-const boundedQuantity = (min: string, max: string) => {
+export const boundedQuantity = (min: string, max: string) => {
   const message = `must be between ${min} and ${max}`;
   return z
     .string()
@@ -54,7 +54,7 @@ const hostName = z
   .regex(
     /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$/,
   );
-const address = z
+export const address = z
   .string()
   .min(3)
   .max(320)
@@ -344,14 +344,17 @@ export const ObjectMeta = z.looseObject({
 });
 export type ObjectMeta = z.infer<typeof ObjectMeta>;
 
-/** A MailDomain as read from the API server (which has already applied the CRD defaults). */
-export const MailDomain = z.object({
-  apiVersion: z.string().optional(),
-  kind: z.string().optional(),
-  metadata: ObjectMeta,
-  spec: MailDomainSpec,
-  status: MailDomainStatus.optional(),
-});
+/** A resource of ours as read from the API server (which has already applied the CRD defaults). */
+export const resourceOf = <S extends z.ZodType, T extends z.ZodType>(spec: S, status: T) =>
+  z.object({
+    apiVersion: z.string().optional(),
+    kind: z.string().optional(),
+    metadata: ObjectMeta,
+    spec,
+    status: status.optional(),
+  });
+
+export const MailDomain = resourceOf(MailDomainSpec, MailDomainStatus);
 export type MailDomain = z.infer<typeof MailDomain>;
 
 export const printerColumns = [

@@ -29,6 +29,8 @@ ${limitFlagsHelp}
 
 Limits: the account's value, else its domain's (hermod domain limits), else msa's setting.
 
+Accounts managed by a Kubernetes MailUser are read-only here: change the resource instead.
+
 Passwords are never taken from the command line. Example: printf '%s\\n' "$PW" | hermod user add ann@example.com`;
 
 async function store(ctx: CliContext): Promise<AccountStore> {
@@ -133,7 +135,7 @@ export const userCommand: CliCommand = {
               `${accounts
                 .map(
                   (a) =>
-                    `${a.address.padEnd(40)} ${a.quotaBytes ?? 'no quota'}${a.disabled ? ' disabled' : ''}${a.aliases.length ? `  aliases: ${a.aliases.join(', ')}` : ''}`,
+                    `${a.address.padEnd(40)} ${a.quotaBytes ?? 'no quota'}${a.disabled ? ' disabled' : ''}${a.aliases.length ? `  aliases: ${a.aliases.join(', ')}` : ''}${a.managedBy ? `  managed by ${a.managedBy}` : ''}`,
                 )
                 .join('\n')}\n`,
             );

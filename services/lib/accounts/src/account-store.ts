@@ -1,6 +1,6 @@
 import { parseAddress } from '@hermod/address';
 import { type Pool, withTransaction } from '@hermod/db';
-import { createDefaultMailboxes } from '@hermod/mail-store';
+import { accountUsage, createDefaultMailboxes } from '@hermod/mail-store';
 import {
   type AppPasswordInfo,
   deleteAppPassword,
@@ -9,7 +9,21 @@ import {
   matchAppPassword,
   selectAppPasswords,
 } from './app-passwords.js';
-import { hashPassword, needsRehash, verifyPassword } from './password.js';
+import { AccountError } from './errors.js';
+import {
+  applyMailGroup,
+  applyManagedAccount,
+  askedByCanonical,
+  type DeletionPolicy,
+  findGroups,
+  type MailGroup,
+  type MailGroupInput,
+  type ManagedAccountInput,
+  managedError,
+  releaseManagedAccount,
+  removeMailGroup,
+} from './managed.js';
+import { checkPasswordStrength, hashPassword, needsRehash, verifyPassword } from './password.js';
 import {
   accountLimitOverrides,
   resumeSending,
@@ -21,6 +35,8 @@ import {
   suspendSending,
 } from './sending-policy.js';
 
+export { AccountError, type AccountErrorCode } from './errors.js';
+
 export interface Account {
   id: number;
   address: string;
@@ -28,18 +44,15 @@ export interface Account {
   quotaBytes: number | null;
   disabled: boolean;
   aliases: string[];
-}
-
-export type AccountErrorCode = 'exists' | 'not-found' | 'bad-address' | 'weak-password';
-
-export class AccountError extends Error {
-  constructor(
-    readonly code: AccountErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AccountError';
-  }
+  displayName: string | null;
+  /** The Kubernetes resource that owns the account ('MailUser <namespace>/<name>'), if any. */
+  managedBy: string | null;
+  /** Addresses every message is forwarded to. */
+  forwardTo: string[];
+  /** With forwardTo: whether the account keeps its own copy as well. */
+  forwardKeepCopy: boolean;
+  /** Addresses the account may send as (besides its own and its aliases). */
+  sendAs: string[];
 }
 
 type AccountRow = {
@@ -49,6 +62,11 @@ type AccountRow = {
   quota_bytes: number | null;
   disabled: boolean;
   aliases: string[] | null;
+  display_name: string | null;
+  managed_by: string | null;
+  forward_to: string[];
+  forward_keep_copy: boolean;
+  send_as: string[];
 };
 
 const toAccount = (r: AccountRow): Account => ({
@@ -58,9 +76,18 @@ const toAccount = (r: AccountRow): Account => ({
   quotaBytes: r.quota_bytes,
   disabled: r.disabled,
   aliases: r.aliases ?? [],
+  displayName: r.display_name,
+  managedBy: r.managed_by,
+  forwardTo: r.forward_to,
+  forwardKeepCopy: r.forward_keep_copy,
+  sendAs: r.send_as,
 });
 
-const selectAccount = `SELECT a.id, a.address, a.domain, a.quota_bytes, a.disabled,
+/** The columns of an Account row (without aliases), for every SELECT that builds one. */
+export const accountColumns =
+  'a.id, a.address, a.domain, a.quota_bytes, a.disabled, a.display_name, a.managed_by, a.forward_to, a.forward_keep_copy, a.send_as';
+
+const selectAccount = `SELECT ${accountColumns},
   (SELECT array_agg(x.address ORDER BY x.address) FROM account_addresses x WHERE x.account_id = a.id) AS aliases
   FROM accounts a`;
 
@@ -88,13 +115,15 @@ export class AccountStore {
 
   async create(input: { address: string; password: string; quotaBytes?: number }): Promise<Account> {
     const address = this.canonical(input.address);
-    if (input.password.length < 8)
-      throw new AccountError('weak-password', 'password must be at least 8 characters');
+    checkPasswordStrength(input.password);
     const passwordHash = await hashPassword(input.password);
     return withTransaction(this.pool, async (client) => {
-      const taken = await client.query('SELECT 1 FROM account_addresses WHERE address = $1', [address]);
-      if (taken.rowCount)
-        throw new AccountError('exists', `${address} is already an alias of another account`);
+      const taken = await client.query<{ what: string }>(
+        `SELECT 'an alias of another account' AS what FROM account_addresses WHERE address = $1
+         UNION ALL SELECT 'a group' FROM mail_groups WHERE address = $1`,
+        [address],
+      );
+      if (taken.rows[0]) throw new AccountError('exists', `${address} is already ${taken.rows[0].what}`);
       const { rows } = await client.query<{ id: number }>(
         `INSERT INTO accounts (address, domain, password_hash, quota_bytes) VALUES ($1, $2, $3, $4)
          ON CONFLICT (address) DO NOTHING RETURNING id`,
@@ -107,9 +136,23 @@ export class AccountStore {
     });
   }
 
+  /**
+   * Refuses to change an account a Kubernetes resource owns (the CLI's changes would be undone by
+   * the operator at its next reconcile): the error names the resource to change instead.
+   */
+  private async assertNotManaged(address: string): Promise<void> {
+    const { rows } = await this.pool.query<{ address: string; managed_by: string | null }>(
+      `SELECT a.address, a.managed_by FROM accounts a
+       WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_addresses WHERE address = $1)`,
+      [this.canonical(address)],
+    );
+    const owner = rows[0]?.managed_by;
+    if (owner) throw managedError(rows[0]?.address ?? address, owner);
+  }
+
   async setPassword(address: string, password: string): Promise<void> {
-    if (password.length < 8)
-      throw new AccountError('weak-password', 'password must be at least 8 characters');
+    checkPasswordStrength(password);
+    await this.assertNotManaged(address);
     const { rowCount } = await this.pool.query(
       'UPDATE accounts SET password_hash = $2, updated_at = now() WHERE address = $1',
       [this.canonical(address), await hashPassword(password)],
@@ -118,6 +161,7 @@ export class AccountStore {
   }
 
   async remove(address: string): Promise<void> {
+    await this.assertNotManaged(address);
     const { rowCount } = await this.pool.query('DELETE FROM accounts WHERE address = $1', [
       this.canonical(address),
     ]);
@@ -137,6 +181,9 @@ export class AccountStore {
     const canonicalAlias = this.canonical(alias);
     const account = await this.findByAddress(accountAddress);
     if (!account) throw new AccountError('not-found', `no account ${accountAddress}`);
+    if (account.managedBy) throw managedError(account.address, account.managedBy);
+    if ((await findGroups(this.pool, [canonicalAlias])).size > 0)
+      throw new AccountError('exists', `${canonicalAlias} is a group`);
     const clash = await this.findByAddress(canonicalAlias);
     if (clash) throw new AccountError('exists', `${canonicalAlias} already belongs to ${clash.address}`);
     await this.pool.query('INSERT INTO account_addresses (address, account_id) VALUES ($1, $2)', [
@@ -155,15 +202,7 @@ export class AccountStore {
    * to its account; unknown and unparsable addresses are absent.
    */
   async findByAddresses(addresses: string[]): Promise<Map<string, Account>> {
-    const asked = new Map<string, string[]>();
-    for (const address of addresses) {
-      try {
-        const canonical = parseAddress(address).canonical;
-        asked.set(canonical, [...(asked.get(canonical) ?? []), address]);
-      } catch {
-        // unparsable: no account
-      }
-    }
+    const asked = askedByCanonical(addresses);
     const found = new Map<string, Account>();
     if (asked.size === 0) return found;
     const { rows } = await this.pool.query<AccountRow & { asked: string }>(
@@ -192,7 +231,7 @@ export class AccountStore {
     }
     const { rows } = canonical
       ? await this.pool.query<AccountRow & { password_hash: string; password_scopes: LoginScope[] | null }>(
-          `SELECT a.id, a.address, a.domain, a.quota_bytes, a.disabled, a.password_hash, a.password_scopes,
+          `SELECT ${accountColumns}, a.password_hash, a.password_scopes,
              NULL::text[] AS aliases
            FROM accounts a WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_addresses WHERE address = $1)`,
           [canonical],
@@ -327,6 +366,53 @@ export class AccountStore {
 
   async limitOverrides(address: string): Promise<StoredLimitOverrides> {
     return accountLimitOverrides(this.pool, await this.accountId(address));
+  }
+
+  /** Creates or converges an account a Kubernetes resource declares (see managed.ts). */
+  applyManaged(owner: string, input: ManagedAccountInput, options: { adopt: boolean }) {
+    return applyManagedAccount(this.pool, owner, input, options);
+  }
+
+  /** A resource's account going away: deleted with its mail, or kept disabled and unowned. */
+  releaseManaged(owner: string, address: string, policy: DeletionPolicy) {
+    return releaseManagedAccount(this.pool, owner, address, policy);
+  }
+
+  applyGroup(owner: string, input: MailGroupInput, options: { adopt: boolean }) {
+    return applyMailGroup(this.pool, owner, input, options);
+  }
+
+  removeGroup(owner: string, address: string) {
+    return removeMailGroup(this.pool, owner, address);
+  }
+
+  /** The groups of many addresses in one statement (unknown and unparsable ones are absent). */
+  findGroups(addresses: string[]): Promise<Map<string, MailGroup>> {
+    return findGroups(this.pool, addresses);
+  }
+
+  /** Bytes and messages an account stores (what its quota counts). */
+  usage(accountId: number): Promise<{ bytes: number; messages: number }> {
+    return accountUsage(this.pool, accountId);
+  }
+
+  /**
+   * Whether the account may use address as a sender: its primary address, one of its aliases, or
+   * an address it was given send-as rights for.
+   */
+  async maySendAs(accountId: number, address: string): Promise<boolean> {
+    if (await this.ownsAddress(accountId, address)) return true;
+    let canonical: string;
+    try {
+      canonical = parseAddress(address).canonical;
+    } catch {
+      return false;
+    }
+    const { rowCount } = await this.pool.query('SELECT 1 FROM accounts WHERE id = $1 AND $2 = ANY(send_as)', [
+      accountId,
+      canonical,
+    ]);
+    return (rowCount ?? 0) > 0;
   }
 
   /** Whether the account may use address as a sender (its primary address or one of its aliases). */

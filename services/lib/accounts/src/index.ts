@@ -22,6 +22,16 @@ export {
 } from './login-throttle.js';
 export { type LoginThrottleSettings, loginThrottleEnv, loginThrottlePolicy } from './login-throttle-env.js';
 export {
+  type DeletionPolicy,
+  groupAcceptsSender,
+  type MailGroup,
+  type MailGroupInput,
+  type ManagedAccountInput,
+  type ManagedAccountResult,
+  type SenderPolicy,
+  senderPolicies,
+} from './managed.js';
+export {
   type BearerCredentials,
   decodeBearerResponse,
   type OidcSettings,
@@ -31,7 +41,7 @@ export {
   type TokenCheck,
   type TokenVerifier,
 } from './oidc.js';
-export { hashPassword, verifyPassword } from './password.js';
+export { checkPasswordStrength, hashPassword, isArgon2Hash, verifyPassword } from './password.js';
 export {
   accountLimitOverrides,
   domainLimitOverrides,

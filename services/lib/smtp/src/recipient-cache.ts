@@ -45,7 +45,8 @@ export class RecipientCache<T> {
  * user works at once; a removed one is refused again within the TTL (mda fails a delivery to an
  * account that no longer exists). The receiver clears the cache when domain config or status
  * changes (onRoutingInputsChange), since an answer also names the local mailbox the message is
- * routed to at accept time. Keyed by channel and address: the sender does not change the answer.
+ * routed to at accept time. Keyed by channel and address; an answer that depends on the sender (a
+ * group with a sender policy) is not remembered.
  */
 export function cachedValidator(
   validate: ValidateRecipient,
@@ -56,7 +57,8 @@ export function cachedValidator(
     const cached = cache.get(key);
     if (cached) return cached;
     const answer = await validate(request);
-    if (answer.verdict === routingV1.Verdict.VERDICT_ACCEPT) cache.set(key, answer);
+    if (answer.verdict === routingV1.Verdict.VERDICT_ACCEPT && !answer.senderDependent)
+      cache.set(key, answer);
     return answer;
   };
 }

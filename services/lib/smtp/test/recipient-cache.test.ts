@@ -30,6 +30,7 @@ test('only accepted recipients are cached, per channel, for the TTL', async () =
         destination: ok ? 'local' : '',
         canonicalAddress: request.address,
         localRoute: undefined,
+        senderDependent: false,
       };
     },
     new RecipientCache(5_000, 10, () => now),
@@ -45,4 +46,32 @@ test('only accepted recipients are cached, per channel, for the TTL', async () =
   now = 5_001;
   await ask('alice@example.test');
   assert.equal(calls.length, 5, 'asked again after the TTL');
+});
+
+test('an answer that depends on the sender is never reused for another', async () => {
+  let calls = 0;
+  const validate = cachedValidator(async (request) => {
+    calls++;
+    return {
+      verdict: routingV1.Verdict.VERDICT_ACCEPT,
+      smtpCode: 250,
+      enhancedCode: '2.1.5',
+      message: 'OK',
+      destination: 'local',
+      canonicalAddress: request.address,
+      localRoute: undefined,
+      senderDependent: true,
+    };
+  }, new RecipientCache(5_000, 10));
+  await validate({
+    address: 'list@example.test',
+    channel: routingV1.Channel.CHANNEL_INBOUND,
+    sender: 'a@x.test',
+  });
+  await validate({
+    address: 'list@example.test',
+    channel: routingV1.Channel.CHANNEL_INBOUND,
+    sender: 'b@x.test',
+  });
+  assert.equal(calls, 2);
 });

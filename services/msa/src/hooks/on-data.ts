@@ -27,7 +27,7 @@ async function checkFromHeader(
     } catch {
       throw smtpError(553, '5.7.1', `From header address <${address}> is not valid`);
     }
-    if (!(await deps.accounts.ownsAddress(user.accountId, canonical)))
+    if (!(await deps.accounts.maySendAs(user.accountId, canonical)))
       throw smtpError(553, '5.7.1', `From header address <${canonical}> not owned by user ${user.address}`);
   }
 }

@@ -36,7 +36,7 @@ export function onMailFrom(deps: MsaDeps): NonNullable<SMTPServerOptions['onMail
       return;
     }
     deps.accounts
-      .ownsAddress(user.accountId, address.address)
+      .maySendAs(user.accountId, address.address)
       .then(async (owned) => {
         if (!owned) {
           deps.refused(session, 'sender', { code: 553, sender: address.address, user: user.address });

@@ -7,12 +7,17 @@ type Handler = routingV1.RoutingServiceServer['validateRecipient'];
 /** RCPT-time check: accept, or the exact SMTP reply to refuse with. */
 export function validateRecipientHandler(lookups: RoutingLookups): Handler {
   return (call, callback) => {
-    const { address, channel } = call.request;
+    const { address, channel, sender } = call.request;
     if (channel === routingV1.Channel.CHANNEL_UNSPECIFIED || channel === routingV1.Channel.UNRECOGNIZED) {
       callback({ code: status.INVALID_ARGUMENT, message: 'channel is required' });
       return;
     }
-    routeRecipient(address, channel === routingV1.Channel.CHANNEL_INBOUND ? 'inbound' : 'submission', lookups)
+    routeRecipient(
+      address,
+      channel === routingV1.Channel.CHANNEL_INBOUND ? 'inbound' : 'submission',
+      lookups,
+      sender,
+    )
       .then((decision) => {
         if (decision.kind === 'reject') {
           const verdict =
@@ -22,7 +27,9 @@ export function validateRecipientHandler(lookups: RoutingLookups): Handler {
                 ? routingV1.Verdict.VERDICT_UNKNOWN_USER
                 : decision.enhanced === '5.7.1'
                   ? routingV1.Verdict.VERDICT_RELAY_DENIED
-                  : routingV1.Verdict.VERDICT_BAD_ADDRESS;
+                  : decision.enhanced === '5.7.2'
+                    ? routingV1.Verdict.VERDICT_SENDER_REFUSED
+                    : routingV1.Verdict.VERDICT_BAD_ADDRESS;
           callback(null, {
             verdict,
             smtpCode: decision.code,
@@ -31,6 +38,7 @@ export function validateRecipientHandler(lookups: RoutingLookups): Handler {
             destination: '',
             canonicalAddress: decision.canonical,
             localRoute: undefined,
+            senderDependent: false,
           });
           return;
         }
@@ -48,6 +56,7 @@ export function validateRecipientHandler(lookups: RoutingLookups): Handler {
             decision.targets.length === 1 && only?.kind === 'local'
               ? { accountId: only.accountId, mailbox: only.mailbox, rule: decision.rule, tag: only.tag ?? '' }
               : undefined,
+          senderDependent: decision.senderDependent ?? false,
         });
       })
       .catch((error: unknown) => callback({ code: status.UNAVAILABLE, message: (error as Error).message }));

@@ -71,6 +71,8 @@ export enum Verdict {
   VERDICT_RELAY_DENIED = 3,
   VERDICT_TEMPORARY_FAILURE = 4,
   VERDICT_BAD_ADDRESS = 5,
+  /** VERDICT_SENDER_REFUSED - The sender may not send to this recipient (a group's sender policy): 550 5.7.2. */
+  VERDICT_SENDER_REFUSED = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -94,6 +96,9 @@ export function verdictFromJSON(object: any): Verdict {
     case 5:
     case "VERDICT_BAD_ADDRESS":
       return Verdict.VERDICT_BAD_ADDRESS;
+    case 6:
+    case "VERDICT_SENDER_REFUSED":
+      return Verdict.VERDICT_SENDER_REFUSED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -115,6 +120,8 @@ export function verdictToJSON(object: Verdict): string {
       return "VERDICT_TEMPORARY_FAILURE";
     case Verdict.VERDICT_BAD_ADDRESS:
       return "VERDICT_BAD_ADDRESS";
+    case Verdict.VERDICT_SENDER_REFUSED:
+      return "VERDICT_SENDER_REFUSED";
     case Verdict.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -142,7 +149,14 @@ export interface ValidateRecipientResponse {
    * Set when the recipient goes to exactly one local mailbox: the receiver may write the message
    * routed at accept time and hand it straight to delivery (routing's own decision, made now).
    */
-  localRoute: LocalRoute | undefined;
+  localRoute:
+    | LocalRoute
+    | undefined;
+  /**
+   * The answer depends on the sender (a group that restricts who may send to it): not to be
+   * remembered for other senders.
+   */
+  senderDependent: boolean;
 }
 
 export interface LocalRoute {
@@ -281,6 +295,7 @@ function createBaseValidateRecipientResponse(): ValidateRecipientResponse {
     destination: "",
     canonicalAddress: "",
     localRoute: undefined,
+    senderDependent: false,
   };
 }
 
@@ -306,6 +321,9 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
     }
     if (message.localRoute !== undefined) {
       LocalRoute.encode(message.localRoute, writer.uint32(58).fork()).join();
+    }
+    if (message.senderDependent !== false) {
+      writer.uint32(64).bool(message.senderDependent);
     }
     return writer;
   },
@@ -379,6 +397,14 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
             message.localRoute = LocalRoute.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.senderDependent = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -416,6 +442,11 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
         : isSet(object.local_route)
         ? LocalRoute.fromJSON(object.local_route)
         : undefined,
+      senderDependent: isSet(object.senderDependent)
+        ? globalThis.Boolean(object.senderDependent)
+        : isSet(object.sender_dependent)
+        ? globalThis.Boolean(object.sender_dependent)
+        : false,
     };
   },
 
@@ -442,6 +473,9 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
     if (message.localRoute !== undefined) {
       obj.localRoute = LocalRoute.toJSON(message.localRoute);
     }
+    if (message.senderDependent !== false) {
+      obj.senderDependent = message.senderDependent;
+    }
     return obj;
   },
 
@@ -459,6 +493,7 @@ export const ValidateRecipientResponse: MessageFns<ValidateRecipientResponse> = 
     message.localRoute = (object.localRoute !== undefined && object.localRoute !== null)
       ? LocalRoute.fromPartial(object.localRoute)
       : undefined;
+    message.senderDependent = object.senderDependent ?? false;
     return message;
   },
 };
