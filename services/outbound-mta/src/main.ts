@@ -5,10 +5,11 @@ import { DomainConfigStore, openDkimKeyBucket, openDomainBucket } from '@hermod/
 import { consumeJobs, publishJob } from '@hermod/nats';
 import { consumers, OutboundJob, subjects } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { loadOutboundConfig } from './config.js';
+import { daneResolver, loadOutboundConfig } from './config.js';
 import { defaultRulesFile, loadReplyClassifier } from './delivery/classify.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { dkimKeySource } from './dkim/key-source.js';
+import { validatingResolverQuery } from './dns/dnssec-query.js';
 import { createOutboundMetrics } from './metrics.js';
 import { enqueueOrphans } from './queue/enqueue.js';
 import { intakeJobs } from './queue/intake.js';
@@ -25,6 +26,11 @@ runMain('outbound-mta', async () => {
 
   const resolver = new Resolver({ timeout: 5_000, tries: 2 });
   if (config.OUTBOUND_DNS_SERVERS.length > 0) resolver.setServers(config.OUTBOUND_DNS_SERVERS);
+  const dane = daneResolver(config);
+  if (config.OUTBOUND_DANE && !dane)
+    throw new Error(
+      'OUTBOUND_DANE needs OUTBOUND_DANE_RESOLVER or OUTBOUND_DNS_SERVERS (a validating resolver)',
+    );
   const ca = config.OUTBOUND_TLS_CA_FILE ? readFileSync(config.OUTBOUND_TLS_CA_FILE) : undefined;
 
   const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
@@ -53,6 +59,7 @@ runMain('outbound-mta', async () => {
       resolver,
       httpsPolicyFetcher({ resolver, port: config.OUTBOUND_MTA_STS_PORT, ca }),
     ),
+    dane: config.OUTBOUND_DANE && dane ? validatingResolverQuery(dane) : undefined,
     classify: loadReplyClassifier(config.OUTBOUND_REPLY_RULES_FILE ?? defaultRulesFile),
     metrics,
     finish: {

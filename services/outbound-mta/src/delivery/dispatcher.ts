@@ -2,6 +2,7 @@ import type { Pool } from '@hermod/db';
 import type { DomainConfigValue } from '@hermod/domain-config';
 import type { Logger } from '@hermod/logging';
 import type { DkimSigningKey } from '../dkim/dkim-sign.js';
+import type { SecureDnsQuery } from '../dns/dnssec-query.js';
 import { DestinationError, type DnsResolver } from '../dns/resolve-destination.js';
 import type { OutboundMetrics } from '../metrics.js';
 import { type AttemptResult, type FinishDeps, finishAttempt, type MessageContext } from '../queue/finish.js';
@@ -13,7 +14,7 @@ import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage 
 import type { ReplyClassifier } from './classify.js';
 import { deliverMessage, type PreparedMessage, prepareMessage } from './deliver-message.js';
 import { asDeliveryFailure, NetworkError } from './errors.js';
-import { planRoute, type RoutePlan } from './plan-route.js';
+import { hostPolicy, planRoute, type RoutePlan } from './plan-route.js';
 import { SmtpSession } from './smtp-session.js';
 
 export interface DispatcherSettings {
@@ -37,6 +38,8 @@ export interface DispatcherDeps {
   domainConfig: (domain: string) => DomainConfigValue | undefined;
   dkimKey: (domain: string) => Promise<DkimSigningKey | undefined>;
   mtaSts: MtaStsCache;
+  /** DANE (RFC 7672) through a validating resolver; off when undefined. */
+  dane?: SecureDnsQuery | undefined;
   classify: ReplyClassifier;
   finish: FinishDeps;
   metrics: OutboundMetrics;
@@ -224,6 +227,7 @@ export class Dispatcher {
         mtaSts: this.deps.mtaSts,
         smtpPort: this.deps.settings.smtpPort,
         ignoreTlsPolicy,
+        dane: this.deps.dane,
       });
     } catch (error) {
       this.failAll(d, first, { failure: asFailure(error), stage: 'route' });
@@ -234,7 +238,7 @@ export class Dispatcher {
       this.failAll(d, first, { ...connected, stage: 'connect', plan });
       return;
     }
-    const { session, host } = connected;
+    const { session, host, policy } = connected;
     // Taken from the pending list but not yet handed to deliverOne (which always concludes).
     let next: DeliveryAttempt | undefined;
     try {
@@ -251,7 +255,7 @@ export class Dispatcher {
         if (d.pending.length < d.active) this.wake();
         // The next message is read from the spool while this one is on the wire.
         if (next) this.prepare(next);
-        const usable = await this.deliverOne(session, attempt, host, plan);
+        const usable = await this.deliverOne(session, attempt, host, plan, policy);
         if (!usable || !session.usable) break;
         attempt = next;
         next = undefined;
@@ -278,6 +282,7 @@ export class Dispatcher {
     attempt: DeliveryAttempt,
     host: string,
     plan: RoutePlan,
+    policy: string | undefined,
   ): Promise<boolean> {
     const started = this.now();
     let outcome: Outcome = { kind: 'none' };
@@ -287,7 +292,7 @@ export class Dispatcher {
       if (!prepared) return true; // deleted meanwhile: its queue rows went with it
       stage = 'transaction';
       const results = await deliverMessage(session, prepared, attempt.entries, this.deps.classify, host);
-      if (plan.policy) for (const r of results) r.tls = `${r.tls ?? 'none'} (${plan.policy})`;
+      if (policy) for (const r of results) r.tls = `${r.tls ?? 'none'} (${policy})`;
       outcome = { kind: 'results', results, context: prepared.context };
       return true;
     } catch (error) {
@@ -426,7 +431,10 @@ export class Dispatcher {
   private async connect(
     plan: RoutePlan,
     first: DeliveryAttempt,
-  ): Promise<{ session: SmtpSession; host: string } | { failure: Failure; host: string | undefined }> {
+  ): Promise<
+    | { session: SmtpSession; host: string; policy: string | undefined }
+    | { failure: Failure; host: string | undefined }
+  > {
     let last: { failure: Failure; host: string | undefined } = {
       failure: new NetworkError('no host to try'),
       host: undefined,
@@ -443,10 +451,16 @@ export class Dispatcher {
             requireTls: plan.requireTls || target.requireTls,
             verifyTls: plan.verifyTls,
             ca: this.deps.settings.ca,
+            dane:
+              target.dane?.kind === 'dane'
+                ? { records: target.dane.records, tlsaName: target.dane.tlsaName }
+                : target.dane?.kind === 'unusable'
+                  ? 'unusable'
+                  : undefined,
             connectTimeoutMs: this.deps.settings.connectTimeoutMs,
             commandTimeoutMs: this.deps.settings.commandTimeoutMs,
           });
-          return { session, host };
+          return { session, host, policy: hostPolicy(plan, target) };
         } catch (error) {
           const failure = asFailure(error);
           this.deps.logger.debug(

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { DaneStatus } from '../tls/dane.js';
 
 /** The part of node:dns/promises Resolver the outbound MTA uses (injected; tests fake or point it at a test server). */
 export interface DnsResolver {
@@ -24,6 +25,8 @@ export interface TargetHost {
   requireTls: boolean;
   /** True when the host came from DNS MX records (MTA-STS applies), false for overrides and implicit MX. */
   fromMx: boolean;
+  /** DANE (RFC 7672) for this host, when looked up (hosts from MX records, DANE enabled). */
+  dane?: DaneStatus;
 }
 
 /** Resolution failed: permanent (null MX, no such domain) bounces; temporary retries later. */
