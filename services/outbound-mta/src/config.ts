@@ -112,6 +112,19 @@ export const outboundEnv = z.object({
   OUTBOUND_DMARC_REPORT_PERIOD: duration('1d'),
   /** How often ended periods are looked for and their reports sent. */
   OUTBOUND_DMARC_REPORT_INTERVAL: duration('10m'),
+  /**
+   * From (and envelope sender, and contact-info) of SMTP TLS reports (RFC 8460) to the rua of
+   * recipient domains' `_smtp._tls` records; unset: TLS session results are neither recorded nor reported.
+   */
+  OUTBOUND_TLSRPT_FROM: env.optionalString().pipe(z.email().optional()),
+  /** organization-name in TLS reports; unset: the domain of OUTBOUND_TLSRPT_FROM. */
+  OUTBOUND_TLSRPT_ORG: env.optionalString(),
+  /** Length of a TLS report period (aligned to the epoch): a day, as RFC 8460 section 4.1 asks; tests shorten it. */
+  OUTBOUND_TLSRPT_PERIOD: duration('1d'),
+  /** How often ended periods are looked for and their reports sent. */
+  OUTBOUND_TLSRPT_INTERVAL: duration('10m'),
+  /** How often each replica adds its TLS session counts to PostgreSQL. */
+  OUTBOUND_TLSRPT_FLUSH_INTERVAL: duration('30s'),
 });
 export type OutboundConfig = z.infer<typeof outboundEnv>;
 

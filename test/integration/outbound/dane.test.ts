@@ -7,10 +7,12 @@
 // opportunistic TLS; DANE wins over an MTA-STS policy that would refuse the host.
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { ensureSelfSignedCertificate, freePort } from '@hermod/local-infra';
 import {
   type PostfixPeer,
@@ -23,12 +25,14 @@ import {
   testWorkdir,
   type ValidatingResolver,
 } from '@hermod/test/harness';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import {
   firstAttemptDeferred,
   LOCAL_DOMAIN,
   type OutboundTestbed,
   simpleMessage,
   startOutboundTestbed,
+  waitFor,
 } from './outbound-fixture.js';
 
 let bed: OutboundTestbed;
@@ -38,6 +42,9 @@ let resolver: ValidatingResolver;
 let https: Server;
 const SINK_ADDRESS = '127.0.0.7';
 const from = `alice@${LOCAL_DOMAIN}`;
+const TLSRPT_MAILBOX = `tlsrpt@${LOCAL_DOMAIN}`;
+/** TLS reports POSTed to https://reports.dane.test/tlsrpt. */
+const posted: Array<{ contentType: string; body: Buffer }> = [];
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const spki = (pem: string) =>
@@ -82,6 +89,31 @@ before(async () => {
   const otherSpki = sha256(spki(await readFile(other.certFile, 'utf8')));
   const caCert = sha256(new X509Certificate(issued.caPem).raw);
   const tlsa = `_${smtpPort}._tcp`;
+  // One HTTPS server: the MTA-STS policy of sts.dane.test, and the TLS-RPT endpoint of reports.dane.test.
+  const web = await ensureSelfSignedCertificate(dir, 'mta-sts.sts.dane.test', {
+    name: 'web',
+    altNames: ['reports.dane.test'],
+  });
+  https = createServer(
+    { cert: await readFile(web.certFile), key: await readFile(web.keyFile) },
+    (req, res) => {
+      if (req.method === 'POST' && req.url === '/tlsrpt') {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          posted.push({ contentType: req.headers['content-type'] ?? '', body: Buffer.concat(chunks) });
+          res.writeHead(200).end();
+        });
+        return;
+      }
+      res
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end('version: STSv1\r\nmode: enforce\r\nmx: mx.elsewhere.test\r\nmax_age: 86400\r\n');
+    },
+  );
+  const webPort = await freePort();
+  await new Promise<void>((resolve) => https.listen(webPort, '127.0.0.1', resolve));
+  const rua = `https://reports.dane.test:${webPort}/tlsrpt`;
   resolver = await startValidatingResolver([
     {
       name: 'dane.test',
@@ -113,6 +145,11 @@ before(async () => {
         `${tlsa}.mx.sts IN TLSA 3 1 1 ${leafSpki}`,
         '_mta-sts.sts IN TXT "v=STSv1; id=pol1"',
         'mta-sts.sts IN A 127.0.0.1',
+        // TLS reporting policies (RFC 8460 section 3).
+        'reports IN A 127.0.0.1',
+        `_smtp._tls.ok IN TXT "v=TLSRPTv1; rua=mailto:${TLSRPT_MAILBOX},${rua}"`,
+        `_smtp._tls.mismatch IN TXT "v=TLSRPTv1; rua=${rua}"`,
+        `_smtp._tls.bogus IN TXT "v=TLSRPTv1; rua=${rua}"`,
       ],
       tamper: [`${tlsa}.mx.bogus`],
     },
@@ -123,16 +160,6 @@ before(async () => {
       records: ['@ IN MX 10 mx', 'mx IN A 127.0.0.1', `${tlsa}.mx IN TLSA 3 1 1 ${otherSpki}`],
     },
   ]);
-  const web = await ensureSelfSignedCertificate(dir, 'mta-sts.sts.dane.test', { name: 'web' });
-  https = createServer(
-    { cert: await readFile(web.certFile), key: await readFile(web.keyFile) },
-    (_req, res) =>
-      res
-        .writeHead(200, { 'content-type': 'text/plain' })
-        .end('version: STSv1\r\nmode: enforce\r\nmx: mx.elsewhere.test\r\nmax_age: 86400\r\n'),
-  );
-  const stsPort = await freePort();
-  await new Promise<void>((resolve) => https.listen(stsPort, '127.0.0.1', resolve));
   const caFile = join(dir, 'web-ca.pem');
   await writeFile(caFile, await readFile(web.certFile, 'utf8'));
   bed = await startOutboundTestbed({
@@ -141,10 +168,15 @@ before(async () => {
       OUTBOUND_DNS_SERVERS: resolver.address,
       OUTBOUND_DANE: 'true',
       OUTBOUND_TLS_CA_FILE: caFile,
-      OUTBOUND_MTA_STS_PORT: String(stsPort),
+      OUTBOUND_MTA_STS_PORT: String(webPort),
+      OUTBOUND_TLSRPT_FROM: `tlsrpt-sender@${LOCAL_DOMAIN}`,
+      OUTBOUND_TLSRPT_PERIOD: '2s',
+      OUTBOUND_TLSRPT_INTERVAL: '500ms',
+      OUTBOUND_TLSRPT_FLUSH_INTERVAL: '200ms',
       OUTBOUND_RETRY_SCHEDULE: '1m',
     },
   });
+  await bed.addAccount(TLSRPT_MAILBOX);
   postfix = await startPostfixPeer({
     domains: [
       'ok.dane.test',
@@ -252,5 +284,63 @@ describe('DANE (RFC 7672)', () => {
     );
     const [row] = await bed.settled(spoolId, 'delivered');
     assert.match(row!.destination?.outcome?.tls ?? '', /dane-verified \(dane\)$/);
+  });
+});
+
+describe('SMTP TLS Reporting (RFC 8460)', () => {
+  const schema = JSON.parse(
+    readFileSync(
+      new URL('../../../services/lib/dmarc-reports/test/tlsrpt-report.schema.json', import.meta.url),
+      'utf8',
+    ),
+  );
+  const validate = new Ajv2020({ allErrors: true }).compile(schema);
+  // biome-ignore lint/suspicious/noExplicitAny: report JSON walked field by field
+  type Report = any;
+  const reportsFor = (domain: string): Report[] =>
+    posted
+      .map((p) => JSON.parse(gunzipSync(p.body).toString('utf8')))
+      .filter((r: Report) => r.policies.some((p: Report) => p.policy['policy-domain'] === domain));
+
+  test('the DANE sessions above are reported by HTTPS POST and by mail, valid against the schema', async () => {
+    // The sessions of the tests above end up in reports once their (2 s) periods have ended.
+    const failure = await waitFor(
+      'a report of the TLSA mismatch',
+      async () =>
+        reportsFor('mismatch.dane.test')
+          .flatMap((r: Report) => r.policies.flatMap((p: Report) => p['failure-details'] ?? []))
+          .find((f: Report) => f['result-type'] === 'tlsa-invalid'),
+      30_000,
+    );
+    assert.equal(failure['receiving-mx-hostname'], 'mx.mismatch.dane.test');
+    assert.equal(failure['receiving-ip'], '127.0.0.1');
+    const bogus = await waitFor('a report of the bogus TLSA RRset', async () =>
+      reportsFor('bogus.dane.test')
+        .flatMap((r: Report) => r.policies.flatMap((p: Report) => p['failure-details'] ?? []))
+        .find((f: Report) => f['result-type'] === 'dnssec-invalid'),
+    );
+    assert.equal(bogus['receiving-mx-hostname'], 'mx.bogus.dane.test');
+    const ok = await waitFor('a report of the DANE-EE success', async () =>
+      reportsFor('ok.dane.test')
+        .flatMap((r: Report) => r.policies)
+        .find(
+          (p: Report) =>
+            p.policy['policy-type'] === 'tlsa' && p.summary['total-successful-session-count'] > 0,
+        ),
+    );
+    assert.match(ok.policy['policy-string'][0], /^3 1 1 [0-9a-f]{64}$/);
+    for (const p of posted) {
+      assert.equal(p.contentType, 'application/tlsrpt+gzip');
+      const json = JSON.parse(gunzipSync(p.body).toString('utf8'));
+      assert.equal(validate(json), true, JSON.stringify(validate.errors));
+    }
+    // ok.dane.test's rua also names a mailbox: the same report as multipart/report mail.
+    const mails = await waitFor('the report mail', async () => {
+      const all = await bed.mailbox(TLSRPT_MAILBOX);
+      return all.length > 0 ? all : undefined;
+    });
+    assert.match(mails[0]!, /Content-Type: multipart\/report; report-type="tlsrpt"/);
+    assert.match(mails[0]!, /TLS-Report-Domain: ok\.dane\.test/);
+    assert.match(mails[0]!, /Content-Type: application\/tlsrpt\+gzip/);
   });
 });

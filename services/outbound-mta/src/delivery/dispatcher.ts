@@ -9,11 +9,13 @@ import { type AttemptResult, type FinishDeps, finishAttempt, type MessageContext
 import { DeliveredBatcher } from '../queue/finish-delivered.js';
 import { holdAfterLocalError } from '../queue/hold.js';
 import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
+import type { TlsSessionResult } from '../reports/tls-sessions.js';
+import { tlsPolicyDescription } from '../reports/tls-sessions.js';
 import type { MtaStsCache } from '../tls/mta-sts.js';
 import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage } from './attempt.js';
 import type { ReplyClassifier } from './classify.js';
 import { deliverMessage, type PreparedMessage, prepareMessage } from './deliver-message.js';
-import { asDeliveryFailure, NetworkError } from './errors.js';
+import { asDeliveryFailure, NetworkError, TlsError } from './errors.js';
 import { hostPolicy, planRoute, type RoutePlan } from './plan-route.js';
 import { SmtpSession } from './smtp-session.js';
 
@@ -40,6 +42,8 @@ export interface DispatcherDeps {
   mtaSts: MtaStsCache;
   /** DANE (RFC 7672) through a validating resolver; off when undefined. */
   dane?: SecureDnsQuery | undefined;
+  /** SMTP TLS Reporting (RFC 8460): every TLS session's outcome; none recorded when undefined. */
+  tlsSessions?: { record(result: TlsSessionResult): void } | undefined;
   classify: ReplyClassifier;
   finish: FinishDeps;
   metrics: OutboundMetrics;
@@ -230,10 +234,13 @@ export class Dispatcher {
         dane: this.deps.dane,
       });
     } catch (error) {
+      if (error instanceof DestinationError && error.code === 'DANE_LOOKUP')
+        this.reportDaneLookupFailures(d.domain, error.hosts);
       this.failAll(d, first, { failure: asFailure(error), stage: 'route' });
       return;
     }
-    const connected = await this.connect(plan, first);
+    this.reportDaneLookupFailures(d.domain, plan.daneLookupFailed ?? []);
+    const connected = await this.connect(plan, first, d.domain);
     if ('failure' in connected) {
       this.failAll(d, first, { ...connected, stage: 'connect', plan });
       return;
@@ -266,6 +273,17 @@ export class Dispatcher {
       else if (next) d.pending.unshift(next);
       session.close();
     }
+  }
+
+  /** RFC 8460: MX hosts left out because their DANE lookups failed (bogus, or no answer). */
+  private reportDaneLookupFailures(domain: string, hosts: string[]): void {
+    for (const host of hosts)
+      this.deps.tlsSessions?.record({
+        policyDomain: domain,
+        policy: tlsPolicyDescription('lookup-failed', undefined),
+        resultType: 'dnssec-invalid',
+        receivingMxHostname: host,
+      });
   }
 
   private prepare(attempt: DeliveryAttempt): Promise<PreparedMessage | undefined> {
@@ -431,6 +449,7 @@ export class Dispatcher {
   private async connect(
     plan: RoutePlan,
     first: DeliveryAttempt,
+    domain: string,
   ): Promise<
     | { session: SmtpSession; host: string; policy: string | undefined }
     | { failure: Failure; host: string | undefined }
@@ -442,6 +461,20 @@ export class Dispatcher {
     for (const target of plan.hosts) {
       for (const address of target.addresses) {
         const host = `${target.name}[${address}]:${target.port}`;
+        const report = (resultType?: string) =>
+          this.deps.tlsSessions?.record({
+            policyDomain: domain,
+            policy: tlsPolicyDescription(
+              target.dane?.kind === 'dane'
+                ? target.dane.records
+                : target.dane?.kind === 'unusable'
+                  ? 'unusable'
+                  : undefined,
+              plan.sts,
+            ),
+            resultType,
+            ...(resultType ? { receivingMxHostname: target.name, receivingIp: address } : {}),
+          });
         try {
           const session = await SmtpSession.open({
             host: target.name,
@@ -460,9 +493,11 @@ export class Dispatcher {
             connectTimeoutMs: this.deps.settings.connectTimeoutMs,
             commandTimeoutMs: this.deps.settings.commandTimeoutMs,
           });
+          if (session.tlsOutcome !== 'none') report();
           return { session, host, policy: hostPolicy(plan, target) };
         } catch (error) {
           const failure = asFailure(error);
+          if (failure instanceof TlsError) report(failure.resultType ?? 'validation-failure');
           this.deps.logger.debug(
             { host, err: failure, code: failure.code, spoolId: first.spoolId },
             'connect failed; trying the next address',

@@ -8,7 +8,7 @@ import {
   type TargetHost,
 } from '../dns/resolve-destination.js';
 import { daneStatus } from '../tls/dane.js';
-import { type MtaStsCache, mxMatchesPolicy } from '../tls/mta-sts.js';
+import { type MtaStsCache, type MtaStsPolicy, mxMatchesPolicy } from '../tls/mta-sts.js';
 
 export interface RoutePlan {
   hosts: TargetHost[];
@@ -18,6 +18,10 @@ export interface RoutePlan {
   verifyTls: boolean;
   /** For logs and the recorded TLS outcome: 'mta-sts enforce', 'mta-sts testing', 'tls required'. */
   policy: string | undefined;
+  /** The MTA-STS policy in force (enforce or testing), for TLS reports. */
+  sts?: MtaStsPolicy | undefined;
+  /** MX hosts left out because their DANE lookups failed (RFC 7672 section 2.2), for TLS reports. */
+  daneLookupFailed?: string[];
 }
 
 /** The TLS policy label of one host of the plan: DANE is per host and wins over the domain's policy. */
@@ -75,31 +79,39 @@ export async function planRoute(options: {
   hosts = hosts.filter((h) => h.dane?.kind !== 'failed');
   if (hosts.length === 0)
     throw new DestinationError(
-      'DNS_TEMPORARY',
+      'DANE_LOOKUP',
       false,
       '4.7.5',
       `DANE: ${daneFailed.map((h) => (h.dane?.kind === 'failed' ? h.dane.reason : '')).join('; ')}`,
+      daneFailed.map((h) => h.name),
     );
   const withDane = (h: TargetHost) => h.dane?.kind === 'dane' || h.dane?.kind === 'unusable';
   let requireTls = config?.tls.requireOutbound ?? false;
   let verifyTls = false;
   let policy: string | undefined = requireTls ? 'tls required' : undefined;
   // RFC 8461 section 2: MTA-STS is not applied to hosts that DANE covers.
-  if (hosts.some((h) => h.fromMx && !withDane(h))) {
-    const sts = await options.mtaSts.policyFor(domain);
-    if (sts?.mode === 'enforce') {
-      hosts = hosts.filter((h) => withDane(h) || mxMatchesPolicy(sts, h.name));
-      if (hosts.length === 0)
-        throw new DestinationError(
-          'NO_ADDRESS',
-          false,
-          '4.7.5',
-          `no MX of ${domain} matches its MTA-STS policy`,
-        );
-      requireTls = true;
-      verifyTls = true;
-      policy = 'mta-sts enforce';
-    } else if (sts?.mode === 'testing') policy = policy ?? 'mta-sts testing';
-  }
-  return { hosts, requireTls, verifyTls, policy };
+  const sts = hosts.some((h) => h.fromMx && !withDane(h))
+    ? await options.mtaSts.policyFor(domain)
+    : undefined;
+  if (sts?.mode === 'enforce') {
+    hosts = hosts.filter((h) => withDane(h) || mxMatchesPolicy(sts, h.name));
+    if (hosts.length === 0)
+      throw new DestinationError(
+        'NO_ADDRESS',
+        false,
+        '4.7.5',
+        `no MX of ${domain} matches its MTA-STS policy`,
+      );
+    requireTls = true;
+    verifyTls = true;
+    policy = 'mta-sts enforce';
+  } else if (sts?.mode === 'testing') policy = policy ?? 'mta-sts testing';
+  return {
+    hosts,
+    requireTls,
+    verifyTls,
+    policy,
+    sts: sts?.mode === 'enforce' || sts?.mode === 'testing' ? sts : undefined,
+    daneLookupFailed: daneFailed.map((h) => h.name),
+  };
 }

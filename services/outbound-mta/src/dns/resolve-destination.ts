@@ -32,10 +32,12 @@ export interface TargetHost {
 /** Resolution failed: permanent (null MX, no such domain) bounces; temporary retries later. */
 export class DestinationError extends Error {
   constructor(
-    readonly code: 'NULL_MX' | 'NO_SUCH_DOMAIN' | 'NO_ADDRESS' | 'DNS_TEMPORARY',
+    readonly code: 'NULL_MX' | 'NO_SUCH_DOMAIN' | 'NO_ADDRESS' | 'DNS_TEMPORARY' | 'DANE_LOOKUP',
     readonly permanent: boolean,
     readonly status: string,
     message: string,
+    /** The hosts concerned (DANE_LOOKUP: those whose lookups failed), for TLS reports. */
+    readonly hosts: string[] = [],
   ) {
     super(message);
     this.name = 'DestinationError';
