@@ -1,4 +1,5 @@
 import type { Pool } from '@hermod/db';
+import { arcSeal } from '../dkim/arc-seal.js';
 import { type DkimSigningKey, dkimSignature } from '../dkim/dkim-sign.js';
 import { headerBlock, normalizeCrlf } from '../dsn/build-dsn.js';
 import type { AttemptResult, MessageContext } from '../queue/finish.js';
@@ -118,6 +119,28 @@ export async function prepareMessage(
       data = Buffer.concat([Buffer.from(signWith(data, key), 'latin1'), data]);
       break;
     }
+  }
+  // Forwarded by one of our domains (alias, catch-all): that domain ARC-seals it (RFC 8617).
+  const forwardedFrom = first.destination?.kind === 'forward' ? first.destination.forwardedFrom : undefined;
+  if (typeof forwardedFrom === 'string') {
+    const key = await dkimKey(forwardedFrom).catch((error: unknown) => {
+      throw new DependencyError(
+        'dkim-keys',
+        `reading the DKIM key of ${forwardedFrom} failed: ${String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    });
+    if (key)
+      data = await arcSeal(data, key).catch((error: unknown) => {
+        throw new LocalError(
+          `ARC sealing with ${key.selector}._domainkey.${key.domain} failed: ${String(error)}`,
+          {
+            cause: error,
+          },
+        );
+      });
   }
   const mailFromArgs = (message.envelope.mailFromArgs ?? {}) as Record<string, string>;
   const envid = Object.entries(mailFromArgs).find(([k]) => k.toUpperCase() === 'ENVID')?.[1];
