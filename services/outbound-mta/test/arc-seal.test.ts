@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { authenticate } from 'mailauth';
+import { forwardingDomain } from '../src/delivery/deliver-message.js';
 import { arcSeal } from '../src/dkim/arc-seal.js';
 
 const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -75,5 +76,21 @@ describe('arcSeal (RFC 8617)', () => {
     );
     const result = await receive(tampered);
     assert.equal((result.arc || undefined)?.status.result, 'fail');
+  });
+});
+
+describe('forwardingDomain', () => {
+  it('alias forwarding, Sieve redirect, and nothing else', () => {
+    assert.equal(forwardingDomain({ kind: 'forward', forwardedFrom: 'hermod.test' }, {}), 'hermod.test');
+    assert.equal(
+      forwardingDomain({ kind: 'remote' }, { sieve: 'redirect', forwardedFrom: 'a.test' }),
+      'a.test',
+    );
+    assert.equal(
+      forwardingDomain({ kind: 'remote' }, { sieve: 'vacation', forwardedFrom: 'a.test' }),
+      undefined,
+    );
+    assert.equal(forwardingDomain({ kind: 'remote', forwardedFrom: 'a.test' }, {}), undefined);
+    assert.equal(forwardingDomain(null, {}), undefined);
   });
 });

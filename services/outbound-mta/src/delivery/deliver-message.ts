@@ -78,6 +78,24 @@ async function loadForDelivery(
   };
 }
 
+/**
+ * The domain of ours that forwards this message, which ARC-seals it (RFC 8617): an alias or
+ * catch-all to an external address (routing's `forward` destination), or a Sieve redirect (mda
+ * records the redirecting recipient's domain in the envelope).
+ */
+export function forwardingDomain(
+  destination: Record<string, unknown> | null,
+  envelope: Record<string, unknown>,
+): string | undefined {
+  const domain =
+    destination?.kind === 'forward'
+      ? destination.forwardedFrom
+      : envelope.sieve === 'redirect'
+        ? envelope.forwardedFrom
+        : undefined;
+  return typeof domain === 'string' && domain !== '' ? domain : undefined;
+}
+
 /** The DKIM-Signature field; a key that cannot sign is a fault of ours (configuration), not of the message. */
 function signWith(data: Buffer, key: DkimSigningKey): string {
   try {
@@ -120,9 +138,8 @@ export async function prepareMessage(
       break;
     }
   }
-  // Forwarded by one of our domains (alias, catch-all): that domain ARC-seals it (RFC 8617).
-  const forwardedFrom = first.destination?.kind === 'forward' ? first.destination.forwardedFrom : undefined;
-  if (typeof forwardedFrom === 'string') {
+  const forwardedFrom = forwardingDomain(first.destination, message.envelope);
+  if (forwardedFrom) {
     const key = await dkimKey(forwardedFrom).catch((error: unknown) => {
       throw new DependencyError(
         'dkim-keys',
