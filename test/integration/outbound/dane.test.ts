@@ -174,9 +174,12 @@ before(async () => {
       OUTBOUND_TLSRPT_INTERVAL: '500ms',
       OUTBOUND_TLSRPT_FLUSH_INTERVAL: '200ms',
       OUTBOUND_RETRY_SCHEDULE: '1m',
+      // A delay notice at the first deferral: its diagnostic carries the DANE reason.
+      OUTBOUND_DELAY_NOTICE_AFTER: '0s',
     },
   });
   await bed.addAccount(TLSRPT_MAILBOX);
+  await bed.addAccount(from);
   postfix = await startPostfixPeer({
     domains: [
       'ok.dane.test',
@@ -237,6 +240,12 @@ describe('DANE (RFC 7672)', () => {
       /TLS required \(dane\).*mx\.mismatch\.dane\.test.*no TLSA record \(3 1 1\) matches the certificate chain/,
     );
     assert.deepEqual(await postfix.messages('cy@mismatch.dane.test'), []);
+    // The sender's delay notice (RFC 3464) names the same reason.
+    const dsn = await waitFor('the delay notice', async () =>
+      (await bed.mailbox(from)).find((m) => m.includes('cy@mismatch.dane.test')),
+    );
+    assert.match(dsn, /^Action: delayed$/m);
+    assert.match(dsn, /^Diagnostic-Code: .*DANE.*no TLSA record \(3 1 1\) matches the certificate chain/m);
   });
 
   test('bogus TLSA RRset (signature does not verify): deferred, never connected', async () => {
