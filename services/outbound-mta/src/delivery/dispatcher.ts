@@ -9,8 +9,7 @@ import { type AttemptResult, type FinishDeps, finishAttempt, type MessageContext
 import { DeliveredBatcher } from '../queue/finish-delivered.js';
 import { holdAfterLocalError } from '../queue/hold.js';
 import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
-import type { TlsSessionResult } from '../reports/tls-sessions.js';
-import { tlsPolicyDescription } from '../reports/tls-sessions.js';
+import { type TlsSessionResult, tlsPolicyDescription } from '../reports/tls-sessions.js';
 import type { MtaStsCache } from '../tls/mta-sts.js';
 import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage } from './attempt.js';
 import type { ReplyClassifier } from './classify.js';
@@ -461,17 +460,16 @@ export class Dispatcher {
     for (const target of plan.hosts) {
       for (const address of target.addresses) {
         const host = `${target.name}[${address}]:${target.port}`;
+        const dane =
+          target.dane?.kind === 'dane'
+            ? { records: target.dane.records, tlsaName: target.dane.tlsaName }
+            : target.dane?.kind === 'unusable'
+              ? ('unusable' as const)
+              : undefined;
         const report = (resultType?: string) =>
           this.deps.tlsSessions?.record({
             policyDomain: domain,
-            policy: tlsPolicyDescription(
-              target.dane?.kind === 'dane'
-                ? target.dane.records
-                : target.dane?.kind === 'unusable'
-                  ? 'unusable'
-                  : undefined,
-              plan.sts,
-            ),
+            policy: tlsPolicyDescription(dane === 'unusable' ? dane : dane?.records, plan.sts),
             resultType,
             ...(resultType ? { receivingMxHostname: target.name, receivingIp: address } : {}),
           });
@@ -484,12 +482,7 @@ export class Dispatcher {
             requireTls: plan.requireTls || target.requireTls,
             verifyTls: plan.verifyTls,
             ca: this.deps.settings.ca,
-            dane:
-              target.dane?.kind === 'dane'
-                ? { records: target.dane.records, tlsaName: target.dane.tlsaName }
-                : target.dane?.kind === 'unusable'
-                  ? 'unusable'
-                  : undefined,
+            dane,
             connectTimeoutMs: this.deps.settings.connectTimeoutMs,
             commandTimeoutMs: this.deps.settings.commandTimeoutMs,
           });
