@@ -14,6 +14,8 @@ packages=(
   python3-sievelib # Python ManageSieve client for the interop tests
   rspamd           # spam scoring for the MX filtering gateway
   openssl          # self-signed certificates for tests and `npm start`
+  unbound          # validating DNS resolver for the DANE tests (serves the signed test zones too)
+  ldnsutils        # ldns-keygen / ldns-signzone sign the DANE test zones
   python3          # imaplib / poplib / smtplib clients
   golang-go        # builds nats-server, kube-apiserver, etcd, helm from Go modules (if no Go is installed)
 )
@@ -36,7 +38,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these as system services when it can; tests run private instances on their own ports.
-for svc in postfix dovecot rspamd; do
+for svc in postfix dovecot rspamd unbound; do
   command -v service >/dev/null 2>&1 && service "$svc" stop >/dev/null 2>&1 || true
 done
 echo "prerequisites: ok"

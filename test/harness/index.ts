@@ -34,4 +34,5 @@ export {
 } from './postfix-peer.js';
 export { type SlowSink, type SlowSinkOptions, startSlowSink } from './slow-sink.js';
 export { type RunResult, requireTool, run, sieveConnect } from './tools.js';
+export { startValidatingResolver, type TestZone, type ValidatingResolver } from './validating-resolver.js';
 export { testWorkdir } from './workdir.js';

@@ -94,6 +94,14 @@ export const outboundEnv = z.object({
   OUTBOUND_TLS_CA_FILE: env.optionalString(),
   /** Port of the HTTPS server serving mta-sts.<domain>/.well-known/mta-sts.txt (443; tests override). */
   OUTBOUND_MTA_STS_PORT: env.port(443),
+  /**
+   * DANE for SMTP (RFC 7672): TLSA records of MX hosts, DNSSEC-validated by the resolver below,
+   * make TLS mandatory and pin the certificate. Needs a validating resolver reached over a trusted
+   * path (loopback or the node): its AD bit is believed.
+   */
+  OUTBOUND_DANE: env.bool(false),
+  /** The validating resolver (HOST or HOST:PORT) for DANE; unset: the first of OUTBOUND_DNS_SERVERS. */
+  OUTBOUND_DANE_RESOLVER: hostPortList,
   /** SMTP reply classification rules; the bundled table when unset. */
   OUTBOUND_REPLY_RULES_FILE: env.optionalString(),
   /** From (and envelope sender) of DMARC aggregate reports; unset: no reports are sent (RFC 7489 section 7.2). */
@@ -104,8 +112,32 @@ export const outboundEnv = z.object({
   OUTBOUND_DMARC_REPORT_PERIOD: duration('1d'),
   /** How often ended periods are looked for and their reports sent. */
   OUTBOUND_DMARC_REPORT_INTERVAL: duration('10m'),
+  /**
+   * From (and envelope sender, and contact-info) of SMTP TLS reports (RFC 8460) to the rua of
+   * recipient domains' `_smtp._tls` records; unset: TLS session results are neither recorded nor reported.
+   */
+  OUTBOUND_TLSRPT_FROM: env.optionalString().pipe(z.email().optional()),
+  /** organization-name in TLS reports; unset: the domain of OUTBOUND_TLSRPT_FROM. */
+  OUTBOUND_TLSRPT_ORG: env.optionalString(),
+  /** Length of a TLS report period (aligned to the epoch): a day, as RFC 8460 section 4.1 asks; tests shorten it. */
+  OUTBOUND_TLSRPT_PERIOD: duration('1d'),
+  /** How often ended periods are looked for and their reports sent. */
+  OUTBOUND_TLSRPT_INTERVAL: duration('10m'),
+  /** How often each replica adds its TLS session counts to PostgreSQL. */
+  OUTBOUND_TLSRPT_FLUSH_INTERVAL: duration('30s'),
 });
 export type OutboundConfig = z.infer<typeof outboundEnv>;
 
 export const loadOutboundConfig = (source: NodeJS.ProcessEnv = process.env): OutboundConfig =>
   loadConfig('outbound-mta', outboundEnv, source);
+
+/** Where DANE's validating resolver is: OUTBOUND_DANE_RESOLVER, else the first DNS server (port 53 by default). */
+export function daneResolver(config: OutboundConfig): { host: string; port: number } | undefined {
+  const address = config.OUTBOUND_DANE_RESOLVER[0] ?? config.OUTBOUND_DNS_SERVERS[0];
+  if (!address) return undefined;
+  const match = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(address);
+  if (!match?.[1]) return undefined;
+  // An IPv6 literal without brackets has colons of its own and no port.
+  if (!address.startsWith('[') && address.split(':').length > 2) return { host: address, port: 53 };
+  return { host: match[1], port: Number(match[2] ?? 53) };
+}

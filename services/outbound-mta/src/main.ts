@@ -1,18 +1,24 @@
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { runTlsReportPass } from '@hermod/dmarc-reports';
 import { DomainConfigStore, openDkimKeyBucket, openDomainBucket } from '@hermod/domain-config';
 import { consumeJobs, publishJob } from '@hermod/nats';
 import { consumers, OutboundJob, subjects } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { loadOutboundConfig } from './config.js';
+import { daneResolver, loadOutboundConfig } from './config.js';
 import { defaultRulesFile, loadReplyClassifier } from './delivery/classify.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { dkimKeySource } from './dkim/key-source.js';
+import { validatingResolverQuery } from './dns/dnssec-query.js';
+import { injectLocalMessage } from './dsn/send-dsn.js';
 import { createOutboundMetrics } from './metrics.js';
 import { enqueueOrphans } from './queue/enqueue.js';
 import { intakeJobs } from './queue/intake.js';
 import { startDmarcReporter } from './reports/dmarc-reporter.js';
+import { startReportJob } from './reports/report-job.js';
+import { httpsReportPoster } from './reports/tls-report-post.js';
+import { TlsSessionRecorder } from './reports/tls-sessions.js';
 import { httpsPolicyFetcher, MtaStsCache } from './tls/mta-sts.js';
 import { OUTBOUND_WAKE_SUBJECT } from './wake.js';
 
@@ -25,6 +31,11 @@ runMain('outbound-mta', async () => {
 
   const resolver = new Resolver({ timeout: 5_000, tries: 2 });
   if (config.OUTBOUND_DNS_SERVERS.length > 0) resolver.setServers(config.OUTBOUND_DNS_SERVERS);
+  const dane = daneResolver(config);
+  if (config.OUTBOUND_DANE && !dane)
+    throw new Error(
+      'OUTBOUND_DANE needs OUTBOUND_DANE_RESOLVER or OUTBOUND_DNS_SERVERS (a validating resolver)',
+    );
   const ca = config.OUTBOUND_TLS_CA_FILE ? readFileSync(config.OUTBOUND_TLS_CA_FILE) : undefined;
 
   const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
@@ -43,6 +54,14 @@ runMain('outbound-mta', async () => {
     publishRouting: (spoolId: string) =>
       publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` }),
   };
+  const tlsSessions = config.OUTBOUND_TLSRPT_FROM
+    ? new TlsSessionRecorder(
+        pool,
+        Math.max(1, Math.round(config.OUTBOUND_TLSRPT_PERIOD / 1000)),
+        config.OUTBOUND_TLSRPT_FLUSH_INTERVAL,
+        logger,
+      )
+    : undefined;
   const dispatcher = new Dispatcher({
     pool,
     logger,
@@ -53,6 +72,8 @@ runMain('outbound-mta', async () => {
       resolver,
       httpsPolicyFetcher({ resolver, port: config.OUTBOUND_MTA_STS_PORT, ca }),
     ),
+    dane: config.OUTBOUND_DANE && dane ? validatingResolverQuery(dane) : undefined,
+    tlsSessions,
     classify: loadReplyClassifier(config.OUTBOUND_REPLY_RULES_FILE ?? defaultRulesFile),
     metrics,
     finish: {
@@ -78,6 +99,11 @@ runMain('outbound-mta', async () => {
       ca,
     },
   });
+  if (tlsSessions) {
+    tlsSessions.start();
+    // Registered before the dispatcher, so stopped (and flushed) after its last session ended.
+    shutdown.register('tls-session-counts', () => tlsSessions.stop());
+  }
   dispatcher.start();
   shutdown.register('dispatcher', () => dispatcher.stop());
 
@@ -125,6 +151,31 @@ runMain('outbound-mta', async () => {
       logger,
     });
     shutdown.register('dmarc-reports', () => reporter.stop());
+  }
+  if (config.OUTBOUND_TLSRPT_FROM) {
+    const from = config.OUTBOUND_TLSRPT_FROM;
+    const post = httpsReportPoster({ resolver, ca });
+    const reporter = startReportJob({
+      name: 'TLS (RFC 8460)',
+      metric: 'hermod_tls_reports_total',
+      help: 'SMTP TLS reports: built (one per domain and period), sent (one per rua URI), refused (HTTPS POST refused)',
+      pass: () =>
+        runTlsReportPass({
+          pool,
+          resolveTxt: (name) => resolver.resolveTxt(name),
+          inject: async (key, message) => {
+            await injectLocalMessage(injector, key, message);
+          },
+          post,
+          organizationName: config.OUTBOUND_TLSRPT_ORG ?? from.split('@')[1] ?? 'hermod',
+          from,
+          periodSeconds: Math.max(1, Math.round(config.OUTBOUND_TLSRPT_PERIOD / 1000)),
+        }),
+      intervalMs: config.OUTBOUND_TLSRPT_INTERVAL,
+      registry,
+      logger,
+    });
+    shutdown.register('tls-reports', () => reporter.stop());
   }
   await base.startOps();
   logger.info({ owner, helo: config.OUTBOUND_HELO_NAME }, 'outbound-mta ready');

@@ -27,3 +27,22 @@ declare module 'mailauth/lib/mta-sts.js' {
     mx?: string[];
   };
 }
+
+// mailauth's ARC sealer (RFC 8617): the ARC set (ARC-Seal, ARC-Message-Signature,
+// ARC-Authentication-Results) to prepend; the instance follows the chain already in the message.
+declare module 'mailauth/lib/arc/index.js' {
+  export function sealMessage(
+    input: Buffer,
+    seal: {
+      signingDomain: string;
+      selector: string;
+      privateKey: string;
+      algorithm?: string;
+      /** The ARC-Authentication-Results payload after `i=N; `: authserv-id and results. */
+      authResults: string;
+      /** The chain validation status of the message as received. */
+      cv: 'none' | 'pass' | 'fail';
+      signTime?: Date;
+    },
+  ): Promise<Buffer>;
+}

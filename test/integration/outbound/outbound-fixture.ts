@@ -98,6 +98,18 @@ export async function waitFor<T>(
   }
 }
 
+/** The first attempt of a message was deferred (its recipient still outbound); returns the queue row. */
+export async function firstAttemptDeferred(bed: OutboundTestbed, spoolId: string): Promise<QueueRow> {
+  const [row] = await waitFor(`the first attempt of ${spoolId} deferred`, async () => {
+    const rows = await bed.queue(spoolId);
+    return rows[0] && rows[0].attempts >= 1 ? rows : undefined;
+  });
+  if (row?.state !== 'deferred') throw new Error(`${spoolId} is ${row?.state}, not deferred`);
+  const recipient = (await bed.recipients(spoolId))[0];
+  if (recipient?.state !== 'outbound') throw new Error(`${spoolId}'s recipient is ${recipient?.state}`);
+  return row;
+}
+
 /** CRLF lines joined: the message as a client hands it over. */
 export const crlf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
 
@@ -120,11 +132,13 @@ export async function startOutboundTestbed(
     env?: Partial<Record<ServiceName, Record<string, string>>>;
     /** Where the DNS server listens (default: a free port on 127.0.0.1). */
     dns?: { host: string; port: number };
+    /** The port remote MX hosts are contacted on (default: a free one). */
+    smtpPort?: number;
   } = {},
 ): Promise<OutboundTestbed> {
   const dns = new DnsTestServer();
   await dns.start(options.dns?.port ?? 0, options.dns?.host);
-  const smtpPort = await freePort();
+  const smtpPort = options.smtpPort ?? (await freePort());
   const hermod = await startHermod({
     services: options.services ?? ['routing', 'mda', 'outbound-mta'],
     env: {

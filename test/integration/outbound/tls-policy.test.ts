@@ -26,6 +26,7 @@ import {
 import { SMTPServer } from 'smtp-server';
 import {
   crlf,
+  firstAttemptDeferred,
   LOCAL_DOMAIN,
   type OutboundTestbed,
   startOutboundTestbed,
@@ -131,16 +132,7 @@ async function startLyingServer(host: string, port: number, tlsFiles: { certFile
 const message = (to: string, subject: string) =>
   crlf(`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, '', `body of ${subject}`);
 
-/** The first attempt was deferred; returns the queue row. */
-async function deferred(spoolId: string) {
-  const [row] = await waitFor(`the first attempt of ${spoolId} deferred`, async () => {
-    const rows = await bed.queue(spoolId);
-    return rows[0] && rows[0].attempts >= 1 ? rows : undefined;
-  });
-  assert.equal(row!.state, 'deferred');
-  assert.equal((await bed.recipients(spoolId))[0]!.state, 'outbound');
-  return row!;
-}
+const deferred = (spoolId: string) => firstAttemptDeferred(bed, spoolId);
 
 before(async () => {
   await requireTool('openssl', 'apt-get install openssl');

@@ -254,6 +254,12 @@ test('redirect: SRS sender, Delivered-To, no local copy; a redirect loop is brok
   assert.equal(copy.address, 'elsewhere@remote.example');
   assert.match(copy.mail_from, /^SRS0=[^=]+=[A-Z2-7]{2}=remote\.example=sender@sieve\.example$/);
   assert.match(copy.text, /^Delivered-To: forwarder@sieve\.example\r\nSubject: pass it on/);
+  // The redirecting domain is recorded: outbound-mta ARC-seals the copy with its key.
+  const { rows } = await db.pool.query<{ forwarded_from: string }>(
+    `SELECT envelope->>'forwardedFrom' AS forwarded_from FROM spool_messages WHERE id = $1`,
+    [copy.id],
+  );
+  assert.equal(rows[0]?.forwarded_from, 'sieve.example');
   assert.equal((await recipient(spoolId)).state, 'delivered');
   // The same message coming back (it already passed this recipient) is kept, not redirected again.
   const looped = await accepted(

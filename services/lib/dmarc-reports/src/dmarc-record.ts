@@ -43,6 +43,17 @@ export function parseDmarcRecord(text: string): DmarcRecord | undefined {
 /** A TXT lookup (node:dns Resolver.resolveTxt shape). */
 export type TxtLookup = (name: string) => Promise<string[][]>;
 
+/** The TXT records at `name`, each joined into one string; none when the name or the type does not exist. */
+export async function publishedTexts(name: string, lookup: TxtLookup): Promise<string[]> {
+  try {
+    return (await lookup(name)).map((parts) => parts.join(''));
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
+    throw error;
+  }
+}
+
 /**
  * RFC 7489 section 7.1: a report for `policyDomain` may go to an address in another domain only
  * when that domain publishes `<policyDomain>._report._dmarc.<ruaDomain>` TXT `v=DMARC1`.

@@ -1,7 +1,14 @@
 export { type AggregateReport, aggregateReportXml } from './aggregate-xml.js';
-export { type DmarcRecord, parseDmarcRecord, ruaAuthorised, type TxtLookup } from './dmarc-record.js';
+export {
+  type DmarcRecord,
+  parseDmarcRecord,
+  publishedTexts,
+  ruaAuthorised,
+  type TxtLookup,
+} from './dmarc-record.js';
 export { type DmarcPassResult, type DmarcReporterDeps, runDmarcReportPass } from './report-job.js';
 export { dmarcReportMessage, type ReportMessageInput } from './report-message.js';
+export { periodStart, type ReportPassResult, runReportPass } from './report-pass.js';
 export {
   type AggregateData,
   type AggregateRow,
@@ -12,3 +19,16 @@ export {
   loadDmarcAggregate,
   recordDmarcEvaluations,
 } from './store.js';
+export { runTlsReportPass, type TlsReporterDeps } from './tlsrpt-job.js';
+export { type TlsReportInput, tlsReportJson } from './tlsrpt-json.js';
+export { type TlsReportMessageInput, tlsReportMessage } from './tlsrpt-message.js';
+export { currentTlsRptRecord, parseTlsRptRecord } from './tlsrpt-record.js';
+export {
+  type DueTlsReport,
+  dueTlsReports,
+  loadTlsReport,
+  recordTlsSessions,
+  type TlsPolicyCounts,
+  type TlsPolicyDescription,
+  type TlsSessionCount,
+} from './tlsrpt-store.js';

@@ -56,6 +56,8 @@ export interface OutgoingMessage {
   mailFrom: string;
   to: string;
   body: Buffer;
+  /** redirect: the domain of the recipient whose filter forwards it (it ARC-seals the copy). */
+  forwardedFrom?: string;
   /** vacation: the response is sent only if this claim succeeds (one per sender per period). */
   claim?: { accountId: number; handle: string; sender: string; seconds: number };
 }
@@ -345,6 +347,7 @@ async function applyActions(
           kind: 'redirect',
           accountId: item.accountId,
           mailFrom: options.rewriteSender(envelopeFrom, recipientDomain),
+          forwardedFrom: recipientDomain,
           to: action.address,
           body: Buffer.concat([Buffer.from(`Delivered-To: ${envelopeTo}\r\n`), message]),
         });

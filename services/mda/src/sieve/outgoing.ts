@@ -34,7 +34,7 @@ export async function acceptOutgoing(
           mailFrom: m.mailFrom,
           recipients: [{ address: m.to }],
           source: 'local',
-          envelope: { sieve: m.kind },
+          envelope: { sieve: m.kind, ...(m.forwardedFrom ? { forwardedFrom: m.forwardedFrom } : {}) },
           body: [m.body],
         });
         return true;

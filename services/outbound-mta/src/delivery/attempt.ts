@@ -2,7 +2,7 @@ import { DestinationError } from '../dns/resolve-destination.js';
 import type { AttemptResult, MessageContext } from '../queue/finish.js';
 import type { QueueEntry } from '../queue/lease.js';
 import type { PreparedMessage } from './deliver-message.js';
-import type { DeliveryFailure } from './errors.js';
+import { type DeliveryFailure, TlsError } from './errors.js';
 import type { RoutePlan } from './plan-route.js';
 
 /** Where in an attempt a failure arose. */
@@ -57,15 +57,18 @@ export function decideFailure(
       return { action: 'hold', reason: `local error (${failure.code}): ${failure.message}` };
     case 'DEPENDENCY':
       return { action: 'lease' };
-    case 'TLS':
-      if (plan?.requireTls)
+    case 'TLS': {
+      // DANE is per host (the error names it); other policies are the plan's.
+      const policy = failure instanceof TlsError ? failure.policy : undefined;
+      if (policy || plan?.requireTls)
         return {
           action: 'record',
           kind: 'deferred',
           status: '4.7.5',
-          reply: `TLS required (${plan.policy ?? 'tls required'}) but not available: ${at}${failure.message}`,
+          reply: `TLS required (${policy ?? plan?.policy ?? 'tls required'}) but not available: ${at}${failure.message}`,
         };
       break;
+    }
     case 'PROTOCOL':
       if (stage === 'transaction')
         return {

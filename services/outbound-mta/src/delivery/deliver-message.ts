@@ -1,4 +1,5 @@
 import type { Pool } from '@hermod/db';
+import { arcSeal } from '../dkim/arc-seal.js';
 import { type DkimSigningKey, dkimSignature } from '../dkim/dkim-sign.js';
 import { headerBlock, normalizeCrlf } from '../dsn/build-dsn.js';
 import type { AttemptResult, MessageContext } from '../queue/finish.js';
@@ -77,6 +78,24 @@ async function loadForDelivery(
   };
 }
 
+/**
+ * The domain of ours that forwards this message, which ARC-seals it (RFC 8617): an alias or
+ * catch-all to an external address (routing's `forward` destination), or a Sieve redirect (mda
+ * records the redirecting recipient's domain in the envelope).
+ */
+export function forwardingDomain(
+  destination: Record<string, unknown> | null,
+  envelope: Record<string, unknown>,
+): string | undefined {
+  const domain =
+    destination?.kind === 'forward'
+      ? destination.forwardedFrom
+      : envelope.sieve === 'redirect'
+        ? envelope.forwardedFrom
+        : undefined;
+  return typeof domain === 'string' && domain !== '' ? domain : undefined;
+}
+
 /** The DKIM-Signature field; a key that cannot sign is a fault of ours (configuration), not of the message. */
 function signWith(data: Buffer, key: DkimSigningKey): string {
   try {
@@ -118,6 +137,27 @@ export async function prepareMessage(
       data = Buffer.concat([Buffer.from(signWith(data, key), 'latin1'), data]);
       break;
     }
+  }
+  const forwardedFrom = forwardingDomain(first.destination, message.envelope);
+  if (forwardedFrom) {
+    const key = await dkimKey(forwardedFrom).catch((error: unknown) => {
+      throw new DependencyError(
+        'dkim-keys',
+        `reading the DKIM key of ${forwardedFrom} failed: ${String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    });
+    if (key)
+      data = await arcSeal(data, key).catch((error: unknown) => {
+        throw new LocalError(
+          `ARC sealing with ${key.selector}._domainkey.${key.domain} failed: ${String(error)}`,
+          {
+            cause: error,
+          },
+        );
+      });
   }
   const mailFromArgs = (message.envelope.mailFromArgs ?? {}) as Record<string, string>;
   const envid = Object.entries(mailFromArgs).find(([k]) => k.toUpperCase() === 'ENVID')?.[1];

@@ -2,18 +2,20 @@ import type { Pool } from '@hermod/db';
 import type { DomainConfigValue } from '@hermod/domain-config';
 import type { Logger } from '@hermod/logging';
 import type { DkimSigningKey } from '../dkim/dkim-sign.js';
+import type { SecureDnsQuery } from '../dns/dnssec-query.js';
 import { DestinationError, type DnsResolver } from '../dns/resolve-destination.js';
 import type { OutboundMetrics } from '../metrics.js';
 import { type AttemptResult, type FinishDeps, finishAttempt, type MessageContext } from '../queue/finish.js';
 import { DeliveredBatcher } from '../queue/finish-delivered.js';
 import { holdAfterLocalError } from '../queue/hold.js';
 import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
+import { type TlsSessionResult, tlsPolicyDescription } from '../reports/tls-sessions.js';
 import type { MtaStsCache } from '../tls/mta-sts.js';
 import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage } from './attempt.js';
 import type { ReplyClassifier } from './classify.js';
 import { deliverMessage, type PreparedMessage, prepareMessage } from './deliver-message.js';
-import { asDeliveryFailure, NetworkError } from './errors.js';
-import { planRoute, type RoutePlan } from './plan-route.js';
+import { asDeliveryFailure, NetworkError, TlsError } from './errors.js';
+import { hostPolicy, planRoute, type RoutePlan } from './plan-route.js';
 import { SmtpSession } from './smtp-session.js';
 
 export interface DispatcherSettings {
@@ -37,6 +39,10 @@ export interface DispatcherDeps {
   domainConfig: (domain: string) => DomainConfigValue | undefined;
   dkimKey: (domain: string) => Promise<DkimSigningKey | undefined>;
   mtaSts: MtaStsCache;
+  /** DANE (RFC 7672) through a validating resolver; off when undefined. */
+  dane?: SecureDnsQuery | undefined;
+  /** SMTP TLS Reporting (RFC 8460): every TLS session's outcome; none recorded when undefined. */
+  tlsSessions?: { record(result: TlsSessionResult): void } | undefined;
   classify: ReplyClassifier;
   finish: FinishDeps;
   metrics: OutboundMetrics;
@@ -224,17 +230,21 @@ export class Dispatcher {
         mtaSts: this.deps.mtaSts,
         smtpPort: this.deps.settings.smtpPort,
         ignoreTlsPolicy,
+        dane: this.deps.dane,
       });
     } catch (error) {
+      if (error instanceof DestinationError && error.code === 'DANE_LOOKUP')
+        this.reportDaneLookupFailures(d.domain, error.hosts);
       this.failAll(d, first, { failure: asFailure(error), stage: 'route' });
       return;
     }
-    const connected = await this.connect(plan, first);
+    this.reportDaneLookupFailures(d.domain, plan.daneLookupFailed ?? []);
+    const connected = await this.connect(plan, first, d.domain);
     if ('failure' in connected) {
       this.failAll(d, first, { ...connected, stage: 'connect', plan });
       return;
     }
-    const { session, host } = connected;
+    const { session, host, policy } = connected;
     // Taken from the pending list but not yet handed to deliverOne (which always concludes).
     let next: DeliveryAttempt | undefined;
     try {
@@ -251,7 +261,7 @@ export class Dispatcher {
         if (d.pending.length < d.active) this.wake();
         // The next message is read from the spool while this one is on the wire.
         if (next) this.prepare(next);
-        const usable = await this.deliverOne(session, attempt, host, plan);
+        const usable = await this.deliverOne(session, attempt, host, plan, policy);
         if (!usable || !session.usable) break;
         attempt = next;
         next = undefined;
@@ -262,6 +272,17 @@ export class Dispatcher {
       else if (next) d.pending.unshift(next);
       session.close();
     }
+  }
+
+  /** RFC 8460: MX hosts left out because their DANE lookups failed (bogus, or no answer). */
+  private reportDaneLookupFailures(domain: string, hosts: string[]): void {
+    for (const host of hosts)
+      this.deps.tlsSessions?.record({
+        policyDomain: domain,
+        policy: tlsPolicyDescription('lookup-failed', undefined),
+        resultType: 'dnssec-invalid',
+        receivingMxHostname: host,
+      });
   }
 
   private prepare(attempt: DeliveryAttempt): Promise<PreparedMessage | undefined> {
@@ -278,6 +299,7 @@ export class Dispatcher {
     attempt: DeliveryAttempt,
     host: string,
     plan: RoutePlan,
+    policy: string | undefined,
   ): Promise<boolean> {
     const started = this.now();
     let outcome: Outcome = { kind: 'none' };
@@ -287,7 +309,7 @@ export class Dispatcher {
       if (!prepared) return true; // deleted meanwhile: its queue rows went with it
       stage = 'transaction';
       const results = await deliverMessage(session, prepared, attempt.entries, this.deps.classify, host);
-      if (plan.policy) for (const r of results) r.tls = `${r.tls ?? 'none'} (${plan.policy})`;
+      if (policy) for (const r of results) r.tls = `${r.tls ?? 'none'} (${policy})`;
       outcome = { kind: 'results', results, context: prepared.context };
       return true;
     } catch (error) {
@@ -426,7 +448,11 @@ export class Dispatcher {
   private async connect(
     plan: RoutePlan,
     first: DeliveryAttempt,
-  ): Promise<{ session: SmtpSession; host: string } | { failure: Failure; host: string | undefined }> {
+    domain: string,
+  ): Promise<
+    | { session: SmtpSession; host: string; policy: string | undefined }
+    | { failure: Failure; host: string | undefined }
+  > {
     let last: { failure: Failure; host: string | undefined } = {
       failure: new NetworkError('no host to try'),
       host: undefined,
@@ -434,6 +460,19 @@ export class Dispatcher {
     for (const target of plan.hosts) {
       for (const address of target.addresses) {
         const host = `${target.name}[${address}]:${target.port}`;
+        const dane =
+          target.dane?.kind === 'dane'
+            ? { records: target.dane.records, tlsaName: target.dane.tlsaName }
+            : target.dane?.kind === 'unusable'
+              ? ('unusable' as const)
+              : undefined;
+        const report = (resultType?: string) =>
+          this.deps.tlsSessions?.record({
+            policyDomain: domain,
+            policy: tlsPolicyDescription(dane === 'unusable' ? dane : dane?.records, plan.sts),
+            resultType,
+            ...(resultType ? { receivingMxHostname: target.name, receivingIp: address } : {}),
+          });
         try {
           const session = await SmtpSession.open({
             host: target.name,
@@ -443,12 +482,15 @@ export class Dispatcher {
             requireTls: plan.requireTls || target.requireTls,
             verifyTls: plan.verifyTls,
             ca: this.deps.settings.ca,
+            dane,
             connectTimeoutMs: this.deps.settings.connectTimeoutMs,
             commandTimeoutMs: this.deps.settings.commandTimeoutMs,
           });
-          return { session, host };
+          if (session.tlsOutcome !== 'none') report();
+          return { session, host, policy: hostPolicy(plan, target) };
         } catch (error) {
           const failure = asFailure(error);
+          if (failure instanceof TlsError) report(failure.resultType ?? 'validation-failure');
           this.deps.logger.debug(
             { host, err: failure, code: failure.code, spoolId: first.spoolId },
             'connect failed; trying the next address',

@@ -36,9 +36,37 @@ export class NetworkError extends DeliveryFailure {
   override readonly name = 'NetworkError';
 }
 
+/** RFC 8460 section 4.3 result types a TLS failure is reported as (SMTP TLS Reporting). */
+export type TlsFailureType =
+  | 'starttls-not-supported'
+  | 'certificate-host-mismatch'
+  | 'certificate-expired'
+  | 'certificate-not-trusted'
+  | 'validation-failure'
+  | 'tlsa-invalid'
+  | 'dnssec-invalid'
+  | 'dane-required'
+  | 'sts-policy-fetch-error'
+  | 'sts-policy-invalid'
+  | 'sts-webpki-invalid';
+
 export class TlsError extends DeliveryFailure {
   readonly code = FailureCode.tls;
   override readonly name = 'TlsError';
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      /** The policy that required TLS here when the route plan did not ('dane'). */
+      policy?: string;
+      resultType?: TlsFailureType;
+    },
+  ) {
+    super(message, options);
+    this.policy = options?.policy;
+    this.resultType = options?.resultType;
+  }
+  readonly policy: string | undefined;
+  readonly resultType: TlsFailureType | undefined;
 }
 
 export class ReplyError extends DeliveryFailure {

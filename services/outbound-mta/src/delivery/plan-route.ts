@@ -1,4 +1,5 @@
 import type { DomainConfigValue } from '@hermod/domain-config';
+import type { SecureDnsQuery } from '../dns/dnssec-query.js';
 import {
   DestinationError,
   type DnsResolver,
@@ -6,7 +7,8 @@ import {
   resolveDestination,
   type TargetHost,
 } from '../dns/resolve-destination.js';
-import { type MtaStsCache, mxMatchesPolicy } from '../tls/mta-sts.js';
+import { daneStatus } from '../tls/dane.js';
+import { type MtaStsCache, type MtaStsPolicy, mxMatchesPolicy } from '../tls/mta-sts.js';
 
 export interface RoutePlan {
   hosts: TargetHost[];
@@ -16,6 +18,17 @@ export interface RoutePlan {
   verifyTls: boolean;
   /** For logs and the recorded TLS outcome: 'mta-sts enforce', 'mta-sts testing', 'tls required'. */
   policy: string | undefined;
+  /** The MTA-STS policy in force (enforce or testing), for TLS reports. */
+  sts?: MtaStsPolicy | undefined;
+  /** MX hosts left out because their DANE lookups failed (RFC 7672 section 2.2), for TLS reports. */
+  daneLookupFailed?: string[];
+}
+
+/** The TLS policy label of one host of the plan: DANE is per host and wins over the domain's policy. */
+export function hostPolicy(plan: RoutePlan, host: TargetHost): string | undefined {
+  if (host.dane?.kind === 'dane') return 'dane';
+  if (host.dane?.kind === 'unusable') return 'dane, no usable TLSA';
+  return plan.policy;
 }
 
 const asOverrides = (value: unknown): RelayHostOverride[] =>
@@ -37,6 +50,8 @@ export async function planRoute(options: {
   smtpPort: number;
   /** RFC 8689 `TLS-Required: No`: no MTA-STS, no domain TLS requirement (TLS still when offered). */
   ignoreTlsPolicy?: boolean;
+  /** DANE (RFC 7672) through this validating resolver; off when undefined. */
+  dane?: SecureDnsQuery | undefined;
 }): Promise<RoutePlan> {
   const { domain, destination, config } = options;
   const live =
@@ -54,24 +69,49 @@ export async function planRoute(options: {
   });
   if (options.ignoreTlsPolicy)
     return { hosts, requireTls: false, verifyTls: false, policy: 'tls-required: no' };
+  const query = options.dane;
+  if (query)
+    hosts = await Promise.all(
+      hosts.map(async (h) => (h.fromMx ? { ...h, dane: await daneStatus(query, h.name, h.port) } : h)),
+    );
+  // A host whose TLSA lookup failed may be under attack (RFC 7672 section 2.2): never used.
+  const daneFailed = hosts.filter((h) => h.dane?.kind === 'failed');
+  hosts = hosts.filter((h) => h.dane?.kind !== 'failed');
+  if (hosts.length === 0)
+    throw new DestinationError(
+      'DANE_LOOKUP',
+      false,
+      '4.7.5',
+      `DANE: ${daneFailed.map((h) => (h.dane?.kind === 'failed' ? h.dane.reason : '')).join('; ')}`,
+      daneFailed.map((h) => h.name),
+    );
+  const withDane = (h: TargetHost) => h.dane?.kind === 'dane' || h.dane?.kind === 'unusable';
   let requireTls = config?.tls.requireOutbound ?? false;
   let verifyTls = false;
   let policy: string | undefined = requireTls ? 'tls required' : undefined;
-  if (hosts.some((h) => h.fromMx)) {
-    const sts = await options.mtaSts.policyFor(domain);
-    if (sts?.mode === 'enforce') {
-      hosts = hosts.filter((h) => mxMatchesPolicy(sts, h.name));
-      if (hosts.length === 0)
-        throw new DestinationError(
-          'NO_ADDRESS',
-          false,
-          '4.7.5',
-          `no MX of ${domain} matches its MTA-STS policy`,
-        );
-      requireTls = true;
-      verifyTls = true;
-      policy = 'mta-sts enforce';
-    } else if (sts?.mode === 'testing') policy = policy ?? 'mta-sts testing';
-  }
-  return { hosts, requireTls, verifyTls, policy };
+  // RFC 8461 section 2: MTA-STS is not applied to hosts that DANE covers.
+  const sts = hosts.some((h) => h.fromMx && !withDane(h))
+    ? await options.mtaSts.policyFor(domain)
+    : undefined;
+  if (sts?.mode === 'enforce') {
+    hosts = hosts.filter((h) => withDane(h) || mxMatchesPolicy(sts, h.name));
+    if (hosts.length === 0)
+      throw new DestinationError(
+        'NO_ADDRESS',
+        false,
+        '4.7.5',
+        `no MX of ${domain} matches its MTA-STS policy`,
+      );
+    requireTls = true;
+    verifyTls = true;
+    policy = 'mta-sts enforce';
+  } else if (sts?.mode === 'testing') policy = policy ?? 'mta-sts testing';
+  return {
+    hosts,
+    requireTls,
+    verifyTls,
+    policy,
+    sts: sts?.mode === 'enforce' || sts?.mode === 'testing' ? sts : undefined,
+    daneLookupFailed: daneFailed.map((h) => h.name),
+  };
 }

@@ -3,8 +3,7 @@
  *
  * A message received with the REQUIRETLS MAIL FROM parameter (msa and mx accept it only over TLS;
  * smtp-server records it in the envelope's `mailFromArgs`) is relayed only over TLS whose
- * certificate was verified under a policy (MTA-STS enforce: section 4.2.1 asks for MTA-STS or
- * DANE, and DANE is not implemented) to a server that advertises REQUIRETLS, with the parameter
+ * certificate was verified under a policy (MTA-STS enforce or DANE, as section 4.2.1 asks) to a server that advertises REQUIRETLS, with the parameter
  * passed on. Otherwise it is returned with 5.7.30 at once: retrying cannot change the policy or
  * the remote's extensions in a useful time, and section 4.2.1 says not to fall back.
  */
@@ -30,7 +29,7 @@ export function requireTlsRefusal(
   if (!session.verifiedTls)
     return {
       status: '5.7.30',
-      reply: `REQUIRETLS support required: no verified TLS to ${host} (no MTA-STS enforce policy, or the certificate was not checked)`,
+      reply: `REQUIRETLS support required: no verified TLS to ${host} (no MTA-STS enforce policy or DANE TLSA records, or the certificate was not checked)`,
     };
   if (!session.offersRequireTls)
     return { status: '5.7.30', reply: `REQUIRETLS support required: ${host} does not offer REQUIRETLS` };

@@ -1,6 +1,8 @@
-import type { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { type TlsaRecord, verifyDane } from '../tls/dane.js';
 import { ehloCapabilities } from './ehlo-capabilities.js';
 import {
   type DeliveryFailure,
@@ -9,6 +11,7 @@ import {
   ProtocolError,
   ReplyError,
   TlsError,
+  type TlsFailureType,
 } from './errors.js';
 
 export interface SessionOptions {
@@ -22,6 +25,11 @@ export interface SessionOptions {
   /** Check the certificate against `host` (MTA-STS, TLS required); opportunistic TLS takes any certificate. */
   verifyTls: boolean;
   ca?: Buffer | undefined;
+  /**
+   * DANE (RFC 7672) for this host: TLS is mandatory; with records the certificate chain must
+   * match one of them ('unusable': a validated TLSA RRset without a usable record, any certificate).
+   */
+  dane?: { records: TlsaRecord[]; tlsaName: string } | 'unusable' | undefined;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
 }
@@ -50,6 +58,17 @@ const isTlsCode = (code: string): boolean =>
     'UNABLE_TO_VERIFY_',
   ].some((prefix) => code.startsWith(prefix));
 
+/** The RFC 8460 result type of a TLS failure nodemailer reported. */
+function tlsFailureType(error: NodemailerError): TlsFailureType {
+  const code = error.originalCode ?? '';
+  if (error.code === 'ETLS' && /STARTTLS/i.test(error.message)) return 'starttls-not-supported';
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'certificate-expired';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'certificate-host-mismatch';
+  if (/^(DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY_)/.test(code))
+    return 'certificate-not-trusted';
+  return 'validation-failure';
+}
+
 /** nodemailer's error codes (its documented `code` values) that mean the transport failed. */
 const networkCodes = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'EPROXY']);
 
@@ -63,7 +82,7 @@ export function nodemailerFailure(error: NodemailerError): DeliveryFailure {
   const reply = oneLine(error.response);
   const cause = { cause: error };
   if (error.code === 'ETLS' || (error.originalCode !== undefined && isTlsCode(error.originalCode)))
-    return new TlsError(oneLine(error.message), cause);
+    return new TlsError(oneLine(error.message), { ...cause, resultType: tlsFailureType(error) });
   if (error.responseCode && reply) return new ReplyError(error.responseCode, reply, cause);
   // A socket error nodemailer did not wrap still names its system call.
   if ((error.code && networkCodes.has(error.code)) || error.syscall !== undefined)
@@ -84,7 +103,9 @@ export class SmtpSession {
     readonly options: SessionOptions,
   ) {}
 
-  static open(options: SessionOptions): Promise<SmtpSession> {
+  static open(given: SessionOptions): Promise<SmtpSession> {
+    // DANE makes TLS mandatory and replaces the PKIX check (RFC 7672 sections 2.2 and 3.1).
+    const options = given.dane ? { ...given, requireTls: true, verifyTls: false } : given;
     const connection = new SMTPConnection({
       host: options.address,
       port: options.port,
@@ -124,7 +145,14 @@ export class SmtpSession {
         }
         // From now on errors surface through send(); a late 'error' event must not crash the process.
         connection.on('error', () => {});
-        resolve(new SmtpSession(connection, options));
+        const session = new SmtpSession(connection, options);
+        const daneFailure = session.checkDane();
+        if (daneFailure) {
+          connection.close();
+          reject(daneFailure);
+          return;
+        }
+        resolve(session);
       });
     });
   }
@@ -138,17 +166,59 @@ export class SmtpSession {
     return ehloCapabilities(this.connection).maxSize;
   }
 
-  /** "TLSv1.3 verified", "TLSv1.3" (unverified, opportunistic) or "none". */
+  /** nodemailer's socket once TLS is up: the one place its private `_socket` is read. */
+  private get tlsSocket(): TLSSocket | undefined {
+    if (!this.connection.secure) return undefined;
+    const socket = this.connection._socket as TLSSocket | false | null;
+    return socket && typeof socket.getProtocol === 'function' ? socket : undefined;
+  }
+
+  /** The certificates the server sent, leaf first. */
+  private peerChain(): X509Certificate[] {
+    const chain: X509Certificate[] = [];
+    let cert: DetailedPeerCertificate | undefined = this.tlsSocket?.getPeerCertificate(true);
+    while (cert?.raw && chain.length < 10) {
+      chain.push(new X509Certificate(cert.raw));
+      if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
+      cert = cert.issuerCertificate;
+    }
+    return chain;
+  }
+
+  /** RFC 7672 after STARTTLS: the certificate against the TLSA records; a TlsError when it fails. */
+  private checkDane(): TlsError | undefined {
+    const dane = this.options.dane;
+    if (!dane) return undefined;
+    if (!this.tlsSocket)
+      return new TlsError('DANE: TLS is required and was not negotiated', {
+        policy: 'dane',
+        resultType: 'starttls-not-supported',
+      });
+    if (dane === 'unusable') return undefined;
+    const result = verifyDane(this.peerChain(), dane.records, this.options.host);
+    if (result.ok) {
+      this.daneVerified = true;
+      return undefined;
+    }
+    return new TlsError(`DANE (${dane.tlsaName}): ${result.reason}`, {
+      policy: 'dane',
+      resultType: result.type,
+    });
+  }
+
+  private daneVerified = false;
+
+  /** "TLSv1.3 verified", "TLSv1.3 dane-verified", "TLSv1.3" (unverified, opportunistic) or "none". */
   get tlsOutcome(): string {
     if (!this.connection.secure) return 'none';
-    const socket = this.connection._socket as TLSSocket | false | null;
-    const protocol = socket && typeof socket.getProtocol === 'function' ? socket.getProtocol() : 'TLS';
+    const protocol = this.tlsSocket?.getProtocol() ?? 'TLS';
+    if (this.daneVerified) return `${protocol} dane-verified`;
     return this.options.verifyTls ? `${protocol} verified` : `${protocol}`;
   }
 
-  /** TLS is up and the certificate was verified against the host (MTA-STS enforce). */
+  /** TLS is up and the certificate was verified against the host (MTA-STS enforce or DANE). */
   get verifiedTls(): boolean {
-    return this.connection.secure && this.options.verifyTls;
+    return this.connection.secure && (this.options.verifyTls || this.daneVerified);
   }
 
   get usable(): boolean {
@@ -226,6 +296,12 @@ export class SmtpSession {
  */
 function openFailure(error: NodemailerError, options: SessionOptions): DeliveryFailure {
   const failure = nodemailerFailure(error);
+  if (options.dane && failure instanceof TlsError)
+    return new TlsError(`DANE: ${failure.message}`, {
+      cause: error,
+      policy: 'dane',
+      ...(failure.resultType ? { resultType: failure.resultType } : {}),
+    });
   return options.requireTls && failure instanceof ReplyError && error.command === 'EHLO'
     ? new TlsError(`EHLO refused, STARTTLS impossible: ${failure.reply}`, { cause: error })
     : failure;

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { DaneStatus } from '../tls/dane.js';
 
 /** The part of node:dns/promises Resolver the outbound MTA uses (injected; tests fake or point it at a test server). */
 export interface DnsResolver {
@@ -24,15 +25,19 @@ export interface TargetHost {
   requireTls: boolean;
   /** True when the host came from DNS MX records (MTA-STS applies), false for overrides and implicit MX. */
   fromMx: boolean;
+  /** DANE (RFC 7672) for this host, when looked up (hosts from MX records, DANE enabled). */
+  dane?: DaneStatus;
 }
 
 /** Resolution failed: permanent (null MX, no such domain) bounces; temporary retries later. */
 export class DestinationError extends Error {
   constructor(
-    readonly code: 'NULL_MX' | 'NO_SUCH_DOMAIN' | 'NO_ADDRESS' | 'DNS_TEMPORARY',
+    readonly code: 'NULL_MX' | 'NO_SUCH_DOMAIN' | 'NO_ADDRESS' | 'DNS_TEMPORARY' | 'DANE_LOOKUP',
     readonly permanent: boolean,
     readonly status: string,
     message: string,
+    /** The hosts concerned (DANE_LOOKUP: those whose lookups failed), for TLS reports. */
+    readonly hosts: string[] = [],
   ) {
     super(message);
     this.name = 'DestinationError';

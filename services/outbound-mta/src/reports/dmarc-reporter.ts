@@ -1,9 +1,10 @@
 import type { Pool } from '@hermod/db';
 import { runDmarcReportPass, type TxtLookup } from '@hermod/dmarc-reports';
 import type { Logger } from '@hermod/logging';
-import { PeriodicPass } from '@hermod/spool';
-import { Counter, type Registry } from 'prom-client';
+import type { PeriodicPass } from '@hermod/spool';
+import type { Registry } from 'prom-client';
 import { type DsnSender, injectLocalMessage } from '../dsn/send-dsn.js';
+import { startReportJob } from './report-job.js';
 
 /**
  * The DMARC aggregate report job: every interval, ended periods' evaluations (recorded by mx)
@@ -20,15 +21,12 @@ export function startDmarcReporter(options: {
   registry: Registry;
   logger: Logger;
 }): PeriodicPass {
-  const sent = new Counter({
-    name: 'hermod_dmarc_reports_total',
-    help: 'DMARC aggregate reports: built (one per domain and period), sent (one per rua address), unauthorised (rua refused by the _report._dmarc check)',
-    labelNames: ['outcome'],
-    registers: [options.registry],
-  });
-  const pass = new PeriodicPass(
-    async () => {
-      const result = await runDmarcReportPass({
+  return startReportJob({
+    name: 'DMARC aggregate',
+    metric: 'hermod_dmarc_reports_total',
+    help: 'DMARC aggregate reports: built (one per domain and period), sent (one per rua address), refused (rua not authorised by the _report._dmarc check)',
+    pass: () =>
+      runDmarcReportPass({
         pool: options.pool,
         resolveTxt: options.resolveTxt,
         inject: async (key, message) => {
@@ -37,15 +35,9 @@ export function startDmarcReporter(options: {
         orgName: options.orgName,
         from: options.from,
         periodSeconds: Math.max(1, Math.round(options.periodMs / 1000)),
-      });
-      sent.inc({ outcome: 'built' }, result.reports);
-      sent.inc({ outcome: 'sent' }, result.sent);
-      sent.inc({ outcome: 'unauthorised' }, result.unauthorised);
-      if (result.reports > 0) options.logger.info(result, 'DMARC aggregate reports sent');
-    },
-    options.intervalMs,
-    (error) => options.logger.warn({ err: error }, 'DMARC report pass failed'),
-  );
-  pass.start();
-  return pass;
+      }),
+    intervalMs: options.intervalMs,
+    registry: options.registry,
+    logger: options.logger,
+  });
 }

@@ -40,19 +40,10 @@ export function mxMatchesPolicy(policy: MtaStsPolicy, host: string): boolean {
 
 export type PolicyFetcher = (domain: string) => Promise<string>;
 
-/**
- * Fetches https://mta-sts.<domain>/.well-known/mta-sts.txt: certificate checked, no redirects,
- * bounded size and time. The policy host is resolved with our own resolver; the port and extra CA
- * are configurable (tests serve the policy from loopback).
- */
-export function httpsPolicyFetcher(options: {
-  resolver: DnsResolver;
-  port: number;
-  ca?: Buffer | undefined;
-  timeoutMs?: number;
-}): PolicyFetcher {
-  const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
-    options.resolver.resolve4(hostname).then(
+/** A `lookup` for node:https that resolves names with our resolver (IPv4), not the system's. */
+export function resolverLookup(resolver: DnsResolver): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
+    resolver.resolve4(hostname).then(
       (addresses) => {
         const address = addresses[0];
         if (!address)
@@ -71,6 +62,20 @@ export function httpsPolicyFetcher(options: {
       (error: NodeJS.ErrnoException) => callback(error, '', 4),
     );
   };
+}
+
+/**
+ * Fetches https://mta-sts.<domain>/.well-known/mta-sts.txt: certificate checked, no redirects,
+ * bounded size and time. The policy host is resolved with our own resolver; the port and extra CA
+ * are configurable (tests serve the policy from loopback).
+ */
+export function httpsPolicyFetcher(options: {
+  resolver: DnsResolver;
+  port: number;
+  ca?: Buffer | undefined;
+  timeoutMs?: number;
+}): PolicyFetcher {
+  const lookup = resolverLookup(options.resolver);
   return (domain) =>
     new Promise((resolve, reject) => {
       const host = `mta-sts.${domain}`;
