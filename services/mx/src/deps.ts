@@ -1,3 +1,4 @@
+import type { RspamdClient } from '@hermod/content-scan';
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { RecipientRoutes, RecordRefusal, ValidateRecipient } from '@hermod/smtp';
@@ -7,7 +8,6 @@ import type { MxConfig } from './config.js';
 import type { ClientLimits } from './policy/client-limits.js';
 import type { DmarcRecorder } from './policy/dmarc-recorder.js';
 import type { DnsResolve } from './policy/dns-resolver.js';
-import type { RspamdClient } from './policy/rspamd.js';
 
 /** Everything the SMTP hooks use, built in main.ts. */
 export interface MxDeps {

@@ -1,4 +1,5 @@
 import type { Server } from 'node:net';
+import { RspamdClient } from '@hermod/content-scan';
 import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
 import {
   DomainConfigStore,
@@ -33,7 +34,6 @@ import { cachingResolver } from './policy/caching-resolver.js';
 import { ClientLimits } from './policy/client-limits.js';
 import { DmarcRecorder } from './policy/dmarc-recorder.js';
 import { createDnsResolver } from './policy/dns-resolver.js';
-import { RspamdClient } from './policy/rspamd.js';
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

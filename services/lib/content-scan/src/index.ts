@@ -1,0 +1,23 @@
+export {
+  type ClamdAddress,
+  type ClamdReply,
+  ClamdStream,
+  parseClamdAddress,
+  parseClamdReply,
+  pingClamd,
+} from './clamd-client.js';
+export { ScanError, type ScanErrorKind } from './errors.js';
+export {
+  type MalwareScan,
+  MalwareScanner,
+  type MalwareScannerOptions,
+  type MalwareVerdict,
+  virusScannedHeader,
+} from './malware-scanner.js';
+export {
+  type RspamdAction,
+  RspamdClient,
+  type RspamdScanInput,
+  RspamdUnavailableError,
+  type RspamdVerdict,
+} from './rspamd.js';
