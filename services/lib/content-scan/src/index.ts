@@ -6,7 +6,9 @@ export {
   parseClamdReply,
   pingClamd,
 } from './clamd-client.js';
+export { malwareScanEnv } from './env.js';
 export { ScanError, type ScanErrorKind } from './errors.js';
+export { type MalwarePolicy, malwareDisposition, malwareScanHook } from './malware-hook.js';
 export {
   type MalwareScan,
   MalwareScanner,
