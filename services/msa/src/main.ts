@@ -7,6 +7,7 @@ import {
   oidcVerifier,
   PostgresLoginFailureStore,
 } from '@hermod/accounts';
+import { MalwareScanner, malwareScanHook, parseClamdAddress, RspamdClient } from '@hermod/content-scan';
 import {
   DomainConfigStore,
   onRoutingInputsChange,
@@ -35,6 +36,7 @@ import { Counter, Histogram } from 'prom-client';
 import type { SMTPServer } from 'smtp-server';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
+import { type OutboundFilterDeps, observeSubmissionMalware } from './policy/outbound-filter.js';
 import { SubmissionLimits } from './submission-limits.js';
 import { createSubmissionServers } from './submission-server.js';
 
@@ -103,7 +105,40 @@ runMain('msa', async () => {
     ),
     loginThrottlePolicy(config),
   );
+  const malwareScanner = config.CLAMD_ADDRESS
+    ? new MalwareScanner({
+        address: parseClamdAddress(config.CLAMD_ADDRESS),
+        timeoutMs: config.CLAMD_TIMEOUT_MS,
+        maxConcurrent: config.CLAMD_MAX_CONCURRENT,
+        maxScanBytes: config.MALWARE_SCAN_MAX_BYTES,
+        registry,
+      })
+    : undefined;
+  if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: submissions are not scanned for malware');
+  const outbound: OutboundFilterDeps = {
+    logger,
+    ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
+    rspamdFailMode: config.RSPAMD_FAIL_MODE,
+    hostname: config.MSA_HOSTNAME,
+    refusedContent: new Counter({
+      name: 'hermod_msa_refused_content_total',
+      help: 'Submissions refused for their content, by reason (malware, spam)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+  };
   const deps: MsaDeps = {
+    outbound,
+    ...(malwareScanner
+      ? {
+          scanMalware: malwareScanHook(
+            malwareScanner,
+            { onInfected: 'reject', onFailure: config.CLAMD_FAIL_MODE },
+            logger,
+            observeSubmissionMalware(outbound),
+          ),
+        }
+      : {}),
     config,
     logger,
     pool,

@@ -10,6 +10,7 @@ import type {
 } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
+import type { SMTPServerSession } from 'smtp-server';
 import type { MxConfig } from './config.js';
 import type { ClientLimits } from './policy/client-limits.js';
 import type { DmarcRecorder } from './policy/dmarc-recorder.js';
@@ -29,7 +30,7 @@ export interface MxDeps {
   limits: ClientLimits;
   rspamd?: RspamdClient;
   /** Starts the malware scan of a message as DATA begins (clamd; absent when CLAMD_ADDRESS is empty). */
-  scanMalware?: (session: unknown, spoolId: string) => BodyScan;
+  scanMalware?: (session: SMTPServerSession, spoolId: string) => BodyScan;
   /** Holds a message a disposition quarantines (@hermod/quarantine), with its notice. */
   quarantine(request: QuarantineRequest): Promise<void>;
   /** Where RCPT TO:<Postmaster> goes (RFC 5321 4.5.1). */

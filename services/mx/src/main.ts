@@ -106,7 +106,6 @@ runMain('mx', async () => {
         timeoutMs: config.CLAMD_TIMEOUT_MS,
         maxConcurrent: config.CLAMD_MAX_CONCURRENT,
         maxScanBytes: config.MALWARE_SCAN_MAX_BYTES,
-        service: 'mx',
         registry,
       })
     : undefined;

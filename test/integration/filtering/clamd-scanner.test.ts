@@ -19,7 +19,6 @@ function scanner(overrides: Partial<ConstructorParameters<typeof MalwareScanner>
     timeoutMs: 10_000,
     maxConcurrent: 4,
     maxScanBytes: 512 * 1024,
-    service: 'test',
     registry,
     ...overrides,
   });
@@ -134,12 +133,9 @@ describe('clamd INSTREAM', () => {
 
   test('metrics: scans by result, infections by signature, errors by kind, scan time', async () => {
     const text = await registry.metrics();
-    assert.match(text, /hermod_malware_scans_total\{service="test",result="infected"\} [1-9]/);
-    assert.match(
-      text,
-      /hermod_malware_infected_total\{service="test",signature="Hermod.Test.EICAR[^"]*"\} [1-9]/,
-    );
-    assert.match(text, /hermod_malware_scan_errors_total\{service="test",kind="timeout"\} 1/);
-    assert.match(text, /hermod_malware_scan_seconds_count\{service="test"\} [1-9]/);
+    assert.match(text, /hermod_malware_scans_total\{result="infected"\} [1-9]/);
+    assert.match(text, /hermod_malware_infected_total\{signature="Hermod.Test.EICAR[^"]*"\} [1-9]/);
+    assert.match(text, /hermod_malware_scan_errors_total\{kind="timeout"\} 1/);
+    assert.match(text, /hermod_malware_scan_seconds_count [1-9]/);
   });
 });
