@@ -7,7 +7,7 @@ import {
   oidcVerifier,
   PostgresLoginFailureStore,
 } from '@hermod/accounts';
-import { MalwareScanner, malwareScanHook, parseClamdAddress, RspamdClient } from '@hermod/content-scan';
+import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import {
   DomainConfigStore,
   onRoutingInputsChange,
@@ -105,15 +105,7 @@ runMain('msa', async () => {
     ),
     loginThrottlePolicy(config),
   );
-  const malwareScanner = config.CLAMD_ADDRESS
-    ? new MalwareScanner({
-        address: parseClamdAddress(config.CLAMD_ADDRESS),
-        timeoutMs: config.CLAMD_TIMEOUT_MS,
-        maxConcurrent: config.CLAMD_MAX_CONCURRENT,
-        maxScanBytes: config.MALWARE_SCAN_MAX_BYTES,
-        registry,
-      })
-    : undefined;
+  const malwareScanner = malwareScannerFromConfig(config, registry);
   if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: submissions are not scanned for malware');
   const outbound: OutboundFilterDeps = {
     logger,

@@ -1,5 +1,5 @@
 import type { Server } from 'node:net';
-import { MalwareScanner, malwareScanHook, parseClamdAddress, RspamdClient } from '@hermod/content-scan';
+import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
 import {
   DomainConfigStore,
@@ -100,15 +100,7 @@ runMain('mx', async () => {
     ? new DmarcRecorder((rows) => recordDmarcEvaluations(pool, rows), logger)
     : undefined;
   if (dmarcRecorder) shutdown.register('dmarc-recorder', () => dmarcRecorder.stop());
-  const malwareScanner = config.CLAMD_ADDRESS
-    ? new MalwareScanner({
-        address: parseClamdAddress(config.CLAMD_ADDRESS),
-        timeoutMs: config.CLAMD_TIMEOUT_MS,
-        maxConcurrent: config.CLAMD_MAX_CONCURRENT,
-        maxScanBytes: config.MALWARE_SCAN_MAX_BYTES,
-        registry,
-      })
-    : undefined;
+  const malwareScanner = malwareScannerFromConfig(config, registry);
   if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: no malware scanning');
   // Quarantined entries past their retention go (every replica may sweep: SKIP LOCKED).
   const quarantineExpiry = new PeriodicPass(

@@ -14,6 +14,7 @@ export {
   MalwareScanner,
   type MalwareScannerOptions,
   type MalwareVerdict,
+  malwareScannerFromConfig,
   virusScannedHeader,
 } from './malware-scanner.js';
 export {
