@@ -2,10 +2,12 @@ import type { AccountStore, LoginGate } from '@hermod/accounts';
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { routingV1 } from '@hermod/proto';
-import type { RecipientRoutes, RecordRefusal } from '@hermod/smtp';
+import type { BodyScan, RecipientRoutes, RecordRefusal } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
+import type { SMTPServerSession } from 'smtp-server';
 import type { MsaConfig } from './config.js';
+import type { OutboundFilterDeps } from './policy/outbound-filter.js';
 import type { SuspensionReporter } from './sending-suspension.js';
 import type { SubmissionLimits } from './submission-limits.js';
 
@@ -34,6 +36,10 @@ export interface MsaDeps {
   suspended: SuspensionReporter;
   /** The throttled login path shared with imap and pop3. */
   login: Pick<LoginGate, 'login' | 'loginWithToken' | 'acceptsTokens'>;
+  /** Starts the malware scan of a submission as DATA begins (clamd; absent when CLAMD_ADDRESS is empty). */
+  scanMalware?: (session: SMTPServerSession, spoolId: string) => BodyScan;
+  /** Rspamd's outbound check, the refused-content counter and the sending-abuse hook. */
+  outbound: OutboundFilterDeps;
   /** Counts and logs a refused command (see RefusalReason). */
   refused: RecordRefusal;
   metrics: {

@@ -7,6 +7,7 @@ import {
   oidcVerifier,
   PostgresLoginFailureStore,
 } from '@hermod/accounts';
+import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import {
   DomainConfigStore,
   onRoutingInputsChange,
@@ -35,6 +36,7 @@ import { Counter, Histogram } from 'prom-client';
 import type { SMTPServer } from 'smtp-server';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
+import { type OutboundFilterDeps, observeSubmissionMalware } from './policy/outbound-filter.js';
 import { suspensionReporter } from './sending-suspension.js';
 import { SubmissionLimits } from './submission-limits.js';
 import { createSubmissionServers } from './submission-server.js';
@@ -105,33 +107,68 @@ runMain('msa', async () => {
     ),
     loginThrottlePolicy(config),
   );
+  const malwareScanner = malwareScannerFromConfig(config, registry);
+  if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: submissions are not scanned for malware');
+  const limits = new SubmissionLimits(
+    pool,
+    {
+      messagesPerHour: config.MSA_ACCOUNT_MESSAGES_PER_HOUR,
+      recipientsPerHour: config.MSA_ACCOUNT_RECIPIENTS_PER_HOUR,
+      sessionsPerAccount: config.MSA_ACCOUNT_MAX_SESSIONS,
+      suspendAfterHits: config.MSA_SUSPEND_AFTER_LIMIT_HITS,
+      suspendWindowMs: config.MSA_SUSPEND_WINDOW_MS,
+    },
+    Date.now,
+    (error) => logger.warn({ err: error }, 'submission_usage prune failed'),
+  );
+  const suspended = suspensionReporter(
+    new Counter({
+      name: 'hermod_msa_sending_suspensions_total',
+      help: 'Accounts whose sending msa suspended (compromised-account containment), by cause',
+      labelNames: ['cause'],
+      registers: [registry],
+    }),
+    logger,
+    (spoolId) => handOver([{ spoolId, recipients: [{}] }]),
+  );
+  const outbound: OutboundFilterDeps = {
+    logger,
+    ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
+    rspamdFailMode: config.RSPAMD_FAIL_MODE,
+    hostname: config.MSA_HOSTNAME,
+    refusedContent: new Counter({
+      name: 'hermod_msa_refused_content_total',
+      help: 'Submissions refused for their content, by reason (malware, spam)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    // Content refused as malware or spam counts towards compromised-account containment like a
+    // recipient-limit hit: the same threshold and window decide the suspension.
+    sendingAbuse: {
+      report: async (event) => {
+        const outcome = await limits.limitHit(event.accountId, await limits.policy(event.accountId));
+        suspended(event.accountId, outcome, { sessionId: event.spoolId, cause: event.kind });
+      },
+    },
+  };
   const deps: MsaDeps = {
+    outbound,
+    ...(malwareScanner
+      ? {
+          scanMalware: malwareScanHook(
+            malwareScanner,
+            { onInfected: 'reject', onFailure: config.CLAMD_FAIL_MODE },
+            logger,
+            observeSubmissionMalware(outbound),
+          ),
+        }
+      : {}),
     config,
     logger,
     pool,
     accounts,
-    limits: new SubmissionLimits(
-      pool,
-      {
-        messagesPerHour: config.MSA_ACCOUNT_MESSAGES_PER_HOUR,
-        recipientsPerHour: config.MSA_ACCOUNT_RECIPIENTS_PER_HOUR,
-        sessionsPerAccount: config.MSA_ACCOUNT_MAX_SESSIONS,
-        suspendAfterHits: config.MSA_SUSPEND_AFTER_LIMIT_HITS,
-        suspendWindowMs: config.MSA_SUSPEND_WINDOW_MS,
-      },
-      Date.now,
-      (error) => logger.warn({ err: error }, 'submission_usage prune failed'),
-    ),
-    suspended: suspensionReporter(
-      new Counter({
-        name: 'hermod_msa_sending_suspensions_total',
-        help: 'Accounts whose sending msa suspended (compromised-account containment), by cause',
-        labelNames: ['cause'],
-        registers: [registry],
-      }),
-      logger,
-      (spoolId) => handOver([{ spoolId, recipients: [{}] }]),
-    ),
+    limits,
+    suspended,
     postmaster: postmasterAddress(config.MSA_POSTMASTER_ADDRESS ?? '', config.MSA_HOSTNAME),
     validateRecipient: cachedValidator(routing.validate, recipientCache),
     recipientRoutes: new RecipientRoutes(),

@@ -1,4 +1,5 @@
 import type { Server } from 'node:net';
+import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
 import {
   DomainConfigStore,
@@ -6,8 +7,10 @@ import {
   openDomainBucket,
   openDomainStatusBucket,
 } from '@hermod/domain-config';
-import { handOverAccepted } from '@hermod/pipeline';
+import { publishJob } from '@hermod/nats';
+import { handOverAccepted, subjects } from '@hermod/pipeline';
 import type { routingV1 } from '@hermod/proto';
+import { expireQuarantine, quarantineMessage } from '@hermod/quarantine';
 import {
   connectBus,
   connectDatabase,
@@ -23,7 +26,7 @@ import {
   refusalRecorder,
   routingRecipientClient,
 } from '@hermod/smtp';
-import { AcceptBatcher } from '@hermod/spool';
+import { AcceptBatcher, PeriodicPass } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import { loadMxConfig } from './config.js';
 import type { MxDeps } from './deps.js';
@@ -33,7 +36,6 @@ import { cachingResolver } from './policy/caching-resolver.js';
 import { ClientLimits } from './policy/client-limits.js';
 import { DmarcRecorder } from './policy/dmarc-recorder.js';
 import { createDnsResolver } from './policy/dns-resolver.js';
-import { RspamdClient } from './policy/rspamd.js';
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -98,6 +100,16 @@ runMain('mx', async () => {
     ? new DmarcRecorder((rows) => recordDmarcEvaluations(pool, rows), logger)
     : undefined;
   if (dmarcRecorder) shutdown.register('dmarc-recorder', () => dmarcRecorder.stop());
+  const malwareScanner = malwareScannerFromConfig(config, registry);
+  if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: no malware scanning');
+  // Quarantined entries past their retention go (every replica may sweep: SKIP LOCKED).
+  const quarantineExpiry = new PeriodicPass(
+    () => expireQuarantine(pool),
+    15 * 60_000,
+    (error) => logger.warn({ err: error }, 'quarantine expiry sweep failed'),
+  );
+  quarantineExpiry.start();
+  shutdown.register('quarantine-expiry', () => quarantineExpiry.stop());
   const deps: MxDeps = {
     config,
     postmaster: postmasterAddress(config.MX_POSTMASTER_ADDRESS ?? '', config.MX_HOSTNAME),
@@ -114,6 +126,30 @@ runMain('mx', async () => {
     limits: new ClientLimits(config.MX_MAX_CONNECTIONS_PER_IP, config.MX_RATE_LIMIT_PER_MINUTE),
     ...(dmarcRecorder ? { dmarcRecorder } : {}),
     ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
+    ...(malwareScanner
+      ? {
+          scanMalware: malwareScanHook(
+            malwareScanner,
+            {
+              onInfected: config.MX_MALWARE_ACTION,
+              onFailure: config.CLAMD_FAIL_MODE,
+              host: config.MX_HOSTNAME,
+            },
+            logger,
+          ),
+        }
+      : {}),
+    quarantine: async (request) => {
+      const { spoolIds } = await quarantineMessage(pool, request, {
+        retentionMs: config.QUARANTINE_RETENTION_DAYS * 86_400_000,
+        host: config.MX_HOSTNAME,
+      });
+      // The notice is durable already; the spool sweeper hands it over if this publish is lost.
+      for (const spoolId of spoolIds)
+        publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` }).catch((error) =>
+          logger.warn({ err: error, spoolId }, 'quarantine notice not published; the sweeper will retry'),
+        );
+    },
     metrics: {
       messages: new Counter({
         name: 'hermod_mx_messages_total',

@@ -43,7 +43,11 @@ function describe(schema: Record<string, unknown>): { defaultValue: string; allo
   return { defaultValue, allowed: parts.join('; ') };
 }
 
-const commonSource = readFileSync(join(root, 'services/lib/service-runtime/src/common-env.ts'), 'utf8');
+/** Sources of variable groups several services spread into their schemas (their comments explain them). */
+const sharedSources = [
+  'services/lib/service-runtime/src/common-env.ts',
+  'services/lib/content-scan/src/env.ts',
+].map((file) => readFileSync(join(root, file), 'utf8'));
 
 async function serviceSections(): Promise<string[]> {
   const configs = [
@@ -74,7 +78,7 @@ async function serviceSections(): Promise<string[]> {
     const fields: Field[] = Object.keys(schema.shape).map((key) => ({
       name: key,
       ...describe(json.properties?.[key] ?? {}),
-      description: commentFor(source, key) || commentFor(commonSource, key),
+      description: [source, ...sharedSources].map((s) => commentFor(s, key)).find(Boolean) ?? '',
     }));
     sections.push(
       [

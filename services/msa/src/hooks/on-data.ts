@@ -1,4 +1,5 @@
 import { parseAddress } from '@hermod/address';
+import type { Disposition } from '@hermod/smtp';
 import {
   acceptPipeline,
   headerAddresses,
@@ -9,6 +10,7 @@ import {
 } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
+import { checkOutboundSpam } from '../policy/outbound-filter.js';
 import { suspendedReply } from '../sending-suspension.js';
 import { type SessionUser, transactionState } from '../session-user.js';
 
@@ -34,11 +36,13 @@ async function checkFromHeader(
 
 /**
  * End of DATA through the shared accept pipeline (@hermod/smtp): msa's Received (with the
- * authenticated protocol), Message-ID and Date when missing, and the From field owned by the user.
+ * authenticated protocol), Message-ID and Date when missing, the From field owned by the user,
+ * malware scanned while the message arrives and Rspamd's outbound check: infected or spam is
+ * refused (554 5.7.1), counted, logged and reported against the account.
  */
 export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> {
   const { config } = deps;
-  return acceptPipeline<never>({
+  return acceptPipeline<Disposition>({
     service: 'msa',
     maxMessageBytes: config.MSA_MAX_MESSAGE_BYTES,
     bareLineEndings: 'normalise',
@@ -65,6 +69,10 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
       }
       return checkFromHeader(deps, session.user as SessionUser | undefined, prepared.values.get('from'));
     },
+    ...(deps.scanMalware ? { scan: deps.scanMalware } : {}),
+    decide: ({ session, body, spoolId, mailFrom, helo }) =>
+      checkOutboundSpam(deps.outbound, { session, spoolId, mailFrom, helo, message: body.source() }),
+    dispose: (verdict) => verdict,
     accountId: (session) => (session.user as SessionUser | undefined)?.accountId,
     addToEnvelope: (envelope, session) => {
       const user = session.user as SessionUser | undefined;

@@ -1,7 +1,7 @@
+import { RspamdUnavailableError, type RspamdVerdict } from '@hermod/content-scan';
 import { smtpError } from '@hermod/smtp';
 import type { MxDeps } from '../deps.js';
 import { type AuthenticationOutcome, authenticateMessage } from '../policy/authentication.js';
-import { RspamdUnavailableError, type RspamdVerdict } from '../policy/rspamd.js';
 
 export interface FilterInput {
   /** The message as stored so far (our Received first); may be read more than once. */

@@ -6,7 +6,7 @@ import { type FilterVerdict, filterMessage } from './filter-message.js';
 
 /**
  * End of DATA through the shared accept pipeline (@hermod/smtp): bare line endings refused or
- * fixed, loops refused, the filters (SPF/DKIM/DMARC/ARC, Rspamd) decide placement and the fields
+ * fixed, loops refused, malware scanned while the message arrives (refused or quarantined), the filters (SPF/DKIM/DMARC/ARC, Rspamd) decide placement and the fields
  * put first, and forged Authentication-Results of our host are removed.
  */
 export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
@@ -37,6 +37,8 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
         );
       }
     },
+    ...(deps.scanMalware ? { scan: deps.scanMalware } : {}),
+    quarantine: (request) => deps.quarantine(request),
     decide: ({ prepared, session, body, spoolId, mailFrom, helo }) =>
       filterMessage(deps, {
         message: () => body.source(),
