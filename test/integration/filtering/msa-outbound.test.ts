@@ -10,6 +10,7 @@ import {
   ClamdPeer,
   DnsTestServer,
   EICAR,
+  eventually,
   type HermodPlatform,
   requireTool,
   run,
@@ -26,7 +27,7 @@ let dns: DnsTestServer;
 
 const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
 
-function submit(subject: string, extra: string[]) {
+function submit(subject: string, extra: string[], user = 'alice') {
   return run(
     'swaks',
     [
@@ -40,11 +41,11 @@ function submit(subject: string, extra: string[]) {
       '--auth',
       'PLAIN',
       '--auth-user',
-      'alice@example.test',
+      `${user}@example.test`,
       '--auth-password',
-      'alice-password-1',
+      `${user}-password-1`,
       '--from',
-      'alice@example.test',
+      `${user}@example.test`,
       '--to',
       'bob@example.test',
       '--header',
@@ -72,12 +73,22 @@ before(async () => {
   await Promise.all([clamd.start(), rspamd.start(dns.address)]);
   hermod = await startHermod({
     services: ['routing', 'mda', 'msa'],
-    env: { msa: { CLAMD_ADDRESS: clamd.address, RSPAMD_URL: rspamd.url, RSPAMD_TIMEOUT_MS: '20000' } },
+    env: {
+      msa: {
+        CLAMD_ADDRESS: clamd.address,
+        RSPAMD_URL: rspamd.url,
+        RSPAMD_TIMEOUT_MS: '20000',
+        MSA_SUSPEND_AFTER_LIMIT_HITS: '2',
+      },
+    },
   });
   await hermod.addDomain('example.test');
   const accounts = new AccountStore(hermod.db.pool);
   await accounts.create({ address: 'alice@example.test', password: 'alice-password-1' });
   await accounts.create({ address: 'bob@example.test', password: 'bob-password-12' });
+  await accounts.create({ address: 'mallory@example.test', password: 'mallory-password-1' });
+  // alice's two refusals below must not suspend her: she is exempt from containment.
+  await accounts.setLimitOverrides('alice@example.test', { autoSuspend: false });
 });
 
 after(async () => {
@@ -109,5 +120,27 @@ describe('outbound filtering', () => {
     assert.match(text, /hermod_msa_refused_content_total\{reason="malware",service="msa"\} 1/);
     assert.match(text, /hermod_msa_refused_content_total\{reason="spam",service="msa"\} 1/);
     assert.match(text, /hermod_malware_scans_total\{result="clean",service="msa"\} [1-9]/);
+  });
+});
+
+describe('containment of an account that sends malware or spam', () => {
+  test('refused content counts towards the sending suspension: the second refusal suspends', async () => {
+    const dir = await testWorkdir('msa-eicar-mallory');
+    await writeFile(join(dir, 'eicar.com'), EICAR);
+    const accounts = new AccountStore(hermod.db.pool);
+    const first = await submit('infected 1', ['--attach', `@${join(dir, 'eicar.com')}`], 'mallory');
+    assert.match(first.stdout, /<~\* 554 5\.7\.1 Message refused: malware found/);
+    assert.equal(await accounts.sendingSuspension('mallory@example.test'), undefined);
+    const second = await submit('spam 2', ['--body', `${GTUBE}\r\n`], 'mallory');
+    assert.match(second.stdout, /<~\* 554 5\.7\.1 Message refused as spam/);
+    // The report runs after the reply: wait for the suspension, then see it refuse clean mail.
+    const suspension = await eventually('mallory suspended', () =>
+      accounts.sendingSuspension('mallory@example.test'),
+    );
+    assert.ok(suspension);
+    const third = await submit('clean after', ['--body', 'ordinary\r\n'], 'mallory');
+    assert.match(third.stdout, /<~\* 550 5\.7\.1 Sending from this account is suspended/);
+    assert.match(await metrics(), /hermod_msa_sending_suspensions_total\{cause="spam",service="msa"\} 1/);
+    assert.equal(await accounts.sendingSuspension('alice@example.test'), undefined);
   });
 });
