@@ -9,6 +9,7 @@ import {
   activateScript,
   claimVacationResponse,
   compileDomainScripts,
+  defaultAfterScript,
   deleteScript,
   globalScriptsOwner,
   listScripts,
@@ -96,6 +97,8 @@ test('delivery loads the active script and the domain global scripts in one quer
     domain: 'store.example',
     before: 'G1',
     personal: 'A2',
+    // The domain has no after script: the default one (spam to Junk) runs.
+    after: defaultAfterScript(),
   });
   // Bob has no active script but the domain's before script still runs for him.
   assert.deepEqual(loaded.get(bob)?.before, 'G1');
@@ -109,6 +112,15 @@ test('delivery loads the active script and the domain global scripts in one quer
     compiled: 'G2',
   });
   assert.equal((await loadDeliveryScripts(db.pool, [alice])).get(alice)?.before, 'G2');
+  // The domain's own after script replaces the default.
+  await saveGlobalScript(db.pool, {
+    domain: 'store.example',
+    name: 'a',
+    phase: 'after',
+    source: '',
+    compiled: 'G3',
+  });
+  assert.equal((await loadDeliveryScripts(db.pool, [bob])).get(bob)?.after, 'G3');
 });
 
 test('one vacation response per sender and handle within the period', async () => {

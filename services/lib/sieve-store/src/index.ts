@@ -1,4 +1,5 @@
 // @hermod/sieve-store: the one owner of the Sieve tables (scripts, global scripts, tracking state).
+export { DEFAULT_AFTER_SCRIPT, defaultAfterScript } from './default-scripts.js';
 export { SieveScriptError, type SieveScriptErrorCode } from './errors.js';
 export {
   activateScript,

@@ -1,4 +1,5 @@
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
+import { defaultAfterScript } from './default-scripts.js';
 import { SieveScriptError } from './errors.js';
 
 /** A pool or a checked-out client: every statement here is a single, self-contained one. */
@@ -31,7 +32,8 @@ export interface DeliveryScripts {
   domain: string;
   before?: string;
   personal?: string;
-  after?: string;
+  /** The domain's after script, or the default after-script when it has none. */
+  after: string;
 }
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
@@ -255,8 +257,10 @@ export async function ownedGlobalDomains(db: Queryable): Promise<string[]> {
 }
 
 /**
- * The compiled scripts delivery runs for these accounts, in one round trip: only accounts that have
- * an active script or whose domain has a before/after script are in the result.
+ * The compiled scripts delivery runs for these accounts, in one round trip: the domain's before
+ * script, the account's active script, and the domain's after script or, for a domain without one,
+ * the default after-script (spam to Junk, default-scripts.ts). Every existing account is in the
+ * result.
  */
 export async function loadDeliveryScripts(
   db: Queryable,
@@ -279,14 +283,13 @@ export async function loadDeliveryScripts(
   );
   const out = new Map<number, DeliveryScripts>();
   for (const r of rows) {
-    if (r.personal === null && r.before === null && r.after === null) continue;
     out.set(Number(r.id), {
       accountId: Number(r.id),
       address: r.address,
       domain: r.domain,
       ...(r.before !== null ? { before: r.before } : {}),
       ...(r.personal !== null ? { personal: r.personal } : {}),
-      ...(r.after !== null ? { after: r.after } : {}),
+      after: r.after ?? defaultAfterScript(),
     });
   }
   return out;

@@ -60,8 +60,6 @@ export interface AcceptPipeline<V> {
   check?(prepared: PreparedMessage, session: SMTPServerSession): void | Promise<void>;
   /** The verdict on the complete message (mx: the filters); may throw an SmtpReplyError. */
   decide?(message: AcceptedBody): Promise<V>;
-  /** Whether the verdict places the message in Junk. */
-  junk?(verdict: V): boolean;
   /** The account the message is submitted by (msa). */
   accountId?(session: SMTPServerSession): number | undefined;
   /** Adds the service's fields to the stored envelope (after mailFromArgs and tls). */
@@ -121,7 +119,6 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           const verdict = hooks.decide
             ? await hooks.decide({ prepared, session, body, spoolId, mailFrom, helo })
             : undefined;
-          const junk = verdict !== undefined && hooks.junk ? hooks.junk(verdict) : false;
           const envelope: Record<string, unknown> = {
             ...(session.envelope.mailFrom
               ? { mailFromArgs: stringArgs(session.envelope.mailFrom.args) }
@@ -139,7 +136,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
             recipients: recipients.map((r) => ({
               address: r.address,
               parameters: stringArgs(r.args),
-              local: hooks.recipientRoutes.destinationOf(r, junk),
+              local: hooks.recipientRoutes.destinationOf(r),
             })),
             source: hooks.service,
             ...(accountId !== undefined ? { accountId } : {}),

@@ -43,7 +43,7 @@ export interface FilterInput {
   rcptIndex: number;
   accountId: number;
   bodyId: number;
-  /** Routing's target (INBOX, or \Junk for spam): where keep files the message. */
+  /** Routing's target (INBOX, or the mailbox a route names): where keep files the message. */
   mailboxTarget: string;
 }
 
@@ -83,15 +83,22 @@ function compiled(text: string): CompiledScript {
   return script;
 }
 
-/** RFC 5235 spamtest from our MX's `X-Spam-Status: ..., score=S required=R` (the topmost one). */
-export function spamFromHeader(
+/**
+ * RFC 5235 spamtest of a message: 10 ("definitely spam") exactly when our MX judged it so (its
+ * envelope placement `junk`: Rspamd add-header/rewrite-subject, or DMARC quarantine); otherwise
+ * from the MX's `X-Spam-Status: ..., score=S required=R` (the topmost one) on 1..9, so that
+ * `spamtest :value "ge" "10"` (the default after-script) is the MX's verdict and nothing else.
+ */
+export function spamTestOf(
   fields: ReturnType<typeof headerFields>,
+  mxJudgedSpam: boolean,
 ): { score: number; percent: number } | undefined {
+  if (mxJudgedSpam) return { score: 10, percent: 100 };
   const status = fields.find((f) => f.name === 'x-spam-status')?.value;
   const match = status && /score=(-?[\d.]+)\s+required=([\d.]+)/.exec(status);
   if (!match) return undefined;
   const ratio = Math.min(Math.max(Number(match[1]) / Math.max(Number(match[2]), 0.01), 0), 1);
-  return { score: 1 + Math.round(ratio * 9), percent: Math.round(ratio * 100) };
+  return { score: Math.min(1 + Math.round(ratio * 9), 9), percent: Math.min(Math.round(ratio * 100), 99) };
 }
 
 async function readWhole(client: PoolClient, bodyId: number): Promise<Buffer> {
@@ -175,8 +182,10 @@ export async function filterRecipients(
     idx: number;
     mail_from: string;
     address: string;
+    spam: boolean;
   }>(
-    `SELECT r.spool_id, r.rcpt_index AS idx, s.mail_from, r.address
+    `SELECT r.spool_id, r.rcpt_index AS idx, s.mail_from, r.address,
+       COALESCE(s.envelope->>'placement' = 'junk', false) AS spam
      FROM unnest($1::uuid[], $2::int[]) AS k(spool_id, idx)
      JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
      JOIN spool_messages s ON s.id = r.spool_id`,
@@ -204,6 +213,7 @@ export async function filterRecipients(
       raw,
       envelopeFrom: env?.mail_from ?? '',
       envelopeTo: env?.address ?? account.address,
+      mxJudgedSpam: env?.spam ?? false,
       mailbox: (key, find) => {
         let found = mailboxes.get(key);
         if (!found) {
@@ -252,18 +262,20 @@ interface RunContext {
   raw: Buffer;
   envelopeFrom: string;
   envelopeTo: string;
+  /** Our MX's verdict (envelope placement junk): spamtest 10. */
+  mxJudgedSpam: boolean;
   /** A mailbox lookup, done once per batch for the same key. */
   mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
 }
 
 async function run(
-  { client, options, account, raw, envelopeFrom, envelopeTo }: RunContext,
+  { client, options, account, raw, envelopeFrom, envelopeTo, mxJudgedSpam }: RunContext,
   now: Date,
 ): Promise<SieveResult> {
   const list = [account.before, account.personal, account.after]
     .filter((s): s is string => s !== undefined)
     .map(compiled);
-  const spam = spamFromHeader(headerFields(raw));
+  const spam = spamTestOf(headerFields(raw), mxJudgedSpam);
   return runSieveScripts(
     list,
     { raw, envelopeFrom, envelopeTo },
