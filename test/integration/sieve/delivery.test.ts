@@ -403,3 +403,25 @@ test('spam placement is the default after-script: MX-judged spam to Junk unless 
   assert.equal((await mailbox(keeper, 'INBOX')).length, 1);
   assert.equal((await mailbox(keeper, 'Junk')).length, 0);
 });
+
+test('fileinto :create follows the mailbox-name rule of IMAP CREATE: an empty level is not created, the message is kept', async () => {
+  const id = (
+    await new AccountStore(db.pool).create({
+      address: 'levels@sieve.example',
+      password: 'correct horse battery',
+    })
+  ).id;
+  await scripts.put(
+    { id, domain: 'sieve.example' },
+    'main',
+    'require ["fileinto", "mailbox"];\nfileinto :create "foo//bar";\n',
+  );
+  await scripts.activate({ id, domain: 'sieve.example' }, 'main');
+  await deliver(await accepted('levels@sieve.example', 'Subject: levels'), id);
+  const { rows } = await db.pool.query<{ name: string }>(
+    'SELECT name FROM mailboxes WHERE account_id = $1 ORDER BY name',
+    [id],
+  );
+  assert.ok(!rows.some((r) => r.name.includes('//')), `created: ${rows.map((r) => r.name).join(', ')}`);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+});

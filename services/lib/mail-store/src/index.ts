@@ -37,4 +37,5 @@ export {
   storeFlags,
   updateFlags,
 } from './mailbox-messages.js';
+export { isValidMailboxName, MAILBOX_SEPARATOR, MAX_MAILBOX_NAME_LENGTH } from './mailbox-name.js';
 export { createDefaultMailboxes, defaultMailboxes, type MailboxRef, resolveMailbox } from './mailboxes.js';

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from '@hermod/db';
+import { isValidMailboxName } from './mailbox-name.js';
 
 type Db = Pool | PoolClient;
 
@@ -46,6 +47,7 @@ export async function createMailbox(
   name: string,
   specialUse: string | null = null,
 ): Promise<MailboxInfo> {
+  if (!isValidMailboxName(name)) throw new MailboxError('CANNOT', 'Invalid mailbox name');
   const { rows } = await db.query<MailboxInfo>(
     `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES ($1, $2, $3, nextval('mailbox_uidvalidity'))
      ON CONFLICT (account_id, name) DO NOTHING RETURNING ${columns}`,

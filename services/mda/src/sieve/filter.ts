@@ -1,6 +1,13 @@
 import type { PoolClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { createMailbox, findMailbox, type MailboxRef, readBody, resolveMailbox } from '@hermod/mail-store';
+import {
+  createMailbox,
+  findMailbox,
+  isValidMailboxName,
+  type MailboxRef,
+  readBody,
+  resolveMailbox,
+} from '@hermod/mail-store';
 import {
   type CompiledScript,
   deserializeCompiled,
@@ -147,7 +154,8 @@ async function fileintoTarget(
   const name = normaliseMailbox(action.mailbox);
   const found = await findMailbox(client, accountId, name);
   if (found) return found;
-  if (action.create && name.length <= 512 && !/[\u0000-\u001f\u007f]/.test(name)) {
+  // createMailbox refuses a name IMAP CREATE would refuse (isValidMailboxName): then keep.
+  if (action.create && isValidMailboxName(name)) {
     try {
       return await createMailbox(client, accountId, name, action.specialUse ?? null);
     } catch {
