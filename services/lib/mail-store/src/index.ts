@@ -1,5 +1,5 @@
 export { type AppendInput, type AppendResult, appendManyToMailbox, appendToMailbox } from './append.js';
-export { BODY_CHUNK_SIZE, readBody, type StoredBody, writeBody } from './bodies.js';
+export { BODY_CHUNK_SIZE, readBodies, readBody, type StoredBody, writeBody } from './bodies.js';
 export { loadBodyStructure, readBodyRange, saveBodyStructure } from './body-range.js';
 export {
   accountQuota,
@@ -8,6 +8,7 @@ export {
   deleteMailbox,
   findMailbox,
   listMailboxes,
+  listMailboxesOf,
   listSubscriptions,
   MailboxError,
   type MailboxInfo,

@@ -4,8 +4,10 @@ import {
   createMailbox,
   findMailbox,
   isValidMailboxName,
+  listMailboxesOf,
+  type MailboxInfo,
   type MailboxRef,
-  readBody,
+  readBodies,
   resolveMailbox,
 } from '@hermod/mail-store';
 import {
@@ -108,12 +110,6 @@ export function spamTestOf(
   return { score: Math.min(1 + Math.round(ratio * 9), 9), percent: Math.min(Math.round(ratio * 100), 99) };
 }
 
-async function readWhole(client: PoolClient, bodyId: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of readBody(client, bodyId)) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
 /** An IMAP flag a copy may start with: a system flag (not \\Recent) or a keyword atom. */
 const isStorableFlag = (flag: string): boolean =>
   /^\\(Seen|Answered|Flagged|Deleted|Draft)$/i.test(flag) ||
@@ -136,7 +132,16 @@ async function fileintoTarget(
   action: Extract<SieveAction, { kind: 'fileinto' }>,
   keepTarget: string,
   logger: Logger,
+  known: readonly MailboxInfo[],
 ): Promise<MailboxRef> {
+  // The account's mailboxes as the batch read them answer most; the queries below see newer ones.
+  const name = normaliseMailbox(action.mailbox);
+  const ref = (m: MailboxInfo | undefined) => (m ? { id: m.id, name: m.name } : undefined);
+  const snapshot =
+    (action.mailboxId ? ref(known.find((m) => String(m.id) === action.mailboxId)) : undefined) ??
+    (action.specialUse ? ref(known.find((m) => m.specialUse === action.specialUse)) : undefined) ??
+    ref(known.find((m) => m.name === name));
+  if (snapshot) return snapshot;
   if (action.mailboxId && /^\d{1,15}$/.test(action.mailboxId)) {
     const { rows } = await client.query<MailboxRef>(
       'SELECT id, name FROM mailboxes WHERE id = $1 AND account_id = $2',
@@ -151,7 +156,6 @@ async function fileintoTarget(
     );
     if (rows[0]) return rows[0];
   }
-  const name = normaliseMailbox(action.mailbox);
   const found = await findMailbox(client, accountId, name);
   if (found) return found;
   // createMailbox refuses a name IMAP CREATE would refuse (isValidMailboxName): then keep.
@@ -178,6 +182,8 @@ export async function filterRecipients(
   options: SieveDeliveryOptions,
   logger: Logger,
   items: readonly FilterInput[],
+  /** Keep targets the batch has resolved, by `${accountId}\0${target}`. */
+  knownKeepTargets: ReadonlyMap<string, MailboxRef> = new Map(),
   now: Date = new Date(),
 ): Promise<Map<string, FilterOutcome>> {
   const out = new Map<string, FilterOutcome>();
@@ -200,18 +206,24 @@ export async function filterRecipients(
     [filtered.map((i) => i.spoolId), filtered.map((i) => i.rcptIndex)],
   );
   const envelope = new Map(envelopes.map((e) => [`${e.spool_id}/${e.idx}`, e]));
-  const bodies = new Map<number, Buffer>();
-  // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes).
+  // Every message of the batch, whole, in one round trip.
+  const bodies = await readBodies(
+    client,
+    filtered.map((i) => i.bodyId),
+  );
+  const known = await listMailboxesOf(
+    client,
+    filtered.map((i) => i.accountId),
+  );
+  // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
+  // keep targets the batch resolved already are known.
   const mailboxes = new Map<string, Promise<MailboxRef>>();
+  for (const [key, box] of knownKeepTargets) mailboxes.set(`keep\u0000${key}`, Promise.resolve(box));
   for (const item of filtered) {
     const started = process.hrtime.bigint();
     const account = scripts.get(item.accountId)!;
     const env = envelope.get(`${item.spoolId}/${item.rcptIndex}`);
-    let raw = bodies.get(item.bodyId);
-    if (!raw) {
-      raw = await readWhole(client, item.bodyId);
-      bodies.set(item.bodyId, raw);
-    }
+    const raw = bodies.get(item.bodyId) ?? Buffer.alloc(0);
     const context: RunContext = {
       client,
       options,
@@ -222,6 +234,7 @@ export async function filterRecipients(
       envelopeFrom: env?.mail_from ?? '',
       envelopeTo: env?.address ?? account.address,
       mxJudgedSpam: env?.spam ?? false,
+      known: known.get(item.accountId) ?? [],
       mailbox: (key, find) => {
         let found = mailboxes.get(key);
         if (!found) {
@@ -272,12 +285,14 @@ interface RunContext {
   envelopeTo: string;
   /** Our MX's verdict (envelope placement junk): spamtest 10. */
   mxJudgedSpam: boolean;
+  /** The account's mailboxes as the batch read them (lookups not answered here query). */
+  known: readonly MailboxInfo[];
   /** A mailbox lookup, done once per batch for the same key. */
   mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
 }
 
 async function run(
-  { client, options, account, raw, envelopeFrom, envelopeTo, mxJudgedSpam }: RunContext,
+  { client, options, account, raw, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
   now: Date,
 ): Promise<SieveResult> {
   const list = [account.before, account.personal, account.after]
@@ -294,6 +309,7 @@ async function run(
       host: options.hostname,
       ...(spam ? { spamScore: spam.score, spamPercent: spam.percent } : {}),
       mailboxExists: async (name) =>
+        known.some((m) => m.name === normaliseMailbox(name)) ||
         (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined,
       specialUseExists: async (name, flags) => {
         const { rows } = await client.query<{ n: number }>(
@@ -315,7 +331,7 @@ async function run(
 }
 
 async function applyActions(
-  { client, options, logger, item, account, raw, envelopeFrom, envelopeTo, mailbox }: RunContext,
+  { client, options, logger, item, account, raw, envelopeFrom, envelopeTo, mailbox, known }: RunContext,
   result: SieveResult,
 ): Promise<FilterOutcome> {
   const outcome: FilterOutcome = { copies: [], outgoing: [], duplicates: result.duplicates };
@@ -344,7 +360,7 @@ async function applyActions(
         addCopy(
           await mailbox(
             `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`,
-            () => fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger),
+            () => fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, known),
           ),
           action.flags,
         );
