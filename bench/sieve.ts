@@ -150,14 +150,19 @@ async function prepare(mode: Mode, count: number, offset: number) {
   return jobs;
 }
 
+/** mda's own CPU (this process) per message, by mode: a figure the box's other load disturbs less. */
+const cpuMicros: Record<Mode, number[]> = { off: [], default: [], sieve: [] };
 async function deliverAll(mode: Mode, jobs: Awaited<ReturnType<typeof prepare>>): Promise<number> {
   const deps = depsFor(mode);
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < jobs.length; i += batch) {
     const outcomes = await deliverBatch(deps, jobs.slice(i, i + batch));
     const bad = outcomes.find((o) => o.kind !== 'ack');
     if (bad) throw new Error(`${mode}: delivery ${bad.kind}`);
   }
+  const used = process.cpuUsage(cpu);
+  cpuMicros[mode].push((used.user + used.system) / jobs.length);
   return jobs.length / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
@@ -224,6 +229,10 @@ for (let r = 0; r < rounds; r++)
   console.log(
     `${String(r + 1).padStart(5)}  ${f(rates.off[r]!)}    ${f(rates.default[r]!)}        ${f(rates.sieve[r]!)}`,
   );
+const median = (v: number[]) => pct(v.slice(1), 50);
+console.log(
+  `mda CPU per message (warm median): off ${median(cpuMicros.off).toFixed(0)} us, default ${median(cpuMicros.default).toFixed(0)} us, sieve ${median(cpuMicros.sieve).toFixed(0)} us`,
+);
 console.log(`sieve/off:     ${formatRatios(roundRatios(rates.sieve, rates.off))}`);
 console.log(`default/off:   ${formatRatios(roundRatios(rates.default, rates.off))}`);
 console.log(`sieve/default: ${formatRatios(roundRatios(rates.sieve, rates.default))}`);

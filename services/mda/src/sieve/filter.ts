@@ -188,33 +188,35 @@ export async function filterRecipients(
 ): Promise<Map<string, FilterOutcome>> {
   const out = new Map<string, FilterOutcome>();
   if (items.length === 0) return out;
-  const scripts = await loadDeliveryScripts(client, [...new Set(items.map((i) => i.accountId))]);
-  const filtered = items.filter((i) => scripts.has(i.accountId));
-  if (filtered.length === 0) return out;
-  const { rows: envelopes } = await client.query<{
-    spool_id: string;
-    idx: number;
-    mail_from: string;
-    address: string;
-    spam: boolean;
-  }>(
-    `SELECT r.spool_id, r.rcpt_index AS idx, s.mail_from, r.address,
+  const accountIds = [...new Set(items.map((i) => i.accountId))];
+  // Every existing account has scripts to run (at least the default after-script), so the batch's
+  // reads are made for all its recipients: scripts, envelopes, bodies (whole), the accounts'
+  // mailboxes, one query each on the batch's session (a second session per batch could exhaust
+  // the pool when MDA_CONCURRENCY batches each hold one).
+  const [scripts, { rows: envelopes }, bodies, known] = await Promise.all([
+    loadDeliveryScripts(client, accountIds),
+    client.query<{
+      spool_id: string;
+      idx: number;
+      mail_from: string;
+      address: string;
+      spam: boolean;
+    }>(
+      `SELECT r.spool_id, r.rcpt_index AS idx, s.mail_from, r.address,
        COALESCE(s.envelope->>'placement' = 'junk', false) AS spam
      FROM unnest($1::uuid[], $2::int[]) AS k(spool_id, idx)
      JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
      JOIN spool_messages s ON s.id = r.spool_id`,
-    [filtered.map((i) => i.spoolId), filtered.map((i) => i.rcptIndex)],
-  );
+      [items.map((i) => i.spoolId), items.map((i) => i.rcptIndex)],
+    ),
+    readBodies(
+      client,
+      items.map((i) => i.bodyId),
+    ),
+    listMailboxesOf(client, accountIds),
+  ]);
+  const filtered = items.filter((i) => scripts.has(i.accountId));
   const envelope = new Map(envelopes.map((e) => [`${e.spool_id}/${e.idx}`, e]));
-  // Every message of the batch, whole, in one round trip.
-  const bodies = await readBodies(
-    client,
-    filtered.map((i) => i.bodyId),
-  );
-  const known = await listMailboxesOf(
-    client,
-    filtered.map((i) => i.accountId),
-  );
   // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
   // keep targets the batch resolved already are known.
   const mailboxes = new Map<string, Promise<MailboxRef>>();
