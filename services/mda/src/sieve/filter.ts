@@ -257,6 +257,11 @@ export async function filterRecipients(
       };
     }
     options.metrics?.runs.inc();
+    if (result.notices)
+      logger.info(
+        { spoolId: item.spoolId, accountId: item.accountId, notices: result.notices },
+        'sieve script errors that did not stop it',
+      );
     if (result.errors.length > 0) {
       options.metrics?.failures.inc();
       logger.warn(
