@@ -30,6 +30,24 @@ test('a MailDomain becomes a valid live config record; equal records compare equ
   assert.ok(!sameConfig({ ...desired, exchanger: 'local' }, stored));
 });
 
+test('spec.sieve becomes the live config sieve scripts; absent, the record carries none', () => {
+  const withSieve = desiredDomainConfig(
+    md({
+      domain: 'example.com',
+      sieve: { before: 'keep;\n', library: [{ name: 'common', script: 'discard;\n' }] },
+    }),
+    undefined,
+  );
+  const stored = parseDomainConfig({ ...withSieve, updatedAt: '' });
+  assert.deepEqual(stored.sieve, { before: 'keep;\n', library: [{ name: 'common', source: 'discard;\n' }] });
+  assert.ok(sameConfig(withSieve, stored));
+  assert.equal(desiredDomainConfig(md({ domain: 'example.com' }), undefined).sieve, undefined);
+  // An empty spec.sieve still says "the MailDomain sets the global scripts: none".
+  assert.deepEqual(desiredDomainConfig(md({ domain: 'example.com', sieve: {} }), undefined).sieve, {
+    library: [],
+  });
+});
+
 test('DNS verification says which records the resolver sees', async () => {
   const domain = md({ domain: 'example.com', dns: { mxHosts: ['mx.hermod.test'] } });
   const records = expectedRecords(

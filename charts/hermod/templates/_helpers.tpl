@@ -47,6 +47,7 @@ outbound-mta:
   ports: []
 mda:
   key: mda
+  hostnameEnv: MDA_HOSTNAME
   database: true
   tls: false
   public: false
@@ -237,6 +238,16 @@ switches. Call with (dict "root" $ "component" "mx").
     secretKeyRef:
       name: {{ . }}
       key: {{ $values.srs.existingSecretKey }}
+{{- end }}
+{{- end }}
+{{- if eq .component "mda" }}
+{{- /* Sieve redirects get SRS senders signed with routing's key, so routing reverses their bounces. */}}
+{{- with $root.Values.routing.srs.existingSecret }}
+- name: MDA_SRS_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $root.Values.routing.srs.existingSecretKey }}
 {{- end }}
 {{- end }}
 {{- if eq .component "operator" }}

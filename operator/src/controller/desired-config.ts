@@ -53,6 +53,15 @@ export function desiredDomainConfig(
       mtaSts: spec.tls.mtaSts,
       ...(spec.tls.mtaSts !== 'none' && spec.dns.mxHosts ? { mtaStsMx: [...spec.dns.mxHosts] } : {}),
     },
+    ...(spec.sieve
+      ? {
+          sieve: {
+            ...(spec.sieve.before !== undefined ? { before: spec.sieve.before } : {}),
+            ...(spec.sieve.after !== undefined ? { after: spec.sieve.after } : {}),
+            library: spec.sieve.library.map((l) => ({ name: l.name, source: l.script })),
+          },
+        }
+      : {}),
     source: sourceOf(md),
     generation: md.metadata.generation ?? 0,
   };

@@ -10,6 +10,7 @@ import {
   writeDomainConfig,
 } from '@hermod/domain-config';
 import type { Logger } from '@hermod/logging';
+import { compileDomainScripts, SieveScriptError } from '@hermod/sieve-store';
 import type { KV } from 'nats';
 import {
   API_VERSION,
@@ -38,6 +39,23 @@ import {
 } from './dkim.js';
 import { type DnsLookup, expectedRecords, verifyRecords } from './dns-records.js';
 import { type ConditionPart, type DkimFacts, desiredStatus } from './status.js';
+
+/** Why spec.sieve cannot be applied (the compiler's errors, with script, line and column), if it cannot. */
+function sieveSpecProblem(md: MailDomain): string | undefined {
+  const { sieve } = md.spec;
+  if (!sieve) return undefined;
+  try {
+    compileDomainScripts(md.spec.domain, {
+      before: sieve.before,
+      after: sieve.after,
+      library: sieve.library.map((l) => ({ name: l.name, source: l.script })),
+    });
+    return undefined;
+  } catch (error) {
+    if (error instanceof SieveScriptError) return `spec.sieve: ${error.message}`;
+    throw error;
+  }
+}
 
 export const FINALIZER = 'mail.hermod.dev/cleanup';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -163,6 +181,17 @@ export class MailDomainReconciler implements Reconciler {
         effective: undefined,
       });
       return { requeueAfterMs: FOREIGN_RECHECK_MS };
+    }
+    // A spec.sieve that does not compile is not applied: the record in force (if any) stays.
+    const sieveProblem = sieveSpecProblem(md);
+    if (sieveProblem) {
+      await this.writeStatus(md, {
+        configApplied: { status: 'False', reason: 'InvalidSieveScript', message: sieveProblem },
+        dkim: undefined,
+        dnsRecords: undefined,
+        effective: undefined,
+      });
+      return {};
     }
     const dkim = await this.ensureDkim(md);
     const configChanged = await this.applyConfig(desiredDomainConfig(md, dkim.active));

@@ -1,6 +1,6 @@
 import { type Pool, type PoolClient, withClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { resolveMailbox, writeBody } from '@hermod/mail-store';
+import { type MailboxRef, resolveMailbox, writeBody } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
 import { recordDuplicates } from '@hermod/sieve-store';
@@ -155,8 +155,8 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
     accepted.push(t);
   }
 
-  const { copies, ended, outgoing, duplicates } = await applyFilters(client, deps, accepted);
   const resolved = new Map(facts.mailboxes.map((m) => [targetKey(m.accountId, m.target), m]));
+  const { copies, ended, outgoing, duplicates } = await applyFilters(client, deps, accepted, resolved);
   const byMailbox = new Map<number, { items: Pending[] }>();
   for (const a of copies) {
     const key = targetKey(a.accountId, a.mailboxTarget);
@@ -238,6 +238,7 @@ async function applyFilters(
   client: PoolClient,
   deps: DeliveryDeps,
   accepted: Pending[],
+  keepTargets: ReadonlyMap<string, MailboxRef>,
 ): Promise<{
   copies: Pending[];
   ended: EndedRow[];
@@ -246,7 +247,7 @@ async function applyFilters(
 }> {
   const none = { ended: [], outgoing: [], duplicates: [] };
   if (!deps.sieve) return { copies: accepted, ...none };
-  const decided = await filterRecipients(client, deps.sieve, deps.logger, accepted);
+  const decided = await filterRecipients(client, deps.sieve, deps.logger, accepted, keepTargets);
   if (decided.size === 0) return { copies: accepted, ...none };
   const copies: Pending[] = [];
   const ended: EndedRow[] = [];

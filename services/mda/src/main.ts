@@ -15,6 +15,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Counter } from 'prom-client';
 import { loadMdaConfig } from './config.js';
 import { deliverBatch } from './deliver.js';
+import { DomainScriptSync } from './sieve/domain-scripts.js';
 import { createSieveMetrics } from './sieve/metrics.js';
 
 runMain('mda', async () => {
@@ -40,6 +41,23 @@ runMain('mda', async () => {
   const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
   shutdown.register('domain-config', () => domains.stop());
   await domains.ready;
+  if (config.MDA_SIEVE_ENABLED) {
+    // Global scripts a MailDomain sets (spec.sieve) are stored where delivery loads them from.
+    const domainScripts = new DomainScriptSync(pool, domains, logger);
+    shutdown.register(
+      'domain-sieve-scripts',
+      domains.onChange((domain) => domainScripts.changed(domain)),
+    );
+    await domainScripts.markAll();
+    await domainScripts.pass();
+    const retry = new PeriodicPass(
+      () => domainScripts.pass(),
+      10_000,
+      (error) => logger.warn({ err: error }, 'global sieve script sync failed'),
+    );
+    retry.start();
+    shutdown.register('domain-sieve-scripts-retry', () => retry.stop());
+  }
   const srsSecret = config.MDA_SRS_SECRET;
   if (config.MDA_SIEVE_ENABLED && !srsSecret)
     logger.warn('Sieve redirects keep the original sender: MDA_SRS_SECRET is not set');

@@ -287,6 +287,7 @@ describe('default values', () => {
     const routing = envOf(containerOf(deploymentOf(objects, 'routing')));
     assert.equal(routing.get('ROUTING_MX_NAMES')?.value, 'mail.example.com');
     assert.equal(routing.has('ROUTING_SRS_SECRET'), false);
+    assert.equal(envOf(containerOf(deploymentOf(objects, 'mda'))).has('MDA_SRS_SECRET'), false);
   });
 });
 
@@ -383,6 +384,12 @@ describe('all-features values', () => {
     assert.deepEqual(routing.get('ROUTING_SRS_SECRET')?.valueFrom, {
       secretKeyRef: { name: 'hermod-srs', key: 'secret' },
     });
+    // mda signs the SRS senders of Sieve redirects with the same key, so routing reverses bounces to them.
+    const mda = envOf(containerOf(deploymentOf(objects, 'mda')));
+    assert.deepEqual(mda.get('MDA_SRS_SECRET')?.valueFrom, {
+      secretKeyRef: { name: 'hermod-srs', key: 'secret' },
+    });
+    assert.equal(mda.get('MDA_HOSTNAME')?.value, 'mail.example.org');
   });
 
   test('mx behind PROXY protocol: port 25 goes to the listener that reads the PROXY header', () => {

@@ -202,6 +202,14 @@ describe('imap responses by the RFC grammar', () => {
     assert.equal((await raw.command('LIST (SUBSCRIBED) "" Sub/*')).untagged.length, 1);
   });
 
+  it('CREATE and RENAME refuse a name with an empty level or a wildcard (the rule Sieve fileinto :create shares)', async () => {
+    const raw = await connect();
+    for (const name of ['"foo//bar"', '"/lead"', '"a*b"'])
+      assert.equal((await raw.command(`CREATE ${name}`)).status, 'BAD', name);
+    assert.equal((await raw.command('CREATE Renamable')).status, 'OK');
+    assert.equal((await raw.command('RENAME Renamable "x//y"')).status, 'BAD');
+  });
+
   it('an unquoted mailbox name may hold [ (only ] is a resp-special): SELECT, LIST, STATUS', async () => {
     const raw = await connect();
     assert.equal((await raw.command('CREATE "box[1"')).status, 'OK');

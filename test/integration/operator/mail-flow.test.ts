@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
+import { defaultSieveLimits, SieveScriptError, SieveScripts } from '@hermod/sieve-store';
 import {
   type HermodPlatform,
   type PostfixPeer,
@@ -58,6 +59,12 @@ describe('MailDomain to mail flow', () => {
     await accounts.create({ address: 'alice@flow.test', password: 'alice-password-1' });
     await accounts.create({ address: 'writer@home.test', password: 'writer-password-1' });
   });
+  /** A merge patch of the MailDomain's spec. */
+  const patchFlow = (spec: Record<string, unknown>) =>
+    env.cp.kubectlOk([
+      ...['patch', 'maildomain', 'flow', '-n', 'default', '--type=merge'],
+      ...['-p', JSON.stringify({ spec })],
+    ]);
   after(async () => {
     await env?.stop();
     await hermod?.stop();
@@ -108,20 +115,86 @@ describe('MailDomain to mail flow', () => {
     assert.match(message?.text ?? '', /Subject: via the operator/);
   });
 
+  test("a MailDomain's global before-script is what mda runs, and the CLI cannot change it", async () => {
+    const patch = (sieve: unknown) => patchFlow({ sieve });
+    // A script that does not compile is not applied; status says where it is wrong.
+    await patch({ before: 'require ["fileinto"];\nif header :contains "subject" "x" { fileinto }\n' });
+    await waitFor(
+      'ConfigApplied=False for the bad script',
+      async () => {
+        const md = JSON.parse(
+          await env.cp.kubectlOk(['get', 'maildomain', 'flow', '-n', 'default', '-o', 'json']),
+        ) as {
+          status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> };
+        };
+        const c = md.status?.conditions?.find((x) => x.type === 'ConfigApplied');
+        return (
+          c?.status === 'False' &&
+          c.reason === 'InvalidSieveScript' &&
+          /before script: line 2/.test(c.message)
+        );
+      },
+      10_000,
+      100,
+    );
+    await patch({
+      before:
+        'require ["fileinto", "mailbox", "imap4flags"];\n' +
+        'if header :contains "subject" "by the spec" { fileinto :create :flags "\\\\Flagged" "Spec/Filed"; }\n',
+    });
+    await waitFor(
+      'mda to store the MailDomain before-script',
+      async () =>
+        (
+          await hermod.db.pool.query(
+            "SELECT 1 FROM sieve_global_scripts WHERE domain = 'flow.test' AND phase = 'before' AND source LIKE '%by the spec%'",
+          )
+        ).rowCount === 1,
+      10_000,
+      100,
+    );
+    const sent = await run('swaks', [
+      ...['--server', '127.0.0.1', '--port', String(hermod.ports.mx), '--helo', 'client.remote.example'],
+      ...[
+        '--from',
+        'sender@remote.example',
+        '--to',
+        'alice@flow.test',
+        '--header',
+        'Subject: filed by the spec',
+      ],
+    ]);
+    assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+    const [filed] = await waitForMessages(hermod.db.pool, 'alice@flow.test', 1, 'Spec/Filed');
+    assert.match(filed?.text ?? '', /Subject: filed by the spec/);
+    const { rows } = await hermod.db.pool.query<{ flags: string[] }>(
+      `SELECT m.flags FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id
+       WHERE b.name = 'Spec/Filed'`,
+    );
+    assert.deepEqual(rows[0]?.flags, ['\\Flagged']);
+    // Spec wins: the CLI refuses to change the domain's global scripts while the MailDomain sets them.
+    const scripts = new SieveScripts(hermod.db.pool, defaultSieveLimits);
+    await assert.rejects(scripts.putGlobal('flow.test', 'mine', 'after', 'keep;\n'), (error: unknown) => {
+      assert.ok(error instanceof SieveScriptError && error.code === 'managed', String(error));
+      assert.match(error.message, /MailDomain default\/flow/);
+      return true;
+    });
+    // Without spec.sieve the CLI manages them again, and the MailDomain's scripts are gone.
+    await patch(null);
+    await waitFor(
+      'the MailDomain scripts to be removed',
+      async () => (await scripts.globalOwner('flow.test')) === undefined,
+      10_000,
+      100,
+    );
+    assert.deepEqual(await scripts.listGlobal('flow.test'), []);
+    await scripts.putGlobal('flow.test', 'mine', 'after', 'keep;\n');
+    await scripts.deleteGlobal('flow.test', 'mine');
+  });
+
   test('patched to remote, the MX stops accepting mail for the domain within 5 seconds', async () => {
     const patched = Date.now();
-    await env.cp.kubectlOk([
-      'patch',
-      'maildomain',
-      'flow',
-      '-n',
-      'default',
-      '--type=merge',
-      '-p',
-      JSON.stringify({
-        spec: { exchanger: 'remote', remote: { hosts: [{ host: '127.0.0.1', port: peer.port }] } },
-      }),
-    ]);
+    await patchFlow({ exchanger: 'remote', remote: { hosts: [{ host: '127.0.0.1', port: peer.port }] } });
     await waitFor(
       'the MX to refuse alice@flow.test',
       async () => /^5\d\d /.test(await rcptReply(hermod.ports.mx, 'alice@flow.test')),
@@ -148,16 +221,7 @@ describe('MailDomain to mail flow', () => {
   });
 
   test('deleting the MailDomain takes the domain out of service', async () => {
-    await env.cp.kubectlOk([
-      'patch',
-      'maildomain',
-      'flow',
-      '-n',
-      'default',
-      '--type=merge',
-      '-p',
-      '{"spec":{"exchanger":"local","remote":null}}',
-    ]);
+    await patchFlow({ exchanger: 'local', remote: null });
     await waitFor(
       'served again',
       async () => /^250 /.test(await rcptReply(hermod.ports.mx, 'alice@flow.test')),

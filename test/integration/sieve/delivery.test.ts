@@ -363,3 +363,71 @@ test('enotify mailto: a notification to the URI address, the message kept', asyn
   assert.match(notice!.text, /^Auto-Submitted: auto-notified\r$/m);
   assert.match(notice!.text, /New mail/);
 });
+
+test('spam placement is the default after-script: MX-judged spam to Junk unless a filter filed it, or the domain replaced it', async () => {
+  const accounts = new AccountStore(db.pool);
+  const make = async (address: string) =>
+    (await accounts.create({ address, password: 'correct horse battery' })).id;
+  const [junked, sorter, keeper] = [
+    await make('junked@spam.example'),
+    await make('sorter@spam.example'),
+    await make('keeper@nojunk.example'),
+  ];
+  const spamFor = async (to: string, subject: string) => {
+    const { spoolId } = await acceptMessage(db.pool, {
+      mailFrom: 'sender@remote.example',
+      recipients: [{ address: to }],
+      source: 'mx',
+      envelope: { placement: 'junk' },
+      body: [
+        Buffer.from(`Subject: ${subject}\r\nX-Spam-Status: Yes, score=9.00 required=15.00\r\n\r\nBuy.\r\n`),
+      ],
+    });
+    await db.pool.query(`UPDATE spool_recipients SET state = 'local' WHERE spool_id = $1`, [spoolId]);
+    return spoolId;
+  };
+  // No script of its own: routing's target is INBOX, the default after-script files it to Junk.
+  await deliver(await spamFor('junked@spam.example', 'offer'), junked);
+  assert.equal((await mailbox(junked, 'Junk')).length, 1);
+  assert.equal((await mailbox(junked, 'INBOX')).length, 0);
+  // A clean message stays in INBOX.
+  await deliver(await accepted('junked@spam.example', 'Subject: hello'), junked);
+  assert.equal((await mailbox(junked, 'INBOX')).length, 1);
+  // The user's own fileinto wins: the after-script runs only while the implicit keep is in effect.
+  await scripts.put(
+    { id: sorter, domain: 'spam.example' },
+    'main',
+    'require ["fileinto", "mailbox"];\nfileinto :create "Offers";\n',
+  );
+  await scripts.activate({ id: sorter, domain: 'spam.example' }, 'main');
+  await deliver(await spamFor('sorter@spam.example', 'offer'), sorter);
+  assert.equal((await mailbox(sorter, 'Offers')).length, 1);
+  assert.equal((await mailbox(sorter, 'Junk')).length, 0);
+  // A domain with an after-script of its own (here an empty one) has no spam placement.
+  await scripts.putGlobal('nojunk.example', 'none', 'after', '');
+  await deliver(await spamFor('keeper@nojunk.example', 'offer'), keeper);
+  assert.equal((await mailbox(keeper, 'INBOX')).length, 1);
+  assert.equal((await mailbox(keeper, 'Junk')).length, 0);
+});
+
+test('fileinto :create follows the mailbox-name rule of IMAP CREATE: an empty level is not created, the message is kept', async () => {
+  const id = (
+    await new AccountStore(db.pool).create({
+      address: 'levels@sieve.example',
+      password: 'correct horse battery',
+    })
+  ).id;
+  await scripts.put(
+    { id, domain: 'sieve.example' },
+    'main',
+    'require ["fileinto", "mailbox"];\nfileinto :create "foo//bar";\n',
+  );
+  await scripts.activate({ id, domain: 'sieve.example' }, 'main');
+  await deliver(await accepted('levels@sieve.example', 'Subject: levels'), id);
+  const { rows } = await db.pool.query<{ name: string }>(
+    'SELECT name FROM mailboxes WHERE account_id = $1 ORDER BY name',
+    [id],
+  );
+  assert.ok(!rows.some((r) => r.name.includes('//')), `created: ${rows.map((r) => r.name).join(', ')}`);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+});

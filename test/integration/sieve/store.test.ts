@@ -8,11 +8,15 @@ import { AccountStore } from '@hermod/accounts';
 import {
   activateScript,
   claimVacationResponse,
+  compileDomainScripts,
+  defaultAfterScript,
   deleteScript,
+  globalScriptsOwner,
   listScripts,
   loadDeliveryScripts,
   recordDuplicates,
   renameScript,
+  replaceOwnedGlobalScripts,
   SieveScriptError,
   saveGlobalScript,
   saveScript,
@@ -93,6 +97,8 @@ test('delivery loads the active script and the domain global scripts in one quer
     domain: 'store.example',
     before: 'G1',
     personal: 'A2',
+    // The domain has no after script: the default one (spam to Junk) runs.
+    after: defaultAfterScript(),
   });
   // Bob has no active script but the domain's before script still runs for him.
   assert.deepEqual(loaded.get(bob)?.before, 'G1');
@@ -106,6 +112,15 @@ test('delivery loads the active script and the domain global scripts in one quer
     compiled: 'G2',
   });
   assert.equal((await loadDeliveryScripts(db.pool, [alice])).get(alice)?.before, 'G2');
+  // The domain's own after script replaces the default.
+  await saveGlobalScript(db.pool, {
+    domain: 'store.example',
+    name: 'a',
+    phase: 'after',
+    source: '',
+    compiled: 'G3',
+  });
+  assert.equal((await loadDeliveryScripts(db.pool, [bob])).get(bob)?.after, 'G3');
 });
 
 test('one vacation response per sender and handle within the period', async () => {
@@ -137,4 +152,39 @@ test('duplicate ids are remembered for their lifetime', async () => {
   assert.deepEqual([...(await seenDuplicates(db.pool, alice, ['m1', 'm2'], t0))], ['m1']);
   assert.deepEqual([...(await seenDuplicates(db.pool, bob, ['m1'], t0))], []);
   assert.deepEqual([...(await seenDuplicates(db.pool, alice, ['m1'], new Date(t0.getTime() + 61_000)))], []);
+});
+
+test("a MailDomain's scripts replace the domain's global scripts; the CLI may not change them until it lets go", async () => {
+  const domain = 'owned.example';
+  await saveGlobalScript(db.pool, { domain, name: 'cli', phase: 'before', source: 'keep;', compiled: 'C' });
+  const scripts = compileDomainScripts(domain, {
+    after: 'require "include";\ninclude :global "common";\n',
+    library: [{ name: 'common', source: 'keep;\n' }],
+  });
+  assert.deepEqual(
+    scripts.map((s) => [s.name, s.phase]),
+    [
+      ['common', 'library'],
+      ['maildomain-after', 'after'],
+    ],
+  );
+  assert.equal(await replaceOwnedGlobalScripts(db.pool, domain, { owner: 'operator:ns/o', scripts }), true);
+  assert.equal(await replaceOwnedGlobalScripts(db.pool, domain, { owner: 'operator:ns/o', scripts }), false);
+  assert.equal(await globalScriptsOwner(db.pool, domain), 'operator:ns/o');
+  await assert.rejects(
+    saveGlobalScript(db.pool, { domain, name: 'cli', phase: 'before', source: 'keep;', compiled: 'C' }),
+    code('managed'),
+  );
+  const rows = await db.pool.query('SELECT name FROM sieve_global_scripts WHERE domain = $1 ORDER BY name', [
+    domain,
+  ]);
+  assert.deepEqual(
+    rows.rows.map((r) => r.name),
+    ['common', 'maildomain-after'],
+  );
+  assert.throws(() => compileDomainScripts(domain, { before: 'if {', library: [] }), code('invalid'));
+  // Let go: its scripts are gone and the CLI manages the domain again.
+  assert.equal(await replaceOwnedGlobalScripts(db.pool, domain, undefined), true);
+  assert.equal(await replaceOwnedGlobalScripts(db.pool, domain, undefined), false);
+  await saveGlobalScript(db.pool, { domain, name: 'cli', phase: 'before', source: 'keep;', compiled: 'C' });
 });

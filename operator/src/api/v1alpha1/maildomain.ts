@@ -47,6 +47,8 @@ export const sizeLimits = {
   maxMessageSize: { min: '1Ki', max: '2Gi' },
   defaultQuota: { min: '1Mi', max: '1024Ti' },
 } as const;
+/** A Sieve script in a MailDomain; compiled by the operator before it is applied (errors in status). */
+const sieveScript = z.string().max(65_536);
 const hostName = z
   .string()
   .min(1)
@@ -204,6 +206,40 @@ export const MailDomainSpec = z
       })
       .default({ requireOutbound: false, mtaSts: 'none' })
       .describe('Transport security policy.'),
+    sieve: z
+      .object({
+        before: sieveScript
+          .optional()
+          .describe("Sieve script run ahead of every user's script of the domain (RFC 5228)."),
+        after: sieveScript
+          .optional()
+          .describe(
+            "Sieve script run behind the user's script, when that left the implicit keep in effect. Setting it (even to a script that does nothing) replaces the built-in spam-to-Junk default.",
+          ),
+        library: z
+          .array(
+            z
+              .object({
+                name: z
+                  .string()
+                  .min(1)
+                  .max(128)
+                  .describe('Name include :global uses (no control characters).'),
+                script: sieveScript.describe('The Sieve script.'),
+              })
+              .describe('A script only include :global reaches.'),
+          )
+          .max(16)
+          .default([])
+          .describe(
+            "Scripts the before/after and users' scripts may include with include :global (RFC 6609).",
+          )
+          .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+      })
+      .optional()
+      .describe(
+        "The domain's global Sieve scripts. Set: they are exactly the domain's global scripts and `hermod sieve global` cannot change them; unset: the CLI manages them.",
+      ),
     dns: z
       .object({
         mxHosts: z

@@ -17,7 +17,9 @@ Usage:
   hermod sieve global delete <domain> <name>
 
 A domain's 'before' script runs ahead of every user's script of the domain, 'after' behind it;
-'library' scripts serve 'include :global'. Example: hermod sieve put ann@example.com main < main.sieve`;
+'library' scripts serve 'include :global'. A domain whose MailDomain sets spec.sieve has exactly
+those global scripts: 'global put' and 'global delete' refuse to change them (the spec wins).
+Example: hermod sieve put ann@example.com main < main.sieve`;
 
 function warn(ctx: CliContext, warnings: Parameters<typeof formatErrors>[0]) {
   if (warnings.length > 0) ctx.stderr.write(`warnings:\n${formatErrors(warnings)}\n`);
@@ -30,6 +32,8 @@ async function globalCommand(args: string[], ctx: CliContext): Promise<number> {
   switch (sub) {
     case 'list': {
       const list = await scripts.listGlobal(domain.toLowerCase());
+      const owner = await scripts.globalOwner(domain.toLowerCase());
+      if (owner) ctx.stdout.write(`# set by ${owner} (spec.sieve); the CLI cannot change them\n`);
       ctx.stdout.write(
         list.length === 0
           ? 'no global scripts\n'

@@ -1,4 +1,4 @@
-import type { MailboxInfo } from '@hermod/mail-store';
+import { MAILBOX_SEPARATOR, type MailboxInfo } from '@hermod/mail-store';
 import { astring } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { decodeMailboxName, encodeMailboxName } from '../protocol/utf7.js';
@@ -7,7 +7,7 @@ import { authenticated } from '../session/states.js';
 import { defineCommand, ok } from './command.js';
 import { parseStatusItems, statusItems } from './status.js';
 
-export const SEPARATOR = '/';
+export const SEPARATOR = MAILBOX_SEPARATOR;
 
 /** IMAP list pattern to a RegExp: '*' matches anything, '%' anything but the separator. */
 export function patternToRegExp(pattern: string): RegExp {

@@ -1,4 +1,4 @@
-import { MailboxError } from '@hermod/mail-store';
+import { isValidMailboxName, MailboxError } from '@hermod/mail-store';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
 import type { ImapSession } from '../session/session.js';
@@ -25,8 +25,7 @@ async function guarded(
 }
 
 function validName(name: string): string {
-  if (!name || name.length > 512 || name.split(SEPARATOR).some((p) => p === '') || /[\0\r\n*%]/.test(name))
-    throw new BadArgumentsError('Invalid mailbox name');
+  if (!isValidMailboxName(name)) throw new BadArgumentsError('Invalid mailbox name');
   return name;
 }
 

@@ -12,6 +12,7 @@ const codes: Record<SieveScriptErrorCode, string | undefined> = {
   'quota-max-size': 'QUOTA/MAXSIZE',
   'bad-name': undefined,
   invalid: undefined,
+  managed: undefined,
 };
 
 /** The NO a failed command answers: the store's refusal with its code, or TRYLATER for anything else. */

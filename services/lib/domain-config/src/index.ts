@@ -29,8 +29,10 @@ export {
 export { onRoutingInputsChange } from './routing-inputs.js';
 export type { DomainConfig as DomainConfigValue } from './schema.js';
 export {
+  DOMAIN_SIEVE_MAX_BYTES,
   DomainAlias,
   DomainConfig,
+  DomainSieveScripts,
   domainNamePattern,
   ExchangerMode,
   parseDomainConfig,

@@ -19,6 +19,28 @@ export const DomainAlias = z.object({
   destinations: z.array(z.string().min(3).max(320)).min(1),
 });
 
+/** Largest global Sieve script a domain's live config may carry (the users' own default, 64 KiB). */
+export const DOMAIN_SIEVE_MAX_BYTES = 65_536;
+const sieveSource = z.string().max(DOMAIN_SIEVE_MAX_BYTES);
+
+/**
+ * A domain's global Sieve scripts as its MailDomain sets them (spec.sieve). Present: the domain's
+ * global scripts are exactly these (mda stores them; the CLI may not change them); absent: the CLI
+ * manages them. An empty object therefore means "no global scripts", not "whatever the CLI set".
+ */
+export const DomainSieveScripts = z.object({
+  /** Runs ahead of every user's script of the domain. */
+  before: sieveSource.optional(),
+  /** Runs behind it, when the implicit keep is still in effect. */
+  after: sieveSource.optional(),
+  /** Scripts only `include :global` reaches, by name. */
+  library: z
+    .array(z.object({ name: z.string().min(1).max(128), source: sieveSource }))
+    .max(16)
+    .default([]),
+});
+export type DomainSieveScripts = z.infer<typeof DomainSieveScripts>;
+
 /**
  * The live configuration of one domain, as stored in the NATS key-value bucket. Written by the
  * operator (from a MailDomain) or by `hermod domain`; read and watched by every service.
@@ -64,6 +86,8 @@ export const DomainConfig = z.object({
       mtaStsMx: z.array(z.string().min(1).max(253)).max(16).optional(),
     })
     .default({ requireOutbound: false, mtaSts: 'none' }),
+  /** Global Sieve scripts set by a MailDomain; unset: the CLI's (`hermod sieve global`). */
+  sieve: DomainSieveScripts.optional(),
   /** Who wrote it, for `hermod domain list` and status: 'cli' or 'operator:<namespace>/<name>'. */
   source: z.string().default('cli'),
   /** The MailDomain generation this record reflects (0 when written by the CLI). */

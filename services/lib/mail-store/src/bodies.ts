@@ -59,6 +59,32 @@ export async function writeBody(
   return { bodyId, size, sha256 };
 }
 
+/**
+ * Several whole bodies in one round trip, for a caller that holds them in memory anyway (mda's
+ * filters read each message of a batch whole); bodies that do not exist are absent.
+ */
+export async function readBodies(
+  db: Pool | PoolClient,
+  bodyIds: readonly number[],
+): Promise<Map<number, Buffer>> {
+  const out = new Map<number, Buffer>();
+  if (bodyIds.length === 0) return out;
+  const { rows } = await db.query<{ body_id: string; data: Buffer }>({
+    name: 'mail-store-read-bodies',
+    text: 'SELECT body_id, data FROM message_body_chunks WHERE body_id = ANY($1::bigint[]) ORDER BY body_id, seq',
+    values: [[...new Set(bodyIds)]],
+  });
+  const parts = new Map<number, Buffer[]>();
+  for (const row of rows) {
+    const id = Number(row.body_id);
+    const list = parts.get(id) ?? [];
+    list.push(row.data);
+    parts.set(id, list);
+  }
+  for (const [id, list] of parts) out.set(id, list.length === 1 ? list[0]! : Buffer.concat(list));
+  return out;
+}
+
 /** Streams a stored body chunk by chunk. */
 export async function* readBody(pool: Pool | PoolClient, bodyId: number): AsyncGenerator<Buffer> {
   let seq = 0;

@@ -1,5 +1,5 @@
 export { type AppendInput, type AppendResult, appendManyToMailbox, appendToMailbox } from './append.js';
-export { BODY_CHUNK_SIZE, readBody, type StoredBody, writeBody } from './bodies.js';
+export { BODY_CHUNK_SIZE, readBodies, readBody, type StoredBody, writeBody } from './bodies.js';
 export { loadBodyStructure, readBodyRange, saveBodyStructure } from './body-range.js';
 export {
   accountQuota,
@@ -8,6 +8,7 @@ export {
   deleteMailbox,
   findMailbox,
   listMailboxes,
+  listMailboxesOf,
   listSubscriptions,
   MailboxError,
   type MailboxInfo,
@@ -37,4 +38,5 @@ export {
   storeFlags,
   updateFlags,
 } from './mailbox-messages.js';
+export { isValidMailboxName, MAILBOX_SEPARATOR, MAX_MAILBOX_NAME_LENGTH } from './mailbox-name.js';
 export { createDefaultMailboxes, defaultMailboxes, type MailboxRef, resolveMailbox } from './mailboxes.js';

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from '@hermod/db';
+import { isValidMailboxName } from './mailbox-name.js';
 
 type Db = Pool | PoolClient;
 
@@ -31,6 +32,24 @@ export async function listMailboxes(db: Db, accountId: number): Promise<MailboxI
   return rows;
 }
 
+/** The mailboxes of several accounts in one round trip, by account (accounts without any are absent). */
+export async function listMailboxesOf(
+  db: Db,
+  accountIds: readonly number[],
+): Promise<Map<number, MailboxInfo[]>> {
+  const { rows } = await db.query<MailboxInfo & { accountId: string }>(
+    `SELECT account_id AS "accountId", ${columns} FROM mailboxes WHERE account_id = ANY($1::bigint[]) ORDER BY name`,
+    [[...new Set(accountIds)]],
+  );
+  const out = new Map<number, MailboxInfo[]>();
+  for (const { accountId, ...box } of rows) {
+    const list = out.get(Number(accountId)) ?? [];
+    list.push(box);
+    out.set(Number(accountId), list);
+  }
+  return out;
+}
+
 /** A mailbox by exact name ('INBOX' must already be normalised by the caller). */
 export async function findMailbox(db: Db, accountId: number, name: string): Promise<MailboxInfo | undefined> {
   const { rows } = await db.query<MailboxInfo>(
@@ -46,6 +65,7 @@ export async function createMailbox(
   name: string,
   specialUse: string | null = null,
 ): Promise<MailboxInfo> {
+  if (!isValidMailboxName(name)) throw new MailboxError('CANNOT', 'Invalid mailbox name');
   const { rows } = await db.query<MailboxInfo>(
     `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES ($1, $2, $3, nextval('mailbox_uidvalidity'))
      ON CONFLICT (account_id, name) DO NOTHING RETURNING ${columns}`,

@@ -15,15 +15,16 @@ export interface LocalDestination extends LocalRoute {
 }
 
 /**
- * Where a local recipient's copy goes: the mailbox the rule chose, or Junk when the receiving
- * filters placed the message there (DMARC quarantine, spam). Routing and the receivers that route
- * at accept time both decide through here, so the two paths cannot disagree.
+ * Where a local recipient's copy goes: the mailbox the rule chose. Routing and the receivers that
+ * route at accept time both decide through here, so the two paths cannot disagree. Spam and DMARC
+ * quarantine are not placed here: mda's Sieve filters file them (the default global after-script,
+ * docs/sieve.md), so a domain can change or disable that.
  */
-export function localDestination(route: LocalRoute, junk: boolean): LocalDestination {
+export function localDestination(route: LocalRoute): LocalDestination {
   return {
     kind: 'local',
     accountId: route.accountId,
-    mailbox: junk ? '\\Junk' : route.mailbox,
+    mailbox: route.mailbox,
     rule: route.rule,
     ...(route.tag ? { tag: route.tag } : {}),
   };

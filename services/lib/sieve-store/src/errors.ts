@@ -11,7 +11,9 @@ export type SieveScriptErrorCode =
   | 'quota-max-scripts'
   | 'quota-max-size'
   | 'bad-name'
-  | 'invalid';
+  | 'invalid'
+  /** The domain's global scripts are set by a MailDomain (spec.sieve), not the CLI. */
+  | 'managed';
 
 export class SieveScriptError extends Error {
   constructor(

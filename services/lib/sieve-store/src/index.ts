@@ -1,4 +1,5 @@
 // @hermod/sieve-store: the one owner of the Sieve tables (scripts, global scripts, tracking state).
+export { DEFAULT_AFTER_SCRIPT, defaultAfterScript } from './default-scripts.js';
 export { SieveScriptError, type SieveScriptErrorCode } from './errors.js';
 export {
   activateScript,
@@ -7,10 +8,13 @@ export {
   type GlobalPhase,
   type GlobalScript,
   getScript,
+  globalScriptsOwner,
   listScripts,
   loadDeliveryScripts,
+  ownedGlobalDomains,
   type Queryable,
   renameScript,
+  replaceOwnedGlobalScripts,
   type ScriptSummary,
   type StoredScript,
   saveGlobalScript,
@@ -18,7 +22,10 @@ export {
 } from './script-store.js';
 export {
   checkScriptName,
+  compileDomainScripts,
+  type DomainScriptSet,
   defaultSieveLimits,
+  domainScriptNames,
   formatErrors,
   type ScriptOwner,
   type SieveLimits,

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from '@hermod/db';
+import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
+import { defaultAfterScript } from './default-scripts.js';
 import { SieveScriptError } from './errors.js';
 
 /** A pool or a checked-out client: every statement here is a single, self-contained one. */
@@ -31,7 +32,8 @@ export interface DeliveryScripts {
   domain: string;
   before?: string;
   personal?: string;
-  after?: string;
+  /** The domain's after script, or the default after-script when it has none. */
+  after: string;
 }
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
@@ -153,29 +155,112 @@ export async function listGlobalScripts(db: Queryable, domain: string): Promise<
   return rows;
 }
 
-/** Stores a domain's global script; a 'before' or 'after' script replaces the domain's previous one. */
+const managedRefusal = (domain: string, owner: string) =>
+  new SieveScriptError(
+    'managed',
+    `the global scripts of ${domain} are set by ${owner.replace(/^operator:/, 'MailDomain ')} (spec.sieve); change them there`,
+  );
+
+/**
+ * Stores a domain's global script; a 'before' or 'after' script replaces the domain's previous one.
+ * Refused (nothing written) while a MailDomain sets the domain's global scripts.
+ */
 export async function saveGlobalScript(db: Queryable, script: GlobalScript): Promise<void> {
-  await db.query(
-    `WITH cleared AS (
-       DELETE FROM sieve_global_scripts WHERE domain = $1 AND phase = $3 AND phase <> 'library' AND name <> $2)
-     INSERT INTO sieve_global_scripts (domain, name, phase, source, compiled) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (domain, name) DO UPDATE
-       SET phase = EXCLUDED.phase, source = EXCLUDED.source, compiled = EXCLUDED.compiled, updated_at = now()`,
+  const { rows } = await db.query<{ owner: string | null }>(
+    `WITH owner AS (SELECT owner FROM sieve_global_owners WHERE domain = $1),
+     cleared AS (
+       DELETE FROM sieve_global_scripts WHERE domain = $1 AND phase = $3 AND phase <> 'library' AND name <> $2
+         AND NOT EXISTS (SELECT 1 FROM owner)),
+     saved AS (
+       INSERT INTO sieve_global_scripts (domain, name, phase, source, compiled)
+       SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM owner)
+       ON CONFLICT (domain, name) DO UPDATE
+         SET phase = EXCLUDED.phase, source = EXCLUDED.source, compiled = EXCLUDED.compiled, updated_at = now()
+       RETURNING 1)
+     SELECT (SELECT owner FROM owner) AS owner`,
     [script.domain, script.name, script.phase, script.source, script.compiled],
   );
+  const owner = rows[0]?.owner;
+  if (owner) throw managedRefusal(script.domain, owner);
 }
 
 export async function deleteGlobalScript(db: Queryable, domain: string, name: string): Promise<void> {
-  const { rowCount } = await db.query('DELETE FROM sieve_global_scripts WHERE domain = $1 AND name = $2', [
-    domain,
-    name,
-  ]);
-  if (rowCount === 0) throw new SieveScriptError('nonexistent', `there is no global script named "${name}"`);
+  const { rows } = await db.query<{ owner: string | null; deleted: boolean }>(
+    `WITH owner AS (SELECT owner FROM sieve_global_owners WHERE domain = $1),
+     gone AS (DELETE FROM sieve_global_scripts WHERE domain = $1 AND name = $2
+       AND NOT EXISTS (SELECT 1 FROM owner) RETURNING 1)
+     SELECT (SELECT owner FROM owner) AS owner, EXISTS (SELECT 1 FROM gone) AS deleted`,
+    [domain, name],
+  );
+  const owner = rows[0]?.owner;
+  if (owner) throw managedRefusal(domain, owner);
+  if (!rows[0]?.deleted)
+    throw new SieveScriptError('nonexistent', `there is no global script named "${name}"`);
+}
+
+/** Who sets a domain's global scripts: a MailDomain (its live config's source), or undefined for the CLI. */
+export async function globalScriptsOwner(db: Queryable, domain: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ owner: string }>(
+    'SELECT owner FROM sieve_global_owners WHERE domain = $1',
+    [domain],
+  );
+  return rows[0]?.owner;
 }
 
 /**
- * The compiled scripts delivery runs for these accounts, in one round trip: only accounts that have
- * an active script or whose domain has a before/after script are in the result.
+ * Makes a domain's global scripts exactly `scripts`, set by `owner` (a MailDomain), or, with
+ * scripts undefined, ends a MailDomain's ownership: the scripts it set are deleted and the CLI
+ * manages the domain again. Idempotent and level-based (every mda replica may run it for every
+ * change it sees): returns false, having written nothing, when the tables already say so.
+ */
+export async function replaceOwnedGlobalScripts(
+  pool: Pool,
+  domain: string,
+  owned: { owner: string; scripts: GlobalScript[] } | undefined,
+): Promise<boolean> {
+  return withTransaction(pool, async (client) => {
+    // Serialises replicas syncing the same domain (the owner row may not exist yet).
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sieve-global:${domain}`]);
+    const [{ rows: owners }, current] = await Promise.all([
+      client.query<{ owner: string }>('SELECT owner FROM sieve_global_owners WHERE domain = $1', [domain]),
+      listGlobalScripts(client, domain),
+    ]);
+    if (!owned) {
+      if (owners.length === 0) return false;
+      await client.query('DELETE FROM sieve_global_scripts WHERE domain = $1', [domain]);
+      await client.query('DELETE FROM sieve_global_owners WHERE domain = $1', [domain]);
+      return true;
+    }
+    const key = (list: GlobalScript[]) => JSON.stringify(list.map((g) => [g.name, g.phase, g.source]).sort());
+    if (owners[0]?.owner === owned.owner && key(current) === key(owned.scripts)) return false;
+    await client.query(
+      `INSERT INTO sieve_global_owners (domain, owner) VALUES ($1, $2)
+       ON CONFLICT (domain) DO UPDATE SET owner = EXCLUDED.owner, updated_at = now()`,
+      [domain, owned.owner],
+    );
+    await client.query('DELETE FROM sieve_global_scripts WHERE domain = $1', [domain]);
+    for (const g of owned.scripts)
+      await client.query(
+        'INSERT INTO sieve_global_scripts (domain, name, phase, source, compiled) VALUES ($1, $2, $3, $4, $5)',
+        [domain, g.name, g.phase, g.source, g.compiled],
+      );
+    return true;
+  });
+}
+
+/** Domains whose global scripts a MailDomain set (to end the ownership of domains no longer configured). */
+export async function ownedGlobalDomains(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ domain: string }>(
+    'SELECT domain FROM sieve_global_owners ORDER BY domain',
+  );
+  return rows.map((r) => r.domain);
+}
+
+/**
+ * The compiled scripts delivery runs for these accounts, in one round trip: the domain's before
+ * script, the account's active script, and the domain's after script or, for a domain without one,
+ * the default after-script (spam to Junk, default-scripts.ts). Every existing account is in the
+ * result.
  */
 export async function loadDeliveryScripts(
   db: Queryable,
@@ -198,14 +283,13 @@ export async function loadDeliveryScripts(
   );
   const out = new Map<number, DeliveryScripts>();
   for (const r of rows) {
-    if (r.personal === null && r.before === null && r.after === null) continue;
     out.set(Number(r.id), {
       accountId: Number(r.id),
       address: r.address,
       domain: r.domain,
       ...(r.before !== null ? { before: r.before } : {}),
       ...(r.personal !== null ? { personal: r.personal } : {}),
-      ...(r.after !== null ? { after: r.after } : {}),
+      after: r.after ?? defaultAfterScript(),
     });
   }
   return out;

@@ -8,6 +8,7 @@ import {
   type GlobalPhase,
   type GlobalScript,
   getScript,
+  globalScriptsOwner,
   listGlobalScripts,
   listScripts,
   renameScript,
@@ -135,6 +136,11 @@ export class SieveScripts {
     return listGlobalScripts(this.pool, domain);
   }
 
+  /** The MailDomain (live config source) that sets the domain's global scripts; undefined: the CLI does. */
+  globalOwner(domain: string): Promise<string | undefined> {
+    return globalScriptsOwner(this.pool, domain);
+  }
+
   /** Stores a domain's global script (before/after the users' scripts, or a library for include). */
   async putGlobal(domain: string, name: string, phase: GlobalPhase, source: string): Promise<SieveError[]> {
     checkScriptName(name);
@@ -146,6 +152,65 @@ export class SieveScripts {
   deleteGlobal(domain: string, name: string): Promise<void> {
     return deleteGlobalScript(this.pool, domain, name);
   }
+}
+
+/** A domain's global scripts as a MailDomain sets them (spec.sieve, carried by the live domain config). */
+export interface DomainScriptSet {
+  before?: string | undefined;
+  after?: string | undefined;
+  library: ReadonlyArray<{ name: string; source: string }>;
+}
+
+/** Names a MailDomain's before and after scripts are stored under (library names may not take them). */
+export const domainScriptNames = { before: 'maildomain-before', after: 'maildomain-after' } as const;
+
+/**
+ * Compiles a MailDomain's global scripts as they will be stored: `include :global` reaches the
+ * set's library scripts. Throws SieveScriptError ('bad-name', 'invalid': which script, line and
+ * column); the operator calls it to refuse a bad spec, mda to store a good one.
+ */
+export function compileDomainScripts(
+  domain: string,
+  set: DomainScriptSet,
+  limits: SieveLimits = defaultSieveLimits,
+): GlobalScript[] {
+  const reserved: string[] = Object.values(domainScriptNames);
+  const names = new Set<string>();
+  for (const { name } of set.library) {
+    checkScriptName(name);
+    if (reserved.includes(name) || names.has(name))
+      throw new SieveScriptError('bad-name', `library script name "${name}" is used twice or reserved`);
+    names.add(name);
+  }
+  const entries: Array<{ name: string; phase: GlobalPhase; source: string }> = [
+    ...set.library.map((l) => ({ name: l.name, phase: 'library' as const, source: l.source })),
+    ...(set.before !== undefined
+      ? [{ name: domainScriptNames.before, phase: 'before' as const, source: set.before }]
+      : []),
+    ...(set.after !== undefined
+      ? [{ name: domainScriptNames.after, phase: 'after' as const, source: set.after }]
+      : []),
+  ];
+  return entries.map((e) => {
+    const label = e.phase === 'library' ? `library script ${e.name}` : `${e.phase} script`;
+    if (Buffer.byteLength(e.source) > limits.maxScriptBytes)
+      throw new SieveScriptError('quota-max-size', `${label}: at most ${limits.maxScriptBytes} bytes`);
+    const result = compileSieve(e.source, {
+      maxScriptBytes: limits.maxScriptBytes,
+      maxNesting: limits.maxNesting,
+      includeResolver: (name, location) =>
+        location === 'global' ? set.library.find((l) => l.name === name)?.source : undefined,
+    });
+    if (!result.ok)
+      throw new SieveScriptError('invalid', `${label}: ${formatErrors(result.errors)}`, result.errors);
+    return {
+      domain,
+      name: e.name,
+      phase: e.phase,
+      source: e.source,
+      compiled: serializeCompiled(result.script),
+    };
+  });
 }
 
 /** Compile errors as text, one per line: `line 3, column 7: unknown test "foo"`. */

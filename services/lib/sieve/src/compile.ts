@@ -124,8 +124,10 @@ function compileOne(
       const compiled = compileOne(session, text, sub, warnings, true);
       session.stack.pop();
       if (!compiled) {
-        for (const e of sub)
-          ctx.error(node, `failed to compile included script '${name}': line ${e.line}: ${e.message}`);
+        // The included script's own errors (its line), then one for this include, at each level
+        // (as Pigeonhole reports them: a circular include two levels down is three errors).
+        for (const e of sub) ctx.error(node, `in included script '${name}', line ${e.line}: ${e.message}`);
+        ctx.error(node, `failed to include script '${name}' (${location})`);
         return undefined;
       }
       session.includes[key] = compiled;

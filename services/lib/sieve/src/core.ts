@@ -45,6 +45,8 @@ export interface ValidateContext {
   ): string | undefined;
   /** Variables extension: names declared global in this script. */
   globals: Set<string>;
+  /** Variables this script set as local ones so far (lower-case): `global` may not claim them after. */
+  locals?: Set<string>;
   /** Whether the script is an included one. */
   readonly included: boolean;
   /** Loop nesting (foreverypart). */

@@ -68,6 +68,7 @@ export function resultOf(state: RunState): SieveResult {
   }
   if (!state.keepCancelled) actions.push({ kind: 'keep', flags: state.implicitFlags });
   const result: SieveResult = { actions, duplicates: state.duplicates, errors: [] };
+  if (state.notices.length > 0) result.notices = state.notices;
   if (state.message.edited) result.modifiedMessage = Buffer.from(state.message.text(), 'latin1');
   return result;
 }

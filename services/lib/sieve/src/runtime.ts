@@ -74,6 +74,8 @@ export class RunState {
   readonly limits: typeof DEFAULTS;
   /** Flags of the implicit keep (imap4flags internal variable of the last script). */
   implicitFlags: string[] = [];
+  /** Errors that did not stop the run (say a regular expression built at run time that is invalid). */
+  notices: { line: number; column: number; message: string }[] = [];
   constructor(
     message: SieveMessage,
     readonly env: SieveEnvironment,
@@ -307,8 +309,14 @@ export class Runtime {
           let prog: Program;
           try {
             prog = program('r', k, icase);
-          } catch {
-            continue; // an invalid expression built at run time matches nothing
+          } catch (e) {
+            // an invalid expression built at run time matches nothing; the run goes on
+            this.state.notices.push({
+              line: node.line,
+              column: node.column,
+              message: `invalid regular expression '${k}' for regex match: ${(e as Error).message}`,
+            });
+            continue;
           }
           const m = this.exec(node, prog, v);
           if (m) {

@@ -149,4 +149,6 @@ export interface SieveResult {
   duplicates: { id: string; seconds: number }[];
   /** Runtime errors; non-empty means the caller falls back to keep and logs them. */
   errors: SieveError[];
+  /** Errors that did not stop the run (an invalid regular expression built at run time), to log. */
+  notices?: SieveError[];
 }

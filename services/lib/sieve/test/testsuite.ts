@@ -179,14 +179,18 @@ class Suite {
       return false;
     }
     const limit = (k: string) => (this.config.has(k) ? parseLimit(this.config.get(k)!) : undefined);
-    const options: CompileOptions = { includeResolver: this.resolveInclude(path.dirname(full)) };
+    // Sub-test scripts may use the test commands themselves (include/execute/namespace.sieve does)
+    const options: CompileOptions = {
+      extensions: [...SIEVE_EXTENSIONS, TESTSUITE],
+      includeResolver: this.resolveInclude(path.dirname(full)),
+    };
     const includes = limit('sieve_include_max_includes');
     if (includes !== undefined) options.maxIncludes = includes;
     const depth = limit('sieve_include_max_nesting_depth');
     if (depth !== undefined) options.maxIncludeDepth = depth;
     const size = limit('sieve_max_script_size');
     if (size !== undefined) options.maxScriptBytes = size;
-    const r = compileWith(defaultRegistry, text, options);
+    const r = compileWith(this.registry, text, options);
     if (!r.ok) {
       // like Pigeonhole's test log, test_error sees the message without its location
       this.errors = r.errors.map((e) => e.message);
@@ -206,8 +210,12 @@ class Suite {
   async run(append: boolean): Promise<boolean> {
     if (!this.compiled) return false;
     if (!append || !this.result) this.result = new RunState(this.message, this.env());
-    const err = await executeScript(defaultRegistry, this.compiled, this.result, 'script');
-    this.errors = err ? [`line ${err.line}: error: ${err.message}`] : [];
+    const err = await executeScript(this.registry, this.compiled, this.result, 'script');
+    this.errors = [
+      ...this.result.notices.map((n) => `line ${n.line}: error: ${n.message}`),
+      ...(err ? [`line ${err.line}: error: ${err.message}`] : []),
+    ];
+    this.result.notices = [];
     if (err) {
       // a failed run delivers by the implicit keep only (the engine's fallback)
       this.result.actions = [];

@@ -86,8 +86,6 @@ export interface AcceptPipeline<V> {
    * without it a quarantine disposition refuses the message (554 5.7.1).
    */
   quarantine?(request: QuarantineRequest): Promise<void>;
-  /** Whether the verdict places the message in Junk. */
-  junk?(verdict: V): boolean;
   /** The account the message is submitted by (msa). */
   accountId?(session: SMTPServerSession): number | undefined;
   /** Adds the service's fields to the stored envelope (after mailFromArgs and tls). */
@@ -167,7 +165,6 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           if (final.action === 'reject' || final.action === 'tempfail') throw refusalOf(final);
           // Fields of the dispositions go first, before the service's own (mx: authentication, spam).
           const dispositionHeaders = headersOf(scanned) + headersOf(disposed);
-          const junk = verdict !== undefined && hooks.junk ? hooks.junk(verdict) : false;
           const envelope: Record<string, unknown> = {
             ...(session.envelope.mailFrom
               ? { mailFromArgs: stringArgs(session.envelope.mailFrom.args) }
@@ -210,7 +207,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
             recipients: recipients.map((r) => ({
               address: r.address,
               parameters: stringArgs(r.args),
-              local: hooks.recipientRoutes.destinationOf(r, junk),
+              local: hooks.recipientRoutes.destinationOf(r),
             })),
             source: hooks.service,
             ...(accountId !== undefined ? { accountId } : {}),

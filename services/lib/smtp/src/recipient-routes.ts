@@ -14,18 +14,15 @@ export class RecipientRoutes {
     else this.routes.delete(address);
   }
 
-  /** The recipient's local destination, in Junk when the filters placed the message there. */
-  destinationOf(address: object, junk: boolean): LocalDestination | undefined {
+  /** The recipient's local destination. */
+  destinationOf(address: object): LocalDestination | undefined {
     const route = this.routes.get(address);
     if (!route) return undefined;
-    return localDestination(
-      {
-        accountId: route.accountId,
-        mailbox: route.mailbox,
-        rule: route.rule,
-        ...(route.tag ? { tag: route.tag } : {}),
-      },
-      junk,
-    );
+    return localDestination({
+      accountId: route.accountId,
+      mailbox: route.mailbox,
+      rule: route.rule,
+      ...(route.tag ? { tag: route.tag } : {}),
+    });
   }
 }

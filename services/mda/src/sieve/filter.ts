@@ -1,6 +1,15 @@
 import type { PoolClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { createMailbox, findMailbox, type MailboxRef, readBody, resolveMailbox } from '@hermod/mail-store';
+import {
+  createMailbox,
+  findMailbox,
+  isValidMailboxName,
+  listMailboxesOf,
+  type MailboxInfo,
+  type MailboxRef,
+  readBodies,
+  resolveMailbox,
+} from '@hermod/mail-store';
 import {
   type CompiledScript,
   deserializeCompiled,
@@ -43,7 +52,7 @@ export interface FilterInput {
   rcptIndex: number;
   accountId: number;
   bodyId: number;
-  /** Routing's target (INBOX, or \Junk for spam): where keep files the message. */
+  /** Routing's target (INBOX, or the mailbox a route names): where keep files the message. */
   mailboxTarget: string;
 }
 
@@ -85,21 +94,22 @@ function compiled(text: string): CompiledScript {
   return script;
 }
 
-/** RFC 5235 spamtest from our MX's `X-Spam-Status: ..., score=S required=R` (the topmost one). */
-export function spamFromHeader(
+/**
+ * RFC 5235 spamtest of a message: 10 ("definitely spam") exactly when our MX judged it so (its
+ * envelope placement `junk`: Rspamd add-header/rewrite-subject, or DMARC quarantine); otherwise
+ * from the MX's `X-Spam-Status: ..., score=S required=R` (the topmost one) on 1..9, so that
+ * `spamtest :value "ge" "10"` (the default after-script) is the MX's verdict and nothing else.
+ */
+export function spamTestOf(
   fields: ReturnType<typeof headerFields>,
+  mxJudgedSpam: boolean,
 ): { score: number; percent: number } | undefined {
+  if (mxJudgedSpam) return { score: 10, percent: 100 };
   const status = fields.find((f) => f.name === 'x-spam-status')?.value;
   const match = status && /score=(-?[\d.]+)\s+required=([\d.]+)/.exec(status);
   if (!match) return undefined;
   const ratio = Math.min(Math.max(Number(match[1]) / Math.max(Number(match[2]), 0.01), 0), 1);
-  return { score: 1 + Math.round(ratio * 9), percent: Math.round(ratio * 100) };
-}
-
-async function readWhole(client: PoolClient, bodyId: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of readBody(client, bodyId)) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  return { score: Math.min(1 + Math.round(ratio * 9), 9), percent: Math.min(Math.round(ratio * 100), 99) };
 }
 
 /** An IMAP flag a copy may start with: a system flag (not \\Recent) or a keyword atom. */
@@ -124,7 +134,16 @@ async function fileintoTarget(
   action: Extract<SieveAction, { kind: 'fileinto' }>,
   keepTarget: string,
   logger: Logger,
+  known: readonly MailboxInfo[],
 ): Promise<MailboxRef> {
+  // The account's mailboxes as the batch read them answer most; the queries below see newer ones.
+  const name = normaliseMailbox(action.mailbox);
+  const ref = (m: MailboxInfo | undefined) => (m ? { id: m.id, name: m.name } : undefined);
+  const snapshot =
+    (action.mailboxId ? ref(known.find((m) => String(m.id) === action.mailboxId)) : undefined) ??
+    (action.specialUse ? ref(known.find((m) => m.specialUse === action.specialUse)) : undefined) ??
+    ref(known.find((m) => m.name === name));
+  if (snapshot) return snapshot;
   if (action.mailboxId && /^\d{1,15}$/.test(action.mailboxId)) {
     const { rows } = await client.query<MailboxRef>(
       'SELECT id, name FROM mailboxes WHERE id = $1 AND account_id = $2',
@@ -139,10 +158,10 @@ async function fileintoTarget(
     );
     if (rows[0]) return rows[0];
   }
-  const name = normaliseMailbox(action.mailbox);
   const found = await findMailbox(client, accountId, name);
   if (found) return found;
-  if (action.create && name.length <= 512 && !/[\u0000-\u001f\u007f]/.test(name)) {
+  // createMailbox refuses a name IMAP CREATE would refuse (isValidMailboxName): then keep.
+  if (action.create && isValidMailboxName(name)) {
     try {
       return await createMailbox(client, accountId, name, action.specialUse ?? null);
     } catch {
@@ -165,38 +184,50 @@ export async function filterRecipients(
   options: SieveDeliveryOptions,
   logger: Logger,
   items: readonly FilterInput[],
+  /** Keep targets the batch has resolved, by `${accountId}\0${target}`. */
+  knownKeepTargets: ReadonlyMap<string, MailboxRef> = new Map(),
   now: Date = new Date(),
 ): Promise<Map<string, FilterOutcome>> {
   const out = new Map<string, FilterOutcome>();
   if (items.length === 0) return out;
-  const scripts = await loadDeliveryScripts(client, [...new Set(items.map((i) => i.accountId))]);
-  const filtered = items.filter((i) => scripts.has(i.accountId));
-  if (filtered.length === 0) return out;
-  const { rows: envelopes } = await client.query<{
-    spool_id: string;
-    idx: number;
-    mail_from: string;
-    address: string;
-  }>(
-    `SELECT r.spool_id, r.rcpt_index AS idx, s.mail_from, r.address
+  const accountIds = [...new Set(items.map((i) => i.accountId))];
+  // Every existing account has scripts to run (at least the default after-script), so the batch's
+  // reads are made for all its recipients: scripts, envelopes, bodies (whole), the accounts'
+  // mailboxes, one query each on the batch's session (a second session per batch could exhaust
+  // the pool when MDA_CONCURRENCY batches each hold one).
+  const [scripts, { rows: envelopes }, bodies, known] = await Promise.all([
+    loadDeliveryScripts(client, accountIds),
+    client.query<{
+      spool_id: string;
+      idx: number;
+      mail_from: string;
+      address: string;
+      spam: boolean;
+    }>(
+      `SELECT r.spool_id, r.rcpt_index AS idx, s.mail_from, r.address,
+       COALESCE(s.envelope->>'placement' = 'junk', false) AS spam
      FROM unnest($1::uuid[], $2::int[]) AS k(spool_id, idx)
      JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
      JOIN spool_messages s ON s.id = r.spool_id`,
-    [filtered.map((i) => i.spoolId), filtered.map((i) => i.rcptIndex)],
-  );
+      [items.map((i) => i.spoolId), items.map((i) => i.rcptIndex)],
+    ),
+    readBodies(
+      client,
+      items.map((i) => i.bodyId),
+    ),
+    listMailboxesOf(client, accountIds),
+  ]);
+  const filtered = items.filter((i) => scripts.has(i.accountId));
   const envelope = new Map(envelopes.map((e) => [`${e.spool_id}/${e.idx}`, e]));
-  const bodies = new Map<number, Buffer>();
-  // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes).
+  // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
+  // keep targets the batch resolved already are known.
   const mailboxes = new Map<string, Promise<MailboxRef>>();
+  for (const [key, box] of knownKeepTargets) mailboxes.set(`keep\u0000${key}`, Promise.resolve(box));
   for (const item of filtered) {
     const started = process.hrtime.bigint();
     const account = scripts.get(item.accountId)!;
     const env = envelope.get(`${item.spoolId}/${item.rcptIndex}`);
-    let raw = bodies.get(item.bodyId);
-    if (!raw) {
-      raw = await readWhole(client, item.bodyId);
-      bodies.set(item.bodyId, raw);
-    }
+    const raw = bodies.get(item.bodyId) ?? Buffer.alloc(0);
     const context: RunContext = {
       client,
       options,
@@ -206,6 +237,8 @@ export async function filterRecipients(
       raw,
       envelopeFrom: env?.mail_from ?? '',
       envelopeTo: env?.address ?? account.address,
+      mxJudgedSpam: env?.spam ?? false,
+      known: known.get(item.accountId) ?? [],
       mailbox: (key, find) => {
         let found = mailboxes.get(key);
         if (!found) {
@@ -226,6 +259,11 @@ export async function filterRecipients(
       };
     }
     options.metrics?.runs.inc();
+    if (result.notices)
+      logger.info(
+        { spoolId: item.spoolId, accountId: item.accountId, notices: result.notices },
+        'sieve script errors that did not stop it',
+      );
     if (result.errors.length > 0) {
       options.metrics?.failures.inc();
       logger.warn(
@@ -254,18 +292,22 @@ interface RunContext {
   raw: Buffer;
   envelopeFrom: string;
   envelopeTo: string;
+  /** Our MX's verdict (envelope placement junk): spamtest 10. */
+  mxJudgedSpam: boolean;
+  /** The account's mailboxes as the batch read them (lookups not answered here query). */
+  known: readonly MailboxInfo[];
   /** A mailbox lookup, done once per batch for the same key. */
   mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
 }
 
 async function run(
-  { client, options, account, raw, envelopeFrom, envelopeTo }: RunContext,
+  { client, options, account, raw, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
   now: Date,
 ): Promise<SieveResult> {
   const list = [account.before, account.personal, account.after]
     .filter((s): s is string => s !== undefined)
     .map(compiled);
-  const spam = spamFromHeader(headerFields(raw));
+  const spam = spamTestOf(headerFields(raw), mxJudgedSpam);
   return runSieveScripts(
     list,
     { raw, envelopeFrom, envelopeTo },
@@ -276,6 +318,7 @@ async function run(
       host: options.hostname,
       ...(spam ? { spamScore: spam.score, spamPercent: spam.percent } : {}),
       mailboxExists: async (name) =>
+        known.some((m) => m.name === normaliseMailbox(name)) ||
         (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined,
       specialUseExists: async (name, flags) => {
         const { rows } = await client.query<{ n: number }>(
@@ -297,7 +340,7 @@ async function run(
 }
 
 async function applyActions(
-  { client, options, logger, item, account, raw, envelopeFrom, envelopeTo, mailbox }: RunContext,
+  { client, options, logger, item, account, raw, envelopeFrom, envelopeTo, mailbox, known }: RunContext,
   result: SieveResult,
 ): Promise<FilterOutcome> {
   const outcome: FilterOutcome = { copies: [], outgoing: [], duplicates: result.duplicates };
@@ -326,7 +369,7 @@ async function applyActions(
         addCopy(
           await mailbox(
             `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`,
-            () => fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger),
+            () => fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, known),
           ),
           action.flags,
         );

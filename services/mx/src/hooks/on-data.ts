@@ -49,7 +49,6 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
         recipients: session.envelope.rcptTo.map((r) => r.address),
         spoolId,
       }),
-    junk: (verdict) => verdict.placement === 'junk',
     addToEnvelope: (envelope, _session, verdict) => {
       if (!verdict) return;
       envelope.placement = verdict.placement;

@@ -37,7 +37,9 @@ export function registerEditheader(reg: Registry): void {
       if (!(ctx.has('variables') && name.includes('${')) && !FIELD_NAME.test(name))
         ctx.error(node, `addheader command: specified field name '${name}' is invalid`);
       const value = str(node.pos[1])!;
-      if (value.includes('\0')) ctx.error(node, 'addheader command: specified value is invalid');
+      // RFC 5322 field bodies hold no control characters but folding whitespace (RFC 5293 4).
+      if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(value))
+        ctx.error(node, `addheader command: specified value '${value}' is invalid`);
     },
     run(node, rt) {
       const name = rt.estr(node.pos[0]);
@@ -68,11 +70,14 @@ export function registerEditheader(reg: Registry): void {
     optional: 1,
     tags: { ...COMPARATOR_TAGS, index: { arg: 'number' }, last: {} },
     validate(node, ctx) {
+      // :last without :index is refused before anything else is checked
+      if (node.tags.last !== undefined && node.tags.index === undefined) {
+        ctx.error(node, 'deleteheader command: the :last tag cannot be specified without the :index tag');
+        return;
+      }
       const name = str(node.pos[0])!;
       if (!(ctx.has('variables') && name.includes('${')) && !FIELD_NAME.test(name))
         ctx.error(node, `deleteheader command: specified field name '${name}' is invalid`);
-      if (node.tags.last !== undefined && node.tags.index === undefined)
-        ctx.error(node, 'deleteheader command: the :last tag requires the :index tag');
       validateMatch(node, ctx, node.pos.length > 1 ? list(node.pos[1]) : []);
     },
     run(node, rt) {

@@ -27,8 +27,12 @@ export function parseMailto(uri: string): { to: string[]; headers: [string, stri
     return true;
   };
   if (!addTo(toPart)) return `invalid recipient '${toPart}'`;
+  // RFC 6068 2: hfname and hfvalue are *qchar (unreserved, pct-encoded, some-delims) before decoding
+  const qchars = /^(?:[A-Za-z0-9\-._~!$'()*+,;:@]|%[0-9A-Fa-f]{2})*$/;
   for (const pair of (m[2] ?? '').split('&').filter(Boolean)) {
     const eq = pair.indexOf('=');
+    if (!qchars.test(eq < 0 ? pair : pair.slice(0, eq)) || (eq >= 0 && !qchars.test(pair.slice(eq + 1))))
+      return 'invalid character in header';
     const hname = decode(eq < 0 ? pair : pair.slice(0, eq));
     const hvalue = decode(eq < 0 ? '' : pair.slice(eq + 1));
     if (hname === undefined || hvalue === undefined || !/^[\x21-\x39\x3b-\x7e]+$/.test(hname))
@@ -78,7 +82,8 @@ export function registerEnotify(reg: Registry): void {
       if (from !== undefined && !dynamic(from) && !parseAddressList(from)?.length)
         ctx.error(node, `notify command: invalid :from address '${from}'`);
       for (const o of list(node.tags.options)) {
-        if (!dynamic(o) && !/^[A-Za-z0-9][A-Za-z0-9._-]*=/.test(o))
+        // RFC 5435 3.7: optionname "=" optionvalue, a value without NUL, CR or LF
+        if (!dynamic(o) && !/^[A-Za-z0-9][A-Za-z0-9._-]*=[^\0\r\n]*$/.test(o))
           ctx.error(node, `notify command: invalid option '${o}'`);
       }
     },

@@ -85,6 +85,9 @@ export function registerInclude(reg: Registry): void {
       if (!ctx.has('variables')) ctx.error(node, 'the global command requires require "variables"');
       for (const n of Array.isArray(node.pos[0]) ? node.pos[0] : []) {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) ctx.error(node, `invalid variable name '${n}' for global`);
+        // RFC 6609 3.3: a variable already used as a local one cannot become global
+        else if (ctx.locals?.has(n.toLowerCase()) && !ctx.globals.has(n.toLowerCase()))
+          ctx.error(node, `global variable '${n}' was already used as a local variable`);
         ctx.globals.add(n.toLowerCase());
       }
     },

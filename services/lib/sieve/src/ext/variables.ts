@@ -67,6 +67,10 @@ export function registerVariables(reg: Registry): void {
         (parts.length === 1 && NAME.test(name)) ||
         (parts.length === 2 && parts[0]!.toLowerCase() === 'global' && NAME.test(parts[1]!));
       if (!ok) ctx.error(node, `invalid variable name '${name}' for the set command`);
+      else if (parts.length === 1 && !ctx.globals.has(name.toLowerCase())) {
+        ctx.locals ??= new Set();
+        ctx.locals.add(name.toLowerCase());
+      }
       const mods = Object.keys(node.tags)
         .filter((t) => t in MODIFIERS)
         .sort((a, b) => MODIFIERS[b]! - MODIFIERS[a]!);
