@@ -215,6 +215,12 @@ export class ResponseChecker {
         // resp-text-code =/ "MAILBOXID" SP "(" objectid ")" (RFC 8474 section 7)
         r.sp();
         this.objectId(r);
+      } else if (code === 'BADURL') {
+        // "BADURL" SP url-resp-text: a bare imapurl, no "]" (RFC 4469 section 5 and erratum 4046).
+        r.sp();
+        r.match(/[^\]\r\n\x00]+/y, 'BADURL url-resp-text');
+      } else if (code === 'TOOBIG' || code === 'UIDREQUIRED' || code === 'TOOMANY' || code === 'NOPRIVATE') {
+        // Response codes without data (RFC 4469, RFC 9586, RFC 5464).
       } else if (code === 'BADCHARSET' && r.peek(' (')) {
         r.sp();
         r.list(() => r.astring(), false);

@@ -395,6 +395,29 @@ function withoutNul(chunk: Buffer): Buffer {
   return copy;
 }
 
+/**
+ * The bytes of a message section as BODY.PEEK[section]<partial> would send them (no \Seen), or
+ * undefined when the section does not exist (CATENATE's URL parts, RFC 4469).
+ */
+export async function sectionBytes(
+  session: ImapSession,
+  meta: MessageMeta,
+  sectionText: string,
+  partial?: { start: number; count: number },
+): Promise<Buffer[] | undefined> {
+  const section = parseSection(sectionText);
+  const structure =
+    section.kind === 'full' && section.path.length === 0
+      ? undefined
+      : await session.backend.structure(meta.bodyId);
+  const item = { kind: 'section' as const, label: '', section, peek: true, ...(partial ? { partial } : {}) };
+  const content = await sectionContent(session, meta, structure, item);
+  if (!content) return structure && !sectionRange(structure.root, section) ? undefined : [];
+  const chunks: Buffer[] = [];
+  for await (const chunk of content.chunks) chunks.push(chunk);
+  return chunks;
+}
+
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
   for await (const chunk of source) out.push(chunk);

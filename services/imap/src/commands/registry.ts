@@ -22,6 +22,7 @@ import {
 import { namespaceCommand } from './namespace.js';
 import { checkCommand, noopCommand } from './noop.js';
 import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.js';
+import { replaceCommand, uidReplaceCommand } from './replace.js';
 import { searchCommand, uidSearchCommand } from './search.js';
 import { closeCommand, examineCommand, selectCommand, unselectCommand } from './select.js';
 import { sortCommand, uidSortCommand } from './sort.js';
@@ -83,6 +84,8 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(getQuotaCommand),
     entry(setQuotaCommand),
     entry(uidSearchCommand),
+    entry(replaceCommand),
+    entry(uidReplaceCommand),
   ];
   return new Map(commands);
 }

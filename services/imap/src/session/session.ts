@@ -126,7 +126,7 @@ export class ImapSession {
     return new CommandReader({
       maxLineLength: limits.maxLineLength,
       literalLimit: (line) =>
-        /^\S+ (UID )?APPEND /i.test(line.subarray(0, 64).toString('latin1'))
+        /^\S+ (UID )?(APPEND|REPLACE) /i.test(line.subarray(0, 64).toString('latin1'))
           ? limits.appendLimit
           : limits.maxLiteralSize,
       maxNonSyncLiteral: this.deps.literalMinus
@@ -387,6 +387,8 @@ export class ImapSession {
       'LIST-STATUS',
       'UTF8=ACCEPT',
       'MULTIAPPEND',
+      'CATENATE',
+      'REPLACE',
       'COMPRESS=DEFLATE',
       'SORT',
       'THREAD=ORDEREDSUBJECT',

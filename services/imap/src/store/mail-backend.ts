@@ -22,6 +22,7 @@ import {
   moveMessages,
   readBody,
   readBodyRange,
+  removeMessages,
   renameMailbox,
   saveBodyStructure,
   setSubscribed,
@@ -56,6 +57,9 @@ const STRUCTURE_CACHE_ENTRIES = 20_000;
 /** Top-level headers kept in memory (BODY[HEADER], HEADER.FIELDS of every message in a list view). */
 const HEADER_CACHE_BYTES = 16 * 1024 * 1024;
 const HEADER_CACHE_MAX_ENTRY = 64 * 1024;
+
+/** The message a REPLACE names was expunged before the replacement committed (rolls it back). */
+class MessageGoneError extends Error {}
 
 export class MailBackend {
   private readonly structures = new Map<number, CachedStructure>();
@@ -258,6 +262,51 @@ export class MailBackend {
         modseq: last.modseq,
       });
     return results;
+  }
+
+  /**
+   * REPLACE (RFC 8508): adds the new message to a mailbox and expunges the old one in one
+   * transaction; undefined (and nothing changed) when the old message is no longer there.
+   */
+  async replace(
+    accountId: number,
+    mailboxId: number,
+    message: { chunks: Buffer[]; flags: string[]; internalDate: Date },
+    oldMailboxId: number,
+    oldUid: number,
+  ) {
+    const result = await withTransaction(this.pool, async (client) => {
+      const body = await writeBody(client, message.chunks);
+      const appended = await appendToMailbox(client, {
+        mailboxId,
+        bodyId: body.bodyId,
+        size: body.size,
+        internalDate: message.internalDate,
+        flags: [...message.flags].sort(),
+      });
+      const removed = await removeMessages(client, oldMailboxId, [oldUid]);
+      if (removed.uids.length === 0) throw new MessageGoneError();
+      return { appended, expungeModseq: removed.modseq };
+    }).catch((error: unknown) => {
+      if (error instanceof MessageGoneError) return undefined;
+      throw error;
+    });
+    if (!result) return undefined;
+    this.publisher.publish({
+      accountId,
+      mailboxId,
+      kind: 'exists',
+      uids: [result.appended.uid],
+      modseq: result.appended.modseq,
+    });
+    this.publisher.publish({
+      accountId,
+      mailboxId: oldMailboxId,
+      kind: 'expunge',
+      uids: [oldUid],
+      modseq: result.expungeModseq,
+    });
+    return result;
   }
 
   readBody(bodyId: number) {

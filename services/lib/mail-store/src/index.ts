@@ -34,6 +34,7 @@ export {
   messagesByUid,
   moveMessages,
   nextModseq,
+  removeMessages,
   storeFlags,
   updateFlags,
 } from './mailbox-messages.js';
