@@ -313,3 +313,22 @@ export class RawImapClient {
     this.socket.destroy();
   }
 }
+
+/**
+ * A test file's accounts: each call makes a fresh account (one per test, so message numbers are the
+ * test's own) with a way to open logged-in raw sessions of it on the implicit-TLS port (or another
+ * replica's). Every session is kept in `clients` for the file's after() to close.
+ */
+export function rawAccounts(fixture: () => ImapFixture, clients: RawImapClient[]) {
+  return async (address: string, port = () => fixture().service.imapsPort) => {
+    const id = await fixture().createUser(address);
+    const connect = async () => {
+      const raw = await RawImapClient.connect(port(), true);
+      clients.push(raw);
+      await raw.readLine();
+      await raw.login(address);
+      return raw;
+    };
+    return { id, connect };
+  };
+}

@@ -221,6 +221,10 @@ export class ResponseChecker {
         r.match(/[^\]\r\n\x00]+/y, 'BADURL url-resp-text');
       } else if (code === 'TOOBIG' || code === 'UIDREQUIRED' || code === 'TOOMANY' || code === 'NOPRIVATE') {
         // Response codes without data (RFC 4469, RFC 9586, RFC 5464).
+      } else if (code === 'NOUPDATE') {
+        // "NOUPDATE" SP quoted (RFC 5267 section 5)
+        r.sp();
+        r.quoted();
       } else if (code === 'BADCHARSET' && r.peek(' (')) {
         r.sp();
         r.list(() => r.astring(), false);
@@ -396,7 +400,28 @@ export class ResponseChecker {
       r.sp();
       if (name === 'ALL') r.seqSet();
       else if (['MIN', 'MAX', 'COUNT', 'MODSEQ'].includes(name)) r.number();
-      else r.fail(`unknown ESEARCH item ${name}`);
+      else if (name === 'ADDTO' || name === 'REMOVEFROM') {
+        // "(" context-position SP sequence-set *(SP context-position SP sequence-set) ")" (RFC 5267 5)
+        r.eat('(');
+        r.number();
+        r.sp();
+        r.seqSet();
+        while (r.peek(' ')) {
+          r.sp();
+          r.number();
+          r.sp();
+          r.seqSet();
+        }
+        r.eat(')');
+      } else if (name === 'PARTIAL') {
+        // "(" partial-range SP partial-results ")", partial-results = sequence-set / "NIL"
+        r.eat('(');
+        r.match(/[1-9]\d*:[1-9]\d*/y, 'partial-range');
+        r.sp();
+        if (r.peek('NIL')) r.eat('NIL');
+        else r.seqSet();
+        r.eat(')');
+      } else r.fail(`unknown ESEARCH item ${name}`);
     }
   }
 

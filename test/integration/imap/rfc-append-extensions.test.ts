@@ -3,7 +3,7 @@
 // through the response checker.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixture.js';
+import { type ImapFixture, type RawImapClient, rawAccounts, startImapFixture } from './imap-fixture.js';
 
 /** A non-synchronising literal (LITERAL+) holding text. */
 const lit = (text: string) => `{${Buffer.byteLength(text)}+}\r\n${text}`;
@@ -42,17 +42,7 @@ const DRAFT = crlf([
 describe('imap APPEND extensions by RFC (CATENATE, REPLACE)', () => {
   let fx: ImapFixture;
   const clients: RawImapClient[] = [];
-  const account = async (address: string, port = () => fx.service.imapsPort) => {
-    const id = await fx.createUser(address);
-    const connect = async () => {
-      const raw = await RawImapClient.connect(port(), true);
-      clients.push(raw);
-      await raw.readLine();
-      await raw.login(address);
-      return raw;
-    };
-    return { id, connect };
-  };
+  const account = rawAccounts(() => fx, clients);
   const uidvalidity = async (raw: RawImapClient, mailbox: string) => {
     const line = (await raw.command(`STATUS ${mailbox} (UIDVALIDITY MESSAGES)`)).untagged[0]!;
     return Number(/UIDVALIDITY (\d+)/.exec(line)![1]);

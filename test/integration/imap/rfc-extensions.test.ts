@@ -2,7 +2,7 @@
 // examples over the raw protocol; every response also goes through the response checker.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixture.js';
+import { type ImapFixture, type RawImapClient, rawAccounts, startImapFixture } from './imap-fixture.js';
 
 const message = (subject: string) =>
   ['From: a@example.com', 'To: b@example.com', `Subject: ${subject}`, '', 'hello', ''].join('\r\n');
@@ -10,18 +10,7 @@ const message = (subject: string) =>
 describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW, SORT=DISPLAY)', () => {
   let fx: ImapFixture;
   const clients: RawImapClient[] = [];
-  /** A fresh account (one per test, so message numbers are the test's own) and a session of it. */
-  const account = async (address: string) => {
-    const id = await fx.createUser(address);
-    const connect = async () => {
-      const raw = await RawImapClient.connect(fx.service.imapsPort, true);
-      clients.push(raw);
-      await raw.readLine();
-      await raw.login(address);
-      return raw;
-    };
-    return { id, connect };
-  };
+  const account = rawAccounts(() => fx, clients);
   before(async () => {
     fx = await startImapFixture();
   });

@@ -197,7 +197,7 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
       const unseen = metas.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
       if (unseen.length > 0) {
         const update = await session.backend.updateFlags(session.user!.id, box.id, unseen, 'add', ['\\Seen']);
-        box.ownModseqs.add(update.modseq);
+        box.ownChange(update.modseq);
         const changed = new Map(update.changed.map((c) => [c.uid, c]));
         metas = metas.map((m) => {
           const c = changed.get(m.uid);

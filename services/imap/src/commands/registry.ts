@@ -1,5 +1,6 @@
 import { appendCommand } from './append.js';
 import { authenticateCommand } from './authenticate.js';
+import { cancelUpdateCommand } from './cancelupdate.js';
 import { capabilityCommand } from './capability.js';
 import type { ImapCommand } from './command.js';
 import { compressCommand } from './compress.js';
@@ -86,6 +87,7 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(uidSearchCommand),
     entry(replaceCommand),
     entry(uidReplaceCommand),
+    entry(cancelUpdateCommand),
   ];
   return new Map(commands);
 }

@@ -60,7 +60,7 @@ async function runReplace(session: ImapSession, args: ReplaceArgs, byUid: boolea
   session.untagged(
     `OK [APPENDUID ${result.appended.uidvalidity} ${result.appended.uid}] Replacement Message ID`,
   );
-  box.ownModseqs.add(result.expungeModseq);
+  box.ownChange(result.expungeModseq);
   session.reportExpunges([uid]);
   if (target.id === box.id) session.dirty = true;
   return ok(`${verb} completed`);

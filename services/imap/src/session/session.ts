@@ -13,6 +13,7 @@ import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../pro
 import { parseCommand } from '../protocol/parser.js';
 import { handshake } from '../server.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
+import { refreshContexts, removeExpunged } from './search-contexts.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { State } from './states.js';
 
@@ -251,6 +252,7 @@ export class ImapSession {
     if (this.closed) return;
     if (this.selected && (this.dirty || name === 'NOOP' || name === 'CHECK'))
       await this.sync(command.allowsExpunge !== false);
+    if (this.selected && this.selected.contexts.size > 0) await refreshContexts(this);
     if (!result.silent) this.tagged(parsed.tag, result);
   }
 
@@ -391,6 +393,9 @@ export class ImapSession {
       'REPLACE',
       'COMPRESS=DEFLATE',
       'SORT',
+      'ESORT',
+      'CONTEXT=SEARCH',
+      'CONTEXT=SORT',
       'THREAD=ORDEREDSUBJECT',
       'THREAD=REFERENCES',
       'SORT=DISPLAY',
@@ -480,6 +485,8 @@ export class ImapSession {
       if (seq === 0 || box.pendingExpunges.has(uid)) continue;
       this.reportFlagChange(seq, uid, change.flags, change.modseq, true);
     }
+    // During IDLE nothing else reports what entered or left the live search results.
+    if (this.idling && box.contexts.size > 0) await refreshContexts(this);
   }
 
   /**
@@ -516,6 +523,8 @@ export class ImapSession {
     const box = this.selected;
     if (!box) return;
     const sorted = [...uids].sort((a, b) => a - b);
+    // Live search results lose the messages first, while their numbers are still valid.
+    removeExpunged(this, sorted);
     if (this.enabled.has('QRESYNC')) {
       const gone = sorted.filter((uid) => box.removeUid(uid) > 0);
       if (gone.length > 0) this.untagged(`VANISHED ${gone.join(',')}`);
