@@ -62,7 +62,17 @@ describe('IMAP response checker', () => {
     c.received(plain('* ESEARCH (TAG "B01") PARTIAL (1:* 3)'));
     c.received(plain('* NO [NOUPDATE B02] Too many contexts'));
     c.received(plain('t1 NO [BADURL] nothing'));
-    assert.equal(sink.length, 13, sink.join('\n'));
+    c.received(plain('* 5 UIDFETCH (FLAGS (\\Seen))'));
+    c.received(plain('* VANISHED 3'));
+    assert.equal(sink.length, 15, sink.join('\n'));
+    c.received(plain('* ENABLED UIDONLY'));
+    c.received(plain('* 5 UIDFETCH (FLAGS (\\Seen) MODSEQ (4))'));
+    c.received(plain('* VANISHED 3'));
+    c.received(plain('t2 BAD [UIDREQUIRED] Use UID commands'));
+    assert.equal(sink.length, 15, sink.join('\n'));
+    c.received(plain('* 5 FETCH (FLAGS (\\Seen))'));
+    c.received(plain('* 4 EXPUNGE'));
+    assert.equal(sink.length, 17, sink.join('\n'));
   });
 
   it('reports flag-change FETCHes without UID and MODSEQ under CONDSTORE, and EXPUNGE under QRESYNC', () => {

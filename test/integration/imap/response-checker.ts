@@ -145,6 +145,8 @@ export class ResponseChecker {
   constructor(readonly violations: string[]) {}
   private condstore = false;
   private qresync = false;
+  /** UIDONLY (RFC 9586): UIDFETCH instead of FETCH, VANISHED instead of EXPUNGE. */
+  private uidonly = false;
   /** Commands sent and not yet completed, in order: tag and upper-cased text. */
   private readonly inFlight: Array<{ tag: string; text: string }> = [];
 
@@ -255,10 +257,18 @@ export class ResponseChecker {
       if (kind === 'EXPUNGE') {
         if (n === 0) r.fail('EXPUNGE 0');
         if (this.qresync) r.fail('EXPUNGE while QRESYNC is enabled (VANISHED expected)');
+        if (this.uidonly) r.fail('EXPUNGE while UIDONLY is enabled (VANISHED expected)');
         return;
       }
       if (kind === 'FETCH') {
+        if (this.uidonly) r.fail('FETCH while UIDONLY is enabled (UIDFETCH expected)');
         this.fetch(r, n);
+        return;
+      }
+      if (kind === 'UIDFETCH') {
+        // uidfetch-resp = uniqueid SP "UIDFETCH" SP msg-att (RFC 9586 section 6)
+        if (!this.uidonly) r.fail('UIDFETCH without UIDONLY');
+        this.fetch(r, n, true);
         return;
       }
       r.fail(`unknown message data ${kind}`);
@@ -282,6 +292,7 @@ export class ResponseChecker {
         if (kind === 'ENABLED') {
           if (names.includes('CONDSTORE') || names.includes('QRESYNC')) this.condstore = true;
           if (names.includes('QRESYNC')) this.qresync = true;
+          if (names.includes('UIDONLY')) this.uidonly = true;
         }
         return;
       }
@@ -347,7 +358,7 @@ export class ResponseChecker {
         }
         return;
       case 'VANISHED':
-        if (!this.qresync) r.fail('VANISHED without QRESYNC');
+        if (!this.qresync && !this.uidonly) r.fail('VANISHED without QRESYNC or UIDONLY');
         r.sp();
         if (r.peek('(EARLIER)')) {
           r.eat('(EARLIER)');
@@ -438,7 +449,7 @@ export class ResponseChecker {
     r.eat(')');
   }
 
-  private fetch(r: Reader, seq: number): void {
+  private fetch(r: Reader, seq: number, byUid = false): void {
     if (seq === 0) r.fail('FETCH 0');
     r.sp();
     const names = new Set<string>();
@@ -508,6 +519,8 @@ export class ResponseChecker {
           r.fail(`unknown fetch attribute ${name}`);
       }
     }, false);
+    // Under UIDONLY the UID heads the response.
+    if (byUid) names.add('UID');
     this.modseqRule(r, names);
   }
 

@@ -65,6 +65,7 @@ export const copyCommand = defineCommand({
   name: 'COPY',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: parseCopy,
   run: (session, args) => runCopy(session, args, false, false),
 });
@@ -77,6 +78,7 @@ export const uidCopyCommand = defineCommand({
 export const moveCommand = defineCommand({
   name: 'MOVE',
   states: ['selected'],
+  usesSequenceNumbers: true,
   parse: parseCopy,
   run: (s, a) => runCopy(s, a, false, true),
 });

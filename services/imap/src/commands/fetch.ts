@@ -247,7 +247,7 @@ async function writeMessage(
   if (needsStructure) structure = await session.backend.structure(meta.bodyId);
   // Any FLAGS untagged response must come before this FETCH starts, never inside it.
   session.announceKeywords(meta.flags);
-  let line = `* ${seq} FETCH (`;
+  let line = `* ${session.fetchHead(seq, meta.uid)} (`;
   let first = true;
   const sep = () => {
     const s = first ? '' : ' ';
@@ -256,6 +256,8 @@ async function writeMessage(
   };
   for (const item of items) {
     if (item.kind === 'simple') {
+      // Under UIDONLY the UID heads the response instead (RFC 9586 section 3.3).
+      if (item.name === 'UID' && session.uidOnly) continue;
       line += sep() + simpleValue(session, item.name, meta, structure);
       continue;
     }
@@ -428,6 +430,7 @@ export const fetchCommand = defineCommand({
   name: 'FETCH',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: (args, session) => parseFetchArgs(args, session.capabilities().includes('CONDSTORE')),
   run: (session, args) => runFetch(session, args, false),
 });

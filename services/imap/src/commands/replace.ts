@@ -69,6 +69,7 @@ async function runReplace(session: ImapSession, args: ReplaceArgs, byUid: boolea
 export const replaceCommand = defineCommand({
   name: 'REPLACE',
   states: ['selected'],
+  usesSequenceNumbers: true,
   parse: (args, session) => parseReplace(args, session, false),
   run: (session, args) => runReplace(session, args, false),
 });

@@ -1,7 +1,13 @@
 import { splitHeaderFields } from '../mime/header-fields.js';
 import { answersWithData, type ReturnOptions, returnData } from '../search/esearch.js';
 import { type Candidate, matches, usesModseq } from '../search/evaluate.js';
-import { needs, parseSearch, type SearchKey, type SearchProgram } from '../search/search-query.js';
+import {
+  needs,
+  parseSearch,
+  referencesSequenceNumbers,
+  type SearchKey,
+  type SearchProgram,
+} from '../search/search-query.js';
 import { esearchLine, startUpdates } from '../session/search-contexts.js';
 import type { ImapSession } from '../session/session.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
@@ -125,6 +131,7 @@ export const searchCommand = defineCommand({
   name: 'SEARCH',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: (args) => parseSearch(args),
   run: (session, program, tag) => runSearch(session, program, false, tag),
 });
@@ -132,6 +139,7 @@ export const searchCommand = defineCommand({
 export const uidSearchCommand = defineCommand({
   name: 'UID SEARCH',
   states: ['selected'],
+  usesSequenceNumbers: (program: SearchProgram) => referencesSequenceNumbers(program.key),
   parse: (args) => parseSearch(args),
   run: (session, program, tag) => runSearch(session, program, true, tag),
 });

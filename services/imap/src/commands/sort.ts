@@ -2,7 +2,7 @@ import { splitHeaderFields } from '../mime/header-fields.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { answersWithData, parseReturnOptions, type ReturnOptions, returnData } from '../search/esearch.js';
-import { parseSearch, type SearchKey } from '../search/search-query.js';
+import { parseSearch, referencesSequenceNumbers, type SearchKey } from '../search/search-query.js';
 import { parseSortCriteria, type SortKey, sortMessages, type ThreadInput } from '../search/sort-thread.js';
 import { esearchLine, startUpdates } from '../session/search-contexts.js';
 import type { ImapSession } from '../session/session.js';
@@ -95,12 +95,14 @@ export const sortCommand = defineCommand({
   name: 'SORT',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: parseSort,
   run: (s, a, tag) => runSort(s, a, false, tag),
 });
 export const uidSortCommand = defineCommand({
   name: 'UID SORT',
   states: ['selected'],
+  usesSequenceNumbers: (args) => referencesSequenceNumbers(args.key),
   parse: parseSort,
   run: (s, a, tag) => runSort(s, a, true, tag),
 });

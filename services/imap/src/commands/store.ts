@@ -97,6 +97,7 @@ export const storeCommand = defineCommand({
   name: 'STORE',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: (args, session) => parseStore(args, session.capabilities().includes('CONDSTORE')),
   run: (session, args) => runStore(session, args, false),
 });

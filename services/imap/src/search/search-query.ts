@@ -205,6 +205,22 @@ export function parseSearch(args: ArgumentCursor): SearchProgram {
   return { key: keys.length === 1 ? keys[0]! : { op: 'and', keys }, charset, returns };
 }
 
+/** Whether a key names messages by sequence number (refused under UIDONLY, RFC 9586); `$` does not. */
+export function referencesSequenceNumbers(key: SearchKey): boolean {
+  switch (key.op) {
+    case 'seq':
+      return key.set !== '$';
+    case 'not':
+      return referencesSequenceNumbers(key.key);
+    case 'or':
+      return referencesSequenceNumbers(key.a) || referencesSequenceNumbers(key.b);
+    case 'and':
+      return key.keys.some(referencesSequenceNumbers);
+    default:
+      return false;
+  }
+}
+
 /** Whether evaluating the key needs the message's headers or body. */
 export function needs(key: SearchKey): { headers: boolean; body: boolean } {
   switch (key.op) {

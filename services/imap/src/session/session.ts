@@ -238,6 +238,16 @@ export class ImapSession {
     let result: CommandResult;
     try {
       const parsedArgs = command.parse(new ArgumentCursor(args), this);
+      const sequenceNumbers =
+        typeof command.usesSequenceNumbers === 'function'
+          ? command.usesSequenceNumbers(parsedArgs)
+          : command.usesSequenceNumbers === true;
+      if (sequenceNumbers && this.enabled.has('UIDONLY'))
+        return this.tagged(parsed.tag, {
+          status: 'BAD',
+          code: 'UIDREQUIRED',
+          text: 'Message sequence numbers are not used once UIDONLY is enabled',
+        });
       result = await command.run(this, parsedArgs, parsed.tag);
     } catch (error) {
       if (error instanceof BadArgumentsError) result = { status: 'BAD', text: error.message };
@@ -403,6 +413,7 @@ export class ImapSession {
       'SAVEDATE',
       'OBJECTID',
       'PREVIEW',
+      'UIDONLY',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
@@ -502,10 +513,20 @@ export class ImapSession {
   ): void {
     const condstore = this.enabled.has('CONDSTORE');
     const parts: string[] = [];
-    if (withUid || condstore) parts.push(`UID ${uid}`);
+    if ((withUid || condstore) && !this.uidOnly) parts.push(`UID ${uid}`);
     if (flags) parts.push(`FLAGS ${this.formatFlags(flags, uid)}`);
     if (condstore) parts.push(`MODSEQ (${modseq})`);
-    if (parts.length > 0) this.untagged(`${seq} FETCH (${parts.join(' ')})`);
+    if (parts.length > 0) this.untagged(`${this.fetchHead(seq, uid)} (${parts.join(' ')})`);
+  }
+
+  /** UIDONLY (RFC 9586) is enabled: no message sequence numbers in either direction. */
+  get uidOnly(): boolean {
+    return this.enabled.has('UIDONLY');
+  }
+
+  /** `n FETCH`, or under UIDONLY `uid UIDFETCH` (RFC 9586 section 3.3), without the '* '. */
+  fetchHead(seq: number, uid: number): string {
+    return this.uidOnly ? `${uid} UIDFETCH` : `${seq} FETCH`;
   }
 
   /**
@@ -525,7 +546,8 @@ export class ImapSession {
     const sorted = [...uids].sort((a, b) => a - b);
     // Live search results lose the messages first, while their numbers are still valid.
     removeExpunged(this, sorted);
-    if (this.enabled.has('QRESYNC')) {
+    // UIDONLY has no sequence numbers to expunge: VANISHED as under QRESYNC (RFC 9586 section 3.4).
+    if (this.enabled.has('QRESYNC') || this.uidOnly) {
       const gone = sorted.filter((uid) => box.removeUid(uid) > 0);
       if (gone.length > 0) this.untagged(`VANISHED ${gone.join(',')}`);
       return;
