@@ -38,6 +38,11 @@ describe('IMAP response checker', () => {
       '* NO [NOUPDATE "B02"] Too many contexts',
       't0 NO [BADURL /INBOX;UIDVALIDITY=785799047/;UID=113330;section=1.5.9] CATENATE append has failed',
       't0 NO [TOOBIG] Too big',
+      '* METADATA "" (/shared/comment "Shared comment" /private/x NIL)',
+      '* METADATA INBOX /shared/comment /private/filters/values/small',
+      't0 OK [METADATA LONGENTRIES 10] done',
+      't0 NO [METADATA MAXSIZE 1024] too long',
+      't0 NO [METADATA TOOMANY] too many',
       't1 OK [READ-WRITE] SELECT completed',
     ])
       c.received(plain(line));
@@ -62,17 +67,19 @@ describe('IMAP response checker', () => {
     c.received(plain('* ESEARCH (TAG "B01") PARTIAL (1:* 3)'));
     c.received(plain('* NO [NOUPDATE B02] Too many contexts'));
     c.received(plain('t1 NO [BADURL] nothing'));
+    c.received(plain('* METADATA INBOX (/shared//x "v")'));
+    c.received(plain('t1 NO [METADATA TOOFEW] nothing'));
     c.received(plain('* 5 UIDFETCH (FLAGS (\\Seen))'));
     c.received(plain('* VANISHED 3'));
-    assert.equal(sink.length, 15, sink.join('\n'));
+    assert.equal(sink.length, 17, sink.join('\n'));
     c.received(plain('* ENABLED UIDONLY'));
     c.received(plain('* 5 UIDFETCH (FLAGS (\\Seen) MODSEQ (4))'));
     c.received(plain('* VANISHED 3'));
     c.received(plain('t2 BAD [UIDREQUIRED] Use UID commands'));
-    assert.equal(sink.length, 15, sink.join('\n'));
+    assert.equal(sink.length, 17, sink.join('\n'));
     c.received(plain('* 5 FETCH (FLAGS (\\Seen))'));
     c.received(plain('* 4 EXPUNGE'));
-    assert.equal(sink.length, 17, sink.join('\n'));
+    assert.equal(sink.length, 19, sink.join('\n'));
   });
 
   it('reports flag-change FETCHes without UID and MODSEQ under CONDSTORE, and EXPUNGE under QRESYNC', () => {

@@ -221,8 +221,16 @@ export class ResponseChecker {
         // "BADURL" SP url-resp-text: a bare imapurl, no "]" (RFC 4469 section 5 and erratum 4046).
         r.sp();
         r.match(/[^\]\r\n\x00]+/y, 'BADURL url-resp-text');
-      } else if (code === 'TOOBIG' || code === 'UIDREQUIRED' || code === 'TOOMANY' || code === 'NOPRIVATE') {
-        // Response codes without data (RFC 4469, RFC 9586, RFC 5464).
+      } else if (code === 'METADATA') {
+        // "METADATA" SP ("LONGENTRIES" SP number / "MAXSIZE" SP number / "TOOMANY" / "NOPRIVATE")
+        r.sp();
+        const kind = r.atom().toUpperCase();
+        if (kind === 'LONGENTRIES' || kind === 'MAXSIZE') {
+          r.sp();
+          r.number();
+        } else if (kind !== 'TOOMANY' && kind !== 'NOPRIVATE') r.fail(`unknown METADATA code ${kind}`);
+      } else if (code === 'TOOBIG' || code === 'UIDREQUIRED') {
+        // Response codes without data (RFC 4469, RFC 9586).
       } else if (code === 'NOUPDATE') {
         // "NOUPDATE" SP quoted (RFC 5267 section 5)
         r.sp();
@@ -385,6 +393,26 @@ export class ResponseChecker {
           r.number();
         });
         return;
+      case 'METADATA':
+        // metadata-resp = "METADATA" SP mailbox SP (entry-values / entry-list) (RFC 5464 section 5)
+        r.sp();
+        r.mailbox();
+        r.sp();
+        if (r.peek('(')) {
+          r.list(() => {
+            this.metadataEntry(r);
+            r.sp();
+            // value = nstring / literal8
+            r.nstring(true);
+          }, false);
+        } else {
+          this.metadataEntry(r);
+          while (r.peek(' ')) {
+            r.sp();
+            this.metadataEntry(r);
+          }
+        }
+        return;
       case 'QUOTAROOT':
         r.sp();
         r.mailbox();
@@ -434,6 +462,14 @@ export class ResponseChecker {
         r.eat(')');
       } else r.fail(`unknown ESEARCH item ${name}`);
     }
+  }
+
+  /** entry = astring: /private or /shared, no "*" "%", no "//", no trailing "/" (RFC 5464 3.2). */
+  private metadataEntry(r: Reader): void {
+    const start = r.i;
+    r.astring();
+    const name = r.text.slice(start, r.i).replace(/^"|"$/g, '');
+    if (!/^\/(private|shared)(\/[^/*%]+)+$/i.test(name)) r.fail(`invalid metadata entry ${name}`);
   }
 
   private thread(r: Reader): void {

@@ -8,6 +8,7 @@ import { copyCommand, moveCommand, uidCopyCommand, uidMoveCommand } from './copy
 import { enableCommand } from './enable.js';
 import { expungeCommand, uidExpungeCommand } from './expunge.js';
 import { fetchCommand, uidFetchCommand } from './fetch.js';
+import { getMetadataCommand } from './getmetadata.js';
 import { idCommand } from './id.js';
 import { idleCommand } from './idle.js';
 import { listCommand, lsubCommand } from './list.js';
@@ -26,6 +27,7 @@ import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.j
 import { replaceCommand, uidReplaceCommand } from './replace.js';
 import { searchCommand, uidSearchCommand } from './search.js';
 import { closeCommand, examineCommand, selectCommand, unselectCommand } from './select.js';
+import { setMetadataCommand } from './setmetadata.js';
 import { sortCommand, uidSortCommand } from './sort.js';
 import { starttlsCommand } from './starttls.js';
 import { statusCommand } from './status.js';
@@ -88,6 +90,8 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(replaceCommand),
     entry(uidReplaceCommand),
     entry(cancelUpdateCommand),
+    entry(getMetadataCommand),
+    entry(setMetadataCommand),
   ];
   return new Map(commands);
 }

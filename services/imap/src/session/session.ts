@@ -23,6 +23,9 @@ export interface ImapLimits {
   maxLineLength: number;
   maxLiteralSize: number;
   appendLimit: number;
+  /** METADATA (RFC 5464): longest value, and most entries per account. */
+  metadataMaxSize: number;
+  metadataMaxEntries: number;
   maxNonSyncLiteral: number;
   nestingBeforeLogin: number;
   nestingAfterLogin: number;
@@ -414,6 +417,8 @@ export class ImapSession {
       'OBJECTID',
       'PREVIEW',
       'UIDONLY',
+      'METADATA',
+      'METADATA-SERVER',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;

@@ -12,10 +12,12 @@ import {
   type FlagOperation,
   findMailbox,
   firstUnseenUid,
+  getMetadata,
   listMailboxes,
   listSubscriptions,
   loadBodyStructure,
   loadSnapshot,
+  type MetadataDepth,
   mailboxKeywords,
   mailboxStatus,
   messagesByUid,
@@ -25,6 +27,7 @@ import {
   removeMessages,
   renameMailbox,
   saveBodyStructure,
+  setMetadata,
   setSubscribed,
   storeFlags,
   updateFlags,
@@ -110,6 +113,20 @@ export class MailBackend {
 
   setSubscribed(accountId: number, name: string, subscribed: boolean) {
     return setSubscribed(this.pool, accountId, name, subscribed);
+  }
+
+  /** METADATA entries (RFC 5464) of the server (mailboxId null) or a mailbox, as the account sees them. */
+  getMetadata(accountId: number, mailboxId: number | null, names: string[], depth: MetadataDepth) {
+    return getMetadata(this.pool, accountId, mailboxId, names, depth);
+  }
+
+  setMetadata(
+    accountId: number,
+    mailboxId: number | null,
+    entries: Array<{ name: string; value: Buffer | null }>,
+    maxEntries: number,
+  ) {
+    return setMetadata(this.pool, accountId, mailboxId, entries, maxEntries);
   }
 
   quota(accountId: number) {

@@ -39,3 +39,10 @@ export {
   updateFlags,
 } from './mailbox-messages.js';
 export { createDefaultMailboxes, defaultMailboxes, type MailboxRef, resolveMailbox } from './mailboxes.js';
+export {
+  getMetadata,
+  type MetadataDepth,
+  type MetadataEntry,
+  MetadataLimitError,
+  setMetadata,
+} from './metadata.js';
