@@ -37,6 +37,8 @@ describe('imap UIDONLY by RFC 9586', () => {
     assert.deepEqual((await raw.command('UID STORE 3 +FLAGS (\\Deleted)')).untagged, [
       '* 3 UIDFETCH (FLAGS (\\Deleted \\Recent))',
     ]);
+    // A UID asked for explicitly is still answered (the response is never an empty list).
+    assert.deepEqual((await raw.command('UID FETCH 2 (UID)')).untagged, ['* 2 UIDFETCH (UID 2)']);
     const search = await raw.command('UID SEARCH DELETED');
     assert.equal(search.untagged[0], '* SEARCH 3');
     // Every command that takes or returns message sequence numbers is BAD [UIDREQUIRED].

@@ -183,7 +183,8 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
     );
     if (gone.length > 0) session.untagged(`VANISHED (EARLIER) ${formatSequenceSet(gone)}`);
   }
-  if (byUid && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
+  // UID FETCH answers with the UID; under UIDONLY it heads the response instead (RFC 9586 3.3).
+  if (byUid && !session.uidOnly && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
     items.unshift({ kind: 'simple', name: 'UID' });
   if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enableCondstore();
   const marksSeen =
@@ -224,7 +225,7 @@ function withFlagChange(session: ImapSession, items: FetchItem[]): FetchItem[] {
   const has = (name: SimpleItem) => items.some((it) => it.kind === 'simple' && it.name === name);
   const condstore = session.enabled.has('CONDSTORE');
   const out = [...items];
-  if (condstore && !has('UID')) out.unshift({ kind: 'simple', name: 'UID' });
+  if (condstore && !has('UID') && !session.uidOnly) out.unshift({ kind: 'simple', name: 'UID' });
   if (!has('FLAGS')) out.push({ kind: 'simple', name: 'FLAGS' });
   if (condstore && !has('MODSEQ')) out.push({ kind: 'simple', name: 'MODSEQ' });
   return out;
@@ -256,8 +257,6 @@ async function writeMessage(
   };
   for (const item of items) {
     if (item.kind === 'simple') {
-      // Under UIDONLY the UID heads the response instead (RFC 9586 section 3.3).
-      if (item.name === 'UID' && session.uidOnly) continue;
       line += sep() + simpleValue(session, item.name, meta, structure);
       continue;
     }
