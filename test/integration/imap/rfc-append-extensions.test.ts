@@ -2,8 +2,8 @@
 // written from each RFC's grammar and examples over the raw protocol; every response also goes
 // through the response checker.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type ImapFixture, type RawImapClient, rawAccounts, startImapFixture } from './imap-fixture.js';
+import { describe, it } from 'node:test';
+import { type RawImapClient, rawImapFile } from './imap-fixture.js';
 
 /** A non-synchronising literal (LITERAL+) holding text. */
 const lit = (text: string) => `{${Buffer.byteLength(text)}+}\r\n${text}`;
@@ -40,9 +40,8 @@ const DRAFT = crlf([
 ]);
 
 describe('imap APPEND extensions by RFC (CATENATE, REPLACE)', () => {
-  let fx: ImapFixture;
-  const clients: RawImapClient[] = [];
-  const account = rawAccounts(() => fx, clients);
+  const file = rawImapFile();
+  const { account } = file;
   const uidvalidity = async (raw: RawImapClient, mailbox: string) => {
     const line = (await raw.command(`STATUS ${mailbox} (UIDVALIDITY MESSAGES)`)).untagged[0]!;
     return Number(/UIDVALIDITY (\d+)/.exec(line)![1]);
@@ -59,19 +58,11 @@ describe('imap APPEND extensions by RFC (CATENATE, REPLACE)', () => {
     return line.slice(m.index + m[0].length, m.index + m[0].length + Number(m[1]));
   };
 
-  before(async () => {
-    fx = await startImapFixture();
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await fx?.close();
-  });
-
   it('CATENATE (RFC 4469): text and URL parts (header, MIME header, part) are joined in order', async () => {
     const { id, connect } = await account('cat@example.com');
     const raw = await connect();
     assert.match((await raw.command('CAPABILITY')).untagged[0]!, / CATENATE( |$)/);
-    await fx.deliver(id, Buffer.from(DRAFT), { mailbox: 'Drafts' });
+    await file.fx.deliver(id, Buffer.from(DRAFT), { mailbox: 'Drafts' });
     const validity = await uidvalidity(raw, 'Drafts');
     const base = `/Drafts;UIDVALIDITY=${validity}/;UID=1`;
     const added = crlf([
@@ -116,8 +107,8 @@ describe('imap APPEND extensions by RFC (CATENATE, REPLACE)', () => {
   it('CATENATE: a URL that names nothing readable is refused with BADURL and nothing is added', async () => {
     const { id, connect } = await account('badurl@example.com');
     const other = await account('other@example.com');
-    await fx.deliver(other.id, 'Subject: secret\r\n\r\nno\r\n');
-    await fx.deliver(id, Buffer.from(DRAFT), { mailbox: 'Drafts' });
+    await file.fx.deliver(other.id, 'Subject: secret\r\n\r\nno\r\n');
+    await file.fx.deliver(id, Buffer.from(DRAFT), { mailbox: 'Drafts' });
     const raw = await connect();
     const validity = await uidvalidity(raw, 'Drafts');
     const bad = [
@@ -158,7 +149,7 @@ describe('imap APPEND extensions by RFC (CATENATE, REPLACE)', () => {
 
   it('CATENATE with MULTIAPPEND: literal and catenated messages in one command get consecutive UIDs', async () => {
     const { id, connect } = await account('multicat@example.com');
-    await fx.deliver(id, Buffer.from(DRAFT), { mailbox: 'Drafts' });
+    await file.fx.deliver(id, Buffer.from(DRAFT), { mailbox: 'Drafts' });
     const raw = await connect();
     const validity = await uidvalidity(raw, 'Drafts');
     const r = await raw.command(
@@ -178,9 +169,9 @@ describe('imap APPEND extensions by RFC (CATENATE, REPLACE)', () => {
   });
 
   it('CATENATE: a result larger than the APPENDLIMIT is refused with TOOBIG', async () => {
-    const replica = await fx.startReplica({ IMAP_APPEND_LIMIT: '2048' });
+    const replica = await file.fx.startReplica({ IMAP_APPEND_LIMIT: '2048' });
     const { id, connect } = await account('toobig@example.com', () => replica.imapsPort);
-    await fx.deliver(id, `Subject: big\r\n\r\n${'x'.repeat(1200)}\r\n`);
+    await file.fx.deliver(id, `Subject: big\r\n\r\n${'x'.repeat(1200)}\r\n`);
     const raw = await connect();
     assert.match((await raw.command('CAPABILITY')).untagged[0]!, / APPENDLIMIT=2048( |$)/);
     const validity = await uidvalidity(raw, 'INBOX');
@@ -195,7 +186,7 @@ describe('imap APPEND extensions by RFC (CATENATE, REPLACE)', () => {
   it('REPLACE (RFC 8508): the new version is appended, the old one expunged, APPENDUID comes untagged first', async () => {
     const { id, connect } = await account('replace@example.com');
     for (let i = 1; i <= 5; i++)
-      await fx.deliver(id, `Subject: draft ${i}\r\n\r\nv1\r\n`, { mailbox: 'Drafts' });
+      await file.fx.deliver(id, `Subject: draft ${i}\r\n\r\nv1\r\n`, { mailbox: 'Drafts' });
     const raw = await connect();
     const watcher = await connect();
     assert.match((await raw.command('CAPABILITY')).untagged[0]!, / REPLACE( |$)/);
@@ -236,7 +227,8 @@ describe('imap APPEND extensions by RFC (CATENATE, REPLACE)', () => {
 
   it('UID REPLACE (RFC 8508) into another mailbox: VANISHED under QRESYNC, EXPUNGE for a plain session', async () => {
     const { id, connect } = await account('uidreplace@example.com');
-    for (let i = 1; i <= 3; i++) await fx.deliver(id, `Subject: m${i}\r\n\r\nx\r\n`, { mailbox: 'Drafts' });
+    for (let i = 1; i <= 3; i++)
+      await file.fx.deliver(id, `Subject: m${i}\r\n\r\nx\r\n`, { mailbox: 'Drafts' });
     const raw = await connect();
     const plain = await connect();
     await raw.command('ENABLE QRESYNC');
@@ -264,7 +256,7 @@ describe('imap APPEND extensions by RFC (CATENATE, REPLACE)', () => {
 
   it('REPLACE refusals: out-of-range numbers, read-only mailboxes, wrong state and grammar', async () => {
     const { id, connect } = await account('noreplace@example.com');
-    await fx.deliver(id, 'Subject: only\r\n\r\nx\r\n');
+    await file.fx.deliver(id, 'Subject: only\r\n\r\nx\r\n');
     const raw = await connect();
     const msg = lit('Subject: new\r\n\r\nx\r\n');
     assert.equal((await raw.command(`REPLACE 1 INBOX ${msg}`)).status, 'BAD', 'no mailbox selected');

@@ -2,8 +2,8 @@
 // the RFC's grammar and examples over the raw protocol; every response also goes through the
 // response checker (ADDTO, REMOVEFROM, PARTIAL, NOUPDATE grammar).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type ImapFixture, type RawImapClient, rawAccounts, startImapFixture } from './imap-fixture.js';
+import { describe, it } from 'node:test';
+import { rawImapFile } from './imap-fixture.js';
 
 const message = (subject: string, date: string) =>
   [`Date: ${date}`, 'From: a@example.com', 'To: b@example.com', `Subject: ${subject}`, '', 'hello', ''].join(
@@ -13,9 +13,8 @@ const message = (subject: string, date: string) =>
 const tagOf = (tagged: string) => tagged.split(' ')[0]!;
 
 describe('imap ESORT and CONTEXT=SEARCH/SORT by RFC 5267', () => {
-  let fx: ImapFixture;
-  const clients: RawImapClient[] = [];
-  const account = rawAccounts(() => fx, clients);
+  const file = rawImapFile();
+  const { account } = file;
   // Dates out of arrival order: sorted by DATE the UIDs are 4 2 6 1 5 3.
   const DATES = [
     ['delta', 'Thu, 4 Jun 2026 10:00:00 +0000'],
@@ -26,16 +25,8 @@ describe('imap ESORT and CONTEXT=SEARCH/SORT by RFC 5267', () => {
     ['charlie', 'Wed, 3 Jun 2026 10:00:00 +0000'],
   ] as const;
   const fill = async (id: number) => {
-    for (const [subject, date] of DATES) await fx.deliver(id, message(subject, date));
+    for (const [subject, date] of DATES) await file.fx.deliver(id, message(subject, date));
   };
-
-  before(async () => {
-    fx = await startImapFixture();
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await fx?.close();
-  });
 
   it('ESORT (section 3): RETURN options answered with ESEARCH in sort order', async () => {
     const { id, connect } = await account('esort@example.com');
@@ -128,7 +119,7 @@ describe('imap ESORT and CONTEXT=SEARCH/SORT by RFC 5267', () => {
       '* 2 EXPUNGE',
     ]);
     // A new message that matches: EXISTS first, then ADDTO with its number (section 4.3.3).
-    await fx.deliver(id, message('golf', 'Sun, 7 Jun 2026 10:00:00 +0000'), { flags: ['\\Deleted'] });
+    await file.fx.deliver(id, message('golf', 'Sun, 7 Jun 2026 10:00:00 +0000'), { flags: ['\\Deleted'] });
     // NOOP reads the database, where the delivery is already committed.
     const lines = (await raw.command('NOOP')).untagged;
     const exists = lines.indexOf('* 5 EXISTS');

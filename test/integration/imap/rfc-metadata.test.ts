@@ -2,28 +2,20 @@
 // grammar and examples over the raw protocol; every response also goes through the response
 // checker (METADATA response and response-code grammar).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type ImapFixture, type RawImapClient, rawAccounts, startImapFixture } from './imap-fixture.js';
+import { describe, it } from 'node:test';
+import { rawImapFile } from './imap-fixture.js';
 
 const lit = (text: string) => `{${Buffer.byteLength(text)}+}\r\n${text}`;
 
 describe('imap METADATA by RFC 5464', () => {
-  let fx: ImapFixture;
-  const clients: RawImapClient[] = [];
-  const account = rawAccounts(() => fx, clients);
-  before(async () => {
-    fx = await startImapFixture();
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await fx?.close();
-  });
+  const file = rawImapFile();
+  const { account } = file;
 
   it('server and mailbox entries, private and shared: SETMETADATA, GETMETADATA, NIL removes', async () => {
     const { connect } = await account('meta@example.com');
     const other = await account('meta2@example.com');
     // The administrator's server entry (section 3.2.1.1 /shared/comment), seen by every user.
-    await fx.db.pool.query(
+    await file.fx.db.pool.query(
       `INSERT INTO imap_metadata (mailbox_id, account_id, name, value) VALUES (NULL, NULL, '/shared/comment', 'Shared comment')`,
     );
     const raw = await connect();
@@ -115,7 +107,10 @@ describe('imap METADATA by RFC 5464', () => {
   });
 
   it('limits: MAXSIZE and TOOMANY refuse the whole command; RENAME keeps entries, DELETE drops them', async () => {
-    const replica = await fx.startReplica({ IMAP_METADATA_MAX_SIZE: '16', IMAP_METADATA_MAX_ENTRIES: '3' });
+    const replica = await file.fx.startReplica({
+      IMAP_METADATA_MAX_SIZE: '16',
+      IMAP_METADATA_MAX_ENTRIES: '3',
+    });
     const { id, connect } = await account('limits@example.com', () => replica.imapsPort);
     const raw = await connect();
     assert.match(
@@ -144,7 +139,7 @@ describe('imap METADATA by RFC 5464', () => {
       '* METADATA Attic (/private/e "5" /shared/a "9")',
     ]);
     assert.match((await raw.command('DELETE Attic')).tagged, /^t\d+ OK /);
-    const { rows } = await fx.db.pool.query(
+    const { rows } = await file.fx.db.pool.query(
       'SELECT count(*)::int AS n FROM imap_metadata WHERE account_id = $1',
       [id],
     );

@@ -2,27 +2,19 @@
 // over the raw protocol; every response also goes through the response checker (UIDFETCH grammar,
 // no EXPUNGE and no FETCH once UIDONLY is enabled).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type ImapFixture, RawImapClient, rawAccounts, startImapFixture } from './imap-fixture.js';
+import { describe, it } from 'node:test';
+import { RawImapClient, rawImapFile } from './imap-fixture.js';
 
 const message = (subject: string) =>
   ['From: a@example.com', 'To: b@example.com', `Subject: ${subject}`, '', 'hello', ''].join('\r\n');
 
 describe('imap UIDONLY by RFC 9586', () => {
-  let fx: ImapFixture;
-  const clients: RawImapClient[] = [];
-  const account = rawAccounts(() => fx, clients);
-  before(async () => {
-    fx = await startImapFixture();
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await fx?.close();
-  });
+  const file = rawImapFile();
+  const { account } = file;
 
   it('ENABLE UIDONLY: UIDFETCH responses keyed by UID, sequence-number commands refused with UIDREQUIRED', async () => {
     const { id, connect } = await account('uidonly@example.com');
-    for (let i = 1; i <= 4; i++) await fx.deliver(id, message(`m${i}`));
+    for (let i = 1; i <= 4; i++) await file.fx.deliver(id, message(`m${i}`));
     const raw = await connect();
     assert.match((await raw.command('CAPABILITY')).untagged[0]!, / UIDONLY( |$)/);
     assert.deepEqual((await raw.command('ENABLE UIDONLY')).untagged, ['* ENABLED UIDONLY']);
@@ -78,12 +70,12 @@ describe('imap UIDONLY by RFC 9586', () => {
 
   it('without UIDONLY nothing changes; ENABLE needs the authenticated state', async () => {
     const { id, connect } = await account('seqs@example.com');
-    await fx.deliver(id, message('one'));
+    await file.fx.deliver(id, message('one'));
     const raw = await connect();
     await raw.command('SELECT INBOX');
     assert.deepEqual((await raw.command('FETCH 1 (UID)')).untagged, ['* 1 FETCH (UID 1)']);
-    const fresh = await RawImapClient.connect(fx.service.imapsPort, true);
-    clients.push(fresh);
+    const fresh = await RawImapClient.connect(file.fx.service.imapsPort, true);
+    file.clients.push(fresh);
     await fresh.readLine();
     assert.equal((await fresh.command('ENABLE UIDONLY')).status, 'BAD');
   });
