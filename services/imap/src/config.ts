@@ -28,6 +28,10 @@ export const imapEnv = z.object({
   IMAP_MAX_LINE_LENGTH: env.int(65_536, 1_024, 10_485_760),
   IMAP_MAX_LITERAL_SIZE: env.int(1_048_576, 1_024, 104_857_600),
   IMAP_APPEND_LIMIT: env.int(52_428_800, 1_024, 1_073_741_824),
+  /** Longest METADATA value (RFC 5464) in bytes; longer ones get NO [METADATA MAXSIZE n]. */
+  IMAP_METADATA_MAX_SIZE: env.int(65_536, 1, 10_485_760),
+  /** Most METADATA entries per account (its private ones and the shared ones of its mailboxes). */
+  IMAP_METADATA_MAX_ENTRIES: env.int(1_000, 1, 1_000_000),
   IMAP_NESTING_BEFORE_LOGIN: env.int(2, 1, 100),
   IMAP_NESTING_AFTER_LOGIN: env.int(16, 1, 1000),
   IMAP_MIME_MAX_DEPTH: env.int(100, 1, 1000),

@@ -81,6 +81,8 @@ runMain('imap', async () => {
       maxLineLength: config.IMAP_MAX_LINE_LENGTH,
       maxLiteralSize: config.IMAP_MAX_LITERAL_SIZE,
       appendLimit: config.IMAP_APPEND_LIMIT,
+      metadataMaxSize: config.IMAP_METADATA_MAX_SIZE,
+      metadataMaxEntries: config.IMAP_METADATA_MAX_ENTRIES,
       maxNonSyncLiteral: config.IMAP_APPEND_LIMIT,
       nestingBeforeLogin: config.IMAP_NESTING_BEFORE_LOGIN,
       nestingAfterLogin: config.IMAP_NESTING_AFTER_LOGIN,

@@ -1,6 +1,7 @@
 // Shared set-up for the imap service's integration tests: PostgreSQL, nats-server, a TLS pair,
 // the service as a child process, accounts, and a raw protocol client for conformance checks.
 import { connect as connectTcp, type Socket } from 'node:net';
+import { after, before } from 'node:test';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { AccountStore } from '@hermod/accounts';
 import { withTransaction } from '@hermod/db';
@@ -312,4 +313,41 @@ export class RawImapClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/**
+ * A test file of raw-protocol conformance tests: starts the fixture before its tests and closes it,
+ * and every raw session opened, after them. `account(address)` makes a fresh account (one per test,
+ * so message numbers are the test's own) with a way to open logged-in sessions of it on the
+ * implicit-TLS port (or another replica's).
+ */
+export function rawImapFile(env: Record<string, string> = {}) {
+  let fixture: ImapFixture | undefined;
+  const clients: RawImapClient[] = [];
+  before(async () => {
+    fixture = await startImapFixture(env);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await fixture?.close();
+  });
+  const file = {
+    clients,
+    get fx(): ImapFixture {
+      if (!fixture) throw new Error('the IMAP fixture is not started');
+      return fixture;
+    },
+    async account(address: string, port = () => file.fx.service.imapsPort) {
+      const id = await file.fx.createUser(address);
+      const connect = async () => {
+        const raw = await RawImapClient.connect(port(), true);
+        clients.push(raw);
+        await raw.readLine();
+        await raw.login(address);
+        return raw;
+      };
+      return { id, connect };
+    },
+  };
+  return file;
 }

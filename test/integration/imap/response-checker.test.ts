@@ -31,6 +31,18 @@ describe('IMAP response checker', () => {
       '* STATUS foo (MAILBOXID (M1_a) MESSAGES 0)',
       '* 1 FETCH (EMAILID (M6d99ac3275bb4e) THREADID (T64b478a75b7ea9) SAVEDATE " 1-Nov-2026 07:00:00 +0000")',
       '* 2 FETCH (THREADID NIL SAVEDATE NIL)',
+      '* ESEARCH (TAG "B01") UID ADDTO (0 32768:32769) REMOVEFROM (2 5 2 7)',
+      '* ESEARCH (TAG "C01") UID ADDTO (1 2733) ADDTO (1 2731:2732)',
+      '* ESEARCH (TAG "P1") COUNT 3 PARTIAL (1:500 NIL)',
+      '* ESEARCH (TAG "P2") PARTIAL (2:3 5,1)',
+      '* NO [NOUPDATE "B02"] Too many contexts',
+      't0 NO [BADURL /INBOX;UIDVALIDITY=785799047/;UID=113330;section=1.5.9] CATENATE append has failed',
+      't0 NO [TOOBIG] Too big',
+      '* METADATA "" (/shared/comment "Shared comment" /private/x NIL)',
+      '* METADATA INBOX /shared/comment /private/filters/values/small',
+      't0 OK [METADATA LONGENTRIES 10] done',
+      't0 NO [METADATA MAXSIZE 1024] too long',
+      't0 NO [METADATA TOOMANY] too many',
       't1 OK [READ-WRITE] SELECT completed',
     ])
       c.received(plain(line));
@@ -51,7 +63,23 @@ describe('IMAP response checker', () => {
     c.received(plain('* OK [MAILBOXID (a.b)] Ok'));
     c.received(plain('* 1 FETCH (EMAILID NIL)'));
     c.received(plain('* 1 FETCH (SAVEDATE "2026-11-01")'));
-    assert.equal(sink.length, 9, sink.join('\n'));
+    c.received(plain('* ESEARCH (TAG "B01") ADDTO (0)'));
+    c.received(plain('* ESEARCH (TAG "B01") PARTIAL (1:* 3)'));
+    c.received(plain('* NO [NOUPDATE B02] Too many contexts'));
+    c.received(plain('t1 NO [BADURL] nothing'));
+    c.received(plain('* METADATA INBOX (/shared//x "v")'));
+    c.received(plain('t1 NO [METADATA TOOFEW] nothing'));
+    c.received(plain('* 5 UIDFETCH (FLAGS (\\Seen))'));
+    c.received(plain('* VANISHED 3'));
+    assert.equal(sink.length, 17, sink.join('\n'));
+    c.received(plain('* ENABLED UIDONLY'));
+    c.received(plain('* 5 UIDFETCH (FLAGS (\\Seen) MODSEQ (4))'));
+    c.received(plain('* VANISHED 3'));
+    c.received(plain('t2 BAD [UIDREQUIRED] Use UID commands'));
+    assert.equal(sink.length, 17, sink.join('\n'));
+    c.received(plain('* 5 FETCH (FLAGS (\\Seen))'));
+    c.received(plain('* 4 EXPUNGE'));
+    assert.equal(sink.length, 19, sink.join('\n'));
   });
 
   it('reports flag-change FETCHes without UID and MODSEQ under CONDSTORE, and EXPUNGE under QRESYNC', () => {

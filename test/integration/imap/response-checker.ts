@@ -145,6 +145,8 @@ export class ResponseChecker {
   constructor(readonly violations: string[]) {}
   private condstore = false;
   private qresync = false;
+  /** UIDONLY (RFC 9586): UIDFETCH instead of FETCH, VANISHED instead of EXPUNGE. */
+  private uidonly = false;
   /** Commands sent and not yet completed, in order: tag and upper-cased text. */
   private readonly inFlight: Array<{ tag: string; text: string }> = [];
 
@@ -215,6 +217,24 @@ export class ResponseChecker {
         // resp-text-code =/ "MAILBOXID" SP "(" objectid ")" (RFC 8474 section 7)
         r.sp();
         this.objectId(r);
+      } else if (code === 'BADURL') {
+        // "BADURL" SP url-resp-text: a bare imapurl, no "]" (RFC 4469 section 5 and erratum 4046).
+        r.sp();
+        r.match(/[^\]\r\n\x00]+/y, 'BADURL url-resp-text');
+      } else if (code === 'METADATA') {
+        // "METADATA" SP ("LONGENTRIES" SP number / "MAXSIZE" SP number / "TOOMANY" / "NOPRIVATE")
+        r.sp();
+        const kind = r.atom().toUpperCase();
+        if (kind === 'LONGENTRIES' || kind === 'MAXSIZE') {
+          r.sp();
+          r.number();
+        } else if (kind !== 'TOOMANY' && kind !== 'NOPRIVATE') r.fail(`unknown METADATA code ${kind}`);
+      } else if (code === 'TOOBIG' || code === 'UIDREQUIRED') {
+        // Response codes without data (RFC 4469, RFC 9586).
+      } else if (code === 'NOUPDATE') {
+        // "NOUPDATE" SP quoted (RFC 5267 section 5)
+        r.sp();
+        r.quoted();
       } else if (code === 'BADCHARSET' && r.peek(' (')) {
         r.sp();
         r.list(() => r.astring(), false);
@@ -245,10 +265,18 @@ export class ResponseChecker {
       if (kind === 'EXPUNGE') {
         if (n === 0) r.fail('EXPUNGE 0');
         if (this.qresync) r.fail('EXPUNGE while QRESYNC is enabled (VANISHED expected)');
+        if (this.uidonly) r.fail('EXPUNGE while UIDONLY is enabled (VANISHED expected)');
         return;
       }
       if (kind === 'FETCH') {
+        if (this.uidonly) r.fail('FETCH while UIDONLY is enabled (UIDFETCH expected)');
         this.fetch(r, n);
+        return;
+      }
+      if (kind === 'UIDFETCH') {
+        // uidfetch-resp = uniqueid SP "UIDFETCH" SP msg-att (RFC 9586 section 6)
+        if (!this.uidonly) r.fail('UIDFETCH without UIDONLY');
+        this.fetch(r, n, true);
         return;
       }
       r.fail(`unknown message data ${kind}`);
@@ -272,6 +300,7 @@ export class ResponseChecker {
         if (kind === 'ENABLED') {
           if (names.includes('CONDSTORE') || names.includes('QRESYNC')) this.condstore = true;
           if (names.includes('QRESYNC')) this.qresync = true;
+          if (names.includes('UIDONLY')) this.uidonly = true;
         }
         return;
       }
@@ -337,7 +366,7 @@ export class ResponseChecker {
         }
         return;
       case 'VANISHED':
-        if (!this.qresync) r.fail('VANISHED without QRESYNC');
+        if (!this.qresync && !this.uidonly) r.fail('VANISHED without QRESYNC or UIDONLY');
         r.sp();
         if (r.peek('(EARLIER)')) {
           r.eat('(EARLIER)');
@@ -363,6 +392,26 @@ export class ResponseChecker {
           r.sp();
           r.number();
         });
+        return;
+      case 'METADATA':
+        // metadata-resp = "METADATA" SP mailbox SP (entry-values / entry-list) (RFC 5464 section 5)
+        r.sp();
+        r.mailbox();
+        r.sp();
+        if (r.peek('(')) {
+          r.list(() => {
+            this.metadataEntry(r);
+            r.sp();
+            // value = nstring / literal8
+            r.nstring(true);
+          }, false);
+        } else {
+          this.metadataEntry(r);
+          while (r.peek(' ')) {
+            r.sp();
+            this.metadataEntry(r);
+          }
+        }
         return;
       case 'QUOTAROOT':
         r.sp();
@@ -390,8 +439,37 @@ export class ResponseChecker {
       r.sp();
       if (name === 'ALL') r.seqSet();
       else if (['MIN', 'MAX', 'COUNT', 'MODSEQ'].includes(name)) r.number();
-      else r.fail(`unknown ESEARCH item ${name}`);
+      else if (name === 'ADDTO' || name === 'REMOVEFROM') {
+        // "(" context-position SP sequence-set *(SP context-position SP sequence-set) ")" (RFC 5267 5)
+        r.eat('(');
+        r.number();
+        r.sp();
+        r.seqSet();
+        while (r.peek(' ')) {
+          r.sp();
+          r.number();
+          r.sp();
+          r.seqSet();
+        }
+        r.eat(')');
+      } else if (name === 'PARTIAL') {
+        // "(" partial-range SP partial-results ")", partial-results = sequence-set / "NIL"
+        r.eat('(');
+        r.match(/[1-9]\d*:[1-9]\d*/y, 'partial-range');
+        r.sp();
+        if (r.peek('NIL')) r.eat('NIL');
+        else r.seqSet();
+        r.eat(')');
+      } else r.fail(`unknown ESEARCH item ${name}`);
     }
+  }
+
+  /** entry = astring: /private or /shared, no "*" "%", no "//", no trailing "/" (RFC 5464 3.2). */
+  private metadataEntry(r: Reader): void {
+    const start = r.i;
+    r.astring();
+    const name = r.text.slice(start, r.i).replace(/^"|"$/g, '');
+    if (!/^\/(private|shared)(\/[^/*%]+)+$/i.test(name)) r.fail(`invalid metadata entry ${name}`);
   }
 
   private thread(r: Reader): void {
@@ -407,7 +485,7 @@ export class ResponseChecker {
     r.eat(')');
   }
 
-  private fetch(r: Reader, seq: number): void {
+  private fetch(r: Reader, seq: number, byUid = false): void {
     if (seq === 0) r.fail('FETCH 0');
     r.sp();
     const names = new Set<string>();
@@ -477,6 +555,8 @@ export class ResponseChecker {
           r.fail(`unknown fetch attribute ${name}`);
       }
     }, false);
+    // Under UIDONLY the UID heads the response.
+    if (byUid) names.add('UID');
     this.modseqRule(r, names);
   }
 

@@ -1,41 +1,22 @@
 // Conformance tests of the search and fetch extensions (issue 15), written from each RFC's grammar and
 // examples over the raw protocol; every response also goes through the response checker.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type ImapFixture, RawImapClient, startImapFixture } from './imap-fixture.js';
+import { describe, it } from 'node:test';
+import { rawImapFile } from './imap-fixture.js';
 
 const message = (subject: string) =>
   ['From: a@example.com', 'To: b@example.com', `Subject: ${subject}`, '', 'hello', ''].join('\r\n');
 
 describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW, SORT=DISPLAY)', () => {
-  let fx: ImapFixture;
-  const clients: RawImapClient[] = [];
-  /** A fresh account (one per test, so message numbers are the test's own) and a session of it. */
-  const account = async (address: string) => {
-    const id = await fx.createUser(address);
-    const connect = async () => {
-      const raw = await RawImapClient.connect(fx.service.imapsPort, true);
-      clients.push(raw);
-      await raw.readLine();
-      await raw.login(address);
-      return raw;
-    };
-    return { id, connect };
-  };
-  before(async () => {
-    fx = await startImapFixture();
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await fx?.close();
-  });
+  const file = rawImapFile();
+  const { account } = file;
 
   it('WITHIN (RFC 5032): advertised; OLDER / YOUNGER compare the internal date with the search time', async () => {
     const { id, connect } = await account('una@example.com');
     const now = Date.now();
-    await fx.deliver(id, message('two days'), { date: new Date(now - 2 * 86_400_000) });
-    await fx.deliver(id, message('two hours'), { date: new Date(now - 2 * 3_600_000) });
-    await fx.deliver(id, message('just now'), { date: new Date(now) });
+    await file.fx.deliver(id, message('two days'), { date: new Date(now - 2 * 86_400_000) });
+    await file.fx.deliver(id, message('two hours'), { date: new Date(now - 2 * 3_600_000) });
+    await file.fx.deliver(id, message('just now'), { date: new Date(now) });
     const raw = await connect();
     assert.match((await raw.command('CAPABILITY')).untagged[0]!, / WITHIN( |$)/);
     await raw.command('EXAMINE INBOX');
@@ -62,7 +43,7 @@ describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW, SORT=DISP
   it('SAVEDATE (RFC 8514): the save date is when the message entered this mailbox, not its internal date', async () => {
     const { id, connect } = await account('sal@example.com');
     const before = Date.now();
-    await fx.deliver(id, message('old'), { date: new Date(Date.UTC(2020, 1, 17, 10, 0, 0)) });
+    await file.fx.deliver(id, message('old'), { date: new Date(Date.UTC(2020, 1, 17, 10, 0, 0)) });
     const raw = await connect();
     assert.match((await raw.command('CAPABILITY')).untagged[0]!, / SAVEDATE( |$)/);
     await raw.command('SELECT INBOX');
@@ -74,7 +55,7 @@ describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW, SORT=DISP
     // COPY saves a new message in the target: its save date is the copy's, its internal date is kept.
     assert.equal((await raw.command('CREATE Kept')).status, 'OK');
     assert.equal((await raw.command('COPY 1 Kept')).status, 'OK');
-    await fx.db.pool.query(
+    await file.fx.db.pool.query(
       `UPDATE mailbox_messages SET saved_at = '2024-05-01T12:00:00Z'
        WHERE mailbox_id = (SELECT id FROM mailboxes WHERE account_id = $1 AND name = 'INBOX')`,
       [id],
@@ -101,7 +82,7 @@ describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW, SORT=DISP
     assert.deepEqual((await raw.command(`SEARCH SAVEDON ${today}`)).untagged, ['* SEARCH 1']);
     assert.deepEqual((await raw.command(`SEARCH SAVEDBEFORE ${today}`)).untagged, ['* SEARCH']);
     // A row stored before save dates were kept reports its internal date.
-    await fx.db.pool.query(
+    await file.fx.db.pool.query(
       'UPDATE mailbox_messages SET saved_at = NULL WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = $1)',
       [id],
     );
@@ -113,8 +94,8 @@ describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW, SORT=DISP
 
   it('OBJECTID (RFC 8474): MAILBOXID in CREATE, SELECT and STATUS, kept by RENAME; EMAILID kept by COPY; THREADID NIL', async () => {
     const { id, connect } = await account('obi@example.com');
-    await fx.deliver(id, message('first'));
-    await fx.deliver(id, message('second'));
+    await file.fx.deliver(id, message('first'));
+    await file.fx.deliver(id, message('second'));
     const raw = await connect();
     assert.match((await raw.command('CAPABILITY')).untagged[0]!, / OBJECTID( |$)/);
     const objectId = (text: string, label: string) => {
@@ -219,7 +200,7 @@ describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW, SORT=DISP
       '',
     ];
     for (const lines of [plain, alternative, html, long, attachmentOnly, latin1])
-      await fx.deliver(id, lines.join('\r\n'));
+      await file.fx.deliver(id, lines.join('\r\n'));
     const raw = await connect();
     assert.match((await raw.command('CAPABILITY')).untagged[0]!, / PREVIEW( |$)/);
     await raw.command('SELECT INBOX');
@@ -246,9 +227,9 @@ describe('imap extensions by RFC (WITHIN, SAVEDATE, OBJECTID, PREVIEW, SORT=DISP
   it('SORT=DISPLAY (RFC 5957): DISPLAYFROM / DISPLAYTO sort by decoded display name, else the address', async () => {
     const { id, connect } = await account('dora@example.com');
     const from = (f: string, t: string) => [`From: ${f}`, `To: ${t}`, 'Subject: s', '', 'x', ''].join('\r\n');
-    await fx.deliver(id, from('"Zed" <a@x.org>', 'Yannick <c@x.org>'));
-    await fx.deliver(id, from('bob@y.org', 'amy@x.org'));
-    await fx.deliver(id, from('=?utf-8?q?=C3=84nne?= <z@z.org>', 'group: ;'));
+    await file.fx.deliver(id, from('"Zed" <a@x.org>', 'Yannick <c@x.org>'));
+    await file.fx.deliver(id, from('bob@y.org', 'amy@x.org'));
+    await file.fx.deliver(id, from('=?utf-8?q?=C3=84nne?= <z@z.org>', 'group: ;'));
     const raw = await connect();
     assert.match((await raw.command('CAPABILITY')).untagged[0]!, / SORT=DISPLAY( |$)/);
     await raw.command('EXAMINE INBOX');

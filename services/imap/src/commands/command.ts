@@ -20,6 +20,11 @@ export interface ImapCommand<A = unknown> {
   states: readonly State[];
   /** Whether untagged EXPUNGE may be sent when this command completes (not after FETCH/STORE/SEARCH). */
   allowsExpunge?: boolean;
+  /**
+   * Whether the command (or, as a function, these arguments of it) names messages by sequence
+   * number; once UIDONLY is enabled such a command is refused with BAD [UIDREQUIRED] (RFC 9586).
+   */
+  usesSequenceNumbers?: boolean | ((args: A) => boolean);
   parse(args: ArgumentCursor, session: ImapSession): A;
   run(session: ImapSession, args: A, tag: string): Promise<CommandResult>;
 }

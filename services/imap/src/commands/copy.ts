@@ -54,7 +54,7 @@ async function runCopy(
   if (result.pairs.length === 0) return ok(`${verb} completed, nothing to do`);
   const code = `COPYUID ${result.uidvalidity} ${formatSequenceSet(result.pairs.map((p) => p[0]))} ${formatSequenceSet(result.pairs.map((p) => p[1]))}`;
   if (!move) return ok(`${verb} completed`, code);
-  if (expungeModseq !== undefined) box.ownModseqs.add(expungeModseq);
+  if (expungeModseq !== undefined) box.ownChange(expungeModseq);
   // MOVE sends COPYUID untagged before the expunges (RFC 6851 4.3).
   session.untagged(`OK [${code}] Moved`);
   session.reportExpunges(result.pairs.map((p) => p[0]));
@@ -65,6 +65,7 @@ export const copyCommand = defineCommand({
   name: 'COPY',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: parseCopy,
   run: (session, args) => runCopy(session, args, false, false),
 });
@@ -77,6 +78,7 @@ export const uidCopyCommand = defineCommand({
 export const moveCommand = defineCommand({
   name: 'MOVE',
   states: ['selected'],
+  usesSequenceNumbers: true,
   parse: parseCopy,
   run: (s, a) => runCopy(s, a, false, true),
 });

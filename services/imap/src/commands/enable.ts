@@ -3,7 +3,7 @@ import { authenticated } from '../session/states.js';
 import { defineCommand, ok } from './command.js';
 
 /** Extensions a client may ENABLE here; anything else is ignored as RFC 5161 requires. */
-const ENABLEABLE = new Set(['UTF8=ACCEPT', 'IMAP4REV2', 'CONDSTORE', 'QRESYNC']);
+const ENABLEABLE = new Set(['UTF8=ACCEPT', 'IMAP4REV2', 'CONDSTORE', 'QRESYNC', 'UIDONLY']);
 
 export const enableCommand = defineCommand({
   name: 'ENABLE',

@@ -6,7 +6,7 @@ async function expunge(session: ImapSession, uids: number[] | undefined) {
   const box = session.selected!;
   if (box.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
   const result = await session.backend.expunge(session.user!.id, box.id, uids);
-  box.ownModseqs.add(result.modseq);
+  box.ownChange(result.modseq);
   session.reportExpunges(result.uids);
   return ok(
     'EXPUNGE completed',

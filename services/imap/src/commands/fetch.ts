@@ -183,7 +183,8 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
     );
     if (gone.length > 0) session.untagged(`VANISHED (EARLIER) ${formatSequenceSet(gone)}`);
   }
-  if (byUid && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
+  // UID FETCH answers with the UID; under UIDONLY it heads the response instead (RFC 9586 3.3).
+  if (byUid && !session.uidOnly && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
     items.unshift({ kind: 'simple', name: 'UID' });
   if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enableCondstore();
   const marksSeen =
@@ -197,7 +198,7 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
       const unseen = metas.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
       if (unseen.length > 0) {
         const update = await session.backend.updateFlags(session.user!.id, box.id, unseen, 'add', ['\\Seen']);
-        box.ownModseqs.add(update.modseq);
+        box.ownChange(update.modseq);
         const changed = new Map(update.changed.map((c) => [c.uid, c]));
         metas = metas.map((m) => {
           const c = changed.get(m.uid);
@@ -224,7 +225,7 @@ function withFlagChange(session: ImapSession, items: FetchItem[]): FetchItem[] {
   const has = (name: SimpleItem) => items.some((it) => it.kind === 'simple' && it.name === name);
   const condstore = session.enabled.has('CONDSTORE');
   const out = [...items];
-  if (condstore && !has('UID')) out.unshift({ kind: 'simple', name: 'UID' });
+  if (condstore && !has('UID') && !session.uidOnly) out.unshift({ kind: 'simple', name: 'UID' });
   if (!has('FLAGS')) out.push({ kind: 'simple', name: 'FLAGS' });
   if (condstore && !has('MODSEQ')) out.push({ kind: 'simple', name: 'MODSEQ' });
   return out;
@@ -247,7 +248,7 @@ async function writeMessage(
   if (needsStructure) structure = await session.backend.structure(meta.bodyId);
   // Any FLAGS untagged response must come before this FETCH starts, never inside it.
   session.announceKeywords(meta.flags);
-  let line = `* ${seq} FETCH (`;
+  let line = `* ${session.fetchHead(seq, meta.uid)} (`;
   let first = true;
   const sep = () => {
     const s = first ? '' : ' ';
@@ -395,6 +396,29 @@ function withoutNul(chunk: Buffer): Buffer {
   return copy;
 }
 
+/**
+ * The bytes of a message section as BODY.PEEK[section]<partial> would send them (no \Seen), or
+ * undefined when the section does not exist (CATENATE's URL parts, RFC 4469).
+ */
+export async function sectionBytes(
+  session: ImapSession,
+  meta: MessageMeta,
+  sectionText: string,
+  partial?: { start: number; count: number },
+): Promise<Buffer[] | undefined> {
+  const section = parseSection(sectionText);
+  const structure =
+    section.kind === 'full' && section.path.length === 0
+      ? undefined
+      : await session.backend.structure(meta.bodyId);
+  const item = { kind: 'section' as const, label: '', section, peek: true, ...(partial ? { partial } : {}) };
+  const content = await sectionContent(session, meta, structure, item);
+  if (!content) return structure && !sectionRange(structure.root, section) ? undefined : [];
+  const chunks: Buffer[] = [];
+  for await (const chunk of content.chunks) chunks.push(chunk);
+  return chunks;
+}
+
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
   for await (const chunk of source) out.push(chunk);
@@ -405,6 +429,7 @@ export const fetchCommand = defineCommand({
   name: 'FETCH',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: (args, session) => parseFetchArgs(args, session.capabilities().includes('CONDSTORE')),
   run: (session, args) => runFetch(session, args, false),
 });

@@ -1,5 +1,6 @@
 import { appendCommand } from './append.js';
 import { authenticateCommand } from './authenticate.js';
+import { cancelUpdateCommand } from './cancelupdate.js';
 import { capabilityCommand } from './capability.js';
 import type { ImapCommand } from './command.js';
 import { compressCommand } from './compress.js';
@@ -7,6 +8,7 @@ import { copyCommand, moveCommand, uidCopyCommand, uidMoveCommand } from './copy
 import { enableCommand } from './enable.js';
 import { expungeCommand, uidExpungeCommand } from './expunge.js';
 import { fetchCommand, uidFetchCommand } from './fetch.js';
+import { getMetadataCommand } from './getmetadata.js';
 import { idCommand } from './id.js';
 import { idleCommand } from './idle.js';
 import { listCommand, lsubCommand } from './list.js';
@@ -22,8 +24,10 @@ import {
 import { namespaceCommand } from './namespace.js';
 import { checkCommand, noopCommand } from './noop.js';
 import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.js';
+import { replaceCommand, uidReplaceCommand } from './replace.js';
 import { searchCommand, uidSearchCommand } from './search.js';
 import { closeCommand, examineCommand, selectCommand, unselectCommand } from './select.js';
+import { setMetadataCommand } from './setmetadata.js';
 import { sortCommand, uidSortCommand } from './sort.js';
 import { starttlsCommand } from './starttls.js';
 import { statusCommand } from './status.js';
@@ -83,6 +87,11 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(getQuotaCommand),
     entry(setQuotaCommand),
     entry(uidSearchCommand),
+    entry(replaceCommand),
+    entry(uidReplaceCommand),
+    entry(cancelUpdateCommand),
+    entry(getMetadataCommand),
+    entry(setMetadataCommand),
   ];
   return new Map(commands);
 }

@@ -1,8 +1,14 @@
 import { splitHeaderFields } from '../mime/header-fields.js';
-import { imapString } from '../protocol/compose.js';
-import { formatSequenceSet } from '../protocol/sequence-set.js';
+import { answersWithData, type ReturnOptions, returnData } from '../search/esearch.js';
 import { type Candidate, matches, usesModseq } from '../search/evaluate.js';
-import { needs, parseSearch, type SearchKey, type SearchProgram } from '../search/search-query.js';
+import {
+  needs,
+  parseSearch,
+  referencesSequenceNumbers,
+  type SearchKey,
+  type SearchProgram,
+} from '../search/search-query.js';
+import { esearchLine, startUpdates } from '../session/search-contexts.js';
 import type { ImapSession } from '../session/session.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 
@@ -69,49 +75,54 @@ async function runSearch(
   if (program.charset && !['UTF-8', 'US-ASCII'].includes(program.charset))
     return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   const box = session.selected!;
+  const returns = program.returns;
+  // RFC 5267 4.3: a tag still naming a live context cannot start another.
+  if (returns?.names.has('UPDATE') && box.contexts.has(tag)) return { status: 'BAD', text: 'Tag reuse' };
   const condstore = usesModseq(program.key);
   if (condstore) session.enableCondstore();
   const { found, modseqs } = await findMatches(session, program.key);
   const numbers = byUid ? found : found.map((uid) => box.seqOf(uid));
-  const modseq = condstore && found.length > 0 ? returnedModseq(program.returns, modseqs) : undefined;
+  const modseq = condstore && found.length > 0 ? returnedModseq(returns, modseqs) : undefined;
+  const verb = byUid ? 'UID SEARCH' : 'SEARCH';
   // IMAP4rev2 always answers SEARCH with ESEARCH (RFC 9051 6.4.4).
-  if (!program.returns && session.enabled.has('IMAP4REV2')) program.returns = ['ALL'];
-  if (!program.returns) {
+  if (!returns && !session.enabled.has('IMAP4REV2')) {
     session.untagged(
       `SEARCH${numbers.map((n) => ` ${n}`).join('')}${modseq !== undefined ? ` (MODSEQ ${modseq})` : ''}`,
     );
-    return ok(`${byUid ? 'UID SEARCH' : 'SEARCH'} completed`);
+    return ok(`${verb} completed`);
   }
-  if (program.returns.includes('SAVE')) box.savedSearch = found;
-  const wanted = program.returns.filter((r) => r !== 'SAVE');
-  if (wanted.length > 0 || program.returns.length === 0) {
-    const parts = [`(TAG ${imapString(tag)})`];
-    if (byUid) parts.push('UID');
-    if (numbers.length > 0) {
-      if (wanted.includes('MIN')) parts.push(`MIN ${Math.min(...numbers)}`);
-      if (wanted.includes('MAX')) parts.push(`MAX ${Math.max(...numbers)}`);
-      if (wanted.includes('ALL')) parts.push(`ALL ${formatSequenceSet(numbers)}`);
-    }
-    if (wanted.includes('COUNT')) parts.push(`COUNT ${numbers.length}`);
-    if (modseq !== undefined) parts.push(`MODSEQ ${modseq}`);
-    session.untagged(`ESEARCH ${parts.join(' ')}`);
+  const options = returns ?? { names: new Set(['ALL'] as const) };
+  if (options.names.has('SAVE')) box.savedSearch = found;
+  if (answersWithData(options)) {
+    const data = returnData(numbers, options);
+    if (modseq !== undefined) data.push(`MODSEQ ${modseq}`);
+    session.untagged(esearchLine(tag, byUid, data));
   }
-  return ok(`${byUid ? 'UID SEARCH' : 'SEARCH'} completed`);
+  if (options.names.has('UPDATE'))
+    startUpdates(session, tag, {
+      byUid,
+      sorted: false,
+      uids: found,
+      evaluate: async () => (await findMatches(session, program.key)).found,
+    });
+  return ok(`${verb} completed`);
 }
 
 /**
  * RFC 7162 3.1.5: the highest mod-sequence of the messages the answer returns - only the MIN and/or
- * MAX message when nothing else is asked for, all matches otherwise. Found messages are in UID (and
- * so sequence) order, so MIN is the first and MAX the last.
+ * MAX message (or the PARTIAL window) when nothing else is asked for, all matches otherwise. Found
+ * messages are in UID (and so sequence) order, so MIN is the first and MAX the last.
  */
-function returnedModseq(returns: string[] | undefined, modseqs: number[]): number {
-  const wanted = returns?.filter((r) => r !== 'SAVE');
-  if (wanted && wanted.length > 0 && wanted.every((r) => r === 'MIN' || r === 'MAX')) {
+function returnedModseq(returns: ReturnOptions | undefined, modseqs: number[]): number {
+  const wanted = [...(returns?.names ?? [])].filter((r) => !['SAVE', 'CONTEXT', 'UPDATE'].includes(r));
+  if (wanted.length > 0 && wanted.every((r) => r === 'MIN' || r === 'MAX' || r === 'PARTIAL')) {
+    const partial = returns?.partial;
     const picked = [
       ...(wanted.includes('MIN') ? [modseqs[0]!] : []),
       ...(wanted.includes('MAX') ? [modseqs[modseqs.length - 1]!] : []),
+      ...(partial ? modseqs.slice(partial.from - 1, partial.to) : []),
     ];
-    return Math.max(...picked);
+    return picked.length > 0 ? Math.max(...picked) : Math.max(...modseqs);
   }
   return Math.max(...modseqs);
 }
@@ -120,6 +131,7 @@ export const searchCommand = defineCommand({
   name: 'SEARCH',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: (args) => parseSearch(args),
   run: (session, program, tag) => runSearch(session, program, false, tag),
 });
@@ -127,6 +139,7 @@ export const searchCommand = defineCommand({
 export const uidSearchCommand = defineCommand({
   name: 'UID SEARCH',
   states: ['selected'],
+  usesSequenceNumbers: (program: SearchProgram) => referencesSequenceNumbers(program.key),
   parse: (args) => parseSearch(args),
   run: (session, program, tag) => runSearch(session, program, true, tag),
 });

@@ -55,7 +55,7 @@ async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): 
   session.untagged(`${selected.exists} EXISTS`);
   if (!rev2) {
     session.untagged(`${selected.recent.size} RECENT`);
-    const seq = unseen === undefined ? 0 : selected.seqOf(unseen);
+    const seq = unseen === undefined || session.uidOnly ? 0 : selected.seqOf(unseen);
     if (seq > 0) session.untagged(`OK [UNSEEN ${seq}] First unseen`);
   }
   session.untagged(`OK [UIDVALIDITY ${snapshot.uidvalidity}] UIDs valid`);
@@ -86,10 +86,7 @@ async function resynchronise(
   for (const change of await session.backend.changesSince(box.id, modseq)) {
     if (change.flags === null) continue;
     const seq = box.seqOf(change.uid);
-    if (seq > 0)
-      session.untagged(
-        `${seq} FETCH (UID ${change.uid} FLAGS ${session.formatFlags(change.flags, change.uid)} MODSEQ (${change.modseq}))`,
-      );
+    if (seq > 0) session.reportFlagChange(seq, change.uid, change.flags, change.modseq, true);
   }
 }
 

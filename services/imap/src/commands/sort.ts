@@ -1,8 +1,10 @@
 import { splitHeaderFields } from '../mime/header-fields.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
-import { parseSearch, type SearchKey } from '../search/search-query.js';
+import { answersWithData, parseReturnOptions, type ReturnOptions, returnData } from '../search/esearch.js';
+import { parseSearch, referencesSequenceNumbers, type SearchKey } from '../search/search-query.js';
 import { parseSortCriteria, type SortKey, sortMessages, type ThreadInput } from '../search/sort-thread.js';
+import { esearchLine, startUpdates } from '../session/search-contexts.js';
 import type { ImapSession } from '../session/session.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 import { findMatches, readHeader } from './search.js';
@@ -41,35 +43,66 @@ export function parseCharsetAndKeys(args: ArgumentCursor): { charset: string; ke
 
 const badCharset = (charset: string) => !['UTF-8', 'US-ASCII'].includes(charset);
 
-async function runSort(
-  session: ImapSession,
-  args: { criteria: SortKey[]; charset: string; key: SearchKey },
-  byUid: boolean,
-): Promise<CommandResult> {
-  if (badCharset(args.charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
-  const sorted = sortMessages(await threadInputs(session, args.key), args.criteria);
-  session.untagged(`SORT${sorted.map((m) => ` ${byUid ? m.uid : m.seq}`).join('')}`);
-  return ok(`${byUid ? 'UID SORT' : 'SORT'} completed`);
+interface SortArgs {
+  criteria: SortKey[];
+  charset: string;
+  key: SearchKey;
+  /** ESORT (RFC 5267 section 3): RETURN options, answered with ESEARCH in sort order. */
+  returns?: ReturnOptions;
 }
 
-function parseSort(args: ArgumentCursor) {
+async function runSort(
+  session: ImapSession,
+  args: SortArgs,
+  byUid: boolean,
+  tag: string,
+): Promise<CommandResult> {
+  if (badCharset(args.charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  const box = session.selected!;
+  const { returns } = args;
+  if (returns?.names.has('UPDATE') && box.contexts.has(tag)) return { status: 'BAD', text: 'Tag reuse' };
+  const evaluate = async () =>
+    sortMessages(await threadInputs(session, args.key), args.criteria).map((m) => m.uid);
+  const sorted = await evaluate();
+  const numbers = byUid ? sorted : sorted.map((uid) => box.seqOf(uid));
+  const verb = byUid ? 'UID SORT' : 'SORT';
+  if (!returns) {
+    session.untagged(`SORT${numbers.map((n) => ` ${n}`).join('')}`);
+    return ok(`${verb} completed`);
+  }
+  if (answersWithData(returns)) session.untagged(esearchLine(tag, byUid, returnData(numbers, returns)));
+  if (returns.names.has('UPDATE'))
+    startUpdates(session, tag, { byUid, sorted: true, uids: sorted, evaluate });
+  return ok(`${verb} completed`);
+}
+
+/** `[RETURN (options)] (criteria) charset search-key...` (RFC 5256, RFC 5267 section 5). */
+function parseSort(args: ArgumentCursor): SortArgs {
+  const first = args.peek();
+  let returns: ReturnOptions | undefined;
+  if (first?.type === 'atom' && first.value.toUpperCase() === 'RETURN') {
+    args.next();
+    returns = parseReturnOptions(args.list('RETURN options').items, false);
+  }
   const list = args.list('sort criteria').items.map((t) => {
     if (t.type !== 'atom') throw new BadArgumentsError('Invalid sort criterion');
     return t.value;
   });
-  return { criteria: parseSortCriteria(list), ...parseCharsetAndKeys(args) };
+  return { criteria: parseSortCriteria(list), ...parseCharsetAndKeys(args), ...(returns ? { returns } : {}) };
 }
 
 export const sortCommand = defineCommand({
   name: 'SORT',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: parseSort,
-  run: (s, a) => runSort(s, a, false),
+  run: (s, a, tag) => runSort(s, a, false, tag),
 });
 export const uidSortCommand = defineCommand({
   name: 'UID SORT',
   states: ['selected'],
+  usesSequenceNumbers: (args) => referencesSequenceNumbers(args.key),
   parse: parseSort,
-  run: (s, a) => runSort(s, a, true),
+  run: (s, a, tag) => runSort(s, a, true, tag),
 });

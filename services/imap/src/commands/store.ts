@@ -67,7 +67,7 @@ async function runStore(session: ImapSession, args: StoreArgs, byUid: boolean) {
     args.unchangedSince,
   );
   const condstore = session.enabled.has('CONDSTORE');
-  if (result.modseq > 0) box.ownModseqs.add(result.modseq);
+  if (result.modseq > 0) box.ownChange(result.modseq);
   // Non-silent STORE reports the flags of every message named (changed or not); .SILENT only MODSEQ.
   const changed = new Map(result.changed.map((c) => [c.uid, c]));
   const refused = new Set(result.modified);
@@ -97,6 +97,7 @@ export const storeCommand = defineCommand({
   name: 'STORE',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: (args, session) => parseStore(args, session.capabilities().includes('CONDSTORE')),
   run: (session, args) => runStore(session, args, false),
 });

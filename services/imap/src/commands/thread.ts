@@ -1,6 +1,6 @@
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
-import type { SearchKey } from '../search/search-query.js';
+import { referencesSequenceNumbers, type SearchKey } from '../search/search-query.js';
 import { formatThreads, threadOrderedSubject, threadReferences } from '../search/sort-thread.js';
 import type { ImapSession } from '../session/session.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
@@ -34,12 +34,14 @@ export const threadCommand = defineCommand({
   name: 'THREAD',
   states: ['selected'],
   allowsExpunge: false,
+  usesSequenceNumbers: true,
   parse: parseThread,
   run: (s, a) => runThread(s, a, false),
 });
 export const uidThreadCommand = defineCommand({
   name: 'UID THREAD',
   states: ['selected'],
+  usesSequenceNumbers: (args) => referencesSequenceNumbers(args.key),
   parse: parseThread,
   run: (s, a) => runThread(s, a, true),
 });

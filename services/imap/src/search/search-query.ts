@@ -4,6 +4,7 @@ import { BadArgumentsError } from '../protocol/errors.js';
 import { OBJECT_ID } from '../protocol/object-id.js';
 import { stringBytes, type Token } from '../protocol/parser.js';
 import { parseSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
+import { parseReturnOptions, type ReturnOptions } from './esearch.js';
 
 export type SearchKey =
   | { op: 'all' }
@@ -174,7 +175,7 @@ export interface SearchProgram {
   key: SearchKey;
   charset: string | undefined;
   /** ESEARCH RETURN options, or undefined for a plain SEARCH. */
-  returns: string[] | undefined;
+  returns: ReturnOptions | undefined;
 }
 
 /** `[RETURN (...)] [CHARSET x] key...` */
@@ -182,7 +183,7 @@ export function parseSearch(args: ArgumentCursor): SearchProgram {
   const rest: Token[] = [];
   while (args.remaining > 0) rest.push(args.next());
   const tokens = new Tokens(rest);
-  let returns: string[] | undefined;
+  let returns: ReturnOptions | undefined;
   let charset: string | undefined;
   const peekAtom = () => {
     const t = tokens.items[tokens.i];
@@ -192,13 +193,7 @@ export function parseSearch(args: ArgumentCursor): SearchProgram {
     tokens.i++;
     const list = tokens.next();
     if (list.type !== 'list') throw new BadArgumentsError('RETURN needs a list');
-    returns = list.items.map((t) => {
-      const v = t.type === 'atom' ? t.value.toUpperCase() : '';
-      if (!['MIN', 'MAX', 'COUNT', 'ALL', 'SAVE'].includes(v))
-        throw new BadArgumentsError('Invalid RETURN option');
-      return v;
-    });
-    if (returns.length === 0) returns = ['ALL'];
+    returns = parseReturnOptions(list.items, true);
   }
   if (peekAtom() === 'CHARSET') {
     tokens.i++;
@@ -208,6 +203,22 @@ export function parseSearch(args: ArgumentCursor): SearchProgram {
   while (tokens.i < tokens.items.length) keys.push(parseKey(tokens, 0));
   if (keys.length === 0) throw new BadArgumentsError('Missing search key');
   return { key: keys.length === 1 ? keys[0]! : { op: 'and', keys }, charset, returns };
+}
+
+/** Whether a key names messages by sequence number (refused under UIDONLY, RFC 9586); `$` does not. */
+export function referencesSequenceNumbers(key: SearchKey): boolean {
+  switch (key.op) {
+    case 'seq':
+      return key.set !== '$';
+    case 'not':
+      return referencesSequenceNumbers(key.key);
+    case 'or':
+      return referencesSequenceNumbers(key.a) || referencesSequenceNumbers(key.b);
+    case 'and':
+      return key.keys.some(referencesSequenceNumbers);
+    default:
+      return false;
+  }
 }
 
 /** Whether evaluating the key needs the message's headers or body. */

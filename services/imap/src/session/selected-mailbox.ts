@@ -2,6 +2,19 @@ import type { MailboxChange } from '@hermod/mail-store';
 import { inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 
 /**
+ * A live search or sort result (RFC 5267 UPDATE): the UIDs in result order as last reported, and
+ * how to compute them again (the command that made the context supplies it).
+ */
+export interface SearchContext {
+  byUid: boolean;
+  /** SORT contexts report positions; SEARCH contexts are in mailbox order (position 0). */
+  sorted: boolean;
+  uids: number[];
+  version: number;
+  evaluate(): Promise<number[]>;
+}
+
+/**
  * What one session believes about its selected mailbox: the UID list behind its sequence numbers
  * and the modseq it has caught up to. Changes are applied only when the session may report them.
  */
@@ -18,6 +31,10 @@ export class SelectedMailbox {
   readonly keywords = new Set<string>();
   /** SEARCHRES ($): UIDs of the last SEARCH ... RETURN (SAVE). */
   savedSearch: number[] = [];
+  /** SEARCH/SORT RETURN (UPDATE) contexts by the tag of the command that made them (RFC 5267). */
+  readonly contexts = new Map<string, SearchContext>();
+  /** Counts changes seen or made, so contexts are evaluated again only when something changed. */
+  version = 0;
 
   constructor(
     readonly id: number,
@@ -78,7 +95,14 @@ export class SelectedMailbox {
     return set.some(([a, b]) => (a !== '*' && a > this.uids.length) || (b !== '*' && b > this.uids.length));
   }
 
+  /** A change this session made itself (already reported to its client). */
+  ownChange(modseq: number): void {
+    this.ownModseqs.add(modseq);
+    this.version++;
+  }
+
   removeUid(uid: number): number {
+    this.version++;
     const seq = this.seqOf(uid);
     if (seq > 0) this.uids.splice(seq - 1, 1);
     this.recent.delete(uid);
@@ -94,6 +118,7 @@ export class SelectedMailbox {
     const added: number[] = [];
     const flags = new Map<number, { flags: string[]; modseq: number }>();
     const max = this.maxUid;
+    if (changes.length > 0) this.version++;
     for (const change of changes) {
       if (change.modseq > this.knownModseq) this.knownModseq = change.modseq;
       if (this.ownModseqs.has(change.modseq)) continue;

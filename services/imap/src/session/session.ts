@@ -14,6 +14,7 @@ import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../pro
 import { parseCommand } from '../protocol/parser.js';
 import { handshake } from '../server.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
+import { refreshContexts, removeExpunged } from './search-contexts.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { State } from './states.js';
 
@@ -23,6 +24,9 @@ export interface ImapLimits {
   maxLineLength: number;
   maxLiteralSize: number;
   appendLimit: number;
+  /** METADATA (RFC 5464): longest value, and most entries per account. */
+  metadataMaxSize: number;
+  metadataMaxEntries: number;
   maxNonSyncLiteral: number;
   nestingBeforeLogin: number;
   nestingAfterLogin: number;
@@ -129,7 +133,7 @@ export class ImapSession {
     return new CommandReader({
       maxLineLength: limits.maxLineLength,
       literalLimit: (line) =>
-        /^\S+ (UID )?APPEND /i.test(line.subarray(0, 64).toString('latin1'))
+        /^\S+ (UID )?(APPEND|REPLACE) /i.test(line.subarray(0, 64).toString('latin1'))
           ? limits.appendLimit
           : limits.maxLiteralSize,
       maxNonSyncLiteral: this.deps.literalMinus
@@ -240,6 +244,16 @@ export class ImapSession {
     let result: CommandResult;
     try {
       const parsedArgs = command.parse(new ArgumentCursor(args), this);
+      const sequenceNumbers =
+        typeof command.usesSequenceNumbers === 'function'
+          ? command.usesSequenceNumbers(parsedArgs)
+          : command.usesSequenceNumbers === true;
+      if (sequenceNumbers && this.enabled.has('UIDONLY'))
+        return this.tagged(parsed.tag, {
+          status: 'BAD',
+          code: 'UIDREQUIRED',
+          text: 'Message sequence numbers are not used once UIDONLY is enabled',
+        });
       result = await command.run(this, parsedArgs, parsed.tag);
     } catch (error) {
       if (error instanceof BadArgumentsError) result = { status: 'BAD', text: error.message };
@@ -254,6 +268,7 @@ export class ImapSession {
     if (this.closed) return;
     if (this.selected && (this.dirty || name === 'NOOP' || name === 'CHECK'))
       await this.sync(command.allowsExpunge !== false);
+    if (this.selected && this.selected.contexts.size > 0) await refreshContexts(this);
     if (!result.silent) this.tagged(parsed.tag, result);
   }
 
@@ -390,8 +405,13 @@ export class ImapSession {
       'LIST-STATUS',
       'UTF8=ACCEPT',
       'MULTIAPPEND',
+      'CATENATE',
+      'REPLACE',
       'COMPRESS=DEFLATE',
       'SORT',
+      'ESORT',
+      'CONTEXT=SEARCH',
+      'CONTEXT=SORT',
       'THREAD=ORDEREDSUBJECT',
       'THREAD=REFERENCES',
       'SORT=DISPLAY',
@@ -399,6 +419,9 @@ export class ImapSession {
       'SAVEDATE',
       'OBJECTID',
       'PREVIEW',
+      'UIDONLY',
+      'METADATA',
+      'METADATA-SERVER',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
@@ -481,6 +504,8 @@ export class ImapSession {
       if (seq === 0 || box.pendingExpunges.has(uid)) continue;
       this.reportFlagChange(seq, uid, change.flags, change.modseq, true);
     }
+    // During IDLE nothing else reports what entered or left the live search results.
+    if (this.idling && box.contexts.size > 0) await refreshContexts(this);
   }
 
   /**
@@ -496,10 +521,20 @@ export class ImapSession {
   ): void {
     const condstore = this.enabled.has('CONDSTORE');
     const parts: string[] = [];
-    if (withUid || condstore) parts.push(`UID ${uid}`);
+    if ((withUid || condstore) && !this.uidOnly) parts.push(`UID ${uid}`);
     if (flags) parts.push(`FLAGS ${this.formatFlags(flags, uid)}`);
     if (condstore) parts.push(`MODSEQ (${modseq})`);
-    if (parts.length > 0) this.untagged(`${seq} FETCH (${parts.join(' ')})`);
+    if (parts.length > 0) this.untagged(`${this.fetchHead(seq, uid)} (${parts.join(' ')})`);
+  }
+
+  /** UIDONLY (RFC 9586) is enabled: no message sequence numbers in either direction. */
+  get uidOnly(): boolean {
+    return this.enabled.has('UIDONLY');
+  }
+
+  /** `n FETCH`, or under UIDONLY `uid UIDFETCH` (RFC 9586 section 3.3), without the '* '. */
+  fetchHead(seq: number, uid: number): string {
+    return this.uidOnly ? `${uid} UIDFETCH` : `${seq} FETCH`;
   }
 
   /**
@@ -517,7 +552,10 @@ export class ImapSession {
     const box = this.selected;
     if (!box) return;
     const sorted = [...uids].sort((a, b) => a - b);
-    if (this.enabled.has('QRESYNC')) {
+    // Live search results lose the messages first, while their numbers are still valid.
+    removeExpunged(this, sorted);
+    // UIDONLY has no sequence numbers to expunge: VANISHED as under QRESYNC (RFC 9586 section 3.4).
+    if (this.enabled.has('QRESYNC') || this.uidOnly) {
       const gone = sorted.filter((uid) => box.removeUid(uid) > 0);
       if (gone.length > 0) this.untagged(`VANISHED ${gone.join(',')}`);
       return;

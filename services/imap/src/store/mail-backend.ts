@@ -12,18 +12,22 @@ import {
   type FlagOperation,
   findMailbox,
   firstUnseenUid,
+  getMetadata,
   listMailboxes,
   listSubscriptions,
   loadBodyStructure,
   loadSnapshot,
+  type MetadataDepth,
   mailboxKeywords,
   mailboxStatus,
   messagesByUid,
   moveMessages,
   readBody,
   readBodyRange,
+  removeMessages,
   renameMailbox,
   saveBodyStructure,
+  setMetadata,
   setSubscribed,
   storeFlags,
   updateFlags,
@@ -56,6 +60,9 @@ const STRUCTURE_CACHE_ENTRIES = 20_000;
 /** Top-level headers kept in memory (BODY[HEADER], HEADER.FIELDS of every message in a list view). */
 const HEADER_CACHE_BYTES = 16 * 1024 * 1024;
 const HEADER_CACHE_MAX_ENTRY = 64 * 1024;
+
+/** The message a REPLACE names was expunged before the replacement committed (rolls it back). */
+class MessageGoneError extends Error {}
 
 export class MailBackend {
   private readonly structures = new Map<number, CachedStructure>();
@@ -106,6 +113,20 @@ export class MailBackend {
 
   setSubscribed(accountId: number, name: string, subscribed: boolean) {
     return setSubscribed(this.pool, accountId, name, subscribed);
+  }
+
+  /** METADATA entries (RFC 5464) of the server (mailboxId null) or a mailbox, as the account sees them. */
+  getMetadata(accountId: number, mailboxId: number | null, names: string[], depth: MetadataDepth) {
+    return getMetadata(this.pool, accountId, mailboxId, names, depth);
+  }
+
+  setMetadata(
+    accountId: number,
+    mailboxId: number | null,
+    entries: Array<{ name: string; value: Buffer | null }>,
+    maxEntries: number,
+  ) {
+    return setMetadata(this.pool, accountId, mailboxId, entries, maxEntries);
   }
 
   quota(accountId: number) {
@@ -258,6 +279,51 @@ export class MailBackend {
         modseq: last.modseq,
       });
     return results;
+  }
+
+  /**
+   * REPLACE (RFC 8508): adds the new message to a mailbox and expunges the old one in one
+   * transaction; undefined (and nothing changed) when the old message is no longer there.
+   */
+  async replace(
+    accountId: number,
+    mailboxId: number,
+    message: { chunks: Buffer[]; flags: string[]; internalDate: Date },
+    oldMailboxId: number,
+    oldUid: number,
+  ) {
+    const result = await withTransaction(this.pool, async (client) => {
+      const body = await writeBody(client, message.chunks);
+      const appended = await appendToMailbox(client, {
+        mailboxId,
+        bodyId: body.bodyId,
+        size: body.size,
+        internalDate: message.internalDate,
+        flags: [...message.flags].sort(),
+      });
+      const removed = await removeMessages(client, oldMailboxId, [oldUid]);
+      if (removed.uids.length === 0) throw new MessageGoneError();
+      return { appended, expungeModseq: removed.modseq };
+    }).catch((error: unknown) => {
+      if (error instanceof MessageGoneError) return undefined;
+      throw error;
+    });
+    if (!result) return undefined;
+    this.publisher.publish({
+      accountId,
+      mailboxId,
+      kind: 'exists',
+      uids: [result.appended.uid],
+      modseq: result.appended.modseq,
+    });
+    this.publisher.publish({
+      accountId,
+      mailboxId: oldMailboxId,
+      kind: 'expunge',
+      uids: [oldUid],
+      modseq: result.expungeModseq,
+    });
+    return result;
   }
 
   readBody(bodyId: number) {

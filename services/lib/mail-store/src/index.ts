@@ -35,8 +35,16 @@ export {
   messagesByUid,
   moveMessages,
   nextModseq,
+  removeMessages,
   storeFlags,
   updateFlags,
 } from './mailbox-messages.js';
 export { isValidMailboxName, MAILBOX_SEPARATOR, MAX_MAILBOX_NAME_LENGTH } from './mailbox-name.js';
 export { createDefaultMailboxes, defaultMailboxes, type MailboxRef, resolveMailbox } from './mailboxes.js';
+export {
+  getMetadata,
+  type MetadataDepth,
+  type MetadataEntry,
+  MetadataLimitError,
+  setMetadata,
+} from './metadata.js';

@@ -167,20 +167,6 @@ export async function expungeMessages(
   return { modseq: rows[0]?.modseq ?? 0, uids: rows.map((r) => r.uid) };
 }
 
-async function logExpunges(
-  client: PoolClient,
-  mailboxId: number,
-  uids: number[],
-  modseq: number,
-): Promise<void> {
-  if (uids.length === 0) return;
-  await client.query(
-    `INSERT INTO mailbox_expunges (mailbox_id, uid, modseq) SELECT $1, u, $3 FROM unnest($2::bigint[]) u
-     ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
-    [mailboxId, uids, modseq],
-  );
-}
-
 export interface CopyResult {
   uidvalidity: number;
   /** [source uid, destination uid] in source order. */
@@ -234,14 +220,41 @@ export async function moveMessages(
   toMailboxId: number,
 ): Promise<CopyResult & { expungeModseq: number }> {
   const copied = await copyMessages(client, fromMailboxId, uids, toMailboxId);
-  const modseq = await nextModseq(client, fromMailboxId);
-  const moved = copied.pairs.map(([source]) => source);
-  await client.query('DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])', [
+  const removed = await removeMessages(
+    client,
     fromMailboxId,
-    moved,
-  ]);
-  await logExpunges(client, fromMailboxId, moved, modseq);
-  return { ...copied, expungeModseq: modseq };
+    copied.pairs.map(([source]) => source),
+  );
+  return { ...copied, expungeModseq: removed.modseq };
+}
+
+/**
+ * Expunges messages whatever their flags (MOVE, REPLACE) in one statement inside the caller's
+ * transaction: they take one new modseq and are logged for other sessions (QRESYNC). Returns the
+ * UIDs that were there to remove.
+ */
+export async function removeMessages(
+  client: PoolClient,
+  mailboxId: number,
+  uids: number[],
+): Promise<{ modseq: number; uids: number[] }> {
+  const { rows } = await client.query<{ uid: number | null; modseq: number }>(
+    `WITH next AS (
+       UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq AS modseq
+     ), removed AS (
+       DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) RETURNING uid
+     ), logged AS (
+       INSERT INTO mailbox_expunges (mailbox_id, uid, modseq) SELECT $1, removed.uid, next.modseq FROM removed, next
+       ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq RETURNING uid
+     )
+     SELECT logged.uid, next.modseq FROM next LEFT JOIN logged ON true ORDER BY logged.uid`,
+    [mailboxId, uids],
+  );
+  if (!rows[0]) throw new Error(`mailbox ${mailboxId} does not exist`);
+  return {
+    modseq: Number(rows[0].modseq),
+    uids: rows.flatMap((r) => (r.uid === null ? [] : [Number(r.uid)])),
+  };
 }
 
 /** The lowest UID without \Seen (for SELECT's UNSEEN code), or undefined. */
