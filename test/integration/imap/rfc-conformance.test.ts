@@ -26,6 +26,32 @@ describe('imap responses by the RFC grammar', () => {
     await fx?.close();
   });
 
+  it('FETCH (UID) of a message another session expunged, not yet reported here, still names its UID (RFC 2180 4.1.1)', async () => {
+    const box = 'ExpungedElsewhere';
+    const setup = await connect();
+    await setup.command(`CREATE ${box}`);
+    for (const n of [1, 2, 3])
+      await fx.deliver(id, Buffer.from(`Subject: e${n}\r\n\r\nbody ${n}\r\n`), { mailbox: box });
+    const viewer = await connect();
+    await viewer.command(`SELECT ${box}`);
+    const before = await viewer.command('FETCH 1:* (UID)');
+    const uids = before.untagged.map((l) => Number(/UID (\d+)/.exec(l)?.[1]));
+    assert.equal(uids.length, 3, before.untagged.join('\n'));
+    await setup.command(`SELECT ${box}`);
+    await setup.command('STORE 2 +FLAGS.SILENT (\\Deleted)');
+    await setup.command('EXPUNGE');
+    // FETCH may not report the expunge (RFC 3501 7.4.1): the viewer still has three messages.
+    const after = await viewer.command('FETCH 1:* (UID)');
+    assert.match(after.tagged, /^\S+ OK/);
+    assert.deepEqual(
+      after.untagged.filter((l) => /FETCH/.test(l)).map((l) => Number(/UID (\d+)/.exec(l)?.[1])),
+      uids,
+      after.untagged.join('\n'),
+    );
+    const noop = await viewer.command('NOOP');
+    assert.ok(noop.untagged.includes('* 2 EXPUNGE'), noop.untagged.join('\n'));
+  });
+
   it('a literal never holds NUL: BODY[] of binary content is made sendable, literal8 only for BINARY (RFC 3516, RFC 9051 4.3)', async () => {
     const binary = Buffer.from([0x41, 0x00, 0x42, 0x00, 0xff, 0x0d, 0x0a]);
     const message = Buffer.concat([

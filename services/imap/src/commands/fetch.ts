@@ -190,6 +190,8 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
   const marksSeen =
     !box.readOnly &&
     items.some((i) => (i.kind === 'section' || (i.kind === 'binary' && !i.sizeOnly)) && !i.peek);
+  const uidOnlyItems =
+    !session.uidOnly && items.every((item) => item.kind === 'simple' && item.name === 'UID');
   for (let i = 0; i < uids.length; i += BATCH) {
     let metas = await session.backend.messages(box.id, uids.slice(i, i + BATCH));
     if (args.changedSince !== undefined) metas = metas.filter((m) => m.modseq > args.changedSince!);
@@ -208,10 +210,18 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
         });
       }
     }
-    for (const meta of metas) {
-      const seq = box.seqOf(meta.uid);
+    const metaOf = new Map(metas.map((m) => [m.uid, m]));
+    for (const uid of uids.slice(i, i + BATCH)) {
+      const seq = box.seqOf(uid);
       if (seq === 0) continue;
-      await writeMessage(session, seq, meta, flagged.has(meta.uid) ? withFlagChange(session, items) : items);
+      const meta = metaOf.get(uid);
+      if (meta) {
+        await writeMessage(session, seq, meta, flagged.has(uid) ? withFlagChange(session, items) : items);
+      } else if (args.changedSince === undefined && uidOnlyItems) {
+        // Expunged by another session but not yet reported to this one: the UID is still known from
+        // this session's view, so it is answered (RFC 2180 4.1.1) and the client can map the message.
+        await session.writeAsync(`* ${session.fetchHead(seq, uid)} (UID ${uid})\r\n`);
+      }
     }
   }
   return ok(`${byUid ? 'UID FETCH' : 'FETCH'} completed`);
