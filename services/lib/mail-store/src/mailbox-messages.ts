@@ -86,14 +86,12 @@ export async function messagesByUid(db: Db, mailboxId: number, uids: number[]): 
   return rows;
 }
 
-/** Takes the next modseq of a mailbox; the row lock it holds orders concurrent writers. */
+/** Takes the next modseq of a mailbox (imap_next_modseq, migration 011); the row lock it holds orders concurrent writers. */
 export async function nextModseq(client: PoolClient, mailboxId: number): Promise<number> {
-  const { rows } = await client.query<{ modseq: number }>(
-    'UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq AS modseq',
-    [mailboxId],
-  );
-  if (!rows[0]) throw new Error(`mailbox ${mailboxId} does not exist`);
-  return rows[0].modseq;
+  const { rows } = await client.query<{ modseq: number }>('SELECT imap_next_modseq($1) AS modseq', [
+    mailboxId,
+  ]);
+  return rows[0]!.modseq;
 }
 
 export type FlagOperation = 'set' | 'add' | 'remove';
@@ -153,7 +151,8 @@ export async function updateFlags(
 
 /**
  * Removes messages (all \Deleted ones, or only those among uids) and logs them for other sessions.
- * One autocommitted statement (imap_expunge, migration 011): no new modseq when nothing is removed.
+ * One autocommitted statement (imap_expunge, i.e. mailbox_expunge of migration 064): no new modseq
+ * when nothing is removed.
  */
 export async function expungeMessages(
   db: Db,
@@ -165,20 +164,6 @@ export async function expungeMessages(
     [mailboxId, uids ?? null],
   );
   return { modseq: rows[0]?.modseq ?? 0, uids: rows.map((r) => r.uid) };
-}
-
-async function logExpunges(
-  client: PoolClient,
-  mailboxId: number,
-  uids: number[],
-  modseq: number,
-): Promise<void> {
-  if (uids.length === 0) return;
-  await client.query(
-    `INSERT INTO mailbox_expunges (mailbox_id, uid, modseq) SELECT $1, u, $3 FROM unnest($2::bigint[]) u
-     ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
-    [mailboxId, uids, modseq],
-  );
 }
 
 export interface CopyResult {
@@ -226,7 +211,11 @@ export async function copyMessages(
   };
 }
 
-/** MOVE: copy, then expunge the originals, in the caller's transaction. */
+/**
+ * MOVE: copy by the append rule, then remove the originals by the expunge rule (`mailbox_expunge`,
+ * migration 064: one new modseq of the source for all of them, logged for QRESYNC), in the caller's
+ * transaction.
+ */
 export async function moveMessages(
   client: PoolClient,
   fromMailboxId: number,
@@ -234,14 +223,11 @@ export async function moveMessages(
   toMailboxId: number,
 ): Promise<CopyResult & { expungeModseq: number }> {
   const copied = await copyMessages(client, fromMailboxId, uids, toMailboxId);
-  const modseq = await nextModseq(client, fromMailboxId);
-  const moved = copied.pairs.map(([source]) => source);
-  await client.query('DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])', [
-    fromMailboxId,
-    moved,
-  ]);
-  await logExpunges(client, fromMailboxId, moved, modseq);
-  return { ...copied, expungeModseq: modseq };
+  const { rows } = await client.query<{ uid: number; modseq: number }>(
+    'SELECT uid, modseq FROM mailbox_expunge($1, $2::bigint[], false)',
+    [fromMailboxId, copied.pairs.map(([source]) => source)],
+  );
+  return { ...copied, expungeModseq: rows[0]?.modseq ?? 0 };
 }
 
 /** The lowest UID without \Seen (for SELECT's UNSEEN code), or undefined. */
