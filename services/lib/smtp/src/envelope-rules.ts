@@ -1,3 +1,4 @@
+import type { RecordRefusal } from './refusals.js';
 import { type SmtpReplyError, smtpError } from './smtp-reply.js';
 
 /**
@@ -47,6 +48,26 @@ export function recipientEnvelopeError(
 ): SmtpReplyError | undefined {
   qualifyPostmaster(address, postmaster);
   return envelopeEncodingError(address.address, !!session.envelope.smtpUtf8, 'recipient');
+}
+
+/**
+ * RCPT TO's checks of the session itself, the same for mx and msa, before routing is asked: the
+ * recipient count (452 4.5.3), then recipientEnvelopeError. Records the refusal and returns the
+ * reply when the recipient is refused here.
+ */
+export function sessionRecipientRefusal(
+  address: { address: string },
+  session: { id: string; envelope: { rcptTo: unknown[]; smtpUtf8?: boolean | undefined } },
+  limits: { maxRecipients: number; postmaster: string },
+  refused: RecordRefusal,
+): SmtpReplyError | undefined {
+  if (session.envelope.rcptTo.length >= limits.maxRecipients) {
+    refused(session, 'recipient-limit', { code: 452 });
+    return smtpError(452, '4.5.3', 'Too many recipients');
+  }
+  const encoding = recipientEnvelopeError(address, session, limits.postmaster);
+  if (encoding) refused(session, 'recipient-encoding', { code: 553, recipient: address.address });
+  return encoding;
 }
 
 /**
