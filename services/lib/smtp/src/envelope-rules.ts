@@ -1,3 +1,4 @@
+import { parseAddress } from '@hermod/address';
 import type { RecordRefusal } from './refusals.js';
 import { type SmtpReplyError, smtpError } from './smtp-reply.js';
 
@@ -48,6 +49,30 @@ export function recipientEnvelopeError(
 ): SmtpReplyError | undefined {
   qualifyPostmaster(address, postmaster);
   return envelopeEncodingError(address.address, !!session.envelope.smtpUtf8, 'recipient');
+}
+
+/**
+ * MAIL FROM's rules for a non-null sender, the same for mx and msa: its encoding
+ * (envelopeEncodingError), then its syntax (553 5.1.7). Records the refusal and returns the reply
+ * when the sender is refused.
+ */
+export function senderEnvelopeRefusal(
+  address: { address: string },
+  session: { id: string; envelope: { smtpUtf8?: boolean | undefined } },
+  refused: RecordRefusal,
+): SmtpReplyError | undefined {
+  const encoding = envelopeEncodingError(address.address, !!session.envelope.smtpUtf8, 'sender');
+  if (encoding) {
+    refused(session, 'sender-encoding', { code: 553, sender: address.address });
+    return encoding;
+  }
+  try {
+    parseAddress(address.address);
+    return undefined;
+  } catch (error) {
+    refused(session, 'sender', { code: 553, sender: address.address });
+    return smtpError(553, '5.1.7', `Bad sender address syntax: ${(error as Error).message}`);
+  }
 }
 
 /**

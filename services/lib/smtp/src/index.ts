@@ -9,6 +9,7 @@ export {
   qualifyPostmaster,
   receivedProtocol,
   recipientEnvelopeError,
+  senderEnvelopeRefusal,
   sessionRecipientRefusal,
 } from './envelope-rules.js';
 export { headerAddresses } from './header-addresses.js';
