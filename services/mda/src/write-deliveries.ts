@@ -1,5 +1,4 @@
 import type { PoolClient } from '@hermod/db';
-import { completeUnlessOpenSql, markedCte } from '@hermod/spool';
 
 /** One copy to store: the message's body in a mailbox, for one spool recipient. */
 export interface DeliveryRow {
@@ -42,11 +41,12 @@ export interface MailboxAppend {
 
 /**
  * Stores a delivery batch with ONE statement, atomic without a transaction (so one round trip and
- * one commit): for every mailbox, its UID and modseq range is reserved under the mailbox row lock
- * and its rows inserted with consecutive UIDs (the rule of mail-store's append); a delivery key per
- * copy (with its initial flags); each recipient marked delivered (the mailbox and UID of its first
- * copy in its destination, or the filter's reason when it has none) or failed; and every
- * message of spoolIds completed once no recipient is left open. A mailbox deleted since the facts
+ * one commit): for every mailbox, its UID and modseq range is reserved by `mailbox_reserve` (the one
+ * allocation rule, migration 064, also behind mail-store's appendManyToMailbox) and its rows inserted
+ * with consecutive UIDs; a delivery key per copy (with its initial flags); each recipient marked
+ * delivered (the mailbox and UID of its first copy in its destination, or the filter's reason when
+ * it has none) or failed, and every message of spoolIds completed once no recipient is left open,
+ * by `spool_mark_recipients` (the spool's one recipient rule, owned by @hermod/spool). A mailbox deleted since the facts
  * were read is missing from the result and none of its rows were written. A duplicate key (the same
  * job stored meanwhile by another replica) fails the whole statement, writing nothing.
  */
@@ -70,10 +70,9 @@ export async function writeDeliveries(
          WITH ORDINALITY AS u(mailbox_id, body_id, size, internal_date, key, account_id, spool_id, rcpt_index, flags, ord)
      ), counts AS (
        SELECT mailbox_id, count(*)::int AS n FROM input GROUP BY mailbox_id
-     ), reserved AS (
-       UPDATE mailboxes m SET uidnext = m.uidnext + c.n, highestmodseq = m.highestmodseq + c.n
-       FROM counts c WHERE m.id = c.mailbox_id
-       RETURNING m.id, m.name, m.uidnext - c.n AS first_uid, m.highestmodseq - c.n + 1 AS first_modseq, c.n
+     ), reserved AS MATERIALIZED (
+       SELECT c.mailbox_id AS id, r.name, r.first_uid, r.first_modseq, c.n
+       FROM counts c CROSS JOIN LATERAL mailbox_reserve(c.mailbox_id, c.n) r
      ), numbered AS (
        SELECT i.*, r.name, r.first_uid + row_number() OVER w - 1 AS uid, r.first_modseq + row_number() OVER w - 1 AS modseq
        FROM input i JOIN reserved r ON r.id = i.mailbox_id
@@ -98,8 +97,12 @@ export async function writeDeliveries(
        UNION ALL
        SELECT f.spool_id, f.idx, 'failed', NULL, f.error
        FROM unnest($9::uuid[], $10::int[], $11::text[]) AS f(spool_id, idx, error)
-     ), ${markedCte('outcome u')}, completed AS (${completeUnlessOpenSql('$12')})
-     SELECT id, name, first_uid, first_modseq, n FROM reserved`,
+     ), marked AS MATERIALIZED (
+       SELECT spool_mark_recipients(array_agg(spool_id), array_agg(idx), array_agg(state), array_agg(destination),
+                                    array_agg(error), $12::uuid[], false) AS completed
+       FROM outcome
+     )
+     SELECT id, name, first_uid, first_modseq, n FROM reserved WHERE (SELECT completed FROM marked) IS NOT NULL`,
     values: [
       rows.map((r) => r.mailboxId),
       rows.map((r) => r.bodyId),

@@ -1,5 +1,6 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from '@hermod/logging';
+import { LRUCache } from 'lru-cache';
 import type { RelayHost } from './route-recipient.js';
 
 /** What the primary said about a recipient: accepted (2xx), rejected (5xx), or no answer (4xx, down). */
@@ -35,15 +36,22 @@ const MAX_CACHED = 10_000;
  * backup MX is for.
  */
 export class BackupCallout {
-  private readonly cache = new Map<string, { verdict: CalloutVerdict; until: number }>();
+  private readonly cache: LRUCache<string, CalloutVerdict>;
 
-  constructor(private readonly deps: BackupCalloutDeps) {}
+  constructor(private readonly deps: BackupCalloutDeps) {
+    this.cache = new LRUCache({
+      max: MAX_CACHED,
+      ttl: Math.max(1, deps.cacheMs),
+      ttlResolution: 0,
+      perf: { now: deps.now ?? Date.now },
+    });
+  }
 
   async verify(domain: string, address: string, relayHosts: RelayHost[]): Promise<CalloutVerdict> {
     const now = this.deps.now ?? Date.now;
     const key = `${domain}\u0000${address}`;
     const cached = this.cache.get(key);
-    if (cached && cached.until > now()) return cached.verdict;
+    if (cached) return cached;
     const deadline = now() + this.deps.timeoutMs;
     let verdict: CalloutVerdict = 'unknown';
     try {
@@ -62,10 +70,7 @@ export class BackupCallout {
     } catch (error) {
       this.deps.logger.warn({ err: error, domain }, 'callout: primary hosts not resolved');
     }
-    if (verdict !== 'unknown') {
-      if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(key, { verdict, until: now() + this.deps.cacheMs });
-    }
+    if (verdict !== 'unknown' && this.deps.cacheMs > 0) this.cache.set(key, verdict);
     return verdict;
   }
 

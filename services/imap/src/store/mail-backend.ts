@@ -34,6 +34,7 @@ import {
   writeBody,
 } from '@hermod/mail-store';
 import type { MailboxChangeEvent } from '@hermod/pipeline';
+import { LRUCache } from 'lru-cache';
 import {
   type CachedStructure,
   defaultMimeLimits,
@@ -65,9 +66,12 @@ const HEADER_CACHE_MAX_ENTRY = 64 * 1024;
 class MessageGoneError extends Error {}
 
 export class MailBackend {
-  private readonly structures = new Map<number, CachedStructure>();
-  private readonly headers = new Map<number, Buffer>();
-  private headerBytes = 0;
+  private readonly structures = new LRUCache<number, CachedStructure>({ max: STRUCTURE_CACHE_ENTRIES });
+  private readonly headers = new LRUCache<number, Buffer>({
+    maxSize: HEADER_CACHE_BYTES,
+    maxEntrySize: HEADER_CACHE_MAX_ENTRY,
+    sizeCalculation: (header) => Math.max(1, header.length),
+  });
 
   constructor(
     readonly pool: Pool,
@@ -347,10 +351,6 @@ export class MailBackend {
   }
 
   private remember(bodyId: number, structure: CachedStructure): CachedStructure {
-    if (this.structures.size >= STRUCTURE_CACHE_ENTRIES) {
-      const oldest = this.structures.keys().next().value;
-      if (oldest !== undefined) this.structures.delete(oldest);
-    }
     this.structures.set(bodyId, structure);
     return structure;
   }
@@ -365,15 +365,7 @@ export class MailBackend {
     const chunks: Buffer[] = [];
     for await (const chunk of readBodyRange(this.pool, bodyId, 0, end, chunkSize)) chunks.push(chunk);
     const header = Buffer.concat(chunks);
-    if (header.length <= HEADER_CACHE_MAX_ENTRY && !hit) {
-      for (const [id, old] of this.headers) {
-        if (this.headerBytes + header.length <= HEADER_CACHE_BYTES) break;
-        this.headers.delete(id);
-        this.headerBytes -= old.length;
-      }
-      this.headers.set(bodyId, header);
-      this.headerBytes += header.length;
-    }
+    if (header.length <= HEADER_CACHE_MAX_ENTRY && !hit) this.headers.set(bodyId, header);
     return header;
   }
 

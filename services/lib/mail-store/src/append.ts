@@ -19,12 +19,11 @@ export interface AppendResult {
 }
 
 /**
- * THE rule for adding messages to a mailbox (APPEND, COPY, MOVE; mda's batch statement in
- * write-deliveries.ts applies the same rule to many mailboxes in one statement): under the mailbox
- * row lock the n new messages take the next n UIDs and the next n modseqs, in the order of items,
- * in one statement inside the caller's transaction. UIDs strictly increase and are never reused,
- * even across crashes (a rolled-back transaction gives its UIDs back only because nothing else
- * saw them).
+ * THE rule for adding messages to a mailbox (APPEND, COPY, MOVE here; mda's batch delivery statement
+ * calls the same stored function): `mailbox_reserve` (migration 064) takes, under the mailbox row
+ * lock, the next n UIDs and the next n modseqs, and the messages get them in the order of items, in
+ * one statement inside the caller's transaction. UIDs strictly increase and are never reused, even
+ * across crashes (a rolled-back transaction gives its UIDs back only because nothing else saw them).
  */
 export async function appendManyToMailbox(
   client: PoolClient,
@@ -32,12 +31,10 @@ export async function appendManyToMailbox(
   items: AppendItem[],
 ): Promise<AppendResult[]> {
   if (items.length === 0) return [];
-  const n = items.length;
   const { rows } = await client.query<{ first_uid: number; first_modseq: number; uidvalidity: number }>({
     name: 'mail-store-append',
-    text: `WITH reserved AS (
-       UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + $2
-       WHERE id = $1 RETURNING uidnext - $2 AS first_uid, highestmodseq - $2 + 1 AS first_modseq, uidvalidity
+    text: `WITH reserved AS MATERIALIZED (
+       SELECT first_uid, first_modseq, uidvalidity FROM mailbox_reserve($1, $2)
      ), inserted AS (
        INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
        SELECT $1, r.first_uid + u.ord - 1, u.body_id, u.size, u.internal_date,
@@ -48,7 +45,7 @@ export async function appendManyToMailbox(
      SELECT first_uid, first_modseq, uidvalidity FROM reserved`,
     values: [
       mailboxId,
-      n,
+      items.length,
       items.map((i) => i.bodyId),
       items.map((i) => i.size),
       items.map((i) => i.internalDate),
@@ -61,7 +58,7 @@ export async function appendManyToMailbox(
     mailboxId,
     uid: Number(row.first_uid) + i,
     modseq: Number(row.first_modseq) + i,
-    uidvalidity: row.uidvalidity,
+    uidvalidity: Number(row.uidvalidity),
   }));
 }
 

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from '@hermod/db';
+import { nextModseq } from './mailbox-messages.js';
 import { isValidMailboxName } from './mailbox-name.js';
 
 type Db = Pool | PoolClient;
@@ -104,11 +105,13 @@ export async function renameMailbox(
     throw new MailboxError('CANNOT', 'Cannot rename a mailbox into itself');
   if (from === 'INBOX') {
     const target = await createMailbox(client, accountId, to);
-    const locked = await client.query<{ uidnext: number; highestmodseq: number }>(
-      'UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING uidnext, highestmodseq',
-      [source.id],
-    );
-    const { uidnext, highestmodseq } = locked.rows[0]!;
+    // INBOX's messages leave it by the expunge rule (one new modseq of INBOX, imap_next_modseq) and
+    // keep their UIDs in the new mailbox, which continues INBOX's UID and modseq counters.
+    const highestmodseq = await nextModseq(client, source.id);
+    const locked = await client.query<{ uidnext: number }>('SELECT uidnext FROM mailboxes WHERE id = $1', [
+      source.id,
+    ]);
+    const { uidnext } = locked.rows[0]!;
     const moved = await client.query<{ uid: number }>(
       'UPDATE mailbox_messages SET mailbox_id = $2 WHERE mailbox_id = $1 RETURNING uid',
       [source.id, target.id],

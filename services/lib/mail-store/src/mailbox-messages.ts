@@ -86,14 +86,12 @@ export async function messagesByUid(db: Db, mailboxId: number, uids: number[]): 
   return rows;
 }
 
-/** Takes the next modseq of a mailbox; the row lock it holds orders concurrent writers. */
+/** Takes the next modseq of a mailbox (imap_next_modseq, migration 011); the row lock it holds orders concurrent writers. */
 export async function nextModseq(client: PoolClient, mailboxId: number): Promise<number> {
-  const { rows } = await client.query<{ modseq: number }>(
-    'UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq AS modseq',
-    [mailboxId],
-  );
-  if (!rows[0]) throw new Error(`mailbox ${mailboxId} does not exist`);
-  return rows[0].modseq;
+  const { rows } = await client.query<{ modseq: number }>('SELECT imap_next_modseq($1) AS modseq', [
+    mailboxId,
+  ]);
+  return rows[0]!.modseq;
 }
 
 export type FlagOperation = 'set' | 'add' | 'remove';
@@ -153,7 +151,8 @@ export async function updateFlags(
 
 /**
  * Removes messages (all \Deleted ones, or only those among uids) and logs them for other sessions.
- * One autocommitted statement (imap_expunge, migration 011): no new modseq when nothing is removed.
+ * One autocommitted statement (imap_expunge, i.e. mailbox_expunge of migration 064): no new modseq
+ * when nothing is removed.
  */
 export async function expungeMessages(
   db: Db,
@@ -212,7 +211,11 @@ export async function copyMessages(
   };
 }
 
-/** MOVE: copy, then expunge the originals, in the caller's transaction. */
+/**
+ * MOVE: copy by the append rule, then remove the originals by the expunge rule (`mailbox_expunge`,
+ * migration 064: one new modseq of the source for all of them, logged for QRESYNC), in the caller's
+ * transaction.
+ */
 export async function moveMessages(
   client: PoolClient,
   fromMailboxId: number,
@@ -229,32 +232,20 @@ export async function moveMessages(
 }
 
 /**
- * Expunges messages whatever their flags (MOVE, REPLACE) in one statement inside the caller's
- * transaction: they take one new modseq and are logged for other sessions (QRESYNC). Returns the
- * UIDs that were there to remove.
+ * Expunges messages whatever their flags (MOVE, REPLACE) inside the caller's transaction by the one
+ * expunge rule (mailbox_expunge): they take one new modseq and are logged for other sessions
+ * (QRESYNC); removing nothing takes no modseq (0). Returns the UIDs that were there to remove.
  */
 export async function removeMessages(
   client: PoolClient,
   mailboxId: number,
   uids: number[],
 ): Promise<{ modseq: number; uids: number[] }> {
-  const { rows } = await client.query<{ uid: number | null; modseq: number }>(
-    `WITH next AS (
-       UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq AS modseq
-     ), removed AS (
-       DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) RETURNING uid
-     ), logged AS (
-       INSERT INTO mailbox_expunges (mailbox_id, uid, modseq) SELECT $1, removed.uid, next.modseq FROM removed, next
-       ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq RETURNING uid
-     )
-     SELECT logged.uid, next.modseq FROM next LEFT JOIN logged ON true ORDER BY logged.uid`,
+  const { rows } = await client.query<{ uid: number; modseq: number }>(
+    'SELECT uid, modseq FROM mailbox_expunge($1, $2::bigint[], false)',
     [mailboxId, uids],
   );
-  if (!rows[0]) throw new Error(`mailbox ${mailboxId} does not exist`);
-  return {
-    modseq: Number(rows[0].modseq),
-    uids: rows.flatMap((r) => (r.uid === null ? [] : [Number(r.uid)])),
-  };
+  return { modseq: Number(rows[0]?.modseq ?? 0), uids: rows.map((r) => Number(r.uid)) };
 }
 
 /** The lowest UID without \Seen (for SELECT's UNSEEN code), or undefined. */

@@ -1,5 +1,6 @@
 /** Message access for Sieve: header fields, addresses, MIME structure, RFC 2047 words, dates. */
 import { TextDecoder } from 'node:util';
+import libmime from 'libmime';
 
 export interface HeaderField {
   /** Field name as written. */
@@ -81,24 +82,10 @@ export function decodeQuotedPrintable(text: string, header = false): Uint8Array 
   return Uint8Array.from(out);
 }
 
-/** Decodes RFC 2047 encoded words in an unstructured header value. */
+/** Decodes RFC 2047 encoded words in an unstructured header value (libmime). */
 export function decodeMimeWords(value: string): string {
   if (!value.includes('=?')) return value;
-  return value
-    .replace(/(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)\s+(?==\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)/g, '$1')
-    .replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g, (whole, charset: string, enc: string, text: string) => {
-      const cs = charset.split('*')[0]!;
-      try {
-        const bytes =
-          enc.toLowerCase() === 'b'
-            ? Uint8Array.from(Buffer.from(text, 'base64'))
-            : decodeQuotedPrintable(text, true);
-        if (!decoder(cs)) return whole;
-        return decodeCharset(bytes, cs);
-      } catch {
-        return whole;
-      }
-    });
+  return libmime.decodeWords(value);
 }
 
 /** A header value as Sieve compares it: unfolded, encoded words decoded, outer whitespace removed. */

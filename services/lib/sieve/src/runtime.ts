@@ -1,4 +1,5 @@
 /** The interpreter: state of one delivery's evaluation (message, actions, variables) and its helpers. */
+import { LRUCache } from 'lru-cache';
 import { type Node, type Registry, SieveRuntimeError, str } from './core.js';
 import {
   flattenParts,
@@ -92,13 +93,12 @@ export class RunState {
   }
 }
 
-const programCache = new Map<string, Program>();
+const programCache = new LRUCache<string, Program>({ max: 2000 });
 function program(kind: 'r' | 'w', pattern: string, icase: boolean): Program {
   const key = `${kind}${icase ? 'i' : 'c'}${pattern}`;
   let p = programCache.get(key);
   if (!p) {
     p = kind === 'r' ? compileRegex(pattern, icase) : compileWildcard(pattern, icase);
-    if (programCache.size > 2000) programCache.clear();
     programCache.set(key, p);
   }
   return p;

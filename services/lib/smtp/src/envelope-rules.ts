@@ -1,3 +1,5 @@
+import { parseAddress } from '@hermod/address';
+import type { RecordRefusal } from './refusals.js';
 import { type SmtpReplyError, smtpError } from './smtp-reply.js';
 
 /**
@@ -47,6 +49,50 @@ export function recipientEnvelopeError(
 ): SmtpReplyError | undefined {
   qualifyPostmaster(address, postmaster);
   return envelopeEncodingError(address.address, !!session.envelope.smtpUtf8, 'recipient');
+}
+
+/**
+ * MAIL FROM's rules for a non-null sender, the same for mx and msa: its encoding
+ * (envelopeEncodingError), then its syntax (553 5.1.7). Records the refusal and returns the reply
+ * when the sender is refused.
+ */
+export function senderEnvelopeRefusal(
+  address: { address: string },
+  session: { id: string; envelope: { smtpUtf8?: boolean | undefined } },
+  refused: RecordRefusal,
+): SmtpReplyError | undefined {
+  const encoding = envelopeEncodingError(address.address, !!session.envelope.smtpUtf8, 'sender');
+  if (encoding) {
+    refused(session, 'sender-encoding', { code: 553, sender: address.address });
+    return encoding;
+  }
+  try {
+    parseAddress(address.address);
+    return undefined;
+  } catch (error) {
+    refused(session, 'sender', { code: 553, sender: address.address });
+    return smtpError(553, '5.1.7', `Bad sender address syntax: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * RCPT TO's checks of the session itself, the same for mx and msa, before routing is asked: the
+ * recipient count (452 4.5.3), then recipientEnvelopeError. Records the refusal and returns the
+ * reply when the recipient is refused here.
+ */
+export function sessionRecipientRefusal(
+  address: { address: string },
+  session: { id: string; envelope: { rcptTo: unknown[]; smtpUtf8?: boolean | undefined } },
+  limits: { maxRecipients: number; postmaster: string },
+  refused: RecordRefusal,
+): SmtpReplyError | undefined {
+  if (session.envelope.rcptTo.length >= limits.maxRecipients) {
+    refused(session, 'recipient-limit', { code: 452 });
+    return smtpError(452, '4.5.3', 'Too many recipients');
+  }
+  const encoding = recipientEnvelopeError(address, session, limits.postmaster);
+  if (encoding) refused(session, 'recipient-encoding', { code: 553, recipient: address.address });
+  return encoding;
 }
 
 /**

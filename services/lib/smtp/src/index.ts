@@ -17,6 +17,8 @@ export {
   qualifyPostmaster,
   receivedProtocol,
   recipientEnvelopeError,
+  senderEnvelopeRefusal,
+  sessionRecipientRefusal,
 } from './envelope-rules.js';
 export { headerAddresses } from './header-addresses.js';
 export {

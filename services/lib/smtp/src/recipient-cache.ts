@@ -1,41 +1,32 @@
 import { routingV1 } from '@hermod/proto';
+import { LRUCache } from 'lru-cache';
 import type { ValidateRecipient } from './routing-recipient-check.js';
 
 /**
- * A small TTL map with bounded size: entries expire after ttlMs, and the oldest insertion is dropped
- * when full (a Map keeps insertion order). A ttlMs of 0 turns caching off.
+ * A small TTL cache with bounded size (lru-cache): entries expire after ttlMs, the least recently
+ * used is dropped when full. A ttlMs of 0 turns caching off.
  */
-export class RecipientCache<T> {
-  private readonly entries = new Map<string, { value: T; expires: number }>();
+export class RecipientCache<T extends {}> {
+  private readonly entries: LRUCache<string, T> | undefined;
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly maxEntries = 50_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(ttlMs: number, maxEntries = 50_000, now: () => number = Date.now) {
+    this.entries =
+      ttlMs > 0
+        ? new LRUCache<string, T>({ max: maxEntries, ttl: ttlMs, ttlResolution: 0, perf: { now } })
+        : undefined;
+  }
 
   get(key: string): T | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expires <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry.value;
+    return this.entries?.get(key);
   }
 
   /** Forgets every entry (the answers were given under a configuration that changed). */
   clear(): void {
-    this.entries.clear();
+    this.entries?.clear();
   }
 
   set(key: string, value: T): void {
-    if (this.ttlMs <= 0) return;
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(key, { value, expires: this.now() + this.ttlMs });
+    this.entries?.set(key, value);
   }
 }
 

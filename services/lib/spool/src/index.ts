@@ -6,8 +6,6 @@ export { loadSpoolMessage, loadSpoolMessages, type SpoolMessage, type SpoolRecip
 export { PeriodicPass } from './periodic.js';
 export {
   completeIfDone,
-  completeUnlessOpenSql,
-  markedCte,
   markRecipients,
   markRecipientsAndComplete,
   markRouted,

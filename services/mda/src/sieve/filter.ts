@@ -18,6 +18,7 @@ import {
   type SieveResult,
 } from '@hermod/sieve';
 import { type DeliveryScripts, loadDeliveryScripts, seenDuplicates } from '@hermod/sieve-store';
+import { LRUCache } from 'lru-cache';
 import {
   autoReplyRefusal,
   buildMailtoNotification,
@@ -83,12 +84,11 @@ export interface FilterOutcome {
   ended?: string;
 }
 
-const compiledCache = new Map<string, CompiledScript>();
+const compiledCache = new LRUCache<string, CompiledScript>({ max: 1_000 });
 function compiled(text: string): CompiledScript {
   let script = compiledCache.get(text);
   if (!script) {
     script = deserializeCompiled(text);
-    if (compiledCache.size >= 1_000) compiledCache.delete(compiledCache.keys().next().value!);
     compiledCache.set(text, script);
   }
   return script;

@@ -1,5 +1,4 @@
-import { parseAddress } from '@hermod/address';
-import { envelopeEncodingError, smtpError } from '@hermod/smtp';
+import { senderEnvelopeRefusal, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
 import { suspendedReply } from '../sending-suspension.js';
@@ -22,17 +21,9 @@ export function onMailFrom(deps: MsaDeps): NonNullable<SMTPServerOptions['onMail
       callback(smtpError(553, '5.7.1', 'The null sender is not allowed for submission'));
       return;
     }
-    const encoding = envelopeEncodingError(address.address, !!session.envelope.smtpUtf8, 'sender');
-    if (encoding) {
-      deps.refused(session, 'sender-encoding', { code: 553, sender: address.address });
-      callback(encoding);
-      return;
-    }
-    try {
-      parseAddress(address.address);
-    } catch (error) {
-      deps.refused(session, 'sender', { code: 553, sender: address.address });
-      callback(smtpError(553, '5.1.7', `Bad sender address syntax: ${(error as Error).message}`));
+    const refusal = senderEnvelopeRefusal(address, session, deps.refused);
+    if (refusal) {
+      callback(refusal);
       return;
     }
     deps.accounts

@@ -1,5 +1,5 @@
 import { routingV1 } from '@hermod/proto';
-import { answerRecipient, recipientEnvelopeError, smtpError } from '@hermod/smtp';
+import { answerRecipient, sessionRecipientRefusal, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
 import { suspendedReply } from '../sending-suspension.js';
@@ -8,15 +8,14 @@ import { type SessionUser, transactionState } from '../session-user.js';
 /** RCPT TO: checked with routing now, so an unknown local user is refused here, not bounced later. */
 export function onRcptTo(deps: MsaDeps): NonNullable<SMTPServerOptions['onRcptTo']> {
   return (address, session, callback) => {
-    if (session.envelope.rcptTo.length >= deps.config.MSA_MAX_RECIPIENTS) {
-      deps.refused(session, 'recipient-limit', { code: 452 });
-      callback(smtpError(452, '4.5.3', 'Too many recipients'));
-      return;
-    }
-    const encoding = recipientEnvelopeError(address, session, deps.postmaster);
-    if (encoding) {
-      deps.refused(session, 'recipient-encoding', { code: 553, recipient: address.address });
-      callback(encoding);
+    const refusal = sessionRecipientRefusal(
+      address,
+      session,
+      { maxRecipients: deps.config.MSA_MAX_RECIPIENTS, postmaster: deps.postmaster },
+      deps.refused,
+    );
+    if (refusal) {
+      callback(refusal);
       return;
     }
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';

@@ -1,5 +1,4 @@
-import { parseAddress } from '@hermod/address';
-import { envelopeEncodingError, smtpError } from '@hermod/smtp';
+import { senderEnvelopeRefusal, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from '../deps.js';
 
@@ -12,17 +11,9 @@ export function onMailFrom(deps: MxDeps): NonNullable<SMTPServerOptions['onMailF
       return;
     }
     if (address.address !== '') {
-      const encoding = envelopeEncodingError(address.address, !!session.envelope.smtpUtf8, 'sender');
-      if (encoding) {
-        deps.refused(session, 'sender-encoding', { code: 553, sender: address.address });
-        callback(encoding);
-        return;
-      }
-      try {
-        parseAddress(address.address);
-      } catch (error) {
-        deps.refused(session, 'sender', { code: 553, sender: address.address });
-        callback(smtpError(553, '5.1.7', `Bad sender address syntax: ${(error as Error).message}`));
+      const refusal = senderEnvelopeRefusal(address, session, deps.refused);
+      if (refusal) {
+        callback(refusal);
         return;
       }
     }

@@ -1,5 +1,5 @@
 import { routingV1 } from '@hermod/proto';
-import { answerRecipient, type RefusalReason, recipientEnvelopeError, smtpError } from '@hermod/smtp';
+import { answerRecipient, type RefusalReason, sessionRecipientRefusal } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from '../deps.js';
 
@@ -17,15 +17,14 @@ function refusalReason(verdict: routingV1.Verdict): RefusalReason {
  */
 export function onRcptTo(deps: MxDeps): NonNullable<SMTPServerOptions['onRcptTo']> {
   return (address, session, callback) => {
-    if (session.envelope.rcptTo.length >= deps.config.MX_MAX_RECIPIENTS) {
-      deps.refused(session, 'recipient-limit', { code: 452 });
-      callback(smtpError(452, '4.5.3', 'Too many recipients'));
-      return;
-    }
-    const encoding = recipientEnvelopeError(address, session, deps.postmaster);
-    if (encoding) {
-      deps.refused(session, 'recipient-encoding', { code: 553, recipient: address.address });
-      callback(encoding);
+    const refusal = sessionRecipientRefusal(
+      address,
+      session,
+      { maxRecipients: deps.config.MX_MAX_RECIPIENTS, postmaster: deps.postmaster },
+      deps.refused,
+    );
+    if (refusal) {
+      callback(refusal);
       return;
     }
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { DnsResolve } from './dns-resolver.js';
 
 // Answers that are facts about the zone (records, no such name, no such type) may be cached;
@@ -15,16 +16,21 @@ export function cachingResolver(
   maxEntries = 10_000,
   now: () => number = Date.now,
 ): DnsResolve {
-  const cache = new Map<string, { until: number; answer: Promise<unknown> }>();
+  if (ttlMs <= 0) return resolve;
+  const cache = new LRUCache<string, Promise<unknown>>({
+    max: maxEntries,
+    ttl: ttlMs,
+    ttlResolution: 0,
+    perf: { now },
+  });
   return (name, rrtype) => {
     const key = `${rrtype} ${name.toLowerCase()}`;
     const hit = cache.get(key);
-    if (hit && hit.until > now()) return hit.answer;
+    if (hit) return hit;
     const answer = resolve(name, rrtype);
-    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
-    cache.set(key, { until: now() + ttlMs, answer });
+    cache.set(key, answer);
     answer.catch((error: unknown) => {
-      if (!cacheableErrors.has((error as { code?: string }).code ?? '') && cache.get(key)?.answer === answer)
+      if (!cacheableErrors.has((error as { code?: string }).code ?? '') && cache.peek(key) === answer)
         cache.delete(key);
     });
     return answer;
