@@ -415,8 +415,8 @@ describe('MTA-STS policy hosting', () => {
       'routing Service port 80 -> mta-sts',
     );
     const ingresses = byKind(objects, 'Ingress');
-    assert.equal(ingresses.length, 1);
-    const ingress = ingresses[0] as Any;
+    assert.equal(ingresses.length, 2);
+    const ingress = ingresses.find((i) => i.metadata.name.endsWith('-mta-sts')) as Any;
     assert.equal(ingress.spec.ingressClassName, 'nginx');
     assert.deepEqual(ingress.spec.tls, [
       { secretName: 'mta-sts-tls', hosts: ['mta-sts.example.com', 'mta-sts.example.org'] },
@@ -452,6 +452,49 @@ describe('MTA-STS policy hosting', () => {
     await assert.rejects(
       renderChartText({
         set: ['routing.mtaSts.ingress.enabled=true', 'routing.mtaSts.ingress.hosts={example.com}'],
+      }),
+      /hosts/,
+    );
+  });
+
+  test('the client autoconfiguration Ingress routes autoconfig./autodiscover.<domain> paths to the same listener', async () => {
+    const objects = await renderChart({ valuesFiles: [allFeaturesValues] });
+    const service = byKind(objects, 'Service').find((s) => component(s) === 'routing');
+    const ingress = byKind(objects, 'Ingress').find((i) => i.metadata.name.endsWith('-client-config')) as Any;
+    assert.ok(ingress, 'a client-config Ingress');
+    assert.equal(ingress.spec.ingressClassName, 'nginx');
+    assert.deepEqual(
+      (ingress.spec.rules as Any[]).map((r) => r.host),
+      ['autoconfig.example.com', 'autodiscover.example.com'],
+    );
+    for (const rule of ingress.spec.rules as Any[]) {
+      assert.deepEqual(
+        (rule.http.paths as Any[]).map((p) => p.path),
+        [
+          '/mail/config-v1.1.xml',
+          '/.well-known/autoconfig/mail/config-v1.1.xml',
+          '/autodiscover/autodiscover.xml',
+          '/Autodiscover/Autodiscover.xml',
+          '/mail.mobileconfig',
+        ],
+      );
+      for (const path of rule.http.paths as Any[]) {
+        assert.equal(path.pathType, 'Exact');
+        assert.deepEqual(path.backend, {
+          service: { name: service?.metadata.name, port: { name: 'mta-sts' } },
+        });
+      }
+    }
+    await assert.rejects(
+      renderChartText({ set: ['routing.clientConfig.ingress.enabled=true'] }),
+      /routing.clientConfig.ingress.hosts/,
+    );
+    await assert.rejects(
+      renderChartText({
+        set: [
+          'routing.clientConfig.ingress.enabled=true',
+          'routing.clientConfig.ingress.hosts={mail.example.com}',
+        ],
       }),
       /hosts/,
     );
