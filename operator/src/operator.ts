@@ -43,6 +43,8 @@ export interface OperatorOptions {
   /** Default 5 s. */
   keyMinIntervalMs?: number;
   defaultMxHosts: string[];
+  /** Target of the autoconfig./autodiscover.<domain> CNAMEs listed in status; unset: not listed. */
+  autoconfigTarget?: string | undefined;
   generateKey: (algorithm: DkimAlgorithm) => Promise<GeneratedKey>;
   clock?: () => Date;
   /** Called when this replica stops leading while the operator is still running (it campaigns again). */
@@ -103,6 +105,7 @@ export class Operator {
       metrics: o.metrics,
       fieldManager: FIELD_MANAGER,
       defaultMxHosts: o.defaultMxHosts,
+      autoconfigTarget: o.autoconfigTarget,
       dnsRecheckMs: o.dnsRecheckMs,
       keyMinIntervalMs: o.keyMinIntervalMs ?? 5_000,
     });

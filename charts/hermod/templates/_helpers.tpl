@@ -242,6 +242,10 @@ switches. Call with (dict "root" $ "component" "mx").
 {{- if eq .component "operator" }}
 - name: HERMOD_MX_HOSTS
   value: {{ $root.Values.mailHostname | quote }}
+{{- with $root.Values.routing.clientConfig.cnameTarget }}
+- name: HERMOD_AUTOCONFIG_HOST
+  value: {{ . | quote }}
+{{- end }}
 - name: POD_NAME
   valueFrom:
     fieldRef: { fieldPath: metadata.name }

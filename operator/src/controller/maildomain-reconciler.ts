@@ -26,6 +26,7 @@ import type { EventRecorder } from '../kube/events.js';
 import type { Informer, KubeObject } from '../kube/informer.js';
 import type { JsonPatchOp, KubeClient } from '../kube/kube-client.js';
 import type { OperatorMetrics } from '../metrics.js';
+import { clientRecords } from './client-records.js';
 import type { ReconcileResult, Reconciler } from './controller.js';
 import { type ActiveDkim, desiredDomainConfig, sameConfig, sourceOf } from './desired-config.js';
 import {
@@ -63,6 +64,8 @@ export interface MailDomainReconcilerOptions {
   metrics: OperatorMetrics;
   fieldManager: string;
   defaultMxHosts: string[];
+  /** Target of the autoconfig./autodiscover.<domain> CNAMEs listed in status; unset: not listed. */
+  autoconfigTarget?: string | undefined;
   dnsRecheckMs: number;
   /** No MailDomain gets a new DKIM key sooner than this after its previous one. */
   keyMinIntervalMs: number;
@@ -584,6 +587,11 @@ export class MailDomainReconciler implements Reconciler {
   }
 
   private async dnsStatus(md: MailDomain, dkim: DkimOutcome): Promise<DnsRecordStatus[]> {
+    const mail = await this.mailDnsStatus(md, dkim);
+    return [...mail, ...clientRecords(md, this.o.autoconfigTarget)];
+  }
+
+  private async mailDnsStatus(md: MailDomain, dkim: DkimOutcome): Promise<DnsRecordStatus[]> {
     const records = expectedRecords(md, dkim.published, this.o.defaultMxHosts);
     if (!this.o.dns || !md.spec.dns.verify) return records;
     const key = this.keyOf(md);

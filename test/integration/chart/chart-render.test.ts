@@ -485,6 +485,14 @@ describe('MTA-STS policy hosting', () => {
         });
       }
     }
+    // The operator lists the autoconfig./autodiscover.<domain> CNAMEs with this target.
+    const operator = byKind(objects, 'Deployment').find((d) => component(d) === 'operator') as Any;
+    assert.deepEqual(
+      (operator.spec.template.spec.containers[0].env as Any[]).find(
+        (e) => e.name === 'HERMOD_AUTOCONFIG_HOST',
+      ),
+      { name: 'HERMOD_AUTOCONFIG_HOST', value: 'ingress.example.net' },
+    );
     await assert.rejects(
       renderChartText({ set: ['routing.clientConfig.ingress.enabled=true'] }),
       /routing.clientConfig.ingress.hosts/,

@@ -54,6 +54,7 @@ const hostName = z
   .regex(
     /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$/,
   );
+const clientPort = z.int().min(0).max(65535).optional();
 const address = z
   .string()
   .min(3)
@@ -204,6 +205,31 @@ export const MailDomainSpec = z
       })
       .default({ requireOutbound: false, mtaSts: 'none' })
       .describe('Transport security policy.'),
+    clients: z
+      .object({
+        host: hostName
+          .optional()
+          .describe(
+            'Host name mail clients connect to for IMAP, POP3, submission and ManageSieve. Unset: mail.<domain>.',
+          ),
+        ports: z
+          .object({
+            imaps: clientPort.describe('IMAP over TLS (default 993).'),
+            imap: clientPort.describe('IMAP with STARTTLS (default 143).'),
+            pop3s: clientPort.describe('POP3 over TLS (default 995).'),
+            submissions: clientPort.describe('Submission over TLS (default 465).'),
+            submission: clientPort.describe('Submission with STARTTLS (default 587).'),
+            manageSieve: clientPort.describe('ManageSieve (default 4190).'),
+          })
+          .optional()
+          .describe(
+            'Ports of the client services; 0: the service is not offered. Unset: the well-known port.',
+          ),
+      })
+      .optional()
+      .describe(
+        'Where users point their mail clients: served as autoconfiguration (Thunderbird, Autodiscover, Apple profile) and listed as RFC 6186 SRV records in status.dnsRecords.',
+      ),
     dns: z
       .object({
         mxHosts: z
@@ -269,11 +295,22 @@ export type Condition = z.infer<typeof Condition>;
 
 export const DnsRecordStatus = z
   .object({
-    purpose: z.enum(['MX', 'SPF', 'DKIM', 'DMARC', 'MTA-STS']).describe('What the record is for.'),
-    type: z.enum(['MX', 'TXT']).describe('DNS record type.'),
+    purpose: z
+      .enum(['MX', 'SPF', 'DKIM', 'DMARC', 'MTA-STS', 'Autoconfig', 'Autodiscover', 'ClientSRV'])
+      .describe('What the record is for.'),
+    type: z.enum(['MX', 'TXT', 'CNAME', 'SRV']).describe('DNS record type.'),
     name: z.string().describe('Owner name of the record.'),
-    value: z.string().describe('Record data to publish (for MX: "<preference> <host>").'),
-    visible: z.boolean().optional().describe('Whether the resolver currently sees it (unset: not checked).'),
+    value: z
+      .string()
+      .describe(
+        'Record data to publish (for MX: "<preference> <host>"; for SRV: "<priority> <weight> <port> <target>").',
+      ),
+    visible: z
+      .boolean()
+      .optional()
+      .describe(
+        'Whether the resolver currently sees it (unset: not checked; client autoconfiguration records never are).',
+      ),
     detail: z.string().optional().describe('What the resolver returned when not visible.'),
   })
   .describe('A DNS record the domain should publish.');
