@@ -154,7 +154,7 @@ function checkDeployments(
     // Listeners: container ports and the env telling the service to use them.
     const expected = expectedComponents[name].ports as Record<string, readonly [number, number]>;
     const containerPorts = (c.ports as Any[])
-      .filter((p) => p.name !== 'ops' && p.name !== 'smtp-proxy')
+      .filter((p) => p.name !== 'ops' && !p.name.endsWith('-proxy'))
       .map((p) => p.containerPort)
       .sort();
     assert.deepEqual(
@@ -382,6 +382,47 @@ describe('all-features values', () => {
     assert.deepEqual(routing.get('ROUTING_SRS_SECRET')?.valueFrom, {
       secretKeyRef: { name: 'hermod-srs', key: 'secret' },
     });
+  });
+
+  test('imap and msa behind PROXY protocol: 143/993 and 587/465 go to the PROXY listeners, with the trusted CIDRs', async () => {
+    const imap = containerOf(deploymentOf(objects, 'imap'));
+    const env = envOf(imap);
+    assert.equal(env.get('IMAP_PROXY_PORT')?.value, '2144');
+    assert.equal(env.get('IMAPS_PROXY_PORT')?.value, '2994');
+    assert.equal(env.get('IMAP_PROXY_TRUSTED_CIDRS')?.value, '10.0.0.0/8,fd00::/8');
+    const service = byKind(objects, 'Service').find((s) => component(s) === 'imap');
+    assert.deepEqual(
+      ((service?.spec.ports ?? []) as Any[]).map((p) => [p.port, p.targetPort]),
+      [
+        [143, 'imap-proxy'],
+        [993, 'imaps-proxy'],
+        [110, 'pop3'],
+        [995, 'pop3s'],
+        [4190, 'managesieve'],
+      ],
+    );
+    const policy = byKind(objects, 'NetworkPolicy').find((p) => component(p) === 'imap');
+    const publicPorts = ((policy?.spec.ingress ?? []) as Any[])[0].ports.map((p: Any) => p.port);
+    assert.ok(publicPorts.includes(2144) && publicPorts.includes(2994));
+    const msaObjects = await renderChart({
+      set: ['msa.service.proxyProtocol=true', 'msa.service.proxyTrustedCidrs={192.168.0.0/16}'],
+    });
+    const msa = envOf(containerOf(deploymentOf(msaObjects, 'msa')));
+    assert.equal(msa.get('MSA_PROXY_SUBMISSION_PORT')?.value, '2588');
+    assert.equal(msa.get('MSA_PROXY_SUBMISSIONS_PORT')?.value, '2466');
+    assert.equal(msa.get('MSA_PROXY_TRUSTED_CIDRS')?.value, '192.168.0.0/16');
+    const msaService = byKind(msaObjects, 'Service').find((s) => component(s) === 'msa');
+    assert.deepEqual(
+      ((msaService?.spec.ports ?? []) as Any[]).map((p) => [p.port, p.targetPort]),
+      [
+        [587, 'sub-proxy'],
+        [465, 'subs-proxy'],
+      ],
+    );
+    await assert.rejects(
+      renderChartText({ set: ['msa.service.proxyTrustedCidrs={not-a-cidr}'] }),
+      /proxyTrustedCidrs/,
+    );
   });
 
   test('mx behind PROXY protocol: port 25 goes to the listener that reads the PROXY header', () => {
