@@ -37,6 +37,7 @@ import {
   planDkim,
   selectorFactory,
 } from './dkim.js';
+import type { DnsEndpointWriter } from './dns-endpoints.js';
 import { type DnsLookup, expectedRecords, verifyRecords } from './dns-records.js';
 import { type ConditionPart, type DkimFacts, desiredStatus } from './status.js';
 
@@ -66,6 +67,8 @@ export interface MailDomainReconcilerOptions {
   defaultMxHosts: string[];
   /** Target of the autoconfig./autodiscover.<domain> CNAMEs listed in status; unset: not listed. */
   autoconfigTarget?: string | undefined;
+  /** Writes DNSEndpoints for MailDomains with spec.dns.provider externalDNS. */
+  dnsEndpoints?: DnsEndpointWriter;
   dnsRecheckMs: number;
   /** No MailDomain gets a new DKIM key sooner than this after its previous one. */
   keyMinIntervalMs: number;
@@ -178,6 +181,7 @@ export class MailDomainReconciler implements Reconciler {
       );
     }
     const dnsRecords = await this.dnsStatus(md, dkim);
+    await this.o.dnsEndpoints?.sync(md, dnsRecords);
     const effective = await this.effectiveExchanger(md);
     await this.writeStatus(md, {
       configApplied: {

@@ -247,8 +247,14 @@ export const MailDomainSpec = z
           .boolean()
           .default(true)
           .describe('Look the records up and report in the DnsVerified condition.'),
+        provider: z
+          .enum(['none', 'externalDNS'])
+          .default('none')
+          .describe(
+            'Who publishes the records. none: you do, from status.dnsRecords. externalDNS: the operator writes a DNSEndpoint <name>-dns (externaldns.k8s.io/v1alpha1) with every record of status.dnsRecords, owned by this MailDomain, for external-dns to publish.',
+          ),
       })
-      .default({ dmarcPolicy: 'quarantine', verify: true })
+      .default({ dmarcPolicy: 'quarantine', verify: true, provider: 'none' })
       .describe('The DNS records this domain should publish (listed in status.dnsRecords).'),
   })
   .describe('Desired state of a mail domain.')
