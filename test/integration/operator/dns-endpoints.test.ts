@@ -167,6 +167,7 @@ describe('DNSEndpoint for external-dns', () => {
       lines.includes('TXT _dmarc.ext.example v=DMARC1; p=quarantine; rua=mailto:postmaster@ext.example'),
     );
     assert.ok(lines.some((l) => l.startsWith('TXT _mta-sts.ext.example v=STSv1; id=')));
+    assert.ok(lines.includes('TXT _smtp._tls.ext.example v=TLSRPTv1; rua=mailto:postmaster@ext.example'));
     assert.ok(lines.includes('CNAME autoconfig.ext.example web.hermod.example'));
     assert.ok(lines.includes('SRV _imaps._tcp.ext.example 0 1 993 mail.ext.example'));
     assert.ok(endpoint.spec.endpoints.every((e) => e.recordTTL === 300));

@@ -84,7 +84,7 @@ describe('MailDomain lifecycle', () => {
     assert.equal(condition(md, 'DnsVerified')?.status, 'False', 'nothing is published yet');
     assert.equal(condition(md, 'DnsVerified')?.reason, 'RecordsMissing');
     const purposes = new Set(md.status?.dnsRecords?.map((r) => r.purpose));
-    assert.deepEqual([...purposes].sort(), ['ClientSRV', 'DKIM', 'DMARC', 'MTA-STS', 'MX', 'SPF']);
+    assert.deepEqual([...purposes].sort(), ['ClientSRV', 'DKIM', 'DMARC', 'MTA-STS', 'MX', 'SPF', 'TLS-RPT']);
     const table = await env.cp.kubectlOk(['get', 'mdom', '-n', 'default']);
     assert.match(table, /example-com\s+example\.com\s+local\s+local\s+True/);
   });

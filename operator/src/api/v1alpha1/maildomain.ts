@@ -302,7 +302,7 @@ export type Condition = z.infer<typeof Condition>;
 export const DnsRecordStatus = z
   .object({
     purpose: z
-      .enum(['MX', 'SPF', 'DKIM', 'DMARC', 'MTA-STS', 'Autoconfig', 'Autodiscover', 'ClientSRV'])
+      .enum(['MX', 'SPF', 'DKIM', 'DMARC', 'MTA-STS', 'TLS-RPT', 'Autoconfig', 'Autodiscover', 'ClientSRV'])
       .describe('What the record is for.'),
     type: z.enum(['MX', 'TXT', 'CNAME', 'SRV']).describe('DNS record type.'),
     name: z.string().describe('Owner name of the record.'),
