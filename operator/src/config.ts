@@ -24,6 +24,8 @@ export const operatorEnv = z.object({
   MAX_BACKOFF_MS: env.int(5 * 60_000, 100, 3_600_000),
   /** Our MX host names, published as the MX records a domain should have (spec.dns.mxHosts overrides). */
   HERMOD_MX_HOSTS: env.list([]),
+  /** Host name the autoconfig.<domain> and autodiscover.<domain> CNAMEs point at (the Ingress in front of routing's HTTP listener); unset: they are not listed. */
+  HERMOD_AUTOCONFIG_HOST: env.optionalString(),
   DNS_VERIFY: env.bool(true),
   /** Resolvers for DNS verification as host or host:port; unset: the system's. */
   DNS_SERVERS: env.list([]),

@@ -92,6 +92,7 @@ const operator = new Operator({
   dnsRecheckMs: config.DNS_RECHECK_MS,
   keyMinIntervalMs: config.DKIM_KEY_MIN_INTERVAL_MS,
   defaultMxHosts: config.HERMOD_MX_HOSTS,
+  autoconfigTarget: config.HERMOD_AUTOCONFIG_HOST,
   generateKey: generateDkimKey,
   onLostLeadership: () => logger.warn('lost leadership; campaigning again'),
   accounts,

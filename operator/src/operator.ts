@@ -5,6 +5,7 @@ import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1/maildo
 import { GROUP_PLURAL, USER_PLURAL } from './api/v1alpha1/mailuser.js';
 import { Controller, type Reconciler } from './controller/controller.js';
 import type { DkimAlgorithm, GeneratedKey } from './controller/dkim.js';
+import { DnsEndpointWriter } from './controller/dns-endpoints.js';
 import type { DnsLookup } from './controller/dns-records.js';
 import { domainHealth } from './controller/health.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, MailDomainReconciler } from './controller/maildomain-reconciler.js';
@@ -46,6 +47,10 @@ export interface OperatorOptions {
   /** Default 5 s. */
   keyMinIntervalMs?: number;
   defaultMxHosts: string[];
+  /** Target of the autoconfig./autodiscover.<domain> CNAMEs listed in status; unset: not listed. */
+  autoconfigTarget?: string | undefined;
+  /** TTL of the records in the DNSEndpoints written for spec.dns.provider externalDNS (default 300 s). */
+  dnsEndpointTtlSeconds?: number;
   generateKey: (algorithm: DkimAlgorithm) => Promise<GeneratedKey>;
   clock?: () => Date;
   /** Called when this replica stops leading while the operator is still running (it campaigns again). */
@@ -123,6 +128,13 @@ export class Operator {
       metrics: o.metrics,
       fieldManager: FIELD_MANAGER,
       defaultMxHosts: o.defaultMxHosts,
+      autoconfigTarget: o.autoconfigTarget,
+      dnsEndpoints: new DnsEndpointWriter({
+        client: o.client,
+        fieldManager: FIELD_MANAGER,
+        logger: o.logger,
+        ttlSeconds: o.dnsEndpointTtlSeconds ?? 300,
+      }),
       dnsRecheckMs: o.dnsRecheckMs,
       keyMinIntervalMs: o.keyMinIntervalMs ?? 5_000,
     });

@@ -17,6 +17,11 @@ msa:
   ports:
     - { name: submission, containerPort: 2587, servicePort: 587, env: MSA_SUBMISSION_PORT }
     - { name: submissions, containerPort: 2465, servicePort: 465, env: MSA_SUBMISSIONS_PORT }
+  # With service.proxyProtocol the Service sends 587 and 465 to these listeners (PROXY header first).
+  proxies:
+    - { name: sub-proxy, containerPort: 2588, env: MSA_PROXY_SUBMISSION_PORT, replaces: submission }
+    - { name: subs-proxy, containerPort: 2466, env: MSA_PROXY_SUBMISSIONS_PORT, replaces: submissions }
+  proxyTrustedEnv: MSA_PROXY_TRUSTED_CIDRS
 mx:
   key: mx
   database: true
@@ -27,7 +32,9 @@ mx:
   ports:
     - { name: smtp, containerPort: 2525, servicePort: 25, env: MX_SMTP_PORT }
   # With service.proxyProtocol the Service sends port 25 to this listener, which reads a PROXY header first.
-  proxy: { name: smtp-proxy, containerPort: 2526, env: MX_PROXY_PORT, replaces: smtp }
+  proxies:
+    - { name: smtp-proxy, containerPort: 2526, env: MX_PROXY_PORT, replaces: smtp }
+  proxyTrustedEnv: MX_PROXY_TRUSTED_CIDRS
 routing:
   key: routing
   database: true
@@ -64,6 +71,11 @@ imap:
     - { name: pop3, containerPort: 2110, servicePort: 110, env: POP3_PORT }
     - { name: pop3s, containerPort: 2995, servicePort: 995, env: POP3S_PORT }
     - { name: managesieve, containerPort: 4190, servicePort: 4190, env: MANAGESIEVE_PORT }
+  # With service.proxyProtocol the Service sends 143 and 993 to these listeners (PROXY header first).
+  proxies:
+    - { name: imap-proxy, containerPort: 2144, env: IMAP_PROXY_PORT, replaces: imap }
+    - { name: imaps-proxy, containerPort: 2994, env: IMAPS_PROXY_PORT, replaces: imaps }
+  proxyTrustedEnv: IMAP_PROXY_TRUSTED_CIDRS
 operator:
   key: operator
   database: true
@@ -217,9 +229,13 @@ switches. Call with (dict "root" $ "component" "mx").
 {{- $root := .root -}}
 {{- $facts := index (include "hermod.componentTable" $root | fromJson) .component -}}
 {{- $values := index $root.Values $facts.key -}}
-{{- if and $facts.proxy $values.service.proxyProtocol }}
-- name: {{ $facts.proxy.env }}
-  value: {{ $facts.proxy.containerPort | quote }}
+{{- if and $facts.proxies $values.service.proxyProtocol }}
+{{- range $facts.proxies }}
+- name: {{ .env }}
+  value: {{ .containerPort | quote }}
+{{- end }}
+- name: {{ $facts.proxyTrustedEnv }}
+  value: {{ join "," $values.service.proxyTrustedCidrs | quote }}
 {{- end }}
 {{- with $facts.hostnameEnv }}
 - name: {{ . }}
@@ -253,6 +269,10 @@ switches. Call with (dict "root" $ "component" "mx").
 {{- if eq .component "operator" }}
 - name: HERMOD_MX_HOSTS
   value: {{ $root.Values.mailHostname | quote }}
+{{- with $root.Values.routing.clientConfig.cnameTarget }}
+- name: HERMOD_AUTOCONFIG_HOST
+  value: {{ . | quote }}
+{{- end }}
 - name: POD_NAME
   valueFrom:
     fieldRef: { fieldPath: metadata.name }

@@ -62,6 +62,7 @@ export function desiredDomainConfig(
           },
         }
       : {}),
+    ...(spec.clients ? { clients: spec.clients } : {}),
     source: sourceOf(md),
     generation: md.metadata.generation ?? 0,
   };

@@ -55,6 +55,13 @@ export function expectedRecords(
       name: `_mta-sts.${domain}`,
       value: `v=STSv1; id=${mtaStsId(md)}`,
     });
+    // TLS-RPT (RFC 8460): where sending MTAs report failures to apply the MTA-STS policy.
+    records.push({
+      purpose: 'TLS-RPT',
+      type: 'TXT',
+      name: `_smtp._tls.${domain}`,
+      value: `v=TLSRPTv1; rua=mailto:postmaster@${domain}`,
+    });
   }
   return records;
 }
@@ -94,6 +101,8 @@ export async function verifyRecords(records: DnsRecordStatus[], dns: DnsLookup):
   };
   return Promise.all(
     records.map(async (record) => {
+      // Only the records mail flow depends on are verified (client autoconfiguration records are listed only).
+      if (record.type !== 'MX' && record.type !== 'TXT') return record;
       const result = await lookup(record.type, record.name);
       if (!result.ok) return { ...record, visible: false, detail: `lookup failed: ${result.error}` };
       const visible = result.values.some((value) => matches(record, value));
@@ -113,6 +122,7 @@ function relevant(record: DnsRecordStatus, value: string): boolean {
   if (record.purpose === 'SPF') return v.startsWith('v=spf1');
   if (record.purpose === 'DMARC') return v.startsWith('v=dmarc1');
   if (record.purpose === 'MTA-STS') return v.startsWith('v=stsv1');
+  if (record.purpose === 'TLS-RPT') return v.startsWith('v=tlsrptv1');
   return v.startsWith('v=dkim1');
 }
 
@@ -132,6 +142,9 @@ function matches(record: DnsRecordStatus, value: string): boolean {
         squash(value).includes(squash(/p=[a-z]+/.exec(record.value)?.[0] ?? ''))
       );
     case 'MTA-STS':
+    case 'TLS-RPT':
       return squash(value) === squash(record.value);
+    default:
+      return false;
   }
 }

@@ -27,6 +27,7 @@ import type { EventRecorder } from '../kube/events.js';
 import type { Informer, KubeObject } from '../kube/informer.js';
 import type { JsonPatchOp, KubeClient } from '../kube/kube-client.js';
 import type { OperatorMetrics } from '../metrics.js';
+import { clientRecords } from './client-records.js';
 import type { ReconcileResult, Reconciler } from './controller.js';
 import { type ActiveDkim, desiredDomainConfig, sameConfig, sourceOf } from './desired-config.js';
 import {
@@ -37,6 +38,7 @@ import {
   planDkim,
   selectorFactory,
 } from './dkim.js';
+import type { DnsEndpointWriter } from './dns-endpoints.js';
 import { type DnsLookup, expectedRecords, verifyRecords } from './dns-records.js';
 import { type ConditionPart, type DkimFacts, desiredStatus } from './status.js';
 
@@ -81,6 +83,10 @@ export interface MailDomainReconcilerOptions {
   metrics: OperatorMetrics;
   fieldManager: string;
   defaultMxHosts: string[];
+  /** Target of the autoconfig./autodiscover.<domain> CNAMEs listed in status; unset: not listed. */
+  autoconfigTarget?: string | undefined;
+  /** Writes DNSEndpoints for MailDomains with spec.dns.provider externalDNS. */
+  dnsEndpoints?: DnsEndpointWriter;
   dnsRecheckMs: number;
   /** No MailDomain gets a new DKIM key sooner than this after its previous one. */
   keyMinIntervalMs: number;
@@ -204,6 +210,7 @@ export class MailDomainReconciler implements Reconciler {
       );
     }
     const dnsRecords = await this.dnsStatus(md, dkim);
+    await this.o.dnsEndpoints?.sync(md, dnsRecords);
     const effective = await this.effectiveExchanger(md);
     await this.writeStatus(md, {
       configApplied: {
@@ -613,6 +620,11 @@ export class MailDomainReconciler implements Reconciler {
   }
 
   private async dnsStatus(md: MailDomain, dkim: DkimOutcome): Promise<DnsRecordStatus[]> {
+    const mail = await this.mailDnsStatus(md, dkim);
+    return [...mail, ...clientRecords(md, this.o.autoconfigTarget)];
+  }
+
+  private async mailDnsStatus(md: MailDomain, dkim: DkimOutcome): Promise<DnsRecordStatus[]> {
     const records = expectedRecords(md, dkim.published, this.o.defaultMxHosts);
     if (!this.o.dns || !md.spec.dns.verify) return records;
     const key = this.keyOf(md);

@@ -13,6 +13,12 @@ export const imapEnv = z.object({
   IMAP_HOST: env.host('0.0.0.0'),
   IMAP_PORT: env.port(2143),
   IMAPS_PORT: env.port(2993),
+  /** IMAP (STARTTLS) behind a load balancer: a PROXY protocol v1/v2 header comes first; 0 = off. */
+  IMAP_PROXY_PORT: env.port(0),
+  /** IMAPS behind a load balancer: the PROXY header, then the TLS handshake; 0 = off. */
+  IMAPS_PROXY_PORT: env.port(0),
+  /** Peers (CIDRs) whose PROXY headers are believed on the PROXY ports; others are refused. Empty: any peer. */
+  IMAP_PROXY_TRUSTED_CIDRS: env.list([]),
   POP3_PORT: env.port(2110),
   POP3S_PORT: env.port(2995),
   /** ManageSieve (RFC 5804, STARTTLS): users upload and activate their Sieve filters here. */

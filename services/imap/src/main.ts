@@ -14,6 +14,7 @@ import {
   createServiceBase,
   openCertificateFiles,
   runMain,
+  TrustedProxies,
 } from '@hermod/service-runtime';
 import { SIEVE_EXTENSIONS } from '@hermod/sieve';
 import { SieveScripts } from '@hermod/sieve-store';
@@ -105,11 +106,13 @@ runMain('imap', async () => {
   };
 
   const listeners: Array<{ name: string; listener: ProtocolListener }> = [];
-  const imap = (port: number, tls: CertificateFiles | undefined) =>
+  const trustedProxies = new TrustedProxies(config.IMAP_PROXY_TRUSTED_CIDRS);
+  const imap = (port: number, tls: CertificateFiles | undefined, proxied = false) =>
     new ProtocolListener({
       host: config.IMAP_HOST,
       port,
       ...(tls ? { tls } : {}),
+      ...(proxied ? { proxy: { trusted: trustedProxies } } : {}),
       limiter,
       logger,
       refusal: '* BYE Too many connections from your address\r\n',
@@ -168,6 +171,10 @@ runMain('imap', async () => {
     listeners.push({ name: 'imap', listener: imap(config.IMAP_PORT, undefined) });
   if (config.IMAP_LISTENERS.includes('imaps') && certificates)
     listeners.push({ name: 'imaps', listener: imap(config.IMAPS_PORT, certificates) });
+  if (config.IMAP_PROXY_PORT)
+    listeners.push({ name: 'imap-proxy', listener: imap(config.IMAP_PROXY_PORT, undefined, true) });
+  if (config.IMAPS_PROXY_PORT && certificates)
+    listeners.push({ name: 'imaps-proxy', listener: imap(config.IMAPS_PROXY_PORT, certificates, true) });
 
   if (config.IMAP_LISTENERS.includes('pop3'))
     listeners.push({ name: 'pop3', listener: pop3(config.POP3_PORT, undefined) });

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from '@hermod/logging';
+import { acceptProxied, type TrustedProxies } from '@hermod/service-runtime';
 
 /** Counts open connections per key and refuses past a cap. */
 class Counter<K> {
@@ -66,6 +67,11 @@ export interface ListenerOptions {
   createSession(socket: Socket, secure: boolean, remoteAddress: string, release: () => void): ClosableSession;
   /** Greeting for connections over the per-IP cap (protocol specific). */
   refusal: string;
+  /**
+   * Behind a load balancer: every connection starts with a PROXY protocol header (before TLS),
+   * from a trusted peer, and the client address it names is the session's (limits, throttles, logs).
+   */
+  proxy?: { trusted: TrustedProxies };
 }
 
 /** A TCP (or implicit TLS) listener that tracks its sessions for graceful shutdown. */
@@ -78,8 +84,7 @@ export class ProtocolListener {
 
   async listen(): Promise<number> {
     const { options } = this;
-    const onConnection = (socket: Socket, secure: boolean) => {
-      const remoteAddress = socket.remoteAddress ?? 'unknown';
+    const onConnection = (socket: Socket, secure: boolean, remoteAddress: string) => {
       socket.on('error', () => {});
       if (!options.limiter.acquireIp(remoteAddress)) {
         socket.end(options.refusal);
@@ -96,18 +101,27 @@ export class ProtocolListener {
       this.sessions.add(session);
       socket.once('close', release);
       session.start();
+      // A socket that came through acceptProxied was paused after its header.
+      socket.resume();
     };
     const tls = options.tls;
     // Implicit TLS wraps the accepted socket the same way STARTTLS does, with the shared context.
-    const server = createServer((socket) => {
-      if (!tls) return onConnection(socket, false);
+    const accepted = (socket: Socket, remoteAddress: string) => {
+      if (!tls) return onConnection(socket, false, remoteAddress);
       socket.on('error', () => {});
       const secure = new TLSSocket(socket, { isServer: true, secureContext: tls.context });
-      secure.once('secure', () => onConnection(secure, true));
+      secure.once('secure', () => onConnection(secure, true, remoteAddress));
       secure.on('error', (error) => {
         options.logger.debug({ err: error }, 'TLS handshake failed');
         socket.destroy();
       });
+    };
+    const proxy = options.proxy;
+    const server = createServer((socket) => {
+      if (!proxy) return accepted(socket, socket.remoteAddress ?? 'unknown');
+      acceptProxied(socket, { trusted: proxy.trusted, logger: options.logger }, (client, { source }) =>
+        accepted(client, source?.address ?? client.remoteAddress ?? 'unknown'),
+      );
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {

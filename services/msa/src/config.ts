@@ -24,6 +24,12 @@ export const msaEnv = z.object({
   MSA_SUBMISSION_PORT: env.port(587),
   /** Implicit-TLS submission (465 in production). */
   MSA_SUBMISSIONS_PORT: env.port(465),
+  /** STARTTLS submission behind a load balancer: a PROXY protocol v1/v2 header comes first; 0 = off. */
+  MSA_PROXY_SUBMISSION_PORT: env.port(0),
+  /** Implicit-TLS submission behind a load balancer: the PROXY header, then the TLS handshake; 0 = off. */
+  MSA_PROXY_SUBMISSIONS_PORT: env.port(0),
+  /** Peers (CIDRs) whose PROXY headers are believed on the PROXY ports; others are refused. Empty: any peer. */
+  MSA_PROXY_TRUSTED_CIDRS: env.list([]),
   MSA_HOSTNAME: env.string(hostname()),
   TLS_CERT_FILE: z.string().min(1, 'a PEM certificate file is required (submission only runs over TLS)'),
   TLS_KEY_FILE: z.string().min(1, 'a PEM private key file is required'),

@@ -1,4 +1,5 @@
-import { BlockList, isIPv6 } from 'node:net';
+import { BlockList, isIPv6, type Server } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import {
   AccountStore,
   LoginGate,
@@ -22,9 +23,11 @@ import {
   createServiceBase,
   openCertificateFiles,
   runMain,
+  TrustedProxies,
 } from '@hermod/service-runtime';
 import {
   cachedValidator,
+  createProxyListener,
   postmasterAddress,
   RecipientCache,
   RecipientRoutes,
@@ -33,7 +36,6 @@ import {
 } from '@hermod/smtp';
 import { AcceptBatcher } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
-import type { SMTPServer } from 'smtp-server';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
 import { type OutboundFilterDeps, observeSubmissionMalware } from './policy/outbound-filter.js';
@@ -41,11 +43,11 @@ import { suspensionReporter } from './sending-suspension.js';
 import { SubmissionLimits } from './submission-limits.js';
 import { createSubmissionServers } from './submission-server.js';
 
-function listen(server: SMTPServer, port: number, host: string): Promise<number> {
+function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
-      const address = server.server.address();
+      const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);
     });
   });
@@ -213,16 +215,47 @@ runMain('msa', async () => {
     servers.starttls.updateSecureContext(pair);
     servers.implicitTls.updateSecureContext(pair);
   });
-  const submissionPort = await listen(servers.starttls, config.MSA_SUBMISSION_PORT, config.MSA_HOST);
-  const submissionsPort = await listen(servers.implicitTls, config.MSA_SUBMISSIONS_PORT, config.MSA_HOST);
+  const submissionPort = await listen(servers.starttls.server, config.MSA_SUBMISSION_PORT, config.MSA_HOST);
+  const submissionsPort = await listen(
+    servers.implicitTls.server,
+    config.MSA_SUBMISSIONS_PORT,
+    config.MSA_HOST,
+  );
+  // Behind a load balancer speaking the PROXY protocol: the client address comes from its header.
+  const trustedProxies = new TrustedProxies(config.MSA_PROXY_TRUSTED_CIDRS);
+  const proxies: Server[] = [];
+  const proxyPorts: Record<string, number> = {};
+  if (config.MSA_PROXY_SUBMISSION_PORT) {
+    const proxy = createProxyListener(servers.starttls, { trusted: trustedProxies, logger });
+    proxyPorts.submission = await listen(proxy, config.MSA_PROXY_SUBMISSION_PORT, config.MSA_HOST);
+    proxies.push(proxy);
+  }
+  if (config.MSA_PROXY_SUBMISSIONS_PORT) {
+    const proxy = createProxyListener(servers.implicitTls, {
+      trusted: trustedProxies,
+      logger,
+      // The TLS handshake follows the PROXY header, with the certificate in service now.
+      wrap: (socket, start) => {
+        const secure = new TLSSocket(socket, { isServer: true, secureContext: certificates.context });
+        secure.once('secure', () => start(secure));
+        secure.on('error', (error) => {
+          logger.debug({ err: error }, 'TLS handshake failed');
+          socket.destroy();
+        });
+      },
+    });
+    proxyPorts.submissions = await listen(proxy, config.MSA_PROXY_SUBMISSIONS_PORT, config.MSA_HOST);
+    proxies.push(proxy);
+  }
   // Stop accepting first; transactions in flight finish (or get 421) within the grace period.
   shutdown.register('smtp-listeners', () =>
-    Promise.all(
-      [servers.starttls, servers.implicitTls].map(
+    Promise.all([
+      ...proxies.map((p) => new Promise<void>((resolve) => p.close(() => resolve()))),
+      ...[servers.starttls, servers.implicitTls].map(
         (s) => new Promise<void>((resolve) => s.close(() => resolve())),
       ),
-    ).then(() => {}),
+    ]).then(() => {}),
   );
   await base.startOps();
-  logger.info({ submissionPort, submissionsPort }, 'msa listening');
+  logger.info({ submissionPort, submissionsPort, proxyPorts }, 'msa listening');
 });

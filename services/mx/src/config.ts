@@ -24,6 +24,8 @@ export const mxEnv = z.object({
   MX_SMTP_PORT: env.port(25),
   /** A second listener that expects a PROXY protocol v1 or v2 header first (behind a load balancer); 0 = off. */
   MX_PROXY_PORT: env.port(0),
+  /** Peers (CIDRs) whose PROXY headers are believed on MX_PROXY_PORT; others are refused. Empty: any peer. */
+  MX_PROXY_TRUSTED_CIDRS: env.list([]),
   MX_HOSTNAME: env.string(hostname()),
   MX_BANNER: env.string('Hermod ESMTP'),
   /** STARTTLS is offered only when both are set. */

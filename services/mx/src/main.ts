@@ -17,9 +17,11 @@ import {
   createServiceBase,
   openCertificateFiles,
   runMain,
+  TrustedProxies,
 } from '@hermod/service-runtime';
 import {
   cachedValidator,
+  createProxyListener,
   postmasterAddress,
   RecipientCache,
   RecipientRoutes,
@@ -30,7 +32,6 @@ import { AcceptBatcher, PeriodicPass } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import { loadMxConfig } from './config.js';
 import type { MxDeps } from './deps.js';
-import { createProxyListener } from './listener/proxy-listener.js';
 import { createMxServer } from './mx-server.js';
 import { cachingResolver } from './policy/caching-resolver.js';
 import { ClientLimits } from './policy/client-limits.js';
@@ -170,7 +171,9 @@ runMain('mx', async () => {
   const smtp = createMxServer(deps, certificates?.pair);
   certificates?.onChange((pair) => smtp.updateSecureContext(pair));
   const smtpPort = await listen(smtp.server, config.MX_SMTP_PORT, config.MX_HOST);
-  const proxy = config.MX_PROXY_PORT ? createProxyListener(smtp, logger) : undefined;
+  const proxy = config.MX_PROXY_PORT
+    ? createProxyListener(smtp, { trusted: new TrustedProxies(config.MX_PROXY_TRUSTED_CIDRS), logger })
+    : undefined;
   const proxyPort = proxy ? await listen(proxy, config.MX_PROXY_PORT, config.MX_HOST) : undefined;
   // Stop accepting first; transactions in flight finish (or get 421) within the grace period.
   shutdown.register('smtp-listeners', async () => {

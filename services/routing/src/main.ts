@@ -2,6 +2,7 @@ import { promises as dns } from 'node:dns';
 import { hostname } from 'node:os';
 import { AccountStore } from '@hermod/accounts';
 import {
+  clientSettingsOf,
   DomainConfigStore,
   mtaStsPolicyOf,
   openDomainBucket,
@@ -19,6 +20,7 @@ import { Counter } from 'prom-client';
 import { CoalescingAccountLookup, CoalescingLookup } from './account-lookup.js';
 import { AutoExchangerMonitor } from './auto-exchanger-monitor.js';
 import { BackupCallout } from './backup-callout.js';
+import { clientConfigHandler } from './client-config/handler.js';
 import { loadRoutingConfig } from './config.js';
 import { explainRouteHandler } from './grpc/explain-route.js';
 import { validateRecipientHandler } from './grpc/validate-recipient.js';
@@ -188,6 +190,12 @@ runMain('routing', async () => {
       const policy = domainConfig && mtaStsPolicyOf(domainConfig, mtaStsDefaults);
       return policy ? renderMtaStsPolicy(policy) : undefined;
     },
+    clientConfig: clientConfigHandler({
+      settingsFor: (domain) => {
+        const domainConfig = domains.get(domain);
+        return domainConfig && clientSettingsOf(domainConfig);
+      },
+    }),
     logger,
   });
   shutdown.register('mta-sts', () => mtaSts.close());

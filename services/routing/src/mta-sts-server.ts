@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '@hermod/logging';
 import { listenHttp } from '@hermod/service-runtime';
+import type { ClientConfigHandler } from './client-config/handler.js';
 
 export const MTA_STS_PATH = '/.well-known/mta-sts.txt';
 
@@ -24,16 +25,20 @@ export function policyDomainOfHost(hostHeader: string | undefined): string | und
 /**
  * Serves our domains' MTA-STS policies over plain HTTP (TLS ends at the Ingress in front):
  * GET /.well-known/mta-sts.txt with Host `mta-sts.<domain>` answers the domain's policy as
- * text/plain, or 404 when the domain is unknown or publishes none.
+ * text/plain, or 404 when the domain is unknown or publishes none. The same listener serves
+ * client autoconfiguration (autoconfig.<domain>, autodiscover.<domain>) through clientConfig.
  */
 export async function startMtaStsServer(options: {
   host: string;
   port: number;
   /** The policy file body for a domain, undefined when it has none. */
   policyFor: (domain: string) => string | undefined;
+  /** Client autoconfiguration requests; it answers false for paths that are not its own. */
+  clientConfig?: ClientConfigHandler;
   logger: Logger;
 }): Promise<MtaStsServer> {
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (options.clientConfig && (await options.clientConfig(req, res))) return;
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -54,12 +59,10 @@ export async function startMtaStsServer(options: {
       .end(req.method === 'HEAD' ? undefined : body);
   };
   const server: Server = createServer((req, res) => {
-    try {
-      handle(req, res);
-    } catch (error) {
-      options.logger.error({ err: error }, 'MTA-STS policy request failed');
+    handle(req, res).catch((error: unknown) => {
+      options.logger.error({ err: error, path: req.url }, 'HTTP request failed');
       if (!res.headersSent) res.writeHead(500).end();
-    }
+    });
   });
   const port = await listenHttp(server, options.host, options.port);
   return {

@@ -154,7 +154,7 @@ function checkDeployments(
     // Listeners: container ports and the env telling the service to use them.
     const expected = expectedComponents[name].ports as Record<string, readonly [number, number]>;
     const containerPorts = (c.ports as Any[])
-      .filter((p) => p.name !== 'ops' && p.name !== 'smtp-proxy')
+      .filter((p) => p.name !== 'ops' && !p.name.endsWith('-proxy'))
       .map((p) => p.containerPort)
       .sort();
     assert.deepEqual(
@@ -392,6 +392,47 @@ describe('all-features values', () => {
     assert.equal(mda.get('MDA_HOSTNAME')?.value, 'mail.example.org');
   });
 
+  test('imap and msa behind PROXY protocol: 143/993 and 587/465 go to the PROXY listeners, with the trusted CIDRs', async () => {
+    const imap = containerOf(deploymentOf(objects, 'imap'));
+    const env = envOf(imap);
+    assert.equal(env.get('IMAP_PROXY_PORT')?.value, '2144');
+    assert.equal(env.get('IMAPS_PROXY_PORT')?.value, '2994');
+    assert.equal(env.get('IMAP_PROXY_TRUSTED_CIDRS')?.value, '10.0.0.0/8,fd00::/8');
+    const service = byKind(objects, 'Service').find((s) => component(s) === 'imap');
+    assert.deepEqual(
+      ((service?.spec.ports ?? []) as Any[]).map((p) => [p.port, p.targetPort]),
+      [
+        [143, 'imap-proxy'],
+        [993, 'imaps-proxy'],
+        [110, 'pop3'],
+        [995, 'pop3s'],
+        [4190, 'managesieve'],
+      ],
+    );
+    const policy = byKind(objects, 'NetworkPolicy').find((p) => component(p) === 'imap');
+    const publicPorts = ((policy?.spec.ingress ?? []) as Any[])[0].ports.map((p: Any) => p.port);
+    assert.ok(publicPorts.includes(2144) && publicPorts.includes(2994));
+    const msaObjects = await renderChart({
+      set: ['msa.service.proxyProtocol=true', 'msa.service.proxyTrustedCidrs={192.168.0.0/16}'],
+    });
+    const msa = envOf(containerOf(deploymentOf(msaObjects, 'msa')));
+    assert.equal(msa.get('MSA_PROXY_SUBMISSION_PORT')?.value, '2588');
+    assert.equal(msa.get('MSA_PROXY_SUBMISSIONS_PORT')?.value, '2466');
+    assert.equal(msa.get('MSA_PROXY_TRUSTED_CIDRS')?.value, '192.168.0.0/16');
+    const msaService = byKind(msaObjects, 'Service').find((s) => component(s) === 'msa');
+    assert.deepEqual(
+      ((msaService?.spec.ports ?? []) as Any[]).map((p) => [p.port, p.targetPort]),
+      [
+        [587, 'sub-proxy'],
+        [465, 'subs-proxy'],
+      ],
+    );
+    await assert.rejects(
+      renderChartText({ set: ['msa.service.proxyTrustedCidrs={not-a-cidr}'] }),
+      /proxyTrustedCidrs/,
+    );
+  });
+
   test('mx behind PROXY protocol: port 25 goes to the listener that reads the PROXY header', () => {
     const mx = containerOf(deploymentOf(objects, 'mx'));
     assert.ok((mx.ports as Any[]).some((p) => p.name === 'smtp-proxy' && p.containerPort === 2526));
@@ -423,8 +464,8 @@ describe('MTA-STS policy hosting', () => {
       'routing Service port 80 -> mta-sts',
     );
     const ingresses = byKind(objects, 'Ingress');
-    assert.equal(ingresses.length, 1);
-    const ingress = ingresses[0] as Any;
+    assert.equal(ingresses.length, 2);
+    const ingress = ingresses.find((i) => i.metadata.name.endsWith('-mta-sts')) as Any;
     assert.equal(ingress.spec.ingressClassName, 'nginx');
     assert.deepEqual(ingress.spec.tls, [
       { secretName: 'mta-sts-tls', hosts: ['mta-sts.example.com', 'mta-sts.example.org'] },
@@ -460,6 +501,57 @@ describe('MTA-STS policy hosting', () => {
     await assert.rejects(
       renderChartText({
         set: ['routing.mtaSts.ingress.enabled=true', 'routing.mtaSts.ingress.hosts={example.com}'],
+      }),
+      /hosts/,
+    );
+  });
+
+  test('the client autoconfiguration Ingress routes autoconfig./autodiscover.<domain> paths to the same listener', async () => {
+    const objects = await renderChart({ valuesFiles: [allFeaturesValues] });
+    const service = byKind(objects, 'Service').find((s) => component(s) === 'routing');
+    const ingress = byKind(objects, 'Ingress').find((i) => i.metadata.name.endsWith('-client-config')) as Any;
+    assert.ok(ingress, 'a client-config Ingress');
+    assert.equal(ingress.spec.ingressClassName, 'nginx');
+    assert.deepEqual(
+      (ingress.spec.rules as Any[]).map((r) => r.host),
+      ['autoconfig.example.com', 'autodiscover.example.com'],
+    );
+    for (const rule of ingress.spec.rules as Any[]) {
+      assert.deepEqual(
+        (rule.http.paths as Any[]).map((p) => p.path),
+        [
+          '/mail/config-v1.1.xml',
+          '/.well-known/autoconfig/mail/config-v1.1.xml',
+          '/autodiscover/autodiscover.xml',
+          '/Autodiscover/Autodiscover.xml',
+          '/mail.mobileconfig',
+        ],
+      );
+      for (const path of rule.http.paths as Any[]) {
+        assert.equal(path.pathType, 'Exact');
+        assert.deepEqual(path.backend, {
+          service: { name: service?.metadata.name, port: { name: 'mta-sts' } },
+        });
+      }
+    }
+    // The operator lists the autoconfig./autodiscover.<domain> CNAMEs with this target.
+    const operator = byKind(objects, 'Deployment').find((d) => component(d) === 'operator') as Any;
+    assert.deepEqual(
+      (operator.spec.template.spec.containers[0].env as Any[]).find(
+        (e) => e.name === 'HERMOD_AUTOCONFIG_HOST',
+      ),
+      { name: 'HERMOD_AUTOCONFIG_HOST', value: 'ingress.example.net' },
+    );
+    await assert.rejects(
+      renderChartText({ set: ['routing.clientConfig.ingress.enabled=true'] }),
+      /routing.clientConfig.ingress.hosts/,
+    );
+    await assert.rejects(
+      renderChartText({
+        set: [
+          'routing.clientConfig.ingress.enabled=true',
+          'routing.clientConfig.ingress.hosts={mail.example.com}',
+        ],
       }),
       /hosts/,
     );

@@ -338,7 +338,7 @@ describe('bundles (the image build step)', () => {
           opsPort = await freePort();
           value = String(opsPort);
         }
-        if (portVariables.has(variable.name) || variable.name === 'MX_PROXY_PORT')
+        if (portVariables.has(variable.name) || /_PROXY_(\w+_)?PORT$/.test(variable.name))
           value = String(await freePort());
         if (variable.name === 'ROUTING_GRPC_ADDRESS') value = routingAddress;
         env[variable.name] = value;

@@ -189,7 +189,7 @@ export interface MailDomainJson {
       retiringSelector?: string;
       secretName?: string;
     };
-    dnsRecords?: Array<{ purpose: string; name: string; value: string; visible?: boolean }>;
+    dnsRecords?: Array<{ purpose: string; type: string; name: string; value: string; visible?: boolean }>;
   };
 }
 

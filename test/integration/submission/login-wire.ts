@@ -34,9 +34,10 @@ function lineClient<S extends Socket>(socket: S) {
   return { socket, next };
 }
 
-/** An implicit-TLS client from the given loopback address. */
-export function openTlsClient(port: number, localAddress: string) {
+/** An implicit-TLS client from the given loopback address; `prefix` goes first (a PROXY header). */
+export function openTlsClient(port: number, localAddress: string, prefix?: Buffer) {
   const tcp = connect({ host: '127.0.0.1', port, localAddress });
+  if (prefix) tcp.write(prefix);
   return lineClient(tlsConnect({ socket: tcp, rejectUnauthorized: false }));
 }
 
@@ -67,11 +68,12 @@ export async function login(
   username: string,
   password: string,
   authzid = '',
+  proxyHeader?: Buffer,
 ): Promise<LoginOutcome> {
   const { socket, next } =
     protocol === 'sieve'
       ? await openManageSieveClient(port, localAddress)
-      : openTlsClient(port, localAddress);
+      : openTlsClient(port, localAddress, proxyHeader);
   const plain = Buffer.from(`${authzid}\0${username}\0${password}`).toString('base64');
   try {
     if (protocol === 'smtp') {

@@ -56,6 +56,7 @@ const hostName = z
   .regex(
     /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$/,
   );
+const clientPort = z.int().min(0).max(65535).optional();
 export const address = z
   .string()
   .min(3)
@@ -240,6 +241,31 @@ export const MailDomainSpec = z
       .describe(
         "The domain's global Sieve scripts. Set: they are exactly the domain's global scripts and `hermod sieve global` cannot change them; unset: the CLI manages them.",
       ),
+    clients: z
+      .object({
+        host: hostName
+          .optional()
+          .describe(
+            'Host name mail clients connect to for IMAP, POP3, submission and ManageSieve. Unset: mail.<domain>.',
+          ),
+        ports: z
+          .object({
+            imaps: clientPort.describe('IMAP over TLS (default 993).'),
+            imap: clientPort.describe('IMAP with STARTTLS (default 143).'),
+            pop3s: clientPort.describe('POP3 over TLS (default 995).'),
+            submissions: clientPort.describe('Submission over TLS (default 465).'),
+            submission: clientPort.describe('Submission with STARTTLS (default 587).'),
+            manageSieve: clientPort.describe('ManageSieve (default 4190).'),
+          })
+          .optional()
+          .describe(
+            'Ports of the client services; 0: the service is not offered. Unset: the well-known port.',
+          ),
+      })
+      .optional()
+      .describe(
+        'Where users point their mail clients: served as autoconfiguration (Thunderbird, Autodiscover, Apple profile) and listed as RFC 6186 SRV records in status.dnsRecords.',
+      ),
     dns: z
       .object({
         mxHosts: z
@@ -257,8 +283,14 @@ export const MailDomainSpec = z
           .boolean()
           .default(true)
           .describe('Look the records up and report in the DnsVerified condition.'),
+        provider: z
+          .enum(['none', 'externalDNS'])
+          .default('none')
+          .describe(
+            'Who publishes the records. none: you do, from status.dnsRecords. externalDNS: the operator writes a DNSEndpoint <name>-dns (externaldns.k8s.io/v1alpha1) with every record of status.dnsRecords, owned by this MailDomain, for external-dns to publish.',
+          ),
       })
-      .default({ dmarcPolicy: 'quarantine', verify: true })
+      .default({ dmarcPolicy: 'quarantine', verify: true, provider: 'none' })
       .describe('The DNS records this domain should publish (listed in status.dnsRecords).'),
   })
   .describe('Desired state of a mail domain.')
@@ -305,11 +337,22 @@ export type Condition = z.infer<typeof Condition>;
 
 export const DnsRecordStatus = z
   .object({
-    purpose: z.enum(['MX', 'SPF', 'DKIM', 'DMARC', 'MTA-STS']).describe('What the record is for.'),
-    type: z.enum(['MX', 'TXT']).describe('DNS record type.'),
+    purpose: z
+      .enum(['MX', 'SPF', 'DKIM', 'DMARC', 'MTA-STS', 'TLS-RPT', 'Autoconfig', 'Autodiscover', 'ClientSRV'])
+      .describe('What the record is for.'),
+    type: z.enum(['MX', 'TXT', 'CNAME', 'SRV']).describe('DNS record type.'),
     name: z.string().describe('Owner name of the record.'),
-    value: z.string().describe('Record data to publish (for MX: "<preference> <host>").'),
-    visible: z.boolean().optional().describe('Whether the resolver currently sees it (unset: not checked).'),
+    value: z
+      .string()
+      .describe(
+        'Record data to publish (for MX: "<preference> <host>"; for SRV: "<priority> <weight> <port> <target>").',
+      ),
+    visible: z
+      .boolean()
+      .optional()
+      .describe(
+        'Whether the resolver currently sees it (unset: not checked; client autoconfiguration records never are).',
+      ),
     detail: z.string().optional().describe('What the resolver returned when not visible.'),
   })
   .describe('A DNS record the domain should publish.');

@@ -1,3 +1,10 @@
+export {
+  CLIENT_PORT_DEFAULTS,
+  type ClientService,
+  type ClientSettings,
+  clientServices,
+  clientSettingsOf,
+} from './client-settings.js';
 export type { DkimKey as DkimKeyValue } from './dkim-keys.js';
 export {
   DKIM_KEY_BUCKET,

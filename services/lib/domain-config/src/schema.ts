@@ -88,6 +88,27 @@ export const DomainConfig = z.object({
     .default({ requireOutbound: false, mtaSts: 'none' }),
   /** Global Sieve scripts set by a MailDomain; unset: the CLI's (`hermod sieve global`). */
   sieve: DomainSieveScripts.optional(),
+  /**
+   * Where users point their mail clients (autoconfiguration, RFC 6186 SRV records); unset: host
+   * mail.<domain>, every service on its well-known port (see clientSettingsOf).
+   */
+  clients: z
+    .object({
+      host: z.string().min(1).max(253).optional(),
+      /** Per service; 0: the service is not offered to this domain's users. */
+      ports: z
+        .object({
+          imaps: z.number().int().min(0).max(65535),
+          imap: z.number().int().min(0).max(65535),
+          pop3s: z.number().int().min(0).max(65535),
+          submissions: z.number().int().min(0).max(65535),
+          submission: z.number().int().min(0).max(65535),
+          manageSieve: z.number().int().min(0).max(65535),
+        })
+        .partial()
+        .optional(),
+    })
+    .optional(),
   /** Who wrote it, for `hermod domain list` and status: 'cli' or 'operator:<namespace>/<name>'. */
   source: z.string().default('cli'),
   /** The MailDomain generation this record reflects (0 when written by the CLI). */

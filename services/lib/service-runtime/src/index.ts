@@ -19,6 +19,8 @@ export {
   type ReadinessCheck,
   startOpsServer,
 } from './ops-server.js';
+export { acceptProxied, type ProxiedClient, TrustedProxies } from './proxy-protocol/proxy-accept.js';
+export { type ProxyHeader, ProxyHeaderError, parseProxyHeader } from './proxy-protocol/proxy-header.js';
 export { ShutdownCoordinator } from './shutdown.js';
 export {
   CertificateFiles,

@@ -27,6 +27,7 @@ export {
   type PrepareOptions,
   prepareMessage,
 } from './prepare-message.js';
+export { createProxyListener } from './proxy-listener.js';
 export { type ReceivedHeaderInput, receivedHeader } from './received-header.js';
 export { cachedValidator, RecipientCache } from './recipient-cache.js';
 export { RecipientRoutes } from './recipient-routes.js';

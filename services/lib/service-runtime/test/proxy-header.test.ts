@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ProxyHeaderError, parseProxyHeader } from '../src/listener/proxy-header.js';
+import { ProxyHeaderError, parseProxyHeader } from '../src/proxy-protocol/proxy-header.js';
 
 const v2 = (command: number, family: number, body: Buffer) =>
   Buffer.concat([

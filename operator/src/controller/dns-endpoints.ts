@@ -1,0 +1,142 @@
+import type { Logger } from '@hermod/logging';
+import { API_VERSION, type DnsRecordStatus, KIND, type MailDomain } from '../api/v1alpha1/maildomain.js';
+import { KubeApiError } from '../kube/errors.js';
+import type { KubeClient } from '../kube/kube-client.js';
+
+/** external-dns's CRD (sigs.k8s.io/external-dns, endpoint/v1alpha1): we write it, external-dns publishes it. */
+export const DNS_ENDPOINT_API_VERSION = 'externaldns.k8s.io/v1alpha1';
+export const DNS_ENDPOINT_KIND = 'DNSEndpoint';
+
+export interface DnsEndpointObject {
+  apiVersion: typeof DNS_ENDPOINT_API_VERSION;
+  kind: typeof DNS_ENDPOINT_KIND;
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    ownerReferences: Array<{
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller: boolean;
+      blockOwnerDeletion: boolean;
+    }>;
+  };
+  spec: { endpoints: Array<{ dnsName: string; recordType: string; targets: string[]; recordTTL: number }> };
+}
+
+export const dnsEndpointNameOf = (md: MailDomain): string => `${md.metadata.name}-dns`;
+const endpointPath = (namespace: string, name?: string) =>
+  `/apis/${DNS_ENDPOINT_API_VERSION}/namespaces/${namespace}/dnsendpoints${name ? `/${name}` : ''}`;
+
+/** A record's data as external-dns takes it as a target (host names without the root dot). */
+function targetOf(record: DnsRecordStatus): string {
+  if (record.type === 'CNAME') return record.value.replace(/\.$/, '');
+  if (record.type === 'MX' || record.type === 'SRV') return record.value.replace(/\.$/, '');
+  return record.value;
+}
+
+/**
+ * The DNSEndpoint a MailDomain stands for: every record of status.dnsRecords, one endpoint per
+ * (name, type) with all its targets (MX hosts, DKIM selectors with the pending one, ...), owned by
+ * the MailDomain so it goes when the MailDomain does. Pure: same records, same object.
+ */
+export function desiredDnsEndpoint(
+  md: MailDomain,
+  records: DnsRecordStatus[],
+  ttlSeconds: number,
+): DnsEndpointObject {
+  const grouped = new Map<string, { dnsName: string; recordType: string; targets: string[] }>();
+  for (const record of records) {
+    const key = `${record.name} ${record.type}`;
+    let endpoint = grouped.get(key);
+    if (!endpoint) {
+      endpoint = { dnsName: record.name, recordType: record.type, targets: [] };
+      grouped.set(key, endpoint);
+    }
+    const target = targetOf(record);
+    if (!endpoint.targets.includes(target)) endpoint.targets.push(target);
+  }
+  return {
+    apiVersion: DNS_ENDPOINT_API_VERSION,
+    kind: DNS_ENDPOINT_KIND,
+    metadata: {
+      name: dnsEndpointNameOf(md),
+      namespace: md.metadata.namespace ?? 'default',
+      labels: {
+        'app.kubernetes.io/managed-by': 'hermod-operator',
+        'mail.hermod.dev/maildomain': md.metadata.name,
+      },
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name: md.metadata.name,
+          uid: md.metadata.uid ?? '',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      endpoints: [...grouped.values()]
+        .sort((a, b) => `${a.dnsName} ${a.recordType}`.localeCompare(`${b.dnsName} ${b.recordType}`))
+        .map((e) => ({ ...e, targets: [...e.targets].sort(), recordTTL: ttlSeconds })),
+    },
+  };
+}
+
+/**
+ * Level-based: with spec.dns.provider externalDNS the MailDomain's DNSEndpoint is applied
+ * (server-side apply, our field manager: idempotent, a no-op when nothing changed); otherwise one
+ * we wrote earlier is deleted. A cluster without external-dns's CRD is reported, not retried hot.
+ */
+export class DnsEndpointWriter {
+  /** Per MailDomain: whether our DNSEndpoint exists as far as we last saw (unknown after a start). */
+  private readonly exists = new Map<string, boolean>();
+
+  constructor(
+    private readonly o: { client: KubeClient; fieldManager: string; logger: Logger; ttlSeconds: number },
+  ) {}
+
+  async sync(md: MailDomain, records: DnsRecordStatus[]): Promise<'applied' | 'deleted' | 'none' | 'no-crd'> {
+    const namespace = md.metadata.namespace ?? 'default';
+    const name = dnsEndpointNameOf(md);
+    const key = `${namespace}/${name}`;
+    if (md.spec.dns.provider !== 'externalDNS') {
+      // Once known gone, not asked again on every reconcile.
+      if (this.exists.get(key) === false) return 'none';
+      try {
+        const deleted = await this.o.client.delete(endpointPath(namespace, name));
+        this.exists.set(key, false);
+        return deleted ? 'deleted' : 'none';
+      } catch (error) {
+        // No CRD: nothing of ours can exist.
+        if (error instanceof KubeApiError && error.notFound) {
+          this.exists.set(key, false);
+          return 'none';
+        }
+        throw error;
+      }
+    }
+    try {
+      await this.o.client.apply(
+        endpointPath(namespace, name),
+        desiredDnsEndpoint(md, records, this.o.ttlSeconds),
+        this.o.fieldManager,
+      );
+      this.exists.set(key, true);
+      return 'applied';
+    } catch (error) {
+      if (error instanceof KubeApiError && error.notFound) {
+        this.o.logger.warn(
+          { mailDomain: `${namespace}/${md.metadata.name}` },
+          'spec.dns.provider is externalDNS but the DNSEndpoint CRD (externaldns.k8s.io/v1alpha1) is not installed',
+        );
+        return 'no-crd';
+      }
+      throw error;
+    }
+  }
+}
