@@ -53,6 +53,7 @@ export function desiredDomainConfig(
       mtaSts: spec.tls.mtaSts,
       ...(spec.tls.mtaSts !== 'none' && spec.dns.mxHosts ? { mtaStsMx: [...spec.dns.mxHosts] } : {}),
     },
+    policyRules: spec.policyRules,
     source: sourceOf(md),
     generation: md.metadata.generation ?? 0,
   };

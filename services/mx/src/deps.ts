@@ -1,5 +1,6 @@
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
+import type { PolicySet } from '@hermod/policy-rules';
 import type { RecipientRoutes, RecordRefusal, ValidateRecipient } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
@@ -28,9 +29,13 @@ export interface MxDeps {
   refused: RecordRefusal;
   /** Keeps DMARC evaluations for the aggregate reports (MX_DMARC_REPORTS). */
   dmarcRecorder?: DmarcRecorder;
+  /** The content policy rules (global, per domain, defaults), compiled. */
+  policy?: PolicySet;
   metrics: {
     messages: Counter<'outcome'>;
     acceptSeconds: Histogram;
     rejections: Counter<'reason' | 'code'>;
+    /** Messages a policy rule matched, by rule. */
+    policyMatches?: Counter<'rule'>;
   };
 }

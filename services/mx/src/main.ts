@@ -7,6 +7,7 @@ import {
   openDomainStatusBucket,
 } from '@hermod/domain-config';
 import { handOverAccepted } from '@hermod/pipeline';
+import { PolicySet, readRulesFile } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
 import {
   connectBus,
@@ -98,6 +99,18 @@ runMain('mx', async () => {
     ? new DmarcRecorder((rows) => recordDmarcEvaluations(pool, rows), logger)
     : undefined;
   if (dmarcRecorder) shutdown.register('dmarc-recorder', () => dmarcRecorder.stop());
+  // Compiled once: the global rules and the defaults now, a domain's rules when first needed and
+  // again when its record changes; a bad rules file stops the start (it never half-applies).
+  const policy = new PolicySet({
+    global: await readRulesFile(config.POLICY_RULES_FILE),
+    defaults: {
+      enabled: config.POLICY_DEFAULT_RULES,
+      blockEncryptedArchives: config.POLICY_BLOCK_ENCRYPTED_ARCHIVES,
+    },
+    domainRules: (domain) => domains.get(domain)?.policyRules,
+  });
+  const policyChanges = domains.onChange((domain) => policy.forget(domain));
+  shutdown.register('policy-rules', () => policyChanges());
   const deps: MxDeps = {
     config,
     postmaster: postmasterAddress(config.MX_POSTMASTER_ADDRESS ?? '', config.MX_HOSTNAME),
@@ -113,6 +126,7 @@ runMain('mx', async () => {
     ),
     limits: new ClientLimits(config.MX_MAX_CONNECTIONS_PER_IP, config.MX_RATE_LIMIT_PER_MINUTE),
     ...(dmarcRecorder ? { dmarcRecorder } : {}),
+    policy,
     ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
     metrics: {
       messages: new Counter({
@@ -128,6 +142,12 @@ runMain('mx', async () => {
         registers: [registry],
       }),
       rejections,
+      policyMatches: new Counter({
+        name: 'hermod_mx_policy_matches_total',
+        help: 'Messages a policy rule matched, by rule',
+        labelNames: ['rule'],
+        registers: [registry],
+      }),
     },
   };
 

@@ -69,6 +69,7 @@ async function planRoute(
   if (message.routedAt || message.completedAt) return { kind: 'ack' };
   const channel = message.source === 'mx' ? 'inbound' : 'submission';
   const junk = message.envelope.placement === 'junk';
+  const folder = typeof message.envelope.folder === 'string' ? message.envelope.folder : undefined;
   const local: LocalDeliveryJobPayload['recipients'] = [];
   const outbound: number[] = [];
   const updates: RecipientUpdate[] = [];
@@ -77,7 +78,7 @@ async function planRoute(
 
   const place = (rcptIndex: number, target: RouteTarget, rule: string, recipientDomain: string) => {
     if (target.kind === 'local') {
-      const destination = localDestination({ ...target, rule }, junk);
+      const destination = localDestination({ ...target, rule }, junk, folder);
       local.push({ rcptIndex, accountId: destination.accountId, mailbox: destination.mailbox });
       return { state: 'local' as const, destination: { ...destination } };
     }

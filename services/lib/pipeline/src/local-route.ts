@@ -16,14 +16,16 @@ export interface LocalDestination extends LocalRoute {
 
 /**
  * Where a local recipient's copy goes: the mailbox the rule chose, or Junk when the receiving
- * filters placed the message there (DMARC quarantine, spam). Routing and the receivers that route
- * at accept time both decide through here, so the two paths cannot disagree.
+ * filters placed the message there (DMARC quarantine, spam), or the folder a policy rule named
+ * (which wins over both; mda falls back to INBOX when the account has no such mailbox). Routing
+ * and the receivers that route at accept time both decide through here, so the two paths cannot
+ * disagree.
  */
-export function localDestination(route: LocalRoute, junk: boolean): LocalDestination {
+export function localDestination(route: LocalRoute, junk: boolean, folder?: string): LocalDestination {
   return {
     kind: 'local',
     accountId: route.accountId,
-    mailbox: junk ? '\\Junk' : route.mailbox,
+    mailbox: folder ?? (junk ? '\\Junk' : route.mailbox),
     rule: route.rule,
     ...(route.tag ? { tag: route.tag } : {}),
   };

@@ -20,6 +20,7 @@ export {
 } from './evaluate.js';
 export { type AttachmentFact, FACT_LIMITS, type MessageFacts, messageFacts } from './message-facts.js';
 export { domainOfAddress, PolicySet, type RuleSources } from './policy-set.js';
+export { parseRulesText, readRulesFile } from './rules-file.js';
 export {
   Action,
   AttachmentCondition,

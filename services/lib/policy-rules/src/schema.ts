@@ -1,3 +1,5 @@
+import { compileRegex } from '@hermod/sieve/regex';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 /**
@@ -21,6 +23,25 @@ export const RULE_LIMITS = {
 const pattern = z.string().min(1).max(RULE_LIMITS.patternLength);
 const patterns = z.array(pattern).min(1).max(RULE_LIMITS.patternsPerMatcher);
 
+const compiles = (p: string) => {
+  try {
+    compileRegex(p, true);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const regexes = z
+  .array(pattern.refine(compiles, { message: 'not a valid POSIX extended regular expression' }))
+  .min(1)
+  .max(RULE_LIMITS.patternsPerMatcher);
+
+const isAddress = (a: string) => ipaddr.IPv4.isValidFourPartDecimal(a) || ipaddr.IPv6.isValid(a);
+const isNetwork = (n: string) => {
+  const [address = '', bits, ...rest] = n.split('/');
+  return rest.length === 0 && isAddress(address) && (bits === undefined || ipaddr.isValidCIDR(n));
+};
+
 /**
  * Strings compared case-insensitively; the matcher matches when any listed pattern does.
  * exact: the whole value; domain: an address whose domain is this one or a subdomain of it;
@@ -32,7 +53,7 @@ export const Matcher = z
     exact: patterns.optional().describe('Whole-value matches (case-insensitive).'),
     domain: patterns.optional().describe('Address domains (a subdomain matches too).'),
     glob: patterns.optional().describe('Wildcard patterns (* and ?) over the whole value.'),
-    regex: patterns.optional().describe('POSIX extended regular expressions, searched in the value.'),
+    regex: regexes.optional().describe('POSIX extended regular expressions, searched in the value.'),
     contains: patterns.optional().describe('Substrings.'),
   })
   .refine((m) => Object.values(m).some((v) => v !== undefined), {
@@ -115,7 +136,13 @@ export const Condition = z
     dmarc: z.array(AuthVerdict).min(1).optional().describe('The DMARC result.'),
     spamScoreAtLeast: z.number().optional().describe("Rspamd's score is at least this."),
     sourceNetwork: z
-      .array(z.string().min(2).max(64))
+      .array(
+        z
+          .string()
+          .min(2)
+          .max(64)
+          .refine(isNetwork, { message: 'expected an IPv4 or IPv6 address or CIDR network' }),
+      )
       .min(1)
       .max(256)
       .optional()

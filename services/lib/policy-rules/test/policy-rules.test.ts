@@ -305,18 +305,25 @@ describe('schema and compile', () => {
     );
   });
 
-  it('a bad regex or network is found when compiling, naming the rule', () => {
-    const [bad] = parsePolicyRules([
-      { name: 'bad-re', all: [{ subject: { regex: ['(unclosed'] } }], action: { folder: 'X' } },
-    ]);
+  it('a bad regex or network is refused by the schema, naming the field', () => {
     assert.throws(
-      () => compileRule(bad!, 'global'),
-      (e: unknown) => e instanceof PolicyRuleError && /bad-re/.test(e.message),
+      () =>
+        parsePolicyRules([
+          { name: 'bad-re', all: [{ subject: { regex: ['(unclosed'] } }], action: { folder: 'X' } },
+        ]),
+      (e: unknown) =>
+        e instanceof PolicyRuleError && /0\.all\.0\.subject\.regex\.0: not a valid/.test(e.message),
     );
-    const [net] = parsePolicyRules([
-      { name: 'bad-net', all: [{ sourceNetwork: ['300.1.1.1/8'] }], action: { folder: 'X' } },
-    ]);
-    assert.throws(() => compileRule(net!, 'global'), /bad-net.*not an address/);
+    for (const network of ['300.1.1.1/8', '10.0.0.0/33', '1', 'example.com']) {
+      assert.throws(
+        () =>
+          parsePolicyRules([
+            { name: 'bad-net', all: [{ sourceNetwork: [network] }], action: { folder: 'X' } },
+          ]),
+        /sourceNetwork\.0: expected an IPv4 or IPv6/,
+        network,
+      );
+    }
   });
 
   it('a pathological regex stays linear', () => {

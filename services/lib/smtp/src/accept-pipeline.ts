@@ -62,6 +62,13 @@ export interface AcceptPipeline<V> {
   decide?(message: AcceptedBody): Promise<V>;
   /** Whether the verdict places the message in Junk. */
   junk?(verdict: V): boolean;
+  /** A mailbox the verdict delivers to instead (a policy rule's folder); wins over Junk. */
+  folder?(verdict: V): string | undefined;
+  /**
+   * Recipients the verdict adds (a compliance copy) or puts in place of the envelope's (a
+   * redirect). They have no local route yet, so routing decides the whole message.
+   */
+  recipientChanges?(verdict: V): { add: readonly string[]; replace?: readonly string[] } | undefined;
   /** The account the message is submitted by (msa). */
   accountId?(session: SMTPServerSession): number | undefined;
   /** Adds the service's fields to the stored envelope (after mailFromArgs and tls). */
@@ -122,6 +129,8 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
             ? await hooks.decide({ prepared, session, body, spoolId, mailFrom, helo })
             : undefined;
           const junk = verdict !== undefined && hooks.junk ? hooks.junk(verdict) : false;
+          const folder = verdict !== undefined ? hooks.folder?.(verdict) : undefined;
+          const changes = verdict !== undefined ? hooks.recipientChanges?.(verdict) : undefined;
           const envelope: Record<string, unknown> = {
             ...(session.envelope.mailFrom
               ? { mailFromArgs: stringArgs(session.envelope.mailFrom.args) }
@@ -136,11 +145,16 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           await hooks.accept({
             spoolId,
             mailFrom,
-            recipients: recipients.map((r) => ({
-              address: r.address,
-              parameters: stringArgs(r.args),
-              local: hooks.recipientRoutes.destinationOf(r, junk),
-            })),
+            recipients: [
+              ...(changes?.replace
+                ? changes.replace.map((address) => ({ address, parameters: {} }))
+                : recipients.map((r) => ({
+                    address: r.address,
+                    parameters: stringArgs(r.args),
+                    local: hooks.recipientRoutes.destinationOf(r, junk, folder),
+                  }))),
+              ...(changes?.add ?? []).map((address) => ({ address, parameters: {} })),
+            ],
             source: hooks.service,
             ...(accountId !== undefined ? { accountId } : {}),
             clientAddress: session.remoteAddress,

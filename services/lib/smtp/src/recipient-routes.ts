@@ -14,8 +14,8 @@ export class RecipientRoutes {
     else this.routes.delete(address);
   }
 
-  /** The recipient's local destination, in Junk when the filters placed the message there. */
-  destinationOf(address: object, junk: boolean): LocalDestination | undefined {
+  /** The recipient's local destination, in Junk or a policy rule's folder when the filters placed the message there. */
+  destinationOf(address: object, junk: boolean, folder?: string): LocalDestination | undefined {
     const route = this.routes.get(address);
     if (!route) return undefined;
     return localDestination(
@@ -26,6 +26,7 @@ export class RecipientRoutes {
         ...(route.tag ? { tag: route.tag } : {}),
       },
       junk,
+      folder,
     );
   }
 }

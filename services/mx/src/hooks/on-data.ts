@@ -9,6 +9,10 @@ import { type FilterVerdict, filterMessage } from './filter-message.js';
  * fixed, loops refused, the filters (SPF/DKIM/DMARC/ARC, Rspamd) decide placement and the fields
  * put first, and forged Authentication-Results of our host are removed.
  */
+async function* bufferSource(data: Buffer): AsyncGenerator<Buffer> {
+  yield data;
+}
+
 export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
   const { config } = deps;
   return acceptPipeline<FilterVerdict>({
@@ -48,13 +52,19 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
         spoolId,
       }),
     junk: (verdict) => verdict.placement === 'junk',
+    folder: (verdict) => verdict.folder,
+    recipientChanges: (verdict) => verdict.recipients,
     addToEnvelope: (envelope, _session, verdict) => {
       if (!verdict) return;
       envelope.placement = verdict.placement;
+      if (verdict.folder) envelope.folder = verdict.folder;
       if (verdict.reasons.length > 0) envelope.filterReasons = verdict.reasons;
     },
     storedBody: (source, verdict) =>
-      withPrefix(verdict?.headers ?? '', stripForgedResults(source, config.MX_HOSTNAME)),
+      withPrefix(
+        verdict?.headers ?? '',
+        stripForgedResults(verdict?.stripped ? bufferSource(verdict.stripped) : source, config.MX_HOSTNAME),
+      ),
     addToLog: (fields, verdict) => {
       fields.placement = verdict?.placement;
     },
