@@ -192,13 +192,16 @@ export const Action = z
       .describe('Deliver to this mailbox (name or special use such as \\Junk); the last rule wins.'),
     addHeader: z
       .array(
-        z.object({
-          name: headerName,
-          value: z
-            .string()
-            .max(RULE_LIMITS.headerValue)
-            .regex(/^[\x20-\x7e\t]*$/, 'printable ASCII only'),
-        }),
+        z
+          .object({
+            name: headerName.describe('Field name.'),
+            value: z
+              .string()
+              .max(RULE_LIMITS.headerValue)
+              .regex(/^[\x20-\x7e\t]*$/, 'printable ASCII only')
+              .describe('Field value (printable ASCII).'),
+          })
+          .describe('One header field.'),
       )
       .max(16)
       .optional()
@@ -238,7 +241,7 @@ export const PolicyRule = z
       .string()
       .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ - (at most 64)')
       .describe('Unique name, shown in logs, headers and `hermod rules test`.'),
-    enabled: z.boolean().default(true),
+    enabled: z.boolean().default(true).describe('false keeps the rule but does not evaluate it.'),
     direction: z
       .enum(['inbound', 'outbound', 'both'])
       .default('inbound')
