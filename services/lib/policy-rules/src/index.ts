@@ -18,6 +18,7 @@ export {
   type RuleTrace,
   type TerminalAction,
 } from './evaluate.js';
+export { type Judgement, type JudgeOptions, judgeMessage } from './judge.js';
 export { type AttachmentFact, FACT_LIMITS, type MessageFacts, messageFacts } from './message-facts.js';
 export { domainOfAddress, PolicySet, type RuleSources } from './policy-set.js';
 export { parseRulesText, readRulesFile } from './rules-file.js';

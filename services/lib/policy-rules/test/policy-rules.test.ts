@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   compileRule,
   evaluatePolicy,
+  judgeMessage,
   messageFacts,
   type PolicyContext,
   PolicyRuleError,
@@ -416,5 +417,42 @@ describe('PolicySet and default rules', () => {
     current = parsePolicyRules([{ name: 'b', all: [{ sizeOver: 1 }], action: { folder: 'Y' } }]);
     assert.equal(s.rulesFor(['example.com'])[0]?.name, 'b', 'a new record is compiled');
     assert.ok(reads >= 3);
+  });
+});
+
+describe('judgeMessage', () => {
+  const set = new PolicySet({
+    global: parsePolicyRules([
+      {
+        name: 'strip-exe',
+        all: [{ attachment: { kind: ['executable'] } }],
+        action: { stripAttachments: {}, addHeader: [{ name: 'X-Stripped', value: 'yes' }] },
+      },
+    ]),
+    defaults: { enabled: false, blockEncryptedArchives: false },
+    domainRules: () => undefined,
+  });
+  const message = makeMessage({ attachments: [{ name: 'tool.exe', data: PE }] });
+  async function* chunks(data: Buffer, size: number) {
+    for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+  }
+
+  it('reads the message in chunks, adds the header fields and strips', async () => {
+    const judged = await judgeMessage(set, chunks(message, 7), [], ctx, {
+      maxBytes: 1 << 20,
+      budgetMs: 1_000,
+    });
+    assert.equal(judged.headers, 'X-Stripped: yes\r\nX-Hermod-Policy: strip-exe\r\n');
+    assert.ok(judged.stripped);
+    assert.deepEqual(messageFacts(judged.stripped).attachments, []);
+  });
+
+  it('does not strip a message it read only the beginning of', async () => {
+    const judged = await judgeMessage(set, chunks(message, 7), [], ctx, {
+      maxBytes: message.length - 10,
+      budgetMs: 1_000,
+    });
+    assert.equal(judged.stripped, undefined);
+    assert.match(judged.headers, /^X-Hermod-Policy-Strip: skipped/m);
   });
 });

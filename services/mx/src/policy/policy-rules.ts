@@ -1,11 +1,10 @@
 import {
   domainOfAddress,
-  evaluatePolicy,
-  messageFacts,
+  type JudgeOptions,
+  judgeMessage,
   type PolicyDecision,
   type PolicySet,
   PolicyTimeoutError,
-  stripAttachments,
 } from '@hermod/policy-rules';
 import { smtpError } from '@hermod/smtp';
 
@@ -18,11 +17,6 @@ export interface PolicyInput {
   /** The verdicts the mx computed (absent when the checks are off or failed). */
   auth?: { spf: string; dkim: readonly string[]; dmarc: string };
   spamScore?: number;
-}
-
-export interface PolicyOptions {
-  maxBytes: number;
-  budgetMs: number;
 }
 
 /** What the rules change about an accepted message. */
@@ -40,30 +34,11 @@ export interface PolicyOutcome {
   decision: PolicyDecision;
 }
 
-async function readUpTo(
-  source: AsyncIterable<Buffer>,
-  max: number,
-): Promise<{ data: Buffer; whole: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of source) {
-    if (size + chunk.length > max) {
-      chunks.push(chunk.subarray(0, max - size));
-      return { data: Buffer.concat(chunks), whole: false };
-    }
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  return { data: Buffer.concat(chunks), whole: true };
-}
-
 /** One DKIM verdict from mailauth's per-signature results: pass if any signature passed. */
 function dkimVerdict(results: readonly string[]): string {
   const verdicts = results.map((r) => r.slice(r.lastIndexOf(':') + 1));
   return verdicts.includes('pass') ? 'pass' : (verdicts[0] ?? 'none');
 }
-
-const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
 
 /**
  * The inbound policy rules on one message: the global rules, those of every recipient's domain
@@ -73,15 +48,14 @@ const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
 export async function applyPolicyRules(
   policy: PolicySet,
   input: PolicyInput,
-  options: PolicyOptions,
+  options: JudgeOptions,
 ): Promise<PolicyOutcome> {
-  const { data, whole } = await readUpTo(input.message(), options.maxBytes);
-  const facts = messageFacts(data);
-  let decision: PolicyDecision;
+  let judged: Awaited<ReturnType<typeof judgeMessage>>;
   try {
-    decision = evaluatePolicy(
-      policy.rulesFor(input.recipients.map(domainOfAddress)),
-      facts,
+    judged = await judgeMessage(
+      policy,
+      input.message(),
+      input.recipients.map(domainOfAddress),
       {
         direction: 'inbound',
         mailFrom: input.mailFrom,
@@ -92,7 +66,7 @@ export async function applyPolicyRules(
           : {}),
         ...(input.spamScore !== undefined ? { spamScore: input.spamScore } : {}),
       },
-      options.budgetMs,
+      options,
     );
   } catch (error) {
     if (error instanceof PolicyTimeoutError) {
@@ -100,13 +74,12 @@ export async function applyPolicyRules(
     }
     throw error;
   }
+  const { decision } = judged;
   const { terminal } = decision;
   if (terminal?.kind === 'reject')
     throw smtpError(550, '5.7.1', `${terminal.text} (policy rule ${terminal.rule})`);
-  let headers = decision.headers.map((h) => `${h.name}: ${h.value}\r\n`).join('');
-  if (decision.matched.length > 0) headers += `X-Hermod-Policy: ${clean(decision.matched.join(', '))}\r\n`;
-  const outcome: PolicyOutcome = {
-    headers,
+  return {
+    headers: judged.headers,
     add: decision.bcc.map((b) => b.address),
     decision,
     ...(decision.folder ? { folder: decision.folder.name } : {}),
@@ -114,20 +87,6 @@ export async function applyPolicyRules(
     ...(terminal?.kind === 'quarantine'
       ? { quarantine: { rule: terminal.rule, reason: terminal.reason } }
       : {}),
+    ...(judged.stripped ? { stripped: judged.stripped } : {}),
   };
-  if (decision.strip && decision.strip.parts.length > 0) {
-    if (whole) {
-      const names = new Map(facts.attachments.filter((a) => !a.inArchive).map((a) => [a.part, a.name]));
-      outcome.stripped = stripAttachments(
-        facts.root,
-        decision.strip.parts,
-        decision.strip.notice,
-        (p) => names.get(p) ?? '',
-      );
-    } else {
-      // Only the beginning was read: removing parts from it would lose the rest of the message.
-      outcome.headers += 'X-Hermod-Policy-Strip: skipped (message larger than POLICY_MAX_MESSAGE_BYTES)\r\n';
-    }
-  }
-  return outcome;
 }
