@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import {
   DnsTestServer,
+  eventually,
   type HermodPlatform,
   requireTool,
   run,
@@ -46,6 +47,13 @@ rules:
     action:
       bcc: [compliance@example.test]
 `;
+
+const paymentFraud = {
+  name: 'payment-fraud',
+  all: [{ body: { regex: ['wire (the )?transfer (now|today)'] } }],
+  none: [{ sourceNetwork: ['10.0.0.0/8'] }],
+  action: { reject: 'Suspected payment fraud' },
+};
 
 async function send(from: string, to: string[], message: string): Promise<string> {
   const wire = await openTransaction(hermod.ports.mx, from, to);
@@ -94,16 +102,7 @@ before(async () => {
     services: ['routing', 'mda', 'imap', 'mx'],
     env: { mx: { MX_DNS_SERVERS: dns.address, POLICY_RULES_FILE: join(workdir, 'rules.yaml') } },
   });
-  await hermod.addDomain('example.test', {
-    policyRules: [
-      {
-        name: 'payment-fraud',
-        all: [{ body: { regex: ['wire (the )?transfer (now|today)'] } }],
-        none: [{ sourceNetwork: ['10.0.0.0/8'] }],
-        action: { reject: 'Suspected payment fraud' },
-      },
-    ],
-  });
+  await hermod.addDomain('example.test', { policyRules: [paymentFraud] });
   const accounts = new AccountStore(hermod.db.pool);
   await accounts.create({ address: 'alice@example.test', password: 'alice-password-1' });
   await accounts.create({ address: 'compliance@example.test', password: 'compliance-password-1' });
@@ -137,6 +136,28 @@ describe('policy rules at the mx', () => {
       `${headers('urgent')}\nPlease wire the transfer today.`,
     );
     assert.match(reply, /^550 5\.7\.1 Suspected payment fraud \(policy rule payment-fraud\)/);
+  });
+
+  test('a changed domain rule applies without a restart', async () => {
+    await hermod.addDomain('example.test', {
+      policyRules: [
+        paymentFraud,
+        {
+          name: 'no-crypto',
+          all: [{ subject: { contains: ['bitcoin'] } }],
+          action: { reject: 'No crypto offers' },
+        },
+      ],
+    });
+    const reply = await eventually('the new domain rule to refuse', async () => {
+      const r = await send(
+        'promo@remote.example',
+        ['alice@example.test'],
+        `${headers('Bitcoin doubler')}\nSend 1 BTC.`,
+      );
+      return r.startsWith('550') ? r : undefined;
+    });
+    assert.match(reply, /^550 5\.7\.1 No crypto offers \(policy rule no-crypto\)/);
   });
 
   test('add header, folder (read over IMAP), strip with a notice, and a compliance copy', async () => {
