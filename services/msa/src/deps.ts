@@ -1,6 +1,7 @@
 import type { AccountStore, LoginGate } from '@hermod/accounts';
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
+import type { PolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
 import type { RecipientRoutes, RecordRefusal } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
@@ -28,6 +29,8 @@ export interface MsaDeps {
   limits: Pick<SubmissionLimits, 'takeMessage' | 'takeRecipient' | 'openSession' | 'closeSession'>;
   /** The throttled login path shared with imap and pop3. */
   login: Pick<LoginGate, 'login' | 'loginWithToken' | 'acceptsTokens'>;
+  /** The content policy rules (outbound and both-way rules of the sender's domain, global, defaults). */
+  policy?: PolicySet;
   /** Counts and logs a refused command (see RefusalReason). */
   refused: RecordRefusal;
   metrics: {

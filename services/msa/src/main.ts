@@ -14,6 +14,7 @@ import {
   openDomainStatusBucket,
 } from '@hermod/domain-config';
 import { handOverAccepted } from '@hermod/pipeline';
+import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
 import {
   connectBus,
@@ -103,8 +104,12 @@ runMain('msa', async () => {
     ),
     loginThrottlePolicy(config),
   );
+  const policy = await openPolicySet(config, (domain) => domains.get(domain)?.policyRules);
+  const policyChanges = domains.onChange((domain) => policy.forget(domain));
+  shutdown.register('policy-rules', () => policyChanges());
   const deps: MsaDeps = {
     config,
+    policy,
     logger,
     pool,
     accounts,

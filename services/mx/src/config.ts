@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { env, loadConfig } from '@hermod/config';
+import { policyRulesEnv } from '@hermod/policy-rules';
 import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
@@ -67,16 +68,7 @@ export const mxEnv = z.object({
   RSPAMD_TIMEOUT_MS: env.int(15_000, 100, 120_000),
   /** Rspamd unreachable: open = accept unscored, tempfail = 451 4.7.1. */
   RSPAMD_FAIL_MODE: z.enum(['open', 'tempfail']).default('tempfail'),
-  /** A YAML or JSON file with the global policy rules (a list, or an object with `rules`); empty = none. Read at start. */
-  POLICY_RULES_FILE: env.optionalString(),
-  /** The default rules: refuse executables, scripts, Office macros and double extensions (docs/filtering.md). */
-  POLICY_DEFAULT_RULES: env.bool(true),
-  /** With the default rules: also refuse password-protected (encrypted) archives, which no scanner can read. */
-  POLICY_BLOCK_ENCRYPTED_ARCHIVES: env.bool(true),
-  /** Longest time the policy rules may take on one message; over it the message gets 451 4.7.1. */
-  POLICY_TIME_BUDGET_MS: env.int(2_000, 10, 60_000),
-  /** The rules see at most this many bytes of a message (a larger one is judged on its beginning). */
-  POLICY_MAX_MESSAGE_BYTES: env.int(25 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+  ...policyRulesEnv,
   ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
   ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
 });

@@ -7,7 +7,7 @@ import {
   openDomainStatusBucket,
 } from '@hermod/domain-config';
 import { handOverAccepted } from '@hermod/pipeline';
-import { PolicySet, readRulesFile } from '@hermod/policy-rules';
+import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
 import {
   connectBus,
@@ -101,14 +101,7 @@ runMain('mx', async () => {
   if (dmarcRecorder) shutdown.register('dmarc-recorder', () => dmarcRecorder.stop());
   // Compiled once: the global rules and the defaults now, a domain's rules when first needed and
   // again when its record changes; a bad rules file stops the start (it never half-applies).
-  const policy = new PolicySet({
-    global: await readRulesFile(config.POLICY_RULES_FILE),
-    defaults: {
-      enabled: config.POLICY_DEFAULT_RULES,
-      blockEncryptedArchives: config.POLICY_BLOCK_ENCRYPTED_ARCHIVES,
-    },
-    domainRules: (domain) => domains.get(domain)?.policyRules,
-  });
+  const policy = await openPolicySet(config, (domain) => domains.get(domain)?.policyRules);
   const policyChanges = domains.onChange((domain) => policy.forget(domain));
   shutdown.register('policy-rules', () => policyChanges());
   const deps: MxDeps = {

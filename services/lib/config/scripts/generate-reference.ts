@@ -44,6 +44,7 @@ function describe(schema: Record<string, unknown>): { defaultValue: string; allo
 }
 
 const commonSource = readFileSync(join(root, 'services/lib/service-runtime/src/common-env.ts'), 'utf8');
+const policySource = readFileSync(join(root, 'services/lib/policy-rules/src/env.ts'), 'utf8');
 
 async function serviceSections(): Promise<string[]> {
   const configs = [
@@ -74,7 +75,7 @@ async function serviceSections(): Promise<string[]> {
     const fields: Field[] = Object.keys(schema.shape).map((key) => ({
       name: key,
       ...describe(json.properties?.[key] ?? {}),
-      description: commentFor(source, key) || commentFor(commonSource, key),
+      description: commentFor(source, key) || commentFor(commonSource, key) || commentFor(policySource, key),
     }));
     sections.push(
       [

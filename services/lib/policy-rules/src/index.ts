@@ -10,6 +10,7 @@ export {
   type PolicyContext,
 } from './compile.js';
 export { defaultRules } from './default-rules.js';
+export { policyRulesEnv } from './env.js';
 export {
   DEFAULT_STRIP_NOTICE,
   evaluatePolicy,
@@ -21,7 +22,7 @@ export {
 export { type Judgement, type JudgeOptions, judgeMessage } from './judge.js';
 export { type AttachmentFact, FACT_LIMITS, type MessageFacts, messageFacts } from './message-facts.js';
 export { domainOfAddress, PolicySet, type RuleSources } from './policy-set.js';
-export { parseRulesText, readRulesFile } from './rules-file.js';
+export { openPolicySet, type PolicyRulesConfig, parseRulesText, readRulesFile } from './rules-file.js';
 export {
   Action,
   AttachmentCondition,

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
+import { PolicySet } from './policy-set.js';
 import { type PolicyRule, PolicyRuleError, parsePolicyRules } from './schema.js';
 
 /**
@@ -32,4 +33,29 @@ export function parseRulesText(text: string, where: string): PolicyRule[] {
   } catch (error) {
     throw new PolicyRuleError(`${where}: ${(error as Error).message}`);
   }
+}
+
+/** The policy rules' settings of a service (policyRulesEnv). */
+export interface PolicyRulesConfig {
+  POLICY_RULES_FILE?: string | undefined;
+  POLICY_DEFAULT_RULES: boolean;
+  POLICY_BLOCK_ENCRYPTED_ARCHIVES: boolean;
+}
+
+/**
+ * The rules of a service, compiled: the global file read (a bad file fails the start, it never
+ * half-applies), the defaults as configured, a domain's rules from its live record.
+ */
+export async function openPolicySet(
+  config: PolicyRulesConfig,
+  domainRules: (domain: string) => readonly PolicyRule[] | undefined,
+): Promise<PolicySet> {
+  return new PolicySet({
+    global: await readRulesFile(config.POLICY_RULES_FILE),
+    defaults: {
+      enabled: config.POLICY_DEFAULT_RULES,
+      blockEncryptedArchives: config.POLICY_BLOCK_ENCRYPTED_ARCHIVES,
+    },
+    domainRules,
+  });
 }

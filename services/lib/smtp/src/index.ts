@@ -11,6 +11,7 @@ export {
   recipientEnvelopeError,
 } from './envelope-rules.js';
 export { headerAddresses } from './header-addresses.js';
+export { applyPolicyRules, type PolicyInput, type PolicyOutcome } from './policy-rules.js';
 export {
   BareLineEndingError,
   type PreparedMessage,

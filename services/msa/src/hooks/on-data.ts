@@ -1,7 +1,9 @@
 import { parseAddress } from '@hermod/address';
 import {
   acceptPipeline,
+  applyPolicyRules,
   headerAddresses,
+  type PolicyOutcome,
   receivedProtocol,
   rfc5322Date,
   sessionReceivedHeader,
@@ -31,13 +33,25 @@ async function checkFromHeader(
   }
 }
 
+const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+
+async function* bufferSource(data: Buffer): AsyncGenerator<Buffer> {
+  yield data;
+}
+
+async function* withPrefix(prefix: string, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (prefix) yield Buffer.from(prefix, 'latin1');
+  yield* source;
+}
+
 /**
  * End of DATA through the shared accept pipeline (@hermod/smtp): msa's Received (with the
  * authenticated protocol), Message-ID and Date when missing, and the From field owned by the user.
  */
 export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> {
   const { config } = deps;
-  return acceptPipeline<never>({
+  const { policy } = deps;
+  return acceptPipeline<PolicyOutcome>({
     service: 'msa',
     maxMessageBytes: config.MSA_MAX_MESSAGE_BYTES,
     bareLineEndings: 'normalise',
@@ -58,6 +72,45 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
       (header.names.has('date') ? '' : `Date: ${rfc5322Date(now)}\r\n`),
     check: (prepared, session) =>
       checkFromHeader(deps, session.user as SessionUser | undefined, prepared.values.get('from')),
+    ...(policy
+      ? {
+          decide: async ({ session, body, mailFrom }) => {
+            const user = session.user as SessionUser | undefined;
+            const outcome = await applyPolicyRules(
+              policy,
+              {
+                direction: 'outbound',
+                message: () => body.source(),
+                ip: session.remoteAddress,
+                mailFrom,
+                recipients: session.envelope.rcptTo.map((r) => r.address),
+                ...(user ? { senderDomain: domainOf(user.address) } : {}),
+              },
+              { maxBytes: config.POLICY_MAX_MESSAGE_BYTES, budgetMs: config.POLICY_TIME_BUDGET_MS },
+            );
+            if (outcome.decision.matched.length > 0)
+              deps.logger.info(
+                { sessionId: session.id, rules: outcome.decision.matched },
+                'policy rules matched',
+              );
+            if (outcome.quarantine)
+              // No quarantine store in this build: refused, never silently held or lost.
+              throw smtpError(
+                550,
+                '5.7.1',
+                `Message refused by policy: ${outcome.quarantine.reason} (policy rule ${outcome.quarantine.rule})`,
+              );
+            return outcome;
+          },
+          folder: (outcome: PolicyOutcome) => outcome.folder,
+          recipientChanges: (outcome: PolicyOutcome) =>
+            outcome.add.length > 0 || outcome.replace
+              ? { add: outcome.add, ...(outcome.replace ? { replace: outcome.replace } : {}) }
+              : undefined,
+          storedBody: (source: AsyncIterable<Buffer>, outcome: PolicyOutcome | undefined) =>
+            withPrefix(outcome?.headers ?? '', outcome?.stripped ? bufferSource(outcome.stripped) : source),
+        }
+      : {}),
     accountId: (session) => (session.user as SessionUser | undefined)?.accountId,
     addToEnvelope: (envelope, session) => {
       const user = session.user as SessionUser | undefined;

@@ -1,7 +1,6 @@
-import { SmtpReplyError, smtpError } from '@hermod/smtp';
+import { applyPolicyRules, SmtpReplyError, smtpError } from '@hermod/smtp';
 import type { MxDeps } from '../deps.js';
 import { type AuthenticationOutcome, authenticateMessage } from '../policy/authentication.js';
-import { applyPolicyRules } from '../policy/policy-rules.js';
 import { RspamdUnavailableError, type RspamdVerdict } from '../policy/rspamd.js';
 
 export interface FilterInput {
@@ -134,6 +133,7 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
   const policy = await applyPolicyRules(
     deps.policy,
     {
+      direction: 'inbound',
       message: input.message,
       ip: input.ip,
       mailFrom: input.mailFrom,

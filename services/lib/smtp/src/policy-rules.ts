@@ -6,9 +6,11 @@ import {
   type PolicySet,
   PolicyTimeoutError,
 } from '@hermod/policy-rules';
-import { smtpError } from '@hermod/smtp';
+import { smtpError } from './smtp-reply.js';
 
 export interface PolicyInput {
+  /** inbound (mx): the recipients' domains' rules; outbound (msa): the sender's domain's. */
+  direction: 'inbound' | 'outbound';
   /** The message as stored so far (our Received first). */
   message: () => AsyncIterable<Buffer>;
   ip: string;
@@ -17,6 +19,8 @@ export interface PolicyInput {
   /** The verdicts the mx computed (absent when the checks are off or failed). */
   auth?: { spf: string; dkim: readonly string[]; dmarc: string };
   spamScore?: number;
+  /** outbound: the sender's domain (the authenticated account's). */
+  senderDomain?: string;
 }
 
 /** What the rules change about an accepted message. */
@@ -41,9 +45,10 @@ function dkimVerdict(results: readonly string[]): string {
 }
 
 /**
- * The inbound policy rules on one message: the global rules, those of every recipient's domain
- * and the defaults (@hermod/policy-rules). A reject is thrown as 550 5.7.1 with the rule's text,
- * a time budget overrun as 451 4.7.1; everything else is returned for the accept.
+ * The policy rules on one message (@hermod/policy-rules), for msa and mx alike: the global rules,
+ * the rules of every recipient's domain (inbound) or of the sender's domain (outbound), and the
+ * defaults. A reject is thrown as 550 5.7.1 with the rule's text, a time budget overrun as 451
+ * 4.7.1; everything else is returned for the accept.
  */
 export async function applyPolicyRules(
   policy: PolicySet,
@@ -55,9 +60,11 @@ export async function applyPolicyRules(
     judged = await judgeMessage(
       policy,
       input.message(),
-      input.recipients.map(domainOfAddress),
+      input.direction === 'inbound'
+        ? input.recipients.map(domainOfAddress)
+        : [input.senderDomain ?? domainOfAddress(input.mailFrom)],
       {
-        direction: 'inbound',
+        direction: input.direction,
         mailFrom: input.mailFrom,
         recipients: input.recipients,
         clientAddress: input.ip,
