@@ -13,6 +13,8 @@ packages=(
   sieve-connect    # ManageSieve client for the interop tests
   python3-sievelib # Python ManageSieve client for the interop tests
   rspamd           # spam scoring for the MX filtering gateway
+  clamav-daemon    # clamd: malware scanning of the filtering gateway (tests load their own signatures)
+  zip              # builds the zip attachments of the malware tests
   openssl          # self-signed certificates for tests and `npm start`
   python3          # imaplib / poplib / smtplib clients
   golang-go        # builds nats-server, kube-apiserver, etcd, helm from Go modules (if no Go is installed)
@@ -36,7 +38,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these as system services when it can; tests run private instances on their own ports.
-for svc in postfix dovecot rspamd; do
+for svc in postfix dovecot rspamd clamav-daemon clamav-freshclam; do
   command -v service >/dev/null 2>&1 && service "$svc" stop >/dev/null 2>&1 || true
 done
 echo "prerequisites: ok"

@@ -1,3 +1,12 @@
+export {
+  ClamdPeer,
+  type ClamdPeerOptions,
+  EICAR,
+  EICAR_SIGNATURE,
+  EICAR_SIGNATURES,
+  TEST_PATTERN,
+  TEST_PATTERN_SIGNATURE,
+} from './clamd.js';
 export { type TestDatabase, testDatabase } from './database.js';
 export { type DnsRecord, DnsTestServer } from './dns-server.js';
 export { eventually } from './eventually.js';

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { loginThrottleEnv, oidcEnv } from '@hermod/accounts';
 import { env, loadConfig } from '@hermod/config';
+import { malwareScanEnv } from '@hermod/content-scan';
 import { policyRulesEnv } from '@hermod/policy-rules';
 import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
@@ -49,6 +50,13 @@ export const msaEnv = z.object({
   MSA_TRUSTED_NETWORKS: env.list([]).pipe(z.array(cidr)),
   ...loginThrottleEnv,
   ...oidcEnv,
+  /** Submitted mail is scanned like inbound: an infected submission gets 554 5.7.1 naming the signature. */
+  ...malwareScanEnv,
+  /** Rspamd's normal worker for the outbound check of submissions (the User header names the sender); empty = none. A reject is refused 554 5.7.1. */
+  RSPAMD_URL: z.union([z.literal(''), z.url()]).default(''),
+  RSPAMD_TIMEOUT_MS: env.int(15_000, 100, 120_000),
+  /** Rspamd unreachable for a submission: open = accept unchecked, tempfail = 451 4.7.1. */
+  RSPAMD_FAIL_MODE: z.enum(['open', 'tempfail']).default('tempfail'),
   ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
   ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
   /** How long routing's answer for an accepted recipient is remembered; forgotten at once when any domain's config or status changes (0 asks routing every time). */

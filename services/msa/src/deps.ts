@@ -3,10 +3,12 @@ import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { PolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
-import type { RecipientRoutes, RecordRefusal } from '@hermod/smtp';
+import type { BodyScan, RecipientRoutes, RecordRefusal } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
+import type { SMTPServerSession } from 'smtp-server';
 import type { MsaConfig } from './config.js';
+import type { OutboundFilterDeps } from './policy/outbound-filter.js';
 import type { SubmissionLimits } from './submission-limits.js';
 
 /** Everything the SMTP hooks use, built in main.ts. */
@@ -31,6 +33,10 @@ export interface MsaDeps {
   login: Pick<LoginGate, 'login' | 'loginWithToken' | 'acceptsTokens'>;
   /** The content policy rules (outbound and both-way rules of the sender's domain, global, defaults). */
   policy?: PolicySet;
+  /** Starts the malware scan of a submission as DATA begins (clamd; absent when CLAMD_ADDRESS is empty). */
+  scanMalware?: (session: SMTPServerSession, spoolId: string) => BodyScan;
+  /** Rspamd's outbound check, the refused-content counter and the sending-abuse hook. */
+  outbound: OutboundFilterDeps;
   /** Counts and logs a refused command (see RefusalReason). */
   refused: RecordRefusal;
   metrics: {

@@ -7,6 +7,7 @@ import {
   oidcVerifier,
   PostgresLoginFailureStore,
 } from '@hermod/accounts';
+import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import {
   DomainConfigStore,
   onRoutingInputsChange,
@@ -36,6 +37,7 @@ import { Counter, Histogram } from 'prom-client';
 import type { SMTPServer } from 'smtp-server';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
+import { type OutboundFilterDeps, observeSubmissionMalware } from './policy/outbound-filter.js';
 import { SubmissionLimits } from './submission-limits.js';
 import { createSubmissionServers } from './submission-server.js';
 
@@ -107,7 +109,32 @@ runMain('msa', async () => {
   const policy = await openPolicySet(config, (domain) => domains.get(domain)?.policyRules);
   const policyChanges = domains.onChange((domain) => policy.forget(domain));
   shutdown.register('policy-rules', () => policyChanges());
+  const malwareScanner = malwareScannerFromConfig(config, registry);
+  if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: submissions are not scanned for malware');
+  const outbound: OutboundFilterDeps = {
+    logger,
+    ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
+    rspamdFailMode: config.RSPAMD_FAIL_MODE,
+    hostname: config.MSA_HOSTNAME,
+    refusedContent: new Counter({
+      name: 'hermod_msa_refused_content_total',
+      help: 'Submissions refused for their content, by reason (malware, spam)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+  };
   const deps: MsaDeps = {
+    outbound,
+    ...(malwareScanner
+      ? {
+          scanMalware: malwareScanHook(
+            malwareScanner,
+            { onInfected: 'reject', onFailure: config.CLAMD_FAIL_MODE },
+            logger,
+            observeSubmissionMalware(outbound),
+          ),
+        }
+      : {}),
     config,
     policy,
     logger,

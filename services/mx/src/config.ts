@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { env, loadConfig } from '@hermod/config';
+import { malwareScanEnv } from '@hermod/content-scan';
 import { policyRulesEnv } from '@hermod/policy-rules';
 import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
@@ -69,6 +70,11 @@ export const mxEnv = z.object({
   /** Rspamd unreachable: open = accept unscored, tempfail = 451 4.7.1. */
   RSPAMD_FAIL_MODE: z.enum(['open', 'tempfail']).default('tempfail'),
   ...policyRulesEnv,
+  ...malwareScanEnv,
+  /** An infected message: reject = 554 5.7.1 naming the signature; quarantine = accepted and held (hermod quarantine). */
+  MX_MALWARE_ACTION: z.enum(['reject', 'quarantine']).default('reject'),
+  /** How long quarantined messages are kept before the expiry sweep deletes them. */
+  QUARANTINE_RETENTION_DAYS: env.int(30, 1, 3650),
   ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
   ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
 });

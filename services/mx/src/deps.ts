@@ -1,14 +1,21 @@
+import type { RspamdClient } from '@hermod/content-scan';
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { PolicySet } from '@hermod/policy-rules';
-import type { RecipientRoutes, RecordRefusal, ValidateRecipient } from '@hermod/smtp';
+import type {
+  BodyScan,
+  QuarantineRequest,
+  RecipientRoutes,
+  RecordRefusal,
+  ValidateRecipient,
+} from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
+import type { SMTPServerSession } from 'smtp-server';
 import type { MxConfig } from './config.js';
 import type { ClientLimits } from './policy/client-limits.js';
 import type { DmarcRecorder } from './policy/dmarc-recorder.js';
 import type { DnsResolve } from './policy/dns-resolver.js';
-import type { RspamdClient } from './policy/rspamd.js';
 
 /** Everything the SMTP hooks use, built in main.ts. */
 export interface MxDeps {
@@ -23,6 +30,10 @@ export interface MxDeps {
   resolve: DnsResolve;
   limits: ClientLimits;
   rspamd?: RspamdClient;
+  /** Starts the malware scan of a message as DATA begins (clamd; absent when CLAMD_ADDRESS is empty). */
+  scanMalware?: (session: SMTPServerSession, spoolId: string) => BodyScan;
+  /** Holds a message a disposition quarantines (@hermod/quarantine), with its notice. */
+  quarantine(request: QuarantineRequest): Promise<void>;
   /** Where RCPT TO:<Postmaster> goes (RFC 5321 4.5.1). */
   postmaster: string;
   /** Counts (hermod_mx_rejections_total) and logs a refused command. */

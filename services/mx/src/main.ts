@@ -1,4 +1,5 @@
 import type { Server } from 'node:net';
+import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
 import {
   DomainConfigStore,
@@ -6,9 +7,11 @@ import {
   openDomainBucket,
   openDomainStatusBucket,
 } from '@hermod/domain-config';
-import { handOverAccepted } from '@hermod/pipeline';
+import { publishJob } from '@hermod/nats';
+import { handOverAccepted, subjects } from '@hermod/pipeline';
 import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
+import { expireQuarantine, quarantineMessage } from '@hermod/quarantine';
 import {
   connectBus,
   connectDatabase,
@@ -24,7 +27,7 @@ import {
   refusalRecorder,
   routingRecipientClient,
 } from '@hermod/smtp';
-import { AcceptBatcher } from '@hermod/spool';
+import { AcceptBatcher, PeriodicPass } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import { loadMxConfig } from './config.js';
 import type { MxDeps } from './deps.js';
@@ -34,7 +37,6 @@ import { cachingResolver } from './policy/caching-resolver.js';
 import { ClientLimits } from './policy/client-limits.js';
 import { DmarcRecorder } from './policy/dmarc-recorder.js';
 import { createDnsResolver } from './policy/dns-resolver.js';
-import { RspamdClient } from './policy/rspamd.js';
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -104,6 +106,16 @@ runMain('mx', async () => {
   const policy = await openPolicySet(config, (domain) => domains.get(domain)?.policyRules);
   const policyChanges = domains.onChange((domain) => policy.forget(domain));
   shutdown.register('policy-rules', () => policyChanges());
+  const malwareScanner = malwareScannerFromConfig(config, registry);
+  if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: no malware scanning');
+  // Quarantined entries past their retention go (every replica may sweep: SKIP LOCKED).
+  const quarantineExpiry = new PeriodicPass(
+    () => expireQuarantine(pool),
+    15 * 60_000,
+    (error) => logger.warn({ err: error }, 'quarantine expiry sweep failed'),
+  );
+  quarantineExpiry.start();
+  shutdown.register('quarantine-expiry', () => quarantineExpiry.stop());
   const deps: MxDeps = {
     config,
     postmaster: postmasterAddress(config.MX_POSTMASTER_ADDRESS ?? '', config.MX_HOSTNAME),
@@ -121,6 +133,30 @@ runMain('mx', async () => {
     ...(dmarcRecorder ? { dmarcRecorder } : {}),
     policy,
     ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
+    ...(malwareScanner
+      ? {
+          scanMalware: malwareScanHook(
+            malwareScanner,
+            {
+              onInfected: config.MX_MALWARE_ACTION,
+              onFailure: config.CLAMD_FAIL_MODE,
+              host: config.MX_HOSTNAME,
+            },
+            logger,
+          ),
+        }
+      : {}),
+    quarantine: async (request) => {
+      const { spoolIds } = await quarantineMessage(pool, request, {
+        retentionMs: config.QUARANTINE_RETENTION_DAYS * 86_400_000,
+        host: config.MX_HOSTNAME,
+      });
+      // The notice is durable already; the spool sweeper hands it over if this publish is lost.
+      for (const spoolId of spoolIds)
+        publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` }).catch((error) =>
+          logger.warn({ err: error, spoolId }, 'quarantine notice not published; the sweeper will retry'),
+        );
+    },
     metrics: {
       messages: new Counter({
         name: 'hermod_mx_messages_total',

@@ -44,8 +44,9 @@ export class RspamdPeer {
     ]);
     this.child = child;
     this.output = output;
-    // Listening comes before the rules are loaded; ready is when a scan answers.
-    const deadline = Date.now() + 60_000;
+    // Listening comes before the rules are loaded; ready is when a scan answers (loading takes
+    // well over a minute on a busy shared machine).
+    const deadline = Date.now() + 180_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`rspamd exited:\n${output()}`);
       try {

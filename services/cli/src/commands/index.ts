@@ -18,6 +18,11 @@ export const commands: CliCommandEntry[] = [
     load: async () => (await import('./domain.js')).domainCommand,
   },
   {
+    name: 'quarantine',
+    summary: 'held messages (malware, policy, spam): list, show, release, delete',
+    load: async () => (await import('./quarantine.js')).quarantineCommand,
+  },
+  {
     name: 'queue',
     summary: 'the outbound delivery queue: list, show, retry, hold, release, delete, bounce',
     load: async () => (await import('./queue.js')).queueCommand,

@@ -43,8 +43,12 @@ function describe(schema: Record<string, unknown>): { defaultValue: string; allo
   return { defaultValue, allowed: parts.join('; ') };
 }
 
-const commonSource = readFileSync(join(root, 'services/lib/service-runtime/src/common-env.ts'), 'utf8');
-const policySource = readFileSync(join(root, 'services/lib/policy-rules/src/env.ts'), 'utf8');
+/** Sources of variable groups several services spread into their schemas (their comments explain them). */
+const sharedSources = [
+  'services/lib/service-runtime/src/common-env.ts',
+  'services/lib/content-scan/src/env.ts',
+  'services/lib/policy-rules/src/env.ts',
+].map((file) => readFileSync(join(root, file), 'utf8'));
 
 async function serviceSections(): Promise<string[]> {
   const configs = [
@@ -75,7 +79,7 @@ async function serviceSections(): Promise<string[]> {
     const fields: Field[] = Object.keys(schema.shape).map((key) => ({
       name: key,
       ...describe(json.properties?.[key] ?? {}),
-      description: commentFor(source, key) || commentFor(commonSource, key) || commentFor(policySource, key),
+      description: [source, ...sharedSources].map((s) => commentFor(s, key)).find(Boolean) ?? '',
     }));
     sections.push(
       [

@@ -6,6 +6,13 @@ import { SpooledBody } from '@hermod/spool';
 import { traceFields } from '@hermod/telemetry';
 import { context, trace } from '@opentelemetry/api';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import {
+  acceptDisposition,
+  type BodyScan,
+  type Disposition,
+  type QuarantineRequest,
+  refusalOf,
+} from './disposition.js';
 import { drainStream } from './drain-stream.js';
 import { messageTooBig } from './envelope-rules.js';
 import {
@@ -17,6 +24,13 @@ import {
 import type { RecipientRoutes } from './recipient-routes.js';
 import type { RecordRefusal } from './refusals.js';
 import { SmtpReplyError, smtpError } from './smtp-reply.js';
+
+const headersOf = (d: Disposition) => ('headers' in d ? (d.headers ?? '') : '');
+
+async function* withPrefix(prefix: string, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (prefix) yield Buffer.from(prefix, 'utf8');
+  yield* source;
+}
 
 /** smtp-server's ESMTP parameters of MAIL or RCPT as plain strings, as the spool stores them. */
 export function stringArgs(args: unknown): Record<string, string> {
@@ -58,8 +72,20 @@ export interface AcceptPipeline<V> {
   append?(header: HeaderSummary, spoolId: string, now: Date): string;
   /** Refuses (throws an SmtpReplyError) a message read in full, before its body is completed. */
   check?(prepared: PreparedMessage, session: SMTPServerSession): void | Promise<void>;
+  /**
+   * Starts a scan that sees the message while it arrives (the malware scanner); its disposition is
+   * the first one applied, before decide.
+   */
+  scan?(session: SMTPServerSession, spoolId: string): BodyScan | undefined;
   /** The verdict on the complete message (mx: the filters); may throw an SmtpReplyError. */
   decide?(message: AcceptedBody): Promise<V>;
+  /** The disposition of the verdict (policy rules, spam): accept, refuse or quarantine. */
+  dispose?(verdict: V): Disposition;
+  /**
+   * Holds a message a disposition quarantines, durably, instead of accepting it for delivery;
+   * without it a quarantine disposition refuses the message (554 5.7.1).
+   */
+  quarantine?(request: QuarantineRequest): Promise<void>;
   /** Whether the verdict places the message in Junk. */
   junk?(verdict: V): boolean;
   /** A mailbox the verdict delivers to instead (a policy rule's folder); wins over Junk. */
@@ -110,8 +136,18 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     // smtp-server refuses DATA before HELO/EHLO, whose argument it requires.
     const helo = session.hostNameAppearsAs || 'unknown';
+    const scan = hooks.scan?.(session, spoolId);
+    // The scan sees each chunk as it is spooled (while the client is still sending).
+    const sink = scan
+      ? {
+          write: async (chunk: Buffer) => {
+            await scan.write(chunk);
+            await body.write(chunk);
+          },
+        }
+      : body;
     context.with(trace.setSpan(context.active(), span), () => {
-      prepareMessage(stream as AsyncIterable<Buffer>, body, {
+      prepareMessage(stream as AsyncIterable<Buffer>, sink, {
         bareLineEndings: hooks.bareLineEndings,
         prepend,
         ...(append ? { append: (header: HeaderSummary) => append(header, spoolId, now) } : {}),
@@ -125,9 +161,19 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           const checked = hooks.check?.(prepared, session);
           if (checked) await checked;
           await body.end();
-          const verdict = hooks.decide
-            ? await hooks.decide({ prepared, session, body, spoolId, mailFrom, helo })
-            : undefined;
+          const scanned = scan ? await scan.disposition(() => body.source()) : acceptDisposition;
+          let verdict: V | undefined;
+          let disposed: Disposition = acceptDisposition;
+          if (scanned.action === 'accept') {
+            verdict = hooks.decide
+              ? await hooks.decide({ prepared, session, body, spoolId, mailFrom, helo })
+              : undefined;
+            if (verdict !== undefined && hooks.dispose) disposed = hooks.dispose(verdict);
+          }
+          const final = scanned.action === 'accept' ? disposed : scanned;
+          if (final.action === 'reject' || final.action === 'tempfail') throw refusalOf(final);
+          // Fields of the dispositions go first, before the service's own (mx: authentication, spam).
+          const dispositionHeaders = headersOf(scanned) + headersOf(disposed);
           const junk = verdict !== undefined && hooks.junk ? hooks.junk(verdict) : false;
           const folder = verdict !== undefined ? hooks.folder?.(verdict) : undefined;
           const changes = verdict !== undefined ? hooks.recipientChanges?.(verdict) : undefined;
@@ -139,7 +185,32 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           };
           hooks.addToEnvelope?.(envelope, session, verdict);
           const accountId = hooks.accountId?.(session);
-          const storedBody = hooks.storedBody;
+          const serviceBody = hooks.storedBody;
+          const storedBody = (source: AsyncIterable<Buffer>, v: V | undefined) =>
+            withPrefix(dispositionHeaders, serviceBody ? serviceBody(source, v) : source);
+          if (final.action === 'quarantine') {
+            if (!hooks.quarantine) throw smtpError(554, '5.7.1', `Message refused: ${final.reason}`);
+            await hooks.quarantine({
+              spoolId,
+              mailFrom,
+              recipients: recipients.map((r) => r.address),
+              source: hooks.service,
+              clientAddress: session.remoteAddress,
+              clientHelo: helo,
+              kind: final.kind,
+              reason: final.reason,
+              ...(final.rule !== undefined ? { rule: final.rule } : {}),
+              envelope,
+              body: () => storedBody(body.source(), verdict),
+            });
+            await body.discard();
+            logger.info(
+              { sessionId: session.id, spoolId, size: prepared.size, kind: final.kind, reason: final.reason },
+              'quarantined',
+            );
+            done(null, `2.0.0 Ok: queued as ${spoolId}`);
+            return;
+          }
           // Group commit: small messages share one statement and one WAL flush with concurrent ones;
           // large ones stream from the temporary file. The body can be read again if a batch is retried.
           await hooks.accept({
@@ -161,7 +232,10 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
             clientHelo: helo,
             envelope,
             traceContext: { ...traceFields(), sessionId: session.id },
-            body: storedBody ? () => storedBody(body.source(), verdict) : () => body.source(),
+            body:
+              serviceBody || dispositionHeaders
+                ? () => storedBody(body.source(), verdict)
+                : () => body.source(),
           });
           await body.discard();
           const fields: Record<string, unknown> = {
@@ -175,6 +249,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           done(null, `2.0.0 Ok: queued as ${spoolId}`);
         })
         .catch(async (error: unknown) => {
+          scan?.abort();
           await drainStream(stream as Readable);
           await body.discard();
           if (error instanceof SmtpReplyError) {

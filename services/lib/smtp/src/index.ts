@@ -1,4 +1,12 @@
 export { type AcceptedBody, type AcceptPipeline, acceptPipeline, stringArgs } from './accept-pipeline.js';
+export {
+  acceptDisposition,
+  type BodyScan,
+  type Disposition,
+  type QuarantineKind,
+  type QuarantineRequest,
+  refusalOf,
+} from './disposition.js';
 export { drainStream } from './drain-stream.js';
 export { enhancedStatusCodesPatched, type LibraryRefusal } from './enhanced-status-codes.js';
 export {

@@ -130,7 +130,7 @@ function summarise(header: string): HeaderSummary {
  */
 export async function prepareMessage(
   source: AsyncIterable<Buffer>,
-  sink: SpooledBody,
+  sink: Pick<SpooledBody, 'write'>,
   options: PrepareOptions,
 ): Promise<PreparedMessage> {
   const maxHeader = options.maxHeaderBytes ?? 256 * 1024;

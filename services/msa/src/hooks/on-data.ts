@@ -1,4 +1,5 @@
 import { parseAddress } from '@hermod/address';
+import type { Disposition } from '@hermod/smtp';
 import {
   acceptPipeline,
   applyPolicyRules,
@@ -11,6 +12,7 @@ import {
 } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
+import { checkOutboundSpam } from '../policy/outbound-filter.js';
 import type { SessionUser } from '../session-user.js';
 
 /** Every address of the From field must belong to the authenticated user (553 5.7.1 otherwise). */
@@ -33,6 +35,12 @@ async function checkFromHeader(
   }
 }
 
+/** The spam check's disposition and, when it accepts, what the policy rules decided. */
+interface MsaVerdict {
+  disposition: Disposition;
+  policy?: PolicyOutcome;
+}
+
 const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
 async function* bufferSource(data: Buffer): AsyncGenerator<Buffer> {
@@ -46,12 +54,14 @@ async function* withPrefix(prefix: string, source: AsyncIterable<Buffer>): Async
 
 /**
  * End of DATA through the shared accept pipeline (@hermod/smtp): msa's Received (with the
- * authenticated protocol), Message-ID and Date when missing, and the From field owned by the user.
+ * authenticated protocol), Message-ID and Date when missing, the From field owned by the user,
+ * malware scanned while the message arrives and Rspamd's outbound check: infected or spam is
+ * refused (554 5.7.1), counted, logged and reported against the account.
  */
 export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> {
   const { config } = deps;
   const { policy } = deps;
-  return acceptPipeline<PolicyOutcome>({
+  return acceptPipeline<MsaVerdict>({
     service: 'msa',
     maxMessageBytes: config.MSA_MAX_MESSAGE_BYTES,
     bareLineEndings: 'normalise',
@@ -72,45 +82,56 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
       (header.names.has('date') ? '' : `Date: ${rfc5322Date(now)}\r\n`),
     check: (prepared, session) =>
       checkFromHeader(deps, session.user as SessionUser | undefined, prepared.values.get('from')),
-    ...(policy
-      ? {
-          decide: async ({ session, body, mailFrom }) => {
-            const user = session.user as SessionUser | undefined;
-            const outcome = await applyPolicyRules(
-              policy,
-              {
-                direction: 'outbound',
-                message: () => body.source(),
-                ip: session.remoteAddress,
-                mailFrom,
-                recipients: session.envelope.rcptTo.map((r) => r.address),
-                ...(user ? { senderDomain: domainOf(user.address) } : {}),
-              },
-              { maxBytes: config.POLICY_MAX_MESSAGE_BYTES, budgetMs: config.POLICY_TIME_BUDGET_MS },
-            );
-            if (outcome.decision.matched.length > 0)
-              deps.logger.info(
-                { sessionId: session.id, rules: outcome.decision.matched },
-                'policy rules matched',
-              );
-            if (outcome.quarantine)
-              // No quarantine store in this build: refused, never silently held or lost.
-              throw smtpError(
-                550,
-                '5.7.1',
-                `Message refused by policy: ${outcome.quarantine.reason} (policy rule ${outcome.quarantine.rule})`,
-              );
-            return outcome;
-          },
-          folder: (outcome: PolicyOutcome) => outcome.folder,
-          recipientChanges: (outcome: PolicyOutcome) =>
-            outcome.add.length > 0 || outcome.replace
-              ? { add: outcome.add, ...(outcome.replace ? { replace: outcome.replace } : {}) }
-              : undefined,
-          storedBody: (source: AsyncIterable<Buffer>, outcome: PolicyOutcome | undefined) =>
-            withPrefix(outcome?.headers ?? '', outcome?.stripped ? bufferSource(outcome.stripped) : source),
-        }
-      : {}),
+    ...(deps.scanMalware ? { scan: deps.scanMalware } : {}),
+    decide: async ({ session, body, spoolId, mailFrom, helo }) => {
+      const spam = await checkOutboundSpam(deps.outbound, {
+        session,
+        spoolId,
+        mailFrom,
+        helo,
+        message: body.source(),
+      });
+      if (spam.action !== 'accept' || !policy) return { disposition: spam };
+      const user = session.user as SessionUser | undefined;
+      const outcome = await applyPolicyRules(
+        policy,
+        {
+          direction: 'outbound',
+          message: () => body.source(),
+          ip: session.remoteAddress,
+          mailFrom,
+          recipients: session.envelope.rcptTo.map((r) => r.address),
+          ...(user ? { senderDomain: domainOf(user.address) } : {}),
+        },
+        { maxBytes: config.POLICY_MAX_MESSAGE_BYTES, budgetMs: config.POLICY_TIME_BUDGET_MS },
+      );
+      if (outcome.decision.matched.length > 0)
+        deps.logger.info(
+          { sessionId: session.id, spoolId, rules: outcome.decision.matched },
+          'policy rules matched',
+        );
+      // msa holds no quarantine: the pipeline refuses a quarantined submission (554 5.7.1).
+      const disposition: Disposition = outcome.quarantine
+        ? {
+            action: 'quarantine',
+            kind: 'policy',
+            reason: outcome.quarantine.reason,
+            rule: outcome.quarantine.rule,
+          }
+        : spam;
+      return { disposition, policy: outcome };
+    },
+    dispose: (verdict) => verdict.disposition,
+    folder: (verdict) => verdict.policy?.folder,
+    recipientChanges: ({ policy: outcome }) =>
+      outcome && (outcome.add.length > 0 || outcome.replace)
+        ? { add: outcome.add, ...(outcome.replace ? { replace: outcome.replace } : {}) }
+        : undefined,
+    storedBody: (source, verdict) =>
+      withPrefix(
+        verdict?.policy?.headers ?? '',
+        verdict?.policy?.stripped ? bufferSource(verdict.policy.stripped) : source,
+      ),
     accountId: (session) => (session.user as SessionUser | undefined)?.accountId,
     addToEnvelope: (envelope, session) => {
       const user = session.user as SessionUser | undefined;

@@ -1,7 +1,7 @@
+import { RspamdUnavailableError, type RspamdVerdict } from '@hermod/content-scan';
 import { applyPolicyRules, SmtpReplyError, smtpError } from '@hermod/smtp';
 import type { MxDeps } from '../deps.js';
 import { type AuthenticationOutcome, authenticateMessage } from '../policy/authentication.js';
-import { RspamdUnavailableError, type RspamdVerdict } from '../policy/rspamd.js';
 
 export interface FilterInput {
   /** The message as stored so far (our Received first); may be read more than once. */
@@ -26,6 +26,8 @@ export interface FilterVerdict {
   recipients?: { add: string[]; replace?: string[] };
   /** The message with attachments removed by a policy rule, stored instead of the received one. */
   stripped?: Buffer;
+  /** A policy rule holds the message in the quarantine (@hermod/quarantine) instead of delivering it. */
+  quarantine?: { rule: string; reason: string };
 }
 
 const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 900);
@@ -150,15 +152,6 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
   if (policy.decision.matched.length > 0) {
     logger.info({ spoolId: input.spoolId, rules: policy.decision.matched }, 'policy rules matched');
   }
-  if (policy.quarantine) {
-    // No quarantine store in this build: the message is refused, never silently held or lost.
-    deps.metrics.rejections.inc({ reason: 'policy' });
-    throw smtpError(
-      550,
-      '5.7.1',
-      `Message refused by policy: ${policy.quarantine.reason} (policy rule ${policy.quarantine.rule})`,
-    );
-  }
   return {
     headers: headers + policy.headers,
     placement,
@@ -171,5 +164,6 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
       ? { recipients: { add: policy.add, ...(policy.replace ? { replace: policy.replace } : {}) } }
       : {}),
     ...(policy.stripped ? { stripped: policy.stripped } : {}),
+    ...(policy.quarantine ? { quarantine: policy.quarantine } : {}),
   };
 }

@@ -1,18 +1,26 @@
-import { acceptPipeline, receivedProtocol, sessionReceivedHeader, smtpError } from '@hermod/smtp';
+import {
+  acceptDisposition,
+  acceptPipeline,
+  receivedProtocol,
+  sessionReceivedHeader,
+  smtpError,
+} from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from '../deps.js';
 import { stripForgedResults, withPrefix } from '../message/strip-forged-results.js';
 import { type FilterVerdict, filterMessage } from './filter-message.js';
 
-/**
- * End of DATA through the shared accept pipeline (@hermod/smtp): bare line endings refused or
- * fixed, loops refused, the filters (SPF/DKIM/DMARC/ARC, Rspamd) decide placement and the fields
- * put first, and forged Authentication-Results of our host are removed.
- */
 async function* bufferSource(data: Buffer): AsyncGenerator<Buffer> {
   yield data;
 }
 
+/**
+ * End of DATA through the shared accept pipeline (@hermod/smtp): bare line endings refused or
+ * fixed, loops refused, malware scanned while the message arrives (refused or quarantined), the
+ * filters (SPF/DKIM/DMARC/ARC, Rspamd, policy rules) decide placement and the fields put first, a
+ * policy rule's quarantine holds the message, and forged Authentication-Results of our host are
+ * removed.
+ */
 export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
   const { config } = deps;
   return acceptPipeline<FilterVerdict>({
@@ -41,6 +49,8 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
         );
       }
     },
+    ...(deps.scanMalware ? { scan: deps.scanMalware } : {}),
+    quarantine: (request) => deps.quarantine(request),
     decide: ({ prepared, session, body, spoolId, mailFrom, helo }) =>
       filterMessage(deps, {
         message: () => body.source(),
@@ -51,6 +61,15 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
         recipients: session.envelope.rcptTo.map((r) => r.address),
         spoolId,
       }),
+    dispose: (verdict) =>
+      verdict.quarantine
+        ? {
+            action: 'quarantine',
+            kind: 'policy',
+            reason: verdict.quarantine.reason,
+            rule: verdict.quarantine.rule,
+          }
+        : acceptDisposition,
     junk: (verdict) => verdict.placement === 'junk',
     folder: (verdict) => verdict.folder,
     recipientChanges: (verdict) => verdict.recipients,

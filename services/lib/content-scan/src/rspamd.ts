@@ -30,6 +30,8 @@ export interface RspamdScanInput {
   recipients: string[];
   hostname: string;
   queueId: string;
+  /** The authenticated submitter (msa): Rspamd then applies its outbound checks, not the inbound ones. */
+  user?: string;
   message: AsyncIterable<Buffer>;
 }
 
@@ -57,6 +59,7 @@ export class RspamdClient {
       Hostname: input.hostname,
       'Queue-Id': input.queueId,
       Pass: 'all',
+      ...(input.user ? { User: input.user } : {}),
     };
     const init = {
       method: 'POST',

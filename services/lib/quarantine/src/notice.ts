@@ -1,0 +1,56 @@
+import { rfc5322Date } from '@hermod/smtp';
+
+export interface NoticeInput {
+  id: string;
+  host: string;
+  mailFrom: string;
+  headerFrom: string | undefined;
+  subject: string | undefined;
+  kind: string;
+  reason: string;
+  expiresAt: Date;
+  now: Date;
+}
+
+const oneLine = (s: string) =>
+  s
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, 300);
+
+/**
+ * The notice a recipient finds in the INBOX for a message held for them: what it was (sender,
+ * subject), why, until when, and how to get it released. Plain US-ASCII text, from the
+ * postmaster with a null envelope sender (never bounced).
+ */
+export function buildQuarantineNotice(input: NoticeInput): Buffer {
+  const subject = input.subject ? oneLine(input.subject) : '(no subject)';
+  const sender = oneLine(input.headerFrom ?? (input.mailFrom || '<>'));
+  const malware = input.kind === 'malware';
+  const text = [
+    `From: Mail quarantine <postmaster@${input.host}>`,
+    `Subject: Quarantined: ${subject}`.slice(0, 200),
+    `Date: ${rfc5322Date(input.now)}`,
+    `Message-ID: <quarantine-notice-${input.id}@${input.host}>`,
+    'Auto-Submitted: auto-generated',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=us-ascii',
+    `X-Hermod-Quarantine-Id: ${input.id}`,
+    '',
+    'A message addressed to you was held in quarantine instead of being delivered.',
+    '',
+    `  From:     ${sender}`,
+    `  Sender:   ${oneLine(input.mailFrom || '<>')}`,
+    `  Subject:  ${subject}`,
+    `  Reason:   ${oneLine(input.reason)} (${input.kind})`,
+    `  Id:       ${input.id}`,
+    `  Kept until: ${rfc5322Date(input.expiresAt)}`,
+    '',
+    malware
+      ? 'It carries malware. If you are sure it is safe, ask your mail administrator to release it'
+      : 'If you want it delivered, ask your mail administrator to release it',
+    `(hermod quarantine release ${input.id}); unless released it is deleted after the date above.`,
+    '',
+  ].join('\r\n');
+  return Buffer.from(text, 'ascii');
+}

@@ -1,0 +1,320 @@
+import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
+import { readBody, writeBody } from '@hermod/mail-store';
+import type { QuarantineRequest } from '@hermod/smtp';
+import { deterministicUuid, insertAcceptedMessage } from '@hermod/spool';
+import { QuarantineNotFoundError } from './errors.js';
+import { buildQuarantineNotice } from './notice.js';
+
+export interface QuarantineOptions {
+  /** How long the entry is kept before the expiry sweep deletes it. */
+  retentionMs: number;
+  /** The host named in the notice (postmaster@host). */
+  host: string;
+  /** Deliver a notice to the recipients' INBOX (default true). */
+  notify?: boolean;
+}
+
+export interface QuarantineEntry {
+  id: string;
+  mailFrom: string;
+  recipients: string[];
+  source: string;
+  clientAddress: string | null;
+  kind: string;
+  reason: string;
+  rule: string | null;
+  subject: string | null;
+  headerFrom: string | null;
+  size: number;
+  quarantinedAt: Date;
+  expiresAt: Date;
+  releasedAt: Date | null;
+  releasedBy: string | null;
+  releaseSpoolId: string | null;
+}
+
+export interface AuditEntry {
+  action: string;
+  actor: string;
+  at: Date;
+  details: Record<string, unknown>;
+}
+
+const columns = `id, mail_from, recipients, source, client_address, kind, reason, rule, subject, header_from,
+  size, quarantined_at, expires_at, released_at, released_by, release_spool_id`;
+
+interface Row {
+  id: string;
+  mail_from: string;
+  recipients: string[];
+  source: string;
+  client_address: string | null;
+  kind: string;
+  reason: string;
+  rule: string | null;
+  subject: string | null;
+  header_from: string | null;
+  size: number;
+  quarantined_at: Date;
+  expires_at: Date;
+  released_at: Date | null;
+  released_by: string | null;
+  release_spool_id: string | null;
+}
+
+const entry = (r: Row): QuarantineEntry => ({
+  id: r.id,
+  mailFrom: r.mail_from,
+  recipients: r.recipients,
+  source: r.source,
+  clientAddress: r.client_address,
+  kind: r.kind,
+  reason: r.reason,
+  rule: r.rule,
+  subject: r.subject,
+  headerFrom: r.header_from,
+  size: r.size,
+  quarantinedAt: r.quarantined_at,
+  expiresAt: r.expires_at,
+  releasedAt: r.released_at,
+  releasedBy: r.released_by,
+  releaseSpoolId: r.release_spool_id,
+});
+
+/** The first value of a header field in the (possibly cut) header block, unfolded. */
+function headerField(head: string, name: string): string | undefined {
+  const end = head.indexOf('\r\n\r\n');
+  const block = end >= 0 ? head.slice(0, end + 2) : head;
+  const m = new RegExp(`^${name}:[ \\t]*((?:.*)(?:\\r\\n[ \\t].*)*)`, 'im').exec(block);
+  return m?.[1]
+    ?.replace(/\r\n[ \t]/g, ' ')
+    .trim()
+    .slice(0, 998);
+}
+
+async function audit(
+  client: PoolClient | Pool,
+  id: string,
+  action: 'quarantine' | 'release' | 'delete' | 'expire',
+  actor: string,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  await client.query(
+    'INSERT INTO quarantine_audit (quarantine_id, action, actor, details) VALUES ($1, $2, $3, $4)',
+    [id, action, actor, JSON.stringify(details)],
+  );
+}
+
+/** The spool id of the notice for a quarantined message (one per message, however often retried). */
+export const noticeSpoolId = (id: string) => deterministicUuid(`hermod-quarantine-notice:${id}`);
+/** The spool id a release becomes: a retried release collides with it instead of delivering twice. */
+export const releaseSpoolId = (id: string) => deterministicUuid(`hermod-quarantine-release:${id}`);
+
+/**
+ * Holds a message instead of delivering it (the accept pipeline's quarantine disposition): the
+ * body, envelope, reason and recipients, an audit entry, and (unless disabled) a notice to the
+ * recipients' INBOX, all in one transaction. Returns the spool ids to hand to routing (the
+ * notice); the spool sweeper hands them over too if that is lost.
+ */
+export async function quarantineMessage(
+  pool: Pool,
+  request: QuarantineRequest,
+  options: QuarantineOptions,
+): Promise<{ spoolIds: string[] }> {
+  const head: Buffer[] = [];
+  let headLength = 0;
+  async function* capture(): AsyncGenerator<Buffer> {
+    for await (const chunk of request.body()) {
+      if (headLength < 64 * 1024) {
+        head.push(chunk);
+        headLength += chunk.length;
+      }
+      yield chunk;
+    }
+  }
+  const now = new Date();
+  const expiresAt = new Date(now.getTime() + options.retentionMs);
+  return withTransaction(pool, async (client) => {
+    const body = await writeBody(client, capture());
+    const text = Buffer.concat(head)
+      .subarray(0, 64 * 1024)
+      .toString('latin1');
+    const subject = headerField(text, 'subject');
+    const headerFrom = headerField(text, 'from');
+    await client.query(
+      `INSERT INTO quarantine_messages (id, body_id, mail_from, recipients, source, client_address, client_helo,
+         kind, reason, rule, subject, header_from, size, envelope, quarantined_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+      [
+        request.spoolId,
+        body.bodyId,
+        request.mailFrom,
+        request.recipients,
+        request.source,
+        request.clientAddress,
+        request.clientHelo,
+        request.kind,
+        request.reason,
+        request.rule ?? null,
+        subject ?? null,
+        headerFrom ?? null,
+        body.size,
+        JSON.stringify(request.envelope),
+        now,
+        expiresAt,
+      ],
+    );
+    await audit(client, request.spoolId, 'quarantine', `${request.source}`, {
+      kind: request.kind,
+      reason: request.reason,
+      rule: request.rule,
+      recipients: request.recipients,
+    });
+    if (options.notify === false) return { spoolIds: [] };
+    const spoolId = noticeSpoolId(request.spoolId);
+    await insertAcceptedMessage(client, {
+      spoolId,
+      mailFrom: '',
+      recipients: request.recipients.map((address) => ({ address })),
+      source: 'local',
+      envelope: { quarantineNotice: request.spoolId },
+      body: [
+        buildQuarantineNotice({
+          id: request.spoolId,
+          host: options.host,
+          mailFrom: request.mailFrom,
+          headerFrom,
+          subject,
+          kind: request.kind,
+          reason: request.reason,
+          expiresAt,
+          now,
+        }),
+      ],
+      sweepAfterMs: 10_000,
+    });
+    return { spoolIds: [spoolId] };
+  });
+}
+
+export interface QuarantineFilter {
+  /** Entries with this recipient (canonical address, case-insensitive). */
+  recipient?: string;
+  kind?: string;
+  /** Include released entries (default: only those still held). */
+  includeReleased?: boolean;
+  limit?: number;
+}
+
+/** Entries, newest first. */
+export async function listQuarantine(pool: Pool, filter: QuarantineFilter = {}): Promise<QuarantineEntry[]> {
+  const { rows } = await pool.query<Row>(
+    `SELECT ${columns} FROM quarantine_messages
+     WHERE ($1::text IS NULL OR lower($1) = ANY (SELECT lower(r) FROM unnest(recipients) r))
+       AND ($2::text IS NULL OR kind = $2)
+       AND ($3 OR released_at IS NULL)
+     ORDER BY quarantined_at DESC, id LIMIT $4`,
+    [filter.recipient ?? null, filter.kind ?? null, filter.includeReleased ?? false, filter.limit ?? 100],
+  );
+  return rows.map(entry);
+}
+
+/** One entry with its audit trail and the start of its message (the header block, bounded). */
+export async function showQuarantined(
+  pool: Pool,
+  id: string,
+): Promise<{ entry: QuarantineEntry; audit: AuditEntry[]; header: string }> {
+  const { rows } = await pool.query<Row & { body_id: number }>(
+    `SELECT ${columns}, body_id FROM quarantine_messages WHERE id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  if (!row) throw new QuarantineNotFoundError(id);
+  let head = '';
+  for await (const chunk of readBody(pool, row.body_id)) {
+    head += chunk.toString('latin1');
+    if (head.includes('\r\n\r\n') || head.length > 64 * 1024) break;
+  }
+  const end = head.indexOf('\r\n\r\n');
+  return {
+    entry: entry(row),
+    audit: await auditOf(pool, id),
+    header: end >= 0 ? head.slice(0, end + 2) : head.slice(0, 64 * 1024),
+  };
+}
+
+export async function auditOf(pool: Pool, id: string): Promise<AuditEntry[]> {
+  const { rows } = await pool.query<AuditEntry>(
+    'SELECT action, actor, at, details FROM quarantine_audit WHERE quarantine_id = $1 ORDER BY at, id',
+    [id],
+  );
+  return rows;
+}
+
+/**
+ * Hands a held message to the normal pipeline (as a local message to its recipients), exactly
+ * once: the spool id is derived from the entry, the entry is locked while released, and a second
+ * release finds it released and returns the same spool id (the caller hands that to routing again,
+ * which is harmless: routing and delivery are idempotent per spool id). The entry stays (marked
+ * released) until it expires, for the audit trail.
+ */
+export async function releaseQuarantined(
+  pool: Pool,
+  id: string,
+  actor: string,
+): Promise<{ spoolId: string; alreadyReleased: boolean }> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<Row & { body_id: number; envelope: Record<string, unknown> }>(
+      `SELECT ${columns}, body_id, envelope FROM quarantine_messages WHERE id = $1 FOR UPDATE`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row) throw new QuarantineNotFoundError(id);
+    if (row.released_at && row.release_spool_id)
+      return { spoolId: row.release_spool_id, alreadyReleased: true };
+    const spoolId = releaseSpoolId(id);
+    await insertAcceptedMessage(client, {
+      spoolId,
+      mailFrom: row.mail_from,
+      recipients: row.recipients.map((address) => ({ address })),
+      source: 'local',
+      ...(row.client_address ? { clientAddress: row.client_address } : {}),
+      envelope: { ...row.envelope, placement: 'inbox', releasedFromQuarantine: id },
+      // A copy: the entry keeps its own body until it expires.
+      body: readBody(pool, row.body_id),
+      sweepAfterMs: 10_000,
+    });
+    await client.query(
+      'UPDATE quarantine_messages SET released_at = now(), released_by = $2, release_spool_id = $3 WHERE id = $1',
+      [id, actor, spoolId],
+    );
+    await audit(client, id, 'release', actor, { spoolId, recipients: row.recipients });
+    return { spoolId, alreadyReleased: false };
+  });
+}
+
+/** Deletes an entry (its body is collected later); audited. */
+export async function deleteQuarantined(pool: Pool, id: string, actor: string): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    const { rowCount } = await client.query('DELETE FROM quarantine_messages WHERE id = $1', [id]);
+    if (!rowCount) throw new QuarantineNotFoundError(id);
+    await audit(client, id, 'delete', actor);
+  });
+}
+
+/** The expiry sweep: deletes entries past their retention, a batch at a time; audited as 'expire'. */
+export async function expireQuarantine(pool: Pool, batchSize = 500): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `WITH expired AS (
+       SELECT id FROM quarantine_messages WHERE expires_at <= now()
+       ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+     ), gone AS (
+       DELETE FROM quarantine_messages q USING expired e WHERE q.id = e.id RETURNING q.id
+     ), logged AS (
+       INSERT INTO quarantine_audit (quarantine_id, action, actor) SELECT id, 'expire', 'system' FROM gone
+     )
+     SELECT count(*)::int AS n FROM gone`,
+    [batchSize],
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,141 @@
+// The accept pipeline's dispositions: a scan sees the message as it arrives and its refusal or
+// quarantine wins; the service's verdict may quarantine; accepted and quarantined messages carry
+// the dispositions' fields first; a quarantine without a store refuses instead of losing mail.
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { silentLogger } from '@hermod/logging';
+import type { ReplayableAccept } from '@hermod/spool';
+import type { SMTPServerSession } from 'smtp-server';
+import {
+  type AcceptPipeline,
+  acceptPipeline,
+  type BodyScan,
+  type Disposition,
+  type QuarantineRequest,
+  RecipientRoutes,
+} from '../src/index.js';
+
+const message = 'From: a@example.test\r\nSubject: hi\r\n\r\nbody line\r\n';
+
+async function collect(source: () => AsyncIterable<Buffer>): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const b of source()) parts.push(b);
+  return Buffer.concat(parts).toString('latin1');
+}
+
+function scanWith(disposition: Disposition, seen: Buffer[]): () => BodyScan {
+  return () => ({
+    write: async (chunk) => {
+      seen.push(chunk);
+    },
+    disposition: async () => disposition,
+    abort: () => {},
+  });
+}
+
+async function deliver(hooks: Partial<AcceptPipeline<Disposition>>): Promise<{
+  error: (Error & { responseCode?: number }) | null;
+  reply?: string;
+  accepted: string[];
+  held: Array<QuarantineRequest & { text: string }>;
+}> {
+  const accepted: string[] = [];
+  const held: Array<QuarantineRequest & { text: string }> = [];
+  const onData = acceptPipeline<Disposition>({
+    service: 'mx',
+    maxMessageBytes: 1024 * 1024,
+    bareLineEndings: 'reject',
+    logger: silentLogger(),
+    refused: () => {},
+    metrics: { messages: { inc: () => {} }, acceptSeconds: { observe: () => {} } },
+    recipientRoutes: new RecipientRoutes(),
+    accept: async (input: ReplayableAccept) => {
+      accepted.push(await collect(input.body as () => AsyncIterable<Buffer>));
+    },
+    received: () => 'Received: from test\r\n',
+    ...hooks,
+  });
+  const session = {
+    id: 'session-1',
+    remoteAddress: '192.0.2.1',
+    hostNameAppearsAs: 'client.example',
+    secure: false,
+    envelope: {
+      mailFrom: { address: 'a@example.test', args: {} },
+      rcptTo: [{ address: 'b@example.test', args: {} }],
+    },
+  } as unknown as SMTPServerSession;
+  const stream = Readable.from([Buffer.from(message)]);
+  return new Promise((resolve) => {
+    onData(stream as never, session, (error, reply) =>
+      resolve({ error: error ?? null, reply: reply as string | undefined, accepted, held }),
+    );
+  });
+}
+
+const quarantineInto =
+  (held: Array<QuarantineRequest & { text: string }>) =>
+  async (request: QuarantineRequest): Promise<void> => {
+    held.push({ ...request, text: await collect(request.body) });
+  };
+
+test('the scan sees every byte as spooled, and its accept fields go first', async () => {
+  const seen: Buffer[] = [];
+  const result = await deliver({ scan: scanWith({ action: 'accept', headers: 'X-Scan: clean\r\n' }, seen) });
+  assert.equal(result.error, null);
+  assert.equal(Buffer.concat(seen).toString('latin1'), `Received: from test\r\n${message}`);
+  assert.deepEqual(result.accepted, [`X-Scan: clean\r\nReceived: from test\r\n${message}`]);
+});
+
+test('a refusing scan wins: 554 or 451, nothing accepted, the verdict never asked', async () => {
+  let decided = false;
+  const decide = async () => {
+    decided = true;
+    return { action: 'accept' } as Disposition;
+  };
+  const rejected = await deliver({
+    scan: scanWith({ action: 'reject', code: 554, status: '5.7.1', text: 'malware found (X)' }, []),
+    decide,
+  });
+  assert.equal(rejected.error?.responseCode, 554);
+  assert.match(rejected.error?.message ?? '', /^5\.7\.1 malware found \(X\)/);
+  const deferred = await deliver({
+    scan: scanWith({ action: 'tempfail', code: 451, status: '4.7.1', text: 'scanner unavailable' }, []),
+  });
+  assert.equal(deferred.error?.responseCode, 451);
+  assert.equal(rejected.accepted.length + deferred.accepted.length, 0);
+  assert.equal(decided, false);
+});
+
+test("the service's verdict may quarantine: held with every disposition's fields, answered 250", async () => {
+  const held: Array<QuarantineRequest & { text: string }> = [];
+  const result = await deliver({
+    scan: scanWith({ action: 'accept', headers: 'X-Scan: clean\r\n' }, []),
+    decide: async () => ({
+      action: 'quarantine',
+      kind: 'policy',
+      reason: 'rule no-exe',
+      rule: 'no-exe',
+      headers: 'X-Rule: no-exe\r\n',
+    }),
+    dispose: (v) => v,
+    quarantine: quarantineInto(held),
+  });
+  assert.equal(result.error, null);
+  assert.match(result.reply ?? '', /^2\.0\.0 Ok: queued as /);
+  assert.equal(result.accepted.length, 0);
+  assert.equal(held.length, 1);
+  assert.equal(held[0]?.kind, 'policy');
+  assert.equal(held[0]?.rule, 'no-exe');
+  assert.deepEqual(held[0]?.recipients, ['b@example.test']);
+  assert.equal(held[0]?.text, `X-Scan: clean\r\nX-Rule: no-exe\r\nReceived: from test\r\n${message}`);
+});
+
+test('a quarantine disposition without a quarantine store refuses (554 5.7.1)', async () => {
+  const result = await deliver({
+    scan: scanWith({ action: 'quarantine', kind: 'malware', reason: 'malware X' }, []),
+  });
+  assert.equal(result.error?.responseCode, 554);
+  assert.equal(result.accepted.length, 0);
+});

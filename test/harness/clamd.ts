@@ -1,0 +1,115 @@
+// Debian's clamd as a private process for tests: a generated clamd.conf on 127.0.0.1 (and a unix
+// socket), archive and mail scanning on, and a signature database written by the harness (no
+// downloads): an .hdb file hash of the EICAR test file and an .ndb body pattern for a test string.
+// Start-up with this database takes well under a second of clamd's own time.
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pingClamd } from '@hermod/content-scan';
+import { freePort, spawnServer, stopChild } from '@hermod/local-infra';
+import { requireTool } from './tools.js';
+import { testWorkdir } from './workdir.js';
+
+/** The EICAR anti-virus test file (68 bytes); harmless, detected by every scanner's signatures. */
+export const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
+/**
+ * What clamd reports for the EICAR file as a whole file (an attachment, a zip member: the .hdb
+ * hash) and for EICAR inside a larger file (a plain-text body with its line end: an .ndb pattern).
+ * clamd appends .UNOFFICIAL to names from unsigned databases.
+ */
+export const EICAR_SIGNATURE = 'Hermod.Test.EICAR.UNOFFICIAL';
+export const EICAR_SIGNATURES = [EICAR_SIGNATURE, 'Hermod.Test.EICAR-Body.UNOFFICIAL'];
+/** A string found anywhere in a scanned file by the harness' .ndb body signature. */
+export const TEST_PATTERN = 'HERMOD-MALWARE-TEST-PATTERN-7f3a';
+export const TEST_PATTERN_SIGNATURE = 'Hermod.Test.Pattern.UNOFFICIAL';
+
+export interface ClamdPeerOptions {
+  /** clamd's StreamMaxLength (INSTREAM size limit), e.g. '1M'. */
+  streamMaxLength?: string;
+}
+
+export class ClamdPeer {
+  private child: ChildProcess | undefined;
+  private output: () => string = () => '';
+  private config = '';
+  port = 0;
+  socketPath = '';
+  /** Milliseconds from spawn to the first PONG. */
+  startupMs = 0;
+
+  /** host:port for the services' CLAMD_ADDRESS. */
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async start(options: ClamdPeerOptions = {}): Promise<void> {
+    await requireTool('clamd', 'apt-get install --no-install-recommends clamav-daemon');
+    if (!this.config) {
+      const dir = await testWorkdir('clamd');
+      const db = join(dir, 'db');
+      await mkdir(db, { recursive: true });
+      const md5 = createHash('md5').update(EICAR).digest('hex');
+      const hex = (s: string) => Buffer.from(s).toString('hex');
+      await writeFile(join(db, 'hermod-test.hdb'), `${md5}:${EICAR.length}:Hermod.Test.EICAR\n`);
+      await writeFile(
+        join(db, 'hermod-test.ndb'),
+        `Hermod.Test.Pattern:0:*:${hex(TEST_PATTERN)}\nHermod.Test.EICAR-Body:0:*:${hex(EICAR)}\n`,
+      );
+      this.port = await freePort();
+      this.socketPath = join(dir, 'clamd.sock');
+      this.config = join(dir, 'clamd.conf');
+      await writeFile(
+        this.config,
+        [
+          'Foreground yes',
+          `TCPSocket ${this.port}`,
+          'TCPAddr 127.0.0.1',
+          `LocalSocket ${this.socketPath}`,
+          `DatabaseDirectory ${db}`,
+          `PidFile ${join(dir, 'clamd.pid')}`,
+          `TemporaryDirectory ${dir}`,
+          'ScanArchive yes',
+          'ScanMail yes',
+          `StreamMaxLength ${options.streamMaxLength ?? '1M'}`,
+          'Bytecode no',
+          'SelfCheck 0',
+          '',
+        ].join('\n'),
+      );
+    }
+    const started = Date.now();
+    const { child, output } = spawnServer('clamd', ['-c', this.config]);
+    this.child = child;
+    this.output = output;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`clamd exited:\n${output()}`);
+      if (await pingClamd({ host: '127.0.0.1', port: this.port }, 1_000)) break;
+      if (Date.now() > deadline) throw new Error(`clamd not ready:\n${output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.startupMs = Date.now() - started;
+  }
+
+  /** Stops answering (SIGSTOP): connections are accepted by the kernel, no verdict ever comes. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.child) return;
+    this.resume();
+    await stopChild(this.child);
+    this.child = undefined;
+  }
+
+  /** Recent output, for failure messages. */
+  log(): string {
+    return this.output();
+  }
+}

@@ -1,0 +1,141 @@
+// The clamd client and scanner against a real clamd (Debian's clamav-daemon) loaded with the
+// harness' test signatures: the EICAR test file found as a body, base64 MIME part, in a zip and in
+// a nested message/rfc822; the .ndb pattern; clean mail; both socket kinds; the size limits (ours
+// and clamd's StreamMaxLength); clamd down, clamd stopped mid-scan (timeout); the concurrency limit.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { MalwareScanner, type MalwareVerdict, parseClamdAddress } from '@hermod/content-scan';
+import { freePort } from '@hermod/local-infra';
+import { ClamdPeer, EICAR_SIGNATURES, TEST_PATTERN, TEST_PATTERN_SIGNATURE } from '@hermod/test/harness';
+import { Registry } from 'prom-client';
+import { base64Eicar, clean, header, nestedEicar, plainEicar, zippedEicar } from './malware-samples.js';
+
+let clamd: ClamdPeer;
+const registry = new Registry();
+
+function scanner(overrides: Partial<ConstructorParameters<typeof MalwareScanner>[0]> = {}) {
+  return new MalwareScanner({
+    address: parseClamdAddress(clamd.address),
+    timeoutMs: 10_000,
+    maxConcurrent: 4,
+    maxScanBytes: 512 * 1024,
+    registry,
+    ...overrides,
+  });
+}
+
+/** Streams the message in small chunks as DATA would, then asks for the verdict. */
+async function scan(s: MalwareScanner, message: string | Buffer, chunk = 1000): Promise<MalwareVerdict> {
+  const data = Buffer.from(message);
+  const run = s.begin();
+  for (let at = 0; at < data.length; at += chunk) {
+    await run.write(data.subarray(at, at + chunk));
+    // As chunks arrive from a client: the event loop turns between them.
+    await new Promise((resolve) => (chunk > 1000 ? setTimeout(resolve, 5) : setImmediate(resolve)));
+  }
+  return run.finish(async function* () {
+    yield data;
+  });
+}
+
+function assertEicar(verdict: MalwareVerdict, what = ''): void {
+  assert.equal(verdict.status, 'infected', what);
+  assert.ok(verdict.status === 'infected' && EICAR_SIGNATURES.includes(verdict.signature), what);
+}
+
+before(async () => {
+  clamd = new ClamdPeer();
+  await clamd.start({ streamMaxLength: '1M' });
+  console.log(`clamd ready after ${clamd.startupMs} ms with the test database`);
+});
+
+after(async () => {
+  await clamd?.stop();
+});
+
+describe('clamd INSTREAM', () => {
+  test('clean mail is clean', async () => {
+    assert.deepEqual(await scan(scanner(), clean()), { status: 'clean' });
+  });
+
+  test('EICAR as the body, base64 part, in a zip and in a nested message/rfc822', async () => {
+    const s = scanner();
+    const samples = {
+      plain: plainEicar(),
+      base64: base64Eicar(),
+      zip: await zippedEicar(),
+      nested: nestedEicar(),
+    };
+    for (const [name, message] of Object.entries(samples)) {
+      assertEicar(await scan(s, message), name);
+    }
+  });
+
+  test('the .ndb test pattern anywhere in a large body, over the unix socket', async () => {
+    const body = `${'filler line of text\r\n'.repeat(5000)}${TEST_PATTERN}\r\n`;
+    const s = scanner({ address: { path: clamd.socketPath } });
+    assert.deepEqual(await scan(s, [...header('pattern'), '', body].join('\r\n')), {
+      status: 'infected',
+      signature: TEST_PATTERN_SIGNATURE,
+    });
+  });
+
+  test('past our scan size limit: unscanned, not an error', async () => {
+    const big = Buffer.alloc(600 * 1024, 'a');
+    assert.deepEqual(await scan(scanner(), big), { status: 'unscanned', reason: 'too-large' });
+  });
+
+  test("past clamd's StreamMaxLength: a size-limit error", async () => {
+    const big = Buffer.alloc(1200 * 1024, 'a');
+    const verdict = await scan(scanner({ maxScanBytes: 4 * 1024 * 1024 }), big, 64 * 1024);
+    assert.equal(verdict.status, 'failed');
+    assert.equal(
+      verdict.status === 'failed' && verdict.error.kind,
+      'size-limit',
+      verdict.status === 'failed' ? verdict.error.message : '',
+    );
+  });
+
+  test('nothing listening: unavailable', async () => {
+    const verdict = await scan(scanner({ address: { host: '127.0.0.1', port: await freePort() } }), clean());
+    assert.equal(verdict.status === 'failed' && verdict.error.kind, 'unavailable');
+  });
+
+  test('clamd stopped mid-scan: a timeout within the limit, then scanning again once it resumes', async () => {
+    clamd.pause();
+    try {
+      const started = Date.now();
+      const verdict = await scan(scanner({ timeoutMs: 500 }), clean());
+      assert.equal(verdict.status === 'failed' && verdict.error.kind, 'timeout');
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      clamd.resume();
+    }
+    assertEicar(await scan(scanner(), base64Eicar()));
+  });
+
+  test('beyond the concurrency limit a message is scanned from its spooled copy', async () => {
+    const s = scanner({ maxConcurrent: 1 });
+    const first = s.begin();
+    const second = s.begin(); // no stream free: nothing is sent while DATA goes on
+    const infected = Buffer.from(base64Eicar());
+    await second.write(infected);
+    await first.write(Buffer.from(clean()));
+    const [a, b] = await Promise.all([
+      first.finish(async function* () {}),
+      second.finish(async function* () {
+        yield infected;
+      }),
+    ]);
+    assert.deepEqual(a, { status: 'clean' });
+    assertEicar(b);
+  });
+
+  test('metrics: scans by result, infections by signature, errors by kind, scan time', async () => {
+    const text = await registry.metrics();
+    assert.match(text, /hermod_malware_scans_total\{result="infected"\} [1-9]/);
+    assert.match(text, /hermod_malware_infected_total\{signature="Hermod.Test.EICAR[^"]*"\} [1-9]/);
+    assert.match(text, /hermod_malware_scan_errors_total\{kind="timeout"\} 1/);
+    assert.match(text, /hermod_malware_scan_seconds_count [1-9]/);
+  });
+});

@@ -1,0 +1,132 @@
+// The quarantine store against PostgreSQL: an entry with its recipients and a notice for them, the
+// recipient filter, concurrent releases making exactly one spool message, deletion and the expiry
+// sweep (with audit entries), and the bodies of deleted entries collected by storage retention.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { createLogger } from '@hermod/logging';
+import {
+  auditOf,
+  deleteQuarantined,
+  expireQuarantine,
+  listQuarantine,
+  noticeSpoolId,
+  QuarantineNotFoundError,
+  quarantineMessage,
+  releaseQuarantined,
+} from '@hermod/quarantine';
+import type { QuarantineRequest } from '@hermod/smtp';
+import { StorageRetention } from '@hermod/spool';
+import { type TestDatabase, testDatabase } from '@hermod/test/harness';
+
+let db: TestDatabase;
+
+before(async () => {
+  db = await testDatabase();
+});
+
+after(async () => {
+  await db?.pool.end();
+});
+
+function request(recipients: string[], subject = 'held'): QuarantineRequest {
+  const body = Buffer.from(`From: Eve <eve@remote.example>\r\nSubject: ${subject}\r\n\r\nbody\r\n`);
+  return {
+    spoolId: randomUUID(),
+    mailFrom: 'eve@remote.example',
+    recipients,
+    source: 'mx',
+    clientAddress: '192.0.2.7',
+    clientHelo: 'remote.example',
+    kind: 'policy',
+    reason: 'rule block-exe',
+    rule: 'block-exe',
+    envelope: { tls: false },
+    body: async function* () {
+      yield body;
+    },
+  };
+}
+
+const options = { retentionMs: 86_400_000, host: 'mx.example.test' };
+
+test('an entry, its notice to every recipient, and the recipient filter', async () => {
+  const r = request(['Alice@example.test', 'bob@example.test'], 'for two');
+  const { spoolIds } = await quarantineMessage(db.pool, r, options);
+  assert.deepEqual(spoolIds, [noticeSpoolId(r.spoolId)]);
+  const notice = await db.pool.query<{ mail_from: string; addresses: string[] }>(
+    `SELECT s.mail_from, array_agg(r.address ORDER BY r.rcpt_index) AS addresses
+     FROM spool_messages s JOIN spool_recipients r ON r.spool_id = s.id WHERE s.id = $1 GROUP BY s.id`,
+    [spoolIds[0]],
+  );
+  assert.deepEqual(notice.rows, [{ mail_from: '', addresses: ['Alice@example.test', 'bob@example.test'] }]);
+  const forAlice = await listQuarantine(db.pool, { recipient: 'alice@EXAMPLE.test' });
+  assert.ok(
+    forAlice.some(
+      (e) => e.id === r.spoolId && e.subject === 'for two' && e.headerFrom === 'Eve <eve@remote.example>',
+    ),
+  );
+  assert.equal((await listQuarantine(db.pool, { recipient: 'carol@example.test' })).length, 0);
+});
+
+test('concurrent releases make one spool message; every release is audited once', async () => {
+  const r = request(['alice@example.test']);
+  await quarantineMessage(db.pool, r, { ...options, notify: false });
+  const results = await Promise.all(
+    [1, 2, 3].map((i) => releaseQuarantined(db.pool, r.spoolId, `admin${i}`)),
+  );
+  assert.equal(new Set(results.map((x) => x.spoolId)).size, 1);
+  assert.equal(results.filter((x) => !x.alreadyReleased).length, 1);
+  const spool = await db.pool.query('SELECT 1 FROM spool_messages WHERE id = $1', [results[0]!.spoolId]);
+  assert.equal(spool.rowCount, 1);
+  const actions = (await auditOf(db.pool, r.spoolId)).map((a) => a.action);
+  assert.deepEqual(actions, ['quarantine', 'release']);
+  assert.equal(
+    (await listQuarantine(db.pool, { recipient: 'alice@example.test' })).some((e) => e.id === r.spoolId),
+    false,
+  );
+  assert.ok(
+    (await listQuarantine(db.pool, { recipient: 'alice@example.test', includeReleased: true })).some(
+      (e) => e.id === r.spoolId && e.releasedBy?.startsWith('admin'),
+    ),
+  );
+});
+
+test('delete and expiry remove entries (audited) and their bodies are collected', async () => {
+  const deleted = request(['alice@example.test']);
+  const expired = request(['alice@example.test']);
+  const kept = request(['alice@example.test']);
+  await quarantineMessage(db.pool, deleted, { ...options, notify: false });
+  await quarantineMessage(db.pool, expired, { ...options, retentionMs: -1000, notify: false });
+  await quarantineMessage(db.pool, kept, { ...options, notify: false });
+  const bodyOf = async (id: string) =>
+    (await db.pool.query<{ body_id: string }>('SELECT body_id FROM quarantine_messages WHERE id = $1', [id]))
+      .rows[0]!.body_id;
+  const bodies = [await bodyOf(deleted.spoolId), await bodyOf(expired.spoolId)];
+
+  await deleteQuarantined(db.pool, deleted.spoolId, 'admin');
+  await assert.rejects(deleteQuarantined(db.pool, deleted.spoolId, 'admin'), QuarantineNotFoundError);
+  assert.ok((await expireQuarantine(db.pool)) >= 1);
+  assert.deepEqual(
+    (await auditOf(db.pool, deleted.spoolId)).map((a) => `${a.action}:${a.actor}`),
+    ['quarantine:mx', 'delete:admin'],
+  );
+  assert.deepEqual(
+    (await auditOf(db.pool, expired.spoolId)).map((a) => `${a.action}:${a.actor}`),
+    ['quarantine:mx', 'expire:system'],
+  );
+  const left = await listQuarantine(db.pool, { recipient: 'alice@example.test' });
+  assert.ok(left.some((e) => e.id === kept.spoolId));
+  assert.ok(!left.some((e) => e.id === deleted.spoolId || e.id === expired.spoolId));
+
+  await new StorageRetention({
+    pool: db.pool,
+    logger: createLogger('quarantine-test', 'silent'),
+    spoolRetentionMs: 0,
+  }).runOnce();
+  const remaining = await db.pool.query('SELECT id FROM message_bodies WHERE id = ANY($1::bigint[])', [
+    bodies,
+  ]);
+  assert.equal(remaining.rowCount, 0);
+  assert.ok(await bodyOf(kept.spoolId));
+});
