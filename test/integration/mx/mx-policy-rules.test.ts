@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
+import { repositoryRoot } from '@hermod/local-infra';
 import {
   DnsTestServer,
   eventually,
@@ -41,6 +42,10 @@ rules:
       - attachment: { kind: [archive] }
     action:
       stripAttachments: { notice: "Removed {name} (archives are not delivered)." }
+  - name: hold-purchase-orders
+    all:
+      - subject: { contains: [purchase order] }
+    action: { quarantine: purchase orders are checked by hand }
   - name: compliance-copy
     all:
       - subject: { regex: ["^\\\\[(confidential|legal)\\\\]"] }
@@ -54,6 +59,22 @@ const paymentFraud = {
   none: [{ sourceNetwork: ['10.0.0.0/8'] }],
   action: { reject: 'Suspected payment fraud' },
 };
+
+async function hermodCli(args: string[]) {
+  const result = await run(process.execPath, ['services/cli/bin/hermod.js', ...args], {
+    cwd: repositoryRoot,
+    env: {
+      ...process.env,
+      HERMOD_DATA_DIR: workdir,
+      HERMOD_PORT_OFFSET: '',
+      NATS_URL: hermod.nats.url,
+      DATABASE_URL: hermod.db.url,
+    },
+    timeoutMs: 60_000,
+  });
+  assert.equal(result.code, 0, `hermod ${args.join(' ')}: ${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
 
 async function send(from: string, to: string[], message: string): Promise<string> {
   const wire = await openTransaction(hermod.ports.mx, from, to);
@@ -230,5 +251,36 @@ describe('policy rules at the mx', () => {
     } finally {
       await imap.logout();
     }
+  });
+
+  test('quarantine: held (250) with the rule named, then released and delivered', async () => {
+    const reply = await send(
+      'buyer@remote.example',
+      ['alice@example.test'],
+      `${headers('Purchase order 42')}\nPlease confirm.`,
+    );
+    assert.match(reply, /^250 /);
+    const spoolId = /queued as ([0-9a-f-]{36})/.exec(reply)?.[1];
+    assert.ok(spoolId);
+    const listed = JSON.parse(
+      await hermodCli(['quarantine', 'list', '--recipient', 'alice@example.test', '--json']),
+    ) as Array<{
+      id: string;
+      kind: string;
+      rule: string;
+      reason: string;
+    }>;
+    assert.deepEqual(
+      listed.map((e) => [e.id, e.kind, e.rule, e.reason]),
+      [[spoolId, 'policy', 'hold-purchase-orders', 'purchase orders are checked by hand']],
+    );
+    await hermodCli(['quarantine', 'release', spoolId, '--actor', 'policy-test']);
+    const delivered = await eventually('the released message in the INBOX', async () => {
+      const all = await waitForMessages(hermod.db.pool, 'alice@example.test', 1, 'INBOX');
+      return all.find(
+        (m) => m.text.includes('Subject: Purchase order 42') && !m.text.includes('Subject: Quarantined'),
+      );
+    });
+    assert.match(delivered.text, /^X-Hermod-Policy: hold-purchase-orders\r$/m);
   });
 });
