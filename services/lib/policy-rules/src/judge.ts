@@ -50,9 +50,12 @@ export async function judgeMessage(
   ctx: PolicyContext,
   options: JudgeOptions,
 ): Promise<Judgement> {
+  const rules = set.rulesFor(domains).filter((r) => r.direction === 'both' || r.direction === ctx.direction);
+  // No rule to run (defaults off, none configured): the message is not even read.
+  if (rules.length === 0) return { decision: { headers: [], bcc: [], matched: [], trace: [] }, headers: '' };
   const { data, whole } = await readUpTo(source, options.maxBytes);
   const facts = messageFacts(data);
-  const decision = evaluatePolicy(set.rulesFor(domains), facts, ctx, options.budgetMs);
+  const decision = evaluatePolicy(rules, facts, ctx, options.budgetMs);
   let headers = decision.headers.map((h) => `${h.name}: ${h.value}\r\n`).join('');
   if (decision.matched.length > 0)
     headers += `X-Hermod-Policy: ${printable(decision.matched.join(', '))}\r\n`;

@@ -456,3 +456,33 @@ describe('judgeMessage', () => {
     assert.match(judged.headers, /^X-Hermod-Policy-Strip: skipped/m);
   });
 });
+
+describe('judgeMessage without rules', () => {
+  it('does not read the message when no rule applies to its direction', async () => {
+    const set = new PolicySet({
+      global: parsePolicyRules([
+        { name: 'out', direction: 'outbound', all: [{ sizeOver: 0 }], action: { reject: 'x' } },
+      ]),
+      defaults: { enabled: false, blockEncryptedArchives: false },
+      domainRules: () => undefined,
+    });
+    let read = false;
+    async function* source() {
+      read = true;
+      yield Buffer.from('Subject: x\r\n\r\nbody\r\n');
+    }
+    const judged = await judgeMessage(set, source(), [], ctx, { maxBytes: 1 << 20, budgetMs: 1_000 });
+    assert.equal(read, false);
+    assert.deepEqual(judged.decision.matched, []);
+    assert.equal(judged.headers, '');
+    const outbound = await judgeMessage(
+      set,
+      source(),
+      [],
+      { ...ctx, direction: 'outbound' },
+      { maxBytes: 1 << 20, budgetMs: 1_000 },
+    );
+    assert.equal(read, true);
+    assert.equal(outbound.decision.terminal?.kind, 'reject');
+  });
+});
