@@ -34,8 +34,9 @@ const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 900);
 
 /**
  * The filtering gateway's decision for one message: authentication (DMARC policy enforced when
- * configured), then Rspamd. Throws the SMTP reply for a refusal; otherwise says what to add and
- * where the message belongs (Junk for quarantine or spam).
+ * configured), then Rspamd, then the policy rules (which see both verdicts). Throws the SMTP reply
+ * for a refusal; otherwise says what to add, where the message belongs (Junk for DMARC quarantine
+ * or spam, a rule's folder), which recipients change, and whether a rule holds it in quarantine.
  */
 export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<FilterVerdict> {
   const { config, logger } = deps;
