@@ -114,6 +114,17 @@ describe('clamd INSTREAM', () => {
     assertEicar(await scan(scanner(), base64Eicar()));
   });
 
+  test('a slow client does not count against the timeout', async () => {
+    const s = scanner({ timeoutMs: 300 });
+    const run = s.begin();
+    const message = Buffer.from(base64Eicar());
+    await run.write(message.subarray(0, 100));
+    // The client pauses longer than the timeout between two chunks (its pace, not a wait for us).
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await run.write(message.subarray(100));
+    assertEicar(await run.finish(async function* () {}));
+  });
+
   test('beyond the concurrency limit a message is scanned from its spooled copy', async () => {
     const s = scanner({ maxConcurrent: 1 });
     const first = s.begin();

@@ -41,22 +41,28 @@ export class ClamdStream {
   private finished = false;
   /** clamd answered before the end (it does so when StreamMaxLength is passed). */
   private answered = false;
+  private fail: (error: ScanError) => void = () => {};
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(address: ClamdAddress, timeoutMs: number) {
+  /**
+   * timeoutMs bounds each wait on clamd: for it to take more data while the message arrives, and
+   * for its verdict after the end; a slow client never counts against it.
+   */
+  constructor(
+    address: ClamdAddress,
+    private readonly timeoutMs: number,
+  ) {
     this.socket = 'path' in address ? connect(address.path) : connect(address.port, address.host);
     const received: Buffer[] = [];
     this.reply = new Promise<ClamdReply>((resolve, reject) => {
       let connected = false;
       const fail = (error: ScanError) => {
+        clearTimeout(this.timer);
         this.failure ??= error;
         this.socket.destroy();
         reject(this.failure);
       };
-      const timer = setTimeout(
-        () => fail(new ScanError('timeout', `clamd gave no verdict within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      timer.unref();
+      this.fail = fail;
       this.socket.on('connect', () => {
         connected = true;
       });
@@ -68,14 +74,13 @@ export class ClamdStream {
       this.socket.on('error', (error: NodeJS.ErrnoException) => {
         // A reset after clamd's early answer (size limit) is settled on close with that answer.
         if (received.length > 0) return;
-        clearTimeout(timer);
         const text = connected
           ? `clamd dropped the stream (${error.code ?? error.message}); is StreamMaxLength below the scan size limit?`
           : `clamd: ${error.code ?? error.message}`;
         fail(new ScanError(connected ? 'protocol' : 'unavailable', text, { cause: error }));
       });
       this.socket.on('close', () => {
-        clearTimeout(timer);
+        clearTimeout(this.timer);
         if (this.failure) return reject(this.failure);
         const text = Buffer.concat(received).toString('utf8');
         if (text === '') return fail(new ScanError('protocol', 'clamd closed without a reply'));
@@ -97,13 +102,21 @@ export class ClamdStream {
     length.writeUInt32BE(chunk.length);
     this.socket.write(length);
     if (this.socket.write(chunk)) return;
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.socket.once('drain', resolve)),
       this.reply.then(
         () => undefined,
         () => undefined,
       ),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.fail(new ScanError('timeout', `clamd took no data for ${this.timeoutMs} ms`));
+          resolve();
+        }, this.timeoutMs);
+      }),
     ]);
+    clearTimeout(timer);
   }
 
   /** Sends the terminator and waits for clamd's verdict. */
@@ -112,11 +125,17 @@ export class ClamdStream {
       this.finished = true;
       this.socket.write(Buffer.alloc(4));
     }
+    if (!this.failure && !this.timer)
+      this.timer = setTimeout(
+        () => this.fail(new ScanError('timeout', `clamd gave no verdict within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
     return this.reply;
   }
 
   /** Gives up (the message was refused or failed before its end). */
   abort(): void {
+    clearTimeout(this.timer);
     this.failure ??= new ScanError('protocol', 'scan aborted');
     this.socket.destroy();
   }

@@ -10,7 +10,7 @@ const clamdAddress = z
 export const malwareScanEnv = {
   /** clamd's INSTREAM socket: host:port (TCPSocket) or an absolute path (LocalSocket); empty = no malware scanning. */
   CLAMD_ADDRESS: clamdAddress.default(''),
-  /** From the first byte of DATA to clamd's verdict; past it the scan fails as 'timeout' (CLAMD_FAIL_MODE applies). */
+  /** How long clamd may take to give its verdict after the end of DATA (and to take data while it arrives); past it the scan fails as 'timeout' (CLAMD_FAIL_MODE applies). A slow client does not count. */
   CLAMD_TIMEOUT_MS: env.int(30_000, 100, 600_000),
   /** Messages streamed to clamd at once per replica; later ones are scanned from their spooled copy when a stream frees, within CLAMD_TIMEOUT_MS. */
   CLAMD_MAX_CONCURRENT: env.int(16, 1, 1_000),
