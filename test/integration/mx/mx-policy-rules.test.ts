@@ -256,7 +256,9 @@ describe('policy rules at the mx', () => {
       await waitForMessages(hermod.db.pool, 'alice@example.test', 2, 'Newsletters');
       const lock = await imap.getMailboxLock('Newsletters');
       try {
-        assert.equal(imap.mailbox && imap.mailbox.exists, 2);
+        const box = imap.mailbox;
+        assert.ok(box);
+        assert.equal(box.exists, 2);
         const subjects: string[] = [];
         for await (const m of imap.fetch('1:*', { envelope: true, source: true })) {
           subjects.push(m.envelope?.subject ?? '');
