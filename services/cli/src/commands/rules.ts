@@ -195,7 +195,7 @@ async function test(args: string[], ctx: CliContext): Promise<number> {
     `message: ${facts.size} bytes, subject "${facts.subject}", ${facts.attachments.length} attachment(s)${facts.attachments.length ? `: ${facts.attachments.map((a) => `${a.archive ? `${a.archive}/` : ''}${a.name || '(unnamed)'} [${a.kind}${a.encrypted ? ', encrypted' : ''}]`).join(', ')}` : ''}\n`,
   );
   ctx.stdout.write(
-    `envelope: from <${mailFrom}> to ${recipients.map((r) => `<${r}>`).join(' ') || '(none)'}; domains ${domains.join(', ') || '(none)'}\n\n`,
+    `envelope: from <${mailFrom}> to ${recipients.map((r) => `<${r}>`).join(' ') || '(none)'}; domains ${domains.join(', ') || '(none)'}${switches.has('no-domain-rules') ? ' (their rules not read)' : ''}\n\n`,
   );
   for (const t of decision.trace) {
     const state = t.skipped ? `skipped (${t.skipped})` : t.matched ? 'MATCHED' : 'no match';
