@@ -2,7 +2,9 @@
 // (smtp-source, 4 KiB messages, 20 sessions, connections reused), durability on in both (Postfix
 // fsyncs its queue file; Hermod commits with synchronous_commit=on before 250). Hermod runs with its
 // authentication checks on (SPF, DKIM, DMARC, ARC against a DNS server on loopback), Rspamd off.
-// Usage: npm run bench -- mx [--messages N] [--rounds R] [--no-mda] [--no-auth] [--profile DIR]
+// The default policy rules are on (as in production); --no-rules turns them off, for the cost of
+// the rules (docs/filtering.md, "Policy rules").
+// Usage: npm run bench -- mx [--messages N] [--rounds R] [--no-mda] [--no-auth] [--no-rules] [--profile DIR]
 import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
@@ -38,6 +40,7 @@ const hermod = await startHermod({
       DATABASE_POOL_SIZE: '40',
       MX_DNS_SERVERS: dns.address,
       MX_AUTH_CHECKS: process.argv.includes('--no-auth') ? 'false' : 'true',
+      POLICY_DEFAULT_RULES: process.argv.includes('--no-rules') ? 'false' : 'true',
       MX_RATE_LIMIT_PER_MINUTE: '10000000',
       MX_MAX_CONNECTIONS_PER_IP: '1000',
       ...profiled,

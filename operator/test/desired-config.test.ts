@@ -106,3 +106,25 @@ test('MTA-STS on: the published MX hosts go into the live config for the served 
   );
   assert.equal(parseDomainConfig(off).tls.mtaStsMx, undefined);
 });
+
+test('spec.policyRules flows into the live config record (defaults filled) and is validated like everywhere', () => {
+  const rules = [
+    {
+      name: 'newsletters',
+      all: [{ headerFrom: { glob: ['*@news.*'] } }],
+      action: { folder: 'Newsletters' },
+    },
+  ];
+  const desired = desiredDomainConfig(md({ domain: 'example.com', policyRules: rules }), undefined);
+  const stored = parseDomainConfig({ ...desired, updatedAt: '2026-01-01T00:00:00Z' });
+  assert.deepEqual(stored.policyRules, [{ ...rules[0], enabled: true, direction: 'inbound' }]);
+  assert.ok(sameConfig(desired, stored));
+  const bad = MailDomain.safeParse({
+    metadata: { name: 'd' },
+    spec: {
+      domain: 'example.com',
+      policyRules: [{ name: 'x', all: [{ subject: { regex: ['(x'] } }], action: { reject: 'no' } }],
+    },
+  });
+  assert.equal(bad.success, false);
+});

@@ -63,6 +63,7 @@ export function desiredDomainConfig(
         }
       : {}),
     ...(spec.clients ? { clients: spec.clients } : {}),
+    policyRules: spec.policyRules,
     source: sourceOf(md),
     generation: md.metadata.generation ?? 0,
   };

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { loginThrottleEnv, oidcEnv } from '@hermod/accounts';
 import { env, loadConfig } from '@hermod/config';
 import { malwareScanEnv } from '@hermod/content-scan';
+import { policyRulesEnv } from '@hermod/policy-rules';
 import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
@@ -35,6 +36,7 @@ export const msaEnv = z.object({
   TLS_KEY_FILE: z.string().min(1, 'a PEM private key file is required'),
   MSA_MAX_MESSAGE_BYTES: env.int(25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   MSA_MAX_RECIPIENTS: env.int(100, 1, 10_000),
+  ...policyRulesEnv,
   /**
    * Per-account limits (0: none). Messages (MAIL FROM) and recipients (RCPT TO tried) per clock hour
    * are counted in PostgreSQL across replicas: over them MAIL gets 451 4.7.1 and RCPT 452 4.5.3.

@@ -1,6 +1,7 @@
 import type { AccountStore, LoginGate } from '@hermod/accounts';
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
+import type { PolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
 import type { BodyScan, RecipientRoutes, RecordRefusal } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
@@ -36,6 +37,8 @@ export interface MsaDeps {
   suspended: SuspensionReporter;
   /** The throttled login path shared with imap and pop3. */
   login: Pick<LoginGate, 'login' | 'loginWithToken' | 'acceptsTokens'>;
+  /** The content policy rules (outbound and both-way rules of the sender's domain, global, defaults). */
+  policy?: PolicySet;
   /** Starts the malware scan of a submission as DATA begins (clamd; absent when CLAMD_ADDRESS is empty). */
   scanMalware?: (session: SMTPServerSession, spoolId: string) => BodyScan;
   /** Rspamd's outbound check, the refused-content counter and the sending-abuse hook. */

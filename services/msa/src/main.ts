@@ -16,6 +16,7 @@ import {
   openDomainStatusBucket,
 } from '@hermod/domain-config';
 import { handOverAccepted } from '@hermod/pipeline';
+import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
 import {
   connectBus,
@@ -109,6 +110,9 @@ runMain('msa', async () => {
     ),
     loginThrottlePolicy(config),
   );
+  const policy = await openPolicySet(config, (domain) => domains.get(domain)?.policyRules);
+  const policyChanges = domains.onChange((domain) => policy.forget(domain));
+  shutdown.register('policy-rules', () => policyChanges());
   const malwareScanner = malwareScannerFromConfig(config, registry);
   if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: submissions are not scanned for malware');
   const limits = new SubmissionLimits(
@@ -166,6 +170,7 @@ runMain('msa', async () => {
         }
       : {}),
     config,
+    policy,
     logger,
     pool,
     accounts,

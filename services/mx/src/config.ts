@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { env, loadConfig } from '@hermod/config';
 import { malwareScanEnv } from '@hermod/content-scan';
+import { policyRulesEnv } from '@hermod/policy-rules';
 import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
@@ -70,6 +71,7 @@ export const mxEnv = z.object({
   RSPAMD_TIMEOUT_MS: env.int(15_000, 100, 120_000),
   /** Rspamd unreachable: open = accept unscored, tempfail = 451 4.7.1. */
   RSPAMD_FAIL_MODE: z.enum(['open', 'tempfail']).default('tempfail'),
+  ...policyRulesEnv,
   ...malwareScanEnv,
   /** An infected message: reject = 554 5.7.1 naming the signature; quarantine = accepted and held (hermod quarantine). */
   MX_MALWARE_ACTION: z.enum(['reject', 'quarantine']).default('reject'),

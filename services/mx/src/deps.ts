@@ -1,6 +1,7 @@
 import type { RspamdClient } from '@hermod/content-scan';
 import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
+import type { PolicySet } from '@hermod/policy-rules';
 import type {
   BodyScan,
   QuarantineRequest,
@@ -39,9 +40,13 @@ export interface MxDeps {
   refused: RecordRefusal;
   /** Keeps DMARC evaluations for the aggregate reports (MX_DMARC_REPORTS). */
   dmarcRecorder?: DmarcRecorder;
+  /** The content policy rules (global, per domain, defaults), compiled. */
+  policy?: PolicySet;
   metrics: {
     messages: Counter<'outcome'>;
     acceptSeconds: Histogram;
     rejections: Counter<'reason' | 'code'>;
+    /** Messages a policy rule matched, by rule. */
+    policyMatches?: Counter<'rule'>;
   };
 }

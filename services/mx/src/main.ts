@@ -9,6 +9,7 @@ import {
 } from '@hermod/domain-config';
 import { publishJob } from '@hermod/nats';
 import { handOverAccepted, subjects } from '@hermod/pipeline';
+import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
 import { expireQuarantine, quarantineMessage } from '@hermod/quarantine';
 import {
@@ -101,6 +102,11 @@ runMain('mx', async () => {
     ? new DmarcRecorder((rows) => recordDmarcEvaluations(pool, rows), logger)
     : undefined;
   if (dmarcRecorder) shutdown.register('dmarc-recorder', () => dmarcRecorder.stop());
+  // Compiled once: the global rules and the defaults now, a domain's rules when first needed and
+  // again when its record changes; a bad rules file stops the start (it never half-applies).
+  const policy = await openPolicySet(config, (domain) => domains.get(domain)?.policyRules);
+  const policyChanges = domains.onChange((domain) => policy.forget(domain));
+  shutdown.register('policy-rules', () => policyChanges());
   const malwareScanner = malwareScannerFromConfig(config, registry);
   if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: no malware scanning');
   // Quarantined entries past their retention go (every replica may sweep: SKIP LOCKED).
@@ -126,6 +132,7 @@ runMain('mx', async () => {
     ),
     limits: new ClientLimits(config.MX_MAX_CONNECTIONS_PER_IP, config.MX_RATE_LIMIT_PER_MINUTE),
     ...(dmarcRecorder ? { dmarcRecorder } : {}),
+    policy,
     ...(config.RSPAMD_URL ? { rspamd: new RspamdClient(config.RSPAMD_URL, config.RSPAMD_TIMEOUT_MS) } : {}),
     ...(malwareScanner
       ? {
@@ -165,6 +172,12 @@ runMain('mx', async () => {
         registers: [registry],
       }),
       rejections,
+      policyMatches: new Counter({
+        name: 'hermod_mx_policy_matches_total',
+        help: 'Messages a policy rule matched, by rule',
+        labelNames: ['rule'],
+        registers: [registry],
+      }),
     },
   };
 

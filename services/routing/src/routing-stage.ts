@@ -68,6 +68,7 @@ async function planRoute(
   if (!message) return { kind: 'drop', reason: `spool message ${job.spoolId} not found` };
   if (message.routedAt || message.completedAt) return { kind: 'ack' };
   const channel = message.source === 'mx' ? 'inbound' : 'submission';
+  const folder = typeof message.envelope.folder === 'string' ? message.envelope.folder : undefined;
   const local: LocalDeliveryJobPayload['recipients'] = [];
   const outbound: number[] = [];
   const updates: RecipientUpdate[] = [];
@@ -76,7 +77,7 @@ async function planRoute(
 
   const place = (rcptIndex: number, target: RouteTarget, rule: string, recipientDomain: string) => {
     if (target.kind === 'local') {
-      const destination = localDestination({ ...target, rule });
+      const destination = localDestination({ ...target, rule }, folder);
       local.push({ rcptIndex, accountId: destination.accountId, mailbox: destination.mailbox });
       return { state: 'local' as const, destination: { ...destination } };
     }

@@ -33,6 +33,11 @@ export const commands: CliCommandEntry[] = [
     load: async () => (await import('./route.js')).routeCommand,
   },
   {
+    name: 'rules',
+    summary: "content policy rules: list them, test a message against them, set a domain's",
+    load: async () => (await import('./rules.js')).rulesCommand,
+  },
+  {
     name: 'sieve',
     summary: "users' Sieve filters and domains' global rules",
     load: async () => (await import('./sieve.js')).sieveCommand,

@@ -47,6 +47,7 @@ function describe(schema: Record<string, unknown>): { defaultValue: string; allo
 const sharedSources = [
   'services/lib/service-runtime/src/common-env.ts',
   'services/lib/content-scan/src/env.ts',
+  'services/lib/policy-rules/src/env.ts',
 ].map((file) => readFileSync(join(root, file), 'utf8'));
 
 async function serviceSections(): Promise<string[]> {

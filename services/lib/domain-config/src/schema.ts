@@ -1,3 +1,4 @@
+import { PolicyRules } from '@hermod/policy-rules';
 import { z } from 'zod';
 
 /** Lower-case ASCII (A-labels for IDN) domain names: what every service compares against. */
@@ -109,6 +110,8 @@ export const DomainConfig = z.object({
         .optional(),
     })
     .optional(),
+  /** Content policy rules of mail to (inbound) and from (outbound) this domain (docs/filtering.md). */
+  policyRules: PolicyRules.default([]),
   /** Who wrote it, for `hermod domain list` and status: 'cli' or 'operator:<namespace>/<name>'. */
   source: z.string().default('cli'),
   /** The MailDomain generation this record reflects (0 when written by the CLI). */

@@ -15,16 +15,17 @@ export interface LocalDestination extends LocalRoute {
 }
 
 /**
- * Where a local recipient's copy goes: the mailbox the rule chose. Routing and the receivers that
+ * Where a local recipient's copy goes: the mailbox the rule chose, or the folder a policy rule named
+ * (mda falls back to INBOX when the account has no such mailbox). Routing and the receivers that
  * route at accept time both decide through here, so the two paths cannot disagree. Spam and DMARC
  * quarantine are not placed here: mda's Sieve filters file them (the default global after-script,
  * docs/sieve.md), so a domain can change or disable that.
  */
-export function localDestination(route: LocalRoute): LocalDestination {
+export function localDestination(route: LocalRoute, folder?: string): LocalDestination {
   return {
     kind: 'local',
     accountId: route.accountId,
-    mailbox: route.mailbox,
+    mailbox: folder ?? route.mailbox,
     rule: route.rule,
     ...(route.tag ? { tag: route.tag } : {}),
   };

@@ -86,6 +86,13 @@ export interface AcceptPipeline<V> {
    * without it a quarantine disposition refuses the message (554 5.7.1).
    */
   quarantine?(request: QuarantineRequest): Promise<void>;
+  /** A mailbox the verdict delivers to instead (a policy rule's folder). */
+  folder?(verdict: V): string | undefined;
+  /**
+   * Recipients the verdict adds (a compliance copy) or puts in place of the envelope's (a
+   * redirect). They have no local route yet, so routing decides the whole message.
+   */
+  recipientChanges?(verdict: V): { add: readonly string[]; replace?: readonly string[] } | undefined;
   /** The account the message is submitted by (msa). */
   accountId?(session: SMTPServerSession): number | undefined;
   /** Adds the service's fields to the stored envelope (after mailFromArgs and tls). */
@@ -165,6 +172,8 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           if (final.action === 'reject' || final.action === 'tempfail') throw refusalOf(final);
           // Fields of the dispositions go first, before the service's own (mx: authentication, spam).
           const dispositionHeaders = headersOf(scanned) + headersOf(disposed);
+          const folder = verdict !== undefined ? hooks.folder?.(verdict) : undefined;
+          const changes = verdict !== undefined ? hooks.recipientChanges?.(verdict) : undefined;
           const envelope: Record<string, unknown> = {
             ...(session.envelope.mailFrom
               ? { mailFromArgs: stringArgs(session.envelope.mailFrom.args) }
@@ -204,11 +213,16 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           await hooks.accept({
             spoolId,
             mailFrom,
-            recipients: recipients.map((r) => ({
-              address: r.address,
-              parameters: stringArgs(r.args),
-              local: hooks.recipientRoutes.destinationOf(r),
-            })),
+            recipients: [
+              ...(changes?.replace
+                ? changes.replace.map((address) => ({ address, parameters: {} }))
+                : recipients.map((r) => ({
+                    address: r.address,
+                    parameters: stringArgs(r.args),
+                    local: hooks.recipientRoutes.destinationOf(r, folder),
+                  }))),
+              ...(changes?.add ?? []).map((address) => ({ address, parameters: {} })),
+            ],
             source: hooks.service,
             ...(accountId !== undefined ? { accountId } : {}),
             clientAddress: session.remoteAddress,

@@ -14,15 +14,18 @@ export class RecipientRoutes {
     else this.routes.delete(address);
   }
 
-  /** The recipient's local destination. */
-  destinationOf(address: object): LocalDestination | undefined {
+  /** The recipient's local destination, in a policy rule's folder when the rules named one. */
+  destinationOf(address: object, folder?: string): LocalDestination | undefined {
     const route = this.routes.get(address);
     if (!route) return undefined;
-    return localDestination({
-      accountId: route.accountId,
-      mailbox: route.mailbox,
-      rule: route.rule,
-      ...(route.tag ? { tag: route.tag } : {}),
-    });
+    return localDestination(
+      {
+        accountId: route.accountId,
+        mailbox: route.mailbox,
+        rule: route.rule,
+        ...(route.tag ? { tag: route.tag } : {}),
+      },
+      folder,
+    );
   }
 }

@@ -2,7 +2,9 @@ import { parseAddress } from '@hermod/address';
 import type { Disposition } from '@hermod/smtp';
 import {
   acceptPipeline,
+  applyPolicyRules,
   headerAddresses,
+  type PolicyOutcome,
   receivedProtocol,
   rfc5322Date,
   sessionReceivedHeader,
@@ -34,6 +36,23 @@ async function checkFromHeader(
   }
 }
 
+/** The spam check's disposition and, when it accepts, what the policy rules decided. */
+interface MsaVerdict {
+  disposition: Disposition;
+  policy?: PolicyOutcome;
+}
+
+const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+
+async function* bufferSource(data: Buffer): AsyncGenerator<Buffer> {
+  yield data;
+}
+
+async function* withPrefix(prefix: string, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (prefix) yield Buffer.from(prefix, 'latin1');
+  yield* source;
+}
+
 /**
  * End of DATA through the shared accept pipeline (@hermod/smtp): msa's Received (with the
  * authenticated protocol), Message-ID and Date when missing, the From field owned by the user,
@@ -42,7 +61,8 @@ async function checkFromHeader(
  */
 export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> {
   const { config } = deps;
-  return acceptPipeline<Disposition>({
+  const { policy } = deps;
+  return acceptPipeline<MsaVerdict>({
     service: 'msa',
     maxMessageBytes: config.MSA_MAX_MESSAGE_BYTES,
     bareLineEndings: 'normalise',
@@ -70,9 +90,55 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
       return checkFromHeader(deps, session.user as SessionUser | undefined, prepared.values.get('from'));
     },
     ...(deps.scanMalware ? { scan: deps.scanMalware } : {}),
-    decide: ({ session, body, spoolId, mailFrom, helo }) =>
-      checkOutboundSpam(deps.outbound, { session, spoolId, mailFrom, helo, message: body.source() }),
-    dispose: (verdict) => verdict,
+    decide: async ({ session, body, spoolId, mailFrom, helo }) => {
+      const spam = await checkOutboundSpam(deps.outbound, {
+        session,
+        spoolId,
+        mailFrom,
+        helo,
+        message: body.source(),
+      });
+      if (spam.action !== 'accept' || !policy) return { disposition: spam };
+      const user = session.user as SessionUser | undefined;
+      const outcome = await applyPolicyRules(
+        policy,
+        {
+          direction: 'outbound',
+          message: () => body.source(),
+          ip: session.remoteAddress,
+          mailFrom,
+          recipients: session.envelope.rcptTo.map((r) => r.address),
+          ...(user ? { senderDomain: domainOf(user.address) } : {}),
+        },
+        { maxBytes: config.POLICY_MAX_MESSAGE_BYTES, budgetMs: config.POLICY_TIME_BUDGET_MS },
+      );
+      if (outcome.decision.matched.length > 0)
+        deps.logger.info(
+          { sessionId: session.id, spoolId, rules: outcome.decision.matched },
+          'policy rules matched',
+        );
+      // msa holds no quarantine: the pipeline refuses a quarantined submission (554 5.7.1).
+      const disposition: Disposition = outcome.quarantine
+        ? {
+            action: 'quarantine',
+            kind: 'policy',
+            reason: outcome.quarantine.reason,
+            rule: outcome.quarantine.rule,
+          }
+        : spam;
+      return { disposition, policy: outcome };
+    },
+    dispose: (verdict) => verdict.disposition,
+    folder: (verdict) => verdict.policy?.folder,
+    recipientChanges: ({ policy: outcome }) =>
+      outcome && (outcome.add.length > 0 || outcome.replace)
+        ? { add: outcome.add, ...(outcome.replace ? { replace: outcome.replace } : {}) }
+        : undefined,
+    storedBody: (source, verdict) =>
+      withPrefix(
+        verdict?.policy?.headers ?? '',
+        verdict?.policy?.stripped ? bufferSource(verdict.policy.stripped) : source,
+      ),
     accountId: (session) => (session.user as SessionUser | undefined)?.accountId,
     addToEnvelope: (envelope, session) => {
       const user = session.user as SessionUser | undefined;

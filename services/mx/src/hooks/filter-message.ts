@@ -1,5 +1,5 @@
 import { RspamdUnavailableError, type RspamdVerdict } from '@hermod/content-scan';
-import { smtpError } from '@hermod/smtp';
+import { applyPolicyRules, SmtpReplyError, smtpError } from '@hermod/smtp';
 import type { MxDeps } from '../deps.js';
 import { type AuthenticationOutcome, authenticateMessage } from '../policy/authentication.js';
 
@@ -20,20 +20,31 @@ export interface FilterVerdict {
   headers: string;
   placement: 'inbox' | 'junk';
   reasons: string[];
+  /** A policy rule's folder: wins over the placement. */
+  folder?: string;
+  /** Recipients the policy rules add (bcc) or put in place of the envelope's (redirect). */
+  recipients?: { add: string[]; replace?: string[] };
+  /** The message with attachments removed by a policy rule, stored instead of the received one. */
+  stripped?: Buffer;
+  /** A policy rule holds the message in the quarantine (@hermod/quarantine) instead of delivering it. */
+  quarantine?: { rule: string; reason: string };
 }
 
 const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 900);
 
 /**
  * The filtering gateway's decision for one message: authentication (DMARC policy enforced when
- * configured), then Rspamd. Throws the SMTP reply for a refusal; otherwise says what to add and
- * where the message belongs (Junk for quarantine or spam).
+ * configured), then Rspamd, then the policy rules (which see both verdicts). Throws the SMTP reply
+ * for a refusal; otherwise says what to add, where the message belongs (Junk for DMARC quarantine
+ * or spam, a rule's folder), which recipients change, and whether a rule holds it in quarantine.
  */
 export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<FilterVerdict> {
   const { config, logger } = deps;
   const reasons: string[] = [];
   let headers = '';
   let placement: FilterVerdict['placement'] = 'inbox';
+  let authResults: { spf: string; dkim: string[]; dmarc: string } | undefined;
+  let spamScore: number | undefined;
 
   if (config.MX_AUTH_CHECKS) {
     let auth: AuthenticationOutcome | undefined;
@@ -54,6 +65,7 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
       logger.warn({ err: error, spoolId: input.spoolId }, 'authentication checks failed');
     }
     if (auth) {
+      authResults = { spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc };
       headers += auth.headers;
       if (auth.dmarcEvaluation) {
         const disposition = config.MX_DMARC_ENFORCE ? auth.dmarcPolicy : 'none';
@@ -96,6 +108,7 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
       headers += 'X-Spam-Status: unscored (scanner unavailable)\r\n';
     }
     if (verdict) {
+      spamScore = verdict.score;
       const spam = verdict.action !== 'no action';
       headers +=
         `X-Spam-Status: ${spam ? 'Yes' : 'No'}, score=${verdict.score.toFixed(2)} required=${verdict.requiredScore.toFixed(2)}\r\n` +
@@ -119,5 +132,39 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
       }
     }
   }
-  return { headers, placement, reasons };
+  if (!deps.policy) return { headers, placement, reasons };
+  const policy = await applyPolicyRules(
+    deps.policy,
+    {
+      direction: 'inbound',
+      message: input.message,
+      ip: input.ip,
+      mailFrom: input.mailFrom,
+      recipients: input.recipients,
+      ...(authResults ? { auth: authResults } : {}),
+      ...(spamScore !== undefined ? { spamScore } : {}),
+    },
+    { maxBytes: config.POLICY_MAX_MESSAGE_BYTES, budgetMs: config.POLICY_TIME_BUDGET_MS },
+  ).catch((error: unknown) => {
+    if (error instanceof SmtpReplyError) deps.metrics.rejections.inc({ reason: 'policy' });
+    throw error;
+  });
+  for (const rule of policy.decision.matched) deps.metrics.policyMatches?.inc({ rule });
+  if (policy.decision.matched.length > 0) {
+    logger.info({ spoolId: input.spoolId, rules: policy.decision.matched }, 'policy rules matched');
+  }
+  return {
+    headers: headers + policy.headers,
+    placement,
+    reasons:
+      policy.decision.matched.length > 0
+        ? [...reasons, `policy ${policy.decision.matched.join(',')}`]
+        : reasons,
+    ...(policy.folder ? { folder: policy.folder } : {}),
+    ...(policy.add.length > 0 || policy.replace
+      ? { recipients: { add: policy.add, ...(policy.replace ? { replace: policy.replace } : {}) } }
+      : {}),
+    ...(policy.stripped ? { stripped: policy.stripped } : {}),
+    ...(policy.quarantine ? { quarantine: policy.quarantine } : {}),
+  };
 }

@@ -1,13 +1,25 @@
-import { acceptPipeline, receivedProtocol, sessionReceivedHeader, smtpError } from '@hermod/smtp';
+import {
+  acceptDisposition,
+  acceptPipeline,
+  receivedProtocol,
+  sessionReceivedHeader,
+  smtpError,
+} from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from '../deps.js';
 import { stripForgedResults, withPrefix } from '../message/strip-forged-results.js';
 import { type FilterVerdict, filterMessage } from './filter-message.js';
 
+async function* bufferSource(data: Buffer): AsyncGenerator<Buffer> {
+  yield data;
+}
+
 /**
  * End of DATA through the shared accept pipeline (@hermod/smtp): bare line endings refused or
- * fixed, loops refused, malware scanned while the message arrives (refused or quarantined), the filters (SPF/DKIM/DMARC/ARC, Rspamd) decide placement and the fields
- * put first, and forged Authentication-Results of our host are removed.
+ * fixed, loops refused, malware scanned while the message arrives (refused or quarantined), the
+ * filters (SPF/DKIM/DMARC/ARC, Rspamd, policy rules) decide placement and the fields put first, a
+ * policy rule's quarantine holds the message, and forged Authentication-Results of our host are
+ * removed.
  */
 export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
   const { config } = deps;
@@ -49,13 +61,28 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
         recipients: session.envelope.rcptTo.map((r) => r.address),
         spoolId,
       }),
+    dispose: (verdict) =>
+      verdict.quarantine
+        ? {
+            action: 'quarantine',
+            kind: 'policy',
+            reason: verdict.quarantine.reason,
+            rule: verdict.quarantine.rule,
+          }
+        : acceptDisposition,
+    folder: (verdict) => verdict.folder,
+    recipientChanges: (verdict) => verdict.recipients,
     addToEnvelope: (envelope, _session, verdict) => {
       if (!verdict) return;
       envelope.placement = verdict.placement;
+      if (verdict.folder) envelope.folder = verdict.folder;
       if (verdict.reasons.length > 0) envelope.filterReasons = verdict.reasons;
     },
     storedBody: (source, verdict) =>
-      withPrefix(verdict?.headers ?? '', stripForgedResults(source, config.MX_HOSTNAME)),
+      withPrefix(
+        verdict?.headers ?? '',
+        stripForgedResults(verdict?.stripped ? bufferSource(verdict.stripped) : source, config.MX_HOSTNAME),
+      ),
     addToLog: (fields, verdict) => {
       fields.placement = verdict?.placement;
     },

@@ -1,0 +1,79 @@
+import type { PolicyContext } from './compile.js';
+import { evaluatePolicy, type PolicyDecision } from './evaluate.js';
+import { messageFacts } from './message-facts.js';
+import type { PolicySet } from './policy-set.js';
+import { stripAttachments } from './strip-attachments.js';
+
+export interface JudgeOptions {
+  /** Bytes of the message the rules see; a larger message is judged on its beginning. */
+  maxBytes: number;
+  budgetMs: number;
+}
+
+/** The rules' decision on one message, and what the receiving service stores if it accepts it. */
+export interface Judgement {
+  decision: PolicyDecision;
+  /** Fields to put first (the rules' addHeader and X-Hermod-Policy), CRLF-terminated. */
+  headers: string;
+  /** The message with attachments replaced by a notice, to store instead of the received one. */
+  stripped?: Buffer;
+}
+
+async function readUpTo(
+  source: AsyncIterable<Buffer>,
+  max: number,
+): Promise<{ data: Buffer; whole: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    if (size + chunk.length > max) {
+      chunks.push(chunk.subarray(0, max - size));
+      return { data: Buffer.concat(chunks), whole: false };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { data: Buffer.concat(chunks), whole: true };
+}
+
+const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
+
+/**
+ * Reads a message (at most maxBytes), evaluates the rules for the given domains and prepares
+ * what an accept stores: the header fields and, when a rule strips attachments, the new message.
+ * Throws PolicyTimeoutError when the budget is spent. msa and mx both judge through here.
+ */
+export async function judgeMessage(
+  set: PolicySet,
+  source: AsyncIterable<Buffer>,
+  domains: Iterable<string>,
+  ctx: PolicyContext,
+  options: JudgeOptions,
+): Promise<Judgement> {
+  const rules = set.rulesFor(domains).filter((r) => r.direction === 'both' || r.direction === ctx.direction);
+  // No rule to run (defaults off, none configured): the message is not even read.
+  if (rules.length === 0) return { decision: { headers: [], bcc: [], matched: [], trace: [] }, headers: '' };
+  const { data, whole } = await readUpTo(source, options.maxBytes);
+  const facts = messageFacts(data);
+  const decision = evaluatePolicy(rules, facts, ctx, options.budgetMs);
+  let headers = decision.headers.map((h) => `${h.name}: ${h.value}\r\n`).join('');
+  if (decision.matched.length > 0)
+    headers += `X-Hermod-Policy: ${printable(decision.matched.join(', '))}\r\n`;
+  const judgement: Judgement = { decision, headers };
+  if (decision.strip && decision.strip.parts.length > 0) {
+    if (whole) {
+      const names = new Map(facts.attachments.filter((a) => !a.inArchive).map((a) => [a.part, a.name]));
+      judgement.stripped = stripAttachments(
+        facts.root,
+        decision.strip.parts,
+        decision.strip.notice,
+        (p) => names.get(p) ?? '',
+      );
+    } else {
+      // Only the beginning was read: removing parts from it would lose the rest of the message.
+      judgement.headers +=
+        'X-Hermod-Policy-Strip: skipped (message larger than POLICY_MAX_MESSAGE_BYTES)\r\n';
+    }
+  }
+  return judgement;
+}

@@ -1,0 +1,163 @@
+import {
+  decodeMimeWords,
+  decodePartBody,
+  findHeader,
+  flattenParts,
+  type MimePart,
+  parseAddressList,
+  parseMime,
+  parseParams,
+} from '@hermod/sieve/mime';
+import type { AttachmentKind } from './schema.js';
+import { extensionOf, hasDoubleExtension, sniffKind } from './sniff.js';
+
+/** What the rules look at, computed once per message (MIME parsing and decoding reuse @hermod/sieve). */
+export interface MessageFacts {
+  size: number;
+  subject: string;
+  addresses: { from: string[]; to: string[]; cc: string[]; replyTo: string[] };
+  /** Decoded text of text/plain and text/html parts, at most FACT_LIMITS.textChars. */
+  bodyText: string;
+  attachments: AttachmentFact[];
+  /** The parsed message, for stripping attachments (parts by the index in `part`). */
+  root: MimePart;
+}
+
+export interface AttachmentFact {
+  /** The attachment's MIME part (for an archive member, the archive's part). */
+  part: number;
+  name: string;
+  extension: string;
+  kind: AttachmentKind;
+  doubleExtension: boolean;
+  encrypted: boolean;
+  inArchive: boolean;
+  /** For an archive member: the archive's file name. */
+  archive?: string;
+  size: number;
+}
+
+export const FACT_LIMITS = {
+  /** Characters of body text the text conditions search (bounds their time). */
+  textChars: 256 * 1024,
+  subjectChars: 2_000,
+  addressesPerField: 200,
+  attachments: 1_000,
+} as const;
+
+function addressesIn(value: string | undefined): string[] {
+  if (!value) return [];
+  const parsed = parseAddressList(value.slice(0, 16_384));
+  const list = parsed
+    ? parsed.map((a) => `${a.localPart}@${a.domain}`)
+    : (value.match(/[^\s<>(),;:"]+@[^\s<>(),;:"]+/g) ?? []);
+  return list.slice(0, FACT_LIMITS.addressesPerField).map((a) => a.toLowerCase());
+}
+
+function fileNameOf(part: MimePart): string | undefined {
+  const disposition = findHeader(part.headers, 'content-disposition');
+  const fromDisposition = disposition ? parseParams(disposition).params.filename : undefined;
+  const name = fromDisposition ?? part.params.name;
+  return name === undefined ? undefined : decodeMimeWords(name).trim();
+}
+
+function isAttachment(part: MimePart, name: string | undefined): boolean {
+  if (part.children.length > 0 || part.contentType.startsWith('multipart/')) return false;
+  if (name !== undefined) return true;
+  const disposition = findHeader(part.headers, 'content-disposition');
+  if (disposition && parseParams(disposition).value.toLowerCase() === 'attachment') return true;
+  return !part.contentType.startsWith('text/') && part.parent !== null;
+}
+
+/** The bytes of a leaf part (transfer encoding undone, no charset conversion). */
+export function partBytes(part: MimePart): Buffer {
+  const cte = (findHeader(part.headers, 'content-transfer-encoding') ?? '7bit').toLowerCase();
+  if (cte === 'base64') return Buffer.from(part.body.replace(/\s+/g, ''), 'base64');
+  if (cte === 'quoted-printable') {
+    return Buffer.from(
+      part.body
+        .replace(/=\r?\n/g, '')
+        .replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+      'latin1',
+    );
+  }
+  return Buffer.from(part.body, 'latin1');
+}
+
+/** Facts of a raw message (bytes as received). */
+export function messageFacts(raw: Buffer): MessageFacts {
+  const root = parseMime(raw.toString('latin1'));
+  const parts = flattenParts(root);
+  const header = (name: string) => findHeader(root.headers, name);
+  const subjectRaw = header('subject');
+  const subject = subjectRaw
+    ? decodeMimeWords(Buffer.from(subjectRaw, 'latin1').toString('utf8')).slice(0, FACT_LIMITS.subjectChars)
+    : '';
+  let bodyText = '';
+  const attachments: AttachmentFact[] = [];
+  parts.forEach((part, index) => {
+    const name = fileNameOf(part);
+    if (!isAttachment(part, name)) {
+      if (
+        part.children.length === 0 &&
+        (part.contentType === 'text/plain' || part.contentType === 'text/html') &&
+        bodyText.length < FACT_LIMITS.textChars
+      ) {
+        bodyText += `${decodePartBody(part)}\n`;
+      }
+      return;
+    }
+    if (attachments.length >= FACT_LIMITS.attachments) return;
+    const fileName = name ?? '';
+    const bytes = partBytes(part);
+    const sniffed = sniffKind(bytes, fileName);
+    attachments.push({
+      part: index,
+      name: fileName,
+      extension: extensionOf(fileName),
+      kind: sniffed.kind,
+      doubleExtension: hasDoubleExtension(fileName),
+      encrypted: false,
+      inArchive: false,
+      size: bytes.length,
+    });
+    if (sniffed.kind !== 'zip' || !sniffed.members) return;
+    for (const member of sniffed.members) {
+      if (member.name.endsWith('/') || attachments.length >= FACT_LIMITS.attachments) continue;
+      const base = member.name.slice(member.name.lastIndexOf('/') + 1);
+      attachments.push({
+        part: index,
+        name: base,
+        extension: extensionOf(base),
+        kind: member.content
+          ? sniffKind(member.content, base).kind
+          : member.encrypted
+            ? 'other'
+            : kindByName(base),
+        doubleExtension: hasDoubleExtension(base),
+        encrypted: member.encrypted,
+        inArchive: true,
+        archive: fileName,
+        size: member.size,
+      });
+    }
+  });
+  return {
+    size: raw.length,
+    subject,
+    addresses: {
+      from: addressesIn(header('from')),
+      to: addressesIn(header('to')),
+      cc: addressesIn(header('cc')),
+      replyTo: addressesIn(header('reply-to')),
+    },
+    bodyText: bodyText.slice(0, FACT_LIMITS.textChars),
+    attachments,
+    root,
+  };
+}
+
+/** A member whose content could not be read (too large to inflate): its name is all there is. */
+function kindByName(name: string): AttachmentKind {
+  return sniffKind(Buffer.alloc(0), name).kind === 'script' ? 'script' : 'other';
+}

@@ -1,0 +1,211 @@
+import { inflateRawSync } from 'node:zlib';
+import type { AttachmentKind } from './schema.js';
+
+/**
+ * What an attachment is, from its bytes: magic numbers for executables and containers, the zip
+ * central directory for OOXML (vbaProject.bin = macros), Java archives and listing, the OLE
+ * compound file's directory names for legacy Office macros. Text content is a script when it
+ * starts with #! or its name has a script extension (text cannot be told apart otherwise).
+ */
+
+/** Extensions that run code when opened on a desktop. */
+export const EXECUTABLE_EXTENSIONS: ReadonlySet<string> = new Set([
+  'exe',
+  'scr',
+  'com',
+  'pif',
+  'cpl',
+  'dll',
+  'msi',
+  'msp',
+  'jar',
+  'lnk',
+  'reg',
+  'application',
+  'gadget',
+  'msc',
+  'scf',
+  'hta',
+]);
+
+export const SCRIPT_EXTENSIONS: ReadonlySet<string> = new Set([
+  'js',
+  'jse',
+  'vbs',
+  'vbe',
+  'vb',
+  'wsf',
+  'wsh',
+  'wsc',
+  'bat',
+  'cmd',
+  'ps1',
+  'psm1',
+  'sh',
+]);
+
+/** Limits of archive inspection (a zip bomb costs at most this). */
+export const SNIFF_LIMITS = {
+  archiveMembers: 1_000,
+  /** Bytes a member is inflated to at most, to sniff it (larger members are judged by name). */
+  memberBytes: 8 * 1024 * 1024,
+} as const;
+
+export interface ArchiveMember {
+  name: string;
+  encrypted: boolean;
+  size: number;
+  /** The member's content when it could be read (stored, or deflated within the limits). */
+  content?: Buffer;
+}
+
+export interface Sniffed {
+  kind: AttachmentKind;
+  /** Members of a zip archive (one level), when the part is one. */
+  members?: ArchiveMember[];
+}
+
+const startsWith = (data: Buffer, bytes: number[], at = 0) =>
+  data.length >= at + bytes.length && bytes.every((b, i) => data[at + i] === b);
+
+const OLE = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
+const utf16 = (s: string) => Buffer.from(s, 'utf16le');
+/** Storage names of VBA projects in an OLE compound file (Word: Macros/VBA, Excel: _VBA_PROJECT_CUR). */
+const OLE_MACRO_NAMES = [utf16('_VBA_PROJECT'), utf16('VBA_PROJECT'), utf16('Macros')];
+
+export function extensionOf(name: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot < 0
+    ? ''
+    : name
+        .slice(dot + 1)
+        .trim()
+        .toLowerCase();
+}
+
+/**
+ * invoice.pdf.exe, report.doc   .js: an executable or script extension after another short
+ * extension, the usual disguise.
+ */
+export function hasDoubleExtension(name: string): boolean {
+  const parts = name.trim().toLowerCase().split('.');
+  if (parts.length < 3) return false;
+  const last = parts[parts.length - 1]!.trim();
+  const before = parts[parts.length - 2]!.trim();
+  return (
+    (EXECUTABLE_EXTENSIONS.has(last) || SCRIPT_EXTENSIONS.has(last)) &&
+    /^[a-z0-9]{1,5}$/.test(before) &&
+    parts[0] !== ''
+  );
+}
+
+function looksLikeText(data: Buffer): boolean {
+  const n = Math.min(data.length, 1024);
+  for (let i = 0; i < n; i++) {
+    const b = data[i]!;
+    if (b === 0 || (b < 0x20 && b !== 9 && b !== 10 && b !== 13 && b !== 12 && b !== 27)) return false;
+  }
+  return true;
+}
+
+/** Reads the central directory of a zip; undefined when it is not a readable zip. */
+export function listZip(data: Buffer): ArchiveMember[] | undefined {
+  const min = Math.max(0, data.length - 65_557);
+  let eocd = -1;
+  for (let i = data.length - 22; i >= min; i--) {
+    if (data.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) return undefined;
+  const count = data.readUInt16LE(eocd + 10);
+  let at = data.readUInt32LE(eocd + 16);
+  const members: ArchiveMember[] = [];
+  for (let k = 0; k < count && k < SNIFF_LIMITS.archiveMembers; k++) {
+    if (at + 46 > data.length || data.readUInt32LE(at) !== 0x02014b50) break;
+    const flags = data.readUInt16LE(at + 8);
+    const method = data.readUInt16LE(at + 10);
+    const compressed = data.readUInt32LE(at + 20);
+    const size = data.readUInt32LE(at + 24);
+    const nameLength = data.readUInt16LE(at + 28);
+    const extraLength = data.readUInt16LE(at + 30);
+    const commentLength = data.readUInt16LE(at + 32);
+    const local = data.readUInt32LE(at + 42);
+    const name = data.subarray(at + 46, at + 46 + nameLength).toString(flags & 0x800 ? 'utf8' : 'latin1');
+    const encrypted = (flags & 1) === 1;
+    const member: ArchiveMember = { name, encrypted, size };
+    if (!encrypted && !name.endsWith('/')) {
+      const content = memberContent(data, local, method, compressed, size);
+      if (content) member.content = content;
+    }
+    members.push(member);
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return members;
+}
+
+function memberContent(
+  data: Buffer,
+  local: number,
+  method: number,
+  compressed: number,
+  size: number,
+): Buffer | undefined {
+  if (local + 30 > data.length || data.readUInt32LE(local) !== 0x04034b50) return undefined;
+  if (size > SNIFF_LIMITS.memberBytes) return undefined;
+  const start = local + 30 + data.readUInt16LE(local + 26) + data.readUInt16LE(local + 28);
+  const raw = data.subarray(start, Math.min(data.length, start + compressed));
+  try {
+    if (method === 0) return raw;
+    if (method === 8) return inflateRawSync(raw, { maxOutputLength: SNIFF_LIMITS.memberBytes });
+  } catch {
+    // Damaged or larger than it claims: judged by its name only.
+  }
+  return undefined;
+}
+
+function zipKind(members: ArchiveMember[]): AttachmentKind {
+  const names = members.map((m) => m.name.toLowerCase());
+  if (names.some((n) => n.endsWith('vbaproject.bin'))) return 'office-macro';
+  if (names.includes('[content_types].xml')) return 'office';
+  if (names.includes('meta-inf/manifest.mf') && names.some((n) => n.endsWith('.class'))) return 'executable';
+  return 'zip';
+}
+
+/** The kind of content, and the members of a zip (without sniffing them: see sniff). */
+export function sniffKind(data: Buffer, name: string): Sniffed {
+  if (startsWith(data, [0x4d, 0x5a])) return { kind: 'executable' }; // MZ: DOS/PE
+  if (startsWith(data, [0x7f, 0x45, 0x4c, 0x46])) return { kind: 'executable' }; // ELF
+  if (
+    startsWith(data, [0xcf, 0xfa, 0xed, 0xfe]) ||
+    startsWith(data, [0xce, 0xfa, 0xed, 0xfe]) ||
+    startsWith(data, [0xfe, 0xed, 0xfa, 0xcf])
+  )
+    return { kind: 'executable' }; // Mach-O
+  if (startsWith(data, OLE)) {
+    return { kind: OLE_MACRO_NAMES.some((n) => data.includes(n)) ? 'office-macro' : 'office' };
+  }
+  if (startsWith(data, [0x50, 0x4b, 0x03, 0x04]) || startsWith(data, [0x50, 0x4b, 0x05, 0x06])) {
+    const members = listZip(data);
+    if (!members) return { kind: 'zip' };
+    return { kind: zipKind(members), members };
+  }
+  if (startsWith(data, [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07])) return { kind: 'rar' };
+  if (startsWith(data, [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c])) return { kind: '7z' };
+  if (startsWith(data, [0x25, 0x50, 0x44, 0x46, 0x2d])) return { kind: 'pdf' };
+  if (
+    startsWith(data, [0x89, 0x50, 0x4e, 0x47]) ||
+    startsWith(data, [0xff, 0xd8, 0xff]) ||
+    startsWith(data, [0x47, 0x49, 0x46, 0x38])
+  )
+    return { kind: 'image' };
+  if (looksLikeText(data)) {
+    if (startsWith(data, [0x23, 0x21]) || SCRIPT_EXTENSIONS.has(extensionOf(name))) return { kind: 'script' };
+    return { kind: 'text' };
+  }
+  return { kind: 'other' };
+}
+
+/** Kinds that are archives, for `kind: [archive]`. */
+export const ARCHIVE_KINDS: ReadonlySet<AttachmentKind> = new Set(['zip', 'rar', '7z']);

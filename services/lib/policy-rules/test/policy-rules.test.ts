@@ -1,0 +1,488 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  compileRule,
+  evaluatePolicy,
+  judgeMessage,
+  messageFacts,
+  type PolicyContext,
+  PolicyRuleError,
+  type PolicyRuleInput,
+  PolicySet,
+  parsePolicyRules,
+  sniffKind,
+  stripAttachments,
+} from '../src/index.js';
+import { DOCM, DOCX, makeMessage, makeZip, OLE_MACRO, OLE_PLAIN, PDF, PE } from './fixtures.js';
+
+const ctx: PolicyContext = {
+  direction: 'inbound',
+  mailFrom: 'alice@example.org',
+  recipients: ['bob@example.com'],
+  clientAddress: '192.0.2.10',
+  auth: { spf: 'pass', dkim: 'fail', dmarc: 'fail' },
+  spamScore: 4.5,
+};
+
+function run(rules: PolicyRuleInput[], message: Buffer, context: Partial<PolicyContext> = {}) {
+  const compiled = parsePolicyRules(rules).map((r) => compileRule(r, 'global'));
+  return evaluatePolicy(compiled, messageFacts(message), { ...ctx, ...context });
+}
+
+const matches = (
+  condition: PolicyRuleInput['all'] & object,
+  message: Buffer,
+  context: Partial<PolicyContext> = {},
+) =>
+  run(
+    [{ name: 'r', all: condition, action: { addHeader: [{ name: 'X-R', value: '1' }] } }],
+    message,
+    context,
+  ).matched.includes('r');
+
+const plain = makeMessage({
+  subject: 'Quarterly =?utf-8?q?r=C3=A9sultats?=',
+  text: 'Please wire the money today',
+});
+
+describe('conditions', () => {
+  it('envelope sender and recipients: exact, domain (subdomains too), glob, regex', () => {
+    assert.ok(matches([{ envelopeFrom: { exact: ['ALICE@example.org'] } }], plain));
+    assert.ok(
+      matches([{ envelopeFrom: { domain: ['example.org'] } }], plain, { mailFrom: 'x@mail.example.org' }),
+    );
+    assert.ok(
+      !matches([{ envelopeFrom: { domain: ['example.org'] } }], plain, { mailFrom: 'x@badexample.org' }),
+    );
+    assert.ok(matches([{ envelopeTo: { glob: ['b?b@*.com'] } }], plain));
+    assert.ok(!matches([{ envelopeTo: { glob: ['b?b@*.net'] } }], plain));
+    assert.ok(matches([{ envelopeTo: { regex: ['^bob@example\\.(com|net)$'] } }], plain));
+    assert.throws(() => matches([{ envelopeFrom: { exact: [''] } }], plain), /envelopeFrom\.exact\.0/);
+  });
+
+  it('header addresses: From, To, Cc, Reply-To', () => {
+    const m = makeMessage({
+      from: '"Boss" <ceo@corp.example>',
+      to: 'a@x.example, b@y.example',
+      cc: 'c@z.example',
+      replyTo: 'fraud@evil.example',
+    });
+    assert.ok(matches([{ headerFrom: { exact: ['ceo@corp.example'] } }], m));
+    assert.ok(matches([{ headerTo: { domain: ['y.example'] } }], m));
+    assert.ok(matches([{ headerCc: { exact: ['c@z.example'] } }], m));
+    assert.ok(matches([{ replyTo: { domain: ['evil.example'] } }], m));
+    assert.ok(!matches([{ replyTo: { domain: ['corp.example'] } }], m));
+  });
+
+  it('subject and body, decoded', () => {
+    assert.ok(matches([{ subject: { contains: ['résultats'] } }], plain));
+    assert.ok(matches([{ body: { regex: ['wire (the )?money'] } }], plain));
+    const qp = Buffer.from(
+      'From: a@b.example\r\nTo: c@d.example\r\nSubject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGesch=E4ftsbericht =\r\nvertraulich\r\n',
+      'latin1',
+    );
+    assert.ok(matches([{ body: { contains: ['geschäftsbericht vertraulich'] } }], qp));
+  });
+
+  it('size, authentication results, spam score, source networks', () => {
+    assert.ok(matches([{ sizeOver: 100 }], plain));
+    assert.ok(!matches([{ sizeOver: 1_000_000 }], plain));
+    assert.ok(matches([{ dmarc: ['fail'] }], plain));
+    assert.ok(!matches([{ spf: ['fail', 'softfail'] }], plain));
+    assert.ok(!matches([{ dkim: ['pass'] }], plain, { auth: {} }), 'not checked never matches');
+    assert.ok(matches([{ spamScoreAtLeast: 4 }], plain));
+    assert.ok(!matches([{ spamScoreAtLeast: 5 }], plain));
+    assert.ok(!matches([{ spamScoreAtLeast: 0 }], plain, { spamScore: undefined }));
+    assert.ok(matches([{ sourceNetwork: ['192.0.2.0/24'] }], plain));
+    assert.ok(matches([{ sourceNetwork: ['192.0.2.0/24'] }], plain, { clientAddress: '::ffff:192.0.2.99' }));
+    assert.ok(!matches([{ sourceNetwork: ['198.51.100.0/24', '2001:db8::/32'] }], plain));
+    assert.ok(matches([{ sourceNetwork: ['2001:db8::/32'] }], plain, { clientAddress: '2001:db8::25' }));
+    assert.ok(matches([{ sourceNetwork: ['2001:db8::25'] }], plain, { clientAddress: '2001:db8::25' }));
+  });
+
+  it('attachments by content, not by name', () => {
+    const m = makeMessage({ attachments: [{ name: 'holiday.jpg', data: PE }] });
+    const facts = messageFacts(m);
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.name, a.kind]),
+      [['holiday.jpg', 'executable']],
+    );
+    assert.ok(matches([{ attachment: { kind: ['executable'] } }], m));
+    assert.ok(!matches([{ attachment: { extension: ['exe'] } }], m));
+    assert.ok(matches([{ attachment: { name: { glob: ['*.jpg'] } } }], m));
+  });
+
+  it('sniffs Office macros (OOXML vbaProject.bin, OLE VBA), archives, PDF, scripts', () => {
+    assert.equal(sniffKind(DOCM, 'a.docx').kind, 'office-macro');
+    assert.equal(sniffKind(DOCX, 'a.docx').kind, 'office');
+    assert.equal(sniffKind(OLE_MACRO, 'a.xls').kind, 'office-macro');
+    assert.equal(sniffKind(OLE_PLAIN, 'a.xls').kind, 'office');
+    assert.equal(sniffKind(PDF, 'a.pdf').kind, 'pdf');
+    assert.equal(sniffKind(Buffer.from('Rar!\x1a\x07\x01\x00', 'latin1'), 'a.rar').kind, 'rar');
+    assert.equal(sniffKind(Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0, 4]), 'a.7z').kind, '7z');
+    assert.equal(sniffKind(Buffer.from('WScript.Echo("hi")\r\n'), 'run.vbs').kind, 'script');
+    assert.equal(sniffKind(Buffer.from('#!/bin/sh\nrm -rf ~\n'), 'notes.txt').kind, 'script');
+    assert.equal(sniffKind(Buffer.from('just text\n'), 'notes.txt').kind, 'text');
+    const jar = makeZip([
+      { name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\n') },
+      { name: 'a/Main.class', data: Buffer.from([0xca, 0xfe, 0xba, 0xbe]) },
+    ]);
+    assert.equal(sniffKind(jar, 'x.zip').kind, 'executable');
+  });
+
+  it('lists archives one level deep and sees the encryption flag', () => {
+    const zip = makeZip([
+      { name: 'docs/readme.txt', data: Buffer.from('hello'), deflate: true },
+      { name: 'docs/setup.pdf', data: PE, deflate: true },
+      { name: 'secret.xlsx', data: Buffer.from('x'), encrypted: true },
+    ]);
+    const m = makeMessage({ attachments: [{ name: 'files.zip', data: zip }] });
+    const facts = messageFacts(m);
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.name, a.kind, a.inArchive, a.encrypted]),
+      [
+        ['files.zip', 'zip', false, false],
+        ['readme.txt', 'text', true, false],
+        ['setup.pdf', 'executable', true, false],
+        ['secret.xlsx', 'other', true, true],
+      ],
+    );
+    assert.ok(matches([{ attachment: { kind: ['archive'], inArchive: false } }], m));
+    assert.ok(matches([{ attachment: { kind: ['executable'], inArchive: true } }], m));
+    assert.ok(matches([{ attachment: { encrypted: true } }], m));
+  });
+
+  it('double extensions', () => {
+    const m = makeMessage({ attachments: [{ name: 'invoice.pdf.exe', data: PDF }] });
+    assert.ok(matches([{ attachment: { doubleExtension: true } }], m));
+    const ok = makeMessage({ attachments: [{ name: 'report.2024.pdf', data: PDF }] });
+    assert.ok(!matches([{ attachment: { doubleExtension: true } }], ok));
+  });
+
+  it('all, any and none combine conditions', () => {
+    const rule = (over: Partial<PolicyRuleInput>): PolicyRuleInput => ({
+      name: 'c',
+      action: { folder: 'X' },
+      ...over,
+    });
+    const hit = (r: PolicyRuleInput) => run([r], plain).matched.length === 1;
+    assert.ok(hit(rule({ all: [{ sizeOver: 1 }, { dmarc: ['fail'] }] })));
+    assert.ok(!hit(rule({ all: [{ sizeOver: 1 }, { dmarc: ['pass'] }] })));
+    assert.ok(hit(rule({ any: [{ dmarc: ['pass'] }, { spf: ['pass'] }] })));
+    assert.ok(!hit(rule({ any: [{ dmarc: ['pass'] }, { spf: ['fail'] }] })));
+    assert.ok(hit(rule({ all: [{ sizeOver: 1 }], none: [{ sourceNetwork: ['10.0.0.0/8'] }] })));
+    assert.ok(!hit(rule({ all: [{ sizeOver: 1 }], none: [{ sourceNetwork: ['192.0.2.0/24'] }] })));
+    assert.ok(
+      hit(rule({ none: [{ sourceNetwork: ['10.0.0.0/8'] }] })),
+      'only none: matches what none excludes',
+    );
+  });
+});
+
+describe('actions', () => {
+  const exe = makeMessage({
+    attachments: [
+      { name: 'photo.jpg', data: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2]) },
+      { name: 'tool.exe', data: PE },
+    ],
+  });
+
+  it('the first terminal action wins; non-terminal actions before it accumulate', () => {
+    const d = run(
+      [
+        {
+          name: 'tag',
+          all: [{ sizeOver: 1 }],
+          action: { addHeader: [{ name: 'X-Tag', value: 'a' }], bcc: ['audit@example.com'] },
+        },
+        { name: 'file', all: [{ sizeOver: 1 }], action: { folder: 'Archive' } },
+        { name: 'block', all: [{ attachment: { kind: ['executable'] } }], action: { reject: 'No programs' } },
+        { name: 'later', all: [{ sizeOver: 1 }], action: { addHeader: [{ name: 'X-Later', value: 'b' }] } },
+      ],
+      exe,
+    );
+    assert.deepEqual(d.terminal, { kind: 'reject', rule: 'block', text: 'No programs' });
+    assert.deepEqual(d.matched, ['tag', 'file', 'block']);
+    assert.deepEqual(d.headers, [{ rule: 'tag', name: 'X-Tag', value: 'a' }]);
+    assert.deepEqual(d.bcc, [{ rule: 'tag', address: 'audit@example.com' }]);
+    assert.deepEqual(d.folder, { rule: 'file', name: 'Archive' });
+    assert.equal(d.trace[3]?.skipped, 'after reject by block');
+  });
+
+  it('quarantine, redirect and accept are terminal; the last folder wins', () => {
+    const q = run([{ name: 'q', all: [{ sizeOver: 1 }], action: { quarantine: 'held for review' } }], plain);
+    assert.deepEqual(q.terminal, { kind: 'quarantine', rule: 'q', reason: 'held for review' });
+    const r = run(
+      [{ name: 'r', all: [{ sizeOver: 1 }], action: { redirect: ['Legal@Example.com'] } }],
+      plain,
+    );
+    assert.deepEqual(r.terminal, { kind: 'redirect', rule: 'r', addresses: ['legal@example.com'] });
+    const f = run(
+      [
+        { name: 'a', all: [{ sizeOver: 1 }], action: { folder: 'One' } },
+        { name: 'b', all: [{ sizeOver: 1 }], action: { folder: 'Two' } },
+        { name: 'stop', all: [{ sizeOver: 1 }], action: { accept: true } },
+        { name: 'c', all: [{ sizeOver: 1 }], action: { folder: 'Three' } },
+      ],
+      plain,
+    );
+    assert.equal(f.folder?.name, 'Two');
+    assert.equal(f.terminal?.kind, 'accept');
+  });
+
+  it('outbound rules do not run inbound and the other way round', () => {
+    const d = run(
+      [{ name: 'out', direction: 'outbound', all: [{ sizeOver: 1 }], action: { reject: 'x' } }],
+      plain,
+    );
+    assert.equal(d.terminal, undefined);
+    assert.equal(d.trace[0]?.skipped, 'outbound only');
+  });
+
+  it('strips the attachments the rule matched and puts a notice in place', () => {
+    const d = run(
+      [
+        {
+          name: 'strip',
+          all: [{ attachment: { kind: ['executable'] } }],
+          action: { stripAttachments: { notice: 'Removed {name}.' } },
+        },
+      ],
+      exe,
+    );
+    const facts = messageFacts(exe);
+    assert.ok(d.strip);
+    const out = stripAttachments(
+      facts.root,
+      d.strip.parts,
+      d.strip.notice,
+      (p) => facts.attachments.find((a) => a.part === p)?.name ?? '',
+    );
+    const after = messageFacts(out);
+    assert.deepEqual(
+      after.attachments.map((a) => [a.name, a.kind]),
+      [['photo.jpg', 'image']],
+    );
+    assert.match(after.bodyText, /Hello Bob/);
+    assert.match(after.bodyText, /Removed tool\.exe\./);
+    assert.doesNotMatch(out.toString('latin1'), /TVqQ/, 'the executable bytes are gone');
+  });
+
+  it('strips every attachment when the rule has no attachment condition', () => {
+    const d = run([{ name: 'strip', all: [{ sizeOver: 1 }], action: { stripAttachments: {} } }], exe);
+    const facts = messageFacts(exe);
+    const out = stripAttachments(facts.root, d.strip!.parts, d.strip!.notice, () => 'x');
+    assert.equal(messageFacts(out).attachments.length, 0);
+  });
+});
+
+describe('schema and compile', () => {
+  it('refuses invalid rules naming the field', () => {
+    assert.throws(
+      () => parsePolicyRules([{ name: 'x', all: [], action: { reject: 'no' } }]),
+      /at least one condition/,
+    );
+    assert.throws(
+      () =>
+        parsePolicyRules([{ name: 'x', all: [{ sizeOver: 1, dmarc: ['fail'] }], action: { reject: 'no' } }]),
+      /exactly one field/,
+    );
+    assert.throws(
+      () =>
+        parsePolicyRules([{ name: 'x', all: [{ sizeOver: 1 }], action: { reject: 'a', quarantine: 'b' } }]),
+      /at most one terminal/,
+    );
+    assert.throws(
+      () => parsePolicyRules([{ name: 'x', all: [{ sizeOver: 1 }], action: { reject: 'a\r\nRCPT' } }]),
+      /printable/,
+    );
+    assert.throws(
+      () =>
+        parsePolicyRules([
+          { name: 'x', all: [{ sizeOver: 1 }], action: { folder: 'A' } },
+          { name: 'x', all: [{ sizeOver: 2 }], action: { folder: 'B' } },
+        ]),
+      /unique/,
+    );
+  });
+
+  it('a bad regex or network is refused by the schema, naming the field', () => {
+    assert.throws(
+      () =>
+        parsePolicyRules([
+          { name: 'bad-re', all: [{ subject: { regex: ['(unclosed'] } }], action: { folder: 'X' } },
+        ]),
+      (e: unknown) =>
+        e instanceof PolicyRuleError && /0\.all\.0\.subject\.regex\.0: not a valid/.test(e.message),
+    );
+    for (const network of ['300.1.1.1/8', '10.0.0.0/33', '1', 'example.com']) {
+      assert.throws(
+        () =>
+          parsePolicyRules([
+            { name: 'bad-net', all: [{ sourceNetwork: [network] }], action: { folder: 'X' } },
+          ]),
+        /sourceNetwork\.0: expected an IPv4 or IPv6/,
+        network,
+      );
+    }
+  });
+
+  it('a pathological regex stays linear', () => {
+    const text = `${'a'.repeat(20_000)}!`;
+    const m = makeMessage({ text });
+    const started = performance.now();
+    assert.ok(!matches([{ body: { regex: ['^(a+)+$'] } }], m));
+    assert.ok(performance.now() - started < 2_000);
+  });
+});
+
+describe('PolicySet and default rules', () => {
+  const set = (rules: Record<string, PolicyRuleInput[]>, blockEncryptedArchives = true, enabled = true) =>
+    new PolicySet({
+      global: parsePolicyRules(rules.global ?? []),
+      defaults: { enabled, blockEncryptedArchives },
+      domainRules: (d) => (rules[d] ? parsePolicyRules(rules[d]) : undefined),
+    });
+  const verdict = (s: PolicySet, m: Buffer, domains = ['example.com']) =>
+    evaluatePolicy(s.rulesFor(domains), messageFacts(m), ctx).terminal;
+
+  it('block executables, scripts, macros, double extensions and encrypted archives', () => {
+    const s = set({});
+    const cases: Array<[string, Buffer]> = [
+      ['tool.exe', PE],
+      ['photo.jpg', PE],
+      ['run.js', Buffer.from('var x = new ActiveXObject("WScript.Shell");')],
+      ['run.vbs', Buffer.from('CreateObject("WScript.Shell")')],
+      ['a.scr', Buffer.from('x')],
+      ['a.bat', Buffer.from('@echo off')],
+      ['a.cmd', Buffer.from('@echo off')],
+      ['a.com', Buffer.from('x')],
+      ['a.pif', Buffer.from('x')],
+      ['a.jar', Buffer.from('x')],
+      ['report.docx', DOCM],
+      ['sheet.xls', OLE_MACRO],
+      ['invoice.pdf.exe', PDF],
+      ['bundle.zip', makeZip([{ name: 'setup.exe', data: PE, deflate: true }])],
+      ['secret.zip', makeZip([{ name: 'a.pdf', data: PDF, encrypted: true }])],
+    ];
+    for (const [name, data] of cases) {
+      const t = verdict(s, makeMessage({ attachments: [{ name, data }] }));
+      assert.equal(t?.kind, 'reject', `${name} is refused`);
+      assert.match(t?.rule ?? '', /^default-/);
+    }
+    for (const [name, data] of [
+      ['report.docx', DOCX],
+      ['report.pdf', PDF],
+      ['sheet.xls', OLE_PLAIN],
+      ['notes.zip', makeZip([{ name: 'a.txt', data: Buffer.from('hello'), deflate: true }])],
+    ] as Array<[string, Buffer]>) {
+      assert.equal(verdict(s, makeMessage({ attachments: [{ name, data }] })), undefined, `${name} passes`);
+    }
+  });
+
+  it('encrypted archives can be allowed; defaults can be turned off; a domain rule can make an exception', () => {
+    const secret = makeMessage({
+      attachments: [{ name: 'secret.zip', data: makeZip([{ name: 'a.pdf', data: PDF, encrypted: true }]) }],
+    });
+    assert.equal(verdict(set({}, false), secret), undefined);
+    const exe = makeMessage({ attachments: [{ name: 'tool.exe', data: PE }] });
+    assert.equal(verdict(set({}, true, false), exe), undefined);
+    const s = set({
+      'example.com': [
+        {
+          name: 'partner-tools',
+          all: [{ envelopeFrom: { domain: ['example.org'] } }],
+          action: { accept: true },
+        },
+      ],
+    });
+    assert.equal(verdict(s, exe)?.kind, 'accept');
+    assert.equal(verdict(s, exe, ['other.example'])?.kind, 'reject', "another domain's rules do not apply");
+  });
+
+  it('compiles a domain once and again after forget', () => {
+    let reads = 0;
+    const rules = parsePolicyRules([{ name: 'a', all: [{ sizeOver: 1 }], action: { folder: 'X' } }]);
+    let current = rules;
+    const s = new PolicySet({
+      global: [],
+      defaults: { enabled: false, blockEncryptedArchives: false },
+      domainRules: () => {
+        reads++;
+        return current;
+      },
+    });
+    const first = s.rulesFor(['example.com'])[0];
+    assert.equal(s.rulesFor(['example.com'])[0], first, 'same compiled rule');
+    current = parsePolicyRules([{ name: 'b', all: [{ sizeOver: 1 }], action: { folder: 'Y' } }]);
+    assert.equal(s.rulesFor(['example.com'])[0]?.name, 'b', 'a new record is compiled');
+    assert.ok(reads >= 3);
+  });
+});
+
+describe('judgeMessage', () => {
+  const set = new PolicySet({
+    global: parsePolicyRules([
+      {
+        name: 'strip-exe',
+        all: [{ attachment: { kind: ['executable'] } }],
+        action: { stripAttachments: {}, addHeader: [{ name: 'X-Stripped', value: 'yes' }] },
+      },
+    ]),
+    defaults: { enabled: false, blockEncryptedArchives: false },
+    domainRules: () => undefined,
+  });
+  const message = makeMessage({ attachments: [{ name: 'tool.exe', data: PE }] });
+  async function* chunks(data: Buffer, size: number) {
+    for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+  }
+
+  it('reads the message in chunks, adds the header fields and strips', async () => {
+    const judged = await judgeMessage(set, chunks(message, 7), [], ctx, {
+      maxBytes: 1 << 20,
+      budgetMs: 1_000,
+    });
+    assert.equal(judged.headers, 'X-Stripped: yes\r\nX-Hermod-Policy: strip-exe\r\n');
+    assert.ok(judged.stripped);
+    assert.deepEqual(messageFacts(judged.stripped).attachments, []);
+  });
+
+  it('does not strip a message it read only the beginning of', async () => {
+    const judged = await judgeMessage(set, chunks(message, 7), [], ctx, {
+      maxBytes: message.length - 10,
+      budgetMs: 1_000,
+    });
+    assert.equal(judged.stripped, undefined);
+    assert.match(judged.headers, /^X-Hermod-Policy-Strip: skipped/m);
+  });
+});
+
+describe('judgeMessage without rules', () => {
+  it('does not read the message when no rule applies to its direction', async () => {
+    const set = new PolicySet({
+      global: parsePolicyRules([
+        { name: 'out', direction: 'outbound', all: [{ sizeOver: 0 }], action: { reject: 'x' } },
+      ]),
+      defaults: { enabled: false, blockEncryptedArchives: false },
+      domainRules: () => undefined,
+    });
+    let read = false;
+    async function* source() {
+      read = true;
+      yield Buffer.from('Subject: x\r\n\r\nbody\r\n');
+    }
+    const judged = await judgeMessage(set, source(), [], ctx, { maxBytes: 1 << 20, budgetMs: 1_000 });
+    assert.equal(read, false);
+    assert.deepEqual(judged.decision.matched, []);
+    assert.equal(judged.headers, '');
+    const outbound = await judgeMessage(
+      set,
+      source(),
+      [],
+      { ...ctx, direction: 'outbound' },
+      { maxBytes: 1 << 20, budgetMs: 1_000 },
+    );
+    assert.equal(read, true);
+    assert.equal(outbound.decision.terminal?.kind, 'reject');
+  });
+});
