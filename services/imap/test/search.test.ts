@@ -164,10 +164,10 @@ describe('SEARCH keys (RFC 3501 6.4.4, RFC 9051 6.4.4)', () => {
     const program = parseSearch(
       new ArgumentCursor(tokenize([Buffer.from('RETURN (MIN COUNT) CHARSET utf-8 ALL')], [], 10)),
     );
-    assert.deepEqual(program.returns, ['MIN', 'COUNT']);
+    assert.deepEqual(program.returns, { names: new Set(['MIN', 'COUNT']) });
     assert.equal(program.charset, 'UTF-8');
     const empty = parseSearch(new ArgumentCursor(tokenize([Buffer.from('RETURN () ALL')], [], 10)));
-    assert.deepEqual(empty.returns, ['ALL'], 'RETURN () means ALL');
+    assert.deepEqual(empty.returns, { names: new Set(['ALL']) }, 'RETURN () means ALL');
   });
 
   for (const bad of [
