@@ -1,0 +1,113 @@
+// spec.dns.provider externalDNS end to end: the operator writes the DNSEndpoint, external-dns itself
+// (built from Go modules, cached like kube-apiserver) publishes it with its RFC 2136 provider into a
+// real BIND on loopback (dynamic updates signed with a TSIG key made here), and the operator's DNS
+// verification, pointed at that BIND, turns DnsVerified True.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
+import { after, before, describe, test } from 'node:test';
+import { ensureExternalDns, stopChild } from '@hermod/local-infra';
+import { type BindServer, startBindServer } from '../../harness/bind-server.js';
+import { installDnsEndpointCrd } from './dns-endpoint-crd.js';
+import {
+  type MailDomainJson,
+  manifest,
+  type OperatorEnv,
+  startOperatorEnv,
+  waitFor,
+} from './operator-env.js';
+
+const DOMAIN = 'edns.example';
+
+describe('external-dns (RFC 2136 provider) publishes the DNSEndpoint into BIND', () => {
+  let env: OperatorEnv;
+  let bind: BindServer;
+  let externalDns: ChildProcess | undefined;
+  let externalDnsLog = '';
+  const resolver = new Resolver({ timeout: 2_000, tries: 1 });
+
+  before(async () => {
+    const binary = await ensureExternalDns((line) => console.log(line));
+    bind = await startBindServer(DOMAIN);
+    resolver.setServers([bind.address]);
+    env = await startOperatorEnv();
+    await installDnsEndpointCrd(env.cp);
+    await env.startOperator({
+      env: {
+        DNS_VERIFY: 'true',
+        DNS_SERVERS: bind.address,
+        DNS_RECHECK_MS: '1000',
+        HERMOD_MX_HOSTS: 'mx1.hermod.example,mx2.hermod.example',
+      },
+    });
+    externalDns = spawn(
+      binary,
+      [
+        `--kubeconfig=${env.cp.kubeconfig}`,
+        '--source=crd',
+        '--crd-source-apiversion=externaldns.k8s.io/v1alpha1',
+        '--crd-source-kind=DNSEndpoint',
+        '--provider=rfc2136',
+        `--rfc2136-host=${bind.host}`,
+        `--rfc2136-port=${bind.port}`,
+        `--rfc2136-zone=${DOMAIN}`,
+        `--rfc2136-tsig-keyname=${bind.tsig.name}`,
+        `--rfc2136-tsig-secret=${bind.tsig.secret}`,
+        `--rfc2136-tsig-secret-alg=${bind.tsig.algorithm}`,
+        '--rfc2136-tsig-axfr',
+        `--domain-filter=${DOMAIN}`,
+        ...['A', 'AAAA', 'CNAME', 'TXT', 'MX', 'SRV'].map((t) => `--managed-record-types=${t}`),
+        '--registry=txt',
+        '--txt-owner-id=hermod',
+        '--interval=1s',
+        '--log-level=info',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const keep = (c: Buffer) => (externalDnsLog = (externalDnsLog + c.toString('utf8')).slice(-32_000));
+    externalDns.stdout?.on('data', keep);
+    externalDns.stderr?.on('data', keep);
+  });
+  after(async () => {
+    if (externalDns) await stopChild(externalDns, 'SIGTERM', 10_000).catch(() => {});
+    await env?.stop();
+    await bind?.stop();
+  });
+
+  test('DnsVerified turns True and BIND serves the MX, SPF, DKIM and DMARC records of status', async () => {
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: manifest('edns', {
+        domain: DOMAIN,
+        dkim: { algorithm: 'ed25519' },
+        dns: { provider: 'externalDNS', verify: true },
+      }),
+    });
+    const md = await waitFor(
+      'DnsVerified=True',
+      async () => {
+        const m = await env.cp.getJson<MailDomainJson>(['maildomain', 'edns', '-n', 'default']);
+        return m.status?.conditions?.some((c) => c.type === 'DnsVerified' && c.status === 'True')
+          ? m
+          : undefined;
+      },
+      120_000,
+      500,
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\nexternal-dns:\n${externalDnsLog}\nnamed:\n${bind.log()}`);
+    });
+    const records = md.status?.dnsRecords ?? [];
+    const purposes = new Set(records.map((r) => r.purpose));
+    for (const p of ['MX', 'SPF', 'DKIM', 'DMARC']) assert.ok(purposes.has(p), `status lists ${p}`);
+    // What BIND itself answers, record by record as status lists it.
+    for (const record of records.filter((r) => r.type === 'MX' || r.type === 'TXT')) {
+      const served =
+        record.type === 'MX'
+          ? (await resolver.resolveMx(record.name)).map((r) => `${r.priority} ${r.exchange}`)
+          : (await resolver.resolveTxt(record.name)).map((parts) => parts.join(''));
+      assert.ok(
+        served.includes(record.value.replace(/\.$/, '')),
+        `${record.type} ${record.name}: status ${record.value}, BIND serves ${served.join(' | ')}`,
+      );
+    }
+  });
+});
