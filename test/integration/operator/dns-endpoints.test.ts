@@ -72,9 +72,12 @@ describe('DNSEndpoint for external-dns', () => {
       endpoint.metadata.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]),
       [['MailDomain', 'ext-example', md.metadata.uid, true]],
     );
-    // Exactly the records of status: each (name, type, value) appears as a target.
+    // Exactly the records of status: each (name, type, value) appears as a target, TXT quoted as a
+    // zone-file character-string (all of these are shorter than 255 octets).
     const listed = new Set(
-      (md.status?.dnsRecords ?? []).map((r) => `${r.type} ${r.name} ${r.value.replace(/\.$/, '')}`),
+      (md.status?.dnsRecords ?? []).map(
+        (r) => `${r.type} ${r.name} ${r.type === 'TXT' ? `"${r.value}"` : r.value.replace(/\.$/, '')}`,
+      ),
     );
     const written = new Set(
       endpoint.spec.endpoints.flatMap((e) => e.targets.map((t) => `${e.recordType} ${e.dnsName} ${t}`)),
@@ -86,13 +89,13 @@ describe('DNSEndpoint for external-dns', () => {
       lines.join('\n'),
     );
     assert.ok(
-      lines.some((l) => /^TXT hermod-[a-z0-9]+\._domainkey\.ext\.example v=DKIM1; k=ed25519; p=/.test(l)),
+      lines.some((l) => /^TXT hermod-[a-z0-9]+\._domainkey\.ext\.example "v=DKIM1; k=ed25519; p=/.test(l)),
     );
     assert.ok(
-      lines.includes('TXT _dmarc.ext.example v=DMARC1; p=quarantine; rua=mailto:postmaster@ext.example'),
+      lines.includes('TXT _dmarc.ext.example "v=DMARC1; p=quarantine; rua=mailto:postmaster@ext.example"'),
     );
-    assert.ok(lines.some((l) => l.startsWith('TXT _mta-sts.ext.example v=STSv1; id=')));
-    assert.ok(lines.includes('TXT _smtp._tls.ext.example v=TLSRPTv1; rua=mailto:postmaster@ext.example'));
+    assert.ok(lines.some((l) => l.startsWith('TXT _mta-sts.ext.example "v=STSv1; id=')));
+    assert.ok(lines.includes('TXT _smtp._tls.ext.example "v=TLSRPTv1; rua=mailto:postmaster@ext.example"'));
     assert.ok(lines.includes('CNAME autoconfig.ext.example web.hermod.example'));
     assert.ok(lines.includes('SRV _imaps._tcp.ext.example 0 1 993 mail.ext.example'));
     assert.ok(endpoint.spec.endpoints.every((e) => e.recordTTL === 300));
@@ -122,7 +125,7 @@ describe('DNSEndpoint for external-dns', () => {
     ]);
     const changed = await waitFor('DMARC p=reject in the DNSEndpoint', async () => {
       const e = await getEndpoint('ext-example-dns');
-      return e && summary(e).some((l) => l.startsWith('TXT _dmarc.ext.example v=DMARC1; p=reject'))
+      return e && summary(e).some((l) => l.startsWith('TXT _dmarc.ext.example "v=DMARC1; p=reject'))
         ? e
         : undefined;
     });
