@@ -81,7 +81,8 @@ describe('external-dns (RFC 2136 provider) publishes the DNSEndpoint into BIND',
     await env.cp.kubectlOk(['apply', '-f', '-'], {
       input: manifest('edns', {
         domain: DOMAIN,
-        dkim: { algorithm: 'ed25519' },
+        // RSA-2048 (the default): its DKIM record is longer than one 255-octet TXT string.
+        dkim: { algorithm: 'rsa-2048' },
         dns: { provider: 'externalDNS', verify: true },
       }),
     });
@@ -104,6 +105,16 @@ describe('external-dns (RFC 2136 provider) publishes the DNSEndpoint into BIND',
     const records = md.status?.dnsRecords ?? [];
     const purposes = new Set(records.map((r) => r.purpose));
     for (const p of ['MX', 'SPF', 'DKIM', 'DMARC']) assert.ok(purposes.has(p), `status lists ${p}`);
+    const dkim = records.find((r) => r.purpose === 'DKIM');
+    assert.ok(dkim && dkim.value.length > 255, 'an RSA DKIM record longer than one TXT string');
+    const dkimStrings = await resolver.resolveTxt(dkim.name);
+    // (external-dns's registry TXT record shares the name.)
+    assert.deepEqual(
+      dkimStrings
+        .filter((parts) => parts[0]?.startsWith('v=DKIM1'))
+        .map((parts) => parts.map((p) => p.length)),
+      [[255, dkim.value.length - 255]],
+    );
     // What BIND itself answers, record by record as status lists it.
     for (const record of records.filter((r) => r.type === 'MX' || r.type === 'TXT')) {
       const served =
