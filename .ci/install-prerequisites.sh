@@ -18,8 +18,10 @@ packages=(
   openssl          # self-signed certificates for tests and `npm start`
   unbound          # validating DNS resolver for the DANE tests (serves the signed test zones too)
   ldnsutils        # ldns-keygen / ldns-signzone sign the DANE test zones
+  bind9            # named: RFC 2136 target of the external-dns test
+  bind9-utils      # tsig-keygen, named-checkconf
   python3          # imaplib / poplib / smtplib clients
-  golang-go        # builds nats-server, kube-apiserver, etcd, helm from Go modules (if no Go is installed)
+  golang-go        # builds nats-server, kube-apiserver, etcd, helm, external-dns from Go modules (if no Go is installed)
 )
 
 missing=()
@@ -40,7 +42,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these as system services when it can; tests run private instances on their own ports.
-for svc in postfix dovecot rspamd unbound clamav-daemon clamav-freshclam; do
+for svc in postfix dovecot rspamd unbound named clamav-daemon clamav-freshclam; do
   command -v service >/dev/null 2>&1 && service "$svc" stop >/dev/null 2>&1 || true
 done
 echo "prerequisites: ok"

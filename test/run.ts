@@ -6,6 +6,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
+  ensureExternalDns,
   ensureHelm,
   ensureKubeBinaries,
   ensureNatsServer,
@@ -83,10 +84,11 @@ async function main(): Promise<void> {
   let cluster: PostgresCluster | undefined;
   if (needsInfra) {
     env.NATS_SERVER_BIN = await ensureNatsServer((line) => console.log(line));
-    // Built once from Go modules and cached (kube binaries, helm); building here keeps a cold build out of
+    // Built once from Go modules and cached (kube binaries, helm, external-dns); building here keeps a cold build out of
     // a test's timeout.
     await ensureKubeBinaries((line) => console.log(line));
     await ensureHelm((line) => console.log(line));
+    await ensureExternalDns((line) => console.log(line));
     cluster = new PostgresCluster({ dataDir: join(work, 'pg'), port: await freePort() });
     await cluster.init();
     await cluster.start();

@@ -68,6 +68,25 @@ test('DNS verification says which records the resolver sees', async () => {
   assert.match(verified.find((r) => r.purpose === 'DMARC')?.detail ?? '', /ENOTFOUND/);
 });
 
+test('an SPF record whose terms run together is not our SPF (RFC 7208: strings join without spaces)', async () => {
+  const records = expectedRecords(
+    md({ domain: 'example.com', dns: { mxHosts: ['mx.hermod.test'] } }),
+    [{ selector: 's1', algorithm: 'rsa-sha256', publicKey: 'QUJD' }],
+    [],
+  );
+  const spfSeen = async (strings: string[]) =>
+    (
+      await verifyRecords(records, {
+        resolveMx: async () => [],
+        resolveTxt: async (name) => (name === 'example.com' ? [strings] : []),
+      })
+    ).find((r) => r.purpose === 'SPF')?.visible;
+  // What an unquoted zone-file line publishes: one string per word, read back as "v=spf1mx~all".
+  assert.equal(await spfSeen(['v=spf1', 'mx', '~all']), false);
+  assert.equal(await spfSeen(['v=spf1 mx ', '~all']), true);
+  assert.equal(await spfSeen(['v=spf1  MX ~all']), true);
+});
+
 test('the parser refuses the sizes the CRD refuses, and takes the bounds', () => {
   for (const maxMessageSize of ['0', '1023', '999999Ti', '3Gi'])
     assert.equal(

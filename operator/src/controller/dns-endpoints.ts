@@ -30,11 +30,23 @@ export const dnsEndpointNameOf = (md: MailDomain): string => `${md.metadata.name
 const endpointPath = (namespace: string, name?: string) =>
   `/apis/${DNS_ENDPOINT_API_VERSION}/namespaces/${namespace}/dnsendpoints${name ? `/${name}` : ''}`;
 
-/** A record's data as external-dns takes it as a target (host names without the root dot). */
+/**
+ * A record's data as external-dns takes it as a target: host names without the root dot; TXT in
+ * zone-file form, quoted character-strings of at most 255 octets (the form external-dns's own TXT
+ * registry records take). Unquoted, external-dns's RFC 2136 provider parses the text as a zone-file
+ * line: each space starts a new string and `;` a comment, so "v=DMARC1; p=..." is published as "v=DMARC1".
+ */
 function targetOf(record: DnsRecordStatus): string {
   if (record.type === 'CNAME') return record.value.replace(/\.$/, '');
   if (record.type === 'MX' || record.type === 'SRV') return record.value.replace(/\.$/, '');
+  if (record.type === 'TXT') return quotedTxt(record.value);
   return record.value;
+}
+
+function quotedTxt(text: string): string {
+  const chunks: string[] = [];
+  for (let i = 0; i < text.length; i += 255) chunks.push(text.slice(i, i + 255));
+  return chunks.map((c) => `"${c.replace(/["\\]/g, '\\$&')}"`).join(' ');
 }
 
 /**

@@ -75,6 +75,7 @@ function mtaStsId(md: MailDomain): string {
 }
 
 const squash = (s: string): string => s.replace(/\s+/g, '').toLowerCase();
+const words = (s: string): string => s.trim().replace(/\s+/g, ' ').toLowerCase();
 const host = (s: string): string => s.toLowerCase().replace(/\.$/, '');
 
 /** Looks every record up and says whether the resolver sees it; a failed lookup is "not visible". */
@@ -130,8 +131,9 @@ function matches(record: DnsRecordStatus, value: string): boolean {
   switch (record.purpose) {
     case 'MX':
       return host(value.split(' ')[1] ?? '') === host(record.value.split(' ')[1] ?? '');
+    // SPF terms are separated by spaces (RFC 7208 4.6.1): only runs of them may differ.
     case 'SPF':
-      return squash(value) === squash(record.value);
+      return words(value) === words(record.value);
     case 'DKIM': {
       const key = /p=([^;]+)/.exec(record.value)?.[1] ?? '';
       return squash(value).startsWith('v=dkim1') && squash(value).includes(`p=${squash(key)}`);

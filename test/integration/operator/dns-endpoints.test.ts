@@ -5,6 +5,7 @@
 // process under the RBAC of operator/config/rbac.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { installDnsEndpointCrd } from './dns-endpoint-crd.js';
 import {
   type MailDomainJson,
   manifest,
@@ -12,76 +13,6 @@ import {
   startOperatorEnv,
   waitFor,
 } from './operator-env.js';
-
-// external-dns's DNSEndpoint CRD (sigs.k8s.io/external-dns, config/crd/standard/dnsendpoint.yaml), its schema trimmed to the fields used.
-const dnsEndpointCrd = JSON.stringify({
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: {
-    name: 'dnsendpoints.externaldns.k8s.io',
-    annotations: {
-      'api-approved.kubernetes.io': 'https://github.com/kubernetes-sigs/external-dns/pull/2007',
-    },
-  },
-  spec: {
-    group: 'externaldns.k8s.io',
-    names: {
-      kind: 'DNSEndpoint',
-      listKind: 'DNSEndpointList',
-      plural: 'dnsendpoints',
-      singular: 'dnsendpoint',
-    },
-    scope: 'Namespaced',
-    versions: [
-      {
-        name: 'v1alpha1',
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              apiVersion: { type: 'string' },
-              kind: { type: 'string' },
-              metadata: { type: 'object' },
-              spec: {
-                type: 'object',
-                properties: {
-                  endpoints: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      properties: {
-                        dnsName: { type: 'string' },
-                        labels: { type: 'object', additionalProperties: { type: 'string' } },
-                        providerSpecific: {
-                          type: 'array',
-                          items: {
-                            type: 'object',
-                            properties: { name: { type: 'string' }, value: { type: 'string' } },
-                          },
-                        },
-                        recordTTL: { type: 'integer', format: 'int64' },
-                        recordType: { type: 'string' },
-                        setIdentifier: { type: 'string' },
-                        targets: { type: 'array', items: { type: 'string' } },
-                      },
-                    },
-                  },
-                },
-              },
-              status: {
-                type: 'object',
-                properties: { observedGeneration: { type: 'integer', format: 'int64' } },
-              },
-            },
-          },
-        },
-      },
-    ],
-  },
-});
 
 interface DnsEndpointJson {
   metadata: {
@@ -99,13 +30,7 @@ describe('DNSEndpoint for external-dns', () => {
 
   before(async () => {
     env = await startOperatorEnv();
-    await env.cp.kubectlOk(['apply', '-f', '-'], { input: dnsEndpointCrd });
-    await env.cp.kubectlOk([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/dnsendpoints.externaldns.k8s.io',
-    ]);
+    await installDnsEndpointCrd(env.cp);
     await env.startOperator({
       env: {
         DNS_VERIFY: 'false',
@@ -147,9 +72,12 @@ describe('DNSEndpoint for external-dns', () => {
       endpoint.metadata.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]),
       [['MailDomain', 'ext-example', md.metadata.uid, true]],
     );
-    // Exactly the records of status: each (name, type, value) appears as a target.
+    // Exactly the records of status: each (name, type, value) appears as a target, TXT quoted as a
+    // zone-file character-string (all of these are shorter than 255 octets).
     const listed = new Set(
-      (md.status?.dnsRecords ?? []).map((r) => `${r.type} ${r.name} ${r.value.replace(/\.$/, '')}`),
+      (md.status?.dnsRecords ?? []).map(
+        (r) => `${r.type} ${r.name} ${r.type === 'TXT' ? `"${r.value}"` : r.value.replace(/\.$/, '')}`,
+      ),
     );
     const written = new Set(
       endpoint.spec.endpoints.flatMap((e) => e.targets.map((t) => `${e.recordType} ${e.dnsName} ${t}`)),
@@ -161,13 +89,13 @@ describe('DNSEndpoint for external-dns', () => {
       lines.join('\n'),
     );
     assert.ok(
-      lines.some((l) => /^TXT hermod-[a-z0-9]+\._domainkey\.ext\.example v=DKIM1; k=ed25519; p=/.test(l)),
+      lines.some((l) => /^TXT hermod-[a-z0-9]+\._domainkey\.ext\.example "v=DKIM1; k=ed25519; p=/.test(l)),
     );
     assert.ok(
-      lines.includes('TXT _dmarc.ext.example v=DMARC1; p=quarantine; rua=mailto:postmaster@ext.example'),
+      lines.includes('TXT _dmarc.ext.example "v=DMARC1; p=quarantine; rua=mailto:postmaster@ext.example"'),
     );
-    assert.ok(lines.some((l) => l.startsWith('TXT _mta-sts.ext.example v=STSv1; id=')));
-    assert.ok(lines.includes('TXT _smtp._tls.ext.example v=TLSRPTv1; rua=mailto:postmaster@ext.example'));
+    assert.ok(lines.some((l) => l.startsWith('TXT _mta-sts.ext.example "v=STSv1; id=')));
+    assert.ok(lines.includes('TXT _smtp._tls.ext.example "v=TLSRPTv1; rua=mailto:postmaster@ext.example"'));
     assert.ok(lines.includes('CNAME autoconfig.ext.example web.hermod.example'));
     assert.ok(lines.includes('SRV _imaps._tcp.ext.example 0 1 993 mail.ext.example'));
     assert.ok(endpoint.spec.endpoints.every((e) => e.recordTTL === 300));
@@ -197,7 +125,7 @@ describe('DNSEndpoint for external-dns', () => {
     ]);
     const changed = await waitFor('DMARC p=reject in the DNSEndpoint', async () => {
       const e = await getEndpoint('ext-example-dns');
-      return e && summary(e).some((l) => l.startsWith('TXT _dmarc.ext.example v=DMARC1; p=reject'))
+      return e && summary(e).some((l) => l.startsWith('TXT _dmarc.ext.example "v=DMARC1; p=reject'))
         ? e
         : undefined;
     });

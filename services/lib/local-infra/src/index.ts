@@ -1,4 +1,5 @@
 export { spawnServer, stopChild, waitForPort } from './child-process.js';
+export { EXTERNAL_DNS_VERSION, ensureExternalDns } from './external-dns-binary.js';
 export { freePort, isPortFree } from './free-port.js';
 export {
   cacheDirectory,
