@@ -282,9 +282,12 @@ describe('chart on a real API server', () => {
     t.after(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
-    await until(`operator /readyz\n${output}`, 60_000, async () =>
-      (await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status === 200 ? true : undefined,
-    );
+    // Ready, or exited: either way the operator's own output explains a failure.
+    const started = await until('operator /readyz', 120_000, async () => {
+      if (child.exitCode !== null) return 'exited';
+      return (await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status === 200 ? 'ready' : undefined;
+    }).catch((error: Error) => `${error.message}`);
+    assert.equal(started, 'ready', `operator: ${started}\n${output.slice(-4000)}`);
     await cp.kubectlOk(['apply', '-n', 'mail', '-f', join(repositoryRoot, 'examples/maildomain-local.yaml')]);
     const waited = await cp.kubectl(
       ['wait', '-n', 'mail', '--for=condition=Ready', 'maildomain', '--all', '--timeout=90s'],
