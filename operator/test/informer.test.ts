@@ -10,6 +10,28 @@ import { KubeClient } from '../src/kube/kube-client.js';
 
 const item = (name: string, rv: string) => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
 
+/**
+ * A condition re-checked whenever the informer reports something (wake), never on a timer; the
+ * only timer is the bound after which the wait fails, naming what it waited for.
+ */
+function reported(what: string, timeoutMs = 5_000) {
+  let wake = () => {};
+  return {
+    wake: () => wake(),
+    async until(holds: () => boolean): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!holds()) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, left).unref();
+        });
+      }
+    },
+  };
+}
+
 async function withServer(
   handle: (kind: 'list' | 'watch', n: number, res: ServerResponse, url: URL) => void,
 ) {
@@ -57,11 +79,12 @@ test('a watch that goes silent without closing is restarted, and nothing is miss
     idleMs: 300,
     onWatchRestart: (reason) => restarts.push(reason),
   });
+  const arrival = reported('the event after the restart');
+  informer.onChange(arrival.wake);
   informer.start();
   try {
     await informer.waitForSync();
-    const deadline = Date.now() + 5_000;
-    while (!informer.get('ns/b') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await arrival.until(() => informer.get('ns/b') !== undefined);
     assert.ok(informer.get('ns/b'), 'the event after the restart arrived');
     assert.ok(restarts.includes('error'), `restarted after the stall: ${restarts}`);
     assert.equal(env.counts.list, 1, 'a stall resumes the watch; it needs no relist');
@@ -85,21 +108,26 @@ test('410 Gone relists, and objects deleted meanwhile are reported as deleted', 
   });
   const relists: string[] = [];
   const changes: Array<[string, boolean]> = [];
+  const relisted = reported('the relist after 410 and its changes');
   const informer = new Informer({
     client: env.client,
     path: '/apis/g/v1/things',
     kind: 'Thing',
     apiVersion: 'g/v1',
     logger: silentLogger(),
-    onRelist: (reason) => relists.push(reason),
+    onRelist: (reason) => {
+      relists.push(reason);
+      relisted.wake();
+    },
   });
-  informer.onChange((key, current) => changes.push([key, current !== undefined]));
+  informer.onChange((key, current) => {
+    changes.push([key, current !== undefined]);
+    relisted.wake();
+  });
   informer.start();
   try {
     // The relist after 410 delivers its two changes (ns/a again, ns/b gone): wait for them.
-    const deadline = Date.now() + 5_000;
-    while ((relists.length < 2 || changes.length < 4) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await relisted.until(() => relists.length >= 2 && changes.length >= 4);
     assert.deepEqual(relists, ['initial', 'expired']);
     assert.deepEqual(changes, [
       ['ns/a', true],

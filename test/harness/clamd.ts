@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pingClamd } from '@hermod/content-scan';
 import { freePort, spawnServer, stopChild } from '@hermod/local-infra';
+import { eventually } from './eventually.js';
 import { requireTool } from './tools.js';
 import { testWorkdir } from './workdir.js';
 
@@ -82,13 +83,17 @@ export class ClamdPeer {
     const { child, output } = spawnServer('clamd', ['-c', this.config]);
     this.child = child;
     this.output = output;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`clamd exited:\n${output()}`);
-      if (await pingClamd({ host: '127.0.0.1', port: this.port }, 1_000)) break;
-      if (Date.now() > deadline) throw new Error(`clamd not ready:\n${output()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const state = await eventually(
+      'clamd answering PING',
+      async () =>
+        child.exitCode !== null
+          ? 'exited'
+          : (await pingClamd({ host: '127.0.0.1', port: this.port }, 1_000))
+            ? 'ready'
+            : undefined,
+      60_000,
+    ).catch((error: Error) => error.message);
+    if (state !== 'ready') throw new Error(`clamd ${state}:\n${output()}`);
     this.startupMs = Date.now() - started;
   }
 
