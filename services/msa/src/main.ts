@@ -152,7 +152,11 @@ runMain('msa', async () => {
     // recipient-limit hit: the same threshold and window decide the suspension.
     sendingAbuse: {
       report: async (event) => {
-        const outcome = await limits.limitHit(event.accountId, await limits.policy(event.accountId));
+        const outcome = await limits.limitHit(
+          event.accountId,
+          await limits.policy(event.accountId),
+          `submissions were refused as ${event.kind} repeatedly`,
+        );
         suspended(event.accountId, outcome, { sessionId: event.spoolId, cause: event.kind });
       },
     },

@@ -60,17 +60,22 @@ export class SubmissionLimits {
   }
 
   /**
-   * Records a transaction cut short by the recipient limit; suspends the account's sending when
-   * that has happened suspendAfterHits times within suspendWindowMs (unless the account or its
-   * domain is exempt). Returns what this call suspended.
+   * Records a transaction cut short by the recipient limit (or content refused as malware or spam,
+   * with its own reason); suspends the account's sending when that has happened suspendAfterHits
+   * times within suspendWindowMs (unless the account or its domain is exempt). Returns what this
+   * call suspended.
    */
-  async limitHit(accountId: number, policy: SendingPolicy): Promise<SuspendOutcome & { hits: number }> {
+  async limitHit(
+    accountId: number,
+    policy: SendingPolicy,
+    reason = LIMIT_SUSPENSION_REASON,
+  ): Promise<SuspendOutcome & { hits: number }> {
     if (!policy.autoSuspend || this.settings.suspendAfterHits === 0) return { suspended: false, hits: 0 };
     return recordLimitHit(this.pool, accountId, {
       threshold: this.settings.suspendAfterHits,
       windowMs: this.settings.suspendWindowMs,
       now: this.now(),
-      reason: LIMIT_SUSPENSION_REASON,
+      reason,
     });
   }
 

@@ -137,7 +137,7 @@ describe('containment of an account that sends malware or spam', () => {
     const suspension = await eventually('mallory suspended', () =>
       accounts.sendingSuspension('mallory@example.test'),
     );
-    assert.ok(suspension);
+    assert.match(suspension.reason, /refused as spam/);
     const third = await submit('clean after', ['--body', 'ordinary\r\n'], 'mallory');
     assert.match(third.stdout, /<~\* 550 5\.7\.1 Sending from this account is suspended/);
     assert.match(await metrics(), /hermod_msa_sending_suspensions_total\{cause="spam",service="msa"\} 1/);
