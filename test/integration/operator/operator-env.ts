@@ -33,7 +33,12 @@ export interface OperatorEnv {
   buckets: { domains: KV; dkimKeys: KV; domainStatus: KV };
   /** kubeconfig of the operator's ServiceAccount, bound only to operator/config/rbac. */
   operatorKubeconfig: string;
-  startOperator(options?: { env?: Record<string, string>; name?: string }): Promise<OperatorProcess>;
+  /** wait: false spawns without waiting for /readyz (a test of start-up itself). */
+  startOperator(options?: {
+    env?: Record<string, string>;
+    name?: string;
+    wait?: boolean;
+  }): Promise<OperatorProcess>;
   stop(): Promise<void>;
 }
 
@@ -95,7 +100,8 @@ export async function startOperatorEnv(
         ...(process.env.OPERATOR_LOGS ? { onOutput: (c: string) => process.stderr.write(c) } : {}),
       });
       processes.push(proc);
-      await proc.start(60_000);
+      if (o.wait === false) proc.spawn();
+      else await proc.start(60_000);
       return {
         process: proc,
         opsPort,
