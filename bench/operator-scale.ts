@@ -295,6 +295,17 @@ async function scaleMailUsers(
     l.includes('controller="mailuser"'),
   );
   const requests = metric(text, 'hermod_operator_api_requests_total');
+  // Where the requests went: per user, by verb and resource (status code summed).
+  const requestsByKind: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('hermod_operator_api_requests_total{')) continue;
+    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const what = `${label('verb')} ${label('resource')}`;
+    requestsByKind[what] = +((requestsByKind[what] ?? 0) + Number(line.split(' ').pop()) / count).toFixed(2);
+  }
+  const reconcileSeconds = metric(text, 'hermod_operator_reconcile_duration_seconds_sum', (l) =>
+    l.includes('controller="mailuser"'),
+  );
   const end = await rssOf(operator.pid ?? 0);
   const operatorCpuSeconds = +((await cpuSecondsOf(operator.pid ?? 0)) - cpuBefore).toFixed(1);
   const load = (await readFile('/proc/loadavg', 'utf8')).split(' ')[0];
@@ -313,6 +324,8 @@ async function scaleMailUsers(
         reconciles,
         reconcilesPerUser: +(reconciles / count).toFixed(2),
         apiRequestsPerUser: +(requests / count).toFixed(2),
+        requestsPerUserByKind: requestsByKind,
+        reconcileMsPerUser: +((reconcileSeconds * 1000) / count).toFixed(1),
         operatorRssMiB: { idle: idle.rssMiB, end: end.rssMiB, peak: Math.max(peak, end.peakMiB) },
       },
       null,

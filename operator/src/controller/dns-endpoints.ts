@@ -1,5 +1,5 @@
 import type { Logger } from '@hermod/logging';
-import { API_VERSION, type DnsRecordStatus, KIND, type MailDomain } from '../api/v1alpha1/maildomain.js';
+import { controllerReference, type DnsRecordStatus, type MailDomain } from '../api/v1alpha1/maildomain.js';
 import { KubeApiError } from '../kube/errors.js';
 import type { KubeClient } from '../kube/kube-client.js';
 
@@ -80,16 +80,7 @@ export function desiredDnsEndpoint(
         'app.kubernetes.io/managed-by': 'hermod-operator',
         'mail.hermod.dev/maildomain': md.metadata.name,
       },
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name: md.metadata.name,
-          uid: md.metadata.uid ?? '',
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [controllerReference(md)],
     },
     spec: {
       endpoints: [...grouped.values()]

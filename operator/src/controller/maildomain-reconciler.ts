@@ -14,6 +14,7 @@ import { compileDomainScripts, SieveScriptError } from '@hermod/sieve-store';
 import type { KV } from 'nats';
 import {
   API_VERSION,
+  controllerReference,
   type DnsRecordStatus,
   GROUP,
   KIND,
@@ -491,16 +492,7 @@ export class MailDomainReconciler implements Reconciler {
             namespace: ns,
             labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [DOMAIN_LABEL]: md.metadata.name },
             annotations: { [DKIM_STATE_ANNOTATION]: annotation },
-            ownerReferences: [
-              {
-                apiVersion: API_VERSION,
-                kind: KIND,
-                name: md.metadata.name,
-                uid: md.metadata.uid ?? '',
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
+            ownerReferences: [controllerReference(md)],
           },
           data: desiredData,
         },

@@ -2,16 +2,11 @@ import type { AccountStore } from '@hermod/accounts';
 import type { Logger } from '@hermod/logging';
 import { MailUser, USER_KIND, USER_PLURAL } from '../api/v1alpha1/mailuser.js';
 import type { Informer } from '../kube/informer.js';
-import type { ReconcileResult, Reconciler } from './controller.js';
 import {
-  ACCOUNT_FINALIZER,
   ADOPT_ANNOTATION,
-  cachedResource,
-  domainCondition,
-  isRefusal,
+  OwnedResourceReconciler,
   type ResourceContext,
-  ResourceKind,
-  refusalReason,
+  type SyncOutcome,
 } from './owned-resource.js';
 import { parseQuantity } from './units.js';
 
@@ -31,9 +26,6 @@ export interface MailUserReconcilerOptions extends ResourceContext {
   usageRefreshMs: number;
 }
 
-/** Conflicts may be resolved outside (the CLI removes an account): look again this often. */
-const CONFLICT_RECHECK_MS = 30_000;
-
 const human = (bytes: number): string => {
   for (const [unit, size] of [
     ['Ti', 1024 ** 4],
@@ -46,51 +38,39 @@ const human = (bytes: number): string => {
 };
 
 /**
- * reconcile(namespace/name) converges one MailUser into the accounts store: finalizer, then (once
- * its domain has a Ready MailDomain and its password Secret is there) the account as declared,
- * then status with usage. Deleted: the account is deleted or retained (spec.deletionPolicy).
+ * reconcile(namespace/name) converges one MailUser into the accounts store through the lifecycle
+ * all owned resources share (OwnedResourceReconciler): finalizer, then (once its domain has a Ready
+ * MailDomain and its password Secret is there) the account as declared, then status with usage.
+ * Deleted: the account is deleted or retained (spec.deletionPolicy).
  */
-export class MailUserReconciler implements Reconciler {
-  private readonly kind: ResourceKind;
+export class MailUserReconciler extends OwnedResourceReconciler<MailUser> {
+  protected readonly syncedType = 'AccountSynced';
 
   constructor(private readonly o: MailUserReconcilerOptions) {
-    this.kind = new ResourceKind(USER_KIND, USER_PLURAL, o);
+    super(USER_KIND, USER_PLURAL, o, o.mailUsers, MailUser, o.mailDomains);
   }
 
-  async reconcile(key: string): Promise<ReconcileResult> {
-    const user = cachedResource(this.o.mailUsers, key, MailUser);
-    if (!user) return {};
-    const owner = this.kind.owner(user);
-    if (user.metadata.deletionTimestamp) {
-      if (!user.metadata.finalizers?.includes(ACCOUNT_FINALIZER)) return {};
-      const policy = user.spec.deletionPolicy === 'Delete' ? 'delete' : 'retain';
-      const acted = await this.o.accounts.releaseManaged(owner, user.spec.address, policy);
-      if (acted)
-        await this.kind.event(
-          user,
-          'Normal',
-          policy === 'delete' ? 'AccountDeleted' : 'AccountRetained',
-          policy === 'delete'
-            ? `${user.spec.address} and its mail removed`
-            : `${user.spec.address} kept with its mail, disabled and no longer managed`,
-        );
-      await this.kind.removeFinalizer(user);
-      return {};
-    }
-    await this.kind.addFinalizer(user);
+  /** Status fields other than conditions, as they are (a failing reconcile does not clear them). */
+  protected keptStatus(user: MailUser): Record<string, unknown> {
+    const { conditions: _c, observedGeneration: _g, ...rest } = user.status ?? {};
+    return rest;
+  }
 
-    const domain = domainCondition(this.o.mailDomains, user.spec.address);
-    if (domain.status !== 'True') {
-      await this.kind.writeStatus(
+  protected async release(user: MailUser, owner: string): Promise<void> {
+    const policy = user.spec.deletionPolicy === 'Delete' ? 'delete' : 'retain';
+    const acted = await this.o.accounts.releaseManaged(owner, user.spec.address, policy);
+    if (acted)
+      await this.kind.event(
         user,
-        [
-          domain,
-          { type: 'AccountSynced', status: 'False', reason: 'WaitingForDomain', message: domain.message },
-        ],
-        this.keptStatus(user),
+        'Normal',
+        policy === 'delete' ? 'AccountDeleted' : 'AccountRetained',
+        policy === 'delete'
+          ? `${user.spec.address} and its mail removed`
+          : `${user.spec.address} kept with its mail, disabled and no longer managed`,
       );
-      return {};
-    }
+  }
+
+  protected async sync(user: MailUser, owner: string): Promise<SyncOutcome> {
     const ns = user.metadata.namespace ?? 'default';
     const ref = user.spec.password.secretRef;
     const secret = this.o.secrets.get(`${ns}/${ref.name}`);
@@ -99,45 +79,28 @@ export class MailUserReconciler implements Reconciler {
       const message = secret
         ? `Secret ${ref.name} has no key ${ref.key}`
         : `Secret ${ref.name} not found in ${ns}`;
-      await this.kind.writeStatus(
-        user,
-        [domain, { type: 'AccountSynced', status: 'False', reason: 'PasswordSecretMissing', message }],
-        this.keptStatus(user),
-      );
-      return {};
+      return { synced: false, reason: 'PasswordSecretMissing', message };
     }
-    let result: Awaited<ReturnType<AccountsPort['applyManaged']>>;
-    try {
-      result = await this.o.accounts.applyManaged(
-        owner,
-        {
-          address: user.spec.address,
-          displayName: user.spec.displayName,
-          password: {
-            source: `${ref.name}/${ref.key}@${secret.metadata.resourceVersion ?? ''}`,
-            secret: Buffer.from(encoded, 'base64')
-              .toString('utf8')
-              .replace(/\r?\n$/, ''),
-          },
-          quotaBytes: user.spec.quota ? parseQuantity(user.spec.quota) : null,
-          aliases: user.spec.aliases,
-          sendAs: user.spec.sendAs,
-          forwardTo: user.spec.forwarding?.to ?? [],
-          forwardKeepCopy: user.spec.forwarding?.keepCopy ?? true,
-          suspended: user.spec.suspended,
+    const result = await this.o.accounts.applyManaged(
+      owner,
+      {
+        address: user.spec.address,
+        displayName: user.spec.displayName,
+        password: {
+          source: `${ref.name}/${ref.key}@${secret.metadata.resourceVersion ?? ''}`,
+          secret: Buffer.from(encoded, 'base64')
+            .toString('utf8')
+            .replace(/\r?\n$/, ''),
         },
-        { adopt: user.metadata.annotations?.[ADOPT_ANNOTATION] === 'true' },
-      );
-    } catch (error) {
-      if (!isRefusal(error)) throw error;
-      const reason = refusalReason(error);
-      await this.kind.writeStatus(
-        user,
-        [domain, { type: 'AccountSynced', status: 'False', reason, message: error.message }],
-        this.keptStatus(user),
-      );
-      return reason === 'Conflict' ? { requeueAfterMs: CONFLICT_RECHECK_MS } : {};
-    }
+        quotaBytes: user.spec.quota ? parseQuantity(user.spec.quota) : null,
+        aliases: user.spec.aliases,
+        sendAs: user.spec.sendAs,
+        forwardTo: user.spec.forwarding?.to ?? [],
+        forwardKeepCopy: user.spec.forwarding?.keepCopy ?? true,
+        suspended: user.spec.suspended,
+      },
+      { adopt: user.metadata.annotations?.[ADOPT_ANNOTATION] === 'true' },
+    );
     if (result.created) await this.kind.event(user, 'Normal', 'AccountCreated', `${result.address} created`);
     else if (result.adopted)
       await this.kind.event(user, 'Normal', 'AccountAdopted', `${result.address} taken over from the CLI`);
@@ -154,18 +117,10 @@ export class MailUserReconciler implements Reconciler {
       previous?.usedBytes === usage.bytes &&
       previous.messages === usage.messages &&
       previous.limitBytes === limitBytes;
-    await this.kind.writeStatus(
-      user,
-      [
-        domain,
-        {
-          type: 'AccountSynced',
-          status: 'True',
-          reason: 'Synced',
-          message: `account ${result.address} matches the spec`,
-        },
-      ],
-      {
+    return {
+      synced: true,
+      message: `account ${result.address} matches the spec`,
+      status: {
         accountId: result.accountId,
         quota: {
           usedBytes: usage.bytes,
@@ -181,14 +136,8 @@ export class MailUserReconciler implements Reconciler {
                   .replace(/\.\d{3}Z$/, 'Z'),
         },
       },
-      !result.created,
-    );
-    return { requeueAfterMs: this.o.usageRefreshMs };
-  }
-
-  /** Status fields other than conditions, as they are (a failing reconcile does not clear them). */
-  private keptStatus(user: MailUser): Record<string, unknown> {
-    const { conditions: _c, observedGeneration: _g, ...rest } = user.status ?? {};
-    return rest;
+      announceReady: !result.created,
+      requeueAfterMs: this.o.usageRefreshMs,
+    };
   }
 }

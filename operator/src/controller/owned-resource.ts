@@ -1,5 +1,6 @@
-// What the MailUser and MailGroup reconcilers share: the finalizer, status written by server-side
-// apply only when it differs, conditions, Events on transitions, and whether a domain is Ready.
+// What the MailUser and MailGroup reconcilers share: the lifecycle (finalizer, cleanup on
+// deletion, waiting for the domain, refusals as conditions), status written by server-side apply
+// only when it differs, conditions, Events on transitions, and whether a domain is Ready.
 import { AccountError } from '@hermod/accounts';
 import type { z } from 'zod';
 import { GROUP, type ObjectMeta, VERSION } from '../api/v1alpha1/maildomain.js';
@@ -8,6 +9,7 @@ import { KubeApiError, TerminalReconcileError } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
 import type { KubeClient } from '../kube/kube-client.js';
+import type { ReconcileResult, Reconciler } from './controller.js';
 
 /** The finalizer of accounts and groups: the store is cleaned up before the resource goes. */
 export const ACCOUNT_FINALIZER = 'mail.hermod.dev/accounts';
@@ -35,7 +37,26 @@ export const stableJson = (value: unknown): string =>
       : v,
   );
 
-/** One kind of owned resource (MailUser, MailGroup): its paths and Event target. */
+/** Conflicts may be resolved outside (the CLI removes an account): look again this often. */
+export const CONFLICT_RECHECK_MS = 30_000;
+
+type ConditionPart = Omit<ConditionLike, 'lastTransitionTime' | 'observedGeneration'>;
+
+/** What one sync of an owned resource into the accounts store came to. */
+export type SyncOutcome =
+  /** Cannot be written yet (a missing Secret): the synced condition says why. */
+  | { synced: false; reason: string; message: string }
+  | {
+      synced: true;
+      message: string;
+      /** Status fields besides conditions. */
+      status: Record<string, unknown>;
+      /** false: an Event of the sync already says it (AccountCreated): no Ready Event too. */
+      announceReady: boolean;
+      requeueAfterMs?: number;
+    };
+
+/** One kind of owned resource (MailUser, MailGroup): its paths, finalizer, status and Event target. */
 export class ResourceKind {
   constructor(
     readonly kind: string,
@@ -99,7 +120,7 @@ export class ResourceKind {
    */
   async writeStatus(
     o: OwnedObject,
-    parts: Array<Omit<ConditionLike, 'lastTransitionTime' | 'observedGeneration'>>,
+    parts: ConditionPart[],
     extra: Record<string, unknown>,
     /** false: an Event of the reconcile already says it (AccountCreated): no Ready Event too. */
     announceReady = true,
@@ -159,10 +180,7 @@ export function cachedResource<T>(informer: Informer, key: string, schema: z.Zod
 }
 
 /** DomainReady: whether a MailDomain serving the address's domain is Ready. */
-export function domainCondition(
-  mailDomains: Informer,
-  address: string,
-): Omit<ConditionLike, 'lastTransitionTime' | 'observedGeneration'> {
+export function domainCondition(mailDomains: Informer, address: string): ConditionPart {
   const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
   const candidates = mailDomains
     .list()
@@ -205,3 +223,85 @@ export function refusalReason(error: AccountError): string {
 }
 
 export const isRefusal = (error: unknown): error is AccountError => error instanceof AccountError;
+
+/**
+ * A reconciler of owned resources (MailUser, MailGroup): reconcile(namespace/name) takes the object
+ * from the cache and runs the lifecycle they share; a subclass says only what differs.
+ */
+export abstract class OwnedResourceReconciler<T extends OwnedObject & { spec: { address: string } }>
+  implements Reconciler
+{
+  protected readonly kind: ResourceKind;
+
+  constructor(
+    kind: string,
+    plural: string,
+    ctx: ResourceContext,
+    private readonly resources: Informer,
+    private readonly schema: z.ZodType<T>,
+    private readonly mailDomains: Informer,
+  ) {
+    this.kind = new ResourceKind(kind, plural, ctx);
+  }
+
+  /** The condition the sync reports under: AccountSynced, GroupSynced. */
+  protected abstract readonly syncedType: string;
+  /** Status fields other than conditions written while the resource does not sync. */
+  protected abstract keptStatus(o: T): Record<string, unknown>;
+  /** Deleted: removes (or keeps, by policy) what the resource made in the store. */
+  protected abstract release(o: T, owner: string): Promise<void>;
+  /** Writes the resource into the store; an AccountError is a refusal reported as a condition. */
+  protected abstract sync(o: T, owner: string): Promise<SyncOutcome>;
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const o = cachedResource(this.resources, key, this.schema);
+    return o ? this.converge(o) : {};
+  }
+
+  /**
+   * The lifecycle of one owned resource, level-based: deleted, release then drop the finalizer;
+   * else finalizer first, then (once its domain has a Ready MailDomain) the sync, then status.
+   */
+  private async converge(o: T): Promise<ReconcileResult> {
+    const kind = this.kind;
+    const owner = kind.owner(o);
+    if (o.metadata.deletionTimestamp) {
+      if (!o.metadata.finalizers?.includes(ACCOUNT_FINALIZER)) return {};
+      await this.release(o, owner);
+      await kind.removeFinalizer(o);
+      return {};
+    }
+    await kind.addFinalizer(o);
+    const domain = domainCondition(this.mailDomains, o.spec.address);
+    const notSynced = (reason: string, message: string) =>
+      kind.writeStatus(
+        o,
+        [domain, { type: this.syncedType, status: 'False', reason, message }],
+        this.keptStatus(o),
+      );
+    if (domain.status !== 'True') {
+      await notSynced('WaitingForDomain', domain.message);
+      return {};
+    }
+    let outcome: SyncOutcome;
+    try {
+      outcome = await this.sync(o, owner);
+    } catch (error) {
+      if (!isRefusal(error)) throw error;
+      const reason = refusalReason(error);
+      await notSynced(reason, error.message);
+      return reason === 'Conflict' ? { requeueAfterMs: CONFLICT_RECHECK_MS } : {};
+    }
+    if (!outcome.synced) {
+      await notSynced(outcome.reason, outcome.message);
+      return {};
+    }
+    await kind.writeStatus(
+      o,
+      [domain, { type: this.syncedType, status: 'True', reason: 'Synced', message: outcome.message }],
+      outcome.status,
+      outcome.announceReady,
+    );
+    return outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : {};
+  }
+}

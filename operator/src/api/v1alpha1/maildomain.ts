@@ -11,6 +11,16 @@ export const KIND = 'MailDomain';
 export const PLURAL = 'maildomains';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+/** The ownerReference that makes a MailDomain the controller of an object (a DKIM Secret, a DNSEndpoint). */
+export const controllerReference = (md: { metadata: { name: string; uid?: string | undefined } }) => ({
+  apiVersion: API_VERSION,
+  kind: KIND,
+  name: md.metadata.name,
+  uid: md.metadata.uid ?? '',
+  controller: true,
+  blockOwnerDeletion: true,
+});
+
 /** CEL rules on a schema node (x-kubernetes-validations). */
 export type CelRule = { rule: string; message: string; fieldPath?: string; reason?: string };
 export const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
