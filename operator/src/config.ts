@@ -20,6 +20,8 @@ export const operatorEnv = z.object({
   RENEW_DEADLINE_MS: env.int(5_000, 500, 300_000),
   RETRY_PERIOD_MS: env.int(1_500, 100, 60_000),
   WORKERS: env.int(4, 1, 64),
+  /** Concurrent MailUser and MailGroup reconciles: each mostly waits on the API server and PostgreSQL (the pool is shared, DATABASE_POOL_SIZE). */
+  ACCOUNT_WORKERS: env.int(16, 1, 256),
   RESYNC_PERIOD_MS: env.int(10 * 60_000, 1_000, 24 * 3_600_000),
   MAX_BACKOFF_MS: env.int(5 * 60_000, 100, 3_600_000),
   /** Our MX host names, published as the MX records a domain should have (spec.dns.mxHosts overrides). */

@@ -70,6 +70,7 @@ runMain('operator', async () => {
         }
       : undefined,
     workers: config.WORKERS,
+    accountWorkers: config.ACCOUNT_WORKERS,
     resyncMs: config.RESYNC_PERIOD_MS,
     maxBackoffMs: config.MAX_BACKOFF_MS,
     dns,

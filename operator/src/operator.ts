@@ -11,6 +11,7 @@ import { domainHealth } from './controller/health.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, MailDomainReconciler } from './controller/maildomain-reconciler.js';
 import { MailGroupReconciler } from './controller/mailgroup-reconciler.js';
 import { type AccountsPort, MailUserReconciler } from './controller/mailuser-reconciler.js';
+import { needsReconcile } from './controller/owned-resource.js';
 import { EventRecorder } from './kube/events.js';
 import { Informer, type KubeObject, objectKey } from './kube/informer.js';
 import type { KubeClient } from './kube/kube-client.js';
@@ -40,6 +41,8 @@ export interface OperatorOptions {
       }
     | undefined;
   workers: number;
+  /** Concurrent MailUser and MailGroup reconciles (each mostly waits on the API server and PostgreSQL); default workers. */
+  accountWorkers?: number;
   resyncMs: number;
   maxBackoffMs: number;
   dns: DnsLookup | undefined;
@@ -210,8 +213,12 @@ export class Operator {
         ? address.slice(address.lastIndexOf('@') + 1).toLowerCase()
         : undefined;
     };
-    mailUsers.onChange((key) => controllers.userQueue?.add(key));
-    mailGroups.onChange((key) => controllers.groupQueue?.add(key));
+    mailUsers.onChange((key, current, previous) => {
+      if (needsReconcile(current, previous)) controllers.userQueue?.add(key);
+    });
+    mailGroups.onChange((key, current, previous) => {
+      if (needsReconcile(current, previous)) controllers.groupQueue?.add(key);
+    });
     // A domain turning Ready (or not) moves the users and groups of that domain.
     this.mailDomains.onChange((_key, current, previous) => {
       const domains = new Set([domainOf(current), domainOf(previous)]);
@@ -339,7 +346,7 @@ export class Operator {
             name,
             queue: q,
             reconciler,
-            workers: this.o.workers,
+            workers: this.o.accountWorkers ?? this.o.workers,
             logger: this.o.logger.child({ controller: name }),
             metrics: this.o.metrics,
           }).run(signal),

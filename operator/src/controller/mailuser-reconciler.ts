@@ -106,7 +106,8 @@ export class MailUserReconciler extends OwnedResourceReconciler<MailUser> {
       await this.kind.event(user, 'Normal', 'AccountAdopted', `${result.address} taken over from the CLI`);
     else if (result.changed)
       await this.kind.event(user, 'Normal', 'AccountUpdated', `${result.address} updated`);
-    const usage = await this.o.accounts.usage(result.accountId);
+    // A new account's mailboxes are empty: no round trip to count them.
+    const usage = result.created ? { bytes: 0, messages: 0 } : await this.o.accounts.usage(result.accountId);
     const limitBytes = user.spec.quota ? parseQuantity(user.spec.quota) : undefined;
     const used =
       limitBytes !== undefined

@@ -7,7 +7,7 @@ import { GROUP, type ObjectMeta, VERSION } from '../api/v1alpha1/maildomain.js';
 import { type ConditionLike, conditionOf, mergeConditions } from '../kube/conditions.js';
 import { KubeApiError, TerminalReconcileError } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
-import type { Informer } from '../kube/informer.js';
+import type { Informer, KubeObject } from '../kube/informer.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import type { ReconcileResult, Reconciler } from './controller.js';
 
@@ -36,6 +36,23 @@ export const stableJson = (value: unknown): string =>
         )
       : v,
   );
+
+/**
+ * Whether a change of an owned resource (what its informer reports) needs a reconcile. Not for a
+ * status-only update nor for our own finalizer arriving: the reconcile that wrote them has gone on,
+ * and reconciling on them did every new resource three times over (three passes through the
+ * accounts store). A spec change (generation), a deletion, an annotation (adopt), a lost
+ * finalizer, creation and removal do. Drift in status alone is corrected at the next periodic pass.
+ */
+export function needsReconcile(current: KubeObject | undefined, previous: KubeObject | undefined): boolean {
+  if (!current || !previous) return true;
+  const now = current.metadata;
+  const before = previous.metadata;
+  if (now.generation !== before.generation || now.deletionTimestamp !== before.deletionTimestamp) return true;
+  if (stableJson(now.annotations ?? {}) !== stableJson(before.annotations ?? {})) return true;
+  const finalizers = now.finalizers as string[] | undefined;
+  return !now.deletionTimestamp && !finalizers?.includes(ACCOUNT_FINALIZER);
+}
 
 /** Conflicts may be resolved outside (the CLI removes an account): look again this often. */
 export const CONFLICT_RECHECK_MS = 30_000;
