@@ -212,6 +212,57 @@ For `helm template`, pass --api-versions <group/version/Kind>.
 {{- if and .Values.tls.enabled .Values.tls.certManager.enabled (include "hermod.apiServed" (dict "root" . "api" "cert-manager.io/v1/Certificate")) }}true{{ end }}
 {{- end }}
 
+{{/* What every Certificate of the chart shares: lifetime, key and issuer. */}}
+{{- define "hermod.certificateCommon" -}}
+duration: {{ .Values.tls.certManager.duration }}
+renewBefore: {{ .Values.tls.certManager.renewBefore }}
+privateKey:
+  algorithm: {{ .Values.tls.certManager.privateKeyAlgorithm }}
+  size: {{ .Values.tls.certManager.privateKeySize }}
+  rotationPolicy: Always
+issuerRef:
+  {{- toYaml .Values.tls.certManager.issuerRef | nindent 2 }}
+{{- end }}
+
+{{/* The Secret (and Certificate) name of one Ingress host's certificate: <fullname>-<host with dashes>-tls. */}}
+{{- define "hermod.hostTlsSecret" -}}
+{{- printf "%s-%s-tls" (include "hermod.fullname" .root) (.host | replace "." "-") | trunc 253 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The host names that get a Certificate of their own (JSON list): those of the enabled Ingresses
+(MTA-STS, client autoconfiguration) that name no tls themselves, when cert-manager is active and
+tls.certManager.ingressHosts is on.
+*/}}
+{{- define "hermod.ingressCertificateHosts" -}}
+{{- $hosts := list }}
+{{- if and (include "hermod.certManagerActive" .) .Values.tls.certManager.ingressHosts .Values.routing.enabled }}
+{{- range $ingress := list .Values.routing.mtaSts.ingress .Values.routing.clientConfig.ingress }}
+{{- if and $ingress.enabled (not $ingress.tls) }}
+{{- $hosts = concat $hosts $ingress.hosts }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $hosts | uniq | toJson }}
+{{- end }}
+
+{{/* An Ingress's tls: its own entries, else one per host with the Certificate the chart makes for it. */}}
+{{- define "hermod.ingressTls" -}}
+{{- $root := .root }}
+{{- $entries := .ingress.tls | default list }}
+{{- if not $entries }}
+{{- $managed := include "hermod.ingressCertificateHosts" $root | fromJsonArray }}
+{{- range .ingress.hosts }}
+{{- if has . $managed }}
+{{- $entries = append $entries (dict "hosts" (list .) "secretName" (include "hermod.hostTlsSecret" (dict "root" $root "host" .))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with $entries }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
 {{- define "hermod.serviceMonitorActive" -}}
 {{- if and .Values.metrics.serviceMonitor.enabled (include "hermod.apiServed" (dict "root" . "api" "monitoring.coreos.com/v1/ServiceMonitor")) }}true{{ end }}
 {{- end }}

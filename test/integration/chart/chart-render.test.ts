@@ -302,8 +302,12 @@ describe('all-features values', () => {
   });
 
   test('cert-manager Certificate writes the Secret the TLS listeners mount', () => {
-    const [cert] = byKind(objects, 'Certificate');
+    // The Ingresses name their own tls here: the mail host names' Certificate is the only one.
+    const certificates = byKind(objects, 'Certificate');
+    assert.equal(certificates.length, 1);
+    const [cert] = certificates;
     assert.equal(cert?.spec.secretName, 'hermod-tls');
+    assert.deepEqual(cert?.spec.dnsNames, ['mail.example.org', 'smtp.example.org', 'imap.example.org']);
     assert.deepEqual(cert?.spec.issuerRef, {
       name: 'letsencrypt',
       kind: 'ClusterIssuer',
@@ -317,6 +321,53 @@ describe('all-features values', () => {
       assert.equal(env.get('TLS_CERT_FILE')?.value, '/etc/hermod/tls/tls.crt');
       assert.equal(env.get('TLS_KEY_FILE')?.value, '/etc/hermod/tls/tls.key');
     }
+  });
+
+  test('cert-manager: a Certificate per Ingress host name without tls of its own, served by its Ingress', async () => {
+    const rendered = await renderChart({
+      valuesFiles: [allFeaturesValues],
+      apiVersions: optionalApis,
+      set: ['routing.mtaSts.ingress.tls=null', 'routing.clientConfig.ingress.tls=null'],
+    });
+    const certificates = byKind(rendered, 'Certificate');
+    const bySecret = new Map(certificates.map((c) => [c.spec.secretName as string, c]));
+    // The mail host names stay on the one Secret msa, mx and imap mount (one listener, one certificate).
+    assert.deepEqual(bySecret.get('hermod-tls')?.spec.dnsNames, [
+      'mail.example.org',
+      'smtp.example.org',
+      'imap.example.org',
+    ]);
+    const webHosts = [
+      'mta-sts.example.com',
+      'mta-sts.example.org',
+      'autoconfig.example.com',
+      'autodiscover.example.com',
+    ];
+    assert.equal(certificates.length, 1 + webHosts.length);
+    const served = new Map<string, string>();
+    for (const ingress of byKind(rendered, 'Ingress'))
+      for (const entry of (ingress.spec.tls ?? []) as Array<{ hosts: string[]; secretName: string }>)
+        for (const host of entry.hosts) served.set(host, entry.secretName);
+    for (const host of webHosts) {
+      const secretName = served.get(host);
+      assert.ok(secretName, `an Ingress serves ${host} over TLS`);
+      const cert = bySecret.get(secretName);
+      assert.deepEqual(cert?.spec.dnsNames, [host], `${secretName} is the Certificate of ${host}`);
+      assert.deepEqual(cert?.spec.issuerRef, bySecret.get('hermod-tls')?.spec.issuerRef);
+      assert.equal(cert?.spec.privateKey.rotationPolicy, 'Always');
+    }
+    // Switched off, the Ingresses go without tls and no web Certificate is made.
+    const off = await renderChart({
+      valuesFiles: [allFeaturesValues],
+      apiVersions: optionalApis,
+      set: [
+        'routing.mtaSts.ingress.tls=null',
+        'routing.clientConfig.ingress.tls=null',
+        'tls.certManager.ingressHosts=false',
+      ],
+    });
+    assert.equal(byKind(off, 'Certificate').length, 1);
+    for (const ingress of byKind(off, 'Ingress')) assert.equal(ingress.spec.tls, undefined);
   });
 
   test('KEDA scales outbound-mta on the mail due (Prometheus) and the lag of its consumer; HPAs scale the others', async () => {
