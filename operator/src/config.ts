@@ -22,6 +22,9 @@ export const operatorEnv = z.object({
   WORKERS: env.int(4, 1, 64),
   /** Concurrent MailUser and MailGroup reconciles: each mostly waits on the API server and PostgreSQL (the pool is shared, DATABASE_POOL_SIZE). */
   ACCOUNT_WORKERS: env.int(16, 1, 256),
+  /** Events of MailUsers and MailGroups per second at most (burst ACCOUNT_EVENT_BURST); more are dropped and counted (hermod_operator_events_dropped_total), so a bulk apply does not double the API server's writes. */
+  ACCOUNT_EVENT_RATE: env.int(10, 1, 10_000),
+  ACCOUNT_EVENT_BURST: env.int(100, 1, 100_000),
   RESYNC_PERIOD_MS: env.int(10 * 60_000, 1_000, 24 * 3_600_000),
   MAX_BACKOFF_MS: env.int(5 * 60_000, 100, 3_600_000),
   /** Our MX host names, published as the MX records a domain should have (spec.dns.mxHosts overrides). */

@@ -71,6 +71,7 @@ runMain('operator', async () => {
       : undefined,
     workers: config.WORKERS,
     accountWorkers: config.ACCOUNT_WORKERS,
+    accountEvents: { perSecond: config.ACCOUNT_EVENT_RATE, burst: config.ACCOUNT_EVENT_BURST },
     resyncMs: config.RESYNC_PERIOD_MS,
     maxBackoffMs: config.MAX_BACKOFF_MS,
     dns,

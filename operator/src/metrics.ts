@@ -72,6 +72,12 @@ export function createOperatorMetrics(registry: Registry) {
       labelNames: ['verb', 'resource', 'code'] as const,
       registers: [registry],
     }),
+    eventsDropped: new Counter({
+      name: 'hermod_operator_events_dropped_total',
+      help: 'Events of MailUsers and MailGroups not sent because they came faster than the event budget, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     watchRestarts: new Counter({
       name: 'hermod_operator_watch_restarts_total',
       help: 'Watches restarted, by resource and reason (closed, gone, error).',

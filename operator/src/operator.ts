@@ -16,6 +16,7 @@ import { EventRecorder } from './kube/events.js';
 import { Informer, type KubeObject, objectKey } from './kube/informer.js';
 import type { KubeClient } from './kube/kube-client.js';
 import { LeaderElector } from './kube/leader-election.js';
+import { TokenBucket } from './kube/token-bucket.js';
 import { WorkQueue } from './kube/workqueue.js';
 import type { OperatorMetrics } from './metrics.js';
 
@@ -43,6 +44,8 @@ export interface OperatorOptions {
   workers: number;
   /** Concurrent MailUser and MailGroup reconciles (each mostly waits on the API server and PostgreSQL); default workers. */
   accountWorkers?: number;
+  /** Event budget of the account controllers (default 10/s, burst 100); Events over it are dropped and counted. */
+  accountEvents?: { perSecond: number; burst: number };
   resyncMs: number;
   maxBackoffMs: number;
   dns: DnsLookup | undefined;
@@ -188,7 +191,10 @@ export class Operator {
     const userSecrets = informer('user-secrets', 'Secret', 'v1', `/api/v1${scope}/secrets`);
     const context = {
       client: o.client,
-      events: new EventRecorder(o.client, FIELD_MANAGER, o.identity, o.logger),
+      events: new EventRecorder(o.client, FIELD_MANAGER, o.identity, o.logger, {
+        bucket: new TokenBucket(o.accountEvents?.perSecond ?? 10, o.accountEvents?.burst ?? 100),
+        onDropped: (reason) => o.metrics.eventsDropped.inc({ reason }),
+      }),
       fieldManager: FIELD_MANAGER,
       clock: o.clock ?? (() => new Date()),
     };

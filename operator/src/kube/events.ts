@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@hermod/logging';
 import type { KubeClient } from './kube-client.js';
+import type { TokenBucket } from './token-bucket.js';
 
 export interface EventTarget {
   apiVersion: string;
@@ -10,7 +11,9 @@ export interface EventTarget {
 
 /**
  * Records core/v1 Events on objects (what `kubectl describe` shows). Best effort: a failed event
- * never fails a reconcile.
+ * never fails a reconcile. With a budget, events over it are dropped (and counted through
+ * onDropped) instead of sent: creating a thousand MailUsers at once must not cost a thousand
+ * Event writes on top of the resources' own, the API server's write rate being the limit then.
  */
 export class EventRecorder {
   constructor(
@@ -18,6 +21,7 @@ export class EventRecorder {
     private readonly component: string,
     private readonly instance: string,
     private readonly logger: Logger,
+    private readonly budget?: { bucket: TokenBucket; onDropped: (reason: string) => void },
   ) {}
 
   async record(
@@ -26,6 +30,10 @@ export class EventRecorder {
     reason: string,
     message: string,
   ): Promise<void> {
+    if (this.budget && !this.budget.bucket.take()) {
+      this.budget.onDropped(reason);
+      return;
+    }
     const namespace = target.metadata.namespace ?? 'default';
     const now = new Date().toISOString();
     try {
