@@ -9,6 +9,7 @@ import { type AttemptResult, type FinishDeps, finishAttempt, type MessageContext
 import { DeliveredBatcher } from '../queue/finish-delivered.js';
 import { holdAfterLocalError } from '../queue/hold.js';
 import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
+import { type FinalResult, logFinal } from '../queue/record-final.js';
 import { type TlsSessionResult, tlsPolicyDescription } from '../reports/tls-sessions.js';
 import type { MtaStsCache } from '../tls/mta-sts.js';
 import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage } from './attempt.js';
@@ -417,20 +418,10 @@ export class Dispatcher {
   private async finish(results: AttemptResult[], context: MessageContext, started: number): Promise<void> {
     let recorded = results;
     // Every recipient accepted (the usual case): group-committed with other such outcomes.
-    if (results.length > 0 && results.every((r) => r.kind === 'delivered')) {
-      await this.delivered.record({ spoolId: context.spoolId, results });
-      for (const r of results)
-        this.deps.logger.info(
-          {
-            spoolId: context.spoolId,
-            rcptIndex: r.entry.rcptIndex,
-            result: r.kind,
-            reply: r.reply,
-            host: r.host,
-            tls: r.tls,
-          },
-          'delivered',
-        );
+    const delivered = results.filter((r): r is FinalResult => r.kind === 'delivered');
+    if (delivered.length > 0 && delivered.length === results.length) {
+      await this.delivered.record({ spoolId: context.spoolId, results: delivered });
+      for (const r of delivered) logFinal(this.deps.logger, context.spoolId, r);
     } else recorded = await finishAttempt(this.deps.finish, context, results);
     const now = this.now();
     for (const r of recorded) {
