@@ -1,11 +1,11 @@
-import { type LibraryRefusal, libraryRefusalReason } from '@hermod/smtp';
+import { decodeBearerResponse } from '@hermod/accounts';
+import { type LibraryRefusal, libraryRefusalReason, registerOauthBearer } from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from './deps.js';
 import { onAuth } from './hooks/on-auth.js';
 import { onData } from './hooks/on-data.js';
 import { onMailFrom } from './hooks/on-mail-from.js';
 import { onRcptTo } from './hooks/on-rcpt-to.js';
-import { registerOauthBearer } from './oauthbearer-mechanism.js';
 import type { SessionUser } from './session-user.js';
 
 export interface SubmissionServers {
@@ -23,7 +23,7 @@ export function createSubmissionServers(
 ): SubmissionServers {
   // SSO (RFC 7628 OAUTHBEARER, XOAUTH2) only when an OIDC issuer is configured; like PLAIN, only after TLS.
   const bearer = deps.login.acceptsTokens;
-  if (bearer) registerOauthBearer();
+  if (bearer) registerOauthBearer((base64) => decodeBearerResponse('OAUTHBEARER', base64));
   const common: SMTPServerOptions = {
     name: deps.config.MSA_HOSTNAME,
     banner: 'Hermod ESMTP submission',

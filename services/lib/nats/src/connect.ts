@@ -1,5 +1,5 @@
 import type { Logger } from '@hermod/logging';
-import { connect, type NatsConnection } from 'nats';
+import { connect, Events, type NatsConnection } from 'nats';
 
 export interface NatsOptions {
   servers: string | string[];
@@ -30,4 +30,20 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
     })();
   }
   return nc;
+}
+
+/**
+ * Whether the connection has a server now, from the client's public status events: false from a
+ * disconnect until the next reconnect, and once closed. nats.js has no public flag for this (its
+ * protocol handler's `connected` field is private), so it is followed here from `nc.status()`.
+ */
+export function watchConnected(nc: NatsConnection): () => boolean {
+  let connected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === Events.Disconnect) connected = false;
+      else if (status.type === Events.Reconnect) connected = true;
+    }
+  })();
+  return () => connected && !nc.isClosed();
 }

@@ -1,7 +1,7 @@
 import { ConfigError } from '@hermod/config';
 import { createPool, isTransientDatabaseError, migrate, type Pool } from '@hermod/db';
 import { createLogger, type Logger } from '@hermod/logging';
-import { connectNats } from '@hermod/nats';
+import { connectNats, watchConnected } from '@hermod/nats';
 import { setupPipeline } from '@hermod/pipeline';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';
@@ -109,6 +109,9 @@ export interface BusOptions {
   servesWithout?: boolean;
 }
 
+/** Whether each connection made by connectNatsServer has a server now (watchConnected, one per connection). */
+const connectionState = new WeakMap<NatsConnection, () => boolean>();
+
 /**
  * A core NATS connection with a readiness check (a round trip to the server) and a drain on
  * shutdown. While nats-server cannot be reached the connection keeps trying (connectNats waits on
@@ -120,23 +123,26 @@ export async function connectNatsServer(
   options: BusOptions = {},
 ): Promise<NatsConnection> {
   let nc: NatsConnection | undefined;
+  let connected: (() => boolean) | undefined;
   const readiness: ReadinessCheck = {
     name: 'nats',
     check: async () => {
       if (!nc) return 'connecting to nats-server';
       if (nc.isClosed()) return 'connection closed';
-      if (reconnecting(nc)) return 'disconnected; reconnecting to nats-server';
+      if (!connected?.()) return 'disconnected; reconnecting to nats-server';
       await nc.rtt();
       return true;
     },
   };
   base.readiness.push(readiness);
   nc = await connectNats({ servers: url.split(','), name: `hermod-${base.name}`, logger: base.logger });
+  connected = watchConnected(nc);
+  connectionState.set(nc, connected);
   // Connected once: from now on a service that serves without the bus only reports its loss.
   readiness.degradesOnly = options.servesWithout ?? false;
-  const connected = nc;
-  base.shutdown.register('nats', () => connected.drain());
-  return connected;
+  const open = nc;
+  base.shutdown.register('nats', () => open.drain());
+  return open;
 }
 
 /**
@@ -155,12 +161,7 @@ export async function connectBus(
     await setupPipeline(manager, replicas);
     return manager;
   });
-  return { nc, js: nc.jetstream(), jsm, connected: () => !nc.isClosed() && !reconnecting(nc) };
-}
-
-// nats.js exposes no "connected" flag; a reconnecting client has no server to talk to.
-function reconnecting(nc: NatsConnection): boolean {
-  return (nc as unknown as { protocol?: { connected?: boolean } }).protocol?.connected === false;
+  return { nc, js: nc.jetstream(), jsm, connected: connectionState.get(nc) ?? watchConnected(nc) };
 }
 
 /** Runs a service's main: a bad configuration prints every problem and exits 2, any other failure exits 1. */

@@ -21,6 +21,7 @@ export {
   sessionRecipientRefusal,
 } from './envelope-rules.js';
 export { headerAddresses } from './header-addresses.js';
+export { type DecodeBearer, registerOauthBearer } from './oauthbearer-mechanism.js';
 export { applyPolicyRules, type PolicyInput, type PolicyOutcome } from './policy-rules.js';
 export {
   BareLineEndingError,

@@ -5,8 +5,6 @@ export { deterministicUuid } from './deterministic-id.js';
 export { loadSpoolMessage, loadSpoolMessages, type SpoolMessage, type SpoolRecipient } from './load.js';
 export { PeriodicPass } from './periodic.js';
 export {
-  completeIfDone,
-  markRecipients,
   markRecipientsAndComplete,
   markRouted,
   type RecipientState,

@@ -17,7 +17,7 @@ type SpoolUpdate = RecipientUpdate & { spoolId: string };
  * recipients take their new states (final states never change), then every message of `messages`
  * is marked routed when `routed`, and completed once no recipient is left open. One statement,
  * atomic without a transaction. Another package that needs the rule inside its own statement (mda's
- * delivery batch) calls the same stored function.
+ * delivery batch, outbound-mta's recordFinal) calls the same stored function.
  */
 async function markThen(
   db: Pool | PoolClient,
@@ -39,21 +39,6 @@ async function markThen(
     ],
   });
   return rows[0]?.completed ?? 0;
-}
-
-/** Recipient state changes of one message; final states never change. */
-export async function markRecipients(
-  client: PoolClient,
-  spoolId: string,
-  updates: RecipientUpdate[],
-): Promise<void> {
-  if (updates.length === 0) return;
-  await markThen(
-    client,
-    updates.map((u) => ({ ...u, spoolId })),
-    [],
-    false,
-  );
 }
 
 /**
@@ -81,9 +66,4 @@ export async function markRouted(
 ): Promise<void> {
   if (spoolIds.length === 0 && updates.length === 0) return;
   await markThen(db, updates, spoolIds, true);
-}
-
-/** Marks the message complete once every recipient reached a final state. */
-export async function completeIfDone(client: PoolClient, spoolId: string): Promise<boolean> {
-  return (await markThen(client, [], [spoolId], false)) > 0;
 }

@@ -92,10 +92,11 @@ export function decideFailure(
 /**
  * One leased message at one destination (one SMTP transaction's worth of recipients), from its
  * lease to its end. The dispatcher counts, renews and waits for attempts that have not ended;
- * `end` runs once, from `Dispatcher.conclude` only.
+ * it is concluded once (`markConcluded`) and `end` runs once, from `Dispatcher.conclude` only.
  */
 export class DeliveryAttempt {
   private ended = false;
+  private concluded = false;
   private prepared: Promise<PreparedMessage | undefined> | undefined;
 
   constructor(
@@ -120,6 +121,13 @@ export class DeliveryAttempt {
   /** The prepared message if loading has started (a failure before that does not load it signed). */
   get preparing(): Promise<PreparedMessage | undefined> | undefined {
     return this.prepared;
+  }
+
+  /** True the first time only: an attempt's outcome is recorded once, by its first conclusion. */
+  markConcluded(): boolean {
+    if (this.concluded) return false;
+    this.concluded = true;
+    return true;
   }
 
   end(): void {

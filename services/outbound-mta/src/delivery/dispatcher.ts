@@ -9,6 +9,7 @@ import { type AttemptResult, type FinishDeps, finishAttempt, type MessageContext
 import { DeliveredBatcher } from '../queue/finish-delivered.js';
 import { holdAfterLocalError } from '../queue/hold.js';
 import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
+import { type FinalResult, logFinal } from '../queue/record-final.js';
 import { type TlsSessionResult, tlsPolicyDescription } from '../reports/tls-sessions.js';
 import type { MtaStsCache } from '../tls/mta-sts.js';
 import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage } from './attempt.js';
@@ -213,9 +214,33 @@ export class Dispatcher {
     }
   }
 
-  /** One session to the destination, delivering pending attempts in turn until it breaks or has sent enough. */
+  /**
+   * One connection's turn at a destination. Every attempt it takes from the pending list is
+   * concluded or put back by `deliver`; should the loop itself throw (a fault of ours, such as a
+   * report that cannot be recorded), each attempt it took and did not put back is concluded here
+   * with that failure (conclude does nothing for one already concluded), so none is left leased.
+   */
   private async runConnection(d: Destination): Promise<void> {
-    const first = d.pending.shift();
+    const taken: DeliveryAttempt[] = [];
+    const take = (): DeliveryAttempt | undefined => {
+      const attempt = d.pending.shift();
+      if (attempt) taken.push(attempt);
+      return attempt;
+    };
+    try {
+      await this.deliver(d, take);
+    } catch (error) {
+      const failure = asFailure(error);
+      for (const attempt of taken)
+        if (!d.pending.includes(attempt))
+          this.conclude(attempt, { kind: 'failure', failure, stage: 'connect' });
+      throw error;
+    }
+  }
+
+  /** One session to the destination, delivering pending attempts in turn until it breaks or has sent enough. */
+  private async deliver(d: Destination, take: () => DeliveryAttempt | undefined): Promise<void> {
+    const first = take();
     if (!first) return;
     let plan: RoutePlan;
     // RFC 8689 `TLS-Required: No` is a property of the message: such a session carries only it.
@@ -256,7 +281,7 @@ export class Dispatcher {
         next =
           sent >= this.deps.settings.messagesPerConnection || this.stopped || ignoreTlsPolicy
             ? undefined
-            : d.pending.shift();
+            : take();
         // Running low: lease more for this destination while this message is on the wire.
         if (d.pending.length < d.active) this.wake();
         // The next message is read from the spool while this one is on the wire.
@@ -328,12 +353,12 @@ export class Dispatcher {
     failure: { failure: Failure; stage: Stage; plan?: RoutePlan; host?: string | undefined },
   ): void {
     const attempts = [first, ...d.pending.splice(0)];
+    const started = this.now();
+    for (const attempt of attempts) this.conclude(attempt, { kind: 'failure', ...failure }, started);
     this.deps.logger.info(
       { domain: d.domain, messages: attempts.length, reason: failure.failure.message, stage: failure.stage },
       'destination unavailable',
     );
-    const started = this.now();
-    for (const attempt of attempts) this.conclude(attempt, { kind: 'failure', ...failure }, started);
   }
 
   /**
@@ -341,6 +366,7 @@ export class Dispatcher {
    * recording does (database trouble leaves the recipients to their lease).
    */
   private conclude(attempt: DeliveryAttempt, outcome: Outcome, started = this.now()): void {
+    if (!attempt.markConcluded()) return;
     const recording = (async () => {
       try {
         await this.record(attempt, outcome, started);
@@ -417,20 +443,10 @@ export class Dispatcher {
   private async finish(results: AttemptResult[], context: MessageContext, started: number): Promise<void> {
     let recorded = results;
     // Every recipient accepted (the usual case): group-committed with other such outcomes.
-    if (results.length > 0 && results.every((r) => r.kind === 'delivered')) {
-      await this.delivered.record({ spoolId: context.spoolId, results });
-      for (const r of results)
-        this.deps.logger.info(
-          {
-            spoolId: context.spoolId,
-            rcptIndex: r.entry.rcptIndex,
-            result: r.kind,
-            reply: r.reply,
-            host: r.host,
-            tls: r.tls,
-          },
-          'delivered',
-        );
+    const delivered = results.filter((r): r is FinalResult => r.kind === 'delivered');
+    if (delivered.length > 0 && delivered.length === results.length) {
+      await this.delivered.record({ spoolId: context.spoolId, results: delivered });
+      for (const r of delivered) logFinal(this.deps.logger, context.spoolId, r);
     } else recorded = await finishAttempt(this.deps.finish, context, results);
     const now = this.now();
     for (const r of recorded) {

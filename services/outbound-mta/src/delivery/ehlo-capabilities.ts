@@ -1,3 +1,4 @@
+import { TLSSocket } from 'node:tls';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { LocalError } from './errors.js';
 
@@ -13,8 +14,8 @@ export interface EhloCapabilities {
 export const CHECKED_NODEMAILER_VERSION = '10.6.0';
 
 /**
- * The one place that reads nodemailer's private EHLO results. nodemailer parses the EHLO reply
- * into `_supportedExtensions` and `_maxAllowedSize` and offers no public getter for them (only a
+ * One of the two private nodemailer reads, both in this file. nodemailer parses the EHLO reply into
+ * `_supportedExtensions` and `_maxAllowedSize` and offers no public getter for them (only a
  * custom AUTH handler sees them, and we do not authenticate to remote MXes). The fields are
  * checked here: if an upgrade renames or retypes them this throws a LocalError (the delivery is
  * held, loudly) instead of silently reading "no extensions" and bouncing every 8-bit message;
@@ -29,4 +30,18 @@ export function ehloCapabilities(connection: SMTPConnection): EhloCapabilities {
   if (typeof maxSize !== 'number')
     throw new LocalError('nodemailer no longer exposes _maxAllowedSize as a number');
   return { extensions: extensions.map((e: string) => e.toUpperCase()), maxSize };
+}
+
+/**
+ * nodemailer's socket once TLS is up (the certificates the server sent and the protocol, for DANE
+ * and TLS reports). nodemailer keeps it in the private `_socket` and has no getter. A secure
+ * connection whose `_socket` is something else than a TLS socket means an upgrade moved it: a
+ * LocalError, as above (test/ehlo-capabilities.test.ts pins the version).
+ */
+export function tlsSocketOf(connection: SMTPConnection): TLSSocket | undefined {
+  if (!connection.secure) return undefined;
+  const socket = (connection as unknown as Record<string, unknown>)._socket;
+  if (!(socket instanceof TLSSocket))
+    throw new LocalError('nodemailer no longer keeps its TLS socket in _socket');
+  return socket;
 }

@@ -3,7 +3,7 @@ import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { type TlsaRecord, verifyDane } from '../tls/dane.js';
-import { ehloCapabilities } from './ehlo-capabilities.js';
+import { ehloCapabilities, tlsSocketOf } from './ehlo-capabilities.js';
 import {
   type DeliveryFailure,
   LocalError,
@@ -166,11 +166,9 @@ export class SmtpSession {
     return ehloCapabilities(this.connection).maxSize;
   }
 
-  /** nodemailer's socket once TLS is up: the one place its private `_socket` is read. */
+  /** nodemailer's socket once TLS is up (read in ehlo-capabilities.ts, with nodemailer's other internals). */
   private get tlsSocket(): TLSSocket | undefined {
-    if (!this.connection.secure) return undefined;
-    const socket = this.connection._socket as TLSSocket | false | null;
-    return socket && typeof socket.getProtocol === 'function' ? socket : undefined;
+    return tlsSocketOf(this.connection);
   }
 
   /** The certificates the server sent, leaf first. */

@@ -1,9 +1,9 @@
 import { type Pool, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { completeIfDone, markRecipients } from '@hermod/spool';
 import type { DsnRecipient } from '../dsn/build-dsn.js';
 import { type DsnSender, sendDsn } from '../dsn/send-dsn.js';
 import type { QueueEntry } from './lease.js';
+import { type FinalResult, isFinal, logFinal, recordFinal } from './record-final.js';
 
 export interface AttemptResult {
   entry: QueueEntry;
@@ -77,18 +77,18 @@ export async function finishAttempt(
   results: AttemptResult[],
 ): Promise<AttemptResult[]> {
   const now = deps.now?.() ?? new Date();
-  const final: AttemptResult[] = [];
+  const final: FinalResult[] = [];
   const deferred: AttemptResult[] = [];
   for (const r of results) {
-    if (r.kind === 'deferred' && r.entry.expiresAt.getTime() <= now.getTime()) {
+    if (isFinal(r)) final.push(r);
+    else if (r.entry.expiresAt.getTime() <= now.getTime()) {
       final.push({
         ...r,
         kind: 'failed',
         status: r.status.replace(/^4/, '5'),
         reply: `gave up after ${r.entry.attempts + 1} attempts; last: ${r.reply}`,
       });
-    } else if (r.kind === 'deferred') deferred.push(r);
-    else final.push(r);
+    } else deferred.push(r);
   }
 
   const toNotify = final.filter(
@@ -105,26 +105,7 @@ export async function finishAttempt(
   const delayed = new Set(delayNotices.map((r) => r.entry.rcptIndex));
 
   await withTransaction(deps.pool, async (client) => {
-    if (final.length > 0) {
-      await markRecipients(
-        client,
-        message.spoolId,
-        final.map((r) => ({
-          rcptIndex: r.entry.rcptIndex,
-          state: r.kind === 'delivered' ? ('delivered' as const) : ('failed' as const),
-          // The outcome stays on the recipient: where it went, the reply, and the TLS used.
-          destination: {
-            ...(r.entry.destination ?? {}),
-            outcome: { at: now.toISOString(), reply: r.reply, status: r.status, host: r.host, tls: r.tls },
-          },
-          ...(r.kind === 'failed' ? { error: r.reply } : {}),
-        })),
-      );
-      await client.query('DELETE FROM outbound_queue WHERE spool_id = $1 AND rcpt_index = ANY($2::int[])', [
-        message.spoolId,
-        final.map((r) => r.entry.rcptIndex),
-      ]);
-    }
+    await recordFinal(client, [{ spoolId: message.spoolId, results: final }], now);
     for (const r of deferred) {
       const waitMs = nextRetryDelayMs(deps, r.entry);
       await client.query(
@@ -146,20 +127,8 @@ export async function finishAttempt(
         ],
       );
     }
-    await completeIfDone(client, message.spoolId);
   });
-  for (const r of final)
-    deps.logger.info(
-      {
-        spoolId: message.spoolId,
-        rcptIndex: r.entry.rcptIndex,
-        result: r.kind,
-        reply: r.reply,
-        host: r.host,
-        tls: r.tls,
-      },
-      r.kind === 'delivered' ? 'delivered' : 'delivery failed',
-    );
+  for (const r of final) logFinal(deps.logger, message.spoolId, r);
   return [...final, ...deferred];
 }
 
