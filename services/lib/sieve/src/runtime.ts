@@ -63,7 +63,15 @@ export class MessageState {
 /** State shared by every script of one run (a sequence of global and personal scripts). */
 export class RunState {
   actions: InternalAction[] = [];
+  /**
+   * Actions before this index belong to scripts that already finished in a sequence (global before,
+   * personal, global after): they are final, as if executed, so later scripts do not conflict with them
+   * (a duplicate of one is dropped, a reject after a stored copy is allowed).
+   */
+  committed = 0;
   keepCancelled = false;
+  /** The script now running took an explicit keep (a sequence goes on after it, as with implicit keep). */
+  explicitKeep = false;
   redirects = 0;
   duplicates: { id: string; seconds: number }[] = [];
   /** The message under evaluation (replaceable by a test harness). */
@@ -383,34 +391,54 @@ export class Runtime {
   addAction(node: Node, action: SieveAction): void {
     const st = this.state;
     const acts = st.actions;
+    const live = (i: number) => i >= st.committed;
     const mailboxOf = (a: SieveAction) =>
       a.kind === 'keep' ? 'INBOX' : a.kind === 'fileinto' ? normalizeMailbox(a.mailbox) : undefined;
     const stores = (a: SieveAction) => a.kind === 'keep' || a.kind === 'fileinto';
+    const liveOne = (pred: (a: InternalAction) => boolean) => acts.find((a, i) => live(i) && pred(a));
+    const committedOne = (pred: (a: InternalAction) => boolean) => acts.find((a, i) => !live(i) && pred(a));
     if (action.kind === 'reject') {
-      if (acts.some((a) => a.kind === 'reject'))
+      if (liveOne((a) => a.kind === 'reject'))
         this.error(node, 'duplicate reject/ereject action not allowed');
-      const other = acts.find(
-        (a) => stores(a) || (a.kind === 'redirect' && !a.copy) || a.kind === 'vacation',
-      );
+      if (committedOne((a) => a.kind === 'reject')) return; // a finished script rejected it already
+      const other = liveOne((a) => stores(a) || (a.kind === 'redirect' && !a.copy) || a.kind === 'vacation');
       if (other) this.error(node, `reject action conflicts with earlier ${other.kind} action`);
+      if (committedOne((a) => a.kind === 'vacation')) {
+        // a response went to the sender already: the reject only ends the delivery (Pigeonhole)
+        action = { kind: 'discard' };
+      }
     } else if (stores(action) || action.kind === 'redirect') {
-      const rej = acts.find((a) => a.kind === 'reject');
-      if (rej) this.error(node, `${action.kind} action conflicts with earlier reject action`);
+      if (liveOne((a) => a.kind === 'reject'))
+        this.error(node, `${action.kind} action conflicts with earlier reject action`);
     }
     if (action.kind === 'vacation') {
-      if (acts.some((a) => a.kind === 'vacation')) this.error(node, 'duplicate vacation action not allowed');
-      if (acts.some((a) => a.kind === 'reject'))
+      if (liveOne((a) => a.kind === 'vacation')) this.error(node, 'duplicate vacation action not allowed');
+      if (committedOne((a) => a.kind === 'vacation')) return;
+      if (liveOne((a) => a.kind === 'reject'))
         this.error(node, 'vacation action conflicts with earlier reject action');
     }
+    if (action.kind === 'keep') st.explicitKeep = true;
     if (stores(action)) {
       const mb = mailboxOf(action);
       const existing = acts.findIndex((a) => stores(a) && mailboxOf(a) === mb);
       if (existing >= 0) {
-        // duplicate store into one mailbox: one delivery, the later flags win
+        // duplicate store into one mailbox: one delivery, the later flags win; keep takes the place
+        // of a `fileinto "INBOX"` (Pigeonhole: a keep has precedence over an equal store)
         const prev = acts[existing]!;
         const flags = (action as { flags: string[] }).flags;
         if (prev.kind === 'keep' || prev.kind === 'fileinto') prev.flags = flags;
         if (prev.kind === 'fileinto' && action.kind === 'fileinto') prev.copy = prev.copy && action.copy;
+        if (prev.kind === 'fileinto' && action.kind === 'keep') {
+          const { line, column, script, edited } = prev;
+          acts[existing] = {
+            kind: 'keep',
+            flags,
+            line,
+            column,
+            ...(script !== undefined ? { script } : {}),
+            ...(edited !== undefined ? { edited } : {}),
+          };
+        }
         if (!(action.kind === 'fileinto' && action.copy)) st.keepCancelled = true;
         return;
       }

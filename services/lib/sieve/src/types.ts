@@ -140,7 +140,8 @@ export type SieveAction =
 export interface SieveResult {
   /**
    * Actions to perform, in order; includes the implicit keep when no action cancelled it. When `errors` is
-   * not empty the run failed: `actions` is then a single keep (the fallback) and nothing else may be done.
+   * not empty the run failed: `actions` is then the actions of the scripts of the sequence that finished
+   * before the failing one (none for a single script) and a keep (the fallback).
    */
   actions: SieveAction[];
   /** The message after editheader changes; absent when no header was edited. */

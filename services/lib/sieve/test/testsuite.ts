@@ -10,7 +10,7 @@ import { defaultRegistry } from '../src/definitions.js';
 import { validateMatch } from '../src/ext/common.js';
 import { SIEVE_EXTENSIONS } from '../src/extensions.js';
 import { parseAddressList, splitMessage } from '../src/message.js';
-import { executeScript, resultOf } from '../src/run.js';
+import { executeScript, finishScript, resultOf } from '../src/run.js';
 import { type InternalAction, MessageState, RunState, type Runtime, StopSignal } from '../src/runtime.js';
 import { deserializeCompiled, serializeCompiled } from '../src/serialize.js';
 import type { CompiledScript, CompileOptions, SieveEnvironment, SieveMessage } from '../src/types.js';
@@ -217,8 +217,8 @@ class Suite {
     ];
     this.result.notices = [];
     if (err) {
-      // a failed run delivers by the implicit keep only (the engine's fallback)
-      this.result.actions = [];
+      // a failed run delivers by the implicit keep only (the engine's fallback); executed actions stand
+      this.result.actions.length = this.result.committed;
       this.result.keepCancelled = false;
     }
     return !err;
@@ -240,7 +240,11 @@ class Suite {
   execute(): boolean {
     const st = this.result;
     if (!st) return false;
-    const result = resultOf(st);
+    // like Pigeonhole, only actions not executed before; they are final afterwards
+    const result = resultOf(st, st.committed);
+    st.committed = st.actions.length;
+    st.keepCancelled = false;
+    st.explicitKeep = false;
     const text = st.message.text();
     let ok = true;
     this.errors = [];
@@ -351,7 +355,9 @@ function parseLimit(v: string): number {
 
 function resetState(st: RunState): void {
   st.actions = [];
+  st.committed = 0;
   st.keepCancelled = false;
+  st.explicitKeep = false;
   st.redirects = 0;
   st.duplicates = [];
   st.implicitFlags = [];
@@ -532,7 +538,7 @@ function registerTestsuite(reg: Registry): void {
       for (const file of rt.elist(node.pos[0])) {
         if (!suite.compile(file)) return false;
         if (!(await suite.run(true))) return false;
-        if ((suite.result as RunState | undefined)?.keepCancelled) break;
+        if (suite.result && !finishScript(suite.result)) break;
       }
       return suite.execute();
     },
