@@ -5,6 +5,7 @@ import {
   flattenParts,
   type HeaderField,
   headerValue,
+  type MailAddress,
   type MimePart,
   parseMime,
   splitMessage,
@@ -39,6 +40,8 @@ export class MessageState {
   body: string;
   edited = false;
   private mime: MimePart | undefined;
+  /** Address lists parsed from header values, by value (several address tests read the same From). */
+  readonly addressLists = new Map<string, MailAddress[] | null>();
   constructor(readonly source: SieveMessage) {
     const parts = splitMessage(source.raw.toString('latin1'));
     this.headers = parts.headers;
