@@ -17,7 +17,12 @@ import {
   type SieveAction,
   type SieveResult,
 } from '@hermod/sieve';
-import { type DeliveryScripts, loadDeliveryScripts, seenDuplicates } from '@hermod/sieve-store';
+import {
+  type DeliveryScript,
+  type DeliveryScripts,
+  loadDeliveryScripts,
+  seenDuplicates,
+} from '@hermod/sieve-store';
 import { LRUCache } from 'lru-cache';
 import {
   autoReplyRefusal,
@@ -84,14 +89,16 @@ export interface FilterOutcome {
   ended?: string;
 }
 
+/** Scripts as the engine runs them, by the digest of their compiled form (see loadDeliveryScripts). */
 const compiledCache = new LRUCache<string, CompiledScript>({ max: 1_000 });
-function compiled(text: string): CompiledScript {
-  let script = compiledCache.get(text);
-  if (!script) {
-    script = deserializeCompiled(text);
-    compiledCache.set(text, script);
+function compiled(script: DeliveryScript<CompiledScript>): CompiledScript {
+  if (script.cached) return script.cached;
+  let parsed = compiledCache.get(script.digest);
+  if (!parsed) {
+    parsed = deserializeCompiled(script.compiled ?? '');
+    compiledCache.set(script.digest, parsed);
   }
-  return script;
+  return parsed;
 }
 
 /**
@@ -196,7 +203,7 @@ export async function filterRecipients(
   // mailboxes, one query each on the batch's session (a second session per batch could exhaust
   // the pool when MDA_CONCURRENCY batches each hold one).
   const [scripts, { rows: envelopes }, bodies, known] = await Promise.all([
-    loadDeliveryScripts(client, accountIds),
+    loadDeliveryScripts(client, accountIds, (digest) => compiledCache.get(digest)),
     client.query<{
       spool_id: string;
       idx: number;
@@ -235,6 +242,7 @@ export async function filterRecipients(
       item,
       account,
       raw,
+      fields: headerFields(raw),
       envelopeFrom: env?.mail_from ?? '',
       envelopeTo: env?.address ?? account.address,
       mxJudgedSpam: env?.spam ?? false,
@@ -288,8 +296,10 @@ interface RunContext {
   options: SieveDeliveryOptions;
   logger: Logger;
   item: FilterInput;
-  account: DeliveryScripts;
+  account: DeliveryScripts<CompiledScript>;
   raw: Buffer;
+  /** The message's header fields (headerFields), read once for the run and its actions. */
+  fields: ReturnType<typeof headerFields>;
   envelopeFrom: string;
   envelopeTo: string;
   /** Our MX's verdict (envelope placement junk): spamtest 10. */
@@ -301,13 +311,11 @@ interface RunContext {
 }
 
 async function run(
-  { client, options, account, raw, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
+  { client, options, account, raw, fields, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
   now: Date,
 ): Promise<SieveResult> {
-  const list = [account.before, account.personal, account.after]
-    .filter((s): s is string => s !== undefined)
-    .map(compiled);
-  const spam = spamTestOf(headerFields(raw), mxJudgedSpam);
+  const list = [account.before, account.personal, account.after].filter((s) => s !== undefined).map(compiled);
+  const spam = spamTestOf(fields, mxJudgedSpam);
   return runSieveScripts(
     list,
     { raw, envelopeFrom, envelopeTo },
@@ -339,14 +347,12 @@ async function run(
   );
 }
 
-async function applyActions(
-  { client, options, logger, item, account, raw, envelopeFrom, envelopeTo, mailbox, known }: RunContext,
-  result: SieveResult,
-): Promise<FilterOutcome> {
+async function applyActions(context: RunContext, result: SieveResult): Promise<FilterOutcome> {
+  const { client, options, logger, item, account, raw, fields } = context;
+  const { envelopeFrom, envelopeTo, mailbox, known } = context;
   const outcome: FilterOutcome = { copies: [], outgoing: [], duplicates: result.duplicates };
   const message = result.modifiedMessage ?? raw;
   if (result.modifiedMessage) outcome.modified = result.modifiedMessage;
-  const fields = headerFields(raw);
   const recipientDomain = account.domain;
   const ended: string[] = [];
   const keepTarget = () =>
