@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isValidMailboxName } from '@hermod/mail-store';
 import { compileWith } from '../src/compile.js';
 import { COMPARATOR_TAGS, list, type Node, type Registry, str } from '../src/core.js';
 import { defaultRegistry } from '../src/definitions.js';
@@ -253,6 +254,12 @@ class Suite {
       if (mailbox !== 'INBOX' && !this.mailboxes.has(mailbox)) {
         if (!create) {
           this.errors.push(`failed to store into mailbox '${mailbox}': Mailbox doesn't exist: ${mailbox}`);
+          ok = false;
+          return;
+        }
+        // Hermod's mail store creates only names IMAP CREATE accepts (mda then keeps the message)
+        if (!isValidMailboxName(mailbox)) {
+          this.errors.push(`failed to store into mailbox '${mailbox}': invalid mailbox name`);
           ok = false;
           return;
         }
