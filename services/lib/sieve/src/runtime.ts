@@ -1,6 +1,6 @@
 /** The interpreter: state of one delivery's evaluation (message, actions, variables) and its helpers. */
 import { LRUCache } from 'lru-cache';
-import { type Node, type Registry, SieveRuntimeError, str } from './core.js';
+import { DEFAULT_MAX_HEADER_BYTES, type Node, type Registry, SieveRuntimeError, str } from './core.js';
 import {
   flattenParts,
   type HeaderField,
@@ -23,7 +23,7 @@ const DEFAULTS = {
   timeBudgetMs: 100,
   maxActions: 32,
   maxRedirects: 4,
-  maxHeaderBytes: 1024,
+  maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
   maxVariableBytes: 4000,
 };
 

@@ -23,6 +23,8 @@ export interface CompileOptions {
   maxIncludes?: number;
   /** Extensions allowed in `require` (default SIEVE_EXTENSIONS). */
   extensions?: readonly string[];
+  /** Largest header field value addheader may add, in bytes (default 2048, as at run time). */
+  maxHeaderBytes?: number;
 }
 
 /** The compiled form of a script: opaque to callers; store it with serializeCompiled. */
@@ -93,8 +95,15 @@ export interface SieveEnvironment {
   vacationDontCheckRecipient?: boolean;
   /** Largest value a variable holds, in bytes (default 4000; longer values are cut). */
   maxVariableBytes?: number;
-  /** Largest header field editheader may add, in bytes (default 1024). */
+  /** Largest header field value editheader may add, in bytes (default 2048). */
   maxHeaderBytes?: number;
+  /**
+   * Header fields (lower case) editheader may not add, and may not delete: an attempt leaves the message
+   * as it is. Received and Auto-Submitted are never deleted in any case; Subject cannot be protected
+   * (RFC 5293 section 7).
+   */
+  editheaderForbidAdd?: readonly string[];
+  editheaderForbidDelete?: readonly string[];
 }
 
 /**

@@ -221,6 +221,32 @@ test('compiled scripts survive serialization', async () => {
   assert.throws(() => deserializeCompiled('{"format":"other"}'));
 });
 
+test('editheader: protected fields, configured protection and the value size limit', async () => {
+  const script = compiled(`require "editheader";
+deleteheader "received"; deleteheader "x-keep"; deleteheader "subject";
+addheader "received" "by sieve"; addheader "x-no" "x"; addheader "subject" "new";`);
+  const raw = 'Received: by mx\r\nX-Keep: 1\r\nSubject: old\r\n\r\nbody\r\n';
+  const r = await runSieve(
+    script,
+    message(raw),
+    env({ editheaderForbidAdd: ['x-no', 'subject'], editheaderForbidDelete: ['x-keep', 'subject'] }),
+  );
+  const text = r.modifiedMessage!.toString();
+  // Received is never deleted but may be added; Subject cannot be protected
+  assert.match(text, /^received: by sieve\r\nReceived: by mx\r\nX-Keep: 1\r\n/im);
+  assert.doesNotMatch(text, /x-no|Subject: old/i);
+  assert.match(text, /subject: new/i);
+  // 2048 bytes by default, at compile time for a constant value and at run time
+  const big = `require "editheader"; addheader "x-big" "${'A'.repeat(1500)}";`;
+  assert.ok(compileSieve(big).ok);
+  assert.equal(compileSieve(big, { maxHeaderBytes: 1024 }).ok, false);
+  const runtime = compiled(
+    `require ["editheader", "variables"]; set "v" "${'A'.repeat(1500)}"; addheader "x-big" "\${v}";`,
+  );
+  assert.deepEqual((await runSieve(runtime, message(), env())).errors, []);
+  assert.equal((await runSieve(runtime, message(), env({ maxHeaderBytes: 1024 }))).errors.length, 1);
+});
+
 test('global before script filing as spam stops later scripts', async () => {
   const before = compiled(
     'require ["fileinto", "spamtest", "relational", "comparator-i;ascii-numeric"];\n' +

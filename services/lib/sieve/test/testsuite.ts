@@ -101,11 +101,32 @@ class Suite {
       env.vacationUseOriginalRecipient = true;
     if (this.config.get('sieve_vacation_dont_check_recipient') === 'yes')
       env.vacationDontCheckRecipient = true;
+    const { forbidAdd, forbidDelete } = this.protectedHeaders();
+    if (forbidAdd.length) env.editheaderForbidAdd = forbidAdd;
+    if (forbidDelete.length) env.editheaderForbidDelete = forbidDelete;
     const actions = num('sieve_max_actions');
     if (actions !== undefined) env.maxActions = actions;
     const redirects = num('sieve_max_redirects');
     if (redirects !== undefined) env.maxRedirects = redirects;
     return env;
+  }
+
+  /**
+   * Pigeonhole's editheader settings: `sieve_editheader_header` lists header entries, each with `/name`,
+   * `/forbid_add` and `/forbid_delete`; older space-separated lists `sieve_editheader_protected`,
+   * `sieve_editheader_forbid_add` and `sieve_editheader_forbid_delete` do the same.
+   */
+  protectedHeaders(): { forbidAdd: string[]; forbidDelete: string[] } {
+    const words = (k: string) => (this.config.get(k) ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+    const forbidAdd = [...words('sieve_editheader_protected'), ...words('sieve_editheader_forbid_add')];
+    const forbidDelete = [...words('sieve_editheader_protected'), ...words('sieve_editheader_forbid_delete')];
+    for (const key of (this.config.get('sieve_editheader_header') ?? '').split(/\s+/).filter(Boolean)) {
+      const setting = (s: string) => this.config.get(`sieve_editheader_header/${key}/${s}`);
+      const name = (setting('name') ?? key).toLowerCase();
+      if (setting('forbid_add') === 'yes') forbidAdd.push(name);
+      if (setting('forbid_delete') === 'yes') forbidDelete.push(name);
+    }
+    return { forbidAdd, forbidDelete };
   }
 
   /**
@@ -189,6 +210,8 @@ class Suite {
     if (includes !== undefined) options.maxIncludes = includes;
     const depth = limit('sieve_include_max_nesting_depth');
     if (depth !== undefined) options.maxIncludeDepth = depth;
+    const headerBytes = limit('sieve_editheader_max_header_size');
+    if (headerBytes !== undefined) options.maxHeaderBytes = headerBytes;
     const size = limit('sieve_max_script_size');
     if (size !== undefined) options.maxScriptBytes = size;
     const r = compileWith(this.registry, text, options);
