@@ -2,6 +2,7 @@
 import {
   type ArgKind,
   DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_MAX_NOTIFICATIONS,
   type Node,
   type Registry,
   str,
@@ -100,7 +101,11 @@ function compileOne(
     warning(node, message) {
       warnings.push({ line: node.line, column: node.column, message });
     },
-    options: { maxNesting, maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES },
+    options: {
+      maxNesting,
+      maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      maxNotifications: options.maxNotifications ?? DEFAULT_MAX_NOTIFICATIONS,
+    },
     globals,
     included,
     loopDepth: 0,

@@ -1,6 +1,13 @@
 /** The interpreter: state of one delivery's evaluation (message, actions, variables) and its helpers. */
 import { LRUCache } from 'lru-cache';
-import { DEFAULT_MAX_HEADER_BYTES, type Node, type Registry, SieveRuntimeError, str } from './core.js';
+import {
+  DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_MAX_NOTIFICATIONS,
+  type Node,
+  type Registry,
+  SieveRuntimeError,
+  str,
+} from './core.js';
 import {
   flattenParts,
   type HeaderField,
@@ -24,6 +31,7 @@ const DEFAULTS = {
   maxActions: 32,
   maxRedirects: 4,
   maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
+  maxNotifications: DEFAULT_MAX_NOTIFICATIONS,
   maxVariableBytes: 4000,
 };
 
@@ -98,6 +106,7 @@ export class RunState {
       maxActions: env.maxActions ?? DEFAULTS.maxActions,
       maxRedirects: env.maxRedirects ?? DEFAULTS.maxRedirects,
       maxHeaderBytes: env.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
+      maxNotifications: env.maxNotifications ?? DEFAULTS.maxNotifications,
       maxVariableBytes: env.maxVariableBytes ?? DEFAULTS.maxVariableBytes,
     };
     this.deadline = performance.now() + this.limits.timeBudgetMs;
@@ -465,6 +474,10 @@ export class Runtime {
         JSON.stringify({ ...a, line: 0, column: 0, script: '' }) ===
         JSON.stringify({ ...action, line: 0, column: 0, script: '' });
       if (acts.some((a) => a.kind === 'notify' && same(a))) return;
+      const max = st.limits.maxNotifications;
+      if (max === 0) this.error(node, 'local policy prohibits the use of a notify action');
+      if (acts.filter((a) => a.kind === 'notify').length >= max)
+        this.error(node, `number of notify actions exceeds policy limit (${max})`);
     }
     if (acts.length >= st.limits.maxActions)
       this.error(node, `total number of actions exceeds policy limit (${st.limits.maxActions})`);

@@ -25,6 +25,8 @@ export interface CompileOptions {
   extensions?: readonly string[];
   /** Largest header field value addheader may add, in bytes (default 2048, as at run time). */
   maxHeaderBytes?: number;
+  /** Most notify actions per run (default 10, as at run time); 0 refuses notify at compile time. */
+  maxNotifications?: number;
 }
 
 /** The compiled form of a script: opaque to callers; store it with serializeCompiled. */
@@ -104,6 +106,8 @@ export interface SieveEnvironment {
    */
   editheaderForbidAdd?: readonly string[];
   editheaderForbidDelete?: readonly string[];
+  /** Most notify actions per run (default 10); 0 prohibits notify. */
+  maxNotifications?: number;
 }
 
 /**

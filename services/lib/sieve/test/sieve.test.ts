@@ -247,6 +247,20 @@ addheader "received" "by sieve"; addheader "x-no" "x"; addheader "subject" "new"
   assert.equal((await runSieve(runtime, message(), env({ maxHeaderBytes: 1024 }))).errors.length, 1);
 });
 
+test('enotify: at most maxNotifications notify actions; 0 refuses notify at compile time', async () => {
+  const notify = (n: number) =>
+    `require "enotify";\n${Array.from({ length: n }, (_, i) => `notify "mailto:u${i}@example.net";`).join('\n')}`;
+  assert.deepEqual((await runSieve(compiled(notify(10)), message(), env())).errors, []);
+  const over = await runSieve(compiled(notify(11)), message(), env());
+  assert.match(over.errors[0]?.message ?? '', /number of notify actions exceeds policy limit \(10\)/);
+  assert.equal(
+    (await runSieve(compiled(notify(3)), message(), env({ maxNotifications: 2 }))).errors.length,
+    1,
+  );
+  const refused = compileSieve(notify(1), { maxNotifications: 0 });
+  assert.ok(!refused.ok && /prohibits the use of a notify action/.test(refused.errors[0]!.message));
+});
+
 test('global before script filing as spam stops later scripts', async () => {
   const before = compiled(
     'require ["fileinto", "spamtest", "relational", "comparator-i;ascii-numeric"];\n' +

@@ -106,6 +106,8 @@ class Suite {
     const { forbidAdd, forbidDelete } = this.protectedHeaders();
     if (forbidAdd.length) env.editheaderForbidAdd = forbidAdd;
     if (forbidDelete.length) env.editheaderForbidDelete = forbidDelete;
+    const notifications = num('sieve_notify_max_notifications');
+    if (notifications !== undefined) env.maxNotifications = notifications;
     const actions = num('sieve_max_actions');
     if (actions !== undefined) env.maxActions = actions;
     const redirects = num('sieve_max_redirects');
@@ -214,6 +216,8 @@ class Suite {
     if (depth !== undefined) options.maxIncludeDepth = depth;
     const headerBytes = limit('sieve_editheader_max_header_size');
     if (headerBytes !== undefined) options.maxHeaderBytes = headerBytes;
+    const notifications = limit('sieve_notify_max_notifications');
+    if (notifications !== undefined) options.maxNotifications = notifications;
     const size = limit('sieve_max_script_size');
     if (size !== undefined) options.maxScriptBytes = size;
     const r = compileWith(this.registry, text, options);
