@@ -199,10 +199,10 @@ export async function filterRecipients(
   if (items.length === 0) return out;
   const accountIds = [...new Set(items.map((i) => i.accountId))];
   // Every existing account has scripts to run (at least the default after-script), so the batch's
-  // reads are made for all its recipients: scripts, envelopes, bodies (whole), the accounts'
-  // mailboxes, one query each on the batch's session (a second session per batch could exhaust
-  // the pool when MDA_CONCURRENCY batches each hold one).
-  const [scripts, { rows: envelopes }, bodies, known] = await Promise.all([
+  // reads are made for all its recipients: scripts, envelopes, bodies (whole), one query each on the
+  // batch's session (a second session per batch could exhaust the pool when MDA_CONCURRENCY batches
+  // each hold one); the accounts' mailboxes in one more query when a first script needs them.
+  const [scripts, { rows: envelopes }, bodies] = await Promise.all([
     loadDeliveryScripts(client, accountIds, (digest) => compiledCache.get(digest)),
     client.query<{
       spool_id: string;
@@ -222,8 +222,10 @@ export async function filterRecipients(
       client,
       items.map((i) => i.bodyId),
     ),
-    listMailboxesOf(client, accountIds),
   ]);
+  let mailboxesOf: Promise<Map<number, MailboxInfo[]>> | undefined;
+  const knownOf = async (accountId: number) =>
+    (await (mailboxesOf ??= listMailboxesOf(client, accountIds))).get(accountId) ?? [];
   const filtered = items.filter((i) => scripts.has(i.accountId));
   const envelope = new Map(envelopes.map((e) => [`${e.spool_id}/${e.idx}`, e]));
   // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
@@ -246,7 +248,7 @@ export async function filterRecipients(
       envelopeFrom: env?.mail_from ?? '',
       envelopeTo: env?.address ?? account.address,
       mxJudgedSpam: env?.spam ?? false,
-      known: known.get(item.accountId) ?? [],
+      known: () => knownOf(item.accountId),
       mailbox: (key, find) => {
         let found = mailboxes.get(key);
         if (!found) {
@@ -304,8 +306,8 @@ interface RunContext {
   envelopeTo: string;
   /** Our MX's verdict (envelope placement junk): spamtest 10. */
   mxJudgedSpam: boolean;
-  /** The account's mailboxes as the batch read them (lookups not answered here query). */
-  known: readonly MailboxInfo[];
+  /** The account's mailboxes as the batch read them, on first use (lookups not answered here query). */
+  known(): Promise<readonly MailboxInfo[]>;
   /** A mailbox lookup, done once per batch for the same key. */
   mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
 }
@@ -326,7 +328,7 @@ async function run(
       host: options.hostname,
       ...(spam ? { spamScore: spam.score, spamPercent: spam.percent } : {}),
       mailboxExists: async (name) =>
-        known.some((m) => m.name === normaliseMailbox(name)) ||
+        (await known()).some((m) => m.name === normaliseMailbox(name)) ||
         (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined,
       specialUseExists: async (name, flags) => {
         const { rows } = await client.query<{ n: number }>(
@@ -375,7 +377,8 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
         addCopy(
           await mailbox(
             `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`,
-            () => fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, known),
+            async () =>
+              fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, await known()),
           ),
           action.flags,
         );
