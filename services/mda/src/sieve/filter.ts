@@ -224,8 +224,10 @@ export async function filterRecipients(
     ),
   ]);
   let mailboxesOf: Promise<Map<number, MailboxInfo[]>> | undefined;
-  const knownOf = async (accountId: number) =>
-    (await (mailboxesOf ??= listMailboxesOf(client, accountIds))).get(accountId) ?? [];
+  const knownOf = async (accountId: number) => {
+    mailboxesOf ??= listMailboxesOf(client, accountIds);
+    return (await mailboxesOf).get(accountId) ?? [];
+  };
   const filtered = items.filter((i) => scripts.has(i.accountId));
   const envelope = new Map(envelopes.map((e) => [`${e.spool_id}/${e.idx}`, e]));
   // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
