@@ -431,3 +431,49 @@ test('fileinto :create follows the mailbox-name rule of IMAP CREATE: an empty le
   assert.ok(!rows.some((r) => r.name.includes('//')), `created: ${rows.map((r) => r.name).join(', ')}`);
   assert.equal((await mailbox(id, 'INBOX')).length, 1);
 });
+
+test("several scripts: a before script's copy stands when the user's script fails or rejects; keep goes on to the after script", async () => {
+  const owner = {
+    id: (
+      await new AccountStore(db.pool).create({
+        address: 'multi@multi.example',
+        password: 'correct horse battery',
+      })
+    ).id,
+    domain: 'multi.example',
+  };
+  await scripts.putGlobal(
+    'multi.example',
+    'archive',
+    'before',
+    'require ["fileinto", "copy", "mailbox"]; fileinto :copy :create "Archive";',
+  );
+  await scripts.putGlobal(
+    'multi.example',
+    'last',
+    'after',
+    'require ["fileinto", "mailbox"]; fileinto :create "After";',
+  );
+  const put = async (source: string) => {
+    await scripts.put(owner, 'main', source);
+    await scripts.activate(owner, 'main');
+  };
+  // The user's script fails at run time (over the 4 redirects): the before script's copy stands, the
+  // message is kept, the after script does not run.
+  const redirects = Array.from({ length: 5 }, (_, i) => `redirect "r${i}@remote.example";`).join(' ');
+  await put(`require ["fileinto", "copy"]; fileinto :copy "Archive"; ${redirects}`);
+  await deliver(await accepted('multi@multi.example', 'Subject: failing'), owner.id);
+  assert.equal((await mailbox(owner.id, 'Archive')).length, 1);
+  assert.equal((await mailbox(owner.id, 'INBOX')).length, 1);
+  assert.equal((await mailbox(owner.id, 'After')).length, 0);
+  // A reject after the before script's copy is not a conflict: no copy in INBOX, the Archive copy stays.
+  await put('require "reject"; reject "not here";');
+  await deliver(await accepted('multi@multi.example', 'Subject: rejected'), owner.id);
+  assert.equal((await mailbox(owner.id, 'Archive')).length, 2);
+  assert.equal((await mailbox(owner.id, 'INBOX')).length, 1);
+  // An explicit keep goes on to the after script, whose fileinto adds its copy.
+  await put('keep;');
+  await deliver(await accepted('multi@multi.example', 'Subject: kept'), owner.id);
+  assert.equal((await mailbox(owner.id, 'INBOX')).length, 2);
+  assert.equal((await mailbox(owner.id, 'After')).length, 1);
+});

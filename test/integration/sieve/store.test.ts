@@ -3,6 +3,7 @@
 // name, the per-account script limit, delivery's one-query load of active and global scripts, and
 // vacation tracking (one response per sender and handle within the period, again after it).
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import {
@@ -82,7 +83,7 @@ test('the script limit counts new names only', async () => {
   assert.equal((await listScripts(db.pool, bob)).length, 2);
 });
 
-test('delivery loads the active script and the domain global scripts in one query', async () => {
+test('delivery loads the active script and the domain global scripts, by digest', async () => {
   await saveGlobalScript(db.pool, {
     domain: 'store.example',
     name: 'spam',
@@ -90,20 +91,27 @@ test('delivery loads the active script and the domain global scripts in one quer
     source: 'keep;',
     compiled: 'G1',
   });
+  const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+  const version = (text: string) => ({ digest: md5(text), compiled: text });
   const loaded = await loadDeliveryScripts(db.pool, [alice, bob]);
   assert.deepEqual(loaded.get(alice), {
     accountId: alice,
     address: 'alice@store.example',
     domain: 'store.example',
-    before: 'G1',
-    personal: 'A2',
+    before: version('G1'),
+    personal: version('A2'),
     // The domain has no after script: the default one (spam to Junk) runs.
-    after: defaultAfterScript(),
+    after: version(defaultAfterScript()),
   });
   // Bob has no active script but the domain's before script still runs for him.
-  assert.deepEqual(loaded.get(bob)?.before, 'G1');
+  assert.deepEqual(loaded.get(bob)?.before, version('G1'));
   assert.equal(loaded.get(bob)?.personal, undefined);
-  // A second 'before' script of the domain replaces the first.
+  // What the caller's cache holds for a digest comes back instead of the compiled form.
+  const cache = new Map([[md5('G1'), 'parsed G1']]);
+  const cached = await loadDeliveryScripts(db.pool, [alice], (d) => cache.get(d));
+  assert.deepEqual(cached.get(alice)?.before, { digest: md5('G1'), cached: 'parsed G1' });
+  assert.deepEqual(cached.get(alice)?.personal, version('A2'));
+  // A second 'before' script of the domain replaces the first: a new digest, read again.
   await saveGlobalScript(db.pool, {
     domain: 'store.example',
     name: 'spam2',
@@ -111,7 +119,13 @@ test('delivery loads the active script and the domain global scripts in one quer
     source: 'keep;',
     compiled: 'G2',
   });
-  assert.equal((await loadDeliveryScripts(db.pool, [alice])).get(alice)?.before, 'G2');
+  assert.deepEqual(
+    (await loadDeliveryScripts(db.pool, [alice], (d) => cache.get(d))).get(alice)?.before,
+    version('G2'),
+  );
+  // Any write of the compiled form changes the digest (a generated column).
+  await db.pool.query(`UPDATE sieve_scripts SET compiled = 'A3' WHERE account_id = $1 AND active`, [alice]);
+  assert.deepEqual((await loadDeliveryScripts(db.pool, [alice])).get(alice)?.personal, version('A3'));
   // The domain's own after script replaces the default.
   await saveGlobalScript(db.pool, {
     domain: 'store.example',
@@ -120,7 +134,7 @@ test('delivery loads the active script and the domain global scripts in one quer
     source: '',
     compiled: 'G3',
   });
-  assert.equal((await loadDeliveryScripts(db.pool, [bob])).get(bob)?.after, 'G3');
+  assert.deepEqual((await loadDeliveryScripts(db.pool, [bob])).get(bob)?.after, version('G3'));
 });
 
 test('one vacation response per sender and handle within the period', async () => {

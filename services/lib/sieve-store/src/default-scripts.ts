@@ -5,7 +5,7 @@ import { compileSieve, serializeCompiled } from '@hermod/sieve';
  * spam (Rspamd's add-header/rewrite-subject) or DMARC quarantine (spamtest 10, see mda's
  * spamTestOf) goes to the \Junk mailbox (by special use, else by name; INBOX when there is
  * neither), unless a filter before it filed, redirected or discarded the message: an after-script
- * runs only while the implicit keep is in effect. A domain replaces it with an after-script of its
+ * runs only while keep is in effect (docs/sieve-language.md, "Several scripts"). A domain replaces it with an after-script of its
  * own (CLI or MailDomain spec.sieve.after); an empty one disables it.
  */
 export const DEFAULT_AFTER_SCRIPT = `# Hermod's default: mail the MX judged spam goes to Junk.

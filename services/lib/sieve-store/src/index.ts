@@ -3,6 +3,7 @@ export { DEFAULT_AFTER_SCRIPT, defaultAfterScript } from './default-scripts.js';
 export { SieveScriptError, type SieveScriptErrorCode } from './errors.js';
 export {
   activateScript,
+  type DeliveryScript,
   type DeliveryScripts,
   deleteScript,
   type GlobalPhase,

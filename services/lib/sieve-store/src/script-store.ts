@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
 import { defaultAfterScript } from './default-scripts.js';
 import { SieveScriptError } from './errors.js';
@@ -25,15 +26,26 @@ export interface GlobalScript {
   compiled: string;
 }
 
+/**
+ * One script delivery runs, known by the digest of its compiled form (md5, the `compiled_digest` column):
+ * either what the caller's cache holds for that digest (`cached`) or, when it holds nothing, the compiled
+ * form itself (`compiled`, serializeCompiled's text).
+ */
+export interface DeliveryScript<T> {
+  digest: string;
+  cached?: T;
+  compiled?: string;
+}
+
 /** What delivery runs for one account: its active script and its domain's before/after scripts. */
-export interface DeliveryScripts {
+export interface DeliveryScripts<T = never> {
   accountId: number;
   address: string;
   domain: string;
-  before?: string;
-  personal?: string;
+  before?: DeliveryScript<T>;
+  personal?: DeliveryScript<T>;
   /** The domain's after script, or the default after-script when it has none. */
-  after: string;
+  after: DeliveryScript<T>;
 }
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
@@ -256,16 +268,29 @@ export async function ownedGlobalDomains(db: Queryable): Promise<string[]> {
   return rows.map((r) => r.domain);
 }
 
+/** md5 of the default after-script's compiled form (as PostgreSQL's md5() of a stored one). */
+let defaultAfterDigest: string | undefined;
+const defaultAfter = (): { digest: string; compiled: string } => {
+  const compiled = defaultAfterScript();
+  defaultAfterDigest ??= createHash('md5').update(compiled, 'utf8').digest('hex');
+  return { digest: defaultAfterDigest, compiled };
+};
+
 /**
- * The compiled scripts delivery runs for these accounts, in one round trip: the domain's before
- * script, the account's active script, and the domain's after script or, for a domain without one,
- * the default after-script (spam to Junk, default-scripts.ts). Every existing account is in the
- * result.
+ * The scripts delivery runs for these accounts: the domain's before script, the account's active
+ * script, and the domain's after script or, for a domain without one, the default after-script (spam
+ * to Junk, default-scripts.ts). Every existing account is in the result.
+ *
+ * One query reads the digests; `cached` answers from the caller's cache (it is asked once per digest,
+ * so what it returns stays valid for this batch); a second query reads the compiled forms of the
+ * digests it did not know, only when there are any.
  */
-export async function loadDeliveryScripts(
+export async function loadDeliveryScripts<T = never>(
   db: Queryable,
   accountIds: number[],
-): Promise<Map<number, DeliveryScripts>> {
+  cached: (digest: string) => T | undefined = () => undefined,
+  attempt = 1,
+): Promise<Map<number, DeliveryScripts<T>>> {
   const { rows } = await db.query<{
     id: number;
     address: string;
@@ -275,21 +300,60 @@ export async function loadDeliveryScripts(
     after: string | null;
   }>(
     `SELECT a.id, a.address, a.domain,
-       (SELECT compiled FROM sieve_scripts s WHERE s.account_id = a.id AND s.active) AS personal,
-       (SELECT compiled FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'before') AS before,
-       (SELECT compiled FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'after') AS after
+       (SELECT compiled_digest FROM sieve_scripts s WHERE s.account_id = a.id AND s.active) AS personal,
+       (SELECT compiled_digest FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'before') AS before,
+       (SELECT compiled_digest FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'after') AS after
      FROM accounts a WHERE a.id = ANY($1::bigint[])`,
     [accountIds],
   );
-  const out = new Map<number, DeliveryScripts>();
+  const known = new Map<string, T | undefined>();
+  const lookup = (digest: string) => {
+    if (!known.has(digest)) known.set(digest, cached(digest));
+    return known.get(digest);
+  };
+  const missing = new Set<string>();
+  for (const r of rows)
+    for (const digest of [r.personal, r.before, r.after])
+      if (digest !== null && lookup(digest) === undefined) missing.add(digest);
+  // The compiled forms of new digests, from the rows that had them (a script replaced since the first
+  // query has a new digest: its text is not found here, and the load starts again).
+  const texts = new Map<string, string>();
+  if (missing.size > 0) {
+    const { rows: found } = await db.query<{ digest: string; compiled: string }>(
+      `SELECT compiled_digest AS digest, compiled FROM sieve_scripts
+        WHERE account_id = ANY($1::bigint[]) AND active AND compiled_digest = ANY($3::text[])
+       UNION ALL
+       SELECT compiled_digest, compiled FROM sieve_global_scripts
+        WHERE domain = ANY($2::text[]) AND phase <> 'library' AND compiled_digest = ANY($3::text[])`,
+      [accountIds, [...new Set(rows.map((r) => r.domain))], [...missing]],
+    );
+    for (const f of found) texts.set(f.digest, f.compiled);
+    if (texts.size < missing.size) {
+      if (attempt >= 3) throw new Error('Sieve scripts kept changing while delivery read them');
+      return loadDeliveryScripts(db, accountIds, cached, attempt + 1);
+    }
+  }
+  const script = (digest: string): DeliveryScript<T> => {
+    const hit = lookup(digest);
+    if (hit !== undefined) return { digest, cached: hit };
+    return { digest, compiled: texts.get(digest)! };
+  };
+  const out = new Map<number, DeliveryScripts<T>>();
   for (const r of rows) {
+    let after: DeliveryScript<T>;
+    if (r.after !== null) after = script(r.after);
+    else {
+      const d = defaultAfter();
+      const hit = lookup(d.digest);
+      after = hit !== undefined ? { digest: d.digest, cached: hit } : d;
+    }
     out.set(Number(r.id), {
       accountId: Number(r.id),
       address: r.address,
       domain: r.domain,
-      ...(r.before !== null ? { before: r.before } : {}),
-      ...(r.personal !== null ? { personal: r.personal } : {}),
-      after: r.after ?? defaultAfterScript(),
+      ...(r.before !== null ? { before: script(r.before) } : {}),
+      ...(r.personal !== null ? { personal: script(r.personal) } : {}),
+      after,
     });
   }
   return out;

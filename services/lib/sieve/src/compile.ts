@@ -1,5 +1,14 @@
 /** Compiler: parse, check every command against its definition and the required extensions. */
-import { type ArgKind, type Node, type Registry, str, type ValidateContext, type Value } from './core.js';
+import {
+  type ArgKind,
+  DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_MAX_NOTIFICATIONS,
+  type Node,
+  type Registry,
+  str,
+  type ValidateContext,
+  type Value,
+} from './core.js';
 import { defaultRegistry } from './definitions.js';
 import { ihaveAvailable } from './ext/environment.js';
 import { SIEVE_EXTENSIONS } from './extensions.js';
@@ -92,7 +101,11 @@ function compileOne(
     warning(node, message) {
       warnings.push({ line: node.line, column: node.column, message });
     },
-    options: { maxNesting },
+    options: {
+      maxNesting,
+      maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      maxNotifications: options.maxNotifications ?? DEFAULT_MAX_NOTIFICATIONS,
+    },
     globals,
     included,
     loopDepth: 0,

@@ -28,13 +28,24 @@ export interface TagDef {
   arg?: ArgKind;
 }
 
+/** editheader: the largest value addheader adds, in bytes (Pigeonhole's default too). */
+export const DEFAULT_MAX_HEADER_BYTES = 2048;
+/** enotify: the most notify actions of one run (Pigeonhole's default too). */
+export const DEFAULT_MAX_NOTIFICATIONS = 10;
+
 export interface ValidateContext {
   /** Extensions required in the current scope. */
   has(ext: string): boolean;
   error(node: { line: number; column: number }, message: string): void;
   warning(node: { line: number; column: number }, message: string): void;
   /** Top-level and block position information. */
-  readonly options: { maxNesting: number };
+  readonly options: {
+    maxNesting: number;
+    /** Largest value editheader's addheader may add (checked at compile time for constant values). */
+    maxHeaderBytes: number;
+    /** Most notify actions of a run; 0: notify is refused at compile time. */
+    maxNotifications: number;
+  };
   /** Compiles an included script (include extension); returns its key or undefined after reporting. */
   include?(
     node: Node,

@@ -102,13 +102,27 @@ export interface MailAddress {
  * Parses an address list (RFC 5322, with groups, comments, quoted strings, obsolete routes); returns null
  * when the value is not a valid address list.
  */
+/** Thrown inside parseAddressList on a syntax error: not an Error, so no stack trace is taken. */
+const SYNTAX = Symbol('address syntax');
+const isWsp = (c: number) => c === 32 || c === 9 || c === 13 || c === 10;
+/** RFC 5322 atext, and any non-ASCII character. */
+const ATEXT = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) {
+    const ch = String.fromCharCode(c);
+    t[c] = /[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]/.test(ch) ? 1 : 0;
+  }
+  return t;
+})();
+const isAtext = (c: number) => c >= 128 || ATEXT[c] === 1;
+
 export function parseAddressList(value: string): MailAddress[] | null {
   const s = value;
   let i = 0;
   const out: MailAddress[] = [];
   const skipCfws = () => {
     for (;;) {
-      while (i < s.length && /[ \t\r\n]/.test(s[i]!)) i++;
+      while (i < s.length && isWsp(s.charCodeAt(i))) i++;
       if (s[i] === '(') {
         let depth = 0;
         while (i < s.length) {
@@ -120,11 +134,10 @@ export function parseAddressList(value: string): MailAddress[] | null {
             if (depth === 0) break;
           }
         }
-        if (depth !== 0) throw new Error('unbalanced comment');
+        if (depth !== 0) throw SYNTAX;
       } else return;
     }
   };
-  const atext = /[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]/;
   const word = (allowDot: boolean): string | null => {
     skipCfws();
     if (s[i] === '"') {
@@ -135,12 +148,12 @@ export function parseAddressList(value: string): MailAddress[] | null {
         r += s[i] ?? '';
         i++;
       }
-      if (s[i] !== '"') throw new Error('unterminated quoted string');
+      if (s[i] !== '"') throw SYNTAX;
       i++;
       return r;
     }
     const start = i;
-    while (i < s.length && (atext.test(s[i]!) || (allowDot && s[i] === '.'))) i++;
+    while (i < s.length && (isAtext(s.charCodeAt(i)) || (allowDot && s[i] === '.'))) i++;
     return i > start ? s.slice(start, i) : null;
   };
   const addrSpec = (): MailAddress => {
@@ -149,7 +162,7 @@ export function parseAddressList(value: string): MailAddress[] | null {
       // dots are taken into the atom: leading, trailing and doubled dots (obsolete, still sent by some
       // mobile carriers) are accepted in the local part
       const w = word(true);
-      if (w === null) throw new Error('expected local part');
+      if (w === null) throw SYNTAX;
       parts.push(w);
       skipCfws();
       if (s[i] === '.') {
@@ -159,20 +172,20 @@ export function parseAddressList(value: string): MailAddress[] | null {
       break;
     }
     skipCfws();
-    if (s[i] !== '@') throw new Error('expected @');
+    if (s[i] !== '@') throw SYNTAX;
     i++;
     skipCfws();
     let domain = '';
     if (s[i] === '[') {
       const e = s.indexOf(']', i);
-      if (e < 0) throw new Error('bad domain literal');
+      if (e < 0) throw SYNTAX;
       domain = s.slice(i, e + 1);
       i = e + 1;
     } else {
       const labels: string[] = [];
       for (;;) {
         const w = word(false);
-        if (w === null) throw new Error('expected domain');
+        if (w === null) throw SYNTAX;
         labels.push(w);
         skipCfws();
         if (s[i] === '.') {
@@ -205,18 +218,18 @@ export function parseAddressList(value: string): MailAddress[] | null {
       skipCfws();
       if (s[i] === '<') break;
       const w = word(true);
-      if (w === null) throw new Error('expected phrase or <');
+      if (w === null) throw SYNTAX;
     }
     i++;
     skipCfws();
     if (s[i] === '@') {
       // obsolete route
       const e = s.indexOf(':', i);
-      if (e < 0) throw new Error('bad route');
+      if (e < 0) throw SYNTAX;
       i = e + 1;
     }
     const a = addrSpec();
-    if (s[i] !== '>') throw new Error('expected >');
+    if (s[i] !== '>') throw SYNTAX;
     i++;
     skipCfws();
     out.push(a);
@@ -259,7 +272,7 @@ export function parseAddressList(value: string): MailAddress[] | null {
       }
       i = save;
       mailbox();
-      if (i < s.length && s[i] !== ',') throw new Error('garbage after address');
+      if (i < s.length && s[i] !== ',') throw SYNTAX;
     }
     return out;
   } catch {

@@ -3,7 +3,7 @@ import { defaultRegistry } from './definitions.js';
 import { notifyAllowed } from './ext/enotify.js';
 import { currentFlags } from './ext/imap4flags.js';
 import { vacationAllowed } from './ext/vacation.js';
-import { RunState, Runtime, StopSignal } from './runtime.js';
+import { normalizeMailbox, RunState, Runtime, StopSignal } from './runtime.js';
 import type { CompiledScript, SieveAction, SieveEnvironment, SieveMessage, SieveResult } from './types.js';
 
 export async function runSieve(
@@ -15,9 +15,11 @@ export async function runSieve(
 }
 
 /**
- * Runs scripts in sequence (global before, personal, global after) on one message. A script runs only when
- * the scripts before it left the implicit keep in effect (as Pigeonhole's multiscript does); `stop` ends
- * only the script it is in. Actions accumulate; the implicit keep, when still in effect, comes last.
+ * Runs scripts in sequence (global before, personal, global after) on one message, with Pigeonhole's
+ * multiscript rules: a script runs only when the one before it left keep in effect (the implicit keep, or
+ * an explicit `keep`); `stop` ends only the script it is in; the actions of a finished script are final
+ * (see `finishScript`). A script that fails ends the sequence: its own actions are dropped, those of the
+ * scripts before it stand, and the message is kept.
  */
 export async function runSieveScripts(
   scripts: CompiledScript[],
@@ -26,11 +28,39 @@ export async function runSieveScripts(
 ): Promise<SieveResult> {
   const state = new RunState(message, env);
   for (const script of scripts) {
+    const duplicates = state.duplicates.length;
     const err = await executeScript(defaultRegistry, script, state, 'main');
-    if (err) return { actions: [{ kind: 'keep', flags: [] }], duplicates: [], errors: [err] };
-    if (state.keepCancelled) break;
+    if (err) return failedResult(state, duplicates, err);
+    if (!finishScript(state)) break;
   }
   return resultOf(state);
+}
+
+/**
+ * Ends one script of a sequence: its actions become final (a later script's duplicate of one is dropped
+ * and does not conflict with it) and the answer is whether the next script runs, that is whether keep is
+ * still in effect. The next script starts with the implicit keep in effect again.
+ */
+export function finishScript(state: RunState): boolean {
+  state.committed = state.actions.length;
+  const goOn = !state.keepCancelled || state.explicitKeep;
+  if (goOn) state.keepCancelled = false;
+  state.explicitKeep = false;
+  return goOn;
+}
+
+/** The result of a sequence whose current script failed: the finished scripts' actions and a keep. */
+function failedResult(
+  state: RunState,
+  duplicates: number,
+  err: { line: number; column: number; message: string },
+): SieveResult {
+  state.actions.length = state.committed;
+  state.duplicates.length = duplicates;
+  state.keepCancelled = false;
+  state.implicitFlags = [];
+  const { modifiedMessage: _edited, ...result } = resultOf(state);
+  return { ...result, errors: [err] };
 }
 
 /** Runs one script against the run state; returns the runtime error, if any. */
@@ -57,16 +87,23 @@ export async function executeScript(
   }
 }
 
-export function resultOf(state: RunState): SieveResult {
+/** The result of a run; with `from`, only the actions from that index on (a test harness executes rounds). */
+export function resultOf(state: RunState, from = 0): SieveResult {
   const actions: SieveAction[] = [];
-  for (const a of state.actions) {
+  for (const a of state.actions.slice(from)) {
     if (a.kind === 'vacation' && !vacationAllowed(state, a)) continue;
     if (a.kind === 'notify' && !notifyAllowed(state)) continue;
     const { line: _l, column: _c, script: _s, edited, ...action } = a;
     if (edited !== undefined) (action as { message?: Buffer }).message = Buffer.from(edited, 'latin1');
     actions.push(action as SieveAction);
   }
-  if (!state.keepCancelled) actions.push({ kind: 'keep', flags: state.implicitFlags });
+  // the implicit keep, unless a finished script stored the message in INBOX already
+  const keptBefore = state.actions.some(
+    (a, i) =>
+      i < state.committed &&
+      (a.kind === 'keep' || (a.kind === 'fileinto' && normalizeMailbox(a.mailbox) === 'INBOX')),
+  );
+  if (!state.keepCancelled && !keptBefore) actions.push({ kind: 'keep', flags: state.implicitFlags });
   const result: SieveResult = { actions, duplicates: state.duplicates, errors: [] };
   if (state.notices.length > 0) result.notices = state.notices;
   if (state.message.edited) result.modifiedMessage = Buffer.from(state.message.text(), 'latin1');

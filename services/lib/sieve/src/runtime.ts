@@ -1,10 +1,18 @@
 /** The interpreter: state of one delivery's evaluation (message, actions, variables) and its helpers. */
 import { LRUCache } from 'lru-cache';
-import { type Node, type Registry, SieveRuntimeError, str } from './core.js';
+import {
+  DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_MAX_NOTIFICATIONS,
+  type Node,
+  type Registry,
+  SieveRuntimeError,
+  str,
+} from './core.js';
 import {
   flattenParts,
   type HeaderField,
   headerValue,
+  type MailAddress,
   type MimePart,
   parseMime,
   splitMessage,
@@ -22,7 +30,8 @@ const DEFAULTS = {
   timeBudgetMs: 100,
   maxActions: 32,
   maxRedirects: 4,
-  maxHeaderBytes: 1024,
+  maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
+  maxNotifications: DEFAULT_MAX_NOTIFICATIONS,
   maxVariableBytes: 4000,
 };
 
@@ -39,6 +48,8 @@ export class MessageState {
   body: string;
   edited = false;
   private mime: MimePart | undefined;
+  /** Address lists parsed from header values, by value (several address tests read the same From). */
+  readonly addressLists = new Map<string, MailAddress[] | null>();
   constructor(readonly source: SieveMessage) {
     const parts = splitMessage(source.raw.toString('latin1'));
     this.headers = parts.headers;
@@ -63,7 +74,15 @@ export class MessageState {
 /** State shared by every script of one run (a sequence of global and personal scripts). */
 export class RunState {
   actions: InternalAction[] = [];
+  /**
+   * Actions before this index belong to scripts that already finished in a sequence (global before,
+   * personal, global after): they are final, as if executed, so later scripts do not conflict with them
+   * (a duplicate of one is dropped, a reject after a stored copy is allowed).
+   */
+  committed = 0;
   keepCancelled = false;
+  /** The script now running took an explicit keep (a sequence goes on after it, as with implicit keep). */
+  explicitKeep = false;
   redirects = 0;
   duplicates: { id: string; seconds: number }[] = [];
   /** The message under evaluation (replaceable by a test harness). */
@@ -87,6 +106,7 @@ export class RunState {
       maxActions: env.maxActions ?? DEFAULTS.maxActions,
       maxRedirects: env.maxRedirects ?? DEFAULTS.maxRedirects,
       maxHeaderBytes: env.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
+      maxNotifications: env.maxNotifications ?? DEFAULTS.maxNotifications,
       maxVariableBytes: env.maxVariableBytes ?? DEFAULTS.maxVariableBytes,
     };
     this.deadline = performance.now() + this.limits.timeBudgetMs;
@@ -105,7 +125,10 @@ function program(kind: 'r' | 'w', pattern: string, icase: boolean): Program {
 }
 
 export function asciiLower(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  // toLowerCase is the same for pure ASCII (most header values), and much cheaper
+  for (let i = 0; i < s.length; i++)
+    if (s.charCodeAt(i) > 0x7f) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  return s.toLowerCase();
 }
 
 function numericValue(s: string): number {
@@ -289,8 +312,11 @@ export class Runtime {
       return values.some((v) => keys.some((k) => relational(op, compareWith(comparator, v, k))));
     }
     const captures = setsMatchValues && this.requires.has('variables');
+    const containsKeys = tags.contains && icase ? keys.map(asciiLower) : keys;
     for (const v of values) {
-      for (const k of keys) {
+      const hay = tags.contains && icase ? asciiLower(v) : v;
+      for (let ki = 0; ki < keys.length; ki++) {
+        const k = keys[ki]!;
         if (tags.matches) {
           if (!k.includes('*') && !k.includes('?') && !k.includes('\\')) {
             if (compareWith(comparator, v, k) === 0) {
@@ -324,9 +350,7 @@ export class Runtime {
             return true;
           }
         } else if (tags.contains) {
-          const hay = icase ? asciiLower(v) : v;
-          const needle = icase ? asciiLower(k) : k;
-          if (hay.includes(needle)) return true;
+          if (hay.includes(containsKeys[ki]!)) return true;
         } else if (compareWith(comparator, v, k) === 0) return true;
       }
     }
@@ -383,34 +407,54 @@ export class Runtime {
   addAction(node: Node, action: SieveAction): void {
     const st = this.state;
     const acts = st.actions;
+    const live = (i: number) => i >= st.committed;
     const mailboxOf = (a: SieveAction) =>
       a.kind === 'keep' ? 'INBOX' : a.kind === 'fileinto' ? normalizeMailbox(a.mailbox) : undefined;
     const stores = (a: SieveAction) => a.kind === 'keep' || a.kind === 'fileinto';
+    const liveOne = (pred: (a: InternalAction) => boolean) => acts.find((a, i) => live(i) && pred(a));
+    const committedOne = (pred: (a: InternalAction) => boolean) => acts.find((a, i) => !live(i) && pred(a));
     if (action.kind === 'reject') {
-      if (acts.some((a) => a.kind === 'reject'))
+      if (liveOne((a) => a.kind === 'reject'))
         this.error(node, 'duplicate reject/ereject action not allowed');
-      const other = acts.find(
-        (a) => stores(a) || (a.kind === 'redirect' && !a.copy) || a.kind === 'vacation',
-      );
+      if (committedOne((a) => a.kind === 'reject')) return; // a finished script rejected it already
+      const other = liveOne((a) => stores(a) || (a.kind === 'redirect' && !a.copy) || a.kind === 'vacation');
       if (other) this.error(node, `reject action conflicts with earlier ${other.kind} action`);
+      if (committedOne((a) => a.kind === 'vacation')) {
+        // a response went to the sender already: the reject only ends the delivery (Pigeonhole)
+        action = { kind: 'discard' };
+      }
     } else if (stores(action) || action.kind === 'redirect') {
-      const rej = acts.find((a) => a.kind === 'reject');
-      if (rej) this.error(node, `${action.kind} action conflicts with earlier reject action`);
+      if (liveOne((a) => a.kind === 'reject'))
+        this.error(node, `${action.kind} action conflicts with earlier reject action`);
     }
     if (action.kind === 'vacation') {
-      if (acts.some((a) => a.kind === 'vacation')) this.error(node, 'duplicate vacation action not allowed');
-      if (acts.some((a) => a.kind === 'reject'))
+      if (liveOne((a) => a.kind === 'vacation')) this.error(node, 'duplicate vacation action not allowed');
+      if (committedOne((a) => a.kind === 'vacation')) return;
+      if (liveOne((a) => a.kind === 'reject'))
         this.error(node, 'vacation action conflicts with earlier reject action');
     }
+    if (action.kind === 'keep') st.explicitKeep = true;
     if (stores(action)) {
       const mb = mailboxOf(action);
       const existing = acts.findIndex((a) => stores(a) && mailboxOf(a) === mb);
       if (existing >= 0) {
-        // duplicate store into one mailbox: one delivery, the later flags win
+        // duplicate store into one mailbox: one delivery, the later flags win; keep takes the place
+        // of a `fileinto "INBOX"` (Pigeonhole: a keep has precedence over an equal store)
         const prev = acts[existing]!;
         const flags = (action as { flags: string[] }).flags;
         if (prev.kind === 'keep' || prev.kind === 'fileinto') prev.flags = flags;
         if (prev.kind === 'fileinto' && action.kind === 'fileinto') prev.copy = prev.copy && action.copy;
+        if (prev.kind === 'fileinto' && action.kind === 'keep') {
+          const { line, column, script, edited } = prev;
+          acts[existing] = {
+            kind: 'keep',
+            flags,
+            line,
+            column,
+            ...(script !== undefined ? { script } : {}),
+            ...(edited !== undefined ? { edited } : {}),
+          };
+        }
         if (!(action.kind === 'fileinto' && action.copy)) st.keepCancelled = true;
         return;
       }
@@ -434,6 +478,10 @@ export class Runtime {
         JSON.stringify({ ...a, line: 0, column: 0, script: '' }) ===
         JSON.stringify({ ...action, line: 0, column: 0, script: '' });
       if (acts.some((a) => a.kind === 'notify' && same(a))) return;
+      const max = st.limits.maxNotifications;
+      if (max === 0) this.error(node, 'local policy prohibits the use of a notify action');
+      if (acts.filter((a) => a.kind === 'notify').length >= max)
+        this.error(node, `number of notify actions exceeds policy limit (${max})`);
     }
     if (acts.length >= st.limits.maxActions)
       this.error(node, `total number of actions exceeds policy limit (${st.limits.maxActions})`);

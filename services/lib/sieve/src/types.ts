@@ -23,6 +23,10 @@ export interface CompileOptions {
   maxIncludes?: number;
   /** Extensions allowed in `require` (default SIEVE_EXTENSIONS). */
   extensions?: readonly string[];
+  /** Largest header field value addheader may add, in bytes (default 2048, as at run time). */
+  maxHeaderBytes?: number;
+  /** Most notify actions per run (default 10, as at run time); 0 refuses notify at compile time. */
+  maxNotifications?: number;
 }
 
 /** The compiled form of a script: opaque to callers; store it with serializeCompiled. */
@@ -93,8 +97,17 @@ export interface SieveEnvironment {
   vacationDontCheckRecipient?: boolean;
   /** Largest value a variable holds, in bytes (default 4000; longer values are cut). */
   maxVariableBytes?: number;
-  /** Largest header field editheader may add, in bytes (default 1024). */
+  /** Largest header field value editheader may add, in bytes (default 2048). */
   maxHeaderBytes?: number;
+  /**
+   * Header fields (lower case) editheader may not add, and may not delete: an attempt leaves the message
+   * as it is. Received and Auto-Submitted are never deleted in any case; Subject cannot be protected
+   * (RFC 5293 section 7).
+   */
+  editheaderForbidAdd?: readonly string[];
+  editheaderForbidDelete?: readonly string[];
+  /** Most notify actions per run (default 10); 0 prohibits notify. */
+  maxNotifications?: number;
 }
 
 /**
@@ -140,7 +153,8 @@ export type SieveAction =
 export interface SieveResult {
   /**
    * Actions to perform, in order; includes the implicit keep when no action cancelled it. When `errors` is
-   * not empty the run failed: `actions` is then a single keep (the fallback) and nothing else may be done.
+   * not empty the run failed: `actions` is then the actions of the scripts of the sequence that finished
+   * before the failing one (none for a single script) and a keep (the fallback).
    */
   actions: SieveAction[];
   /** The message after editheader changes; absent when no header was edited. */

@@ -221,6 +221,46 @@ test('compiled scripts survive serialization', async () => {
   assert.throws(() => deserializeCompiled('{"format":"other"}'));
 });
 
+test('editheader: protected fields, configured protection and the value size limit', async () => {
+  const script = compiled(`require "editheader";
+deleteheader "received"; deleteheader "x-keep"; deleteheader "subject";
+addheader "received" "by sieve"; addheader "x-no" "x"; addheader "subject" "new";`);
+  const raw = 'Received: by mx\r\nX-Keep: 1\r\nSubject: old\r\n\r\nbody\r\n';
+  const r = await runSieve(
+    script,
+    message(raw),
+    env({ editheaderForbidAdd: ['x-no', 'subject'], editheaderForbidDelete: ['x-keep', 'subject'] }),
+  );
+  const text = r.modifiedMessage!.toString();
+  // Received is never deleted but may be added; Subject cannot be protected
+  assert.match(text, /^received: by sieve\r\nReceived: by mx\r\nX-Keep: 1\r\n/im);
+  assert.doesNotMatch(text, /x-no|Subject: old/i);
+  assert.match(text, /subject: new/i);
+  // 2048 bytes by default, at compile time for a constant value and at run time
+  const big = `require "editheader"; addheader "x-big" "${'A'.repeat(1500)}";`;
+  assert.ok(compileSieve(big).ok);
+  assert.equal(compileSieve(big, { maxHeaderBytes: 1024 }).ok, false);
+  const runtime = compiled(
+    `require ["editheader", "variables"]; set "v" "${'A'.repeat(1500)}"; addheader "x-big" "\${v}";`,
+  );
+  assert.deepEqual((await runSieve(runtime, message(), env())).errors, []);
+  assert.equal((await runSieve(runtime, message(), env({ maxHeaderBytes: 1024 }))).errors.length, 1);
+});
+
+test('enotify: at most maxNotifications notify actions; 0 refuses notify at compile time', async () => {
+  const notify = (n: number) =>
+    `require "enotify";\n${Array.from({ length: n }, (_, i) => `notify "mailto:u${i}@example.net";`).join('\n')}`;
+  assert.deepEqual((await runSieve(compiled(notify(10)), message(), env())).errors, []);
+  const over = await runSieve(compiled(notify(11)), message(), env());
+  assert.match(over.errors[0]?.message ?? '', /number of notify actions exceeds policy limit \(10\)/);
+  assert.equal(
+    (await runSieve(compiled(notify(3)), message(), env({ maxNotifications: 2 }))).errors.length,
+    1,
+  );
+  const refused = compileSieve(notify(1), { maxNotifications: 0 });
+  assert.ok(!refused.ok && /prohibits the use of a notify action/.test(refused.errors[0]!.message));
+});
+
 test('global before script filing as spam stops later scripts', async () => {
   const before = compiled(
     'require ["fileinto", "spamtest", "relational", "comparator-i;ascii-numeric"];\n' +
@@ -237,6 +277,69 @@ test('global before script filing as spam stops later scripts', async () => {
     ham.actions.map((a) => a.kind),
     ['discard'],
   );
+});
+
+test('several scripts: the multiscript rules of docs/sieve-language.md', async (t) => {
+  const kinds = (r: { actions: { kind: string }[] }) => r.actions.map((a) => a.kind);
+  // not from a list: a vacation response is allowed
+  const personalMail = MESSAGE.replace('List-Id: <acme.example.org>\r\n', '');
+  const run = (scripts: string[], extra: Partial<SieveEnvironment> = {}) =>
+    runSieveScripts(scripts.map(compiled), message(personalMail), env(extra));
+  await t.test('a personal script that cancels the implicit keep ends the sequence', async () => {
+    const r = await run(['require "fileinto"; fileinto "Work";', 'discard;']);
+    assert.deepEqual(kinds(r), ['fileinto']);
+  });
+  await t.test('fileinto :copy in before, discard in after: the copy only', async () => {
+    const r = await run(['require ["fileinto", "copy"]; fileinto :copy "Archive";', 'keep;', 'discard;']);
+    // keep (explicit) in the personal script lets the after-script run; its discard only ends the
+    // implicit keep: the copy and the explicit keep stand
+    assert.deepEqual(kinds(r), ['fileinto', 'keep', 'discard']);
+    const r2 = await run(['require ["fileinto", "copy"]; fileinto :copy "Archive";', 'discard;']);
+    assert.deepEqual(kinds(r2), ['fileinto', 'discard']);
+  });
+  await t.test('stop in before ends that script only', async () => {
+    const r = await run(['stop; discard;', 'require "fileinto"; fileinto "Work";']);
+    assert.deepEqual(kinds(r), ['fileinto']);
+  });
+  await t.test('an explicit keep goes on to the next script, whose implicit keep adds nothing', async () => {
+    const r = await run(['keep;', 'require "fileinto"; fileinto "Work";']);
+    assert.deepEqual(kinds(r), ['keep', 'fileinto']);
+    const r2 = await run(['keep;', 'require "imap4flags"; addflag "$x";']);
+    assert.deepEqual(kinds(r2), ['keep']);
+  });
+  await t.test("a finished script's actions do not conflict with later ones", async () => {
+    // reject after a stored copy of an earlier script is allowed (within one script it is an error)
+    const r = await run([
+      'require ["fileinto", "copy"]; fileinto :copy "Archive";',
+      'require "reject"; reject "no";',
+    ]);
+    assert.deepEqual(kinds(r), ['fileinto', 'reject']);
+    assert.deepEqual(r.errors, []);
+    const same = await run([
+      'require ["fileinto", "copy", "reject"]; fileinto :copy "Archive"; reject "no";',
+    ]);
+    assert.equal(same.errors.length, 1);
+    // a second vacation or reject of a later script is dropped, not an error
+    const vacation = 'require "vacation"; vacation "away";';
+    const v = await run([vacation, `${vacation} keep;`]);
+    assert.deepEqual(kinds(v), ['vacation', 'keep']);
+    assert.deepEqual(v.errors, []);
+    // a reject after an earlier script's vacation only ends the delivery (no second response)
+    const rv = await run([vacation, 'require "reject"; reject "no";']);
+    assert.deepEqual(kinds(rv), ['vacation', 'discard']);
+  });
+  await t.test("a failing script keeps the message; the finished scripts' actions stand", async () => {
+    const r = await run(
+      [
+        'require ["fileinto", "copy"]; fileinto :copy "Archive";',
+        'require ["fileinto", "copy"]; fileinto :copy "X"; redirect "a@example.net"; redirect "b@example.net";',
+      ],
+      { maxRedirects: 1 },
+    );
+    assert.deepEqual(kinds(r), ['fileinto', 'keep']);
+    assert.equal((r.actions[0] as { mailbox: string }).mailbox, 'Archive');
+    assert.equal(r.errors.length, 1);
+  });
 });
 
 test('duplicate: ids are reported for the caller to record, seen ids match', async () => {

@@ -17,7 +17,12 @@ import {
   type SieveAction,
   type SieveResult,
 } from '@hermod/sieve';
-import { type DeliveryScripts, loadDeliveryScripts, seenDuplicates } from '@hermod/sieve-store';
+import {
+  type DeliveryScript,
+  type DeliveryScripts,
+  loadDeliveryScripts,
+  seenDuplicates,
+} from '@hermod/sieve-store';
 import { LRUCache } from 'lru-cache';
 import {
   autoReplyRefusal,
@@ -84,14 +89,16 @@ export interface FilterOutcome {
   ended?: string;
 }
 
+/** Scripts as the engine runs them, by the digest of their compiled form (see loadDeliveryScripts). */
 const compiledCache = new LRUCache<string, CompiledScript>({ max: 1_000 });
-function compiled(text: string): CompiledScript {
-  let script = compiledCache.get(text);
-  if (!script) {
-    script = deserializeCompiled(text);
-    compiledCache.set(text, script);
+function compiled(script: DeliveryScript<CompiledScript>): CompiledScript {
+  if (script.cached) return script.cached;
+  let parsed = compiledCache.get(script.digest);
+  if (!parsed) {
+    parsed = deserializeCompiled(script.compiled ?? '');
+    compiledCache.set(script.digest, parsed);
   }
-  return script;
+  return parsed;
 }
 
 /**
@@ -192,11 +199,11 @@ export async function filterRecipients(
   if (items.length === 0) return out;
   const accountIds = [...new Set(items.map((i) => i.accountId))];
   // Every existing account has scripts to run (at least the default after-script), so the batch's
-  // reads are made for all its recipients: scripts, envelopes, bodies (whole), the accounts'
-  // mailboxes, one query each on the batch's session (a second session per batch could exhaust
-  // the pool when MDA_CONCURRENCY batches each hold one).
-  const [scripts, { rows: envelopes }, bodies, known] = await Promise.all([
-    loadDeliveryScripts(client, accountIds),
+  // reads are made for all its recipients: scripts, envelopes, bodies (whole), one query each on the
+  // batch's session (a second session per batch could exhaust the pool when MDA_CONCURRENCY batches
+  // each hold one); the accounts' mailboxes in one more query when a first script needs them.
+  const [scripts, { rows: envelopes }, bodies] = await Promise.all([
+    loadDeliveryScripts(client, accountIds, (digest) => compiledCache.get(digest)),
     client.query<{
       spool_id: string;
       idx: number;
@@ -215,8 +222,12 @@ export async function filterRecipients(
       client,
       items.map((i) => i.bodyId),
     ),
-    listMailboxesOf(client, accountIds),
   ]);
+  let mailboxesOf: Promise<Map<number, MailboxInfo[]>> | undefined;
+  const knownOf = async (accountId: number) => {
+    mailboxesOf ??= listMailboxesOf(client, accountIds);
+    return (await mailboxesOf).get(accountId) ?? [];
+  };
   const filtered = items.filter((i) => scripts.has(i.accountId));
   const envelope = new Map(envelopes.map((e) => [`${e.spool_id}/${e.idx}`, e]));
   // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
@@ -235,10 +246,11 @@ export async function filterRecipients(
       item,
       account,
       raw,
+      fields: headerFields(raw),
       envelopeFrom: env?.mail_from ?? '',
       envelopeTo: env?.address ?? account.address,
       mxJudgedSpam: env?.spam ?? false,
-      known: known.get(item.accountId) ?? [],
+      known: () => knownOf(item.accountId),
       mailbox: (key, find) => {
         let found = mailboxes.get(key);
         if (!found) {
@@ -288,26 +300,26 @@ interface RunContext {
   options: SieveDeliveryOptions;
   logger: Logger;
   item: FilterInput;
-  account: DeliveryScripts;
+  account: DeliveryScripts<CompiledScript>;
   raw: Buffer;
+  /** The message's header fields (headerFields), read once for the run and its actions. */
+  fields: ReturnType<typeof headerFields>;
   envelopeFrom: string;
   envelopeTo: string;
   /** Our MX's verdict (envelope placement junk): spamtest 10. */
   mxJudgedSpam: boolean;
-  /** The account's mailboxes as the batch read them (lookups not answered here query). */
-  known: readonly MailboxInfo[];
+  /** The account's mailboxes as the batch read them, on first use (lookups not answered here query). */
+  known(): Promise<readonly MailboxInfo[]>;
   /** A mailbox lookup, done once per batch for the same key. */
   mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
 }
 
 async function run(
-  { client, options, account, raw, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
+  { client, options, account, raw, fields, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
   now: Date,
 ): Promise<SieveResult> {
-  const list = [account.before, account.personal, account.after]
-    .filter((s): s is string => s !== undefined)
-    .map(compiled);
-  const spam = spamTestOf(headerFields(raw), mxJudgedSpam);
+  const list = [account.before, account.personal, account.after].filter((s) => s !== undefined).map(compiled);
+  const spam = spamTestOf(fields, mxJudgedSpam);
   return runSieveScripts(
     list,
     { raw, envelopeFrom, envelopeTo },
@@ -318,7 +330,7 @@ async function run(
       host: options.hostname,
       ...(spam ? { spamScore: spam.score, spamPercent: spam.percent } : {}),
       mailboxExists: async (name) =>
-        known.some((m) => m.name === normaliseMailbox(name)) ||
+        (await known()).some((m) => m.name === normaliseMailbox(name)) ||
         (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined,
       specialUseExists: async (name, flags) => {
         const { rows } = await client.query<{ n: number }>(
@@ -339,14 +351,12 @@ async function run(
   );
 }
 
-async function applyActions(
-  { client, options, logger, item, account, raw, envelopeFrom, envelopeTo, mailbox, known }: RunContext,
-  result: SieveResult,
-): Promise<FilterOutcome> {
+async function applyActions(context: RunContext, result: SieveResult): Promise<FilterOutcome> {
+  const { client, options, logger, item, account, raw, fields } = context;
+  const { envelopeFrom, envelopeTo, mailbox, known } = context;
   const outcome: FilterOutcome = { copies: [], outgoing: [], duplicates: result.duplicates };
   const message = result.modifiedMessage ?? raw;
   if (result.modifiedMessage) outcome.modified = result.modifiedMessage;
-  const fields = headerFields(raw);
   const recipientDomain = account.domain;
   const ended: string[] = [];
   const keepTarget = () =>
@@ -369,7 +379,8 @@ async function applyActions(
         addCopy(
           await mailbox(
             `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`,
-            () => fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, known),
+            async () =>
+              fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, await known()),
           ),
           action.flags,
         );

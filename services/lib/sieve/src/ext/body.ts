@@ -1,6 +1,6 @@
 /** body (RFC 5173): :raw, :content and :text transforms over the message's MIME parts. */
 import { COMPARATOR_TAGS, list, type Registry } from '../core.js';
-import { decodePartBody, flattenParts, type MimePart } from '../message.js';
+import { decodePartBody, findHeader, flattenParts, type MimePart, parseParams } from '../message.js';
 import type { Runtime } from '../runtime.js';
 import { validateMatch } from './common.js';
 
@@ -54,12 +54,28 @@ export function bodyValues(rt: Runtime, tags: Record<string, unknown>): string[]
   // :text (default): textual parts, HTML reduced to text
   const out: string[] = [];
   for (const p of parts) {
-    if (p.children.length) continue;
+    if (p.children.length || !readableAsText(p)) continue;
     if (p.contentType === 'text/html' || p.contentType === 'application/xhtml+xml')
       out.push(htmlToText(decodePartBody(p)));
     else if (p.contentType.startsWith('text/')) out.push(decodePartBody(p));
   }
   return out;
+}
+
+const TRANSFER_ENCODINGS = new Set(['7bit', '8bit', 'binary', 'quoted-printable', 'base64']);
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}$`);
+
+/**
+ * Whether :text may read a leaf part. Not when its transfer encoding is unknown (RFC 2045 6.4: such a
+ * part is application/octet-stream), nor when its Content-Type is malformed (`text/plain/stupid`): RFC
+ * 2045 5.2 only recommends reading that as text/plain, and Pigeonhole leaves such parts out.
+ */
+function readableAsText(p: MimePart): boolean {
+  const cte = findHeader(p.headers, 'content-transfer-encoding');
+  if (cte !== undefined && !TRANSFER_ENCODINGS.has(cte.toLowerCase())) return false;
+  const ct = findHeader(p.headers, 'content-type');
+  return ct === undefined || MEDIA_TYPE.test(parseParams(ct).value);
 }
 
 export function htmlToText(html: string): string {

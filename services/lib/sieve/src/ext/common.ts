@@ -79,8 +79,13 @@ export function addressPart(node: Node, rt: Runtime, a: AddressLike | null, raw:
 /** Address parts of header field values (address test). */
 export function headerAddresses(node: Node, rt: Runtime, values: string[]): string[] {
   const out: string[] = [];
+  const cache = rt.message.addressLists;
   for (const v of values) {
-    const list = parseAddressList(v);
+    let list = cache.get(v);
+    if (list === undefined) {
+      list = parseAddressList(v);
+      cache.set(v, list);
+    }
     if (!list) {
       const part = addressPart(node, rt, null, v);
       if (part !== null) out.push(part);

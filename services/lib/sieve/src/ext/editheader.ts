@@ -4,8 +4,10 @@ import { headerValue } from '../message.js';
 import { utf8ToLatin1 } from '../runtime.js';
 import { validateMatch } from './common.js';
 
-/** Fields a script may never add or delete. */
-const PROTECTED = new Set(['received', 'auto-submitted']);
+/** Fields a script may never delete (RFC 5293 section 7); adding them is allowed. */
+const NEVER_DELETED = new Set(['received', 'auto-submitted']);
+/** The one field that cannot be protected from a script (RFC 5293 section 7). */
+const UNPROTECTABLE = 'subject';
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 
 function encodeValue(value: string): string {
@@ -40,22 +42,26 @@ export function registerEditheader(reg: Registry): void {
       // RFC 5322 field bodies hold no control characters but folding whitespace (RFC 5293 4).
       if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(value))
         ctx.error(node, `addheader command: specified value '${value}' is invalid`);
+      const limit = ctx.options.maxHeaderBytes;
+      if (!(ctx.has('variables') && value.includes('${')) && Buffer.byteLength(value, 'utf8') > limit)
+        ctx.error(node, `addheader command: specified header value is too large (limit is ${limit} bytes)`);
     },
     run(node, rt) {
       const name = rt.estr(node.pos[0]);
       if (!FIELD_NAME.test(name))
         rt.error(node, `addheader action: specified field name '${name}' is invalid`);
+      const given = rt.estr(node.pos[1]);
+      const limit = rt.state.limits.maxHeaderBytes;
+      if (Buffer.byteLength(given, 'utf8') > limit)
+        rt.error(node, `addheader action: header value is too large (limit is ${limit} bytes)`);
       // line breaks become folding: the value unfolds to what the script wrote, minus the breaks
-      const value = rt
-        .estr(node.pos[1])
+      const value = given
         .replace(/(\r?\n)+$/, '')
         .replace(/\r?\n(?![ \t])/g, '\r\n ')
         .replace(/\r?\n/g, '\r\n');
-      if (PROTECTED.has(name.toLowerCase())) return;
+      const lower = name.toLowerCase();
+      if (lower !== UNPROTECTABLE && rt.env.editheaderForbidAdd?.includes(lower)) return;
       const raw = ` ${utf8ToLatin1(encodeValue(value))}`;
-      const limit = rt.state.limits.maxHeaderBytes;
-      if (name.length + raw.length + 1 > limit)
-        rt.error(node, `addheader action: header field is too large (limit is ${limit} bytes)`);
       const field = { name, raw };
       if (node.tags.last !== undefined) rt.message.headers.push(field);
       else rt.message.headers.unshift(field);
@@ -84,7 +90,8 @@ export function registerEditheader(reg: Registry): void {
       const name = rt.estr(node.pos[0]).toLowerCase();
       if (!FIELD_NAME.test(name))
         rt.error(node, `deleteheader action: specified field name '${name}' is invalid`);
-      if (PROTECTED.has(name)) return;
+      if (NEVER_DELETED.has(name)) return;
+      if (name !== UNPROTECTABLE && rt.env.editheaderForbidDelete?.includes(name)) return;
       const headers = rt.message.headers;
       const positions = headers.map((h, i) => (h.name.toLowerCase() === name ? i : -1)).filter((i) => i >= 0);
       let targets = positions;

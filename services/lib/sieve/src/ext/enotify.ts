@@ -63,6 +63,8 @@ export function registerEnotify(reg: Registry): void {
       message: { arg: 'string' },
     },
     validate(node, ctx) {
+      if (ctx.options.maxNotifications === 0)
+        ctx.error(node, 'notify command: local policy prohibits the use of a notify action');
       const method = str(node.pos[0])!;
       const dynamic = (s: string) => ctx.has('variables') && s.includes('${');
       if (!dynamic(method)) {
