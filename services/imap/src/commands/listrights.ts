@@ -1,5 +1,6 @@
 import { ALL_RIGHTS } from '@hermod/mail-store';
 import { accessMailbox } from '../acl/access.js';
+import { parseMailboxIdentifier } from '../acl/acl-arguments.js';
 import { OPTIONAL_RIGHTS } from '../acl/rights.js';
 import { astring } from '../protocol/compose.js';
 import { authenticated } from '../session/states.js';
@@ -15,10 +16,9 @@ export const listRightsCommand = defineCommand({
   name: 'LISTRIGHTS',
   states: authenticated,
   parse(args, session) {
-    const mailbox = args.mailbox(session.utf8);
-    const identifier = args.astring('identifier');
+    const target = parseMailboxIdentifier(args, session);
     args.end();
-    return { mailbox, identifier };
+    return target;
   },
   async run(session, { mailbox, identifier }) {
     const access = await accessMailbox(session, mailbox, 'a');
