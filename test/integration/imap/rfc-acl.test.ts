@@ -116,6 +116,10 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     assert.match((await reader.command('STORE 1 FLAGS (\\Seen)')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match((await reader.command('EXPUNGE')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match((await reader.command('MOVE 1 INBOX')).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match(
+      (await reader.command(`REPLACE 1 INBOX ${lit(message('replaced'))}`)).tagged,
+      /^t\d+ NO \[NOPERM\]/,
+    );
     r = await reader.command('STORE 1 -FLAGS (\\Seen)');
     assert.deepEqual(r.untagged, ['* 1 FETCH (FLAGS (\\Recent))']);
     // COPY out of it needs only r there (and i on the target, the reader's own INBOX).

@@ -355,6 +355,8 @@ export class MailBackend {
     message: { chunks: Buffer[]; flags: string[]; internalDate: Date },
     oldMailboxId: number,
     oldUid: number,
+    /** The old message's mailbox owner when it is another account's (ACL). */
+    oldAccountId = accountId,
   ) {
     const result = await withTransaction(this.pool, async (client) => {
       const body = await writeBody(client, message.chunks);
@@ -381,7 +383,7 @@ export class MailBackend {
       modseq: result.appended.modseq,
     });
     this.publisher.publish({
-      accountId,
+      accountId: oldAccountId,
       mailboxId: oldMailboxId,
       kind: 'expunge',
       uids: [oldUid],
