@@ -190,6 +190,27 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     ]);
   });
 
+  it("a change to a shared mailbox reaches the other account's session on another replica", async () => {
+    const second = await file.fx.startReplica();
+    const olga = await account('olga@replica.example');
+    const per = await account('per@replica.example', () => second.imapsPort);
+    const owner = await olga.connect();
+    assert.match((await owner.command('SETACL INBOX per@replica.example lr')).tagged, /^t\d+ OK /);
+    const reader = await per.connect();
+    const r = await reader.command('EXAMINE Shared/olga@replica.example/INBOX');
+    assert.match(r.tagged, /^t\d+ OK \[READ-ONLY\]/);
+    assert.ok(r.untagged.includes('* 0 EXISTS'), r.untagged.join('\n'));
+    reader.send('i1 IDLE\r\n');
+    assert.match(await reader.readLine(), /^\+ /);
+    assert.match(
+      (await owner.command(`APPEND INBOX ${lit(message('across replicas'))}`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.equal(await reader.readLine(), '* 1 EXISTS');
+    reader.send('DONE\r\n');
+    assert.match((await reader.until('i1')).tagged, /^i1 OK /);
+  });
+
   it('Python imaplib: SETACL, GETACL, MYRIGHTS and a shared SELECT', async () => {
     await requireTool('python3', 'apt-get install python3');
     await account('dora@py.example');
