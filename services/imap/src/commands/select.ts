@@ -65,7 +65,11 @@ async function open(session: ImapSession, args: SelectArgs, examine: boolean): P
   for (const keyword of keywords) selected.keywords.add(keyword);
   const flags = `${PERMANENT_FLAGS}${[...selected.keywords].map((k) => ` ${k}`).join('')}`;
   session.untagged(`FLAGS (${flags})`);
-  const permitted = permanent === 'all' ? `${flags} \\*` : (permanent ?? []).join(' ');
+  // With w (partial rights) the mailbox's keywords may be set too, before \*.
+  const permitted =
+    permanent === 'all'
+      ? `${flags} \\*`
+      : (permanent ?? []).flatMap((f) => (f === '\\*' ? [...selected.keywords, f] : [f])).join(' ');
   session.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : permitted})] Flags permitted`);
   session.untagged(`${selected.exists} EXISTS`);
   if (!rev2) {
@@ -77,7 +81,8 @@ async function open(session: ImapSession, args: SelectArgs, examine: boolean): P
   session.untagged(`OK [UIDNEXT ${snapshot.uidnext}] Predicted next UID`);
   session.untagged(`OK [HIGHESTMODSEQ ${snapshot.highestmodseq}] Highest`);
   session.untagged(`OK [MAILBOXID (${mailboxObjectId(box.id)})] Mailbox id`);
-  if (rev2) session.untagged(`LIST (${box.specialUse ?? ''}) "/" ${encodeName(session, access.name)}`);
+  const specialUse = access.shared ? '' : (box.specialUse ?? '');
+  if (rev2) session.untagged(`LIST (${specialUse}) "/" ${encodeName(session, access.name)}`);
   session.selected = selected;
   rememberSelected(selected, access);
   session.state = State.Selected;

@@ -94,11 +94,14 @@ export async function findSharedMailbox(
 export async function listSharedMailboxes(db: Db, accountId: number): Promise<SharedMailbox[]> {
   const { rows } = await db.query<SharedMailbox>({
     name: 'mail-store-list-shared-mailboxes',
-    text: `SELECT ${boxColumns}, o.id AS "ownerId", o.address AS "ownerAddress", ${grantedRights} AS rights
-           FROM accounts v JOIN accounts o ON o.domain = v.domain AND o.id <> v.id
-           JOIN mailboxes m ON m.account_id = o.id
-           WHERE v.id = $1 AND EXISTS (SELECT 1 FROM mailbox_acl a WHERE a.mailbox_id = m.id
-             AND (a.grantee_id = v.id OR a.grantee_id IS NULL))
+    // Driven by the entries (grantee index), not by the domain's mailboxes.
+    text: `SELECT ${boxColumns}, o.id AS "ownerId", o.address AS "ownerAddress", string_agg(a.rights, '') AS rights
+           FROM accounts v
+           JOIN mailbox_acl a ON a.grantee_id = v.id OR a.grantee_id IS NULL
+           JOIN mailboxes m ON m.id = a.mailbox_id
+           JOIN accounts o ON o.id = m.account_id AND o.domain = v.domain AND o.id <> v.id
+           WHERE v.id = $1
+           GROUP BY m.id, o.id
            ORDER BY o.address, m.name`,
     values: [accountId],
   });
