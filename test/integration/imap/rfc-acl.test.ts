@@ -122,6 +122,10 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     );
     r = await reader.command('STORE 1 -FLAGS (\\Seen)');
     assert.deepEqual(r.untagged, ['* 1 FETCH (FLAGS (\\Recent))']);
+    // A STORE that may change some of its flags changes those and leaves the others (RFC 4314 4).
+    r = await reader.command('STORE 1 +FLAGS (\\Seen \\Deleted)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(r.untagged, ['* 1 FETCH (FLAGS (\\Seen \\Recent))']);
     // COPY out of it needs only r there (and i on the target, the reader's own INBOX).
     assert.match((await reader.command('COPY 1 INBOX')).tagged, /^t\d+ OK \[COPYUID /);
 
