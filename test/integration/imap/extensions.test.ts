@@ -155,7 +155,9 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     assert.equal((await raw.command('DELETE Work/2026/Q1')).status, 'OK');
     assert.match((await raw.command('DELETE Work/2026/Q1')).tagged, /NO \[NONEXISTENT\]/);
     assert.match((await raw.command('DELETE INBOX')).tagged, /NO/);
-    assert.deepEqual((await raw.command('NAMESPACE')).untagged, ['* NAMESPACE (("" "/")) NIL NIL']);
+    assert.deepEqual((await raw.command('NAMESPACE')).untagged, [
+      '* NAMESPACE (("" "/")) (("Shared/" "/")) NIL',
+    ]);
     assert.deepEqual((await raw.command('ID ("name" "test")')).untagged, [
       '* ID ("name" "Hermod" "vendor" "Hermod")',
     ]);

@@ -43,12 +43,30 @@ describe('IMAP response checker', () => {
       't0 OK [METADATA LONGENTRIES 10] done',
       't0 NO [METADATA MAXSIZE 1024] too long',
       't0 NO [METADATA TOOMANY] too many',
+      '* ACL Team alice@acl.example lrswipkxteacd anyone ""',
+      '* LISTRIGHTS Team bob@acl.example "" l r s w i p k x t e a c d',
+      '* MYRIGHTS "Shared/alice@acl.example/My Box" lrs',
+      't0 NO [NOPERM] Permission denied',
       't1 OK [READ-WRITE] SELECT completed',
     ])
       c.received(plain(line));
     c.received(withLiteral('* 1 FETCH (UID 1 BINARY[1] ~{})', Buffer.from([0, 1]), true));
     c.received(withLiteral('* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)]<0> {})', Buffer.from('Subject: x\r\n')));
     assert.deepEqual(sink, []);
+  });
+
+  it('reports ACL responses that break the RFC 4314 grammar', () => {
+    const sink: string[] = [];
+    const c = new ResponseChecker(sink);
+    for (const line of [
+      '* MYRIGHTS INBOX lrz',
+      '* MYRIGHTS INBOX llr',
+      '* MYRIGHTS INBOX',
+      '* ACL INBOX alice@acl.example',
+      '* LISTRIGHTS INBOX bob@acl.example',
+    ])
+      c.received(plain(line));
+    assert.equal(sink.length, 5, sink.join('\n'));
   });
 
   it('reports NUL in a literal, literal8 outside BINARY, bad strings and unknown responses', () => {

@@ -249,6 +249,13 @@ export class ResponseChecker {
     r.freeText();
   }
 
+  /** rights = astring of the RFC 4314 rights letters (and RFC 2086's c and d), each once. */
+  private rights(r: Reader): void {
+    const text = r.peek('"') ? r.quoted().slice(1, -1) : r.match(/[^(){ \x00-\x1f\x7f%*"\\]+/y, 'rights');
+    if (!/^[lrswipkxteacd]*$/.test(text) || new Set(text).size !== text.length)
+      r.fail(`rights ${JSON.stringify(text)} are not RFC 4314 rights`);
+  }
+
   /** "(" objectid ")", objectid = 1*255(ALPHA / DIGIT / "_" / "-") (RFC 8474 section 7). */
   private objectId(r: Reader): void {
     r.eat('(');
@@ -412,6 +419,37 @@ export class ResponseChecker {
             this.metadataEntry(r);
           }
         }
+        return;
+      case 'ACL':
+        // acl-data = "ACL" SP mailbox *(SP identifier SP rights) (RFC 4314 section 9)
+        r.sp();
+        r.mailbox();
+        while (r.peek(' ')) {
+          r.sp();
+          r.astring();
+          r.sp();
+          this.rights(r);
+        }
+        return;
+      case 'LISTRIGHTS':
+        // listrights-data = "LISTRIGHTS" SP mailbox SP identifier SP rights *(SP rights)
+        r.sp();
+        r.mailbox();
+        r.sp();
+        r.astring();
+        r.sp();
+        this.rights(r);
+        while (r.peek(' ')) {
+          r.sp();
+          this.rights(r);
+        }
+        return;
+      case 'MYRIGHTS':
+        // myrights-data = "MYRIGHTS" SP mailbox SP rights
+        r.sp();
+        r.mailbox();
+        r.sp();
+        this.rights(r);
         return;
       case 'QUOTAROOT':
         r.sp();

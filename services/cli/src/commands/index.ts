@@ -3,6 +3,11 @@ import type { CliCommandEntry } from '../command.js';
 // One line per command group; keep sorted.
 export const commands: CliCommandEntry[] = [
   {
+    name: 'acl',
+    summary: "who may use an account's mailboxes (IMAP ACL, shared mailboxes)",
+    load: async () => (await import('./acl.js')).aclCommand,
+  },
+  {
     name: 'alias',
     summary: 'domain aliases, catch-all and sub-addressing',
     load: async () => (await import('./alias.js')).aliasCommand,

@@ -1,3 +1,4 @@
+import { findAccessible, selectedRights } from '../acl/access.js';
 import { type ArgumentCursor, parseFlagList } from '../protocol/arguments.js';
 import { parseImapDate } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
@@ -123,8 +124,13 @@ async function urlBytes(session: ImapSession, text: string): Promise<Buffer[] | 
   if (url.host !== undefined && url.host !== session.deps.hostname.toLowerCase()) return undefined;
   if (url.user !== undefined && url.user.toLowerCase() !== user.address.toLowerCase()) return undefined;
   let mailbox: { id: number; uidvalidity: number } | undefined;
-  if (url.mailbox === undefined) mailbox = session.selected;
-  else mailbox = await session.backend.findMailbox(user.id, url.mailbox);
+  // The URL's mailbox is read as FETCH would: with the r right (RFC 4314), also another account's.
+  if (url.mailbox === undefined)
+    mailbox = (await selectedRights(session)).includes('r') ? session.selected : undefined;
+  else {
+    const access = await findAccessible(session, url.mailbox);
+    mailbox = access?.rights.includes('r') ? access.box : undefined;
+  }
   if (!mailbox) return undefined;
   if (url.uidvalidity !== undefined && url.uidvalidity !== mailbox.uidvalidity) return undefined;
   const [meta] = await session.backend.messages(mailbox.id, [url.uid]);

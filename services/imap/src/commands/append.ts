@@ -1,3 +1,5 @@
+import { findAccessible } from '../acl/access.js';
+import { holds } from '../acl/rights.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
 import { authenticated } from '../session/states.js';
@@ -24,18 +26,24 @@ export const appendCommand = defineCommand({
     const literalSize = messages.every((m) => m.content.kind === 'literal')
       ? messages.reduce((n, m) => n + (m.content.kind === 'literal' ? m.content.size : 0), 0)
       : undefined;
-    const [box, literalsFit] = await Promise.all([
-      session.backend.findMailbox(user.id, mailbox),
+    const [access, ownFit] = await Promise.all([
+      findAccessible(session, mailbox),
       literalSize === undefined ? undefined : session.backend.fits(user.id, literalSize),
     ]);
-    if (!box) return no('No such mailbox', 'TRYCREATE');
+    // APPEND needs i (RFC 4314 section 4); the owner's storage limit counts.
+    if (!access || (!access.rights.includes('l') && !holds(access.rights, 'i')))
+      return no('No such mailbox', 'TRYCREATE');
+    if (!holds(access.rights, 'i')) return no('Permission denied (needs the i right)', 'NOPERM');
+    const { box, ownerId } = access;
+    const literalsFit =
+      literalSize === undefined || !access.shared ? ownFit : await session.backend.fits(ownerId, literalSize);
     const bytes = await messageBytes(session, messages);
     if ('status' in bytes) return bytes;
     if (bytes.sizes.some((size) => size === 0)) return no('Empty message');
     const total = bytes.sizes.reduce((n, size) => n + size, 0);
-    if (!(literalsFit ?? (await session.backend.fits(user.id, total)))) return no('Over quota', 'OVERQUOTA');
+    if (!(literalsFit ?? (await session.backend.fits(ownerId, total)))) return no('Over quota', 'OVERQUOTA');
     const results = await session.backend.append(
-      user.id,
+      ownerId,
       box.id,
       messages.map((m, i) => ({
         chunks: bytes.chunks[i]!,

@@ -1,3 +1,4 @@
+import { accessMailbox, requireSelected, selectedOwner } from '../acl/access.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import type { ImapSession } from '../session/session.js';
@@ -26,16 +27,20 @@ async function runCopy(
   if (!byUid && box.sequenceOutOfRange(args.set))
     return { status: 'BAD', text: 'Invalid message sequence number' };
   if (move && box.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
-  const target = await session.backend.findMailbox(session.user!.id, args.mailbox);
-  if (!target) return no('No such mailbox', 'TRYCREATE');
+  // COPY needs r on the source and i on the target; MOVE also t and e on the source (RFC 4314 4).
+  await requireSelected(session, move ? 'rte' : 'r');
+  const destination = await accessMailbox(session, args.mailbox, 'i', 'TRYCREATE');
+  const target = destination.box;
+  const sourceOwner = selectedOwner(session);
   const uids = box.resolve(args.set, byUid).filter((uid) => !box.pendingExpunges.has(uid));
   const verb = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
   if (uids.length === 0) return ok(`${verb} completed, nothing to do`);
-  if (!move) {
+  // A copy takes storage, and so does a move into another account's mailbox.
+  if (!move || destination.ownerId !== sourceOwner) {
     const metas = await session.backend.messages(box.id, uids);
     if (
       !(await session.backend.fits(
-        session.user!.id,
+        destination.ownerId,
         metas.reduce((n, m) => n + m.size, 0),
       ))
     )
@@ -44,11 +49,11 @@ async function runCopy(
   let expungeModseq: number | undefined;
   let result: { uidvalidity: number; pairs: Array<[number, number]> };
   if (move) {
-    const moved = await session.backend.move(session.user!.id, box.id, uids, target.id);
+    const moved = await session.backend.move(sourceOwner, box.id, uids, target.id, destination.ownerId);
     expungeModseq = moved.expungeModseq;
     result = moved;
   } else {
-    result = await session.backend.copy(session.user!.id, box.id, uids, target.id);
+    result = await session.backend.copy(sourceOwner, box.id, uids, target.id, destination.ownerId);
   }
   if (target.id === box.id) session.dirty = true;
   if (result.pairs.length === 0) return ok(`${verb} completed, nothing to do`);

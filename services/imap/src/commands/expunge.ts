@@ -1,3 +1,4 @@
+import { requireSelected, selectedOwner } from '../acl/access.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
 import type { ImapSession } from '../session/session.js';
 import { defineCommand, no, ok } from './command.js';
@@ -5,7 +6,8 @@ import { defineCommand, no, ok } from './command.js';
 async function expunge(session: ImapSession, uids: number[] | undefined) {
   const box = session.selected!;
   if (box.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
-  const result = await session.backend.expunge(session.user!.id, box.id, uids);
+  await requireSelected(session, 'e');
+  const result = await session.backend.expunge(selectedOwner(session), box.id, uids);
   box.ownChange(result.modseq);
   session.reportExpunges(result.uids);
   return ok(

@@ -1,4 +1,5 @@
 import type { MessageMeta } from '@hermod/mail-store';
+import { requireSelected, selectedOwner } from '../acl/access.js';
 import { formatBodyStructure, formatEnvelope } from '../mime/format-structure.js';
 import { splitHeaderFields } from '../mime/header-fields.js';
 import type { CachedStructure } from '../mime/parse-mime.js';
@@ -187,8 +188,11 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
   if (byUid && !session.uidOnly && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
     items.unshift({ kind: 'simple', name: 'UID' });
   if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enableCondstore();
+  // FETCH needs r; the implicit \Seen of a non-PEEK body fetch needs s (else it is a PEEK).
+  const rights = await requireSelected(session, 'r');
   const marksSeen =
     !box.readOnly &&
+    rights.includes('s') &&
     items.some((i) => (i.kind === 'section' || (i.kind === 'binary' && !i.sizeOnly)) && !i.peek);
   const uidOnlyItems =
     !session.uidOnly && items.every((item) => item.kind === 'simple' && item.name === 'UID');
@@ -199,7 +203,9 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
     if (marksSeen) {
       const unseen = metas.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
       if (unseen.length > 0) {
-        const update = await session.backend.updateFlags(session.user!.id, box.id, unseen, 'add', ['\\Seen']);
+        const update = await session.backend.updateFlags(selectedOwner(session), box.id, unseen, 'add', [
+          '\\Seen',
+        ]);
         box.ownChange(update.modseq);
         const changed = new Map(update.changed.map((c) => [c.uid, c]));
         metas = metas.map((m) => {

@@ -1,4 +1,5 @@
 import { MAILBOX_SEPARATOR, type MailboxInfo } from '@hermod/mail-store';
+import { classifyName, sharedName } from '../acl/shared-namespace.js';
 import { astring } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { decodeMailboxName, encodeMailboxName } from '../protocol/utf7.js';
@@ -36,6 +37,11 @@ export function encodeName(session: ImapSession, name: string): string {
   return astring(session.utf8 ? name : encodeMailboxName(name));
 }
 
+/** `Shared` and `Shared/owner`: levels of the shared namespace, never mailboxes. */
+function isSharedLevel(name: string): boolean {
+  return classifyName(name).kind === 'shared-level';
+}
+
 /** A name and the names of its ancestors ('a/b/c' -> a, a/b, a/b/c). */
 function withParents(name: string): string[] {
   const parts = name.split(SEPARATOR);
@@ -49,10 +55,22 @@ async function runList(session: ImapSession, options: ListOptions) {
     session.untagged(`${verb} (\\Noselect) "${SEPARATOR}" ""`);
     return ok(`${verb} completed`);
   }
-  const [mailboxes, subscriptions] = await Promise.all([
+  const [own, subscriptions, shared] = await Promise.all([
     session.backend.listMailboxes(user.id),
     session.backend.listSubscriptions(user.id),
+    session.backend.listSharedMailboxes(user.id),
   ]);
+  // Other accounts' mailboxes the user may see (l) in the shared namespace, read (r) for STATUS.
+  const readable = new Set<string>(own.map((m) => m.name));
+  const visible = shared
+    .filter((m) => m.rights.includes('l'))
+    .map(({ ownerAddress, ownerId: _owner, rights, ...box }) => {
+      const name = sharedName(ownerAddress, box.name);
+      if (rights.includes('r')) readable.add(name);
+      // Another account's special-use folders are not this user's (RFC 6154).
+      return { ...box, name, specialUse: null };
+    });
+  const mailboxes: MailboxInfo[] = [...own, ...visible];
   const byName = new Map<string, MailboxInfo>(mailboxes.map((m) => [m.name, m]));
   const subscribed = new Set(subscriptions);
   // The hierarchy: mailboxes and the parents that only exist as a prefix of one (\NonExistent).
@@ -84,7 +102,7 @@ async function runList(session: ImapSession, options: ListOptions) {
     }
     if (options.specialUseOnly && !box?.specialUse) continue;
     const attributes: string[] = [];
-    if (!box) attributes.push(options.lsub ? '\\Noselect' : '\\NonExistent');
+    if (!box) attributes.push(options.lsub || isSharedLevel(name) ? '\\Noselect' : '\\NonExistent');
     if (!options.lsub) attributes.push(below(tree, name).length > 0 ? '\\HasChildren' : '\\HasNoChildren');
     if (subscribed.has(name) && options.returnSubscribed && !options.lsub) attributes.push('\\Subscribed');
     if (box?.specialUse && !options.lsub) attributes.push(box.specialUse);
@@ -92,7 +110,7 @@ async function runList(session: ImapSession, options: ListOptions) {
     session.untagged(
       `${verb} (${attributes.join(' ')}) "${SEPARATOR}" ${encodeName(session, name)}${extended}`,
     );
-    if (options.status && box) {
+    if (options.status && box && readable.has(name)) {
       const status = await session.backend.mailboxStatus(box.id);
       session.untagged(
         `STATUS ${encodeName(session, name)} (${statusItems(options.status, status, box.id).join(' ')})`,

@@ -1,4 +1,6 @@
 import { isValidMailboxName, MailboxError } from '@hermod/mail-store';
+import { accessMailbox, creationTarget } from '../acl/access.js';
+import { classifyName } from '../acl/shared-namespace.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
 import type { ImapSession } from '../session/session.js';
@@ -53,18 +55,20 @@ export const createCommand = defineCommand({
   },
   async run(session, { name, specialUse }) {
     if (name === 'INBOX') return no('INBOX always exists', 'ALREADYEXISTS');
-    const user = session.user!;
+    // In another account's mailboxes CREATE needs k on the parent (RFC 4314 section 4).
+    const target = await creationTarget(session, name);
+    const owner = target.ownerId;
     let created = 0;
     return guarded(
       async () => {
         // Superior names are created too (RFC 3501 6.3.3), ignoring ones that exist.
-        const parts = name.split(SEPARATOR);
+        const parts = target.ownName.split(SEPARATOR);
         for (let i = 1; i < parts.length; i++) {
           const parent = parts.slice(0, i).join(SEPARATOR);
-          if (!(await session.backend.findMailbox(user.id, parent)))
-            await session.backend.createMailbox(user.id, parent).catch(() => {});
+          if (!(await session.backend.findMailbox(owner, parent)))
+            await session.backend.createMailbox(owner, parent).catch(() => {});
         }
-        created = (await session.backend.createMailbox(user.id, name, specialUse)).id;
+        created = (await session.backend.createMailbox(owner, target.ownName, specialUse)).id;
       },
       'CREATE completed',
       () => `MAILBOXID (${mailboxObjectId(created)})`,
@@ -81,8 +85,10 @@ export const deleteCommand = defineCommand({
     return name;
   },
   async run(session, name) {
-    if (session.selected?.name === name) return no('Mailbox is selected', 'INUSE');
-    return guarded(() => session.backend.deleteMailbox(session.user!.id, name), 'DELETE completed');
+    // DELETE needs x (RFC 4314 section 4).
+    const access = await accessMailbox(session, name, 'x');
+    if (session.selected?.id === access.box.id) return no('Mailbox is selected', 'INUSE');
+    return guarded(() => session.backend.deleteMailbox(access.ownerId, access.ownName), 'DELETE completed');
   },
 });
 
@@ -97,7 +103,15 @@ export const renameCommand = defineCommand({
   },
   async run(session, { from, to }) {
     if (to === 'INBOX') return no('INBOX exists', 'ALREADYEXISTS');
-    return guarded(() => session.backend.renameMailbox(session.user!.id, from, to), 'RENAME completed');
+    // RENAME needs x on the mailbox and k on the new parent, within one account (RFC 4314 section 4).
+    const source = await accessMailbox(session, from, 'x');
+    const target = await creationTarget(session, to);
+    if (target.ownerId !== source.ownerId)
+      return no('A mailbox cannot be renamed into another account', 'CANNOT');
+    return guarded(
+      () => session.backend.renameMailbox(source.ownerId, source.ownName, target.ownName),
+      'RENAME completed',
+    );
   },
 });
 
@@ -110,11 +124,18 @@ function subscription(name: 'SUBSCRIBE' | 'UNSUBSCRIBE') {
       args.end();
       return mailbox;
     },
-    run: (session, mailbox) =>
-      guarded(
+    async run(session, mailbox) {
+      // Another account's mailbox may be subscribed to when the session may see it (l).
+      if (name === 'SUBSCRIBE' && classifyName(mailbox).kind !== 'own') {
+        const access = await accessMailbox(session, mailbox, 'l');
+        await session.backend.subscribeShared(session.user!.id, access.name);
+        return ok(`${name} completed`);
+      }
+      return guarded(
         () => session.backend.setSubscribed(session.user!.id, mailbox, name === 'SUBSCRIBE'),
         `${name} completed`,
-      ),
+      );
+    },
   });
 }
 

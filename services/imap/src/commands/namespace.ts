@@ -1,3 +1,4 @@
+import { SHARED_PREFIX } from '../acl/shared-namespace.js';
 import { authenticated } from '../session/states.js';
 import { defineCommand, ok } from './command.js';
 
@@ -6,7 +7,8 @@ export const namespaceCommand = defineCommand({
   states: authenticated,
   parse: (args) => args.end(),
   async run(session) {
-    session.untagged('NAMESPACE (("" "/")) NIL NIL');
+    // Personal, other users' (RFC 2342: Shared/owner@domain/...), no public folders.
+    session.untagged(`NAMESPACE (("" "/")) (("${SHARED_PREFIX}" "/")) NIL`);
     return ok('NAMESPACE completed');
   },
 });

@@ -5,13 +5,16 @@ import { capabilityCommand } from './capability.js';
 import type { ImapCommand } from './command.js';
 import { compressCommand } from './compress.js';
 import { copyCommand, moveCommand, uidCopyCommand, uidMoveCommand } from './copy.js';
+import { deleteAclCommand } from './deleteacl.js';
 import { enableCommand } from './enable.js';
 import { expungeCommand, uidExpungeCommand } from './expunge.js';
 import { fetchCommand, uidFetchCommand } from './fetch.js';
+import { getAclCommand } from './getacl.js';
 import { getMetadataCommand } from './getmetadata.js';
 import { idCommand } from './id.js';
 import { idleCommand } from './idle.js';
 import { listCommand, lsubCommand } from './list.js';
+import { listRightsCommand } from './listrights.js';
 import { loginCommand } from './login.js';
 import { logoutCommand } from './logout.js';
 import {
@@ -21,12 +24,14 @@ import {
   subscribeCommand,
   unsubscribeCommand,
 } from './mailbox-admin.js';
+import { myRightsCommand } from './myrights.js';
 import { namespaceCommand } from './namespace.js';
 import { checkCommand, noopCommand } from './noop.js';
 import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.js';
 import { replaceCommand, uidReplaceCommand } from './replace.js';
 import { searchCommand, uidSearchCommand } from './search.js';
 import { closeCommand, examineCommand, selectCommand, unselectCommand } from './select.js';
+import { setAclCommand } from './setacl.js';
 import { setMetadataCommand } from './setmetadata.js';
 import { sortCommand, uidSortCommand } from './sort.js';
 import { starttlsCommand } from './starttls.js';
@@ -92,6 +97,11 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(cancelUpdateCommand),
     entry(getMetadataCommand),
     entry(setMetadataCommand),
+    entry(setAclCommand),
+    entry(deleteAclCommand),
+    entry(getAclCommand),
+    entry(listRightsCommand),
+    entry(myRightsCommand),
   ];
   return new Map(commands);
 }

@@ -1,3 +1,4 @@
+import { accessMailbox, requireSelected, selectedOwner } from '../acl/access.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import type { ImapSession } from '../session/session.js';
@@ -28,7 +29,6 @@ function parseReplace(args: ArgumentCursor, session: ImapSession, byUid: boolean
  */
 async function runReplace(session: ImapSession, args: ReplaceArgs, byUid: boolean): Promise<CommandResult> {
   const box = session.selected!;
-  const user = session.user!;
   let uid: number | undefined;
   if (byUid) {
     uid = args.target === '*' ? undefined : args.target;
@@ -41,19 +41,22 @@ async function runReplace(session: ImapSession, args: ReplaceArgs, byUid: boolea
     if (box.pendingExpunges.has(uid)) return no('The message has been expunged', 'EXPUNGEISSUED');
   }
   if (box.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
-  const target = await session.backend.findMailbox(user.id, args.mailbox);
-  if (!target) return no('No such mailbox', 'TRYCREATE');
+  // As APPEND to the target (i) and STORE \Deleted plus EXPUNGE of the original (t e), RFC 4314 4.
+  await requireSelected(session, 'te');
+  const destination = await accessMailbox(session, args.mailbox, 'i', 'TRYCREATE');
+  const target = destination.box;
   const bytes = await messageBytes(session, [args.message]);
   if ('status' in bytes) return bytes;
   const size = bytes.sizes[0]!;
   if (size === 0) return no('Empty message');
-  if (!(await session.backend.fits(user.id, size))) return no('Over quota', 'OVERQUOTA');
+  if (!(await session.backend.fits(destination.ownerId, size))) return no('Over quota', 'OVERQUOTA');
   const result = await session.backend.replace(
-    user.id,
+    destination.ownerId,
     target.id,
     { chunks: bytes.chunks[0]!, flags: args.message.flags, internalDate: args.message.date ?? new Date() },
     box.id,
     uid,
+    selectedOwner(session),
   );
   const verb = byUid ? 'UID REPLACE' : 'REPLACE';
   if (!result) return no('The message has been expunged', 'EXPUNGEISSUED');

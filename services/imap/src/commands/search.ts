@@ -1,3 +1,4 @@
+import { requireSelected } from '../acl/access.js';
 import { splitHeaderFields } from '../mime/header-fields.js';
 import { answersWithData, type ReturnOptions, returnData } from '../search/esearch.js';
 import { type Candidate, matches, usesModseq } from '../search/evaluate.js';
@@ -72,6 +73,7 @@ async function runSearch(
   byUid: boolean,
   tag: string,
 ): Promise<CommandResult> {
+  await requireSelected(session, 'r');
   if (program.charset && !['UTF-8', 'US-ASCII'].includes(program.charset))
     return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   const box = session.selected!;

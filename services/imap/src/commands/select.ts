@@ -1,3 +1,12 @@
+import {
+  accessMailbox,
+  followOwner,
+  forgetSelected,
+  rememberSelected,
+  selectedOwner,
+  selectedRights,
+} from '../acl/access.js';
+import { permanentFlagsFor } from '../acl/rights.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
@@ -11,6 +20,7 @@ import { encodeName } from './list.js';
 /** Leaves the selected mailbox (no expunge); [CLOSED] tells the client the old one is gone. */
 export function deselect(session: ImapSession, announce: boolean): void {
   if (!session.selected) return;
+  forgetSelected(session);
   session.selected = undefined;
   session.state = State.Authenticated;
   if (announce) session.untagged('OK [CLOSED] Previous mailbox closed');
@@ -22,19 +32,23 @@ interface SelectArgs {
   qresync?: { uidvalidity: number; modseq: number; knownUids?: SequenceSet };
 }
 
-async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): Promise<CommandResult> {
+async function open(session: ImapSession, args: SelectArgs, examine: boolean): Promise<CommandResult> {
   const { name } = args;
   if (args.qresync && !session.enabled.has('QRESYNC'))
     return { status: 'BAD', text: 'QRESYNC is not enabled' };
   if (args.condstore) session.enabled.add('CONDSTORE');
   deselect(session, true);
-  const box = await session.backend.findMailbox(session.user!.id, name);
-  if (!box) return no('No such mailbox', 'NONEXISTENT');
+  // SELECT and EXAMINE need r (RFC 4314 section 4); without a right to change anything, read-only.
+  const access = await accessMailbox(session, name, 'r');
+  const { box } = access;
+  followOwner(session, access);
+  const permanent = permanentFlagsFor(access.rights);
+  const readOnly = examine || permanent === undefined;
   const snapshot = await session.backend.snapshot(box.id);
   if (!snapshot) return no('No such mailbox', 'NONEXISTENT');
   const selected = new SelectedMailbox(
     box.id,
-    box.name,
+    access.name,
     readOnly,
     snapshot.uidvalidity,
     snapshot.uids,
@@ -51,7 +65,12 @@ async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): 
   for (const keyword of keywords) selected.keywords.add(keyword);
   const flags = `${PERMANENT_FLAGS}${[...selected.keywords].map((k) => ` ${k}`).join('')}`;
   session.untagged(`FLAGS (${flags})`);
-  session.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : `${flags} \\*`})] Flags permitted`);
+  // With w (partial rights) the mailbox's keywords may be set too, before \*.
+  const permitted =
+    permanent === 'all'
+      ? `${flags} \\*`
+      : (permanent ?? []).flatMap((f) => (f === '\\*' ? [...selected.keywords, f] : [f])).join(' ');
+  session.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : permitted})] Flags permitted`);
   session.untagged(`${selected.exists} EXISTS`);
   if (!rev2) {
     session.untagged(`${selected.recent.size} RECENT`);
@@ -62,8 +81,10 @@ async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): 
   session.untagged(`OK [UIDNEXT ${snapshot.uidnext}] Predicted next UID`);
   session.untagged(`OK [HIGHESTMODSEQ ${snapshot.highestmodseq}] Highest`);
   session.untagged(`OK [MAILBOXID (${mailboxObjectId(box.id)})] Mailbox id`);
-  if (rev2) session.untagged(`LIST (${box.specialUse ?? ''}) "/" ${encodeName(session, box.name)}`);
+  const specialUse = access.shared ? '' : (box.specialUse ?? '');
+  if (rev2) session.untagged(`LIST (${specialUse}) "/" ${encodeName(session, access.name)}`);
   session.selected = selected;
+  rememberSelected(selected, access);
   session.state = State.Selected;
   session.dirty = false;
   const q = args.qresync;
@@ -148,7 +169,9 @@ export const closeCommand = defineCommand({
   parse: (args) => args.end(),
   async run(session) {
     const box = session.selected!;
-    if (!box.readOnly) await session.backend.expunge(session.user!.id, box.id);
+    // The silent expunge of CLOSE needs e; without it CLOSE only deselects (RFC 4314 section 4).
+    if (!box.readOnly && (await selectedRights(session)).includes('e'))
+      await session.backend.expunge(selectedOwner(session), box.id);
     deselect(session, false);
     return ok('CLOSE completed');
   },

@@ -1,3 +1,4 @@
+import { requireSelected } from '../acl/access.js';
 import { splitHeaderFields } from '../mime/header-fields.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
@@ -57,6 +58,7 @@ async function runSort(
   byUid: boolean,
   tag: string,
 ): Promise<CommandResult> {
+  await requireSelected(session, 'r');
   if (badCharset(args.charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   const box = session.selected!;
   const { returns } = args;

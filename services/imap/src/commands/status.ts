@@ -1,9 +1,10 @@
 import type { MailboxStatus } from '@hermod/mail-store';
+import { accessMailbox } from '../acl/access.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
 import type { Token } from '../protocol/parser.js';
 import { authenticated } from '../session/states.js';
-import { defineCommand, no, ok } from './command.js';
+import { defineCommand, ok } from './command.js';
 import { encodeName } from './list.js';
 
 const ITEMS = [
@@ -56,8 +57,7 @@ export const statusCommand = defineCommand({
   },
   async run(session, { mailbox, items }) {
     if (items.includes('HIGHESTMODSEQ')) session.enableCondstore();
-    const box = await session.backend.findMailbox(session.user!.id, mailbox);
-    if (!box) return no('No such mailbox', 'NONEXISTENT');
+    const { box } = await accessMailbox(session, mailbox, 'r');
     const status = await session.backend.mailboxStatus(box.id);
     session.untagged(
       `STATUS ${encodeName(session, mailbox)} (${statusItems(items, status, box.id).join(' ')})`,

@@ -1,4 +1,6 @@
 import type { FlagOperation } from '@hermod/mail-store';
+import { NOPERM, selectedOwner, selectedRights } from '../acl/access.js';
+import { holds, rightForFlag } from '../acl/rights.js';
 import { type ArgumentCursor, parseFlagList } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
@@ -45,6 +47,17 @@ function parseStore(args: ArgumentCursor, condstore: boolean): StoreArgs {
   };
 }
 
+/**
+ * The flags this STORE may change (RFC 4314 section 4): flags without their right are left out
+ * (the RFC asks not to fail a STORE that can change some); undefined when it may change none.
+ * Replacing the flags (FLAGS) may clear any flag, so it needs s, t and w together.
+ */
+function permittedFlags(args: StoreArgs, rights: string): string[] | undefined {
+  if (args.operation === 'set') return holds(rights, 'stw') ? args.flags : undefined;
+  const flags = args.flags.filter((flag) => rights.includes(rightForFlag(flag)));
+  return flags.length > 0 || args.flags.length === 0 ? flags : undefined;
+}
+
 function collectAtoms(args: ArgumentCursor) {
   const out = [];
   while (args.remaining > 0) out.push(args.next());
@@ -57,13 +70,15 @@ async function runStore(session: ImapSession, args: StoreArgs, byUid: boolean) {
   if (!byUid && box.sequenceOutOfRange(args.set))
     return { status: 'BAD' as const, text: 'Invalid message sequence number' };
   const uids = box.resolve(args.set, byUid).filter((uid) => !box.pendingExpunges.has(uid));
+  const flags = permittedFlags(args, await selectedRights(session));
+  if (!flags) return no('Permission denied (\\Seen needs s, \\Deleted t, other flags w)', NOPERM);
   if (args.unchangedSince !== undefined) session.enableCondstore();
   const result = await session.backend.updateFlags(
-    session.user!.id,
+    selectedOwner(session),
     box.id,
     uids,
     args.operation,
-    args.flags,
+    flags,
     args.unchangedSince,
   );
   const condstore = session.enabled.has('CONDSTORE');

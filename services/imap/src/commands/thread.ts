@@ -1,3 +1,4 @@
+import { requireSelected } from '../acl/access.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { referencesSequenceNumbers, type SearchKey } from '../search/search-query.js';
@@ -20,6 +21,7 @@ async function runThread(
   args: { algorithm: Algorithm; charset: string; key: SearchKey },
   byUid: boolean,
 ): Promise<CommandResult> {
+  await requireSelected(session, 'r');
   if (!['UTF-8', 'US-ASCII'].includes(args.charset))
     return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   const inputs = await threadInputs(session, args.key);

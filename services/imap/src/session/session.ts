@@ -5,6 +5,7 @@ import { createDeflateRaw, createInflateRaw, type DeflateRaw, constants as zlibC
 import type { LoginGate } from '@hermod/accounts';
 import type { Logger } from '@hermod/logging';
 import type { MailboxChangeEvent } from '@hermod/pipeline';
+import { RIGHTS_CAPABILITY } from '../acl/rights.js';
 import type { RecordLoginRefusal } from '../auth/login-refusals.js';
 import type { CommandResult, ImapCommand } from '../commands/command.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
@@ -96,6 +97,7 @@ export class ImapSession {
   private deflater: DeflateRaw | undefined;
   private flushScheduled = false;
   private corked: Socket | undefined;
+  private readonly closeHooks: Array<() => void> = [];
 
   constructor(
     socket: Socket,
@@ -422,6 +424,8 @@ export class ImapSession {
       'UIDONLY',
       'METADATA',
       'METADATA-SERVER',
+      'ACL',
+      RIGHTS_CAPABILITY,
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
@@ -635,10 +639,16 @@ export class ImapSession {
       this.deps.changes.remove(this.userSlot, this);
     }
     this.userSlot = undefined;
+    for (const hook of this.closeHooks.splice(0)) hook();
     const w = this.waiter;
     this.waiter = undefined;
     w?.(null);
     this.onClose?.();
+  }
+
+  /** Runs when the session ends (extensions release what they hold for it). */
+  onClosed(hook: () => void): void {
+    this.closeHooks.push(hook);
   }
 
   get isClosed(): boolean {

@@ -1,24 +1,31 @@
 import { type Pool, withTransaction } from '@hermod/db';
 import {
+  type AclChange,
   accountQuota,
   appendToMailbox,
   changesSince,
   claimRecent,
   copyMessages,
   createMailbox,
+  deleteAcl,
   deleteMailbox,
   expungedSince,
   expungeMessages,
   type FlagOperation,
   findMailbox,
+  findSharedMailbox,
   firstUnseenUid,
+  getAcl,
   getMetadata,
+  isOwnerIdentifier,
   listMailboxes,
+  listSharedMailboxes,
   listSubscriptions,
   loadBodyStructure,
   loadSnapshot,
   type MetadataDepth,
   mailboxKeywords,
+  mailboxRights,
   mailboxStatus,
   messagesByUid,
   moveMessages,
@@ -27,9 +34,11 @@ import {
   removeMessages,
   renameMailbox,
   saveBodyStructure,
+  setAcl,
   setMetadata,
   setSubscribed,
   storeFlags,
+  subscribeShared,
   updateFlags,
   writeBody,
 } from '@hermod/mail-store';
@@ -133,6 +142,44 @@ export class MailBackend {
     return setMetadata(this.pool, accountId, mailboxId, entries, maxEntries);
   }
 
+  /** The rights an account holds on a mailbox (RFC 4314; all of them on its own). */
+  mailboxRights(accountId: number, mailboxId: number) {
+    return mailboxRights(this.pool, accountId, mailboxId);
+  }
+
+  /** Another account's mailbox (by owner address and name) with the viewer's rights. */
+  findSharedMailbox(accountId: number, ownerAddress: string, name: string) {
+    return findSharedMailbox(this.pool, accountId, ownerAddress, name);
+  }
+
+  listSharedMailboxes(accountId: number) {
+    return listSharedMailboxes(this.pool, accountId);
+  }
+
+  subscribeShared(accountId: number, name: string) {
+    return subscribeShared(this.pool, accountId, name);
+  }
+
+  getAcl(mailboxId: number) {
+    return getAcl(this.pool, mailboxId);
+  }
+
+  isOwnerIdentifier(ownerId: number, identifier: string) {
+    return isOwnerIdentifier(this.pool, ownerId, identifier);
+  }
+
+  /** SETACL; the owner's sessions with the mailbox selected hear of it as a mailbox change. */
+  async setAcl(ownerId: number, mailboxId: number, identifier: string, change: AclChange) {
+    const rights = await setAcl(this.pool, ownerId, mailboxId, identifier, change);
+    this.publisher.publish({ accountId: ownerId, mailboxId, kind: 'mailboxes', uids: [], modseq: 0 });
+    return rights;
+  }
+
+  async deleteAcl(ownerId: number, mailboxId: number, identifier: string) {
+    await deleteAcl(this.pool, ownerId, mailboxId, identifier);
+    this.publisher.publish({ accountId: ownerId, mailboxId, kind: 'mailboxes', uids: [], modseq: 0 });
+  }
+
   quota(accountId: number) {
     return accountQuota(this.pool, accountId);
   }
@@ -213,13 +260,20 @@ export class MailBackend {
     return result;
   }
 
-  async copy(accountId: number, fromMailboxId: number, uids: number[], toMailboxId: number) {
+  /** `targetAccountId`: the target mailbox's owner when it is another account's (ACL). */
+  async copy(
+    accountId: number,
+    fromMailboxId: number,
+    uids: number[],
+    toMailboxId: number,
+    targetAccountId = accountId,
+  ) {
     const result = await withTransaction(this.pool, (client) =>
       copyMessages(client, fromMailboxId, uids, toMailboxId),
     );
     if (result.pairs.length > 0)
       this.publisher.publish({
-        accountId,
+        accountId: targetAccountId,
         mailboxId: toMailboxId,
         kind: 'exists',
         uids: result.pairs.map((p) => p[1]),
@@ -228,13 +282,19 @@ export class MailBackend {
     return result;
   }
 
-  async move(accountId: number, fromMailboxId: number, uids: number[], toMailboxId: number) {
+  async move(
+    accountId: number,
+    fromMailboxId: number,
+    uids: number[],
+    toMailboxId: number,
+    targetAccountId = accountId,
+  ) {
     const result = await withTransaction(this.pool, (client) =>
       moveMessages(client, fromMailboxId, uids, toMailboxId),
     );
     if (result.pairs.length > 0) {
       this.publisher.publish({
-        accountId,
+        accountId: targetAccountId,
         mailboxId: toMailboxId,
         kind: 'exists',
         uids: result.pairs.map((p) => p[1]),
@@ -295,6 +355,8 @@ export class MailBackend {
     message: { chunks: Buffer[]; flags: string[]; internalDate: Date },
     oldMailboxId: number,
     oldUid: number,
+    /** The old message's mailbox owner when it is another account's (ACL). */
+    oldAccountId = accountId,
   ) {
     const result = await withTransaction(this.pool, async (client) => {
       const body = await writeBody(client, message.chunks);
@@ -321,7 +383,7 @@ export class MailBackend {
       modseq: result.appended.modseq,
     });
     this.publisher.publish({
-      accountId,
+      accountId: oldAccountId,
       mailboxId: oldMailboxId,
       kind: 'expunge',
       uids: [oldUid],

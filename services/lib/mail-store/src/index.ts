@@ -1,3 +1,20 @@
+export {
+  type AclChange,
+  type AclEntry,
+  AclError,
+  ALL_RIGHTS,
+  ANYONE,
+  canonicalRights,
+  deleteAcl,
+  findSharedMailbox,
+  getAcl,
+  isOwnerIdentifier,
+  listSharedMailboxes,
+  mailboxRights,
+  type SharedMailbox,
+  setAcl,
+  subscribeShared,
+} from './acl.js';
 export { type AppendInput, type AppendResult, appendManyToMailbox, appendToMailbox } from './append.js';
 export { BODY_CHUNK_SIZE, readBodies, readBody, type StoredBody, writeBody } from './bodies.js';
 export { loadBodyStructure, readBodyRange, saveBodyStructure } from './body-range.js';

@@ -1,0 +1,30 @@
+import { AclError } from '@hermod/mail-store';
+import { type CommandResult, no, ok } from '../commands/command.js';
+import type { ArgumentCursor } from '../protocol/arguments.js';
+import type { ImapSession } from '../session/session.js';
+
+/** `mailbox SP identifier` (DELETEACL, LISTRIGHTS; SETACL reads its rights after them). */
+export function parseMailboxIdentifier(args: ArgumentCursor, session: ImapSession) {
+  const mailbox = args.mailbox(session.utf8);
+  const identifier = args.astring('identifier');
+  return { mailbox, identifier };
+}
+
+/**
+ * Runs an ACL change: negative rights (`-identifier`) are not supported, and an identifier the
+ * store refuses (another domain, no such account, the owner) is NO [CANNOT].
+ */
+export async function aclChange(
+  identifier: string,
+  change: () => Promise<unknown>,
+  done: string,
+): Promise<CommandResult> {
+  if (identifier.startsWith('-')) return no('Negative rights are not supported', 'CANNOT');
+  try {
+    await change();
+  } catch (error) {
+    if (error instanceof AclError) return no(error.message, 'CANNOT');
+    throw error;
+  }
+  return ok(done);
+}

@@ -1,0 +1,69 @@
+import { type AclChange, ALL_RIGHTS, canonicalRights } from '@hermod/mail-store';
+
+/**
+ * Rights as IMAP ACL (RFC 4314) writes them. The rights t, e, x and k are each their own right
+ * (capability RIGHTS=texk); the RFC 2086 rights c and d are accepted as their groups: c is k and x
+ * (create and delete mailboxes), d is t and e (delete and expunge messages). Replies name c or d
+ * too when every right of the group is held.
+ */
+export const RIGHTS_CAPABILITY = 'RIGHTS=texk';
+
+const OBSOLETE: Record<string, string> = { c: 'kx', d: 'te' };
+
+/** Rights from a client (SETACL): the letters expanded, or an error text for an unknown letter. */
+export function parseRights(text: string): string | { error: string } {
+  let out = '';
+  for (const right of text) {
+    if (ALL_RIGHTS.includes(right)) out += right;
+    else if (OBSOLETE[right]) out += OBSOLETE[right];
+    else return { error: `Unknown right ${JSON.stringify(right)}` };
+  }
+  return canonicalRights(out);
+}
+
+/** SETACL's mod-rights: '+' adds, '-' removes, otherwise the rights replace the old ones. */
+export function parseModRights(text: string): AclChange | { error: string } {
+  const mode = text.startsWith('+') ? 'add' : text.startsWith('-') ? 'remove' : 'set';
+  const rights = parseRights(mode === 'set' ? text : text.slice(1));
+  return typeof rights === 'string' ? { mode, rights } : rights;
+}
+
+/** Rights for a reply (MYRIGHTS, GETACL): canonical order, plus c and d for complete groups. */
+export function formatRights(rights: string): string {
+  let out = canonicalRights(rights);
+  for (const [legacy, group] of Object.entries(OBSOLETE))
+    if ([...group].every((r) => out.includes(r))) out += legacy;
+  return out;
+}
+
+/** Whether every right in `needed` is held. */
+export function holds(rights: string, needed: string): boolean {
+  return [...needed].every((r) => rights.includes(r));
+}
+
+/**
+ * The right a flag change needs (RFC 4314 section 4): \Seen needs s, \Deleted needs t, every other
+ * flag w.
+ */
+export function rightForFlag(flag: string): 's' | 't' | 'w' {
+  const lower = flag.toLowerCase();
+  return lower === '\\seen' ? 's' : lower === '\\deleted' ? 't' : 'w';
+}
+
+/** LISTRIGHTS for an identifier other than the owner: nothing required, each right on its own. */
+export const OPTIONAL_RIGHTS = [...ALL_RIGHTS];
+
+/**
+ * The flags a session may change for PERMANENTFLAGS: 'all' with s, w and t; undefined when it may
+ * change nothing (no s, w, t or e: the mailbox opens read-only); else the system flags it may set.
+ */
+export function permanentFlagsFor(rights: string): 'all' | string[] | undefined {
+  if (holds(rights, 'swt')) return 'all';
+  if (![...'swte'].some((r) => rights.includes(r))) return undefined;
+  const flags: string[] = [];
+  if (rights.includes('w')) flags.push('\\Answered', '\\Flagged', '\\Draft');
+  if (rights.includes('t')) flags.push('\\Deleted');
+  if (rights.includes('s')) flags.push('\\Seen');
+  if (rights.includes('w')) flags.push('\\*');
+  return flags;
+}

@@ -1,0 +1,259 @@
+// IMAP ACL (RFC 4314) with shared mailboxes between accounts of one domain (issue 15): two accounts
+// of one domain, the owner grants, the other sees the mailbox in the shared namespace (RFC 2342)
+// and is held to the granted rights in every command; a third account of another domain is refused.
+// Every response also goes through the response checker (ACL, LISTRIGHTS, MYRIGHTS grammar).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { requireTool, run } from '../../harness/index.js';
+import { PASSWORD, rawImapFile } from './imap-fixture.js';
+
+const lit = (text: string) => `{${Buffer.byteLength(text)}+}\r\n${text}`;
+const message = (subject: string) =>
+  `From: a@acl.example\r\nSubject: ${subject}\r\n\r\nbody of ${subject}\r\n`;
+
+describe('imap ACL by RFC 4314 with a shared namespace', () => {
+  const file = rawImapFile();
+  const { account } = file;
+
+  it('owner grants, the other account lists, reads and is held to its rights; other domains are refused', async () => {
+    const alice = await account('alice@acl.example');
+    const bob = await account('bob@acl.example');
+    const carol = await account('carol@other.example');
+    const owner = await alice.connect();
+    const caps = (await owner.command('CAPABILITY')).untagged[0]!;
+    assert.match(caps, / ACL( |$)/);
+    assert.match(caps, / RIGHTS=texk( |$)/);
+    // RFC 2342: personal namespace, the other users' namespace with its prefix, no public one.
+    assert.deepEqual((await owner.command('NAMESPACE')).untagged, [
+      '* NAMESPACE (("" "/")) (("Shared/" "/")) NIL',
+    ]);
+    assert.equal((await owner.command('CREATE Team')).status, 'OK');
+    await file.fx.deliver(alice.id, message('first'), { mailbox: 'Team' });
+
+    // SETACL by the owner (RFC 4314 3.1); an unknown right is BAD, negative rights are refused,
+    // accounts of another domain and unknown addresses cannot be named.
+    assert.match((await owner.command('SETACL Team bob@acl.example lrs')).tagged, /^t\d+ OK /);
+    assert.match((await owner.command('SETACL Team bob@acl.example lrz')).tagged, /^t\d+ BAD /);
+    assert.match(
+      (await owner.command('SETACL Team -bob@acl.example r')).tagged,
+      /^t\d+ NO \[CANNOT\] Negative/,
+    );
+    assert.match(
+      (await owner.command('SETACL Team carol@other.example lr')).tagged,
+      /^t\d+ NO \[CANNOT\] Only accounts of the same domain/,
+    );
+    assert.match((await owner.command('SETACL Team nobody@acl.example lr')).tagged, /^t\d+ NO \[CANNOT\] /);
+    assert.match((await owner.command('SETACL Team alice@acl.example l')).tagged, /^t\d+ NO \[CANNOT\] /);
+    // GETACL, LISTRIGHTS, MYRIGHTS (3.3-3.5): exact responses.
+    assert.deepEqual((await owner.command('GETACL Team')).untagged, [
+      '* ACL Team alice@acl.example lrswipkxteacd bob@acl.example lrs',
+    ]);
+    assert.deepEqual((await owner.command('LISTRIGHTS Team bob@acl.example')).untagged, [
+      '* LISTRIGHTS Team bob@acl.example "" l r s w i p k x t e a c d',
+    ]);
+    assert.deepEqual((await owner.command('LISTRIGHTS Team alice@acl.example')).untagged, [
+      '* LISTRIGHTS Team alice@acl.example lrswipkxtea',
+    ]);
+    assert.deepEqual((await owner.command('MYRIGHTS Team')).untagged, ['* MYRIGHTS Team lrswipkxteacd']);
+    assert.match((await owner.command('MYRIGHTS Nowhere')).tagged, /^t\d+ NO \[NONEXISTENT\]/);
+
+    // The other account sees the mailbox in the shared namespace, and only it.
+    const reader = await bob.connect();
+    const shared = 'Shared/alice@acl.example/Team';
+    assert.deepEqual((await reader.command('LIST "" "Shared*"')).untagged, [
+      '* LIST (\\Noselect \\HasChildren) "/" Shared',
+      '* LIST (\\Noselect \\HasChildren) "/" Shared/alice@acl.example',
+      `* LIST (\\HasNoChildren) "/" ${shared}`,
+    ]);
+    assert.deepEqual((await reader.command('LIST "" "Shared/%"')).untagged, [
+      '* LIST (\\Noselect \\HasChildren) "/" Shared/alice@acl.example',
+    ]);
+    assert.deepEqual((await reader.command(`MYRIGHTS ${shared}`)).untagged, [`* MYRIGHTS ${shared} lrs`]);
+    // Without l (or any right) a mailbox is answered for as if it did not exist; with l, NOPERM.
+    for (const command of [
+      'MYRIGHTS Shared/alice@acl.example/INBOX',
+      'SELECT Shared/alice@acl.example/INBOX',
+      'STATUS Shared/alice@acl.example/INBOX (MESSAGES)',
+      'GETACL Shared/alice@acl.example/INBOX',
+    ])
+      assert.match((await reader.command(command)).tagged, /^t\d+ NO \[NONEXISTENT\]/, command);
+    assert.match(
+      (await reader.command('APPEND Shared/alice@acl.example/INBOX {1+}\r\nx')).tagged,
+      /^t\d+ NO \[TRYCREATE\]/,
+    );
+    assert.match((await reader.command(`GETACL ${shared}`)).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match((await reader.command(`SETACL ${shared} bob@acl.example +a`)).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match(
+      (await reader.command(`LISTRIGHTS ${shared} bob@acl.example`)).tagged,
+      /^t\d+ NO \[NOPERM\]/,
+    );
+    assert.match(
+      (await reader.command(`APPEND ${shared} ${lit(message('from bob'))}`)).tagged,
+      /^t\d+ NO \[NOPERM\]/,
+    );
+    assert.match((await reader.command(`CREATE ${shared}/Sub`)).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match((await reader.command(`DELETE ${shared}`)).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match((await reader.command(`RENAME ${shared} ${shared}2`)).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.deepEqual((await reader.command(`STATUS ${shared} (MESSAGES UNSEEN)`)).untagged, [
+      `* STATUS ${shared} (MESSAGES 1 UNSEEN 1)`,
+    ]);
+    assert.equal((await reader.command(`SUBSCRIBE ${shared}`)).status, 'OK');
+    assert.deepEqual((await reader.command('LSUB "" "Shared/*"')).untagged, [`* LSUB () "/" ${shared}`]);
+
+    // SELECT (r); s but neither w nor t: \Seen is the one permanent flag.
+    let r = await reader.command(`SELECT ${shared}`);
+    assert.match(r.tagged, /^t\d+ OK \[READ-WRITE\]/);
+    assert.ok(r.untagged.includes('* OK [PERMANENTFLAGS (\\Seen)] Flags permitted'), r.untagged.join('\n'));
+    assert.ok(r.untagged.includes('* 1 EXISTS'));
+    r = await reader.command('FETCH 1 (BODY[] FLAGS)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.match(r.untagged.join('\n'), /FLAGS \(\\Seen \\Recent\)/);
+    assert.match(r.untagged.join('\n'), /body of first/);
+    assert.match((await reader.command('SEARCH SUBJECT first')).untagged[0]!, /^\* SEARCH 1$/);
+    // \Deleted needs t, other flags w, EXPUNGE e (RFC 4314 section 4).
+    assert.match((await reader.command('STORE 1 +FLAGS (\\Deleted)')).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match((await reader.command('STORE 1 +FLAGS (\\Flagged)')).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match((await reader.command('STORE 1 FLAGS (\\Seen)')).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match((await reader.command('EXPUNGE')).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match((await reader.command('MOVE 1 INBOX')).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.match(
+      (await reader.command(`REPLACE 1 INBOX ${lit(message('replaced'))}`)).tagged,
+      /^t\d+ NO \[NOPERM\]/,
+    );
+    r = await reader.command('STORE 1 -FLAGS (\\Seen)');
+    assert.deepEqual(r.untagged, ['* 1 FETCH (FLAGS (\\Recent))']);
+    // A STORE that may change some of its flags changes those and leaves the others (RFC 4314 4).
+    r = await reader.command('STORE 1 +FLAGS (\\Seen \\Deleted)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(r.untagged, ['* 1 FETCH (FLAGS (\\Seen \\Recent))']);
+    // COPY out of it needs only r there (and i on the target, the reader's own INBOX).
+    assert.match((await reader.command('COPY 1 INBOX')).tagged, /^t\d+ OK \[COPYUID /);
+
+    // A message the owner appends reaches the other account's session that has it selected,
+    // through the change feed: IDLE reports it without any command.
+    const owned = await alice.connect();
+    assert.equal((await owned.command('SELECT Team')).status, 'OK');
+    reader.send('i1 IDLE\r\n');
+    assert.match(await reader.readLine(), /^\+ /);
+    assert.match((await owner.command(`APPEND Team ${lit(message('second'))}`)).tagged, /^t\d+ OK /);
+    assert.equal(await reader.readLine(), '* 2 EXISTS');
+    reader.send('DONE\r\n');
+    assert.match((await reader.until('i1')).tagged, /^i1 OK /);
+
+    // Granting t and w: the other account's flag change reaches the owner's idling session.
+    assert.match((await owner.command('SETACL Team bob@acl.example +tw')).tagged, /^t\d+ OK /);
+    assert.deepEqual((await reader.command(`MYRIGHTS ${shared}`)).untagged, [`* MYRIGHTS ${shared} lrswt`]);
+    await owned.command('NOOP');
+    owned.send('i2 IDLE\r\n');
+    assert.match(await owned.readLine(), /^\+ /);
+    r = await reader.command('STORE 2 +FLAGS (\\Deleted \\Flagged)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.match(await owned.readLine(), /^\* 2 FETCH \(UID 2 FLAGS \(\\Deleted \\Flagged( \\Recent)?\)\)$/);
+    owned.send('DONE\r\n');
+    await owned.until('i2');
+
+    // CREATE under the shared mailbox needs k on it; the owner sees the new child.
+    assert.match((await owner.command('SETACL Team bob@acl.example +k')).tagged, /^t\d+ OK /);
+    assert.equal((await reader.command(`CREATE ${shared}/Sub`)).status, 'OK');
+    assert.deepEqual((await owner.command('LIST "" "Team*"')).untagged, [
+      '* LIST (\\HasChildren) "/" Team',
+      '* LIST (\\HasNoChildren) "/" Team/Sub',
+    ]);
+    // The sub-mailbox carries no entry for bob: he does not see it.
+    assert.match((await reader.command(`SELECT ${shared}/Sub`)).tagged, /^t\d+ NO \[NONEXISTENT\]/);
+
+    // 'anyone' is every account of the owner's domain, never another domain's.
+    assert.match((await owner.command('SETACL INBOX anyone lr')).tagged, /^t\d+ OK /);
+    assert.deepEqual((await owner.command('GETACL INBOX')).untagged, [
+      '* ACL INBOX alice@acl.example lrswipkxteacd anyone lr',
+    ]);
+    assert.deepEqual((await reader.command('MYRIGHTS Shared/alice@acl.example/INBOX')).untagged, [
+      '* MYRIGHTS Shared/alice@acl.example/INBOX lr',
+    ]);
+    const outsider = await carol.connect();
+    assert.deepEqual((await outsider.command('LIST "" "Shared*"')).untagged, []);
+    for (const command of [
+      `MYRIGHTS ${shared}`,
+      'MYRIGHTS Shared/alice@acl.example/INBOX',
+      `SELECT ${shared}`,
+      `GETACL ${shared}`,
+    ])
+      assert.match((await outsider.command(command)).tagged, /^t\d+ NO \[NONEXISTENT\]/, command);
+    assert.match(
+      (await outsider.command(`APPEND ${shared} ${lit(message('from carol'))}`)).tagged,
+      /^t\d+ NO \[TRYCREATE\]/,
+    );
+
+    // DELETEACL revokes at once, also for the session that has the mailbox selected.
+    assert.equal((await reader.command(`SELECT ${shared}`)).status, 'OK');
+    assert.match((await owner.command('DELETEACL Team bob@acl.example')).tagged, /^t\d+ OK /);
+    assert.match((await reader.command('FETCH 1 FLAGS')).tagged, /^t\d+ NO \[NOPERM\]/);
+    assert.deepEqual((await reader.command('LIST "" "Shared/*/Team"')).untagged, []);
+    assert.deepEqual((await owner.command('GETACL Team')).untagged, [
+      '* ACL Team alice@acl.example lrswipkxteacd',
+    ]);
+  });
+
+  it("a change to a shared mailbox reaches the other account's session on another replica", async () => {
+    const second = await file.fx.startReplica();
+    const olga = await account('olga@replica.example');
+    const per = await account('per@replica.example', () => second.imapsPort);
+    const owner = await olga.connect();
+    assert.match((await owner.command('SETACL INBOX per@replica.example lr')).tagged, /^t\d+ OK /);
+    const reader = await per.connect();
+    const r = await reader.command('EXAMINE Shared/olga@replica.example/INBOX');
+    assert.match(r.tagged, /^t\d+ OK \[READ-ONLY\]/);
+    assert.ok(r.untagged.includes('* 0 EXISTS'), r.untagged.join('\n'));
+    reader.send('i1 IDLE\r\n');
+    assert.match(await reader.readLine(), /^\+ /);
+    assert.match(
+      (await owner.command(`APPEND INBOX ${lit(message('across replicas'))}`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.equal(await reader.readLine(), '* 1 EXISTS');
+    reader.send('DONE\r\n');
+    assert.match((await reader.until('i1')).tagged, /^i1 OK /);
+  });
+
+  it('Python imaplib: SETACL, GETACL, MYRIGHTS and a shared SELECT', async () => {
+    await requireTool('python3', 'apt-get install python3');
+    await account('dora@py.example');
+    await account('emil@py.example');
+    const script = `
+import imaplib, os, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+port = int(os.environ['PORT'])
+d = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx)
+d.login('dora@py.example', os.environ['PW'])
+assert 'ACL' in d.capabilities, d.capabilities
+typ, data = d.setacl('INBOX', 'emil@py.example', 'lr')
+assert typ == 'OK', data
+typ, data = d.getacl('INBOX')
+assert typ == 'OK' and data == [b'INBOX dora@py.example lrswipkxteacd emil@py.example lr'], data
+typ, data = d.myrights('INBOX')
+assert typ == 'OK' and data == [b'INBOX lrswipkxteacd'], data
+typ, data = d.append('INBOX', None, None, b'Subject: shared\\r\\n\\r\\nhello\\r\\n')
+assert typ == 'OK', data
+d.logout()
+e = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx)
+e.login('emil@py.example', os.environ['PW'])
+typ, data = e.namespace()
+assert data == [b'(("" "/")) (("Shared/" "/")) NIL'], data
+typ, data = e.myrights('Shared/dora@py.example/INBOX')
+assert typ == 'OK' and data == [b'Shared/dora@py.example/INBOX lr'], data
+typ, data = e.getacl('Shared/dora@py.example/INBOX')
+assert typ == 'NO', data
+typ, data = e.select('Shared/dora@py.example/INBOX', readonly=True)
+assert typ == 'OK' and data == [b'1'], data
+typ, data = e.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+assert b'Subject: shared' in data[0][1], data
+e.logout()
+print('ok')
+`;
+    const result = await run('python3', ['-c', script], {
+      env: { ...process.env, PORT: String(file.fx.service.imapsPort), PW: PASSWORD },
+      timeoutMs: 60_000,
+    });
+    assert.equal(result.stdout.trim(), 'ok', result.stderr);
+  });
+});
