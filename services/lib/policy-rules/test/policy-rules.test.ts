@@ -125,6 +125,24 @@ describe('conditions', () => {
     assert.equal(snapshot.subject, 'Report');
   });
 
+  it('a compiled rule names the facts it reads, which judgeMessage computes before the budget starts', () => {
+    const facts = (input: PolicyRuleInput) =>
+      [...compileRule(parsePolicyRules([input])[0]!, 'global').facts].sort();
+    assert.deepEqual(facts({ name: 'a', all: [{ subject: { contains: ['x'] } }], action: { folder: 'X' } }), [
+      'subject',
+    ]);
+    assert.deepEqual(
+      facts({
+        name: 'b',
+        any: [{ headerFrom: { contains: ['x'] } }, { body: { contains: ['y'] } }],
+        none: [{ spf: ['pass'] }],
+        action: { stripAttachments: {} },
+      }),
+      ['addresses', 'attachments', 'bodyText'],
+    );
+    assert.deepEqual(facts({ name: 'c', all: [{ sizeOver: 10 }], action: { reject: 'no' } }), []);
+  });
+
   it('attachments by content, not by name', () => {
     const m = makeMessage({ attachments: [{ name: 'holiday.jpg', data: PE }] });
     const facts = messageFacts(m);
