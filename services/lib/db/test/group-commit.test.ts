@@ -20,6 +20,22 @@ test('a lone item is written at once; items arriving meanwhile share the next wr
   assert.deepEqual(writes, [[1], [2, 3, 4], [5]], 'queued items batched up to maxBatch');
 });
 
+test('with sameTurn, the items submitted in one turn of the event loop share the first write', async () => {
+  const writes: number[][] = [];
+  const committer = new GroupCommitter<number>(
+    async (items) => {
+      writes.push(items);
+    },
+    { maxBatch: 3, maxConcurrent: 4, sameTurn: true },
+  );
+  const all = [1, 2, 3, 4].map((n) => committer.submit(n));
+  assert.deepEqual(writes, [], 'the write starts at the end of the turn');
+  await Promise.all(all);
+  assert.deepEqual(writes, [[1, 2, 3], [4]], 'one write for the turn, up to maxBatch');
+  await committer.submit(5);
+  assert.deepEqual(writes, [[1, 2, 3], [4], [5]], 'a lone item is written in its own turn');
+});
+
 test('a failed batch is retried item by item: only the bad item fails', async () => {
   const committer = new GroupCommitter<number>(
     async (items) => {

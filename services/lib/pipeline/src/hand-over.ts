@@ -57,7 +57,7 @@ export function handOverAccepted(
         }
         await publishSpoolJobs(js, subject, prefix, jobs).catch((error: unknown) => onError(error, ids()));
       },
-      { maxBatch: options.maxBundle ?? 256, maxConcurrent: 1 },
+      { maxBatch: options.maxBundle ?? 256, maxConcurrent: 1, sameTurn: true },
     );
   const toRouting = sender<RoutingJob>(subjects.routing, 'route');
   const toMda = sender<LocalDeliveryJob>(subjects.localDelivery, 'local');

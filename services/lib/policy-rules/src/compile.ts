@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { type CompiledMatcher, compileMatcher } from './matcher.js';
-import type { AttachmentFact, MessageFacts } from './message-facts.js';
+import type { AttachmentFact, FactName, MessageFacts } from './message-facts.js';
 import {
   type Action,
   type AttachmentCondition,
@@ -44,6 +44,17 @@ export interface CompiledRule {
   action: Action;
   /** Whether a condition looks at attachments (stripAttachments then strips only those). */
   attachmentConditions: boolean;
+  /** The message facts its conditions and actions read. */
+  facts: ReadonlySet<FactName>;
+}
+
+/** The message fact a condition reads; the others read the envelope, the verdicts or the size. */
+function factOf(c: Condition): FactName | undefined {
+  if (c.headerFrom || c.headerTo || c.headerCc || c.replyTo) return 'addresses';
+  if (c.subject) return 'subject';
+  if (c.body) return 'bodyText';
+  if (c.attachment) return 'attachments';
+  return undefined;
 }
 
 const yes = (detail: string, parts?: number[]): ConditionOutcome => ({
@@ -231,10 +242,13 @@ function compileCondition(c: Condition, where: string): { test: Test; attachment
 /** Compiles one validated rule; a bad regex or network is a PolicyRuleError naming the rule. */
 export function compileRule(rule: PolicyRule, origin: string): CompiledRule {
   let attachmentConditions = false;
+  const facts = new Set<FactName>(rule.action.stripAttachments ? ['attachments'] : []);
   const list = (conditions: Condition[] | undefined, key: string) =>
     (conditions ?? []).map((c, i) => {
       const compiled = compileCondition(c, `${origin} rule ${rule.name} ${key}[${i}]`);
       if (compiled.attachments && key !== 'none') attachmentConditions = true;
+      const fact = factOf(c);
+      if (fact) facts.add(fact);
       return compiled.test;
     });
   const all = list(rule.all, 'all');
@@ -249,5 +263,6 @@ export function compileRule(rule: PolicyRule, origin: string): CompiledRule {
     none,
     action: rule.action,
     attachmentConditions,
+    facts,
   };
 }

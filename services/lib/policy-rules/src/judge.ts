@@ -54,7 +54,8 @@ export async function judgeMessage(
   // No rule to run (defaults off, none configured): the message is not even read.
   if (rules.length === 0) return { decision: { headers: [], bcc: [], matched: [], trace: [] }, headers: '' };
   const { data, whole } = await readUpTo(source, options.maxBytes);
-  const facts = messageFacts(data);
+  // The facts these rules read are computed before the budget starts; the others never are.
+  const facts = messageFacts(data, new Set(rules.flatMap((r) => [...r.facts])));
   const decision = evaluatePolicy(rules, facts, ctx, options.budgetMs);
   let headers = decision.headers.map((h) => `${h.name}: ${h.value}\r\n`).join('');
   if (decision.matched.length > 0)

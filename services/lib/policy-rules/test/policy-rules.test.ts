@@ -100,6 +100,49 @@ describe('conditions', () => {
     assert.ok(matches([{ sourceNetwork: ['2001:db8::25'] }], plain, { clientAddress: '2001:db8::25' }));
   });
 
+  it('facts are computed when first read, once, and are the same whichever is read first', () => {
+    const m = makeMessage({
+      subject: 'Report',
+      text: 'See the attachment',
+      attachments: [{ name: 'setup.pdf', data: PE }],
+    });
+    const all = messageFacts(m);
+    const snapshot = JSON.parse(JSON.stringify({ ...all, root: undefined }));
+    const attachmentsFirst = messageFacts(m);
+    assert.equal(attachmentsFirst.attachments, attachmentsFirst.attachments);
+    assert.deepEqual(attachmentsFirst.attachments, snapshot.attachments);
+    assert.equal(attachmentsFirst.addresses, attachmentsFirst.addresses);
+    assert.deepEqual(attachmentsFirst.addresses, snapshot.addresses);
+    assert.deepEqual(attachmentsFirst.bodyText, snapshot.bodyText);
+    const textFirst = messageFacts(m);
+    assert.match(textFirst.bodyText, /See the attachment/);
+    assert.doesNotMatch(textFirst.bodyText, /setup/);
+    assert.deepEqual(JSON.parse(JSON.stringify({ ...textFirst, root: undefined })), snapshot);
+    assert.deepEqual(
+      snapshot.attachments.map((a: { name: string }) => a.name),
+      ['setup.pdf'],
+    );
+    assert.equal(snapshot.subject, 'Report');
+  });
+
+  it('a compiled rule names the facts it reads, which judgeMessage computes before the budget starts', () => {
+    const facts = (input: PolicyRuleInput) =>
+      [...compileRule(parsePolicyRules([input])[0]!, 'global').facts].sort();
+    assert.deepEqual(facts({ name: 'a', all: [{ subject: { contains: ['x'] } }], action: { folder: 'X' } }), [
+      'subject',
+    ]);
+    assert.deepEqual(
+      facts({
+        name: 'b',
+        any: [{ headerFrom: { contains: ['x'] } }, { body: { contains: ['y'] } }],
+        none: [{ spf: ['pass'] }],
+        action: { stripAttachments: {} },
+      }),
+      ['addresses', 'attachments', 'bodyText'],
+    );
+    assert.deepEqual(facts({ name: 'c', all: [{ sizeOver: 10 }], action: { reject: 'no' } }), []);
+  });
+
   it('attachments by content, not by name', () => {
     const m = makeMessage({ attachments: [{ name: 'holiday.jpg', data: PE }] });
     const facts = messageFacts(m);

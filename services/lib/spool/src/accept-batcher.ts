@@ -42,6 +42,8 @@ export class AcceptBatcher {
     this.committer = new GroupCommitter((batch) => this.store(batch), {
       maxBatch: options.maxBatch,
       maxConcurrent: options.maxTransactions,
+      // Messages whose DATA ended in the same turn (several connections ready at once) share a commit.
+      sameTurn: true,
     });
   }
 

@@ -56,13 +56,24 @@ export async function* headerBlockOf(message: AsyncIterable<Buffer>): AsyncGener
   }
 }
 
-/** SPF, DKIM, DMARC and ARC for one message (mailauth), with DNS through the injected resolver. */
+async function concatenated(source: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of source) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+/**
+ * SPF, DKIM, DMARC and ARC for one message (mailauth), with DNS through the injected resolver. A
+ * header block alone goes to mailauth as one buffer (no stream pipeline to set up per message).
+ */
 export async function authenticateMessage(
   input: AuthenticationInput,
   resolve: DnsResolve,
 ): Promise<AuthenticationOutcome> {
-  const source = bodyMatters(input.fieldNames) ? input.message : headerBlockOf(input.message);
-  const result = await authenticate(Readable.from(source), {
+  const source = bodyMatters(input.fieldNames)
+    ? Readable.from(input.message)
+    : await concatenated(headerBlockOf(input.message));
+  const result = await authenticate(source, {
     ip: input.ip.replace(/^::ffff:/, ''),
     helo: input.helo,
     sender: input.mailFrom,

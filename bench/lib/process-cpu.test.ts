@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { cpuByComponent } from './process-cpu.js';
+
+test('only processes below the root count: a child of this process does, and not under another root', async () => {
+  // A stand-in for a service (its command line names services/<name>/src/main.ts) that spins for
+  // 300 ms of CPU, then says so and waits for stdin to close.
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      'const t = process.hrtime.bigint(); while (process.hrtime.bigint() - t < 300_000_000n); console.log("spun"); process.stdin.resume();',
+      'services/bench-probe/src/main.ts',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  try {
+    await once(child.stdout!, 'data');
+    assert.ok((cpuByComponent().get('bench-probe') ?? 0) > 0, 'the child counts for this process');
+    assert.equal(cpuByComponent(child.pid).get('bench-probe'), undefined, 'not below another root');
+  } finally {
+    child.stdin!.end();
+    await once(child, 'exit');
+  }
+});
