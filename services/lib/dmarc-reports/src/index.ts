@@ -1,4 +1,4 @@
-export { type AggregateReport, aggregateReportXml } from './aggregate-xml.js';
+export { type AggregateReport, aggregateReportXml, reportSourceIp } from './aggregate-xml.js';
 export {
   type DmarcRecord,
   parseDmarcRecord,
