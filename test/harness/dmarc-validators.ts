@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDirectory } from '@hermod/local-infra';
 import { requireTool, run } from './tools.js';
 
 /** RFC 7489 appendix C's schema (see the file's comment for the two changes that make it usable). */
@@ -15,16 +15,16 @@ export const PARSEDMARC_VERSION = '11.1.0';
 
 /**
  * A Python with parsedmarc installed: a venv cached outside the work tree
- * (~/.cache/hermod/venv-parsedmarc-<version>), created with pip on first use (built aside and
+ * (<HERMOD_CACHE_DIR, ~/.cache/hermod>/venv-parsedmarc-<version>), created with pip on first use (built aside and
  * renamed, so a failed install leaves nothing half-made).
  */
 export async function parsedmarcPython(): Promise<string> {
-  const venv = join(homedir(), '.cache', 'hermod', `venv-parsedmarc-${PARSEDMARC_VERSION}`);
+  const venv = join(cacheDirectory(), `venv-parsedmarc-${PARSEDMARC_VERSION}`);
   const python = join(venv, 'bin', 'python');
   if (existsSync(python)) return python;
   await requireTool('python3', 'apt-get install python3 python3-venv (.ci/install-prerequisites.sh)');
   const building = `${venv}.building-${process.pid}`;
-  await mkdir(join(homedir(), '.cache', 'hermod'), { recursive: true });
+  await mkdir(cacheDirectory(), { recursive: true });
   await rm(building, { recursive: true, force: true });
   const steps: Array<[string, string[]]> = [
     ['python3', ['-m', 'venv', building]],
