@@ -5,9 +5,11 @@
 // metrics per reporting organisation and result; a malformed report, a gzip bomb and a message over
 // the size limit are counted as failures and delivered all the same.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { AccountStore } from '@hermod/accounts';
+import { defaultReportLimits, examineMessage, storeReceivedReports } from '@hermod/dmarc-reports';
 import {
   DnsTestServer,
   eventually,
@@ -318,4 +320,15 @@ test('DMARC and TLS-RPT reports at the rua address are stored, listed and counte
     ),
     2,
   );
+});
+
+test('a message delivered again stores its reports once', async () => {
+  const found = await examineMessage(
+    Buffer.from(withAttachment('x@receiver.example', 'again', 'application/gzip', gzipSync(aggregateXml))),
+    defaultReportLimits,
+  );
+  assert.equal(found.reports.length, 1);
+  const spoolId = randomUUID();
+  assert.equal((await storeReceivedReports(hermod.db.pool, spoolId, found.reports)).length, 1);
+  assert.equal((await storeReceivedReports(hermod.db.pool, spoolId, found.reports)).length, 0);
 });
