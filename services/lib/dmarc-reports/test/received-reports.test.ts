@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { examineMessage, type ReportLimits } from '../src/index.js';
+import {
+  aggregateReportXml,
+  dmarcReportMessage,
+  examineMessage,
+  parseDmarcRecord,
+  type ReportLimits,
+  tlsReportJson,
+  tlsReportMessage,
+} from '../src/index.js';
 import { zipOneFile } from './zip-file.js';
 
 const limits: ReportLimits = { maxReportBytes: 64 * 1024, maxRecords: 100 };
@@ -131,4 +139,80 @@ test('a message without report parts gives nothing', async () => {
     limits,
   );
   assert.deepEqual(found, { reports: [], failures: [] });
+});
+
+test('the reports we send are read back by our own intake with the same numbers', async () => {
+  const xml = aggregateReportXml({
+    orgName: 'Hermod',
+    email: 'dmarc@hermod.test',
+    reportId: 'own-1',
+    begin: 1_796_515_200,
+    end: 1_796_601_600,
+    policyDomain: 'sender.example',
+    policy: parseDmarcRecord('v=DMARC1; p=reject')!,
+    rows: [
+      {
+        sourceIp: '2001:db8::1',
+        count: 5,
+        disposition: 'reject',
+        dkimAligned: false,
+        spfAligned: false,
+        headerFrom: 'sender.example',
+        spfDomain: 'sender.example',
+        spfScope: 'mfrom',
+        spfResult: 'fail',
+        dkim: [],
+      },
+    ],
+  });
+  const common = {
+    from: 'r@hermod.test',
+    to: 'rua@sender.example',
+    policyDomain: 'sender.example',
+    begin: 0,
+    end: 86_400,
+  };
+  const dmarc = await examineMessage(
+    dmarcReportMessage({ ...common, orgName: 'Hermod', reportId: 'own-1', xml }),
+    limits,
+  );
+  assert.deepEqual(
+    dmarc.reports.map((f) => f.report.records.map((r) => [r.sourceIp, r.result, r.disposition, r.count])),
+    [[['2001:db8:0:0:0:0:0:1', 'fail', 'reject', 5]]],
+  );
+  const json = tlsReportJson({
+    organizationName: 'Hermod',
+    contactInfo: 'r@hermod.test',
+    reportId: 'own-2',
+    policyDomain: 'sender.example',
+    begin: 0,
+    end: 86_400,
+    policies: [
+      {
+        policy: { type: 'tlsa', strings: ['3 1 1 ab'], mxHosts: [] },
+        successes: 4,
+        failures: [
+          {
+            resultType: 'tlsa-invalid',
+            receivingMxHostname: 'mx.sender.example',
+            receivingIp: '',
+            sessions: 2,
+          },
+        ],
+      },
+    ],
+  });
+  const tls = await examineMessage(
+    tlsReportMessage({ ...common, organizationName: 'Hermod', reportId: 'own-2', gzipped: gzipSync(json) }),
+    limits,
+  );
+  assert.deepEqual(
+    tls.reports.map((f) => f.report.records.map((r) => [r.result, r.count])),
+    [
+      [
+        ['successful', 4],
+        ['tlsa-invalid', 2],
+      ],
+    ],
+  );
 });
