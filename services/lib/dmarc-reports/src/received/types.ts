@@ -20,7 +20,7 @@ export interface ReportLimits {
   maxRecords: number;
 }
 
-export const defaultReportLimits: ReportLimits = { maxReportBytes: 20 * 1024 * 1024, maxRecords: 100_000 };
+export const defaultReportLimits: ReportLimits = { maxReportBytes: 10 * 1024 * 1024, maxRecords: 10_000 };
 
 /** One line of a received report: a DMARC row or a TLS-RPT result of one policy. */
 export interface ReceivedRecord {
