@@ -40,7 +40,7 @@ export const mdaEnv = z.object({
   MDA_REPORT_MAX_MESSAGE_BYTES: env.int(10 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
   /** Largest report file after decompression (XML or JSON); beyond it reading stops (zip bombs). */
   MDA_REPORT_MAX_FILE_BYTES: env.int(10 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
-  /** Most records one report may carry (parsing runs on mda's event loop: about 0.1 ms a record). */
+  /** Most records one report may carry (parsed on mda's event loop in slices: 10,000 take about 2 s). */
   MDA_REPORT_MAX_RECORDS: env.int(10_000, 1, 10_000_000),
   /** Delivered messages waiting to be read for reports; past it new ones are skipped (logged, counted). */
   MDA_REPORT_QUEUE: env.int(1_000, 1, 100_000),

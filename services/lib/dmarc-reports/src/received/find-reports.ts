@@ -77,7 +77,7 @@ export async function examineMessage(raw: Uint8Array, limits: ReportLimits): Pro
       const file = await unpackReport(bytes, limits);
       found.reports.push({
         part,
-        report: kind === 'tlsrpt' ? parseTlsReport(file, limits) : parseAggregateReport(file, limits),
+        report: kind === 'tlsrpt' ? parseTlsReport(file, limits) : await parseAggregateReport(file, limits),
       });
     } catch (error) {
       if (!(error instanceof ReportParseError)) throw error;

@@ -17,6 +17,10 @@ const parser = new XMLParser({
   // No isArray callback (it doubles the parse time): elements that may repeat are made lists below.
 });
 
+/** A whole record element (records do not nest; the document was validated before this is used). */
+const recordElements = /<((?:[\w.-]+:)?record)[\s>][\s\S]*?<\/\1\s*>/g;
+const RECORDS_PER_SLICE = 250;
+
 const list = (value: Node): Node[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 const text = (value: Node): string =>
@@ -41,7 +45,7 @@ const dispositions = new Set(['none', 'quarantine', 'reject']);
  * (namespaces, optional fields) and strictly where the numbers come from: every record needs a
  * source IP, a count and the evaluated policy.
  */
-export function parseAggregateReport(xml: Buffer, limits: ReportLimits): ReceivedReport {
+export async function parseAggregateReport(xml: Buffer, limits: ReportLimits): Promise<ReceivedReport> {
   const source = xml.toString('utf8').replace(/^\uFEFF/, '');
   if (/<!DOCTYPE|<!ENTITY/i.test(source))
     throw new ReportParseError('malformed', 'a document type declaration is not accepted');
@@ -53,14 +57,25 @@ export function parseAggregateReport(xml: Buffer, limits: ReportLimits): Receive
   const valid = XMLValidator.validate(source);
   if (valid !== true)
     throw new ReportParseError('malformed', `XML: ${valid.err.msg} (line ${valid.err.line})`);
-  const feedback: Node = parser.parse(source).feedback;
+  // The document without its records (metadata, policy), then the records in slices with the
+  // event loop free in between: a large report does not hold up the deliveries of the replica.
+  const feedback: Node = parser.parse(source.replace(recordElements, '')).feedback;
   if (!feedback || typeof feedback !== 'object')
     throw new ReportParseError('invalid', 'no feedback element: not a DMARC aggregate report');
   const meta: Node = feedback.report_metadata ?? {};
   const published: Node = feedback.policy_published ?? {};
-  const rows: Node[] = list(feedback.record);
-  if (rows.length > limits.maxRecords)
-    throw new ReportParseError('too-large', `${rows.length} records (at most ${limits.maxRecords})`);
+  const rows: Node[] = [];
+  let slice: string[] = [];
+  const parseSlice = async () => {
+    rows.push(...list(parser.parse(`<records>${slice.join('')}</records>`).records?.record));
+    slice = [];
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  for (const match of source.matchAll(recordElements)) {
+    slice.push(match[0]);
+    if (slice.length === RECORDS_PER_SLICE) await parseSlice();
+  }
+  if (slice.length > 0) await parseSlice();
   const records: ReceivedRecord[] = rows.map((record: Node, i: number) => {
     const row: Node = record?.row ?? {};
     const evaluated: Node = row.policy_evaluated ?? {};
