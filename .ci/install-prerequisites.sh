@@ -21,6 +21,8 @@ packages=(
   bind9            # named: RFC 2136 target of the external-dns test
   bind9-utils      # tsig-keygen, named-checkconf
   python3          # imaplib / poplib / smtplib clients
+  python3-venv     # the venv parsedmarc is installed into (test/harness/dmarc-validators.ts), checking our DMARC reports
+  libxml2-utils    # xmllint: our DMARC aggregate reports against RFC 7489 appendix C's schema
   golang-go        # builds nats-server, kube-apiserver, etcd, helm, external-dns from Go modules (if no Go is installed)
 )
 

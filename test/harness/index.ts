@@ -8,6 +8,14 @@ export {
   TEST_PATTERN_SIGNATURE,
 } from './clamd.js';
 export { type TestDatabase, testDatabase } from './database.js';
+export {
+  PARSEDMARC_VERSION,
+  type ParsedmarcReport,
+  parsedmarcPython,
+  parseWithParsedmarc,
+  rfc7489Schema,
+  xmllintErrors,
+} from './dmarc-validators.js';
 export { type DnsRecord, DnsTestServer } from './dns-server.js';
 export {
   documentationBlocks,

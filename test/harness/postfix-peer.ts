@@ -34,6 +34,13 @@ export interface PostfixPeerOptions {
   hostname?: string;
   /** Extra main.cf settings (last word). */
   settings?: Record<string, string>;
+  /**
+   * The DNS resolver (an address on port 53) Postfix's own lookups use. Postfix has no setting for
+   * it (libc reads /etc/resolv.conf), so Postfix runs in a private mount namespace of its own
+   * (unshare) where a resolv.conf naming this resolver, with `options trust-ad` (glibc passes the
+   * AD bit on only then), is bind-mounted over /etc/resolv.conf; the machine's file is untouched.
+   */
+  resolver?: string;
 }
 
 export interface PostfixPeer {
@@ -119,9 +126,25 @@ export async function startPostfixPeer(options: PostfixPeerOptions): Promise<Pos
   await writeFile(join(config, 'master.cf'), master);
 
   // start-fg: `postfix start` gives up silently where there is no syslog socket.
-  const child: ChildProcess = spawn('postfix', ['-c', config, 'start-fg'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  let command = 'postfix';
+  let args = ['-c', config, 'start-fg'];
+  if (options.resolver) {
+    await requireTool('unshare', 'apt-get install util-linux');
+    const resolvConf = join(dir, 'resolv.conf');
+    await writeFile(resolvConf, `nameserver ${options.resolver}\noptions trust-ad\n`);
+    command = 'unshare';
+    args = [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mount --bind "$0" /etc/resolv.conf && exec postfix -c "$1" start-fg',
+      resolvConf,
+      config,
+    ];
+  }
+  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (c: Buffer) => (out = (out + c.toString('utf8')).slice(-4_000));
   child.stdout?.on('data', keep);

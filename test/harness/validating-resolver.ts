@@ -34,7 +34,10 @@ export interface ValidatingResolver {
  * validates the answers), signed zones with a fresh ECDSA key (ldns-keygen, ldns-signzone) whose
  * DS is the trust anchor. Names under no trust anchor are insecure; tampered records are bogus.
  */
-export async function startValidatingResolver(zones: TestZone[]): Promise<ValidatingResolver> {
+export async function startValidatingResolver(
+  zones: TestZone[],
+  listen: { host?: string; port?: number } = {},
+): Promise<ValidatingResolver> {
   await requireTool('unbound', 'apt-get install unbound');
   await requireTool('ldns-signzone', 'apt-get install ldnsutils');
   const dir = await testWorkdir('unbound');
@@ -89,8 +92,8 @@ export async function startValidatingResolver(zones: TestZone[]): Promise<Valida
       '  fallback-enabled: no',
     );
   }
-  const host = '127.0.0.1';
-  const port = await freePort();
+  const host = listen.host ?? '127.0.0.1';
+  const port = listen.port ?? (await freePort());
   const config = join(dir, 'unbound.conf');
   await writeFile(
     config,

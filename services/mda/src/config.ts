@@ -31,6 +31,19 @@ export const mdaEnv = z.object({
   MDA_SRS_SECRET: z.string().default(''),
   /** Domain of rewritten senders; empty: the recipient's domain. */
   MDA_SRS_DOMAIN: z.string().default(''),
+  /**
+   * Recipients whose delivered mail is read for DMARC aggregate and TLS-RPT reports (the rua of our
+   * own domains): local parts (`postmaster`, in every domain) or whole addresses; empty: none.
+   */
+  MDA_REPORT_ADDRESSES: env.list(['postmaster']),
+  /** Largest message read for reports; a larger one is delivered and counted as a failure (too-large). */
+  MDA_REPORT_MAX_MESSAGE_BYTES: env.int(10 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
+  /** Largest report file after decompression (XML or JSON); beyond it reading stops (zip bombs). */
+  MDA_REPORT_MAX_FILE_BYTES: env.int(10 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
+  /** Most records one report may carry (parsed on mda's event loop in slices: 10,000 take about 2 s). */
+  MDA_REPORT_MAX_RECORDS: env.int(10_000, 1, 10_000_000),
+  /** Delivered messages waiting to be read for reports; past it new ones are skipped (logged, counted). */
+  MDA_REPORT_QUEUE: env.int(1_000, 1, 100_000),
 });
 export type MdaConfig = z.infer<typeof mdaEnv>;
 

@@ -15,6 +15,8 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Counter } from 'prom-client';
 import { loadMdaConfig } from './config.js';
 import { deliverBatch } from './deliver.js';
+import { createReportMetrics } from './reports/metrics.js';
+import { ReportIntake } from './reports/report-intake.js';
 import { DomainScriptSync } from './sieve/domain-scripts.js';
 import { createSieveMetrics } from './sieve/metrics.js';
 
@@ -88,6 +90,15 @@ runMain('mda', async () => {
     announce: (event: MailboxChangeEventPayload) =>
       nc.publish(mailboxEventSubject(event.accountId), JSON.stringify(event)),
   };
+  // Reports sent to our own rua addresses are read after their delivery, off its path.
+  const reportIntake = new ReportIntake(pool, logger, createReportMetrics(registry), {
+    addresses: config.MDA_REPORT_ADDRESSES,
+    maxMessageBytes: config.MDA_REPORT_MAX_MESSAGE_BYTES,
+    limits: { maxReportBytes: config.MDA_REPORT_MAX_FILE_BYTES, maxRecords: config.MDA_REPORT_MAX_RECORDS },
+    queueLimit: config.MDA_REPORT_QUEUE,
+  });
+  // Registered before the consumer, so it runs after the consumer stopped (hooks run in reverse).
+  shutdown.register('report-intake', () => reportIntake.idle());
   const consumer = consumeJobs({
     js,
     stream: consumers.mda.stream,
@@ -129,6 +140,7 @@ runMain('mda', async () => {
         });
       batchSizes.inc();
       for (const o of result) outcomes.inc({ outcome: o.kind });
+      reportIntake.delivered(jobs.filter((_, i) => result[i]?.kind === 'ack').map((j) => j.payload.spoolId));
       return result;
     },
     logger,

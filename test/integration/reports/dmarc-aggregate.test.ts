@@ -12,10 +12,13 @@ import {
   DnsTestServer,
   eventually,
   type HermodPlatform,
+  parseWithParsedmarc,
+  rfc7489Schema,
   type SmtpSink,
   startHermod,
   startSmtpSink,
   testWorkdir,
+  xmllintErrors,
 } from '@hermod/test/harness';
 import { XMLParser } from 'fast-xml-parser';
 import { expectCode, openTransaction } from '../mx/smtp-wire.js';
@@ -147,7 +150,17 @@ test('evaluations become an RFC 7489 aggregate report, gzipped and mailed to the
       p: 'none',
       sp: 'none',
       pct: 100,
+      fo: 0,
     });
+    // Checked by others: RFC 7489 appendix C's schema (xmllint) and parsedmarc.
+    assert.deepEqual(await xmllintErrors(xml, rfc7489Schema), []);
+    const parsed = await parseWithParsedmarc(xml);
+    assert.equal(parsed.report_metadata.org_name, 'Hermod Test');
+    assert.equal(parsed.policy_published.domain, 'sender.example');
+    assert.equal(
+      parsed.records.reduce((n: number, r: Any) => n + r.count, 0),
+      (feedback.record as Array<Any>).reduce((n, r) => n + r.row.count, 0),
+    );
     for (const r of feedback.record as Array<Any>) {
       assert.equal(r.row.source_ip, '127.0.0.1');
       assert.ok(Number.isInteger(r.row.count) && r.row.count > 0);

@@ -33,6 +33,11 @@ export const commands: CliCommandEntry[] = [
     load: async () => (await import('./queue.js')).queueCommand,
   },
   {
+    name: 'reports',
+    summary: 'DMARC aggregate and TLS-RPT reports received for our domains: list, show',
+    load: async () => (await import('./reports.js')).reportsCommand,
+  },
+  {
     name: 'route',
     summary: 'explain how an address is routed',
     load: async () => (await import('./route.js')).routeCommand,

@@ -5,6 +5,8 @@ export interface DmarcRecord {
   pct: number;
   adkim: 'r' | 's';
   aspf: 'r' | 's';
+  /** Failure reporting options (section 6.3 `fo`: 0, 1, d, s, colon-separated), "0" when absent or invalid. */
+  fo: string;
   /** mailto: addresses of rua, size limits (`!10m`) stripped; other URI schemes are dropped. */
   rua: string[];
 }
@@ -36,6 +38,7 @@ export function parseDmarcRecord(text: string): DmarcRecord | undefined {
     pct: Number.isInteger(pct) && pct >= 0 && pct <= 100 ? pct : 100,
     adkim: tags.get('adkim')?.toLowerCase() === 's' ? 's' : 'r',
     aspf: tags.get('aspf')?.toLowerCase() === 's' ? 's' : 'r',
+    fo: /^[01ds](:[01ds])*$/i.test(tags.get('fo') ?? '') ? tags.get('fo')!.toLowerCase() : '0',
     rua,
   };
 }

@@ -1,4 +1,4 @@
-export { type AggregateReport, aggregateReportXml } from './aggregate-xml.js';
+export { type AggregateReport, aggregateReportXml, reportSourceIp } from './aggregate-xml.js';
 export {
   type DmarcRecord,
   parseDmarcRecord,
@@ -6,6 +6,31 @@ export {
   ruaAuthorised,
   type TxtLookup,
 } from './dmarc-record.js';
+export {
+  type ExaminedMessage,
+  examineMessage,
+  type FoundReport,
+  type ReportFailure,
+} from './received/find-reports.js';
+export { parseAggregateReport } from './received/parse-aggregate.js';
+export { parseTlsReport } from './received/parse-tlsrpt.js';
+export {
+  listReceivedReports,
+  type ReceivedReportDetail,
+  type ReceivedReportFilter,
+  type ReceivedReportSummary,
+  showReceivedReport,
+  storeReceivedReports,
+} from './received/store.js';
+export {
+  defaultReportLimits,
+  type ReceivedRecord,
+  type ReceivedReport,
+  type ReportFailureReason,
+  type ReportLimits,
+  ReportParseError,
+} from './received/types.js';
+export { unpackReport } from './received/unpack.js';
 export { type DmarcPassResult, type DmarcReporterDeps, runDmarcReportPass } from './report-job.js';
 export { dmarcReportMessage, type ReportMessageInput } from './report-message.js';
 export { periodStart, type ReportPassResult, runReportPass } from './report-pass.js';
