@@ -113,14 +113,11 @@ function parseItem(text: string): FetchItem[] {
   return [item];
 }
 
-export function parseFetchArgs(
-  args: ArgumentCursor,
-  condstore: boolean,
-  qresync = false,
-  byUid = false,
-): FetchArgs {
-  const set = args.sequenceSet();
-  const spec = args.next('fetch items');
+/**
+ * A FETCH item list: one item, a macro (ALL, FAST, FULL) or a parenthesised list (also used by
+ * NOTIFY's MessageNew, RFC 5465 section 5.2).
+ */
+export function parseFetchItems(spec: Token): FetchItem[] {
   const items: FetchItem[] = [];
   const atoms: Token[] = spec.type === 'list' ? spec.items : [spec];
   for (let i = 0; i < atoms.length; i++) {
@@ -145,6 +142,17 @@ export function parseFetchArgs(
     else items.push(...parseItem(token.value));
   }
   if (items.length === 0) throw new BadArgumentsError('No FETCH items');
+  return items;
+}
+
+export function parseFetchArgs(
+  args: ArgumentCursor,
+  condstore: boolean,
+  qresync = false,
+  byUid = false,
+): FetchArgs {
+  const set = args.sequenceSet();
+  const items = parseFetchItems(args.next('fetch items'));
   const result: FetchArgs = { set, items };
   const modifiers = args.optionalList();
   const list = modifiers?.items ?? [];

@@ -23,6 +23,7 @@ import {
 } from './mailbox-admin.js';
 import { namespaceCommand } from './namespace.js';
 import { checkCommand, noopCommand } from './noop.js';
+import { notifyCommand } from './notify.js';
 import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.js';
 import { replaceCommand, uidReplaceCommand } from './replace.js';
 import { searchCommand, uidSearchCommand } from './search.js';
@@ -92,6 +93,7 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(cancelUpdateCommand),
     entry(getMetadataCommand),
     entry(setMetadataCommand),
+    entry(notifyCommand),
   ];
   return new Map(commands);
 }

@@ -35,6 +35,8 @@ export class SelectedMailbox {
   readonly contexts = new Map<string, SearchContext>();
   /** Counts changes seen or made, so contexts are evaluated again only when something changed. */
   version = 0;
+  /** The highest UID when the mailbox was selected (NOTIFY MessageNew fetches what came after it). */
+  readonly selectedMaxUid: number;
 
   constructor(
     readonly id: number,
@@ -46,6 +48,7 @@ export class SelectedMailbox {
   ) {
     this.uids = uids;
     this.knownModseq = knownModseq;
+    this.selectedMaxUid = uids[uids.length - 1] ?? 0;
   }
 
   get exists(): number {

@@ -17,6 +17,7 @@ import {
   listSubscriptions,
   loadBodyStructure,
   loadSnapshot,
+  MAILBOX_SEPARATOR,
   type MetadataDepth,
   mailboxKeywords,
   mailboxStatus,
@@ -89,25 +90,62 @@ export class MailBackend {
 
   async createMailbox(accountId: number, name: string, specialUse: string | null = null) {
     const created = await createMailbox(this.pool, accountId, name, specialUse);
-    this.publisher.publish({ accountId, mailboxId: created.id, kind: 'mailboxes', uids: [], modseq: 0 });
+    this.publisher.publish({
+      accountId,
+      mailboxId: created.id,
+      kind: 'mailboxes',
+      uids: [],
+      modseq: 0,
+      name,
+    });
     return created;
   }
 
   async deleteMailbox(accountId: number, name: string) {
     const id = await deleteMailbox(this.pool, accountId, name);
-    this.publisher.publish({ accountId, mailboxId: id, kind: 'mailboxes', uids: [], modseq: 0 });
+    this.publisher.publish({
+      accountId,
+      mailboxId: id,
+      kind: 'mailboxes',
+      uids: [],
+      modseq: 0,
+      name,
+      deleted: true,
+    });
   }
 
   async renameMailbox(accountId: number, from: string, to: string) {
-    const source = await findMailbox(this.pool, accountId, from);
+    // The mailbox and its children, by their names before the rename (INBOX keeps its children).
+    const before = (await listMailboxes(this.pool, accountId)).filter(
+      (m) => m.name === from || (from !== 'INBOX' && m.name.startsWith(`${from}${MAILBOX_SEPARATOR}`)),
+    );
     await withTransaction(this.pool, (client) => renameMailbox(client, accountId, from, to));
-    if (source)
+    const source = before.find((m) => m.name === from);
+    if (!source) return;
+    if (from === 'INBOX') {
+      // INBOX stays (empty); its messages now live in a new mailbox of the new name.
+      this.publisher.publish({ accountId, mailboxId: source.id, kind: 'expunge', uids: [], modseq: 0 });
+      const created = await findMailbox(this.pool, accountId, to);
+      if (created)
+        this.publisher.publish({
+          accountId,
+          mailboxId: created.id,
+          kind: 'mailboxes',
+          uids: [],
+          modseq: 0,
+          name: to,
+        });
+      return;
+    }
+    for (const box of before)
       this.publisher.publish({
         accountId,
-        mailboxId: source.id,
-        kind: from === 'INBOX' ? 'expunge' : 'mailboxes',
+        mailboxId: box.id,
+        kind: 'mailboxes',
         uids: [],
         modseq: 0,
+        name: to + box.name.slice(from.length),
+        oldName: box.name,
       });
   }
 
@@ -115,8 +153,17 @@ export class MailBackend {
     return listSubscriptions(this.pool, accountId);
   }
 
-  setSubscribed(accountId: number, name: string, subscribed: boolean) {
-    return setSubscribed(this.pool, accountId, name, subscribed);
+  async setSubscribed(accountId: number, name: string, subscribed: boolean) {
+    await setSubscribed(this.pool, accountId, name, subscribed);
+    this.publisher.publish({
+      accountId,
+      mailboxId: 0,
+      kind: 'subscription',
+      uids: [],
+      modseq: 0,
+      name,
+      subscribed,
+    });
   }
 
   /** METADATA entries (RFC 5464) of the server (mailboxId null) or a mailbox, as the account sees them. */
@@ -124,13 +171,21 @@ export class MailBackend {
     return getMetadata(this.pool, accountId, mailboxId, names, depth);
   }
 
-  setMetadata(
+  async setMetadata(
     accountId: number,
     mailboxId: number | null,
     entries: Array<{ name: string; value: Buffer | null }>,
     maxEntries: number,
   ) {
-    return setMetadata(this.pool, accountId, mailboxId, entries, maxEntries);
+    await setMetadata(this.pool, accountId, mailboxId, entries, maxEntries);
+    this.publisher.publish({
+      accountId,
+      mailboxId: mailboxId ?? 0,
+      kind: 'metadata',
+      uids: [],
+      modseq: 0,
+      entries: entries.map((e) => e.name),
+    });
   }
 
   quota(accountId: number) {

@@ -1,0 +1,202 @@
+import type { MailboxChangeEvent } from '@hermod/pipeline';
+import { type FetchItem, runFetch } from '../commands/fetch.js';
+import { encodeName, SEPARATOR } from '../commands/list.js';
+import type { NotifySpec } from '../commands/notify-grammar.js';
+import { statusItems } from '../commands/status.js';
+import { astring } from '../protocol/compose.js';
+import { type Notification, notificationsFor, selectedGroup, statusMailboxes } from './notify-filter.js';
+import type { SelectedMailbox } from './selected-mailbox.js';
+import type { ImapSession } from './session.js';
+
+/**
+ * One session's NOTIFY SET (RFC 5465) at work: change events of the account (from this replica
+ * and, over NATS, from the others) wait in a bounded queue and are turned into responses whenever
+ * the session may send them: at once between commands and during IDLE, otherwise when the running
+ * command ends. A queue that outgrows its bound (a client that does not read, a flood of changes)
+ * ends with `* OK [NOTIFICATIONOVERFLOW]` and the session behaves as after NOTIFY NONE (section 5.8).
+ */
+export class Notifier {
+  private queue: MailboxChangeEvent[] = [];
+  private overflowed = false;
+  private stopped = false;
+  private chain: Promise<void> = Promise.resolve();
+  private mailboxes = new Map<number, { name: string; specialUse: string | null }>();
+  private subscribed = new Set<string>();
+  /** MessageNew FETCH: the selected mailbox and the highest UID already fetched for the client. */
+  private fetchedBox: SelectedMailbox | undefined;
+  private fetchedUpTo = 0;
+  /** UIDs this session added to its selected mailbox itself (no MessageNew FETCH for them). */
+  private readonly ownUids = new Set<number>();
+
+  private constructor(
+    private readonly session: ImapSession,
+    readonly spec: NotifySpec,
+    private readonly maxQueue: number,
+  ) {}
+
+  /** Loads the mailbox and subscription lists the filters need, and marks what is already known. */
+  static async start(session: ImapSession, spec: NotifySpec, maxQueue: number): Promise<Notifier> {
+    const notifier = new Notifier(session, spec, maxQueue);
+    await notifier.reload();
+    notifier.subscribed = new Set(await session.backend.listSubscriptions(session.user!.id));
+    const box = session.selected;
+    if (box) {
+      notifier.fetchedBox = box;
+      notifier.fetchedUpTo = box.maxUid;
+    }
+    return notifier;
+  }
+
+  get active(): boolean {
+    return !this.stopped;
+  }
+
+  /** NOTIFY SET STATUS: the STATUS of each watched mailbox other than the selected one. */
+  async sendInitialStatus(): Promise<void> {
+    const list = [...this.mailboxes].map(([id, box]) => ({ id, name: box.name }));
+    for (const box of statusMailboxes(this.spec, list, this.session.selected?.id, this.subscribed))
+      await this.writeStatus(box.id, box.name);
+  }
+
+  /** A change event of the account (called by the session for every event). */
+  onEvent(event: MailboxChangeEvent): void {
+    if (this.stopped || this.overflowed) return;
+    if (this.queue.length >= this.maxQueue) {
+      this.queue = [];
+      this.overflowed = true;
+    } else this.queue.push(event);
+    if (!this.session.busy || this.session.idling) void this.flush();
+  }
+
+  /** Sends what is queued; resolves once everything queued before the call has been sent. */
+  flush(): Promise<void> {
+    this.chain = this.chain
+      .then(() => this.drain())
+      .catch((error: unknown) => this.session.logger.warn({ err: error }, 'NOTIFY delivery failed'));
+    return this.chain;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.stopped || this.session.isClosed) return;
+    if (this.overflowed) {
+      this.stopped = true;
+      this.queue = [];
+      await this.session.writeAsync(
+        '* OK [NOTIFICATIONOVERFLOW] Too many notifications, NOTIFY is now NONE\r\n',
+      );
+      if (this.session.notifier === this) this.session.notifier = undefined;
+      return;
+    }
+    const events = this.queue.splice(0);
+    let selectedChanged = false;
+    const statuses = new Map<number, string>();
+    for (const event of events) {
+      const own = event.origin !== undefined && event.origin === this.session.id;
+      await this.learn(event, own);
+      const view = {
+        selectedId: this.session.selected?.id,
+        mailboxName: this.mailboxes.get(event.mailboxId)?.name,
+        subscribed: this.subscribed,
+        own,
+      };
+      for (const notification of notificationsFor(this.spec, event, view)) {
+        if (notification.kind === 'selected') selectedChanged = true;
+        else if (notification.kind === 'status') statuses.set(notification.mailboxId, notification.name);
+        else await this.write(notification);
+      }
+    }
+    await this.pushSelected(selectedChanged);
+    for (const [id, name] of statuses) await this.writeStatus(id, name);
+  }
+
+  /** Keeps the mailbox names and the subscription list current. */
+  private async learn(event: MailboxChangeEvent, own: boolean): Promise<void> {
+    if (event.kind === 'mailboxes') await this.reload();
+    else if (event.kind === 'subscription' && event.name !== undefined) {
+      if (event.subscribed) this.subscribed.add(event.name);
+      else this.subscribed.delete(event.name);
+    } else if (event.mailboxId > 0 && !this.mailboxes.has(event.mailboxId)) await this.reload();
+    if (own && event.kind === 'exists' && event.mailboxId === this.session.selected?.id)
+      for (const uid of event.uids) this.ownUids.add(uid);
+  }
+
+  private async reload(): Promise<void> {
+    const list = await this.session.backend.listMailboxes(this.session.user!.id);
+    this.mailboxes = new Map(list.map((m) => [m.id, { name: m.name, specialUse: m.specialUse }]));
+  }
+
+  /**
+   * The selected mailbox: between commands its changes are reported now (EXPUNGE only for
+   * SELECTED; SELECTED-DELAYED keeps them for a command that allows them, RFC 5465 6.1.2; IDLE
+   * allows them), then MessageNew's FETCH for every message the client was told of and not sent.
+   */
+  private async pushSelected(changed: boolean): Promise<void> {
+    const session = this.session;
+    const box = session.selected;
+    const group = selectedGroup(this.spec);
+    if (!box || !group) return;
+    if (changed && (!session.busy || session.idling))
+      await session.sync(session.idling || group.filter.kind === 'selected');
+    if (session.selected !== box || !group.events.has('MessageNew') || group.fetch.length === 0) return;
+    if (this.fetchedBox !== box) {
+      this.fetchedBox = box;
+      this.fetchedUpTo = box.selectedMaxUid;
+    }
+    const fresh = box.uids.filter((uid) => uid > this.fetchedUpTo && !this.ownUids.has(uid));
+    this.fetchedUpTo = Math.max(this.fetchedUpTo, box.maxUid);
+    this.ownUids.clear();
+    if (fresh.length === 0) return;
+    await runFetch(
+      session,
+      { set: fresh.map((uid) => [uid, uid]), items: this.fetchItems(group.fetch) },
+      true,
+    );
+  }
+
+  /** MessageNew's attributes never set \Seen, and carry MODSEQ once CONDSTORE is on (RFC 7162 3.2). */
+  private fetchItems(items: FetchItem[]): FetchItem[] {
+    const out = items.map((item) =>
+      item.kind === 'section' || item.kind === 'binary' ? { ...item, peek: true } : item,
+    );
+    const has = (name: string) => out.some((i) => i.kind === 'simple' && i.name === name);
+    if (this.session.enabled.has('CONDSTORE') && !has('MODSEQ')) out.push({ kind: 'simple', name: 'MODSEQ' });
+    return out;
+  }
+
+  private async writeStatus(mailboxId: number, name: string): Promise<void> {
+    const items = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN'];
+    if (this.session.enabled.has('CONDSTORE')) items.push('HIGHESTMODSEQ');
+    let status: Awaited<ReturnType<ImapSession['backend']['mailboxStatus']>>;
+    try {
+      status = await this.session.backend.mailboxStatus(mailboxId);
+    } catch {
+      return; // deleted meanwhile: its MailboxName event (if wanted) says so
+    }
+    const line = `STATUS ${encodeName(this.session, name)} (${statusItems(items, status, mailboxId).join(' ')})`;
+    await this.session.writeAsync(`* ${line}\r\n`);
+  }
+
+  private async write(notification: Exclude<Notification, { kind: 'selected' | 'status' }>): Promise<void> {
+    const session = this.session;
+    if (notification.kind === 'metadata') {
+      const entries = notification.entries.map((e) => astring(e)).join(' ');
+      await session.writeAsync(`* METADATA ${encodeName(session, notification.mailbox)} ${entries}\r\n`);
+      return;
+    }
+    const { name } = notification;
+    const box = [...this.mailboxes.values()].find((m) => m.name === name);
+    const attributes: string[] = [];
+    if (notification.deleted || !box) attributes.push('\\NonExistent');
+    else {
+      const children = [...this.mailboxes.values()].some((m) => m.name.startsWith(`${name}${SEPARATOR}`));
+      attributes.push(children ? '\\HasChildren' : '\\HasNoChildren');
+      if (box.specialUse) attributes.push(box.specialUse);
+    }
+    if (this.subscribed.has(name)) attributes.push('\\Subscribed');
+    const oldName =
+      notification.oldName === undefined ? '' : ` ("OLDNAME" (${encodeName(session, notification.oldName)}))`;
+    await session.writeAsync(
+      `* LIST (${attributes.join(' ')}) "${SEPARATOR}" ${encodeName(session, name)}${oldName}\r\n`,
+    );
+  }
+}
