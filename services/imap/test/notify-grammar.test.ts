@@ -4,6 +4,7 @@ import { type NotifyRequest, parseNotify } from '../src/commands/notify-grammar.
 import { ArgumentCursor } from '../src/protocol/arguments.js';
 import { BadArgumentsError } from '../src/protocol/errors.js';
 import { tokenize } from '../src/protocol/parser.js';
+import { parseReturnOptions } from '../src/search/esearch.js';
 
 const parse = (args: string): NotifyRequest =>
   parseNotify(new ArgumentCursor(tokenize([Buffer.from(args)], [], 16)), (cursor) => cursor.mailbox(true));
@@ -98,5 +99,25 @@ describe('NOTIFY grammar (RFC 5465 section 8)', () => {
       'SET (selected (MessageNew (UID NOSUCHITEM) MessageExpunge))',
       /MessageNew fetch attributes in event group 1/,
     );
+  });
+});
+
+describe('SEARCH/SORT RETURN (UPDATE (fetch-att)) (RFC 5465 section 7)', () => {
+  const options = (text: string) => {
+    const [list] = tokenize([Buffer.from(text)], [], 16);
+    if (list?.type !== 'list') throw new Error('expected a list');
+    return parseReturnOptions(list.items, true);
+  };
+  it('reads the fetch attributes after UPDATE, and plain UPDATE without them', () => {
+    const withFetch = options('(COUNT UPDATE (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)]))');
+    assert.deepEqual([...withFetch.names].sort(), ['COUNT', 'UPDATE']);
+    assert.deepEqual(
+      withFetch.updateFetch?.map((f) =>
+        f.kind === 'section' ? f.label : f.kind === 'simple' ? f.name : f.kind,
+      ),
+      ['UID', 'BODY[HEADER.FIELDS (SUBJECT)]'],
+    );
+    assert.equal(options('(UPDATE MIN)').updateFetch, undefined);
+    assert.throws(() => options('(UPDATE (NOSUCHITEM))'), BadArgumentsError);
   });
 });

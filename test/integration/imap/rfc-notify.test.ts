@@ -194,6 +194,38 @@ describe('imap NOTIFY by RFC 5465', () => {
     );
   });
 
+  it('SEARCH RETURN (UPDATE (fetch-att)) (section 7): EXISTS, then FETCH of the new message, then ADDTO', async () => {
+    const { id, connect } = await account('notify-update@example.com');
+    const raw = await connect();
+    const other = await connect();
+    await file.fx.deliver(id, note('old boss'), { flags: ['\\Flagged'] });
+    await raw.command('SELECT INBOX');
+    const start = await raw.command(
+      'UID SEARCH RETURN (COUNT UPDATE (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])) SUBJECT boss',
+    );
+    const tag = start.tagged.split(' ')[0]!;
+    assert.deepEqual(start.untagged, [`* ESEARCH (TAG "${tag}") UID COUNT 1`]);
+    // New mail that matches: EXISTS, then its FETCH, then ADDTO (RFC 5465 section 7).
+    await file.fx.deliver(id, note('new boss'));
+    await other.command('SELECT INBOX');
+    const subject = 'Subject: new boss\r\n\r\n';
+    const lines = (await raw.command('NOOP')).untagged.filter((l) => !/RECENT$/.test(l));
+    assert.deepEqual(lines, [
+      '* 2 EXISTS',
+      `* 2 FETCH (UID 2 BODY[HEADER.FIELDS (SUBJECT)] {${subject.length}}\r\n${subject})`,
+      `* ESEARCH (TAG "${tag}") UID ADDTO (0 2)`,
+    ]);
+    // A message entering the result by a flag change is not fetched.
+    await raw.command('UID SEARCH RETURN (UPDATE (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])) FLAGGED');
+    await other.command('STORE 2 +FLAGS (\\Flagged)');
+    const flagged = (await raw.command('NOOP')).untagged;
+    assert.ok(
+      flagged.some((l) => /ADDTO \(0 2\)$/.test(l)),
+      flagged.join('\n'),
+    );
+    assert.ok(!flagged.some((l) => /BODY\[/.test(l)), flagged.join('\n'));
+  });
+
   it('NOTIFY NONE stops notifications (shown by a session on the same replica that did get the event)', async () => {
     const acc = await account('notify-none@example.com');
     const watcher = await acc.connect();

@@ -145,6 +145,19 @@ export function parseFetchItems(spec: Token): FetchItem[] {
   return items;
 }
 
+/**
+ * Attributes the server fetches unasked (NOTIFY MessageNew, RFC 5465 section 5.2; SEARCH/SORT
+ * RETURN (UPDATE (...)), section 7): they never set \Seen, and carry MODSEQ once CONDSTORE is on.
+ */
+export function unsolicitedFetchItems(items: FetchItem[], condstore: boolean): FetchItem[] {
+  const out = items.map((item) =>
+    item.kind === 'section' || item.kind === 'binary' ? { ...item, peek: true } : item,
+  );
+  if (condstore && !out.some((i) => i.kind === 'simple' && i.name === 'MODSEQ'))
+    out.push({ kind: 'simple', name: 'MODSEQ' });
+  return out;
+}
+
 export function parseFetchArgs(
   args: ArgumentCursor,
   condstore: boolean,

@@ -1,5 +1,5 @@
 import type { MailboxChangeEvent } from '@hermod/pipeline';
-import { type FetchItem, runFetch } from '../commands/fetch.js';
+import { runFetch, unsolicitedFetchItems } from '../commands/fetch.js';
 import { encodeName, SEPARATOR } from '../commands/list.js';
 import type { NotifySpec } from '../commands/notify-grammar.js';
 import { statusItems } from '../commands/status.js';
@@ -148,19 +148,12 @@ export class Notifier {
     if (fresh.length === 0) return;
     await runFetch(
       session,
-      { set: fresh.map((uid) => [uid, uid]), items: this.fetchItems(group.fetch) },
+      {
+        set: fresh.map((uid) => [uid, uid]),
+        items: unsolicitedFetchItems(group.fetch, session.enabled.has('CONDSTORE')),
+      },
       true,
     );
-  }
-
-  /** MessageNew's attributes never set \Seen, and carry MODSEQ once CONDSTORE is on (RFC 7162 3.2). */
-  private fetchItems(items: FetchItem[]): FetchItem[] {
-    const out = items.map((item) =>
-      item.kind === 'section' || item.kind === 'binary' ? { ...item, peek: true } : item,
-    );
-    const has = (name: string) => out.some((i) => i.kind === 'simple' && i.name === name);
-    if (this.session.enabled.has('CONDSTORE') && !has('MODSEQ')) out.push({ kind: 'simple', name: 'MODSEQ' });
-    return out;
   }
 
   private async writeStatus(mailboxId: number, name: string): Promise<void> {

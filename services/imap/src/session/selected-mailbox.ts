@@ -1,4 +1,5 @@
 import type { MailboxChange } from '@hermod/mail-store';
+import type { FetchItem } from '../commands/fetch.js';
 import { inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 
 /**
@@ -12,6 +13,10 @@ export interface SearchContext {
   uids: number[];
   version: number;
   evaluate(): Promise<number[]>;
+  /** RETURN (UPDATE (fetch-att ...)): FETCH messages new to the mailbox as they enter (RFC 5465 7). */
+  fetch?: FetchItem[];
+  /** The highest UID when the context was last evaluated (what is above it is new mail). */
+  maxUid?: number;
 }
 
 /**
