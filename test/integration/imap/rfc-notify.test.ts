@@ -226,6 +226,34 @@ describe('imap NOTIFY by RFC 5465', () => {
     assert.ok(!flagged.some((l) => /BODY\[/.test(l)), flagged.join('\n'));
   });
 
+  it('IDLE under NOTIFY reports exactly what NOTIFY asks for (section 4)', async () => {
+    const acc = await account('notify-idle@example.com');
+    const watcher = await acc.connect();
+    const changer = await acc.connect();
+    await watcher.command('CREATE Other');
+    await watcher.command('SELECT INBOX');
+    // Only other mailboxes' message events and mailbox names: nothing for the selected INBOX.
+    assert.equal(
+      (await watcher.command('NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))')).status,
+      'OK',
+    );
+    watcher.send('i1 IDLE\r\n');
+    assert.match(await watcher.readLine(), /^\+ /);
+    await changer.command(`APPEND Other ${lit(note('elsewhere'))}`);
+    assert.match((await waitFor(watcher, /^\* STATUS /)).line, /^\* STATUS Other \(MESSAGES 1 /);
+    // New mail in the selected INBOX, then a CREATE: the LIST arrives, with no EXISTS before it.
+    await changer.command(`APPEND INBOX ${lit(note('here'))}`);
+    await changer.command('CREATE Marker');
+    const marker = await waitFor(watcher, /^\* LIST /);
+    assert.equal(marker.line, '* LIST (\\HasNoChildren) "/" Marker');
+    assert.ok(!marker.before.some((l) => /EXISTS/.test(l)), marker.before.join('\n'));
+    watcher.send('DONE\r\n');
+    // The command boundary after IDLE reports the selected mailbox as usual.
+    const done = await watcher.until('i1');
+    assert.equal(done.status, 'OK');
+    assert.ok(done.untagged.includes('* 1 EXISTS'), done.untagged.join('\n'));
+  });
+
   it('NOTIFY NONE stops notifications (shown by a session on the same replica that did get the event)', async () => {
     const acc = await account('notify-none@example.com');
     const watcher = await acc.connect();

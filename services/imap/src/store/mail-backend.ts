@@ -90,28 +90,22 @@ export class MailBackend {
 
   async createMailbox(accountId: number, name: string, specialUse: string | null = null) {
     const created = await createMailbox(this.pool, accountId, name, specialUse);
-    this.publisher.publish({
-      accountId,
-      mailboxId: created.id,
-      kind: 'mailboxes',
-      uids: [],
-      modseq: 0,
-      name,
-    });
+    this.mailboxChanged(accountId, created.id, { name });
     return created;
+  }
+
+  /** A mailbox was created, deleted or renamed (what NOTIFY's MailboxName reports). */
+  private mailboxChanged(
+    accountId: number,
+    mailboxId: number,
+    change: { name: string; oldName?: string; deleted?: boolean },
+  ): void {
+    this.publisher.publish({ accountId, mailboxId, kind: 'mailboxes', uids: [], modseq: 0, ...change });
   }
 
   async deleteMailbox(accountId: number, name: string) {
     const id = await deleteMailbox(this.pool, accountId, name);
-    this.publisher.publish({
-      accountId,
-      mailboxId: id,
-      kind: 'mailboxes',
-      uids: [],
-      modseq: 0,
-      name,
-      deleted: true,
-    });
+    this.mailboxChanged(accountId, id, { name, deleted: true });
   }
 
   async renameMailbox(accountId: number, from: string, to: string) {
@@ -126,27 +120,11 @@ export class MailBackend {
       // INBOX stays (empty); its messages now live in a new mailbox of the new name.
       this.publisher.publish({ accountId, mailboxId: source.id, kind: 'expunge', uids: [], modseq: 0 });
       const created = await findMailbox(this.pool, accountId, to);
-      if (created)
-        this.publisher.publish({
-          accountId,
-          mailboxId: created.id,
-          kind: 'mailboxes',
-          uids: [],
-          modseq: 0,
-          name: to,
-        });
+      if (created) this.mailboxChanged(accountId, created.id, { name: to });
       return;
     }
     for (const box of before)
-      this.publisher.publish({
-        accountId,
-        mailboxId: box.id,
-        kind: 'mailboxes',
-        uids: [],
-        modseq: 0,
-        name: to + box.name.slice(from.length),
-        oldName: box.name,
-      });
+      this.mailboxChanged(accountId, box.id, { name: to + box.name.slice(from.length), oldName: box.name });
   }
 
   listSubscriptions(accountId: number) {
