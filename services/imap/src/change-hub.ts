@@ -2,7 +2,6 @@ import type { Logger } from '@hermod/logging';
 import type { NatsConnection } from '@hermod/nats';
 import { MailboxChangeEvent, mailboxEventSubject } from '@hermod/pipeline';
 import { headers as natsHeadersFactory } from 'nats';
-import { currentSession } from './session/change-origin.js';
 import type { ChangePublisher } from './store/mail-backend.js';
 
 /** Something that wants the change events of one account (an IMAP or POP3 session). */
@@ -54,9 +53,7 @@ export class ChangeHub implements ChangePublisher {
     if (set?.size === 0) this.listeners.delete(accountId);
   }
 
-  publish(change: MailboxChangeEvent): void {
-    const origin = change.origin ?? currentSession();
-    const event = origin === undefined ? change : { ...change, origin };
+  publish(event: MailboxChangeEvent): void {
     // Deferred, so the session that made the change has recorded it as its own before hearing of it.
     setImmediate(() => this.deliver(event));
     if (!this.nats || this.nats.isClosed()) return;

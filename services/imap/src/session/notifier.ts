@@ -142,7 +142,11 @@ export class Notifier {
       this.fetchedBox = box;
       this.fetchedUpTo = box.selectedMaxUid;
     }
-    const fresh = box.uids.filter((uid) => uid > this.fetchedUpTo && !this.ownUids.has(uid));
+    // UIDs ascend: only the tail can be new (no scan of the whole mailbox after every command).
+    const fresh: number[] = [];
+    for (let i = box.uids.length - 1; i >= 0 && box.uids[i]! > this.fetchedUpTo; i--)
+      if (!this.ownUids.has(box.uids[i]!)) fresh.push(box.uids[i]!);
+    fresh.reverse();
     this.fetchedUpTo = Math.max(this.fetchedUpTo, box.maxUid);
     this.ownUids.clear();
     if (fresh.length === 0) return;

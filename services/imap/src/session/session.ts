@@ -14,7 +14,6 @@ import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../pro
 import { parseCommand } from '../protocol/parser.js';
 import { handshake } from '../server.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
-import { asSession } from './change-origin.js';
 import type { Notifier } from './notifier.js';
 import { refreshContexts, removeExpunged } from './search-contexts.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
@@ -121,8 +120,12 @@ export class ImapSession {
   readonly remoteAddress: string;
   private readonly onClose: (() => void) | undefined;
 
+  private sessionBackend: MailBackend | undefined;
+
+  /** Storage whose change events carry this session's id (NOTIFY leaves its own changes out). */
   get backend(): MailBackend {
-    return this.deps.backend;
+    this.sessionBackend ??= this.deps.backend.forSession(this.id);
+    return this.sessionBackend;
   }
 
   get utf8(): boolean {
@@ -267,7 +270,7 @@ export class ImapSession {
           code: 'UIDREQUIRED',
           text: 'Message sequence numbers are not used once UIDONLY is enabled',
         });
-      result = await asSession(this.id, () => command.run(this, parsedArgs, parsed.tag));
+      result = await command.run(this, parsedArgs, parsed.tag);
     } catch (error) {
       if (error instanceof BadArgumentsError) result = { status: 'BAD', text: error.message };
       else if (error instanceof CommandFailedError)

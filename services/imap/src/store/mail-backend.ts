@@ -66,19 +66,45 @@ const HEADER_CACHE_MAX_ENTRY = 64 * 1024;
 /** The message a REPLACE names was expunged before the replacement committed (rolls it back). */
 class MessageGoneError extends Error {}
 
+interface BackendCaches {
+  structures: LRUCache<number, CachedStructure>;
+  headers: LRUCache<number, Buffer>;
+}
+
 export class MailBackend {
-  private readonly structures = new LRUCache<number, CachedStructure>({ max: STRUCTURE_CACHE_ENTRIES });
-  private readonly headers = new LRUCache<number, Buffer>({
-    maxSize: HEADER_CACHE_BYTES,
-    maxEntrySize: HEADER_CACHE_MAX_ENTRY,
-    sizeCalculation: (header) => Math.max(1, header.length),
-  });
+  private readonly structures: LRUCache<number, CachedStructure>;
+  private readonly headers: LRUCache<number, Buffer>;
 
   constructor(
     readonly pool: Pool,
     private readonly publisher: ChangePublisher,
     private readonly mimeLimits: MimeLimits = defaultMimeLimits,
-  ) {}
+    caches?: BackendCaches,
+  ) {
+    this.structures = caches?.structures ?? new LRUCache({ max: STRUCTURE_CACHE_ENTRIES });
+    this.headers =
+      caches?.headers ??
+      new LRUCache({
+        maxSize: HEADER_CACHE_BYTES,
+        maxEntrySize: HEADER_CACHE_MAX_ENTRY,
+        sizeCalculation: (header) => Math.max(1, header.length),
+      });
+  }
+
+  /**
+   * The same storage (and caches) for one session: the change events it publishes name the
+   * session as their origin, so NOTIFY can leave a session's own changes out of what it is told
+   * (RFC 5465 section 5), also on other replicas.
+   */
+  forSession(sessionId: string): MailBackend {
+    const publisher: ChangePublisher = {
+      publish: (event) => this.publisher.publish({ ...event, origin: sessionId }),
+    };
+    return new MailBackend(this.pool, publisher, this.mimeLimits, {
+      structures: this.structures,
+      headers: this.headers,
+    });
+  }
 
   listMailboxes(accountId: number) {
     return listMailboxes(this.pool, accountId);
