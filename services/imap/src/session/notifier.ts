@@ -17,6 +17,7 @@ import type { ImapSession } from './session.js';
  */
 export class Notifier {
   private queue: MailboxChangeEvent[] = [];
+  private readonly queuedKeys = new Set<string>();
   private overflowed = false;
   private stopped = false;
   private chain: Promise<void> = Promise.resolve();
@@ -58,14 +59,31 @@ export class Notifier {
       await this.writeStatus(box.id, box.name);
   }
 
-  /** A change event of the account (called by the session for every event). */
+  /**
+   * A change event of the account (called by the session for every event). Message events of a
+   * mailbox other than the selected one all end in the same STATUS, so one of each kind waits per
+   * mailbox: a burst of deliveries does not fill the queue.
+   */
   onEvent(event: MailboxChangeEvent): void {
     if (this.stopped || this.overflowed) return;
-    if (this.queue.length >= this.maxQueue) {
-      this.queue = [];
-      this.overflowed = true;
-    } else this.queue.push(event);
+    const key = this.coalesceKey(event);
+    if (key === undefined || !this.queuedKeys.has(key)) {
+      if (this.queue.length >= this.maxQueue) {
+        this.queue = [];
+        this.queuedKeys.clear();
+        this.overflowed = true;
+      } else {
+        this.queue.push(event);
+        if (key !== undefined) this.queuedKeys.add(key);
+      }
+    }
     if (!this.session.busy || this.session.idling) void this.flush();
+  }
+
+  private coalesceKey(event: MailboxChangeEvent): string | undefined {
+    if (event.kind !== 'exists' && event.kind !== 'expunge' && event.kind !== 'flags') return undefined;
+    if (event.mailboxId === this.session.selected?.id) return undefined;
+    return `${event.kind} ${event.mailboxId} ${event.origin === this.session.id}`;
   }
 
   /** Sends what is queued; resolves once everything queued before the call has been sent. */
@@ -88,6 +106,7 @@ export class Notifier {
       return;
     }
     const events = this.queue.splice(0);
+    this.queuedKeys.clear();
     let selectedChanged = false;
     const statuses = new Map<number, string>();
     for (const event of events) {
