@@ -48,8 +48,9 @@ export class Notifier {
     return notifier;
   }
 
-  get active(): boolean {
-    return !this.stopped;
+  /** Events (or an overflow) wait to be sent. */
+  get pending(): boolean {
+    return !this.stopped && (this.queue.length > 0 || this.overflowed);
   }
 
   /** NOTIFY SET STATUS: the STATUS of each watched mailbox other than the selected one. */

@@ -223,6 +223,8 @@ export class ImapSession {
         this.close();
       } finally {
         this.busy = false;
+        // What arrived after the command's last notifications (or during a refused command) goes now.
+        if (this.notifier?.pending) void this.notifier.flush();
       }
     }
   }
