@@ -192,6 +192,18 @@ describe('imap NOTIFY by RFC 5465', () => {
       (await waitFor(watcher, /^\* METADATA /)).line,
       '* METADATA "" /private/vendor/hermod/theme',
     );
+
+    // RENAME moves the subscription with the mailbox: the renamed one is listed \Subscribed.
+    assert.equal((await changer.command('SUBSCRIBE Plans')).status, 'OK');
+    assert.equal(
+      (await waitFor(watcher, /^\* LIST /)).line,
+      '* LIST (\\HasNoChildren \\Subscribed) "/" Plans',
+    );
+    assert.equal((await changer.command('RENAME Plans Goals')).status, 'OK');
+    assert.equal(
+      (await waitFor(watcher, /^\* LIST /)).line,
+      '* LIST (\\HasNoChildren \\Subscribed) "/" Goals ("OLDNAME" (Plans))',
+    );
   });
 
   it('SEARCH RETURN (UPDATE (fetch-att)) (section 7): EXISTS, then FETCH of the new message, then ADDTO', async () => {

@@ -131,8 +131,12 @@ export class Notifier {
 
   /** Keeps the mailbox names and the subscription list current. */
   private async learn(event: MailboxChangeEvent, own: boolean): Promise<void> {
-    if (event.kind === 'mailboxes') await this.reload();
-    else if (event.kind === 'subscription' && event.name !== undefined) {
+    if (event.kind === 'mailboxes') {
+      await this.reload();
+      // RENAME moves subscriptions with the mailboxes (also subscribed names without one).
+      if (event.oldName !== undefined)
+        this.subscribed = new Set(await this.session.backend.listSubscriptions(this.session.user!.id));
+    } else if (event.kind === 'subscription' && event.name !== undefined) {
       if (event.subscribed) this.subscribed.add(event.name);
       else this.subscribed.delete(event.name);
     } else if (event.mailboxId > 0 && !this.mailboxes.has(event.mailboxId)) await this.reload();
