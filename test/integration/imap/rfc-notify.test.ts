@@ -106,9 +106,16 @@ describe('imap NOTIFY by RFC 5465', () => {
     assert.equal((await changer.command('EXPUNGE')).status, 'OK');
     assert.equal((await waitFor(watcher, /EXPUNGE$/)).line, '* 1 EXPUNGE');
 
+    // The session's own APPEND is not fetched for it (section 5.2); the other replica's next one is.
+    r = await watcher.command(`APPEND Work ${lit(note('mine'))}`);
+    assert.ok(!r.untagged.some((l) => /FETCH/.test(l)), r.untagged.join('\n'));
+    assert.equal((await changer.command(`APPEND Work ${lit(note('theirs'))}`)).status, 'OK');
+    const theirs = await waitFor(watcher, /FETCH/);
+    assert.match(theirs.line, /^\* 2 FETCH \(UID 3 /);
+
     // The client's view matches the database's.
     r = await watcher.command('UID SEARCH ALL');
-    assert.deepEqual(r.untagged, ['* SEARCH']);
+    assert.deepEqual(r.untagged, ['* SEARCH 2 3']);
   });
 
   it('SELECTED-DELAYED keeps expunges for a command that allows them', async () => {

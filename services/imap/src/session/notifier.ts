@@ -26,8 +26,8 @@ export class Notifier {
   /** MessageNew FETCH: the selected mailbox and the highest UID already fetched for the client. */
   private fetchedBox: SelectedMailbox | undefined;
   private fetchedUpTo = 0;
-  /** UIDs this session added to its selected mailbox itself (no MessageNew FETCH for them). */
-  private readonly ownUids = new Set<number>();
+  /** Messages this session added itself, as `mailboxId:uid` (no MessageNew FETCH for them). */
+  private readonly ownMessages = new Set<string>();
 
   private constructor(
     private readonly session: ImapSession,
@@ -141,7 +141,7 @@ export class Notifier {
       else this.subscribed.delete(event.name);
     } else if (event.mailboxId > 0 && !this.mailboxes.has(event.mailboxId)) await this.reload();
     if (own && event.kind === 'exists' && event.mailboxId === this.session.selected?.id)
-      for (const uid of event.uids) this.ownUids.add(uid);
+      for (const uid of event.uids) this.ownMessages.add(`${event.mailboxId}:${uid}`);
   }
 
   private async reload(): Promise<void> {
@@ -169,10 +169,14 @@ export class Notifier {
     // UIDs ascend: only the tail can be new (no scan of the whole mailbox after every command).
     const fresh: number[] = [];
     for (let i = box.uids.length - 1; i >= 0 && box.uids[i]! > this.fetchedUpTo; i--)
-      if (!this.ownUids.has(box.uids[i]!)) fresh.push(box.uids[i]!);
+      if (!this.ownMessages.has(`${box.id}:${box.uids[i]}`)) fresh.push(box.uids[i]!);
     fresh.reverse();
     this.fetchedUpTo = Math.max(this.fetchedUpTo, box.maxUid);
-    this.ownUids.clear();
+    // Own messages are remembered until they are behind the fetched mark (their event may come first).
+    for (const key of this.ownMessages) {
+      const [id, uid] = key.split(':').map(Number) as [number, number];
+      if (id !== box.id || uid <= this.fetchedUpTo) this.ownMessages.delete(key);
+    }
     if (fresh.length === 0) return;
     await runFetch(
       session,
