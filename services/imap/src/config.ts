@@ -38,6 +38,8 @@ export const imapEnv = z.object({
   IMAP_METADATA_MAX_SIZE: env.int(65_536, 1, 10_485_760),
   /** Most METADATA entries per account (its private ones and the shared ones of its mailboxes). */
   IMAP_METADATA_MAX_ENTRIES: env.int(1_000, 1, 1_000_000),
+  /** NOTIFY (RFC 5465): change events one session may have waiting; more end its NOTIFY with NOTIFICATIONOVERFLOW. */
+  IMAP_NOTIFY_MAX_QUEUE: env.int(1_000, 1, 1_000_000),
   IMAP_NESTING_BEFORE_LOGIN: env.int(2, 1, 100),
   IMAP_NESTING_AFTER_LOGIN: env.int(16, 1, 1000),
   IMAP_MIME_MAX_DEPTH: env.int(100, 1, 1000),

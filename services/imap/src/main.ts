@@ -84,6 +84,7 @@ runMain('imap', async () => {
       appendLimit: config.IMAP_APPEND_LIMIT,
       metadataMaxSize: config.IMAP_METADATA_MAX_SIZE,
       metadataMaxEntries: config.IMAP_METADATA_MAX_ENTRIES,
+      notifyMaxQueue: config.IMAP_NOTIFY_MAX_QUEUE,
       maxNonSyncLiteral: config.IMAP_APPEND_LIMIT,
       nestingBeforeLogin: config.IMAP_NESTING_BEFORE_LOGIN,
       nestingAfterLogin: config.IMAP_NESTING_AFTER_LOGIN,

@@ -47,6 +47,10 @@ describe('IMAP response checker', () => {
       '* LISTRIGHTS Team bob@acl.example "" l r s w i p k x t e a c d',
       '* MYRIGHTS "Shared/alice@acl.example/My Box" lrs',
       't0 NO [NOPERM] Permission denied',
+      '* LIST (\\HasChildren) "/" Plans ("OLDNAME" (Projects))',
+      '* LIST (\\NonExistent) "/" "a b" ("OLDNAME" ("old name"))',
+      't0 NO [BADEVENT (MessageNew MessageExpunge FlagChange)] Unsupported event',
+      '* OK [NOTIFICATIONOVERFLOW] Too many notifications',
       't1 OK [READ-WRITE] SELECT completed',
     ])
       c.received(plain(line));
@@ -89,15 +93,17 @@ describe('IMAP response checker', () => {
     c.received(plain('t1 NO [METADATA TOOFEW] nothing'));
     c.received(plain('* 5 UIDFETCH (FLAGS (\\Seen))'));
     c.received(plain('* VANISHED 3'));
-    assert.equal(sink.length, 17, sink.join('\n'));
+    c.received(plain('* LIST () "/" Plans ("OLDNAME" Projects)'));
+    c.received(plain('t1 NO [BADEVENT ()] none'));
+    assert.equal(sink.length, 19, sink.join('\n'));
     c.received(plain('* ENABLED UIDONLY'));
     c.received(plain('* 5 UIDFETCH (FLAGS (\\Seen) MODSEQ (4))'));
     c.received(plain('* VANISHED 3'));
     c.received(plain('t2 BAD [UIDREQUIRED] Use UID commands'));
-    assert.equal(sink.length, 17, sink.join('\n'));
+    assert.equal(sink.length, 19, sink.join('\n'));
     c.received(plain('* 5 FETCH (FLAGS (\\Seen))'));
     c.received(plain('* 4 EXPUNGE'));
-    assert.equal(sink.length, 19, sink.join('\n'));
+    assert.equal(sink.length, 21, sink.join('\n'));
   });
 
   it('reports flag-change FETCHes without UID and MODSEQ under CONDSTORE, and EXPUNGE under QRESYNC', () => {

@@ -229,7 +229,13 @@ export class ResponseChecker {
           r.sp();
           r.number();
         } else if (kind !== 'TOOMANY' && kind !== 'NOPRIVATE') r.fail(`unknown METADATA code ${kind}`);
-      } else if (code === 'TOOBIG' || code === 'UIDREQUIRED') {
+      } else if (code === 'BADEVENT') {
+        // "BADEVENT" SP "(" event-name *(SP event-name) ")" (RFC 5465 section 8)
+        r.sp();
+        r.list(() => {
+          r.atom();
+        }, false);
+      } else if (code === 'TOOBIG' || code === 'UIDREQUIRED' || code === 'NOTIFICATIONOVERFLOW') {
         // Response codes without data (RFC 4469, RFC 9586).
       } else if (code === 'NOUPDATE') {
         // "NOUPDATE" SP quoted (RFC 5267 section 5)
@@ -331,9 +337,16 @@ export class ResponseChecker {
           // mbox-list-extended: ("CHILDINFO" ("SUBSCRIBED")) etc.
           r.sp();
           r.list(() => {
+            const start = r.i;
             r.astring();
+            const tag = r.text.slice(start, r.i).replace(/"/g, '');
             r.sp();
-            r.sexp();
+            if (tag.toUpperCase() === 'OLDNAME') {
+              // oldname-extended-item = "OLDNAME" SP "(" mailbox ")" (RFC 5465 section 8)
+              r.eat('(');
+              r.mailbox();
+              r.eat(')');
+            } else r.sexp();
           });
         }
         return;

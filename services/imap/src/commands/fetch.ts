@@ -114,14 +114,11 @@ function parseItem(text: string): FetchItem[] {
   return [item];
 }
 
-export function parseFetchArgs(
-  args: ArgumentCursor,
-  condstore: boolean,
-  qresync = false,
-  byUid = false,
-): FetchArgs {
-  const set = args.sequenceSet();
-  const spec = args.next('fetch items');
+/**
+ * A FETCH item list: one item, a macro (ALL, FAST, FULL) or a parenthesised list (also used by
+ * NOTIFY's MessageNew, RFC 5465 section 5.2).
+ */
+export function parseFetchItems(spec: Token): FetchItem[] {
   const items: FetchItem[] = [];
   const atoms: Token[] = spec.type === 'list' ? spec.items : [spec];
   for (let i = 0; i < atoms.length; i++) {
@@ -146,6 +143,30 @@ export function parseFetchArgs(
     else items.push(...parseItem(token.value));
   }
   if (items.length === 0) throw new BadArgumentsError('No FETCH items');
+  return items;
+}
+
+/**
+ * Attributes the server fetches unasked (NOTIFY MessageNew, RFC 5465 section 5.2; SEARCH/SORT
+ * RETURN (UPDATE (...)), section 7): they never set \Seen, and carry MODSEQ once CONDSTORE is on.
+ */
+export function unsolicitedFetchItems(items: FetchItem[], condstore: boolean): FetchItem[] {
+  const out = items.map((item) =>
+    item.kind === 'section' || item.kind === 'binary' ? { ...item, peek: true } : item,
+  );
+  if (condstore && !out.some((i) => i.kind === 'simple' && i.name === 'MODSEQ'))
+    out.push({ kind: 'simple', name: 'MODSEQ' });
+  return out;
+}
+
+export function parseFetchArgs(
+  args: ArgumentCursor,
+  condstore: boolean,
+  qresync = false,
+  byUid = false,
+): FetchArgs {
+  const set = args.sequenceSet();
+  const items = parseFetchItems(args.next('fetch items'));
   const result: FetchArgs = { set, items };
   const modifiers = args.optionalList();
   const list = modifiers?.items ?? [];

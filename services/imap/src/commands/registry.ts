@@ -27,6 +27,7 @@ import {
 import { myRightsCommand } from './myrights.js';
 import { namespaceCommand } from './namespace.js';
 import { checkCommand, noopCommand } from './noop.js';
+import { notifyCommand } from './notify.js';
 import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.js';
 import { replaceCommand, uidReplaceCommand } from './replace.js';
 import { searchCommand, uidSearchCommand } from './search.js';
@@ -102,6 +103,7 @@ export function createCommandRegistry(): ReadonlyMap<string, ImapCommand<unknown
     entry(getAclCommand),
     entry(listRightsCommand),
     entry(myRightsCommand),
+    entry(notifyCommand),
   ];
   return new Map(commands);
 }

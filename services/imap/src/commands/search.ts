@@ -106,6 +106,7 @@ async function runSearch(
       sorted: false,
       uids: found,
       evaluate: async () => (await findMatches(session, program.key)).found,
+      ...(options.updateFetch ? { fetch: options.updateFetch } : {}),
     });
   return ok(`${verb} completed`);
 }

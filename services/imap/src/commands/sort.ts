@@ -74,7 +74,13 @@ async function runSort(
   }
   if (answersWithData(returns)) session.untagged(esearchLine(tag, byUid, returnData(numbers, returns)));
   if (returns.names.has('UPDATE'))
-    startUpdates(session, tag, { byUid, sorted: true, uids: sorted, evaluate });
+    startUpdates(session, tag, {
+      byUid,
+      sorted: true,
+      uids: sorted,
+      evaluate,
+      ...(returns.updateFetch ? { fetch: returns.updateFetch } : {}),
+    });
   return ok(`${verb} completed`);
 }
 

@@ -1,3 +1,4 @@
+import { type FetchItem, parseFetchItems } from '../commands/fetch.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import type { Token } from '../protocol/parser.js';
 
@@ -9,6 +10,8 @@ export interface ReturnOptions {
   names: Set<'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'CONTEXT' | 'UPDATE' | 'PARTIAL'>;
   /** PARTIAL lo:hi, 1-based positions in the result (RFC 5267 section 4.4). */
   partial?: { from: number; to: number };
+  /** UPDATE (fetch-att ...): FETCH new messages entering the result (RFC 5465 section 7). */
+  updateFetch?: FetchItem[];
 }
 
 const OPTIONS = new Set(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'CONTEXT', 'UPDATE', 'PARTIAL']);
@@ -17,6 +20,7 @@ const OPTIONS = new Set(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'CONTEXT', 'UPDAT
 export function parseReturnOptions(items: Token[], allowSave: boolean): ReturnOptions {
   const names: ReturnOptions['names'] = new Set();
   let partial: ReturnOptions['partial'];
+  let updateFetch: FetchItem[] | undefined;
   for (let i = 0; i < items.length; i++) {
     const token = items[i]!;
     const name = token.type === 'atom' ? token.value.toUpperCase() : '';
@@ -32,12 +36,17 @@ export function parseReturnOptions(items: Token[], allowSave: boolean): ReturnOp
       const [a, b] = [Number(m[1]), Number(m[2])];
       partial = { from: Math.min(a, b), to: Math.max(a, b) };
     }
+    // modifier-update = "UPDATE" [ "(" fetch-att *(SP fetch-att) ")" ] (RFC 5465 section 8)
+    if (name === 'UPDATE' && items[i + 1]?.type === 'list') updateFetch = parseFetchItems(items[++i]!);
   }
   // "A command MUST NOT contain more than one PARTIAL or ALL" (RFC 5267 section 4.4).
   if (names.has('PARTIAL') && names.has('ALL')) throw new BadArgumentsError('PARTIAL and ALL together');
   // RETURN () - or only the CONTEXT hint - asks for ALL (RFC 4731 section 3.1).
   if ([...names].every((n) => n === 'CONTEXT')) names.add('ALL');
-  return partial ? { names, partial } : { names };
+  const options: ReturnOptions = { names };
+  if (partial) options.partial = partial;
+  if (updateFetch) options.updateFetch = updateFetch;
+  return options;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { runFetch, unsolicitedFetchItems } from '../commands/fetch.js';
 import { imapString } from '../protocol/compose.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
 import { formatOrdered } from '../search/esearch.js';
@@ -33,7 +34,7 @@ export function startUpdates(
     session.untagged(`NO [NOUPDATE ${imapString(tag)}] Too many update contexts`);
     return;
   }
-  box.contexts.set(tag, { ...context, version: box.version });
+  box.contexts.set(tag, { ...context, version: box.version, maxUid: box.maxUid });
 }
 
 /**
@@ -63,8 +64,21 @@ export async function refreshContexts(session: ImapSession): Promise<void> {
     const next = await context.evaluate();
     if (session.selected !== box || box.contexts.get(tag) !== context) return;
     const data = difference(session, context, next);
+    // RETURN (UPDATE (fetch-att ...)): new mail entering the result is fetched before the ADDTO
+    // that announces it (RFC 5465 section 7); messages entering by a flag change are not.
+    const known = new Set(context.uids);
+    const fresh = context.fetch ? next.filter((uid) => !known.has(uid) && uid > (context.maxUid ?? 0)) : [];
     context.uids = next;
     context.version = version;
+    context.maxUid = box.maxUid;
+    if (context.fetch && fresh.length > 0) {
+      const items = unsolicitedFetchItems(context.fetch, session.enabled.has('CONDSTORE'));
+      await runFetch(
+        session,
+        { set: [...fresh].sort((a, b) => a - b).map((uid) => [uid, uid]), items },
+        true,
+      );
+    }
     if (data.length > 0) session.untagged(esearchLine(tag, context.byUid, data));
   }
 }

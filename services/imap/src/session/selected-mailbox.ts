@@ -1,4 +1,5 @@
 import type { MailboxChange } from '@hermod/mail-store';
+import type { FetchItem } from '../commands/fetch.js';
 import { inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 
 /**
@@ -12,6 +13,10 @@ export interface SearchContext {
   uids: number[];
   version: number;
   evaluate(): Promise<number[]>;
+  /** RETURN (UPDATE (fetch-att ...)): FETCH messages new to the mailbox as they enter (RFC 5465 7). */
+  fetch?: FetchItem[];
+  /** The highest UID when the context was last evaluated (what is above it is new mail). */
+  maxUid?: number;
 }
 
 /**
@@ -35,6 +40,8 @@ export class SelectedMailbox {
   readonly contexts = new Map<string, SearchContext>();
   /** Counts changes seen or made, so contexts are evaluated again only when something changed. */
   version = 0;
+  /** The highest UID when the mailbox was selected (NOTIFY MessageNew fetches what came after it). */
+  readonly selectedMaxUid: number;
 
   constructor(
     readonly id: number,
@@ -46,6 +53,7 @@ export class SelectedMailbox {
   ) {
     this.uids = uids;
     this.knownModseq = knownModseq;
+    this.selectedMaxUid = uids[uids.length - 1] ?? 0;
   }
 
   get exists(): number {

@@ -15,6 +15,7 @@ import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../pro
 import { parseCommand } from '../protocol/parser.js';
 import { handshake } from '../server.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
+import type { Notifier } from './notifier.js';
 import { refreshContexts, removeExpunged } from './search-contexts.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { State } from './states.js';
@@ -28,6 +29,8 @@ export interface ImapLimits {
   /** METADATA (RFC 5464): longest value, and most entries per account. */
   metadataMaxSize: number;
   metadataMaxEntries: number;
+  /** NOTIFY (RFC 5465): change events waiting per session before NOTIFICATIONOVERFLOW. */
+  notifyMaxQueue: number;
   maxNonSyncLiteral: number;
   nestingBeforeLogin: number;
   nestingAfterLogin: number;
@@ -86,6 +89,10 @@ export class ImapSession {
   /** Set by change events; the next command boundary (or IDLE) asks the database what changed. */
   dirty = false;
   idling = false;
+  /** A command is running (NOTIFY output waits for its end unless it is IDLE). */
+  busy = false;
+  /** NOTIFY SET in force (RFC 5465); undefined before NOTIFY and after NOTIFY NONE. */
+  notifier: Notifier | undefined;
   private socket: Socket;
   private reader: CommandReader;
   private queue: Array<RawCommand | ImapProtocolError> = [];
@@ -115,8 +122,12 @@ export class ImapSession {
   readonly remoteAddress: string;
   private readonly onClose: (() => void) | undefined;
 
+  private sessionBackend: MailBackend | undefined;
+
+  /** Storage whose change events carry this session's id (NOTIFY leaves its own changes out). */
   get backend(): MailBackend {
-    return this.deps.backend;
+    this.sessionBackend ??= this.deps.backend.forSession(this.id);
+    return this.sessionBackend;
   }
 
   get utf8(): boolean {
@@ -204,11 +215,18 @@ export class ImapSession {
       const input = await this.nextInput();
       if (input === null) break;
       try {
+        // Notifications being sent between commands are finished before the next command starts.
+        await this.notifier?.flush();
+        this.busy = true;
         await this.handle(input);
       } catch (error) {
         this.logger.error({ err: error }, 'command failed unexpectedly');
         this.write('* BYE Internal server error\r\n');
         this.close();
+      } finally {
+        this.busy = false;
+        // What arrived after the command's last notifications (or during a refused command) goes now.
+        if (this.notifier?.pending) void this.notifier.flush();
       }
     }
   }
@@ -271,6 +289,7 @@ export class ImapSession {
     if (this.selected && (this.dirty || name === 'NOOP' || name === 'CHECK'))
       await this.sync(command.allowsExpunge !== false);
     if (this.selected && this.selected.contexts.size > 0) await refreshContexts(this);
+    await this.notifier?.flush();
     if (!result.silent) this.tagged(parsed.tag, result);
   }
 
@@ -426,6 +445,7 @@ export class ImapSession {
       'METADATA-SERVER',
       'ACL',
       RIGHTS_CAPABILITY,
+      'NOTIFY',
       `APPENDLIMIT=${this.deps.limits.appendLimit}`,
     );
     return caps;
@@ -467,6 +487,7 @@ export class ImapSession {
 
   /** Called by the change hub for every event of this session's account. */
   onMailboxEvent(event: MailboxChangeEvent): void {
+    this.notifier?.onEvent(event);
     if (!this.selected || event.mailboxId !== this.selected.id) return;
     if (
       event.modseq !== 0 &&
@@ -474,7 +495,8 @@ export class ImapSession {
     )
       return;
     this.dirty = true;
-    if (this.idling) void this.sync(true);
+    // Under NOTIFY, IDLE reports exactly what NOTIFY asked for (RFC 5465 section 4): the notifier's.
+    if (this.idling && !this.notifier) void this.sync(true);
   }
 
   /** Asks the database what changed and reports it (EXPUNGE only when allowed). */

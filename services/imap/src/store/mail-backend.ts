@@ -23,6 +23,7 @@ import {
   listSubscriptions,
   loadBodyStructure,
   loadSnapshot,
+  MAILBOX_SEPARATOR,
   type MetadataDepth,
   mailboxKeywords,
   mailboxRights,
@@ -74,19 +75,45 @@ const HEADER_CACHE_MAX_ENTRY = 64 * 1024;
 /** The message a REPLACE names was expunged before the replacement committed (rolls it back). */
 class MessageGoneError extends Error {}
 
+interface BackendCaches {
+  structures: LRUCache<number, CachedStructure>;
+  headers: LRUCache<number, Buffer>;
+}
+
 export class MailBackend {
-  private readonly structures = new LRUCache<number, CachedStructure>({ max: STRUCTURE_CACHE_ENTRIES });
-  private readonly headers = new LRUCache<number, Buffer>({
-    maxSize: HEADER_CACHE_BYTES,
-    maxEntrySize: HEADER_CACHE_MAX_ENTRY,
-    sizeCalculation: (header) => Math.max(1, header.length),
-  });
+  private readonly structures: LRUCache<number, CachedStructure>;
+  private readonly headers: LRUCache<number, Buffer>;
 
   constructor(
     readonly pool: Pool,
     private readonly publisher: ChangePublisher,
     private readonly mimeLimits: MimeLimits = defaultMimeLimits,
-  ) {}
+    caches?: BackendCaches,
+  ) {
+    this.structures = caches?.structures ?? new LRUCache({ max: STRUCTURE_CACHE_ENTRIES });
+    this.headers =
+      caches?.headers ??
+      new LRUCache({
+        maxSize: HEADER_CACHE_BYTES,
+        maxEntrySize: HEADER_CACHE_MAX_ENTRY,
+        sizeCalculation: (header) => Math.max(1, header.length),
+      });
+  }
+
+  /**
+   * The same storage (and caches) for one session: the change events it publishes name the
+   * session as their origin, so NOTIFY can leave a session's own changes out of what it is told
+   * (RFC 5465 section 5), also on other replicas.
+   */
+  forSession(sessionId: string): MailBackend {
+    const publisher: ChangePublisher = {
+      publish: (event) => this.publisher.publish({ ...event, origin: sessionId }),
+    };
+    return new MailBackend(this.pool, publisher, this.mimeLimits, {
+      structures: this.structures,
+      headers: this.headers,
+    });
+  }
 
   listMailboxes(accountId: number) {
     return listMailboxes(this.pool, accountId);
@@ -98,34 +125,58 @@ export class MailBackend {
 
   async createMailbox(accountId: number, name: string, specialUse: string | null = null) {
     const created = await createMailbox(this.pool, accountId, name, specialUse);
-    this.publisher.publish({ accountId, mailboxId: created.id, kind: 'mailboxes', uids: [], modseq: 0 });
+    this.mailboxChanged(accountId, created.id, { name });
     return created;
+  }
+
+  /** A mailbox was created, deleted or renamed (what NOTIFY's MailboxName reports). */
+  private mailboxChanged(
+    accountId: number,
+    mailboxId: number,
+    change: { name: string; oldName?: string; deleted?: boolean },
+  ): void {
+    this.publisher.publish({ accountId, mailboxId, kind: 'mailboxes', uids: [], modseq: 0, ...change });
   }
 
   async deleteMailbox(accountId: number, name: string) {
     const id = await deleteMailbox(this.pool, accountId, name);
-    this.publisher.publish({ accountId, mailboxId: id, kind: 'mailboxes', uids: [], modseq: 0 });
+    this.mailboxChanged(accountId, id, { name, deleted: true });
   }
 
   async renameMailbox(accountId: number, from: string, to: string) {
-    const source = await findMailbox(this.pool, accountId, from);
+    // The mailbox and its children, by their names before the rename (INBOX keeps its children).
+    const before = (await listMailboxes(this.pool, accountId)).filter(
+      (m) => m.name === from || (from !== 'INBOX' && m.name.startsWith(`${from}${MAILBOX_SEPARATOR}`)),
+    );
     await withTransaction(this.pool, (client) => renameMailbox(client, accountId, from, to));
-    if (source)
-      this.publisher.publish({
-        accountId,
-        mailboxId: source.id,
-        kind: from === 'INBOX' ? 'expunge' : 'mailboxes',
-        uids: [],
-        modseq: 0,
-      });
+    const source = before.find((m) => m.name === from);
+    if (!source) return;
+    if (from === 'INBOX') {
+      // INBOX stays (empty); its messages now live in a new mailbox of the new name.
+      this.publisher.publish({ accountId, mailboxId: source.id, kind: 'expunge', uids: [], modseq: 0 });
+      const created = await findMailbox(this.pool, accountId, to);
+      if (created) this.mailboxChanged(accountId, created.id, { name: to });
+      return;
+    }
+    for (const box of before)
+      this.mailboxChanged(accountId, box.id, { name: to + box.name.slice(from.length), oldName: box.name });
   }
 
   listSubscriptions(accountId: number) {
     return listSubscriptions(this.pool, accountId);
   }
 
-  setSubscribed(accountId: number, name: string, subscribed: boolean) {
-    return setSubscribed(this.pool, accountId, name, subscribed);
+  async setSubscribed(accountId: number, name: string, subscribed: boolean) {
+    await setSubscribed(this.pool, accountId, name, subscribed);
+    this.publisher.publish({
+      accountId,
+      mailboxId: 0,
+      kind: 'subscription',
+      uids: [],
+      modseq: 0,
+      name,
+      subscribed,
+    });
   }
 
   /** METADATA entries (RFC 5464) of the server (mailboxId null) or a mailbox, as the account sees them. */
@@ -133,13 +184,21 @@ export class MailBackend {
     return getMetadata(this.pool, accountId, mailboxId, names, depth);
   }
 
-  setMetadata(
+  async setMetadata(
     accountId: number,
     mailboxId: number | null,
     entries: Array<{ name: string; value: Buffer | null }>,
     maxEntries: number,
   ) {
-    return setMetadata(this.pool, accountId, mailboxId, entries, maxEntries);
+    await setMetadata(this.pool, accountId, mailboxId, entries, maxEntries);
+    this.publisher.publish({
+      accountId,
+      mailboxId: mailboxId ?? 0,
+      kind: 'metadata',
+      uids: [],
+      modseq: 0,
+      entries: entries.map((e) => e.name),
+    });
   }
 
   /** The rights an account holds on a mailbox (RFC 4314; all of them on its own). */

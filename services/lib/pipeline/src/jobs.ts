@@ -27,13 +27,29 @@ export const OutboundJob = z.object({
 });
 export type OutboundJob = z.infer<typeof OutboundJob>;
 
-/** Published on core NATS after a mailbox changed, so every IMAP replica can tell its sessions. */
+/**
+ * Published on core NATS after a mailbox changed, so every IMAP replica can tell its sessions.
+ * 'mailboxes' (create, delete with `deleted`, rename with `oldName`), 'subscription' and 'metadata'
+ * carry what IMAP NOTIFY (RFC 5465) reports; mailboxId 0 means no mailbox (server metadata, a
+ * subscribed name without a mailbox). `origin` names the session that caused the change, if any.
+ */
 export const MailboxChangeEvent = z.object({
   accountId: z.number().int().positive(),
-  mailboxId: z.number().int().positive(),
-  kind: z.enum(['exists', 'flags', 'expunge', 'mailboxes']),
+  mailboxId: z.number().int().nonnegative(),
+  kind: z.enum(['exists', 'flags', 'expunge', 'mailboxes', 'subscription', 'metadata']),
   uids: z.array(z.number().int().positive()).default([]),
   modseq: z.number().int().nonnegative(),
+  /** The mailbox name after the change (mailboxes, subscription). */
+  name: z.string().optional(),
+  /** RENAME: the name before. */
+  oldName: z.string().optional(),
+  /** DELETE: the mailbox is gone. */
+  deleted: z.boolean().optional(),
+  /** SUBSCRIBE (true) or UNSUBSCRIBE (false). */
+  subscribed: z.boolean().optional(),
+  /** METADATA: the entry names set or removed. */
+  entries: z.array(z.string()).optional(),
+  origin: z.string().optional(),
 });
 export type MailboxChangeEvent = z.infer<typeof MailboxChangeEvent>;
 
