@@ -94,7 +94,7 @@ async function swaks(to: string[], subject: string, body: string): Promise<strin
     ...['--header', `Subject: ${subject}`, '--body', body],
   ]);
   assert.equal(result.code, 0, result.stdout + result.stderr);
-  const id = /<-  250 .*queued as ([0-9a-f-]{36})/.exec(result.stdout)?.[1];
+  const id = /<- {2}250 .*queued as ([0-9a-f-]{36})/.exec(result.stdout)?.[1];
   assert.ok(id, result.stdout);
   return id;
 }
@@ -107,12 +107,13 @@ async function sendRaw(message: string): Promise<string> {
     ...['--from', 'sender@remote.example', '--to', 'alice@example.test', '--data', `@${file}`],
   ]);
   assert.equal(result.code, 0, result.stdout + result.stderr);
-  const id = /<-  250 .*queued as ([0-9a-f-]{36})/.exec(result.stdout)?.[1];
+  const id = /<- {2}250 .*queued as ([0-9a-f-]{36})/.exec(result.stdout)?.[1];
   assert.ok(id, result.stdout);
   return id;
 }
 
-const audited = async (id: string) => (await auditOf(hermod.db.pool, id)).map((a) => `${a.action}:${a.actor}`);
+const audited = async (id: string) =>
+  (await auditOf(hermod.db.pool, id)).map((a) => `${a.action}:${a.actor}`);
 
 before(async () => {
   await requireTool('swaks', 'apt-get install swaks');
@@ -148,7 +149,10 @@ describe("a recipient's own quarantine release over IMAP", () => {
     const id = await swaks(['alice@example.test', 'bob@example.test'], 'Purchase order 7', 'Please confirm.');
     const notice = await noticeOf('alice@example.test', id);
     assert.match(notice.subject, /^Quarantined: Purchase order 7$/);
-    assert.match(notice.source, /keyword\r\n\$QuarantineRelease or move \(or copy\) it into the folder Quarantine\/Release/);
+    assert.match(
+      notice.source,
+      /keyword\r\n\$QuarantineRelease or move \(or copy\) it into the folder Quarantine\/Release/,
+    );
 
     await withImap('alice@example.test', async (imap) => {
       const lock = await imap.getMailboxLock('INBOX');
@@ -168,7 +172,9 @@ describe("a recipient's own quarantine release over IMAP", () => {
     // Released for alice only: bob's copy is still held, alice's listing no longer shows it.
     const forBob = await listQuarantine(hermod.db.pool, { recipient: 'bob@example.test' });
     assert.ok(forBob.some((e) => e.id === id && e.releasedTo.join() === 'alice@example.test'));
-    assert.ok(!(await listQuarantine(hermod.db.pool, { recipient: 'alice@example.test' })).some((e) => e.id === id));
+    assert.ok(
+      !(await listQuarantine(hermod.db.pool, { recipient: 'alice@example.test' })).some((e) => e.id === id),
+    );
 
     // A second release action by alice (the keyword taken off and set again).
     await withImap('alice@example.test', async (imap) => {
@@ -243,7 +249,9 @@ describe("a recipient's own quarantine release over IMAP", () => {
       }
     });
     await eventually('the entry deleted', async () =>
-      (await listQuarantine(hermod.db.pool, { includeReleased: true })).some((e) => e.id === id) ? undefined : true,
+      (await listQuarantine(hermod.db.pool, { includeReleased: true })).some((e) => e.id === id)
+        ? undefined
+        : true,
     );
     assert.deepEqual(await audited(id), [
       'quarantine:mx',

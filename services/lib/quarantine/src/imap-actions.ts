@@ -12,7 +12,13 @@ export interface UserActionOptions {
 }
 
 export type UserActionOutcome =
-  | { id: string; action: 'release'; outcome: 'released' | 'already-released'; recipient: string; spoolId: string }
+  | {
+      id: string;
+      action: 'release';
+      outcome: 'released' | 'already-released';
+      recipient: string;
+      spoolId: string;
+    }
   | { id: string; action: 'release'; outcome: 'refused'; recipient: string; kind: string }
   | { id: string; action: 'delete'; outcome: 'deleted'; recipient: string }
   | { id: string; action: 'release' | 'delete'; outcome: 'not-found' };
@@ -53,7 +59,11 @@ export async function processUserActions(
   });
 }
 
-async function applyAction(pool: Pool, row: ActionRow, options: UserActionOptions): Promise<UserActionOutcome> {
+async function applyAction(
+  pool: Pool,
+  row: ActionRow,
+  options: UserActionOptions,
+): Promise<UserActionOutcome> {
   const id = row.quarantine_id;
   const { rows } = await pool.query<{ kind: string; recipients: string[] }>(
     'SELECT kind, recipients FROM quarantine_messages WHERE id = $1',

@@ -29,7 +29,6 @@ const oneLine = (s: string) =>
 export function buildQuarantineNotice(input: NoticeInput): Buffer {
   const subject = input.subject ? oneLine(input.subject) : '(no subject)';
   const sender = oneLine(input.headerFrom ?? (input.mailFrom || '<>'));
-  const malware = input.kind === 'malware';
   const text = [
     `From: Mail quarantine <postmaster@${input.host}>`,
     `Subject: Quarantined: ${subject}`.slice(0, 200),

@@ -359,7 +359,8 @@ export async function deleteQuarantined(
       );
       const left = rows[0];
       if (!left) throw new QuarantineNotFoundError(id);
-      if (left.recipients.length === 0) await client.query('DELETE FROM quarantine_messages WHERE id = $1', [id]);
+      if (left.recipients.length === 0)
+        await client.query('DELETE FROM quarantine_messages WHERE id = $1', [id]);
       else if (left.recipients.every((r) => left.released_to.includes(r.toLowerCase())))
         // Everyone left had it released: the entry is released as a whole (by their own releases,
         // each with its spool message; the last one is named).
