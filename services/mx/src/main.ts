@@ -120,10 +120,13 @@ runMain('mx', async () => {
   shutdown.register('quarantine-expiry', () => quarantineExpiry.stop());
   // Recipients' own releases and deletes (a keyword or folder on the notice, from any IMAP client).
   const quarantineAccounts = new AccountStore(pool);
+  const userReleaseKinds = (recipient: string) =>
+    domains.get(recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase())?.quarantine
+      ?.userReleaseKinds ?? config.QUARANTINE_USER_RELEASE_KINDS;
   const quarantineActions = new PeriodicPass(
     async () => {
       const outcomes = await processUserActions(pool, {
-        userReleaseKinds: config.QUARANTINE_USER_RELEASE_KINDS,
+        userReleaseKinds,
         ownsAddress: (accountId, address) => quarantineAccounts.ownsAddress(accountId, address),
         released: async (spoolId) => {
           await publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` });
@@ -170,7 +173,7 @@ runMain('mx', async () => {
       const { spoolIds } = await quarantineMessage(pool, request, {
         retentionMs: config.QUARANTINE_RETENTION_DAYS * 86_400_000,
         host: config.MX_HOSTNAME,
-        userReleaseKinds: config.QUARANTINE_USER_RELEASE_KINDS,
+        userReleaseKinds,
       });
       // The notice is durable already; the spool sweeper hands it over if this publish is lost.
       for (const spoolId of spoolIds)

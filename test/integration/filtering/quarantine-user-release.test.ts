@@ -5,7 +5,8 @@
 // copy stays held; a second release action by alice does nothing more (bob's later release by
 // moving his notice into Quarantine/Release and a marker mail show it was taken up); a malware
 // entry's notice says only an admin releases it, alice's release is refused and audited, and her
-// $QuarantineDelete takes her off the entry.
+// $QuarantineDelete takes her off the entry; a domain that lets its recipients release malware
+// (MailDomain quarantine.userReleaseKinds) has carol release an EICAR message herself.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -39,6 +40,7 @@ rules:
 const passwords: Record<string, string> = {
   'alice@example.test': 'alice-password-1',
   'bob@example.test': 'bob-password-1',
+  'carol@lab.example.test': 'carol-password-1',
 };
 
 async function withImap<T>(user: string, work: (imap: ImapFlow) => Promise<T>): Promise<T> {
@@ -99,12 +101,12 @@ async function swaks(to: string[], subject: string, body: string): Promise<strin
   return id;
 }
 
-async function sendRaw(message: string): Promise<string> {
+async function sendRaw(message: string, to = 'alice@example.test'): Promise<string> {
   const file = join(workdir, `m-${Date.now()}-${Math.random().toString(36).slice(2)}.eml`);
   await writeFile(file, message);
   const result = await run('swaks', [
     ...['--server', '127.0.0.1', '--port', String(hermod.ports.mx)],
-    ...['--from', 'sender@remote.example', '--to', 'alice@example.test', '--data', `@${file}`],
+    ...['--from', 'sender@remote.example', '--to', to, '--data', `@${file}`],
   ]);
   assert.equal(result.code, 0, result.stdout + result.stderr);
   const id = /<- {2}250 .*queued as ([0-9a-f-]{36})/.exec(result.stdout)?.[1];
@@ -135,6 +137,8 @@ before(async () => {
     },
   });
   await hermod.addDomain('example.test');
+  // A domain whose recipients may release malware themselves (the MailDomain's quarantine setting).
+  await hermod.addDomain('lab.example.test', { quarantine: { userReleaseKinds: ['malware', 'policy'] } });
   const accounts = new AccountStore(hermod.db.pool);
   for (const [address, password] of Object.entries(passwords)) await accounts.create({ address, password });
 });
@@ -260,5 +264,29 @@ describe("a recipient's own quarantine release over IMAP", () => {
     ]);
     const inbox = await withImap('alice@example.test', (imap) => messagesIn(imap));
     assert.ok(!inbox.some((m) => m.subject === 'eicar for alice'));
+  });
+
+  test("a domain's setting lets its recipients release malware themselves", async () => {
+    const id = await sendRaw(plainEicar('eicar for the lab'), 'carol@lab.example.test');
+    const notice = await noticeOf('carol@lab.example.test', id);
+    assert.match(
+      notice.source,
+      /\$QuarantineRelease or move \(or copy\) it into the folder Quarantine\/Release/,
+    );
+    await withImap('carol@lab.example.test', async (imap) => {
+      const lock = await imap.getMailboxLock('INBOX');
+      try {
+        await imap.messageFlagsAdd(String(notice.uid), ['$QuarantineRelease'], { uid: true });
+      } finally {
+        lock.release();
+      }
+    });
+    const released = await eventually('the released sample in carol INBOX over IMAP', () =>
+      withImap('carol@lab.example.test', async (imap) =>
+        (await messagesIn(imap)).find((m) => m.subject === 'eicar for the lab'),
+      ),
+    );
+    assert.match(released.source, /EICAR-STANDARD-ANTIVIRUS-TEST-FILE/);
+    assert.deepEqual(await audited(id), ['quarantine:mx', 'release:carol@lab.example.test (imap)']);
   });
 });

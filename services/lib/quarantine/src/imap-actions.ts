@@ -3,8 +3,8 @@ import { QuarantineNotFoundError } from './errors.js';
 import { deleteQuarantined, refuseUserRelease, releaseQuarantined, userMayRelease } from './store.js';
 
 export interface UserActionOptions {
-  /** The kinds recipients may release themselves (userMayRelease). */
-  userReleaseKinds: readonly string[];
+  /** The kinds this recipient may release themselves (the domain's setting, else the mx's). */
+  userReleaseKinds(recipient: string): readonly string[];
   /** Whether the account owns the address (its primary address or an alias). */
   ownsAddress(accountId: number, address: string): Promise<boolean>;
   /** Hands a released message's spool id to routing (again after a repeated release: deduplicated). */
@@ -84,7 +84,7 @@ async function applyAction(
       await deleteQuarantined(pool, id, actor, { recipient });
       return { id, action: 'delete', outcome: 'deleted', recipient };
     }
-    if (!userMayRelease(entry.kind, options.userReleaseKinds)) {
+    if (!userMayRelease(entry.kind, options.userReleaseKinds(recipient))) {
       await refuseUserRelease(pool, id, actor, entry.kind);
       return { id, action: 'release', outcome: 'refused', recipient, kind: entry.kind };
     }

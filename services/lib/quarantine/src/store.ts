@@ -12,8 +12,11 @@ export interface QuarantineOptions {
   host: string;
   /** Deliver a notice to the recipients' INBOX (default true). */
   notify?: boolean;
-  /** The kinds recipients may release themselves (QUARANTINE_USER_RELEASE_KINDS); the notice says how. */
-  userReleaseKinds?: readonly string[];
+  /**
+   * The kinds a recipient may release themselves (the domain's setting, else
+   * QUARANTINE_USER_RELEASE_KINDS). The notice tells how when every recipient may; default none.
+   */
+  userReleaseKinds?: (recipient: string) => readonly string[];
 }
 
 export interface QuarantineEntry {
@@ -205,7 +208,9 @@ export async function quarantineMessage(
           reason: request.reason,
           expiresAt,
           now,
-          userRelease: userMayRelease(request.kind, options.userReleaseKinds ?? []),
+          userRelease: request.recipients.every((r) =>
+            userMayRelease(request.kind, options.userReleaseKinds?.(r) ?? []),
+          ),
         }),
       ],
       sweepAfterMs: 10_000,
