@@ -89,6 +89,21 @@ const noticeOf = (user: string, id: string) =>
     ),
   );
 
+/** Sets (or with remove, takes off) a keyword on a message of the user's INBOX, over IMAP. */
+async function flag(user: string, uid: number, keyword: string, remove = false): Promise<void> {
+  await withImap(user, async (imap) => {
+    const lock = await imap.getMailboxLock('INBOX');
+    try {
+      const done = remove
+        ? await imap.messageFlagsRemove(String(uid), [keyword], { uid: true })
+        : await imap.messageFlagsAdd(String(uid), [keyword], { uid: true });
+      assert.ok(done);
+    } finally {
+      lock.release();
+    }
+  });
+}
+
 async function swaks(to: string[], subject: string, body: string): Promise<string> {
   const result = await run('swaks', [
     ...['--server', '127.0.0.1', '--port', String(hermod.ports.mx)],
@@ -158,14 +173,7 @@ describe("a recipient's own quarantine release over IMAP", () => {
       /keyword\r\n\$QuarantineRelease or move \(or copy\) it into the folder Quarantine\/Release/,
     );
 
-    await withImap('alice@example.test', async (imap) => {
-      const lock = await imap.getMailboxLock('INBOX');
-      try {
-        assert.ok(await imap.messageFlagsAdd(String(notice.uid), ['$QuarantineRelease'], { uid: true }));
-      } finally {
-        lock.release();
-      }
-    });
+    await flag('alice@example.test', notice.uid, '$QuarantineRelease');
     const released = await eventually('the released message in alice INBOX over IMAP', () =>
       withImap('alice@example.test', async (imap) =>
         (await messagesIn(imap)).find((m) => m.subject === 'Purchase order 7'),
@@ -181,15 +189,8 @@ describe("a recipient's own quarantine release over IMAP", () => {
     );
 
     // A second release action by alice (the keyword taken off and set again).
-    await withImap('alice@example.test', async (imap) => {
-      const lock = await imap.getMailboxLock('INBOX');
-      try {
-        await imap.messageFlagsRemove(String(notice.uid), ['$QuarantineRelease'], { uid: true });
-        await imap.messageFlagsAdd(String(notice.uid), ['$QuarantineRelease'], { uid: true });
-      } finally {
-        lock.release();
-      }
-    });
+    await flag('alice@example.test', notice.uid, '$QuarantineRelease', true);
+    await flag('alice@example.test', notice.uid, '$QuarantineRelease');
     // Bob releases by moving his notice into the release folder (any IMAP client can do that).
     const bobNotice = await noticeOf('bob@example.test', id);
     await withImap('bob@example.test', async (imap) => {
@@ -230,28 +231,14 @@ describe("a recipient's own quarantine release over IMAP", () => {
     assert.match(notice.source, /It carries malware: only your mail administrator can release it/);
     assert.doesNotMatch(notice.source, /move \(or copy\) it into the folder/);
 
-    await withImap('alice@example.test', async (imap) => {
-      const lock = await imap.getMailboxLock('INBOX');
-      try {
-        await imap.messageFlagsAdd(String(notice.uid), ['$QuarantineRelease'], { uid: true });
-      } finally {
-        lock.release();
-      }
-    });
+    await flag('alice@example.test', notice.uid, '$QuarantineRelease');
     await eventually('the refusal in the audit log', async () =>
       (await audited(id)).includes('release-refused:alice@example.test (imap)') ? true : undefined,
     );
     const held = await listQuarantine(hermod.db.pool, { recipient: 'alice@example.test', kind: 'malware' });
     assert.ok(held.some((e) => e.id === id && e.releasedAt === null && e.releasedTo.length === 0));
 
-    await withImap('alice@example.test', async (imap) => {
-      const lock = await imap.getMailboxLock('INBOX');
-      try {
-        await imap.messageFlagsAdd(String(notice.uid), ['$QuarantineDelete'], { uid: true });
-      } finally {
-        lock.release();
-      }
-    });
+    await flag('alice@example.test', notice.uid, '$QuarantineDelete');
     await eventually('the entry deleted', async () =>
       (await listQuarantine(hermod.db.pool, { includeReleased: true })).some((e) => e.id === id)
         ? undefined
@@ -273,14 +260,7 @@ describe("a recipient's own quarantine release over IMAP", () => {
       notice.source,
       /\$QuarantineRelease or move \(or copy\) it into the folder Quarantine\/Release/,
     );
-    await withImap('carol@lab.example.test', async (imap) => {
-      const lock = await imap.getMailboxLock('INBOX');
-      try {
-        await imap.messageFlagsAdd(String(notice.uid), ['$QuarantineRelease'], { uid: true });
-      } finally {
-        lock.release();
-      }
-    });
+    await flag('carol@lab.example.test', notice.uid, '$QuarantineRelease');
     const released = await eventually('the released sample in carol INBOX over IMAP', () =>
       withImap('carol@lab.example.test', async (imap) =>
         (await messagesIn(imap)).find((m) => m.subject === 'eicar for the lab'),

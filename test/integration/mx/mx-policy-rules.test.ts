@@ -1,7 +1,8 @@
 // The policy rules in the mx accept path, against real routing, mda, imap, nats-server and
-// PostgreSQL: a default rule refuses an executable sent with swaks, a domain rule (live config)
-// refuses by body text, a 7z archive holding an .exe is refused, and global rules (POLICY_RULES_FILE) add a header, file into a folder
-// (read back over IMAP), strip an archive leaving a notice, and send a compliance copy (bcc).
+// PostgreSQL: a default rule refuses an executable sent with swaks (and one inside a 7z archive),
+// a domain rule (live config) refuses by body text, and global rules (POLICY_RULES_FILE) add a
+// header, file into a folder (read back over IMAP), strip an archive leaving a notice, and send a
+// compliance copy (bcc).
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
