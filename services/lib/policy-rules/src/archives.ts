@@ -37,16 +37,20 @@ class Truncated extends Error {}
 
 /** A bounded cursor over a buffer; every read past the end throws Truncated. */
 class Cursor {
+  readonly end: number;
   constructor(
     readonly data: Buffer,
     public at = 0,
-    readonly end = data.length,
-  ) {}
+    end = data.length,
+  ) {
+    // Never past the data, whatever a header claims.
+    this.end = Math.min(end, data.length);
+  }
   get left(): number {
     return this.end - this.at;
   }
   need(n: number): void {
-    if (n < 0 || this.at + n > this.end) throw new Truncated();
+    if (n < 0 || this.at < 0 || this.at + n > this.end) throw new Truncated();
   }
   u8(): number {
     this.need(1);
@@ -149,6 +153,7 @@ function rar5(data: Buffer): ArchiveListing {
         const nameLength = h.vint();
         const name = h.bytes(nameLength).toString('utf8');
         let encrypted = false;
+        if (extraSize > headerSize) throw new Truncated();
         // The extra area is the last extraSize bytes of the header: records of size, type, data.
         const extra = new Cursor(data, start + headerSize - extraSize, start + headerSize);
         while (extra.left > 0) {
@@ -310,13 +315,18 @@ function decodeHeader(data: Buffer, streams: Streams): Buffer {
   const packSize = streams.packSizes[0] ?? 0;
   const packStart = 32 + streams.packPos;
   if (unpackSize > ARCHIVE_LIMITS.headerBytes || packStart + packSize > data.length) throw new Unlisted();
-  // The .lzma ("alone") form the decoder reads: properties, the unpacked size, the stream.
+  // The .lzma ("alone") form the decoder reads: properties, the unpacked size, the stream. The
+  // dictionary never needs to be larger than the output: a claimed larger one (up to 4 GiB) is
+  // cut to that, so the decoder's memory is bounded by the header limit too.
+  const properties = Buffer.from(coder.properties);
+  const dictionary = Math.max(4096, unpackSize);
+  if (properties.readUInt32LE(1) > dictionary) properties.writeUInt32LE(dictionary, 1);
   const size = Buffer.alloc(8);
   size.writeBigUInt64LE(BigInt(unpackSize));
   let decoded: Buffer;
   try {
     decoded = lzma.decompressSync(
-      Buffer.concat([coder.properties, size, data.subarray(packStart, packStart + packSize)]),
+      Buffer.concat([properties, size, data.subarray(packStart, packStart + packSize)]),
     );
   } catch {
     throw new Unlisted();
@@ -422,7 +432,8 @@ function subStreams(c: Cursor, folders: Folder[]): number[][] {
   for (let p = c.u8(); p !== K.end; p = c.u8()) {
     if (p === K.numUnpackStream) {
       perFolder = folders.map(() => c.number7z());
-      if (perFolder.reduce((a, b) => a + b, 0) > c.left * 8 + folders.length) throw new Truncated();
+      // Every stream but a folder's last needs its size (a byte at least) further on.
+      if (perFolder.reduce((a, b) => a + b, 0) > c.left + folders.length) throw new Truncated();
     } else if (p === K.size) {
       sizes = folders.map((f, i) => {
         const total = f.unpackSizes[f.unpackSizes.length - 1] ?? 0;

@@ -113,6 +113,42 @@ describe('RAR 4', () => {
     assert.equal(l?.unlisted, false);
   });
 
+  it('cut inside a file header (its claimed size past the end): what was read, marked unlisted', () => {
+    const rar = makeRar4([
+      { name: 'a.txt', data: text },
+      { name: 'b.txt', data: text },
+    ]);
+    // The end block is 7 bytes, b.txt's data text.length, its header 7 + 25 + 5: cut in its name.
+    const cut = listRar(rar.subarray(0, rar.length - 7 - text.length - 3));
+    assert.deepEqual([names(cut), cut?.unlisted], [['a.txt'], true]);
+  });
+
+  it('corrupted RAR 4 and RAR 5 archives never throw and stay within the limits', () => {
+    for (const archive of [
+      makeRar4([
+        { name: 'a.txt', data: text },
+        { name: 'dir', directory: true },
+        { name: 'x.exe', data: PE },
+      ]),
+      makeRar5([
+        { name: 'a.txt', data: text },
+        { name: 'dir', directory: true },
+        { name: 'x.exe', data: PE, encrypted: true },
+      ]),
+    ]) {
+      for (let seed = 1; seed < 300; seed++) {
+        const copy = Buffer.from(archive);
+        for (let k = 0; k < 3; k++) {
+          const at = 8 + ((seed * 7919 * (k + 1)) % (copy.length - 8));
+          copy[at] = (copy[at] ?? 0) ^ ((seed * 31 + k) & 0xff || 1);
+        }
+        const l = listRar(copy);
+        assert.ok(l && l.members.length <= ARCHIVE_LIMITS.members);
+        for (const n of [9, 20, copy.length >> 1]) assert.ok(listRar(copy.subarray(0, n)));
+      }
+    }
+  });
+
   it('encrypted block headers: unlisted and encrypted', () => {
     assert.deepEqual(listRar(makeRar4([{ name: 'x.exe', data: PE }], { encryptedHeaders: true })), {
       members: [],
