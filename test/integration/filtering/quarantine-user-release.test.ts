@@ -129,6 +129,15 @@ async function sendRaw(message: string, to = 'alice@example.test'): Promise<stri
   return id;
 }
 
+async function hermodCli(args: string[]): Promise<string> {
+  const result = await run(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], {
+    env: { ...process.env, NATS_URL: hermod.nats.url, DATABASE_URL: hermod.db.url },
+    timeoutMs: 60_000,
+  });
+  assert.equal(result.code, 0, `hermod ${args.join(' ')}: ${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
+
 const audited = async (id: string) =>
   (await auditOf(hermod.db.pool, id)).map((a) => `${a.action}:${a.actor}`);
 
@@ -181,12 +190,19 @@ describe("a recipient's own quarantine release over IMAP", () => {
     );
     assert.match(released.source, /^X-Hermod-Policy: hold-purchase-orders\r$/m);
     assert.deepEqual(await audited(id), ['quarantine:mx', 'release:alice@example.test (imap)']);
-    // Released for alice only: bob's copy is still held, alice's listing no longer shows it.
-    const forBob = await listQuarantine(hermod.db.pool, { recipient: 'bob@example.test' });
-    assert.ok(forBob.some((e) => e.id === id && e.releasedTo.join() === 'alice@example.test'));
-    assert.ok(
-      !(await listQuarantine(hermod.db.pool, { recipient: 'alice@example.test' })).some((e) => e.id === id),
+    // Released for alice only: bob's copy is still held, alice's listing no longer shows it (CLI).
+    const forBob = JSON.parse(
+      await hermodCli(['quarantine', 'list', '--recipient', 'bob@example.test', '--json']),
     );
+    assert.ok(
+      (forBob as Array<{ id: string; releasedTo: string[] }>).some(
+        (e) => e.id === id && e.releasedTo.join() === 'alice@example.test',
+      ),
+    );
+    const forAlice = JSON.parse(
+      await hermodCli(['quarantine', 'list', '--recipient', 'alice@example.test', '--json']),
+    ) as Array<{ id: string }>;
+    assert.ok(!forAlice.some((e) => e.id === id));
 
     // A second release action by alice (the keyword taken off and set again).
     await flag('alice@example.test', notice.uid, '$QuarantineRelease', true);
