@@ -51,7 +51,10 @@ BEGIN
   CROSS JOIN LATERAL (VALUES ('$QuarantineRelease', 'release'), ('$QuarantineDelete', 'delete')) k (keyword, action)
   JOIN quarantine_messages q ON q.notice_body_id = n.body_id
   JOIN mailboxes b ON b.id = n.mailbox_id
-  WHERE k.keyword = ANY (n.flags) AND NOT (k.keyword = ANY (o.flags));
+  -- The first test needs only the new row: a flag update without an action keyword (nearly all)
+  -- is dropped before any join.
+  WHERE n.flags && ARRAY['$QuarantineRelease', '$QuarantineDelete']
+    AND k.keyword = ANY (n.flags) AND NOT (k.keyword = ANY (o.flags));
   RETURN NULL;
 END $$;
 
