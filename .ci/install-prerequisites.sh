@@ -15,6 +15,7 @@ packages=(
   rspamd           # spam scoring for the MX filtering gateway
   clamav-daemon    # clamd: malware scanning of the filtering gateway (tests load their own signatures)
   zip              # builds the zip attachments of the malware tests
+  7zip             # 7zz: builds the 7z attachments of the archive-listing tests (rar has no free tool: built by hand)
   openssl          # self-signed certificates for tests and `npm start`
   unbound          # validating DNS resolver for the DANE tests (serves the signed test zones too)
   ldnsutils        # ldns-keygen / ldns-signzone sign the DANE test zones

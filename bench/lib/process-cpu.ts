@@ -30,7 +30,7 @@ export function componentOf(cmdline: string[]): string | undefined {
   const program = basename(cmdline[0] ?? '');
   if (program.startsWith('postgres')) return 'postgres';
   if (program.startsWith('nats-server')) return 'nats-server';
-  if (program === 'smtp-source' || program === 'smtp-sink') return program;
+  if (program === 'smtp-source' || program === 'smtp-sink' || program === 'clamd') return program;
   if (postfixDaemons.has(program)) return 'postfix';
   return undefined;
 }

@@ -64,6 +64,7 @@ export function desiredDomainConfig(
       : {}),
     ...(spec.clients ? { clients: spec.clients } : {}),
     policyRules: spec.policyRules,
+    ...(spec.quarantine ? { quarantine: spec.quarantine } : {}),
     source: sourceOf(md),
     generation: md.metadata.generation ?? 0,
   };

@@ -77,6 +77,12 @@ export const mxEnv = z.object({
   MX_MALWARE_ACTION: z.enum(['reject', 'quarantine']).default('reject'),
   /** How long quarantined messages are kept before the expiry sweep deletes them. */
   QUARANTINE_RETENTION_DAYS: env.int(30, 1, 3650),
+  /** The kinds recipients may release themselves from their mailbox (a keyword or folder on the notice); admins release any. */
+  QUARANTINE_USER_RELEASE_KINDS: env
+    .list(['policy', 'spam'])
+    .pipe(z.array(z.enum(['malware', 'policy', 'spam']))),
+  /** How often the recipients' quarantine actions (release, delete from the mailbox) are taken up. */
+  QUARANTINE_ACTION_POLL_MS: env.int(5_000, 100, 600_000),
   ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
   ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
 });

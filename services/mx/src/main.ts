@@ -1,4 +1,5 @@
 import type { Server } from 'node:net';
+import { AccountStore } from '@hermod/accounts';
 import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
 import {
@@ -11,7 +12,7 @@ import { publishJob } from '@hermod/nats';
 import { handOverAccepted, subjects } from '@hermod/pipeline';
 import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
-import { expireQuarantine, quarantineMessage } from '@hermod/quarantine';
+import { expireQuarantine, processUserActions, quarantineMessage } from '@hermod/quarantine';
 import {
   connectBus,
   connectDatabase,
@@ -117,6 +118,27 @@ runMain('mx', async () => {
   );
   quarantineExpiry.start();
   shutdown.register('quarantine-expiry', () => quarantineExpiry.stop());
+  // Recipients' own releases and deletes (a keyword or folder on the notice, from any IMAP client).
+  const quarantineAccounts = new AccountStore(pool);
+  const userReleaseKinds = (recipient: string) =>
+    domains.get(recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase())?.quarantine
+      ?.userReleaseKinds ?? config.QUARANTINE_USER_RELEASE_KINDS;
+  const quarantineActions = new PeriodicPass(
+    async () => {
+      const outcomes = await processUserActions(pool, {
+        userReleaseKinds,
+        ownsAddress: (accountId, address) => quarantineAccounts.ownsAddress(accountId, address),
+        released: async (spoolId) => {
+          await publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` });
+        },
+      });
+      for (const outcome of outcomes) logger.info(outcome, 'quarantine user action');
+    },
+    config.QUARANTINE_ACTION_POLL_MS,
+    (error) => logger.warn({ err: error }, 'quarantine user actions failed'),
+  );
+  quarantineActions.start();
+  shutdown.register('quarantine-actions', () => quarantineActions.stop());
   const deps: MxDeps = {
     config,
     postmaster: postmasterAddress(config.MX_POSTMASTER_ADDRESS ?? '', config.MX_HOSTNAME),
@@ -151,6 +173,7 @@ runMain('mx', async () => {
       const { spoolIds } = await quarantineMessage(pool, request, {
         retentionMs: config.QUARANTINE_RETENTION_DAYS * 86_400_000,
         host: config.MX_HOSTNAME,
+        userReleaseKinds,
       });
       // The notice is durable already; the spool sweeper hands it over if this publish is lost.
       for (const spoolId of spoolIds)

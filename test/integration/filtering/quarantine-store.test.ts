@@ -13,7 +13,9 @@ import {
   noticeSpoolId,
   QuarantineNotFoundError,
   quarantineMessage,
+  recipientReleaseSpoolId,
   releaseQuarantined,
+  releaseSpoolId,
 } from '@hermod/quarantine';
 import type { QuarantineRequest } from '@hermod/smtp';
 import { StorageRetention } from '@hermod/spool';
@@ -129,4 +131,51 @@ test('delete and expiry remove entries (audited) and their bodies are collected'
   ]);
   assert.equal(remaining.rowCount, 0);
   assert.ok(await bodyOf(kept.spoolId));
+});
+
+test("a recipient's own release delivers to them only; an admin release after it to the rest", async () => {
+  const r = request(['Alice@example.test', 'bob@example.test', 'carol@example.test']);
+  await quarantineMessage(db.pool, r, { ...options, notify: false });
+  const recipientsOf = async (spoolId: string) =>
+    (
+      await db.pool.query<{ address: string }>(
+        'SELECT address FROM spool_recipients WHERE spool_id = $1 ORDER BY rcpt_index',
+        [spoolId],
+      )
+    ).rows.map((x) => x.address);
+  await assert.rejects(
+    releaseQuarantined(db.pool, r.spoolId, 'dave (imap)', { recipient: 'dave@example.test' }),
+    QuarantineNotFoundError,
+  );
+  const results = await Promise.all(
+    [1, 2].map(() =>
+      releaseQuarantined(db.pool, r.spoolId, 'alice (imap)', { recipient: 'alice@EXAMPLE.test' }),
+    ),
+  );
+  assert.deepEqual(results.map((x) => x.alreadyReleased).sort(), [false, true]);
+  assert.equal(results[0]!.spoolId, recipientReleaseSpoolId(r.spoolId, 'alice@example.test'));
+  assert.deepEqual(await recipientsOf(results[0]!.spoolId), ['Alice@example.test']);
+  // Carol takes herself off; the admin's release goes to bob, the only one still held.
+  await deleteQuarantined(db.pool, r.spoolId, 'carol (imap)', { recipient: 'carol@example.test' });
+  assert.deepEqual(
+    (await listQuarantine(db.pool, { recipient: 'bob@example.test' })).find((e) => e.id === r.spoolId)
+      ?.recipients,
+    ['Alice@example.test', 'bob@example.test'],
+  );
+  assert.equal(
+    (await listQuarantine(db.pool, { recipient: 'alice@example.test' })).some((e) => e.id === r.spoolId),
+    false,
+  );
+  const admin = await releaseQuarantined(db.pool, r.spoolId, 'admin');
+  assert.deepEqual(admin, { spoolId: releaseSpoolId(r.spoolId), alreadyReleased: false });
+  assert.deepEqual(await recipientsOf(admin.spoolId), ['bob@example.test']);
+  assert.equal(
+    (await releaseQuarantined(db.pool, r.spoolId, 'bob (imap)', { recipient: 'bob@example.test' }))
+      .alreadyReleased,
+    true,
+  );
+  assert.deepEqual(
+    (await auditOf(db.pool, r.spoolId)).map((a) => `${a.action}:${a.actor}`),
+    ['quarantine:mx', 'release:alice (imap)', 'delete:carol (imap)', 'release:admin'],
+  );
 });

@@ -1,7 +1,8 @@
 // The policy rules in the mx accept path, against real routing, mda, imap, nats-server and
-// PostgreSQL: a default rule refuses an executable sent with swaks, a domain rule (live config)
-// refuses by body text, and global rules (POLICY_RULES_FILE) add a header, file into a folder
-// (read back over IMAP), strip an archive leaving a notice, and send a compliance copy (bcc).
+// PostgreSQL: a default rule refuses an executable sent with swaks (and one inside a 7z archive),
+// a domain rule (live config) refuses by body text, and global rules (POLICY_RULES_FILE) add a
+// header, file into a folder (read back over IMAP), strip an archive leaving a notice, and send a
+// compliance copy (bcc).
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -142,6 +143,35 @@ describe('policy rules at the mx', () => {
       ...['--server', '127.0.0.1', '--port', String(hermod.ports.mx)],
       ...['--from', 'sender@remote.example', '--to', 'alice@example.test'],
       ...['--header', 'Subject: your invoice', '--attach-type', 'application/pdf', '--attach', `@${exe}`],
+    ]);
+    assert.notEqual(result.code, 0);
+    assert.match(
+      result.stdout,
+      /<\*\* 550 5\.7\.1 Executable and script attachments are not accepted here \(policy rule default-executables\)/,
+    );
+  });
+
+  test('a default rule refuses an .exe inside a 7z archive (listed from its LZMA-coded header)', async () => {
+    await requireTool('7zz', 'apt-get install 7zip');
+    await writeFile(
+      join(workdir, 'setup.exe'),
+      Buffer.concat([Buffer.from('MZ\x90\x00', 'latin1'), Buffer.alloc(300)]),
+    );
+    await writeFile(join(workdir, 'readme.txt'), 'install me\n');
+    const archive = join(workdir, 'tools.7z');
+    const made = await run('7zz', ['a', '-bd', '-y', archive, 'setup.exe', 'readme.txt'], { cwd: workdir });
+    assert.equal(made.code, 0, made.stdout + made.stderr);
+    const result = await run('swaks', [
+      ...['--server', '127.0.0.1', '--port', String(hermod.ports.mx)],
+      ...['--from', 'sender@remote.example', '--to', 'alice@example.test'],
+      ...[
+        '--header',
+        'Subject: tools',
+        '--attach-type',
+        'application/octet-stream',
+        '--attach',
+        `@${archive}`,
+      ],
     ]);
     assert.notEqual(result.code, 0);
     assert.match(

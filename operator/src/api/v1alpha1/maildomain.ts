@@ -1,6 +1,7 @@
 // The MailDomain API (mail.hermod.dev/v1alpha1). This file is the ONE source of the resource's shape:
 // the TypeScript types, the parser the reconciler uses, and (through src/crd/generate.ts) the CRD's
 // structural OpenAPI schema with its defaults, enums, patterns, CEL rules and `kubectl explain` text.
+import { QuarantineSettings } from '@hermod/domain-config';
 import { PolicyRules } from '@hermod/policy-rules';
 import { z } from 'zod';
 import { parseQuantity } from '../../controller/units.js';
@@ -207,6 +208,9 @@ export const MailDomainSpec = z
       .describe('Size and rate limits.'),
     policyRules: PolicyRules.default([]).describe(
       'Content policy rules for mail to and from this domain, evaluated after the global rules and before the default rules (docs/filtering.md, "Policy rules").',
+    ),
+    quarantine: QuarantineSettings.optional().describe(
+      "Quarantine settings of this domain's recipients (docs/malware-and-quarantine.md).",
     ),
     tls: z
       .object({

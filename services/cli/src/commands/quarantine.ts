@@ -16,12 +16,14 @@ const help = `hermod quarantine: messages the filtering gateway held instead of 
 Usage:
   hermod quarantine list [--recipient A] [--kind malware|policy|spam] [--released] [--limit N] [--json]
   hermod quarantine show <id> [--json]
-  hermod quarantine release <id>... [--actor NAME] [--json]   deliver to the recipients, exactly once
-  hermod quarantine delete <id>... [--actor NAME] [--json]
+  hermod quarantine release <id>... [--recipient A] [--actor NAME] [--json]   deliver, exactly once
+  hermod quarantine delete <id>... [--recipient A] [--actor NAME] [--json]
 
 An id is the spool id the message got at accept time (also in the recipient's notice). Every
 release and delete is written to the audit log with the actor (default: the login user and host).
---released lists released entries too (they stay, marked, until their retention ends).`;
+--released lists released entries too (they stay, marked, until their retention ends).
+--recipient on release or delete acts for that recipient only (the others stay held), as a
+recipient's own release from the mailbox does (a keyword or folder on the notice; docs).`;
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -33,7 +35,8 @@ function ids(positional: string[]): string[] {
 
 const line = (e: QuarantineEntry) =>
   `${e.id}  ${e.quarantinedAt.toISOString()}  ${e.kind.padEnd(7)} ${e.reason}  from <${e.mailFrom}> to ${e.recipients.join(',')}` +
-  `${e.subject ? `  "${e.subject.slice(0, 60)}"` : ''}${e.releasedAt ? `  released ${e.releasedAt.toISOString()} by ${e.releasedBy}` : ''}`;
+  `${e.subject ? `  "${e.subject.slice(0, 60)}"` : ''}${e.releasedAt ? `  released ${e.releasedAt.toISOString()} by ${e.releasedBy}` : ''}` +
+  `${!e.releasedAt && e.releasedTo.length > 0 ? `  released to ${e.releasedTo.join(',')}` : ''}`;
 
 export const quarantineCommand: CliCommand = {
   name: 'quarantine',
@@ -80,7 +83,8 @@ export const quarantineCommand: CliCommand = {
       }
       case 'release':
       case 'delete': {
-        const flags = parseFlags(rest, { values: ['actor'], switches: ['json'] });
+        const flags = parseFlags(rest, { values: ['actor', 'recipient'], switches: ['json'] });
+        const scope = flags.values.recipient !== undefined ? { recipient: flags.values.recipient } : {};
         const chosen = ids(flags.positional);
         const actor = flags.values.actor ?? `${userInfo().username}@${hostname()} (cli)`;
         const pool = await ctx.db();
@@ -92,7 +96,7 @@ export const quarantineCommand: CliCommand = {
         for (const id of chosen) {
           try {
             if (js) {
-              const released = await releaseQuarantined(pool, id, actor);
+              const released = await releaseQuarantined(pool, id, actor, scope);
               // Again on a repeated release: the first hand-over may be what was lost (deduplicated by id).
               await publishJob(
                 js,
@@ -102,7 +106,7 @@ export const quarantineCommand: CliCommand = {
               );
               results.push({ id, ...released });
             } else {
-              await deleteQuarantined(pool, id, actor);
+              await deleteQuarantined(pool, id, actor, scope);
               results.push({ id });
             }
           } catch (error) {

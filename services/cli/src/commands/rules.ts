@@ -192,7 +192,7 @@ async function test(args: string[], ctx: CliContext): Promise<number> {
     return exitCode(decision);
   }
   ctx.stdout.write(
-    `message: ${facts.size} bytes, subject "${facts.subject}", ${facts.attachments.length} attachment(s)${facts.attachments.length ? `: ${facts.attachments.map((a) => `${a.archive ? `${a.archive}/` : ''}${a.name || '(unnamed)'} [${a.kind}${a.encrypted ? ', encrypted' : ''}]`).join(', ')}` : ''}\n`,
+    `message: ${facts.size} bytes, subject "${facts.subject}", ${facts.attachments.length} attachment(s)${facts.attachments.length ? `: ${facts.attachments.map((a) => `${a.archive ? `${a.archive}/` : ''}${a.name || '(unnamed)'} [${a.kind}${a.encrypted ? ', encrypted' : ''}${a.unlisted ? ', not listed' : ''}]`).join(', ')}` : ''}\n`,
   );
   ctx.stdout.write(
     `envelope: from <${mailFrom}> to ${recipients.map((r) => `<${r}>`).join(' ') || '(none)'}; domains ${domains.join(', ') || '(none)'}${switches.has('no-domain-rules') ? ' (their rules not read)' : ''}\n\n`,

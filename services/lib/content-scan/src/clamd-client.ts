@@ -92,6 +92,9 @@ export class ClamdStream {
       });
     });
     this.reply.catch(() => {});
+    // Small writes go out at once: waiting for an ACK (Nagle) before the terminator or the next
+    // chunk only adds latency to every message.
+    this.socket.setNoDelay(true);
     this.socket.write('zINSTREAM\0');
   }
 
@@ -100,8 +103,12 @@ export class ClamdStream {
     if (this.failure || this.finished || this.answered || chunk.length === 0 || this.socket.destroyed) return;
     const length = Buffer.alloc(4);
     length.writeUInt32BE(chunk.length);
+    // The length and its chunk in one write (one segment, one system call).
+    this.socket.cork();
     this.socket.write(length);
-    if (this.socket.write(chunk)) return;
+    const more = this.socket.write(chunk);
+    this.socket.uncork();
+    if (more) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.socket.once('drain', resolve)),

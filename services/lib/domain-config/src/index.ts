@@ -43,6 +43,7 @@ export {
   domainNamePattern,
   ExchangerMode,
   parseDomainConfig,
+  QuarantineSettings,
   RemoteHost,
 } from './schema.js';
 export {

@@ -14,6 +14,19 @@ export const RemoteHost = z.object({
   requireTls: z.boolean().default(false),
 });
 
+/** Who may release what is held in quarantine for this domain's recipients (docs/malware-and-quarantine.md). */
+export const QuarantineSettings = z.object({
+  /** The kinds recipients may release themselves from their mailbox; unset: the mx's QUARANTINE_USER_RELEASE_KINDS. */
+  userReleaseKinds: z
+    .array(z.enum(['malware', 'policy', 'spam']))
+    .max(3)
+    .optional()
+    .describe(
+      "The kinds of quarantined messages (malware, policy, spam) this domain's recipients may release themselves from their mailbox; unset: the mx's QUARANTINE_USER_RELEASE_KINDS (policy and spam by default).",
+    ),
+});
+export type QuarantineSettings = z.infer<typeof QuarantineSettings>;
+
 export const DomainAlias = z.object({
   /** Local part (before @); '*' is not allowed here: use catchAll. */
   source: z.string().min(1).max(64),
@@ -112,6 +125,8 @@ export const DomainConfig = z.object({
     .optional(),
   /** Content policy rules of mail to (inbound) and from (outbound) this domain (docs/filtering.md). */
   policyRules: PolicyRules.default([]),
+  /** Recipients' own quarantine releases (unset: the mx's settings). */
+  quarantine: QuarantineSettings.optional(),
   /** Who wrote it, for `hermod domain list` and status: 'cli' or 'operator:<namespace>/<name>'. */
   source: z.string().default('cli'),
   /** The MailDomain generation this record reflects (0 when written by the CLI). */

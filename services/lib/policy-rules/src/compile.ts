@@ -103,6 +103,10 @@ function attachmentTest(cond: AttachmentCondition, where: string): Test {
       if (a.encrypted !== cond.encrypted) return undefined;
       if (a.encrypted) why.push('encrypted');
     }
+    if (cond.unlisted !== undefined) {
+      if (a.unlisted !== cond.unlisted) return undefined;
+      if (a.unlisted) why.push('members not listed');
+    }
     if (name) {
       const hit = name(a.name, deadline);
       if (!hit) return undefined;

@@ -37,6 +37,8 @@ export interface AttachmentFact {
   kind: AttachmentKind;
   doubleExtension: boolean;
   encrypted: boolean;
+  /** An archive whose member names could not all be read (rules decide: attachment: { unlisted: true }). */
+  unlisted: boolean;
   inArchive: boolean;
   /** For an archive member: the archive's file name. */
   archive?: string;
@@ -180,11 +182,12 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
       extension: extensionOf(fileName),
       kind: sniffed.kind,
       doubleExtension: hasDoubleExtension(fileName),
-      encrypted: false,
+      encrypted: sniffed.encrypted ?? false,
+      unlisted: sniffed.unlisted ?? false,
       inArchive: false,
       size: bytes.length,
     });
-    if (sniffed.kind !== 'zip' || !sniffed.members) return;
+    if (!sniffed.members) return;
     for (const member of sniffed.members) {
       if (member.name.endsWith('/') || attachments.length >= FACT_LIMITS.attachments) continue;
       const base = member.name.slice(member.name.lastIndexOf('/') + 1);
@@ -199,6 +202,7 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
             : kindByName(base),
         doubleExtension: hasDoubleExtension(base),
         encrypted: member.encrypted,
+        unlisted: false,
         inArchive: true,
         archive: fileName,
         size: member.size,

@@ -98,7 +98,18 @@ export const AttachmentCondition = z
       .boolean()
       .optional()
       .describe('The name hides an executable or script behind another extension (invoice.pdf.exe).'),
-    encrypted: z.boolean().optional().describe('A password-protected (encrypted) archive member.'),
+    encrypted: z
+      .boolean()
+      .optional()
+      .describe(
+        'A password-protected (encrypted) archive member, or an archive whose headers are encrypted.',
+      ),
+    unlisted: z
+      .boolean()
+      .optional()
+      .describe(
+        'An archive (rar, 7z, zip) whose member names could not all be read: encrypted or undecodable headers, damage, or over the listing limits.',
+      ),
     inArchive: z
       .boolean()
       .optional()

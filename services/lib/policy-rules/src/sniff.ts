@@ -1,4 +1,5 @@
 import { inflateRawSync } from 'node:zlib';
+import { list7z, listRar } from './archives.js';
 import type { AttachmentKind } from './schema.js';
 
 /**
@@ -61,8 +62,12 @@ export interface ArchiveMember {
 
 export interface Sniffed {
   kind: AttachmentKind;
-  /** Members of a zip archive (one level), when the part is one. */
+  /** Members of an archive (zip, rar, 7z; one level), when the part is one. */
   members?: ArchiveMember[];
+  /** An archive whose member names could not be read (all or some: encrypted or undecodable headers, damage). */
+  unlisted?: boolean;
+  /** An archive whose headers are encrypted (its names are behind a password). */
+  encrypted?: boolean;
 }
 
 const startsWith = (data: Buffer, bytes: number[], at = 0) =>
@@ -173,7 +178,7 @@ function zipKind(members: ArchiveMember[]): AttachmentKind {
   return 'zip';
 }
 
-/** The kind of content, and the members of a zip (without sniffing them: see sniff). */
+/** The kind of content, and the members of an archive (zip, rar, 7z; without sniffing them). */
 export function sniffKind(data: Buffer, name: string): Sniffed {
   if (startsWith(data, [0x4d, 0x5a])) return { kind: 'executable' }; // MZ: DOS/PE
   if (startsWith(data, [0x7f, 0x45, 0x4c, 0x46])) return { kind: 'executable' }; // ELF
@@ -191,8 +196,14 @@ export function sniffKind(data: Buffer, name: string): Sniffed {
     if (!members) return { kind: 'zip' };
     return { kind: zipKind(members), members };
   }
-  if (startsWith(data, [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07])) return { kind: 'rar' };
-  if (startsWith(data, [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c])) return { kind: '7z' };
+  const listing = listRar(data) ?? list7z(data);
+  if (listing)
+    return {
+      kind: startsWith(data, [0x37, 0x7a]) ? '7z' : 'rar',
+      members: listing.members,
+      unlisted: listing.unlisted,
+      encrypted: listing.encrypted,
+    };
   if (startsWith(data, [0x25, 0x50, 0x44, 0x46, 0x2d])) return { kind: 'pdf' };
   if (
     startsWith(data, [0x89, 0x50, 0x4e, 0x47]) ||

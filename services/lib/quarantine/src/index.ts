@@ -1,4 +1,6 @@
 export { QuarantineNotFoundError } from './errors.js';
+export { imapActions } from './imap-action-names.js';
+export { processUserActions, type UserActionOptions, type UserActionOutcome } from './imap-actions.js';
 export { buildQuarantineNotice, type NoticeInput } from './notice.js';
 export {
   type AuditEntry,
@@ -11,7 +13,11 @@ export {
   type QuarantineFilter,
   type QuarantineOptions,
   quarantineMessage,
+  type ReleaseScope,
+  recipientReleaseSpoolId,
+  refuseUserRelease,
   releaseQuarantined,
   releaseSpoolId,
   showQuarantined,
+  userMayRelease,
 } from './store.js';

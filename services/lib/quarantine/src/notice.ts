@@ -1,4 +1,5 @@
 import { rfc5322Date } from '@hermod/smtp';
+import { imapActions } from './imap-action-names.js';
 
 export interface NoticeInput {
   id: string;
@@ -10,6 +11,8 @@ export interface NoticeInput {
   reason: string;
   expiresAt: Date;
   now: Date;
+  /** Whether the recipients may release it themselves (userMayRelease); otherwise only an admin. */
+  userRelease: boolean;
 }
 
 const oneLine = (s: string) =>
@@ -26,7 +29,6 @@ const oneLine = (s: string) =>
 export function buildQuarantineNotice(input: NoticeInput): Buffer {
   const subject = input.subject ? oneLine(input.subject) : '(no subject)';
   const sender = oneLine(input.headerFrom ?? (input.mailFrom || '<>'));
-  const malware = input.kind === 'malware';
   const text = [
     `From: Mail quarantine <postmaster@${input.host}>`,
     `Subject: Quarantined: ${subject}`.slice(0, 200),
@@ -46,10 +48,19 @@ export function buildQuarantineNotice(input: NoticeInput): Buffer {
     `  Id:       ${input.id}`,
     `  Kept until: ${rfc5322Date(input.expiresAt)}`,
     '',
-    malware
-      ? 'It carries malware. If you are sure it is safe, ask your mail administrator to release it'
-      : 'If you want it delivered, ask your mail administrator to release it',
-    `(hermod quarantine release ${input.id}); unless released it is deleted after the date above.`,
+    ...(input.userRelease
+      ? [
+          'To have it delivered to you, mark this notice with the keyword',
+          `${imapActions.releaseKeyword} or move (or copy) it into the folder ${imapActions.releaseMailbox}.`,
+        ]
+      : [
+          input.kind === 'malware'
+            ? 'It carries malware: only your mail administrator can release it'
+            : 'Only your mail administrator can release it',
+          `(hermod quarantine release ${input.id}); your own release request is refused and logged.`,
+        ]),
+    `To delete it, mark this notice with the keyword ${imapActions.deleteKeyword}.`,
+    'Unless released it is deleted after the date above.',
     '',
   ].join('\r\n');
   return Buffer.from(text, 'ascii');

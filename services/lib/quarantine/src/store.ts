@@ -12,6 +12,11 @@ export interface QuarantineOptions {
   host: string;
   /** Deliver a notice to the recipients' INBOX (default true). */
   notify?: boolean;
+  /**
+   * The kinds a recipient may release themselves (the domain's setting, else
+   * QUARANTINE_USER_RELEASE_KINDS). The notice tells how when every recipient may; default none.
+   */
+  userReleaseKinds?: (recipient: string) => readonly string[];
 }
 
 export interface QuarantineEntry {
@@ -31,6 +36,8 @@ export interface QuarantineEntry {
   releasedAt: Date | null;
   releasedBy: string | null;
   releaseSpoolId: string | null;
+  /** Recipients (lower case) it was released to one at a time, by their own release. */
+  releasedTo: string[];
 }
 
 export interface AuditEntry {
@@ -41,7 +48,7 @@ export interface AuditEntry {
 }
 
 const columns = `id, mail_from, recipients, source, client_address, kind, reason, rule, subject, header_from,
-  size, quarantined_at, expires_at, released_at, released_by, release_spool_id`;
+  size, quarantined_at, expires_at, released_at, released_by, release_spool_id, released_to`;
 
 interface Row {
   id: string;
@@ -60,6 +67,7 @@ interface Row {
   released_at: Date | null;
   released_by: string | null;
   release_spool_id: string | null;
+  released_to: string[];
 }
 
 const entry = (r: Row): QuarantineEntry => ({
@@ -79,6 +87,7 @@ const entry = (r: Row): QuarantineEntry => ({
   releasedAt: r.released_at,
   releasedBy: r.released_by,
   releaseSpoolId: r.release_spool_id,
+  releasedTo: r.released_to,
 });
 
 /** The first value of a header field in the (possibly cut) header block, unfolded. */
@@ -95,7 +104,7 @@ function headerField(head: string, name: string): string | undefined {
 async function audit(
   client: PoolClient | Pool,
   id: string,
-  action: 'quarantine' | 'release' | 'delete' | 'expire',
+  action: 'quarantine' | 'release' | 'delete' | 'expire' | 'release-refused',
   actor: string,
   details: Record<string, unknown> = {},
 ): Promise<void> {
@@ -109,6 +118,16 @@ async function audit(
 export const noticeSpoolId = (id: string) => deterministicUuid(`hermod-quarantine-notice:${id}`);
 /** The spool id a release becomes: a retried release collides with it instead of delivering twice. */
 export const releaseSpoolId = (id: string) => deterministicUuid(`hermod-quarantine-release:${id}`);
+/** The spool id of a release to one recipient (a user's own release). */
+export const recipientReleaseSpoolId = (id: string, recipient: string) =>
+  deterministicUuid(`hermod-quarantine-release:${id}:${recipient.toLowerCase()}`);
+
+/**
+ * Whether recipients may release an entry of this kind themselves (from their mailbox); the one
+ * rule for the notice's text and for the release a user asks for. Admins release any kind.
+ */
+export const userMayRelease = (kind: string, userReleaseKinds: readonly string[]): boolean =>
+  userReleaseKinds.includes(kind);
 
 /**
  * Holds a message instead of delivering it (the accept pipeline's quarantine disposition): the
@@ -189,10 +208,18 @@ export async function quarantineMessage(
           reason: request.reason,
           expiresAt,
           now,
+          userRelease: request.recipients.every((r) =>
+            userMayRelease(request.kind, options.userReleaseKinds?.(r) ?? []),
+          ),
         }),
       ],
       sweepAfterMs: 10_000,
     });
+    // Its mailbox rows share this body: a keyword or folder on them is the recipient's action.
+    await client.query(
+      'UPDATE quarantine_messages SET notice_body_id = (SELECT body_id FROM spool_messages WHERE id = $2) WHERE id = $1',
+      [request.spoolId, spoolId],
+    );
     return { spoolIds: [spoolId] };
   });
 }
@@ -201,7 +228,7 @@ export interface QuarantineFilter {
   /** Entries with this recipient (canonical address, case-insensitive). */
   recipient?: string;
   kind?: string;
-  /** Include released entries (default: only those still held). */
+  /** Include released entries (default: only those still held, for the recipient too). */
   includeReleased?: boolean;
   limit?: number;
 }
@@ -212,7 +239,7 @@ export async function listQuarantine(pool: Pool, filter: QuarantineFilter = {}):
     `SELECT ${columns} FROM quarantine_messages
      WHERE ($1::text IS NULL OR lower($1) = ANY (SELECT lower(r) FROM unnest(recipients) r))
        AND ($2::text IS NULL OR kind = $2)
-       AND ($3 OR released_at IS NULL)
+       AND ($3 OR (released_at IS NULL AND ($1::text IS NULL OR NOT lower($1) = ANY (released_to))))
      ORDER BY quarantined_at DESC, id LIMIT $4`,
     [filter.recipient ?? null, filter.kind ?? null, filter.includeReleased ?? false, filter.limit ?? 100],
   );
@@ -251,17 +278,28 @@ export async function auditOf(pool: Pool, id: string): Promise<AuditEntry[]> {
   return rows;
 }
 
+export interface ReleaseScope {
+  /**
+   * Release to this recipient only (a user's own release); it must be one of the entry's
+   * recipients (QuarantineNotFoundError otherwise). Without it: to every recipient still held.
+   */
+  recipient?: string;
+}
+
 /**
  * Hands a held message to the normal pipeline (as a local message to its recipients), exactly
- * once: the spool id is derived from the entry, the entry is locked while released, and a second
- * release finds it released and returns the same spool id (the caller hands that to routing again,
- * which is harmless: routing and delivery are idempotent per spool id). The entry stays (marked
- * released) until it expires, for the audit trail.
+ * once: the spool id is derived from the entry (and the recipient, for a user's own release), the
+ * entry is locked while released, and a second release finds it released and returns the same
+ * spool id (the caller hands that to routing again, which is harmless: routing and delivery are
+ * idempotent per spool id). A release to one recipient leaves the others held; an admin release
+ * after it delivers to the rest only. The entry stays (marked released) until it expires, for the
+ * audit trail.
  */
 export async function releaseQuarantined(
   pool: Pool,
   id: string,
   actor: string,
+  scope: ReleaseScope = {},
 ): Promise<{ spoolId: string; alreadyReleased: boolean }> {
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<Row & { body_id: number; envelope: Record<string, unknown> }>(
@@ -270,13 +308,22 @@ export async function releaseQuarantined(
     );
     const row = rows[0];
     if (!row) throw new QuarantineNotFoundError(id);
+    const own =
+      scope.recipient === undefined
+        ? undefined
+        : row.recipients.find((r) => r.toLowerCase() === scope.recipient?.toLowerCase());
+    if (scope.recipient !== undefined && own === undefined) throw new QuarantineNotFoundError(id);
     if (row.released_at && row.release_spool_id)
       return { spoolId: row.release_spool_id, alreadyReleased: true };
-    const spoolId = releaseSpoolId(id);
+    const held = row.recipients.filter((r) => !row.released_to.includes(r.toLowerCase()));
+    if (own !== undefined && !held.includes(own))
+      return { spoolId: recipientReleaseSpoolId(id, own), alreadyReleased: true };
+    const to = own === undefined ? held : [own];
+    const spoolId = own === undefined ? releaseSpoolId(id) : recipientReleaseSpoolId(id, own);
     await insertAcceptedMessage(client, {
       spoolId,
       mailFrom: row.mail_from,
-      recipients: row.recipients.map((address) => ({ address })),
+      recipients: to.map((address) => ({ address })),
       source: 'local',
       ...(row.client_address ? { clientAddress: row.client_address } : {}),
       envelope: { ...row.envelope, placement: 'inbox', releasedFromQuarantine: id },
@@ -284,22 +331,61 @@ export async function releaseQuarantined(
       body: readBody(pool, row.body_id),
       sweepAfterMs: 10_000,
     });
+    const releasedTo = [...row.released_to, ...to.map((r) => r.toLowerCase())];
+    const everyone = row.recipients.every((r) => releasedTo.includes(r.toLowerCase()));
     await client.query(
-      'UPDATE quarantine_messages SET released_at = now(), released_by = $2, release_spool_id = $3 WHERE id = $1',
-      [id, actor, spoolId],
+      `UPDATE quarantine_messages SET released_to = $4,
+         released_at = CASE WHEN $5 THEN now() END, released_by = CASE WHEN $5 THEN $2 END,
+         release_spool_id = CASE WHEN $5 THEN $3::uuid END
+       WHERE id = $1`,
+      [id, actor, spoolId, releasedTo, everyone],
     );
-    await audit(client, id, 'release', actor, { spoolId, recipients: row.recipients });
+    await audit(client, id, 'release', actor, { spoolId, recipients: to });
     return { spoolId, alreadyReleased: false };
   });
 }
 
-/** Deletes an entry (its body is collected later); audited. */
-export async function deleteQuarantined(pool: Pool, id: string, actor: string): Promise<void> {
+/**
+ * Deletes an entry (its body is collected later); audited. With a recipient (a user's own
+ * delete), only that recipient is taken off the entry; the entry goes when nobody is left.
+ */
+export async function deleteQuarantined(
+  pool: Pool,
+  id: string,
+  actor: string,
+  scope: ReleaseScope = {},
+): Promise<void> {
   await withTransaction(pool, async (client) => {
+    if (scope.recipient !== undefined) {
+      const { rows } = await client.query<{ recipients: string[]; released_to: string[] }>(
+        `UPDATE quarantine_messages SET recipients = ARRAY(SELECT r FROM unnest(recipients) r WHERE lower(r) <> lower($2))
+         WHERE id = $1 AND lower($2) = ANY (SELECT lower(r) FROM unnest(recipients) r) RETURNING recipients, released_to`,
+        [id, scope.recipient],
+      );
+      const left = rows[0];
+      if (!left) throw new QuarantineNotFoundError(id);
+      if (left.recipients.length === 0)
+        await client.query('DELETE FROM quarantine_messages WHERE id = $1', [id]);
+      else if (left.recipients.every((r) => left.released_to.includes(r.toLowerCase())))
+        // Everyone left had it released: the entry is released as a whole (by their own releases,
+        // each with its spool message; the last one is named).
+        await client.query(
+          `UPDATE quarantine_messages SET released_at = now(), released_by = $2, release_spool_id = $3
+           WHERE id = $1 AND released_at IS NULL`,
+          [id, actor, recipientReleaseSpoolId(id, left.released_to.at(-1) ?? '')],
+        );
+      await audit(client, id, 'delete', actor, { recipient: scope.recipient });
+      return;
+    }
     const { rowCount } = await client.query('DELETE FROM quarantine_messages WHERE id = $1', [id]);
     if (!rowCount) throw new QuarantineNotFoundError(id);
     await audit(client, id, 'delete', actor);
   });
+}
+
+/** A user's release refused (a kind only admins release); audited so the admin sees the request. */
+export async function refuseUserRelease(pool: Pool, id: string, actor: string, kind: string): Promise<void> {
+  await audit(pool, id, 'release-refused', actor, { kind });
 }
 
 /** The expiry sweep: deletes entries past their retention, a batch at a time; audited as 'expire'. */
