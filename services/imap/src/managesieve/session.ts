@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from '@hermod/logging';
 import type { ScriptOwner, SieveScripts } from '@hermod/sieve-store';
 import { saslMechanisms } from '../auth/authenticate.js';
-import type { RecordLoginRefusal } from '../auth/login-refusals.js';
-import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
-import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
+import type { LineSessionDependencies } from '../auth/login-dependencies.js';
+import type { AuthenticatedUser } from '../store/mail-backend.js';
+import { Connection } from '../transport/connection.js';
 import { ManageSieveReader, type ReadItem, sieveString } from './command-reader.js';
 import { replyForError } from './replies.js';
 
@@ -35,19 +34,9 @@ export interface SieveCommand {
   run(session: ManageSieveSession, args: string[]): Promise<SieveReply | undefined>;
 }
 
-export interface ManageSieveDependencies {
-  backend: MailBackend;
+export interface ManageSieveDependencies extends LineSessionDependencies {
   scripts: SieveScripts;
   commands: ReadonlyMap<string, SieveCommand>;
-  logger: Logger;
-  tlsContext: SecureContext | undefined;
-  loginGuard: LoginGuard;
-  /** Counts and logs refused logins (hermod_imap_rejections_total). */
-  refused: RecordLoginRefusal;
-  userGuard: UserConnectionGuard;
-  allowPlaintextAuth: boolean;
-  idleTimeoutMs: number;
-  maxAuthFailures: number;
   maxLineLength: number;
   /** SIEVE capability: the extensions scripts may require. */
   extensions: readonly string[];
@@ -66,27 +55,26 @@ export class ManageSieveSession {
   user: AuthenticatedUser | undefined;
   authFailures = 0;
   secure: boolean;
-  private socket: Socket;
-  private reader: ManageSieveReader;
-  private queue: ReadItem[] = [];
-  private running = false;
-  private closed = false;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly connection: Connection<ReadItem>;
   private userSlot: number | undefined;
-  private waiting: ((line: ReadItem | null) => void) | undefined;
 
   constructor(
     socket: Socket,
     readonly deps: ManageSieveDependencies,
     private readonly options: { secure: boolean; remoteAddress: string; onClose?: () => void },
   ) {
-    this.socket = socket;
     this.secure = options.secure;
-    this.reader = this.newReader();
     this.logger = deps.logger.child({
       sessionId: this.id,
       remote: options.remoteAddress,
       protocol: 'managesieve',
+    });
+    this.connection = new Connection(socket, {
+      newReader: () => this.newReader(),
+      idleTimeoutMs: () => deps.idleTimeoutMs,
+      onIdle: () => this.writeReply({ status: 'BYE', text: 'Idle timeout', close: true }),
+      onEnd: () => this.finish(),
+      logger: this.logger,
     });
   }
 
@@ -106,9 +94,15 @@ export class ManageSieveSession {
   }
 
   start(): void {
-    this.attach(this.socket);
+    this.connection.start();
     this.writeReply(this.capabilityReply('Hermod ManageSieve ready'));
-    this.touch();
+    void this.connection.serve(
+      (item) => this.handle(item),
+      (error) => {
+        this.logger.error({ err: error }, 'managesieve command failed');
+        this.writeReply({ status: 'BYE', text: 'Internal error', close: true });
+      },
+    );
   }
 
   /** The SASL mechanisms offered: the bearer ones (OAUTHBEARER, XOAUTH2) only with an OIDC issuer. */
@@ -133,43 +127,12 @@ export class ManageSieveSession {
     return { status: 'OK', data, ...(text ? { text } : {}) };
   }
 
-  private attach(socket: Socket): void {
-    socket.on('data', (data: Buffer) => {
-      this.touch();
-      for (const item of this.reader.push(data)) {
-        if (this.waiting) {
-          const resolve = this.waiting;
-          this.waiting = undefined;
-          resolve(item);
-        } else this.queue.push(item);
-      }
-      void this.drain();
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => this.finish());
-  }
-
-  private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.queue.length > 0 && !this.closed) await this.handle(this.queue.shift()!);
-    } catch (error) {
-      this.logger.error({ err: error }, 'managesieve command failed');
-      this.writeReply({ status: 'BYE', text: 'Internal error', close: true });
-    } finally {
-      this.running = false;
-    }
-  }
-
   /**
    * The client's next line as one string argument (a SASL response: a quoted string or literal);
    * null when the connection ends or the line is not a single string.
    */
   async readContinuation(): Promise<string | null> {
-    const item =
-      this.queue.shift() ??
-      (this.closed ? null : await new Promise<ReadItem | null>((resolve) => (this.waiting = resolve)));
+    const item = await this.connection.next();
     if (!item || 'error' in item) return null;
     return item.tokens.length === 1 ? item.tokens[0]! : null;
   }
@@ -226,35 +189,12 @@ export class ManageSieveSession {
 
   /** Switches to TLS; input received before the handshake is discarded (no command injection). */
   async startTls(): Promise<void> {
-    const context = this.deps.tlsContext!;
-    this.queue = [];
-    this.reader = this.newReader();
-    const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
-    this.socket = secure;
     this.secure = true;
-    const ok = await new Promise<boolean>((resolve) => {
-      secure.once('secure', () => resolve(true));
-      secure.once('error', () => resolve(false));
-      secure.once('close', () => resolve(false));
-    });
-    this.attach(secure);
-    if (!ok) return this.close();
+    await this.connection.startTls(this.deps.tlsContext!);
   }
 
   write(data: string): void {
-    if (this.closed || this.socket.destroyed) return;
-    this.socket.write(data);
-  }
-
-  private touch(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.writeReply({ status: 'BYE', text: 'Idle timeout', close: true });
-    }, this.deps.idleTimeoutMs);
-    this.timer.unref();
+    this.connection.write(data);
   }
 
   shutdown(): void {
@@ -262,19 +202,13 @@ export class ManageSieveSession {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2_000).unref();
-    this.finish();
+    this.connection.close();
   }
 
+  /** The connection has ended: frees the per-user slot, then the listener's. */
   private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.waiting) this.waiting(null);
-    this.waiting = undefined;
     if (this.userSlot !== undefined) this.deps.userGuard.release(this.userSlot);
+    this.userSlot = undefined;
     this.options.onClose?.();
   }
 }

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from '@hermod/logging';
-import type { RecordLoginRefusal } from '../auth/login-refusals.js';
-import { handshake } from '../server.js';
-import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
+import type { LineSessionDependencies } from '../auth/login-dependencies.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
-import { LineReader } from './line-reader.js';
+import { Connection } from '../transport/connection.js';
+import { LINE_TOO_LONG, LineReader } from '../transport/line-reader.js';
 
 export const Pop3State = {
   Authorization: 'authorization',
@@ -36,18 +34,8 @@ export interface Pop3Command {
   run(session: Pop3Session, args: string[]): Promise<Pop3Reply>;
 }
 
-export interface Pop3Dependencies {
-  backend: MailBackend;
+export interface Pop3Dependencies extends LineSessionDependencies {
   commands: ReadonlyMap<string, Pop3Command>;
-  logger: Logger;
-  tlsContext: SecureContext | undefined;
-  loginGuard: LoginGuard;
-  /** Counts and logs refused logins (hermod_imap_rejections_total). */
-  refused: RecordLoginRefusal;
-  userGuard: UserConnectionGuard;
-  allowPlaintextAuth: boolean;
-  idleTimeoutMs: number;
-  maxAuthFailures: number;
 }
 
 /** One POP3 connection (RFC 1939, 2449 CAPA, 2595 STLS, 5034 SASL) over the same store as IMAP. */
@@ -64,12 +52,7 @@ export class Pop3Session {
   readonly deleted = new Set<number>();
   authFailures = 0;
   secure: boolean;
-  private socket: Socket;
-  private reader = new LineReader(1024);
-  private queue: Array<string | 'too-long'> = [];
-  private running = false;
-  private closed = false;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly connection: Connection<string | typeof LINE_TOO_LONG>;
   private userSlot: number | undefined;
 
   constructor(
@@ -77,9 +60,18 @@ export class Pop3Session {
     readonly deps: Pop3Dependencies,
     private readonly options: { secure: boolean; remoteAddress: string; onClose?: () => void },
   ) {
-    this.socket = socket;
     this.secure = options.secure;
     this.logger = deps.logger.child({ sessionId: this.id, remote: options.remoteAddress, protocol: 'pop3' });
+    this.connection = new Connection(socket, {
+      newReader: () => new LineReader(1024),
+      idleTimeoutMs: () => deps.idleTimeoutMs,
+      onIdle: () => {
+        this.write('-ERR Idle timeout\r\n');
+        this.close();
+      },
+      onEnd: () => this.finish(),
+      logger: this.logger,
+    });
   }
 
   get remoteAddress(): string {
@@ -91,57 +83,30 @@ export class Pop3Session {
   }
 
   start(): void {
-    this.attach(this.socket);
+    this.connection.start();
     this.write('+OK Hermod POP3 ready\r\n');
-    this.touch();
+    void this.connection.serve(
+      (line) => this.handle(line),
+      (error) => {
+        this.logger.error({ err: error }, 'pop3 command failed');
+        this.write('-ERR Internal error\r\n');
+        this.close();
+      },
+    );
   }
 
-  private readonly onSocketData = (data: Buffer) => {
-    this.touch();
-    this.queue.push(...this.reader.push(data));
-    void this.drain();
-  };
-  private readonly onSocketClose = () => this.finish();
-
-  private attach(socket: Socket): void {
-    socket.on('data', this.onSocketData);
-    socket.on('error', () => {});
-    socket.on('close', this.onSocketClose);
-  }
-
-  private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.queue.length > 0 && !this.closed) {
-        const line = this.queue.shift()!;
-        if (line === 'too-long') {
-          this.write('-ERR Line too long\r\n');
-          this.close();
-          return;
-        }
-        await this.handle(line);
-      }
-    } catch (error) {
-      this.logger.error({ err: error }, 'pop3 command failed');
-      this.write('-ERR Internal error\r\n');
-      this.close();
-    } finally {
-      this.running = false;
-    }
-  }
-
-  /** The next raw line (SASL continuation), waiting for it if needed. */
+  /** The next raw line (SASL continuation); null when the client went away or the line is too long. */
   async readLine(): Promise<string | null> {
-    while (this.queue.length === 0) {
-      if (this.closed) return null;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    const line = this.queue.shift()!;
-    return line === 'too-long' ? null : line;
+    const line = await this.connection.next();
+    return line === LINE_TOO_LONG ? null : line;
   }
 
-  private async handle(line: string): Promise<void> {
+  private async handle(line: string | typeof LINE_TOO_LONG): Promise<void> {
+    if (line === LINE_TOO_LONG) {
+      this.write('-ERR Line too long\r\n');
+      this.close();
+      return;
+    }
     const [verb = '', ...args] = line.split(' ');
     const command = this.deps.commands.get(verb.toUpperCase());
     if (!command) return void this.write('-ERR Unknown command\r\n');
@@ -181,43 +146,18 @@ export class Pop3Session {
     return { ok: true, text: `Logged in, ${this.messages.length} messages` };
   }
 
+  /** STLS: input pipelined before it is dropped; a failed handshake ends the session. */
   async startTls(): Promise<void> {
-    const context = this.deps.tlsContext!;
-    this.queue = [];
-    this.reader = new LineReader(1024);
-    const plain = this.socket;
-    // Only this session's own handlers: the listener's (which frees the per-IP slot) stay.
-    plain.off('data', this.onSocketData);
-    plain.off('close', this.onSocketClose);
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
-    this.socket = secure;
     this.secure = true;
-    if (!(await handshake(secure))) {
-      // A failed or abandoned handshake ends the session now (its slots are freed at once).
-      this.finish();
-      secure.destroy();
-      return;
-    }
-    this.attach(secure);
+    await this.connection.startTls(this.deps.tlsContext!);
   }
 
   write(data: string | Buffer): boolean {
-    if (this.closed || this.socket.destroyed) return false;
-    return this.socket.write(data);
+    return this.connection.write(data);
   }
 
-  async writeAsync(data: Buffer): Promise<void> {
-    if (!this.write(data) && !this.closed)
-      await new Promise<void>((resolve) => this.socket.once('drain', resolve));
-  }
-
-  private touch(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.write('-ERR Idle timeout\r\n');
-      this.close();
-    }, this.deps.idleTimeoutMs);
-    this.timer.unref();
+  writeAsync(data: Buffer): Promise<void> {
+    return this.connection.writeAsync(data);
   }
 
   shutdown(): void {
@@ -226,17 +166,13 @@ export class Pop3Session {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2_000).unref();
-    this.finish();
+    this.connection.close();
   }
 
+  /** The connection has ended: frees the per-user slot, then the listener's. */
   private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
     if (this.userSlot !== undefined) this.deps.userGuard.release(this.userSlot);
+    this.userSlot = undefined;
     this.options.onClose?.();
   }
 }

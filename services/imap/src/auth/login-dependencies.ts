@@ -1,0 +1,19 @@
+import type { SecureContext } from 'node:tls';
+import type { Logger } from '@hermod/logging';
+import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
+import type { MailBackend } from '../store/mail-backend.js';
+import type { RecordLoginRefusal } from './login-refusals.js';
+
+/** What a POP3 or ManageSieve session needs besides its commands: the store, TLS, login and limits. */
+export interface LineSessionDependencies {
+  backend: MailBackend;
+  logger: Logger;
+  tlsContext: SecureContext | undefined;
+  loginGuard: LoginGuard;
+  /** Counts and logs refused logins (hermod_imap_rejections_total). */
+  refused: RecordLoginRefusal;
+  userGuard: UserConnectionGuard;
+  allowPlaintextAuth: boolean;
+  idleTimeoutMs: number;
+  maxAuthFailures: number;
+}
