@@ -4,8 +4,8 @@ import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
 import type { MailBackend } from '../store/mail-backend.js';
 import type { RecordLoginRefusal } from './login-refusals.js';
 
-/** What a POP3 or ManageSieve session needs besides its commands: the store, TLS, login and limits. */
-export interface LineSessionDependencies {
+/** What a session of any of the three protocols needs to log a user in: the store, TLS, login. */
+export interface LoginDependencies {
   backend: MailBackend;
   logger: Logger;
   tlsContext: SecureContext | undefined;
@@ -14,6 +14,10 @@ export interface LineSessionDependencies {
   refused: RecordLoginRefusal;
   userGuard: UserConnectionGuard;
   allowPlaintextAuth: boolean;
+}
+
+/** What a POP3 or ManageSieve session needs besides its commands (IMAP's limits are its own). */
+export interface LineSessionDependencies extends LoginDependencies {
   idleTimeoutMs: number;
   maxAuthFailures: number;
 }
