@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Logger } from '@hermod/logging';
 import type { ScriptOwner, SieveScripts } from '@hermod/sieve-store';
 import { saslMechanisms } from '../auth/authenticate.js';
 import type { LineSessionDependencies } from '../auth/login-dependencies.js';
 import type { AuthenticatedUser } from '../store/mail-backend.js';
-import { Connection } from '../transport/connection.js';
+import { LineSession, type LineSessionOptions } from '../transport/line-session.js';
 import { ManageSieveReader, type ReadItem, sieveString } from './command-reader.js';
 import { replyForError } from './replies.js';
 
@@ -48,38 +46,11 @@ export interface ManageSieveDependencies extends LineSessionDependencies {
  * One ManageSieve connection (RFC 5804). The session only reads commands, checks state and argument
  * count centrally, runs the command and writes its reply; commands live one per file in commands/.
  */
-export class ManageSieveSession {
-  readonly id = randomUUID();
-  readonly logger: Logger;
+export class ManageSieveSession extends LineSession<ReadItem, ManageSieveDependencies> {
   state: SieveState = SieveState.NotAuthenticated;
-  user: AuthenticatedUser | undefined;
-  authFailures = 0;
-  secure: boolean;
-  private readonly connection: Connection<ReadItem>;
-  private userSlot: number | undefined;
 
-  constructor(
-    socket: Socket,
-    readonly deps: ManageSieveDependencies,
-    private readonly options: { secure: boolean; remoteAddress: string; onClose?: () => void },
-  ) {
-    this.secure = options.secure;
-    this.logger = deps.logger.child({
-      sessionId: this.id,
-      remote: options.remoteAddress,
-      protocol: 'managesieve',
-    });
-    this.connection = new Connection(socket, {
-      newReader: () => this.newReader(),
-      idleTimeoutMs: () => deps.idleTimeoutMs,
-      onIdle: () => this.writeReply({ status: 'BYE', text: 'Idle timeout', close: true }),
-      onEnd: () => this.finish(),
-      logger: this.logger,
-    });
-  }
-
-  get remoteAddress(): string {
-    return this.options.remoteAddress;
+  constructor(socket: Socket, deps: ManageSieveDependencies, options: LineSessionOptions) {
+    super(socket, deps, options, 'managesieve');
   }
 
   /** The authenticated account as script owner. */
@@ -88,21 +59,17 @@ export class ManageSieveSession {
     return { id: user.id, domain: user.address.slice(user.address.lastIndexOf('@') + 1) };
   }
 
-  private newReader(): ManageSieveReader {
+  protected newReader(): ManageSieveReader {
     // A PUTSCRIPT literal may be as large as the largest script (plus slack for the name).
     return new ManageSieveReader(this.deps.maxLineLength, this.deps.scripts.limits.maxScriptBytes + 1024);
   }
 
-  start(): void {
-    this.connection.start();
+  protected greet(): void {
     this.writeReply(this.capabilityReply('Hermod ManageSieve ready'));
-    void this.connection.serve(
-      (item) => this.handle(item),
-      (error) => {
-        this.logger.error({ err: error }, 'managesieve command failed');
-        this.writeReply({ status: 'BYE', text: 'Internal error', close: true });
-      },
-    );
+  }
+
+  protected goodbye(text: string): void {
+    this.writeReply({ status: 'BYE', text, close: true });
   }
 
   /** The SASL mechanisms offered: the bearer ones (OAUTHBEARER, XOAUTH2) only with an OIDC issuer. */
@@ -137,7 +104,7 @@ export class ManageSieveSession {
     return item.tokens.length === 1 ? item.tokens[0]! : null;
   }
 
-  private async handle(item: ReadItem): Promise<void> {
+  protected async handle(item: ReadItem): Promise<void> {
     if ('error' in item) {
       this.writeReply({ status: 'BYE', text: item.message, close: true });
       return;
@@ -170,9 +137,7 @@ export class ManageSieveSession {
 
   /** Enters the authenticated state (one slot of the per-user connection limit). */
   enter(user: AuthenticatedUser): SieveReply {
-    if (!this.deps.userGuard.acquire(user.id))
-      return { status: 'NO', text: 'Too many connections for this user' };
-    this.userSlot = user.id;
+    if (!this.takeUserSlot(user)) return { status: 'NO', text: 'Too many connections for this user' };
     this.user = user;
     this.state = SieveState.Authenticated;
     this.logger.info({ user: user.address }, 'managesieve login');
@@ -181,34 +146,12 @@ export class ManageSieveSession {
 
   /** UNAUTHENTICATE (RFC 5804 2.14): back to the state after the greeting, TLS kept. */
   leave(): void {
-    if (this.userSlot !== undefined) this.deps.userGuard.release(this.userSlot);
-    this.userSlot = undefined;
+    this.releaseUserSlot();
     this.user = undefined;
     this.state = SieveState.NotAuthenticated;
   }
 
-  /** Switches to TLS; input received before the handshake is discarded (no command injection). */
-  async startTls(): Promise<void> {
-    this.secure = true;
-    await this.connection.startTls(this.deps.tlsContext!);
-  }
-
-  write(data: string): void {
-    this.connection.write(data);
-  }
-
   shutdown(): void {
     this.writeReply({ status: 'BYE', code: 'TRYLATER', text: 'Server shutting down', close: true });
-  }
-
-  close(): void {
-    this.connection.close();
-  }
-
-  /** The connection has ended: frees the per-user slot, then the listener's. */
-  private finish(): void {
-    if (this.userSlot !== undefined) this.deps.userGuard.release(this.userSlot);
-    this.userSlot = undefined;
-    this.options.onClose?.();
   }
 }

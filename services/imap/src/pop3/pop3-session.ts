@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Logger } from '@hermod/logging';
 import type { LineSessionDependencies } from '../auth/login-dependencies.js';
-import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
-import { Connection } from '../transport/connection.js';
+import type { AuthenticatedUser } from '../store/mail-backend.js';
 import { LINE_TOO_LONG, LineReader } from '../transport/line-reader.js';
+import { LineSession, type LineSessionOptions } from '../transport/line-session.js';
 
 export const Pop3State = {
   Authorization: 'authorization',
@@ -39,60 +37,30 @@ export interface Pop3Dependencies extends LineSessionDependencies {
 }
 
 /** One POP3 connection (RFC 1939, 2449 CAPA, 2595 STLS, 5034 SASL) over the same store as IMAP. */
-export class Pop3Session {
-  readonly id = randomUUID();
-  readonly logger: Logger;
+export class Pop3Session extends LineSession<string | typeof LINE_TOO_LONG, Pop3Dependencies> {
   state: Pop3State = Pop3State.Authorization;
-  user: AuthenticatedUser | undefined;
   /** USER given, awaiting PASS. */
   pendingUser: string | undefined;
   mailboxId = 0;
   uidvalidity = 0;
   messages: Pop3Message[] = [];
   readonly deleted = new Set<number>();
-  authFailures = 0;
-  secure: boolean;
-  private readonly connection: Connection<string | typeof LINE_TOO_LONG>;
-  private userSlot: number | undefined;
 
-  constructor(
-    socket: Socket,
-    readonly deps: Pop3Dependencies,
-    private readonly options: { secure: boolean; remoteAddress: string; onClose?: () => void },
-  ) {
-    this.secure = options.secure;
-    this.logger = deps.logger.child({ sessionId: this.id, remote: options.remoteAddress, protocol: 'pop3' });
-    this.connection = new Connection(socket, {
-      newReader: () => new LineReader(1024),
-      idleTimeoutMs: () => deps.idleTimeoutMs,
-      onIdle: () => {
-        this.write('-ERR Idle timeout\r\n');
-        this.close();
-      },
-      onEnd: () => this.finish(),
-      logger: this.logger,
-    });
+  constructor(socket: Socket, deps: Pop3Dependencies, options: LineSessionOptions) {
+    super(socket, deps, options, 'pop3');
   }
 
-  get remoteAddress(): string {
-    return this.options.remoteAddress;
+  protected newReader(): LineReader {
+    return new LineReader(1024);
   }
 
-  get backend(): MailBackend {
-    return this.deps.backend;
-  }
-
-  start(): void {
-    this.connection.start();
+  protected greet(): void {
     this.write('+OK Hermod POP3 ready\r\n');
-    void this.connection.serve(
-      (line) => this.handle(line),
-      (error) => {
-        this.logger.error({ err: error }, 'pop3 command failed');
-        this.write('-ERR Internal error\r\n');
-        this.close();
-      },
-    );
+  }
+
+  protected goodbye(text: string): void {
+    this.write(`-ERR ${text}\r\n`);
+    this.close();
   }
 
   /** The next raw line (SASL continuation); null when the client went away or the line is too long. */
@@ -101,7 +69,7 @@ export class Pop3Session {
     return line === LINE_TOO_LONG ? null : line;
   }
 
-  private async handle(line: string | typeof LINE_TOO_LONG): Promise<void> {
+  protected async handle(line: string | typeof LINE_TOO_LONG): Promise<void> {
     if (line === LINE_TOO_LONG) {
       this.write('-ERR Line too long\r\n');
       this.close();
@@ -130,9 +98,7 @@ export class Pop3Session {
 
   /** Enters TRANSACTION: takes a snapshot of INBOX (numbers are stable for the session). */
   async enter(user: AuthenticatedUser): Promise<Pop3Reply> {
-    if (!this.deps.userGuard.acquire(user.id))
-      return { ok: false, text: '[IN-USE] Too many connections for this user' };
-    this.userSlot = user.id;
+    if (!this.takeUserSlot(user)) return { ok: false, text: '[IN-USE] Too many connections for this user' };
     const inbox = await this.backend.findMailbox(user.id, 'INBOX');
     if (!inbox) return { ok: false, text: '[SYS/TEMP] No INBOX' };
     const snapshot = await this.backend.snapshot(inbox.id);
@@ -146,33 +112,8 @@ export class Pop3Session {
     return { ok: true, text: `Logged in, ${this.messages.length} messages` };
   }
 
-  /** STLS: input pipelined before it is dropped; a failed handshake ends the session. */
-  async startTls(): Promise<void> {
-    this.secure = true;
-    await this.connection.startTls(this.deps.tlsContext!);
-  }
-
-  write(data: string | Buffer): boolean {
-    return this.connection.write(data);
-  }
-
-  writeAsync(data: Buffer): Promise<void> {
-    return this.connection.writeAsync(data);
-  }
-
   shutdown(): void {
     this.write('-ERR Server shutting down\r\n');
     this.close();
-  }
-
-  close(): void {
-    this.connection.close();
-  }
-
-  /** The connection has ended: frees the per-user slot, then the listener's. */
-  private finish(): void {
-    if (this.userSlot !== undefined) this.deps.userGuard.release(this.userSlot);
-    this.userSlot = undefined;
-    this.options.onClose?.();
   }
 }
