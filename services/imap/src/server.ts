@@ -142,15 +142,3 @@ export class ProtocolListener {
     await closed;
   }
 }
-
-/**
- * Waits for a server-side TLS handshake (STARTTLS, STLS): true once secure, false if it failed or
- * the peer went away - then the caller ends its session at once, freeing its connection slots.
- */
-export function handshake(secure: TLSSocket): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    secure.once('secure', () => resolve(true));
-    secure.once('error', () => resolve(false));
-    secure.once('close', () => resolve(false));
-  });
-}

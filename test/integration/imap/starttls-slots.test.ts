@@ -1,4 +1,4 @@
-// STARTTLS (IMAP) and STLS (POP3) must keep the per-IP connection slot accounting: a session that
+// STARTTLS (IMAP, ManageSieve) and STLS (POP3) must keep the per-IP connection slot accounting: a session that
 // upgrades, and one whose handshake fails or is abandoned, gives its slot back when it ends.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -31,7 +31,7 @@ async function open(port: number) {
   return { socket, closed, until, text: () => text, stopReading: () => socket.off('data', onData) };
 }
 
-describe('STARTTLS and STLS keep the per-IP connection slots', () => {
+describe('STARTTLS and STLS keep the per-IP connection slots (one transport for the three protocols)', () => {
   let fx: ImapFixture;
   before(async () => {
     fx = await startImapFixture({ IMAP_MAX_CONNECTIONS_PER_IP: String(CAP) });
@@ -90,6 +90,17 @@ describe('STARTTLS and STLS keep the per-IP connection slots', () => {
         await finish(c);
       }
       await greeted(fx.service.pop3Port, /^\+OK/);
+    });
+
+    it(`ManageSieve STARTTLS then ${ending}`, async () => {
+      for (let i = 0; i < CAP + 2; i++) {
+        const c = await open(fx.service.managesievePort);
+        await c.until(/\r\nOK "Hermod ManageSieve ready"\r\n/);
+        c.socket.write('STARTTLS\r\n');
+        await c.until(/\r\nOK "Begin TLS negotiation now"\r\n/);
+        await finish(c);
+      }
+      await greeted(fx.service.managesievePort, /^"IMPLEMENTATION"/);
     });
   }
 });

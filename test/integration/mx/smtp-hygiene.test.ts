@@ -232,10 +232,13 @@ const refusalCounts = async () => ({
   relay: await metric('mx', /^hermod_mx_rejections_total\{.*reason="relay"/),
   size: await metric('mx', /^hermod_mx_rejections_total\{.*reason="size"/),
   authRequired: await metric('msa', /^hermod_msa_rejections_total\{.*reason="auth-required"/),
+  msaRecipient: await metric('msa', /^hermod_msa_rejections_total\{.*reason="recipient"/),
+  msaRelay: await metric('msa', /^hermod_msa_rejections_total\{.*reason="relay"/),
+  msaRecipientSyntax: await metric('msa', /^hermod_msa_rejections_total\{.*reason="recipient-syntax"/),
 });
 
 describe('refusals are counted by reason', () => {
-  test('mx and msa count sender, recipient, size, relay and auth refusals', async () => {
+  test('mx and msa count sender, recipient, size, relay, recipient syntax and auth refusals', async () => {
     const before = await refusalCounts();
     const wire = await mxSession();
     wire.write(Buffer.from('MAIL FROM:<jos\u00e9@remote.example>\r\n', 'utf8'));
@@ -250,6 +253,13 @@ describe('refusals are counted by reason', () => {
     await msa.command('EHLO laptop.client.test');
     await msa.command('MAIL FROM:<alice@example.test>');
     msa.close();
+    // Routing's refusals at RCPT count by the same reasons in msa as in mx.
+    const submission = await msaSession('alice');
+    expectCode(await submission.command('MAIL FROM:<alice@example.test>'), 250);
+    expectCode(await submission.command('RCPT TO:<nobody@example.test>'), 550);
+    assert.match(await submission.command('RCPT TO:<user%elsewhere.example@example.test>'), /^550 5\.7\.1 /);
+    assert.match(await submission.command('RCPT TO:<no-such..dots@example.test>'), /^501 5\.1\.3 /);
+    submission.close();
     await eventually('the refusal counters to move', async () => {
       const now = await refusalCounts();
       return Object.entries(now).every(([k, v]) => v === before[k as keyof typeof before] + 1)

@@ -1,12 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { type SecureContext, TLSSocket } from 'node:tls';
-import type { Logger } from '@hermod/logging';
 import type { ScriptOwner, SieveScripts } from '@hermod/sieve-store';
 import { saslMechanisms } from '../auth/authenticate.js';
-import type { RecordLoginRefusal } from '../auth/login-refusals.js';
-import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
-import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
+import type { LineSessionDependencies } from '../auth/login-dependencies.js';
+import type { AuthenticatedUser } from '../store/mail-backend.js';
+import { LineSession, type LineSessionOptions } from '../transport/line-session.js';
 import { ManageSieveReader, type ReadItem, sieveString } from './command-reader.js';
 import { replyForError } from './replies.js';
 
@@ -35,19 +32,9 @@ export interface SieveCommand {
   run(session: ManageSieveSession, args: string[]): Promise<SieveReply | undefined>;
 }
 
-export interface ManageSieveDependencies {
-  backend: MailBackend;
+export interface ManageSieveDependencies extends LineSessionDependencies {
   scripts: SieveScripts;
   commands: ReadonlyMap<string, SieveCommand>;
-  logger: Logger;
-  tlsContext: SecureContext | undefined;
-  loginGuard: LoginGuard;
-  /** Counts and logs refused logins (hermod_imap_rejections_total). */
-  refused: RecordLoginRefusal;
-  userGuard: UserConnectionGuard;
-  allowPlaintextAuth: boolean;
-  idleTimeoutMs: number;
-  maxAuthFailures: number;
   maxLineLength: number;
   /** SIEVE capability: the extensions scripts may require. */
   extensions: readonly string[];
@@ -59,39 +46,11 @@ export interface ManageSieveDependencies {
  * One ManageSieve connection (RFC 5804). The session only reads commands, checks state and argument
  * count centrally, runs the command and writes its reply; commands live one per file in commands/.
  */
-export class ManageSieveSession {
-  readonly id = randomUUID();
-  readonly logger: Logger;
+export class ManageSieveSession extends LineSession<ReadItem, ManageSieveDependencies> {
   state: SieveState = SieveState.NotAuthenticated;
-  user: AuthenticatedUser | undefined;
-  authFailures = 0;
-  secure: boolean;
-  private socket: Socket;
-  private reader: ManageSieveReader;
-  private queue: ReadItem[] = [];
-  private running = false;
-  private closed = false;
-  private timer: NodeJS.Timeout | undefined;
-  private userSlot: number | undefined;
-  private waiting: ((line: ReadItem | null) => void) | undefined;
 
-  constructor(
-    socket: Socket,
-    readonly deps: ManageSieveDependencies,
-    private readonly options: { secure: boolean; remoteAddress: string; onClose?: () => void },
-  ) {
-    this.socket = socket;
-    this.secure = options.secure;
-    this.reader = this.newReader();
-    this.logger = deps.logger.child({
-      sessionId: this.id,
-      remote: options.remoteAddress,
-      protocol: 'managesieve',
-    });
-  }
-
-  get remoteAddress(): string {
-    return this.options.remoteAddress;
+  constructor(socket: Socket, deps: ManageSieveDependencies, options: LineSessionOptions) {
+    super(socket, deps, options, 'managesieve');
   }
 
   /** The authenticated account as script owner. */
@@ -100,15 +59,17 @@ export class ManageSieveSession {
     return { id: user.id, domain: user.address.slice(user.address.lastIndexOf('@') + 1) };
   }
 
-  private newReader(): ManageSieveReader {
+  protected newReader(): ManageSieveReader {
     // A PUTSCRIPT literal may be as large as the largest script (plus slack for the name).
     return new ManageSieveReader(this.deps.maxLineLength, this.deps.scripts.limits.maxScriptBytes + 1024);
   }
 
-  start(): void {
-    this.attach(this.socket);
+  protected greet(): void {
     this.writeReply(this.capabilityReply('Hermod ManageSieve ready'));
-    this.touch();
+  }
+
+  protected goodbye(text: string): void {
+    this.writeReply({ status: 'BYE', text, close: true });
   }
 
   /** The SASL mechanisms offered: the bearer ones (OAUTHBEARER, XOAUTH2) only with an OIDC issuer. */
@@ -133,48 +94,17 @@ export class ManageSieveSession {
     return { status: 'OK', data, ...(text ? { text } : {}) };
   }
 
-  private attach(socket: Socket): void {
-    socket.on('data', (data: Buffer) => {
-      this.touch();
-      for (const item of this.reader.push(data)) {
-        if (this.waiting) {
-          const resolve = this.waiting;
-          this.waiting = undefined;
-          resolve(item);
-        } else this.queue.push(item);
-      }
-      void this.drain();
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => this.finish());
-  }
-
-  private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.queue.length > 0 && !this.closed) await this.handle(this.queue.shift()!);
-    } catch (error) {
-      this.logger.error({ err: error }, 'managesieve command failed');
-      this.writeReply({ status: 'BYE', text: 'Internal error', close: true });
-    } finally {
-      this.running = false;
-    }
-  }
-
   /**
    * The client's next line as one string argument (a SASL response: a quoted string or literal);
    * null when the connection ends or the line is not a single string.
    */
   async readContinuation(): Promise<string | null> {
-    const item =
-      this.queue.shift() ??
-      (this.closed ? null : await new Promise<ReadItem | null>((resolve) => (this.waiting = resolve)));
+    const item = await this.connection.next();
     if (!item || 'error' in item) return null;
     return item.tokens.length === 1 ? item.tokens[0]! : null;
   }
 
-  private async handle(item: ReadItem): Promise<void> {
+  protected async handle(item: ReadItem): Promise<void> {
     if ('error' in item) {
       this.writeReply({ status: 'BYE', text: item.message, close: true });
       return;
@@ -207,9 +137,7 @@ export class ManageSieveSession {
 
   /** Enters the authenticated state (one slot of the per-user connection limit). */
   enter(user: AuthenticatedUser): SieveReply {
-    if (!this.deps.userGuard.acquire(user.id))
-      return { status: 'NO', text: 'Too many connections for this user' };
-    this.userSlot = user.id;
+    if (!this.takeUserSlot(user)) return { status: 'NO', text: 'Too many connections for this user' };
     this.user = user;
     this.state = SieveState.Authenticated;
     this.logger.info({ user: user.address }, 'managesieve login');
@@ -218,63 +146,12 @@ export class ManageSieveSession {
 
   /** UNAUTHENTICATE (RFC 5804 2.14): back to the state after the greeting, TLS kept. */
   leave(): void {
-    if (this.userSlot !== undefined) this.deps.userGuard.release(this.userSlot);
-    this.userSlot = undefined;
+    this.releaseUserSlot();
     this.user = undefined;
     this.state = SieveState.NotAuthenticated;
   }
 
-  /** Switches to TLS; input received before the handshake is discarded (no command injection). */
-  async startTls(): Promise<void> {
-    const context = this.deps.tlsContext!;
-    this.queue = [];
-    this.reader = this.newReader();
-    const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
-    this.socket = secure;
-    this.secure = true;
-    const ok = await new Promise<boolean>((resolve) => {
-      secure.once('secure', () => resolve(true));
-      secure.once('error', () => resolve(false));
-      secure.once('close', () => resolve(false));
-    });
-    this.attach(secure);
-    if (!ok) return this.close();
-  }
-
-  write(data: string): void {
-    if (this.closed || this.socket.destroyed) return;
-    this.socket.write(data);
-  }
-
-  private touch(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.writeReply({ status: 'BYE', text: 'Idle timeout', close: true });
-    }, this.deps.idleTimeoutMs);
-    this.timer.unref();
-  }
-
   shutdown(): void {
     this.writeReply({ status: 'BYE', code: 'TRYLATER', text: 'Server shutting down', close: true });
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2_000).unref();
-    this.finish();
-  }
-
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.waiting) this.waiting(null);
-    this.waiting = undefined;
-    if (this.userSlot !== undefined) this.deps.userGuard.release(this.userSlot);
-    this.options.onClose?.();
   }
 }

@@ -1,12 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { type SecureContext, TLSSocket } from 'node:tls';
-import type { Logger } from '@hermod/logging';
-import type { RecordLoginRefusal } from '../auth/login-refusals.js';
-import { handshake } from '../server.js';
-import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
-import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
-import { LineReader } from './line-reader.js';
+import type { LineSessionDependencies } from '../auth/login-dependencies.js';
+import type { AuthenticatedUser } from '../store/mail-backend.js';
+import { LINE_TOO_LONG, LineReader } from '../transport/line-reader.js';
+import { LineSession, type LineSessionOptions } from '../transport/line-session.js';
 
 export const Pop3State = {
   Authorization: 'authorization',
@@ -36,112 +32,49 @@ export interface Pop3Command {
   run(session: Pop3Session, args: string[]): Promise<Pop3Reply>;
 }
 
-export interface Pop3Dependencies {
-  backend: MailBackend;
+export interface Pop3Dependencies extends LineSessionDependencies {
   commands: ReadonlyMap<string, Pop3Command>;
-  logger: Logger;
-  tlsContext: SecureContext | undefined;
-  loginGuard: LoginGuard;
-  /** Counts and logs refused logins (hermod_imap_rejections_total). */
-  refused: RecordLoginRefusal;
-  userGuard: UserConnectionGuard;
-  allowPlaintextAuth: boolean;
-  idleTimeoutMs: number;
-  maxAuthFailures: number;
 }
 
 /** One POP3 connection (RFC 1939, 2449 CAPA, 2595 STLS, 5034 SASL) over the same store as IMAP. */
-export class Pop3Session {
-  readonly id = randomUUID();
-  readonly logger: Logger;
+export class Pop3Session extends LineSession<string | typeof LINE_TOO_LONG, Pop3Dependencies> {
   state: Pop3State = Pop3State.Authorization;
-  user: AuthenticatedUser | undefined;
   /** USER given, awaiting PASS. */
   pendingUser: string | undefined;
   mailboxId = 0;
   uidvalidity = 0;
   messages: Pop3Message[] = [];
   readonly deleted = new Set<number>();
-  authFailures = 0;
-  secure: boolean;
-  private socket: Socket;
-  private reader = new LineReader(1024);
-  private queue: Array<string | 'too-long'> = [];
-  private running = false;
-  private closed = false;
-  private timer: NodeJS.Timeout | undefined;
-  private userSlot: number | undefined;
 
-  constructor(
-    socket: Socket,
-    readonly deps: Pop3Dependencies,
-    private readonly options: { secure: boolean; remoteAddress: string; onClose?: () => void },
-  ) {
-    this.socket = socket;
-    this.secure = options.secure;
-    this.logger = deps.logger.child({ sessionId: this.id, remote: options.remoteAddress, protocol: 'pop3' });
+  constructor(socket: Socket, deps: Pop3Dependencies, options: LineSessionOptions) {
+    super(socket, deps, options, 'pop3');
   }
 
-  get remoteAddress(): string {
-    return this.options.remoteAddress;
+  protected newReader(): LineReader {
+    return new LineReader(1024);
   }
 
-  get backend(): MailBackend {
-    return this.deps.backend;
-  }
-
-  start(): void {
-    this.attach(this.socket);
+  protected greet(): void {
     this.write('+OK Hermod POP3 ready\r\n');
-    this.touch();
   }
 
-  private readonly onSocketData = (data: Buffer) => {
-    this.touch();
-    this.queue.push(...this.reader.push(data));
-    void this.drain();
-  };
-  private readonly onSocketClose = () => this.finish();
-
-  private attach(socket: Socket): void {
-    socket.on('data', this.onSocketData);
-    socket.on('error', () => {});
-    socket.on('close', this.onSocketClose);
+  protected goodbye(text: string): void {
+    this.write(`-ERR ${text}\r\n`);
+    this.close();
   }
 
-  private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.queue.length > 0 && !this.closed) {
-        const line = this.queue.shift()!;
-        if (line === 'too-long') {
-          this.write('-ERR Line too long\r\n');
-          this.close();
-          return;
-        }
-        await this.handle(line);
-      }
-    } catch (error) {
-      this.logger.error({ err: error }, 'pop3 command failed');
-      this.write('-ERR Internal error\r\n');
-      this.close();
-    } finally {
-      this.running = false;
-    }
-  }
-
-  /** The next raw line (SASL continuation), waiting for it if needed. */
+  /** The next raw line (SASL continuation); null when the client went away or the line is too long. */
   async readLine(): Promise<string | null> {
-    while (this.queue.length === 0) {
-      if (this.closed) return null;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    const line = this.queue.shift()!;
-    return line === 'too-long' ? null : line;
+    const line = await this.connection.next();
+    return line === LINE_TOO_LONG ? null : line;
   }
 
-  private async handle(line: string): Promise<void> {
+  protected async handle(line: string | typeof LINE_TOO_LONG): Promise<void> {
+    if (line === LINE_TOO_LONG) {
+      this.write('-ERR Line too long\r\n');
+      this.close();
+      return;
+    }
     const [verb = '', ...args] = line.split(' ');
     const command = this.deps.commands.get(verb.toUpperCase());
     if (!command) return void this.write('-ERR Unknown command\r\n');
@@ -165,9 +98,7 @@ export class Pop3Session {
 
   /** Enters TRANSACTION: takes a snapshot of INBOX (numbers are stable for the session). */
   async enter(user: AuthenticatedUser): Promise<Pop3Reply> {
-    if (!this.deps.userGuard.acquire(user.id))
-      return { ok: false, text: '[IN-USE] Too many connections for this user' };
-    this.userSlot = user.id;
+    if (!this.takeUserSlot(user)) return { ok: false, text: '[IN-USE] Too many connections for this user' };
     const inbox = await this.backend.findMailbox(user.id, 'INBOX');
     if (!inbox) return { ok: false, text: '[SYS/TEMP] No INBOX' };
     const snapshot = await this.backend.snapshot(inbox.id);
@@ -181,62 +112,8 @@ export class Pop3Session {
     return { ok: true, text: `Logged in, ${this.messages.length} messages` };
   }
 
-  async startTls(): Promise<void> {
-    const context = this.deps.tlsContext!;
-    this.queue = [];
-    this.reader = new LineReader(1024);
-    const plain = this.socket;
-    // Only this session's own handlers: the listener's (which frees the per-IP slot) stay.
-    plain.off('data', this.onSocketData);
-    plain.off('close', this.onSocketClose);
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
-    this.socket = secure;
-    this.secure = true;
-    if (!(await handshake(secure))) {
-      // A failed or abandoned handshake ends the session now (its slots are freed at once).
-      this.finish();
-      secure.destroy();
-      return;
-    }
-    this.attach(secure);
-  }
-
-  write(data: string | Buffer): boolean {
-    if (this.closed || this.socket.destroyed) return false;
-    return this.socket.write(data);
-  }
-
-  async writeAsync(data: Buffer): Promise<void> {
-    if (!this.write(data) && !this.closed)
-      await new Promise<void>((resolve) => this.socket.once('drain', resolve));
-  }
-
-  private touch(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.write('-ERR Idle timeout\r\n');
-      this.close();
-    }, this.deps.idleTimeoutMs);
-    this.timer.unref();
-  }
-
   shutdown(): void {
     this.write('-ERR Server shutting down\r\n');
     this.close();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2_000).unref();
-    this.finish();
-  }
-
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.userSlot !== undefined) this.deps.userGuard.release(this.userSlot);
-    this.options.onClose?.();
   }
 }

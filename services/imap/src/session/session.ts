@@ -1,20 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { type SecureContext, TLSSocket } from 'node:tls';
-import { createDeflateRaw, createInflateRaw, type DeflateRaw, constants as zlibConstants } from 'node:zlib';
 import type { LoginGate } from '@hermod/accounts';
 import type { Logger } from '@hermod/logging';
 import type { MailboxChangeEvent } from '@hermod/pipeline';
 import { RIGHTS_CAPABILITY } from '../acl/rights.js';
-import type { RecordLoginRefusal } from '../auth/login-refusals.js';
+import type { LoginDependencies } from '../auth/login-dependencies.js';
 import type { CommandResult, ImapCommand } from '../commands/command.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { CommandReader, type RawCommand } from '../protocol/command-reader.js';
 import { imapString } from '../protocol/compose.js';
 import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../protocol/errors.js';
 import { parseCommand } from '../protocol/parser.js';
-import { handshake } from '../server.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
+import { Connection, type InputReader } from '../transport/connection.js';
 import type { Notifier } from './notifier.js';
 import { refreshContexts, removeExpunged } from './search-contexts.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
@@ -52,17 +50,9 @@ export interface UserConnectionGuard {
   release(accountId: number): void;
 }
 
-export interface SessionDependencies {
-  backend: MailBackend;
+export interface SessionDependencies extends LoginDependencies {
   commands: ReadonlyMap<string, ImapCommand<unknown>>;
   limits: ImapLimits;
-  logger: Logger;
-  tlsContext: SecureContext | undefined;
-  loginGuard: LoginGuard;
-  /** Counts and logs refused logins (hermod_imap_rejections_total). */
-  refused: RecordLoginRefusal;
-  userGuard: UserConnectionGuard;
-  allowPlaintextAuth: boolean;
   literalMinus: boolean;
   hostname: string;
   changes: {
@@ -93,17 +83,10 @@ export class ImapSession {
   busy = false;
   /** NOTIFY SET in force (RFC 5465); undefined before NOTIFY and after NOTIFY NONE. */
   notifier: Notifier | undefined;
-  private socket: Socket;
-  private reader: CommandReader;
-  private queue: Array<RawCommand | ImapProtocolError> = [];
-  private waiter: ((input: RawCommand | ImapProtocolError | null) => void) | undefined;
-  private closed = false;
+  /** Bytes in and out: reading, TLS, COMPRESS, backpressure, idle timer (shared with POP3, ManageSieve). */
+  private readonly transport: Connection<RawCommand | ImapProtocolError>;
   private syncing: Promise<void> = Promise.resolve();
-  private idleTimer: NodeJS.Timeout | undefined;
   private userSlot: number | undefined;
-  private deflater: DeflateRaw | undefined;
-  private flushScheduled = false;
-  private corked: Socket | undefined;
   private readonly closeHooks: Array<() => void> = [];
 
   constructor(
@@ -112,11 +95,21 @@ export class ImapSession {
     options: { secure: boolean; remoteAddress: string; onClose?: () => void },
   ) {
     this.onClose = options.onClose;
-    this.socket = socket;
     this.secure = options.secure;
     this.remoteAddress = options.remoteAddress;
     this.logger = deps.logger.child({ sessionId: this.id, remote: options.remoteAddress });
-    this.reader = this.newReader();
+    this.transport = new Connection(socket, {
+      newReader: () => this.newReader(),
+      idleTimeoutMs: () => (this.idling ? deps.limits.idleCommandTimeoutMs : deps.limits.idleTimeoutMs),
+      onIdle: () => {
+        this.write('* BYE Idle timeout\r\n');
+        this.close();
+      },
+      onEnd: () => this.finish(),
+      maxQueued: deps.limits.maxQueuedCommands,
+      cork: true,
+      logger: this.logger,
+    });
   }
 
   readonly remoteAddress: string;
@@ -135,15 +128,15 @@ export class ImapSession {
   }
 
   start(): void {
-    this.attach(this.socket);
+    this.transport.start();
     this.write(`* OK [CAPABILITY ${this.capabilities().join(' ')}] Hermod IMAP ready\r\n`);
-    this.armIdleTimer();
     void this.loop();
   }
 
-  private newReader(): CommandReader {
+  /** Commands off the wire; a literal's continuation request is answered as soon as it is read. */
+  private newReader(): InputReader<RawCommand | ImapProtocolError> {
     const { limits } = this.deps;
-    return new CommandReader({
+    const reader = new CommandReader({
       maxLineLength: limits.maxLineLength,
       literalLimit: (line) =>
         /^\S+ (UID )?(APPEND|REPLACE) /i.test(line.subarray(0, 64).toString('latin1'))
@@ -154,52 +147,21 @@ export class ImapSession {
         : limits.maxNonSyncLiteral,
       maxLiteralsPerCommand: 1000,
     });
-  }
-
-  private readonly onSocketData = (data: Buffer) => this.onData(data);
-  private readonly onSocketClose = () => this.finish();
-
-  private attach(socket: Socket): void {
-    socket.on('data', this.onSocketData);
-    socket.on('error', (error) => this.logger.debug({ err: error }, 'socket error'));
-    socket.on('close', this.onSocketClose);
-    socket.setNoDelay(true);
-  }
-
-  private onData(data: Buffer): void {
-    this.armIdleTimer();
-    for (const event of this.reader.push(data)) {
-      if (event.type === 'continue') {
-        this.write('+ Ready for literal data\r\n');
-      } else if (event.type === 'command') {
-        this.enqueue(event.command);
-      } else {
-        this.enqueue(event.error);
-      }
-    }
-    if (this.queue.length > this.deps.limits.maxQueuedCommands) this.socket.pause();
-  }
-
-  private enqueue(input: RawCommand | ImapProtocolError): void {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w(input);
-    } else {
-      this.queue.push(input);
-    }
+    return {
+      push: (data) =>
+        reader.push(data).flatMap((event) => {
+          if (event.type === 'continue') {
+            this.write('+ Ready for literal data\r\n');
+            return [];
+          }
+          return [event.type === 'command' ? event.command : event.error];
+        }),
+    };
   }
 
   /** The next command or continuation line from the client; null once the connection is gone. */
   nextInput(): Promise<RawCommand | ImapProtocolError | null> {
-    const queued = this.queue.shift();
-    if (this.queue.length < this.deps.limits.maxQueuedCommands && this.socket.isPaused())
-      this.socket.resume();
-    if (queued) return Promise.resolve(queued);
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-    });
+    return this.transport.next();
   }
 
   /** A continuation line (AUTHENTICATE, IDLE's DONE) as text, or null when the client went away. */
@@ -211,24 +173,25 @@ export class ImapSession {
   }
 
   private async loop(): Promise<void> {
-    while (!this.closed) {
-      const input = await this.nextInput();
-      if (input === null) break;
-      try {
-        // Notifications being sent between commands are finished before the next command starts.
-        await this.notifier?.flush();
-        this.busy = true;
-        await this.handle(input);
-      } catch (error) {
+    await this.transport.serve(
+      async (input) => {
+        try {
+          // Notifications being sent between commands are finished before the next command starts.
+          await this.notifier?.flush();
+          this.busy = true;
+          await this.handle(input);
+        } finally {
+          this.busy = false;
+          // What arrived after the command's last notifications (or during a refused command) goes now.
+          if (this.notifier?.pending) void this.notifier.flush();
+        }
+      },
+      (error) => {
         this.logger.error({ err: error }, 'command failed unexpectedly');
         this.write('* BYE Internal server error\r\n');
         this.close();
-      } finally {
-        this.busy = false;
-        // What arrived after the command's last notifications (or during a refused command) goes now.
-        if (this.notifier?.pending) void this.notifier.flush();
-      }
-    }
+      },
+    );
   }
 
   private async handle(input: RawCommand | ImapProtocolError): Promise<void> {
@@ -328,68 +291,21 @@ export class ImapSession {
   }
 
   write(data: Chunk): boolean {
-    if (this.closed || this.socket.destroyed) return false;
-    if (this.deflater) {
-      const accepted = this.deflater.write(data);
-      // One sync flush per turn of the event loop: responses go out promptly without a flush per line.
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => {
-          this.flushScheduled = false;
-          this.deflater?.flush(zlibConstants.Z_SYNC_FLUSH);
-        });
-      }
-      return accepted;
-    }
-    // Responses written in one turn of the event loop (a FETCH's lines and literals, the tagged
-    // reply) leave in one write instead of one system call each.
-    if (!this.corked) {
-      this.corked = this.socket;
-      this.corked.cork();
-      setImmediate(() => this.uncork());
-    }
-    return this.socket.write(data);
-  }
-
-  /** Sends what the current turn has written (before the socket is handed to TLS or deflate). */
-  private uncork(): void {
-    const corked = this.corked;
-    this.corked = undefined;
-    if (corked && !corked.destroyed) corked.uncork();
+    return this.transport.write(data);
   }
 
   get compressed(): boolean {
-    return this.deflater !== undefined;
+    return this.transport.compressed;
   }
 
   /** COMPRESS=DEFLATE (RFC 4978): from now on both directions are raw deflate streams. */
   startCompression(): void {
-    this.uncork();
-    const inflater = createInflateRaw();
-    const deflater = createDeflateRaw();
-    this.socket.removeAllListeners('data');
-    this.socket.on('data', (data: Buffer) => inflater.write(data));
-    inflater.on('data', (data: Buffer) => this.onData(data));
-    inflater.on('error', () => this.close());
-    deflater.on('error', () => this.close());
-    deflater.pipe(this.socket, { end: false });
-    this.deflater = deflater;
+    this.transport.startCompression();
   }
 
   /** Writes with backpressure: waits for the socket to drain before the caller sends more. */
-  async writeAsync(data: Chunk): Promise<void> {
-    if (!this.write(data) && !this.closed) {
-      const target = this.deflater ?? this.socket;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          target.off('drain', done);
-          this.socket.off('close', done);
-          resolve();
-        };
-        target.once('drain', done);
-        this.socket.once('close', done);
-      });
-    }
+  writeAsync(data: Chunk): Promise<void> {
+    return this.transport.writeAsync(data);
   }
 
   capabilities(): string[] {
@@ -455,23 +371,8 @@ export class ImapSession {
   async startTls(): Promise<void> {
     const context = this.deps.tlsContext;
     if (!context) throw new CommandFailedError('TLS is not configured');
-    this.queue = [];
-    this.reader = this.newReader();
-    this.uncork();
-    const plain = this.socket;
-    // Only this session's own handlers: the listener's (which frees the per-IP slot) stay.
-    plain.off('data', this.onSocketData);
-    plain.off('close', this.onSocketClose);
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
-    this.socket = secure;
     this.secure = true;
-    if (!(await handshake(secure))) {
-      // A failed or abandoned handshake ends the session now (its slots are freed at once).
-      this.finish();
-      secure.destroy();
-      return;
-    }
-    this.attach(secure);
+    await this.transport.startTls(context);
   }
 
   /** Records a login; false when the per-user connection cap is reached. */
@@ -617,13 +518,7 @@ export class ImapSession {
   }
 
   private armIdleTimer(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    const ms = this.idling ? this.deps.limits.idleCommandTimeoutMs : this.deps.limits.idleTimeoutMs;
-    this.idleTimer = setTimeout(() => {
-      this.write('* BYE Idle timeout\r\n');
-      this.close();
-    }, ms);
-    this.idleTimer.unref();
+    this.transport.touch();
   }
 
   /** Re-arms the inactivity timer (IDLE switches to the longer timeout). */
@@ -638,33 +533,18 @@ export class ImapSession {
   }
 
   close(): void {
-    if (this.closed) return;
-    const socket = this.socket;
-    const deflater = this.deflater;
-    if (deflater && !socket.destroyed) {
-      // Under COMPRESS what was written last (BYE, LOGOUT's OK) is still inside the deflate stream:
-      // finish it, and end the socket only once its last bytes have been handed over.
-      deflater.once('end', () => socket.end());
-      deflater.end();
-    } else socket.end();
-    setTimeout(() => socket.destroy(), 2_000).unref();
-    this.finish();
+    this.transport.close();
   }
 
+  /** The connection has ended (either side): frees the per-user slot and the listener's. */
   private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
     this.state = State.Logout;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.userSlot !== undefined) {
       this.deps.userGuard.release(this.userSlot);
       this.deps.changes.remove(this.userSlot, this);
     }
     this.userSlot = undefined;
     for (const hook of this.closeHooks.splice(0)) hook();
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.(null);
     this.onClose?.();
   }
 
@@ -673,7 +553,11 @@ export class ImapSession {
     this.closeHooks.push(hook);
   }
 
+  private get closed(): boolean {
+    return this.transport.isClosed;
+  }
+
   get isClosed(): boolean {
-    return this.closed;
+    return this.transport.isClosed;
   }
 }

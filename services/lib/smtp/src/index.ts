@@ -43,6 +43,7 @@ export { authHiddenBeforeTls } from './refuse-auth-before-tls.js';
 export { rfc5322Date } from './rfc5322-date.js';
 export {
   answerRecipient,
+  recipientRefusalReason,
   routingRecipientClient,
   type ValidateRecipient,
 } from './routing-recipient-check.js';

@@ -2,6 +2,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { deadline, tracingClientInterceptor } from '@hermod/grpc';
 import type { Logger } from '@hermod/logging';
 import { routingV1 } from '@hermod/proto';
+import type { RefusalReason } from './refusals.js';
 import { smtpError } from './smtp-reply.js';
 
 export type ValidateRecipient = (
@@ -35,6 +36,16 @@ export function routingRecipientClient(
 }
 
 /**
+ * The refusal reason (for the rejections metric) of routing's verdict at RCPT, the same in msa and
+ * mx: relay (550 5.7.1), recipient-syntax (501 5.1.3), otherwise recipient.
+ */
+export function recipientRefusalReason(verdict: routingV1.Verdict): RefusalReason {
+  if (verdict === routingV1.Verdict.VERDICT_RELAY_DENIED) return 'relay';
+  if (verdict === routingV1.Verdict.VERDICT_BAD_ADDRESS) return 'recipient-syntax';
+  return 'recipient';
+}
+
+/**
  * Asks routing about one RCPT and answers smtp-server's callback: accept, routing's own refusal,
  * or 451 4.4.3 when routing cannot be asked (never a guess).
  */
@@ -46,7 +57,8 @@ export function answerRecipient(
     logger: Logger;
     sessionId: string;
     onAccepted?: (answer: routingV1.ValidateRecipientResponse) => void;
-    onRefused?: (code: number, answer: routingV1.ValidateRecipientResponse) => void;
+    /** A refusal, with its reason for the rejections metric (recipientRefusalReason). */
+    onRefused?: (code: number, answer: routingV1.ValidateRecipientResponse, reason: RefusalReason) => void;
   },
 ): void {
   validate(request)
@@ -56,7 +68,7 @@ export function answerRecipient(
         callback();
         return;
       }
-      context.onRefused?.(answer.smtpCode || 550, answer);
+      context.onRefused?.(answer.smtpCode || 550, answer, recipientRefusalReason(answer.verdict));
       callback(
         smtpError(
           answer.smtpCode || 550,

@@ -28,7 +28,8 @@ export function onRcptTo(deps: MsaDeps): NonNullable<SMTPServerOptions['onRcptTo
           logger: deps.logger,
           sessionId: session.id,
           onAccepted: (answer) => deps.recipientRoutes.remember(address, answer),
-          onRefused: (code) => deps.refused(session, 'recipient', { code, recipient: address.address }),
+          onRefused: (code, _answer, reason) =>
+            deps.refused(session, reason, { code, recipient: address.address }),
         },
       );
     // Counted before routing is asked: recipients tried, refused ones included (a compromised

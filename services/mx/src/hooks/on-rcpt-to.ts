@@ -1,14 +1,7 @@
 import { routingV1 } from '@hermod/proto';
-import { answerRecipient, type RefusalReason, sessionRecipientRefusal } from '@hermod/smtp';
+import { answerRecipient, sessionRecipientRefusal } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from '../deps.js';
-
-/** The refusal reason (for the rejections metric) of routing's verdict. */
-function refusalReason(verdict: routingV1.Verdict): RefusalReason {
-  if (verdict === routingV1.Verdict.VERDICT_RELAY_DENIED) return 'relay';
-  if (verdict === routingV1.Verdict.VERDICT_BAD_ADDRESS) return 'recipient-syntax';
-  return 'recipient';
-}
 
 /**
  * RCPT TO: the session's own limits (recipient count, SMTPUTF8 encoding) here; whether the
@@ -36,8 +29,8 @@ export function onRcptTo(deps: MxDeps): NonNullable<SMTPServerOptions['onRcptTo'
         logger: deps.logger,
         sessionId: session.id,
         onAccepted: (answer) => deps.recipientRoutes.remember(address, answer),
-        onRefused: (code, answer) =>
-          deps.refused(session, refusalReason(answer.verdict), {
+        onRefused: (code, answer, reason) =>
+          deps.refused(session, reason, {
             code,
             recipient: answer.canonicalAddress || address.address,
           }),

@@ -1,4 +1,4 @@
-import { dotStuff } from '../line-reader.js';
+import { dotStuff } from '../dot-stuff.js';
 import { type Pop3Command, Pop3State } from '../pop3-session.js';
 
 export const retrCommand: Pop3Command = {

@@ -1,4 +1,4 @@
-import { dotStuff } from '../line-reader.js';
+import { dotStuff } from '../dot-stuff.js';
 import { type Pop3Command, Pop3State } from '../pop3-session.js';
 
 /** TOP n lines: the header, the blank line, then the first n body lines. */

@@ -1,0 +1,248 @@
+import type { Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import { createDeflateRaw, createInflateRaw, type DeflateRaw, constants as zlibConstants } from 'node:zlib';
+import type { Logger } from '@hermod/logging';
+
+/**
+ * Cuts the input into what a session reads: lines (POP3), commands with their literals (IMAP,
+ * ManageSieve). It enforces its own limits and knows nothing of sockets.
+ */
+export interface InputReader<T> {
+  /** What the input so far completes, in order. */
+  push(data: Buffer): T[];
+}
+
+export interface ConnectionOptions<T> {
+  /** A fresh reader: at the start, and after STARTTLS (what was buffered in plaintext is dropped). */
+  newReader(): InputReader<T>;
+  /** The inactivity limit, read each time the timer is armed (IMAP's IDLE has a longer one). */
+  idleTimeoutMs(): number;
+  /** Inactivity: the session says goodbye and closes. */
+  onIdle(): void;
+  /** Called once when the connection ends, closed by either side: the session frees its slots. */
+  onEnd(): void;
+  /** Reading pauses while more inputs than this wait for the session (default: no limit). */
+  maxQueued?: number;
+  /** Writes of one turn of the event loop leave in one system call (IMAP's FETCH lines and literals). */
+  cork?: boolean;
+  logger: Logger;
+}
+
+/**
+ * The transport of one IMAP, POP3 or ManageSieve connection: reads inputs through the protocol's
+ * reader into a queue the session takes them from one at a time, writes with backpressure,
+ * upgrades to TLS (STARTTLS, STLS), compresses (IMAP COMPRESS=DEFLATE), times out when idle and
+ * closes. Protocol replies are the session's; this class only moves bytes.
+ */
+export class Connection<T> {
+  private socket: Socket;
+  private reader: InputReader<T>;
+  private queue: T[] = [];
+  private waiter: ((input: T | null) => void) | undefined;
+  private ended = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private deflater: DeflateRaw | undefined;
+  private flushScheduled = false;
+  private corked: Socket | undefined;
+
+  constructor(
+    socket: Socket,
+    private readonly options: ConnectionOptions<T>,
+  ) {
+    this.socket = socket;
+    this.reader = options.newReader();
+  }
+
+  /** Starts reading and the inactivity timer. */
+  start(): void {
+    this.attach(this.socket);
+    this.touch();
+  }
+
+  private readonly onSocketData = (data: Buffer) => this.onData(data);
+  private readonly onSocketClose = () => this.end();
+
+  private attach(socket: Socket): void {
+    socket.on('data', this.onSocketData);
+    socket.on('error', (error) => this.options.logger.debug({ err: error }, 'socket error'));
+    socket.on('close', this.onSocketClose);
+    socket.setNoDelay(true);
+  }
+
+  private onData(data: Buffer): void {
+    this.touch();
+    for (const input of this.reader.push(data)) {
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        w(input);
+      } else this.queue.push(input);
+    }
+    const max = this.options.maxQueued;
+    if (max !== undefined && this.queue.length > max) this.socket.pause();
+  }
+
+  /** The next input from the client; null once the connection has ended. */
+  next(): Promise<T | null> {
+    const queued = this.queue.shift();
+    const max = this.options.maxQueued;
+    if (max !== undefined && this.queue.length < max && this.socket.isPaused()) this.socket.resume();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  /**
+   * Hands the inputs to handle one at a time, in arrival order, until the connection ends. What
+   * handle throws goes to onError (which answers and closes): commands never run concurrently.
+   */
+  async serve(handle: (input: T) => Promise<void>, onError: (error: unknown) => void): Promise<void> {
+    while (!this.ended) {
+      const input = await this.next();
+      if (input === null || this.ended) break;
+      try {
+        await handle(input);
+      } catch (error) {
+        onError(error);
+      }
+    }
+  }
+
+  write(data: string | Buffer): boolean {
+    if (this.ended || this.socket.destroyed) return false;
+    if (this.deflater) {
+      const accepted = this.deflater.write(data);
+      // One sync flush per turn of the event loop: responses go out promptly without a flush per line.
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          this.deflater?.flush(zlibConstants.Z_SYNC_FLUSH);
+        });
+      }
+      return accepted;
+    }
+    if (this.options.cork && !this.corked) {
+      this.corked = this.socket;
+      this.corked.cork();
+      setImmediate(() => this.uncork());
+    }
+    return this.socket.write(data);
+  }
+
+  /** Writes with backpressure: waits for the socket to drain (or close) before the caller sends more. */
+  async writeAsync(data: string | Buffer): Promise<void> {
+    if (this.write(data) || this.ended) return;
+    const target = this.deflater ?? this.socket;
+    const socket = this.socket;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        target.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      target.once('drain', done);
+      socket.once('close', done);
+    });
+  }
+
+  /** Sends what the current turn has written (before the socket is handed to TLS or deflate). */
+  private uncork(): void {
+    const corked = this.corked;
+    this.corked = undefined;
+    if (corked && !corked.destroyed) corked.uncork();
+  }
+
+  /**
+   * STARTTLS / STLS: drops what the client pipelined in plaintext, then speaks TLS on the same
+   * socket. False when the handshake failed or the peer went away: the connection has then ended
+   * (its slots are freed at once).
+   */
+  async startTls(context: SecureContext): Promise<boolean> {
+    this.queue = [];
+    this.reader = this.options.newReader();
+    this.uncork();
+    const plain = this.socket;
+    // Only this connection's own handlers: the listener's (which frees the per-IP slot) stay.
+    plain.off('data', this.onSocketData);
+    plain.off('close', this.onSocketClose);
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
+    this.socket = secure;
+    if (!(await handshake(secure))) {
+      this.end();
+      secure.destroy();
+      return false;
+    }
+    this.attach(secure);
+    return true;
+  }
+
+  get compressed(): boolean {
+    return this.deflater !== undefined;
+  }
+
+  /** COMPRESS=DEFLATE (RFC 4978): from now on both directions are raw deflate streams. */
+  startCompression(): void {
+    this.uncork();
+    const inflater = createInflateRaw();
+    const deflater = createDeflateRaw();
+    this.socket.off('data', this.onSocketData);
+    this.socket.on('data', (data: Buffer) => inflater.write(data));
+    inflater.on('data', (data: Buffer) => this.onData(data));
+    inflater.on('error', () => this.close());
+    deflater.on('error', () => this.close());
+    deflater.pipe(this.socket, { end: false });
+    this.deflater = deflater;
+  }
+
+  /** (Re)arms the inactivity timer; input arriving re-arms it too. */
+  touch(): void {
+    if (this.ended) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.options.onIdle(), this.options.idleTimeoutMs());
+    this.idleTimer.unref();
+  }
+
+  /** Ends the connection after what was written has gone out (destroyed after 2 s at the latest). */
+  close(): void {
+    if (this.ended) return;
+    const socket = this.socket;
+    const deflater = this.deflater;
+    if (deflater && !socket.destroyed) {
+      // Under COMPRESS what was written last (BYE, LOGOUT's OK) is still inside the deflate stream:
+      // finish it, and end the socket only once its last bytes have been handed over.
+      deflater.once('end', () => socket.end());
+      deflater.end();
+    } else socket.end();
+    setTimeout(() => socket.destroy(), 2_000).unref();
+    this.end();
+  }
+
+  get isClosed(): boolean {
+    return this.ended;
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.(null);
+    this.options.onEnd();
+  }
+}
+
+/**
+ * Waits for a server-side TLS handshake: true once secure, false if it failed or the peer went
+ * away - then the caller ends its session at once, freeing its connection slots.
+ */
+export function handshake(secure: TLSSocket): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    secure.once('secure', () => resolve(true));
+    secure.once('error', () => resolve(false));
+    secure.once('close', () => resolve(false));
+  });
+}
