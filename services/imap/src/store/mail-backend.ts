@@ -16,6 +16,7 @@ import {
   listMailboxes,
   listSubscriptions,
   loadBodyStructure,
+  loadBodyStructures,
   loadSnapshot,
   type MetadataDepth,
   mailboxKeywords,
@@ -23,6 +24,7 @@ import {
   messagesByUid,
   moveMessages,
   readBody,
+  readBodyPrefixes,
   readBodyRange,
   removeMessages,
   renameMailbox,
@@ -367,6 +369,26 @@ export class MailBackend {
     const header = Buffer.concat(chunks);
     if (header.length <= HEADER_CACHE_MAX_ENTRY && !hit) this.headers.set(bodyId, header);
     return header;
+  }
+
+  /**
+   * Fills the structure and header caches for a batch of messages in at most two round trips (SEARCH
+   * and SORT on headers read every message's header; one query each would cost a round trip per
+   * message). What cannot be had this way (no stored structure yet, a header beyond the first chunk)
+   * is left to structure() and rootHeader().
+   */
+  async prefetchHeaders(bodyIds: readonly number[]): Promise<void> {
+    const unknown = bodyIds.filter((id) => !this.structures.has(id));
+    for (const [id, stored] of await loadBodyStructures<unknown>(this.pool, unknown))
+      if (isCurrentStructure(stored)) this.remember(id, stored);
+    const wanted: Array<{ bodyId: number; end: number }> = [];
+    for (const bodyId of new Set(bodyIds)) {
+      const end = this.structures.get(bodyId)?.root.bodyStart;
+      if (end === undefined || end > HEADER_CACHE_MAX_ENTRY) continue;
+      if (this.headers.get(bodyId)?.length !== end) wanted.push({ bodyId, end });
+    }
+    for (const [bodyId, header] of await readBodyPrefixes(this.pool, wanted))
+      if (header.length > 0) this.headers.set(bodyId, header);
   }
 
   /** Whole body in memory (SEARCH BODY/TEXT); callers bound the size. */

@@ -1,6 +1,12 @@
 export { type AppendInput, type AppendResult, appendManyToMailbox, appendToMailbox } from './append.js';
 export { BODY_CHUNK_SIZE, readBodies, readBody, type StoredBody, writeBody } from './bodies.js';
-export { loadBodyStructure, readBodyRange, saveBodyStructure } from './body-range.js';
+export {
+  loadBodyStructure,
+  loadBodyStructures,
+  readBodyPrefixes,
+  readBodyRange,
+  saveBodyStructure,
+} from './body-range.js';
 export {
   accountQuota,
   accountUsage,
