@@ -16,7 +16,12 @@ import { ImapSession, type SessionDependencies } from '../services/imap/src/sess
 import { MailBackend } from '../services/imap/src/store/mail-backend.js';
 
 const { values } = parseArgs({
-  options: { messages: { type: 'string', default: '100' }, repeat: { type: 'string', default: '20' } },
+  options: {
+    messages: { type: 'string', default: '100' },
+    repeat: { type: 'string', default: '20' },
+    // Prints each statement as it is sent (to see which ones a command issues).
+    show: { type: 'boolean', default: false },
+  },
 });
 const MESSAGES = Number(values.messages);
 const REPEAT = Number(values.repeat);
@@ -99,6 +104,11 @@ async function main(): Promise<void> {
     ...args: unknown[]
   ) {
     queries++;
+    if (values.show) {
+      const first = args[0] as string | { text?: string };
+      const text = typeof first === 'string' ? first : (first?.text ?? '');
+      process.stdout.write(`  sql: ${text.replace(/\s+/g, ' ').slice(0, 110)}\n`);
+    }
     return query.apply(this, args);
   };
   const backend = new MailBackend(db.pool, { publish() {} });
@@ -155,6 +165,7 @@ async function main(): Promise<void> {
 
   const rows: Array<{ name: string; queries: number; cpuUs: number }> = [];
   const measure = async (name: string, run: () => Promise<unknown>) => {
+    if (values.show) process.stdout.write(`${name}\n`);
     await run(); // warm caches and prepared statements
     const q0 = queries;
     const cpu0 = process.cpuUsage();

@@ -28,10 +28,14 @@ async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): 
     return { status: 'BAD', text: 'QRESYNC is not enabled' };
   if (args.condstore) session.enabled.add('CONDSTORE');
   deselect(session, true);
-  const box = await session.backend.findMailbox(session.user!.id, name);
+  const rev2 = session.enabled.has('IMAP4REV2');
+  // One round trip: the mailbox, its snapshot and keywords, the \Recent claim, the first unseen UID.
+  const box = await session.backend.openMailbox(session.user!.id, name, {
+    claimRecent: !readOnly,
+    firstUnseen: !rev2,
+  });
   if (!box) return no('No such mailbox', 'NONEXISTENT');
-  const snapshot = await session.backend.snapshot(box.id);
-  if (!snapshot) return no('No such mailbox', 'NONEXISTENT');
+  const { snapshot, keywords, firstUnseen: unseen } = box;
   const selected = new SelectedMailbox(
     box.id,
     box.name,
@@ -40,13 +44,7 @@ async function open(session: ImapSession, args: SelectArgs, readOnly: boolean): 
     snapshot.uids,
     snapshot.highestmodseq,
   );
-  const rev2 = session.enabled.has('IMAP4REV2');
-  // Independent lookups, on separate pooled connections at once rather than one after another.
-  const [recentFrom, keywords, unseen] = await Promise.all([
-    readOnly ? snapshot.recentUid : session.backend.claimRecent(box.id),
-    session.backend.keywords(box.id),
-    rev2 ? undefined : session.backend.firstUnseenUid(box.id),
-  ]);
+  const recentFrom = snapshot.recentUid;
   for (const uid of snapshot.uids) if (uid >= recentFrom) selected.recent.add(uid);
   for (const keyword of keywords) selected.keywords.add(keyword);
   const flags = `${PERMANENT_FLAGS}${[...selected.keywords].map((k) => ` ${k}`).join('')}`;

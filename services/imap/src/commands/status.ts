@@ -56,11 +56,10 @@ export const statusCommand = defineCommand({
   },
   async run(session, { mailbox, items }) {
     if (items.includes('HIGHESTMODSEQ')) session.enableCondstore();
-    const box = await session.backend.findMailbox(session.user!.id, mailbox);
+    const box = await session.backend.mailboxStatusByName(session.user!.id, mailbox);
     if (!box) return no('No such mailbox', 'NONEXISTENT');
-    const status = await session.backend.mailboxStatus(box.id);
     session.untagged(
-      `STATUS ${encodeName(session, mailbox)} (${statusItems(items, status, box.id).join(' ')})`,
+      `STATUS ${encodeName(session, mailbox)} (${statusItems(items, box.status, box.id).join(' ')})`,
     );
     return ok('STATUS completed');
   },

@@ -21,8 +21,10 @@ import {
   type MetadataDepth,
   mailboxKeywords,
   mailboxStatus,
+  mailboxStatusByName,
   messagesByUid,
   moveMessages,
+  openMailbox,
   readBody,
   readBodyPrefixes,
   readBodyRange,
@@ -147,6 +149,16 @@ export class MailBackend {
 
   mailboxStatus(mailboxId: number) {
     return mailboxStatus(this.pool, mailboxId);
+  }
+
+  /** STATUS by name: the mailbox's id and counters in one round trip. */
+  mailboxStatusByName(accountId: number, name: string) {
+    return mailboxStatusByName(this.pool, accountId, name);
+  }
+
+  /** SELECT/EXAMINE in one round trip (with the \Recent claim of a read-write open). */
+  openMailbox(accountId: number, name: string, options: { claimRecent: boolean; firstUnseen: boolean }) {
+    return openMailbox(this.pool, accountId, name, options);
   }
 
   snapshot(mailboxId: number) {

@@ -20,6 +20,7 @@ export {
   type MailboxInfo,
   type MailboxStatus,
   mailboxStatus,
+  mailboxStatusByName,
   renameMailbox,
   setSubscribed,
 } from './mailbox-admin.js';
@@ -41,6 +42,8 @@ export {
   messagesByUid,
   moveMessages,
   nextModseq,
+  type OpenedMailbox,
+  openMailbox,
   removeMessages,
   storeFlags,
   updateFlags,

@@ -25,6 +25,63 @@ export async function loadSnapshot(db: Db, mailboxId: number): Promise<MailboxSn
   return { ...row, uids: row.uids.map(Number) };
 }
 
+/** What SELECT and EXAMINE report about a mailbox (mailbox_open, migration 076). */
+export interface OpenedMailbox {
+  id: number;
+  name: string;
+  specialUse: string | null;
+  snapshot: MailboxSnapshot;
+  /** Keywords in use (for the FLAGS response). */
+  keywords: string[];
+  /** The lowest UID without \Seen, when asked for and there is one. */
+  firstUnseen: number | undefined;
+}
+
+/**
+ * Opens a mailbox by name in one round trip: its snapshot, keywords and (when asked) first unseen
+ * UID; with claimRecent, the \Recent claim of a read-write session as claimRecent makes it (the
+ * snapshot's recentUid is then the first UID recent for this session). Undefined when there is none.
+ */
+export async function openMailbox(
+  db: Db,
+  accountId: number,
+  name: string,
+  options: { claimRecent: boolean; firstUnseen: boolean },
+): Promise<OpenedMailbox | undefined> {
+  const { rows } = await db.query<{
+    id: number;
+    name: string;
+    special_use: string | null;
+    uidvalidity: number;
+    uidnext: number;
+    highestmodseq: number;
+    recent_from: number;
+    uids: Array<number | string>;
+    keywords: string[];
+    first_unseen: number | null;
+  }>({
+    name: 'mail-store-open-mailbox',
+    text: 'SELECT * FROM mailbox_open($1, $2, $3, $4)',
+    values: [accountId, name, options.claimRecent, options.firstUnseen],
+  });
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    name: row.name,
+    specialUse: row.special_use,
+    snapshot: {
+      uids: row.uids.map(Number),
+      highestmodseq: row.highestmodseq,
+      uidnext: row.uidnext,
+      uidvalidity: row.uidvalidity,
+      recentUid: row.recent_from,
+    },
+    keywords: row.keywords,
+    firstUnseen: row.first_unseen ?? undefined,
+  };
+}
+
 /**
  * Takes the \Recent flag for a read-write session: returns the first UID that is recent for it and
  * moves the mailbox's mark past everything up to uidnext so no other session sees them as recent.
