@@ -202,8 +202,12 @@ async function main(): Promise<void> {
   await measure('FETCH 1:10 BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)]', () =>
     expect('FETCH 1:10 BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)]'),
   );
-  await measure('STORE 1 +FLAGS (\\Flagged)', () => expect('STORE 1 +FLAGS (\\Flagged)'));
-  await measure('STORE 1 -FLAGS (\\Flagged)', () => expect('STORE 1 -FLAGS (\\Flagged)'));
+  let flagged = false;
+  await measure('STORE 1 +FLAGS / -FLAGS (\\Flagged), alternating', () => {
+    flagged = !flagged;
+    return expect(`STORE 1 ${flagged ? '+' : '-'}FLAGS (\\Flagged)`);
+  });
+  await measure('STORE 1 +FLAGS (\\Seen), no change', () => expect('STORE 1 +FLAGS (\\Seen)'));
   await measure('SEARCH FROM sender1', () => expect('SEARCH FROM sender1'));
   await measure('SEARCH UNSEEN', () => expect('SEARCH UNSEEN'));
   await measure('APPEND', () => expect('APPEND INBOX (\\Seen)', message(1)));

@@ -228,9 +228,7 @@ export class MailBackend {
   }
 
   async copy(accountId: number, fromMailboxId: number, uids: number[], toMailboxId: number) {
-    const result = await withTransaction(this.pool, (client) =>
-      copyMessages(client, fromMailboxId, uids, toMailboxId),
-    );
+    const result = await copyMessages(this.pool, fromMailboxId, uids, toMailboxId);
     if (result.pairs.length > 0)
       this.publisher.publish({
         accountId,

@@ -18,6 +18,11 @@ export async function writeBody(
   client: PoolClient,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
 ): Promise<StoredBody> {
+  if (Array.isArray(source)) {
+    const buffers = source as Buffer[];
+    const size = buffers.reduce((n, b) => n + b.length, 0);
+    if (size <= BODY_CHUNK_SIZE) return writeOneChunkBody(client, buffers, size);
+  }
   const { rows } = await client.query<{ id: number }>(
     "INSERT INTO message_bodies (size, sha256, chunk_size) VALUES (0, '\\x', $1) RETURNING id",
     [BODY_CHUNK_SIZE],
@@ -57,6 +62,23 @@ export async function writeBody(
     sha256,
   ]);
   return { bodyId, size, sha256 };
+}
+
+/** A body already in memory that fits one chunk (most messages): row and chunk in one statement. */
+async function writeOneChunkBody(client: PoolClient, buffers: Buffer[], size: number): Promise<StoredBody> {
+  const data = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, size);
+  const sha256 = createHash('sha256').update(data).digest();
+  const { rows } = await client.query<{ id: number }>({
+    name: 'mail-store-write-small-body',
+    text: `WITH body AS (
+       INSERT INTO message_bodies (size, sha256, chunk_size) VALUES ($1, $2, $3) RETURNING id
+     ), chunk AS (
+       INSERT INTO message_body_chunks (body_id, seq, data) SELECT id, 0, $4 FROM body WHERE $1 > 0
+     )
+     SELECT id FROM body`,
+    values: [size, sha256, BODY_CHUNK_SIZE, data],
+  });
+  return { bodyId: rows[0]!.id, size, sha256 };
 }
 
 /**

@@ -261,9 +261,14 @@ export async function accountQuota(
   db: Db,
   accountId: number,
 ): Promise<{ limit: number | null; bytes: number; messages: number }> {
-  const { rows } = await db.query<{ limit: number | null }>(
-    'SELECT quota_bytes AS "limit" FROM accounts WHERE id = $1',
-    [accountId],
-  );
-  return { limit: rows[0]?.limit ?? null, ...(await accountUsage(db, accountId)) };
+  // One round trip: the limit and the per-mailbox counters' sums (migration 032).
+  const { rows } = await db.query<{ limit: number | null; bytes: number; messages: number }>({
+    name: 'mail-store-account-quota',
+    text: `SELECT a.quota_bytes AS "limit",
+       (SELECT coalesce(sum(message_bytes), 0)::bigint FROM mailboxes WHERE account_id = a.id) AS bytes,
+       (SELECT coalesce(sum(message_count), 0)::int FROM mailboxes WHERE account_id = a.id) AS messages
+     FROM accounts a WHERE a.id = $1`,
+    values: [accountId],
+  });
+  return rows[0] ?? { limit: null, ...(await accountUsage(db, accountId)) };
 }

@@ -1,5 +1,4 @@
 import type { Pool, PoolClient } from '@hermod/db';
-import { appendManyToMailbox } from './append.js';
 
 type Db = Pool | PoolClient;
 
@@ -232,39 +231,39 @@ export interface CopyResult {
 
 /**
  * Copies messages (the body is shared, never duplicated) with consecutive new UIDs in the target,
- * by the one append rule (each copy its own UID and modseq); `modseq` is the highest of them.
+ * by the one allocation rule (`mailbox_reserve`, migration 064: each copy its own UID and modseq, in
+ * source UID order); `modseq` is the highest of them. One statement: on the pool it is autocommitted
+ * (one round trip), on a client it joins the caller's transaction (MOVE).
  */
 export async function copyMessages(
-  client: PoolClient,
+  db: Db,
   fromMailboxId: number,
   uids: number[],
   toMailboxId: number,
 ): Promise<CopyResult> {
-  const sources = await client.query<{
-    uid: number;
-    body_id: number;
-    size: number;
-    internal_date: Date;
-    flags: string[];
-  }>(
-    'SELECT uid, body_id, size, internal_date, flags FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) ORDER BY uid',
-    [fromMailboxId, uids],
-  );
-  const copies = await appendManyToMailbox(
-    client,
-    toMailboxId,
-    sources.rows.map((r) => ({
-      bodyId: r.body_id,
-      size: r.size,
-      internalDate: r.internal_date,
-      flags: r.flags,
-    })),
-  );
-  const last = copies[copies.length - 1];
+  const { rows } = await db.query<{ source: number; target: number; modseq: number; uidvalidity: number }>({
+    name: 'mail-store-copy',
+    text: `WITH src AS MATERIALIZED (
+       SELECT uid, body_id, size, internal_date, flags, row_number() OVER (ORDER BY uid) AS ord
+       FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])
+     ), reserved AS MATERIALIZED (
+       SELECT r.first_uid, r.first_modseq, r.uidvalidity
+       FROM (SELECT count(*)::int AS n FROM src) c CROSS JOIN LATERAL mailbox_reserve($3, c.n) r
+       WHERE c.n > 0
+     ), inserted AS (
+       INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
+       SELECT $3, r.first_uid + s.ord - 1, s.body_id, s.size, s.internal_date, s.flags, r.first_modseq + s.ord - 1
+       FROM reserved r, src s
+     )
+     SELECT s.uid AS source, r.first_uid + s.ord - 1 AS target, r.first_modseq + s.ord - 1 AS modseq, r.uidvalidity
+     FROM reserved r, src s ORDER BY s.ord`,
+    values: [fromMailboxId, uids, toMailboxId],
+  });
+  const last = rows[rows.length - 1];
   return {
-    uidvalidity: last?.uidvalidity ?? 0,
-    pairs: sources.rows.map((r, i): [number, number] => [r.uid, copies[i]!.uid]),
-    modseq: last?.modseq ?? 0,
+    uidvalidity: Number(last?.uidvalidity ?? 0),
+    pairs: rows.map((r): [number, number] => [Number(r.source), Number(r.target)]),
+    modseq: Number(last?.modseq ?? 0),
   };
 }
 
