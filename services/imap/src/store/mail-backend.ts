@@ -241,9 +241,7 @@ export class MailBackend {
   }
 
   async move(accountId: number, fromMailboxId: number, uids: number[], toMailboxId: number) {
-    const result = await withTransaction(this.pool, (client) =>
-      moveMessages(client, fromMailboxId, uids, toMailboxId),
-    );
+    const result = await moveMessages(this.pool, fromMailboxId, uids, toMailboxId);
     if (result.pairs.length > 0) {
       this.publisher.publish({
         accountId,

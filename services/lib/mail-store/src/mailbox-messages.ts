@@ -231,9 +231,9 @@ export interface CopyResult {
 
 /**
  * Copies messages (the body is shared, never duplicated) with consecutive new UIDs in the target,
- * by the one allocation rule (`mailbox_reserve`, migration 064: each copy its own UID and modseq, in
- * source UID order); `modseq` is the highest of them. One statement: on the pool it is autocommitted
- * (one round trip), on a client it joins the caller's transaction (MOVE).
+ * by the one allocation rule (`mailbox_copy`, migration 076, through `mailbox_reserve`: each copy its
+ * own UID and modseq, in source UID order); `modseq` is the highest of them. One statement: on the
+ * pool it is autocommitted (one round trip), on a client it joins the caller's transaction.
  */
 export async function copyMessages(
   db: Db,
@@ -243,22 +243,13 @@ export async function copyMessages(
 ): Promise<CopyResult> {
   const { rows } = await db.query<{ source: number; target: number; modseq: number; uidvalidity: number }>({
     name: 'mail-store-copy',
-    text: `WITH src AS MATERIALIZED (
-       SELECT uid, body_id, size, internal_date, flags, row_number() OVER (ORDER BY uid) AS ord
-       FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[])
-     ), reserved AS MATERIALIZED (
-       SELECT r.first_uid, r.first_modseq, r.uidvalidity
-       FROM (SELECT count(*)::int AS n FROM src) c CROSS JOIN LATERAL mailbox_reserve($3, c.n) r
-       WHERE c.n > 0
-     ), inserted AS (
-       INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
-       SELECT $3, r.first_uid + s.ord - 1, s.body_id, s.size, s.internal_date, s.flags, r.first_modseq + s.ord - 1
-       FROM reserved r, src s
-     )
-     SELECT s.uid AS source, r.first_uid + s.ord - 1 AS target, r.first_modseq + s.ord - 1 AS modseq, r.uidvalidity
-     FROM reserved r, src s ORDER BY s.ord`,
+    text: 'SELECT source, target, modseq, uidvalidity FROM mailbox_copy($1, $2::bigint[], $3)',
     values: [fromMailboxId, uids, toMailboxId],
   });
+  return copyResult(rows);
+}
+
+function copyResult(rows: Array<{ source: number; target: number; modseq: number; uidvalidity: number }>) {
   const last = rows[rows.length - 1];
   return {
     uidvalidity: Number(last?.uidvalidity ?? 0),
@@ -269,22 +260,27 @@ export async function copyMessages(
 
 /**
  * MOVE: copy by the append rule, then remove the originals by the expunge rule (`mailbox_expunge`,
- * migration 064: one new modseq of the source for all of them, logged for QRESYNC), in the caller's
- * transaction.
+ * migration 064: one new modseq of the source for all of them, logged for QRESYNC), in one
+ * transaction and one round trip (`mailbox_move`, migration 076); on a client it joins the caller's.
  */
 export async function moveMessages(
-  client: PoolClient,
+  db: Db,
   fromMailboxId: number,
   uids: number[],
   toMailboxId: number,
 ): Promise<CopyResult & { expungeModseq: number }> {
-  const copied = await copyMessages(client, fromMailboxId, uids, toMailboxId);
-  const removed = await removeMessages(
-    client,
-    fromMailboxId,
-    copied.pairs.map(([source]) => source),
-  );
-  return { ...copied, expungeModseq: removed.modseq };
+  const { rows } = await db.query<{
+    source: number;
+    target: number;
+    modseq: number;
+    uidvalidity: number;
+    expunge_modseq: number;
+  }>({
+    name: 'mail-store-move',
+    text: 'SELECT source, target, modseq, uidvalidity, expunge_modseq FROM mailbox_move($1, $2::bigint[], $3)',
+    values: [fromMailboxId, uids, toMailboxId],
+  });
+  return { ...copyResult(rows), expungeModseq: Number(rows[0]?.expunge_modseq ?? 0) };
 }
 
 /**
