@@ -1,6 +1,7 @@
 import { type Pool, withTransaction } from '@hermod/db';
 import {
   accountQuota,
+  appendSmallMessage,
   appendToMailbox,
   changesSince,
   claimRecent,
@@ -267,22 +268,33 @@ export class MailBackend {
     mailboxId: number,
     messages: Array<{ chunks: Buffer[]; flags: string[]; internalDate: Date }>,
   ) {
-    const results = await withTransaction(this.pool, async (client) => {
-      const out = [];
-      for (const message of messages) {
-        const body = await writeBody(client, message.chunks);
-        out.push(
-          await appendToMailbox(client, {
-            mailboxId,
-            bodyId: body.bodyId,
-            size: body.size,
-            internalDate: message.internalDate,
-            flags: [...message.flags].sort(),
-          }),
-        );
-      }
-      return out;
-    });
+    const [only] = messages;
+    // One message with a body of one chunk (the usual APPEND): one statement, no transaction.
+    const small =
+      only && messages.length === 1
+        ? await appendSmallMessage(this.pool, mailboxId, only.chunks, {
+            internalDate: only.internalDate,
+            flags: [...only.flags].sort(),
+          })
+        : undefined;
+    const results = small
+      ? [small]
+      : await withTransaction(this.pool, async (client) => {
+          const out = [];
+          for (const message of messages) {
+            const body = await writeBody(client, message.chunks);
+            out.push(
+              await appendToMailbox(client, {
+                mailboxId,
+                bodyId: body.bodyId,
+                size: body.size,
+                internalDate: message.internalDate,
+                flags: [...message.flags].sort(),
+              }),
+            );
+          }
+          return out;
+        });
     const last = results[results.length - 1];
     if (last)
       this.publisher.publish({

@@ -90,3 +90,36 @@ BEGIN
     ORDER BY u.source;
 END
 $$;
+
+-- mailbox_append: the statement of @hermod/mail-store's appendManyToMailbox (APPEND, MULTIAPPEND):
+-- under mailbox_reserve's row lock the messages take the next UIDs and modseqs in array order. No
+-- row when the mailbox does not exist.
+CREATE OR REPLACE FUNCTION mailbox_append(p_mailbox bigint, p_body_ids bigint[], p_sizes integer[],
+  p_dates timestamptz[], p_flags jsonb)
+RETURNS TABLE (first_uid bigint, first_modseq bigint, uidvalidity bigint)
+LANGUAGE sql VOLATILE AS $$
+  WITH reserved AS MATERIALIZED (
+    SELECT r.first_uid, r.first_modseq, r.uidvalidity FROM mailbox_reserve(p_mailbox, cardinality(p_body_ids)) r
+  ), inserted AS (
+    INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
+    SELECT p_mailbox, r.first_uid + u.ord - 1, u.body_id, u.size, u.internal_date,
+           ARRAY(SELECT jsonb_array_elements_text(p_flags -> (u.ord::int - 1))), r.first_modseq + u.ord - 1
+    FROM reserved r,
+         unnest(p_body_ids, p_sizes, p_dates) WITH ORDINALITY AS u(body_id, size, internal_date, ord)
+  )
+  SELECT first_uid, first_modseq, uidvalidity FROM reserved
+$$;
+
+-- message_body_store: a body that fits one chunk (most messages), row and chunk at once; the id.
+CREATE OR REPLACE FUNCTION message_body_store(p_size integer, p_sha256 bytea, p_chunk_size integer, p_data bytea)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_id bigint;
+BEGIN
+  INSERT INTO message_bodies (size, sha256, chunk_size) VALUES (p_size, p_sha256, p_chunk_size) RETURNING id INTO v_id;
+  IF p_size > 0 THEN
+    INSERT INTO message_body_chunks (body_id, seq, data) VALUES (v_id, 0, p_data);
+  END IF;
+  RETURN v_id;
+END
+$$;

@@ -1,4 +1,10 @@
-export { type AppendInput, type AppendResult, appendManyToMailbox, appendToMailbox } from './append.js';
+export {
+  type AppendInput,
+  type AppendResult,
+  appendManyToMailbox,
+  appendSmallMessage,
+  appendToMailbox,
+} from './append.js';
 export { BODY_CHUNK_SIZE, readBodies, readBody, type StoredBody, writeBody } from './bodies.js';
 export {
   loadBodyStructure,
