@@ -392,15 +392,24 @@ export class MailBackend {
   }
 
   /**
+   * Fills the structure cache for a batch of messages (FETCH ENVELOPE/BODYSTRUCTURE of a list view)
+   * in one round trip; bodies parsed by no one yet are left to structure().
+   */
+  async prefetchStructures(bodyIds: readonly number[]): Promise<void> {
+    const unknown = bodyIds.filter((id) => !this.structures.has(id));
+    if (unknown.length === 0) return;
+    for (const [id, stored] of await loadBodyStructures<unknown>(this.pool, unknown))
+      if (isCurrentStructure(stored)) this.remember(id, stored);
+  }
+
+  /**
    * Fills the structure and header caches for a batch of messages in at most two round trips (SEARCH
    * and SORT on headers read every message's header; one query each would cost a round trip per
    * message). What cannot be had this way (no stored structure yet, a header beyond the first chunk)
    * is left to structure() and rootHeader().
    */
   async prefetchHeaders(bodyIds: readonly number[]): Promise<void> {
-    const unknown = bodyIds.filter((id) => !this.structures.has(id));
-    for (const [id, stored] of await loadBodyStructures<unknown>(this.pool, unknown))
-      if (isCurrentStructure(stored)) this.remember(id, stored);
+    await this.prefetchStructures(bodyIds);
     const wanted: Array<{ bodyId: number; end: number }> = [];
     for (const bodyId of new Set(bodyIds)) {
       const end = this.structures.get(bodyId)?.root.bodyStart;
