@@ -4,7 +4,6 @@ import {
   appendSmallMessage,
   appendToMailbox,
   changesSince,
-  claimRecent,
   copyMessages,
   createMailbox,
   deleteMailbox,
@@ -12,7 +11,6 @@ import {
   expungeMessages,
   type FlagOperation,
   findMailbox,
-  firstUnseenUid,
   getMetadata,
   listMailboxes,
   listSubscriptions,
@@ -20,7 +18,6 @@ import {
   loadBodyStructures,
   loadSnapshot,
   type MetadataDepth,
-  mailboxKeywords,
   mailboxStatus,
   mailboxStatusByName,
   messagesByUid,
@@ -35,6 +32,7 @@ import {
   setMetadata,
   setSubscribed,
   storeFlags,
+  syncChanges,
   updateFlags,
   writeBody,
 } from '@hermod/mail-store';
@@ -170,20 +168,13 @@ export class MailBackend {
     return expungedSince(this.pool, mailboxId, modseq);
   }
 
-  keywords(mailboxId: number) {
-    return mailboxKeywords(this.pool, mailboxId);
-  }
-
-  firstUnseenUid(mailboxId: number) {
-    return firstUnseenUid(this.pool, mailboxId);
-  }
-
-  claimRecent(mailboxId: number) {
-    return claimRecent(this.pool, mailboxId);
-  }
-
   changesSince(mailboxId: number, modseq: number) {
     return changesSince(this.pool, mailboxId, modseq);
+  }
+
+  /** A session's sync: changes since modseq, with the \Recent claim when claimAbove is given (one round trip). */
+  syncChanges(mailboxId: number, modseq: number, claimAbove: number | undefined) {
+    return syncChanges(this.pool, mailboxId, modseq, claimAbove);
   }
 
   messages(mailboxId: number, uids: number[]) {

@@ -1,11 +1,27 @@
--- One round trip each for SELECT/EXAMINE (mailbox_open), COPY (mailbox_copy) and MOVE (mailbox_move).
---
+-- One round trip each for SELECT/EXAMINE (mailbox_open), a session's sync (mailbox_changes), APPEND
+-- (message_body_store + mailbox_append), COPY (mailbox_copy) and MOVE (mailbox_move).
+
+-- mailbox_claim_recent: THE \Recent rule (RFC 3501 2.3.2) for a read-write session: returns the first
+-- UID recent for it and moves the mailbox's mark to uidnext (under the row lock), so no other session
+-- sees those as recent. \Recent is advisory (after a crash a message may be recent once more), so the
+-- transaction's commit need not wait for the WAL flush (so it belongs in a transaction of its own,
+-- or one whose other writes are as advisory); it changes no modseq.
+CREATE OR REPLACE FUNCTION mailbox_claim_recent(p_mailbox bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_previous bigint;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  UPDATE mailboxes m SET recent_uid = m.uidnext
+  FROM (SELECT x.id, x.recent_uid FROM mailboxes x WHERE x.id = p_mailbox FOR UPDATE) old
+  WHERE m.id = old.id RETURNING old.recent_uid INTO v_previous;
+  RETURN v_previous;
+END
+$$;
+
 -- mailbox_open: everything SELECT and EXAMINE report, in one round trip. For a read-write open
--- (p_claim_recent) it first takes \Recent as claimRecent does (recent_uid moves to uidnext under the
--- row lock; the old mark is returned as recent_from; \Recent is advisory, so this transaction's
--- commit need not wait for the WAL flush). The rest is read by one statement, so the UID list,
--- uidnext and highestmodseq agree with each other (and, under the lock, with the claim). The first
--- unseen UID is looked for only when asked (IMAP4rev1's UNSEEN code) and the unseen counter
+-- (p_claim_recent) it first takes \Recent (mailbox_claim_recent; the old mark is returned as
+-- recent_from). The rest is read by one statement, so the UID list, uidnext and highestmodseq agree
+-- with each other (and, under the lock, with the claim). The first unseen UID is looked for only when asked (IMAP4rev1's UNSEEN code) and the unseen counter
 -- (migration 075) says there is one. No row when the mailbox does not exist.
 CREATE OR REPLACE FUNCTION mailbox_open(p_account bigint, p_name text, p_claim_recent boolean, p_first_unseen boolean)
 RETURNS TABLE (id bigint, name text, special_use text, uidvalidity bigint, uidnext bigint,
@@ -16,13 +32,9 @@ DECLARE
   v_id bigint;
   v_recent bigint;
 BEGIN
-  IF p_claim_recent THEN
-    PERFORM set_config('synchronous_commit', 'off', true);
-    UPDATE mailboxes m SET recent_uid = m.uidnext
-    FROM (SELECT x.id, x.recent_uid FROM mailboxes x WHERE x.account_id = p_account AND x.name = p_name FOR UPDATE) old
-    WHERE m.id = old.id RETURNING m.id, old.recent_uid INTO v_id, v_recent;
-  ELSE
-    SELECT m.id INTO v_id FROM mailboxes m WHERE m.account_id = p_account AND m.name = p_name;
+  SELECT m.id INTO v_id FROM mailboxes m WHERE m.account_id = p_account AND m.name = p_name;
+  IF v_id IS NOT NULL AND p_claim_recent THEN
+    v_recent := mailbox_claim_recent(v_id);
   END IF;
   IF v_id IS NULL THEN
     RETURN;
@@ -121,5 +133,31 @@ BEGIN
     INSERT INTO message_body_chunks (body_id, seq, data) VALUES (v_id, 0, p_data);
   END IF;
   RETURN v_id;
+END
+$$;
+
+-- mailbox_changes: what a session's sync reads (changes and expunges after p_modseq, as changesSince)
+-- and, when p_claim_above is given (a read-write session whose highest known UID it is) and the
+-- mailbox holds a higher UID, the \Recent claim (mailbox_claim_recent) first, under the row lock, so the
+-- changes read after it include every message the claim covered. recent_from (the first UID recent
+-- for this session) is on every row, null without a claim.
+CREATE OR REPLACE FUNCTION mailbox_changes(p_mailbox bigint, p_modseq bigint, p_claim_above bigint)
+RETURNS TABLE (uid bigint, modseq bigint, flags text[], recent_from bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  v_recent bigint;
+BEGIN
+  IF p_claim_above IS NOT NULL AND EXISTS (
+    SELECT 1 FROM mailbox_messages mm WHERE mm.mailbox_id = p_mailbox AND mm.uid > p_claim_above
+  ) THEN
+    v_recent := mailbox_claim_recent(p_mailbox);
+  END IF;
+  RETURN QUERY
+    SELECT c.uid, c.modseq, c.flags, v_recent FROM (
+      SELECT mm.uid, mm.modseq, mm.flags FROM mailbox_messages mm WHERE mm.mailbox_id = p_mailbox AND mm.modseq > p_modseq
+      UNION ALL
+      SELECT e.uid, e.modseq, NULL FROM mailbox_expunges e WHERE e.mailbox_id = p_mailbox AND e.modseq > p_modseq
+    ) c ORDER BY c.modseq, c.uid;
 END
 $$;

@@ -33,18 +33,15 @@ export {
 export {
   type CopyResult,
   changesSince,
-  claimRecent,
   copyMessages,
   expungedSince,
   expungeMessages,
   type FlagOperation,
   type FlagUpdate,
-  firstUnseenUid,
   loadSnapshot,
   type MailboxChange,
   type MailboxSnapshot,
   type MessageMeta,
-  mailboxKeywords,
   messagesByUid,
   moveMessages,
   nextModseq,
@@ -52,6 +49,7 @@ export {
   openMailbox,
   removeMessages,
   storeFlags,
+  syncChanges,
   updateFlags,
 } from './mailbox-messages.js';
 export { isValidMailboxName, MAILBOX_SEPARATOR, MAX_MAILBOX_NAME_LENGTH } from './mailbox-name.js';

@@ -38,7 +38,7 @@ export interface OpenedMailbox {
 
 /**
  * Opens a mailbox by name in one round trip: its snapshot, keywords and (when asked) first unseen
- * UID; with claimRecent, the \Recent claim of a read-write session as claimRecent makes it (the
+ * UID; with claimRecent, the \Recent claim of a read-write session (mailbox_claim_recent; the
  * snapshot's recentUid is then the first UID recent for this session). Undefined when there is none.
  */
 export async function openMailbox(
@@ -81,24 +81,6 @@ export async function openMailbox(
   };
 }
 
-/**
- * Takes the \Recent flag for a read-write session: returns the first UID that is recent for it and
- * moves the mailbox's mark past everything up to uidnext so no other session sees them as recent.
- */
-export async function claimRecent(db: Db, mailboxId: number): Promise<number> {
-  // \Recent is advisory (RFC 3501 2.3.2): after a crash a message may be recent once more, so this
-  // commit need not wait for the WAL flush (set_config(..., true) lasts until the end of this
-  // statement's own transaction). It changes no modseq; those commits stay synchronous.
-  const { rows } = await db.query<{ previous: number }>(
-    `UPDATE mailboxes m SET recent_uid = m.uidnext
-     FROM (SELECT id, recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE) old,
-          (SELECT set_config('synchronous_commit', 'off', true)) async_commit
-     WHERE m.id = old.id RETURNING old.recent_uid AS previous`,
-    [mailboxId],
-  );
-  return rows[0]?.previous ?? Number.MAX_SAFE_INTEGER;
-}
-
 export interface MailboxChange {
   uid: number;
   modseq: number;
@@ -116,6 +98,28 @@ export async function changesSince(db: Db, mailboxId: number, modseq: number): P
     [mailboxId, modseq],
   );
   return rows;
+}
+
+/**
+ * A session's sync in one round trip (mailbox_changes, migration 076): changesSince's changes, and
+ * for a read-write session (claimAbove: its highest known UID) that has new messages to see, the
+ * \Recent claim (mailbox_claim_recent) first; recentFrom is then the first UID recent for it.
+ */
+export async function syncChanges(
+  db: Db,
+  mailboxId: number,
+  modseq: number,
+  claimAbove: number | undefined,
+): Promise<{ changes: MailboxChange[]; recentFrom: number | undefined }> {
+  const { rows } = await db.query<MailboxChange & { recent_from: number | null }>({
+    name: 'mail-store-sync-changes',
+    text: 'SELECT uid, modseq, flags, recent_from FROM mailbox_changes($1, $2, $3)',
+    values: [mailboxId, modseq, claimAbove ?? null],
+  });
+  return {
+    changes: rows.map(({ uid, modseq, flags }) => ({ uid, modseq, flags })),
+    recentFrom: rows[0]?.recent_from ?? undefined,
+  };
 }
 
 export interface MessageMeta {
@@ -300,15 +304,6 @@ export async function removeMessages(
   return { modseq: Number(rows[0]?.modseq ?? 0), uids: rows.map((r) => Number(r.uid)) };
 }
 
-/** The lowest UID without \Seen (for SELECT's UNSEEN code), or undefined. */
-export async function firstUnseenUid(db: Db, mailboxId: number): Promise<number | undefined> {
-  const { rows } = await db.query<{ uid: number | null }>(
-    `SELECT min(uid) AS uid FROM mailbox_messages WHERE mailbox_id = $1 AND NOT ('\\Seen' = ANY (flags))`,
-    [mailboxId],
-  );
-  return rows[0]?.uid ?? undefined;
-}
-
 /** UIDs expunged after modseq (QRESYNC VANISHED (EARLIER)); the log is kept, so the answer is exact. */
 export async function expungedSince(db: Db, mailboxId: number, modseq: number): Promise<number[]> {
   const { rows } = await db.query<{ uid: number }>(
@@ -316,13 +311,4 @@ export async function expungedSince(db: Db, mailboxId: number, modseq: number): 
     [mailboxId, modseq],
   );
   return rows.map((r) => r.uid);
-}
-
-/** Keywords in use in a mailbox (for the FLAGS response of SELECT). */
-export async function mailboxKeywords(db: Db, mailboxId: number): Promise<string[]> {
-  const { rows } = await db.query<{ flag: string }>(
-    `SELECT DISTINCT f AS flag FROM mailbox_messages, unnest(flags) f WHERE mailbox_id = $1 AND left(f, 1) <> '\\' ORDER BY 1`,
-    [mailboxId],
-  );
-  return rows.map((r) => r.flag);
 }
