@@ -2,13 +2,16 @@
 // process on a pool whose every query is counted, driven by a plain client over loopback. Counting
 // round trips (and this process's CPU per command) instead of timing keeps the figures meaningful
 // on a loaded machine. Usage: node --import tsx bench/imap-queries.ts [--messages 100] [--repeat 20]
+import { rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AccountStore, LoginGate, LoginThrottle, PostgresLoginFailureStore } from '@hermod/accounts';
-import { withTransaction } from '@hermod/db';
+import { createPool, migrate, type Pool, withTransaction } from '@hermod/db';
+import { freePort, PostgresCluster } from '@hermod/local-infra';
 import { silentLogger } from '@hermod/logging';
 import { appendToMailbox, resolveMailbox, writeBody } from '@hermod/mail-store';
-import { testDatabase } from '@hermod/test/harness';
+import { testWorkdir } from '@hermod/test/harness';
 import pg from 'pg';
 import { createCommandRegistry } from '../services/imap/src/commands/registry.js';
 import { ConnectionLimiter } from '../services/imap/src/server.js';
@@ -79,7 +82,27 @@ class Client {
 }
 
 async function main(): Promise<void> {
-  const db = await testDatabase();
+  // Its own PostgreSQL, stopped at the end (and its files removed).
+  const dir = await testWorkdir('imap-queries');
+  const cluster = new PostgresCluster({ dataDir: join(dir, 'pg'), port: await freePort() });
+  await cluster.init();
+  await cluster.start();
+  const pool = createPool({ connectionString: await cluster.createDatabase('hermod'), max: 5 });
+  await migrate(pool);
+  const db = { pool };
+  const stop = async () => {
+    await pool.end().catch(() => {});
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  };
+  try {
+    await measureAll(db);
+  } finally {
+    await stop();
+  }
+}
+
+async function measureAll(db: { pool: Pool }): Promise<void> {
   const accounts = new AccountStore(db.pool);
   const account = await accounts.create({ address: 'bench@example.com', password: PASSWORD });
   await withTransaction(db.pool, async (client) => {
@@ -240,7 +263,8 @@ async function main(): Promise<void> {
       `${r.name.padEnd(52)} ${r.queries.toFixed(1).padStart(7)}  ${(Number.isNaN(r.cpuUs) ? '-' : r.cpuUs.toFixed(0)).padStart(6)}\n`,
     );
   server.close();
-  process.exit(0);
 }
 
 await main();
+// Sessions keep their inactivity timers; the database is stopped, nothing is left to finish.
+process.exit(0);
