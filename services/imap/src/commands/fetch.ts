@@ -220,6 +220,8 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
   for (let i = 0; i < uids.length; i += BATCH) {
     let metas = await session.backend.messages(box.id, uids.slice(i, i + BATCH));
     if (args.changedSince !== undefined) metas = metas.filter((m) => m.modseq > args.changedSince!);
+    // Parsed structures of the whole batch in one round trip rather than one per message.
+    if (needsStructure(items)) await session.backend.prefetchStructures(metas.map((m) => m.bodyId));
     const flagged = new Set<number>();
     if (marksSeen) {
       const unseen = metas.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
@@ -268,6 +270,16 @@ function withFlagChange(session: ImapSession, items: FetchItem[]): FetchItem[] {
   return out;
 }
 
+function needsStructure(items: FetchItem[]): boolean {
+  return items.some(
+    (i) =>
+      (i.kind === 'simple' && ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name)) ||
+      (i.kind === 'section' && (i.section.kind !== 'full' || i.section.path.length > 0)) ||
+      i.kind === 'binary' ||
+      i.kind === 'preview',
+  );
+}
+
 async function writeMessage(
   session: ImapSession,
   seq: number,
@@ -275,14 +287,7 @@ async function writeMessage(
   items: FetchItem[],
 ): Promise<void> {
   let structure: CachedStructure | undefined;
-  const needsStructure = items.some(
-    (i) =>
-      (i.kind === 'simple' && ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name)) ||
-      (i.kind === 'section' && (i.section.kind !== 'full' || i.section.path.length > 0)) ||
-      i.kind === 'binary' ||
-      i.kind === 'preview',
-  );
-  if (needsStructure) structure = await session.backend.structure(meta.bodyId);
+  if (needsStructure(items)) structure = await session.backend.structure(meta.bodyId);
   // Any FLAGS untagged response must come before this FETCH starts, never inside it.
   session.announceKeywords(meta.flags);
   let line = `* ${session.fetchHead(seq, meta.uid)} (`;

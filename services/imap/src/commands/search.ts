@@ -31,6 +31,7 @@ export async function findMatches(
   const uids = box.uids.filter((uid) => !box.pendingExpunges.has(uid));
   for (let i = 0; i < uids.length; i += BATCH) {
     const metas = await session.backend.messages(box.id, uids.slice(i, i + BATCH));
+    if (want.headers && !want.body) await session.backend.prefetchHeaders(metas.map((m) => m.bodyId));
     for (const meta of metas) {
       const candidate: Candidate = { meta, seq: box.seqOf(meta.uid), recent: box.recent.has(meta.uid) };
       if (want.headers || want.body) {
@@ -55,16 +56,14 @@ export async function findMatches(
   return { found, modseqs };
 }
 
-/** The header block of a stored message, read from its cached structure's offsets. */
-export async function readHeader(
+/** The header block of a stored message, read from its cached structure's offsets (and the header cache). */
+export function readHeader(
   session: ImapSession,
   bodyId: number,
   headerEnd: number,
   chunkSize?: number,
 ): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of session.backend.readRange(bodyId, 0, headerEnd, chunkSize)) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  return session.backend.rootHeader(bodyId, headerEnd, chunkSize);
 }
 
 async function runSearch(

@@ -1,12 +1,15 @@
+import { ALL_RIGHTS } from '@hermod/mail-store';
 import {
   accessMailbox,
   followOwner,
   forgetSelected,
+  type MailboxAccess,
   rememberSelected,
   selectedOwner,
   selectedRights,
 } from '../acl/access.js';
 import { permanentFlagsFor } from '../acl/rights.js';
+import { classifyName } from '../acl/shared-namespace.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
@@ -38,14 +41,38 @@ async function open(session: ImapSession, args: SelectArgs, examine: boolean): P
     return { status: 'BAD', text: 'QRESYNC is not enabled' };
   if (args.condstore) session.enabled.add('CONDSTORE');
   deselect(session, true);
+  const rev2 = session.enabled.has('IMAP4REV2');
+  const user = session.user!;
   // SELECT and EXAMINE need r (RFC 4314 section 4); without a right to change anything, read-only.
-  const access = await accessMailbox(session, name, 'r');
-  const { box } = access;
-  followOwner(session, access);
-  const permanent = permanentFlagsFor(access.rights);
+  // An own mailbox carries every right, so it is opened in one round trip; another account's is
+  // looked up with the session's rights first.
+  const shared = classifyName(name).kind !== 'own' ? await accessMailbox(session, name, 'r') : undefined;
+  const rights = shared?.rights ?? ALL_RIGHTS;
+  const permanent = permanentFlagsFor(rights);
   const readOnly = examine || permanent === undefined;
-  const snapshot = await session.backend.snapshot(box.id);
-  if (!snapshot) return no('No such mailbox', 'NONEXISTENT');
+  // One round trip: the mailbox, its snapshot and keywords, the \Recent claim, the first unseen UID.
+  const box = await session.backend.openMailbox(shared?.ownerId ?? user.id, shared?.ownName ?? name, {
+    claimRecent: !readOnly,
+    firstUnseen: !rev2,
+  });
+  if (!box) return no('No such mailbox', 'NONEXISTENT');
+  const access: MailboxAccess = shared ?? {
+    box: {
+      id: box.id,
+      name: box.name,
+      specialUse: box.specialUse,
+      uidvalidity: box.snapshot.uidvalidity,
+      uidnext: box.snapshot.uidnext,
+      highestmodseq: box.snapshot.highestmodseq,
+    },
+    ownerId: user.id,
+    ownName: box.name,
+    name: box.name,
+    rights,
+    shared: false,
+  };
+  followOwner(session, access);
+  const { snapshot, keywords, firstUnseen: unseen } = box;
   const selected = new SelectedMailbox(
     box.id,
     access.name,
@@ -54,13 +81,7 @@ async function open(session: ImapSession, args: SelectArgs, examine: boolean): P
     snapshot.uids,
     snapshot.highestmodseq,
   );
-  const rev2 = session.enabled.has('IMAP4REV2');
-  // Independent lookups, on separate pooled connections at once rather than one after another.
-  const [recentFrom, keywords, unseen] = await Promise.all([
-    readOnly ? snapshot.recentUid : session.backend.claimRecent(box.id),
-    session.backend.keywords(box.id),
-    rev2 ? undefined : session.backend.firstUnseenUid(box.id),
-  ]);
+  const recentFrom = snapshot.recentUid;
   for (const uid of snapshot.uids) if (uid >= recentFrom) selected.recent.add(uid);
   for (const keyword of keywords) selected.keywords.add(keyword);
   const flags = `${PERMANENT_FLAGS}${[...selected.keywords].map((k) => ` ${k}`).join('')}`;

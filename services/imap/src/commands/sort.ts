@@ -16,7 +16,9 @@ export async function threadInputs(session: ImapSession, key: SearchKey): Promis
   const { found } = await findMatches(session, key);
   const out: ThreadInput[] = [];
   for (let i = 0; i < found.length; i += 500) {
-    for (const meta of await session.backend.messages(box.id, found.slice(i, i + 500))) {
+    const metas = await session.backend.messages(box.id, found.slice(i, i + 500));
+    await session.backend.prefetchHeaders(metas.map((m) => m.bodyId));
+    for (const meta of metas) {
       const { root } = await session.backend.structure(meta.bodyId);
       const header = await readHeader(session, meta.bodyId, root.bodyStart, meta.chunkSize);
       const fields = splitHeaderFields(header, 0, header.length);

@@ -1,10 +1,12 @@
 import type { MailboxStatus } from '@hermod/mail-store';
 import { accessMailbox } from '../acl/access.js';
+import { classifyName } from '../acl/shared-namespace.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
 import type { Token } from '../protocol/parser.js';
+import type { ImapSession } from '../session/session.js';
 import { authenticated } from '../session/states.js';
-import { defineCommand, ok } from './command.js';
+import { defineCommand, no, ok } from './command.js';
 import { encodeName } from './list.js';
 
 const ITEMS = [
@@ -57,11 +59,20 @@ export const statusCommand = defineCommand({
   },
   async run(session, { mailbox, items }) {
     if (items.includes('HIGHESTMODSEQ')) session.enableCondstore();
-    const { box } = await accessMailbox(session, mailbox, 'r');
-    const status = await session.backend.mailboxStatus(box.id);
+    // An own mailbox: status by name in one round trip; another account's needs r (RFC 4314).
+    const box =
+      classifyName(mailbox).kind === 'own'
+        ? await session.backend.mailboxStatusByName(session.user!.id, mailbox)
+        : await sharedStatus(session, mailbox);
+    if (!box) return no('No such mailbox', 'NONEXISTENT');
     session.untagged(
-      `STATUS ${encodeName(session, mailbox)} (${statusItems(items, status, box.id).join(' ')})`,
+      `STATUS ${encodeName(session, mailbox)} (${statusItems(items, box.status, box.id).join(' ')})`,
     );
     return ok('STATUS completed');
   },
 });
+
+async function sharedStatus(session: ImapSession, mailbox: string) {
+  const { box } = await accessMailbox(session, mailbox, 'r');
+  return { id: box.id, status: await session.backend.mailboxStatus(box.id) };
+}

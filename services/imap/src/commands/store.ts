@@ -86,16 +86,14 @@ async function runStore(session: ImapSession, args: StoreArgs, byUid: boolean) {
   // Non-silent STORE reports the flags of every message named (changed or not); .SILENT only MODSEQ.
   const changed = new Map(result.changed.map((c) => [c.uid, c]));
   const refused = new Set(result.modified);
+  const named = uids.filter((uid) => !refused.has(uid));
   const report = args.silent
     ? condstore
       ? result.changed
       : []
-    : (
-        await session.backend.messages(
-          box.id,
-          uids.filter((uid) => !refused.has(uid)),
-        )
-      ).map((m) => changed.get(m.uid) ?? m);
+    : named.every((uid) => changed.has(uid))
+      ? named.map((uid) => changed.get(uid)!) // all changed: the update returned their flags
+      : (await session.backend.messages(box.id, named)).map((m) => changed.get(m.uid) ?? m);
   for (const change of report) {
     const seq = box.seqOf(change.uid);
     if (seq === 0) continue;

@@ -414,13 +414,15 @@ export class ImapSession {
     const box = this.selected;
     if (!box || this.closed) return;
     this.dirty = false;
-    const changes = await this.backend.changesSince(box.id, box.knownModseq);
+    // One round trip: the changes and, for a read-write view with new messages, the \Recent claim.
+    const { changes, recentFrom } = await this.backend.syncChanges(
+      box.id,
+      box.knownModseq,
+      box.readOnly ? undefined : box.maxUid,
+    );
     if (this.selected !== box) return;
     const { added, flags } = box.absorb(changes);
-    if (added.length > 0 && !box.readOnly) {
-      const recentFrom = await this.backend.claimRecent(box.id);
-      for (const uid of added) if (uid >= recentFrom) box.recent.add(uid);
-    }
+    if (recentFrom !== undefined) for (const uid of added) if (uid >= recentFrom) box.recent.add(uid);
     if (allowExpunge && box.pendingExpunges.size > 0) this.reportExpunges([...box.pendingExpunges]);
     if (added.length > 0) {
       this.untagged(`${box.exists} EXISTS`);

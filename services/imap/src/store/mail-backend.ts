@@ -2,9 +2,9 @@ import { type Pool, withTransaction } from '@hermod/db';
 import {
   type AclChange,
   accountQuota,
+  appendSmallMessage,
   appendToMailbox,
   changesSince,
-  claimRecent,
   copyMessages,
   createMailbox,
   deleteAcl,
@@ -14,7 +14,6 @@ import {
   type FlagOperation,
   findMailbox,
   findSharedMailbox,
-  firstUnseenUid,
   getAcl,
   getMetadata,
   isOwnerIdentifier,
@@ -22,15 +21,18 @@ import {
   listSharedMailboxes,
   listSubscriptions,
   loadBodyStructure,
+  loadBodyStructures,
   loadSnapshot,
   MAILBOX_SEPARATOR,
   type MetadataDepth,
-  mailboxKeywords,
   mailboxRights,
   mailboxStatus,
+  mailboxStatusByName,
   messagesByUid,
   moveMessages,
+  openMailbox,
   readBody,
+  readBodyPrefixes,
   readBodyRange,
   removeMessages,
   renameMailbox,
@@ -40,6 +42,7 @@ import {
   setSubscribed,
   storeFlags,
   subscribeShared,
+  syncChanges,
   updateFlags,
   writeBody,
 } from '@hermod/mail-store';
@@ -253,6 +256,16 @@ export class MailBackend {
     return mailboxStatus(this.pool, mailboxId);
   }
 
+  /** STATUS by name: the mailbox's id and counters in one round trip. */
+  mailboxStatusByName(accountId: number, name: string) {
+    return mailboxStatusByName(this.pool, accountId, name);
+  }
+
+  /** SELECT/EXAMINE in one round trip (with the \Recent claim of a read-write open). */
+  openMailbox(accountId: number, name: string, options: { claimRecent: boolean; firstUnseen: boolean }) {
+    return openMailbox(this.pool, accountId, name, options);
+  }
+
   snapshot(mailboxId: number) {
     return loadSnapshot(this.pool, mailboxId);
   }
@@ -261,20 +274,13 @@ export class MailBackend {
     return expungedSince(this.pool, mailboxId, modseq);
   }
 
-  keywords(mailboxId: number) {
-    return mailboxKeywords(this.pool, mailboxId);
-  }
-
-  firstUnseenUid(mailboxId: number) {
-    return firstUnseenUid(this.pool, mailboxId);
-  }
-
-  claimRecent(mailboxId: number) {
-    return claimRecent(this.pool, mailboxId);
-  }
-
   changesSince(mailboxId: number, modseq: number) {
     return changesSince(this.pool, mailboxId, modseq);
+  }
+
+  /** A session's sync: changes since modseq, with the \Recent claim when claimAbove is given (one round trip). */
+  syncChanges(mailboxId: number, modseq: number, claimAbove: number | undefined) {
+    return syncChanges(this.pool, mailboxId, modseq, claimAbove);
   }
 
   messages(mailboxId: number, uids: number[]) {
@@ -327,9 +333,7 @@ export class MailBackend {
     toMailboxId: number,
     targetAccountId = accountId,
   ) {
-    const result = await withTransaction(this.pool, (client) =>
-      copyMessages(client, fromMailboxId, uids, toMailboxId),
-    );
+    const result = await copyMessages(this.pool, fromMailboxId, uids, toMailboxId);
     if (result.pairs.length > 0)
       this.publisher.publish({
         accountId: targetAccountId,
@@ -348,9 +352,7 @@ export class MailBackend {
     toMailboxId: number,
     targetAccountId = accountId,
   ) {
-    const result = await withTransaction(this.pool, (client) =>
-      moveMessages(client, fromMailboxId, uids, toMailboxId),
-    );
+    const result = await moveMessages(this.pool, fromMailboxId, uids, toMailboxId);
     if (result.pairs.length > 0) {
       this.publisher.publish({
         accountId: targetAccountId,
@@ -376,22 +378,33 @@ export class MailBackend {
     mailboxId: number,
     messages: Array<{ chunks: Buffer[]; flags: string[]; internalDate: Date }>,
   ) {
-    const results = await withTransaction(this.pool, async (client) => {
-      const out = [];
-      for (const message of messages) {
-        const body = await writeBody(client, message.chunks);
-        out.push(
-          await appendToMailbox(client, {
-            mailboxId,
-            bodyId: body.bodyId,
-            size: body.size,
-            internalDate: message.internalDate,
-            flags: [...message.flags].sort(),
-          }),
-        );
-      }
-      return out;
-    });
+    const [only] = messages;
+    // One message with a body of one chunk (the usual APPEND): one statement, no transaction.
+    const small =
+      only && messages.length === 1
+        ? await appendSmallMessage(this.pool, mailboxId, only.chunks, {
+            internalDate: only.internalDate,
+            flags: [...only.flags].sort(),
+          })
+        : undefined;
+    const results = small
+      ? [small]
+      : await withTransaction(this.pool, async (client) => {
+          const out = [];
+          for (const message of messages) {
+            const body = await writeBody(client, message.chunks);
+            out.push(
+              await appendToMailbox(client, {
+                mailboxId,
+                bodyId: body.bodyId,
+                size: body.size,
+                internalDate: message.internalDate,
+                flags: [...message.flags].sort(),
+              }),
+            );
+          }
+          return out;
+        });
     const last = results[results.length - 1];
     if (last)
       this.publisher.publish({
@@ -488,6 +501,35 @@ export class MailBackend {
     const header = Buffer.concat(chunks);
     if (header.length <= HEADER_CACHE_MAX_ENTRY && !hit) this.headers.set(bodyId, header);
     return header;
+  }
+
+  /**
+   * Fills the structure cache for a batch of messages (FETCH ENVELOPE/BODYSTRUCTURE of a list view)
+   * in one round trip; bodies parsed by no one yet are left to structure().
+   */
+  async prefetchStructures(bodyIds: readonly number[]): Promise<void> {
+    const unknown = bodyIds.filter((id) => !this.structures.has(id));
+    if (unknown.length === 0) return;
+    for (const [id, stored] of await loadBodyStructures<unknown>(this.pool, unknown))
+      if (isCurrentStructure(stored)) this.remember(id, stored);
+  }
+
+  /**
+   * Fills the structure and header caches for a batch of messages in at most two round trips (SEARCH
+   * and SORT on headers read every message's header; one query each would cost a round trip per
+   * message). What cannot be had this way (no stored structure yet, a header beyond the first chunk)
+   * is left to structure() and rootHeader().
+   */
+  async prefetchHeaders(bodyIds: readonly number[]): Promise<void> {
+    await this.prefetchStructures(bodyIds);
+    const wanted: Array<{ bodyId: number; end: number }> = [];
+    for (const bodyId of new Set(bodyIds)) {
+      const end = this.structures.get(bodyId)?.root.bodyStart;
+      if (end === undefined || end > HEADER_CACHE_MAX_ENTRY) continue;
+      if (this.headers.get(bodyId)?.length !== end) wanted.push({ bodyId, end });
+    }
+    for (const [bodyId, header] of await readBodyPrefixes(this.pool, wanted))
+      if (header.length > 0) this.headers.set(bodyId, header);
   }
 
   /** Whole body in memory (SEARCH BODY/TEXT); callers bound the size. */

@@ -73,7 +73,8 @@ export class LoginGate {
         challenge: bearerErrorChallenge(this.tokens?.issuer),
       };
     }
-    await this.throttle.succeeded(candidate.key);
+    // Nothing to clear when the check saw no live failures (saves a write on every ordinary login).
+    if (gate.failures > 0) await this.throttle.succeeded(candidate.key);
     return { ok: true, account };
   }
 
@@ -94,7 +95,8 @@ export class LoginGate {
       await this.sleep(await this.throttle.failed(remoteAddress, candidate.key));
       return { ok: false, reason: 'failed' };
     }
-    await this.throttle.succeeded(candidate.key);
+    // Nothing to clear when the check saw no live failures (saves a write on every ordinary login).
+    if (gate.failures > 0) await this.throttle.succeeded(candidate.key);
     return { ok: true, account };
   }
 }

@@ -57,14 +57,20 @@ export class LoginThrottle {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Whether a login for accountKey from remoteAddress may go on to the password check. */
-  async check(remoteAddress: string, accountKey: string): Promise<{ allowed: boolean; delayMs: number }> {
+  /**
+   * Whether a login for accountKey from remoteAddress may go on to the password check; failures is
+   * the larger live count of the two (0: a success has nothing to clear).
+   */
+  async check(
+    remoteAddress: string,
+    accountKey: string,
+  ): Promise<{ allowed: boolean; delayMs: number; failures: number }> {
     const { failures, locked } = await this.store.state(
       [clientKey(remoteAddress), accountKey],
       this.now(),
       this.policy,
     );
-    return { allowed: !locked, delayMs: locked ? this.delay(failures) : 0 };
+    return { allowed: !locked, delayMs: locked ? this.delay(failures) : 0, failures };
   }
 
   /** Counts a failed password against the client and the account; returns the delay before answering. */

@@ -1,4 +1,5 @@
-import type { PoolClient } from '@hermod/db';
+import type { Pool, PoolClient } from '@hermod/db';
+import { oneChunkBody, oneChunkBodyArgs } from './bodies.js';
 
 export interface AppendInput {
   mailboxId: number;
@@ -20,7 +21,7 @@ export interface AppendResult {
 
 /**
  * THE rule for adding messages to a mailbox (APPEND, COPY, MOVE here; mda's batch delivery statement
- * calls the same stored function): `mailbox_reserve` (migration 064) takes, under the mailbox row
+ * calls the same stored function): `mailbox_append` (migration 076) through `mailbox_reserve` (064) takes, under the mailbox row
  * lock, the next n UIDs and the next n modseqs, and the messages get them in the order of items, in
  * one statement inside the caller's transaction. UIDs strictly increase and are never reused, even
  * across crashes (a rolled-back transaction gives its UIDs back only because nothing else saw them).
@@ -33,19 +34,9 @@ export async function appendManyToMailbox(
   if (items.length === 0) return [];
   const { rows } = await client.query<{ first_uid: number; first_modseq: number; uidvalidity: number }>({
     name: 'mail-store-append',
-    text: `WITH reserved AS MATERIALIZED (
-       SELECT first_uid, first_modseq, uidvalidity FROM mailbox_reserve($1, $2)
-     ), inserted AS (
-       INSERT INTO mailbox_messages (mailbox_id, uid, body_id, size, internal_date, flags, modseq)
-       SELECT $1, r.first_uid + u.ord - 1, u.body_id, u.size, u.internal_date,
-              ARRAY(SELECT jsonb_array_elements_text($6::jsonb -> (u.ord::int - 1))), r.first_modseq + u.ord - 1
-       FROM reserved r,
-            unnest($3::bigint[], $4::int[], $5::timestamptz[]) WITH ORDINALITY AS u(body_id, size, internal_date, ord)
-     )
-     SELECT first_uid, first_modseq, uidvalidity FROM reserved`,
+    text: 'SELECT first_uid, first_modseq, uidvalidity FROM mailbox_append($1, $2::bigint[], $3::int[], $4::timestamptz[], $5::jsonb)',
     values: [
       mailboxId,
-      items.length,
       items.map((i) => i.bodyId),
       items.map((i) => i.size),
       items.map((i) => i.internalDate),
@@ -67,4 +58,42 @@ export async function appendToMailbox(client: PoolClient, input: AppendInput): P
   const { mailboxId, ...item } = input;
   const [result] = await appendManyToMailbox(client, mailboxId, [item]);
   return result!;
+}
+
+/**
+ * APPEND's usual case in one autocommitted statement: a body that fits one chunk is stored
+ * (message_body_store) and added by the same rule (mailbox_append), no transaction around them.
+ * Undefined, and nothing written, when the body is larger (the caller uses writeBody and
+ * appendManyToMailbox in a transaction).
+ */
+export async function appendSmallMessage(
+  db: Pool | PoolClient,
+  mailboxId: number,
+  chunks: Buffer[],
+  item: { internalDate: Date; flags: string[] },
+): Promise<(AppendResult & { bodyId: number; size: number }) | undefined> {
+  const body = oneChunkBody(chunks);
+  if (!body) return undefined;
+  const { rows } = await db.query<{
+    first_uid: number;
+    first_modseq: number;
+    uidvalidity: number;
+    id: number;
+  }>({
+    name: 'mail-store-append-small',
+    text: `SELECT a.first_uid, a.first_modseq, a.uidvalidity, b.id
+     FROM (SELECT message_body_store($1, $2, $3, $4) AS id) b
+     CROSS JOIN LATERAL mailbox_append($5, ARRAY[b.id], ARRAY[$1::int], ARRAY[$6::timestamptz], $7::jsonb) a`,
+    values: [...oneChunkBodyArgs(body), mailboxId, item.internalDate, JSON.stringify([item.flags])],
+  });
+  const row = rows[0];
+  if (!row) throw new Error(`mailbox ${mailboxId} does not exist`);
+  return {
+    mailboxId,
+    uid: Number(row.first_uid),
+    modseq: Number(row.first_modseq),
+    uidvalidity: Number(row.uidvalidity),
+    bodyId: Number(row.id),
+    size: body.size,
+  };
 }

@@ -18,6 +18,8 @@ export async function writeBody(
   client: PoolClient,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
 ): Promise<StoredBody> {
+  const small = Array.isArray(source) ? oneChunkBody(source as Buffer[]) : undefined;
+  if (small) return writeOneChunkBody(client, small);
   const { rows } = await client.query<{ id: number }>(
     "INSERT INTO message_bodies (size, sha256, chunk_size) VALUES (0, '\\x', $1) RETURNING id",
     [BODY_CHUNK_SIZE],
@@ -57,6 +59,35 @@ export async function writeBody(
     sha256,
   ]);
   return { bodyId, size, sha256 };
+}
+
+/** A body in memory that fits one chunk (most messages), with its size and hash; undefined if larger. */
+export function oneChunkBody(buffers: Buffer[]): { data: Buffer; size: number; sha256: Buffer } | undefined {
+  const size = buffers.reduce((n, b) => n + b.length, 0);
+  if (size > BODY_CHUNK_SIZE) return undefined;
+  const data = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, size);
+  return { data, size, sha256: createHash('sha256').update(data).digest() };
+}
+
+/** The arguments of message_body_store (migration 076) for a one-chunk body, from $first on. */
+export const oneChunkBodyArgs = (body: { data: Buffer; size: number; sha256: Buffer }) => [
+  body.size,
+  body.sha256,
+  BODY_CHUNK_SIZE,
+  body.data,
+];
+
+/** Row and chunk of a one-chunk body in one statement (message_body_store, migration 076). */
+async function writeOneChunkBody(
+  client: PoolClient,
+  body: { data: Buffer; size: number; sha256: Buffer },
+): Promise<StoredBody> {
+  const { rows } = await client.query<{ id: number }>({
+    name: 'mail-store-write-small-body',
+    text: 'SELECT message_body_store($1, $2, $3, $4) AS id',
+    values: oneChunkBodyArgs(body),
+  });
+  return { bodyId: rows[0]!.id, size: body.size, sha256: body.sha256 };
 }
 
 /**

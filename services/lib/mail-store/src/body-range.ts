@@ -55,3 +55,38 @@ export async function saveBodyStructure(
     headerSize,
   ]);
 }
+
+/** The cached parses of several bodies in one round trip (bodies without one are absent). */
+export async function loadBodyStructures<T>(db: Db, bodyIds: readonly number[]): Promise<Map<number, T>> {
+  const out = new Map<number, T>();
+  if (bodyIds.length === 0) return out;
+  const { rows } = await db.query<{ id: string; structure: T }>({
+    name: 'mail-store-load-structures',
+    text: 'SELECT id, structure FROM message_bodies WHERE id = ANY ($1::bigint[]) AND structure IS NOT NULL',
+    values: [[...new Set(bodyIds)]],
+  });
+  for (const row of rows) out.set(Number(row.id), row.structure);
+  return out;
+}
+
+/**
+ * The first bytes of several bodies in one round trip (top-level headers for SEARCH and SORT);
+ * only prefixes that lie within a body's first chunk are read, longer ones are absent.
+ */
+export async function readBodyPrefixes(
+  db: Db,
+  prefixes: ReadonlyArray<{ bodyId: number; end: number }>,
+): Promise<Map<number, Buffer>> {
+  const out = new Map<number, Buffer>();
+  if (prefixes.length === 0) return out;
+  const { rows } = await db.query<{ body_id: string; data: Buffer }>({
+    name: 'mail-store-read-prefixes',
+    text: `SELECT c.body_id, substring(c.data FROM 1 FOR p.len) AS data
+     FROM unnest($1::bigint[], $2::int[]) AS p(body_id, len)
+     JOIN message_body_chunks c ON c.body_id = p.body_id AND c.seq = 0
+     WHERE octet_length(c.data) >= p.len`,
+    values: [prefixes.map((p) => p.bodyId), prefixes.map((p) => p.end)],
+  });
+  for (const row of rows) out.set(Number(row.body_id), row.data);
+  return out;
+}

@@ -15,9 +15,21 @@ export {
   setAcl,
   subscribeShared,
 } from './acl.js';
-export { type AppendInput, type AppendResult, appendManyToMailbox, appendToMailbox } from './append.js';
+export {
+  type AppendInput,
+  type AppendResult,
+  appendManyToMailbox,
+  appendSmallMessage,
+  appendToMailbox,
+} from './append.js';
 export { BODY_CHUNK_SIZE, readBodies, readBody, type StoredBody, writeBody } from './bodies.js';
-export { loadBodyStructure, readBodyRange, saveBodyStructure } from './body-range.js';
+export {
+  loadBodyStructure,
+  loadBodyStructures,
+  readBodyPrefixes,
+  readBodyRange,
+  saveBodyStructure,
+} from './body-range.js';
 export {
   accountQuota,
   accountUsage,
@@ -31,29 +43,30 @@ export {
   type MailboxInfo,
   type MailboxStatus,
   mailboxStatus,
+  mailboxStatusByName,
   renameMailbox,
   setSubscribed,
 } from './mailbox-admin.js';
 export {
   type CopyResult,
   changesSince,
-  claimRecent,
   copyMessages,
   expungedSince,
   expungeMessages,
   type FlagOperation,
   type FlagUpdate,
-  firstUnseenUid,
   loadSnapshot,
   type MailboxChange,
   type MailboxSnapshot,
   type MessageMeta,
-  mailboxKeywords,
   messagesByUid,
   moveMessages,
   nextModseq,
+  type OpenedMailbox,
+  openMailbox,
   removeMessages,
   storeFlags,
+  syncChanges,
   updateFlags,
 } from './mailbox-messages.js';
 export { isValidMailboxName, MAILBOX_SEPARATOR, MAX_MAILBOX_NAME_LENGTH } from './mailbox-name.js';

@@ -126,15 +126,7 @@ export async function renameMailbox(
        ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq`,
       [source.id, moved.rows.map((r) => r.uid), highestmodseq],
     );
-    // Moving rows is the one change the usage triggers do not see (they count inserts and deletes).
-    await client.query(
-      `UPDATE mailboxes b SET message_count = u.n, message_bytes = u.bytes
-       FROM (SELECT x.id, count(m.uid) AS n, coalesce(sum(m.size), 0) AS bytes
-             FROM mailboxes x LEFT JOIN mailbox_messages m ON m.mailbox_id = x.id
-             WHERE x.id = ANY($1::bigint[]) GROUP BY x.id) u
-       WHERE b.id = u.id`,
-      [[source.id, target.id]],
-    );
+    // The counting triggers (migrations 032, 075) see the move: both mailboxes' counters follow.
     return;
   }
   const children = await client.query<{ name: string }>(
@@ -216,21 +208,41 @@ export interface MailboxStatus {
   highestmodseq: number;
 }
 
+/**
+ * STATUS from the mailbox row's counters (kept by the triggers of migrations 032 and 075 in the
+ * transaction of every write) rather than by counting its messages; RECENT is a range of the primary
+ * key (UIDs at or above recent_uid), usually empty.
+ */
+const statusColumns = `m.message_count::int AS messages, m.unseen_count::int AS unseen,
+  (SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = m.id AND mm.uid >= m.recent_uid)::int AS recent,
+  m.deleted_count::int AS deleted, m.deleted_bytes AS "deletedSize", m.message_bytes AS size,
+  m.uidnext, m.uidvalidity, m.highestmodseq`;
+
 export async function mailboxStatus(db: Db, mailboxId: number): Promise<MailboxStatus> {
-  const { rows } = await db.query<MailboxStatus>(
-    `SELECT count(mm.uid)::int AS messages,
-       count(mm.uid) FILTER (WHERE NOT ('\\Seen' = ANY (mm.flags)))::int AS unseen,
-       count(mm.uid) FILTER (WHERE mm.uid >= m.recent_uid)::int AS recent,
-       count(mm.uid) FILTER (WHERE '\\Deleted' = ANY (mm.flags))::int AS deleted,
-       coalesce(sum(mm.size) FILTER (WHERE '\\Deleted' = ANY (mm.flags)), 0)::bigint AS "deletedSize",
-       coalesce(sum(mm.size), 0)::bigint AS size,
-       m.uidnext, m.uidvalidity, m.highestmodseq
-     FROM mailboxes m LEFT JOIN mailbox_messages mm ON mm.mailbox_id = m.id
-     WHERE m.id = $1 GROUP BY m.id`,
-    [mailboxId],
-  );
+  const { rows } = await db.query<MailboxStatus>({
+    name: 'mail-store-mailbox-status',
+    text: `SELECT ${statusColumns} FROM mailboxes m WHERE m.id = $1`,
+    values: [mailboxId],
+  });
   if (!rows[0]) throw new MailboxError('NONEXISTENT', 'No such mailbox');
   return rows[0];
+}
+
+/** A mailbox's id and STATUS by name in one round trip (STATUS), undefined when there is none. */
+export async function mailboxStatusByName(
+  db: Db,
+  accountId: number,
+  name: string,
+): Promise<{ id: number; status: MailboxStatus } | undefined> {
+  const { rows } = await db.query<MailboxStatus & { id: number }>({
+    name: 'mail-store-mailbox-status-by-name',
+    text: `SELECT m.id, ${statusColumns} FROM mailboxes m WHERE m.account_id = $1 AND m.name = $2`,
+    values: [accountId, name],
+  });
+  const row = rows[0];
+  if (!row) return undefined;
+  const { id, ...status } = row;
+  return { id, status };
 }
 
 /** Total bytes an account stores, for QUOTA and APPEND checks. */
@@ -249,9 +261,14 @@ export async function accountQuota(
   db: Db,
   accountId: number,
 ): Promise<{ limit: number | null; bytes: number; messages: number }> {
-  const { rows } = await db.query<{ limit: number | null }>(
-    'SELECT quota_bytes AS "limit" FROM accounts WHERE id = $1',
-    [accountId],
-  );
-  return { limit: rows[0]?.limit ?? null, ...(await accountUsage(db, accountId)) };
+  // One round trip: the limit and the per-mailbox counters' sums (migration 032).
+  const { rows } = await db.query<{ limit: number | null; bytes: number; messages: number }>({
+    name: 'mail-store-account-quota',
+    text: `SELECT a.quota_bytes AS "limit",
+       (SELECT coalesce(sum(message_bytes), 0)::bigint FROM mailboxes WHERE account_id = a.id) AS bytes,
+       (SELECT coalesce(sum(message_count), 0)::int FROM mailboxes WHERE account_id = a.id) AS messages
+     FROM accounts a WHERE a.id = $1`,
+    values: [accountId],
+  });
+  return rows[0] ?? { limit: null, ...(await accountUsage(db, accountId)) };
 }

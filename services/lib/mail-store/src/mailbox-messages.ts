@@ -1,5 +1,4 @@
 import type { Pool, PoolClient } from '@hermod/db';
-import { appendManyToMailbox } from './append.js';
 
 type Db = Pool | PoolClient;
 
@@ -25,22 +24,61 @@ export async function loadSnapshot(db: Db, mailboxId: number): Promise<MailboxSn
   return { ...row, uids: row.uids.map(Number) };
 }
 
+/** What SELECT and EXAMINE report about a mailbox (mailbox_open, migration 076). */
+export interface OpenedMailbox {
+  id: number;
+  name: string;
+  specialUse: string | null;
+  snapshot: MailboxSnapshot;
+  /** Keywords in use (for the FLAGS response). */
+  keywords: string[];
+  /** The lowest UID without \Seen, when asked for and there is one. */
+  firstUnseen: number | undefined;
+}
+
 /**
- * Takes the \Recent flag for a read-write session: returns the first UID that is recent for it and
- * moves the mailbox's mark past everything up to uidnext so no other session sees them as recent.
+ * Opens a mailbox by name in one round trip: its snapshot, keywords and (when asked) first unseen
+ * UID; with claimRecent, the \Recent claim of a read-write session (mailbox_claim_recent; the
+ * snapshot's recentUid is then the first UID recent for this session). Undefined when there is none.
  */
-export async function claimRecent(db: Db, mailboxId: number): Promise<number> {
-  // \Recent is advisory (RFC 3501 2.3.2): after a crash a message may be recent once more, so this
-  // commit need not wait for the WAL flush (set_config(..., true) lasts until the end of this
-  // statement's own transaction). It changes no modseq; those commits stay synchronous.
-  const { rows } = await db.query<{ previous: number }>(
-    `UPDATE mailboxes m SET recent_uid = m.uidnext
-     FROM (SELECT id, recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE) old,
-          (SELECT set_config('synchronous_commit', 'off', true)) async_commit
-     WHERE m.id = old.id RETURNING old.recent_uid AS previous`,
-    [mailboxId],
-  );
-  return rows[0]?.previous ?? Number.MAX_SAFE_INTEGER;
+export async function openMailbox(
+  db: Db,
+  accountId: number,
+  name: string,
+  options: { claimRecent: boolean; firstUnseen: boolean },
+): Promise<OpenedMailbox | undefined> {
+  const { rows } = await db.query<{
+    id: number;
+    name: string;
+    special_use: string | null;
+    uidvalidity: number;
+    uidnext: number;
+    highestmodseq: number;
+    recent_from: number;
+    uids: Array<number | string>;
+    keywords: string[];
+    first_unseen: number | null;
+  }>({
+    name: 'mail-store-open-mailbox',
+    text: 'SELECT * FROM mailbox_open($1, $2, $3, $4)',
+    values: [accountId, name, options.claimRecent, options.firstUnseen],
+  });
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    name: row.name,
+    specialUse: row.special_use,
+    snapshot: {
+      uids: row.uids.map(Number),
+      highestmodseq: row.highestmodseq,
+      uidnext: row.uidnext,
+      uidvalidity: row.uidvalidity,
+      recentUid: row.recent_from,
+    },
+    keywords: row.keywords,
+    firstUnseen: row.first_unseen ?? undefined,
+  };
 }
 
 export interface MailboxChange {
@@ -60,6 +98,28 @@ export async function changesSince(db: Db, mailboxId: number, modseq: number): P
     [mailboxId, modseq],
   );
   return rows;
+}
+
+/**
+ * A session's sync in one round trip (mailbox_changes, migration 076): changesSince's changes, and
+ * for a read-write session (claimAbove: its highest known UID) that has new messages to see, the
+ * \Recent claim (mailbox_claim_recent) first; recentFrom is then the first UID recent for it.
+ */
+export async function syncChanges(
+  db: Db,
+  mailboxId: number,
+  modseq: number,
+  claimAbove: number | undefined,
+): Promise<{ changes: MailboxChange[]; recentFrom: number | undefined }> {
+  const { rows } = await db.query<MailboxChange & { recent_from: number | null }>({
+    name: 'mail-store-sync-changes',
+    text: 'SELECT uid, modseq, flags, recent_from FROM mailbox_changes($1, $2, $3)',
+    values: [mailboxId, modseq, claimAbove ?? null],
+  });
+  return {
+    changes: rows.map(({ uid, modseq, flags }) => ({ uid, modseq, flags })),
+    recentFrom: rows[0]?.recent_from ?? undefined,
+  };
 }
 
 export interface MessageMeta {
@@ -175,60 +235,56 @@ export interface CopyResult {
 
 /**
  * Copies messages (the body is shared, never duplicated) with consecutive new UIDs in the target,
- * by the one append rule (each copy its own UID and modseq); `modseq` is the highest of them.
+ * by the one allocation rule (`mailbox_copy`, migration 076, through `mailbox_reserve`: each copy its
+ * own UID and modseq, in source UID order); `modseq` is the highest of them. One statement: on the
+ * pool it is autocommitted (one round trip), on a client it joins the caller's transaction.
  */
 export async function copyMessages(
-  client: PoolClient,
+  db: Db,
   fromMailboxId: number,
   uids: number[],
   toMailboxId: number,
 ): Promise<CopyResult> {
-  const sources = await client.query<{
-    uid: number;
-    body_id: number;
-    size: number;
-    internal_date: Date;
-    flags: string[];
-  }>(
-    'SELECT uid, body_id, size, internal_date, flags FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) ORDER BY uid',
-    [fromMailboxId, uids],
-  );
-  const copies = await appendManyToMailbox(
-    client,
-    toMailboxId,
-    sources.rows.map((r) => ({
-      bodyId: r.body_id,
-      size: r.size,
-      internalDate: r.internal_date,
-      flags: r.flags,
-    })),
-  );
-  const last = copies[copies.length - 1];
+  const { rows } = await db.query<{ source: number; target: number; modseq: number; uidvalidity: number }>({
+    name: 'mail-store-copy',
+    text: 'SELECT source, target, modseq, uidvalidity FROM mailbox_copy($1, $2::bigint[], $3)',
+    values: [fromMailboxId, uids, toMailboxId],
+  });
+  return copyResult(rows);
+}
+
+function copyResult(rows: Array<{ source: number; target: number; modseq: number; uidvalidity: number }>) {
+  const last = rows[rows.length - 1];
   return {
-    uidvalidity: last?.uidvalidity ?? 0,
-    pairs: sources.rows.map((r, i): [number, number] => [r.uid, copies[i]!.uid]),
-    modseq: last?.modseq ?? 0,
+    uidvalidity: Number(last?.uidvalidity ?? 0),
+    pairs: rows.map((r): [number, number] => [Number(r.source), Number(r.target)]),
+    modseq: Number(last?.modseq ?? 0),
   };
 }
 
 /**
  * MOVE: copy by the append rule, then remove the originals by the expunge rule (`mailbox_expunge`,
- * migration 064: one new modseq of the source for all of them, logged for QRESYNC), in the caller's
- * transaction.
+ * migration 064: one new modseq of the source for all of them, logged for QRESYNC), in one
+ * transaction and one round trip (`mailbox_move`, migration 076); on a client it joins the caller's.
  */
 export async function moveMessages(
-  client: PoolClient,
+  db: Db,
   fromMailboxId: number,
   uids: number[],
   toMailboxId: number,
 ): Promise<CopyResult & { expungeModseq: number }> {
-  const copied = await copyMessages(client, fromMailboxId, uids, toMailboxId);
-  const removed = await removeMessages(
-    client,
-    fromMailboxId,
-    copied.pairs.map(([source]) => source),
-  );
-  return { ...copied, expungeModseq: removed.modseq };
+  const { rows } = await db.query<{
+    source: number;
+    target: number;
+    modseq: number;
+    uidvalidity: number;
+    expunge_modseq: number;
+  }>({
+    name: 'mail-store-move',
+    text: 'SELECT source, target, modseq, uidvalidity, expunge_modseq FROM mailbox_move($1, $2::bigint[], $3)',
+    values: [fromMailboxId, uids, toMailboxId],
+  });
+  return { ...copyResult(rows), expungeModseq: Number(rows[0]?.expunge_modseq ?? 0) };
 }
 
 /**
@@ -248,15 +304,6 @@ export async function removeMessages(
   return { modseq: Number(rows[0]?.modseq ?? 0), uids: rows.map((r) => Number(r.uid)) };
 }
 
-/** The lowest UID without \Seen (for SELECT's UNSEEN code), or undefined. */
-export async function firstUnseenUid(db: Db, mailboxId: number): Promise<number | undefined> {
-  const { rows } = await db.query<{ uid: number | null }>(
-    `SELECT min(uid) AS uid FROM mailbox_messages WHERE mailbox_id = $1 AND NOT ('\\Seen' = ANY (flags))`,
-    [mailboxId],
-  );
-  return rows[0]?.uid ?? undefined;
-}
-
 /** UIDs expunged after modseq (QRESYNC VANISHED (EARLIER)); the log is kept, so the answer is exact. */
 export async function expungedSince(db: Db, mailboxId: number, modseq: number): Promise<number[]> {
   const { rows } = await db.query<{ uid: number }>(
@@ -264,13 +311,4 @@ export async function expungedSince(db: Db, mailboxId: number, modseq: number): 
     [mailboxId, modseq],
   );
   return rows.map((r) => r.uid);
-}
-
-/** Keywords in use in a mailbox (for the FLAGS response of SELECT). */
-export async function mailboxKeywords(db: Db, mailboxId: number): Promise<string[]> {
-  const { rows } = await db.query<{ flag: string }>(
-    `SELECT DISTINCT f AS flag FROM mailbox_messages, unnest(flags) f WHERE mailbox_id = $1 AND left(f, 1) <> '\\' ORDER BY 1`,
-    [mailboxId],
-  );
-  return rows.map((r) => r.flag);
 }

@@ -1,0 +1,271 @@
+// PostgreSQL round trips per IMAP command: the imap service's session and storage, built in this
+// process on a pool whose every query is counted, driven by a plain client over loopback. Counting
+// round trips (and this process's CPU per command) instead of timing keeps the figures meaningful
+// on a loaded machine. Usage: node --import tsx bench/imap-queries.ts [--messages 100] [--repeat 20]
+import { rm } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AccountStore, LoginGate, LoginThrottle, PostgresLoginFailureStore } from '@hermod/accounts';
+import { createPool, migrate, type Pool, withTransaction } from '@hermod/db';
+import { freePort, PostgresCluster } from '@hermod/local-infra';
+import { silentLogger } from '@hermod/logging';
+import { appendToMailbox, resolveMailbox, writeBody } from '@hermod/mail-store';
+import { testWorkdir } from '@hermod/test/harness';
+import pg from 'pg';
+import { createCommandRegistry } from '../services/imap/src/commands/registry.js';
+import { ConnectionLimiter } from '../services/imap/src/server.js';
+import { ImapSession, type SessionDependencies } from '../services/imap/src/session/session.js';
+import { MailBackend } from '../services/imap/src/store/mail-backend.js';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '100' },
+    repeat: { type: 'string', default: '20' },
+    // Prints each statement as it is sent (to see which ones a command issues).
+    show: { type: 'boolean', default: false },
+  },
+});
+const MESSAGES = Number(values.messages);
+const REPEAT = Number(values.repeat);
+const PASSWORD = 'bench-password-1';
+
+function message(n: number): Buffer {
+  return Buffer.from(
+    `From: Sender ${n} <sender${n}@example.net>\r\nTo: bench@example.com\r\nSubject: bench message ${n}\r\n` +
+      `Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <b${n}@example.net>\r\nMIME-Version: 1.0\r\n` +
+      `Content-Type: text/plain; charset=utf-8\r\n\r\n${'line of text\r\n'.repeat(40)}`,
+  );
+}
+
+/** One command at a time; resolves on the tagged reply (the commands here send no literal-heavy replies that matter). */
+class Client {
+  private buffer = '';
+  private waiting: { tag: string; resolve: (line: string) => void } | undefined;
+  private n = 0;
+  readonly greeted: Promise<void>;
+
+  constructor(private readonly socket: Socket) {
+    this.greeted = new Promise((resolve) => {
+      this.waiting = { tag: '*', resolve: () => resolve() };
+    });
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      this.buffer += d;
+      for (let lf = this.buffer.indexOf('\n'); lf >= 0; lf = this.buffer.indexOf('\n')) {
+        const line = this.buffer.slice(0, lf);
+        this.buffer = this.buffer.slice(lf + 1);
+        const w = this.waiting;
+        if (w && line.startsWith(`${w.tag} `)) {
+          this.waiting = undefined;
+          w.resolve(line);
+        }
+      }
+    });
+  }
+
+  command(text: string, literal?: Buffer): Promise<string> {
+    const tag = `q${++this.n}`;
+    return new Promise((resolve) => {
+      this.waiting = { tag, resolve };
+      if (literal)
+        this.socket.write(
+          Buffer.concat([
+            Buffer.from(`${tag} ${text} {${literal.length}+}\r\n`),
+            literal,
+            Buffer.from('\r\n'),
+          ]),
+        );
+      else this.socket.write(`${tag} ${text}\r\n`);
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  // Its own PostgreSQL, stopped at the end (and its files removed).
+  const dir = await testWorkdir('imap-queries');
+  const cluster = new PostgresCluster({ dataDir: join(dir, 'pg'), port: await freePort() });
+  await cluster.init();
+  await cluster.start();
+  const pool = createPool({ connectionString: await cluster.createDatabase('hermod'), max: 5 });
+  await migrate(pool);
+  const db = { pool };
+  const stop = async () => {
+    await pool.end().catch(() => {});
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  };
+  try {
+    await measureAll(db);
+  } finally {
+    await stop();
+  }
+}
+
+async function measureAll(db: { pool: Pool }): Promise<void> {
+  const accounts = new AccountStore(db.pool);
+  const account = await accounts.create({ address: 'bench@example.com', password: PASSWORD });
+  await withTransaction(db.pool, async (client) => {
+    const inbox = await resolveMailbox(client, account.id, 'INBOX');
+    for (let i = 0; i < MESSAGES; i++) {
+      const body = await writeBody(client, [message(i)]);
+      await appendToMailbox(client, {
+        mailboxId: inbox.id,
+        bodyId: body.bodyId,
+        size: body.size,
+        internalDate: new Date(),
+        flags: i % 3 === 0 ? ['\\Seen'] : [],
+      });
+    }
+  });
+
+  // Every statement any part of the service sends counts, BEGIN and COMMIT included.
+  let queries = 0;
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  (pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (
+    this: pg.Client,
+    ...args: unknown[]
+  ) {
+    queries++;
+    if (values.show) {
+      const first = args[0] as string | { text?: string };
+      const text = typeof first === 'string' ? first : (first?.text ?? '');
+      process.stdout.write(`  sql: ${text.replace(/\s+/g, ' ').slice(0, 110)}\n`);
+    }
+    return query.apply(this, args);
+  };
+  const backend = new MailBackend(db.pool, { publish() {} });
+  const limiter = new ConnectionLimiter(1000, 1000);
+  const deps: SessionDependencies = {
+    backend,
+    commands: createCommandRegistry(),
+    limits: {
+      maxLineLength: 65_536,
+      maxLiteralSize: 50 * 1024 * 1024,
+      appendLimit: 50 * 1024 * 1024,
+      metadataMaxSize: 65_536,
+      metadataMaxEntries: 100,
+      maxNonSyncLiteral: 50 * 1024 * 1024,
+      nestingBeforeLogin: 10,
+      nestingAfterLogin: 100,
+      idleTimeoutMs: 30 * 60_000,
+      idleCommandTimeoutMs: 60_000,
+      maxAuthFailures: 3,
+      maxQueuedCommands: 64,
+      notifyMaxQueue: 1000,
+    },
+    logger: silentLogger(),
+    tlsContext: undefined,
+    loginGuard: new LoginGate(
+      accounts,
+      new LoginThrottle(new PostgresLoginFailureStore(db.pool, () => {}), {
+        threshold: 100,
+        windowMs: 60_000,
+        lockoutMs: 60_000,
+        baseDelayMs: 0,
+        maxDelayMs: 0,
+      }),
+    ),
+    refused: () => {},
+    userGuard: limiter,
+    allowPlaintextAuth: true,
+    literalMinus: true,
+    hostname: 'bench.example.com',
+    changes: { add() {}, remove() {} },
+  };
+  const server: Server = createServer((socket) => {
+    new ImapSession(socket, deps, { secure: false, remoteAddress: '127.0.0.1' }).start();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const open = async () => {
+    const socket = await new Promise<Socket>((resolve) => {
+      const s: Socket = connect(port, '127.0.0.1', () => resolve(s));
+    });
+    const client = new Client(socket);
+    await client.greeted;
+    return { client, socket };
+  };
+
+  const rows: Array<{ name: string; queries: number; cpuUs: number }> = [];
+  const measure = async (name: string, run: () => Promise<unknown>) => {
+    if (values.show) process.stdout.write(`${name}\n`);
+    await run(); // warm caches and prepared statements
+    const q0 = queries;
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < REPEAT; i++) await run();
+    const cpu = process.cpuUsage(cpu0);
+    rows.push({ name, queries: (queries - q0) / REPEAT, cpuUs: (cpu.user + cpu.system) / REPEAT });
+  };
+
+  await measure('LOGIN + LOGOUT', async () => {
+    const { client, socket } = await open();
+    await client.command(`LOGIN bench@example.com "${PASSWORD}"`);
+    await client.command('LOGOUT');
+    socket.destroy();
+  });
+  const { client } = await open();
+  const expect = async (text: string, literal?: Buffer) => {
+    const line = await client.command(text, literal);
+    if (!/^\S+ OK/.test(line)) throw new Error(`${text}: ${line}`);
+  };
+  await expect(`LOGIN bench@example.com "${PASSWORD}"`);
+  await measure('STATUS (MESSAGES UNSEEN UIDNEXT)', () => expect('STATUS INBOX (MESSAGES UNSEEN UIDNEXT)'));
+  await measure('STATUS (all items)', () =>
+    expect('STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN SIZE HIGHESTMODSEQ DELETED)'),
+  );
+  await measure('LIST "" *', () => expect('LIST "" "*"'));
+  await measure('EXAMINE', () => expect('EXAMINE INBOX'));
+  await measure('SELECT', () => expect('SELECT INBOX'));
+  await measure('NOOP', () => expect('NOOP'));
+  // Caches cold: a new backend (as on a restarted or other replica); structures already stored in
+  // PostgreSQL by the first pass, which parses every message once.
+  const cold = async (name: string, text: string) => {
+    deps.backend = new MailBackend(db.pool, { publish() {} });
+    const q0 = queries;
+    await expect(text);
+    rows.push({ name: `${name} (caches cold)`, queries: queries - q0, cpuUs: Number.NaN });
+  };
+  await expect('FETCH 1:* ENVELOPE');
+  await cold('FETCH 1:* ENVELOPE', 'FETCH 1:* ENVELOPE');
+  await cold('SEARCH SUBJECT "message 7"', 'SEARCH SUBJECT "message 7"');
+  await measure('FETCH 1:10 FLAGS', () => expect('FETCH 1:10 FLAGS'));
+  await measure('UID FETCH 1:* (UID FLAGS)', () => expect('UID FETCH 1:* (UID FLAGS)'));
+  await measure('FETCH 1:10 ENVELOPE', () => expect('FETCH 1:10 ENVELOPE'));
+  await measure('FETCH 1:10 BODYSTRUCTURE', () => expect('FETCH 1:10 BODYSTRUCTURE'));
+  await measure('FETCH 1 BODY.PEEK[]', () => expect('FETCH 1 BODY.PEEK[]'));
+  await measure('FETCH 1:10 BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)]', () =>
+    expect('FETCH 1:10 BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)]'),
+  );
+  let flagged = false;
+  await measure('STORE 1 +FLAGS / -FLAGS (\\Flagged), alternating', () => {
+    flagged = !flagged;
+    return expect(`STORE 1 ${flagged ? '+' : '-'}FLAGS (\\Flagged)`);
+  });
+  await measure('STORE 1 +FLAGS (\\Seen), no change', () => expect('STORE 1 +FLAGS (\\Seen)'));
+  await measure('SEARCH FROM sender1', () => expect('SEARCH FROM sender1'));
+  await measure('SEARCH UNSEEN', () => expect('SEARCH UNSEEN'));
+  await measure('APPEND', () => expect('APPEND INBOX (\\Seen)', message(1)));
+  await measure('UID COPY 1 Archive', () => expect('UID COPY 1 Archive'));
+  await measure('STORE+EXPUNGE (last)', async () => {
+    await expect('STORE * +FLAGS.SILENT (\\Deleted)');
+    await expect('EXPUNGE');
+  });
+  await measure('APPEND + UID MOVE to Trash', async () => {
+    await expect('APPEND INBOX () ', message(2));
+    await expect('NOOP');
+    await expect('MOVE * Trash');
+  });
+
+  process.stdout.write(`round trips to PostgreSQL per command (${MESSAGES} messages, ${REPEAT} runs each)\n`);
+  process.stdout.write(`${'command'.padEnd(52)} queries  CPU µs (this process)\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${r.name.padEnd(52)} ${r.queries.toFixed(1).padStart(7)}  ${(Number.isNaN(r.cpuUs) ? '-' : r.cpuUs.toFixed(0)).padStart(6)}\n`,
+    );
+  server.close();
+}
+
+await main();
+// Sessions keep their inactivity timers; the database is stopped, nothing is left to finish.
+process.exit(0);
