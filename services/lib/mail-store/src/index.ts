@@ -16,7 +16,15 @@ export {
   subscribeShared,
 } from './acl.js';
 export { type AppendInput, type AppendResult, appendManyToMailbox, appendToMailbox } from './append.js';
-export { BODY_CHUNK_SIZE, readBodies, readBody, type StoredBody, writeBody } from './bodies.js';
+export {
+  BODY_CHUNK_SIZE,
+  bodyChunksSql,
+  joinBodyChunks,
+  readBodies,
+  readBody,
+  type StoredBody,
+  writeBody,
+} from './bodies.js';
 export { loadBodyStructure, readBodyRange, saveBodyStructure } from './body-range.js';
 export {
   accountQuota,
