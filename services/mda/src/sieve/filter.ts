@@ -188,6 +188,41 @@ async function fileintoTarget(
   return resolveMailbox(client, accountId, keepTarget);
 }
 
+/** What the filters of a batch read before they run: one row of filterReadSql. */
+export interface FilterRead {
+  scripts: DeliveryScriptDigests[];
+  envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string; spam: boolean }>;
+  known_mailboxes: Array<{ accountId: number; id: number; name: string; specialUse: string | null }>;
+  body_ids: Array<number | string> | null;
+  body_data: Buffer[] | null;
+}
+
+/**
+ * The filters' reads for a batch as one SELECT of one row (FilterRead), over SQL expressions of the
+ * recipients' accounts (bigint[]), spool ids (uuid[]) and recipient indexes (int[]) given as
+ * parameters, and their bodies' ids (a bigint[] expression): script digests, envelopes, the accounts'
+ * mailboxes, the bodies' chunks in order.
+ */
+export const filterReadSql = (p: {
+  accountIds: string;
+  spoolIds: string;
+  rcptIndexes: string;
+  bodyIds: string;
+}): string => `SELECT
+       (SELECT COALESCE(json_agg(d), '[]') FROM (${deliveryScriptDigestsSql(p.accountIds)}) d) AS scripts,
+       (SELECT COALESCE(json_agg(json_build_object('spoolId', r.spool_id, 'idx', r.rcpt_index,
+                 'mailFrom', s.mail_from, 'address', r.address,
+                 'spam', COALESCE(s.envelope->>'placement' = 'junk', false))), '[]')
+          FROM unnest(${p.spoolIds}::uuid[], ${p.rcptIndexes}::int[]) AS k(spool_id, idx)
+          JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
+          JOIN spool_messages s ON s.id = r.spool_id) AS envelopes,
+       (SELECT COALESCE(json_agg(json_build_object('accountId', account_id, 'id', id, 'name', name,
+                 'specialUse', special_use) ORDER BY name), '[]')
+          FROM mailboxes WHERE account_id = ANY(${p.accountIds}::bigint[])) AS known_mailboxes,
+       c.body_ids, c.body_data
+     FROM (SELECT array_agg(body_id) AS body_ids, array_agg(data) AS body_data
+           FROM (${bodyChunksSql(`(${p.bodyIds})`)}) b) c`;
+
 /**
  * Runs the filters (domain before, the user's active script, domain after) of every recipient that
  * has any, and turns their actions into copies and outgoing messages. Recipients without scripts
@@ -202,6 +237,8 @@ export async function filterRecipients(
   /** Keep targets the batch has resolved, by `${accountId}\0${target}`. */
   knownKeepTargets: ReadonlyMap<string, MailboxRef> = new Map(),
   now: Date = new Date(),
+  /** The batch's filter inputs when already read (filterReadSql, a superset of the items' is fine). */
+  given?: FilterRead,
 ): Promise<Map<string, FilterOutcome>> {
   const out = new Map<string, FilterOutcome>();
   if (items.length === 0) return out;
@@ -209,36 +246,20 @@ export async function filterRecipients(
   // Every existing account has scripts to run (at least the default after-script), so the batch's
   // reads are made for all its recipients, in ONE statement on the batch's session (a second session
   // per batch could exhaust the pool when MDA_CONCURRENCY batches each hold one; every further round
-  // trip is a wait per batch): script digests, envelopes, the accounts' mailboxes, bodies (whole).
-  const { rows } = await client.query<{
-    scripts: DeliveryScriptDigests[];
-    envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string; spam: boolean }>;
-    mailboxes: Array<{ accountId: number; id: number; name: string; specialUse: string | null }>;
-    body_ids: Array<number | string> | null;
-    body_data: Buffer[] | null;
-  }>({
-    text: `SELECT
-       (SELECT COALESCE(json_agg(d), '[]') FROM (${deliveryScriptDigestsSql('$1')}) d) AS scripts,
-       (SELECT COALESCE(json_agg(json_build_object('spoolId', r.spool_id, 'idx', r.rcpt_index,
-                 'mailFrom', s.mail_from, 'address', r.address,
-                 'spam', COALESCE(s.envelope->>'placement' = 'junk', false))), '[]')
-          FROM unnest($2::uuid[], $3::int[]) AS k(spool_id, idx)
-          JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
-          JOIN spool_messages s ON s.id = r.spool_id) AS envelopes,
-       (SELECT COALESCE(json_agg(json_build_object('accountId', account_id, 'id', id, 'name', name,
-                 'specialUse', special_use) ORDER BY name), '[]')
-          FROM mailboxes WHERE account_id = ANY($1::bigint[])) AS mailboxes,
-       c.body_ids, c.body_data
-     FROM (SELECT array_agg(body_id) AS body_ids, array_agg(data) AS body_data
-           FROM (${bodyChunksSql('$4')}) b) c`,
-    values: [
-      accountIds,
-      items.map((i) => i.spoolId),
-      items.map((i) => i.rcptIndex),
-      [...new Set(items.map((i) => i.bodyId))],
-    ],
-  });
-  const read = rows[0]!;
+  // trip is a wait per batch): mda reads it with the batch's facts (filterReadSql).
+  const read =
+    given ??
+    (
+      await client.query<FilterRead>({
+        text: filterReadSql({ accountIds: '$1', spoolIds: '$2', rcptIndexes: '$3', bodyIds: '$4::bigint[]' }),
+        values: [
+          accountIds,
+          items.map((i) => i.spoolId),
+          items.map((i) => i.rcptIndex),
+          [...new Set(items.map((i) => i.bodyId))],
+        ],
+      })
+    ).rows[0]!;
   const scripts = await resolveDeliveryScripts(client, accountIds, read.scripts, (digest) =>
     compiledCache.get(digest),
   );
@@ -247,7 +268,7 @@ export async function filterRecipients(
     (read.body_ids ?? []).map((bodyId, i) => ({ bodyId: Number(bodyId), data: bodyData[i]! })),
   );
   const mailboxesOf = new Map<number, KnownMailbox[]>();
-  for (const { accountId, ...box } of read.mailboxes) {
+  for (const { accountId, ...box } of read.known_mailboxes) {
     const list = mailboxesOf.get(accountId) ?? [];
     list.push(box);
     mailboxesOf.set(accountId, list);
