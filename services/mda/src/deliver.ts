@@ -98,7 +98,7 @@ async function readBatchFacts(
       ...(recipients ? [recipients.spoolIds, recipients.rcptIndexes] : []),
     ],
   });
-  const { scripts, envelopes, known_mailboxes, body_ids, body_data, ...facts } = rows[0]!;
+  const { scripts, envelopes, known_mailboxes, body_ids, body_lengths, body_data, ...facts } = rows[0]!;
   if (!recipients) return facts;
   return {
     ...facts,
@@ -107,6 +107,7 @@ async function readBatchFacts(
       envelopes: envelopes!,
       known_mailboxes: known_mailboxes!,
       body_ids: body_ids!,
+      body_lengths: body_lengths!,
       body_data: body_data!,
     },
   };

@@ -78,7 +78,7 @@ export async function readBodies(
 
 /** The chunks of message_body_chunks for these bodies, as SQL over the bigint[] parameter `param`. */
 export const bodyChunksSql = (param: string): string =>
-  `SELECT body_id, data FROM message_body_chunks WHERE body_id = ANY(${param}::bigint[]) ORDER BY body_id, seq`;
+  `SELECT body_id, seq, data FROM message_body_chunks WHERE body_id = ANY(${param}::bigint[]) ORDER BY body_id, seq`;
 
 /** Bodies from their chunks, given in order (bodyChunksSql's), by body id. */
 export function joinBodyChunks(chunks: Iterable<{ bodyId: number; data: Buffer }>): Map<number, Buffer> {

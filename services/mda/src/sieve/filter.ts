@@ -193,8 +193,11 @@ export interface FilterRead {
   scripts: DeliveryScriptDigests[];
   envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string; spam: boolean }>;
   known_mailboxes: Array<{ accountId: number; id: number; name: string; specialUse: string | null }>;
+  /** The chunks' bodies and lengths, in order, and the chunks themselves end to end: one bytea
+   * (an array of bytea would be parsed character by character). */
   body_ids: Array<number | string> | null;
-  body_data: Buffer[] | null;
+  body_lengths: number[] | null;
+  body_data: Buffer | null;
 }
 
 /**
@@ -219,8 +222,10 @@ export const filterReadSql = (p: {
        (SELECT COALESCE(json_agg(json_build_object('accountId', account_id, 'id', id, 'name', name,
                  'specialUse', special_use) ORDER BY name), '[]')
           FROM mailboxes WHERE account_id = ANY(${p.accountIds}::bigint[])) AS known_mailboxes,
-       c.body_ids, c.body_data
-     FROM (SELECT array_agg(body_id) AS body_ids, array_agg(data) AS body_data
+       c.body_ids, c.body_lengths, c.body_data
+     FROM (SELECT array_agg(b.body_id ORDER BY b.body_id, b.seq) AS body_ids,
+                  array_agg(length(b.data) ORDER BY b.body_id, b.seq) AS body_lengths,
+                  string_agg(b.data, ''::bytea ORDER BY b.body_id, b.seq) AS body_data
            FROM (${bodyChunksSql(`(${p.bodyIds})`)}) b) c`;
 
 /**
@@ -263,9 +268,14 @@ export async function filterRecipients(
   const scripts = await resolveDeliveryScripts(client, accountIds, read.scripts, (digest) =>
     compiledCache.get(digest),
   );
-  const bodyData = read.body_data ?? [];
+  const bodyData = read.body_data ?? Buffer.alloc(0);
+  let at = 0;
   const bodies = joinBodyChunks(
-    (read.body_ids ?? []).map((bodyId, i) => ({ bodyId: Number(bodyId), data: bodyData[i]! })),
+    (read.body_ids ?? []).map((bodyId, i) => {
+      const length = read.body_lengths![i]!;
+      at += length;
+      return { bodyId: Number(bodyId), data: bodyData.subarray(at - length, at) };
+    }),
   );
   const mailboxesOf = new Map<number, KnownMailbox[]>();
   for (const { accountId, ...box } of read.known_mailboxes) {
