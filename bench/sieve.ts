@@ -80,6 +80,34 @@ function messageFor(n: number, to: string): Buffer {
 }
 
 const db = await testDatabase();
+// Statements mda sends per delivered message, and the wall time it waits on them, by mode: every
+// session the pool hands out counts its queries while `counting` is set.
+const statements = { count: 0, waitNs: 0n, byText: new Map<string, { n: number; ns: bigint }>() };
+const breakdown = process.argv.includes('--statements');
+let counting = false;
+const wrapped = new WeakSet<object>();
+db.pool.on('acquire', (client) => {
+  if (wrapped.has(client)) return;
+  wrapped.add(client);
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (!counting || !(result instanceof Promise)) return result;
+    statements.count++;
+    const started = process.hrtime.bigint();
+    return result.finally(() => {
+      const took = process.hrtime.bigint() - started;
+      statements.waitNs += took;
+      if (!breakdown) return;
+      const first = args[0] as string | { text: string };
+      const text = (typeof first === 'string' ? first : first.text).replace(/\s+/g, ' ').slice(0, 70);
+      const entry = statements.byText.get(text) ?? { n: 0, ns: 0n };
+      entry.n++;
+      entry.ns += took;
+      statements.byText.set(text, entry);
+    });
+  };
+});
 const logger = createLogger('bench-sieve', 'silent');
 const accounts = new AccountStore(db.pool);
 const scripts = new SieveScripts(db.pool, { maxScriptBytes: 65_536, maxScripts: 16, maxNesting: 32 });
@@ -153,8 +181,17 @@ async function prepare(mode: Mode, count: number, offset: number) {
 
 /** mda's own CPU (this process) per message, by mode: a figure the box's other load disturbs less. */
 const cpuMicros: Record<Mode, number[]> = { off: [], default: [], sieve: [] };
+const perMessage: Record<Mode, Array<{ statements: number; waitMicros: number }>> = {
+  off: [],
+  default: [],
+  sieve: [],
+};
 async function deliverAll(mode: Mode, jobs: Awaited<ReturnType<typeof prepare>>): Promise<number> {
   const deps = depsFor(mode);
+  statements.count = 0;
+  statements.waitNs = 0n;
+  statements.byText.clear();
+  counting = true;
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < jobs.length; i += batch) {
@@ -163,7 +200,17 @@ async function deliverAll(mode: Mode, jobs: Awaited<ReturnType<typeof prepare>>)
     if (bad) throw new Error(`${mode}: delivery ${bad.kind}`);
   }
   const used = process.cpuUsage(cpu);
+  counting = false;
   cpuMicros[mode].push((used.user + used.system) / jobs.length);
+  perMessage[mode].push({
+    statements: statements.count / jobs.length,
+    waitMicros: Number(statements.waitNs) / 1e3 / jobs.length,
+  });
+  if (breakdown)
+    for (const [text, { n, ns }] of statements.byText)
+      console.log(
+        `  ${mode} ${String(n).padStart(4)} x ${(Number(ns) / 1e3 / n).toFixed(0).padStart(6)} us  ${text}`,
+      );
   return jobs.length / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
@@ -247,6 +294,12 @@ if (!evaluationOnly) {
   console.log(
     `mda CPU per message (warm median): off ${median(cpuMicros.off).toFixed(0)} us, default ${median(cpuMicros.default).toFixed(0)} us, sieve ${median(cpuMicros.sieve).toFixed(0)} us`,
   );
+  for (const mode of modes) {
+    const last = perMessage[mode].at(-1)!;
+    console.log(
+      `${mode.padEnd(7)} statements per message ${last.statements.toFixed(2)}, wall waiting on PostgreSQL ${last.waitMicros.toFixed(0)} us per message (last round)`,
+    );
+  }
   console.log(`sieve/off:     ${formatRatios(roundRatios(rates.sieve, rates.off))}`);
   console.log(`default/off:   ${formatRatios(roundRatios(rates.default, rates.off))}`);
   console.log(`sieve/default: ${formatRatios(roundRatios(rates.sieve, rates.default))}`);

@@ -3,10 +3,12 @@ import type { Logger } from '@hermod/logging';
 import { type MailboxRef, resolveMailbox, writeBody } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
-import { recordDuplicates } from '@hermod/sieve-store';
+import { recordDuplicatesOf } from '@hermod/sieve-store';
 import { deterministicUuid } from '@hermod/spool';
 import {
   type FilterOutcome,
+  type FilterRead,
+  filterReadSql,
   filterRecipients,
   type OutgoingMessage,
   type SieveDeliveryOptions,
@@ -49,6 +51,8 @@ interface BatchFacts {
   accounts: number[];
   quotas: Array<{ id: number; quota: number; used: number }>;
   mailboxes: Array<{ accountId: number; target: string; id: number; name: string }>;
+  /** With Sieve on: what the filters read, in the same round trip. */
+  filter?: FilterRead;
 }
 
 async function readBatchFacts(
@@ -57,9 +61,10 @@ async function readBatchFacts(
   keys: string[],
   accountIds: number[],
   targets: Array<{ accountId: number; target: string }>,
+  recipients?: { spoolIds: string[]; rcptIndexes: number[] },
 ): Promise<BatchFacts> {
-  const { rows } = await client.query<BatchFacts>({
-    text: `SELECT
+  const { rows } = await client.query<BatchFacts & Partial<FilterRead>>({
+    text: `SELECT${recipients ? ' f.*,' : ''}
        (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'bodyId', s.body_id, 'size', b.size,
                                                    'receivedAt', s.received_at)), '[]')
           FROM spool_messages s JOIN message_bodies b ON b.id = s.body_id WHERE s.id = ANY($1::uuid[])) AS messages,
@@ -73,10 +78,39 @@ async function readBatchFacts(
           FROM unnest($4::bigint[], $5::text[]) AS t(account_id, target)
           CROSS JOIN LATERAL (SELECT id, name FROM mailboxes
             WHERE account_id = t.account_id AND (name = t.target OR special_use = t.target OR name = 'INBOX')
-            ORDER BY COALESCE(name = t.target OR special_use = t.target, false) DESC LIMIT 1) AS mb) AS mailboxes`,
-    values: [spoolIds, keys, accountIds, targets.map((t) => t.accountId), targets.map((t) => t.target)],
+            ORDER BY COALESCE(name = t.target OR special_use = t.target, false) DESC LIMIT 1) AS mb) AS mailboxes
+     ${
+       recipients
+         ? `FROM (${filterReadSql({
+             accountIds: '$3',
+             spoolIds: '$6',
+             rcptIndexes: '$7',
+             bodyIds: 'SELECT array_agg(body_id) FROM spool_messages WHERE id = ANY($1::uuid[])',
+           })}) f`
+         : ''
+     }`,
+    values: [
+      spoolIds,
+      keys,
+      accountIds,
+      targets.map((t) => t.accountId),
+      targets.map((t) => t.target),
+      ...(recipients ? [recipients.spoolIds, recipients.rcptIndexes] : []),
+    ],
   });
-  return rows[0]!;
+  const { scripts, envelopes, known_mailboxes, body_ids, body_lengths, body_data, ...facts } = rows[0]!;
+  if (!recipients) return facts;
+  return {
+    ...facts,
+    filter: {
+      scripts: scripts!,
+      envelopes: envelopes!,
+      known_mailboxes: known_mailboxes!,
+      body_ids: body_ids!,
+      body_lengths: body_lengths!,
+      body_data: body_data!,
+    },
+  };
 }
 
 const targetKey = (accountId: number, target: string) => `${accountId}\u0000${target}`;
@@ -101,6 +135,13 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
     jobs.flatMap((job) => job.recipients.map((r) => `${job.spoolId}/${r.rcptIndex}`)),
     [...new Set(recipients.map((r) => r.accountId))],
     [...targets.values()],
+    // With Sieve on, what the filters read comes in the same round trip.
+    deps.sieve
+      ? {
+          spoolIds: jobs.flatMap((job) => job.recipients.map(() => job.spoolId)),
+          rcptIndexes: recipients.map((r) => r.rcptIndex),
+        }
+      : undefined,
   );
   const messages = new Map(facts.messages.map((m) => [m.id, m]));
   const wanted: Pending[] = [];
@@ -156,7 +197,13 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
   }
 
   const resolved = new Map(facts.mailboxes.map((m) => [targetKey(m.accountId, m.target), m]));
-  const { copies, ended, outgoing, duplicates } = await applyFilters(client, deps, accepted, resolved);
+  const { copies, ended, outgoing, duplicates } = await applyFilters(
+    client,
+    deps,
+    accepted,
+    resolved,
+    facts.filter,
+  );
   const byMailbox = new Map<number, { items: Pending[] }>();
   for (const a of copies) {
     const key = targetKey(a.accountId, a.mailboxTarget);
@@ -224,8 +271,12 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
   }
   // `duplicate` ids count as seen only once their message is stored: a retried job must not find its
   // own first attempt (RFC 7352 3).
-  for (const d of duplicates)
-    if (outcomes[d.job]?.kind === 'ack') await recordDuplicates(client, d.accountId, d.entries);
+  await recordDuplicatesOf(
+    client,
+    duplicates
+      .filter((d) => outcomes[d.job]?.kind === 'ack')
+      .flatMap((d) => d.entries.map((e) => ({ accountId: d.accountId, ...e }))),
+  );
   return { outcomes, events };
 }
 
@@ -239,6 +290,7 @@ async function applyFilters(
   deps: DeliveryDeps,
   accepted: Pending[],
   keepTargets: ReadonlyMap<string, MailboxRef>,
+  read: FilterRead | undefined,
 ): Promise<{
   copies: Pending[];
   ended: EndedRow[];
@@ -247,7 +299,15 @@ async function applyFilters(
 }> {
   const none = { ended: [], outgoing: [], duplicates: [] };
   if (!deps.sieve) return { copies: accepted, ...none };
-  const decided = await filterRecipients(client, deps.sieve, deps.logger, accepted, keepTargets);
+  const decided = await filterRecipients(
+    client,
+    deps.sieve,
+    deps.logger,
+    accepted,
+    keepTargets,
+    new Date(),
+    read,
+  );
   if (decided.size === 0) return { copies: accepted, ...none };
   const copies: Pending[] = [];
   const ended: EndedRow[] = [];

@@ -16,6 +16,7 @@ import {
   listScripts,
   loadDeliveryScripts,
   recordDuplicates,
+  recordDuplicatesOf,
   renameScript,
   replaceOwnedGlobalScripts,
   SieveScriptError,
@@ -166,6 +167,23 @@ test('duplicate ids are remembered for their lifetime', async () => {
   assert.deepEqual([...(await seenDuplicates(db.pool, alice, ['m1', 'm2'], t0))], ['m1']);
   assert.deepEqual([...(await seenDuplicates(db.pool, bob, ['m1'], t0))], []);
   assert.deepEqual([...(await seenDuplicates(db.pool, alice, ['m1'], new Date(t0.getTime() + 61_000)))], []);
+});
+
+test("a batch's duplicate ids in one statement: several accounts, an id given twice kept once with the last lifetime", async () => {
+  const t0 = new Date('2026-12-02T00:00:00Z');
+  await recordDuplicatesOf(
+    db.pool,
+    [
+      { accountId: alice, id: 'b1', seconds: 60 },
+      { accountId: bob, id: 'b1', seconds: 60 },
+      { accountId: alice, id: 'b1', seconds: 600 },
+    ],
+    t0,
+  );
+  const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
+  assert.deepEqual([...(await seenDuplicates(db.pool, alice, ['b1'], at(120)))], ['b1']);
+  assert.deepEqual([...(await seenDuplicates(db.pool, bob, ['b1'], at(30)))], ['b1']);
+  assert.deepEqual([...(await seenDuplicates(db.pool, bob, ['b1'], at(120)))], []);
 });
 
 test("a MailDomain's scripts replace the domain's global scripts; the CLI may not change them until it lets go", async () => {

@@ -98,20 +98,28 @@ export async function readBodies(
   db: Pool | PoolClient,
   bodyIds: readonly number[],
 ): Promise<Map<number, Buffer>> {
-  const out = new Map<number, Buffer>();
-  if (bodyIds.length === 0) return out;
+  if (bodyIds.length === 0) return new Map();
   const { rows } = await db.query<{ body_id: string; data: Buffer }>({
     name: 'mail-store-read-bodies',
-    text: 'SELECT body_id, data FROM message_body_chunks WHERE body_id = ANY($1::bigint[]) ORDER BY body_id, seq',
+    text: bodyChunksSql('$1'),
     values: [[...new Set(bodyIds)]],
   });
+  return joinBodyChunks(rows.map((r) => ({ bodyId: Number(r.body_id), data: r.data })));
+}
+
+/** The chunks of message_body_chunks for these bodies, as SQL over the bigint[] parameter `param`. */
+export const bodyChunksSql = (param: string): string =>
+  `SELECT body_id, seq, data FROM message_body_chunks WHERE body_id = ANY(${param}::bigint[]) ORDER BY body_id, seq`;
+
+/** Bodies from their chunks, given in order (bodyChunksSql's), by body id. */
+export function joinBodyChunks(chunks: Iterable<{ bodyId: number; data: Buffer }>): Map<number, Buffer> {
   const parts = new Map<number, Buffer[]>();
-  for (const row of rows) {
-    const id = Number(row.body_id);
-    const list = parts.get(id) ?? [];
-    list.push(row.data);
-    parts.set(id, list);
+  for (const { bodyId, data } of chunks) {
+    const list = parts.get(bodyId) ?? [];
+    list.push(data);
+    parts.set(bodyId, list);
   }
+  const out = new Map<number, Buffer>();
   for (const [id, list] of parts) out.set(id, list.length === 1 ? list[0]! : Buffer.concat(list));
   return out;
 }

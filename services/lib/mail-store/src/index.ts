@@ -22,7 +22,15 @@ export {
   appendSmallMessage,
   appendToMailbox,
 } from './append.js';
-export { BODY_CHUNK_SIZE, readBodies, readBody, type StoredBody, writeBody } from './bodies.js';
+export {
+  BODY_CHUNK_SIZE,
+  bodyChunksSql,
+  joinBodyChunks,
+  readBodies,
+  readBody,
+  type StoredBody,
+  writeBody,
+} from './bodies.js';
 export {
   loadBodyStructure,
   loadBodyStructures,

@@ -4,8 +4,10 @@ export { SieveScriptError, type SieveScriptErrorCode } from './errors.js';
 export {
   activateScript,
   type DeliveryScript,
+  type DeliveryScriptDigests,
   type DeliveryScripts,
   deleteScript,
+  deliveryScriptDigestsSql,
   type GlobalPhase,
   type GlobalScript,
   getScript,
@@ -16,6 +18,7 @@ export {
   type Queryable,
   renameScript,
   replaceOwnedGlobalScripts,
+  resolveDeliveryScripts,
   type ScriptSummary,
   type StoredScript,
   saveGlobalScript,
@@ -37,5 +40,6 @@ export {
   countAutoReply,
   pruneTracking,
   recordDuplicates,
+  recordDuplicatesOf,
   seenDuplicates,
 } from './tracking.js';

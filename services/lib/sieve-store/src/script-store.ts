@@ -291,21 +291,40 @@ export async function loadDeliveryScripts<T = never>(
   cached: (digest: string) => T | undefined = () => undefined,
   attempt = 1,
 ): Promise<Map<number, DeliveryScripts<T>>> {
-  const { rows } = await db.query<{
-    id: number;
-    address: string;
-    domain: string;
-    personal: string | null;
-    before: string | null;
-    after: string | null;
-  }>(
-    `SELECT a.id, a.address, a.domain,
+  const { rows } = await db.query<DeliveryScriptDigests>(deliveryScriptDigestsSql('$1'), [accountIds]);
+  return resolveDeliveryScripts(db, accountIds, rows, cached, attempt);
+}
+
+/** One account's script digests, as loadDeliveryScripts' first query reads them. */
+export interface DeliveryScriptDigests {
+  id: number;
+  address: string;
+  domain: string;
+  personal: string | null;
+  before: string | null;
+  after: string | null;
+}
+
+/**
+ * loadDeliveryScripts' first query, over the account ids in the bigint[] parameter `param` (such as
+ * '$1'): for a caller that reads the digests together with other things in one statement and hands
+ * the rows to resolveDeliveryScripts.
+ */
+export const deliveryScriptDigestsSql = (param: string): string =>
+  `SELECT a.id, a.address, a.domain,
        (SELECT compiled_digest FROM sieve_scripts s WHERE s.account_id = a.id AND s.active) AS personal,
        (SELECT compiled_digest FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'before') AS before,
        (SELECT compiled_digest FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'after') AS after
-     FROM accounts a WHERE a.id = ANY($1::bigint[])`,
-    [accountIds],
-  );
+     FROM accounts a WHERE a.id = ANY(${param}::bigint[])`;
+
+/** loadDeliveryScripts from digest rows already read (deliveryScriptDigestsSql). */
+export async function resolveDeliveryScripts<T = never>(
+  db: Queryable,
+  accountIds: number[],
+  rows: DeliveryScriptDigests[],
+  cached: (digest: string) => T | undefined = () => undefined,
+  attempt = 1,
+): Promise<Map<number, DeliveryScripts<T>>> {
   const known = new Map<string, T | undefined>();
   const lookup = (digest: string) => {
     if (!known.has(digest)) known.set(digest, cached(digest));

@@ -67,13 +67,30 @@ export async function recordDuplicates(
   entries: Array<{ id: string; seconds: number }>,
   now: Date = new Date(),
 ): Promise<void> {
-  if (entries.length === 0) return;
+  await recordDuplicatesOf(
+    db,
+    entries.map((e) => ({ accountId, ...e })),
+    now,
+  );
+}
+
+/**
+ * recordDuplicates for several accounts in one statement (a delivery batch's); an id given twice for
+ * the same account is recorded once, with the lifetime given last.
+ */
+export async function recordDuplicatesOf(
+  db: Queryable,
+  entries: Array<{ accountId: number; id: string; seconds: number }>,
+  now: Date = new Date(),
+): Promise<void> {
+  const unique = [...new Map(entries.map((e) => [`${e.accountId}\u0000${e.id}`, e])).values()];
+  if (unique.length === 0) return;
   await db.query(
     `INSERT INTO sieve_tracking (account_id, kind, key, expires_at)
-     SELECT $1, 'duplicate', e.id, $4::timestamptz + make_interval(secs => e.seconds)
-     FROM unnest($2::text[], $3::float8[]) AS e(id, seconds)
+     SELECT e.account_id, 'duplicate', e.id, $4::timestamptz + make_interval(secs => e.seconds)
+     FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS e(account_id, id, seconds)
      ON CONFLICT (account_id, kind, key) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
-    [accountId, entries.map((e) => e.id), entries.map((e) => e.seconds), now],
+    [unique.map((e) => e.accountId), unique.map((e) => e.id), unique.map((e) => e.seconds), now],
   );
 }
 

@@ -1,13 +1,12 @@
 import type { PoolClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import {
+  bodyChunksSql,
   createMailbox,
   findMailbox,
   isValidMailboxName,
-  listMailboxesOf,
-  type MailboxInfo,
+  joinBodyChunks,
   type MailboxRef,
-  readBodies,
   resolveMailbox,
 } from '@hermod/mail-store';
 import {
@@ -19,8 +18,10 @@ import {
 } from '@hermod/sieve';
 import {
   type DeliveryScript,
+  type DeliveryScriptDigests,
   type DeliveryScripts,
-  loadDeliveryScripts,
+  deliveryScriptDigestsSql,
+  resolveDeliveryScripts,
   seenDuplicates,
 } from '@hermod/sieve-store';
 import { LRUCache } from 'lru-cache';
@@ -89,6 +90,13 @@ export interface FilterOutcome {
   ended?: string;
 }
 
+/** What fileinto needs to know of an account's mailboxes, as the batch read them. */
+interface KnownMailbox {
+  id: number;
+  name: string;
+  specialUse: string | null;
+}
+
 /** Scripts as the engine runs them, by the digest of their compiled form (see loadDeliveryScripts). */
 const compiledCache = new LRUCache<string, CompiledScript>({ max: 1_000 });
 function compiled(script: DeliveryScript<CompiledScript>): CompiledScript {
@@ -141,11 +149,11 @@ async function fileintoTarget(
   action: Extract<SieveAction, { kind: 'fileinto' }>,
   keepTarget: string,
   logger: Logger,
-  known: readonly MailboxInfo[],
+  known: readonly KnownMailbox[],
 ): Promise<MailboxRef> {
   // The account's mailboxes as the batch read them answer most; the queries below see newer ones.
   const name = normaliseMailbox(action.mailbox);
-  const ref = (m: MailboxInfo | undefined) => (m ? { id: m.id, name: m.name } : undefined);
+  const ref = (m: KnownMailbox | undefined) => (m ? { id: m.id, name: m.name } : undefined);
   const snapshot =
     (action.mailboxId ? ref(known.find((m) => String(m.id) === action.mailboxId)) : undefined) ??
     (action.specialUse ? ref(known.find((m) => m.specialUse === action.specialUse)) : undefined) ??
@@ -180,6 +188,46 @@ async function fileintoTarget(
   return resolveMailbox(client, accountId, keepTarget);
 }
 
+/** What the filters of a batch read before they run: one row of filterReadSql. */
+export interface FilterRead {
+  scripts: DeliveryScriptDigests[];
+  envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string; spam: boolean }>;
+  known_mailboxes: Array<{ accountId: number; id: number; name: string; specialUse: string | null }>;
+  /** The chunks' bodies and lengths, in order, and the chunks themselves end to end: one bytea
+   * (an array of bytea would be parsed character by character). */
+  body_ids: Array<number | string> | null;
+  body_lengths: number[] | null;
+  body_data: Buffer | null;
+}
+
+/**
+ * The filters' reads for a batch as one SELECT of one row (FilterRead), over SQL expressions of the
+ * recipients' accounts (bigint[]), spool ids (uuid[]) and recipient indexes (int[]) given as
+ * parameters, and their bodies' ids (a bigint[] expression): script digests, envelopes, the accounts'
+ * mailboxes, the bodies' chunks in order.
+ */
+export const filterReadSql = (p: {
+  accountIds: string;
+  spoolIds: string;
+  rcptIndexes: string;
+  bodyIds: string;
+}): string => `SELECT
+       (SELECT COALESCE(json_agg(d), '[]') FROM (${deliveryScriptDigestsSql(p.accountIds)}) d) AS scripts,
+       (SELECT COALESCE(json_agg(json_build_object('spoolId', r.spool_id, 'idx', r.rcpt_index,
+                 'mailFrom', s.mail_from, 'address', r.address,
+                 'spam', COALESCE(s.envelope->>'placement' = 'junk', false))), '[]')
+          FROM unnest(${p.spoolIds}::uuid[], ${p.rcptIndexes}::int[]) AS k(spool_id, idx)
+          JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
+          JOIN spool_messages s ON s.id = r.spool_id) AS envelopes,
+       (SELECT COALESCE(json_agg(json_build_object('accountId', account_id, 'id', id, 'name', name,
+                 'specialUse', special_use) ORDER BY name), '[]')
+          FROM mailboxes WHERE account_id = ANY(${p.accountIds}::bigint[])) AS known_mailboxes,
+       c.body_ids, c.body_lengths, c.body_data
+     FROM (SELECT array_agg(b.body_id ORDER BY b.body_id, b.seq) AS body_ids,
+                  array_agg(length(b.data) ORDER BY b.body_id, b.seq) AS body_lengths,
+                  string_agg(b.data, ''::bytea ORDER BY b.body_id, b.seq) AS body_data
+           FROM (${bodyChunksSql(`(${p.bodyIds})`)}) b) c`;
+
 /**
  * Runs the filters (domain before, the user's active script, domain after) of every recipient that
  * has any, and turns their actions into copies and outgoing messages. Recipients without scripts
@@ -194,42 +242,50 @@ export async function filterRecipients(
   /** Keep targets the batch has resolved, by `${accountId}\0${target}`. */
   knownKeepTargets: ReadonlyMap<string, MailboxRef> = new Map(),
   now: Date = new Date(),
+  /** The batch's filter inputs when already read (filterReadSql, a superset of the items' is fine). */
+  given?: FilterRead,
 ): Promise<Map<string, FilterOutcome>> {
   const out = new Map<string, FilterOutcome>();
   if (items.length === 0) return out;
   const accountIds = [...new Set(items.map((i) => i.accountId))];
   // Every existing account has scripts to run (at least the default after-script), so the batch's
-  // reads are made for all its recipients: scripts, envelopes, bodies (whole), one query each on the
-  // batch's session (a second session per batch could exhaust the pool when MDA_CONCURRENCY batches
-  // each hold one); the accounts' mailboxes in one more query when a first script needs them.
-  const [scripts, { rows: envelopes }, bodies] = await Promise.all([
-    loadDeliveryScripts(client, accountIds, (digest) => compiledCache.get(digest)),
-    client.query<{
-      spool_id: string;
-      idx: number;
-      mail_from: string;
-      address: string;
-      spam: boolean;
-    }>(
-      `SELECT r.spool_id, r.rcpt_index AS idx, s.mail_from, r.address,
-       COALESCE(s.envelope->>'placement' = 'junk', false) AS spam
-     FROM unnest($1::uuid[], $2::int[]) AS k(spool_id, idx)
-     JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
-     JOIN spool_messages s ON s.id = r.spool_id`,
-      [items.map((i) => i.spoolId), items.map((i) => i.rcptIndex)],
-    ),
-    readBodies(
-      client,
-      items.map((i) => i.bodyId),
-    ),
-  ]);
-  let mailboxesOf: Promise<Map<number, MailboxInfo[]>> | undefined;
-  const knownOf = async (accountId: number) => {
-    mailboxesOf ??= listMailboxesOf(client, accountIds);
-    return (await mailboxesOf).get(accountId) ?? [];
-  };
+  // reads are made for all its recipients, in ONE statement on the batch's session (a second session
+  // per batch could exhaust the pool when MDA_CONCURRENCY batches each hold one; every further round
+  // trip is a wait per batch): mda reads it with the batch's facts (filterReadSql).
+  const read =
+    given ??
+    (
+      await client.query<FilterRead>({
+        text: filterReadSql({ accountIds: '$1', spoolIds: '$2', rcptIndexes: '$3', bodyIds: '$4::bigint[]' }),
+        values: [
+          accountIds,
+          items.map((i) => i.spoolId),
+          items.map((i) => i.rcptIndex),
+          [...new Set(items.map((i) => i.bodyId))],
+        ],
+      })
+    ).rows[0]!;
+  const scripts = await resolveDeliveryScripts(client, accountIds, read.scripts, (digest) =>
+    compiledCache.get(digest),
+  );
+  const bodyData = read.body_data ?? Buffer.alloc(0);
+  let at = 0;
+  const bodies = joinBodyChunks(
+    (read.body_ids ?? []).map((bodyId, i) => {
+      const length = read.body_lengths![i]!;
+      at += length;
+      return { bodyId: Number(bodyId), data: bodyData.subarray(at - length, at) };
+    }),
+  );
+  const mailboxesOf = new Map<number, KnownMailbox[]>();
+  for (const { accountId, ...box } of read.known_mailboxes) {
+    const list = mailboxesOf.get(accountId) ?? [];
+    list.push(box);
+    mailboxesOf.set(accountId, list);
+  }
+  const knownOf = async (accountId: number) => mailboxesOf.get(accountId) ?? [];
   const filtered = items.filter((i) => scripts.has(i.accountId));
-  const envelope = new Map(envelopes.map((e) => [`${e.spool_id}/${e.idx}`, e]));
+  const envelope = new Map(read.envelopes.map((e) => [`${e.spoolId}/${e.idx}`, e]));
   // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
   // keep targets the batch resolved already are known.
   const mailboxes = new Map<string, Promise<MailboxRef>>();
@@ -247,7 +303,7 @@ export async function filterRecipients(
       account,
       raw,
       fields: headerFields(raw),
-      envelopeFrom: env?.mail_from ?? '',
+      envelopeFrom: env?.mailFrom ?? '',
       envelopeTo: env?.address ?? account.address,
       mxJudgedSpam: env?.spam ?? false,
       known: () => knownOf(item.accountId),
@@ -309,7 +365,7 @@ interface RunContext {
   /** Our MX's verdict (envelope placement junk): spamtest 10. */
   mxJudgedSpam: boolean;
   /** The account's mailboxes as the batch read them, on first use (lookups not answered here query). */
-  known(): Promise<readonly MailboxInfo[]>;
+  known(): Promise<readonly KnownMailbox[]>;
   /** A mailbox lookup, done once per batch for the same key. */
   mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
 }
