@@ -204,14 +204,14 @@ try {
         .map(([kind, n]) => [kind, n - (tlsBefore.get(kind) ?? 0)] as const)
         .filter(([, n]) => n > 0);
       // Every message delivered, over DANE-verified TLS exactly when DANE is on.
-      const dane = tls.find(([kind]) => kind.endsWith('dane-verified'))?.[1] ?? 0;
+      const dane = tls.find(([kind]) => kind.includes('dane-verified'))?.[1] ?? 0;
       const total = tls.reduce((sum, [, n]) => sum + n, 0);
       if (total !== messages || dane !== (modes[mode].OUTBOUND_DANE === 'true' ? messages : 0))
         throw new Error(
           `${mode}: delivered ${JSON.stringify(tls)}, expected ${messages}; all recipients: ${JSON.stringify(
             (
               await pool.query(
-                `SELECT state, left(error, 120) AS error, count(*) AS n FROM spool_recipients GROUP BY 1, 2`,
+                `SELECT state, destination->'outcome'->>'tls' AS tls, left(last_error, 120) AS error, count(*) AS n FROM spool_recipients GROUP BY 1, 2, 3`,
               )
             ).rows,
           )}`,
