@@ -163,4 +163,9 @@ console.log(
     `${((mean('reports', 'cpu') / mean('off', 'cpu') - 1) * 100).toFixed(1)}% extra; ` +
     `accepted msg/s ratio ${(mean('reports', 'accept') / mean('off', 'accept')).toFixed(2)} (noisy; goal: under 5% extra)`,
 );
+// Side by side within a round: the two modes ran back to back, so a load spike weighs less.
+const inRound = (round: number, mode: Mode) => results.find((r) => r.round === round && r.mode === mode)!;
+console.log(
+  `extra CPU per round: ${Array.from({ length: rounds }, (_, i) => `${((inRound(i + 1, 'reports').cpu / inRound(i + 1, 'off').cpu - 1) * 100).toFixed(1)}%`).join(', ')}`,
+);
 process.exit(0);
