@@ -11,10 +11,10 @@
 // message is in its mailbox; rates are noisy on a shared machine. The goal (issue: DANE and
 // reports) is an extra cost under 5%.
 // Usage: npm run bench -- mx-reports [--messages N] [--rounds R]
-import { AccountStore } from '@hermod/accounts';
-import { DnsTestServer, requireTool, startHermod } from '@hermod/test/harness';
+import { requireTool } from '@hermod/test/harness';
+import { MX_LOAD, startMxUnderLoad } from './lib/mx-load.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
-import { smtpSource, waitUntil } from './lib/smtp-source.js';
+import { waitUntil } from './lib/smtp-source.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,21 +22,7 @@ const arg = (name: string, fallback: number) => {
 };
 const messages = arg('messages', 2000);
 const rounds = arg('rounds', 2);
-const sessions = 20;
-const bytes = 4096;
 const warmUp = 600;
-
-await requireTool('smtp-source', 'apt-get install postfix');
-const dns = new DnsTestServer();
-await dns.start();
-dns.set([
-  { type: 'TXT', name: 'client.test', text: 'v=spf1 ip4:127.0.0.1 -all' },
-  {
-    type: 'TXT',
-    name: '_dmarc.client.test',
-    text: 'v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@client.test',
-  },
-]);
 
 const modes = {
   off: { mx: { MX_DMARC_REPORTS: 'false' }, mda: { MDA_REPORT_ADDRESSES: '' } },
@@ -44,50 +30,17 @@ const modes = {
 } as const;
 type Mode = keyof typeof modes;
 
-const hermod = await startHermod({
-  services: ['routing', 'mda', 'mx'],
-  env: {
-    mx: {
-      DATABASE_POOL_SIZE: '40',
-      MX_DNS_SERVERS: dns.address,
-      MX_AUTH_CHECKS: 'true',
-      MX_RATE_LIMIT_PER_MINUTE: '10000000',
-      MX_MAX_CONNECTIONS_PER_IP: '1000',
-      ...modes.off.mx,
-    },
-    mda: { ...modes.off.mda },
-  },
+await requireTool('smtp-source', 'apt-get install postfix');
+const mx = await startMxUnderLoad({
+  dmarc: 'v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@client.test',
+  env: modes.off,
 });
-await hermod.addDomain('bench.test');
-await new AccountStore(hermod.db.pool).create({ address: 'box@bench.test', password: 'bench-password' });
+const { hermod, delivered, load } = mx;
 
 const parts = ['mx', 'routing', 'mda', 'postgres', 'nats-server'];
 const count = (table: string) => async () =>
   Number((await hermod.db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
-const delivered = count('deliveries');
 const evaluations = count('dmarc_evaluations');
-const load = (n: number) =>
-  smtpSource({
-    port: hermod.ports.mx,
-    messages: n,
-    sessions,
-    bytes,
-    from: 'load@client.test',
-    to: 'box@bench.test',
-  });
-
-async function useMode(mode: Mode): Promise<void> {
-  for (const service of ['mx', 'mda'] as const) {
-    const proc = hermod.services.get(service)!;
-    await proc.stop();
-    Object.assign(proc.options.env, modes[mode][service]);
-    await proc.start(60_000);
-  }
-  // Warm-up, not measured: the JIT compiles the hot paths (of this mode) first.
-  const before = await delivered();
-  await load(warmUp);
-  await waitUntil(async () => (await delivered()) - before, warmUp, process.hrtime.bigint());
-}
 
 const results: Array<{
   round: number;
@@ -102,7 +55,7 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const order: Mode[] = round % 2 === 1 ? ['off', 'reports'] : ['reports', 'off'];
     for (const mode of order) {
-      await useMode(mode);
+      await mx.restartWith(modes[mode], warmUp);
       sent += warmUp;
       const before = await delivered();
       const recordedBefore = await evaluations();
@@ -141,13 +94,12 @@ try {
     if (r.mode === 'off' ? r.recorded !== 0 : r.recorded < messages)
       throw new Error(`${r.mode} round ${r.round}: ${r.recorded} DMARC evaluations recorded`);
 } finally {
-  await hermod.stop();
-  await dns.stop();
+  await mx.stop();
 }
 
 const f = (n: number) => n.toFixed(0).padStart(7);
 console.log(
-  `\nmx report bookkeeping benchmark: ${messages} messages x ${rounds} rounds per mode, ${bytes} B, ${sessions} sessions, durability on, auth checks on, Rspamd off`,
+  `\nmx report bookkeeping benchmark: ${messages} messages x ${rounds} rounds per mode, ${MX_LOAD.bytes} B, ${MX_LOAD.sessions} sessions, durability on, auth checks on, Rspamd off`,
 );
 console.log('round  mode      accepted msg/s  recorded  CPU s per 1,000 messages (to the mailbox)');
 for (const r of results)
