@@ -12,16 +12,13 @@
 // reports) is an extra cost under 5%.
 // Usage: npm run bench -- mx-reports [--messages N] [--rounds R]
 import { requireTool } from '@hermod/test/harness';
+import { numberArg } from './lib/args.js';
 import { MX_LOAD, startMxUnderLoad } from './lib/mx-load.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { waitUntil } from './lib/smtp-source.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const messages = arg('messages', 2000);
-const rounds = arg('rounds', 2);
+const messages = numberArg('messages', 2000);
+const rounds = numberArg('rounds', 2);
 const warmUp = 600;
 
 const modes = {

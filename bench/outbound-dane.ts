@@ -24,15 +24,12 @@ import {
   startValidatingResolver,
   testWorkdir,
 } from '@hermod/test/harness';
+import { numberArg } from './lib/args.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const messages = arg('messages', 2000);
-const rounds = arg('rounds', 2);
+const messages = numberArg('messages', 2000);
+const rounds = numberArg('rounds', 2);
 const bytes = 4096;
 const warmUp = 300;
 const domain = 'ok.dane.test';
