@@ -9,19 +9,14 @@
 // Usage: npm run bench -- mx-filtering [--messages N] [--rounds R]
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AccountStore } from '@hermod/accounts';
-import { ClamdPeer, DnsTestServer, requireTool, startHermod, testWorkdir } from '@hermod/test/harness';
+import { ClamdPeer, requireTool, testWorkdir } from '@hermod/test/harness';
+import { numberArg } from './lib/args.js';
+import { MX_LOAD, startMxUnderLoad } from './lib/mx-load.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
-import { smtpSource, waitUntil } from './lib/smtp-source.js';
+import { waitUntil } from './lib/smtp-source.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const messages = arg('messages', 2000);
-const rounds = arg('rounds', 2);
-const sessions = 20;
-const bytes = 4096;
+const messages = numberArg('messages', 2000);
+const rounds = numberArg('rounds', 2);
 const warmUp = 600;
 
 const RULES = `
@@ -54,39 +49,19 @@ const rulesFile = join(workdir, 'rules.yaml');
 await writeFile(rulesFile, RULES);
 const clamd = new ClamdPeer();
 await clamd.start();
-const dns = new DnsTestServer();
-await dns.start();
-dns.set([
-  { type: 'TXT', name: 'client.test', text: 'v=spf1 ip4:127.0.0.1 -all' },
-  { type: 'TXT', name: '_dmarc.client.test', text: 'v=DMARC1; p=quarantine' },
-]);
-
 const modes = {
   plain: { CLAMD_ADDRESS: '', POLICY_DEFAULT_RULES: 'false', POLICY_RULES_FILE: '' },
   filtering: { CLAMD_ADDRESS: clamd.address, POLICY_DEFAULT_RULES: 'true', POLICY_RULES_FILE: rulesFile },
 } as const;
 type Mode = keyof typeof modes;
 
-const hermod = await startHermod({
-  services: ['routing', 'mda', 'mx'],
-  env: {
-    mx: {
-      DATABASE_POOL_SIZE: '40',
-      MX_DNS_SERVERS: dns.address,
-      MX_AUTH_CHECKS: 'true',
-      MX_RATE_LIMIT_PER_MINUTE: '10000000',
-      MX_MAX_CONNECTIONS_PER_IP: '1000',
-      CLAMD_TIMEOUT_MS: '10000',
-      ...modes.plain,
-    },
-  },
+const mx = await startMxUnderLoad({
+  dmarc: 'v=DMARC1; p=quarantine',
+  env: { mx: { CLAMD_TIMEOUT_MS: '10000', ...modes.plain } },
 });
-await hermod.addDomain('bench.test');
-await new AccountStore(hermod.db.pool).create({ address: 'box@bench.test', password: 'bench-password' });
+const { hermod, delivered, load } = mx;
 
 const parts = ['mx', 'routing', 'mda', 'postgres', 'nats-server', 'clamd'];
-const delivered = async () =>
-  Number((await hermod.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM deliveries')).rows[0]!.n);
 const scanned = async (): Promise<number> => {
   const text = await (
     await fetch(`http://127.0.0.1:${hermod.services.get('mx')!.options.opsPort}/metrics`)
@@ -96,34 +71,13 @@ const scanned = async (): Promise<number> => {
     0,
   );
 };
-const load = (n: number) =>
-  smtpSource({
-    port: hermod.ports.mx,
-    messages: n,
-    sessions,
-    bytes,
-    from: 'load@client.test',
-    to: 'box@bench.test',
-  });
-
-async function useMode(mode: Mode): Promise<void> {
-  const mx = hermod.services.get('mx')!;
-  await mx.stop();
-  Object.assign(mx.options.env, modes[mode]);
-  await mx.start(60_000);
-  // Warm-up, not measured: the JIT compiles the hot paths (of this mode) first.
-  const before = await delivered();
-  await load(warmUp);
-  await waitUntil(async () => (await delivered()) - before, warmUp, process.hrtime.bigint());
-}
-
 const results: Array<{ round: number; mode: Mode; accept: number; cpu: string; scanned: number }> = [];
 let sent = 0;
 try {
   for (let round = 1; round <= rounds; round++) {
     const order: Mode[] = round % 2 === 1 ? ['plain', 'filtering'] : ['filtering', 'plain'];
     for (const mode of order) {
-      await useMode(mode);
+      await mx.restartWith({ mx: modes[mode] }, warmUp);
       sent += warmUp;
       const before = await delivered();
       const scannedBefore = await scanned();
@@ -146,14 +100,13 @@ try {
   // Every message was accepted with 250 and is in the spool, in both modes.
   if (Number(rows[0]!.n) !== sent) throw new Error(`hermod spooled ${rows[0]!.n}, expected ${sent}`);
 } finally {
-  await hermod.stop();
+  await mx.stop();
   await clamd.stop();
-  await dns.stop();
 }
 
 const f = (n: number) => n.toFixed(0).padStart(7);
 console.log(
-  `\nmx filtering benchmark: ${messages} messages x ${rounds} rounds per mode, ${bytes} B, ${sessions} sessions, durability on, auth checks on, Rspamd off`,
+  `\nmx filtering benchmark: ${messages} messages x ${rounds} rounds per mode, ${MX_LOAD.bytes} B, ${MX_LOAD.sessions} sessions, durability on, auth checks on, Rspamd off`,
 );
 console.log('round  mode       accepted msg/s  scanned  CPU s per 1,000 messages (to the mailbox)');
 for (const r of results)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { cpuByComponent } from './process-cpu.js';
+import { componentOf, cpuByComponent } from './process-cpu.js';
 
 test('only processes below the root count: a child of this process does, and not under another root', async () => {
   // A stand-in for a service (its command line names services/<name>/src/main.ts) that spins for
@@ -24,4 +24,10 @@ test('only processes below the root count: a child of this process does, and not
     child.stdin!.end();
     await once(child, 'exit');
   }
+});
+
+test('the validating resolver and the other peers are components of their own', () => {
+  assert.equal(componentOf(['/usr/sbin/unbound', '-d', '-c', 'unbound.conf']), 'unbound');
+  assert.equal(componentOf(['/usr/sbin/clamd', '--foreground']), 'clamd');
+  assert.equal(componentOf(['node', '--import', 'tsx', 'bench/outbound-dane.ts']), undefined);
 });

@@ -1,5 +1,6 @@
 // CPU seconds per component, read from /proc: a snapshot before and after a round gives what each
-// part of each system spent on it (Hermod's services, PostgreSQL, nats-server, Postfix's daemons).
+// part of each system spent on it (Hermod's services, PostgreSQL, nats-server, Postfix's daemons,
+// clamd, unbound).
 // A process's own time plus that of the children it reaped counts each CPU second once, also for
 // short-lived Postfix daemons that exit during the round.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -30,7 +31,8 @@ export function componentOf(cmdline: string[]): string | undefined {
   const program = basename(cmdline[0] ?? '');
   if (program.startsWith('postgres')) return 'postgres';
   if (program.startsWith('nats-server')) return 'nats-server';
-  if (program === 'smtp-source' || program === 'smtp-sink' || program === 'clamd') return program;
+  if (program === 'smtp-source' || program === 'smtp-sink' || program === 'clamd' || program === 'unbound')
+    return program;
   if (postfixDaemons.has(program)) return 'postfix';
   return undefined;
 }
