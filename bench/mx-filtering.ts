@@ -77,6 +77,8 @@ const hermod = await startHermod({
       MX_RATE_LIMIT_PER_MINUTE: '10000000',
       MX_MAX_CONNECTIONS_PER_IP: '1000',
       CLAMD_TIMEOUT_MS: '10000',
+      // A stream per session: beyond it a message waits after DATA for a free stream (more latency).
+      CLAMD_MAX_CONCURRENT: String(sessions),
       ...modes.plain,
     },
   },
