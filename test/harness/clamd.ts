@@ -28,8 +28,6 @@ export const TEST_PATTERN_SIGNATURE = 'Hermod.Test.Pattern.UNOFFICIAL';
 export interface ClamdPeerOptions {
   /** clamd's StreamMaxLength (INSTREAM size limit), e.g. '1M'. */
   streamMaxLength?: string;
-  /** clamd's CommandReadTimeout in seconds: it closes an IDSESSION connection idle for longer. */
-  commandReadTimeout?: number;
 }
 
 export class ClamdPeer {
@@ -77,9 +75,6 @@ export class ClamdPeer {
           `StreamMaxLength ${options.streamMaxLength ?? '1M'}`,
           'Bytecode no',
           'SelfCheck 0',
-          ...(options.commandReadTimeout !== undefined
-            ? [`CommandReadTimeout ${options.commandReadTimeout}`]
-            : []),
           '',
         ].join('\n'),
       );

@@ -73,14 +73,16 @@ export class ClamdSession {
     return !this.ended && !this.pending && !this.socket.destroyed;
   }
 
-  /** Starts an INSTREAM request; `settle` gets clamd's reply text (without its number) or the failure. */
-  instream(settle: (reply: string | ScanError) => void): void {
+  /**
+   * Starts a request whose bytes the caller writes (the command first); `settle` gets clamd's
+   * reply text (without its number) or the failure.
+   */
+  request(settle: (reply: string | ScanError) => void): void {
     if (this.ended) {
       settle(this.ended);
       return;
     }
     this.pending = { id: ++this.requests, settle };
-    this.socket.write('zINSTREAM\0');
   }
 
   private onData(d: Buffer): void {
@@ -121,9 +123,14 @@ export class ClamdSession {
   }
 }
 
+const INSTREAM = Buffer.from('zINSTREAM\0');
+const TERMINATOR = Buffer.alloc(4);
+/** Chunks are sent once this much is queued (and at the end): 64 KiB, one socket write. */
+const FLUSH_BYTES = 64 * 1024;
+
 /**
- * One INSTREAM request (clamd's `zINSTREAM\0`) over a ClamdSession: chunks go out as they are
- * written, each after its 4-byte big-endian length; end() sends the zero-length terminator and
+ * One INSTREAM request (clamd's `zINSTREAM\0`) over a ClamdSession: chunks go out, each after its
+ * 4-byte big-endian length, in writes of FLUSH_BYTES while the message arrives; end() sends the zero-length terminator and
  * resolves with the verdict. clamd may answer early (size limit) and close: the answer wins over
  * the write error it causes. Every failure is a ScanError; after a failure, writes are ignored and
  * end() rejects with it. After a clean or infected verdict the session can serve the next request.
@@ -136,6 +143,10 @@ export class ClamdStream {
   /** clamd answered (before the end: it does so when StreamMaxLength is passed). */
   answered = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Length-prefixed chunks not yet written, and their size. */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  private commandSent = false;
 
   /**
    * timeoutMs bounds each wait on clamd: for it to take more data while the message arrives, and
@@ -147,7 +158,7 @@ export class ClamdStream {
   ) {
     this.socket = session.socket;
     this.reply = new Promise<ClamdReply>((resolve, reject) => {
-      session.instream((text) => {
+      session.request((text) => {
         clearTimeout(this.timer);
         if (text instanceof ScanError) {
           this.failure ??= text;
@@ -174,17 +185,19 @@ export class ClamdStream {
     this.session.end(error);
   }
 
-  /** Sends one chunk; resolves when the socket can take more (or at once after a failure). */
+  /**
+   * Queues one chunk; the queue goes to clamd once it holds FLUSH_BYTES (then this resolves when
+   * the socket can take more, or at once after a failure). A small message thus goes out in one
+   * system call at its end, command and terminator included.
+   */
   async write(chunk: Buffer): Promise<void> {
     if (this.failure || this.finished || this.answered || chunk.length === 0 || this.socket.destroyed) return;
     const length = Buffer.alloc(4);
     length.writeUInt32BE(chunk.length);
-    // The length and its chunk in one write (one segment, one system call).
-    this.socket.cork();
-    this.socket.write(length);
-    const more = this.socket.write(chunk);
-    this.socket.uncork();
-    if (more) return;
+    this.queued.push(length, chunk);
+    this.queuedBytes += chunk.length;
+    if (this.queuedBytes < FLUSH_BYTES) return;
+    if (this.flush()) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.socket.once('drain', resolve)),
@@ -202,11 +215,25 @@ export class ClamdStream {
     clearTimeout(timer);
   }
 
-  /** Sends the terminator and waits for clamd's verdict. */
+  /** Writes the queue (the command before the first bytes) in one system call; false when the socket is full. */
+  private flush(): boolean {
+    this.socket.cork();
+    if (!this.commandSent) this.socket.write(INSTREAM);
+    this.commandSent = true;
+    let more = true;
+    for (const buffer of this.queued) more = this.socket.write(buffer);
+    this.socket.uncork();
+    this.queued = [];
+    this.queuedBytes = 0;
+    return more;
+  }
+
+  /** Sends the rest and the terminator, and waits for clamd's verdict. */
   async end(): Promise<ClamdReply> {
     if (!this.finished && !this.failure && !this.answered && !this.socket.destroyed) {
       this.finished = true;
-      this.socket.write(Buffer.alloc(4));
+      this.queued.push(TERMINATOR);
+      this.flush();
     }
     if (!this.failure && !this.answered && !this.timer)
       this.timer = setTimeout(
