@@ -57,7 +57,14 @@ type Mode = keyof typeof modes;
 
 const mx = await startMxUnderLoad({
   dmarc: 'v=DMARC1; p=quarantine',
-  env: { mx: { CLAMD_TIMEOUT_MS: '10000', ...modes.plain } },
+  env: {
+    mx: {
+      CLAMD_TIMEOUT_MS: '10000',
+      // A stream per session: beyond it a message waits after DATA for a free stream (more latency).
+      CLAMD_MAX_CONCURRENT: String(MX_LOAD.sessions),
+      ...modes.plain,
+    },
+  },
 });
 const { hermod, delivered, load } = mx;
 

@@ -115,6 +115,7 @@ runMain('msa', async () => {
   shutdown.register('policy-rules', () => policyChanges());
   const malwareScanner = malwareScannerFromConfig(config, registry);
   if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: submissions are not scanned for malware');
+  else shutdown.register('malware-scanner', () => malwareScanner.close());
   const limits = new SubmissionLimits(
     pool,
     {

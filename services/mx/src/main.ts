@@ -110,6 +110,7 @@ runMain('mx', async () => {
   shutdown.register('policy-rules', () => policyChanges());
   const malwareScanner = malwareScannerFromConfig(config, registry);
   if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: no malware scanning');
+  else shutdown.register('malware-scanner', () => malwareScanner.close());
   // Quarantined entries past their retention go (every replica may sweep: SKIP LOCKED).
   const quarantineExpiry = new PeriodicPass(
     () => expireQuarantine(pool),

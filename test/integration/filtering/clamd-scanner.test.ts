@@ -1,12 +1,20 @@
 // The clamd client and scanner against a real clamd (Debian's clamav-daemon) loaded with the
 // harness' test signatures: the EICAR test file found as a body, base64 MIME part, in a zip and in
 // a nested message/rfc822; the .ndb pattern; clean mail; both socket kinds; the size limits (ours
-// and clamd's StreamMaxLength); clamd down, clamd stopped mid-scan (timeout); the concurrency limit.
+// and clamd's StreamMaxLength); clamd down, clamd stopped mid-scan (timeout); the concurrency limit;
+// sessions reused between messages, and a new one after clamd closed an idle one.
 import assert from 'node:assert/strict';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { MalwareScanner, type MalwareVerdict, parseClamdAddress } from '@hermod/content-scan';
 import { freePort } from '@hermod/local-infra';
-import { ClamdPeer, EICAR_SIGNATURES, TEST_PATTERN, TEST_PATTERN_SIGNATURE } from '@hermod/test/harness';
+import {
+  ClamdPeer,
+  EICAR_SIGNATURES,
+  eventually,
+  TEST_PATTERN,
+  TEST_PATTERN_SIGNATURE,
+} from '@hermod/test/harness';
 import { Registry } from 'prom-client';
 import { base64Eicar, clean, header, nestedEicar, plainEicar, zippedEicar } from './malware-samples.js';
 
@@ -148,5 +156,120 @@ describe('clamd INSTREAM', () => {
     assert.match(text, /hermod_malware_infected_total\{signature="Hermod.Test.EICAR[^"]*"\} [1-9]/);
     assert.match(text, /hermod_malware_scan_errors_total\{kind="timeout"\} 1/);
     assert.match(text, /hermod_malware_scan_seconds_count [1-9]/);
+  });
+});
+
+/**
+ * A TCP relay in front of clamd that counts the connections clients open and close.
+ * `closeAsClamd()` closes them as clamd's idle timeout does; `breakSilently()` closes the connections to clamd without telling the clients (as when clamd's
+ * close is still on its way): a client's next bytes on such a connection get it reset.
+ */
+class CountingRelay {
+  private server: Server | undefined;
+  private readonly pairs: Array<{ client: Socket; upstream: Socket; broken: boolean }> = [];
+  opened = 0;
+  clientsClosed = 0;
+  port = 0;
+
+  async start(target: number): Promise<void> {
+    this.server = createServer((client) => {
+      this.opened++;
+      const upstream = connect(target, '127.0.0.1');
+      const pair = { client, upstream, broken: false };
+      this.pairs.push(pair);
+      client.on('data', (d) => (pair.broken ? client.resetAndDestroy() : upstream.write(d)));
+      upstream.on('data', (d) => client.write(d));
+      upstream.on('end', () => client.end());
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => {
+        this.clientsClosed++;
+        upstream.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /** Closes every connection as clamd does at its idle timeout: the client gets the close. */
+  closeAsClamd(): void {
+    for (const pair of this.pairs) {
+      pair.broken = true;
+      pair.upstream.destroy();
+      pair.client.end();
+    }
+  }
+
+  breakSilently(): void {
+    for (const pair of this.pairs) {
+      pair.broken = true;
+      pair.upstream.destroy();
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const pair of this.pairs) pair.client.destroy();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+describe('clamd sessions (IDSESSION)', () => {
+  test('messages one after another go over one connection', async () => {
+    const relay = new CountingRelay();
+    await relay.start(clamd.port);
+    try {
+      const s = scanner({ address: { host: '127.0.0.1', port: relay.port } });
+      for (let i = 0; i < 5; i++) assert.deepEqual(await scan(s, clean()), { status: 'clean' });
+      assertEicar(await scan(s, base64Eicar()));
+      assert.deepEqual(await scan(s, clean()), { status: 'clean' });
+      assert.equal(relay.opened, 1);
+      s.close();
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test('clamd closes an idle session: dropped when the close arrives, the next message opens a new one', async () => {
+    const relay = new CountingRelay();
+    await relay.start(clamd.port);
+    try {
+      const s = scanner({ address: { host: '127.0.0.1', port: relay.port } });
+      assert.deepEqual(await scan(s, clean()), { status: 'clean' });
+      relay.closeAsClamd();
+      await eventually(
+        'the idle session closed on our side',
+        async () => relay.clientsClosed === 1 || undefined,
+      );
+      assertEicar(await scan(s, base64Eicar()));
+      assert.equal(relay.opened, 2);
+      s.close();
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test('a session closed before its close arrived: the message goes again over a new connection', async () => {
+    const relay = new CountingRelay();
+    await relay.start(clamd.port);
+    try {
+      const s = scanner({ address: { host: '127.0.0.1', port: relay.port } });
+      assert.deepEqual(await scan(s, clean()), { status: 'clean' });
+      relay.breakSilently();
+      assertEicar(await scan(s, base64Eicar()));
+      assert.deepEqual(await scan(s, clean()), { status: 'clean' });
+      assert.equal(relay.opened, 2);
+      s.close();
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test('clamd restarted: the idle sessions are dropped and scanning goes on', async () => {
+    const s = scanner();
+    assert.deepEqual(await scan(s, clean()), { status: 'clean' });
+    await clamd.stop();
+    await clamd.start({ streamMaxLength: '1M' });
+    assertEicar(await scan(s, base64Eicar()));
+    s.close();
   });
 });

@@ -29,86 +29,175 @@ export function parseClamdReply(text: string): ClamdReply {
 }
 
 /**
- * One INSTREAM session (clamd's `zINSTREAM\0`): chunks go out as they are written, each after its
- * 4-byte big-endian length; end() sends the zero-length terminator and resolves with the verdict.
- * clamd may answer early (size limit) and close: the answer wins over the write error it causes.
- * Every failure is a ScanError; after a failure, writes are ignored and end() rejects with it.
+ * One connection to clamd in session mode (`zIDSESSION\0`): INSTREAM requests one after another
+ * on the same socket, each reply `<n>: <text>\0` carrying its request number. clamd ends a session
+ * after its IdleTimeout, on a protocol error or a size limit; such a session is closed here and
+ * never used again (`usable`). Sessions are kept and lent out by ClamdSessionPool.
+ */
+export class ClamdSession {
+  readonly socket: Socket;
+  private requests = 0;
+  private received: Buffer = Buffer.alloc(0);
+  private connected = false;
+  private pending: { id: number; settle: (reply: string | ScanError) => void } | undefined;
+  /** Why the session ended (set once: the socket closed, failed, or clamd broke the protocol). */
+  ended: ScanError | undefined;
+  /** Replies received on this session (0: nothing has gone over it yet). */
+  completed = 0;
+  /** Called once when the session ends (the pool drops it). */
+  onEnd: () => void = () => {};
+
+  constructor(address: ClamdAddress) {
+    this.socket = 'path' in address ? connect(address.path) : connect(address.port, address.host);
+    // Small writes go out at once: waiting for an ACK (Nagle) before the terminator or the next
+    // chunk only adds latency to every message.
+    this.socket.setNoDelay(true);
+    this.socket.on('connect', () => {
+      this.connected = true;
+    });
+    this.socket.on('data', (d: Buffer) => this.onData(d));
+    this.socket.on('error', (error: NodeJS.ErrnoException) => {
+      const text = this.connected
+        ? `clamd dropped the stream (${error.code ?? error.message}); is StreamMaxLength below the scan size limit?`
+        : `clamd: ${error.code ?? error.message}`;
+      this.end(new ScanError(this.connected ? 'protocol' : 'unavailable', text, { cause: error }));
+    });
+    // clamd closes a session (IdleTimeout, errors) with a FIN; the socket is closed here as well.
+    this.socket.on('end', () => this.end(new ScanError('protocol', 'clamd closed the session')));
+    this.socket.on('close', () => this.end(new ScanError('protocol', 'clamd closed without a reply')));
+    this.socket.write('zIDSESSION\0');
+  }
+
+  /** Whether a new request may go over this session. */
+  get usable(): boolean {
+    return !this.ended && !this.pending && !this.socket.destroyed;
+  }
+
+  /**
+   * Starts a request whose bytes the caller writes (the command first); `settle` gets clamd's
+   * reply text (without its number) or the failure.
+   */
+  request(settle: (reply: string | ScanError) => void): void {
+    if (this.ended) {
+      settle(this.ended);
+      return;
+    }
+    this.pending = { id: ++this.requests, settle };
+  }
+
+  private onData(d: Buffer): void {
+    this.received = this.received.length === 0 ? d : Buffer.concat([this.received, d]);
+    for (let at = this.received.indexOf(0); at >= 0; at = this.received.indexOf(0)) {
+      const line = this.received.subarray(0, at).toString('utf8');
+      this.received = this.received.subarray(at + 1);
+      const m = /^(\d+): (.*)$/s.exec(line);
+      const pending = this.pending;
+      if (!m || !pending || Number(m[1]) !== pending.id) {
+        this.end(new ScanError('protocol', `clamd: unexpected reply ${JSON.stringify(line.slice(0, 200))}`));
+        return;
+      }
+      this.pending = undefined;
+      this.completed++;
+      pending.settle(m[2]!);
+    }
+  }
+
+  /** Ends the session: the pending request (if any) fails with `reason`; the socket is destroyed. */
+  end(reason: ScanError): void {
+    if (this.ended) return;
+    this.ended = reason;
+    this.socket.destroy();
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.settle(reason);
+    this.onEnd();
+  }
+
+  /** Ends an idle session politely (`zEND`) and closes it. */
+  close(): void {
+    if (this.ended) return;
+    if (!this.pending && this.socket.writable) this.socket.write('zEND\0');
+    this.socket.end();
+    this.ended = new ScanError('protocol', 'session closed');
+    this.onEnd();
+  }
+}
+
+const INSTREAM = Buffer.from('zINSTREAM\0');
+const TERMINATOR = Buffer.alloc(4);
+/** Chunks are sent once this much is queued (and at the end): 64 KiB, one socket write. */
+const FLUSH_BYTES = 64 * 1024;
+
+/**
+ * One INSTREAM request (clamd's `zINSTREAM\0`) over a ClamdSession: chunks go out, each after its
+ * 4-byte big-endian length, in writes of FLUSH_BYTES while the message arrives; end() sends the zero-length terminator and
+ * resolves with the verdict. clamd may answer early (size limit) and close: the answer wins over
+ * the write error it causes. Every failure is a ScanError; after a failure, writes are ignored and
+ * end() rejects with it. After a clean or infected verdict the session can serve the next request.
  */
 export class ClamdStream {
   private readonly socket: Socket;
   private readonly reply: Promise<ClamdReply>;
   private failure: ScanError | undefined;
   private finished = false;
-  /** clamd answered before the end (it does so when StreamMaxLength is passed). */
-  private answered = false;
-  private fail: (error: ScanError) => void = () => {};
+  /** clamd answered (before the end: it does so when StreamMaxLength is passed). */
+  answered = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Length-prefixed chunks not yet written, and their size. */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  private commandSent = false;
 
   /**
    * timeoutMs bounds each wait on clamd: for it to take more data while the message arrives, and
    * for its verdict after the end; a slow client never counts against it.
    */
   constructor(
-    address: ClamdAddress,
+    readonly session: ClamdSession,
     private readonly timeoutMs: number,
   ) {
-    this.socket = 'path' in address ? connect(address.path) : connect(address.port, address.host);
-    const received: Buffer[] = [];
+    this.socket = session.socket;
     this.reply = new Promise<ClamdReply>((resolve, reject) => {
-      let connected = false;
-      const fail = (error: ScanError) => {
+      session.request((text) => {
         clearTimeout(this.timer);
-        this.failure ??= error;
-        this.socket.destroy();
-        reject(this.failure);
-      };
-      this.fail = fail;
-      this.socket.on('connect', () => {
-        connected = true;
-      });
-      this.socket.on('data', (d: Buffer) => {
-        received.push(d);
+        if (text instanceof ScanError) {
+          this.failure ??= text;
+          return reject(this.failure);
+        }
         this.answered = true;
-        if (d.includes(0)) this.socket.end();
-      });
-      this.socket.on('error', (error: NodeJS.ErrnoException) => {
-        // A reset after clamd's early answer (size limit) is settled on close with that answer.
-        if (received.length > 0) return;
-        const text = connected
-          ? `clamd dropped the stream (${error.code ?? error.message}); is StreamMaxLength below the scan size limit?`
-          : `clamd: ${error.code ?? error.message}`;
-        fail(new ScanError(connected ? 'protocol' : 'unavailable', text, { cause: error }));
-      });
-      this.socket.on('close', () => {
-        clearTimeout(this.timer);
-        if (this.failure) return reject(this.failure);
-        const text = Buffer.concat(received).toString('utf8');
-        if (text === '') return fail(new ScanError('protocol', 'clamd closed without a reply'));
         try {
-          resolve(parseClamdReply(text));
+          const reply = parseClamdReply(text);
+          // An answer before the terminator leaves the request half-sent: the session is done.
+          if (!this.finished) session.end(new ScanError('protocol', 'clamd answered early'));
+          resolve(reply);
         } catch (error) {
-          fail(error as ScanError);
+          this.failure ??= error as ScanError;
+          session.end(this.failure);
+          reject(this.failure);
         }
       });
     });
     this.reply.catch(() => {});
-    // Small writes go out at once: waiting for an ACK (Nagle) before the terminator or the next
-    // chunk only adds latency to every message.
-    this.socket.setNoDelay(true);
-    this.socket.write('zINSTREAM\0');
   }
 
-  /** Sends one chunk; resolves when the socket can take more (or at once after a failure). */
+  private fail(error: ScanError): void {
+    this.failure ??= error;
+    this.session.end(error);
+  }
+
+  /**
+   * Queues one chunk; the queue goes to clamd once it holds FLUSH_BYTES (then this resolves when
+   * the socket can take more, or at once after a failure). A small message thus goes out in one
+   * system call at its end, command and terminator included.
+   */
   async write(chunk: Buffer): Promise<void> {
     if (this.failure || this.finished || this.answered || chunk.length === 0 || this.socket.destroyed) return;
     const length = Buffer.alloc(4);
     length.writeUInt32BE(chunk.length);
-    // The length and its chunk in one write (one segment, one system call).
-    this.socket.cork();
-    this.socket.write(length);
-    const more = this.socket.write(chunk);
-    this.socket.uncork();
-    if (more) return;
+    this.queued.push(length, chunk);
+    this.queuedBytes += chunk.length;
+    if (this.queuedBytes < FLUSH_BYTES) return;
+    if (this.flush()) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.socket.once('drain', resolve)),
@@ -126,13 +215,27 @@ export class ClamdStream {
     clearTimeout(timer);
   }
 
-  /** Sends the terminator and waits for clamd's verdict. */
+  /** Writes the queue (the command before the first bytes) in one system call; false when the socket is full. */
+  private flush(): boolean {
+    this.socket.cork();
+    if (!this.commandSent) this.socket.write(INSTREAM);
+    this.commandSent = true;
+    let more = true;
+    for (const buffer of this.queued) more = this.socket.write(buffer);
+    this.socket.uncork();
+    this.queued = [];
+    this.queuedBytes = 0;
+    return more;
+  }
+
+  /** Sends the rest and the terminator, and waits for clamd's verdict. */
   async end(): Promise<ClamdReply> {
     if (!this.finished && !this.failure && !this.answered && !this.socket.destroyed) {
       this.finished = true;
-      this.socket.write(Buffer.alloc(4));
+      this.queued.push(TERMINATOR);
+      this.flush();
     }
-    if (!this.failure && !this.timer)
+    if (!this.failure && !this.answered && !this.timer)
       this.timer = setTimeout(
         () => this.fail(new ScanError('timeout', `clamd gave no verdict within ${this.timeoutMs} ms`)),
         this.timeoutMs,
@@ -140,11 +243,10 @@ export class ClamdStream {
     return this.reply;
   }
 
-  /** Gives up (the message was refused or failed before its end). */
+  /** Gives up (the message was refused or failed before its end): the session is closed. */
   abort(): void {
     clearTimeout(this.timer);
-    this.failure ??= new ScanError('protocol', 'scan aborted');
-    this.socket.destroy();
+    this.fail(new ScanError('protocol', 'scan aborted'));
   }
 }
 

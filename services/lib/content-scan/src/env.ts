@@ -12,7 +12,7 @@ export const malwareScanEnv = {
   CLAMD_ADDRESS: clamdAddress.default(''),
   /** How long clamd may take to give its verdict after the end of DATA (and to take data while it arrives); past it the scan fails as 'timeout' (CLAMD_FAIL_MODE applies). A slow client does not count. */
   CLAMD_TIMEOUT_MS: env.int(30_000, 100, 600_000),
-  /** Messages streamed to clamd at once per replica; later ones are scanned from their spooled copy when a stream frees, within CLAMD_TIMEOUT_MS. */
+  /** Messages streamed to clamd at once per replica (and clamd sessions kept open between messages); later ones are scanned from their spooled copy when a stream frees, within CLAMD_TIMEOUT_MS. */
   CLAMD_MAX_CONCURRENT: env.int(16, 1, 1_000),
   /** Larger messages are accepted unscanned and marked (X-Virus-Scanned: ...unscanned (too large)); keep it at or below clamd's StreamMaxLength. */
   MALWARE_SCAN_MAX_BYTES: env.int(25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
