@@ -5,12 +5,12 @@
 // TLS_SNI_MAX_HOSTS are not loaded (their names get the default), without stopping the service.
 import assert from 'node:assert/strict';
 import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { connect as connectTls, type PeerCertificate, type TLSSocket } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import { ensureSelfSignedCertificate } from '@hermod/local-infra';
 import { eventually, type HermodPlatform, startHermod, testWorkdir } from '@hermod/test/harness';
+import { implicitTls, smtpStartTlsExchange, startTls } from './tls-probe.js';
 
 let hermod: HermodPlatform;
 let work: string;
@@ -45,81 +45,41 @@ async function plainHostFiles(host: string, pair: { cert: Buffer; key: Buffer })
   await writeFile(join(sniDir, host, 'tls.key'), pair.key);
 }
 
-/** The subject CN and SAN of the certificate a TLS socket was served. */
-function served(socket: TLSSocket): string {
-  const peer: PeerCertificate = socket.getPeerCertificate();
-  socket.destroy();
-  return `${peer.subject.CN} [${peer.subjectaltname}]`;
-}
-
-function implicitTls(port: number, servername: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTls({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () =>
-      resolve(served(socket)),
-    );
-    socket.once('error', reject);
-  });
-}
-
-/** Plain connection, a command exchange in the clear, then the TLS handshake naming servername. */
-async function startTls(
-  port: number,
-  servername: string,
-  exchange: Array<[string | undefined, RegExp]>,
-): Promise<string> {
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
-    s.once('error', reject);
-  });
-  try {
-    let text = '';
-    const onData = (d: Buffer) => {
-      text += d.toString('latin1');
-    };
-    socket.on('data', onData);
-    for (const [line, reply] of exchange) {
-      text = '';
-      if (line !== undefined) socket.write(`${line}\r\n`);
-      await eventually(
-        `reply ${reply} to ${line}`,
-        async () => (reply.test(text) ? true : undefined),
-        10_000,
-      );
-    }
-    socket.off('data', onData);
-    return await new Promise<string>((resolve, reject) => {
-      const secure = connectTls({ socket, servername, rejectUnauthorized: false }, () =>
-        resolve(served(secure)),
-      );
-      secure.once('error', reject);
-    });
-  } finally {
-    socket.destroy();
-  }
-}
+/** The subject CN and SAN of a served certificate. */
+const subject = async (peer: Promise<PeerCertificate>) => {
+  const { subject: name, subjectaltname } = await peer;
+  return `${name.CN} [${subjectaltname}]`;
+};
 
 /** What each TLS endpoint of the three services serves for a server name. */
 async function servedFor(servername: string): Promise<Record<string, string>> {
   const { ports } = hermod;
-  const smtp: Array<[string | undefined, RegExp]> = [
-    [undefined, /^220 /m],
-    ['EHLO client.test', /^250 /m],
-    ['STARTTLS', /^220 /m],
-  ];
   return {
-    'msa submission (STARTTLS)': await startTls(ports.submission, servername, smtp),
-    'msa submissions (implicit TLS)': await implicitTls(ports.submissions, servername),
-    'mx (STARTTLS)': await startTls(ports.mx, servername, smtp),
-    imaps: await implicitTls(ports.imaps, servername),
-    pop3s: await implicitTls(ports.pop3s, servername),
-    'imap (STARTTLS)': await startTls(ports.imap, servername, [
-      [undefined, /^\* OK/m],
-      ['a STARTTLS', /^a OK/m],
-    ]),
-    'managesieve (STARTTLS)': await startTls(ports.managesieve, servername, [
-      [undefined, /^OK/m],
-      ['STARTTLS', /^OK/m],
-    ]),
+    'msa submission (STARTTLS)': await subject(startTls(ports.submission, smtpStartTlsExchange, servername)),
+    'msa submissions (implicit TLS)': await subject(implicitTls(ports.submissions, servername)),
+    'mx (STARTTLS)': await subject(startTls(ports.mx, smtpStartTlsExchange, servername)),
+    imaps: await subject(implicitTls(ports.imaps, servername)),
+    pop3s: await subject(implicitTls(ports.pop3s, servername)),
+    'imap (STARTTLS)': await subject(
+      startTls(
+        ports.imap,
+        [
+          [undefined, /^\* OK/m],
+          ['a STARTTLS', /^a OK/m],
+        ],
+        servername,
+      ),
+    ),
+    'managesieve (STARTTLS)': await subject(
+      startTls(
+        ports.managesieve,
+        [
+          [undefined, /^OK/m],
+          ['STARTTLS', /^OK/m],
+        ],
+        servername,
+      ),
+    ),
   };
 }
 
