@@ -119,6 +119,7 @@ export class CertificateFiles {
       }
       const options = {
         ...this.options,
+        sniDir: undefined,
         certFile: join(sniDir, name, 'tls.crt'),
         keyFile: join(sniDir, name, 'tls.key'),
       };
