@@ -155,7 +155,7 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
       notifyMaxQueue: 1000,
     },
     logger: silentLogger(),
-    tlsContext: undefined,
+    serverTls: undefined,
     loginGuard: new LoginGate(
       accounts,
       new LoginThrottle(new PostgresLoginFailureStore(db.pool, () => {}), {

@@ -224,9 +224,22 @@ issuerRef:
   {{- toYaml .Values.tls.certManager.issuerRef | nindent 2 }}
 {{- end }}
 
-{{/* The Secret (and Certificate) name of one Ingress host's certificate: <fullname>-<host with dashes>-tls. */}}
+{{/* The Secret (and Certificate) name of one host's certificate: <fullname>-<host with dashes>-tls (`*` as wildcard). */}}
 {{- define "hermod.hostTlsSecret" -}}
-{{- printf "%s-%s-tls" (include "hermod.fullname" .root) (.host | replace "." "-") | trunc 253 | trimSuffix "-" }}
+{{- printf "%s-%s-tls" (include "hermod.fullname" .root) (.host | replace "*" "wildcard" | replace "." "-") | trunc 253 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The mail host names with a Certificate of their own (JSON list): tls.certManager.dnsNames when
+tls.certManager.perHostname is on and cert-manager is active; msa, mx and imap mount each Secret
+under TLS_SNI_DIR.
+*/}}
+{{- define "hermod.mailCertificateHosts" -}}
+{{- $hosts := list }}
+{{- if and (include "hermod.certManagerActive" .) .Values.tls.certManager.perHostname }}
+{{- $hosts = .Values.tls.certManager.dnsNames | default (list .Values.mailHostname) | uniq }}
+{{- end }}
+{{- $hosts | toJson }}
 {{- end }}
 
 {{/*

@@ -1,6 +1,6 @@
 import { loginThrottleEnv, oidcEnv } from '@hermod/accounts';
 import { env } from '@hermod/config';
-import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
+import { commonEnv, servesWithoutBusEnv, tlsSniEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 /** Environment of the imap service (IMAP and POP3 listeners, limits). */
@@ -28,6 +28,7 @@ export const imapEnv = z.object({
   IMAP_HOSTNAME: env.string('localhost'),
   TLS_CERT_FILE: env.optionalString(),
   TLS_KEY_FILE: env.optionalString(),
+  ...tlsSniEnv,
   /** Allow LOGIN/AUTHENTICATE/USER without TLS (tests of old clients only). */
   IMAP_ALLOW_PLAINTEXT_AUTH: env.bool(false),
   IMAP_LITERAL_MINUS: env.bool(false),

@@ -94,8 +94,8 @@ runMain('imap', async () => {
       maxQueuedCommands: 64,
     },
     logger,
-    get tlsContext() {
-      return certificates?.context;
+    get serverTls() {
+      return certificates?.serverTls;
     },
     loginGuard,
     refused: loginRefusalRecorder(refusals, 'imap'),
@@ -124,8 +124,8 @@ runMain('imap', async () => {
     backend,
     commands: createPop3Registry(),
     logger,
-    get tlsContext() {
-      return certificates?.context;
+    get serverTls() {
+      return certificates?.serverTls;
     },
     loginGuard,
     refused: loginRefusalRecorder(refusals, 'pop3'),
@@ -154,8 +154,8 @@ runMain('imap', async () => {
     }),
     commands: createManageSieveRegistry(),
     logger,
-    get tlsContext() {
-      return certificates?.context;
+    get serverTls() {
+      return certificates?.serverTls;
     },
     loginGuard,
     refused: loginRefusalRecorder(refusals, 'managesieve'),

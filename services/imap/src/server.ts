@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { type SecureContext, TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from '@hermod/logging';
-import { acceptProxied, type TrustedProxies } from '@hermod/service-runtime';
+import { acceptProxied, type ServerTls, type TrustedProxies } from '@hermod/service-runtime';
 
 /** Counts open connections per key and refuses past a cap. */
 class Counter<K> {
@@ -59,8 +59,8 @@ export interface ClosableSession {
 export interface ListenerOptions {
   host: string;
   port: number;
-  /** Implicit TLS (IMAPS/POP3S) when set; `context` is read at each handshake (it changes on renewal). */
-  tls?: { readonly context: SecureContext };
+  /** Implicit TLS (IMAPS/POP3S) when set; `serverTls` is read at each handshake (it changes on renewal). */
+  tls?: { readonly serverTls: ServerTls };
   limiter: ConnectionLimiter;
   logger: Logger;
   /** Builds the protocol session for an accepted connection. */
@@ -109,7 +109,7 @@ export class ProtocolListener {
     const accepted = (socket: Socket, remoteAddress: string) => {
       if (!tls) return onConnection(socket, false, remoteAddress);
       socket.on('error', () => {});
-      const secure = new TLSSocket(socket, { isServer: true, secureContext: tls.context });
+      const secure = new TLSSocket(socket, { isServer: true, ...tls.serverTls });
       secure.once('secure', () => onConnection(secure, true, remoteAddress));
       secure.on('error', (error) => {
         options.logger.debug({ err: error }, 'TLS handshake failed');

@@ -117,7 +117,7 @@ test('a failed STARTTLS handshake ends the connection and keeps the listener’s
   connection.start();
   client.write('STARTTLS\r\n');
   assert.equal(await connection.next(), 'STARTTLS');
-  const upgraded = connection.startTls(createSecureContext({}));
+  const upgraded = connection.startTls({ secureContext: createSecureContext({}) });
   client.write('this is not a TLS ClientHello\r\n\r\n');
   assert.equal(await upgraded, false);
   assert.equal(connection.isClosed, true);

@@ -3,7 +3,7 @@ import { loginThrottleEnv, oidcEnv } from '@hermod/accounts';
 import { env, loadConfig } from '@hermod/config';
 import { malwareScanEnv } from '@hermod/content-scan';
 import { policyRulesEnv } from '@hermod/policy-rules';
-import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
+import { commonEnv, servesWithoutBusEnv, tlsSniEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected CIDR notation such as 10.0.0.0/8');
@@ -34,6 +34,7 @@ export const msaEnv = z.object({
   MSA_HOSTNAME: env.string(hostname()),
   TLS_CERT_FILE: z.string().min(1, 'a PEM certificate file is required (submission only runs over TLS)'),
   TLS_KEY_FILE: z.string().min(1, 'a PEM private key file is required'),
+  ...tlsSniEnv,
   MSA_MAX_MESSAGE_BYTES: env.int(25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   MSA_MAX_RECIPIENTS: env.int(100, 1, 10_000),
   ...policyRulesEnv,

@@ -220,7 +220,10 @@ runMain('msa', async () => {
     },
   };
 
-  const servers = createSubmissionServers(deps, certificates.pair);
+  const servers = createSubmissionServers(deps, {
+    ...certificates.pair,
+    SNICallback: certificates.serverTls.SNICallback,
+  });
   certificates.onChange((pair) => {
     servers.starttls.updateSecureContext(pair);
     servers.implicitTls.updateSecureContext(pair);
@@ -246,7 +249,7 @@ runMain('msa', async () => {
       logger,
       // The TLS handshake follows the PROXY header, with the certificate in service now.
       wrap: (socket, start) => {
-        const secure = new TLSSocket(socket, { isServer: true, secureContext: certificates.context });
+        const secure = new TLSSocket(socket, { isServer: true, ...certificates.serverTls });
         secure.once('secure', () => start(secure));
         secure.on('error', (error) => {
           logger.debug({ err: error }, 'TLS handshake failed');

@@ -1,4 +1,5 @@
 import { decodeBearerResponse } from '@hermod/accounts';
+import type { ServerTls } from '@hermod/service-runtime';
 import { type LibraryRefusal, libraryRefusalReason, registerOauthBearer } from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from './deps.js';
@@ -19,7 +20,7 @@ export interface SubmissionServers {
  */
 export function createSubmissionServers(
   deps: MsaDeps,
-  tls: { key: Buffer; cert: Buffer },
+  tls: { key: Buffer; cert: Buffer; SNICallback?: ServerTls['SNICallback'] },
 ): SubmissionServers {
   // SSO (RFC 7628 OAUTHBEARER, XOAUTH2) only when an OIDC issuer is configured; like PLAIN, only after TLS.
   const bearer = deps.login.acceptsTokens;
@@ -29,6 +30,8 @@ export function createSubmissionServers(
     banner: 'Hermod ESMTP submission',
     key: tls.key,
     cert: tls.cert,
+    // Per-host certificates (TLS_SNI_DIR) by the client's server name; the default pair otherwise.
+    ...(tls.SNICallback ? { SNICallback: tls.SNICallback } : {}),
     size: deps.config.MSA_MAX_MESSAGE_BYTES,
     authMethods: bearer ? ['PLAIN', 'LOGIN', 'OAUTHBEARER', 'XOAUTH2'] : ['PLAIN', 'LOGIN'],
     allowInsecureAuth: false,

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { env, loadConfig } from '@hermod/config';
 import { malwareScanEnv } from '@hermod/content-scan';
 import { policyRulesEnv } from '@hermod/policy-rules';
-import { commonEnv, servesWithoutBusEnv } from '@hermod/service-runtime';
+import { commonEnv, servesWithoutBusEnv, tlsSniEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 const hostPort = z.string().regex(/^[0-9a-fA-F:.[\]]+:\d{1,5}$/, 'expected host:port such as 127.0.0.1:53');
@@ -32,6 +32,7 @@ export const mxEnv = z.object({
   /** STARTTLS is offered only when both are set. */
   TLS_CERT_FILE: env.optionalString(),
   TLS_KEY_FILE: env.optionalString(),
+  ...tlsSniEnv,
   MX_MAX_MESSAGE_BYTES: env.int(50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   MX_MAX_RECIPIENTS: env.int(100, 1, 10_000),
   /**

@@ -205,7 +205,10 @@ runMain('mx', async () => {
     },
   };
 
-  const smtp = createMxServer(deps, certificates?.pair);
+  const smtp = createMxServer(
+    deps,
+    certificates && { ...certificates.pair, SNICallback: certificates.serverTls.SNICallback },
+  );
   certificates?.onChange((pair) => smtp.updateSecureContext(pair));
   const smtpPort = await listen(smtp.server, config.MX_SMTP_PORT, config.MX_HOST);
   const proxy = config.MX_PROXY_PORT

@@ -1,3 +1,4 @@
+import type { ServerTls } from '@hermod/service-runtime';
 import { type LibraryRefusal, libraryRefusalReason } from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from './deps.js';
@@ -10,12 +11,17 @@ import { onRcptTo } from './hooks/on-rcpt-to.js';
  * The MX SMTP server: no AUTH on this port, STARTTLS when a certificate is configured, every guard
  * in the hooks. smtp-server ends DATA only on CRLF.CRLF and discards input pipelined after STARTTLS.
  */
-export function createMxServer(deps: MxDeps, tls: { key: Buffer; cert: Buffer } | undefined): SMTPServer {
+export function createMxServer(
+  deps: MxDeps,
+  tls: { key: Buffer; cert: Buffer; SNICallback?: ServerTls['SNICallback'] } | undefined,
+): SMTPServer {
   const { config } = deps;
   const options: SMTPServerOptions = {
     name: config.MX_HOSTNAME,
     banner: config.MX_BANNER,
-    ...(tls ? { key: tls.key, cert: tls.cert } : { hideSTARTTLS: true }),
+    ...(tls
+      ? { key: tls.key, cert: tls.cert, ...(tls.SNICallback ? { SNICallback: tls.SNICallback } : {}) }
+      : { hideSTARTTLS: true }),
     secure: false,
     size: config.MX_MAX_MESSAGE_BYTES,
     disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],

@@ -323,6 +323,53 @@ describe('all-features values', () => {
     }
   });
 
+  test('cert-manager perHostname: a Certificate per mail host name, mounted by msa, mx and imap under TLS_SNI_DIR', async () => {
+    const rendered = await renderChart({
+      valuesFiles: [allFeaturesValues],
+      apiVersions: optionalApis,
+      set: [
+        'tls.certManager.perHostname=true',
+        'tls.certManager.dnsNames={mail.customer-a.example,mail.customer-b.example,*.customer-c.example}',
+      ],
+    });
+    const bySecret = new Map(byKind(rendered, 'Certificate').map((c) => [c.spec.secretName as string, c]));
+    // The default certificate (clients without SNI) names mailHostname only.
+    assert.deepEqual(bySecret.get('hermod-tls')?.spec.dnsNames, ['mail.example.org']);
+    const hosts = {
+      'mail.customer-a.example': 'hermod-mail-customer-a-example-tls',
+      'mail.customer-b.example': 'hermod-mail-customer-b-example-tls',
+      '*.customer-c.example': 'hermod-wildcard-customer-c-example-tls',
+    };
+    for (const [host, secretName] of Object.entries(hosts)) {
+      const cert = bySecret.get(secretName);
+      assert.deepEqual(cert?.spec.dnsNames, [host], `${secretName} is the Certificate of ${host}`);
+      assert.equal(cert?.metadata.name, secretName);
+      assert.deepEqual(cert?.spec.issuerRef, bySecret.get('hermod-tls')?.spec.issuerRef);
+      assert.equal(cert?.spec.privateKey.rotationPolicy, 'Always');
+    }
+    for (const name of ['msa', 'mx', 'imap'] as const) {
+      const d = deploymentOf(rendered, name);
+      const container = containerOf(d);
+      const env = envOf(container);
+      assert.equal(env.get('TLS_SNI_DIR')?.value, '/etc/hermod/tls-sni', name);
+      assert.equal(env.get('TLS_SNI_MAX_HOSTS')?.value, '3', name);
+      assert.equal(env.get('TLS_CERT_FILE')?.value, '/etc/hermod/tls/tls.crt', name);
+      const volumes = new Map((d.spec.template.spec.volumes as Any[]).map((v) => [v.name as string, v]));
+      const mounted = new Map(
+        (container.volumeMounts as Any[]).map((m) => [
+          m.mountPath as string,
+          volumes.get(m.name)?.secret?.secretName,
+        ]),
+      );
+      for (const [host, secretName] of Object.entries(hosts))
+        assert.equal(mounted.get(`/etc/hermod/tls-sni/${host}`), secretName, `${name} mounts ${host}`);
+      assert.equal(mounted.get('/etc/hermod/tls'), 'hermod-tls', `${name} mounts the default certificate`);
+    }
+    // Services without TLS listeners get neither the mounts nor the setting.
+    const mda = containerOf(deploymentOf(rendered, 'mda'));
+    assert.equal(envOf(mda).get('TLS_SNI_DIR'), undefined);
+  });
+
   test('cert-manager: a Certificate per Ingress host name without tls of its own, served by its Ingress', async () => {
     const rendered = await renderChart({
       valuesFiles: [allFeaturesValues],

@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { connect as connectTls, type TLSSocket } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import { ensureSelfSignedCertificate } from '@hermod/local-infra';
 import { eventually, type HermodPlatform, startHermod, testWorkdir } from '@hermod/test/harness';
+import { implicitTls, smtpStartTlsExchange, startTls } from './tls-probe.js';
 
 let hermod: HermodPlatform;
 let secretDir: string;
@@ -30,77 +30,30 @@ async function swapSecret(pair: { cert: Buffer; key: Buffer }): Promise<void> {
   await rename(join(secretDir, '..data_tmp'), join(secretDir, '..data'));
 }
 
-/** The fingerprint of the certificate a TLS socket was served. */
-function served(socket: TLSSocket): string {
-  const fingerprint = socket.getPeerCertificate().fingerprint256;
-  socket.destroy();
-  return fingerprint;
-}
-
-function implicitTls(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTls({ host: '127.0.0.1', port, rejectUnauthorized: false }, () =>
-      resolve(served(socket)),
-    );
-    socket.once('error', reject);
-  });
-}
-
-/** Plain connection, a command exchange in the clear, then the TLS handshake over the same socket. */
-async function startTls(port: number, exchange: Array<[string | undefined, RegExp]>): Promise<string> {
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
-    s.once('error', reject);
-  });
-  try {
-    let text = '';
-    const onData = (d: Buffer) => {
-      text += d.toString('latin1');
-    };
-    socket.on('data', onData);
-    for (const [line, reply] of exchange) {
-      text = '';
-      if (line !== undefined) socket.write(`${line}\r\n`);
-      await eventually(
-        `reply ${reply} to ${line}`,
-        async () => (reply.test(text) ? true : undefined),
-        10_000,
-      );
-    }
-    socket.off('data', onData);
-    return await new Promise<string>((resolve, reject) => {
-      const secure = connectTls({ socket, rejectUnauthorized: false }, () => resolve(served(secure)));
-      secure.once('error', reject);
-    });
-  } finally {
-    socket.destroy();
-  }
-}
-
-const smtpStartTls = (port: number) =>
-  startTls(port, [
-    [undefined, /^220 /m],
-    ['EHLO client.test', /^250 /m],
-    ['STARTTLS', /^220 /m],
-  ]);
+const fingerprint = async (peer: Promise<PeerCertificate>) => (await peer).fingerprint256;
+const smtpStartTls = (port: number) => fingerprint(startTls(port, smtpStartTlsExchange));
 
 /** Every TLS endpoint of the three services, with the fingerprint each one serves now. */
 async function servedEverywhere(): Promise<Record<string, string>> {
   const { ports } = hermod;
   return {
     'msa submission (STARTTLS)': await smtpStartTls(ports.submission),
-    'msa submissions (implicit TLS)': await implicitTls(ports.submissions),
+    'msa submissions (implicit TLS)': await fingerprint(implicitTls(ports.submissions)),
     'mx (STARTTLS)': await smtpStartTls(ports.mx),
-    imaps: await implicitTls(ports.imaps),
-    pop3s: await implicitTls(ports.pop3s),
-    'imap (STARTTLS)': await startTls(ports.imap, [
-      [undefined, /^\* OK/m],
-      ['a STARTTLS', /^a OK/m],
-    ]),
-    'managesieve (STARTTLS)': await startTls(ports.managesieve, [
-      [undefined, /^OK/m],
-      ['STARTTLS', /^OK/m],
-    ]),
+    imaps: await fingerprint(implicitTls(ports.imaps)),
+    pop3s: await fingerprint(implicitTls(ports.pop3s)),
+    'imap (STARTTLS)': await fingerprint(
+      startTls(ports.imap, [
+        [undefined, /^\* OK/m],
+        ['a STARTTLS', /^a OK/m],
+      ]),
+    ),
+    'managesieve (STARTTLS)': await fingerprint(
+      startTls(ports.managesieve, [
+        [undefined, /^OK/m],
+        ['STARTTLS', /^OK/m],
+      ]),
+    ),
   };
 }
 

@@ -1,5 +1,5 @@
-import type { SecureContext } from 'node:tls';
 import type { Logger } from '@hermod/logging';
+import type { ServerTls } from '@hermod/service-runtime';
 import type { LoginGuard, UserConnectionGuard } from '../session/session.js';
 import type { MailBackend } from '../store/mail-backend.js';
 import type { RecordLoginRefusal } from './login-refusals.js';
@@ -8,7 +8,8 @@ import type { RecordLoginRefusal } from './login-refusals.js';
 export interface LoginDependencies {
   backend: MailBackend;
   logger: Logger;
-  tlsContext: SecureContext | undefined;
+  /** The default certificate and the per-host (SNI) ones, read at each STARTTLS (they change on renewal). */
+  serverTls: ServerTls | undefined;
   loginGuard: LoginGuard;
   /** Counts and logs refused logins (hermod_imap_rejections_total). */
   refused: RecordLoginRefusal;

@@ -7,7 +7,7 @@ export const starttlsCommand = defineCommand({
   parse: (args) => args.end(),
   async run(session, _args, tag) {
     if (session.secure) return { status: 'BAD', text: 'TLS is already active' };
-    if (!session.deps.tlsContext) return no('TLS is not available');
+    if (!session.deps.serverTls) return no('TLS is not available');
     session.tagged(tag, { status: 'OK', text: 'Begin TLS negotiation now' });
     await session.startTls();
     // The tagged reply is already sent; the session must not send another.

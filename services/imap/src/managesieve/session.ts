@@ -87,7 +87,7 @@ export class ManageSieveSession extends LineSession<ReadItem, ManageSieveDepende
       `"SIEVE" ${sieveString(deps.extensions.join(' '))}`,
       ...(deps.extensions.includes('enotify') ? ['"NOTIFY" "mailto"'] : []),
       `"MAXREDIRECTS" "${deps.maxRedirects}"`,
-      ...(!this.secure && deps.tlsContext ? ['"STARTTLS"'] : []),
+      ...(!this.secure && deps.serverTls ? ['"STARTTLS"'] : []),
       ...(this.user ? [`"OWNER" ${sieveString(this.user.address)}`] : []),
       '"VERSION" "1.0"',
     ];

@@ -312,7 +312,7 @@ export class ImapSession {
     const caps = ['IMAP4rev1', 'IMAP4rev2'];
     const canAuth = this.secure || this.deps.allowPlaintextAuth;
     if (this.state === State.NotAuthenticated) {
-      if (!this.secure && this.deps.tlsContext) caps.push('STARTTLS');
+      if (!this.secure && this.deps.serverTls) caps.push('STARTTLS');
       if (canAuth) caps.push('AUTH=PLAIN', 'AUTH=LOGIN', 'SASL-IR');
       if (canAuth && this.deps.loginGuard.acceptsTokens) caps.push('AUTH=OAUTHBEARER', 'AUTH=XOAUTH2');
       else caps.push('LOGINDISABLED');
@@ -369,10 +369,10 @@ export class ImapSession {
 
   /** STARTTLS: drop anything the client pipelined in plaintext, then speak TLS on the same socket. */
   async startTls(): Promise<void> {
-    const context = this.deps.tlsContext;
-    if (!context) throw new CommandFailedError('TLS is not configured');
+    const tls = this.deps.serverTls;
+    if (!tls) throw new CommandFailedError('TLS is not configured');
     this.secure = true;
-    await this.transport.startTls(context);
+    await this.transport.startTls(tls);
   }
 
   /** Records a login; false when the per-user connection cap is reached. */

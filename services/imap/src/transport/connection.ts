@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
-import { type SecureContext, TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import { createDeflateRaw, createInflateRaw, type DeflateRaw, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from '@hermod/logging';
+import type { ServerTls } from '@hermod/service-runtime';
 
 /**
  * Cuts the input into what a session reads: lines (POP3), commands with their literals (IMAP,
@@ -160,7 +161,7 @@ export class Connection<T> {
    * socket. False when the handshake failed or the peer went away: the connection has then ended
    * (its slots are freed at once).
    */
-  async startTls(context: SecureContext): Promise<boolean> {
+  async startTls(tls: ServerTls): Promise<boolean> {
     this.queue = [];
     this.reader = this.options.newReader();
     this.uncork();
@@ -168,7 +169,7 @@ export class Connection<T> {
     // Only this connection's own handlers: the listener's (which frees the per-IP slot) stay.
     plain.off('data', this.onSocketData);
     plain.off('close', this.onSocketClose);
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
+    const secure = new TLSSocket(plain, { isServer: true, ...tls });
     this.socket = secure;
     if (!(await handshake(secure))) {
       this.end();

@@ -75,7 +75,7 @@ export abstract class LineSession<T, D extends LineSessionDependencies> {
   /** STARTTLS / STLS: input pipelined before it is dropped; a failed handshake ends the session. */
   async startTls(): Promise<void> {
     this.secure = true;
-    await this.connection.startTls(this.deps.tlsContext!);
+    await this.connection.startTls(this.deps.serverTls!);
   }
 
   write(data: string | Buffer): boolean {

@@ -29,3 +29,15 @@ export const servesWithoutBusEnv = {
    */
   READY_WITHOUT_NATS: env.bool(false),
 };
+
+/** Per-host certificates of the mail listeners (msa, mx, imap), chosen by the client's server name. */
+export const tlsSniEnv = {
+  /**
+   * Directory of per-host certificates, one subfolder per host name holding tls.crt and tls.key
+   * (`*.example.com` for a one-label wildcard); a handshake naming a host gets its certificate,
+   * others get TLS_CERT_FILE. Each pair is read again when it changes, without a restart.
+   */
+  TLS_SNI_DIR: env.optionalString(),
+  /** Most host certificates loaded from TLS_SNI_DIR; further folders are logged and skipped. */
+  TLS_SNI_MAX_HOSTS: env.int(100, 1, 10_000),
+};

@@ -9,7 +9,7 @@ export {
   runMain,
   type ServiceBase,
 } from './bootstrap.js';
-export { commonEnv, servesWithoutBusEnv } from './common-env.js';
+export { commonEnv, servesWithoutBusEnv, tlsSniEnv } from './common-env.js';
 export { untilAvailable } from './dependency.js';
 export { createMetricsRegistry, type Registry } from './metrics.js';
 export {
@@ -27,4 +27,5 @@ export {
   type CertificateFilesOptions,
   type CertificatePair,
   openCertificateFiles,
+  type ServerTls,
 } from './tls-certificate.js';

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdir, readFile, realpath } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from '@hermod/logging';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -20,7 +20,27 @@ export interface CertificateFilesOptions {
   registry: Registry;
   /** Quiet time after the last file event before the pair is read again (a Secret update is several events). */
   debounceMs?: number;
+  /**
+   * Per-host certificates: subfolders `<hostname>/tls.crt|tls.key` (a `*.example` folder for a
+   * one-label wildcard), chosen by the client's server name (SNI); the default pair serves others.
+   */
+  sniDir?: string | undefined;
+  /** Most host folders loaded from sniDir; more are logged and skipped. */
+  sniMaxHosts?: number;
 }
+
+/** Options for a server-side TLSSocket or tls/smtp server: the default context and SNI selection. */
+export interface ServerTls {
+  readonly secureContext: SecureContext;
+  readonly SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+}
+
+interface CertificateMetrics {
+  reloads: Counter<'result' | 'host'>;
+  notAfter: Gauge<'host'>;
+}
+
+const DEFAULT_HOST = 'default';
 
 /**
  * The serving certificate of a service, read from TLS_CERT_FILE/TLS_KEY_FILE and read again when
@@ -39,37 +59,105 @@ export class CertificateFiles {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private reading: Promise<void> = Promise.resolve();
-  private readonly reloads: Counter<'result'>;
-  private readonly notAfter: Gauge;
+  /** Per-host certificates from sniDir by lower-case host name (`*.example` for a wildcard). */
+  private readonly hosts = new Map<string, CertificateFiles>();
 
   private constructor(
     private readonly options: CertificateFilesOptions,
     pair: CertificatePair,
+    private readonly metrics: CertificateMetrics,
+    private readonly host: string,
   ) {
     this.current = { pair, context: loadContext(pair) };
-    this.reloads = new Counter({
-      name: 'hermod_tls_certificate_reloads_total',
-      help: 'Certificate reloads from TLS_CERT_FILE/TLS_KEY_FILE by result (reloaded, refused)',
-      labelNames: ['result'],
-      registers: [options.registry],
-    });
-    this.notAfter = new Gauge({
-      name: 'hermod_tls_certificate_not_after_seconds',
-      help: 'Expiry (Unix time) of the certificate in service',
-      registers: [options.registry],
-    });
-    this.notAfter.set(expiry(pair.cert));
+    this.metrics.notAfter.set({ host }, expiry(pair.cert));
   }
 
-  /** Reads the pair (failing if it does not load) and starts watching its directories. */
+  /**
+   * Reads the pair (failing if it does not load) and starts watching its directories; then the
+   * per-host pairs of sniDir, each watched and reloaded the same way (one that does not load is
+   * logged and skipped).
+   */
   static async open(options: CertificateFilesOptions): Promise<CertificateFiles> {
-    const files = new CertificateFiles(options, await readPair(options));
+    const metrics: CertificateMetrics = {
+      reloads: new Counter({
+        name: 'hermod_tls_certificate_reloads_total',
+        help: 'Certificate reloads by host (default: TLS_CERT_FILE/TLS_KEY_FILE, else a TLS_SNI_DIR host) and result (reloaded, refused)',
+        labelNames: ['result', 'host'],
+        registers: [options.registry],
+      }),
+      notAfter: new Gauge({
+        name: 'hermod_tls_certificate_not_after_seconds',
+        help: 'Expiry (Unix time) of the certificate in service by host (default, or a TLS_SNI_DIR host)',
+        labelNames: ['host'],
+        registers: [options.registry],
+      }),
+    };
+    const files = new CertificateFiles(options, await readPair(options), metrics, DEFAULT_HOST);
     await files.watchDirectories();
+    if (options.sniDir) await files.openHosts(options.sniDir, metrics);
     return files;
+  }
+
+  private async openHosts(sniDir: string, metrics: CertificateMetrics): Promise<void> {
+    const { logger } = this.options;
+    const max = this.options.sniMaxHosts ?? 100;
+    let names: string[];
+    try {
+      names = (await readdir(sniDir)).filter((name) => !name.startsWith('.')).sort();
+    } catch (error) {
+      logger.error(
+        { err: error, sniDir },
+        'TLS_SNI_DIR not readable; only the default certificate is served',
+      );
+      return;
+    }
+    for (const name of names) {
+      const host = name.toLowerCase();
+      if (this.hosts.size >= max) {
+        logger.warn({ host, max }, 'more host certificates than TLS_SNI_MAX_HOSTS; the rest are skipped');
+        break;
+      }
+      const options = {
+        ...this.options,
+        sniDir: undefined,
+        certFile: join(sniDir, name, 'tls.crt'),
+        keyFile: join(sniDir, name, 'tls.key'),
+      };
+      try {
+        const files = new CertificateFiles(options, await readPair(options), metrics, host);
+        await files.watchDirectories();
+        this.hosts.set(host, files);
+      } catch (error) {
+        logger.warn({ err: error, host }, 'host certificate not loaded; skipped');
+      }
+    }
+    logger.info({ hosts: [...this.hosts.keys()] }, 'host certificates loaded');
   }
 
   get context(): SecureContext {
     return this.current.context;
+  }
+
+  /**
+   * The context for a client's server name: the host's own certificate, else a one-label wildcard
+   * (`*.example` for `mail.example`), else the default.
+   */
+  contextFor(servername: string | undefined): SecureContext {
+    if (!servername || this.hosts.size === 0) return this.context;
+    const name = servername.toLowerCase().replace(/\.$/, '');
+    const exact = this.hosts.get(name);
+    if (exact) return exact.context;
+    const dot = name.indexOf('.');
+    const wildcard = dot > 0 ? this.hosts.get(`*${name.slice(dot)}`) : undefined;
+    return wildcard ? wildcard.context : this.context;
+  }
+
+  /** For a server-side TLSSocket, a tls server or smtp-server: the default context plus SNI selection. */
+  get serverTls(): ServerTls {
+    return {
+      secureContext: this.context,
+      SNICallback: (servername, cb) => cb(null, this.contextFor(servername)),
+    };
   }
 
   get pair(): CertificatePair {
@@ -85,6 +173,7 @@ export class CertificateFiles {
     clearTimeout(this.timer);
     for (const watcher of this.watchers.values()) watcher.close();
     this.watchers.clear();
+    for (const files of this.hosts.values()) files.stop();
   }
 
   /**
@@ -141,14 +230,20 @@ export class CertificateFiles {
       if (pair.cert.equals(this.current.pair.cert) && pair.key.equals(this.current.pair.key)) return;
       context = loadContext(pair);
     } catch (error) {
-      this.reloads.inc({ result: 'refused' });
-      logger.error({ err: error }, 'new certificate refused; the previous one stays in service');
+      this.metrics.reloads.inc({ result: 'refused', host: this.host });
+      logger.error(
+        { err: error, host: this.host },
+        'new certificate refused; the previous one stays in service',
+      );
       return;
     }
     this.current = { pair, context };
-    this.reloads.inc({ result: 'reloaded' });
-    this.notAfter.set(expiry(pair.cert));
-    logger.info({ notAfter: new X509Certificate(pair.cert).validTo }, 'certificate reloaded');
+    this.metrics.reloads.inc({ result: 'reloaded', host: this.host });
+    this.metrics.notAfter.set({ host: this.host }, expiry(pair.cert));
+    logger.info(
+      { host: this.host, notAfter: new X509Certificate(pair.cert).validTo },
+      'certificate reloaded',
+    );
     for (const listener of this.listeners) {
       try {
         listener(pair);
@@ -180,7 +275,12 @@ function expiry(cert: Buffer): number {
  */
 export async function openCertificateFiles(
   base: Pick<ServiceBase, 'logger' | 'registry' | 'shutdown'>,
-  config: { TLS_CERT_FILE?: string | undefined; TLS_KEY_FILE?: string | undefined },
+  config: {
+    TLS_CERT_FILE?: string | undefined;
+    TLS_KEY_FILE?: string | undefined;
+    TLS_SNI_DIR?: string | undefined;
+    TLS_SNI_MAX_HOSTS?: number | undefined;
+  },
 ): Promise<CertificateFiles | undefined> {
   if (!config.TLS_CERT_FILE || !config.TLS_KEY_FILE) return undefined;
   const files = await CertificateFiles.open({
@@ -188,6 +288,8 @@ export async function openCertificateFiles(
     keyFile: config.TLS_KEY_FILE,
     logger: base.logger,
     registry: base.registry,
+    sniDir: config.TLS_SNI_DIR,
+    ...(config.TLS_SNI_MAX_HOSTS ? { sniMaxHosts: config.TLS_SNI_MAX_HOSTS } : {}),
   });
   base.shutdown.register('certificate-watch', () => files.stop());
   return files;

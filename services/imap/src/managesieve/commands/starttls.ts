@@ -7,7 +7,7 @@ export const starttlsCommand: SieveCommand = {
   args: [0, 0],
   async run(session) {
     if (session.secure) return { status: 'NO', text: 'Already using TLS' };
-    if (!session.deps.tlsContext) return { status: 'NO', text: 'TLS not available' };
+    if (!session.deps.serverTls) return { status: 'NO', text: 'TLS not available' };
     session.writeReply({ status: 'OK', text: 'Begin TLS negotiation now' });
     await session.startTls();
     return session.capabilityReply('TLS negotiation successful');

@@ -7,7 +7,7 @@ export const capaCommand: Pop3Command = {
   async run(session) {
     const lines = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING'];
     if (session.state === Pop3State.Authorization) {
-      if (!session.secure && session.deps.tlsContext) lines.push('STLS');
+      if (!session.secure && session.deps.serverTls) lines.push('STLS');
       if (session.secure || session.deps.allowPlaintextAuth)
         lines.push('USER', `SASL ${mechanisms(session).join(' ')}`);
     }

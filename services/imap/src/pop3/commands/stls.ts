@@ -5,7 +5,7 @@ export const stlsCommand: Pop3Command = {
   states: [Pop3State.Authorization],
   async run(session) {
     if (session.secure) return { ok: false, text: 'Already using TLS' };
-    if (!session.deps.tlsContext) return { ok: false, text: 'TLS not available' };
+    if (!session.deps.serverTls) return { ok: false, text: 'TLS not available' };
     session.write('+OK Begin TLS negotiation\r\n');
     await session.startTls();
     return { ok: true, text: '', silent: true };
