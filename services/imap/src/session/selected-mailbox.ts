@@ -2,6 +2,9 @@ import type { MailboxChange } from '@hermod/mail-store';
 import type { FetchItem } from '../commands/fetch.js';
 import { inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 
+/** The system flags every mailbox keeps (keywords follow them in FLAGS and PERMANENTFLAGS). */
+export const PERMANENT_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
+
 /**
  * A live search or sort result (RFC 5267 UPDATE): the UIDs in result order as last reported, and
  * how to compute them again (the command that made the context supplies it).
