@@ -1,7 +1,7 @@
 import { ALL_RIGHTS, type MailboxInfo } from '@hermod/mail-store';
 import { CommandFailedError } from '../protocol/errors.js';
 import type { CommandContext } from '../session/command-context.js';
-import type { SelectedMailbox } from '../session/selected-mailbox.js';
+import type { SelectedView } from '../session/selected-mailbox.js';
 import { holds } from './rights.js';
 import { classifyName, parentName, sharedName } from './shared-namespace.js';
 
@@ -94,7 +94,7 @@ export async function creationTarget(
   return { ownerId: access.ownerId, ownName: where.name, shared: access.shared };
 }
 
-const selectedOwners = new WeakMap<SelectedMailbox, { ownerId: number; shared: boolean }>();
+const selectedOwners = new WeakMap<SelectedView, { ownerId: number; shared: boolean }>();
 /**
  * Before a mailbox is opened (so no change made meanwhile is missed): while it is another
  * account's, the session also hears that account's change events (the cross-session change feed
@@ -105,7 +105,7 @@ export function followOwner(session: CommandContext, access: MailboxAccess): voi
 }
 
 /** Records whose mailbox the session selected. */
-export function rememberSelected(box: SelectedMailbox, access: MailboxAccess): void {
+export function rememberSelected(box: SelectedView, access: MailboxAccess): void {
   selectedOwners.set(box, { ownerId: access.ownerId, shared: access.shared });
 }
 

@@ -93,7 +93,7 @@ async function runSearch(
     return ok(`${verb} completed`);
   }
   const options = returns ?? { names: new Set(['ALL'] as const) };
-  if (options.names.has('SAVE')) box.savedSearch = found;
+  if (options.names.has('SAVE')) box.saveSearch(found);
   if (answersWithData(options)) {
     const data = returnData(numbers, options);
     if (modseq !== undefined) data.push(`MODSEQ ${modseq}`);

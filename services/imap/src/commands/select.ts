@@ -71,10 +71,8 @@ async function open(session: CommandContext, args: SelectArgs, examine: boolean)
     snapshot.uidvalidity,
     snapshot.uids,
     snapshot.highestmodseq,
+    { recentFrom: snapshot.recentUid, keywords },
   );
-  const recentFrom = snapshot.recentUid;
-  for (const uid of snapshot.uids) if (uid >= recentFrom) selected.recent.add(uid);
-  for (const keyword of keywords) selected.keywords.add(keyword);
   const flags = `${PERMANENT_FLAGS}${[...selected.keywords].map((k) => ` ${k}`).join('')}`;
   session.untagged(`FLAGS (${flags})`);
   // With w (partial rights) the mailbox's keywords may be set too, before \*.

@@ -2,7 +2,7 @@ import type { Logger } from '@hermod/logging';
 import type { CommandResult } from '../commands/command.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
 import type { Notifier } from './notifier.js';
-import type { SelectedMailbox } from './selected-mailbox.js';
+import type { SelectedMailbox, SelectedView } from './selected-mailbox.js';
 import type { SessionDependencies } from './session.js';
 import type { State } from './states.js';
 
@@ -46,8 +46,9 @@ export interface CommandContext {
   capabilities(): string[];
 
   // --- The selected mailbox ---------------------------------------------------------------------
-  readonly selected: SelectedMailbox | undefined;
-  /** Makes `box` the selected mailbox (state Selected); the caller deselected the previous one. */
+  /** The selected mailbox as a command may see and use it. */
+  readonly selected: SelectedView | undefined;
+  /** Makes `box` (a newly opened view) the selected mailbox (state Selected); the caller deselected the previous one. */
   select(box: SelectedMailbox): void;
   /** Leaves the selected mailbox (no expunge); `announce` sends OK [CLOSED]. */
   deselect(announce: boolean): void;

@@ -6,7 +6,7 @@ import { statusItems } from '../commands/status.js';
 import { astring } from '../protocol/compose.js';
 import type { CommandContext } from './command-context.js';
 import { type Notification, notificationsFor, selectedGroup, statusMailboxes } from './notify-filter.js';
-import type { SelectedMailbox } from './selected-mailbox.js';
+import type { SelectedView } from './selected-mailbox.js';
 
 /**
  * One session's NOTIFY SET (RFC 5465) at work: change events of the account (from this replica
@@ -24,7 +24,7 @@ export class Notifier {
   private mailboxes = new Map<number, { name: string; specialUse: string | null }>();
   private subscribed = new Set<string>();
   /** MessageNew FETCH: the selected mailbox and the highest UID already fetched for the client. */
-  private fetchedBox: SelectedMailbox | undefined;
+  private fetchedBox: SelectedView | undefined;
   private fetchedUpTo = 0;
   /** Messages this session added itself, as `mailboxId:uid` (no MessageNew FETCH for them). */
   private readonly ownMessages = new Set<string>();

@@ -3,7 +3,7 @@ import { imapString } from '../protocol/compose.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
 import { formatOrdered } from '../search/esearch.js';
 import type { CommandContext } from './command-context.js';
-import type { SearchContext } from './selected-mailbox.js';
+import type { SearchContext, SelectedMailbox } from './selected-mailbox.js';
 
 /**
  * Live SEARCH/SORT results (RFC 5267 section 4.3, CONTEXT=SEARCH and CONTEXT=SORT): a command with
@@ -34,16 +34,15 @@ export function startUpdates(
     session.untagged(`NO [NOUPDATE ${imapString(tag)}] Too many update contexts`);
     return;
   }
-  box.contexts.set(tag, { ...context, version: box.version, maxUid: box.maxUid });
+  box.keepContext(tag, context);
 }
 
 /**
  * Before expunges are reported: REMOVEFROM for every context holding the expunged messages, while
  * their sequence numbers are still valid (section 4.3.4).
  */
-export function removeExpunged(session: CommandContext, uids: number[]): void {
-  const box = session.selected;
-  if (!box || box.contexts.size === 0) return;
+export function removeExpunged(session: CommandContext, box: SelectedMailbox, uids: number[]): void {
+  if (box.contexts.size === 0) return;
   const gone = new Set(uids);
   for (const [tag, context] of box.contexts) {
     if (!context.uids.some((uid) => gone.has(uid))) continue;
@@ -55,9 +54,7 @@ export function removeExpunged(session: CommandContext, uids: number[]): void {
 }
 
 /** Evaluates the contexts the mailbox changed under, and reports what entered or left them. */
-export async function refreshContexts(session: CommandContext): Promise<void> {
-  const box = session.selected;
-  if (!box) return;
+export async function refreshContexts(session: CommandContext, box: SelectedMailbox): Promise<void> {
   for (const [tag, context] of box.contexts) {
     if (context.version === box.version) continue;
     const version = box.version;

@@ -16,7 +16,7 @@ import { Connection, type InputReader } from '../transport/connection.js';
 import type { CommandContext } from './command-context.js';
 import type { Notifier } from './notifier.js';
 import { refreshContexts, removeExpunged } from './search-contexts.js';
-import { PERMANENT_FLAGS, type SelectedMailbox } from './selected-mailbox.js';
+import { PERMANENT_FLAGS, type SelectedMailbox, type SelectedView } from './selected-mailbox.js';
 import { State } from './states.js';
 
 export interface ImapLimits {
@@ -125,7 +125,7 @@ export class ImapSession implements CommandContext {
     return this.#user;
   }
 
-  get selected(): SelectedMailbox | undefined {
+  get selected(): SelectedView | undefined {
     return this.#selected;
   }
 
@@ -283,9 +283,9 @@ export class ImapSession implements CommandContext {
       else throw error;
     }
     if (this.closed) return;
-    if (this.selected && (this.#dirty || name === 'NOOP' || name === 'CHECK'))
+    if (this.#selected && (this.#dirty || name === 'NOOP' || name === 'CHECK'))
       await this.sync(command.allowsExpunge !== false);
-    if (this.selected && this.selected.contexts.size > 0) await refreshContexts(this);
+    if (this.#selected && this.#selected.contexts.size > 0) await refreshContexts(this, this.#selected);
     await this.notifier?.flush();
     if (!result.silent) this.tagged(parsed.tag, result);
   }
@@ -485,10 +485,10 @@ export class ImapSession implements CommandContext {
   /** Called by the change hub for every event of this session's account. */
   onMailboxEvent(event: MailboxChangeEvent): void {
     this.notifier?.onEvent(event);
-    if (!this.selected || event.mailboxId !== this.selected.id) return;
+    if (!this.#selected || event.mailboxId !== this.#selected.id) return;
     if (
       event.modseq !== 0 &&
-      (event.modseq <= this.selected.knownModseq || this.selected.ownModseqs.has(event.modseq))
+      (event.modseq <= this.#selected.knownModseq || this.#selected.ownModseqs.has(event.modseq))
     )
       return;
     this.#dirty = true;
@@ -507,7 +507,7 @@ export class ImapSession implements CommandContext {
   }
 
   private async doSync(allowExpunge: boolean): Promise<void> {
-    const box = this.selected;
+    const box = this.#selected;
     if (!box || this.closed) return;
     this.#dirty = false;
     // One round trip: the changes and, for a read-write view with new messages, the \Recent claim.
@@ -516,7 +516,7 @@ export class ImapSession implements CommandContext {
       box.knownModseq,
       box.readOnly ? undefined : box.maxUid,
     );
-    if (this.selected !== box) return;
+    if (this.#selected !== box) return;
     const { added, flags } = box.absorb(changes);
     if (recentFrom !== undefined) for (const uid of added) if (uid >= recentFrom) box.recent.add(uid);
     if (allowExpunge && box.pendingExpunges.size > 0) this.reportExpunges([...box.pendingExpunges]);
@@ -530,7 +530,7 @@ export class ImapSession implements CommandContext {
       this.reportFlagChange(seq, uid, change.flags, change.modseq, true);
     }
     // During IDLE nothing else reports what entered or left the live search results.
-    if (this.idling && box.contexts.size > 0) await refreshContexts(this);
+    if (this.#idling && box.contexts.size > 0) await refreshContexts(this, box);
   }
 
   /**
@@ -569,16 +569,16 @@ export class ImapSession implements CommandContext {
   private enableCondstore(): void {
     if (this.enabled.has('CONDSTORE')) return;
     this.#enabled.add('CONDSTORE');
-    if (this.selected) this.untagged(`OK [HIGHESTMODSEQ ${this.selected.knownModseq}] Highest`);
+    if (this.#selected) this.untagged(`OK [HIGHESTMODSEQ ${this.#selected.knownModseq}] Highest`);
   }
 
   /** Removes expunged UIDs from the view, sending EXPUNGE (or VANISHED under QRESYNC). */
   reportExpunges(uids: number[]): void {
-    const box = this.selected;
+    const box = this.#selected;
     if (!box) return;
     const sorted = [...uids].sort((a, b) => a - b);
     // Live search results lose the messages first, while their numbers are still valid.
-    removeExpunged(this, sorted);
+    removeExpunged(this, box, sorted);
     // UIDONLY has no sequence numbers to expunge: VANISHED as under QRESYNC (RFC 9586 section 3.4).
     if (this.enabled.has('QRESYNC') || this.uidOnly) {
       const gone = sorted.filter((uid) => box.removeUid(uid) > 0);
@@ -594,7 +594,7 @@ export class ImapSession implements CommandContext {
 
   /** Announces a new FLAGS list when flags carry keywords the client has not been told of. */
   announceKeywords(flags: string[]): void {
-    const box = this.selected;
+    const box = this.#selected;
     if (!box) return;
     const fresh = flags.filter((f) => !f.startsWith('\\') && !box.keywords.has(f));
     if (fresh.length === 0) return;
@@ -607,7 +607,7 @@ export class ImapSession implements CommandContext {
   formatFlags(flags: string[], uid: number): string {
     this.announceKeywords(flags);
     const all =
-      this.selected?.recent.has(uid) && !this.enabled.has('IMAP4REV2') ? [...flags, '\\Recent'] : flags;
+      this.#selected?.recent.has(uid) && !this.enabled.has('IMAP4REV2') ? [...flags, '\\Recent'] : flags;
     return `(${all.join(' ')})`;
   }
 
