@@ -26,6 +26,10 @@ export function commandsCannotWriteSessionState(session: CommandContext): void {
   session.dirty = true;
   // @ts-expect-error failed logins are counted through recordAuthFailure()
   session.authFailures++;
+  // @ts-expect-error storage goes through session.backend (its change events carry the session id)
+  void session.deps.backend;
+  // @ts-expect-error change feeds are followed through login() / followAccount()
+  void session.deps.changes;
   const box = session.selected!;
   // @ts-expect-error the view's UIDs change only when the session syncs or reports expunges
   box.uids.push(1);

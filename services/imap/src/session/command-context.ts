@@ -9,6 +9,18 @@ import type { State } from './states.js';
 type Chunk = string | Buffer;
 
 /**
+ * What a command may use of the session's dependencies. Storage goes through
+ * `CommandContext.backend` (whose change events carry the session id), change feeds through
+ * `login`/`followAccount`, so the raw backend, the change hub and the user slots are left out.
+ */
+export type CommandDependencies = Readonly<
+  Pick<
+    SessionDependencies,
+    'limits' | 'hostname' | 'loginGuard' | 'refused' | 'serverTls' | 'allowPlaintextAuth'
+  >
+>;
+
+/**
  * What an IMAP command sees of its session (ImapSession implements it; commands, the ACL helpers
  * and the NOTIFY/SEARCH helpers receive only this). Everything is read-only except through the
  * methods below, so each state transition (login, select, deselect, ENABLE, IDLE, NOTIFY) has one
@@ -18,8 +30,8 @@ type Chunk = string | Buffer;
 export interface CommandContext {
   readonly id: string;
   readonly logger: Logger;
-  /** Shared services and limits (read-only: the registry, login path, change hub, config). */
-  readonly deps: SessionDependencies;
+  /** The shared services and settings a command uses (not the registry, change hub or raw backend). */
+  readonly deps: CommandDependencies;
   readonly remoteAddress: string;
   /** The connection is TLS (implicit or after STARTTLS). */
   readonly secure: boolean;
