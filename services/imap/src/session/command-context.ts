@@ -4,7 +4,6 @@ import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
 import type { Notifier } from './notifier.js';
 import type { SelectedMailbox, SelectedView } from './selected-mailbox.js';
 import type { SessionDependencies } from './session.js';
-import type { State } from './states.js';
 
 type Chunk = string | Buffer;
 
@@ -39,7 +38,6 @@ export interface CommandContext {
   readonly isClosed: boolean;
 
   // --- Account and state ----------------------------------------------------------------------
-  readonly state: State;
   /** Set by `login`; present in every state but not-authenticated. */
   readonly user: AuthenticatedUser | undefined;
   /** Storage whose change events carry this session's id. */
@@ -60,7 +58,7 @@ export interface CommandContext {
   // --- The selected mailbox ---------------------------------------------------------------------
   /** The selected mailbox as a command may see and use it. */
   readonly selected: SelectedView | undefined;
-  /** Makes `box` (a newly opened view) the selected mailbox (state Selected); the caller deselected the previous one. */
+  /** Makes `box` (a newly opened view) the selected mailbox; the caller deselected the old one. */
   select(box: SelectedMailbox): void;
   /** Leaves the selected mailbox (no expunge); `announce` sends OK [CLOSED]. */
   deselect(announce: boolean): void;
@@ -108,12 +106,7 @@ export interface CommandContext {
   writeAsync(data: Chunk): Promise<void>;
   /** A continuation line (AUTHENTICATE, IDLE's DONE), or null when the client went away. */
   readLine(): Promise<string | null>;
-  mailboxName(name: string): string;
   startTls(): Promise<void>;
   startCompression(): void;
-  /** Re-arms the inactivity timer. */
-  touch(): void;
   close(): void;
-  /** Runs when the session ends. */
-  onClosed(hook: () => void): void;
 }

@@ -8,7 +8,6 @@ import type { LoginDependencies } from '../auth/login-dependencies.js';
 import type { CommandResult, ImapCommand } from '../commands/command.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { CommandReader, type RawCommand } from '../protocol/command-reader.js';
-import { imapString } from '../protocol/compose.js';
 import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../protocol/errors.js';
 import { parseCommand } from '../protocol/parser.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
@@ -609,10 +608,6 @@ export class ImapSession implements CommandContext {
     const all =
       this.#selected?.recent.has(uid) && !this.enabled.has('IMAP4REV2') ? [...flags, '\\Recent'] : flags;
     return `(${all.join(' ')})`;
-  }
-
-  mailboxName(name: string): string {
-    return imapString(name);
   }
 
   private armIdleTimer(): void {
