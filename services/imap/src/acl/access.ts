@@ -1,7 +1,7 @@
 import { ALL_RIGHTS, type MailboxInfo } from '@hermod/mail-store';
 import { CommandFailedError } from '../protocol/errors.js';
-import type { SelectedMailbox } from '../session/selected-mailbox.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
+import type { SelectedView } from '../session/selected-mailbox.js';
 import { holds } from './rights.js';
 import { classifyName, parentName, sharedName } from './shared-namespace.js';
 
@@ -27,7 +27,10 @@ export interface MailboxAccess {
 export const NOPERM = 'NOPERM';
 
 /** The mailbox a name points to, with the session's rights; undefined when there is none to see. */
-export async function findAccessible(session: ImapSession, name: string): Promise<MailboxAccess | undefined> {
+export async function findAccessible(
+  session: CommandContext,
+  name: string,
+): Promise<MailboxAccess | undefined> {
   const user = session.user!;
   const where = classifyName(name);
   if (where.kind === 'shared-level') return undefined;
@@ -55,7 +58,7 @@ export async function findAccessible(session: ImapSession, name: string): Promis
  * mailbox's existence is not revealed (RFC 4314 section 6).
  */
 export async function accessMailbox(
-  session: ImapSession,
+  session: CommandContext,
   name: string,
   needed: string,
   missingCode = 'NONEXISTENT',
@@ -77,7 +80,7 @@ function checkRights(rights: string, needed: string, missingCode: string): void 
  * account. A new mailbox of another account needs k on its parent, which must exist.
  */
 export async function creationTarget(
-  session: ImapSession,
+  session: CommandContext,
   name: string,
 ): Promise<{ ownerId: number; ownName: string; shared: boolean }> {
   const user = session.user!;
@@ -91,53 +94,29 @@ export async function creationTarget(
   return { ownerId: access.ownerId, ownName: where.name, shared: access.shared };
 }
 
-const selectedOwners = new WeakMap<SelectedMailbox, { ownerId: number; shared: boolean }>();
-const followed = new WeakMap<ImapSession, number>();
-const hooked = new WeakSet<ImapSession>();
-
+const selectedOwners = new WeakMap<SelectedView, { ownerId: number; shared: boolean }>();
 /**
  * Before a mailbox is opened (so no change made meanwhile is missed): while it is another
  * account's, the session also hears that account's change events (the cross-session change feed
  * is per owner account).
  */
-export function followOwner(session: ImapSession, access: MailboxAccess): void {
-  follow(session, access.shared ? access.ownerId : undefined);
+export function followOwner(session: CommandContext, access: MailboxAccess): void {
+  session.followAccount(access.shared ? access.ownerId : undefined);
 }
 
 /** Records whose mailbox the session selected. */
-export function rememberSelected(box: SelectedMailbox, access: MailboxAccess): void {
+export function rememberSelected(box: SelectedView, access: MailboxAccess): void {
   selectedOwners.set(box, { ownerId: access.ownerId, shared: access.shared });
 }
 
-/** Called when the session leaves its selected mailbox. */
-export function forgetSelected(session: ImapSession): void {
-  follow(session, undefined);
-}
-
-function follow(session: ImapSession, ownerId: number | undefined): void {
-  const previous = followed.get(session);
-  if (previous === ownerId) return;
-  if (previous !== undefined) session.deps.changes.remove(previous, session);
-  if (ownerId === undefined) {
-    followed.delete(session);
-    return;
-  }
-  if (!hooked.has(session)) {
-    hooked.add(session);
-    session.onClosed(() => forgetSelected(session));
-  }
-  followed.set(session, ownerId);
-  session.deps.changes.add(ownerId, session);
-}
-
 /** The owner of the selected mailbox (changes to it are announced under this account). */
-export function selectedOwner(session: ImapSession): number {
+export function selectedOwner(session: CommandContext): number {
   const box = session.selected;
   return (box && selectedOwners.get(box)?.ownerId) ?? session.user!.id;
 }
 
 /** The session's rights on its selected mailbox, asked afresh for another account's mailbox. */
-export async function selectedRights(session: ImapSession): Promise<string> {
+export async function selectedRights(session: CommandContext): Promise<string> {
   const box = session.selected;
   const owner = box && selectedOwners.get(box);
   if (!box || !owner?.shared) return ALL_RIGHTS;
@@ -145,7 +124,7 @@ export async function selectedRights(session: ImapSession): Promise<string> {
 }
 
 /** Fails the command with NO [NOPERM] unless the session holds `needed` on its selected mailbox. */
-export async function requireSelected(session: ImapSession, needed: string): Promise<string> {
+export async function requireSelected(session: CommandContext, needed: string): Promise<string> {
   const rights = await selectedRights(session);
   if (!holds(rights, needed))
     throw new CommandFailedError(`Permission denied (needs the ${needed} right)`, NOPERM);

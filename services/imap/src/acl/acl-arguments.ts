@@ -1,10 +1,10 @@
 import { AclError } from '@hermod/mail-store';
 import { type CommandResult, no, ok } from '../commands/command.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 
 /** `mailbox SP identifier` (DELETEACL, LISTRIGHTS; SETACL reads its rights after them). */
-export function parseMailboxIdentifier(args: ArgumentCursor, session: ImapSession) {
+export function parseMailboxIdentifier(args: ArgumentCursor, session: CommandContext) {
   const mailbox = args.mailbox(session.utf8);
   const identifier = args.astring('identifier');
   return { mailbox, identifier };

@@ -4,7 +4,7 @@ import { parseImapDate } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { ImapUrlError, type MessageUrl, parseMessageUrl } from '../protocol/imap-url.js';
 import { stringBytes, type Token } from '../protocol/parser.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { type CommandResult, no } from './command.js';
 import { sectionBytes } from './fetch.js';
 
@@ -24,7 +24,7 @@ export interface AppendMessage {
  * literal, "UTF8" SP "(" literal8 ")" (RFC 6855) or "CATENATE" SP "(" cat-part *(SP cat-part) ")"
  * with cat-part = "TEXT" SP literal / "URL" SP astring (RFC 4469 section 5).
  */
-export function parseAppendMessage(args: ArgumentCursor, session: ImapSession): AppendMessage {
+export function parseAppendMessage(args: ArgumentCursor, session: CommandContext): AppendMessage {
   let flags: string[] = [];
   let date: Date | undefined;
   const list = args.optionalList();
@@ -72,7 +72,7 @@ function parseCatenateParts(items: Token[]): CatenatePart[] {
 
 /** The bytes of each message, or the NO that refuses the command ([BADURL], [TOOBIG]). */
 export async function messageBytes(
-  session: ImapSession,
+  session: CommandContext,
   messages: AppendMessage[],
 ): Promise<{ chunks: Buffer[][]; sizes: number[] } | CommandResult> {
   const limit = session.deps.limits.appendLimit;
@@ -112,7 +112,7 @@ function urlForCode(part: CatenatePart): string {
  * this server. Undefined for anything else: syntax, another user or host, a changed UIDVALIDITY,
  * a message or section that does not exist.
  */
-async function urlBytes(session: ImapSession, text: string): Promise<Buffer[] | undefined> {
+async function urlBytes(session: CommandContext, text: string): Promise<Buffer[] | undefined> {
   let url: MessageUrl;
   try {
     url = parseMessageUrl(text);

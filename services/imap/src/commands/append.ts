@@ -53,7 +53,7 @@ export const appendCommand = defineCommand({
     );
     const uids = results.map((r) => r.uid);
     const uidvalidity = results[0]?.uidvalidity ?? box.uidvalidity;
-    if (session.selected?.id === box.id) session.dirty = true;
+    session.mailboxChanged(box.id);
     return ok('APPEND completed', `APPENDUID ${uidvalidity} ${formatSequenceSet(uids)}`);
   },
 });

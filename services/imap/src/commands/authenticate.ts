@@ -1,17 +1,17 @@
 import { attemptTokenLogin, decodeSaslPlain, isBearerMechanism } from '../auth/authenticate.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { notAuthenticated } from '../session/states.js';
 import { defineCommand, no } from './command.js';
 import { answerLogin, completeLogin, privacyRequired } from './login.js';
 
 /** A SASL response that cannot be read (a protocol error: BAD). */
-function malformed(session: ImapSession, text: string) {
+function malformed(session: CommandContext, text: string) {
   session.deps.refused(session.logger, 'auth-malformed', { code: 'BAD' });
   return { status: 'BAD' as const, text };
 }
 
 /** One SASL continuation round: '+ challenge', then the client's line ('*' cancels). */
-async function exchange(session: ImapSession, challenge: string): Promise<string | undefined> {
+async function exchange(session: CommandContext, challenge: string): Promise<string | undefined> {
   session.write(`+ ${challenge}\r\n`);
   const line = await session.readLine();
   if (line === null || line.trim() === '*') return undefined;

@@ -23,7 +23,7 @@ export const cancelUpdateCommand = defineCommand({
     const box = session.selected!;
     const unknown = tags.filter((tag) => !box.contexts.has(tag));
     if (unknown.length > 0) return no(`No update context for ${unknown.join(' ')}`);
-    for (const tag of tags) box.contexts.delete(tag);
+    box.cancelContexts(tags);
     return ok('CANCELUPDATE completed');
   },
 });

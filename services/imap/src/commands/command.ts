@@ -1,5 +1,5 @@
 import type { ArgumentCursor } from '../protocol/arguments.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import type { State } from '../session/states.js';
 
 export interface CommandResult {
@@ -25,8 +25,8 @@ export interface ImapCommand<A = unknown> {
    * number; once UIDONLY is enabled such a command is refused with BAD [UIDREQUIRED] (RFC 9586).
    */
   usesSequenceNumbers?: boolean | ((args: A) => boolean);
-  parse(args: ArgumentCursor, session: ImapSession): A;
-  run(session: ImapSession, args: A, tag: string): Promise<CommandResult>;
+  parse(args: ArgumentCursor, session: CommandContext): A;
+  run(session: CommandContext, args: A, tag: string): Promise<CommandResult>;
 }
 
 export const ok = (text = 'Completed', code?: string): CommandResult =>

@@ -1,7 +1,7 @@
 import { accessMailbox, requireSelected, selectedOwner } from '../acl/access.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 
 interface CopyArgs {
@@ -9,7 +9,7 @@ interface CopyArgs {
   mailbox: string;
 }
 
-function parseCopy(args: ArgumentCursor, session: ImapSession): CopyArgs {
+function parseCopy(args: ArgumentCursor, session: CommandContext): CopyArgs {
   const set = args.sequenceSet();
   const mailbox = args.mailbox(session.utf8);
   args.end();
@@ -18,7 +18,7 @@ function parseCopy(args: ArgumentCursor, session: ImapSession): CopyArgs {
 
 /** COPY and MOVE (RFC 6851) with COPYUID (RFC 4315). */
 async function runCopy(
-  session: ImapSession,
+  session: CommandContext,
   args: CopyArgs,
   byUid: boolean,
   move: boolean,
@@ -55,7 +55,7 @@ async function runCopy(
   } else {
     result = await session.backend.copy(sourceOwner, box.id, uids, target.id, destination.ownerId);
   }
-  if (target.id === box.id) session.dirty = true;
+  session.mailboxChanged(target.id);
   if (result.pairs.length === 0) return ok(`${verb} completed, nothing to do`);
   const code = `COPYUID ${result.uidvalidity} ${formatSequenceSet(result.pairs.map((p) => p[0]))} ${formatSequenceSet(result.pairs.map((p) => p[1]))}`;
   if (!move) return ok(`${verb} completed`, code);

@@ -19,9 +19,7 @@ export const enableCommand = defineCommand({
     const newly: string[] = [];
     for (const name of names) {
       if (!ENABLEABLE.has(name) || !advertised.has(name) || session.enabled.has(name)) continue;
-      // ENABLE CONDSTORE (or QRESYNC) while a mailbox is selected reports its HIGHESTMODSEQ.
-      if (name === 'CONDSTORE' || name === 'QRESYNC') session.enableCondstore();
-      session.enabled.add(name);
+      session.enable(name);
       newly.push(name);
     }
     session.untagged(`ENABLED${newly.map((n) => ` ${n}`).join('')}`);

@@ -1,9 +1,9 @@
 import { requireSelected, selectedOwner } from '../acl/access.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { defineCommand, no, ok } from './command.js';
 
-async function expunge(session: ImapSession, uids: number[] | undefined) {
+async function expunge(session: CommandContext, uids: number[] | undefined) {
   const box = session.selected!;
   if (box.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
   await requireSelected(session, 'e');

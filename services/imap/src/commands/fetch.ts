@@ -12,7 +12,7 @@ import { BadArgumentsError, CommandFailedError } from '../protocol/errors.js';
 import { emailObjectId } from '../protocol/object-id.js';
 import type { Token } from '../protocol/parser.js';
 import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { defineCommand, ok } from './command.js';
 
 type SimpleItem =
@@ -192,7 +192,7 @@ export function parseFetchArgs(
 
 const BATCH = 100;
 
-export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boolean) {
+export async function runFetch(session: CommandContext, args: FetchArgs, byUid: boolean) {
   const box = session.selected!;
   if (!byUid && box.sequenceOutOfRange(args.set))
     return { status: 'BAD' as const, text: 'Invalid message sequence number' };
@@ -208,7 +208,7 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
   // UID FETCH answers with the UID; under UIDONLY it heads the response instead (RFC 9586 3.3).
   if (byUid && !session.uidOnly && !items.some((i) => i.kind === 'simple' && i.name === 'UID'))
     items.unshift({ kind: 'simple', name: 'UID' });
-  if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enableCondstore();
+  if (items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) session.enable('CONDSTORE');
   // FETCH needs r; the implicit \Seen of a non-PEEK body fetch needs s (else it is a PEEK).
   const rights = await requireSelected(session, 'r');
   const marksSeen =
@@ -260,7 +260,7 @@ export async function runFetch(session: ImapSession, args: FetchArgs, byUid: boo
  * The items of a FETCH response that also reports the implicit \Seen it caused: FLAGS, and once
  * CONDSTORE is enabled UID and MODSEQ as for every flag change (RFC 7162 3.1).
  */
-function withFlagChange(session: ImapSession, items: FetchItem[]): FetchItem[] {
+function withFlagChange(session: CommandContext, items: FetchItem[]): FetchItem[] {
   const has = (name: SimpleItem) => items.some((it) => it.kind === 'simple' && it.name === name);
   const condstore = session.enabled.has('CONDSTORE');
   const out = [...items];
@@ -281,7 +281,7 @@ function needsStructure(items: FetchItem[]): boolean {
 }
 
 async function writeMessage(
-  session: ImapSession,
+  session: CommandContext,
   seq: number,
   meta: MessageMeta,
   items: FetchItem[],
@@ -339,7 +339,7 @@ async function writeMessage(
 }
 
 function simpleValue(
-  session: ImapSession,
+  session: CommandContext,
   name: SimpleItem,
   meta: MessageMeta,
   structure: CachedStructure | undefined,
@@ -377,7 +377,7 @@ interface Content {
 }
 
 async function sectionContent(
-  session: ImapSession,
+  session: CommandContext,
   meta: MessageMeta,
   structure: CachedStructure | undefined,
   item: Extract<FetchItem, { kind: 'section' }>,
@@ -443,7 +443,7 @@ function withoutNul(chunk: Buffer): Buffer {
  * undefined when the section does not exist (CATENATE's URL parts, RFC 4469).
  */
 export async function sectionBytes(
-  session: ImapSession,
+  session: CommandContext,
   meta: MessageMeta,
   sectionText: string,
   partial?: { start: number; count: number },
@@ -485,7 +485,11 @@ export const uidFetchCommand = defineCommand({
 });
 
 /** The preview text of a message: from the first bytes of its preview part (one range read). */
-async function preview(session: ImapSession, meta: MessageMeta, structure: CachedStructure): Promise<string> {
+async function preview(
+  session: CommandContext,
+  meta: MessageMeta,
+  structure: CachedStructure,
+): Promise<string> {
   const part = previewPart(structure.root);
   if (!part) return '';
   const end = Math.min(part.bodyEnd, part.bodyStart + PREVIEW_SOURCE_BYTES);

@@ -7,17 +7,12 @@ export const idleCommand = defineCommand({
   parse: (args) => args.end(),
   async run(session) {
     session.write('+ idling\r\n');
-    session.idling = true;
-    session.touch();
-    try {
+    return session.idle(async () => {
       if (session.selected) await session.sync(true);
       const line = await session.readLine();
       if (line === null) return ok('IDLE terminated');
       if (line.trim().toUpperCase() !== 'DONE') return { status: 'BAD', text: 'Expected DONE' };
       return ok('IDLE terminated');
-    } finally {
-      session.idling = false;
-      session.touch();
-    }
+    });
   },
 });

@@ -3,7 +3,7 @@ import { classifyName, sharedName } from '../acl/shared-namespace.js';
 import { astring } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { decodeMailboxName, encodeMailboxName } from '../protocol/utf7.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { authenticated } from '../session/states.js';
 import { defineCommand, ok } from './command.js';
 import { parseStatusItems, statusItems } from './status.js';
@@ -33,7 +33,7 @@ interface ListOptions {
   lsub: boolean;
 }
 
-export function encodeName(session: ImapSession, name: string): string {
+export function encodeName(session: CommandContext, name: string): string {
   return astring(session.utf8 ? name : encodeMailboxName(name));
 }
 
@@ -48,7 +48,7 @@ function withParents(name: string): string[] {
   return parts.map((_, i) => parts.slice(0, i + 1).join(SEPARATOR));
 }
 
-async function runList(session: ImapSession, options: ListOptions) {
+async function runList(session: CommandContext, options: ListOptions) {
   const user = session.user!;
   const verb = options.lsub ? 'LSUB' : 'LIST';
   if (options.patterns.length === 1 && options.patterns[0] === '') {

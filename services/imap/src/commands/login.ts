@@ -1,12 +1,12 @@
 import { attemptLogin, type LoginOutcome } from '../auth/authenticate.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { notAuthenticated } from '../session/states.js';
 import type { AuthenticatedUser } from '../store/mail-backend.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 
 /** Shared by LOGIN and AUTHENTICATE: the guard, the per-user cap, and the CAPABILITY code after login. */
 export async function completeLogin(
-  session: ImapSession,
+  session: CommandContext,
   username: string,
   password: string,
 ): Promise<CommandResult> {
@@ -21,15 +21,14 @@ export async function completeLogin(
 }
 
 /** The reply to a login attempt (password or token): counts failures, closes after too many. */
-export function answerLogin(session: ImapSession, username: string, outcome: LoginOutcome): CommandResult {
+export function answerLogin(session: CommandContext, username: string, outcome: LoginOutcome): CommandResult {
   if (!outcome.ok) {
-    session.authFailures++;
     const locked = outcome.reason === 'locked';
     session.deps.refused(session.logger, locked ? 'auth-locked' : 'auth-failed', {
       code: locked ? 'UNAVAILABLE' : 'AUTHENTICATIONFAILED',
       user: username,
     });
-    if (session.authFailures >= session.deps.limits.maxAuthFailures) {
+    if (session.recordAuthFailure() >= session.deps.limits.maxAuthFailures) {
       session.untagged('BYE Too many failed logins');
       session.close();
     }
@@ -42,12 +41,12 @@ export function answerLogin(session: ImapSession, username: string, outcome: Log
 }
 
 /** LOGIN or AUTHENTICATE without TLS where plaintext logins are not allowed. */
-export function privacyRequired(session: ImapSession): CommandResult {
+export function privacyRequired(session: CommandContext): CommandResult {
   session.deps.refused(session.logger, 'encryption-required', { code: 'PRIVACYREQUIRED' });
   return no('Use STARTTLS first', 'PRIVACYREQUIRED');
 }
 
-function loggedIn(session: ImapSession, user: AuthenticatedUser): CommandResult {
+function loggedIn(session: CommandContext, user: AuthenticatedUser): CommandResult {
   if (!session.login(user)) {
     session.deps.refused(session.logger, 'account-limit', { code: 'LIMIT', user: user.address });
     return no('Too many connections for this user', 'LIMIT');

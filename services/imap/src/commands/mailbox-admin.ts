@@ -3,7 +3,7 @@ import { accessMailbox, creationTarget } from '../acl/access.js';
 import { classifyName } from '../acl/shared-namespace.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { authenticated } from '../session/states.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 import { SEPARATOR } from './list.js';
@@ -119,7 +119,7 @@ function subscription(name: 'SUBSCRIBE' | 'UNSUBSCRIBE') {
   return defineCommand({
     name,
     states: authenticated,
-    parse(args, session: ImapSession) {
+    parse(args, session: CommandContext) {
       const mailbox = args.mailbox(session.utf8);
       args.end();
       return mailbox;

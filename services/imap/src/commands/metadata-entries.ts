@@ -1,5 +1,5 @@
 import { BadArgumentsError } from '../protocol/errors.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { type CommandResult, no } from './command.js';
 
 /**
@@ -19,7 +19,7 @@ export function parseEntryName(text: string, prefixOnly: boolean): string {
 
 /** The mailbox a metadata command names: null for the server (""), else the user's mailbox id. */
 export async function metadataTarget(
-  session: ImapSession,
+  session: CommandContext,
   mailbox: string,
 ): Promise<{ mailboxId: number | null } | CommandResult> {
   if (mailbox === '') return { mailboxId: null };

@@ -14,7 +14,7 @@ export const notifyCommand = defineCommand({
   parse: (args, session) => parseNotify(args, (cursor) => cursor.mailbox(session.utf8)),
   async run(session, request) {
     if (request.kind === 'none') {
-      session.notifier = undefined;
+      session.setNotifier(undefined);
       return ok('NOTIFY completed');
     }
     if (request.unsupported.length > 0)
@@ -26,7 +26,7 @@ export const notifyCommand = defineCommand({
     if (session.selected) await session.sync(true);
     const notifier = await Notifier.start(session, request.spec, session.deps.limits.notifyMaxQueue);
     if (request.spec.status) await notifier.sendInitialStatus();
-    session.notifier = notifier;
+    session.setNotifier(notifier);
     return ok('NOTIFY completed');
   },
 });

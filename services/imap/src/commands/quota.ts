@@ -1,10 +1,10 @@
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { authenticated } from '../session/states.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 import { encodeName } from './list.js';
 
 /** One quota root per account, named "" and covering every mailbox (RFC 9208). */
-async function sendQuota(session: ImapSession): Promise<boolean> {
+async function sendQuota(session: CommandContext): Promise<boolean> {
   const quota = await session.backend.quota(session.user!.id);
   if (quota.limit === null) return false;
   session.untagged(`QUOTA "" (STORAGE ${Math.ceil(quota.bytes / 1024)} ${Math.floor(quota.limit / 1024)})`);

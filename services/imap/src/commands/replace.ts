@@ -1,7 +1,7 @@
 import { accessMailbox, requireSelected, selectedOwner } from '../acl/access.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { type AppendMessage, messageBytes, parseAppendMessage } from './append-message.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 
@@ -13,7 +13,7 @@ interface ReplaceArgs {
 }
 
 /** replace = "REPLACE" SP seq-number SP mailbox append-message (RFC 8508 section 6); UID: uniqueid. */
-function parseReplace(args: ArgumentCursor, session: ImapSession, byUid: boolean): ReplaceArgs {
+function parseReplace(args: ArgumentCursor, session: CommandContext, byUid: boolean): ReplaceArgs {
   const text = args.atom(byUid ? 'UID' : 'message sequence number');
   if (!/^[1-9]\d{0,9}$/.test(text) && (byUid || text !== '*'))
     throw new BadArgumentsError(byUid ? 'Expected a UID' : 'Expected a message sequence number');
@@ -27,7 +27,11 @@ function parseReplace(args: ArgumentCursor, session: ImapSession, byUid: boolean
  * REPLACE (RFC 8508): appends a new version of a message (to this or another mailbox) and expunges
  * the old one in one transaction. APPENDUID comes untagged, before the expunge (section 3.3).
  */
-async function runReplace(session: ImapSession, args: ReplaceArgs, byUid: boolean): Promise<CommandResult> {
+async function runReplace(
+  session: CommandContext,
+  args: ReplaceArgs,
+  byUid: boolean,
+): Promise<CommandResult> {
   const box = session.selected!;
   let uid: number | undefined;
   if (byUid) {
@@ -65,7 +69,7 @@ async function runReplace(session: ImapSession, args: ReplaceArgs, byUid: boolea
   );
   box.ownChange(result.expungeModseq);
   session.reportExpunges([uid]);
-  if (target.id === box.id) session.dirty = true;
+  session.mailboxChanged(target.id);
   return ok(`${verb} completed`);
 }
 

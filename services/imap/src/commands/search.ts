@@ -9,8 +9,8 @@ import {
   type SearchKey,
   type SearchProgram,
 } from '../search/search-query.js';
+import type { CommandContext } from '../session/command-context.js';
 import { esearchLine, startUpdates } from '../session/search-contexts.js';
-import type { ImapSession } from '../session/session.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 
 const BATCH = 500;
@@ -19,7 +19,7 @@ const MAX_TEXT_SEARCH_BYTES = 10 * 1024 * 1024;
 
 /** UIDs of the selected mailbox's messages that match a search key (also used by SORT and THREAD). */
 export async function findMatches(
-  session: ImapSession,
+  session: CommandContext,
   key: SearchKey,
 ): Promise<{ found: number[]; modseqs: number[] }> {
   const box = session.selected!;
@@ -58,7 +58,7 @@ export async function findMatches(
 
 /** The header block of a stored message, read from its cached structure's offsets (and the header cache). */
 export function readHeader(
-  session: ImapSession,
+  session: CommandContext,
   bodyId: number,
   headerEnd: number,
   chunkSize?: number,
@@ -67,7 +67,7 @@ export function readHeader(
 }
 
 async function runSearch(
-  session: ImapSession,
+  session: CommandContext,
   program: SearchProgram,
   byUid: boolean,
   tag: string,
@@ -80,7 +80,7 @@ async function runSearch(
   // RFC 5267 4.3: a tag still naming a live context cannot start another.
   if (returns?.names.has('UPDATE') && box.contexts.has(tag)) return { status: 'BAD', text: 'Tag reuse' };
   const condstore = usesModseq(program.key);
-  if (condstore) session.enableCondstore();
+  if (condstore) session.enable('CONDSTORE');
   const { found, modseqs } = await findMatches(session, program.key);
   const numbers = byUid ? found : found.map((uid) => box.seqOf(uid));
   const modseq = condstore && found.length > 0 ? returnedModseq(returns, modseqs) : undefined;
@@ -93,7 +93,7 @@ async function runSearch(
     return ok(`${verb} completed`);
   }
   const options = returns ?? { names: new Set(['ALL'] as const) };
-  if (options.names.has('SAVE')) box.savedSearch = found;
+  if (options.names.has('SAVE')) box.saveSearch(found);
   if (answersWithData(options)) {
     const data = returnData(numbers, options);
     if (modseq !== undefined) data.push(`MODSEQ ${modseq}`);

@@ -2,7 +2,6 @@ import { ALL_RIGHTS } from '@hermod/mail-store';
 import {
   accessMailbox,
   followOwner,
-  forgetSelected,
   type MailboxAccess,
   rememberSelected,
   selectedOwner,
@@ -14,20 +13,11 @@ import { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
 import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
-import { SelectedMailbox } from '../session/selected-mailbox.js';
-import { type ImapSession, PERMANENT_FLAGS } from '../session/session.js';
-import { authenticated, State } from '../session/states.js';
+import type { CommandContext } from '../session/command-context.js';
+import { PERMANENT_FLAGS, SelectedMailbox } from '../session/selected-mailbox.js';
+import { authenticated } from '../session/states.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 import { encodeName } from './list.js';
-
-/** Leaves the selected mailbox (no expunge); [CLOSED] tells the client the old one is gone. */
-export function deselect(session: ImapSession, announce: boolean): void {
-  if (!session.selected) return;
-  forgetSelected(session);
-  session.selected = undefined;
-  session.state = State.Authenticated;
-  if (announce) session.untagged('OK [CLOSED] Previous mailbox closed');
-}
 
 interface SelectArgs {
   name: string;
@@ -35,12 +25,13 @@ interface SelectArgs {
   qresync?: { uidvalidity: number; modseq: number; knownUids?: SequenceSet };
 }
 
-async function open(session: ImapSession, args: SelectArgs, examine: boolean): Promise<CommandResult> {
+async function open(session: CommandContext, args: SelectArgs, examine: boolean): Promise<CommandResult> {
   const { name } = args;
   if (args.qresync && !session.enabled.has('QRESYNC'))
     return { status: 'BAD', text: 'QRESYNC is not enabled' };
-  if (args.condstore) session.enabled.add('CONDSTORE');
-  deselect(session, true);
+  session.deselect(true);
+  // SELECT (CONDSTORE) is a CONDSTORE-enabling command (RFC 7162 3.1); nothing is selected now.
+  if (args.condstore) session.enable('CONDSTORE');
   const rev2 = session.enabled.has('IMAP4REV2');
   const user = session.user!;
   // SELECT and EXAMINE need r (RFC 4314 section 4); without a right to change anything, read-only.
@@ -80,10 +71,8 @@ async function open(session: ImapSession, args: SelectArgs, examine: boolean): P
     snapshot.uidvalidity,
     snapshot.uids,
     snapshot.highestmodseq,
+    { recentFrom: snapshot.recentUid, keywords },
   );
-  const recentFrom = snapshot.recentUid;
-  for (const uid of snapshot.uids) if (uid >= recentFrom) selected.recent.add(uid);
-  for (const keyword of keywords) selected.keywords.add(keyword);
   const flags = `${PERMANENT_FLAGS}${[...selected.keywords].map((k) => ` ${k}`).join('')}`;
   session.untagged(`FLAGS (${flags})`);
   // With w (partial rights) the mailbox's keywords may be set too, before \*.
@@ -104,10 +93,8 @@ async function open(session: ImapSession, args: SelectArgs, examine: boolean): P
   session.untagged(`OK [MAILBOXID (${mailboxObjectId(box.id)})] Mailbox id`);
   const specialUse = access.shared ? '' : (box.specialUse ?? '');
   if (rev2) session.untagged(`LIST (${specialUse}) "/" ${encodeName(session, access.name)}`);
-  session.selected = selected;
   rememberSelected(selected, access);
-  session.state = State.Selected;
-  session.dirty = false;
+  session.select(selected);
   const q = args.qresync;
   if (q && q.uidvalidity === snapshot.uidvalidity)
     await resynchronise(session, selected, q.modseq, q.knownUids);
@@ -116,7 +103,7 @@ async function open(session: ImapSession, args: SelectArgs, examine: boolean): P
 
 /** QRESYNC (RFC 7162 3.2.5): what vanished and what changed since the client's modseq. */
 async function resynchronise(
-  session: ImapSession,
+  session: CommandContext,
   box: SelectedMailbox,
   modseq: number,
   knownUids: SequenceSet | undefined,
@@ -132,7 +119,7 @@ async function resynchronise(
   }
 }
 
-function parseSelect(args: ArgumentCursor, session: ImapSession): SelectArgs {
+function parseSelect(args: ArgumentCursor, session: CommandContext): SelectArgs {
   const name = args.mailbox(session.utf8);
   const result: SelectArgs = { name, condstore: false };
   const params = args.optionalList();
@@ -178,7 +165,7 @@ export const unselectCommand = defineCommand({
   states: ['selected'],
   parse: (args) => args.end(),
   async run(session) {
-    deselect(session, false);
+    session.deselect(false);
     return ok('UNSELECT completed');
   },
 });
@@ -193,7 +180,7 @@ export const closeCommand = defineCommand({
     // The silent expunge of CLOSE needs e; without it CLOSE only deselects (RFC 4314 section 4).
     if (!box.readOnly && (await selectedRights(session)).includes('e'))
       await session.backend.expunge(selectedOwner(session), box.id);
-    deselect(session, false);
+    session.deselect(false);
     return ok('CLOSE completed');
   },
 });

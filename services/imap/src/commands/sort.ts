@@ -5,13 +5,13 @@ import { BadArgumentsError } from '../protocol/errors.js';
 import { answersWithData, parseReturnOptions, type ReturnOptions, returnData } from '../search/esearch.js';
 import { parseSearch, referencesSequenceNumbers, type SearchKey } from '../search/search-query.js';
 import { parseSortCriteria, type SortKey, sortMessages, type ThreadInput } from '../search/sort-thread.js';
+import type { CommandContext } from '../session/command-context.js';
 import { esearchLine, startUpdates } from '../session/search-contexts.js';
-import type { ImapSession } from '../session/session.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 import { findMatches, readHeader } from './search.js';
 
 /** Loads what SORT/THREAD compare for the messages matching key. */
-export async function threadInputs(session: ImapSession, key: SearchKey): Promise<ThreadInput[]> {
+export async function threadInputs(session: CommandContext, key: SearchKey): Promise<ThreadInput[]> {
   const box = session.selected!;
   const { found } = await findMatches(session, key);
   const out: ThreadInput[] = [];
@@ -55,7 +55,7 @@ interface SortArgs {
 }
 
 async function runSort(
-  session: ImapSession,
+  session: CommandContext,
   args: SortArgs,
   byUid: boolean,
   tag: string,

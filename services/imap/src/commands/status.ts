@@ -4,7 +4,7 @@ import { classifyName } from '../acl/shared-namespace.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
 import type { Token } from '../protocol/parser.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { authenticated } from '../session/states.js';
 import { defineCommand, no, ok } from './command.js';
 import { encodeName } from './list.js';
@@ -58,7 +58,7 @@ export const statusCommand = defineCommand({
     return { mailbox, items };
   },
   async run(session, { mailbox, items }) {
-    if (items.includes('HIGHESTMODSEQ')) session.enableCondstore();
+    if (items.includes('HIGHESTMODSEQ')) session.enable('CONDSTORE');
     // An own mailbox: status by name in one round trip; another account's needs r (RFC 4314).
     const box =
       classifyName(mailbox).kind === 'own'
@@ -72,7 +72,7 @@ export const statusCommand = defineCommand({
   },
 });
 
-async function sharedStatus(session: ImapSession, mailbox: string) {
+async function sharedStatus(session: CommandContext, mailbox: string) {
   const { box } = await accessMailbox(session, mailbox, 'r');
   return { id: box.id, status: await session.backend.mailboxStatus(box.id) };
 }

@@ -4,7 +4,7 @@ import { holds, rightForFlag } from '../acl/rights.js';
 import { type ArgumentCursor, parseFlagList } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { defineCommand, no, ok } from './command.js';
 
 interface StoreArgs {
@@ -64,7 +64,7 @@ function collectAtoms(args: ArgumentCursor) {
   return out;
 }
 
-async function runStore(session: ImapSession, args: StoreArgs, byUid: boolean) {
+async function runStore(session: CommandContext, args: StoreArgs, byUid: boolean) {
   const box = session.selected!;
   if (box.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
   if (!byUid && box.sequenceOutOfRange(args.set))
@@ -72,7 +72,7 @@ async function runStore(session: ImapSession, args: StoreArgs, byUid: boolean) {
   const uids = box.resolve(args.set, byUid).filter((uid) => !box.pendingExpunges.has(uid));
   const flags = permittedFlags(args, await selectedRights(session));
   if (!flags) return no('Permission denied (\\Seen needs s, \\Deleted t, other flags w)', NOPERM);
-  if (args.unchangedSince !== undefined) session.enableCondstore();
+  if (args.unchangedSince !== undefined) session.enable('CONDSTORE');
   const result = await session.backend.updateFlags(
     selectedOwner(session),
     box.id,

@@ -3,7 +3,7 @@ import type { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { referencesSequenceNumbers, type SearchKey } from '../search/search-query.js';
 import { formatThreads, threadOrderedSubject, threadReferences } from '../search/sort-thread.js';
-import type { ImapSession } from '../session/session.js';
+import type { CommandContext } from '../session/command-context.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 import { parseCharsetAndKeys, threadInputs } from './sort.js';
 
@@ -17,7 +17,7 @@ function parseThread(args: ArgumentCursor) {
 }
 
 async function runThread(
-  session: ImapSession,
+  session: CommandContext,
   args: { algorithm: Algorithm; charset: string; key: SearchKey },
   byUid: boolean,
 ): Promise<CommandResult> {

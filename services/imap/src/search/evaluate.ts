@@ -17,7 +17,7 @@ export interface Candidate {
 export interface SearchContext {
   maxSeq: number;
   maxUid: number;
-  saved: number[];
+  saved: readonly number[];
   /** The time the search started (ms), the reference point of OLDER / YOUNGER. */
   now: number;
 }

@@ -4,9 +4,9 @@ import { encodeName, SEPARATOR } from '../commands/list.js';
 import type { NotifySpec } from '../commands/notify-grammar.js';
 import { statusItems } from '../commands/status.js';
 import { astring } from '../protocol/compose.js';
+import type { CommandContext } from './command-context.js';
 import { type Notification, notificationsFor, selectedGroup, statusMailboxes } from './notify-filter.js';
-import type { SelectedMailbox } from './selected-mailbox.js';
-import type { ImapSession } from './session.js';
+import type { SelectedView } from './selected-mailbox.js';
 
 /**
  * One session's NOTIFY SET (RFC 5465) at work: change events of the account (from this replica
@@ -24,19 +24,19 @@ export class Notifier {
   private mailboxes = new Map<number, { name: string; specialUse: string | null }>();
   private subscribed = new Set<string>();
   /** MessageNew FETCH: the selected mailbox and the highest UID already fetched for the client. */
-  private fetchedBox: SelectedMailbox | undefined;
+  private fetchedBox: SelectedView | undefined;
   private fetchedUpTo = 0;
   /** Messages this session added itself, as `mailboxId:uid` (no MessageNew FETCH for them). */
   private readonly ownMessages = new Set<string>();
 
   private constructor(
-    private readonly session: ImapSession,
+    private readonly session: CommandContext,
     readonly spec: NotifySpec,
     private readonly maxQueue: number,
   ) {}
 
   /** Loads the mailbox and subscription lists the filters need, and marks what is already known. */
-  static async start(session: ImapSession, spec: NotifySpec, maxQueue: number): Promise<Notifier> {
+  static async start(session: CommandContext, spec: NotifySpec, maxQueue: number): Promise<Notifier> {
     const notifier = new Notifier(session, spec, maxQueue);
     await notifier.reload();
     notifier.subscribed = new Set(await session.backend.listSubscriptions(session.user!.id));
@@ -103,7 +103,7 @@ export class Notifier {
       await this.session.writeAsync(
         '* OK [NOTIFICATIONOVERFLOW] Too many notifications, NOTIFY is now NONE\r\n',
       );
-      if (this.session.notifier === this) this.session.notifier = undefined;
+      if (this.session.notifier === this) this.session.setNotifier(undefined);
       return;
     }
     const events = this.queue.splice(0);
@@ -191,7 +191,7 @@ export class Notifier {
   private async writeStatus(mailboxId: number, name: string): Promise<void> {
     const items = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN'];
     if (this.session.enabled.has('CONDSTORE')) items.push('HIGHESTMODSEQ');
-    let status: Awaited<ReturnType<ImapSession['backend']['mailboxStatus']>>;
+    let status: Awaited<ReturnType<CommandContext['backend']['mailboxStatus']>>;
     try {
       status = await this.session.backend.mailboxStatus(mailboxId);
     } catch {

@@ -2,8 +2,8 @@ import { runFetch, unsolicitedFetchItems } from '../commands/fetch.js';
 import { imapString } from '../protocol/compose.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
 import { formatOrdered } from '../search/esearch.js';
-import type { SearchContext } from './selected-mailbox.js';
-import type { ImapSession } from './session.js';
+import type { CommandContext } from './command-context.js';
+import type { SearchContext, SelectedMailbox } from './selected-mailbox.js';
 
 /**
  * Live SEARCH/SORT results (RFC 5267 section 4.3, CONTEXT=SEARCH and CONTEXT=SORT): a command with
@@ -25,7 +25,7 @@ export function esearchLine(tag: string, byUid: boolean, data: string[]): string
  * has too many (the command's other return options are still answered, section 4.3.1).
  */
 export function startUpdates(
-  session: ImapSession,
+  session: CommandContext,
   tag: string,
   context: Omit<SearchContext, 'version'>,
 ): void {
@@ -34,16 +34,15 @@ export function startUpdates(
     session.untagged(`NO [NOUPDATE ${imapString(tag)}] Too many update contexts`);
     return;
   }
-  box.contexts.set(tag, { ...context, version: box.version, maxUid: box.maxUid });
+  box.keepContext(tag, context);
 }
 
 /**
  * Before expunges are reported: REMOVEFROM for every context holding the expunged messages, while
  * their sequence numbers are still valid (section 4.3.4).
  */
-export function removeExpunged(session: ImapSession, uids: number[]): void {
-  const box = session.selected;
-  if (!box || box.contexts.size === 0) return;
+export function removeExpunged(session: CommandContext, box: SelectedMailbox, uids: number[]): void {
+  if (box.contexts.size === 0) return;
   const gone = new Set(uids);
   for (const [tag, context] of box.contexts) {
     if (!context.uids.some((uid) => gone.has(uid))) continue;
@@ -55,9 +54,7 @@ export function removeExpunged(session: ImapSession, uids: number[]): void {
 }
 
 /** Evaluates the contexts the mailbox changed under, and reports what entered or left them. */
-export async function refreshContexts(session: ImapSession): Promise<void> {
-  const box = session.selected;
-  if (!box) return;
+export async function refreshContexts(session: CommandContext, box: SelectedMailbox): Promise<void> {
   for (const [tag, context] of box.contexts) {
     if (context.version === box.version) continue;
     const version = box.version;
@@ -88,7 +85,7 @@ export async function refreshContexts(session: ImapSession): Promise<void> {
  * order and use position 0; SORT results give positions: each pair is applied in turn, removals
  * first (a message's sort position never changes while it matches: the sort keys are immutable).
  */
-function difference(session: ImapSession, context: SearchContext, next: number[]): string[] {
+function difference(session: CommandContext, context: SearchContext, next: number[]): string[] {
   const box = session.selected!;
   const number = (uid: number) => (context.byUid ? uid : box.seqOf(uid));
   const nextSet = new Set(next);

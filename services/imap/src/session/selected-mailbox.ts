@@ -2,6 +2,9 @@ import type { MailboxChange } from '@hermod/mail-store';
 import type { FetchItem } from '../commands/fetch.js';
 import { inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 
+/** The system flags every mailbox keeps (keywords follow them in FLAGS and PERMANENTFLAGS). */
+export const PERMANENT_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
+
 /**
  * A live search or sort result (RFC 5267 UPDATE): the UIDs in result order as last reported, and
  * how to compute them again (the command that made the context supplies it).
@@ -20,10 +23,49 @@ export interface SearchContext {
 }
 
 /**
+ * What a command sees of the selected mailbox (CommandContext.selected): read-only state and the
+ * few explicit operations a command performs on it. Expunges, flag changes and new messages are
+ * applied by the session (sync, reportExpunges), never by a command.
+ */
+export interface SelectedView {
+  readonly id: number;
+  readonly name: string;
+  readonly readOnly: boolean;
+  readonly uidvalidity: number;
+  /** Ascending UIDs; index + 1 is the message sequence number. */
+  readonly uids: readonly number[];
+  readonly knownModseq: number;
+  /** Expunged elsewhere, not yet reported. */
+  readonly pendingExpunges: ReadonlySet<number>;
+  readonly recent: ReadonlySet<number>;
+  /** Keywords announced in the last FLAGS response. */
+  readonly keywords: ReadonlySet<string>;
+  /** SEARCHRES ($): UIDs of the last SEARCH ... RETURN (SAVE). */
+  readonly savedSearch: readonly number[];
+  /** SEARCH/SORT RETURN (UPDATE) contexts by tag. */
+  readonly contexts: ReadonlyMap<string, Readonly<SearchContext>>;
+  readonly version: number;
+  readonly selectedMaxUid: number;
+  readonly exists: number;
+  readonly maxUid: number;
+  seqOf(uid: number): number;
+  resolve(set: SequenceSet | '$', byUid: boolean): number[];
+  sequenceOutOfRange(set: SequenceSet | '$'): boolean;
+  /** A change this session made itself (already reported to its client). */
+  ownChange(modseq: number): void;
+  /** SEARCH ... RETURN (SAVE): the result `$` refers to from now on. */
+  saveSearch(uids: number[]): void;
+  /** Keeps a RETURN (UPDATE) context under the command's tag (RFC 5267). */
+  keepContext(tag: string, context: Omit<SearchContext, 'version' | 'maxUid'>): void;
+  /** CANCELUPDATE: forgets the contexts of these tags. */
+  cancelContexts(tags: readonly string[]): void;
+}
+
+/**
  * What one session believes about its selected mailbox: the UID list behind its sequence numbers
  * and the modseq it has caught up to. Changes are applied only when the session may report them.
  */
-export class SelectedMailbox {
+export class SelectedMailbox implements SelectedView {
   /** Ascending UIDs; index + 1 is the message sequence number. */
   uids: number[];
   knownModseq: number;
@@ -50,10 +92,26 @@ export class SelectedMailbox {
     readonly uidvalidity: number,
     uids: number[],
     knownModseq: number,
+    /** UIDs from this one on are \Recent in this session; the keywords the mailbox uses. */
+    opening: { recentFrom: number; keywords: Iterable<string> } = { recentFrom: Infinity, keywords: [] },
   ) {
     this.uids = uids;
     this.knownModseq = knownModseq;
     this.selectedMaxUid = uids[uids.length - 1] ?? 0;
+    for (const uid of uids) if (uid >= opening.recentFrom) this.recent.add(uid);
+    for (const keyword of opening.keywords) this.keywords.add(keyword);
+  }
+
+  saveSearch(uids: number[]): void {
+    this.savedSearch = uids;
+  }
+
+  keepContext(tag: string, context: Omit<SearchContext, 'version' | 'maxUid'>): void {
+    this.contexts.set(tag, { ...context, version: this.version, maxUid: this.maxUid });
+  }
+
+  cancelContexts(tags: readonly string[]): void {
+    for (const tag of tags) this.contexts.delete(tag);
   }
 
   get exists(): number {

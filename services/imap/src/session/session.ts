@@ -8,17 +8,15 @@ import type { LoginDependencies } from '../auth/login-dependencies.js';
 import type { CommandResult, ImapCommand } from '../commands/command.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { CommandReader, type RawCommand } from '../protocol/command-reader.js';
-import { imapString } from '../protocol/compose.js';
 import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../protocol/errors.js';
 import { parseCommand } from '../protocol/parser.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
 import { Connection, type InputReader } from '../transport/connection.js';
+import type { CommandContext } from './command-context.js';
 import type { Notifier } from './notifier.js';
 import { refreshContexts, removeExpunged } from './search-contexts.js';
-import type { SelectedMailbox } from './selected-mailbox.js';
+import { PERMANENT_FLAGS, type SelectedMailbox, type SelectedView } from './selected-mailbox.js';
 import { State } from './states.js';
-
-export const PERMANENT_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 
 export interface ImapLimits {
   maxLineLength: number;
@@ -67,22 +65,25 @@ type Chunk = string | Buffer;
  * One IMAP connection: reads commands, enforces state and argument checks centrally, runs the
  * command, then reports pending mailbox changes. Commands run one at a time in arrival order.
  */
-export class ImapSession {
+export class ImapSession implements CommandContext {
   readonly id = randomUUID();
   readonly logger: Logger;
-  state: State = State.NotAuthenticated;
-  user: AuthenticatedUser | undefined;
-  selected: SelectedMailbox | undefined;
-  readonly enabled = new Set<string>();
-  secure: boolean;
-  authFailures = 0;
+  // Session state: written only by this class's methods (commands see CommandContext, read-only).
+  #state: State = State.NotAuthenticated;
+  #user: AuthenticatedUser | undefined;
+  #selected: SelectedMailbox | undefined;
+  readonly #enabled = new Set<string>();
+  #secure: boolean;
+  #authFailures = 0;
   /** Set by change events; the next command boundary (or IDLE) asks the database what changed. */
-  dirty = false;
-  idling = false;
+  #dirty = false;
+  #idling = false;
   /** A command is running (NOTIFY output waits for its end unless it is IDLE). */
-  busy = false;
+  #busy = false;
   /** NOTIFY SET in force (RFC 5465); undefined before NOTIFY and after NOTIFY NONE. */
-  notifier: Notifier | undefined;
+  #notifier: Notifier | undefined;
+  /** Another account whose change events this session also hears (a selected shared mailbox). */
+  #followed: number | undefined;
   /** Bytes in and out: reading, TLS, COMPRESS, backpressure, idle timer (shared with POP3, ManageSieve). */
   private readonly transport: Connection<RawCommand | ImapProtocolError>;
   private syncing: Promise<void> = Promise.resolve();
@@ -95,7 +96,7 @@ export class ImapSession {
     options: { secure: boolean; remoteAddress: string; onClose?: () => void },
   ) {
     this.onClose = options.onClose;
-    this.secure = options.secure;
+    this.#secure = options.secure;
     this.remoteAddress = options.remoteAddress;
     this.logger = deps.logger.child({ sessionId: this.id, remote: options.remoteAddress });
     this.transport = new Connection(socket, {
@@ -114,6 +115,38 @@ export class ImapSession {
 
   readonly remoteAddress: string;
   private readonly onClose: (() => void) | undefined;
+
+  get state(): State {
+    return this.#state;
+  }
+
+  get user(): AuthenticatedUser | undefined {
+    return this.#user;
+  }
+
+  get selected(): SelectedView | undefined {
+    return this.#selected;
+  }
+
+  get enabled(): ReadonlySet<string> {
+    return this.#enabled;
+  }
+
+  get secure(): boolean {
+    return this.#secure;
+  }
+
+  get idling(): boolean {
+    return this.#idling;
+  }
+
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  get notifier(): Notifier | undefined {
+    return this.#notifier;
+  }
 
   private sessionBackend: MailBackend | undefined;
 
@@ -178,10 +211,10 @@ export class ImapSession {
         try {
           // Notifications being sent between commands are finished before the next command starts.
           await this.notifier?.flush();
-          this.busy = true;
+          this.#busy = true;
           await this.handle(input);
         } finally {
-          this.busy = false;
+          this.#busy = false;
           // What arrived after the command's last notifications (or during a refused command) goes now.
           if (this.notifier?.pending) void this.notifier.flush();
         }
@@ -249,9 +282,9 @@ export class ImapSession {
       else throw error;
     }
     if (this.closed) return;
-    if (this.selected && (this.dirty || name === 'NOOP' || name === 'CHECK'))
+    if (this.#selected && (this.#dirty || name === 'NOOP' || name === 'CHECK'))
       await this.sync(command.allowsExpunge !== false);
-    if (this.selected && this.selected.contexts.size > 0) await refreshContexts(this);
+    if (this.#selected && this.#selected.contexts.size > 0) await refreshContexts(this, this.#selected);
     await this.notifier?.flush();
     if (!result.silent) this.tagged(parsed.tag, result);
   }
@@ -371,7 +404,7 @@ export class ImapSession {
   async startTls(): Promise<void> {
     const tls = this.deps.serverTls;
     if (!tls) throw new CommandFailedError('TLS is not configured');
-    this.secure = true;
+    this.#secure = true;
     await this.transport.startTls(tls);
   }
 
@@ -379,23 +412,85 @@ export class ImapSession {
   login(user: AuthenticatedUser): boolean {
     if (!this.deps.userGuard.acquire(user.id)) return false;
     this.userSlot = user.id;
-    this.user = user;
-    this.state = State.Authenticated;
+    this.#user = user;
+    this.#state = State.Authenticated;
     this.deps.changes.add(user.id, this);
     this.logger.info({ user: user.address }, 'logged in');
     return true;
   }
 
+  /** Counts a failed login attempt; returns how many this connection has had. */
+  recordAuthFailure(): number {
+    return ++this.#authFailures;
+  }
+
+  /** Makes `box` the selected mailbox; the caller left the previous one (deselect) first. */
+  select(box: SelectedMailbox): void {
+    this.#selected = box;
+    this.#state = State.Selected;
+    this.#dirty = false;
+  }
+
+  /** Leaves the selected mailbox (no expunge); [CLOSED] tells the client the old one is gone. */
+  deselect(announce: boolean): void {
+    if (!this.#selected) return;
+    this.followAccount(undefined);
+    this.#selected = undefined;
+    this.#state = State.Authenticated;
+    if (announce) this.untagged('OK [CLOSED] Previous mailbox closed');
+  }
+
+  /**
+   * Before a shared mailbox is opened (so no change made meanwhile is missed): the session also
+   * hears its owner's change events (the cross-session change feed is per owner account).
+   */
+  followAccount(ownerId: number | undefined): void {
+    const previous = this.#followed;
+    if (previous === ownerId) return;
+    if (previous !== undefined) this.deps.changes.remove(previous, this);
+    this.#followed = ownerId;
+    if (ownerId !== undefined) this.deps.changes.add(ownerId, this);
+  }
+
+  /** This session changed a mailbox itself: when it is the selected one, the next boundary syncs. */
+  mailboxChanged(mailboxId: number): void {
+    if (this.#selected?.id === mailboxId) this.#dirty = true;
+  }
+
+  /** Enables an extension (RFC 5161); the caller checked it may be. */
+  enable(name: string): void {
+    // ENABLE CONDSTORE (or QRESYNC) while a mailbox is selected reports its HIGHESTMODSEQ.
+    if (name === 'CONDSTORE' || name === 'QRESYNC') this.enableCondstore();
+    this.#enabled.add(name);
+  }
+
+  /** IDLE (RFC 2177): while `wait` runs, changes are pushed at once and the longer timeout applies. */
+  async idle<T>(wait: () => Promise<T>): Promise<T> {
+    this.#idling = true;
+    this.touch();
+    try {
+      return await wait();
+    } finally {
+      this.#idling = false;
+      this.touch();
+    }
+  }
+
+  /** NOTIFY SET puts a notifier in force; undefined (NOTIFY NONE, overflow) ends it. */
+  setNotifier(notifier: Notifier | undefined): void {
+    this.#notifier = notifier;
+  }
+
   /** Called by the change hub for every event of this session's account. */
   onMailboxEvent(event: MailboxChangeEvent): void {
     this.notifier?.onEvent(event);
-    if (!this.selected || event.mailboxId !== this.selected.id) return;
+    if (!this.#selected || event.mailboxId !== this.#selected.id) return;
     if (
       event.modseq !== 0 &&
-      (event.modseq <= this.selected.knownModseq || this.selected.ownModseqs.has(event.modseq))
+      (event.modseq <= this.#selected.knownModseq || this.#selected.ownModseqs.has(event.modseq))
     )
       return;
-    this.dirty = true;
+    this.#dirty = true;
     // Under NOTIFY, IDLE reports exactly what NOTIFY asked for (RFC 5465 section 4): the notifier's.
     if (this.idling && !this.notifier) void this.sync(true);
   }
@@ -411,16 +506,16 @@ export class ImapSession {
   }
 
   private async doSync(allowExpunge: boolean): Promise<void> {
-    const box = this.selected;
+    const box = this.#selected;
     if (!box || this.closed) return;
-    this.dirty = false;
+    this.#dirty = false;
     // One round trip: the changes and, for a read-write view with new messages, the \Recent claim.
     const { changes, recentFrom } = await this.backend.syncChanges(
       box.id,
       box.knownModseq,
       box.readOnly ? undefined : box.maxUid,
     );
-    if (this.selected !== box) return;
+    if (this.#selected !== box) return;
     const { added, flags } = box.absorb(changes);
     if (recentFrom !== undefined) for (const uid of added) if (uid >= recentFrom) box.recent.add(uid);
     if (allowExpunge && box.pendingExpunges.size > 0) this.reportExpunges([...box.pendingExpunges]);
@@ -434,7 +529,7 @@ export class ImapSession {
       this.reportFlagChange(seq, uid, change.flags, change.modseq, true);
     }
     // During IDLE nothing else reports what entered or left the live search results.
-    if (this.idling && box.contexts.size > 0) await refreshContexts(this);
+    if (this.#idling && box.contexts.size > 0) await refreshContexts(this, box);
   }
 
   /**
@@ -470,19 +565,19 @@ export class ImapSession {
    * A CONDSTORE-enabling command (RFC 7162 3.1): the first one while a mailbox is selected tells the
    * client the mailbox's HIGHESTMODSEQ, which it could not have asked for before.
    */
-  enableCondstore(): void {
+  private enableCondstore(): void {
     if (this.enabled.has('CONDSTORE')) return;
-    this.enabled.add('CONDSTORE');
-    if (this.selected) this.untagged(`OK [HIGHESTMODSEQ ${this.selected.knownModseq}] Highest`);
+    this.#enabled.add('CONDSTORE');
+    if (this.#selected) this.untagged(`OK [HIGHESTMODSEQ ${this.#selected.knownModseq}] Highest`);
   }
 
   /** Removes expunged UIDs from the view, sending EXPUNGE (or VANISHED under QRESYNC). */
   reportExpunges(uids: number[]): void {
-    const box = this.selected;
+    const box = this.#selected;
     if (!box) return;
     const sorted = [...uids].sort((a, b) => a - b);
     // Live search results lose the messages first, while their numbers are still valid.
-    removeExpunged(this, sorted);
+    removeExpunged(this, box, sorted);
     // UIDONLY has no sequence numbers to expunge: VANISHED as under QRESYNC (RFC 9586 section 3.4).
     if (this.enabled.has('QRESYNC') || this.uidOnly) {
       const gone = sorted.filter((uid) => box.removeUid(uid) > 0);
@@ -498,7 +593,7 @@ export class ImapSession {
 
   /** Announces a new FLAGS list when flags carry keywords the client has not been told of. */
   announceKeywords(flags: string[]): void {
-    const box = this.selected;
+    const box = this.#selected;
     if (!box) return;
     const fresh = flags.filter((f) => !f.startsWith('\\') && !box.keywords.has(f));
     if (fresh.length === 0) return;
@@ -511,12 +606,8 @@ export class ImapSession {
   formatFlags(flags: string[], uid: number): string {
     this.announceKeywords(flags);
     const all =
-      this.selected?.recent.has(uid) && !this.enabled.has('IMAP4REV2') ? [...flags, '\\Recent'] : flags;
+      this.#selected?.recent.has(uid) && !this.enabled.has('IMAP4REV2') ? [...flags, '\\Recent'] : flags;
     return `(${all.join(' ')})`;
-  }
-
-  mailboxName(name: string): string {
-    return imapString(name);
   }
 
   private armIdleTimer(): void {
@@ -540,11 +631,12 @@ export class ImapSession {
 
   /** The connection has ended (either side): frees the per-user slot and the listener's. */
   private finish(): void {
-    this.state = State.Logout;
+    this.#state = State.Logout;
     if (this.userSlot !== undefined) {
       this.deps.userGuard.release(this.userSlot);
       this.deps.changes.remove(this.userSlot, this);
     }
+    this.followAccount(undefined);
     this.userSlot = undefined;
     for (const hook of this.closeHooks.splice(0)) hook();
     this.onClose?.();
