@@ -239,6 +239,20 @@ export class PostgresCluster {
   }
 
   /**
+   * SIGKILL to the postmaster's process group (the postmaster and its backends), sent at once and
+   * synchronously: for a process 'exit' handler, where nothing asynchronous runs any more.
+   */
+  killNow(): void {
+    const pid = this.child?.pid;
+    if (!pid || !this.running()) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /**
    * SIGKILL to the postmaster alone, as `kill -9 <postmaster>` does: each backend notices, sends its
    * client 57P01 "terminating connection due to unexpected postmaster exit" and exits. Resolves
    * once every one of them is gone, so start() can reuse the data directory.
