@@ -23,14 +23,20 @@ export function routingRecipientClient(
   });
   return {
     validate: (request) =>
-      new Promise((resolve, reject) =>
-        client.validateRecipient(
-          request,
-          new Metadata(),
-          { deadline: deadline(timeoutMs) },
-          (error, response) => (error ? reject(error) : resolve(response)),
-        ),
-      ),
+      new Promise((resolve, reject) => {
+        const until = deadline(timeoutMs);
+        // Wait for the channel (within the deadline) rather than fail at once while it is in
+        // reconnect backoff: right after a routing restart, routing is back before the channel is.
+        client.waitForReady(until, (notReady) => {
+          if (notReady) {
+            reject(notReady);
+            return;
+          }
+          client.validateRecipient(request, new Metadata(), { deadline: until }, (error, response) =>
+            error ? reject(error) : resolve(response),
+          );
+        });
+      }),
     close: () => client.close(),
   };
 }
