@@ -19,14 +19,21 @@ function reported(what: string, timeoutMs = 5_000) {
   return {
     wake: () => wake(),
     async until(holds: () => boolean): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (!holds()) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out waiting for ${what}`);
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, left).unref();
-        });
+      // Only a report resolves a wait; the bound rejects, it never stands in for the condition.
+      let failed: Error | undefined;
+      const bound = setTimeout(() => {
+        failed = new Error(`timed out waiting for ${what}`);
+        wake();
+      }, timeoutMs);
+      try {
+        while (!holds()) {
+          if (failed) throw failed;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+        }
+      } finally {
+        clearTimeout(bound);
       }
     },
   };
