@@ -2,7 +2,7 @@ import { type Node, type Registry, SieveRuntimeError } from './core.js';
 import { defaultRegistry } from './definitions.js';
 import { notifyAllowed } from './ext/enotify.js';
 import { currentFlags } from './ext/imap4flags.js';
-import { vacationAllowed } from './ext/vacation.js';
+import { vacationAllowed, vacationReplyFrom } from './ext/vacation.js';
 import { normalizeMailbox, RunState, Runtime, StopSignal } from './runtime.js';
 import type { CompiledScript, SieveAction, SieveEnvironment, SieveMessage, SieveResult } from './types.js';
 
@@ -94,6 +94,8 @@ export function resultOf(state: RunState, from = 0): SieveResult {
     if (a.kind === 'vacation' && !vacationAllowed(state, a)) continue;
     if (a.kind === 'notify' && !notifyAllowed(state)) continue;
     const { line: _l, column: _c, script: _s, edited, ...action } = a;
+    if (action.kind === 'vacation')
+      action.from = vacationReplyFrom(state, a as typeof a & { kind: 'vacation' });
     if (edited !== undefined) (action as { message?: Buffer }).message = Buffer.from(edited, 'latin1');
     actions.push(action as SieveAction);
   }

@@ -197,6 +197,30 @@ vacation :days 3 :subject "Away" :addresses ["bob@example.com"] "I am away.";`);
   );
 });
 
+test('vacation without :from replies from the address of the user the message named (RFC 5230 4.5)', async () => {
+  // The user's addresses are the envelope recipient and :addresses; the message was sent to the alias.
+  const script = compiled(`require "vacation";
+vacation :addresses ["bob.alias@example.net"] "I am away.";`);
+  const toAlias =
+    'From: alice@example.org\r\nTo: Bob <bob.alias@example.net>\r\nSubject: hi\r\n\r\nHello\r\n';
+  const viaAlias = await runSieve(script, message(toAlias), env());
+  const reply = viaAlias.actions.find((a) => a.kind === 'vacation');
+  assert.ok(reply && reply.kind === 'vacation');
+  assert.equal(reply.from, 'bob.alias@example.net');
+  // named by the envelope address itself: that one; with :from: the script's choice stands
+  const toSelf = toAlias.replace('Bob <bob.alias@example.net>', 'bob+lists@example.com');
+  const direct = (await runSieve(script, message(toSelf), env())).actions.find((a) => a.kind === 'vacation');
+  assert.ok(direct && direct.kind === 'vacation');
+  assert.equal(direct.from, 'bob+lists@example.com');
+  const chosen = compiled(`require "vacation";
+vacation :from "Bob <bob@example.com>" :addresses ["bob.alias@example.net"] "I am away.";`);
+  const explicit = (await runSieve(chosen, message(toAlias), env())).actions.find(
+    (a) => a.kind === 'vacation',
+  );
+  assert.ok(explicit && explicit.kind === 'vacation');
+  assert.equal(explicit.from, 'Bob <bob@example.com>');
+});
+
 test('editheader returns the modified message; actions carry the message they saw', async () => {
   const script = compiled(`require ["editheader", "fileinto"];
 addheader "X-Sieve" "seen";

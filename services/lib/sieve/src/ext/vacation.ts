@@ -96,21 +96,44 @@ export function vacationAllowed(state: RunState, action: InternalAction & { kind
   if (LIST_HEADERS.some((h) => header(h).length > 0)) return false;
   if (header('precedence').some((v) => /^(bulk|list|junk)\b/i.test(v))) return false;
   if (header('x-auto-response-suppress').some((v) => /\b(all|oof|autoreply)\b/i.test(v))) return false;
-  const mine = new Set(
-    [
-      msg.source.envelopeTo,
-      state.env.vacationUseOriginalRecipient ? (msg.source.originalRecipient ?? '') : '',
-      ...action.addresses,
-    ]
-      .map((a) => parsePath(a))
-      .filter((a) => a !== null)
-      .map((a) => `${a.localPart}@${a.domain}`.toLowerCase()),
-  );
-  if (mine.has(`${sender.localPart}@${sender.domain}`.toLowerCase())) return false;
+  const mine = userAddresses(state, action);
+  if (mine.includes(`${sender.localPart}@${sender.domain}`.toLowerCase())) return false;
   if (state.env.vacationDontCheckRecipient) return true;
-  const listed = ['to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc']
-    .flatMap((h) => header(h))
-    .flatMap((v) => parseAddressList(v) ?? [])
+  return namedUserAddress(state, mine) !== undefined;
+}
+
+/** The recipient's own addresses (RFC 5230 4.5): the envelope recipient, the original one if so configured, :addresses. */
+function userAddresses(state: RunState, action: InternalAction & { kind: 'vacation' }): string[] {
+  const msg = state.message;
+  const all = [
+    msg.source.envelopeTo,
+    state.env.vacationUseOriginalRecipient ? (msg.source.originalRecipient ?? '') : '',
+    ...action.addresses,
+  ]
+    .map((a) => parsePath(a))
+    .filter((a) => a !== null)
     .map((a) => `${a.localPart}@${a.domain}`.toLowerCase());
-  return listed.some((a) => mine.has(a));
+  return [...new Set(all)];
+}
+
+/** The first of the user's addresses the message names in To/Cc/Bcc/Resent-*, as the message wrote it. */
+function namedUserAddress(state: RunState, mine: readonly string[]): string | undefined {
+  return ['to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc']
+    .flatMap((name) =>
+      state.message.headers
+        .filter((h) => h.name.toLowerCase() === name)
+        .map((h) => h.raw.replace(/\r?\n/g, '').trim()),
+    )
+    .flatMap((v) => parseAddressList(v) ?? [])
+    .map((a) => `${a.localPart}@${a.domain}`)
+    .find((a) => mine.includes(a.toLowerCase()));
+}
+
+/**
+ * The reply's From without :from: the user's address the original message was sent to (so a message to an
+ * alias listed in :addresses is answered from that alias), else the envelope recipient (RFC 5230 4.5).
+ */
+export function vacationReplyFrom(state: RunState, action: InternalAction & { kind: 'vacation' }): string {
+  if (action.from !== undefined) return action.from;
+  return namedUserAddress(state, userAddresses(state, action)) ?? state.message.source.envelopeTo;
 }
