@@ -11,6 +11,7 @@ import { defaultRegistry } from '../src/definitions.js';
 import { validateMatch } from '../src/ext/common.js';
 import { SIEVE_EXTENSIONS } from '../src/extensions.js';
 import { parseAddressList, splitMessage } from '../src/message.js';
+import { buildMailtoNotification, buildVacationReply, headerFields } from '../src/replies.js';
 import { executeScript, finishScript, resultOf } from '../src/run.js';
 import { type InternalAction, MessageState, RunState, type Runtime, StopSignal } from '../src/runtime.js';
 import { deserializeCompiled, serializeCompiled } from '../src/serialize.js';
@@ -325,28 +326,20 @@ class Suite {
           break;
         }
         case 'vacation': {
+          // composed as delivery composes it
           const to = this.message.envelopeFrom;
-          const original = (name: string) =>
-            st.message.headers
-              .find((h) => h.name.toLowerCase() === name)
-              ?.raw.replace(/\r?\n/g, '')
-              .trim();
-          const headers = [
-            `From: ${a.from ?? this.message.envelopeTo}`,
-            `To: <${to}>`,
-            `Subject: ${a.subject ?? ''}`,
-            'Auto-Submitted: auto-replied (vacation)',
-            'Precedence: bulk',
-          ];
-          const msgId = original('message-id');
-          if (msgId) {
-            headers.push(`In-Reply-To: ${msgId}`);
-            headers.push(`References: ${[original('references'), msgId].filter(Boolean).join(' ')}`);
-          }
-          if (!a.mime) headers.push('Content-Type: text/plain; charset=utf-8', '');
+          const raw = buildVacationReply({
+            from: a.from ?? this.message.envelopeTo,
+            to: `<${to}>`,
+            ...(a.subject !== undefined ? { subject: a.subject } : {}),
+            reason: a.reason,
+            mime: a.mime,
+            original: headerFields(Buffer.from(text, 'latin1')),
+            hostname: 'example.com',
+          });
           const from =
             this.config.get('sieve_vacation_send_from_recipient') === 'yes' ? this.message.envelopeTo : '';
-          this.smtp.push({ from, to, raw: `${headers.join('\r\n')}\r\n${a.reason}` });
+          this.smtp.push({ from, to, raw: raw.toString('latin1') });
           break;
         }
         case 'reject': {
@@ -360,16 +353,16 @@ class Suite {
           break;
         }
         case 'notify': {
-          const m = /^mailto:([^?]*)(\?.*)?$/i.exec(a.method);
-          if (!m) break;
-          const to = decodeURIComponent(m[1]!).split(',').filter(Boolean);
-          for (const rcpt of to) {
-            this.smtp.push({
-              from: '',
-              to: rcpt,
-              raw: `From: ${a.from ?? 'postmaster@example.com'}\r\nTo: ${rcpt}\r\nSubject: ${a.message ?? 'Notification'}\r\nAuto-Submitted: auto-notified\r\n\r\n${a.message ?? ''}\r\n`,
-            });
-          }
+          const notice = buildMailtoNotification({
+            method: a.method,
+            from: a.from ?? this.message.envelopeTo,
+            ...(a.message !== undefined ? { message: a.message } : {}),
+            ...(a.importance !== undefined ? { importance: a.importance } : {}),
+            original: headerFields(Buffer.from(text, 'latin1')),
+            hostname: 'example.com',
+          });
+          for (const to of notice?.recipients ?? [])
+            this.smtp.push({ from: '', to, raw: notice!.body.toString('latin1') });
           break;
         }
         case 'discard':

@@ -17,6 +17,14 @@ import {
   type SieveResult,
 } from '@hermod/sieve';
 import {
+  autoReplyRefusal,
+  buildMailtoNotification,
+  buildRejectNotice,
+  buildVacationReply,
+  headerBlock,
+  headerFields,
+} from '@hermod/sieve/replies';
+import {
   type DeliveryScript,
   type DeliveryScriptDigests,
   type DeliveryScripts,
@@ -25,14 +33,6 @@ import {
   seenDuplicates,
 } from '@hermod/sieve-store';
 import { LRUCache } from 'lru-cache';
-import {
-  autoReplyRefusal,
-  buildMailtoNotification,
-  buildRejectNotice,
-  buildVacationReply,
-  headerBlock,
-  headerFields,
-} from './auto-reply.js';
 import type { SieveMetrics } from './metrics.js';
 
 /** Limits and names for running users' scripts at delivery. */
@@ -527,7 +527,14 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
           logger.info({ spoolId: item.spoolId, method: action.method }, 'sieve notify method not usable');
           break;
         }
-        outcome.outgoing.push({ kind: 'notify', accountId: item.accountId, mailFrom: '', ...notice });
+        for (const to of notice.recipients)
+          outcome.outgoing.push({
+            kind: 'notify',
+            accountId: item.accountId,
+            mailFrom: '',
+            to,
+            body: notice.body,
+          });
         break;
       }
     }

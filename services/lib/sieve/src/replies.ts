@@ -1,4 +1,9 @@
+/**
+ * The messages Sieve actions send (vacation replies, reject notices, mailto notifications), composed
+ * here once for delivery (mda) and for the conformance harness.
+ */
 import { randomBytes } from 'node:crypto';
+import { parseAddressList } from './message.js';
 
 /** The header fields of a message (unfolded), in order, names lower-cased. */
 export function headerFields(raw: Buffer): Array<{ name: string; value: string }> {
@@ -58,10 +63,23 @@ export function autoReplyRefusal(
 // Header values are single printable lines; anything else is cut at the first break.
 const oneLine = (s: string): string => s.replace(/[\r\n].*$/s, '').trim();
 
-/** A header value as RFC 2047 encoded words when it is not plain ASCII. */
+/**
+ * A header value as RFC 2047 encoded-words when it is not plain ASCII: base64 words of at most 36 bytes of
+ * UTF-8 (60 characters, within the 75 of RFC 2047 2), never splitting a character, folded one per line.
+ */
 function encodeHeaderValue(value: string): string {
   if (/^[\x20-\x7e]*$/.test(value)) return value;
-  return `=?UTF-8?B?${Buffer.from(value).toString('base64')}?=`;
+  const words: string[] = [];
+  let chunk = '';
+  for (const ch of value) {
+    if (Buffer.byteLength(chunk + ch) > 36) {
+      words.push(chunk);
+      chunk = '';
+    }
+    chunk += ch;
+  }
+  if (chunk) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join('\r\n ');
 }
 
 const rfc5322Date = (d: Date): string => d.toUTCString().replace(/GMT$/, '+0000');
@@ -166,10 +184,37 @@ export function headerBlock(raw: Buffer): Buffer {
   return raw.subarray(0, Math.min(end < 0 ? raw.length : end, 65_536));
 }
 
+/** The items of an address list as written (display names kept), split at the commas between them. */
+function addressItems(value: string): string[] {
+  const items: string[] = [];
+  let current = '';
+  let quoted = false;
+  let angle = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (quoted && c === '\\') {
+      current += c + (value[++i] ?? '');
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
+    else if (!quoted && c === '<') angle++;
+    else if (!quoted && c === '>') angle = Math.max(0, angle - 1);
+    else if (!quoted && angle === 0 && c === ',') {
+      items.push(current.trim());
+      current = '';
+      continue;
+    }
+    current += c;
+  }
+  items.push(current.trim());
+  return items.filter(Boolean);
+}
+
 /**
- * The message an enotify `mailto:` notification sends (RFC 5436): to the URI's address, from the
- * recipient (or :from), with the URI's subject (else the :message, else a summary of the original),
- * `Auto-Submitted: auto-notified`. Undefined when the URI is not a usable mailto with one address.
+ * The message an enotify `mailto:` notification sends (RFC 5436, URI per RFC 6068): to every address of
+ * the URI (its path and its `to` and `cc` fields, each address once), from the recipient (or :from),
+ * with the URI's subject (else the :message, else a summary of the original), `Auto-Submitted:
+ * auto-notified`. Undefined when the URI is not a usable mailto URI or names no valid address.
  */
 export function buildMailtoNotification(input: {
   method: string;
@@ -179,25 +224,49 @@ export function buildMailtoNotification(input: {
   original: ReturnType<typeof headerFields>;
   hostname: string;
   now?: Date;
-}): { to: string; body: Buffer } | undefined {
-  const match = /^mailto:([^?]+)(?:\?(.*))?$/i.exec(input.method.trim());
+}): { recipients: string[]; body: Buffer } | undefined {
+  const match = /^mailto:([^?]*)(?:\?(.*))?$/i.exec(input.method.trim());
   if (!match) return undefined;
-  let to: string;
-  const query = new URLSearchParams(match[2] ?? '');
+  const fields = new Map<string, string[]>();
+  let path: string;
   try {
-    to = decodeURIComponent(match[1]!);
+    path = decodeURIComponent(match[1]!);
+    for (const pair of (match[2] ?? '').split('&').filter(Boolean)) {
+      const eq = pair.indexOf('=');
+      const name = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq)).toLowerCase();
+      const value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
+      fields.set(name, [...(fields.get(name) ?? []), value]);
+    }
   } catch {
     return undefined;
   }
-  if (!/^[^\s@,<>]+@[^\s@,<>]+$/.test(to)) return undefined;
+  const seen = new Set<string>();
+  const recipients: string[] = [];
+  const listed = (values: string[]): string[] => {
+    const kept: string[] = [];
+    for (const item of values.flatMap(addressItems)) {
+      const parsed = parseAddressList(item);
+      if (parsed?.length !== 1) return [];
+      const address = `${parsed[0]!.localPart}@${parsed[0]!.domain}`;
+      if (seen.has(address.toLowerCase())) continue;
+      seen.add(address.toLowerCase());
+      recipients.push(address);
+      kept.push(oneLine(item));
+    }
+    return kept;
+  };
+  const to = listed([path, ...(fields.get('to') ?? [])]);
+  const cc = listed(fields.get('cc') ?? []);
+  if (recipients.length === 0) return undefined;
   const originalFrom = header(input.original, 'from') ?? '';
   const originalSubject = header(input.original, 'subject') ?? '';
   const summary = input.message ?? `${originalFrom}: ${originalSubject}`;
-  const subject = query.get('subject') ?? summary;
-  const body = query.get('body') ?? summary;
+  const subject = fields.get('subject')?.[0] ?? summary;
+  const body = fields.get('body')?.[0] ?? summary;
   const lines = [
     `From: ${oneLine(input.from)}`,
-    `To: ${oneLine(to)}`,
+    ...(to.length > 0 ? [`To: ${to.join(', ')}`] : []),
+    ...(cc.length > 0 ? [`Cc: ${cc.join(', ')}`] : []),
     `Subject: ${encodeHeaderValue(oneLine(subject))}`,
     `Date: ${rfc5322Date(input.now ?? new Date())}`,
     `Message-ID: <notify.${randomBytes(10).toString('hex')}@${oneLine(input.hostname)}>`,
@@ -210,5 +279,5 @@ export function buildMailtoNotification(input: {
     '',
     body.replace(/\r?\n/g, '\r\n'),
   ];
-  return { to, body: Buffer.from(`${lines.join('\r\n')}\r\n`) };
+  return { recipients, body: Buffer.from(`${lines.join('\r\n')}\r\n`) };
 }

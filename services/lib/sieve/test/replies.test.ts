@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeMimeWords } from '../src/message.js';
+import { buildMailtoNotification, buildVacationReply, headerFields } from '../src/replies.js';
+
+const original = headerFields(
+  Buffer.from(
+    'From: alice@example.org\r\nTo: bob@example.com\r\nSubject: hello\r\nMessage-ID: <m1@example.org>\r\n\r\nHi\r\n',
+  ),
+);
+const field = (raw: Buffer, name: string) =>
+  headerFields(raw)
+    .filter((f) => f.name === name)
+    .map((f) => f.value);
+
+test('mailto notification goes to every address of the URI: its to part and its to/cc fields (RFC 5436 2.7, RFC 6068)', () => {
+  const notice = buildMailtoNotification({
+    method: 'mailto:carol@example.net%2Cdave@example.net?cc=erin@example.net&subject=Mail%20arrived',
+    from: 'bob@example.com',
+    original,
+    hostname: 'mx.example.com',
+  });
+  assert.ok(notice, 'a usable mailto URI');
+  assert.deepEqual(notice.recipients, ['carol@example.net', 'dave@example.net', 'erin@example.net']);
+  assert.deepEqual(field(notice.body, 'to'), ['carol@example.net, dave@example.net']);
+  assert.deepEqual(field(notice.body, 'cc'), ['erin@example.net']);
+  assert.deepEqual(field(notice.body, 'subject'), ['Mail arrived']);
+  assert.deepEqual(field(notice.body, 'auto-submitted'), ['auto-notified']);
+});
+
+test('mailto notification names each recipient once', () => {
+  const notice = buildMailtoNotification({
+    method: 'mailto:carol@example.net?to=Carol@example.net&cc=carol@example.net,dave@example.net',
+    from: 'bob@example.com',
+    original,
+    hostname: 'mx.example.com',
+  });
+  assert.ok(notice);
+  assert.deepEqual(notice.recipients, ['carol@example.net', 'dave@example.net']);
+  assert.deepEqual(field(notice.body, 'cc'), ['dave@example.net']);
+});
+
+test('a non-ASCII vacation subject is sent as RFC 2047 encoded-words of at most 75 characters each', () => {
+  const subject = 'Auto: Я могу есть стекло, оно мне не вредит.';
+  const raw = buildVacationReply({
+    from: 'bob@example.com',
+    to: 'alice@example.org',
+    subject,
+    reason: 'Away',
+    mime: false,
+    original,
+    hostname: 'mx.example.com',
+  });
+  const text = raw.toString('latin1');
+  assert.match(text, /^[\x00-\x7f]*$/, 'the message is ASCII');
+  const line = /^Subject: (.*(?:\r\n[ \t].*)*)/m.exec(text)![1]!;
+  for (const word of line.match(/=\?[^?]+\?[BbQq]\?[^?]*\?=/g) ?? []) assert.ok(word.length <= 75, word);
+  for (const physical of line.split('\r\n')) assert.ok(physical.length <= 78, physical);
+  assert.equal(decodeMimeWords(line.replace(/\r\n/g, '')), subject);
+});
