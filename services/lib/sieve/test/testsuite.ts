@@ -40,6 +40,11 @@ export interface FileOutcome {
 
 const DEFAULT_MESSAGE = 'From: sender@example.com\nTo: recipient@example.org\nSubject: Frop!\n\nFriep!\n';
 
+interface StoredMessage {
+  raw: string;
+  flags: string[];
+}
+
 interface Outgoing {
   from: string;
   to: string;
@@ -53,7 +58,8 @@ class Suite {
   errors: string[] = [];
   result: RunState | undefined;
   smtp: Outgoing[] = [];
-  mailboxes = new Map<string, string[]>();
+  /** The test mail store: each mailbox's messages with the flags they were stored with. */
+  mailboxes = new Map<string, StoredMessage[]>();
   config = new Map<string, string>();
   binaries = new Map<string, string>();
   /** Scripts the corpus refers to but does not contain. */
@@ -283,7 +289,7 @@ class Suite {
     const text = st.message.text();
     let ok = true;
     this.errors = [];
-    const store = (mailbox: string, create: boolean, edited?: Buffer) => {
+    const store = (mailbox: string, create: boolean, flags: string[], edited?: Buffer) => {
       const content = edited ? edited.toString('latin1') : text;
       if (mailbox !== 'INBOX' && !this.mailboxes.has(mailbox)) {
         if (!create) {
@@ -300,15 +306,15 @@ class Suite {
         this.mailboxes.set(mailbox, []);
       }
       if (!this.mailboxes.has(mailbox)) this.mailboxes.set(mailbox, []);
-      this.mailboxes.get(mailbox)!.push(content);
+      this.mailboxes.get(mailbox)!.push({ raw: content, flags });
     };
     for (const a of result.actions) {
       switch (a.kind) {
         case 'keep':
-          store('INBOX', true, a.message);
+          store('INBOX', true, a.flags, a.message);
           break;
         case 'fileinto':
-          store(a.mailbox, a.create, a.message);
+          store(a.mailbox, a.create, a.flags, a.message);
           break;
         case 'redirect': {
           const user = this.config.get('sieve_user_email') ?? this.message.envelopeTo;
@@ -372,7 +378,7 @@ class Suite {
     if (!ok) {
       // a failed execution falls back to the implicit keep of the message as received
       if (!this.mailboxes.has('INBOX')) this.mailboxes.set('INBOX', []);
-      this.mailboxes.get('INBOX')!.push(this.message.raw.toString('latin1'));
+      this.mailboxes.get('INBOX')!.push({ raw: this.message.raw.toString('latin1'), flags: [] });
     }
     return ok;
   }
@@ -461,6 +467,7 @@ function registerTestsuite(reg: Registry): void {
       else if (what === 'envelope.auth') suite.message = { ...suite.message, auth: value };
       else throw new TestFailure(`unknown testsuite object '${what}'`);
       rt.state.message = new MessageState(suite.message);
+      if (what === 'message') rt.flags = ''; // a new message, not yet stored: no flags
     },
   });
   reg.add({
@@ -629,7 +636,7 @@ function registerTestsuite(reg: Registry): void {
       const m = box?.[index];
       if (m)
         picked = {
-          raw: Buffer.from(m, 'latin1'),
+          raw: Buffer.from(m.raw, 'latin1'),
           envelopeFrom: suite.message.envelopeFrom,
           envelopeTo: suite.message.envelopeTo,
           auth: 'user',
@@ -638,6 +645,10 @@ function registerTestsuite(reg: Registry): void {
     if (!picked) return false;
     suite.message = picked;
     rt.state.message = new MessageState(picked);
+    // like a mail read from a mailbox, the message under test carries its stored flags (imap4flags)
+    const stored =
+      node.tags.folder !== undefined ? suite.mailboxes.get(rt.estr(node.tags.folder))?.[index] : undefined;
+    rt.flags = (stored?.flags ?? []).join(' ');
     return true;
   };
   reg.add({ ...message, kind: 'test', test: select });
