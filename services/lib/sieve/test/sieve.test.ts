@@ -221,6 +221,17 @@ vacation :from "Bob <bob@example.com>" :addresses ["bob.alias@example.net"] "I a
   assert.equal(explicit.from, 'Bob <bob@example.com>');
 });
 
+test(':quotewildcard cut by the variable size limit never ends in half an escape (RFC 5229 4.1.2)', async () => {
+  // "a****" quotes to a\*\*\*\* (9 bytes); with 8 allowed, a\*\*\*\ would end in a lone backslash,
+  // which as a :matches key escapes nothing and no longer matches the stars literally
+  const script = compiled(`require ["variables", "fileinto"];
+set :quotewildcard "q" "a****";
+if string :is "\${q}" "a\\\\*\\\\*\\\\*" { fileinto "cut-whole"; }`);
+  const r = await runSieve(script, message(), env({ maxVariableBytes: 8 }));
+  const first = r.actions[0];
+  assert.equal(first?.kind === 'fileinto' ? first.mailbox : first?.kind, 'cut-whole');
+});
+
 test('editheader returns the modified message; actions carry the message they saw', async () => {
   const script = compiled(`require ["editheader", "fileinto"];
 addheader "X-Sieve" "seen";

@@ -56,3 +56,23 @@ test "a new message starts without flags" {
 `);
   assert.equal(outcome.status, 'passed', outcome.reason);
 });
+
+test('test_config_reload applies a changed variable size limit to the running test script', async () => {
+  const outcome = await run(`require "vnd.dovecot.testsuite";
+require "variables";
+
+test "limit follows the configuration" {
+  test_config_set "sieve_variables_max_value_size" "10";
+  test_config_reload :extension "variables";
+  set "x" "0123456789abcdef";
+  set :length "n" "\${x}";
+  if not string "\${n}" "10" { test_fail "cut to \${n}, not 10"; }
+  test_config_set "sieve_variables_max_value_size" "12";
+  test_config_reload :extension "variables";
+  set "x" "0123456789abcdef";
+  set :length "n" "\${x}";
+  if not string "\${n}" "12" { test_fail "cut to \${n}, not 12"; }
+}
+`);
+  assert.equal(outcome.status, 'passed', outcome.reason);
+});

@@ -38,6 +38,12 @@ export interface FileOutcome {
   tests: TestOutcome[];
 }
 
+/** The engine's variable size limit when the configuration sets none. */
+const DEFAULT_VARIABLE_BYTES = new RunState(
+  { raw: Buffer.alloc(0), envelopeFrom: '', envelopeTo: '' },
+  { now: new Date(0), domain: 'example.com', subaddressSeparator: '+' },
+).limits.maxVariableBytes;
+
 const DEFAULT_MESSAGE = 'From: sender@example.com\nTo: recipient@example.org\nSubject: Frop!\n\nFriep!\n';
 
 interface StoredMessage {
@@ -104,7 +110,8 @@ class Suite {
     }
     const virus = this.scoreRatio('virustest', 5);
     if (virus !== undefined) env.virusScore = virus < 0 ? 0 : Math.trunc(virus * 4 + 1.001);
-    const variableBytes = num('sieve_variables_max_value_size');
+    // the setting's current name, and its name in older versions of the suite
+    const variableBytes = num('sieve_variables_max_value_size') ?? num('sieve_variables_max_variable_size');
     if (variableBytes !== undefined) env.maxVariableBytes = variableBytes;
     const headerBytes = num('sieve_editheader_max_header_size');
     if (headerBytes !== undefined) env.maxHeaderBytes = headerBytes;
@@ -494,7 +501,12 @@ function registerTestsuite(reg: Registry): void {
     ext: TESTSUITE,
     pos: [],
     tags: { extension: { arg: 'string' } },
-    run() {},
+    run(node, rt) {
+      // settings that act while a script runs take effect in the running test script too
+      const ext = node.tags.extension !== undefined ? rt.estr(node.tags.extension) : undefined;
+      if (ext === undefined || ext === 'variables')
+        rt.state.limits.maxVariableBytes = suiteOf(rt).env().maxVariableBytes ?? DEFAULT_VARIABLE_BYTES;
+    },
   });
   reg.add({
     name: 'test_mailbox_create',
@@ -692,6 +704,8 @@ export const DELIBERATELY_UNSUPPORTED: Record<string, string> = {
   mboxmetadata: 'IMAP METADATA (RFC 5490 metadata tests) is not offered by Hermod IMAP',
   servermetadata: 'IMAP METADATA (RFC 5490 metadata tests) is not offered by Hermod IMAP',
   'vnd.dovecot.debug': 'Dovecot-specific debugging extension',
+  imapflags: 'the pre-RFC imapflags draft, replaced by imap4flags (RFC 5232), which Hermod offers',
+  notify: 'the pre-RFC notify draft, replaced by enotify (RFC 5435), which Hermod offers',
 };
 
 /**

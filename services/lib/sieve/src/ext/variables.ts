@@ -1,5 +1,6 @@
 /** variables (RFC 5229): set with modifiers, the string test; global (RFC 6609) lives in include. */
 import { COMPARATOR_TAGS, list, type Registry, str, type TagDef } from '../core.js';
+import { truncateUtf8 } from '../runtime.js';
 import { validateMatch } from './common.js';
 
 const MODIFIERS: Record<string, number> = {
@@ -81,6 +82,8 @@ export function registerVariables(reg: Registry): void {
       for (const m of (node.data?.modifiers as string[]) ?? []) v = applyModifier(m, v);
       const max = rt.state.limits.maxVariableBytes;
       if (node.tags.encodeurl !== undefined && v.length > max) v = cutEncoded(v, max);
+      if ((node.tags.quotewildcard ?? node.tags.quoteregex) !== undefined && Buffer.byteLength(v) > max)
+        v = cutQuoted(v, max);
       rt.setVar(str(node.pos[0])!, v);
     },
   });
@@ -99,6 +102,16 @@ export function registerVariables(reg: Registry): void {
       return rt.match(node, values, list(node.pos[1]));
     },
   });
+}
+
+/**
+ * Cuts a backslash-quoted value (:quotewildcard, :quoteregex) to at most `max` bytes without leaving the
+ * first half of an escape at its end: a lone trailing backslash would escape nothing (or what follows).
+ */
+function cutQuoted(v: string, max: number): string {
+  const cut = truncateUtf8(v, max);
+  const trailing = /\\*$/.exec(cut)![0].length;
+  return trailing % 2 === 1 ? cut.slice(0, -1) : cut;
 }
 
 /**
