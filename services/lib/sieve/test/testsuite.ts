@@ -343,7 +343,7 @@ class Suite {
           const to = this.message.envelopeFrom;
           const raw = buildVacationReply({
             from: a.from ?? this.message.envelopeTo,
-            to: `<${to}>`,
+            to,
             ...(a.subject !== undefined ? { subject: a.subject } : {}),
             reason: a.reason,
             mime: a.mime,
