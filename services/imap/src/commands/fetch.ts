@@ -35,6 +35,8 @@ export type FetchItem =
   | {
       kind: 'binary';
       path: number[];
+      /** A section text (HEADER, HEADER.FIELDS, TEXT, MIME): sent as BODY[...] would, undecoded. */
+      section?: Section;
       peek: boolean;
       sizeOnly: boolean;
       partial?: { start: number; count: number };
@@ -76,6 +78,8 @@ const SIMPLE = new Set<string>([
 const BINARY_ITEM =
   /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[((?:[1-9]\d{0,8})(?:\.[1-9]\d{0,8})*)?\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
 const SECTION_ITEM = /^(BODY|BODY\.PEEK)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
+const BINARY_SECTION_ITEM =
+  /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
 
 function parseItem(text: string): FetchItem[] {
   const upper = text.toUpperCase();
@@ -86,14 +90,20 @@ function parseItem(text: string): FetchItem[] {
     return [{ kind: 'section', label: 'RFC822.HEADER', section: parseSection('HEADER'), peek: true }];
   if (upper === 'RFC822.TEXT')
     return [{ kind: 'section', label: 'RFC822.TEXT', section: parseSection('TEXT'), peek: false }];
-  const binary = BINARY_ITEM.exec(text);
+  const binary = BINARY_ITEM.exec(text) ?? BINARY_SECTION_ITEM.exec(text);
   if (binary) {
-    const path = binary[2] ? binary[2].split('.').map(Number) : [];
-    if (path.some((n) => !Number.isInteger(n) || n < 1))
-      throw new BadArgumentsError('Invalid binary section');
+    // RFC 3516's section-binary is a part number; a section text after it (as BODY[] takes) is
+    // accepted too and names bytes that are not one part's content, so they are sent undecoded.
+    const section = parseSection(binary[2] ?? '');
     const sizeOnly = binary[1]!.toUpperCase() === 'BINARY.SIZE';
     if (sizeOnly && binary[3] !== undefined) throw new BadArgumentsError('BINARY.SIZE takes no partial');
-    const item: FetchItem = { kind: 'binary', path, peek: binary[1]!.toUpperCase() !== 'BINARY', sizeOnly };
+    const item: FetchItem = {
+      kind: 'binary',
+      path: section.path,
+      peek: binary[1]!.toUpperCase() !== 'BINARY',
+      sizeOnly,
+    };
+    if (section.kind !== 'full') item.section = section;
     if (binary[3] !== undefined) item.partial = { start: Number(binary[3]), count: Number(binary[4]) };
     return [item];
   }
@@ -307,8 +317,10 @@ async function writeMessage(
       continue;
     }
     if (item.kind === 'binary') {
-      const decoded = binaryContent(await session.backend.loadBody(meta.bodyId), structure!, item.path);
-      const section = `[${item.path.join('.')}]`;
+      const decoded = item.section
+        ? await sectionBuffer(session, meta, structure, item.section)
+        : binaryContent(await session.backend.loadBody(meta.bodyId), structure!, item.path);
+      const section = `[${item.section ? formatSection(item.section) : item.path.join('.')}]`;
       if (item.sizeOnly) {
         line += `${sep()}BINARY.SIZE${section} ${decoded.length}`;
         continue;
@@ -459,6 +471,24 @@ export async function sectionBytes(
   const chunks: Buffer[] = [];
   for await (const chunk of content.chunks) chunks.push(chunk);
   return chunks;
+}
+
+/** A section text's bytes for BINARY[...] (empty when the part does not exist). */
+async function sectionBuffer(
+  session: CommandContext,
+  meta: MessageMeta,
+  structure: CachedStructure | undefined,
+  section: Section,
+): Promise<Buffer> {
+  const content = await sectionContent(session, meta, structure, {
+    kind: 'section',
+    label: '',
+    section,
+    peek: true,
+  });
+  const chunks: Buffer[] = [];
+  if (content) for await (const chunk of content.chunks) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
