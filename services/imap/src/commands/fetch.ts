@@ -362,7 +362,7 @@ function simpleValue(
     case 'FLAGS':
       return `FLAGS ${session.formatFlags(meta.flags, meta.uid)}`;
     case 'INTERNALDATE':
-      return `INTERNALDATE ${imapDateTime(meta.internalDate)}`;
+      return `INTERNALDATE ${imapDateTime(meta.internalDate, meta.internalDateZone ?? 0)}`;
     case 'SAVEDATE':
       return `SAVEDATE ${imapDateTime(meta.savedDate)}`;
     case 'RFC822.SIZE':
