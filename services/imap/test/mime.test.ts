@@ -178,6 +178,22 @@ describe('RFC 5322 address lists', () => {
       ['Relay', '@relay.org,@b.org', 'jqp', 'example.com'],
     );
     assert.equal(parseAddressList('<x@y.org>')[0]?.route, null);
+    const envelope = {
+      date: null,
+      subject: null,
+      from: parseAddressList('<@r.org:u@h.org>, v@h.org (Vee)'),
+      sender: [],
+      replyTo: [],
+      to: [],
+      cc: [],
+      bcc: [],
+      inReplyTo: null,
+      messageId: null,
+    };
+    assert.equal(
+      formatEnvelope(envelope),
+      '(NIL NIL ((NIL "@r.org" "u" "h.org")("Vee" NIL "v" "h.org")) NIL NIL NIL NIL NIL NIL NIL)',
+    );
   });
   it('SEARCH text of an address list holds display names, addresses and group names', () => {
     assert.equal(
