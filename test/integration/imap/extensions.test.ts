@@ -88,6 +88,16 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     raw.close();
   });
 
+  it('a partial with an offset only (<n>) runs to the end of the section, for BINARY and BODY', async () => {
+    // The grammar's partial is <offset.length>; <offset> alone is read as "from offset to the end".
+    const raw = await connect();
+    await raw.command('EXAMINE INBOX');
+    const r = await raw.command('FETCH 1 (BINARY.PEEK[1]<3> BODY.PEEK[1]<10>)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.equal(r.untagged[0], '* 1 FETCH (BINARY[1]<3> {5}\r\né ok BODY[1]<10> {5}\r\n=\r\nok)');
+    raw.close();
+  });
+
   it('QUOTA: root, usage in KiB, OVERQUOTA on APPEND', async () => {
     await fx.db.pool.query('UPDATE accounts SET quota_bytes = 2048 WHERE id = $1', [lee]);
     const raw = await connect();

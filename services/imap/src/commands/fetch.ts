@@ -76,10 +76,19 @@ const SIMPLE = new Set<string>([
   'THREADID',
 ]);
 const BINARY_ITEM =
-  /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[((?:[1-9]\d{0,8})(?:\.[1-9]\d{0,8})*)?\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
-const SECTION_ITEM = /^(BODY|BODY\.PEEK)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
+  /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[((?:[1-9]\d{0,8})(?:\.[1-9]\d{0,8})*)?\](?:<(\d{1,10})(?:\.(\d{1,10}))?>)?$/i;
+const SECTION_ITEM = /^(BODY|BODY\.PEEK)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})(?:\.(\d{1,10}))?>)?$/i;
 const BINARY_SECTION_ITEM =
-  /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
+  /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})(?:\.(\d{1,10}))?>)?$/i;
+
+/**
+ * partial = "<" offset "." length ">"; "<" offset ">" alone (outside the grammar, sent by some
+ * clients) is read as everything from the offset on.
+ */
+const partialOf = (offset: string, length: string | undefined) => ({
+  start: Number(offset),
+  count: length === undefined ? Number.POSITIVE_INFINITY : Number(length),
+});
 
 function parseItem(text: string): FetchItem[] {
   const upper = text.toUpperCase();
@@ -104,7 +113,7 @@ function parseItem(text: string): FetchItem[] {
       sizeOnly,
     };
     if (section.kind !== 'full') item.section = section;
-    if (binary[3] !== undefined) item.partial = { start: Number(binary[3]), count: Number(binary[4]) };
+    if (binary[3] !== undefined) item.partial = partialOf(binary[3], binary[4]);
     return [item];
   }
   const m = SECTION_ITEM.exec(text);
@@ -117,9 +126,8 @@ function parseItem(text: string): FetchItem[] {
     peek: m[1]!.toUpperCase() === 'BODY.PEEK',
   };
   if (m[3] !== undefined) {
-    const count = Number(m[4]);
-    if (count === 0) throw new BadArgumentsError('Partial length must be positive');
-    item.partial = { start: Number(m[3]), count };
+    item.partial = partialOf(m[3], m[4]);
+    if (item.partial.count === 0) throw new BadArgumentsError('Partial length must be positive');
   }
   return [item];
 }
