@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseAddressList } from '../src/mime/addresses.js';
+import { addressText, parseAddressList } from '../src/mime/addresses.js';
 import { formatBodyStructure, formatEnvelope } from '../src/mime/format-structure.js';
 import { parseMime } from '../src/mime/parse-mime.js';
 import { parseSection, sectionRange } from '../src/mime/sections.js';
@@ -143,15 +143,12 @@ describe('quoted-printable (RFC 2045 6.7)', () => {
 describe('RFC 5322 address lists', () => {
   const simple = (value: string) =>
     parseAddressList(value).map((a) => [a.name, a.mailbox, a.host, a.group ?? null]);
-  it('drops comments, keeps quoted names, skips obsolete routes, reads groups', () => {
+  it('drops comments, keeps quoted names, reads groups', () => {
     assert.deepEqual(simple('<user (c)@ (c) domain.org>'), [[null, 'user', 'domain.org', null]]);
-    assert.deepEqual(simple('John (x) Q. Public <@relay.org,@b.org:jqp@example.com> (y)'), [
+    assert.deepEqual(simple('John (x) Q. Public <jqp@example.com> (y)'), [
       ['John Q. Public', 'jqp', 'example.com', null],
     ]);
-    assert.deepEqual(simple('"Last, First" <lf@x.org>, plain@y.org (Not A Name)'), [
-      ['Last, First', 'lf', 'x.org', null],
-      [null, 'plain', 'y.org', null],
-    ]);
+    assert.deepEqual(simple('"Last, First" <lf@x.org>'), [['Last, First', 'lf', 'x.org', null]]);
     assert.deepEqual(simple('group2: (foo) ;'), [
       [null, 'group2', null, 'start'],
       [null, null, null, 'end'],
@@ -167,5 +164,41 @@ describe('RFC 5322 address lists', () => {
       [null, 'undisclosed-recipients', null, 'start'],
       [null, null, null, 'end'],
     ]);
+  });
+  it('reads the legacy "addr-spec (Full Name)" form as the display name (RFC 5322 3.4 note)', () => {
+    assert.deepEqual(simple('plain@y.org (Not \\(really\\) A Name), b@z.org'), [
+      ['Not (really) A Name', 'plain', 'y.org', null],
+      [null, 'b', 'z.org', null],
+    ]);
+  });
+  it('keeps an obsolete source route as the envelope at-domain-list (RFC 3501 7.4.2, RFC 5322 4.4)', () => {
+    const [a] = parseAddressList('Relay <@relay.org,@b.org:jqp@example.com>');
+    assert.deepEqual(
+      [a?.name, a?.route, a?.mailbox, a?.host],
+      ['Relay', '@relay.org,@b.org', 'jqp', 'example.com'],
+    );
+    assert.equal(parseAddressList('<x@y.org>')[0]?.route, null);
+    const envelope = {
+      date: null,
+      subject: null,
+      from: parseAddressList('<@r.org:u@h.org>, v@h.org (Vee)'),
+      sender: [],
+      replyTo: [],
+      to: [],
+      cc: [],
+      bcc: [],
+      inReplyTo: null,
+      messageId: null,
+    };
+    assert.equal(
+      formatEnvelope(envelope),
+      '(NIL NIL ((NIL "@r.org" "u" "h.org")("Vee" NIL "v" "h.org")) NIL NIL NIL NIL NIL NIL NIL)',
+    );
+  });
+  it('SEARCH text of an address list holds display names, addresses and group names', () => {
+    assert.equal(
+      addressText(parseAddressList('team: a@x.org, B <b@y.org>;, c@z.org (Cee)')),
+      'team, a@x.org, B <b@y.org>, Cee <c@z.org>',
+    );
   });
 });

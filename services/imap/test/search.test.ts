@@ -79,6 +79,7 @@ const candidates: Candidate[] = fixtures.map((f, i) => {
     bodyId: i + 1,
     size: f.size,
     internalDate: new Date(f.internal),
+    internalDateZone: null,
     savedDate: new Date(f.internal),
     flags: f.flags,
     modseq: f.modseq,

@@ -70,6 +70,34 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     raw.close();
   });
 
+  it('BINARY with a section text (HEADER, HEADER.FIELDS, TEXT, MIME): the section as BODY[] sends it, sizes agree', async () => {
+    // RFC 3516's section-binary names parts only; a header or text section is not one part, so
+    // nothing is decoded: the bytes are BODY[...]'s, and BINARY.SIZE counts them.
+    const raw = await connect();
+    await raw.command('EXAMINE INBOX');
+    const r = await raw.command(
+      'FETCH 1 (BINARY.PEEK[HEADER.FIELDS (Subject)] BINARY.SIZE[2.MIME] BINARY.PEEK[2.MIME] BINARY.PEEK[TEXT]<0.4> BINARY.SIZE[HEADER.FIELDS.NOT (From To Subject MIME-Version)])',
+    );
+    const mime = 'Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n';
+    const notFields = 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n';
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.equal(
+      r.untagged[0],
+      `* 1 FETCH (BINARY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: parts\r\n\r\n BINARY.SIZE[2.MIME] ${mime.length} BINARY[2.MIME] {${mime.length}}\r\n${mime} BINARY[TEXT]<0> {4}\r\n--b1 BINARY.SIZE[HEADER.FIELDS.NOT (FROM TO SUBJECT MIME-VERSION)] ${notFields.length})`,
+    );
+    raw.close();
+  });
+
+  it('a partial with an offset only (<n>) runs to the end of the section, for BINARY and BODY', async () => {
+    // The grammar's partial is <offset.length>; <offset> alone is read as "from offset to the end".
+    const raw = await connect();
+    await raw.command('EXAMINE INBOX');
+    const r = await raw.command('FETCH 1 (BINARY.PEEK[1]<3> BODY.PEEK[1]<10>)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.equal(r.untagged[0], '* 1 FETCH (BINARY[1]<3> {5}\r\né ok BODY[1]<10> {5}\r\n=\r\nok)');
+    raw.close();
+  });
+
   it('QUOTA: root, usage in KiB, OVERQUOTA on APPEND', async () => {
     await fx.db.pool.query('UPDATE accounts SET quota_bytes = 2048 WHERE id = $1', [lee]);
     const raw = await connect();

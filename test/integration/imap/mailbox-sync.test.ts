@@ -85,7 +85,8 @@ describe('imap mailbox state across sessions and replicas', () => {
       view.untagged.map((l) => /UID (\d+)/.exec(l)?.[1]),
       ['1', '3', '4', '5'],
     );
-    assert.ok(view.untagged[2]?.includes('INTERNALDATE "01-Nov-2026 07:00:00 +0000"'), view.untagged[2]);
+    // The internal date keeps the zone APPEND gave it.
+    assert.ok(view.untagged[2]?.includes('INTERNALDATE "01-Nov-2026 08:00:00 +0100"'), view.untagged[2]);
     assert.ok(view.untagged[2]?.includes('\\Flagged'));
     idler.close();
     other.close();

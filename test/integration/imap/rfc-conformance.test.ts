@@ -252,4 +252,38 @@ describe('imap responses by the RFC grammar', () => {
     const fetch = await raw.command('FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)]<0.8>)');
     assert.equal(fetch.untagged[0], '* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)]<0> {8}\r\nSubject:)');
   });
+
+  it('INTERNALDATE keeps the zone APPEND gave it; BEFORE/ON/SINCE take its day in that zone (RFC 9051 6.4.4)', async () => {
+    // RFC 9051 6.3.12 lets APPEND set the internal date with a zone; SEARCH BEFORE/ON/SINCE compare
+    // the internal date "disregarding time and timezone", i.e. the calendar day it names.
+    const raw = await connect();
+    await raw.command('CREATE Zoned');
+    const append = async (date: string) => {
+      const body = `Subject: ${date}\r\n\r\nx\r\n`;
+      const r = await raw.command(`APPEND Zoned "${date}" {${body.length}+}\r\n${body}`);
+      assert.equal(r.status, 'OK', r.tagged);
+    };
+    await append('24-Mar-2007 23:00:00 +0200');
+    await append('25-Mar-2007 01:00:00 +0200');
+    await append('25-Mar-2007 23:00:00 +0300');
+    await append('26-Mar-2007 00:00:00 -0100');
+    await raw.command('SELECT Zoned');
+    const dates = await raw.command('FETCH 1:4 (INTERNALDATE)');
+    assert.deepEqual(dates.untagged, [
+      '* 1 FETCH (INTERNALDATE "24-Mar-2007 23:00:00 +0200")',
+      '* 2 FETCH (INTERNALDATE "25-Mar-2007 01:00:00 +0200")',
+      '* 3 FETCH (INTERNALDATE "25-Mar-2007 23:00:00 +0300")',
+      '* 4 FETCH (INTERNALDATE "26-Mar-2007 00:00:00 -0100")',
+    ]);
+    assert.deepEqual((await raw.command('SEARCH ON 25-Mar-2007')).untagged, ['* SEARCH 2 3']);
+    assert.deepEqual((await raw.command('SEARCH BEFORE 25-Mar-2007')).untagged, ['* SEARCH 1']);
+    assert.deepEqual((await raw.command('SEARCH SINCE 26-Mar-2007')).untagged, ['* SEARCH 4']);
+    // A copy keeps the zone.
+    await raw.command('CREATE ZonedCopy');
+    await raw.command('COPY 3 ZonedCopy');
+    await raw.command('SELECT ZonedCopy');
+    assert.deepEqual((await raw.command('FETCH 1 (INTERNALDATE)')).untagged, [
+      '* 1 FETCH (INTERNALDATE "25-Mar-2007 23:00:00 +0300")',
+    ]);
+  });
 });

@@ -72,6 +72,15 @@ describe('imap ESORT and CONTEXT=SEARCH/SORT by RFC 5267', () => {
     assert.deepEqual(r.untagged, [`* ESEARCH (TAG "${tagOf(r.tagged)}") UID COUNT 6 PARTIAL (1:3 4,2,6)`]);
     r = await raw.command('SEARCH RETURN (PARTIAL 5:9) NOT SUBJECT alpha');
     assert.deepEqual(r.untagged, [`* ESEARCH (TAG "${tagOf(r.tagged)}") PARTIAL (5:9 6)`]);
+    // RFC 5267 places SORT's RETURN before the criteria; given after the charset (as the SEARCH
+    // program it precedes), it is read the same way rather than refused.
+    r = await raw.command('SORT (DATE) UTF-8 RETURN (PARTIAL 2:3) ALL');
+    assert.deepEqual(r.untagged, [`* ESEARCH (TAG "${tagOf(r.tagged)}") PARTIAL (2:3 2,6)`]);
+    for (const bad of [
+      'SORT RETURN (MIN) (DATE) UTF-8 RETURN (MAX) ALL',
+      'SORT (DATE) UTF-8 RETURN (SAVE) ALL',
+    ])
+      assert.equal((await raw.command(bad)).status, 'BAD', bad);
     r = await raw.command('SEARCH RETURN (PARTIAL 7:9) ALL');
     assert.deepEqual(r.untagged, [`* ESEARCH (TAG "${tagOf(r.tagged)}") PARTIAL (7:9 NIL)`]);
     // The CONTEXT hint changes nothing; alone it means ALL.

@@ -1,6 +1,6 @@
 import { findAccessible, selectedRights } from '../acl/access.js';
 import { type ArgumentCursor, parseFlagList } from '../protocol/arguments.js';
-import { parseImapDate } from '../protocol/compose.js';
+import { dateTimeZone, parseImapDate } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { ImapUrlError, type MessageUrl, parseMessageUrl } from '../protocol/imap-url.js';
 import { stringBytes, type Token } from '../protocol/parser.js';
@@ -15,6 +15,8 @@ export type CatenatePart = { kind: 'text'; chunks: Buffer[]; size: number } | { 
 export interface AppendMessage {
   flags: string[];
   date: Date | undefined;
+  /** The zone date was given in, minutes east of UTC (kept with the internal date). */
+  zone?: number;
   /** The message literal, or the parts CATENATE joins. */
   content: { kind: 'literal'; chunks: Buffer[]; size: number } | { kind: 'catenate'; parts: CatenatePart[] };
 }
@@ -27,17 +29,25 @@ export interface AppendMessage {
 export function parseAppendMessage(args: ArgumentCursor, session: CommandContext): AppendMessage {
   let flags: string[] = [];
   let date: Date | undefined;
+  let zone: number | undefined;
   const list = args.optionalList();
   if (list) flags = parseFlagList(list.items);
   let token = args.next('message literal');
   if (token.type === 'string' && !token.literal) {
-    date = parseImapDate(Buffer.concat(token.chunks).toString('latin1'), true);
+    const text = Buffer.concat(token.chunks).toString('latin1');
+    date = parseImapDate(text, true);
     if (!date) throw new BadArgumentsError('Invalid date-time');
+    zone = dateTimeZone(text);
     token = args.next('message literal');
   }
   if (token.type === 'atom' && token.value.toUpperCase() === 'CATENATE') {
     const items = args.list('CATENATE parts').items;
-    return { flags, date, content: { kind: 'catenate', parts: parseCatenateParts(items) } };
+    return {
+      flags,
+      date,
+      ...(zone ? { zone } : {}),
+      content: { kind: 'catenate', parts: parseCatenateParts(items) },
+    };
   }
   if (token.type === 'atom' && token.value.toUpperCase() === 'UTF8') {
     // RFC 6855: APPEND ... UTF8 (literal8) for messages with UTF-8 headers.
@@ -47,7 +57,12 @@ export function parseAppendMessage(args: ArgumentCursor, session: CommandContext
     token = inner[0]!;
   }
   if (token.type !== 'string' || !token.literal) throw new BadArgumentsError('Expected a message literal');
-  return { flags, date, content: { kind: 'literal', chunks: token.chunks, size: token.size } };
+  return {
+    flags,
+    date,
+    ...(zone ? { zone } : {}),
+    content: { kind: 'literal', chunks: token.chunks, size: token.size },
+  };
 }
 
 function parseCatenateParts(items: Token[]): CatenatePart[] {

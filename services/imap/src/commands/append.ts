@@ -49,6 +49,7 @@ export const appendCommand = defineCommand({
         chunks: bytes.chunks[i]!,
         flags: m.flags,
         internalDate: m.date ?? new Date(),
+        ...(m.zone ? { internalDateZone: m.zone } : {}),
       })),
     );
     const uids = results.map((r) => r.uid);

@@ -35,6 +35,8 @@ export type FetchItem =
   | {
       kind: 'binary';
       path: number[];
+      /** A section text (HEADER, HEADER.FIELDS, TEXT, MIME): sent as BODY[...] would, undecoded. */
+      section?: Section;
       peek: boolean;
       sizeOnly: boolean;
       partial?: { start: number; count: number };
@@ -74,8 +76,19 @@ const SIMPLE = new Set<string>([
   'THREADID',
 ]);
 const BINARY_ITEM =
-  /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[((?:[1-9]\d{0,8})(?:\.[1-9]\d{0,8})*)?\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
-const SECTION_ITEM = /^(BODY|BODY\.PEEK)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$/i;
+  /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[((?:[1-9]\d{0,8})(?:\.[1-9]\d{0,8})*)?\](?:<(\d{1,10})(?:\.(\d{1,10}))?>)?$/i;
+const SECTION_ITEM = /^(BODY|BODY\.PEEK)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})(?:\.(\d{1,10}))?>)?$/i;
+const BINARY_SECTION_ITEM =
+  /^(BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*(?:\([^)]*\))?[^\]]*)\](?:<(\d{1,10})(?:\.(\d{1,10}))?>)?$/i;
+
+/**
+ * partial = "<" offset "." length ">"; "<" offset ">" alone (outside the grammar, sent by some
+ * clients) is read as everything from the offset on.
+ */
+const partialOf = (offset: string, length: string | undefined) => ({
+  start: Number(offset),
+  count: length === undefined ? Number.POSITIVE_INFINITY : Number(length),
+});
 
 function parseItem(text: string): FetchItem[] {
   const upper = text.toUpperCase();
@@ -86,15 +99,21 @@ function parseItem(text: string): FetchItem[] {
     return [{ kind: 'section', label: 'RFC822.HEADER', section: parseSection('HEADER'), peek: true }];
   if (upper === 'RFC822.TEXT')
     return [{ kind: 'section', label: 'RFC822.TEXT', section: parseSection('TEXT'), peek: false }];
-  const binary = BINARY_ITEM.exec(text);
+  const binary = BINARY_ITEM.exec(text) ?? BINARY_SECTION_ITEM.exec(text);
   if (binary) {
-    const path = binary[2] ? binary[2].split('.').map(Number) : [];
-    if (path.some((n) => !Number.isInteger(n) || n < 1))
-      throw new BadArgumentsError('Invalid binary section');
+    // RFC 3516's section-binary is a part number; a section text after it (as BODY[] takes) is
+    // accepted too and names bytes that are not one part's content, so they are sent undecoded.
+    const section = parseSection(binary[2] ?? '');
     const sizeOnly = binary[1]!.toUpperCase() === 'BINARY.SIZE';
     if (sizeOnly && binary[3] !== undefined) throw new BadArgumentsError('BINARY.SIZE takes no partial');
-    const item: FetchItem = { kind: 'binary', path, peek: binary[1]!.toUpperCase() !== 'BINARY', sizeOnly };
-    if (binary[3] !== undefined) item.partial = { start: Number(binary[3]), count: Number(binary[4]) };
+    const item: FetchItem = {
+      kind: 'binary',
+      path: section.path,
+      peek: binary[1]!.toUpperCase() !== 'BINARY',
+      sizeOnly,
+    };
+    if (section.kind !== 'full') item.section = section;
+    if (binary[3] !== undefined) item.partial = partialOf(binary[3], binary[4]);
     return [item];
   }
   const m = SECTION_ITEM.exec(text);
@@ -107,9 +126,8 @@ function parseItem(text: string): FetchItem[] {
     peek: m[1]!.toUpperCase() === 'BODY.PEEK',
   };
   if (m[3] !== undefined) {
-    const count = Number(m[4]);
-    if (count === 0) throw new BadArgumentsError('Partial length must be positive');
-    item.partial = { start: Number(m[3]), count };
+    item.partial = partialOf(m[3], m[4]);
+    if (item.partial.count === 0) throw new BadArgumentsError('Partial length must be positive');
   }
   return [item];
 }
@@ -307,8 +325,10 @@ async function writeMessage(
       continue;
     }
     if (item.kind === 'binary') {
-      const decoded = binaryContent(await session.backend.loadBody(meta.bodyId), structure!, item.path);
-      const section = `[${item.path.join('.')}]`;
+      const decoded = item.section
+        ? await sectionBuffer(session, meta, structure, item.section)
+        : binaryContent(await session.backend.loadBody(meta.bodyId), structure!, item.path);
+      const section = `[${item.section ? formatSection(item.section) : item.path.join('.')}]`;
       if (item.sizeOnly) {
         line += `${sep()}BINARY.SIZE${section} ${decoded.length}`;
         continue;
@@ -350,7 +370,7 @@ function simpleValue(
     case 'FLAGS':
       return `FLAGS ${session.formatFlags(meta.flags, meta.uid)}`;
     case 'INTERNALDATE':
-      return `INTERNALDATE ${imapDateTime(meta.internalDate)}`;
+      return `INTERNALDATE ${imapDateTime(meta.internalDate, meta.internalDateZone ?? 0)}`;
     case 'SAVEDATE':
       return `SAVEDATE ${imapDateTime(meta.savedDate)}`;
     case 'RFC822.SIZE':
@@ -459,6 +479,24 @@ export async function sectionBytes(
   const chunks: Buffer[] = [];
   for await (const chunk of content.chunks) chunks.push(chunk);
   return chunks;
+}
+
+/** A section text's bytes for BINARY[...] (empty when the part does not exist). */
+async function sectionBuffer(
+  session: CommandContext,
+  meta: MessageMeta,
+  structure: CachedStructure | undefined,
+  section: Section,
+): Promise<Buffer> {
+  const content = await sectionContent(session, meta, structure, {
+    kind: 'section',
+    label: '',
+    section,
+    peek: true,
+  });
+  const chunks: Buffer[] = [];
+  if (content) for await (const chunk of content.chunks) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {

@@ -57,7 +57,12 @@ async function runReplace(
   const result = await session.backend.replace(
     destination.ownerId,
     target.id,
-    { chunks: bytes.chunks[0]!, flags: args.message.flags, internalDate: args.message.date ?? new Date() },
+    {
+      chunks: bytes.chunks[0]!,
+      flags: args.message.flags,
+      internalDate: args.message.date ?? new Date(),
+      ...(args.message.zone ? { internalDateZone: args.message.zone } : {}),
+    },
     box.id,
     uid,
     selectedOwner(session),

@@ -37,11 +37,18 @@ export async function threadInputs(session: CommandContext, key: SearchKey): Pro
   return out;
 }
 
-export function parseCharsetAndKeys(args: ArgumentCursor): { charset: string; key: SearchKey } {
+/**
+ * `charset search-program` of SORT and THREAD. A RETURN at the head of the search program (after
+ * the charset) is handed back for SORT to read as if it came before the criteria.
+ */
+export function parseCharsetAndKeys(args: ArgumentCursor): {
+  charset: string;
+  key: SearchKey;
+  returns?: ReturnOptions;
+} {
   const charset = args.astring('charset').toUpperCase();
   const program = parseSearch(args);
-  if (program.returns) throw new BadArgumentsError('RETURN is not allowed here');
-  return { charset, key: program.key };
+  return { charset, key: program.key, ...(program.returns ? { returns: program.returns } : {}) };
 }
 
 const badCharset = (charset: string) => !['UTF-8', 'US-ASCII'].includes(charset);
@@ -98,7 +105,16 @@ function parseSort(args: ArgumentCursor): SortArgs {
     if (t.type !== 'atom') throw new BadArgumentsError('Invalid sort criterion');
     return t.value;
   });
-  return { criteria: parseSortCriteria(list), ...parseCharsetAndKeys(args), ...(returns ? { returns } : {}) };
+  const criteria = parseSortCriteria(list);
+  const rest = parseCharsetAndKeys(args);
+  if (rest.returns) {
+    // RFC 5267 section 3 puts RETURN before the criteria; one given after the charset is read
+    // the same way, but only once, and SAVE stays SEARCH's (RFC 5182).
+    if (returns) throw new BadArgumentsError('RETURN given twice');
+    if (rest.returns.names.has('SAVE')) throw new BadArgumentsError('Invalid RETURN option');
+    returns = rest.returns;
+  }
+  return { criteria, charset: rest.charset, key: rest.key, ...(returns ? { returns } : {}) };
 }
 
 export const sortCommand = defineCommand({

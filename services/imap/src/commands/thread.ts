@@ -13,7 +13,9 @@ function parseThread(args: ArgumentCursor) {
   const algorithm = args.atom('algorithm').toUpperCase();
   if (algorithm !== 'ORDEREDSUBJECT' && algorithm !== 'REFERENCES')
     throw new BadArgumentsError('Unsupported threading algorithm');
-  return { algorithm: algorithm as Algorithm, ...parseCharsetAndKeys(args) };
+  const { charset, key, returns } = parseCharsetAndKeys(args);
+  if (returns) throw new BadArgumentsError('RETURN is not allowed here');
+  return { algorithm: algorithm as Algorithm, charset, key };
 }
 
 async function runThread(

@@ -10,7 +10,7 @@ function paramList(params: Array<[string, string]>): string {
 
 function addressList(addresses: EnvelopeAddress[]): string {
   if (addresses.length === 0) return 'NIL';
-  return `(${addresses.map((a) => `(${nstring(a.name)} NIL ${nstring(a.mailbox)} ${nstring(a.host)})`).join('')})`;
+  return `(${addresses.map((a) => `(${nstring(a.name)} ${nstring(a.route ?? null)} ${nstring(a.mailbox)} ${nstring(a.host)})`).join('')})`;
 }
 
 export function formatEnvelope(e: Envelope): string {

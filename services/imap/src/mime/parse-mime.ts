@@ -53,7 +53,8 @@ export interface MimeLimits {
 export const defaultMimeLimits: MimeLimits = { maxDepth: 100, maxParts: 10_000 };
 
 // 2: addresses parsed by RFC 5322 (comments are not names); older cached structures are re-parsed.
-const STRUCTURE_VERSION = 2;
+// 3: the legacy "addr-spec (Full Name)" comment is the name; source routes are kept.
+const STRUCTURE_VERSION = 3;
 export interface CachedStructure {
   version: number;
   root: MimeNode;

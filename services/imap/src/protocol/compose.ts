@@ -25,11 +25,20 @@ export function list(items: string[]): string {
 
 /** IMAP date-time: "17-Jul-1996 02:44:25 -0700" (always sent in UTC). */
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-export function imapDateTime(date: Date): string {
+export function imapDateTime(date: Date, zoneMinutes = 0): string {
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `"${pad(date.getUTCDate())}-${MONTHS[date.getUTCMonth()]}-${date.getUTCFullYear()} ${pad(date.getUTCHours())}:${pad(
-    date.getUTCMinutes(),
-  )}:${pad(date.getUTCSeconds())} +0000"`;
+  // The wall-clock time in the zone (minutes east of UTC), read with the UTC getters.
+  const local = new Date(date.getTime() + zoneMinutes * 60_000);
+  const zone = `${zoneMinutes < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(zoneMinutes) / 60))}${pad(Math.abs(zoneMinutes) % 60)}`;
+  return `"${pad(local.getUTCDate())}-${MONTHS[local.getUTCMonth()]}-${local.getUTCFullYear()} ${pad(local.getUTCHours())}:${pad(
+    local.getUTCMinutes(),
+  )}:${pad(local.getUTCSeconds())} ${zone}"`;
+}
+
+/** The zone of a date-time ("17-Jul-1996 02:44:25 -0700" is -420), in minutes east of UTC. */
+export function dateTimeZone(text: string): number {
+  const m = / ([+-])(\d{2})(\d{2})$/.exec(text);
+  return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
 }
 
 /** Parses date-time ("17-Jul-1996 02:44:25 -0700") or date ("1-Feb-1994"); undefined when invalid. */

@@ -78,12 +78,14 @@ export function matches(key: SearchKey, c: Candidate, ctx: SearchContext): boole
       return older === key.older;
     }
     case 'date': {
-      if (key.of !== 'sent')
+      // The internal date's day is the one it names in the zone it was given in.
+      if (key.of === 'internal')
         return compareDay(
-          (key.of === 'saved' ? c.meta.savedDate : c.meta.internalDate).getTime(),
+          c.meta.internalDate.getTime() + (c.meta.internalDateZone ?? 0) * 60_000,
           key.cmp,
           key.day,
         );
+      if (key.of === 'saved') return compareDay(c.meta.savedDate.getTime(), key.cmp, key.day);
       const value = c.headers?.find((h) => h.name === 'date')?.value;
       const day = value ? sentDay(value) : undefined;
       return day !== undefined && compareDay(day, key.cmp, key.day);

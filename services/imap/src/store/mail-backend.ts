@@ -376,7 +376,7 @@ export class MailBackend {
   async append(
     accountId: number,
     mailboxId: number,
-    messages: Array<{ chunks: Buffer[]; flags: string[]; internalDate: Date }>,
+    messages: Array<{ chunks: Buffer[]; flags: string[]; internalDate: Date; internalDateZone?: number }>,
   ) {
     const [only] = messages;
     // One message with a body of one chunk (the usual APPEND): one statement, no transaction.
@@ -384,6 +384,7 @@ export class MailBackend {
       only && messages.length === 1
         ? await appendSmallMessage(this.pool, mailboxId, only.chunks, {
             internalDate: only.internalDate,
+            ...(only.internalDateZone ? { internalDateZone: only.internalDateZone } : {}),
             flags: [...only.flags].sort(),
           })
         : undefined;
@@ -399,6 +400,7 @@ export class MailBackend {
                 bodyId: body.bodyId,
                 size: body.size,
                 internalDate: message.internalDate,
+                ...(message.internalDateZone ? { internalDateZone: message.internalDateZone } : {}),
                 flags: [...message.flags].sort(),
               }),
             );
@@ -424,7 +426,7 @@ export class MailBackend {
   async replace(
     accountId: number,
     mailboxId: number,
-    message: { chunks: Buffer[]; flags: string[]; internalDate: Date },
+    message: { chunks: Buffer[]; flags: string[]; internalDate: Date; internalDateZone?: number },
     oldMailboxId: number,
     oldUid: number,
     /** The old message's mailbox owner when it is another account's (ACL). */
@@ -437,6 +439,7 @@ export class MailBackend {
         bodyId: body.bodyId,
         size: body.size,
         internalDate: message.internalDate,
+        ...(message.internalDateZone ? { internalDateZone: message.internalDateZone } : {}),
         flags: [...message.flags].sort(),
       });
       const removed = await removeMessages(client, oldMailboxId, [oldUid]);

@@ -6,6 +6,8 @@ export interface AppendInput {
   bodyId: number;
   size: number;
   internalDate: Date;
+  /** The zone the internal date was given in, minutes east of UTC (APPEND's date-time); UTC when absent. */
+  internalDateZone?: number;
   flags?: string[];
 }
 
@@ -34,13 +36,14 @@ export async function appendManyToMailbox(
   if (items.length === 0) return [];
   const { rows } = await client.query<{ first_uid: number; first_modseq: number; uidvalidity: number }>({
     name: 'mail-store-append',
-    text: 'SELECT first_uid, first_modseq, uidvalidity FROM mailbox_append($1, $2::bigint[], $3::int[], $4::timestamptz[], $5::jsonb)',
+    text: 'SELECT first_uid, first_modseq, uidvalidity FROM mailbox_append($1, $2::bigint[], $3::int[], $4::timestamptz[], $5::jsonb, $6::smallint[])',
     values: [
       mailboxId,
       items.map((i) => i.bodyId),
       items.map((i) => i.size),
       items.map((i) => i.internalDate),
       JSON.stringify(items.map((i) => i.flags ?? [])),
+      items.map((i) => i.internalDateZone ?? 0),
     ],
   });
   const row = rows[0];
@@ -70,7 +73,7 @@ export async function appendSmallMessage(
   db: Pool | PoolClient,
   mailboxId: number,
   chunks: Buffer[],
-  item: { internalDate: Date; flags: string[] },
+  item: { internalDate: Date; internalDateZone?: number; flags: string[] },
 ): Promise<(AppendResult & { bodyId: number; size: number }) | undefined> {
   const body = oneChunkBody(chunks);
   if (!body) return undefined;
@@ -83,8 +86,15 @@ export async function appendSmallMessage(
     name: 'mail-store-append-small',
     text: `SELECT a.first_uid, a.first_modseq, a.uidvalidity, b.id
      FROM (SELECT message_body_store($1, $2, $3, $4) AS id) b
-     CROSS JOIN LATERAL mailbox_append($5, ARRAY[b.id], ARRAY[$1::int], ARRAY[$6::timestamptz], $7::jsonb) a`,
-    values: [...oneChunkBodyArgs(body), mailboxId, item.internalDate, JSON.stringify([item.flags])],
+     CROSS JOIN LATERAL mailbox_append($5, ARRAY[b.id], ARRAY[$1::int], ARRAY[$6::timestamptz], $7::jsonb,
+       ARRAY[$8::smallint]) a`,
+    values: [
+      ...oneChunkBodyArgs(body),
+      mailboxId,
+      item.internalDate,
+      JSON.stringify([item.flags]),
+      item.internalDateZone ?? 0,
+    ],
   });
   const row = rows[0];
   if (!row) throw new Error(`mailbox ${mailboxId} does not exist`);

@@ -127,6 +127,8 @@ export interface MessageMeta {
   bodyId: number;
   size: number;
   internalDate: Date;
+  /** The zone the internal date was given in (minutes east of UTC); null is UTC. */
+  internalDateZone: number | null;
   /** When the message was saved in this mailbox (RFC 8514); the internal date for older rows. */
   savedDate: Date;
   flags: string[];
@@ -138,7 +140,7 @@ export interface MessageMeta {
 export async function messagesByUid(db: Db, mailboxId: number, uids: number[]): Promise<MessageMeta[]> {
   const { rows } = await db.query<MessageMeta>(
     `SELECT mm.uid, mm.body_id AS "bodyId", mm.size, mm.internal_date AS "internalDate",
-       coalesce(mm.saved_at, mm.internal_date) AS "savedDate", mm.flags, mm.modseq, b.chunk_size AS "chunkSize"
+       mm.internal_date_zone AS "internalDateZone", coalesce(mm.saved_at, mm.internal_date) AS "savedDate", mm.flags, mm.modseq, b.chunk_size AS "chunkSize"
      FROM mailbox_messages mm JOIN message_bodies b ON b.id = mm.body_id
      WHERE mm.mailbox_id = $1 AND mm.uid = ANY ($2::bigint[]) ORDER BY mm.uid`,
     [mailboxId, uids],
