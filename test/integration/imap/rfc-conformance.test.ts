@@ -228,6 +228,30 @@ describe('imap responses by the RFC grammar', () => {
     assert.equal((await raw.command('LIST (SUBSCRIBED) "" Sub/*')).untagged.length, 1);
   });
 
+  it('RECURSIVEMATCH: CHILDINFO speaks only for subscribed descendants the patterns do not list themselves (RFC 5258 3.5, 4)', async () => {
+    const raw = await connect();
+    for (const name of ['Kin/Kid', 'Kin/Other', 'Solo/Kid'])
+      assert.equal((await raw.command(`CREATE ${name}`)).status, 'OK');
+    assert.equal((await raw.command('SUBSCRIBE Kin/Kid')).status, 'OK');
+    assert.equal((await raw.command('SUBSCRIBE Solo/Kid')).status, 'OK');
+    // The parent alone matches: the subscribed child is news, so the parent carries CHILDINFO.
+    const alone = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" (Kin)');
+    assert.deepEqual(alone.untagged, ['* LIST (\\HasChildren) "/" Kin ("CHILDINFO" ("SUBSCRIBED"))']);
+    // Both match: the child is listed itself and the unsubscribed parent is not listed at all.
+    const both = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" (Kin Kin/Kid)');
+    assert.deepEqual(both.untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" Kin/Kid']);
+    // One subscribed child matched and another not: CHILDINFO stays for the one not shown.
+    assert.equal((await raw.command('SUBSCRIBE Kin/Other')).status, 'OK');
+    const partly = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" (Kin Kin/Kid)');
+    assert.deepEqual(partly.untagged, [
+      '* LIST (\\HasChildren) "/" Kin ("CHILDINFO" ("SUBSCRIBED"))',
+      '* LIST (\\HasNoChildren \\Subscribed) "/" Kin/Kid',
+    ]);
+    // * reaches the child of Solo: no CHILDINFO for Solo.
+    const star = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" Solo*');
+    assert.deepEqual(star.untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" Solo/Kid']);
+  });
+
   it('CREATE and RENAME refuse a name with an empty level or a wildcard (the rule Sieve fileinto :create shares)', async () => {
     const raw = await connect();
     for (const name of ['"foo//bar"', '"/lead"', '"a*b"'])
