@@ -95,6 +95,41 @@ describe('imap responses by the RFC grammar', () => {
     );
   });
 
+  it('APPEND of a literal8 stores a binary part base64-encoded: BODY[] sendable as it is, BINARY gives the octets back (RFC 3516 4.4)', async () => {
+    const raw = await connect();
+    assert.equal((await raw.command('CREATE Bin8')).status, 'OK');
+    const octets = 'A\u0000B\u0000\u0001\r\n\u0000';
+    const header = crlf([
+      'From: a@example.com',
+      'Subject: literal8',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="y"',
+      '',
+      '--y',
+      'Content-Type: application/octet-stream',
+      'Content-Transfer-Encoding: binary',
+      '',
+      '',
+    ]);
+    const message = `${header}${octets}\r\n--y--\r\n`;
+    const appended = await raw.command(`APPEND Bin8 ~{${message.length}+}\r\n${message}`);
+    assert.equal(appended.status, 'OK', appended.tagged);
+    await raw.command('EXAMINE Bin8');
+    const encoded = Buffer.from(octets, 'latin1').toString('base64');
+    const part = await raw.command('FETCH 1 (BODY.PEEK[1.MIME] BODY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1])');
+    assert.equal(
+      part.untagged[0],
+      `* 1 FETCH (BODY[1.MIME] {77}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n` +
+        ` BODY[1] {${encoded.length}}\r\n${encoded} BINARY.SIZE[1] ${octets.length} BINARY[1] ~{${octets.length}}\r\n${octets})`,
+    );
+    // An ordinary literal is stored as sent (its content is CHAR8 already).
+    const plain = message.replaceAll('\u0000', '.');
+    assert.equal((await raw.command(`APPEND Bin8 {${plain.length}+}\r\n${plain}`)).status, 'OK');
+    await raw.command('NOOP');
+    const kept = await raw.command('FETCH 2 (BODY.PEEK[1])');
+    assert.equal(kept.untagged[0], '* 2 FETCH (BODY[1] {8}\r\nA.B.\u0001\r\n.)');
+  });
+
   it('BINARY of quoted-printable follows RFC 2045 6.7; BINARY.SIZE and partial BINARY agree with the decoded bytes', async () => {
     await fx.deliver(
       id,

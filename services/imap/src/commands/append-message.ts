@@ -1,4 +1,5 @@
 import { findAccessible, selectedRights } from '../acl/access.js';
+import { encodeBinaryParts } from '../mime/binary-parts.js';
 import { type ArgumentCursor, parseFlagList } from '../protocol/arguments.js';
 import { parseImapDate } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
@@ -15,8 +16,10 @@ export type CatenatePart = { kind: 'text'; chunks: Buffer[]; size: number } | { 
 export interface AppendMessage {
   flags: string[];
   date: Date | undefined;
-  /** The message literal, or the parts CATENATE joins. */
-  content: { kind: 'literal'; chunks: Buffer[]; size: number } | { kind: 'catenate'; parts: CatenatePart[] };
+  /** The message literal (literal8: sent as `~{n}`, RFC 3516), or the parts CATENATE joins. */
+  content:
+    | { kind: 'literal'; chunks: Buffer[]; size: number; literal8: boolean }
+    | { kind: 'catenate'; parts: CatenatePart[] };
 }
 
 /**
@@ -47,7 +50,8 @@ export function parseAppendMessage(args: ArgumentCursor, session: CommandContext
     token = inner[0]!;
   }
   if (token.type !== 'string' || !token.literal) throw new BadArgumentsError('Expected a message literal');
-  return { flags, date, content: { kind: 'literal', chunks: token.chunks, size: token.size } };
+  const literal8 = token.literal8 === true;
+  return { flags, date, content: { kind: 'literal', chunks: token.chunks, size: token.size, literal8 } };
 }
 
 function parseCatenateParts(items: Token[]): CatenatePart[] {
@@ -80,8 +84,17 @@ export async function messageBytes(
   const sizes: number[] = [];
   for (const message of messages) {
     if (message.content.kind === 'literal') {
-      out.push(message.content.chunks);
-      sizes.push(message.content.size);
+      const { chunks, size, literal8 } = message.content;
+      if (!literal8) {
+        out.push(chunks);
+        sizes.push(size);
+        continue;
+      }
+      // Binary parts are stored base64-encoded (RFC 3516 4.4, see binary-parts.ts). APPENDLIMIT
+      // bounds what the client sends, so the larger stored form is not refused for it.
+      const stored = encodeBinaryParts(Buffer.concat(chunks, size));
+      out.push([stored]);
+      sizes.push(stored.length);
       continue;
     }
     const chunks: Buffer[] = [];
