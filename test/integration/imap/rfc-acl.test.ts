@@ -194,6 +194,70 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     ]);
   });
 
+  it("METADATA (RFC 5464 3.3) and GETQUOTAROOT (RFC 9208) on another account's mailbox answer by the rights", async () => {
+    const dora = await account('dora@meta.example');
+    const eve = await account('eve@meta.example');
+    const owner = await dora.connect();
+    assert.equal((await owner.command('CREATE Board')).status, 'OK');
+    assert.equal((await owner.command('CREATE Hidden')).status, 'OK');
+    assert.equal((await owner.command('SETMETADATA Board (/shared/comment "team board")')).status, 'OK');
+    assert.match((await owner.command('SETACL Board eve@meta.example lr')).tagged, /^t\d+ OK /);
+    const other = await eve.connect();
+    const board = 'Shared/dora@meta.example/Board';
+    // l and r: shared entries are read; private entries are eve's own, set with l and r.
+    assert.deepEqual((await other.command(`GETMETADATA ${board} /shared/comment`)).untagged, [
+      `* METADATA ${board} (/shared/comment "team board")`,
+    ]);
+    assert.match((await other.command(`SETMETADATA ${board} (/private/comment "mine")`)).tagged, /^t\d+ OK /);
+    assert.deepEqual((await other.command(`GETMETADATA ${board} /private/comment`)).untagged, [
+      `* METADATA ${board} (/private/comment "mine")`,
+    ]);
+    // The owner does not see eve's private entry.
+    assert.deepEqual((await owner.command('GETMETADATA Board /private/comment')).untagged, [
+      '* METADATA Board (/private/comment NIL)',
+    ]);
+    // Shared entries are written with w only.
+    assert.match(
+      (await other.command(`SETMETADATA ${board} (/shared/comment "defaced")`)).tagged,
+      /^t\d+ NO \[NOPERM\]/,
+    );
+    assert.match((await owner.command('SETACL Board eve@meta.example lrw')).tagged, /^t\d+ OK /);
+    assert.match(
+      (await other.command(`SETMETADATA ${board} (/shared/comment "edited")`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.deepEqual((await owner.command('GETMETADATA Board /shared/comment')).untagged, [
+      '* METADATA Board (/shared/comment "edited")',
+    ]);
+    // A mailbox without l is answered for as missing, with l but no r as NOPERM.
+    const hidden = 'Shared/dora@meta.example/Hidden';
+    assert.match(
+      (await other.command(`GETMETADATA ${hidden} /shared/comment`)).tagged,
+      /^t\d+ NO \[NONEXISTENT\]/,
+    );
+    assert.match((await other.command(`GETQUOTAROOT ${hidden}`)).tagged, /^t\d+ NO \[NONEXISTENT\]/);
+    assert.match((await owner.command('SETACL Hidden eve@meta.example l')).tagged, /^t\d+ OK /);
+    assert.match(
+      (await other.command(`GETMETADATA ${hidden} /shared/comment`)).tagged,
+      /^t\d+ NO \[NOPERM\]/,
+    );
+    // GETQUOTAROOT names the owner's quota root, which GETQUOTA then answers.
+    await file.fx.db.pool.query('UPDATE accounts SET quota_bytes = 10240 WHERE id = $1', [dora.id]);
+    const root = await other.command(`GETQUOTAROOT ${board}`);
+    assert.equal(root.status, 'OK', root.tagged);
+    assert.deepEqual(root.untagged, [
+      `* QUOTAROOT ${board} Shared/dora@meta.example`,
+      '* QUOTA Shared/dora@meta.example (STORAGE 0 10)',
+    ]);
+    assert.deepEqual((await other.command('GETQUOTA "Shared/dora@meta.example"')).untagged, [
+      '* QUOTA Shared/dora@meta.example (STORAGE 0 10)',
+    ]);
+    assert.match(
+      (await other.command('GETQUOTA "Shared/nobody@meta.example"')).tagged,
+      /^t\d+ NO \[NONEXISTENT\]/,
+    );
+  });
+
   it("a change to a shared mailbox reaches the other account's session on another replica", async () => {
     const second = await file.fx.startReplica();
     const olga = await account('olga@replica.example');
