@@ -4,7 +4,7 @@
 // Every response also goes through the response checker (ACL, LISTRIGHTS, MYRIGHTS grammar).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { requireTool, run } from '../../harness/index.js';
+import { eventually, requireTool, run } from '../../harness/index.js';
 import { PASSWORD, rawImapFile } from './imap-fixture.js';
 
 const lit = (text: string) => `{${Buffer.byteLength(text)}+}\r\n${text}`;
@@ -256,6 +256,37 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
       (await other.command('GETQUOTA "Shared/nobody@meta.example"')).tagged,
       /^t\d+ NO \[NONEXISTENT\]/,
     );
+  });
+
+  it("a PERMANENTFLAGS sent later for a new keyword stays narrowed to the session's rights (RFC 4314 4, RFC 9051 7.1)", async () => {
+    const frank = await account('frank@perm.example');
+    const gina = await account('gina@perm.example');
+    const owner = await frank.connect();
+    assert.equal((await owner.command('CREATE Desk')).status, 'OK');
+    await file.fx.deliver(frank.id, message('keyworded'), { mailbox: 'Desk' });
+    assert.match((await owner.command('SETACL Desk gina@perm.example lrs')).tagged, /^t\d+ OK /);
+    const other = await gina.connect();
+    const selected = await other.command('SELECT Shared/frank@perm.example/Desk');
+    assert.ok(
+      selected.untagged.includes('* OK [PERMANENTFLAGS (\\Seen)] Flags permitted'),
+      selected.untagged.join('|'),
+    );
+    // The owner sets a keyword the mailbox did not have: gina hears of the new FLAGS, and her
+    // PERMANENTFLAGS still lists only \Seen (no w: no keywords, no \*).
+    await owner.command('SELECT Desk');
+    assert.equal((await owner.command('STORE 1 +FLAGS (urgent)')).status, 'OK');
+    await file.fx.deliver(frank.id, message('marker'), { mailbox: 'Desk' });
+    let seen: string[] = [];
+    await eventually('the marker message in the shared session', async () => {
+      seen = seen.concat((await other.command('NOOP')).untagged);
+      return seen.some((l) => /EXISTS/.test(l)) || undefined;
+    });
+    assert.ok(
+      seen.some((l) => /^\* FLAGS \(.*urgent/.test(l)),
+      seen.join('|'),
+    );
+    const permanent = seen.filter((l) => l.includes('PERMANENTFLAGS'));
+    assert.deepEqual(permanent, ['* OK [PERMANENTFLAGS (\\Seen)] Flags permitted']);
   });
 
   it("a change to a shared mailbox reaches the other account's session on another replica", async () => {
