@@ -4,7 +4,12 @@ import type { MailboxChangeEvent } from '@hermod/pipeline';
 import { parseNotify } from '../src/commands/notify-grammar.js';
 import { ArgumentCursor } from '../src/protocol/arguments.js';
 import { tokenize } from '../src/protocol/parser.js';
-import { type NotifyView, notificationsFor, statusMailboxes } from '../src/session/notify-filter.js';
+import {
+  type NotifyView,
+  notificationsFor,
+  notifyStatusItems,
+  statusMailboxes,
+} from '../src/session/notify-filter.js';
 
 const spec = (args: string) => {
   const request = parseNotify(new ArgumentCursor(tokenize([Buffer.from(args)], [], 16)), (c) =>
@@ -130,5 +135,33 @@ describe('NOTIFY filter (RFC 5465 sections 5 and 6)', () => {
       statusMailboxes(inboxes, all, undefined, new Set()).map((b) => b.name),
       ['INBOX', 'Lists/ietf', 'misc', 'Archive'],
     );
+  });
+
+  it('a STATUS for a mailbox watched for FlagChange carries HIGHESTMODSEQ even without ENABLE CONDSTORE (section 3.1)', () => {
+    // RFC 5465 3.1: MessageNew asks for MESSAGES, UIDNEXT and UIDVALIDITY, MessageExpunge for MESSAGES;
+    // FlagChange or AnnotationChange on a server with CONDSTORE for UIDVALIDITY and HIGHESTMODSEQ.
+    const newOnly = spec('SET STATUS (mailboxes misc (MessageNew MessageExpunge))');
+    const withFlags = spec('SET STATUS (mailboxes misc (MessageNew MessageExpunge FlagChange))');
+    const none = new Set<string>();
+    assert.deepEqual(notifyStatusItems(newOnly, 'misc', none, false), [
+      'MESSAGES',
+      'UIDNEXT',
+      'UIDVALIDITY',
+      'UNSEEN',
+    ]);
+    assert.deepEqual(notifyStatusItems(withFlags, 'misc', none, false), [
+      'MESSAGES',
+      'UIDNEXT',
+      'UIDVALIDITY',
+      'UNSEEN',
+      'HIGHESTMODSEQ',
+    ]);
+    // A session that enabled CONDSTORE gets it for every watched mailbox (as before).
+    assert.deepEqual(notifyStatusItems(newOnly, 'misc', none, true).at(-1), 'HIGHESTMODSEQ');
+    // The FlagChange of another mailbox's group does not count.
+    const elsewhere = spec(
+      'SET (mailboxes misc (MessageNew MessageExpunge)) (mailboxes other (MessageNew MessageExpunge FlagChange))',
+    );
+    assert.equal(notifyStatusItems(elsewhere, 'misc', none, false).includes('HIGHESTMODSEQ'), false);
   });
 });

@@ -4,7 +4,7 @@
 // Every response also goes through the response checker (ACL, LISTRIGHTS, MYRIGHTS grammar).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { requireTool, run } from '../../harness/index.js';
+import { eventually, requireTool, run } from '../../harness/index.js';
 import { PASSWORD, rawImapFile } from './imap-fixture.js';
 
 const lit = (text: string) => `{${Buffer.byteLength(text)}+}\r\n${text}`;
@@ -192,6 +192,101 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     assert.deepEqual((await owner.command('GETACL Team')).untagged, [
       '* ACL Team alice@acl.example lrswipkxteacd',
     ]);
+  });
+
+  it("METADATA (RFC 5464 3.3) and GETQUOTAROOT (RFC 9208) on another account's mailbox answer by the rights", async () => {
+    const dora = await account('dora@meta.example');
+    const eve = await account('eve@meta.example');
+    const owner = await dora.connect();
+    assert.equal((await owner.command('CREATE Board')).status, 'OK');
+    assert.equal((await owner.command('CREATE Hidden')).status, 'OK');
+    assert.equal((await owner.command('SETMETADATA Board (/shared/comment "team board")')).status, 'OK');
+    assert.match((await owner.command('SETACL Board eve@meta.example lr')).tagged, /^t\d+ OK /);
+    const other = await eve.connect();
+    const board = 'Shared/dora@meta.example/Board';
+    // l and r: shared entries are read; private entries are eve's own, set with l and r.
+    assert.deepEqual((await other.command(`GETMETADATA ${board} /shared/comment`)).untagged, [
+      `* METADATA ${board} (/shared/comment "team board")`,
+    ]);
+    assert.match((await other.command(`SETMETADATA ${board} (/private/comment "mine")`)).tagged, /^t\d+ OK /);
+    assert.deepEqual((await other.command(`GETMETADATA ${board} /private/comment`)).untagged, [
+      `* METADATA ${board} (/private/comment "mine")`,
+    ]);
+    // The owner does not see eve's private entry.
+    assert.deepEqual((await owner.command('GETMETADATA Board /private/comment')).untagged, [
+      '* METADATA Board (/private/comment NIL)',
+    ]);
+    // Shared entries are written with w only.
+    assert.match(
+      (await other.command(`SETMETADATA ${board} (/shared/comment "defaced")`)).tagged,
+      /^t\d+ NO \[NOPERM\]/,
+    );
+    assert.match((await owner.command('SETACL Board eve@meta.example lrw')).tagged, /^t\d+ OK /);
+    assert.match(
+      (await other.command(`SETMETADATA ${board} (/shared/comment "edited")`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.deepEqual((await owner.command('GETMETADATA Board /shared/comment')).untagged, [
+      '* METADATA Board (/shared/comment "edited")',
+    ]);
+    // A mailbox without l is answered for as missing, with l but no r as NOPERM.
+    const hidden = 'Shared/dora@meta.example/Hidden';
+    assert.match(
+      (await other.command(`GETMETADATA ${hidden} /shared/comment`)).tagged,
+      /^t\d+ NO \[NONEXISTENT\]/,
+    );
+    assert.match((await other.command(`GETQUOTAROOT ${hidden}`)).tagged, /^t\d+ NO \[NONEXISTENT\]/);
+    assert.match((await owner.command('SETACL Hidden eve@meta.example l')).tagged, /^t\d+ OK /);
+    assert.match(
+      (await other.command(`GETMETADATA ${hidden} /shared/comment`)).tagged,
+      /^t\d+ NO \[NOPERM\]/,
+    );
+    // GETQUOTAROOT names the owner's quota root, which GETQUOTA then answers.
+    await file.fx.db.pool.query('UPDATE accounts SET quota_bytes = 10240 WHERE id = $1', [dora.id]);
+    const root = await other.command(`GETQUOTAROOT ${board}`);
+    assert.equal(root.status, 'OK', root.tagged);
+    assert.deepEqual(root.untagged, [
+      `* QUOTAROOT ${board} Shared/dora@meta.example`,
+      '* QUOTA Shared/dora@meta.example (STORAGE 0 10)',
+    ]);
+    assert.deepEqual((await other.command('GETQUOTA "Shared/dora@meta.example"')).untagged, [
+      '* QUOTA Shared/dora@meta.example (STORAGE 0 10)',
+    ]);
+    assert.match(
+      (await other.command('GETQUOTA "Shared/nobody@meta.example"')).tagged,
+      /^t\d+ NO \[NONEXISTENT\]/,
+    );
+  });
+
+  it("a PERMANENTFLAGS sent later for a new keyword stays narrowed to the session's rights (RFC 4314 4, RFC 9051 7.1)", async () => {
+    const frank = await account('frank@perm.example');
+    const gina = await account('gina@perm.example');
+    const owner = await frank.connect();
+    assert.equal((await owner.command('CREATE Desk')).status, 'OK');
+    await file.fx.deliver(frank.id, message('keyworded'), { mailbox: 'Desk' });
+    assert.match((await owner.command('SETACL Desk gina@perm.example lrs')).tagged, /^t\d+ OK /);
+    const other = await gina.connect();
+    const selected = await other.command('SELECT Shared/frank@perm.example/Desk');
+    assert.ok(
+      selected.untagged.includes('* OK [PERMANENTFLAGS (\\Seen)] Flags permitted'),
+      selected.untagged.join('|'),
+    );
+    // The owner sets a keyword the mailbox did not have: gina hears of the new FLAGS, and her
+    // PERMANENTFLAGS still lists only \Seen (no w: no keywords, no \*).
+    await owner.command('SELECT Desk');
+    assert.equal((await owner.command('STORE 1 +FLAGS (urgent)')).status, 'OK');
+    await file.fx.deliver(frank.id, message('marker'), { mailbox: 'Desk' });
+    let seen: string[] = [];
+    await eventually('the marker message in the shared session', async () => {
+      seen = seen.concat((await other.command('NOOP')).untagged);
+      return seen.some((l) => /EXISTS/.test(l)) || undefined;
+    });
+    assert.ok(
+      seen.some((l) => /^\* FLAGS \(.*urgent/.test(l)),
+      seen.join('|'),
+    );
+    const permanent = seen.filter((l) => l.includes('PERMANENTFLAGS'));
+    assert.deepEqual(permanent, ['* OK [PERMANENTFLAGS (\\Seen)] Flags permitted']);
   });
 
   it("a change to a shared mailbox reaches the other account's session on another replica", async () => {

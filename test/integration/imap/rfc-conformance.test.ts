@@ -95,6 +95,41 @@ describe('imap responses by the RFC grammar', () => {
     );
   });
 
+  it('APPEND of a literal8 stores a binary part base64-encoded: BODY[] sendable as it is, BINARY gives the octets back (RFC 3516 4.4)', async () => {
+    const raw = await connect();
+    assert.equal((await raw.command('CREATE Bin8')).status, 'OK');
+    const octets = 'A\u0000B\u0000\u0001\r\n\u0000';
+    const header = crlf([
+      'From: a@example.com',
+      'Subject: literal8',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="y"',
+      '',
+      '--y',
+      'Content-Type: application/octet-stream',
+      'Content-Transfer-Encoding: binary',
+      '',
+      '',
+    ]);
+    const message = `${header}${octets}\r\n--y--\r\n`;
+    const appended = await raw.command(`APPEND Bin8 ~{${message.length}+}\r\n${message}`);
+    assert.equal(appended.status, 'OK', appended.tagged);
+    await raw.command('EXAMINE Bin8');
+    const encoded = Buffer.from(octets, 'latin1').toString('base64');
+    const part = await raw.command('FETCH 1 (BODY.PEEK[1.MIME] BODY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1])');
+    assert.equal(
+      part.untagged[0],
+      `* 1 FETCH (BODY[1.MIME] {77}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n` +
+        ` BODY[1] {${encoded.length}}\r\n${encoded} BINARY.SIZE[1] ${octets.length} BINARY[1] ~{${octets.length}}\r\n${octets})`,
+    );
+    // An ordinary literal is stored as sent (its content is CHAR8 already).
+    const plain = message.replaceAll('\u0000', '.');
+    assert.equal((await raw.command(`APPEND Bin8 {${plain.length}+}\r\n${plain}`)).status, 'OK');
+    await raw.command('NOOP');
+    const kept = await raw.command('FETCH 2 (BODY.PEEK[1])');
+    assert.equal(kept.untagged[0], '* 2 FETCH (BODY[1] {8}\r\nA.B.\u0001\r\n.)');
+  });
+
   it('BINARY of quoted-printable follows RFC 2045 6.7; BINARY.SIZE and partial BINARY agree with the decoded bytes', async () => {
     await fx.deliver(
       id,
@@ -226,6 +261,30 @@ describe('imap responses by the RFC grammar', () => {
     // UNSUBSCRIBE removes a name whose mailbox is gone.
     assert.equal((await raw.command('UNSUBSCRIBE Sub/Gone')).status, 'OK');
     assert.equal((await raw.command('LIST (SUBSCRIBED) "" Sub/*')).untagged.length, 1);
+  });
+
+  it('RECURSIVEMATCH: CHILDINFO speaks only for subscribed descendants the patterns do not list themselves (RFC 5258 3.5, 4)', async () => {
+    const raw = await connect();
+    for (const name of ['Kin/Kid', 'Kin/Other', 'Solo/Kid'])
+      assert.equal((await raw.command(`CREATE ${name}`)).status, 'OK');
+    assert.equal((await raw.command('SUBSCRIBE Kin/Kid')).status, 'OK');
+    assert.equal((await raw.command('SUBSCRIBE Solo/Kid')).status, 'OK');
+    // The parent alone matches: the subscribed child is news, so the parent carries CHILDINFO.
+    const alone = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" (Kin)');
+    assert.deepEqual(alone.untagged, ['* LIST (\\HasChildren) "/" Kin ("CHILDINFO" ("SUBSCRIBED"))']);
+    // Both match: the child is listed itself and the unsubscribed parent is not listed at all.
+    const both = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" (Kin Kin/Kid)');
+    assert.deepEqual(both.untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" Kin/Kid']);
+    // One subscribed child matched and another not: CHILDINFO stays for the one not shown.
+    assert.equal((await raw.command('SUBSCRIBE Kin/Other')).status, 'OK');
+    const partly = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" (Kin Kin/Kid)');
+    assert.deepEqual(partly.untagged, [
+      '* LIST (\\HasChildren) "/" Kin ("CHILDINFO" ("SUBSCRIBED"))',
+      '* LIST (\\HasNoChildren \\Subscribed) "/" Kin/Kid',
+    ]);
+    // * reaches the child of Solo: no CHILDINFO for Solo.
+    const star = await raw.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" Solo*');
+    assert.deepEqual(star.untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" Solo/Kid']);
   });
 
   it('CREATE and RENAME refuse a name with an empty level or a wildcard (the rule Sieve fileinto :create shares)', async () => {

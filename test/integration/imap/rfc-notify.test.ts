@@ -51,6 +51,28 @@ describe('imap NOTIFY by RFC 5465', () => {
     assert.equal((await raw.command('NOTIFY NONE')).status, 'OK');
   });
 
+  it('NOTIFY SET STATUS: the STATUS of a mailbox watched for FlagChange carries HIGHESTMODSEQ, CONDSTORE enabled or not (section 3.1)', async () => {
+    const raw = await (await account('notify-status@example.com')).connect();
+    assert.equal((await raw.command('CREATE Watched')).status, 'OK');
+    const plain = await raw.command('NOTIFY SET STATUS (mailboxes Watched (MessageNew MessageExpunge))');
+    assert.equal(plain.status, 'OK', plain.tagged);
+    assert.equal(plain.untagged.length, 1, plain.untagged.join('|'));
+    assert.match(plain.untagged[0]!, /^\* STATUS Watched \(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \d+ UNSEEN 0\)$/);
+    const flags = await raw.command(
+      'NOTIFY SET STATUS (mailboxes Watched (MessageNew MessageExpunge FlagChange))',
+    );
+    assert.equal(flags.status, 'OK', flags.tagged);
+    assert.match(
+      flags.untagged[0]!,
+      /^\* STATUS Watched \(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \d+ UNSEEN 0 HIGHESTMODSEQ \d+\)$/,
+    );
+    // Without the STATUS indicator there is no initial STATUS.
+    assert.deepEqual(
+      (await raw.command('NOTIFY SET (mailboxes Watched (MessageNew MessageExpunge FlagChange))')).untagged,
+      [],
+    );
+  });
+
   it('message events across replicas: MessageNew FETCH with UID and MODSEQ, STATUS for INBOX, FlagChange, MessageExpunge', async () => {
     const second = await file.fx.startReplica();
     const watcherAccount = await account('notify-msg@example.com');

@@ -1,4 +1,5 @@
 import { findAccessible, selectedRights } from '../acl/access.js';
+import { encodeBinaryParts } from '../mime/binary-parts.js';
 import { type ArgumentCursor, parseFlagList } from '../protocol/arguments.js';
 import { dateTimeZone, parseImapDate } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
@@ -17,8 +18,10 @@ export interface AppendMessage {
   date: Date | undefined;
   /** The zone date was given in, minutes east of UTC (kept with the internal date). */
   zone?: number;
-  /** The message literal, or the parts CATENATE joins. */
-  content: { kind: 'literal'; chunks: Buffer[]; size: number } | { kind: 'catenate'; parts: CatenatePart[] };
+  /** The message literal (literal8: sent as `~{n}`, RFC 3516), or the parts CATENATE joins. */
+  content:
+    | { kind: 'literal'; chunks: Buffer[]; size: number; literal8: boolean }
+    | { kind: 'catenate'; parts: CatenatePart[] };
 }
 
 /**
@@ -57,11 +60,12 @@ export function parseAppendMessage(args: ArgumentCursor, session: CommandContext
     token = inner[0]!;
   }
   if (token.type !== 'string' || !token.literal) throw new BadArgumentsError('Expected a message literal');
+  const literal8 = token.literal8 === true;
   return {
     flags,
     date,
     ...(zone ? { zone } : {}),
-    content: { kind: 'literal', chunks: token.chunks, size: token.size },
+    content: { kind: 'literal', chunks: token.chunks, size: token.size, literal8 },
   };
 }
 
@@ -95,8 +99,17 @@ export async function messageBytes(
   const sizes: number[] = [];
   for (const message of messages) {
     if (message.content.kind === 'literal') {
-      out.push(message.content.chunks);
-      sizes.push(message.content.size);
+      const { chunks, size, literal8 } = message.content;
+      if (!literal8) {
+        out.push(chunks);
+        sizes.push(size);
+        continue;
+      }
+      // Binary parts are stored base64-encoded (RFC 3516 4.4, see binary-parts.ts). APPENDLIMIT
+      // bounds what the client sends, so the larger stored form is not refused for it.
+      const stored = encodeBinaryParts(Buffer.concat(chunks, size));
+      out.push([stored]);
+      sizes.push(stored.length);
       continue;
     }
     const chunks: Buffer[] = [];

@@ -62,7 +62,7 @@ export const getMetadataCommand = defineCommand({
     return { mailbox, entries, depth, ...(maxSize !== undefined ? { maxSize } : {}) };
   },
   async run(session, args) {
-    const target = await metadataTarget(session, args.mailbox);
+    const target = await metadataTarget(session, args.mailbox, args.entries, false);
     if ('status' in target) return target;
     const found = await session.backend.getMetadata(
       session.user!.id,

@@ -96,8 +96,9 @@ async function runList(session: CommandContext, options: ListOptions) {
       }
     } else if (options.subscribedOnly) {
       // RECURSIVEMATCH (RFC 5258 3.5): names with subscribed descendants carry CHILDINFO, and a
-      // parent that is not subscribed itself is listed for their sake.
-      childInfo = options.recursiveMatch && below(subscriptions, name).length > 0;
+      // parent that is not subscribed itself is listed for their sake - only for descendants the
+      // patterns do not list themselves (those are shown, CHILDINFO would tell nothing new).
+      childInfo = options.recursiveMatch && below(subscriptions, name).some((n) => !matched(n));
       if (!subscribed.has(name) && !childInfo) continue;
     }
     if (options.specialUseOnly && !box?.specialUse) continue;

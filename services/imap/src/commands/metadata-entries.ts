@@ -1,3 +1,4 @@
+import { findAccessible, NOPERM } from '../acl/access.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import type { CommandContext } from '../session/command-context.js';
 import { type CommandResult, no } from './command.js';
@@ -17,12 +18,25 @@ export function parseEntryName(text: string, prefixOnly: boolean): string {
   return name;
 }
 
-/** The mailbox a metadata command names: null for the server (""), else the user's mailbox id. */
+/**
+ * The mailbox a metadata command names: null for the server (""), else the mailbox (also another
+ * account's) with its owner. RFC 5464 3.3 with ACL: a mailbox without l is answered for as missing;
+ * private entries (the user's own) need l and one of r, s, w, i, p; shared entries need r to be
+ * read and w to be written; else NO [NOPERM].
+ */
 export async function metadataTarget(
   session: CommandContext,
   mailbox: string,
-): Promise<{ mailboxId: number | null } | CommandResult> {
-  if (mailbox === '') return { mailboxId: null };
-  const box = await session.backend.findMailbox(session.user!.id, mailbox);
-  return box ? { mailboxId: box.id } : no('No such mailbox', 'NONEXISTENT');
+  entries: string[],
+  write: boolean,
+): Promise<{ mailboxId: number | null; ownerId: number } | CommandResult> {
+  if (mailbox === '') return { mailboxId: null, ownerId: session.user!.id };
+  const access = await findAccessible(session, mailbox);
+  if (!access?.rights.includes('l')) return no('No such mailbox', 'NONEXISTENT');
+  const allowed = (entry: string) =>
+    entry.startsWith('/private')
+      ? [...'rswip'].some((r) => access.rights.includes(r))
+      : access.rights.includes(write ? 'w' : 'r');
+  if (!entries.every(allowed)) return no(`Permission denied (needs the ${write ? 'w' : 'r'} right)`, NOPERM);
+  return { mailboxId: access.box.id, ownerId: access.ownerId };
 }

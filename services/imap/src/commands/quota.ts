@@ -1,14 +1,38 @@
+import { findAccessible } from '../acl/access.js';
+import { classifyName, SHARED_PREFIX } from '../acl/shared-namespace.js';
+import { astring } from '../protocol/compose.js';
 import type { CommandContext } from '../session/command-context.js';
 import { authenticated } from '../session/states.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 import { encodeName } from './list.js';
 
-/** One quota root per account, named "" and covering every mailbox (RFC 9208). */
-async function sendQuota(session: CommandContext): Promise<boolean> {
-  const quota = await session.backend.quota(session.user!.id);
+/**
+ * One quota root per account covering every mailbox (RFC 9208): "" for the user's own account,
+ * `Shared/<owner>` for another account whose mailboxes the user may see (l), named like that
+ * account's level of the shared namespace.
+ */
+async function sendQuota(session: CommandContext, accountId: number, root: string): Promise<boolean> {
+  const quota = await session.backend.quota(accountId);
   if (quota.limit === null) return false;
-  session.untagged(`QUOTA "" (STORAGE ${Math.ceil(quota.bytes / 1024)} ${Math.floor(quota.limit / 1024)})`);
+  session.untagged(
+    `QUOTA ${astring(root)} (STORAGE ${Math.ceil(quota.bytes / 1024)} ${Math.floor(quota.limit / 1024)})`,
+  );
   return true;
+}
+
+/** The account behind a quota root the user may ask about, undefined for any other name. */
+async function rootAccount(session: CommandContext, root: string): Promise<number | undefined> {
+  const user = session.user!;
+  if (root === '') return user.id;
+  const where = classifyName(root);
+  if (
+    where.kind !== 'shared-level' ||
+    where.owner === undefined ||
+    root.length !== SHARED_PREFIX.length + where.owner.length
+  )
+    return undefined;
+  const visible = await session.backend.listSharedMailboxes(user.id);
+  return visible.find((m) => m.ownerAddress.toLowerCase() === where.owner && m.rights.includes('l'))?.ownerId;
 }
 
 export const getQuotaRootCommand = defineCommand({
@@ -20,11 +44,16 @@ export const getQuotaRootCommand = defineCommand({
     return mailbox;
   },
   async run(session, mailbox): Promise<CommandResult> {
-    if (!(await session.backend.findMailbox(session.user!.id, mailbox)))
-      return no('No such mailbox', 'NONEXISTENT');
-    const quota = await session.backend.quota(session.user!.id);
-    session.untagged(`QUOTAROOT ${encodeName(session, mailbox)}${quota.limit === null ? '' : ' ""'}`);
-    await sendQuota(session);
+    // Another account's mailbox is answered for as the ACL commands do: missing without l.
+    const access = await findAccessible(session, mailbox);
+    if (!access?.rights.includes('l')) return no('No such mailbox', 'NONEXISTENT');
+    const where = classifyName(access.name);
+    const root = access.shared && where.kind === 'shared' ? `${SHARED_PREFIX}${where.owner}` : '';
+    const quota = await session.backend.quota(access.ownerId);
+    session.untagged(
+      `QUOTAROOT ${encodeName(session, mailbox)}${quota.limit === null ? '' : ` ${astring(root)}`}`,
+    );
+    await sendQuota(session, access.ownerId, root);
     return ok('GETQUOTAROOT completed');
   },
 });
@@ -38,7 +67,9 @@ export const getQuotaCommand = defineCommand({
     return root;
   },
   async run(session, root): Promise<CommandResult> {
-    if (root !== '' || !(await sendQuota(session))) return no('No such quota root', 'NONEXISTENT');
+    const accountId = await rootAccount(session, root);
+    if (accountId === undefined || !(await sendQuota(session, accountId, root)))
+      return no('No such quota root', 'NONEXISTENT');
     return ok('GETQUOTA completed');
   },
 });

@@ -14,7 +14,7 @@ import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
 import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import type { CommandContext } from '../session/command-context.js';
-import { PERMANENT_FLAGS, SelectedMailbox } from '../session/selected-mailbox.js';
+import { SelectedMailbox } from '../session/selected-mailbox.js';
 import { authenticated } from '../session/states.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
 import { encodeName } from './list.js';
@@ -71,16 +71,10 @@ async function open(session: CommandContext, args: SelectArgs, examine: boolean)
     snapshot.uidvalidity,
     snapshot.uids,
     snapshot.highestmodseq,
-    { recentFrom: snapshot.recentUid, keywords },
+    { recentFrom: snapshot.recentUid, keywords, permanent },
   );
-  const flags = `${PERMANENT_FLAGS}${[...selected.keywords].map((k) => ` ${k}`).join('')}`;
-  session.untagged(`FLAGS (${flags})`);
-  // With w (partial rights) the mailbox's keywords may be set too, before \*.
-  const permitted =
-    permanent === 'all'
-      ? `${flags} \\*`
-      : (permanent ?? []).flatMap((f) => (f === '\\*' ? [...selected.keywords, f] : [f])).join(' ');
-  session.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : permitted})] Flags permitted`);
+  session.untagged(`FLAGS (${selected.flagsList()})`);
+  session.untagged(`OK [PERMANENTFLAGS (${selected.permanentFlagsList()})] Flags permitted`);
   session.untagged(`${selected.exists} EXISTS`);
   if (!rev2) {
     session.untagged(`${selected.recent.size} RECENT`);

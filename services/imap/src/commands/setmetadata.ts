@@ -36,12 +36,19 @@ export const setMetadataCommand = defineCommand({
     const { metadataMaxSize, metadataMaxEntries } = session.deps.limits;
     const longest = Math.max(...entries.map((e) => e.value?.length ?? 0));
     if (longest > metadataMaxSize) return no('Value too long', `METADATA MAXSIZE ${metadataMaxSize}`);
-    const target = await metadataTarget(session, mailbox);
+    const names = entries.map((e) => e.name);
+    const target = await metadataTarget(session, mailbox, names, true);
     if ('status' in target) return target;
     if (target.mailboxId === null && entries.some((e) => e.name.startsWith('/shared/')))
       return no('Server shared entries are set by the administrator', 'NOPERM');
     try {
-      await session.backend.setMetadata(session.user!.id, target.mailboxId, entries, metadataMaxEntries);
+      await session.backend.setMetadata(
+        session.user!.id,
+        target.mailboxId,
+        entries,
+        metadataMaxEntries,
+        target.ownerId,
+      );
     } catch (error) {
       if (error instanceof MetadataLimitError) return no(error.message, 'METADATA TOOMANY');
       throw error;

@@ -5,6 +5,8 @@ export interface RawCommand {
   /** texts[i] is followed by literals[i] (when present); texts has one more entry than literals. */
   texts: Buffer[];
   literals: Buffer[][];
+  /** literal8[i]: literals[i] was announced as `~{n}` (RFC 3516), not `{n}`. */
+  literal8: boolean[];
 }
 
 export type ReaderEvent =
@@ -44,6 +46,7 @@ export class CommandReader {
   private lineLength = 0;
   private texts: Buffer[] = [];
   private literals: Buffer[][] = [];
+  private literal8: boolean[] = [];
   private literalRemaining = 0;
   private literalChunks: Buffer[] = [];
   private closed = false;
@@ -97,9 +100,10 @@ export class CommandReader {
     const match = LITERAL_MARKER.exec(tail);
     if (!match) {
       this.texts.push(text);
-      const command = { texts: this.texts, literals: this.literals };
+      const command = { texts: this.texts, literals: this.literals, literal8: this.literal8 };
       this.texts = [];
       this.literals = [];
+      this.literal8 = [];
       return { type: 'command', command };
     }
     const digits = match[1]!;
@@ -115,6 +119,7 @@ export class CommandReader {
     if (size > limit || this.literals.length >= this.limits.maxLiteralsPerCommand) {
       this.texts = [];
       this.literals = [];
+      this.literal8 = [];
       if (nonSync) {
         // The client sends the bytes regardless; the stream cannot be resynchronised cheaply.
         this.closed = true;
@@ -129,6 +134,7 @@ export class CommandReader {
       };
     }
     this.texts.push(text.subarray(0, text.length - match[0].length));
+    this.literal8.push(match[0].startsWith('~'));
     if (size === 0) {
       this.literals.push([]);
       return undefined;

@@ -4,7 +4,7 @@ import { ImapProtocolError } from './errors.js';
 export type Token =
   | { type: 'atom'; value: string }
   /** Quoted string or literal; literals keep their received chunks (an APPEND body is never joined). */
-  | { type: 'string'; chunks: Buffer[]; size: number; literal: boolean }
+  | { type: 'string'; chunks: Buffer[]; size: number; literal: boolean; literal8?: boolean }
   | { type: 'list'; items: Token[] };
 
 export interface ParsedCommand {
@@ -42,12 +42,18 @@ export function parseCommand(raw: RawCommand, maxNesting: number): ParsedCommand
   if (!/^[A-Z0-9.-]+$/.test(name))
     throw new ImapProtocolError('BAD_SYNTAX', 'Invalid command name', false, tag);
   const texts = [first.subarray(nameEnd), ...raw.texts.slice(1)];
-  const args = tokenize(texts, raw.literals, maxNesting, tag);
+  const args = tokenize(texts, raw.literals, maxNesting, tag, raw.literal8);
   return { tag, name, args };
 }
 
 /** Tokenizes argument text pieces interleaved with literals. Exported for the fetch/search sub-grammars. */
-export function tokenize(texts: Buffer[], literals: Buffer[][], maxNesting: number, tag?: string): Token[] {
+export function tokenize(
+  texts: Buffer[],
+  literals: Buffer[][],
+  maxNesting: number,
+  tag?: string,
+  literal8: readonly boolean[] = [],
+): Token[] {
   const root: Token[] = [];
   const stack: Token[][] = [root];
   const fail = (message: string) => new ImapProtocolError('BAD_SYNTAX', message, false, tag);
@@ -110,7 +116,14 @@ export function tokenize(texts: Buffer[], literals: Buffer[][], maxNesting: numb
       const last = text[text.length - 1];
       if (text.length > 0 && last !== 0x20 && last !== 0x28) throw fail('Literal must follow a space');
       const size = literal.reduce((n, c) => n + c.length, 0);
-      stack[stack.length - 1]!.push({ type: 'string', chunks: literal, size, literal: true });
+      const token: Extract<Token, { type: 'string' }> = {
+        type: 'string',
+        chunks: literal,
+        size,
+        literal: true,
+      };
+      if (literal8[part]) token.literal8 = true;
+      stack[stack.length - 1]!.push(token);
     }
   }
   if (stack.length !== 1) throw fail('Unbalanced parentheses');

@@ -5,7 +5,13 @@ import type { NotifySpec } from '../commands/notify-grammar.js';
 import { statusItems } from '../commands/status.js';
 import { astring } from '../protocol/compose.js';
 import type { CommandContext } from './command-context.js';
-import { type Notification, notificationsFor, selectedGroup, statusMailboxes } from './notify-filter.js';
+import {
+  type Notification,
+  notificationsFor,
+  notifyStatusItems,
+  selectedGroup,
+  statusMailboxes,
+} from './notify-filter.js';
 import type { SelectedView } from './selected-mailbox.js';
 
 /**
@@ -189,8 +195,7 @@ export class Notifier {
   }
 
   private async writeStatus(mailboxId: number, name: string): Promise<void> {
-    const items = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN'];
-    if (this.session.enabled.has('CONDSTORE')) items.push('HIGHESTMODSEQ');
+    const items = notifyStatusItems(this.spec, name, this.subscribed, this.session.enabled.has('CONDSTORE'));
     let status: Awaited<ReturnType<CommandContext['backend']['mailboxStatus']>>;
     try {
       status = await this.session.backend.mailboxStatus(mailboxId);

@@ -130,3 +130,23 @@ export function statusMailboxes(
       box.id !== selectedId && messageEvents.some((event) => wanted(spec, event, [box.name], subscribed)),
   );
 }
+
+/**
+ * The items of a NOTIFY STATUS response for a (non-selected) mailbox. RFC 5465 section 3.1:
+ * MessageNew needs MESSAGES, UIDNEXT and UIDVALIDITY, MessageExpunge MESSAGES (UNSEEN is extra
+ * and cheap); FlagChange or AnnotationChange on a server with CONDSTORE (this one) also needs
+ * HIGHESTMODSEQ, whether or not the session enabled CONDSTORE. A CONDSTORE session gets it always.
+ */
+export function notifyStatusItems(
+  spec: NotifySpec,
+  name: string,
+  subscribed: ReadonlySet<string>,
+  condstoreEnabled: boolean,
+): string[] {
+  const items = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN'];
+  const flagEvents = (['FlagChange', 'AnnotationChange'] as const).some((e) =>
+    wanted(spec, e, [name], subscribed),
+  );
+  if (condstoreEnabled || flagEvents) items.push('HIGHESTMODSEQ');
+  return items;
+}

@@ -76,6 +76,8 @@ export class SelectedMailbox implements SelectedView {
   readonly recent = new Set<number>();
   /** Keywords announced in the last FLAGS response. */
   readonly keywords = new Set<string>();
+  /** The flags this session may change (see permanentFlagsList). */
+  private readonly permanent: 'all' | string[] | undefined;
   /** SEARCHRES ($): UIDs of the last SEARCH ... RETURN (SAVE). */
   savedSearch: number[] = [];
   /** SEARCH/SORT RETURN (UPDATE) contexts by the tag of the command that made them (RFC 5267). */
@@ -92,14 +94,38 @@ export class SelectedMailbox implements SelectedView {
     readonly uidvalidity: number,
     uids: number[],
     knownModseq: number,
-    /** UIDs from this one on are \Recent in this session; the keywords the mailbox uses. */
-    opening: { recentFrom: number; keywords: Iterable<string> } = { recentFrom: Infinity, keywords: [] },
+    /**
+     * UIDs from this one on are \Recent in this session; the keywords the mailbox uses; the flags
+     * the session may change (permanentFlagsFor of its rights: 'all' for an own mailbox).
+     */
+    opening: {
+      recentFrom: number;
+      keywords: Iterable<string>;
+      permanent?: 'all' | string[] | undefined;
+    } = { recentFrom: Infinity, keywords: [] },
   ) {
+    this.permanent = 'permanent' in opening ? opening.permanent : 'all';
     this.uids = uids;
     this.knownModseq = knownModseq;
     this.selectedMaxUid = uids[uids.length - 1] ?? 0;
     for (const uid of uids) if (uid >= opening.recentFrom) this.recent.add(uid);
     for (const keyword of opening.keywords) this.keywords.add(keyword);
+  }
+
+  /** The FLAGS response list: the system flags, then the mailbox's keywords. */
+  flagsList(): string {
+    return `${PERMANENT_FLAGS}${[...this.keywords].map((k) => ` ${k}`).join('')}`;
+  }
+
+  /**
+   * The PERMANENTFLAGS list (RFC 9051 7.1) narrowed to the session's rights (RFC 4314 section 4):
+   * empty when read-only; with w the keywords and \* follow the system flags it may set. The one
+   * rule for SELECT and for the PERMANENTFLAGS sent again when a new keyword appears.
+   */
+  permanentFlagsList(): string {
+    if (this.readOnly || this.permanent === undefined) return '';
+    if (this.permanent === 'all') return `${this.flagsList()} \\*`;
+    return this.permanent.flatMap((f) => (f === '\\*' ? [...this.keywords, f] : [f])).join(' ');
   }
 
   saveSearch(uids: number[]): void {

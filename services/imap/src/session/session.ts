@@ -15,7 +15,7 @@ import { Connection, type InputReader } from '../transport/connection.js';
 import type { CommandContext } from './command-context.js';
 import type { Notifier } from './notifier.js';
 import { refreshContexts, removeExpunged } from './search-contexts.js';
-import { PERMANENT_FLAGS, type SelectedMailbox, type SelectedView } from './selected-mailbox.js';
+import type { SelectedMailbox, SelectedView } from './selected-mailbox.js';
 import { State } from './states.js';
 
 export interface ImapLimits {
@@ -598,9 +598,8 @@ export class ImapSession implements CommandContext {
     const fresh = flags.filter((f) => !f.startsWith('\\') && !box.keywords.has(f));
     if (fresh.length === 0) return;
     for (const f of fresh) box.keywords.add(f);
-    const all = `${PERMANENT_FLAGS}${[...box.keywords].map((k) => ` ${k}`).join('')}`;
-    this.untagged(`FLAGS (${all})`);
-    this.untagged(`OK [PERMANENTFLAGS (${box.readOnly ? '' : `${all} \\*`})] Flags permitted`);
+    this.untagged(`FLAGS (${box.flagsList()})`);
+    this.untagged(`OK [PERMANENTFLAGS (${box.permanentFlagsList()})] Flags permitted`);
   }
 
   formatFlags(flags: string[], uid: number): string {

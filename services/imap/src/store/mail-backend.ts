@@ -192,10 +192,12 @@ export class MailBackend {
     mailboxId: number | null,
     entries: Array<{ name: string; value: Buffer | null }>,
     maxEntries: number,
+    /** The mailbox's owner: the change is announced under its account (another's shared mailbox). */
+    ownerId = accountId,
   ) {
     await setMetadata(this.pool, accountId, mailboxId, entries, maxEntries);
     this.publisher.publish({
-      accountId,
+      accountId: ownerId,
       mailboxId: mailboxId ?? 0,
       kind: 'metadata',
       uids: [],
