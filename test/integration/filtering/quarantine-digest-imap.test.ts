@@ -11,65 +11,24 @@ import { after, before, describe, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { freePort } from '@hermod/local-infra';
 import { auditOf } from '@hermod/quarantine';
+import { eventually, type HermodPlatform, requireTool, startHermod, testWorkdir } from '@hermod/test/harness';
 import {
-  eventually,
-  type HermodPlatform,
-  requireTool,
-  run,
-  startHermod,
-  testWorkdir,
-} from '@hermod/test/harness';
-import { ImapFlow } from 'imapflow';
+  flagMessage,
+  type ImapLogin,
+  messagesIn,
+  HOLD_PURCHASE_ORDERS as RULES,
+  type Seen,
+  swaksTo,
+  withImap,
+} from './quarantine-helpers.js';
 
 let hermod: HermodPlatform;
 
 const ALICE = 'alice@example.test';
 const PASSWORD = 'alice-password-1';
-const RULES = `
-rules:
-  - name: hold-purchase-orders
-    all:
-      - subject: { contains: [purchase order] }
-    action: { quarantine: purchase orders are checked by hand }
-`;
 
-async function withImap<T>(work: (imap: ImapFlow) => Promise<T>): Promise<T> {
-  const imap = new ImapFlow({
-    host: '127.0.0.1',
-    port: hermod.ports.imap,
-    secure: false,
-    doSTARTTLS: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: ALICE, pass: PASSWORD },
-    logger: false,
-  });
-  await imap.connect();
-  try {
-    return await work(imap);
-  } finally {
-    await imap.logout();
-  }
-}
-
-interface Seen {
-  uid: number;
-  subject: string;
-  source: string;
-}
-
-const inbox = () =>
-  withImap(async (imap) => {
-    const lock = await imap.getMailboxLock('INBOX');
-    try {
-      const out: Seen[] = [];
-      if (!imap.mailbox || imap.mailbox.exists === 0) return out;
-      for await (const m of imap.fetch('1:*', { uid: true, envelope: true, source: true }))
-        out.push({ uid: m.uid, subject: m.envelope?.subject ?? '', source: m.source?.toString() ?? '' });
-      return out;
-    } finally {
-      lock.release();
-    }
-  });
+const alice: () => ImapLogin = () => ({ port: hermod.ports.imap, user: ALICE, pass: PASSWORD });
+const inbox = () => withImap(alice(), (imap) => messagesIn(imap));
 
 interface Digest extends Seen {
   period: string;
@@ -96,31 +55,8 @@ const digestedOver = (ids: string[]) =>
     30_000,
   );
 
-async function flag(uid: number, keyword: string, remove = false): Promise<void> {
-  await withImap(async (imap) => {
-    const lock = await imap.getMailboxLock('INBOX');
-    try {
-      const done = remove
-        ? await imap.messageFlagsRemove(String(uid), [keyword], { uid: true })
-        : await imap.messageFlagsAdd(String(uid), [keyword], { uid: true });
-      assert.ok(done);
-    } finally {
-      lock.release();
-    }
-  });
-}
-
-async function swaks(subject: string): Promise<string> {
-  const result = await run('swaks', [
-    ...['--server', '127.0.0.1', '--port', String(hermod.ports.mx)],
-    ...['--from', 'buyer@remote.example', '--to', ALICE],
-    ...['--header', `Subject: ${subject}`, '--body', 'Please confirm.'],
-  ]);
-  assert.equal(result.code, 0, result.stdout + result.stderr);
-  const id = /<- {2}250 .*queued as ([0-9a-f-]{36})/.exec(result.stdout)?.[1];
-  assert.ok(id, result.stdout);
-  return id;
-}
+const flag = (uid: number, keyword: string, remove = false) => flagMessage(alice(), uid, keyword, remove);
+const swaks = (subject: string) => swaksTo(hermod.ports.mx, [ALICE], subject, 'Please confirm.');
 
 /** The recipients' actions taken so far have all been applied (the trigger's rows are gone). */
 const actionsApplied = () =>

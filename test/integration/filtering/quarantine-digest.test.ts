@@ -3,7 +3,6 @@
 // however many replicas run the pass at the same time; an entry held later goes into the next
 // period's digest; an entry released before the digest is not listed; the schedule's periods.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createPool, type Pool } from '@hermod/db';
 import { readBody } from '@hermod/mail-store';
@@ -15,8 +14,8 @@ import {
   releaseQuarantined,
   sendQuarantineDigests,
 } from '@hermod/quarantine';
-import type { QuarantineRequest } from '@hermod/smtp';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
+import { heldMessage } from './quarantine-helpers.js';
 
 let db: TestDatabase;
 let replica: Pool;
@@ -31,32 +30,12 @@ after(async () => {
   await db?.pool.end();
 });
 
-function request(
-  recipients: string[],
-  subject: string,
-  kind: 'policy' | 'malware' = 'policy',
-): QuarantineRequest {
-  const body = Buffer.from(`From: Eve <eve@remote.example>\r\nSubject: ${subject}\r\n\r\nbody\r\n`);
-  return {
-    spoolId: randomUUID(),
-    mailFrom: 'eve@remote.example',
-    recipients,
-    source: 'mx',
-    clientAddress: '192.0.2.7',
-    clientHelo: 'remote.example',
-    kind,
-    reason: kind === 'malware' ? 'Eicar-Test-Signature' : 'rule hold',
-    envelope: {},
-    body: async function* () {
-      yield body;
-    },
-  };
-}
+const request = heldMessage;
 
 const DAY = 86_400_000;
 const schedule = { intervalMs: DAY, offsetMs: 7 * 3_600_000 };
 const digestTo = (r: string) => r.toLowerCase().endsWith('@digest.example');
-const hold = (r: QuarantineRequest) =>
+const hold = (r: ReturnType<typeof heldMessage>) =>
   quarantineMessage(db.pool, r, {
     retentionMs: 30 * DAY,
     host: 'mx.example.test',
