@@ -165,7 +165,11 @@ runMain('mx', async () => {
       for (const { spoolId, recipient, periodEnd, entryIds } of sent) {
         logger.info({ spoolId, recipient, periodEnd, entries: entryIds.length }, 'quarantine digest');
         // Durable already: the spool sweeper hands it over if this publish is lost.
-        if (spoolId) await publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` });
+        if (spoolId)
+          await publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` }).catch(
+            (error) =>
+              logger.warn({ err: error, spoolId }, 'quarantine digest not published; the sweeper will retry'),
+          );
       }
     },
     config.QUARANTINE_DIGEST_POLL_MS,
