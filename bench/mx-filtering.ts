@@ -78,7 +78,30 @@ const scanned = async (): Promise<number> => {
     0,
   );
 };
-const results: Array<{ round: number; mode: Mode; accept: number; cpu: string; scanned: number }> = [];
+/** Sum and count of one of mx's histograms (its /metrics). */
+const histogram = async (name: string): Promise<{ sum: number; count: number }> => {
+  const text = await (
+    await fetch(`http://127.0.0.1:${hermod.services.get('mx')!.options.opsPort}/metrics`)
+  ).text();
+  const value = (suffix: string) =>
+    [...text.matchAll(new RegExp(`^${name}_${suffix}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+  return { sum: value('sum'), count: value('count') };
+};
+/** Mean milliseconds per observation between two readings of a histogram. */
+const meanMs = (a: { sum: number; count: number }, b: { sum: number; count: number }) =>
+  b.count > a.count ? ((b.sum - a.sum) / (b.count - a.count)) * 1000 : Number.NaN;
+const results: Array<{
+  round: number;
+  mode: Mode;
+  accept: number;
+  cpu: string;
+  scanned: number;
+  acceptMs: number;
+  verdictMs: number;
+}> = [];
 let sent = 0;
 try {
   for (let round = 1; round <= rounds; round++) {
@@ -89,7 +112,11 @@ try {
       const before = await delivered();
       const scannedBefore = await scanned();
       const cpu = cpuByComponent();
+      const acceptBefore = await histogram('hermod_mx_accept_seconds');
+      const verdictBefore = await histogram('hermod_malware_scan_seconds');
       const r = await load(messages);
+      const acceptMs = meanMs(acceptBefore, await histogram('hermod_mx_accept_seconds'));
+      const verdictMs = meanMs(verdictBefore, await histogram('hermod_malware_scan_seconds'));
       await waitUntil(async () => (await delivered()) - before, messages, process.hrtime.bigint());
       sent += messages;
       results.push({
@@ -98,6 +125,8 @@ try {
         accept: r.perSecond,
         cpu: formatCpu(cpuPerThousand(cpu, cpuByComponent(), messages, parts)),
         scanned: (await scanned()) - scannedBefore,
+        acceptMs,
+        verdictMs,
       });
     }
   }
@@ -115,11 +144,17 @@ const f = (n: number) => n.toFixed(0).padStart(7);
 console.log(
   `\nmx filtering benchmark: ${messages} messages x ${rounds} rounds per mode, ${MX_LOAD.bytes} B, ${MX_LOAD.sessions} sessions, durability on, auth checks on, Rspamd off`,
 );
-console.log('round  mode       accepted msg/s  scanned  CPU s per 1,000 messages (to the mailbox)');
+console.log(
+  'round  mode       accepted msg/s  scanned  accept ms  verdict wait ms  CPU s per 1,000 messages (to the mailbox)',
+);
+const ms = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(1)).padStart(9);
 for (const r of results)
   console.log(
-    `${String(r.round).padStart(5)}  ${r.mode.padEnd(9)}  ${f(r.accept)}         ${String(r.scanned).padStart(7)}  ${r.cpu}`,
+    `${String(r.round).padStart(5)}  ${r.mode.padEnd(9)}  ${f(r.accept)}         ${String(r.scanned).padStart(7)}  ${ms(r.acceptMs)}  ${ms(r.verdictMs).padStart(15)}  ${r.cpu}`,
   );
+console.log(
+  "accept ms: mean from the start of DATA to the 250; verdict wait: mean from the end of the message to clamd's verdict",
+);
 const rates = (mode: Mode) => results.filter((r) => r.mode === mode).map((r) => r.accept);
 const best = (mode: Mode) => Math.max(...rates(mode));
 console.log(

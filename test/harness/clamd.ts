@@ -28,6 +28,8 @@ export const TEST_PATTERN_SIGNATURE = 'Hermod.Test.Pattern.UNOFFICIAL';
 export interface ClamdPeerOptions {
   /** clamd's StreamMaxLength (INSTREAM size limit), e.g. '1M'. */
   streamMaxLength?: string;
+  /** clamd's MaxThreads (scanning threads); clamd's default (10) when unset. */
+  maxThreads?: number;
 }
 
 export class ClamdPeer {
@@ -73,6 +75,7 @@ export class ClamdPeer {
           'ScanArchive yes',
           'ScanMail yes',
           `StreamMaxLength ${options.streamMaxLength ?? '1M'}`,
+          ...(options.maxThreads ? [`MaxThreads ${options.maxThreads}`] : []),
           'Bytecode no',
           'SelfCheck 0',
           '',

@@ -84,6 +84,14 @@ export const mxEnv = z.object({
     .pipe(z.array(z.enum(['malware', 'policy', 'spam']))),
   /** How often the recipients' quarantine actions (release, delete from the mailbox) are taken up. */
   QUARANTINE_ACTION_POLL_MS: env.int(5_000, 100, 600_000),
+  /** Tell recipients of held messages by one digest per period instead of a notice per message (a domain's quarantine.digest overrides it). */
+  QUARANTINE_DIGEST: env.bool(false),
+  /** The digest's period: one digest per recipient per period, listing what was held since the last one (a day; the tests use seconds). */
+  QUARANTINE_DIGEST_INTERVAL_MS: env.int(86_400_000, 1_000, 30 * 86_400_000),
+  /** Where periods start, from midnight UTC: 25200000 sends daily digests at 07:00 UTC. Below the interval. */
+  QUARANTINE_DIGEST_OFFSET_MS: env.int(0, 0, 30 * 86_400_000),
+  /** How often each replica checks for digests due (the period's end is found at most this late). */
+  QUARANTINE_DIGEST_POLL_MS: env.int(60_000, 100, 3_600_000),
   ROUTING_GRPC_ADDRESS: env.string('127.0.0.1:7001'),
   ROUTING_TIMEOUT_MS: env.int(5_000, 100, 60_000),
 });

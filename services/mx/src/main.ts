@@ -12,7 +12,13 @@ import { publishJob } from '@hermod/nats';
 import { handOverAccepted, subjects } from '@hermod/pipeline';
 import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
-import { expireQuarantine, processUserActions, quarantineMessage } from '@hermod/quarantine';
+import {
+  expireQuarantine,
+  expireQuarantineDigests,
+  processUserActions,
+  quarantineMessage,
+  sendQuarantineDigests,
+} from '@hermod/quarantine';
 import {
   connectBus,
   connectDatabase,
@@ -113,7 +119,11 @@ runMain('mx', async () => {
   else shutdown.register('malware-scanner', () => malwareScanner.close());
   // Quarantined entries past their retention go (every replica may sweep: SKIP LOCKED).
   const quarantineExpiry = new PeriodicPass(
-    () => expireQuarantine(pool),
+    async () => {
+      await expireQuarantine(pool);
+      // A digest's row outlives every entry it lists, then goes.
+      await expireQuarantineDigests(pool, (config.QUARANTINE_RETENTION_DAYS + 1) * 86_400_000);
+    },
     15 * 60_000,
     (error) => logger.warn({ err: error }, 'quarantine expiry sweep failed'),
   );
@@ -121,9 +131,11 @@ runMain('mx', async () => {
   shutdown.register('quarantine-expiry', () => quarantineExpiry.stop());
   // Recipients' own releases and deletes (a keyword or folder on the notice, from any IMAP client).
   const quarantineAccounts = new AccountStore(pool);
+  const quarantineSettings = (recipient: string) =>
+    domains.get(recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase())?.quarantine;
   const userReleaseKinds = (recipient: string) =>
-    domains.get(recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase())?.quarantine
-      ?.userReleaseKinds ?? config.QUARANTINE_USER_RELEASE_KINDS;
+    quarantineSettings(recipient)?.userReleaseKinds ?? config.QUARANTINE_USER_RELEASE_KINDS;
+  const digest = (recipient: string) => quarantineSettings(recipient)?.digest ?? config.QUARANTINE_DIGEST;
   const quarantineActions = new PeriodicPass(
     async () => {
       const outcomes = await processUserActions(pool, {
@@ -140,6 +152,31 @@ runMain('mx', async () => {
   );
   quarantineActions.start();
   shutdown.register('quarantine-actions', () => quarantineActions.stop());
+  // Digests of held messages, once per recipient and period across the replicas (a row per period).
+  const quarantineDigests = new PeriodicPass(
+    async () => {
+      const sent = await sendQuarantineDigests(pool, {
+        now: new Date(),
+        intervalMs: config.QUARANTINE_DIGEST_INTERVAL_MS,
+        offsetMs: config.QUARANTINE_DIGEST_OFFSET_MS,
+        host: config.MX_HOSTNAME,
+        userReleaseKinds,
+      });
+      for (const { spoolId, recipient, periodEnd, entryIds } of sent) {
+        logger.info({ spoolId, recipient, periodEnd, entries: entryIds.length }, 'quarantine digest');
+        // Durable already: the spool sweeper hands it over if this publish is lost.
+        if (spoolId)
+          await publishJob(js, subjects.routing, { spoolId }, { msgId: `routing-${spoolId}` }).catch(
+            (error) =>
+              logger.warn({ err: error, spoolId }, 'quarantine digest not published; the sweeper will retry'),
+          );
+      }
+    },
+    config.QUARANTINE_DIGEST_POLL_MS,
+    (error) => logger.warn({ err: error }, 'quarantine digests failed'),
+  );
+  quarantineDigests.start();
+  shutdown.register('quarantine-digests', () => quarantineDigests.stop());
   const deps: MxDeps = {
     config,
     postmaster: postmasterAddress(config.MX_POSTMASTER_ADDRESS ?? '', config.MX_HOSTNAME),
@@ -175,6 +212,7 @@ runMain('mx', async () => {
         retentionMs: config.QUARANTINE_RETENTION_DAYS * 86_400_000,
         host: config.MX_HOSTNAME,
         userReleaseKinds,
+        digest,
       });
       // The notice is durable already; the spool sweeper hands it over if this publish is lost.
       for (const spoolId of spoolIds)

@@ -106,6 +106,26 @@ test('domain add refuses an existing domain unless --replace; domain set changes
   assert.deepEqual(limited!.limits, { maxMessageBytes: 1_000_000 });
   assert.deepEqual(limited!.aliases, [{ source: 'sales', destinations: ['ann@keep.test'] }]);
 
+  // The quarantine digest on and off (MailDomain quarantine.digest); other quarantine settings stay.
+  await ok(['domain', 'set', 'keep.test', '--quarantine-digest']);
+  const domainOf = async () =>
+    (JSON.parse((await ok(['domain', 'list', '--json'])).stdout) as Array<Record<string, unknown>>).find(
+      (d) => d.domain === 'keep.test',
+    );
+  assert.deepEqual((await domainOf())?.quarantine, { digest: true });
+  assert.equal((await domainOf())?.exchanger, 'backup');
+  await ok(['domain', 'set', 'keep.test', '--no-quarantine-digest']);
+  assert.deepEqual((await domainOf())?.quarantine, { digest: false });
+  const both = await hermodCli([
+    'domain',
+    'set',
+    'keep.test',
+    '--quarantine-digest',
+    '--no-quarantine-digest',
+  ]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /contradict/);
+
   const unknown = await hermodCli(['domain', 'set', 'nowhere.test', '--mode', 'local']);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no domain nowhere\.test/);

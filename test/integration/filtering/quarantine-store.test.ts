@@ -2,7 +2,6 @@
 // recipient filter, concurrent releases making exactly one spool message, deletion and the expiry
 // sweep (with audit entries), and the bodies of deleted entries collected by storage retention.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createLogger } from '@hermod/logging';
 import {
@@ -17,9 +16,9 @@ import {
   releaseQuarantined,
   releaseSpoolId,
 } from '@hermod/quarantine';
-import type { QuarantineRequest } from '@hermod/smtp';
 import { StorageRetention } from '@hermod/spool';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
+import { heldMessage } from './quarantine-helpers.js';
 
 let db: TestDatabase;
 
@@ -31,24 +30,7 @@ after(async () => {
   await db?.pool.end();
 });
 
-function request(recipients: string[], subject = 'held'): QuarantineRequest {
-  const body = Buffer.from(`From: Eve <eve@remote.example>\r\nSubject: ${subject}\r\n\r\nbody\r\n`);
-  return {
-    spoolId: randomUUID(),
-    mailFrom: 'eve@remote.example',
-    recipients,
-    source: 'mx',
-    clientAddress: '192.0.2.7',
-    clientHelo: 'remote.example',
-    kind: 'policy',
-    reason: 'rule block-exe',
-    rule: 'block-exe',
-    envelope: { tls: false },
-    body: async function* () {
-      yield body;
-    },
-  };
-}
+const request = heldMessage;
 
 const options = { retentionMs: 86_400_000, host: 'mx.example.test' };
 

@@ -22,20 +22,19 @@ import {
   startHermod,
   testWorkdir,
 } from '@hermod/test/harness';
-import { ImapFlow } from 'imapflow';
 import { clean, plainEicar } from './malware-samples.js';
+import {
+  flagMessage,
+  type ImapLogin,
+  messagesIn,
+  HOLD_PURCHASE_ORDERS as RULES,
+  swaksTo,
+  withImap,
+} from './quarantine-helpers.js';
 
 let hermod: HermodPlatform;
 let clamd: ClamdPeer;
 let workdir: string;
-
-const RULES = `
-rules:
-  - name: hold-purchase-orders
-    all:
-      - subject: { contains: [purchase order] }
-    action: { quarantine: purchase orders are checked by hand }
-`;
 
 const passwords: Record<string, string> = {
   'alice@example.test': 'alice-password-1',
@@ -43,78 +42,20 @@ const passwords: Record<string, string> = {
   'carol@lab.example.test': 'carol-password-1',
 };
 
-async function withImap<T>(user: string, work: (imap: ImapFlow) => Promise<T>): Promise<T> {
-  const imap = new ImapFlow({
-    host: '127.0.0.1',
-    port: hermod.ports.imap,
-    secure: false,
-    doSTARTTLS: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user, pass: passwords[user] ?? '' },
-    logger: false,
-  });
-  await imap.connect();
-  try {
-    return await work(imap);
-  } finally {
-    await imap.logout();
-  }
-}
-
-interface Seen {
-  uid: number;
-  subject: string;
-  source: string;
-}
-
-/** The messages of a mailbox, read over IMAP. */
-async function messagesIn(imap: ImapFlow, mailbox = 'INBOX'): Promise<Seen[]> {
-  const lock = await imap.getMailboxLock(mailbox);
-  try {
-    const out: Seen[] = [];
-    if (!imap.mailbox || imap.mailbox.exists === 0) return out;
-    for await (const m of imap.fetch('1:*', { uid: true, envelope: true, source: true }))
-      out.push({ uid: m.uid, subject: m.envelope?.subject ?? '', source: m.source?.toString() ?? '' });
-    return out;
-  } finally {
-    lock.release();
-  }
-}
+const login = (user: string): ImapLogin => ({ port: hermod.ports.imap, user, pass: passwords[user] ?? '' });
 
 /** Waits for the notice of quarantine entry id in the user's INBOX, over IMAP. */
 const noticeOf = (user: string, id: string) =>
   eventually(`the notice of ${id} for ${user}`, () =>
-    withImap(user, async (imap) =>
+    withImap(login(user), async (imap) =>
       (await messagesIn(imap)).find((m) => m.source.includes(`X-Hermod-Quarantine-Id: ${id}`)),
     ),
   );
 
-/** Sets (or with remove, takes off) a keyword on a message of the user's INBOX, over IMAP. */
-async function flag(user: string, uid: number, keyword: string, remove = false): Promise<void> {
-  await withImap(user, async (imap) => {
-    const lock = await imap.getMailboxLock('INBOX');
-    try {
-      const done = remove
-        ? await imap.messageFlagsRemove(String(uid), [keyword], { uid: true })
-        : await imap.messageFlagsAdd(String(uid), [keyword], { uid: true });
-      assert.ok(done);
-    } finally {
-      lock.release();
-    }
-  });
-}
+const flag = (user: string, uid: number, keyword: string, remove = false) =>
+  flagMessage(login(user), uid, keyword, remove);
 
-async function swaks(to: string[], subject: string, body: string): Promise<string> {
-  const result = await run('swaks', [
-    ...['--server', '127.0.0.1', '--port', String(hermod.ports.mx)],
-    ...['--from', 'buyer@remote.example', '--to', to.join(',')],
-    ...['--header', `Subject: ${subject}`, '--body', body],
-  ]);
-  assert.equal(result.code, 0, result.stdout + result.stderr);
-  const id = /<- {2}250 .*queued as ([0-9a-f-]{36})/.exec(result.stdout)?.[1];
-  assert.ok(id, result.stdout);
-  return id;
-}
+const swaks = (to: string[], subject: string, body: string) => swaksTo(hermod.ports.mx, to, subject, body);
 
 async function sendRaw(message: string, to = 'alice@example.test'): Promise<string> {
   const file = join(workdir, `m-${Date.now()}-${Math.random().toString(36).slice(2)}.eml`);
@@ -184,7 +125,7 @@ describe("a recipient's own quarantine release over IMAP", () => {
 
     await flag('alice@example.test', notice.uid, '$QuarantineRelease');
     const released = await eventually('the released message in alice INBOX over IMAP', () =>
-      withImap('alice@example.test', async (imap) =>
+      withImap(login('alice@example.test'), async (imap) =>
         (await messagesIn(imap)).find((m) => m.subject === 'Purchase order 7'),
       ),
     );
@@ -209,7 +150,7 @@ describe("a recipient's own quarantine release over IMAP", () => {
     await flag('alice@example.test', notice.uid, '$QuarantineRelease');
     // Bob releases by moving his notice into the release folder (any IMAP client can do that).
     const bobNotice = await noticeOf('bob@example.test', id);
-    await withImap('bob@example.test', async (imap) => {
+    await withImap(login('bob@example.test'), async (imap) => {
       await imap.mailboxCreate('Quarantine/Release');
       const lock = await imap.getMailboxLock('INBOX');
       try {
@@ -219,14 +160,14 @@ describe("a recipient's own quarantine release over IMAP", () => {
       }
     });
     await eventually('the released message in bob INBOX over IMAP', () =>
-      withImap('bob@example.test', async (imap) =>
+      withImap(login('bob@example.test'), async (imap) =>
         (await messagesIn(imap)).find((m) => m.subject === 'Purchase order 7'),
       ),
     );
     // Actions are taken in order: bob's release came after alice's second one, and a marker after both.
     await sendRaw(clean('marker after the releases'));
     const inbox = await eventually('the marker in alice INBOX', () =>
-      withImap('alice@example.test', async (imap) => {
+      withImap(login('alice@example.test'), async (imap) => {
         const all = await messagesIn(imap);
         return all.some((m) => m.subject === 'marker after the releases') ? all : undefined;
       }),
@@ -265,7 +206,7 @@ describe("a recipient's own quarantine release over IMAP", () => {
       'release-refused:alice@example.test (imap)',
       'delete:alice@example.test (imap)',
     ]);
-    const inbox = await withImap('alice@example.test', (imap) => messagesIn(imap));
+    const inbox = await withImap(login('alice@example.test'), (imap) => messagesIn(imap));
     assert.ok(!inbox.some((m) => m.subject === 'eicar for alice'));
   });
 
@@ -278,7 +219,7 @@ describe("a recipient's own quarantine release over IMAP", () => {
     );
     await flag('carol@lab.example.test', notice.uid, '$QuarantineRelease');
     const released = await eventually('the released sample in carol INBOX over IMAP', () =>
-      withImap('carol@lab.example.test', async (imap) =>
+      withImap(login('carol@lab.example.test'), async (imap) =>
         (await messagesIn(imap)).find((m) => m.subject === 'eicar for the lab'),
       ),
     );

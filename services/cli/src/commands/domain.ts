@@ -18,9 +18,10 @@ const help = `hermod domain: the domains this platform serves (live configuratio
 
 Usage:
   hermod domain add <domain> [--mode local|remote|backup|auto] [--remote-host HOST[:PORT]]...
-                              [--max-message-bytes N] [--require-tls] [--replace]
+                              [--max-message-bytes N] [--require-tls] [--quarantine-digest] [--replace]
   hermod domain set <domain> [--mode ...] [--remote-host HOST[:PORT]]... [--max-message-bytes N]
                               [--require-tls | --no-require-tls]
+                              [--quarantine-digest | --no-quarantine-digest]
   hermod domain list [--json]
   hermod domain remove <domain>
   hermod domain limits <domain> [options]
@@ -32,10 +33,14 @@ Modes: local delivers into mailboxes here; remote sends all mail for the domain 
 --remote-host); backup holds and relays to the primary; auto decides from the domain's MX records.
 \`add\` refuses a domain that exists; \`add --replace\` replaces all its settings (its aliases,
 catch-all and sub-address separator too). \`set\` changes only the settings it names; its
---remote-host list replaces the previous one.`;
+--remote-host list replaces the previous one. --quarantine-digest tells the domain's recipients of
+held messages by one digest a period instead of a notice per message (docs/malware-and-quarantine.md).`;
 
 const modes = ['local', 'remote', 'backup', 'auto'] as const;
-const settingFlags = { values: ['mode', 'remote-host', 'max-message-bytes'], switches: ['require-tls'] };
+const settingFlags = {
+  values: ['mode', 'remote-host', 'max-message-bytes'],
+  switches: ['require-tls', 'quarantine-digest'],
+};
 
 function parseHost(value: string): { host: string; port: number } {
   const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:.]+\])(?::(\d{1,5}))?$/.exec(value);
@@ -69,6 +74,11 @@ function namedSettings(
     a === '--remote-host' ? [args[i + 1]!] : a.startsWith('--remote-host=') ? [a.slice(14)] : [],
   );
   const requireTls = switches.has('require-tls') ? true : switches.has('no-require-tls') ? false : undefined;
+  const digest = switches.has('quarantine-digest')
+    ? true
+    : switches.has('no-quarantine-digest')
+      ? false
+      : undefined;
   const parsedHosts = hosts.map(parseHost);
   return (config) => {
     const tls = requireTls ?? config.tls.requireOutbound;
@@ -82,6 +92,7 @@ function namedSettings(
       limits:
         maxBytes !== undefined ? { ...config.limits, maxMessageBytes: Number(maxBytes) } : config.limits,
       tls: { ...config.tls, requireOutbound: tls },
+      ...(digest !== undefined ? { quarantine: { ...config.quarantine, digest } } : {}),
     };
   };
 }
@@ -120,13 +131,14 @@ export const domainCommand: CliCommand = {
       case 'set': {
         const flags = parseFlags(rest, {
           values: settingFlags.values,
-          switches: [...settingFlags.switches, 'no-require-tls'],
+          switches: [...settingFlags.switches, 'no-require-tls', 'no-quarantine-digest'],
         });
         const domain = domainArgument(flags.positional, 'set');
         if (Object.keys(flags.values).length === 0 && flags.switches.size === 0)
           throw new UsageError('set takes at least one setting (--mode, --remote-host, ...)');
-        if (flags.switches.has('require-tls') && flags.switches.has('no-require-tls'))
-          throw new UsageError('--require-tls and --no-require-tls contradict each other');
+        for (const name of ['require-tls', 'quarantine-digest'])
+          if (flags.switches.has(name) && flags.switches.has(`no-${name}`))
+            throw new UsageError(`--${name} and --no-${name} contradict each other`);
         const change = namedSettings(rest, flags.values, flags.switches);
         const saved = await updateDomainConfig(await kv(), domain, change);
         if (!saved) {

@@ -24,6 +24,13 @@ export const QuarantineSettings = z.object({
     .describe(
       "The kinds of quarantined messages (malware, policy, spam) this domain's recipients may release themselves from their mailbox; unset: the mx's QUARANTINE_USER_RELEASE_KINDS (policy and spam by default).",
     ),
+  /** One digest per period instead of a notice per held message; unset: the mx's QUARANTINE_DIGEST. */
+  digest: z
+    .boolean()
+    .optional()
+    .describe(
+      "Tell this domain's recipients of held messages by one digest per period (the mx's QUARANTINE_DIGEST_INTERVAL_MS, a day by default) instead of a notice per message; unset: the mx's QUARANTINE_DIGEST (off by default).",
+    ),
 });
 export type QuarantineSettings = z.infer<typeof QuarantineSettings>;
 

@@ -1,3 +1,15 @@
+export {
+  buildQuarantineDigest,
+  type DigestEntry,
+  type DigestInput,
+  type DigestOptions,
+  type DigestSchedule,
+  digestPeriodEnd,
+  digestSpoolId,
+  expireQuarantineDigests,
+  type SentDigest,
+  sendQuarantineDigests,
+} from './digest.js';
 export { QuarantineNotFoundError } from './errors.js';
 export { imapActions } from './imap-action-names.js';
 export { processUserActions, type UserActionOptions, type UserActionOutcome } from './imap-actions.js';

@@ -17,6 +17,11 @@ export interface QuarantineOptions {
    * QUARANTINE_USER_RELEASE_KINDS). The notice tells how when every recipient may; default none.
    */
   userReleaseKinds?: (recipient: string) => readonly string[];
+  /**
+   * Whether this recipient is told by the periodic digest (the domain's setting, else
+   * QUARANTINE_DIGEST) instead of a notice per message; default: a notice for everyone.
+   */
+  digest?: (recipient: string) => boolean;
 }
 
 export interface QuarantineEntry {
@@ -160,10 +165,13 @@ export async function quarantineMessage(
       .toString('latin1');
     const subject = headerField(text, 'subject');
     const headerFrom = headerField(text, 'from');
+    // Told by the digest (later, once per period) or by a notice now: never both, never neither.
+    const byDigest = options.notify === false ? [] : request.recipients.filter((r) => options.digest?.(r));
+    const noticeTo = request.recipients.filter((r) => !byDigest.includes(r));
     await client.query(
       `INSERT INTO quarantine_messages (id, body_id, mail_from, recipients, source, client_address, client_helo,
-         kind, reason, rule, subject, header_from, size, envelope, quarantined_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+         kind, reason, rule, subject, header_from, size, envelope, quarantined_at, expires_at, digest_pending)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
       [
         request.spoolId,
         body.bodyId,
@@ -181,6 +189,7 @@ export async function quarantineMessage(
         JSON.stringify(request.envelope),
         now,
         expiresAt,
+        byDigest.map((r) => r.toLowerCase()),
       ],
     );
     await audit(client, request.spoolId, 'quarantine', `${request.source}`, {
@@ -189,12 +198,12 @@ export async function quarantineMessage(
       rule: request.rule,
       recipients: request.recipients,
     });
-    if (options.notify === false) return { spoolIds: [] };
+    if (options.notify === false || noticeTo.length === 0) return { spoolIds: [] };
     const spoolId = noticeSpoolId(request.spoolId);
     await insertAcceptedMessage(client, {
       spoolId,
       mailFrom: '',
-      recipients: request.recipients.map((address) => ({ address })),
+      recipients: noticeTo.map((address) => ({ address })),
       source: 'local',
       envelope: { quarantineNotice: request.spoolId },
       body: [
@@ -208,7 +217,7 @@ export async function quarantineMessage(
           reason: request.reason,
           expiresAt,
           now,
-          userRelease: request.recipients.every((r) =>
+          userRelease: noticeTo.every((r) =>
             userMayRelease(request.kind, options.userReleaseKinds?.(r) ?? []),
           ),
         }),

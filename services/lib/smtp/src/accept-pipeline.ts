@@ -79,6 +79,14 @@ export interface AcceptPipeline<V> {
   scan?(session: SMTPServerSession, spoolId: string): BodyScan | undefined;
   /** The verdict on the complete message (mx: the filters); may throw an SmtpReplyError. */
   decide?(message: AcceptedBody): Promise<V>;
+  /**
+   * Ask decide while the scan's verdict is awaited, instead of after it (mx): the wait for clamd
+   * and the service's checks overlap. The scan's disposition still comes first; decide's verdict
+   * or refusal is then dropped, but what decide does on the way (counters, DMARC records, the
+   * Rspamd request) happens for messages the scan refuses too. msa leaves it off: its verdict
+   * reports the account.
+   */
+  decideWhileScanning?: boolean;
   /** The disposition of the verdict (policy rules, spam): accept, refuse or quarantine. */
   dispose?(verdict: V): Disposition;
   /**
@@ -103,6 +111,19 @@ export interface AcceptPipeline<V> {
   addToLog?(fields: Record<string, unknown>, verdict: V | undefined): void;
   /** Counts a message refused for a bare CR or LF (bareLineEndings 'reject'). */
   onBareLineEnding?(): void;
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+const settled = <T>(promise: Promise<T> | undefined): Promise<Settled<T | undefined>> =>
+  Promise.resolve(promise).then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+
+function unsettled<T>(outcome: Settled<T>): T {
+  if (outcome.ok) return outcome.value;
+  throw outcome.error;
 }
 
 /**
@@ -159,13 +180,16 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           const checked = hooks.check?.(prepared, session);
           if (checked) await checked;
           await body.end();
+          const decide = () =>
+            hooks.decide ? hooks.decide({ prepared, session, body, spoolId, mailFrom, helo }) : undefined;
+          // Started now, it reads the spooled body while clamd scans; settled, so that a refusal
+          // the scan makes moot is never an unhandled rejection.
+          const early = scan && hooks.decideWhileScanning ? settled(decide()) : undefined;
           const scanned = scan ? await scan.disposition(() => body.source()) : acceptDisposition;
           let verdict: V | undefined;
           let disposed: Disposition = acceptDisposition;
           if (scanned.action === 'accept') {
-            verdict = hooks.decide
-              ? await hooks.decide({ prepared, session, body, spoolId, mailFrom, helo })
-              : undefined;
+            verdict = early ? unsettled(await early) : await decide();
             if (verdict !== undefined && hooks.dispose) disposed = hooks.dispose(verdict);
           }
           const final = scanned.action === 'accept' ? disposed : scanned;

@@ -14,6 +14,7 @@ import {
   type Disposition,
   type QuarantineRequest,
   RecipientRoutes,
+  smtpError,
 } from '../src/index.js';
 
 const message = 'From: a@example.test\r\nSubject: hi\r\n\r\nbody line\r\n';
@@ -106,6 +107,52 @@ test('a refusing scan wins: 554 or 451, nothing accepted, the verdict never aske
   assert.equal(deferred.error?.responseCode, 451);
   assert.equal(rejected.accepted.length + deferred.accepted.length, 0);
   assert.equal(decided, false);
+});
+
+test('decideWhileScanning: the verdict is asked before the scan is awaited; a refusing scan still wins', async () => {
+  const order: string[] = [];
+  const scan = (disposition: Disposition) => (): BodyScan => ({
+    write: async () => {},
+    disposition: async () => {
+      order.push('scan awaited');
+      return disposition;
+    },
+    abort: () => {},
+  });
+  const decide = async (): Promise<Disposition> => {
+    order.push('decide asked');
+    return { action: 'accept', headers: 'X-Verdict: yes\r\n' };
+  };
+  const accepted = await deliver({
+    scan: scan({ action: 'accept', headers: 'X-Scan: clean\r\n' }),
+    decide,
+    dispose: (v) => v,
+    decideWhileScanning: true,
+  });
+  assert.equal(accepted.error, null);
+  assert.deepEqual(order, ['decide asked', 'scan awaited']);
+  assert.deepEqual(accepted.accepted, [
+    `X-Scan: clean\r\nX-Verdict: yes\r\nReceived: from test\r\n${message}`,
+  ]);
+
+  // The scan refuses while the verdict refuses too (DMARC, say): the scan's reply, nothing unhandled.
+  const refusing = async (): Promise<Disposition> => {
+    throw smtpError(550, '5.7.1', 'DMARC policy');
+  };
+  const rejected = await deliver({
+    scan: scan({ action: 'reject', code: 554, status: '5.7.1', text: 'malware found (X)' }),
+    decide: refusing,
+    decideWhileScanning: true,
+  });
+  assert.equal(rejected.error?.responseCode, 554);
+  // The scan accepts: the verdict's refusal is the reply.
+  const refused = await deliver({
+    scan: scan({ action: 'accept' }),
+    decide: refusing,
+    decideWhileScanning: true,
+  });
+  assert.equal(refused.error?.responseCode, 550);
+  assert.equal(rejected.accepted.length + refused.accepted.length, 0);
 });
 
 test("the service's verdict may quarantine: held with every disposition's fields, answered 250", async () => {

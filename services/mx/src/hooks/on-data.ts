@@ -50,6 +50,8 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
       }
     },
     ...(deps.scanMalware ? { scan: deps.scanMalware } : {}),
+    // The filters run while clamd's verdict is awaited (docs/performance.md, the filtering gateway).
+    decideWhileScanning: true,
     quarantine: (request) => deps.quarantine(request),
     decide: ({ prepared, session, body, spoolId, mailFrom, helo }) =>
       filterMessage(deps, {
