@@ -7,6 +7,8 @@
 //            global before-script (and the default after-script).
 // Then script evaluation alone (the engine, compiled scripts, no I/O): p50 / p99 per recipient.
 // Usage: npm run bench -- sieve [--messages N] [--rounds R] [--evaluations N] [--evaluation-only]
+
+import { loadavg } from 'node:os';
 import { AccountStore } from '@hermod/accounts';
 import { createLogger } from '@hermod/logging';
 import { type DeliveryDeps, deliverBatch } from '@hermod/mda';
@@ -14,6 +16,7 @@ import { type CompiledScript, compileSieve, deserializeCompiled, runSieveScripts
 import { defaultAfterScript, SieveScripts } from '@hermod/sieve-store';
 import { insertSmallMessages } from '@hermod/spool';
 import { testDatabase } from '@hermod/test/harness';
+import { cpuByComponent } from './lib/process-cpu.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
 
 const arg = (name: string, fallback: number) => {
@@ -181,6 +184,9 @@ async function prepare(mode: Mode, count: number, offset: number) {
 
 /** mda's own CPU (this process) per message, by mode: a figure the box's other load disturbs less. */
 const cpuMicros: Record<Mode, number[]> = { off: [], default: [], sieve: [] };
+/** PostgreSQL's CPU per message (its backends and background processes, from /proc), by mode. */
+const pgCpuMicros: Record<Mode, number[]> = { off: [], default: [], sieve: [] };
+const pgSeconds = () => cpuByComponent().get('postgres') ?? 0;
 const perMessage: Record<Mode, Array<{ statements: number; waitMicros: number }>> = {
   off: [],
   default: [],
@@ -192,6 +198,7 @@ async function deliverAll(mode: Mode, jobs: Awaited<ReturnType<typeof prepare>>)
   statements.waitNs = 0n;
   statements.byText.clear();
   counting = true;
+  const pgBefore = pgSeconds();
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < jobs.length; i += batch) {
@@ -200,8 +207,10 @@ async function deliverAll(mode: Mode, jobs: Awaited<ReturnType<typeof prepare>>)
     if (bad) throw new Error(`${mode}: delivery ${bad.kind}`);
   }
   const used = process.cpuUsage(cpu);
+  const took = Number(process.hrtime.bigint() - started) / 1e9;
   counting = false;
   cpuMicros[mode].push((used.user + used.system) / jobs.length);
+  pgCpuMicros[mode].push(((pgSeconds() - pgBefore) * 1e6) / jobs.length);
   perMessage[mode].push({
     statements: statements.count / jobs.length,
     waitMicros: Number(statements.waitNs) / 1e3 / jobs.length,
@@ -211,7 +220,7 @@ async function deliverAll(mode: Mode, jobs: Awaited<ReturnType<typeof prepare>>)
       console.log(
         `  ${mode} ${String(n).padStart(4)} x ${(Number(ns) / 1e3 / n).toFixed(0).padStart(6)} us  ${text}`,
       );
-  return jobs.length / (Number(process.hrtime.bigint() - started) / 1e9);
+  return jobs.length / took;
 }
 
 class SkipDelivery extends Error {}
@@ -294,6 +303,9 @@ if (!evaluationOnly) {
   console.log(
     `mda CPU per message (warm median): off ${median(cpuMicros.off).toFixed(0)} us, default ${median(cpuMicros.default).toFixed(0)} us, sieve ${median(cpuMicros.sieve).toFixed(0)} us`,
   );
+  console.log(
+    `PostgreSQL CPU per message (warm median): off ${median(pgCpuMicros.off).toFixed(0)} us, default ${median(pgCpuMicros.default).toFixed(0)} us, sieve ${median(pgCpuMicros.sieve).toFixed(0)} us`,
+  );
   for (const mode of modes) {
     const last = perMessage[mode].at(-1)!;
     console.log(
@@ -309,5 +321,10 @@ if (!evaluationOnly) {
 }
 console.log(
   `script evaluation (before + 20-rule personal + default after, engine only): p50 ${ms(pct(evalSeconds, 50))}, p99 ${ms(pct(evalSeconds, 99))} wall; p50 ${ms(pct(evalCpuSeconds, 50))}, p99 ${ms(pct(evalCpuSeconds, 99))} CPU (${evalSeconds.length} runs)`,
+);
+console.log(
+  `load average at the end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
 );
 process.exit(0);

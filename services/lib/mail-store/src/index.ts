@@ -25,6 +25,7 @@ export {
 export {
   BODY_CHUNK_SIZE,
   bodyChunksSql,
+  bodyHeaderChunksSql,
   joinBodyChunks,
   readBodies,
   readBody,

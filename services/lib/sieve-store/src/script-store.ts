@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
+import { ALL_SCRIPT_INPUTS, compiledInputs, deserializeCompiled, SCRIPT_INPUTS } from '@hermod/sieve';
 import { defaultAfterScript } from './default-scripts.js';
 import { SieveScriptError } from './errors.js';
 
@@ -303,7 +304,20 @@ export interface DeliveryScriptDigests {
   personal: string | null;
   before: string | null;
   after: string | null;
+  /**
+   * What the account's scripts can read together (@hermod/sieve SCRIPT_INPUTS bits; every bit for a
+   * script compiled before they were recorded), the default after-script's without its mailboxes: it
+   * files only what the MX judged spam, and looks its mailbox up when it does.
+   */
+  inputs: number;
 }
+
+let defaultAfterInputs: number | undefined;
+/** The default after-script's inputs, without SCRIPT_INPUTS.mailboxes (see DeliveryScriptDigests.inputs). */
+const defaultInputs = (): number => {
+  defaultAfterInputs ??= compiledInputs(deserializeCompiled(defaultAfterScript())) & ~SCRIPT_INPUTS.mailboxes;
+  return defaultAfterInputs;
+};
 
 /**
  * loadDeliveryScripts' first query, over the account ids in the bigint[] parameter `param` (such as
@@ -311,11 +325,17 @@ export interface DeliveryScriptDigests {
  * the rows to resolveDeliveryScripts.
  */
 export const deliveryScriptDigestsSql = (param: string): string =>
-  `SELECT a.id, a.address, a.domain,
-       (SELECT compiled_digest FROM sieve_scripts s WHERE s.account_id = a.id AND s.active) AS personal,
-       (SELECT compiled_digest FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'before') AS before,
-       (SELECT compiled_digest FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'after') AS after
-     FROM accounts a WHERE a.id = ANY(${param}::bigint[])`;
+  `SELECT a.id, a.address, a.domain, p.compiled_digest AS personal, b.compiled_digest AS before,
+          f.compiled_digest AS after,
+          CASE WHEN p.compiled_digest IS NULL THEN 0 ELSE COALESCE(p.inputs, ${ALL_SCRIPT_INPUTS}) END
+          | CASE WHEN b.compiled_digest IS NULL THEN 0 ELSE COALESCE(b.inputs, ${ALL_SCRIPT_INPUTS}) END
+          | CASE WHEN f.compiled_digest IS NULL THEN ${defaultInputs()} ELSE COALESCE(f.inputs, ${ALL_SCRIPT_INPUTS}) END
+            AS inputs
+     FROM accounts a
+     LEFT JOIN sieve_scripts p ON p.account_id = a.id AND p.active
+     LEFT JOIN sieve_global_scripts b ON b.domain = a.domain AND b.phase = 'before'
+     LEFT JOIN sieve_global_scripts f ON f.domain = a.domain AND f.phase = 'after'
+     WHERE a.id = ANY(${param}::bigint[])`;
 
 /** loadDeliveryScripts from digest rows already read (deliveryScriptDigestsSql). */
 export async function resolveDeliveryScripts<T = never>(

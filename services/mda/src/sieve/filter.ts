@@ -2,6 +2,7 @@ import type { PoolClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import {
   bodyChunksSql,
+  bodyHeaderChunksSql,
   createMailbox,
   findMailbox,
   isValidMailboxName,
@@ -13,6 +14,7 @@ import {
   type CompiledScript,
   deserializeCompiled,
   runSieveScripts,
+  SCRIPT_INPUTS,
   type SieveAction,
   type SieveResult,
 } from '@hermod/sieve';
@@ -59,6 +61,8 @@ export interface FilterInput {
   rcptIndex: number;
   accountId: number;
   bodyId: number;
+  /** The message's size (the size test, when only its header section is read). */
+  size: number;
   /** Routing's target (INBOX, or the mailbox a route names): where keep files the message. */
   mailboxTarget: string;
 }
@@ -191,42 +195,67 @@ async function fileintoTarget(
 /** What the filters of a batch read before they run: one row of filterReadSql. */
 export interface FilterRead {
   scripts: DeliveryScriptDigests[];
-  envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string; spam: boolean }>;
-  known_mailboxes: Array<{ accountId: number; id: number; name: string; specialUse: string | null }>;
+  /** The batch's spool messages our MX judged spam (envelope placement junk): spamtest 10. */
+  junk: string[];
+  /** The envelopes of the recipients whose scripts read them (SCRIPT_INPUTS.envelope). */
+  envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string }>;
+  /** The mailboxes of the accounts whose scripts read them (SCRIPT_INPUTS.mailboxes). */
+  known_mailboxes: KnownMailboxRow[];
   /** The chunks' bodies and lengths, in order, and the chunks themselves end to end: one bytea
-   * (an array of bytea would be parsed character by character). */
+   * (an array of bytea would be parsed character by character). A message comes whole when one of
+   * its recipients' scripts reads the body, its header section alone when they read header fields
+   * only, not at all when they read neither. */
   body_ids: Array<number | string> | null;
   body_lengths: number[] | null;
   body_data: Buffer | null;
 }
 
+type KnownMailboxRow = { accountId: number; id: number; name: string; specialUse: string | null };
+
+/** The mailboxes of the accounts in the bigint[] SQL expression `accounts`, as one json array. */
+const knownMailboxesSql = (accounts: string): string =>
+  `SELECT COALESCE(json_agg(json_build_object('accountId', account_id, 'id', id, 'name', name,
+            'specialUse', special_use) ORDER BY name), '[]')
+     FROM mailboxes WHERE account_id = ANY(${accounts}::bigint[])`;
+
 /**
  * The filters' reads for a batch as one SELECT of one row (FilterRead), over SQL expressions of the
- * recipients' accounts (bigint[]), spool ids (uuid[]) and recipient indexes (int[]) given as
- * parameters, and their bodies' ids (a bigint[] expression): script digests, envelopes, the accounts'
- * mailboxes, the bodies' chunks in order.
+ * recipients' accounts (bigint[], distinct), and per recipient its spool id (uuid[]), recipient index
+ * (int[]) and account (bigint[]) given as parameters: script digests with what the scripts read
+ * (their inputs, recorded at compile time), and only that of the envelopes, the accounts' mailboxes
+ * and the messages (whole, header section, or nothing).
  */
 export const filterReadSql = (p: {
   accountIds: string;
   spoolIds: string;
   rcptIndexes: string;
-  bodyIds: string;
-}): string => `SELECT
-       (SELECT COALESCE(json_agg(d), '[]') FROM (${deliveryScriptDigestsSql(p.accountIds)}) d) AS scripts,
-       (SELECT COALESCE(json_agg(json_build_object('spoolId', r.spool_id, 'idx', r.rcpt_index,
-                 'mailFrom', s.mail_from, 'address', r.address,
-                 'spam', COALESCE(s.envelope->>'placement' = 'junk', false))), '[]')
-          FROM unnest(${p.spoolIds}::uuid[], ${p.rcptIndexes}::int[]) AS k(spool_id, idx)
-          JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
-          JOIN spool_messages s ON s.id = r.spool_id) AS envelopes,
-       (SELECT COALESCE(json_agg(json_build_object('accountId', account_id, 'id', id, 'name', name,
-                 'specialUse', special_use) ORDER BY name), '[]')
-          FROM mailboxes WHERE account_id = ANY(${p.accountIds}::bigint[])) AS known_mailboxes,
+  recipientAccounts: string;
+}): string => `WITH d AS (${deliveryScriptDigestsSql(p.accountIds)}),
+     r AS MATERIALIZED (
+       SELECT k.spool_id, k.idx, s.body_id, s.mail_from, s.envelope->>'placement' = 'junk' AS junk, d.inputs
+       FROM unnest(${p.spoolIds}::uuid[], ${p.rcptIndexes}::int[], ${p.recipientAccounts}::bigint[])
+         AS k(spool_id, idx, account_id)
+       JOIN spool_messages s ON s.id = k.spool_id
+       JOIN d ON d.id = k.account_id),
+     need AS MATERIALIZED (SELECT body_id, bit_or(inputs) AS inputs FROM r GROUP BY body_id)
+   SELECT
+       (SELECT COALESCE(json_agg(d), '[]') FROM d) AS scripts,
+       (SELECT COALESCE(array_agg(DISTINCT spool_id), '{}') FROM r WHERE junk) AS junk,
+       (SELECT COALESCE(json_agg(json_build_object('spoolId', r.spool_id, 'idx', r.idx,
+                 'mailFrom', r.mail_from, 'address', sr.address)), '[]')
+          FROM r JOIN spool_recipients sr ON sr.spool_id = r.spool_id AND sr.rcpt_index = r.idx
+          WHERE r.inputs & ${SCRIPT_INPUTS.envelope} <> 0) AS envelopes,
+       (${knownMailboxesSql(`(SELECT array_agg(id) FROM d WHERE inputs & ${SCRIPT_INPUTS.mailboxes} <> 0)`)})
+         AS known_mailboxes,
        c.body_ids, c.body_lengths, c.body_data
      FROM (SELECT array_agg(b.body_id ORDER BY b.body_id, b.seq) AS body_ids,
                   array_agg(length(b.data) ORDER BY b.body_id, b.seq) AS body_lengths,
                   string_agg(b.data, ''::bytea ORDER BY b.body_id, b.seq) AS body_data
-           FROM (${bodyChunksSql(`(${p.bodyIds})`)}) b) c`;
+           FROM ((${bodyChunksSql(`(SELECT array_agg(body_id) FROM need WHERE inputs & ${SCRIPT_INPUTS.message} <> 0)`)})
+                 UNION ALL
+                 (${bodyHeaderChunksSql(
+                   `(SELECT array_agg(body_id) FROM need WHERE inputs & ${SCRIPT_INPUTS.message | SCRIPT_INPUTS.header} = ${SCRIPT_INPUTS.header})`,
+                 )})) b) c`;
 
 /**
  * Runs the filters (domain before, the user's active script, domain after) of every recipient that
@@ -256,12 +285,12 @@ export async function filterRecipients(
     given ??
     (
       await client.query<FilterRead>({
-        text: filterReadSql({ accountIds: '$1', spoolIds: '$2', rcptIndexes: '$3', bodyIds: '$4::bigint[]' }),
+        text: filterReadSql({ accountIds: '$1', spoolIds: '$2', rcptIndexes: '$3', recipientAccounts: '$4' }),
         values: [
           accountIds,
           items.map((i) => i.spoolId),
           items.map((i) => i.rcptIndex),
-          [...new Set(items.map((i) => i.bodyId))],
+          items.map((i) => i.accountId),
         ],
       })
     ).rows[0]!;
@@ -278,12 +307,36 @@ export async function filterRecipients(
     }),
   );
   const mailboxesOf = new Map<number, KnownMailbox[]>();
-  for (const { accountId, ...box } of read.known_mailboxes) {
-    const list = mailboxesOf.get(accountId) ?? [];
-    list.push(box);
-    mailboxesOf.set(accountId, list);
-  }
-  const knownOf = async (accountId: number) => mailboxesOf.get(accountId) ?? [];
+  const addMailboxes = (rows: readonly KnownMailboxRow[]) => {
+    for (const { accountId, ...box } of rows) {
+      const list = mailboxesOf.get(accountId) ?? [];
+      list.push(box);
+      mailboxesOf.set(accountId, list);
+    }
+  };
+  addMailboxes(read.known_mailboxes);
+  // The accounts whose scripts do not read mailboxes as such (the default after-script, which files
+  // only spam) have theirs read when one of them needs them after all: all in one statement.
+  const mailboxesRead = new Set(
+    read.scripts.filter((d) => (d.inputs & SCRIPT_INPUTS.mailboxes) !== 0).map((d) => Number(d.id)),
+  );
+  let lateMailboxes: Promise<void> | undefined;
+  const knownOf = async (accountId: number) => {
+    if (!mailboxesRead.has(accountId)) {
+      lateMailboxes ??= (async () => {
+        const rest = accountIds.filter((id) => !mailboxesRead.has(id));
+        const { rows } = await client.query<{ known: KnownMailboxRow[] }>(
+          `SELECT (${knownMailboxesSql('$1')}) AS known`,
+          [rest],
+        );
+        addMailboxes(rows[0]?.known ?? []);
+        for (const id of rest) mailboxesRead.add(id);
+      })();
+      await lateMailboxes;
+    }
+    return mailboxesOf.get(accountId) ?? [];
+  };
+  const junk = new Set(read.junk);
   const filtered = items.filter((i) => scripts.has(i.accountId));
   const envelope = new Map(read.envelopes.map((e) => [`${e.spoolId}/${e.idx}`, e]));
   // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
@@ -302,10 +355,11 @@ export async function filterRecipients(
       item,
       account,
       raw,
+      size: item.size,
       fields: headerFields(raw),
       envelopeFrom: env?.mailFrom ?? '',
       envelopeTo: env?.address ?? account.address,
-      mxJudgedSpam: env?.spam ?? false,
+      mxJudgedSpam: junk.has(item.spoolId),
       known: () => knownOf(item.accountId),
       mailbox: (key, find) => {
         let found = mailboxes.get(key);
@@ -357,7 +411,10 @@ interface RunContext {
   logger: Logger;
   item: FilterInput;
   account: DeliveryScripts<CompiledScript>;
+  /** The message, or its header section when the scripts read no more (compiledInputs). */
   raw: Buffer;
+  /** The whole message's size. */
+  size: number;
   /** The message's header fields (headerFields), read once for the run and its actions. */
   fields: ReturnType<typeof headerFields>;
   envelopeFrom: string;
@@ -371,14 +428,14 @@ interface RunContext {
 }
 
 async function run(
-  { client, options, account, raw, fields, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
+  { client, options, account, raw, size, fields, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
   now: Date,
 ): Promise<SieveResult> {
   const list = [account.before, account.personal, account.after].filter((s) => s !== undefined).map(compiled);
   const spam = spamTestOf(fields, mxJudgedSpam);
   return runSieveScripts(
     list,
-    { raw, envelopeFrom, envelopeTo },
+    { raw, size, envelopeFrom, envelopeTo },
     {
       now,
       domain: account.domain,
