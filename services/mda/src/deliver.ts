@@ -64,6 +64,8 @@ async function readBatchFacts(
   recipients?: { spoolIds: string[]; rcptIndexes: number[]; accountIds: number[] },
 ): Promise<BatchFacts> {
   const { rows } = await client.query<BatchFacts & Partial<FilterRead>>({
+    // Named: each session plans it once (planning this statement costs PostgreSQL more than running it).
+    name: recipients ? 'mda-batch-facts-sieve' : 'mda-batch-facts',
     text: `SELECT${recipients ? ' f.*,' : ''}
        (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'bodyId', s.body_id, 'size', b.size,
                                                    'receivedAt', s.received_at)), '[]')
