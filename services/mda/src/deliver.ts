@@ -100,7 +100,7 @@ async function readBatchFacts(
       ...(recipients ? [recipients.spoolIds, recipients.rcptIndexes, recipients.accountIds] : []),
     ],
   });
-  const { scripts, junk, envelopes, known_mailboxes, body_ids, body_lengths, body_data, ...facts } = rows[0]!;
+  const { scripts, junk, envelopes, body_ids, body_lengths, body_data, ...facts } = rows[0]!;
   if (!recipients) return facts;
   return {
     ...facts,
@@ -108,7 +108,6 @@ async function readBatchFacts(
       scripts: scripts!,
       junk: junk!,
       envelopes: envelopes!,
-      known_mailboxes: known_mailboxes!,
       body_ids: body_ids!,
       body_lengths: body_lengths!,
       body_data: body_data!,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
-import { ALL_SCRIPT_INPUTS, compiledInputs, deserializeCompiled, SCRIPT_INPUTS } from '@hermod/sieve';
+import { ALL_SCRIPT_INPUTS, compiledInputs, deserializeCompiled } from '@hermod/sieve';
 import { defaultAfterScript } from './default-scripts.js';
 import { SieveScriptError } from './errors.js';
 
@@ -306,16 +306,14 @@ export interface DeliveryScriptDigests {
   after: string | null;
   /**
    * What the account's scripts can read together (@hermod/sieve SCRIPT_INPUTS bits; every bit for a
-   * script compiled before they were recorded), the default after-script's without its mailboxes: it
-   * files only what the MX judged spam, and looks its mailbox up when it does.
+   * script compiled before they were recorded).
    */
   inputs: number;
 }
 
 let defaultAfterInputs: number | undefined;
-/** The default after-script's inputs, without SCRIPT_INPUTS.mailboxes (see DeliveryScriptDigests.inputs). */
 const defaultInputs = (): number => {
-  defaultAfterInputs ??= compiledInputs(deserializeCompiled(defaultAfterScript())) & ~SCRIPT_INPUTS.mailboxes;
+  defaultAfterInputs ??= compiledInputs(deserializeCompiled(defaultAfterScript()));
   return defaultAfterInputs;
 };
 

@@ -5,8 +5,11 @@ import {
   bodyHeaderChunksSql,
   createMailbox,
   findMailbox,
+  findMailboxesFor,
   isValidMailboxName,
   joinBodyChunks,
+  listMailboxesOf,
+  type MailboxLookup,
   type MailboxRef,
   resolveMailbox,
 } from '@hermod/mail-store';
@@ -199,8 +202,6 @@ export interface FilterRead {
   junk: string[];
   /** The envelopes of the recipients whose scripts read them (SCRIPT_INPUTS.envelope). */
   envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string }>;
-  /** The mailboxes of the accounts whose scripts read them (SCRIPT_INPUTS.mailboxes). */
-  known_mailboxes: KnownMailboxRow[];
   /** The chunks' bodies and lengths, in order, and the chunks themselves end to end: one bytea
    * (an array of bytea would be parsed character by character). A message comes whole when one of
    * its recipients' scripts reads the body, its header section alone when they read header fields
@@ -210,20 +211,13 @@ export interface FilterRead {
   body_data: Buffer | null;
 }
 
-type KnownMailboxRow = { accountId: number; id: number; name: string; specialUse: string | null };
-
-/** The mailboxes of the accounts in the bigint[] SQL expression `accounts`, as one json array. */
-const knownMailboxesSql = (accounts: string): string =>
-  `SELECT COALESCE(json_agg(json_build_object('accountId', account_id, 'id', id, 'name', name,
-            'specialUse', special_use) ORDER BY name), '[]')
-     FROM mailboxes WHERE account_id = ANY(${accounts}::bigint[])`;
-
 /**
  * The filters' reads for a batch as one SELECT of one row (FilterRead), over SQL expressions of the
  * recipients' accounts (bigint[], distinct), and per recipient its spool id (uuid[]), recipient index
  * (int[]) and account (bigint[]) given as parameters: script digests with what the scripts read
- * (their inputs, recorded at compile time), and only that of the envelopes, the accounts' mailboxes
- * and the messages (whole, header section, or nothing).
+ * (their inputs, recorded at compile time), and only that of the envelopes and the messages (whole,
+ * header section, or nothing). The accounts' mailboxes are not read here: fileinto's are looked up
+ * for the batch after its scripts ran (lookupFileintoTargets), only those named.
  */
 export const filterReadSql = (p: {
   accountIds: string;
@@ -245,8 +239,6 @@ export const filterReadSql = (p: {
                  'mailFrom', r.mail_from, 'address', sr.address)), '[]')
           FROM r JOIN spool_recipients sr ON sr.spool_id = r.spool_id AND sr.rcpt_index = r.idx
           WHERE r.inputs & ${SCRIPT_INPUTS.envelope} <> 0) AS envelopes,
-       (${knownMailboxesSql(`(SELECT array_agg(id) FROM d WHERE inputs & ${SCRIPT_INPUTS.mailboxes} <> 0)`)})
-         AS known_mailboxes,
        c.body_ids, c.body_lengths, c.body_data
      FROM (SELECT array_agg(b.body_id ORDER BY b.body_id, b.seq) AS body_ids,
                   array_agg(length(b.data) ORDER BY b.body_id, b.seq) AS body_lengths,
@@ -306,35 +298,12 @@ export async function filterRecipients(
       return { bodyId: Number(bodyId), data: bodyData.subarray(at - length, at) };
     }),
   );
-  const mailboxesOf = new Map<number, KnownMailbox[]>();
-  const addMailboxes = (rows: readonly KnownMailboxRow[]) => {
-    for (const { accountId, ...box } of rows) {
-      const list = mailboxesOf.get(accountId) ?? [];
-      list.push(box);
-      mailboxesOf.set(accountId, list);
-    }
-  };
-  addMailboxes(read.known_mailboxes);
-  // The accounts whose scripts do not read mailboxes as such (the default after-script, which files
-  // only spam) have theirs read when one of them needs them after all: all in one statement.
-  const mailboxesRead = new Set(
-    read.scripts.filter((d) => (d.inputs & SCRIPT_INPUTS.mailboxes) !== 0).map((d) => Number(d.id)),
-  );
-  let lateMailboxes: Promise<void> | undefined;
+  // An account's mailbox list (mailbox tests, a fileinto the batch lookup did not find) is read when
+  // a script needs it, for all the batch's accounts in one statement.
+  let mailboxesOf: Promise<Map<number, KnownMailbox[]>> | undefined;
   const knownOf = async (accountId: number) => {
-    if (!mailboxesRead.has(accountId)) {
-      lateMailboxes ??= (async () => {
-        const rest = accountIds.filter((id) => !mailboxesRead.has(id));
-        const { rows } = await client.query<{ known: KnownMailboxRow[] }>(
-          `SELECT (${knownMailboxesSql('$1')}) AS known`,
-          [rest],
-        );
-        addMailboxes(rows[0]?.known ?? []);
-        for (const id of rest) mailboxesRead.add(id);
-      })();
-      await lateMailboxes;
-    }
-    return mailboxesOf.get(accountId) ?? [];
+    mailboxesOf ??= listMailboxesOf(client, accountIds);
+    return (await mailboxesOf).get(accountId) ?? [];
   };
   const junk = new Set(read.junk);
   const filtered = items.filter((i) => scripts.has(i.accountId));
@@ -343,6 +312,7 @@ export async function filterRecipients(
   // keep targets the batch resolved already are known.
   const mailboxes = new Map<string, Promise<MailboxRef>>();
   for (const [key, box] of knownKeepTargets) mailboxes.set(`keep\u0000${key}`, Promise.resolve(box));
+  const runs: Array<{ context: RunContext; result: SieveResult; ns: bigint }> = [];
   for (const item of filtered) {
     const started = process.hrtime.bigint();
     const account = scripts.get(item.accountId)!;
@@ -398,10 +368,51 @@ export async function filterRecipients(
         'sieve script failed; message kept',
       );
     }
-    out.set(item.key, await applyActions(context, result));
-    options.metrics?.seconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    runs.push({ context, result, ns: process.hrtime.bigint() - started });
+  }
+  await lookupFileintoTargets(client, runs, mailboxes);
+  for (const { context, result, ns } of runs) {
+    const started = process.hrtime.bigint();
+    out.set(context.item.key, await applyActions(context, result));
+    options.metrics?.seconds.observe(Number(ns + process.hrtime.bigint() - started) / 1e9);
   }
   return out;
+}
+
+/** The batch's key of a fileinto's mailbox (RunContext.mailbox). */
+const fileintoKey = (item: FilterInput, action: Extract<SieveAction, { kind: 'fileinto' }>): string =>
+  `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`;
+
+/**
+ * The mailboxes the batch's runs file into, looked up in one statement (by mailbox id, special use,
+ * name: fileintoTarget's order) once every script ran, rather than a list of every account's
+ * mailboxes before; what it does not find (a mailbox to create, or to keep instead) is settled per
+ * action by fileintoTarget.
+ */
+async function lookupFileintoTargets(
+  client: PoolClient,
+  runs: ReadonlyArray<{ context: RunContext; result: SieveResult }>,
+  mailboxes: Map<string, Promise<MailboxRef>>,
+): Promise<void> {
+  const wanted = new Map<string, MailboxLookup>();
+  for (const { context, result } of runs)
+    for (const action of result.actions) {
+      if (action.kind !== 'fileinto') continue;
+      const key = fileintoKey(context.item, action);
+      if (mailboxes.has(key) || wanted.has(key)) continue;
+      wanted.set(key, {
+        accountId: context.item.accountId,
+        ...(action.mailboxId && /^\d{1,15}$/.test(action.mailboxId) ? { id: Number(action.mailboxId) } : {}),
+        ...(action.specialUse ? { specialUse: action.specialUse } : {}),
+        name: normaliseMailbox(action.mailbox),
+      });
+    }
+  if (wanted.size === 0) return;
+  const found = await findMailboxesFor(client, [...wanted.values()]);
+  [...wanted.keys()].forEach((key, i) => {
+    const box = found[i];
+    if (box) mailboxes.set(key, Promise.resolve(box));
+  });
 }
 
 /** One recipient's filter run: what the scripts see and what applying their actions needs. */
@@ -490,10 +501,8 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
         break;
       case 'fileinto':
         addCopy(
-          await mailbox(
-            `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`,
-            async () =>
-              fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, await known()),
+          await mailbox(fileintoKey(item, action), async () =>
+            fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, await known()),
           ),
           action.flags,
         );
