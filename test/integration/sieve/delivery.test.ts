@@ -10,7 +10,7 @@ import { AccountStore } from '@hermod/accounts';
 import { srsForward } from '@hermod/address';
 import { createLogger } from '@hermod/logging';
 import { readBody } from '@hermod/mail-store';
-import { deliverBatch } from '@hermod/mda';
+import { type DeliveryDeps, deliverBatch } from '@hermod/mda';
 import { SieveScripts } from '@hermod/sieve-store';
 import { acceptMessage } from '@hermod/spool';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
@@ -21,28 +21,26 @@ const published: string[] = [];
 const users: Record<string, { id: number; domain: string }> = {};
 let autoRepliesPerHour = 100;
 
+const deliveryDeps = (): DeliveryDeps => ({
+  pool: db.pool,
+  logger: createLogger('mda-sieve-test', 'silent'),
+  quotaRetryMs: 60_000,
+  announce: () => {},
+  sieve: {
+    timeBudgetMs: 200,
+    maxActions: 32,
+    maxRedirects: 4,
+    hostname: 'mail.sieve.example',
+    autoRepliesPerHour,
+    subaddressSeparator: () => '+',
+    rewriteSender: (sender, domain) => srsForward(sender, domain, 'test-secret'),
+  },
+  publishRouting: async (ids) => {
+    published.push(...ids);
+  },
+});
 const deliver = (spoolId: string, accountId: number, mailbox = 'INBOX') =>
-  deliverBatch(
-    {
-      pool: db.pool,
-      logger: createLogger('mda-sieve-test', 'silent'),
-      quotaRetryMs: 60_000,
-      announce: () => {},
-      sieve: {
-        timeBudgetMs: 200,
-        maxActions: 32,
-        maxRedirects: 4,
-        hostname: 'mail.sieve.example',
-        autoRepliesPerHour,
-        subaddressSeparator: () => '+',
-        rewriteSender: (sender, domain) => srsForward(sender, domain, 'test-secret'),
-      },
-      publishRouting: async (ids) => {
-        published.push(...ids);
-      },
-    },
-    [{ spoolId, recipients: [{ rcptIndex: 0, accountId, mailbox }] }],
-  );
+  deliverBatch(deliveryDeps(), [{ spoolId, recipients: [{ rcptIndex: 0, accountId, mailbox }] }]);
 
 async function accepted(to: string, headers: string, from = 'sender@remote.example'): Promise<string> {
   const body = Buffer.from(`${headers.trim().replace(/\n/g, '\r\n')}\r\n\r\nHello.\r\n`);
@@ -529,34 +527,17 @@ test('a batch reads of each message only what the scripts test, and each script 
   const both = await send(['sizer@reads.example', 'finder@reads.example']);
   const alone = await send(['sizer@reads.example']);
   const older = await send(['old@reads.example']);
-  const outcomes = await deliverBatch(
+  const outcomes = await deliverBatch(deliveryDeps(), [
     {
-      pool: db.pool,
-      logger: createLogger('mda-sieve-test', 'silent'),
-      quotaRetryMs: 60_000,
-      announce: () => {},
-      sieve: {
-        timeBudgetMs: 200,
-        maxActions: 32,
-        maxRedirects: 4,
-        hostname: 'mail.sieve.example',
-        autoRepliesPerHour,
-        subaddressSeparator: () => '+',
-        rewriteSender: (sender) => sender,
-      },
+      spoolId: both,
+      recipients: [
+        { rcptIndex: 0, accountId: sizer, mailbox: 'INBOX' },
+        { rcptIndex: 1, accountId: finder, mailbox: 'INBOX' },
+      ],
     },
-    [
-      {
-        spoolId: both,
-        recipients: [
-          { rcptIndex: 0, accountId: sizer, mailbox: 'INBOX' },
-          { rcptIndex: 1, accountId: finder, mailbox: 'INBOX' },
-        ],
-      },
-      { spoolId: alone, recipients: [{ rcptIndex: 0, accountId: sizer, mailbox: 'INBOX' }] },
-      { spoolId: older, recipients: [{ rcptIndex: 0, accountId: old, mailbox: 'INBOX' }] },
-    ],
-  );
+    { spoolId: alone, recipients: [{ rcptIndex: 0, accountId: sizer, mailbox: 'INBOX' }] },
+    { spoolId: older, recipients: [{ rcptIndex: 0, accountId: old, mailbox: 'INBOX' }] },
+  ]);
   assert.deepEqual(outcomes, [{ kind: 'ack' }, { kind: 'ack' }, { kind: 'ack' }]);
   assert.equal((await mailbox(sizer, 'Big')).length, 2);
   assert.equal((await mailbox(finder, 'Found')).length, 1);
