@@ -11,7 +11,7 @@ import { srsForward } from '@hermod/address';
 import { createLogger } from '@hermod/logging';
 import { readBody } from '@hermod/mail-store';
 import { type DeliveryDeps, deliverBatch } from '@hermod/mda';
-import { SieveScripts } from '@hermod/sieve-store';
+import { recordMissingScriptInputs, SieveScripts } from '@hermod/sieve-store';
 import { acceptMessage } from '@hermod/spool';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
 
@@ -542,6 +542,15 @@ test('a batch reads of each message only what the scripts test, and each script 
   assert.equal((await mailbox(sizer, 'Big')).length, 2);
   assert.equal((await mailbox(finder, 'Found')).length, 1);
   assert.equal((await mailbox(old, 'Found')).length, 1);
+  // mda records what such a script reads, from its compiled form; it runs as before.
+  assert.equal(await recordMissingScriptInputs(db.pool), 1);
+  assert.equal(await recordMissingScriptInputs(db.pool), 0);
+  const { rows: recorded } = await db.pool.query('SELECT inputs FROM sieve_scripts WHERE account_id = $1', [
+    old,
+  ]);
+  assert.equal(recorded[0].inputs, 2 | 8);
+  assert.deepEqual(await deliver(await send(['old@reads.example']), old), [{ kind: 'ack' }]);
+  assert.equal((await mailbox(old, 'Found')).length, 2);
   // What is stored is the whole message.
   const { rows: stored } = await db.pool.query<{ size: number }>(
     `SELECT m.size FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = $1`,

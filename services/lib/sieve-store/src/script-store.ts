@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
-import { ALL_SCRIPT_INPUTS, compiledInputs, deserializeCompiled } from '@hermod/sieve';
+import {
+  ALL_SCRIPT_INPUTS,
+  compiledInputs,
+  deserializeCompiled,
+  serializeCompiled,
+  withInputs,
+} from '@hermod/sieve';
 import { defaultAfterScript } from './default-scripts.js';
 import { SieveScriptError } from './errors.js';
 
@@ -394,4 +400,43 @@ export async function resolveDeliveryScripts<T = never>(
     });
   }
   return out;
+}
+
+/**
+ * Records the inputs of scripts compiled before they were (migration 086: until then delivery reads
+ * everything for them), from their compiled forms, a page at a time; a script replaced meanwhile
+ * (another digest) and a form that cannot be read are left as they are. Returns how many it updated.
+ */
+export async function recordMissingScriptInputs(db: Queryable): Promise<number> {
+  let updated = 0;
+  const tables = [
+    { table: 'sieve_scripts', owner: 'account_id::text' },
+    { table: 'sieve_global_scripts', owner: 'domain' },
+  ] as const;
+  for (const { table, owner } of tables) {
+    let after = ['', ''];
+    for (;;) {
+      const { rows } = await db.query<{ owner: string; name: string; compiled: string; digest: string }>(
+        `SELECT ${owner} AS owner, name, compiled, compiled_digest AS digest FROM ${table}
+          WHERE inputs IS NULL AND (${owner}, name) > ($1, $2) ORDER BY ${owner}, name LIMIT 200`,
+        after,
+      );
+      for (const r of rows) {
+        let compiled: string;
+        try {
+          compiled = serializeCompiled(withInputs(deserializeCompiled(r.compiled)));
+        } catch {
+          continue;
+        }
+        const { rowCount } = await db.query(
+          `UPDATE ${table} SET compiled = $4 WHERE ${owner} = $1 AND name = $2 AND compiled_digest = $3`,
+          [r.owner, r.name, r.digest, compiled],
+        );
+        updated += rowCount ?? 0;
+      }
+      if (rows.length < 200) break;
+      after = [rows.at(-1)!.owner, rows.at(-1)!.name];
+    }
+  }
+  return updated;
 }

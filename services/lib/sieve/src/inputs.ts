@@ -101,3 +101,16 @@ export function scriptInputs(body: readonly Node[], includes: Record<string, { b
 
 /** A compiled script's inputs; everything for a form compiled before they were recorded. */
 export const compiledInputs = (script: CompiledScript): number => script.inputs ?? ALL_SCRIPT_INPUTS;
+
+/**
+ * A compiled form with its inputs recorded (found from its tree, no recompile), inputs right after
+ * format as the compiler writes them: for forms stored before inputs were recorded.
+ */
+export function withInputs(script: CompiledScript): CompiledScript {
+  const { format, inputs: _old, ...rest } = script;
+  return {
+    format,
+    inputs: scriptInputs(script.body as Node[], script.includes as Record<string, { body: Node[] }>),
+    ...rest,
+  };
+}
