@@ -61,9 +61,11 @@ async function readBatchFacts(
   keys: string[],
   accountIds: number[],
   targets: Array<{ accountId: number; target: string }>,
-  recipients?: { spoolIds: string[]; rcptIndexes: number[] },
+  recipients?: { spoolIds: string[]; rcptIndexes: number[]; accountIds: number[] },
 ): Promise<BatchFacts> {
   const { rows } = await client.query<BatchFacts & Partial<FilterRead>>({
+    // Named: each session plans it once (planning this statement costs PostgreSQL more than running it).
+    name: recipients ? 'mda-batch-facts-sieve' : 'mda-batch-facts',
     text: `SELECT${recipients ? ' f.*,' : ''}
        (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'bodyId', s.body_id, 'size', b.size,
                                                    'receivedAt', s.received_at)), '[]')
@@ -85,7 +87,7 @@ async function readBatchFacts(
              accountIds: '$3',
              spoolIds: '$6',
              rcptIndexes: '$7',
-             bodyIds: 'SELECT array_agg(body_id) FROM spool_messages WHERE id = ANY($1::uuid[])',
+             recipientAccounts: '$8',
            })}) f`
          : ''
      }`,
@@ -95,17 +97,17 @@ async function readBatchFacts(
       accountIds,
       targets.map((t) => t.accountId),
       targets.map((t) => t.target),
-      ...(recipients ? [recipients.spoolIds, recipients.rcptIndexes] : []),
+      ...(recipients ? [recipients.spoolIds, recipients.rcptIndexes, recipients.accountIds] : []),
     ],
   });
-  const { scripts, envelopes, known_mailboxes, body_ids, body_lengths, body_data, ...facts } = rows[0]!;
+  const { scripts, junk, envelopes, body_ids, body_lengths, body_data, ...facts } = rows[0]!;
   if (!recipients) return facts;
   return {
     ...facts,
     filter: {
       scripts: scripts!,
+      junk: junk!,
       envelopes: envelopes!,
-      known_mailboxes: known_mailboxes!,
       body_ids: body_ids!,
       body_lengths: body_lengths!,
       body_data: body_data!,
@@ -140,6 +142,7 @@ async function storeBatch(client: PoolClient, deps: DeliveryDeps, jobs: LocalDel
       ? {
           spoolIds: jobs.flatMap((job) => job.recipients.map(() => job.spoolId)),
           rcptIndexes: recipients.map((r) => r.rcptIndex),
+          accountIds: recipients.map((r) => r.accountId),
         }
       : undefined,
   );

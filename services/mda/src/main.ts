@@ -9,7 +9,7 @@ import {
   subjects,
 } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
-import { pruneTracking } from '@hermod/sieve-store';
+import { pruneTracking, recordMissingScriptInputs } from '@hermod/sieve-store';
 import { PeriodicPass } from '@hermod/spool';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Counter } from 'prom-client';
@@ -149,9 +149,14 @@ runMain('mda', async () => {
   });
   shutdown.register('delivery-consumer', () => consumer.stop());
   if (config.MDA_SIEVE_ENABLED) {
-    // Vacation and duplicate tracking rows past their period are forgotten (any replica may do it).
+    // Vacation and duplicate tracking rows past their period are forgotten (any replica may do it);
+    // scripts stored before their inputs were recorded get them, in the first pass.
     const prune = new PeriodicPass(
-      () => pruneTracking(pool),
+      async () => {
+        const recorded = await recordMissingScriptInputs(pool);
+        if (recorded > 0) logger.info({ scripts: recorded }, 'recorded what older Sieve scripts read');
+        await pruneTracking(pool);
+      },
       config.SIEVE_TRACKING_PRUNE_INTERVAL_MS,
       (error) => logger.warn({ err: error }, 'sieve tracking prune failed'),
     );

@@ -64,6 +64,8 @@ export async function writeDeliveries(
     first_modseq: string;
     n: number;
   }>({
+    // Named: each session plans it once (planning it costs PostgreSQL about as much as running it).
+    name: 'mda-write-deliveries',
     text: `WITH input AS (
        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::timestamptz[], $5::text[], $6::bigint[],
                             $7::uuid[], $8::int[], $13::text[])

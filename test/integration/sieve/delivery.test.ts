@@ -10,8 +10,8 @@ import { AccountStore } from '@hermod/accounts';
 import { srsForward } from '@hermod/address';
 import { createLogger } from '@hermod/logging';
 import { readBody } from '@hermod/mail-store';
-import { deliverBatch } from '@hermod/mda';
-import { SieveScripts } from '@hermod/sieve-store';
+import { type DeliveryDeps, deliverBatch } from '@hermod/mda';
+import { recordMissingScriptInputs, SieveScripts } from '@hermod/sieve-store';
 import { acceptMessage } from '@hermod/spool';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
 
@@ -21,28 +21,26 @@ const published: string[] = [];
 const users: Record<string, { id: number; domain: string }> = {};
 let autoRepliesPerHour = 100;
 
+const deliveryDeps = (): DeliveryDeps => ({
+  pool: db.pool,
+  logger: createLogger('mda-sieve-test', 'silent'),
+  quotaRetryMs: 60_000,
+  announce: () => {},
+  sieve: {
+    timeBudgetMs: 200,
+    maxActions: 32,
+    maxRedirects: 4,
+    hostname: 'mail.sieve.example',
+    autoRepliesPerHour,
+    subaddressSeparator: () => '+',
+    rewriteSender: (sender, domain) => srsForward(sender, domain, 'test-secret'),
+  },
+  publishRouting: async (ids) => {
+    published.push(...ids);
+  },
+});
 const deliver = (spoolId: string, accountId: number, mailbox = 'INBOX') =>
-  deliverBatch(
-    {
-      pool: db.pool,
-      logger: createLogger('mda-sieve-test', 'silent'),
-      quotaRetryMs: 60_000,
-      announce: () => {},
-      sieve: {
-        timeBudgetMs: 200,
-        maxActions: 32,
-        maxRedirects: 4,
-        hostname: 'mail.sieve.example',
-        autoRepliesPerHour,
-        subaddressSeparator: () => '+',
-        rewriteSender: (sender, domain) => srsForward(sender, domain, 'test-secret'),
-      },
-      publishRouting: async (ids) => {
-        published.push(...ids);
-      },
-    },
-    [{ spoolId, recipients: [{ rcptIndex: 0, accountId, mailbox }] }],
-  );
+  deliverBatch(deliveryDeps(), [{ spoolId, recipients: [{ rcptIndex: 0, accountId, mailbox }] }]);
 
 async function accepted(to: string, headers: string, from = 'sender@remote.example'): Promise<string> {
   const body = Buffer.from(`${headers.trim().replace(/\n/g, '\r\n')}\r\n\r\nHello.\r\n`);
@@ -476,4 +474,90 @@ test("several scripts: a before script's copy stands when the user's script fail
   await deliver(await accepted('multi@multi.example', 'Subject: kept'), owner.id);
   assert.equal((await mailbox(owner.id, 'INBOX')).length, 2);
   assert.equal((await mailbox(owner.id, 'After')).length, 1);
+});
+
+test('a batch reads of each message only what the scripts test, and each script still sees all of it', async () => {
+  const accounts = new AccountStore(db.pool);
+  const owner = async (name: string, source: string) => {
+    const id = (
+      await accounts.create({ address: `${name}@reads.example`, password: 'correct horse battery' })
+    ).id;
+    await scripts.put({ id, domain: 'reads.example' }, 'main', source);
+    await scripts.activate({ id, domain: 'reads.example' }, 'main');
+    return id;
+  };
+  // Header fields and size only: the header section is read, size is the whole message's.
+  const sizer = await owner(
+    'sizer',
+    'require ["fileinto", "mailbox"]; if allof (size :over 2K, header :contains "subject" "big") { fileinto :create "Big"; }',
+  );
+  // The body: the whole message is read.
+  const finder = await owner(
+    'finder',
+    'require ["body", "fileinto", "mailbox"]; if body :contains "needle" { fileinto :create "Found"; }',
+  );
+  // Compiled before inputs were recorded: read whole.
+  const old = await owner(
+    'old',
+    'require ["body", "fileinto", "mailbox"]; if body :contains "needle" { fileinto :create "Found"; }',
+  );
+  await db.pool.query(
+    `UPDATE sieve_scripts SET compiled = regexp_replace(compiled, '"inputs":[0-9]+,', '') WHERE account_id = $1`,
+    [old],
+  );
+  const { rows } = await db.pool.query(
+    'SELECT inputs FROM sieve_scripts WHERE account_id = ANY($1) ORDER BY account_id',
+    [[sizer, finder, old]],
+  );
+  assert.deepEqual(
+    rows.map((r) => r.inputs),
+    [1 | 8, 2 | 8, null],
+  );
+  const text = `Subject: a big one\r\nFrom: <a@remote.example>\r\n\r\n${'filler line\r\n'.repeat(200)}the needle\r\n`;
+  const send = async (to: string[]) => {
+    const { spoolId } = await acceptMessage(db.pool, {
+      mailFrom: 'sender@remote.example',
+      recipients: to.map((address) => ({ address })),
+      source: 'mx',
+      body: [Buffer.from(text)],
+    });
+    await db.pool.query(`UPDATE spool_recipients SET state = 'local' WHERE spool_id = $1`, [spoolId]);
+    return spoolId;
+  };
+  const both = await send(['sizer@reads.example', 'finder@reads.example']);
+  const alone = await send(['sizer@reads.example']);
+  const older = await send(['old@reads.example']);
+  const outcomes = await deliverBatch(deliveryDeps(), [
+    {
+      spoolId: both,
+      recipients: [
+        { rcptIndex: 0, accountId: sizer, mailbox: 'INBOX' },
+        { rcptIndex: 1, accountId: finder, mailbox: 'INBOX' },
+      ],
+    },
+    { spoolId: alone, recipients: [{ rcptIndex: 0, accountId: sizer, mailbox: 'INBOX' }] },
+    { spoolId: older, recipients: [{ rcptIndex: 0, accountId: old, mailbox: 'INBOX' }] },
+  ]);
+  assert.deepEqual(outcomes, [{ kind: 'ack' }, { kind: 'ack' }, { kind: 'ack' }]);
+  assert.equal((await mailbox(sizer, 'Big')).length, 2);
+  assert.equal((await mailbox(finder, 'Found')).length, 1);
+  assert.equal((await mailbox(old, 'Found')).length, 1);
+  // mda records what such a script reads, from its compiled form; it runs as before.
+  assert.equal(await recordMissingScriptInputs(db.pool), 1);
+  assert.equal(await recordMissingScriptInputs(db.pool), 0);
+  const { rows: recorded } = await db.pool.query('SELECT inputs FROM sieve_scripts WHERE account_id = $1', [
+    old,
+  ]);
+  assert.equal(recorded[0].inputs, 2 | 8);
+  assert.deepEqual(await deliver(await send(['old@reads.example']), old), [{ kind: 'ack' }]);
+  assert.equal((await mailbox(old, 'Found')).length, 2);
+  // What is stored is the whole message.
+  const { rows: stored } = await db.pool.query<{ size: number }>(
+    `SELECT m.size FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = $1`,
+    [sizer],
+  );
+  assert.deepEqual(
+    stored.map((s) => s.size),
+    [text.length, text.length],
+  );
 });

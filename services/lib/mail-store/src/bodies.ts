@@ -111,6 +111,22 @@ export async function readBodies(
 export const bodyChunksSql = (param: string): string =>
   `SELECT body_id, seq, data FROM message_body_chunks WHERE body_id = ANY(${param}::bigint[]) ORDER BY body_id, seq`;
 
+/**
+ * Like bodyChunksSql, but of each message only its header section (up to and with the first empty
+ * line, CRLF or LF) when the first chunk holds it, as chunk 0; a message whose first chunk has no
+ * empty line comes whole. For a reader that needs header fields only (a Sieve script that tests no
+ * body): a small part of the bytes, with the same columns and order.
+ */
+export const bodyHeaderChunksSql = (param: string): string =>
+  `WITH first AS MATERIALIZED (
+     SELECT body_id, data, LEAST(NULLIF(position('\\x0d0a0d0a'::bytea IN data), 0) + 3,
+                                 NULLIF(position('\\x0a0a'::bytea IN data), 0) + 1) AS cut
+     FROM message_body_chunks WHERE body_id = ANY(${param}::bigint[]) AND seq = 0)
+   SELECT body_id, 0 AS seq, substring(data FROM 1 FOR cut) AS data FROM first WHERE cut IS NOT NULL
+   UNION ALL
+   SELECT c.body_id, c.seq, c.data FROM message_body_chunks c JOIN first f ON f.body_id = c.body_id AND f.cut IS NULL
+   ORDER BY body_id, seq`;
+
 /** Bodies from their chunks, given in order (bodyChunksSql's), by body id. */
 export function joinBodyChunks(chunks: Iterable<{ bodyId: number; data: Buffer }>): Map<number, Buffer> {
   const parts = new Map<number, Buffer[]>();

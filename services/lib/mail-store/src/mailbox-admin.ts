@@ -51,6 +51,46 @@ export async function listMailboxesOf(
   return out;
 }
 
+/** A lookup of findMailboxesFor: by id (when given), else special use (when given), else name. */
+export interface MailboxLookup {
+  accountId: number;
+  id?: number;
+  specialUse?: string;
+  /** Exact name ('INBOX' normalised by the caller). */
+  name: string;
+}
+
+/**
+ * Several accounts' mailboxes in one statement, each the account's mailbox with the lookup's id,
+ * else one with its special use (the first by name), else the one with its name; undefined where
+ * there is none. In the lookups' order.
+ */
+export async function findMailboxesFor(
+  db: Db,
+  lookups: readonly MailboxLookup[],
+): Promise<Array<{ id: number; name: string } | undefined>> {
+  if (lookups.length === 0) return [];
+  const { rows } = await db.query<{ ord: string; id: string; name: string }>({
+    name: 'mail-store-find-mailboxes-for',
+    text: `SELECT t.ord, m.id, m.name
+       FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY
+         AS t(account_id, mailbox_id, special_use, name, ord)
+       CROSS JOIN LATERAL (
+         SELECT b.id, b.name FROM mailboxes b
+         WHERE b.account_id = t.account_id AND (b.id = t.mailbox_id OR b.special_use = t.special_use OR b.name = t.name)
+         ORDER BY b.id = t.mailbox_id IS TRUE DESC, b.special_use = t.special_use IS TRUE DESC, b.name LIMIT 1) m`,
+    values: [
+      lookups.map((l) => l.accountId),
+      lookups.map((l) => l.id ?? null),
+      lookups.map((l) => l.specialUse ?? null),
+      lookups.map((l) => l.name),
+    ],
+  });
+  const out: Array<{ id: number; name: string } | undefined> = lookups.map(() => undefined);
+  for (const r of rows) out[Number(r.ord) - 1] = { id: Number(r.id), name: r.name };
+  return out;
+}
+
 /** A mailbox by exact name ('INBOX' must already be normalised by the caller). */
 export async function findMailbox(db: Db, accountId: number, name: string): Promise<MailboxInfo | undefined> {
   const { rows } = await db.query<MailboxInfo>(

@@ -16,6 +16,7 @@ export {
   loadDeliveryScripts,
   ownedGlobalDomains,
   type Queryable,
+  recordMissingScriptInputs,
   renameScript,
   replaceOwnedGlobalScripts,
   resolveDeliveryScripts,

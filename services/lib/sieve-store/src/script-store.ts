@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
+import {
+  ALL_SCRIPT_INPUTS,
+  compiledInputs,
+  deserializeCompiled,
+  serializeCompiled,
+  withInputs,
+} from '@hermod/sieve';
 import { defaultAfterScript } from './default-scripts.js';
 import { SieveScriptError } from './errors.js';
 
@@ -303,7 +310,18 @@ export interface DeliveryScriptDigests {
   personal: string | null;
   before: string | null;
   after: string | null;
+  /**
+   * What the account's scripts can read together (@hermod/sieve SCRIPT_INPUTS bits; every bit for a
+   * script compiled before they were recorded).
+   */
+  inputs: number;
 }
+
+let defaultAfterInputs: number | undefined;
+const defaultInputs = (): number => {
+  defaultAfterInputs ??= compiledInputs(deserializeCompiled(defaultAfterScript()));
+  return defaultAfterInputs;
+};
 
 /**
  * loadDeliveryScripts' first query, over the account ids in the bigint[] parameter `param` (such as
@@ -311,11 +329,17 @@ export interface DeliveryScriptDigests {
  * the rows to resolveDeliveryScripts.
  */
 export const deliveryScriptDigestsSql = (param: string): string =>
-  `SELECT a.id, a.address, a.domain,
-       (SELECT compiled_digest FROM sieve_scripts s WHERE s.account_id = a.id AND s.active) AS personal,
-       (SELECT compiled_digest FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'before') AS before,
-       (SELECT compiled_digest FROM sieve_global_scripts g WHERE g.domain = a.domain AND g.phase = 'after') AS after
-     FROM accounts a WHERE a.id = ANY(${param}::bigint[])`;
+  `SELECT a.id, a.address, a.domain, p.compiled_digest AS personal, b.compiled_digest AS before,
+          f.compiled_digest AS after,
+          CASE WHEN p.compiled_digest IS NULL THEN 0 ELSE COALESCE(p.inputs, ${ALL_SCRIPT_INPUTS}) END
+          | CASE WHEN b.compiled_digest IS NULL THEN 0 ELSE COALESCE(b.inputs, ${ALL_SCRIPT_INPUTS}) END
+          | CASE WHEN f.compiled_digest IS NULL THEN ${defaultInputs()} ELSE COALESCE(f.inputs, ${ALL_SCRIPT_INPUTS}) END
+            AS inputs
+     FROM accounts a
+     LEFT JOIN sieve_scripts p ON p.account_id = a.id AND p.active
+     LEFT JOIN sieve_global_scripts b ON b.domain = a.domain AND b.phase = 'before'
+     LEFT JOIN sieve_global_scripts f ON f.domain = a.domain AND f.phase = 'after'
+     WHERE a.id = ANY(${param}::bigint[])`;
 
 /** loadDeliveryScripts from digest rows already read (deliveryScriptDigestsSql). */
 export async function resolveDeliveryScripts<T = never>(
@@ -376,4 +400,43 @@ export async function resolveDeliveryScripts<T = never>(
     });
   }
   return out;
+}
+
+/**
+ * Records the inputs of scripts compiled before they were (migration 086: until then delivery reads
+ * everything for them), from their compiled forms, a page at a time; a script replaced meanwhile
+ * (another digest) and a form that cannot be read are left as they are. Returns how many it updated.
+ */
+export async function recordMissingScriptInputs(db: Queryable): Promise<number> {
+  let updated = 0;
+  const tables = [
+    { table: 'sieve_scripts', owner: 'account_id::text' },
+    { table: 'sieve_global_scripts', owner: 'domain' },
+  ] as const;
+  for (const { table, owner } of tables) {
+    let after = ['', ''];
+    for (;;) {
+      const { rows } = await db.query<{ owner: string; name: string; compiled: string; digest: string }>(
+        `SELECT ${owner} AS owner, name, compiled, compiled_digest AS digest FROM ${table}
+          WHERE inputs IS NULL AND (${owner}, name) > ($1, $2) ORDER BY ${owner}, name LIMIT 200`,
+        after,
+      );
+      for (const r of rows) {
+        let compiled: string;
+        try {
+          compiled = serializeCompiled(withInputs(deserializeCompiled(r.compiled)));
+        } catch {
+          continue;
+        }
+        const { rowCount } = await db.query(
+          `UPDATE ${table} SET compiled = $4 WHERE ${owner} = $1 AND name = $2 AND compiled_digest = $3`,
+          [r.owner, r.name, r.digest, compiled],
+        );
+        updated += rowCount ?? 0;
+      }
+      if (rows.length < 200) break;
+      after = [rows.at(-1)!.owner, rows.at(-1)!.name];
+    }
+  }
+  return updated;
 }

@@ -12,6 +12,7 @@ import {
 import { defaultRegistry } from './definitions.js';
 import { ihaveAvailable } from './ext/environment.js';
 import { SIEVE_EXTENSIONS } from './extensions.js';
+import { scriptInputs } from './inputs.js';
 import { type Arg, type ParsedNode, parseSieve } from './parser.js';
 import type { CompiledScript, CompileOptions, CompileResult, SieveError } from './types.js';
 
@@ -56,6 +57,8 @@ export function compileWith(registry: Registry, source: string, options: Compile
     };
   const script: CompiledScript = {
     format: 'hermod-sieve/1',
+    // Right after format: the stored text starts with it (a generated column reads it there).
+    inputs: scriptInputs(result.body, session.includes),
     requires: result.requires,
     body: result.body,
     includes: session.includes,

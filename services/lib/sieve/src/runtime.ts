@@ -56,7 +56,9 @@ export class MessageState {
     this.body = parts.body;
   }
   get size(): number {
-    return this.edited ? Buffer.byteLength(this.text(), 'latin1') : this.source.raw.length;
+    return this.edited
+      ? Buffer.byteLength(this.text(), 'latin1')
+      : (this.source.size ?? this.source.raw.length);
   }
   text(): string {
     return `${this.headers.map((h) => `${h.name}:${h.raw}\r\n`).join('')}\r\n${this.body}`;

@@ -32,6 +32,11 @@ export interface CompileOptions {
 /** The compiled form of a script: opaque to callers; store it with serializeCompiled. */
 export interface CompiledScript {
   readonly format: 'hermod-sieve/1';
+  /**
+   * What the script can read (SCRIPT_INPUTS bits, see inputs.ts), so that a delivery reads only that;
+   * absent in forms compiled before it existed, which count as reading everything (compiledInputs).
+   */
+  readonly inputs?: number;
   readonly requires: string[];
   /** Internal tree; not part of the public contract. */
   readonly body: unknown;
@@ -44,8 +49,14 @@ export type CompileResult =
 
 /** The message under evaluation. */
 export interface SieveMessage {
-  /** The whole message as received (headers and body, CRLF or LF line ends). */
+  /**
+   * The message as received (headers and body, CRLF or LF line ends); the header section alone (up to
+   * and with the blank line) is enough for a script whose inputs (compiledInputs) do not include
+   * SCRIPT_INPUTS.message.
+   */
   raw: Buffer;
+  /** The whole message's size in bytes (the size test) when raw holds only its header; default raw's length. */
+  size?: number;
   /** Envelope (RFC 5321) sender; '' for the null sender `<>`. */
   envelopeFrom: string;
   /** Envelope recipient this evaluation is for (the final, possibly subaddressed, address). */

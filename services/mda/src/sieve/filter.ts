@@ -2,10 +2,14 @@ import type { PoolClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import {
   bodyChunksSql,
+  bodyHeaderChunksSql,
   createMailbox,
   findMailbox,
+  findMailboxesFor,
   isValidMailboxName,
   joinBodyChunks,
+  listMailboxesOf,
+  type MailboxLookup,
   type MailboxRef,
   resolveMailbox,
 } from '@hermod/mail-store';
@@ -13,6 +17,7 @@ import {
   type CompiledScript,
   deserializeCompiled,
   runSieveScripts,
+  SCRIPT_INPUTS,
   type SieveAction,
   type SieveResult,
 } from '@hermod/sieve';
@@ -59,6 +64,8 @@ export interface FilterInput {
   rcptIndex: number;
   accountId: number;
   bodyId: number;
+  /** The message's size (the size test, when only its header section is read). */
+  size: number;
   /** Routing's target (INBOX, or the mailbox a route names): where keep files the message. */
   mailboxTarget: string;
 }
@@ -191,10 +198,14 @@ async function fileintoTarget(
 /** What the filters of a batch read before they run: one row of filterReadSql. */
 export interface FilterRead {
   scripts: DeliveryScriptDigests[];
-  envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string; spam: boolean }>;
-  known_mailboxes: Array<{ accountId: number; id: number; name: string; specialUse: string | null }>;
+  /** The batch's spool messages our MX judged spam (envelope placement junk): spamtest 10. */
+  junk: string[];
+  /** The envelopes of the recipients whose scripts read them (SCRIPT_INPUTS.envelope). */
+  envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string }>;
   /** The chunks' bodies and lengths, in order, and the chunks themselves end to end: one bytea
-   * (an array of bytea would be parsed character by character). */
+   * (an array of bytea would be parsed character by character). A message comes whole when one of
+   * its recipients' scripts reads the body, its header section alone when they read header fields
+   * only, not at all when they read neither. */
   body_ids: Array<number | string> | null;
   body_lengths: number[] | null;
   body_data: Buffer | null;
@@ -202,31 +213,41 @@ export interface FilterRead {
 
 /**
  * The filters' reads for a batch as one SELECT of one row (FilterRead), over SQL expressions of the
- * recipients' accounts (bigint[]), spool ids (uuid[]) and recipient indexes (int[]) given as
- * parameters, and their bodies' ids (a bigint[] expression): script digests, envelopes, the accounts'
- * mailboxes, the bodies' chunks in order.
+ * recipients' accounts (bigint[], distinct), and per recipient its spool id (uuid[]), recipient index
+ * (int[]) and account (bigint[]) given as parameters: script digests with what the scripts read
+ * (their inputs, recorded at compile time), and only that of the envelopes and the messages (whole,
+ * header section, or nothing). The accounts' mailboxes are not read here: fileinto's are looked up
+ * for the batch after its scripts ran (lookupFileintoTargets), only those named.
  */
 export const filterReadSql = (p: {
   accountIds: string;
   spoolIds: string;
   rcptIndexes: string;
-  bodyIds: string;
-}): string => `SELECT
-       (SELECT COALESCE(json_agg(d), '[]') FROM (${deliveryScriptDigestsSql(p.accountIds)}) d) AS scripts,
-       (SELECT COALESCE(json_agg(json_build_object('spoolId', r.spool_id, 'idx', r.rcpt_index,
-                 'mailFrom', s.mail_from, 'address', r.address,
-                 'spam', COALESCE(s.envelope->>'placement' = 'junk', false))), '[]')
-          FROM unnest(${p.spoolIds}::uuid[], ${p.rcptIndexes}::int[]) AS k(spool_id, idx)
-          JOIN spool_recipients r ON r.spool_id = k.spool_id AND r.rcpt_index = k.idx
-          JOIN spool_messages s ON s.id = r.spool_id) AS envelopes,
-       (SELECT COALESCE(json_agg(json_build_object('accountId', account_id, 'id', id, 'name', name,
-                 'specialUse', special_use) ORDER BY name), '[]')
-          FROM mailboxes WHERE account_id = ANY(${p.accountIds}::bigint[])) AS known_mailboxes,
+  recipientAccounts: string;
+}): string => `WITH d AS (${deliveryScriptDigestsSql(p.accountIds)}),
+     r AS MATERIALIZED (
+       SELECT k.spool_id, k.idx, s.body_id, s.mail_from, s.envelope->>'placement' = 'junk' AS junk, d.inputs
+       FROM unnest(${p.spoolIds}::uuid[], ${p.rcptIndexes}::int[], ${p.recipientAccounts}::bigint[])
+         AS k(spool_id, idx, account_id)
+       JOIN spool_messages s ON s.id = k.spool_id
+       JOIN d ON d.id = k.account_id),
+     need AS MATERIALIZED (SELECT body_id, bit_or(inputs) AS inputs FROM r GROUP BY body_id)
+   SELECT
+       (SELECT COALESCE(json_agg(d), '[]') FROM d) AS scripts,
+       (SELECT COALESCE(array_agg(DISTINCT spool_id), '{}') FROM r WHERE junk) AS junk,
+       (SELECT COALESCE(json_agg(json_build_object('spoolId', r.spool_id, 'idx', r.idx,
+                 'mailFrom', r.mail_from, 'address', sr.address)), '[]')
+          FROM r JOIN spool_recipients sr ON sr.spool_id = r.spool_id AND sr.rcpt_index = r.idx
+          WHERE r.inputs & ${SCRIPT_INPUTS.envelope} <> 0) AS envelopes,
        c.body_ids, c.body_lengths, c.body_data
      FROM (SELECT array_agg(b.body_id ORDER BY b.body_id, b.seq) AS body_ids,
                   array_agg(length(b.data) ORDER BY b.body_id, b.seq) AS body_lengths,
                   string_agg(b.data, ''::bytea ORDER BY b.body_id, b.seq) AS body_data
-           FROM (${bodyChunksSql(`(${p.bodyIds})`)}) b) c`;
+           FROM ((${bodyChunksSql(`(SELECT array_agg(body_id) FROM need WHERE inputs & ${SCRIPT_INPUTS.message} <> 0)`)})
+                 UNION ALL
+                 (${bodyHeaderChunksSql(
+                   `(SELECT array_agg(body_id) FROM need WHERE inputs & ${SCRIPT_INPUTS.message | SCRIPT_INPUTS.header} = ${SCRIPT_INPUTS.header})`,
+                 )})) b) c`;
 
 /**
  * Runs the filters (domain before, the user's active script, domain after) of every recipient that
@@ -256,12 +277,12 @@ export async function filterRecipients(
     given ??
     (
       await client.query<FilterRead>({
-        text: filterReadSql({ accountIds: '$1', spoolIds: '$2', rcptIndexes: '$3', bodyIds: '$4::bigint[]' }),
+        text: filterReadSql({ accountIds: '$1', spoolIds: '$2', rcptIndexes: '$3', recipientAccounts: '$4' }),
         values: [
           accountIds,
           items.map((i) => i.spoolId),
           items.map((i) => i.rcptIndex),
-          [...new Set(items.map((i) => i.bodyId))],
+          items.map((i) => i.accountId),
         ],
       })
     ).rows[0]!;
@@ -277,19 +298,21 @@ export async function filterRecipients(
       return { bodyId: Number(bodyId), data: bodyData.subarray(at - length, at) };
     }),
   );
-  const mailboxesOf = new Map<number, KnownMailbox[]>();
-  for (const { accountId, ...box } of read.known_mailboxes) {
-    const list = mailboxesOf.get(accountId) ?? [];
-    list.push(box);
-    mailboxesOf.set(accountId, list);
-  }
-  const knownOf = async (accountId: number) => mailboxesOf.get(accountId) ?? [];
+  // An account's mailbox list (mailbox tests, a fileinto the batch lookup did not find) is read when
+  // a script needs it, for all the batch's accounts in one statement.
+  let mailboxesOf: Promise<Map<number, KnownMailbox[]>> | undefined;
+  const knownOf = async (accountId: number) => {
+    mailboxesOf ??= listMailboxesOf(client, accountIds);
+    return (await mailboxesOf).get(accountId) ?? [];
+  };
+  const junk = new Set(read.junk);
   const filtered = items.filter((i) => scripts.has(i.accountId));
   const envelope = new Map(read.envelopes.map((e) => [`${e.spoolId}/${e.idx}`, e]));
   // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
   // keep targets the batch resolved already are known.
   const mailboxes = new Map<string, Promise<MailboxRef>>();
   for (const [key, box] of knownKeepTargets) mailboxes.set(`keep\u0000${key}`, Promise.resolve(box));
+  const runs: Array<{ context: RunContext; result: SieveResult; ns: bigint }> = [];
   for (const item of filtered) {
     const started = process.hrtime.bigint();
     const account = scripts.get(item.accountId)!;
@@ -302,10 +325,11 @@ export async function filterRecipients(
       item,
       account,
       raw,
+      size: item.size,
       fields: headerFields(raw),
       envelopeFrom: env?.mailFrom ?? '',
       envelopeTo: env?.address ?? account.address,
-      mxJudgedSpam: env?.spam ?? false,
+      mxJudgedSpam: junk.has(item.spoolId),
       known: () => knownOf(item.accountId),
       mailbox: (key, find) => {
         let found = mailboxes.get(key);
@@ -344,10 +368,51 @@ export async function filterRecipients(
         'sieve script failed; message kept',
       );
     }
-    out.set(item.key, await applyActions(context, result));
-    options.metrics?.seconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    runs.push({ context, result, ns: process.hrtime.bigint() - started });
+  }
+  await lookupFileintoTargets(client, runs, mailboxes);
+  for (const { context, result, ns } of runs) {
+    const started = process.hrtime.bigint();
+    out.set(context.item.key, await applyActions(context, result));
+    options.metrics?.seconds.observe(Number(ns + process.hrtime.bigint() - started) / 1e9);
   }
   return out;
+}
+
+/** The batch's key of a fileinto's mailbox (RunContext.mailbox). */
+const fileintoKey = (item: FilterInput, action: Extract<SieveAction, { kind: 'fileinto' }>): string =>
+  `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`;
+
+/**
+ * The mailboxes the batch's runs file into, looked up in one statement (by mailbox id, special use,
+ * name: fileintoTarget's order) once every script ran, rather than a list of every account's
+ * mailboxes before; what it does not find (a mailbox to create, or to keep instead) is settled per
+ * action by fileintoTarget.
+ */
+async function lookupFileintoTargets(
+  client: PoolClient,
+  runs: ReadonlyArray<{ context: RunContext; result: SieveResult }>,
+  mailboxes: Map<string, Promise<MailboxRef>>,
+): Promise<void> {
+  const wanted = new Map<string, MailboxLookup>();
+  for (const { context, result } of runs)
+    for (const action of result.actions) {
+      if (action.kind !== 'fileinto') continue;
+      const key = fileintoKey(context.item, action);
+      if (mailboxes.has(key) || wanted.has(key)) continue;
+      wanted.set(key, {
+        accountId: context.item.accountId,
+        ...(action.mailboxId && /^\d{1,15}$/.test(action.mailboxId) ? { id: Number(action.mailboxId) } : {}),
+        ...(action.specialUse ? { specialUse: action.specialUse } : {}),
+        name: normaliseMailbox(action.mailbox),
+      });
+    }
+  if (wanted.size === 0) return;
+  const found = await findMailboxesFor(client, [...wanted.values()]);
+  [...wanted.keys()].forEach((key, i) => {
+    const box = found[i];
+    if (box) mailboxes.set(key, Promise.resolve(box));
+  });
 }
 
 /** One recipient's filter run: what the scripts see and what applying their actions needs. */
@@ -357,7 +422,10 @@ interface RunContext {
   logger: Logger;
   item: FilterInput;
   account: DeliveryScripts<CompiledScript>;
+  /** The message, or its header section when the scripts read no more (compiledInputs). */
   raw: Buffer;
+  /** The whole message's size. */
+  size: number;
   /** The message's header fields (headerFields), read once for the run and its actions. */
   fields: ReturnType<typeof headerFields>;
   envelopeFrom: string;
@@ -371,14 +439,14 @@ interface RunContext {
 }
 
 async function run(
-  { client, options, account, raw, fields, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
+  { client, options, account, raw, size, fields, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
   now: Date,
 ): Promise<SieveResult> {
   const list = [account.before, account.personal, account.after].filter((s) => s !== undefined).map(compiled);
   const spam = spamTestOf(fields, mxJudgedSpam);
   return runSieveScripts(
     list,
-    { raw, envelopeFrom, envelopeTo },
+    { raw, size, envelopeFrom, envelopeTo },
     {
       now,
       domain: account.domain,
@@ -433,10 +501,8 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
         break;
       case 'fileinto':
         addCopy(
-          await mailbox(
-            `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`,
-            async () =>
-              fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, await known()),
+          await mailbox(fileintoKey(item, action), async () =>
+            fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, await known()),
           ),
           action.flags,
         );
