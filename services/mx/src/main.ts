@@ -24,6 +24,8 @@ import {
 import {
   cachedValidator,
   createProxyListener,
+  PHASE_HISTOGRAM,
+  phaseObserver,
   postmasterAddress,
   RecipientCache,
   RecipientRoutes,
@@ -82,9 +84,23 @@ runMain('mx', async () => {
   );
   shutdown.register('routing-changes', () => routingChanges.stop());
 
+  // Where a message waits (debug figures; bench/accept-phases.ts prints them).
+  const phases = phaseObserver(
+    new Histogram({
+      name: 'hermod_mx_phase_seconds',
+      labelNames: ['phase'],
+      ...PHASE_HISTOGRAM,
+      buckets: [...PHASE_HISTOGRAM.buckets],
+      registers: [registry],
+    }),
+  );
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MX_ACCEPT_TRANSACTIONS,
+    onWrite: (waited, writeSeconds) => {
+      for (const s of waited) phases('commit-queue', s);
+      phases('commit-write', writeSeconds);
+    },
     afterCommit: handOverAccepted(
       js,
       (error, spoolIds) =>
@@ -195,6 +211,7 @@ runMain('mx', async () => {
         buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
         registers: [registry],
       }),
+      phases,
       rejections,
       policyMatches: new Counter({
         name: 'hermod_mx_policy_matches_total',

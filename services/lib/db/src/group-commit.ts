@@ -1,5 +1,7 @@
 interface Waiting<T> {
   item: T;
+  /** process.hrtime.bigint() when submitted. */
+  at: bigint;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -29,12 +31,17 @@ export class GroupCommitter<T> {
        * turn, and then share one write (one round trip, one WAL flush) instead of one each.
        */
       sameTurn?: boolean;
+      /**
+       * Timing of each write that succeeded: how long its items had waited for it to start (seconds,
+       * one per item) and how long the write took.
+       */
+      onWrite?: (waited: number[], writeSeconds: number) => void;
     },
   ) {}
 
   submit(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, at: process.hrtime.bigint(), resolve, reject });
       if (!this.options.sameTurn) this.pump();
       else if (!this.pumpScheduled) {
         this.pumpScheduled = true;
@@ -59,7 +66,12 @@ export class GroupCommitter<T> {
 
   private async commit(batch: Waiting<T>[]): Promise<void> {
     try {
+      const started = process.hrtime.bigint();
       await this.write(batch.map((w) => w.item));
+      this.options.onWrite?.(
+        batch.map((w) => Number(started - w.at) / 1e9),
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
       for (const w of batch) w.resolve();
     } catch (error) {
       if (batch.length === 1) {

@@ -15,6 +15,7 @@ import {
 } from './disposition.js';
 import { drainStream } from './drain-stream.js';
 import { messageTooBig } from './envelope-rules.js';
+import type { ObservePhase } from './phase-timing.js';
 import {
   BareLineEndingError,
   type HeaderSummary,
@@ -63,6 +64,8 @@ export interface AcceptPipeline<V> {
     messages: { inc(labels: { outcome: string }): void };
     acceptSeconds: { observe(seconds: number): void };
   };
+  /** Observes the parts of DATA (receive, check, decide, commit): where a transaction waits. */
+  phases?: ObservePhase;
   recipientRoutes: RecipientRoutes;
   /** Makes the message durable (group commit); resolves once committed. */
   accept(input: ReplayableAccept): Promise<void>;
@@ -114,8 +117,16 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
   const tracer = `hermod.${hooks.service}`;
   const spanName = `${hooks.service}.accept`;
   const { metrics, logger } = hooks;
+  const observe = hooks.phases;
   return (stream, session, callback) => {
     const started = process.hrtime.bigint();
+    let mark = started;
+    const phase = (name: 'receive' | 'check' | 'decide' | 'commit') => {
+      if (!observe) return;
+      const now = process.hrtime.bigint();
+      observe(name, Number(now - mark) / 1e9);
+      mark = now;
+    };
     const spoolId = randomUUID();
     const body = new SpooledBody(hooks.maxMessageBytes + 64 * 1024);
     const recipients = session.envelope.rcptTo;
@@ -152,6 +163,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
       })
         .then(async (prepared) => {
           await drainStream(stream as Readable);
+          phase('receive');
           if ((stream as { sizeExceeded?: boolean }).sizeExceeded || body.overLimit) {
             hooks.refused(session, 'size', { code: 552 });
             throw messageTooBig(hooks.maxMessageBytes);
@@ -160,6 +172,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           if (checked) await checked;
           await body.end();
           const scanned = scan ? await scan.disposition(() => body.source()) : acceptDisposition;
+          phase('check');
           let verdict: V | undefined;
           let disposed: Disposition = acceptDisposition;
           if (scanned.action === 'accept') {
@@ -168,6 +181,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
               : undefined;
             if (verdict !== undefined && hooks.dispose) disposed = hooks.dispose(verdict);
           }
+          phase('decide');
           const final = scanned.action === 'accept' ? disposed : scanned;
           if (final.action === 'reject' || final.action === 'tempfail') throw refusalOf(final);
           // Fields of the dispositions go first, before the service's own (mx: authentication, spam).
@@ -234,6 +248,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
                 ? () => storedBody(body.source(), verdict)
                 : () => body.source(),
           });
+          phase('commit');
           await body.discard();
           const fields: Record<string, unknown> = {
             sessionId: session.id,

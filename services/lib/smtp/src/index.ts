@@ -22,6 +22,13 @@ export {
 } from './envelope-rules.js';
 export { headerAddresses } from './header-addresses.js';
 export { type DecodeBearer, registerOauthBearer } from './oauthbearer-mechanism.js';
+export {
+  type ObservePhase,
+  PHASE_HISTOGRAM,
+  phaseObserver,
+  type SmtpPhase,
+  timeSmtpHooks,
+} from './phase-timing.js';
 export { applyPolicyRules, type PolicyInput, type PolicyOutcome } from './policy-rules.js';
 export {
   BareLineEndingError,
