@@ -89,12 +89,13 @@ const opsPort = platform.hermod.services.get(service)!.options.opsPort;
 const pgCounters = async () => {
   const { rows } = await platform.hermod.db.pool.query<Record<string, string>>(
     `SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits,
-            wal_bytes AS bytes, wal_sync AS syncs, wal_sync_time AS "syncMs" FROM pg_stat_wal`,
+            wal_bytes AS bytes, wal_fpi AS fpi, wal_sync AS syncs, wal_sync_time AS "syncMs" FROM pg_stat_wal`,
   );
   const row = rows[0]!;
   return {
     commits: Number(row.commits),
     bytes: Number(row.bytes),
+    fpi: Number(row.fpi),
     syncs: Number(row.syncs),
     syncMs: Number(row.syncMs),
   };
@@ -148,12 +149,12 @@ try {
       cpuPerThousand(cpu, cpuByComponent(), messages, [service, 'routing', 'mda', 'postgres', 'nats-server']),
     );
     const pgAfter = await pgCounters();
-    const perThousand = (key: 'commits' | 'bytes' | 'syncs' | 'syncMs') =>
+    const perThousand = (key: 'commits' | 'bytes' | 'fpi' | 'syncs' | 'syncMs') =>
       (pgAfter[key] - pgBefore[key]) / (messages / 1000);
     console.log(
       `\n${service} round ${round}: ${messages} messages, accepted ${load.perSecond.toFixed(0)} msg/s; per 1,000 messages ` +
         `${perThousand('commits').toFixed(0)} commits, ${perThousand('syncs').toFixed(0)} WAL flushes, ` +
-        `${(perThousand('bytes') / 1e6).toFixed(1)} MB of WAL; a WAL flush takes ` +
+        `${(perThousand('bytes') / 1e6).toFixed(1)} MB of WAL (${perThousand('fpi').toFixed(0)} full-page images); a WAL flush takes ` +
         `${((pgAfter.syncMs - pgBefore.syncMs) / (pgAfter.syncs - pgBefore.syncs)).toFixed(2)} ms`,
     );
     console.log(`CPU s per 1,000 messages: ${cpuText}`);
