@@ -1,7 +1,9 @@
+import { performance } from 'node:perf_hooks';
+
 interface Waiting<T> {
   item: T;
-  /** process.hrtime.bigint() when submitted. */
-  at: bigint;
+  /** performance.now() when submitted, when the write is timed (onWrite). */
+  at: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -41,7 +43,7 @@ export class GroupCommitter<T> {
 
   submit(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, at: process.hrtime.bigint(), resolve, reject });
+      this.queue.push({ item, at: this.options.onWrite ? performance.now() : 0, resolve, reject });
       if (!this.options.sameTurn) this.pump();
       else if (!this.pumpScheduled) {
         this.pumpScheduled = true;
@@ -66,11 +68,11 @@ export class GroupCommitter<T> {
 
   private async commit(batch: Waiting<T>[]): Promise<void> {
     try {
-      const started = process.hrtime.bigint();
+      const started = this.options.onWrite ? performance.now() : 0;
       await this.write(batch.map((w) => w.item));
       this.options.onWrite?.(
-        batch.map((w) => Number(started - w.at) / 1e9),
-        Number(process.hrtime.bigint() - started) / 1e9,
+        batch.map((w) => (started - w.at) / 1000),
+        (performance.now() - started) / 1000,
       );
       for (const w of batch) w.resolve();
     } catch (error) {

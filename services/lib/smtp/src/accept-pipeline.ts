@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Logger } from '@hermod/logging';
 import type { ReplayableAccept } from '@hermod/spool';
@@ -120,11 +121,11 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
   const observe = hooks.phases;
   return (stream, session, callback) => {
     const started = process.hrtime.bigint();
-    let mark = started;
+    let mark = observe ? performance.now() : 0;
     const phase = (name: 'receive' | 'check' | 'decide' | 'commit') => {
       if (!observe) return;
-      const now = process.hrtime.bigint();
-      observe(name, Number(now - mark) / 1e9);
+      const now = performance.now();
+      observe(name, (now - mark) / 1000);
       mark = now;
     };
     const spoolId = randomUUID();

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 
 /**
@@ -28,7 +29,7 @@ export const PHASE_HISTOGRAM = {
 
 export type ObservePhase = (phase: SmtpPhase, seconds: number) => void;
 
-const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
+const seconds = (since: number) => (performance.now() - since) / 1000;
 
 /**
  * Wraps the MAIL, RCPT and DATA hooks so that each reply's wait and the client's turnaround are
@@ -39,19 +40,19 @@ export function timeSmtpHooks(
   observe: ObservePhase,
 ): Pick<SMTPServerOptions, 'onMailFrom' | 'onRcptTo' | 'onData'> {
   // The time of our last reply in each session (smtp-server keeps one session object per connection).
-  const replied = new WeakMap<SMTPServerSession, bigint>();
+  const replied = new WeakMap<SMTPServerSession, number>();
   const timed = <A, C extends (...args: never[]) => void>(
     phase: SmtpPhase,
     hook: ((arg: A, session: SMTPServerSession, callback: C) => void) | undefined,
   ) =>
     hook &&
     ((arg: A, session: SMTPServerSession, callback: C) => {
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       const last = replied.get(session);
-      if (last !== undefined) observe('client', Number(started - last) / 1e9);
+      if (last !== undefined) observe('client', (started - last) / 1000);
       hook(arg, session, ((...args: never[]) => {
         observe(phase, seconds(started));
-        replied.set(session, process.hrtime.bigint());
+        replied.set(session, performance.now());
         callback(...args);
       }) as C);
     });
