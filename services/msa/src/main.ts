@@ -28,8 +28,9 @@ import {
 } from '@hermod/service-runtime';
 import {
   cachedValidator,
+  commitPhases,
   createProxyListener,
-  PHASE_HISTOGRAM,
+  phaseHistogramOptions,
   phaseObserver,
   postmasterAddress,
   RecipientCache,
@@ -101,23 +102,12 @@ runMain('msa', async () => {
     { connected },
   );
   // Where a submission waits (debug figures; bench/accept-phases.ts prints them).
-  const phases = phaseObserver(
-    new Histogram({
-      name: 'hermod_msa_phase_seconds',
-      labelNames: ['phase'],
-      ...PHASE_HISTOGRAM,
-      buckets: [...PHASE_HISTOGRAM.buckets],
-      registers: [registry],
-    }),
-  );
+  const phases = phaseObserver(new Histogram({ ...phaseHistogramOptions('msa'), registers: [registry] }));
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MSA_ACCEPT_TRANSACTIONS,
     afterCommit: handOver,
-    onWrite: (waited, writeSeconds) => {
-      for (const s of waited) phases('commit-queue', s);
-      phases('commit-write', writeSeconds);
-    },
+    onWrite: commitPhases(phases),
   });
   const accounts = new AccountStore(pool);
   const loginThrottle = new LoginThrottle(

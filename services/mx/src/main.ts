@@ -23,8 +23,9 @@ import {
 } from '@hermod/service-runtime';
 import {
   cachedValidator,
+  commitPhases,
   createProxyListener,
-  PHASE_HISTOGRAM,
+  phaseHistogramOptions,
   phaseObserver,
   postmasterAddress,
   RecipientCache,
@@ -85,22 +86,11 @@ runMain('mx', async () => {
   shutdown.register('routing-changes', () => routingChanges.stop());
 
   // Where a message waits (debug figures; bench/accept-phases.ts prints them).
-  const phases = phaseObserver(
-    new Histogram({
-      name: 'hermod_mx_phase_seconds',
-      labelNames: ['phase'],
-      ...PHASE_HISTOGRAM,
-      buckets: [...PHASE_HISTOGRAM.buckets],
-      registers: [registry],
-    }),
-  );
+  const phases = phaseObserver(new Histogram({ ...phaseHistogramOptions('mx'), registers: [registry] }));
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MX_ACCEPT_TRANSACTIONS,
-    onWrite: (waited, writeSeconds) => {
-      for (const s of waited) phases('commit-queue', s);
-      phases('commit-write', writeSeconds);
-    },
+    onWrite: commitPhases(phases),
     afterCommit: handOverAccepted(
       js,
       (error, spoolIds) =>

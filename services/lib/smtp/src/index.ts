@@ -23,8 +23,9 @@ export {
 export { headerAddresses } from './header-addresses.js';
 export { type DecodeBearer, registerOauthBearer } from './oauthbearer-mechanism.js';
 export {
+  commitPhases,
   type ObservePhase,
-  PHASE_HISTOGRAM,
+  phaseHistogramOptions,
   phaseObserver,
   type SmtpPhase,
   timeSmtpHooks,

@@ -21,11 +21,15 @@ export type SmtpPhase =
   | 'commit-queue'
   | 'commit-write';
 
-/** The buckets and help text of hermod_<service>_phase_seconds (msa and mx build it in main.ts). */
-export const PHASE_HISTOGRAM = {
-  help: 'Where an SMTP transaction waits: client turnaround, MAIL, RCPT, DATA and its parts (receive, check, decide, commit; commit-queue and commit-write from the accept batcher)',
-  buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
-} as const;
+/** The options of hermod_<service>_phase_seconds (a prom-client Histogram msa and mx build in main.ts). */
+export function phaseHistogramOptions(service: 'msa' | 'mx') {
+  return {
+    name: `hermod_${service}_phase_seconds`,
+    help: 'Where an SMTP transaction waits: client turnaround, MAIL, RCPT, DATA and its parts (receive, check, decide, commit; commit-queue and commit-write from the accept batcher)',
+    labelNames: ['phase'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+  };
+}
 
 export type ObservePhase = (phase: SmtpPhase, seconds: number) => void;
 
@@ -78,5 +82,13 @@ export function phaseObserver(histogram: {
       children.set(phase, child);
     }
     child.observe(value);
+  };
+}
+
+/** The accept batcher's onWrite as phases: each message's wait for a write, and each write. */
+export function commitPhases(observe: ObservePhase): (waited: number[], writeSeconds: number) => void {
+  return (waited, writeSeconds) => {
+    for (const seconds of waited) observe('commit-queue', seconds);
+    observe('commit-write', writeSeconds);
   };
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SMTPServerSession } from 'smtp-server';
-import { phaseObserver, type SmtpPhase, timeSmtpHooks } from '../src/index.js';
+import { commitPhases, phaseObserver, type SmtpPhase, timeSmtpHooks } from '../src/index.js';
 
 test('MAIL, RCPT and DATA are timed to their replies, the turnaround between them per session', async () => {
   const observed: Array<[SmtpPhase, number]> = [];
@@ -58,5 +58,15 @@ test('phaseObserver looks up each phase label once', () => {
     ['commit', 0.01],
     ['commit', 0.02],
     ['client', 0.001],
+  ]);
+});
+
+test('commitPhases: one commit-queue per message of a write, one commit-write per write', () => {
+  const observed: Array<[SmtpPhase, number]> = [];
+  commitPhases((phase, seconds) => observed.push([phase, seconds]))([0.001, 0.002], 0.005);
+  assert.deepEqual(observed, [
+    ['commit-queue', 0.001],
+    ['commit-queue', 0.002],
+    ['commit-write', 0.005],
   ]);
 });
