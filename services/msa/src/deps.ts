@@ -3,7 +3,7 @@ import type { Pool } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { PolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
-import type { BodyScan, RecipientRoutes, RecordRefusal } from '@hermod/smtp';
+import type { BodyScan, ObservePhase, RecipientRoutes, RecordRefusal } from '@hermod/smtp';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { Counter, Histogram } from 'prom-client';
 import type { SMTPServerSession } from 'smtp-server';
@@ -48,6 +48,8 @@ export interface MsaDeps {
   metrics: {
     messages: Counter<'outcome'>;
     acceptSeconds: Histogram;
+    /** Where a transaction waits, per phase (timeSmtpHooks, the accept pipeline, the accept batcher). */
+    phases: ObservePhase;
     authFailures: Counter;
   };
 }

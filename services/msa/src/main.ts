@@ -28,7 +28,10 @@ import {
 } from '@hermod/service-runtime';
 import {
   cachedValidator,
+  commitPhases,
   createProxyListener,
+  phaseHistogramOptions,
+  phaseObserver,
   postmasterAddress,
   RecipientCache,
   RecipientRoutes,
@@ -98,10 +101,13 @@ runMain('msa', async () => {
       logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
     { connected },
   );
+  // Where a submission waits (debug figures; bench/accept-phases.ts prints them).
+  const phases = phaseObserver(new Histogram({ ...phaseHistogramOptions('msa'), registers: [registry] }));
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MSA_ACCEPT_TRANSACTIONS,
     afterCommit: handOver,
+    onWrite: commitPhases(phases),
   });
   const accounts = new AccountStore(pool);
   const loginThrottle = new LoginThrottle(
@@ -212,6 +218,7 @@ runMain('msa', async () => {
         buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
         registers: [registry],
       }),
+      phases,
       authFailures: new Counter({
         name: 'hermod_msa_auth_failures_total',
         help: 'Failed AUTH attempts',

@@ -1,6 +1,6 @@
 import { decodeBearerResponse } from '@hermod/accounts';
 import type { ServerTls } from '@hermod/service-runtime';
-import { type LibraryRefusal, libraryRefusalReason, registerOauthBearer } from '@hermod/smtp';
+import { type LibraryRefusal, libraryRefusalReason, registerOauthBearer, timeSmtpHooks } from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from './deps.js';
 import { onAuth } from './hooks/on-auth.js';
@@ -52,9 +52,10 @@ export function createSubmissionServers(
       const user = session.user as SessionUser | undefined;
       if (user) deps.limits.closeSession(user.accountId);
     },
-    onMailFrom: onMailFrom(deps),
-    onRcptTo: onRcptTo(deps),
-    onData: onData(deps),
+    ...timeSmtpHooks(
+      { onMailFrom: onMailFrom(deps), onRcptTo: onRcptTo(deps), onData: onData(deps) },
+      deps.metrics.phases,
+    ),
   };
   const starttls = new SMTPServer({ ...common, secure: false });
   const implicitTls = new SMTPServer({ ...common, secure: true });

@@ -4,6 +4,7 @@ import type { Logger } from '@hermod/logging';
 import type { PolicySet } from '@hermod/policy-rules';
 import type {
   BodyScan,
+  ObservePhase,
   QuarantineRequest,
   RecipientRoutes,
   RecordRefusal,
@@ -45,6 +46,8 @@ export interface MxDeps {
   metrics: {
     messages: Counter<'outcome'>;
     acceptSeconds: Histogram;
+    /** Where a transaction waits, per phase (timeSmtpHooks, the accept pipeline, the accept batcher). */
+    phases: ObservePhase;
     rejections: Counter<'reason' | 'code'>;
     /** Messages a policy rule matched, by rule. */
     policyMatches?: Counter<'rule'>;

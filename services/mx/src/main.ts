@@ -29,7 +29,10 @@ import {
 } from '@hermod/service-runtime';
 import {
   cachedValidator,
+  commitPhases,
   createProxyListener,
+  phaseHistogramOptions,
+  phaseObserver,
   postmasterAddress,
   RecipientCache,
   RecipientRoutes,
@@ -88,9 +91,12 @@ runMain('mx', async () => {
   );
   shutdown.register('routing-changes', () => routingChanges.stop());
 
+  // Where a message waits (debug figures; bench/accept-phases.ts prints them).
+  const phases = phaseObserver(new Histogram({ ...phaseHistogramOptions('mx'), registers: [registry] }));
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,
     maxTransactions: config.MX_ACCEPT_TRANSACTIONS,
+    onWrite: commitPhases(phases),
     afterCommit: handOverAccepted(
       js,
       (error, spoolIds) =>
@@ -233,6 +239,7 @@ runMain('mx', async () => {
         buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
         registers: [registry],
       }),
+      phases,
       rejections,
       policyMatches: new Counter({
         name: 'hermod_mx_policy_matches_total',

@@ -1,5 +1,5 @@
 import type { ServerTls } from '@hermod/service-runtime';
-import { type LibraryRefusal, libraryRefusalReason } from '@hermod/smtp';
+import { type LibraryRefusal, libraryRefusalReason, timeSmtpHooks } from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from './deps.js';
 import { onClose, onConnect } from './hooks/on-connect.js';
@@ -39,9 +39,10 @@ export function createMxServer(
     logger: false,
     onConnect: onConnect(deps),
     onClose: onClose(deps),
-    onMailFrom: onMailFrom(deps),
-    onRcptTo: onRcptTo(deps),
-    onData: onData(deps),
+    ...timeSmtpHooks(
+      { onMailFrom: onMailFrom(deps), onRcptTo: onRcptTo(deps), onData: onData(deps) },
+      deps.metrics.phases,
+    ),
   };
   const server = new SMTPServer(options);
   server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));

@@ -1,5 +1,9 @@
+import { performance } from 'node:perf_hooks';
+
 interface Waiting<T> {
   item: T;
+  /** performance.now() when submitted, when the write is timed (onWrite). */
+  at: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -29,12 +33,17 @@ export class GroupCommitter<T> {
        * turn, and then share one write (one round trip, one WAL flush) instead of one each.
        */
       sameTurn?: boolean;
+      /**
+       * Timing of each write that succeeded: how long its items had waited for it to start (seconds,
+       * one per item) and how long the write took.
+       */
+      onWrite?: (waited: number[], writeSeconds: number) => void;
     },
   ) {}
 
   submit(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, at: this.options.onWrite ? performance.now() : 0, resolve, reject });
       if (!this.options.sameTurn) this.pump();
       else if (!this.pumpScheduled) {
         this.pumpScheduled = true;
@@ -59,7 +68,12 @@ export class GroupCommitter<T> {
 
   private async commit(batch: Waiting<T>[]): Promise<void> {
     try {
+      const started = this.options.onWrite ? performance.now() : 0;
       await this.write(batch.map((w) => w.item));
+      this.options.onWrite?.(
+        batch.map((w) => (started - w.at) / 1000),
+        (performance.now() - started) / 1000,
+      );
       for (const w of batch) w.resolve();
     } catch (error) {
       if (batch.length === 1) {

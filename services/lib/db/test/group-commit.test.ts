@@ -51,3 +51,29 @@ test('a failed batch is retried item by item: only the bad item fails', async ()
     ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
   );
 });
+
+test('onWrite reports, for each successful write, how long each item waited and the write itself', async () => {
+  const reports: Array<{ waited: number[]; write: number }> = [];
+  let release: () => void = () => {};
+  let writes = 0;
+  const committer = new GroupCommitter<number>(
+    async () => {
+      writes++;
+      if (writes === 1) await new Promise<void>((r) => (release = r));
+    },
+    { maxBatch: 4, maxConcurrent: 1, onWrite: (waited, write) => reports.push({ waited, write }) },
+  );
+  const first = committer.submit(1);
+  const queued = [committer.submit(2), committer.submit(3)];
+  const heldFor = process.hrtime.bigint();
+  // The queued items wait for the first write: at least as long as it is held.
+  await new Promise<void>((r) => setImmediate(r));
+  const held = Number(process.hrtime.bigint() - heldFor) / 1e9;
+  release();
+  await Promise.all([first, ...queued]);
+  assert.equal(reports.length, 2);
+  assert.equal(reports[0]!.waited.length, 1, 'one wait per item of the first write');
+  assert.ok(reports[0]!.write >= held, 'the first write lasted while it was held');
+  assert.equal(reports[1]!.waited.length, 2, 'one wait per item of the second write');
+  for (const w of reports[1]!.waited) assert.ok(w >= held, 'queued items waited for the first write');
+});

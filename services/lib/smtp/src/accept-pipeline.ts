@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Logger } from '@hermod/logging';
 import type { ReplayableAccept } from '@hermod/spool';
@@ -15,6 +16,7 @@ import {
 } from './disposition.js';
 import { drainStream } from './drain-stream.js';
 import { messageTooBig } from './envelope-rules.js';
+import type { ObservePhase } from './phase-timing.js';
 import {
   BareLineEndingError,
   type HeaderSummary,
@@ -63,6 +65,8 @@ export interface AcceptPipeline<V> {
     messages: { inc(labels: { outcome: string }): void };
     acceptSeconds: { observe(seconds: number): void };
   };
+  /** Observes the parts of DATA (receive, check, decide, commit): where a transaction waits. */
+  phases?: ObservePhase;
   recipientRoutes: RecipientRoutes;
   /** Makes the message durable (group commit); resolves once committed. */
   accept(input: ReplayableAccept): Promise<void>;
@@ -135,8 +139,16 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
   const tracer = `hermod.${hooks.service}`;
   const spanName = `${hooks.service}.accept`;
   const { metrics, logger } = hooks;
+  const observe = hooks.phases;
   return (stream, session, callback) => {
     const started = process.hrtime.bigint();
+    let mark = observe ? performance.now() : 0;
+    const phase = (name: 'receive' | 'check' | 'decide' | 'commit') => {
+      if (!observe) return;
+      const now = performance.now();
+      observe(name, (now - mark) / 1000);
+      mark = now;
+    };
     const spoolId = randomUUID();
     const body = new SpooledBody(hooks.maxMessageBytes + 64 * 1024);
     const recipients = session.envelope.rcptTo;
@@ -173,6 +185,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
       })
         .then(async (prepared) => {
           await drainStream(stream as Readable);
+          phase('receive');
           if ((stream as { sizeExceeded?: boolean }).sizeExceeded || body.overLimit) {
             hooks.refused(session, 'size', { code: 552 });
             throw messageTooBig(hooks.maxMessageBytes);
@@ -186,12 +199,14 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           // the scan makes moot is never an unhandled rejection.
           const early = scan && hooks.decideWhileScanning ? settled(decide()) : undefined;
           const scanned = scan ? await scan.disposition(() => body.source()) : acceptDisposition;
+          phase('check');
           let verdict: V | undefined;
           let disposed: Disposition = acceptDisposition;
           if (scanned.action === 'accept') {
             verdict = early ? unsettled(await early) : await decide();
             if (verdict !== undefined && hooks.dispose) disposed = hooks.dispose(verdict);
           }
+          phase('decide');
           const final = scanned.action === 'accept' ? disposed : scanned;
           if (final.action === 'reject' || final.action === 'tempfail') throw refusalOf(final);
           // Fields of the dispositions go first, before the service's own (mx: authentication, spam).
@@ -258,6 +273,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
                 ? () => storedBody(body.source(), verdict)
                 : () => body.source(),
           });
+          phase('commit');
           await body.discard();
           const fields: Record<string, unknown> = {
             sessionId: session.id,

@@ -22,6 +22,14 @@ export {
 } from './envelope-rules.js';
 export { headerAddresses } from './header-addresses.js';
 export { type DecodeBearer, registerOauthBearer } from './oauthbearer-mechanism.js';
+export {
+  commitPhases,
+  type ObservePhase,
+  phaseHistogramOptions,
+  phaseObserver,
+  type SmtpPhase,
+  timeSmtpHooks,
+} from './phase-timing.js';
 export { applyPolicyRules, type PolicyInput, type PolicyOutcome } from './policy-rules.js';
 export {
   BareLineEndingError,

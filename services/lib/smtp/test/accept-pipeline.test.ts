@@ -186,3 +186,20 @@ test('a quarantine disposition without a quarantine store refuses (554 5.7.1)', 
   assert.equal(result.error?.responseCode, 554);
   assert.equal(result.accepted.length, 0);
 });
+
+test('the parts of DATA are observed in order, the commit once the accept resolved', async () => {
+  const observed: string[] = [];
+  let seenAtCommit: string[] = [];
+  const result = await deliver({
+    phases: (phase, seconds) => {
+      assert.ok(seconds >= 0);
+      observed.push(phase);
+    },
+    accept: async () => {
+      seenAtCommit = [...observed];
+    },
+  });
+  assert.equal(result.error, null);
+  assert.deepEqual(seenAtCommit, ['receive', 'check', 'decide'], 'observed before the commit starts');
+  assert.deepEqual(observed, ['receive', 'check', 'decide', 'commit']);
+});

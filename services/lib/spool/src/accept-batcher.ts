@@ -37,6 +37,8 @@ export class AcceptBatcher {
        * a hand-over that is lost.
        */
       afterCommit?: (committed: ReplayableAccept[]) => void;
+      /** Timing of each committed batch (GroupCommitter's onWrite): the wait for a write, the write. */
+      onWrite?: (waited: number[], writeSeconds: number) => void;
     },
   ) {
     this.committer = new GroupCommitter((batch) => this.store(batch), {
@@ -44,6 +46,7 @@ export class AcceptBatcher {
       maxConcurrent: options.maxTransactions,
       // Messages whose DATA ended in the same turn (several connections ready at once) share a commit.
       sameTurn: true,
+      ...(options.onWrite ? { onWrite: options.onWrite } : {}),
     });
   }
 

@@ -30,6 +30,7 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
     logger: deps.logger,
     refused: (session, reason, details) => deps.refused(session, reason, details),
     metrics: deps.metrics,
+    phases: deps.metrics.phases,
     recipientRoutes: deps.recipientRoutes,
     accept: (input) => deps.accept(input),
     received: (session, spoolId, now) =>
