@@ -21,6 +21,8 @@ import {
   waitForPort,
 } from '@hermod/local-infra';
 import { appendToMailbox, resolveMailbox, writeBody } from '@hermod/mail-store';
+import { cpuByComponent } from './lib/process-cpu.js';
+import { profileEnv } from './lib/profile-option.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +31,8 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '100' },
     idle: { type: 'string', default: '5000' },
     'dovecot-idle': { type: 'string', default: '1000' },
+    // A V8 CPU profile of the imap service into this folder (bench/lib/profile-top.ts summarizes it).
+    profile: { type: 'string' },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -184,7 +188,9 @@ async function runMix(port: number, users: string[], seconds = SECONDS, relogin 
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         result.latencies.push(ms);
         const verb = text.toString().split(' ')[0]!;
-        result.byVerb.set(verb, [...(result.byVerb.get(verb) ?? []), ms]);
+        const byVerb = result.byVerb.get(verb);
+        if (byVerb) byVerb.push(ms);
+        else result.byVerb.set(verb, [ms]);
         result.commands++;
         if (!/^\S+ OK/.test(line)) result.errors++;
         return line;
@@ -219,6 +225,33 @@ async function runMix(port: number, users: string[], seconds = SECONDS, relogin 
     }),
   );
   return result;
+}
+
+/**
+ * The mix against one server with the CPU each component spent on it per command (microseconds):
+ * Hermod's imap service, PostgreSQL and nats-server; all of Dovecot's processes as one.
+ */
+async function measuredMix(
+  name: string,
+  port: number,
+  users: string[],
+  relogin: boolean,
+): Promise<ReturnType<typeof summary>> {
+  const before = cpuByComponent();
+  const result = await runMix(port, users, SECONDS, relogin);
+  const after = cpuByComponent();
+  const s = summary(name, result);
+  const parts = [...after]
+    .map(([component, seconds]) => ({
+      component,
+      us: ((seconds - (before.get(component) ?? 0)) * 1e6) / Math.max(1, result.commands),
+    }))
+    .filter((p) => p.us >= 1)
+    .sort((a, b) => b.us - a.us);
+  say(
+    `${name}: CPU per command ${parts.reduce((sum, p) => sum + p.us, 0).toFixed(0)} µs (${parts.map((p) => `${p.component} ${p.us.toFixed(0)}`).join(', ')})`,
+  );
+  return s;
 }
 
 function summary(name: string, r: Result) {
@@ -338,6 +371,7 @@ async function main(): Promise<void> {
         IMAP_MAX_CONNECTIONS_PER_IP: '100000',
         IMAP_MAX_CONNECTIONS_PER_USER: '100000',
         LOG_LEVEL: 'warn',
+        ...profileEnv(),
       },
     });
     await hermod.start();
@@ -437,14 +471,14 @@ default_client_limit = 20000
     // A short warm-up first (Dovecot builds its indexes, Hermod caches MIME structures).
     await runMix(dovecotPort, users, 3);
     await runMix(hermodPort, users, 3);
-    const d = summary('dovecot', await runMix(dovecotPort, users));
-    const h = summary('hermod ', await runMix(hermodPort, users));
+    const d = await measuredMix('dovecot', dovecotPort, users, true);
+    const h = await measuredMix('hermod ', hermodPort, users, true);
     say(
       `ratio hermod/dovecot: throughput ${(h.perSecond / d.perSecond).toFixed(2)}, p50 ${(h.p50 / d.p50).toFixed(2)}x, p99 ${(h.p99 / d.p99).toFixed(2)}x`,
     );
     say('same mix, one LOGIN per client for the whole run (mailbox commands without password hashing):');
-    const d1 = summary('dovecot', await runMix(dovecotPort, users, SECONDS, false));
-    const h1 = summary('hermod ', await runMix(hermodPort, users, SECONDS, false));
+    const d1 = await measuredMix('dovecot', dovecotPort, users, false);
+    const h1 = await measuredMix('hermod ', hermodPort, users, false);
     say(
       `ratio hermod/dovecot (one login): throughput ${(h1.perSecond / d1.perSecond).toFixed(2)}, p50 ${(h1.p50 / d1.p50).toFixed(2)}x, p99 ${(h1.p99 / d1.p99).toFixed(2)}x`,
     );

@@ -194,6 +194,8 @@ export class ImapSession implements CommandContext {
 
   /** The next command or continuation line from the client; null once the connection is gone. */
   nextInput(): Promise<RawCommand | ImapProtocolError | null> {
+    // The client answers what it has been sent (a continuation request): send it first.
+    this.transport.flush();
     return this.transport.next();
   }
 
@@ -212,8 +214,11 @@ export class ImapSession implements CommandContext {
           // Notifications being sent between commands are finished before the next command starts.
           await this.notifier?.flush();
           this.#busy = true;
+          // One write for the whole command (its untagged responses and the tagged one).
+          this.transport.hold();
           await this.handle(input);
         } finally {
+          this.transport.release();
           this.#busy = false;
           // What arrived after the command's last notifications (or during a refused command) goes now.
           if (this.notifier?.pending) void this.notifier.flush();
@@ -468,6 +473,8 @@ export class ImapSession implements CommandContext {
   async idle<T>(wait: () => Promise<T>): Promise<T> {
     this.#idling = true;
     this.touch();
+    // Changes during IDLE go out as they are reported, not at the command's end.
+    this.transport.release();
     try {
       return await wait();
     } finally {
