@@ -18,9 +18,14 @@ import {
   NatsServerProcess,
   NodeServiceProcess,
   PostgresCluster,
+  repositoryRoot,
+  spawnServer,
+  stopChild,
   waitForPort,
 } from '@hermod/local-infra';
 import { appendToMailbox, resolveMailbox, writeBody } from '@hermod/mail-store';
+import { bundleEntry } from '../docker/bundle.js';
+import { type Deployable, deployables } from '../docker/deployables.js';
 import { cpuByComponent } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
 
@@ -33,6 +38,8 @@ const { values } = parseArgs({
     'dovecot-idle': { type: 'string', default: '1000' },
     // A V8 CPU profile of the imap service into this folder (bench/lib/profile-top.ts summarizes it).
     profile: { type: 'string' },
+    // Run the service from TypeScript through tsx (as `npm start`) instead of the image's bundle.
+    'from-source': { type: 'boolean', default: false },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -43,6 +50,40 @@ const DOVECOT_IDLE = Number(values['dovecot-idle']);
 const PASSWORD = 'bench-password-1';
 const say = (line: string) => process.stdout.write(`[imap-bench] ${line}\n`);
 const exec = promisify(execFile);
+
+/**
+ * A service as the image runs it: bundled by docker/bundle.ts (esbuild, no tsx loader, which keeps
+ * every function's name with a defineProperty per closure and so costs memory and CPU per call),
+ * under dist/ in the repository so its packages resolve from node_modules.
+ */
+async function bundledService(name: Deployable, env: Record<string, string>) {
+  const outfile = join(repositoryRoot, 'dist', 'bench', `${name}.js`);
+  await bundleEntry(join(repositoryRoot, deployables[name]), outfile);
+  let child: ReturnType<typeof spawnServer>['child'] | undefined;
+  return {
+    get pid() {
+      return child?.pid;
+    },
+    async start() {
+      const started = spawnServer(process.execPath, [outfile], {
+        cwd: repositoryRoot,
+        env: { ...process.env, ...env },
+      });
+      child = started.child;
+      await waitForPort(
+        Number(env.IMAP_PORT),
+        30_000,
+        '127.0.0.1',
+        () => started.child.exitCode !== null,
+      ).catch((error: Error) => {
+        throw new Error(`${name} did not start: ${error.message}\n${started.output()}`);
+      });
+    },
+    async stop() {
+      if (child) await stopChild(child, 'SIGTERM', 15_000);
+    },
+  };
+}
 
 /** Deterministic PRNG (mulberry32), one per client, so both servers see the same command sequence. */
 function prng(seed: number): (n: number) => number {
@@ -357,23 +398,22 @@ async function main(): Promise<void> {
       });
     }
     const hermodPort = await freePort();
-    const hermod = new NodeServiceProcess({
-      service: 'imap',
-      opsPort: await freePort(),
-      env: {
-        DATABASE_URL: url,
-        NATS_URL: nats.url,
-        IMAP_HOST: '127.0.0.1',
-        OPS_HOST: '127.0.0.1',
-        IMAP_PORT: String(hermodPort),
-        IMAP_LISTENERS: 'imap',
-        IMAP_ALLOW_PLAINTEXT_AUTH: 'true',
-        IMAP_MAX_CONNECTIONS_PER_IP: '100000',
-        IMAP_MAX_CONNECTIONS_PER_USER: '100000',
-        LOG_LEVEL: 'warn',
-        ...profileEnv(),
-      },
-    });
+    const hermodEnv = {
+      DATABASE_URL: url,
+      NATS_URL: nats.url,
+      IMAP_HOST: '127.0.0.1',
+      OPS_HOST: '127.0.0.1',
+      IMAP_PORT: String(hermodPort),
+      IMAP_LISTENERS: 'imap',
+      IMAP_ALLOW_PLAINTEXT_AUTH: 'true',
+      IMAP_MAX_CONNECTIONS_PER_IP: '100000',
+      IMAP_MAX_CONNECTIONS_PER_USER: '100000',
+      LOG_LEVEL: 'warn',
+      ...profileEnv(),
+    };
+    const hermod = values['from-source']
+      ? new NodeServiceProcess({ service: 'imap', opsPort: await freePort(), env: hermodEnv })
+      : await bundledService('imap', { ...hermodEnv, OPS_PORT: String(await freePort()) });
     await hermod.start();
     cleanup.push(() => hermod.stop());
 

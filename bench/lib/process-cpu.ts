@@ -26,7 +26,11 @@ const postfixDaemons = new Set([
 /** The component a command line belongs to, undefined for everything else (the bench itself, the OS). */
 export function componentOf(cmdline: string[]): string | undefined {
   const joined = cmdline.join(' ');
-  const service = /services\/([a-z-]+)\/src\/main\.ts/.exec(joined)?.[1];
+  // From source (tsx) or as a bench bundles it (dist/bench/<name>.js, see bench/imap.ts).
+  const service = /services\/([a-z-]+)\/src\/main\.ts|dist\/bench\/([a-z-]+)\.js/
+    .exec(joined)
+    ?.slice(1)
+    .find(Boolean);
   if (service) return service;
   const program = basename(cmdline[0] ?? '');
   if (program.startsWith('postgres')) return 'postgres';

@@ -26,7 +26,8 @@ export interface ConnectionOptions<T> {
   maxQueued?: number;
   /** Writes of one turn of the event loop leave in one system call (IMAP's FETCH lines and literals). */
   cork?: boolean;
-  logger: Logger;
+  /** The session's logger, asked for only when there is something to log (it may be made then). */
+  logger(): Logger;
 }
 
 /** Bytes of responses that may wait for the next command boundary before they are sent anyway. */
@@ -70,7 +71,7 @@ export class Connection<T> {
 
   private attach(socket: Socket): void {
     socket.on('data', this.onSocketData);
-    socket.on('error', (error) => this.options.logger.debug({ err: error }, 'socket error'));
+    socket.on('error', (error) => this.options.logger().debug({ err: error }, 'socket error'));
     socket.on('close', this.onSocketClose);
     socket.setNoDelay(true);
   }
