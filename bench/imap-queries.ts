@@ -129,9 +129,11 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
   ) {
     queries++;
     if (values.show) {
-      const first = args[0] as string | { text?: string };
+      const first = args[0] as string | { text?: string; name?: string };
       const text = typeof first === 'string' ? first : (first?.text ?? '');
-      process.stdout.write(`  sql: ${text.replace(/\s+/g, ' ').slice(0, 110)}\n`);
+      // Unnamed statements are parsed and planned by PostgreSQL on every execution.
+      const named = typeof first !== 'string' && first?.name ? 'prepared' : 'unnamed ';
+      process.stdout.write(`  sql ${named}: ${text.replace(/\s+/g, ' ').slice(0, 110)}\n`);
     }
     return query.apply(this, args);
   };
