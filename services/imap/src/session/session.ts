@@ -426,7 +426,10 @@ export class ImapSession implements CommandContext {
     this.#state = State.Authenticated;
     this.deps.changes.add(user.id, this);
     // The session's ids on the line without keeping a child logger for the session's life.
-    this.deps.logger.info({ sessionId: this.id, remote: this.remoteAddress, user: user.address }, 'logged in');
+    this.deps.logger.info(
+      { sessionId: this.id, remote: this.remoteAddress, user: user.address },
+      'logged in',
+    );
     return true;
   }
 
