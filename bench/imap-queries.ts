@@ -17,6 +17,7 @@ import { createCommandRegistry } from '../services/imap/src/commands/registry.js
 import { ConnectionLimiter } from '../services/imap/src/server.js';
 import { ImapSession, type SessionDependencies } from '../services/imap/src/session/session.js';
 import { MailBackend } from '../services/imap/src/store/mail-backend.js';
+import { preciseCpuOf } from './lib/process-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -128,9 +129,11 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
   ) {
     queries++;
     if (values.show) {
-      const first = args[0] as string | { text?: string };
+      const first = args[0] as string | { text?: string; name?: string };
       const text = typeof first === 'string' ? first : (first?.text ?? '');
-      process.stdout.write(`  sql: ${text.replace(/\s+/g, ' ').slice(0, 110)}\n`);
+      // Unnamed statements are parsed and planned by PostgreSQL on every execution.
+      const named = typeof first !== 'string' && first?.name ? 'prepared' : 'unnamed ';
+      process.stdout.write(`  sql ${named}: ${text.replace(/\s+/g, ' ').slice(0, 110)}\n`);
     }
     return query.apply(this, args);
   };
@@ -173,7 +176,17 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     hostname: 'bench.example.com',
     changes: { add() {}, remove() {} },
   };
+  // System calls that send to a client (each costs far more than the JS around it on loopback).
+  let clientWrites = 0;
   const server: Server = createServer((socket) => {
+    const counted = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = counted[method].bind(socket);
+      counted[method] = (...args: unknown[]) => {
+        clientWrites++;
+        return original(...args);
+      };
+    }
     new ImapSession(socket, deps, { secure: false, remoteAddress: '127.0.0.1' }).start();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -187,15 +200,24 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     return { client, socket };
   };
 
-  const rows: Array<{ name: string; queries: number; cpuUs: number }> = [];
+  const rows: Array<{ name: string; queries: number; writes: number; cpuUs: number; pgUs: number }> = [];
   const measure = async (name: string, run: () => Promise<unknown>) => {
     if (values.show) process.stdout.write(`${name}\n`);
     await run(); // warm caches and prepared statements
     const q0 = queries;
+    const w0 = clientWrites;
+    const pg0 = preciseCpuOf('postgres');
     const cpu0 = process.cpuUsage();
     for (let i = 0; i < REPEAT; i++) await run();
     const cpu = process.cpuUsage(cpu0);
-    rows.push({ name, queries: (queries - q0) / REPEAT, cpuUs: (cpu.user + cpu.system) / REPEAT });
+    const pgUs = ((preciseCpuOf('postgres') - pg0) * 1e6) / REPEAT;
+    rows.push({
+      name,
+      queries: (queries - q0) / REPEAT,
+      writes: (clientWrites - w0) / REPEAT,
+      cpuUs: (cpu.user + cpu.system) / REPEAT,
+      pgUs,
+    });
   };
 
   await measure('LOGIN + LOGOUT', async () => {
@@ -224,7 +246,13 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     deps.backend = new MailBackend(db.pool, { publish() {} });
     const q0 = queries;
     await expect(text);
-    rows.push({ name: `${name} (caches cold)`, queries: queries - q0, cpuUs: Number.NaN });
+    rows.push({
+      name: `${name} (caches cold)`,
+      queries: queries - q0,
+      writes: Number.NaN,
+      cpuUs: Number.NaN,
+      pgUs: Number.NaN,
+    });
   };
   await expect('FETCH 1:* ENVELOPE');
   await cold('FETCH 1:* ENVELOPE', 'FETCH 1:* ENVELOPE');
@@ -258,10 +286,11 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
   });
 
   process.stdout.write(`round trips to PostgreSQL per command (${MESSAGES} messages, ${REPEAT} runs each)\n`);
-  process.stdout.write(`${'command'.padEnd(52)} queries  CPU µs (this process)\n`);
+  process.stdout.write(`${'command'.padEnd(52)} queries  writes  CPU µs: imap+client  PostgreSQL\n`);
+  const us = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(0));
   for (const r of rows)
     process.stdout.write(
-      `${r.name.padEnd(52)} ${r.queries.toFixed(1).padStart(7)}  ${(Number.isNaN(r.cpuUs) ? '-' : r.cpuUs.toFixed(0)).padStart(6)}\n`,
+      `${r.name.padEnd(52)} ${r.queries.toFixed(1).padStart(7)}  ${(Number.isNaN(r.writes) ? '-' : r.writes.toFixed(1)).padStart(6)}  ${us(r.cpuUs).padStart(16)}  ${us(r.pgUs).padStart(10)}\n`,
     );
   server.close();
 }

@@ -18,9 +18,16 @@ import {
   NatsServerProcess,
   NodeServiceProcess,
   PostgresCluster,
+  repositoryRoot,
+  spawnServer,
+  stopChild,
   waitForPort,
 } from '@hermod/local-infra';
 import { appendToMailbox, resolveMailbox, writeBody } from '@hermod/mail-store';
+import { bundleEntry } from '../docker/bundle.js';
+import { type Deployable, deployables } from '../docker/deployables.js';
+import { cpuByComponent } from './lib/process-cpu.js';
+import { profileEnv } from './lib/profile-option.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +36,10 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '100' },
     idle: { type: 'string', default: '5000' },
     'dovecot-idle': { type: 'string', default: '1000' },
+    // A V8 CPU profile of the imap service into this folder (bench/lib/profile-top.ts summarizes it).
+    profile: { type: 'string' },
+    // Run the service from TypeScript through tsx (as `npm start`) instead of the image's bundle.
+    'from-source': { type: 'boolean', default: false },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -39,6 +50,40 @@ const DOVECOT_IDLE = Number(values['dovecot-idle']);
 const PASSWORD = 'bench-password-1';
 const say = (line: string) => process.stdout.write(`[imap-bench] ${line}\n`);
 const exec = promisify(execFile);
+
+/**
+ * A service as the image runs it: bundled by docker/bundle.ts (esbuild, no tsx loader, which keeps
+ * every function's name with a defineProperty per closure and so costs memory and CPU per call),
+ * under dist/ in the repository so its packages resolve from node_modules.
+ */
+async function bundledService(name: Deployable, env: Record<string, string>) {
+  const outfile = join(repositoryRoot, 'dist', 'bench', `${name}.js`);
+  await bundleEntry(join(repositoryRoot, deployables[name]), outfile);
+  let child: ReturnType<typeof spawnServer>['child'] | undefined;
+  return {
+    get pid() {
+      return child?.pid;
+    },
+    async start() {
+      const started = spawnServer(process.execPath, [outfile], {
+        cwd: repositoryRoot,
+        env: { ...process.env, ...env },
+      });
+      child = started.child;
+      await waitForPort(
+        Number(env.IMAP_PORT),
+        30_000,
+        '127.0.0.1',
+        () => started.child.exitCode !== null,
+      ).catch((error: Error) => {
+        throw new Error(`${name} did not start: ${error.message}\n${started.output()}`);
+      });
+    },
+    async stop() {
+      if (child) await stopChild(child, 'SIGTERM', 15_000);
+    },
+  };
+}
 
 /** Deterministic PRNG (mulberry32), one per client, so both servers see the same command sequence. */
 function prng(seed: number): (n: number) => number {
@@ -184,7 +229,9 @@ async function runMix(port: number, users: string[], seconds = SECONDS, relogin 
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         result.latencies.push(ms);
         const verb = text.toString().split(' ')[0]!;
-        result.byVerb.set(verb, [...(result.byVerb.get(verb) ?? []), ms]);
+        const byVerb = result.byVerb.get(verb);
+        if (byVerb) byVerb.push(ms);
+        else result.byVerb.set(verb, [ms]);
         result.commands++;
         if (!/^\S+ OK/.test(line)) result.errors++;
         return line;
@@ -219,6 +266,33 @@ async function runMix(port: number, users: string[], seconds = SECONDS, relogin 
     }),
   );
   return result;
+}
+
+/**
+ * The mix against one server with the CPU each component spent on it per command (microseconds):
+ * Hermod's imap service, PostgreSQL and nats-server; all of Dovecot's processes as one.
+ */
+async function measuredMix(
+  name: string,
+  port: number,
+  users: string[],
+  relogin: boolean,
+): Promise<ReturnType<typeof summary>> {
+  const before = cpuByComponent();
+  const result = await runMix(port, users, SECONDS, relogin);
+  const after = cpuByComponent();
+  const s = summary(name, result);
+  const parts = [...after]
+    .map(([component, seconds]) => ({
+      component,
+      us: ((seconds - (before.get(component) ?? 0)) * 1e6) / Math.max(1, result.commands),
+    }))
+    .filter((p) => p.us >= 1)
+    .sort((a, b) => b.us - a.us);
+  say(
+    `${name}: CPU per command ${parts.reduce((sum, p) => sum + p.us, 0).toFixed(0)} µs (${parts.map((p) => `${p.component} ${p.us.toFixed(0)}`).join(', ')})`,
+  );
+  return s;
 }
 
 function summary(name: string, r: Result) {
@@ -324,22 +398,22 @@ async function main(): Promise<void> {
       });
     }
     const hermodPort = await freePort();
-    const hermod = new NodeServiceProcess({
-      service: 'imap',
-      opsPort: await freePort(),
-      env: {
-        DATABASE_URL: url,
-        NATS_URL: nats.url,
-        IMAP_HOST: '127.0.0.1',
-        OPS_HOST: '127.0.0.1',
-        IMAP_PORT: String(hermodPort),
-        IMAP_LISTENERS: 'imap',
-        IMAP_ALLOW_PLAINTEXT_AUTH: 'true',
-        IMAP_MAX_CONNECTIONS_PER_IP: '100000',
-        IMAP_MAX_CONNECTIONS_PER_USER: '100000',
-        LOG_LEVEL: 'warn',
-      },
-    });
+    const hermodEnv = {
+      DATABASE_URL: url,
+      NATS_URL: nats.url,
+      IMAP_HOST: '127.0.0.1',
+      OPS_HOST: '127.0.0.1',
+      IMAP_PORT: String(hermodPort),
+      IMAP_LISTENERS: 'imap',
+      IMAP_ALLOW_PLAINTEXT_AUTH: 'true',
+      IMAP_MAX_CONNECTIONS_PER_IP: '100000',
+      IMAP_MAX_CONNECTIONS_PER_USER: '100000',
+      LOG_LEVEL: 'warn',
+      ...profileEnv(),
+    };
+    const hermod = values['from-source']
+      ? new NodeServiceProcess({ service: 'imap', opsPort: await freePort(), env: hermodEnv })
+      : await bundledService('imap', { ...hermodEnv, OPS_PORT: String(await freePort()) });
     await hermod.start();
     cleanup.push(() => hermod.stop());
 
@@ -437,14 +511,14 @@ default_client_limit = 20000
     // A short warm-up first (Dovecot builds its indexes, Hermod caches MIME structures).
     await runMix(dovecotPort, users, 3);
     await runMix(hermodPort, users, 3);
-    const d = summary('dovecot', await runMix(dovecotPort, users));
-    const h = summary('hermod ', await runMix(hermodPort, users));
+    const d = await measuredMix('dovecot', dovecotPort, users, true);
+    const h = await measuredMix('hermod ', hermodPort, users, true);
     say(
       `ratio hermod/dovecot: throughput ${(h.perSecond / d.perSecond).toFixed(2)}, p50 ${(h.p50 / d.p50).toFixed(2)}x, p99 ${(h.p99 / d.p99).toFixed(2)}x`,
     );
     say('same mix, one LOGIN per client for the whole run (mailbox commands without password hashing):');
-    const d1 = summary('dovecot', await runMix(dovecotPort, users, SECONDS, false));
-    const h1 = summary('hermod ', await runMix(hermodPort, users, SECONDS, false));
+    const d1 = await measuredMix('dovecot', dovecotPort, users, false);
+    const h1 = await measuredMix('hermod ', hermodPort, users, false);
     say(
       `ratio hermod/dovecot (one login): throughput ${(h1.perSecond / d1.perSecond).toFixed(2)}, p50 ${(h1.p50 / d1.p50).toFixed(2)}x, p99 ${(h1.p99 / d1.p99).toFixed(2)}x`,
     );

@@ -29,5 +29,7 @@ test('only processes below the root count: a child of this process does, and not
 test('the validating resolver and the other peers are components of their own', () => {
   assert.equal(componentOf(['/usr/sbin/unbound', '-d', '-c', 'unbound.conf']), 'unbound');
   assert.equal(componentOf(['/usr/sbin/clamd', '--foreground']), 'clamd');
+  assert.equal(componentOf(['/usr/bin/node', '/src/dist/bench/imap.js']), 'imap');
+  assert.equal(componentOf(['dovecot/imap']), 'dovecot');
   assert.equal(componentOf(['node', '--import', 'tsx', 'bench/outbound-dane.ts']), undefined);
 });

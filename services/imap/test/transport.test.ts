@@ -38,7 +38,7 @@ function lineConnection(socket: Socket, overrides: { idleTimeoutMs?: number; onI
     idleTimeoutMs: () => overrides.idleTimeoutMs ?? 60_000,
     onIdle: overrides.onIdle ?? (() => {}),
     onEnd: () => ends.push('end'),
-    logger: silentLogger(),
+    logger: () => silentLogger(),
   });
   return { connection, ends };
 }

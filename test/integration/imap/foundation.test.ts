@@ -143,6 +143,9 @@ describe('imap foundation (issue 2): login, select, fetch, store over TLS', () =
     );
     const store = await raw.command('STORE 1 -FLAGS (\\Flagged)');
     assert.deepEqual(store.untagged, ['* 1 FETCH (FLAGS (\\Seen))']);
+    // A STORE that changes nothing still reports the message's flags (RFC 9051 6.4.6).
+    const unchanged = await raw.command('STORE 1 -FLAGS (\\Flagged)');
+    assert.deepEqual(unchanged.untagged, ['* 1 FETCH (FLAGS (\\Seen))']);
     const silent = await raw.command('STORE 1 +FLAGS.SILENT (\\Answered)');
     assert.deepEqual(silent.untagged, []);
     assert.equal((await raw.command('NOOP')).status, 'OK');

@@ -80,20 +80,17 @@ async function runStore(session: CommandContext, args: StoreArgs, byUid: boolean
     args.operation,
     flags,
     args.unchangedSince,
+    !args.silent,
   );
   const condstore = session.enabled.has('CONDSTORE');
   if (result.modseq > 0) box.ownChange(result.modseq);
-  // Non-silent STORE reports the flags of every message named (changed or not); .SILENT only MODSEQ.
-  const changed = new Map(result.changed.map((c) => [c.uid, c]));
-  const refused = new Set(result.modified);
-  const named = uids.filter((uid) => !refused.has(uid));
+  // Non-silent STORE reports the flags of every message named (changed or not, both returned by the
+  // update in UID order); .SILENT only MODSEQ of the changed ones.
   const report = args.silent
     ? condstore
       ? result.changed
       : []
-    : named.every((uid) => changed.has(uid))
-      ? named.map((uid) => changed.get(uid)!) // all changed: the update returned their flags
-      : (await session.backend.messages(box.id, named)).map((m) => changed.get(m.uid) ?? m);
+    : [...result.changed, ...result.unchanged].sort((a, b) => a.uid - b.uid);
   for (const change of report) {
     const seq = box.seqOf(change.uid);
     if (seq === 0) continue;

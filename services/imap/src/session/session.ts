@@ -67,7 +67,8 @@ type Chunk = string | Buffer;
  */
 export class ImapSession implements CommandContext {
   readonly id = randomUUID();
-  readonly logger: Logger;
+  /** Made on first use: most sessions never log, and a child logger is a few hundred bytes each. */
+  #logger: Logger | undefined;
   // Session state: written only by this class's methods (commands see CommandContext, read-only).
   #state: State = State.NotAuthenticated;
   #user: AuthenticatedUser | undefined;
@@ -98,7 +99,6 @@ export class ImapSession implements CommandContext {
     this.onClose = options.onClose;
     this.#secure = options.secure;
     this.remoteAddress = options.remoteAddress;
-    this.logger = deps.logger.child({ sessionId: this.id, remote: options.remoteAddress });
     this.transport = new Connection(socket, {
       newReader: () => this.newReader(),
       idleTimeoutMs: () => (this.idling ? deps.limits.idleCommandTimeoutMs : deps.limits.idleTimeoutMs),
@@ -109,8 +109,13 @@ export class ImapSession implements CommandContext {
       onEnd: () => this.finish(),
       maxQueued: deps.limits.maxQueuedCommands,
       cork: true,
-      logger: this.logger,
+      logger: () => this.logger,
     });
+  }
+
+  get logger(): Logger {
+    this.#logger ??= this.deps.logger.child({ sessionId: this.id, remote: this.remoteAddress });
+    return this.#logger;
   }
 
   readonly remoteAddress: string;
@@ -163,7 +168,7 @@ export class ImapSession implements CommandContext {
   start(): void {
     this.transport.start();
     this.write(`* OK [CAPABILITY ${this.capabilities().join(' ')}] Hermod IMAP ready\r\n`);
-    void this.loop();
+    void this.serve();
   }
 
   /** Commands off the wire; a literal's continuation request is answered as soon as it is read. */
@@ -194,6 +199,8 @@ export class ImapSession implements CommandContext {
 
   /** The next command or continuation line from the client; null once the connection is gone. */
   nextInput(): Promise<RawCommand | ImapProtocolError | null> {
+    // The client answers what it has been sent (a continuation request): send it first.
+    this.transport.flush();
     return this.transport.next();
   }
 
@@ -205,15 +212,18 @@ export class ImapSession implements CommandContext {
     return input.texts.map((t) => t.toString('utf8')).join('');
   }
 
-  private async loop(): Promise<void> {
-    await this.transport.serve(
+  private serve(): Promise<void> {
+    return this.transport.serve(
       async (input) => {
         try {
           // Notifications being sent between commands are finished before the next command starts.
           await this.notifier?.flush();
           this.#busy = true;
+          // One write for the whole command (its untagged responses and the tagged one).
+          this.transport.hold();
           await this.handle(input);
         } finally {
+          this.transport.release();
           this.#busy = false;
           // What arrived after the command's last notifications (or during a refused command) goes now.
           if (this.notifier?.pending) void this.notifier.flush();
@@ -415,7 +425,11 @@ export class ImapSession implements CommandContext {
     this.#user = user;
     this.#state = State.Authenticated;
     this.deps.changes.add(user.id, this);
-    this.logger.info({ user: user.address }, 'logged in');
+    // The session's ids on the line without keeping a child logger for the session's life.
+    this.deps.logger.info(
+      { sessionId: this.id, remote: this.remoteAddress, user: user.address },
+      'logged in',
+    );
     return true;
   }
 
@@ -468,6 +482,8 @@ export class ImapSession implements CommandContext {
   async idle<T>(wait: () => Promise<T>): Promise<T> {
     this.#idling = true;
     this.touch();
+    // Changes during IDLE go out as they are reported, not at the command's end.
+    this.transport.release();
     try {
       return await wait();
     } finally {

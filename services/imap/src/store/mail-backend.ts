@@ -74,18 +74,31 @@ const STRUCTURE_CACHE_ENTRIES = 20_000;
 /** Top-level headers kept in memory (BODY[HEADER], HEADER.FIELDS of every message in a list view). */
 const HEADER_CACHE_BYTES = 16 * 1024 * 1024;
 const HEADER_CACHE_MAX_ENTRY = 64 * 1024;
+/**
+ * Whole bodies of small messages kept in memory (FETCH BODY[] of mail a client just listed, as
+ * Dovecot has the page cache for its files): bodies never change, so no invalidation is needed.
+ */
+const BODY_CACHE_BYTES = 16 * 1024 * 1024;
+const BODY_CACHE_MAX_ENTRY = 64 * 1024;
 
 /** The message a REPLACE names was expunged before the replacement committed (rolls it back). */
 class MessageGoneError extends Error {}
 
+/** Buffers by body id within a byte budget, least recently used out first; larger ones are not kept. */
+function bytesCache(maxSize: number, maxEntrySize: number): LRUCache<number, Buffer> {
+  return new LRUCache({ maxSize, maxEntrySize, sizeCalculation: (bytes) => Math.max(1, bytes.length) });
+}
+
 interface BackendCaches {
   structures: LRUCache<number, CachedStructure>;
   headers: LRUCache<number, Buffer>;
+  bodies: LRUCache<number, Buffer>;
 }
 
 export class MailBackend {
   private readonly structures: LRUCache<number, CachedStructure>;
   private readonly headers: LRUCache<number, Buffer>;
+  private readonly bodies: LRUCache<number, Buffer>;
 
   constructor(
     readonly pool: Pool,
@@ -94,13 +107,8 @@ export class MailBackend {
     caches?: BackendCaches,
   ) {
     this.structures = caches?.structures ?? new LRUCache({ max: STRUCTURE_CACHE_ENTRIES });
-    this.headers =
-      caches?.headers ??
-      new LRUCache({
-        maxSize: HEADER_CACHE_BYTES,
-        maxEntrySize: HEADER_CACHE_MAX_ENTRY,
-        sizeCalculation: (header) => Math.max(1, header.length),
-      });
+    this.headers = caches?.headers ?? bytesCache(HEADER_CACHE_BYTES, HEADER_CACHE_MAX_ENTRY);
+    this.bodies = caches?.bodies ?? bytesCache(BODY_CACHE_BYTES, BODY_CACHE_MAX_ENTRY);
   }
 
   /**
@@ -115,6 +123,7 @@ export class MailBackend {
     return new MailBackend(this.pool, publisher, this.mimeLimits, {
       structures: this.structures,
       headers: this.headers,
+      bodies: this.bodies,
     });
   }
 
@@ -296,12 +305,14 @@ export class MailBackend {
     operation: FlagOperation,
     flags: string[],
     unchangedSince?: number,
+    /** Also the flags of the named messages left unchanged (a non-silent STORE reports them). */
+    reportUnchanged = false,
   ) {
     const result =
       unchangedSince === undefined
-        ? await storeFlags(this.pool, mailboxId, uids, operation, flags)
+        ? await storeFlags(this.pool, mailboxId, uids, operation, flags, reportUnchanged)
         : await withTransaction(this.pool, (client) =>
-            updateFlags(client, mailboxId, uids, operation, flags, unchangedSince),
+            updateFlags(client, mailboxId, uids, operation, flags, unchangedSince, reportUnchanged),
           );
     if (result.changed.length > 0)
       this.publisher.publish({
@@ -469,12 +480,32 @@ export class MailBackend {
     return result;
   }
 
-  readBody(bodyId: number) {
-    return readBody(this.pool, bodyId);
+  /** A stored body chunk by chunk; a small one is kept whole once read (BODY_CACHE_MAX_ENTRY). */
+  async *readBody(bodyId: number): AsyncGenerator<Buffer> {
+    const hit = this.bodies.get(bodyId);
+    if (hit) {
+      if (hit.length > 0) yield hit;
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of readBody(this.pool, bodyId)) {
+      size += chunk.length;
+      if (size <= BODY_CACHE_MAX_ENTRY) chunks.push(chunk);
+      yield chunk;
+    }
+    if (size <= BODY_CACHE_MAX_ENTRY) this.bodies.set(bodyId, Buffer.concat(chunks, size));
   }
 
-  readRange(bodyId: number, start: number, end: number, chunkSize?: number) {
-    return readBodyRange(this.pool, bodyId, start, end, chunkSize);
+  /** Bytes [start, end) of a stored body (from memory when the whole body is cached). */
+  async *readRange(bodyId: number, start: number, end: number, chunkSize?: number): AsyncGenerator<Buffer> {
+    const hit = this.bodies.get(bodyId);
+    if (!hit) {
+      yield* readBodyRange(this.pool, bodyId, start, end, chunkSize);
+      return;
+    }
+    const slice = hit.subarray(start, Math.max(start, Math.min(end, hit.length)));
+    if (slice.length > 0) yield slice;
   }
 
   /** The MIME structure of a body, parsed once and cached in message_bodies.structure. */
@@ -540,7 +571,7 @@ export class MailBackend {
   /** Whole body in memory (SEARCH BODY/TEXT); callers bound the size. */
   async loadBody(bodyId: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    for await (const chunk of readBody(this.pool, bodyId)) chunks.push(chunk);
+    for await (const chunk of this.readBody(bodyId)) chunks.push(chunk);
     return Buffer.concat(chunks);
   }
 }

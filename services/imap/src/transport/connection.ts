@@ -26,8 +26,12 @@ export interface ConnectionOptions<T> {
   maxQueued?: number;
   /** Writes of one turn of the event loop leave in one system call (IMAP's FETCH lines and literals). */
   cork?: boolean;
-  logger: Logger;
+  /** The session's logger, asked for only when there is something to log (it may be made then). */
+  logger(): Logger;
 }
+
+/** Bytes of responses that may wait for the next command boundary before they are sent anyway. */
+const HELD_BYTES = 16_384;
 
 /**
  * The transport of one IMAP, POP3 or ManageSieve connection: reads inputs through the protocol's
@@ -45,6 +49,8 @@ export class Connection<T> {
   private deflater: DeflateRaw | undefined;
   private flushScheduled = false;
   private corked: Socket | undefined;
+  private held = false;
+  private uncorkScheduled = false;
 
   constructor(
     socket: Socket,
@@ -65,7 +71,7 @@ export class Connection<T> {
 
   private attach(socket: Socket): void {
     socket.on('data', this.onSocketData);
-    socket.on('error', (error) => this.options.logger.debug({ err: error }, 'socket error'));
+    socket.on('error', (error) => this.options.logger().debug({ err: error }, 'socket error'));
     socket.on('close', this.onSocketClose);
     socket.setNoDelay(true);
   }
@@ -128,14 +134,47 @@ export class Connection<T> {
     if (this.options.cork && !this.corked) {
       this.corked = this.socket;
       this.corked.cork();
-      setImmediate(() => this.uncork());
+      this.scheduleUncork();
     }
     return this.socket.write(data);
+  }
+
+  /**
+   * From now until release(), what is written waits in the socket (with cork): a command's
+   * untagged and tagged responses leave in one system call even when it awaited storage between
+   * them. Backpressure (writeAsync) and flush() still send at once.
+   */
+  hold(): void {
+    // A pipelined command's predecessors' responses may still wait: bounded, they ride along.
+    if (this.corked && this.corked.writableLength >= HELD_BYTES) this.uncork();
+    this.held = true;
+  }
+
+  /** Ends hold(): what waits leaves at the end of this turn of the event loop. */
+  release(): void {
+    this.held = false;
+    this.scheduleUncork();
+  }
+
+  /** Sends what waits now (before waiting for the client, who must see it first). */
+  flush(): void {
+    this.uncork();
+  }
+
+  private scheduleUncork(): void {
+    if (this.held || this.uncorkScheduled || !this.corked) return;
+    this.uncorkScheduled = true;
+    setImmediate(() => {
+      this.uncorkScheduled = false;
+      if (!this.held) this.uncork();
+    });
   }
 
   /** Writes with backpressure: waits for the socket to drain (or close) before the caller sends more. */
   async writeAsync(data: string | Buffer): Promise<void> {
     if (this.write(data) || this.ended) return;
+    // A held (corked) socket drains only once uncorked.
+    this.uncork();
     const target = this.deflater ?? this.socket;
     const socket = this.socket;
     await new Promise<void>((resolve) => {

@@ -39,7 +39,7 @@ export abstract class LineSession<T, D extends LineSessionDependencies> {
       idleTimeoutMs: () => deps.idleTimeoutMs,
       onIdle: () => this.goodbye('Idle timeout'),
       onEnd: () => this.finish(),
-      logger: this.logger,
+      logger: () => this.logger,
     });
   }
 

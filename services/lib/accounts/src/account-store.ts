@@ -230,12 +230,13 @@ export class AccountStore {
       canonical = undefined;
     }
     const { rows } = canonical
-      ? await this.pool.query<AccountRow & { password_hash: string; password_scopes: LoginScope[] | null }>(
-          `SELECT ${accountColumns}, a.password_hash, a.password_scopes,
+      ? await this.pool.query<AccountRow & { password_hash: string; password_scopes: LoginScope[] | null }>({
+          name: 'accounts-resolve-login',
+          text: `SELECT ${accountColumns}, a.password_hash, a.password_scopes,
              NULL::text[] AS aliases
            FROM accounts a WHERE a.address = $1 OR a.id = (SELECT account_id FROM account_addresses WHERE address = $1)`,
-          [canonical],
-        )
+          values: [canonical],
+        })
       : { rows: [] };
     const row = rows[0];
     if (row) return { key: `account:${row.id}`, row };

@@ -33,11 +33,12 @@ export async function matchAppPassword(
   password: string,
   scope: LoginScope,
 ): Promise<boolean | undefined> {
-  const { rows } = await pool.query<{ id: number; usable: boolean }>(
-    `SELECT id, ($3 = ANY(scopes) AND (expires_at IS NULL OR expires_at > now())) AS usable
+  const { rows } = await pool.query<{ id: number; usable: boolean }>({
+    name: 'accounts-match-app-password',
+    text: `SELECT id, ($3 = ANY(scopes) AND (expires_at IS NULL OR expires_at > now())) AS usable
      FROM app_passwords WHERE account_id = $1 AND secret_sha256 = $2`,
-    [accountId, digest(password), scope],
-  );
+    values: [accountId, digest(password), scope],
+  });
   const row = rows[0];
   if (!row) return undefined;
   if (row.usable) await pool.query('UPDATE app_passwords SET last_used_at = now() WHERE id = $1', [row.id]);

@@ -149,10 +149,11 @@ export class PostgresLoginFailureStore implements LoginFailureStore {
   ) {}
 
   async state(keys: string[], now: number, policy: LoginThrottlePolicy) {
-    const { rows } = await this.pool.query<{ failures: number | null }>(
-      'SELECT max(failures) AS failures FROM login_failures WHERE key = ANY($1::text[]) AND expires_at > $2',
-      [keys, now],
-    );
+    const { rows } = await this.pool.query<{ failures: number | null }>({
+      name: 'accounts-login-failures',
+      text: 'SELECT max(failures) AS failures FROM login_failures WHERE key = ANY($1::text[]) AND expires_at > $2',
+      values: [keys, now],
+    });
     const failures = rows[0]?.failures ?? 0;
     return { failures, locked: failures >= policy.threshold };
   }

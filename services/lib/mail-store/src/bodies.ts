@@ -144,10 +144,11 @@ export function joinBodyChunks(chunks: Iterable<{ bodyId: number; data: Buffer }
 export async function* readBody(pool: Pool | PoolClient, bodyId: number): AsyncGenerator<Buffer> {
   let seq = 0;
   for (;;) {
-    const { rows } = await pool.query<{ data: Buffer }>(
-      'SELECT data FROM message_body_chunks WHERE body_id = $1 AND seq >= $2 ORDER BY seq LIMIT 4',
-      [bodyId, seq],
-    );
+    const { rows } = await pool.query<{ data: Buffer }>({
+      name: 'mail-store-read-body',
+      text: 'SELECT data FROM message_body_chunks WHERE body_id = $1 AND seq >= $2 ORDER BY seq LIMIT 4',
+      values: [bodyId, seq],
+    });
     for (const row of rows) {
       yield row.data;
       seq++;

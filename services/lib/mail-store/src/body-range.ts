@@ -19,10 +19,11 @@ export async function* readBodyRange(
   let seq = Math.floor(start / chunkSize);
   const lastSeq = Math.floor((end - 1) / chunkSize);
   while (seq <= lastSeq) {
-    const { rows } = await db.query<{ seq: number; data: Buffer }>(
-      'SELECT seq, data FROM message_body_chunks WHERE body_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT 4',
-      [bodyId, seq, lastSeq],
-    );
+    const { rows } = await db.query<{ seq: number; data: Buffer }>({
+      name: 'mail-store-read-body-range',
+      text: 'SELECT seq, data FROM message_body_chunks WHERE body_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT 4',
+      values: [bodyId, seq, lastSeq],
+    });
     if (rows.length === 0) return;
     for (const row of rows) {
       const base = row.seq * chunkSize;

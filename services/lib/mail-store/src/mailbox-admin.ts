@@ -26,10 +26,11 @@ export class MailboxError extends Error {
 const columns = `id, name, special_use AS "specialUse", uidvalidity, uidnext, highestmodseq`;
 
 export async function listMailboxes(db: Db, accountId: number): Promise<MailboxInfo[]> {
-  const { rows } = await db.query<MailboxInfo>(
-    `SELECT ${columns} FROM mailboxes WHERE account_id = $1 ORDER BY name`,
-    [accountId],
-  );
+  const { rows } = await db.query<MailboxInfo>({
+    name: 'mail-store-list-mailboxes',
+    text: `SELECT ${columns} FROM mailboxes WHERE account_id = $1 ORDER BY name`,
+    values: [accountId],
+  });
   return rows;
 }
 
@@ -93,10 +94,11 @@ export async function findMailboxesFor(
 
 /** A mailbox by exact name ('INBOX' must already be normalised by the caller). */
 export async function findMailbox(db: Db, accountId: number, name: string): Promise<MailboxInfo | undefined> {
-  const { rows } = await db.query<MailboxInfo>(
-    `SELECT ${columns} FROM mailboxes WHERE account_id = $1 AND name = $2`,
-    [accountId, name],
-  );
+  const { rows } = await db.query<MailboxInfo>({
+    name: 'mail-store-find-mailbox',
+    text: `SELECT ${columns} FROM mailboxes WHERE account_id = $1 AND name = $2`,
+    values: [accountId, name],
+  });
   return rows[0];
 }
 
@@ -202,10 +204,11 @@ export async function renameMailbox(
 
 /** The account's subscribed names (its own list: a name may have no mailbox), sorted. */
 export async function listSubscriptions(db: Db, accountId: number): Promise<string[]> {
-  const { rows } = await db.query<{ name: string }>(
-    'SELECT name FROM mailbox_subscriptions WHERE account_id = $1 ORDER BY name',
-    [accountId],
-  );
+  const { rows } = await db.query<{ name: string }>({
+    name: 'mail-store-list-subscriptions',
+    text: 'SELECT name FROM mailbox_subscriptions WHERE account_id = $1 ORDER BY name',
+    values: [accountId],
+  });
   return rows.map((r) => r.name);
 }
 

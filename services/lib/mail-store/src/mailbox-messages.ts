@@ -138,13 +138,14 @@ export interface MessageMeta {
 }
 
 export async function messagesByUid(db: Db, mailboxId: number, uids: number[]): Promise<MessageMeta[]> {
-  const { rows } = await db.query<MessageMeta>(
-    `SELECT mm.uid, mm.body_id AS "bodyId", mm.size, mm.internal_date AS "internalDate",
+  const { rows } = await db.query<MessageMeta>({
+    name: 'mail-store-messages-by-uid',
+    text: `SELECT mm.uid, mm.body_id AS "bodyId", mm.size, mm.internal_date AS "internalDate",
        mm.internal_date_zone AS "internalDateZone", coalesce(mm.saved_at, mm.internal_date) AS "savedDate", mm.flags, mm.modseq, b.chunk_size AS "chunkSize"
      FROM mailbox_messages mm JOIN message_bodies b ON b.id = mm.body_id
      WHERE mm.mailbox_id = $1 AND mm.uid = ANY ($2::bigint[]) ORDER BY mm.uid`,
-    [mailboxId, uids],
-  );
+    values: [mailboxId, uids],
+  });
   return rows;
 }
 
@@ -161,6 +162,8 @@ export type FlagOperation = 'set' | 'add' | 'remove';
 export interface FlagUpdate {
   modseq: number;
   changed: Array<{ uid: number; flags: string[]; modseq: number }>;
+  /** With reportUnchanged: the named messages the update left as they were, with their flags. */
+  unchanged: Array<{ uid: number; flags: string[]; modseq: number }>;
   /** UIDs refused by UNCHANGEDSINCE (CONDSTORE MODIFIED). */
   modified: number[];
 }
@@ -177,12 +180,27 @@ export async function storeFlags(
   uids: number[],
   operation: FlagOperation,
   flags: string[],
+  reportUnchanged = false,
 ): Promise<FlagUpdate> {
-  const { rows } = await db.query<{ uid: number; flags: string[]; modseq: number }>(
-    'SELECT uid, flags, modseq FROM imap_update_flags($1, $2::bigint[], $3, $4::text[])',
-    [mailboxId, uids, operation, flags],
-  );
-  return { modseq: rows[0]?.modseq ?? 0, changed: rows, modified: [] };
+  if (reportUnchanged) {
+    // imap_store_flags (migration 081): the same rule, and the untouched messages' flags too.
+    const { rows } = await db.query<{ uid: number; flags: string[]; modseq: number; changed: boolean }>({
+      name: 'mail-store-store-flags',
+      text: 'SELECT uid, flags, modseq, changed FROM imap_store_flags($1, $2::bigint[], $3, $4::text[])',
+      values: [mailboxId, uids, operation, flags],
+    });
+    const changed = rows.filter((r) => r.changed).map(({ uid, flags, modseq }) => ({ uid, flags, modseq }));
+    const unchanged = rows
+      .filter((r) => !r.changed)
+      .map(({ uid, flags, modseq }) => ({ uid, flags, modseq }));
+    return { modseq: changed[0]?.modseq ?? 0, changed, unchanged, modified: [] };
+  }
+  const { rows } = await db.query<{ uid: number; flags: string[]; modseq: number }>({
+    name: 'mail-store-update-flags',
+    text: 'SELECT uid, flags, modseq FROM imap_update_flags($1, $2::bigint[], $3, $4::text[])',
+    values: [mailboxId, uids, operation, flags],
+  });
+  return { modseq: rows[0]?.modseq ?? 0, changed: rows, unchanged: [], modified: [] };
 }
 
 /**
@@ -196,6 +214,7 @@ export async function updateFlags(
   operation: FlagOperation,
   flags: string[],
   unchangedSince?: number,
+  reportUnchanged = false,
 ): Promise<FlagUpdate> {
   const modified: number[] = [];
   if (unchangedSince !== undefined) {
@@ -207,7 +226,7 @@ export async function updateFlags(
     modified.push(...refused);
     uids = uids.filter((u) => !refused.has(u));
   }
-  const update = await storeFlags(client, mailboxId, uids, operation, flags);
+  const update = await storeFlags(client, mailboxId, uids, operation, flags, reportUnchanged);
   return { ...update, modified: modified.sort((a, b) => a - b) };
 }
 
@@ -221,10 +240,11 @@ export async function expungeMessages(
   mailboxId: number,
   uids?: number[],
 ): Promise<{ modseq: number; uids: number[] }> {
-  const { rows } = await db.query<{ uid: number; modseq: number }>(
-    'SELECT uid, modseq FROM imap_expunge($1, $2::bigint[])',
-    [mailboxId, uids ?? null],
-  );
+  const { rows } = await db.query<{ uid: number; modseq: number }>({
+    name: 'mail-store-expunge',
+    text: 'SELECT uid, modseq FROM imap_expunge($1, $2::bigint[])',
+    values: [mailboxId, uids ?? null],
+  });
   return { modseq: rows[0]?.modseq ?? 0, uids: rows.map((r) => r.uid) };
 }
 
