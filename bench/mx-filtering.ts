@@ -93,6 +93,25 @@ const histogram = async (name: string): Promise<{ sum: number; count: number }> 
 /** Mean milliseconds per observation between two readings of a histogram. */
 const meanMs = (a: { sum: number; count: number }, b: { sum: number; count: number }) =>
   b.count > a.count ? ((b.sum - a.sum) / (b.count - a.count)) * 1000 : Number.NaN;
+/**
+ * PostgreSQL's next transaction id and WAL position: per message, the writing transactions (group
+ * commit shares one among the messages of a batch) and the WAL bytes of a round. Cluster-wide: the
+ * platform is the only writer.
+ */
+const pgCounters = async (): Promise<{ xid: string; wal: string }> => {
+  const { rows } = await hermod.db.pool.query<{ xid: string; wal: string }>(
+    'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid, pg_current_wal_lsn()::text AS wal',
+  );
+  return rows[0]!;
+};
+const pgPerMessage = async (before: { xid: string; wal: string }, n: number) => {
+  const after = await pgCounters();
+  const { rows } = await hermod.db.pool.query<{ bytes: string }>(
+    'SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn) AS bytes',
+    [after.wal, before.wal],
+  );
+  return { writes: (Number(after.xid) - Number(before.xid)) / n, walBytes: Number(rows[0]!.bytes) / n };
+};
 const results: Array<{
   round: number;
   mode: Mode;
@@ -101,6 +120,7 @@ const results: Array<{
   scanned: number;
   acceptMs: number;
   verdictMs: number;
+  pg: { writes: number; walBytes: number };
 }> = [];
 let sent = 0;
 try {
@@ -114,19 +134,22 @@ try {
       const cpu = cpuByComponent();
       const acceptBefore = await histogram('hermod_mx_accept_seconds');
       const verdictBefore = await histogram('hermod_malware_scan_seconds');
+      const pgBefore = await pgCounters();
       const r = await load(messages);
       const acceptMs = meanMs(acceptBefore, await histogram('hermod_mx_accept_seconds'));
       const verdictMs = meanMs(verdictBefore, await histogram('hermod_malware_scan_seconds'));
       await waitUntil(async () => (await delivered()) - before, messages, process.hrtime.bigint());
       sent += messages;
+      const cpuAfter = cpuByComponent();
       results.push({
         round,
         mode,
         accept: r.perSecond,
-        cpu: formatCpu(cpuPerThousand(cpu, cpuByComponent(), messages, parts)),
+        cpu: formatCpu(cpuPerThousand(cpu, cpuAfter, messages, parts)),
         scanned: (await scanned()) - scannedBefore,
         acceptMs,
         verdictMs,
+        pg: await pgPerMessage(pgBefore, messages),
       });
     }
   }
@@ -145,15 +168,15 @@ console.log(
   `\nmx filtering benchmark: ${messages} messages x ${rounds} rounds per mode, ${MX_LOAD.bytes} B, ${MX_LOAD.sessions} sessions, durability on, auth checks on, Rspamd off`,
 );
 console.log(
-  'round  mode       accepted msg/s  scanned  accept ms  verdict wait ms  CPU s per 1,000 messages (to the mailbox)',
+  'round  mode       accepted msg/s  scanned  accept ms  verdict wait ms  pg writes/msg  WAL B/msg  CPU s per 1,000 messages (to the mailbox)',
 );
 const ms = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(1)).padStart(9);
 for (const r of results)
   console.log(
-    `${String(r.round).padStart(5)}  ${r.mode.padEnd(9)}  ${f(r.accept)}         ${String(r.scanned).padStart(7)}  ${ms(r.acceptMs)}  ${ms(r.verdictMs).padStart(15)}  ${r.cpu}`,
+    `${String(r.round).padStart(5)}  ${r.mode.padEnd(9)}  ${f(r.accept)}         ${String(r.scanned).padStart(7)}  ${ms(r.acceptMs)}  ${ms(r.verdictMs).padStart(15)}  ${r.pg.writes.toFixed(2).padStart(13)}  ${r.pg.walBytes.toFixed(0).padStart(9)}  ${r.cpu}`,
   );
 console.log(
-  "accept ms: mean from the start of DATA to the 250; verdict wait: mean from the end of the message to clamd's verdict",
+  "accept ms: mean from the start of DATA to the 250; verdict wait: mean from the end of the message to clamd's verdict; pg writes: PostgreSQL's writing transactions (group commits) per message",
 );
 const rates = (mode: Mode) => results.filter((r) => r.mode === mode).map((r) => r.accept);
 const best = (mode: Mode) => Math.max(...rates(mode));
