@@ -58,6 +58,7 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
       filterMessage(deps, {
         message: () => body.source(),
         fieldNames: prepared.names,
+        ...(prepared.headerComplete ? { from: prepared.values.get('from') ?? [] } : {}),
         ip: session.remoteAddress,
         helo,
         mailFrom,
