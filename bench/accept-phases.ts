@@ -8,6 +8,7 @@
 // PostgreSQL's busy backends wait for, which adds its own queries; --profile DIR as in the other benches)
 import { AccountStore } from '@hermod/accounts';
 import { startHermod } from '@hermod/test/harness';
+import { serviceCommands } from './lib/bundled-service.js';
 import { startMxUnderLoad } from './lib/mx-load.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
@@ -58,6 +59,7 @@ const platform =
     : await (async () => {
         const hermod = await startHermod({
           services: ['routing', 'mda', 'msa'],
+          commands: await serviceCommands(['routing', 'mda', 'msa']),
           env: { msa: { MSA_TRUSTED_NETWORKS: '127.0.0.1/32', DATABASE_POOL_SIZE: '40', ...settings } },
         });
         await hermod.addDomain('bench.test');

@@ -18,14 +18,10 @@ import {
   NatsServerProcess,
   NodeServiceProcess,
   PostgresCluster,
-  repositoryRoot,
-  spawnServer,
-  stopChild,
   waitForPort,
 } from '@hermod/local-infra';
 import { appendToMailbox, resolveMailbox, writeBody } from '@hermod/mail-store';
-import { bundleEntry } from '../docker/bundle.js';
-import { type Deployable, deployables } from '../docker/deployables.js';
+import { serviceCommands } from './lib/bundled-service.js';
 import { cpuByComponent } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
 
@@ -50,40 +46,6 @@ const DOVECOT_IDLE = Number(values['dovecot-idle']);
 const PASSWORD = 'bench-password-1';
 const say = (line: string) => process.stdout.write(`[imap-bench] ${line}\n`);
 const exec = promisify(execFile);
-
-/**
- * A service as the image runs it: bundled by docker/bundle.ts (esbuild, no tsx loader, which keeps
- * every function's name with a defineProperty per closure and so costs memory and CPU per call),
- * under dist/ in the repository so its packages resolve from node_modules.
- */
-async function bundledService(name: Deployable, env: Record<string, string>) {
-  const outfile = join(repositoryRoot, 'dist', 'bench', `${name}.js`);
-  await bundleEntry(join(repositoryRoot, deployables[name]), outfile);
-  let child: ReturnType<typeof spawnServer>['child'] | undefined;
-  return {
-    get pid() {
-      return child?.pid;
-    },
-    async start() {
-      const started = spawnServer(process.execPath, [outfile], {
-        cwd: repositoryRoot,
-        env: { ...process.env, ...env },
-      });
-      child = started.child;
-      await waitForPort(
-        Number(env.IMAP_PORT),
-        30_000,
-        '127.0.0.1',
-        () => started.child.exitCode !== null,
-      ).catch((error: Error) => {
-        throw new Error(`${name} did not start: ${error.message}\n${started.output()}`);
-      });
-    },
-    async stop() {
-      if (child) await stopChild(child, 'SIGTERM', 15_000);
-    },
-  };
-}
 
 /** Deterministic PRNG (mulberry32), one per client, so both servers see the same command sequence. */
 function prng(seed: number): (n: number) => number {
@@ -411,9 +373,13 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       ...profileEnv(),
     };
-    const hermod = values['from-source']
-      ? new NodeServiceProcess({ service: 'imap', opsPort: await freePort(), env: hermodEnv })
-      : await bundledService('imap', { ...hermodEnv, OPS_PORT: String(await freePort()) });
+    const { imap: command } = await serviceCommands(['imap']);
+    const hermod = new NodeServiceProcess({
+      service: 'imap',
+      opsPort: await freePort(),
+      env: hermodEnv,
+      ...(command ? { command } : {}),
+    });
     await hermod.start();
     cleanup.push(() => hermod.stop());
 

@@ -5,8 +5,10 @@
 // The default policy rules are on (as in production); --no-rules turns them off, for the cost of
 // the rules (docs/filtering.md, "Policy rules").
 // Usage: npm run bench -- mx [--messages N] [--rounds R] [--no-mda] [--no-auth] [--no-rules] [--profile DIR]
+//        [--from-source] (services through tsx instead of bundles, bench/lib/bundled-service.ts)
 import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
+import { serviceCommands } from './lib/bundled-service.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
@@ -33,8 +35,12 @@ dns.set([
   { type: 'TXT', name: '_dmarc.client.test', text: 'v=DMARC1; p=quarantine' },
 ]);
 const postfix = await startPostfixPeer({ domains: ['example.net'], hostname: 'postfix.bench.test' });
+const hermodServices = process.argv.includes('--no-mda')
+  ? (['routing', 'mx'] as const)
+  : (['routing', 'mda', 'mx'] as const);
 const hermod = await startHermod({
-  services: process.argv.includes('--no-mda') ? ['routing', 'mx'] : ['routing', 'mda', 'mx'],
+  services: [...hermodServices],
+  commands: await serviceCommands(hermodServices),
   env: {
     mx: {
       DATABASE_POOL_SIZE: '40',

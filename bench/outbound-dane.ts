@@ -25,6 +25,7 @@ import {
   testWorkdir,
 } from '@hermod/test/harness';
 import { numberArg } from './lib/args.js';
+import { serviceCommands } from './lib/bundled-service.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
 
@@ -76,6 +77,7 @@ type Mode = keyof typeof modes;
 
 const hermod = await startHermod({
   services: ['outbound-mta'],
+  commands: await serviceCommands(['outbound-mta']),
   env: {
     'outbound-mta': {
       DATABASE_POOL_SIZE: '20',

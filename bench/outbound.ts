@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { enqueueRecipients, OUTBOUND_WAKE_SUBJECT } from '@hermod/outbound-mta';
 import { acceptMessage } from '@hermod/spool';
 import { requireTool, run, startHermod, startPostfixPeer, startSmtpSink } from '@hermod/test/harness';
+import { serviceCommands } from './lib/bundled-service.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
 import { roundRatios } from './lib/round-ratios.js';
@@ -42,6 +43,7 @@ const postfix = await startPostfixPeer({
 const postfixConfig = join(postfix.dir, 'etc');
 const hermod = await startHermod({
   services: ['outbound-mta'],
+  commands: await serviceCommands(['outbound-mta']),
   env: {
     'outbound-mta': {
       DATABASE_POOL_SIZE: '20',

@@ -23,6 +23,7 @@ import {
   startHermod,
   startSlowSink,
 } from '@hermod/test/harness';
+import { serviceCommands } from './lib/bundled-service.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { waitUntil } from './lib/smtp-source.js';
 
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     curve: { type: 'string', default: 'outbound' },
     'mda-messages': { type: 'string', default: '3000' },
     'mda-replicas': { type: 'string', default: '1,2,4' },
+    // Run the services from TypeScript through tsx instead of bundles (bench/lib/bundled-service.ts).
+    'from-source': { type: 'boolean', default: false },
   },
 });
 if (!['outbound', 'mda', 'both'].includes(values.curve)) throw new Error('--curve is outbound, mda or both');
@@ -55,6 +58,7 @@ async function outboundCurve(): Promise<boolean> {
   const sink = await startSlowSink({ delayMs });
   const hermod = await startHermod({
     services: ['outbound-mta'],
+    commands: await serviceCommands(['outbound-mta']),
     env: {
       'outbound-mta': {
         OUTBOUND_DESTINATION_CONCURRENCY: String(destinationConcurrency),
@@ -169,6 +173,7 @@ async function mdaCurve(): Promise<boolean> {
   const accounts = 200;
   const hermod: HermodPlatform = await startHermod({
     services: ['mda'],
+    commands: await serviceCommands(['mda']),
     env: { mda: { LOG_LEVEL: 'warn' } },
   });
   const pool = hermod.db.pool;

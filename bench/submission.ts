@@ -2,9 +2,11 @@
 // one run: same box, same load (smtp-source, 4 KiB messages, 20 sessions, connections reused),
 // durability on in both (Postfix fsyncs its queue file; Hermod commits with synchronous_commit=on).
 // Usage: npm run bench -- submission [--messages N] [--rounds R] [--profile DIR] (V8 CPU profiles of
-// msa, routing and mda; bench/lib/profile-top.ts summarizes them)
+// msa, routing and mda; bench/lib/profile-top.ts summarizes them) [--from-source] (services through
+// tsx instead of bundles, bench/lib/bundled-service.ts)
 import { AccountStore } from '@hermod/accounts';
 import { requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
+import { serviceCommands } from './lib/bundled-service.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
@@ -26,6 +28,7 @@ await requireTool('postfix', 'apt-get install postfix');
 const postfix = await startPostfixPeer({ domains: ['example.net'], hostname: 'postfix.bench.test' });
 const hermod = await startHermod({
   services: ['routing', 'mda', 'msa'],
+  commands: await serviceCommands(['routing', 'mda', 'msa']),
   env: {
     msa: { MSA_TRUSTED_NETWORKS: '127.0.0.1/32', DATABASE_POOL_SIZE: '40', ...profileEnv() },
     routing: profileEnv(),

@@ -4,6 +4,7 @@
 // limits, one mailbox (box@bench.test), and smtp-source as the load (4 KiB, 20 sessions).
 import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, type HermodPlatform, startHermod } from '@hermod/test/harness';
+import { serviceCommands } from './bundled-service.js';
 import { smtpSource, waitUntil } from './smtp-source.js';
 
 export const MX_LOAD = { sessions: 20, bytes: 4096, from: 'load@client.test', to: 'box@bench.test' } as const;
@@ -33,6 +34,7 @@ export async function startMxUnderLoad(options: {
   ]);
   const hermod = await startHermod({
     services: ['routing', 'mda', 'mx'],
+    commands: await serviceCommands(['routing', 'mda', 'mx']),
     env: {
       mx: {
         DATABASE_POOL_SIZE: '40',

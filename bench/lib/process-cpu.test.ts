@@ -30,6 +30,11 @@ test('the validating resolver and the other peers are components of their own', 
   assert.equal(componentOf(['/usr/sbin/unbound', '-d', '-c', 'unbound.conf']), 'unbound');
   assert.equal(componentOf(['/usr/sbin/clamd', '--foreground']), 'clamd');
   assert.equal(componentOf(['/usr/bin/node', '/src/dist/bench/imap.js']), 'imap');
+  // A bench's bundles (bench/lib/bundled-service.ts), with node's options before the file.
+  assert.equal(
+    componentOf(['/usr/bin/node', '--enable-source-maps', '--cpu-prof', '/src/dist/bench/outbound-mta.js']),
+    'outbound-mta',
+  );
   assert.equal(componentOf(['dovecot/imap']), 'dovecot');
   assert.equal(componentOf(['node', '--import', 'tsx', 'bench/outbound-dane.ts']), undefined);
 });

@@ -72,6 +72,8 @@ export async function startHermod(options: {
   /** A database and nats-server the test controls (to kill them); by default fresh ones. */
   db?: TestDatabase;
   nats?: TestNats;
+  /** Node's arguments per service instead of tsx and the TypeScript entry (benches run bundles). */
+  commands?: Partial<Record<ServiceName, string[]>>;
 }): Promise<HermodPlatform> {
   const db = options.db ?? (await testDatabase());
   const nats = options.nats ?? (await startTestNats());
@@ -142,6 +144,7 @@ export async function startHermod(options: {
         service: name,
         opsPort: await freePort(),
         env: { ...first.options.env, ...env },
+        ...(first.options.command ? { command: first.options.command } : {}),
       });
       replicas.push(replica);
       await replica.start(60_000);
@@ -166,6 +169,7 @@ export async function startHermod(options: {
         service: name,
         opsPort: await freePort(),
         env: { ...common, ...perService[name], ...options.env?.[name] },
+        ...(options.commands?.[name] ? { command: options.commands[name] } : {}),
       });
       await proc.start(60_000);
       services.set(name, proc);

@@ -10,13 +10,18 @@ export interface NodeServiceOptions {
   service: string;
   env: Record<string, string>;
   opsPort: number;
+  /**
+   * Node's arguments instead of the default (tsx, the telemetry preload and the TypeScript entry), e.g.
+   * a bundle as the image runs it (`node dist/<name>.js`, see bench/lib/bundled-service.ts).
+   */
+  command?: string[];
   /** Forward the service's log lines here (default: keep the last few KiB for error messages). */
   onOutput?: (chunk: string) => void;
 }
 
 /**
  * One Hermod service as a child process, run from TypeScript source with tsx and the telemetry
- * preload, exactly as `npm start` does. Tests use it to SIGKILL and restart services.
+ * preload, exactly as `npm start` does (or with the given node arguments). Tests use it to SIGKILL and restart services.
  */
 export class NodeServiceProcess {
   private child: ChildProcess | undefined;
@@ -48,7 +53,7 @@ export class NodeServiceProcess {
       : `services/${this.options.service}/src/main.ts`;
     const { child, output } = spawnServer(
       process.execPath,
-      ['--import', 'tsx', '--import', '@hermod/telemetry/register', entry],
+      this.options.command ?? ['--import', 'tsx', '--import', '@hermod/telemetry/register', entry],
       {
         cwd: repositoryRoot,
         env: { ...process.env, ...this.options.env, OPS_PORT: String(this.options.opsPort) },

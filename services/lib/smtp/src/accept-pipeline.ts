@@ -110,7 +110,11 @@ export interface AcceptPipeline<V> {
   /** Adds the service's fields to the stored envelope (after mailFromArgs and tls). */
   addToEnvelope?(envelope: Record<string, unknown>, session: SMTPServerSession, verdict: V | undefined): void;
   /** The stored body from the spooled one (mx: filter headers first, forged results removed). */
-  storedBody?(source: AsyncIterable<Buffer>, verdict: V | undefined): AsyncIterable<Buffer>;
+  storedBody?(
+    source: AsyncIterable<Buffer>,
+    verdict: V | undefined,
+    prepared: PreparedMessage,
+  ): AsyncIterable<Buffer>;
   /** Adds the service's fields to the "accepted" log line. */
   addToLog?(fields: Record<string, unknown>, verdict: V | undefined): void;
   /** Counts a message refused for a bare CR or LF (bareLineEndings 'reject'). */
@@ -223,7 +227,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           const accountId = hooks.accountId?.(session);
           const serviceBody = hooks.storedBody;
           const storedBody = (source: AsyncIterable<Buffer>, v: V | undefined) =>
-            withPrefix(dispositionHeaders, serviceBody ? serviceBody(source, v) : source);
+            withPrefix(dispositionHeaders, serviceBody ? serviceBody(source, v, prepared) : source);
           if (final.action === 'quarantine') {
             if (!hooks.quarantine) throw smtpError(554, '5.7.1', `Message refused: ${final.reason}`);
             await hooks.quarantine({

@@ -30,6 +30,8 @@ export interface HeaderSummary {
 export interface PreparedMessage extends HeaderSummary {
   size: number;
   sawBareLineEnding: boolean;
+  /** The whole header block was inspected (not cut off at maxHeaderBytes): names and values are all of them. */
+  headerComplete: boolean;
 }
 
 const CR = 0x0d;
@@ -139,6 +141,7 @@ export async function prepareMessage(
   let headerLength = 0;
   let inHeader = true;
   let summary: HeaderSummary = { names: new Set(), values: new Map(), receivedCount: 0 };
+  let headerComplete = true;
   let size = 0;
 
   const write = async (b: Buffer) => {
@@ -153,6 +156,7 @@ export async function prepareMessage(
     const headerBytes = headerEnd === undefined ? all : all.subarray(0, headerEnd);
     const rest = headerEnd === undefined ? Buffer.alloc(0) : all.subarray(headerEnd);
     summary = summarise(headerBytes.toString('latin1'));
+    headerComplete = complete;
     // Trace fields carry UTF-8 addresses (RFC 6532): written as UTF-8, never narrowed to Latin-1.
     await write(Buffer.from(options.prepend, 'utf8'));
     await write(headerBytes);
@@ -195,5 +199,5 @@ export async function prepareMessage(
   await take(normaliser.end());
   if (normaliser.bare > 0 && options.bareLineEndings === 'reject') throw new BareLineEndingError();
   if (inHeader) await finishHeader(undefined);
-  return { ...summary, size, sawBareLineEnding: normaliser.bare > 0 };
+  return { ...summary, size, sawBareLineEnding: normaliser.bare > 0, headerComplete };
 }

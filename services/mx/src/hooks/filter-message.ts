@@ -8,6 +8,8 @@ export interface FilterInput {
   message: () => AsyncIterable<Buffer>;
   /** Lower-cased names of the message's header fields. */
   fieldNames: ReadonlySet<string>;
+  /** The unfolded From values when the whole header block was inspected (see authenticateMessage). */
+  from?: readonly string[];
   ip: string;
   helo: string;
   mailFrom: string;
@@ -53,6 +55,7 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
         {
           message: input.message(),
           fieldNames: input.fieldNames,
+          ...(input.from ? { from: input.from } : {}),
           ip: input.ip,
           helo: input.helo,
           mailFrom: input.mailFrom,

@@ -58,6 +58,7 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
       filterMessage(deps, {
         message: () => body.source(),
         fieldNames: prepared.names,
+        ...(prepared.headerComplete ? { from: prepared.values.get('from') ?? [] } : {}),
         ip: session.remoteAddress,
         helo,
         mailFrom,
@@ -81,11 +82,15 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
       if (verdict.folder) envelope.folder = verdict.folder;
       if (verdict.reasons.length > 0) envelope.filterReasons = verdict.reasons;
     },
-    storedBody: (source, verdict) =>
-      withPrefix(
+    storedBody: (source, verdict, prepared) => {
+      const body = verdict?.stripped ? bufferSource(verdict.stripped) : source;
+      // A header inspected whole without an Authentication-Results field has none to remove.
+      const mayCarryResults = !prepared.headerComplete || prepared.names.has('authentication-results');
+      return withPrefix(
         verdict?.headers ?? '',
-        stripForgedResults(verdict?.stripped ? bufferSource(verdict.stripped) : source, config.MX_HOSTNAME),
-      ),
+        mayCarryResults ? stripForgedResults(body, config.MX_HOSTNAME) : body,
+      );
+    },
     addToLog: (fields, verdict) => {
       fields.placement = verdict?.placement;
     },

@@ -7,6 +7,11 @@ export interface AuthenticationInput {
   message: AsyncIterable<Buffer>;
   /** Lower-cased names of the message's header fields: without a signature the body is not read. */
   fieldNames: ReadonlySet<string>;
+  /**
+   * The unfolded values of the From fields (Latin-1, as received) when the whole header block was
+   * inspected (prepareMessage's summary): without a signature the message is then not read at all.
+   */
+  from?: readonly string[];
   ip: string;
   helo: string;
   mailFrom: string;
@@ -56,6 +61,15 @@ export async function* headerBlockOf(message: AsyncIterable<Buffer>): AsyncGener
   }
 }
 
+/**
+ * What mailauth reads of an unsigned message: with no DKIM-Signature and no ARC set, DKIM and ARC
+ * are none whatever the fields, SPF comes from the envelope and DMARC from the From addresses, so
+ * the From fields alone give the same results without parsing the rest (Received chains included).
+ */
+export function fromFieldsBlock(from: readonly string[]): Buffer {
+  return Buffer.from(`${from.map((value) => `From: ${value}\r\n`).join('')}\r\n`, 'latin1');
+}
+
 async function concatenated(source: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const chunk of source) parts.push(chunk);
@@ -77,8 +91,9 @@ function oneBufferStream(buffer: Buffer): Readable {
 }
 
 /**
- * SPF, DKIM, DMARC and ARC for one message (mailauth), with DNS through the injected resolver. A
- * header block alone goes to mailauth as one buffer (no stream pipeline to set up per message),
+ * SPF, DKIM, DMARC and ARC for one message (mailauth), with DNS through the injected resolver. An
+ * unsigned message goes to mailauth as its From fields (or, when the header was too large to be
+ * inspected whole, its header block) in one buffer (no stream pipeline to set up per message),
  * in a stream of its own so the checks finish in the turn they start in.
  */
 export async function authenticateMessage(
@@ -87,7 +102,9 @@ export async function authenticateMessage(
 ): Promise<AuthenticationOutcome> {
   const source = bodyMatters(input.fieldNames)
     ? Readable.from(input.message)
-    : oneBufferStream(await concatenated(headerBlockOf(input.message)));
+    : oneBufferStream(
+        input.from ? fromFieldsBlock(input.from) : await concatenated(headerBlockOf(input.message)),
+      );
   const result = await authenticate(source, {
     ip: input.ip.replace(/^::ffff:/, ''),
     helo: input.helo,
