@@ -13,5 +13,9 @@ if (!isDeployable(name)) {
 }
 // The service sees only its own arguments after the name.
 process.argv.splice(2, 1);
+// Tracing first, as `npm start` preloads it with --import: the image runs `node dist/hermod.js <name>`
+// with no preload, so without this an OTLP endpoint set on the pod would export nothing.
+process.env.OTEL_SERVICE_NAME ??= `hermod-${name}`;
+await import('@hermod/telemetry/register');
 const fromSource = import.meta.url.endsWith('.ts');
 await import(new URL(fromSource ? `../${deployables[name]}` : `./${name}.js`, import.meta.url).href);

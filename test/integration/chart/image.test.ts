@@ -6,10 +6,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { access, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureSelfSignedCertificate, freePort, repositoryRoot } from '@hermod/local-infra';
 import {
+  eventually,
+  requireTool,
   run,
   startTestNats,
   type TestDatabase,
@@ -348,8 +352,11 @@ describe('bundles (the image build step)', () => {
 
     async function start(
       name: Deployable,
+      extraEnv: NodeJS.ProcessEnv = {},
     ): Promise<{ child: ChildProcess; output: () => string; env: NodeJS.ProcessEnv }> {
-      const { env, opsPort } = await podEnvironment(name);
+      const pod = await podEnvironment(name);
+      const { opsPort } = pod;
+      const env = { ...pod.env, ...extraEnv };
       const child = spawn(process.execPath, ['--enable-source-maps', `dist/${launcherName}.js`, name], {
         cwd: app,
         env,
@@ -403,6 +410,61 @@ describe('bundles (the image build step)', () => {
         await stop(child, output);
       });
     }
+
+    // The image starts `node dist/hermod.js <name>` with no --import: the launcher itself must register
+    // the tracer provider (as `npm start` does with --import @hermod/telemetry/register), or an OTLP
+    // endpoint set on the pod exports nothing.
+    test('a bundle started as the image does exports spans to the OTLP endpoint, named after its service', async () => {
+      await requireTool('swaks', 'apt-get install swaks');
+      const exported: Array<{ service: string; name: string }> = [];
+      const collector = createServer((req, res) => {
+        const parts: Buffer[] = [];
+        req.on('data', (c: Buffer) => parts.push(c));
+        req.on('end', () => {
+          if (req.url === '/v1/traces') {
+            const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as {
+              resourceSpans?: Array<{
+                resource?: { attributes?: Array<{ key: string; value: { stringValue?: string } }> };
+                scopeSpans?: Array<{ spans?: Array<{ name: string }> }>;
+              }>;
+            };
+            for (const rs of body.resourceSpans ?? []) {
+              const service =
+                rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+              for (const ss of rs.scopeSpans ?? [])
+                for (const span of ss.spans ?? []) exported.push({ service, name: span.name });
+            }
+          }
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        });
+      });
+      await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+      try {
+        const { child, output, env } = await start('msa', {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+          MSA_TRUSTED_NETWORKS: '127.0.0.1/32',
+        });
+        const sent = await run(
+          'swaks',
+          [
+            ...['--server', '127.0.0.1', '--port', String(env.MSA_SUBMISSION_PORT), '--helo', 'client.test'],
+            ...['--from', 'sender@example.test', '--to', 'someone@elsewhere.test', '--timeout', '20'],
+          ],
+          { timeoutMs: 30_000 },
+        );
+        assert.match(sent.stdout, /<- {2}250 /, `${sent.stdout}${sent.stderr}\n${output()}`);
+        const accept = await eventually(
+          `msa.accept exported (so far: ${JSON.stringify(exported)})`,
+          async () => exported.find((s) => s.name === 'msa.accept'),
+          20_000,
+        );
+        assert.equal(accept.service, 'hermod-msa');
+        await stop(child, output);
+      } finally {
+        collector.close();
+      }
+    });
 
     test('routing stops cleanly on SIGTERM', async () => {
       const routing = running[0];
