@@ -25,3 +25,21 @@ BEGIN
   RETURN QUERY SELECT e.uid, e.modseq FROM mailbox_expunge(p_mailbox, p_uids, true) e;
 END
 $$;
+
+-- mailbox_claim_recent (076): the same claim, without rewriting the mailbox row when there is
+-- nothing to claim (every SELECT of a read-write session took a new version of the row, and its WAL,
+-- also when no message had arrived since the last claim). The row lock is still taken, so appenders
+-- wait as before and the reads after the claim see no message it did not cover.
+CREATE OR REPLACE FUNCTION mailbox_claim_recent(p_mailbox bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_previous bigint;
+  v_next bigint;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  SELECT x.recent_uid, x.uidnext INTO v_previous, v_next FROM mailboxes x WHERE x.id = p_mailbox FOR UPDATE;
+  IF v_previous IS DISTINCT FROM v_next THEN
+    UPDATE mailboxes m SET recent_uid = v_next WHERE m.id = p_mailbox;
+  END IF;
+  RETURN v_previous;
+END
+$$;
