@@ -1,7 +1,6 @@
 import type { Logger } from '@hermod/logging';
 import type { NatsConnection } from '@hermod/nats';
 import { MailboxChangeEvent, mailboxEventSubject } from '@hermod/pipeline';
-import { headers as natsHeadersFactory } from 'nats';
 import type { ChangePublisher } from './store/mail-backend.js';
 
 /** Something that wants the change events of one account (an IMAP or POP3 session). */
@@ -12,10 +11,11 @@ export interface ChangeListener {
 /**
  * Fans mailbox change events out to this replica's sessions. Events from this replica reach local
  * sessions at once; all events also go over core NATS so sessions on other replicas hear of them.
+ * The connection is made with `noEcho` (main.ts): nats-server does not send a replica its own
+ * events back, so it neither spends CPU on them nor needs to recognize them.
  */
 export class ChangeHub implements ChangePublisher {
   private readonly listeners = new Map<number, Set<ChangeListener>>();
-  private readonly origin = Math.random().toString(36).slice(2);
 
   constructor(
     private readonly nats: NatsConnection | undefined,
@@ -28,7 +28,6 @@ export class ChangeHub implements ChangePublisher {
     const subscription = this.nats.subscribe(mailboxEventSubject('*'));
     void (async () => {
       for await (const message of subscription) {
-        if (message.headers?.get('hermod-origin') === this.origin) continue;
         try {
           this.deliver(MailboxChangeEvent.parse(JSON.parse(message.string())));
         } catch (error) {
@@ -58,18 +57,10 @@ export class ChangeHub implements ChangePublisher {
     setImmediate(() => this.deliver(event));
     if (!this.nats || this.nats.isClosed()) return;
     try {
-      const { headers } = this.natsHeaders();
-      this.nats.publish(mailboxEventSubject(event.accountId), JSON.stringify(event), { headers });
+      this.nats.publish(mailboxEventSubject(event.accountId), JSON.stringify(event));
     } catch (error) {
       this.logger.warn({ err: error }, 'could not publish mailbox event');
     }
-  }
-
-  private natsHeaders() {
-    // Marks our own events so the subscription does not deliver them twice.
-    const h = natsHeadersFactory();
-    h.set('hermod-origin', this.origin);
-    return { headers: h };
   }
 
   private deliver(event: MailboxChangeEvent): void {

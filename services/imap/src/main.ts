@@ -36,8 +36,12 @@ runMain('imap', async () => {
   const base = createServiceBase('imap', config);
   const { logger, registry, shutdown } = base;
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  // Core NATS only: change events are notifications, the database stays the source of truth.
-  const nc = await connectNatsServer(base, config.NATS_URL, { servesWithout: config.READY_WITHOUT_NATS });
+  // Core NATS only: change events are notifications, the database stays the source of truth. No
+  // echo: the hub delivers this replica's own events in-process (ChangeHub).
+  const nc = await connectNatsServer(base, config.NATS_URL, {
+    servesWithout: config.READY_WITHOUT_NATS,
+    noEcho: true,
+  });
 
   // Read again when the files change (a renewed certificate), without a restart: every handshake
   // (implicit TLS and STARTTLS/STLS of the three protocols) takes the current context.

@@ -55,11 +55,7 @@ async function runList(session: CommandContext, options: ListOptions) {
     session.untagged(`${verb} (\\Noselect) "${SEPARATOR}" ""`);
     return ok(`${verb} completed`);
   }
-  const [own, subscriptions, shared] = await Promise.all([
-    session.backend.listMailboxes(user.id),
-    session.backend.listSubscriptions(user.id),
-    session.backend.listSharedMailboxes(user.id),
-  ]);
+  const { own, subscriptions, shared } = await session.backend.listMailboxView(user.id);
   // Other accounts' mailboxes the user may see (l) in the shared namespace, read (r) for STATUS.
   const readable = new Set<string>(own.map((m) => m.name));
   const visible = shared

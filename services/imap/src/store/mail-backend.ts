@@ -18,6 +18,7 @@ import {
   getMetadata,
   isOwnerIdentifier,
   listMailboxes,
+  listMailboxView,
   listSharedMailboxes,
   listSubscriptions,
   loadBodyStructure,
@@ -227,6 +228,11 @@ export class MailBackend {
 
   listSharedMailboxes(accountId: number) {
     return listSharedMailboxes(this.pool, accountId);
+  }
+
+  /** LIST's mailboxes, subscriptions and shared mailboxes in one round trip. */
+  listMailboxView(accountId: number) {
+    return listMailboxView(this.pool, accountId);
   }
 
   subscribeShared(accountId: number, name: string) {

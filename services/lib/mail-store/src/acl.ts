@@ -90,24 +90,77 @@ export async function findSharedMailbox(
   return row ? { ...row, ownerId: Number(row.ownerId), rights: canonicalRights(row.rights) } : undefined;
 }
 
-/** Other accounts' mailboxes on which the account holds any right, by owner address and name. */
-export async function listSharedMailboxes(db: Db, accountId: number): Promise<SharedMailbox[]> {
-  const { rows } = await db.query<SharedMailbox>({
-    name: 'mail-store-list-shared-mailboxes',
-    // Driven by the entries (grantee index), not by the domain's mailboxes.
-    text: `SELECT ${boxColumns}, o.id AS "ownerId", o.address AS "ownerAddress", string_agg(a.rights, '') AS rights
-           FROM accounts v
+// Other accounts' mailboxes on which the account $1 holds any entry, one row each with the rights of
+// its entries. Driven by the entries (grantee index), not by the domain's mailboxes.
+const sharedFrom = `FROM accounts v
            JOIN mailbox_acl a ON a.grantee_id = v.id OR a.grantee_id IS NULL
            JOIN mailboxes m ON m.id = a.mailbox_id
            JOIN accounts o ON o.id = m.account_id AND o.domain = v.domain AND o.id <> v.id
            WHERE v.id = $1
-           GROUP BY m.id, o.id
-           ORDER BY o.address, m.name`,
-    values: [accountId],
-  });
+           GROUP BY m.id, o.id`;
+
+type SharedRow = Omit<SharedMailbox, 'ownerId'> & { ownerId: number | string };
+
+/** The shared mailboxes of sharedFrom's rows on which the viewer holds a right. */
+function sharedMailboxes(rows: SharedRow[]): SharedMailbox[] {
   return rows
     .map((row) => ({ ...row, ownerId: Number(row.ownerId), rights: canonicalRights(row.rights) }))
     .filter((row) => row.rights !== '');
+}
+
+/** Other accounts' mailboxes on which the account holds any right, by owner address and name. */
+export async function listSharedMailboxes(db: Db, accountId: number): Promise<SharedMailbox[]> {
+  const { rows } = await db.query<SharedRow>({
+    name: 'mail-store-list-shared-mailboxes',
+    text: `SELECT ${boxColumns}, o.id AS "ownerId", o.address AS "ownerAddress", string_agg(a.rights, '') AS rights
+           ${sharedFrom}
+           ORDER BY o.address, m.name`,
+    values: [accountId],
+  });
+  return sharedMailboxes(rows);
+}
+
+/** What LIST reads, in one round trip (and one snapshot). */
+export interface MailboxView {
+  /** The account's mailboxes by name. */
+  own: MailboxInfo[];
+  /** The account's subscribed names, sorted. */
+  subscriptions: string[];
+  /** As listSharedMailboxes. */
+  shared: SharedMailbox[];
+}
+
+/**
+ * The account's mailboxes (as listMailboxes), its subscriptions (as listSubscriptions) and the
+ * shared mailboxes it holds rights on (as listSharedMailboxes) in one statement: LIST asked for
+ * them in three, each a round trip and a pooled connection.
+ */
+export async function listMailboxView(db: Db, accountId: number): Promise<MailboxView> {
+  const { rows } = await db.query<SharedRow & { part: number }>({
+    name: 'mail-store-list-mailbox-view',
+    text: `SELECT 0 AS part, ${boxColumns}, NULL::bigint AS "ownerId", NULL::text AS "ownerAddress",
+             NULL::text AS rights, m.name AS k1, NULL::text AS k2
+           FROM mailboxes m WHERE m.account_id = $1
+           UNION ALL
+           SELECT 1, NULL, s.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.name, NULL
+           FROM mailbox_subscriptions s WHERE s.account_id = $1
+           UNION ALL
+           SELECT 2, ${boxColumns}, o.id, o.address, string_agg(a.rights, ''), o.address, m.name
+           ${sharedFrom}
+           ORDER BY part, k1, k2`,
+    values: [accountId],
+  });
+  const view: MailboxView = { own: [], subscriptions: [], shared: [] };
+  const shared: SharedRow[] = [];
+  for (const { part, ownerId, ownerAddress, rights, k1: _k1, k2: _k2, ...box } of rows as Array<
+    SharedRow & { part: number; k1: string; k2: string | null }
+  >) {
+    if (part === 0) view.own.push(box);
+    else if (part === 1) view.subscriptions.push(box.name);
+    else shared.push({ ...box, ownerId, ownerAddress, rights });
+  }
+  view.shared = sharedMailboxes(shared);
+  return view;
 }
 
 /** The access control list of a mailbox: the owner first (all rights), then 'anyone', then addresses. */

@@ -5,6 +5,8 @@ export interface NatsOptions {
   servers: string | string[];
   name: string;
   logger?: Logger;
+  /** The server does not deliver this connection's own publications to its own subscriptions. */
+  noEcho?: boolean;
 }
 
 /** Connects and keeps reconnecting for ever: a service outlives nats-server restarts. */
@@ -19,6 +21,7 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
     // Every JetStream publish is a request; capturing a stack trace for each one (to decorate a
     // rare timeout error) was a visible share of a busy service's CPU.
     noAsyncTraces: true,
+    ...(options.noEcho ? { noEcho: true } : {}),
   });
   if (options.logger) {
     const logger = options.logger;

@@ -107,6 +107,11 @@ export interface BusOptions {
    * and does not take the service out of its load balancer. Start-up still waits for the bus.
    */
   servesWithout?: boolean;
+  /**
+   * nats-server does not send the connection's own publications back to it (imap fans its own
+   * change events out in-process and hears only the other replicas' over NATS).
+   */
+  noEcho?: boolean;
 }
 
 /** Whether each connection made by connectNatsServer has a server now (watchConnected, one per connection). */
@@ -135,7 +140,12 @@ export async function connectNatsServer(
     },
   };
   base.readiness.push(readiness);
-  nc = await connectNats({ servers: url.split(','), name: `hermod-${base.name}`, logger: base.logger });
+  nc = await connectNats({
+    servers: url.split(','),
+    name: `hermod-${base.name}`,
+    logger: base.logger,
+    ...(options.noEcho ? { noEcho: true } : {}),
+  });
   connected = watchConnected(nc);
   connectionState.set(nc, connected);
   // Connected once: from now on a service that serves without the bus only reports its loss.

@@ -1,0 +1,71 @@
+// STORE's flag rule in PostgreSQL (migration 082): imap_flags_change, the set test that decides
+// whether a STORE changes a message (and so takes a modseq), and imap_next_flags, the flags after it,
+// give the same answers as the rule they replaced (migration 011: the sorted, distinct flags before
+// and after compared), over stored flags that are unsorted or repeated and given flags likewise.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type TestDatabase, testDatabase } from '@hermod/test/harness';
+
+let db: TestDatabase;
+
+before(async () => {
+  db = await testDatabase();
+});
+
+after(async () => {
+  await db?.close();
+});
+
+const arrays: string[][] = [
+  [],
+  ['\\Seen'],
+  ['\\Flagged', '\\Seen'],
+  ['\\Seen', '\\Flagged'],
+  ['\\Seen', '\\Seen'],
+  ['$Junk', '\\Answered', '\\Seen'],
+  ['\\Answered'],
+];
+
+test('imap_flags_change and imap_next_flags agree with the sorted comparison they replaced', async () => {
+  const { rows } = await db.pool.query<{
+    current: string[];
+    operation: string;
+    given: string[];
+    changes: boolean;
+    reference_changes: boolean;
+    next: string[];
+    reference_next: string[];
+  }>(
+    `WITH cases AS (
+       SELECT c.current, o.operation, g.given
+       FROM jsonb_array_elements($1::jsonb) cj
+       CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(cj)) AS current) c
+       CROSS JOIN jsonb_array_elements($1::jsonb) gj
+       CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(gj)) AS given) g
+       CROSS JOIN unnest(ARRAY['set', 'add', 'remove']) o (operation)
+     ), reference AS (
+       SELECT current, operation, given,
+         CASE operation
+           WHEN 'set' THEN ARRAY(SELECT DISTINCT f FROM unnest(given) f ORDER BY f)
+           WHEN 'add' THEN ARRAY(SELECT DISTINCT f FROM unnest(current || given) f ORDER BY f)
+           ELSE ARRAY(SELECT DISTINCT f FROM unnest(current) f WHERE NOT (f = ANY (given)) ORDER BY f)
+         END AS reference_next
+       FROM cases
+     )
+     SELECT current, operation, given,
+       imap_flags_change(current, operation, given) AS changes,
+       ARRAY(SELECT DISTINCT f FROM unnest(current) f ORDER BY f) IS DISTINCT FROM reference_next
+         AS reference_changes,
+       imap_next_flags(current, operation, given) AS next, reference_next
+     FROM reference`,
+    [JSON.stringify(arrays)],
+  );
+  assert.equal(rows.length, arrays.length * arrays.length * 3);
+  for (const r of rows) {
+    const label = `${r.operation} ${JSON.stringify(r.given)} on ${JSON.stringify(r.current)}`;
+    assert.equal(r.changes, r.reference_changes, `changes: ${label}`);
+    assert.deepEqual(r.next, r.reference_next, `next flags: ${label}`);
+  }
+  // The grid holds both answers.
+  assert.ok(rows.some((r) => r.changes) && rows.some((r) => !r.changes));
+});
