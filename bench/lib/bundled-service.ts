@@ -4,6 +4,7 @@
 // and memory per call (about 10% CPU and 2 KiB per IMAP session), so the bundle is what to compare.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { repositoryRoot } from '@hermod/local-infra';
 import { bundleEntry } from '../../docker/bundle.js';
 import { type Deployable, deployables } from '../../docker/deployables.js';
@@ -18,10 +19,16 @@ import { profileDir } from './profile-option.js';
 export async function bundledCommand(name: Deployable, argv: string[] = process.argv): Promise<string[]> {
   const outfile = join(repositoryRoot, 'dist', 'bench', `${name}.js`);
   await bundleEntry(join(repositoryRoot, deployables[name]), outfile);
+  // The image's launcher registers tracing before the service loads (docker/launcher.ts); so does the
+  // bench, or its figures would leave out the context bookkeeping every deployed process pays.
+  // Outside dist/bench/ so bench/lib/process-cpu.ts does not take the preload for the service's name.
+  const tracing = join(repositoryRoot, 'dist', 'bench-preload', 'telemetry-register.js');
+  await bundleEntry(join(repositoryRoot, 'services/lib/telemetry/src/register.ts'), tracing);
   const profile = profileDir(argv);
   if (profile) mkdirSync(profile, { recursive: true });
   return [
     '--enable-source-maps',
+    ...['--import', pathToFileURL(tracing).href],
     ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-interval', '500'] : []),
     outfile,
   ];
