@@ -835,6 +835,20 @@ test('nats.streamReplicas: 1 for a single server, 3 for a cluster URL, or as set
   assert.equal(await replicas(['nats.existingSecret=nats', 'nats.url=nats://a:4222\\,nats://b:4222']), '1');
 });
 
+test('tracing.otlpEndpoint: every component exports spans there; unset, none is told an endpoint', async () => {
+  const endpoints = async (set: string[]) => {
+    const objects = await renderChart({ set: ['postgresql.existingSecret=pg', ...set] });
+    const deployments = byKind(objects, 'Deployment');
+    assert.ok(deployments.length >= 7, 'every component has a Deployment');
+    return new Set(deployments.map((d) => envOf(containerOf(d)).get('OTEL_EXPORTER_OTLP_ENDPOINT')?.value));
+  };
+  assert.deepEqual([...(await endpoints([]))], [undefined]);
+  assert.deepEqual(
+    [...(await endpoints(['tracing.otlpEndpoint=http://otel-collector.observability:4318']))],
+    ['http://otel-collector.observability:4318'],
+  );
+});
+
 test('operator.watchNamespace: WATCH_NAMESPACE and a Role there instead of a ClusterRole', async () => {
   const objects = await renderChart({
     set: ['postgresql.existingSecret=pg', 'operator.watchNamespace=mail-domains'],
