@@ -7,9 +7,7 @@ import { parseAddressList } from './message.js';
 
 /** The header fields of a message (unfolded), in order, names lower-cased. */
 export function headerFields(raw: Buffer): Array<{ name: string; value: string }> {
-  let end = raw.indexOf('\r\n\r\n');
-  if (end < 0) end = raw.indexOf('\n\n');
-  const block = raw.subarray(0, end < 0 ? Math.min(raw.length, 256 * 1024) : end).toString('utf8');
+  const block = headerSectionText(raw);
   const out: Array<{ name: string; value: string }> = [];
   for (const line of block.split(/\r?\n/)) {
     if (/^[ \t]/.test(line) && out.length > 0) out[out.length - 1]!.value += ` ${line.trim()}`;
@@ -20,6 +18,44 @@ export function headerFields(raw: Buffer): Array<{ name: string; value: string }
     }
   }
   return out;
+}
+
+/** The header section headerFields reads, as text. */
+function headerSectionText(raw: Buffer): string {
+  let end = raw.indexOf('\r\n\r\n');
+  if (end < 0) end = raw.indexOf('\n\n');
+  return raw.subarray(0, end < 0 ? Math.min(raw.length, 256 * 1024) : end).toString('utf8');
+}
+
+/**
+ * The value of the first field named `name` (lowercase) exactly as headerFields gives it, without
+ * building the others: delivery reads X-Spam-Status of every message this way.
+ */
+export function firstHeaderValue(raw: Buffer, name: string): string | undefined {
+  const block = headerSectionText(raw);
+  let value: string | undefined;
+  let anyField = false;
+  for (let start = 0; start <= block.length; ) {
+    let end = block.indexOf('\n', start);
+    if (end < 0) end = block.length;
+    // lines as block.split(/\r?\n/) makes them
+    const line = block.slice(
+      start,
+      end > start && block.charCodeAt(end - 1) === 13 && end < block.length ? end - 1 : end,
+    );
+    start = end + 1;
+    const first = line.charCodeAt(0);
+    if ((first === 32 || first === 9) && anyField) {
+      if (value !== undefined) value += ` ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    if (value !== undefined) return value;
+    anyField = true;
+    if (line.slice(0, colon).trim().toLowerCase() === name) value = line.slice(colon + 1).trim();
+  }
+  return value;
 }
 
 const header = (fields: ReturnType<typeof headerFields>, name: string) =>

@@ -63,6 +63,17 @@ function failedResult(
   return { ...result, errors: [err] };
 }
 
+/** A compiled script's require list as a set, made once per compiled form (the runtime only reads it). */
+const requireSets = new WeakMap<CompiledScript, Set<string>>();
+function requiresOf(script: CompiledScript): Set<string> {
+  let set = requireSets.get(script);
+  if (!set) {
+    set = new Set(script.requires);
+    requireSets.set(script, set);
+  }
+  return set;
+}
+
 /** Runs one script against the run state; returns the runtime error, if any. */
 export async function executeScript(
   registry: Registry,
@@ -70,7 +81,7 @@ export async function executeScript(
   state: RunState,
   name: string,
 ): Promise<{ line: number; column: number; message: string } | undefined> {
-  const rt = new Runtime(state, registry, new Set(script.requires), script.includes, new Map(), name);
+  const rt = new Runtime(state, registry, requiresOf(script), script.includes, new Map(), name);
   try {
     try {
       await rt.runBlock(script.body as Node[]);
