@@ -33,27 +33,36 @@ function headerSectionText(raw: Buffer): string {
  */
 export function firstHeaderValue(raw: Buffer, name: string): string | undefined {
   const block = headerSectionText(raw);
+  const length = block.length;
+  const initial = name.charCodeAt(0);
   let value: string | undefined;
   let anyField = false;
-  for (let start = 0; start <= block.length; ) {
+  // lines as block.split(/\r?\n/) makes them, [start, lineEnd), without cutting out those not needed
+  for (let start = 0; start <= length; ) {
     let end = block.indexOf('\n', start);
-    if (end < 0) end = block.length;
-    // lines as block.split(/\r?\n/) makes them
-    const line = block.slice(
-      start,
-      end > start && block.charCodeAt(end - 1) === 13 && end < block.length ? end - 1 : end,
-    );
-    start = end + 1;
-    const first = line.charCodeAt(0);
+    if (end < 0) end = length;
+    const lineEnd = end < length && end > start && block.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    const next = end + 1;
+    const first = start < lineEnd ? block.charCodeAt(start) : -1;
     if ((first === 32 || first === 9) && anyField) {
-      if (value !== undefined) value += ` ${line.trim()}`;
+      if (value !== undefined) value += ` ${block.slice(start, lineEnd).trim()}`;
+      start = next;
       continue;
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
+    let colon = start;
+    while (colon < lineEnd && block.charCodeAt(colon) !== 58) colon++;
+    if (colon === lineEnd || colon === start) {
+      start = next;
+      continue;
+    }
     if (value !== undefined) return value;
     anyField = true;
-    if (line.slice(0, colon).trim().toLowerCase() === name) value = line.slice(colon + 1).trim();
+    // a name that starts with another ASCII character (not white space, which trim removes) is not it
+    const lower = first >= 65 && first <= 90 ? first + 32 : first;
+    const maybe = first >= 128 || (first >= 9 && first <= 13) || first === 32 || lower === initial;
+    if (maybe && block.slice(start, colon).trim().toLowerCase() === name)
+      value = block.slice(colon + 1, lineEnd).trim();
+    start = next;
   }
   return value;
 }

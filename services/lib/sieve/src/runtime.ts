@@ -46,16 +46,28 @@ const NO_FIELDS: readonly HeaderField[] = [];
 
 /** The message as the script sees it; editheader changes it. Text is held as latin1 (one char per byte). */
 export class MessageState {
-  headers: HeaderField[];
-  body: string;
+  /** The header fields and body, split on first use (a script may read neither: spamtest, envelope). */
+  private parts: { headers: HeaderField[]; body: string } | undefined;
   edited = false;
   private mime: MimePart | undefined;
   /** Address lists parsed from header values, by value (several address tests read the same From). */
   readonly addressLists = new Map<string, MailAddress[] | null>();
-  constructor(readonly source: SieveMessage) {
-    const parts = splitMessage(source.raw.toString('latin1'));
-    this.headers = parts.headers;
-    this.body = parts.body;
+  constructor(readonly source: SieveMessage) {}
+  private split(): { headers: HeaderField[]; body: string } {
+    this.parts ??= splitMessage(this.source.raw.toString('latin1'));
+    return this.parts;
+  }
+  get headers(): HeaderField[] {
+    return this.split().headers;
+  }
+  set headers(headers: HeaderField[]) {
+    this.split().headers = headers;
+  }
+  get body(): string {
+    return this.split().body;
+  }
+  set body(body: string) {
+    this.split().body = body;
   }
   /** The header fields by lowercased name, built on first use and again after an edit (changed). */
   private byName: Map<string, HeaderField[]> | undefined;
