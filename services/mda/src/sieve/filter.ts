@@ -461,9 +461,9 @@ function accountRunOf(batch: BatchContext, account: DeliveryScripts<CompiledScri
   };
 }
 
-/** The batch's key of a fileinto's mailbox (RunContext.mailbox). */
+/** The batch's key of a fileinto's mailbox (BatchContext.mailbox): what fileintoTarget goes by. */
 const fileintoKey = (item: FilterInput, action: Extract<SieveAction, { kind: 'fileinto' }>): string =>
-  `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`;
+  `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${action.mailbox}\u0000${action.mailboxId ?? ''}\u0000${action.specialUse ?? ''}\u0000${action.create ? 1 : 0}`;
 
 /**
  * The mailboxes the batch's runs file into, looked up in one statement (by mailbox id, special use,
