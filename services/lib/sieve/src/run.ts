@@ -84,7 +84,8 @@ export async function executeScript(
   const rt = new Runtime(state, registry, requiresOf(script), script.includes, new Map(), name);
   try {
     try {
-      await rt.runBlock(script.body as Node[]);
+      const ran = rt.runBlock(script.body as Node[]);
+      if (ran) await ran;
     } catch (e) {
       if (!(e instanceof StopSignal)) throw e;
     }

@@ -600,35 +600,43 @@ export class Runtime {
 
   // ---- execution ---------------------------------------------------------------------------------------
 
-  async runBlock(block: Node[]): Promise<void> {
-    let i = 0;
-    while (i < block.length) {
+  /**
+   * Runs a block from node `from` on; synchronously while its tests and commands do not wait for the
+   * host, and as a promise from the first that does.
+   */
+  runBlock(block: Node[], from = 0): Promise<void> | void {
+    for (let i = from; i < block.length; ) {
       const node = block[i]!;
       this.checkBudget(node);
       if (node.name === 'if') {
-        // if / elsif / else chain
-        let j = i;
-        let taken = false;
-        while (j < block.length) {
-          const n = block[j]!;
-          if (j > i && n.name !== 'elsif' && n.name !== 'else') break;
-          if (!taken) {
-            let ok = n.name === 'else' || this.evalTest(n.tests[0]!);
-            if (typeof ok !== 'boolean') ok = await ok;
-            if (ok) {
-              taken = true;
-              await this.runBlock(n.block ?? []);
-            }
-          }
-          j++;
-          if (n.name === 'else') break;
-        }
-        i = j;
+        // the if / elsif / else chain: up to the first node that is neither, or an else
+        let end = i + 1;
+        while (end < block.length && (block[end]!.name === 'elsif' || block[end]!.name === 'else'))
+          if (block[end++]!.name === 'else') break;
+        const ran = this.runChain(block, i, end);
+        if (ran) return ran.then(() => this.runBlock(block, end));
+        i = end;
         continue;
       }
       const ran = this.runCommand(node);
-      if (ran) await ran;
+      if (ran) {
+        const next = i + 1;
+        return ran.then(() => this.runBlock(block, next));
+      }
       i++;
+    }
+  }
+
+  /** The branch of an if chain (block[k..end)) whose test holds first, run. */
+  private runChain(block: Node[], k: number, end: number): Promise<void> | void {
+    for (; k < end; k++) {
+      const n = block[k]!;
+      const ok = n.name === 'else' || this.evalTest(n.tests[0]!);
+      if (typeof ok !== 'boolean') {
+        const next = k + 1;
+        return ok.then((v) => (v ? this.runBlock(n.block ?? []) : this.runChain(block, next, end)));
+      }
+      if (ok) return this.runBlock(n.block ?? []);
     }
   }
 
