@@ -33,8 +33,13 @@ export function splitMessage(text: string): { headers: HeaderField[]; body: stri
   const headerText = end < 0 ? text : text.slice(0, end);
   const body = end < 0 ? '' : text.slice(end + sepLen);
   const headers: HeaderField[] = [];
-  const lines = headerText.split(/\r?\n/);
-  for (const line of lines) {
+  // the lines of headerText.split(/\r?\n/), without the regular expression
+  for (let start = 0; start <= headerText.length; ) {
+    let stop = headerText.indexOf('\n', start);
+    if (stop < 0) stop = headerText.length;
+    const cr = stop < headerText.length && stop > start && headerText.charCodeAt(stop - 1) === 13;
+    const line = headerText.slice(start, cr ? stop - 1 : stop);
+    start = stop + 1;
     if ((line.startsWith(' ') || line.startsWith('\t')) && headers.length) {
       headers[headers.length - 1]!.raw += `\r\n${line}`;
       continue;

@@ -334,9 +334,13 @@ export function compileWildcard(pattern: string, icase: boolean): Program {
     else items.push({ t: 'char', c });
   }
   const insts: Inst[] = [];
-  emit({ t: 'group', n: 0, body: { t: 'cat', items } }, insts);
+  const body: Ast = { t: 'cat', items };
+  emit({ t: 'group', n: 0, body }, insts);
   insts.push({ op: 'eol' }, { op: 'match' });
-  return { insts, groups, icase, anchoredStart: true };
+  // the longest run of literal characters: a value without it is refused before the VM runs
+  const literal = requiredLiteral(body);
+  const required = icase ? (/^[\x00-\x7f]+$/.test(literal) ? literal.toLowerCase() : '') : literal;
+  return { insts, groups, icase, anchoredStart: true, ...(required ? { required } : {}) };
 }
 
 function lower(c: string): string {

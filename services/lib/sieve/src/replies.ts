@@ -7,9 +7,7 @@ import { parseAddressList } from './message.js';
 
 /** The header fields of a message (unfolded), in order, names lower-cased. */
 export function headerFields(raw: Buffer): Array<{ name: string; value: string }> {
-  let end = raw.indexOf('\r\n\r\n');
-  if (end < 0) end = raw.indexOf('\n\n');
-  const block = raw.subarray(0, end < 0 ? Math.min(raw.length, 256 * 1024) : end).toString('utf8');
+  const block = headerSectionText(raw);
   const out: Array<{ name: string; value: string }> = [];
   for (const line of block.split(/\r?\n/)) {
     if (/^[ \t]/.test(line) && out.length > 0) out[out.length - 1]!.value += ` ${line.trim()}`;
@@ -20,6 +18,53 @@ export function headerFields(raw: Buffer): Array<{ name: string; value: string }
     }
   }
   return out;
+}
+
+/** The header section headerFields reads, as text. */
+function headerSectionText(raw: Buffer): string {
+  let end = raw.indexOf('\r\n\r\n');
+  if (end < 0) end = raw.indexOf('\n\n');
+  return raw.subarray(0, end < 0 ? Math.min(raw.length, 256 * 1024) : end).toString('utf8');
+}
+
+/**
+ * The value of the first field named `name` (lowercase) exactly as headerFields gives it, without
+ * building the others: delivery reads X-Spam-Status of every message this way.
+ */
+export function firstHeaderValue(raw: Buffer, name: string): string | undefined {
+  const block = headerSectionText(raw);
+  const length = block.length;
+  const initial = name.charCodeAt(0);
+  let value: string | undefined;
+  let anyField = false;
+  // lines as block.split(/\r?\n/) makes them, [start, lineEnd), without cutting out those not needed
+  for (let start = 0; start <= length; ) {
+    let end = block.indexOf('\n', start);
+    if (end < 0) end = length;
+    const lineEnd = end < length && end > start && block.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    const next = end + 1;
+    const first = start < lineEnd ? block.charCodeAt(start) : -1;
+    if ((first === 32 || first === 9) && anyField) {
+      if (value !== undefined) value += ` ${block.slice(start, lineEnd).trim()}`;
+      start = next;
+      continue;
+    }
+    let colon = start;
+    while (colon < lineEnd && block.charCodeAt(colon) !== 58) colon++;
+    if (colon === lineEnd || colon === start) {
+      start = next;
+      continue;
+    }
+    if (value !== undefined) return value;
+    anyField = true;
+    // a name that starts with another ASCII character (not white space, which trim removes) is not it
+    const lower = first >= 65 && first <= 90 ? first + 32 : first;
+    const maybe = first >= 128 || (first >= 9 && first <= 13) || first === 32 || lower === initial;
+    if (maybe && block.slice(start, colon).trim().toLowerCase() === name)
+      value = block.slice(colon + 1, lineEnd).trim();
+    start = next;
+  }
+  return value;
 }
 
 const header = (fields: ReturnType<typeof headerFields>, name: string) =>

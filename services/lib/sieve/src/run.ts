@@ -29,7 +29,8 @@ export async function runSieveScripts(
   const state = new RunState(message, env);
   for (const script of scripts) {
     const duplicates = state.duplicates.length;
-    const err = await executeScript(defaultRegistry, script, state, 'main');
+    let err = executeScript(defaultRegistry, script, state, 'main');
+    if (err instanceof Promise) err = await err;
     if (err) return failedResult(state, duplicates, err);
     if (!finishScript(state)) break;
   }
@@ -63,21 +64,49 @@ function failedResult(
   return { ...result, errors: [err] };
 }
 
-/** Runs one script against the run state; returns the runtime error, if any. */
-export async function executeScript(
+/** A compiled script's require list as a set, made once per compiled form (the runtime only reads it). */
+const requireSets = new WeakMap<CompiledScript, Set<string>>();
+function requiresOf(script: CompiledScript): Set<string> {
+  let set = requireSets.get(script);
+  if (!set) {
+    set = new Set(script.requires);
+    requireSets.set(script, set);
+  }
+  return set;
+}
+
+type ScriptError = { line: number; column: number; message: string };
+
+/**
+ * Runs one script against the run state; returns the runtime error, if any: synchronously when
+ * nothing in the script waited for the host, else as a promise.
+ */
+export function executeScript(
   registry: Registry,
   script: CompiledScript,
   state: RunState,
   name: string,
-): Promise<{ line: number; column: number; message: string } | undefined> {
-  const rt = new Runtime(state, registry, new Set(script.requires), script.includes, new Map(), name);
+): ScriptError | undefined | Promise<ScriptError | undefined> {
+  const rt = new Runtime(state, registry, requiresOf(script), script.includes, new Map(), name);
+  let ran: Promise<void> | void;
   try {
-    try {
-      await rt.runBlock(script.body as Node[]);
-    } catch (e) {
-      if (!(e instanceof StopSignal)) throw e;
-    }
-    state.implicitFlags = currentFlags(rt);
+    ran = rt.runBlock(script.body as Node[]);
+  } catch (e) {
+    return scriptEnded(rt, true, e);
+  }
+  if (ran)
+    return ran.then(
+      () => scriptEnded(rt, false),
+      (e: unknown) => scriptEnded(rt, true, e),
+    );
+  return scriptEnded(rt, false);
+}
+
+/** How a script ended: at its end or a stop (its implicit keep's flags kept), or with an error. */
+function scriptEnded(rt: Runtime, threw: boolean, e?: unknown): ScriptError | undefined {
+  try {
+    if (threw && !(e instanceof StopSignal)) throw e;
+    rt.state.implicitFlags = currentFlags(rt);
     return undefined;
   } catch (e) {
     if (e instanceof SieveRuntimeError) return { line: e.line, column: e.column, message: e.message };

@@ -42,18 +42,61 @@ export function utf8ToLatin1(s: string): string {
   return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'utf8').toString('latin1');
 }
 
+const NO_FIELDS: readonly HeaderField[] = [];
+
 /** The message as the script sees it; editheader changes it. Text is held as latin1 (one char per byte). */
 export class MessageState {
-  headers: HeaderField[];
-  body: string;
+  /** The header fields and body, split on first use (a script may read neither: spamtest, envelope). */
+  private parts: { headers: HeaderField[]; body: string } | undefined;
   edited = false;
   private mime: MimePart | undefined;
   /** Address lists parsed from header values, by value (several address tests read the same From). */
   readonly addressLists = new Map<string, MailAddress[] | null>();
-  constructor(readonly source: SieveMessage) {
-    const parts = splitMessage(source.raw.toString('latin1'));
-    this.headers = parts.headers;
-    this.body = parts.body;
+  constructor(readonly source: SieveMessage) {}
+  private split(): { headers: HeaderField[]; body: string } {
+    this.parts ??= splitMessage(this.source.raw.toString('latin1'));
+    return this.parts;
+  }
+  get headers(): HeaderField[] {
+    return this.split().headers;
+  }
+  set headers(headers: HeaderField[]) {
+    this.split().headers = headers;
+  }
+  get body(): string {
+    return this.split().body;
+  }
+  set body(body: string) {
+    this.split().body = body;
+  }
+  /** The header fields by lowercased name, built on first use and again after an edit (changed). */
+  private byName: Map<string, HeaderField[]> | undefined;
+  private indexed: HeaderField[] | undefined;
+  /** Values of fields as tests compare them (headerValue), once per field for the whole run. */
+  private readonly values = new Map<HeaderField, string>();
+  /** The fields named `lname` (lowercase), in order. */
+  fieldsNamed(lname: string): readonly HeaderField[] {
+    if (!this.byName || this.indexed !== this.headers) {
+      const byName = new Map<string, HeaderField[]>();
+      for (const h of this.headers) {
+        const n = h.name.toLowerCase();
+        const same = byName.get(n);
+        if (same) same.push(h);
+        else byName.set(n, [h]);
+      }
+      this.byName = byName;
+      this.indexed = this.headers;
+    }
+    return this.byName.get(lname) ?? NO_FIELDS;
+  }
+  /** A field's value as Sieve compares it (unfolded, encoded words decoded, UTF-8). */
+  valueOf(field: HeaderField): string {
+    let v = this.values.get(field);
+    if (v === undefined) {
+      v = headerValue(latin1ToUtf8(field.raw));
+      this.values.set(field, v);
+    }
+    return v;
   }
   get size(): number {
     return this.edited
@@ -70,6 +113,7 @@ export class MessageState {
   changed(): void {
     this.edited = true;
     this.mime = undefined;
+    this.byName = undefined;
   }
 }
 
@@ -176,6 +220,34 @@ function relational(op: string, c: number): boolean {
     default:
       return false;
   }
+}
+
+/** Whether an action of `kind` is among actions[from, to). */
+function kindIn(
+  actions: readonly InternalAction[],
+  from: number,
+  to: number,
+  kind: SieveAction['kind'],
+): boolean {
+  for (let i = from; i < to; i++) if (actions[i]!.kind === kind) return true;
+  return false;
+}
+const stores = (a: SieveAction): boolean => a.kind === 'keep' || a.kind === 'fileinto';
+const mailboxOf = (a: SieveAction): string | undefined =>
+  a.kind === 'keep' ? 'INBOX' : a.kind === 'fileinto' ? normalizeMailbox(a.mailbox) : undefined;
+
+/** Keys case-folded (asciiLower) by the script's constant key list they came from. */
+const foldedConstantKeys = new WeakMap<readonly string[], string[]>();
+/** `keys` (rawKeys with variables expanded) case-folded; remembered when the expansion changed nothing. */
+function foldedKeysOf(rawKeys: readonly string[], keys: readonly string[]): string[] {
+  const constant = keys === rawKeys || keys.every((k, i) => k === rawKeys[i]);
+  if (!constant) return keys.map(asciiLower);
+  let folded = foldedConstantKeys.get(rawKeys);
+  if (!folded) {
+    folded = rawKeys.map(asciiLower);
+    foldedConstantKeys.set(rawKeys, folded);
+  }
+  return folded;
 }
 
 /** The evaluation of one script. */
@@ -300,7 +372,9 @@ export class Runtime {
   match(node: Node, rawValues: string[], rawKeys: string[], setsMatchValues = true): boolean {
     const comparator = this.comparator(node);
     const unicode = comparator === 'i;unicode-casemap' && !node.tags.count && !node.tags.value;
-    const keys = unicode ? this.expandList(rawKeys).map(unicodeFold) : this.expandList(rawKeys);
+    // (the script's own list when there is nothing to expand: match reads keys, never changes them)
+    const expanded = this.requires.has('variables') ? this.expandList(rawKeys) : rawKeys;
+    const keys = unicode ? expanded.map(unicodeFold) : expanded;
     const values = unicode ? rawValues.map(unicodeFold) : rawValues;
     const icase = comparator === 'i;ascii-casemap';
     const tags = node.tags;
@@ -314,12 +388,18 @@ export class Runtime {
       return values.some((v) => keys.some((k) => relational(op, compareWith(comparator, v, k))));
     }
     const captures = setsMatchValues && this.requires.has('variables');
-    const containsKeys = tags.contains && icase ? keys.map(asciiLower) : keys;
+    // :contains and :is under i;ascii-casemap compare case-folded strings: keys folded once per test
+    // (once per script for constant keys), each value once.
+    const plainIs = !tags.matches && !tags.regex && !tags.contains;
+    const folded = icase && (tags.contains || plainIs);
+    const foldedKeys = folded ? foldedKeysOf(rawKeys, keys) : keys;
     for (const v of values) {
-      const hay = tags.contains && icase ? asciiLower(v) : v;
+      const hay = folded ? asciiLower(v) : v;
       for (let ki = 0; ki < keys.length; ki++) {
         const k = keys[ki]!;
-        if (tags.matches) {
+        if (folded) {
+          if (tags.contains ? hay.includes(foldedKeys[ki]!) : hay === foldedKeys[ki]) return true;
+        } else if (tags.matches) {
           if (!k.includes('*') && !k.includes('?') && !k.includes('\\')) {
             if (compareWith(comparator, v, k) === 0) {
               if (captures) this.matchVars = [v];
@@ -352,7 +432,7 @@ export class Runtime {
             return true;
           }
         } else if (tags.contains) {
-          if (hay.includes(containsKeys[ki]!)) return true;
+          if (hay.includes(k)) return true;
         } else if (compareWith(comparator, v, k) === 0) return true;
       }
     }
@@ -387,10 +467,22 @@ export class Runtime {
 
   /** Decoded values of the named fields, honouring :index/:last. */
   headerValues(node: Node, names: string[], scope?: HeaderField[]): string[] {
-    const scopes = scope ? [scope] : this.headerScopes(node);
     const out: string[] = [];
     const index = typeof node.tags.index === 'number' ? node.tags.index : undefined;
     const last = node.tags.last !== undefined;
+    if (!scope && node.tags.mime === undefined) {
+      // the message's own fields (headerScopes): by the name index, values decoded once per run
+      const msg = this.message;
+      for (const name of names) {
+        const fields = msg.fieldsNamed(name.toLowerCase());
+        if (index !== undefined) {
+          const f = last ? fields[fields.length - index] : fields[index - 1];
+          if (f) out.push(msg.valueOf(f));
+        } else for (const f of fields) out.push(msg.valueOf(f));
+      }
+      return out;
+    }
+    const scopes = scope ? [scope] : this.headerScopes(node);
     for (const headers of scopes) {
       for (const name of names) {
         const lname = name.toLowerCase();
@@ -409,36 +501,40 @@ export class Runtime {
   addAction(node: Node, action: SieveAction): void {
     const st = this.state;
     const acts = st.actions;
-    const live = (i: number) => i >= st.committed;
-    const mailboxOf = (a: SieveAction) =>
-      a.kind === 'keep' ? 'INBOX' : a.kind === 'fileinto' ? normalizeMailbox(a.mailbox) : undefined;
-    const stores = (a: SieveAction) => a.kind === 'keep' || a.kind === 'fileinto';
-    const liveOne = (pred: (a: InternalAction) => boolean) => acts.find((a, i) => live(i) && pred(a));
-    const committedOne = (pred: (a: InternalAction) => boolean) => acts.find((a, i) => !live(i) && pred(a));
+    const committed = st.committed;
     if (action.kind === 'reject') {
-      if (liveOne((a) => a.kind === 'reject'))
+      if (kindIn(acts, committed, acts.length, 'reject'))
         this.error(node, 'duplicate reject/ereject action not allowed');
-      if (committedOne((a) => a.kind === 'reject')) return; // a finished script rejected it already
-      const other = liveOne((a) => stores(a) || (a.kind === 'redirect' && !a.copy) || a.kind === 'vacation');
+      if (kindIn(acts, 0, committed, 'reject')) return; // a finished script rejected it already
+      const other = acts.find(
+        (a, i) =>
+          i >= committed && (stores(a) || (a.kind === 'redirect' && !a.copy) || a.kind === 'vacation'),
+      );
       if (other) this.error(node, `reject action conflicts with earlier ${other.kind} action`);
-      if (committedOne((a) => a.kind === 'vacation')) {
+      if (kindIn(acts, 0, committed, 'vacation')) {
         // a response went to the sender already: the reject only ends the delivery (Pigeonhole)
         action = { kind: 'discard' };
       }
     } else if (stores(action) || action.kind === 'redirect') {
-      if (liveOne((a) => a.kind === 'reject'))
+      if (kindIn(acts, committed, acts.length, 'reject'))
         this.error(node, `${action.kind} action conflicts with earlier reject action`);
     }
     if (action.kind === 'vacation') {
-      if (liveOne((a) => a.kind === 'vacation')) this.error(node, 'duplicate vacation action not allowed');
-      if (committedOne((a) => a.kind === 'vacation')) return;
-      if (liveOne((a) => a.kind === 'reject'))
+      if (kindIn(acts, committed, acts.length, 'vacation'))
+        this.error(node, 'duplicate vacation action not allowed');
+      if (kindIn(acts, 0, committed, 'vacation')) return;
+      if (kindIn(acts, committed, acts.length, 'reject'))
         this.error(node, 'vacation action conflicts with earlier reject action');
     }
     if (action.kind === 'keep') st.explicitKeep = true;
     if (stores(action)) {
       const mb = mailboxOf(action);
-      const existing = acts.findIndex((a) => stores(a) && mailboxOf(a) === mb);
+      let existing = -1;
+      for (let i = 0; i < acts.length; i++)
+        if (stores(acts[i]!) && mailboxOf(acts[i]!) === mb) {
+          existing = i;
+          break;
+        }
       if (existing >= 0) {
         // duplicate store into one mailbox: one delivery, the later flags win; keep takes the place
         // of a `fileinto "INBOX"` (Pigeonhole: a keep has precedence over an equal store)
@@ -504,42 +600,55 @@ export class Runtime {
 
   // ---- execution ---------------------------------------------------------------------------------------
 
-  async runBlock(block: Node[]): Promise<void> {
-    let i = 0;
-    while (i < block.length) {
+  /**
+   * Runs a block from node `from` on; synchronously while its tests and commands do not wait for the
+   * host, and as a promise from the first that does.
+   */
+  runBlock(block: Node[], from = 0): Promise<void> | void {
+    for (let i = from; i < block.length; ) {
       const node = block[i]!;
       this.checkBudget(node);
       if (node.name === 'if') {
-        // if / elsif / else chain
-        let j = i;
-        let taken = false;
-        while (j < block.length) {
-          const n = block[j]!;
-          if (j > i && n.name !== 'elsif' && n.name !== 'else') break;
-          if (!taken) {
-            if (n.name === 'else' || (await this.evalTest(n.tests[0]!))) {
-              taken = true;
-              await this.runBlock(n.block ?? []);
-            }
-          }
-          j++;
-          if (n.name === 'else') break;
-        }
-        i = j;
+        // the if / elsif / else chain: up to the first node that is neither, or an else
+        let end = i + 1;
+        while (end < block.length && (block[end]!.name === 'elsif' || block[end]!.name === 'else'))
+          if (block[end++]!.name === 'else') break;
+        const ran = this.runChain(block, i, end);
+        if (ran) return ran.then(() => this.runBlock(block, end));
+        i = end;
         continue;
       }
-      await this.runCommand(node);
+      const ran = this.runCommand(node);
+      if (ran) {
+        const next = i + 1;
+        return ran.then(() => this.runBlock(block, next));
+      }
       i++;
     }
   }
 
-  async runCommand(node: Node): Promise<void> {
-    const def = this.registry.commands.get(node.name);
-    if (!def?.run) this.error(node, `unsupported command '${node.name}' at runtime`);
-    await def.run(node, this);
+  /** The branch of an if chain (block[k..end)) whose test holds first, run. */
+  private runChain(block: Node[], k: number, end: number): Promise<void> | void {
+    for (; k < end; k++) {
+      const n = block[k]!;
+      const ok = n.name === 'else' || this.evalTest(n.tests[0]!);
+      if (typeof ok !== 'boolean') {
+        const next = k + 1;
+        return ok.then((v) => (v ? this.runBlock(n.block ?? []) : this.runChain(block, next, end)));
+      }
+      if (ok) return this.runBlock(n.block ?? []);
+    }
   }
 
-  async evalTest(node: Node): Promise<boolean> {
+  /** Runs a command; a promise only when the command waits for the host (most do not). */
+  runCommand(node: Node): Promise<void> | void {
+    const def = this.registry.commands.get(node.name);
+    if (!def?.run) this.error(node, `unsupported command '${node.name}' at runtime`);
+    return def.run(node, this);
+  }
+
+  /** Evaluates a test; a promise only when the test waits for the host or a nested test does. */
+  evalTest(node: Node): Promise<boolean> | boolean {
     const def = this.registry.tests.get(node.name);
     if (!def?.test) this.error(node, `unsupported test '${node.name}' at runtime`);
     return def.test(node, this);

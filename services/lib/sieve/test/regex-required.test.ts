@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { compileRegex, execProgram } from '../src/regex.js';
+import { compileRegex, compileWildcard, execProgram } from '../src/regex.js';
 
 const never = Number.POSITIVE_INFINITY;
 
@@ -26,6 +26,29 @@ test('with or without the prefilter, the same result', () => {
       fc.array(alphabet, { maxLength: 40 }).map((parts) => parts.join('')),
       (pattern, icase, input) => {
         const program = compileRegex(pattern, icase);
+        const { required: _, ...plain } = program;
+        assert.deepEqual(execProgram(program, input, never), execProgram(plain, input, never));
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+test(':matches patterns: the longest literal run is required, and refusing without it changes no result', () => {
+  assert.equal(compileWildcard('*NewsLetter*', true).required, 'newsletter');
+  assert.equal(compileWildcard('a?bc*d', false).required, 'bc');
+  assert.equal(compileWildcard('x\\*yz*', false).required, 'x*yz');
+  assert.equal(compileWildcard('*?*', true).required, undefined);
+  assert.equal(compileWildcard('*Énorme*', true).required, undefined);
+  const patterns = ['*newsletter*', 'a?b*', '*ab*c?', 'x\\*y*', '*É*', 'WIRE*now'];
+  const alphabet = fc.constantFrom(...'abcxyzWIRE 01 É\u0130é\u212a*'.split(''), 'newsletter', 'NEWS', 'now');
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...patterns),
+      fc.boolean(),
+      fc.array(alphabet, { maxLength: 30 }).map((parts) => parts.join('')),
+      (pattern, icase, input) => {
+        const program = compileWildcard(pattern, icase);
         const { required: _, ...plain } = program;
         assert.deepEqual(execProgram(program, input, never), execProgram(plain, input, never));
       },

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeMimeWords } from '../src/message.js';
-import { buildMailtoNotification, buildVacationReply, headerFields } from '../src/replies.js';
+import {
+  buildMailtoNotification,
+  buildVacationReply,
+  firstHeaderValue,
+  headerFields,
+} from '../src/replies.js';
 
 const original = headerFields(
   Buffer.from(
@@ -57,4 +62,28 @@ test('a non-ASCII vacation subject is sent as RFC 2047 encoded-words of at most 
   for (const word of line.match(/=\?[^?]+\?[BbQq]\?[^?]*\?=/g) ?? []) assert.ok(word.length <= 75, word);
   for (const physical of line.split('\r\n')) assert.ok(physical.length <= 78, physical);
   assert.equal(decodeMimeWords(line.replace(/\r\n/g, '')), subject);
+});
+
+test('firstHeaderValue gives what headerFields gives for the first field of a name', () => {
+  const messages = [
+    'X-Spam-Status: No, score=1.20 required=15.00\r\nSubject: a\r\n\r\nbody',
+    'Subject: a\r\nx-spam-status: Yes,\r\n score=20.1\r\n\trequired=15.0\r\nX-Spam-Status: second\r\n\r\n',
+    'Subject: a\nX-SPAM-STATUS :  spaced  \n folded\n\nbody',
+    ' leading: continuation\r\nno colon line\r\n continued after it\r\nX-Spam-Status: v\r\n\r\n',
+    'Subject: x\r\nX-Spam-Status: v\r\nno colon\r\n continued\r\nOther: y\r\n\r\n',
+    'Subject: only\r\n\r\n',
+    'X-Spam-Status: cr\r',
+    'X-Spam-Status: last line without end',
+    ':no name\r\nX-Spam-Status: after\r\n\r\n',
+    '',
+  ];
+  for (const text of messages) {
+    const raw = Buffer.from(text);
+    for (const name of ['x-spam-status', 'subject', 'other', 'leading', 'missing'])
+      assert.equal(
+        firstHeaderValue(raw, name),
+        headerFields(raw).find((f) => f.name === name)?.value,
+        `${JSON.stringify(text)}: ${name}`,
+      );
+  }
 });

@@ -19,6 +19,7 @@ import {
   runSieveScripts,
   SCRIPT_INPUTS,
   type SieveAction,
+  type SieveEnvironment,
   type SieveResult,
 } from '@hermod/sieve';
 import {
@@ -26,6 +27,7 @@ import {
   buildMailtoNotification,
   buildRejectNotice,
   buildVacationReply,
+  firstHeaderValue,
   headerBlock,
   headerFields,
 } from '@hermod/sieve/replies';
@@ -123,11 +125,11 @@ function compiled(script: DeliveryScript<CompiledScript>): CompiledScript {
  * `spamtest :value "ge" "10"` (the default after-script) is the MX's verdict and nothing else.
  */
 export function spamTestOf(
-  fields: ReturnType<typeof headerFields>,
+  /** The value of the message's first X-Spam-Status field (firstHeaderValue). */
+  status: string | undefined,
   mxJudgedSpam: boolean,
 ): { score: number; percent: number } | undefined {
   if (mxJudgedSpam) return { score: 10, percent: 100 };
-  const status = fields.find((f) => f.name === 'x-spam-status')?.value;
   const match = status && /score=(-?[\d.]+)\s+required=([\d.]+)/.exec(status);
   if (!match) return undefined;
   const ratio = Math.min(Math.max(Number(match[1]) / Math.max(Number(match[2]), 0.01), 0), 1);
@@ -312,37 +314,57 @@ export async function filterRecipients(
   // keep targets the batch resolved already are known.
   const mailboxes = new Map<string, Promise<MailboxRef>>();
   for (const [key, box] of knownKeepTargets) mailboxes.set(`keep\u0000${key}`, Promise.resolve(box));
-  const runs: Array<{ context: RunContext; result: SieveResult; ns: bigint }> = [];
+  const batch: BatchContext = {
+    client,
+    options,
+    logger,
+    now,
+    known: knownOf,
+    mailbox: (key, find) => {
+      let found = mailboxes.get(key);
+      if (!found) {
+        found = find();
+        mailboxes.set(key, found);
+      }
+      return found;
+    },
+  };
+  // What a recipient's run needs of its account (the scripts in order, the host's callbacks) is made
+  // once per account for the batch; what it needs of its message (the spam verdict) once per message.
+  const accountRuns = new Map<number, AccountRun>();
+  const spamOf = new Map<string, ReturnType<typeof spamTestOf>>();
+  const runs: Array<{ context: RunContext; result: SieveResult; ms: number }> = [];
   for (const item of filtered) {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const account = scripts.get(item.accountId)!;
-    const env = envelope.get(`${item.spoolId}/${item.rcptIndex}`);
-    const raw = bodies.get(item.bodyId) ?? Buffer.alloc(0);
+    const env = read.envelopes.length > 0 ? envelope.get(`${item.spoolId}/${item.rcptIndex}`) : undefined;
+    const raw = bodies.get(item.bodyId) ?? EMPTY;
+    let spam = spamOf.get(item.spoolId);
+    if (spam === undefined && !spamOf.has(item.spoolId)) {
+      spam = spamTestOf(firstHeaderValue(raw, 'x-spam-status'), junk.has(item.spoolId));
+      spamOf.set(item.spoolId, spam);
+    }
     const context: RunContext = {
-      client,
-      options,
-      logger,
+      batch,
       item,
       account,
       raw,
-      size: item.size,
-      fields: headerFields(raw),
       envelopeFrom: env?.mailFrom ?? '',
       envelopeTo: env?.address ?? account.address,
-      mxJudgedSpam: junk.has(item.spoolId),
-      known: () => knownOf(item.accountId),
-      mailbox: (key, find) => {
-        let found = mailboxes.get(key);
-        if (!found) {
-          found = find();
-          mailboxes.set(key, found);
-        }
-        return found;
-      },
     };
     let result: SieveResult;
     try {
-      result = await run(context, now);
+      // (inside the try: a compiled form that does not load fails the run, and the message is kept)
+      let accountRun = accountRuns.get(item.accountId);
+      if (!accountRun) {
+        accountRun = accountRunOf(batch, account);
+        accountRuns.set(item.accountId, accountRun);
+      }
+      result = await runSieveScripts(
+        accountRun.scripts,
+        { raw, size: item.size, envelopeFrom: context.envelopeFrom, envelopeTo: context.envelopeTo },
+        spam ? { ...accountRun.env, spamScore: spam.score, spamPercent: spam.percent } : accountRun.env,
+      );
     } catch (error) {
       result = {
         actions: [{ kind: 'keep', flags: [] }],
@@ -350,7 +372,6 @@ export async function filterRecipients(
         errors: [{ line: 0, column: 0, message: String(error) }],
       };
     }
-    options.metrics?.runs.inc();
     if (result.notices)
       logger.info(
         { spoolId: item.spoolId, accountId: item.accountId, notices: result.notices },
@@ -368,20 +389,81 @@ export async function filterRecipients(
         'sieve script failed; message kept',
       );
     }
-    runs.push({ context, result, ns: process.hrtime.bigint() - started });
+    runs.push({ context, result, ms: performance.now() - started });
   }
   await lookupFileintoTargets(client, runs, mailboxes);
-  for (const { context, result, ns } of runs) {
-    const started = process.hrtime.bigint();
+  // Metrics once per batch (a counter per action kind), the run time per recipient.
+  const actions = new Map<SieveAction['kind'], number>();
+  for (const { context, result, ms } of runs) {
+    const started = performance.now();
     out.set(context.item.key, await applyActions(context, result));
-    options.metrics?.seconds.observe(Number(ns + process.hrtime.bigint() - started) / 1e9);
+    for (const action of result.actions) actions.set(action.kind, (actions.get(action.kind) ?? 0) + 1);
+    options.metrics?.seconds.observe((ms + performance.now() - started) / 1e3);
+  }
+  if (options.metrics) {
+    options.metrics.runs.inc(runs.length);
+    for (const [kind, n] of actions) options.metrics.actions.inc({ kind }, n);
   }
   return out;
 }
 
-/** The batch's key of a fileinto's mailbox (RunContext.mailbox). */
+const EMPTY = Buffer.alloc(0);
+
+/** What the runs of one batch share: its session, limits, clock and mailbox lookups. */
+interface BatchContext {
+  client: PoolClient;
+  options: SieveDeliveryOptions;
+  logger: Logger;
+  now: Date;
+  /** An account's mailboxes as the batch read them, on first use (lookups not answered here query). */
+  known(accountId: number): Promise<readonly KnownMailbox[]>;
+  /** A mailbox lookup, done once per batch for the same key. */
+  mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
+}
+
+/** One account's scripts in the order they run and the environment they run in, for a batch. */
+interface AccountRun {
+  scripts: CompiledScript[];
+  env: SieveEnvironment;
+}
+
+function accountRunOf(batch: BatchContext, account: DeliveryScripts<CompiledScript>): AccountRun {
+  const { client, options, now } = batch;
+  const scripts: CompiledScript[] = [];
+  for (const script of [account.before, account.personal, account.after])
+    if (script !== undefined) scripts.push(compiled(script));
+  return {
+    scripts,
+    env: {
+      now,
+      domain: account.domain,
+      subaddressSeparator: options.subaddressSeparator(account.domain),
+      host: options.hostname,
+      mailboxExists: async (name) =>
+        (await batch.known(account.accountId)).some((m) => m.name === normaliseMailbox(name)) ||
+        (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined,
+      specialUseExists: async (name, flags) => {
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM mailboxes WHERE account_id = $1 AND ($2::text IS NULL OR name = $2)
+             AND special_use = ANY($3::text[])`,
+          [account.accountId, name === undefined ? null : normaliseMailbox(name), flags],
+        );
+        return (rows[0]?.n ?? 0) >= new Set(flags).size;
+      },
+      duplicateTracker: {
+        seen: async (id) => (await seenDuplicates(client, account.accountId, [id], now)).has(id),
+      },
+      environment: { phase: 'during' },
+      timeBudgetMs: options.timeBudgetMs,
+      maxActions: options.maxActions,
+      maxRedirects: options.maxRedirects,
+    },
+  };
+}
+
+/** The batch's key of a fileinto's mailbox (BatchContext.mailbox): what fileintoTarget goes by. */
 const fileintoKey = (item: FilterInput, action: Extract<SieveAction, { kind: 'fileinto' }>): string =>
-  `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${JSON.stringify(action)}`;
+  `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${action.mailbox}\u0000${action.mailboxId ?? ''}\u0000${action.specialUse ?? ''}\u0000${action.create ? 1 : 0}`;
 
 /**
  * The mailboxes the batch's runs file into, looked up in one statement (by mailbox id, special use,
@@ -417,67 +499,22 @@ async function lookupFileintoTargets(
 
 /** One recipient's filter run: what the scripts see and what applying their actions needs. */
 interface RunContext {
-  client: PoolClient;
-  options: SieveDeliveryOptions;
-  logger: Logger;
+  batch: BatchContext;
   item: FilterInput;
   account: DeliveryScripts<CompiledScript>;
   /** The message, or its header section when the scripts read no more (compiledInputs). */
   raw: Buffer;
-  /** The whole message's size. */
-  size: number;
-  /** The message's header fields (headerFields), read once for the run and its actions. */
-  fields: ReturnType<typeof headerFields>;
   envelopeFrom: string;
   envelopeTo: string;
-  /** Our MX's verdict (envelope placement junk): spamtest 10. */
-  mxJudgedSpam: boolean;
-  /** The account's mailboxes as the batch read them, on first use (lookups not answered here query). */
-  known(): Promise<readonly KnownMailbox[]>;
-  /** A mailbox lookup, done once per batch for the same key. */
-  mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
-}
-
-async function run(
-  { client, options, account, raw, size, fields, envelopeFrom, envelopeTo, mxJudgedSpam, known }: RunContext,
-  now: Date,
-): Promise<SieveResult> {
-  const list = [account.before, account.personal, account.after].filter((s) => s !== undefined).map(compiled);
-  const spam = spamTestOf(fields, mxJudgedSpam);
-  return runSieveScripts(
-    list,
-    { raw, size, envelopeFrom, envelopeTo },
-    {
-      now,
-      domain: account.domain,
-      subaddressSeparator: options.subaddressSeparator(account.domain),
-      host: options.hostname,
-      ...(spam ? { spamScore: spam.score, spamPercent: spam.percent } : {}),
-      mailboxExists: async (name) =>
-        (await known()).some((m) => m.name === normaliseMailbox(name)) ||
-        (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined,
-      specialUseExists: async (name, flags) => {
-        const { rows } = await client.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM mailboxes WHERE account_id = $1 AND ($2::text IS NULL OR name = $2)
-             AND special_use = ANY($3::text[])`,
-          [account.accountId, name === undefined ? null : normaliseMailbox(name), flags],
-        );
-        return (rows[0]?.n ?? 0) >= new Set(flags).size;
-      },
-      duplicateTracker: {
-        seen: async (id) => (await seenDuplicates(client, account.accountId, [id], now)).has(id),
-      },
-      environment: { phase: 'during' },
-      timeBudgetMs: options.timeBudgetMs,
-      maxActions: options.maxActions,
-      maxRedirects: options.maxRedirects,
-    },
-  );
 }
 
 async function applyActions(context: RunContext, result: SieveResult): Promise<FilterOutcome> {
-  const { client, options, logger, item, account, raw, fields } = context;
-  const { envelopeFrom, envelopeTo, mailbox, known } = context;
+  const { batch, item, account, raw, envelopeFrom, envelopeTo } = context;
+  const { client, options, logger, mailbox } = batch;
+  const known = () => batch.known(item.accountId);
+  // The header fields, parsed only for the actions that read them (redirect, reject, vacation, notify).
+  let parsed: ReturnType<typeof headerFields> | undefined;
+  const fields = () => (parsed ??= headerFields(raw));
   const outcome: FilterOutcome = { copies: [], outgoing: [], duplicates: result.duplicates };
   const message = result.modifiedMessage ?? raw;
   if (result.modifiedMessage) outcome.modified = result.modifiedMessage;
@@ -494,7 +531,6 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
     else outcome.copies.push({ mailbox, flags: [...new Set(flags)] });
   };
   for (const action of result.actions) {
-    options.metrics?.actions.inc({ kind: action.kind });
     switch (action.kind) {
       case 'keep':
         addCopy(await keepTarget(), action.flags);
@@ -513,7 +549,9 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
       case 'redirect': {
         // Loop protection: a copy that already passed this recipient is not redirected again.
         if (
-          fields.some((f) => f.name === 'delivered-to' && f.value.toLowerCase() === envelopeTo.toLowerCase())
+          fields().some(
+            (f) => f.name === 'delivered-to' && f.value.toLowerCase() === envelopeTo.toLowerCase(),
+          )
         ) {
           logger.warn({ spoolId: item.spoolId, to: action.address }, 'sieve redirect loop; kept instead');
           addCopy(await keepTarget(), []);
@@ -533,7 +571,7 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
       case 'reject': {
         ended.push('rejected by filter');
         if (envelopeFrom === '') break; // never a notice to the null sender
-        const auto = fields.find((f) => f.name === 'auto-submitted')?.value;
+        const auto = fields().find((f) => f.name === 'auto-submitted')?.value;
         if (auto && !/^no\b/i.test(auto)) break;
         outcome.outgoing.push({
           kind: 'reject',
@@ -552,7 +590,7 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
       }
       case 'vacation': {
         const own = [envelopeTo, account.address, ...action.addresses];
-        const refusal = autoReplyRefusal(envelopeFrom, fields, own);
+        const refusal = autoReplyRefusal(envelopeFrom, fields(), own);
         if (refusal) {
           logger.debug({ spoolId: item.spoolId, refusal }, 'no vacation response');
           break;
@@ -568,7 +606,7 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
             ...(action.subject !== undefined ? { subject: action.subject } : {}),
             reason: action.reason,
             mime: action.mime,
-            original: fields,
+            original: fields(),
             hostname: options.hostname,
           }),
           claim: {
@@ -586,7 +624,7 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
           from: action.from ?? envelopeTo,
           ...(action.message !== undefined ? { message: action.message } : {}),
           ...(action.importance !== undefined ? { importance: action.importance } : {}),
-          original: fields,
+          original: fields(),
           hostname: options.hostname,
         });
         if (!notice) {

@@ -167,8 +167,9 @@ export function registerBase(reg: Registry): void {
     kind: 'test',
     pos: [],
     tests: 'one',
-    async test(node, rt) {
-      return !(await rt.evalTest(node.tests[0]!));
+    test(node, rt) {
+      const r = rt.evalTest(node.tests[0]!);
+      return typeof r === 'boolean' ? !r : r.then((v) => !v);
     },
   });
   reg.add({
@@ -176,9 +177,8 @@ export function registerBase(reg: Registry): void {
     kind: 'test',
     pos: [],
     tests: 'list',
-    async test(node, rt) {
-      for (const t of node.tests) if (!(await rt.evalTest(t))) return false;
-      return true;
+    test(node, rt) {
+      return everyTest(rt, node.tests, 0, true);
     },
   });
   reg.add({
@@ -186,9 +186,8 @@ export function registerBase(reg: Registry): void {
     kind: 'test',
     pos: [],
     tests: 'list',
-    async test(node, rt) {
-      for (const t of node.tests) if (await rt.evalTest(t)) return true;
-      return false;
+    test(node, rt) {
+      return everyTest(rt, node.tests, 0, false);
     },
   });
   reg.add({
@@ -217,6 +216,8 @@ export function registerBase(reg: Registry): void {
     },
     test(node, rt) {
       const names = rt.elist(node.pos[0]);
+      if (node.tags.mime === undefined)
+        return names.every((n) => rt.message.fieldsNamed(n.toLowerCase()).length > 0);
       const scopes = rt.headerScopes(node);
       return names.every((n) =>
         scopes.some((headers) => headers.some((h) => h.name.toLowerCase() === n.toLowerCase())),
@@ -317,6 +318,24 @@ export function registerBase(reg: Registry): void {
       return rt.match(node, values, list(node.pos[1]));
     },
   });
+}
+
+/**
+ * allof (`all`) and anyof (not `all`) from test `from` on, in order, stopping at the first that decides
+ * it; synchronous until a test waits for the host.
+ */
+function everyTest(
+  rt: Runtime,
+  tests: readonly Node[],
+  from: number,
+  all: boolean,
+): Promise<boolean> | boolean {
+  for (let i = from; i < tests.length; i++) {
+    const r = rt.evalTest(tests[i]!);
+    if (typeof r !== 'boolean') return r.then((v) => (v === all ? everyTest(rt, tests, i + 1, all) : !all));
+    if (r !== all) return !all;
+  }
+  return all;
 }
 
 export const MIME_HEADER_TAGS = {
