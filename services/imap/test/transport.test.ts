@@ -96,6 +96,53 @@ test('close(): what was written reaches the peer, then the end; onEnd runs once'
   assert.deepEqual(ends, ['end']);
 });
 
+test('corked writes keep their order across text and bytes, and writeAsync waits while the peer does not read', async () => {
+  const { server, client } = await socketPair();
+  const connection = new Connection(server, {
+    newReader: () => new LineReader(100),
+    idleTimeoutMs: () => 60_000,
+    onIdle: () => {},
+    onEnd: () => {},
+    cork: true,
+    logger: () => silentLogger(),
+  });
+  connection.start();
+  client.pause();
+  connection.hold();
+  connection.write('* 1 FETCH (BODY[] {3}\r\n');
+  connection.write(Buffer.from('abc'));
+  connection.write(')\r\n');
+  // Far more than the socket and the kernel take while nobody reads: writeAsync must wait for drain.
+  const line = `* ${'x'.repeat(1000)}\r\n`;
+  let waited = false;
+  for (let i = 0; i < 20_000 && !waited; i++) {
+    const write = connection.writeAsync(line);
+    let settled = false;
+    void write.then(() => {
+      settled = true;
+    });
+    await Promise.resolve();
+    await Promise.resolve();
+    if (!settled) {
+      waited = true;
+      client.resume();
+      await write;
+    }
+  }
+  assert.ok(waited, 'backpressure reached the writer');
+  connection.write('a OK done\r\n');
+  connection.release();
+  let received = '';
+  client.setEncoding('latin1');
+  client.on('data', (d: string) => {
+    received += d;
+  });
+  while (!received.endsWith('a OK done\r\n')) await once(client, 'data');
+  assert.ok(received.startsWith('* 1 FETCH (BODY[] {3}\r\nabc)\r\n* x'));
+  connection.close();
+  client.destroy();
+});
+
 test('the idle timer fires without input', async () => {
   const { server, client } = await socketPair();
   let idle!: () => void;

@@ -288,10 +288,12 @@ function withFlagChange(session: CommandContext, items: FetchItem[]): FetchItem[
   return out;
 }
 
+const STRUCTURE_ITEMS = new Set<SimpleItem>(['ENVELOPE', 'BODYSTRUCTURE', 'BODY']);
+
 function needsStructure(items: FetchItem[]): boolean {
   return items.some(
     (i) =>
-      (i.kind === 'simple' && ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name)) ||
+      (i.kind === 'simple' && STRUCTURE_ITEMS.has(i.name)) ||
       (i.kind === 'section' && (i.section.kind !== 'full' || i.section.path.length > 0)) ||
       i.kind === 'binary' ||
       i.kind === 'preview',
@@ -305,7 +307,9 @@ async function writeMessage(
   items: FetchItem[],
 ): Promise<void> {
   let structure: CachedStructure | undefined;
-  if (needsStructure(items)) structure = await session.backend.structure(meta.bodyId);
+  if (needsStructure(items))
+    structure =
+      session.backend.cachedStructure(meta.bodyId) ?? (await session.backend.structure(meta.bodyId));
   // Any FLAGS untagged response must come before this FETCH starts, never inside it.
   session.announceKeywords(meta.flags);
   let line = `* ${session.fetchHead(seq, meta.uid)} (`;

@@ -515,6 +515,11 @@ export class MailBackend {
   }
 
   /** The MIME structure of a body, parsed once and cached in message_bodies.structure. */
+  /** The parsed structure when it is in memory (no promise to wait for: FETCH asks per message). */
+  cachedStructure(bodyId: number): CachedStructure | undefined {
+    return this.structures.get(bodyId);
+  }
+
   async structure(bodyId: number): Promise<CachedStructure> {
     // Bodies never change, so a parsed structure can be kept in memory as long as there is room.
     const remembered = this.structures.get(bodyId);

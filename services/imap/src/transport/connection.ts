@@ -49,7 +49,13 @@ export class Connection<T> {
   private deflater: DeflateRaw | undefined;
   private flushScheduled = false;
   private corked: Socket | undefined;
+  /**
+   * Text written while corked, not yet handed to the socket: a command's lines become one chunk
+   * (one string to encode, one entry in the socket's buffer) instead of one per line.
+   */
+  private pending = '';
   private held = false;
+  private idleMs = 0;
   private uncorkScheduled = false;
 
   constructor(
@@ -131,12 +137,29 @@ export class Connection<T> {
       }
       return accepted;
     }
-    if (this.options.cork && !this.corked) {
-      this.corked = this.socket;
-      this.corked.cork();
-      this.scheduleUncork();
+    if (this.options.cork) {
+      if (!this.corked) {
+        this.corked = this.socket;
+        this.corked.cork();
+        this.scheduleUncork();
+      }
+      if (typeof data === 'string') {
+        this.pending += data;
+        // Past the socket's high-water mark the socket has it, so backpressure works as before.
+        if (this.pending.length + this.socket.writableLength < this.socket.writableHighWaterMark) return true;
+        return this.writePending();
+      }
+      this.writePending();
     }
     return this.socket.write(data);
+  }
+
+  /** Hands the pending text to the socket; socket.write's answer (false: wait for 'drain'). */
+  private writePending(): boolean {
+    if (this.pending === '') return true;
+    const text = this.pending;
+    this.pending = '';
+    return this.socket.destroyed ? false : this.socket.write(text);
   }
 
   /**
@@ -146,7 +169,7 @@ export class Connection<T> {
    */
   hold(): void {
     // A pipelined command's predecessors' responses may still wait: bounded, they ride along.
-    if (this.corked && this.corked.writableLength >= HELD_BYTES) this.uncork();
+    if (this.corked && this.corked.writableLength + this.pending.length >= HELD_BYTES) this.uncork();
     this.held = true;
   }
 
@@ -190,6 +213,7 @@ export class Connection<T> {
 
   /** Sends what the current turn has written (before the socket is handed to TLS or deflate). */
   private uncork(): void {
+    this.writePending();
     const corked = this.corked;
     this.corked = undefined;
     if (corked && !corked.destroyed) corked.uncork();
@@ -240,14 +264,22 @@ export class Connection<T> {
   /** (Re)arms the inactivity timer; input arriving re-arms it too. */
   touch(): void {
     if (this.ended) return;
+    const ms = this.options.idleTimeoutMs();
+    // Restarting the same timer (twice per command) is cheaper than a new one.
+    if (this.idleTimer && ms === this.idleMs) {
+      this.idleTimer.refresh();
+      return;
+    }
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.options.onIdle(), this.options.idleTimeoutMs());
+    this.idleMs = ms;
+    this.idleTimer = setTimeout(() => this.options.onIdle(), ms);
     this.idleTimer.unref();
   }
 
   /** Ends the connection after what was written has gone out (destroyed after 2 s at the latest). */
   close(): void {
     if (this.ended) return;
+    this.writePending();
     const socket = this.socket;
     const deflater = this.deflater;
     if (deflater && !socket.destroyed) {
