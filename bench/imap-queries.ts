@@ -285,6 +285,14 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     await expect('MOVE * Trash');
   });
 
+  // A message appended since the last FETCH has no stored structure yet: the first ENVELOPE parses it.
+  await measure('APPEND, FETCH * ENVELOPE, STORE+EXPUNGE', async () => {
+    await expect('APPEND INBOX () ', message(3));
+    await expect('FETCH * ENVELOPE');
+    await expect('STORE * +FLAGS.SILENT (\\Deleted)');
+    await expect('EXPUNGE');
+  });
+
   process.stdout.write(`round trips to PostgreSQL per command (${MESSAGES} messages, ${REPEAT} runs each)\n`);
   process.stdout.write(`${'command'.padEnd(52)} queries  writes  CPU µs: imap+client  PostgreSQL\n`);
   const us = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(0));

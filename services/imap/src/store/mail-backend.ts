@@ -100,6 +100,11 @@ export class MailBackend {
   private readonly structures: LRUCache<number, CachedStructure>;
   private readonly headers: LRUCache<number, Buffer>;
   private readonly bodies: LRUCache<number, Buffer>;
+  /**
+   * Bodies the last prefetchStructures found without a usable stored structure: structure() parses
+   * them without asking PostgreSQL again (a message appended since the last FETCH saves a round trip).
+   */
+  private unstored: Set<number> | undefined;
 
   constructor(
     readonly pool: Pool,
@@ -407,6 +412,10 @@ export class MailBackend {
             flags: [...only.flags].sort(),
           })
         : undefined;
+    // The first FETCH of a new message (its structure, BODY[]) need not read back what was just sent;
+    // a copy, so the cache does not keep the socket's read buffers alive.
+    if (small && only && small.size <= BODY_CACHE_MAX_ENTRY)
+      this.bodies.set(small.bodyId, Buffer.concat(only.chunks, small.size));
     const results = small
       ? [small]
       : await withTransaction(this.pool, async (client) => {
@@ -514,18 +523,20 @@ export class MailBackend {
     if (slice.length > 0) yield slice;
   }
 
-  /** The MIME structure of a body, parsed once and cached in message_bodies.structure. */
   /** The parsed structure when it is in memory (no promise to wait for: FETCH asks per message). */
   cachedStructure(bodyId: number): CachedStructure | undefined {
     return this.structures.get(bodyId);
   }
 
+  /** The MIME structure of a body, parsed once and cached in message_bodies.structure. */
   async structure(bodyId: number): Promise<CachedStructure> {
     // Bodies never change, so a parsed structure can be kept in memory as long as there is room.
     const remembered = this.structures.get(bodyId);
     if (remembered) return remembered;
-    const cached = await loadBodyStructure<unknown>(this.pool, bodyId);
-    if (isCurrentStructure(cached)) return this.remember(bodyId, cached);
+    if (!this.unstored?.delete(bodyId)) {
+      const cached = await loadBodyStructure<unknown>(this.pool, bodyId);
+      if (isCurrentStructure(cached)) return this.remember(bodyId, cached);
+    }
     const structure = parseMime(await this.loadBody(bodyId), this.mimeLimits);
     await saveBodyStructure(this.pool, bodyId, structure.root.bodyStart, structure);
     return this.remember(bodyId, structure);
@@ -555,10 +566,18 @@ export class MailBackend {
    * in one round trip; bodies parsed by no one yet are left to structure().
    */
   async prefetchStructures(bodyIds: readonly number[]): Promise<void> {
+    this.unstored = undefined;
     const unknown = bodyIds.filter((id) => !this.structures.has(id));
     if (unknown.length === 0) return;
-    for (const [id, stored] of await loadBodyStructures<unknown>(this.pool, unknown))
-      if (isCurrentStructure(stored)) this.remember(id, stored);
+    const stored = await loadBodyStructures<unknown>(this.pool, unknown);
+    for (const id of unknown) {
+      const structure = stored.get(id);
+      if (isCurrentStructure(structure)) this.remember(id, structure);
+      else {
+        this.unstored ??= new Set();
+        this.unstored.add(id);
+      }
+    }
   }
 
   /**
