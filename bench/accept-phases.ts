@@ -6,6 +6,7 @@
 // Usage: npm run bench -- accept-phases [--service msa|mx] [--messages N] [--rounds R] [--set KEY=VALUE ...] [--pg KEY=VALUE ...] [--waits]
 // (--set adds to the service's environment, e.g. --set MSA_ACCEPT_TRANSACTIONS=8; --waits samples what
 // PostgreSQL's busy backends wait for, which adds its own queries; --profile DIR as in the other benches)
+import { setTimeout as samplingPause } from 'node:timers/promises';
 import { AccountStore } from '@hermod/accounts';
 import { startHermod } from '@hermod/test/harness';
 import { serviceCommands } from './lib/bundled-service.js';
@@ -136,7 +137,7 @@ try {
             const key = `${r.w.padEnd(24)} ${r.q.replace(/\s+/g, ' ')}`;
             waits.set(key, (waits.get(key) ?? 0) + 1);
           }
-          await new Promise((r) => setTimeout(r, 2));
+          await samplingPause(2); // the sampling interval while the load runs
         }
       } finally {
         client.release();
