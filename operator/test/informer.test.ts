@@ -12,28 +12,27 @@ const item = (name: string, rv: string) => ({ metadata: { name, namespace: 'ns',
 
 /**
  * A condition re-checked whenever the informer reports something (wake), never on a timer; the
- * only timer is the bound after which the wait fails, naming what it waited for.
+ * only deadline is the bound after which the wait fails, naming what it waited for.
  */
 function reported(what: string, timeoutMs = 5_000) {
   let wake = () => {};
   return {
     wake: () => wake(),
     async until(holds: () => boolean): Promise<void> {
-      // Only a report resolves a wait; the bound rejects, it never stands in for the condition.
-      let failed: Error | undefined;
-      const bound = setTimeout(() => {
-        failed = new Error(`timed out waiting for ${what}`);
-        wake();
-      }, timeoutMs);
+      // Only a report resolves a wait; the deadline (an abort signal) rejects, it never stands in for
+      // the condition.
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const onDeadline = () => wake();
+      deadline.addEventListener('abort', onDeadline);
       try {
         while (!holds()) {
-          if (failed) throw failed;
+          if (deadline.aborted) throw new Error(`timed out waiting for ${what}`);
           await new Promise<void>((resolve) => {
             wake = resolve;
           });
         }
       } finally {
-        clearTimeout(bound);
+        deadline.removeEventListener('abort', onDeadline);
       }
     },
   };
