@@ -11,6 +11,17 @@ import { type Deployable, deployables } from '../../docker/deployables.js';
 import { fromSource } from './args.js';
 import { profileDir } from './profile-option.js';
 
+let tracingBundle: Promise<string> | undefined;
+
+/** The tracing setup bundled once per bench run, loaded first by every service it starts. */
+function tracingPreload(): Promise<string> {
+  const file = join(repositoryRoot, 'dist', 'bench-preload', 'telemetry-register.js');
+  tracingBundle ??= bundleEntry(join(repositoryRoot, 'services/lib/telemetry/src/register.ts'), file).then(
+    () => file,
+  );
+  return tracingBundle;
+}
+
 /**
  * Bundles one service to dist/bench/<name>.js (in the repository, git-ignored, so its packages
  * resolve from node_modules; bench/lib/process-cpu.ts knows the path) and returns node's arguments
@@ -22,8 +33,7 @@ export async function bundledCommand(name: Deployable, argv: string[] = process.
   // The image's launcher registers tracing before the service loads (docker/launcher.ts); so does the
   // bench, or its figures would leave out the context bookkeeping every deployed process pays.
   // Outside dist/bench/ so bench/lib/process-cpu.ts does not take the preload for the service's name.
-  const tracing = join(repositoryRoot, 'dist', 'bench-preload', 'telemetry-register.js');
-  await bundleEntry(join(repositoryRoot, 'services/lib/telemetry/src/register.ts'), tracing);
+  const tracing = await tracingPreload();
   const profile = profileDir(argv);
   if (profile) mkdirSync(profile, { recursive: true });
   return [
