@@ -17,7 +17,7 @@ const arg = (name: string, fallback: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const messages = arg('messages', 3000);
-const rounds = arg('rounds', 4);
+const rounds = arg('rounds', 6);
 const sessions = 20;
 const bytes = 4096;
 const warmUp = 1000;
