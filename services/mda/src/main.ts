@@ -17,6 +17,7 @@ import { loadMdaConfig } from './config.js';
 import { deliverBatch } from './deliver.js';
 import { createReportMetrics } from './reports/metrics.js';
 import { ReportIntake } from './reports/report-intake.js';
+import { mdaSessionSettings } from './session-settings.js';
 import { DomainScriptSync } from './sieve/domain-scripts.js';
 import { createSieveMetrics } from './sieve/metrics.js';
 
@@ -24,7 +25,12 @@ runMain('mda', async () => {
   const config = loadMdaConfig();
   const base = createServiceBase('mda', config);
   const { logger, registry, shutdown } = base;
-  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const pool = await connectDatabase(
+    base,
+    config.DATABASE_URL,
+    config.DATABASE_POOL_SIZE,
+    mdaSessionSettings,
+  );
   const { nc, js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
   const tracer = trace.getTracer('hermod.mda');

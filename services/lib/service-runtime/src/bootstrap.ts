@@ -74,8 +74,18 @@ export function createServiceBase(name: string, config: BaseConfig): ServiceBase
  * the migrations are retried with backoff (the service stays live, /readyz names postgres and the
  * error); only an error that retrying cannot cure (bad credentials, a broken migration) ends the start.
  */
-export async function connectDatabase(base: ServiceBase, url: string, max: number): Promise<Pool> {
-  const pool = createPool({ connectionString: url, max, applicationName: `hermod-${base.name}` });
+export async function connectDatabase(
+  base: ServiceBase,
+  url: string,
+  max: number,
+  settings?: Readonly<Record<string, string>>,
+): Promise<Pool> {
+  const pool = createPool({
+    connectionString: url,
+    max,
+    applicationName: `hermod-${base.name}`,
+    ...(settings ? { settings } : {}),
+  });
   base.shutdown.register('postgres', () => pool.end());
   let migrated = false;
   base.readiness.push({
