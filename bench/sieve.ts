@@ -12,8 +12,9 @@
 
 import { loadavg } from 'node:os';
 import { AccountStore } from '@hermod/accounts';
+import { createPool } from '@hermod/db';
 import { createLogger } from '@hermod/logging';
-import { type DeliveryDeps, deliverBatch } from '@hermod/mda';
+import { type DeliveryDeps, deliverBatch, mdaSessionSettings } from '@hermod/mda';
 import { type CompiledScript, compileSieve, deserializeCompiled, runSieveScripts } from '@hermod/sieve';
 import { defaultAfterScript, SieveScripts } from '@hermod/sieve-store';
 import { insertSmallMessages } from '@hermod/spool';
@@ -86,13 +87,15 @@ function messageFor(n: number, to: string): Buffer {
 }
 
 const db = await testDatabase();
+// Delivery runs on sessions set up as mda's are (mdaSessionSettings: plans cached per session).
+const mdaPool = createPool({ connectionString: db.url, max: 5, settings: mdaSessionSettings });
 // Statements mda sends per delivered message, and the wall time it waits on them, by mode: every
 // session the pool hands out counts its queries while `counting` is set.
 const statements = { count: 0, waitNs: 0n, byText: new Map<string, { n: number; ns: bigint }>() };
 const breakdown = process.argv.includes('--statements');
 let counting = false;
 const wrapped = new WeakSet<object>();
-db.pool.on('acquire', (client) => {
+mdaPool.on('acquire', (client) => {
   if (wrapped.has(client)) return;
   wrapped.add(client);
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
@@ -147,7 +150,7 @@ const sieveDeps = {
   } as unknown as NonNullable<DeliveryDeps['sieve']>['metrics'],
 };
 const depsFor = (mode: Mode): DeliveryDeps => ({
-  pool: db.pool,
+  pool: mdaPool,
   logger,
   quotaRetryMs: 60_000,
   announce: () => {},
@@ -273,6 +276,7 @@ try {
 } catch (error) {
   if (!(error instanceof SkipDelivery)) throw error;
 } finally {
+  await mdaPool.end();
   await db.close();
 }
 
