@@ -2,7 +2,13 @@ export { type AcceptedRecipient, type AcceptInput, acceptMessage, insertAccepted
 export { insertSmallMessages, SMALL_MESSAGE_LIMIT, type SmallAcceptInput } from './accept-batch.js';
 export { AcceptBatcher, type ReplayableAccept } from './accept-batcher.js';
 export { deterministicUuid } from './deterministic-id.js';
-export { loadSpoolMessage, loadSpoolMessages, type SpoolMessage, type SpoolRecipient } from './load.js';
+export {
+  loadRecipientAddresses,
+  loadSpoolMessage,
+  loadSpoolMessages,
+  type SpoolMessage,
+  type SpoolRecipient,
+} from './load.js';
 export { PeriodicPass } from './periodic.js';
 export {
   markRecipientsAndComplete,

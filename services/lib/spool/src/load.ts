@@ -87,3 +87,20 @@ export async function loadSpoolMessages(
     });
   return found;
 }
+
+/**
+ * The recipient addresses of several spool messages, without the messages: for a caller that
+ * picks messages by recipient (mda's report intake) before it loads any. One small statement on the
+ * recipients' primary key (unnamed, as createPool's note says of array filters); missing ids give no rows.
+ */
+export async function loadRecipientAddresses(
+  db: Pool | PoolClient,
+  spoolIds: readonly string[],
+): Promise<Array<{ spoolId: string; address: string }>> {
+  if (spoolIds.length === 0) return [];
+  const { rows } = await db.query<{ spool_id: string; address: string }>(
+    'SELECT spool_id, address FROM spool_recipients WHERE spool_id = ANY($1::uuid[])',
+    [spoolIds],
+  );
+  return rows.map((r) => ({ spoolId: r.spool_id, address: r.address }));
+}

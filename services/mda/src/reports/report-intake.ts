@@ -7,7 +7,7 @@ import {
 } from '@hermod/dmarc-reports';
 import type { Logger } from '@hermod/logging';
 import { readBodies } from '@hermod/mail-store';
-import { loadSpoolMessages } from '@hermod/spool';
+import { loadRecipientAddresses, loadSpoolMessages } from '@hermod/spool';
 import type { ReportMetrics } from './metrics.js';
 
 export interface ReportIntakeOptions {
@@ -88,9 +88,14 @@ export class ReportIntake {
   }
 
   private async examine(spoolIds: string[]): Promise<void> {
-    const messages = [...(await loadSpoolMessages(this.pool, spoolIds)).values()].filter((m) =>
-      m.recipients.some((r) => this.isReportAddress(r.address)),
+    // Most batches hold no report: their recipients' addresses alone say so, without loading them.
+    const wanted = new Set(
+      (await loadRecipientAddresses(this.pool, spoolIds))
+        .filter((r) => this.isReportAddress(r.address))
+        .map((r) => r.spoolId),
     );
+    if (wanted.size === 0) return;
+    const messages = [...(await loadSpoolMessages(this.pool, [...wanted])).values()];
     for (const message of messages) {
       if (message.size > this.options.maxMessageBytes) {
         this.metrics.failures.inc({ kind: 'any', reason: 'too-large' });
