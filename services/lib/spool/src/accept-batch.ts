@@ -34,10 +34,12 @@ export async function insertSmallMessages(
     offsets.push(at);
     at += input.body.length;
   }
+  // The body ids' sequence is looked up once per statement (an init plan), not once per row: the
+  // lookup reads the catalogs and cost more than the nextval itself.
   await db.query({
     name: 'spool-insert-small',
     text: `WITH input AS (
-       SELECT u.*, nextval(pg_get_serial_sequence('message_bodies', 'id')) AS body_id
+       SELECT u.*, nextval((SELECT pg_get_serial_sequence('message_bodies', 'id')::regclass)) AS body_id
        FROM unnest($1::uuid[], $2::int[], $3::bytea[], $4::int[], $5::text[], $6::text[], $7::bigint[],
                    $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::float8[], $21::bool[])
          AS u(spool_id, size, sha256, data_offset, mail_from, source, account_id, client_address, client_helo,
