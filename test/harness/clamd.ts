@@ -2,9 +2,12 @@
 // socket), archive and mail scanning on, and a signature database written by the harness (no
 // downloads): an .hdb file hash of the EICAR test file and an .ndb body pattern for a test string.
 // Start-up with this database takes well under a second of clamd's own time.
+// clamd's TemporaryDirectory is on memory (a tmpfs, /dev/shm) as in the recommended deployment
+// (docs/malware-and-quarantine.md): clamd writes every stream, and a directory per scan, there.
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pingClamd } from '@hermod/content-scan';
 import { freePort, spawnServer, stopChild } from '@hermod/local-infra';
@@ -30,12 +33,23 @@ export interface ClamdPeerOptions {
   streamMaxLength?: string;
   /** clamd's MaxThreads (scanning threads); clamd's default (10) when unset. */
   maxThreads?: number;
+  /**
+   * Where clamd writes each stream and its per-scan directory: 'memory' (default; a tmpfs, /dev/shm,
+   * when the machine has one) or 'disk' (the test's work directory; what a clamd with
+   * TemporaryDirectory on a disk does, for comparison in bench/clamd-scan.ts).
+   */
+  temporaryDirectory?: 'memory' | 'disk';
 }
+
+/** A tmpfs that Linux machines and containers mount (used when it exists). */
+const MEMORY_DIRECTORY = '/dev/shm';
 
 export class ClamdPeer {
   private child: ChildProcess | undefined;
   private output: () => string = () => '';
   private config = '';
+  /** clamd's temporary directory when on memory: made by start(), removed by stop(). */
+  private memoryDirectory: string | undefined;
   port = 0;
   socketPath = '';
   /** Milliseconds from spawn to the first PONG. */
@@ -62,6 +76,11 @@ export class ClamdPeer {
       this.port = await freePort();
       this.socketPath = join(dir, 'clamd.sock');
       this.config = join(dir, 'clamd.conf');
+      let temporary = dir;
+      if ((options.temporaryDirectory ?? 'memory') === 'memory' && existsSync(MEMORY_DIRECTORY)) {
+        this.memoryDirectory = await mkdtemp(join(MEMORY_DIRECTORY, 'hermod-clamd-'));
+        temporary = this.memoryDirectory;
+      }
       await writeFile(
         this.config,
         [
@@ -71,7 +90,7 @@ export class ClamdPeer {
           `LocalSocket ${this.socketPath}`,
           `DatabaseDirectory ${db}`,
           `PidFile ${join(dir, 'clamd.pid')}`,
-          `TemporaryDirectory ${dir}`,
+          `TemporaryDirectory ${temporary}`,
           'ScanArchive yes',
           'ScanMail yes',
           `StreamMaxLength ${options.streamMaxLength ?? '1M'}`,
@@ -82,6 +101,7 @@ export class ClamdPeer {
         ].join('\n'),
       );
     }
+    if (this.memoryDirectory) await mkdir(this.memoryDirectory, { recursive: true, mode: 0o700 });
     const started = Date.now();
     const { child, output } = spawnServer('clamd', ['-c', this.config]);
     this.child = child;
@@ -114,6 +134,8 @@ export class ClamdPeer {
     this.resume();
     await stopChild(this.child);
     this.child = undefined;
+    // Memory is not left taken; start() makes the directory again.
+    if (this.memoryDirectory) await rm(this.memoryDirectory, { recursive: true, force: true });
   }
 
   /** Recent output, for failure messages. */
