@@ -364,7 +364,7 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
 async function printStatements(pool: Pool, name: string): Promise<void> {
   const { rows } = await pool.query<{ calls: string; exec: number; plan: number; query: string }>(
     `SELECT calls, total_exec_time AS exec, total_plan_time AS plan, query FROM pg_stat_statements
-     WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time + total_plan_time DESC LIMIT 40`,
+     WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time + total_plan_time DESC LIMIT 60`,
   );
   process.stdout.write(
     `${name}\n       calls   exec µs   plan µs  (per command; nested statements included in their caller)\n`,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { withTransaction } from '@hermod/db';
-import { appendManyToMailbox, findMailbox, storeFlags, writeBody } from '@hermod/mail-store';
+import { appendManyToMailbox, findMailbox, openMailbox, storeFlags, writeBody } from '@hermod/mail-store';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
 
 let db: TestDatabase;
@@ -117,4 +117,37 @@ test('imap_store_flags reports changed and unchanged messages apart', async () =
   // None does: no modseq taken, all reported in UID order.
   const none = await storeFlags(db.pool, inbox, [c!.uid, a!.uid], 'remove', ['\\Seen'], true);
   assert.deepEqual(shape(none), { changed: [], unchanged: [a!.uid, c!.uid].map((u) => [u, '', true]) });
+});
+
+// SELECT's keywords (mailbox_open, migrations 076 and 091): every stored flag that does not start
+// with a backslash, sorted and distinct, whatever other flags the same message carries; messages
+// with system flags only give none (091 skips them before unnesting).
+test('mailbox_open lists the keywords of every message and nothing else', async () => {
+  const { id: account } = await new AccountStore(db.pool).create({
+    address: 'open-keywords@flags.test',
+    password: 'pw-open-keywords',
+  });
+  const inbox = (await findMailbox(db.pool, account, 'INBOX'))!.id;
+  const open = async () =>
+    (await openMailbox(db.pool, account, 'INBOX', { claimRecent: false, firstUnseen: true }))!;
+  assert.deepEqual((await open()).keywords, []);
+  await withTransaction(db.pool, async (client) => {
+    const body = await writeBody(client, [Buffer.from('Subject: keywords\r\n\r\nbody\r\n')]);
+    return appendManyToMailbox(
+      client,
+      inbox,
+      [
+        ['\\Seen', '\\Flagged', '\\Answered', '\\Deleted', '\\Draft'],
+        ['\\Seen', '$Work', 'todo'],
+        ['$Work', '\\Recent'],
+        ['\\Important'],
+        [],
+        ['\\Seen'],
+      ].map((flags) => ({ ...body, internalDate: new Date(), flags })),
+    );
+  });
+  const opened = await open();
+  assert.deepEqual(opened.keywords, ['$Work', 'todo']);
+  assert.equal(opened.snapshot.uids.length, 6);
+  assert.equal(opened.firstUnseen, opened.snapshot.uids[2]);
 });
