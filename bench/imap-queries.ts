@@ -25,11 +25,18 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '20' },
     // Prints each statement as it is sent (to see which ones a command issues).
     show: { type: 'boolean', default: false },
+    // Per command, the statements PostgreSQL ran for it (nested ones inside functions and triggers
+    // too, from pg_stat_statements) with their calls and execution time per command.
+    statements: { type: 'boolean', default: false },
+    // Measures only the commands whose name contains this text.
+    only: { type: 'string', default: '' },
   },
 });
 const MESSAGES = Number(values.messages);
 const REPEAT = Number(values.repeat);
 const PASSWORD = 'bench-password-1';
+/** Commands in one round of the bench mix (below). */
+const MIX_COMMANDS = 21;
 
 function message(n: number): Buffer {
   return Buffer.from(
@@ -85,11 +92,24 @@ class Client {
 async function main(): Promise<void> {
   // Its own PostgreSQL, stopped at the end (and its files removed).
   const dir = await testWorkdir('imap-queries');
-  const cluster = new PostgresCluster({ dataDir: join(dir, 'pg'), port: await freePort() });
+  const cluster = new PostgresCluster({
+    dataDir: join(dir, 'pg'),
+    port: await freePort(),
+    ...(values.statements
+      ? {
+          settings: {
+            shared_preload_libraries: 'pg_stat_statements',
+            'pg_stat_statements.track': 'all',
+            'pg_stat_statements.track_planning': 'on',
+          },
+        }
+      : {}),
+  });
   await cluster.init();
   await cluster.start();
   const pool = createPool({ connectionString: await cluster.createDatabase('hermod'), max: 5 });
   await migrate(pool);
+  if (values.statements) await pool.query('CREATE EXTENSION pg_stat_statements');
   const db = { pool };
   const stop = async () => {
     await pool.end().catch(() => {});
@@ -202,8 +222,10 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
 
   const rows: Array<{ name: string; queries: number; writes: number; cpuUs: number; pgUs: number }> = [];
   const measure = async (name: string, run: () => Promise<unknown>) => {
+    if (!name.includes(values.only)) return;
     if (values.show) process.stdout.write(`${name}\n`);
     await run(); // warm caches and prepared statements
+    if (values.statements) await db.pool.query('SELECT pg_stat_statements_reset()');
     const q0 = queries;
     const w0 = clientWrites;
     const pg0 = preciseCpuOf('postgres');
@@ -218,6 +240,7 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
       cpuUs: (cpu.user + cpu.system) / REPEAT,
       pgUs,
     });
+    if (values.statements) await printStatements(db.pool, name);
   };
 
   await measure('LOGIN + LOGOUT', async () => {
@@ -254,6 +277,7 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
       pgUs: Number.NaN,
     });
   };
+  await expect('SELECT INBOX'); // also when --only left the SELECT above out
   await expect('FETCH 1:* ENVELOPE');
   await cold('FETCH 1:* ENVELOPE', 'FETCH 1:* ENVELOPE');
   await cold('SEARCH SUBJECT "message 7"', 'SEARCH SUBJECT "message 7"');
@@ -293,6 +317,39 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     await expect('EXPUNGE');
   });
 
+  // One round of bench/imap.ts's one-LOGIN mix (same commands; its own seeded choices): what the
+  // mix costs PostgreSQL per round, and with --statements which statements.
+  let seed = 1;
+  const random = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const fields = [
+    'FLAGS',
+    'UID',
+    'INTERNALDATE',
+    'RFC822.SIZE',
+    'ENVELOPE',
+    'BODYSTRUCTURE',
+    'BODY.PEEK[HEADER]',
+  ];
+  await measure(`bench imap mix, one round (${MIX_COMMANDS} commands)`, async () => {
+    await expect('LIST "" "*"');
+    await expect('STATUS INBOX (MESSAGES UNSEEN UIDNEXT)');
+    await expect('SELECT INBOX');
+    for (let i = 0; i < 5; i++) {
+      const n = 1 + random(MESSAGES - 10);
+      await expect(
+        `FETCH ${n}:${n + random(10)} (${['UID', ...fields.filter(() => random(2) === 0)].join(' ')})`,
+      );
+      await expect(`FETCH ${1 + random(MESSAGES - 10)} BODY.PEEK[]`);
+      await expect(`STORE ${1 + random(MESSAGES - 10)} ${random(2) ? '+' : '-'}FLAGS (\\Seen)`);
+    }
+    await expect('APPEND INBOX (\\Seen)', message(10_000 + random(1000)));
+    await expect('STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await expect('EXPUNGE');
+  });
+
   process.stdout.write(`round trips to PostgreSQL per command (${MESSAGES} messages, ${REPEAT} runs each)\n`);
   process.stdout.write(`${'command'.padEnd(52)} queries  writes  CPU µs: imap+client  PostgreSQL\n`);
   const us = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(0));
@@ -301,6 +358,21 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
       `${r.name.padEnd(52)} ${r.queries.toFixed(1).padStart(7)}  ${(Number.isNaN(r.writes) ? '-' : r.writes.toFixed(1)).padStart(6)}  ${us(r.cpuUs).padStart(16)}  ${us(r.pgUs).padStart(10)}\n`,
     );
   server.close();
+}
+
+/** The statements PostgreSQL ran since the last reset, the costliest first, per command. */
+async function printStatements(pool: Pool, name: string): Promise<void> {
+  const { rows } = await pool.query<{ calls: string; exec: number; plan: number; query: string }>(
+    `SELECT calls, total_exec_time AS exec, total_plan_time AS plan, query FROM pg_stat_statements
+     WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time + total_plan_time DESC LIMIT 60`,
+  );
+  process.stdout.write(
+    `${name}\n       calls   exec µs   plan µs  (per command; nested statements included in their caller)\n`,
+  );
+  for (const r of rows)
+    process.stdout.write(
+      `  ${(Number(r.calls) / REPEAT).toFixed(2).padStart(10)} ${((r.exec * 1000) / REPEAT).toFixed(1).padStart(9)} ${((r.plan * 1000) / REPEAT).toFixed(1).padStart(9)}  ${r.query.replace(/\s+/g, ' ').slice(0, 120)}\n`,
+    );
 }
 
 await main();

@@ -104,6 +104,9 @@ test('usage counters stay equal to the messages through every kind of change', a
   await assertCountersTrue('store FLAGS');
   await storeFlags(db.pool, inbox, [batch[0]!.uid], 'remove', ['\\Deleted']);
   await assertCountersTrue('store -FLAGS');
+  // A change no counter follows (migration 090 then leaves the mailbox row alone).
+  await storeFlags(db.pool, inbox, [appended.uid], 'add', ['\\Flagged', '$Label1']);
+  await assertCountersTrue('store of flags no counter follows');
   await createMailbox(db.pool, accountId, 'Projects');
   const projects = await box('Projects');
   await withTransaction(db.pool, (client) =>

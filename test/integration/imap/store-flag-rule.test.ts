@@ -4,6 +4,9 @@
 // and after compared), over stored flags that are unsorted or repeated and given flags likewise.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { AccountStore } from '@hermod/accounts';
+import { withTransaction } from '@hermod/db';
+import { appendManyToMailbox, findMailbox, openMailbox, storeFlags, writeBody } from '@hermod/mail-store';
 import { type TestDatabase, testDatabase } from '@hermod/test/harness';
 
 let db: TestDatabase;
@@ -68,4 +71,83 @@ test('imap_flags_change and imap_next_flags agree with the sorted comparison the
   }
   // The grid holds both answers.
   assert.ok(rows.some((r) => r.changes) && rows.some((r) => !r.changes));
+});
+
+// A non-silent STORE reports every named message (imap_store_flags, migrations 081 and 090): the
+// changed ones with the new modseq, the others as they are, a UID without a message not at all;
+// also when every named message changed (090 then reads nothing more) or none did.
+test('imap_store_flags reports changed and unchanged messages apart', async () => {
+  const { id: account } = await new AccountStore(db.pool).create({
+    address: 'store-report@flags.test',
+    password: 'pw-store-report',
+  });
+  const inbox = (await findMailbox(db.pool, account, 'INBOX'))!.id;
+  const [a, b, c] = await withTransaction(db.pool, async (client) => {
+    const body = await writeBody(client, [Buffer.from('Subject: store\r\n\r\nbody\r\n')]);
+    return appendManyToMailbox(
+      client,
+      inbox,
+      [[], ['\\Seen'], ['\\Seen']].map((flags) => ({ ...body, internalDate: new Date(), flags })),
+    );
+  });
+  const uids = [a!.uid, b!.uid, c!.uid];
+  const shape = (r: Awaited<ReturnType<typeof storeFlags>>) => ({
+    changed: r.changed
+      .map((m) => [Number(m.uid), m.flags.join(' '), m.modseq === r.modseq])
+      .sort((x, y) => Number(x[0]) - Number(y[0])),
+    unchanged: r.unchanged.map((m) => [
+      Number(m.uid),
+      m.flags.join(' '),
+      m.modseq < r.modseq || r.modseq === 0,
+    ]),
+  });
+  // One changes, one is left alone, one UID has no message.
+  const some = await storeFlags(db.pool, inbox, [a!.uid, b!.uid, 999], 'add', ['\\Seen'], true);
+  assert.deepEqual(shape(some), {
+    changed: [[a!.uid, '\\Seen', true]],
+    unchanged: [[b!.uid, '\\Seen', true]],
+  });
+  // Every named message changes.
+  const all = await storeFlags(db.pool, inbox, uids, 'remove', ['\\Seen'], true);
+  assert.deepEqual(shape(all), {
+    changed: uids.map((u) => [u, '', true]),
+    unchanged: [],
+  });
+  assert.ok(all.modseq > some.modseq);
+  // None does: no modseq taken, all reported in UID order.
+  const none = await storeFlags(db.pool, inbox, [c!.uid, a!.uid], 'remove', ['\\Seen'], true);
+  assert.deepEqual(shape(none), { changed: [], unchanged: [a!.uid, c!.uid].map((u) => [u, '', true]) });
+});
+
+// SELECT's keywords (mailbox_open, migrations 076 and 091): every stored flag that does not start
+// with a backslash, sorted and distinct, whatever other flags the same message carries; messages
+// with system flags only give none (091 skips them before unnesting).
+test('mailbox_open lists the keywords of every message and nothing else', async () => {
+  const { id: account } = await new AccountStore(db.pool).create({
+    address: 'open-keywords@flags.test',
+    password: 'pw-open-keywords',
+  });
+  const inbox = (await findMailbox(db.pool, account, 'INBOX'))!.id;
+  const open = async () =>
+    (await openMailbox(db.pool, account, 'INBOX', { claimRecent: false, firstUnseen: true }))!;
+  assert.deepEqual((await open()).keywords, []);
+  await withTransaction(db.pool, async (client) => {
+    const body = await writeBody(client, [Buffer.from('Subject: keywords\r\n\r\nbody\r\n')]);
+    return appendManyToMailbox(
+      client,
+      inbox,
+      [
+        ['\\Seen', '\\Flagged', '\\Answered', '\\Deleted', '\\Draft'],
+        ['\\Seen', '$Work', 'todo'],
+        ['$Work', '\\Recent'],
+        ['\\Important'],
+        [],
+        ['\\Seen'],
+      ].map((flags) => ({ ...body, internalDate: new Date(), flags })),
+    );
+  });
+  const opened = await open();
+  assert.deepEqual(opened.keywords, ['$Work', 'todo']);
+  assert.equal(opened.snapshot.uids.length, 6);
+  assert.equal(opened.firstUnseen, opened.snapshot.uids[2]);
 });

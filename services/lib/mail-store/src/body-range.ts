@@ -50,11 +50,11 @@ export async function saveBodyStructure(
   headerSize: number,
   structure: unknown,
 ): Promise<void> {
-  await db.query('UPDATE message_bodies SET structure = $2, header_size = $3 WHERE id = $1', [
-    bodyId,
-    JSON.stringify(structure),
-    headerSize,
-  ]);
+  await db.query({
+    name: 'mail-store-save-body-structure',
+    text: 'UPDATE message_bodies SET structure = $2, header_size = $3 WHERE id = $1',
+    values: [bodyId, JSON.stringify(structure), headerSize],
+  });
 }
 
 /** The cached parses of several bodies in one round trip (bodies without one are absent). */
