@@ -9,8 +9,15 @@
 //            global before-script (and the default after-script).
 // Then script evaluation alone (the engine, compiled scripts, no I/O): p50 / p99 per recipient.
 // Usage: npm run bench -- sieve [--messages N] [--rounds R] [--warmup N] [--evaluations N] [--evaluation-only]
+//        [--modes off,default,sieve] [--profile DIR]
+// --modes runs only the modes named (the others report nothing); --profile DIR writes a V8 CPU profile
+// of each measured round's deliveries (not their preparation) to DIR/round-N.cpuprofile
+// (bench/lib/profile-top.ts summarizes it).
 
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { AccountStore } from '@hermod/accounts';
 import { createLogger } from '@hermod/logging';
 import { type DeliveryDeps, deliverBatch } from '@hermod/mda';
@@ -19,6 +26,7 @@ import { defaultAfterScript, SieveScripts } from '@hermod/sieve-store';
 import { insertSmallMessages } from '@hermod/spool';
 import { testDatabase } from '@hermod/test/harness';
 import { cpuByComponent } from './lib/process-cpu.js';
+import { profileDir } from './lib/profile-option.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
 
 const arg = (name: string, fallback: number) => {
@@ -32,8 +40,19 @@ const accountsPerMode = 50;
 const evaluations = arg('evaluations', 5000);
 const warmup = arg('warmup', 5000);
 const evaluationOnly = process.argv.includes('--evaluation-only');
-const modes = ['off', 'default', 'sieve'] as const;
-type Mode = (typeof modes)[number];
+const allModes = ['off', 'default', 'sieve'] as const;
+type Mode = (typeof allModes)[number];
+const modesArg = process.argv.indexOf('--modes');
+const modes: readonly Mode[] =
+  modesArg > 0 ? allModes.filter((m) => process.argv[modesArg + 1]!.split(',').includes(m)) : allModes;
+const profiling = profileDir();
+const profiler = profiling ? new Session() : undefined;
+if (profiler && profiling) {
+  mkdirSync(profiling, { recursive: true });
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+}
 
 /** A personal script as people write them: 20 rules filing lists, people and notices, a few flags. */
 const personal = `require ["fileinto", "imap4flags", "envelope", "subaddress", "mailbox", "relational",
@@ -202,9 +221,10 @@ const perMessage: Record<Mode, Array<{ statements: number; waitMicros: number }>
  * box's other load and PostgreSQL's background work (WAL writes, autovacuum) fall on every mode
  * alike. Returns messages per second of delivery time, by mode.
  */
-async function deliverRound(count: number, offset: number): Promise<Record<Mode, number>> {
+async function deliverRound(count: number, offset: number, round = 0): Promise<Record<Mode, number>> {
   const jobs = {} as Record<Mode, Awaited<ReturnType<typeof prepare>>>;
   for (const mode of modes) jobs[mode] = await prepare(mode, count, offset);
+  if (profiler && round > 0) await profiler.post('Profiler.start');
   const spent = Object.fromEntries(
     modes.map((m) => [m, { wallNs: 0n, cpuMicros: 0, pgSeconds: 0, statements: 0, waitNs: 0n }]),
   ) as Record<
@@ -236,6 +256,10 @@ async function deliverRound(count: number, offset: number): Promise<Record<Mode,
       t.statements += statements.count;
       t.waitNs += statements.waitNs;
     }
+  if (profiler && profiling && round > 0) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(join(profiling, `round-${round}.cpuprofile`), JSON.stringify(profile));
+  }
   const rates = {} as Record<Mode, number>;
   for (const mode of modes) {
     const t = spent[mode];
@@ -265,7 +289,7 @@ try {
   offset += warmup;
   for (let round = 1; round <= rounds; round++) {
     runSeconds.length = 0;
-    const r = await deliverRound(messages, offset);
+    const r = await deliverRound(messages, offset, round);
     offset += messages;
     for (const mode of modes) rates[mode].push(r[mode]);
     sieveRunSeconds.push(...runSeconds);
@@ -317,7 +341,7 @@ const pct = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
 const ms = (s: number) => `${(s * 1000).toFixed(3)} ms`;
-const f = (n: number) => n.toFixed(0).padStart(7);
+const f = (n: number | undefined) => (n ?? Number.NaN).toFixed(0).padStart(7);
 if (!evaluationOnly) {
   console.log(
     `\nsieve benchmark: ${messages} messages x ${rounds} rounds per mode, 4 KiB, one recipient each, batches of ${batch}, ${accountsPerMode} accounts per mode`,
@@ -325,7 +349,7 @@ if (!evaluationOnly) {
   console.log('round  off msg/s  default msg/s  sieve msg/s');
   for (let r = 0; r < rounds; r++)
     console.log(
-      `${String(r + 1).padStart(5)}  ${f(rates.off[r]!)}    ${f(rates.default[r]!)}        ${f(rates.sieve[r]!)}`,
+      `${String(r + 1).padStart(5)}  ${f(rates.off[r])}    ${f(rates.default[r])}        ${f(rates.sieve[r])}`,
     );
   const median = (v: number[]) => pct(v, 50);
   console.log(
