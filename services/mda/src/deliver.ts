@@ -343,14 +343,21 @@ async function applyFilters(
     // editheader: this recipient's copies get their own body.
     const body = outcome.modified ? await writeBody(client, [outcome.modified]) : undefined;
     outcome.copies.forEach((c, i) => {
+      // (a literal, not `{ ...a, key }`: V8 copies a spread with added properties on its slow path)
       copies.push({
-        ...a,
+        job: a.job,
+        spoolId: a.spoolId,
+        rcptIndex: a.rcptIndex,
+        accountId: a.accountId,
+        mailboxTarget: a.mailboxTarget,
         // The first copy keeps the recipient's delivery key; further copies get their own.
         key: i === 0 ? a.key : `${a.key}/${i + 1}`,
+        bodyId: body ? body.bodyId : a.bodyId,
+        size: body ? body.size : a.size,
+        receivedAt: a.receivedAt,
         mailboxId: c.mailbox.id,
         mailboxName: c.mailbox.name,
         flags: c.flags,
-        ...(body ? { bodyId: body.bodyId, size: body.size } : {}),
       });
     });
   }

@@ -498,6 +498,7 @@ export class Runtime {
 
   // ---- actions -----------------------------------------------------------------------------------------
 
+  /** Records an action; `action` must be a fresh object of the caller's (it is stored, not copied). */
   addAction(node: Node, action: SieveAction): void {
     const st = this.state;
     const acts = st.actions;
@@ -589,13 +590,14 @@ export class Runtime {
     const snapshot =
       this.message.edited &&
       (action.kind === 'keep' || action.kind === 'fileinto' || action.kind === 'redirect');
-    acts.push({
-      ...action,
-      line: node.line,
-      column: node.column,
-      script: this.scriptName,
-      ...(snapshot ? { edited: this.message.text() } : {}),
-    });
+    // The action is the command's own fresh object: where it came from is added to it, not copied
+    // with it (`{ ...action, line }` takes V8's slow path, some microseconds per action).
+    const internal = action as InternalAction;
+    internal.line = node.line;
+    internal.column = node.column;
+    internal.script = this.scriptName;
+    if (snapshot) internal.edited = this.message.text();
+    acts.push(internal);
   }
 
   // ---- execution ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import {
 import {
   type CompiledScript,
   deserializeCompiled,
-  runSieveScripts,
+  evaluateSieveScripts,
   SCRIPT_INPUTS,
   type SieveAction,
   type SieveEnvironment,
@@ -312,8 +312,10 @@ export async function filterRecipients(
   const envelope = new Map(read.envelopes.map((e) => [`${e.spoolId}/${e.idx}`, e]));
   // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
   // keep targets the batch resolved already are known.
-  const mailboxes = new Map<string, Promise<MailboxRef>>();
-  for (const [key, box] of knownKeepTargets) mailboxes.set(`keep\u0000${key}`, Promise.resolve(box));
+  // A lookup answered (by the batch's reads or a query that finished) is held as the mailbox itself,
+  // so that most recipients' actions apply without waiting.
+  const mailboxes = new Map<string, MailboxRef | Promise<MailboxRef>>();
+  for (const [key, box] of knownKeepTargets) mailboxes.set(`keep\u0000${key}`, box);
   const batch: BatchContext = {
     client,
     options,
@@ -323,8 +325,13 @@ export async function filterRecipients(
     mailbox: (key, find) => {
       let found = mailboxes.get(key);
       if (!found) {
-        found = find();
-        mailboxes.set(key, found);
+        const finding = find();
+        found = finding;
+        mailboxes.set(key, finding);
+        finding.then(
+          (box) => mailboxes.set(key, box),
+          () => {},
+        );
       }
       return found;
     },
@@ -360,11 +367,12 @@ export async function filterRecipients(
         accountRun = accountRunOf(batch, account);
         accountRuns.set(item.accountId, accountRun);
       }
-      result = await runSieveScripts(
+      const ran = evaluateSieveScripts(
         accountRun.scripts,
         { raw, size: item.size, envelopeFrom: context.envelopeFrom, envelopeTo: context.envelopeTo },
-        spam ? { ...accountRun.env, spamScore: spam.score, spamPercent: spam.percent } : accountRun.env,
+        accountRun.env(spam),
       );
+      result = ran instanceof Promise ? await ran : ran;
     } catch (error) {
       result = {
         actions: [{ kind: 'keep', flags: [] }],
@@ -396,7 +404,8 @@ export async function filterRecipients(
   const actions = new Map<SieveAction['kind'], number>();
   for (const { context, result, ms } of runs) {
     const started = performance.now();
-    out.set(context.item.key, await applyActions(context, result));
+    const applied = new ActionsApplied(context, result).from(0);
+    out.set(context.item.key, applied instanceof Promise ? await applied : applied);
     for (const action of result.actions) actions.set(action.kind, (actions.get(action.kind) ?? 0) + 1);
     options.metrics?.seconds.observe((ms + performance.now() - started) / 1e3);
   }
@@ -417,14 +426,18 @@ interface BatchContext {
   now: Date;
   /** An account's mailboxes as the batch read them, on first use (lookups not answered here query). */
   known(accountId: number): Promise<readonly KnownMailbox[]>;
-  /** A mailbox lookup, done once per batch for the same key. */
-  mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
+  /**
+   * A mailbox lookup, done once per batch for the same key: the mailbox when the batch knows it
+   * already, else a promise of it.
+   */
+  mailbox(key: string, find: () => Promise<MailboxRef>): MailboxRef | Promise<MailboxRef>;
 }
 
 /** One account's scripts in the order they run and the environment they run in, for a batch. */
 interface AccountRun {
   scripts: CompiledScript[];
-  env: SieveEnvironment;
+  /** The environment of a run with this spamtest verdict. */
+  env(spam: ReturnType<typeof spamTestOf>): SieveEnvironment;
 }
 
 function accountRunOf(batch: BatchContext, account: DeliveryScripts<CompiledScript>): AccountRun {
@@ -432,32 +445,41 @@ function accountRunOf(batch: BatchContext, account: DeliveryScripts<CompiledScri
   const scripts: CompiledScript[] = [];
   for (const script of [account.before, account.personal, account.after])
     if (script !== undefined) scripts.push(compiled(script));
+  const subaddressSeparator = options.subaddressSeparator(account.domain);
+  const mailboxExists = async (name: string) =>
+    (await batch.known(account.accountId)).some((m) => m.name === normaliseMailbox(name)) ||
+    (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined;
+  const specialUseExists = async (name: string | undefined, flags: string[]) => {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM mailboxes WHERE account_id = $1 AND ($2::text IS NULL OR name = $2)
+         AND special_use = ANY($3::text[])`,
+      [account.accountId, name === undefined ? null : normaliseMailbox(name), flags],
+    );
+    return (rows[0]?.n ?? 0) >= new Set(flags).size;
+  };
+  const duplicateTracker = {
+    seen: async (id: string) => (await seenDuplicates(client, account.accountId, [id], now)).has(id),
+  };
+  const environment = { phase: 'during' };
   return {
     scripts,
-    env: {
+    // One literal per run, never `{ ...env, spamScore }`: V8 copies a spread with added properties on
+    // its slow path (microseconds per recipient).
+    env: (spam) => ({
       now,
       domain: account.domain,
-      subaddressSeparator: options.subaddressSeparator(account.domain),
+      subaddressSeparator,
       host: options.hostname,
-      mailboxExists: async (name) =>
-        (await batch.known(account.accountId)).some((m) => m.name === normaliseMailbox(name)) ||
-        (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined,
-      specialUseExists: async (name, flags) => {
-        const { rows } = await client.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM mailboxes WHERE account_id = $1 AND ($2::text IS NULL OR name = $2)
-             AND special_use = ANY($3::text[])`,
-          [account.accountId, name === undefined ? null : normaliseMailbox(name), flags],
-        );
-        return (rows[0]?.n ?? 0) >= new Set(flags).size;
-      },
-      duplicateTracker: {
-        seen: async (id) => (await seenDuplicates(client, account.accountId, [id], now)).has(id),
-      },
-      environment: { phase: 'during' },
+      mailboxExists,
+      specialUseExists,
+      duplicateTracker,
+      environment,
       timeBudgetMs: options.timeBudgetMs,
       maxActions: options.maxActions,
       maxRedirects: options.maxRedirects,
-    },
+      spamScore: spam?.score,
+      spamPercent: spam?.percent,
+    }),
   };
 }
 
@@ -474,7 +496,7 @@ const fileintoKey = (item: FilterInput, action: Extract<SieveAction, { kind: 'fi
 async function lookupFileintoTargets(
   client: PoolClient,
   runs: ReadonlyArray<{ context: RunContext; result: SieveResult }>,
-  mailboxes: Map<string, Promise<MailboxRef>>,
+  mailboxes: Map<string, MailboxRef | Promise<MailboxRef>>,
 ): Promise<void> {
   const wanted = new Map<string, MailboxLookup>();
   for (const { context, result } of runs)
@@ -493,7 +515,7 @@ async function lookupFileintoTargets(
   const found = await findMailboxesFor(client, [...wanted.values()]);
   [...wanted.keys()].forEach((key, i) => {
     const box = found[i];
-    if (box) mailboxes.set(key, Promise.resolve(box));
+    if (box) mailboxes.set(key, box);
   });
 }
 
@@ -508,56 +530,115 @@ interface RunContext {
   envelopeTo: string;
 }
 
-async function applyActions(context: RunContext, result: SieveResult): Promise<FilterOutcome> {
-  const { batch, item, account, raw, envelopeFrom, envelopeTo } = context;
-  const { client, options, logger, mailbox } = batch;
-  const known = () => batch.known(item.accountId);
-  // The header fields, parsed only for the actions that read them (redirect, reject, vacation, notify).
-  let parsed: ReturnType<typeof headerFields> | undefined;
-  const fields = () => (parsed ??= headerFields(raw));
-  const outcome: FilterOutcome = { copies: [], outgoing: [], duplicates: result.duplicates };
-  const message = result.modifiedMessage ?? raw;
-  if (result.modifiedMessage) outcome.modified = result.modifiedMessage;
-  const recipientDomain = account.domain;
-  const ended: string[] = [];
-  const keepTarget = () =>
-    mailbox(`keep\u0000${item.accountId}\u0000${item.mailboxTarget}`, () =>
-      resolveMailbox(client, item.accountId, item.mailboxTarget),
+/**
+ * One recipient's actions turned into its copies and outgoing messages, in order: synchronously while
+ * the mailboxes they need are known to the batch (most recipients), from the first that is not as a
+ * promise.
+ */
+class ActionsApplied {
+  private readonly outcome: FilterOutcome;
+  private readonly ended: string[] = [];
+  /** The header fields, parsed only for the actions that read them (redirect, reject, vacation, notify). */
+  private parsed: ReturnType<typeof headerFields> | undefined;
+
+  constructor(
+    private readonly context: RunContext,
+    private readonly result: SieveResult,
+  ) {
+    this.outcome = { copies: [], outgoing: [], duplicates: result.duplicates };
+    if (result.modifiedMessage) this.outcome.modified = result.modifiedMessage;
+  }
+
+  /** Applies the actions from index `i` on. */
+  from(i: number): FilterOutcome | Promise<FilterOutcome> {
+    const { actions } = this.result;
+    for (; i < actions.length; i++) {
+      const action = actions[i]!;
+      const box =
+        action.kind === 'keep'
+          ? this.keepTarget()
+          : action.kind === 'fileinto'
+            ? this.fileintoTarget(action)
+            : undefined;
+      if (box instanceof Promise) {
+        const next = i;
+        return box.then((found) => {
+          this.addCopy(found, (action as { flags: string[] }).flags);
+          return this.from(next + 1);
+        });
+      }
+      if (box) this.addCopy(box, (action as { flags: string[] }).flags);
+      else {
+        const waiting = this.other(action);
+        if (waiting) {
+          const next = i;
+          return waiting.then(() => this.from(next + 1));
+        }
+      }
+    }
+    if (this.outcome.copies.length === 0) this.outcome.ended = this.ended.join('; ') || 'no action';
+    return this.outcome;
+  }
+
+  private fields(): ReturnType<typeof headerFields> {
+    this.parsed ??= headerFields(this.context.raw);
+    return this.parsed;
+  }
+
+  private keepTarget(): MailboxRef | Promise<MailboxRef> {
+    const { batch, item } = this.context;
+    return batch.mailbox(`keep\u0000${item.accountId}\u0000${item.mailboxTarget}`, () =>
+      resolveMailbox(batch.client, item.accountId, item.mailboxTarget),
     );
-  const addCopy = (mailbox: MailboxRef, given: string[]) => {
+  }
+
+  private fileintoTarget(
+    action: Extract<SieveAction, { kind: 'fileinto' }>,
+  ): MailboxRef | Promise<MailboxRef> {
+    const { batch, item } = this.context;
+    return batch.mailbox(fileintoKey(item, action), async () =>
+      fileintoTarget(
+        batch.client,
+        item.accountId,
+        action,
+        item.mailboxTarget,
+        batch.logger,
+        await batch.known(item.accountId),
+      ),
+    );
+  }
+
+  private addCopy(mailbox: MailboxRef, given: string[]): void {
     const flags = given.filter(isStorableFlag).map(canonicalFlag);
-    const same = outcome.copies.find((c) => c.mailbox.id === mailbox.id);
+    const same = this.outcome.copies.find((c) => c.mailbox.id === mailbox.id);
     if (same) same.flags = [...new Set([...same.flags, ...flags])];
-    else outcome.copies.push({ mailbox, flags: [...new Set(flags)] });
-  };
-  for (const action of result.actions) {
+    else this.outcome.copies.push({ mailbox, flags: [...new Set(flags)] });
+  }
+
+  /** An action that files nothing by itself; a promise when it has to wait (a redirect loop's keep). */
+  private other(action: SieveAction): Promise<void> | undefined {
+    const { batch, item, account, raw, envelopeFrom, envelopeTo } = this.context;
+    const { options, logger } = batch;
+    const message = this.result.modifiedMessage ?? raw;
+    const recipientDomain = account.domain;
     switch (action.kind) {
-      case 'keep':
-        addCopy(await keepTarget(), action.flags);
-        break;
-      case 'fileinto':
-        addCopy(
-          await mailbox(fileintoKey(item, action), async () =>
-            fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, await known()),
-          ),
-          action.flags,
-        );
-        break;
       case 'discard':
-        ended.push('discarded by filter');
-        break;
+        this.ended.push('discarded by filter');
+        return;
       case 'redirect': {
         // Loop protection: a copy that already passed this recipient is not redirected again.
         if (
-          fields().some(
+          this.fields().some(
             (f) => f.name === 'delivered-to' && f.value.toLowerCase() === envelopeTo.toLowerCase(),
           )
         ) {
           logger.warn({ spoolId: item.spoolId, to: action.address }, 'sieve redirect loop; kept instead');
-          addCopy(await keepTarget(), []);
-          break;
+          const box = this.keepTarget();
+          if (box instanceof Promise) return box.then((found) => this.addCopy(found, []));
+          this.addCopy(box, []);
+          return;
         }
-        outcome.outgoing.push({
+        this.outcome.outgoing.push({
           kind: 'redirect',
           accountId: item.accountId,
           mailFrom: options.rewriteSender(envelopeFrom, recipientDomain),
@@ -565,15 +646,15 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
           to: action.address,
           body: Buffer.concat([Buffer.from(`Delivered-To: ${envelopeTo}\r\n`), message]),
         });
-        ended.push(`redirected to ${action.address}`);
-        break;
+        this.ended.push(`redirected to ${action.address}`);
+        return;
       }
       case 'reject': {
-        ended.push('rejected by filter');
-        if (envelopeFrom === '') break; // never a notice to the null sender
-        const auto = fields().find((f) => f.name === 'auto-submitted')?.value;
-        if (auto && !/^no\b/i.test(auto)) break;
-        outcome.outgoing.push({
+        this.ended.push('rejected by filter');
+        if (envelopeFrom === '') return; // never a notice to the null sender
+        const auto = this.fields().find((f) => f.name === 'auto-submitted')?.value;
+        if (auto && !/^no\b/i.test(auto)) return;
+        this.outcome.outgoing.push({
           kind: 'reject',
           accountId: item.accountId,
           mailFrom: '',
@@ -586,16 +667,16 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
             hostname: options.hostname,
           }),
         });
-        break;
+        return;
       }
       case 'vacation': {
         const own = [envelopeTo, account.address, ...action.addresses];
-        const refusal = autoReplyRefusal(envelopeFrom, fields(), own);
+        const refusal = autoReplyRefusal(envelopeFrom, this.fields(), own);
         if (refusal) {
           logger.debug({ spoolId: item.spoolId, refusal }, 'no vacation response');
-          break;
+          return;
         }
-        outcome.outgoing.push({
+        this.outcome.outgoing.push({
           kind: 'vacation',
           accountId: item.accountId,
           mailFrom: '',
@@ -606,7 +687,7 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
             ...(action.subject !== undefined ? { subject: action.subject } : {}),
             reason: action.reason,
             mime: action.mime,
-            original: fields(),
+            original: this.fields(),
             hostname: options.hostname,
           }),
           claim: {
@@ -616,7 +697,7 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
             seconds: action.seconds,
           },
         });
-        break;
+        return;
       }
       case 'notify': {
         const notice = buildMailtoNotification({
@@ -624,25 +705,24 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
           from: action.from ?? envelopeTo,
           ...(action.message !== undefined ? { message: action.message } : {}),
           ...(action.importance !== undefined ? { importance: action.importance } : {}),
-          original: fields(),
+          original: this.fields(),
           hostname: options.hostname,
         });
         if (!notice) {
           logger.info({ spoolId: item.spoolId, method: action.method }, 'sieve notify method not usable');
-          break;
+          return;
         }
         for (const to of notice.recipients)
-          outcome.outgoing.push({
+          this.outcome.outgoing.push({
             kind: 'notify',
             accountId: item.accountId,
             mailFrom: '',
             to,
             body: notice.body,
           });
-        break;
+        return;
       }
     }
+    return undefined;
   }
-  if (outcome.copies.length === 0) outcome.ended = ended.join('; ') || 'no action';
-  return outcome;
 }
