@@ -330,6 +330,32 @@ export class Runtime {
   expandList(l: string[]): string[] {
     return l.map((s) => this.expand(s));
   }
+  /**
+   * expandList for a caller that only reads the list: the script's own array when expanding changes
+   * none of it (most lists, every one without `variables`), else a new one.
+   */
+  expandedView(l: readonly string[]): readonly string[] {
+    if (!this.requires.has('variables')) return l;
+    let out: string[] | undefined;
+    for (let i = 0; i < l.length; i++) {
+      const s = l[i]!;
+      const e = this.expand(s);
+      if (out) out.push(e);
+      else if (e !== s) {
+        out = l.slice(0, i);
+        out.push(e);
+      }
+    }
+    return out ?? l;
+  }
+  /** elist for a caller that only reads the list (expandedView). */
+  elistView(v: unknown): readonly string[] {
+    return typeof v === 'string'
+      ? [this.expand(v)]
+      : Array.isArray(v)
+        ? this.expandedView(v as string[])
+        : [];
+  }
   estr(v: unknown): string {
     return this.expand(typeof v === 'string' ? v : Array.isArray(v) ? String(v[0] ?? '') : '');
   }
@@ -369,11 +395,11 @@ export class Runtime {
   }
 
   /** Applies the node's match type and comparator to values and keys (keys expanded here). */
-  match(node: Node, rawValues: string[], rawKeys: string[], setsMatchValues = true): boolean {
+  match(node: Node, rawValues: string[], rawKeys: readonly string[], setsMatchValues = true): boolean {
     const comparator = this.comparator(node);
     const unicode = comparator === 'i;unicode-casemap' && !node.tags.count && !node.tags.value;
     // (the script's own list when there is nothing to expand: match reads keys, never changes them)
-    const expanded = this.requires.has('variables') ? this.expandList(rawKeys) : rawKeys;
+    const expanded = this.expandedView(rawKeys);
     const keys = unicode ? expanded.map(unicodeFold) : expanded;
     const values = unicode ? rawValues.map(unicodeFold) : rawValues;
     const icase = comparator === 'i;ascii-casemap';
@@ -466,7 +492,7 @@ export class Runtime {
   }
 
   /** Decoded values of the named fields, honouring :index/:last. */
-  headerValues(node: Node, names: string[], scope?: HeaderField[]): string[] {
+  headerValues(node: Node, names: readonly string[], scope?: HeaderField[]): string[] {
     const out: string[] = [];
     const index = typeof node.tags.index === 'number' ? node.tags.index : undefined;
     const last = node.tags.last !== undefined;
