@@ -25,7 +25,7 @@ import { type CompiledScript, compileSieve, deserializeCompiled, runSieveScripts
 import { defaultAfterScript, SieveScripts } from '@hermod/sieve-store';
 import { insertSmallMessages } from '@hermod/spool';
 import { testDatabase } from '@hermod/test/harness';
-import { cpuByComponent } from './lib/process-cpu.js';
+import { cpuReaderOf } from './lib/process-cpu.js';
 import { profileDir } from './lib/profile-option.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
 
@@ -208,7 +208,6 @@ async function prepare(mode: Mode, count: number, offset: number) {
 const cpuMicros: Record<Mode, number[]> = { off: [], default: [], sieve: [] };
 /** PostgreSQL's CPU per message (its backends and background processes, from /proc), by mode. */
 const pgCpuMicros: Record<Mode, number[]> = { off: [], default: [], sieve: [] };
-const pgSeconds = () => cpuByComponent().get('postgres') ?? 0;
 const perMessage: Record<Mode, Array<{ statements: number; waitMicros: number }>> = {
   off: [],
   default: [],
@@ -224,6 +223,9 @@ const perMessage: Record<Mode, Array<{ statements: number; waitMicros: number }>
 async function deliverRound(count: number, offset: number, round = 0): Promise<Record<Mode, number>> {
   const jobs = {} as Record<Mode, Awaited<ReturnType<typeof prepare>>>;
   for (const mode of modes) jobs[mode] = await prepare(mode, count, offset);
+  // PostgreSQL's processes found once for the round: reading every process of the box around each
+  // batch made garbage that mda's collector paid for inside the measured time.
+  const pgSeconds = cpuReaderOf('postgres');
   if (profiler && round > 0) await profiler.post('Profiler.start');
   const spent = Object.fromEntries(
     modes.map((m) => [m, { wallNs: 0n, cpuMicros: 0, pgSeconds: 0, statements: 0, waitNs: 0n }]),
