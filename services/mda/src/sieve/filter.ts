@@ -15,6 +15,7 @@ import {
 } from '@hermod/mail-store';
 import {
   type CompiledScript,
+  type DuplicateTracker,
   deserializeCompiled,
   evaluateSieveScripts,
   SCRIPT_INPUTS,
@@ -370,7 +371,7 @@ export async function filterRecipients(
       const ran = evaluateSieveScripts(
         accountRun.scripts,
         { raw, size: item.size, envelopeFrom: context.envelopeFrom, envelopeTo: context.envelopeTo },
-        accountRun.env(spam),
+        new DeliveryEnvironment(batch, account, accountRun.subaddressSeparator, spam),
       );
       result = ran instanceof Promise ? await ran : ran;
     } catch (error) {
@@ -436,51 +437,74 @@ interface BatchContext {
 /** One account's scripts in the order they run and the environment they run in, for a batch. */
 interface AccountRun {
   scripts: CompiledScript[];
-  /** The environment of a run with this spamtest verdict. */
-  env(spam: ReturnType<typeof spamTestOf>): SieveEnvironment;
+  subaddressSeparator: string;
 }
 
 function accountRunOf(batch: BatchContext, account: DeliveryScripts<CompiledScript>): AccountRun {
-  const { client, options, now } = batch;
   const scripts: CompiledScript[] = [];
   for (const script of [account.before, account.personal, account.after])
     if (script !== undefined) scripts.push(compiled(script));
-  const subaddressSeparator = options.subaddressSeparator(account.domain);
-  const mailboxExists = async (name: string) =>
-    (await batch.known(account.accountId)).some((m) => m.name === normaliseMailbox(name)) ||
-    (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined;
-  const specialUseExists = async (name: string | undefined, flags: string[]) => {
-    const { rows } = await client.query<{ n: number }>(
+  return { scripts, subaddressSeparator: batch.options.subaddressSeparator(account.domain) };
+}
+
+const DURING = { phase: 'during' };
+
+/**
+ * What a recipient's run sees of delivery (SieveEnvironment): its host callbacks are methods, not
+ * closures made for every account of every batch, and the object is built field by field (never
+ * `{ ...env, spamScore }`, which V8 copies on its slow path, microseconds per recipient).
+ */
+class DeliveryEnvironment implements SieveEnvironment {
+  readonly now: Date;
+  readonly domain: string;
+  readonly host: string;
+  readonly environment = DURING;
+  readonly timeBudgetMs: number;
+  readonly maxActions: number;
+  readonly maxRedirects: number;
+  readonly spamScore: number | undefined;
+  readonly spamPercent: number | undefined;
+
+  constructor(
+    private readonly batch: BatchContext,
+    private readonly account: DeliveryScripts<CompiledScript>,
+    readonly subaddressSeparator: string,
+    spam: ReturnType<typeof spamTestOf>,
+  ) {
+    const { options } = batch;
+    this.now = batch.now;
+    this.domain = account.domain;
+    this.host = options.hostname;
+    this.timeBudgetMs = options.timeBudgetMs;
+    this.maxActions = options.maxActions;
+    this.maxRedirects = options.maxRedirects;
+    this.spamScore = spam?.score;
+    this.spamPercent = spam?.percent;
+  }
+
+  async mailboxExists(name: string): Promise<boolean> {
+    const { batch, account } = this;
+    return (
+      (await batch.known(account.accountId)).some((m) => m.name === normaliseMailbox(name)) ||
+      (await findMailbox(batch.client, account.accountId, normaliseMailbox(name))) !== undefined
+    );
+  }
+
+  async specialUseExists(name: string | undefined, flags: string[]): Promise<boolean> {
+    const { rows } = await this.batch.client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM mailboxes WHERE account_id = $1 AND ($2::text IS NULL OR name = $2)
          AND special_use = ANY($3::text[])`,
-      [account.accountId, name === undefined ? null : normaliseMailbox(name), flags],
+      [this.account.accountId, name === undefined ? null : normaliseMailbox(name), flags],
     );
     return (rows[0]?.n ?? 0) >= new Set(flags).size;
-  };
-  const duplicateTracker = {
-    seen: async (id: string) => (await seenDuplicates(client, account.accountId, [id], now)).has(id),
-  };
-  const environment = { phase: 'during' };
-  return {
-    scripts,
-    // One literal per run, never `{ ...env, spamScore }`: V8 copies a spread with added properties on
-    // its slow path (microseconds per recipient).
-    env: (spam) => ({
-      now,
-      domain: account.domain,
-      subaddressSeparator,
-      host: options.hostname,
-      mailboxExists,
-      specialUseExists,
-      duplicateTracker,
-      environment,
-      timeBudgetMs: options.timeBudgetMs,
-      maxActions: options.maxActions,
-      maxRedirects: options.maxRedirects,
-      spamScore: spam?.score,
-      spamPercent: spam?.percent,
-    }),
-  };
+  }
+
+  get duplicateTracker(): DuplicateTracker {
+    const { batch, account } = this;
+    return {
+      seen: async (id) => (await seenDuplicates(batch.client, account.accountId, [id], batch.now)).has(id),
+    };
+  }
 }
 
 /** The batch's key of a fileinto's mailbox (BatchContext.mailbox): what fileintoTarget goes by. */
