@@ -8,26 +8,54 @@
 //   sieve    a typical 20-rule personal script active for every recipient plus the domain's
 //            global before-script (and the default after-script).
 // Then script evaluation alone (the engine, compiled scripts, no I/O): p50 / p99 per recipient.
+// It runs as mda runs in the image: bundled by esbuild (docker/bundle.ts) and started with plain node
+// after the tracing setup (bench/lib/bundled-service.ts); --from-source runs it through tsx, whose
+// loader names every closure it makes (a defineProperty each), which the image does not pay.
 // Usage: npm run bench -- sieve [--messages N] [--rounds R] [--warmup N] [--evaluations N] [--evaluation-only]
-//        [--modes off,default,sieve] [--profile DIR]
+//        [--modes off,default,sieve] [--profile DIR] [--from-source]
 // --modes runs only the modes named (the others report nothing); --profile DIR writes a V8 CPU profile
 // of each measured round's deliveries (not their preparation) to DIR/round-N.cpuprofile
 // (bench/lib/profile-top.ts summarizes it).
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AccountStore } from '@hermod/accounts';
+import { repositoryRoot } from '@hermod/local-infra';
 import { createLogger } from '@hermod/logging';
 import { type DeliveryDeps, deliverBatch } from '@hermod/mda';
 import { type CompiledScript, compileSieve, deserializeCompiled, runSieveScripts } from '@hermod/sieve';
 import { defaultAfterScript, SieveScripts } from '@hermod/sieve-store';
 import { insertSmallMessages } from '@hermod/spool';
 import { testDatabase } from '@hermod/test/harness';
+import { fromSource } from './lib/args.js';
 import { cpuReaderOf } from './lib/process-cpu.js';
 import { profileDir } from './lib/profile-option.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
+
+if (!fromSource() && process.env.HERMOD_SIEVE_BENCH_BUNDLE !== '1') {
+  // This file, bundled (its assets where they are: the bundle only runs from this checkout). Imported
+  // here only: docker/bundle.ts, bundled into the child, would take the child's arguments for its own.
+  const { bundleEntry } = await import('../docker/bundle.js');
+  const { tracingPreload } = await import('./lib/bundled-service.js');
+  const bundle = join(repositoryRoot, 'dist', 'bench', 'sieve-bench.js');
+  await bundleEntry(fileURLToPath(import.meta.url), bundle, { assetsInPlace: true });
+  const run = spawnSync(
+    process.execPath,
+    [
+      '--enable-source-maps',
+      '--import',
+      pathToFileURL(await tracingPreload()).href,
+      bundle,
+      ...process.argv.slice(2),
+    ],
+    { stdio: 'inherit', env: { ...process.env, HERMOD_SIEVE_BENCH_BUNDLE: '1' } },
+  );
+  process.exit(run.status ?? 1);
+}
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
