@@ -11,6 +11,8 @@ import {
   listMailboxesOf,
   type MailboxLookup,
   type MailboxRef,
+  mailboxLookupsSql,
+  mailboxLookupsValues,
   resolveMailbox,
 } from '@hermod/mail-store';
 import {
@@ -212,6 +214,47 @@ export interface FilterRead {
   body_ids: Array<number | string> | null;
   body_lengths: number[] | null;
   body_data: Buffer | null;
+  /** The mailboxes the hinted fileinto lookups found (ord counts `hinted` from 1). */
+  fileinto: Array<{ ord: number; id: number; name: string }>;
+  /** The lookups read with the batch (fileintoHintsFor), not a column: the caller adds them. */
+  hinted: MailboxLookup[];
+}
+
+const lookupKey = (l: MailboxLookup): string =>
+  `${l.accountId}\u0000${l.id ?? ''}\u0000${l.specialUse ?? ''}\u0000${l.name}`;
+
+/**
+ * The fileinto lookups each account's runs made lately: hints for what the next batch reads with
+ * its facts (fileintoHintsFor), so that the usual batch needs no lookup statement of its own after
+ * its runs. Only what was looked up is kept, never what was found: the mailboxes are read fresh with
+ * every batch, and a hint that no longer finds anything only leaves its lookup to the statement.
+ */
+const fileintoHints = new LRUCache<number, { lookups: MailboxLookup[]; keys: Set<string> }>({
+  max: 10_000,
+});
+/** Lookups kept per account (the most recent ones). */
+const HINTS_PER_ACCOUNT = 16;
+
+function rememberFileinto(lookup: MailboxLookup, key: string): void {
+  let hints = fileintoHints.get(lookup.accountId);
+  if (!hints) {
+    hints = { lookups: [], keys: new Set() };
+    fileintoHints.set(lookup.accountId, hints);
+  }
+  if (hints.keys.has(key)) return;
+  hints.lookups.push(lookup);
+  hints.keys.add(key);
+  if (hints.lookups.length > HINTS_PER_ACCOUNT) hints.keys.delete(lookupKey(hints.lookups.shift()!));
+}
+
+/** The fileinto lookups to read with a batch's facts for these accounts (filterReadSql's `hints`). */
+export function fileintoHintsFor(accountIds: readonly number[]): MailboxLookup[] {
+  const out: MailboxLookup[] = [];
+  for (const id of accountIds) {
+    const hints = fileintoHints.get(id);
+    if (hints) out.push(...hints.lookups);
+  }
+  return out;
 }
 
 /**
@@ -227,6 +270,8 @@ export const filterReadSql = (p: {
   spoolIds: string;
   rcptIndexes: string;
   recipientAccounts: string;
+  /** mailboxLookupsSql's parameters, for the hinted fileinto lookups (fileintoHintsFor). */
+  hints: Parameters<typeof mailboxLookupsSql>[0];
 }): string => `WITH d AS (${deliveryScriptDigestsSql(p.accountIds)}),
      r AS MATERIALIZED (
        SELECT k.spool_id, k.idx, s.body_id, s.mail_from, s.envelope->>'placement' = 'junk' AS junk, d.inputs
@@ -242,6 +287,8 @@ export const filterReadSql = (p: {
                  'mailFrom', r.mail_from, 'address', sr.address)), '[]')
           FROM r JOIN spool_recipients sr ON sr.spool_id = r.spool_id AND sr.rcpt_index = r.idx
           WHERE r.inputs & ${SCRIPT_INPUTS.envelope} <> 0) AS envelopes,
+       (SELECT COALESCE(json_agg(json_build_object('ord', l.ord, 'id', l.id, 'name', l.name)), '[]')
+          FROM (${mailboxLookupsSql(p.hints)}) l) AS fileinto,
        c.body_ids, c.body_lengths, c.body_data
      FROM (SELECT array_agg(b.body_id ORDER BY b.body_id, b.seq) AS body_ids,
                   array_agg(length(b.data) ORDER BY b.body_id, b.seq) AS body_lengths,
@@ -276,19 +323,33 @@ export async function filterRecipients(
   // reads are made for all its recipients, in ONE statement on the batch's session (a second session
   // per batch could exhaust the pool when MDA_CONCURRENCY batches each hold one; every further round
   // trip is a wait per batch): mda reads it with the batch's facts (filterReadSql).
-  const read =
-    given ??
-    (
-      await client.query<FilterRead>({
-        text: filterReadSql({ accountIds: '$1', spoolIds: '$2', rcptIndexes: '$3', recipientAccounts: '$4' }),
-        values: [
-          accountIds,
-          items.map((i) => i.spoolId),
-          items.map((i) => i.rcptIndex),
-          items.map((i) => i.accountId),
-        ],
-      })
-    ).rows[0]!;
+  let read = given;
+  if (!read) {
+    const hinted = fileintoHintsFor(accountIds);
+    const { rows } = await client.query<Omit<FilterRead, 'hinted'>>({
+      text: filterReadSql({
+        accountIds: '$1',
+        spoolIds: '$2',
+        rcptIndexes: '$3',
+        recipientAccounts: '$4',
+        hints: { accountIds: '$5', mailboxIds: '$6', specialUses: '$7', names: '$8' },
+      }),
+      values: [
+        accountIds,
+        items.map((i) => i.spoolId),
+        items.map((i) => i.rcptIndex),
+        items.map((i) => i.accountId),
+        ...mailboxLookupsValues(hinted),
+      ],
+    });
+    read = { ...rows[0]!, hinted };
+  }
+  // What the hinted fileinto lookups found, by lookup.
+  const prefetched = new Map<string, MailboxRef>();
+  for (const row of read.fileinto) {
+    const lookup = read.hinted[row.ord - 1];
+    if (lookup) prefetched.set(lookupKey(lookup), { id: Number(row.id), name: row.name });
+  }
   const scripts = await resolveDeliveryScripts(client, accountIds, read.scripts, (digest) =>
     compiledCache.get(digest),
   );
@@ -400,7 +461,7 @@ export async function filterRecipients(
     }
     runs.push({ context, result, ms: performance.now() - started });
   }
-  await lookupFileintoTargets(client, runs, mailboxes);
+  await lookupFileintoTargets(client, runs, mailboxes, prefetched);
   // Metrics once per batch (a counter per action kind), the run time per recipient.
   const actions = new Map<SieveAction['kind'], number>();
   for (const { context, result, ms } of runs) {
@@ -512,15 +573,16 @@ const fileintoKey = (item: FilterInput, action: Extract<SieveAction, { kind: 'fi
   `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${action.mailbox}\u0000${action.mailboxId ?? ''}\u0000${action.specialUse ?? ''}\u0000${action.create ? 1 : 0}`;
 
 /**
- * The mailboxes the batch's runs file into, looked up in one statement (by mailbox id, special use,
- * name: fileintoTarget's order) once every script ran, rather than a list of every account's
- * mailboxes before; what it does not find (a mailbox to create, or to keep instead) is settled per
- * action by fileintoTarget.
+ * The mailboxes the batch's runs file into: found by the batch's facts statement for the lookups
+ * their accounts' runs made before (`prefetched`, see fileintoHintsFor), else looked up in one
+ * statement (by mailbox id, special use, name: fileintoTarget's order) once every script ran; what
+ * neither finds (a mailbox to create, or to keep instead) is settled per action by fileintoTarget.
  */
 async function lookupFileintoTargets(
   client: PoolClient,
   runs: ReadonlyArray<{ context: RunContext; result: SieveResult }>,
   mailboxes: Map<string, MailboxRef | Promise<MailboxRef>>,
+  prefetched: ReadonlyMap<string, MailboxRef>,
 ): Promise<void> {
   const wanted = new Map<string, MailboxLookup>();
   for (const { context, result } of runs)
@@ -528,12 +590,17 @@ async function lookupFileintoTargets(
       if (action.kind !== 'fileinto') continue;
       const key = fileintoKey(context.item, action);
       if (mailboxes.has(key) || wanted.has(key)) continue;
-      wanted.set(key, {
+      const lookup: MailboxLookup = {
         accountId: context.item.accountId,
         ...(action.mailboxId && /^\d{1,15}$/.test(action.mailboxId) ? { id: Number(action.mailboxId) } : {}),
         ...(action.specialUse ? { specialUse: action.specialUse } : {}),
         name: normaliseMailbox(action.mailbox),
-      });
+      };
+      const lk = lookupKey(lookup);
+      rememberFileinto(lookup, lk);
+      const found = prefetched.get(lk);
+      if (found) mailboxes.set(key, found);
+      else wanted.set(key, lookup);
     }
   if (wanted.size === 0) return;
   const found = await findMailboxesFor(client, [...wanted.values()]);
