@@ -366,7 +366,7 @@ export class Runtime {
   environmentItem(name: string): string | undefined {
     const env = this.env;
     const extra = env.environment ?? {};
-    if (name in extra) return extra[name];
+    if (Object.hasOwn(extra, name)) return extra[name];
     switch (name) {
       case 'domain':
         return env.domain;
