@@ -8,19 +8,55 @@
 //   sieve    a typical 20-rule personal script active for every recipient plus the domain's
 //            global before-script (and the default after-script).
 // Then script evaluation alone (the engine, compiled scripts, no I/O): p50 / p99 per recipient.
+// It runs as mda runs in the image: bundled by esbuild (docker/bundle.ts) and started with plain node
+// after the tracing setup (bench/lib/bundled-service.ts); --from-source runs it through tsx, whose
+// loader names every closure it makes (a defineProperty each), which the image does not pay.
 // Usage: npm run bench -- sieve [--messages N] [--rounds R] [--warmup N] [--evaluations N] [--evaluation-only]
+//        [--modes off,default,sieve] [--profile DIR] [--from-source]
+// --modes runs only the modes named (the others report nothing); --profile DIR writes a V8 CPU profile
+// of each measured round's deliveries (not their preparation) to DIR/round-N.cpuprofile
+// (bench/lib/profile-top.ts summarizes it).
 
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AccountStore } from '@hermod/accounts';
 import { createPool } from '@hermod/db';
+import { repositoryRoot } from '@hermod/local-infra';
 import { createLogger } from '@hermod/logging';
 import { type DeliveryDeps, deliverBatch, mdaSessionSettings } from '@hermod/mda';
 import { type CompiledScript, compileSieve, deserializeCompiled, runSieveScripts } from '@hermod/sieve';
 import { defaultAfterScript, SieveScripts } from '@hermod/sieve-store';
 import { insertSmallMessages } from '@hermod/spool';
 import { testDatabase } from '@hermod/test/harness';
-import { cpuByComponent } from './lib/process-cpu.js';
+import { fromSource } from './lib/args.js';
+import { cpuReaderOf } from './lib/process-cpu.js';
+import { profileDir } from './lib/profile-option.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
+
+if (!fromSource() && process.env.HERMOD_SIEVE_BENCH_BUNDLE !== '1') {
+  // This file, bundled (its assets where they are: the bundle only runs from this checkout). Imported
+  // here only: docker/bundle.ts, bundled into the child, would take the child's arguments for its own.
+  const { bundleEntry } = await import('../docker/bundle.js');
+  const { tracingPreload } = await import('./lib/bundled-service.js');
+  const bundle = join(repositoryRoot, 'dist', 'bench', 'sieve-bench.js');
+  await bundleEntry(fileURLToPath(import.meta.url), bundle, { assetsInPlace: true });
+  const run = spawnSync(
+    process.execPath,
+    [
+      '--enable-source-maps',
+      '--import',
+      pathToFileURL(await tracingPreload()).href,
+      bundle,
+      ...process.argv.slice(2),
+    ],
+    { stdio: 'inherit', env: { ...process.env, HERMOD_SIEVE_BENCH_BUNDLE: '1' } },
+  );
+  process.exit(run.status ?? 1);
+}
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,8 +69,19 @@ const accountsPerMode = 50;
 const evaluations = arg('evaluations', 5000);
 const warmup = arg('warmup', 5000);
 const evaluationOnly = process.argv.includes('--evaluation-only');
-const modes = ['off', 'default', 'sieve'] as const;
-type Mode = (typeof modes)[number];
+const allModes = ['off', 'default', 'sieve'] as const;
+type Mode = (typeof allModes)[number];
+const modesArg = process.argv.indexOf('--modes');
+const modes: readonly Mode[] =
+  modesArg > 0 ? allModes.filter((m) => process.argv[modesArg + 1]!.split(',').includes(m)) : allModes;
+const profiling = profileDir();
+const profiler = profiling ? new Session() : undefined;
+if (profiler && profiling) {
+  mkdirSync(profiling, { recursive: true });
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+}
 
 /** A personal script as people write them: 20 rules filing lists, people and notices, a few flags. */
 const personal = `require ["fileinto", "imap4flags", "envelope", "subaddress", "mailbox", "relational",
@@ -192,7 +239,6 @@ async function prepare(mode: Mode, count: number, offset: number) {
 const cpuMicros: Record<Mode, number[]> = { off: [], default: [], sieve: [] };
 /** PostgreSQL's CPU per message (its backends and background processes, from /proc), by mode. */
 const pgCpuMicros: Record<Mode, number[]> = { off: [], default: [], sieve: [] };
-const pgSeconds = () => cpuByComponent().get('postgres') ?? 0;
 const perMessage: Record<Mode, Array<{ statements: number; waitMicros: number }>> = {
   off: [],
   default: [],
@@ -205,9 +251,13 @@ const perMessage: Record<Mode, Array<{ statements: number; waitMicros: number }>
  * box's other load and PostgreSQL's background work (WAL writes, autovacuum) fall on every mode
  * alike. Returns messages per second of delivery time, by mode.
  */
-async function deliverRound(count: number, offset: number): Promise<Record<Mode, number>> {
+async function deliverRound(count: number, offset: number, round = 0): Promise<Record<Mode, number>> {
   const jobs = {} as Record<Mode, Awaited<ReturnType<typeof prepare>>>;
   for (const mode of modes) jobs[mode] = await prepare(mode, count, offset);
+  // PostgreSQL's processes found once for the round: reading every process of the box around each
+  // batch made garbage that mda's collector paid for inside the measured time.
+  const pgSeconds = cpuReaderOf('postgres');
+  if (profiler && round > 0) await profiler.post('Profiler.start');
   const spent = Object.fromEntries(
     modes.map((m) => [m, { wallNs: 0n, cpuMicros: 0, pgSeconds: 0, statements: 0, waitNs: 0n }]),
   ) as Record<
@@ -239,6 +289,10 @@ async function deliverRound(count: number, offset: number): Promise<Record<Mode,
       t.statements += statements.count;
       t.waitNs += statements.waitNs;
     }
+  if (profiler && profiling && round > 0) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(join(profiling, `round-${round}.cpuprofile`), JSON.stringify(profile));
+  }
   const rates = {} as Record<Mode, number>;
   for (const mode of modes) {
     const t = spent[mode];
@@ -268,7 +322,7 @@ try {
   offset += warmup;
   for (let round = 1; round <= rounds; round++) {
     runSeconds.length = 0;
-    const r = await deliverRound(messages, offset);
+    const r = await deliverRound(messages, offset, round);
     offset += messages;
     for (const mode of modes) rates[mode].push(r[mode]);
     sieveRunSeconds.push(...runSeconds);
@@ -321,7 +375,7 @@ const pct = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
 const ms = (s: number) => `${(s * 1000).toFixed(3)} ms`;
-const f = (n: number) => n.toFixed(0).padStart(7);
+const f = (n: number | undefined) => (n ?? Number.NaN).toFixed(0).padStart(7);
 if (!evaluationOnly) {
   console.log(
     `\nsieve benchmark: ${messages} messages x ${rounds} rounds per mode, 4 KiB, one recipient each, batches of ${batch}, ${accountsPerMode} accounts per mode`,
@@ -329,7 +383,7 @@ if (!evaluationOnly) {
   console.log('round  off msg/s  default msg/s  sieve msg/s');
   for (let r = 0; r < rounds; r++)
     console.log(
-      `${String(r + 1).padStart(5)}  ${f(rates.off[r]!)}    ${f(rates.default[r]!)}        ${f(rates.sieve[r]!)}`,
+      `${String(r + 1).padStart(5)}  ${f(rates.off[r])}    ${f(rates.default[r])}        ${f(rates.sieve[r])}`,
     );
   const median = (v: number[]) => pct(v, 50);
   console.log(

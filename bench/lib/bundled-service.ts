@@ -14,7 +14,7 @@ import { profileDir } from './profile-option.js';
 let tracingBundle: Promise<string> | undefined;
 
 /** The tracing setup bundled once per bench run, loaded first by every service it starts. */
-function tracingPreload(): Promise<string> {
+export function tracingPreload(): Promise<string> {
   const file = join(repositoryRoot, 'dist', 'bench-preload', 'telemetry-register.js');
   tracingBundle ??= bundleEntry(join(repositoryRoot, 'services/lib/telemetry/src/register.ts'), file).then(
     () => file,

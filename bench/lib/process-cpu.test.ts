@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { componentOf, cpuByComponent } from './process-cpu.js';
+import { componentOf, cpuByComponent, cpuReaderOf } from './process-cpu.js';
 
 test('only processes below the root count: a child of this process does, and not under another root', async () => {
   // A stand-in for a service (its command line names services/<name>/src/main.ts) that spins for
@@ -20,6 +20,9 @@ test('only processes below the root count: a child of this process does, and not
     await once(child.stdout!, 'data');
     assert.ok((cpuByComponent().get('bench-probe') ?? 0) > 0, 'the child counts for this process');
     assert.equal(cpuByComponent(child.pid).get('bench-probe'), undefined, 'not below another root');
+    // The reader that finds the processes once reads the same.
+    assert.ok(cpuReaderOf('bench-probe')() > 0, 'the reader finds the child');
+    assert.equal(cpuReaderOf('bench-probe', child.pid)(), 0, 'the reader: not below another root');
   } finally {
     child.stdin!.end();
     await once(child, 'exit');

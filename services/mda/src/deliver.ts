@@ -1,6 +1,6 @@
 import { type Pool, type PoolClient, withClient } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
-import { type MailboxRef, resolveMailbox, writeBody } from '@hermod/mail-store';
+import { type MailboxRef, mailboxLookupsValues, resolveMailbox, writeBody } from '@hermod/mail-store';
 import type { JobOutcome } from '@hermod/nats';
 import type { LocalDeliveryJobPayload, MailboxChangeEventPayload } from '@hermod/pipeline';
 import { recordDuplicatesOf } from '@hermod/sieve-store';
@@ -8,6 +8,7 @@ import { deterministicUuid } from '@hermod/spool';
 import {
   type FilterOutcome,
   type FilterRead,
+  fileintoHintsFor,
   filterReadSql,
   filterRecipients,
   type OutgoingMessage,
@@ -63,6 +64,8 @@ async function readBatchFacts(
   targets: Array<{ accountId: number; target: string }>,
   recipients?: { spoolIds: string[]; rcptIndexes: number[]; accountIds: number[] },
 ): Promise<BatchFacts> {
+  // The fileinto lookups the accounts' runs made before, read here rather than after the runs.
+  const hinted = recipients ? fileintoHintsFor(accountIds) : [];
   const { rows } = await client.query<BatchFacts & Partial<FilterRead>>({
     // Named: each session plans it once (planning this statement costs PostgreSQL more than running it).
     name: recipients ? 'mda-batch-facts-sieve' : 'mda-batch-facts',
@@ -88,6 +91,7 @@ async function readBatchFacts(
              spoolIds: '$6',
              rcptIndexes: '$7',
              recipientAccounts: '$8',
+             hints: { accountIds: '$9', mailboxIds: '$10', specialUses: '$11', names: '$12' },
            })}) f`
          : ''
      }`,
@@ -97,10 +101,17 @@ async function readBatchFacts(
       accountIds,
       targets.map((t) => t.accountId),
       targets.map((t) => t.target),
-      ...(recipients ? [recipients.spoolIds, recipients.rcptIndexes, recipients.accountIds] : []),
+      ...(recipients
+        ? [
+            recipients.spoolIds,
+            recipients.rcptIndexes,
+            recipients.accountIds,
+            ...mailboxLookupsValues(hinted),
+          ]
+        : []),
     ],
   });
-  const { scripts, junk, envelopes, body_ids, body_lengths, body_data, ...facts } = rows[0]!;
+  const { scripts, junk, envelopes, body_ids, body_lengths, body_data, fileinto, ...facts } = rows[0]!;
   if (!recipients) return facts;
   return {
     ...facts,
@@ -111,6 +122,8 @@ async function readBatchFacts(
       body_ids: body_ids!,
       body_lengths: body_lengths!,
       body_data: body_data!,
+      fileinto: fileinto!,
+      hinted,
     },
   };
 }
@@ -343,14 +356,21 @@ async function applyFilters(
     // editheader: this recipient's copies get their own body.
     const body = outcome.modified ? await writeBody(client, [outcome.modified]) : undefined;
     outcome.copies.forEach((c, i) => {
+      // (a literal, not `{ ...a, key }`: V8 copies a spread with added properties on its slow path)
       copies.push({
-        ...a,
+        job: a.job,
+        spoolId: a.spoolId,
+        rcptIndex: a.rcptIndex,
+        accountId: a.accountId,
+        mailboxTarget: a.mailboxTarget,
         // The first copy keeps the recipient's delivery key; further copies get their own.
         key: i === 0 ? a.key : `${a.key}/${i + 1}`,
+        bodyId: body ? body.bodyId : a.bodyId,
+        size: body ? body.size : a.size,
+        receivedAt: a.receivedAt,
         mailboxId: c.mailbox.id,
         mailboxName: c.mailbox.name,
         flags: c.flags,
-        ...(body ? { bodyId: body.bodyId, size: body.size } : {}),
       });
     });
   }

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { srsForward } from '@hermod/address';
 import { createLogger } from '@hermod/logging';
-import { readBody } from '@hermod/mail-store';
+import { createMailbox, readBody } from '@hermod/mail-store';
 import { type DeliveryDeps, deliverBatch } from '@hermod/mda';
 import { recordMissingScriptInputs, SieveScripts } from '@hermod/sieve-store';
 import { acceptMessage } from '@hermod/spool';
@@ -560,4 +560,52 @@ test('a batch reads of each message only what the scripts test, and each script 
     stored.map((s) => s.size),
     [text.length, text.length],
   );
+});
+
+test('fileinto lookups an account made before are read with the batch; what they find is always current', async () => {
+  const accounts = new AccountStore(db.pool);
+  const id = (await accounts.create({ address: 'hinted@hints.example', password: 'correct horse battery' }))
+    .id;
+  await scripts.put({ id, domain: 'hints.example' }, 'main', 'require ["fileinto"]; fileinto "Lists";');
+  await scripts.activate({ id, domain: 'hints.example' }, 'main');
+  await createMailbox(db.pool, id, 'Lists');
+  // The named statements the batches send.
+  const statements: string[] = [];
+  let recording = true;
+  const patched = new WeakSet<object>();
+  const hook = (client: { query: (...args: unknown[]) => unknown }) => {
+    if (patched.has(client)) return;
+    patched.add(client);
+    const query = client.query.bind(client);
+    client.query = (...args: unknown[]) => {
+      const config = args[0] as { name?: string } | string;
+      if (recording && typeof config === 'object' && config.name) statements.push(config.name);
+      return query(...args);
+    };
+  };
+  db.pool.on('acquire', hook as never);
+  try {
+    const lookup = 'mail-store-find-mailboxes-for';
+    const send = async () => deliver(await accepted('hinted@hints.example', 'Subject: list mail'), id);
+    assert.deepEqual(await send(), [{ kind: 'ack' }]);
+    assert.ok(statements.includes(lookup), 'the first batch looks the mailbox up after the runs');
+    statements.length = 0;
+    assert.deepEqual(await send(), [{ kind: 'ack' }]);
+    assert.equal((await mailbox(id, 'Lists')).length, 2);
+    assert.ok(statements.includes('mda-batch-facts-sieve'));
+    assert.ok(!statements.includes(lookup), 'the next batch read it with its facts');
+    // Renamed: the name finds nothing now, and without :create the message is kept.
+    await db.pool.query(`UPDATE mailboxes SET name = 'Old' WHERE account_id = $1 AND name = 'Lists'`, [id]);
+    assert.deepEqual(await send(), [{ kind: 'ack' }]);
+    assert.equal((await mailbox(id, 'INBOX')).length, 1);
+    assert.equal((await mailbox(id, 'Old')).length, 2);
+    // A new mailbox of that name is the one filed into, not the one that had the name before.
+    await createMailbox(db.pool, id, 'Lists');
+    assert.deepEqual(await send(), [{ kind: 'ack' }]);
+    assert.equal((await mailbox(id, 'Lists')).length, 1);
+    assert.equal((await mailbox(id, 'Old')).length, 2);
+  } finally {
+    recording = false;
+    db.pool.off('acquire', hook as never);
+  }
 });

@@ -55,6 +55,8 @@ export {
   type MailboxInfo,
   type MailboxLookup,
   type MailboxStatus,
+  mailboxLookupsSql,
+  mailboxLookupsValues,
   mailboxStatus,
   mailboxStatusByName,
   renameMailbox,

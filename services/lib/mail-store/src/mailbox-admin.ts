@@ -62,6 +62,35 @@ export interface MailboxLookup {
 }
 
 /**
+ * findMailboxesFor's rule as SQL over four parameter expressions (bigint[], bigint[], text[], text[]:
+ * the lookups' accounts, ids, special uses and names, such as '$1'..'$4'), for a caller that reads
+ * the lookups together with other things in one statement: rows (ord, id, name), ord counting the
+ * lookups from 1, none for a lookup that finds nothing.
+ */
+export const mailboxLookupsSql = (p: {
+  accountIds: string;
+  mailboxIds: string;
+  specialUses: string;
+  names: string;
+}): string => `SELECT t.ord, m.id, m.name
+       FROM unnest(${p.accountIds}::bigint[], ${p.mailboxIds}::bigint[], ${p.specialUses}::text[], ${p.names}::text[])
+         WITH ORDINALITY AS t(account_id, mailbox_id, special_use, name, ord)
+       CROSS JOIN LATERAL (
+         SELECT b.id, b.name FROM mailboxes b
+         WHERE b.account_id = t.account_id AND (b.id = t.mailbox_id OR b.special_use = t.special_use OR b.name = t.name)
+         ORDER BY b.id = t.mailbox_id IS TRUE DESC, b.special_use = t.special_use IS TRUE DESC, b.name LIMIT 1) m`;
+
+/** The parameters of mailboxLookupsSql for these lookups, in its order. */
+export const mailboxLookupsValues = (
+  lookups: readonly MailboxLookup[],
+): [number[], Array<number | null>, Array<string | null>, string[]] => [
+  lookups.map((l) => l.accountId),
+  lookups.map((l) => l.id ?? null),
+  lookups.map((l) => l.specialUse ?? null),
+  lookups.map((l) => l.name),
+];
+
+/**
  * Several accounts' mailboxes in one statement, each the account's mailbox with the lookup's id,
  * else one with its special use (the first by name), else the one with its name; undefined where
  * there is none. In the lookups' order.
@@ -73,19 +102,8 @@ export async function findMailboxesFor(
   if (lookups.length === 0) return [];
   const { rows } = await db.query<{ ord: string; id: string; name: string }>({
     name: 'mail-store-find-mailboxes-for',
-    text: `SELECT t.ord, m.id, m.name
-       FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY
-         AS t(account_id, mailbox_id, special_use, name, ord)
-       CROSS JOIN LATERAL (
-         SELECT b.id, b.name FROM mailboxes b
-         WHERE b.account_id = t.account_id AND (b.id = t.mailbox_id OR b.special_use = t.special_use OR b.name = t.name)
-         ORDER BY b.id = t.mailbox_id IS TRUE DESC, b.special_use = t.special_use IS TRUE DESC, b.name LIMIT 1) m`,
-    values: [
-      lookups.map((l) => l.accountId),
-      lookups.map((l) => l.id ?? null),
-      lookups.map((l) => l.specialUse ?? null),
-      lookups.map((l) => l.name),
-    ],
+    text: mailboxLookupsSql({ accountIds: '$1', mailboxIds: '$2', specialUses: '$3', names: '$4' }),
+    values: mailboxLookupsValues(lookups),
   });
   const out: Array<{ id: number; name: string } | undefined> = lookups.map(() => undefined);
   for (const r of rows) out[Number(r.ord) - 1] = { id: Number(r.id), name: r.name };

@@ -9,7 +9,7 @@
 export { compileSieve } from './compile.js';
 export { SIEVE_EXTENSIONS } from './extensions.js';
 export { ALL_SCRIPT_INPUTS, compiledInputs, SCRIPT_INPUTS, withInputs } from './inputs.js';
-export { runSieve, runSieveScripts } from './run.js';
+export { evaluateSieveScripts, runSieve, runSieveScripts } from './run.js';
 export { deserializeCompiled, serializeCompiled } from './serialize.js';
 export type {
   CompiledScript,

@@ -122,166 +122,186 @@ const ATEXT = (() => {
 const isAtext = (c: number) => c >= 128 || ATEXT[c] === 1;
 
 export function parseAddressList(value: string): MailAddress[] | null {
-  const s = value;
-  let i = 0;
-  const out: MailAddress[] = [];
-  const skipCfws = () => {
+  return new AddressListParser(value).list();
+}
+
+/**
+ * parseAddressList's state and steps: methods on one object rather than closures made on every call
+ * (a delivery parses the From of every message, several times per script run before the cache).
+ */
+class AddressListParser {
+  private i = 0;
+  private readonly out: MailAddress[] = [];
+  constructor(private readonly s: string) {}
+
+  private skipCfws(): void {
+    const s = this.s;
     for (;;) {
-      while (i < s.length && isWsp(s.charCodeAt(i))) i++;
-      if (s[i] === '(') {
+      while (this.i < s.length && isWsp(s.charCodeAt(this.i))) this.i++;
+      if (s[this.i] === '(') {
         let depth = 0;
-        while (i < s.length) {
-          if (s[i] === '\\') i += 2;
+        while (this.i < s.length) {
+          if (s[this.i] === '\\') this.i += 2;
           else {
-            if (s[i] === '(') depth++;
-            else if (s[i] === ')') depth--;
-            i++;
+            if (s[this.i] === '(') depth++;
+            else if (s[this.i] === ')') depth--;
+            this.i++;
             if (depth === 0) break;
           }
         }
         if (depth !== 0) throw SYNTAX;
       } else return;
     }
-  };
-  const word = (allowDot: boolean): string | null => {
-    skipCfws();
-    if (s[i] === '"') {
+  }
+
+  private word(allowDot: boolean): string | null {
+    const s = this.s;
+    this.skipCfws();
+    if (s[this.i] === '"') {
       let r = '';
-      i++;
-      while (i < s.length && s[i] !== '"') {
-        if (s[i] === '\\') i++;
-        r += s[i] ?? '';
-        i++;
+      this.i++;
+      while (this.i < s.length && s[this.i] !== '"') {
+        if (s[this.i] === '\\') this.i++;
+        r += s[this.i] ?? '';
+        this.i++;
       }
-      if (s[i] !== '"') throw SYNTAX;
-      i++;
+      if (s[this.i] !== '"') throw SYNTAX;
+      this.i++;
       return r;
     }
-    const start = i;
-    while (i < s.length && (isAtext(s.charCodeAt(i)) || (allowDot && s[i] === '.'))) i++;
-    return i > start ? s.slice(start, i) : null;
-  };
-  const addrSpec = (): MailAddress => {
+    const start = this.i;
+    while (this.i < s.length && (isAtext(s.charCodeAt(this.i)) || (allowDot && s[this.i] === '.'))) this.i++;
+    return this.i > start ? s.slice(start, this.i) : null;
+  }
+
+  private addrSpec(): MailAddress {
+    const s = this.s;
     const parts: string[] = [];
     for (;;) {
       // dots are taken into the atom: leading, trailing and doubled dots (obsolete, still sent by some
       // mobile carriers) are accepted in the local part
-      const w = word(true);
+      const w = this.word(true);
       if (w === null) throw SYNTAX;
       parts.push(w);
-      skipCfws();
-      if (s[i] === '.') {
-        i++;
+      this.skipCfws();
+      if (s[this.i] === '.') {
+        this.i++;
         continue;
       }
       break;
     }
-    skipCfws();
-    if (s[i] !== '@') throw SYNTAX;
-    i++;
-    skipCfws();
+    this.skipCfws();
+    if (s[this.i] !== '@') throw SYNTAX;
+    this.i++;
+    this.skipCfws();
     let domain = '';
-    if (s[i] === '[') {
-      const e = s.indexOf(']', i);
+    if (s[this.i] === '[') {
+      const e = s.indexOf(']', this.i);
       if (e < 0) throw SYNTAX;
-      domain = s.slice(i, e + 1);
-      i = e + 1;
+      domain = s.slice(this.i, e + 1);
+      this.i = e + 1;
     } else {
       const labels: string[] = [];
       for (;;) {
-        const w = word(false);
+        const w = this.word(false);
         if (w === null) throw SYNTAX;
         labels.push(w);
-        skipCfws();
-        if (s[i] === '.') {
-          i++;
+        this.skipCfws();
+        if (s[this.i] === '.') {
+          this.i++;
           continue;
         }
         break;
       }
       domain = labels.join('.');
     }
-    skipCfws();
+    this.skipCfws();
     return { localPart: parts.join('.'), domain };
-  };
-  const mailbox = (): void => {
-    skipCfws();
-    const save = i;
+  }
+
+  private mailbox(): void {
+    const s = this.s;
+    this.skipCfws();
+    const save = this.i;
     // try addr-spec first
     try {
-      const a = addrSpec();
-      if (i >= s.length || s[i] === ',' || s[i] === ';') {
-        out.push(a);
+      const a = this.addrSpec();
+      if (this.i >= s.length || s[this.i] === ',' || s[this.i] === ';') {
+        this.out.push(a);
         return;
       }
     } catch {
       /* display name form */
     }
-    i = save;
+    this.i = save;
     // display-name phrase then angle-addr
     for (;;) {
-      skipCfws();
-      if (s[i] === '<') break;
-      const w = word(true);
+      this.skipCfws();
+      if (s[this.i] === '<') break;
+      const w = this.word(true);
       if (w === null) throw SYNTAX;
     }
-    i++;
-    skipCfws();
-    if (s[i] === '@') {
+    this.i++;
+    this.skipCfws();
+    if (s[this.i] === '@') {
       // obsolete route
-      const e = s.indexOf(':', i);
+      const e = s.indexOf(':', this.i);
       if (e < 0) throw SYNTAX;
-      i = e + 1;
+      this.i = e + 1;
     }
-    const a = addrSpec();
-    if (s[i] !== '>') throw SYNTAX;
-    i++;
-    skipCfws();
-    out.push(a);
-  };
-  try {
-    skipCfws();
-    while (i < s.length) {
-      if (s[i] === ',') {
-        i++;
-        skipCfws();
-        continue;
-      }
-      // group?
-      const save = i;
-      let isGroup = false;
-      try {
-        for (;;) {
-          const w = word(true);
-          if (w === null) break;
+    const a = this.addrSpec();
+    if (s[this.i] !== '>') throw SYNTAX;
+    this.i++;
+    this.skipCfws();
+    this.out.push(a);
+  }
+
+  list(): MailAddress[] | null {
+    const s = this.s;
+    try {
+      this.skipCfws();
+      while (this.i < s.length) {
+        if (s[this.i] === ',') {
+          this.i++;
+          this.skipCfws();
+          continue;
         }
-        skipCfws();
-        isGroup = s[i] === ':';
-      } catch {
-        isGroup = false;
-      }
-      if (isGroup) {
-        i++;
-        skipCfws();
-        while (i < s.length && s[i] !== ';') {
-          if (s[i] === ',') {
-            i++;
-            skipCfws();
-            continue;
+        // group?
+        const save = this.i;
+        let isGroup = false;
+        try {
+          for (;;) {
+            const w = this.word(true);
+            if (w === null) break;
           }
-          mailbox();
+          this.skipCfws();
+          isGroup = s[this.i] === ':';
+        } catch {
+          isGroup = false;
         }
-        if (s[i] === ';') i++;
-        skipCfws();
-        continue;
+        if (isGroup) {
+          this.i++;
+          this.skipCfws();
+          while (this.i < s.length && s[this.i] !== ';') {
+            if (s[this.i] === ',') {
+              this.i++;
+              this.skipCfws();
+              continue;
+            }
+            this.mailbox();
+          }
+          if (s[this.i] === ';') this.i++;
+          this.skipCfws();
+          continue;
+        }
+        this.i = save;
+        this.mailbox();
+        if (this.i < s.length && s[this.i] !== ',') throw SYNTAX;
       }
-      i = save;
-      mailbox();
-      if (i < s.length && s[i] !== ',') throw SYNTAX;
+      return this.out;
+    } catch {
+      return null;
     }
-    return out;
-  } catch {
-    return null;
   }
 }
 

@@ -26,6 +26,11 @@ export interface Program {
    * them is refused before the VM runs (most inputs of a body rule, at a plain substring search's cost).
    */
   required?: string;
+  /**
+   * For a :matches pattern of literals and `*` only: the literals between the stars (A-Z folded when
+   * icase), matched with indexOf instead of the VM (matchStars), with the same captures.
+   */
+  stars?: string[];
 }
 
 export class RegexError extends Error {}
@@ -340,7 +345,66 @@ export function compileWildcard(pattern: string, icase: boolean): Program {
   // the longest run of literal characters: a value without it is refused before the VM runs
   const literal = requiredLiteral(body);
   const required = icase ? (/^[\x00-\x7f]+$/.test(literal) ? literal.toLowerCase() : '') : literal;
-  return { insts, groups, icase, anchoredStart: true, ...(required ? { required } : {}) };
+  // Literals and stars only (no `?`, no surrogates): the segments between the stars, for matchStars.
+  let stars: string[] | undefined;
+  if (
+    items.every((i) => i.t === 'char' || (i.t === 'group' && i.body.t === 'rep')) &&
+    !SURROGATE.test(pattern)
+  ) {
+    stars = [''];
+    for (const item of items)
+      if (item.t === 'char') stars[stars.length - 1] += icase ? foldAZ(item.c) : item.c;
+      else stars.push('');
+  }
+  return {
+    insts,
+    groups,
+    icase,
+    anchoredStart: true,
+    ...(required ? { required } : {}),
+    ...(stars ? { stars } : {}),
+  };
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** A-Z to a-z and nothing else, as the VM compares characters under icase (`lower`). */
+function foldAZ(s: string): string {
+  return /^[\x00-\x7f]*$/.test(s) ? s.toLowerCase() : s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+
+/**
+ * A star pattern (Program.stars: literals S0 * S1 * ... * Sk) on `input`, with the VM's result: the
+ * input starts with S0 and ends with Sk, each star takes as little as it can (the VM's lazy
+ * repetition), so S1..Sk-1 are found at their earliest places in turn (when a later part cannot
+ * match after the earliest place, it cannot after a later one either: the star before it takes what
+ * is left). Captures: the whole input, then what each star took. Undefined when the input has
+ * surrogates (the VM counts code points).
+ */
+function matchStars(
+  stars: string[],
+  icase: boolean,
+  input: string,
+): (string | undefined)[] | null | undefined {
+  if (SURROGATE.test(input)) return undefined;
+  const text = icase ? foldAZ(input) : input;
+  const first = stars[0]!;
+  if (stars.length === 1) return text === first ? [input] : null;
+  if (!text.startsWith(first)) return null;
+  const out: (string | undefined)[] = [input];
+  let at = first.length;
+  for (let j = 1; j < stars.length - 1; j++) {
+    const segment = stars[j]!;
+    const found = text.indexOf(segment, at);
+    if (found < 0) return null;
+    out.push(input.slice(at, found));
+    at = found + segment.length;
+  }
+  const last = stars[stars.length - 1]!;
+  const end = text.length - last.length;
+  if (end < at || !text.endsWith(last)) return null;
+  out.push(input.slice(at, end));
+  return out;
 }
 
 function lower(c: string): string {
@@ -359,6 +423,10 @@ function inClass(cp: number, ranges: [number, number][]): boolean {
 export function execProgram(prog: Program, input: string, deadline: number): (string | undefined)[] | null {
   // toLowerCase folds more than A-Z: it can only let more inputs through to the VM, never fewer.
   if (prog.required && !(prog.icase ? input.toLowerCase() : input).includes(prog.required)) return null;
+  if (prog.stars) {
+    const matched = matchStars(prog.stars, prog.icase, input);
+    if (matched !== undefined) return matched;
+  }
   const text = Array.from(input);
   const { insts, icase } = prog;
   const nslots = (prog.groups + 1) * 2;

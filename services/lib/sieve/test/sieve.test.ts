@@ -494,3 +494,18 @@ test('time spent in storage lookups does not count against the time budget', asy
   assert.deepEqual(r.errors, []);
   assert.equal(r.actions[0]?.kind, 'fileinto');
 });
+
+test('an environment item named like an object property is not defined (a false test, not a failed run)', async () => {
+  const script = compiled(
+    'require ["environment", "fileinto"];\n' +
+      'if environment :contains "constructor" "" { fileinto "Constructor"; }\n' +
+      'if environment :matches "toString" "*" { fileinto "ToString"; }\n' +
+      'if environment :is "phase" "during" { fileinto "During"; }\n',
+  );
+  const r = await runSieve(script, message(), env({ environment: { phase: 'during' } }));
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(
+    r.actions.filter((a) => a.kind === 'fileinto').map((a) => (a as { mailbox: string }).mailbox),
+    ['During'],
+  );
+});

@@ -11,12 +11,15 @@ import {
   listMailboxesOf,
   type MailboxLookup,
   type MailboxRef,
+  mailboxLookupsSql,
+  mailboxLookupsValues,
   resolveMailbox,
 } from '@hermod/mail-store';
 import {
   type CompiledScript,
+  type DuplicateTracker,
   deserializeCompiled,
-  runSieveScripts,
+  evaluateSieveScripts,
   SCRIPT_INPUTS,
   type SieveAction,
   type SieveEnvironment,
@@ -211,6 +214,47 @@ export interface FilterRead {
   body_ids: Array<number | string> | null;
   body_lengths: number[] | null;
   body_data: Buffer | null;
+  /** The mailboxes the hinted fileinto lookups found (ord counts `hinted` from 1). */
+  fileinto: Array<{ ord: number; id: number; name: string }>;
+  /** The lookups read with the batch (fileintoHintsFor), not a column: the caller adds them. */
+  hinted: MailboxLookup[];
+}
+
+const lookupKey = (l: MailboxLookup): string =>
+  `${l.accountId}\u0000${l.id ?? ''}\u0000${l.specialUse ?? ''}\u0000${l.name}`;
+
+/**
+ * The fileinto lookups each account's runs made lately: hints for what the next batch reads with
+ * its facts (fileintoHintsFor), so that the usual batch needs no lookup statement of its own after
+ * its runs. Only what was looked up is kept, never what was found: the mailboxes are read fresh with
+ * every batch, and a hint that no longer finds anything only leaves its lookup to the statement.
+ */
+const fileintoHints = new LRUCache<number, { lookups: MailboxLookup[]; keys: Set<string> }>({
+  max: 10_000,
+});
+/** Lookups kept per account (the most recent ones). */
+const HINTS_PER_ACCOUNT = 16;
+
+function rememberFileinto(lookup: MailboxLookup, key: string): void {
+  let hints = fileintoHints.get(lookup.accountId);
+  if (!hints) {
+    hints = { lookups: [], keys: new Set() };
+    fileintoHints.set(lookup.accountId, hints);
+  }
+  if (hints.keys.has(key)) return;
+  hints.lookups.push(lookup);
+  hints.keys.add(key);
+  if (hints.lookups.length > HINTS_PER_ACCOUNT) hints.keys.delete(lookupKey(hints.lookups.shift()!));
+}
+
+/** The fileinto lookups to read with a batch's facts for these accounts (filterReadSql's `hints`). */
+export function fileintoHintsFor(accountIds: readonly number[]): MailboxLookup[] {
+  const out: MailboxLookup[] = [];
+  for (const id of accountIds) {
+    const hints = fileintoHints.get(id);
+    if (hints) out.push(...hints.lookups);
+  }
+  return out;
 }
 
 /**
@@ -226,6 +270,8 @@ export const filterReadSql = (p: {
   spoolIds: string;
   rcptIndexes: string;
   recipientAccounts: string;
+  /** mailboxLookupsSql's parameters, for the hinted fileinto lookups (fileintoHintsFor). */
+  hints: Parameters<typeof mailboxLookupsSql>[0];
 }): string => `WITH d AS (${deliveryScriptDigestsSql(p.accountIds)}),
      r AS MATERIALIZED (
        SELECT k.spool_id, k.idx, s.body_id, s.mail_from, s.envelope->>'placement' = 'junk' AS junk, d.inputs
@@ -241,6 +287,8 @@ export const filterReadSql = (p: {
                  'mailFrom', r.mail_from, 'address', sr.address)), '[]')
           FROM r JOIN spool_recipients sr ON sr.spool_id = r.spool_id AND sr.rcpt_index = r.idx
           WHERE r.inputs & ${SCRIPT_INPUTS.envelope} <> 0) AS envelopes,
+       (SELECT COALESCE(json_agg(json_build_object('ord', l.ord, 'id', l.id, 'name', l.name)), '[]')
+          FROM (${mailboxLookupsSql(p.hints)}) l) AS fileinto,
        c.body_ids, c.body_lengths, c.body_data
      FROM (SELECT array_agg(b.body_id ORDER BY b.body_id, b.seq) AS body_ids,
                   array_agg(length(b.data) ORDER BY b.body_id, b.seq) AS body_lengths,
@@ -275,19 +323,33 @@ export async function filterRecipients(
   // reads are made for all its recipients, in ONE statement on the batch's session (a second session
   // per batch could exhaust the pool when MDA_CONCURRENCY batches each hold one; every further round
   // trip is a wait per batch): mda reads it with the batch's facts (filterReadSql).
-  const read =
-    given ??
-    (
-      await client.query<FilterRead>({
-        text: filterReadSql({ accountIds: '$1', spoolIds: '$2', rcptIndexes: '$3', recipientAccounts: '$4' }),
-        values: [
-          accountIds,
-          items.map((i) => i.spoolId),
-          items.map((i) => i.rcptIndex),
-          items.map((i) => i.accountId),
-        ],
-      })
-    ).rows[0]!;
+  let read = given;
+  if (!read) {
+    const hinted = fileintoHintsFor(accountIds);
+    const { rows } = await client.query<Omit<FilterRead, 'hinted'>>({
+      text: filterReadSql({
+        accountIds: '$1',
+        spoolIds: '$2',
+        rcptIndexes: '$3',
+        recipientAccounts: '$4',
+        hints: { accountIds: '$5', mailboxIds: '$6', specialUses: '$7', names: '$8' },
+      }),
+      values: [
+        accountIds,
+        items.map((i) => i.spoolId),
+        items.map((i) => i.rcptIndex),
+        items.map((i) => i.accountId),
+        ...mailboxLookupsValues(hinted),
+      ],
+    });
+    read = { ...rows[0]!, hinted };
+  }
+  // What the hinted fileinto lookups found, by lookup.
+  const prefetched = new Map<string, MailboxRef>();
+  for (const row of read.fileinto) {
+    const lookup = read.hinted[row.ord - 1];
+    if (lookup) prefetched.set(lookupKey(lookup), { id: Number(row.id), name: row.name });
+  }
   const scripts = await resolveDeliveryScripts(client, accountIds, read.scripts, (digest) =>
     compiledCache.get(digest),
   );
@@ -312,8 +374,10 @@ export async function filterRecipients(
   const envelope = new Map(read.envelopes.map((e) => [`${e.spoolId}/${e.idx}`, e]));
   // Mailbox lookups are shared by the batch's recipients (most keep into the same few mailboxes);
   // keep targets the batch resolved already are known.
-  const mailboxes = new Map<string, Promise<MailboxRef>>();
-  for (const [key, box] of knownKeepTargets) mailboxes.set(`keep\u0000${key}`, Promise.resolve(box));
+  // A lookup answered (by the batch's reads or a query that finished) is held as the mailbox itself,
+  // so that most recipients' actions apply without waiting.
+  const mailboxes = new Map<string, MailboxRef | Promise<MailboxRef>>();
+  for (const [key, box] of knownKeepTargets) mailboxes.set(`keep\u0000${key}`, box);
   const batch: BatchContext = {
     client,
     options,
@@ -323,8 +387,13 @@ export async function filterRecipients(
     mailbox: (key, find) => {
       let found = mailboxes.get(key);
       if (!found) {
-        found = find();
-        mailboxes.set(key, found);
+        const finding = find();
+        found = finding;
+        mailboxes.set(key, finding);
+        finding.then(
+          (box) => mailboxes.set(key, box),
+          () => {},
+        );
       }
       return found;
     },
@@ -360,11 +429,12 @@ export async function filterRecipients(
         accountRun = accountRunOf(batch, account);
         accountRuns.set(item.accountId, accountRun);
       }
-      result = await runSieveScripts(
+      const ran = evaluateSieveScripts(
         accountRun.scripts,
         { raw, size: item.size, envelopeFrom: context.envelopeFrom, envelopeTo: context.envelopeTo },
-        spam ? { ...accountRun.env, spamScore: spam.score, spamPercent: spam.percent } : accountRun.env,
+        new DeliveryEnvironment(batch, account, accountRun.subaddressSeparator, spam),
       );
+      result = ran instanceof Promise ? await ran : ran;
     } catch (error) {
       result = {
         actions: [{ kind: 'keep', flags: [] }],
@@ -391,12 +461,13 @@ export async function filterRecipients(
     }
     runs.push({ context, result, ms: performance.now() - started });
   }
-  await lookupFileintoTargets(client, runs, mailboxes);
+  await lookupFileintoTargets(client, runs, mailboxes, prefetched);
   // Metrics once per batch (a counter per action kind), the run time per recipient.
   const actions = new Map<SieveAction['kind'], number>();
   for (const { context, result, ms } of runs) {
     const started = performance.now();
-    out.set(context.item.key, await applyActions(context, result));
+    const applied = new ActionsApplied(context, result).from(0);
+    out.set(context.item.key, applied instanceof Promise ? await applied : applied);
     for (const action of result.actions) actions.set(action.kind, (actions.get(action.kind) ?? 0) + 1);
     options.metrics?.seconds.observe((ms + performance.now() - started) / 1e3);
   }
@@ -417,48 +488,84 @@ interface BatchContext {
   now: Date;
   /** An account's mailboxes as the batch read them, on first use (lookups not answered here query). */
   known(accountId: number): Promise<readonly KnownMailbox[]>;
-  /** A mailbox lookup, done once per batch for the same key. */
-  mailbox(key: string, find: () => Promise<MailboxRef>): Promise<MailboxRef>;
+  /**
+   * A mailbox lookup, done once per batch for the same key: the mailbox when the batch knows it
+   * already, else a promise of it.
+   */
+  mailbox(key: string, find: () => Promise<MailboxRef>): MailboxRef | Promise<MailboxRef>;
 }
 
 /** One account's scripts in the order they run and the environment they run in, for a batch. */
 interface AccountRun {
   scripts: CompiledScript[];
-  env: SieveEnvironment;
+  subaddressSeparator: string;
 }
 
 function accountRunOf(batch: BatchContext, account: DeliveryScripts<CompiledScript>): AccountRun {
-  const { client, options, now } = batch;
   const scripts: CompiledScript[] = [];
   for (const script of [account.before, account.personal, account.after])
     if (script !== undefined) scripts.push(compiled(script));
-  return {
-    scripts,
-    env: {
-      now,
-      domain: account.domain,
-      subaddressSeparator: options.subaddressSeparator(account.domain),
-      host: options.hostname,
-      mailboxExists: async (name) =>
-        (await batch.known(account.accountId)).some((m) => m.name === normaliseMailbox(name)) ||
-        (await findMailbox(client, account.accountId, normaliseMailbox(name))) !== undefined,
-      specialUseExists: async (name, flags) => {
-        const { rows } = await client.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM mailboxes WHERE account_id = $1 AND ($2::text IS NULL OR name = $2)
-             AND special_use = ANY($3::text[])`,
-          [account.accountId, name === undefined ? null : normaliseMailbox(name), flags],
-        );
-        return (rows[0]?.n ?? 0) >= new Set(flags).size;
-      },
-      duplicateTracker: {
-        seen: async (id) => (await seenDuplicates(client, account.accountId, [id], now)).has(id),
-      },
-      environment: { phase: 'during' },
-      timeBudgetMs: options.timeBudgetMs,
-      maxActions: options.maxActions,
-      maxRedirects: options.maxRedirects,
-    },
-  };
+  return { scripts, subaddressSeparator: batch.options.subaddressSeparator(account.domain) };
+}
+
+const DURING = { phase: 'during' };
+
+/**
+ * What a recipient's run sees of delivery (SieveEnvironment): its host callbacks are methods, not
+ * closures made for every account of every batch, and the object is built field by field (never
+ * `{ ...env, spamScore }`, which V8 copies on its slow path, microseconds per recipient).
+ */
+class DeliveryEnvironment implements SieveEnvironment {
+  readonly now: Date;
+  readonly domain: string;
+  readonly host: string;
+  readonly environment = DURING;
+  readonly timeBudgetMs: number;
+  readonly maxActions: number;
+  readonly maxRedirects: number;
+  readonly spamScore: number | undefined;
+  readonly spamPercent: number | undefined;
+
+  constructor(
+    private readonly batch: BatchContext,
+    private readonly account: DeliveryScripts<CompiledScript>,
+    readonly subaddressSeparator: string,
+    spam: ReturnType<typeof spamTestOf>,
+  ) {
+    const { options } = batch;
+    this.now = batch.now;
+    this.domain = account.domain;
+    this.host = options.hostname;
+    this.timeBudgetMs = options.timeBudgetMs;
+    this.maxActions = options.maxActions;
+    this.maxRedirects = options.maxRedirects;
+    this.spamScore = spam?.score;
+    this.spamPercent = spam?.percent;
+  }
+
+  async mailboxExists(name: string): Promise<boolean> {
+    const { batch, account } = this;
+    return (
+      (await batch.known(account.accountId)).some((m) => m.name === normaliseMailbox(name)) ||
+      (await findMailbox(batch.client, account.accountId, normaliseMailbox(name))) !== undefined
+    );
+  }
+
+  async specialUseExists(name: string | undefined, flags: string[]): Promise<boolean> {
+    const { rows } = await this.batch.client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM mailboxes WHERE account_id = $1 AND ($2::text IS NULL OR name = $2)
+         AND special_use = ANY($3::text[])`,
+      [this.account.accountId, name === undefined ? null : normaliseMailbox(name), flags],
+    );
+    return (rows[0]?.n ?? 0) >= new Set(flags).size;
+  }
+
+  get duplicateTracker(): DuplicateTracker {
+    const { batch, account } = this;
+    return {
+      seen: async (id) => (await seenDuplicates(batch.client, account.accountId, [id], batch.now)).has(id),
+    };
+  }
 }
 
 /** The batch's key of a fileinto's mailbox (BatchContext.mailbox): what fileintoTarget goes by. */
@@ -466,15 +573,16 @@ const fileintoKey = (item: FilterInput, action: Extract<SieveAction, { kind: 'fi
   `fileinto\u0000${item.accountId}\u0000${item.mailboxTarget}\u0000${action.mailbox}\u0000${action.mailboxId ?? ''}\u0000${action.specialUse ?? ''}\u0000${action.create ? 1 : 0}`;
 
 /**
- * The mailboxes the batch's runs file into, looked up in one statement (by mailbox id, special use,
- * name: fileintoTarget's order) once every script ran, rather than a list of every account's
- * mailboxes before; what it does not find (a mailbox to create, or to keep instead) is settled per
- * action by fileintoTarget.
+ * The mailboxes the batch's runs file into: found by the batch's facts statement for the lookups
+ * their accounts' runs made before (`prefetched`, see fileintoHintsFor), else looked up in one
+ * statement (by mailbox id, special use, name: fileintoTarget's order) once every script ran; what
+ * neither finds (a mailbox to create, or to keep instead) is settled per action by fileintoTarget.
  */
 async function lookupFileintoTargets(
   client: PoolClient,
   runs: ReadonlyArray<{ context: RunContext; result: SieveResult }>,
-  mailboxes: Map<string, Promise<MailboxRef>>,
+  mailboxes: Map<string, MailboxRef | Promise<MailboxRef>>,
+  prefetched: ReadonlyMap<string, MailboxRef>,
 ): Promise<void> {
   const wanted = new Map<string, MailboxLookup>();
   for (const { context, result } of runs)
@@ -482,18 +590,23 @@ async function lookupFileintoTargets(
       if (action.kind !== 'fileinto') continue;
       const key = fileintoKey(context.item, action);
       if (mailboxes.has(key) || wanted.has(key)) continue;
-      wanted.set(key, {
+      const lookup: MailboxLookup = {
         accountId: context.item.accountId,
         ...(action.mailboxId && /^\d{1,15}$/.test(action.mailboxId) ? { id: Number(action.mailboxId) } : {}),
         ...(action.specialUse ? { specialUse: action.specialUse } : {}),
         name: normaliseMailbox(action.mailbox),
-      });
+      };
+      const lk = lookupKey(lookup);
+      rememberFileinto(lookup, lk);
+      const found = prefetched.get(lk);
+      if (found) mailboxes.set(key, found);
+      else wanted.set(key, lookup);
     }
   if (wanted.size === 0) return;
   const found = await findMailboxesFor(client, [...wanted.values()]);
   [...wanted.keys()].forEach((key, i) => {
     const box = found[i];
-    if (box) mailboxes.set(key, Promise.resolve(box));
+    if (box) mailboxes.set(key, box);
   });
 }
 
@@ -508,56 +621,115 @@ interface RunContext {
   envelopeTo: string;
 }
 
-async function applyActions(context: RunContext, result: SieveResult): Promise<FilterOutcome> {
-  const { batch, item, account, raw, envelopeFrom, envelopeTo } = context;
-  const { client, options, logger, mailbox } = batch;
-  const known = () => batch.known(item.accountId);
-  // The header fields, parsed only for the actions that read them (redirect, reject, vacation, notify).
-  let parsed: ReturnType<typeof headerFields> | undefined;
-  const fields = () => (parsed ??= headerFields(raw));
-  const outcome: FilterOutcome = { copies: [], outgoing: [], duplicates: result.duplicates };
-  const message = result.modifiedMessage ?? raw;
-  if (result.modifiedMessage) outcome.modified = result.modifiedMessage;
-  const recipientDomain = account.domain;
-  const ended: string[] = [];
-  const keepTarget = () =>
-    mailbox(`keep\u0000${item.accountId}\u0000${item.mailboxTarget}`, () =>
-      resolveMailbox(client, item.accountId, item.mailboxTarget),
+/**
+ * One recipient's actions turned into its copies and outgoing messages, in order: synchronously while
+ * the mailboxes they need are known to the batch (most recipients), from the first that is not as a
+ * promise.
+ */
+class ActionsApplied {
+  private readonly outcome: FilterOutcome;
+  private readonly ended: string[] = [];
+  /** The header fields, parsed only for the actions that read them (redirect, reject, vacation, notify). */
+  private parsed: ReturnType<typeof headerFields> | undefined;
+
+  constructor(
+    private readonly context: RunContext,
+    private readonly result: SieveResult,
+  ) {
+    this.outcome = { copies: [], outgoing: [], duplicates: result.duplicates };
+    if (result.modifiedMessage) this.outcome.modified = result.modifiedMessage;
+  }
+
+  /** Applies the actions from index `i` on. */
+  from(i: number): FilterOutcome | Promise<FilterOutcome> {
+    const { actions } = this.result;
+    for (; i < actions.length; i++) {
+      const action = actions[i]!;
+      const box =
+        action.kind === 'keep'
+          ? this.keepTarget()
+          : action.kind === 'fileinto'
+            ? this.fileintoTarget(action)
+            : undefined;
+      if (box instanceof Promise) {
+        const next = i;
+        return box.then((found) => {
+          this.addCopy(found, (action as { flags: string[] }).flags);
+          return this.from(next + 1);
+        });
+      }
+      if (box) this.addCopy(box, (action as { flags: string[] }).flags);
+      else {
+        const waiting = this.other(action);
+        if (waiting) {
+          const next = i;
+          return waiting.then(() => this.from(next + 1));
+        }
+      }
+    }
+    if (this.outcome.copies.length === 0) this.outcome.ended = this.ended.join('; ') || 'no action';
+    return this.outcome;
+  }
+
+  private fields(): ReturnType<typeof headerFields> {
+    this.parsed ??= headerFields(this.context.raw);
+    return this.parsed;
+  }
+
+  private keepTarget(): MailboxRef | Promise<MailboxRef> {
+    const { batch, item } = this.context;
+    return batch.mailbox(`keep\u0000${item.accountId}\u0000${item.mailboxTarget}`, () =>
+      resolveMailbox(batch.client, item.accountId, item.mailboxTarget),
     );
-  const addCopy = (mailbox: MailboxRef, given: string[]) => {
+  }
+
+  private fileintoTarget(
+    action: Extract<SieveAction, { kind: 'fileinto' }>,
+  ): MailboxRef | Promise<MailboxRef> {
+    const { batch, item } = this.context;
+    return batch.mailbox(fileintoKey(item, action), async () =>
+      fileintoTarget(
+        batch.client,
+        item.accountId,
+        action,
+        item.mailboxTarget,
+        batch.logger,
+        await batch.known(item.accountId),
+      ),
+    );
+  }
+
+  private addCopy(mailbox: MailboxRef, given: string[]): void {
     const flags = given.filter(isStorableFlag).map(canonicalFlag);
-    const same = outcome.copies.find((c) => c.mailbox.id === mailbox.id);
+    const same = this.outcome.copies.find((c) => c.mailbox.id === mailbox.id);
     if (same) same.flags = [...new Set([...same.flags, ...flags])];
-    else outcome.copies.push({ mailbox, flags: [...new Set(flags)] });
-  };
-  for (const action of result.actions) {
+    else this.outcome.copies.push({ mailbox, flags: [...new Set(flags)] });
+  }
+
+  /** An action that files nothing by itself; a promise when it has to wait (a redirect loop's keep). */
+  private other(action: SieveAction): Promise<void> | undefined {
+    const { batch, item, account, raw, envelopeFrom, envelopeTo } = this.context;
+    const { options, logger } = batch;
+    const message = this.result.modifiedMessage ?? raw;
+    const recipientDomain = account.domain;
     switch (action.kind) {
-      case 'keep':
-        addCopy(await keepTarget(), action.flags);
-        break;
-      case 'fileinto':
-        addCopy(
-          await mailbox(fileintoKey(item, action), async () =>
-            fileintoTarget(client, item.accountId, action, item.mailboxTarget, logger, await known()),
-          ),
-          action.flags,
-        );
-        break;
       case 'discard':
-        ended.push('discarded by filter');
-        break;
+        this.ended.push('discarded by filter');
+        return;
       case 'redirect': {
         // Loop protection: a copy that already passed this recipient is not redirected again.
         if (
-          fields().some(
+          this.fields().some(
             (f) => f.name === 'delivered-to' && f.value.toLowerCase() === envelopeTo.toLowerCase(),
           )
         ) {
           logger.warn({ spoolId: item.spoolId, to: action.address }, 'sieve redirect loop; kept instead');
-          addCopy(await keepTarget(), []);
-          break;
+          const box = this.keepTarget();
+          if (box instanceof Promise) return box.then((found) => this.addCopy(found, []));
+          this.addCopy(box, []);
+          return;
         }
-        outcome.outgoing.push({
+        this.outcome.outgoing.push({
           kind: 'redirect',
           accountId: item.accountId,
           mailFrom: options.rewriteSender(envelopeFrom, recipientDomain),
@@ -565,15 +737,15 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
           to: action.address,
           body: Buffer.concat([Buffer.from(`Delivered-To: ${envelopeTo}\r\n`), message]),
         });
-        ended.push(`redirected to ${action.address}`);
-        break;
+        this.ended.push(`redirected to ${action.address}`);
+        return;
       }
       case 'reject': {
-        ended.push('rejected by filter');
-        if (envelopeFrom === '') break; // never a notice to the null sender
-        const auto = fields().find((f) => f.name === 'auto-submitted')?.value;
-        if (auto && !/^no\b/i.test(auto)) break;
-        outcome.outgoing.push({
+        this.ended.push('rejected by filter');
+        if (envelopeFrom === '') return; // never a notice to the null sender
+        const auto = this.fields().find((f) => f.name === 'auto-submitted')?.value;
+        if (auto && !/^no\b/i.test(auto)) return;
+        this.outcome.outgoing.push({
           kind: 'reject',
           accountId: item.accountId,
           mailFrom: '',
@@ -586,16 +758,16 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
             hostname: options.hostname,
           }),
         });
-        break;
+        return;
       }
       case 'vacation': {
         const own = [envelopeTo, account.address, ...action.addresses];
-        const refusal = autoReplyRefusal(envelopeFrom, fields(), own);
+        const refusal = autoReplyRefusal(envelopeFrom, this.fields(), own);
         if (refusal) {
           logger.debug({ spoolId: item.spoolId, refusal }, 'no vacation response');
-          break;
+          return;
         }
-        outcome.outgoing.push({
+        this.outcome.outgoing.push({
           kind: 'vacation',
           accountId: item.accountId,
           mailFrom: '',
@@ -606,7 +778,7 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
             ...(action.subject !== undefined ? { subject: action.subject } : {}),
             reason: action.reason,
             mime: action.mime,
-            original: fields(),
+            original: this.fields(),
             hostname: options.hostname,
           }),
           claim: {
@@ -616,7 +788,7 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
             seconds: action.seconds,
           },
         });
-        break;
+        return;
       }
       case 'notify': {
         const notice = buildMailtoNotification({
@@ -624,25 +796,24 @@ async function applyActions(context: RunContext, result: SieveResult): Promise<F
           from: action.from ?? envelopeTo,
           ...(action.message !== undefined ? { message: action.message } : {}),
           ...(action.importance !== undefined ? { importance: action.importance } : {}),
-          original: fields(),
+          original: this.fields(),
           hostname: options.hostname,
         });
         if (!notice) {
           logger.info({ spoolId: item.spoolId, method: action.method }, 'sieve notify method not usable');
-          break;
+          return;
         }
         for (const to of notice.recipients)
-          outcome.outgoing.push({
+          this.outcome.outgoing.push({
             kind: 'notify',
             accountId: item.accountId,
             mailFrom: '',
             to,
             body: notice.body,
           });
-        break;
+        return;
       }
     }
+    return undefined;
   }
-  if (outcome.copies.length === 0) outcome.ended = ended.join('; ') || 'no action';
-  return outcome;
 }

@@ -215,7 +215,7 @@ export function registerBase(reg: Registry): void {
       validateIndex(node, ctx); // :anychild needs :mime
     },
     test(node, rt) {
-      const names = rt.elist(node.pos[0]);
+      const names = rt.elistView(node.pos[0]);
       if (node.tags.mime === undefined)
         return names.every((n) => rt.message.fieldsNamed(n.toLowerCase()).length > 0);
       const scopes = rt.headerScopes(node);
@@ -236,7 +236,7 @@ export function registerBase(reg: Registry): void {
       validateIndex(node, ctx);
     },
     test(node, rt) {
-      const names = rt.elist(node.pos[0]);
+      const names = rt.elistView(node.pos[0]);
       let values = rt.headerValues(node, names);
       if (node.tags.mime !== undefined) values = mimeOptionValues(node, rt, names, values);
       return rt.match(node, values, list(node.pos[1]));
@@ -269,7 +269,7 @@ export function registerBase(reg: Registry): void {
       else validateIndex(node, ctx);
     },
     test(node, rt) {
-      const values = rt.headerValues(node, rt.elist(node.pos[0]));
+      const values = rt.headerValues(node, rt.elistView(node.pos[0]));
       return rt.match(node, headerAddresses(node, rt, values), list(node.pos[1]));
     },
   });
@@ -291,7 +291,7 @@ export function registerBase(reg: Registry): void {
     test(node, rt) {
       const values: string[] = [];
       const msg = rt.message.source;
-      for (const p of rt.elist(node.pos[0])) {
+      for (const p of rt.elistView(node.pos[0])) {
         const part = p.toLowerCase();
         const path =
           part === 'from'

@@ -12,7 +12,12 @@ class BreakSignal {
 }
 
 /** :type/:subtype/:contenttype/:param applied to Content-Type / Content-Disposition values. */
-export function mimeOptionValues(node: Node, rt: Runtime, names: string[], values: string[]): string[] {
+export function mimeOptionValues(
+  node: Node,
+  rt: Runtime,
+  names: readonly string[],
+  values: string[],
+): string[] {
   const t = node.tags;
   if (t.type === undefined && t.subtype === undefined && t.contenttype === undefined && t.param === undefined)
     return values;
