@@ -6,7 +6,7 @@
 // default policy rules and a global rules file). The two alternate round by round (mx restarted
 // with the other settings, then warmed up, before each measured round), so a busy neighbour on a
 // shared machine weighs on both. The goal (issue: filtering gateway) is filtering >= 0.8x plain.
-// Usage: npm run bench -- mx-filtering [--messages N] [--rounds R]
+// Usage: npm run bench -- mx-filtering [--messages N] [--rounds R] [--warmup N] (bench/lib/warm-up.ts)
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClamdPeer, requireTool, testWorkdir } from '@hermod/test/harness';
@@ -14,10 +14,11 @@ import { numberArg } from './lib/args.js';
 import { MX_LOAD, startMxUnderLoad } from './lib/mx-load.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { waitUntil } from './lib/smtp-source.js';
+import { warmUpMessages } from './lib/warm-up.js';
 
 const messages = numberArg('messages', 2000);
 const rounds = numberArg('rounds', 2);
-const warmUp = 600;
+const warmUp = warmUpMessages();
 
 const RULES = `
 rules:
@@ -165,7 +166,7 @@ try {
 
 const f = (n: number) => n.toFixed(0).padStart(7);
 console.log(
-  `\nmx filtering benchmark: ${messages} messages x ${rounds} rounds per mode, ${MX_LOAD.bytes} B, ${MX_LOAD.sessions} sessions, durability on, auth checks on, Rspamd off`,
+  `\nmx filtering benchmark: ${messages} messages x ${rounds} rounds per mode (each after a warm-up of ${warmUp}), ${MX_LOAD.bytes} B, ${MX_LOAD.sessions} sessions, durability on, auth checks on, Rspamd off`,
 );
 console.log(
   'round  mode       accepted msg/s  scanned  accept ms  verdict wait ms  pg writes/msg  WAL B/msg  CPU s per 1,000 messages (to the mailbox)',

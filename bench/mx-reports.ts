@@ -10,16 +10,17 @@
 // shared machine weighs on both. The figure to read is CPU per 1,000 messages until the last
 // message is in its mailbox; rates are noisy on a shared machine. The goal (issue: DANE and
 // reports) is an extra cost under 5%.
-// Usage: npm run bench -- mx-reports [--messages N] [--rounds R]
+// Usage: npm run bench -- mx-reports [--messages N] [--rounds R] [--warmup N] (bench/lib/warm-up.ts)
 import { requireTool } from '@hermod/test/harness';
 import { numberArg } from './lib/args.js';
 import { MX_LOAD, startMxUnderLoad } from './lib/mx-load.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { waitUntil } from './lib/smtp-source.js';
+import { warmUpMessages } from './lib/warm-up.js';
 
 const messages = numberArg('messages', 2000);
 const rounds = numberArg('rounds', 2);
-const warmUp = 600;
+const warmUp = warmUpMessages();
 
 const modes = {
   off: { mx: { MX_DMARC_REPORTS: 'false' }, mda: { MDA_REPORT_ADDRESSES: '' } },
@@ -96,7 +97,7 @@ try {
 
 const f = (n: number) => n.toFixed(0).padStart(7);
 console.log(
-  `\nmx report bookkeeping benchmark: ${messages} messages x ${rounds} rounds per mode, ${MX_LOAD.bytes} B, ${MX_LOAD.sessions} sessions, durability on, auth checks on, Rspamd off`,
+  `\nmx report bookkeeping benchmark: ${messages} messages x ${rounds} rounds per mode (each after a warm-up of ${warmUp}), ${MX_LOAD.bytes} B, ${MX_LOAD.sessions} sessions, durability on, auth checks on, Rspamd off`,
 );
 console.log('round  mode      accepted msg/s  recorded  CPU s per 1,000 messages (to the mailbox)');
 for (const r of results)

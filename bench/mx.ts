@@ -4,7 +4,7 @@
 // authentication checks on (SPF, DKIM, DMARC, ARC against a DNS server on loopback), Rspamd off.
 // The default policy rules are on (as in production); --no-rules turns them off, for the cost of
 // the rules (docs/filtering.md, "Policy rules").
-// Usage: npm run bench -- mx [--messages N] [--rounds R] [--no-mda] [--no-auth] [--no-rules] [--profile DIR]
+// Usage: npm run bench -- mx [--messages N] [--rounds R] [--no-mda] [--no-auth] [--no-rules] [--warmup N] [--profile DIR]
 //        [--from-source] (services through tsx instead of bundles, bench/lib/bundled-service.ts)
 import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
@@ -13,6 +13,7 @@ import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js'
 import { profileEnv } from './lib/profile-option.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
+import { warmUpMessages } from './lib/warm-up.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,7 +23,7 @@ const messages = arg('messages', 3000);
 const rounds = arg('rounds', 6);
 const sessions = 20;
 const bytes = 4096;
-const warmUp = 1000;
+const warmUp = warmUpMessages();
 const profiled = profileEnv();
 
 await requireTool('smtp-source', 'apt-get install postfix');
@@ -144,7 +145,7 @@ try {
 const best = (system: string) => Math.max(...results.filter((r) => r.system === system).map((r) => r.accept));
 const f = (n: number) => n.toFixed(0).padStart(7);
 console.log(
-  `\nmx benchmark: ${messages} messages x ${rounds} rounds, ${bytes} B, ${sessions} sessions, durability on, auth checks on, Rspamd off`,
+  `\nmx benchmark: ${messages} messages x ${rounds} rounds after a warm-up of ${warmUp}, ${bytes} B, ${sessions} sessions, durability on, auth checks on, Rspamd off`,
 );
 console.log('round  system    accepted msg/s  CPU s per 1,000 messages');
 for (const [i, r] of results.entries())

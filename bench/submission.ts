@@ -1,7 +1,7 @@
 // Submission accept rate and submit-to-mailbox latency, Hermod's msa against Postfix, side by side in
 // one run: same box, same load (smtp-source, 4 KiB messages, 20 sessions, connections reused),
 // durability on in both (Postfix fsyncs its queue file; Hermod commits with synchronous_commit=on).
-// Usage: npm run bench -- submission [--messages N] [--rounds R] [--profile DIR] (V8 CPU profiles of
+// Usage: npm run bench -- submission [--messages N] [--rounds R] [--warmup N] [--profile DIR] (V8 CPU profiles of
 // msa, routing and mda; bench/lib/profile-top.ts summarizes them) [--from-source] (services through
 // tsx instead of bundles, bench/lib/bundled-service.ts)
 import { AccountStore } from '@hermod/accounts';
@@ -11,6 +11,7 @@ import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js'
 import { profileEnv } from './lib/profile-option.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
 import { percentile, smtpSource, waitUntil } from './lib/smtp-source.js';
+import { warmUpMessages } from './lib/warm-up.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,7 +21,7 @@ const messages = arg('messages', 3000);
 const rounds = arg('rounds', 6);
 const sessions = 20;
 const bytes = 4096;
-const warmUp = 1000;
+const warmUp = warmUpMessages();
 
 await requireTool('smtp-source', 'apt-get install postfix');
 await requireTool('postfix', 'apt-get install postfix');
@@ -118,7 +119,7 @@ const best = (system: string, key: 'accept' | 'endToEnd') =>
   Math.max(...results.filter((r) => r.system === system).map((r) => r[key]));
 const f = (n: number) => n.toFixed(0).padStart(7);
 console.log(
-  `\nsubmission benchmark: ${messages} messages x ${rounds} rounds, ${bytes} B, ${sessions} sessions, durability on`,
+  `\nsubmission benchmark: ${messages} messages x ${rounds} rounds after a warm-up of ${warmUp}, ${bytes} B, ${sessions} sessions, durability on`,
 );
 console.log('round  system    accepted msg/s  end-to-end msg/s  CPU s per 1,000 messages');
 for (const [i, r] of results.entries()) {

@@ -54,6 +54,10 @@ export class SpooledBody {
   /** Finishes writing; afterwards source() can be read (once). */
   async end(): Promise<void> {
     if (this.overLimit) throw new MessageTooLargeError(this.maxSize);
+    // In memory, the message is read as one chunk: it arrived as several (trace fields, header,
+    // additions, body), and each reader (policy rules, the spool through its wrappers) would pay an
+    // async-iteration step per chunk and wrapper (docs/performance.md, "V8's compiling under load").
+    if (!this.file && this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.size)];
     if (this.file)
       await new Promise<void>((resolve, reject) =>
         this.file!.stream.end((e?: Error | null) => (e ? reject(e) : resolve())),
