@@ -3,7 +3,9 @@ import {
   type AclChange,
   accountQuota,
   appendSmallMessage,
+  appendSmallMessageByName,
   appendToMailbox,
+  BODY_CHUNK_SIZE,
   changesSince,
   copyMessages,
   createMailbox,
@@ -445,6 +447,42 @@ export class MailBackend {
         modseq: last.modseq,
       });
     return results;
+  }
+
+  /**
+   * APPEND of one message to one of the account's own mailboxes, named as the client named it, in
+   * one statement: the mailbox, the storage limit, the body with its parsed structure (so the first
+   * FETCH of the message neither parses it nor writes the structure), the message. 'nonexistent' and
+   * 'overquota' changed nothing; undefined, and nothing done, when the message is larger than that
+   * statement takes (the caller goes the general way: findMailbox, fits, append).
+   */
+  async appendByName(
+    accountId: number,
+    name: string,
+    message: { chunks: Buffer[]; flags: string[]; internalDate: Date; internalDateZone?: number },
+  ) {
+    const size = message.chunks.reduce((n, chunk) => n + chunk.length, 0);
+    if (size > BODY_CHUNK_SIZE) return undefined;
+    // A copy, so the body cache does not keep the socket's read buffers alive.
+    const whole = Buffer.concat(message.chunks, size);
+    const structure = parseMime(whole, this.mimeLimits);
+    const result = await appendSmallMessageByName(this.pool, accountId, name, [whole], {
+      internalDate: message.internalDate,
+      ...(message.internalDateZone ? { internalDateZone: message.internalDateZone } : {}),
+      flags: [...message.flags].sort(),
+      structure: { value: structure, headerSize: structure.root.bodyStart },
+    });
+    if (result?.outcome !== 'appended') return result?.outcome;
+    if (size <= BODY_CACHE_MAX_ENTRY) this.bodies.set(result.bodyId, whole);
+    this.remember(result.bodyId, structure);
+    this.publisher.publish({
+      accountId,
+      mailboxId: result.mailboxId,
+      kind: 'exists',
+      uids: [result.uid],
+      modseq: result.modseq,
+    });
+    return result;
   }
 
   /**
