@@ -47,11 +47,13 @@ BEGIN
     RETURN;
   END IF;
   SELECT a.quota_bytes INTO v_limit FROM accounts a WHERE a.id = p_account;
-  IF v_limit IS NOT NULL AND (
-    SELECT coalesce(sum(m.message_bytes), 0) FROM mailboxes m WHERE m.account_id = p_account
-  ) + p_size > v_limit THEN
-    RETURN QUERY SELECT 'overquota'::text, v_mailbox, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint;
-    RETURN;
+  -- Two tests, not one expression: with the usage in the same expression as the limit's test,
+  -- PostgreSQL planned the expression on every call (a custom plan folds an absent limit away).
+  IF v_limit IS NOT NULL THEN
+    IF (SELECT coalesce(sum(m.message_bytes), 0) FROM mailboxes m WHERE m.account_id = p_account) + p_size > v_limit THEN
+      RETURN QUERY SELECT 'overquota'::text, v_mailbox, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint;
+      RETURN;
+    END IF;
   END IF;
   v_body := message_body_store(p_size, p_sha256, p_chunk_size, p_data, p_structure, p_header_size);
   RETURN QUERY SELECT 'appended'::text, v_mailbox, a.first_uid, a.first_modseq, a.uidvalidity, v_body
