@@ -111,6 +111,40 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     raw.close();
   });
 
+  it('APPEND of a literal: TRYCREATE, the storage limit to the byte, the structure stored with the message', async () => {
+    const raw = await connect();
+    const missing = await raw.command('APPEND Nowhere {3+}\r\nabc');
+    assert.equal((await raw.command('CREATE Appended')).status, 'OK');
+    assert.match(missing.tagged, /^\S+ NO \[TRYCREATE\]/);
+    const usage = await fx.db.pool.query<{ bytes: string }>(
+      'SELECT sum(message_bytes)::text AS bytes FROM mailboxes WHERE account_id = $1',
+      [lee],
+    );
+    // Usage plus the message may reach the limit, not pass it (a refused APPEND writes nothing).
+    await fx.db.pool.query('UPDATE accounts SET quota_bytes = $2 WHERE id = $1', [
+      lee,
+      Number(usage.rows[0]!.bytes) + 40,
+    ]);
+    const message = 'Subject: fits\r\nX-Pad: 12345678\r\n\r\nbody\r\n';
+    assert.equal(message.length, 40);
+    const over = await raw.command(`APPEND Appended {${message.length + 1}+}\r\n${message}x`);
+    assert.match(over.tagged, /^\S+ NO \[OVERQUOTA\]/);
+    const fits = await raw.command(`APPEND Appended (\\Flagged) {${message.length}+}\r\n${message}`);
+    assert.equal(fits.status, 'OK', fits.tagged);
+    const uid = Number(/APPENDUID \d+ (\d+)/.exec(fits.tagged)![1]);
+    await fx.db.pool.query('UPDATE accounts SET quota_bytes = NULL WHERE id = $1', [lee]);
+    // The body row has its parsed structure and header size from the APPEND itself (no later write).
+    const stored = await fx.db.pool.query<{ header_size: number; has_structure: boolean; flags: string[] }>(
+      `SELECT b.header_size, b.structure IS NOT NULL AS has_structure, mm.flags FROM mailbox_messages mm
+       JOIN mailboxes m ON m.id = mm.mailbox_id JOIN message_bodies b ON b.id = mm.body_id
+       WHERE m.account_id = $1 AND m.name = 'Appended' AND mm.uid = $2`,
+      [lee, uid],
+    );
+    assert.deepEqual(stored.rows, [{ header_size: 34, has_structure: true, flags: ['\\Flagged'] }]);
+    assert.equal((await raw.command('DELETE Appended')).status, 'OK');
+    raw.close();
+  });
+
   it('UTF8=ACCEPT: UTF-8 mailbox names raw after ENABLE, modified UTF-7 before', async () => {
     const raw = await connect();
     assert.equal((await raw.command('CREATE "R&AOk-sum&AOk-"')).status, 'OK');

@@ -52,6 +52,48 @@ describe('imap responses by the RFC grammar', () => {
     assert.ok(noop.untagged.includes('* 2 EXPUNGE'), noop.untagged.join('\n'));
   });
 
+  it('FETCH of unchanging items (served from memory once read): per mailbox, flags read afresh, an expunge reported', async () => {
+    const one = await connect();
+    const two = await connect();
+    const bodies = { MemA: 'Subject: a\r\n\r\nfirst\r\n', MemB: 'Subject: b\r\n\r\nsecond body\r\n' };
+    for (const [box, body] of Object.entries(bodies)) {
+      await one.command(`CREATE ${box}`);
+      assert.equal((await one.command(`APPEND ${box} {${body.length}+}\r\n${body}`)).status, 'OK');
+    }
+    // The same UID in two mailboxes: each FETCH answers with its own mailbox's message, also the second time.
+    for (const [box, body] of Object.entries(bodies)) {
+      await one.command(`SELECT ${box}`);
+      for (let i = 0; i < 2; i++) {
+        const r = await one.command('FETCH 1 (RFC822.SIZE BODY.PEEK[] BODY.PEEK[HEADER])');
+        assert.deepEqual(r.untagged, [
+          `* 1 FETCH (RFC822.SIZE ${body.length} BODY[] {${body.length}}\r\n${body} BODY[HEADER] {14}\r\nSubject: ${box === 'MemA' ? 'a' : 'b'}\r\n\r\n)`,
+        ]);
+      }
+    }
+    // Flags come from the database whatever is in memory: another session's STORE shows at once.
+    await two.command('SELECT MemB');
+    await two.command('STORE 1 +FLAGS.SILENT (\\Flagged)');
+    const flags = await one.command('FETCH 1 (FLAGS BODY.PEEK[])');
+    assert.ok(
+      flags.untagged.some(
+        (l) =>
+          /^\* 1 FETCH \(FLAGS \([^)]*\\Flagged[^)]*\) BODY\[\] /.test(l) &&
+          l.endsWith(`{${bodies.MemB.length}}\r\n${bodies.MemB})`),
+      ),
+      flags.untagged.join('\n'),
+    );
+    // Expunged by the other session, not yet reported here: the message's own bytes or nothing
+    // (RFC 2180 4.1.1), and the next NOOP reports the expunge.
+    await two.command('STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await two.command('EXPUNGE');
+    const gone = await one.command('FETCH 1 (BODY.PEEK[])');
+    assert.match(gone.tagged, /^\S+ OK/);
+    for (const line of gone.untagged.filter((l) => l.includes('BODY[]')))
+      assert.equal(line, `* 1 FETCH (BODY[] {${bodies.MemB.length}}\r\n${bodies.MemB})`);
+    assert.ok((await one.command('NOOP')).untagged.includes('* 1 EXPUNGE'));
+    assert.equal((await one.command('FETCH 1 (BODY.PEEK[])')).status, 'BAD');
+  });
+
   it('a literal never holds NUL: BODY[] of binary content is made sendable, literal8 only for BINARY (RFC 3516, RFC 9051 4.3)', async () => {
     const binary = Buffer.from([0x41, 0x00, 0x42, 0x00, 0xff, 0x0d, 0x0a]);
     const message = Buffer.concat([

@@ -1,5 +1,6 @@
 import { findAccessible } from '../acl/access.js';
 import { holds } from '../acl/rights.js';
+import { classifyName } from '../acl/shared-namespace.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
 import { authenticated } from '../session/states.js';
@@ -22,6 +23,30 @@ export const appendCommand = defineCommand({
   },
   async run(session, { mailbox, messages }) {
     const user = session.user!;
+    // The usual APPEND (one non-empty literal to one of the account's own mailboxes): one statement
+    // for the mailbox, the storage limit and the append, answered as the general way below would.
+    const [only] = messages;
+    if (
+      only &&
+      messages.length === 1 &&
+      only.content.kind === 'literal' &&
+      !only.content.literal8 &&
+      only.content.size > 0 &&
+      classifyName(mailbox).kind === 'own'
+    ) {
+      const appended = await session.backend.appendByName(user.id, mailbox, {
+        chunks: only.content.chunks,
+        flags: only.flags,
+        internalDate: only.date ?? new Date(),
+        ...(only.zone ? { internalDateZone: only.zone } : {}),
+      });
+      if (appended === 'nonexistent') return no('No such mailbox', 'TRYCREATE');
+      if (appended === 'overquota') return no('Over quota', 'OVERQUOTA');
+      if (appended) {
+        session.mailboxChanged(appended.mailboxId);
+        return ok('APPEND completed', `APPENDUID ${appended.uidvalidity} ${appended.uid}`);
+      }
+    }
     // Literal messages: both lookups at once (two pooled connections), one round trip less per APPEND.
     const literalSize = messages.every((m) => m.content.kind === 'literal')
       ? messages.reduce((n, m) => n + (m.content.kind === 'literal' ? m.content.size : 0), 0)

@@ -209,6 +209,12 @@ export function parseFetchArgs(
 }
 
 const BATCH = 100;
+const NO_FLAGS: string[] = [];
+/**
+ * Items always read from PostgreSQL: flags and modseq change; the save date does not through IMAP,
+ * but is a column an administrator may set (a restore), so it is not taken from memory either.
+ */
+const READ_AFRESH = new Set<SimpleItem>(['FLAGS', 'MODSEQ', 'SAVEDATE']);
 
 export async function runFetch(session: CommandContext, args: FetchArgs, byUid: boolean) {
   const box = session.selected!;
@@ -235,8 +241,22 @@ export async function runFetch(session: CommandContext, args: FetchArgs, byUid: 
     items.some((i) => (i.kind === 'section' || (i.kind === 'binary' && !i.sizeOnly)) && !i.peek);
   const uidOnlyItems =
     !session.uidOnly && items.every((item) => item.kind === 'simple' && item.name === 'UID');
+  // Items that do not change (no flags, no modseq, no \Seen to set): from memory when all is there.
+  const unchanging =
+    !marksSeen &&
+    args.changedSince === undefined &&
+    items.every((i) => i.kind !== 'simple' || !READ_AFRESH.has(i.name));
+  const need = {
+    structure: needsStructure(items),
+    body: items.some((i) => i.kind !== 'simple'),
+  };
   for (let i = 0; i < uids.length; i += BATCH) {
-    let metas = await session.backend.messages(box.id, uids.slice(i, i + BATCH));
+    const batch = uids.slice(i, i + BATCH);
+    const remembered = unchanging ? session.backend.messagesInMemory(box.id, batch, need) : undefined;
+    // Flags and modseq are not among the items, so none are needed from the facts.
+    let metas =
+      remembered?.map((facts) => ({ ...facts, flags: NO_FLAGS, modseq: 0 })) ??
+      (await session.backend.messages(box.id, batch));
     if (args.changedSince !== undefined) metas = metas.filter((m) => m.modseq > args.changedSince!);
     // Parsed structures of the whole batch in one round trip rather than one per message.
     if (needsStructure(items)) await session.backend.prefetchStructures(metas.map((m) => m.bodyId));

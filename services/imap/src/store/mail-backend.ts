@@ -3,7 +3,9 @@ import {
   type AclChange,
   accountQuota,
   appendSmallMessage,
+  appendSmallMessageByName,
   appendToMailbox,
+  BODY_CHUNK_SIZE,
   changesSince,
   copyMessages,
   createMailbox,
@@ -25,6 +27,7 @@ import {
   loadBodyStructures,
   loadSnapshot,
   MAILBOX_SEPARATOR,
+  type MessageMeta,
   type MetadataDepth,
   mailboxRights,
   mailboxStatus,
@@ -80,6 +83,11 @@ const HEADER_CACHE_MAX_ENTRY = 64 * 1024;
  * Dovecot has the page cache for its files): bodies never change, so no invalidation is needed.
  */
 const BODY_CACHE_BYTES = 16 * 1024 * 1024;
+/** Messages whose immutable facts (body, size, dates) are kept, by mailbox and UID. */
+const FACTS_CACHE_ENTRIES = 50_000;
+
+/** What never changes about a message in a mailbox (a UID is never reused): all but its flags and modseq. */
+export type MessageFacts = Omit<MessageMeta, 'flags' | 'modseq'>;
 const BODY_CACHE_MAX_ENTRY = 64 * 1024;
 
 /** The message a REPLACE names was expunged before the replacement committed (rolls it back). */
@@ -94,12 +102,15 @@ interface BackendCaches {
   structures: LRUCache<number, CachedStructure>;
   headers: LRUCache<number, Buffer>;
   bodies: LRUCache<number, Buffer>;
+  facts: LRUCache<string, MessageFacts>;
 }
 
 export class MailBackend {
   private readonly structures: LRUCache<number, CachedStructure>;
   private readonly headers: LRUCache<number, Buffer>;
   private readonly bodies: LRUCache<number, Buffer>;
+  /** By `mailboxId/uid`, as the last read of the message found them. */
+  private readonly facts: LRUCache<string, MessageFacts>;
   /**
    * Bodies the last prefetchStructures found without a usable stored structure: structure() parses
    * them without asking PostgreSQL again (a message appended since the last FETCH saves a round trip).
@@ -115,6 +126,7 @@ export class MailBackend {
     this.structures = caches?.structures ?? new LRUCache({ max: STRUCTURE_CACHE_ENTRIES });
     this.headers = caches?.headers ?? bytesCache(HEADER_CACHE_BYTES, HEADER_CACHE_MAX_ENTRY);
     this.bodies = caches?.bodies ?? bytesCache(BODY_CACHE_BYTES, BODY_CACHE_MAX_ENTRY);
+    this.facts = caches?.facts ?? new LRUCache({ max: FACTS_CACHE_ENTRIES });
   }
 
   /**
@@ -130,6 +142,7 @@ export class MailBackend {
       structures: this.structures,
       headers: this.headers,
       bodies: this.bodies,
+      facts: this.facts,
     });
   }
 
@@ -305,8 +318,33 @@ export class MailBackend {
     return syncChanges(this.pool, mailboxId, modseq, claimAbove);
   }
 
-  messages(mailboxId: number, uids: number[]) {
-    return messagesByUid(this.pool, mailboxId, uids);
+  async messages(mailboxId: number, uids: number[]) {
+    const metas = await messagesByUid(this.pool, mailboxId, uids);
+    for (const { flags: _flags, modseq: _modseq, ...facts } of metas)
+      this.facts.set(`${mailboxId}/${facts.uid}`, facts);
+    return metas;
+  }
+
+  /**
+   * A FETCH's messages from memory, for items that need no flags or modseq: each one's facts as the
+   * last read of it found them and, when asked, its parsed structure and whole body. Undefined when
+   * any of it is not in memory (the caller asks PostgreSQL). A message another session expunged
+   * meanwhile may still be answered this way, as RFC 2180 4.1.1 allows until this session is told.
+   */
+  messagesInMemory(
+    mailboxId: number,
+    uids: number[],
+    need: { structure: boolean; body: boolean },
+  ): MessageFacts[] | undefined {
+    const out: MessageFacts[] = [];
+    for (const uid of uids) {
+      const facts = this.facts.get(`${mailboxId}/${uid}`);
+      if (!facts) return undefined;
+      if (need.structure && !this.structures.has(facts.bodyId)) return undefined;
+      if (need.body && !this.bodies.has(facts.bodyId)) return undefined;
+      out.push(facts);
+    }
+    return out;
   }
 
   async updateFlags(
@@ -448,6 +486,42 @@ export class MailBackend {
   }
 
   /**
+   * APPEND of one message to one of the account's own mailboxes, named as the client named it, in
+   * one statement: the mailbox, the storage limit, the body with its parsed structure (so the first
+   * FETCH of the message neither parses it nor writes the structure), the message. 'nonexistent' and
+   * 'overquota' changed nothing; undefined, and nothing done, when the message is larger than that
+   * statement takes (the caller goes the general way: findMailbox, fits, append).
+   */
+  async appendByName(
+    accountId: number,
+    name: string,
+    message: { chunks: Buffer[]; flags: string[]; internalDate: Date; internalDateZone?: number },
+  ) {
+    const size = message.chunks.reduce((n, chunk) => n + chunk.length, 0);
+    if (size > BODY_CHUNK_SIZE) return undefined;
+    // A copy, so the body cache does not keep the socket's read buffers alive.
+    const whole = Buffer.concat(message.chunks, size);
+    const structure = parseMime(whole, this.mimeLimits);
+    const result = await appendSmallMessageByName(this.pool, accountId, name, [whole], {
+      internalDate: message.internalDate,
+      ...(message.internalDateZone ? { internalDateZone: message.internalDateZone } : {}),
+      flags: [...message.flags].sort(),
+      structure: { value: structure, headerSize: structure.root.bodyStart },
+    });
+    if (result?.outcome !== 'appended') return result?.outcome;
+    if (size <= BODY_CACHE_MAX_ENTRY) this.bodies.set(result.bodyId, whole);
+    this.remember(result.bodyId, structure);
+    this.publisher.publish({
+      accountId,
+      mailboxId: result.mailboxId,
+      kind: 'exists',
+      uids: [result.uid],
+      modseq: result.modseq,
+    });
+    return result;
+  }
+
+  /**
    * REPLACE (RFC 8508): adds the new message to a mailbox and expunges the old one in one
    * transaction; undefined (and nothing changed) when the old message is no longer there.
    */
@@ -554,6 +628,8 @@ export class MailBackend {
   async rootHeader(bodyId: number, end: number, chunkSize?: number): Promise<Buffer> {
     const hit = this.headers.get(bodyId);
     if (hit && hit.length === end) return hit;
+    const whole = this.bodies.get(bodyId);
+    if (whole && whole.length >= end) return whole.subarray(0, end);
     const chunks: Buffer[] = [];
     for await (const chunk of readBodyRange(this.pool, bodyId, 0, end, chunkSize)) chunks.push(chunk);
     const header = Buffer.concat(chunks);

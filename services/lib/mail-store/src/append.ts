@@ -107,3 +107,65 @@ export async function appendSmallMessage(
     size: body.size,
   };
 }
+
+/** What appendSmallMessageByName did: nothing (no such mailbox, over the storage limit), or the append. */
+export type AppendByNameResult =
+  | { outcome: 'nonexistent' }
+  | { outcome: 'overquota' }
+  | ({ outcome: 'appended' } & AppendResult & { bodyId: number; size: number });
+
+/**
+ * APPEND's usual case when the client names one of the account's own mailboxes, in one
+ * autocommitted statement (imap_append_by_name, migration 092): the mailbox by name, the account's
+ * storage limit (accountQuota's rule: no limit, or usage + size within it), the body with its parsed
+ * structure when the caller has one (what saveBodyStructure would store), and the message by
+ * mailbox_append's rule. Undefined, and nothing written, when the body is larger than one chunk.
+ */
+export async function appendSmallMessageByName(
+  db: Pool | PoolClient,
+  accountId: number,
+  name: string,
+  chunks: Buffer[],
+  item: {
+    internalDate: Date;
+    internalDateZone?: number;
+    flags: string[];
+    structure?: { value: unknown; headerSize: number };
+  },
+): Promise<AppendByNameResult | undefined> {
+  const body = oneChunkBody(chunks);
+  if (!body) return undefined;
+  const { rows } = await db.query<{
+    outcome: 'nonexistent' | 'overquota' | 'appended';
+    mailbox_id: string | null;
+    first_uid: string | null;
+    first_modseq: string | null;
+    uidvalidity: string | null;
+    body_id: string | null;
+  }>({
+    name: 'mail-store-append-by-name',
+    text: `SELECT outcome, mailbox_id, first_uid, first_modseq, uidvalidity, body_id
+     FROM imap_append_by_name($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11::smallint)`,
+    values: [
+      accountId,
+      name,
+      ...oneChunkBodyArgs(body),
+      item.structure ? JSON.stringify(item.structure.value) : null,
+      item.structure ? item.structure.headerSize : null,
+      item.internalDate,
+      JSON.stringify([item.flags]),
+      item.internalDateZone ?? 0,
+    ],
+  });
+  const row = rows[0]!;
+  if (row.outcome !== 'appended') return { outcome: row.outcome };
+  return {
+    outcome: 'appended',
+    mailboxId: Number(row.mailbox_id),
+    uid: Number(row.first_uid),
+    modseq: Number(row.first_modseq),
+    uidvalidity: Number(row.uidvalidity),
+    bodyId: Number(row.body_id),
+    size: body.size,
+  };
+}

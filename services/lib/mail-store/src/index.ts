@@ -18,10 +18,12 @@ export {
   subscribeShared,
 } from './acl.js';
 export {
+  type AppendByNameResult,
   type AppendInput,
   type AppendResult,
   appendManyToMailbox,
   appendSmallMessage,
+  appendSmallMessageByName,
   appendToMailbox,
 } from './append.js';
 export {
