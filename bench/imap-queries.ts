@@ -17,6 +17,7 @@ import { createCommandRegistry } from '../services/imap/src/commands/registry.js
 import { ConnectionLimiter } from '../services/imap/src/server.js';
 import { ImapSession, type SessionDependencies } from '../services/imap/src/session/session.js';
 import { MailBackend } from '../services/imap/src/store/mail-backend.js';
+import { MIX_FETCH_FIELDS } from './lib/imap-mix.js';
 import { preciseCpuOf } from './lib/process-cpu.js';
 
 const { values } = parseArgs({
@@ -330,15 +331,6 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     return (seed >>> 8) % n;
   };
-  const fields = [
-    'FLAGS',
-    'UID',
-    'INTERNALDATE',
-    'RFC822.SIZE',
-    'ENVELOPE',
-    'BODYSTRUCTURE',
-    'BODY.PEEK[HEADER]',
-  ];
   await measure(`bench imap mix, one round (${MIX_COMMANDS} commands)`, async () => {
     await expect('LIST "" "*"');
     await expect('STATUS INBOX (MESSAGES UNSEEN UIDNEXT)');
@@ -346,7 +338,7 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     for (let i = 0; i < 5; i++) {
       const n = 1 + random(MESSAGES - 10);
       await expect(
-        `FETCH ${n}:${n + random(10)} (${['UID', ...fields.filter(() => random(2) === 0)].join(' ')})`,
+        `FETCH ${n}:${n + random(10)} (${['UID', ...MIX_FETCH_FIELDS.filter(() => random(2) === 0)].join(' ')})`,
       );
       await expect(`FETCH ${1 + random(MESSAGES - 10)} BODY.PEEK[]`);
       await expect(`STORE ${1 + random(MESSAGES - 10)} ${random(2) ? '+' : '-'}FLAGS (\\Seen)`);

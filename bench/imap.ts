@@ -22,6 +22,7 @@ import {
 } from '@hermod/local-infra';
 import { appendToMailbox, resolveMailbox, writeBody } from '@hermod/mail-store';
 import { serviceCommands } from './lib/bundled-service.js';
+import { MIX_FETCH_FIELDS } from './lib/imap-mix.js';
 import { cpuByComponent } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
 
@@ -164,16 +165,6 @@ interface Result {
   errors: number;
 }
 
-const FETCH_FIELDS = [
-  'FLAGS',
-  'UID',
-  'INTERNALDATE',
-  'RFC822.SIZE',
-  'ENVELOPE',
-  'BODYSTRUCTURE',
-  'BODY.PEEK[HEADER]',
-];
-
 /**
  * The mix, per client in a loop. With relogin (the imaptest-like default) every round is a new
  * connection with LOGIN ... LOGOUT, so the password hash (argon2id on both sides) weighs heavily;
@@ -210,7 +201,7 @@ async function runMix(port: number, users: string[], seconds = SECONDS, relogin 
         void select;
         for (let i = 0; i < 5 && Date.now() < deadline; i++) {
           const n = 1 + random(MESSAGES - 10);
-          const fields = FETCH_FIELDS.filter(() => random(2) === 0);
+          const fields = MIX_FETCH_FIELDS.filter(() => random(2) === 0);
           await timed(client, `FETCH ${n}:${n + random(10)} (${['UID', ...fields].join(' ')})`);
           await timed(client, `FETCH ${1 + random(MESSAGES - 10)} BODY.PEEK[]`);
           await timed(client, `STORE ${1 + random(MESSAGES - 10)} ${random(2) ? '+' : '-'}FLAGS (\\Seen)`);
