@@ -151,3 +151,63 @@ test('mailbox_open lists the keywords of every message and nothing else', async 
   assert.equal(opened.snapshot.uids.length, 6);
   assert.equal(opened.firstUnseen, opened.snapshot.uids[2]);
 });
+
+// STORE writes its mailbox's row once (migration 097): the modseq is read under the row's lock and
+// written by the counter trigger with the counters (two row versions before, the second with a
+// foreign key check). The mailbox's highestmodseq is the changed messages' modseq, for a counted
+// flag and for a keyword that moves no counter, and each STORE takes a higher one.
+test('STORE updates the mailbox row once, highestmodseq and counters together', async () => {
+  const { id: account } = await new AccountStore(db.pool).create({
+    address: 'store-one-write@flags.test',
+    password: 'pw-store-one-write',
+  });
+  const inbox = (await findMailbox(db.pool, account, 'INBOX'))!.id;
+  const [a, b] = await withTransaction(db.pool, async (client) => {
+    const body = await writeBody(client, [Buffer.from('Subject: store\r\n\r\nbody\r\n')]);
+    return appendManyToMailbox(
+      client,
+      inbox,
+      [[], []].map((flags) => ({ ...body, internalDate: new Date(), flags })),
+    );
+  });
+  const mailbox = async () =>
+    (
+      await db.pool.query<{ highestmodseq: number; unseen: number; deleted: number }>(
+        'SELECT highestmodseq, unseen_count AS unseen, deleted_count AS deleted FROM mailboxes WHERE id = $1',
+        [inbox],
+      )
+    ).rows[0]!;
+  let last = (await mailbox()).highestmodseq;
+  const cases: Array<[string[], 'add' | 'remove', string[], number, number]> = [
+    [[a!.uid, b!.uid], 'add', ['\\Seen'], 0, 0],
+    [[a!.uid], 'add', ['$Important'], 0, 0],
+    [[b!.uid], 'add', ['\\Deleted', 'Work'], 0, 1],
+    [[a!.uid], 'remove', ['\\Seen'], 1, 1],
+  ].map(([uids, op, flags, unseen, deleted]) => [
+    (uids as number[]).map(String),
+    op as 'add' | 'remove',
+    flags as string[],
+    unseen as number,
+    deleted as number,
+  ]);
+  for (const [uids, operation, flags, unseen, deleted] of cases) {
+    const updates = await withTransaction(db.pool, async (client) => {
+      // The backend's counts not yet reported, so a difference within the transaction.
+      const count = async () =>
+        Number(
+          (
+            await client.query<{ updates: string }>(
+              `SELECT n_tup_upd AS updates FROM pg_stat_xact_user_tables WHERE relid = 'mailboxes'::regclass`,
+            )
+          ).rows[0]?.updates ?? 0,
+        );
+      const before = await count();
+      const result = await storeFlags(client, inbox, uids.map(Number), operation, flags);
+      return { result, updates: (await count()) - before };
+    });
+    assert.equal(updates.updates, 1, `${operation} ${flags.join(' ')}: one update of the mailbox row`);
+    assert.ok(updates.result.modseq > last, 'a higher modseq per STORE');
+    assert.deepEqual(await mailbox(), { highestmodseq: updates.result.modseq, unseen, deleted });
+    last = updates.result.modseq;
+  }
+});
