@@ -19,6 +19,9 @@ export interface Judgement {
   stripped?: Buffer;
 }
 
+/** One chunk as it is (a spooled body in memory is one chunk; the rules only read it), else a copy. */
+const joined = (chunks: Buffer[]): Buffer => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+
 async function readUpTo(
   source: AsyncIterable<Buffer>,
   max: number,
@@ -28,12 +31,12 @@ async function readUpTo(
   for await (const chunk of source) {
     if (size + chunk.length > max) {
       chunks.push(chunk.subarray(0, max - size));
-      return { data: Buffer.concat(chunks), whole: false };
+      return { data: joined(chunks), whole: false };
     }
     chunks.push(chunk);
     size += chunk.length;
   }
-  return { data: Buffer.concat(chunks), whole: true };
+  return { data: joined(chunks), whole: true };
 }
 
 const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
