@@ -12,7 +12,11 @@
 // after the tracing setup (bench/lib/bundled-service.ts); --from-source runs it through tsx, whose
 // loader names every closure it makes (a defineProperty each), which the image does not pay.
 // Usage: npm run bench -- sieve [--messages N] [--rounds R] [--warmup N] [--evaluations N] [--evaluation-only]
-//        [--modes off,default,sieve] [--profile DIR] [--from-source]
+//        [--modes off,default,sieve] [--concurrency N] [--profile DIR] [--from-source]
+// --concurrency N delivers N batches at once, as mda's consumer does with MDA_CONCURRENCY N (default:
+// mda's default): the modes then take turns by segments of 4 x N batches, within which a new batch
+// starts whenever fewer than N are running (consumeJobs' pump, with a backlog); with 1, by single
+// batches as before.
 // --modes runs only the modes named (the others report nothing); --profile DIR writes a V8 CPU profile
 // of each measured round's deliveries (not their preparation) to DIR/round-N.cpuprofile
 // (bench/lib/profile-top.ts summarizes it).
@@ -27,7 +31,7 @@ import { AccountStore } from '@hermod/accounts';
 import { createPool } from '@hermod/db';
 import { repositoryRoot } from '@hermod/local-infra';
 import { createLogger } from '@hermod/logging';
-import { type DeliveryDeps, deliverBatch, mdaSessionSettings } from '@hermod/mda';
+import { type DeliveryDeps, deliverBatch, mdaEnv, mdaSessionSettings } from '@hermod/mda';
 import { type CompiledScript, compileSieve, deserializeCompiled, runSieveScripts } from '@hermod/sieve';
 import { defaultAfterScript, SieveScripts } from '@hermod/sieve-store';
 import { insertSmallMessages } from '@hermod/spool';
@@ -65,6 +69,11 @@ const arg = (name: string, fallback: number) => {
 const messages = arg('messages', 1000);
 const rounds = arg('rounds', 3);
 const batch = 64;
+const concurrency = arg('concurrency', mdaEnv.shape.MDA_CONCURRENCY.parse(undefined));
+if (!Number.isInteger(concurrency) || concurrency < 1)
+  throw new Error('--concurrency takes a whole number from 1');
+/** Batches one mode delivers per turn: one at a time as before, or enough to keep N in flight. */
+const segment = concurrency === 1 ? 1 : 4 * concurrency;
 const accountsPerMode = 50;
 const evaluations = arg('evaluations', 5000);
 const warmup = arg('warmup', 5000);
@@ -135,7 +144,11 @@ function messageFor(n: number, to: string): Buffer {
 
 const db = await testDatabase();
 // Delivery runs on sessions set up as mda's are (mdaSessionSettings: plans cached per session).
-const mdaPool = createPool({ connectionString: db.url, max: 5, settings: mdaSessionSettings });
+const mdaPool = createPool({
+  connectionString: db.url,
+  max: Math.max(5, concurrency + 3),
+  settings: mdaSessionSettings,
+});
 // Statements mda sends per delivered message, and the wall time it waits on them, by mode: every
 // session the pool hands out counts its queries while `counting` is set.
 const statements = { count: 0, waitNs: 0n, byText: new Map<string, { n: number; ns: bigint }>() };
@@ -165,6 +178,17 @@ mdaPool.on('acquire', (client) => {
   };
 });
 const logger = createLogger('bench-sieve', 'silent');
+// Batches whose one statement failed (deliverBatch then delivers their jobs one by one), by error
+// code: with several batches in flight, a deadlock between them (40P01) shows here.
+const batchFailures = new Map<string, number>();
+const silentWarn = logger.warn.bind(logger);
+logger.warn = ((obj: unknown, msg?: string, ...rest: unknown[]) => {
+  if (typeof msg === 'string' && msg.startsWith('batch delivery failed')) {
+    const code = (obj as { err?: { code?: string } }).err?.code ?? 'other';
+    batchFailures.set(code, (batchFailures.get(code) ?? 0) + 1);
+  }
+  return silentWarn(obj as object, msg, ...rest);
+}) as typeof logger.warn;
 const accounts = new AccountStore(db.pool);
 const scripts = new SieveScripts(db.pool, { maxScriptBytes: 65_536, maxScripts: 16, maxNesting: 32 });
 const ids: Record<Mode, Array<{ id: number; address: string }>> = { off: [], default: [], sieve: [] };
@@ -246,6 +270,20 @@ const perMessage: Record<Mode, Array<{ statements: number; waitMicros: number }>
 };
 
 /**
+ * The batches delivered as mda's consumer (consumeJobs) delivers a backlog with MDA_CONCURRENCY
+ * `concurrency`: a batch starts whenever fewer than that many are running, each on its own session.
+ */
+async function deliverConcurrently(deps: DeliveryDeps, batches: Array<Parameters<typeof deliverBatch>[1]>) {
+  const outcomes: Awaited<ReturnType<typeof deliverBatch>> = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) outcomes.push(...(await deliverBatch(deps, batches[next++]!)));
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
+  return outcomes;
+}
+
+/**
  * One round: the same messages (by position: same sender, subject, list headers) for each mode's
  * accounts, delivered batch by batch with the modes taking turns in a rotating order, so that the
  * box's other load and PostgreSQL's background work (WAL writes, autovacuum) fall on every mode
@@ -265,17 +303,20 @@ async function deliverRound(count: number, offset: number, round = 0): Promise<R
     { wallNs: bigint; cpuMicros: number; pgSeconds: number; statements: number; waitNs: bigint }
   >;
   statements.byText.clear();
-  for (let i = 0, turn = 0; i < count; i += batch, turn++)
+  for (let i = 0, turn = 0; i < count; i += batch * segment, turn++)
     for (let k = 0; k < modes.length; k++) {
       const mode = modes[(turn + k) % modes.length]!;
       const deps = depsFor(mode);
+      const batches: Array<(typeof jobs)[Mode]> = [];
+      for (let b = i; b < Math.min(count, i + batch * segment); b += batch)
+        batches.push(jobs[mode].slice(b, Math.min(count, b + batch)));
       statements.count = 0;
       statements.waitNs = 0n;
       const pgBefore = pgSeconds();
       counting = true;
       const cpu = process.cpuUsage();
       const started = process.hrtime.bigint();
-      const outcomes = await deliverBatch(deps, jobs[mode].slice(i, i + batch));
+      const outcomes = await deliverConcurrently(deps, batches);
       const took = process.hrtime.bigint() - started;
       const used = process.cpuUsage(cpu);
       counting = false;
@@ -378,7 +419,7 @@ const ms = (s: number) => `${(s * 1000).toFixed(3)} ms`;
 const f = (n: number | undefined) => (n ?? Number.NaN).toFixed(0).padStart(7);
 if (!evaluationOnly) {
   console.log(
-    `\nsieve benchmark: ${messages} messages x ${rounds} rounds per mode, 4 KiB, one recipient each, batches of ${batch}, ${accountsPerMode} accounts per mode`,
+    `\nsieve benchmark: ${messages} messages x ${rounds} rounds per mode, 4 KiB, one recipient each, batches of ${batch} (${concurrency} in flight), ${accountsPerMode} accounts per mode`,
   );
   console.log('round  off msg/s  default msg/s  sieve msg/s');
   for (let r = 0; r < rounds; r++)
@@ -401,6 +442,9 @@ if (!evaluationOnly) {
   console.log(`sieve/off:     ${formatRatios(roundRatios(rates.sieve, rates.off))}`);
   console.log(`default/off:   ${formatRatios(roundRatios(rates.default, rates.off))}`);
   console.log(`sieve/default: ${formatRatios(roundRatios(rates.sieve, rates.default))}`);
+  console.log(
+    `batches failed and delivered one by one: ${[...batchFailures].map(([code, n]) => `${code} x ${n}`).join(', ') || 'none'}`,
+  );
   console.log(
     `per-recipient filter time in mda (run + actions + mailbox lookups): p50 ${ms(pct(sieveRunSeconds, 50))}, p99 ${ms(pct(sieveRunSeconds, 99))} (${sieveRunSeconds.length} runs)`,
   );
