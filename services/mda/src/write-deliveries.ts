@@ -70,8 +70,10 @@ export async function writeDeliveries(
        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::timestamptz[], $5::text[], $6::bigint[],
                             $7::uuid[], $8::int[], $13::text[])
          WITH ORDINALITY AS u(mailbox_id, body_id, size, internal_date, key, account_id, spool_id, rcpt_index, flags, ord)
-     ), counts AS (
-       SELECT mailbox_id, count(*)::int AS n FROM input GROUP BY mailbox_id
+     ), counts AS MATERIALIZED (
+       -- Mailboxes are reserved (their rows locked) in id order: two batches at once, from mda
+       -- replicas or MDA_CONCURRENCY, then wait for each other instead of deadlocking.
+       SELECT mailbox_id, count(*)::int AS n FROM input GROUP BY mailbox_id ORDER BY mailbox_id
      ), reserved AS MATERIALIZED (
        SELECT c.mailbox_id AS id, r.name, r.first_uid, r.first_modseq, c.n
        FROM counts c CROSS JOIN LATERAL mailbox_reserve(c.mailbox_id, c.n) r
