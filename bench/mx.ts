@@ -8,6 +8,7 @@
 //        [--from-source] (services through tsx instead of bundles, bench/lib/bundled-service.ts)
 import { AccountStore } from '@hermod/accounts';
 import { DnsTestServer, requireTool, startHermod, startPostfixPeer } from '@hermod/test/harness';
+import { numberArg } from './lib/args.js';
 import { serviceCommands } from './lib/bundled-service.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
@@ -15,12 +16,8 @@ import { formatRatios, roundRatios } from './lib/round-ratios.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
 import { warmUpMessages } from './lib/warm-up.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const messages = arg('messages', 3000);
-const rounds = arg('rounds', 6);
+const messages = numberArg('messages', 3000);
+const rounds = numberArg('rounds', 6);
 const sessions = 20;
 const bytes = 4096;
 const warmUp = warmUpMessages();

@@ -14,19 +14,16 @@ import { join } from 'node:path';
 import { enqueueRecipients, OUTBOUND_WAKE_SUBJECT } from '@hermod/outbound-mta';
 import { acceptMessage } from '@hermod/spool';
 import { requireTool, run, startHermod, startPostfixPeer, startSmtpSink } from '@hermod/test/harness';
+import { numberArg } from './lib/args.js';
 import { serviceCommands } from './lib/bundled-service.js';
 import { cpuByComponent, cpuPerThousand, formatCpu } from './lib/process-cpu.js';
 import { profileEnv } from './lib/profile-option.js';
 import { roundRatios } from './lib/round-ratios.js';
 import { smtpSource, waitUntil } from './lib/smtp-source.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const messages = arg('messages', 3000);
-const rounds = arg('rounds', 3);
-const destinationConcurrency = arg('destination-concurrency', 20);
+const messages = numberArg('messages', 3000);
+const rounds = numberArg('rounds', 3);
+const destinationConcurrency = numberArg('destination-concurrency', 20);
 const bytes = 4096;
 const sinkDomain = 'sink.test';
 

@@ -36,7 +36,7 @@ import { type CompiledScript, compileSieve, deserializeCompiled, runSieveScripts
 import { defaultAfterScript, SieveScripts } from '@hermod/sieve-store';
 import { insertSmallMessages } from '@hermod/spool';
 import { testDatabase } from '@hermod/test/harness';
-import { fromSource } from './lib/args.js';
+import { fromSource, numberArg } from './lib/args.js';
 import { cpuReaderOf } from './lib/process-cpu.js';
 import { profileDir } from './lib/profile-option.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
@@ -62,21 +62,17 @@ if (!fromSource() && process.env.HERMOD_SIEVE_BENCH_BUNDLE !== '1') {
   process.exit(run.status ?? 1);
 }
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const messages = arg('messages', 1000);
-const rounds = arg('rounds', 3);
+const messages = numberArg('messages', 1000);
+const rounds = numberArg('rounds', 3);
 const batch = 64;
-const concurrency = arg('concurrency', mdaEnv.shape.MDA_CONCURRENCY.parse(undefined));
+const concurrency = numberArg('concurrency', mdaEnv.shape.MDA_CONCURRENCY.parse(undefined));
 if (!Number.isInteger(concurrency) || concurrency < 1)
   throw new Error('--concurrency takes a whole number from 1');
 /** Batches one mode delivers per turn: one at a time as before, or enough to keep N in flight. */
 const segment = concurrency === 1 ? 1 : 4 * concurrency;
 const accountsPerMode = 50;
-const evaluations = arg('evaluations', 5000);
-const warmup = arg('warmup', 5000);
+const evaluations = numberArg('evaluations', 5000);
+const warmup = numberArg('warmup', 5000);
 const evaluationOnly = process.argv.includes('--evaluation-only');
 const allModes = ['off', 'default', 'sieve'] as const;
 type Mode = (typeof allModes)[number];
