@@ -49,6 +49,7 @@ export {
   startPostfixPeer,
   startSmtpSink,
 } from './postfix-peer.js';
+export { rowsNotLocked, untilWaitingOnLock } from './row-locks.js';
 export { type SlowSink, type SlowSinkOptions, startSlowSink } from './slow-sink.js';
 export { type RunResult, requireTool, run, sieveConnect } from './tools.js';
 export { startValidatingResolver, type TestZone, type ValidatingResolver } from './validating-resolver.js';

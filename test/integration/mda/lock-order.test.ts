@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { writeDeliveries } from '@hermod/mda';
 import { acceptMessage } from '@hermod/spool';
-import { eventually, type TestDatabase, testDatabase } from '@hermod/test/harness';
+import { rowsNotLocked, type TestDatabase, testDatabase, untilWaitingOnLock } from '@hermod/test/harness';
 
 let db: TestDatabase;
 const accountIds: number[] = [];
@@ -67,25 +67,12 @@ test('a batch locks the mailboxes it files into in mailbox id order', async () =
     const writerPid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     const written = writeDeliveries(writer, rows, [], [spoolId]);
     written.catch(() => {});
-    await eventually('the batch waiting for the highest mailbox', async () => {
-      const { rows: waiting } = await prober.query(
-        `SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`,
-        [writerPid],
-      );
-      return waiting.length === 1 ? true : undefined;
-    });
-    const notLocked: number[] = [];
-    for (const box of boxes.slice(0, -1)) {
-      await prober.query('BEGIN');
-      try {
-        await prober.query('SELECT 1 FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE NOWAIT', [box.id]);
-        notLocked.push(Number(box.id));
-      } catch (error) {
-        assert.equal((error as { code?: string }).code, '55P03', String(error));
-      } finally {
-        await prober.query('ROLLBACK');
-      }
-    }
+    await untilWaitingOnLock(prober, writerPid, 'the batch waiting for the highest mailbox');
+    const notLocked = await rowsNotLocked(
+      prober,
+      'SELECT 1 FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE NOWAIT',
+      boxes.slice(0, -1).map((box) => Number(box.id)),
+    );
     assert.deepEqual(notLocked, [], 'mailboxes below the highest one not yet locked when it was reached');
     await holder.query('ROLLBACK');
     const appended = await written;

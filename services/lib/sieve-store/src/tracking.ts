@@ -83,12 +83,15 @@ export async function recordDuplicatesOf(
   entries: Array<{ accountId: number; id: string; seconds: number }>,
   now: Date = new Date(),
 ): Promise<void> {
-  const unique = [...new Map(entries.map((e) => [`${e.accountId}\u0000${e.id}`, e])).values()];
+  const unique = [...new Map(entries.map((e) => [`${e.accountId}\u0000${e.id}`, e])).values()].sort(
+    (a, b) => a.accountId - b.accountId || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
   if (unique.length === 0) return;
   await db.query(
     `INSERT INTO sieve_tracking (account_id, kind, key, expires_at)
      SELECT e.account_id, 'duplicate', e.id, $4::timestamptz + make_interval(secs => e.seconds)
-     FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS e(account_id, id, seconds)
+     FROM unnest($1::bigint[], $2::text[], $3::float8[]) WITH ORDINALITY AS e(account_id, id, seconds, n)
+     ORDER BY e.n
      ON CONFLICT (account_id, kind, key) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
     [unique.map((e) => e.accountId), unique.map((e) => e.id), unique.map((e) => e.seconds), now],
   );
