@@ -408,6 +408,49 @@ test('spam placement is the default after-script: MX-judged spam to Junk unless 
   assert.equal((await mailbox(keeper, 'Junk')).length, 0);
 });
 
+test("spamtest takes the MX's verdict from the spool envelope when it is there, else from the header", async () => {
+  const accounts = new AccountStore(db.pool);
+  const scorer = (
+    await accounts.create({ address: 'scorer@score.example', password: 'correct horse battery' })
+  ).id;
+  await scripts.put(
+    { id: scorer, domain: 'score.example' },
+    'main',
+    `require ["spamtest", "relational", "comparator-i;ascii-numeric", "fileinto", "mailbox"];
+     if spamtest :value "ge" :comparator "i;ascii-numeric" "5" { fileinto :create "Spammy"; }`,
+  );
+  await scripts.activate({ id: scorer, domain: 'score.example' }, 'main');
+  // The script reads the spam verdict and nothing of the message itself.
+  const { rows } = await db.pool.query('SELECT inputs FROM sieve_scripts WHERE account_id = $1', [scorer]);
+  assert.equal(rows[0].inputs, 16 | 8);
+  const send = async (header: string, envelope?: { spamStatus: string }) => {
+    const { spoolId } = await acceptMessage(db.pool, {
+      mailFrom: 'sender@remote.example',
+      recipients: [{ address: 'scorer@score.example' }],
+      source: 'mx',
+      ...(envelope ? { envelope } : {}),
+      body: [Buffer.from(`Subject: scored\r\n${header}\r\nHello.\r\n`)],
+    });
+    await db.pool.query(`UPDATE spool_recipients SET state = 'local' WHERE spool_id = $1`, [spoolId]);
+    return { spoolId, recipients: [{ rcptIndex: 0, accountId: scorer, mailbox: 'INBOX' }] };
+  };
+  const outcomes = await deliverBatch(deliveryDeps(), [
+    // The MX's verdict in the envelope, none in the header: spam.
+    await send('', { spamStatus: 'Yes, score=20.00 required=5.00' }),
+    // The envelope's verdict wins over a field in the header: clean.
+    await send('X-Spam-Status: Yes, score=20.00 required=5.00\r\n', {
+      spamStatus: 'No, score=0.10 required=5.00',
+    }),
+    // Accepted before the MX kept it in the envelope: the header's first X-Spam-Status.
+    await send(
+      'X-Spam-Status: Yes, score=20.00 required=5.00\r\nX-Spam-Status: No, score=0.00 required=5.00\r\n',
+    ),
+  ]);
+  assert.deepEqual(outcomes, [{ kind: 'ack' }, { kind: 'ack' }, { kind: 'ack' }]);
+  assert.equal((await mailbox(scorer, 'Spammy')).length, 2);
+  assert.equal((await mailbox(scorer, 'INBOX')).length, 1);
+});
+
 test('fileinto :create follows the mailbox-name rule of IMAP CREATE: an empty level is not created, the message is kept', async () => {
   const id = (
     await new AccountStore(db.pool).create({
