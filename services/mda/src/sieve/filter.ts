@@ -20,6 +20,7 @@ import {
   type DuplicateTracker,
   deserializeCompiled,
   evaluateSieveScripts,
+  ParsedMessage,
   SCRIPT_INPUTS,
   type SieveAction,
   type SieveEnvironment,
@@ -411,12 +412,19 @@ export async function filterRecipients(
   // once per account for the batch; what it needs of its message (the spam verdict) once per message.
   const accountRuns = new Map<number, AccountRun>();
   const spamOf = new Map<string, ReturnType<typeof spamTestOf>>();
+  // The message as the scripts read it, parsed once for all its recipients' runs.
+  const parsedOf = new Map<number, ParsedMessage>();
   const runs: Array<{ context: RunContext; result: SieveResult; ms: number }> = [];
   for (const item of filtered) {
     const started = performance.now();
     const account = scripts.get(item.accountId)!;
     const env = read.envelopes.length > 0 ? envelope.get(`${item.spoolId}/${item.rcptIndex}`) : undefined;
     const raw = bodies.get(item.bodyId) ?? EMPTY;
+    let parsed = parsedOf.get(item.bodyId);
+    if (!parsed) {
+      parsed = new ParsedMessage(raw);
+      parsedOf.set(item.bodyId, parsed);
+    }
     let spam = spamOf.get(item.spoolId);
     if (spam === undefined && !spamOf.has(item.spoolId)) {
       spam = spamTestOf(
@@ -443,7 +451,7 @@ export async function filterRecipients(
       }
       const ran = evaluateSieveScripts(
         accountRun.scripts,
-        { raw, size: item.size, envelopeFrom: context.envelopeFrom, envelopeTo: context.envelopeTo },
+        { raw, parsed, size: item.size, envelopeFrom: context.envelopeFrom, envelopeTo: context.envelopeTo },
         new DeliveryEnvironment(batch, account, accountRun.subaddressSeparator, spam),
       );
       result = ran instanceof Promise ? await ran : ran;
