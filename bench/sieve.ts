@@ -125,6 +125,8 @@ const subjects = [
   'Weekly newsletter: what is new',
   'Question about the release',
 ];
+/** The MX's verdict, first in the header and (as the MX stores it since) in the spool envelope. */
+const spamStatus = 'No, score=1.20 required=15.00';
 function messageFor(n: number, to: string): Buffer {
   const list =
     n % 7 === 0 ? 'List-Id: Developers <dev.lists.example>\r\nList-Unsubscribe: <mailto:u@x>\r\n' : '';
@@ -133,7 +135,7 @@ function messageFor(n: number, to: string): Buffer {
     `From: Sender ${n % 13} <sender${n % 13}@remote.example>\r\nTo: <${to}>\r\n` +
     `Subject: ${subjects[n % subjects.length]} #${n}\r\nDate: Sun, 6 Dec 2026 21:00:00 +0000\r\n` +
     `Message-ID: <bench-${n}@remote.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-    `X-Spam-Status: No, score=1.20 required=15.00\r\n${list}\r\n`;
+    `X-Spam-Status: ${spamStatus}\r\n${list}\r\n`;
   const line = 'The quick brown fox jumps over the lazy dog, and then some more words follow here.\r\n';
   return Buffer.from(header + line.repeat(Math.ceil((4096 - header.length) / line.length)));
 }
@@ -238,7 +240,7 @@ async function prepare(mode: Mode, count: number, offset: number) {
         mailFrom: `sender${n % 13}@remote.example`,
         recipients: [{ address: to.address }],
         source: 'mx' as const,
-        envelope: {},
+        envelope: { spamStatus },
         body: messageFor(offset + n, to.address),
       });
     }

@@ -111,13 +111,15 @@ async function readBatchFacts(
         : []),
     ],
   });
-  const { scripts, junk, envelopes, body_ids, body_lengths, body_data, fileinto, ...facts } = rows[0]!;
+  const { scripts, junk, spam_statuses, envelopes, body_ids, body_lengths, body_data, fileinto, ...facts } =
+    rows[0]!;
   if (!recipients) return facts;
   return {
     ...facts,
     filter: {
       scripts: scripts!,
       junk: junk!,
+      spam_statuses: spam_statuses!,
       envelopes: envelopes!,
       body_ids: body_ids!,
       body_lengths: body_lengths!,

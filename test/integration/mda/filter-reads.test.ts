@@ -78,6 +78,10 @@ test('the mailboxes fileinto names, for several accounts in one statement', asyn
     { accountId: a, id: lists.id, specialUse: '\\Junk', name: 'Junk' },
     { accountId: a, id: other.id, name: 'Nowhere' },
     { accountId: b, name: 'Nowhere' },
+    // Another account's id does not stop the special use; a special use nobody has, the name.
+    { accountId: a, id: other.id, specialUse: '\\Junk', name: 'Lists' },
+    { accountId: a, specialUse: '\\Nothing', name: 'Lists' },
+    { accountId: b, id: lists.id, name: 'Lists' },
   ]);
   assert.deepEqual(found[0], { id: lists.id, name: 'Lists' });
   assert.deepEqual(found[1], { id: other.id, name: 'Lists' });
@@ -85,4 +89,7 @@ test('the mailboxes fileinto names, for several accounts in one statement', asyn
   assert.deepEqual(found[3], { id: lists.id, name: 'Lists' });
   assert.equal(found[4], undefined);
   assert.equal(found[5], undefined);
+  assert.equal(found[6]?.name, 'Junk');
+  assert.deepEqual(found[7], { id: lists.id, name: 'Lists' });
+  assert.deepEqual(found[8], { id: other.id, name: 'Lists' });
 });

@@ -75,6 +75,13 @@ describe('rspamd', () => {
     assert.match(await send('clean', 'Just a normal note between friends.'), /^250 /);
     const [inbox] = await waitForMessages(hermod.db.pool, 'alice@example.test', 1, 'INBOX');
     assert.match(inbox?.text ?? '', /^X-Spam-Status: No, score=/m);
+    // The same value in the spool envelope: delivery's spamtest reads it there, not in the header.
+    const status = /^X-Spam-Status: (.*)\r?$/m.exec(inbox?.text ?? '')?.[1];
+    const { rows } = await hermod.db.pool.query(
+      `SELECT 1 FROM spool_messages WHERE source = 'mx' AND envelope->>'spamStatus' = $1`,
+      [status],
+    );
+    assert.equal(rows.length, 1);
   });
 
   test('rspamd down: 451 4.7.1 when fail-closed, accepted unscored when fail-open', async () => {

@@ -54,6 +54,17 @@ async function accepted(to: string, headers: string, from = 'sender@remote.examp
   return spoolId;
 }
 
+/** A new account `name@domain` whose active script is `source`. */
+async function accountWithScript(name: string, domain: string, source: string): Promise<number> {
+  const { id } = await new AccountStore(db.pool).create({
+    address: `${name}@${domain}`,
+    password: 'correct horse battery',
+  });
+  await scripts.put({ id, domain }, 'main', source);
+  await scripts.activate({ id, domain }, 'main');
+  return id;
+}
+
 async function mailbox(accountId: number, name: string) {
   const { rows } = await db.pool.query<{ uid: number; flags: string[] }>(
     `SELECT m.uid, m.flags FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id
@@ -408,6 +419,91 @@ test('spam placement is the default after-script: MX-judged spam to Junk unless 
   assert.equal((await mailbox(keeper, 'Junk')).length, 0);
 });
 
+test("spamtest takes the MX's verdict from the spool envelope when it is there, else from the header", async () => {
+  const scorer = await accountWithScript(
+    'scorer',
+    'score.example',
+    `require ["spamtest", "relational", "comparator-i;ascii-numeric", "fileinto", "mailbox"];
+     if spamtest :value "ge" :comparator "i;ascii-numeric" "5" { fileinto :create "Spammy"; }`,
+  );
+  // The script reads the spam verdict and nothing of the message itself.
+  const { rows } = await db.pool.query('SELECT inputs FROM sieve_scripts WHERE account_id = $1', [scorer]);
+  assert.equal(rows[0].inputs, 16 | 8);
+  const send = async (header: string, envelope?: { spamStatus: string }) => {
+    const { spoolId } = await acceptMessage(db.pool, {
+      mailFrom: 'sender@remote.example',
+      recipients: [{ address: 'scorer@score.example' }],
+      source: 'mx',
+      ...(envelope ? { envelope } : {}),
+      body: [Buffer.from(`Subject: scored\r\n${header}\r\nHello.\r\n`)],
+    });
+    await db.pool.query(`UPDATE spool_recipients SET state = 'local' WHERE spool_id = $1`, [spoolId]);
+    return { spoolId, recipients: [{ rcptIndex: 0, accountId: scorer, mailbox: 'INBOX' }] };
+  };
+  const outcomes = await deliverBatch(deliveryDeps(), [
+    // The MX's verdict in the envelope, none in the header: spam.
+    await send('', { spamStatus: 'Yes, score=20.00 required=5.00' }),
+    // The envelope's verdict wins over a field in the header: clean.
+    await send('X-Spam-Status: Yes, score=20.00 required=5.00\r\n', {
+      spamStatus: 'No, score=0.10 required=5.00',
+    }),
+    // Accepted before the MX kept it in the envelope: the header's first X-Spam-Status.
+    await send(
+      'X-Spam-Status: Yes, score=20.00 required=5.00\r\nX-Spam-Status: No, score=0.00 required=5.00\r\n',
+    ),
+  ]);
+  assert.deepEqual(outcomes, [{ kind: 'ack' }, { kind: 'ack' }, { kind: 'ack' }]);
+  assert.equal((await mailbox(scorer, 'Spammy')).length, 2);
+  assert.equal((await mailbox(scorer, 'INBOX')).length, 1);
+});
+
+test("the recipients of one message share its parse; one's editheader changes only its own copy", async () => {
+  const owner = (name: string, source: string) => accountWithScript(name, 'share.example', source);
+  const editor = await owner(
+    'editor',
+    'require "editheader"; addheader "X-Tag" "edited"; deleteheader "subject";',
+  );
+  const reader = await owner(
+    'reader',
+    'require ["fileinto", "mailbox"]; if allof (header :is "subject" "shared", not exists "x-tag") { fileinto :create "Untouched"; }',
+  );
+  const { spoolId } = await acceptMessage(db.pool, {
+    mailFrom: 'sender@remote.example',
+    recipients: [
+      { address: 'editor@share.example' },
+      { address: 'reader@share.example' },
+      { address: 'reader@share.example' },
+    ],
+    source: 'mx',
+    body: [Buffer.from('Subject: shared\r\nFrom: <a@remote.example>\r\n\r\nHello.\r\n')],
+  });
+  await db.pool.query(`UPDATE spool_recipients SET state = 'local' WHERE spool_id = $1`, [spoolId]);
+  const outcomes = await deliverBatch(deliveryDeps(), [
+    {
+      spoolId,
+      recipients: [
+        { rcptIndex: 0, accountId: editor, mailbox: 'INBOX' },
+        { rcptIndex: 1, accountId: reader, mailbox: 'INBOX' },
+        { rcptIndex: 2, accountId: reader, mailbox: 'INBOX' },
+      ],
+    },
+  ]);
+  assert.deepEqual(outcomes, [{ kind: 'ack' }]);
+  // The reader's runs after the editor's saw the message as received.
+  assert.equal((await mailbox(reader, 'Untouched')).length, 2);
+  const { rows } = await db.pool.query<{ text: string }>(
+    `SELECT convert_from(string_agg(c.data, ''::bytea ORDER BY c.seq), 'UTF8') AS text
+       FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id
+       JOIN message_body_chunks c ON c.body_id = m.body_id
+      WHERE b.account_id = ANY($1) GROUP BY m.mailbox_id, m.uid, b.account_id ORDER BY b.account_id, m.uid`,
+    [[editor, reader]],
+  );
+  assert.equal(rows.length, 3);
+  assert.match(rows[0]!.text, /^X-Tag: edited\r\nFrom:/);
+  assert.match(rows[1]!.text, /^Subject: shared\r\nFrom:/);
+  assert.match(rows[2]!.text, /^Subject: shared\r\nFrom:/);
+});
+
 test('fileinto :create follows the mailbox-name rule of IMAP CREATE: an empty level is not created, the message is kept', async () => {
   const id = (
     await new AccountStore(db.pool).create({
@@ -477,15 +573,7 @@ test("several scripts: a before script's copy stands when the user's script fail
 });
 
 test('a batch reads of each message only what the scripts test, and each script still sees all of it', async () => {
-  const accounts = new AccountStore(db.pool);
-  const owner = async (name: string, source: string) => {
-    const id = (
-      await accounts.create({ address: `${name}@reads.example`, password: 'correct horse battery' })
-    ).id;
-    await scripts.put({ id, domain: 'reads.example' }, 'main', source);
-    await scripts.activate({ id, domain: 'reads.example' }, 'main');
-    return id;
-  };
+  const owner = (name: string, source: string) => accountWithScript(name, 'reads.example', source);
   // Header fields and size only: the header section is read, size is the whole message's.
   const sizer = await owner(
     'sizer',

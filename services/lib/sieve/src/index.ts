@@ -10,6 +10,7 @@ export { compileSieve } from './compile.js';
 export { SIEVE_EXTENSIONS } from './extensions.js';
 export { ALL_SCRIPT_INPUTS, compiledInputs, SCRIPT_INPUTS, withInputs } from './inputs.js';
 export { evaluateSieveScripts, runSieve, runSieveScripts } from './run.js';
+export { ParsedMessage } from './runtime.js';
 export { deserializeCompiled, serializeCompiled } from './serialize.js';
 export type {
   CompiledScript,

@@ -7,7 +7,7 @@ import type { Node } from './core.js';
 import type { CompiledScript } from './types.js';
 
 export const SCRIPT_INPUTS = {
-  /** The header section (header, address, exists, date, duplicate, spamtest, vacation, notify, reject). */
+  /** The header section (header, address, exists, date, duplicate, virustest, vacation, notify, reject). */
   header: 1,
   /** The whole message: body, MIME parts, editheader, redirect (which forwards it). */
   message: 2,
@@ -15,13 +15,23 @@ export const SCRIPT_INPUTS = {
   envelope: 4,
   /** The account's mailboxes (fileinto, mailboxexists, mailboxidexists, specialuse_exists). */
   mailboxes: 8,
+  /**
+   * The spam verdict the host gives (SieveEnvironment.spamScore: spamtest, spamtestplus). A host
+   * that takes it from a header field reads the header section for it only when it has no other
+   * source (mda: the MX's verdict in the spool envelope, else the first X-Spam-Status field).
+   */
+  spam: 16,
 } as const;
 
 /** Every input: what a script of unknown needs (an older compiled form) is given. */
 export const ALL_SCRIPT_INPUTS =
-  SCRIPT_INPUTS.header | SCRIPT_INPUTS.message | SCRIPT_INPUTS.envelope | SCRIPT_INPUTS.mailboxes;
+  SCRIPT_INPUTS.header |
+  SCRIPT_INPUTS.message |
+  SCRIPT_INPUTS.envelope |
+  SCRIPT_INPUTS.mailboxes |
+  SCRIPT_INPUTS.spam;
 
-const { header, message, envelope, mailboxes } = SCRIPT_INPUTS;
+const { header, message, envelope, mailboxes, spam } = SCRIPT_INPUTS;
 
 /**
  * By command or test name. A name not listed (ihave, whose block may use anything, or a test-only
@@ -60,7 +70,7 @@ const byName: Record<string, number> = {
   exists: header,
   date: header,
   duplicate: header,
-  spamtest: header,
+  spamtest: spam,
   virustest: header,
   vacation: header | envelope,
   notify: header | envelope,

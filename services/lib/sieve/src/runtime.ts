@@ -44,57 +44,103 @@ export function utf8ToLatin1(s: string): string {
 
 const NO_FIELDS: readonly HeaderField[] = [];
 
-/** The message as the script sees it; editheader changes it. Text is held as latin1 (one char per byte). */
-export class MessageState {
-  /** The header fields and body, split on first use (a script may read neither: spamtest, envelope). */
+/**
+ * What a message's text parses into: its header fields and body, the fields by name, each field's
+ * value as tests compare it and the address lists in them, each made on first use. A host may make
+ * one per message and hand it to the runs of all its recipients (SieveMessage.parsed), which then
+ * parse the message once: a run only reads it (editheader changes a run's own copy of the fields).
+ */
+export class ParsedMessage {
   private parts: { headers: HeaderField[]; body: string } | undefined;
-  edited = false;
+  private byName: Map<string, HeaderField[]> | undefined;
   private mime: MimePart | undefined;
+  /** Values of fields as tests compare them (headerValue), by field: a function of the field alone. */
+  readonly values = new Map<HeaderField, string>();
   /** Address lists parsed from header values, by value (several address tests read the same From). */
   readonly addressLists = new Map<string, MailAddress[] | null>();
-  constructor(readonly source: SieveMessage) {}
+  constructor(readonly raw: Buffer) {}
   private split(): { headers: HeaderField[]; body: string } {
-    this.parts ??= splitMessage(this.source.raw.toString('latin1'));
+    this.parts ??= splitMessage(this.raw.toString('latin1'));
     return this.parts;
   }
-  get headers(): HeaderField[] {
+  get headers(): readonly HeaderField[] {
     return this.split().headers;
-  }
-  set headers(headers: HeaderField[]) {
-    this.split().headers = headers;
   }
   get body(): string {
     return this.split().body;
   }
-  set body(body: string) {
-    this.split().body = body;
-  }
-  /** The header fields by lowercased name, built on first use and again after an edit (changed). */
-  private byName: Map<string, HeaderField[]> | undefined;
-  private indexed: HeaderField[] | undefined;
-  /** Values of fields as tests compare them (headerValue), once per field for the whole run. */
-  private readonly values = new Map<HeaderField, string>();
   /** The fields named `lname` (lowercase), in order. */
   fieldsNamed(lname: string): readonly HeaderField[] {
-    if (!this.byName || this.indexed !== this.headers) {
-      const byName = new Map<string, HeaderField[]>();
-      for (const h of this.headers) {
-        const n = h.name.toLowerCase();
-        const same = byName.get(n);
-        if (same) same.push(h);
-        else byName.set(n, [h]);
-      }
-      this.byName = byName;
-      this.indexed = this.headers;
+    this.byName ??= fieldsByName(this.headers);
+    return this.byName.get(lname) ?? NO_FIELDS;
+  }
+  root(text: () => string): MimePart {
+    this.mime ??= parseMime(text());
+    return this.mime;
+  }
+}
+
+function fieldsByName(headers: readonly HeaderField[]): Map<string, HeaderField[]> {
+  const byName = new Map<string, HeaderField[]>();
+  for (const h of headers) {
+    const n = h.name.toLowerCase();
+    const same = byName.get(n);
+    if (same) same.push(h);
+    else byName.set(n, [h]);
+  }
+  return byName;
+}
+
+/** The message as the script sees it; editheader changes it. Text is held as latin1 (one char per byte). */
+export class MessageState {
+  /** The message as received, parsed once (shared with other recipients' runs when the host gives it). */
+  private readonly parsed: ParsedMessage;
+  /** This run's own fields and body once editheader changed them; the parse is never changed. */
+  private ownHeaders: HeaderField[] | undefined;
+  private ownBody: string | undefined;
+  edited = false;
+  private mime: MimePart | undefined;
+  /** The own fields by lowercased name, built on first use and again after an edit (changed). */
+  private byName: Map<string, HeaderField[]> | undefined;
+  private indexed: readonly HeaderField[] | undefined;
+  constructor(readonly source: SieveMessage) {
+    this.parsed =
+      source.parsed && source.parsed.raw === source.raw ? source.parsed : new ParsedMessage(source.raw);
+  }
+  /** Address lists parsed from header values, by value. */
+  get addressLists(): Map<string, MailAddress[] | null> {
+    return this.parsed.addressLists;
+  }
+  /** The fields in order; to change them, assign a new list (editheader), then call changed(). */
+  get headers(): readonly HeaderField[] {
+    return this.ownHeaders ?? this.parsed.headers;
+  }
+  set headers(headers: HeaderField[]) {
+    this.ownHeaders = headers;
+  }
+  get body(): string {
+    return this.ownBody ?? this.parsed.body;
+  }
+  set body(body: string) {
+    this.ownBody = body;
+  }
+  /** The fields named `lname` (lowercase), in order. */
+  fieldsNamed(lname: string): readonly HeaderField[] {
+    const headers = this.ownHeaders;
+    if (!headers) return this.parsed.fieldsNamed(lname);
+    if (!this.byName || this.indexed !== headers) {
+      this.byName = fieldsByName(headers);
+      this.indexed = headers;
     }
     return this.byName.get(lname) ?? NO_FIELDS;
   }
   /** A field's value as Sieve compares it (unfolded, encoded words decoded, UTF-8). */
   valueOf(field: HeaderField): string {
-    let v = this.values.get(field);
+    const values = this.parsed.values;
+    let v = values.get(field);
     if (v === undefined) {
       v = headerValue(latin1ToUtf8(field.raw));
-      this.values.set(field, v);
+      values.set(field, v);
     }
     return v;
   }
@@ -107,10 +153,12 @@ export class MessageState {
     return `${this.headers.map((h) => `${h.name}:${h.raw}\r\n`).join('')}\r\n${this.body}`;
   }
   root(): MimePart {
+    if (!this.edited) return this.parsed.root(() => this.text());
     if (!this.mime) this.mime = parseMime(this.text());
     return this.mime;
   }
   changed(): void {
+    this.ownHeaders ??= [...this.parsed.headers];
     this.edited = true;
     this.mime = undefined;
     this.byName = undefined;
@@ -481,7 +529,7 @@ export class Runtime {
   // ---- message access ----------------------------------------------------------------------------------
 
   /** Header fields the test looks at: the message, the current MIME part, or with :anychild all parts. */
-  headerScopes(node: Node): HeaderField[][] {
+  headerScopes(node: Node): Array<readonly HeaderField[]> {
     if (node.tags.mime !== undefined) {
       const base = this.currentPart ?? this.message.root();
       if (node.tags.anychild !== undefined) return flattenParts(base).map((p) => p.headers);
@@ -492,7 +540,7 @@ export class Runtime {
   }
 
   /** Decoded values of the named fields, honouring :index/:last. */
-  headerValues(node: Node, names: readonly string[], scope?: HeaderField[]): string[] {
+  headerValues(node: Node, names: readonly string[], scope?: readonly HeaderField[]): string[] {
     const out: string[] = [];
     const index = typeof node.tags.index === 'number' ? node.tags.index : undefined;
     const last = node.tags.last !== undefined;

@@ -1,5 +1,7 @@
 /** Public types of @hermod/sieve. */
 
+import type { ParsedMessage } from './runtime.js';
+
 /** A compile or runtime error; line and column are 1-based (0 when not tied to a position). */
 export interface SieveError {
   line: number;
@@ -57,6 +59,11 @@ export interface SieveMessage {
   raw: Buffer;
   /** The whole message's size in bytes (the size test) when raw holds only its header; default raw's length. */
   size?: number;
+  /**
+   * The parse of `raw` (`new ParsedMessage(raw)`), for a host that runs the scripts of several
+   * recipients of one message: given to each run, the message is parsed once for all of them.
+   */
+  parsed?: ParsedMessage;
   /** Envelope (RFC 5321) sender; '' for the null sender `<>`. */
   envelopeFrom: string;
   /** Envelope recipient this evaluation is for (the final, possibly subaddressed, address). */

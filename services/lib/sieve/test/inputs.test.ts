@@ -10,7 +10,7 @@ import {
   serializeCompiled,
 } from '../src/index.js';
 
-const { header, message, envelope, mailboxes } = SCRIPT_INPUTS;
+const { header, message, envelope, mailboxes, spam } = SCRIPT_INPUTS;
 
 function inputsOf(source: string, includes: Record<string, string> = {}): number {
   const r = compileSieve(source, { includeResolver: (name) => includes[name] });
@@ -24,7 +24,13 @@ test('a script reads only what its commands and tests look at', () => {
   assert.equal(
     inputsOf(`require ["fileinto", "special-use", "spamtest", "relational", "comparator-i;ascii-numeric"];
       if spamtest :value "ge" :comparator "i;ascii-numeric" "10" { fileinto :specialuse "\\\\Junk" "Junk"; }`),
-    header | mailboxes,
+    spam | mailboxes,
+  );
+  // The verdict is the host's (spamScore): no header section of its own.
+  assert.equal(
+    inputsOf(`require ["spamtestplus", "relational", "comparator-i;ascii-numeric"];
+      if spamtest :percent :value "gt" :comparator "i;ascii-numeric" "50" { discard; }`),
+    spam,
   );
   assert.equal(
     inputsOf(`require ["fileinto", "envelope", "subaddress", "imap4flags"];

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   compileSieve,
   deserializeCompiled,
+  ParsedMessage,
   runSieve,
   runSieveScripts,
   SIEVE_EXTENSIONS,
@@ -244,6 +245,52 @@ deleteheader "subject";`);
   const filed = r.actions[0];
   assert.ok(filed?.kind === 'fileinto' && filed.message);
   assert.match(filed.message.toString(), /^Subject:/m);
+});
+
+test("recipients' runs share one parse of the message; one run's editheader changes only its own message", async () => {
+  const editor = compiled(`require ["editheader", "fileinto", "mime", "imap4flags"];
+addheader "X-Sieve" "seen";
+addheader :last "X-Last" "1";
+deleteheader "subject";
+if not exists "subject" { fileinto "Edited"; }
+if header :mime :type "content-type" "text" { addflag "mime"; }`);
+  const reader = compiled(`require ["fileinto", "imap4flags"];
+if allof (header :contains "subject" "hello", not exists ["x-sieve", "x-last"],
+          address :domain :is "from" "example.org") { fileinto "Seen"; }`);
+  const parsed = new ParsedMessage(Buffer.from(MESSAGE));
+  const shared = (): SieveMessage => ({ ...message(), raw: parsed.raw, parsed });
+  // A parse of another buffer is not used for this one.
+  const other = { ...message(), parsed: new ParsedMessage(Buffer.from('Subject: other\r\n\r\n')) };
+  for (const run of [
+    () => runSieve(reader, shared(), env()),
+    () => runSieve(editor, shared(), env()),
+    () => runSieve(reader, shared(), env()),
+    () => runSieve(reader, other, env()),
+  ]) {
+    const r = await run();
+    assert.deepEqual(r.errors, []);
+  }
+  // The other parse was not used: the run read this message's subject.
+  const viaOther = await runSieve(reader, other, env());
+  assert.deepEqual(
+    viaOther.actions.map((a) => a.kind === 'fileinto' && a.mailbox),
+    ['Seen'],
+  );
+  const alone = await runSieve(editor, message(), env());
+  const edited = await runSieve(editor, shared(), env());
+  assert.deepEqual(edited.actions, alone.actions);
+  assert.equal(edited.modifiedMessage?.toString(), alone.modifiedMessage?.toString());
+  assert.match(edited.modifiedMessage?.toString() ?? '', /^X-Sieve: seen\r\n(.*\r\n)*X-Last: 1\r\n\r\n/);
+  const after = await runSieve(reader, shared(), env());
+  assert.deepEqual(
+    after.actions.map((a) => a.kind === 'fileinto' && a.mailbox),
+    ['Seen'],
+  );
+  assert.equal(after.modifiedMessage, undefined);
+  assert.deepEqual(
+    parsed.headers.map((h) => h.name),
+    ['From', 'To', 'Subject', 'Message-ID', 'List-Id'],
+  );
 });
 
 test('compiled scripts survive serialization', async () => {

@@ -20,6 +20,7 @@ import {
   type DuplicateTracker,
   deserializeCompiled,
   evaluateSieveScripts,
+  ParsedMessage,
   SCRIPT_INPUTS,
   type SieveAction,
   type SieveEnvironment,
@@ -205,6 +206,8 @@ export interface FilterRead {
   scripts: DeliveryScriptDigests[];
   /** The batch's spool messages our MX judged spam (envelope placement junk): spamtest 10. */
   junk: string[];
+  /** The MX's X-Spam-Status value by spool id, where its envelope has it (`spamStatus`, spamTestOf). */
+  spam_statuses: Record<string, string>;
   /** The envelopes of the recipients whose scripts read them (SCRIPT_INPUTS.envelope). */
   envelopes: Array<{ spoolId: string; idx: number; mailFrom: string; address: string }>;
   /** The chunks' bodies and lengths, in order, and the chunks themselves end to end: one bytea
@@ -274,7 +277,11 @@ export const filterReadSql = (p: {
   hints: Parameters<typeof mailboxLookupsSql>[0];
 }): string => `WITH d AS (${deliveryScriptDigestsSql(p.accountIds)}),
      r AS MATERIALIZED (
-       SELECT k.spool_id, k.idx, s.body_id, s.mail_from, s.envelope->>'placement' = 'junk' AS junk, d.inputs
+       SELECT k.spool_id, k.idx, s.body_id, s.mail_from, s.envelope->>'placement' = 'junk' AS junk,
+              s.envelope->>'spamStatus' AS spam_status,
+              -- The spam verdict comes from the envelope when the MX put it there, else from the header.
+              d.inputs | CASE WHEN d.inputs & ${SCRIPT_INPUTS.spam} <> 0 AND s.envelope->>'spamStatus' IS NULL
+                              THEN ${SCRIPT_INPUTS.header} ELSE 0 END AS inputs
        FROM unnest(${p.spoolIds}::uuid[], ${p.rcptIndexes}::int[], ${p.recipientAccounts}::bigint[])
          AS k(spool_id, idx, account_id)
        JOIN spool_messages s ON s.id = k.spool_id
@@ -283,6 +290,9 @@ export const filterReadSql = (p: {
    SELECT
        (SELECT COALESCE(json_agg(d), '[]') FROM d) AS scripts,
        (SELECT COALESCE(array_agg(DISTINCT spool_id), '{}') FROM r WHERE junk) AS junk,
+       (SELECT COALESCE(json_object_agg(spool_id, spam_status), '{}')
+          FROM (SELECT DISTINCT spool_id, spam_status FROM r
+                WHERE spam_status IS NOT NULL AND inputs & ${SCRIPT_INPUTS.spam} <> 0) x) AS spam_statuses,
        (SELECT COALESCE(json_agg(json_build_object('spoolId', r.spool_id, 'idx', r.idx,
                  'mailFrom', r.mail_from, 'address', sr.address)), '[]')
           FROM r JOIN spool_recipients sr ON sr.spool_id = r.spool_id AND sr.rcpt_index = r.idx
@@ -402,15 +412,25 @@ export async function filterRecipients(
   // once per account for the batch; what it needs of its message (the spam verdict) once per message.
   const accountRuns = new Map<number, AccountRun>();
   const spamOf = new Map<string, ReturnType<typeof spamTestOf>>();
+  // The message as the scripts read it, parsed once for all its recipients' runs.
+  const parsedOf = new Map<number, ParsedMessage>();
   const runs: Array<{ context: RunContext; result: SieveResult; ms: number }> = [];
   for (const item of filtered) {
     const started = performance.now();
     const account = scripts.get(item.accountId)!;
     const env = read.envelopes.length > 0 ? envelope.get(`${item.spoolId}/${item.rcptIndex}`) : undefined;
     const raw = bodies.get(item.bodyId) ?? EMPTY;
+    let parsed = parsedOf.get(item.bodyId);
+    if (!parsed) {
+      parsed = new ParsedMessage(raw);
+      parsedOf.set(item.bodyId, parsed);
+    }
     let spam = spamOf.get(item.spoolId);
     if (spam === undefined && !spamOf.has(item.spoolId)) {
-      spam = spamTestOf(firstHeaderValue(raw, 'x-spam-status'), junk.has(item.spoolId));
+      spam = spamTestOf(
+        read.spam_statuses[item.spoolId] ?? firstHeaderValue(raw, 'x-spam-status'),
+        junk.has(item.spoolId),
+      );
       spamOf.set(item.spoolId, spam);
     }
     const context: RunContext = {
@@ -431,7 +451,7 @@ export async function filterRecipients(
       }
       const ran = evaluateSieveScripts(
         accountRun.scripts,
-        { raw, size: item.size, envelopeFrom: context.envelopeFrom, envelopeTo: context.envelopeTo },
+        { raw, parsed, size: item.size, envelopeFrom: context.envelopeFrom, envelopeTo: context.envelopeTo },
         new DeliveryEnvironment(batch, account, accountRun.subaddressSeparator, spam),
       );
       result = ran instanceof Promise ? await ran : ran;

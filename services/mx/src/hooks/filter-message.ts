@@ -30,6 +30,11 @@ export interface FilterVerdict {
   stripped?: Buffer;
   /** A policy rule holds the message in the quarantine (@hermod/quarantine) instead of delivering it. */
   quarantine?: { rule: string; reason: string };
+  /**
+   * The value of the X-Spam-Status field in `headers` (the first of the stored message), when one
+   * was added: kept in the spool envelope too, so that delivery's spamtest needs no header section.
+   */
+  spamStatus?: string;
 }
 
 const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 900);
@@ -47,6 +52,7 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
   let placement: FilterVerdict['placement'] = 'inbox';
   let authResults: { spf: string; dkim: string[]; dmarc: string } | undefined;
   let spamScore: number | undefined;
+  let spamStatus: string | undefined;
 
   if (config.MX_AUTH_CHECKS) {
     let auth: AuthenticationOutcome | undefined;
@@ -108,13 +114,15 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
         deps.metrics.rejections.inc({ reason: 'rspamd-unavailable' });
         throw smtpError(451, '4.7.1', 'Content scanner unavailable, try again later');
       }
-      headers += 'X-Spam-Status: unscored (scanner unavailable)\r\n';
+      spamStatus = 'unscored (scanner unavailable)';
+      headers += `X-Spam-Status: ${spamStatus}\r\n`;
     }
     if (verdict) {
       spamScore = verdict.score;
       const spam = verdict.action !== 'no action';
+      spamStatus = `${spam ? 'Yes' : 'No'}, score=${verdict.score.toFixed(2)} required=${verdict.requiredScore.toFixed(2)}`;
       headers +=
-        `X-Spam-Status: ${spam ? 'Yes' : 'No'}, score=${verdict.score.toFixed(2)} required=${verdict.requiredScore.toFixed(2)}\r\n` +
+        `X-Spam-Status: ${spamStatus}\r\n` +
         `X-Spam-Action: ${verdict.action}\r\n` +
         (verdict.symbols.length > 0 ? `X-Spam-Symbols: ${clean(verdict.symbols.join(', '))}\r\n` : '');
       switch (verdict.action) {
@@ -135,7 +143,8 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
       }
     }
   }
-  if (!deps.policy) return { headers, placement, reasons };
+  if (!deps.policy)
+    return { headers, placement, reasons, ...(spamStatus !== undefined ? { spamStatus } : {}) };
   const policy = await applyPolicyRules(
     deps.policy,
     {
@@ -168,6 +177,7 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
       ? { recipients: { add: policy.add, ...(policy.replace ? { replace: policy.replace } : {}) } }
       : {}),
     ...(policy.stripped ? { stripped: policy.stripped } : {}),
+    ...(spamStatus !== undefined ? { spamStatus } : {}),
     ...(policy.quarantine ? { quarantine: policy.quarantine } : {}),
   };
 }

@@ -80,6 +80,7 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
       if (!verdict) return;
       envelope.placement = verdict.placement;
       if (verdict.folder) envelope.folder = verdict.folder;
+      if (verdict.spamStatus !== undefined) envelope.spamStatus = verdict.spamStatus;
       if (verdict.reasons.length > 0) envelope.filterReasons = verdict.reasons;
     },
     storedBody: (source, verdict, prepared) => {

@@ -63,8 +63,9 @@ export function registerEditheader(reg: Registry): void {
       if (lower !== UNPROTECTABLE && rt.env.editheaderForbidAdd?.includes(lower)) return;
       const raw = ` ${utf8ToLatin1(encodeValue(value))}`;
       const field = { name, raw };
-      if (node.tags.last !== undefined) rt.message.headers.push(field);
-      else rt.message.headers.unshift(field);
+      // A new list: the fields read so far may be the message's parse, shared with other runs.
+      const headers = rt.message.headers;
+      rt.message.headers = node.tags.last !== undefined ? [...headers, field] : [field, ...headers];
       rt.message.changed();
     },
   });
