@@ -356,6 +356,27 @@ test('duplicate: the second copy of a Message-ID is discarded, the first was sto
   assert.equal((await mailbox(id, 'INBOX')).length, 2);
 });
 
+test('duplicate: two copies of a Message-ID in one delivery batch, the second is discarded', async () => {
+  // Two copies of one message arriving together (a list cross-post, two aliases) are delivered in the
+  // same batch: the first copy's id counts as seen for the runs after it, not only for later batches.
+  const id = users.deduper!.id;
+  const before = (await mailbox(id, 'INBOX')).length;
+  const copies = [
+    await accepted('deduper@sieve.example', 'Subject: together 1\nMessage-ID: <together@remote.example>'),
+    await accepted('deduper@sieve.example', 'Subject: together 2\nMessage-ID: <together@remote.example>'),
+  ];
+  const outcomes = await deliverBatch(
+    deliveryDeps(),
+    copies.map((spoolId) => ({ spoolId, recipients: [{ rcptIndex: 0, accountId: id, mailbox: 'INBOX' }] })),
+  );
+  assert.deepEqual(
+    outcomes.map((o) => o.kind),
+    ['ack', 'ack'],
+  );
+  assert.equal((await mailbox(id, 'INBOX')).length, before + 1);
+  assert.match(String((await recipient(copies[1]!)).destination.filtered), /discard/);
+});
+
 test('enotify mailto: a notification to the URI address, the message kept', async () => {
   await activate(
     'notifier',

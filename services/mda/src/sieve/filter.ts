@@ -393,6 +393,7 @@ export async function filterRecipients(
     options,
     logger,
     now,
+    duplicatesRecorded: new Set(),
     known: knownOf,
     mailbox: (key, find) => {
       let found = mailboxes.get(key);
@@ -479,6 +480,7 @@ export async function filterRecipients(
         'sieve script failed; message kept',
       );
     }
+    for (const d of result.duplicates) batch.duplicatesRecorded.add(`${item.accountId}\u0000${d.id}`);
     runs.push({ context, result, ms: performance.now() - started });
   }
   await lookupFileintoTargets(client, runs, mailboxes, prefetched);
@@ -513,6 +515,11 @@ interface BatchContext {
    * already, else a promise of it.
    */
   mailbox(key: string, find: () => Promise<MailboxRef>): MailboxRef | Promise<MailboxRef>;
+  /**
+   * `duplicate` ids (account, NUL, id) the batch's earlier runs will record: a second copy of a
+   * message in the same batch is a duplicate of the first (RFC 7352), though neither is stored yet.
+   */
+  duplicatesRecorded: Set<string>;
 }
 
 /** One account's scripts in the order they run and the environment they run in, for a batch. */
@@ -583,7 +590,9 @@ class DeliveryEnvironment implements SieveEnvironment {
   get duplicateTracker(): DuplicateTracker {
     const { batch, account } = this;
     return {
-      seen: async (id) => (await seenDuplicates(batch.client, account.accountId, [id], batch.now)).has(id),
+      seen: async (id) =>
+        batch.duplicatesRecorded.has(`${account.accountId}\u0000${id}`) ||
+        (await seenDuplicates(batch.client, account.accountId, [id], batch.now)).has(id),
     };
   }
 }
