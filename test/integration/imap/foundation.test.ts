@@ -95,6 +95,34 @@ describe('imap foundation (issue 2): login, select, fetch, store over TLS', () =
     raw.close();
   });
 
+  // RFC 3501 §6.2.3 / RFC 9051 §6.2.3: LOGINDISABLED means the LOGIN command is refused, so it
+  // must not be listed where LOGIN is accepted (found by Dovecot's imaptest: the greeting read
+  // "AUTH=PLAIN ... LOGINDISABLED" over TLS and with plaintext authentication allowed).
+  it('lists LOGINDISABLED only where LOGIN is refused: not over TLS, not when plaintext auth is allowed', async () => {
+    const tls = await RawImapClient.connect(fx.service.imapsPort, true);
+    const tlsGreeting = await tls.readLine();
+    assert.match(tlsGreeting, /AUTH=PLAIN/);
+    assert.doesNotMatch(tlsGreeting, /LOGINDISABLED/);
+    tls.close();
+
+    const upgraded = await RawImapClient.connect(fx.service.imapPort, false);
+    await upgraded.readLine();
+    assert.equal((await upgraded.command('STARTTLS')).status, 'OK');
+    await upgraded.startTls();
+    const caps = await upgraded.command('CAPABILITY');
+    assert.match(caps.untagged[0] ?? '', /AUTH=PLAIN/);
+    assert.doesNotMatch(caps.untagged[0] ?? '', /LOGINDISABLED/);
+    upgraded.close();
+
+    const plain = await fx.startReplica({ IMAP_ALLOW_PLAINTEXT_AUTH: 'true' });
+    const raw = await RawImapClient.connect(plain.imapPort, false);
+    const greeting = await raw.readLine();
+    assert.match(greeting, /AUTH=PLAIN/);
+    assert.doesNotMatch(greeting, /LOGINDISABLED/);
+    assert.equal((await raw.command(`LOGIN bob@example.com "${PASSWORD}"`)).status, 'OK');
+    raw.close();
+  });
+
   it('discards commands pipelined with STARTTLS (no plaintext injection)', async () => {
     const raw = await RawImapClient.connect(fx.service.imapPort, false);
     await raw.readLine();

@@ -356,9 +356,12 @@ export class ImapSession implements CommandContext {
     const canAuth = this.secure || this.deps.allowPlaintextAuth;
     if (this.state === State.NotAuthenticated) {
       if (!this.secure && this.deps.serverTls) caps.push('STARTTLS');
-      if (canAuth) caps.push('AUTH=PLAIN', 'AUTH=LOGIN', 'SASL-IR');
-      if (canAuth && this.deps.loginGuard.acceptsTokens) caps.push('AUTH=OAUTHBEARER', 'AUTH=XOAUTH2');
-      else caps.push('LOGINDISABLED');
+      // LOGINDISABLED only where LOGIN is refused (RFC 9051 §6.2.3), never next to AUTH=PLAIN.
+      if (!canAuth) caps.push('LOGINDISABLED');
+      else {
+        caps.push('AUTH=PLAIN', 'AUTH=LOGIN', 'SASL-IR');
+        if (this.deps.loginGuard.acceptsTokens) caps.push('AUTH=OAUTHBEARER', 'AUTH=XOAUTH2');
+      }
     }
     // Only extensions whose every part is implemented are listed (see docs/imap.md).
     caps.push(
