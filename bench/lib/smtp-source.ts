@@ -11,10 +11,13 @@ export async function smtpSource(options: {
   port: number;
   messages: number;
   sessions: number;
-  bytes: number;
+  /** The size of smtp-source's own message; without `file` only. */
+  bytes?: number;
   from: string;
   to: string;
   reuseConnections?: boolean;
+  /** A message (header and body, LF line ends) to send instead of smtp-source's own of `bytes`. */
+  file?: string;
 }): Promise<LoadResult> {
   const started = process.hrtime.bigint();
   const result = await run(
@@ -24,8 +27,7 @@ export async function smtpSource(options: {
       String(options.sessions),
       '-m',
       String(options.messages),
-      '-l',
-      String(options.bytes),
+      ...(options.file ? ['-F', options.file] : ['-l', String(options.bytes)]),
       ...(options.reuseConnections === false ? [] : ['-d']),
       '-f',
       options.from,
