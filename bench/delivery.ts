@@ -177,14 +177,19 @@ for (let r = 0; r < rounds; r++)
     `${String(r + 1).padStart(5)}  ${f(rates.off[r])} (${f(accepted.off[r])})             ${f(rates.sieve[r])} (${f(accepted.sieve[r])})`,
   );
 console.log(`sieve/off: ${formatRatios(roundRatios(rates.sieve, rates.off))}`);
+const cpuTotal = {} as Record<Mode, number>;
 for (const mode of modes) {
   // Warm rounds (all but the first), as the ratio.
   const warm = cpu[mode].length > 1 ? cpu[mode].slice(1) : cpu[mode];
   const parts = components.map((c) => ({ c, us: median(warm.map((m) => m.get(c) ?? 0)) * 1e6 }));
+  cpuTotal[mode] = parts.reduce((s, p) => s + p.us, 0);
   console.log(
-    `${mode.padEnd(5)} CPU per message (median of warm rounds): ${parts.reduce((s, p) => s + p.us, 0).toFixed(0)} us (${parts.map((p) => `${p.c} ${p.us.toFixed(0)}`).join(', ')})`,
+    `${mode.padEnd(5)} CPU per message (median of warm rounds): ${cpuTotal[mode].toFixed(0)} us (${parts.map((p) => `${p.c} ${p.us.toFixed(0)}`).join(', ')})`,
   );
 }
+// What the rate ratio would be where these processes had the CPUs to themselves and nothing else
+// limited them: the figure the box's other load disturbs least.
+console.log(`CPU per message off/sieve: ${(cpuTotal.off / cpuTotal.sieve).toFixed(2)}`);
 for (const mode of modes)
   console.log(
     `${mode.padEnd(5)} messages by mailbox: ${mailboxes[mode].map((m) => `${m.name} ${m.n}`).join(', ')}`,
