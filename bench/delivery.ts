@@ -4,8 +4,9 @@
 // one is in its mailbox (bench/sieve.ts measures mda's delivery path alone, in process: the strict
 // figure; this one adds what a message costs on its way there: SMTP, the MX's checks, the spool,
 // routing, NATS, job decoding, change events, tracing).
-// Two Hermod platforms (routing, mda, mx, each bundled as the image runs it, their own nats-server,
-// their own database in one PostgreSQL), the same in every way but mda's MDA_SIEVE_ENABLED:
+// Two Hermod platforms as bench/lib/mx-load.ts sets one up (routing, mda, mx, each bundled as the
+// image runs it, the MX's auth checks against DNS on loopback; their own nats-server, their own
+// database in one PostgreSQL), the same in every way but mda's MDA_SIEVE_ENABLED:
 //   off    false: delivery without any filter;
 //   sieve  true: bench/lib/sieve-load.ts's 20-rule personal script active for every recipient
 //          account plus the domain's global before-script (and the default after-script).
@@ -21,15 +22,9 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { AccountStore } from '@hermod/accounts';
 import { SieveScripts } from '@hermod/sieve-store';
-import {
-  DnsTestServer,
-  type HermodPlatform,
-  requireTool,
-  startHermod,
-  testWorkdir,
-} from '@hermod/test/harness';
+import { requireTool, testWorkdir } from '@hermod/test/harness';
 import { numberArg } from './lib/args.js';
-import { serviceCommands } from './lib/bundled-service.js';
+import { type MxUnderLoad, startMxUnderLoad } from './lib/mx-load.js';
 import { cpuByComponent } from './lib/process-cpu.js';
 import { formatRatios, roundRatios } from './lib/round-ratios.js';
 import { beforeScript, messageFor, personalScript } from './lib/sieve-load.js';
@@ -48,12 +43,6 @@ const domain = 'bench.test';
 
 await requireTool('smtp-source', 'apt-get install postfix');
 
-const dns = new DnsTestServer();
-await dns.start();
-dns.set([
-  { type: 'TXT', name: 'client.test', text: 'v=spf1 ip4:127.0.0.1 -all' },
-  { type: 'TXT', name: '_dmarc.client.test', text: 'v=DMARC1; p=quarantine' },
-]);
 // One message file per session: session i always sends message i of the mix to account i.
 const dir = await testWorkdir('delivery-bench');
 const files: string[] = [];
@@ -64,20 +53,15 @@ for (let i = 0; i < sessions; i++) {
   files.push(file);
 }
 
-const services = ['routing', 'mda', 'mx'] as const;
-const commands = await serviceCommands(services);
-const platforms = {} as Record<Mode, HermodPlatform>;
-const stored = (mode: Mode) => async () =>
-  Number(
-    (await platforms[mode].db.pool.query<{ n: string }>('SELECT count(*) AS n FROM deliveries')).rows[0]!.n,
-  );
+const platforms = {} as Record<Mode, MxUnderLoad>;
+const stored = (mode: Mode) => () => platforms[mode].delivered();
 
 /** Every session's messages to its account, at once; resolves when the last 250 came. */
 async function send(mode: Mode, perSession: number): Promise<void> {
   await Promise.all(
     files.map((file, i) =>
       smtpSource({
-        port: platforms[mode].ports.mx,
+        port: platforms[mode].hermod.ports.mx,
         messages: perSession,
         sessions: 1,
         from: 'load@client.test',
@@ -95,22 +79,14 @@ const cpu: Record<Mode, Array<Map<string, number>>> = { off: [], sieve: [] };
 const mailboxes = {} as Record<Mode, Array<{ name: string; n: string }>>;
 try {
   for (const mode of modes) {
-    const hermod = await startHermod({
-      services: [...services],
-      commands,
+    platforms[mode] = await startMxUnderLoad({
+      dmarc: 'v=DMARC1; p=quarantine',
       env: {
-        mx: {
-          DATABASE_POOL_SIZE: '40',
-          MX_DNS_SERVERS: dns.address,
-          MX_AUTH_CHECKS: process.argv.includes('--no-auth') ? 'false' : 'true',
-          MX_RATE_LIMIT_PER_MINUTE: '10000000',
-          MX_MAX_CONNECTIONS_PER_IP: '1000',
-        },
+        mx: process.argv.includes('--no-auth') ? { MX_AUTH_CHECKS: 'false' } : {},
         mda: { MDA_SIEVE_ENABLED: mode === 'sieve' ? 'true' : 'false' },
       },
     });
-    platforms[mode] = hermod;
-    await hermod.addDomain(domain);
+    const { hermod } = platforms[mode];
     const accounts = new AccountStore(hermod.db.pool);
     const scripts = new SieveScripts(hermod.db.pool, {
       maxScriptBytes: 65_536,
@@ -151,7 +127,7 @@ try {
     if (total !== warmUp + messages * rounds)
       throw new Error(`${mode}: ${total} stored, expected ${warmUp + messages * rounds}`);
     mailboxes[mode] = (
-      await platforms[mode].db.pool.query<{ name: string; n: string }>(
+      await platforms[mode].hermod.db.pool.query<{ name: string; n: string }>(
         `SELECT b.name, count(*) AS n FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id
           GROUP BY b.name ORDER BY count(*) DESC, b.name`,
       )
@@ -159,7 +135,6 @@ try {
   }
 } finally {
   for (const mode of modes) await platforms[mode]?.stop();
-  await dns.stop();
 }
 
 const median = (values: number[]) => {
