@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
 import { withTransaction } from '@hermod/db';
 import { appendManyToMailbox, findMailbox, openMailbox, storeFlags, writeBody } from '@hermod/mail-store';
-import { type TestDatabase, testDatabase } from '@hermod/test/harness';
+import { eventually, type TestDatabase, testDatabase } from '@hermod/test/harness';
 
 let db: TestDatabase;
 
@@ -18,6 +18,24 @@ before(async () => {
 after(async () => {
   await db?.close();
 });
+
+/** A new account's INBOX with one message per entry of flags, in that order. */
+async function inboxWith(name: string, flags: string[][]) {
+  const { id: account } = await new AccountStore(db.pool).create({
+    address: `${name}@flags.test`,
+    password: `pw-${name}`,
+  });
+  const inbox = (await findMailbox(db.pool, account, 'INBOX'))!.id;
+  const messages = await withTransaction(db.pool, async (client) => {
+    const body = await writeBody(client, [Buffer.from(`Subject: ${name}\r\n\r\nbody\r\n`)]);
+    return appendManyToMailbox(
+      client,
+      inbox,
+      flags.map((f) => ({ ...body, internalDate: new Date(), flags: f })),
+    );
+  });
+  return { account, inbox, uids: messages.map((m) => m.uid) };
+}
 
 const arrays: string[][] = [
   [],
@@ -157,19 +175,10 @@ test('mailbox_open lists the keywords of every message and nothing else', async 
 // foreign key check). The mailbox's highestmodseq is the changed messages' modseq, for a counted
 // flag and for a keyword that moves no counter, and each STORE takes a higher one.
 test('STORE updates the mailbox row once, highestmodseq and counters together', async () => {
-  const { id: account } = await new AccountStore(db.pool).create({
-    address: 'store-one-write@flags.test',
-    password: 'pw-store-one-write',
-  });
-  const inbox = (await findMailbox(db.pool, account, 'INBOX'))!.id;
-  const [a, b] = await withTransaction(db.pool, async (client) => {
-    const body = await writeBody(client, [Buffer.from('Subject: store\r\n\r\nbody\r\n')]);
-    return appendManyToMailbox(
-      client,
-      inbox,
-      [[], []].map((flags) => ({ ...body, internalDate: new Date(), flags })),
-    );
-  });
+  const {
+    inbox,
+    uids: [a, b],
+  } = await inboxWith('store-one-write', [[], []]);
   const mailbox = async () =>
     (
       await db.pool.query<{ highestmodseq: number; unseen: number; deleted: number }>(
@@ -179,10 +188,10 @@ test('STORE updates the mailbox row once, highestmodseq and counters together', 
     ).rows[0]!;
   let last = (await mailbox()).highestmodseq;
   const cases: Array<[string[], 'add' | 'remove', string[], number, number]> = [
-    [[a!.uid, b!.uid], 'add', ['\\Seen'], 0, 0],
-    [[a!.uid], 'add', ['$Important'], 0, 0],
-    [[b!.uid], 'add', ['\\Deleted', 'Work'], 0, 1],
-    [[a!.uid], 'remove', ['\\Seen'], 1, 1],
+    [[a!, b!], 'add', ['\\Seen'], 0, 0],
+    [[a!], 'add', ['$Important'], 0, 0],
+    [[b!], 'add', ['\\Deleted', 'Work'], 0, 1],
+    [[a!], 'remove', ['\\Seen'], 1, 1],
   ].map(([uids, op, flags, unseen, deleted]) => [
     (uids as number[]).map(String),
     op as 'add' | 'remove',
@@ -209,5 +218,54 @@ test('STORE updates the mailbox row once, highestmodseq and counters together', 
     assert.ok(updates.result.modseq > last, 'a higher modseq per STORE');
     assert.deepEqual(await mailbox(), { highestmodseq: updates.result.modseq, unseen, deleted });
     last = updates.result.modseq;
+  }
+});
+
+// STORE in one statement (migration 099): the mailbox row's lock, and with it the next modseq, is
+// taken by the UPDATE when it forms the first row it changes. A STORE that changes nothing takes no
+// lock (it does not wait for another writer), and one that waited for a writer's lock reads the
+// modseq that writer committed and takes the next.
+test('STORE locks its mailbox only when it changes something, and takes a modseq above the writer it waited for', async () => {
+  const {
+    inbox,
+    uids: [a, b],
+  } = await inboxWith('store-lock', [[], ['\\Seen']]);
+  const holder = await db.pool.connect();
+  const other = await db.pool.connect();
+  try {
+    await holder.query('BEGIN');
+    const first = await storeFlags(holder, inbox, [a!], 'add', ['\\Seen'], true);
+    assert.equal(first.changed.length, 1);
+    // The holder keeps the mailbox row locked until it commits: a STORE that would wait for it
+    // fails after lock_timeout.
+    await other.query("SET lock_timeout = '5s'");
+    const noop = await storeFlags(other, inbox, [b!], 'add', ['\\Seen'], true);
+    assert.deepEqual(noop.changed, []);
+    assert.deepEqual(
+      noop.unchanged.map((m) => [Number(m.uid), m.flags]),
+      [[b!, ['\\Seen']]],
+    );
+    const waiting = storeFlags(other, inbox, [b!], 'remove', ['\\Seen'], true);
+    await eventually('the second STORE waiting for the lock', async () => {
+      const { rows } = await db.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pid = $1',
+        [(other as unknown as { processID: number }).processID],
+      );
+      return rows[0]!.n > 0 ? true : undefined;
+    });
+    await holder.query('COMMIT');
+    const second = await waiting;
+    assert.equal(second.changed.length, 1);
+    assert.equal(second.modseq, first.modseq + 1);
+    const { rows } = await db.pool.query<{ highestmodseq: number }>(
+      'SELECT highestmodseq FROM mailboxes WHERE id = $1',
+      [inbox],
+    );
+    assert.equal(rows[0]!.highestmodseq, second.modseq);
+  } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    await other.query('RESET lock_timeout').catch(() => {});
+    holder.release();
+    other.release();
   }
 });
