@@ -5,8 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
-import { withTransaction } from '@hermod/db';
-import { appendManyToMailbox, findMailbox, openMailbox, storeFlags, writeBody } from '@hermod/mail-store';
+import { type PoolClient, withTransaction } from '@hermod/db';
+import {
+  appendManyToMailbox,
+  expungeMessages,
+  findMailbox,
+  openMailbox,
+  storeFlags,
+  writeBody,
+} from '@hermod/mail-store';
 import { eventually, type TestDatabase, testDatabase } from '@hermod/test/harness';
 
 let db: TestDatabase;
@@ -18,6 +25,18 @@ before(async () => {
 after(async () => {
   await db?.close();
 });
+
+/** Until the client's backend waits for a lock. */
+async function waitingForLock(client: PoolClient, what: string): Promise<void> {
+  const pid = (client as unknown as { processID: number }).processID;
+  await eventually(what, async () => {
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pid = $1',
+      [pid],
+    );
+    return rows[0]!.n > 0 ? true : undefined;
+  });
+}
 
 /** A new account's INBOX with one message per entry of flags, in that order. */
 async function inboxWith(name: string, flags: string[][]) {
@@ -246,13 +265,7 @@ test('STORE locks its mailbox only when it changes something, and takes a modseq
       [[b!, ['\\Seen']]],
     );
     const waiting = storeFlags(other, inbox, [b!], 'remove', ['\\Seen'], true);
-    await eventually('the second STORE waiting for the lock', async () => {
-      const { rows } = await db.pool.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pid = $1',
-        [(other as unknown as { processID: number }).processID],
-      );
-      return rows[0]!.n > 0 ? true : undefined;
-    });
+    await waitingForLock(other, 'the second STORE waiting for the lock');
     await holder.query('COMMIT');
     const second = await waiting;
     assert.equal(second.changed.length, 1);
@@ -268,4 +281,50 @@ test('STORE locks its mailbox only when it changes something, and takes a modseq
     holder.release();
     other.release();
   }
+});
+
+// EXPUNGE by the mailbox's \Deleted count (migration 100): with none, nothing is taken or written;
+// with some, the modseq is taken by an UPDATE that rechecks the count under the mailbox row's lock,
+// so an EXPUNGE that meets a STORE clearing the last \Deleted waits for it and then takes nothing
+// (before, a probe of the messages outside the lock had already decided to take a modseq).
+test('EXPUNGE takes a modseq only while the \\Deleted count, read under the lock, is above zero', async () => {
+  const {
+    inbox,
+    uids: [a, b],
+  } = await inboxWith('expunge-count', [[], ['\\Deleted']]);
+  const highest = async () =>
+    Number(
+      (await db.pool.query<{ m: string }>('SELECT highestmodseq AS m FROM mailboxes WHERE id = $1', [inbox]))
+        .rows[0]!.m,
+    );
+  const holder = await db.pool.connect();
+  const other = await db.pool.connect();
+  try {
+    await holder.query('BEGIN');
+    const store = await storeFlags(holder, inbox, [b!], 'remove', ['\\Deleted']);
+    const expunge = expungeMessages(other, inbox);
+    await waitingForLock(other, 'the EXPUNGE waiting for the STORE');
+    await holder.query('COMMIT');
+    assert.deepEqual(await expunge, { modseq: 0, uids: [] });
+    assert.equal(await highest(), store.modseq, 'nothing removed: no modseq taken');
+  } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    holder.release();
+    other.release();
+  }
+  const marked = await storeFlags(db.pool, inbox, [a!], 'add', ['\\Deleted']);
+  const expunged = await expungeMessages(db.pool, inbox);
+  assert.deepEqual(expunged, { modseq: marked.modseq + 1, uids: [a!] });
+  assert.equal(await highest(), expunged.modseq);
+  assert.deepEqual(await expungeMessages(db.pool, inbox), { modseq: 0, uids: [] });
+  assert.equal(await highest(), expunged.modseq, 'nothing left to remove: no modseq taken');
+  const { rows } = await db.pool.query<{ uid: string; deleted: number }>(
+    `SELECT mm.uid, m.deleted_count AS deleted FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id
+     WHERE mm.mailbox_id = $1`,
+    [inbox],
+  );
+  assert.deepEqual(
+    rows.map((r) => [Number(r.uid), Number(r.deleted)]),
+    [[b!, 0]],
+  );
 });
