@@ -375,6 +375,13 @@ async function printStatements(pool: Pool, name: string): Promise<void> {
   process.stdout.write(
     `${name}\n       calls   exec µs   plan µs  WAL bytes  (per command; nested statements included in their caller)\n`,
   );
+  const all = await pool.query<{ calls: string }>(
+    `SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+       AND query NOT LIKE '%pg_stat_wal%' AND query NOT LIKE '%pg_stat_user_tables%'`,
+  );
+  process.stdout.write(
+    `  statements PostgreSQL ran per command, nested included: ${(Number(all.rows[0]!.calls) / REPEAT).toFixed(2)}\n`,
+  );
   for (const r of rows)
     process.stdout.write(
       `  ${(Number(r.calls) / REPEAT).toFixed(2).padStart(10)} ${((r.exec * 1000) / REPEAT).toFixed(1).padStart(9)} ${((r.plan * 1000) / REPEAT).toFixed(1).padStart(9)} ${(Number(r.wal_bytes) / REPEAT).toFixed(0).padStart(10)}  ${r.query.replace(/\s+/g, ' ').slice(0, 120)}\n`,
