@@ -328,3 +328,36 @@ test('EXPUNGE takes a modseq only while the \\Deleted count, read under the lock
     [[b!, 0]],
   );
 });
+
+// EXPUNGE and UID EXPUNGE read the messages they remove by index (migration 101): the rows of
+// mailbox_messages read in the expunge's transaction do not grow with the mailbox (before, the
+// probe and the DELETE each read all of its messages).
+test('EXPUNGE and UID EXPUNGE read only the messages they remove', async () => {
+  const flags = Array.from({ length: 200 }, (_, i) => (i === 150 || i === 170 ? ['\\Deleted'] : []));
+  const { inbox, uids } = await inboxWith('expunge-index', flags);
+  const rowsRead = async (expunge: (client: PoolClient) => Promise<{ uids: number[] }>) =>
+    withTransaction(db.pool, async (client) => {
+      const read = async () => {
+        const { rows } = await client.query<{ n: string }>(
+          `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n
+           FROM pg_stat_xact_user_tables WHERE relid = 'mailbox_messages'::regclass`,
+        );
+        return Number(rows[0]?.n ?? 0);
+      };
+      const before = await read();
+      const result = await expunge(client);
+      return { removed: result.uids.map(Number), read: (await read()) - before };
+    });
+  const all = await rowsRead((client) => expungeMessages(client, inbox));
+  assert.deepEqual(all.removed, [uids[150], uids[170]]);
+  assert.ok(all.read <= 10, `EXPUNGE read ${all.read} message rows`);
+  const named = await rowsRead((client) => expungeMessages(client, inbox, [uids[10]!, uids[20]!]));
+  assert.deepEqual(named.removed, []);
+  await storeFlags(db.pool, inbox, [uids[20]!], 'add', ['\\Deleted']);
+  const some = await rowsRead((client) => expungeMessages(client, inbox, [uids[10]!, uids[20]!]));
+  assert.deepEqual(some.removed, [uids[20]]);
+  assert.ok(
+    named.read <= 10 && some.read <= 10,
+    `UID EXPUNGE read ${named.read} and ${some.read} message rows`,
+  );
+});
