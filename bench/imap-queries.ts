@@ -227,6 +227,7 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     if (values.show) process.stdout.write(`${name}\n`);
     await run(); // warm caches and prepared statements
     if (values.statements) await db.pool.query('SELECT pg_stat_statements_reset()');
+    const tables0 = values.statements ? await tableWrites(db.pool) : undefined;
     const q0 = queries;
     const w0 = clientWrites;
     const pg0 = preciseCpuOf('postgres');
@@ -242,6 +243,7 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
       pgUs,
     });
     if (values.statements) await printStatements(db.pool, name);
+    if (tables0) await printTableWrites(db.pool, tables0);
   };
 
   await measure('LOGIN + LOGOUT', async () => {
@@ -360,17 +362,74 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
 
 /** The statements PostgreSQL ran since the last reset, the costliest first, per command. */
 async function printStatements(pool: Pool, name: string): Promise<void> {
-  const { rows } = await pool.query<{ calls: string; exec: number; plan: number; query: string }>(
-    `SELECT calls, total_exec_time AS exec, total_plan_time AS plan, query FROM pg_stat_statements
+  const { rows } = await pool.query<{
+    calls: string;
+    exec: number;
+    plan: number;
+    wal_bytes: string;
+    query: string;
+  }>(
+    `SELECT calls, total_exec_time AS exec, total_plan_time AS plan, wal_bytes, query FROM pg_stat_statements
      WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time + total_plan_time DESC LIMIT 60`,
   );
   process.stdout.write(
-    `${name}\n       calls   exec µs   plan µs  (per command; nested statements included in their caller)\n`,
+    `${name}\n       calls   exec µs   plan µs  WAL bytes  (per command; nested statements included in their caller)\n`,
+  );
+  const all = await pool.query<{ calls: string }>(
+    `SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+       AND query NOT LIKE '%pg_stat_wal%' AND query NOT LIKE '%pg_stat_user_tables%'`,
+  );
+  process.stdout.write(
+    `  statements PostgreSQL ran per command, nested included: ${(Number(all.rows[0]!.calls) / REPEAT).toFixed(2)}\n`,
   );
   for (const r of rows)
     process.stdout.write(
-      `  ${(Number(r.calls) / REPEAT).toFixed(2).padStart(10)} ${((r.exec * 1000) / REPEAT).toFixed(1).padStart(9)} ${((r.plan * 1000) / REPEAT).toFixed(1).padStart(9)}  ${r.query.replace(/\s+/g, ' ').slice(0, 120)}\n`,
+      `  ${(Number(r.calls) / REPEAT).toFixed(2).padStart(10)} ${((r.exec * 1000) / REPEAT).toFixed(1).padStart(9)} ${((r.plan * 1000) / REPEAT).toFixed(1).padStart(9)} ${(Number(r.wal_bytes) / REPEAT).toFixed(0).padStart(10)}  ${r.query.replace(/\s+/g, ' ').slice(0, 120)}\n`,
     );
+}
+
+type TableWrites = Map<string, { upd: number; hot: number; ins: number; del: number }> & { wal?: WalStat };
+type WalStat = { records: number; fpi: number; bytes: number };
+
+/** Row writes per table (updates, of which HOT) and the cluster's WAL so far. */
+async function tableWrites(pool: Pool): Promise<TableWrites> {
+  // Backends report their counters to the statistics views at most once a second, and when idle
+  // after a second: wait for the pool's idle backends to report.
+  await new Promise<void>((resolve) => setTimeout(resolve, 1100));
+  const { rows } = await pool.query<{ relname: string; upd: string; hot: string; ins: string; del: string }>(
+    `SELECT relname, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_ins AS ins, n_tup_del AS del
+     FROM pg_stat_user_tables`,
+  );
+  const map: TableWrites = new Map(
+    rows.map((r) => [
+      r.relname,
+      { upd: Number(r.upd), hot: Number(r.hot), ins: Number(r.ins), del: Number(r.del) },
+    ]),
+  );
+  const wal = await pool.query<{ records: string; fpi: string; bytes: string }>(
+    'SELECT wal_records AS records, wal_fpi AS fpi, wal_bytes AS bytes FROM pg_stat_wal',
+  );
+  const w = wal.rows[0];
+  if (w) map.wal = { records: Number(w.records), fpi: Number(w.fpi), bytes: Number(w.bytes) };
+  return map;
+}
+
+async function printTableWrites(pool: Pool, before: TableWrites): Promise<void> {
+  const after = await tableWrites(pool);
+  process.stdout.write('  row writes per command: table  inserts  updates (HOT)  deletes\n');
+  for (const [name, a] of after) {
+    const b = before.get(name) ?? { upd: 0, hot: 0, ins: 0, del: 0 };
+    const d = { upd: a.upd - b.upd, hot: a.hot - b.hot, ins: a.ins - b.ins, del: a.del - b.del };
+    if (d.upd + d.ins + d.del === 0) continue;
+    const f = (n: number) => (n / REPEAT).toFixed(2).padStart(7);
+    process.stdout.write(`    ${name.padEnd(28)} ${f(d.ins)} ${f(d.upd)} (${f(d.hot)}) ${f(d.del)}\n`);
+  }
+  if (before.wal && after.wal) {
+    const f = (n: number) => (n / REPEAT).toFixed(1);
+    process.stdout.write(
+      `  WAL per command: ${f(after.wal.records - before.wal.records)} records, ${f(after.wal.fpi - before.wal.fpi)} full pages, ${f(after.wal.bytes - before.wal.bytes)} bytes\n`,
+    );
+  }
 }
 
 await main();

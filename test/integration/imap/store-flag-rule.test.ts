@@ -5,9 +5,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AccountStore } from '@hermod/accounts';
-import { withTransaction } from '@hermod/db';
-import { appendManyToMailbox, findMailbox, openMailbox, storeFlags, writeBody } from '@hermod/mail-store';
-import { type TestDatabase, testDatabase } from '@hermod/test/harness';
+import { type PoolClient, withTransaction } from '@hermod/db';
+import {
+  appendManyToMailbox,
+  expungeMessages,
+  findMailbox,
+  openMailbox,
+  storeFlags,
+  writeBody,
+} from '@hermod/mail-store';
+import { eventually, type TestDatabase, testDatabase } from '@hermod/test/harness';
 
 let db: TestDatabase;
 
@@ -18,6 +25,36 @@ before(async () => {
 after(async () => {
   await db?.close();
 });
+
+/** Until the client's backend waits for a lock. */
+async function waitingForLock(client: PoolClient, what: string): Promise<void> {
+  const pid = (client as unknown as { processID: number }).processID;
+  await eventually(what, async () => {
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pid = $1',
+      [pid],
+    );
+    return rows[0]!.n > 0 ? true : undefined;
+  });
+}
+
+/** A new account's INBOX with one message per entry of flags, in that order. */
+async function inboxWith(name: string, flags: string[][]) {
+  const { id: account } = await new AccountStore(db.pool).create({
+    address: `${name}@flags.test`,
+    password: `pw-${name}`,
+  });
+  const inbox = (await findMailbox(db.pool, account, 'INBOX'))!.id;
+  const messages = await withTransaction(db.pool, async (client) => {
+    const body = await writeBody(client, [Buffer.from(`Subject: ${name}\r\n\r\nbody\r\n`)]);
+    return appendManyToMailbox(
+      client,
+      inbox,
+      flags.map((f) => ({ ...body, internalDate: new Date(), flags: f })),
+    );
+  });
+  return { account, inbox, uids: messages.map((m) => m.uid) };
+}
 
 const arrays: string[][] = [
   [],
@@ -157,19 +194,10 @@ test('mailbox_open lists the keywords of every message and nothing else', async 
 // foreign key check). The mailbox's highestmodseq is the changed messages' modseq, for a counted
 // flag and for a keyword that moves no counter, and each STORE takes a higher one.
 test('STORE updates the mailbox row once, highestmodseq and counters together', async () => {
-  const { id: account } = await new AccountStore(db.pool).create({
-    address: 'store-one-write@flags.test',
-    password: 'pw-store-one-write',
-  });
-  const inbox = (await findMailbox(db.pool, account, 'INBOX'))!.id;
-  const [a, b] = await withTransaction(db.pool, async (client) => {
-    const body = await writeBody(client, [Buffer.from('Subject: store\r\n\r\nbody\r\n')]);
-    return appendManyToMailbox(
-      client,
-      inbox,
-      [[], []].map((flags) => ({ ...body, internalDate: new Date(), flags })),
-    );
-  });
+  const {
+    inbox,
+    uids: [a, b],
+  } = await inboxWith('store-one-write', [[], []]);
   const mailbox = async () =>
     (
       await db.pool.query<{ highestmodseq: number; unseen: number; deleted: number }>(
@@ -179,10 +207,10 @@ test('STORE updates the mailbox row once, highestmodseq and counters together', 
     ).rows[0]!;
   let last = (await mailbox()).highestmodseq;
   const cases: Array<[string[], 'add' | 'remove', string[], number, number]> = [
-    [[a!.uid, b!.uid], 'add', ['\\Seen'], 0, 0],
-    [[a!.uid], 'add', ['$Important'], 0, 0],
-    [[b!.uid], 'add', ['\\Deleted', 'Work'], 0, 1],
-    [[a!.uid], 'remove', ['\\Seen'], 1, 1],
+    [[a!, b!], 'add', ['\\Seen'], 0, 0],
+    [[a!], 'add', ['$Important'], 0, 0],
+    [[b!], 'add', ['\\Deleted', 'Work'], 0, 1],
+    [[a!], 'remove', ['\\Seen'], 1, 1],
   ].map(([uids, op, flags, unseen, deleted]) => [
     (uids as number[]).map(String),
     op as 'add' | 'remove',
@@ -210,4 +238,126 @@ test('STORE updates the mailbox row once, highestmodseq and counters together', 
     assert.deepEqual(await mailbox(), { highestmodseq: updates.result.modseq, unseen, deleted });
     last = updates.result.modseq;
   }
+});
+
+// STORE in one statement (migration 099): the mailbox row's lock, and with it the next modseq, is
+// taken by the UPDATE when it forms the first row it changes. A STORE that changes nothing takes no
+// lock (it does not wait for another writer), and one that waited for a writer's lock reads the
+// modseq that writer committed and takes the next.
+test('STORE locks its mailbox only when it changes something, and takes a modseq above the writer it waited for', async () => {
+  const {
+    inbox,
+    uids: [a, b],
+  } = await inboxWith('store-lock', [[], ['\\Seen']]);
+  const holder = await db.pool.connect();
+  const other = await db.pool.connect();
+  try {
+    await holder.query('BEGIN');
+    const first = await storeFlags(holder, inbox, [a!], 'add', ['\\Seen'], true);
+    assert.equal(first.changed.length, 1);
+    // The holder keeps the mailbox row locked until it commits: a STORE that would wait for it
+    // fails after lock_timeout.
+    await other.query("SET lock_timeout = '5s'");
+    const noop = await storeFlags(other, inbox, [b!], 'add', ['\\Seen'], true);
+    assert.deepEqual(noop.changed, []);
+    assert.deepEqual(
+      noop.unchanged.map((m) => [Number(m.uid), m.flags]),
+      [[b!, ['\\Seen']]],
+    );
+    const waiting = storeFlags(other, inbox, [b!], 'remove', ['\\Seen'], true);
+    await waitingForLock(other, 'the second STORE waiting for the lock');
+    await holder.query('COMMIT');
+    const second = await waiting;
+    assert.equal(second.changed.length, 1);
+    assert.equal(second.modseq, first.modseq + 1);
+    const { rows } = await db.pool.query<{ highestmodseq: number }>(
+      'SELECT highestmodseq FROM mailboxes WHERE id = $1',
+      [inbox],
+    );
+    assert.equal(rows[0]!.highestmodseq, second.modseq);
+  } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    await other.query('RESET lock_timeout').catch(() => {});
+    holder.release();
+    other.release();
+  }
+});
+
+// EXPUNGE by the mailbox's \Deleted count (migration 100): with none, nothing is taken or written;
+// with some, the modseq is taken by an UPDATE that rechecks the count under the mailbox row's lock,
+// so an EXPUNGE that meets a STORE clearing the last \Deleted waits for it and then takes nothing
+// (before, a probe of the messages outside the lock had already decided to take a modseq).
+test('EXPUNGE takes a modseq only while the \\Deleted count, read under the lock, is above zero', async () => {
+  const {
+    inbox,
+    uids: [a, b],
+  } = await inboxWith('expunge-count', [[], ['\\Deleted']]);
+  const highest = async () =>
+    Number(
+      (await db.pool.query<{ m: string }>('SELECT highestmodseq AS m FROM mailboxes WHERE id = $1', [inbox]))
+        .rows[0]!.m,
+    );
+  const holder = await db.pool.connect();
+  const other = await db.pool.connect();
+  try {
+    await holder.query('BEGIN');
+    const store = await storeFlags(holder, inbox, [b!], 'remove', ['\\Deleted']);
+    const expunge = expungeMessages(other, inbox);
+    await waitingForLock(other, 'the EXPUNGE waiting for the STORE');
+    await holder.query('COMMIT');
+    assert.deepEqual(await expunge, { modseq: 0, uids: [] });
+    assert.equal(await highest(), store.modseq, 'nothing removed: no modseq taken');
+  } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    holder.release();
+    other.release();
+  }
+  const marked = await storeFlags(db.pool, inbox, [a!], 'add', ['\\Deleted']);
+  const expunged = await expungeMessages(db.pool, inbox);
+  assert.deepEqual(expunged, { modseq: marked.modseq + 1, uids: [a!] });
+  assert.equal(await highest(), expunged.modseq);
+  assert.deepEqual(await expungeMessages(db.pool, inbox), { modseq: 0, uids: [] });
+  assert.equal(await highest(), expunged.modseq, 'nothing left to remove: no modseq taken');
+  const { rows } = await db.pool.query<{ uid: string; deleted: number }>(
+    `SELECT mm.uid, m.deleted_count AS deleted FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id
+     WHERE mm.mailbox_id = $1`,
+    [inbox],
+  );
+  assert.deepEqual(
+    rows.map((r) => [Number(r.uid), Number(r.deleted)]),
+    [[b!, 0]],
+  );
+});
+
+// EXPUNGE and UID EXPUNGE read the messages they remove by index (migration 101): the rows of
+// mailbox_messages read in the expunge's transaction do not grow with the mailbox (before, the
+// probe and the DELETE each read all of its messages).
+test('EXPUNGE and UID EXPUNGE read only the messages they remove', async () => {
+  const flags = Array.from({ length: 200 }, (_, i) => (i === 150 || i === 170 ? ['\\Deleted'] : []));
+  const { inbox, uids } = await inboxWith('expunge-index', flags);
+  const rowsRead = async (expunge: (client: PoolClient) => Promise<{ uids: number[] }>) =>
+    withTransaction(db.pool, async (client) => {
+      const read = async () => {
+        const { rows } = await client.query<{ n: string }>(
+          `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n
+           FROM pg_stat_xact_user_tables WHERE relid = 'mailbox_messages'::regclass`,
+        );
+        return Number(rows[0]?.n ?? 0);
+      };
+      const before = await read();
+      const result = await expunge(client);
+      return { removed: result.uids.map(Number), read: (await read()) - before };
+    });
+  const all = await rowsRead((client) => expungeMessages(client, inbox));
+  assert.deepEqual(all.removed, [uids[150], uids[170]]);
+  assert.ok(all.read <= 10, `EXPUNGE read ${all.read} message rows`);
+  const named = await rowsRead((client) => expungeMessages(client, inbox, [uids[10]!, uids[20]!]));
+  assert.deepEqual(named.removed, []);
+  await storeFlags(db.pool, inbox, [uids[20]!], 'add', ['\\Deleted']);
+  const some = await rowsRead((client) => expungeMessages(client, inbox, [uids[10]!, uids[20]!]));
+  assert.deepEqual(some.removed, [uids[20]]);
+  assert.ok(
+    named.read <= 10 && some.read <= 10,
+    `UID EXPUNGE read ${named.read} and ${some.read} message rows`,
+  );
 });

@@ -169,10 +169,11 @@ export interface FlagUpdate {
 }
 
 /**
- * The one flag-update rule (imap_update_flags, migration 011): flags kept sorted and distinct; when
- * nothing would change no modseq is taken, so a no-op STORE leaves CONDSTORE state alone (RFC 7162
- * 3.1.3); otherwise the changed messages share the mailbox's next modseq. One statement: run on the
- * pool it is autocommitted (one round trip), on a client it joins the caller's transaction.
+ * The one flag-update rule (imap_store_flags, migrations 011 and 099): flags kept sorted and
+ * distinct; when nothing would change no modseq is taken, so a no-op STORE leaves CONDSTORE state
+ * alone (RFC 7162 3.1.3); otherwise the changed messages share the mailbox's next modseq. One
+ * statement: run on the pool it is autocommitted (one round trip), on a client it joins the caller's
+ * transaction. With reportUnchanged, the named messages it left alone come back too, with their flags.
  */
 export async function storeFlags(
   db: Db,
@@ -182,25 +183,16 @@ export async function storeFlags(
   flags: string[],
   reportUnchanged = false,
 ): Promise<FlagUpdate> {
-  if (reportUnchanged) {
-    // imap_store_flags (migration 081): the same rule, and the untouched messages' flags too.
-    const { rows } = await db.query<{ uid: number; flags: string[]; modseq: number; changed: boolean }>({
-      name: 'mail-store-store-flags',
-      text: 'SELECT uid, flags, modseq, changed FROM imap_store_flags($1, $2::bigint[], $3, $4::text[])',
-      values: [mailboxId, uids, operation, flags],
-    });
-    const changed = rows.filter((r) => r.changed).map(({ uid, flags, modseq }) => ({ uid, flags, modseq }));
-    const unchanged = rows
-      .filter((r) => !r.changed)
-      .map(({ uid, flags, modseq }) => ({ uid, flags, modseq }));
-    return { modseq: changed[0]?.modseq ?? 0, changed, unchanged, modified: [] };
-  }
-  const { rows } = await db.query<{ uid: number; flags: string[]; modseq: number }>({
-    name: 'mail-store-update-flags',
-    text: 'SELECT uid, flags, modseq FROM imap_update_flags($1, $2::bigint[], $3, $4::text[])',
-    values: [mailboxId, uids, operation, flags],
+  const { rows } = await db.query<{ uid: number; flags: string[]; modseq: number; changed: boolean }>({
+    name: 'mail-store-store-flags',
+    text: 'SELECT uid, flags, modseq, changed FROM imap_store_flags($1, $2::bigint[], $3, $4::text[], $5)',
+    values: [mailboxId, uids, operation, flags, reportUnchanged],
   });
-  return { modseq: rows[0]?.modseq ?? 0, changed: rows, unchanged: [], modified: [] };
+  const changed: FlagUpdate['changed'] = [];
+  const unchanged: FlagUpdate['unchanged'] = [];
+  for (const { uid, flags, modseq, changed: isChanged } of rows)
+    (isChanged ? changed : unchanged).push({ uid, flags, modseq });
+  return { modseq: changed[0]?.modseq ?? 0, changed, unchanged, modified: [] };
 }
 
 /**
