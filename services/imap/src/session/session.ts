@@ -351,6 +351,10 @@ export class ImapSession implements CommandContext {
     return this.transport.writeAsync(data);
   }
 
+  drained(): Promise<void> {
+    return this.transport.drained();
+  }
+
   capabilities(): string[] {
     const caps = ['IMAP4rev1', 'IMAP4rev2'];
     const canAuth = this.secure || this.deps.allowPlaintextAuth;
