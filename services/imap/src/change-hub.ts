@@ -16,6 +16,8 @@ export interface ChangeListener {
  */
 export class ChangeHub implements ChangePublisher {
   private readonly listeners = new Map<number, Set<ChangeListener>>();
+  /** Changes of this turn of the event loop, delivered and published together at its end. */
+  private queued: MailboxChangeEvent[] = [];
 
   constructor(
     private readonly nats: NatsConnection | undefined,
@@ -52,16 +54,28 @@ export class ChangeHub implements ChangePublisher {
     if (set?.size === 0) this.listeners.delete(accountId);
   }
 
+  /**
+   * Deferred to the end of this turn of the event loop, so the session that made the change has
+   * recorded it as its own before hearing of it; the changes of one turn (several sessions' answers
+   * from PostgreSQL arrive together under load) then share one immediate and one write to NATS.
+   */
   publish(event: MailboxChangeEvent): void {
-    // Deferred, so the session that made the change has recorded it as its own before hearing of it.
-    setImmediate(() => this.deliver(event));
-    if (!this.nats || this.nats.isClosed()) return;
-    try {
-      this.nats.publish(mailboxEventSubject(event.accountId), JSON.stringify(event));
-    } catch (error) {
-      this.logger.warn({ err: error }, 'could not publish mailbox event');
-    }
+    if (this.queued.push(event) === 1) setImmediate(this.flushQueued);
   }
+
+  private readonly flushQueued = () => {
+    const events = this.queued;
+    this.queued = [];
+    for (const event of events) this.deliver(event);
+    if (!this.nats || this.nats.isClosed()) return;
+    for (const event of events) {
+      try {
+        this.nats.publish(mailboxEventSubject(event.accountId), JSON.stringify(event));
+      } catch (error) {
+        this.logger.warn({ err: error }, 'could not publish mailbox event');
+      }
+    }
+  };
 
   private deliver(event: MailboxChangeEvent): void {
     for (const listener of this.listeners.get(event.accountId) ?? []) {

@@ -287,7 +287,7 @@ export async function runFetch(session: CommandContext, args: FetchArgs, byUid: 
       } else if (args.changedSince === undefined && uidOnlyItems) {
         // Expunged by another session but not yet reported to this one: the UID is still known from
         // this session's view, so it is answered (RFC 2180 4.1.1) and the client can map the message.
-        await session.writeAsync(`* ${session.fetchHead(seq, uid)} (UID ${uid})\r\n`);
+        await send(session, `* ${session.fetchHead(seq, uid)} (UID ${uid})\r\n`);
       }
     }
   }
@@ -363,9 +363,9 @@ async function writeMessage(
       const label = `BINARY${section}${item.partial ? `<${item.partial.start}>` : ''}`;
       // literal8 only when the bytes need it (NUL), as RFC 3516 4.2 allows.
       line += `${sep()}${label} ${bytes.includes(0) ? '~' : ''}{${bytes.length}}\r\n`;
-      await session.writeAsync(line);
+      await send(session, line);
       line = '';
-      await session.writeAsync(bytes);
+      await send(session, bytes);
       continue;
     }
     const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
@@ -375,11 +375,26 @@ async function writeMessage(
       continue;
     }
     line += `${sep()}${label} {${content.length}}\r\n`;
-    await session.writeAsync(line);
+    const head = send(session, line);
+    if (head) await head;
     line = '';
-    for await (const chunk of content.chunks) await session.writeAsync(withoutNul(chunk));
+    if (Array.isArray(content.chunks)) {
+      for (const chunk of content.chunks) {
+        const wait = send(session, withoutNul(chunk));
+        if (wait) await wait;
+      }
+    } else for await (const chunk of content.chunks) await send(session, withoutNul(chunk));
   }
-  await session.writeAsync(`${line})\r\n`);
+  const wait = send(session, `${line})\r\n`);
+  if (wait) await wait;
+}
+
+/**
+ * Writes, and when the client is slow (write() answered false) gives what to wait for: FETCH writes
+ * many pieces, and most are taken at once, so awaiting nothing then saves a promise per piece.
+ */
+function send(session: CommandContext, data: string | Buffer): Promise<void> | undefined {
+  return session.write(data) ? undefined : session.drained();
 }
 
 function simpleValue(
@@ -431,11 +446,11 @@ async function sectionContent(
   // Within the top-level header: served from the backend's header cache.
   const bodyStart = structure?.root.bodyStart;
   const inRootHeader = bodyStart !== undefined && range.end <= bodyStart;
-  const rootHeader = async () =>
-    (await session.backend.rootHeader(meta.bodyId, bodyStart!, meta.chunkSize)).subarray(
-      range.start,
-      range.end,
-    );
+  const rootHeader = (): Buffer | Promise<Buffer> => {
+    const cut = (header: Buffer) => header.subarray(range.start, range.end);
+    const hit = session.backend.cachedRootHeader(meta.bodyId, bodyStart!);
+    return hit ? cut(hit) : session.backend.rootHeader(meta.bodyId, bodyStart!, meta.chunkSize).then(cut);
+  };
   if (range.filter) {
     const header = inRootHeader
       ? await rootHeader()
@@ -462,6 +477,9 @@ async function sectionContent(
     return { length: bytes.length, chunks: [bytes] };
   }
   const whole = start === 0 && end === meta.size;
+  // A body in memory is sent as it is, without an async iteration over it.
+  const cached = whole ? session.backend.cachedBody(meta.bodyId) : undefined;
+  if (cached && cached.length === end) return { length: end, chunks: [cached] };
   return {
     length: end - start,
     chunks: whole

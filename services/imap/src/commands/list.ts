@@ -71,6 +71,12 @@ async function runList(session: CommandContext, options: ListOptions) {
   const subscribed = new Set(subscriptions);
   // The hierarchy: mailboxes and the parents that only exist as a prefix of one (\NonExistent).
   const tree = new Set(mailboxes.flatMap((m) => withParents(m.name)));
+  // Names with something below them, found once (asking per name would be quadratic in mailboxes).
+  const parents = new Set<string>();
+  for (const name of tree) {
+    const cut = name.lastIndexOf(SEPARATOR);
+    if (cut >= 0) parents.add(name.slice(0, cut));
+  }
   // Subscription selections also see subscribed names without a mailbox, and their parents.
   const bySubscription = options.subscribedOnly || options.lsub;
   const names = new Set(tree);
@@ -100,7 +106,7 @@ async function runList(session: CommandContext, options: ListOptions) {
     if (options.specialUseOnly && !box?.specialUse) continue;
     const attributes: string[] = [];
     if (!box) attributes.push(options.lsub || isSharedLevel(name) ? '\\Noselect' : '\\NonExistent');
-    if (!options.lsub) attributes.push(below(tree, name).length > 0 ? '\\HasChildren' : '\\HasNoChildren');
+    if (!options.lsub) attributes.push(parents.has(name) ? '\\HasChildren' : '\\HasNoChildren');
     if (subscribed.has(name) && options.returnSubscribed && !options.lsub) attributes.push('\\Subscribed');
     if (box?.specialUse && !options.lsub) attributes.push(box.specialUse);
     const extended = childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';

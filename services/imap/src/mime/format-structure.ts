@@ -13,7 +13,36 @@ function addressList(addresses: EnvelopeAddress[]): string {
   return `(${addresses.map((a) => `(${nstring(a.name)} ${nstring(a.route ?? null)} ${nstring(a.mailbox)} ${nstring(a.host)})`).join('')})`;
 }
 
+/**
+ * The formatted text of the envelopes and structures FETCH asked for, per parsed object: a cached
+ * structure never changes, so its text is built once and lives as long as the structure does (the
+ * backend's structure cache holds it); a FETCH of a list view then costs a lookup per message.
+ */
+const envelopeTexts = new WeakMap<Envelope, string>();
+const bodyTexts = new WeakMap<MimeNode, string>();
+const bodyStructureTexts = new WeakMap<MimeNode, string>();
+
 export function formatEnvelope(e: Envelope): string {
+  let text = envelopeTexts.get(e);
+  if (text === undefined) {
+    text = envelopeText(e);
+    envelopeTexts.set(e, text);
+  }
+  return text;
+}
+
+/** BODY (extensible = false) or BODYSTRUCTURE (extensible = true), RFC 3501 7.4.2. */
+export function formatBodyStructure(node: MimeNode, extensible: boolean): string {
+  const texts = extensible ? bodyStructureTexts : bodyTexts;
+  let text = texts.get(node);
+  if (text === undefined) {
+    text = bodyStructureText(node, extensible);
+    texts.set(node, text);
+  }
+  return text;
+}
+
+function envelopeText(e: Envelope): string {
   return `(${[
     nstring(e.date),
     nstring(e.subject),
@@ -28,8 +57,7 @@ export function formatEnvelope(e: Envelope): string {
   ].join(' ')})`;
 }
 
-/** BODY (extensible = false) or BODYSTRUCTURE (extensible = true), RFC 3501 7.4.2. */
-export function formatBodyStructure(node: MimeNode, extensible: boolean): string {
+function bodyStructureText(node: MimeNode, extensible: boolean): string {
   const extension = () => {
     const disposition = node.disposition
       ? `(${imapString(node.disposition.value.toUpperCase())} ${paramList(node.disposition.params)})`
@@ -38,7 +66,7 @@ export function formatBodyStructure(node: MimeNode, extensible: boolean): string
     return [disposition, language, nstring(node.location)];
   };
   if (node.children) {
-    const parts = node.children.map((c) => formatBodyStructure(c, extensible)).join('');
+    const parts = node.children.map((c) => bodyStructureText(c, extensible)).join('');
     const fields = [upperOrString(node.subtype)];
     if (extensible) fields.push(paramList(node.params), ...extension());
     return `(${parts} ${fields.join(' ')})`;
@@ -55,8 +83,8 @@ export function formatBodyStructure(node: MimeNode, extensible: boolean): string
   ];
   if (node.message) {
     fields.push(
-      formatEnvelope(node.message.envelope!),
-      formatBodyStructure(node.message, extensible),
+      envelopeText(node.message.envelope!),
+      bodyStructureText(node.message, extensible),
       String(node.lines),
     );
   } else if (node.type === 'text') {

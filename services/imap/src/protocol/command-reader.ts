@@ -84,7 +84,8 @@ export class CommandReader {
       this.line.push(piece);
       this.lineLength += piece.length;
       if (lf < 0) break;
-      let text = Buffer.concat(this.line, this.lineLength);
+      // A line that arrived in one piece is used as it is (a view of the socket's buffer, as literals are).
+      let text = this.line.length === 1 ? piece : Buffer.concat(this.line, this.lineLength);
       this.line = [];
       this.lineLength = 0;
       if (text.length > 0 && text[text.length - 1] === 0x0d) text = text.subarray(0, text.length - 1);

@@ -104,6 +104,8 @@ export interface CommandContext {
   write(data: Chunk): boolean;
   /** Writes with backpressure. */
   writeAsync(data: Chunk): Promise<void>;
+  /** After a write() that answered false: resolves once the client has taken what waits. */
+  drained(): Promise<void>;
   /** A continuation line (AUTHENTICATE, IDLE's DONE), or null when the client went away. */
   readLine(): Promise<string | null>;
   startTls(): Promise<void>;

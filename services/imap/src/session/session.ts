@@ -186,14 +186,14 @@ export class ImapSession implements CommandContext {
       maxLiteralsPerCommand: 1000,
     });
     return {
-      push: (data) =>
-        reader.push(data).flatMap((event) => {
-          if (event.type === 'continue') {
-            this.write('+ Ready for literal data\r\n');
-            return [];
-          }
-          return [event.type === 'command' ? event.command : event.error];
-        }),
+      push: (data) => {
+        const inputs: Array<RawCommand | ImapProtocolError> = [];
+        for (const event of reader.push(data)) {
+          if (event.type === 'continue') this.write('+ Ready for literal data\r\n');
+          else inputs.push(event.type === 'command' ? event.command : event.error);
+        }
+        return inputs;
+      },
     };
   }
 
@@ -349,6 +349,10 @@ export class ImapSession implements CommandContext {
   /** Writes with backpressure: waits for the socket to drain before the caller sends more. */
   writeAsync(data: Chunk): Promise<void> {
     return this.transport.writeAsync(data);
+  }
+
+  drained(): Promise<void> {
+    return this.transport.drained();
   }
 
   capabilities(): string[] {

@@ -597,6 +597,11 @@ export class MailBackend {
     if (slice.length > 0) yield slice;
   }
 
+  /** The whole body when it is in memory (no promise to wait for: FETCH asks per message). */
+  cachedBody(bodyId: number): Buffer | undefined {
+    return this.bodies.get(bodyId);
+  }
+
   /** The parsed structure when it is in memory (no promise to wait for: FETCH asks per message). */
   cachedStructure(bodyId: number): CachedStructure | undefined {
     return this.structures.get(bodyId);
@@ -621,15 +626,23 @@ export class MailBackend {
     return structure;
   }
 
+  /** rootHeader's answer when it is in memory (no promise to wait for: FETCH asks per message). */
+  cachedRootHeader(bodyId: number, end: number): Buffer | undefined {
+    const hit = this.headers.get(bodyId);
+    if (hit && hit.length === end) return hit;
+    const whole = this.bodies.get(bodyId);
+    if (whole && whole.length >= end) return whole.subarray(0, end);
+    return undefined;
+  }
+
   /**
    * The top-level header of a body (bytes 0..end, end being the body's bodyStart). Bodies never
    * change, so headers up to 64 KiB are kept (16 MiB in all, oldest out first).
    */
   async rootHeader(bodyId: number, end: number, chunkSize?: number): Promise<Buffer> {
+    const cached = this.cachedRootHeader(bodyId, end);
+    if (cached) return cached;
     const hit = this.headers.get(bodyId);
-    if (hit && hit.length === end) return hit;
-    const whole = this.bodies.get(bodyId);
-    if (whole && whole.length >= end) return whole.subarray(0, end);
     const chunks: Buffer[] = [];
     for await (const chunk of readBodyRange(this.pool, bodyId, 0, end, chunkSize)) chunks.push(chunk);
     const header = Buffer.concat(chunks);

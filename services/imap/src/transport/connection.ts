@@ -196,6 +196,15 @@ export class Connection<T> {
   /** Writes with backpressure: waits for the socket to drain (or close) before the caller sends more. */
   async writeAsync(data: string | Buffer): Promise<void> {
     if (this.write(data) || this.ended) return;
+    await this.drained();
+  }
+
+  /**
+   * After a write() that answered false: resolves once the socket has drained (or closed), so a
+   * caller that writes much (FETCH) waits only when it must, without a promise per write.
+   */
+  async drained(): Promise<void> {
+    if (this.ended) return;
     // A held (corked) socket drains only once uncorked.
     this.uncork();
     const target = this.deflater ?? this.socket;
