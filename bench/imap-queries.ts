@@ -2,6 +2,8 @@
 // process on a pool whose every query is counted, driven by a plain client over loopback. Counting
 // round trips (and this process's CPU per command) instead of timing keeps the figures meaningful
 // on a loaded machine. Usage: node --import tsx bench/imap-queries.ts [--messages 100] [--repeat 20]
+// Steady state under churn: --soak 240 --sample 20 [--statements] [--reindex-at 130].
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -31,10 +33,19 @@ const { values } = parseArgs({
     statements: { type: 'boolean', default: false },
     // Measures only the commands whose name contains this text.
     only: { type: 'string', default: '' },
+    // Steady state under the mix's churn: runs only the mix round for this many seconds on one
+    // database, printing PostgreSQL's CPU per command, dead rows, vacuums and sizes every --sample seconds.
+    soak: { type: 'string', default: '0' },
+    sample: { type: 'string', default: '30' },
+    // With --soak: after this many seconds, REINDEX and VACUUM the mix's tables once (0: never),
+    // to tell what vacuum leaves behind (index pages) from the rest.
+    'reindex-at': { type: 'string', default: '0' },
   },
 });
 const MESSAGES = Number(values.messages);
 const REPEAT = Number(values.repeat);
+const SOAK_S = Number(values.soak);
+const SAMPLE_S = Number(values.sample);
 const PASSWORD = 'bench-password-1';
 /** Commands in one round of the bench mix (below). */
 const MIX_COMMANDS = 21;
@@ -118,13 +129,13 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true }).catch(() => {});
   };
   try {
-    await measureAll(db);
+    await measureAll(db, cluster.pid);
   } finally {
     await stop();
   }
 }
 
-async function measureAll(db: { pool: Pool }): Promise<void> {
+async function measureAll(db: { pool: Pool }, clusterPid: number | undefined): Promise<void> {
   const accounts = new AccountStore(db.pool);
   const account = await accounts.create({ address: 'bench@example.com', password: PASSWORD });
   await withTransaction(db.pool, async (client) => {
@@ -223,7 +234,7 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
 
   const rows: Array<{ name: string; queries: number; writes: number; cpuUs: number; pgUs: number }> = [];
   const measure = async (name: string, run: () => Promise<unknown>) => {
-    if (!name.includes(values.only)) return;
+    if (!name.includes(values.only) || SOAK_S > 0) return;
     if (values.show) process.stdout.write(`${name}\n`);
     await run(); // warm caches and prepared statements
     if (values.statements) await db.pool.query('SELECT pg_stat_statements_reset()');
@@ -335,7 +346,7 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     return (seed >>> 8) % n;
   };
-  await measure(`bench imap mix, one round (${MIX_COMMANDS} commands)`, async () => {
+  const mixRound = async () => {
     await expect('LIST "" "*"');
     await expect('STATUS INBOX (MESSAGES UNSEEN UIDNEXT)');
     await expect('SELECT INBOX');
@@ -350,7 +361,9 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
     await expect('APPEND INBOX (\\Seen)', message(10_000 + random(1000)));
     await expect('STORE 1 +FLAGS.SILENT (\\Deleted)');
     await expect('EXPUNGE');
-  });
+  };
+  if (SOAK_S > 0) await soak(db.pool, mixRound, clusterPid);
+  else await measure(`bench imap mix, one round (${MIX_COMMANDS} commands)`, mixRound);
 
   process.stdout.write(`round trips to PostgreSQL per command (${MESSAGES} messages, ${REPEAT} runs each)\n`);
   process.stdout.write(`${'command'.padEnd(52)} queries  writes  CPU µs: imap+client  PostgreSQL\n`);
@@ -360,6 +373,85 @@ async function measureAll(db: { pool: Pool }): Promise<void> {
       `${r.name.padEnd(52)} ${r.queries.toFixed(1).padStart(7)}  ${(Number.isNaN(r.writes) ? '-' : r.writes.toFixed(1)).padStart(6)}  ${us(r.cpuUs).padStart(16)}  ${us(r.pgUs).padStart(10)}\n`,
     );
   server.close();
+}
+
+/** Tables the mix writes, and what --soak samples of them. */
+const SOAK_TABLES = [
+  'mailbox_messages',
+  'mailboxes',
+  'mailbox_expunges',
+  'message_bodies',
+  'message_body_chunks',
+];
+
+/**
+ * Runs the mix round for --soak seconds and prints, every --sample seconds, PostgreSQL's CPU per
+ * command in that window (its backends, plus the autovacuum workers the postmaster reaped), and per
+ * table the dead rows, updates (HOT), autovacuums and the size of the table and of its indexes.
+ */
+async function soak(pool: Pool, round: () => Promise<void>, clusterPid: number | undefined): Promise<void> {
+  // Exited children (autovacuum workers) count in the postmaster's cutime + cstime, in clock ticks.
+  const reaped = () => {
+    if (!clusterPid) return 0;
+    const stat = readFileSync(`/proc/${clusterPid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / 100;
+  };
+  const cpu = () => preciseCpuOf('postgres') + reaped();
+  const started = Date.now();
+  let rounds = 0;
+  let last = { at: started, rounds: 0, cpu: cpu() };
+  process.stdout.write(
+    `soak: the mix round for ${SOAK_S} s; per window: rounds, PostgreSQL CPU µs per command; per table: dead rows, ` +
+      'updates (HOT), autovacuums, table kB, indexes kB\n',
+  );
+  let reindexAt = Number(values['reindex-at']) * 1000 || Number.POSITIVE_INFINITY;
+  while (Date.now() - started < SOAK_S * 1000) {
+    if (Date.now() - started >= reindexAt) {
+      reindexAt = Number.POSITIVE_INFINITY;
+      for (const table of SOAK_TABLES) await pool.query(`REINDEX TABLE ${table}`);
+      await pool.query(`VACUUM ${SOAK_TABLES.join(', ')}`);
+      process.stdout.write('      reindexed and vacuumed\n');
+    }
+    await round();
+    rounds++;
+    if (Date.now() - last.at < SAMPLE_S * 1000) continue;
+    const now = { at: Date.now(), rounds, cpu: cpu() };
+    const perCommand = ((now.cpu - last.cpu) * 1e6) / ((now.rounds - last.rounds) * MIX_COMMANDS);
+    const { rows } = await pool.query<{
+      relname: string;
+      dead: string;
+      upd: string;
+      hot: string;
+      av: string;
+      heap: string;
+      idx: string;
+    }>(
+      `SELECT relname, n_dead_tup AS dead, n_tup_upd AS upd, n_tup_hot_upd AS hot, autovacuum_count AS av,
+              pg_relation_size(relid) / 1024 AS heap, pg_indexes_size(relid) / 1024 AS idx
+       FROM pg_stat_user_tables WHERE relname = ANY($1) ORDER BY relname`,
+      [SOAK_TABLES],
+    );
+    const tables = rows
+      .map((r) => `${r.relname} ${r.dead} ${r.upd} (${r.hot}) av${r.av} ${r.heap}/${r.idx}kB`)
+      .join('; ');
+    process.stdout.write(
+      `${((now.at - started) / 1000).toFixed(0).padStart(5)} s ${String(now.rounds - last.rounds).padStart(5)} rounds ${perCommand.toFixed(0).padStart(5)} µs/cmd | ${tables}\n`,
+    );
+    if (values.statements) {
+      // Which statements' execution time moved in this window (µs per round).
+      const top = await pool.query<{ exec: number; calls: string; query: string }>(
+        `SELECT total_exec_time AS exec, calls, query FROM pg_stat_statements
+         WHERE query NOT LIKE '%pg_stat%' ORDER BY total_exec_time DESC LIMIT 6`,
+      );
+      for (const r of top.rows)
+        process.stdout.write(
+          `        ${((r.exec * 1000) / (now.rounds - last.rounds)).toFixed(1).padStart(8)} µs/round ${(Number(r.calls) / (now.rounds - last.rounds)).toFixed(2).padStart(6)} calls  ${r.query.replace(/\s+/g, ' ').slice(0, 100)}\n`,
+        );
+      await pool.query('SELECT pg_stat_statements_reset()');
+    }
+    last = now;
+  }
 }
 
 /** The statements PostgreSQL ran since the last reset, the costliest first, per command. */
