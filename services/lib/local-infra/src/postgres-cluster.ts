@@ -124,8 +124,6 @@ export class PostgresCluster {
       shared_buffers: '128MB',
       // What docs/operations.md recommends for production: a 1-minute nap lets a busy mailbox table
       // collect tens of thousands of dead rows between vacuums (docs/performance.md, IMAP steady state).
-      autovacuum_naptime: '10s',
-      autovacuum_vacuum_cost_limit: '1000',
       ...this.options.settings,
     };
     const args = ['-D', this.options.dataDir, '-p', String(this.options.port)];
