@@ -25,6 +25,8 @@ export async function startMxUnderLoad(options: {
   dmarc: string;
   /** Added to each service's environment. */
   env: Partial<Record<'mx' | 'mda', Record<string, string>>>;
+  /** Called once the platform has started and after each restart, before the warm-up (CPU pinning). */
+  afterStart?: () => void;
 }): Promise<MxUnderLoad> {
   const dns = new DnsTestServer();
   await dns.start();
@@ -49,6 +51,7 @@ export async function startMxUnderLoad(options: {
   });
   await hermod.addDomain('bench.test');
   await new AccountStore(hermod.db.pool).create({ address: MX_LOAD.to, password: 'bench-password' });
+  options.afterStart?.();
   const delivered = async () =>
     Number((await hermod.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM deliveries')).rows[0]!.n);
   const load = (n: number) => smtpSource({ port: hermod.ports.mx, messages: n, ...MX_LOAD });
@@ -63,6 +66,7 @@ export async function startMxUnderLoad(options: {
         Object.assign(proc.options.env, settings);
         await proc.start(60_000);
       }
+      options.afterStart?.();
       // Warm-up, not measured: the JIT compiles the hot paths (of these settings) first.
       const before = await delivered();
       await load(warmUp);

@@ -56,7 +56,9 @@ function statFields(pid: string): string[] | undefined {
 }
 
 /** Every live process below `root` that belongs to a component, with its stat fields. */
-function componentProcesses(root: number): Array<{ pid: string; component: string; fields: string[] }> {
+export function componentProcesses(
+  root: number,
+): Array<{ pid: string; component: string; fields: string[] }> {
   const stats = new Map<string, string[]>();
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     const fields = statFields(pid);
