@@ -124,7 +124,6 @@ export class ClamdSession {
 }
 
 const INSTREAM = Buffer.from('zINSTREAM\0');
-const TERMINATOR = Buffer.alloc(4);
 /** Chunks are sent once this much is queued (and at the end): 64 KiB, one socket write. */
 const FLUSH_BYTES = 64 * 1024;
 
@@ -143,7 +142,7 @@ export class ClamdStream {
   /** clamd answered (before the end: it does so when StreamMaxLength is passed). */
   answered = false;
   private timer: NodeJS.Timeout | undefined;
-  /** Length-prefixed chunks not yet written, and their size. */
+  /** Chunks not yet written, and their size. */
   private queued: Buffer[] = [];
   private queuedBytes = 0;
   private commandSent = false;
@@ -186,18 +185,21 @@ export class ClamdStream {
   }
 
   /**
-   * Queues one chunk; the queue goes to clamd once it holds FLUSH_BYTES (then this resolves when
-   * the socket can take more, or at once after a failure). A small message thus goes out in one
-   * system call at its end, command and terminator included.
+   * Queues one chunk; the queue goes to clamd once it holds FLUSH_BYTES. Returns a promise only when
+   * the socket is full (it resolves when the socket can take more, or at once after a failure), so
+   * the common chunk costs its caller no promise. A small message thus goes out in one system call
+   * at its end, command and terminator included.
    */
-  async write(chunk: Buffer): Promise<void> {
+  write(chunk: Buffer): Promise<void> | undefined {
     if (this.failure || this.finished || this.answered || chunk.length === 0 || this.socket.destroyed) return;
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(chunk.length);
-    this.queued.push(length, chunk);
+    this.queued.push(chunk);
     this.queuedBytes += chunk.length;
-    if (this.queuedBytes < FLUSH_BYTES) return;
-    if (this.flush()) return;
+    if (this.queuedBytes < FLUSH_BYTES || this.flush()) return;
+    return this.drained();
+  }
+
+  /** Resolves when the socket can take more, clamd answered or failed, or after timeoutMs (a failure). */
+  private async drained(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.socket.once('drain', resolve)),
@@ -215,25 +217,32 @@ export class ClamdStream {
     clearTimeout(timer);
   }
 
-  /** Writes the queue (the command before the first bytes) in one system call; false when the socket is full. */
-  private flush(): boolean {
-    this.socket.cork();
-    if (!this.commandSent) this.socket.write(INSTREAM);
+  /**
+   * Writes the queue in one buffer and one system call: the command before the first chunk, each
+   * chunk after its 4-byte big-endian length, and the zero-length terminator when `last`. One copy
+   * of at most FLUSH_BYTES plus a chunk costs less than a length buffer per chunk and a vectored
+   * write of them all. False when the socket is full.
+   */
+  private flush(last = false): boolean {
+    const command = this.commandSent ? 0 : INSTREAM.length;
+    const out = Buffer.allocUnsafe(command + this.queuedBytes + 4 * this.queued.length + (last ? 4 : 0));
+    let at = command > 0 ? INSTREAM.copy(out, 0) : 0;
+    for (const chunk of this.queued) {
+      at = out.writeUInt32BE(chunk.length, at);
+      at += chunk.copy(out, at);
+    }
+    if (last) out.writeUInt32BE(0, at);
     this.commandSent = true;
-    let more = true;
-    for (const buffer of this.queued) more = this.socket.write(buffer);
-    this.socket.uncork();
     this.queued = [];
     this.queuedBytes = 0;
-    return more;
+    return this.socket.write(out);
   }
 
   /** Sends the rest and the terminator, and waits for clamd's verdict. */
   async end(): Promise<ClamdReply> {
     if (!this.finished && !this.failure && !this.answered && !this.socket.destroyed) {
       this.finished = true;
-      this.queued.push(TERMINATOR);
-      this.flush();
+      this.flush(true);
     }
     if (!this.failure && !this.answered && !this.timer)
       this.timer = setTimeout(

@@ -175,9 +175,9 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
     // The scan sees each chunk as it is spooled (while the client is still sending).
     const sink = scan
       ? {
-          write: async (chunk: Buffer) => {
-            await scan.write(chunk);
-            await body.write(chunk);
+          write: (chunk: Buffer) => {
+            const scanning = scan.write(chunk);
+            return scanning ? scanning.then(() => body.write(chunk)) : body.write(chunk);
           },
         }
       : body;

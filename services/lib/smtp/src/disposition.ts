@@ -52,7 +52,8 @@ export interface QuarantineRequest {
  * again (for a scan that could not stream).
  */
 export interface BodyScan {
-  write(chunk: Buffer): Promise<void>;
+  /** Takes a chunk; a promise only when the scanner makes the message wait (undefined: taken at once). */
+  write(chunk: Buffer): Promise<void> | undefined;
   disposition(source: () => AsyncIterable<Buffer>): Promise<Disposition>;
   abort(): void;
 }
