@@ -439,9 +439,21 @@ export function decodePartBody(part: MimePart): string {
   // them byte by byte through the iterator, the most of this function's time for a 4 KiB text).
   if (cte === 'base64') bytes = Buffer.from(part.body.replace(/\s+/g, ''), 'base64');
   else if (cte === 'quoted-printable') bytes = decodeQuotedPrintable(part.body);
-  else bytes = Buffer.from(part.body, 'latin1');
+  else {
+    // ASCII text in an ASCII-compatible charset is its own decoding: no bytes, no new string.
+    if (ASCII_TEXT.test(part.body) && ASCII_IDENTITY.has(decoderEncoding(part.params.charset ?? 'utf-8')))
+      return part.body;
+    bytes = Buffer.from(part.body, 'latin1');
+  }
   return decodeCharset(bytes, part.params.charset ?? 'utf-8');
 }
+
+const ASCII_TEXT = /^[\x00-\x7f]*$/;
+/** Decoders (WHATWG names) that map every byte 0x00-0x7F to the same code point. */
+const ASCII_IDENTITY = new Set(['utf-8', 'windows-1252']);
+/** The encoding decodeCharset uses for a charset label (utf-8 for unknown labels, as it does). */
+const decoderEncoding = (charset: string): string =>
+  (decoder(charset || 'utf-8') ?? decoder('utf-8')!).encoding;
 
 /** All parts in depth-first order. */
 export function flattenParts(root: MimePart): MimePart[] {
