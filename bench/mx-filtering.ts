@@ -108,6 +108,22 @@ const histogram = async (name: string): Promise<{ sum: number; count: number }> 
     );
   return { sum: value('sum'), count: value('count') };
 };
+/**
+ * Commits so far: mx's group commits (observations of its commit-write phase) and mda's delivery
+ * batches. Per message they split PostgreSQL's writing transactions between the two writers.
+ */
+const commits = async (): Promise<{ mx: number; mda: number }> => {
+  const read = async (service: 'mx' | 'mda', pattern: RegExp) => {
+    const text = await (
+      await fetch(`http://127.0.0.1:${hermod.services.get(service)!.options.opsPort}/metrics`)
+    ).text();
+    return [...text.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
+  };
+  return {
+    mx: await read('mx', /^hermod_mx_phase_seconds_count\{[^}]*phase="commit-write"[^}]*\} (\d+)/gm),
+    mda: await read('mda', /^hermod_mda_batches_total(?:\{[^}]*\})? (\d+)/gm),
+  };
+};
 /** Mean milliseconds per observation between two readings of a histogram. */
 const meanMs = (a: { sum: number; count: number }, b: { sum: number; count: number }) =>
   b.count > a.count ? ((b.sum - a.sum) / (b.count - a.count)) * 1000 : Number.NaN;
@@ -142,6 +158,8 @@ const results: Array<{
   acceptMs: number;
   verdictMs: number;
   pg: { writes: number; walBytes: number };
+  /** Commits per message: mx's group commits, mda's delivery batches. */
+  commits: { mx: number; mda: number };
   /** The platform's CPU (all but clamd) over the round's time: how busy the mx stack's CPUs were. */
   platformBusy: number;
 }> = [];
@@ -159,6 +177,7 @@ try {
       const acceptBefore = await histogram('hermod_mx_accept_seconds');
       const verdictBefore = await histogram('hermod_malware_scan_seconds');
       const pgBefore = await pgCounters();
+      const commitsBefore = await commits();
       const started = process.hrtime.bigint();
       const r = await load(messages);
       const acceptMs = meanMs(acceptBefore, await histogram('hermod_mx_accept_seconds'));
@@ -182,6 +201,10 @@ try {
         acceptMs,
         verdictMs,
         pg: await pgPerMessage(pgBefore, messages),
+        commits: await commits().then((c) => ({
+          mx: (c.mx - commitsBefore.mx) / messages,
+          mda: (c.mda - commitsBefore.mda) / messages,
+        })),
         platformBusy: platformSeconds / seconds,
       });
     }
@@ -206,15 +229,15 @@ console.log(
     : 'not pinned: every process shares all CPUs (--clamd-cpu N gives clamd a CPU of its own)',
 );
 console.log(
-  'round  mode       accepted msg/s  scanned  accept ms  verdict wait ms  pg writes/msg  WAL B/msg  platform CPUs busy  CPU s per 1,000 messages (to the mailbox)',
+  'round  mode       accepted msg/s  scanned  accept ms  verdict wait ms  pg writes/msg (mx, mda)  WAL B/msg  platform CPUs busy  CPU s per 1,000 messages (to the mailbox)',
 );
 const ms = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(1)).padStart(9);
 for (const r of results)
   console.log(
-    `${String(r.round).padStart(5)}  ${r.mode.padEnd(9)}  ${f(r.accept)}         ${String(r.scanned).padStart(7)}  ${ms(r.acceptMs)}  ${ms(r.verdictMs).padStart(15)}  ${r.pg.writes.toFixed(2).padStart(13)}  ${r.pg.walBytes.toFixed(0).padStart(9)}  ${r.platformBusy.toFixed(2).padStart(18)}  ${r.cpu}`,
+    `${String(r.round).padStart(5)}  ${r.mode.padEnd(9)}  ${f(r.accept)}         ${String(r.scanned).padStart(7)}  ${ms(r.acceptMs)}  ${ms(r.verdictMs).padStart(15)}  ${`${r.pg.writes.toFixed(2)} (${r.commits.mx.toFixed(2)}, ${r.commits.mda.toFixed(2)})`.padStart(22)}  ${r.pg.walBytes.toFixed(0).padStart(9)}  ${r.platformBusy.toFixed(2).padStart(18)}  ${r.cpu}`,
   );
 console.log(
-  "accept ms: mean from the start of DATA to the 250; verdict wait: mean from the end of the message to clamd's verdict; pg writes: PostgreSQL's writing transactions (group commits) per message; platform CPUs busy: CPU seconds of all but clamd over the round's seconds",
+  "accept ms: mean from the start of DATA to the 250; verdict wait: mean from the end of the message to clamd's verdict; pg writes: PostgreSQL's writing transactions per message (mx's group commits and mda's delivery batches per message in brackets); platform CPUs busy: CPU seconds of all but clamd over the round's seconds",
 );
 const rates = (mode: Mode) => results.filter((r) => r.mode === mode).map((r) => r.accept);
 const best = (mode: Mode) => Math.max(...rates(mode));
