@@ -44,7 +44,9 @@ function pin(pid: string | number, cpus: string): boolean {
 
 /** Pins the bench itself and every process below it that the plan names. */
 export function applyCpuPlan(plan: CpuPlan, root: number = process.pid): void {
-  pin(root, plan.bench);
+  // The bench itself cannot have ended: a failure here is taskset missing or refused.
+  if (!pin(root, plan.bench))
+    throw new Error(`taskset -a -p -c ${plan.bench} ${root} failed (util-linux's taskset needed)`);
   for (const { pid, component } of componentProcesses(root)) {
     const cpus = plan.components[component];
     if (cpus !== undefined) pin(pid, cpus);
