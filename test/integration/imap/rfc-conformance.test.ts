@@ -233,6 +233,57 @@ describe('imap responses by the RFC grammar', () => {
     assert.deepEqual((await raw.command('SORT (CC) UTF-8 ALL')).untagged, ['* SORT 2 1']);
   });
 
+  // Found by imaptest-style comparison with Dovecot: an address without a domain (or without a
+  // local part) must not look like group syntax, which RFC 3501 7.4.2 gives to a NIL host.
+  it('ENVELOPE: an address with no domain or no mailbox is never sent as a group start or end (RFC 3501 7.4.2)', async () => {
+    const box = 'Hostless';
+    const raw = await connect();
+    await raw.command(`CREATE ${box}`);
+    await fx.deliver(
+      id,
+      crlf([
+        'From: user@',
+        'To: Mb <mb>',
+        'Cc: <>',
+        'Bcc: grp: x, y@z.org;',
+        'Reply-To: @x.org',
+        'Subject: hostless',
+        '',
+        'x',
+        '',
+      ]),
+      { mailbox: box },
+    );
+    await raw.command(`EXAMINE ${box}`);
+    const env = (await raw.command('FETCH 1 (ENVELOPE)')).untagged[0]!;
+    const expected = [
+      '((NIL NIL "user" "MISSING_DOMAIN"))',
+      '((NIL NIL "user" "MISSING_DOMAIN"))',
+      '((NIL NIL "MISSING_MAILBOX" "x.org"))',
+      '(("Mb" NIL "mb" "MISSING_DOMAIN"))',
+      '((NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN"))',
+      '((NIL NIL "grp" NIL)(NIL NIL "x" "MISSING_DOMAIN")(NIL NIL "y" "z.org")(NIL NIL NIL NIL))',
+    ];
+    assert.equal(env, `* 1 FETCH (ENVELOPE (NIL "hostless" ${expected.join(' ')} NIL NIL))`);
+  });
+
+  // RFC 3501 4.5: NIL is the absence of a string, so a string whose value is NIL is sent quoted
+  // (found with imaptest's nil script against a mailbox of that name; Dovecot quotes it too).
+  it('a mailbox or header field named NIL is sent as the string "NIL", never the atom NIL (RFC 3501 4.5)', async () => {
+    const raw = await connect();
+    assert.equal((await raw.command('CREATE NIL')).status, 'OK');
+    assert.equal((await raw.command('SUBSCRIBE NIL')).status, 'OK');
+    assert.deepEqual((await raw.command('LIST "" NIL')).untagged, ['* LIST (\\HasNoChildren) "/" "NIL"']);
+    assert.deepEqual((await raw.command('LSUB "" NIL')).untagged, ['* LSUB () "/" "NIL"']);
+    assert.deepEqual((await raw.command('STATUS NIL (MESSAGES)')).untagged, ['* STATUS "NIL" (MESSAGES 0)']);
+    await fx.deliver(id, crlf(['Subject: nil', 'NIL: field', '', 'x', '']), { mailbox: 'NIL' });
+    await raw.command('EXAMINE NIL');
+    const fetch = await raw.command('FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT NIL)])');
+    assert.deepEqual(fetch.untagged, [
+      '* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT "NIL")] {28}\r\nSubject: nil\r\nNIL: field\r\n\r\n)',
+    ]);
+  });
+
   it('THREAD: REFERENCES merges by subject only as RFC 5256 step 5 says; threads ordered by sent date, ties by mailbox order', async () => {
     const box = 'Threads';
     const raw = await connect();
