@@ -267,6 +267,49 @@ describe('imap responses by the RFC grammar', () => {
     assert.equal(env, `* 1 FETCH (ENVELOPE (NIL "hostless" ${expected.join(' ')} NIL NIL))`);
   });
 
+  // The CRLF before a boundary belongs to the boundary (RFC 2046 5.1.1), so a part's last line often
+  // has no line end of its own. Dovecot (the reference the compliance suite is written against)
+  // counts the line ends; a count one higher for each such part was found comparing the two.
+  it('BODYSTRUCTURE size in text lines counts line ends: a last line without CRLF adds none (RFC 3501 7.4.2, RFC 2046 5.1.1)', async () => {
+    const box = 'LineCounts';
+    const raw = await connect();
+    await raw.command(`CREATE ${box}`);
+    const body = crlf([
+      'Subject: lines',
+      'Content-Type: multipart/mixed; boundary=z',
+      '',
+      '--z',
+      '',
+      'one',
+      'two',
+      '--z',
+      'Content-Type: message/rfc822',
+      '',
+      'Subject: inner',
+      '',
+      'no end--z',
+      '--z--',
+      '',
+    ]);
+    const r = await raw.command(`APPEND ${box} {${body.length}+}\r\n${body}`);
+    assert.equal(r.status, 'OK', r.tagged);
+    const tail = 'tail';
+    const single = `Subject: single\r\n\r\nfirst\r\n${tail}`;
+    assert.equal((await raw.command(`APPEND ${box} {${single.length}+}\r\n${single}`)).status, 'OK');
+    await raw.command(`EXAMINE ${box}`);
+    const structure = await raw.command('FETCH 1:2 (BODYSTRUCTURE)');
+    // Part 1 is "one\r\ntwo" (1 line end); the message/rfc822 is "Subject: inner\r\n\r\nno end--z" (2).
+    assert.match(
+      structure.untagged[0]!,
+      /^\* 1 FETCH \(BODYSTRUCTURE \(\("TEXT" "PLAIN" \("CHARSET" "us-ascii"\) NIL NIL "7BIT" 8 1 /,
+    );
+    assert.match(structure.untagged[0]!, /"7BIT" 9 0 NIL NIL NIL NIL\) 2 NIL NIL NIL NIL\)/);
+    assert.match(
+      structure.untagged[1]!,
+      /^\* 2 FETCH \(BODYSTRUCTURE \("TEXT" "PLAIN" \("CHARSET" "us-ascii"\) NIL NIL "7BIT" 11 1 /,
+    );
+  });
+
   // RFC 3501 4.5: NIL is the absence of a string, so a string whose value is NIL is sent quoted
   // (found with imaptest's nil script against a mailbox of that name; Dovecot quotes it too).
   it('a mailbox or header field named NIL is sent as the string "NIL", never the atom NIL (RFC 3501 4.5)', async () => {
