@@ -310,6 +310,62 @@ describe('imap responses by the RFC grammar', () => {
     );
   });
 
+  // RFC 3501 6.4.4: "[MIME-IMB] content transfer encodings, and [MIME-HDRS] strings in
+  // [RFC-822]/[MIME-IMB] headers, MUST be decoded before comparing text in a [CHARSET] other than
+  // US-ASCII." Found comparing with Dovecot: Hermod matched only the raw encoded bytes.
+  it('SEARCH with CHARSET UTF-8 decodes encoded words in headers and base64/quoted-printable bodies in their charset (RFC 3501 6.4.4)', async () => {
+    const box = 'DecodedSearch';
+    const raw = await connect();
+    await raw.command(`CREATE ${box}`);
+    const deliver = (message: string | Buffer) => fx.deliver(id, message, { mailbox: box });
+    await deliver(
+      crlf([
+        'From: =?iso-8859-1?q?J=F6rg?= <j@x.org>',
+        'Subject: =?utf-8?q?caf=C3=A9_au_lait?=',
+        'X-Note: =?utf-8?b?Z3LDvG4=?=',
+        '',
+        'plain',
+        '',
+      ]),
+    );
+    await deliver(
+      crlf([
+        'Subject: b64',
+        'Content-Type: text/plain; charset=utf-8',
+        'Content-Transfer-Encoding: base64',
+        '',
+        Buffer.from('hello needle in a haystack').toString('base64'),
+        '',
+      ]),
+    );
+    await deliver(
+      crlf([
+        'Subject: qp',
+        'Content-Type: multipart/alternative; boundary=b',
+        '',
+        '--b',
+        'Content-Type: text/plain; charset=iso-8859-1',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        'J=F6rg was=',
+        ' here',
+        '--b--',
+        '',
+      ]),
+    );
+    await raw.command(`EXAMINE ${box}`);
+    const search = async (criteria: string) =>
+      (await raw.command(`SEARCH CHARSET UTF-8 ${criteria}`)).untagged;
+    assert.deepEqual(await search('SUBJECT "café"'), ['* SEARCH 1']);
+    assert.deepEqual(await search('FROM "jörg"'), ['* SEARCH 1']);
+    assert.deepEqual(await search('HEADER X-Note "grün"'), ['* SEARCH 1']);
+    assert.deepEqual(await search('TEXT "café au"'), ['* SEARCH 1']);
+    assert.deepEqual(await search('BODY needle'), ['* SEARCH 2']);
+    assert.deepEqual(await search('TEXT haystack'), ['* SEARCH 2']);
+    assert.deepEqual(await search('BODY "jörg was here"'), ['* SEARCH 3']);
+    assert.deepEqual(await search('TEXT "JÖRG"'), ['* SEARCH 1 3']);
+  });
+
   // RFC 3501 4.5: NIL is the absence of a string, so a string whose value is NIL is sent quoted
   // (found with imaptest's nil script against a mailbox of that name; Dovecot quotes it too).
   it('a mailbox or header field named NIL is sent as the string "NIL", never the atom NIL (RFC 3501 4.5)', async () => {
