@@ -416,6 +416,37 @@ describe('imap responses by the RFC grammar', () => {
     ]);
   });
 
+  // RFC 5256 3 step 1.B: a message's guessed parent is broken off, then it becomes the child of its
+  // last reference - unless that would make a loop, and then it has no parent at all (Zawinski's
+  // algorithm, and Dovecot). Found by a randomized side-by-side run: the guessed parent was kept, so
+  // a later References field could no longer link the message.
+  it('THREAD=REFERENCES: a last reference that would make a loop leaves the message without its guessed parent (RFC 5256 step 1.B)', async () => {
+    const box = 'ThreadLoop';
+    const raw = await connect();
+    await raw.command(`CREATE ${box}`);
+    const mail = (n: number, messageId: string, references: string) =>
+      crlf([
+        `Subject: m${n}`,
+        `Date: Mon, 01 Jan 2007 0${n}:00:00 +0000`,
+        `Message-ID: ${messageId}`,
+        ...(references ? [`References: ${references}`] : []),
+        '',
+        'x',
+        '',
+      ]);
+    // 1 guesses x -> a -> b. 2 is <a>, whose last reference <b> is its own child: <a> loses the
+    // guessed parent x. 4 then links <p> (message 3) -> <a> and hangs below <a>.
+    for (const [n, messageId, references] of [
+      [1, '<b@x>', '<x@x> <a@x>'],
+      [2, '<a@x>', '<b@x>'],
+      [3, '<p@x>', ''],
+      [4, '<q@x>', '<p@x> <a@x>'],
+    ] as const)
+      await fx.deliver(id, mail(n, messageId, references), { mailbox: box });
+    await raw.command(`EXAMINE ${box}`);
+    assert.deepEqual((await raw.command('THREAD REFERENCES UTF-8 ALL')).untagged, ['* THREAD (3 2 (1)(4))']);
+  });
+
   it('subscriptions are their own list: CREATE does not subscribe, DELETE does not unsubscribe, \\NonExistent, CHILDINFO, LSUB \\Noselect (RFC 3501 6.3.6-6.3.9, RFC 5258)', async () => {
     const raw = await connect();
     const attrs = (line: string) =>
