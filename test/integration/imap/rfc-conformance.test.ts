@@ -366,6 +366,26 @@ describe('imap responses by the RFC grammar', () => {
     assert.deepEqual(await search('TEXT "JÖRG"'), ['* SEARCH 1 3']);
   });
 
+  // RFC 5182 2.1: SAVE with MIN and/or MAX and no other result option saves only that message (or
+  // those two); with any other option, the whole result. Found side by side with Dovecot.
+  it('SEARCH RETURN (SAVE MIN), (SAVE MAX), (SAVE MIN MAX) save only what MIN/MAX return (RFC 5182 2.1)', async () => {
+    const box = 'SaveMinMax';
+    const raw = await connect();
+    await raw.command(`CREATE ${box}`);
+    for (const n of [1, 2, 3, 4]) await fx.deliver(id, `Subject: s${n}\r\n\r\nx\r\n`, { mailbox: box });
+    await raw.command(`SELECT ${box}`);
+    const saved = async (returns: string, criteria = 'ALL') => {
+      await raw.command(`SEARCH RETURN (${returns}) ${criteria}`);
+      return (await raw.command('SEARCH $')).untagged;
+    };
+    assert.deepEqual(await saved('SAVE MIN'), ['* SEARCH 1']);
+    assert.deepEqual(await saved('MAX SAVE'), ['* SEARCH 4']);
+    assert.deepEqual(await saved('SAVE MIN MAX'), ['* SEARCH 1 4']);
+    assert.deepEqual(await saved('SAVE MIN MAX', '2'), ['* SEARCH 2']);
+    assert.deepEqual(await saved('SAVE MIN COUNT'), ['* SEARCH 1 2 3 4']);
+    assert.deepEqual(await saved('SAVE'), ['* SEARCH 1 2 3 4']);
+  });
+
   // RFC 3501 4.5: NIL is the absence of a string, so a string whose value is NIL is sent quoted
   // (found with imaptest's nil script against a mailbox of that name; Dovecot quotes it too).
   it('a mailbox or header field named NIL is sent as the string "NIL", never the atom NIL (RFC 3501 4.5)', async () => {

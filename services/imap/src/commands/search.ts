@@ -1,6 +1,6 @@
 import { requireSelected } from '../acl/access.js';
 import { splitHeaderFields } from '../mime/header-fields.js';
-import { answersWithData, type ReturnOptions, returnData } from '../search/esearch.js';
+import { answersWithData, type ReturnOptions, returnData, savedResult } from '../search/esearch.js';
 import { type Candidate, matches, usesModseq } from '../search/evaluate.js';
 import {
   needs,
@@ -97,7 +97,7 @@ async function runSearch(
     return ok(`${verb} completed`);
   }
   const options = returns ?? { names: new Set(['ALL'] as const) };
-  if (options.names.has('SAVE')) box.saveSearch(found);
+  if (options.names.has('SAVE')) box.saveSearch(savedResult(found, options));
   if (answersWithData(options)) {
     const data = returnData(numbers, options);
     if (modseq !== undefined) data.push(`MODSEQ ${modseq}`);
