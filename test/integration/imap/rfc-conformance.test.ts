@@ -172,6 +172,56 @@ describe('imap responses by the RFC grammar', () => {
     assert.equal(kept.untagged[0], '* 2 FETCH (BODY[1] {8}\r\nA.B.\u0001\r\n.)');
   });
 
+  // RFC 3516 4.2 asks BINARY for the content with its transfer encodings undone; for the whole
+  // message or a multipart or message/rfc822 part, Dovecot undoes those of every leaf inside (the
+  // field says binary, at the end of the part's header). Found side by side: Hermod sent BINARY[]
+  // as stored, so a literal8 APPEND did not come back from BINARY[] as the client sent it.
+  it('BINARY[] and BINARY of a multipart or message/rfc822 part decode every leaf inside; a literal8 APPEND comes back as sent (RFC 3516 4.2)', async () => {
+    const raw = await connect();
+    await raw.command('CREATE BinWhole');
+    const octets = 'A\u0000B\r\n\u0001';
+    const message = crlf([
+      'Subject: whole',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="w"',
+      '',
+      '--w',
+      'Content-Type: application/octet-stream',
+      'Content-Transfer-Encoding: binary',
+      '',
+      `${octets}`,
+      '--w',
+      'Content-Type: message/rfc822',
+      '',
+      'Subject: inner',
+      'Content-Transfer-Encoding: Quoted-Printable',
+      'X-Last: 1',
+      '',
+      'a=3Db=',
+      'c',
+      '--w',
+      'Content-Type: text/plain',
+      '',
+      'plain',
+      '--w--',
+      '',
+    ]);
+    const appended = await raw.command(`APPEND BinWhole ~{${message.length}+}\r\n${message}`);
+    assert.equal(appended.status, 'OK', appended.tagged);
+    await raw.command('EXAMINE BinWhole');
+    const inner = 'Subject: inner\r\nX-Last: 1\r\nContent-Transfer-Encoding: binary\r\n\r\na=bc';
+    const expected = message.replace(
+      'Subject: inner\r\nContent-Transfer-Encoding: Quoted-Printable\r\nX-Last: 1\r\n\r\na=3Db=\r\nc',
+      inner,
+    );
+    const r = await raw.command('FETCH 1 (BINARY.SIZE[] BINARY.PEEK[] BINARY.PEEK[2] BINARY.PEEK[]<15.10>)');
+    assert.equal(
+      r.untagged[0],
+      `* 1 FETCH (BINARY.SIZE[] ${expected.length} BINARY[] ~{${expected.length}}\r\n${expected}` +
+        ` BINARY[2] {${inner.length}}\r\n${inner} BINARY[]<15> {10}\r\n${expected.slice(15, 25)})`,
+    );
+  });
+
   it('BINARY of quoted-printable follows RFC 2045 6.7; BINARY.SIZE and partial BINARY agree with the decoded bytes', async () => {
     await fx.deliver(
       id,
