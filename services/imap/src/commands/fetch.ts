@@ -1,5 +1,6 @@
 import type { MessageMeta } from '@hermod/mail-store';
 import { requireSelected, selectedOwner } from '../acl/access.js';
+import { decodeEntityParts } from '../mime/binary-parts.js';
 import { formatBodyStructure, formatEnvelope } from '../mime/format-structure.js';
 import { splitHeaderFields } from '../mime/header-fields.js';
 import type { CachedStructure } from '../mime/parse-mime.js';
@@ -579,15 +580,17 @@ async function preview(
   return previewText(part, Buffer.concat(chunks));
 }
 
-/** The decoded content of a part for BINARY[...]; the whole message as stored for an empty path. */
+/**
+ * The decoded content of a part for BINARY[...]: a leaf's body decoded; the whole message (empty
+ * path) or a multipart or message/rfc822 part with the leaves inside it decoded.
+ */
 function binaryContent(message: Buffer, structure: CachedStructure, path: number[]): Buffer {
-  if (path.length === 0) return message;
-  const node = resolvePart(structure.root, path);
+  const node = path.length === 0 ? structure.root : resolvePart(structure.root, path);
   if (!node) return Buffer.alloc(0);
-  const raw = message.subarray(node.bodyStart, node.bodyEnd);
-  if (node.children || node.message) return raw;
   try {
-    return decodeTransfer(raw, node.encoding);
+    if (path.length === 0) return decodeEntityParts(message, node, 0, message.length);
+    if (node.children || node.message) return decodeEntityParts(message, node, node.bodyStart, node.bodyEnd);
+    return decodeTransfer(message.subarray(node.bodyStart, node.bodyEnd), node.encoding);
   } catch (error) {
     if (error instanceof UnknownEncodingError) throw new CommandFailedError(error.message, 'UNKNOWN-CTE');
     throw error;

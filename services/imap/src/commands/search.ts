@@ -1,6 +1,6 @@
 import { requireSelected } from '../acl/access.js';
 import { splitHeaderFields } from '../mime/header-fields.js';
-import { answersWithData, type ReturnOptions, returnData } from '../search/esearch.js';
+import { answersWithData, type ReturnOptions, returnData, savedResult } from '../search/esearch.js';
 import { type Candidate, matches, usesModseq } from '../search/evaluate.js';
 import {
   needs,
@@ -9,6 +9,7 @@ import {
   type SearchKey,
   type SearchProgram,
 } from '../search/search-query.js';
+import { decodedBodyText, decodedHeaderText } from '../search/search-text.js';
 import type { CommandContext } from '../session/command-context.js';
 import { esearchLine, startUpdates } from '../session/search-contexts.js';
 import { type CommandResult, defineCommand, no, ok } from './command.js';
@@ -40,8 +41,11 @@ export async function findMatches(
         if (want.body && meta.size <= MAX_TEXT_SEARCH_BYTES) {
           const whole = await session.backend.loadBody(meta.bodyId);
           candidate.headers = splitHeaderFields(whole, 0, root.bodyStart);
-          candidate.whole = whole.toString('utf8').toLowerCase();
-          candidate.body = whole.subarray(root.bodyStart).toString('utf8').toLowerCase();
+          // The raw text stays searchable; the decoded text follows it (RFC 3501 6.4.4).
+          const decoded = decodedBodyText(whole, root);
+          candidate.whole =
+            `${whole.toString('utf8')}\n${decodedHeaderText(whole, 0, root.bodyStart)}\n${decoded}`.toLowerCase();
+          candidate.body = `${whole.subarray(root.bodyStart).toString('utf8')}\n${decoded}`.toLowerCase();
         } else {
           const header = await readHeader(session, meta.bodyId, root.bodyStart, meta.chunkSize);
           candidate.headers = splitHeaderFields(header, 0, header.length);
@@ -93,7 +97,7 @@ async function runSearch(
     return ok(`${verb} completed`);
   }
   const options = returns ?? { names: new Set(['ALL'] as const) };
-  if (options.names.has('SAVE')) box.saveSearch(found);
+  if (options.names.has('SAVE')) box.saveSearch(savedResult(found, options));
   if (answersWithData(options)) {
     const data = returnData(numbers, options);
     if (modseq !== undefined) data.push(`MODSEQ ${modseq}`);

@@ -1,5 +1,6 @@
 import { splitHeaderFields } from './header-fields.js';
 import { type MimeNode, parseMime } from './parse-mime.js';
+import { decodeTransfer } from './transfer-decode.js';
 
 /** RFC 2045 6.8: encoded lines are at most 76 characters. */
 const BASE64_LINE = 76;
@@ -46,4 +47,40 @@ function base64Lines(octets: Buffer): Buffer {
   const lines: string[] = [];
   for (let i = 0; i < text.length; i += BASE64_LINE) lines.push(text.slice(i, i + BASE64_LINE));
   return Buffer.from(lines.join('\r\n'), 'latin1');
+}
+
+const IDENTITY_ENCODINGS = new Set(['7bit', '8bit', 'binary']);
+
+/**
+ * BINARY of a whole message or of a multipart or message/rfc822 part (RFC 3516 4.2, answered as
+ * Dovecot answers it): the bytes of [start, end) with every leaf inside whose transfer encoding is
+ * not an identity decoded - its Content-Transfer-Encoding field dropped, "Content-Transfer-Encoding:
+ * binary" added at the end of its header, its body decoded. So a message APPENDed as a literal8
+ * comes back as sent from BINARY[] too. Throws UnknownEncodingError for an unknown encoding.
+ */
+export function decodeEntityParts(message: Buffer, node: MimeNode, start: number, end: number): Buffer {
+  const leaves: MimeNode[] = [];
+  const walk = (n: MimeNode) => {
+    if (n.children) for (const child of n.children) walk(child);
+    else if (n.message) walk(n.message);
+    else if (n.headerStart >= start && !IDENTITY_ENCODINGS.has(n.encoding.toLowerCase())) leaves.push(n);
+  };
+  walk(node);
+  if (leaves.length === 0) return message.subarray(start, end);
+  const pieces: Buffer[] = [];
+  let at = start;
+  for (const leaf of leaves) {
+    const decoded = decodeTransfer(message.subarray(leaf.bodyStart, leaf.bodyEnd), leaf.encoding);
+    const blank = message[leaf.bodyStart - 2] === 0x0d ? leaf.bodyStart - 2 : leaf.bodyStart - 1;
+    for (const field of splitHeaderFields(message, leaf.headerStart, leaf.bodyStart)) {
+      if (field.name !== 'content-transfer-encoding') continue;
+      pieces.push(message.subarray(at, field.start));
+      at = field.end;
+    }
+    pieces.push(message.subarray(at, blank), Buffer.from('Content-Transfer-Encoding: binary\r\n'));
+    pieces.push(message.subarray(blank, leaf.bodyStart), decoded);
+    at = leaf.bodyEnd;
+  }
+  pieces.push(message.subarray(at, end));
+  return Buffer.concat(pieces);
 }

@@ -8,9 +8,20 @@ function paramList(params: Array<[string, string]>): string {
   return `(${params.map(([k, v]) => `${imapString(k.toUpperCase())} ${imapString(v)}`).join(' ')})`;
 }
 
+/**
+ * RFC 3501 7.4.2 gives a NIL host to group syntax only (start: the group name as mailbox; end: all
+ * NIL), so an address that lacks its domain or local part ("user@", "<>") is sent with a
+ * placeholder instead, the words Dovecot uses.
+ */
+function address(a: EnvelopeAddress): string {
+  const mailbox = a.group ? a.mailbox : (a.mailbox ?? 'MISSING_MAILBOX');
+  const host = a.group ? a.host : (a.host ?? 'MISSING_DOMAIN');
+  return `(${nstring(a.name)} ${nstring(a.route ?? null)} ${nstring(mailbox)} ${nstring(host)})`;
+}
+
 function addressList(addresses: EnvelopeAddress[]): string {
   if (addresses.length === 0) return 'NIL';
-  return `(${addresses.map((a) => `(${nstring(a.name)} ${nstring(a.route ?? null)} ${nstring(a.mailbox)} ${nstring(a.host)})`).join('')})`;
+  return `(${addresses.map(address).join('')})`;
 }
 
 /**

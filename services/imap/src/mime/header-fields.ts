@@ -120,15 +120,17 @@ function stripComments(text: string): string {
   return out;
 }
 
-/** Lines of a region (RFC 3501 body size in text lines): the number of line breaks, plus a last partial line. */
+/**
+ * Lines of a region (RFC 3501 body size in text lines): the number of line ends. A last line
+ * without one (a part's text before its boundary, whose CRLF belongs to the boundary) adds none,
+ * as Dovecot and c-client count.
+ */
 export function countLines(buffer: Buffer, start: number, end: number): number {
-  if (end <= start) return 0;
   let lines = 0;
   let pos = buffer.indexOf(0x0a, start);
   while (pos >= 0 && pos < end) {
     lines++;
     pos = buffer.indexOf(0x0a, pos + 1);
   }
-  if (buffer[end - 1] !== 0x0a) lines++;
   return lines;
 }

@@ -54,7 +54,8 @@ export const defaultMimeLimits: MimeLimits = { maxDepth: 100, maxParts: 10_000 }
 
 // 2: addresses parsed by RFC 5322 (comments are not names); older cached structures are re-parsed.
 // 3: the legacy "addr-spec (Full Name)" comment is the name; source routes are kept.
-const STRUCTURE_VERSION = 3;
+// 4: body lines count line ends only (a last line without CRLF adds none).
+const STRUCTURE_VERSION = 4;
 export interface CachedStructure {
   version: number;
   root: MimeNode;

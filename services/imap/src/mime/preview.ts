@@ -1,5 +1,5 @@
 import type { MimeNode } from './parse-mime.js';
-import { decodeTransfer } from './transfer-decode.js';
+import { decodePartText } from './part-text.js';
 
 /** RFC 8970 3.1: a preview is at most 256 characters. */
 export const PREVIEW_CHARS = 256;
@@ -50,19 +50,8 @@ function htmlText(html: string): string {
  * leading or trailing space, at most 256 characters (not cut inside a surrogate pair).
  */
 export function previewText(part: MimeNode, body: Buffer): string {
-  let bytes: Buffer;
-  try {
-    bytes = decodeTransfer(body, part.encoding);
-  } catch {
-    return '';
-  }
-  const charset = part.params.find(([k]) => k.toLowerCase() === 'charset')?.[1] ?? 'us-ascii';
-  let text: string;
-  try {
-    text = new TextDecoder(charset.toLowerCase() === 'us-ascii' ? 'utf-8' : charset).decode(bytes);
-  } catch {
-    text = bytes.toString('utf8');
-  }
+  let text = decodePartText(part, body);
+  if (text === undefined) return '';
   if (part.subtype.toLowerCase() === 'html') text = htmlText(text);
   const clean = text.replace(/[\s\p{Cc}\u200b\ufeff\ufffd]+/gu, ' ').trim();
   return Array.from(clean).slice(0, PREVIEW_CHARS).join('').trimEnd();

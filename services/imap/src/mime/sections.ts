@@ -1,3 +1,4 @@
+import { astring } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import type { MimeNode } from './parse-mime.js';
 
@@ -57,7 +58,7 @@ export function formatSection(section: Section): string {
     mime: 'MIME',
   }[section.kind];
   const fields =
-    section.fields.length > 0 ? ` (${section.fields.map((f) => f.toUpperCase()).join(' ')})` : '';
+    section.fields.length > 0 ? ` (${section.fields.map((f) => astring(f.toUpperCase())).join(' ')})` : '';
   return [path, spec].filter(Boolean).join('.') + fields;
 }
 

@@ -14,9 +14,14 @@ export function nstring(value: string | null | undefined): string {
   return value === null || value === undefined ? 'NIL' : imapString(value);
 }
 
-/** An astring: atom when the characters allow it, else quoted/literal. */
+/**
+ * An astring: atom when the characters allow it, else quoted/literal. The atom NIL means "no
+ * string" (RFC 3501 4.5), so a value spelled NIL is quoted.
+ */
 export function astring(value: string): string {
-  return /^[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]+$/.test(value) ? value : imapString(value);
+  return /^[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]+$/.test(value) && value.toUpperCase() !== 'NIL'
+    ? value
+    : imapString(value);
 }
 
 export function list(items: string[]): string {

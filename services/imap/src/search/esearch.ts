@@ -86,6 +86,21 @@ export function returnData(numbers: number[], options: ReturnOptions): string[] 
   return out;
 }
 
+/**
+ * What SAVE keeps of a result (RFC 5182 2.1): with MIN and/or MAX and no other result option, only
+ * the message(s) they return; otherwise the whole result.
+ */
+export function savedResult<T>(result: T[], options: ReturnOptions): T[] {
+  const asked = [...options.names].filter((n) => n !== 'SAVE' && n !== 'CONTEXT' && n !== 'UPDATE');
+  if (asked.length === 0 || asked.some((n) => n !== 'MIN' && n !== 'MAX') || result.length === 0)
+    return result;
+  const picked = [
+    ...(asked.includes('MIN') ? [result[0]!] : []),
+    ...(asked.includes('MAX') ? [result.at(-1)!] : []),
+  ];
+  return [...new Set(picked)];
+}
+
 /** Whether an ESEARCH response is owed: some data was asked for (SAVE alone answers nothing). */
 export function answersWithData(options: ReturnOptions): boolean {
   return [...options.names].some((n) => n !== 'SAVE' && n !== 'CONTEXT');

@@ -2,6 +2,7 @@ import type { MessageMeta } from '@hermod/mail-store';
 import { addressText, parseAddressList } from '../mime/addresses.js';
 import type { HeaderField } from '../mime/header-fields.js';
 import { inSequenceSet } from '../protocol/sequence-set.js';
+import { decodeEncodedWords } from './base-subject.js';
 import type { SearchKey } from './search-query.js';
 
 export interface Candidate {
@@ -91,11 +92,14 @@ export function matches(key: SearchKey, c: Candidate, ctx: SearchContext): boole
       return day !== undefined && compareDay(day, key.cmp, key.day);
     }
     case 'header': {
+      // Encoded words are decoded before comparing (RFC 3501 6.4.4).
       const needle = key.value.toLowerCase();
       return (c.headers ?? []).some(
         (h) =>
           h.name === key.name &&
-          (key.address ? addressText(parseAddressList(h.value)) : h.value).toLowerCase().includes(needle),
+          decodeEncodedWords(key.address ? addressText(parseAddressList(h.value)) : h.value)
+            .toLowerCase()
+            .includes(needle),
       );
     }
     case 'body':

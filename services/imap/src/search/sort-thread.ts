@@ -198,11 +198,10 @@ export function threadReferences(messages: ThreadInput[], idOf: (m: ThreadInput)
       if (previous) link(previous, c);
       previous = c;
     }
-    // The message's parent is its last reference, replacing whatever was guessed before.
-    if (previous && !isAncestor(container, previous)) {
-      unlink(container);
-      link(previous, container);
-    } else if (!previous) unlink(container);
+    // Step 1.B: whatever parent was guessed before is broken off; the last reference becomes the
+    // parent unless it lies below the message (a loop), which leaves the message without one.
+    unlink(container);
+    if (previous) link(previous, container);
   }
   let roots = [...table.values()].filter((c) => !c.parent);
   // Prune empty containers: drop childless ones, promote children of the others (not to the root unless one).
