@@ -2,6 +2,8 @@
 
 /** Decodes RFC 2047 encoded words (B and Q) so equal subjects compare equal however they were sent. */
 export function decodeEncodedWords(text: string): string {
+  // Most fields hold no encoded word: skip both passes (SEARCH runs this on every header it compares).
+  if (!text.includes('=?')) return text;
   return text
     .replace(/(=\?[^?]+\?[BbQq]\?[^?]*\?=)\s+(?==\?)/g, '$1')
     .replace(
