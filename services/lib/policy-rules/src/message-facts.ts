@@ -9,7 +9,15 @@ import {
   parseParams,
 } from '@hermod/sieve/mime';
 import type { AttachmentKind } from './schema.js';
-import { extensionOf, hasDoubleExtension, sniffKind } from './sniff.js';
+import {
+  type ArchiveMember,
+  extensionOf,
+  hasDoubleExtension,
+  newInflateBudget,
+  SNIFF_LIMITS,
+  type Sniffed,
+  sniffKind,
+} from './sniff.js';
 
 /**
  * What the rules look at, each computed at most once per message and only when read (MIME parsing
@@ -74,7 +82,9 @@ function isAttachment(part: MimePart, name: string | undefined): boolean {
   if (name !== undefined) return true;
   const disposition = findHeader(part.headers, 'content-disposition');
   if (disposition && parseParams(disposition).value.toLowerCase() === 'attachment') return true;
-  return !part.contentType.startsWith('text/') && part.parent !== null;
+  // A part that is not text and not an attached message is a file, at the top level too (a
+  // message whose whole body is an application/x-msdownload).
+  return !part.contentType.startsWith('text/') && part.contentType !== 'message/rfc822';
 }
 
 /** The bytes of a leaf part (transfer encoding undone, no charset conversion). */
@@ -166,16 +176,44 @@ export function messageFacts(raw: Buffer, now: Iterable<FactName> = []): Message
   };
 }
 
-/** The attachments among a message's parts (depth-first), archive members after their archive. */
+/**
+ * The attachments among a message's parts (depth-first), archive members after their archive,
+ * and the members of an archive inside an archive after that archive (SNIFF_LIMITS.archiveDepth
+ * levels). All archives of the message share one inflate budget.
+ */
 function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): AttachmentFact[] {
   const attachments: AttachmentFact[] = [];
+  const budget = newInflateBudget();
+  const addMembers = (part: number, archive: string, members: ArchiveMember[], depth: number) => {
+    for (const member of members) {
+      if (member.name.endsWith('/') || attachments.length >= FACT_LIMITS.attachments) continue;
+      const base = member.name.slice(member.name.lastIndexOf('/') + 1);
+      const sniffed: Sniffed | undefined = member.content
+        ? sniffKind(member.content, base, budget)
+        : undefined;
+      attachments.push({
+        part,
+        name: base,
+        extension: extensionOf(base),
+        kind: sniffed ? sniffed.kind : member.encrypted ? 'other' : kindByName(base),
+        doubleExtension: hasDoubleExtension(base),
+        encrypted: member.encrypted || (sniffed?.encrypted ?? false),
+        unlisted: sniffed?.unlisted ?? false,
+        inArchive: true,
+        archive,
+        size: member.size,
+      });
+      if (sniffed?.members && depth < SNIFF_LIMITS.archiveDepth)
+        addMembers(part, base, sniffed.members, depth + 1);
+    }
+  };
   parts.forEach((part, index) => {
     const name = names[index];
     if (!isAttachment(part, name)) return;
     if (attachments.length >= FACT_LIMITS.attachments) return;
     const fileName = name ?? '';
     const bytes = partBytes(part);
-    const sniffed = sniffKind(bytes, fileName);
+    const sniffed = sniffKind(bytes, fileName, budget);
     attachments.push({
       part: index,
       name: fileName,
@@ -187,27 +225,7 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
       inArchive: false,
       size: bytes.length,
     });
-    if (!sniffed.members) return;
-    for (const member of sniffed.members) {
-      if (member.name.endsWith('/') || attachments.length >= FACT_LIMITS.attachments) continue;
-      const base = member.name.slice(member.name.lastIndexOf('/') + 1);
-      attachments.push({
-        part: index,
-        name: base,
-        extension: extensionOf(base),
-        kind: member.content
-          ? sniffKind(member.content, base).kind
-          : member.encrypted
-            ? 'other'
-            : kindByName(base),
-        doubleExtension: hasDoubleExtension(base),
-        encrypted: member.encrypted,
-        unlisted: false,
-        inArchive: true,
-        archive: fileName,
-        size: member.size,
-      });
-    }
+    if (sniffed.members) addMembers(index, fileName, sniffed.members, 1);
   });
   return attachments;
 }

@@ -50,7 +50,21 @@ export const SNIFF_LIMITS = {
   archiveMembers: 1_000,
   /** Bytes a member is inflated to at most, to sniff it (larger members are judged by name). */
   memberBytes: 8 * 1024 * 1024,
+  /**
+   * Bytes inflated in all for one message's archives, nested ones included (members past it are
+   * judged by name): without it, 1000 members of 8 MiB would be 8 GiB in memory.
+   */
+  inflatedBytes: 64 * 1024 * 1024,
+  /** Archives inside archives are listed down to this depth (an archive attached to the message is 1). */
+  archiveDepth: 4,
 } as const;
+
+/** What is left of the inflate budget of one message (shared by its archives, nested ones too). */
+export interface InflateBudget {
+  bytes: number;
+}
+
+export const newInflateBudget = (): InflateBudget => ({ bytes: SNIFF_LIMITS.inflatedBytes });
 
 export interface ArchiveMember {
   name: string;
@@ -78,11 +92,18 @@ const utf16 = (s: string) => Buffer.from(s, 'utf16le');
 /** Storage names of VBA projects in an OLE compound file (Word: Macros/VBA, Excel: _VBA_PROJECT_CUR). */
 const OLE_MACRO_NAMES = [utf16('_VBA_PROJECT'), utf16('VBA_PROJECT'), utf16('Macros')];
 
+/**
+ * The name a file is saved and run under on Windows, which drops trailing dots and spaces
+ * ("run.js. ." runs as run.js).
+ */
+const savedName = (name: string) => name.replace(/[\s.]+$/, '');
+
 export function extensionOf(name: string): string {
-  const dot = name.lastIndexOf('.');
+  const saved = savedName(name);
+  const dot = saved.lastIndexOf('.');
   return dot < 0
     ? ''
-    : name
+    : saved
         .slice(dot + 1)
         .trim()
         .toLowerCase();
@@ -93,7 +114,7 @@ export function extensionOf(name: string): string {
  * extension, the usual disguise.
  */
 export function hasDoubleExtension(name: string): boolean {
-  const parts = name.trim().toLowerCase().split('.');
+  const parts = savedName(name.trim()).toLowerCase().split('.');
   if (parts.length < 3) return false;
   const last = parts[parts.length - 1]!.trim();
   const before = parts[parts.length - 2]!.trim();
@@ -114,7 +135,7 @@ function looksLikeText(data: Buffer): boolean {
 }
 
 /** Reads the central directory of a zip; undefined when it is not a readable zip. */
-export function listZip(data: Buffer): ArchiveMember[] | undefined {
+export function listZip(data: Buffer, budget = newInflateBudget()): ArchiveMember[] | undefined {
   const min = Math.max(0, data.length - 65_557);
   let eocd = -1;
   for (let i = data.length - 22; i >= min; i--) {
@@ -141,7 +162,7 @@ export function listZip(data: Buffer): ArchiveMember[] | undefined {
     const encrypted = (flags & 1) === 1;
     const member: ArchiveMember = { name, encrypted, size };
     if (!encrypted && !name.endsWith('/')) {
-      const content = memberContent(data, local, method, compressed, size);
+      const content = memberContent(data, local, method, compressed, size, budget);
       if (content) member.content = content;
     }
     members.push(member);
@@ -156,6 +177,7 @@ function memberContent(
   method: number,
   compressed: number,
   size: number,
+  budget: InflateBudget,
 ): Buffer | undefined {
   if (local + 30 > data.length || data.readUInt32LE(local) !== 0x04034b50) return undefined;
   if (size > SNIFF_LIMITS.memberBytes) return undefined;
@@ -163,7 +185,14 @@ function memberContent(
   const raw = data.subarray(start, Math.min(data.length, start + compressed));
   try {
     if (method === 0) return raw;
-    if (method === 8) return inflateRawSync(raw, { maxOutputLength: SNIFF_LIMITS.memberBytes });
+    // Inflated only within what is left of the message's budget.
+    if (method === 8 && size <= budget.bytes) {
+      const content = inflateRawSync(raw, {
+        maxOutputLength: Math.max(1, Math.min(SNIFF_LIMITS.memberBytes, budget.bytes)),
+      });
+      budget.bytes -= content.length;
+      return content;
+    }
   } catch {
     // Damaged or larger than it claims: judged by its name only.
   }
@@ -179,7 +208,7 @@ function zipKind(members: ArchiveMember[]): AttachmentKind {
 }
 
 /** The kind of content, and the members of an archive (zip, rar, 7z; without sniffing them). */
-export function sniffKind(data: Buffer, name: string): Sniffed {
+export function sniffKind(data: Buffer, name: string, budget = newInflateBudget()): Sniffed {
   if (startsWith(data, [0x4d, 0x5a])) return { kind: 'executable' }; // MZ: DOS/PE
   if (startsWith(data, [0x7f, 0x45, 0x4c, 0x46])) return { kind: 'executable' }; // ELF
   if (
@@ -192,7 +221,7 @@ export function sniffKind(data: Buffer, name: string): Sniffed {
     return { kind: OLE_MACRO_NAMES.some((n) => data.includes(n)) ? 'office-macro' : 'office' };
   }
   if (startsWith(data, [0x50, 0x4b, 0x03, 0x04]) || startsWith(data, [0x50, 0x4b, 0x05, 0x06])) {
-    const members = listZip(data);
+    const members = listZip(data, budget);
     if (!members) return { kind: 'zip' };
     return { kind: zipKind(members), members };
   }

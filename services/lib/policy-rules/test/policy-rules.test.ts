@@ -13,6 +13,7 @@ import {
   sniffKind,
   stripAttachments,
 } from '../src/index.js';
+import { listZip } from '../src/sniff.js';
 import { DOCM, DOCX, makeMessage, makeZip, OLE_MACRO, OLE_PLAIN, PDF, PE } from './fixtures.js';
 
 const ctx: PolicyContext = {
@@ -421,6 +422,77 @@ describe('PolicySet and default rules', () => {
     ] as Array<[string, Buffer]>) {
       assert.equal(verdict(s, makeMessage({ attachments: [{ name, data }] })), undefined, `${name} passes`);
     }
+  });
+
+  it('names with trailing dots and spaces (which Windows drops) are judged by the extension they run as', () => {
+    const s = set({});
+    const script = Buffer.from('WScript.Echo("hi");');
+    for (const name of ['run.js.', 'run.js. . ', 'run.vbs..', 'invoice.pdf.js.', 'tool.scr .']) {
+      const t = verdict(s, makeMessage({ attachments: [{ name, data: script }] }));
+      assert.equal(t?.kind, 'reject', `${JSON.stringify(name)} is refused`);
+    }
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'invoice.pdf.exe.', data: PDF }] }))?.rule,
+      'default-executables',
+    );
+    const facts = messageFacts(makeMessage({ attachments: [{ name: 'invoice.pdf.js. ', data: script }] }));
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.extension, a.doubleExtension]),
+      [['js', true]],
+    );
+  });
+
+  it('archives inside archives are listed too (a zip in a zip, a 7z-free nesting of three levels)', () => {
+    const s = set({});
+    const inner = makeZip([{ name: 'setup.exe', data: PE, deflate: true }]);
+    const middle = makeZip([{ name: 'inner.zip', data: inner, deflate: true }]);
+    const outer = makeZip([{ name: 'middle.zip', data: middle }]);
+    for (const [name, data] of [
+      ['two.zip', middle],
+      ['three.zip', outer],
+    ] as Array<[string, Buffer]>) {
+      const t = verdict(s, makeMessage({ attachments: [{ name, data }] }));
+      assert.equal(t?.rule, 'default-executables', `${name}: the executable inside is found`);
+    }
+    const lockedInside = makeZip([
+      { name: 'locked.zip', data: makeZip([{ name: 'a.pdf', data: PDF, encrypted: true }]) },
+    ]);
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'outer.zip', data: lockedInside }] }))?.rule,
+      'default-encrypted-archives',
+    );
+    const facts = messageFacts(makeMessage({ attachments: [{ name: 'three.zip', data: outer }] }));
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.name, a.archive ?? '', a.kind]),
+      [
+        ['three.zip', '', 'zip'],
+        ['middle.zip', 'three.zip', 'zip'],
+        ['inner.zip', 'middle.zip', 'zip'],
+        ['setup.exe', 'inner.zip', 'executable'],
+      ],
+    );
+    assert.ok(facts.attachments.slice(1).every((a) => a.inArchive));
+  });
+
+  it('a zip of highly compressed members is inflated within one budget (no memory blow-up)', () => {
+    // 40 members of 8 MiB of zeros: about 8 KiB each compressed, 320 MiB inflated.
+    const zeros = Buffer.alloc(8 * 1024 * 1024);
+    const bomb = makeZip(
+      Array.from({ length: 40 }, (_, i) => ({ name: `part${i}.bin`, data: zeros, deflate: true })),
+    );
+    const members = listZip(bomb);
+    assert.equal(members?.length, 40, 'every name is still listed');
+    const inflated = (members ?? []).reduce((sum, m) => sum + (m.content?.length ?? 0), 0);
+    assert.ok(inflated <= 64 * 1024 * 1024, `inflated ${inflated} bytes`);
+  });
+
+  it('a top-level part that is not text and has no name is an attachment too', () => {
+    const raw = Buffer.from(
+      'From: a@example.org\r\nTo: bob@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n' +
+        'Content-Type: application/x-msdownload\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
+        `${PE.toString('base64')}\r\n`,
+    );
+    assert.equal(verdict(set({}), raw)?.rule, 'default-executables');
   });
 
   it('encrypted archives can be allowed; defaults can be turned off; a domain rule can make an exception', () => {
