@@ -371,6 +371,43 @@ describe('schema and compile', () => {
     }
   });
 
+  it('a misspelt field is refused, naming it (never dropped: a dropped field widens the rule)', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ name: 'x', alll: [{ sizeOver: 1 }], action: { reject: 'no' } }, /0: Unrecognized key: "alll"/],
+      [
+        { name: 'x', all: [{ subjekt: { contains: ['a'] } }], action: { reject: 'no' } },
+        /0\.all\.0: Unrecognized key: "subjekt"/,
+      ],
+      [
+        { name: 'x', all: [{ attachment: { nmae: { exact: ['a.exe'] } } }], action: { reject: 'no' } },
+        /0\.all\.0\.attachment: Unrecognized key: "nmae"/,
+      ],
+      [
+        { name: 'x', all: [{ subject: { contain: ['a'] } }], action: { reject: 'no' } },
+        /0\.all\.0\.subject: Unrecognized key: "contain"/,
+      ],
+      [
+        { name: 'x', all: [{ sizeOver: 1 }], action: { reject: 'no', folderr: 'X' } },
+        /0\.action: Unrecognized key: "folderr"/,
+      ],
+      [
+        { name: 'x', all: [{ sizeOver: 1 }], action: { rejekt: 'no' } },
+        /0\.action: Unrecognized key: "rejekt"/,
+      ],
+      [
+        { name: 'x', all: [{ sizeOver: 1 }], action: { addHeader: [{ name: 'X-A', valu: '1' }] } },
+        /0\.action\.addHeader\.0: Unrecognized key: "valu"/,
+      ],
+    ];
+    for (const [rule, message] of cases) {
+      assert.throws(
+        () => parsePolicyRules([rule]),
+        (e: unknown) => e instanceof PolicyRuleError && message.test(e.message),
+        JSON.stringify(rule),
+      );
+    }
+  });
+
   it('a pathological regex stays linear', () => {
     const text = `${'a'.repeat(20_000)}!`;
     const m = makeMessage({ text });
