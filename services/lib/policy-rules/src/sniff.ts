@@ -91,6 +91,76 @@ const OLE = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 const utf16 = (s: string) => Buffer.from(s, 'utf16le');
 /** Storage names of VBA projects in an OLE compound file (Word: Macros/VBA, Excel: _VBA_PROJECT_CUR). */
 const OLE_MACRO_NAMES = [utf16('_VBA_PROJECT'), utf16('VBA_PROJECT'), utf16('Macros')];
+/** Directory entries that hold a VBA project: storages Macros (Word), _VBA_PROJECT_CUR (Excel), VBA; stream _VBA_PROJECT. */
+const OLE_MACRO_STORAGES: ReadonlySet<string> = new Set(['macros', '_vba_project_cur', 'vba']);
+const OLE_MACRO_STREAMS: ReadonlySet<string> = new Set(['_vba_project']);
+
+const OLE_END_OF_CHAIN = 0xfffffffe;
+const OLE_STORAGE = 1;
+const OLE_STREAM = 2;
+
+/**
+ * The directory entries (name, type) of an OLE compound file (MS-CFB): the FAT from the header's
+ * DIFAT (and its chain), then the directory's sector chain. Undefined when the file is cut short
+ * or damaged; every chain is bounded by the file's size.
+ */
+function oleDirectory(data: Buffer): Array<{ name: string; type: number }> | undefined {
+  if (data.length < 512) return undefined;
+  const shift = data.readUInt16LE(0x1e);
+  if (shift !== 9 && shift !== 12) return undefined;
+  const size = 1 << shift;
+  const perSector = size / 4;
+  const offsetOf = (sector: number) => (sector + 1) * size;
+  const inFile = (offset: number, length: number) => offset + length <= data.length;
+  const maxSectors = Math.ceil(data.length / size);
+  const fatCount = Math.min(data.readUInt32LE(0x2c), maxSectors);
+  const fat: number[] = [];
+  for (let i = 0; i < 109 && fat.length < fatCount; i++) fat.push(data.readUInt32LE(0x4c + 4 * i));
+  let difat = data.readUInt32LE(0x44);
+  for (let hops = 0; fat.length < fatCount && difat < 0xfffffffa && hops < maxSectors; hops++) {
+    const at = offsetOf(difat);
+    if (!inFile(at, size)) return undefined;
+    for (let i = 0; i < perSector - 1 && fat.length < fatCount; i++) fat.push(data.readUInt32LE(at + 4 * i));
+    difat = data.readUInt32LE(at + size - 4);
+  }
+  const next = (sector: number): number | undefined => {
+    const fatSector = fat[Math.floor(sector / perSector)];
+    if (fatSector === undefined) return undefined;
+    const at = offsetOf(fatSector) + (sector % perSector) * 4;
+    return inFile(at, 4) ? data.readUInt32LE(at) : undefined;
+  };
+  const entries: Array<{ name: string; type: number }> = [];
+  const seen = new Set<number>();
+  for (let sector = data.readUInt32LE(0x30); sector !== OLE_END_OF_CHAIN; ) {
+    const at = offsetOf(sector);
+    if (seen.has(sector) || !inFile(at, size)) return undefined;
+    seen.add(sector);
+    for (let entry = at; entry < at + size; entry += 128) {
+      const length = data.readUInt16LE(entry + 0x40);
+      const type = data[entry + 0x42]!;
+      if (length < 2 || length > 64 || (type !== OLE_STORAGE && type !== OLE_STREAM)) continue;
+      entries.push({ name: data.subarray(entry, entry + length - 2).toString('utf16le'), type });
+    }
+    const following = next(sector);
+    if (following === undefined) return undefined;
+    sector = following;
+  }
+  return entries;
+}
+
+/**
+ * Whether an OLE compound file carries a VBA project: by its directory's entry names, so text in
+ * a document's streams ("Macros" in a Word file about macros) does not count. A file whose
+ * directory cannot be read (cut short) is searched for the names anywhere instead.
+ */
+function oleHasMacros(data: Buffer): boolean {
+  const entries = oleDirectory(data);
+  if (!entries) return OLE_MACRO_NAMES.some((n) => data.includes(n));
+  return entries.some(({ name, type }) => {
+    const lower = name.toLowerCase();
+    return type === OLE_STORAGE ? OLE_MACRO_STORAGES.has(lower) : OLE_MACRO_STREAMS.has(lower);
+  });
+}
 
 /**
  * The name a file is saved and run under on Windows, which drops trailing dots and spaces
@@ -217,9 +287,7 @@ export function sniffKind(data: Buffer, name: string, budget = newInflateBudget(
     startsWith(data, [0xfe, 0xed, 0xfa, 0xcf])
   )
     return { kind: 'executable' }; // Mach-O
-  if (startsWith(data, OLE)) {
-    return { kind: OLE_MACRO_NAMES.some((n) => data.includes(n)) ? 'office-macro' : 'office' };
-  }
+  if (startsWith(data, OLE)) return { kind: oleHasMacros(data) ? 'office-macro' : 'office' };
   if (startsWith(data, [0x50, 0x4b, 0x03, 0x04]) || startsWith(data, [0x50, 0x4b, 0x05, 0x06])) {
     const members = listZip(data, budget);
     if (!members) return { kind: 'zip' };

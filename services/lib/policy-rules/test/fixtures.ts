@@ -115,3 +115,74 @@ export function makeMessage(options: {
   }
   return Buffer.from(`${out}--${b}--\r\n`, 'utf8');
 }
+
+export interface CfbEntry {
+  name: string;
+  type: 'storage' | 'stream';
+  data?: Buffer;
+}
+
+/**
+ * A minimal OLE compound file (MS-CFB version 3, 512-byte sectors) written by hand: one FAT
+ * sector, the directory (root entry and the given entries, all children of the root as a chain
+ * of right siblings), and each stream's data in its own sectors (padded to 4096 bytes, so no
+ * stream lives in the mini stream). What a legacy .doc or .xls is made of.
+ */
+export function makeCfb(entries: CfbEntry[]): Buffer {
+  const SECTOR = 512;
+  const FREE = 0xffffffff;
+  const END = 0xfffffffe;
+  const FAT_SECTOR = 0xfffffffd;
+  const all = [{ name: 'Root Entry', type: 'root' as const }, ...entries];
+  const dirSectors = Math.ceil(all.length / 4);
+  const fat: number[] = [FAT_SECTOR];
+  const dirStart = fat.length;
+  for (let i = 0; i < dirSectors; i++) fat.push(i === dirSectors - 1 ? END : dirStart + i + 1);
+  const streams: Array<{ start: number; data: Buffer }> = [];
+  for (const e of entries) {
+    if (e.type !== 'stream') continue;
+    const data = Buffer.concat([
+      e.data ?? Buffer.alloc(0),
+      Buffer.alloc(Math.max(0, 4096 - (e.data?.length ?? 0))),
+    ]);
+    const start = fat.length;
+    const count = Math.ceil(data.length / SECTOR);
+    for (let i = 0; i < count; i++) fat.push(i === count - 1 ? END : start + i + 1);
+    streams.push({ start, data: Buffer.concat([data, Buffer.alloc(count * SECTOR - data.length)]) });
+  }
+  if (fat.length > SECTOR / 4) throw new Error('makeCfb: too many sectors for one FAT sector');
+  const header = Buffer.alloc(SECTOR);
+  Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]).copy(header, 0);
+  header.writeUInt16LE(0x3e, 0x18);
+  header.writeUInt16LE(3, 0x1a);
+  header.writeUInt16LE(0xfffe, 0x1c);
+  header.writeUInt16LE(9, 0x1e);
+  header.writeUInt16LE(6, 0x20);
+  header.writeUInt32LE(1, 0x2c);
+  header.writeUInt32LE(dirStart, 0x30);
+  header.writeUInt32LE(4096, 0x38);
+  header.writeUInt32LE(END, 0x3c);
+  header.writeUInt32LE(END, 0x44);
+  for (let i = 0; i < 109; i++) header.writeUInt32LE(i === 0 ? 0 : FREE, 0x4c + 4 * i);
+  const fatSector = Buffer.alloc(SECTOR, 0xff);
+  fat.forEach((v, i) => fatSector.writeUInt32LE(v, 4 * i));
+  const dir = Buffer.alloc(dirSectors * SECTOR);
+  let stream = 0;
+  all.forEach((e, i) => {
+    const at = i * 128;
+    const name = Buffer.from(`${e.name}\0`, 'utf16le');
+    name.copy(dir, at);
+    dir.writeUInt16LE(name.length, at + 0x40);
+    dir[at + 0x42] = e.type === 'root' ? 5 : e.type === 'storage' ? 1 : 2;
+    dir[at + 0x43] = 1;
+    dir.writeUInt32LE(FREE, at + 0x44);
+    dir.writeUInt32LE(i > 0 && i < all.length - 1 ? i + 1 : FREE, at + 0x48);
+    dir.writeUInt32LE(i === 0 && all.length > 1 ? 1 : FREE, at + 0x4c);
+    if (e.type === 'stream') {
+      const s = streams[stream++]!;
+      dir.writeUInt32LE(s.start, at + 0x74);
+      dir.writeUInt32LE(s.data.length, at + 0x78);
+    } else dir.writeUInt32LE(e.type === 'root' ? END : 0, at + 0x74);
+  });
+  return Buffer.concat([header, fatSector, dir, ...streams.map((s) => s.data)]);
+}

@@ -14,7 +14,7 @@ import {
   stripAttachments,
 } from '../src/index.js';
 import { listZip } from '../src/sniff.js';
-import { DOCM, DOCX, makeMessage, makeZip, OLE_MACRO, OLE_PLAIN, PDF, PE } from './fixtures.js';
+import { DOCM, DOCX, makeCfb, makeMessage, makeZip, OLE_MACRO, OLE_PLAIN, PDF, PE } from './fixtures.js';
 
 const ctx: PolicyContext = {
   direction: 'inbound',
@@ -521,6 +521,49 @@ describe('PolicySet and default rules', () => {
     assert.equal(members?.length, 40, 'every name is still listed');
     const inflated = (members ?? []).reduce((sum, m) => sum + (m.content?.length ?? 0), 0);
     assert.ok(inflated <= 64 * 1024 * 1024, `inflated ${inflated} bytes`);
+  });
+
+  it('OLE compound files (legacy .doc, .xls): macros by the VBA storages of the directory, not by text', () => {
+    const s = set({});
+    const wordText = (text: string) =>
+      Buffer.concat([Buffer.from('\xec\xa5', 'latin1'), Buffer.from(text, 'utf16le')]);
+    const docWithMacros = makeCfb([
+      { name: 'WordDocument', type: 'stream', data: wordText('Quarterly figures') },
+      { name: 'Macros', type: 'storage' },
+      { name: 'VBA', type: 'storage' },
+      { name: '_VBA_PROJECT', type: 'stream', data: Buffer.from([0xcc, 0x61, 0xff, 0xff]) },
+      { name: 'dir', type: 'stream', data: Buffer.from([1, 2, 3]) },
+    ]);
+    const xlsWithMacros = makeCfb([
+      { name: 'Workbook', type: 'stream', data: Buffer.from([9, 8, 7]) },
+      { name: '_VBA_PROJECT_CUR', type: 'storage' },
+      { name: 'VBA', type: 'storage' },
+    ]);
+    const docAboutMacros = makeCfb([
+      { name: 'WordDocument', type: 'stream', data: wordText('How to write Macros and a _VBA_PROJECT') },
+      { name: '1Table', type: 'stream', data: Buffer.from([0]) },
+    ]);
+    for (const [name, data] of [
+      ['report.doc', docWithMacros],
+      ['figures.xls', xlsWithMacros],
+      ['renamed.pdf', docWithMacros],
+    ] as Array<[string, Buffer]>) {
+      assert.equal(sniffKind(data, name).kind, 'office-macro', name);
+      assert.equal(
+        verdict(s, makeMessage({ attachments: [{ name, data }] }))?.rule,
+        'default-office-macros',
+        name,
+      );
+    }
+    assert.equal(sniffKind(docAboutMacros, 'guide.doc').kind, 'office');
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'guide.doc', data: docAboutMacros }] })),
+      undefined,
+    );
+    // A directory that cannot be read (here a damaged sector size): the names are looked for anywhere.
+    const damaged = Buffer.from(docWithMacros);
+    damaged.writeUInt16LE(7, 0x1e);
+    assert.equal(sniffKind(damaged, 'damaged.doc').kind, 'office-macro');
   });
 
   it('a top-level part that is not text and has no name is an attachment too', () => {
