@@ -51,8 +51,9 @@ export const SNIFF_LIMITS = {
   /** Bytes a member is inflated to at most, to sniff it (larger members are judged by name). */
   memberBytes: 8 * 1024 * 1024,
   /**
-   * Bytes inflated in all for one message's archives, nested ones included (members past it are
-   * judged by name): without it, 1000 members of 8 MiB would be 8 GiB in memory.
+   * Bytes inflated in all for one message's archives, nested ones included (zip members past it
+   * are judged by name; 7z headers decoded count too): without it, 1000 members of 8 MiB would be
+   * 8 GiB in memory.
    */
   inflatedBytes: 64 * 1024 * 1024,
   /** Archives inside archives are listed down to this depth (an archive attached to the message is 1). */
@@ -293,7 +294,7 @@ export function sniffKind(data: Buffer, name: string, budget = newInflateBudget(
     if (!members) return { kind: 'zip' };
     return { kind: zipKind(members), members };
   }
-  const listing = listRar(data) ?? list7z(data);
+  const listing = listRar(data) ?? list7z(data, budget);
   if (listing)
     return {
       kind: startsWith(data, [0x37, 0x7a]) ? '7z' : 'rar',

@@ -175,6 +175,14 @@ describe('7z', () => {
     });
   });
 
+  it("a decoded header counts against the message's inflate budget", () => {
+    const archive = make7z(files);
+    const budget = { bytes: 1_000_000 };
+    assert.deepEqual(names(list7z(archive, budget)), ['readme.txt', 'tool.exe']);
+    assert.ok(budget.bytes < 1_000_000, 'the decoded header was charged');
+    assert.deepEqual(list7z(archive, { bytes: 10 }), { members: [], unlisted: true, encrypted: false });
+  });
+
   it('a plain header, and members in a folder of their own', () => {
     const l = list7z(make7z(files, ['-mhc=off', '-ms=off']));
     assert.deepEqual(names(l), ['readme.txt', 'tool.exe']);
