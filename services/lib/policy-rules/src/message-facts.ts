@@ -227,7 +227,77 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
     });
     if (sniffed.members) addMembers(index, fileName, sniffed.members, 1);
   });
+  // Files uuencoded in a text body: mail clients (Thunderbird, for one) show them as attachments.
+  parts.forEach((part, index) => {
+    if (part.children.length > 0 || part.contentType !== 'text/plain' || isAttachment(part, names[index]))
+      return;
+    for (const file of uudecodedFiles(partBytes(part).toString('latin1'))) {
+      if (attachments.length >= FACT_LIMITS.attachments) return;
+      const sniffed = sniffKind(file.data, file.name, budget);
+      attachments.push({
+        part: index,
+        name: file.name,
+        extension: extensionOf(file.name),
+        kind: sniffed.kind,
+        doubleExtension: hasDoubleExtension(file.name),
+        encrypted: sniffed.encrypted ?? false,
+        unlisted: sniffed.unlisted ?? false,
+        inArchive: false,
+        size: file.data.length,
+      });
+      if (sniffed.members) addMembers(index, file.name, sniffed.members, 1);
+    }
+  });
   return attachments;
+}
+
+const UU_BEGIN = /^begin [0-7]{3,4} ([^\r\n]+)\r?$/gm;
+
+/**
+ * The files uuencoded in a text: `begin <mode> <name>`, lines of uuencoded data (the first
+ * character gives the line's byte count), a line with no data, `end`. A block that does not
+ * decode as that is text. At most SNIFF_LIMITS.memberBytes of each file are decoded; every line
+ * of the text is read at most once.
+ */
+function uudecodedFiles(text: string): Array<{ name: string; data: Buffer }> {
+  if (!text.includes('begin ')) return [];
+  const files: Array<{ name: string; data: Buffer }> = [];
+  let readTo = 0;
+  const lineAt = (at: number) => {
+    const end = text.indexOf('\n', at);
+    const stop = end < 0 ? text.length : end;
+    return { line: text.slice(at, text[stop - 1] === '\r' ? stop - 1 : stop), next: end < 0 ? -1 : end + 1 };
+  };
+  for (const begin of text.matchAll(UU_BEGIN)) {
+    if (begin.index < readTo || files.length >= FACT_LIMITS.attachments) continue;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let ended = false;
+    let at = text.indexOf('\n', begin.index) + 1;
+    while (at > 0 && size <= SNIFF_LIMITS.memberBytes) {
+      const { line, next } = lineAt(at);
+      readTo = at = next;
+      const count = (line.charCodeAt(0) - 32) & 63;
+      if (count === 0) {
+        ended = line.length > 0 && next > 0 && lineAt(next).line.trimEnd() === 'end';
+        break;
+      }
+      const groups = Math.ceil(count / 3);
+      if (line.length < 1 + groups * 4) break;
+      const bytes = Buffer.alloc(groups * 3);
+      for (let g = 0; g < groups; g++) {
+        const v = [0, 1, 2, 3].map((k) => (line.charCodeAt(1 + g * 4 + k) - 32) & 63);
+        bytes[g * 3] = (v[0]! << 2) | (v[1]! >> 4);
+        bytes[g * 3 + 1] = ((v[1]! & 15) << 4) | (v[2]! >> 2);
+        bytes[g * 3 + 2] = ((v[2]! & 3) << 6) | v[3]!;
+      }
+      chunks.push(bytes.subarray(0, count));
+      size += count;
+    }
+    if (ended || size > SNIFF_LIMITS.memberBytes)
+      files.push({ name: begin[1]!.trim(), data: Buffer.concat(chunks) });
+  }
+  return files;
 }
 
 /** A member whose content could not be read (too large to inflate): its name is all there is. */

@@ -165,7 +165,7 @@ export function makeCfb(entries: CfbEntry[]): Buffer {
   header.writeUInt32LE(END, 0x44);
   for (let i = 0; i < 109; i++) header.writeUInt32LE(i === 0 ? 0 : FREE, 0x4c + 4 * i);
   const fatSector = Buffer.alloc(SECTOR, 0xff);
-  fat.forEach((v, i) => fatSector.writeUInt32LE(v, 4 * i));
+  for (const [i, v] of fat.entries()) fatSector.writeUInt32LE(v, 4 * i);
   const dir = Buffer.alloc(dirSectors * SECTOR);
   let stream = 0;
   all.forEach((e, i) => {

@@ -566,6 +566,53 @@ describe('PolicySet and default rules', () => {
     assert.equal(sniffKind(damaged, 'damaged.doc').kind, 'office-macro');
   });
 
+  it('uuencoded files in a text body (which mail clients show as attachments) are attachments too', () => {
+    const uuencode = (name: string, data: Buffer) => {
+      const lines = [`begin 644 ${name}`];
+      const char = (v: number) => (v === 0 ? '`' : String.fromCharCode(32 + v));
+      for (let at = 0; at < data.length; at += 45) {
+        const chunk = data.subarray(at, at + 45);
+        let line = char(chunk.length);
+        for (let i = 0; i < chunk.length; i += 3) {
+          const [a = 0, b = 0, c = 0] = [chunk[i], chunk[i + 1], chunk[i + 2]];
+          line += [a >> 2, ((a & 3) << 4) | (b >> 4), ((b & 15) << 2) | (c >> 6), c & 63].map(char).join('');
+        }
+        lines.push(line);
+      }
+      return [...lines, '`', 'end'].join('\r\n');
+    };
+    const plain = (body: string) =>
+      Buffer.from(
+        `From: a@example.org\r\nTo: bob@example.com\r\nSubject: t\r\n\r\nHello,\r\n\r\n${body}\r\n`,
+      );
+    const s = set({});
+    const facts = messageFacts(plain(uuencode('readme.txt', PE)));
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.name, a.kind, a.size]),
+      [['readme.txt', 'executable', PE.length]],
+    );
+    assert.equal(verdict(s, plain(uuencode('readme.txt', PE)))?.rule, 'default-executables');
+    assert.equal(
+      verdict(s, plain(uuencode('run.vbs', Buffer.from('CreateObject("WScript.Shell")'))))?.rule,
+      'default-executables',
+    );
+    const zipped = makeZip([{ name: 'setup.exe', data: PE, deflate: true }]);
+    assert.equal(
+      verdict(s, makeMessage({ text: `See below.\r\n${uuencode('files.zip', zipped)}` }))?.rule,
+      'default-executables',
+    );
+    // Text that only looks like the start of one is text.
+    assert.equal(messageFacts(plain('begin 644 is how uuencode starts a file')).attachments.length, 0);
+    assert.equal(verdict(s, plain(uuencode('notes.txt', Buffer.from('just some words\n')))), undefined);
+    // Many beginnings and long blocks cost one read of each line.
+    const noisy = plain(
+      `${'begin 644 a.txt\r\n'.repeat(20_000)}${'M'.repeat(61).concat('\r\n').repeat(20_000)}`,
+    );
+    const started = performance.now();
+    messageFacts(noisy).attachments;
+    assert.ok(performance.now() - started < 2_000);
+  });
+
   it('a top-level part that is not text and has no name is an attachment too', () => {
     const raw = Buffer.from(
       'From: a@example.org\r\nTo: bob@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n' +
