@@ -231,6 +231,12 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
   parts.forEach((part, index) => {
     if (part.children.length > 0 || part.contentType !== 'text/plain' || isAttachment(part, names[index]))
       return;
+    // Most text has no `begin ` at all: then it is not decoded (only base64 and quoted-printable
+    // can hide one).
+    const encoded = /^\s*(base64|quoted-printable)\s*$/i.test(
+      findHeader(part.headers, 'content-transfer-encoding') ?? '',
+    );
+    if (!encoded && !part.body.includes('begin ')) return;
     for (const file of uudecodedFiles(partBytes(part).toString('latin1'))) {
       if (attachments.length >= FACT_LIMITS.attachments) return;
       const sniffed = sniffKind(file.data, file.name, budget);

@@ -601,6 +601,22 @@ describe('PolicySet and default rules', () => {
       verdict(s, makeMessage({ text: `See below.\r\n${uuencode('files.zip', zipped)}` }))?.rule,
       'default-executables',
     );
+    // Hidden from a look at the raw body by the transfer encoding of the text part.
+    const encodedText = (cte: string, body: string) =>
+      Buffer.from(
+        'From: a@example.org\r\nTo: bob@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n' +
+          `Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: ${cte}\r\n\r\n${body}\r\n`,
+      );
+    const uu = uuencode('readme.txt', PE);
+    assert.equal(
+      verdict(s, encodedText('quoted-printable', uu.replaceAll('=', '=3D').replaceAll('begin', 'beg=69n')))
+        ?.rule,
+      'default-executables',
+    );
+    assert.equal(
+      verdict(s, encodedText('base64', Buffer.from(uu).toString('base64')))?.rule,
+      'default-executables',
+    );
     // Text that only looks like the start of one is text.
     assert.equal(messageFacts(plain('begin 644 is how uuencode starts a file')).attachments.length, 0);
     assert.equal(verdict(s, plain(uuencode('notes.txt', Buffer.from('just some words\n')))), undefined);
