@@ -230,7 +230,11 @@ export function listZip(data: Buffer, budget = newInflateBudget()): ArchiveMembe
     const commentLength = data.readUInt16LE(at + 32);
     const local = data.readUInt32LE(at + 42);
     const name = data.subarray(at + 46, at + 46 + nameLength).toString(flags & 0x800 ? 'utf8' : 'latin1');
-    const encrypted = (flags & 1) === 1;
+    // Encrypted by either header: an archive whose central directory denies what its local
+    // header says still asks an extractor for the password.
+    const localFlags =
+      local + 30 <= data.length && data.readUInt32LE(local) === 0x04034b50 ? data.readUInt16LE(local + 6) : 0;
+    const encrypted = ((flags | localFlags) & 1) === 1;
     const member: ArchiveMember = { name, encrypted, size };
     if (!encrypted && !name.endsWith('/')) {
       const content = memberContent(data, local, method, compressed, size, budget);

@@ -5,6 +5,8 @@ export interface ZipEntry {
   data: Buffer;
   /** Sets the traditional encryption flag (the content is then not readable, as in a real one). */
   encrypted?: boolean;
+  /** Sets the encryption flag in the local header only (the central directory's says not encrypted). */
+  encryptedLocally?: boolean;
   deflate?: boolean;
 }
 
@@ -17,12 +19,13 @@ export function makeZip(entries: ZipEntry[]): Buffer {
     const name = Buffer.from(e.name, 'utf8');
     const body = e.deflate ? deflateRawSync(e.data) : e.data;
     const flags = (e.encrypted ? 1 : 0) | 0x800;
+    const localFlags = flags | (e.encryptedLocally ? 1 : 0);
     const method = e.deflate ? 8 : 0;
     const crc = crc32(e.data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(flags, 6);
+    local.writeUInt16LE(localFlags, 6);
     local.writeUInt16LE(method, 8);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(body.length, 18);

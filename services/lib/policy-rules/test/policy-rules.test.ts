@@ -491,6 +491,13 @@ describe('PolicySet and default rules', () => {
       const t = verdict(s, makeMessage({ attachments: [{ name, data }] }));
       assert.equal(t?.rule, 'default-executables', `${name}: the executable inside is found`);
     }
+    // Encrypted by its local header while the central directory says not: an extractor asks for
+    // the password all the same.
+    const disguised = makeZip([{ name: 'a.pdf', data: PDF, encryptedLocally: true }]);
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'plain.zip', data: disguised }] }))?.rule,
+      'default-encrypted-archives',
+    );
     const lockedInside = makeZip([
       { name: 'locked.zip', data: makeZip([{ name: 'a.pdf', data: PDF, encrypted: true }]) },
     ]);
