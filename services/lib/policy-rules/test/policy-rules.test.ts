@@ -720,6 +720,19 @@ describe('judgeMessage', () => {
     assert.equal(judged.stripped, undefined);
     assert.match(judged.headers, /^X-Hermod-Policy-Strip: skipped/m);
   });
+
+  it('judges the size of the whole message, also when it reads only its beginning', async () => {
+    const big = new PolicySet({
+      global: parsePolicyRules([
+        { name: 'too-big', all: [{ sizeOver: 3_000 }], action: { reject: 'too big' } },
+      ]),
+      defaults: { enabled: false, blockEncryptedArchives: false },
+      domainRules: () => undefined,
+    });
+    const large = makeMessage({ text: 'x'.repeat(5_000) });
+    const judged = await judgeMessage(big, chunks(large, 512), [], ctx, { maxBytes: 1_000, budgetMs: 1_000 });
+    assert.equal(judged.decision.terminal?.rule, 'too-big');
+  });
 });
 
 describe('judgeMessage without rules', () => {
