@@ -274,9 +274,27 @@ function memberContent(
   return undefined;
 }
 
+/** The content type OOXML declares for a VBA project part, whatever the part is named. */
+const VBA_PROJECT_TYPE = 'application/vnd.ms-office.vbaproject';
+
 function zipKind(members: ArchiveMember[]): AttachmentKind {
   const names = members.map((m) => m.name.toLowerCase());
   if (names.some((n) => n.endsWith('vbaproject.bin'))) return 'office-macro';
+  // An OOXML document with its VBA project renamed: Office finds the project by its content type
+  // (declared in [Content_Types].xml) or a relationship, so look at the declared types and at
+  // parts that are VBA projects themselves.
+  if (names.includes('[content_types].xml')) {
+    for (const [i, member] of members.entries()) {
+      const content = member.content;
+      if (!content) continue;
+      if (
+        names[i] === '[content_types].xml' &&
+        content.toString('latin1').toLowerCase().includes(VBA_PROJECT_TYPE)
+      )
+        return 'office-macro';
+      if (startsWith(content, OLE) && oleHasMacros(content)) return 'office-macro';
+    }
+  }
   if (names.includes('[content_types].xml')) return 'office';
   if (names.includes('meta-inf/manifest.mf') && names.some((n) => n.endsWith('.class'))) return 'executable';
   return 'zip';

@@ -530,6 +530,42 @@ describe('PolicySet and default rules', () => {
     assert.ok(inflated <= 64 * 1024 * 1024, `inflated ${inflated} bytes`);
   });
 
+  it('OOXML macros under another part name: by the content type, or by the VBA project inside', () => {
+    const s = set({});
+    const vba = makeCfb([
+      { name: 'VBA', type: 'storage' },
+      { name: '_VBA_PROJECT', type: 'stream', data: Buffer.from([0xcc, 0x61]) },
+    ]);
+    const declared = makeZip([
+      {
+        name: '[Content_Types].xml',
+        data: Buffer.from(
+          '<Types><Override PartName="/word/settings2.bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>',
+        ),
+        deflate: true,
+      },
+      { name: 'word/document.xml', data: Buffer.from('<w:document/>'), deflate: true },
+      { name: 'word/settings2.bin', data: Buffer.alloc(64), deflate: true },
+    ]);
+    const hidden = makeZip([
+      { name: '[Content_Types].xml', data: Buffer.from('<Types/>'), deflate: true },
+      { name: 'word/document.xml', data: Buffer.from('<w:document/>'), deflate: true },
+      { name: 'word/media/image9.bin', data: vba, deflate: true },
+    ]);
+    for (const [name, data] of [
+      ['declared.docx', declared],
+      ['hidden.docx', hidden],
+    ] as Array<[string, Buffer]>) {
+      assert.equal(sniffKind(data, name).kind, 'office-macro', name);
+      assert.equal(
+        verdict(s, makeMessage({ attachments: [{ name, data }] }))?.rule,
+        'default-office-macros',
+        name,
+      );
+    }
+    assert.equal(sniffKind(DOCX, 'plain.docx').kind, 'office');
+  });
+
   it('OLE compound files (legacy .doc, .xls): macros by the VBA storages of the directory, not by text', () => {
     const s = set({});
     const wordText = (text: string) =>
