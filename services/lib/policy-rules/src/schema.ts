@@ -77,6 +77,8 @@ export const ATTACHMENT_KINDS = [
   'zip',
   'rar',
   '7z',
+  'tar',
+  'gzip',
   'image',
   'text',
   'other',
@@ -120,7 +122,7 @@ export const AttachmentCondition = z
       .optional()
       .describe('Only members of archives (true) or only top-level parts (false).'),
   })
-  .describe('A condition on attachments and archive members (one level deep).');
+  .describe('A condition on attachments and archive members (archives inside archives too).');
 export type AttachmentCondition = z.infer<typeof AttachmentCondition>;
 
 export const AuthVerdict = z.enum([

@@ -1,6 +1,7 @@
 import { inflateRawSync } from 'node:zlib';
 import { list7z, listRar } from './archives.js';
 import type { AttachmentKind } from './schema.js';
+import { isTar, listGzip, listTar } from './tar-gzip.js';
 
 /**
  * What an attachment is, from its bytes: magic numbers for executables and containers, the zip
@@ -77,7 +78,7 @@ export interface ArchiveMember {
 
 export interface Sniffed {
   kind: AttachmentKind;
-  /** Members of an archive (zip, rar, 7z; one level), when the part is one. */
+  /** Members of an archive (zip, rar, 7z, tar, gzip; one level), when the part is one. */
   members?: ArchiveMember[];
   /** An archive whose member names could not be read (all or some: encrypted or undecodable headers, damage). */
   unlisted?: boolean;
@@ -316,6 +317,10 @@ export function sniffKind(data: Buffer, name: string, budget = newInflateBudget(
     if (!members) return { kind: 'zip' };
     return { kind: zipKind(members), members };
   }
+  if (startsWith(data, [0x1f, 0x8b, 0x08])) {
+    return { kind: 'gzip', ...listGzip(data, name, budget, SNIFF_LIMITS.archiveMembers) };
+  }
+  if (isTar(data)) return { kind: 'tar', ...listTar(data, SNIFF_LIMITS.archiveMembers) };
   const listing = listRar(data) ?? list7z(data, budget);
   if (listing)
     return {
@@ -339,4 +344,4 @@ export function sniffKind(data: Buffer, name: string, budget = newInflateBudget(
 }
 
 /** Kinds that are archives, for `kind: [archive]`. */
-export const ARCHIVE_KINDS: ReadonlySet<AttachmentKind> = new Set(['zip', 'rar', '7z']);
+export const ARCHIVE_KINDS: ReadonlySet<AttachmentKind> = new Set(['zip', 'rar', '7z', 'tar', 'gzip']);
