@@ -100,6 +100,7 @@ const OLE_MACRO_STREAMS: ReadonlySet<string> = new Set(['_vba_project']);
 const OLE_END_OF_CHAIN = 0xfffffffe;
 const OLE_STORAGE = 1;
 const OLE_STREAM = 2;
+const OLE_ROOT = 5;
 
 /**
  * The directory entries (name, type) of an OLE compound file (MS-CFB): the FAT from the header's
@@ -140,6 +141,8 @@ function oleDirectory(data: Buffer): Array<{ name: string; type: number }> | und
     for (let entry = at; entry < at + size; entry += 128) {
       const length = data.readUInt16LE(entry + 0x40);
       const type = data[entry + 0x42]!;
+      // The directory starts with the root entry; anything else is not a directory.
+      if (entry === offsetOf(data.readUInt32LE(0x30)) && type !== OLE_ROOT) return undefined;
       if (length < 2 || length > 64 || (type !== OLE_STORAGE && type !== OLE_STREAM)) continue;
       entries.push({ name: data.subarray(entry, entry + length - 2).toString('utf16le'), type });
     }

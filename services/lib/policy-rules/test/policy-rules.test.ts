@@ -607,6 +607,11 @@ describe('PolicySet and default rules', () => {
     const damaged = Buffer.from(docWithMacros);
     damaged.writeUInt16LE(7, 0x1e);
     assert.equal(sniffKind(damaged, 'damaged.doc').kind, 'office-macro');
+    // A header that points the directory elsewhere (a sloppy writer): no root entry there, so the
+    // directory is taken as unreadable and the names are looked for anywhere.
+    const misdirected = Buffer.from(docWithMacros);
+    misdirected.writeUInt32LE(3, 0x30); // the first sector of WordDocument
+    assert.equal(sniffKind(misdirected, 'misdirected.doc').kind, 'office-macro');
   });
 
   it('uuencoded files in a text body (which mail clients show as attachments) are attachments too', () => {
