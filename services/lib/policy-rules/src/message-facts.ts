@@ -87,6 +87,10 @@ function isAttachment(part: MimePart, name: string | undefined): boolean {
   return !part.contentType.startsWith('text/') && part.contentType !== 'message/rfc822';
 }
 
+/** Whether a part's body is base64 or quoted-printable (the rest is as it is). */
+const transferEncoded = (part: MimePart) =>
+  /^\s*(base64|quoted-printable)\s*$/i.test(findHeader(part.headers, 'content-transfer-encoding') ?? '');
+
 /** The bytes of a leaf part (transfer encoding undone, no charset conversion). */
 export function partBytes(part: MimePart): Buffer {
   const cte = (findHeader(part.headers, 'content-transfer-encoding') ?? '7bit').toLowerCase();
@@ -212,15 +216,12 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
         addMembers(part, base, sniffed.members, depth + 1);
     }
   };
-  parts.forEach((part, index) => {
-    const name = names[index];
-    if (!isAttachment(part, name)) return;
+  /** A file at the top level (an attachment, a uuencoded file), its members after it. */
+  const addFile = (part: number, fileName: string, bytes: Buffer) => {
     if (attachments.length >= FACT_LIMITS.attachments) return;
-    const fileName = name ?? '';
-    const bytes = partBytes(part);
     const sniffed = sniffKind(bytes, fileName, budget);
     attachments.push({
-      part: index,
+      part,
       name: fileName,
       extension: extensionOf(fileName),
       kind: sniffed.kind,
@@ -230,35 +231,45 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
       inArchive: false,
       size: bytes.length,
     });
-    if (sniffed.members) addMembers(index, fileName, sniffed.members, 1);
-  });
-  // Files uuencoded in a text body: mail clients (Thunderbird, for one) show them as attachments.
-  parts.forEach((part, index) => {
-    if (part.children.length > 0 || part.contentType !== 'text/plain' || isAttachment(part, names[index]))
-      return;
-    // Most text has no `begin ` at all: then it is not decoded (only base64 and quoted-printable
-    // can hide one).
-    const encoded = /^\s*(base64|quoted-printable)\s*$/i.test(
-      findHeader(part.headers, 'content-transfer-encoding') ?? '',
-    );
-    if (!encoded && !part.body.includes('begin ')) return;
-    for (const file of uudecodedFiles(partBytes(part).toString('latin1'))) {
-      if (attachments.length >= FACT_LIMITS.attachments) return;
-      const sniffed = sniffKind(file.data, file.name, budget);
-      attachments.push({
-        part: index,
-        name: file.name,
-        extension: extensionOf(file.name),
-        kind: sniffed.kind,
-        doubleExtension: hasDoubleExtension(file.name),
-        encrypted: sniffed.encrypted ?? false,
-        unlisted: sniffed.unlisted ?? false,
-        inArchive: false,
-        size: file.data.length,
-      });
-      if (sniffed.members) addMembers(index, file.name, sniffed.members, 1);
-    }
-  });
+    if (sniffed.members) addMembers(part, fileName, sniffed.members, 1);
+  };
+  /**
+   * The files among parts; `owner` is the part they are facts of when they come from inside an
+   * encoded forwarded message (stripping then removes that message).
+   */
+  const addParts = (list: MimePart[], listNames: Array<string | undefined>, owner?: number, depth = 0) => {
+    list.forEach((part, index) => {
+      const name = listNames[index];
+      if (isAttachment(part, name)) addFile(owner ?? index, name ?? '', partBytes(part));
+    });
+    // Files uuencoded in a text body: mail clients (Thunderbird, for one) show them as attachments.
+    list.forEach((part, index) => {
+      if (
+        part.children.length > 0 ||
+        part.contentType !== 'text/plain' ||
+        isAttachment(part, listNames[index])
+      )
+        return;
+      // Most text has no `begin ` at all: then it is not decoded (only base64 and quoted-printable
+      // can hide one).
+      if (!transferEncoded(part) && !part.body.includes('begin ')) return;
+      for (const file of uudecodedFiles(partBytes(part).toString('latin1')))
+        addFile(owner ?? index, file.name, file.data);
+    });
+    // A forwarded message sent base64 or quoted-printable (which RFC 2046 does not allow, but
+    // clients decode): parsed again from its decoded bytes.
+    list.forEach((part, index) => {
+      if (
+        part.contentType !== 'message/rfc822' ||
+        !transferEncoded(part) ||
+        depth >= SNIFF_LIMITS.archiveDepth
+      )
+        return;
+      const inner = flattenParts(parseMime(partBytes(part).toString('latin1')));
+      addParts(inner, inner.map(fileNameOf), owner ?? index, depth + 1);
+    });
+  };
+  addParts(parts, names);
   return attachments;
 }
 

@@ -677,6 +677,26 @@ describe('PolicySet and default rules', () => {
     assert.ok(performance.now() - started < 2_000);
   });
 
+  it('a forwarded message sent base64 or quoted-printable is decoded and its attachments judged', () => {
+    const inner = makeMessage({ attachments: [{ name: 'invoice.pdf', data: PE }] });
+    const forwarded = (cte: string, body: string) =>
+      Buffer.from(
+        'From: a@example.org\r\nTo: bob@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n' +
+          'Content-Type: multipart/mixed; boundary="fw"\r\n\r\n--fw\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n' +
+          `--fw\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: ${cte}\r\n\r\n${body}\r\n--fw--\r\n`,
+      );
+    const s = set({});
+    const base64 = forwarded('base64', inner.toString('base64').replace(/.{76}(?=.)/g, '$&\r\n'));
+    assert.equal(verdict(s, base64)?.rule, 'default-executables');
+    const facts = messageFacts(base64);
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.name, a.kind]),
+      [['invoice.pdf', 'executable']],
+    );
+    const qp = forwarded('quoted-printable', inner.toString('latin1').replaceAll('=', '=3D'));
+    assert.equal(verdict(s, qp)?.rule, 'default-executables');
+  });
+
   it('a top-level part that is not text and has no name is an attachment too', () => {
     const raw = Buffer.from(
       'From: a@example.org\r\nTo: bob@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n' +
