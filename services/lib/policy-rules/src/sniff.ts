@@ -28,6 +28,20 @@ export const EXECUTABLE_EXTENSIONS: ReadonlySet<string> = new Set([
   'msc',
   'scf',
   'hta',
+  // Help files, Excel add-ins, app packages, Java Web Start, scriptlets.
+  'chm',
+  'xll',
+  'msix',
+  'msixbundle',
+  'appx',
+  'appxbundle',
+  'jnlp',
+  'sct',
+  // Disk images Windows mounts on a double click; the files in them lose the mark of the web.
+  'iso',
+  'img',
+  'vhd',
+  'vhdx',
 ]);
 
 export const SCRIPT_EXTENSIONS: ReadonlySet<string> = new Set([

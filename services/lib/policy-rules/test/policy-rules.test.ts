@@ -440,6 +440,22 @@ describe('PolicySet and default rules', () => {
       ['a.com', Buffer.from('x')],
       ['a.pif', Buffer.from('x')],
       ['a.jar', Buffer.from('x')],
+      // Code that Windows runs or mounts on a double click: help files, Excel add-ins, app
+      // packages, Java Web Start, scriptlets, disk images (whose files escape the web mark).
+      ...[
+        'chm',
+        'xll',
+        'msix',
+        'appx',
+        'msixbundle',
+        'appxbundle',
+        'jnlp',
+        'sct',
+        'iso',
+        'img',
+        'vhd',
+        'vhdx',
+      ].map((ext): [string, Buffer] => [`file.${ext}`, Buffer.alloc(64, 1)]),
       ['report.docx', DOCM],
       ['sheet.xls', OLE_MACRO],
       ['invoice.pdf.exe', PDF],
