@@ -546,6 +546,15 @@ describe('PolicySet and default rules', () => {
     assert.ok(inflated <= 64 * 1024 * 1024, `inflated ${inflated} bytes`);
   });
 
+  const refusedAsMacro = (s: PolicySet, name: string, data: Buffer) => {
+    assert.equal(sniffKind(data, name).kind, 'office-macro', name);
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name, data }] }))?.rule,
+      'default-office-macros',
+      name,
+    );
+  };
+
   it('OOXML macros under another part name: by the content type, or by the VBA project inside', () => {
     const s = set({});
     const vba = makeCfb([
@@ -571,14 +580,8 @@ describe('PolicySet and default rules', () => {
     for (const [name, data] of [
       ['declared.docx', declared],
       ['hidden.docx', hidden],
-    ] as Array<[string, Buffer]>) {
-      assert.equal(sniffKind(data, name).kind, 'office-macro', name);
-      assert.equal(
-        verdict(s, makeMessage({ attachments: [{ name, data }] }))?.rule,
-        'default-office-macros',
-        name,
-      );
-    }
+    ] as Array<[string, Buffer]>)
+      refusedAsMacro(s, name, data);
     assert.equal(sniffKind(DOCX, 'plain.docx').kind, 'office');
   });
 
@@ -606,14 +609,8 @@ describe('PolicySet and default rules', () => {
       ['report.doc', docWithMacros],
       ['figures.xls', xlsWithMacros],
       ['renamed.pdf', docWithMacros],
-    ] as Array<[string, Buffer]>) {
-      assert.equal(sniffKind(data, name).kind, 'office-macro', name);
-      assert.equal(
-        verdict(s, makeMessage({ attachments: [{ name, data }] }))?.rule,
-        'default-office-macros',
-        name,
-      );
-    }
+    ] as Array<[string, Buffer]>)
+      refusedAsMacro(s, name, data);
     assert.equal(sniffKind(docAboutMacros, 'guide.doc').kind, 'office');
     assert.equal(
       verdict(s, makeMessage({ attachments: [{ name: 'guide.doc', data: docAboutMacros }] })),
