@@ -223,8 +223,8 @@ function looksLikeText(data: Buffer): boolean {
   return true;
 }
 
-/** Reads the central directory of a zip; undefined when it is not a readable zip. */
-export function listZip(data: Buffer, budget = newInflateBudget()): ArchiveMember[] | undefined {
+/** Where a zip's central directory starts and how many entries it has (zip64 records followed). */
+function zipDirectory(data: Buffer): { count: number; at: number } | undefined {
   const min = Math.max(0, data.length - 65_557);
   let eocd = -1;
   for (let i = data.length - 22; i >= min; i--) {
@@ -234,19 +234,70 @@ export function listZip(data: Buffer, budget = newInflateBudget()): ArchiveMembe
     }
   }
   if (eocd < 0) return undefined;
-  const count = data.readUInt16LE(eocd + 10);
+  let count = data.readUInt16LE(eocd + 10);
   let at = data.readUInt32LE(eocd + 16);
+  // Zip64: the end record says 0xFFFF / 0xFFFFFFFF, the locator before it points to the zip64 end record.
+  const locator = eocd - 20;
+  if ((count === 0xffff || at === 0xffffffff) && locator >= 0 && data.readUInt32LE(locator) === 0x07064b50) {
+    const record = Number(data.readBigUInt64LE(locator + 8));
+    if (record + 56 <= data.length && data.readUInt32LE(record) === 0x06064b50) {
+      count = Number(data.readBigUInt64LE(record + 32));
+      at = Number(data.readBigUInt64LE(record + 48));
+    }
+  }
+  return { count, at };
+}
+
+/** Sizes and the local header's offset from a zip64 extra field, where the directory entry says 0xFFFFFFFF. */
+function zip64Values(extra: Buffer, values: { size: number; compressed: number; local: number }) {
+  for (let at = 0; at + 4 <= extra.length; ) {
+    const id = extra.readUInt16LE(at);
+    const length = extra.readUInt16LE(at + 2);
+    if (id === 0x0001) {
+      let field = at + 4;
+      const next = () => {
+        if (field + 8 > at + 4 + length || field + 8 > extra.length) return undefined;
+        const value = Number(extra.readBigUInt64LE(field));
+        field += 8;
+        return value;
+      };
+      if (values.size === 0xffffffff) values.size = next() ?? values.size;
+      if (values.compressed === 0xffffffff) values.compressed = next() ?? values.compressed;
+      if (values.local === 0xffffffff) values.local = next() ?? values.local;
+      return;
+    }
+    at += 4 + length;
+  }
+}
+
+/**
+ * Reads the central directory of a zip (zip64 too); undefined when it is not a readable zip.
+ * `unlisted` when fewer entries could be read than it says it has (cut short, damaged, or past
+ * the member limit).
+ */
+export function listZip(
+  data: Buffer,
+  budget = newInflateBudget(),
+): { members: ArchiveMember[]; unlisted: boolean } | undefined {
+  const directory = zipDirectory(data);
+  if (!directory) return undefined;
+  const { count } = directory;
+  let { at } = directory;
   const members: ArchiveMember[] = [];
   for (let k = 0; k < count && k < SNIFF_LIMITS.archiveMembers; k++) {
     if (at + 46 > data.length || data.readUInt32LE(at) !== 0x02014b50) break;
     const flags = data.readUInt16LE(at + 8);
     const method = data.readUInt16LE(at + 10);
-    const compressed = data.readUInt32LE(at + 20);
-    const size = data.readUInt32LE(at + 24);
     const nameLength = data.readUInt16LE(at + 28);
     const extraLength = data.readUInt16LE(at + 30);
     const commentLength = data.readUInt16LE(at + 32);
-    const local = data.readUInt32LE(at + 42);
+    const values = {
+      compressed: data.readUInt32LE(at + 20),
+      size: data.readUInt32LE(at + 24),
+      local: data.readUInt32LE(at + 42),
+    };
+    zip64Values(data.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength), values);
+    const { compressed, size, local } = values;
     const name = data.subarray(at + 46, at + 46 + nameLength).toString(flags & 0x800 ? 'utf8' : 'latin1');
     // Encrypted by either header: an archive whose central directory denies what its local
     // header says still asks an extractor for the password.
@@ -261,7 +312,7 @@ export function listZip(data: Buffer, budget = newInflateBudget()): ArchiveMembe
     members.push(member);
     at += 46 + nameLength + extraLength + commentLength;
   }
-  return members;
+  return { members, unlisted: members.length < count };
 }
 
 function memberContent(
@@ -330,9 +381,9 @@ export function sniffKind(data: Buffer, name: string, budget = newInflateBudget(
     return { kind: 'executable' }; // Mach-O
   if (startsWith(data, OLE)) return { kind: oleHasMacros(data) ? 'office-macro' : 'office' };
   if (startsWith(data, [0x50, 0x4b, 0x03, 0x04]) || startsWith(data, [0x50, 0x4b, 0x05, 0x06])) {
-    const members = listZip(data, budget);
-    if (!members) return { kind: 'zip' };
-    return { kind: zipKind(members), members };
+    const listing = listZip(data, budget);
+    if (!listing) return { kind: 'zip', unlisted: true };
+    return { kind: zipKind(listing.members), members: listing.members, unlisted: listing.unlisted };
   }
   if (startsWith(data, [0x1f, 0x8b, 0x08])) {
     return { kind: 'gzip', ...listGzip(data, name, budget, SNIFF_LIMITS.archiveMembers) };

@@ -534,13 +534,45 @@ describe('PolicySet and default rules', () => {
     assert.ok(facts.attachments.slice(1).every((a) => a.inArchive));
   });
 
+  it('zip64 archives are listed; a zip whose directory is cut short is unlisted', () => {
+    const s = set({});
+    const zip64 = makeZip(
+      [
+        { name: 'readme.txt', data: Buffer.from('hello'), deflate: true },
+        { name: 'setup.exe', data: PE, deflate: true },
+      ],
+      { zip64: true },
+    );
+    assert.deepEqual(
+      sniffKind(zip64, 'big.zip').members?.map((m) => [m.name, m.size, m.content?.length]),
+      [
+        ['readme.txt', 5, 5],
+        ['setup.exe', PE.length, PE.length],
+      ],
+    );
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'big.zip', data: zip64 }] }))?.rule,
+      'default-executables',
+    );
+    // The end record promises two members, the directory holds one before it breaks off.
+    const plain = makeZip([
+      { name: 'a.txt', data: Buffer.from('a') },
+      { name: 'b.txt', data: Buffer.from('b') },
+    ]);
+    const broken = Buffer.from(plain);
+    broken.writeUInt32LE(0, plain.length - 22 - 46 - 'b.txt'.length);
+    const sniffed = sniffKind(broken, 'broken.zip');
+    assert.deepEqual([sniffed.members?.map((m) => m.name), sniffed.unlisted], [['a.txt'], true]);
+    assert.equal(sniffKind(plain, 'fine.zip').unlisted ?? false, false);
+  });
+
   it('a zip of highly compressed members is inflated within one budget (no memory blow-up)', () => {
     // 40 members of 8 MiB of zeros: about 8 KiB each compressed, 320 MiB inflated.
     const zeros = Buffer.alloc(8 * 1024 * 1024);
     const bomb = makeZip(
       Array.from({ length: 40 }, (_, i) => ({ name: `part${i}.bin`, data: zeros, deflate: true })),
     );
-    const members = listZip(bomb);
+    const members = listZip(bomb)?.members;
     assert.equal(members?.length, 40, 'every name is still listed');
     const inflated = (members ?? []).reduce((sum, m) => sum + (m.content?.length ?? 0), 0);
     assert.ok(inflated <= 64 * 1024 * 1024, `inflated ${inflated} bytes`);
