@@ -78,6 +78,8 @@ export const mxEnv = z.object({
   MX_MALWARE_ACTION: z.enum(['reject', 'quarantine']).default('reject'),
   /** How long quarantined messages are kept before the expiry sweep deletes them. */
   QUARANTINE_RETENTION_DAYS: env.int(30, 1, 3650),
+  /** How often each replica sweeps quarantined messages past their retention (every expired entry goes in a sweep). */
+  QUARANTINE_EXPIRY_SWEEP_MS: env.int(15 * 60_000, 100, 86_400_000),
   /** The kinds recipients may release themselves from their mailbox (a keyword or folder on the notice); admins release any. */
   QUARANTINE_USER_RELEASE_KINDS: env
     .list(['policy', 'spam'])

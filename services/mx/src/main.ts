@@ -130,7 +130,7 @@ runMain('mx', async () => {
       // A digest's row outlives every entry it lists, then goes.
       await expireQuarantineDigests(pool, (config.QUARANTINE_RETENTION_DAYS + 1) * 86_400_000);
     },
-    15 * 60_000,
+    config.QUARANTINE_EXPIRY_SWEEP_MS,
     (error) => logger.warn({ err: error }, 'quarantine expiry sweep failed'),
   );
   quarantineExpiry.start();

@@ -130,7 +130,34 @@ describe('clamd INSTREAM', () => {
     // The client pauses longer than the timeout between two chunks (its pace, not a wait for us).
     await new Promise((resolve) => setTimeout(resolve, 700));
     await run.write(message.subarray(100));
-    assertEicar(await run.finish(async function* () {}));
+    // Past the timeout the stream was given up: the verdict comes from the spooled copy.
+    assertEicar(
+      await run.finish(async function* () {
+        yield message;
+      }),
+    );
+  });
+
+  test('a client that stalls gives its stream up: others are scanned meanwhile, it from its spooled copy', async () => {
+    const s = scanner({ maxConcurrent: 1, timeoutMs: 400 });
+    const infected = Buffer.from(base64Eicar());
+    const stalled = s.begin();
+    await stalled.write(infected.subarray(0, 100));
+    // The stalled client holds the only stream; another message waits for one (within the
+    // timeout) and gets the stream the stalled one gave up, instead of failing as busy.
+    const other = s.begin();
+    await other.write(Buffer.from(clean()));
+    const otherVerdict = await other.finish(async function* () {
+      yield Buffer.from(clean());
+    });
+    assert.deepEqual(otherVerdict, { status: 'clean' });
+    await stalled.write(infected.subarray(100));
+    assertEicar(
+      await stalled.finish(async function* () {
+        yield infected;
+      }),
+    );
+    s.close();
   });
 
   test('beyond the concurrency limit a message is scanned from its spooled copy', async () => {

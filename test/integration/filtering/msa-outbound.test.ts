@@ -19,6 +19,13 @@ import {
 } from '@hermod/test/harness';
 import { waitForMessages } from '../mx/mx-fixture.js';
 import { RspamdPeer } from '../mx/rspamd-peer.js';
+import {
+  doubleZippedEicar,
+  doublyNestedEicar,
+  misnamedEicar,
+  quotedPrintableEicar,
+  uuencodedEicar,
+} from './malware-samples.js';
 
 let hermod: HermodPlatform;
 let clamd: ClamdPeer;
@@ -120,6 +127,34 @@ describe('outbound filtering', () => {
     assert.match(text, /hermod_msa_refused_content_total\{reason="malware",service="msa"\} 1/);
     assert.match(text, /hermod_msa_refused_content_total\{reason="spam",service="msa"\} 1/);
     assert.match(text, /hermod_malware_scans_total\{result="clean",service="msa"\} [1-9]/);
+  });
+});
+
+describe('outbound malware in the forms mail carries it', () => {
+  test('quoted-printable, uuencoded, zip in zip, doubly nested message/rfc822, misnamed: each refused naming the signature', async () => {
+    const dir = await testWorkdir('msa-eicar-forms');
+    const forms = {
+      quotedPrintable: quotedPrintableEicar(),
+      uuencoded: uuencodedEicar(),
+      zipInZip: await doubleZippedEicar(),
+      doublyNested: doublyNestedEicar(),
+      misnamed: misnamedEicar(),
+    };
+    for (const [name, message] of Object.entries(forms)) {
+      const file = join(dir, `${name}.eml`);
+      await writeFile(
+        file,
+        message
+          .replaceAll('alice@example.test', 'bob@example.test')
+          .replace('sender@remote.example', 'alice@example.test'),
+      );
+      const result = await submit(name, ['--data', `@${file}`]);
+      assert.match(
+        result.stdout,
+        /<~\* 554 5\.7\.1 Message refused: malware found \(Hermod\.Test\.EICAR/,
+        `${name}: ${result.stdout.slice(-400)}`,
+      );
+    }
   });
 });
 

@@ -277,8 +277,14 @@ class Unlisted extends Error {
   }
 }
 
-/** Lists a 7z archive; undefined when it is not one. */
-export function list7z(data: Buffer): ArchiveListing | undefined {
+/**
+ * Lists a 7z archive; undefined when it is not one. A decoded header is charged to `budget` (the
+ * message's inflate budget, shared by all its archives); one larger than what is left is unlisted.
+ */
+export function list7z(
+  data: Buffer,
+  budget: { bytes: number } = { bytes: Infinity },
+): ArchiveListing | undefined {
   if (!data.subarray(0, SEVEN_Z.length).equals(SEVEN_Z)) return undefined;
   try {
     const start = new Cursor(data, 12);
@@ -292,7 +298,7 @@ export function list7z(data: Buffer): ArchiveListing | undefined {
     for (let depth = 0; header[0] === K.encodedHeader; depth++) {
       if (depth > 2) throw new Unlisted();
       const c = new Cursor(header, 1);
-      header = decodeHeader(data, streamsInfo(c));
+      header = decodeHeader(data, streamsInfo(c), budget);
     }
     const c = new Cursor(header);
     if (c.u8() !== K.header) throw new Unlisted();
@@ -304,7 +310,7 @@ export function list7z(data: Buffer): ArchiveListing | undefined {
   }
 }
 
-function decodeHeader(data: Buffer, streams: Streams): Buffer {
+function decodeHeader(data: Buffer, streams: Streams, budget: { bytes: number }): Buffer {
   const folder = streams.folders[0];
   if (!folder || streams.folders.length !== 1) throw new Unlisted();
   if (folder.coders.some((coder) => coder.id === CODER_AES)) throw new Unlisted(true);
@@ -314,7 +320,12 @@ function decodeHeader(data: Buffer, streams: Streams): Buffer {
   const unpackSize = folder.unpackSizes[0] ?? 0;
   const packSize = streams.packSizes[0] ?? 0;
   const packStart = 32 + streams.packPos;
-  if (unpackSize > ARCHIVE_LIMITS.headerBytes || packStart + packSize > data.length) throw new Unlisted();
+  if (
+    unpackSize > ARCHIVE_LIMITS.headerBytes ||
+    unpackSize > budget.bytes ||
+    packStart + packSize > data.length
+  )
+    throw new Unlisted();
   // The .lzma ("alone") form the decoder reads: properties, the unpacked size, the stream. The
   // dictionary never needs to be larger than the output: a claimed larger one (up to 4 GiB) is
   // cut to that, so the decoder's memory is bounded by the header limit too.
@@ -332,6 +343,7 @@ function decodeHeader(data: Buffer, streams: Streams): Buffer {
     throw new Unlisted();
   }
   if (decoded.length > ARCHIVE_LIMITS.headerBytes) throw new Unlisted();
+  budget.bytes -= decoded.length;
   return decoded;
 }
 

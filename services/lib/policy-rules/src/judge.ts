@@ -22,21 +22,21 @@ export interface Judgement {
 /** One chunk as it is (a spooled body in memory is one chunk; the rules only read it), else a copy. */
 const joined = (chunks: Buffer[]): Buffer => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
 
+/**
+ * The first `max` bytes of a message, and its whole size: past `max` the rest is counted, not
+ * kept (a `sizeOver` larger than POLICY_MAX_MESSAGE_BYTES must still hold).
+ */
 async function readUpTo(
   source: AsyncIterable<Buffer>,
   max: number,
-): Promise<{ data: Buffer; whole: boolean }> {
+): Promise<{ data: Buffer; whole: boolean; size: number }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of source) {
-    if (size + chunk.length > max) {
-      chunks.push(chunk.subarray(0, max - size));
-      return { data: joined(chunks), whole: false };
-    }
-    chunks.push(chunk);
+    if (size < max) chunks.push(size + chunk.length > max ? chunk.subarray(0, max - size) : chunk);
     size += chunk.length;
   }
-  return { data: joined(chunks), whole: true };
+  return { data: joined(chunks), whole: size <= max, size };
 }
 
 const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
@@ -56,9 +56,9 @@ export async function judgeMessage(
   const rules = set.rulesFor(domains).filter((r) => r.direction === 'both' || r.direction === ctx.direction);
   // No rule to run (defaults off, none configured): the message is not even read.
   if (rules.length === 0) return { decision: { headers: [], bcc: [], matched: [], trace: [] }, headers: '' };
-  const { data, whole } = await readUpTo(source, options.maxBytes);
+  const { data, whole, size } = await readUpTo(source, options.maxBytes);
   // The facts these rules read are computed before the budget starts; the others never are.
-  const facts = messageFacts(data, new Set(rules.flatMap((r) => [...r.facts])));
+  const facts = messageFacts(data, new Set(rules.flatMap((r) => [...r.facts])), size);
   const decision = evaluatePolicy(rules, facts, ctx, options.budgetMs);
   let headers = decision.headers.map((h) => `${h.name}: ${h.value}\r\n`).join('');
   if (decision.matched.length > 0)

@@ -9,7 +9,15 @@ import {
   parseParams,
 } from '@hermod/sieve/mime';
 import type { AttachmentKind } from './schema.js';
-import { extensionOf, hasDoubleExtension, sniffKind } from './sniff.js';
+import {
+  type ArchiveMember,
+  extensionOf,
+  hasDoubleExtension,
+  newInflateBudget,
+  SNIFF_LIMITS,
+  type Sniffed,
+  sniffKind,
+} from './sniff.js';
 
 /**
  * What the rules look at, each computed at most once per message and only when read (MIME parsing
@@ -74,8 +82,14 @@ function isAttachment(part: MimePart, name: string | undefined): boolean {
   if (name !== undefined) return true;
   const disposition = findHeader(part.headers, 'content-disposition');
   if (disposition && parseParams(disposition).value.toLowerCase() === 'attachment') return true;
-  return !part.contentType.startsWith('text/') && part.parent !== null;
+  // A part that is not text and not an attached message is a file, at the top level too (a
+  // message whose whole body is an application/x-msdownload).
+  return !part.contentType.startsWith('text/') && part.contentType !== 'message/rfc822';
 }
+
+/** Whether a part's body is base64 or quoted-printable (the rest is as it is). */
+const transferEncoded = (part: MimePart) =>
+  /^\s*(base64|quoted-printable)\s*$/i.test(findHeader(part.headers, 'content-transfer-encoding') ?? '');
 
 /** The bytes of a leaf part (transfer encoding undone, no charset conversion). */
 export function partBytes(part: MimePart): Buffer {
@@ -112,7 +126,12 @@ function once<T>(compute: () => T): () => T {
  * judge is never decoded for its subject, addresses or text (measured: address parsing alone was
  * about a third of the rules' CPU on the mx bench).
  */
-export function messageFacts(raw: Buffer, now: Iterable<FactName> = []): MessageFacts {
+export function messageFacts(
+  raw: Buffer,
+  now: Iterable<FactName> = [],
+  /** The whole message's size when `raw` is only its beginning. */
+  size = raw.length,
+): MessageFacts {
   const root = once(() => parseMime(raw.toString('latin1')));
   const parts = once(() => flattenParts(root()));
   const header = (name: string) => findHeader(root().headers, name);
@@ -147,7 +166,7 @@ export function messageFacts(raw: Buffer, now: Iterable<FactName> = []): Message
   const compute: Record<FactName, () => unknown> = { addresses, subject, bodyText, attachments };
   for (const name of now) compute[name]();
   return {
-    size: raw.length,
+    size,
     get subject() {
       return subject();
     },
@@ -166,18 +185,43 @@ export function messageFacts(raw: Buffer, now: Iterable<FactName> = []): Message
   };
 }
 
-/** The attachments among a message's parts (depth-first), archive members after their archive. */
+/**
+ * The attachments among a message's parts (depth-first), archive members after their archive,
+ * and the members of an archive inside an archive after that archive (SNIFF_LIMITS.archiveDepth
+ * levels). All archives of the message share one inflate budget.
+ */
 function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): AttachmentFact[] {
   const attachments: AttachmentFact[] = [];
-  parts.forEach((part, index) => {
-    const name = names[index];
-    if (!isAttachment(part, name)) return;
+  const budget = newInflateBudget();
+  const addMembers = (part: number, archive: string, members: ArchiveMember[], depth: number) => {
+    for (const member of members) {
+      if (member.name.endsWith('/') || attachments.length >= FACT_LIMITS.attachments) continue;
+      const base = member.name.slice(member.name.lastIndexOf('/') + 1);
+      const sniffed: Sniffed | undefined = member.content
+        ? sniffKind(member.content, base, budget)
+        : undefined;
+      attachments.push({
+        part,
+        name: base,
+        extension: extensionOf(base),
+        kind: sniffed ? sniffed.kind : member.encrypted ? 'other' : kindByName(base),
+        doubleExtension: hasDoubleExtension(base),
+        encrypted: member.encrypted || (sniffed?.encrypted ?? false),
+        unlisted: sniffed?.unlisted ?? false,
+        inArchive: true,
+        archive,
+        size: member.size,
+      });
+      if (sniffed?.members && depth < SNIFF_LIMITS.archiveDepth)
+        addMembers(part, base, sniffed.members, depth + 1);
+    }
+  };
+  /** A file at the top level (an attachment, a uuencoded file), its members after it. */
+  const addFile = (part: number, fileName: string, bytes: Buffer) => {
     if (attachments.length >= FACT_LIMITS.attachments) return;
-    const fileName = name ?? '';
-    const bytes = partBytes(part);
-    const sniffed = sniffKind(bytes, fileName);
+    const sniffed = sniffKind(bytes, fileName, budget);
     attachments.push({
-      part: index,
+      part,
       name: fileName,
       extension: extensionOf(fileName),
       kind: sniffed.kind,
@@ -187,29 +231,95 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
       inArchive: false,
       size: bytes.length,
     });
-    if (!sniffed.members) return;
-    for (const member of sniffed.members) {
-      if (member.name.endsWith('/') || attachments.length >= FACT_LIMITS.attachments) continue;
-      const base = member.name.slice(member.name.lastIndexOf('/') + 1);
-      attachments.push({
-        part: index,
-        name: base,
-        extension: extensionOf(base),
-        kind: member.content
-          ? sniffKind(member.content, base).kind
-          : member.encrypted
-            ? 'other'
-            : kindByName(base),
-        doubleExtension: hasDoubleExtension(base),
-        encrypted: member.encrypted,
-        unlisted: false,
-        inArchive: true,
-        archive: fileName,
-        size: member.size,
-      });
-    }
-  });
+    if (sniffed.members) addMembers(part, fileName, sniffed.members, 1);
+  };
+  /**
+   * The files among parts; `owner` is the part they are facts of when they come from inside an
+   * encoded forwarded message (stripping then removes that message).
+   */
+  const addParts = (list: MimePart[], listNames: Array<string | undefined>, owner?: number, depth = 0) => {
+    list.forEach((part, index) => {
+      const name = listNames[index];
+      if (isAttachment(part, name)) addFile(owner ?? index, name ?? '', partBytes(part));
+    });
+    // Files uuencoded in a text body: mail clients (Thunderbird, for one) show them as attachments.
+    list.forEach((part, index) => {
+      if (
+        part.children.length > 0 ||
+        part.contentType !== 'text/plain' ||
+        isAttachment(part, listNames[index])
+      )
+        return;
+      // Most text has no `begin ` at all: then it is not decoded (only base64 and quoted-printable
+      // can hide one).
+      if (!transferEncoded(part) && !part.body.includes('begin ')) return;
+      for (const file of uudecodedFiles(partBytes(part).toString('latin1')))
+        addFile(owner ?? index, file.name, file.data);
+    });
+    // A forwarded message sent base64 or quoted-printable (which RFC 2046 does not allow, but
+    // clients decode): parsed again from its decoded bytes.
+    list.forEach((part, index) => {
+      if (
+        part.contentType !== 'message/rfc822' ||
+        !transferEncoded(part) ||
+        depth >= SNIFF_LIMITS.archiveDepth
+      )
+        return;
+      const inner = flattenParts(parseMime(partBytes(part).toString('latin1')));
+      addParts(inner, inner.map(fileNameOf), owner ?? index, depth + 1);
+    });
+  };
+  addParts(parts, names);
   return attachments;
+}
+
+const UU_BEGIN = /^begin [0-7]{3,4} ([^\r\n]+)\r?$/gm;
+
+/**
+ * The files uuencoded in a text: `begin <mode> <name>`, lines of uuencoded data (the first
+ * character gives the line's byte count), a line with no data, `end`. A block that does not
+ * decode as that is text. At most SNIFF_LIMITS.memberBytes of each file are decoded; every line
+ * of the text is read at most once.
+ */
+function uudecodedFiles(text: string): Array<{ name: string; data: Buffer }> {
+  if (!text.includes('begin ')) return [];
+  const files: Array<{ name: string; data: Buffer }> = [];
+  let readTo = 0;
+  const lineAt = (at: number) => {
+    const end = text.indexOf('\n', at);
+    const stop = end < 0 ? text.length : end;
+    return { line: text.slice(at, text[stop - 1] === '\r' ? stop - 1 : stop), next: end < 0 ? -1 : end + 1 };
+  };
+  for (const begin of text.matchAll(UU_BEGIN)) {
+    if (begin.index < readTo || files.length >= FACT_LIMITS.attachments) continue;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let ended = false;
+    let at = text.indexOf('\n', begin.index) + 1;
+    while (at > 0 && size <= SNIFF_LIMITS.memberBytes) {
+      const { line, next } = lineAt(at);
+      readTo = at = next;
+      const count = (line.charCodeAt(0) - 32) & 63;
+      if (count === 0) {
+        ended = line.length > 0 && next > 0 && lineAt(next).line.trimEnd() === 'end';
+        break;
+      }
+      const groups = Math.ceil(count / 3);
+      if (line.length < 1 + groups * 4) break;
+      const bytes = Buffer.alloc(groups * 3);
+      for (let g = 0; g < groups; g++) {
+        const v = [0, 1, 2, 3].map((k) => (line.charCodeAt(1 + g * 4 + k) - 32) & 63);
+        bytes[g * 3] = (v[0]! << 2) | (v[1]! >> 4);
+        bytes[g * 3 + 1] = ((v[1]! & 15) << 4) | (v[2]! >> 2);
+        bytes[g * 3 + 2] = ((v[2]! & 3) << 6) | v[3]!;
+      }
+      chunks.push(bytes.subarray(0, count));
+      size += count;
+    }
+    if (ended || size > SNIFF_LIMITS.memberBytes)
+      files.push({ name: begin[1]!.trim(), data: Buffer.concat(chunks) });
+  }
+  return files;
 }
 
 /** A member whose content could not be read (too large to inflate): its name is all there is. */

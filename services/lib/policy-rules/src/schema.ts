@@ -9,6 +9,11 @@ import { z } from 'zod';
  * must be a structural schema without references, can carry it as is.
  */
 
+/**
+ * Every object is strict: a misspelt field is refused, naming it. Dropping it instead would widen
+ * the rule (`attachment: { nmae: ... }` would hold for every attachment).
+ */
+
 /** Limits in one place (docs/filtering.md quotes them). */
 export const RULE_LIMITS = {
   rules: 200,
@@ -49,7 +54,7 @@ const isNetwork = (n: string) => {
  * (anchor with ^ and $), run by a linear-time engine; contains: a substring.
  */
 export const Matcher = z
-  .object({
+  .strictObject({
     exact: patterns.optional().describe('Whole-value matches (case-insensitive).'),
     domain: patterns.optional().describe('Address domains (a subdomain matches too).'),
     glob: patterns.optional().describe('Wildcard patterns (* and ?) over the whole value.'),
@@ -72,6 +77,8 @@ export const ATTACHMENT_KINDS = [
   'zip',
   'rar',
   '7z',
+  'tar',
+  'gzip',
   'image',
   'text',
   'other',
@@ -81,7 +88,7 @@ export type AttachmentKind = z.infer<typeof AttachmentKind>;
 
 /** Matches when any attachment (or a member of an attached archive) satisfies every field given. */
 export const AttachmentCondition = z
-  .object({
+  .strictObject({
     name: Matcher.optional().describe('The file name (decoded).'),
     extension: z
       .array(z.string().regex(/^[a-z0-9]{1,16}$/))
@@ -115,7 +122,7 @@ export const AttachmentCondition = z
       .optional()
       .describe('Only members of archives (true) or only top-level parts (false).'),
   })
-  .describe('A condition on attachments and archive members (one level deep).');
+  .describe('A condition on attachments and archive members (archives inside archives too).');
 export type AttachmentCondition = z.infer<typeof AttachmentCondition>;
 
 export const AuthVerdict = z.enum([
@@ -131,7 +138,7 @@ export const AuthVerdict = z.enum([
 
 /** One condition; exactly one field is set. */
 export const Condition = z
-  .object({
+  .strictObject({
     envelopeFrom: Matcher.optional().describe('The MAIL FROM address (empty for bounces).'),
     envelopeTo: Matcher.optional().describe('Any RCPT TO address.'),
     headerFrom: Matcher.optional().describe('Any address in From.'),
@@ -176,7 +183,7 @@ const address = z
 
 /** What a matching rule does. Terminal: reject, quarantine, accept. The rest accumulate. */
 export const Action = z
-  .object({
+  .strictObject({
     reject: z
       .string()
       .min(1)
@@ -204,7 +211,7 @@ export const Action = z
     addHeader: z
       .array(
         z
-          .object({
+          .strictObject({
             name: headerName.describe('Field name.'),
             value: z
               .string()
@@ -225,7 +232,7 @@ export const Action = z
       .optional()
       .describe('Deliver to these addresses instead of the original recipients (terminal).'),
     stripAttachments: z
-      .object({
+      .strictObject({
         notice: z
           .string()
           .max(1000)
@@ -247,7 +254,7 @@ export const Action = z
 export type Action = z.infer<typeof Action>;
 
 export const PolicyRule = z
-  .object({
+  .strictObject({
     name: z
       .string()
       .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ - (at most 64)')

@@ -1,6 +1,7 @@
 import { inflateRawSync } from 'node:zlib';
 import { list7z, listRar } from './archives.js';
 import type { AttachmentKind } from './schema.js';
+import { isTar, listGzip, listTar } from './tar-gzip.js';
 
 /**
  * What an attachment is, from its bytes: magic numbers for executables and containers, the zip
@@ -27,6 +28,20 @@ export const EXECUTABLE_EXTENSIONS: ReadonlySet<string> = new Set([
   'msc',
   'scf',
   'hta',
+  // Help files, Excel add-ins, app packages, Java Web Start, scriptlets.
+  'chm',
+  'xll',
+  'msix',
+  'msixbundle',
+  'appx',
+  'appxbundle',
+  'jnlp',
+  'sct',
+  // Disk images Windows mounts on a double click; the files in them lose the mark of the web.
+  'iso',
+  'img',
+  'vhd',
+  'vhdx',
 ]);
 
 export const SCRIPT_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -50,7 +65,22 @@ export const SNIFF_LIMITS = {
   archiveMembers: 1_000,
   /** Bytes a member is inflated to at most, to sniff it (larger members are judged by name). */
   memberBytes: 8 * 1024 * 1024,
+  /**
+   * Bytes inflated in all for one message's archives, nested ones included (zip members past it
+   * are judged by name; 7z headers decoded count too): without it, 1000 members of 8 MiB would be
+   * 8 GiB in memory.
+   */
+  inflatedBytes: 64 * 1024 * 1024,
+  /** Archives inside archives are listed down to this depth (an archive attached to the message is 1). */
+  archiveDepth: 4,
 } as const;
+
+/** What is left of the inflate budget of one message (shared by its archives, nested ones too). */
+export interface InflateBudget {
+  bytes: number;
+}
+
+export const newInflateBudget = (): InflateBudget => ({ bytes: SNIFF_LIMITS.inflatedBytes });
 
 export interface ArchiveMember {
   name: string;
@@ -62,7 +92,7 @@ export interface ArchiveMember {
 
 export interface Sniffed {
   kind: AttachmentKind;
-  /** Members of an archive (zip, rar, 7z; one level), when the part is one. */
+  /** Members of an archive (zip, rar, 7z, tar, gzip; one level), when the part is one. */
   members?: ArchiveMember[];
   /** An archive whose member names could not be read (all or some: encrypted or undecodable headers, damage). */
   unlisted?: boolean;
@@ -77,12 +107,92 @@ const OLE = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 const utf16 = (s: string) => Buffer.from(s, 'utf16le');
 /** Storage names of VBA projects in an OLE compound file (Word: Macros/VBA, Excel: _VBA_PROJECT_CUR). */
 const OLE_MACRO_NAMES = [utf16('_VBA_PROJECT'), utf16('VBA_PROJECT'), utf16('Macros')];
+/** Directory entries that hold a VBA project: storages Macros (Word), _VBA_PROJECT_CUR (Excel), VBA; stream _VBA_PROJECT. */
+const OLE_MACRO_STORAGES: ReadonlySet<string> = new Set(['macros', '_vba_project_cur', 'vba']);
+const OLE_MACRO_STREAMS: ReadonlySet<string> = new Set(['_vba_project']);
+
+const OLE_END_OF_CHAIN = 0xfffffffe;
+const OLE_STORAGE = 1;
+const OLE_STREAM = 2;
+const OLE_ROOT = 5;
+
+/**
+ * The directory entries (name, type) of an OLE compound file (MS-CFB): the FAT from the header's
+ * DIFAT (and its chain), then the directory's sector chain. Undefined when the file is cut short
+ * or damaged; every chain is bounded by the file's size.
+ */
+function oleDirectory(data: Buffer): Array<{ name: string; type: number }> | undefined {
+  if (data.length < 512) return undefined;
+  const shift = data.readUInt16LE(0x1e);
+  if (shift !== 9 && shift !== 12) return undefined;
+  const size = 1 << shift;
+  const perSector = size / 4;
+  const offsetOf = (sector: number) => (sector + 1) * size;
+  const inFile = (offset: number, length: number) => offset + length <= data.length;
+  const maxSectors = Math.ceil(data.length / size);
+  const fatCount = Math.min(data.readUInt32LE(0x2c), maxSectors);
+  const fat: number[] = [];
+  for (let i = 0; i < 109 && fat.length < fatCount; i++) fat.push(data.readUInt32LE(0x4c + 4 * i));
+  let difat = data.readUInt32LE(0x44);
+  for (let hops = 0; fat.length < fatCount && difat < 0xfffffffa && hops < maxSectors; hops++) {
+    const at = offsetOf(difat);
+    if (!inFile(at, size)) return undefined;
+    for (let i = 0; i < perSector - 1 && fat.length < fatCount; i++) fat.push(data.readUInt32LE(at + 4 * i));
+    difat = data.readUInt32LE(at + size - 4);
+  }
+  const next = (sector: number): number | undefined => {
+    const fatSector = fat[Math.floor(sector / perSector)];
+    if (fatSector === undefined) return undefined;
+    const at = offsetOf(fatSector) + (sector % perSector) * 4;
+    return inFile(at, 4) ? data.readUInt32LE(at) : undefined;
+  };
+  const entries: Array<{ name: string; type: number }> = [];
+  const seen = new Set<number>();
+  for (let sector = data.readUInt32LE(0x30); sector !== OLE_END_OF_CHAIN; ) {
+    const at = offsetOf(sector);
+    if (seen.has(sector) || !inFile(at, size)) return undefined;
+    seen.add(sector);
+    for (let entry = at; entry < at + size; entry += 128) {
+      const length = data.readUInt16LE(entry + 0x40);
+      const type = data[entry + 0x42]!;
+      // The directory starts with the root entry; anything else is not a directory.
+      if (entry === offsetOf(data.readUInt32LE(0x30)) && type !== OLE_ROOT) return undefined;
+      if (length < 2 || length > 64 || (type !== OLE_STORAGE && type !== OLE_STREAM)) continue;
+      entries.push({ name: data.subarray(entry, entry + length - 2).toString('utf16le'), type });
+    }
+    const following = next(sector);
+    if (following === undefined) return undefined;
+    sector = following;
+  }
+  return entries;
+}
+
+/**
+ * Whether an OLE compound file carries a VBA project: by its directory's entry names, so text in
+ * a document's streams ("Macros" in a Word file about macros) does not count. A file whose
+ * directory cannot be read (cut short) is searched for the names anywhere instead.
+ */
+function oleHasMacros(data: Buffer): boolean {
+  const entries = oleDirectory(data);
+  if (!entries) return OLE_MACRO_NAMES.some((n) => data.includes(n));
+  return entries.some(({ name, type }) => {
+    const lower = name.toLowerCase();
+    return type === OLE_STORAGE ? OLE_MACRO_STORAGES.has(lower) : OLE_MACRO_STREAMS.has(lower);
+  });
+}
+
+/**
+ * The name a file is saved and run under on Windows, which drops trailing dots and spaces
+ * ("run.js. ." runs as run.js).
+ */
+const savedName = (name: string) => name.replace(/[\s.]+$/, '');
 
 export function extensionOf(name: string): string {
-  const dot = name.lastIndexOf('.');
+  const saved = savedName(name);
+  const dot = saved.lastIndexOf('.');
   return dot < 0
     ? ''
-    : name
+    : saved
         .slice(dot + 1)
         .trim()
         .toLowerCase();
@@ -93,7 +203,7 @@ export function extensionOf(name: string): string {
  * extension, the usual disguise.
  */
 export function hasDoubleExtension(name: string): boolean {
-  const parts = name.trim().toLowerCase().split('.');
+  const parts = savedName(name.trim()).toLowerCase().split('.');
   if (parts.length < 3) return false;
   const last = parts[parts.length - 1]!.trim();
   const before = parts[parts.length - 2]!.trim();
@@ -113,8 +223,8 @@ function looksLikeText(data: Buffer): boolean {
   return true;
 }
 
-/** Reads the central directory of a zip; undefined when it is not a readable zip. */
-export function listZip(data: Buffer): ArchiveMember[] | undefined {
+/** Where a zip's central directory starts and how many entries it has (zip64 records followed). */
+function zipDirectory(data: Buffer): { count: number; at: number } | undefined {
   const min = Math.max(0, data.length - 65_557);
   let eocd = -1;
   for (let i = data.length - 22; i >= min; i--) {
@@ -124,30 +234,85 @@ export function listZip(data: Buffer): ArchiveMember[] | undefined {
     }
   }
   if (eocd < 0) return undefined;
-  const count = data.readUInt16LE(eocd + 10);
+  let count = data.readUInt16LE(eocd + 10);
   let at = data.readUInt32LE(eocd + 16);
+  // Zip64: the end record says 0xFFFF / 0xFFFFFFFF, the locator before it points to the zip64 end record.
+  const locator = eocd - 20;
+  if ((count === 0xffff || at === 0xffffffff) && locator >= 0 && data.readUInt32LE(locator) === 0x07064b50) {
+    const record = Number(data.readBigUInt64LE(locator + 8));
+    if (record + 56 <= data.length && data.readUInt32LE(record) === 0x06064b50) {
+      count = Number(data.readBigUInt64LE(record + 32));
+      at = Number(data.readBigUInt64LE(record + 48));
+    }
+  }
+  return { count, at };
+}
+
+/** Sizes and the local header's offset from a zip64 extra field, where the directory entry says 0xFFFFFFFF. */
+function zip64Values(extra: Buffer, values: { size: number; compressed: number; local: number }) {
+  for (let at = 0; at + 4 <= extra.length; ) {
+    const id = extra.readUInt16LE(at);
+    const length = extra.readUInt16LE(at + 2);
+    if (id === 0x0001) {
+      let field = at + 4;
+      const next = () => {
+        if (field + 8 > at + 4 + length || field + 8 > extra.length) return undefined;
+        const value = Number(extra.readBigUInt64LE(field));
+        field += 8;
+        return value;
+      };
+      if (values.size === 0xffffffff) values.size = next() ?? values.size;
+      if (values.compressed === 0xffffffff) values.compressed = next() ?? values.compressed;
+      if (values.local === 0xffffffff) values.local = next() ?? values.local;
+      return;
+    }
+    at += 4 + length;
+  }
+}
+
+/**
+ * Reads the central directory of a zip (zip64 too); undefined when it is not a readable zip.
+ * `unlisted` when fewer entries could be read than it says it has (cut short, damaged, or past
+ * the member limit).
+ */
+export function listZip(
+  data: Buffer,
+  budget = newInflateBudget(),
+): { members: ArchiveMember[]; unlisted: boolean } | undefined {
+  const directory = zipDirectory(data);
+  if (!directory) return undefined;
+  const { count } = directory;
+  let { at } = directory;
   const members: ArchiveMember[] = [];
   for (let k = 0; k < count && k < SNIFF_LIMITS.archiveMembers; k++) {
     if (at + 46 > data.length || data.readUInt32LE(at) !== 0x02014b50) break;
     const flags = data.readUInt16LE(at + 8);
     const method = data.readUInt16LE(at + 10);
-    const compressed = data.readUInt32LE(at + 20);
-    const size = data.readUInt32LE(at + 24);
     const nameLength = data.readUInt16LE(at + 28);
     const extraLength = data.readUInt16LE(at + 30);
     const commentLength = data.readUInt16LE(at + 32);
-    const local = data.readUInt32LE(at + 42);
+    const values = {
+      compressed: data.readUInt32LE(at + 20),
+      size: data.readUInt32LE(at + 24),
+      local: data.readUInt32LE(at + 42),
+    };
+    zip64Values(data.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength), values);
+    const { compressed, size, local } = values;
     const name = data.subarray(at + 46, at + 46 + nameLength).toString(flags & 0x800 ? 'utf8' : 'latin1');
-    const encrypted = (flags & 1) === 1;
+    // Encrypted by either header: an archive whose central directory denies what its local
+    // header says still asks an extractor for the password.
+    const localFlags =
+      local + 30 <= data.length && data.readUInt32LE(local) === 0x04034b50 ? data.readUInt16LE(local + 6) : 0;
+    const encrypted = ((flags | localFlags) & 1) === 1;
     const member: ArchiveMember = { name, encrypted, size };
     if (!encrypted && !name.endsWith('/')) {
-      const content = memberContent(data, local, method, compressed, size);
+      const content = memberContent(data, local, method, compressed, size, budget);
       if (content) member.content = content;
     }
     members.push(member);
     at += 46 + nameLength + extraLength + commentLength;
   }
-  return members;
+  return { members, unlisted: members.length < count };
 }
 
 function memberContent(
@@ -156,6 +321,7 @@ function memberContent(
   method: number,
   compressed: number,
   size: number,
+  budget: InflateBudget,
 ): Buffer | undefined {
   if (local + 30 > data.length || data.readUInt32LE(local) !== 0x04034b50) return undefined;
   if (size > SNIFF_LIMITS.memberBytes) return undefined;
@@ -163,23 +329,48 @@ function memberContent(
   const raw = data.subarray(start, Math.min(data.length, start + compressed));
   try {
     if (method === 0) return raw;
-    if (method === 8) return inflateRawSync(raw, { maxOutputLength: SNIFF_LIMITS.memberBytes });
+    // Inflated only within what is left of the message's budget.
+    if (method === 8 && size <= budget.bytes) {
+      const content = inflateRawSync(raw, {
+        maxOutputLength: Math.max(1, Math.min(SNIFF_LIMITS.memberBytes, budget.bytes)),
+      });
+      budget.bytes -= content.length;
+      return content;
+    }
   } catch {
     // Damaged or larger than it claims: judged by its name only.
   }
   return undefined;
 }
 
+/** The content type OOXML declares for a VBA project part, whatever the part is named. */
+const VBA_PROJECT_TYPE = 'application/vnd.ms-office.vbaproject';
+
 function zipKind(members: ArchiveMember[]): AttachmentKind {
   const names = members.map((m) => m.name.toLowerCase());
   if (names.some((n) => n.endsWith('vbaproject.bin'))) return 'office-macro';
+  // An OOXML document with its VBA project renamed: Office finds the project by its content type
+  // (declared in [Content_Types].xml) or a relationship, so look at the declared types and at
+  // parts that are VBA projects themselves.
+  if (names.includes('[content_types].xml')) {
+    for (const [i, member] of members.entries()) {
+      const content = member.content;
+      if (!content) continue;
+      if (
+        names[i] === '[content_types].xml' &&
+        content.toString('latin1').toLowerCase().includes(VBA_PROJECT_TYPE)
+      )
+        return 'office-macro';
+      if (startsWith(content, OLE) && oleHasMacros(content)) return 'office-macro';
+    }
+  }
   if (names.includes('[content_types].xml')) return 'office';
   if (names.includes('meta-inf/manifest.mf') && names.some((n) => n.endsWith('.class'))) return 'executable';
   return 'zip';
 }
 
 /** The kind of content, and the members of an archive (zip, rar, 7z; without sniffing them). */
-export function sniffKind(data: Buffer, name: string): Sniffed {
+export function sniffKind(data: Buffer, name: string, budget = newInflateBudget()): Sniffed {
   if (startsWith(data, [0x4d, 0x5a])) return { kind: 'executable' }; // MZ: DOS/PE
   if (startsWith(data, [0x7f, 0x45, 0x4c, 0x46])) return { kind: 'executable' }; // ELF
   if (
@@ -188,15 +379,17 @@ export function sniffKind(data: Buffer, name: string): Sniffed {
     startsWith(data, [0xfe, 0xed, 0xfa, 0xcf])
   )
     return { kind: 'executable' }; // Mach-O
-  if (startsWith(data, OLE)) {
-    return { kind: OLE_MACRO_NAMES.some((n) => data.includes(n)) ? 'office-macro' : 'office' };
-  }
+  if (startsWith(data, OLE)) return { kind: oleHasMacros(data) ? 'office-macro' : 'office' };
   if (startsWith(data, [0x50, 0x4b, 0x03, 0x04]) || startsWith(data, [0x50, 0x4b, 0x05, 0x06])) {
-    const members = listZip(data);
-    if (!members) return { kind: 'zip' };
-    return { kind: zipKind(members), members };
+    const listing = listZip(data, budget);
+    if (!listing) return { kind: 'zip', unlisted: true };
+    return { kind: zipKind(listing.members), members: listing.members, unlisted: listing.unlisted };
   }
-  const listing = listRar(data) ?? list7z(data);
+  if (startsWith(data, [0x1f, 0x8b, 0x08])) {
+    return { kind: 'gzip', ...listGzip(data, name, budget, SNIFF_LIMITS.archiveMembers) };
+  }
+  if (isTar(data)) return { kind: 'tar', ...listTar(data, SNIFF_LIMITS.archiveMembers) };
+  const listing = listRar(data) ?? list7z(data, budget);
   if (listing)
     return {
       kind: startsWith(data, [0x37, 0x7a]) ? '7z' : 'rar',
@@ -219,4 +412,4 @@ export function sniffKind(data: Buffer, name: string): Sniffed {
 }
 
 /** Kinds that are archives, for `kind: [archive]`. */
-export const ARCHIVE_KINDS: ReadonlySet<AttachmentKind> = new Set(['zip', 'rar', '7z']);
+export const ARCHIVE_KINDS: ReadonlySet<AttachmentKind> = new Set(['zip', 'rar', '7z', 'tar', 'gzip']);

@@ -3,9 +3,9 @@
 // bounded parsing of damaged and oversized ones, and policy rules acting on the members.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ARCHIVE_LIMITS, list7z, listRar } from '../src/archives.js';
 import {
@@ -175,6 +175,14 @@ describe('7z', () => {
     });
   });
 
+  it("a decoded header counts against the message's inflate budget", () => {
+    const archive = make7z(files);
+    const budget = { bytes: 1_000_000 };
+    assert.deepEqual(names(list7z(archive, budget)), ['readme.txt', 'tool.exe']);
+    assert.ok(budget.bytes < 1_000_000, 'the decoded header was charged');
+    assert.deepEqual(list7z(archive, { bytes: 10 }), { members: [], unlisted: true, encrypted: false });
+  });
+
   it('a plain header, and members in a folder of their own', () => {
     const l = list7z(make7z(files, ['-mhc=off', '-ms=off']));
     assert.deepEqual(names(l), ['readme.txt', 'tool.exe']);
@@ -219,6 +227,43 @@ describe('7z', () => {
   });
 });
 
+/** A tar archive made by GNU tar from files (names may have directories), gzipped with -z. */
+function makeTar(files: Record<string, Buffer>, gzip: boolean): Buffer {
+  const dir = mkdtempSync(join(work, 'tar-'));
+  for (const [name, data] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), data);
+  }
+  const out = join(work, `${Math.random().toString(36).slice(2)}.tar${gzip ? '.gz' : ''}`);
+  execFileSync('tar', [gzip ? '-czf' : '-cf', out, '-C', dir, ...Object.keys(files)], { stdio: 'pipe' });
+  return readFileSync(out);
+}
+
+describe('tar and gzip', () => {
+  const long = `${'deep/'.repeat(30)}setup.exe`;
+
+  it('a tar and a tar.gz are listed (GNU long names too); a .gz of one file names it', () => {
+    for (const gzip of [false, true]) {
+      const sniffed = sniffKind(makeTar({ 'readme.txt': text, 'bin/run.js': text, [long]: PE }, gzip), 'x');
+      assert.equal(sniffed.kind, gzip ? 'gzip' : 'tar');
+      assert.deepEqual(
+        sniffed.members?.filter((m) => !m.name.endsWith('/')).map((m) => [m.name, m.size]),
+        [
+          ['readme.txt', text.length],
+          ['bin/run.js', text.length],
+          [long, PE.length],
+        ],
+      );
+    }
+    const single = execFileSync('gzip', ['-c'], { input: PE });
+    const named = Buffer.from(single);
+    assert.deepEqual(
+      sniffKind(named, 'invoice.pdf.exe.gz').members?.map((m) => [m.name, m.content?.length]),
+      [['invoice.pdf.exe', PE.length]],
+    );
+  });
+});
+
 describe('policy rules on rar and 7z members', () => {
   const ctx: PolicyContext = {
     direction: 'inbound',
@@ -258,6 +303,19 @@ describe('policy rules on rar and 7z members', () => {
     }
     assert.equal(verdict('notes.7z', make7z({ 'readme.txt': text })), undefined);
     assert.equal(verdict('notes.rar', makeRar5([{ name: 'readme.txt', data: text }])), undefined);
+  });
+
+  it('an executable or script inside a tar, a tar.gz or a gzip is refused by the default rule', () => {
+    for (const [name, data] of [
+      ['tools.tar', makeTar({ 'readme.txt': text, 'bin/setup.txt': PE }, false)],
+      ['tools.tar.gz', makeTar({ 'readme.txt': text, 'run.js': text }, true)],
+      ['tools.tgz', makeTar({ 'docs/readme.txt': text, 'docs/setup.exe': text }, true)],
+      ['invoice.pdf.exe.gz', execFileSync('gzip', ['-c'], { input: text })],
+    ] as Array<[string, Buffer]>) {
+      assert.equal(verdict(name, data)?.rule, 'default-executables', name);
+    }
+    assert.equal(verdict('notes.tar.gz', makeTar({ 'readme.txt': text }, true)), undefined);
+    assert.equal(verdict('notes.txt.gz', execFileSync('gzip', ['-c'], { input: text })), undefined);
   });
 
   it('encrypted headers are refused as password-protected; an unlisted archive is left to rules', () => {

@@ -5,11 +5,18 @@ export interface ZipEntry {
   data: Buffer;
   /** Sets the traditional encryption flag (the content is then not readable, as in a real one). */
   encrypted?: boolean;
+  /** Sets the encryption flag in the local header only (the central directory's says not encrypted). */
+  encryptedLocally?: boolean;
   deflate?: boolean;
 }
 
-/** A minimal zip writer for tests (local headers, central directory, end record). */
-export function makeZip(entries: ZipEntry[]): Buffer {
+/**
+ * A minimal zip writer for tests (local headers, central directory, end record). With `zip64`,
+ * as writers do for large archives (and some always, streaming): the central directory's sizes
+ * and offsets in zip64 extra fields, and the zip64 end record and locator before the end record,
+ * whose own counts and offset say "see zip64".
+ */
+export function makeZip(entries: ZipEntry[], options: { zip64?: boolean } = {}): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -17,12 +24,13 @@ export function makeZip(entries: ZipEntry[]): Buffer {
     const name = Buffer.from(e.name, 'utf8');
     const body = e.deflate ? deflateRawSync(e.data) : e.data;
     const flags = (e.encrypted ? 1 : 0) | 0x800;
+    const localFlags = flags | (e.encryptedLocally ? 1 : 0);
     const method = e.deflate ? 8 : 0;
     const crc = crc32(e.data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(flags, 6);
+    local.writeUInt16LE(localFlags, 6);
     local.writeUInt16LE(method, 8);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(body.length, 18);
@@ -39,8 +47,21 @@ export function makeZip(entries: ZipEntry[]): Buffer {
     central.writeUInt32LE(e.data.length, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt32LE(offset, 42);
+    let extra = Buffer.alloc(0);
+    if (options.zip64) {
+      extra = Buffer.alloc(4 + 24);
+      extra.writeUInt16LE(0x0001, 0);
+      extra.writeUInt16LE(24, 2);
+      extra.writeBigUInt64LE(BigInt(e.data.length), 4);
+      extra.writeBigUInt64LE(BigInt(body.length), 12);
+      extra.writeBigUInt64LE(BigInt(offset), 20);
+      central.writeUInt32LE(0xffffffff, 20);
+      central.writeUInt32LE(0xffffffff, 24);
+      central.writeUInt32LE(0xffffffff, 42);
+      central.writeUInt16LE(extra.length, 30);
+    }
     locals.push(local, name, body);
-    centrals.push(central, name);
+    centrals.push(central, name, extra);
     offset += 30 + name.length + body.length;
   }
   const cd = Buffer.concat(centrals);
@@ -50,7 +71,25 @@ export function makeZip(entries: ZipEntry[]): Buffer {
   end.writeUInt16LE(entries.length, 10);
   end.writeUInt32LE(cd.length, 12);
   end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
+  if (!options.zip64) return Buffer.concat([...locals, cd, end]);
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(entries.length), 24);
+  record.writeBigUInt64LE(BigInt(entries.length), 32);
+  record.writeBigUInt64LE(BigInt(cd.length), 40);
+  record.writeBigUInt64LE(BigInt(offset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(offset + cd.length), 8);
+  locator.writeUInt32LE(1, 16);
+  end.writeUInt16LE(0xffff, 8);
+  end.writeUInt16LE(0xffff, 10);
+  end.writeUInt32LE(0xffffffff, 12);
+  end.writeUInt32LE(0xffffffff, 16);
+  return Buffer.concat([...locals, cd, record, locator, end]);
 }
 
 /** A PE-looking executable: MZ header and some bytes. */
@@ -114,4 +153,75 @@ export function makeMessage(options: {
       `Content-Disposition: attachment; filename="${a.name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n${encoded}\r\n`;
   }
   return Buffer.from(`${out}--${b}--\r\n`, 'utf8');
+}
+
+export interface CfbEntry {
+  name: string;
+  type: 'storage' | 'stream';
+  data?: Buffer;
+}
+
+/**
+ * A minimal OLE compound file (MS-CFB version 3, 512-byte sectors) written by hand: one FAT
+ * sector, the directory (root entry and the given entries, all children of the root as a chain
+ * of right siblings), and each stream's data in its own sectors (padded to 4096 bytes, so no
+ * stream lives in the mini stream). What a legacy .doc or .xls is made of.
+ */
+export function makeCfb(entries: CfbEntry[]): Buffer {
+  const SECTOR = 512;
+  const FREE = 0xffffffff;
+  const END = 0xfffffffe;
+  const FAT_SECTOR = 0xfffffffd;
+  const all = [{ name: 'Root Entry', type: 'root' as const }, ...entries];
+  const dirSectors = Math.ceil(all.length / 4);
+  const fat: number[] = [FAT_SECTOR];
+  const dirStart = fat.length;
+  for (let i = 0; i < dirSectors; i++) fat.push(i === dirSectors - 1 ? END : dirStart + i + 1);
+  const streams: Array<{ start: number; data: Buffer }> = [];
+  for (const e of entries) {
+    if (e.type !== 'stream') continue;
+    const data = Buffer.concat([
+      e.data ?? Buffer.alloc(0),
+      Buffer.alloc(Math.max(0, 4096 - (e.data?.length ?? 0))),
+    ]);
+    const start = fat.length;
+    const count = Math.ceil(data.length / SECTOR);
+    for (let i = 0; i < count; i++) fat.push(i === count - 1 ? END : start + i + 1);
+    streams.push({ start, data: Buffer.concat([data, Buffer.alloc(count * SECTOR - data.length)]) });
+  }
+  if (fat.length > SECTOR / 4) throw new Error('makeCfb: too many sectors for one FAT sector');
+  const header = Buffer.alloc(SECTOR);
+  Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]).copy(header, 0);
+  header.writeUInt16LE(0x3e, 0x18);
+  header.writeUInt16LE(3, 0x1a);
+  header.writeUInt16LE(0xfffe, 0x1c);
+  header.writeUInt16LE(9, 0x1e);
+  header.writeUInt16LE(6, 0x20);
+  header.writeUInt32LE(1, 0x2c);
+  header.writeUInt32LE(dirStart, 0x30);
+  header.writeUInt32LE(4096, 0x38);
+  header.writeUInt32LE(END, 0x3c);
+  header.writeUInt32LE(END, 0x44);
+  for (let i = 0; i < 109; i++) header.writeUInt32LE(i === 0 ? 0 : FREE, 0x4c + 4 * i);
+  const fatSector = Buffer.alloc(SECTOR, 0xff);
+  for (const [i, v] of fat.entries()) fatSector.writeUInt32LE(v, 4 * i);
+  const dir = Buffer.alloc(dirSectors * SECTOR);
+  let stream = 0;
+  all.forEach((e, i) => {
+    const at = i * 128;
+    const name = Buffer.from(`${e.name}\0`, 'utf16le');
+    name.copy(dir, at);
+    dir.writeUInt16LE(name.length, at + 0x40);
+    dir[at + 0x42] = e.type === 'root' ? 5 : e.type === 'storage' ? 1 : 2;
+    dir[at + 0x43] = 1;
+    dir.writeUInt32LE(FREE, at + 0x44);
+    dir.writeUInt32LE(i > 0 && i < all.length - 1 ? i + 1 : FREE, at + 0x48);
+    dir.writeUInt32LE(i === 0 && all.length > 1 ? 1 : FREE, at + 0x4c);
+    if (e.type === 'stream') {
+      const s = streams[stream++]!;
+      dir.writeUInt32LE(s.start, at + 0x74);
+      dir.writeUInt32LE(s.data.length, at + 0x78);
+    } else dir.writeUInt32LE(e.type === 'root' ? END : 0, at + 0x74);
+  });
+  return Buffer.concat([header, fatSector, dir, ...streams.map((s) => s.data)]);
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import {
   compileRule,
@@ -10,7 +11,7 @@ import {
   parsePolicyRules,
   stripAttachments,
 } from '../src/index.js';
-import { DOCM, makeZip, OLE_MACRO, PDF, PE } from './fixtures.js';
+import { DOCM, makeCfb, makeZip, OLE_MACRO, PDF, PE } from './fixtures.js';
 
 /** Rules touching every condition kind, so every code path sees the random input. */
 const everyCondition = parsePolicyRules([
@@ -64,9 +65,23 @@ const chunk = fc.oneof(
     'From: <a@b>\r\n',
     'To: ;;,<\r\n',
     ':',
+    'Content-Type: message/rfc822\r\n',
+    'Content-Transfer-Encoding: quoted-printable\r\n',
+    'begin 644 a.exe\r\n',
+    'M35J0``,`````\r\n',
+    '`\r\nend\r\n',
   ),
   fc
-    .constantFrom(PE, PDF, DOCM, OLE_MACRO, makeZip([{ name: 'x.exe', data: PE, deflate: true }]))
+    .constantFrom(
+      PE,
+      PDF,
+      DOCM,
+      OLE_MACRO,
+      makeZip([{ name: 'x.exe', data: PE, deflate: true }]),
+      makeZip([{ name: 'in.zip', data: makeZip([{ name: 'x.exe', data: PE }]), deflate: true }]),
+      gzipSync(PE),
+      makeCfb([{ name: 'VBA', type: 'storage' }]),
+    )
     .map((b) => b.toString('base64')),
   fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')),
 );

@@ -13,7 +13,8 @@ import {
   sniffKind,
   stripAttachments,
 } from '../src/index.js';
-import { DOCM, DOCX, makeMessage, makeZip, OLE_MACRO, OLE_PLAIN, PDF, PE } from './fixtures.js';
+import { listZip } from '../src/sniff.js';
+import { DOCM, DOCX, makeCfb, makeMessage, makeZip, OLE_MACRO, OLE_PLAIN, PDF, PE } from './fixtures.js';
 
 const ctx: PolicyContext = {
   direction: 'inbound',
@@ -370,6 +371,43 @@ describe('schema and compile', () => {
     }
   });
 
+  it('a misspelt field is refused, naming it (never dropped: a dropped field widens the rule)', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ name: 'x', alll: [{ sizeOver: 1 }], action: { reject: 'no' } }, /0: Unrecognized key: "alll"/],
+      [
+        { name: 'x', all: [{ subjekt: { contains: ['a'] } }], action: { reject: 'no' } },
+        /0\.all\.0: Unrecognized key: "subjekt"/,
+      ],
+      [
+        { name: 'x', all: [{ attachment: { nmae: { exact: ['a.exe'] } } }], action: { reject: 'no' } },
+        /0\.all\.0\.attachment: Unrecognized key: "nmae"/,
+      ],
+      [
+        { name: 'x', all: [{ subject: { contain: ['a'] } }], action: { reject: 'no' } },
+        /0\.all\.0\.subject: Unrecognized key: "contain"/,
+      ],
+      [
+        { name: 'x', all: [{ sizeOver: 1 }], action: { reject: 'no', folderr: 'X' } },
+        /0\.action: Unrecognized key: "folderr"/,
+      ],
+      [
+        { name: 'x', all: [{ sizeOver: 1 }], action: { rejekt: 'no' } },
+        /0\.action: Unrecognized key: "rejekt"/,
+      ],
+      [
+        { name: 'x', all: [{ sizeOver: 1 }], action: { addHeader: [{ name: 'X-A', valu: '1' }] } },
+        /0\.action\.addHeader\.0: Unrecognized key: "valu"/,
+      ],
+    ];
+    for (const [rule, message] of cases) {
+      assert.throws(
+        () => parsePolicyRules([rule]),
+        (e: unknown) => e instanceof PolicyRuleError && message.test(e.message),
+        JSON.stringify(rule),
+      );
+    }
+  });
+
   it('a pathological regex stays linear', () => {
     const text = `${'a'.repeat(20_000)}!`;
     const m = makeMessage({ text });
@@ -402,6 +440,22 @@ describe('PolicySet and default rules', () => {
       ['a.com', Buffer.from('x')],
       ['a.pif', Buffer.from('x')],
       ['a.jar', Buffer.from('x')],
+      // Code that Windows runs or mounts on a double click: help files, Excel add-ins, app
+      // packages, Java Web Start, scriptlets, disk images (whose files escape the web mark).
+      ...[
+        'chm',
+        'xll',
+        'msix',
+        'appx',
+        'msixbundle',
+        'appxbundle',
+        'jnlp',
+        'sct',
+        'iso',
+        'img',
+        'vhd',
+        'vhdx',
+      ].map((ext): [string, Buffer] => [`file.${ext}`, Buffer.alloc(64, 1)]),
       ['report.docx', DOCM],
       ['sheet.xls', OLE_MACRO],
       ['invoice.pdf.exe', PDF],
@@ -421,6 +475,280 @@ describe('PolicySet and default rules', () => {
     ] as Array<[string, Buffer]>) {
       assert.equal(verdict(s, makeMessage({ attachments: [{ name, data }] })), undefined, `${name} passes`);
     }
+  });
+
+  it('names with trailing dots and spaces (which Windows drops) are judged by the extension they run as', () => {
+    const s = set({});
+    const script = Buffer.from('WScript.Echo("hi");');
+    for (const name of ['run.js.', 'run.js. . ', 'run.vbs..', 'invoice.pdf.js.', 'tool.scr .']) {
+      const t = verdict(s, makeMessage({ attachments: [{ name, data: script }] }));
+      assert.equal(t?.kind, 'reject', `${JSON.stringify(name)} is refused`);
+    }
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'invoice.pdf.exe.', data: PDF }] }))?.rule,
+      'default-executables',
+    );
+    const facts = messageFacts(makeMessage({ attachments: [{ name: 'invoice.pdf.js. ', data: script }] }));
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.extension, a.doubleExtension]),
+      [['js', true]],
+    );
+  });
+
+  it('archives inside archives are listed too (a zip in a zip, a 7z-free nesting of three levels)', () => {
+    const s = set({});
+    const inner = makeZip([{ name: 'setup.exe', data: PE, deflate: true }]);
+    const middle = makeZip([{ name: 'inner.zip', data: inner, deflate: true }]);
+    const outer = makeZip([{ name: 'middle.zip', data: middle }]);
+    for (const [name, data] of [
+      ['two.zip', middle],
+      ['three.zip', outer],
+    ] as Array<[string, Buffer]>) {
+      const t = verdict(s, makeMessage({ attachments: [{ name, data }] }));
+      assert.equal(t?.rule, 'default-executables', `${name}: the executable inside is found`);
+    }
+    // Encrypted by its local header while the central directory says not: an extractor asks for
+    // the password all the same.
+    const disguised = makeZip([{ name: 'a.pdf', data: PDF, encryptedLocally: true }]);
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'plain.zip', data: disguised }] }))?.rule,
+      'default-encrypted-archives',
+    );
+    const lockedInside = makeZip([
+      { name: 'locked.zip', data: makeZip([{ name: 'a.pdf', data: PDF, encrypted: true }]) },
+    ]);
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'outer.zip', data: lockedInside }] }))?.rule,
+      'default-encrypted-archives',
+    );
+    const facts = messageFacts(makeMessage({ attachments: [{ name: 'three.zip', data: outer }] }));
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.name, a.archive ?? '', a.kind]),
+      [
+        ['three.zip', '', 'zip'],
+        ['middle.zip', 'three.zip', 'zip'],
+        ['inner.zip', 'middle.zip', 'zip'],
+        ['setup.exe', 'inner.zip', 'executable'],
+      ],
+    );
+    assert.ok(facts.attachments.slice(1).every((a) => a.inArchive));
+  });
+
+  it('zip64 archives are listed; a zip whose directory is cut short is unlisted', () => {
+    const s = set({});
+    const zip64 = makeZip(
+      [
+        { name: 'readme.txt', data: Buffer.from('hello'), deflate: true },
+        { name: 'setup.exe', data: PE, deflate: true },
+      ],
+      { zip64: true },
+    );
+    assert.deepEqual(
+      sniffKind(zip64, 'big.zip').members?.map((m) => [m.name, m.size, m.content?.length]),
+      [
+        ['readme.txt', 5, 5],
+        ['setup.exe', PE.length, PE.length],
+      ],
+    );
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'big.zip', data: zip64 }] }))?.rule,
+      'default-executables',
+    );
+    // The end record promises two members, the directory holds one before it breaks off.
+    const plain = makeZip([
+      { name: 'a.txt', data: Buffer.from('a') },
+      { name: 'b.txt', data: Buffer.from('b') },
+    ]);
+    const broken = Buffer.from(plain);
+    broken.writeUInt32LE(0, plain.length - 22 - 46 - 'b.txt'.length);
+    const sniffed = sniffKind(broken, 'broken.zip');
+    assert.deepEqual([sniffed.members?.map((m) => m.name), sniffed.unlisted], [['a.txt'], true]);
+    assert.equal(sniffKind(plain, 'fine.zip').unlisted ?? false, false);
+  });
+
+  it('a zip of highly compressed members is inflated within one budget (no memory blow-up)', () => {
+    // 40 members of 8 MiB of zeros: about 8 KiB each compressed, 320 MiB inflated.
+    const zeros = Buffer.alloc(8 * 1024 * 1024);
+    const bomb = makeZip(
+      Array.from({ length: 40 }, (_, i) => ({ name: `part${i}.bin`, data: zeros, deflate: true })),
+    );
+    const members = listZip(bomb)?.members;
+    assert.equal(members?.length, 40, 'every name is still listed');
+    const inflated = (members ?? []).reduce((sum, m) => sum + (m.content?.length ?? 0), 0);
+    assert.ok(inflated <= 64 * 1024 * 1024, `inflated ${inflated} bytes`);
+  });
+
+  const refusedAsMacro = (s: PolicySet, name: string, data: Buffer) => {
+    assert.equal(sniffKind(data, name).kind, 'office-macro', name);
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name, data }] }))?.rule,
+      'default-office-macros',
+      name,
+    );
+  };
+
+  it('OOXML macros under another part name: by the content type, or by the VBA project inside', () => {
+    const s = set({});
+    const vba = makeCfb([
+      { name: 'VBA', type: 'storage' },
+      { name: '_VBA_PROJECT', type: 'stream', data: Buffer.from([0xcc, 0x61]) },
+    ]);
+    const declared = makeZip([
+      {
+        name: '[Content_Types].xml',
+        data: Buffer.from(
+          '<Types><Override PartName="/word/settings2.bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>',
+        ),
+        deflate: true,
+      },
+      { name: 'word/document.xml', data: Buffer.from('<w:document/>'), deflate: true },
+      { name: 'word/settings2.bin', data: Buffer.alloc(64), deflate: true },
+    ]);
+    const hidden = makeZip([
+      { name: '[Content_Types].xml', data: Buffer.from('<Types/>'), deflate: true },
+      { name: 'word/document.xml', data: Buffer.from('<w:document/>'), deflate: true },
+      { name: 'word/media/image9.bin', data: vba, deflate: true },
+    ]);
+    for (const [name, data] of [
+      ['declared.docx', declared],
+      ['hidden.docx', hidden],
+    ] as Array<[string, Buffer]>)
+      refusedAsMacro(s, name, data);
+    assert.equal(sniffKind(DOCX, 'plain.docx').kind, 'office');
+  });
+
+  it('OLE compound files (legacy .doc, .xls): macros by the VBA storages of the directory, not by text', () => {
+    const s = set({});
+    const wordText = (text: string) =>
+      Buffer.concat([Buffer.from('\xec\xa5', 'latin1'), Buffer.from(text, 'utf16le')]);
+    const docWithMacros = makeCfb([
+      { name: 'WordDocument', type: 'stream', data: wordText('Quarterly figures') },
+      { name: 'Macros', type: 'storage' },
+      { name: 'VBA', type: 'storage' },
+      { name: '_VBA_PROJECT', type: 'stream', data: Buffer.from([0xcc, 0x61, 0xff, 0xff]) },
+      { name: 'dir', type: 'stream', data: Buffer.from([1, 2, 3]) },
+    ]);
+    const xlsWithMacros = makeCfb([
+      { name: 'Workbook', type: 'stream', data: Buffer.from([9, 8, 7]) },
+      { name: '_VBA_PROJECT_CUR', type: 'storage' },
+      { name: 'VBA', type: 'storage' },
+    ]);
+    const docAboutMacros = makeCfb([
+      { name: 'WordDocument', type: 'stream', data: wordText('How to write Macros and a _VBA_PROJECT') },
+      { name: '1Table', type: 'stream', data: Buffer.from([0]) },
+    ]);
+    for (const [name, data] of [
+      ['report.doc', docWithMacros],
+      ['figures.xls', xlsWithMacros],
+      ['renamed.pdf', docWithMacros],
+    ] as Array<[string, Buffer]>)
+      refusedAsMacro(s, name, data);
+    assert.equal(sniffKind(docAboutMacros, 'guide.doc').kind, 'office');
+    assert.equal(
+      verdict(s, makeMessage({ attachments: [{ name: 'guide.doc', data: docAboutMacros }] })),
+      undefined,
+    );
+    // A directory that cannot be read (here a damaged sector size): the names are looked for anywhere.
+    const damaged = Buffer.from(docWithMacros);
+    damaged.writeUInt16LE(7, 0x1e);
+    assert.equal(sniffKind(damaged, 'damaged.doc').kind, 'office-macro');
+    // A header that points the directory elsewhere (a sloppy writer): no root entry there, so the
+    // directory is taken as unreadable and the names are looked for anywhere.
+    const misdirected = Buffer.from(docWithMacros);
+    misdirected.writeUInt32LE(3, 0x30); // the first sector of WordDocument
+    assert.equal(sniffKind(misdirected, 'misdirected.doc').kind, 'office-macro');
+  });
+
+  it('uuencoded files in a text body (which mail clients show as attachments) are attachments too', () => {
+    const uuencode = (name: string, data: Buffer) => {
+      const lines = [`begin 644 ${name}`];
+      const char = (v: number) => (v === 0 ? '`' : String.fromCharCode(32 + v));
+      for (let at = 0; at < data.length; at += 45) {
+        const chunk = data.subarray(at, at + 45);
+        let line = char(chunk.length);
+        for (let i = 0; i < chunk.length; i += 3) {
+          const [a = 0, b = 0, c = 0] = [chunk[i], chunk[i + 1], chunk[i + 2]];
+          line += [a >> 2, ((a & 3) << 4) | (b >> 4), ((b & 15) << 2) | (c >> 6), c & 63].map(char).join('');
+        }
+        lines.push(line);
+      }
+      return [...lines, '`', 'end'].join('\r\n');
+    };
+    const plain = (body: string) =>
+      Buffer.from(
+        `From: a@example.org\r\nTo: bob@example.com\r\nSubject: t\r\n\r\nHello,\r\n\r\n${body}\r\n`,
+      );
+    const s = set({});
+    const facts = messageFacts(plain(uuencode('readme.txt', PE)));
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.name, a.kind, a.size]),
+      [['readme.txt', 'executable', PE.length]],
+    );
+    assert.equal(verdict(s, plain(uuencode('readme.txt', PE)))?.rule, 'default-executables');
+    assert.equal(
+      verdict(s, plain(uuencode('run.vbs', Buffer.from('CreateObject("WScript.Shell")'))))?.rule,
+      'default-executables',
+    );
+    const zipped = makeZip([{ name: 'setup.exe', data: PE, deflate: true }]);
+    assert.equal(
+      verdict(s, makeMessage({ text: `See below.\r\n${uuencode('files.zip', zipped)}` }))?.rule,
+      'default-executables',
+    );
+    // Hidden from a look at the raw body by the transfer encoding of the text part.
+    const encodedText = (cte: string, body: string) =>
+      Buffer.from(
+        'From: a@example.org\r\nTo: bob@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n' +
+          `Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: ${cte}\r\n\r\n${body}\r\n`,
+      );
+    const uu = uuencode('readme.txt', PE);
+    assert.equal(
+      verdict(s, encodedText('quoted-printable', uu.replaceAll('=', '=3D').replaceAll('begin', 'beg=69n')))
+        ?.rule,
+      'default-executables',
+    );
+    assert.equal(
+      verdict(s, encodedText('base64', Buffer.from(uu).toString('base64')))?.rule,
+      'default-executables',
+    );
+    // Text that only looks like the start of one is text.
+    assert.equal(messageFacts(plain('begin 644 is how uuencode starts a file')).attachments.length, 0);
+    assert.equal(verdict(s, plain(uuencode('notes.txt', Buffer.from('just some words\n')))), undefined);
+    // Many beginnings and long blocks cost one read of each line.
+    const noisy = plain(
+      `${'begin 644 a.txt\r\n'.repeat(20_000)}${'M'.repeat(61).concat('\r\n').repeat(20_000)}`,
+    );
+    const started = performance.now();
+    messageFacts(noisy).attachments;
+    assert.ok(performance.now() - started < 2_000);
+  });
+
+  it('a forwarded message sent base64 or quoted-printable is decoded and its attachments judged', () => {
+    const inner = makeMessage({ attachments: [{ name: 'invoice.pdf', data: PE }] });
+    const forwarded = (cte: string, body: string) =>
+      Buffer.from(
+        'From: a@example.org\r\nTo: bob@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n' +
+          'Content-Type: multipart/mixed; boundary="fw"\r\n\r\n--fw\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n' +
+          `--fw\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: ${cte}\r\n\r\n${body}\r\n--fw--\r\n`,
+      );
+    const s = set({});
+    const base64 = forwarded('base64', inner.toString('base64').replace(/.{76}(?=.)/g, '$&\r\n'));
+    assert.equal(verdict(s, base64)?.rule, 'default-executables');
+    const facts = messageFacts(base64);
+    assert.deepEqual(
+      facts.attachments.map((a) => [a.name, a.kind]),
+      [['invoice.pdf', 'executable']],
+    );
+    const qp = forwarded('quoted-printable', inner.toString('latin1').replaceAll('=', '=3D'));
+    assert.equal(verdict(s, qp)?.rule, 'default-executables');
+  });
+
+  it('a top-level part that is not text and has no name is an attachment too', () => {
+    const raw = Buffer.from(
+      'From: a@example.org\r\nTo: bob@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n' +
+        'Content-Type: application/x-msdownload\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
+        `${PE.toString('base64')}\r\n`,
+    );
+    assert.equal(verdict(set({}), raw)?.rule, 'default-executables');
   });
 
   it('encrypted archives can be allowed; defaults can be turned off; a domain rule can make an exception', () => {
@@ -497,6 +825,19 @@ describe('judgeMessage', () => {
     });
     assert.equal(judged.stripped, undefined);
     assert.match(judged.headers, /^X-Hermod-Policy-Strip: skipped/m);
+  });
+
+  it('judges the size of the whole message, also when it reads only its beginning', async () => {
+    const big = new PolicySet({
+      global: parsePolicyRules([
+        { name: 'too-big', all: [{ sizeOver: 3_000 }], action: { reject: 'too big' } },
+      ]),
+      defaults: { enabled: false, blockEncryptedArchives: false },
+      domainRules: () => undefined,
+    });
+    const large = makeMessage({ text: 'x'.repeat(5_000) });
+    const judged = await judgeMessage(big, chunks(large, 512), [], ctx, { maxBytes: 1_000, budgetMs: 1_000 });
+    assert.equal(judged.decision.terminal?.rule, 'too-big');
   });
 });
 
