@@ -106,6 +106,49 @@ describe('imap METADATA by RFC 5464', () => {
     assert.match(sized.tagged, /^t\d+ OK \[METADATA LONGENTRIES 10\] /);
   });
 
+  it('/private/specialuse is the special use LIST shows (RFC 6154 section 4), not a stored value', async () => {
+    const { connect } = await account('specialuse@example.com');
+    const reader = await account('specialuse2@example.com');
+    const raw = await connect();
+    assert.deepEqual((await raw.command('LIST "" Sent RETURN (SPECIAL-USE)')).untagged, [
+      '* LIST (\\HasNoChildren \\Sent) "/" Sent',
+    ]);
+    assert.deepEqual((await raw.command('GETMETADATA Sent /private/specialuse')).untagged, [
+      '* METADATA Sent (/private/specialuse "\\\\Sent")',
+    ]);
+    assert.deepEqual((await raw.command('GETMETADATA INBOX (/private/specialuse)')).untagged, [
+      '* METADATA INBOX (/private/specialuse NIL)',
+    ]);
+    // A DEPTH listing of /private shows it with the stored entries.
+    assert.equal((await raw.command('SETMETADATA Sent (/private/comment "outgoing")')).status, 'OK');
+    assert.deepEqual((await raw.command('GETMETADATA (DEPTH 1) Sent /private')).untagged, [
+      '* METADATA Sent (/private/comment "outgoing" /private/specialuse "\\\\Sent")',
+    ]);
+    assert.deepEqual((await raw.command('GETMETADATA (DEPTH infinity) INBOX /private')).untagged, []);
+    // It cannot be set to something LIST would contradict; nothing changes.
+    assert.match(
+      (await raw.command('SETMETADATA Sent (/private/specialuse "\\\\Junk")')).tagged,
+      /^t\d+ NO \[CANNOT\] /,
+    );
+    assert.match(
+      (await raw.command('SETMETADATA INBOX (/private/comment "x" /private/specialuse NIL)')).tagged,
+      /^t\d+ NO \[CANNOT\] /,
+    );
+    assert.deepEqual((await raw.command('GETMETADATA INBOX /private/comment')).untagged, [
+      '* METADATA INBOX (/private/comment NIL)',
+    ]);
+    assert.deepEqual((await raw.command('GETMETADATA Sent /private/specialuse')).untagged, [
+      '* METADATA Sent (/private/specialuse "\\\\Sent")',
+    ]);
+    // Another account's Sent is not the reader's: NIL, as LIST shows no \Sent for it.
+    assert.match((await raw.command('SETACL Sent specialuse2@example.com lr')).tagged, /^t\d+ OK /);
+    const other = await reader.connect();
+    assert.deepEqual(
+      (await other.command('GETMETADATA Shared/specialuse@example.com/Sent /private/specialuse')).untagged,
+      ['* METADATA Shared/specialuse@example.com/Sent (/private/specialuse NIL)'],
+    );
+  });
+
   it('limits: MAXSIZE and TOOMANY refuse the whole command; RENAME keeps entries, DELETE drops them', async () => {
     const replica = await file.fx.startReplica({
       IMAP_METADATA_MAX_SIZE: '16',

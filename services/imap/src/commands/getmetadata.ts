@@ -5,7 +5,7 @@ import { BadArgumentsError } from '../protocol/errors.js';
 import { authenticated } from '../session/states.js';
 import { defineCommand, ok } from './command.js';
 import { encodeName } from './list.js';
-import { metadataTarget, parseEntryName } from './metadata-entries.js';
+import { entryReached, metadataTarget, parseEntryName, SPECIAL_USE_ENTRY } from './metadata-entries.js';
 
 interface GetMetadataArgs {
   mailbox: string;
@@ -25,7 +25,8 @@ export function metadataValue(value: Buffer): string {
  * GETMETADATA [(MAXSIZE n DEPTH 0|1|infinity)] mailbox entry / (entry ...) (RFC 5464 section 4.2):
  * one METADATA response with every asked entry (NIL when it has no value) and, with DEPTH, the
  * existing entries below it. Values longer than MAXSIZE are left out and reported by the tagged
- * OK [METADATA LONGENTRIES n], n being the longest left out.
+ * OK [METADATA LONGENTRIES n], n being the longest left out. A mailbox's /private/specialuse is its
+ * special-use attribute (RFC 6154 section 4), whatever was stored under that name.
  */
 export const getMetadataCommand = defineCommand({
   name: 'GETMETADATA',
@@ -71,6 +72,11 @@ export const getMetadataCommand = defineCommand({
       args.depth,
     );
     const values = new Map(found.map((e) => [e.name, e.value]));
+    if (target.mailboxId !== null) {
+      values.delete(SPECIAL_USE_ENTRY);
+      if (target.specialUse && args.entries.some((e) => entryReached(e, SPECIAL_USE_ENTRY, args.depth)))
+        values.set(SPECIAL_USE_ENTRY, Buffer.from(target.specialUse));
+    }
     const names = [
       ...new Set([...args.entries.filter((n) => /^\/(private|shared)\/./.test(n)), ...values.keys()]),
     ].sort();
