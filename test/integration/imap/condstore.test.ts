@@ -71,6 +71,30 @@ describe('CONDSTORE and QRESYNC (RFC 7162)', () => {
     assert.deepEqual(expunge.untagged, ['* VANISHED 1']);
     assert.match(expunge.tagged, /OK \[HIGHESTMODSEQ \d+\]/);
   });
+
+  it('QRESYNC parameter grammar (RFC 7162 section 7): no "*" in the known sets, non-zero numbers', async () => {
+    // QRESYNC is enabled by the test before.
+    for (const bad of [
+      'SELECT INBOX (QRESYNC (1 1 1:*))',
+      'SELECT INBOX (QRESYNC (1 1 *))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (1:* 1:5)))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (1:5 4:*)))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (1:5)))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (foo bar)))',
+      'SELECT INBOX (QRESYNC (1 1 (1:5 1:5) 2))',
+      'SELECT INBOX (QRESYNC (0 1))',
+      'SELECT INBOX (QRESYNC (1 0))',
+      'EXAMINE INBOX (QRESYNC (1 1 2,*))',
+    ])
+      assert.equal((await raw.command(bad)).status, 'BAD', bad);
+    for (const good of [
+      'SELECT INBOX (QRESYNC (1 1))',
+      'SELECT INBOX (QRESYNC (1 1 1:5))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (1:2 1,5)))',
+      'SELECT INBOX (QRESYNC (1 1 (1:2 1,5)))',
+    ])
+      assert.equal((await raw.command(good)).status, 'OK', good);
+  });
 });
 
 // RFC 7162 3.1: once CONDSTORE is enabled, every untagged FETCH that reports a flag change carries

@@ -113,6 +113,21 @@ async function resynchronise(
   }
 }
 
+/** uidvalidity (nz-number) and mod-sequence-value (1 or more) of the QRESYNC parameter. */
+function positive(cursor: ArgumentCursor, what: string): number {
+  const n = cursor.number(what);
+  if (n === 0) throw new BadArgumentsError(`${what} must not be 0`);
+  return n;
+}
+
+/** known-uids, known-sequence-set, known-uid-set: sequence sets in which "*" is not allowed (RFC 7162 section 7). */
+function knownSet(cursor: ArgumentCursor, what: string): SequenceSet | '$' {
+  const set = cursor.sequenceSet();
+  if (set !== '$' && set.some(([from, to]) => from === '*' || to === '*'))
+    throw new BadArgumentsError(`"*" is not allowed in ${what}`);
+  return set;
+}
+
 function parseSelect(args: ArgumentCursor, session: CommandContext): SelectArgs {
   const name = args.mailbox(session.utf8);
   const result: SelectArgs = { name, condstore: false };
@@ -127,11 +142,18 @@ function parseSelect(args: ArgumentCursor, session: CommandContext): SelectArgs 
       const value = items[++i];
       if (value?.type !== 'list') throw new BadArgumentsError('QRESYNC needs parameters');
       const cursor = new ArgumentCursor(value.items);
-      const uidvalidity = cursor.number('uidvalidity');
-      const modseq = cursor.number('modseq');
-      const known = cursor.remaining > 0 && cursor.peek()?.type === 'atom' ? cursor.sequenceSet() : undefined;
-      // Sequence match data only speeds things up for the client; the full answer is always correct.
-      cursor.optionalList();
+      const uidvalidity = positive(cursor, 'uidvalidity');
+      const modseq = positive(cursor, 'mod-sequence');
+      const known = cursor.peek()?.type === 'atom' ? knownSet(cursor, 'known-uids') : undefined;
+      // Sequence match data only speeds things up for the client (the full answer is always
+      // correct), but it must still be two known sets.
+      const match = cursor.optionalList();
+      if (match) {
+        const pair = new ArgumentCursor(match.items);
+        knownSet(pair, 'known-sequence-set');
+        knownSet(pair, 'known-uid-set');
+        pair.end();
+      }
       cursor.end();
       result.qresync = { uidvalidity, modseq, ...(known && known !== '$' ? { knownUids: known } : {}) };
       result.condstore = true;
