@@ -95,6 +95,29 @@ describe('CONDSTORE and QRESYNC (RFC 7162)', () => {
     ])
       assert.equal((await raw.command(good)).status, 'OK', good);
   });
+
+  it('SEARCH MODSEQ entry name and type follow RFC 7162 section 7 ("/flags/" flag, priv / shared / all)', async () => {
+    assert.equal((await raw.command('SELECT INBOX')).status, 'OK');
+    for (const good of [
+      'SEARCH MODSEQ "/flags/\\\\Seen" all 1',
+      'SEARCH MODSEQ "/flags/\\\\draft" priv 1',
+      'SEARCH MODSEQ "/FLAGS/$Important" Shared 1',
+      'SEARCH MODSEQ 1',
+    ]) {
+      const r = await raw.command(good);
+      assert.equal(r.status, 'OK', `${good}: ${r.tagged}`);
+      assert.match(r.untagged[0] ?? '', /^\* SEARCH \d/, good);
+    }
+    for (const bad of [
+      'SEARCH MODSEQ "/flags/\\\\Seen" foo 1',
+      'SEARCH MODSEQ "/other/\\\\Seen" all 1',
+      'SEARCH MODSEQ "/flags/" all 1',
+      'SEARCH MODSEQ "/flags/a b" all 1',
+      'SEARCH MODSEQ "/flags/\\\\Seen" 1',
+      'SEARCH MODSEQ x',
+    ])
+      assert.equal((await raw.command(bad)).status, 'BAD', bad);
+  });
 });
 
 // RFC 7162 3.1: once CONDSTORE is enabled, every untagged FETCH that reports a flag change carries
