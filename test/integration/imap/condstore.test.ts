@@ -84,6 +84,10 @@ describe('CONDSTORE and QRESYNC (RFC 7162)', () => {
       'SELECT INBOX (QRESYNC (1 1 (1:5 1:5) 2))',
       'SELECT INBOX (QRESYNC (0 1))',
       'SELECT INBOX (QRESYNC (1 0))',
+      'SELECT INBOX (QRESYNC (4294967296 1))',
+      // known-sequence-set and known-uid-set name the same messages, so they are the same size.
+      'SELECT INBOX (QRESYNC (1 1 1:3 (1:2 1:3)))',
+      'SELECT INBOX (QRESYNC (1 1 (1,3 5)))',
       'EXAMINE INBOX (QRESYNC (1 1 2,*))',
     ])
       assert.equal((await raw.command(bad)).status, 'BAD', bad);
@@ -114,6 +118,7 @@ describe('CONDSTORE and QRESYNC (RFC 7162)', () => {
       'SEARCH MODSEQ "/flags/" all 1',
       'SEARCH MODSEQ "/flags/a b" all 1',
       'SEARCH MODSEQ "/flags/\\\\Seen" 1',
+      'SEARCH MODSEQ "/flags/\\\\Recent" all 1',
       'SEARCH MODSEQ x',
     ])
       assert.equal((await raw.command(bad)).status, 'BAD', bad);

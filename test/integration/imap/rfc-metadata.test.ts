@@ -75,6 +75,9 @@ describe('imap METADATA by RFC 5464', () => {
       'GETMETADATA INBOX /private/x/',
       'GETMETADATA (DEPTH 2) INBOX /private',
       'GETMETADATA (SIZE 2) INBOX /private',
+      // MAXSIZE is a number (32-bit, RFC 5464 section 5); an entry is an astring, never a literal8.
+      'GETMETADATA (MAXSIZE 4294967296) INBOX /private',
+      'GETMETADATA INBOX ~{16+}\r\n/private/comment',
       'SETMETADATA INBOX (/private "x")',
       'SETMETADATA INBOX (/private/x)',
       'SETMETADATA INBOX ()',

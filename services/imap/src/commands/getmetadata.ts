@@ -2,6 +2,7 @@ import type { MetadataDepth } from '@hermod/mail-store';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { astring, imapString } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
+import { MAX_NUMBER } from '../protocol/sequence-set.js';
 import { authenticated } from '../session/states.js';
 import { defineCommand, ok } from './command.js';
 import { encodeName } from './list.js';
@@ -40,7 +41,7 @@ export const getMetadataCommand = defineCommand({
       if (cursor.remaining === 0) throw new BadArgumentsError('Empty GETMETADATA options');
       while (cursor.remaining > 0) {
         const option = cursor.atom('option').toUpperCase();
-        if (option === 'MAXSIZE') maxSize = cursor.number('MAXSIZE');
+        if (option === 'MAXSIZE') maxSize = cursor.number('MAXSIZE', MAX_NUMBER);
         else if (option === 'DEPTH') {
           const value = cursor.atom('DEPTH').toLowerCase();
           if (value !== '0' && value !== '1' && value !== 'infinity')

@@ -85,7 +85,9 @@ function dayOf(text: string): number {
 function checkModseqEntry(name: string, type: string): void {
   const flag = /^\/flags\/(.*)$/i.exec(name)?.[1];
   if (flag === undefined) throw new BadArgumentsError('MODSEQ entry name must be "/flags/<flag>"');
-  // attr-flag: a system flag, a keyword or "\\" atom (attr-flag-extension).
+  // attr-flag: a system flag, a keyword or "\\" atom (attr-flag-extension); \Recent has no
+  // mod-sequence of its own (it is not stored with the message).
+  if (flag.toLowerCase() === '\\recent') throw new BadArgumentsError('MODSEQ has no \\Recent entry');
   normalizeFlag(flag.startsWith('\\') ? flag.slice(1) : flag);
   if (!/^(priv|shared|all)$/i.test(type))
     throw new BadArgumentsError('MODSEQ entry type must be priv, shared or all');
