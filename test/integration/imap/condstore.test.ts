@@ -100,6 +100,20 @@ describe('CONDSTORE and QRESYNC (RFC 7162)', () => {
       assert.equal((await raw.command(good)).status, 'OK', good);
   });
 
+  it('VANISHED for expunges lists UIDs as ranges (2:4, as in VANISHED (EARLIER) and Dovecot)', async () => {
+    assert.equal((await raw.command('SELECT INBOX')).status, 'OK');
+    const uids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const text = msg(10 + i);
+      const r = await raw.command(`APPEND INBOX {${text.length}+}\r\n${text}`);
+      uids.push(Number(/APPENDUID \d+ (\d+)/.exec(r.tagged)?.[1]));
+    }
+    await raw.command('NOOP');
+    await raw.command(`UID STORE ${uids.join(',')} +FLAGS.SILENT (\\Deleted)`);
+    const expunge = await raw.command(`UID EXPUNGE ${uids.join(',')}`);
+    assert.deepEqual(expunge.untagged, [`* VANISHED ${uids[0]}:${uids[2]}`]);
+  });
+
   it('SEARCH MODSEQ entry name and type follow RFC 7162 section 7 ("/flags/" flag, priv / shared / all)', async () => {
     assert.equal((await raw.command('SELECT INBOX')).status, 'OK');
     for (const good of [
