@@ -38,9 +38,10 @@ describe('imap METADATA by RFC 5464', () => {
       (await raw.command('SETMETADATA "" (/private/vendor/hermod/theme "dark")')).tagged,
       /^t\d+ OK /,
     );
+    // Entries come in the order asked for, as in section 4.2's examples (and Dovecot).
     r = await raw.command('GETMETADATA INBOX (/shared/comment /private/comment /shared/missing)');
     assert.deepEqual(r.untagged, [
-      `* METADATA INBOX (/private/comment {${comment.length}}\r\n${comment} /shared/comment "Team inbox" /shared/missing NIL)`,
+      `* METADATA INBOX (/shared/comment "Team inbox" /private/comment {${comment.length}}\r\n${comment} /shared/missing NIL)`,
     ]);
     // Private server entries are each user's own; the shared server entry is everyone's.
     const second = await other.connect();
@@ -182,7 +183,7 @@ describe('imap METADATA by RFC 5464', () => {
     );
     assert.match((await raw.command('RENAME Projects Attic')).tagged, /^t\d+ OK /);
     assert.deepEqual((await raw.command('GETMETADATA Attic (/shared/a /private/e)')).untagged, [
-      '* METADATA Attic (/private/e "5" /shared/a "9")',
+      '* METADATA Attic (/shared/a "9" /private/e "5")',
     ]);
     assert.match((await raw.command('DELETE Attic')).tagged, /^t\d+ OK /);
     const { rows } = await file.fx.db.pool.query(

@@ -78,9 +78,13 @@ export const getMetadataCommand = defineCommand({
       if (target.specialUse && args.entries.some((e) => entryReached(e, SPECIAL_USE_ENTRY, args.depth)))
         values.set(SPECIAL_USE_ENTRY, Buffer.from(target.specialUse));
     }
-    const names = [
-      ...new Set([...args.entries.filter((n) => /^\/(private|shared)\/./.test(n)), ...values.keys()]),
-    ].sort();
+    // In the order asked for (section 4.2's examples), each entry followed by what DEPTH reached below it.
+    const names = new Set<string>();
+    const stored = [...values.keys()].sort();
+    for (const asked of args.entries) {
+      if (/^\/(private|shared)\/./.test(asked)) names.add(asked);
+      for (const name of stored) if (entryReached(asked, name, args.depth)) names.add(name);
+    }
     let longest = 0;
     const parts: string[] = [];
     for (const name of names) {
