@@ -71,6 +71,72 @@ describe('CONDSTORE and QRESYNC (RFC 7162)', () => {
     assert.deepEqual(expunge.untagged, ['* VANISHED 1']);
     assert.match(expunge.tagged, /OK \[HIGHESTMODSEQ \d+\]/);
   });
+
+  it('QRESYNC parameter grammar (RFC 7162 section 7): no "*" in the known sets, non-zero numbers', async () => {
+    // QRESYNC is enabled by the test before.
+    for (const bad of [
+      'SELECT INBOX (QRESYNC (1 1 1:*))',
+      'SELECT INBOX (QRESYNC (1 1 *))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (1:* 1:5)))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (1:5 4:*)))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (1:5)))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (foo bar)))',
+      'SELECT INBOX (QRESYNC (1 1 (1:5 1:5) 2))',
+      'SELECT INBOX (QRESYNC (0 1))',
+      'SELECT INBOX (QRESYNC (1 0))',
+      'SELECT INBOX (QRESYNC (4294967296 1))',
+      // known-sequence-set and known-uid-set name the same messages, so they are the same size.
+      'SELECT INBOX (QRESYNC (1 1 1:3 (1:2 1:3)))',
+      'SELECT INBOX (QRESYNC (1 1 (1,3 5)))',
+      'EXAMINE INBOX (QRESYNC (1 1 2,*))',
+    ])
+      assert.equal((await raw.command(bad)).status, 'BAD', bad);
+    for (const good of [
+      'SELECT INBOX (QRESYNC (1 1))',
+      'SELECT INBOX (QRESYNC (1 1 1:5))',
+      'SELECT INBOX (QRESYNC (1 1 1:5 (1:2 1,5)))',
+      'SELECT INBOX (QRESYNC (1 1 (1:2 1,5)))',
+    ])
+      assert.equal((await raw.command(good)).status, 'OK', good);
+  });
+
+  it('VANISHED for expunges lists UIDs as ranges (2:4, as in VANISHED (EARLIER) and Dovecot)', async () => {
+    assert.equal((await raw.command('SELECT INBOX')).status, 'OK');
+    const uids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const text = msg(10 + i);
+      const r = await raw.command(`APPEND INBOX {${text.length}+}\r\n${text}`);
+      uids.push(Number(/APPENDUID \d+ (\d+)/.exec(r.tagged)?.[1]));
+    }
+    await raw.command('NOOP');
+    await raw.command(`UID STORE ${uids.join(',')} +FLAGS.SILENT (\\Deleted)`);
+    const expunge = await raw.command(`UID EXPUNGE ${uids.join(',')}`);
+    assert.deepEqual(expunge.untagged, [`* VANISHED ${uids[0]}:${uids[2]}`]);
+  });
+
+  it('SEARCH MODSEQ entry name and type follow RFC 7162 section 7 ("/flags/" flag, priv / shared / all)', async () => {
+    assert.equal((await raw.command('SELECT INBOX')).status, 'OK');
+    for (const good of [
+      'SEARCH MODSEQ "/flags/\\\\Seen" all 1',
+      'SEARCH MODSEQ "/flags/\\\\draft" priv 1',
+      'SEARCH MODSEQ "/FLAGS/$Important" Shared 1',
+      'SEARCH MODSEQ 1',
+    ]) {
+      const r = await raw.command(good);
+      assert.equal(r.status, 'OK', `${good}: ${r.tagged}`);
+      assert.match(r.untagged[0] ?? '', /^\* SEARCH \d/, good);
+    }
+    for (const bad of [
+      'SEARCH MODSEQ "/flags/\\\\Seen" foo 1',
+      'SEARCH MODSEQ "/other/\\\\Seen" all 1',
+      'SEARCH MODSEQ "/flags/" all 1',
+      'SEARCH MODSEQ "/flags/a b" all 1',
+      'SEARCH MODSEQ "/flags/\\\\Seen" 1',
+      'SEARCH MODSEQ "/flags/\\\\Recent" all 1',
+      'SEARCH MODSEQ x',
+    ])
+      assert.equal((await raw.command(bad)).status, 'BAD', bad);
+  });
 });
 
 // RFC 7162 3.1: once CONDSTORE is enabled, every untagged FETCH that reports a flag change carries

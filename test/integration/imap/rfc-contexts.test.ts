@@ -57,6 +57,9 @@ describe('imap ESORT and CONTEXT=SEARCH/SORT by RFC 5267', () => {
       'SORT RETURN (ALL PARTIAL 1:2) (DATE) UTF-8 ALL',
       'SORT RETURN (MIN MIN) (DATE) UTF-8 ALL',
       'SORT RETURN MIN (DATE) UTF-8 ALL',
+      // partial-range = nz-number ":" nz-number, nz-number being 32-bit (RFC 9051 section 9)
+      'SORT RETURN (PARTIAL 1:4294967296) (DATE) UTF-8 ALL',
+      'SEARCH RETURN (PARTIAL 4294967296:1) ALL',
     ])
       assert.equal((await raw.command(bad)).status, 'BAD', bad);
   });

@@ -38,9 +38,10 @@ describe('imap METADATA by RFC 5464', () => {
       (await raw.command('SETMETADATA "" (/private/vendor/hermod/theme "dark")')).tagged,
       /^t\d+ OK /,
     );
+    // Entries come in the order asked for, as in section 4.2's examples (and Dovecot).
     r = await raw.command('GETMETADATA INBOX (/shared/comment /private/comment /shared/missing)');
     assert.deepEqual(r.untagged, [
-      `* METADATA INBOX (/private/comment {${comment.length}}\r\n${comment} /shared/comment "Team inbox" /shared/missing NIL)`,
+      `* METADATA INBOX (/shared/comment "Team inbox" /private/comment {${comment.length}}\r\n${comment} /shared/missing NIL)`,
     ]);
     // Private server entries are each user's own; the shared server entry is everyone's.
     const second = await other.connect();
@@ -75,6 +76,9 @@ describe('imap METADATA by RFC 5464', () => {
       'GETMETADATA INBOX /private/x/',
       'GETMETADATA (DEPTH 2) INBOX /private',
       'GETMETADATA (SIZE 2) INBOX /private',
+      // MAXSIZE is a number (32-bit, RFC 5464 section 5); an entry is an astring, never a literal8.
+      'GETMETADATA (MAXSIZE 4294967296) INBOX /private',
+      'GETMETADATA INBOX ~{16+}\r\n/private/comment',
       'SETMETADATA INBOX (/private "x")',
       'SETMETADATA INBOX (/private/x)',
       'SETMETADATA INBOX ()',
@@ -104,6 +108,49 @@ describe('imap METADATA by RFC 5464', () => {
       '* METADATA INBOX (/private/filters "top" /private/filters/values/deep/x "two" /private/filters/values/small "one")',
     ]);
     assert.match(sized.tagged, /^t\d+ OK \[METADATA LONGENTRIES 10\] /);
+  });
+
+  it('/private/specialuse is the special use LIST shows (RFC 6154 section 4), not a stored value', async () => {
+    const { connect } = await account('specialuse@example.com');
+    const reader = await account('specialuse2@example.com');
+    const raw = await connect();
+    assert.deepEqual((await raw.command('LIST "" Sent RETURN (SPECIAL-USE)')).untagged, [
+      '* LIST (\\HasNoChildren \\Sent) "/" Sent',
+    ]);
+    assert.deepEqual((await raw.command('GETMETADATA Sent /private/specialuse')).untagged, [
+      '* METADATA Sent (/private/specialuse "\\\\Sent")',
+    ]);
+    assert.deepEqual((await raw.command('GETMETADATA INBOX (/private/specialuse)')).untagged, [
+      '* METADATA INBOX (/private/specialuse NIL)',
+    ]);
+    // A DEPTH listing of /private shows it with the stored entries.
+    assert.equal((await raw.command('SETMETADATA Sent (/private/comment "outgoing")')).status, 'OK');
+    assert.deepEqual((await raw.command('GETMETADATA (DEPTH 1) Sent /private')).untagged, [
+      '* METADATA Sent (/private/comment "outgoing" /private/specialuse "\\\\Sent")',
+    ]);
+    assert.deepEqual((await raw.command('GETMETADATA (DEPTH infinity) INBOX /private')).untagged, []);
+    // It cannot be set to something LIST would contradict; nothing changes.
+    assert.match(
+      (await raw.command('SETMETADATA Sent (/private/specialuse "\\\\Junk")')).tagged,
+      /^t\d+ NO \[CANNOT\] /,
+    );
+    assert.match(
+      (await raw.command('SETMETADATA INBOX (/private/comment "x" /private/specialuse NIL)')).tagged,
+      /^t\d+ NO \[CANNOT\] /,
+    );
+    assert.deepEqual((await raw.command('GETMETADATA INBOX /private/comment')).untagged, [
+      '* METADATA INBOX (/private/comment NIL)',
+    ]);
+    assert.deepEqual((await raw.command('GETMETADATA Sent /private/specialuse')).untagged, [
+      '* METADATA Sent (/private/specialuse "\\\\Sent")',
+    ]);
+    // Another account's Sent is not the reader's: NIL, as LIST shows no \Sent for it.
+    assert.match((await raw.command('SETACL Sent specialuse2@example.com lr')).tagged, /^t\d+ OK /);
+    const other = await reader.connect();
+    assert.deepEqual(
+      (await other.command('GETMETADATA Shared/specialuse@example.com/Sent /private/specialuse')).untagged,
+      ['* METADATA Shared/specialuse@example.com/Sent (/private/specialuse NIL)'],
+    );
   });
 
   it('limits: MAXSIZE and TOOMANY refuse the whole command; RENAME keeps entries, DELETE drops them', async () => {
@@ -136,7 +183,7 @@ describe('imap METADATA by RFC 5464', () => {
     );
     assert.match((await raw.command('RENAME Projects Attic')).tagged, /^t\d+ OK /);
     assert.deepEqual((await raw.command('GETMETADATA Attic (/shared/a /private/e)')).untagged, [
-      '* METADATA Attic (/private/e "5" /shared/a "9")',
+      '* METADATA Attic (/shared/a "9" /private/e "5")',
     ]);
     assert.match((await raw.command('DELETE Attic')).tagged, /^t\d+ OK /);
     const { rows } = await file.fx.db.pool.query(

@@ -46,6 +46,9 @@ describe('imap NOTIFY by RFC 5465', () => {
     assert.match(r.tagged, /^t\d+ BAD MailboxName cannot be used with selected/);
     r = await raw.command('NOTIFY SET (selected NONE) (selected-delayed NONE)');
     assert.match(r.tagged, /^t\d+ BAD Only one of SELECTED and SELECTED-DELAYED/);
+    // MessageNew fetch attributes belong to the selected mailbox's filters (RFC 5465 section 8).
+    r = await raw.command('NOTIFY SET (personal (MessageNew (UID) MessageExpunge))');
+    assert.match(r.tagged, /^t\d+ BAD MessageNew fetch attributes are only for SELECTED/);
     r = await raw.command('NOTIFY SET (anywhere (MailboxName))');
     assert.match(r.tagged, /^t\d+ BAD Unknown mailbox filter anywhere in event group 1$/);
     assert.equal((await raw.command('NOTIFY NONE')).status, 'OK');

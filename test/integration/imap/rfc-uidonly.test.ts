@@ -68,6 +68,16 @@ describe('imap UIDONLY by RFC 9586', () => {
     assert.equal(moved.untagged[1], '* VANISHED 1');
   });
 
+  it('QRESYNC sequence match data names message numbers: BAD [UIDREQUIRED] once UIDONLY is on', async () => {
+    const { id, connect } = await account('uidonly-qresync@example.com');
+    for (let i = 1; i <= 2; i++) await file.fx.deliver(id, message(`q${i}`));
+    const raw = await connect();
+    assert.deepEqual((await raw.command('ENABLE UIDONLY QRESYNC')).untagged, ['* ENABLED UIDONLY QRESYNC']);
+    const r = await raw.command('SELECT INBOX (QRESYNC (1 1 1:2 (1:2 1:2)))');
+    assert.match(r.tagged, /^t\d+ BAD \[UIDREQUIRED\] /);
+    assert.equal((await raw.command('SELECT INBOX (QRESYNC (1 1 1:2))')).status, 'OK');
+  });
+
   it('without UIDONLY nothing changes; ENABLE needs the authenticated state', async () => {
     const { id, connect } = await account('seqs@example.com');
     await file.fx.deliver(id, message('one'));

@@ -2,10 +2,11 @@ import type { MetadataDepth } from '@hermod/mail-store';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { astring, imapString } from '../protocol/compose.js';
 import { BadArgumentsError } from '../protocol/errors.js';
+import { MAX_NUMBER } from '../protocol/sequence-set.js';
 import { authenticated } from '../session/states.js';
 import { defineCommand, ok } from './command.js';
 import { encodeName } from './list.js';
-import { metadataTarget, parseEntryName } from './metadata-entries.js';
+import { entryReached, metadataTarget, parseEntryName, SPECIAL_USE_ENTRY } from './metadata-entries.js';
 
 interface GetMetadataArgs {
   mailbox: string;
@@ -25,7 +26,8 @@ export function metadataValue(value: Buffer): string {
  * GETMETADATA [(MAXSIZE n DEPTH 0|1|infinity)] mailbox entry / (entry ...) (RFC 5464 section 4.2):
  * one METADATA response with every asked entry (NIL when it has no value) and, with DEPTH, the
  * existing entries below it. Values longer than MAXSIZE are left out and reported by the tagged
- * OK [METADATA LONGENTRIES n], n being the longest left out.
+ * OK [METADATA LONGENTRIES n], n being the longest left out. A mailbox's /private/specialuse is its
+ * special-use attribute (RFC 6154 section 4), whatever was stored under that name.
  */
 export const getMetadataCommand = defineCommand({
   name: 'GETMETADATA',
@@ -39,7 +41,7 @@ export const getMetadataCommand = defineCommand({
       if (cursor.remaining === 0) throw new BadArgumentsError('Empty GETMETADATA options');
       while (cursor.remaining > 0) {
         const option = cursor.atom('option').toUpperCase();
-        if (option === 'MAXSIZE') maxSize = cursor.number('MAXSIZE');
+        if (option === 'MAXSIZE') maxSize = cursor.number('MAXSIZE', MAX_NUMBER);
         else if (option === 'DEPTH') {
           const value = cursor.atom('DEPTH').toLowerCase();
           if (value !== '0' && value !== '1' && value !== 'infinity')
@@ -71,9 +73,18 @@ export const getMetadataCommand = defineCommand({
       args.depth,
     );
     const values = new Map(found.map((e) => [e.name, e.value]));
-    const names = [
-      ...new Set([...args.entries.filter((n) => /^\/(private|shared)\/./.test(n)), ...values.keys()]),
-    ].sort();
+    if (target.mailboxId !== null) {
+      values.delete(SPECIAL_USE_ENTRY);
+      if (target.specialUse && args.entries.some((e) => entryReached(e, SPECIAL_USE_ENTRY, args.depth)))
+        values.set(SPECIAL_USE_ENTRY, Buffer.from(target.specialUse));
+    }
+    // In the order asked for (section 4.2's examples), each entry followed by what DEPTH reached below it.
+    const names = new Set<string>();
+    const stored = [...values.keys()].sort();
+    for (const asked of args.entries) {
+      if (/^\/(private|shared)\/./.test(asked)) names.add(asked);
+      for (const name of stored) if (entryReached(asked, name, args.depth)) names.add(name);
+    }
     let longest = 0;
     const parts: string[] = [];
     for (const name of names) {

@@ -171,6 +171,11 @@ function parseEvents(
     }
     events.add(known);
     if (known === 'MessageNew' && tokens[i + 1]?.type === 'list') {
+      // The FETCH that carries them is only sent for the selected mailbox (RFC 5465 section 8).
+      if (!isSelectedFilter(filter))
+        throw new BadArgumentsError(
+          `MessageNew fetch attributes are only for SELECTED and SELECTED-DELAYED (${where})`,
+        );
       i++;
       try {
         fetch = parseFetchItems(tokens[i]!);

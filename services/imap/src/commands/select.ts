@@ -12,7 +12,7 @@ import { classifyName } from '../acl/shared-namespace.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
-import { formatSequenceSet, inSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
+import { formatSequenceSet, inSequenceSet, MAX_NUMBER, type SequenceSet } from '../protocol/sequence-set.js';
 import type { CommandContext } from '../session/command-context.js';
 import { SelectedMailbox } from '../session/selected-mailbox.js';
 import { authenticated } from '../session/states.js';
@@ -23,6 +23,8 @@ interface SelectArgs {
   name: string;
   condstore: boolean;
   qresync?: { uidvalidity: number; modseq: number; knownUids?: SequenceSet };
+  /** QRESYNC seq-match-data was given: it names message sequence numbers (RFC 9586 UIDONLY). */
+  seqMatch?: boolean;
 }
 
 async function open(session: CommandContext, args: SelectArgs, examine: boolean): Promise<CommandResult> {
@@ -113,6 +115,27 @@ async function resynchronise(
   }
 }
 
+/** uidvalidity (nz-number) and mod-sequence-value (1 or more) of the QRESYNC parameter. */
+function positive(cursor: ArgumentCursor, what: string, max?: number): number {
+  const n = cursor.number(what, max);
+  if (n === 0) throw new BadArgumentsError(`${what} must not be 0`);
+  return n;
+}
+
+/** known-uids, known-sequence-set, known-uid-set: sequence sets in which "*" is not allowed (RFC 7162 section 7). */
+function knownSet(cursor: ArgumentCursor, what: string): SequenceSet | '$' {
+  const set = cursor.sequenceSet();
+  if (set !== '$' && set.some(([from, to]) => from === '*' || to === '*'))
+    throw new BadArgumentsError(`"*" is not allowed in ${what}`);
+  return set;
+}
+
+/** How many numbers a set without "*" names ("$" counts as unknown). */
+function setSize(set: SequenceSet | '$'): number {
+  if (set === '$') return Number.NaN;
+  return set.reduce((n, [a, b]) => n + Math.abs(Number(b) - Number(a)) + 1, 0);
+}
+
 function parseSelect(args: ArgumentCursor, session: CommandContext): SelectArgs {
   const name = args.mailbox(session.utf8);
   const result: SelectArgs = { name, condstore: false };
@@ -127,11 +150,21 @@ function parseSelect(args: ArgumentCursor, session: CommandContext): SelectArgs 
       const value = items[++i];
       if (value?.type !== 'list') throw new BadArgumentsError('QRESYNC needs parameters');
       const cursor = new ArgumentCursor(value.items);
-      const uidvalidity = cursor.number('uidvalidity');
-      const modseq = cursor.number('modseq');
-      const known = cursor.remaining > 0 && cursor.peek()?.type === 'atom' ? cursor.sequenceSet() : undefined;
-      // Sequence match data only speeds things up for the client; the full answer is always correct.
-      cursor.optionalList();
+      const uidvalidity = positive(cursor, 'uidvalidity', MAX_NUMBER);
+      const modseq = positive(cursor, 'mod-sequence');
+      const known = cursor.peek()?.type === 'atom' ? knownSet(cursor, 'known-uids') : undefined;
+      // Sequence match data only speeds things up for the client (the full answer is always
+      // correct), but it must still be two known sets.
+      const match = cursor.optionalList();
+      if (match) {
+        const pair = new ArgumentCursor(match.items);
+        const sizes = [knownSet(pair, 'known-sequence-set'), knownSet(pair, 'known-uid-set')].map(setSize);
+        pair.end();
+        // Each known message number is paired with its UID (RFC 7162 section 3.2.5.2).
+        if (sizes[0] !== sizes[1])
+          throw new BadArgumentsError('known-sequence-set and known-uid-set differ in size');
+        result.seqMatch = true;
+      }
       cursor.end();
       result.qresync = { uidvalidity, modseq, ...(known && known !== '$' ? { knownUids: known } : {}) };
       result.condstore = true;
@@ -144,6 +177,7 @@ export const selectCommand = defineCommand({
   name: 'SELECT',
   states: authenticated,
   parse: parseSelect,
+  usesSequenceNumbers: (args) => args.seqMatch === true,
   run: (session, args) => open(session, args, false),
 });
 
@@ -151,6 +185,7 @@ export const examineCommand = defineCommand({
   name: 'EXAMINE',
   states: authenticated,
   parse: parseSelect,
+  usesSequenceNumbers: (args) => args.seqMatch === true,
   run: (session, args) => open(session, args, true),
 });
 

@@ -4,14 +4,15 @@ import { BadArgumentsError } from '../protocol/errors.js';
 import { stringBytes } from '../protocol/parser.js';
 import { authenticated } from '../session/states.js';
 import { defineCommand, no, ok } from './command.js';
-import { metadataTarget, parseEntryName } from './metadata-entries.js';
+import { metadataTarget, parseEntryName, SPECIAL_USE_ENTRY } from './metadata-entries.js';
 
 /**
  * SETMETADATA mailbox (entry value ...) (RFC 5464 section 4.3): sets, or with NIL removes, entries
  * of the server ("") or of a mailbox, all or nothing. Limits: a value longer than
  * IMAP_METADATA_MAX_SIZE is NO [METADATA MAXSIZE n]; more than IMAP_METADATA_MAX_ENTRIES entries per
  * account NO [METADATA TOOMANY]. Private entries are supported everywhere (so never NOPRIVATE);
- * server /shared entries are the administrator's (NO [NOPERM]).
+ * server /shared entries are the administrator's (NO [NOPERM]). A mailbox's /private/specialuse
+ * reads its special use (RFC 6154 section 4), which SETMETADATA does not change (NO [CANNOT]).
  */
 export const setMetadataCommand = defineCommand({
   name: 'SETMETADATA',
@@ -41,6 +42,8 @@ export const setMetadataCommand = defineCommand({
     if ('status' in target) return target;
     if (target.mailboxId === null && entries.some((e) => e.name.startsWith('/shared/')))
       return no('Server shared entries are set by the administrator', 'NOPERM');
+    if (target.mailboxId !== null && names.includes(SPECIAL_USE_ENTRY))
+      return no(`${SPECIAL_USE_ENTRY} follows the mailbox's special use and cannot be set`, 'CANNOT');
     try {
       await session.backend.setMetadata(
         session.user!.id,

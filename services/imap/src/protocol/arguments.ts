@@ -32,11 +32,11 @@ export class ArgumentCursor {
     return token.value;
   }
 
-  /** atom or string, as UTF-8 text. */
+  /** atom or string, as UTF-8 text. A literal8 is not a string (RFC 3516 section 4.2). */
   astring(what = 'string'): string {
     const token = this.next(what);
     if (token.type === 'atom') return token.value;
-    if (token.type === 'string') return stringBytes(token).toString('utf8');
+    if (token.type === 'string' && !token.literal8) return stringBytes(token).toString('utf8');
     throw new BadArgumentsError(`Expected ${what}`);
   }
 
@@ -59,11 +59,12 @@ export class ArgumentCursor {
     return token;
   }
 
-  number(what = 'number'): number {
+  /** A number of at most `max` (the default is what a JavaScript number holds exactly). */
+  number(what = 'number', max = Number.MAX_SAFE_INTEGER): number {
     const value = this.atom(what);
     if (!/^\d{1,19}$/.test(value)) throw new BadArgumentsError(`Expected ${what}`);
     const n = Number(value);
-    if (!Number.isSafeInteger(n)) throw new BadArgumentsError(`${what} too large`);
+    if (!Number.isSafeInteger(n) || n > max) throw new BadArgumentsError(`${what} too large`);
     return n;
   }
 

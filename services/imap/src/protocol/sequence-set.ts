@@ -3,7 +3,8 @@ import { BadArgumentsError } from './errors.js';
 /** A parsed sequence-set: ranges whose ends may be '*' (the largest number in use). */
 export type SequenceSet = Array<[number | '*', number | '*']>;
 
-const MAX_NUMBER = 4294967295;
+/** number / nz-number are 32-bit (RFC 9051 section 9). */
+export const MAX_NUMBER = 4294967295;
 
 export function parseSequenceSet(text: string): SequenceSet {
   if (!/^[0-9*:,]+$/.test(text)) throw new BadArgumentsError('Invalid sequence set');

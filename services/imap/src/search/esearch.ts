@@ -1,6 +1,7 @@
 import { type FetchItem, parseFetchItems } from '../commands/fetch.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import type { Token } from '../protocol/parser.js';
+import { MAX_NUMBER } from '../protocol/sequence-set.js';
 
 /**
  * RETURN options of SEARCH (RFC 4731, RFC 5182 SAVE) and SORT (ESORT, RFC 5267 section 3), with the
@@ -34,6 +35,7 @@ export function parseReturnOptions(items: Token[], allowSave: boolean): ReturnOp
       const m = range?.type === 'atom' ? /^([1-9]\d{0,9}):([1-9]\d{0,9})$/.exec(range.value) : null;
       if (!m) throw new BadArgumentsError('PARTIAL needs a range lo:hi');
       const [a, b] = [Number(m[1]), Number(m[2])];
+      if (a > MAX_NUMBER || b > MAX_NUMBER) throw new BadArgumentsError('PARTIAL range too large');
       partial = { from: Math.min(a, b), to: Math.max(a, b) };
     }
     // modifier-update = "UPDATE" [ "(" fetch-att *(SP fetch-att) ")" ] (RFC 5465 section 8)

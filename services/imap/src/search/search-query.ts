@@ -81,6 +81,18 @@ function dayOf(text: string): number {
   return date.getTime();
 }
 
+/** entry-name = DQUOTE "/flags/" attr-flag DQUOTE; entry-type-req = "priv" / "shared" / "all". */
+function checkModseqEntry(name: string, type: string): void {
+  const flag = /^\/flags\/(.*)$/i.exec(name)?.[1];
+  if (flag === undefined) throw new BadArgumentsError('MODSEQ entry name must be "/flags/<flag>"');
+  // attr-flag: a system flag, a keyword or "\\" atom (attr-flag-extension); \Recent has no
+  // mod-sequence of its own (it is not stored with the message).
+  if (flag.toLowerCase() === '\\recent') throw new BadArgumentsError('MODSEQ has no \\Recent entry');
+  normalizeFlag(flag.startsWith('\\') ? flag.slice(1) : flag);
+  if (!/^(priv|shared|all)$/i.test(type))
+    throw new BadArgumentsError('MODSEQ entry type must be priv, shared or all');
+}
+
 function parseKey(tokens: Tokens, depth: number): SearchKey {
   if (depth > 50) throw new BadArgumentsError('Search too deeply nested');
   const token = tokens.next();
@@ -155,10 +167,11 @@ function parseKey(tokens: Tokens, depth: number): SearchKey {
     case 'OR':
       return { op: 'or', a: parseKey(tokens, depth + 1), b: parseKey(tokens, depth + 1) };
     case 'MODSEQ': {
-      // Optional entry name and type (RFC 7162 3.1.5) are accepted and ignored.
+      // search-modsequence = "MODSEQ" [SP entry-name SP entry-type-req] SP mod-sequence-valzer
+      // (RFC 7162 section 7). The entry is checked, then ignored: a message has one mod-sequence.
       let value = tokens.text();
       if (!/^\d+$/.test(value)) {
-        tokens.text();
+        checkModseqEntry(value, tokens.text());
         value = tokens.text();
       }
       if (!/^\d{1,19}$/.test(value)) throw new BadArgumentsError('Invalid MODSEQ');

@@ -10,6 +10,7 @@ import { ArgumentCursor } from '../protocol/arguments.js';
 import { CommandReader, type RawCommand } from '../protocol/command-reader.js';
 import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../protocol/errors.js';
 import { parseCommand } from '../protocol/parser.js';
+import { formatSequenceSet } from '../protocol/sequence-set.js';
 import type { AuthenticatedUser, MailBackend } from '../store/mail-backend.js';
 import { Connection, type InputReader } from '../transport/connection.js';
 import type { CommandContext } from './command-context.js';
@@ -604,7 +605,7 @@ export class ImapSession implements CommandContext {
     // UIDONLY has no sequence numbers to expunge: VANISHED as under QRESYNC (RFC 9586 section 3.4).
     if (this.enabled.has('QRESYNC') || this.uidOnly) {
       const gone = sorted.filter((uid) => box.removeUid(uid) > 0);
-      if (gone.length > 0) this.untagged(`VANISHED ${gone.join(',')}`);
+      if (gone.length > 0) this.untagged(`VANISHED ${formatSequenceSet(gone)}`);
       return;
     }
     // Highest first, so each number is still valid when the client reads it.
