@@ -1,0 +1,137 @@
+// Real mail clients against the imap service, as a user drives them: mutt (under a pseudo-terminal,
+// keystrokes pushed from its muttrc), imapflow resynchronising with QRESYNC after a reconnect, and a
+// NOTIFY session (RFC 5465) while imapflow makes the changes. The server's state is read back from
+// the database; mutt's own protocol log shows what it sent and got.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ImapFlow } from 'imapflow';
+import { requireTool, run, testWorkdir } from '../harness/index.js';
+import {
+  type ImapFixture,
+  PASSWORD,
+  RawImapClient,
+  startImapFixture,
+} from '../integration/imap/imap-fixture.js';
+
+const message = (n: number, to: string) =>
+  `From: peer${n}@example.net\r\nTo: ${to}\r\nSubject: message ${n}\r\nDate: Tue, 0${n} Dec 2026 10:00:00 +0000\r\nMessage-ID: <m${n}.${to}>\r\n\r\nbody of message ${n}\r\n`;
+
+describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session', () => {
+  let fx: ImapFixture;
+  before(async () => {
+    await requireTool('mutt', 'apt-get install mutt');
+    await requireTool('script', 'apt-get install bsdutils');
+    fx = await startImapFixture();
+  });
+  after(async () => {
+    await fx?.close();
+  });
+
+  /** uid -> { flags, body } of one mailbox, from the database. */
+  const mailbox = async (account: number, name: string) => {
+    const { rows } = await fx.db.pool.query<{ uid: string; flags: string[]; body_id: string }>(
+      `SELECT mm.uid, mm.flags, mm.body_id FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id
+       WHERE m.account_id = $1 AND m.name = $2 ORDER BY mm.uid`,
+      [account, name],
+    );
+    return rows.map((r) => ({ uid: Number(r.uid), flags: [...r.flags].sort(), body: r.body_id }));
+  };
+
+  it('mutt over IMAPS (with COMPRESS): reads (\\Seen), copies, saves to a new folder, deletes and expunges, creates a folder, logs out cleanly', async () => {
+    const account = await fx.createUser('mutt@example.com');
+    for (let i = 1; i <= 4; i++) await fx.deliver(account, message(i, 'mutt@example.com'));
+    const original = await mailbox(account, 'INBOX');
+    const home = await testWorkdir('mutt');
+    const server = `imaps://localhost:${fx.service.imapsPort}/`;
+    const keys = [
+      // Message 1 read in the pager: \Seen on the server at the next sync.
+      '<jump>1<enter><display-message><exit>',
+      // Message 2 copied to Archive (exists), message 3 saved (copied and deleted) to Saved (does
+      // not: TRYCREATE, then CREATE), message 4 deleted; the sync stores the flags and expunges.
+      '<jump>2<enter><copy-message>=Archive<enter>',
+      '<jump>3<enter><save-message>=Saved<enter>',
+      '<jump>4<enter><delete-message>',
+      '<sync-mailbox>',
+      // A folder made in the folder browser.
+      '<change-folder>?<create-mailbox>Projects<enter><exit>',
+      '<quit>',
+    ].join('');
+    const muttrc = join(home, 'muttrc');
+    await writeFile(
+      muttrc,
+      [
+        'set imap_user="mutt@example.com"',
+        `set imap_pass="${PASSWORD}"`,
+        `set folder="${server}"`,
+        `set spoolfile="${server}INBOX"`,
+        // The test certificate is self-signed for localhost: it is its own CA.
+        `set ssl_ca_certificates_file="${join(fx.certDir, 'tls.crt')}"`,
+        `set certificate_file="${join(home, 'certificates')}"`,
+        'set header_cache=""',
+        'set message_cachedir=""',
+        'set imap_idle=yes',
+        'set imap_deflate=yes',
+        'set confirmcreate=no',
+        'set confirmappend=no',
+        'set delete=yes',
+        'set move=no',
+        'set quit=yes',
+        'set wait_key=no',
+        'set sort=date-sent',
+        `push "${keys}"`,
+        '',
+      ].join('\n'),
+    );
+    // mutt needs a terminal: script(1) gives it a pseudo-terminal. -d 2 writes its protocol log
+    // to $HOME/.muttdebug0.
+    const result = await run('script', ['-qec', `mutt -n -F ${muttrc} -d 2`, '/dev/null'], {
+      env: { ...process.env, HOME: home, TERM: 'xterm', LC_ALL: 'C.UTF-8' },
+      timeoutMs: 60_000,
+    });
+    const log = await readFile(join(home, '.muttdebug0'), 'utf8');
+    const screen = result.stdout + result.stderr;
+    assert.equal(result.code, 0, `mutt did not finish:\n${screen}\n${log}`);
+    assert.doesNotMatch(screen, /error|unexpected|failed/i, screen);
+    assert.doesNotMatch(
+      log,
+      /error|unexpected|failed|\d< [a-z]\d+ (NO|BAD)(?! \[(TRYCREATE|NONEXISTENT)\])/i,
+      log,
+    );
+    // The session went through COMPRESS, and ended with LOGOUT answered by BYE and the tagged OK.
+    assert.match(log, /\d> a\d+ COMPRESS DEFLATE\r?\n.*\d< a\d+ OK/);
+    const logout = /\d> (a\d+) LOGOUT\r?\n.*\d< \* BYE [^\n]*\n(?:.*Handling BYE\n)?.*\d< (a\d+) OK /.exec(
+      log,
+    );
+    assert.ok(logout, log);
+    assert.equal(logout[1], logout[2]);
+    // What mutt did is what the server holds.
+    const inbox = await mailbox(account, 'INBOX');
+    assert.deepEqual(
+      inbox.map((m) => m.uid),
+      [1, 2],
+    );
+    assert.ok(inbox[0]!.flags.includes('\\Seen'), JSON.stringify(inbox));
+    assert.ok(!inbox[1]!.flags.includes('\\Seen'), JSON.stringify(inbox));
+    const archive = await mailbox(account, 'Archive');
+    assert.deepEqual(
+      archive.map((m) => m.body),
+      [original[1]!.body],
+    );
+    const saved = await mailbox(account, 'Saved');
+    assert.deepEqual(
+      saved.map((m) => m.body),
+      [original[2]!.body],
+    );
+    assert.deepEqual(await mailbox(account, 'Projects'), []);
+    const { rows } = await fx.db.pool.query<{ name: string }>(
+      `SELECT name FROM mailboxes WHERE account_id = $1 AND name = ANY ($2) ORDER BY name`,
+      [account, ['Projects', 'Saved']],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['Projects', 'Saved'],
+    );
+  });
+});
