@@ -134,4 +134,112 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
       ['Projects', 'Saved'],
     );
   });
+  it('imapflow with QRESYNC: after a reconnect, SELECT (QRESYNC) tells it exactly the flag changes (FETCH with MODSEQ) and the expunges (VANISHED (EARLIER))', async () => {
+    const address = 'qresync@example.com';
+    const account = await fx.createUser(address);
+    for (let i = 1; i <= 6; i++) await fx.deliver(account, message(i, address));
+    const client = () =>
+      new ImapFlow({
+        host: '127.0.0.1',
+        port: fx.service.imapsPort,
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: address, pass: PASSWORD },
+        qresync: true,
+        logger: false,
+      });
+
+    // Session 1: the client's cached view (UIDs, flags, modseqs, UIDVALIDITY, HIGHESTMODSEQ).
+    const first = client();
+    await first.connect();
+    assert.ok(first.enabled.has('QRESYNC'), [...first.enabled].join(' '));
+    const opened = await first.mailboxOpen('INBOX');
+    const { uidValidity, highestModseq } = opened;
+    assert.ok(highestModseq !== undefined && highestModseq > 0n);
+    const cached = new Map<number, { flags: Set<string>; modseq: bigint }>();
+    for await (const m of first.fetch('1:*', { uid: true, flags: true }))
+      cached.set(m.uid, { flags: m.flags ?? new Set(), modseq: m.modseq ?? 0n });
+    assert.deepEqual([...cached.keys()], [1, 2, 3, 4, 5, 6]);
+    for (const { modseq } of cached.values()) assert.ok(modseq > 0n && modseq <= highestModseq);
+    await first.logout();
+
+    // Meanwhile new mail (7), and another client: flags on 2 and 4, 1 and 3 expunged, 5 flagged and
+    // then expunged (it is only VANISHED: a message that is gone has no flags to report).
+    await fx.deliver(account, message(7, address), { flags: ['\\Answered'] });
+    const other = await RawImapClient.connect(fx.service.imapsPort, true);
+    await other.readLine();
+    await other.login(address);
+    for (const command of [
+      'SELECT INBOX',
+      'UID STORE 2 +FLAGS (\\Flagged)',
+      'UID STORE 4 +FLAGS (\\Seen $Work)',
+      'UID STORE 5 +FLAGS (\\Flagged)',
+      'UID STORE 1,3,5 +FLAGS (\\Deleted)',
+      'UID EXPUNGE 1,3,5',
+      'LOGOUT',
+    ])
+      assert.match((await other.command(command)).tagged, / OK /, command);
+    other.close();
+    const server = await mailbox(account, 'INBOX');
+    const modseqs = new Map(
+      (
+        await fx.db.pool.query<{ uid: string; modseq: string }>(
+          `SELECT mm.uid, mm.modseq FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id
+           WHERE m.account_id = $1 AND m.name = 'INBOX'`,
+          [account],
+        )
+      ).rows.map((r) => [Number(r.uid), BigInt(r.modseq)]),
+    );
+    const { rows } = await fx.db.pool.query<{ highestmodseq: string }>(
+      `SELECT highestmodseq FROM mailboxes WHERE account_id = $1 AND name = 'INBOX'`,
+      [account],
+    );
+    const serverHighest = BigInt(rows[0]!.highestmodseq);
+
+    // Session 2: reconnect and resynchronise from the cached state.
+    const second = client();
+    const expunged: { uid?: number; seq?: number; vanished: boolean; earlier?: boolean }[] = [];
+    const flagged: { uid?: number; flags: string[]; modseq?: bigint }[] = [];
+    second.on('expunge', (e) => expunged.push(e));
+    second.on('flags', (f) => flagged.push({ uid: f.uid, flags: [...f.flags].sort(), modseq: f.modseq }));
+    await second.connect();
+    const resynced = await second.mailboxOpen('INBOX', { uidValidity, changedSince: highestModseq });
+    assert.equal(resynced.uidValidity, uidValidity);
+    assert.equal(resynced.highestModseq, serverHighest);
+    assert.equal(resynced.exists, 4);
+    assert.deepEqual(
+      expunged.sort((a, b) => (a.uid ?? 0) - (b.uid ?? 0)),
+      [1, 3, 5].map((uid) => ({ path: 'INBOX', uid, vanished: true, earlier: true })),
+    );
+    assert.deepEqual(
+      flagged.sort((a, b) => (a.uid ?? 0) - (b.uid ?? 0)),
+      [
+        { uid: 2, flags: ['\\Flagged'], modseq: modseqs.get(2) },
+        { uid: 4, flags: ['$Work', '\\Seen'], modseq: modseqs.get(4) },
+        { uid: 7, flags: ['\\Answered'], modseq: modseqs.get(7) },
+      ],
+    );
+    // The resynchronised view is the server's (unchanged message 6 keeps its cached flags).
+    const view = new Map(cached);
+    for (const e of expunged) view.delete(e.uid!);
+    for (const f of flagged) view.set(f.uid!, { flags: new Set(f.flags), modseq: f.modseq! });
+    assert.deepEqual(
+      [...view].map(([uid, m]) => ({ uid, flags: [...m.flags].sort() })).sort((a, b) => a.uid - b.uid),
+      server.map((m) => ({ uid: m.uid, flags: m.flags })),
+    );
+    // Still selected, QRESYNC on: a later expunge by another session arrives as VANISHED (not
+    // EXPUNGE), which imapflow reports by UID and counts down.
+    const later = await RawImapClient.connect(fx.service.imapsPort, true);
+    await later.readLine();
+    await later.login(address);
+    await later.command('SELECT INBOX');
+    await later.command('UID STORE 2 +FLAGS.SILENT (\\Deleted)');
+    assert.match((await later.command('UID EXPUNGE 2')).tagged, / OK /);
+    later.close();
+    expunged.length = 0;
+    await second.noop();
+    assert.deepEqual(expunged, [{ path: 'INBOX', uid: 2, vanished: true, earlier: false }]);
+    assert.equal(second.mailbox && second.mailbox.exists, 3);
+    await second.logout();
+  });
 });
