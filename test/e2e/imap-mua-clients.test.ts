@@ -29,6 +29,18 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     await fx?.close();
   });
 
+  /** An imapflow client of an account, over implicit TLS. */
+  const imapflow = (address: string, options: { qresync?: boolean } = {}) =>
+    new ImapFlow({
+      host: '127.0.0.1',
+      port: fx.service.imapsPort,
+      secure: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: address, pass: PASSWORD },
+      logger: false,
+      ...options,
+    });
+
   /** uid -> { flags, body } of one mailbox, from the database. */
   const mailbox = async (account: number, name: string) => {
     const { rows } = await fx.db.pool.query<{ uid: string; flags: string[]; body_id: string }>(
@@ -134,20 +146,12 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
       ['Projects', 'Saved'],
     );
   });
+
   it('imapflow with QRESYNC: after a reconnect, SELECT (QRESYNC) tells it exactly the flag changes (FETCH with MODSEQ) and the expunges (VANISHED (EARLIER))', async () => {
     const address = 'qresync@example.com';
     const account = await fx.createUser(address);
     for (let i = 1; i <= 6; i++) await fx.deliver(account, message(i, address));
-    const client = () =>
-      new ImapFlow({
-        host: '127.0.0.1',
-        port: fx.service.imapsPort,
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: address, pass: PASSWORD },
-        qresync: true,
-        logger: false,
-      });
+    const client = () => imapflow(address, { qresync: true });
 
     // Session 1: the client's cached view (UIDs, flags, modseqs, UIDVALIDITY, HIGHESTMODSEQ).
     const first = client();
@@ -239,7 +243,89 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     expunged.length = 0;
     await second.noop();
     assert.deepEqual(expunged, [{ path: 'INBOX', uid: 2, vanished: true, earlier: false }]);
-    assert.equal(second.mailbox && second.mailbox.exists, 3);
+    assert.ok(second.mailbox);
+    assert.equal(second.mailbox.exists, 3);
     await second.logout();
+  });
+
+  it('a NOTIFY session (RFC 5465) told of what imapflow does: FETCH for the selected mailbox, STATUS for others, LIST for names and subscriptions', async () => {
+    const address = 'notify-session@example.com';
+    await fx.createUser(address);
+    // The notified session: a scripted client, every response checked against the grammar.
+    const watcher = await RawImapClient.connect(fx.service.imapsPort, true);
+    await watcher.readLine();
+    await watcher.login(address);
+    assert.equal((await watcher.command('SELECT INBOX')).status, 'OK');
+    const set = await watcher.command(
+      'NOTIFY SET STATUS (selected (MessageNew (UID FLAGS) MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge MailboxName SubscriptionChange))',
+    );
+    assert.equal(set.status, 'OK', set.tagged);
+    // NOTIFY SET STATUS: a STATUS for every watched mailbox but the selected one.
+    const statusOf = (name: string, rest: string) =>
+      new RegExp(`^\\* STATUS ${name} \\(MESSAGES ${rest.replace(/[()]/g, '\\$&')}\\)$`);
+    const initial = set.untagged.filter((l) => l.startsWith('* STATUS ')).sort();
+    assert.equal(initial.length, 5, set.untagged.join('\n'));
+    assert.match(initial[0]!, /^\* STATUS Archive \(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \d+ UNSEEN 0\)$/);
+    assert.ok(!set.untagged.some((l) => l.startsWith('* STATUS INBOX ')), set.untagged.join('\n'));
+    // Each change is followed by exactly the responses it calls for, in order, and nothing else.
+    const next = () => watcher.readLine();
+
+    const actor = imapflow(address);
+    await actor.connect();
+    // New mail in the selected mailbox: EXISTS (and RECENT: IMAP4rev1), then the FETCH with the
+    // attributes asked for.
+    const first = await actor.append('INBOX', message(1, address), ['\\Answered']);
+    assert.ok(first && first.uid === 1);
+    assert.equal(await next(), '* 1 EXISTS');
+    assert.equal(await next(), '* 1 RECENT');
+    assert.equal(await next(), '* 1 FETCH (UID 1 FLAGS (\\Answered \\Recent))');
+    await actor.append('INBOX', message(2, address));
+    assert.equal(await next(), '* 2 EXISTS');
+    assert.equal(await next(), '* 2 RECENT');
+    assert.equal(await next(), '* 2 FETCH (UID 2 FLAGS (\\Recent))');
+    // A flag change in the selected mailbox: FETCH with the flags.
+    await actor.mailboxOpen('INBOX');
+    await actor.messageFlagsAdd('1', ['\\Flagged'], { uid: true });
+    assert.match(await next(), /^\* 1 FETCH \((UID 1 )?FLAGS \(\\Answered \\Flagged \\Recent\)\)$/);
+    // New mail elsewhere: a STATUS of that mailbox.
+    await actor.append('Archive', message(3, address));
+    assert.match(await next(), statusOf('Archive', '1 UIDNEXT 2 UIDVALIDITY \\d+ UNSEEN 1'));
+    // A flag change elsewhere was not asked for (no FlagChange for personal): the next responses
+    // are those of the delete in the selected mailbox that follows it (imapflow stores \Deleted,
+    // a flag change, then UID EXPUNGE).
+    await actor.mailboxOpen('Archive');
+    await actor.messageFlagsAdd('1', ['\\Seen'], { uid: true });
+    await actor.mailboxOpen('INBOX');
+    await actor.messageDelete('1', { uid: true });
+    assert.match(await next(), /^\* 1 FETCH \((UID 1 )?FLAGS \(\\Answered \\Deleted \\Flagged \\Recent\)\)$/);
+    assert.equal(await next(), '* 1 EXPUNGE');
+    // An expunge elsewhere: a STATUS.
+    await actor.mailboxOpen('Archive');
+    await actor.messageDelete('1', { uid: true });
+    assert.match(await next(), statusOf('Archive', '0 UIDNEXT 2 UIDVALIDITY \\d+ UNSEEN 0'));
+    // Mailbox names: LIST for CREATE, RENAME (with OLDNAME), DELETE (\\NonExistent); subscriptions:
+    // LIST with \\Subscribed while subscribed. imapflow subscribes what it creates.
+    await actor.mailboxCreate('Projects');
+    assert.equal(await next(), '* LIST (\\HasNoChildren) "/" Projects');
+    assert.equal(await next(), '* LIST (\\HasNoChildren \\Subscribed) "/" Projects');
+    await actor.mailboxRename('Projects', 'Plans');
+    assert.equal(await next(), '* LIST (\\HasNoChildren \\Subscribed) "/" Plans ("OLDNAME" (Projects))');
+    await actor.mailboxUnsubscribe('Plans');
+    assert.equal(await next(), '* LIST (\\HasNoChildren) "/" Plans');
+    await actor.mailboxSubscribe('Plans');
+    assert.equal(await next(), '* LIST (\\HasNoChildren \\Subscribed) "/" Plans');
+    // New mail in the new mailbox is watched too (personal covers it).
+    await actor.append('Plans', message(4, address));
+    assert.match(await next(), statusOf('Plans', '1 UIDNEXT 2 UIDVALIDITY \\d+ UNSEEN 1'));
+    // DELETE leaves the subscription (RFC 9051 6.3.4): the name is \\NonExistent and still \\Subscribed.
+    await actor.mailboxDelete('Plans');
+    assert.equal(await next(), '* LIST (\\NonExistent \\Subscribed) "/" Plans');
+    await actor.logout();
+    // The watcher's view is the server's, and the session ends cleanly.
+    assert.deepEqual((await watcher.command('UID SEARCH ALL')).untagged, ['* SEARCH 2']);
+    const bye = await watcher.command('LOGOUT');
+    assert.equal(bye.status, 'OK');
+    assert.deepEqual(bye.untagged, ['* BYE Logging out']);
+    watcher.close();
   });
 });
