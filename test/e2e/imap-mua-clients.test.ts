@@ -3,7 +3,7 @@
 // NOTIFY session (RFC 5465) while imapflow makes the changes. The server's state is read back from
 // the database; mutt's own protocol log shows what it sent and got.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
@@ -51,40 +51,27 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     return rows.map((r) => ({ uid: Number(r.uid), flags: [...r.flags].sort(), body: r.body_id }));
   };
 
-  it('mutt over IMAPS (with COMPRESS): reads (\\Seen), copies, saves to a new folder, deletes and expunges, creates a folder, logs out cleanly', async () => {
-    const account = await fx.createUser('mutt@example.com');
-    for (let i = 1; i <= 4; i++) await fx.deliver(account, message(i, 'mutt@example.com'));
-    const original = await mailbox(account, 'INBOX');
-    const home = await testWorkdir('mutt');
+  /**
+   * Runs mutt once on an account's INBOX under a pseudo-terminal (script(1)), with the given extra
+   * settings and the keys it is to press, and checks that it met no error and logged out cleanly
+   * (LOGOUT answered by BYE and the tagged OK). Returns its protocol log (-d 2: $HOME/.muttdebug0).
+   */
+  const runMutt = async (options: { address: string; home: string; settings: string[]; keys: string[] }) => {
+    const { address, home } = options;
     const server = `imaps://localhost:${fx.service.imapsPort}/`;
-    const keys = [
-      // Message 1 read in the pager: \Seen on the server at the next sync.
-      '<jump>1<enter><display-message><exit>',
-      // Message 2 copied to Archive (exists), message 3 saved (copied and deleted) to Saved (does
-      // not: TRYCREATE, then CREATE), message 4 deleted; the sync stores the flags and expunges.
-      '<jump>2<enter><copy-message>=Archive<enter>',
-      '<jump>3<enter><save-message>=Saved<enter>',
-      '<jump>4<enter><delete-message>',
-      '<sync-mailbox>',
-      // A folder made in the folder browser.
-      '<change-folder>?<create-mailbox>Projects<enter><exit>',
-      '<quit>',
-    ].join('');
     const muttrc = join(home, 'muttrc');
     await writeFile(
       muttrc,
       [
-        'set imap_user="mutt@example.com"',
+        `set imap_user="${address}"`,
         `set imap_pass="${PASSWORD}"`,
         `set folder="${server}"`,
         `set spoolfile="${server}INBOX"`,
         // The test certificate is self-signed for localhost: it is its own CA.
         `set ssl_ca_certificates_file="${join(fx.certDir, 'tls.crt')}"`,
         `set certificate_file="${join(home, 'certificates')}"`,
-        'set header_cache=""',
         'set message_cachedir=""',
         'set imap_idle=yes',
-        'set imap_deflate=yes',
         'set confirmcreate=no',
         'set confirmappend=no',
         'set delete=yes',
@@ -92,12 +79,12 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
         'set quit=yes',
         'set wait_key=no',
         'set sort=date-sent',
-        `push "${keys}"`,
+        ...options.settings,
+        `push "${options.keys.join('')}"`,
         '',
       ].join('\n'),
     );
-    // mutt needs a terminal: script(1) gives it a pseudo-terminal. -d 2 writes its protocol log
-    // to $HOME/.muttdebug0.
+    await rm(join(home, '.muttdebug0'), { force: true });
     const result = await run('script', ['-qec', `mutt -n -F ${muttrc} -d 2`, '/dev/null'], {
       env: { ...process.env, HOME: home, TERM: 'xterm', LC_ALL: 'C.UTF-8' },
       timeoutMs: 60_000,
@@ -111,13 +98,39 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
       /error|unexpected|failed|\d< [a-z]\d+ (NO|BAD)(?! \[(TRYCREATE|NONEXISTENT)\])/i,
       log,
     );
-    // The session went through COMPRESS, and ended with LOGOUT answered by BYE and the tagged OK.
-    assert.match(log, /\d> a\d+ COMPRESS DEFLATE\r?\n.*\d< a\d+ OK/);
     const logout = /\d> (a\d+) LOGOUT\r?\n.*\d< \* BYE [^\n]*\n(?:.*Handling BYE\n)?.*\d< (a\d+) OK /.exec(
       log,
     );
     assert.ok(logout, log);
     assert.equal(logout[1], logout[2]);
+    return log;
+  };
+
+  it('mutt over IMAPS (with COMPRESS): reads (\\Seen), copies, saves to a new folder, deletes and expunges, creates a folder, logs out cleanly', async () => {
+    const address = 'mutt@example.com';
+    const account = await fx.createUser(address);
+    for (let i = 1; i <= 4; i++) await fx.deliver(account, message(i, address));
+    const original = await mailbox(account, 'INBOX');
+    const log = await runMutt({
+      address,
+      home: await testWorkdir('mutt'),
+      settings: ['set header_cache=""', 'set imap_deflate=yes'],
+      keys: [
+        // Message 1 read in the pager: \Seen on the server at the next sync.
+        '<jump>1<enter><display-message><exit>',
+        // Message 2 copied to Archive (exists), message 3 saved (copied and deleted) to Saved (does
+        // not: TRYCREATE, then CREATE), message 4 deleted; the sync stores the flags and expunges.
+        '<jump>2<enter><copy-message>=Archive<enter>',
+        '<jump>3<enter><save-message>=Saved<enter>',
+        '<jump>4<enter><delete-message>',
+        '<sync-mailbox>',
+        // A folder made in the folder browser.
+        '<change-folder>?<create-mailbox>Projects<enter><exit>',
+        '<quit>',
+      ],
+    });
+    // The session went through COMPRESS (and still ended cleanly).
+    assert.match(log, /\d> a\d+ COMPRESS DEFLATE\r?\n.*\d< a\d+ OK/);
     // What mutt did is what the server holds.
     const inbox = await mailbox(account, 'INBOX');
     assert.deepEqual(
@@ -144,6 +157,68 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     assert.deepEqual(
       rows.map((r) => r.name),
       ['Projects', 'Saved'],
+    );
+  });
+
+  it('mutt with a header cache and QRESYNC: the next run learns what another session changed (UID FETCH CHANGEDSINCE VANISHED) and acts on them', async () => {
+    const address = 'mutt-qresync@example.com';
+    const account = await fx.createUser(address);
+    for (let i = 1; i <= 5; i++) await fx.deliver(account, message(i, address));
+    const original = await mailbox(account, 'INBOX');
+    const home = await testWorkdir('mutt-qresync');
+    const settings = [
+      `set header_cache="${join(home, 'headers')}"`,
+      'set imap_condstore=yes',
+      'set imap_qresync=yes',
+      'set mark_old=no',
+    ];
+    // Run 1 fills the header cache (UIDs, flags, HIGHESTMODSEQ).
+    const first = await runMutt({ address, home, settings, keys: ['<quit>'] });
+    assert.match(first, /\ba\d+ ENABLE QRESYNC\r?\n/);
+    // Another session: 2 flagged, 4 seen, 3 and 5 expunged; new mail (6).
+    const other = await RawImapClient.connect(fx.service.imapsPort, true);
+    await other.readLine();
+    await other.login(address);
+    for (const command of [
+      'SELECT INBOX',
+      'UID STORE 2 +FLAGS (\\Flagged)',
+      'UID STORE 4 +FLAGS (\\Seen)',
+      'UID STORE 3,5 +FLAGS (\\Deleted)',
+      'UID EXPUNGE 3,5',
+      'LOGOUT',
+    ])
+      assert.match((await other.command(command)).tagged, / OK /, command);
+    other.close();
+    await fx.deliver(account, message(6, address));
+    // Run 2 resynchronises from the cache, then copies what it believes flagged, read, and all.
+    const second = await runMutt({
+      address,
+      home,
+      settings,
+      keys: [
+        '<tag-pattern>~F<enter><tag-prefix><copy-message>=Flagged<enter><untag-pattern>~A<enter>',
+        '<tag-pattern>~R<enter><tag-prefix><copy-message>=Read<enter><untag-pattern>~A<enter>',
+        '<tag-pattern>~A<enter><tag-prefix><copy-message>=Everything<enter>',
+        '<quit>',
+      ],
+    });
+    // It asked only for what changed since its cached HIGHESTMODSEQ and was told of the expunges.
+    assert.match(second, /\ba\d+ UID FETCH 1:5 \(FLAGS\) \(CHANGEDSINCE \d+ VANISHED\)\r?\n/);
+    assert.match(second, /\d< \* VANISHED \(EARLIER\) 3,5\n/);
+    assert.match(second, /\d< \* \d+ FETCH \(UID 2 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)\n/);
+    // Its view after the resync, shown by what it copied: the server's.
+    const bodies = async (name: string) => (await mailbox(account, name)).map((m) => m.body);
+    const body = (uid: number) => original.find((m) => m.uid === uid)!.body;
+    assert.deepEqual(await bodies('Flagged'), [body(2)]);
+    assert.deepEqual(await bodies('Read'), [body(4)]);
+    const now = await mailbox(account, 'INBOX');
+    assert.deepEqual(
+      now.map((m) => m.uid),
+      [1, 2, 4, 6],
+    );
+    assert.deepEqual(
+      await bodies('Everything'),
+      now.map((m) => m.body),
     );
   });
 
