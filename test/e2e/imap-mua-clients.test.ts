@@ -41,6 +41,16 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
       ...options,
     });
 
+  /** Another client's session (raw protocol, responses checked): logs in, runs each command (OK), logs out. */
+  const changeAs = async (address: string, commands: string[]) => {
+    const other = await RawImapClient.connect(fx.service.imapsPort, true);
+    await other.readLine();
+    await other.login(address);
+    for (const command of [...commands, 'LOGOUT'])
+      assert.match((await other.command(command)).tagged, / OK /, command);
+    other.close();
+  };
+
   /** uid -> { flags, body } of one mailbox, from the database. */
   const mailbox = async (account: number, name: string) => {
     const { rows } = await fx.db.pool.query<{ uid: string; flags: string[]; body_id: string }>(
@@ -176,19 +186,13 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     const first = await runMutt({ address, home, settings, keys: ['<quit>'] });
     assert.match(first, /\ba\d+ ENABLE QRESYNC\r?\n/);
     // Another session: 2 flagged, 4 seen, 3 and 5 expunged; new mail (6).
-    const other = await RawImapClient.connect(fx.service.imapsPort, true);
-    await other.readLine();
-    await other.login(address);
-    for (const command of [
+    await changeAs(address, [
       'SELECT INBOX',
       'UID STORE 2 +FLAGS (\\Flagged)',
       'UID STORE 4 +FLAGS (\\Seen)',
       'UID STORE 3,5 +FLAGS (\\Deleted)',
       'UID EXPUNGE 3,5',
-      'LOGOUT',
-    ])
-      assert.match((await other.command(command)).tagged, / OK /, command);
-    other.close();
+    ]);
     await fx.deliver(account, message(6, address));
     // Run 2 resynchronises from the cache, then copies what it believes flagged, read, and all.
     const second = await runMutt({
@@ -245,20 +249,14 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     // Meanwhile new mail (7), and another client: flags on 2 and 4, 1 and 3 expunged, 5 flagged and
     // then expunged (it is only VANISHED: a message that is gone has no flags to report).
     await fx.deliver(account, message(7, address), { flags: ['\\Answered'] });
-    const other = await RawImapClient.connect(fx.service.imapsPort, true);
-    await other.readLine();
-    await other.login(address);
-    for (const command of [
+    await changeAs(address, [
       'SELECT INBOX',
       'UID STORE 2 +FLAGS (\\Flagged)',
       'UID STORE 4 +FLAGS (\\Seen $Work)',
       'UID STORE 5 +FLAGS (\\Flagged)',
       'UID STORE 1,3,5 +FLAGS (\\Deleted)',
       'UID EXPUNGE 1,3,5',
-      'LOGOUT',
-    ])
-      assert.match((await other.command(command)).tagged, / OK /, command);
-    other.close();
+    ]);
     const server = await mailbox(account, 'INBOX');
     const modseqs = new Map(
       (
@@ -308,13 +306,7 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     );
     // Still selected, QRESYNC on: a later expunge by another session arrives as VANISHED (not
     // EXPUNGE), which imapflow reports by UID and counts down.
-    const later = await RawImapClient.connect(fx.service.imapsPort, true);
-    await later.readLine();
-    await later.login(address);
-    await later.command('SELECT INBOX');
-    await later.command('UID STORE 2 +FLAGS.SILENT (\\Deleted)');
-    assert.match((await later.command('UID EXPUNGE 2')).tagged, / OK /);
-    later.close();
+    await changeAs(address, ['SELECT INBOX', 'UID STORE 2 +FLAGS.SILENT (\\Deleted)', 'UID EXPUNGE 2']);
     expunged.length = 0;
     await second.noop();
     assert.deepEqual(expunged, [{ path: 'INBOX', uid: 2, vanished: true, earlier: false }]);
