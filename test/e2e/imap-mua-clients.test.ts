@@ -116,15 +116,20 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     return log;
   };
 
-  it('mutt over IMAPS (with COMPRESS): reads (\\Seen), copies, saves to a new folder, deletes and expunges, creates a folder, logs out cleanly', async () => {
+  it('mutt over IMAPS (with COMPRESS): reads (\\Seen), copies, saves to a new folder, deletes and expunges, creates a folder, appends from a local mbox, logs out cleanly', async () => {
     const address = 'mutt@example.com';
     const account = await fx.createUser(address);
     for (let i = 1; i <= 4; i++) await fx.deliver(account, message(i, address));
     const original = await mailbox(account, 'INBOX');
+    const home = await testWorkdir('mutt');
+    const localMbox = join(home, 'local.mbox');
+    const imported =
+      'From: sender@example.org\nTo: mutt@example.com\nSubject: from mbox\nDate: Mon, 07 Dec 2026 10:00:00 +0000\nStatus: RO\n\nmbox body\n';
+    await writeFile(localMbox, `From sender@example.org Mon Dec  7 10:00:00 2026\n${imported}\n`);
     const log = await runMutt({
       address,
-      home: await testWorkdir('mutt'),
-      settings: ['set header_cache=""', 'set imap_deflate=yes'],
+      home,
+      settings: ['set header_cache=""', 'set imap_deflate=yes', 'set mbox_type=mbox'],
       keys: [
         // Message 1 read in the pager: \Seen on the server at the next sync.
         '<jump>1<enter><display-message><exit>',
@@ -136,6 +141,8 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
         '<sync-mailbox>',
         // A folder made in the folder browser.
         '<change-folder>?<create-mailbox>Projects<enter><exit>',
+        // A message of a local mbox copied in: APPEND with its flags and date (to a new folder).
+        `<change-folder>${localMbox}<enter><copy-message>=Imported<enter>`,
         '<quit>',
       ],
     });
@@ -160,6 +167,15 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
       [original[2]!.body],
     );
     assert.deepEqual(await mailbox(account, 'Projects'), []);
+    const raw = await RawImapClient.connect(fx.service.imapsPort, true);
+    await raw.readLine();
+    await raw.login(address);
+    await raw.command('EXAMINE Imported');
+    const appended = await raw.command('UID FETCH 1:* (FLAGS INTERNALDATE BODY.PEEK[TEXT])');
+    raw.close();
+    assert.deepEqual(appended.untagged, [
+      '* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) INTERNALDATE "07-Dec-2026 10:00:00 +0000" BODY[TEXT] {11}\r\nmbox body\r\n)',
+    ]);
     const { rows } = await fx.db.pool.query<{ name: string }>(
       `SELECT name FROM mailboxes WHERE account_id = $1 AND name = ANY ($2) ORDER BY name`,
       [account, ['Projects', 'Saved']],
@@ -193,7 +209,7 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
       'UID STORE 3,5 +FLAGS (\\Deleted)',
       'UID EXPUNGE 3,5',
     ]);
-    await fx.deliver(account, message(6, address));
+    await fx.deliver(account, message(6, address).replace('body of', 'zebra body of'));
     // Run 2 resynchronises from the cache, then copies what it believes flagged, read, and all.
     const second = await runMutt({
       address,
@@ -202,6 +218,8 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
       keys: [
         '<tag-pattern>~F<enter><tag-prefix><copy-message>=Flagged<enter><untag-pattern>~A<enter>',
         '<tag-pattern>~R<enter><tag-prefix><copy-message>=Read<enter><untag-pattern>~A<enter>',
+        // =b searches on the server (UID SEARCH BODY).
+        '<tag-pattern>=b zebra<enter><tag-prefix><copy-message>=Found<enter><untag-pattern>~A<enter>',
         '<tag-pattern>~A<enter><tag-prefix><copy-message>=Everything<enter>',
         '<quit>',
       ],
@@ -215,7 +233,9 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     const body = (uid: number) => original.find((m) => m.uid === uid)!.body;
     assert.deepEqual(await bodies('Flagged'), [body(2)]);
     assert.deepEqual(await bodies('Read'), [body(4)]);
+    assert.match(second, /\ba\d+ UID SEARCH BODY "?zebra"?\r?\n/);
     const now = await mailbox(account, 'INBOX');
+    assert.deepEqual(await bodies('Found'), [now[3]!.body]);
     assert.deepEqual(
       now.map((m) => m.uid),
       [1, 2, 4, 6],
