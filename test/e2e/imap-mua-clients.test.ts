@@ -3,11 +3,12 @@
 // NOTIFY session (RFC 5465) while imapflow makes the changes. The server's state is read back from
 // the database; mutt's own protocol log shows what it sent and got.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { requireTool, run, testWorkdir } from '../harness/index.js';
+import { eventually, requireTool, testWorkdir } from '../harness/index.js';
 import {
   type ImapFixture,
   PASSWORD,
@@ -62,11 +63,17 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
   };
 
   /**
-   * Runs mutt once on an account's INBOX under a pseudo-terminal (script(1)), with the given extra
-   * settings and the keys it is to press, and checks that it met no error and logged out cleanly
-   * (LOGOUT answered by BYE and the tagged OK). Returns its protocol log (-d 2: $HOME/.muttdebug0).
+   * Starts mutt on an account's INBOX under a pseudo-terminal (script(1) passes our input on to it),
+   * with the given extra settings and the keys it is to press first. `log()` reads its protocol log
+   * (-d 2: $HOME/.muttdebug0), `press()` types more keys, and `finished()` waits for it to exit and
+   * checks that it met no error and logged out cleanly (LOGOUT answered by BYE and the tagged OK).
    */
-  const runMutt = async (options: { address: string; home: string; settings: string[]; keys: string[] }) => {
+  const startMutt = async (options: {
+    address: string;
+    home: string;
+    settings: string[];
+    keys: string[];
+  }) => {
     const { address, home } = options;
     const server = `imaps://localhost:${fx.service.imapsPort}/`;
     const muttrc = join(home, 'muttrc');
@@ -94,27 +101,50 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
         '',
       ].join('\n'),
     );
-    await rm(join(home, '.muttdebug0'), { force: true });
-    const result = await run('script', ['-qec', `mutt -n -F ${muttrc} -d 2`, '/dev/null'], {
+    const logFile = join(home, '.muttdebug0');
+    await rm(logFile, { force: true });
+    const child = spawn('script', ['-qec', `mutt -n -F ${muttrc} -d 2`, '/dev/null'], {
       env: { ...process.env, HOME: home, TERM: 'xterm', LC_ALL: 'C.UTF-8' },
-      timeoutMs: 60_000,
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const log = await readFile(join(home, '.muttdebug0'), 'utf8');
-    const screen = result.stdout + result.stderr;
-    assert.equal(result.code, 0, `mutt did not finish:\n${screen}\n${log}`);
-    assert.doesNotMatch(screen, /error|unexpected|failed/i, screen);
-    assert.doesNotMatch(
-      log,
-      /error|unexpected|failed|\d< [a-z]\d+ (NO|BAD)(?! \[(TRYCREATE|NONEXISTENT)\])/i,
-      log,
+    let screen = '';
+    child.stdout.on('data', (c: Buffer) => (screen += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (screen += c.toString('utf8')));
+    child.stdin.on('error', () => {});
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const exited = new Promise<number>((resolve) =>
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve(code ?? -1);
+      }),
     );
-    const logout = /\d> (a\d+) LOGOUT\r?\n.*\d< \* BYE [^\n]*\n(?:.*Handling BYE\n)?.*\d< (a\d+) OK /.exec(
+    const log = () => readFile(logFile, 'utf8').catch(() => '');
+    return {
       log,
-    );
-    assert.ok(logout, log);
-    assert.equal(logout[1], logout[2]);
-    return log;
+      press: (keys: string) => child.stdin.write(keys),
+      finished: async () => {
+        child.stdin.end();
+        const code = await exited;
+        const text = await log();
+        assert.equal(code, 0, `mutt did not finish:\n${screen}\n${text}`);
+        assert.doesNotMatch(screen, /error|unexpected|failed/i, screen);
+        assert.doesNotMatch(
+          text,
+          /error|unexpected|failed|\d< [a-z]\d+ (NO|BAD)(?! \[(TRYCREATE|NONEXISTENT)\])/i,
+          text,
+        );
+        const logout =
+          /\d> (a\d+) LOGOUT\r?\n.*\d< \* BYE [^\n]*\n(?:.*Handling BYE\n)?.*\d< (a\d+) OK /.exec(text);
+        assert.ok(logout, text);
+        assert.equal(logout[1], logout[2]);
+        return text;
+      },
+    };
   };
+
+  /** Runs mutt until it quits by the keys given (see startMutt); returns its protocol log. */
+  const runMutt = async (options: { address: string; home: string; settings: string[]; keys: string[] }) =>
+    (await startMutt(options)).finished();
 
   it('mutt over IMAPS (with COMPRESS): reads (\\Seen), copies, saves to a new folder, deletes and expunges, creates a folder, appends from a local mbox, logs out cleanly', async () => {
     const address = 'mutt@example.com';
@@ -244,6 +274,32 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
       await bodies('Everything'),
       now.map((m) => m.body),
     );
+  });
+
+  it('mutt idling in INBOX is told of new mail (IDLE: EXISTS pushed, then it fetches the new header), then quits cleanly', async () => {
+    const address = 'mutt-idle@example.com';
+    const account = await fx.createUser(address);
+    for (let i = 1; i <= 2; i++) await fx.deliver(account, message(i, address));
+    const mutt = await startMutt({
+      address,
+      home: await testWorkdir('mutt-idle'),
+      // Looks at its connection every second rather than every ten minutes.
+      settings: ['set header_cache=""', 'set timeout=1', 'set mail_check=1'],
+      keys: [],
+    });
+    await eventually('mutt idling', async () => (/\d< \+ /.test(await mutt.log()) ? true : undefined));
+    // Delivered by the MDA's path: stored, then an event that the idling session turns into EXISTS.
+    await fx.deliver(account, message(3, address));
+    const log = await eventually('mutt fetching the new message', async () => {
+      const text = await mutt.log();
+      return /\d< \* 3 EXISTS\n[^]*\bFETCH 3(:3)? \(UID FLAGS/.test(text) ? text : undefined;
+    });
+    // Pushed while it idled (no command of its own in between), and shown to the user.
+    assert.match(log, /\d< \+ [^\n]*\n(?:(?!.*\d> )[^\n]*\n)*?.*\d< \* 3 EXISTS\n/);
+    assert.match(log, /New mail in this mailbox\./);
+    assert.match(log, /\d< \* 3 FETCH \(UID 3 FLAGS \(\\Recent\) /);
+    mutt.press('q');
+    await mutt.finished();
   });
 
   it('imapflow with QRESYNC: after a reconnect, SELECT (QRESYNC) tells it exactly the flag changes (FETCH with MODSEQ) and the expunges (VANISHED (EARLIER))', async () => {
