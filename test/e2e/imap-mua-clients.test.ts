@@ -216,6 +216,37 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     );
   });
 
+  it("mutt's folder browser: creates (a UTF-8 name, a nested one), renames a parent with its child, subscribes, deletes, lists subscribed", async () => {
+    const address = 'mutt-folders@example.com';
+    const account = await fx.createUser(address);
+    const log = await runMutt({
+      address,
+      home: await testWorkdir('mutt-folders'),
+      settings: ['set header_cache=""'],
+      keys: [
+        '<change-folder>?',
+        '<create-mailbox>Übersicht<enter><create-mailbox>Team/Sub<enter><create-mailbox>Old<enter>',
+        '<search>Team<enter><rename-mailbox><kill-line>Crew<enter>',
+        '<search>Übersicht<enter><subscribe>',
+        '<search>Old<enter><delete-mailbox>y',
+        // The subscribed view (LIST (SUBSCRIBED RECURSIVEMATCH)), and back.
+        '<toggle-subscribed><toggle-subscribed>',
+        '<exit><quit>',
+      ],
+    });
+    assert.match(log, /\ba\d+ RENAME "Team" "Crew"\r?\n.*\d< a\d+ OK /);
+    assert.match(log, /\ba\d+ LIST \(SUBSCRIBED RECURSIVEMATCH\) "" "%" RETURN \(CHILDREN\)\r?\n/);
+    const names = async (table: 'mailboxes' | 'mailbox_subscriptions') =>
+      (
+        await fx.db.pool.query<{ name: string }>(
+          `SELECT name FROM ${table} WHERE account_id = $1 AND name NOT IN ('INBOX', 'Archive', 'Drafts', 'Junk', 'Sent', 'Trash') ORDER BY name`,
+          [account],
+        )
+      ).rows.map((r) => r.name);
+    assert.deepEqual(await names('mailboxes'), ['Crew', 'Crew/Sub', 'Übersicht']);
+    assert.deepEqual(await names('mailbox_subscriptions'), ['Übersicht']);
+  });
+
   it('mutt with a header cache and QRESYNC: the next run learns what another session changed (UID FETCH CHANGEDSINCE VANISHED) and acts on them', async () => {
     const address = 'mutt-qresync@example.com';
     const account = await fx.createUser(address);
