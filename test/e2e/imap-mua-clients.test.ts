@@ -333,7 +333,7 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     await mutt.finished();
   });
 
-  it('imapflow with QRESYNC: after a reconnect, SELECT (QRESYNC) tells it exactly the flag changes (FETCH with MODSEQ) and the expunges (VANISHED (EARLIER))', async () => {
+  it('imapflow with QRESYNC: after a reconnect, SELECT (QRESYNC) tells it exactly the flag changes (FETCH with MODSEQ) and the expunges (VANISHED (EARLIER)); later ones as VANISHED', async () => {
     const address = 'qresync@example.com';
     const account = await fx.createUser(address);
     for (let i = 1; i <= 6; i++) await fx.deliver(account, message(i, address));
@@ -419,7 +419,15 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     assert.deepEqual(expunged, [{ path: 'INBOX', uid: 2, vanished: true, earlier: false }]);
     assert.ok(second.mailbox);
     assert.equal(second.mailbox.exists, 3);
+    // And in IDLE: the expunge is pushed, as VANISHED.
+    expunged.length = 0;
+    const idling = second.idle();
+    await eventually('imapflow idling', async () => (second.idling ? true : undefined));
+    await changeAs(address, ['SELECT INBOX', 'UID STORE 4 +FLAGS.SILENT (\\Deleted)', 'UID EXPUNGE 4']);
+    await eventually('the pushed VANISHED', async () => (expunged.length > 0 ? true : undefined));
+    assert.deepEqual(expunged, [{ path: 'INBOX', uid: 4, vanished: true, earlier: false }]);
     await second.logout();
+    await idling;
   });
 
   it('a NOTIFY session (RFC 5465) told of what imapflow does: FETCH for the selected mailbox, STATUS for others, LIST for names and subscriptions', async () => {
