@@ -430,6 +430,31 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     await idling;
   });
 
+  it('imapflow idling in a folder another client deletes is told with BYE and closes (then reconnects fine)', async () => {
+    const address = 'imapflow-deleted@example.com';
+    await fx.createUser(address);
+    const client = imapflow(address);
+    await client.connect();
+    await client.mailboxCreate('Doomed');
+    await client.mailboxOpen('Doomed');
+    let closed = false;
+    client.once('close', () => {
+      closed = true;
+    });
+    const idling = client.idle().catch(() => undefined);
+    await eventually('imapflow idling', async () => (client.idling ? true : undefined));
+    await changeAs(address, ['DELETE Doomed']);
+    await eventually('imapflow closed by the BYE', async () => (closed ? true : undefined));
+    await idling;
+    assert.equal(client.usable, false);
+    // A new connection finds the folder gone and the rest in order.
+    const again = imapflow(address);
+    await again.connect();
+    const names = (await again.list()).map((m) => m.path);
+    assert.ok(!names.includes('Doomed') && names.includes('INBOX'), names.join(' '));
+    await again.logout();
+  });
+
   it('a NOTIFY session (RFC 5465) told of what imapflow does: FETCH for the selected mailbox, STATUS for others, LIST for names and subscriptions', async () => {
     const address = 'notify-session@example.com';
     await fx.createUser(address);
