@@ -97,14 +97,25 @@ describe('imap mailbox state across sessions and replicas', () => {
     assert.equal((await other.command('CREATE Doomed')).status, 'OK');
     const idler = await rawLogin(fx.service.imapsPort);
     const busy = await rawLogin(fx.service.imapsPort);
+    const notified = await rawLogin(fx.service.imapsPort);
     assert.equal((await idler.command('SELECT Doomed')).status, 'OK');
     assert.equal((await busy.command('SELECT Doomed')).status, 'OK');
-    idler.send('i1 IDLE\r\n');
-    assert.match(await idler.readLine(), /^\+ /);
+    assert.equal((await notified.command('SELECT Doomed')).status, 'OK');
+    assert.equal((await notified.command('NOTIFY SET (selected (MessageNew MessageExpunge))')).status, 'OK');
+    for (const session of [idler, notified]) {
+      session.send('i1 IDLE\r\n');
+      assert.match(await session.readLine(), /^\+ /);
+    }
     assert.equal((await other.command('DELETE Doomed')).status, 'OK');
-    // Its view cannot be told of the deletion in any other way: BYE, then the connection closes.
-    assert.equal(await waitFor(idler, /^\* BYE /), '* BYE Selected mailbox was deleted, have to disconnect');
-    await assert.rejects(idler.readLine(), /connection closed/);
+    // Its view cannot be told of the deletion in any other way: BYE, then the connection closes
+    // (also under NOTIFY, whose IDLE otherwise reports only what NOTIFY asks for).
+    for (const session of [idler, notified]) {
+      assert.equal(
+        await waitFor(session, /^\* BYE /),
+        '* BYE Selected mailbox was deleted, have to disconnect',
+      );
+      await assert.rejects(session.readLine(), /connection closed/);
+    }
     // The busy session (same replica, so it has had the same event) is told at its next command.
     busy.send('n1 NOOP\r\n');
     assert.equal(await busy.readLine(), '* BYE Selected mailbox was deleted, have to disconnect');
