@@ -323,7 +323,7 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     await fx.deliver(account, message(3, address));
     const log = await eventually('mutt fetching the new message', async () => {
       const text = await mutt.log();
-      return /\d< \* 3 EXISTS\n[^]*\bFETCH 3(:3)? \(UID FLAGS/.test(text) ? text : undefined;
+      return /\d< \* 3 EXISTS\n[\s\S]*\bFETCH 3(:3)? \(UID FLAGS/.test(text) ? text : undefined;
     });
     // Pushed while it idled (no command of its own in between), and shown to the user.
     assert.match(log, /\d< \+ [^\n]*\n(?:(?!.*\d> )[^\n]*\n)*?.*\d< \* 3 EXISTS\n/);
