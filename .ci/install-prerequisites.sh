@@ -7,6 +7,7 @@ packages=(
   libnet-ssleay-perl # swaks' STARTTLS/-tls (only Recommended by swaks; we install without recommends)
   postfix          # real MTA peer (and smtp-source / smtp-sink)
   isync            # mbsync IMAP sync client
+  mutt             # terminal mail client driven under a pseudo-terminal (script(1), from bsdutils)
   dovecot-imapd    # IMAP peer for benchmarks
   dovecot-pop3d
   opendkim-tools   # opendkim-testmsg verifies our DKIM signatures

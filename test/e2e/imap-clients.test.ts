@@ -31,6 +31,48 @@ describe('imap and pop3 with real clients', () => {
     await fx?.close();
   });
 
+  /**
+   * Writes an mbsync configuration syncing every folder of an account both ways with a Maildir under
+   * dir/mail; extra lines go to the account section (e.g. DisableExtension). Returns its path.
+   */
+  const mbsyncConfig = async (dir: string, user: string, extra: string[] = []) => {
+    const maildir = join(dir, 'mail');
+    await mkdir(maildir, { recursive: true });
+    const rc = join(dir, 'mbsyncrc');
+    await writeFile(
+      rc,
+      [
+        'IMAPAccount hermod',
+        // The test certificate names localhost; mbsync checks the name, not the IP SAN.
+        'Host localhost',
+        `Port ${fx.service.imapsPort}`,
+        `User ${user}`,
+        `Pass "${PASSWORD}"`,
+        'SSLType IMAPS',
+        `CertificateFile ${join(fx.certDir, 'tls.crt')}`,
+        ...extra,
+        '',
+        'IMAPStore remote',
+        'Account hermod',
+        '',
+        'MaildirStore local',
+        `Path ${maildir}/`,
+        `Inbox ${maildir}/INBOX`,
+        'SubFolders Verbatim',
+        '',
+        'Channel sync',
+        'Far :remote:',
+        'Near :local:',
+        'Patterns *',
+        'Create Both',
+        'Expunge Both',
+        'SyncState *',
+        '',
+      ].join('\n'),
+    );
+    return rc;
+  };
+
   it('Python imaplib: IMAP4_SSL and STARTTLS, fetch exact bytes, store, search, append, uid copy', async () => {
     const script = `
 import imaplib, os, ssl, sys
@@ -113,38 +155,7 @@ print('ok')
       await fx.deliver(grace, message(i), { flags: i % 3 === 0 ? ['\\Seen'] : [] });
     const dir = await testWorkdir('mbsync');
     const maildir = join(dir, 'mail');
-    await mkdir(maildir, { recursive: true });
-    const rc = join(dir, 'mbsyncrc');
-    await writeFile(
-      rc,
-      [
-        'IMAPAccount hermod',
-        // The test certificate names localhost; mbsync checks the name, not the IP SAN.
-        'Host localhost',
-        `Port ${fx.service.imapsPort}`,
-        'User grace@example.com',
-        `Pass "${PASSWORD}"`,
-        'SSLType IMAPS',
-        `CertificateFile ${join(fx.certDir, 'tls.crt')}`,
-        '',
-        'IMAPStore remote',
-        'Account hermod',
-        '',
-        'MaildirStore local',
-        `Path ${maildir}/`,
-        `Inbox ${maildir}/INBOX`,
-        'SubFolders Verbatim',
-        '',
-        'Channel sync',
-        'Far :remote:',
-        'Near :local:',
-        'Patterns *',
-        'Create Both',
-        'Expunge Both',
-        'SyncState *',
-        '',
-      ].join('\n'),
-    );
+    const rc = await mbsyncConfig(dir, 'grace@example.com');
     const sync = async () => {
       const r = await run('mbsync', ['-c', rc, '-a'], { timeoutMs: 120_000 });
       assert.equal(r.code, 0, `mbsync failed:\n${r.stdout}\n${r.stderr}`);
@@ -250,5 +261,48 @@ print('ok')
     await sync();
     assert.equal(await serverState(), serverBefore);
     assert.equal(await localState(), localBefore);
+  });
+
+  it('mbsync, with COMPRESS=DEFLATE and without: a two-way sync ends with LOGOUT answered by BYE and the tagged OK', async () => {
+    const user = 'heidi@example.com';
+    const heidi = await fx.createUser(user);
+    for (let i = 1; i <= 5; i++) await fx.deliver(heidi, message(i));
+    for (const compress of [true, false]) {
+      const dir = await testWorkdir('mbsync-logout');
+      const rc = await mbsyncConfig(dir, user, compress ? [] : ['DisableExtension COMPRESS=DEFLATE']);
+      const sync = async () => {
+        // -Dn: the protocol as mbsync sends and reads it (inside the deflate stream when compressed).
+        const r = await run('mbsync', ['-Dn', '-c', rc, '-a'], { timeoutMs: 120_000 });
+        assert.equal(r.code, 0, `mbsync failed:\n${r.stdout}\n${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /unexpected EOF|Error|Warning/i, r.stderr);
+        const output = r.stdout.replace(/\r\n/g, '\n');
+        assert.equal(/>>> \d+ COMPRESS DEFLATE\n/.test(output), compress, output.slice(0, 2000));
+        const logout = />>> (\d+) LOGOUT\n\* BYE [^\n]*\n(\d+) OK [^\n]*\n/.exec(output);
+        assert.ok(logout, output.slice(-2000));
+        assert.equal(logout[1], logout[2]);
+      };
+      // Down, then a local change up: one more message flagged (one not flagged yet).
+      await sync();
+      const cur = join(dir, 'mail', 'INBOX', 'cur');
+      const fresh = join(dir, 'mail', 'INBOX', 'new');
+      const files = [
+        ...(await readdir(fresh)).map((f) => join(fresh, f)),
+        ...(await readdir(cur)).map((f) => join(cur, f)),
+      ];
+      const unflagged = files.find((f) => !/:2,[A-Z]*F[A-Z]*$/.test(f));
+      assert.ok(unflagged, files.join('\n'));
+      const name = unflagged
+        .split('/')
+        .pop()!
+        .replace(/:2,[A-Z]*$/, '');
+      await rename(unflagged, join(cur, `${name}:2,F`));
+      await sync();
+      const { rows } = await fx.db.pool.query<{ flagged: number }>(
+        `SELECT count(*) FILTER (WHERE '\\Flagged' = ANY (mm.flags))::int AS flagged
+         FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id WHERE m.account_id = $1 AND m.name = 'INBOX'`,
+        [heidi],
+      );
+      assert.equal(rows[0]!.flagged, compress ? 1 : 2);
+    }
   });
 });

@@ -92,6 +92,39 @@ describe('imap mailbox state across sessions and replicas', () => {
     other.close();
   });
 
+  it('a session whose selected mailbox another replica deletes is closed with BYE, in IDLE and at its next command (RFC 2180 3.3)', async () => {
+    const other = await rawLogin(second.imapsPort);
+    assert.equal((await other.command('CREATE Doomed')).status, 'OK');
+    const idler = await rawLogin(fx.service.imapsPort);
+    const busy = await rawLogin(fx.service.imapsPort);
+    const notified = await rawLogin(fx.service.imapsPort);
+    assert.equal((await idler.command('SELECT Doomed')).status, 'OK');
+    assert.equal((await busy.command('SELECT Doomed')).status, 'OK');
+    assert.equal((await notified.command('SELECT Doomed')).status, 'OK');
+    assert.equal((await notified.command('NOTIFY SET (selected (MessageNew MessageExpunge))')).status, 'OK');
+    for (const session of [idler, notified]) {
+      session.send('i1 IDLE\r\n');
+      assert.match(await session.readLine(), /^\+ /);
+    }
+    assert.equal((await other.command('DELETE Doomed')).status, 'OK');
+    // Its view cannot be told of the deletion in any other way: BYE, then the connection closes
+    // (also under NOTIFY, whose IDLE otherwise reports only what NOTIFY asks for).
+    for (const session of [idler, notified]) {
+      assert.equal(
+        await waitFor(session, /^\* BYE /),
+        '* BYE Selected mailbox was deleted, have to disconnect',
+      );
+      await assert.rejects(session.readLine(), /connection closed/);
+    }
+    // The busy session (same replica, so it has had the same event) is told at its next command.
+    busy.send('n1 NOOP\r\n');
+    assert.equal(await busy.readLine(), '* BYE Selected mailbox was deleted, have to disconnect');
+    await assert.rejects(busy.readLine(), /connection closed/);
+    // A session with another mailbox selected is not affected.
+    other.send('n2 NOOP\r\n');
+    assert.equal(await other.readLine(), 'n2 OK NOOP completed');
+  });
+
   it('does not send EXPUNGE during FETCH, and sends it at the next NOOP', async () => {
     const a = await rawLogin(fx.service.imapsPort);
     const b = await rawLogin(second.imapsPort);

@@ -79,6 +79,8 @@ export class ImapSession implements CommandContext {
   #authFailures = 0;
   /** Set by change events; the next command boundary (or IDLE) asks the database what changed. */
   #dirty = false;
+  /** Another session deleted the selected mailbox: the next sync ends the session (RFC 2180 3.3). */
+  #selectedDeleted = false;
   #idling = false;
   /** A command is running (NOTIFY output waits for its end unless it is IDLE). */
   #busy = false;
@@ -295,6 +297,7 @@ export class ImapSession implements CommandContext {
     if (this.closed) return;
     if (this.#selected && (this.#dirty || name === 'NOOP' || name === 'CHECK'))
       await this.sync(command.allowsExpunge !== false);
+    if (this.closed) return;
     if (this.#selected && this.#selected.contexts.size > 0) await refreshContexts(this, this.#selected);
     await this.notifier?.flush();
     if (!result.silent) this.tagged(parsed.tag, result);
@@ -451,6 +454,7 @@ export class ImapSession implements CommandContext {
     this.#selected = box;
     this.#state = State.Selected;
     this.#dirty = false;
+    this.#selectedDeleted = false;
   }
 
   /** Leaves the selected mailbox (no expunge); [CLOSED] tells the client the old one is gone. */
@@ -509,14 +513,16 @@ export class ImapSession implements CommandContext {
   onMailboxEvent(event: MailboxChangeEvent): void {
     this.notifier?.onEvent(event);
     if (!this.#selected || event.mailboxId !== this.#selected.id) return;
+    if (event.kind === 'mailboxes' && event.deleted) this.#selectedDeleted = true;
     if (
       event.modseq !== 0 &&
       (event.modseq <= this.#selected.knownModseq || this.#selected.ownModseqs.has(event.modseq))
     )
       return;
     this.#dirty = true;
-    // Under NOTIFY, IDLE reports exactly what NOTIFY asked for (RFC 5465 section 4): the notifier's.
-    if (this.idling && !this.notifier) void this.sync(true);
+    // Under NOTIFY, IDLE reports exactly what NOTIFY asked for (RFC 5465 section 4): the notifier's;
+    // the end of the session, when its mailbox is deleted, is told in any case.
+    if (this.idling && (!this.notifier || this.#selectedDeleted)) void this.sync(true);
   }
 
   /** Asks the database what changed and reports it (EXPUNGE only when allowed). */
@@ -532,6 +538,12 @@ export class ImapSession implements CommandContext {
   private async doSync(allowExpunge: boolean): Promise<void> {
     const box = this.#selected;
     if (!box || this.closed) return;
+    if (this.#selectedDeleted) {
+      // Its view cannot be told of the deletion any other way (RFC 2180 section 3.3; as Dovecot).
+      this.write('* BYE Selected mailbox was deleted, have to disconnect\r\n');
+      this.close();
+      return;
+    }
     this.#dirty = false;
     // One round trip: the changes and, for a read-write view with new messages, the \Recent claim.
     const { changes, recentFrom } = await this.backend.syncChanges(
