@@ -2,6 +2,7 @@ import { inflateRawSync } from 'node:zlib';
 import { list7z, listRar } from './archives.js';
 import type { AttachmentKind } from './schema.js';
 import { isTar, listGzip, listTar } from './tar-gzip.js';
+import { isTnef, listTnef } from './tnef.js';
 
 /**
  * What an attachment is, from its bytes: magic numbers for executables and containers, the zip
@@ -92,7 +93,7 @@ export interface ArchiveMember {
 
 export interface Sniffed {
   kind: AttachmentKind;
-  /** Members of an archive (zip, rar, 7z, tar, gzip; one level), when the part is one. */
+  /** Members of an archive (zip, rar, 7z, tar, gzip; one level) or a TNEF's files, when the part is one. */
   members?: ArchiveMember[];
   /** An archive whose member names could not be read (all or some: encrypted or undecodable headers, damage). */
   unlisted?: boolean;
@@ -379,6 +380,11 @@ export function sniffKind(data: Buffer, name: string, budget = newInflateBudget(
     startsWith(data, [0xfe, 0xed, 0xfa, 0xcf])
   )
     return { kind: 'executable' }; // Mach-O
+  // TNEF (winmail.dat): Outlook shows the files in it as attachments; listed like an archive's.
+  if (isTnef(data)) {
+    const limits = { maxMembers: SNIFF_LIMITS.archiveMembers, memberBytes: SNIFF_LIMITS.memberBytes };
+    return { kind: 'other', ...listTnef(data, budget, limits) };
+  }
   if (startsWith(data, OLE)) return { kind: oleHasMacros(data) ? 'office-macro' : 'office' };
   if (startsWith(data, [0x50, 0x4b, 0x03, 0x04]) || startsWith(data, [0x50, 0x4b, 0x05, 0x06])) {
     const listing = listZip(data, budget);
