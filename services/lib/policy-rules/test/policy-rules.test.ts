@@ -722,6 +722,45 @@ describe('PolicySet and default rules', () => {
     }
   });
 
+  it('a part whose names disagree (filename, filename*, Content-Type name) is judged by every name', () => {
+    const s = set({});
+    const withPart = (contentType: string, disposition: string) =>
+      Buffer.from(
+        'From: alice@example.org\r\nTo: bob@example.com\r\nSubject: names\r\nMIME-Version: 1.0\r\n' +
+          'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n' +
+          `--b\r\nContent-Type: ${contentType}\r\nContent-Disposition: ${disposition}\r\n` +
+          `Content-Transfer-Encoding: base64\r\n\r\n${PDF.toString('base64')}\r\n--b--\r\n`,
+        'latin1',
+      );
+    for (const [contentType, disposition] of [
+      ['application/pdf', `attachment; filename="a.pdf"; filename*=UTF-8''a.exe`],
+      ['application/pdf', `attachment; filename*=UTF-8''a.pdf; filename="a.exe"`],
+      ['application/pdf', `attachment; filename*0="a."; filename*1="pdf"; filename="a.js"`],
+      ['application/pdf; name="invoice.exe"', 'attachment; filename="invoice.pdf"'],
+      [`application/pdf; name*=UTF-8''invoice.scr`, 'attachment; filename="invoice.pdf"'],
+      ['application/pdf', 'attachment; filename="a.pdf"; filename="a.exe"'],
+    ] as Array<[string, string]>) {
+      const m = withPart(contentType, disposition);
+      assert.equal(verdict(s, m)?.rule, 'default-executables', `${contentType} / ${disposition}`);
+    }
+    const agreeing = withPart(
+      'application/pdf; name="a.pdf"',
+      `attachment; filename="a.pdf"; filename*=UTF-8''a.pdf`,
+    );
+    assert.equal(verdict(s, agreeing), undefined);
+    assert.deepEqual(
+      messageFacts(agreeing).attachments.map((a) => a.name),
+      ['a.pdf'],
+    );
+    const both = messageFacts(
+      withPart('application/pdf', `attachment; filename="a.pdf"; filename*=UTF-8''b.exe`),
+    );
+    assert.deepEqual(both.attachments.map((a) => [a.name, a.kind, a.part]).sort(), [
+      ['a.pdf', 'pdf', 2],
+      ['b.exe', 'pdf', 2],
+    ]);
+  });
+
   it('uuencoded files in a text body (which mail clients show as attachments) are attachments too', () => {
     const uuencode = (name: string, data: Buffer) => {
       const lines = [`begin 644 ${name}`];
