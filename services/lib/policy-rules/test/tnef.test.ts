@@ -1,81 +1,11 @@
-// TNEF (winmail.dat) attachments listed like an archive's members: a small TNEF writer after
-// [MS-OXTNEF] (signature, key, attribute records with checksums; attAttachment's MAPI properties
-// for the long file name), the default rules on what is inside, and bounded parsing of damaged
-// streams.
+// TNEF (winmail.dat) attachments listed like an archive's members (streams from the small TNEF
+// writer in tnef-fixtures.ts), the default rules on what is inside, and bounded parsing of
+// damaged streams.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { messageFacts, sniffKind } from '../src/index.js';
 import { defaultRulesVerdict, makeMessage, OLE_MACRO, PDF, PE } from './fixtures.js';
-
-const LEVEL_MESSAGE = 1;
-const LEVEL_ATTACHMENT = 2;
-const attTnefVersion = 0x00089006;
-const attOemCodepage = 0x00069007;
-const attMessageClass = 0x00078008;
-const attAttachRendData = 0x00069002;
-const attAttachTitle = 0x00018010;
-const attAttachData = 0x0006800f;
-const attAttachment = 0x00069005;
-
-/** One attribute record: level, id, length, data, checksum (sum of the data bytes mod 65536). */
-function attribute(level: number, id: number, data: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head[0] = level;
-  head.writeUInt32LE(id, 1);
-  head.writeUInt32LE(data.length, 5);
-  const sum = Buffer.alloc(2);
-  sum.writeUInt16LE(data.reduce((s, b) => (s + b) & 0xffff, 0));
-  return Buffer.concat([head, data, sum]);
-}
-
-const pad4 = (b: Buffer) => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
-
-/** attAttachment's MAPI properties: PR_ATTACH_LONG_FILENAME (PT_UNICODE) and a PT_LONG before it. */
-function attachProps(longName: string): Buffer {
-  const long = Buffer.from(`${longName}\0`, 'utf16le');
-  const count = Buffer.alloc(4);
-  count.writeUInt32LE(2);
-  const method = Buffer.alloc(8);
-  method.writeUInt16LE(0x0003, 0); // PT_LONG
-  method.writeUInt16LE(0x3705, 2); // PR_ATTACH_METHOD
-  method.writeUInt32LE(1, 4);
-  const tag = Buffer.alloc(12);
-  tag.writeUInt16LE(0x001f, 0); // PT_UNICODE
-  tag.writeUInt16LE(0x3707, 2); // PR_ATTACH_LONG_FILENAME
-  tag.writeUInt32LE(1, 4); // one value
-  tag.writeUInt32LE(long.length, 8);
-  return Buffer.concat([count, method, tag, pad4(long)]);
-}
-
-interface TnefFile {
-  title: string;
-  data: Buffer;
-  longName?: string;
-}
-
-/** A TNEF stream (winmail.dat) with the given attached files. */
-function makeTnef(files: TnefFile[]): Buffer {
-  const sig = Buffer.alloc(6);
-  sig.writeUInt32LE(0x223e9f78, 0);
-  sig.writeUInt16LE(0x1234, 4);
-  const version = Buffer.alloc(4);
-  version.writeUInt32LE(0x00010000);
-  const codepage = Buffer.alloc(8);
-  codepage.writeUInt32LE(1252);
-  const parts = [
-    sig,
-    attribute(LEVEL_MESSAGE, attTnefVersion, version),
-    attribute(LEVEL_MESSAGE, attOemCodepage, codepage),
-    attribute(LEVEL_MESSAGE, attMessageClass, Buffer.from('IPM.Microsoft Mail.Note\0', 'latin1')),
-  ];
-  for (const f of files) {
-    parts.push(attribute(LEVEL_ATTACHMENT, attAttachRendData, Buffer.alloc(14)));
-    parts.push(attribute(LEVEL_ATTACHMENT, attAttachTitle, Buffer.from(`${f.title}\0`, 'latin1')));
-    parts.push(attribute(LEVEL_ATTACHMENT, attAttachData, f.data));
-    if (f.longName) parts.push(attribute(LEVEL_ATTACHMENT, attAttachment, attachProps(f.longName)));
-  }
-  return Buffer.concat(parts);
-}
+import { makeTnef } from './tnef-fixtures.js';
 
 const text = Buffer.from('quarterly figures\n');
 
