@@ -5,7 +5,9 @@ import type { ArchiveMember, InflateBudget } from './sniff.js';
  * clients unpack and show as attachments. Written against [MS-OXTNEF]: the signature 0x223E9F78,
  * a 2-byte key, then attribute records (level, id, length, data, checksum). attAttachRendData
  * starts an attachment, attAttachTitle is its (8.3) name, attAttachData its bytes, and
- * attAttachment's MAPI properties may give PR_ATTACH_LONG_FILENAME (the name the client shows).
+ * attAttachment's MAPI properties may give PR_ATTACH_LONG_FILENAME (the name the client shows)
+ * and, for an attached message or OLE object, its content (PR_ATTACH_DATA_OBJ: an interface id,
+ * then the message as a TNEF stream of its own, which sniffing lists in turn).
  * Bounded: every length is checked against the bytes that remain, at most `maxMembers`
  * attachments, and the attachments' bytes count against the message's inflate budget (one past
  * it, or past `memberBytes`, is judged by its name). A stream that does not parse to its end is
@@ -19,6 +21,10 @@ const attAttachTitle = 0x00018010;
 const attAttachData = 0x0006800f;
 const attAttachment = 0x00069005;
 const PR_ATTACH_LONG_FILENAME = 0x3707;
+/** PR_ATTACH_DATA_BIN (PT_BINARY) and PR_ATTACH_DATA_OBJ (PT_OBJECT) share the id. */
+const PR_ATTACH_DATA = 0x3701;
+/** A PT_OBJECT value starts with the object's interface id (IID_IMessage, IID_IStorage). */
+const IID_BYTES = 16;
 const PT_STRING8 = 0x001e;
 const PT_UNICODE = 0x001f;
 const PT_BINARY = 0x0102;
@@ -52,8 +58,11 @@ const cString = (bytes: Buffer, encoding: 'latin1' | 'utf16le') => {
   return (end < 0 ? text : text.slice(0, end)).trim();
 };
 
-/** PR_ATTACH_LONG_FILENAME from attAttachment's property list; throws on a list that does not parse. */
-function longFileName(props: Buffer): string | undefined {
+/**
+ * PR_ATTACH_LONG_FILENAME and the attachment's data (PR_ATTACH_DATA_BIN or _OBJ without its
+ * interface id) from attAttachment's property list; throws on a list that does not parse.
+ */
+function attachmentProperties(props: Buffer): { longName?: string; data?: Buffer } {
   let at = 0;
   const need = (n: number) => {
     if (n < 0 || at + n > props.length) throw new Malformed();
@@ -66,6 +75,7 @@ function longFileName(props: Buffer): string | undefined {
   };
   const count = u32();
   let name: string | undefined;
+  let data: Buffer | undefined;
   // Each property takes at least 4 bytes: a count past what remains is a lie.
   if (count > (props.length - at) / 4) throw new Malformed();
   for (let k = 0; k < count; k++) {
@@ -101,10 +111,13 @@ function longFileName(props: Buffer): string | undefined {
       need(padded(length));
       if (id === PR_ATTACH_LONG_FILENAME && v === 0 && (base === PT_STRING8 || base === PT_UNICODE))
         name = cString(props.subarray(at, at + length), base === PT_UNICODE ? 'utf16le' : 'latin1');
+      if (id === PR_ATTACH_DATA && v === 0 && base === PT_BINARY) data = props.subarray(at, at + length);
+      if (id === PR_ATTACH_DATA && v === 0 && base === PT_OBJECT && length >= IID_BYTES)
+        data = props.subarray(at + IID_BYTES, at + length);
       at += padded(length);
     }
   }
-  return name || undefined;
+  return { ...(name ? { longName: name } : {}), ...(data ? { data } : {}) };
 }
 
 export function listTnef(
@@ -116,6 +129,14 @@ export function listTnef(
   let current: (ArchiveMember & { title?: string; long?: string }) | undefined;
   const finish = () => {
     if (current) current.name = current.long ?? current.title ?? '';
+  };
+  /** An attachment's bytes, read in place, within the member limit and the message's budget. */
+  const setContent = (member: ArchiveMember, content: Buffer) => {
+    member.size = content.length;
+    if (content.length <= limits.memberBytes && content.length <= budget.bytes) {
+      budget.bytes -= content.length;
+      member.content = content;
+    }
   };
   let at = 6; // signature and key
   try {
@@ -132,19 +153,17 @@ export function listTnef(
       if (level !== LEVEL_ATTACHMENT) continue;
       if (id === attAttachRendData) {
         finish();
-        if (members.length >= limits.maxMembers) return { members, unlisted: true };
+        if (members.length >= limits.maxMembers) return { members: members.map(plain), unlisted: true };
         current = { name: '', encrypted: false, size: 0 };
         members.push(current);
       } else if (current && id === attAttachTitle) {
         current.title = cString(value, 'latin1');
       } else if (current && id === attAttachData) {
-        current.size = length;
-        if (length <= limits.memberBytes && length <= budget.bytes) {
-          budget.bytes -= length;
-          current.content = value;
-        }
+        setContent(current, value);
       } else if (current && id === attAttachment) {
-        current.long = longFileName(value);
+        const props = attachmentProperties(value);
+        current.long = props.longName;
+        if (props.data && current.content === undefined) setContent(current, props.data);
       }
     }
   } catch (error) {

@@ -25,27 +25,45 @@ function attribute(level: number, id: number, data: Buffer): Buffer {
 
 const pad4 = (b: Buffer) => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
 
-/** attAttachment's MAPI properties: PR_ATTACH_LONG_FILENAME (PT_UNICODE) and a PT_LONG before it. */
-function attachProps(longName: string): Buffer {
-  const long = Buffer.from(`${longName}\0`, 'utf16le');
-  const count = Buffer.alloc(4);
-  count.writeUInt32LE(2);
+/** One MAPI property of a variable-length type: tag, one value, its size, the value padded. */
+function variableProperty(type: number, id: number, value: Buffer): Buffer {
+  const tag = Buffer.alloc(12);
+  tag.writeUInt16LE(type, 0);
+  tag.writeUInt16LE(id, 2);
+  tag.writeUInt32LE(1, 4); // one value
+  tag.writeUInt32LE(value.length, 8);
+  return Buffer.concat([tag, pad4(value)]);
+}
+
+/** IID_IMessage {00020307-0000-0000-C000-000000000046} as GUID bytes. */
+const IID_IMESSAGE = Buffer.from([7, 3, 2, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46]);
+
+/**
+ * attAttachment's MAPI properties: PR_ATTACH_METHOD (PT_LONG: 1 by value, 5 an embedded
+ * message), PR_ATTACH_LONG_FILENAME (PT_UNICODE), PR_ATTACH_DATA_OBJ (PT_OBJECT: the IID, then
+ * the embedded message as a TNEF stream).
+ */
+function attachProps(longName: string | undefined, embedded: Buffer | undefined): Buffer {
+  const props: Buffer[] = [];
   const method = Buffer.alloc(8);
   method.writeUInt16LE(0x0003, 0); // PT_LONG
   method.writeUInt16LE(0x3705, 2); // PR_ATTACH_METHOD
-  method.writeUInt32LE(1, 4);
-  const tag = Buffer.alloc(12);
-  tag.writeUInt16LE(0x001f, 0); // PT_UNICODE
-  tag.writeUInt16LE(0x3707, 2); // PR_ATTACH_LONG_FILENAME
-  tag.writeUInt32LE(1, 4); // one value
-  tag.writeUInt32LE(long.length, 8);
-  return Buffer.concat([count, method, tag, pad4(long)]);
+  method.writeUInt32LE(embedded ? 5 : 1, 4);
+  props.push(method);
+  if (longName) props.push(variableProperty(0x001f, 0x3707, Buffer.from(`${longName}\0`, 'utf16le')));
+  if (embedded) props.push(variableProperty(0x000d, 0x3701, Buffer.concat([IID_IMESSAGE, embedded])));
+  const count = Buffer.alloc(4);
+  count.writeUInt32LE(props.length);
+  return Buffer.concat([count, ...props]);
 }
 
 export interface TnefFile {
   title: string;
-  data: Buffer;
+  /** The file's bytes (attAttachData); none for an embedded message. */
+  data?: Buffer;
   longName?: string;
+  /** An attached message (PR_ATTACH_DATA_OBJ) holding these files. */
+  embedded?: TnefFile[];
 }
 
 /** A TNEF stream (winmail.dat) with the given attached files. */
@@ -66,8 +84,10 @@ export function makeTnef(files: TnefFile[]): Buffer {
   for (const f of files) {
     parts.push(attribute(LEVEL_ATTACHMENT, attAttachRendData, Buffer.alloc(14)));
     parts.push(attribute(LEVEL_ATTACHMENT, attAttachTitle, Buffer.from(`${f.title}\0`, 'latin1')));
-    parts.push(attribute(LEVEL_ATTACHMENT, attAttachData, f.data));
-    if (f.longName) parts.push(attribute(LEVEL_ATTACHMENT, attAttachment, attachProps(f.longName)));
+    if (f.data) parts.push(attribute(LEVEL_ATTACHMENT, attAttachData, f.data));
+    const embedded = f.embedded ? makeTnef(f.embedded) : undefined;
+    if (f.longName || embedded)
+      parts.push(attribute(LEVEL_ATTACHMENT, attAttachment, attachProps(f.longName, embedded)));
   }
   return Buffer.concat(parts);
 }

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { messageFacts, sniffKind } from '../src/index.js';
+import { listTnef } from '../src/tnef.js';
 import { defaultRulesVerdict, makeMessage, OLE_MACRO, PDF, PE } from './fixtures.js';
 import { makeTnef } from './tnef-fixtures.js';
 
@@ -59,6 +60,25 @@ describe('TNEF (winmail.dat)', () => {
     for (let n = 0; n <= whole.length; n += 7) sniffKind(whole.subarray(0, n), 'winmail.dat');
   });
 
+  it("the files' bytes count against the message's inflate budget (past it: judged by name)", () => {
+    const tnef = makeTnef([
+      { title: 'A.TXT', data: text },
+      { title: 'B.EXE', data: PE },
+    ]);
+    const budget = { bytes: text.length + 10 };
+    const { members } = listTnef(tnef, budget, { maxMembers: 1000, memberBytes: 1024 });
+    assert.deepEqual(
+      members.map((m) => [m.name, m.size, m.content?.length]),
+      [
+        ['A.TXT', text.length, text.length],
+        ['B.EXE', PE.length, undefined],
+      ],
+    );
+    assert.equal(budget.bytes, 10);
+    const limited = listTnef(tnef, { bytes: 1e6 }, { maxMembers: 1, memberBytes: 1024 });
+    assert.deepEqual([limited.members.map((m) => m.name), limited.unlisted], [['A.TXT'], true]);
+  });
+
   describe('default rules on what is inside', () => {
     const verdict = (data: Buffer, type = 'application/ms-tnef') =>
       defaultRulesVerdict('winmail.dat', data, type);
@@ -77,6 +97,32 @@ describe('TNEF (winmail.dat)', () => {
         'default-office-macros',
       );
       assert.equal(verdict(makeTnef([{ title: 'NOTES.TXT', data: text }])), undefined);
+    });
+
+    it('an executable in a message attached inside the winmail.dat (an embedded TNEF) is refused', () => {
+      const tnef = makeTnef([
+        { title: 'NOTES.TXT', data: text },
+        {
+          title: 'FW: tools',
+          embedded: [
+            { title: 'README.TXT', data: text },
+            { title: 'SETUP.DAT', data: PE },
+          ],
+        },
+      ]);
+      assert.equal(verdict(tnef)?.rule, 'default-executables');
+      const facts = messageFacts(makeMessage({ attachments: [{ name: 'winmail.dat', data: tnef }] }));
+      assert.deepEqual(
+        facts.attachments.filter((a) => a.inArchive).map((a) => [a.name, a.archive]),
+        [
+          ['NOTES.TXT', 'winmail.dat'],
+          ['FW: tools', 'winmail.dat'],
+          ['README.TXT', 'FW: tools'],
+          ['SETUP.DAT', 'FW: tools'],
+        ],
+      );
+      const clean = makeTnef([{ title: 'FW: notes', embedded: [{ title: 'README.TXT', data: text }] }]);
+      assert.equal(verdict(clean), undefined);
     });
 
     it('a damaged TNEF meets the unlisted rule', () => {
