@@ -29,6 +29,8 @@ const PT_STRING8 = 0x001e;
 const PT_UNICODE = 0x001f;
 const PT_BINARY = 0x0102;
 const PT_OBJECT = 0x000d;
+/** PT_SVREID: a server entry id, encoded as PT_BINARY is. */
+const PT_SVREID = 0x00fb;
 const MULTI_VALUED = 0x1000;
 /** Sizes of the fixed-length MAPI property types (each value is padded to 4 bytes). */
 const FIXED_SIZES: Record<number, number> = {
@@ -102,8 +104,7 @@ function attachmentProperties(props: Buffer): { longName?: string; data?: Buffer
       at += size;
       continue;
     }
-    if (base !== PT_STRING8 && base !== PT_UNICODE && base !== PT_BINARY && base !== PT_OBJECT)
-      throw new Malformed();
+    if (![PT_STRING8, PT_UNICODE, PT_BINARY, PT_OBJECT, PT_SVREID].includes(base)) throw new Malformed();
     const values = u32();
     if (values > (props.length - at) / 4) throw new Malformed();
     for (let v = 0; v < values; v++) {

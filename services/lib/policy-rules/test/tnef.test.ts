@@ -60,6 +60,28 @@ describe('TNEF (winmail.dat)', () => {
     for (let n = 0; n <= whole.length; n += 7) sniffKind(whole.subarray(0, n), 'winmail.dat');
   });
 
+  it('randomly damaged streams never throw (listed or unlisted)', () => {
+    const whole = makeTnef([
+      { title: 'A.TXT', data: text, longName: 'a long name.txt' },
+      { title: 'FW: x', embedded: [{ title: 'B.EXE', data: PE }] },
+    ]);
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    for (let round = 0; round < 2000; round++) {
+      const damaged = Buffer.from(whole);
+      for (let k = 0; k <= round % 4; k++) damaged[6 + (random() % (damaged.length - 6))] = random() & 0xff;
+      assert.equal(typeof sniffKind(damaged, 'winmail.dat').unlisted, 'boolean');
+      // With the embedded message's members listed in turn.
+      if (round % 10 === 0)
+        assert.ok(
+          messageFacts(makeMessage({ attachments: [{ name: 'winmail.dat', data: damaged }] })).attachments,
+        );
+    }
+  });
+
   it("the files' bytes count against the message's inflate budget (past it: judged by name)", () => {
     const tnef = makeTnef([
       { title: 'A.TXT', data: text },
