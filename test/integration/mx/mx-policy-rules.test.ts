@@ -1,5 +1,6 @@
 // The policy rules in the mx accept path, against real routing, mda, imap, nats-server and
-// PostgreSQL: a default rule refuses an executable sent with swaks (and one inside a 7z archive),
+// PostgreSQL: a default rule refuses an executable sent with swaks (and one inside a 7z archive or
+// an Outlook winmail.dat, a part whose filename* names an .exe, a password-protected .docx),
 // a domain rule (live config) refuses by body text, and global rules (POLICY_RULES_FILE) add a
 // header, file into a folder (read back over IMAP), strip an archive leaving a notice, and send a
 // compliance copy (bcc).
@@ -19,6 +20,8 @@ import {
   testWorkdir,
 } from '@hermod/test/harness';
 import { ImapFlow } from 'imapflow';
+import { makeCfb } from '../../../services/lib/policy-rules/test/fixtures.js';
+import { makeTnef } from '../../../services/lib/policy-rules/test/tnef-fixtures.js';
 import { waitForMessages } from './mx-fixture.js';
 import { expectCode, openTransaction } from './smtp-wire.js';
 
@@ -178,6 +181,52 @@ describe('policy rules at the mx', () => {
       result.stdout,
       /<\*\* 550 5\.7\.1 Executable and script attachments are not accepted here \(policy rule default-executables\)/,
     );
+  });
+
+  test('a default rule refuses an executable inside a winmail.dat (TNEF, named by its long file name)', async () => {
+    const tnef = join(workdir, 'winmail.dat');
+    const clean = join(workdir, 'clean-winmail.dat');
+    const text = Buffer.from('minutes of the meeting\n');
+    await writeFile(tnef, makeTnef([{ title: 'MINUTES.TXT', data: text, longName: 'minutes.js' }]));
+    await writeFile(clean, makeTnef([{ title: 'MINUTES.TXT', data: text, longName: 'minutes.txt' }]));
+    const sendTnef = (file: string) =>
+      run('swaks', [
+        ...['--server', '127.0.0.1', '--port', String(hermod.ports.mx)],
+        ...['--from', 'sender@remote.example', '--to', 'alice@example.test'],
+        ...['--header', 'Subject: minutes', '--attach-type', 'application/ms-tnef', '--attach', `@${file}`],
+      ]);
+    const refused = await sendTnef(tnef);
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stdout,
+      /<\*\* 550 5\.7\.1 Executable and script attachments are not accepted here \(policy rule default-executables\)/,
+    );
+    const accepted = await sendTnef(clean);
+    assert.equal(accepted.code, 0, accepted.stdout);
+  });
+
+  test('a part named a.pdf by filename and a.exe by filename* is refused; a password-protected .docx too', async () => {
+    const withPart = (subject: string, disposition: string, data: Buffer) =>
+      `${headers(subject)}Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nsee attached\n` +
+      `--b\nContent-Type: application/octet-stream\nContent-Disposition: ${disposition}\n` +
+      `Content-Transfer-Encoding: base64\n\n${data.toString('base64')}\n--b--\n`;
+    const pdf = Buffer.from('%PDF-1.7\n1 0 obj\n<<>>\nendobj\n');
+    const named = await send(
+      'sender@remote.example',
+      ['alice@example.test'],
+      withPart('two names', `attachment; filename="a.pdf"; filename*=UTF-8''a.exe`, pdf),
+    );
+    assert.match(named, /^550 5\.7\.1 .*\(policy rule default-executables\)/);
+    const encryptedDocx = makeCfb([
+      { name: 'EncryptionInfo', type: 'stream', data: Buffer.from([4, 0, 4, 0, 0x40, 0, 0, 0]) },
+      { name: 'EncryptedPackage', type: 'stream', data: Buffer.alloc(64, 0x5a) },
+    ]);
+    const locked = await send(
+      'sender@remote.example',
+      ['alice@example.test'],
+      withPart('contract', 'attachment; filename="contract.docx"', encryptedDocx),
+    );
+    assert.match(locked, /^550 5\.7\.1 .*\(policy rule default-encrypted-archives\)/);
   });
 
   test('a domain rule from the live config refuses by body text', async () => {

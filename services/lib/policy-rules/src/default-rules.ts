@@ -4,7 +4,7 @@ import { EXECUTABLE_EXTENSIONS, SCRIPT_EXTENSIONS } from './sniff.js';
 /**
  * The rules hosting teams expect, evaluated after the global and domain rules (so an earlier
  * `accept` rule can make an exception). POLICY_DEFAULT_RULES=false turns them off;
- * POLICY_BLOCK_ENCRYPTED_ARCHIVES=false keeps password-protected archives.
+ * POLICY_BLOCK_ENCRYPTED_ARCHIVES=false keeps password-protected archives (and Office documents).
  */
 export function defaultRules(options: DefaultRuleOptions): PolicyRule[] {
   if (!options.enabled) return [];
@@ -34,7 +34,9 @@ export function defaultRules(options: DefaultRuleOptions): PolicyRule[] {
             name: 'default-encrypted-archives',
             direction: 'inbound',
             all: [{ attachment: { encrypted: true } }],
-            action: { reject: 'Password-protected archives cannot be checked and are not accepted here' },
+            action: {
+              reject: 'Password-protected archives and documents cannot be checked and are not accepted here',
+            },
           },
         ]
       : []),

@@ -6,7 +6,7 @@ export const policyRulesEnv = {
   POLICY_RULES_FILE: env.optionalString(),
   /** The default rules: refuse executables, scripts, Office macros and double extensions (docs/filtering.md). */
   POLICY_DEFAULT_RULES: env.bool(true),
-  /** With the default rules: also refuse password-protected (encrypted) archives, which no scanner can read (inbound only). */
+  /** With the default rules: also refuse password-protected (encrypted) archives and Office documents, which no scanner can read (inbound only). */
   POLICY_BLOCK_ENCRYPTED_ARCHIVES: env.bool(true),
   /** Longest time the policy rules may take on one message; over it the message gets 451 4.7.1. */
   POLICY_TIME_BUDGET_MS: env.int(2_000, 10, 60_000),

@@ -66,7 +66,9 @@ export async function judgeMessage(
   const judgement: Judgement = { decision, headers };
   if (decision.strip && decision.strip.parts.length > 0) {
     if (whole) {
-      const names = new Map(facts.attachments.filter((a) => !a.inArchive).map((a) => [a.part, a.name]));
+      // A part's first name (a part with several names is a fact under each).
+      const names = new Map<number, string>();
+      for (const a of facts.attachments) if (!a.inArchive && !names.has(a.part)) names.set(a.part, a.name);
       judgement.stripped = stripAttachments(
         facts.root,
         decision.strip.parts,

@@ -70,16 +70,49 @@ function addressesIn(value: string | undefined): string[] {
   return list.slice(0, FACT_LIMITS.addressesPerField).map((a) => a.toLowerCase());
 }
 
-function fileNameOf(part: MimePart): string | undefined {
-  const disposition = findHeader(part.headers, 'content-disposition');
-  const fromDisposition = disposition ? parseParams(disposition).params.filename : undefined;
-  const name = fromDisposition ?? part.params.name;
-  return name === undefined ? undefined : decodeMimeWords(name).trim();
+/** Most names one part is judged by (a part naming itself more often is judged by the first ones). */
+const NAMES_PER_PART = 8;
+
+/**
+ * The plain (not RFC 2231) values of a parameter, every occurrence: clients differ in which one
+ * of repeated parameters they take.
+ */
+function plainParams(value: string, key: string): string[] {
+  const pattern = new RegExp(`;\\s*${key}\\s*=\\s*("(?:[^"\\\\]|\\\\.)*"|[^;]*)`, 'gi');
+  return [...value.matchAll(pattern)].map((m) => {
+    const v = m[1]!.trim();
+    return v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1).replace(/\\(.)/g, '$1') : v;
+  });
 }
 
-function isAttachment(part: MimePart, name: string | undefined): boolean {
+/**
+ * Every name a mail client might show for a part: Content-Disposition's `filename` (RFC 2231
+ * `filename*` and the plain one, each occurrence) and Content-Type's `name` (likewise). Clients
+ * pick differently when they disagree, so rules see them all; the first is the one taken until
+ * now (the disposition's, RFC 2231 preferred, else the type's `name`). Empty when none.
+ */
+function fileNamesOf(part: MimePart): string[] {
+  const disposition = findHeader(part.headers, 'content-disposition');
+  const contentType = findHeader(part.headers, 'content-type');
+  const raw = [
+    disposition ? parseParams(disposition).params.filename : undefined,
+    ...(disposition ? plainParams(disposition, 'filename') : []),
+    part.params.name,
+    ...(contentType ? plainParams(contentType, 'name') : []),
+  ];
+  const names: string[] = [];
+  for (const name of raw) {
+    if (name === undefined) continue;
+    const decoded = decodeMimeWords(name).trim();
+    if (!names.includes(decoded) && (decoded !== '' || names.length === 0)) names.push(decoded);
+  }
+  // An empty first name is not shown when another one is there.
+  return (names[0] === '' && names.length > 1 ? names.slice(1) : names).slice(0, NAMES_PER_PART);
+}
+
+function isAttachment(part: MimePart, names: string[]): boolean {
   if (part.children.length > 0 || part.contentType.startsWith('multipart/')) return false;
-  if (name !== undefined) return true;
+  if (names.length > 0) return true;
   const disposition = findHeader(part.headers, 'content-disposition');
   if (disposition && parseParams(disposition).value.toLowerCase() === 'attachment') return true;
   // A part that is not text and not an attached message is a file, at the top level too (a
@@ -141,12 +174,12 @@ export function messageFacts(
       ? decodeMimeWords(Buffer.from(subjectRaw, 'latin1').toString('utf8')).slice(0, FACT_LIMITS.subjectChars)
       : '';
   });
-  const names = once(() => parts().map((part) => fileNameOf(part)));
+  const names = once(() => parts().map((part) => fileNamesOf(part)));
   const bodyText = once(() => {
     let text = '';
     parts().forEach((part, index) => {
       if (
-        !isAttachment(part, names()[index]) &&
+        !isAttachment(part, names()[index] ?? []) &&
         part.children.length === 0 &&
         (part.contentType === 'text/plain' || part.contentType === 'text/html') &&
         text.length < FACT_LIMITS.textChars
@@ -190,7 +223,7 @@ export function messageFacts(
  * and the members of an archive inside an archive after that archive (SNIFF_LIMITS.archiveDepth
  * levels). All archives of the message share one inflate budget.
  */
-function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): AttachmentFact[] {
+function attachmentFacts(parts: MimePart[], names: string[][]): AttachmentFact[] {
   const attachments: AttachmentFact[] = [];
   const budget = newInflateBudget();
   const addMembers = (part: number, archive: string, members: ArchiveMember[], depth: number) => {
@@ -216,45 +249,53 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
         addMembers(part, base, sniffed.members, depth + 1);
     }
   };
-  /** A file at the top level (an attachment, a uuencoded file), its members after it. */
-  const addFile = (part: number, fileName: string, bytes: Buffer) => {
+  /**
+   * A file at the top level (an attachment, a uuencoded file), its members after it. A part with
+   * several names is a fact under each (sniffed once, by the first).
+   */
+  const addFile = (part: number, fileNames: string[], bytes: Buffer) => {
     if (attachments.length >= FACT_LIMITS.attachments) return;
-    const sniffed = sniffKind(bytes, fileName, budget);
-    attachments.push({
-      part,
-      name: fileName,
-      extension: extensionOf(fileName),
-      kind: sniffed.kind,
-      doubleExtension: hasDoubleExtension(fileName),
-      encrypted: sniffed.encrypted ?? false,
-      unlisted: sniffed.unlisted ?? false,
-      inArchive: false,
-      size: bytes.length,
-    });
-    if (sniffed.members) addMembers(part, fileName, sniffed.members, 1);
+    const first = fileNames[0] ?? '';
+    const sniffed = sniffKind(bytes, first, budget);
+    for (const fileName of fileNames.length > 0 ? fileNames : [first]) {
+      if (attachments.length >= FACT_LIMITS.attachments) break;
+      attachments.push({
+        part,
+        name: fileName,
+        extension: extensionOf(fileName),
+        // Text is a script by its name: by whichever name it is saved under.
+        kind: sniffed.kind === 'text' && fileName !== first ? kindByName(fileName, 'text') : sniffed.kind,
+        doubleExtension: hasDoubleExtension(fileName),
+        encrypted: sniffed.encrypted ?? false,
+        unlisted: sniffed.unlisted ?? false,
+        inArchive: false,
+        size: bytes.length,
+      });
+    }
+    if (sniffed.members) addMembers(part, first, sniffed.members, 1);
   };
   /**
    * The files among parts; `owner` is the part they are facts of when they come from inside an
    * encoded forwarded message (stripping then removes that message).
    */
-  const addParts = (list: MimePart[], listNames: Array<string | undefined>, owner?: number, depth = 0) => {
+  const addParts = (list: MimePart[], listNames: string[][], owner?: number, depth = 0) => {
     list.forEach((part, index) => {
-      const name = listNames[index];
-      if (isAttachment(part, name)) addFile(owner ?? index, name ?? '', partBytes(part));
+      const partNames = listNames[index]!;
+      if (isAttachment(part, partNames)) addFile(owner ?? index, partNames, partBytes(part));
     });
     // Files uuencoded in a text body: mail clients (Thunderbird, for one) show them as attachments.
     list.forEach((part, index) => {
       if (
         part.children.length > 0 ||
         part.contentType !== 'text/plain' ||
-        isAttachment(part, listNames[index])
+        isAttachment(part, listNames[index] ?? [])
       )
         return;
       // Most text has no `begin ` at all: then it is not decoded (only base64 and quoted-printable
       // can hide one).
       if (!transferEncoded(part) && !part.body.includes('begin ')) return;
       for (const file of uudecodedFiles(partBytes(part).toString('latin1')))
-        addFile(owner ?? index, file.name, file.data);
+        addFile(owner ?? index, [file.name], file.data);
     });
     // A forwarded message sent base64 or quoted-printable (which RFC 2046 does not allow, but
     // clients decode): parsed again from its decoded bytes.
@@ -266,7 +307,7 @@ function attachmentFacts(parts: MimePart[], names: Array<string | undefined>): A
       )
         return;
       const inner = flattenParts(parseMime(partBytes(part).toString('latin1')));
-      addParts(inner, inner.map(fileNameOf), owner ?? index, depth + 1);
+      addParts(inner, inner.map(fileNamesOf), owner ?? index, depth + 1);
     });
   };
   addParts(parts, names);
@@ -322,7 +363,10 @@ function uudecodedFiles(text: string): Array<{ name: string; data: Buffer }> {
   return files;
 }
 
-/** A member whose content could not be read (too large to inflate): its name is all there is. */
-function kindByName(name: string): AttachmentKind {
-  return sniffKind(Buffer.alloc(0), name).kind === 'script' ? 'script' : 'other';
+/**
+ * A member whose content could not be read (too large to inflate): its name is all there is
+ * (`otherwise` for a name that is not a script's).
+ */
+function kindByName(name: string, otherwise: AttachmentKind = 'other'): AttachmentKind {
+  return sniffKind(Buffer.alloc(0), name).kind === 'script' ? 'script' : otherwise;
 }

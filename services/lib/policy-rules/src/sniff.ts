@@ -2,6 +2,7 @@ import { inflateRawSync } from 'node:zlib';
 import { list7z, listRar } from './archives.js';
 import type { AttachmentKind } from './schema.js';
 import { isTar, listGzip, listTar } from './tar-gzip.js';
+import { isTnef, listTnef } from './tnef.js';
 
 /**
  * What an attachment is, from its bytes: magic numbers for executables and containers, the zip
@@ -92,11 +93,14 @@ export interface ArchiveMember {
 
 export interface Sniffed {
   kind: AttachmentKind;
-  /** Members of an archive (zip, rar, 7z, tar, gzip; one level), when the part is one. */
+  /** Members of an archive (zip, rar, 7z, tar, gzip; one level) or a TNEF's files, when the part is one. */
   members?: ArchiveMember[];
   /** An archive whose member names could not be read (all or some: encrypted or undecodable headers, damage). */
   unlisted?: boolean;
-  /** An archive whose headers are encrypted (its names are behind a password). */
+  /**
+   * An archive whose headers are encrypted (its names are behind a password), or a
+   * password-protected Office document.
+   */
   encrypted?: boolean;
 }
 
@@ -121,7 +125,18 @@ const OLE_ROOT = 5;
  * DIFAT (and its chain), then the directory's sector chain. Undefined when the file is cut short
  * or damaged; every chain is bounded by the file's size.
  */
-function oleDirectory(data: Buffer): Array<{ name: string; type: number }> | undefined {
+interface OleEntry {
+  name: string;
+  type: number;
+  /** A stream's first sector and size (in the FAT when size >= the mini stream cutoff). */
+  start: number;
+  size: number;
+}
+
+/** The header's mini stream cutoff: streams smaller than it live in the mini stream. */
+const oleMiniCutoff = (data: Buffer) => data.readUInt32LE(0x38);
+
+function oleDirectory(data: Buffer): OleEntry[] | undefined {
   if (data.length < 512) return undefined;
   const shift = data.readUInt16LE(0x1e);
   if (shift !== 9 && shift !== 12) return undefined;
@@ -146,7 +161,7 @@ function oleDirectory(data: Buffer): Array<{ name: string; type: number }> | und
     const at = offsetOf(fatSector) + (sector % perSector) * 4;
     return inFile(at, 4) ? data.readUInt32LE(at) : undefined;
   };
-  const entries: Array<{ name: string; type: number }> = [];
+  const entries: OleEntry[] = [];
   const seen = new Set<number>();
   for (let sector = data.readUInt32LE(0x30); sector !== OLE_END_OF_CHAIN; ) {
     const at = offsetOf(sector);
@@ -158,7 +173,12 @@ function oleDirectory(data: Buffer): Array<{ name: string; type: number }> | und
       // The directory starts with the root entry; anything else is not a directory.
       if (entry === offsetOf(data.readUInt32LE(0x30)) && type !== OLE_ROOT) return undefined;
       if (length < 2 || length > 64 || (type !== OLE_STORAGE && type !== OLE_STREAM)) continue;
-      entries.push({ name: data.subarray(entry, entry + length - 2).toString('utf16le'), type });
+      entries.push({
+        name: data.subarray(entry, entry + length - 2).toString('utf16le'),
+        type,
+        start: data.readUInt32LE(entry + 0x74),
+        size: data.readUInt32LE(entry + 0x78),
+      });
     }
     const following = next(sector);
     if (following === undefined) return undefined;
@@ -172,13 +192,70 @@ function oleDirectory(data: Buffer): Array<{ name: string; type: number }> | und
  * a document's streams ("Macros" in a Word file about macros) does not count. A file whose
  * directory cannot be read (cut short) is searched for the names anywhere instead.
  */
-function oleHasMacros(data: Buffer): boolean {
-  const entries = oleDirectory(data);
+function oleHasMacros(data: Buffer, entries: OleEntry[] | undefined): boolean {
   if (!entries) return OLE_MACRO_NAMES.some((n) => data.includes(n));
   return entries.some(({ name, type }) => {
     const lower = name.toLowerCase();
     return type === OLE_STORAGE ? OLE_MACRO_STORAGES.has(lower) : OLE_MACRO_STREAMS.has(lower);
   });
+}
+
+/**
+ * The first sector of a stream in the FAT (the beginning of a WordDocument or Workbook stream);
+ * undefined for a stream in the mini stream or outside the file.
+ */
+function oleStreamHead(data: Buffer, entry: OleEntry): Buffer | undefined {
+  if (entry.size < oleMiniCutoff(data) || entry.start >= 0xfffffffa) return undefined;
+  const size = 1 << data.readUInt16LE(0x1e);
+  const at = (entry.start + 1) * size;
+  if (at + size > data.length) return undefined;
+  return data.subarray(at, at + Math.min(size, entry.size));
+}
+
+/** OOXML encrypted with a password (MS-OFFCRYPTO) is an OLE file with these streams. */
+const OFFCRYPTO_STREAMS: ReadonlySet<string> = new Set(['encryptioninfo', 'encryptedpackage']);
+/** PowerPoint 97-2003 keeps an EncryptedSummary stream in an encrypted presentation. */
+const PPT_ENCRYPTED_STREAM = 'encryptedsummary';
+/** Word 97-2003: FibBase's fEncrypted flag. */
+const FIB_ENCRYPTED = 0x0100;
+/** Excel 97-2003 BIFF8 records: BOF, then (after an optional WriteProtect) FilePass when encrypted. */
+const BIFF_BOF = 0x0809;
+const BIFF_WRITE_PROTECT = 0x0086;
+const BIFF_FILEPASS = 0x002f;
+
+/**
+ * Whether an Office document in an OLE file is password-protected: the MS-OFFCRYPTO streams
+ * (encrypted OOXML), Word's FIB fEncrypted flag, Excel's FilePass record at the start of the
+ * workbook globals, PowerPoint's EncryptedSummary stream. Only what its directory and the first
+ * sector of its main stream say.
+ */
+function oleEncrypted(data: Buffer, entries: OleEntry[]): boolean {
+  const streams = entries.filter((e) => e.type === OLE_STREAM);
+  const names = new Set(streams.map((e) => e.name.toLowerCase()));
+  if ([...OFFCRYPTO_STREAMS].every((n) => names.has(n)) || names.has(PPT_ENCRYPTED_STREAM)) return true;
+  const word = streams.find((e) => e.name === 'WordDocument');
+  const fib = word && oleStreamHead(data, word);
+  if (fib && fib.length >= 0x0c && fib.readUInt16LE(0) === 0xa5ec)
+    return (fib.readUInt16LE(0x0a) & FIB_ENCRYPTED) !== 0;
+  const book = streams.find((e) => e.name === 'Workbook' || e.name === 'Book');
+  const globals = book && oleStreamHead(data, book);
+  if (globals && globals.length >= 4 && globals.readUInt16LE(0) === BIFF_BOF) {
+    let at = 4 + globals.readUInt16LE(2);
+    for (let k = 0; k < 2 && at + 4 <= globals.length; k++) {
+      const type = globals.readUInt16LE(at);
+      if (type === BIFF_FILEPASS) return true;
+      if (type !== BIFF_WRITE_PROTECT) break;
+      at += 4 + globals.readUInt16LE(at + 2);
+    }
+  }
+  return false;
+}
+
+/** An OLE compound file: legacy Office (or encrypted OOXML), with macros, password-protected. */
+function sniffOle(data: Buffer): Sniffed {
+  const entries = oleDirectory(data);
+  if (oleHasMacros(data, entries)) return { kind: 'office-macro' };
+  return entries && oleEncrypted(data, entries) ? { kind: 'office', encrypted: true } : { kind: 'office' };
 }
 
 /**
@@ -361,7 +438,7 @@ function zipKind(members: ArchiveMember[]): AttachmentKind {
         content.toString('latin1').toLowerCase().includes(VBA_PROJECT_TYPE)
       )
         return 'office-macro';
-      if (startsWith(content, OLE) && oleHasMacros(content)) return 'office-macro';
+      if (startsWith(content, OLE) && oleHasMacros(content, oleDirectory(content))) return 'office-macro';
     }
   }
   if (names.includes('[content_types].xml')) return 'office';
@@ -379,7 +456,12 @@ export function sniffKind(data: Buffer, name: string, budget = newInflateBudget(
     startsWith(data, [0xfe, 0xed, 0xfa, 0xcf])
   )
     return { kind: 'executable' }; // Mach-O
-  if (startsWith(data, OLE)) return { kind: oleHasMacros(data) ? 'office-macro' : 'office' };
+  // TNEF (winmail.dat): Outlook shows the files in it as attachments; listed like an archive's.
+  if (isTnef(data)) {
+    const limits = { maxMembers: SNIFF_LIMITS.archiveMembers, memberBytes: SNIFF_LIMITS.memberBytes };
+    return { kind: 'other', ...listTnef(data, budget, limits) };
+  }
+  if (startsWith(data, OLE)) return sniffOle(data);
   if (startsWith(data, [0x50, 0x4b, 0x03, 0x04]) || startsWith(data, [0x50, 0x4b, 0x05, 0x06])) {
     const listing = listZip(data, budget);
     if (!listing) return { kind: 'zip', unlisted: true };

@@ -8,16 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ARCHIVE_LIMITS, list7z, listRar } from '../src/archives.js';
-import {
-  evaluatePolicy,
-  messageFacts,
-  type PolicyContext,
-  PolicySet,
-  parsePolicyRules,
-  sniffKind,
-} from '../src/index.js';
+import { sniffKind } from '../src/index.js';
 import { makeRar4, makeRar5 } from './archive-fixtures.js';
-import { makeMessage, PDF, PE } from './fixtures.js';
+import { defaultRulesVerdict, PDF, PE } from './fixtures.js';
 
 const work = mkdtempSync(join(tmpdir(), 'hermod-archives-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -265,31 +258,7 @@ describe('tar and gzip', () => {
 });
 
 describe('policy rules on rar and 7z members', () => {
-  const ctx: PolicyContext = {
-    direction: 'inbound',
-    mailFrom: 'alice@example.org',
-    recipients: ['bob@example.com'],
-    clientAddress: '192.0.2.10',
-    auth: { spf: 'pass', dkim: 'pass', dmarc: 'pass' },
-    spamScore: 0,
-  };
-  const set = new PolicySet({
-    global: parsePolicyRules([
-      {
-        name: 'no-unlisted-archives',
-        all: [{ attachment: { unlisted: true, encrypted: false } }],
-        action: { quarantine: 'archive could not be listed' },
-      },
-    ]),
-    defaults: { enabled: true, blockEncryptedArchives: true },
-    domainRules: () => undefined,
-  });
-  const verdict = (name: string, data: Buffer) =>
-    evaluatePolicy(
-      set.rulesFor(['example.com']),
-      messageFacts(makeMessage({ attachments: [{ name, data }] })),
-      ctx,
-    ).terminal;
+  const verdict = defaultRulesVerdict;
 
   it('an .exe inside a 7z or a rar is refused by the default rule; clean ones pass', () => {
     for (const [name, data] of [

@@ -1,4 +1,11 @@
 import { crc32, deflateRawSync } from 'node:zlib';
+import {
+  evaluatePolicy,
+  messageFacts,
+  type PolicyContext,
+  PolicySet,
+  parsePolicyRules,
+} from '../src/index.js';
 
 export interface ZipEntry {
   name: string;
@@ -224,4 +231,33 @@ export function makeCfb(entries: CfbEntry[]): Buffer {
     } else dir.writeUInt32LE(e.type === 'root' ? END : 0, at + 0x74);
   });
   return Buffer.concat([header, fatSector, dir, ...streams.map((s) => s.data)]);
+}
+
+/**
+ * The terminal verdict of the default rules (encrypted archives blocked) and a global rule
+ * quarantining archives that could not be listed (`no-unlisted-archives`), on a message with one
+ * attachment, inbound.
+ */
+export function defaultRulesVerdict(name: string, data: Buffer, type?: string) {
+  const ctx: PolicyContext = {
+    direction: 'inbound',
+    mailFrom: 'alice@example.org',
+    recipients: ['bob@example.com'],
+    clientAddress: '192.0.2.10',
+    auth: { spf: 'pass', dkim: 'pass', dmarc: 'pass' },
+    spamScore: 0,
+  };
+  const set = new PolicySet({
+    global: parsePolicyRules([
+      {
+        name: 'no-unlisted-archives',
+        all: [{ attachment: { unlisted: true, encrypted: false } }],
+        action: { quarantine: 'archive could not be listed' },
+      },
+    ]),
+    defaults: { enabled: true, blockEncryptedArchives: true },
+    domainRules: () => undefined,
+  });
+  const message = makeMessage({ attachments: [{ name, data, ...(type ? { type } : {}) }] });
+  return evaluatePolicy(set.rulesFor(['example.com']), messageFacts(message), ctx).terminal;
 }

@@ -659,6 +659,108 @@ describe('PolicySet and default rules', () => {
     assert.equal(sniffKind(misdirected, 'misdirected.doc').kind, 'office-macro');
   });
 
+  it('password-protected Office documents are refused like password-protected archives (and can be allowed)', () => {
+    // OOXML encrypted with a password (MS-OFFCRYPTO): an OLE file with EncryptionInfo and EncryptedPackage.
+    const encryptedDocx = makeCfb([
+      { name: 'EncryptionInfo', type: 'stream', data: Buffer.from([4, 0, 4, 0, 0x40, 0, 0, 0]) },
+      { name: 'EncryptedPackage', type: 'stream', data: Buffer.alloc(64, 0x5a) },
+    ]);
+    // Word 97-2003: the FIB's fEncrypted flag (0x0100 of the flags at 0x0A).
+    const fib = (flags: number) => {
+      const b = Buffer.alloc(64);
+      b.writeUInt16LE(0xa5ec, 0);
+      b.writeUInt16LE(flags, 0x0a);
+      return b;
+    };
+    const doc = (flags: number) =>
+      makeCfb([
+        { name: 'WordDocument', type: 'stream', data: fib(flags) },
+        { name: '1Table', type: 'stream', data: Buffer.from([0]) },
+      ]);
+    // Excel 97-2003: a FILEPASS record (0x002F) after the workbook globals' BOF.
+    const record = (type: number, data: Buffer) => {
+      const head = Buffer.alloc(4);
+      head.writeUInt16LE(type, 0);
+      head.writeUInt16LE(data.length, 2);
+      return Buffer.concat([head, data]);
+    };
+    const bof = record(0x0809, Buffer.from([0, 6, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    const xls = (locked: boolean) =>
+      makeCfb([
+        {
+          name: 'Workbook',
+          type: 'stream',
+          data: Buffer.concat([
+            bof,
+            ...(locked ? [record(0x002f, Buffer.from([1, 0, 1, 0, 1, 0]))] : []),
+            record(0x00e1, Buffer.alloc(2)),
+          ]),
+        },
+      ]);
+    for (const [name, data] of [
+      ['contract.docx', encryptedDocx],
+      ['renamed.pdf', encryptedDocx],
+      ['letter.doc', doc(0x0100)],
+      ['figures.xls', xls(true)],
+    ] as Array<[string, Buffer]>) {
+      assert.equal(sniffKind(data, name).encrypted, true, name);
+      const m = makeMessage({ attachments: [{ name, data }] });
+      assert.equal(verdict(set({}), m)?.rule, 'default-encrypted-archives', name);
+      assert.equal(verdict(set({}, false), m), undefined, `${name} allowed when encrypted archives are`);
+    }
+    // In a zip too.
+    const zipped = makeMessage({
+      attachments: [{ name: 'docs.zip', data: makeZip([{ name: 'c.docx', data: encryptedDocx }]) }],
+    });
+    assert.equal(verdict(set({}), zipped)?.rule, 'default-encrypted-archives');
+    for (const [name, data] of [
+      ['letter.doc', doc(0x0000)],
+      ['figures.xls', xls(false)],
+    ] as Array<[string, Buffer]>) {
+      assert.equal(sniffKind(data, name).encrypted ?? false, false, name);
+      assert.equal(verdict(set({}), makeMessage({ attachments: [{ name, data }] })), undefined, name);
+    }
+  });
+
+  it('a part whose names disagree (filename, filename*, Content-Type name) is judged by every name', () => {
+    const s = set({});
+    const withPart = (contentType: string, disposition: string) =>
+      Buffer.from(
+        'From: alice@example.org\r\nTo: bob@example.com\r\nSubject: names\r\nMIME-Version: 1.0\r\n' +
+          'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n' +
+          `--b\r\nContent-Type: ${contentType}\r\nContent-Disposition: ${disposition}\r\n` +
+          `Content-Transfer-Encoding: base64\r\n\r\n${PDF.toString('base64')}\r\n--b--\r\n`,
+        'latin1',
+      );
+    for (const [contentType, disposition] of [
+      ['application/pdf', `attachment; filename="a.pdf"; filename*=UTF-8''a.exe`],
+      ['application/pdf', `attachment; filename*=UTF-8''a.pdf; filename="a.exe"`],
+      ['application/pdf', `attachment; filename*0="a."; filename*1="pdf"; filename="a.js"`],
+      ['application/pdf; name="invoice.exe"', 'attachment; filename="invoice.pdf"'],
+      [`application/pdf; name*=UTF-8''invoice.scr`, 'attachment; filename="invoice.pdf"'],
+      ['application/pdf', 'attachment; filename="a.pdf"; filename="a.exe"'],
+    ] as Array<[string, string]>) {
+      const m = withPart(contentType, disposition);
+      assert.equal(verdict(s, m)?.rule, 'default-executables', `${contentType} / ${disposition}`);
+    }
+    const agreeing = withPart(
+      'application/pdf; name="a.pdf"',
+      `attachment; filename="a.pdf"; filename*=UTF-8''a.pdf`,
+    );
+    assert.equal(verdict(s, agreeing), undefined);
+    assert.deepEqual(
+      messageFacts(agreeing).attachments.map((a) => a.name),
+      ['a.pdf'],
+    );
+    const both = messageFacts(
+      withPart('application/pdf', `attachment; filename="a.pdf"; filename*=UTF-8''b.exe`),
+    );
+    assert.deepEqual(both.attachments.map((a) => [a.name, a.kind, a.part]).sort(), [
+      ['a.pdf', 'pdf', 2],
+      ['b.exe', 'pdf', 2],
+    ]);
+  });
+
   it('uuencoded files in a text body (which mail clients show as attachments) are attachments too', () => {
     const uuencode = (name: string, data: Buffer) => {
       const lines = [`begin 644 ${name}`];
