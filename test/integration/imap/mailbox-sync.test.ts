@@ -125,6 +125,24 @@ describe('imap mailbox state across sessions and replicas', () => {
     assert.equal(await other.readLine(), 'n2 OK NOOP completed');
   });
 
+  it('a session may DELETE its own selected mailbox: the tagged OK, then BYE and the close (as Dovecot)', async () => {
+    const owner = await rawLogin(fx.service.imapsPort);
+    assert.equal((await owner.command('CREATE OwnDoomed')).status, 'OK');
+    assert.equal((await owner.command('SELECT OwnDoomed')).status, 'OK');
+    const deleted = await owner.command('DELETE OwnDoomed');
+    assert.equal(deleted.status, 'OK', deleted.tagged);
+    assert.equal(await owner.readLine(), '* BYE Selected mailbox was deleted, have to disconnect');
+    await assert.rejects(owner.readLine(), /connection closed/);
+    const check = await rawLogin(fx.service.imapsPort);
+    const list = await check.command('LIST "" OwnDoomed');
+    assert.deepEqual(
+      list.untagged.filter((l) => l.startsWith('* LIST')),
+      [],
+      list.untagged.join('\n'),
+    );
+    check.close();
+  });
+
   it('does not send EXPUNGE during FETCH, and sends it at the next NOOP', async () => {
     const a = await rawLogin(fx.service.imapsPort);
     const b = await rawLogin(second.imapsPort);

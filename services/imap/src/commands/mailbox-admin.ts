@@ -84,11 +84,22 @@ export const deleteCommand = defineCommand({
     args.end();
     return name;
   },
-  async run(session, name) {
+  async run(session, name, tag) {
     // DELETE needs x (RFC 4314 section 4).
     const access = await accessMailbox(session, name, 'x');
-    if (session.selected?.id === access.box.id) return no('Mailbox is selected', 'INUSE');
-    return guarded(() => session.backend.deleteMailbox(access.ownerId, access.ownName), 'DELETE completed');
+    const deletesOwnView = session.selected?.id === access.box.id;
+    const result = await guarded(
+      () => session.backend.deleteMailbox(access.ownerId, access.ownName),
+      'DELETE completed',
+    );
+    if (!deletesOwnView || result.status !== 'OK') return result;
+    // The session's own selected mailbox: deleted, then the session ends as every other view of it
+    // does (RFC 2180 section 3.3), after the OK (as Dovecot; clients such as imapflow delete the
+    // folder they have open).
+    session.tagged(tag, result);
+    session.untagged('BYE Selected mailbox was deleted, have to disconnect');
+    session.close();
+    return { status: 'OK', text: '', silent: true };
   },
 });
 
