@@ -21,12 +21,15 @@ const message = (n: number, to: string) =>
 
 describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session', () => {
   let fx: ImapFixture;
+  /** mutt processes still running; a hung one fails its test at the runner's timeout and is killed here. */
+  const running = new Set<ReturnType<typeof spawn>>();
   before(async () => {
     await requireTool('mutt', 'apt-get install mutt');
     await requireTool('script', 'apt-get install bsdutils');
     fx = await startImapFixture();
   });
   after(async () => {
+    for (const child of running) child.kill('SIGKILL');
     await fx?.close();
   });
 
@@ -111,10 +114,10 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     child.stdout.on('data', (c: Buffer) => (screen += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (screen += c.toString('utf8')));
     child.stdin.on('error', () => {});
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    running.add(child);
     const exited = new Promise<number>((resolve) =>
       child.on('close', (code) => {
-        clearTimeout(timer);
+        running.delete(child);
         resolve(code ?? -1);
       }),
     );
