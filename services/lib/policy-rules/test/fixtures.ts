@@ -261,3 +261,19 @@ export function defaultRulesVerdict(name: string, data: Buffer, type?: string) {
   const message = makeMessage({ attachments: [{ name, data, ...(type ? { type } : {}) }] });
   return evaluatePolicy(set.rulesFor(['example.com']), messageFacts(message), ctx).terminal;
 }
+
+/** A file uuencoded as mail clients show it (`begin 644 <name>` ... `end`), lines joined by CRLF. */
+export function uuencode(name: string, data: Buffer): string {
+  const char = (v: number) => (v === 0 ? '`' : String.fromCharCode(32 + v));
+  const lines = [`begin 644 ${name}`];
+  for (let at = 0; at < data.length; at += 45) {
+    const chunk = data.subarray(at, at + 45);
+    let line = char(chunk.length);
+    for (let i = 0; i < chunk.length; i += 3) {
+      const [a = 0, b = 0, c = 0] = [chunk[i], chunk[i + 1], chunk[i + 2]];
+      line += [a >> 2, ((a & 3) << 4) | (b >> 4), ((b & 15) << 2) | (c >> 6), c & 63].map(char).join('');
+    }
+    lines.push(line);
+  }
+  return [...lines, '`', 'end'].join('\r\n');
+}

@@ -14,7 +14,18 @@ import {
   stripAttachments,
 } from '../src/index.js';
 import { listZip } from '../src/sniff.js';
-import { DOCM, DOCX, makeCfb, makeMessage, makeZip, OLE_MACRO, OLE_PLAIN, PDF, PE } from './fixtures.js';
+import {
+  DOCM,
+  DOCX,
+  makeCfb,
+  makeMessage,
+  makeZip,
+  OLE_MACRO,
+  OLE_PLAIN,
+  PDF,
+  PE,
+  uuencode,
+} from './fixtures.js';
 
 const ctx: PolicyContext = {
   direction: 'inbound',
@@ -762,20 +773,6 @@ describe('PolicySet and default rules', () => {
   });
 
   it('uuencoded files in a text body (which mail clients show as attachments) are attachments too', () => {
-    const uuencode = (name: string, data: Buffer) => {
-      const lines = [`begin 644 ${name}`];
-      const char = (v: number) => (v === 0 ? '`' : String.fromCharCode(32 + v));
-      for (let at = 0; at < data.length; at += 45) {
-        const chunk = data.subarray(at, at + 45);
-        let line = char(chunk.length);
-        for (let i = 0; i < chunk.length; i += 3) {
-          const [a = 0, b = 0, c = 0] = [chunk[i], chunk[i + 1], chunk[i + 2]];
-          line += [a >> 2, ((a & 3) << 4) | (b >> 4), ((b & 15) << 2) | (c >> 6), c & 63].map(char).join('');
-        }
-        lines.push(line);
-      }
-      return [...lines, '`', 'end'].join('\r\n');
-    };
     const plain = (body: string) =>
       Buffer.from(
         `From: a@example.org\r\nTo: bob@example.com\r\nSubject: t\r\n\r\nHello,\r\n\r\n${body}\r\n`,
