@@ -52,6 +52,28 @@ describe('imap responses by the RFC grammar', () => {
     assert.ok(noop.untagged.includes('* 2 EXPUNGE'), noop.untagged.join('\n'));
   });
 
+  it('a message sequence set in an empty mailbox names no message: BAD, "*" included; UID sets stay OK (RFC 9051 9, seq-number)', async () => {
+    const raw = await connect();
+    await raw.command('CREATE EmptyForSequences');
+    await raw.command('CREATE EmptyCopyTarget');
+    assert.equal((await raw.command('SELECT EmptyForSequences')).status, 'OK');
+    for (const command of [
+      'FETCH 1:* (FLAGS)',
+      'FETCH * (UID)',
+      'STORE 1:* +FLAGS (\\Seen)',
+      'COPY 1:* EmptyCopyTarget',
+      'MOVE * EmptyCopyTarget',
+    ])
+      assert.equal((await raw.command(command)).status, 'BAD', command);
+    for (const command of [
+      'UID FETCH 1:* (FLAGS)',
+      'UID STORE 1:* +FLAGS (\\Seen)',
+      'UID COPY 1:* EmptyCopyTarget',
+      'SEARCH 1:*',
+    ])
+      assert.equal((await raw.command(command)).status, 'OK', command);
+  });
+
   it('FETCH of unchanging items (served from memory once read): per mailbox, flags read afresh, an expunge reported', async () => {
     const one = await connect();
     const two = await connect();

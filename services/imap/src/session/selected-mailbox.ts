@@ -182,8 +182,9 @@ export class SelectedMailbox implements SelectedView {
   /** Whether a non-UID sequence set names a message that does not exist (BAD per RFC 9051). */
   sequenceOutOfRange(set: SequenceSet | '$'): boolean {
     if (set === '$') return false;
-    // '1:*' in an empty mailbox names nothing rather than something invalid.
-    if (this.uids.length === 0) return set.some(([a, b]) => a !== '*' && b !== '*');
+    // An empty mailbox has no sequence numbers: even '*' names no message (RFC 9051 9, seq-number;
+    // Dovecot answers BAD as well). UID sets are not checked here: '1:*' of UIDs names nothing.
+    if (this.uids.length === 0) return true;
     return set.some(([a, b]) => (a !== '*' && a > this.uids.length) || (b !== '*' && b > this.uids.length));
   }
 
