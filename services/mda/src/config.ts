@@ -11,6 +11,12 @@ export const mdaEnv = z.object({
   MDA_BATCH_SIZE: env.int(64, 1, 1_000),
   /** Delivery batches in flight at once; with one, deliveries arriving meanwhile form a larger next batch. */
   MDA_CONCURRENCY: env.int(1, 1, 64),
+  /**
+   * Under load (the last batch held several deliveries and more were waiting when it ended), how
+   * long a batch short of MDA_BATCH_SIZE waits for more before it starts: fewer, larger commits for
+   * a little latency; 0: never. A delivery that finds mda idle starts at once.
+   */
+  MDA_BATCH_LINGER_MS: env.int(25, 0, 1_000),
   /** How long a delivery to a full mailbox waits before it is tried again. */
   MDA_QUOTA_RETRY_MS: env.int(300_000, 1_000, 86_400_000),
   /** Run users' and domains' Sieve filters at delivery. */

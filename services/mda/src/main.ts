@@ -152,6 +152,7 @@ runMain('mda', async () => {
     logger,
     maxBatch: config.MDA_BATCH_SIZE,
     concurrency: config.MDA_CONCURRENCY,
+    lingerMs: config.MDA_BATCH_LINGER_MS,
   });
   shutdown.register('delivery-consumer', () => consumer.stop());
   if (config.MDA_SIEVE_ENABLED) {

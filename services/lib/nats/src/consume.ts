@@ -32,6 +32,13 @@ export interface ConsumeJobsOptions<T> {
   concurrency?: number;
   /** Extends the ack deadline while a batch runs longer than this. */
   workingIntervalMs?: number;
+  /**
+   * Under load, how long a batch short of maxBatch may wait for more jobs before it starts (0: never).
+   * Load: the previous batch held more than one job and jobs were waiting when it ended. A job that
+   * finds the consumer idle never waits. Fewer, larger batches cost less per job (one commit each)
+   * for a few milliseconds of latency.
+   */
+  lingerMs?: number;
 }
 
 export interface JobConsumer {
@@ -66,15 +73,24 @@ export function settleBundle(outcomes: JobOutcome[]): JobOutcome {
 
 /**
  * Pulls jobs and hands them to the handler in batches that form on their own: the first message
- * starts a batch at once; whatever arrives while it runs becomes the next batch (group commit).
- * A bundle (publishJobs) counts as its jobs, and is settled once all of them are.
+ * starts a batch at once; whatever arrives while it runs becomes the next batch (group commit),
+ * which under load may wait up to lingerMs to fill. A bundle (publishJobs) counts as its jobs, and
+ * is settled once all of them are.
  */
 export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
   const maxBatch = options.maxBatch ?? 64;
   const concurrency = options.concurrency ?? 1;
   const logger = options.logger.child({ stream: options.stream, consumer: options.durable });
+  const lingerMs = options.lingerMs ?? 0;
   const pending: Delivery<T>[] = [];
+  /** Jobs in pending (a bundle counts as its jobs). */
+  let pendingJobs = 0;
   let running = 0;
+  /** Jobs in the batch started last (0 once one ended with nothing waiting): above one is load. */
+  let lastBatchJobs = 0;
+  /** The wait of a short batch under load, while it runs; then whether it has ended. */
+  let linger: NodeJS.Timeout | undefined;
+  let lingered = false;
   let stopped = false;
   let messages: ConsumerMessages | undefined;
   const drained: Array<() => void> = [];
@@ -163,15 +179,36 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
       jobs += pending[count]!.jobs.length;
       count++;
     }
+    pendingJobs -= jobs;
+    lastBatchJobs = jobs;
     return pending.splice(0, count);
+  };
+
+  /** Whether the next batch should wait for more jobs first (see lingerMs); starts the wait. */
+  const waitsToFill = (): boolean => {
+    if (lingerMs <= 0 || lingered || lastBatchJobs <= 1 || pendingJobs >= maxBatch || stopped) {
+      clearTimeout(linger);
+      linger = undefined;
+      lingered = false;
+      return false;
+    }
+    linger ??= setTimeout(() => {
+      linger = undefined;
+      lingered = true;
+      pump();
+    }, lingerMs);
+    return true;
   };
 
   const pump = (): void => {
     while (running < concurrency && pending.length > 0) {
+      if (waitsToFill()) return;
       const batch = takeBatch();
       running++;
       void runBatch(batch).finally(() => {
         running--;
+        // Nothing came while it ran: the next job finds the consumer idle and starts at once.
+        if (pending.length === 0) lastBatchJobs = 0;
         if (running === 0 && pending.length === 0) for (const resolve of drained.splice(0)) resolve();
         pump();
       });
@@ -196,6 +233,7 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
           const delivery = unpack(m);
           if (!delivery) continue;
           pending.push(delivery);
+          pendingJobs += delivery.jobs.length;
           pump();
         }
       } catch (error) {
@@ -212,7 +250,9 @@ export function consumeJobs<T>(options: ConsumeJobsOptions<T>): JobConsumer {
     },
     async stop() {
       stopped = true;
+      clearTimeout(linger);
       messages?.stop();
+      pendingJobs = 0;
       for (const d of pending.splice(0)) d.message.nak();
       if (running > 0) await new Promise<void>((resolve) => drained.push(resolve));
     },
