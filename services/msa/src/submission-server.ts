@@ -1,6 +1,12 @@
 import { decodeBearerResponse } from '@hermod/accounts';
 import type { ServerTls } from '@hermod/service-runtime';
-import { type LibraryRefusal, libraryRefusalReason, registerOauthBearer, timeSmtpHooks } from '@hermod/smtp';
+import {
+  type LibraryRefusal,
+  libraryRefusalReason,
+  refuseUnofferedParameters,
+  registerOauthBearer,
+  timeSmtpHooks,
+} from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from './deps.js';
 import { onAuth } from './hooks/on-auth.js';
@@ -57,8 +63,9 @@ export function createSubmissionServers(
       deps.metrics.phases,
     ),
   };
-  const starttls = new SMTPServer({ ...common, secure: false });
-  const implicitTls = new SMTPServer({ ...common, secure: true });
+  // A MAIL/RCPT parameter of an extension not offered gets 555 before the hooks run.
+  const starttls = new SMTPServer(refuseUnofferedParameters({ ...common, secure: false }, deps.refused));
+  const implicitTls = new SMTPServer(refuseUnofferedParameters({ ...common, secure: true }, deps.refused));
   for (const server of [starttls, implicitTls]) {
     server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
     server.on('hermod:refused', (r: LibraryRefusal) =>

@@ -12,7 +12,8 @@ export type RecordRefusal = (
  * sum them: sender (553 at MAIL: syntax or not the user's), sender-encoding / recipient-encoding
  * (553 5.6.7), recipient (routing's refusal at RCPT, 550), recipient-syntax (501), recipient-limit
  * (452), relay (550 5.7.1 relaying denied), size (552, at MAIL or DATA), rate-limit (450),
- * account-limit (msa's per-account hourly and session limits: 451, 452, 454), protocol
+ * account-limit (msa's per-account hourly and session limits: 451, 452, 454), parameter (555: a
+ * MAIL/RCPT parameter of an extension not offered), protocol
  * (smtp-server's own refusals: sequence and syntax), and the AUTH outcomes (auth-required 530,
  * auth-failed 535, auth-locked and auth-backend 454, auth-authzid 535).
  */
@@ -28,6 +29,7 @@ export type RefusalReason =
   | 'rate-limit'
   | 'account-limit'
   | 'account-suspended'
+  | 'parameter'
   | 'protocol'
   | 'auth-required'
   | 'auth-failed'

@@ -1,0 +1,144 @@
+// RFC 5321 command rules, checked over raw sockets against real mx and msa (with routing and mda):
+// MAIL and RCPT parameters of extensions the server does not advertise get 555 (RFC 5321 section
+// 4.1.1.11; DSN is not offered, so RET, ENVID, NOTIFY and ORCPT are among them), commands without
+// arguments refuse them with 501, AUTH during a mail transaction gets 503 (RFC 4954 section 4), and
+// plaintext pipelined after STARTTLS on submission is discarded (RFC 3207 section 4.2).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AccountStore } from '@hermod/accounts';
+import { DnsTestServer, type HermodPlatform, startHermod } from '@hermod/test/harness';
+import { waitForMessages } from './mx-fixture.js';
+import { expectCode, SmtpWire, submissionSession } from './smtp-wire.js';
+
+let hermod: HermodPlatform;
+let dns: DnsTestServer;
+
+before(async () => {
+  dns = new DnsTestServer();
+  await dns.start();
+  hermod = await startHermod({
+    services: ['routing', 'mda', 'msa', 'mx'],
+    env: {
+      mx: { MX_DNS_SERVERS: dns.address, MX_MAX_MESSAGE_BYTES: '100000' },
+      // The test's own address may submit without AUTH: the only way into a transaction before AUTH.
+      msa: { MSA_MAX_MESSAGE_BYTES: '100000', MSA_TRUSTED_NETWORKS: '127.0.0.1/32' },
+    },
+  });
+  await hermod.addDomain('example.test');
+  const accounts = new AccountStore(hermod.db.pool);
+  for (const user of ['alice', 'bob'])
+    await accounts.create({ address: `${user}@example.test`, password: `${user}-password-1` });
+});
+
+after(async () => {
+  await hermod?.stop();
+  await dns?.stop();
+});
+
+async function mxSession(): Promise<SmtpWire> {
+  const wire = await SmtpWire.open(hermod.ports.mx);
+  expectCode(await wire.reply(), 220);
+  expectCode(await wire.command('EHLO client.remote.example'), 250);
+  return wire;
+}
+
+const unsupported = /^555 5\.5\.4 /;
+
+describe('MAIL and RCPT parameters', () => {
+  test('mx: parameters of extensions it does not advertise get 555 5.5.4', async () => {
+    const wire = await mxSession();
+    const ehlo = await wire.command('EHLO client.remote.example');
+    assert.doesNotMatch(ehlo, /[- ](DSN|AUTH)\b/, 'neither DSN nor AUTH is offered on the MX');
+    for (const parameters of ['FOO=BAR', 'RET=FULL', 'ENVID=abc', 'AUTH=<>', 'XYZ'])
+      assert.match(await wire.command(`MAIL FROM:<a@remote.example> ${parameters}`), unsupported, parameters);
+    expectCode(await wire.command('MAIL FROM:<a@remote.example> SIZE=100 BODY=8BITMIME SMTPUTF8'), 250);
+    for (const parameters of ['NOTIFY=SUCCESS', 'ORCPT=rfc822;alice@example.test', 'XYZ=1'])
+      assert.match(await wire.command(`RCPT TO:<alice@example.test> ${parameters}`), unsupported, parameters);
+    // The refused RCPTs left no recipient behind.
+    assert.match(await wire.command('DATA'), /^503 5\.5\.1 /);
+    expectCode(await wire.command('RCPT TO:<alice@example.test>'), 250);
+    expectCode(await wire.command('DATA'), 354);
+    wire.write('Subject: parameters\r\n\r\nAccepted with advertised parameters only.\r\n.\r\n');
+    expectCode(await wire.reply(), 250);
+    await wire.command('QUIT');
+    wire.close();
+    await waitForMessages(hermod.db.pool, 'alice@example.test', 1);
+  });
+
+  test('msa: AUTH= and REQUIRETLS are advertised after TLS and accepted; others get 555 5.5.4', async () => {
+    const { wire, auth } = await submissionSession(
+      hermod.ports.submission,
+      'alice@example.test',
+      'alice-password-1',
+    );
+    expectCode(auth, 235);
+    expectCode(await wire.command('MAIL FROM:<alice@example.test> AUTH=<> REQUIRETLS SIZE=10'), 250);
+    for (const parameters of ['NOTIFY=NEVER', 'ORCPT=rfc822;bob@example.test', 'FOO'])
+      assert.match(await wire.command(`RCPT TO:<bob@example.test> ${parameters}`), unsupported, parameters);
+    expectCode(await wire.command('RSET'), 250);
+    for (const parameters of ['RET=HDRS', 'ENVID=x', 'FOO=1'])
+      assert.match(
+        await wire.command(`MAIL FROM:<alice@example.test> ${parameters}`),
+        unsupported,
+        parameters,
+      );
+    await wire.command('QUIT');
+    wire.close();
+  });
+});
+
+describe('commands that take no arguments', () => {
+  test('DATA and RSET with an argument get 501 5.5.4; the transaction is still there', async () => {
+    const wire = await mxSession();
+    expectCode(await wire.command('MAIL FROM:<a@remote.example>'), 250);
+    expectCode(await wire.command('RCPT TO:<bob@example.test>'), 250);
+    assert.match(await wire.command('DATA now'), /^501 5\.5\.4 /);
+    assert.match(await wire.command('RSET everything'), /^501 5\.5\.4 /);
+    expectCode(await wire.command('DATA'), 354);
+    wire.write('Subject: after 501\r\n\r\nThe transaction survived.\r\n.\r\n');
+    expectCode(await wire.reply(), 250);
+    await wire.command('QUIT');
+    wire.close();
+    await waitForMessages(hermod.db.pool, 'bob@example.test', 1);
+  });
+});
+
+describe('AUTH (RFC 4954)', () => {
+  test('msa: AUTH during a mail transaction gets 503 5.5.1 and changes nothing', async () => {
+    const wire = await SmtpWire.open(hermod.ports.submission);
+    expectCode(await wire.reply(), 220);
+    expectCode(await wire.command('EHLO relay.internal.test'), 250);
+    expectCode(await wire.command('STARTTLS'), 220);
+    await wire.startTls();
+    expectCode(await wire.command('EHLO relay.internal.test'), 250);
+    // A trusted network: MAIL without AUTH.
+    expectCode(await wire.command('MAIL FROM:<alice@example.test>'), 250);
+    const plain = Buffer.from('\0alice@example.test\0alice-password-1').toString('base64');
+    assert.match(await wire.command(`AUTH PLAIN ${plain}`), /^503 5\.5\.1 /);
+    assert.match(await wire.command('AUTH LOGIN'), /^503 5\.5\.1 /);
+    expectCode(await wire.command('RCPT TO:<bob@example.test>'), 250);
+    // After the transaction AUTH works.
+    expectCode(await wire.command('RSET'), 250);
+    expectCode(await wire.command(`AUTH PLAIN ${plain}`), 235);
+    await wire.command('QUIT');
+    wire.close();
+  });
+});
+
+describe('STARTTLS injection (RFC 3207)', () => {
+  test('msa: commands pipelined after STARTTLS in the same segment are discarded', async () => {
+    const wire = await SmtpWire.open(hermod.ports.submission);
+    expectCode(await wire.reply(), 220);
+    expectCode(await wire.command('EHLO laptop.client.test'), 250);
+    wire.write('STARTTLS\r\nEHLO injected.test\r\nMAIL FROM:<alice@example.test>\r\n');
+    expectCode(await wire.reply(), 220);
+    await wire.startTls();
+    // Neither injected command ran: no EHLO yet in the TLS session, and the next reply is NOOP's.
+    expectCode(await wire.command('NOOP'), 250);
+    assert.match(await wire.command('MAIL FROM:<alice@example.test>'), /^503 5\.5\.1 /);
+    const ehlo = expectCode(await wire.command('EHLO laptop.client.test'), 250);
+    assert.match(ehlo, /AUTH PLAIN/);
+    await wire.command('QUIT');
+    wire.close();
+  });
+});
