@@ -50,6 +50,7 @@ export function createSubmissionServers(
     hideREQUIRETLS: false,
     disableReverseLookup: true,
     maxClients: deps.config.MSA_MAX_CLIENTS,
+    maxCommandLength: deps.config.MSA_MAX_LINE_LENGTH,
     socketTimeout: deps.config.MSA_SOCKET_TIMEOUT_MS,
     closeTimeout: 30_000,
     logger: false,

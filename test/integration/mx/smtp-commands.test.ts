@@ -21,7 +21,11 @@ before(async () => {
     env: {
       mx: { MX_DNS_SERVERS: dns.address, MX_MAX_MESSAGE_BYTES: '100000' },
       // The test's own address may submit without AUTH: the only way into a transaction before AUTH.
-      msa: { MSA_MAX_MESSAGE_BYTES: '100000', MSA_TRUSTED_NETWORKS: '127.0.0.1/32' },
+      msa: {
+        MSA_MAX_MESSAGE_BYTES: '100000',
+        MSA_TRUSTED_NETWORKS: '127.0.0.1/32',
+        MSA_MAX_LINE_LENGTH: '13000',
+      },
     },
   });
   await hermod.addDomain('example.test');
@@ -140,5 +144,19 @@ describe('STARTTLS injection (RFC 3207)', () => {
     assert.match(ehlo, /AUTH PLAIN/);
     await wire.command('QUIT');
     wire.close();
+  });
+});
+
+describe('command line length', () => {
+  test('msa: the limit is MSA_MAX_LINE_LENGTH; an AUTH line of 12,288 octets is read, a longer line ends the session', async () => {
+    const { wire, auth } = await submissionSession(hermod.ports.submission, 'bob@example.test', 'wrong');
+    assert.match(auth, /^535 5\.7\.8 /);
+    // RFC 4954 section 4: an AUTH command line with its initial response may be 12,288 octets.
+    const token = 'A'.repeat(12_288 - 'AUTH XOAUTH2 '.length - 2);
+    assert.match(await wire.command(`AUTH XOAUTH2 ${token}`), /^50[14] /);
+    expectCode(await wire.command('NOOP'), 250);
+    wire.write(`NOOP ${'x'.repeat(13_500)}\r\n`);
+    assert.match(await wire.reply(), /^421 /);
+    await wire.whenClosed();
   });
 });
