@@ -160,3 +160,42 @@ describe('command line length', () => {
     await wire.whenClosed();
   });
 });
+
+describe('PIPELINING (RFC 2920) and the recipient minimum (RFC 5321 4.5.3.1.8)', () => {
+  test('mx: a batch in one segment gets its replies in order, and the next batch follows the message', async () => {
+    const wire = await mxSession();
+    wire.write(
+      'MAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nobody@example.test>\r\n' +
+        'RCPT TO:<bob@example.test>\r\nDATA\r\n',
+    );
+    const replies = [];
+    // The code and the enhanced code of each reply (354 has none).
+    for (let i = 0; i < 5; i++) replies.push(/^\d{3}(?: \d\.\d+\.\d+)?/.exec(await wire.reply())?.[0]);
+    assert.deepEqual(replies, ['250 2.1.0', '250 2.1.5', '550 5.1.1', '250 2.1.5', '354']);
+    wire.write(
+      'Subject: batch one\r\n\r\nOne.\r\n.\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n',
+    );
+    for (const code of [250, 250, 250, 354]) expectCode(await wire.reply(), code);
+    wire.write('Subject: batch two\r\n\r\nTwo.\r\n.\r\nQUIT\r\n');
+    expectCode(await wire.reply(), 250);
+    expectCode(await wire.reply(), 221);
+    wire.close();
+  });
+
+  test('msa: 100 recipients are accepted, the 101st gets 452 4.5.3', async () => {
+    const { wire, auth } = await submissionSession(
+      hermod.ports.submission,
+      'alice@example.test',
+      'alice-password-1',
+    );
+    expectCode(auth, 235);
+    expectCode(await wire.command('MAIL FROM:<alice@example.test>'), 250);
+    // Pipelined, as a client with many recipients sends them.
+    wire.write(Array.from({ length: 101 }, (_, i) => `RCPT TO:<r${i}@remote.example>\r\n`).join(''));
+    for (let i = 0; i < 100; i++) expectCode(await wire.reply(), 250);
+    assert.match(await wire.reply(), /^452 4\.5\.3 /);
+    expectCode(await wire.command('RSET'), 250);
+    await wire.command('QUIT');
+    wire.close();
+  });
+});
