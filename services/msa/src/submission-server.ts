@@ -3,6 +3,7 @@ import type { ServerTls } from '@hermod/service-runtime';
 import {
   type LibraryRefusal,
   libraryRefusalReason,
+  limitSessionErrors,
   refuseUnofferedParameters,
   registerOauthBearer,
   timeSmtpHooks,
@@ -68,6 +69,7 @@ export function createSubmissionServers(
   const starttls = new SMTPServer(refuseUnofferedParameters({ ...common, secure: false }, deps.refused));
   const implicitTls = new SMTPServer(refuseUnofferedParameters({ ...common, secure: true }, deps.refused));
   for (const server of [starttls, implicitTls]) {
+    limitSessionErrors(server, deps.config.MSA_MAX_ERRORS);
     server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
     server.on('hermod:refused', (r: LibraryRefusal) =>
       deps.refused(r.session, libraryRefusalReason(r.context, r.code), { code: r.code, text: r.text }),

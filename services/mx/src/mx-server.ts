@@ -2,6 +2,7 @@ import type { ServerTls } from '@hermod/service-runtime';
 import {
   type LibraryRefusal,
   libraryRefusalReason,
+  limitSessionErrors,
   refuseUnofferedParameters,
   timeSmtpHooks,
 } from '@hermod/smtp';
@@ -51,6 +52,7 @@ export function createMxServer(
   };
   // A MAIL/RCPT parameter of an extension not offered (AUTH=, the DSN ones) gets 555 before the hooks run.
   const server = new SMTPServer(refuseUnofferedParameters(options, deps.refused));
+  limitSessionErrors(server, config.MX_MAX_ERRORS);
   server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
   server.on('hermod:refused', (r: LibraryRefusal) =>
     deps.refused(r.session, libraryRefusalReason(r.context, r.code), { code: r.code, text: r.text }),

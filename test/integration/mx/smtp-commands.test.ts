@@ -199,3 +199,18 @@ describe('PIPELINING (RFC 2920) and the recipient minimum (RFC 5321 4.5.3.1.8)',
     wire.close();
   });
 });
+
+describe('errors per session', () => {
+  test('mx: the 20th refusal in a session (a directory harvest) is followed by 421 4.7.0 and the end', async () => {
+    const wire = await mxSession();
+    expectCode(await wire.command('MAIL FROM:<a@remote.example>'), 250);
+    // 19 refusals leave the session usable.
+    wire.write(Array.from({ length: 19 }, (_, i) => `RCPT TO:<u${i}@example.test>\r\n`).join(''));
+    for (let i = 0; i < 19; i++) assert.match(await wire.reply(), /^550 5\.1\.1 /);
+    expectCode(await wire.command('RCPT TO:<alice@example.test>'), 250);
+    wire.write('RCPT TO:<u19@example.test>\r\nRCPT TO:<u20@example.test>\r\nRCPT TO:<u21@example.test>\r\n');
+    assert.match(await wire.reply(), /^550 5\.1\.1 /);
+    assert.match(await wire.reply(), /^421 4\.7\.0 /);
+    await wire.whenClosed();
+  });
+});

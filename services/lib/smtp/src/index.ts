@@ -21,6 +21,7 @@ export {
   senderEnvelopeRefusal,
   sessionRecipientRefusal,
 } from './envelope-rules.js';
+export { limitSessionErrors } from './error-limit.js';
 export { headerAddresses } from './header-addresses.js';
 export { type DecodeBearer, registerOauthBearer } from './oauthbearer-mechanism.js';
 export { type OfferedParameters, offeredParameters, refuseUnofferedParameters } from './parameter-rules.js';

@@ -7,6 +7,7 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { LibraryRefusal } from '../src/enhanced-status-codes.js';
 import '../src/command-rules.js';
 import '../src/enhanced-status-codes.js';
+import { limitSessionErrors } from '../src/error-limit.js';
 import { registerOauthBearer } from '../src/oauthbearer-mechanism.js';
 import { refuseUnofferedParameters } from '../src/parameter-rules.js';
 import '../src/refuse-auth-before-tls.js';
@@ -250,6 +251,33 @@ describe('the patches against a real smtp-server', () => {
     } finally {
       wire.close();
       await new Promise<void>((resolve) => plain.server.close(() => resolve()));
+    }
+  });
+
+  it("ends a session with 421 4.7.0 at its limit of refusals, counting the library's and the hooks' alike", async () => {
+    const limited = await listen({
+      authOptional: true,
+      hideSTARTTLS: true,
+      hideENHANCEDSTATUSCODES: false,
+      onRcptTo: (_address, _session, callback) =>
+        callback(Object.assign(new Error('5.1.1 No such user'), { responseCode: 550 })),
+    });
+    const announced: LibraryRefusal[] = [];
+    limited.server.on('hermod:refused' as 'error', (r: unknown) => announced.push(r as LibraryRefusal));
+    limitSessionErrors(limited.server, 3);
+    const wire = await Wire.open(limited.port);
+    try {
+      await wire.command('EHLO client.test');
+      assert.match(await wire.command('DATA'), /^503 /); // the library's
+      assert.match(await wire.command('MAIL FROM:<a@client.test>'), /^250 /);
+      assert.match(await wire.command('RCPT TO:<b@client.test>'), /^550 5\.1\.1 /); // the hook's
+      assert.match(await wire.command('NOOP'), /^250 /);
+      assert.match(await wire.command('RCPT TO:<c@client.test>'), /^550 5\.1\.1 /);
+      assert.match(await wire.reply(), /^421 4\.7\.0 /);
+      assert.equal(announced.at(-1)?.context, 'TOO_MANY_ERRORS');
+    } finally {
+      wire.close();
+      await new Promise<void>((resolve) => limited.server.close(() => resolve()));
     }
   });
 });
