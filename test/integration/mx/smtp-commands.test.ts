@@ -30,7 +30,7 @@ before(async () => {
   });
   await hermod.addDomain('example.test');
   const accounts = new AccountStore(hermod.db.pool);
-  for (const user of ['alice', 'bob'])
+  for (const user of ['alice', 'bob', 'carol'])
     await accounts.create({ address: `${user}@example.test`, password: `${user}-password-1` });
 });
 
@@ -212,5 +212,42 @@ describe('errors per session', () => {
     assert.match(await wire.reply(), /^550 5\.1\.1 /);
     assert.match(await wire.reply(), /^421 4\.7\.0 /);
     await wire.whenClosed();
+  });
+});
+
+describe('SMTP smuggling on submission', () => {
+  test('msa: a bare-LF end of data with a smuggled transaction is content, stored with CRLF only', async () => {
+    const { wire, auth } = await submissionSession(
+      hermod.ports.submission,
+      'alice@example.test',
+      'alice-password-1',
+    );
+    expectCode(auth, 235);
+    const send = async (body: string) => {
+      expectCode(await wire.command('MAIL FROM:<alice@example.test>'), 250);
+      expectCode(await wire.command('RCPT TO:<carol@example.test>'), 250);
+      expectCode(await wire.command('DATA'), 354);
+      wire.write(body);
+      return wire.reply();
+    };
+    const smuggled =
+      'From: alice@example.test\r\nSubject: carrier\r\n\r\nbefore\n.\nMAIL FROM:<alice@example.test>\n' +
+      'RCPT TO:<carol@example.test>\nDATA\nSubject: smuggled\n\nx\r\n.\r\n';
+    expectCode(await send(smuggled), 250);
+    // The next reply answers the next command: nothing smuggled was answered in between.
+    expectCode(await send('From: alice@example.test\r\nSubject: marker\r\n\r\nlast\r\n.\r\n'), 250);
+    await wire.command('QUIT');
+    wire.close();
+    const stored = await waitForMessages(hermod.db.pool, 'carol@example.test', 2);
+    assert.equal(stored.length, 2);
+    const carrier = stored.find((m) => /^Subject: carrier\r$/m.test(m.text));
+    assert.ok(carrier, 'the carrier message is stored');
+    assert.ok(
+      carrier.text.endsWith(
+        '\r\n\r\nbefore\r\n.\r\nMAIL FROM:<alice@example.test>\r\nRCPT TO:<carol@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n',
+      ),
+      carrier.text,
+    );
+    assert.doesNotMatch(carrier.text, /[^\r]\n|\r[^\n]/, 'no bare LF or CR is stored');
   });
 });
