@@ -34,7 +34,7 @@ export function createSubmissionServers(
   if (bearer) registerOauthBearer((base64) => decodeBearerResponse('OAUTHBEARER', base64));
   const common: SMTPServerOptions = {
     name: deps.config.MSA_HOSTNAME,
-    banner: 'Hermod ESMTP submission',
+    banner: 'Hermod submission',
     key: tls.key,
     cert: tls.cert,
     // Per-host certificates (TLS_SNI_DIR) by the client's server name; the default pair otherwise.

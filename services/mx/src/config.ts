@@ -28,7 +28,8 @@ export const mxEnv = z.object({
   /** Peers (CIDRs) whose PROXY headers are believed on MX_PROXY_PORT; others are refused. Empty: any peer. */
   MX_PROXY_TRUSTED_CIDRS: env.list([]),
   MX_HOSTNAME: env.string(hostname()),
-  MX_BANNER: env.string('Hermod ESMTP'),
+  /** Words after 'ESMTP' in the greeting (smtp-server writes '220 <MX_HOSTNAME> ESMTP <MX_BANNER>'). */
+  MX_BANNER: env.string('Hermod'),
   /** STARTTLS is offered only when both are set. */
   TLS_CERT_FILE: env.optionalString(),
   TLS_KEY_FILE: env.optionalString(),

@@ -41,7 +41,8 @@ after(async () => {
 
 async function mxSession(): Promise<SmtpWire> {
   const wire = await SmtpWire.open(hermod.ports.mx);
-  expectCode(await wire.reply(), 220);
+  // RFC 5321 4.3.1: the greeting names the server first; the library adds "ESMTP" once.
+  assert.equal(await wire.reply(), '220 mx.hermod.test ESMTP Hermod\r\n');
   expectCode(await wire.command('EHLO client.remote.example'), 250);
   return wire;
 }
