@@ -60,6 +60,17 @@ export const msaEnv = z.object({
    * domain of MSA_HOSTNAME without its first label. Checked and routed like any recipient.
    */
   MSA_POSTMASTER_ADDRESS: env.optionalString(),
+  /**
+   * Longest command line (RFC 5321 4.5.3.1.4 asks for at least 512 octets; an AUTH line with an
+   * initial response, such as an XOAUTH2 token, may take 12,288 under RFC 4954 4). A longer one gets
+   * 421 4.4.2 and ends the session, so a flood without newlines never grows memory.
+   */
+  MSA_MAX_LINE_LENGTH: env.int(16_384, 512, 1024 * 1024),
+  /**
+   * Refusals (replies of 400 or more) in one session; the one that reaches it is followed by
+   * 421 4.7.0 and the end of the session, like Postfix's smtpd_hard_error_limit. 0 = no limit.
+   */
+  MSA_MAX_ERRORS: env.int(20, 0, 100_000),
   MSA_MAX_CLIENTS: env.int(1_000, 1, 100_000),
   MSA_SOCKET_TIMEOUT_MS: env.int(300_000, 1_000, 3_600_000),
   /** Networks whose clients may submit without AUTH (for example an internal relay); empty by default. */

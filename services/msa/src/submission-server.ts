@@ -1,6 +1,13 @@
 import { decodeBearerResponse } from '@hermod/accounts';
 import type { ServerTls } from '@hermod/service-runtime';
-import { type LibraryRefusal, libraryRefusalReason, registerOauthBearer, timeSmtpHooks } from '@hermod/smtp';
+import {
+  type LibraryRefusal,
+  libraryRefusalReason,
+  limitSessionErrors,
+  refuseUnofferedParameters,
+  registerOauthBearer,
+  timeSmtpHooks,
+} from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from './deps.js';
 import { onAuth } from './hooks/on-auth.js';
@@ -27,7 +34,7 @@ export function createSubmissionServers(
   if (bearer) registerOauthBearer((base64) => decodeBearerResponse('OAUTHBEARER', base64));
   const common: SMTPServerOptions = {
     name: deps.config.MSA_HOSTNAME,
-    banner: 'Hermod ESMTP submission',
+    banner: 'Hermod submission',
     key: tls.key,
     cert: tls.cert,
     // Per-host certificates (TLS_SNI_DIR) by the client's server name; the default pair otherwise.
@@ -44,6 +51,7 @@ export function createSubmissionServers(
     hideREQUIRETLS: false,
     disableReverseLookup: true,
     maxClients: deps.config.MSA_MAX_CLIENTS,
+    maxCommandLength: deps.config.MSA_MAX_LINE_LENGTH,
     socketTimeout: deps.config.MSA_SOCKET_TIMEOUT_MS,
     closeTimeout: 30_000,
     logger: false,
@@ -57,9 +65,11 @@ export function createSubmissionServers(
       deps.metrics.phases,
     ),
   };
-  const starttls = new SMTPServer({ ...common, secure: false });
-  const implicitTls = new SMTPServer({ ...common, secure: true });
+  // A MAIL/RCPT parameter of an extension not offered gets 555 before the hooks run.
+  const starttls = new SMTPServer(refuseUnofferedParameters({ ...common, secure: false }, deps.refused));
+  const implicitTls = new SMTPServer(refuseUnofferedParameters({ ...common, secure: true }, deps.refused));
   for (const server of [starttls, implicitTls]) {
+    limitSessionErrors(server, deps.config.MSA_MAX_ERRORS);
     server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
     server.on('hermod:refused', (r: LibraryRefusal) =>
       deps.refused(r.session, libraryRefusalReason(r.context, r.code), { code: r.code, text: r.text }),

@@ -28,7 +28,8 @@ export const mxEnv = z.object({
   /** Peers (CIDRs) whose PROXY headers are believed on MX_PROXY_PORT; others are refused. Empty: any peer. */
   MX_PROXY_TRUSTED_CIDRS: env.list([]),
   MX_HOSTNAME: env.string(hostname()),
-  MX_BANNER: env.string('Hermod ESMTP'),
+  /** Words after 'ESMTP' in the greeting (smtp-server writes '220 <MX_HOSTNAME> ESMTP <MX_BANNER>'). */
+  MX_BANNER: env.string('Hermod'),
   /** STARTTLS is offered only when both are set. */
   TLS_CERT_FILE: env.optionalString(),
   TLS_KEY_FILE: env.optionalString(),
@@ -45,6 +46,12 @@ export const mxEnv = z.object({
   MX_MAX_LINE_LENGTH: env.int(4_096, 512, 1024 * 1024),
   /** More Received fields than this is a mail loop: 554 5.4.6. */
   MX_MAX_RECEIVED: env.int(50, 1, 1_000),
+  /**
+   * Refusals (replies of 400 or more) in one session; the one that reaches it is followed by
+   * 421 4.7.0 and the end of the session, like Postfix's smtpd_hard_error_limit. Bounds recipient
+   * guessing (a directory harvest) in one connection. 0 = no limit.
+   */
+  MX_MAX_ERRORS: env.int(20, 0, 100_000),
   MX_MAX_CLIENTS: env.int(1_000, 1, 100_000),
   MX_MAX_CONNECTIONS_PER_IP: env.int(20, 1, 100_000),
   /** Messages per client IP per minute; over it MAIL FROM gets 450 4.7.1. */

@@ -1,5 +1,11 @@
 import type { ServerTls } from '@hermod/service-runtime';
-import { type LibraryRefusal, libraryRefusalReason, timeSmtpHooks } from '@hermod/smtp';
+import {
+  type LibraryRefusal,
+  libraryRefusalReason,
+  limitSessionErrors,
+  refuseUnofferedParameters,
+  timeSmtpHooks,
+} from '@hermod/smtp';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from './deps.js';
 import { onClose, onConnect } from './hooks/on-connect.js';
@@ -44,7 +50,9 @@ export function createMxServer(
       deps.metrics.phases,
     ),
   };
-  const server = new SMTPServer(options);
+  // A MAIL/RCPT parameter of an extension not offered (AUTH=, the DSN ones) gets 555 before the hooks run.
+  const server = new SMTPServer(refuseUnofferedParameters(options, deps.refused));
+  limitSessionErrors(server, config.MX_MAX_ERRORS);
   server.on('error', (error) => deps.logger.warn({ err: error }, 'smtp connection error'));
   server.on('hermod:refused', (r: LibraryRefusal) =>
     deps.refused(r.session, libraryRefusalReason(r.context, r.code), { code: r.code, text: r.text }),

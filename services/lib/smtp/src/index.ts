@@ -1,4 +1,5 @@
 export { type AcceptedBody, type AcceptPipeline, acceptPipeline, stringArgs } from './accept-pipeline.js';
+export { commandRulesPatched } from './command-rules.js';
 export {
   acceptDisposition,
   type BodyScan,
@@ -20,8 +21,10 @@ export {
   senderEnvelopeRefusal,
   sessionRecipientRefusal,
 } from './envelope-rules.js';
+export { limitSessionErrors } from './error-limit.js';
 export { headerAddresses } from './header-addresses.js';
 export { type DecodeBearer, registerOauthBearer } from './oauthbearer-mechanism.js';
+export { type OfferedParameters, offeredParameters, refuseUnofferedParameters } from './parameter-rules.js';
 export {
   commitPhases,
   type ObservePhase,

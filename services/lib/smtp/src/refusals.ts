@@ -12,7 +12,9 @@ export type RecordRefusal = (
  * sum them: sender (553 at MAIL: syntax or not the user's), sender-encoding / recipient-encoding
  * (553 5.6.7), recipient (routing's refusal at RCPT, 550), recipient-syntax (501), recipient-limit
  * (452), relay (550 5.7.1 relaying denied), size (552, at MAIL or DATA), rate-limit (450),
- * account-limit (msa's per-account hourly and session limits: 451, 452, 454), protocol
+ * account-limit (msa's per-account hourly and session limits: 451, 452, 454), parameter (555: a
+ * MAIL/RCPT parameter of an extension not offered), error-limit (421 4.7.0: too many refusals in
+ * one session), protocol
  * (smtp-server's own refusals: sequence and syntax), and the AUTH outcomes (auth-required 530,
  * auth-failed 535, auth-locked and auth-backend 454, auth-authzid 535).
  */
@@ -28,6 +30,8 @@ export type RefusalReason =
   | 'rate-limit'
   | 'account-limit'
   | 'account-suspended'
+  | 'parameter'
+  | 'error-limit'
   | 'protocol'
   | 'auth-required'
   | 'auth-failed'
@@ -38,6 +42,7 @@ export type RefusalReason =
 /** The reason of a refusal smtp-server sent itself, from its context name. */
 export function libraryRefusalReason(context: string | undefined, code: number): RefusalReason {
   if (context === 'MESSAGE_TOO_BIG' || code === 552) return 'size';
+  if (context === 'TOO_MANY_ERRORS') return 'error-limit';
   if (context === 'SENDER_SYNTAX_ERROR') return 'sender';
   if (context === 'MAILBOX_SYNTAX_ERROR') return 'recipient-syntax';
   if (code === 530 || code === 538) return 'auth-required';

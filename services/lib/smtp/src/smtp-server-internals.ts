@@ -23,14 +23,14 @@ export interface ServerInternals {
 /**
  * The one place that names smtp-server's private members. smtp-server has no public option for
  * what needs them: hiding AUTH from EHLO before TLS (refuse-auth-before-tls.ts), our enhanced status
- * codes on its own replies (enhanced-status-codes.ts), and the OAUTHBEARER mechanism
- * (oauthbearer-mechanism.ts). Those patches reach the library only through these types.
+ * codes on its own replies (enhanced-status-codes.ts), the OAUTHBEARER mechanism
+ * (oauthbearer-mechanism.ts), and the RFC 5321/4954 rules its command handlers skip (command-rules.ts). Those patches reach the library only through these types.
  * test/smtp-server-internals.test.ts fails on any version change, checks that every member below is
  * there, and runs each patch against a real server.
  */
 export interface ConnectionInternals {
   secure: boolean;
-  session: { id: string; user?: unknown; transmissionType?: string };
+  session: { id: string; user?: unknown; transmissionType?: string; envelope?: { mailFrom?: unknown } };
   _server: ServerInternals;
   /** The handler of the next client line (a SASL continuation), false when commands are read. */
   _nextHandler: ((data: Buffer | string, done: Done) => void) | false;
@@ -38,6 +38,9 @@ export interface ConnectionInternals {
   /** Whether a command (or, while EHLO lists features, a keyword) is offered. */
   _isSupported(command: string): boolean;
   handler_EHLO(command: unknown, callback: Done): unknown;
+  handler_AUTH(command: Buffer | string, callback: Done): unknown;
+  handler_DATA(command: Buffer | string, callback: Done): unknown;
+  handler_RSET(command: Buffer | string, callback: Done): unknown;
   send(code: number, data?: unknown, context?: string | false): unknown;
 }
 

@@ -5,8 +5,11 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { LibraryRefusal } from '../src/enhanced-status-codes.js';
+import '../src/command-rules.js';
 import '../src/enhanced-status-codes.js';
+import { limitSessionErrors } from '../src/error-limit.js';
 import { registerOauthBearer } from '../src/oauthbearer-mechanism.js';
+import { refuseUnofferedParameters } from '../src/parameter-rules.js';
 import '../src/refuse-auth-before-tls.js';
 import {
   CHECKED_SMTP_SERVER_VERSION,
@@ -66,7 +69,15 @@ describe('smtp-server internals', () => {
   });
 
   it('has every private member the patches use', () => {
-    for (const name of ['_isSupported', 'handler_EHLO', 'send', '_transmissionType', 'handler_AUTH'] as const)
+    for (const name of [
+      '_isSupported',
+      'handler_EHLO',
+      'send',
+      '_transmissionType',
+      'handler_AUTH',
+      'handler_DATA',
+      'handler_RSET',
+    ] as const)
       assert.equal(
         typeof (connectionPrototype as unknown as Record<string, unknown>)[name],
         'function',
@@ -207,6 +218,66 @@ describe('the patches against a real smtp-server', () => {
       assert.match(await bad.command('AQ=='), /^535 /);
     } finally {
       bad.close();
+    }
+  });
+
+  it('refuses DATA and RSET with an argument (501), AUTH in a transaction (503), and parameters not offered (555)', async () => {
+    const refused: string[] = [];
+    const plain = await listen(
+      refuseUnofferedParameters(
+        {
+          authMethods: ['PLAIN'],
+          allowInsecureAuth: true,
+          authOptional: true,
+          hideSTARTTLS: true,
+          hideENHANCEDSTATUSCODES: false,
+          onAuth: (_auth, _session, callback) => callback(null, { user: 'u' }),
+        },
+        (_session, reason) => refused.push(reason),
+      ),
+    );
+    const wire = await Wire.open(plain.port);
+    try {
+      await wire.command('EHLO client.test');
+      assert.match(await wire.command('MAIL FROM:<a@client.test> RET=FULL'), /^555 5\.5\.4 /);
+      assert.deepEqual(refused, ['parameter']);
+      assert.match(await wire.command('MAIL FROM:<a@client.test> AUTH=<> BODY=8BITMIME'), /^250 /);
+      assert.match(await wire.command('AUTH PLAIN AGEAYg=='), /^503 5\.5\.1 /);
+      assert.match(await wire.command('RCPT TO:<b@client.test> NOTIFY=NEVER'), /^555 5\.5\.4 /);
+      assert.match(await wire.command('RCPT TO:<b@client.test>'), /^250 /);
+      assert.match(await wire.command('RSET now'), /^501 5\.5\.4 /);
+      assert.match(await wire.command('DATA now'), /^501 5\.5\.4 /);
+      assert.match(await wire.command('DATA'), /^354 /);
+    } finally {
+      wire.close();
+      await new Promise<void>((resolve) => plain.server.close(() => resolve()));
+    }
+  });
+
+  it("ends a session with 421 4.7.0 at its limit of refusals, counting the library's and the hooks' alike", async () => {
+    const limited = await listen({
+      authOptional: true,
+      hideSTARTTLS: true,
+      hideENHANCEDSTATUSCODES: false,
+      onRcptTo: (_address, _session, callback) =>
+        callback(Object.assign(new Error('5.1.1 No such user'), { responseCode: 550 })),
+    });
+    const announced: LibraryRefusal[] = [];
+    limited.server.on('hermod:refused' as 'error', (r: unknown) => announced.push(r as LibraryRefusal));
+    limitSessionErrors(limited.server, 3);
+    const wire = await Wire.open(limited.port);
+    try {
+      await wire.command('EHLO client.test');
+      assert.match(await wire.command('DATA'), /^503 /); // the library's
+      assert.match(await wire.command('MAIL FROM:<a@client.test>'), /^250 /);
+      assert.match(await wire.command('RCPT TO:<b@client.test>'), /^550 5\.1\.1 /); // the hook's
+      assert.match(await wire.command('NOOP'), /^250 /);
+      assert.match(await wire.command('RCPT TO:<c@client.test>'), /^550 5\.1\.1 /);
+      assert.match(await wire.reply(), /^421 4\.7\.0 /);
+      assert.equal(announced.at(-1)?.context, 'TOO_MANY_ERRORS');
+    } finally {
+      wire.close();
+      await new Promise<void>((resolve) => limited.server.close(() => resolve()));
     }
   });
 });
