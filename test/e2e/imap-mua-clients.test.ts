@@ -507,8 +507,16 @@ describe('imap with mail user agents: mutt, imapflow QRESYNC, a NOTIFY session',
     await actor.messageFlagsAdd('1', ['\\Seen'], { uid: true });
     await actor.mailboxOpen('INBOX');
     await actor.messageDelete('1', { uid: true });
-    assert.match(await next(), /^\* 1 FETCH \((UID 1 )?FLAGS \(\\Answered \\Deleted \\Flagged \\Recent\)\)$/);
-    assert.equal(await next(), '* 1 EXPUNGE');
+    // The \Deleted flag change, unless the expunge right after it was already committed when the
+    // watcher's session read the changes: then only the EXPUNGE (a gone message has no flags to report).
+    const afterDelete = await next();
+    if (afterDelete !== '* 1 EXPUNGE') {
+      assert.match(
+        afterDelete,
+        /^\* 1 FETCH \((UID 1 )?FLAGS \(\\Answered \\Deleted \\Flagged \\Recent\)\)$/,
+      );
+      assert.equal(await next(), '* 1 EXPUNGE');
+    }
     // An expunge elsewhere: a STATUS.
     await actor.mailboxOpen('Archive');
     await actor.messageDelete('1', { uid: true });
