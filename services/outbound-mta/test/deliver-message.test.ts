@@ -57,6 +57,7 @@ function prepared(data: string, options: { smtpUtf8?: boolean; requireTls?: bool
     smtpUtf8: options.smtpUtf8 ?? false,
     requireTls: options.requireTls ?? false,
     ignoreTlsPolicy: false,
+    dsn: {},
   };
 }
 

@@ -5,7 +5,13 @@ import type { DkimSigningKey } from '../dkim/dkim-sign.js';
 import type { SecureDnsQuery } from '../dns/dnssec-query.js';
 import { DestinationError, type DnsResolver } from '../dns/resolve-destination.js';
 import type { OutboundMetrics } from '../metrics.js';
-import { type AttemptResult, type FinishDeps, finishAttempt, type MessageContext } from '../queue/finish.js';
+import {
+  type AttemptResult,
+  type FinishDeps,
+  finishAttempt,
+  type MessageContext,
+  wantsRelayedNotice,
+} from '../queue/finish.js';
 import { DeliveredBatcher } from '../queue/finish-delivered.js';
 import { holdAfterLocalError } from '../queue/hold.js';
 import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
@@ -442,9 +448,14 @@ export class Dispatcher {
 
   private async finish(results: AttemptResult[], context: MessageContext, started: number): Promise<void> {
     let recorded = results;
-    // Every recipient accepted (the usual case): group-committed with other such outcomes.
+    // Every recipient accepted and no notice asked for (the usual case): group-committed with
+    // other such outcomes.
     const delivered = results.filter((r): r is FinalResult => r.kind === 'delivered');
-    if (delivered.length > 0 && delivered.length === results.length) {
+    if (
+      delivered.length > 0 &&
+      delivered.length === results.length &&
+      !delivered.some((r) => wantsRelayedNotice(r, context))
+    ) {
       await this.delivered.record({ spoolId: context.spoolId, results: delivered });
       for (const r of delivered) logFinal(this.deps.logger, context.spoolId, r);
     } else recorded = await finishAttempt(this.deps.finish, context, results);

@@ -34,6 +34,16 @@ export interface SessionOptions {
   commandTimeoutMs: number;
 }
 
+/** RFC 3461 parameters of one transaction (nodemailer sends them only to a server that advertises DSN). */
+export interface DsnParameters {
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+  /** One NOTIFY for every recipient of the transaction. */
+  notify?: string;
+  /** One ORCPT ("rfc822;user@example.org") for every recipient of the transaction. */
+  orcpt?: string;
+}
+
 export interface SendResult {
   accepted: string[];
   rejected: Array<{ recipient: string; code: number; reply: string }>;
@@ -157,7 +167,7 @@ export class SmtpSession {
     });
   }
 
-  supports(extension: 'SMTPUTF8' | '8BITMIME' | 'PIPELINING' | 'SIZE' | 'REQUIRETLS'): boolean {
+  supports(extension: 'SMTPUTF8' | '8BITMIME' | 'PIPELINING' | 'SIZE' | 'REQUIRETLS' | 'DSN'): boolean {
     return ehloCapabilities(this.connection).extensions.includes(extension);
   }
 
@@ -230,6 +240,7 @@ export class SmtpSession {
     message: Buffer,
     eightBit: boolean,
     requireTls = false,
+    dsn: DsnParameters = {},
   ): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       this.connection.send(
@@ -240,6 +251,7 @@ export class SmtpSession {
           use8BitMime: eightBit,
           // RFC 8689: REQUIRETLS on MAIL FROM (checked by requireTlsRefusal before we get here)
           ...(requireTls ? { requireTLSExtensionEnabled: true } : {}),
+          ...(Object.keys(dsn).length > 0 ? { dsn } : {}),
         },
         message,
         (error, info) => {

@@ -14,6 +14,11 @@ export interface AttemptResult {
   status: string;
   host?: string;
   tls?: string;
+  /**
+   * Delivered to a remote that advertises DSN, with the recipient's NOTIFY and ORCPT passed on
+   * (RFC 3461 section 5.2.1): notices are the remote's from here on, none of ours.
+   */
+  dsnPassedOn?: boolean;
 }
 
 export interface FinishDeps {
@@ -35,6 +40,8 @@ export interface MessageContext {
   recipientParameters: Map<number, Record<string, string>>;
   envelopeId?: string;
   originalHeaders: Buffer;
+  /** RFC 3461 RET=FULL: the whole message (as received), returned in a failure notice. */
+  originalMessage?: Buffer;
 }
 
 export const retryDelayMs = (schedule: number[], attempts: number): number =>
@@ -55,11 +62,30 @@ export function nextRetryDelayMs(
     : scheduled;
 }
 
-function notifies(parameters: Record<string, string> | undefined, what: 'FAILURE' | 'DELAY'): boolean {
+/**
+ * RFC 3461 section 4.1: whether the recipient's NOTIFY asks for this notice. Without NOTIFY, as
+ * the RFC's default: failures and delays, never success.
+ */
+function notifies(
+  parameters: Record<string, string> | undefined,
+  what: 'FAILURE' | 'DELAY' | 'SUCCESS',
+): boolean {
   const notify = Object.entries(parameters ?? {}).find(([k]) => k.toUpperCase() === 'NOTIFY')?.[1];
-  if (!notify) return true;
+  if (!notify) return what !== 'SUCCESS';
   const list = notify.toUpperCase().split(',');
   return !list.includes('NEVER') && list.includes(what);
+}
+
+/**
+ * RFC 3461 section 5.2.2: a recipient with NOTIFY=SUCCESS delivered to a remote that took the
+ * message without taking over its notices gets an "Action: relayed" notice from us.
+ */
+export function wantsRelayedNotice(r: AttemptResult, message: MessageContext): boolean {
+  return (
+    r.kind === 'delivered' &&
+    !r.dsnPassedOn &&
+    notifies(message.recipientParameters.get(r.entry.rcptIndex), 'SUCCESS')
+  );
 }
 
 const orcpt = (parameters: Record<string, string> | undefined): string | undefined =>
@@ -95,6 +121,13 @@ export async function finishAttempt(
     (r) => r.kind === 'failed' && notifies(message.recipientParameters.get(r.entry.rcptIndex), 'FAILURE'),
   );
   await notify(deps, message, toNotify, 'failed', now);
+  await notify(
+    deps,
+    message,
+    final.filter((r) => wantsRelayedNotice(r, message)),
+    'relayed',
+    now,
+  );
   const delayNotices = deferred.filter(
     (r) =>
       !r.entry.delayNotified &&
@@ -137,7 +170,7 @@ async function notify(
   deps: FinishDeps,
   message: MessageContext,
   results: AttemptResult[],
-  action: 'failed' | 'delayed',
+  action: DsnRecipient['action'],
   now: Date,
 ): Promise<void> {
   const bySender = new Map<string, AttemptResult[]>();
@@ -152,6 +185,7 @@ async function notify(
       ...(message.envelopeId ? { originalEnvelopeId: message.envelopeId } : {}),
       arrivalDate: message.receivedAt,
       originalHeaders: message.originalHeaders,
+      ...(action === 'failed' && message.originalMessage ? { originalMessage: message.originalMessage } : {}),
       recipients: list.map((r) => dsnRecipient(r, message, action, now)),
       now,
     });
@@ -161,7 +195,7 @@ async function notify(
 function dsnRecipient(
   r: AttemptResult,
   message: MessageContext,
-  action: 'failed' | 'delayed',
+  action: DsnRecipient['action'],
   now: Date,
 ): DsnRecipient {
   const original = orcpt(message.recipientParameters.get(r.entry.rcptIndex));
@@ -171,7 +205,8 @@ function dsnRecipient(
     action,
     status: action === 'delayed' ? r.status.replace(/^5/, '4') : r.status,
     diagnostic: /^\d{3}\b/.test(r.reply) ? `smtp; ${r.reply}` : `x-hermod; ${r.reply}`,
-    ...(r.host ? { remoteMta: r.host } : {}),
+    // RFC 3464 section 2.3.5: a host name ("mx.example.org[192.0.2.1]:25" is how we log it).
+    ...(r.host ? { remoteMta: r.host.replace(/\[.*$/, '') } : {}),
     lastAttemptAt: now,
     ...(action === 'delayed' ? { willRetryUntil: r.entry.expiresAt } : {}),
   };
