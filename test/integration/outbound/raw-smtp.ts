@@ -39,6 +39,17 @@ export async function startRawSmtp(
     holdEnvelopeReplies?: boolean;
     /** The reply to a RCPT line (default 250); a recipient refused is not part of the transaction. */
     rcptReply?: (line: string) => string;
+    /** The reply to a MAIL line (default 250). After any 421 reply the server closes the connection. */
+    mailReply?: (line: string) => string;
+    /** The greeting of the nth connection (from 1; default 220); one that is not 220 ends it. */
+    greeting?: (connection: number) => string;
+    /**
+     * The reply to the final dot of the nth transaction (from 1; default 250), or 'drop': the
+     * connection is closed with no reply (the transaction is recorded all the same).
+     */
+    dataReply?: (transaction: number) => string;
+    /** STARTTLS is answered 220 and followed by bytes that are not TLS (a broken handshake). */
+    brokenStartTls?: boolean;
   },
 ): Promise<RawSmtpServer> {
   let reads = 0;
@@ -79,9 +90,14 @@ export async function startRawSmtp(
           state.transactions.push(tx);
           state.perConnection[index]!++;
           busy = true;
+          const answer = options.dataReply?.(state.transactions.length) ?? '250 2.0.0 queued';
           setTimeout(() => {
             busy = false;
-            reply('250 2.0.0 queued');
+            if (answer === 'drop') {
+              socket.destroy();
+              return;
+            }
+            reply(answer);
             serve();
           }, options.dataDelayMs ?? 0);
           return;
@@ -98,7 +114,12 @@ export async function startRawSmtp(
           socket.write(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}\r\n`).join(''));
         } else if (verb === 'MAIL') {
           tx = { mailFrom: line, recipients: [], data: Buffer.alloc(0) };
-          envelopeReply('250 2.1.0 ok');
+          const answer = options.mailReply?.(line) ?? '250 2.1.0 ok';
+          if (answer.startsWith('421')) {
+            socket.end(`${answer}\r\n`);
+            return;
+          }
+          envelopeReply(answer);
         } else if (verb === 'RCPT') {
           const answer = options.rcptReply?.(line) ?? '250 2.1.5 ok';
           if (answer.startsWith('2')) tx.recipients.push(line);
@@ -108,6 +129,9 @@ export async function startRawSmtp(
           for (const text of held) reply(text);
           held = [];
           reply('354 go ahead');
+        } else if (verb === 'STARTTLS' && options.brokenStartTls) {
+          socket.end('220 2.0.0 ready\r\nthis is not a TLS handshake\r\n');
+          return;
         } else if (verb === 'QUIT') {
           socket.end('221 2.0.0 bye\r\n');
           return;
@@ -119,7 +143,9 @@ export async function startRawSmtp(
       buffer = Buffer.concat([buffer, chunk]);
       serve();
     });
-    socket.write('220 raw.test ESMTP\r\n');
+    const greeting = options.greeting?.(state.connections) ?? '220 raw.test ESMTP';
+    if (greeting.startsWith('220')) socket.write(`${greeting}\r\n`);
+    else socket.end(`${greeting}\r\n`);
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return Object.assign(state, {

@@ -22,7 +22,7 @@ import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage 
 import type { ReplyClassifier } from './classify.js';
 import { deliverMessage, type PreparedMessage, prepareMessage } from './deliver-message.js';
 import { asDeliveryFailure, NetworkError, TlsError } from './errors.js';
-import { hostPolicy, planRoute, type RoutePlan } from './plan-route.js';
+import { allowsPlaintext, hostPolicy, planRoute, type RoutePlan } from './plan-route.js';
 import { SmtpSession } from './smtp-session.js';
 
 export interface DispatcherSettings {
@@ -500,24 +500,42 @@ export class Dispatcher {
             resultType,
             ...(resultType ? { receivingMxHostname: target.name, receivingIp: address } : {}),
           });
-        try {
-          const session = await SmtpSession.open({
+        const open = (plaintext: boolean) =>
+          SmtpSession.open({
             host: target.name,
             address,
             port: target.port,
             heloName: this.deps.settings.heloName,
             requireTls: plan.requireTls || target.requireTls,
             verifyTls: plan.verifyTls,
+            plaintext,
             ca: this.deps.settings.ca,
             dane,
             connectTimeoutMs: this.deps.settings.connectTimeoutMs,
             commandTimeoutMs: this.deps.settings.commandTimeoutMs,
           });
+        try {
+          const session = await open(false);
           if (session.tlsOutcome !== 'none') report();
           return { session, host, policy: hostPolicy(plan, target) };
         } catch (error) {
-          const failure = asFailure(error);
-          if (failure instanceof TlsError) report(failure.resultType ?? 'validation-failure');
+          let failure = asFailure(error);
+          if (failure instanceof TlsError) {
+            report(failure.resultType ?? 'validation-failure');
+            // Opportunistic TLS (RFC 7435): a failed handshake does not stop delivery where no
+            // policy requires TLS; the same address again, without STARTTLS.
+            if (allowsPlaintext(plan, target))
+              try {
+                const session = await open(true);
+                this.deps.logger.info(
+                  { host, reason: failure.message, spoolId: first.spoolId },
+                  'STARTTLS failed; delivering in plaintext (no TLS policy for this host)',
+                );
+                return { session, host, policy: hostPolicy(plan, target) };
+              } catch (plainError) {
+                failure = asFailure(plainError);
+              }
+          }
           this.deps.logger.debug(
             { host, err: failure, code: failure.code, spoolId: first.spoolId },
             'connect failed; trying the next address',

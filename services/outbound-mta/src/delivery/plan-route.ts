@@ -31,6 +31,15 @@ export function hostPolicy(plan: RoutePlan, host: TargetHost): string | undefine
   return plan.policy;
 }
 
+/**
+ * RFC 7435 opportunistic TLS: after a failed STARTTLS handshake, whether the host may be tried
+ * again in plaintext. Only where nothing requires TLS there: no domain or host setting, no
+ * MTA-STS enforce (testing mode delivers anyway, RFC 8461 section 5), no DANE (RFC 7672).
+ */
+export function allowsPlaintext(plan: RoutePlan, host: TargetHost): boolean {
+  return !plan.requireTls && !host.requireTls && (host.dane === undefined || host.dane.kind === 'none');
+}
+
 const asOverrides = (value: unknown): RelayHostOverride[] =>
   Array.isArray(value)
     ? value.filter((h): h is RelayHostOverride => typeof (h as { host?: unknown })?.host === 'string')

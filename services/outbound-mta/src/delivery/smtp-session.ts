@@ -3,7 +3,7 @@ import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { type TlsaRecord, verifyDane } from '../tls/dane.js';
-import { ehloCapabilities, tlsSocketOf } from './ehlo-capabilities.js';
+import { ehloCapabilities, tlsSocketOf, tlsUpgradeFailed } from './ehlo-capabilities.js';
 import {
   type DeliveryFailure,
   LocalError,
@@ -22,6 +22,11 @@ export interface SessionOptions {
   heloName: string;
   /** Refuse to send without STARTTLS (TLS-required domain, MTA-STS enforce). */
   requireTls: boolean;
+  /**
+   * Do not use STARTTLS even when offered: the plaintext retry after a failed opportunistic
+   * handshake (RFC 7435), only where no policy requires TLS (never together with requireTls).
+   */
+  plaintext?: boolean | undefined;
   /** Check the certificate against `host` (MTA-STS, TLS required); opportunistic TLS takes any certificate. */
   verifyTls: boolean;
   ca?: Buffer | undefined;
@@ -123,7 +128,8 @@ export class SmtpSession {
       servername: options.host,
       secure: false,
       requireTLS: options.requireTls,
-      opportunisticTLS: !options.requireTls,
+      opportunisticTLS: !options.requireTls && !options.plaintext,
+      ignoreTLS: !options.requireTls && options.plaintext === true,
       tls: {
         rejectUnauthorized: options.verifyTls,
         servername: options.host,
@@ -143,14 +149,14 @@ export class SmtpSession {
         if (settled) return;
         settled = true;
         connection.close();
-        reject(openFailure(error, options));
+        reject(openFailure(error, options, connection));
       });
       connection.connect((error) => {
         if (settled) return;
         settled = true;
         if (error) {
           connection.close();
-          reject(openFailure(error, options));
+          reject(openFailure(error, options, connection));
           return;
         }
         // From now on errors surface through send(); a late 'error' event must not crash the process.
@@ -301,11 +307,28 @@ export class SmtpSession {
 }
 
 /**
- * A session that could not be opened. Under a TLS requirement an EHLO refusal is a TLS failure
- * too: nodemailer cannot fall back to HELO, which has no STARTTLS.
+ * A session that could not be opened. A failure during the STARTTLS handshake is a TLS failure
+ * whatever form it took (a peer hanging up mid-handshake is a socket error to nodemailer). Under a
+ * TLS requirement an EHLO refusal is a TLS failure too: nodemailer cannot fall back to HELO, which
+ * has no STARTTLS.
  */
-function openFailure(error: NodemailerError, options: SessionOptions): DeliveryFailure {
-  const failure = nodemailerFailure(error);
+function openFailure(
+  error: NodemailerError,
+  options: SessionOptions,
+  connection: SMTPConnection,
+): DeliveryFailure {
+  let failure = nodemailerFailure(error);
+  let upgradeFailed: boolean;
+  try {
+    upgradeFailed = tlsUpgradeFailed(connection);
+  } catch (local) {
+    return local as LocalError;
+  }
+  if (!(failure instanceof TlsError) && failure.code !== 'LOCAL' && upgradeFailed)
+    failure = new TlsError(`STARTTLS handshake failed: ${oneLine(error.message)}`, {
+      cause: error,
+      resultType: 'validation-failure',
+    });
   if (options.dane && failure instanceof TlsError)
     return new TlsError(`DANE: ${failure.message}`, {
       cause: error,
