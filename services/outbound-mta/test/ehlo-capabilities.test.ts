@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import {
+  addSmtpUtf8ToMailFrom,
   CHECKED_NODEMAILER_VERSION,
   ehloCapabilities,
   tlsUpgradeFailed,
@@ -83,6 +84,10 @@ describe('EHLO capabilities from nodemailer', () => {
       }),
       TlsError,
     );
+  });
+
+  it('fails loudly (LocalError) when nodemailer no longer sends commands through _sendCommand', () => {
+    assert.throws(() => addSmtpUtf8ToMailFrom({} as unknown as SMTPConnection, () => true), LocalError);
   });
 
   it('fails loudly (LocalError) when the STARTTLS state is no longer a boolean', () => {

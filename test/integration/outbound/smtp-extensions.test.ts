@@ -234,4 +234,31 @@ describe('SMTP extensions, implicit MX and destination concurrency', () => {
     assert.equal(reads.length, 4);
     assert.equal(new Set(reads).size, 4, 'commands were sent before the previous reply');
   });
+
+  // RFC 6531 section 3.4: a message that needs SMTPUTF8 (a UTF-8 address, or UTF-8 header fields
+  // received with SMTPUTF8) goes with the SMTPUTF8 parameter on MAIL FROM, never silently without.
+  test('SMTPUTF8 to a remote that offers it: a UTF-8 address and a UTF-8 header both carry the parameter', async () => {
+    const server = await mxServer('utf8.test', '127.0.0.54', {
+      extensions: ['PIPELINING', '8BITMIME', 'SMTPUTF8'],
+    });
+    const from = `dave@${LOCAL_DOMAIN}`;
+    const byAddress = await bed.submit(
+      from,
+      ['jörg@utf8.test'],
+      Buffer.from(crlf(`From: ${from}`, 'To: jörg@utf8.test', 'Subject: adresse', '', 'body'), 'utf8'),
+      { mailFromArgs: { SMTPUTF8: 'true' } },
+    );
+    await bed.settled(byAddress, 'delivered');
+    const byHeader = await bed.submit(
+      from,
+      ['kim@utf8.test'],
+      Buffer.from(crlf(`From: ${from}`, 'To: kim@utf8.test', 'Subject: Grüße', '', 'body'), 'utf8'),
+      { mailFromArgs: { SMTPUTF8: 'true' } },
+    );
+    await bed.settled(byHeader, 'delivered');
+    const mails = server.commands.filter((c) => /^MAIL /i.test(c));
+    assert.equal(mails.length, 2);
+    for (const mail of mails) assert.match(mail, / SMTPUTF8\b/, `${mail} lacks SMTPUTF8`);
+    assert.ok(server.transactions[1]?.data.includes(Buffer.from('Subject: Grüße\r\n', 'utf8')));
+  });
 });

@@ -313,9 +313,12 @@ async function transaction(
       message.mailFrom,
       [...new Set(entries.map((e) => e.recipient))],
       message.data,
-      message.eightBit,
-      message.requireTls,
-      dsn,
+      {
+        eightBit: message.eightBit,
+        requireTls: message.requireTls,
+        smtpUtf8: message.smtpUtf8,
+        dsn,
+      },
     );
     const results: AttemptResult[] = [];
     for (const address of sent.accepted)

@@ -58,3 +58,27 @@ export function tlsUpgradeFailed(connection: SMTPConnection): boolean {
     throw new LocalError('nodemailer no longer keeps its STARTTLS state in upgrading');
   return upgrading === true && !connection.secure;
 }
+
+/**
+ * nodemailer puts SMTPUTF8 on MAIL FROM only when an envelope address is not ASCII; a message
+ * whose header fields are UTF-8 needs it as well (RFC 6531 section 3.4). There is no option for
+ * it, so the connection's private `_sendCommand` is wrapped, once per connection, here: while
+ * `wanted()` holds, a MAIL FROM command without the keyword gets it. A missing `_sendCommand`
+ * means an upgrade changed it: LocalError.
+ */
+export function addSmtpUtf8ToMailFrom(connection: SMTPConnection, wanted: () => boolean): void {
+  const internals = connection as unknown as Record<string, unknown>;
+  const sendCommand = internals._sendCommand;
+  if (typeof sendCommand !== 'function')
+    throw new LocalError('nodemailer no longer sends its commands through _sendCommand');
+  internals._sendCommand = function (this: unknown, command: unknown, ...rest: unknown[]) {
+    const line =
+      typeof command === 'string' &&
+      wanted() &&
+      /^MAIL FROM:/i.test(command) &&
+      !/ SMTPUTF8(\s|$)/i.test(command)
+        ? `${command} SMTPUTF8`
+        : command;
+    return sendCommand.call(this, line, ...rest);
+  };
+}

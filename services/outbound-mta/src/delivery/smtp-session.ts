@@ -3,7 +3,12 @@ import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { type TlsaRecord, verifyDane } from '../tls/dane.js';
-import { ehloCapabilities, tlsSocketOf, tlsUpgradeFailed } from './ehlo-capabilities.js';
+import {
+  addSmtpUtf8ToMailFrom,
+  ehloCapabilities,
+  tlsSocketOf,
+  tlsUpgradeFailed,
+} from './ehlo-capabilities.js';
 import {
   type DeliveryFailure,
   LocalError,
@@ -47,6 +52,20 @@ export interface DsnParameters {
   notify?: string;
   /** One ORCPT ("rfc822;user@example.org") for every recipient of the transaction. */
   orcpt?: string;
+}
+
+/** How one message goes out, beyond its envelope addresses. */
+export interface SendOptions {
+  /** BODY=8BITMIME (the caller checked the remote offers it). */
+  eightBit: boolean;
+  /** RFC 8689 REQUIRETLS on MAIL FROM (checked by requireTlsRefusal before we get here). */
+  requireTls?: boolean;
+  /**
+   * RFC 6531 SMTPUTF8 on MAIL FROM, for UTF-8 header fields too (nodemailer adds it by itself only
+   * for a UTF-8 address); the caller checked the remote offers it.
+   */
+  smtpUtf8?: boolean;
+  dsn?: DsnParameters;
 }
 
 export interface SendResult {
@@ -143,6 +162,8 @@ export class SmtpSession {
       logger: false,
       debug: false,
     });
+    const holder: { session?: SmtpSession } = {};
+    addSmtpUtf8ToMailFrom(connection, () => holder.session?.smtpUtf8 === true);
     return new Promise((resolve, reject) => {
       let settled = false;
       connection.once('error', (error: NodemailerError) => {
@@ -162,6 +183,7 @@ export class SmtpSession {
         // From now on errors surface through send(); a late 'error' event must not crash the process.
         connection.on('error', () => {});
         const session = new SmtpSession(connection, options);
+        holder.session = session;
         const daneFailure = session.checkDane();
         if (daneFailure) {
           connection.close();
@@ -221,6 +243,8 @@ export class SmtpSession {
   }
 
   private daneVerified = false;
+  /** The message being sent needs SMTPUTF8 on its MAIL FROM (see SendOptions). */
+  private smtpUtf8 = false;
 
   /** "TLSv1.3 verified", "TLSv1.3 dane-verified", "TLSv1.3" (unverified, opportunistic) or "none". */
   get tlsOutcome(): string {
@@ -240,14 +264,9 @@ export class SmtpSession {
   }
 
   /** Sends one message; per-recipient results, or a DeliveryFailure that applies to every recipient. */
-  send(
-    from: string,
-    recipients: string[],
-    message: Buffer,
-    eightBit: boolean,
-    requireTls = false,
-    dsn: DsnParameters = {},
-  ): Promise<SendResult> {
+  send(from: string, recipients: string[], message: Buffer, options: SendOptions): Promise<SendResult> {
+    const { eightBit, requireTls = false, smtpUtf8 = false, dsn = {} } = options;
+    this.smtpUtf8 = smtpUtf8;
     return new Promise((resolve, reject) => {
       this.connection.send(
         {
@@ -255,7 +274,6 @@ export class SmtpSession {
           to: recipients,
           size: message.length,
           use8BitMime: eightBit,
-          // RFC 8689: REQUIRETLS on MAIL FROM (checked by requireTlsRefusal before we get here)
           ...(requireTls ? { requireTLSExtensionEnabled: true } : {}),
           ...(Object.keys(dsn).length > 0 ? { dsn } : {}),
         },
