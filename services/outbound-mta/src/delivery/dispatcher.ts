@@ -22,7 +22,7 @@ import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage 
 import type { ReplyClassifier } from './classify.js';
 import { deliverMessage, type PreparedMessage, prepareMessage } from './deliver-message.js';
 import { asDeliveryFailure, NetworkError, TlsError } from './errors.js';
-import { allowsPlaintext, hostPolicy, planRoute, type RoutePlan } from './plan-route.js';
+import { hostPolicy, planRoute, type RoutePlan, type SessionMode, sessionModes } from './plan-route.js';
 import { SmtpSession } from './smtp-session.js';
 
 export interface DispatcherSettings {
@@ -500,48 +500,45 @@ export class Dispatcher {
             resultType,
             ...(resultType ? { receivingMxHostname: target.name, receivingIp: address } : {}),
           });
-        const open = (plaintext: boolean) =>
+        const open = (mode: SessionMode) =>
           SmtpSession.open({
             host: target.name,
             address,
             port: target.port,
             heloName: this.deps.settings.heloName,
             requireTls: plan.requireTls || target.requireTls,
-            verifyTls: plan.verifyTls,
-            plaintext,
+            verifyTls: mode.verifyTls,
+            plaintext: mode.plaintext,
             ca: this.deps.settings.ca,
             dane,
             connectTimeoutMs: this.deps.settings.connectTimeoutMs,
             commandTimeoutMs: this.deps.settings.commandTimeoutMs,
           });
-        try {
-          const session = await open(false);
-          if (session.tlsOutcome !== 'none') report();
-          return { session, host, policy: hostPolicy(plan, target) };
-        } catch (error) {
-          let failure = asFailure(error);
-          if (failure instanceof TlsError) {
-            report(failure.resultType ?? 'validation-failure');
-            // Opportunistic TLS (RFC 7435): a failed handshake does not stop delivery where no
-            // policy requires TLS; the same address again, without STARTTLS.
-            if (allowsPlaintext(plan, target))
-              try {
-                const session = await open(true);
-                this.deps.logger.info(
-                  { host, reason: failure.message, spoolId: first.spoolId },
-                  'STARTTLS failed; delivering in plaintext (no TLS policy for this host)',
-                );
-                return { session, host, policy: hostPolicy(plan, target) };
-              } catch (plainError) {
-                failure = asFailure(plainError);
-              }
+        // One session counts once for TLS reports: its failure, or its success when none failed.
+        let tlsFailed = false;
+        for (const mode of sessionModes(plan, target)) {
+          try {
+            const session = await open(mode);
+            if (!tlsFailed && session.tlsOutcome !== 'none') report();
+            else if (!tlsFailed && mode.verifyTls) report('starttls-not-supported'); // testing mode
+            if (tlsFailed)
+              this.deps.logger.info(
+                { host, tls: session.tlsOutcome, reason: last.failure.message, spoolId: first.spoolId },
+                'TLS failed where no policy requires it; delivering with less (RFC 7435, RFC 8461 testing)',
+              );
+            return { session, host, policy: hostPolicy(plan, target) };
+          } catch (error) {
+            const failure = asFailure(error);
+            this.deps.logger.debug(
+              { host, err: failure, code: failure.code, spoolId: first.spoolId },
+              'connect failed',
+            );
+            last = { failure, host };
+            if (failure.code === 'LOCAL') return last;
+            if (!(failure instanceof TlsError)) break; // the next address
+            if (!tlsFailed) report(failure.resultType ?? 'validation-failure');
+            tlsFailed = true;
           }
-          this.deps.logger.debug(
-            { host, err: failure, code: failure.code, spoolId: first.spoolId },
-            'connect failed; trying the next address',
-          );
-          last = { failure, host };
-          if (failure.code === 'LOCAL') return last;
         }
       }
     }
