@@ -78,6 +78,36 @@ describe('resolveDestination', () => {
     );
   });
 
+  it('the implicit MX may have only an AAAA record', async () => {
+    const resolver = fakeResolver({ aaaa: { 'example.org': ['2001:db8::9'] } });
+    const hosts = await resolveDestination({ resolver, domain: 'example.org', smtpPort: 25 });
+    assert.deepEqual(
+      hosts.map((h) => [h.name, h.addresses, h.fromMx]),
+      [['example.org', ['2001:db8::9'], false]],
+    );
+  });
+
+  it('a null MX fails without any address lookup (RFC 7505 section 3)', async () => {
+    const looked: string[] = [];
+    const resolver = fakeResolver({
+      mx: { 'example.org': [{ exchange: '', priority: 0 }] },
+      a: { 'example.org': ['192.0.2.9'] },
+    });
+    const watching = {
+      ...resolver,
+      resolve4: (n: string) => {
+        looked.push(n);
+        return resolver.resolve4(n);
+      },
+      resolve6: (n: string) => {
+        looked.push(n);
+        return resolver.resolve6(n);
+      },
+    };
+    await assert.rejects(resolveDestination({ resolver: watching, domain: 'example.org', smtpPort: 25 }));
+    assert.deepEqual(looked, []);
+  });
+
   it('treats a null MX as a permanent failure', async () => {
     const resolver = fakeResolver({
       mx: { 'example.org': [{ exchange: '', priority: 0 }] },
