@@ -2,6 +2,7 @@ import type { Pool } from '@hermod/db';
 import { arcSeal } from '../dkim/arc-seal.js';
 import { type DkimSigningKey, dkimSignature } from '../dkim/dkim-sign.js';
 import { headerBlock, normalizeCrlf } from '../dsn/build-dsn.js';
+import { esmtpParameter } from '../queue/esmtp-parameter.js';
 import type { AttemptResult, MessageContext } from '../queue/finish.js';
 import type { QueueEntry } from '../queue/lease.js';
 import type { ReplyClassifier } from './classify.js';
@@ -26,10 +27,6 @@ export interface PreparedMessage {
 
 const nonAscii = /[^\x00-\x7f]/;
 
-/** An ESMTP parameter by its case-insensitive keyword. */
-const parameter = (parameters: Record<string, string> | undefined, keyword: string): string | undefined =>
-  Object.entries(parameters ?? {}).find(([k]) => k.toUpperCase() === keyword)?.[1];
-
 const notifyValues = new Set(['NEVER', 'SUCCESS', 'FAILURE', 'DELAY']);
 
 /**
@@ -39,13 +36,13 @@ const notifyValues = new Set(['NEVER', 'SUCCESS', 'FAILURE', 'DELAY']);
 export function recipientDsn(
   parameters: Record<string, string> | undefined,
 ): Pick<DsnParameters, 'notify' | 'orcpt'> {
-  const notify = parameter(parameters, 'NOTIFY')?.toUpperCase();
+  const notify = esmtpParameter(parameters, 'NOTIFY')?.toUpperCase();
   const list = notify?.split(',') ?? [];
   const valid =
     list.length > 0 &&
     list.every((n) => notifyValues.has(n)) &&
     (list.length === 1 || !list.includes('NEVER'));
-  const orcpt = parameter(parameters, 'ORCPT');
+  const orcpt = esmtpParameter(parameters, 'ORCPT');
   return {
     ...(valid && notify ? { notify } : {}),
     ...(orcpt?.includes(';') ? { orcpt } : {}),
@@ -189,8 +186,8 @@ export async function prepareMessage(
       });
   }
   const mailFromArgs = (message.envelope.mailFromArgs ?? {}) as Record<string, string>;
-  const envid = parameter(mailFromArgs, 'ENVID');
-  const ret = parameter(mailFromArgs, 'RET')?.toUpperCase();
+  const envid = esmtpParameter(mailFromArgs, 'ENVID');
+  const ret = esmtpParameter(mailFromArgs, 'RET')?.toUpperCase();
   return {
     context: {
       spoolId: first.spoolId,
@@ -210,7 +207,7 @@ export async function prepareMessage(
     smtpUtf8:
       nonAscii.test(first.mailFrom) ||
       entries.some((e) => nonAscii.test(e.recipient)) ||
-      Object.keys(mailFromArgs).some((k) => k.toUpperCase() === 'SMTPUTF8'),
+      esmtpParameter(mailFromArgs, 'SMTPUTF8') !== undefined,
     requireTls: requiresTls(mailFromArgs),
     ignoreTlsPolicy: ignoresTlsPolicy(originalHeaders, requiresTls(mailFromArgs)),
   };

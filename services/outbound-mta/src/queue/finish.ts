@@ -2,6 +2,7 @@ import { type Pool, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { DsnRecipient } from '../dsn/build-dsn.js';
 import { type DsnSender, sendDsn } from '../dsn/send-dsn.js';
+import { esmtpParameter } from './esmtp-parameter.js';
 import type { QueueEntry } from './lease.js';
 import { type FinalResult, isFinal, logFinal, recordFinal } from './record-final.js';
 
@@ -70,7 +71,7 @@ function notifies(
   parameters: Record<string, string> | undefined,
   what: 'FAILURE' | 'DELAY' | 'SUCCESS',
 ): boolean {
-  const notify = Object.entries(parameters ?? {}).find(([k]) => k.toUpperCase() === 'NOTIFY')?.[1];
+  const notify = esmtpParameter(parameters, 'NOTIFY');
   if (!notify) return what !== 'SUCCESS';
   const list = notify.toUpperCase().split(',');
   return !list.includes('NEVER') && list.includes(what);
@@ -89,7 +90,7 @@ export function wantsRelayedNotice(r: AttemptResult, message: MessageContext): b
 }
 
 const orcpt = (parameters: Record<string, string> | undefined): string | undefined =>
-  Object.entries(parameters ?? {}).find(([k]) => k.toUpperCase() === 'ORCPT')?.[1];
+  esmtpParameter(parameters, 'ORCPT');
 
 /**
  * Records one attempt's results for recipients of one message: delivered and failed recipients
