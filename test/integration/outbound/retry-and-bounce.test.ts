@@ -190,5 +190,7 @@ describe('retries and bounces against smtp-sink', () => {
     assert.match(box[0]!, /\r\nWill-Retry-Until: /);
     assert.match(box[1]!, /\r\nSubject: Undelivered Mail Returned to Sender\r\n/);
     assert.match(box[1]!, /\r\nAction: failed\r\nStatus: 5\.\d\.\d+\r\n/);
+    // RFC 3464 section 2.3.6: the diagnostic is the remote's last reply, typed smtp.
+    assert.match(box[1]!, /\r\nDiagnostic-Code: smtp; 450 /);
   });
 });

@@ -20,6 +20,8 @@ export interface AttemptResult {
    * (RFC 3461 section 5.2.1): notices are the remote's from here on, none of ours.
    */
   dsnPassedOn?: boolean;
+  /** What a notice's Diagnostic-Code names when `reply` is our summary (give-up): the last reply. */
+  diagnostic?: string;
 }
 
 export interface FinishDeps {
@@ -114,6 +116,7 @@ export async function finishAttempt(
         kind: 'failed',
         status: r.status.replace(/^4/, '5'),
         reply: `gave up after ${r.entry.attempts + 1} attempts; last: ${r.reply}`,
+        diagnostic: r.diagnostic ?? r.reply,
       });
     } else deferred.push(r);
   }
@@ -200,12 +203,13 @@ function dsnRecipient(
   now: Date,
 ): DsnRecipient {
   const original = orcpt(message.recipientParameters.get(r.entry.rcptIndex));
+  const diagnostic = r.diagnostic ?? r.reply;
   return {
     address: r.entry.recipient,
     ...(original ? { originalRecipient: original } : {}),
     action,
     status: action === 'delayed' ? r.status.replace(/^5/, '4') : r.status,
-    diagnostic: /^\d{3}\b/.test(r.reply) ? `smtp; ${r.reply}` : `x-hermod; ${r.reply}`,
+    diagnostic: /^\d{3}\b/.test(diagnostic) ? `smtp; ${diagnostic}` : `x-hermod; ${diagnostic}`,
     // RFC 3464 section 2.3.5: a host name ("mx.example.org[192.0.2.1]:25" is how we log it).
     ...(r.host ? { remoteMta: r.host.replace(/\[.*$/, '') } : {}),
     lastAttemptAt: now,
