@@ -108,6 +108,33 @@ describe('resolveDestination', () => {
     assert.deepEqual(looked, []);
   });
 
+  // RFC 5321 section 5.1: an MX's data is a domain name, and MX records none of which is usable
+  // are an error, not something to wait for.
+  it('an MX whose exchange is an IP address is not used; none usable is a permanent failure', async () => {
+    const resolver = fakeResolver({
+      mx: {
+        'example.org': [
+          { exchange: '192.0.2.7', priority: 5 },
+          { exchange: 'mx.example.org', priority: 10 },
+        ],
+        'numeric.example': [{ exchange: '192.0.2.7', priority: 10 }],
+        'nowhere.example': [{ exchange: 'mx.nowhere.example', priority: 10 }],
+      },
+      a: { 'mx.example.org': ['192.0.2.1'] },
+    });
+    const hosts = await resolveDestination({ resolver, domain: 'example.org', smtpPort: 25 });
+    assert.deepEqual(
+      hosts.map((h) => h.name),
+      ['mx.example.org'],
+    );
+    for (const domain of ['numeric.example', 'nowhere.example'])
+      await assert.rejects(
+        resolveDestination({ resolver, domain, smtpPort: 25 }),
+        (e: unknown) => e instanceof DestinationError && e.permanent && e.status === '5.4.4',
+        domain,
+      );
+  });
+
   it('treats a null MX as a permanent failure', async () => {
     const resolver = fakeResolver({
       mx: { 'example.org': [{ exchange: '', priority: 0 }] },

@@ -1,7 +1,8 @@
 // MX selection through aliases (RFC 5321 section 5.1), with the harness DNS server answering as a
 // recursive resolver does (the CNAME and its target's records): an MX whose host name is a CNAME
 // is delivered to the alias's target, and a recipient domain that is itself an alias is processed
-// as its target (its MX used).
+// as its target (its MX used). An MX whose data is an IP address is not a host name (section 5.1):
+// not connected to, and with no other MX the message fails at once (5.4.4).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { crlf, LOCAL_DOMAIN, type OutboundTestbed, startOutboundTestbed } from './outbound-fixture.js';
@@ -58,5 +59,18 @@ describe('MX selection through aliases', () => {
     const [row] = await bed.settled(spoolId, 'delivered');
     assert.match(row!.destination?.outcome?.host ?? '', /^mx\.target-domain\.test\[127\.0\.0\.53\]/);
     assert.deepEqual(server.transactions[0]?.recipients, ['RCPT TO:<hal@alias-domain.test>']);
+  });
+
+  test('an MX whose exchange is an IP address: never connected, failed with 5.4.4', async () => {
+    const server = await rawServer('127.0.0.55');
+    bed.dns.add({ type: 'MX', name: 'numeric-mx.test', exchange: '127.0.0.55', preference: 10 });
+    const spoolId = await bed.submit(
+      from,
+      ['ida@numeric-mx.test'],
+      message('ida@numeric-mx.test', 'numeric'),
+    );
+    const [row] = await bed.settled(spoolId, 'failed');
+    assert.match(row!.error ?? '', /no usable MX/);
+    assert.equal(server.connections, 0);
   });
 });
