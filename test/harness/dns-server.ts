@@ -55,9 +55,7 @@ export class DnsTestServer {
       const name = question.name.toLowerCase().replace(/\.$/, '');
       this.queries.push({ name, type: question.type });
       const known = this.records.filter((r) => r.name === name);
-      const answers = known
-        .filter((r) => r.type === question.type || r.type === 'CNAME')
-        .map((r) => this.toAnswer(r));
+      const answers = this.answersFor(name, question.type).map((r) => this.toAnswer(r));
       const response = dnsPacket.encode({
         type: 'response',
         id: query.id,
@@ -72,6 +70,19 @@ export class DnsTestServer {
     });
     await new Promise<void>((resolve) => socket.bind(port, host, () => resolve()));
     this.port = socket.address().port;
+  }
+
+  /**
+   * As a recursive resolver answers: the records of the type, else the name's CNAME followed by
+   * the answers for its target (a chain of up to 8 aliases).
+   */
+  private answersFor(name: string, type: string, depth = 0): DnsRecord[] {
+    const known = this.records.filter((r) => r.name === name);
+    const direct = known.filter((r) => r.type === type);
+    const alias = known.find((r) => r.type === 'CNAME');
+    if (direct.length > 0 || type === 'CNAME' || !alias || alias.type !== 'CNAME' || depth >= 8)
+      return direct;
+    return [alias, ...this.answersFor(alias.target.toLowerCase().replace(/\.$/, ''), type, depth + 1)];
   }
 
   private toAnswer(r: DnsRecord): dnsPacket.Answer {

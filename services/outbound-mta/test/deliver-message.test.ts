@@ -18,8 +18,7 @@ function fakeSession(extensions: string[], maxSize = 0, verifiedTls = false) {
       from: string,
       recipients: string[],
       _data: Buffer,
-      eightBit: boolean,
-      requireTls = false,
+      { eightBit, requireTls = false }: { eightBit: boolean; requireTls?: boolean },
     ) => {
       sent.push({ from, recipients, eightBit, ...(requireTls ? { requireTls } : {}) });
       return { accepted: recipients, rejected: [], reply: '250 2.0.0 queued' };
@@ -57,6 +56,7 @@ function prepared(data: string, options: { smtpUtf8?: boolean; requireTls?: bool
     smtpUtf8: options.smtpUtf8 ?? false,
     requireTls: options.requireTls ?? false,
     ignoreTlsPolicy: false,
+    dsn: {},
   };
 }
 

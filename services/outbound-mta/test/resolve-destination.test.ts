@@ -78,6 +78,63 @@ describe('resolveDestination', () => {
     );
   });
 
+  it('the implicit MX may have only an AAAA record', async () => {
+    const resolver = fakeResolver({ aaaa: { 'example.org': ['2001:db8::9'] } });
+    const hosts = await resolveDestination({ resolver, domain: 'example.org', smtpPort: 25 });
+    assert.deepEqual(
+      hosts.map((h) => [h.name, h.addresses, h.fromMx]),
+      [['example.org', ['2001:db8::9'], false]],
+    );
+  });
+
+  it('a null MX fails without any address lookup (RFC 7505 section 3)', async () => {
+    const looked: string[] = [];
+    const resolver = fakeResolver({
+      mx: { 'example.org': [{ exchange: '', priority: 0 }] },
+      a: { 'example.org': ['192.0.2.9'] },
+    });
+    const watching = {
+      ...resolver,
+      resolve4: (n: string) => {
+        looked.push(n);
+        return resolver.resolve4(n);
+      },
+      resolve6: (n: string) => {
+        looked.push(n);
+        return resolver.resolve6(n);
+      },
+    };
+    await assert.rejects(resolveDestination({ resolver: watching, domain: 'example.org', smtpPort: 25 }));
+    assert.deepEqual(looked, []);
+  });
+
+  // RFC 5321 section 5.1: an MX's data is a domain name, and MX records none of which is usable
+  // are an error, not something to wait for.
+  it('an MX whose exchange is an IP address is not used; none usable is a permanent failure', async () => {
+    const resolver = fakeResolver({
+      mx: {
+        'example.org': [
+          { exchange: '192.0.2.7', priority: 5 },
+          { exchange: 'mx.example.org', priority: 10 },
+        ],
+        'numeric.example': [{ exchange: '192.0.2.7', priority: 10 }],
+        'nowhere.example': [{ exchange: 'mx.nowhere.example', priority: 10 }],
+      },
+      a: { 'mx.example.org': ['192.0.2.1'] },
+    });
+    const hosts = await resolveDestination({ resolver, domain: 'example.org', smtpPort: 25 });
+    assert.deepEqual(
+      hosts.map((h) => h.name),
+      ['mx.example.org'],
+    );
+    for (const domain of ['numeric.example', 'nowhere.example'])
+      await assert.rejects(
+        resolveDestination({ resolver, domain, smtpPort: 25 }),
+        (e: unknown) => e instanceof DestinationError && e.permanent && e.status === '5.4.4',
+        domain,
+      );
+  });
+
   it('treats a null MX as a permanent failure', async () => {
     const resolver = fakeResolver({
       mx: { 'example.org': [{ exchange: '', priority: 0 }] },

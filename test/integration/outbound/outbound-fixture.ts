@@ -50,7 +50,8 @@ export interface OutboundTestbed {
   /** Spools a message as msa would; `envelope` as msa records it (mailFromArgs such as REQUIRETLS). */
   submit(
     from: string,
-    to: string[],
+    /** Addresses, or addresses with their RCPT parameters as msa stores them (NOTIFY, ORCPT). */
+    to: Array<string | { address: string; parameters: Record<string, string> }>,
     body: string | Buffer,
     envelope?: Record<string, unknown>,
   ): Promise<string>;
@@ -170,7 +171,7 @@ export async function startOutboundTestbed(
     async submit(from, to, body, envelope) {
       const { spoolId } = await acceptMessage(pool, {
         mailFrom: from,
-        recipients: to.map((address) => ({ address })),
+        recipients: to.map((r) => (typeof r === 'string' ? { address: r } : r)),
         source: 'msa',
         ...(envelope ? { envelope } : {}),
         body: [Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8')],

@@ -124,7 +124,8 @@ describe('retries and bounces against smtp-sink', () => {
       dsn!,
       /\r\nFinal-Recipient: rfc822; eve@reject\.test\r\nAction: failed\r\nStatus: 5\.\d\.\d+\r\n/,
     );
-    assert.match(dsn!, /\r\nRemote-MTA: dns; mx\.reject\.test\[127\.0\.0\.4\]:\d+\r\n/);
+    // RFC 3464 section 2.3.5: "dns;" then the host's name, no address or port.
+    assert.match(dsn!, /\r\nRemote-MTA: dns; mx\.reject\.test\r\n/);
     assert.match(dsn!, /\r\nDiagnostic-Code: smtp; 5\d\d /);
     assert.match(dsn!, /\r\nContent-Type: text\/rfc822-headers\r\n/);
     assert.match(dsn!, /\r\nSubject: bounce me\r\n/);
@@ -189,5 +190,7 @@ describe('retries and bounces against smtp-sink', () => {
     assert.match(box[0]!, /\r\nWill-Retry-Until: /);
     assert.match(box[1]!, /\r\nSubject: Undelivered Mail Returned to Sender\r\n/);
     assert.match(box[1]!, /\r\nAction: failed\r\nStatus: 5\.\d\.\d+\r\n/);
+    // RFC 3464 section 2.3.6: the diagnostic is the remote's last reply, typed smtp.
+    assert.match(box[1]!, /\r\nDiagnostic-Code: smtp; 450 /);
   });
 });

@@ -7,7 +7,6 @@
 // one write (the server withholds its replies until DATA, so a client that waited would hang),
 // without it every command waits for its reply.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   crlf,
@@ -16,141 +15,16 @@ import {
   startOutboundTestbed,
   waitFor,
 } from './outbound-fixture.js';
+import { type RawSmtpServer, startRawMx, startRawSmtp } from './raw-smtp.js';
 
 const DESTINATION_CONCURRENCY = 2;
-
-interface Transaction {
-  mailFrom: string;
-  recipients: string[];
-  data: Buffer;
-}
-
-interface RawSmtpServer {
-  /** Every command line received, in order, over all connections. */
-  commands: string[];
-  /** For each entry of `commands`, the number of the socket read it arrived in. */
-  commandReads: number[];
-  transactions: Transaction[];
-  /** Connections accepted so far. */
-  connections: number;
-  /** The most connections open at the same time. */
-  maxOpen: number;
-  /** Messages accepted on each connection, by connection. */
-  perConnection: number[];
-  close(): Promise<void>;
-}
-
-/**
- * A minimal ESMTP server: advertises exactly `extensions` after EHLO, accepts every command, and
- * answers the final dot after `dataDelayMs` (so concurrent deliveries overlap). With
- * `holdEnvelopeReplies` the replies to MAIL and RCPT are withheld until DATA arrives, which only
- * a pipelining client survives.
- */
-async function startRawSmtp(
-  host: string,
-  port: number,
-  options: { extensions: string[]; dataDelayMs?: number; holdEnvelopeReplies?: boolean },
-): Promise<RawSmtpServer> {
-  let reads = 0;
-  const state: Omit<RawSmtpServer, 'close'> = {
-    commands: [],
-    commandReads: [],
-    transactions: [],
-    connections: 0,
-    maxOpen: 0,
-    perConnection: [],
-  };
-  let open = 0;
-  const server: Server = createServer((socket) => {
-    state.connections++;
-    open++;
-    state.maxOpen = Math.max(state.maxOpen, open);
-    const index = state.perConnection.push(0) - 1;
-    socket.on('close', () => open--);
-    socket.on('error', () => {});
-    let buffer = Buffer.alloc(0);
-    let busy = false;
-    let inData = false;
-    let tx: Transaction = { mailFrom: '', recipients: [], data: Buffer.alloc(0) };
-    let held: string[] = [];
-    let read = 0;
-    const reply = (text: string) => {
-      if (!socket.destroyed) socket.write(`${text}\r\n`);
-    };
-    const envelopeReply = (text: string) => (options.holdEnvelopeReplies ? held.push(text) : reply(text));
-    const serve = () => {
-      while (!busy) {
-        if (inData) {
-          const end = buffer.subarray(0, 3).equals(Buffer.from('.\r\n')) ? -2 : buffer.indexOf('\r\n.\r\n');
-          if (end === -1) return;
-          tx.data = Buffer.from(buffer.subarray(0, end + 2));
-          buffer = buffer.subarray(end + 5);
-          inData = false;
-          state.transactions.push(tx);
-          state.perConnection[index]!++;
-          busy = true;
-          setTimeout(() => {
-            busy = false;
-            reply('250 2.0.0 queued');
-            serve();
-          }, options.dataDelayMs ?? 0);
-          return;
-        }
-        const eol = buffer.indexOf('\r\n');
-        if (eol < 0) return;
-        const line = buffer.subarray(0, eol).toString('utf8');
-        buffer = buffer.subarray(eol + 2);
-        state.commands.push(line);
-        state.commandReads.push(read);
-        const verb = line.split(' ')[0]!.toUpperCase();
-        if (verb === 'EHLO') {
-          const lines = ['raw.test', ...options.extensions];
-          socket.write(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}\r\n`).join(''));
-        } else if (verb === 'MAIL') {
-          tx = { mailFrom: line, recipients: [], data: Buffer.alloc(0) };
-          envelopeReply('250 2.1.0 ok');
-        } else if (verb === 'RCPT') {
-          tx.recipients.push(line);
-          envelopeReply('250 2.1.5 ok');
-        } else if (verb === 'DATA') {
-          inData = true;
-          for (const text of held) reply(text);
-          held = [];
-          reply('354 go ahead');
-        } else if (verb === 'QUIT') {
-          socket.end('221 2.0.0 bye\r\n');
-          return;
-        } else reply('250 2.0.0 ok');
-      }
-    };
-    socket.on('data', (chunk: Buffer) => {
-      read = ++reads;
-      buffer = Buffer.concat([buffer, chunk]);
-      serve();
-    });
-    socket.write('220 raw.test ESMTP\r\n');
-  });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  return Object.assign(state, {
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Connections still open are the client's to close; don't wait for them.
-        setTimeout(resolve, 1_000).unref();
-      }),
-  });
-}
 
 let bed: OutboundTestbed;
 const servers: RawSmtpServer[] = [];
 
 /** A raw server answering as the MX of `domain` on its own loopback address. */
 async function mxServer(domain: string, address: string, options: Parameters<typeof startRawSmtp>[2]) {
-  bed.dns.add(
-    { type: 'MX', name: domain, exchange: `mx.${domain}`, preference: 10 },
-    { type: 'A', name: `mx.${domain}`, address },
-  );
-  const server = await startRawSmtp(address, bed.smtpPort, options);
+  const server = await startRawMx(bed, domain, address, options);
   servers.push(server);
   return server;
 }
@@ -359,5 +233,32 @@ describe('SMTP extensions, implicit MX and destination concurrency', () => {
       .map((c) => c.read);
     assert.equal(reads.length, 4);
     assert.equal(new Set(reads).size, 4, 'commands were sent before the previous reply');
+  });
+
+  // RFC 6531 section 3.4: a message that needs SMTPUTF8 (a UTF-8 address, or UTF-8 header fields
+  // received with SMTPUTF8) goes with the SMTPUTF8 parameter on MAIL FROM, never silently without.
+  test('SMTPUTF8 to a remote that offers it: a UTF-8 address and a UTF-8 header both carry the parameter', async () => {
+    const server = await mxServer('utf8.test', '127.0.0.54', {
+      extensions: ['PIPELINING', '8BITMIME', 'SMTPUTF8'],
+    });
+    const from = `dave@${LOCAL_DOMAIN}`;
+    const byAddress = await bed.submit(
+      from,
+      ['jörg@utf8.test'],
+      Buffer.from(crlf(`From: ${from}`, 'To: jörg@utf8.test', 'Subject: adresse', '', 'body'), 'utf8'),
+      { mailFromArgs: { SMTPUTF8: 'true' } },
+    );
+    await bed.settled(byAddress, 'delivered');
+    const byHeader = await bed.submit(
+      from,
+      ['kim@utf8.test'],
+      Buffer.from(crlf(`From: ${from}`, 'To: kim@utf8.test', 'Subject: Grüße', '', 'body'), 'utf8'),
+      { mailFromArgs: { SMTPUTF8: 'true' } },
+    );
+    await bed.settled(byHeader, 'delivered');
+    const mails = server.commands.filter((c) => /^MAIL /i.test(c));
+    assert.equal(mails.length, 2);
+    for (const mail of mails) assert.match(mail, / SMTPUTF8\b/, `${mail} lacks SMTPUTF8`);
+    assert.ok(server.transactions[1]?.data.includes(Buffer.from('Subject: Grüße\r\n', 'utf8')));
   });
 });

@@ -49,10 +49,10 @@ const certificate = (dir: string, name: string, hosts: string[]) =>
 /** RFC 8461 policies by domain, served at https://mta-sts.<domain>/.well-known/mta-sts.txt. */
 const policies = new Map<string, string>();
 
-function publishSts(domain: string, mx: string[], id: string) {
+function publishSts(domain: string, mx: string[], id: string, mode: 'enforce' | 'testing' = 'enforce') {
   policies.set(
     domain,
-    `version: STSv1\r\nmode: enforce\r\n${mx.map((m) => `mx: ${m}\r\n`).join('')}max_age: 86400\r\n`,
+    `version: STSv1\r\nmode: ${mode}\r\n${mx.map((m) => `mx: ${m}\r\n`).join('')}max_age: 86400\r\n`,
   );
   bed.dns.add(
     { type: 'TXT', name: `_mta-sts.${domain}`, text: `v=STSv1; id=${id}` },
@@ -145,6 +145,7 @@ before(async () => {
     'mta-sts.sts-nomatch.test',
     'mta-sts.sts-plain.test',
     'mta-sts.sts-wrongcert.test',
+    'mta-sts.sts-testing.test',
     'mta-sts.rtls.test',
     'mta-sts.rtls-postfix.test',
     'mta-sts.rtls-optional.test',
@@ -175,10 +176,13 @@ before(async () => {
       OUTBOUND_TLS_CA_FILE: caFile,
       OUTBOUND_MTA_STS_PORT: String(stsPort),
       OUTBOUND_RETRY_SCHEDULE: '1m',
+      // TLS sessions counted for RFC 8460 reports (flushed to PostgreSQL at once)
+      OUTBOUND_TLSRPT_FROM: `tlsrpt@${LOCAL_DOMAIN}`,
+      OUTBOUND_TLSRPT_FLUSH_INTERVAL: '200ms',
     },
   });
   postfix = await startPostfixPeer({
-    domains: ['sts.test', 'sts-nomatch.test', 'sts-wrongcert.test'],
+    domains: ['sts.test', 'sts-nomatch.test', 'sts-wrongcert.test', 'sts-testing.test'],
     port: bed.smtpPort,
     hostname: 'mx.sts.test',
     tls: mxCert,
@@ -275,6 +279,35 @@ describe('TLS policy', () => {
     );
     assert.doesNotMatch(session, /\bmail=/);
     assert.deepEqual(await postfix.messages('max@sts-wrongcert.test'), []);
+  });
+
+  // RFC 8461 section 5: testing mode validates as enforce does and reports the failure (RFC 8460),
+  // but delivers all the same.
+  test('MTA-STS testing, certificate for another name: delivered, the failure counted for the TLS report', async () => {
+    mx('sts-testing.test', 'mx.sts-testing.test', '127.0.0.1');
+    publishSts('sts-testing.test', ['mx.sts-testing.test'], 'pol1', 'testing');
+    const spoolId = await bed.submit(
+      from,
+      ['nia@sts-testing.test'],
+      message('nia@sts-testing.test', 'sts testing wrong cert'),
+    );
+    const [row] = await bed.settled(spoolId, 'delivered');
+    assert.match(row!.destination?.outcome?.tls ?? '', /^TLSv1\.[23] \(mta-sts testing\)/);
+    const counts = await waitFor('the TLS session counts of sts-testing.test', async () => {
+      const { rows } = await bed.hermod.db.pool.query<{
+        policy_type: string;
+        result_type: string;
+        sessions: string;
+      }>(
+        `SELECT policy_type, result_type, sessions FROM tls_report_counts WHERE policy_domain = 'sts-testing.test'`,
+      );
+      return rows.length > 0 ? rows : undefined;
+    });
+    assert.deepEqual(
+      counts.map((c) => [c.policy_type, c.result_type, Number(c.sessions)]),
+      [['sts', 'certificate-host-mismatch', 1]],
+      'a session whose certificate names another host was counted as a success',
+    );
   });
 
   test('STARTTLS response injection: plaintext after the 220 is discarded, the message goes over TLS', async () => {

@@ -2,12 +2,13 @@ import type { Pool } from '@hermod/db';
 import { arcSeal } from '../dkim/arc-seal.js';
 import { type DkimSigningKey, dkimSignature } from '../dkim/dkim-sign.js';
 import { headerBlock, normalizeCrlf } from '../dsn/build-dsn.js';
+import { esmtpParameter } from '../queue/esmtp-parameter.js';
 import type { AttemptResult, MessageContext } from '../queue/finish.js';
 import type { QueueEntry } from '../queue/lease.js';
 import type { ReplyClassifier } from './classify.js';
 import { DependencyError, LocalError, ReplyError } from './errors.js';
 import { ignoresTlsPolicy, requiresTls, requireTlsRefusal } from './require-tls.js';
-import type { SmtpSession } from './smtp-session.js';
+import type { DsnParameters, SmtpSession } from './smtp-session.js';
 
 export interface PreparedMessage {
   context: MessageContext;
@@ -20,9 +21,33 @@ export interface PreparedMessage {
   requireTls: boolean;
   /** RFC 8689 section 5: `TLS-Required: No`, the recipient's TLS policy is ignored for it. */
   ignoreTlsPolicy: boolean;
+  /** RFC 3461 RET and ENVID as received, passed on to a remote that advertises DSN. */
+  dsn: Pick<DsnParameters, 'ret' | 'envid'>;
 }
 
 const nonAscii = /[^\x00-\x7f]/;
+
+const notifyValues = new Set(['NEVER', 'SUCCESS', 'FAILURE', 'DELAY']);
+
+/**
+ * A recipient's RFC 3461 NOTIFY and ORCPT for the RCPT command (values as received, xtext-decoded;
+ * nodemailer encodes them). A NOTIFY that is not a valid list is left out rather than refused.
+ */
+export function recipientDsn(
+  parameters: Record<string, string> | undefined,
+): Pick<DsnParameters, 'notify' | 'orcpt'> {
+  const notify = esmtpParameter(parameters, 'NOTIFY')?.toUpperCase();
+  const list = notify?.split(',') ?? [];
+  const valid =
+    list.length > 0 &&
+    list.every((n) => notifyValues.has(n)) &&
+    (list.length === 1 || !list.includes('NEVER'));
+  const orcpt = esmtpParameter(parameters, 'ORCPT');
+  return {
+    ...(valid && notify ? { notify } : {}),
+    ...(orcpt?.includes(';') ? { orcpt } : {}),
+  };
+}
 
 /** The domain of the first address in the From header (the DKIM signing domain). */
 export function fromHeaderDomain(header: Buffer): string | undefined {
@@ -123,7 +148,8 @@ export async function prepareMessage(
   });
   if (!message) return undefined;
   // Bare CR and bare LF never leave this server: every line break goes out as CRLF.
-  let data = normalizeCrlf(Buffer.concat(message.chunks));
+  const unsigned = normalizeCrlf(Buffer.concat(message.chunks));
+  let data = unsigned;
   const originalHeaders = headerBlock(data);
   const candidates = [fromHeaderDomain(originalHeaders), first.mailFrom.split('@').pop()?.toLowerCase()];
   for (const domain of candidates) {
@@ -160,7 +186,8 @@ export async function prepareMessage(
       });
   }
   const mailFromArgs = (message.envelope.mailFromArgs ?? {}) as Record<string, string>;
-  const envid = Object.entries(mailFromArgs).find(([k]) => k.toUpperCase() === 'ENVID')?.[1];
+  const envid = esmtpParameter(mailFromArgs, 'ENVID');
+  const ret = esmtpParameter(mailFromArgs, 'RET')?.toUpperCase();
   return {
     context: {
       spoolId: first.spoolId,
@@ -168,6 +195,11 @@ export async function prepareMessage(
       recipientParameters: new Map(message.recipients.map((r) => [r.rcptIndex, r.parameters])),
       ...(envid ? { envelopeId: envid } : {}),
       originalHeaders,
+      ...(ret === 'FULL' ? { originalMessage: unsigned } : {}),
+    },
+    dsn: {
+      ...(ret === 'FULL' || ret === 'HDRS' ? { ret } : {}),
+      ...(envid ? { envid } : {}),
     },
     data,
     eightBit: data.some((b) => b > 0x7f),
@@ -175,7 +207,7 @@ export async function prepareMessage(
     smtpUtf8:
       nonAscii.test(first.mailFrom) ||
       entries.some((e) => nonAscii.test(e.recipient)) ||
-      Object.keys(mailFromArgs).some((k) => k.toUpperCase() === 'SMTPUTF8'),
+      esmtpParameter(mailFromArgs, 'SMTPUTF8') !== undefined,
     requireTls: requiresTls(mailFromArgs),
     ignoreTlsPolicy: ignoresTlsPolicy(originalHeaders, requiresTls(mailFromArgs)),
   };
@@ -224,6 +256,52 @@ export async function deliverMessage(
       `message size ${message.data.length} exceeds ${host}'s limit of ${session.maxSize}`,
     );
 
+  // RFC 3461 section 5.2.1: to a remote that advertises DSN the parameters go on (RET and ENVID on
+  // MAIL, each recipient's NOTIFY and ORCPT on its RCPT) and its notices replace ours. nodemailer
+  // takes one NOTIFY/ORCPT per transaction, so recipients whose parameters differ go in separate
+  // transactions of the same message (one in the usual case, where no recipient has any).
+  const passOn = session.supports('DSN');
+  const groups = new Map<string, { dsn: DsnParameters; entries: QueueEntry[] }>();
+  for (const entry of entries) {
+    const dsn: DsnParameters = passOn
+      ? { ...message.dsn, ...recipientDsn(message.context.recipientParameters.get(entry.rcptIndex)) }
+      : {};
+    const key = JSON.stringify([dsn.notify, dsn.orcpt]);
+    const group = groups.get(key) ?? { dsn, entries: [] };
+    group.entries.push(entry);
+    groups.set(key, group);
+  }
+  const results: AttemptResult[] = [];
+  for (const group of groups.values()) {
+    try {
+      results.push(
+        ...(await transaction(session, message, group.entries, group.dsn, passOn, classify, host)),
+      );
+    } catch (error) {
+      // A failure after earlier transactions of this attempt were answered: theirs stand, the rest
+      // (this group and those after it) are tried again with the session's failure as the reason.
+      if (results.length === 0) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      results.push(
+        ...unanswered(entries, results, '4.4.2', `connection to ${host} lost: ${reason}`, host, tls),
+      );
+      return results;
+    }
+  }
+  return results;
+}
+
+/** One SMTP transaction for `entries`: one result per entry, or a thrown failure that is not a reply. */
+async function transaction(
+  session: SmtpSession,
+  message: PreparedMessage,
+  entries: QueueEntry[],
+  dsn: DsnParameters,
+  dsnPassedOn: boolean,
+  classify: ReplyClassifier,
+  host: string,
+): Promise<AttemptResult[]> {
+  const tls = session.tlsOutcome;
   const byAddress = new Map<string, QueueEntry[]>();
   for (const e of entries)
     byAddress.set(e.recipient.toLowerCase(), [...(byAddress.get(e.recipient.toLowerCase()) ?? []), e]);
@@ -232,13 +310,25 @@ export async function deliverMessage(
       message.mailFrom,
       [...new Set(entries.map((e) => e.recipient))],
       message.data,
-      message.eightBit,
-      message.requireTls,
+      {
+        eightBit: message.eightBit,
+        requireTls: message.requireTls,
+        smtpUtf8: message.smtpUtf8,
+        dsn,
+      },
     );
     const results: AttemptResult[] = [];
     for (const address of sent.accepted)
       for (const entry of byAddress.get(address.toLowerCase()) ?? [])
-        results.push({ entry, kind: 'delivered', status: '2.0.0', reply: sent.reply, host, tls });
+        results.push({
+          entry,
+          kind: 'delivered',
+          status: '2.0.0',
+          reply: sent.reply,
+          host,
+          tls,
+          ...(dsnPassedOn ? { dsnPassedOn } : {}),
+        });
     for (const r of sent.rejected) {
       const c = classify(r.code, r.reply);
       for (const entry of byAddress.get(r.recipient.toLowerCase()) ?? [])
@@ -253,24 +343,36 @@ export async function deliverMessage(
     }
     if (sent.accepted.length === 0) await session.reset().catch(() => undefined);
     // Anything the server never answered for stays queued.
-    const answered = new Set(results.map((r) => r.entry));
-    for (const entry of entries)
-      if (!answered.has(entry))
-        results.push({
-          entry,
-          kind: 'deferred',
-          status: '4.4.0',
-          reply: 'no reply for this recipient',
-          host,
-          tls,
-        });
+    results.push(...unanswered(entries, results, '4.4.0', 'no reply for this recipient', host, tls));
     return results;
   } catch (error) {
     if (error instanceof ReplyError) {
       const c = classify(error.replyCode, error.reply);
       await session.reset().catch(() => undefined);
-      return all(c.action === 'bounce' ? 'failed' : 'deferred', c.status, error.reply);
+      return entries.map((entry) => ({
+        entry,
+        kind: c.action === 'bounce' ? 'failed' : 'deferred',
+        status: c.status,
+        reply: error.reply,
+        host,
+        tls,
+      }));
     }
     throw error;
   }
+}
+
+/** Deferred results for the entries that `results` does not answer. */
+function unanswered(
+  entries: QueueEntry[],
+  results: AttemptResult[],
+  status: string,
+  reply: string,
+  host: string,
+  tls: string,
+): AttemptResult[] {
+  const answered = new Set(results.map((r) => r.entry));
+  return entries
+    .filter((entry) => !answered.has(entry))
+    .map((entry) => ({ entry, kind: 'deferred', status, reply, host, tls }));
 }

@@ -5,7 +5,13 @@ import type { DkimSigningKey } from '../dkim/dkim-sign.js';
 import type { SecureDnsQuery } from '../dns/dnssec-query.js';
 import { DestinationError, type DnsResolver } from '../dns/resolve-destination.js';
 import type { OutboundMetrics } from '../metrics.js';
-import { type AttemptResult, type FinishDeps, finishAttempt, type MessageContext } from '../queue/finish.js';
+import {
+  type AttemptResult,
+  type FinishDeps,
+  finishAttempt,
+  type MessageContext,
+  wantsRelayedNotice,
+} from '../queue/finish.js';
 import { DeliveredBatcher } from '../queue/finish-delivered.js';
 import { holdAfterLocalError } from '../queue/hold.js';
 import { leaseDue, type QueueEntry, releaseLeases, renewLeases } from '../queue/lease.js';
@@ -16,7 +22,7 @@ import { DeliveryAttempt, decideFailure, type Failure, type Outcome, type Stage 
 import type { ReplyClassifier } from './classify.js';
 import { deliverMessage, type PreparedMessage, prepareMessage } from './deliver-message.js';
 import { asDeliveryFailure, NetworkError, TlsError } from './errors.js';
-import { hostPolicy, planRoute, type RoutePlan } from './plan-route.js';
+import { hostPolicy, planRoute, type RoutePlan, type SessionMode, sessionModes } from './plan-route.js';
 import { SmtpSession } from './smtp-session.js';
 
 export interface DispatcherSettings {
@@ -442,9 +448,14 @@ export class Dispatcher {
 
   private async finish(results: AttemptResult[], context: MessageContext, started: number): Promise<void> {
     let recorded = results;
-    // Every recipient accepted (the usual case): group-committed with other such outcomes.
+    // Every recipient accepted and no notice asked for (the usual case): group-committed with
+    // other such outcomes.
     const delivered = results.filter((r): r is FinalResult => r.kind === 'delivered');
-    if (delivered.length > 0 && delivered.length === results.length) {
+    if (
+      delivered.length > 0 &&
+      delivered.length === results.length &&
+      !delivered.some((r) => wantsRelayedNotice(r, context))
+    ) {
       await this.delivered.record({ spoolId: context.spoolId, results: delivered });
       for (const r of delivered) logFinal(this.deps.logger, context.spoolId, r);
     } else recorded = await finishAttempt(this.deps.finish, context, results);
@@ -489,30 +500,45 @@ export class Dispatcher {
             resultType,
             ...(resultType ? { receivingMxHostname: target.name, receivingIp: address } : {}),
           });
-        try {
-          const session = await SmtpSession.open({
+        const open = (mode: SessionMode) =>
+          SmtpSession.open({
             host: target.name,
             address,
             port: target.port,
             heloName: this.deps.settings.heloName,
             requireTls: plan.requireTls || target.requireTls,
-            verifyTls: plan.verifyTls,
+            verifyTls: mode.verifyTls,
+            plaintext: mode.plaintext,
             ca: this.deps.settings.ca,
             dane,
             connectTimeoutMs: this.deps.settings.connectTimeoutMs,
             commandTimeoutMs: this.deps.settings.commandTimeoutMs,
           });
-          if (session.tlsOutcome !== 'none') report();
-          return { session, host, policy: hostPolicy(plan, target) };
-        } catch (error) {
-          const failure = asFailure(error);
-          if (failure instanceof TlsError) report(failure.resultType ?? 'validation-failure');
-          this.deps.logger.debug(
-            { host, err: failure, code: failure.code, spoolId: first.spoolId },
-            'connect failed; trying the next address',
-          );
-          last = { failure, host };
-          if (failure.code === 'LOCAL') return last;
+        // One session counts once for TLS reports: its failure, or its success when none failed.
+        let tlsFailed = false;
+        for (const mode of sessionModes(plan, target)) {
+          try {
+            const session = await open(mode);
+            if (!tlsFailed && session.tlsOutcome !== 'none') report();
+            else if (!tlsFailed && mode.verifyTls) report('starttls-not-supported'); // testing mode
+            if (tlsFailed)
+              this.deps.logger.info(
+                { host, tls: session.tlsOutcome, reason: last.failure.message, spoolId: first.spoolId },
+                'TLS failed where no policy requires it; delivering with less (RFC 7435, RFC 8461 testing)',
+              );
+            return { session, host, policy: hostPolicy(plan, target) };
+          } catch (error) {
+            const failure = asFailure(error);
+            this.deps.logger.debug(
+              { host, err: failure, code: failure.code, spoolId: first.spoolId },
+              'connect failed',
+            );
+            last = { failure, host };
+            if (failure.code === 'LOCAL') return last;
+            if (!(failure instanceof TlsError)) break; // the next address
+            if (!tlsFailed) report(failure.resultType ?? 'validation-failure');
+            tlsFailed = true;
+          }
         }
       }
     }

@@ -14,7 +14,7 @@ export interface EhloCapabilities {
 export const CHECKED_NODEMAILER_VERSION = '10.6.0';
 
 /**
- * One of the two private nodemailer reads, both in this file. nodemailer parses the EHLO reply into
+ * One of the private nodemailer reads, all in this file. nodemailer parses the EHLO reply into
  * `_supportedExtensions` and `_maxAllowedSize` and offers no public getter for them (only a
  * custom AUTH handler sees them, and we do not authenticate to remote MXes). The fields are
  * checked here: if an upgrade renames or retypes them this throws a LocalError (the delivery is
@@ -44,4 +44,41 @@ export function tlsSocketOf(connection: SMTPConnection): TLSSocket | undefined {
   if (!(socket instanceof TLSSocket))
     throw new LocalError('nodemailer no longer keeps its TLS socket in _socket');
   return socket;
+}
+
+/**
+ * Whether nodemailer had started a STARTTLS upgrade that did not complete: nodemailer sets
+ * `upgrading` when it starts the handshake and clears it only on success, and reports a peer that
+ * hangs up mid-handshake as a plain socket error (ECONNRESET), not as ETLS. Read after a failed
+ * connect only (the third private read; a non-boolean means an upgrade changed it: LocalError).
+ */
+export function tlsUpgradeFailed(connection: SMTPConnection): boolean {
+  const upgrading = (connection as unknown as Record<string, unknown>).upgrading;
+  if (upgrading !== undefined && typeof upgrading !== 'boolean')
+    throw new LocalError('nodemailer no longer keeps its STARTTLS state in upgrading');
+  return upgrading === true && !connection.secure;
+}
+
+/**
+ * nodemailer puts SMTPUTF8 on MAIL FROM only when an envelope address is not ASCII; a message
+ * whose header fields are UTF-8 needs it as well (RFC 6531 section 3.4). There is no option for
+ * it, so the connection's private `_sendCommand` is wrapped, once per connection, here: while
+ * `wanted()` holds, a MAIL FROM command without the keyword gets it. A missing `_sendCommand`
+ * means an upgrade changed it: LocalError.
+ */
+export function addSmtpUtf8ToMailFrom(connection: SMTPConnection, wanted: () => boolean): void {
+  const internals = connection as unknown as Record<string, unknown>;
+  const sendCommand = internals._sendCommand;
+  if (typeof sendCommand !== 'function')
+    throw new LocalError('nodemailer no longer sends its commands through _sendCommand');
+  internals._sendCommand = function (this: unknown, command: unknown, ...rest: unknown[]) {
+    const line =
+      typeof command === 'string' &&
+      wanted() &&
+      /^MAIL FROM:/i.test(command) &&
+      !/ SMTPUTF8(\s|$)/i.test(command)
+        ? `${command} SMTPUTF8`
+        : command;
+    return sendCommand.call(this, line, ...rest);
+  };
 }

@@ -31,6 +31,31 @@ export function hostPolicy(plan: RoutePlan, host: TargetHost): string | undefine
   return plan.policy;
 }
 
+/** How one session to a host is opened: certificate checked or not, STARTTLS used or not. */
+export interface SessionMode {
+  verifyTls: boolean;
+  plaintext: boolean;
+}
+
+/**
+ * The sessions to try, in order, at each address of a host, the next one after a TLS failure
+ * only. Where TLS is required (domain or host setting, MTA-STS enforce, DANE) there is one.
+ * Otherwise TLS is opportunistic (RFC 7435): after a failed handshake the same address again in
+ * plaintext. Under MTA-STS testing (RFC 8461 section 5) a policy host is first validated as under
+ * enforce, so that a failure is reported (RFC 8460), and then delivered to as without a policy.
+ */
+export function sessionModes(plan: RoutePlan, host: TargetHost): SessionMode[] {
+  if (plan.requireTls || host.requireTls || (host.dane !== undefined && host.dane.kind !== 'none'))
+    return [{ verifyTls: plan.verifyTls, plaintext: false }];
+  const opportunistic = [
+    { verifyTls: false, plaintext: false },
+    { verifyTls: false, plaintext: true },
+  ];
+  return plan.sts?.mode === 'testing' && host.fromMx && mxMatchesPolicy(plan.sts, host.name)
+    ? [{ verifyTls: true, plaintext: false }, ...opportunistic]
+    : opportunistic;
+}
+
 const asOverrides = (value: unknown): RelayHostOverride[] =>
   Array.isArray(value)
     ? value.filter((h): h is RelayHostOverride => typeof (h as { host?: unknown })?.host === 'string')

@@ -8,9 +8,11 @@
  * the remote's extensions in a useful time, and section 4.2.1 says not to fall back.
  */
 
+import { esmtpParameter } from '../queue/esmtp-parameter.js';
+
 /** True when the spooled MAIL FROM parameters carry REQUIRETLS. */
 export function requiresTls(mailFromArgs: Record<string, string>): boolean {
-  return Object.keys(mailFromArgs).some((k) => k.toUpperCase() === 'REQUIRETLS');
+  return esmtpParameter(mailFromArgs, 'REQUIRETLS') !== undefined;
 }
 
 /** What the session offers that REQUIRETLS depends on. */

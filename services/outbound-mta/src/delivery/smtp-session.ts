@@ -3,7 +3,12 @@ import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { type TlsaRecord, verifyDane } from '../tls/dane.js';
-import { ehloCapabilities, tlsSocketOf } from './ehlo-capabilities.js';
+import {
+  addSmtpUtf8ToMailFrom,
+  ehloCapabilities,
+  tlsSocketOf,
+  tlsUpgradeFailed,
+} from './ehlo-capabilities.js';
 import {
   type DeliveryFailure,
   LocalError,
@@ -22,6 +27,11 @@ export interface SessionOptions {
   heloName: string;
   /** Refuse to send without STARTTLS (TLS-required domain, MTA-STS enforce). */
   requireTls: boolean;
+  /**
+   * Do not use STARTTLS even when offered: the plaintext retry after a failed opportunistic
+   * handshake (RFC 7435), only where no policy requires TLS (never together with requireTls).
+   */
+  plaintext?: boolean | undefined;
   /** Check the certificate against `host` (MTA-STS, TLS required); opportunistic TLS takes any certificate. */
   verifyTls: boolean;
   ca?: Buffer | undefined;
@@ -32,6 +42,30 @@ export interface SessionOptions {
   dane?: { records: TlsaRecord[]; tlsaName: string } | 'unusable' | undefined;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+}
+
+/** RFC 3461 parameters of one transaction (nodemailer sends them only to a server that advertises DSN). */
+export interface DsnParameters {
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+  /** One NOTIFY for every recipient of the transaction. */
+  notify?: string;
+  /** One ORCPT ("rfc822;user@example.org") for every recipient of the transaction. */
+  orcpt?: string;
+}
+
+/** How one message goes out, beyond its envelope addresses. */
+export interface SendOptions {
+  /** BODY=8BITMIME (the caller checked the remote offers it). */
+  eightBit: boolean;
+  /** RFC 8689 REQUIRETLS on MAIL FROM (checked by requireTlsRefusal before we get here). */
+  requireTls?: boolean;
+  /**
+   * RFC 6531 SMTPUTF8 on MAIL FROM, for UTF-8 header fields too (nodemailer adds it by itself only
+   * for a UTF-8 address); the caller checked the remote offers it.
+   */
+  smtpUtf8?: boolean;
+  dsn?: DsnParameters;
 }
 
 export interface SendResult {
@@ -113,7 +147,8 @@ export class SmtpSession {
       servername: options.host,
       secure: false,
       requireTLS: options.requireTls,
-      opportunisticTLS: !options.requireTls,
+      opportunisticTLS: !options.requireTls && !options.plaintext,
+      ignoreTLS: !options.requireTls && options.plaintext === true,
       tls: {
         rejectUnauthorized: options.verifyTls,
         servername: options.host,
@@ -127,25 +162,28 @@ export class SmtpSession {
       logger: false,
       debug: false,
     });
+    const holder: { session?: SmtpSession } = {};
+    addSmtpUtf8ToMailFrom(connection, () => holder.session?.smtpUtf8 === true);
     return new Promise((resolve, reject) => {
       let settled = false;
       connection.once('error', (error: NodemailerError) => {
         if (settled) return;
         settled = true;
         connection.close();
-        reject(openFailure(error, options));
+        reject(openFailure(error, options, connection));
       });
       connection.connect((error) => {
         if (settled) return;
         settled = true;
         if (error) {
           connection.close();
-          reject(openFailure(error, options));
+          reject(openFailure(error, options, connection));
           return;
         }
         // From now on errors surface through send(); a late 'error' event must not crash the process.
         connection.on('error', () => {});
         const session = new SmtpSession(connection, options);
+        holder.session = session;
         const daneFailure = session.checkDane();
         if (daneFailure) {
           connection.close();
@@ -157,7 +195,7 @@ export class SmtpSession {
     });
   }
 
-  supports(extension: 'SMTPUTF8' | '8BITMIME' | 'PIPELINING' | 'SIZE' | 'REQUIRETLS'): boolean {
+  supports(extension: 'SMTPUTF8' | '8BITMIME' | 'PIPELINING' | 'SIZE' | 'REQUIRETLS' | 'DSN'): boolean {
     return ehloCapabilities(this.connection).extensions.includes(extension);
   }
 
@@ -205,6 +243,8 @@ export class SmtpSession {
   }
 
   private daneVerified = false;
+  /** The message being sent needs SMTPUTF8 on its MAIL FROM (see SendOptions). */
+  private smtpUtf8 = false;
 
   /** "TLSv1.3 verified", "TLSv1.3 dane-verified", "TLSv1.3" (unverified, opportunistic) or "none". */
   get tlsOutcome(): string {
@@ -224,13 +264,9 @@ export class SmtpSession {
   }
 
   /** Sends one message; per-recipient results, or a DeliveryFailure that applies to every recipient. */
-  send(
-    from: string,
-    recipients: string[],
-    message: Buffer,
-    eightBit: boolean,
-    requireTls = false,
-  ): Promise<SendResult> {
+  send(from: string, recipients: string[], message: Buffer, options: SendOptions): Promise<SendResult> {
+    const { eightBit, requireTls = false, smtpUtf8 = false, dsn = {} } = options;
+    this.smtpUtf8 = smtpUtf8;
     return new Promise((resolve, reject) => {
       this.connection.send(
         {
@@ -238,8 +274,8 @@ export class SmtpSession {
           to: recipients,
           size: message.length,
           use8BitMime: eightBit,
-          // RFC 8689: REQUIRETLS on MAIL FROM (checked by requireTlsRefusal before we get here)
           ...(requireTls ? { requireTLSExtensionEnabled: true } : {}),
+          ...(Object.keys(dsn).length > 0 ? { dsn } : {}),
         },
         message,
         (error, info) => {
@@ -289,11 +325,28 @@ export class SmtpSession {
 }
 
 /**
- * A session that could not be opened. Under a TLS requirement an EHLO refusal is a TLS failure
- * too: nodemailer cannot fall back to HELO, which has no STARTTLS.
+ * A session that could not be opened. A failure during the STARTTLS handshake is a TLS failure
+ * whatever form it took (a peer hanging up mid-handshake is a socket error to nodemailer). Under a
+ * TLS requirement an EHLO refusal is a TLS failure too: nodemailer cannot fall back to HELO, which
+ * has no STARTTLS.
  */
-function openFailure(error: NodemailerError, options: SessionOptions): DeliveryFailure {
-  const failure = nodemailerFailure(error);
+function openFailure(
+  error: NodemailerError,
+  options: SessionOptions,
+  connection: SMTPConnection,
+): DeliveryFailure {
+  let failure = nodemailerFailure(error);
+  let upgradeFailed: boolean;
+  try {
+    upgradeFailed = tlsUpgradeFailed(connection);
+  } catch (local) {
+    return local as LocalError;
+  }
+  if (!(failure instanceof TlsError) && failure.code !== 'LOCAL' && upgradeFailed)
+    failure = new TlsError(`STARTTLS handshake failed: ${oneLine(error.message)}`, {
+      cause: error,
+      resultType: 'validation-failure',
+    });
   if (options.dane && failure instanceof TlsError)
     return new TlsError(`DANE: ${failure.message}`, {
       cause: error,

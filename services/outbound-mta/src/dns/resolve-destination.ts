@@ -93,6 +93,12 @@ export async function resolveDestination(options: {
   const exclude = new Set((options.exclude ?? []).map((h) => h.toLowerCase().replace(/\.$/, '')));
   const withAddresses = async (
     hosts: Array<{ name: string; port: number; preference: number; requireTls: boolean; fromMx: boolean }>,
+    none = new DestinationError(
+      'NO_ADDRESS',
+      false,
+      '4.4.4',
+      `no address found for the mail hosts of ${domain}`,
+    ),
   ): Promise<TargetHost[]> => {
     const out: TargetHost[] = [];
     let temporary: unknown;
@@ -105,13 +111,7 @@ export async function resolveDestination(options: {
       }
     }
     if (out.length === 0 && temporary) throw temporary;
-    if (out.length === 0)
-      throw new DestinationError(
-        'NO_ADDRESS',
-        false,
-        '4.4.4',
-        `no address found for the mail hosts of ${domain}`,
-      );
+    if (out.length === 0) throw none;
     return out;
   };
 
@@ -170,5 +170,15 @@ export async function resolveDestination(options: {
   );
   if (ordered.length === 0)
     throw new DestinationError('NO_ADDRESS', false, '4.4.4', `every MX of ${domain} is one of our own hosts`);
-  return withAddresses(ordered);
+  // RFC 5321 section 5.1: an MX's data is a domain name (an IP address there is not used), and MX
+  // records none of which is usable are an error, reported at once (Postfix and Exim alike).
+  const noUsableMx = new DestinationError(
+    'NO_ADDRESS',
+    true,
+    '5.4.4',
+    `no usable MX for ${domain}: ${ordered.map((h) => h.name).join(', ')} (an MX must name a host that has an address)`,
+  );
+  const named = ordered.filter((h) => !isIP(h.name.replace(/^\[|\]$/g, '')));
+  if (named.length === 0) throw noUsableMx;
+  return withAddresses(named, noUsableMx);
 }

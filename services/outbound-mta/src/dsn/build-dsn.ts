@@ -4,7 +4,8 @@ export interface DsnRecipient {
   address: string;
   /** ORCPT parameter as received ("rfc822;user@example.org"), if any. */
   originalRecipient?: string;
-  action: 'failed' | 'delayed';
+  /** RFC 3464 section 2.3.3; 'relayed' when a remote without DSN took the message under NOTIFY=SUCCESS. */
+  action: 'failed' | 'delayed' | 'relayed';
   /** Enhanced status code, e.g. 5.1.1. */
   status: string;
   /** The remote's reply ("smtp; 550 5.1.1 no such user") or our own reason. */
@@ -23,6 +24,11 @@ export interface DsnInput {
   arrivalDate: Date;
   /** The original message's header block (up to the blank line). */
   originalHeaders: Buffer;
+  /**
+   * The whole original message, returned as message/rfc822 instead of its headers (RFC 3461
+   * section 4.3: RET=FULL, failure notices only).
+   */
+  originalMessage?: Buffer | undefined;
   recipients: DsnRecipient[];
   now?: Date;
 }
@@ -40,7 +46,13 @@ export function buildDsn(input: DsnInput): Buffer {
   const now = input.now ?? new Date();
   const boundary = `hermod-dsn-${randomBytes(12).toString('hex')}`;
   const failed = input.recipients.some((r) => r.action === 'failed');
-  const subject = failed ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)';
+  const delayed = !failed && input.recipients.some((r) => r.action === 'delayed');
+  const subject = failed
+    ? 'Undelivered Mail Returned to Sender'
+    : delayed
+      ? 'Delayed Mail (still being retried)'
+      : 'Successful Mail Delivery Report';
+  const whole = failed ? input.originalMessage : undefined;
   const reporting = oneLine(input.reportingMta);
   const lines: string[] = [
     `From: Mail Delivery System <MAILER-DAEMON@${reporting}>`,
@@ -61,12 +73,14 @@ export function buildDsn(input: DsnInput): Buffer {
     `This is the mail system at host ${reporting}.`,
     '',
     failed
-      ? 'Your message could not be delivered to one or more recipients. It is attached below.'
-      : 'Your message has not been delivered to one or more recipients yet. The mail system will keep trying; you do not need to send it again.',
+      ? `Your message could not be delivered to one or more recipients. ${whole ? 'It is' : 'Its headers are'} attached below.`
+      : delayed
+        ? 'Your message has not been delivered to one or more recipients yet. The mail system will keep trying; you do not need to send it again.'
+        : 'Your message was relayed to the recipients below, whose mail system does not send delivery notices: no further notice will follow.',
     '',
     ...input.recipients.map(
       (r) =>
-        `<${oneLine(r.address)}>: ${oneLine(r.diagnostic ?? r.status)}${r.action === 'delayed' ? ' (still trying)' : ''}`,
+        `<${oneLine(r.address)}>: ${oneLine(r.diagnostic ?? r.status)}${r.action === 'delayed' ? ' (still trying)' : r.action === 'relayed' ? ' (relayed)' : ''}`,
     ),
     '',
     `--${boundary}`,
@@ -90,19 +104,33 @@ export function buildDsn(input: DsnInput): Buffer {
     if (r.lastAttemptAt) lines.push(`Last-Attempt-Date: ${rfc5322Date(r.lastAttemptAt)}`);
     if (r.willRetryUntil) lines.push(`Will-Retry-Until: ${rfc5322Date(r.willRetryUntil)}`);
   }
+  const returned = whole ? normalizeCrlf(whole) : input.originalHeaders;
   lines.push(
     '',
     `--${boundary}`,
-    'Content-Type: text/rfc822-headers',
-    'Content-Description: Undelivered Message Headers',
+    ...(whole
+      ? [
+          'Content-Type: message/rfc822',
+          'Content-Description: Undelivered Message',
+          // RFC 2046 section 5.2.1: 7bit, 8bit or binary only; 8bit when the message has such bytes.
+          ...(whole.some((b) => b > 0x7f) ? ['Content-Transfer-Encoding: 8bit'] : []),
+        ]
+      : [
+          'Content-Type: text/rfc822-headers',
+          `Content-Description: ${failed ? 'Undelivered ' : ''}Message Headers`,
+        ]),
     '',
   );
-  const headers = normalizeCrlf(input.originalHeaders)
-    .toString('latin1')
-    .replace(/(\r\n)+$/, '');
+  // The header block ends with its blank line; a whole message ends with its own last line break
+  // (the CRLF before the closing delimiter belongs to the delimiter).
+  const body = whole
+    ? returned.toString('latin1')
+    : `${normalizeCrlf(returned)
+        .toString('latin1')
+        .replace(/(\r\n)+$/, '')}\r\n\r\n`;
   return Buffer.concat([
     Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'),
-    Buffer.from(`${headers}\r\n\r\n--${boundary}--\r\n`, 'latin1'),
+    Buffer.from(`${body}--${boundary}--\r\n`, 'latin1'),
   ]);
 }
 

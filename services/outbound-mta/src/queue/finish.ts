@@ -2,6 +2,7 @@ import { type Pool, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { DsnRecipient } from '../dsn/build-dsn.js';
 import { type DsnSender, sendDsn } from '../dsn/send-dsn.js';
+import { esmtpParameter } from './esmtp-parameter.js';
 import type { QueueEntry } from './lease.js';
 import { type FinalResult, isFinal, logFinal, recordFinal } from './record-final.js';
 
@@ -14,6 +15,13 @@ export interface AttemptResult {
   status: string;
   host?: string;
   tls?: string;
+  /**
+   * Delivered to a remote that advertises DSN, with the recipient's NOTIFY and ORCPT passed on
+   * (RFC 3461 section 5.2.1): notices are the remote's from here on, none of ours.
+   */
+  dsnPassedOn?: boolean;
+  /** What a notice's Diagnostic-Code names when `reply` is our summary (give-up): the last reply. */
+  diagnostic?: string;
 }
 
 export interface FinishDeps {
@@ -35,6 +43,8 @@ export interface MessageContext {
   recipientParameters: Map<number, Record<string, string>>;
   envelopeId?: string;
   originalHeaders: Buffer;
+  /** RFC 3461 RET=FULL: the whole message (as received), returned in a failure notice. */
+  originalMessage?: Buffer;
 }
 
 export const retryDelayMs = (schedule: number[], attempts: number): number =>
@@ -55,15 +65,34 @@ export function nextRetryDelayMs(
     : scheduled;
 }
 
-function notifies(parameters: Record<string, string> | undefined, what: 'FAILURE' | 'DELAY'): boolean {
-  const notify = Object.entries(parameters ?? {}).find(([k]) => k.toUpperCase() === 'NOTIFY')?.[1];
-  if (!notify) return true;
+/**
+ * RFC 3461 section 4.1: whether the recipient's NOTIFY asks for this notice. Without NOTIFY, as
+ * the RFC's default: failures and delays, never success.
+ */
+function notifies(
+  parameters: Record<string, string> | undefined,
+  what: 'FAILURE' | 'DELAY' | 'SUCCESS',
+): boolean {
+  const notify = esmtpParameter(parameters, 'NOTIFY');
+  if (!notify) return what !== 'SUCCESS';
   const list = notify.toUpperCase().split(',');
   return !list.includes('NEVER') && list.includes(what);
 }
 
+/**
+ * RFC 3461 section 5.2.2: a recipient with NOTIFY=SUCCESS delivered to a remote that took the
+ * message without taking over its notices gets an "Action: relayed" notice from us.
+ */
+export function wantsRelayedNotice(r: AttemptResult, message: MessageContext): boolean {
+  return (
+    r.kind === 'delivered' &&
+    !r.dsnPassedOn &&
+    notifies(message.recipientParameters.get(r.entry.rcptIndex), 'SUCCESS')
+  );
+}
+
 const orcpt = (parameters: Record<string, string> | undefined): string | undefined =>
-  Object.entries(parameters ?? {}).find(([k]) => k.toUpperCase() === 'ORCPT')?.[1];
+  esmtpParameter(parameters, 'ORCPT');
 
 /**
  * Records one attempt's results for recipients of one message: delivered and failed recipients
@@ -87,6 +116,7 @@ export async function finishAttempt(
         kind: 'failed',
         status: r.status.replace(/^4/, '5'),
         reply: `gave up after ${r.entry.attempts + 1} attempts; last: ${r.reply}`,
+        diagnostic: r.diagnostic ?? r.reply,
       });
     } else deferred.push(r);
   }
@@ -95,6 +125,13 @@ export async function finishAttempt(
     (r) => r.kind === 'failed' && notifies(message.recipientParameters.get(r.entry.rcptIndex), 'FAILURE'),
   );
   await notify(deps, message, toNotify, 'failed', now);
+  await notify(
+    deps,
+    message,
+    final.filter((r) => wantsRelayedNotice(r, message)),
+    'relayed',
+    now,
+  );
   const delayNotices = deferred.filter(
     (r) =>
       !r.entry.delayNotified &&
@@ -137,7 +174,7 @@ async function notify(
   deps: FinishDeps,
   message: MessageContext,
   results: AttemptResult[],
-  action: 'failed' | 'delayed',
+  action: DsnRecipient['action'],
   now: Date,
 ): Promise<void> {
   const bySender = new Map<string, AttemptResult[]>();
@@ -152,6 +189,7 @@ async function notify(
       ...(message.envelopeId ? { originalEnvelopeId: message.envelopeId } : {}),
       arrivalDate: message.receivedAt,
       originalHeaders: message.originalHeaders,
+      ...(action === 'failed' && message.originalMessage ? { originalMessage: message.originalMessage } : {}),
       recipients: list.map((r) => dsnRecipient(r, message, action, now)),
       now,
     });
@@ -161,17 +199,19 @@ async function notify(
 function dsnRecipient(
   r: AttemptResult,
   message: MessageContext,
-  action: 'failed' | 'delayed',
+  action: DsnRecipient['action'],
   now: Date,
 ): DsnRecipient {
   const original = orcpt(message.recipientParameters.get(r.entry.rcptIndex));
+  const diagnostic = r.diagnostic ?? r.reply;
   return {
     address: r.entry.recipient,
     ...(original ? { originalRecipient: original } : {}),
     action,
     status: action === 'delayed' ? r.status.replace(/^5/, '4') : r.status,
-    diagnostic: /^\d{3}\b/.test(r.reply) ? `smtp; ${r.reply}` : `x-hermod; ${r.reply}`,
-    ...(r.host ? { remoteMta: r.host } : {}),
+    diagnostic: /^\d{3}\b/.test(diagnostic) ? `smtp; ${diagnostic}` : `x-hermod; ${diagnostic}`,
+    // RFC 3464 section 2.3.5: a host name ("mx.example.org[192.0.2.1]:25" is how we log it).
+    ...(r.host ? { remoteMta: r.host.replace(/\[.*$/, '') } : {}),
     lastAttemptAt: now,
     ...(action === 'delayed' ? { willRetryUntil: r.entry.expiresAt } : {}),
   };
