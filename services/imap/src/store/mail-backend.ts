@@ -2,6 +2,7 @@ import { type Pool, withTransaction } from '@hermod/db';
 import {
   type AclChange,
   accountQuota,
+  acquireMaildropLock,
   appendSmallMessage,
   appendSmallMessageByName,
   appendToMailbox,
@@ -25,6 +26,7 @@ import {
   listSubscriptions,
   loadBodyStructure,
   loadBodyStructures,
+  loadPop3Sizes,
   loadSnapshot,
   MAILBOX_SEPARATOR,
   type MessageMeta,
@@ -38,9 +40,11 @@ import {
   readBody,
   readBodyPrefixes,
   readBodyRange,
+  releaseMaildropLock,
   removeMessages,
   renameMailbox,
   saveBodyStructure,
+  savePop3Sizes,
   setAcl,
   setMetadata,
   setSubscribed,
@@ -316,6 +320,32 @@ export class MailBackend {
   /** A session's sync: changes since modseq, with the \Recent claim when claimAbove is given (one round trip). */
   syncChanges(mailboxId: number, modseq: number, claimAbove: number | undefined) {
     return syncChanges(this.pool, mailboxId, modseq, claimAbove);
+  }
+
+  /** Takes or renews POP3's maildrop lock (RFC 1939 8), shared by every replica: false when another session holds it. */
+  acquireMaildropLock(mailboxId: number, holder: string, ttlMs: number) {
+    return acquireMaildropLock(this.pool, mailboxId, holder, ttlMs);
+  }
+
+  releaseMaildropLock(mailboxId: number, holder: string) {
+    return releaseMaildropLock(this.pool, mailboxId, holder);
+  }
+
+  /**
+   * The POP3 wire size (RFC 1939 11) of each body, as measure(body stream) computes it: from
+   * PostgreSQL where computed before, else by reading the body once and recording the result.
+   */
+  async pop3Sizes(
+    bodyIds: readonly number[],
+    measure: (body: AsyncIterable<Buffer>) => Promise<number>,
+  ): Promise<Map<number, number>> {
+    const sizes = await loadPop3Sizes(this.pool, bodyIds);
+    const computed = new Map<number, number>();
+    for (const bodyId of bodyIds)
+      if (!sizes.has(bodyId)) computed.set(bodyId, await measure(this.readBody(bodyId)));
+    await savePop3Sizes(this.pool, computed);
+    for (const [bodyId, size] of computed) sizes.set(bodyId, size);
+    return sizes;
   }
 
   async messages(mailboxId: number, uids: number[]) {

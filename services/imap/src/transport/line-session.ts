@@ -102,8 +102,12 @@ export abstract class LineSession<T, D extends LineSessionDependencies> {
     this.userSlot = undefined;
   }
 
+  /** The connection has ended (either side): what the protocol holds beyond the slots is freed here. */
+  protected ended(): void {}
+
   /** The connection has ended: frees the per-user slot, then the listener's. */
   private finish(): void {
+    this.ended();
     this.releaseUserSlot();
     this.options.onClose?.();
   }
