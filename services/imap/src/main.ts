@@ -137,6 +137,7 @@ runMain('imap', async () => {
     allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
     idleTimeoutMs: 10 * 60_000,
     maxAuthFailures: config.IMAP_MAX_AUTH_FAILURES,
+    maxLineLength: 8_192,
   };
   const pop3 = (port: number, tls: CertificateFiles | undefined) =>
     new ProtocolListener({

@@ -188,6 +188,23 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     pop.close();
   });
 
+  it('RFC 5034: a SASL response as long as an OAuth bearer token (4 KiB) is read whole, as initial response and as continuation; a longer one gets -ERR Line too long and the end', async () => {
+    const { address } = await account(1);
+    // Wrong credentials the size of a real token: refused for the credentials, the session goes on.
+    const long = b64(`\0${address}\0${'x'.repeat(3_000)}`);
+    const pop = await RawPop3.connect(fx.service.pop3sPort);
+    assert.match(await pop.cmd(`AUTH PLAIN ${long}`), /^-ERR \[AUTH\]/);
+    assert.equal(await pop.cmd('AUTH PLAIN'), '+ ');
+    assert.match(await pop.cmd(long), /^-ERR \[AUTH\]/);
+    assert.match(await pop.cmd(`AUTH PLAIN ${b64(`\0${address}\0${PASSWORD}`)}`), /^\+OK/);
+    assert.match(await pop.cmd('QUIT'), /^\+OK/);
+    pop.close();
+    const tooLong = await RawPop3.connect(fx.service.pop3sPort);
+    assert.equal(await tooLong.cmd('AUTH PLAIN'), '+ ');
+    assert.equal(await tooLong.cmd('x'.repeat(70_000)), '-ERR Line too long');
+    await tooLong.closedByServer();
+  });
+
   it('bad input: a precise -ERR for malformed arguments and unknown commands, the session goes on; a too long line ends it with -ERR', async () => {
     const { address } = await account(2);
     const { pop, reply } = await login(address);

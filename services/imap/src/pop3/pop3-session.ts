@@ -41,6 +41,11 @@ export const MAILDROP_LOCK_LEASE_MS = 60_000;
 
 export interface Pop3Dependencies extends LineSessionDependencies {
   commands: ReadonlyMap<string, Pop3Command>;
+  /**
+   * The longest line read (CRLF excluded), commands and SASL responses alike: RFC 2449 caps commands
+   * at 255 octets, but an OAuth bearer token in AUTH (RFC 5034, 7628) is often a few KiB.
+   */
+  maxLineLength: number;
 }
 
 /** One POP3 connection (RFC 1939, 2449 CAPA, 2595 STLS, 5034 SASL) over the same store as IMAP. */
@@ -62,7 +67,7 @@ export class Pop3Session extends LineSession<string | typeof LINE_TOO_LONG, Pop3
   }
 
   protected newReader(): LineReader {
-    return new LineReader(1024);
+    return new LineReader(this.deps.maxLineLength);
   }
 
   protected greet(): void {
@@ -74,18 +79,24 @@ export class Pop3Session extends LineSession<string | typeof LINE_TOO_LONG, Pop3
     this.close();
   }
 
-  /** The next raw line (SASL continuation); null when the client went away or the line is too long. */
+  /**
+   * The next raw line (SASL continuation); null when the client went away, or when the line was too
+   * long (then the session has answered -ERR and ends, as for a command line).
+   */
   async readLine(): Promise<string | null> {
     const line = await this.connection.next();
-    return line === LINE_TOO_LONG ? null : line;
+    if (line !== LINE_TOO_LONG) return line;
+    this.tooLong();
+    return null;
+  }
+
+  private tooLong(): void {
+    this.write('-ERR Line too long\r\n');
+    this.close();
   }
 
   protected async handle(line: string | typeof LINE_TOO_LONG): Promise<void> {
-    if (line === LINE_TOO_LONG) {
-      this.write('-ERR Line too long\r\n');
-      this.close();
-      return;
-    }
+    if (line === LINE_TOO_LONG) return this.tooLong();
     const [verb = '', ...args] = line.split(' ');
     const command = this.deps.commands.get(verb.toUpperCase());
     if (!command) return void this.write('-ERR Unknown command\r\n');
