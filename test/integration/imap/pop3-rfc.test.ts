@@ -3,6 +3,7 @@
 // PIPELINING and response codes (RFC 2449), SASL (RFC 5034), bad input, and what IMAP sees.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { acquireMaildropLock, releaseMaildropLock, resolveMailbox } from '@hermod/mail-store';
 import { eventually } from '../../harness/index.js';
 import { type ImapFixture, PASSWORD, RawImapClient, startImapFixture } from './imap-fixture.js';
 import { RawPop3 } from './pop3-client.js';
@@ -63,6 +64,28 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     assert.match(await elsewhere.pop.cmd('QUIT'), /^\+OK/);
     elsewhere.pop.close();
     await replica.process.stop();
+  });
+
+  it('RFC 1939 8: a lock whose holder went away without releasing it (a dead replica) expires with its lease; only the holder releases it', async () => {
+    const { address, id } = await account(1);
+    const client = await fx.db.pool.connect();
+    const inbox = await resolveMailbox(client, id, 'INBOX').finally(() => client.release());
+    assert.ok(await acquireMaildropLock(fx.db.pool, inbox.id, 'dead-replica-session', 1_500));
+    const first = await login(address);
+    assert.match(first.reply, /^-ERR \[IN-USE\]/);
+    await releaseMaildropLock(fx.db.pool, inbox.id, 'someone-else');
+    assert.match(await first.pop.cmd(`USER ${address}`), /^\+OK/);
+    assert.match(
+      await first.pop.cmd(`PASS ${PASSWORD}`),
+      /^-ERR \[IN-USE\]/,
+      'not released by another holder',
+    );
+    await eventually('the lease ran out', async () => {
+      assert.match(await first.pop.cmd(`USER ${address}`), /^\+OK/);
+      return (await first.pop.cmd(`PASS ${PASSWORD}`)).startsWith('+OK') || undefined;
+    });
+    assert.match(await first.pop.cmd('QUIT'), /^\+OK/);
+    first.pop.close();
   });
 
   it('RFC 1939 3 and 11: RETR and TOP end lines with CRLF and byte-stuff dots; LIST and STAT count the octets RETR sends', async () => {
@@ -236,8 +259,8 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     await pop.closedByServer();
   });
 
-  it('IMAP: a message deleted over POP3 is expunged for IMAP sessions; one IMAP expunged during a POP3 session is refused, never sent empty', async () => {
-    const { address } = await account(3);
+  it('IMAP: a message deleted over POP3 is expunged for IMAP sessions; one IMAP expunged during a POP3 session is sent whole or refused, never empty; QUIT leaves messages IMAP flagged \\Deleted alone', async () => {
+    const { address, id } = await account(3);
     const imap = await RawImapClient.connect(fx.service.imapsPort, true);
     await imap.readLine();
     await imap.login(address);
@@ -270,6 +293,22 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     again.close();
     await expungeSeen(imap);
     assert.deepEqual((await imap.command('UID SEARCH ALL')).untagged, ['* SEARCH']);
+
+    // QUIT removes what POP3 marked, never what IMAP flagged \Deleted without expunging it.
+    await fx.deliver(id, msg(4));
+    await fx.deliver(id, msg(5));
+    await eventually(
+      'IMAP told of the new messages',
+      async () => (await imap.command('NOOP')).untagged.includes('* 2 EXISTS') || undefined,
+    );
+    assert.equal((await imap.command('UID STORE 5 +FLAGS.SILENT (\\Deleted)')).status, 'OK');
+    const third = await login(address);
+    assert.match(await third.pop.cmd('STAT'), /^\+OK 2 /, 'a message flagged \\Deleted is still listed');
+    assert.match(await third.pop.cmd('DELE 1'), /^\+OK/);
+    assert.match(await third.pop.cmd('QUIT'), /^\+OK/);
+    third.pop.close();
+    await expungeSeen(imap);
+    assert.deepEqual((await imap.command('UID SEARCH ALL')).untagged, ['* SEARCH 5']);
     imap.close();
   });
 });
