@@ -95,6 +95,10 @@ export class RawPop3 {
       () => 'connection still open',
     );
   }
+  /** What arrived and was not read yet (lines and a partial one). */
+  unread(): string {
+    return [...this.lines, this.buffer].join('\r\n');
+  }
   send(text: string): void {
     this.socket.write(`${text}\r\n`);
   }

@@ -147,6 +147,26 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     after.pop.close();
   });
 
+  it('RFC 1939 3: the autologout timer closes the connection without a response and without UPDATE', async () => {
+    const { address } = await account(2);
+    const shortIdle = await fx.startReplica({ POP3_IDLE_TIMEOUT_MS: '1000' });
+    const idle = await login(address, shortIdle.pop3sPort);
+    assert.match(idle.reply, /^\+OK/);
+    assert.match(await idle.pop.cmd('DELE 1'), /^\+OK/);
+    await idle.pop.closedByServer();
+    assert.equal(idle.pop.unread(), '', 'nothing sent at the autologout');
+    const after = await eventually('the lock freed at the autologout', async () => {
+      const s = await login(address);
+      if (s.reply.startsWith('+OK')) return s.pop;
+      s.pop.close();
+      return undefined;
+    });
+    assert.match(await after.cmd('STAT'), /^\+OK 2 /, 'no UPDATE');
+    assert.match(await after.cmd('QUIT'), /^\+OK/);
+    after.close();
+    await shortIdle.process.stop();
+  });
+
   it('RFC 2595 4: commands pipelined after STLS are discarded; STLS is refused over TLS and after login; CAPA after TLS offers login', async () => {
     const { address } = await account(1);
     const pop = await RawPop3.connectPlain(fx.service.pop3Port);

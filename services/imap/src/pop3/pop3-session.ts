@@ -74,6 +74,11 @@ export class Pop3Session extends LineSession<string | typeof LINE_TOO_LONG, Pop3
     this.write('+OK Hermod POP3 ready\r\n');
   }
 
+  /** RFC 1939 3: the autologout closes the connection without a response (and without UPDATE). */
+  protected override idle(): void {
+    this.close();
+  }
+
   protected goodbye(text: string): void {
     this.write(`-ERR ${text}\r\n`);
     this.close();

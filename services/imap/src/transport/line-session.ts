@@ -37,7 +37,7 @@ export abstract class LineSession<T, D extends LineSessionDependencies> {
     this.connection = new Connection(socket, {
       newReader: () => this.newReader(),
       idleTimeoutMs: () => deps.idleTimeoutMs,
-      onIdle: () => this.goodbye('Idle timeout'),
+      onIdle: () => this.idle(),
       onEnd: () => this.finish(),
       logger: () => this.logger,
     });
@@ -100,6 +100,11 @@ export abstract class LineSession<T, D extends LineSessionDependencies> {
   protected releaseUserSlot(): void {
     if (this.userSlot !== undefined) this.deps.userGuard.release(this.userSlot);
     this.userSlot = undefined;
+  }
+
+  /** Inactivity: by default the session says goodbye (ManageSieve's BYE) and closes. */
+  protected idle(): void {
+    this.goodbye('Idle timeout');
   }
 
   /** The connection has ended (either side): what the protocol holds beyond the slots is freed here. */
