@@ -33,6 +33,14 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     assert.match(await pop.cmd(`USER ${address}`), /^\+OK/);
     return { pop, reply: await pop.cmd(`PASS ${PASSWORD}`) };
   };
+  /** Logs in as soon as the maildrop lock is free (released asynchronously when a connection drops). */
+  const loginOnceFree = (address: string, what: string) =>
+    eventually(what, async () => {
+      const s = await login(address);
+      if (s.reply.startsWith('+OK')) return s.pop;
+      s.pop.close();
+      return undefined;
+    });
   before(async () => {
     fx = await startImapFixture();
   });
@@ -64,6 +72,20 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     assert.match(await elsewhere.pop.cmd('QUIT'), /^\+OK/);
     elsewhere.pop.close();
     await replica.process.stop();
+  });
+
+  it("RFC 1939 8: a replica shutting down (a rolling restart) releases its sessions' maildrop locks before it exits", async () => {
+    const { address } = await account(1);
+    const replica = await fx.startReplica();
+    const held = await login(address, replica.pop3sPort);
+    assert.match(held.reply, /^\+OK/);
+    await replica.process.stop();
+    held.pop.close();
+    // At once, not after the lease: the client reconnecting to another replica is let in.
+    const next = await login(address);
+    assert.match(next.reply, /^\+OK/);
+    assert.match(await next.pop.cmd('QUIT'), /^\+OK/);
+    next.pop.close();
   });
 
   it('RFC 1939 8: a lock whose holder went away without releasing it (a dead replica) expires with its lease; only the holder releases it', async () => {
@@ -124,12 +146,7 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     assert.match(await quitEarly.cmd(`USER ${address}`), /^\+OK/);
     assert.match(await quitEarly.cmd('QUIT'), /^\+OK/);
     await quitEarly.closedByServer();
-    const again = await eventually('a session after the dropped one', async () => {
-      const s = await login(address);
-      if (s.reply.startsWith('+OK')) return s.pop;
-      s.pop.close();
-      return undefined;
-    });
+    const again = await loginOnceFree(address, 'a session after the dropped one');
     assert.match(await again.cmd('STAT'), /^\+OK 3 /, 'nothing was removed');
     // Message numbers keep naming the same message after DELE; a deleted one is refused everywhere.
     assert.match(await again.cmd('DELE 2'), /^\+OK/);
@@ -155,12 +172,7 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     assert.match(await idle.pop.cmd('DELE 1'), /^\+OK/);
     await idle.pop.closedByServer();
     assert.equal(idle.pop.unread(), '', 'nothing sent at the autologout');
-    const after = await eventually('the lock freed at the autologout', async () => {
-      const s = await login(address);
-      if (s.reply.startsWith('+OK')) return s.pop;
-      s.pop.close();
-      return undefined;
-    });
+    const after = await loginOnceFree(address, 'the lock freed at the autologout');
     assert.match(await after.cmd('STAT'), /^\+OK 2 /, 'no UPDATE');
     assert.match(await after.cmd('QUIT'), /^\+OK/);
     after.close();
