@@ -134,6 +134,27 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     assert.equal(await pop.cmd('STAT'), `+OK 2 ${sizes[0]! + sizes[1]!}`);
     assert.match(await pop.cmd('QUIT'), /^\+OK/);
     pop.close();
+
+    // Larger than one stored chunk (256 KiB), dot lines on both sides of the chunk boundary, bare
+    // LF in the second chunk; and a message of header lines only (TOP has no body to cut).
+    const { address: big, id: bigId } = await account(0);
+    const line = (i: number) => (i % 7 === 0 ? `.dot ${i}` : `line ${i} ${'y'.repeat(60)}`);
+    const lines = Array.from({ length: 8_000 }, (_, i) => line(i));
+    const head = `Subject: big\r\n\r\n${lines.slice(0, 4_000).join('\r\n')}\r\n`;
+    const tail = `${lines.slice(4_000).join('\n')}\n`;
+    await fx.deliver(bigId, Buffer.from(head + tail));
+    await fx.deliver(bigId, 'Subject: headers only\r\nX-Other: 1\r\n');
+    const session = await login(big);
+    assert.match(session.reply, /^\+OK/);
+    const bigRetr = await session.pop.multiRaw('RETR 1');
+    const crlf = `Subject: big\r\n\r\n${lines.join('\r\n')}\r\n`;
+    assert.equal(unstuffed(bigRetr.octets), crlf);
+    assert.equal(bigRetr.octets, `${crlf.replace(/^\./gm, '..')}.\r\n`);
+    assert.equal(await session.pop.cmd('LIST 1'), `+OK 1 ${crlf.length}`);
+    const headersOnly = await session.pop.multiRaw('TOP 2 5');
+    assert.equal(headersOnly.octets, 'Subject: headers only\r\nX-Other: 1\r\n.\r\n');
+    assert.match(await session.pop.cmd('QUIT'), /^\+OK/);
+    session.pop.close();
   });
 
   it('RFC 1939 6: only QUIT in TRANSACTION removes; QUIT in AUTHORIZATION and a dropped connection commit nothing', async () => {
