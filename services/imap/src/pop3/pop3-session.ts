@@ -145,10 +145,7 @@ export class Pop3Session extends LineSession<string | typeof LINE_TOO_LONG, Pop3
     const snapshot = await this.backend.snapshot(inbox.id);
     const metas = snapshot ? await this.backend.messages(inbox.id, snapshot.uids) : [];
     // RFC 1939 11: the sizes are computed when the maildrop is opened, counting CRLF line ends.
-    const sizes = await this.backend.pop3Sizes(
-      metas.map((m) => m.bodyId),
-      crlfSize,
-    );
+    const sizes = await this.backend.pop3Sizes(metas, crlfSize);
     this.messages = metas.map((m) => ({ uid: m.uid, bodyId: m.bodyId, size: sizes.get(m.bodyId) ?? m.size }));
     this.mailboxId = inbox.id;
     this.uidvalidity = inbox.uidvalidity;
