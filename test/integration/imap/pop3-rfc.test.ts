@@ -312,6 +312,45 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     await pop.closedByServer();
   });
 
+  it('a message IMAP expunged and whose body was then collected is sent whole or refused by RETR and TOP (never +OK and an empty body); the session goes on', async () => {
+    const { address, id } = await account(2);
+    const { pop, reply } = await login(address);
+    assert.match(reply, /^\+OK/);
+    const imap = await RawImapClient.connect(fx.service.imapsPort, true);
+    await imap.readLine();
+    await imap.login(address);
+    assert.equal((await imap.command('SELECT INBOX')).status, 'OK');
+    assert.equal((await imap.command('UID STORE 1 +FLAGS.SILENT (\\Deleted)')).status, 'OK');
+    assert.equal((await imap.command('EXPUNGE')).status, 'OK');
+    imap.close();
+    // What the body collector (spool retention) does once nothing references the body.
+    await fx.db.pool.query(
+      `DELETE FROM message_bodies b WHERE NOT EXISTS (SELECT 1 FROM mailbox_messages m WHERE m.body_id = b.id)
+         AND b.id IN (SELECT body_id FROM message_body_gc)`,
+    );
+    assert.equal(
+      (
+        await fx.db.pool.query(
+          'SELECT 1 FROM mailbox_messages m JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.account_id = $1',
+          [id],
+        )
+      ).rowCount,
+      1,
+    );
+    // Sent whole (a copy still in memory) or refused; never +OK with fewer octets than it announced.
+    for (const c of ['RETR 1', 'TOP 1 0']) {
+      const gone = await pop.multi(c);
+      assert.ok(
+        gone.status.startsWith('-ERR ') || gone.body.join('\r\n').includes('Subject: pop 1'),
+        `${c}: ${gone.status} ${gone.body.join('|')}`,
+      );
+    }
+    const kept = await pop.multi('RETR 2');
+    assert.ok(kept.body.includes('body 2'), kept.body.join('|'));
+    assert.match(await pop.cmd('QUIT'), /^\+OK/);
+    pop.close();
+  });
+
   it('IMAP: a message deleted over POP3 is expunged for IMAP sessions; one IMAP expunged during a POP3 session is sent whole or refused, never empty; QUIT leaves messages IMAP flagged \\Deleted alone', async () => {
     const { address, id } = await account(3);
     const imap = await RawImapClient.connect(fx.service.imapsPort, true);
