@@ -29,13 +29,14 @@ async function subjects(dir: string): Promise<string[]> {
   return found.sort();
 }
 
-describe('pop3 with real clients: fetchmail, mpop, getmail6', () => {
+describe('pop3 with real clients: fetchmail, mpop, getmail6, Python poplib', () => {
   let fx: ImapFixture;
   let accounts = 0;
   before(async () => {
     await requireTool('fetchmail', 'apt-get install fetchmail');
     await requireTool('mpop', 'apt-get install mpop');
     await requireTool('getmail', 'apt-get install getmail6');
+    await requireTool('python3', 'apt-get install python3');
     fx = await startImapFixture();
   });
   after(async () => {
@@ -147,6 +148,62 @@ describe('pop3 with real clients: fetchmail, mpop, getmail6', () => {
     assert.match(stls.stdout, /^--> STLS\r?$/m, 'STLS was used');
     assert.equal(await count(), 3, 'nothing new to fetch');
     assert.equal(await onServer(address), 0, 'keep off deleted what was fetched');
+  });
+
+  it('Python poplib: leave on server by UIDL over POP3S (a second run gets only the new message), then STLS and delete; exact bytes', async () => {
+    const { address, id } = await account();
+    const dir = await testWorkdir('poplib');
+    const script = `
+import json, os, poplib, ssl, sys
+ctx = ssl.create_default_context(cafile=os.environ['CA']); ctx.check_hostname = False
+seen_file = os.path.join(os.environ['DIR'], 'seen.json')
+seen = set(json.load(open(seen_file))) if os.path.exists(seen_file) else set()
+if sys.argv[1] == 'pop3s':
+    p = poplib.POP3_SSL('127.0.0.1', int(os.environ['POP3S']), context=ctx)
+else:
+    p = poplib.POP3('127.0.0.1', int(os.environ['POP3']))
+    p.stls(context=ctx)
+p.user(os.environ['USER_NAME']); p.pass_(os.environ['PW'])
+count, size = p.stat()
+sizes = dict(l.split() for l in p.list()[1])
+got = []
+for line in p.uidl()[1]:
+    n, uid = line.decode().split()
+    if uid in seen and sys.argv[2] == 'keep':
+        continue
+    resp, lines, octets = p.retr(int(n))
+    data = b'\\r\\n'.join(lines) + b'\\r\\n'
+    assert len(data) == int(sizes[n.encode()]), (len(data), sizes[n.encode()])
+    got.append(data.decode())
+    seen.add(uid)
+    if sys.argv[2] == 'delete':
+        p.dele(int(n))
+p.quit()
+json.dump(sorted(seen), open(seen_file, 'w'))
+print(json.dumps(got))
+`;
+    const poplib = async (tls: 'pop3s' | 'stls', mode: 'keep' | 'delete') => {
+      const r = await run('python3', ['-c', script, tls, mode], {
+        env: {
+          ...process.env,
+          CA: join(fx.certDir, 'tls.crt'),
+          DIR: dir,
+          POP3S: String(fx.service.pop3sPort),
+          POP3: String(fx.service.pop3Port),
+          USER_NAME: address,
+          PW: PASSWORD,
+        },
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as string[];
+    };
+    assert.deepEqual(await poplib('pop3s', 'keep'), [message(1), message(2)], 'exact bytes, dots un-stuffed');
+    await fx.deliver(id, message(3));
+    assert.deepEqual(await poplib('pop3s', 'keep'), [message(3)], 'only the new message');
+    assert.equal(await onServer(address), 3);
+    assert.deepEqual(await poplib('stls', 'delete'), [message(1), message(2), message(3)]);
+    assert.equal(await onServer(address), 0);
   });
 
   it('getmail6: POP3S leaving mail on the server (read_all false) fetches only new mail, then deletes', async () => {
