@@ -220,6 +220,20 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     secure.close();
   });
 
+  it('RFC 2595 4: what the client said before STLS (USER) is forgotten after it, where plaintext login is allowed', async () => {
+    const { address } = await account(1);
+    const plaintext = await fx.startReplica({ IMAP_ALLOW_PLAINTEXT_AUTH: 'true' });
+    const pop = await RawPop3.connectPlain(plaintext.pop3Port);
+    assert.match(await pop.cmd(`USER ${address}`), /^\+OK/);
+    await pop.stls();
+    assert.match(await pop.cmd(`PASS ${PASSWORD}`), /^-ERR /, 'PASS needs a USER given under TLS');
+    assert.match(await pop.cmd(`USER ${address}`), /^\+OK/);
+    assert.match(await pop.cmd(`PASS ${PASSWORD}`), /^\+OK/);
+    assert.match(await pop.cmd('QUIT'), /^\+OK/);
+    pop.close();
+    await plaintext.process.stop();
+  });
+
   it('RFC 2449: PIPELINING answers commands sent in one write in order; CAPA lists IMPLEMENTATION; response codes', async () => {
     const { address } = await account(3);
     const pop = await RawPop3.connect(fx.service.pop3sPort);
