@@ -265,6 +265,23 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     wrong.close();
   });
 
+  it('RFC 3206: a failure of the store during login gets -ERR [SYS/TEMP] and ends the session; the next login works', async () => {
+    const { address } = await account(1);
+    // The store fails (a table the login reads is missing) for this one login.
+    await fx.db.pool.query('ALTER TABLE pop3_body_sizes RENAME TO pop3_body_sizes_away');
+    try {
+      const failing = await login(address);
+      assert.match(failing.reply, /^-ERR \[SYS\/TEMP\] /);
+      await failing.pop.closedByServer();
+    } finally {
+      await fx.db.pool.query('ALTER TABLE pop3_body_sizes_away RENAME TO pop3_body_sizes');
+    }
+    const next = await loginOnceFree(address, 'a login once the store works again');
+    assert.match(await next.cmd('STAT'), /^\+OK 1 /);
+    assert.match(await next.cmd('QUIT'), /^\+OK/);
+    next.close();
+  });
+
   it('RFC 5034: AUTH PLAIN with an initial response, `*` cancels, bad base64 and unknown mechanisms get -ERR', async () => {
     const { address } = await account(1);
     const pop = await RawPop3.connect(fx.service.pop3sPort);

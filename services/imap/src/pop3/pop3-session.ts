@@ -79,8 +79,9 @@ export class Pop3Session extends LineSession<string | typeof LINE_TOO_LONG, Pop3
     this.close();
   }
 
+  /** An internal failure (the store) or a lost lock: temporary, RFC 3206's SYS/TEMP. */
   protected goodbye(text: string): void {
-    this.write(`-ERR ${text}\r\n`);
+    this.write(`-ERR [SYS/TEMP] ${text}\r\n`);
     this.close();
   }
 
@@ -166,7 +167,7 @@ export class Pop3Session extends LineSession<string | typeof LINE_TOO_LONG, Pop3
         .then(
           (held) => {
             // Lost (the lease ran out while PostgreSQL could not be reached, and another took it).
-            if (!held && this.locked) this.goodbye('[SYS/TEMP] Maildrop lock lost');
+            if (!held && this.locked) this.goodbye('Maildrop lock lost');
           },
           (error: unknown) => this.logger.warn({ err: error }, 'pop3 maildrop lock renewal failed'),
         )
