@@ -80,6 +80,8 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     const held = await login(address, replica.pop3sPort);
     assert.match(held.reply, /^\+OK/);
     await replica.process.stop();
+    // RFC 3206: the session is told why (temporary, try again) before the connection closes.
+    assert.match(await held.pop.line(), /^-ERR \[SYS\/TEMP\] /);
     held.pop.close();
     // At once, not after the lease: the client reconnecting to another replica is let in.
     const next = await login(address);

@@ -200,7 +200,6 @@ export class Pop3Session extends LineSession<string | typeof LINE_TOO_LONG, Pop3
   }
 
   shutdown(): void {
-    this.write('-ERR Server shutting down\r\n');
-    this.close();
+    this.goodbye('Server shutting down');
   }
 }
