@@ -7,6 +7,9 @@ packages=(
   libnet-ssleay-perl # swaks' STARTTLS/-tls (only Recommended by swaks; we install without recommends)
   postfix          # real MTA peer (and smtp-source / smtp-sink)
   isync            # mbsync IMAP sync client
+  fetchmail        # POP3 clients of the interop tests (test/e2e/pop3-clients.test.ts)
+  mpop
+  getmail6
   mutt             # terminal mail client driven under a pseudo-terminal (script(1), from bsdutils)
   dovecot-imapd    # IMAP peer for benchmarks
   dovecot-pop3d

@@ -49,6 +49,11 @@ export const imapEnv = z.object({
   IMAP_MAX_CONNECTIONS_PER_USER: env.int(50, 1, 1_000_000),
   IMAP_IDLE_TIMEOUT_MS: env.int(30 * 60_000, 1_000),
   IMAP_IDLE_COMMAND_TIMEOUT_MS: env.int(35 * 60_000, 1_000),
+  /**
+   * POP3 autologout (RFC 1939 3: at least 10 minutes; shorter only in tests): the connection is
+   * closed without a response and without entering UPDATE.
+   */
+  POP3_IDLE_TIMEOUT_MS: env.int(10 * 60_000, 1_000),
   IMAP_MAX_AUTH_FAILURES: env.int(3, 1, 100),
   ...loginThrottleEnv,
   ...oidcEnv,

@@ -135,8 +135,9 @@ runMain('imap', async () => {
     refused: loginRefusalRecorder(refusals, 'pop3'),
     userGuard: limiter,
     allowPlaintextAuth: config.IMAP_ALLOW_PLAINTEXT_AUTH,
-    idleTimeoutMs: 10 * 60_000,
+    idleTimeoutMs: config.POP3_IDLE_TIMEOUT_MS,
     maxAuthFailures: config.IMAP_MAX_AUTH_FAILURES,
+    maxLineLength: 8_192,
   };
   const pop3 = (port: number, tls: CertificateFiles | undefined) =>
     new ProtocolListener({

@@ -4,7 +4,6 @@
 // (RFC 1939, 2449, 5034) spoken raw.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { eventually } from '../../harness/index.js';
 import {
   type ImapFixture,
@@ -13,6 +12,7 @@ import {
   RawImapClient,
   startImapFixture,
 } from './imap-fixture.js';
+import { RawPop3 } from './pop3-client.js';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const msg = (n: number) => `Subject: conf ${n}\r\nMessage-ID: <c${n}@example.com>\r\n\r\nbody ${n}\r\n`;
@@ -21,73 +21,6 @@ async function connected(port: number): Promise<RawImapClient> {
   const raw = await RawImapClient.connect(port, true);
   await raw.readLine();
   return raw;
-}
-
-/** A POP3 client speaking raw lines; multi-line replies are collected up to the lone dot. */
-class RawPop3 {
-  private buffer = '';
-  private lines: string[] = [];
-  private waiters: Array<() => void> = [];
-  closed = false;
-  private constructor(private socket: TLSSocket) {
-    socket.setEncoding('latin1');
-    socket.on('data', (data: string) => {
-      this.buffer += data;
-      for (let i = this.buffer.indexOf('\r\n'); i >= 0; i = this.buffer.indexOf('\r\n')) {
-        this.lines.push(this.buffer.slice(0, i));
-        this.buffer = this.buffer.slice(i + 2);
-      }
-      for (const w of this.waiters.splice(0)) w();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w();
-    });
-    socket.on('error', () => {});
-  }
-  static async connect(port: number): Promise<RawPop3> {
-    const socket = await new Promise<TLSSocket>((resolve, reject) => {
-      const s = connectTls({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s));
-      s.once('error', reject);
-    });
-    const client = new RawPop3(socket);
-    assert.match(await client.line(), /^\+OK/);
-    return client;
-  }
-  async line(timeoutMs = 10_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.lines.length === 0) {
-      if (this.closed) throw new Error('connection closed');
-      if (Date.now() > deadline) throw new Error('timed out');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, deadline - Date.now());
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    return this.lines.shift()!;
-  }
-  send(text: string): void {
-    this.socket.write(`${text}\r\n`);
-  }
-  async cmd(text: string): Promise<string> {
-    this.send(text);
-    return this.line();
-  }
-  /** A multi-line reply: the status line and the (dot-unstuffed) body lines. */
-  async multi(text: string): Promise<{ status: string; body: string[] }> {
-    const status = await this.cmd(text);
-    if (!status.startsWith('+OK')) return { status, body: [] };
-    const body: string[] = [];
-    for (let l = await this.line(); l !== '.'; l = await this.line())
-      body.push(l.startsWith('.') ? l.slice(1) : l);
-    return { status, body };
-  }
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 describe('imap and pop3 conformance (SASL, literals, MULTIAPPEND, APPENDLIMIT, CLOSE, timeouts, POP3)', () => {

@@ -3,12 +3,13 @@ import type { Logger } from '@hermod/logging';
 /**
  * Why a login was refused, named as msa names its AUTH refusals (hermod_msa_rejections_total):
  * wrong credentials or token, a locked account or client, the per-user connection cap, no TLS, an
- * unsupported mechanism, an unreadable SASL response.
+ * unsupported mechanism, an unreadable SASL response, a POP3 maildrop another session has locked.
  */
 export type LoginRefusalReason =
   | 'auth-failed'
   | 'auth-locked'
   | 'account-limit'
+  | 'maildrop-locked'
   | 'encryption-required'
   | 'auth-mechanism'
   | 'auth-malformed';

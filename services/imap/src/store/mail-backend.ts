@@ -2,6 +2,7 @@ import { type Pool, withTransaction } from '@hermod/db';
 import {
   type AclChange,
   accountQuota,
+  acquireMaildropLock,
   appendSmallMessage,
   appendSmallMessageByName,
   appendToMailbox,
@@ -25,6 +26,7 @@ import {
   listSubscriptions,
   loadBodyStructure,
   loadBodyStructures,
+  loadPop3Sizes,
   loadSnapshot,
   MAILBOX_SEPARATOR,
   type MessageMeta,
@@ -38,9 +40,11 @@ import {
   readBody,
   readBodyPrefixes,
   readBodyRange,
+  releaseMaildropLock,
   removeMessages,
   renameMailbox,
   saveBodyStructure,
+  savePop3Sizes,
   setAcl,
   setMetadata,
   setSubscribed,
@@ -89,6 +93,8 @@ const FACTS_CACHE_ENTRIES = 50_000;
 /** What never changes about a message in a mailbox (a UID is never reused): all but its flags and modseq. */
 export type MessageFacts = Omit<MessageMeta, 'flags' | 'modseq'>;
 const BODY_CACHE_MAX_ENTRY = 64 * 1024;
+/** Bytes of bodies one query reads when POP3 first measures a maildrop (pop3Sizes). */
+const POP3_SIZE_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** The message a REPLACE names was expunged before the replacement committed (rolls it back). */
 class MessageGoneError extends Error {}
@@ -316,6 +322,54 @@ export class MailBackend {
   /** A session's sync: changes since modseq, with the \Recent claim when claimAbove is given (one round trip). */
   syncChanges(mailboxId: number, modseq: number, claimAbove: number | undefined) {
     return syncChanges(this.pool, mailboxId, modseq, claimAbove);
+  }
+
+  /** Takes or renews POP3's maildrop lock (RFC 1939 8), shared by every replica: false when another session holds it. */
+  acquireMaildropLock(mailboxId: number, holder: string, ttlMs: number) {
+    return acquireMaildropLock(this.pool, mailboxId, holder, ttlMs);
+  }
+
+  releaseMaildropLock(mailboxId: number, holder: string) {
+    return releaseMaildropLock(this.pool, mailboxId, holder);
+  }
+
+  /**
+   * The POP3 wire size (RFC 1939 11) of each body, as measure(body bytes) computes it: from
+   * PostgreSQL where computed before, else by reading the body once and recording the result. Bodies
+   * of one stored chunk are read many per round trip (up to POP3_SIZE_BATCH_BYTES); larger ones alone.
+   */
+  async pop3Sizes(
+    bodies: ReadonlyArray<{ bodyId: number; size: number }>,
+    measure: (body: AsyncIterable<Buffer> | Iterable<Buffer>) => Promise<number>,
+  ): Promise<Map<number, number>> {
+    const sizes = await loadPop3Sizes(
+      this.pool,
+      bodies.map((b) => b.bodyId),
+    );
+    const missing = bodies.filter((b) => !sizes.has(b.bodyId));
+    const computed = new Map<number, number>();
+    const small = missing.filter((b) => b.size <= BODY_CHUNK_SIZE);
+    for (let i = 0; i < small.length; ) {
+      const batch: Array<{ bodyId: number; end: number }> = [];
+      for (
+        let bytes = 0;
+        i < small.length && (batch.length === 0 || bytes + small[i]!.size <= POP3_SIZE_BATCH_BYTES);
+        i++
+      ) {
+        batch.push({ bodyId: small[i]!.bodyId, end: small[i]!.size });
+        bytes += small[i]!.size;
+      }
+      const read = await readBodyPrefixes(this.pool, batch);
+      for (const { bodyId } of batch) {
+        const data = read.get(bodyId);
+        computed.set(bodyId, await measure(data ? [data] : this.readBody(bodyId)));
+      }
+    }
+    for (const { bodyId, size } of missing)
+      if (size > BODY_CHUNK_SIZE) computed.set(bodyId, await measure(this.readBody(bodyId)));
+    await savePop3Sizes(this.pool, computed);
+    for (const [bodyId, size] of computed) sizes.set(bodyId, size);
+    return sizes;
   }
 
   async messages(mailboxId: number, uids: number[]) {

@@ -37,7 +37,7 @@ export abstract class LineSession<T, D extends LineSessionDependencies> {
     this.connection = new Connection(socket, {
       newReader: () => this.newReader(),
       idleTimeoutMs: () => deps.idleTimeoutMs,
-      onIdle: () => this.goodbye('Idle timeout'),
+      onIdle: () => this.idle(),
       onEnd: () => this.finish(),
       logger: () => this.logger,
     });
@@ -102,8 +102,17 @@ export abstract class LineSession<T, D extends LineSessionDependencies> {
     this.userSlot = undefined;
   }
 
+  /** Inactivity: by default the session says goodbye (ManageSieve's BYE) and closes. */
+  protected idle(): void {
+    this.goodbye('Idle timeout');
+  }
+
+  /** The connection has ended (either side): what the protocol holds beyond the slots is freed here. */
+  protected ended(): void {}
+
   /** The connection has ended: frees the per-user slot, then the listener's. */
   private finish(): void {
+    this.ended();
     this.releaseUserSlot();
     this.options.onClose?.();
   }

@@ -88,6 +88,7 @@ export {
 } from './mailbox-messages.js';
 export { isValidMailboxName, MAILBOX_SEPARATOR, MAX_MAILBOX_NAME_LENGTH } from './mailbox-name.js';
 export { createDefaultMailboxes, defaultMailboxes, type MailboxRef, resolveMailbox } from './mailboxes.js';
+export { acquireMaildropLock, releaseMaildropLock } from './maildrop-lock.js';
 export {
   getMetadata,
   type MetadataDepth,
@@ -95,3 +96,4 @@ export {
   MetadataLimitError,
   setMetadata,
 } from './metadata.js';
+export { loadPop3Sizes, savePop3Sizes } from './pop3-sizes.js';

@@ -38,10 +38,7 @@ async function answer(session: Pop3Session, outcome: LoginOutcome): Promise<Pop3
       text: locked ? '[SYS/TEMP] Too many failed logins, try again later' : '[AUTH] Invalid credentials',
     };
   }
-  const entered = await session.enter(outcome.user);
-  if (!entered.ok && entered.text.startsWith('[IN-USE]'))
-    session.deps.refused(session.logger, 'account-limit', { code: 'IN-USE', user: outcome.user.address });
-  return entered;
+  return session.enter(outcome.user);
 }
 
 /** The SASL mechanisms POP3 AUTH offers (RFC 5034); the bearer ones only with an OIDC issuer. */

@@ -11,6 +11,8 @@ export const quitCommand: Pop3Command = {
       await session.backend.updateFlags(session.user.id, session.mailboxId, uids, 'add', ['\\Deleted']);
       await session.backend.expunge(session.user.id, session.mailboxId, uids);
     }
+    // Free the maildrop before the reply: a client's next session must not find it locked.
+    await session.unlock();
     session.write('+OK Bye\r\n');
     session.close();
     return { ok: true, text: '', silent: true };

@@ -1,5 +1,6 @@
 import { dotStuff } from '../dot-stuff.js';
 import { type Pop3Command, Pop3State } from '../pop3-session.js';
+import { GONE, presentBody } from '../present-body.js';
 
 /** TOP n lines: the header, the blank line, then the first n body lines. */
 export const topCommand: Pop3Command = {
@@ -31,6 +32,8 @@ export const topCommand: Pop3Command = {
         if (remaining === 0) return;
       }
     }
-    return { ok: true, text: 'Top of message follows', body: dotStuff(excerpt()) };
+    const body = await presentBody(message, excerpt());
+    if (!body) return { ok: false, text: GONE };
+    return { ok: true, text: 'Top of message follows', body: dotStuff(body) };
   },
 };
