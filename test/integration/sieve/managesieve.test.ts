@@ -2,8 +2,10 @@
 // again after STARTTLS, no login in the clear, AUTHENTICATE PLAIN through the shared login guard,
 // PUTSCRIPT with a {n+} literal, compile errors with line and column, the one active script, the
 // response codes (NONEXISTENT, ACTIVE, ALREADYEXISTS, QUOTA/MAXSIZE, QUOTA/MAXSCRIPTS), STARTTLS
-// command injection, UNAUTHENTICATE; the sieve-connect client (Debian) and Python's sievelib
-// (Debian python3-sievelib) over STARTTLS.
+// command injection (also a half-sent line), STARTTLS refused twice and after login, SASL PLAIN
+// without initial response and its "*" cancel, {n} literals, BYE (TRYLATER) on shutdown,
+// UNAUTHENTICATE; the sieve-connect client (Debian) and Python's sievelib (Debian python3-sievelib)
+// over STARTTLS.
 import assert from 'node:assert/strict';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -84,6 +86,12 @@ class Client {
     this.buffer = Buffer.alloc(0);
     this.listen(secure);
   }
+  /** After a STARTTLS OK read by hand: a new client on the TLS layer (nothing read before carries over). */
+  async handshake(): Promise<Client> {
+    const secure = connectTls({ socket: this.socket as Socket, rejectUnauthorized: false });
+    await new Promise((resolve) => secure.once('secureConnect', resolve));
+    return new Client(secure);
+  }
   async login(user: string, password = PASSWORD): Promise<string> {
     const plain = Buffer.from(`\0${user}\0${password}`).toString('base64');
     return this.command(`AUTHENTICATE "PLAIN" "${plain}"`);
@@ -131,12 +139,7 @@ test('STARTTLS with a command piggy-backed in the same segment: the plaintext co
   await c.response();
   c.send('STARTTLS\r\nNOOP "injected"\r\n');
   assert.match(await c.response(), /^OK/);
-  const secure = connectTls({
-    socket: (c as unknown as { socket: Socket }).socket,
-    rejectUnauthorized: false,
-  });
-  await new Promise((resolve) => secure.once('secureConnect', resolve));
-  const after = new Client(secure);
+  const after = await c.handshake();
   const caps = await after.response();
   assert.doesNotMatch(caps, /injected/);
   assert.match(caps, /^OK /m);
@@ -258,4 +261,99 @@ c.logout()
   assert.match(result.stdout, /^script 'require \["fileinto"\];\\nfileinto "Py";'$/m);
   assert.match(result.stdout, /^delete False b?'?ACTIVE'?$/m);
   assert.match(result.stdout, /^havespace False b?'?QUOTA\/MAXSIZE'?$/m);
+});
+
+/** A connection that has done STARTTLS and read the capabilities re-sent after it. */
+async function secured(port = fx.service.managesievePort): Promise<Client> {
+  const c = await Client.open(port);
+  await c.response();
+  await c.startTls();
+  await c.response();
+  return c;
+}
+
+const plain64 = (user: string, password = PASSWORD) =>
+  Buffer.from(`\0${user}\0${password}`).toString('base64');
+
+test('RFC 5804 2.2: a login and a half-sent line pipelined behind STARTTLS are dropped; STARTTLS is refused twice and after login', async () => {
+  const c = await Client.open(fx.service.managesievePort);
+  await c.response();
+  c.send(`STARTTLS\r\nAUTHENTICATE "PLAIN" "${plain64('alice@sieve.example')}"\r\nNOOP "hal`);
+  assert.match(await c.response(), /^OK/);
+  const s = await c.handshake();
+  const caps = await s.response();
+  assert.match(caps, /^"SASL" "PLAIN/m);
+  assert.doesNotMatch(caps, /"STARTTLS"|"OWNER"/);
+  // Had the plaintext survived, this would read NOOP "halfmine" or a second reply would come first.
+  assert.match(await s.command('NOOP "mine"'), /^OK \(TAG "mine"\)/);
+  assert.match(await s.command('LISTSCRIPTS'), /^NO /, 'the pipelined AUTHENTICATE did not run');
+  assert.match(await s.command('STARTTLS'), /^NO /);
+  assert.match(await s.login('alice@sieve.example'), /^OK/);
+  assert.match(await s.command('STARTTLS'), /^NO /);
+  assert.match(await s.command('CAPABILITY'), /^"OWNER" "alice@sieve.example"\r\n/m);
+  s.close();
+});
+
+test('RFC 5804 2.1: AUTHENTICATE PLAIN without initial response (quoted and literal answer), "*" cancels, bad base64 and mechanism refused', async () => {
+  await fx.createUser('carol@sieve.example');
+  const c = await secured();
+  c.send('AUTHENTICATE "PLAIN"\r\n');
+  assert.match(await c.command('"*"'), /^""\r\nNO /);
+  c.send('AUTHENTICATE "PLAIN"\r\n');
+  assert.match(await c.command('"!!not base64!!"'), /^""\r\nNO /);
+  assert.match(await c.command('AUTHENTICATE "NOSUCHMECH"'), /^NO /);
+  c.send('AUTHENTICATE "PLAIN"\r\n');
+  assert.match(await c.command(literal(plain64('carol@sieve.example'))), /^""\r\nOK/);
+  assert.match(await c.command('LISTSCRIPTS'), /^OK/);
+  assert.match(await c.command('AUTHENTICATE "PLAIN"'), /^NO /, 'already authenticated');
+  assert.match(await c.command('UNAUTHENTICATE'), /^OK/);
+  c.send('AUTHENTICATE "PLAIN"\r\n');
+  assert.match(await c.command(`"${plain64('bob@sieve.example')}"`), /^""\r\nOK/);
+  assert.match(await c.command('LOGOUT'), /^OK/);
+  c.close();
+});
+
+test('RFC 5804 4: synchronizing {n} literals too; RENAMESCRIPT keeps the script active; refusals carry NONEXISTENT', async () => {
+  await fx.createUser('dave@sieve.example');
+  const c = await secured();
+  assert.match(await c.login('dave@sieve.example'), /^OK/);
+  const body = 'keep;\r\n';
+  assert.match(await c.command(`PUTSCRIPT {4}\r\nsync {${Buffer.byteLength(body)}}\r\n${body}`), /^OK/);
+  assert.match(await c.command('SETACTIVE "sync"'), /^OK/);
+  assert.match(await c.command('RENAMESCRIPT "sync" "renamed"'), /^OK/);
+  assert.match(await c.command('LISTSCRIPTS'), /^"renamed" ACTIVE\r\nOK/);
+  assert.match(await c.command('RENAMESCRIPT "gone" "other"'), /^NO \(NONEXISTENT\)/);
+  assert.match(await c.command('DELETESCRIPT "gone"'), /^NO \(NONEXISTENT\)/);
+  assert.match(await c.command('DELETESCRIPT "renamed"'), /^NO \(ACTIVE\)/);
+  assert.match(await c.command('SETACTIVE ""'), /^OK/);
+  assert.match(await c.command('LISTSCRIPTS'), /^"renamed"\r\nOK/);
+  assert.match(await c.command('DELETESCRIPT "renamed"'), /^OK/);
+  assert.match(await c.command('FROBNICATE'), /^NO /);
+  assert.match(await c.command('NOOP'), /^OK/);
+  assert.match(await c.command('LOGOUT'), /^OK/);
+  c.close();
+});
+
+test('a replica shutting down says BYE (TRYLATER) to its ManageSieve sessions', async () => {
+  const replica = await fx.startReplica();
+  const c = await secured(replica.managesievePort);
+  assert.match(await c.login('bob@sieve.example'), /^OK/);
+  const bye = c.response();
+  await replica.process.stop();
+  assert.match(await bye, /^BYE \(TRYLATER\)/);
+  c.close();
+});
+
+test('RFC 5804 2.5, 2.6: a script over the size limit (inside the literal allowance) gets NO (QUOTA/MAXSIZE); bad names and arguments get NO; the session goes on', async () => {
+  await fx.createUser('erin@sieve.example');
+  const c = await secured();
+  assert.match(await c.command(`CHECKSCRIPT ${literal('keep;\r\n')}`), /^NO /, 'not before login');
+  assert.match(await c.login('erin@sieve.example'), /^OK/);
+  const big = `# ${'x'.repeat(2500)}\r\nkeep;\r\n`;
+  assert.match(await c.command(`PUTSCRIPT "big" ${literal(big)}`), /^NO \(QUOTA\/MAXSIZE\)/);
+  assert.match(await c.command(`PUTSCRIPT "" ${literal('keep;\r\n')}`), /^NO /);
+  assert.match(await c.command('HAVESPACE "x" "ten"'), /^NO /);
+  assert.match(await c.command('GETSCRIPT'), /^NO /);
+  assert.equal(await c.command('LISTSCRIPTS'), 'OK\r\n');
+  c.close();
 });
