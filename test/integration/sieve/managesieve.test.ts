@@ -306,6 +306,8 @@ test('RFC 5804 2.1: AUTHENTICATE PLAIN without initial response (quoted and lite
   assert.match(await c.command(literal(plain64('carol@sieve.example'))), /^""\r\nOK/);
   assert.match(await c.command('LISTSCRIPTS'), /^OK/);
   assert.match(await c.command('AUTHENTICATE "PLAIN"'), /^NO /, 'already authenticated');
+  // RFC 5804 1.7, 2.14: the server that has UNAUTHENTICATE says so (clients send it only then).
+  assert.match(await c.command('CAPABILITY'), /^"UNAUTHENTICATE"\r\n/m);
   assert.match(await c.command('UNAUTHENTICATE'), /^OK/);
   c.send('AUTHENTICATE "PLAIN"\r\n');
   assert.match(await c.command(`"${plain64('bob@sieve.example')}"`), /^""\r\nOK/);

@@ -89,6 +89,8 @@ export class ManageSieveSession extends LineSession<ReadItem, ManageSieveDepende
       `"MAXREDIRECTS" "${deps.maxRedirects}"`,
       ...(!this.secure && deps.serverTls ? ['"STARTTLS"'] : []),
       ...(this.user ? [`"OWNER" ${sieveString(this.user.address)}`] : []),
+      // RFC 5804 1.7: clients send UNAUTHENTICATE (2.14) only to a server that lists it.
+      '"UNAUTHENTICATE"',
       '"VERSION" "1.0"',
     ];
     return { status: 'OK', data, ...(text ? { text } : {}) };
