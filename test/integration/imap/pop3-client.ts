@@ -123,14 +123,14 @@ export class RawPop3 {
    * (latin1 text), to check line ends and byte-stuffing exactly.
    */
   async multiRaw(text: string): Promise<{ status: string; octets: string }> {
-    await this.settle();
+    this.assertNothingUnread();
     this.rawText = '';
     const { status } = await this.multi(text);
     const octets = this.rawText.slice(this.rawText.indexOf('\r\n') + 2);
     return { status, octets };
   }
-  /** Waits until nothing is buffered unread (the previous reply was read whole). */
-  private async settle(): Promise<void> {
+  /** Fails when lines are buffered unread (the previous reply was not read whole). */
+  private assertNothingUnread(): void {
     assert.equal(this.lines.length, 0, `unread lines: ${this.lines.join('|')}`);
   }
   close(): void {

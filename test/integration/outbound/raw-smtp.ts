@@ -1,6 +1,6 @@
 // A minimal raw ESMTP server (node:net) for outbound tests whose EHLO keywords and RCPT replies
 // the test chooses, recording every command line and transaction it sees.
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { addMx, type OutboundTestbed } from './outbound-fixture.js';
 
 export interface Transaction {
@@ -26,7 +26,8 @@ export interface RawSmtpServer {
 
 /**
  * A minimal ESMTP server: advertises exactly `extensions` after EHLO, accepts every command, and
- * answers the final dot after `dataDelayMs` (so concurrent deliveries overlap). With
+ * answers the final dot at once, or with `holdDotRepliesUntilOpen` N only once N connections have
+ * been open at the same time (so a test sees deliveries overlap without timing them). With
  * `holdEnvelopeReplies` the replies to MAIL and RCPT are withheld until DATA arrives, which only
  * a pipelining client survives.
  */
@@ -35,7 +36,7 @@ export async function startRawSmtp(
   port: number,
   options: {
     extensions: string[];
-    dataDelayMs?: number;
+    holdDotRepliesUntilOpen?: number;
     holdEnvelopeReplies?: boolean;
     /** The reply to a RCPT line (default 250); a recipient refused is not part of the transaction. */
     rcptReply?: (line: string) => string;
@@ -62,12 +63,27 @@ export async function startRawSmtp(
     perConnection: [],
   };
   let open = 0;
+  const sockets = new Set<Socket>();
+  /** Final-dot replies withheld until holdDotRepliesUntilOpen connections were open at once. */
+  let heldDots: Array<() => void> | undefined = options.holdDotRepliesUntilOpen ? [] : undefined;
+  const releaseDotsOnceOverlapping = () => {
+    if (heldDots && state.maxOpen >= options.holdDotRepliesUntilOpen!) {
+      const release = heldDots;
+      heldDots = undefined;
+      for (const answer of release) answer();
+    }
+  };
   const server: Server = createServer((socket) => {
     state.connections++;
     open++;
     state.maxOpen = Math.max(state.maxOpen, open);
+    releaseDotsOnceOverlapping();
+    sockets.add(socket);
     const index = state.perConnection.push(0) - 1;
-    socket.on('close', () => open--);
+    socket.on('close', () => {
+      open--;
+      sockets.delete(socket);
+    });
     socket.on('error', () => {});
     let buffer = Buffer.alloc(0);
     let busy = false;
@@ -91,7 +107,7 @@ export async function startRawSmtp(
           state.perConnection[index]!++;
           busy = true;
           const answer = options.dataReply?.(state.transactions.length) ?? '250 2.0.0 queued';
-          setTimeout(() => {
+          const answerDot = () => {
             busy = false;
             if (answer === 'drop') {
               socket.destroy();
@@ -99,7 +115,9 @@ export async function startRawSmtp(
             }
             reply(answer);
             serve();
-          }, options.dataDelayMs ?? 0);
+          };
+          if (heldDots) heldDots.push(answerDot);
+          else answerDot();
           return;
         }
         const eol = buffer.indexOf('\r\n');
@@ -152,8 +170,8 @@ export async function startRawSmtp(
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Connections still open are the client's to close; don't wait for them.
-        setTimeout(resolve, 1_000).unref();
+        // Connections the client keeps for reuse end here, so that close() resolves once they are gone.
+        for (const socket of sockets) socket.destroy();
       }),
   });
 }

@@ -166,7 +166,8 @@ describe('SMTP extensions, implicit MX and destination concurrency', () => {
     const count = 12;
     const server = await mxServer('busy.test', '127.0.0.16', {
       extensions: ['PIPELINING', '8BITMIME'],
-      dataDelayMs: 400,
+      // Every delivery waits for its reply until the limit's connections are open at once.
+      holdDotRepliesUntilOpen: DESTINATION_CONCURRENCY,
     });
     const from = `alice@${LOCAL_DOMAIN}`;
     const spoolIds = await Promise.all(
