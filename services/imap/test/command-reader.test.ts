@@ -31,6 +31,45 @@ describe('CommandReader', () => {
     assert.equal(parsed.args[0]?.type, 'string');
   });
 
+  it('holds what follows a holdAfter command until released, across chunks and twice over', () => {
+    const holding = {
+      ...limits,
+      holdAfter: (command: { texts: Buffer[] }) => /STARTTLS$/i.test(command.texts[0]!.toString('latin1')),
+    };
+    const reader = new CommandReader(holding);
+    const first = feed(reader, 'a STARTTLS\r\nb APPEND INBOX {5}\r\n');
+    // No continuation request for b while STARTTLS is unanswered.
+    assert.deepEqual(
+      first.map((e) => e.type),
+      ['command'],
+    );
+    assert.deepEqual(feed(reader, 'hel'), []);
+    assert.equal(reader.bufferedBytes, 'b APPEND INBOX {5}\r\nhel'.length);
+    const released = reader.release();
+    assert.deepEqual(
+      released.map((e) => e.type),
+      ['continue'],
+    );
+    const rest = feed(reader, 'lo\r\nc STARTTLS\r\nd NOOP\r\n');
+    assert.deepEqual(
+      rest.map((e) => e.type),
+      ['command', 'command'],
+    );
+    assert.deepEqual(
+      reader.release().map((e) => e.type),
+      ['command'],
+    );
+    assert.deepEqual(reader.release(), []);
+  });
+
+  it('closes when more than a line arrives behind a held command', () => {
+    const reader = new CommandReader({ ...limits, holdAfter: () => true });
+    feed(reader, 'a STARTTLS\r\n');
+    const [event] = feed(reader, Buffer.alloc(limits.maxLineLength + 1, 0x41));
+    assert.equal(event?.type, 'error');
+    assert.equal((event as Extract<ReaderEvent, { type: 'error' }>).error.fatal, true);
+  });
+
   it('refuses huge literals from their digits alone, before allocating', () => {
     for (const size of ['4294967295', '99999999999999999999', '10000000']) {
       const reader = new CommandReader(limits);

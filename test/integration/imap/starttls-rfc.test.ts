@@ -46,6 +46,28 @@ describe('IMAP STARTTLS against RFC 9051 6.2.1 and RFC 2595', () => {
     await c.login('tls@example.com');
   });
 
+  it('a synchronising literal pipelined behind STARTTLS gets no continuation request in plaintext', async () => {
+    const c = await open(fx.service.imapPort, false);
+    // In one write: STARTTLS, then an APPEND announcing a synchronising literal.
+    c.send('a STARTTLS\r\nb APPEND INBOX {5}\r\n');
+    // The server answers STARTTLS and nothing else before the handshake: no "+ Ready" for b.
+    assert.match(await c.readLine(), /^a OK/);
+    await c.startTls();
+    const caps = await c.command('CAPABILITY');
+    assert.equal(caps.status, 'OK');
+    assert.equal(caps.untagged.length, 1, caps.untagged.join('|'));
+  });
+
+  it('a refused STARTTLS lets the commands pipelined behind it run, literals included', async () => {
+    const c = await open(fx.service.imapsPort, true);
+    await c.login('tls@example.com');
+    c.send('a STARTTLS\r\nb APPEND INBOX {5}\r\n');
+    assert.match(await c.readLine(), /^a (BAD|NO)/);
+    assert.match(await c.readLine(), /^\+/);
+    c.send('hello\r\n');
+    assert.match((await c.until('b')).tagged, /^b OK/);
+  });
+
   it('before TLS: STARTTLS and LOGINDISABLED, no AUTH=; ENABLE is refused (nothing to carry over)', async () => {
     const c = await open(fx.service.imapPort, false);
     const caps = await c.command('CAPABILITY');

@@ -22,10 +22,18 @@ export interface ReaderLimits {
   /** Largest non-synchronising literal (4096 under LITERAL-). */
   maxNonSyncLiteral: number;
   maxLiteralsPerCommand: number;
+  /**
+   * A command after which the reader stops and holds what follows until `release()` (STARTTLS:
+   * what was pipelined behind it is dropped with the reader if TLS starts, so no continuation
+   * request may answer it in plaintext; if STARTTLS is refused, it runs).
+   */
+  holdAfter?: (command: RawCommand) => boolean;
 }
 
 // `~{n}` is a literal8 (BINARY, UTF8 APPEND); its bytes are handled like any literal.
 const LITERAL_MARKER = /~?\{(\d+)(\+)?\}$/;
+
+const NO_EVENTS: ReaderEvent[] = [];
 
 /** The tag of a command line, for error replies to a command that was never parsed. */
 function tagOf(line: Buffer): string | undefined {
@@ -50,11 +58,28 @@ export class CommandReader {
   private literalRemaining = 0;
   private literalChunks: Buffer[] = [];
   private closed = false;
+  /** Bytes received after a `holdAfter` command, not yet read. */
+  private held: Buffer[] | undefined;
+  private heldBytes = 0;
 
   constructor(private readonly limits: ReaderLimits) {}
 
   /** Feeds bytes; returns the events they complete, in order. */
   push(data: Buffer): ReaderEvent[] {
+    if (this.held) {
+      this.held.push(data);
+      this.heldBytes += data.length;
+      // The client should be waiting for the answer: more than a line's worth is not a pipeline.
+      if (this.heldBytes <= this.limits.maxLineLength) return [];
+      this.held = undefined;
+      this.closed = true;
+      return [
+        {
+          type: 'error',
+          error: new ImapProtocolError('LINE_TOO_LONG', 'Too much input before the answer', true),
+        },
+      ];
+    }
     const events: ReaderEvent[] = [];
     let offset = 0;
     while (offset < data.length && !this.closed) {
@@ -91,6 +116,32 @@ export class CommandReader {
       if (text.length > 0 && text[text.length - 1] === 0x0d) text = text.subarray(0, text.length - 1);
       const event = this.completeLine(text);
       if (event) events.push(event);
+      if (event?.type === 'command' && this.limits.holdAfter?.(event.command)) {
+        this.held = offset < data.length ? [data.subarray(offset)] : [];
+        this.heldBytes = data.length - offset;
+        break;
+      }
+    }
+    return events;
+  }
+
+  /** Reads what was held after a `holdAfter` command; returns the events it completes. */
+  release(): ReaderEvent[] {
+    if (!this.held) return NO_EVENTS;
+    const held = this.held;
+    this.held = undefined;
+    const events: ReaderEvent[] = [];
+    for (const [index, data] of held.entries()) {
+      events.push(...this.push(data));
+      // Held again by a later command: keep the rest behind it.
+      const heldAgain = this.held as Buffer[] | undefined;
+      if (heldAgain) {
+        for (const rest of held.slice(index + 1)) {
+          heldAgain.push(rest);
+          this.heldBytes += rest.length;
+        }
+        break;
+      }
     }
     return events;
   }
@@ -150,6 +201,7 @@ export class CommandReader {
     for (const t of this.texts) n += t.length;
     for (const l of this.literals) for (const c of l) n += c.length;
     for (const c of this.literalChunks) n += c.length;
+    if (this.held) n += this.heldBytes;
     return n;
   }
 }

@@ -7,7 +7,7 @@ import { RIGHTS_CAPABILITY } from '../acl/rights.js';
 import type { LoginDependencies } from '../auth/login-dependencies.js';
 import type { CommandResult, ImapCommand } from '../commands/command.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
-import { CommandReader, type RawCommand } from '../protocol/command-reader.js';
+import { CommandReader, type RawCommand, type ReaderEvent } from '../protocol/command-reader.js';
 import { BadArgumentsError, CommandFailedError, ImapProtocolError } from '../protocol/errors.js';
 import { parseCommand } from '../protocol/parser.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
@@ -61,6 +61,12 @@ export interface SessionDependencies extends LoginDependencies {
 }
 
 type Chunk = string | Buffer;
+
+/** `tag STARTTLS`: what the client sent behind it waits for its answer (RFC 9051 6.2.1). */
+function isStartTls(command: RawCommand): boolean {
+  const line = command.texts[0]!;
+  return command.texts.length === 1 && line.length < 80 && /^\S+ STARTTLS\s*$/i.test(line.toString('latin1'));
+}
 
 /**
  * One IMAP connection: reads commands, enforces state and argument checks centrally, runs the
@@ -187,17 +193,17 @@ export class ImapSession implements CommandContext {
         ? Math.min(4096, limits.maxNonSyncLiteral)
         : limits.maxNonSyncLiteral,
       maxLiteralsPerCommand: 1000,
+      holdAfter: isStartTls,
     });
-    return {
-      push: (data) => {
-        const inputs: Array<RawCommand | ImapProtocolError> = [];
-        for (const event of reader.push(data)) {
-          if (event.type === 'continue') this.write('+ Ready for literal data\r\n');
-          else inputs.push(event.type === 'command' ? event.command : event.error);
-        }
-        return inputs;
-      },
+    const inputsOf = (events: ReaderEvent[]) => {
+      const inputs: Array<RawCommand | ImapProtocolError> = [];
+      for (const event of events) {
+        if (event.type === 'continue') this.write('+ Ready for literal data\r\n');
+        else inputs.push(event.type === 'command' ? event.command : event.error);
+      }
+      return inputs;
     };
+    return { push: (data) => inputsOf(reader.push(data)), release: () => inputsOf(reader.release()) };
   }
 
   /** The next command or continuation line from the client; null once the connection is gone. */
@@ -226,6 +232,9 @@ export class ImapSession implements CommandContext {
           this.transport.hold();
           await this.handle(input);
         } finally {
+          // After a refused STARTTLS the reader still holds what followed it (after a started one
+          // the reader is a new one).
+          this.transport.resumeInput();
           this.transport.release();
           this.#busy = false;
           // What arrived after the command's last notifications (or during a refused command) goes now.

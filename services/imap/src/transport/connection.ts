@@ -11,6 +11,8 @@ import type { ServerTls } from '@hermod/service-runtime';
 export interface InputReader<T> {
   /** What the input so far completes, in order. */
   push(data: Buffer): T[];
+  /** What the input held back behind a command (IMAP's STARTTLS) completes, once it may be read. */
+  release?(): T[];
 }
 
 export interface ConnectionOptions<T> {
@@ -84,7 +86,17 @@ export class Connection<T> {
 
   private onData(data: Buffer): void {
     this.touch();
-    for (const input of this.reader.push(data)) {
+    this.dispatch(this.reader.push(data));
+  }
+
+  /** Reads on where the reader held input back (a STARTTLS that was refused). */
+  resumeInput(): void {
+    const inputs = this.reader.release?.();
+    if (inputs && inputs.length > 0) this.dispatch(inputs);
+  }
+
+  private dispatch(inputs: T[]): void {
+    for (const input of inputs) {
       if (this.waiter) {
         const w = this.waiter;
         this.waiter = undefined;
