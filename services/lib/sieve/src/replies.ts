@@ -70,41 +70,6 @@ export function firstHeaderValue(raw: Buffer, name: string): string | undefined 
 const header = (fields: ReturnType<typeof headerFields>, name: string) =>
   fields.find((f) => f.name === name)?.value;
 
-/** Senders that are robots by name (RFC 3834 2, RFC 5230 4.6). */
-const robotSender =
-  /^(owner-.*|.*-request|mailer-daemon|listserv|majordomo|.*-bounces?|noreply|no-reply|postmaster)$/i;
-
-/**
- * Why no automatic reply may go to this message (RFC 3834 2 and RFC 5230 4.5-4.6), or undefined when
- * one may: never to the null sender or a robot, never to an automatic message (Auto-Submitted other
- * than "no", Precedence bulk/list/junk), never to a mailing list (List-* fields), and only when one
- * of the recipient's addresses is among the message's To/Cc/Bcc/Resent-* (not to Bcc'd copies of lists).
- */
-export function autoReplyRefusal(
-  envelopeFrom: string,
-  fields: ReturnType<typeof headerFields>,
-  ownAddresses: readonly string[],
-): string | undefined {
-  if (envelopeFrom === '') return 'null sender';
-  const local = envelopeFrom.slice(0, envelopeFrom.lastIndexOf('@'));
-  if (robotSender.test(local)) return 'sender is a robot';
-  const own = ownAddresses.map((a) => a.toLowerCase());
-  if (own.includes(envelopeFrom.toLowerCase())) return 'sender is the recipient';
-  const auto = header(fields, 'auto-submitted');
-  if (auto && !/^no\b/i.test(auto)) return 'auto-submitted message';
-  if (/^(bulk|list|junk)\b/i.test(header(fields, 'precedence') ?? '')) return 'bulk or list message';
-  if (fields.some((f) => /^list-(id|help|unsubscribe|subscribe|post|owner|archive)$/.test(f.name)))
-    return 'mailing list message';
-  if (fields.some((f) => f.name === 'x-loop' || f.name === 'x-autoreply' || f.name === 'x-autorespond'))
-    return 'automatic message';
-  const named = fields
-    .filter((f) => /^(to|cc|bcc|resent-to|resent-cc|resent-bcc)$/.test(f.name))
-    .map((f) => f.value.toLowerCase())
-    .join(',');
-  if (!own.some((a) => named.includes(a))) return 'recipient not named in To/Cc';
-  return undefined;
-}
-
 // Header values are single printable lines; anything else is cut at the first break.
 const oneLine = (s: string): string => s.replace(/[\r\n].*$/s, '').trim();
 
