@@ -308,6 +308,44 @@ test("vacation: the account's aliases are the user's addresses (RFC 5230 4.5); l
   assert.match(reply, /^In-Reply-To: <a1@remote\.example>\r$/m);
 });
 
+test('vacation: a delivery that fails after its reply was accepted sends no second reply on retry, and hands the first one over', async () => {
+  const id = await accountWithScript(
+    'crashy',
+    'sieve.example',
+    'require "vacation"; vacation :days 1 "Away.";',
+  );
+  const spoolId = await accepted(
+    'crashy@sieve.example',
+    'To: crashy@sieve.example\nSubject: hi\nMessage-ID: <c1@remote.example>',
+  );
+  // the delivery statement fails once the reply is durable (as a crash between the two would leave it)
+  await db.pool.query(`CREATE FUNCTION fail_delivery() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN RAISE EXCEPTION 'simulated failure of the delivery statement'; END $$`);
+  await db.pool.query(
+    'CREATE TRIGGER fail_delivery BEFORE INSERT ON mailbox_messages FOR EACH ROW EXECUTE FUNCTION fail_delivery()',
+  );
+  const before = published.length;
+  try {
+    const [outcome] = await deliver(spoolId, id);
+    assert.equal(outcome?.kind, 'retry');
+  } finally {
+    await db.pool.query('DROP TRIGGER fail_delivery ON mailbox_messages; DROP FUNCTION fail_delivery()');
+  }
+  const replies = () =>
+    sentBy('vacation').then((all) =>
+      all.filter((r) => r.address === 'sender@remote.example' && r.text.includes('<c1@remote.example>')),
+    );
+  assert.equal((await replies()).length, 1, 'the reply was accepted before the delivery failed');
+  assert.equal((await mailbox(id, 'INBOX')).length, 0);
+  assert.equal(published.length, before, 'not handed over: the attempt failed before that');
+  // the retry stores the message once, sends no second reply, and hands over the one accepted
+  await deliver(spoolId, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  const after = await replies();
+  assert.equal(after.length, 1);
+  assert.ok(published.slice(before).includes(after[0]!.id), 'the reply of the failed attempt is handed over');
+});
+
 test('redirect: SRS sender, Delivered-To, no local copy; a redirect loop is broken', async () => {
   await activate('forwarder', 'redirect "elsewhere@remote.example";');
   const id = users.forwarder!.id;
