@@ -198,6 +198,20 @@ vacation :days 3 :subject "Away" :addresses ["bob@example.com"] "I am away.";`);
   );
 });
 
+test('the string test compares with i;octet unless told otherwise, as Pigeonhole does; other tests with i;ascii-casemap', async () => {
+  const script = compiled(`require ["variables", "fileinto"];
+set :lower :upperfirst "v" "vAlUe";
+if string :is "\${v}" "value" { fileinto "octet-broken"; }
+if string :is "\${v}" "Value" { fileinto "octet"; }
+if string :is :comparator "i;ascii-casemap" "\${v}" "VALUE" { fileinto "casemap"; }
+if header :is "subject" "[ACME-USERS] HELLO THERE" { fileinto "header-casemap"; }`);
+  const r = await runSieve(script, message(), env());
+  assert.deepEqual(
+    r.actions.filter((a) => a.kind === 'fileinto').map((a) => (a.kind === 'fileinto' ? a.mailbox : '')),
+    ['octet', 'casemap', 'header-casemap'],
+  );
+});
+
 test('vacation periods are held within the configured minimum and maximum (RFC 5230 4.1, RFC 6131 2)', async () => {
   const personal = MESSAGE.replace('List-Id: <acme.example.org>\r\n', '');
   const periodOf = async (src: string, extra: Partial<SieveEnvironment> = {}) => {
