@@ -127,15 +127,19 @@ export function buildVacationReply(input: VacationReplyInput): Buffer {
   ];
   const reason = input.reason.replace(/\r?\n/g, '\r\n');
   if (input.mime) return Buffer.from(`${lines.join('\r\n')}\r\n${reason}`);
-  const body = /^[\x00-\x7f]*$/.test(reason)
-    ? ['Content-Type: text/plain; charset=us-ascii', 'Content-Transfer-Encoding: 7bit', '', reason]
+  return Buffer.from(`${[...lines, ...plainTextEntity(reason)].join('\r\n')}\r\n`);
+}
+
+/** A text/plain entity (its header fields, a blank line, the body) that is 7-bit on the wire: base64 when not ASCII. */
+function plainTextEntity(text: string): string[] {
+  return /^[\x00-\x7f]*$/.test(text)
+    ? ['Content-Type: text/plain; charset=us-ascii', 'Content-Transfer-Encoding: 7bit', '', text]
     : [
         'Content-Type: text/plain; charset=utf-8',
         'Content-Transfer-Encoding: base64',
         '',
-        Buffer.from(reason).toString('base64').replace(/.{76}/g, '$&\r\n'),
+        Buffer.from(text).toString('base64').replace(/.{76}/g, '$&\r\n'),
       ];
-  return Buffer.from(`${[...lines, ...body].join('\r\n')}\r\n`);
 }
 
 /**
@@ -151,6 +155,8 @@ export function buildRejectNotice(input: {
   now?: Date;
 }): Buffer {
   const boundary = `hermod-reject-${randomBytes(12).toString('hex')}`;
+  // RFC 8098 3.2.5: the original's Message-ID, when it had one
+  const originalId = header(headerFields(input.originalHeader), 'message-id');
   const host = oneLine(input.hostname);
   const lines = [
     `From: Mail Delivery System <MAILER-DAEMON@${host}>`,
@@ -163,17 +169,15 @@ export function buildRejectNotice(input: {
     `Content-Type: multipart/report; report-type=disposition-notification; boundary="${boundary}"`,
     '',
     `--${boundary}`,
-    'Content-Type: text/plain; charset=utf-8',
-    '',
-    `Your message to ${oneLine(input.recipient)} was rejected by the recipient's filter:`,
-    '',
-    input.reason.replace(/\r?\n/g, '\r\n'),
-    '',
+    ...plainTextEntity(
+      `Your message to ${oneLine(input.recipient)} was rejected by the recipient's filter:\r\n\r\n${input.reason.replace(/\r?\n/g, '\r\n')}\r\n`,
+    ),
     `--${boundary}`,
     'Content-Type: message/disposition-notification',
     '',
     `Reporting-UA: ${host}; Hermod Sieve`,
     `Final-Recipient: rfc822; ${oneLine(input.recipient)}`,
+    ...(originalId ? [`Original-Message-ID: ${oneLine(originalId)}`] : []),
     'Disposition: automatic-action/MDN-sent-automatically; deleted',
     '',
     `--${boundary}`,

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { decodeMimeWords } from '../src/message.js';
 import {
   buildMailtoNotification,
+  buildRejectNotice,
   buildVacationReply,
   firstHeaderValue,
   headerFields,
@@ -86,4 +87,40 @@ test('firstHeaderValue gives what headerFields gives for the first field of a na
         `${JSON.stringify(text)}: ${name}`,
       );
   }
+});
+
+test('a reject notice is an MDN (RFC 5429 2.1, RFC 8098): deleted disposition, Original-Message-ID, the reason readable in any charset', () => {
+  const header = Buffer.from(
+    'From: alice@example.org\r\nTo: bob@example.com\r\nSubject: hello\r\nMessage-ID: <m1@example.org>',
+  );
+  const raw = buildRejectNotice({
+    recipient: 'bob@example.com',
+    to: 'alice@example.org',
+    reason: 'Keine Anhänge, bitte.',
+    originalHeader: header,
+    hostname: 'mx.example.com',
+  });
+  const text = raw.toString('utf8');
+  assert.match(
+    text,
+    /^Content-Type: multipart\/report; report-type=disposition-notification; boundary="([^"]+)"\r$/m,
+  );
+  assert.match(text, /^Auto-Submitted: auto-replied/m);
+  const boundary = /boundary="([^"]+)"/.exec(text)![1]!;
+  const parts = text.split(`--${boundary}`).slice(1, -1);
+  assert.equal(parts.length, 3);
+  const [human, mdn, original] = parts as [string, string, string];
+  // the human-readable part: 7-bit on the wire, the reason there once decoded
+  assert.ok(/^[\x00-\x7f]*$/.test(human), 'the first part is 7-bit');
+  const cte = /^Content-Transfer-Encoding: (\S+)\r$/m.exec(human)?.[1]?.toLowerCase();
+  const bodyText = human.slice(human.indexOf('\r\n\r\n') + 4);
+  const decoded =
+    cte === 'base64' ? Buffer.from(bodyText.replace(/\s+/g, ''), 'base64').toString('utf8') : bodyText;
+  assert.match(decoded, /Keine Anhänge, bitte\./);
+  assert.match(mdn, /^Content-Type: message\/disposition-notification\r$/m);
+  assert.match(mdn, /^Final-Recipient: rfc822; bob@example\.com\r$/m);
+  assert.match(mdn, /^Original-Message-ID: <m1@example\.org>\r$/m);
+  assert.match(mdn, /^Disposition: automatic-action\/MDN-sent-automatically; deleted\r$/m);
+  assert.match(original, /^Content-Type: text\/rfc822-headers\r$/m);
+  assert.match(original, /^Message-ID: <m1@example\.org>/m);
 });
