@@ -212,6 +212,29 @@ if header :is "subject" "[ACME-USERS] HELLO THERE" { fileinto "header-casemap"; 
   );
 });
 
+test('vacation :handle defaults from the script (reason, :subject, :from, :mime), never from the message; Subject defaults to "Auto: " and the original (RFC 5230 4.2, 4.3)', async () => {
+  const personal = (subject: string) =>
+    `From: alice@example.org\r\nTo: bob+lists@example.com\r\nSubject: ${subject}\r\n\r\nHi\r\n`;
+  const vacationOf = async (src: string, subject: string) => {
+    const r = await runSieve(compiled(src), message(personal(subject)), env());
+    const v = r.actions.find((a) => a.kind === 'vacation');
+    assert.ok(v && v.kind === 'vacation', src);
+    return v;
+  };
+  const plain = 'require "vacation"; vacation "Away.";';
+  const first = await vacationOf(plain, 'lunch?');
+  const second = await vacationOf(plain, '=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=');
+  assert.equal(first.handle, second.handle, 'one handle whatever the message');
+  assert.equal(first.subject, 'Auto: lunch?');
+  assert.equal(second.subject, 'Auto: Grüße', 'the original decoded (RFC 2047)');
+  assert.notEqual((await vacationOf('require "vacation"; vacation "Gone.";', 'lunch?')).handle, first.handle);
+  assert.notEqual(
+    (await vacationOf('require "vacation"; vacation :subject "Out" "Away.";', 'lunch?')).handle,
+    first.handle,
+  );
+  assert.equal((await vacationOf('require "vacation"; vacation :handle "h1" "Away.";', 'x')).handle, 'h1');
+});
+
 test('vacation periods are held within the configured minimum and maximum (RFC 5230 4.1, RFC 6131 2)', async () => {
   const personal = MESSAGE.replace('List-Id: <acme.example.org>\r\n', '');
   const periodOf = async (src: string, extra: Partial<SieveEnvironment> = {}) => {
