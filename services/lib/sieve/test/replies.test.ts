@@ -124,3 +124,22 @@ test('a reject notice is an MDN (RFC 5429 2.1, RFC 8098): deleted disposition, O
   assert.match(original, /^Content-Type: text\/rfc822-headers\r$/m);
   assert.match(original, /^Message-ID: <m1@example\.org>/m);
 });
+
+test('a vacation reply with :mime carries the reason as its MIME entity, once, after the reply fields (RFC 5230 4.4)', () => {
+  const raw = buildVacationReply({
+    from: 'bob@example.com',
+    to: 'alice@example.org',
+    reason:
+      'Content-Type: multipart/alternative; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\nAway.\n--b1\nContent-Type: text/html\n\n<p>Away.</p>\n--b1--\n',
+    mime: true,
+    original,
+    hostname: 'mx.example.com',
+  });
+  const text = raw.toString('utf8');
+  assert.deepEqual(field(raw, 'content-type'), ['multipart/alternative; boundary="b1"']);
+  assert.deepEqual(field(raw, 'mime-version'), ['1.0']);
+  assert.deepEqual(field(raw, 'subject'), ['Auto: hello']);
+  assert.deepEqual(field(raw, 'in-reply-to'), ['<m1@example.org>']);
+  assert.match(text, /\r\n\r\n--b1\r\nContent-Type: text\/plain\r\n\r\nAway\.\r\n--b1\r\n/);
+  assert.ok(!text.replace(/\r\n/g, '').includes('\n'), 'every line ends in CRLF');
+});
