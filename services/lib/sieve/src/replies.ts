@@ -78,7 +78,12 @@ const oneLine = (s: string): string => s.replace(/[\r\n].*$/s, '').trim();
  * UTF-8 (60 characters, within the 75 of RFC 2047 2), never splitting a character, folded one per line.
  */
 function encodeHeaderValue(value: string): string {
-  if (/^[\x20-\x7e]*$/.test(value)) return value;
+  if (/^[\x20-\x7e]*$/.test(value)) {
+    if (value.length <= 66) return value;
+    // long plain text: folded at its spaces (RFC 5322 2.2.3), unless a word alone is too long for a line
+    const words = value.split(' ');
+    if (words.every((w) => w.length <= 900)) return foldAtSpaces(words);
+  }
   const words: string[] = [];
   let chunk = '';
   for (const ch of value) {
@@ -90,6 +95,20 @@ function encodeHeaderValue(value: string): string {
   }
   if (chunk) words.push(chunk);
   return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join('\r\n ');
+}
+
+/** Words joined by spaces, a line break put before a space wherever a line would pass 76 characters. */
+function foldAtSpaces(words: readonly string[]): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    if (line !== '' && line.length + 1 + word.length > 76) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' && lines.length === 0 ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return lines.join('\r\n ');
 }
 
 const rfc5322Date = (d: Date): string => d.toUTCString().replace(/GMT$/, '+0000');

@@ -143,3 +143,26 @@ test('a vacation reply with :mime carries the reason as its MIME entity, once, a
   assert.match(text, /\r\n\r\n--b1\r\nContent-Type: text\/plain\r\n\r\nAway\.\r\n--b1\r\n/);
   assert.ok(!text.replace(/\r\n/g, '').includes('\n'), 'every line ends in CRLF');
 });
+
+test('a vacation reply to a message with a very long subject keeps every line within RFC 5322 2.1.1 (998 characters), the subject intact', () => {
+  const words = Array.from({ length: 200 }, (_, i) => `word${i}`).join(' ');
+  const unbroken = 'x'.repeat(1200);
+  for (const subject of [words, unbroken]) {
+    const raw = buildVacationReply({
+      from: 'bob@example.com',
+      to: 'alice@example.org',
+      subject: `Auto: ${subject}`,
+      reason: 'Away.',
+      mime: false,
+      original,
+      hostname: 'mx.example.com',
+    });
+    const lines = raw.toString('utf8').split('\r\n');
+    assert.ok(
+      lines.every((l) => l.length <= 998),
+      `longest line ${Math.max(...lines.map((l) => l.length))}`,
+    );
+    const [value] = field(raw, 'subject');
+    assert.equal(decodeMimeWords(value!).replace(/\s+/g, ' '), `Auto: ${subject}`);
+  }
+});
