@@ -97,6 +97,18 @@ function encodeHeaderValue(value: string): string {
   return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join('\r\n ');
 }
 
+/**
+ * A mailbox (`name <address>`, or a bare address) for a header field: a non-ASCII display name as RFC
+ * 2047 words (RFC 2047 5(3)), the address as written.
+ */
+function encodeMailbox(value: string): string {
+  if (/^[\x20-\x7e]*$/.test(value)) return value;
+  const named = /^(.*?)\s*<([^<>]*)>$/.exec(value);
+  if (!named) return value;
+  const name = named[1]!.replace(/^"(.*)"$/, '$1').replace(/\\(.)/g, '$1');
+  return `${encodeHeaderValue(name)} <${named[2]}>`;
+}
+
 /** Words joined by spaces, a line break put before a space wherever a line would pass 76 characters. */
 function foldAtSpaces(words: readonly string[]): string {
   const lines: string[] = [];
@@ -133,7 +145,7 @@ export function buildVacationReply(input: VacationReplyInput): Buffer {
   const messageId = header(input.original, 'message-id');
   const references = header(input.original, 'references');
   const lines = [
-    `From: ${oneLine(input.from)}`,
+    `From: ${encodeMailbox(oneLine(input.from))}`,
     `To: ${oneLine(input.to)}`,
     `Subject: ${encodeHeaderValue(oneLine(subject))}`,
     `Date: ${rfc5322Date(input.now ?? new Date())}`,
@@ -297,7 +309,7 @@ export function buildMailtoNotification(input: {
   const subject = fields.get('subject')?.[0] ?? summary;
   const body = fields.get('body')?.[0] ?? summary;
   const lines = [
-    `From: ${oneLine(input.from)}`,
+    `From: ${encodeMailbox(oneLine(input.from))}`,
     ...(to.length > 0 ? [`To: ${to.join(', ')}`] : []),
     ...(cc.length > 0 ? [`Cc: ${cc.join(', ')}`] : []),
     `Subject: ${encodeHeaderValue(oneLine(subject))}`,

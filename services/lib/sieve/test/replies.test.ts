@@ -166,3 +166,28 @@ test('a vacation reply to a message with a very long subject keeps every line wi
     assert.equal(decodeMimeWords(value!).replace(/\s+/g, ' '), `Auto: ${subject}`);
   }
 });
+
+test('a vacation :from with a non-ASCII display name is sent as RFC 2047 words, the address as given (RFC 5230 4.3)', () => {
+  const raw = buildVacationReply({
+    from: 'Jörg Müller <joerg@example.com>',
+    to: 'alice@example.org',
+    reason: 'Away.',
+    mime: false,
+    original,
+    hostname: 'mx.example.com',
+  });
+  const [from] = field(raw, 'from');
+  assert.ok(/^[\x20-\x7e]*$/.test(from!), `From is ASCII: ${from}`);
+  assert.match(from!, /<joerg@example\.com>$/);
+  assert.equal(decodeMimeWords(from!), 'Jörg Müller <joerg@example.com>');
+  // plain ASCII :from values are left as the script wrote them
+  const plain = buildVacationReply({
+    from: '"Bob B." <bob@example.com>',
+    to: 'alice@example.org',
+    reason: 'Away.',
+    mime: false,
+    original,
+    hostname: 'mx.example.com',
+  });
+  assert.deepEqual(field(plain, 'from'), ['"Bob B." <bob@example.com>']);
+});
