@@ -163,6 +163,9 @@ test('one vacation reply per sender within :days, none for a list message', asyn
   const to = (t: string) => /^To: (.*)$/m.exec(t)?.[1]?.trim();
   assert.deepEqual(vacation.map(to).sort(), ['alice@remote.test', 'bob@remote.test', 'dave@remote.test']);
   const bob = vacation.find((t) => to(t) === 'bob@remote.test')!;
+  // RFC 5230 5 / RFC 3834 3.3: sent with the null envelope sender to the original's return path
+  assert.match(bob, /^X-Mail-Args: <>$/m);
+  assert.match(bob, /^X-Rcpt-Args: <bob@remote\.test>$/m);
   assert.match(bob, /^From: carol@sieve\.test\r?$/m);
   assert.match(bob, /^In-Reply-To: <lunch1@remote\.test>\r?$/m);
   assert.match(bob, /^Auto-Submitted: auto-replied/m);

@@ -31,6 +31,10 @@ export const mdaEnv = z.object({
   SIEVE_TRACKING_PRUNE_INTERVAL_MS: env.int(3_600_000, 1_000, 86_400_000),
   /** Automatic replies (vacation, reject notices) one account's filters may send per hour; more are not sent. */
   SIEVE_AUTO_REPLIES_PER_HOUR: env.int(100, 1, 100_000),
+  /** Shortest period between vacation replies to one sender, in seconds (a shorter :seconds/:days gets it; RFC 5230 4.1). */
+  SIEVE_VACATION_MIN_SECONDS: env.int(0, 0, 604_800),
+  /** Longest period between vacation replies to one sender, in seconds (a longer :days gets it; at least 7 days, RFC 5230 4.1). */
+  SIEVE_VACATION_MAX_SECONDS: env.int(5_184_000, 604_800, 315_360_000),
   /** Host name in the Message-IDs of vacation replies and reject notices. */
   MDA_HOSTNAME: env.string('localhost'),
   /** Secret of the Sender Rewriting Scheme for Sieve redirects (the same as routing's ROUTING_SRS_SECRET); empty: no SRS. */

@@ -81,6 +81,8 @@ runMain('mda', async () => {
             maxRedirects: config.SIEVE_MAX_REDIRECTS,
             hostname: config.MDA_HOSTNAME,
             autoRepliesPerHour: config.SIEVE_AUTO_REPLIES_PER_HOUR,
+            vacationMinSeconds: config.SIEVE_VACATION_MIN_SECONDS,
+            vacationMaxSeconds: config.SIEVE_VACATION_MAX_SECONDS,
             subaddressSeparator: (domain: string) => domains.get(domain)?.subaddressSeparator ?? '+',
             rewriteSender: (sender: string, domain: string) =>
               srsSecret ? srsForward(sender, config.MDA_SRS_DOMAIN || domain, srsSecret) : sender,

@@ -252,6 +252,100 @@ test('vacation: one reply per sender within :days, RFC 3834 headers, none to lis
   assert.equal((await sentBy('vacation')).length, 2);
 });
 
+test("vacation: the account's aliases are the user's addresses (RFC 5230 4.5); lookalikes, robots and the user's own mail get none", async () => {
+  const id = await accountWithScript(
+    'holiday',
+    'sieve.example',
+    'require ["vacation", "vacation-seconds"]; vacation :seconds 0 "Back next week.";',
+  );
+  await new AccountStore(db.pool).addAlias('holiday@sieve.example', 'h.oliday@sieve.example');
+  const before = (await sentBy('vacation')).length;
+  const cases: Array<[string, string, string]> = [
+    // [envelope sender, header section, what the case shows]
+    [
+      'lookalike@remote.example',
+      'To: not.h.oliday@sieve.example.evil\nSubject: x',
+      'a name containing the alias',
+    ],
+    ['owner-list@remote.example', 'To: h.oliday@sieve.example\nSubject: x', 'owner-*'],
+    ['list-request@remote.example', 'To: h.oliday@sieve.example\nSubject: x', '*-request'],
+    ['MAILER-DAEMON@remote.example', 'To: h.oliday@sieve.example\nSubject: x', 'MAILER-DAEMON'],
+    [
+      'auto@remote.example',
+      'To: h.oliday@sieve.example\nAuto-Submitted: auto-generated\nSubject: x',
+      'Auto-Submitted',
+    ],
+    ['bulk@remote.example', 'To: h.oliday@sieve.example\nPrecedence: junk\nSubject: x', 'Precedence junk'],
+    [
+      'list@remote.example',
+      'To: h.oliday@sieve.example\nList-Unsubscribe: <mailto:u@remote.example>\nSubject: x',
+      'List-*',
+    ],
+    ['h.oliday@sieve.example', 'To: h.oliday@sieve.example\nSubject: x', "the user's own alias"],
+    // the one that is answered: the alias is named, the envelope names the account's address
+    [
+      'friend@remote.example',
+      'To: "H. Oliday" <H.Oliday@sieve.example>\nSubject: =?ISO-8859-1?Q?Gr=FC=DFe?=\nMessage-ID: <a1@remote.example>',
+      'answered',
+    ],
+  ];
+  for (const [from, headers] of cases)
+    await deliver(await accepted('holiday@sieve.example', headers, from), id);
+  assert.equal((await mailbox(id, 'INBOX')).length, cases.length, 'every message is delivered');
+  const replies = (await sentBy('vacation')).slice(before);
+  assert.deepEqual(
+    replies.map((r) => [r.mail_from, r.address]),
+    [['', 'friend@remote.example']],
+  );
+  const reply = replies[0]!.text;
+  assert.match(reply, /^From: H\.Oliday@sieve\.example\r$/m, 'from the address the message named');
+  // "Auto: " and the original subject, decoded and encoded again (RFC 2047)
+  const subject = /^Subject: (.*)\r$/m.exec(reply)?.[1] ?? '';
+  const decoded = subject.replace(/=\?UTF-8\?B\?([^?]*)\?=/g, (_, b64: string) =>
+    Buffer.from(b64, 'base64').toString('utf8'),
+  );
+  assert.equal(decoded, 'Auto: Grüße');
+  assert.match(reply, /^In-Reply-To: <a1@remote\.example>\r$/m);
+});
+
+test('vacation: a delivery that fails after its reply was accepted sends no second reply on retry, and hands the first one over', async () => {
+  const id = await accountWithScript(
+    'crashy',
+    'sieve.example',
+    'require "vacation"; vacation :days 1 "Away.";',
+  );
+  const spoolId = await accepted(
+    'crashy@sieve.example',
+    'To: crashy@sieve.example\nSubject: hi\nMessage-ID: <c1@remote.example>',
+  );
+  // the delivery statement fails once the reply is durable (as a crash between the two would leave it)
+  await db.pool.query(`CREATE FUNCTION fail_delivery() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN RAISE EXCEPTION 'simulated failure of the delivery statement'; END $$`);
+  await db.pool.query(
+    'CREATE TRIGGER fail_delivery BEFORE INSERT ON mailbox_messages FOR EACH ROW EXECUTE FUNCTION fail_delivery()',
+  );
+  const before = published.length;
+  try {
+    const [outcome] = await deliver(spoolId, id);
+    assert.equal(outcome?.kind, 'retry');
+  } finally {
+    await db.pool.query('DROP TRIGGER fail_delivery ON mailbox_messages; DROP FUNCTION fail_delivery()');
+  }
+  const replies = () =>
+    sentBy('vacation').then((all) =>
+      all.filter((r) => r.address === 'sender@remote.example' && r.text.includes('<c1@remote.example>')),
+    );
+  assert.equal((await replies()).length, 1, 'the reply was accepted before the delivery failed');
+  assert.equal((await mailbox(id, 'INBOX')).length, 0);
+  assert.equal(published.length, before, 'not handed over: the attempt failed before that');
+  // the retry stores the message once, sends no second reply, and hands over the one accepted
+  await deliver(spoolId, id);
+  assert.equal((await mailbox(id, 'INBOX')).length, 1);
+  const after = await replies();
+  assert.equal(after.length, 1);
+  assert.ok(published.slice(before).includes(after[0]!.id), 'the reply of the failed attempt is handed over');
+});
+
 test('redirect: SRS sender, Delivered-To, no local copy; a redirect loop is broken', async () => {
   await activate('forwarder', 'redirect "elsewhere@remote.example";');
   const id = users.forwarder!.id;

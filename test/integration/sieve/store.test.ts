@@ -98,6 +98,7 @@ test('delivery loads the active script and the domain global scripts, by digest'
   assert.deepEqual(loaded.get(alice), {
     accountId: alice,
     address: 'alice@store.example',
+    aliases: [],
     domain: 'store.example',
     before: version('G1'),
     personal: version('A2'),

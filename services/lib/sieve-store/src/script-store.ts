@@ -48,6 +48,8 @@ export interface DeliveryScript<T> {
 export interface DeliveryScripts<T = never> {
   accountId: number;
   address: string;
+  /** The account's further addresses (account_addresses): the user's too for vacation (RFC 5230 4.5). */
+  aliases: string[];
   domain: string;
   before?: DeliveryScript<T>;
   personal?: DeliveryScript<T>;
@@ -306,6 +308,7 @@ export async function loadDeliveryScripts<T = never>(
 export interface DeliveryScriptDigests {
   id: number;
   address: string;
+  aliases: string[];
   domain: string;
   personal: string | null;
   before: string | null;
@@ -329,7 +332,9 @@ const defaultInputs = (): number => {
  * the rows to resolveDeliveryScripts.
  */
 export const deliveryScriptDigestsSql = (param: string): string =>
-  `SELECT a.id, a.address, a.domain, p.compiled_digest AS personal, b.compiled_digest AS before,
+  `SELECT a.id, a.address,
+          ARRAY(SELECT x.address FROM account_addresses x WHERE x.account_id = a.id ORDER BY x.address) AS aliases,
+          a.domain, p.compiled_digest AS personal, b.compiled_digest AS before,
           f.compiled_digest AS after,
           CASE WHEN p.compiled_digest IS NULL THEN 0 ELSE COALESCE(p.inputs, ${ALL_SCRIPT_INPUTS}) END
           | CASE WHEN b.compiled_digest IS NULL THEN 0 ELSE COALESCE(b.inputs, ${ALL_SCRIPT_INPUTS}) END
@@ -393,6 +398,7 @@ export async function resolveDeliveryScripts<T = never>(
     out.set(Number(r.id), {
       accountId: Number(r.id),
       address: r.address,
+      aliases: r.aliases ?? [],
       domain: r.domain,
       ...(r.before !== null ? { before: script(r.before) } : {}),
       ...(r.personal !== null ? { personal: script(r.personal) } : {}),

@@ -75,6 +75,8 @@ export interface CommandDef {
   posNames?: string[];
   /** How many trailing positional arguments may be left out. */
   optional?: number;
+  /** The comparator without :comparator, when not RFC 5228 2.7.3's i;ascii-casemap. */
+  defaultComparator?: string;
   /** Commands: 'required' when the command takes a block. */
   block?: 'required' | 'none';
   /** Commands/tests that take tests ('one' for not/if, 'list' for allof/anyof). */

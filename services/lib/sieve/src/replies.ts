@@ -70,41 +70,6 @@ export function firstHeaderValue(raw: Buffer, name: string): string | undefined 
 const header = (fields: ReturnType<typeof headerFields>, name: string) =>
   fields.find((f) => f.name === name)?.value;
 
-/** Senders that are robots by name (RFC 3834 2, RFC 5230 4.6). */
-const robotSender =
-  /^(owner-.*|.*-request|mailer-daemon|listserv|majordomo|.*-bounces?|noreply|no-reply|postmaster)$/i;
-
-/**
- * Why no automatic reply may go to this message (RFC 3834 2 and RFC 5230 4.5-4.6), or undefined when
- * one may: never to the null sender or a robot, never to an automatic message (Auto-Submitted other
- * than "no", Precedence bulk/list/junk), never to a mailing list (List-* fields), and only when one
- * of the recipient's addresses is among the message's To/Cc/Bcc/Resent-* (not to Bcc'd copies of lists).
- */
-export function autoReplyRefusal(
-  envelopeFrom: string,
-  fields: ReturnType<typeof headerFields>,
-  ownAddresses: readonly string[],
-): string | undefined {
-  if (envelopeFrom === '') return 'null sender';
-  const local = envelopeFrom.slice(0, envelopeFrom.lastIndexOf('@'));
-  if (robotSender.test(local)) return 'sender is a robot';
-  const own = ownAddresses.map((a) => a.toLowerCase());
-  if (own.includes(envelopeFrom.toLowerCase())) return 'sender is the recipient';
-  const auto = header(fields, 'auto-submitted');
-  if (auto && !/^no\b/i.test(auto)) return 'auto-submitted message';
-  if (/^(bulk|list|junk)\b/i.test(header(fields, 'precedence') ?? '')) return 'bulk or list message';
-  if (fields.some((f) => /^list-(id|help|unsubscribe|subscribe|post|owner|archive)$/.test(f.name)))
-    return 'mailing list message';
-  if (fields.some((f) => f.name === 'x-loop' || f.name === 'x-autoreply' || f.name === 'x-autorespond'))
-    return 'automatic message';
-  const named = fields
-    .filter((f) => /^(to|cc|bcc|resent-to|resent-cc|resent-bcc)$/.test(f.name))
-    .map((f) => f.value.toLowerCase())
-    .join(',');
-  if (!own.some((a) => named.includes(a))) return 'recipient not named in To/Cc';
-  return undefined;
-}
-
 // Header values are single printable lines; anything else is cut at the first break.
 const oneLine = (s: string): string => s.replace(/[\r\n].*$/s, '').trim();
 
@@ -113,7 +78,12 @@ const oneLine = (s: string): string => s.replace(/[\r\n].*$/s, '').trim();
  * UTF-8 (60 characters, within the 75 of RFC 2047 2), never splitting a character, folded one per line.
  */
 function encodeHeaderValue(value: string): string {
-  if (/^[\x20-\x7e]*$/.test(value)) return value;
+  if (/^[\x20-\x7e]*$/.test(value)) {
+    if (value.length <= 66) return value;
+    // long plain text: folded at its spaces (RFC 5322 2.2.3), unless a word alone is too long for a line
+    const words = value.split(' ');
+    if (words.every((w) => w.length <= 900)) return foldAtSpaces(words);
+  }
   const words: string[] = [];
   let chunk = '';
   for (const ch of value) {
@@ -125,6 +95,32 @@ function encodeHeaderValue(value: string): string {
   }
   if (chunk) words.push(chunk);
   return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join('\r\n ');
+}
+
+/**
+ * A mailbox (`name <address>`, or a bare address) for a header field: a non-ASCII display name as RFC
+ * 2047 words (RFC 2047 5(3)), the address as written.
+ */
+function encodeMailbox(value: string): string {
+  if (/^[\x20-\x7e]*$/.test(value)) return value;
+  const named = /^(.*?)\s*<([^<>]*)>$/.exec(value);
+  if (!named) return value;
+  const name = named[1]!.replace(/^"(.*)"$/, '$1').replace(/\\(.)/g, '$1');
+  return `${encodeHeaderValue(name)} <${named[2]}>`;
+}
+
+/** Words joined by spaces, a line break put before a space wherever a line would pass 76 characters. */
+function foldAtSpaces(words: readonly string[]): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    if (line !== '' && line.length + 1 + word.length > 76) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' && lines.length === 0 ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return lines.join('\r\n ');
 }
 
 const rfc5322Date = (d: Date): string => d.toUTCString().replace(/GMT$/, '+0000');
@@ -149,7 +145,7 @@ export function buildVacationReply(input: VacationReplyInput): Buffer {
   const messageId = header(input.original, 'message-id');
   const references = header(input.original, 'references');
   const lines = [
-    `From: ${oneLine(input.from)}`,
+    `From: ${encodeMailbox(oneLine(input.from))}`,
     `To: ${oneLine(input.to)}`,
     `Subject: ${encodeHeaderValue(oneLine(subject))}`,
     `Date: ${rfc5322Date(input.now ?? new Date())}`,
@@ -162,15 +158,19 @@ export function buildVacationReply(input: VacationReplyInput): Buffer {
   ];
   const reason = input.reason.replace(/\r?\n/g, '\r\n');
   if (input.mime) return Buffer.from(`${lines.join('\r\n')}\r\n${reason}`);
-  const body = /^[\x00-\x7f]*$/.test(reason)
-    ? ['Content-Type: text/plain; charset=us-ascii', 'Content-Transfer-Encoding: 7bit', '', reason]
+  return Buffer.from(`${[...lines, ...plainTextEntity(reason)].join('\r\n')}\r\n`);
+}
+
+/** A text/plain entity (its header fields, a blank line, the body) that is 7-bit on the wire: base64 when not ASCII. */
+function plainTextEntity(text: string): string[] {
+  return /^[\x00-\x7f]*$/.test(text)
+    ? ['Content-Type: text/plain; charset=us-ascii', 'Content-Transfer-Encoding: 7bit', '', text]
     : [
         'Content-Type: text/plain; charset=utf-8',
         'Content-Transfer-Encoding: base64',
         '',
-        Buffer.from(reason).toString('base64').replace(/.{76}/g, '$&\r\n'),
+        Buffer.from(text).toString('base64').replace(/.{76}/g, '$&\r\n'),
       ];
-  return Buffer.from(`${[...lines, ...body].join('\r\n')}\r\n`);
 }
 
 /**
@@ -186,6 +186,8 @@ export function buildRejectNotice(input: {
   now?: Date;
 }): Buffer {
   const boundary = `hermod-reject-${randomBytes(12).toString('hex')}`;
+  // RFC 8098 3.2.5: the original's Message-ID, when it had one
+  const originalId = header(headerFields(input.originalHeader), 'message-id');
   const host = oneLine(input.hostname);
   const lines = [
     `From: Mail Delivery System <MAILER-DAEMON@${host}>`,
@@ -198,17 +200,15 @@ export function buildRejectNotice(input: {
     `Content-Type: multipart/report; report-type=disposition-notification; boundary="${boundary}"`,
     '',
     `--${boundary}`,
-    'Content-Type: text/plain; charset=utf-8',
-    '',
-    `Your message to ${oneLine(input.recipient)} was rejected by the recipient's filter:`,
-    '',
-    input.reason.replace(/\r?\n/g, '\r\n'),
-    '',
+    ...plainTextEntity(
+      `Your message to ${oneLine(input.recipient)} was rejected by the recipient's filter:\r\n\r\n${input.reason.replace(/\r?\n/g, '\r\n')}\r\n`,
+    ),
     `--${boundary}`,
     'Content-Type: message/disposition-notification',
     '',
     `Reporting-UA: ${host}; Hermod Sieve`,
     `Final-Recipient: rfc822; ${oneLine(input.recipient)}`,
+    ...(originalId ? [`Original-Message-ID: ${oneLine(originalId)}`] : []),
     'Disposition: automatic-action/MDN-sent-automatically; deleted',
     '',
     `--${boundary}`,
@@ -309,7 +309,7 @@ export function buildMailtoNotification(input: {
   const subject = fields.get('subject')?.[0] ?? summary;
   const body = fields.get('body')?.[0] ?? summary;
   const lines = [
-    `From: ${oneLine(input.from)}`,
+    `From: ${encodeMailbox(oneLine(input.from))}`,
     ...(to.length > 0 ? [`To: ${to.join(', ')}`] : []),
     ...(cc.length > 0 ? [`Cc: ${cc.join(', ')}`] : []),
     `Subject: ${encodeHeaderValue(oneLine(subject))}`,

@@ -439,7 +439,9 @@ export class Runtime {
   // ---- matching ----------------------------------------------------------------------------------------
 
   comparator(node: Node): string {
-    return str(node.tags.comparator) ?? 'i;ascii-casemap';
+    return (
+      str(node.tags.comparator) ?? this.registry.tests.get(node.name)?.defaultComparator ?? 'i;ascii-casemap'
+    );
   }
 
   /** Applies the node's match type and comparator to values and keys (keys expanded here). */

@@ -113,6 +113,12 @@ export interface SieveEnvironment {
   vacationUseOriginalRecipient?: boolean;
   /** vacation: reply even when none of the user's addresses is in To/Cc/Bcc (default false). */
   vacationDontCheckRecipient?: boolean;
+  /** vacation: the user's further addresses (the account's address and aliases; RFC 5230 4.5). */
+  userAddresses?: readonly string[];
+  /** vacation: shortest period between replies to one sender, in seconds (default 0; :days is at least 1 day). */
+  vacationMinSeconds?: number;
+  /** vacation: longest period between replies to one sender, in seconds (default 60 days). */
+  vacationMaxSeconds?: number;
   /** Largest value a variable holds, in bytes (default 4000; longer values are cut). */
   maxVariableBytes?: number;
   /** Largest header field value editheader may add, in bytes (default 2048). */

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { decodeMimeWords } from '../src/message.js';
 import {
   buildMailtoNotification,
+  buildRejectNotice,
   buildVacationReply,
   firstHeaderValue,
   headerFields,
@@ -86,4 +87,107 @@ test('firstHeaderValue gives what headerFields gives for the first field of a na
         `${JSON.stringify(text)}: ${name}`,
       );
   }
+});
+
+test('a reject notice is an MDN (RFC 5429 2.1, RFC 8098): deleted disposition, Original-Message-ID, the reason readable in any charset', () => {
+  const header = Buffer.from(
+    'From: alice@example.org\r\nTo: bob@example.com\r\nSubject: hello\r\nMessage-ID: <m1@example.org>',
+  );
+  const raw = buildRejectNotice({
+    recipient: 'bob@example.com',
+    to: 'alice@example.org',
+    reason: 'Keine Anhänge, bitte.',
+    originalHeader: header,
+    hostname: 'mx.example.com',
+  });
+  const text = raw.toString('utf8');
+  assert.match(
+    text,
+    /^Content-Type: multipart\/report; report-type=disposition-notification; boundary="([^"]+)"\r$/m,
+  );
+  assert.match(text, /^Auto-Submitted: auto-replied/m);
+  const boundary = /boundary="([^"]+)"/.exec(text)![1]!;
+  const parts = text.split(`--${boundary}`).slice(1, -1);
+  assert.equal(parts.length, 3);
+  const [human, mdn, original] = parts as [string, string, string];
+  // the human-readable part: 7-bit on the wire, the reason there once decoded
+  assert.ok(/^[\x00-\x7f]*$/.test(human), 'the first part is 7-bit');
+  const cte = /^Content-Transfer-Encoding: (\S+)\r$/m.exec(human)?.[1]?.toLowerCase();
+  const bodyText = human.slice(human.indexOf('\r\n\r\n') + 4);
+  const decoded =
+    cte === 'base64' ? Buffer.from(bodyText.replace(/\s+/g, ''), 'base64').toString('utf8') : bodyText;
+  assert.match(decoded, /Keine Anhänge, bitte\./);
+  assert.match(mdn, /^Content-Type: message\/disposition-notification\r$/m);
+  assert.match(mdn, /^Final-Recipient: rfc822; bob@example\.com\r$/m);
+  assert.match(mdn, /^Original-Message-ID: <m1@example\.org>\r$/m);
+  assert.match(mdn, /^Disposition: automatic-action\/MDN-sent-automatically; deleted\r$/m);
+  assert.match(original, /^Content-Type: text\/rfc822-headers\r$/m);
+  assert.match(original, /^Message-ID: <m1@example\.org>/m);
+});
+
+test('a vacation reply with :mime carries the reason as its MIME entity, once, after the reply fields (RFC 5230 4.4)', () => {
+  const raw = buildVacationReply({
+    from: 'bob@example.com',
+    to: 'alice@example.org',
+    reason:
+      'Content-Type: multipart/alternative; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\nAway.\n--b1\nContent-Type: text/html\n\n<p>Away.</p>\n--b1--\n',
+    mime: true,
+    original,
+    hostname: 'mx.example.com',
+  });
+  const text = raw.toString('utf8');
+  assert.deepEqual(field(raw, 'content-type'), ['multipart/alternative; boundary="b1"']);
+  assert.deepEqual(field(raw, 'mime-version'), ['1.0']);
+  assert.deepEqual(field(raw, 'subject'), ['Auto: hello']);
+  assert.deepEqual(field(raw, 'in-reply-to'), ['<m1@example.org>']);
+  assert.match(text, /\r\n\r\n--b1\r\nContent-Type: text\/plain\r\n\r\nAway\.\r\n--b1\r\n/);
+  assert.ok(!text.replace(/\r\n/g, '').includes('\n'), 'every line ends in CRLF');
+});
+
+test('a vacation reply to a message with a very long subject keeps every line within RFC 5322 2.1.1 (998 characters), the subject intact', () => {
+  const words = Array.from({ length: 200 }, (_, i) => `word${i}`).join(' ');
+  const unbroken = 'x'.repeat(1200);
+  for (const subject of [words, unbroken]) {
+    const raw = buildVacationReply({
+      from: 'bob@example.com',
+      to: 'alice@example.org',
+      subject: `Auto: ${subject}`,
+      reason: 'Away.',
+      mime: false,
+      original,
+      hostname: 'mx.example.com',
+    });
+    const lines = raw.toString('utf8').split('\r\n');
+    assert.ok(
+      lines.every((l) => l.length <= 998),
+      `longest line ${Math.max(...lines.map((l) => l.length))}`,
+    );
+    const [value] = field(raw, 'subject');
+    assert.equal(decodeMimeWords(value!).replace(/\s+/g, ' '), `Auto: ${subject}`);
+  }
+});
+
+test('a vacation :from with a non-ASCII display name is sent as RFC 2047 words, the address as given (RFC 5230 4.3)', () => {
+  const raw = buildVacationReply({
+    from: 'Jörg Müller <joerg@example.com>',
+    to: 'alice@example.org',
+    reason: 'Away.',
+    mime: false,
+    original,
+    hostname: 'mx.example.com',
+  });
+  const [from] = field(raw, 'from');
+  assert.ok(/^[\x20-\x7e]*$/.test(from!), `From is ASCII: ${from}`);
+  assert.match(from!, /<joerg@example\.com>$/);
+  assert.equal(decodeMimeWords(from!), 'Jörg Müller <joerg@example.com>');
+  // plain ASCII :from values are left as the script wrote them
+  const plain = buildVacationReply({
+    from: '"Bob B." <bob@example.com>',
+    to: 'alice@example.org',
+    reason: 'Away.',
+    mime: false,
+    original,
+    hostname: 'mx.example.com',
+  });
+  assert.deepEqual(field(plain, 'from'), ['"Bob B." <bob@example.com>']);
 });

@@ -198,6 +198,101 @@ vacation :days 3 :subject "Away" :addresses ["bob@example.com"] "I am away.";`);
   );
 });
 
+test('the string test compares with i;octet unless told otherwise, as Pigeonhole does; other tests with i;ascii-casemap', async () => {
+  const script = compiled(`require ["variables", "fileinto"];
+set :lower :upperfirst "v" "vAlUe";
+if string :is "\${v}" "value" { fileinto "octet-broken"; }
+if string :is "\${v}" "Value" { fileinto "octet"; }
+if string :is :comparator "i;ascii-casemap" "\${v}" "VALUE" { fileinto "casemap"; }
+if header :is "subject" "[ACME-USERS] HELLO THERE" { fileinto "header-casemap"; }`);
+  const r = await runSieve(script, message(), env());
+  assert.deepEqual(
+    r.actions.filter((a) => a.kind === 'fileinto').map((a) => (a.kind === 'fileinto' ? a.mailbox : '')),
+    ['octet', 'casemap', 'header-casemap'],
+  );
+});
+
+test('vacation :handle defaults from the script (reason, :subject, :from, :mime), never from the message; Subject defaults to "Auto: " and the original (RFC 5230 4.2, 4.3)', async () => {
+  const personal = (subject: string) =>
+    `From: alice@example.org\r\nTo: bob+lists@example.com\r\nSubject: ${subject}\r\n\r\nHi\r\n`;
+  const vacationOf = async (src: string, subject: string) => {
+    const r = await runSieve(compiled(src), message(personal(subject)), env());
+    const v = r.actions.find((a) => a.kind === 'vacation');
+    assert.ok(v && v.kind === 'vacation', src);
+    return v;
+  };
+  const plain = 'require "vacation"; vacation "Away.";';
+  const first = await vacationOf(plain, 'lunch?');
+  const second = await vacationOf(plain, '=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=');
+  assert.equal(first.handle, second.handle, 'one handle whatever the message');
+  assert.equal(first.subject, 'Auto: lunch?');
+  assert.equal(second.subject, 'Auto: Grüße', 'the original decoded (RFC 2047)');
+  assert.notEqual((await vacationOf('require "vacation"; vacation "Gone.";', 'lunch?')).handle, first.handle);
+  assert.notEqual(
+    (await vacationOf('require "vacation"; vacation :subject "Out" "Away.";', 'lunch?')).handle,
+    first.handle,
+  );
+  assert.equal((await vacationOf('require "vacation"; vacation :handle "h1" "Away.";', 'x')).handle, 'h1');
+});
+
+test('vacation periods are held within the configured minimum and maximum (RFC 5230 4.1, RFC 6131 2)', async () => {
+  const personal = MESSAGE.replace('List-Id: <acme.example.org>\r\n', '');
+  const periodOf = async (src: string, extra: Partial<SieveEnvironment> = {}) => {
+    const r = await runSieve(compiled(src), message(personal), env(extra));
+    const v = r.actions.find((a) => a.kind === 'vacation');
+    assert.ok(v && v.kind === 'vacation', src);
+    return v.seconds;
+  };
+  const limits = { vacationMinSeconds: 3600, vacationMaxSeconds: 30 * 86400 };
+  // out of range: the site's limit is used instead
+  assert.equal(await periodOf('require "vacation"; vacation :days 365 "Away.";', limits), 30 * 86400);
+  assert.equal(
+    await periodOf('require ["vacation", "vacation-seconds"]; vacation :seconds 5 "Away.";', limits),
+    3600,
+  );
+  // within range, and the default of 7 days, as given
+  assert.equal(await periodOf('require "vacation"; vacation :days 2 "Away.";', limits), 2 * 86400);
+  assert.equal(await periodOf('require "vacation"; vacation "Away.";', limits), 7 * 86400);
+  // without configured limits: at most 60 days, and :seconds 0 answers every message (RFC 6131)
+  assert.equal(await periodOf('require "vacation"; vacation :days 365 "Away.";'), 60 * 86400);
+  assert.equal(await periodOf('require ["vacation", "vacation-seconds"]; vacation :seconds 0 "Away.";'), 0);
+  // :days stays at least one day (RFC 5230 4.1) whatever the minimum
+  assert.equal(await periodOf('require "vacation"; vacation :days 0 "Away.";'), 86400);
+});
+
+test("vacation counts the account's further addresses as the user's (RFC 5230 4.5) and replies from the one named", async () => {
+  const script = compiled('require "vacation"; vacation "I am away.";');
+  const toAlias =
+    'From: alice@example.org\r\nTo: Robert <robert@example.com>\r\nSubject: hi\r\n\r\nHello\r\n';
+  const without = await runSieve(script, message(toAlias), env());
+  assert.equal(
+    without.actions.find((a) => a.kind === 'vacation'),
+    undefined,
+  );
+  const withAlias = await runSieve(script, message(toAlias), env({ userAddresses: ['Robert@example.com'] }));
+  const reply = withAlias.actions.find((a) => a.kind === 'vacation');
+  assert.ok(reply && reply.kind === 'vacation');
+  assert.equal(reply.from, 'robert@example.com');
+  // a name that merely contains an address of the user is not it
+  const lookalike = toAlias.replace('robert@example.com', 'notrobert@example.com.evil');
+  const none = await runSieve(script, message(lookalike), env({ userAddresses: ['robert@example.com'] }));
+  assert.equal(
+    none.actions.find((a) => a.kind === 'vacation'),
+    undefined,
+  );
+  // mail from one of the user's own addresses gets no reply
+  const fromSelf = toAlias.replace('alice@example.org', 'robert@example.com');
+  const self = await runSieve(
+    script,
+    message(fromSelf, 'robert@example.com'),
+    env({ userAddresses: ['robert@example.com'] }),
+  );
+  assert.equal(
+    self.actions.find((a) => a.kind === 'vacation'),
+    undefined,
+  );
+});
+
 test('vacation without :from replies from the address of the user the message named (RFC 5230 4.5)', async () => {
   // The user's addresses are the envelope recipient and :addresses; the message was sent to the alias.
   const script = compiled(`require "vacation";

@@ -76,3 +76,20 @@ test "limit follows the configuration" {
 `);
   assert.equal(outcome.status, 'passed', outcome.reason);
 });
+
+test("the test mail store names mailboxes as Pigeonhole's does: '.' levels under a case-insensitive INBOX", async () => {
+  const outcome = await run(`require "vnd.dovecot.testsuite";
+require "fileinto";
+require "imap4flags";
+
+test_mailbox_create "INBOX.Nonsense";
+
+test "Inbox.Nonsense is INBOX.Nonsense" {
+  fileinto :flags "\\\\Seen" "Inbox.Nonsense";
+  if not test_result_execute { test_fail "execute failed"; }
+  if not test_message :folder "inbox.Nonsense" 0 { test_fail "not stored in INBOX.Nonsense"; }
+  if not hasflag :is "\\\\seen" { test_fail "flags not kept"; }
+}
+`);
+  assert.equal(outcome.status, 'passed', outcome.reason);
+});

@@ -57,6 +57,15 @@ interface Outgoing {
   raw: string;
 }
 
+/**
+ * A mailbox's name in the test mail store, as Pigeonhole's testsuite store names it: "." separates
+ * levels and INBOX (the name, or the first level) is case-insensitive, so "Inbox.Nonsense" is
+ * "INBOX.Nonsense" there. Only the harness's store: Hermod's mailboxes use "/" (mda, IMAP).
+ */
+function storeName(name: string): string {
+  return /^inbox(\.|$)/i.test(name) ? `INBOX${name.slice(5)}` : name;
+}
+
 /** The harness state of one .svtest file. */
 class Suite {
   message!: SieveMessage;
@@ -99,7 +108,7 @@ class Suite {
       now: new Date(),
       domain: 'example.com',
       subaddressSeparator: this.config.get('recipient_delimiter') ?? '+',
-      mailboxExists: (name) => name === 'INBOX' || this.mailboxes.has(name),
+      mailboxExists: (name) => this.mailboxes.has(storeName(name)) || storeName(name) === 'INBOX',
       environment: { location: 'MS' },
       timeBudgetMs: num('sieve_max_cpu_time') !== undefined ? num('sieve_max_cpu_time')! * 1000 : 2000,
     };
@@ -296,7 +305,8 @@ class Suite {
     const text = st.message.text();
     let ok = true;
     this.errors = [];
-    const store = (mailbox: string, create: boolean, flags: string[], edited?: Buffer) => {
+    const store = (name: string, create: boolean, flags: string[], edited?: Buffer) => {
+      const mailbox = storeName(name);
       const content = edited ? edited.toString('latin1') : text;
       if (mailbox !== 'INBOX' && !this.mailboxes.has(mailbox)) {
         if (!create) {
@@ -515,7 +525,7 @@ function registerTestsuite(reg: Registry): void {
     pos: ['string'],
     run(node, rt) {
       const suite = suiteOf(rt);
-      const name = rt.estr(node.pos[0]);
+      const name = storeName(rt.estr(node.pos[0]));
       if (!suite.mailboxes.has(name)) suite.mailboxes.set(name, []);
     },
   });
@@ -644,7 +654,7 @@ function registerTestsuite(reg: Registry): void {
       if (m)
         picked = { raw: Buffer.from(m.raw, 'latin1'), envelopeFrom: m.from, envelopeTo: m.to, auth: 'user' };
     } else {
-      const box = suite.mailboxes.get(rt.estr(node.tags.folder));
+      const box = suite.mailboxes.get(storeName(rt.estr(node.tags.folder)));
       const m = box?.[index];
       if (m)
         picked = {
@@ -659,7 +669,9 @@ function registerTestsuite(reg: Registry): void {
     rt.state.message = new MessageState(picked);
     // like a mail read from a mailbox, the message under test carries its stored flags (imap4flags)
     const stored =
-      node.tags.folder !== undefined ? suite.mailboxes.get(rt.estr(node.tags.folder))?.[index] : undefined;
+      node.tags.folder !== undefined
+        ? suite.mailboxes.get(storeName(rt.estr(node.tags.folder)))?.[index]
+        : undefined;
     rt.flags = (stored?.flags ?? []).join(' ');
     return true;
   };

@@ -27,7 +27,6 @@ import {
   type SieveResult,
 } from '@hermod/sieve';
 import {
-  autoReplyRefusal,
   buildMailtoNotification,
   buildRejectNotice,
   buildVacationReply,
@@ -58,6 +57,9 @@ export interface SieveDeliveryOptions {
   subaddressSeparator(domain: string): string;
   /** Automatic replies (vacation, reject notices) one account may send per hour. */
   autoRepliesPerHour: number;
+  /** Shortest and longest period between vacation replies to one sender, in seconds (RFC 5230 4.1). */
+  vacationMinSeconds?: number;
+  vacationMaxSeconds?: number;
   /** Rewrites the envelope sender of a redirected copy (SRS); identity when SRS is not configured. */
   rewriteSender(sender: string, recipientDomain: string): string;
   metrics?: SieveMetrics;
@@ -552,6 +554,9 @@ class DeliveryEnvironment implements SieveEnvironment {
   readonly maxRedirects: number;
   readonly spamScore: number | undefined;
   readonly spamPercent: number | undefined;
+  readonly userAddresses: readonly string[];
+  readonly vacationMinSeconds: number | undefined;
+  readonly vacationMaxSeconds: number | undefined;
 
   constructor(
     private readonly batch: BatchContext,
@@ -568,6 +573,10 @@ class DeliveryEnvironment implements SieveEnvironment {
     this.maxRedirects = options.maxRedirects;
     this.spamScore = spam?.score;
     this.spamPercent = spam?.percent;
+    this.userAddresses =
+      account.aliases.length > 0 ? [account.address, ...account.aliases] : [account.address];
+    this.vacationMinSeconds = options.vacationMinSeconds;
+    this.vacationMaxSeconds = options.vacationMaxSeconds;
   }
 
   async mailboxExists(name: string): Promise<boolean> {
@@ -790,12 +799,7 @@ class ActionsApplied {
         return;
       }
       case 'vacation': {
-        const own = [envelopeTo, account.address, ...action.addresses];
-        const refusal = autoReplyRefusal(envelopeFrom, this.fields(), own);
-        if (refusal) {
-          logger.debug({ spoolId: item.spoolId, refusal }, 'no vacation response');
-          return;
-        }
+        // whether to answer at all (RFC 3834, RFC 5230 4.5-4.6) the engine decided: an action here is one to send
         this.outcome.outgoing.push({
           kind: 'vacation',
           accountId: item.accountId,

@@ -1,7 +1,7 @@
 import { type Pool, withTransaction } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import { claimVacationResponse, countAutoReply } from '@hermod/sieve-store';
-import { insertAcceptedMessage } from '@hermod/spool';
+import { insertAcceptedMessage, loadSpoolMessage } from '@hermod/spool';
 import type { OutgoingMessage } from './filter.js';
 
 /**
@@ -40,6 +40,9 @@ export async function acceptOutgoing(
         return true;
       });
       if (sent) accepted.push(m.spoolId);
+      // Claimed before: by an earlier attempt of this same delivery when its reply (same id) is in the
+      // spool, not yet routed: that attempt failed before the hand-over, so hand it over now.
+      else if ((await loadSpoolMessage(pool, m.spoolId))?.routedAt === null) accepted.push(m.spoolId);
     } catch (error) {
       if (error instanceof AutoReplyLimit) {
         logger.warn(

@@ -41,11 +41,12 @@ export function registerVacation(reg: Registry): void {
       const subjectTag = node.tags.subject !== undefined ? rt.estr(node.tags.subject) : undefined;
       const from = node.tags.from !== undefined ? rt.estr(node.tags.from) : undefined;
       const mime = node.tags.mime !== undefined;
-      let seconds: number;
-      if (typeof node.tags.seconds === 'number') seconds = node.tags.seconds;
-      else if (typeof node.tags.days === 'number')
-        seconds = Math.max(rt.requires.has('vacation-seconds') ? 0 : 1, node.tags.days) * DAY;
-      else seconds = 7 * DAY;
+      const seconds = vacationPeriod(
+        rt.state,
+        node.tags.seconds,
+        node.tags.days,
+        rt.requires.has('vacation-seconds'),
+      );
       const handle =
         node.tags.handle !== undefined
           ? rt.estr(node.tags.handle)
@@ -68,6 +69,27 @@ export function registerVacation(reg: Registry): void {
   });
 }
 
+/** The default :days (RFC 5230 4.1) and the longest period unless configured (as Pigeonhole's). */
+const DEFAULT_PERIOD = 7 * DAY;
+const DEFAULT_MAX_PERIOD = 60 * DAY;
+
+/**
+ * The period of one sender's replies: :seconds, :days (at least one day, RFC 5230 4.1, unless
+ * vacation-seconds allows 0, RFC 6131 2) or 7 days, held within the site's minimum and maximum (a value
+ * out of range gets the limit, RFC 5230 4.1).
+ */
+function vacationPeriod(state: RunState, seconds: unknown, days: unknown, secondsExt: boolean): number {
+  const asked =
+    typeof seconds === 'number'
+      ? seconds
+      : typeof days === 'number'
+        ? Math.max(secondsExt ? 0 : 1, days) * DAY
+        : DEFAULT_PERIOD;
+  const max = state.env.vacationMaxSeconds ?? DEFAULT_MAX_PERIOD;
+  const min = Math.min(state.env.vacationMinSeconds ?? 0, max);
+  return Math.min(max, Math.max(min, asked));
+}
+
 const LIST_HEADERS = [
   'list-id',
   'list-help',
@@ -77,7 +99,9 @@ const LIST_HEADERS = [
   'list-owner',
   'list-archive',
 ];
-const SYSTEM_SENDERS = /^(mailer-daemon|listserv|majordomo|owner-.*|.*-request|.*-owner|noreply|no-reply)$/i;
+/** Senders that are robots by name (RFC 3834 2, RFC 5230 4.6), with or without a sub-address. */
+const SYSTEM_SENDERS =
+  /^(mailer-daemon|postmaster|listserv|majordomo|owner-.*|.*-request|.*-owner|.*-bounces?|noreply|no-reply)(\+.*)?$/i;
 
 /**
  * RFC 3834 / RFC 5230 4.5: no reply to the null sender, system senders, auto-submitted, list or bulk mail,
@@ -96,18 +120,24 @@ export function vacationAllowed(state: RunState, action: InternalAction & { kind
   if (LIST_HEADERS.some((h) => header(h).length > 0)) return false;
   if (header('precedence').some((v) => /^(bulk|list|junk)\b/i.test(v))) return false;
   if (header('x-auto-response-suppress').some((v) => /\b(all|oof|autoreply)\b/i.test(v))) return false;
+  // loop markers other autoresponders and list software set
+  if (['x-loop', 'x-autoreply', 'x-autorespond'].some((h) => header(h).length > 0)) return false;
   const mine = userAddresses(state, action);
   if (mine.includes(`${sender.localPart}@${sender.domain}`.toLowerCase())) return false;
   if (state.env.vacationDontCheckRecipient) return true;
   return namedUserAddress(state, mine) !== undefined;
 }
 
-/** The recipient's own addresses (RFC 5230 4.5): the envelope recipient, the original one if so configured, :addresses. */
+/**
+ * The recipient's own addresses (RFC 5230 4.5): the envelope recipient, the original one if so configured,
+ * the account's further addresses the host names, :addresses.
+ */
 function userAddresses(state: RunState, action: InternalAction & { kind: 'vacation' }): string[] {
   const msg = state.message;
   const all = [
     msg.source.envelopeTo,
     state.env.vacationUseOriginalRecipient ? (msg.source.originalRecipient ?? '') : '',
+    ...(state.env.userAddresses ?? []),
     ...action.addresses,
   ]
     .map((a) => parsePath(a))

@@ -93,6 +93,8 @@ export function registerVariables(reg: Registry): void {
     ext: 'variables',
     pos: ['stringlist', 'stringlist'],
     tags: { ...COMPARATOR_TAGS },
+    // RFC 5229 names none for string; Pigeonhole compares octets, and its variables tests expect it
+    defaultComparator: 'i;octet',
     validate(node, ctx) {
       validateMatch(node, ctx, list(node.pos[1]));
     },
