@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { test } from 'node:test';
 import type { MailDomainSpec } from '../src/api/v1alpha1/maildomain.js';
-import { type DkimState, generateDkimKey, planDkim } from '../src/controller/dkim.js';
+import { type DkimState, generateDkimKey, keyMaterialProblem, planDkim } from '../src/controller/dkim.js';
 
 const spec = (over: Partial<MailDomainSpec['dkim']> = {}): MailDomainSpec['dkim'] => ({
   enabled: true,
@@ -118,4 +118,22 @@ test('generated keys sign and verify; the ed25519 DNS value is the bare 32-byte 
     assert.ok(verify(digest, data, createPublicKey(privateKey), signature));
     if (algorithm === 'ed25519-sha256') assert.equal(Buffer.from(key.publicKey, 'base64').length, 32);
   }
+});
+
+test('key material that cannot sign is named: unparsable, of the other algorithm, or a public half not its own', async () => {
+  const ed = await generateDkimKey('ed25519-sha256');
+  const other = await generateDkimKey('ed25519-sha256');
+  assert.equal(keyMaterialProblem(ed, 'ed25519-sha256'), undefined);
+  assert.match(
+    keyMaterialProblem({ ...ed, privateKeyPem: '-----BEGIN PRIVATE KEY-----\nbroken\n' }, 'ed25519-sha256') ??
+      '',
+    /does not parse/,
+  );
+  assert.match(keyMaterialProblem(ed, 'rsa-sha256') ?? '', /ed25519, not rsa/);
+  assert.match(
+    keyMaterialProblem({ ...ed, publicKey: other.publicKey }, 'ed25519-sha256') ?? '',
+    /public key/,
+  );
+  const rsa = await generateDkimKey('rsa-sha256');
+  assert.equal(keyMaterialProblem(rsa, 'rsa-sha256'), undefined);
 });

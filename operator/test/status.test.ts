@@ -87,3 +87,19 @@ test('lastTransitionTime moves only when a condition changes status', () => {
   );
   assert.equal(cond(later.status, 'DkimRotation')?.reason, 'Publishing');
 });
+
+test("a DKIM Secret name taken by someone else's Secret is Ready=False SecretConflict, saying so", () => {
+  const taken = desiredStatus(
+    md(),
+    facts({}, { conflict: 'Secret d-dkim already exists and is not ours' }),
+    now,
+  );
+  assert.equal(cond(taken.status, 'DkimKeyReady')?.status, 'False');
+  assert.equal(cond(taken.status, 'DkimKeyReady')?.reason, 'SecretConflict');
+  assert.equal(cond(taken.status, 'Ready')?.reason, 'SecretConflict');
+  assert.match(cond(taken.status, 'Ready')?.message ?? '', /d-dkim/);
+  assert.deepEqual(
+    taken.events.map((e) => [e.type, e.reason]),
+    [['Warning', 'SecretConflict']],
+  );
+});

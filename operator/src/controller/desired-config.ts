@@ -8,7 +8,7 @@ export interface ActiveDkim {
   keyRef: string;
 }
 
-export const sourceOf = (md: MailDomain): string =>
+export const sourceOf = (md: Pick<MailDomain, 'metadata'>): string =>
   `operator:${md.metadata.namespace ?? 'default'}/${md.metadata.name}`;
 
 /** The live config record a MailDomain stands for (pure: same input, same output, no timestamps). */

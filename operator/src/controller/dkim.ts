@@ -1,4 +1,4 @@
-import { generateKeyPair } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import type { MailDomainSpec } from '../api/v1alpha1/maildomain.js';
@@ -38,22 +38,45 @@ export interface GeneratedKey {
 export const algorithmOf = (spec: MailDomainSpec['dkim']): DkimAlgorithm =>
   spec.algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256';
 
+/** The public key as DKIM wants it in DNS: RFC 8463's bare 32-byte ed25519 key, else the SPKI. */
+function dnsPublicValue(publicKey: KeyObject): string {
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  // RFC 8463: p= is the bare 32-byte key, i.e. the SubjectPublicKeyInfo without its 12-byte header.
+  return publicKey.asymmetricKeyType === 'ed25519'
+    ? spki.subarray(spki.length - 32).toString('base64')
+    : spki.toString('base64');
+}
+
 /** A new key pair: PKCS#8 PEM private key; public key as DKIM wants it in DNS (RFC 6376, RFC 8463). */
 export async function generateDkimKey(algorithm: DkimAlgorithm): Promise<GeneratedKey> {
-  if (algorithm === 'ed25519-sha256') {
-    const { privateKey, publicKey } = await generate('ed25519');
-    const spki = publicKey.export({ type: 'spki', format: 'der' });
-    // RFC 8463: p= is the bare 32-byte key, i.e. the SubjectPublicKeyInfo without its 12-byte header.
-    return {
-      privateKeyPem: String(privateKey.export({ type: 'pkcs8', format: 'pem' })),
-      publicKey: spki.subarray(spki.length - 32).toString('base64'),
-    };
-  }
-  const { privateKey, publicKey } = await generate('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } =
+    algorithm === 'ed25519-sha256'
+      ? await generate('ed25519')
+      : await generate('rsa', { modulusLength: 2048 });
   return {
     privateKeyPem: String(privateKey.export({ type: 'pkcs8', format: 'pem' })),
-    publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+    publicKey: dnsPublicValue(publicKey),
   };
+}
+
+/**
+ * Why stored key material cannot sign for this selector, if it cannot: a private key that does
+ * not parse, is of the other algorithm, or whose public half is not the DNS value stored beside it
+ * (a Secret edited by hand, a bad restore). Such a key is treated as never made.
+ */
+export function keyMaterialProblem(key: GeneratedKey, algorithm: DkimAlgorithm): string | undefined {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key.privateKeyPem);
+  } catch (error) {
+    return `the private key does not parse (${(error as Error).message})`;
+  }
+  const expected = algorithm === 'ed25519-sha256' ? 'ed25519' : 'rsa';
+  if (privateKey.asymmetricKeyType !== expected)
+    return `the private key is ${privateKey.asymmetricKeyType}, not ${expected}`;
+  if (dnsPublicValue(createPublicKey(privateKey)) !== key.publicKey)
+    return "the public key stored beside it is not the private key's";
+  return undefined;
 }
 
 export interface DkimPlan {

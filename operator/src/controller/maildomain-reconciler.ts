@@ -12,6 +12,7 @@ import {
 import type { Logger } from '@hermod/logging';
 import { compileDomainScripts, SieveScriptError } from '@hermod/sieve-store';
 import type { KV } from 'nats';
+import { z } from 'zod';
 import {
   API_VERSION,
   controllerReference,
@@ -20,9 +21,10 @@ import {
   KIND,
   MailDomain,
   type MailDomainStatus,
+  ObjectMeta,
   PLURAL,
 } from '../api/v1alpha1/maildomain.js';
-import { conditionOf, mergeConditions } from '../kube/conditions.js';
+import { type ConditionLike, conditionOf, mergeConditions } from '../kube/conditions.js';
 import { KubeApiError, TerminalReconcileError } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer, KubeObject } from '../kube/informer.js';
@@ -36,6 +38,7 @@ import {
   DkimState,
   type GeneratedKey,
   type KeyMeta,
+  keyMaterialProblem,
   planDkim,
   selectorFactory,
 } from './dkim.js';
@@ -98,7 +101,7 @@ interface DkimOutcome extends DkimFacts {
   published: Array<{ selector: string; algorithm: DkimAlgorithm; publicKey: string }>;
 }
 
-const secretNameOf = (md: MailDomain): string => `${md.metadata.name}-dkim`;
+const secretNameOf = (md: Pick<MailDomain, 'metadata'>): string => `${md.metadata.name}-dkim`;
 const mdPath = (namespace: string, name?: string): string =>
   `/apis/${GROUP}/${API_VERSION.split('/')[1]}/namespaces/${namespace}/${PLURAL}${name ? `/${name}` : ''}`;
 const stableJson = (value: unknown): string =>
@@ -140,7 +143,11 @@ export class MailDomainReconciler implements Reconciler {
     }
     const parsed = MailDomain.safeParse(raw);
     if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      const detail = describeIssues(parsed.error.issues);
+      const identity = MailDomainIdentity.safeParse(raw);
+      // A spec we cannot use must not hold up the deletion: cleanup needs only the domain.
+      if (identity.success && identity.data.metadata.deletionTimestamp) return this.finalize(identity.data);
+      await this.reportInvalidSpec(raw, detail);
       throw new TerminalReconcileError('InvalidSpec', `${key}: ${detail}`);
     }
     const md = parsed.data;
@@ -227,15 +234,52 @@ export class MailDomainReconciler implements Reconciler {
       dkim.nextTransitionAt ? dkim.nextTransitionAt.getTime() - this.o.clock().getTime() : undefined,
     ];
     if (this.o.dns && md.spec.dns.verify) waits.push(this.o.dnsRecheckMs);
+    // A foreign Secret is not in the (label-filtered) cache: its removal brings no event.
+    if (dkim.conflict) waits.push(FOREIGN_RECHECK_MS);
     const next = waits.filter((w): w is number => w !== undefined).map((w) => Math.max(w, 1_000));
     return next.length > 0 ? { requeueAfterMs: Math.min(...next) } : {};
   }
 
-  private keyOf(md: MailDomain): string {
+  /**
+   * A spec the API server took but the operator cannot use (what the schema cannot say, such as a
+   * regex that does not compile): Ready and ConfigApplied False, reason InvalidSpec, naming the
+   * field, at this generation; the rest of status (and the record in force) stays as it was.
+   */
+  private async reportInvalidSpec(raw: KubeObject, detail: string): Promise<void> {
+    const existing = (raw.status as { conditions?: ConditionLike[] } | undefined)?.conditions ?? [];
+    const problem = {
+      status: 'False' as const,
+      reason: 'InvalidSpec',
+      message: detail.slice(0, 2000),
+      observedGeneration: raw.metadata.generation ?? 0,
+    };
+    const conditions = [
+      ...mergeConditions(
+        existing,
+        [
+          { type: 'Ready', ...problem },
+          { type: 'ConfigApplied', ...problem },
+        ],
+        this.o.clock(),
+      ),
+      ...existing.filter((c) => c.type !== 'Ready' && c.type !== 'ConfigApplied'),
+    ];
+    // Dealt with at this generation (only a spec change can help), like InvalidSieveScript.
+    await this.applyStatus(raw, {
+      ...(raw.status ?? {}),
+      observedGeneration: problem.observedGeneration,
+      conditions,
+    });
+    const before = conditionOf(existing, 'Ready');
+    if (before?.reason !== 'InvalidSpec' || before.message !== problem.message)
+      await this.o.events.record(this.target(raw), 'Warning', 'InvalidSpec', problem.message);
+  }
+
+  private keyOf(md: Pick<MailDomain, 'metadata'>): string {
     return `${md.metadata.namespace ?? 'default'}/${md.metadata.name}`;
   }
 
-  private target(md: MailDomain) {
+  private target(md: Pick<MailDomain, 'metadata'>) {
     return { apiVersion: API_VERSION, kind: KIND, metadata: { ...md.metadata, name: md.metadata.name } };
   }
 
@@ -265,7 +309,7 @@ export class MailDomainReconciler implements Reconciler {
     await this.o.client.jsonPatch(mdPath(ns, md.metadata.name), ops, this.o.fieldManager);
   }
 
-  private async finalize(md: MailDomain): Promise<ReconcileResult> {
+  private async finalize(md: MailDomainIdentity): Promise<ReconcileResult> {
     const index = md.metadata.finalizers?.indexOf(FINALIZER) ?? -1;
     if (index < 0) return {};
     const ns = md.metadata.namespace ?? 'default';
@@ -283,7 +327,12 @@ export class MailDomainReconciler implements Reconciler {
       }
     }
     // Owned, so garbage collection would remove it too; deleting here makes cleanup not depend on it.
-    if (this.o.secrets.get(`${ns}/${secretNameOf(md)}`))
+    const secret = this.o.secrets.get(`${ns}/${secretNameOf(md)}`);
+    if (
+      secret &&
+      (secret.metadata.ownerReferences?.some((r) => r.uid === md.metadata.uid) ||
+        madeForThisDomain(secret, md))
+    )
       await this.o.client.delete(`/api/v1/namespaces/${ns}/secrets/${secretNameOf(md)}`);
     try {
       await this.o.client.jsonPatch(
@@ -399,6 +448,14 @@ export class MailDomainReconciler implements Reconciler {
       ? await this.readSecret(ns, name)
       : this.o.secrets.get(`${ns}/${name}`);
     const owned = !!secret?.metadata.ownerReferences?.some((r) => r.uid === md.metadata.uid);
+    // Someone else's Secret under our name is never written over (nor deleted with the domain).
+    if (secret && !owned && !madeForThisDomain(secret, md)) {
+      return {
+        published: [],
+        state: {},
+        conflict: `Secret ${name} already exists and is not this MailDomain's (no owner reference to it, no ${MANAGED_BY_LABEL}=${MANAGED_BY} and ${DOMAIN_LABEL}=${md.metadata.name} labels); delete or rename it`,
+      };
+    }
     if (!md.spec.dkim.enabled) {
       if (secret && owned) {
         await this.o.client.delete(`/api/v1/namespaces/${ns}/secrets/${name}`);
@@ -409,15 +466,27 @@ export class MailDomainReconciler implements Reconciler {
       return { published: [], state: {} };
     }
     const data = (owned ? (secret?.data as Record<string, string> | undefined) : undefined) ?? {};
-    const material = (selector: string): GeneratedKey | undefined => {
-      const pem = data[`${selector}.private.pem`];
-      const pub = data[`${selector}.public.txt`];
-      return pem && pub
-        ? {
-            privateKeyPem: Buffer.from(pem, 'base64').toString('utf8'),
-            publicKey: Buffer.from(pub, 'base64').toString('utf8'),
-          }
-        : undefined;
+    // Material that cannot sign (edited by hand, a bad restore) counts as missing: it is replaced.
+    const broken = new Map<string, string>();
+    const checked = new Map<string, GeneratedKey | undefined>();
+    const material = (meta: KeyMeta): GeneratedKey | undefined => {
+      if (checked.has(meta.selector)) return checked.get(meta.selector);
+      const pem = data[`${meta.selector}.private.pem`];
+      const pub = data[`${meta.selector}.public.txt`];
+      let key: GeneratedKey | undefined =
+        pem && pub
+          ? {
+              privateKeyPem: Buffer.from(pem, 'base64').toString('utf8'),
+              publicKey: Buffer.from(pub, 'base64').toString('utf8'),
+            }
+          : undefined;
+      const problem = key && keyMaterialProblem(key, meta.algorithm);
+      if (problem) {
+        broken.set(meta.selector, problem);
+        key = undefined;
+      }
+      checked.set(meta.selector, key);
+      return key;
     };
     let state: DkimState = {};
     if (owned) {
@@ -425,15 +494,15 @@ export class MailDomainReconciler implements Reconciler {
       if (parsed.success) state = parsed.data;
     }
     // A selector whose key material went missing is treated as never made.
-    if (state.active && !material(state.active.selector))
+    if (state.active && !material(state.active))
       state = { ...(state.pending ? { active: state.pending } : {}) };
-    if (state.pending && !material(state.pending.selector))
+    if (state.pending && !material(state.pending))
       state = { ...(state.active ? { active: state.active } : {}) };
     const now = this.o.clock();
     const taken = [state.active?.selector, state.pending?.selector, state.retiring?.selector].filter(
       (s): s is string => !!s,
     );
-    if (state.retiring && !material(state.retiring.selector)) {
+    if (state.retiring && !material(state.retiring)) {
       const { retiring: _gone, ...rest } = state;
       state = rest;
     }
@@ -463,7 +532,7 @@ export class MailDomainReconciler implements Reconciler {
     const keys = new Map<string, GeneratedKey>();
     for (const meta of live) {
       if (!meta) continue;
-      const existing = material(meta.selector);
+      const existing = material(meta);
       if (existing) keys.set(meta.selector, existing);
       else {
         keys.set(meta.selector, await this.o.generateKey(meta.algorithm));
@@ -515,6 +584,14 @@ export class MailDomainReconciler implements Reconciler {
       await deleteDkimKey(this.o.buckets.dkimKeys, ref);
       this.o.metrics.configWrites.inc({ bucket: 'dkim-keys', operation: 'delete' });
     }
+    if (plan.created.length > 0)
+      for (const [selector, problem] of broken)
+        await this.o.events.record(
+          this.target(md),
+          'Warning',
+          'DkimKeyInvalid',
+          `the key of selector ${selector} in Secret ${name} cannot sign (${problem}); a new key replaces it`,
+        );
     for (const meta of plan.created) {
       await this.o.events.record(
         this.target(md),
@@ -654,7 +731,10 @@ export class MailDomainReconciler implements Reconciler {
   }
 
   /** Server-side apply of status when it differs from what the object already shows. */
-  private async applyStatus(md: MailDomain, status: MailDomainStatus): Promise<void> {
+  private async applyStatus(
+    md: Pick<MailDomain, 'metadata'> & { status?: unknown },
+    status: MailDomainStatus | Record<string, unknown>,
+  ): Promise<void> {
     if (stableJson(status) === stableJson(md.status ?? {})) return;
     const ns = md.metadata.namespace ?? 'default';
     await this.o.client.apply(
@@ -693,6 +773,26 @@ export class MailDomainReconciler implements Reconciler {
       this.o.logger.debug({ err: statusError }, 'could not report the failure in status');
     }
   }
+}
+
+/** What deleting a MailDomain needs of it, readable even when the rest of its spec is not. */
+const MailDomainIdentity = z.object({
+  metadata: ObjectMeta,
+  spec: z.looseObject({ domain: z.string() }),
+});
+type MailDomainIdentity = z.infer<typeof MailDomainIdentity>;
+
+/** Schema issues as the API server names fields: spec.remote.hosts[0].port: message. */
+function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+  const path = (p: PropertyKey[]) =>
+    p.map((s, i) => (typeof s === 'number' ? `[${s}]` : `${i > 0 ? '.' : ''}${String(s)}`)).join('');
+  return issues.map((i) => `${path(i.path)}: ${i.message}`).join('; ');
+}
+
+/** Our labels for this MailDomain: a Secret we made for it (perhaps for an earlier incarnation). */
+function madeForThisDomain(secret: KubeObject, md: Pick<MailDomain, 'metadata'>): boolean {
+  const labels = secret.metadata.labels;
+  return labels?.[MANAGED_BY_LABEL] === MANAGED_BY && labels[DOMAIN_LABEL] === md.metadata.name;
 }
 
 function safeJson(text: string | undefined): unknown {

@@ -13,6 +13,8 @@ export interface DkimFacts {
   deferred?: string;
   /** The switch to state.pending is due but its DNS record is not visible. */
   held?: boolean;
+  /** The DKIM Secret's name is taken by a Secret that is not ours: nothing is signed. */
+  conflict?: string;
 }
 
 export interface StatusFacts {
@@ -44,23 +46,25 @@ export function desiredStatus(
   const retiring = dkim?.state.retiring;
   const dkimCondition: ConditionPart = !md.spec.dkim.enabled
     ? { status: 'True', reason: 'Disabled', message: 'DKIM signing is disabled in spec.dkim.enabled' }
-    : active
-      ? {
-          status: 'True',
-          reason: 'KeyActive',
-          message:
-            `signing with selector ${active.selector}` +
-            (pending && !dkim?.held
-              ? `; ${pending.selector} is published and takes over at ${dkim?.nextTransitionAt?.toISOString()}`
-              : ''),
-        }
-      : dkim?.deferred
-        ? { status: 'False', reason: 'KeyPending', message: dkim.deferred }
-        : {
-            status: 'Unknown',
-            reason: 'NotEvaluated',
-            message: 'no DKIM key while the domain is not served',
-          };
+    : dkim?.conflict
+      ? { status: 'False', reason: 'SecretConflict', message: dkim.conflict }
+      : active
+        ? {
+            status: 'True',
+            reason: 'KeyActive',
+            message:
+              `signing with selector ${active.selector}` +
+              (pending && !dkim?.held
+                ? `; ${pending.selector} is published and takes over at ${dkim?.nextTransitionAt?.toISOString()}`
+                : ''),
+          }
+        : dkim?.deferred
+          ? { status: 'False', reason: 'KeyPending', message: dkim.deferred }
+          : {
+              status: 'Unknown',
+              reason: 'NotEvaluated',
+              message: 'no DKIM key while the domain is not served',
+            };
   const rotationCondition: ConditionPart = dkim?.held
     ? {
         status: 'False',

@@ -2,7 +2,8 @@
 // with the accounts store) brings up a domain, its users and groups; then mail flows end to end
 // through real routing, mx, msa and mda: to a user, to a group (every member gets it), a group's
 // sender policy refuses others at RCPT with 550 5.7.2, send-as works. Also: a MailUser whose
-// domain has no Ready MailDomain says so and recovers when one appears; deletion policies.
+// domain has no Ready MailDomain says so and recovers when one appears; a missing or changed
+// password Secret; deletion policies.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -183,6 +184,62 @@ test('a MailUser whose domain has no Ready MailDomain says so, and becomes Ready
     },
   );
   assert.ok(await accounts.authenticate('carol@later.test', 'carol-long-password', 'imap'));
+});
+
+test('a MailUser whose password Secret is missing says so; created, then changed, the account follows it', async () => {
+  await env.cp.kubectlOk(['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'mail.hermod.dev/v1alpha1',
+      kind: 'MailUser',
+      metadata: { name: 'erin', namespace: 'default' },
+      spec: { address: 'erin@later.test', password: { secretRef: { name: 'erin-password' } } },
+    }),
+  });
+  const waiting = await waitFor('erin to report the missing Secret', async () => {
+    const r = await get('mailuser', 'erin', 'default');
+    return ready(r)?.reason === 'PasswordSecretMissing' ? r : undefined;
+  });
+  assert.equal(ready(waiting)?.status, 'False');
+  assert.match(ready(waiting)?.message ?? '', /Secret erin-password not found in default/);
+  assert.equal(await accounts.findByAddress('erin@later.test'), undefined);
+  const secret = (password: string) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'erin-password', namespace: 'default' },
+      stringData: { password },
+    });
+  await env.cp.kubectlOk(['apply', '-f', '-'], { input: secret('erin-first-password') });
+  await env.cp.kubectlOk(
+    ['wait', '--for=condition=Ready', '--timeout=30s', '-n', 'default', 'mailuser/erin'],
+    {
+      timeoutMs: 40_000,
+    },
+  );
+  assert.ok(await accounts.authenticate('erin@later.test', 'erin-first-password', 'imap'));
+  // The Secret changes: the password follows without a change to the MailUser.
+  await env.cp.kubectlOk(['apply', '-f', '-'], { input: secret('erin-second-password') });
+  await waitFor('the new password', () =>
+    accounts.authenticate('erin@later.test', 'erin-second-password', 'imap'),
+  );
+  assert.ok(!(await accounts.authenticate('erin@later.test', 'erin-first-password', 'imap')));
+  // A key the Secret does not have is named, and the account keeps the password it had.
+  await env.cp.kubectlOk([
+    'patch',
+    'mailuser',
+    'erin',
+    '-n',
+    'default',
+    '--type=merge',
+    '-p',
+    '{"spec":{"password":{"secretRef":{"name":"erin-password","key":"pw"}}}}',
+  ]);
+  const noKey = await waitFor('erin to report the missing key', async () => {
+    const r = await get('mailuser', 'erin', 'default');
+    return ready(r)?.reason === 'PasswordSecretMissing' ? r : undefined;
+  });
+  assert.match(ready(noKey)?.message ?? '', /Secret erin-password has no key pw/);
+  assert.ok(await accounts.authenticate('erin@later.test', 'erin-second-password', 'imap'));
 });
 
 test('an account the CLI made is a Conflict for a MailUser until the MailUser is annotated to adopt it', async () => {
