@@ -125,7 +125,7 @@ class Lines {
       s.once('error', reject);
     });
   }
-  async line(timeoutMs = 15_000): Promise<string> {
+  async line(timeoutMs = 30_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (this.lines.length === 0) {
       if (this.closed) throw new Error('connection closed');
@@ -290,4 +290,64 @@ test('while PostgreSQL is down: temporary replies for every protocol, open IMAP 
   pop3Again.close();
   sieve.close();
   assertNoServiceExited('after PostgreSQL came back');
+});
+
+test('while PostgreSQL is frozen (SIGSTOP): logins and commands get a temporary reply or, at the latest after SIGCONT, their answer', async () => {
+  const imap = hermod.services.get('imap')!;
+  const selected = await RawImapClient.connect(hermod.ports.imap, false);
+  await selected.readLine();
+  await selected.login(USER, PASSWORD);
+  assert.equal((await selected.command('SELECT INBOX')).status, 'OK');
+  const fresh = await RawImapClient.connect(hermod.ports.imap, false);
+  await fresh.readLine();
+  const pop3 = await RawPop3.connectPlain(hermod.ports.pop3);
+  assert.match(await pop3.cmd(`USER ${USER}`), /^\+OK/);
+  const sieve = await Lines.open(hermod.ports.managesieve);
+  await sieve.until(/^OK\b/);
+  const failuresBefore = await loginFailuresCounted();
+
+  await pg.pause();
+  const answers = await (async () => {
+    try {
+      await eventually('imap not ready because of postgres', async () => {
+        const r = await readiness(imap);
+        return r.status === 503 && r.failing.includes('postgres') ? true : undefined;
+      });
+      // Sent while PostgreSQL is frozen; an open pooled session waits for it (statement_timeout is
+      // the server's), a new one gives up after the pool's 5 s connect timeout.
+      const pending = Promise.all([
+        fresh.command(`LOGIN ${USER} "${PASSWORD}"`, 60_000),
+        selected.command('UID FETCH 1:* (FLAGS)', 60_000),
+        (async () => {
+          pop3.send(`PASS ${PASSWORD}`);
+          return pop3.line(30_000);
+        })(),
+        sieve.sieve(`AUTHENTICATE "PLAIN" "${plain}"`),
+      ]);
+      // The outage's length: until all four are answered, at most 10 s (part of the fault, not a wait
+      // for something to happen).
+      await Promise.race([pending, new Promise((r) => setTimeout(r, 10_000))]);
+      await pg.resume();
+      return await pending;
+    } finally {
+      await pg.resume();
+    }
+  })();
+  const [login, flags, pass, authenticate] = answers;
+  // Each is a success (answered after SIGCONT) or the protocol's temporary reply; never a
+  // credentials failure, never a dropped connection.
+  assert.match(login.tagged, /^t\d+ (OK|NO \[UNAVAILABLE\])/);
+  assert.match(flags.tagged, /^t\d+ (OK|NO \[UNAVAILABLE\])/);
+  assert.match(pass, /^(\+OK|-ERR \[SYS\/TEMP\])/);
+  assert.match(authenticate, /^(OK|NO \(TRYLATER\))/);
+  assert.equal(await loginFailuresCounted(), failuresBefore, 'the freeze was counted as failed logins');
+  await eventually('imap ready again', async () =>
+    (await readiness(imap)).status === 200 ? true : undefined,
+  );
+  if (login.status !== 'OK') assert.equal((await fresh.command(`LOGIN ${USER} "${PASSWORD}"`)).status, 'OK');
+  assert.equal((await selected.command('UID FETCH 1:* (FLAGS)')).status, 'OK');
+  for (const c of [selected, fresh]) c.close();
+  pop3.close();
+  sieve.close();
+  assertNoServiceExited('after PostgreSQL was frozen');
 });
