@@ -3,7 +3,9 @@
 // RFC 3206 SYS/TEMP, RFC 5804 TRYLATER), never "invalid credentials", and the login throttle counts
 // nothing; SMTP gets 4xx, never 5xx; an open IMAP session (selected, IDLE) gets NO [UNAVAILABLE] for
 // what needs the store and carries on; everything works again, on the same connections where the
-// protocol keeps them, once PostgreSQL is back.
+// protocol keeps them, once PostgreSQL is back. Frozen (SIGSTOP), the same replies or, at the
+// latest after SIGCONT, the answer. While only nats-server is down, IMAP reads from the database,
+// mx answers 250, and an IDLE session hears of the message once the bus is back.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
