@@ -75,7 +75,7 @@ runMain('imap', async () => {
   // One counter for the three protocols, the shape of msa's and mx's hermod_<service>_rejections_total.
   const refusals = new Counter({
     name: 'hermod_imap_rejections_total',
-    help: 'Refused logins by protocol, reason and response code',
+    help: 'Refused logins (and commands the unreachable mail store refused) by protocol, reason and response code',
     labelNames: ['protocol', 'reason', 'code'],
     registers: [registry],
   });

@@ -22,7 +22,7 @@ import {
 } from '@hermod/local-infra';
 import { type PlannedPort, portProblems } from './port-check.js';
 import { infraPorts, localServices } from './services.js';
-import { supervise } from './supervise.js';
+import { type Supervised, supervise } from './supervise.js';
 
 const say = (line: string) => process.stdout.write(`[platform] ${line}\n`);
 
@@ -112,6 +112,19 @@ async function main(): Promise<void> {
   );
   say(`nats-server ${nats.url}`);
 
+  // What a StatefulSet would do for them: the platform's own nats-server and PostgreSQL are started
+  // again when they die (kill -9, a crash), like the services below.
+  const dependencies: Supervised[] = [
+    {
+      name: 'nats-server',
+      get running() {
+        return nats.running;
+      },
+      start: () => nats.start(),
+      stop: () => nats.stop(),
+    },
+  ];
+
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
     const cluster = new PostgresCluster({ dataDir: join(dataDir, 'postgres'), port: pgPort });
@@ -120,6 +133,14 @@ async function main(): Promise<void> {
       () => cluster.start(),
       () => cluster.stop(),
     );
+    dependencies.push({
+      name: 'PostgreSQL',
+      get running() {
+        return cluster.running();
+      },
+      start: () => cluster.start(),
+      stop: () => cluster.stop(),
+    });
     databaseUrl = await cluster.createDatabase('hermod');
     say(`PostgreSQL (embedded) 127.0.0.1:${pgPort}, data in ${join(dataDir, 'postgres')}`);
   } else {
@@ -171,8 +192,8 @@ async function main(): Promise<void> {
     { mode: 0o600 },
   );
   wroteLocalEnv = true;
-  // A crashed service is started again, for ever and with backoff, like a Deployment would.
-  for (const proc of running) void supervise(proc, { say, stopping: () => stopping });
+  // A crashed service (or dependency) is started again, for ever and with backoff, like a Deployment would.
+  for (const proc of [...dependencies, ...running]) void supervise(proc, { say, stopping: () => stopping });
   const env =
     offset === 0 && !process.env.HERMOD_DATA_DIR
       ? ''

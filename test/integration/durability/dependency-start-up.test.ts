@@ -164,3 +164,62 @@ test('an established service reports the lost dependency and why, stays live, an
   await mda.waitReady(15_000);
   for (const proc of started) assert.ok(proc.running, `${proc.name} exited:\n${proc.logs()}`);
 });
+
+test('every service started while PostgreSQL and nats-server are both down waits, live, and becomes ready once they are back', async () => {
+  await pg.stop();
+  await nats.stop();
+  const port = async () => String(await freePort());
+  const routingGrpc = await port();
+  const common = {
+    ROUTING_GRPC_ADDRESS: `127.0.0.1:${routingGrpc}`,
+    TLS_CERT_FILE: tls.certFile,
+    TLS_KEY_FILE: tls.keyFile,
+  };
+  const own: Record<string, Record<string, string>> = {
+    routing: {
+      ROUTING_GRPC_HOST: '127.0.0.1',
+      ROUTING_GRPC_PORT: routingGrpc,
+      ROUTING_MTA_STS_HOST: '127.0.0.1',
+      ROUTING_MTA_STS_PORT: await port(),
+    },
+    mda: {},
+    'outbound-mta': { OUTBOUND_HELO_NAME: 'mail.hermod.test' },
+    imap: {
+      IMAP_HOST: '127.0.0.1',
+      IMAP_PORT: await port(),
+      IMAPS_PORT: await port(),
+      POP3_PORT: await port(),
+      POP3S_PORT: await port(),
+      MANAGESIEVE_PORT: await port(),
+    },
+    msa: { MSA_HOST: '127.0.0.1', MSA_SUBMISSION_PORT: await port(), MSA_SUBMISSIONS_PORT: await port() },
+    mx: { MX_HOST: '127.0.0.1', MX_SMTP_PORT: await port() },
+  };
+  const procs: NodeServiceProcess[] = [];
+  for (const [service, env] of Object.entries(own)) {
+    const proc = new NodeServiceProcess({
+      service,
+      opsPort: await freePort(),
+      env: {
+        DATABASE_URL: databaseUrl,
+        NATS_URL: nats.url,
+        OPS_HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        SHUTDOWN_GRACE_MS: '3000',
+        ...common,
+        ...env,
+      },
+    });
+    proc.spawn();
+    started.push(proc);
+    procs.push(proc);
+  }
+  for (const proc of procs) assert.ok((await notReadyBecauseOf(proc, 'postgres')).length > 0);
+  await pg.start();
+  // PostgreSQL alone is not enough: each says it waits for the bus.
+  for (const proc of procs)
+    assert.match(await notReadyBecauseOf(proc, 'nats'), /connecting|reconnecting|closed/);
+  await nats.start();
+  for (const proc of procs) await proc.waitReady(30_000);
+  for (const proc of procs) assert.ok(proc.running, `${proc.name} exited:\n${proc.logs()}`);
+});

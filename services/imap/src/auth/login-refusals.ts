@@ -3,7 +3,8 @@ import type { Logger } from '@hermod/logging';
 /**
  * Why a login was refused, named as msa names its AUTH refusals (hermod_msa_rejections_total):
  * wrong credentials or token, a locked account or client, the per-user connection cap, no TLS, an
- * unsupported mechanism, an unreadable SASL response, a POP3 maildrop another session has locked.
+ * unsupported mechanism, an unreadable SASL response, a POP3 maildrop another session has locked,
+ * or a command (a login or any other) refused because the mail store is unreachable.
  */
 export type LoginRefusalReason =
   | 'auth-failed'
@@ -12,7 +13,9 @@ export type LoginRefusalReason =
   | 'maildrop-locked'
   | 'encryption-required'
   | 'auth-mechanism'
-  | 'auth-malformed';
+  | 'auth-malformed'
+  /** The mail store (PostgreSQL) could not be reached: a temporary refusal of any command. */
+  | 'storage-unavailable';
 
 export type LoginProtocol = 'imap' | 'pop3' | 'managesieve';
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { LoginGate } from '@hermod/accounts';
+import { isTransientDatabaseError } from '@hermod/db';
 import type { Logger } from '@hermod/logging';
 import type { MailboxChangeEvent } from '@hermod/pipeline';
 import { RIGHTS_CAPABILITY } from '../acl/rights.js';
@@ -301,7 +302,17 @@ export class ImapSession implements CommandContext {
           text: error.message,
           ...(error.responseCode ? { code: error.responseCode } : {}),
         };
-      else throw error;
+      else if (isTransientDatabaseError(error)) {
+        // RFC 9051 7.1 UNAVAILABLE: the store is down, not the session and not the user's password
+        // (a LOGIN must not read as wrong credentials, nor count against the login throttle).
+        this.logger.warn({ err: error, command: name }, 'mail store unavailable');
+        this.deps.refused(this.logger, 'storage-unavailable', { code: 'UNAVAILABLE' });
+        result = {
+          status: 'NO',
+          code: 'UNAVAILABLE',
+          text: 'Mail storage is temporarily unavailable, try again later',
+        };
+      } else throw error;
     }
     if (this.closed) return;
     if (this.#selected && (this.#dirty || name === 'NOOP' || name === 'CHECK'))

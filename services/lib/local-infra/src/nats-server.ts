@@ -59,6 +59,12 @@ export class NatsServerProcess {
     return this.child?.pid;
   }
 
+  /** Whether the server this object started is still there (a frozen one counts as running). */
+  get running(): boolean {
+    const child = this.child;
+    return !!child?.pid && child.exitCode === null && child.signalCode === null;
+  }
+
   async start(): Promise<void> {
     await mkdir(this.options.storeDir, { recursive: true });
     const configPath = join(this.options.storeDir, 'nats-server.conf');

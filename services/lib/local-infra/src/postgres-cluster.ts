@@ -219,7 +219,8 @@ export class PostgresCluster {
     }
   }
 
-  private running(): boolean {
+  /** Whether the postmaster this object started is still there. */
+  running(): boolean {
     const child = this.child;
     return !!child?.pid && child.exitCode === null && child.signalCode === null;
   }

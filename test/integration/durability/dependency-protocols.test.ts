@@ -1,0 +1,404 @@
+// What clients are told while PostgreSQL is away, over real sockets to real service processes:
+// IMAP, POP3 and ManageSieve logins get their protocol's temporary reply (RFC 9051 UNAVAILABLE,
+// RFC 3206 SYS/TEMP, RFC 5804 TRYLATER), never "invalid credentials", and the login throttle counts
+// nothing; SMTP gets 4xx, never 5xx; an open IMAP session (selected, IDLE) gets NO [UNAVAILABLE] for
+// what needs the store and carries on; everything works again, on the same connections where the
+// protocol keeps them, once PostgreSQL is back. Frozen (SIGSTOP), the same replies or, at the
+// latest after SIGCONT, the answer. While only nats-server is down, IMAP reads from the database,
+// mx answers 250, and an IDLE session hears of the message once the bus is back.
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { after, before, test } from 'node:test';
+import { connect as connectTls } from 'node:tls';
+import { AccountStore } from '@hermod/accounts';
+import { createPool } from '@hermod/db';
+import type { NatsServerProcess, NodeServiceProcess, PostgresCluster } from '@hermod/local-infra';
+import {
+  DnsTestServer,
+  eventually,
+  type HermodPlatform,
+  startHermod,
+  startOwnInfrastructure,
+} from '@hermod/test/harness';
+import { RawImapClient } from '../imap/imap-fixture.js';
+import { RawPop3 } from '../imap/pop3-client.js';
+import { sendAcknowledged } from './acknowledged-mail.js';
+
+const USER = 'reader@outage.test';
+const PASSWORD = 'reader-password';
+const plain = Buffer.from(`\0${USER}\0${PASSWORD}`).toString('base64');
+
+let pg: PostgresCluster;
+let nats: NatsServerProcess;
+let dns: DnsTestServer;
+let hermod: HermodPlatform;
+const pids = new Map<string, number | undefined>();
+
+before(async () => {
+  const own = await startOwnInfrastructure('outage');
+  ({ pg, nats } = own);
+  const pool = createPool({ connectionString: own.databaseUrl, max: 4 });
+  dns = new DnsTestServer();
+  await dns.start();
+  hermod = await startHermod({
+    services: ['routing', 'mda', 'imap', 'msa', 'mx'],
+    db: { url: own.databaseUrl, pool, close: () => pool.end() },
+    nats: { url: nats.url, server: nats, stop: () => nats.stop() },
+    env: {
+      imap: { IMAP_ALLOW_PLAINTEXT_AUTH: 'true' },
+      // A hand-over lost while nats-server is down is published again quickly.
+      routing: { SPOOL_SWEEP_INTERVAL_MS: '500', SPOOL_STALL_AFTER_MS: '2000' },
+      mx: { MX_DNS_SERVERS: dns.address, MX_AUTH_CHECKS: 'false' },
+    },
+  });
+  await hermod.addDomain('outage.test');
+  await new AccountStore(pool).create({ address: USER, password: PASSWORD });
+  for (const [name, proc] of hermod.services) pids.set(name, proc.pid);
+  await eventually('a first message delivered', async () => (await deliver('first')) ?? undefined, 30_000);
+  await eventually('the first message in INBOX', async () => ((await inboxCount()) >= 1 ? true : undefined));
+});
+
+after(async () => {
+  nats?.resume();
+  await pg?.resume();
+  await hermod?.stop().catch(() => {});
+  await dns?.stop();
+  await pg?.kill().catch(() => {});
+});
+
+function deliver(subject: string): Promise<string | undefined> {
+  return sendAcknowledged(hermod.ports.mx, {
+    from: 'someone@remote.example',
+    to: USER,
+    subject,
+    text: `${subject}\n`,
+  });
+}
+
+async function inboxCount(): Promise<number> {
+  const { rows } = await hermod.db.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM mailbox_messages m JOIN mailboxes b ON b.id = m.mailbox_id
+     JOIN accounts a ON a.id = b.account_id WHERE a.address = $1 AND b.name = 'INBOX'`,
+    [USER],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+async function readiness(proc: NodeServiceProcess): Promise<{ status: number; failing: string[] }> {
+  const res = await fetch(`http://127.0.0.1:${proc.options.opsPort}/readyz`);
+  const body = (await res.json()) as { failing?: string[] };
+  return { status: res.status, failing: body.failing ?? [] };
+}
+
+function assertNoServiceExited(when: string): void {
+  for (const [name, proc] of hermod.services)
+    assert.ok(
+      proc.running && proc.pid === pids.get(name),
+      `${name} exited ${when}:\n${proc.logs().slice(-3_000)}`,
+    );
+}
+
+/** A plain-TCP line client for SMTP and ManageSieve. */
+class Lines {
+  private buffer = '';
+  private lines: string[] = [];
+  private waiters: Array<() => void> = [];
+  closed = false;
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (data: string) => {
+      this.buffer += data;
+      for (let i = this.buffer.indexOf('\r\n'); i >= 0; i = this.buffer.indexOf('\r\n')) {
+        this.lines.push(this.buffer.slice(0, i));
+        this.buffer = this.buffer.slice(i + 2);
+      }
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on('error', () => {});
+  }
+  /** Plain TCP, or implicit TLS. */
+  static open(port: number, tls = false): Promise<Lines> {
+    return new Promise((resolve, reject) => {
+      const s = tls
+        ? connectTls({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(new Lines(s)))
+        : connect({ host: '127.0.0.1', port }, () => resolve(new Lines(s)));
+      s.once('error', reject);
+    });
+  }
+  async line(timeoutMs = 30_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines.length === 0) {
+      if (this.closed) throw new Error('connection closed');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('timed out waiting for a line');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.lines.shift()!;
+  }
+  /** Lines up to the first that matches `last` (included). */
+  async until(last: RegExp): Promise<string[]> {
+    const seen: string[] = [];
+    for (;;) {
+      const l = await this.line();
+      seen.push(l);
+      if (last.test(l)) return seen;
+    }
+  }
+  /** An SMTP reply: its lines up to the one without a dash; the last line. */
+  async reply(): Promise<string> {
+    return (await this.until(/^\d{3} /)).at(-1)!;
+  }
+  async smtp(command: string): Promise<string> {
+    this.socket.write(`${command}\r\n`);
+    return this.reply();
+  }
+  /** A ManageSieve command's final response line (OK, NO or BYE). */
+  async sieve(command: string): Promise<string> {
+    this.socket.write(`${command}\r\n`);
+    return (await this.until(/^(OK|NO|BYE)\b/)).at(-1)!;
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+async function loginFailuresCounted(): Promise<number> {
+  const { rows } = await hermod.db.pool.query<{ n: number }>(
+    'SELECT coalesce(sum(failures), 0)::int AS n FROM login_failures',
+  );
+  return rows[0]?.n ?? 0;
+}
+
+test('while PostgreSQL is down: temporary replies for every protocol, open IMAP sessions (selected, IDLE) carry on, and all works again after', async () => {
+  const imap = hermod.services.get('imap')!;
+  // Sessions open before the outage: one with INBOX selected, one in IDLE.
+  const selected = await RawImapClient.connect(hermod.ports.imap, false);
+  await selected.readLine();
+  await selected.login(USER, PASSWORD);
+  assert.equal((await selected.command('SELECT INBOX')).status, 'OK');
+  const idling = await RawImapClient.connect(hermod.ports.imap, false);
+  await idling.readLine();
+  await idling.login(USER, PASSWORD);
+  assert.equal((await idling.command('SELECT INBOX')).status, 'OK');
+  idling.send('idle1 IDLE\r\n');
+  assert.match(await idling.readLine(), /^\+ /);
+  // Connections opened before the outage, not yet logged in.
+  const imapLogin = await RawImapClient.connect(hermod.ports.imap, false);
+  await imapLogin.readLine();
+  const pop3 = await RawPop3.connectPlain(hermod.ports.pop3);
+  const sieve = await Lines.open(hermod.ports.managesieve);
+  await sieve.until(/^OK\b/);
+  const failuresBefore = await loginFailuresCounted();
+
+  await pg.crashPostmaster();
+  for (const [name, proc] of hermod.services)
+    await eventually(`${name} not ready because of postgres`, async () => {
+      const r = await readiness(proc);
+      return r.status === 503 && r.failing.includes('postgres') ? true : undefined;
+    });
+
+  // RFC 9051 7.1: UNAVAILABLE, "a subsystem is down"; not AUTHENTICATIONFAILED.
+  const login = await imapLogin.command(`LOGIN ${USER} "${PASSWORD}"`);
+  assert.match(
+    login.tagged,
+    /^t\d+ NO \[UNAVAILABLE\]/,
+    `IMAP LOGIN while PostgreSQL is down: ${login.tagged}`,
+  );
+  assert.equal(imapLogin.closed, false, 'the IMAP connection stays open for a later LOGIN');
+  // RFC 3206 SYS/TEMP, not AUTH.
+  assert.match(await pop3.cmd(`USER ${USER}`), /^\+OK/);
+  assert.match(await pop3.cmd(`PASS ${PASSWORD}`), /^-ERR \[SYS\/TEMP\]/);
+  // As after any failure of the store during login (pop3-rfc.test.ts): the session ends.
+  await pop3.closedByServer();
+  // RFC 5804 TRYLATER.
+  assert.match(await sieve.sieve(`AUTHENTICATE "PLAIN" "${plain}"`), /^NO \(TRYLATER\)/);
+
+  // The selected session: a command that needs the store gets NO [UNAVAILABLE], and the session
+  // goes on.
+  const flags = await selected.command('UID FETCH 1:* (FLAGS)');
+  assert.match(flags.tagged, /^t\d+ NO \[UNAVAILABLE\]/, flags.tagged);
+
+  // SMTP: mx defers the recipient or the data, msa defers AUTH: 4xx, never 5xx, never 250.
+  const mx = await Lines.open(hermod.ports.mx);
+  assert.match(await mx.reply(), /^220 /);
+  assert.match(await mx.smtp('EHLO client.remote.example'), /^250 /);
+  assert.match(await mx.smtp('MAIL FROM:<someone@remote.example>'), /^[24]\d\d /);
+  const rcpt = await mx.smtp(`RCPT TO:<${USER}>`);
+  assert.match(rcpt, /^(250|4\d\d) /, `mx RCPT while PostgreSQL is down: ${rcpt}`);
+  if (rcpt.startsWith('250')) {
+    assert.match(await mx.smtp('DATA'), /^354 /);
+    const dot = await mx.smtp('Subject: during the outage\r\n\r\nbody\r\n.');
+    assert.match(dot, /^4\d\d /, `mx end of DATA while PostgreSQL is down: ${dot}`);
+  }
+  mx.close();
+  // RFC 4954 6: 454 4.7.0 temporary authentication failure, not 535.
+  const msa = await Lines.open(hermod.ports.submissions, true);
+  assert.match(await msa.reply(), /^220 /);
+  assert.match(await msa.smtp('EHLO client.example'), /^250 /);
+  assert.match(await msa.smtp(`AUTH PLAIN ${plain}`), /^454 4\.7\.0 /);
+  msa.close();
+
+  assertNoServiceExited('while PostgreSQL was down');
+  await pg.start();
+  const back = Date.now();
+  for (const [name, proc] of hermod.services)
+    await eventually(`${name} ready again`, async () =>
+      (await readiness(proc)).status === 200 ? true : undefined,
+    );
+  assert.ok(Date.now() - back < 10_000, `ready again ${Date.now() - back} ms after PostgreSQL was back`);
+
+  // The same connections log in now; the outage counted as no failed login.
+  assert.equal((await imapLogin.command(`LOGIN ${USER} "${PASSWORD}"`)).status, 'OK');
+  assert.equal(await loginFailuresCounted(), failuresBefore, 'the outage was counted as failed logins');
+  const pop3Again = await RawPop3.connectPlain(hermod.ports.pop3);
+  assert.match(await pop3Again.cmd(`USER ${USER}`), /^\+OK/);
+  assert.match(await pop3Again.cmd(`PASS ${PASSWORD}`), /^\+OK/);
+  assert.match(await sieve.sieve(`AUTHENTICATE "PLAIN" "${plain}"`), /^OK\b/);
+
+  // New mail reaches the IDLE session (or a fresh one, if it said BYE), and the selected session
+  // (if it stayed) sees it too.
+  const before = await inboxCount();
+  await eventually('a message accepted after the outage', async () => (await deliver('after')) ?? undefined);
+  await eventually('the message in INBOX', async () => ((await inboxCount()) > before ? true : undefined));
+  // The sessions open through the outage are told of it without a new SELECT.
+  const exists = new RegExp(`^\\* ${before + 1} EXISTS`);
+  for (let l = await idling.readLine(15_000); !exists.test(l); l = await idling.readLine(15_000));
+  idling.send('DONE\r\n');
+  assert.match((await idling.until('idle1')).tagged, /^idle1 OK/);
+  const noop = await selected.command('NOOP');
+  assert.equal(noop.status, 'OK');
+  assert.ok(
+    noop.untagged.some((l) => exists.test(l)),
+    noop.untagged.join('\n'),
+  );
+  // Each refusal for the store was counted.
+  const metrics = await (await fetch(`http://127.0.0.1:${imap.options.opsPort}/metrics`)).text();
+  assert.ok(
+    /hermod_imap_rejections_total\{protocol="imap",reason="storage-unavailable",code="UNAVAILABLE"[^}]*\} [1-9]/.test(
+      metrics,
+    ),
+    'the refusals for the store are not counted',
+  );
+  const fresh = await RawImapClient.connect(hermod.ports.imap, false);
+  await fresh.readLine();
+  await fresh.login(USER, PASSWORD);
+  const status = await fresh.command('STATUS INBOX (MESSAGES)');
+  assert.match(status.untagged.join('\n'), new RegExp(`MESSAGES ${before + 1}\\)`));
+  for (const c of [selected, idling, imapLogin, fresh]) c.close();
+  pop3Again.close();
+  sieve.close();
+  assertNoServiceExited('after PostgreSQL came back');
+});
+
+test('while PostgreSQL is frozen (SIGSTOP): logins and commands get a temporary reply or, at the latest after SIGCONT, their answer', async () => {
+  const imap = hermod.services.get('imap')!;
+  const selected = await RawImapClient.connect(hermod.ports.imap, false);
+  await selected.readLine();
+  await selected.login(USER, PASSWORD);
+  assert.equal((await selected.command('SELECT INBOX')).status, 'OK');
+  const fresh = await RawImapClient.connect(hermod.ports.imap, false);
+  await fresh.readLine();
+  const pop3 = await RawPop3.connectPlain(hermod.ports.pop3);
+  assert.match(await pop3.cmd(`USER ${USER}`), /^\+OK/);
+  const sieve = await Lines.open(hermod.ports.managesieve);
+  await sieve.until(/^OK\b/);
+  const failuresBefore = await loginFailuresCounted();
+
+  await pg.pause();
+  const answers = await (async () => {
+    try {
+      await eventually('imap not ready because of postgres', async () => {
+        const r = await readiness(imap);
+        return r.status === 503 && r.failing.includes('postgres') ? true : undefined;
+      });
+      // Sent while PostgreSQL is frozen; an open pooled session waits for it (statement_timeout is
+      // the server's), a new one gives up after the pool's 5 s connect timeout.
+      const pending = Promise.all([
+        fresh.command(`LOGIN ${USER} "${PASSWORD}"`, 60_000),
+        selected.command('UID FETCH 1:* (FLAGS)', 60_000),
+        (async () => {
+          pop3.send(`PASS ${PASSWORD}`);
+          return pop3.line(30_000);
+        })(),
+        sieve.sieve(`AUTHENTICATE "PLAIN" "${plain}"`),
+      ]);
+      // The outage's length: until all four are answered, at most 10 s (part of the fault, not a wait
+      // for something to happen).
+      await Promise.race([pending, new Promise((r) => setTimeout(r, 10_000))]);
+      await pg.resume();
+      return await pending;
+    } finally {
+      await pg.resume();
+    }
+  })();
+  const [login, flags, pass, authenticate] = answers;
+  // Each is a success (answered after SIGCONT) or the protocol's temporary reply; never a
+  // credentials failure, never a dropped connection.
+  assert.match(login.tagged, /^t\d+ (OK|NO \[UNAVAILABLE\])/);
+  assert.match(flags.tagged, /^t\d+ (OK|NO \[UNAVAILABLE\])/);
+  assert.match(pass, /^(\+OK|-ERR \[SYS\/TEMP\])/);
+  assert.match(authenticate, /^(OK|NO \(TRYLATER\))/);
+  assert.equal(await loginFailuresCounted(), failuresBefore, 'the freeze was counted as failed logins');
+  await eventually('imap ready again', async () =>
+    (await readiness(imap)).status === 200 ? true : undefined,
+  );
+  if (login.status !== 'OK') assert.equal((await fresh.command(`LOGIN ${USER} "${PASSWORD}"`)).status, 'OK');
+  assert.equal((await selected.command('UID FETCH 1:* (FLAGS)')).status, 'OK');
+  for (const c of [selected, fresh]) c.close();
+  pop3.close();
+  sieve.close();
+  assertNoServiceExited('after PostgreSQL was frozen');
+});
+
+test('while nats-server is down: IMAP logins and commands work from the database, mail is accepted, and an IDLE session hears of it once the bus is back', async () => {
+  const imap = hermod.services.get('imap')!;
+  const idling = await RawImapClient.connect(hermod.ports.imap, false);
+  await idling.readLine();
+  await idling.login(USER, PASSWORD);
+  assert.equal((await idling.command('SELECT INBOX')).status, 'OK');
+  idling.send('idle2 IDLE\r\n');
+  assert.match(await idling.readLine(), /^\+ /);
+  const before = await inboxCount();
+
+  await nats.kill();
+  await eventually('imap not ready because of nats', async () => {
+    const r = await readiness(imap);
+    return r.status === 503 && r.failing.includes('nats') ? true : undefined;
+  });
+  // The mailbox store is PostgreSQL: a new session logs in and reads.
+  const reader = await RawImapClient.connect(hermod.ports.imap, false);
+  await reader.readLine();
+  await reader.login(USER, PASSWORD);
+  const status = await reader.command('STATUS INBOX (MESSAGES)');
+  assert.match(status.untagged.join('\n'), new RegExp(`MESSAGES ${before}\\)`));
+  // The spool commits without the bus: 250.
+  assert.ok(await deliver('while the bus is down'), 'mx refused mail while only nats-server was down');
+
+  await nats.start();
+  // The hand-over lost with the bus is published again by the sweeper once the message's first
+  // sweep time has come (30 s after the accept, docs/durability.md step 3).
+  await eventually(
+    'the message in INBOX',
+    async () => ((await inboxCount()) > before ? true : undefined),
+    60_000,
+  );
+  const exists = new RegExp(`^\\* ${before + 1} EXISTS`);
+  for (let l = await idling.readLine(15_000); !exists.test(l); l = await idling.readLine(15_000));
+  idling.send('DONE\r\n');
+  assert.match((await idling.until('idle2')).tagged, /^idle2 OK/);
+  await eventually('imap ready again', async () =>
+    (await readiness(imap)).status === 200 ? true : undefined,
+  );
+  for (const c of [idling, reader]) c.close();
+  assertNoServiceExited('after nats-server was down');
+});
