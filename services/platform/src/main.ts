@@ -5,7 +5,7 @@
 // tells the `hermod` CLI how to reach this platform. Ctrl-C (SIGINT) or SIGTERM stops everything in
 // reverse order.
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   ensureNatsServer,
   ensureSelfSignedCertificate,
@@ -21,6 +21,7 @@ import {
   repositoryRoot,
 } from '@hermod/local-infra';
 import { type PlannedPort, portProblems } from './port-check.js';
+import { claimRunFile, releaseRunFile } from './run-file.js';
 import { infraPorts, localServices } from './services.js';
 import { supervise } from './supervise.js';
 
@@ -42,6 +43,7 @@ const stoppers: Array<() => Promise<void>> = [];
 let stopping = false;
 let dataDir = '';
 let wroteLocalEnv = false;
+let ownsRunFile = false;
 
 async function stopAll(code: number): Promise<never> {
   if (!stopping) {
@@ -50,6 +52,7 @@ async function stopAll(code: number): Promise<never> {
     // Only our own: a copy that failed to start must not remove the file of one that runs.
     if (wroteLocalEnv) await rm(join(dataDir, LOCAL_ENV_FILE), { force: true });
     for (let stop = stoppers.pop(); stop; stop = stoppers.pop()) await stop().catch(() => {});
+    if (ownsRunFile) await releaseRunFile(dataDir);
     say('stopped');
   }
   process.exit(code);
@@ -73,12 +76,31 @@ async function main(): Promise<void> {
   let offset: number;
   try {
     offset = localPortOffset();
-    dataDir = localDataDir();
+    dataDir = resolve(localDataDir());
   } catch (error) {
     if (!(error instanceof PortOffsetError)) throw error;
     process.stderr.write(`[platform] ${error.message}\n`);
     process.exit(2);
   }
+
+  // Before the port check: what a platform killed with kill -9 left running holds these ports.
+  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  const claim = await claimRunFile(dataDir);
+  if (!claim.claimed) {
+    process.stderr.write(
+      `[platform] cannot start: a platform is already running with data in ${dataDir} (pid ${claim.runningPid}).\n` +
+        `[platform] Stop it (Ctrl-C where it runs, or kill ${claim.runningPid}), or start another copy with ` +
+        'HERMOD_PORT_OFFSET=1000 (its data then goes to .data-1000/); nothing was started.\n',
+    );
+    process.exit(1);
+  }
+  ownsRunFile = true;
+  if (claim.stoppedLeftovers.length > 0)
+    say(
+      `stopped what a platform killed earlier left running: ${claim.stoppedLeftovers
+        .map((p) => `${p.command.split(' ')[0]?.split('/').pop()} (pid ${p.pid})`)
+        .join(', ')}`,
+    );
 
   const natsPort = Number(process.env.NATS_PORT ?? infraPorts.nats + offset);
   const natsMonitorPort = Number(process.env.NATS_MONITOR_PORT ?? infraPorts.natsMonitor + offset);
@@ -96,10 +118,10 @@ async function main(): Promise<void> {
       `[platform] cannot start: ${problems.join('; ')}.\n` +
         '[platform] Stop what holds them, or start another copy with HERMOD_PORT_OFFSET=1000 (2000, ...); nothing was started.\n',
     );
+    await releaseRunFile(dataDir);
     process.exit(1);
   }
 
-  await mkdir(dataDir, { recursive: true, mode: 0o755 });
   const nats = new NatsServerProcess({
     binary: await ensureNatsServer(say),
     port: natsPort,

@@ -1,0 +1,93 @@
+// How a newcomer stops and restarts `npm start` beyond Ctrl-C: a second start on the same data
+// folder (another offset, so every port is free) is refused while the first runs; `kill -9` of the
+// platform process, after which the next start must not be blocked by what the killed one had
+// started; and SIGTERM, which stops everything and leaves no process, port or file of the run.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { isPortFree } from '@hermod/local-infra';
+import {
+  eventually,
+  freePortOffset,
+  type LocalPlatform,
+  processesUsing,
+  startLocalPlatform,
+  testWorkdir,
+} from '@hermod/test/harness';
+
+let dataDir = '';
+let offset = 0;
+let platform: LocalPlatform;
+
+const pidOf = (line: string) => Number(line.split(':')[0]);
+/** A zombie (exited, not yet reaped by its new parent) counts as gone. */
+const alive = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+before(async () => {
+  dataDir = await testWorkdir('restart');
+  offset = await freePortOffset();
+  platform = await startLocalPlatform({ offset, dataDir });
+});
+
+after(async () => {
+  await platform?.stop();
+});
+
+test('a second start on the data folder of a running platform is refused, naming it; the first runs on', async () => {
+  const second = await startLocalPlatform({
+    offset: await freePortOffset(),
+    dataDir,
+    expectFailure: true,
+  });
+  assert.equal(await second.exited, 1);
+  assert.match(
+    second.output(),
+    new RegExp(
+      `already running with data in ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${platform.child.pid}\\)`,
+    ),
+  );
+  assert.doesNotMatch(second.output(), /nats-server nats:/);
+  const list = await platform.cli(['domain', 'add', 'restart.test']);
+  assert.equal(list.code, 0, list.stderr);
+});
+
+test('kill -9 of the platform process does not block the next start, which stops what it left', async () => {
+  const left = processesUsing(dataDir).filter((p) => pidOf(p) !== platform.child.pid);
+  assert.ok(
+    left.some((p) => p.includes('nats-server')),
+    'nats-server was running',
+  );
+  platform.child.kill('SIGKILL');
+  await platform.exited;
+
+  platform = await startLocalPlatform({ offset, dataDir });
+  assert.match(platform.output(), /stopped what a platform killed earlier left running/);
+  await eventually(
+    'the killed platform’s processes gone',
+    async () => (left.every((p) => !alive(pidOf(p))) ? true : undefined),
+    30_000,
+  );
+  const list = await platform.cli(['domain', 'list']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^restart\.test\s+local/m);
+});
+
+test('SIGTERM to the platform stops everything: no process, port or run file left', async () => {
+  platform.child.kill('SIGTERM');
+  assert.equal(await platform.exited, 0);
+  assert.match(platform.output(), /\[platform\] stopped/);
+  assert.deepEqual(processesUsing(dataDir), []);
+  for (const port of [4222, 8322, 54329, 2587, 2993, 7001]) {
+    assert.ok(await isPortFree(port + offset), `port ${port + offset} free`);
+  }
+  assert.ok(!existsSync(join(dataDir, 'local.env')), 'local.env removed');
+  assert.ok(!existsSync(join(dataDir, 'platform.pid')), 'platform.pid removed');
+});
