@@ -71,6 +71,9 @@ async function launch<T>(start: () => Promise<T>, stop: () => Promise<void>): Pr
 }
 
 async function main(): Promise<void> {
+  // `npm start | tee log` ended by Ctrl-C: tee is gone before we stop, and a write to the closed pipe
+  // (EPIPE) must not end the platform halfway, leaving PostgreSQL and the services running.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
   let offset: number;
