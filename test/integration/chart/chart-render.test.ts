@@ -705,6 +705,27 @@ describe('values', () => {
     );
   });
 
+  test('a PodDisruptionBudget keeps 0 as set (no voluntary eviction, or no floor); a malformed count or percentage is refused by name', async () => {
+    const pdbOf = async (set: string) =>
+      byKind(await renderChart({ set: [set] }), 'PodDisruptionBudget').find((p) =>
+        p.metadata.name.endsWith('-msa'),
+      )?.spec;
+    assert.equal((await pdbOf('msa.pdb.maxUnavailable=0'))?.maxUnavailable, 0);
+    const noFloor = await pdbOf('msa.pdb.minAvailable=0');
+    assert.equal(noFloor?.minAvailable, 0);
+    assert.equal(noFloor?.maxUnavailable, undefined);
+    assert.equal((await pdbOf('msa.pdb.minAvailable=50%'))?.minAvailable, '50%');
+    assert.equal((await pdbOf('msa.pdb.enabled=true'))?.maxUnavailable, 1);
+    for (const set of [
+      'msa.pdb.maxUnavailable=abc',
+      'mx.pdb.minAvailable=150%',
+      'imap.pdb.maxUnavailable=-1',
+    ]) {
+      const field = set.slice(0, set.indexOf('=')).replaceAll('.', '/');
+      await assert.rejects(renderChartText({ set: [set] }), new RegExp(`/${field}`), set);
+    }
+  });
+
   test('PostgreSQL must be configured', async () => {
     await assert.rejects(
       renderChartText({ set: ['postgresql.existingSecret=', 'postgresql.url='] }),
