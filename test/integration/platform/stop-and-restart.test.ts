@@ -94,3 +94,28 @@ test('SIGTERM with the output already gone (`npm start | tee` ended by Ctrl-C) s
   assert.ok(!existsSync(join(dataDir, 'local.env')), 'local.env removed');
   assert.ok(!existsSync(join(dataDir, 'platform.pid')), 'platform.pid removed');
 });
+
+test('a missing prerequisite is named with how to get it, and nothing is left running', async () => {
+  for (const [env, expected] of [
+    // No nats-server to be found and no Go to build one.
+    [
+      { PATH: '/usr/bin:/bin', HERMOD_CACHE_DIR: await testWorkdir('empty-cache'), NATS_SERVER_BIN: '' },
+      /nats-server v[\d.]+ \(not cached\) and the Go toolchain to build it is missing: install Go/,
+    ],
+    // A NATS_SERVER_BIN that is not there.
+    [{ NATS_SERVER_BIN: '/nonexistent/nats-server' }, /NATS_SERVER_BIN=\/nonexistent\/nats-server/],
+  ] as const) {
+    const dir = await testWorkdir('prerequisite');
+    const failed = await startLocalPlatform({
+      offset: await freePortOffset(),
+      dataDir: dir,
+      env,
+      expectFailure: true,
+    });
+    assert.equal(await failed.exited, 1, failed.output());
+    assert.match(failed.output(), expected);
+    assert.doesNotMatch(failed.output(), /Unhandled 'error' event|\n\s+at /);
+    assert.deepEqual(processesUsing(dir), []);
+    assert.ok(!existsSync(join(dir, 'platform.pid')), 'platform.pid removed');
+  }
+});
