@@ -46,15 +46,19 @@ let wroteLocalEnv = false;
 let ownsRunFile = false;
 
 async function stopAll(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say('stopping...');
-    // Only our own: a copy that failed to start must not remove the file of one that runs.
-    if (wroteLocalEnv) await rm(join(dataDir, LOCAL_ENV_FILE), { force: true });
-    for (let stop = stoppers.pop(); stop; stop = stoppers.pop()) await stop().catch(() => {});
-    if (ownsRunFile) await releaseRunFile(dataDir);
-    say('stopped');
+  if (stopping) {
+    // Ctrl-C under npm arrives twice (the terminal's and npm's forwarded copy), and users press it
+    // again: exiting here would leave PostgreSQL, which has a process group of its own, running.
+    say('still stopping (each part has a bounded grace period)');
+    return new Promise<never>(() => {});
   }
+  stopping = true;
+  say('stopping...');
+  // Only our own: a copy that failed to start must not remove the file of one that runs.
+  if (wroteLocalEnv) await rm(join(dataDir, LOCAL_ENV_FILE), { force: true });
+  for (let stop = stoppers.pop(); stop; stop = stoppers.pop()) await stop().catch(() => {});
+  if (ownsRunFile) await releaseRunFile(dataDir);
+  say('stopped');
   process.exit(code);
 }
 
