@@ -21,7 +21,7 @@ import {
   repositoryRoot,
 } from '@hermod/local-infra';
 import { type PlannedPort, portProblems } from './port-check.js';
-import { claimRunFile, releaseRunFile } from './run-file.js';
+import { claimRunFile, leftoverName, releaseRunFile } from './run-file.js';
 import { infraPorts, localServices } from './services.js';
 import { supervise } from './supervise.js';
 
@@ -105,7 +105,8 @@ async function main(): Promise<void> {
   if (claim.stoppedLeftovers.length > 0)
     say(
       `stopped what a platform killed earlier left running: ${claim.stoppedLeftovers
-        .map((p) => `${p.command.split(' ')[0]?.split('/').pop()} (pid ${p.pid})`)
+        .map((p) => `${leftoverName(p.command)} (pid ${p.pid})`)
+        .filter((name) => !name.startsWith('postgres:') && !name.startsWith('esbuild'))
         .join(', ')}`,
     );
 

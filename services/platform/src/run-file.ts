@@ -15,6 +15,12 @@ export interface LeftoverProcess {
   command: string;
 }
 
+/** What a leftover is, for a person: the service of a node process, else the program's file name. */
+export function leftoverName(command: string): string {
+  const service = /services\/([\w-]+)\/src\/main\.ts/.exec(command)?.[1];
+  return service ?? command.split(' ')[0]?.split('/').pop() ?? command;
+}
+
 /** Whether pid runs; a zombie (exited, waiting for its new parent to reap it) counts as gone. */
 async function isAlive(pid: number): Promise<boolean> {
   try {
