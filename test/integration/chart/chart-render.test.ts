@@ -726,6 +726,17 @@ describe('values', () => {
     }
   });
 
+  test('an ops port that is also a listener of a component (8080: MTA-STS of routing) is refused by name', async () => {
+    await assert.rejects(
+      renderChartText({ set: ['opsPort=8080'] }),
+      /opsPort 8080 is also routing's mta-sts port/,
+    );
+    await assert.rejects(
+      renderChartText({ set: ['opsPort=2587'] }),
+      /opsPort 2587 is also msa's submission port/,
+    );
+  });
+
   test('PostgreSQL must be configured', async () => {
     await assert.rejects(
       renderChartText({ set: ['postgresql.existingSecret=', 'postgresql.url='] }),
