@@ -97,7 +97,10 @@ async function main(): Promise<void> {
     process.stderr.write(
       `[platform] cannot start: a platform is already running with data in ${dataDir} (pid ${claim.runningPid}).\n` +
         `[platform] Stop it (Ctrl-C where it runs, or kill ${claim.runningPid}), or start another copy with ` +
-        'HERMOD_PORT_OFFSET=1000 (its data then goes to .data-1000/); nothing was started.\n',
+        (process.env.HERMOD_DATA_DIR
+          ? 'a HERMOD_DATA_DIR of its own and HERMOD_PORT_OFFSET=1000'
+          : 'HERMOD_PORT_OFFSET=1000 (its data then goes to .data-1000/)') +
+        '; nothing was started.\n',
     );
     process.exit(1);
   }
