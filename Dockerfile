@@ -68,8 +68,9 @@ COPY --from=runtime-deps --chown=root:root /src/node_modules ./node_modules
 # dist/ holds the bundles and, under dist/assets, the files they read (SQL migrations, rule tables).
 COPY --from=build --chown=root:root /app/dist ./dist
 # Listeners above 1024 so a non-root user binds them without capabilities; the Kubernetes Services
-# map the standard ports (25, 587, 465, 143, 993, 110, 995) onto these (2526: mx behind PROXY protocol).
-EXPOSE 2525 2526 2587 2465 7001 2143 2993 2110 2995 9090
+# map the standard ports (25, 587, 465, 143, 993, 110, 995, 4190, 80 for MTA-STS) onto these; 2526,
+# 2588, 2466, 2144 and 2994 are the listeners behind PROXY protocol.
+EXPOSE 2525 2526 2587 2588 2465 2466 7001 8080 2143 2144 2993 2994 2110 2995 4190 9090
 USER 10001:10001
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.OPS_PORT || 9090) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -11,6 +11,7 @@ packages=(
   mpop
   getmail6
   mutt             # terminal mail client driven under a pseudo-terminal (script(1), from bsdutils)
+  tmux             # a real terminal for `npm start` stopped by Ctrl-C (test/integration/platform/terminal-ctrl-c.test.ts)
   dovecot-imapd    # IMAP peer for benchmarks
   dovecot-pop3d
   opendkim-tools   # opendkim-testmsg verifies our DKIM signatures

@@ -36,7 +36,7 @@ export {
   startHermod,
 } from './hermod.js';
 export { startTestControlPlane, type TestControlPlane } from './kube-control-plane.js';
-export { freePortOffset, type LocalPlatform, startLocalPlatform } from './local-platform.js';
+export { freePortOffset, type LocalPlatform, processesUsing, startLocalPlatform } from './local-platform.js';
 export { startTestNats, type TestNats } from './nats.js';
 export { type HeldMessage, releaseHeldOutbound, seedHeldOutbound } from './outbound-seed.js';
 export { type OwnInfrastructure, startOwnInfrastructure } from './own-infrastructure.js';

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { isPortFree, MAX_PORT_OFFSET, PORT_OFFSET_STEP, repositoryRoot } from '@hermod/local-infra';
 import { run } from './tools.js';
 
@@ -118,4 +119,19 @@ export function startLocalPlatform(options: {
       else reject(new Error(`platform exited with ${code}:\n${output.slice(-4000)}`));
     });
   });
+}
+
+/** Processes whose command line or environment names this folder (what a platform would leave behind). */
+export function processesUsing(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (cmdline.includes(dir) || environ.includes(dir)) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
 }

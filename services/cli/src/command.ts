@@ -41,6 +41,13 @@ export class UsageError extends Error {
   }
 }
 
+/** A missing or unknown subcommand, in the same words for every command. */
+export function subcommandError(sub: string | undefined, subcommands: readonly string[]): UsageError {
+  return new UsageError(
+    sub ? `unknown subcommand '${sub}'` : `missing subcommand (${subcommands.join(', ')})`,
+  );
+}
+
 /** Splits `--flag value`, `--flag=value` and `--switch` from positional arguments. */
 export function parseFlags(
   args: string[],

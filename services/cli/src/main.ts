@@ -10,12 +10,14 @@ import { type CliContext, UsageError } from './command.js';
 import { commands } from './commands/index.js';
 import { readSecret } from './read-secret.js';
 
+const nameWidth = Math.max(...commands.map((c) => c.name.length));
+
 const usage = `hermod: manage a Hermod mail platform
 
 Usage: hermod <command> [arguments] [--help]
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n')}
+${commands.map((c) => `  ${c.name.padEnd(nameWidth)} ${c.summary}`).join('\n')}
 
 Connection (environment): DATABASE_URL, NATS_URL, ROUTING_GRPC_ADDRESS. Without them, the local
 platform started by \`npm start\` is used: its addresses are read from ${LOCAL_ENV_FILE} in its data
@@ -59,9 +61,14 @@ async function connectCli(url: string | undefined, dataDir: string): Promise<Nat
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    // A usage mistake: the usage goes where errors go, so `hermod | less` still shows it.
+    process.stderr.write(usage);
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage);
-    return name ? 0 : 2;
+    return 0;
   }
   const entry = commands.find((c) => c.name === name);
   if (!entry) {

@@ -5,7 +5,7 @@
 // tells the `hermod` CLI how to reach this platform. Ctrl-C (SIGINT) or SIGTERM stops everything in
 // reverse order.
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   ensureNatsServer,
   ensureSelfSignedCertificate,
@@ -21,6 +21,7 @@ import {
   repositoryRoot,
 } from '@hermod/local-infra';
 import { type PlannedPort, portProblems } from './port-check.js';
+import { claimRunFile, leftoverName, releaseRunFile } from './run-file.js';
 import { infraPorts, localServices } from './services.js';
 import { type Supervised, supervise } from './supervise.js';
 
@@ -42,16 +43,22 @@ const stoppers: Array<() => Promise<void>> = [];
 let stopping = false;
 let dataDir = '';
 let wroteLocalEnv = false;
+let ownsRunFile = false;
 
 async function stopAll(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say('stopping...');
-    // Only our own: a copy that failed to start must not remove the file of one that runs.
-    if (wroteLocalEnv) await rm(join(dataDir, LOCAL_ENV_FILE), { force: true });
-    for (let stop = stoppers.pop(); stop; stop = stoppers.pop()) await stop().catch(() => {});
-    say('stopped');
+  if (stopping) {
+    // Ctrl-C under npm arrives twice (the terminal's and npm's forwarded copy), and users press it
+    // again: exiting here would leave PostgreSQL, which has a process group of its own, running.
+    say('still stopping (each part has a bounded grace period)');
+    return new Promise<never>(() => {});
   }
+  stopping = true;
+  say('stopping...');
+  // Only our own: a copy that failed to start must not remove the file of one that runs.
+  if (wroteLocalEnv) await rm(join(dataDir, LOCAL_ENV_FILE), { force: true });
+  for (let stop = stoppers.pop(); stop; stop = stoppers.pop()) await stop().catch(() => {});
+  if (ownsRunFile) await releaseRunFile(dataDir);
+  say('stopped');
   process.exit(code);
 }
 
@@ -68,17 +75,43 @@ async function launch<T>(start: () => Promise<T>, stop: () => Promise<void>): Pr
 }
 
 async function main(): Promise<void> {
+  // `npm start | tee log` ended by Ctrl-C: tee is gone before we stop, and a write to the closed pipe
+  // (EPIPE) must not end the platform halfway, leaving PostgreSQL and the services running.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
   let offset: number;
   try {
     offset = localPortOffset();
-    dataDir = localDataDir();
+    dataDir = resolve(localDataDir());
   } catch (error) {
     if (!(error instanceof PortOffsetError)) throw error;
     process.stderr.write(`[platform] ${error.message}\n`);
     process.exit(2);
   }
+
+  // Before the port check: what a platform killed with kill -9 left running holds these ports.
+  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  const claim = await claimRunFile(dataDir);
+  if (!claim.claimed) {
+    process.stderr.write(
+      `[platform] cannot start: a platform is already running with data in ${dataDir} (pid ${claim.runningPid}).\n` +
+        `[platform] Stop it (Ctrl-C where it runs, or kill ${claim.runningPid}), or start another copy with ` +
+        (process.env.HERMOD_DATA_DIR
+          ? 'a HERMOD_DATA_DIR of its own and HERMOD_PORT_OFFSET=1000'
+          : 'HERMOD_PORT_OFFSET=1000 (its data then goes to .data-1000/)') +
+        '; nothing was started.\n',
+    );
+    process.exit(1);
+  }
+  ownsRunFile = true;
+  if (claim.stoppedLeftovers.length > 0)
+    say(
+      `stopped what a platform killed earlier left running: ${claim.stoppedLeftovers
+        .map((p) => `${leftoverName(p.command)} (pid ${p.pid})`)
+        .filter((name) => !name.startsWith('postgres:') && !name.startsWith('esbuild'))
+        .join(', ')}`,
+    );
 
   const natsPort = Number(process.env.NATS_PORT ?? infraPorts.nats + offset);
   const natsMonitorPort = Number(process.env.NATS_MONITOR_PORT ?? infraPorts.natsMonitor + offset);
@@ -96,10 +129,10 @@ async function main(): Promise<void> {
       `[platform] cannot start: ${problems.join('; ')}.\n` +
         '[platform] Stop what holds them, or start another copy with HERMOD_PORT_OFFSET=1000 (2000, ...); nothing was started.\n',
     );
+    await releaseRunFile(dataDir);
     process.exit(1);
   }
 
-  await mkdir(dataDir, { recursive: true, mode: 0o755 });
   const nats = new NatsServerProcess({
     binary: await ensureNatsServer(say),
     port: natsPort,

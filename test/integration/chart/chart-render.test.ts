@@ -705,6 +705,38 @@ describe('values', () => {
     );
   });
 
+  test('a PodDisruptionBudget keeps 0 as set (no voluntary eviction, or no floor); a malformed count or percentage is refused by name', async () => {
+    const pdbOf = async (set: string) =>
+      byKind(await renderChart({ set: [set] }), 'PodDisruptionBudget').find((p) =>
+        p.metadata.name.endsWith('-msa'),
+      )?.spec;
+    assert.equal((await pdbOf('msa.pdb.maxUnavailable=0'))?.maxUnavailable, 0);
+    const noFloor = await pdbOf('msa.pdb.minAvailable=0');
+    assert.equal(noFloor?.minAvailable, 0);
+    assert.equal(noFloor?.maxUnavailable, undefined);
+    assert.equal((await pdbOf('msa.pdb.minAvailable=50%'))?.minAvailable, '50%');
+    assert.equal((await pdbOf('msa.pdb.enabled=true'))?.maxUnavailable, 1);
+    for (const set of [
+      'msa.pdb.maxUnavailable=abc',
+      'mx.pdb.minAvailable=150%',
+      'imap.pdb.maxUnavailable=-1',
+    ]) {
+      const field = set.slice(0, set.indexOf('=')).replaceAll('.', '/');
+      await assert.rejects(renderChartText({ set: [set] }), new RegExp(`/${field}`), set);
+    }
+  });
+
+  test('an ops port that is also a listener of a component (8080: MTA-STS of routing) is refused by name', async () => {
+    await assert.rejects(
+      renderChartText({ set: ['opsPort=8080'] }),
+      /opsPort 8080 is also routing's mta-sts port/,
+    );
+    await assert.rejects(
+      renderChartText({ set: ['opsPort=2587'] }),
+      /opsPort 2587 is also msa's submission port/,
+    );
+  });
+
   test('PostgreSQL must be configured', async () => {
     await assert.rejects(
       renderChartText({ set: ['postgresql.existingSecret=', 'postgresql.url='] }),

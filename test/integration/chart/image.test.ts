@@ -114,7 +114,7 @@ describe('Dockerfile', () => {
     assert.match((await buildkitLint(bad)).error ?? '', /unknown instruction: RUNN/);
   });
 
-  test('the runtime starts the launcher, exposes every listener the chart maps and ships the bundles', () => {
+  test('the runtime starts the launcher, exposes every listener the chart maps and ships the bundles', async () => {
     const { stages } = parseDockerfile(dockerfile);
     const runtime = stages.at(-1);
     assert.ok(runtime);
@@ -129,8 +129,13 @@ describe('Dockerfile', () => {
         .filter((i) => i.keyword === 'EXPOSE')
         .flatMap((i) => i.args.split(/\s+/).map(Number)),
     );
-    for (const port of [2525, 2526, 2587, 2465, 7001, 2143, 2993, 2110, 2995, 9090])
-      assert.ok(exposed.has(port), `EXPOSE ${port}`);
+    // Every container port of the chart's component table (PROXY listeners, ManageSieve and the
+    // MTA-STS listener included), and the ops port.
+    const helpers = await readFile(join(repositoryRoot, 'charts/hermod/templates/_helpers.tpl'), 'utf8');
+    const chartPorts = [...helpers.matchAll(/containerPort: (\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(chartPorts.length > 10, 'the component table was found');
+    const missing = [...chartPorts, 9090].filter((port) => !exposed.has(port));
+    assert.deepEqual(missing, [], `EXPOSE misses ${missing.join(' ')}`);
     const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
     assert.ok(
       copies.some((a) => a.startsWith('/app/dist ')),

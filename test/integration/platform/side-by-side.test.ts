@@ -4,7 +4,7 @@
 // that cannot succeed: a port already taken (refused before anything starts, naming the port and
 // its holder) and a service that cannot start (what was started is stopped again).
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,27 +13,13 @@ import {
   eventually,
   freePortOffset,
   type LocalPlatform,
+  processesUsing,
   startLocalPlatform,
   testWorkdir,
 } from '@hermod/test/harness';
 
 let first: LocalPlatform;
 let second: LocalPlatform;
-
-/** Processes whose command line or environment names this folder (what a platform would leave behind). */
-function processesUsing(dir: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      if (cmdline.includes(dir) || environ.includes(dir)) found.push(`${pid}: ${cmdline}`);
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
-}
 
 before(async () => {
   first = await startLocalPlatform({ offset: await freePortOffset(), dataDir: await testWorkdir('first') });

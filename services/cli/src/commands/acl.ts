@@ -9,7 +9,7 @@ import {
   getAcl,
   setAcl,
 } from '@hermod/mail-store';
-import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, type CliContext, parseFlags, subcommandError, UsageError } from '../command.js';
 
 const help = `hermod acl: who may use an account's mailboxes (IMAP ACL, RFC 4314)
 
@@ -92,7 +92,7 @@ export const aclCommand: CliCommand = {
         });
       }
       default:
-        throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'missing subcommand (list, set, delete)');
+        throw subcommandError(sub, ['list', 'set', 'delete']);
     }
   },
 };

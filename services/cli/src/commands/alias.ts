@@ -5,7 +5,7 @@ import {
   parseDomainConfig,
   updateDomainConfig,
 } from '@hermod/domain-config';
-import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, type CliContext, parseFlags, subcommandError, UsageError } from '../command.js';
 
 const help = `hermod alias: domain aliases, catch-all and sub-addressing (live configuration; no restart needed)
 
@@ -159,11 +159,7 @@ export const aliasCommand: CliCommand = {
         );
       }
       default:
-        throw new UsageError(
-          sub
-            ? `unknown subcommand '${sub}'`
-            : 'missing subcommand (add, remove, list, catch-all, separator)',
-        );
+        throw subcommandError(sub, ['add', 'remove', 'list', 'catch-all', 'separator']);
     }
   },
 };

@@ -1,6 +1,6 @@
 import { AccountError, AccountStore, isLoginScope, type LoginScope, loginScopes } from '@hermod/accounts';
 import { migrate } from '@hermod/db';
-import { type CliCommand, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, parseFlags, subcommandError, UsageError } from '../command.js';
 
 const help = `hermod app-password: extra passwords of an account, each for some protocols only
 
@@ -82,9 +82,7 @@ export const appPasswordCommand: CliCommand = {
           return 0;
         }
         default:
-          throw new UsageError(
-            sub ? `unknown subcommand '${sub}'` : 'missing subcommand (add, list, revoke, main-scopes)',
-          );
+          throw subcommandError(sub, ['add', 'list', 'revoke', 'main-scopes']);
       }
     } catch (error) {
       if (error instanceof AccountError) {

@@ -11,7 +11,7 @@ import {
   updateDomainConfig,
   writeDomainConfig,
 } from '@hermod/domain-config';
-import { type CliCommand, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, parseFlags, subcommandError, UsageError } from '../command.js';
 import { formatLimitOverrides, limitFlags, limitFlagsHelp, parseLimitOverrides } from './limit-flags.js';
 
 const help = `hermod domain: the domains this platform serves (live configuration; no restart needed)
@@ -194,9 +194,7 @@ export const domainCommand: CliCommand = {
         return 0;
       }
       default:
-        throw new UsageError(
-          sub ? `unknown subcommand '${sub}'` : 'missing subcommand (add, set, list, remove, limits)',
-        );
+        throw subcommandError(sub, ['add', 'set', 'list', 'remove', 'limits']);
     }
   },
 };

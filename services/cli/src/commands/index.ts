@@ -44,7 +44,7 @@ export const commands: CliCommandEntry[] = [
   },
   {
     name: 'rules',
-    summary: "content policy rules: list them, test a message against them, set a domain's",
+    summary: "content policy rules: list them, test a message against them, set or clear a domain's",
     load: async () => (await import('./rules.js')).rulesCommand,
   },
   {

@@ -9,7 +9,7 @@ import {
   releaseQuarantined,
   showQuarantined,
 } from '@hermod/quarantine';
-import { type CliCommand, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, parseFlags, subcommandError, UsageError } from '../command.js';
 
 const help = `hermod quarantine: messages the filtering gateway held instead of delivering
 
@@ -129,9 +129,7 @@ export const quarantineCommand: CliCommand = {
         return failed > 0 ? 1 : 0;
       }
       default:
-        throw new UsageError(
-          sub ? `unknown subcommand '${sub}'` : 'missing subcommand (list, show, release, delete)',
-        );
+        throw subcommandError(sub, ['list', 'show', 'release', 'delete']);
     }
   },
 };

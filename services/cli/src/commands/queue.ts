@@ -14,7 +14,7 @@ import {
   releaseQueued,
   retryQueued,
 } from '@hermod/outbound-mta';
-import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, type CliContext, parseFlags, subcommandError, UsageError } from '../command.js';
 
 const help = `hermod queue: the outbound delivery queue (one entry per remote recipient)
 
@@ -240,9 +240,7 @@ export const queueCommand: CliCommand = {
         return 0;
       }
       default:
-        throw new UsageError(
-          sub ? `unknown subcommand '${sub}'` : `missing subcommand (list, show, ${actions.join(', ')})`,
-        );
+        throw subcommandError(sub, ['list', 'show', ...actions]);
     }
   },
 };

@@ -1,5 +1,5 @@
 import { listReceivedReports, type ReceivedReportSummary, showReceivedReport } from '@hermod/dmarc-reports';
-import { type CliCommand, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, parseFlags, subcommandError, UsageError } from '../command.js';
 
 const help = `hermod reports: DMARC aggregate and TLS-RPT reports received for our own domains
 
@@ -83,7 +83,7 @@ export const reportsCommand: CliCommand = {
         return 0;
       }
       default:
-        throw new UsageError(`unknown subcommand '${sub ?? ''}'`);
+        throw subcommandError(sub, ['list', 'show']);
     }
   },
 };

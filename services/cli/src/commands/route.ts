@@ -1,7 +1,7 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { normalizeDomain, parseAddress } from '@hermod/address';
 import { routingV1 } from '@hermod/proto';
-import { type CliCommand, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, parseFlags, subcommandError, UsageError } from '../command.js';
 
 const help = `hermod route: how the routing service decides, right now, from live configuration
 
@@ -39,8 +39,7 @@ export const routeCommand: CliCommand = {
   help,
   async run(args, ctx) {
     const [sub, ...rest] = args;
-    if (sub !== 'explain')
-      throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'missing subcommand (explain)');
+    if (sub !== 'explain') throw subcommandError(sub, ['explain']);
     const flags = parseFlags(rest, { switches: ['json'] });
     const [address, extra] = flags.positional;
     if (!address || extra) throw new UsageError('explain takes exactly one address');

@@ -13,7 +13,7 @@ import {
   parseRulesText,
   readRulesFile,
 } from '@hermod/policy-rules';
-import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, type CliContext, parseFlags, subcommandError, UsageError } from '../command.js';
 
 const help = `hermod rules: the content policy rules of the filtering gateway (docs/filtering.md)
 
@@ -245,7 +245,7 @@ export const rulesCommand: CliCommand = {
       case 'clear':
         return set(rest, ctx, undefined);
       default:
-        throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'a subcommand is needed');
+        throw subcommandError(sub, ['list', 'test', 'set', 'clear']);
     }
   },
 };

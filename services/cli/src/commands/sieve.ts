@@ -1,5 +1,5 @@
 import { formatErrors, type GlobalPhase, SieveScriptError } from '@hermod/sieve-store';
-import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, type CliContext, parseFlags, subcommandError, UsageError } from '../command.js';
 import { readAll, sieveOwner, sieveStore } from './sieve-common.js';
 
 const help = `hermod sieve: users' mail filters (Sieve, RFC 5228) and the domains' global rules
@@ -64,16 +64,20 @@ async function globalCommand(args: string[], ctx: CliContext): Promise<number> {
   }
 }
 
+const SUBCOMMANDS = ['list', 'get', 'put', 'check', 'activate', 'deactivate', 'delete', 'global'];
+
 export const sieveCommand: CliCommand = {
   name: 'sieve',
   help,
   async run(args, ctx) {
     const [sub, ...rest] = args;
+    // The subcommand first: otherwise a mistyped one is blamed on its arguments or a connection.
+    if (!sub || !SUBCOMMANDS.includes(sub)) throw subcommandError(sub, SUBCOMMANDS);
     try {
       if (sub === 'global') return await globalCommand(rest, ctx);
       const flags = parseFlags(rest, { switches: ['activate'] });
       const [address, name, extra] = flags.positional;
-      if (!address) throw new UsageError(`${sub ?? 'sieve'} takes an address`);
+      if (!address) throw new UsageError(`${sub} takes an address`);
       const needsName = ['get', 'put', 'activate', 'delete'].includes(sub ?? '');
       if ((needsName && !name) || (!needsName && name) || extra)
         throw new UsageError(`wrong arguments for ${sub}; see hermod sieve --help`);
@@ -113,7 +117,7 @@ export const sieveCommand: CliCommand = {
           ctx.stdout.write(`script ${name} deleted\n`);
           return 0;
         default:
-          throw new UsageError(`unknown subcommand ${sub ?? '(none)'}`);
+          throw subcommandError(sub, SUBCOMMANDS);
       }
     } catch (error) {
       if (error instanceof SieveScriptError) {

@@ -2,7 +2,7 @@ import { AccountError, AccountStore } from '@hermod/accounts';
 import { parseAddress } from '@hermod/address';
 import { migrate } from '@hermod/db';
 import { openDomainBucket, readDomainConfig } from '@hermod/domain-config';
-import { type CliCommand, type CliContext, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, type CliContext, parseFlags, subcommandError, UsageError } from '../command.js';
 import { formatLimitOverrides, limitFlags, limitFlagsHelp, parseLimitOverrides } from './limit-flags.js';
 
 const help = `hermod user: mail accounts
@@ -198,11 +198,16 @@ export const userCommand: CliCommand = {
           return 0;
         }
         default:
-          throw new UsageError(
-            sub
-              ? `unknown subcommand '${sub}'`
-              : 'missing subcommand (add, passwd, alias, list, remove, suspend, unsuspend, limits)',
-          );
+          throw subcommandError(sub, [
+            'add',
+            'passwd',
+            'alias',
+            'list',
+            'remove',
+            'suspend',
+            'unsuspend',
+            'limits',
+          ]);
       }
     } catch (error) {
       // A bad address or a weak password is a usage mistake (exit 2); the rest is about the data.

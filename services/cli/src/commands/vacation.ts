@@ -1,5 +1,5 @@
 import { SieveScriptError } from '@hermod/sieve-store';
-import { type CliCommand, parseFlags, UsageError } from '../command.js';
+import { type CliCommand, parseFlags, subcommandError, UsageError } from '../command.js';
 import { readAll, sieveOwner } from './sieve-common.js';
 
 const help = `hermod vacation: an out-of-office reply, as a Sieve script
@@ -49,10 +49,11 @@ export const vacationCommand: CliCommand = {
   help,
   async run(args, ctx) {
     const [sub, ...rest] = args;
+    if (sub !== 'set' && sub !== 'off') throw subcommandError(sub, ['set', 'off']);
     try {
       const flags = parseFlags(rest, { values: ['from', 'until', 'subject', 'days'] });
       const [address, extra] = flags.positional;
-      if (!address || extra) throw new UsageError(`${sub ?? 'vacation'} takes one address`);
+      if (!address || extra) throw new UsageError(`${sub} takes one address`);
       switch (sub) {
         case 'set': {
           const { from, until, subject, days = '1' } = flags.values;
@@ -102,8 +103,6 @@ export const vacationCommand: CliCommand = {
           ctx.stdout.write(`vacation reply ended${previous ? `; script ${previous} is active again` : ''}\n`);
           return 0;
         }
-        default:
-          throw new UsageError(`unknown subcommand ${sub ?? '(none)'}`);
       }
     } catch (error) {
       if (error instanceof SieveScriptError) {

@@ -14,6 +14,11 @@ export function spawnServer(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  // A program that cannot be started (ENOENT, EACCES) exits with a negative code and is reported by
+  // whoever waits for it, with this line, instead of an unhandled 'error' event ending the caller.
+  child.on('error', (error) => {
+    recent += `\ncannot run ${command}: ${error.message}\n`;
+  });
   return { child, output: () => recent };
 }
 

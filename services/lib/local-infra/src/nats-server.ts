@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawnServer, stopChild, waitForPort } from './child-process.js';
-import { ensureGoBinary } from './go-binaries.js';
+import { ensureGoBinary, MissingPrerequisiteError } from './go-binaries.js';
 
 const run = promisify(execFile);
 
@@ -26,7 +26,14 @@ async function versionOf(binary: string): Promise<[number, number] | undefined> 
  */
 export async function ensureNatsServer(log?: (line: string) => void): Promise<string> {
   const explicit = process.env.NATS_SERVER_BIN;
-  if (explicit) return explicit;
+  if (explicit) {
+    if (!(await versionOf(explicit)))
+      throw new MissingPrerequisiteError(
+        `nats-server at NATS_SERVER_BIN=${explicit}`,
+        'point NATS_SERVER_BIN at a nats-server 2.10+, or unset it to use one on PATH (or have one built with Go)',
+      );
+    return explicit;
+  }
   const onPath = await versionOf('nats-server');
   if (onPath && (onPath[0] > 2 || (onPath[0] === 2 && onPath[1] >= 10))) return 'nats-server';
   return ensureGoBinary(
