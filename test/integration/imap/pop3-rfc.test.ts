@@ -384,6 +384,49 @@ describe('pop3 against RFC 1939, 2449, 2595 and 5034', () => {
     pop.close();
   });
 
+  it('RFC 1939 6: QUIT removes the marked messages in one step; when the removal fails it answers -ERR and leaves the maildrop as it was (nothing left flagged \\Deleted)', async () => {
+    const { address, id } = await account(2);
+    const {
+      rows: [inbox],
+    } = await fx.db.pool.query<{ id: string }>(
+      "SELECT id FROM mailboxes WHERE account_id = $1 AND name = 'INBOX'",
+      [id],
+    );
+    // The expunge log refuses this mailbox's rows: the removal's one statement fails.
+    await fx.db.pool.query(
+      `CREATE FUNCTION pop3_test_refuse_expunge() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION 'refused by the test'; END $$`,
+    );
+    await fx.db.pool.query(
+      `CREATE TRIGGER pop3_test_refuse_expunge BEFORE INSERT ON mailbox_expunges FOR EACH ROW
+       WHEN (NEW.mailbox_id = ${Number(inbox!.id)}) EXECUTE FUNCTION pop3_test_refuse_expunge()`,
+    );
+    try {
+      const { pop, reply } = await login(address);
+      assert.match(reply, /^\+OK/);
+      assert.match(await pop.cmd('DELE 1'), /^\+OK/);
+      assert.match(await pop.cmd('QUIT'), /^-ERR/);
+      pop.close();
+    } finally {
+      await fx.db.pool.query('DROP TRIGGER pop3_test_refuse_expunge ON mailbox_expunges');
+      await fx.db.pool.query('DROP FUNCTION pop3_test_refuse_expunge()');
+    }
+    const imap = await RawImapClient.connect(fx.service.imapsPort, true);
+    await imap.readLine();
+    await imap.login(address);
+    assert.equal((await imap.command('SELECT INBOX')).status, 'OK');
+    const flags = await imap.command('UID FETCH 1:* (FLAGS)');
+    assert.equal(flags.untagged.length, 2, flags.untagged.join('|'));
+    for (const line of flags.untagged) assert.doesNotMatch(line, /\\Deleted/);
+    imap.close();
+    // The next session finds both messages and can remove one.
+    const next = await loginOnceFree(address, 'the maildrop free again');
+    assert.match(await next.cmd('STAT'), /^\+OK 2 /);
+    assert.match(await next.cmd('DELE 1'), /^\+OK/);
+    assert.match(await next.cmd('QUIT'), /^\+OK/);
+    next.close();
+  });
+
   it('IMAP: a message deleted over POP3 is expunged for IMAP sessions; one IMAP expunged during a POP3 session is sent whole or refused, never empty; QUIT leaves messages IMAP flagged \\Deleted alone', async () => {
     const { address, id } = await account(3);
     const imap = await RawImapClient.connect(fx.service.imapsPort, true);

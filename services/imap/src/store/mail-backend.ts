@@ -441,6 +441,20 @@ export class MailBackend {
     return result;
   }
 
+  /** Removes the given messages whatever their flags, in one statement (POP3's UPDATE state). */
+  async remove(accountId: number, mailboxId: number, uids: number[]) {
+    const result = await removeMessages(this.pool, mailboxId, uids);
+    if (result.uids.length > 0)
+      this.publisher.publish({
+        accountId,
+        mailboxId,
+        kind: 'expunge',
+        uids: result.uids,
+        modseq: result.modseq,
+      });
+    return result;
+  }
+
   /** `targetAccountId`: the target mailbox's owner when it is another account's (ACL). */
   async copy(
     accountId: number,

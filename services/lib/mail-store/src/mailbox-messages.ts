@@ -302,12 +302,13 @@ export async function moveMessages(
 }
 
 /**
- * Expunges messages whatever their flags (MOVE, REPLACE) inside the caller's transaction by the one
- * expunge rule (mailbox_expunge): they take one new modseq and are logged for other sessions
- * (QRESYNC); removing nothing takes no modseq (0). Returns the UIDs that were there to remove.
+ * Expunges messages whatever their flags (MOVE, REPLACE inside the caller's transaction; POP3's
+ * UPDATE as one autocommitted statement on the pool) by the one expunge rule (mailbox_expunge):
+ * they take one new modseq and are logged for other sessions (QRESYNC); removing nothing takes no
+ * modseq (0). Returns the UIDs that were there to remove.
  */
 export async function removeMessages(
-  client: PoolClient,
+  client: Db,
   mailboxId: number,
   uids: number[],
 ): Promise<{ modseq: number; uids: number[] }> {

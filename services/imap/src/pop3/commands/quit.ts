@@ -8,8 +8,8 @@ export const quitCommand: Pop3Command = {
     if (session.state === Pop3State.Transaction && session.user && session.deleted.size > 0) {
       session.state = Pop3State.Update;
       const uids = [...session.deleted].map((n) => session.messages[n - 1]!.uid);
-      await session.backend.updateFlags(session.user.id, session.mailboxId, uids, 'add', ['\\Deleted']);
-      await session.backend.expunge(session.user.id, session.mailboxId, uids);
+      // One statement: a failure removes nothing and leaves no message flagged \Deleted behind.
+      await session.backend.remove(session.user.id, session.mailboxId, uids);
     }
     // Free the maildrop before the reply: a client's next session must not find it locked.
     await session.unlock();
