@@ -7,6 +7,7 @@
 // latest after SIGCONT, the answer. While only nats-server is down, IMAP reads from the database,
 // mx answers 250, and an IDLE session hears of the message once the bus is back.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { connect as connectTls } from 'node:tls';
@@ -334,7 +335,7 @@ test('while PostgreSQL is frozen (SIGSTOP): logins and commands get a temporary 
       ]);
       // The outage's length: until all four are answered, at most 10 s (part of the fault, not a wait
       // for something to happen).
-      await Promise.race([pending, new Promise((r) => setTimeout(r, 10_000))]);
+      await Promise.race([pending, once(AbortSignal.timeout(10_000), 'abort')]);
       await pg.resume();
       return await pending;
     } finally {
