@@ -429,21 +429,20 @@ export class MailBackend {
   }
 
   async expunge(accountId: number, mailboxId: number, uids?: number[]) {
-    const result = await expungeMessages(this.pool, mailboxId, uids);
-    if (result.uids.length > 0)
-      this.publisher.publish({
-        accountId,
-        mailboxId,
-        kind: 'expunge',
-        uids: result.uids,
-        modseq: result.modseq,
-      });
-    return result;
+    return this.toldOfExpunge(accountId, mailboxId, await expungeMessages(this.pool, mailboxId, uids));
   }
 
   /** Removes the given messages whatever their flags, in one statement (POP3's UPDATE state). */
   async remove(accountId: number, mailboxId: number, uids: number[]) {
-    const result = await removeMessages(this.pool, mailboxId, uids);
+    return this.toldOfExpunge(accountId, mailboxId, await removeMessages(this.pool, mailboxId, uids));
+  }
+
+  /** Other sessions hear of what an expunge removed. */
+  private toldOfExpunge<T extends { modseq: number; uids: number[] }>(
+    accountId: number,
+    mailboxId: number,
+    result: T,
+  ): T {
     if (result.uids.length > 0)
       this.publisher.publish({
         accountId,
