@@ -145,6 +145,53 @@ describe('imap extensions: sections, BINARY, QUOTA, UTF8=ACCEPT, IMAP4rev2, LIST
     raw.close();
   });
 
+  it('COPY takes storage to the byte; MOVE between own mailboxes takes none', async () => {
+    const raw = await connect();
+    assert.equal((await raw.command('CREATE Copies')).status, 'OK');
+    const message = 'Subject: copied\r\nX-Pad: 123456\r\n\r\nbody\r\n';
+    assert.equal(message.length, 40);
+    const appended = await raw.command(`APPEND Copies {${message.length}+}\r\n${message}`);
+    assert.equal(appended.status, 'OK', appended.tagged);
+    assert.equal((await raw.command('SELECT Copies')).status, 'OK');
+    const usage = await fx.db.pool.query<{ bytes: string }>(
+      'SELECT sum(message_bytes)::text AS bytes FROM mailboxes WHERE account_id = $1',
+      [lee],
+    );
+    await fx.db.pool.query('UPDATE accounts SET quota_bytes = $2 WHERE id = $1', [
+      lee,
+      Number(usage.rows[0]!.bytes) + 39,
+    ]);
+    const over = await raw.command('COPY 1 INBOX');
+    assert.match(over.tagged, /^\S+ NO \[OVERQUOTA\]/);
+    const missing = await raw.command('UID MOVE 1:* Nowhere');
+    assert.match(missing.tagged, /^\S+ NO \[TRYCREATE\]/);
+    // A move within the account changes no usage: allowed at the limit.
+    assert.equal((await raw.command('CREATE Moved')).status, 'OK');
+    const moved = await raw.command('UID MOVE 1:* Moved');
+    assert.equal(moved.status, 'OK', moved.tagged);
+    assert.ok(
+      moved.untagged.some((l) => /^\* OK \[COPYUID \d+ \d+ 1\]/.test(l)),
+      moved.untagged.join('|'),
+    );
+    assert.ok(moved.untagged.includes('* 1 EXPUNGE'), moved.untagged.join('|'));
+    await fx.db.pool.query('UPDATE accounts SET quota_bytes = quota_bytes + 1 WHERE id = $1', [lee]);
+    assert.equal((await raw.command('SELECT Moved')).status, 'OK');
+    const fits = await raw.command('COPY 1 Copies');
+    assert.match(fits.tagged, /^\S+ OK \[COPYUID \d+ 1 \d+\] COPY completed/);
+    const none = await raw.command('UID COPY 99 Copies');
+    assert.match(
+      none.tagged,
+      /^\S+ OK COPY completed, nothing to do|^\S+ OK UID COPY completed, nothing to do/,
+    );
+    await fx.db.pool.query('UPDATE accounts SET quota_bytes = NULL WHERE id = $1', [lee]);
+    const counts = await raw.command('STATUS Copies (MESSAGES)');
+    assert.equal(counts.untagged[0], '* STATUS Copies (MESSAGES 1)');
+    await raw.command('UNSELECT');
+    assert.equal((await raw.command('DELETE Copies')).status, 'OK');
+    assert.equal((await raw.command('DELETE Moved')).status, 'OK');
+    raw.close();
+  });
+
   it('UTF8=ACCEPT: UTF-8 mailbox names raw after ENABLE, modified UTF-7 before', async () => {
     const raw = await connect();
     assert.equal((await raw.command('CREATE "R&AOk-sum&AOk-"')).status, 'OK');

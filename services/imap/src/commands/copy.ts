@@ -1,4 +1,5 @@
 import { accessMailbox, requireSelected, selectedOwner } from '../acl/access.js';
+import { classifyName } from '../acl/shared-namespace.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import type { CommandContext } from '../session/command-context.js';
@@ -29,11 +30,19 @@ async function runCopy(
   if (move && box.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
   // COPY needs r on the source and i on the target; MOVE also t and e on the source (RFC 4314 4).
   await requireSelected(session, move ? 'rte' : 'r');
-  const destination = await accessMailbox(session, args.mailbox, 'i', 'TRYCREATE');
-  const target = destination.box;
   const sourceOwner = selectedOwner(session);
   const uids = box.resolve(args.set, byUid).filter((uid) => !box.pendingExpunges.has(uid));
   const verb = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
+  // Between the account's own mailboxes (every right held): one statement for the target, the
+  // storage limit and the copy or move, answered as the general way below would.
+  if (uids.length > 0 && sourceOwner === session.user!.id && classifyName(args.mailbox).kind === 'own') {
+    const done = await session.backend.copyByName(sourceOwner, box.id, uids, args.mailbox, move);
+    if (done.outcome === 'nonexistent') return no('No such mailbox', 'TRYCREATE');
+    if (done.outcome === 'overquota') return no('Over quota', 'OVERQUOTA');
+    return copied(session, verb, move, done.mailboxId, done);
+  }
+  const destination = await accessMailbox(session, args.mailbox, 'i', 'TRYCREATE');
+  const target = destination.box;
   if (uids.length === 0) return ok(`${verb} completed, nothing to do`);
   // A copy takes storage, and so does a move into another account's mailbox.
   if (!move || destination.ownerId !== sourceOwner) {
@@ -46,20 +55,26 @@ async function runCopy(
     )
       return no('Over quota', 'OVERQUOTA');
   }
-  let expungeModseq: number | undefined;
-  let result: { uidvalidity: number; pairs: Array<[number, number]> };
-  if (move) {
-    const moved = await session.backend.move(sourceOwner, box.id, uids, target.id, destination.ownerId);
-    expungeModseq = moved.expungeModseq;
-    result = moved;
-  } else {
-    result = await session.backend.copy(sourceOwner, box.id, uids, target.id, destination.ownerId);
-  }
-  session.mailboxChanged(target.id);
+  const result = move
+    ? await session.backend.move(sourceOwner, box.id, uids, target.id, destination.ownerId)
+    : await session.backend.copy(sourceOwner, box.id, uids, target.id, destination.ownerId);
+  return copied(session, verb, move, target.id, result);
+}
+
+/** The answer to a COPY or MOVE that ran: COPYUID (RFC 4315), and for a MOVE the expunges. */
+function copied(
+  session: CommandContext,
+  verb: string,
+  move: boolean,
+  targetId: number,
+  result: { uidvalidity: number; pairs: Array<[number, number]>; expungeModseq?: number },
+): CommandResult {
+  const box = session.selected!;
+  session.mailboxChanged(targetId);
   if (result.pairs.length === 0) return ok(`${verb} completed, nothing to do`);
   const code = `COPYUID ${result.uidvalidity} ${formatSequenceSet(result.pairs.map((p) => p[0]))} ${formatSequenceSet(result.pairs.map((p) => p[1]))}`;
   if (!move) return ok(`${verb} completed`, code);
-  if (expungeModseq !== undefined) box.ownChange(expungeModseq);
+  if (result.expungeModseq !== undefined) box.ownChange(result.expungeModseq);
   // MOVE sends COPYUID untagged before the expunges (RFC 6851 4.3).
   session.untagged(`OK [${code}] Moved`);
   session.reportExpunges(result.pairs.map((p) => p[0]));

@@ -7,8 +7,10 @@ import {
   appendSmallMessageByName,
   appendToMailbox,
   BODY_CHUNK_SIZE,
+  type CopyResult,
   changesSince,
   copyMessages,
+  copyToNamedMailbox,
   createMailbox,
   deleteAcl,
   deleteMailbox,
@@ -463,14 +465,7 @@ export class MailBackend {
     targetAccountId = accountId,
   ) {
     const result = await copyMessages(this.pool, fromMailboxId, uids, toMailboxId);
-    if (result.pairs.length > 0)
-      this.publisher.publish({
-        accountId: targetAccountId,
-        mailboxId: toMailboxId,
-        kind: 'exists',
-        uids: result.pairs.map((p) => p[1]),
-        modseq: result.modseq,
-      });
+    this.toldOfCopy(targetAccountId, toMailboxId, result);
     return result;
   }
 
@@ -482,23 +477,33 @@ export class MailBackend {
     targetAccountId = accountId,
   ) {
     const result = await moveMessages(this.pool, fromMailboxId, uids, toMailboxId);
-    if (result.pairs.length > 0) {
-      this.publisher.publish({
-        accountId: targetAccountId,
-        mailboxId: toMailboxId,
-        kind: 'exists',
-        uids: result.pairs.map((p) => p[1]),
-        modseq: result.modseq,
-      });
-      this.publisher.publish({
-        accountId,
-        mailboxId: fromMailboxId,
-        kind: 'expunge',
-        uids: result.pairs.map((p) => p[0]),
-        modseq: result.expungeModseq,
-      });
-    }
+    this.toldOfCopy(targetAccountId, toMailboxId, result);
+    this.toldOfExpunge(accountId, fromMailboxId, movedAway(result));
     return result;
+  }
+
+  /**
+   * COPY or MOVE between the account's own mailboxes, the target named: one statement (the target,
+   * the storage limit for a copy, the copy or move).
+   */
+  async copyByName(accountId: number, fromMailboxId: number, uids: number[], name: string, move: boolean) {
+    const result = await copyToNamedMailbox(this.pool, accountId, name, fromMailboxId, uids, move);
+    if (result.outcome !== 'copied') return result;
+    this.toldOfCopy(accountId, result.mailboxId, result);
+    if (move) this.toldOfExpunge(accountId, fromMailboxId, movedAway(result));
+    return result;
+  }
+
+  /** Other sessions of the target's owner hear of the copies. */
+  private toldOfCopy(accountId: number, mailboxId: number, result: CopyResult): void {
+    if (result.pairs.length === 0) return;
+    this.publisher.publish({
+      accountId,
+      mailboxId,
+      kind: 'exists',
+      uids: result.pairs.map((p) => p[1]),
+      modseq: result.modseq,
+    });
   }
 
   /** Stores message bodies and adds them to a mailbox in one transaction (MULTIAPPEND is all or nothing). */
@@ -760,4 +765,9 @@ export class MailBackend {
     for await (const chunk of this.readBody(bodyId)) chunks.push(chunk);
     return Buffer.concat(chunks);
   }
+}
+
+/** A move's originals, as the expunge other sessions hear of (one modseq for all of them). */
+function movedAway(result: CopyResult & { expungeModseq: number }): { modseq: number; uids: number[] } {
+  return { modseq: result.expungeModseq, uids: result.pairs.map((p) => p[0]) };
 }

@@ -68,6 +68,7 @@ export {
   type CopyResult,
   changesSince,
   copyMessages,
+  copyToNamedMailbox,
   expungedSince,
   expungeMessages,
   type FlagOperation,

@@ -302,6 +302,50 @@ export async function moveMessages(
 }
 
 /**
+ * COPY or MOVE into one of the account's own mailboxes, named, in one statement
+ * (`imap_copy_by_name`, migration 116): the target by name, for a copy the account's storage limit,
+ * then the copy and move rules above. 'nonexistent' and 'overquota' wrote nothing; a move answers
+ * 'copied' too, with the source's expunge modseq.
+ */
+export async function copyToNamedMailbox(
+  db: Db,
+  accountId: number,
+  name: string,
+  fromMailboxId: number,
+  uids: number[],
+  move: boolean,
+): Promise<
+  | { outcome: 'nonexistent' }
+  | { outcome: 'overquota' }
+  | ({ outcome: 'copied'; mailboxId: number; expungeModseq: number } & CopyResult)
+> {
+  const { rows } = await db.query<{
+    outcome: 'nonexistent' | 'overquota' | 'copied' | 'moved';
+    mailbox_id: number | null;
+    source: number | null;
+    target: number;
+    modseq: number;
+    uidvalidity: number;
+    expunge_modseq: number | null;
+  }>({
+    name: 'mail-store-copy-by-name',
+    text: `SELECT outcome, mailbox_id, source, target, modseq, uidvalidity, expunge_modseq
+      FROM imap_copy_by_name($1, $2, $3, $4::bigint[], $5)`,
+    values: [accountId, name, fromMailboxId, uids, move],
+  });
+  const first = rows[0];
+  if (first?.outcome === 'overquota') return { outcome: 'overquota' };
+  if (!first || first.outcome === 'nonexistent') return { outcome: 'nonexistent' };
+  const copied = rows.filter((r) => r.source !== null);
+  return {
+    outcome: 'copied',
+    mailboxId: Number(first.mailbox_id),
+    expungeModseq: Number(first.expunge_modseq ?? 0),
+    ...copyResult(copied as Array<{ source: number; target: number; modseq: number; uidvalidity: number }>),
+  };
+}
+
+/**
  * Expunges messages whatever their flags (MOVE, REPLACE inside the caller's transaction; POP3's
  * UPDATE as one autocommitted statement on the pool) by the one expunge rule (mailbox_expunge):
  * they take one new modseq and are logged for other sessions (QRESYNC); removing nothing takes no
