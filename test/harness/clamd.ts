@@ -39,6 +39,13 @@ export interface ClamdPeerOptions {
    * TemporaryDirectory on a disk does, for comparison in bench/clamd-scan.ts).
    */
   temporaryDirectory?: 'memory' | 'disk';
+  /**
+   * clamd's timeouts in seconds, where a test needs them short: ReadTimeout (waiting for the next
+   * INSTREAM chunk), CommandReadTimeout and IdleTimeout. clamd's defaults when unset.
+   */
+  readTimeout?: number;
+  commandReadTimeout?: number;
+  idleTimeout?: number;
 }
 
 /** A tmpfs that Linux machines and containers mount (used when it exists). */
@@ -95,6 +102,9 @@ export class ClamdPeer {
           'ScanMail yes',
           `StreamMaxLength ${options.streamMaxLength ?? '1M'}`,
           ...(options.maxThreads ? [`MaxThreads ${options.maxThreads}`] : []),
+          ...(options.readTimeout ? [`ReadTimeout ${options.readTimeout}`] : []),
+          ...(options.commandReadTimeout ? [`CommandReadTimeout ${options.commandReadTimeout}`] : []),
+          ...(options.idleTimeout ? [`IdleTimeout ${options.idleTimeout}`] : []),
           'Bytecode no',
           'SelfCheck 0',
           '',

@@ -77,6 +77,7 @@ test('reject: 554 5.7.1, counted, reported against the account, User header sent
     code: 554,
     status: '5.7.1',
     text: 'Message refused as spam (score 16.0)',
+    reason: 'spam',
   });
   assert.equal(seen[0]?.user, 'alice@example.test');
   assert.deepEqual(counted, ['spam']);
@@ -109,6 +110,7 @@ test('Rspamd unavailable: 451 4.7.1 when tempfail, accepted when open', async ()
     code: 451,
     status: '4.7.1',
     text: 'Content scanner unavailable, try again later',
+    reason: 'rspamd-unavailable',
   });
   const open = setup(down).deps;
   open.rspamdFailMode = 'open';

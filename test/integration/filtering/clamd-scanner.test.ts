@@ -10,13 +10,14 @@ import { MalwareScanner, type MalwareVerdict, parseClamdAddress } from '@hermod/
 import { freePort } from '@hermod/local-infra';
 import {
   ClamdPeer,
+  EICAR,
   EICAR_SIGNATURES,
   eventually,
   TEST_PATTERN,
   TEST_PATTERN_SIGNATURE,
 } from '@hermod/test/harness';
 import { Registry } from 'prom-client';
-import { base64Eicar, clean, header, nestedEicar, plainEicar, zippedEicar } from './malware-samples.js';
+import { base64Eicar, clean, crlf, header, nestedEicar, plainEicar, zippedEicar } from './malware-samples.js';
 
 let clamd: ClamdPeer;
 const registry = new Registry();
@@ -298,5 +299,60 @@ describe('clamd sessions (IDSESSION)', () => {
     await clamd.start({ streamMaxLength: '1M' });
     assertEicar(await scan(s, base64Eicar()));
     s.close();
+  });
+});
+
+describe("a slow client against clamd's own timeouts", () => {
+  // clamd ends a stream whose next chunk is later than its ReadTimeout, and a session that sends
+  // no command within CommandReadTimeout (Debian: 180 s and 30 s; 1 s here). A client may pause
+  // longer than that within RFC 5321's data timeouts: the message must still get its verdict.
+  const strict = new ClamdPeer();
+  before(() => strict.start({ readTimeout: 1, commandReadTimeout: 1, idleTimeout: 1 }));
+  after(() => strict.stop());
+
+  test('clamd ends the stream while the client pauses: the message is scanned from its spooled copy', async () => {
+    const relay = new CountingRelay();
+    await relay.start(strict.port);
+    try {
+      const s = scanner({ address: { host: '127.0.0.1', port: relay.port } });
+      const start = Buffer.from(crlf([...header('slow sender'), '', ...Array(1500).fill('x'.repeat(60))]));
+      const rest = Buffer.from(crlf([EICAR]));
+      assert.ok(start.length > 64 * 1024, 'more than one write: clamd has the INSTREAM command');
+      const run = s.begin();
+      await run.write(start);
+      await eventually('clamd ended the stream', async () => relay.clientsClosed === 1 || undefined);
+      await run.write(rest);
+      assertEicar(
+        await run.finish(async function* () {
+          yield start;
+          yield rest;
+        }),
+        'verdict after the pause',
+      );
+      s.close();
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test('clamd ends a new session before the first write: the message is scanned from its spooled copy', async () => {
+    const relay = new CountingRelay();
+    await relay.start(strict.port);
+    try {
+      const s = scanner({ address: { host: '127.0.0.1', port: relay.port } });
+      const message = Buffer.from(base64Eicar('paused before its first write'));
+      const run = s.begin();
+      await run.write(message.subarray(0, 100));
+      await eventually('clamd ended the session', async () => relay.clientsClosed === 1 || undefined);
+      await run.write(message.subarray(100));
+      assertEicar(
+        await run.finish(async function* () {
+          yield message;
+        }),
+      );
+      s.close();
+    } finally {
+      await relay.stop();
+    }
   });
 });

@@ -126,6 +126,9 @@ describe('outbound filtering', () => {
     const text = await metrics();
     assert.match(text, /hermod_msa_refused_content_total\{reason="malware",service="msa"\} 1/);
     assert.match(text, /hermod_msa_refused_content_total\{reason="spam",service="msa"\} 1/);
+    // And as refusals, with their reply codes, where every refusal of the msa is counted.
+    assert.match(text, /^hermod_msa_rejections_total\{reason="malware",code="554"[^}]*\} 1$/m);
+    assert.match(text, /^hermod_msa_rejections_total\{reason="spam",code="554"[^}]*\} 1$/m);
     assert.match(text, /hermod_malware_scans_total\{result="clean",service="msa"\} [1-9]/);
   });
 });

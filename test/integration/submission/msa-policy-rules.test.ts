@@ -84,6 +84,13 @@ describe('outbound policy rules at the msa', () => {
     assert.match(result.stdout, /<~\* 550 5\.7\.1 Executable and script attachments are not accepted here/);
   });
 
+  test('both refusals are counted by reason and code', async () => {
+    const msa = hermod.services.get('msa');
+    assert.ok(msa);
+    const text = await (await fetch(`http://127.0.0.1:${msa.options.opsPort}/metrics`)).text();
+    assert.match(text, /^hermod_msa_rejections_total\{reason="policy",code="550"[^}]*\} 2$/m);
+  });
+
   test('an outbound rule tags the message; the inbound-only rule does not run', async () => {
     const result = await swaks(['--header', 'Subject: weekly report']);
     assert.equal(result.code, 0, result.stdout);

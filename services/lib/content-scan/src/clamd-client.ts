@@ -179,6 +179,11 @@ export class ClamdStream {
     this.reply.catch(() => {});
   }
 
+  /** Why the request failed, once it has (clamd closed or refused it, or a wait timed out). */
+  get failed(): ScanError | undefined {
+    return this.failure;
+  }
+
   private fail(error: ScanError): void {
     this.failure ??= error;
     this.session.end(error);

@@ -41,6 +41,7 @@ test('dispositions under each policy', () => {
     code: 554,
     status: '5.7.1',
     text: 'Message refused: malware found (Bad.SigX:y)',
+    reason: 'malware',
   });
   const held = malwareDisposition(
     { status: 'infected', signature: 'Bad.Sig' },

@@ -279,8 +279,19 @@ export type PolicyRuleInput = z.input<typeof PolicyRule>;
 export const PolicyRules = z
   .array(PolicyRule)
   .max(RULE_LIMITS.rules)
-  .refine((rules) => new Set(rules.map((r) => r.name)).size === rules.length, {
-    message: 'rule names must be unique',
+  .superRefine((rules, ctx) => {
+    // Named at the second rule's name, as every other refusal names its field.
+    const first = new Map<string, number>();
+    rules.forEach((rule, index) => {
+      const earlier = first.get(rule.name);
+      if (earlier === undefined) first.set(rule.name, index);
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'name'],
+          message: `rule names must be unique ("${rule.name}" is also the name of rule ${earlier})`,
+        });
+    });
   });
 
 /** Options of the built-in default rules (POLICY_DEFAULT_RULES, POLICY_BLOCK_ENCRYPTED_ARCHIVES). */

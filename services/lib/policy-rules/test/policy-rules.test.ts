@@ -367,7 +367,7 @@ describe('schema and compile', () => {
           { name: 'x', all: [{ sizeOver: 1 }], action: { folder: 'A' } },
           { name: 'x', all: [{ sizeOver: 2 }], action: { folder: 'B' } },
         ]),
-      /unique/,
+      /1\.name: rule names must be unique \("x" is also the name of rule 0\)/,
     );
   });
 

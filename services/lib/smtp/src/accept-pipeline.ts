@@ -229,7 +229,8 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           const storedBody = (source: AsyncIterable<Buffer>, v: V | undefined) =>
             withPrefix(dispositionHeaders, serviceBody ? serviceBody(source, v, prepared) : source);
           if (final.action === 'quarantine') {
-            if (!hooks.quarantine) throw smtpError(554, '5.7.1', `Message refused: ${final.reason}`);
+            if (!hooks.quarantine)
+              throw smtpError(554, '5.7.1', `Message refused: ${final.reason}`, final.kind);
             await hooks.quarantine({
               spoolId,
               mailFrom,
@@ -294,6 +295,10 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           await drainStream(stream as Readable);
           await body.discard();
           if (error instanceof SmtpReplyError) {
+            // A content check's refusal, counted here once it is the reply: one the scan made moot
+            // (decideWhileScanning) never reaches this point.
+            if (error.refusalReason)
+              hooks.refused(session, error.refusalReason, { code: error.responseCode, spoolId });
             done(error);
             return;
           }

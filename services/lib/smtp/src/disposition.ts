@@ -1,3 +1,4 @@
+import type { RefusalReason } from './refusals.js';
 import { type SmtpReplyError, smtpError } from './smtp-reply.js';
 
 /** Why a message is held: the kind of finding (malware scanner, policy rule, spam filter). */
@@ -10,8 +11,21 @@ export type QuarantineKind = 'malware' | 'policy' | 'spam';
  */
 export type Disposition =
   | { action: 'accept' /** Fields to put first, each ending in CRLF. */; headers?: string }
-  | { action: 'reject'; code: 550 | 552 | 554; status: `5.${number}.${number}`; text: string }
-  | { action: 'tempfail'; code: 450 | 451 | 452; status: `4.${number}.${number}`; text: string }
+  | {
+      action: 'reject';
+      code: 550 | 552 | 554;
+      status: `5.${number}.${number}`;
+      text: string;
+      /** What the refusal is counted as (the pipeline counts it when it is the reply). */
+      reason: RefusalReason;
+    }
+  | {
+      action: 'tempfail';
+      code: 450 | 451 | 452;
+      status: `4.${number}.${number}`;
+      text: string;
+      reason: RefusalReason;
+    }
   | {
       action: 'quarantine';
       kind: QuarantineKind;
@@ -24,9 +38,9 @@ export type Disposition =
 
 export const acceptDisposition: Disposition = { action: 'accept' };
 
-/** The reply of a refusing disposition. */
+/** The reply of a refusing disposition (counted by its reason). */
 export function refusalOf(d: Extract<Disposition, { action: 'reject' | 'tempfail' }>): SmtpReplyError {
-  return smtpError(d.code, d.status, d.text);
+  return smtpError(d.code, d.status, d.text, d.reason);
 }
 
 /** What the pipeline gives the quarantine store for a message held instead of delivered. */

@@ -77,14 +77,19 @@ export async function applyPolicyRules(
     );
   } catch (error) {
     if (error instanceof PolicyTimeoutError) {
-      throw smtpError(451, '4.7.1', 'Message could not be checked in time, try again later');
+      throw smtpError(
+        451,
+        '4.7.1',
+        'Message could not be checked in time, try again later',
+        'policy-timeout',
+      );
     }
     throw error;
   }
   const { decision } = judged;
   const { terminal } = decision;
   if (terminal?.kind === 'reject')
-    throw smtpError(550, '5.7.1', `${terminal.text} (policy rule ${terminal.rule})`);
+    throw smtpError(550, '5.7.1', `${terminal.text} (policy rule ${terminal.rule})`, 'policy');
   return {
     headers: judged.headers,
     add: decision.bcc.map((b) => b.address),

@@ -16,7 +16,11 @@ export type RecordRefusal = (
  * MAIL/RCPT parameter of an extension not offered), error-limit (421 4.7.0: too many refusals in
  * one session), protocol
  * (smtp-server's own refusals: sequence and syntax), and the AUTH outcomes (auth-required 530,
- * auth-failed 535, auth-locked and auth-backend 454, auth-authzid 535).
+ * auth-failed 535, auth-locked and auth-backend 454, auth-authzid 535). The content checks at the end
+ * of DATA, counted by the accept pipeline: malware (554), malware-scanner (451: clamd unavailable,
+ * slow, failing or its size limit), spam (Rspamd reject), greylist (Rspamd soft reject),
+ * rspamd-unavailable (451), dmarc (550), policy (a rule's reject, or a quarantine where none is
+ * kept), policy-timeout (451: the rules' time budget).
  */
 export type RefusalReason =
   | 'sender'
@@ -37,7 +41,15 @@ export type RefusalReason =
   | 'auth-failed'
   | 'auth-locked'
   | 'auth-authzid'
-  | 'auth-backend';
+  | 'auth-backend'
+  | 'malware'
+  | 'malware-scanner'
+  | 'spam'
+  | 'greylist'
+  | 'rspamd-unavailable'
+  | 'dmarc'
+  | 'policy'
+  | 'policy-timeout';
 
 /** The reason of a refusal smtp-server sent itself, from its context name. */
 export function libraryRefusalReason(context: string | undefined, code: number): RefusalReason {

@@ -1,3 +1,5 @@
+import type { RefusalReason } from './refusals.js';
+
 /**
  * An SMTP refusal with its exact reply: smtp-server sends `responseCode` and the message, which
  * starts with the RFC 3463 enhanced code (servers run with hideENHANCEDSTATUSCODES so that every
@@ -9,6 +11,11 @@ export class SmtpReplyError extends Error {
     code: number,
     readonly enhancedCode: string,
     text: string,
+    /**
+     * Why, when the accept pipeline is to count it: a content check's refusal at the end of DATA
+     * is counted there, once, and only when it is the reply the client gets.
+     */
+    readonly refusalReason?: RefusalReason,
   ) {
     super(`${enhancedCode} ${text}`);
     this.name = 'SmtpReplyError';
@@ -16,6 +23,11 @@ export class SmtpReplyError extends Error {
   }
 }
 
-export function smtpError(code: number, enhancedCode: string, text: string): SmtpReplyError {
-  return new SmtpReplyError(code, enhancedCode, text);
+export function smtpError(
+  code: number,
+  enhancedCode: string,
+  text: string,
+  refusalReason?: RefusalReason,
+): SmtpReplyError {
+  return new SmtpReplyError(code, enhancedCode, text, refusalReason);
 }

@@ -96,13 +96,25 @@ test('a refusing scan wins: 554 or 451, nothing accepted, the verdict never aske
     return { action: 'accept' } as Disposition;
   };
   const rejected = await deliver({
-    scan: scanWith({ action: 'reject', code: 554, status: '5.7.1', text: 'malware found (X)' }, []),
+    scan: scanWith(
+      { action: 'reject', code: 554, status: '5.7.1', text: 'malware found (X)', reason: 'malware' },
+      [],
+    ),
     decide,
   });
   assert.equal(rejected.error?.responseCode, 554);
   assert.match(rejected.error?.message ?? '', /^5\.7\.1 malware found \(X\)/);
   const deferred = await deliver({
-    scan: scanWith({ action: 'tempfail', code: 451, status: '4.7.1', text: 'scanner unavailable' }, []),
+    scan: scanWith(
+      {
+        action: 'tempfail',
+        code: 451,
+        status: '4.7.1',
+        text: 'scanner unavailable',
+        reason: 'malware-scanner',
+      },
+      [],
+    ),
   });
   assert.equal(deferred.error?.responseCode, 451);
   assert.equal(rejected.accepted.length + deferred.accepted.length, 0);
@@ -140,7 +152,13 @@ test('decideWhileScanning: the verdict is asked before the scan is awaited; a re
     throw smtpError(550, '5.7.1', 'DMARC policy');
   };
   const rejected = await deliver({
-    scan: scan({ action: 'reject', code: 554, status: '5.7.1', text: 'malware found (X)' }),
+    scan: scan({
+      action: 'reject',
+      code: 554,
+      status: '5.7.1',
+      text: 'malware found (X)',
+      reason: 'malware',
+    }),
     decide: refusing,
     decideWhileScanning: true,
   });
@@ -202,4 +220,58 @@ test('the parts of DATA are observed in order, the commit once the accept resolv
   assert.equal(result.error, null);
   assert.deepEqual(seenAtCommit, ['receive', 'check', 'decide'], 'observed before the commit starts');
   assert.deepEqual(observed, ['receive', 'check', 'decide', 'commit']);
+});
+
+test('every content refusal is counted once, by reason and reply code; a verdict made moot by the scan is not', async () => {
+  const counted: string[] = [];
+  const refused = (_session: { id: string }, reason: string, details: { code: number }) => {
+    counted.push(`${reason} ${details.code}`);
+  };
+  const scan = (disposition: Disposition) => (): BodyScan => ({
+    write: async () => {},
+    disposition: async () => disposition,
+    abort: () => {},
+  });
+  const malware: Disposition = {
+    action: 'reject',
+    code: 554,
+    status: '5.7.1',
+    text: 'malware found (X)',
+    reason: 'malware',
+  };
+  const scanner: Disposition = {
+    action: 'tempfail',
+    code: 451,
+    status: '4.7.1',
+    text: 'scanner unavailable',
+    reason: 'malware-scanner',
+  };
+  const spam = async (): Promise<Disposition> => {
+    throw smtpError(550, '5.7.1', 'spam', 'spam');
+  };
+
+  assert.equal((await deliver({ refused, scan: scan(malware) })).error?.responseCode, 554);
+  assert.equal((await deliver({ refused, scan: scan(scanner) })).error?.responseCode, 451);
+  // The verdict refuses too, but the scan's refusal is the reply: counted as malware only.
+  const both = await deliver({ refused, scan: scan(malware), decide: spam, decideWhileScanning: true });
+  assert.equal(both.error?.responseCode, 554);
+  // The scan accepts: the verdict's refusal is the reply and is counted.
+  const verdict = await deliver({
+    refused,
+    scan: scan({ action: 'accept' }),
+    decide: spam,
+    decideWhileScanning: true,
+  });
+  assert.equal(verdict.error?.responseCode, 550);
+  // A disposition refusing for spam (msa's Rspamd check), and a quarantine where none is kept (msa).
+  await deliver({ refused, decide: async () => ({ ...malware, reason: 'spam' }), dispose: (v) => v });
+  await deliver({ refused, scan: scan({ action: 'quarantine', kind: 'policy', reason: 'held', rule: 'r' }) });
+  assert.deepEqual(counted, [
+    'malware 554',
+    'malware-scanner 451',
+    'malware 554',
+    'spam 550',
+    'spam 554',
+    'policy 554',
+  ]);
 });

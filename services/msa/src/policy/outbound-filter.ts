@@ -107,6 +107,7 @@ export async function checkOutboundSpam(
       code: 451,
       status: '4.7.1',
       text: 'Content scanner unavailable, try again later',
+      reason: 'rspamd-unavailable',
     };
   }
   if (verdict.action === 'reject') {
@@ -120,9 +121,10 @@ export async function checkOutboundSpam(
       code: 554,
       status: '5.7.1',
       text: `Message refused as spam (score ${verdict.score.toFixed(1)})`,
+      reason: 'spam',
     };
   }
   if (verdict.action === 'soft reject')
-    return { action: 'tempfail', code: 451, status: '4.7.1', text: 'Try again later' };
+    return { action: 'tempfail', code: 451, status: '4.7.1', text: 'Try again later', reason: 'greylist' };
   return { action: 'accept' };
 }

@@ -1,5 +1,5 @@
 import { RspamdUnavailableError, type RspamdVerdict } from '@hermod/content-scan';
-import { applyPolicyRules, SmtpReplyError, smtpError } from '@hermod/smtp';
+import { applyPolicyRules, smtpError } from '@hermod/smtp';
 import type { MxDeps } from '../deps.js';
 import { type AuthenticationOutcome, authenticateMessage } from '../policy/authentication.js';
 
@@ -81,11 +81,11 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
         deps.dmarcRecorder?.add({ ...auth.dmarcEvaluation, disposition });
       }
       if (config.MX_DMARC_ENFORCE && auth.dmarcPolicy === 'reject') {
-        deps.metrics.rejections.inc({ reason: 'dmarc' });
         throw smtpError(
           550,
           '5.7.1',
           `Message rejected by the DMARC policy of ${auth.dmarcDomain ?? 'the sender domain'}`,
+          'dmarc',
         );
       }
       if (config.MX_DMARC_ENFORCE && auth.dmarcPolicy === 'quarantine') {
@@ -111,8 +111,7 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
       if (!(error instanceof RspamdUnavailableError)) throw error;
       logger.warn({ err: error, spoolId: input.spoolId }, 'rspamd unavailable');
       if (config.RSPAMD_FAIL_MODE === 'tempfail') {
-        deps.metrics.rejections.inc({ reason: 'rspamd-unavailable' });
-        throw smtpError(451, '4.7.1', 'Content scanner unavailable, try again later');
+        throw smtpError(451, '4.7.1', 'Content scanner unavailable, try again later', 'rspamd-unavailable');
       }
       spamStatus = 'unscored (scanner unavailable)';
       headers += `X-Spam-Status: ${spamStatus}\r\n`;
@@ -127,12 +126,15 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
         (verdict.symbols.length > 0 ? `X-Spam-Symbols: ${clean(verdict.symbols.join(', '))}\r\n` : '');
       switch (verdict.action) {
         case 'reject':
-          deps.metrics.rejections.inc({ reason: 'spam' });
-          throw smtpError(550, '5.7.1', `Message rejected as spam (score ${verdict.score.toFixed(1)})`);
+          throw smtpError(
+            550,
+            '5.7.1',
+            `Message rejected as spam (score ${verdict.score.toFixed(1)})`,
+            'spam',
+          );
         case 'soft reject':
         case 'greylist':
-          deps.metrics.rejections.inc({ reason: 'greylist' });
-          throw smtpError(451, '4.7.1', 'Try again later (greylisted)');
+          throw smtpError(451, '4.7.1', 'Try again later (greylisted)', 'greylist');
         case 'add header':
         case 'rewrite subject':
           placement = 'junk';
@@ -157,10 +159,7 @@ export async function filterMessage(deps: MxDeps, input: FilterInput): Promise<F
       ...(spamScore !== undefined ? { spamScore } : {}),
     },
     { maxBytes: config.POLICY_MAX_MESSAGE_BYTES, budgetMs: config.POLICY_TIME_BUDGET_MS },
-  ).catch((error: unknown) => {
-    if (error instanceof SmtpReplyError) deps.metrics.rejections.inc({ reason: 'policy' });
-    throw error;
-  });
+  );
   for (const rule of policy.decision.matched) deps.metrics.policyMatches?.inc({ rule });
   if (policy.decision.matched.length > 0) {
     logger.info({ spoolId: input.spoolId, rules: policy.decision.matched }, 'policy rules matched');
