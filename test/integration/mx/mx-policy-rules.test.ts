@@ -46,15 +46,15 @@ rules:
       - attachment: { kind: [archive] }
     action:
       stripAttachments: { notice: "Removed {name} (archives are not delivered)." }
-  - name: hold-purchase-orders
-    all:
-      - subject: { contains: [purchase order] }
-    action: { quarantine: purchase orders are checked by hand }
   - name: compliance-copy
     all:
       - subject: { regex: ["^\\\\[(confidential|legal)\\\\]"] }
     action:
       bcc: [compliance@example.test]
+  - name: hold-purchase-orders
+    all:
+      - subject: { contains: [purchase order] }
+    action: { quarantine: purchase orders are checked by hand }
 `;
 
 const paymentFraud = {
@@ -381,5 +381,26 @@ describe('policy rules at the mx', () => {
       );
     });
     assert.match(delivered.text, /^X-Hermod-Policy: hold-purchase-orders\r$/m);
+  });
+
+  test('quarantine keeps the compliance copy an earlier rule added: released, it reaches both', async () => {
+    const reply = await send(
+      'buyer@remote.example',
+      ['alice@example.test'],
+      `${headers('[legal] purchase order 77')}\nPlease sign.`,
+    );
+    assert.match(reply, /^250 /);
+    const spoolId = /queued as ([0-9a-f-]{36})/.exec(reply)?.[1];
+    assert.ok(spoolId);
+    await hermodCli(['quarantine', 'release', spoolId, '--actor', 'policy-test']);
+    const copy = await eventually('the released compliance copy', async () => {
+      const all = await waitForMessages(hermod.db.pool, 'compliance@example.test', 1, 'INBOX');
+      return all.find((m) => m.text.includes('Subject: [legal] purchase order 77'));
+    });
+    assert.match(copy.text, /^X-Hermod-Policy: compliance-copy, hold-purchase-orders\r$/m);
+    await eventually('the released message in alice\'s INBOX', async () => {
+      const all = await waitForMessages(hermod.db.pool, 'alice@example.test', 1, 'INBOX');
+      return all.find((m) => m.text.includes('Subject: [legal] purchase order 77'));
+    });
   });
 });

@@ -234,7 +234,8 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
             await hooks.quarantine({
               spoolId,
               mailFrom,
-              recipients: recipients.map((r) => r.address),
+              // Held as it would have been delivered: with the copies earlier rules added (bcc).
+              recipients: [...new Set([...recipients.map((r) => r.address), ...(changes?.add ?? [])])],
               source: hooks.service,
               clientAddress: session.remoteAddress,
               clientHelo: helo,
