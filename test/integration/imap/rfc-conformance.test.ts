@@ -52,6 +52,32 @@ describe('imap responses by the RFC grammar', () => {
     assert.ok(noop.untagged.includes('* 2 EXPUNGE'), noop.untagged.join('\n'));
   });
 
+  it('FETCH that cannot answer a message another session expunged says so: OK [EXPUNGEISSUED] (RFC 5530, RFC 2180 4.1; Dovecot)', async () => {
+    const box = 'ExpungeIssued';
+    const setup = await connect();
+    await setup.command(`CREATE ${box}`);
+    for (const n of [1, 2, 3])
+      await fx.deliver(id, Buffer.from(`Subject: i${n}\r\n\r\nbody ${n}\r\n`), { mailbox: box });
+    const viewer = await connect();
+    await viewer.command(`SELECT ${box}`);
+    await setup.command(`SELECT ${box}`);
+    await setup.command('STORE 2 +FLAGS.SILENT (\\Deleted)');
+    await setup.command('EXPUNGE');
+    // The viewer still has three messages; FLAGS of the second are gone with it.
+    const fetched = await viewer.command('FETCH 1:3 (UID FLAGS)');
+    assert.deepEqual(
+      fetched.untagged.filter((l) => /FETCH/.test(l)).map((l) => Number(/^\* (\d+) FETCH/.exec(l)?.[1])),
+      [1, 3],
+      fetched.untagged.join('\n'),
+    );
+    assert.match(fetched.tagged, /^\S+ OK \[EXPUNGEISSUED\] /);
+    // A FETCH that misses nothing is a plain OK.
+    const complete = await viewer.command('FETCH 1 (FLAGS)');
+    assert.match(complete.tagged, /^\S+ OK (?!\[)/);
+    const noop = await viewer.command('NOOP');
+    assert.ok(noop.untagged.includes('* 2 EXPUNGE'), noop.untagged.join('\n'));
+  });
+
   it('a message sequence set in an empty mailbox names no message: BAD, "*" included; UID sets stay OK (RFC 9051 9, seq-number)', async () => {
     const raw = await connect();
     await raw.command('CREATE EmptyForSequences');

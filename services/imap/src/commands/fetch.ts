@@ -251,6 +251,7 @@ export async function runFetch(session: CommandContext, args: FetchArgs, byUid: 
     structure: needsStructure(items),
     body: items.some((i) => i.kind !== 'simple'),
   };
+  let missedExpunged = false;
   for (let i = 0; i < uids.length; i += BATCH) {
     const batch = uids.slice(i, i + BATCH);
     const remembered = unchanging ? session.backend.messagesInMemory(box.id, batch, need) : undefined;
@@ -289,9 +290,17 @@ export async function runFetch(session: CommandContext, args: FetchArgs, byUid: 
         // Expunged by another session but not yet reported to this one: the UID is still known from
         // this session's view, so it is answered (RFC 2180 4.1.1) and the client can map the message.
         await send(session, `* ${session.fetchHead(seq, uid)} (UID ${uid})\r\n`);
+      } else if (args.changedSince === undefined) {
+        missedExpunged = true;
       }
     }
   }
+  // What could not be answered was expunged by another session (RFC 5530, RFC 2180 4.1; Dovecot too).
+  if (missedExpunged)
+    return ok(
+      `${byUid ? 'UID FETCH' : 'FETCH'} completed, some messages were already expunged`,
+      'EXPUNGEISSUED',
+    );
   return ok(`${byUid ? 'UID FETCH' : 'FETCH'} completed`);
 }
 
