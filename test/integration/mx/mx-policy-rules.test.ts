@@ -398,7 +398,7 @@ describe('policy rules at the mx', () => {
       return all.find((m) => m.text.includes('Subject: [legal] purchase order 77'));
     });
     assert.match(copy.text, /^X-Hermod-Policy: compliance-copy, hold-purchase-orders\r$/m);
-    await eventually('the released message in alice\'s INBOX', async () => {
+    await eventually("the released message in alice's INBOX", async () => {
       const all = await waitForMessages(hermod.db.pool, 'alice@example.test', 1, 'INBOX');
       return all.find((m) => m.text.includes('Subject: [legal] purchase order 77'));
     });
