@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from '@hermod/logging';
-import { acceptProxied, type ServerTls, type TrustedProxies } from '@hermod/service-runtime';
+import { acceptProxied, listenOn, type ServerTls, type TrustedProxies } from '@hermod/service-runtime';
 
 /** Counts open connections per key and refuses past a cap. */
 class Counter<K> {
@@ -124,12 +124,7 @@ export class ProtocolListener {
       );
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => resolve());
-    });
-    const address = server.address();
-    this.port = typeof address === 'object' && address ? address.port : options.port;
+    this.port = await listenOn(server, options.host, options.port);
     return this.port;
   }
 

@@ -9,12 +9,7 @@ import {
   PostgresLoginFailureStore,
 } from '@hermod/accounts';
 import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
-import {
-  DomainConfigStore,
-  onRoutingInputsChange,
-  openDomainBucket,
-  openDomainStatusBucket,
-} from '@hermod/domain-config';
+import { onRoutingInputsChange, openDomainConfig, openDomainStatusBucket } from '@hermod/domain-config';
 import { handOverAccepted } from '@hermod/pipeline';
 import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
@@ -22,6 +17,7 @@ import {
   connectBus,
   connectDatabase,
   createServiceBase,
+  listenOn,
   openCertificateFiles,
   runMain,
   TrustedProxies,
@@ -46,16 +42,6 @@ import { type OutboundFilterDeps, observeSubmissionMalware } from './policy/outb
 import { suspensionReporter } from './sending-suspension.js';
 import { SubmissionLimits } from './submission-limits.js';
 import { createSubmissionServers } from './submission-server.js';
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
-}
 
 runMain('msa', async () => {
   const config = loadMsaConfig();
@@ -83,9 +69,7 @@ runMain('msa', async () => {
   const recipientCache = new RecipientCache<routingV1.ValidateRecipientResponse>(
     config.MSA_RECIPIENT_CACHE_MS,
   );
-  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
-  shutdown.register('domain-config', () => domains.stop());
-  await domains.ready;
+  const domains = await openDomainConfig(js, config.NATS_STREAM_REPLICAS, base);
   const routingChanges = onRoutingInputsChange(
     domains,
     await openDomainStatusBucket(js, config.NATS_STREAM_REPLICAS),
@@ -235,11 +219,11 @@ runMain('msa', async () => {
     servers.starttls.updateSecureContext(pair);
     servers.implicitTls.updateSecureContext(pair);
   });
-  const submissionPort = await listen(servers.starttls.server, config.MSA_SUBMISSION_PORT, config.MSA_HOST);
-  const submissionsPort = await listen(
+  const submissionPort = await listenOn(servers.starttls.server, config.MSA_HOST, config.MSA_SUBMISSION_PORT);
+  const submissionsPort = await listenOn(
     servers.implicitTls.server,
-    config.MSA_SUBMISSIONS_PORT,
     config.MSA_HOST,
+    config.MSA_SUBMISSIONS_PORT,
   );
   // Behind a load balancer speaking the PROXY protocol: the client address comes from its header.
   const trustedProxies = new TrustedProxies(config.MSA_PROXY_TRUSTED_CIDRS);
@@ -247,7 +231,7 @@ runMain('msa', async () => {
   const proxyPorts: Record<string, number> = {};
   if (config.MSA_PROXY_SUBMISSION_PORT) {
     const proxy = createProxyListener(servers.starttls, { trusted: trustedProxies, logger });
-    proxyPorts.submission = await listen(proxy, config.MSA_PROXY_SUBMISSION_PORT, config.MSA_HOST);
+    proxyPorts.submission = await listenOn(proxy, config.MSA_HOST, config.MSA_PROXY_SUBMISSION_PORT);
     proxies.push(proxy);
   }
   if (config.MSA_PROXY_SUBMISSIONS_PORT) {
@@ -264,7 +248,7 @@ runMain('msa', async () => {
         });
       },
     });
-    proxyPorts.submissions = await listen(proxy, config.MSA_PROXY_SUBMISSIONS_PORT, config.MSA_HOST);
+    proxyPorts.submissions = await listenOn(proxy, config.MSA_HOST, config.MSA_PROXY_SUBMISSIONS_PORT);
     proxies.push(proxy);
   }
   // Stop accepting first; transactions in flight finish (or get 421) within the grace period.

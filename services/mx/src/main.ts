@@ -1,13 +1,7 @@
-import type { Server } from 'node:net';
 import { AccountStore } from '@hermod/accounts';
 import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
-import {
-  DomainConfigStore,
-  onRoutingInputsChange,
-  openDomainBucket,
-  openDomainStatusBucket,
-} from '@hermod/domain-config';
+import { onRoutingInputsChange, openDomainConfig, openDomainStatusBucket } from '@hermod/domain-config';
 import { publishJob } from '@hermod/nats';
 import { handOverAccepted, subjects } from '@hermod/pipeline';
 import { openPolicySet } from '@hermod/policy-rules';
@@ -23,6 +17,7 @@ import {
   connectBus,
   connectDatabase,
   createServiceBase,
+  listenOn,
   openCertificateFiles,
   runMain,
   TrustedProxies,
@@ -49,16 +44,6 @@ import { ClientLimits } from './policy/client-limits.js';
 import { DmarcRecorder } from './policy/dmarc-recorder.js';
 import { createDnsResolver } from './policy/dns-resolver.js';
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
-}
-
 runMain('mx', async () => {
   const config = loadMxConfig();
   const base = createServiceBase('mx', config);
@@ -72,9 +57,7 @@ runMain('mx', async () => {
     servesWithout: config.READY_WITHOUT_NATS,
   });
 
-  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
-  shutdown.register('domain-config', () => domains.stop());
-  await domains.ready;
+  const domains = await openDomainConfig(js, config.NATS_STREAM_REPLICAS, base);
 
   const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
   shutdown.register('routing-client', () => routing.close());
@@ -255,11 +238,11 @@ runMain('mx', async () => {
     certificates && { ...certificates.pair, SNICallback: certificates.serverTls.SNICallback },
   );
   certificates?.onChange((pair) => smtp.updateSecureContext(pair));
-  const smtpPort = await listen(smtp.server, config.MX_SMTP_PORT, config.MX_HOST);
+  const smtpPort = await listenOn(smtp.server, config.MX_HOST, config.MX_SMTP_PORT);
   const proxy = config.MX_PROXY_PORT
     ? createProxyListener(smtp, { trusted: new TrustedProxies(config.MX_PROXY_TRUSTED_CIDRS), logger })
     : undefined;
-  const proxyPort = proxy ? await listen(proxy, config.MX_PROXY_PORT, config.MX_HOST) : undefined;
+  const proxyPort = proxy ? await listenOn(proxy, config.MX_HOST, config.MX_PROXY_PORT) : undefined;
   // Stop accepting first; transactions in flight finish (or get 421) within the grace period.
   shutdown.register('smtp-listeners', async () => {
     if (proxy) await new Promise<void>((resolve) => proxy.close(() => resolve()));

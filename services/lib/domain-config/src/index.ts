@@ -53,6 +53,7 @@ export {
   deleteDomainConfig,
   listDomainConfigs,
   openDomainBucket,
+  openDomainConfig,
   readDomainConfig,
   updateDomainConfig,
   writeDomainConfig,

@@ -13,7 +13,7 @@ export { commonEnv, servesWithoutBusEnv, tlsSniEnv } from './common-env.js';
 export { untilAvailable } from './dependency.js';
 export { createMetricsRegistry, type Registry } from './metrics.js';
 export {
-  listenHttp,
+  listenOn,
   type OpsServer,
   type Readiness,
   type ReadinessCheck,
