@@ -12,6 +12,7 @@ export {
 export { commonEnv, servesWithoutBusEnv, tlsSniEnv } from './common-env.js';
 export { untilAvailable } from './dependency.js';
 export { createMetricsRegistry, type Registry } from './metrics.js';
+export { OpenCounts } from './open-counts.js';
 export {
   listenOn,
   type OpsServer,
