@@ -1,4 +1,5 @@
 import { AccountStore } from '@hermod/accounts';
+import { domainOfAddress } from '@hermod/address';
 import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
 import { openDomainConfig, openLivePolicySet } from '@hermod/domain-config';
@@ -95,8 +96,7 @@ runMain('mx', async () => {
   shutdown.register('quarantine-expiry', () => quarantineExpiry.stop());
   // Recipients' own releases and deletes (a keyword or folder on the notice, from any IMAP client).
   const quarantineAccounts = new AccountStore(pool);
-  const quarantineSettings = (recipient: string) =>
-    domains.get(recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase())?.quarantine;
+  const quarantineSettings = (recipient: string) => domains.get(domainOfAddress(recipient))?.quarantine;
   const userReleaseKinds = (recipient: string) =>
     quarantineSettings(recipient)?.userReleaseKinds ?? config.QUARANTINE_USER_RELEASE_KINDS;
   const digest = (recipient: string) => quarantineSettings(recipient)?.digest ?? config.QUARANTINE_DIGEST;

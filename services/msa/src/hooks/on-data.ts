@@ -1,4 +1,4 @@
-import { parseAddress } from '@hermod/address';
+import { domainOfAddress, parseAddress } from '@hermod/address';
 import type { Disposition } from '@hermod/smtp';
 import {
   acceptPipeline,
@@ -41,8 +41,6 @@ interface MsaVerdict {
   disposition: Disposition;
   policy?: PolicyOutcome;
 }
-
-const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
 /**
  * End of DATA through the shared accept pipeline (@hermod/smtp): msa's Received (with the
@@ -89,7 +87,7 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
           ip: session.remoteAddress,
           mailFrom,
           recipients: session.envelope.rcptTo.map((r) => r.address),
-          ...(user ? { senderDomain: domainOf(user.address) } : {}),
+          ...(user ? { senderDomain: domainOfAddress(user.address) } : {}),
         },
         { maxBytes: config.POLICY_MAX_MESSAGE_BYTES, budgetMs: config.POLICY_TIME_BUDGET_MS },
       );
