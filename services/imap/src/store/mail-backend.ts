@@ -473,12 +473,13 @@ export class MailBackend {
   ) {
     const result = await copyMessages(this.pool, fromMailboxId, uids, toMailboxId);
     if (result.pairs.length > 0)
-      this.announceAdded(
-        targetAccountId,
-        toMailboxId,
-        result.pairs.map((p) => p[1]),
-        result.modseq,
-      );
+      this.publisher.publish({
+        accountId: targetAccountId,
+        mailboxId: toMailboxId,
+        kind: 'exists',
+        uids: result.pairs.map((p) => p[1]),
+        modseq: result.modseq,
+      });
     return result;
   }
 
@@ -491,12 +492,13 @@ export class MailBackend {
   ) {
     const result = await moveMessages(this.pool, fromMailboxId, uids, toMailboxId);
     if (result.pairs.length > 0) {
-      this.announceAdded(
-        targetAccountId,
-        toMailboxId,
-        result.pairs.map((p) => p[1]),
-        result.modseq,
-      );
+      this.publisher.publish({
+        accountId: targetAccountId,
+        mailboxId: toMailboxId,
+        kind: 'exists',
+        uids: result.pairs.map((p) => p[1]),
+        modseq: result.modseq,
+      });
       this.publisher.publish({
         accountId,
         mailboxId: fromMailboxId,
@@ -508,7 +510,7 @@ export class MailBackend {
     return result;
   }
 
-  /** Tells every session (all replicas) of messages added to a mailbox: APPEND, COPY, MOVE, REPLACE. */
+  /** Tells every session (all replicas) of messages added to a mailbox: APPEND, REPLACE. */
   private announceAdded(accountId: number, mailboxId: number, uids: number[], modseq: number): void {
     this.publisher.publish({ accountId, mailboxId, kind: 'exists', uids, modseq });
   }
