@@ -510,11 +510,6 @@ export class MailBackend {
     return result;
   }
 
-  /** Tells every session (all replicas) of messages added to a mailbox: APPEND, REPLACE. */
-  private announceAdded(accountId: number, mailboxId: number, uids: number[], modseq: number): void {
-    this.publisher.publish({ accountId, mailboxId, kind: 'exists', uids, modseq });
-  }
-
   /** Stores message bodies and adds them to a mailbox in one transaction (MULTIAPPEND is all or nothing). */
   async append(
     accountId: number,
@@ -550,7 +545,7 @@ export class MailBackend {
         });
     const last = results[results.length - 1];
     if (last)
-      this.announceAdded(
+      this.toldOfAppend(
         accountId,
         mailboxId,
         results.map((r) => r.uid),
@@ -583,7 +578,7 @@ export class MailBackend {
     if (result?.outcome !== 'appended') return result?.outcome;
     if (size <= BODY_CACHE_MAX_ENTRY) this.bodies.set(result.bodyId, whole);
     this.remember(result.bodyId, structure);
-    this.announceAdded(accountId, result.mailboxId, [result.uid], result.modseq);
+    this.toldOfAppend(accountId, result.mailboxId, [result.uid], result.modseq);
     return result;
   }
 
@@ -616,7 +611,7 @@ export class MailBackend {
       throw error;
     });
     if (!result) return undefined;
-    this.announceAdded(accountId, mailboxId, [result.appended.uid], result.appended.modseq);
+    this.toldOfAppend(accountId, mailboxId, [result.appended.uid], result.appended.modseq);
     this.publisher.publish({
       accountId: oldAccountId,
       mailboxId: oldMailboxId,
@@ -625,6 +620,11 @@ export class MailBackend {
       modseq: result.expungeModseq,
     });
     return result;
+  }
+
+  /** Every session (all replicas) hears of messages appended to a mailbox: APPEND, REPLACE. */
+  private toldOfAppend(accountId: number, mailboxId: number, uids: number[], modseq: number): void {
+    this.publisher.publish({ accountId, mailboxId, kind: 'exists', uids, modseq });
   }
 
   /** A stored body chunk by chunk; a small one is kept whole once read (BODY_CACHE_MAX_ENTRY). */
