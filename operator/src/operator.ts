@@ -1,3 +1,4 @@
+import { domainOfAddress } from '@hermod/address';
 import { watchDomainStatus } from '@hermod/domain-config';
 import type { Logger } from '@hermod/logging';
 import type { KV } from 'nats';
@@ -215,9 +216,7 @@ export class Operator {
     };
     const addressDomain = (object: KubeObject | undefined) => {
       const address = (object?.spec as { address?: unknown } | undefined)?.address;
-      return typeof address === 'string'
-        ? address.slice(address.lastIndexOf('@') + 1).toLowerCase()
-        : undefined;
+      return typeof address === 'string' ? domainOfAddress(address) : undefined;
     };
     mailUsers.onChange((key, current, previous) => {
       if (needsReconcile(current, previous)) controllers.userQueue?.add(key);

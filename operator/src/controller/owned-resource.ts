@@ -2,6 +2,7 @@
 // deletion, waiting for the domain, refusals as conditions), status written by server-side apply
 // only when it differs, conditions, Events on transitions, and whether a domain is Ready.
 import { AccountError } from '@hermod/accounts';
+import { domainOfAddress } from '@hermod/address';
 import type { z } from 'zod';
 import { GROUP, type ObjectMeta, VERSION } from '../api/v1alpha1/maildomain.js';
 import { type ConditionLike, conditionOf, mergeConditions } from '../kube/conditions.js';
@@ -198,7 +199,7 @@ export function cachedResource<T>(informer: Informer, key: string, schema: z.Zod
 
 /** DomainReady: whether a MailDomain serving the address's domain is Ready. */
 export function domainCondition(mailDomains: Informer, address: string): ConditionPart {
-  const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+  const domain = domainOfAddress(address);
   const candidates = mailDomains
     .list()
     .filter(

@@ -1,52 +1,38 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from '@hermod/logging';
-import { acceptProxied, type ServerTls, type TrustedProxies } from '@hermod/service-runtime';
-
-/** Counts open connections per key and refuses past a cap. */
-class Counter<K> {
-  private readonly counts = new Map<K, number>();
-
-  constructor(private readonly max: number) {}
-
-  acquire(key: K): boolean {
-    const n = this.counts.get(key) ?? 0;
-    if (n >= this.max) return false;
-    this.counts.set(key, n + 1);
-    return true;
-  }
-
-  release(key: K): void {
-    const n = (this.counts.get(key) ?? 1) - 1;
-    if (n <= 0) this.counts.delete(key);
-    else this.counts.set(key, n);
-  }
-}
+import {
+  acceptProxied,
+  listenOn,
+  OpenCounts,
+  type ServerTls,
+  type TrustedProxies,
+} from '@hermod/service-runtime';
 
 /** Connections per client IP and per account. */
 export class ConnectionLimiter {
-  private readonly perIp: Counter<string>;
-  private readonly perUser: Counter<number>;
+  private readonly perIp = new OpenCounts<string>();
+  private readonly perUser = new OpenCounts<number>();
 
-  constructor(maxPerIp: number, maxPerUser: number) {
-    this.perIp = new Counter(maxPerIp);
-    this.perUser = new Counter(maxPerUser);
-  }
+  constructor(
+    private readonly maxPerIp: number,
+    private readonly maxPerUser: number,
+  ) {}
 
   acquireIp(ip: string): boolean {
-    return this.perIp.acquire(ip);
+    return this.perIp.tryOpen(ip, this.maxPerIp);
   }
 
   releaseIp(ip: string): void {
-    this.perIp.release(ip);
+    this.perIp.close(ip);
   }
 
   acquire(accountId: number): boolean {
-    return this.perUser.acquire(accountId);
+    return this.perUser.tryOpen(accountId, this.maxPerUser);
   }
 
   release(accountId: number): void {
-    this.perUser.release(accountId);
+    this.perUser.close(accountId);
   }
 }
 
@@ -124,12 +110,7 @@ export class ProtocolListener {
       );
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => resolve());
-    });
-    const address = server.address();
-    this.port = typeof address === 'object' && address ? address.port : options.port;
+    this.port = await listenOn(server, options.host, options.port);
     return this.port;
   }
 

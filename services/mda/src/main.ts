@@ -1,5 +1,5 @@
 import { srsForward } from '@hermod/address';
-import { DomainConfigStore, openDomainBucket } from '@hermod/domain-config';
+import { openDomainConfig } from '@hermod/domain-config';
 import { consumeJobs, publishJob } from '@hermod/nats';
 import {
   consumers,
@@ -46,9 +46,7 @@ runMain('mda', async () => {
     registers: [registry],
   });
   // Live domain settings (the sub-address separator Sieve's `subaddress` uses).
-  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
-  shutdown.register('domain-config', () => domains.stop());
-  await domains.ready;
+  const domains = await openDomainConfig(js, config.NATS_STREAM_REPLICAS, base);
   if (config.MDA_SIEVE_ENABLED) {
     // Global scripts a MailDomain sets (spec.sieve) are stored where delivery loads them from.
     const domainScripts = new DomainScriptSync(pool, domains, logger);

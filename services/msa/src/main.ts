@@ -9,36 +9,26 @@ import {
   PostgresLoginFailureStore,
 } from '@hermod/accounts';
 import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
-import {
-  DomainConfigStore,
-  onRoutingInputsChange,
-  openDomainBucket,
-  openDomainStatusBucket,
-} from '@hermod/domain-config';
-import { handOverAccepted } from '@hermod/pipeline';
-import { openPolicySet } from '@hermod/policy-rules';
-import type { routingV1 } from '@hermod/proto';
+import { openDomainConfig, openLivePolicySet } from '@hermod/domain-config';
 import {
   connectBus,
   connectDatabase,
   createServiceBase,
+  listenOn,
   openCertificateFiles,
   runMain,
   TrustedProxies,
 } from '@hermod/service-runtime';
 import {
-  cachedValidator,
-  commitPhases,
   createProxyListener,
+  openAcceptPath,
+  openRecipientValidation,
   phaseHistogramOptions,
   phaseObserver,
   postmasterAddress,
-  RecipientCache,
   RecipientRoutes,
   refusalRecorder,
-  routingRecipientClient,
 } from '@hermod/smtp';
-import { AcceptBatcher } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import { loadMsaConfig } from './config.js';
 import type { MsaDeps } from './deps.js';
@@ -46,16 +36,6 @@ import { type OutboundFilterDeps, observeSubmissionMalware } from './policy/outb
 import { suspensionReporter } from './sending-suspension.js';
 import { SubmissionLimits } from './submission-limits.js';
 import { createSubmissionServers } from './submission-server.js';
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
-}
 
 runMain('msa', async () => {
   const config = loadMsaConfig();
@@ -66,12 +46,9 @@ runMain('msa', async () => {
   if (!certificates) throw new Error('TLS_CERT_FILE/TLS_KEY_FILE are required');
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   // Accepting needs only the spool: without nats-server it goes on accepting; ready only if configured so.
-  const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
+  const bus = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
     servesWithout: config.READY_WITHOUT_NATS,
   });
-
-  const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
-  shutdown.register('routing-client', () => routing.close());
 
   const trusted = new BlockList();
   for (const network of config.MSA_TRUSTED_NETWORKS) {
@@ -79,35 +56,18 @@ runMain('msa', async () => {
     trusted.addSubnet(address, Number(prefix), isIPv6(address) ? 'ipv6' : 'ipv4');
   }
 
-  // Routing's answers are remembered briefly, and forgotten as soon as a domain's routing changes.
-  const recipientCache = new RecipientCache<routingV1.ValidateRecipientResponse>(
-    config.MSA_RECIPIENT_CACHE_MS,
-  );
-  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
-  shutdown.register('domain-config', () => domains.stop());
-  await domains.ready;
-  const routingChanges = onRoutingInputsChange(
-    domains,
-    await openDomainStatusBucket(js, config.NATS_STREAM_REPLICAS),
-    logger,
-    () => recipientCache.clear(),
-  );
-  shutdown.register('routing-changes', () => routingChanges.stop());
-
-  const handOver = handOverAccepted(
-    js,
-    (error, spoolIds) =>
-      // Durable already: the spool sweeper publishes them again later.
-      logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
-    { connected },
-  );
+  const domains = await openDomainConfig(bus.js, config.NATS_STREAM_REPLICAS, base);
+  const validateRecipient = await openRecipientValidation(base, bus, domains, {
+    routingAddress: config.ROUTING_GRPC_ADDRESS,
+    timeoutMs: config.ROUTING_TIMEOUT_MS,
+    cacheMs: config.MSA_RECIPIENT_CACHE_MS,
+    replicas: config.NATS_STREAM_REPLICAS,
+  });
   // Where a submission waits (debug figures; bench/accept-phases.ts prints them).
   const phases = phaseObserver(new Histogram({ ...phaseHistogramOptions('msa'), registers: [registry] }));
-  const batcher = new AcceptBatcher(pool, {
-    maxBatch: 32,
+  const { accept, handOver } = openAcceptPath(base, pool, bus, {
     maxTransactions: config.MSA_ACCEPT_TRANSACTIONS,
-    afterCommit: handOver,
-    onWrite: commitPhases(phases),
+    phases,
   });
   const accounts = new AccountStore(pool);
   const loginThrottle = new LoginThrottle(
@@ -116,9 +76,7 @@ runMain('msa', async () => {
     ),
     loginThrottlePolicy(config),
   );
-  const policy = await openPolicySet(config, (domain) => domains.get(domain)?.policyRules);
-  const policyChanges = domains.onChange((domain) => policy.forget(domain));
-  shutdown.register('policy-rules', () => policyChanges());
+  const policy = await openLivePolicySet(config, domains, shutdown);
   const malwareScanner = malwareScannerFromConfig(config, registry);
   if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: submissions are not scanned for malware');
   else shutdown.register('malware-scanner', () => malwareScanner.close());
@@ -188,9 +146,9 @@ runMain('msa', async () => {
     limits,
     suspended,
     postmaster: postmasterAddress(config.MSA_POSTMASTER_ADDRESS ?? '', config.MSA_HOSTNAME),
-    validateRecipient: cachedValidator(routing.validate, recipientCache),
+    validateRecipient,
     recipientRoutes: new RecipientRoutes(),
-    accept: (input) => batcher.accept(input),
+    accept,
     isTrusted: (address) => {
       const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
       return trusted.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
@@ -235,11 +193,11 @@ runMain('msa', async () => {
     servers.starttls.updateSecureContext(pair);
     servers.implicitTls.updateSecureContext(pair);
   });
-  const submissionPort = await listen(servers.starttls.server, config.MSA_SUBMISSION_PORT, config.MSA_HOST);
-  const submissionsPort = await listen(
+  const submissionPort = await listenOn(servers.starttls.server, config.MSA_HOST, config.MSA_SUBMISSION_PORT);
+  const submissionsPort = await listenOn(
     servers.implicitTls.server,
-    config.MSA_SUBMISSIONS_PORT,
     config.MSA_HOST,
+    config.MSA_SUBMISSIONS_PORT,
   );
   // Behind a load balancer speaking the PROXY protocol: the client address comes from its header.
   const trustedProxies = new TrustedProxies(config.MSA_PROXY_TRUSTED_CIDRS);
@@ -247,7 +205,7 @@ runMain('msa', async () => {
   const proxyPorts: Record<string, number> = {};
   if (config.MSA_PROXY_SUBMISSION_PORT) {
     const proxy = createProxyListener(servers.starttls, { trusted: trustedProxies, logger });
-    proxyPorts.submission = await listen(proxy, config.MSA_PROXY_SUBMISSION_PORT, config.MSA_HOST);
+    proxyPorts.submission = await listenOn(proxy, config.MSA_HOST, config.MSA_PROXY_SUBMISSION_PORT);
     proxies.push(proxy);
   }
   if (config.MSA_PROXY_SUBMISSIONS_PORT) {
@@ -264,7 +222,7 @@ runMain('msa', async () => {
         });
       },
     });
-    proxyPorts.submissions = await listen(proxy, config.MSA_PROXY_SUBMISSIONS_PORT, config.MSA_HOST);
+    proxyPorts.submissions = await listenOn(proxy, config.MSA_HOST, config.MSA_PROXY_SUBMISSIONS_PORT);
     proxies.push(proxy);
   }
   // Stop accepting first; transactions in flight finish (or get 421) within the grace period.

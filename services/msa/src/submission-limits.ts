@@ -1,5 +1,6 @@
 import { recordLimitHit, type SendingPolicy, type SuspendOutcome, sendingPolicy } from '@hermod/accounts';
 import type { Pool } from '@hermod/db';
+import { OpenCounts } from '@hermod/service-runtime';
 
 export interface SubmissionLimitSettings {
   /** Messages (accepted MAIL FROM) per account per clock hour; 0 means no limit. */
@@ -29,7 +30,7 @@ export const LIMIT_SUSPENSION_REASON = 'the hourly recipient limit was reached r
  * (they end with the connection).
  */
 export class SubmissionLimits {
-  private readonly sessions = new Map<number, number>();
+  private readonly sessions = new OpenCounts<number>();
   private lastPrune = 0;
 
   constructor(
@@ -98,16 +99,12 @@ export class SubmissionLimits {
 
   /** Opens a session of the account; false when it already has the most sessions allowed. */
   openSession(accountId: number, policy: SendingPolicy): boolean {
-    const open = this.sessions.get(accountId) ?? 0;
     const limit = policy.limits.maxSessions;
-    if (limit > 0 && open >= limit) return false;
-    this.sessions.set(accountId, open + 1);
-    return true;
+    // 0: no limit.
+    return this.sessions.tryOpen(accountId, limit > 0 ? limit : Number.POSITIVE_INFINITY);
   }
 
   closeSession(accountId: number): void {
-    const open = (this.sessions.get(accountId) ?? 1) - 1;
-    if (open > 0) this.sessions.set(accountId, open);
-    else this.sessions.delete(accountId);
+    this.sessions.close(accountId);
   }
 }

@@ -1,17 +1,10 @@
-import type { Server } from 'node:net';
 import { AccountStore } from '@hermod/accounts';
+import { domainOfAddress } from '@hermod/address';
 import { malwareScanHook, malwareScannerFromConfig, RspamdClient } from '@hermod/content-scan';
 import { recordDmarcEvaluations } from '@hermod/dmarc-reports';
-import {
-  DomainConfigStore,
-  onRoutingInputsChange,
-  openDomainBucket,
-  openDomainStatusBucket,
-} from '@hermod/domain-config';
+import { openDomainConfig, openLivePolicySet } from '@hermod/domain-config';
 import { publishJob } from '@hermod/nats';
-import { handOverAccepted, subjects } from '@hermod/pipeline';
-import { openPolicySet } from '@hermod/policy-rules';
-import type { routingV1 } from '@hermod/proto';
+import { subjects } from '@hermod/pipeline';
 import {
   expireQuarantine,
   expireQuarantineDigests,
@@ -23,23 +16,22 @@ import {
   connectBus,
   connectDatabase,
   createServiceBase,
+  listenOn,
   openCertificateFiles,
   runMain,
   TrustedProxies,
 } from '@hermod/service-runtime';
 import {
-  cachedValidator,
-  commitPhases,
   createProxyListener,
+  openAcceptPath,
+  openRecipientValidation,
   phaseHistogramOptions,
   phaseObserver,
   postmasterAddress,
-  RecipientCache,
   RecipientRoutes,
   refusalRecorder,
-  routingRecipientClient,
 } from '@hermod/smtp';
-import { AcceptBatcher, PeriodicPass } from '@hermod/spool';
+import { PeriodicPass } from '@hermod/spool';
 import { Counter, Histogram } from 'prom-client';
 import { loadMxConfig } from './config.js';
 import type { MxDeps } from './deps.js';
@@ -48,16 +40,6 @@ import { cachingResolver } from './policy/caching-resolver.js';
 import { ClientLimits } from './policy/client-limits.js';
 import { DmarcRecorder } from './policy/dmarc-recorder.js';
 import { createDnsResolver } from './policy/dns-resolver.js';
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
-}
 
 runMain('mx', async () => {
   const config = loadMxConfig();
@@ -68,42 +50,23 @@ runMain('mx', async () => {
   if (!certificates) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   // Accepting needs only the spool: without nats-server it goes on accepting; ready only if configured so.
-  const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
+  const bus = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
     servesWithout: config.READY_WITHOUT_NATS,
   });
+  const { js } = bus;
 
-  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
-  shutdown.register('domain-config', () => domains.stop());
-  await domains.ready;
-
-  const routing = routingRecipientClient(config.ROUTING_GRPC_ADDRESS, config.ROUTING_TIMEOUT_MS);
-  shutdown.register('routing-client', () => routing.close());
-
-  // Routing's answers are remembered briefly, and forgotten as soon as a domain's routing changes.
-  const recipientCache = new RecipientCache<routingV1.ValidateRecipientResponse>(
-    config.MX_RECIPIENT_CACHE_MS,
-  );
-  const routingChanges = onRoutingInputsChange(
-    domains,
-    await openDomainStatusBucket(js, config.NATS_STREAM_REPLICAS),
-    logger,
-    () => recipientCache.clear(),
-  );
-  shutdown.register('routing-changes', () => routingChanges.stop());
-
+  const domains = await openDomainConfig(js, config.NATS_STREAM_REPLICAS, base);
+  const validateRecipient = await openRecipientValidation(base, bus, domains, {
+    routingAddress: config.ROUTING_GRPC_ADDRESS,
+    timeoutMs: config.ROUTING_TIMEOUT_MS,
+    cacheMs: config.MX_RECIPIENT_CACHE_MS,
+    replicas: config.NATS_STREAM_REPLICAS,
+  });
   // Where a message waits (debug figures; bench/accept-phases.ts prints them).
   const phases = phaseObserver(new Histogram({ ...phaseHistogramOptions('mx'), registers: [registry] }));
-  const batcher = new AcceptBatcher(pool, {
-    maxBatch: 32,
+  const { accept } = openAcceptPath(base, pool, bus, {
     maxTransactions: config.MX_ACCEPT_TRANSACTIONS,
-    onWrite: commitPhases(phases),
-    afterCommit: handOverAccepted(
-      js,
-      (error, spoolIds) =>
-        // Durable already: the spool sweeper publishes them again later.
-        logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
-      { connected },
-    ),
+    phases,
   });
   const rejections = new Counter({
     name: 'hermod_mx_rejections_total',
@@ -115,11 +78,7 @@ runMain('mx', async () => {
     ? new DmarcRecorder((rows) => recordDmarcEvaluations(pool, rows), logger)
     : undefined;
   if (dmarcRecorder) shutdown.register('dmarc-recorder', () => dmarcRecorder.stop());
-  // Compiled once: the global rules and the defaults now, a domain's rules when first needed and
-  // again when its record changes; a bad rules file stops the start (it never half-applies).
-  const policy = await openPolicySet(config, (domain) => domains.get(domain)?.policyRules);
-  const policyChanges = domains.onChange((domain) => policy.forget(domain));
-  shutdown.register('policy-rules', () => policyChanges());
+  const policy = await openLivePolicySet(config, domains, shutdown);
   const malwareScanner = malwareScannerFromConfig(config, registry);
   if (!malwareScanner) logger.warn('CLAMD_ADDRESS not set: no malware scanning');
   else shutdown.register('malware-scanner', () => malwareScanner.close());
@@ -137,8 +96,7 @@ runMain('mx', async () => {
   shutdown.register('quarantine-expiry', () => quarantineExpiry.stop());
   // Recipients' own releases and deletes (a keyword or folder on the notice, from any IMAP client).
   const quarantineAccounts = new AccountStore(pool);
-  const quarantineSettings = (recipient: string) =>
-    domains.get(recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase())?.quarantine;
+  const quarantineSettings = (recipient: string) => domains.get(domainOfAddress(recipient))?.quarantine;
   const userReleaseKinds = (recipient: string) =>
     quarantineSettings(recipient)?.userReleaseKinds ?? config.QUARANTINE_USER_RELEASE_KINDS;
   const digest = (recipient: string) => quarantineSettings(recipient)?.digest ?? config.QUARANTINE_DIGEST;
@@ -189,9 +147,9 @@ runMain('mx', async () => {
     refused: refusalRecorder(rejections, logger),
     logger,
     pool,
-    validateRecipient: cachedValidator(routing.validate, recipientCache),
+    validateRecipient,
     recipientRoutes: new RecipientRoutes(),
-    accept: (input) => batcher.accept(input),
+    accept,
     resolve: cachingResolver(
       createDnsResolver(config.MX_DNS_SERVERS, config.MX_DNS_TIMEOUT_MS),
       config.MX_DNS_CACHE_MS,
@@ -255,11 +213,11 @@ runMain('mx', async () => {
     certificates && { ...certificates.pair, SNICallback: certificates.serverTls.SNICallback },
   );
   certificates?.onChange((pair) => smtp.updateSecureContext(pair));
-  const smtpPort = await listen(smtp.server, config.MX_SMTP_PORT, config.MX_HOST);
+  const smtpPort = await listenOn(smtp.server, config.MX_HOST, config.MX_SMTP_PORT);
   const proxy = config.MX_PROXY_PORT
     ? createProxyListener(smtp, { trusted: new TrustedProxies(config.MX_PROXY_TRUSTED_CIDRS), logger })
     : undefined;
-  const proxyPort = proxy ? await listen(proxy, config.MX_PROXY_PORT, config.MX_HOST) : undefined;
+  const proxyPort = proxy ? await listenOn(proxy, config.MX_HOST, config.MX_PROXY_PORT) : undefined;
   // Stop accepting first; transactions in flight finish (or get 421) within the grace period.
   shutdown.register('smtp-listeners', async () => {
     if (proxy) await new Promise<void>((resolve) => proxy.close(() => resolve()));

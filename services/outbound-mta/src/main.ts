@@ -2,7 +2,7 @@ import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { runTlsReportPass } from '@hermod/dmarc-reports';
-import { DomainConfigStore, openDkimKeyBucket, openDomainBucket } from '@hermod/domain-config';
+import { openDkimKeyBucket, openDomainConfig } from '@hermod/domain-config';
 import { consumeJobs, publishJob } from '@hermod/nats';
 import { consumers, OutboundJob, subjects } from '@hermod/pipeline';
 import { connectBus, connectDatabase, createServiceBase, runMain } from '@hermod/service-runtime';
@@ -38,9 +38,7 @@ runMain('outbound-mta', async () => {
     );
   const ca = config.OUTBOUND_TLS_CA_FILE ? readFileSync(config.OUTBOUND_TLS_CA_FILE) : undefined;
 
-  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
-  await domains.ready;
-  shutdown.register('domain-config', () => domains.stop());
+  const domains = await openDomainConfig(js, config.NATS_STREAM_REPLICAS, base);
   let dkimBucket: ReturnType<typeof openDkimKeyBucket> | undefined;
   const dkimKey = dkimKeySource(
     (d) => domains.get(d),

@@ -3,9 +3,8 @@ import { hostname } from 'node:os';
 import { AccountStore } from '@hermod/accounts';
 import {
   clientSettingsOf,
-  DomainConfigStore,
   mtaStsPolicyOf,
-  openDomainBucket,
+  openDomainConfig,
   openDomainStatusBucket,
   renderMtaStsPolicy,
   writeDomainStatus,
@@ -35,9 +34,7 @@ runMain('routing', async () => {
   const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const { js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
-  const domains = new DomainConfigStore(await openDomainBucket(js, config.NATS_STREAM_REPLICAS), logger);
-  shutdown.register('domain-config', () => domains.stop());
-  await domains.ready;
+  const domains = await openDomainConfig(js, config.NATS_STREAM_REPLICAS, base);
 
   const resolver = new dns.Resolver({ timeout: 5_000, tries: 2 });
   if (config.ROUTING_DNS_SERVERS.length > 0) resolver.setServers(config.ROUTING_DNS_SERVERS);

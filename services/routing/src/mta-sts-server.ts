@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '@hermod/logging';
-import { listenHttp } from '@hermod/service-runtime';
+import { listenOn } from '@hermod/service-runtime';
 import type { ClientConfigHandler } from './client-config/handler.js';
 
 export const MTA_STS_PATH = '/.well-known/mta-sts.txt';
@@ -64,7 +64,7 @@ export async function startMtaStsServer(options: {
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  const port = await listenHttp(server, options.host, options.port);
+  const port = await listenOn(server, options.host, options.port);
   return {
     port,
     close: () =>

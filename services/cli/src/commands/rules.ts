@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { normalizeDomain } from '@hermod/address';
+import { domainOfAddress, normalizeDomain } from '@hermod/address';
 import { openDomainBucket, readDomainConfig, updateDomainConfig } from '@hermod/domain-config';
 import {
-  domainOfAddress,
   evaluatePolicy,
   type MessageFacts,
   messageFacts,

@@ -34,6 +34,13 @@ export const ok = (text = 'Completed', code?: string): CommandResult =>
 export const no = (text: string, code?: string): CommandResult =>
   code ? { status: 'NO', text, code } : { status: 'NO', text };
 
+/** `mailbox` and nothing after it: the arguments of DELETE, (UN)SUBSCRIBE, GETQUOTAROOT, GETACL, MYRIGHTS. */
+export function mailboxOnly(args: ArgumentCursor, session: CommandContext): string {
+  const mailbox = args.mailbox(session.utf8);
+  args.end();
+  return mailbox;
+}
+
 /** Helper so each command file keeps its argument type. */
 export function defineCommand<A>(command: ImapCommand<A>): ImapCommand<A> {
   return command;

@@ -3,9 +3,8 @@ import { accessMailbox, creationTarget } from '../acl/access.js';
 import { classifyName } from '../acl/shared-namespace.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { mailboxObjectId } from '../protocol/object-id.js';
-import type { CommandContext } from '../session/command-context.js';
 import { authenticated } from '../session/states.js';
-import { type CommandResult, defineCommand, no, ok } from './command.js';
+import { type CommandResult, defineCommand, mailboxOnly, no, ok } from './command.js';
 import { SEPARATOR } from './list.js';
 
 const SPECIAL_USES = ['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash', '\\All', '\\Flagged'];
@@ -79,11 +78,7 @@ export const createCommand = defineCommand({
 export const deleteCommand = defineCommand({
   name: 'DELETE',
   states: authenticated,
-  parse(args, session) {
-    const name = args.mailbox(session.utf8);
-    args.end();
-    return name;
-  },
+  parse: mailboxOnly,
   async run(session, name, tag) {
     // DELETE needs x (RFC 4314 section 4).
     const access = await accessMailbox(session, name, 'x');
@@ -130,11 +125,7 @@ function subscription(name: 'SUBSCRIBE' | 'UNSUBSCRIBE') {
   return defineCommand({
     name,
     states: authenticated,
-    parse(args, session: CommandContext) {
-      const mailbox = args.mailbox(session.utf8);
-      args.end();
-      return mailbox;
-    },
+    parse: mailboxOnly,
     async run(session, mailbox) {
       // Another account's mailbox may be subscribed to when the session may see it (l).
       if (name === 'SUBSCRIBE' && classifyName(mailbox).kind !== 'own') {

@@ -3,7 +3,7 @@ import { classifyName, SHARED_PREFIX } from '../acl/shared-namespace.js';
 import { astring } from '../protocol/compose.js';
 import type { CommandContext } from '../session/command-context.js';
 import { authenticated } from '../session/states.js';
-import { type CommandResult, defineCommand, no, ok } from './command.js';
+import { type CommandResult, defineCommand, mailboxOnly, no, ok } from './command.js';
 import { encodeName } from './list.js';
 
 /**
@@ -38,11 +38,7 @@ async function rootAccount(session: CommandContext, root: string): Promise<numbe
 export const getQuotaRootCommand = defineCommand({
   name: 'GETQUOTAROOT',
   states: authenticated,
-  parse(args, session) {
-    const mailbox = args.mailbox(session.utf8);
-    args.end();
-    return mailbox;
-  },
+  parse: mailboxOnly,
   async run(session, mailbox): Promise<CommandResult> {
     // Another account's mailbox is answered for as the ACL commands do: missing without l.
     const access = await findAccessible(session, mailbox);

@@ -101,6 +101,15 @@ const POP3_SIZE_BATCH_BYTES = 4 * 1024 * 1024;
 /** The message a REPLACE names was expunged before the replacement committed (rolls it back). */
 class MessageGoneError extends Error {}
 
+/** How an added message's arrival is stored: its date, the zone it was given in (none: UTC), its flags sorted. */
+function arrivalOf(message: { flags: string[]; internalDate: Date; internalDateZone?: number }) {
+  return {
+    internalDate: message.internalDate,
+    ...(message.internalDateZone ? { internalDateZone: message.internalDateZone } : {}),
+    flags: [...message.flags].sort(),
+  };
+}
+
 /** Buffers by body id within a byte budget, least recently used out first; larger ones are not kept. */
 function bytesCache(maxSize: number, maxEntrySize: number): LRUCache<number, Buffer> {
   return new LRUCache({ maxSize, maxEntrySize, sizeCalculation: (bytes) => Math.max(1, bytes.length) });
@@ -516,11 +525,7 @@ export class MailBackend {
     // One message with a body of one chunk (the usual APPEND): one statement, no transaction.
     const small =
       only && messages.length === 1
-        ? await appendSmallMessage(this.pool, mailboxId, only.chunks, {
-            internalDate: only.internalDate,
-            ...(only.internalDateZone ? { internalDateZone: only.internalDateZone } : {}),
-            flags: [...only.flags].sort(),
-          })
+        ? await appendSmallMessage(this.pool, mailboxId, only.chunks, arrivalOf(only))
         : undefined;
     // The first FETCH of a new message (its structure, BODY[]) need not read back what was just sent;
     // a copy, so the cache does not keep the socket's read buffers alive.
@@ -537,9 +542,7 @@ export class MailBackend {
                 mailboxId,
                 bodyId: body.bodyId,
                 size: body.size,
-                internalDate: message.internalDate,
-                ...(message.internalDateZone ? { internalDateZone: message.internalDateZone } : {}),
-                flags: [...message.flags].sort(),
+                ...arrivalOf(message),
               }),
             );
           }
@@ -547,13 +550,12 @@ export class MailBackend {
         });
     const last = results[results.length - 1];
     if (last)
-      this.publisher.publish({
+      this.toldOfAppend(
         accountId,
         mailboxId,
-        kind: 'exists',
-        uids: results.map((r) => r.uid),
-        modseq: last.modseq,
-      });
+        results.map((r) => r.uid),
+        last.modseq,
+      );
     return results;
   }
 
@@ -575,21 +577,13 @@ export class MailBackend {
     const whole = Buffer.concat(message.chunks, size);
     const structure = parseMime(whole, this.mimeLimits);
     const result = await appendSmallMessageByName(this.pool, accountId, name, [whole], {
-      internalDate: message.internalDate,
-      ...(message.internalDateZone ? { internalDateZone: message.internalDateZone } : {}),
-      flags: [...message.flags].sort(),
+      ...arrivalOf(message),
       structure: { value: structure, headerSize: structure.root.bodyStart },
     });
     if (result?.outcome !== 'appended') return result?.outcome;
     if (size <= BODY_CACHE_MAX_ENTRY) this.bodies.set(result.bodyId, whole);
     this.remember(result.bodyId, structure);
-    this.publisher.publish({
-      accountId,
-      mailboxId: result.mailboxId,
-      kind: 'exists',
-      uids: [result.uid],
-      modseq: result.modseq,
-    });
+    this.toldOfAppend(accountId, result.mailboxId, [result.uid], result.modseq);
     return result;
   }
 
@@ -612,9 +606,7 @@ export class MailBackend {
         mailboxId,
         bodyId: body.bodyId,
         size: body.size,
-        internalDate: message.internalDate,
-        ...(message.internalDateZone ? { internalDateZone: message.internalDateZone } : {}),
-        flags: [...message.flags].sort(),
+        ...arrivalOf(message),
       });
       const removed = await removeMessages(client, oldMailboxId, [oldUid]);
       if (removed.uids.length === 0) throw new MessageGoneError();
@@ -624,13 +616,7 @@ export class MailBackend {
       throw error;
     });
     if (!result) return undefined;
-    this.publisher.publish({
-      accountId,
-      mailboxId,
-      kind: 'exists',
-      uids: [result.appended.uid],
-      modseq: result.appended.modseq,
-    });
+    this.toldOfAppend(accountId, mailboxId, [result.appended.uid], result.appended.modseq);
     this.publisher.publish({
       accountId: oldAccountId,
       mailboxId: oldMailboxId,
@@ -639,6 +625,11 @@ export class MailBackend {
       modseq: result.expungeModseq,
     });
     return result;
+  }
+
+  /** Every session (all replicas) hears of messages appended to a mailbox: APPEND, REPLACE. */
+  private toldOfAppend(accountId: number, mailboxId: number, uids: number[], modseq: number): void {
+    this.publisher.publish({ accountId, mailboxId, kind: 'exists', uids, modseq });
   }
 
   /** A stored body chunk by chunk; a small one is kept whole once read (BODY_CACHE_MAX_ENTRY). */

@@ -1,3 +1,4 @@
+export { domainOfAddress } from './address-domain.js';
 export { normalizeDomain } from './normalize-domain.js';
 export {
   AddressError,

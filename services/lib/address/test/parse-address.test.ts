@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { domainOfAddress } from '../src/address-domain.js';
 import { AddressError, parseAddress } from '../src/parse-address.js';
 
 test('canonical form: lower-case local part, lower-case A-label domain', () => {
@@ -60,4 +61,10 @@ test('property: a long run of dots and quotes parses in bounded time', () => {
     assert.throws(() => parseAddress(input));
   }
   assert.ok(Date.now() - started < 1_000);
+});
+
+test('domainOfAddress: what follows the last @, in lower case, as configuration is keyed', () => {
+  assert.equal(domainOfAddress('User@Example.TEST'), 'example.test');
+  assert.equal(domainOfAddress('"a@b"@example.test'), 'example.test');
+  assert.equal(domainOfAddress('example.test'), 'example.test');
 });

@@ -27,6 +27,7 @@ export {
   watchDomainStatus,
   writeDomainStatus,
 } from './domain-status.js';
+export { openLivePolicySet } from './live-policy-set.js';
 export {
   MTA_STS_MAX_AGE_LIMIT,
   mtaStsPolicyOf,
@@ -53,6 +54,7 @@ export {
   deleteDomainConfig,
   listDomainConfigs,
   openDomainBucket,
+  openDomainConfig,
   readDomainConfig,
   updateDomainConfig,
   writeDomainConfig,

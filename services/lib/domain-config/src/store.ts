@@ -153,3 +153,18 @@ export class DomainConfigStore {
 }
 
 export type { NatsConnection };
+
+/**
+ * A service's live view of every domain (DomainConfigStore over the bucket), stopped at shutdown and
+ * loaded before it resolves: what msa, mx, routing, mda and outbound-mta each open at start.
+ */
+export async function openDomainConfig(
+  js: JetStreamClient,
+  replicas: number,
+  service: { logger: Logger; shutdown: { register(name: string, hook: () => void): void } },
+): Promise<DomainConfigStore> {
+  const domains = new DomainConfigStore(await openDomainBucket(js, replicas), service.logger);
+  service.shutdown.register('domain-config', () => domains.stop());
+  await domains.ready;
+  return domains;
+}

@@ -21,7 +21,7 @@ export {
 } from './evaluate.js';
 export { type Judgement, type JudgeOptions, judgeMessage } from './judge.js';
 export { type AttachmentFact, FACT_LIMITS, type MessageFacts, messageFacts } from './message-facts.js';
-export { domainOfAddress, PolicySet, type RuleSources } from './policy-set.js';
+export { PolicySet, type RuleSources } from './policy-set.js';
 export { openPolicySet, type PolicyRulesConfig, parseRulesText, readRulesFile } from './rules-file.js';
 export {
   Action,

@@ -55,6 +55,3 @@ export class PolicySet {
     return compiled;
   }
 }
-
-export const domainOfAddress = (address: string): string =>
-  address.slice(address.lastIndexOf('@') + 1).toLowerCase();

@@ -12,8 +12,9 @@ export {
 export { commonEnv, servesWithoutBusEnv, tlsSniEnv } from './common-env.js';
 export { untilAvailable } from './dependency.js';
 export { createMetricsRegistry, type Registry } from './metrics.js';
+export { OpenCounts } from './open-counts.js';
 export {
-  listenHttp,
+  listenOn,
   type OpsServer,
   type Readiness,
   type ReadinessCheck,

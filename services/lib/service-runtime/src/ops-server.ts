@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import type { Logger } from '@hermod/logging';
 import type { Registry } from 'prom-client';
 
@@ -58,7 +59,7 @@ export async function startOpsServer(options: {
   logger: Logger;
 }): Promise<OpsServer> {
   let draining = false;
-  const server: Server = createServer((req, res) => {
+  const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     void (async () => {
       if (path === '/healthz') {
@@ -91,7 +92,7 @@ export async function startOpsServer(options: {
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  const port = await listenHttp(server, options.host, options.port);
+  const port = await listenOn(server, options.host, options.port);
   return {
     port,
     setDraining: () => {
@@ -101,8 +102,11 @@ export async function startOpsServer(options: {
   };
 }
 
-/** Starts an HTTP server listening; resolves to the bound port (the given one, or the chosen one for 0). */
-export async function listenHttp(server: Server, host: string, port: number): Promise<number> {
+/**
+ * Starts a server listening (HTTP, SMTP, IMAP: any net.Server); resolves to the bound port (the
+ * given one, or the chosen one for 0), rejects when the port cannot be bound.
+ */
+export async function listenOn(server: NetServer, host: string, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

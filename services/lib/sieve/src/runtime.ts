@@ -190,6 +190,8 @@ export class RunState {
   implicitFlags: string[] = [];
   /** Errors that did not stop the run (say a regular expression built at run time that is invalid). */
   notices: { line: number; column: number; message: string }[] = [];
+  /** Scripts already included in this run (include :once, RFC 6609 section 3.2). */
+  readonly included = new Set<string>();
   constructor(
     message: SieveMessage,
     readonly env: SieveEnvironment,
@@ -306,6 +308,8 @@ export class Runtime {
   /** Current MIME part inside foreverypart (mime extension). */
   currentPart: MimePart | null = null;
   partStack: MimePart[] = [];
+  /** How many includes deep this script runs (bounded by the include extension). */
+  depth = 0;
   constructor(
     readonly state: RunState,
     readonly registry: Registry,

@@ -15,7 +15,7 @@ import {
   refusalOf,
 } from './disposition.js';
 import { drainStream } from './drain-stream.js';
-import { messageTooBig } from './envelope-rules.js';
+import { messageTooBig, receivedProtocol } from './envelope-rules.js';
 import type { ObservePhase } from './phase-timing.js';
 import {
   BareLineEndingError,
@@ -25,13 +25,20 @@ import {
 } from './prepare-message.js';
 import type { RecipientRoutes } from './recipient-routes.js';
 import type { RecordRefusal } from './refusals.js';
+import { sessionReceivedHeader } from './session-received.js';
 import { SmtpReplyError, smtpError } from './smtp-reply.js';
 
 const headersOf = (d: Disposition) => ('headers' in d ? (d.headers ?? '') : '');
 
-async function* withPrefix(prefix: string, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+/** A prefix (fields put first: UTF-8 like the addresses in them, RFC 6532) then a stream, as one stream. */
+export async function* withPrefix(prefix: string, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   if (prefix) yield Buffer.from(prefix, 'utf8');
   yield* source;
+}
+
+/** A message held whole (a policy rule's stripped copy) as a stream. */
+export async function* bufferSource(data: Buffer): AsyncGenerator<Buffer> {
+  yield data;
 }
 
 /** smtp-server's ESMTP parameters of MAIL or RCPT as plain strings, as the spool stores them. */
@@ -50,6 +57,21 @@ export interface AcceptedBody {
   helo: string;
 }
 
+/** What the pipeline uses of a receiving service's dependencies (msa's and mx's are both this). */
+export interface AcceptDeps {
+  logger: Logger;
+  refused: RecordRefusal;
+  metrics: {
+    messages: { inc(labels: { outcome: string }): void };
+    acceptSeconds: { observe(seconds: number): void };
+    /** Observes the parts of DATA (receive, check, decide, commit): where a transaction waits. */
+    phases?: ObservePhase;
+  };
+  recipientRoutes: RecipientRoutes;
+  /** Makes the message durable (group commit); resolves once committed. */
+  accept(input: ReplayableAccept): Promise<void>;
+}
+
 /**
  * What differs between msa and mx around the one accept pipeline. Hooks that are synchronous for
  * one service cost no await (the hot path awaits only what returns a promise).
@@ -57,21 +79,11 @@ export interface AcceptedBody {
 export interface AcceptPipeline<V> {
   /** 'msa' or 'mx': the tracer (hermod.<service>), the span (<service>.accept) and the spool source. */
   service: 'msa' | 'mx';
+  deps: AcceptDeps;
+  /** Our host name in the Received field put first (with the protocol the session used, RFC 3848). */
+  hostname: string;
   maxMessageBytes: number;
   bareLineEndings: 'normalise' | 'reject';
-  logger: Logger;
-  refused: RecordRefusal;
-  metrics: {
-    messages: { inc(labels: { outcome: string }): void };
-    acceptSeconds: { observe(seconds: number): void };
-  };
-  /** Observes the parts of DATA (receive, check, decide, commit): where a transaction waits. */
-  phases?: ObservePhase;
-  recipientRoutes: RecipientRoutes;
-  /** Makes the message durable (group commit); resolves once committed. */
-  accept(input: ReplayableAccept): Promise<void>;
-  /** The trace field put first (Received). */
-  received(session: SMTPServerSession, spoolId: string, now: Date): string;
   /** Fields added at the end of the header block once it is known (msa: Message-ID, Date). */
   append?(header: HeaderSummary, spoolId: string, now: Date): string;
   /** Refuses (throws an SmtpReplyError) a message read in full, before its body is completed. */
@@ -142,8 +154,9 @@ function unsettled<T>(outcome: Settled<T>): T {
 export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPServerOptions['onData']> {
   const tracer = `hermod.${hooks.service}`;
   const spanName = `${hooks.service}.accept`;
-  const { metrics, logger } = hooks;
-  const observe = hooks.phases;
+  const { deps } = hooks;
+  const { metrics, logger } = deps;
+  const observe = metrics.phases;
   return (stream, session, callback) => {
     const started = process.hrtime.bigint();
     let mark = observe ? performance.now() : 0;
@@ -166,7 +179,12 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
       if (!error) metrics.acceptSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       callback(error, message);
     };
-    const prepend = hooks.received(session, spoolId, now);
+    const prepend = sessionReceivedHeader(session, {
+      host: hooks.hostname,
+      protocol: receivedProtocol(session, !!session.user),
+      id: spoolId,
+      date: now,
+    });
     const append = hooks.append;
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     // smtp-server refuses DATA before HELO/EHLO, whose argument it requires.
@@ -191,7 +209,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           await drainStream(stream as Readable);
           phase('receive');
           if ((stream as { sizeExceeded?: boolean }).sizeExceeded || body.overLimit) {
-            hooks.refused(session, 'size', { code: 552 });
+            deps.refused(session, 'size', { code: 552 });
             throw messageTooBig(hooks.maxMessageBytes);
           }
           const checked = hooks.check?.(prepared, session);
@@ -255,7 +273,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
           }
           // Group commit: small messages share one statement and one WAL flush with concurrent ones;
           // large ones stream from the temporary file. The body can be read again if a batch is retried.
-          await hooks.accept({
+          await deps.accept({
             spoolId,
             mailFrom,
             recipients: [
@@ -264,7 +282,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
                 : recipients.map((r) => ({
                     address: r.address,
                     parameters: stringArgs(r.args),
-                    local: hooks.recipientRoutes.destinationOf(r, folder),
+                    local: deps.recipientRoutes.destinationOf(r, folder),
                   }))),
               ...(changes?.add ?? []).map((address) => ({ address, parameters: {} })),
             ],

@@ -1,4 +1,12 @@
-export { type AcceptedBody, type AcceptPipeline, acceptPipeline, stringArgs } from './accept-pipeline.js';
+export {
+  type AcceptDeps,
+  type AcceptedBody,
+  type AcceptPipeline,
+  acceptPipeline,
+  bufferSource,
+  stringArgs,
+  withPrefix,
+} from './accept-pipeline.js';
 export { commandRulesPatched } from './command-rules.js';
 export {
   acceptDisposition,
@@ -42,7 +50,9 @@ export {
 } from './prepare-message.js';
 export { createProxyListener } from './proxy-listener.js';
 export { type ReceivedHeaderInput, receivedHeader } from './received-header.js';
+export { type AcceptPath, openAcceptPath, openRecipientValidation } from './receiving-service.js';
 export { cachedValidator, RecipientCache } from './recipient-cache.js';
+export { type RecipientHookDeps, recipientHook } from './recipient-hook.js';
 export { RecipientRoutes } from './recipient-routes.js';
 export {
   libraryRefusalReason,

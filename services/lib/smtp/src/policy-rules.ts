@@ -1,5 +1,5 @@
+import { domainOfAddress } from '@hermod/address';
 import {
-  domainOfAddress,
   type JudgeOptions,
   judgeMessage,
   type PolicyDecision,

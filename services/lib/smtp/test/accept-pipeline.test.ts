@@ -8,10 +8,12 @@ import { silentLogger } from '@hermod/logging';
 import type { ReplayableAccept } from '@hermod/spool';
 import type { SMTPServerSession } from 'smtp-server';
 import {
+  type AcceptDeps,
   type AcceptPipeline,
   acceptPipeline,
   type BodyScan,
   type Disposition,
+  type ObservePhase,
   type QuarantineRequest,
   RecipientRoutes,
   smtpError,
@@ -19,11 +21,18 @@ import {
 
 const message = 'From: a@example.test\r\nSubject: hi\r\n\r\nbody line\r\n';
 
-async function collect(source: () => AsyncIterable<Buffer>): Promise<string> {
+// The pipeline's own Received field (its date and id change per message) reads as this in assertions.
+const ourReceived = /Received: from client\.example [^\r]*\r\n(?:[ \t][^\r]*\r\n)*/;
+const RECEIVED = 'Received: from test\r\n';
+
+async function collectRaw(source: () => AsyncIterable<Buffer>): Promise<string> {
   const parts: Buffer[] = [];
   for await (const b of source()) parts.push(b);
   return Buffer.concat(parts).toString('latin1');
 }
+
+const collect = async (source: () => AsyncIterable<Buffer>): Promise<string> =>
+  (await collectRaw(source)).replace(ourReceived, RECEIVED);
 
 function scanWith(disposition: Disposition, seen: Buffer[]): () => BodyScan {
   return () => ({
@@ -35,7 +44,10 @@ function scanWith(disposition: Disposition, seen: Buffer[]): () => BodyScan {
   });
 }
 
-async function deliver(hooks: Partial<AcceptPipeline<Disposition>>): Promise<{
+async function deliver(
+  hooks: Partial<AcceptPipeline<Disposition>> &
+    Partial<Pick<AcceptDeps, 'accept'>> & { phases?: ObservePhase },
+): Promise<{
   error: (Error & { responseCode?: number }) | null;
   reply?: string;
   accepted: string[];
@@ -43,19 +55,28 @@ async function deliver(hooks: Partial<AcceptPipeline<Disposition>>): Promise<{
 }> {
   const accepted: string[] = [];
   const held: Array<QuarantineRequest & { text: string }> = [];
+  const { accept, phases, ...pipeline } = hooks;
   const onData = acceptPipeline<Disposition>({
     service: 'mx',
+    deps: {
+      logger: silentLogger(),
+      refused: () => {},
+      metrics: {
+        messages: { inc: () => {} },
+        acceptSeconds: { observe: () => {} },
+        ...(phases ? { phases } : {}),
+      },
+      recipientRoutes: new RecipientRoutes(),
+      accept:
+        accept ??
+        (async (input: ReplayableAccept) => {
+          accepted.push(await collect(input.body as () => AsyncIterable<Buffer>));
+        }),
+    },
+    hostname: 'mx.example.test',
     maxMessageBytes: 1024 * 1024,
     bareLineEndings: 'reject',
-    logger: silentLogger(),
-    refused: () => {},
-    metrics: { messages: { inc: () => {} }, acceptSeconds: { observe: () => {} } },
-    recipientRoutes: new RecipientRoutes(),
-    accept: async (input: ReplayableAccept) => {
-      accepted.push(await collect(input.body as () => AsyncIterable<Buffer>));
-    },
-    received: () => 'Received: from test\r\n',
-    ...hooks,
+    ...pipeline,
   });
   const session = {
     id: 'session-1',
@@ -85,8 +106,26 @@ test('the scan sees every byte as spooled, and its accept fields go first', asyn
   const seen: Buffer[] = [];
   const result = await deliver({ scan: scanWith({ action: 'accept', headers: 'X-Scan: clean\r\n' }, seen) });
   assert.equal(result.error, null);
-  assert.equal(Buffer.concat(seen).toString('latin1'), `Received: from test\r\n${message}`);
-  assert.deepEqual(result.accepted, [`X-Scan: clean\r\nReceived: from test\r\n${message}`]);
+  const spooled = Buffer.concat(seen).toString('latin1');
+  assert.equal(spooled.replace(ourReceived, RECEIVED), `${RECEIVED}${message}`);
+  assert.deepEqual(result.accepted, [`X-Scan: clean\r\n${RECEIVED}${message}`]);
+});
+
+test('the Received field put first names our host, the protocol and the spool id', async () => {
+  let stored = '';
+  const result = await deliver({
+    accept: async (input) => {
+      stored = await collectRaw(input.body as () => AsyncIterable<Buffer>);
+    },
+  });
+  const spoolId = /queued as (\S+)/.exec(result.reply ?? '')?.[1];
+  const received = ourReceived.exec(stored)?.[0] ?? '';
+  assert.ok(spoolId);
+  assert.match(
+    received.replace(/\r\n[ \t]+/g, ' '),
+    /^Received: from client\.example .* by mx\.example\.test \(Hermod\) with ESMTP id /,
+  );
+  assert.ok(received.includes(`id ${spoolId}`));
 });
 
 test('a refusing scan wins: 554 or 451, nothing accepted, the verdict never asked', async () => {

@@ -1,14 +1,14 @@
-import { parseAddress } from '@hermod/address';
+import { domainOfAddress, parseAddress } from '@hermod/address';
 import type { Disposition } from '@hermod/smtp';
 import {
   acceptPipeline,
   applyPolicyRules,
+  bufferSource,
   headerAddresses,
   type PolicyOutcome,
-  receivedProtocol,
   rfc5322Date,
-  sessionReceivedHeader,
   smtpError,
+  withPrefix,
 } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
@@ -42,17 +42,6 @@ interface MsaVerdict {
   policy?: PolicyOutcome;
 }
 
-const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-
-async function* bufferSource(data: Buffer): AsyncGenerator<Buffer> {
-  yield data;
-}
-
-async function* withPrefix(prefix: string, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  if (prefix) yield Buffer.from(prefix, 'latin1');
-  yield* source;
-}
-
 /**
  * End of DATA through the shared accept pipeline (@hermod/smtp): msa's Received (with the
  * authenticated protocol), Message-ID and Date when missing, the From field owned by the user,
@@ -64,21 +53,10 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
   const { policy } = deps;
   return acceptPipeline<MsaVerdict>({
     service: 'msa',
+    deps,
+    hostname: config.MSA_HOSTNAME,
     maxMessageBytes: config.MSA_MAX_MESSAGE_BYTES,
     bareLineEndings: 'normalise',
-    logger: deps.logger,
-    refused: (session, reason, details) => deps.refused(session, reason, details),
-    metrics: deps.metrics,
-    phases: deps.metrics.phases,
-    recipientRoutes: deps.recipientRoutes,
-    accept: (input) => deps.accept(input),
-    received: (session, spoolId, now) =>
-      sessionReceivedHeader(session, {
-        host: config.MSA_HOSTNAME,
-        protocol: receivedProtocol(session, !!session.user),
-        id: spoolId,
-        date: now,
-      }),
     append: (header, spoolId, now) =>
       (header.names.has('message-id') ? '' : `Message-ID: <${spoolId}@${config.MSA_HOSTNAME}>\r\n`) +
       (header.names.has('date') ? '' : `Date: ${rfc5322Date(now)}\r\n`),
@@ -109,7 +87,7 @@ export function onData(deps: MsaDeps): NonNullable<SMTPServerOptions['onData']> 
           ip: session.remoteAddress,
           mailFrom,
           recipients: session.envelope.rcptTo.map((r) => r.address),
-          ...(user ? { senderDomain: domainOf(user.address) } : {}),
+          ...(user ? { senderDomain: domainOfAddress(user.address) } : {}),
         },
         { maxBytes: config.POLICY_MAX_MESSAGE_BYTES, budgetMs: config.POLICY_TIME_BUDGET_MS },
       );

@@ -1,18 +1,8 @@
-import {
-  acceptDisposition,
-  acceptPipeline,
-  receivedProtocol,
-  sessionReceivedHeader,
-  smtpError,
-} from '@hermod/smtp';
+import { acceptDisposition, acceptPipeline, bufferSource, smtpError, withPrefix } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MxDeps } from '../deps.js';
-import { stripForgedResults, withPrefix } from '../message/strip-forged-results.js';
+import { stripForgedResults } from '../message/strip-forged-results.js';
 import { type FilterVerdict, filterMessage } from './filter-message.js';
-
-async function* bufferSource(data: Buffer): AsyncGenerator<Buffer> {
-  yield data;
-}
 
 /**
  * End of DATA through the shared accept pipeline (@hermod/smtp): bare line endings refused or
@@ -25,21 +15,10 @@ export function onData(deps: MxDeps): NonNullable<SMTPServerOptions['onData']> {
   const { config } = deps;
   return acceptPipeline<FilterVerdict>({
     service: 'mx',
+    deps,
+    hostname: config.MX_HOSTNAME,
     maxMessageBytes: config.MX_MAX_MESSAGE_BYTES,
     bareLineEndings: config.MX_BARE_LINE_ENDINGS,
-    logger: deps.logger,
-    refused: (session, reason, details) => deps.refused(session, reason, details),
-    metrics: deps.metrics,
-    phases: deps.metrics.phases,
-    recipientRoutes: deps.recipientRoutes,
-    accept: (input) => deps.accept(input),
-    received: (session, spoolId, now) =>
-      sessionReceivedHeader(session, {
-        host: config.MX_HOSTNAME,
-        protocol: receivedProtocol(session, false),
-        id: spoolId,
-        date: now,
-      }),
     check: (prepared) => {
       if (prepared.receivedCount >= config.MX_MAX_RECEIVED) {
         deps.metrics.rejections.inc({ reason: 'loop' });

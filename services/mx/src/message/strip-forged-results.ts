@@ -44,9 +44,3 @@ function filterHeader(header: Buffer, ours: string): Buffer {
   });
   return kept.length === fields.length ? header : Buffer.from(kept.join(''), 'latin1');
 }
-
-/** A prefix (our trace fields, UTF-8 like the addresses in them: RFC 6532) then a stream, as one stream. */
-export async function* withPrefix(prefix: string, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  if (prefix) yield Buffer.from(prefix, 'utf8');
-  yield* source;
-}

@@ -1,10 +1,12 @@
+import { OpenCounts } from '@hermod/service-runtime';
+
 /**
  * Per client IP: open connections (a cap) and messages per minute (a token bucket refilled
  * continuously). In memory per replica: a load balancer spreading one IP over n replicas lets it
  * through n times, which is the usual trade for not putting a shared store on the accept path.
  */
 export class ClientLimits {
-  private readonly open = new Map<string, number>();
+  private readonly open = new OpenCounts<string>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(
@@ -15,20 +17,15 @@ export class ClientLimits {
 
   /** Registers a connection; false when the IP already has the maximum open. */
   connect(ip: string): boolean {
-    const count = this.open.get(ip) ?? 0;
-    if (count >= this.maxConnections) return false;
-    this.open.set(ip, count + 1);
-    return true;
+    return this.open.tryOpen(ip, this.maxConnections);
   }
 
   disconnect(ip: string): void {
-    const count = (this.open.get(ip) ?? 1) - 1;
-    if (count <= 0) this.open.delete(ip);
-    else this.open.set(ip, count);
+    this.open.close(ip);
   }
 
   connections(ip: string): number {
-    return this.open.get(ip) ?? 0;
+    return this.open.count(ip);
   }
 
   /** Takes one message token; false when the IP is over its rate. */

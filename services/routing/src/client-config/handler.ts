@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { domainOfAddress } from '@hermod/address';
 import type { ClientSettings } from '@hermod/domain-config';
 import {
   AUTODISCOVER_MAX_REQUEST_BYTES,
@@ -70,7 +71,7 @@ export function clientConfigHandler(options: {
   /** The address's domain when the address is well formed and the domain is served. */
   const servedAddress = (address: string | null | undefined) => {
     if (!address || address.length > 320 || !addressPattern.test(address)) return undefined;
-    const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+    const domain = domainOfAddress(address);
     const settings = options.settingsFor(domain);
     return settings ? { address, domain, settings } : undefined;
   };

@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { domainOfAddress } from '@hermod/address';
 import type { routingV1 } from '@hermod/proto';
 import {
   type RelayHost,
@@ -49,7 +50,7 @@ const unservedNote =
 export function explainRouteHandler(lookups: RoutingLookups): Handler {
   return (call, callback) => {
     const address = call.request.address;
-    const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+    const domain = domainOfAddress(address);
     const config = lookups.domain(domain);
     const auto = config?.exchanger === 'auto' ? lookups.autoExchanger?.(domain) : undefined;
     const effective = config?.exchanger === 'auto' ? auto?.effective : config?.exchanger;

@@ -40,11 +40,10 @@ export function registerInclude(reg: Registry): void {
       if (!key) return; // optional and missing
       const script = rt.includes[key] as IncludedScript | undefined;
       if (!script) return;
-      const done = (rt.state as unknown as { included?: Set<string> }).included ?? new Set<string>();
-      (rt.state as unknown as { included?: Set<string> }).included = done;
+      const done = rt.state.included;
       if (node.tags.once !== undefined && done.has(key)) return;
       done.add(key);
-      const depth = (rt as unknown as { depth?: number }).depth ?? 0;
+      const { depth } = rt;
       if (depth >= MAX_RUNTIME_DEPTH) rt.error(node, 'include nesting too deep');
       const sub = new Runtime(
         rt.state,
@@ -55,7 +54,7 @@ export function registerInclude(reg: Registry): void {
         key,
         new Set(),
       );
-      (sub as unknown as { depth: number }).depth = depth + 1;
+      sub.depth = depth + 1;
       sub.flags = rt.flags;
       sub.currentPart = rt.currentPart;
       sub.partStack = rt.partStack;
