@@ -317,7 +317,7 @@ export function acceptPipeline<V>(hooks: AcceptPipeline<V>): NonNullable<SMTPSer
             // A content check's refusal, counted here once it is the reply: one the scan made moot
             // (decideWhileScanning) never reaches this point.
             if (error.refusalReason)
-              hooks.refused(session, error.refusalReason, { code: error.responseCode, spoolId });
+              deps.refused(session, error.refusalReason, { code: error.responseCode, spoolId });
             done(error);
             return;
           }

@@ -46,7 +46,7 @@ function scanWith(disposition: Disposition, seen: Buffer[]): () => BodyScan {
 
 async function deliver(
   hooks: Partial<AcceptPipeline<Disposition>> &
-    Partial<Pick<AcceptDeps, 'accept'>> & { phases?: ObservePhase },
+    Partial<Pick<AcceptDeps, 'accept' | 'refused'>> & { phases?: ObservePhase },
 ): Promise<{
   error: (Error & { responseCode?: number }) | null;
   reply?: string;
@@ -55,12 +55,12 @@ async function deliver(
 }> {
   const accepted: string[] = [];
   const held: Array<QuarantineRequest & { text: string }> = [];
-  const { accept, phases, ...pipeline } = hooks;
+  const { accept, phases, refused, ...pipeline } = hooks;
   const onData = acceptPipeline<Disposition>({
     service: 'mx',
     deps: {
       logger: silentLogger(),
-      refused: () => {},
+      refused: refused ?? (() => {}),
       metrics: {
         messages: { inc: () => {} },
         acceptSeconds: { observe: () => {} },
