@@ -52,7 +52,7 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
       '* LISTRIGHTS Team bob@acl.example "" l r s w i p k x t e a c d',
     ]);
     assert.deepEqual((await owner.command('LISTRIGHTS Team alice@acl.example')).untagged, [
-      '* LISTRIGHTS Team alice@acl.example lrswipkxtea',
+      '* LISTRIGHTS Team alice@acl.example lrswipkxteacd',
     ]);
     assert.deepEqual((await owner.command('MYRIGHTS Team')).untagged, ['* MYRIGHTS Team lrswipkxteacd']);
     assert.match((await owner.command('MYRIGHTS Nowhere')).tagged, /^t\d+ NO \[NONEXISTENT\]/);
@@ -142,7 +142,7 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
 
     // Granting t and w: the other account's flag change reaches the owner's idling session.
     assert.match((await owner.command('SETACL Team bob@acl.example +tw')).tagged, /^t\d+ OK /);
-    assert.deepEqual((await reader.command(`MYRIGHTS ${shared}`)).untagged, [`* MYRIGHTS ${shared} lrswt`]);
+    assert.deepEqual((await reader.command(`MYRIGHTS ${shared}`)).untagged, [`* MYRIGHTS ${shared} lrswtd`]);
     await owned.command('NOOP');
     owned.send('i2 IDLE\r\n');
     assert.match(await owned.readLine(), /^\+ /);
@@ -192,6 +192,83 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     assert.deepEqual((await owner.command('GETACL Team')).untagged, [
       '* ACL Team alice@acl.example lrswipkxteacd',
     ]);
+  });
+
+  it('replies name c and d when any right of their group is held; an empty identifier is BAD (RFC 4314 2.1.1, 3)', async () => {
+    const hana = await account('hana@cd.example');
+    const ivan = await account('ivan@cd.example');
+    const owner = await hana.connect();
+    assert.equal((await owner.command('CREATE Desk')).status, 'OK');
+    const desk = 'Shared/hana@cd.example/Desk';
+    const other = await ivan.connect();
+    // "When any of the create (delete) member rights is set ... the server MUST also include the c (d)
+    // right when returning the list in a MYRIGHTS or ACL response."
+    for (const [granted, shown] of [
+      ['lrk', 'lrkc'],
+      ['lrx', 'lrxc'],
+      ['lrt', 'lrtd'],
+      ['lre', 'lred'],
+      ['lrc', 'lrkxc'],
+      ['lrd', 'lrted'],
+    ] as const) {
+      assert.match((await owner.command(`SETACL Desk ivan@cd.example ${granted}`)).tagged, /^t\d+ OK /);
+      assert.deepEqual((await owner.command('GETACL Desk')).untagged, [
+        `* ACL Desk hana@cd.example lrswipkxteacd ivan@cd.example ${shown}`,
+      ]);
+      assert.deepEqual((await other.command(`MYRIGHTS ${desk}`)).untagged, [`* MYRIGHTS ${desk} ${shown}`]);
+    }
+    // The owner can be granted every create and delete right: LISTRIGHTS names c and d too.
+    assert.deepEqual((await owner.command('LISTRIGHTS Desk hana@cd.example')).untagged, [
+      '* LISTRIGHTS Desk hana@cd.example lrswipkxteacd',
+    ]);
+    // "If the preparation of the identifier ... results in an empty string, the server MUST refuse
+    // to perform the command with a BAD response."
+    for (const command of ['SETACL Desk "" lr', 'DELETEACL Desk ""', 'LISTRIGHTS Desk ""'])
+      assert.match((await owner.command(command)).tagged, /^t\d+ BAD /, command);
+  });
+
+  it('APPEND, COPY, MOVE and REPLACE store only the flags the target rights allow (RFC 4314 4)', async () => {
+    const jan = await account('jan@flags.example');
+    const kim = await account('kim@flags.example');
+    const owner = await jan.connect();
+    assert.equal((await owner.command('CREATE Drop')).status, 'OK');
+    const drop = 'Shared/jan@flags.example/Drop';
+    const other = await kim.connect();
+    const flagsOf = async () => {
+      await owner.command('EXAMINE Drop');
+      const r = await owner.command('FETCH 1:* (FLAGS)');
+      return r.untagged.map((l) => /FLAGS \(([^)]*)\)/.exec(l)![1]!.replace(/ ?\\Recent/, ''));
+    };
+    // i alone: the message is stored, none of its flags.
+    assert.match((await owner.command('SETACL Drop kim@flags.example lri')).tagged, /^t\d+ OK /);
+    let r = await other.command(`APPEND ${drop} (\\Seen \\Deleted \\Flagged $Label) ${lit(message('a'))}`);
+    assert.match(r.tagged, /^t\d+ OK \[APPENDUID /);
+    // i with s and t: \Seen and \Deleted only (w is needed for the others).
+    assert.match((await owner.command('SETACL Drop kim@flags.example lrist')).tagged, /^t\d+ OK /);
+    r = await other.command(`APPEND ${drop} (\\Seen \\Deleted \\Flagged $Label) ${lit(message('b'))}`);
+    assert.match(r.tagged, /^t\d+ OK \[APPENDUID /);
+    // COPY and MOVE from kim's own INBOX: the same rule for the copies' flags.
+    assert.match(
+      (await other.command(`APPEND INBOX (\\Seen \\Answered $Label) ${lit(message('c'))}`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.match(
+      (await other.command(`APPEND INBOX (\\Deleted \\Flagged) ${lit(message('d'))}`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.match(
+      (await other.command(`APPEND INBOX (\\Seen \\Draft) ${lit(message('e'))}`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.equal((await other.command('SELECT INBOX')).status, 'OK');
+    assert.match((await owner.command('SETACL Drop kim@flags.example lriw')).tagged, /^t\d+ OK /);
+    assert.match((await other.command(`COPY 1 ${drop}`)).tagged, /^t\d+ OK \[COPYUID /);
+    assert.match((await owner.command('SETACL Drop kim@flags.example lrit')).tagged, /^t\d+ OK /);
+    assert.match((await other.command(`MOVE 2 ${drop}`)).tagged, /^t\d+ OK /);
+    assert.match((await owner.command('SETACL Drop kim@flags.example lri')).tagged, /^t\d+ OK /);
+    r = await other.command(`REPLACE 1 ${drop} (\\Seen \\Flagged) ${lit(message('f'))}`);
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(await flagsOf(), ['', '\\Deleted \\Seen', '$Label \\Answered', '\\Deleted', '']);
   });
 
   it("METADATA (RFC 5464 3.3) and GETQUOTAROOT (RFC 9208) on another account's mailbox answer by the rights", async () => {

@@ -1,4 +1,5 @@
 import { accessMailbox, requireSelected, selectedOwner } from '../acl/access.js';
+import { keptFlags } from '../acl/rights.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import type { CommandContext } from '../session/command-context.js';
@@ -48,12 +49,14 @@ async function runCopy(
   }
   let expungeModseq: number | undefined;
   let result: { uidvalidity: number; pairs: Array<[number, number]> };
+  // The copies keep only the flags the target's rights allow (RFC 4314 4).
+  const keep = keptFlags(destination.rights);
   if (move) {
-    const moved = await session.backend.move(sourceOwner, box.id, uids, target.id, destination.ownerId);
+    const moved = await session.backend.move(sourceOwner, box.id, uids, target.id, destination.ownerId, keep);
     expungeModseq = moved.expungeModseq;
     result = moved;
   } else {
-    result = await session.backend.copy(sourceOwner, box.id, uids, target.id, destination.ownerId);
+    result = await session.backend.copy(sourceOwner, box.id, uids, target.id, destination.ownerId, keep);
   }
   session.mailboxChanged(target.id);
   if (result.pairs.length === 0) return ok(`${verb} completed, nothing to do`);

@@ -20,6 +20,8 @@ import {
   getAcl,
   getMetadata,
   isOwnerIdentifier,
+  type KeptFlags,
+  keepCopiedFlags,
   listMailboxes,
   listMailboxView,
   listSharedMailboxes,
@@ -461,8 +463,21 @@ export class MailBackend {
     uids: number[],
     toMailboxId: number,
     targetAccountId = accountId,
+    /** Flags the copies may keep, when the target's rights do not allow them all (ACL). */
+    keep?: KeptFlags,
   ) {
-    const result = await copyMessages(this.pool, fromMailboxId, uids, toMailboxId);
+    const result = keep
+      ? await withTransaction(this.pool, async (client) => {
+          const copied = await copyMessages(client, fromMailboxId, uids, toMailboxId);
+          await keepCopiedFlags(
+            client,
+            toMailboxId,
+            copied.pairs.map((p) => p[1]),
+            keep,
+          );
+          return copied;
+        })
+      : await copyMessages(this.pool, fromMailboxId, uids, toMailboxId);
     if (result.pairs.length > 0)
       this.publisher.publish({
         accountId: targetAccountId,
@@ -480,8 +495,21 @@ export class MailBackend {
     uids: number[],
     toMailboxId: number,
     targetAccountId = accountId,
+    /** Flags the moved messages may keep, when the target's rights do not allow them all (ACL). */
+    keep?: KeptFlags,
   ) {
-    const result = await moveMessages(this.pool, fromMailboxId, uids, toMailboxId);
+    const result = keep
+      ? await withTransaction(this.pool, async (client) => {
+          const moved = await moveMessages(client, fromMailboxId, uids, toMailboxId);
+          await keepCopiedFlags(
+            client,
+            toMailboxId,
+            moved.pairs.map((p) => p[1]),
+            keep,
+          );
+          return moved;
+        })
+      : await moveMessages(this.pool, fromMailboxId, uids, toMailboxId);
     if (result.pairs.length > 0) {
       this.publisher.publish({
         accountId: targetAccountId,
