@@ -366,6 +366,33 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     assert.deepEqual(permanent, ['* OK [PERMANENTFLAGS (\\Seen)] Flags permitted']);
   });
 
+  it('rights changed while a mailbox is selected send a new PERMANENTFLAGS at the next command (RFC 4314 5.1.1)', async () => {
+    const lena = await account('lena@rights.example');
+    const mats = await account('mats@rights.example');
+    const owner = await lena.connect();
+    assert.equal((await owner.command('CREATE Board')).status, 'OK');
+    assert.match((await owner.command('SETACL Board mats@rights.example lrswt')).tagged, /^t\d+ OK /);
+    const other = await mats.connect();
+    const selected = await other.command('SELECT Shared/lena@rights.example/Board');
+    assert.ok(
+      selected.untagged.includes(
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted',
+      ),
+      selected.untagged.join('|'),
+    );
+    // "If the server checks the rights on each command, then it SHOULD send FLAGS and PERMANENTFLAGS
+    // responses if they have changed."
+    assert.match((await owner.command('SETACL Board mats@rights.example lrs')).tagged, /^t\d+ OK /);
+    assert.deepEqual((await other.command('NOOP')).untagged, [
+      '* OK [PERMANENTFLAGS (\\Seen)] Flags permitted',
+    ]);
+    assert.deepEqual((await other.command('NOOP')).untagged, []);
+    assert.match((await owner.command('SETACL Board mats@rights.example +w')).tagged, /^t\d+ OK /);
+    assert.deepEqual((await other.command('CHECK')).untagged, [
+      '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Draft \\Seen \\*)] Flags permitted',
+    ]);
+  });
+
   it("a change to a shared mailbox reaches the other account's session on another replica", async () => {
     const second = await file.fx.startReplica();
     const olga = await account('olga@replica.example');
