@@ -227,6 +227,34 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
       assert.match((await owner.command(command)).tagged, /^t\d+ BAD /, command);
   });
 
+  it('MYRIGHTS needs one of l r i k x a (RFC 4314 4); without l the mailbox is answered for as missing', async () => {
+    const nora = await account('nora@myrights.example');
+    const otto = await account('otto@myrights.example');
+    const owner = await nora.connect();
+    assert.equal((await owner.command('CREATE Box')).status, 'OK');
+    const box = 'Shared/nora@myrights.example/Box';
+    const other = await otto.connect();
+    for (const rights of ['s', 'w', 'p', 't', 'e', 'swpte']) {
+      assert.match((await owner.command(`SETACL Box otto@myrights.example ${rights}`)).tagged, /^t\d+ OK /);
+      assert.match((await other.command(`MYRIGHTS ${box}`)).tagged, /^t\d+ NO \[NONEXISTENT\]/, rights);
+    }
+    for (const [rights, shown] of [
+      ['i', 'i'],
+      ['k', 'kc'],
+      ['x', 'xc'],
+      ['a', 'a'],
+      ['r', 'r'],
+      ['ls', 'ls'],
+    ] as const) {
+      assert.match((await owner.command(`SETACL Box otto@myrights.example ${rights}`)).tagged, /^t\d+ OK /);
+      assert.deepEqual(
+        (await other.command(`MYRIGHTS ${box}`)).untagged,
+        [`* MYRIGHTS ${box} ${shown}`],
+        rights,
+      );
+    }
+  });
+
   it('APPEND, COPY, MOVE and REPLACE store only the flags the target rights allow (RFC 4314 4)', async () => {
     const jan = await account('jan@flags.example');
     const kim = await account('kim@flags.example');
