@@ -238,6 +238,31 @@ describe('imap NOTIFY by RFC 5465', () => {
     );
   });
 
+  it("a session with another account's mailbox selected (ACL) hears only that mailbox's message events, not the owner's names, subscriptions or metadata", async () => {
+    const owner = await account('notify-owner@acl-notify.example');
+    const reader = await account('notify-reader@acl-notify.example');
+    const own = await owner.connect();
+    assert.equal((await own.command('CREATE Team')).status, 'OK');
+    assert.match((await own.command('SETACL Team notify-reader@acl-notify.example lr')).tagged, /^t\d+ OK /);
+    const other = await reader.connect();
+    assert.equal((await other.command('EXAMINE Shared/notify-owner@acl-notify.example/Team')).status, 'OK');
+    const r = await other.command(
+      'NOTIFY SET (selected (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge MailboxName SubscriptionChange MailboxMetadataChange))',
+    );
+    assert.equal(r.status, 'OK', r.tagged);
+    // The owner's own mailboxes are not the reader's personal ones (RFC 5465 6: personal is the
+    // user's personal namespace): nothing of these may reach the reader.
+    assert.equal((await own.command('CREATE Private')).status, 'OK');
+    assert.equal((await own.command('SUBSCRIBE Private')).status, 'OK');
+    assert.equal((await own.command('SETMETADATA INBOX (/private/comment "mine")')).status, 'OK');
+    assert.equal((await own.command(`APPEND INBOX ${lit(note('owner inbox'))}`)).status, 'OK');
+    assert.equal((await own.command('DELETE Private')).status, 'OK');
+    // The marker: a message in the selected shared mailbox arrives, and nothing came before it.
+    assert.equal((await own.command(`APPEND Team ${lit(note('marker'))}`)).status, 'OK');
+    const { before } = await waitFor(other, /^\* 1 EXISTS$/);
+    assert.deepEqual(before, []);
+  });
+
   it('SEARCH RETURN (UPDATE (fetch-att)) (section 7): EXISTS, then FETCH of the new message, then ADDTO', async () => {
     const { id, connect } = await account('notify-update@example.com');
     const raw = await connect();

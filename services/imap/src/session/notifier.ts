@@ -14,6 +14,8 @@ import {
 } from './notify-filter.js';
 import type { SelectedView } from './selected-mailbox.js';
 
+const MESSAGE_EVENT_KINDS: ReadonlySet<string> = new Set(['exists', 'expunge', 'flags']);
+
 /**
  * One session's NOTIFY SET (RFC 5465) at work: change events of the account (from this replica
  * and, over NATS, from the others) wait in a bounded queue and are turned into responses whenever
@@ -72,7 +74,7 @@ export class Notifier {
    * mailbox: a burst of deliveries does not fill the queue.
    */
   onEvent(event: MailboxChangeEvent): void {
-    if (this.stopped || this.overflowed) return;
+    if (this.stopped || this.overflowed || !this.concernsSession(event)) return;
     const key = this.coalesceKey(event);
     if (key === undefined || !this.queuedKeys.has(key)) {
       if (this.queue.length >= this.maxQueue) {
@@ -85,6 +87,17 @@ export class Notifier {
       }
     }
     if (!this.session.busy || this.session.idling) void this.flush();
+  }
+
+  /**
+   * Another account's events reach the session only while one of that account's mailboxes is
+   * selected (ACL): of those, only the selected mailbox's message events are the session's to
+   * hear. The owner's mailbox names, subscriptions and metadata are not (they are named in the
+   * owner's namespace, and are not the user's personal mailboxes, RFC 5465 section 6).
+   */
+  private concernsSession(event: MailboxChangeEvent): boolean {
+    if (event.accountId === this.session.user!.id) return true;
+    return event.mailboxId === this.session.selected?.id && MESSAGE_EVENT_KINDS.has(event.kind);
   }
 
   private coalesceKey(event: MailboxChangeEvent): string | undefined {
