@@ -493,6 +493,7 @@ export class ImapSession implements CommandContext {
    * hears its owner's change events (the cross-session change feed is per owner account).
    */
   followAccount(ownerId: number | undefined): void {
+    if (this.#followed === ownerId && (ownerId !== undefined || this.#following.size === 0)) return;
     this.#followed = ownerId;
     this.refreshFollowing();
   }
