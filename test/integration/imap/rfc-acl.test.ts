@@ -255,6 +255,30 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     }
   });
 
+  it('SELECT is READ-WRITE with any of i, e or a flag right, READ-ONLY with none (RFC 4314 5.2)', async () => {
+    const pia = await account('pia@rw.example');
+    const rolf = await account('rolf@rw.example');
+    const owner = await pia.connect();
+    assert.equal((await owner.command('CREATE Inbox2')).status, 'OK');
+    const box = 'Shared/pia@rw.example/Inbox2';
+    const other = await rolf.connect();
+    // "Example 2: The user that has "rit" rights ... READ-WRITE ..., as the user has "i" right."
+    for (const [rights, code, permanent] of [
+      ['lri', 'READ-WRITE', ''],
+      ['lre', 'READ-WRITE', ''],
+      ['lrit', 'READ-WRITE', '\\Deleted'],
+      ['lr', 'READ-ONLY', ''],
+    ] as const) {
+      assert.match((await owner.command(`SETACL Inbox2 rolf@rw.example ${rights}`)).tagged, /^t\d+ OK /);
+      const r = await other.command(`SELECT ${box}`);
+      assert.match(r.tagged, new RegExp(`^t\\d+ OK \\[${code}\\]`), rights);
+      assert.ok(
+        r.untagged.includes(`* OK [PERMANENTFLAGS (${permanent})] Flags permitted`),
+        r.untagged.join('|'),
+      );
+    }
+  });
+
   it('APPEND, COPY, MOVE and REPLACE store only the flags the target rights allow (RFC 4314 4)', async () => {
     const jan = await account('jan@flags.example');
     const kim = await account('kim@flags.example');

@@ -56,6 +56,14 @@ export function keptFlags(rights: string): KeptFlags | undefined {
   return keep.seen && keep.deleted && keep.others ? undefined : keep;
 }
 
+/**
+ * Whether SELECT opens a mailbox read-only (RFC 4314 5.2): READ-ONLY when none of i, e and the
+ * shared flag rights (s, w, t: every flag is shared here) is held, READ-WRITE with any of them.
+ */
+export function opensReadOnly(rights: string): boolean {
+  return ![...'iestw'].some((r) => rights.includes(r));
+}
+
 /** Whether every right in `needed` is held. */
 export function holds(rights: string, needed: string): boolean {
   return [...needed].every((r) => rights.includes(r));
@@ -75,7 +83,7 @@ export const OPTIONAL_RIGHTS = [...ALL_RIGHTS];
 
 /**
  * The flags a session may change for PERMANENTFLAGS: 'all' with s, w and t; undefined when it may
- * change nothing (no s, w, t or e: the mailbox opens read-only); else the system flags it may set.
+ * change nothing (no s, w, t or e; PERMANENTFLAGS is then empty); else the system flags it may set.
  */
 export function permanentFlagsFor(rights: string): 'all' | string[] | undefined {
   if (holds(rights, 'swt')) return 'all';
