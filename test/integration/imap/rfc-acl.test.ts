@@ -113,7 +113,6 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     // \Deleted needs t, other flags w, EXPUNGE e (RFC 4314 section 4).
     assert.match((await reader.command('STORE 1 +FLAGS (\\Deleted)')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match((await reader.command('STORE 1 +FLAGS (\\Flagged)')).tagged, /^t\d+ NO \[NOPERM\]/);
-    assert.match((await reader.command('STORE 1 FLAGS (\\Seen)')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match((await reader.command('EXPUNGE')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match((await reader.command('MOVE 1 INBOX')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match(
@@ -277,6 +276,40 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
         r.untagged.join('|'),
       );
     }
+  });
+
+  it('STORE FLAGS with only some of s, t, w changes the flags it may and keeps the others, as Dovecot (RFC 4314 4: SHOULD NOT fail)', async () => {
+    const sara = await account('sara@replace.example');
+    const tom = await account('tom@replace.example');
+    await file.fx.deliver(sara.id, message('flagged'), { flags: ['\\Deleted', '\\Flagged', '$Label'] });
+    const owner = await sara.connect();
+    assert.match((await owner.command('SETACL INBOX tom@replace.example lrs')).tagged, /^t\d+ OK /);
+    const other = await tom.connect();
+    assert.equal((await other.command('SELECT Shared/sara@replace.example/INBOX')).status, 'OK');
+    const flagsOf = (lines: string[]) =>
+      new Set(
+        /FLAGS \(([^)]*)\)/
+          .exec(lines.find((l) => l.startsWith('* 1 FETCH')) ?? '')?.[1]
+          ?.split(' ')
+          .filter((f) => f !== '\\Recent' && f !== ''),
+      );
+    let r = await other.command('STORE 1 FLAGS (\\Seen)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(flagsOf(r.untagged), new Set(['\\Deleted', '\\Flagged', '$Label', '\\Seen']));
+    r = await other.command('STORE 1 FLAGS ()');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(flagsOf(r.untagged), new Set(['\\Deleted', '\\Flagged', '$Label']));
+    // s and w but not t: everything but \Deleted is replaced.
+    assert.match((await owner.command('SETACL INBOX tom@replace.example lrsw')).tagged, /^t\d+ OK /);
+    r = await other.command('STORE 1 FLAGS (\\Answered \\Seen)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(flagsOf(r.untagged), new Set(['\\Answered', '\\Deleted', '\\Seen']));
+    // The owner sees the same flags.
+    await owner.command('EXAMINE INBOX');
+    assert.deepEqual(
+      flagsOf((await owner.command('FETCH 1 FLAGS')).untagged),
+      new Set(['\\Answered', '\\Deleted', '\\Seen']),
+    );
   });
 
   it('APPEND, COPY, MOVE and REPLACE store only the flags the target rights allow (RFC 4314 4)', async () => {
