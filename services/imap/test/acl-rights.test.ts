@@ -37,9 +37,12 @@ describe('ACL rights (RFC 4314)', () => {
     assert.deepEqual(parseModRights(''), { mode: 'set', rights: '' });
   });
 
-  it('adds c and d to replies only for complete groups', () => {
+  it('adds c and d to replies when any right of their group is held (RFC 4314 2.1.1)', () => {
     assert.equal(formatRights('lrswipkxtea'), 'lrswipkxteacd');
-    assert.equal(formatRights('lrk'), 'lrk');
+    assert.equal(formatRights('lrk'), 'lrkc');
+    assert.equal(formatRights('lrx'), 'lrxc');
+    assert.equal(formatRights('lrt'), 'lrtd');
+    assert.equal(formatRights('lre'), 'lred');
     assert.equal(formatRights('lrkx'), 'lrkxc');
     assert.equal(formatRights('lrte'), 'lrted');
     assert.equal(formatRights(''), '');

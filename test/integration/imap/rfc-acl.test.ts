@@ -52,7 +52,7 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
       '* LISTRIGHTS Team bob@acl.example "" l r s w i p k x t e a c d',
     ]);
     assert.deepEqual((await owner.command('LISTRIGHTS Team alice@acl.example')).untagged, [
-      '* LISTRIGHTS Team alice@acl.example lrswipkxtea',
+      '* LISTRIGHTS Team alice@acl.example lrswipkxteacd',
     ]);
     assert.deepEqual((await owner.command('MYRIGHTS Team')).untagged, ['* MYRIGHTS Team lrswipkxteacd']);
     assert.match((await owner.command('MYRIGHTS Nowhere')).tagged, /^t\d+ NO \[NONEXISTENT\]/);
@@ -113,7 +113,6 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     // \Deleted needs t, other flags w, EXPUNGE e (RFC 4314 section 4).
     assert.match((await reader.command('STORE 1 +FLAGS (\\Deleted)')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match((await reader.command('STORE 1 +FLAGS (\\Flagged)')).tagged, /^t\d+ NO \[NOPERM\]/);
-    assert.match((await reader.command('STORE 1 FLAGS (\\Seen)')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match((await reader.command('EXPUNGE')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match((await reader.command('MOVE 1 INBOX')).tagged, /^t\d+ NO \[NOPERM\]/);
     assert.match(
@@ -142,7 +141,7 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
 
     // Granting t and w: the other account's flag change reaches the owner's idling session.
     assert.match((await owner.command('SETACL Team bob@acl.example +tw')).tagged, /^t\d+ OK /);
-    assert.deepEqual((await reader.command(`MYRIGHTS ${shared}`)).untagged, [`* MYRIGHTS ${shared} lrswt`]);
+    assert.deepEqual((await reader.command(`MYRIGHTS ${shared}`)).untagged, [`* MYRIGHTS ${shared} lrswtd`]);
     await owned.command('NOOP');
     owned.send('i2 IDLE\r\n');
     assert.match(await owned.readLine(), /^\+ /);
@@ -192,6 +191,169 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     assert.deepEqual((await owner.command('GETACL Team')).untagged, [
       '* ACL Team alice@acl.example lrswipkxteacd',
     ]);
+  });
+
+  it('replies name c and d when any right of their group is held; an empty identifier is BAD (RFC 4314 2.1.1, 3)', async () => {
+    const hana = await account('hana@cd.example');
+    const ivan = await account('ivan@cd.example');
+    const owner = await hana.connect();
+    assert.equal((await owner.command('CREATE Desk')).status, 'OK');
+    const desk = 'Shared/hana@cd.example/Desk';
+    const other = await ivan.connect();
+    // "When any of the create (delete) member rights is set ... the server MUST also include the c (d)
+    // right when returning the list in a MYRIGHTS or ACL response."
+    for (const [granted, shown] of [
+      ['lrk', 'lrkc'],
+      ['lrx', 'lrxc'],
+      ['lrt', 'lrtd'],
+      ['lre', 'lred'],
+      ['lrc', 'lrkxc'],
+      ['lrd', 'lrted'],
+    ] as const) {
+      assert.match((await owner.command(`SETACL Desk ivan@cd.example ${granted}`)).tagged, /^t\d+ OK /);
+      assert.deepEqual((await owner.command('GETACL Desk')).untagged, [
+        `* ACL Desk hana@cd.example lrswipkxteacd ivan@cd.example ${shown}`,
+      ]);
+      assert.deepEqual((await other.command(`MYRIGHTS ${desk}`)).untagged, [`* MYRIGHTS ${desk} ${shown}`]);
+    }
+    // The owner can be granted every create and delete right: LISTRIGHTS names c and d too.
+    assert.deepEqual((await owner.command('LISTRIGHTS Desk hana@cd.example')).untagged, [
+      '* LISTRIGHTS Desk hana@cd.example lrswipkxteacd',
+    ]);
+    // "If the preparation of the identifier ... results in an empty string, the server MUST refuse
+    // to perform the command with a BAD response."
+    for (const command of ['SETACL Desk "" lr', 'DELETEACL Desk ""', 'LISTRIGHTS Desk ""'])
+      assert.match((await owner.command(command)).tagged, /^t\d+ BAD /, command);
+  });
+
+  it('MYRIGHTS needs one of l r i k x a (RFC 4314 4); without l the mailbox is answered for as missing', async () => {
+    const nora = await account('nora@myrights.example');
+    const otto = await account('otto@myrights.example');
+    const owner = await nora.connect();
+    assert.equal((await owner.command('CREATE Box')).status, 'OK');
+    const box = 'Shared/nora@myrights.example/Box';
+    const other = await otto.connect();
+    for (const rights of ['s', 'w', 'p', 't', 'e', 'swpte']) {
+      assert.match((await owner.command(`SETACL Box otto@myrights.example ${rights}`)).tagged, /^t\d+ OK /);
+      assert.match((await other.command(`MYRIGHTS ${box}`)).tagged, /^t\d+ NO \[NONEXISTENT\]/, rights);
+    }
+    for (const [rights, shown] of [
+      ['i', 'i'],
+      ['k', 'kc'],
+      ['x', 'xc'],
+      ['a', 'a'],
+      ['r', 'r'],
+      ['ls', 'ls'],
+    ] as const) {
+      assert.match((await owner.command(`SETACL Box otto@myrights.example ${rights}`)).tagged, /^t\d+ OK /);
+      assert.deepEqual(
+        (await other.command(`MYRIGHTS ${box}`)).untagged,
+        [`* MYRIGHTS ${box} ${shown}`],
+        rights,
+      );
+    }
+  });
+
+  it('SELECT is READ-WRITE with any of i, e or a flag right, READ-ONLY with none (RFC 4314 5.2)', async () => {
+    const pia = await account('pia@rw.example');
+    const rolf = await account('rolf@rw.example');
+    const owner = await pia.connect();
+    assert.equal((await owner.command('CREATE Inbox2')).status, 'OK');
+    const box = 'Shared/pia@rw.example/Inbox2';
+    const other = await rolf.connect();
+    // "Example 2: The user that has "rit" rights ... READ-WRITE ..., as the user has "i" right."
+    for (const [rights, code, permanent] of [
+      ['lri', 'READ-WRITE', ''],
+      ['lre', 'READ-WRITE', ''],
+      ['lrit', 'READ-WRITE', '\\Deleted'],
+      ['lr', 'READ-ONLY', ''],
+    ] as const) {
+      assert.match((await owner.command(`SETACL Inbox2 rolf@rw.example ${rights}`)).tagged, /^t\d+ OK /);
+      const r = await other.command(`SELECT ${box}`);
+      assert.match(r.tagged, new RegExp(`^t\\d+ OK \\[${code}\\]`), rights);
+      assert.ok(
+        r.untagged.includes(`* OK [PERMANENTFLAGS (${permanent})] Flags permitted`),
+        r.untagged.join('|'),
+      );
+    }
+  });
+
+  it('STORE FLAGS with only some of s, t, w changes the flags it may and keeps the others, as Dovecot (RFC 4314 4: SHOULD NOT fail)', async () => {
+    const sara = await account('sara@replace.example');
+    const tom = await account('tom@replace.example');
+    await file.fx.deliver(sara.id, message('flagged'), { flags: ['\\Deleted', '\\Flagged', '$Label'] });
+    const owner = await sara.connect();
+    assert.match((await owner.command('SETACL INBOX tom@replace.example lrs')).tagged, /^t\d+ OK /);
+    const other = await tom.connect();
+    assert.equal((await other.command('SELECT Shared/sara@replace.example/INBOX')).status, 'OK');
+    const flagsOf = (lines: string[]) =>
+      new Set(
+        /FLAGS \(([^)]*)\)/
+          .exec(lines.find((l) => l.startsWith('* 1 FETCH')) ?? '')?.[1]
+          ?.split(' ')
+          .filter((f) => f !== '\\Recent' && f !== ''),
+      );
+    let r = await other.command('STORE 1 FLAGS (\\Seen)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(flagsOf(r.untagged), new Set(['\\Deleted', '\\Flagged', '$Label', '\\Seen']));
+    r = await other.command('STORE 1 FLAGS ()');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(flagsOf(r.untagged), new Set(['\\Deleted', '\\Flagged', '$Label']));
+    // s and w but not t: everything but \Deleted is replaced.
+    assert.match((await owner.command('SETACL INBOX tom@replace.example lrsw')).tagged, /^t\d+ OK /);
+    r = await other.command('STORE 1 FLAGS (\\Answered \\Seen)');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(flagsOf(r.untagged), new Set(['\\Answered', '\\Deleted', '\\Seen']));
+    // The owner sees the same flags.
+    await owner.command('EXAMINE INBOX');
+    assert.deepEqual(
+      flagsOf((await owner.command('FETCH 1 FLAGS')).untagged),
+      new Set(['\\Answered', '\\Deleted', '\\Seen']),
+    );
+  });
+
+  it('APPEND, COPY, MOVE and REPLACE store only the flags the target rights allow (RFC 4314 4)', async () => {
+    const jan = await account('jan@flags.example');
+    const kim = await account('kim@flags.example');
+    const owner = await jan.connect();
+    assert.equal((await owner.command('CREATE Drop')).status, 'OK');
+    const drop = 'Shared/jan@flags.example/Drop';
+    const other = await kim.connect();
+    const flagsOf = async () => {
+      await owner.command('EXAMINE Drop');
+      const r = await owner.command('FETCH 1:* (FLAGS)');
+      return r.untagged.map((l) => /FLAGS \(([^)]*)\)/.exec(l)![1]!.replace(/ ?\\Recent/, ''));
+    };
+    // i alone: the message is stored, none of its flags.
+    assert.match((await owner.command('SETACL Drop kim@flags.example lri')).tagged, /^t\d+ OK /);
+    let r = await other.command(`APPEND ${drop} (\\Seen \\Deleted \\Flagged $Label) ${lit(message('a'))}`);
+    assert.match(r.tagged, /^t\d+ OK \[APPENDUID /);
+    // i with s and t: \Seen and \Deleted only (w is needed for the others).
+    assert.match((await owner.command('SETACL Drop kim@flags.example lrist')).tagged, /^t\d+ OK /);
+    r = await other.command(`APPEND ${drop} (\\Seen \\Deleted \\Flagged $Label) ${lit(message('b'))}`);
+    assert.match(r.tagged, /^t\d+ OK \[APPENDUID /);
+    // COPY and MOVE from kim's own INBOX: the same rule for the copies' flags.
+    assert.match(
+      (await other.command(`APPEND INBOX (\\Seen \\Answered $Label) ${lit(message('c'))}`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.match(
+      (await other.command(`APPEND INBOX (\\Deleted \\Flagged) ${lit(message('d'))}`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.match(
+      (await other.command(`APPEND INBOX (\\Seen \\Draft) ${lit(message('e'))}`)).tagged,
+      /^t\d+ OK /,
+    );
+    assert.equal((await other.command('SELECT INBOX')).status, 'OK');
+    assert.match((await owner.command('SETACL Drop kim@flags.example lriw')).tagged, /^t\d+ OK /);
+    assert.match((await other.command(`COPY 1 ${drop}`)).tagged, /^t\d+ OK \[COPYUID /);
+    assert.match((await owner.command('SETACL Drop kim@flags.example lrit')).tagged, /^t\d+ OK /);
+    assert.match((await other.command(`MOVE 2 ${drop}`)).tagged, /^t\d+ OK /);
+    assert.match((await owner.command('SETACL Drop kim@flags.example lri')).tagged, /^t\d+ OK /);
+    r = await other.command(`REPLACE 1 ${drop} (\\Seen \\Flagged) ${lit(message('f'))}`);
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(await flagsOf(), ['', '\\Deleted \\Seen', '$Label \\Answered', '\\Deleted', '']);
   });
 
   it("METADATA (RFC 5464 3.3) and GETQUOTAROOT (RFC 9208) on another account's mailbox answer by the rights", async () => {
@@ -287,6 +449,33 @@ describe('imap ACL by RFC 4314 with a shared namespace', () => {
     );
     const permanent = seen.filter((l) => l.includes('PERMANENTFLAGS'));
     assert.deepEqual(permanent, ['* OK [PERMANENTFLAGS (\\Seen)] Flags permitted']);
+  });
+
+  it('rights changed while a mailbox is selected send a new PERMANENTFLAGS at the next command (RFC 4314 5.1.1)', async () => {
+    const lena = await account('lena@rights.example');
+    const mats = await account('mats@rights.example');
+    const owner = await lena.connect();
+    assert.equal((await owner.command('CREATE Board')).status, 'OK');
+    assert.match((await owner.command('SETACL Board mats@rights.example lrswt')).tagged, /^t\d+ OK /);
+    const other = await mats.connect();
+    const selected = await other.command('SELECT Shared/lena@rights.example/Board');
+    assert.ok(
+      selected.untagged.includes(
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted',
+      ),
+      selected.untagged.join('|'),
+    );
+    // "If the server checks the rights on each command, then it SHOULD send FLAGS and PERMANENTFLAGS
+    // responses if they have changed."
+    assert.match((await owner.command('SETACL Board mats@rights.example lrs')).tagged, /^t\d+ OK /);
+    assert.deepEqual((await other.command('NOOP')).untagged, [
+      '* OK [PERMANENTFLAGS (\\Seen)] Flags permitted',
+    ]);
+    assert.deepEqual((await other.command('NOOP')).untagged, []);
+    assert.match((await owner.command('SETACL Board mats@rights.example +w')).tagged, /^t\d+ OK /);
+    assert.deepEqual((await other.command('CHECK')).untagged, [
+      '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Draft \\Seen \\*)] Flags permitted',
+    ]);
   });
 
   it("a change to a shared mailbox reaches the other account's session on another replica", async () => {

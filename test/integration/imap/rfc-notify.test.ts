@@ -238,6 +238,71 @@ describe('imap NOTIFY by RFC 5465', () => {
     );
   });
 
+  it("a session with another account's mailbox selected (ACL) hears only that mailbox's message events, not the owner's names, subscriptions or metadata", async () => {
+    const owner = await account('notify-owner@acl-notify.example');
+    const reader = await account('notify-reader@acl-notify.example');
+    const own = await owner.connect();
+    assert.equal((await own.command('CREATE Team')).status, 'OK');
+    assert.match((await own.command('SETACL Team notify-reader@acl-notify.example lr')).tagged, /^t\d+ OK /);
+    const other = await reader.connect();
+    assert.equal((await other.command('EXAMINE Shared/notify-owner@acl-notify.example/Team')).status, 'OK');
+    const r = await other.command(
+      'NOTIFY SET (selected (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge MailboxName SubscriptionChange MailboxMetadataChange))',
+    );
+    assert.equal(r.status, 'OK', r.tagged);
+    // The owner's own mailboxes are not the reader's personal ones (RFC 5465 6: personal is the
+    // user's personal namespace): nothing of these may reach the reader.
+    assert.equal((await own.command('CREATE Private')).status, 'OK');
+    assert.equal((await own.command('SUBSCRIBE Private')).status, 'OK');
+    assert.equal((await own.command('SETMETADATA INBOX (/private/comment "mine")')).status, 'OK');
+    assert.equal((await own.command(`APPEND INBOX ${lit(note('owner inbox'))}`)).status, 'OK');
+    assert.equal((await own.command('DELETE Private')).status, 'OK');
+    // The marker: a message in the selected shared mailbox arrives, and nothing came before it.
+    assert.equal((await own.command(`APPEND Team ${lit(note('marker'))}`)).status, 'OK');
+    const { before } = await waitFor(other, /^\* 1 EXISTS$/);
+    assert.deepEqual(before, []);
+  });
+
+  it("another account's mailbox (ACL) named in a filter is watched: STATUS at NOTIFY SET STATUS and for the owner's changes on another replica, until access is lost", async () => {
+    const owner = await account('watch-owner@acl-notify.example');
+    const reader = await account('watch-reader@acl-notify.example');
+    const own = await owner.connect();
+    assert.equal((await own.command('CREATE Team')).status, 'OK');
+    assert.match((await own.command('SETACL Team watch-reader@acl-notify.example lr')).tagged, /^t\d+ OK /);
+    assert.equal((await own.command(`APPEND Team ${lit(note('first'))}`)).status, 'OK');
+    const team = 'Shared/watch-owner@acl-notify.example/Team';
+    const other = await reader.connect();
+    const r = await other.command(
+      `NOTIFY SET STATUS (mailboxes ${team} (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge))`,
+    );
+    assert.equal(r.status, 'OK', r.tagged);
+    const teamStatus = (rest: string) =>
+      new RegExp(`^\\* STATUS ${team.replace(/[./]/g, '\\$&')} \\(${rest}`);
+    assert.ok(
+      r.untagged.some((l) => teamStatus('MESSAGES 1 UIDNEXT 2 UIDVALIDITY \\d+ UNSEEN 1\\)$').test(l)),
+      r.untagged.join('\n'),
+    );
+    // The owner appends through another replica: the reader hears of it as a STATUS.
+    const second = await file.fx.startReplica();
+    const remote = await RawImapClient.connect(second.imapsPort, true);
+    file.clients.push(remote);
+    await remote.readLine();
+    await remote.login('watch-owner@acl-notify.example', PASSWORD);
+    assert.equal((await remote.command(`APPEND Team ${lit(note('second'))}`)).status, 'OK');
+    assert.match((await waitFor(other, teamStatus('MESSAGES 2 '))).line, /UIDNEXT 3/);
+    // Access lost (RFC 5465 5.9): no more STATUS for it; the reader's own INBOX still reports.
+    assert.match((await own.command('DELETEACL Team watch-reader@acl-notify.example')).tagged, /^t\d+ OK /);
+    assert.equal((await remote.command(`APPEND Team ${lit(note('third'))}`)).status, 'OK');
+    // The marker comes through the same replica after it, so its event cannot overtake the other.
+    const remoteReader = await RawImapClient.connect(second.imapsPort, true);
+    file.clients.push(remoteReader);
+    await remoteReader.readLine();
+    await remoteReader.login('watch-reader@acl-notify.example', PASSWORD);
+    assert.equal((await remoteReader.command(`APPEND INBOX ${lit(note('marker'))}`)).status, 'OK');
+    const { before } = await waitFor(other, /^\* STATUS INBOX \(MESSAGES 1 /);
+    assert.deepEqual(before, []);
+  });
+
   it('SEARCH RETURN (UPDATE (fetch-att)) (section 7): EXISTS, then FETCH of the new message, then ADDTO', async () => {
     const { id, connect } = await account('notify-update@example.com');
     const raw = await connect();

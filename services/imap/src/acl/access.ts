@@ -2,7 +2,7 @@ import { ALL_RIGHTS, type MailboxInfo } from '@hermod/mail-store';
 import { CommandFailedError } from '../protocol/errors.js';
 import type { CommandContext } from '../session/command-context.js';
 import type { SelectedView } from '../session/selected-mailbox.js';
-import { holds } from './rights.js';
+import { holds, permanentFlagsFor } from './rights.js';
 import { classifyName, parentName, sharedName } from './shared-namespace.js';
 
 /**
@@ -115,12 +115,18 @@ export function selectedOwner(session: CommandContext): number {
   return (box && selectedOwners.get(box)?.ownerId) ?? session.user!.id;
 }
 
-/** The session's rights on its selected mailbox, asked afresh for another account's mailbox. */
+/**
+ * The session's rights on its selected mailbox, asked afresh for another account's mailbox. When
+ * they changed the flags it may set, a new PERMANENTFLAGS tells the client (RFC 4314 5.1.1).
+ */
 export async function selectedRights(session: CommandContext): Promise<string> {
   const box = session.selected;
   const owner = box && selectedOwners.get(box);
   if (!box || !owner?.shared) return ALL_RIGHTS;
-  return session.backend.mailboxRights(session.user!.id, box.id);
+  const rights = await session.backend.mailboxRights(session.user!.id, box.id);
+  if (session.selected === box && box.changePermanent(permanentFlagsFor(rights)))
+    session.untagged(`OK [PERMANENTFLAGS (${box.permanentFlagsList()})] Flags permitted`);
+  return rights;
 }
 
 /** Fails the command with NO [NOPERM] unless the session holds `needed` on its selected mailbox. */

@@ -1,12 +1,17 @@
 import { AclError } from '@hermod/mail-store';
 import { type CommandResult, no, ok } from '../commands/command.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
+import { BadArgumentsError } from '../protocol/errors.js';
 import type { CommandContext } from '../session/command-context.js';
 
-/** `mailbox SP identifier` (DELETEACL, LISTRIGHTS; SETACL reads its rights after them). */
+/**
+ * `mailbox SP identifier` (DELETEACL, LISTRIGHTS; SETACL reads its rights after them). An empty
+ * identifier is BAD (RFC 4314 section 3).
+ */
 export function parseMailboxIdentifier(args: ArgumentCursor, session: CommandContext) {
   const mailbox = args.mailbox(session.utf8);
   const identifier = args.astring('identifier');
+  if (identifier === '') throw new BadArgumentsError('Empty identifier');
   return { mailbox, identifier };
 }
 

@@ -1,10 +1,11 @@
-import { type AclChange, ALL_RIGHTS, canonicalRights } from '@hermod/mail-store';
+import { type AclChange, ALL_RIGHTS, canonicalRights, type KeptFlags } from '@hermod/mail-store';
 
 /**
  * Rights as IMAP ACL (RFC 4314) writes them. The rights t, e, x and k are each their own right
  * (capability RIGHTS=texk); the RFC 2086 rights c and d are accepted as their groups: c is k and x
  * (create and delete mailboxes), d is t and e (delete and expunge messages). Replies name c or d
- * too when every right of the group is held.
+ * too when any right of the group is held (RFC 4314 2.1.1: "When any of the ... member rights is
+ * set").
  */
 export const RIGHTS_CAPABILITY = 'RIGHTS=texk';
 
@@ -28,12 +29,39 @@ export function parseModRights(text: string): AclChange | { error: string } {
   return typeof rights === 'string' ? { mode, rights } : rights;
 }
 
-/** Rights for a reply (MYRIGHTS, GETACL): canonical order, plus c and d for complete groups. */
+/** Rights for a reply (MYRIGHTS, GETACL, LISTRIGHTS): canonical order, plus c and d for their groups. */
 export function formatRights(rights: string): string {
-  let out = canonicalRights(rights);
+  const own = canonicalRights(rights);
+  let out = own;
   for (const [legacy, group] of Object.entries(OBSOLETE))
-    if ([...group].every((r) => out.includes(r))) out += legacy;
+    if ([...group].some((r) => own.includes(r))) out += legacy;
   return out;
+}
+
+/**
+ * The flags of a new message (APPEND, COPY, MOVE, REPLACE) the target rights let the session store
+ * (RFC 4314 section 4): the others are dropped, never a reason to fail.
+ */
+export function storableFlags(rights: string, flags: string[]): string[] {
+  return flags.filter((flag) => rights.includes(rightForFlag(flag)));
+}
+
+/** What storableFlags keeps, for copies made in the store; undefined when every flag may be kept. */
+export function keptFlags(rights: string): KeptFlags | undefined {
+  const keep = {
+    seen: rights.includes(rightForFlag('\\Seen')),
+    deleted: rights.includes(rightForFlag('\\Deleted')),
+    others: rights.includes(rightForFlag('\\Flagged')),
+  };
+  return keep.seen && keep.deleted && keep.others ? undefined : keep;
+}
+
+/**
+ * Whether SELECT opens a mailbox read-only (RFC 4314 5.2): READ-ONLY when none of i, e and the
+ * shared flag rights (s, w, t: every flag is shared here) is held, READ-WRITE with any of them.
+ */
+export function opensReadOnly(rights: string): boolean {
+  return ![...'iestw'].some((r) => rights.includes(r));
 }
 
 /** Whether every right in `needed` is held. */
@@ -55,7 +83,7 @@ export const OPTIONAL_RIGHTS = [...ALL_RIGHTS];
 
 /**
  * The flags a session may change for PERMANENTFLAGS: 'all' with s, w and t; undefined when it may
- * change nothing (no s, w, t or e: the mailbox opens read-only); else the system flags it may set.
+ * change nothing (no s, w, t or e; PERMANENTFLAGS is then empty); else the system flags it may set.
  */
 export function permanentFlagsFor(rights: string): 'all' | string[] | undefined {
   if (holds(rights, 'swt')) return 'all';

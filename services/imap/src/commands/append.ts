@@ -1,5 +1,5 @@
 import { findAccessible } from '../acl/access.js';
-import { holds } from '../acl/rights.js';
+import { holds, storableFlags } from '../acl/rights.js';
 import { classifyName } from '../acl/shared-namespace.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { formatSequenceSet } from '../protocol/sequence-set.js';
@@ -72,7 +72,8 @@ export const appendCommand = defineCommand({
       box.id,
       messages.map((m, i) => ({
         chunks: bytes.chunks[i]!,
-        flags: m.flags,
+        // Only the flags the rights allow are stored (RFC 4314 4); the owner holds them all.
+        flags: storableFlags(access.rights, m.flags),
         internalDate: m.date ?? new Date(),
         ...(m.zone ? { internalDateZone: m.zone } : {}),
       })),

@@ -1,4 +1,5 @@
 import { accessMailbox, requireSelected, selectedOwner } from '../acl/access.js';
+import { keptFlags } from '../acl/rights.js';
 import { classifyName } from '../acl/shared-namespace.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
@@ -55,9 +56,11 @@ async function runCopy(
     )
       return no('Over quota', 'OVERQUOTA');
   }
+  // The copies keep only the flags the target's rights allow (RFC 4314 4).
+  const keep = keptFlags(destination.rights);
   const result = move
-    ? await session.backend.move(sourceOwner, box.id, uids, target.id, destination.ownerId)
-    : await session.backend.copy(sourceOwner, box.id, uids, target.id, destination.ownerId);
+    ? await session.backend.move(sourceOwner, box.id, uids, target.id, destination.ownerId, keep)
+    : await session.backend.copy(sourceOwner, box.id, uids, target.id, destination.ownerId, keep);
   return copied(session, verb, move, target.id, result);
 }
 

@@ -1,7 +1,7 @@
 import { ALL_RIGHTS } from '@hermod/mail-store';
 import { accessMailbox } from '../acl/access.js';
 import { parseMailboxIdentifier } from '../acl/acl-arguments.js';
-import { OPTIONAL_RIGHTS } from '../acl/rights.js';
+import { formatRights, OPTIONAL_RIGHTS } from '../acl/rights.js';
 import { astring } from '../protocol/compose.js';
 import { authenticated } from '../session/states.js';
 import { defineCommand, ok } from './command.js';
@@ -9,8 +9,8 @@ import { encodeName } from './list.js';
 
 /**
  * LISTRIGHTS mailbox identifier (RFC 4314 3.4); needs the a right. The owner always holds every
- * right (all required, nothing optional); anyone else may be granted each right on its own, and
- * the RFC 2086 groups c (k x) and d (t e).
+ * right (all required, c and d with them, nothing optional); anyone else may be granted each right
+ * on its own, and the RFC 2086 groups c (k x) and d (t e).
  */
 export const listRightsCommand = defineCommand({
   name: 'LISTRIGHTS',
@@ -23,7 +23,7 @@ export const listRightsCommand = defineCommand({
   async run(session, { mailbox, identifier }) {
     const access = await accessMailbox(session, mailbox, 'a');
     const owner = await session.backend.isOwnerIdentifier(access.ownerId, identifier);
-    const rights = owner ? [ALL_RIGHTS] : ['""', ...OPTIONAL_RIGHTS, 'c', 'd'];
+    const rights = owner ? [formatRights(ALL_RIGHTS)] : ['""', ...OPTIONAL_RIGHTS, 'c', 'd'];
     session.untagged(
       `LISTRIGHTS ${encodeName(session, access.name)} ${astring(identifier)} ${rights.join(' ')}`,
     );

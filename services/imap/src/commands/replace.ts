@@ -1,4 +1,5 @@
 import { accessMailbox, requireSelected, selectedOwner } from '../acl/access.js';
+import { storableFlags } from '../acl/rights.js';
 import type { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import type { CommandContext } from '../session/command-context.js';
@@ -59,7 +60,7 @@ async function runReplace(
     target.id,
     {
       chunks: bytes.chunks[0]!,
-      flags: args.message.flags,
+      flags: storableFlags(destination.rights, args.message.flags),
       internalDate: args.message.date ?? new Date(),
       ...(args.message.zone ? { internalDateZone: args.message.zone } : {}),
     },

@@ -7,7 +7,7 @@ import {
   selectedOwner,
   selectedRights,
 } from '../acl/access.js';
-import { permanentFlagsFor } from '../acl/rights.js';
+import { opensReadOnly, permanentFlagsFor } from '../acl/rights.js';
 import { classifyName } from '../acl/shared-namespace.js';
 import { ArgumentCursor } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
@@ -36,13 +36,13 @@ async function open(session: CommandContext, args: SelectArgs, examine: boolean)
   if (args.condstore) session.enable('CONDSTORE');
   const rev2 = session.enabled.has('IMAP4REV2');
   const user = session.user!;
-  // SELECT and EXAMINE need r (RFC 4314 section 4); without a right to change anything, read-only.
+  // SELECT and EXAMINE need r (RFC 4314 section 4); read-only without i, e or a flag right (5.2).
   // An own mailbox carries every right, so it is opened in one round trip; another account's is
   // looked up with the session's rights first.
   const shared = classifyName(name).kind !== 'own' ? await accessMailbox(session, name, 'r') : undefined;
   const rights = shared?.rights ?? ALL_RIGHTS;
   const permanent = permanentFlagsFor(rights);
-  const readOnly = examine || permanent === undefined;
+  const readOnly = examine || opensReadOnly(rights);
   // One round trip: the mailbox, its snapshot and keywords, the \Recent claim, the first unseen UID.
   const box = await session.backend.openMailbox(shared?.ownerId ?? user.id, shared?.ownName ?? name, {
     claimRecent: !readOnly,

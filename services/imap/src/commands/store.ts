@@ -1,7 +1,7 @@
 import type { FlagOperation } from '@hermod/mail-store';
 import { NOPERM, selectedOwner, selectedRights } from '../acl/access.js';
 import { holds, rightForFlag } from '../acl/rights.js';
-import { type ArgumentCursor, parseFlagList } from '../protocol/arguments.js';
+import { type ArgumentCursor, parseFlagList, SYSTEM_FLAGS } from '../protocol/arguments.js';
 import { BadArgumentsError } from '../protocol/errors.js';
 import { formatSequenceSet, type SequenceSet } from '../protocol/sequence-set.js';
 import type { CommandContext } from '../session/command-context.js';
@@ -48,14 +48,41 @@ function parseStore(args: ArgumentCursor, condstore: boolean): StoreArgs {
 }
 
 /**
- * The flags this STORE may change (RFC 4314 section 4): flags without their right are left out
- * (the RFC asks not to fail a STORE that can change some); undefined when it may change none.
- * Replacing the flags (FLAGS) may clear any flag, so it needs s, t and w together.
+ * What this STORE does under the session's rights (RFC 4314 section 4): flags without their right
+ * are left out (the RFC asks not to fail a STORE that can change some); undefined when it may change
+ * none. Replacing the flags (FLAGS) with only some of s, t and w is done as Dovecot does it: the
+ * flags the session may change are removed unless given, then the given ones it may set are added,
+ * and the others stay as they are (the mailbox's keywords the session knows of stand for "every
+ * other flag").
  */
-function permittedFlags(args: StoreArgs, rights: string): string[] | undefined {
-  if (args.operation === 'set') return holds(rights, 'stw') ? args.flags : undefined;
-  const flags = args.flags.filter((flag) => rights.includes(rightForFlag(flag)));
-  return flags.length > 0 || args.flags.length === 0 ? flags : undefined;
+function permittedSteps(
+  args: StoreArgs,
+  rights: string,
+  keywords: Iterable<string>,
+): Array<{ operation: FlagOperation; flags: string[] }> | undefined {
+  const may = (flag: string) => rights.includes(rightForFlag(flag));
+  if (args.operation === 'set') {
+    if (holds(rights, 'stw')) return [{ operation: 'set', flags: args.flags }];
+    if (![...'stw'].some((r) => rights.includes(r))) return undefined;
+    const given = new Set(args.flags);
+    const remove = [...SYSTEM_FLAGS, ...keywords].filter((flag) => may(flag) && !given.has(flag));
+    const add = args.flags.filter(may);
+    return [
+      ...(remove.length > 0 ? [{ operation: 'remove' as const, flags: remove }] : []),
+      ...(add.length > 0 ? [{ operation: 'add' as const, flags: add }] : []),
+    ];
+  }
+  const flags = args.flags.filter(may);
+  return flags.length > 0 || args.flags.length === 0 ? [{ operation: args.operation, flags }] : undefined;
+}
+
+type StoreResult = Awaited<ReturnType<CommandContext['backend']['updateFlags']>>;
+
+/** The changes of two steps of one STORE: the later one of a message wins. */
+function mergeChanges(first: StoreResult['changed'], second: StoreResult['changed']): StoreResult['changed'] {
+  const byUid = new Map(first.map((change) => [change.uid, change]));
+  for (const change of second) byUid.set(change.uid, change);
+  return [...byUid.values()].sort((a, b) => a.uid - b.uid);
 }
 
 function collectAtoms(args: ArgumentCursor) {
@@ -70,25 +97,35 @@ async function runStore(session: CommandContext, args: StoreArgs, byUid: boolean
   if (!byUid && box.sequenceOutOfRange(args.set))
     return { status: 'BAD' as const, text: 'Invalid message sequence number' };
   const uids = box.resolve(args.set, byUid).filter((uid) => !box.pendingExpunges.has(uid));
-  const flags = permittedFlags(args, await selectedRights(session));
-  if (!flags) return no('Permission denied (\\Seen needs s, \\Deleted t, other flags w)', NOPERM);
+  const steps = permittedSteps(args, await selectedRights(session), box.keywords);
+  if (!steps) return no('Permission denied (\\Seen needs s, \\Deleted t, other flags w)', NOPERM);
   if (args.unchangedSince !== undefined) session.enable('CONDSTORE');
-  const result = await session.backend.updateFlags(
-    selectedOwner(session),
-    box.id,
-    uids,
-    args.operation,
-    flags,
-    args.unchangedSince,
-    !args.silent,
-  );
+  let result: StoreResult = { changed: [], unchanged: [], modified: [], modseq: 0 };
+  let changed: StoreResult['changed'] = [];
+  let modified: number[] = [];
+  let targets = uids;
+  for (const [i, step] of steps.entries()) {
+    // UNCHANGEDSINCE is tested by the first step; what it refused is left out of the next one.
+    result = await session.backend.updateFlags(
+      selectedOwner(session),
+      box.id,
+      targets,
+      step.operation,
+      step.flags,
+      i === 0 ? args.unchangedSince : undefined,
+      i === steps.length - 1 && !args.silent,
+    );
+    if (result.modseq > 0) box.ownChange(result.modseq);
+    changed = i === 0 ? result.changed : mergeChanges(changed, result.changed);
+    if (i === 0) modified = result.modified;
+    if (modified.length > 0) targets = targets.filter((uid) => !modified.includes(uid));
+  }
   const condstore = session.enabled.has('CONDSTORE');
-  if (result.modseq > 0) box.ownChange(result.modseq);
   // Non-silent STORE reports the flags of every message named (changed or not, both returned by the
-  // update in UID order); .SILENT only MODSEQ of the changed ones.
+  // last update in UID order); .SILENT only MODSEQ of the changed ones.
   const report = args.silent
     ? condstore
-      ? result.changed
+      ? changed
       : []
     : [...result.changed, ...result.unchanged].sort((a, b) => a.uid - b.uid);
   for (const change of report) {
@@ -96,8 +133,8 @@ async function runStore(session: CommandContext, args: StoreArgs, byUid: boolean
     if (seq === 0) continue;
     session.reportFlagChange(seq, change.uid, args.silent ? undefined : change.flags, change.modseq, byUid);
   }
-  if (result.modified.length > 0) {
-    const set = byUid ? result.modified : result.modified.map((uid) => box.seqOf(uid));
+  if (modified.length > 0) {
+    const set = byUid ? modified : modified.map((uid) => box.seqOf(uid));
     return ok('Some messages were modified', `MODIFIED ${formatSequenceSet(set)}`);
   }
   return ok(`${byUid ? 'UID STORE' : 'STORE'} completed`);

@@ -94,7 +94,7 @@ export interface CommandContext {
   /** Runs `wait` as IDLE: changes are pushed at once, and the longer inactivity timeout applies. */
   idle<T>(wait: () => Promise<T>): Promise<T>;
   readonly notifier: Notifier | undefined;
-  /** NOTIFY SET puts a notifier in force; undefined (NOTIFY NONE, overflow) ends it. */
+  /** NOTIFY SET puts a notifier in force (again: the owners it watches changed); undefined ends it. */
   setNotifier(notifier: Notifier | undefined): void;
 
   // --- Replies and the connection ---------------------------------------------------------------

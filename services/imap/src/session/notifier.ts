@@ -1,4 +1,6 @@
 import type { MailboxChangeEvent } from '@hermod/pipeline';
+import { holds } from '../acl/rights.js';
+import { classifyName, sharedName } from '../acl/shared-namespace.js';
 import { runFetch, unsolicitedFetchItems } from '../commands/fetch.js';
 import { encodeName, SEPARATOR } from '../commands/list.js';
 import type { NotifySpec } from '../commands/notify-grammar.js';
@@ -6,6 +8,7 @@ import { statusItems } from '../commands/status.js';
 import { astring } from '../protocol/compose.js';
 import type { CommandContext } from './command-context.js';
 import {
+  filterMatches,
   type Notification,
   notificationsFor,
   notifyStatusItems,
@@ -13,6 +16,8 @@ import {
   statusMailboxes,
 } from './notify-filter.js';
 import type { SelectedView } from './selected-mailbox.js';
+
+const MESSAGE_EVENT_KINDS: ReadonlySet<string> = new Set(['exists', 'expunge', 'flags']);
 
 /**
  * One session's NOTIFY SET (RFC 5465) at work: change events of the account (from this replica
@@ -28,6 +33,13 @@ export class Notifier {
   private stopped = false;
   private chain: Promise<void> = Promise.resolve();
   private mailboxes = new Map<number, { name: string; specialUse: string | null }>();
+  /**
+   * Other accounts' mailboxes (ACL) a non-selected filter names and the user may watch (l and r,
+   * RFC 5465 section 5), by id, under the names the user sees; and their owners, whose change
+   * events the session hears while this NOTIFY is in force.
+   */
+  private shared = new Map<number, { name: string; ownerId: number }>();
+  watchedOwners: ReadonlySet<number> = new Set();
   private subscribed = new Set<string>();
   /** MessageNew FETCH: the selected mailbox and the highest UID already fetched for the client. */
   private fetchedBox: SelectedView | undefined;
@@ -44,8 +56,8 @@ export class Notifier {
   /** Loads the mailbox and subscription lists the filters need, and marks what is already known. */
   static async start(session: CommandContext, spec: NotifySpec, maxQueue: number): Promise<Notifier> {
     const notifier = new Notifier(session, spec, maxQueue);
-    await notifier.reload();
     notifier.subscribed = new Set(await session.backend.listSubscriptions(session.user!.id));
+    await notifier.reload();
     const box = session.selected;
     if (box) {
       notifier.fetchedBox = box;
@@ -61,7 +73,7 @@ export class Notifier {
 
   /** NOTIFY SET STATUS: the STATUS of each watched mailbox other than the selected one. */
   async sendInitialStatus(): Promise<void> {
-    const list = [...this.mailboxes].map(([id, box]) => ({ id, name: box.name }));
+    const list = [...this.mailboxes, ...this.shared].map(([id, box]) => ({ id, name: box.name }));
     for (const box of statusMailboxes(this.spec, list, this.session.selected?.id, this.subscribed))
       await this.writeStatus(box.id, box.name);
   }
@@ -72,7 +84,7 @@ export class Notifier {
    * mailbox: a burst of deliveries does not fill the queue.
    */
   onEvent(event: MailboxChangeEvent): void {
-    if (this.stopped || this.overflowed) return;
+    if (this.stopped || this.overflowed || !this.concernsSession(event)) return;
     const key = this.coalesceKey(event);
     if (key === undefined || !this.queuedKeys.has(key)) {
       if (this.queue.length >= this.maxQueue) {
@@ -85,6 +97,20 @@ export class Notifier {
       }
     }
     if (!this.session.busy || this.session.idling) void this.flush();
+  }
+
+  /**
+   * Another account's events reach the session while one of that account's mailboxes is selected
+   * or watched (ACL): of those, only the message events of those mailboxes are the session's to
+   * hear. The owner's mailbox names, subscriptions and metadata are not (they are named in the
+   * owner's namespace, and are not the user's personal mailboxes, RFC 5465 section 6).
+   */
+  private concernsSession(event: MailboxChangeEvent): boolean {
+    if (event.accountId === this.session.user!.id) return true;
+    return (
+      (event.mailboxId === this.session.selected?.id || this.shared.has(event.mailboxId)) &&
+      MESSAGE_EVENT_KINDS.has(event.kind)
+    );
   }
 
   private coalesceKey(event: MailboxChangeEvent): string | undefined {
@@ -121,7 +147,7 @@ export class Notifier {
       await this.learn(event, own);
       const view = {
         selectedId: this.session.selected?.id,
-        mailboxName: this.mailboxes.get(event.mailboxId)?.name,
+        mailboxName: (this.mailboxes.get(event.mailboxId) ?? this.shared.get(event.mailboxId))?.name,
         subscribed: this.subscribed,
         own,
       };
@@ -145,14 +171,42 @@ export class Notifier {
     } else if (event.kind === 'subscription' && event.name !== undefined) {
       if (event.subscribed) this.subscribed.add(event.name);
       else this.subscribed.delete(event.name);
-    } else if (event.mailboxId > 0 && !this.mailboxes.has(event.mailboxId)) await this.reload();
+      // A subscribed filter may now name another account's mailbox, or no longer.
+      if (classifyName(event.name).kind !== 'own') await this.reload();
+    } else if (
+      event.mailboxId > 0 &&
+      !this.mailboxes.has(event.mailboxId) &&
+      !this.shared.has(event.mailboxId)
+    )
+      await this.reload();
     if (own && event.kind === 'exists' && event.mailboxId === this.session.selected?.id)
       for (const uid of event.uids) this.ownMessages.add(`${event.mailboxId}:${uid}`);
   }
 
   private async reload(): Promise<void> {
-    const list = await this.session.backend.listMailboxes(this.session.user!.id);
+    const user = this.session.user!;
+    const [list, shared] = await Promise.all([
+      this.session.backend.listMailboxes(user.id),
+      this.session.backend.listSharedMailboxes(user.id),
+    ]);
     this.mailboxes = new Map(list.map((m) => [m.id, { name: m.name, specialUse: m.specialUse }]));
+    const watched = new Map<number, { name: string; ownerId: number }>();
+    for (const box of shared) {
+      const name = sharedName(box.ownerAddress, box.name);
+      if (box.ownerId !== user.id && holds(box.rights, 'lr') && this.namedByFilter(name))
+        watched.set(box.id, { name, ownerId: box.ownerId });
+    }
+    this.shared = watched;
+    const owners = new Set([...watched.values()].map((box) => box.ownerId));
+    if (![...owners].every((id) => this.watchedOwners.has(id)) || owners.size !== this.watchedOwners.size) {
+      this.watchedOwners = owners;
+      // The session follows the new owners' change events (once this notifier is in force).
+      if (this.session.notifier === this) this.session.setNotifier(this);
+    }
+  }
+
+  private namedByFilter(name: string): boolean {
+    return this.spec.groups.some((g) => filterMatches(g.filter, name, this.subscribed));
   }
 
   /**
@@ -195,6 +249,12 @@ export class Notifier {
   }
 
   private async writeStatus(mailboxId: number, name: string): Promise<void> {
+    // Access can be lost after NOTIFY SET: another account's mailbox is reported only while the
+    // user holds l and r on it (RFC 5465 5.9).
+    if (this.shared.has(mailboxId)) {
+      const rights = await this.session.backend.mailboxRights(this.session.user!.id, mailboxId);
+      if (!holds(rights, 'lr')) return;
+    }
     const items = notifyStatusItems(this.spec, name, this.subscribed, this.session.enabled.has('CONDSTORE'));
     let status: Awaited<ReturnType<CommandContext['backend']['mailboxStatus']>>;
     try {

@@ -1,4 +1,5 @@
 import type { MailboxChangeEvent } from '@hermod/pipeline';
+import { classifyName } from '../acl/shared-namespace.js';
 import {
   type EventGroup,
   isSelectedFilter,
@@ -39,7 +40,10 @@ const MESSAGE_EVENT_OF: Record<string, NotifyEvent | undefined> = {
   flags: 'FlagChange',
 };
 
-/** Whether a (non-selected) filter names a mailbox. 'inboxes' is 'personal' here (see docs/imap.md). */
+/**
+ * Whether a (non-selected) filter names a mailbox. 'inboxes' is 'personal' here (see docs/imap.md);
+ * both are the user's personal namespace, never another account's mailboxes (RFC 5465 section 6).
+ */
 export function filterMatches(filter: MailboxFilter, name: string, subscribed: ReadonlySet<string>): boolean {
   switch (filter.kind) {
     case 'selected':
@@ -47,7 +51,7 @@ export function filterMatches(filter: MailboxFilter, name: string, subscribed: R
       return false;
     case 'inboxes':
     case 'personal':
-      return true;
+      return classifyName(name).kind === 'own';
     case 'subscribed':
       return subscribed.has(name);
     case 'subtree':

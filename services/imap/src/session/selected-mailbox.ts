@@ -55,6 +55,9 @@ export interface SelectedView {
   ownChange(modseq: number): void;
   /** SEARCH ... RETURN (SAVE): the result `$` refers to from now on. */
   saveSearch(uids: number[]): void;
+  /** The flags the session may change now (rights changed); whether PERMANENTFLAGS changed. */
+  changePermanent(permanent: 'all' | string[] | undefined): boolean;
+  permanentFlagsList(): string;
   /** Keeps a RETURN (UPDATE) context under the command's tag (RFC 5267). */
   keepContext(tag: string, context: Omit<SearchContext, 'version' | 'maxUid'>): void;
   /** CANCELUPDATE: forgets the contexts of these tags. */
@@ -77,7 +80,7 @@ export class SelectedMailbox implements SelectedView {
   /** Keywords announced in the last FLAGS response. */
   readonly keywords = new Set<string>();
   /** The flags this session may change (see permanentFlagsList). */
-  private readonly permanent: 'all' | string[] | undefined;
+  private permanent: 'all' | string[] | undefined;
   /** SEARCHRES ($): UIDs of the last SEARCH ... RETURN (SAVE). */
   savedSearch: number[] = [];
   /** SEARCH/SORT RETURN (UPDATE) contexts by the tag of the command that made them (RFC 5267). */
@@ -126,6 +129,12 @@ export class SelectedMailbox implements SelectedView {
     if (this.readOnly || this.permanent === undefined) return '';
     if (this.permanent === 'all') return `${this.flagsList()} \\*`;
     return this.permanent.flatMap((f) => (f === '\\*' ? [...this.keywords, f] : [f])).join(' ');
+  }
+
+  changePermanent(permanent: 'all' | string[] | undefined): boolean {
+    const before = this.permanentFlagsList();
+    this.permanent = permanent;
+    return this.permanentFlagsList() !== before;
   }
 
   saveSearch(uids: number[]): void {

@@ -95,6 +95,8 @@ export class ImapSession implements CommandContext {
   #notifier: Notifier | undefined;
   /** Another account whose change events this session also hears (a selected shared mailbox). */
   #followed: number | undefined;
+  /** Every other account whose events it hears: #followed and the owners NOTIFY watches. */
+  #following = new Set<number>();
   /** Bytes in and out: reading, TLS, COMPRESS, backpressure, idle timer (shared with POP3, ManageSieve). */
   private readonly transport: Connection<RawCommand | ImapProtocolError>;
   private syncing: Promise<void> = Promise.resolve();
@@ -491,11 +493,20 @@ export class ImapSession implements CommandContext {
    * hears its owner's change events (the cross-session change feed is per owner account).
    */
   followAccount(ownerId: number | undefined): void {
-    const previous = this.#followed;
-    if (previous === ownerId) return;
-    if (previous !== undefined) this.deps.changes.remove(previous, this);
+    if (this.#followed === ownerId && (ownerId !== undefined || this.#following.size === 0)) return;
     this.#followed = ownerId;
-    if (ownerId !== undefined) this.deps.changes.add(ownerId, this);
+    this.refreshFollowing();
+  }
+
+  /** Hears exactly the other accounts the selected mailbox and NOTIFY need (one home for both). */
+  private refreshFollowing(): void {
+    const wanted = new Set(this.#notifier?.watchedOwners ?? []);
+    if (this.#followed !== undefined) wanted.add(this.#followed);
+    if (this.#user) wanted.delete(this.#user.id);
+    if (this.#state === State.Logout) wanted.clear();
+    for (const id of this.#following) if (!wanted.has(id)) this.deps.changes.remove(id, this);
+    for (const id of wanted) if (!this.#following.has(id)) this.deps.changes.add(id, this);
+    this.#following = wanted;
   }
 
   /** This session changed a mailbox itself: when it is the selected one, the next boundary syncs. */
@@ -527,6 +538,7 @@ export class ImapSession implements CommandContext {
   /** NOTIFY SET puts a notifier in force; undefined (NOTIFY NONE, overflow) ends it. */
   setNotifier(notifier: Notifier | undefined): void {
     this.#notifier = notifier;
+    this.refreshFollowing();
   }
 
   /** Called by the change hub for every event of this session's account. */

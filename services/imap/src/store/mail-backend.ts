@@ -1,4 +1,4 @@
-import { type Pool, withTransaction } from '@hermod/db';
+import { type Pool, type PoolClient, withTransaction } from '@hermod/db';
 import {
   type AclChange,
   accountQuota,
@@ -22,6 +22,8 @@ import {
   getAcl,
   getMetadata,
   isOwnerIdentifier,
+  type KeptFlags,
+  keepCopiedFlags,
   listMailboxes,
   listMailboxView,
   listSharedMailboxes,
@@ -472,8 +474,12 @@ export class MailBackend {
     uids: number[],
     toMailboxId: number,
     targetAccountId = accountId,
+    /** Flags the copies may keep, when the target's rights do not allow them all (ACL). */
+    keep?: KeptFlags,
   ) {
-    const result = await copyMessages(this.pool, fromMailboxId, uids, toMailboxId);
+    const result = await this.keepingFlags(keep, toMailboxId, (db) =>
+      copyMessages(db, fromMailboxId, uids, toMailboxId),
+    );
     this.toldOfCopy(targetAccountId, toMailboxId, result);
     return result;
   }
@@ -484,8 +490,12 @@ export class MailBackend {
     uids: number[],
     toMailboxId: number,
     targetAccountId = accountId,
+    /** Flags the moved messages may keep, when the target's rights do not allow them all (ACL). */
+    keep?: KeptFlags,
   ) {
-    const result = await moveMessages(this.pool, fromMailboxId, uids, toMailboxId);
+    const result = await this.keepingFlags(keep, toMailboxId, (db) =>
+      moveMessages(db, fromMailboxId, uids, toMailboxId),
+    );
     this.toldOfCopy(targetAccountId, toMailboxId, result);
     this.toldOfExpunge(accountId, fromMailboxId, movedAway(result));
     return result;
@@ -501,6 +511,28 @@ export class MailBackend {
     this.toldOfCopy(accountId, result.mailboxId, result);
     if (move) this.toldOfExpunge(accountId, fromMailboxId, movedAway(result));
     return result;
+  }
+
+  /**
+   * A copy or move on the pool (one statement); when the target's rights do not allow every flag,
+   * in a transaction with the copies' flags narrowed to `keep` (RFC 4314 4) before anyone sees them.
+   */
+  private keepingFlags<R extends CopyResult>(
+    keep: KeptFlags | undefined,
+    toMailboxId: number,
+    run: (db: Pool | PoolClient) => Promise<R>,
+  ): Promise<R> {
+    if (!keep) return run(this.pool);
+    return withTransaction(this.pool, async (client) => {
+      const done = await run(client);
+      await keepCopiedFlags(
+        client,
+        toMailboxId,
+        done.pairs.map((p) => p[1]),
+        keep,
+      );
+      return done;
+    });
   }
 
   /** Other sessions of the target's owner hear of the copies. */

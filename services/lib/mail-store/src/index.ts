@@ -73,6 +73,8 @@ export {
   expungeMessages,
   type FlagOperation,
   type FlagUpdate,
+  type KeptFlags,
+  keepCopiedFlags,
   loadSnapshot,
   type MailboxChange,
   type MailboxSnapshot,

@@ -301,6 +301,33 @@ export async function moveMessages(
   return { ...copyResult(rows), expungeModseq: Number(rows[0]?.expunge_modseq ?? 0) };
 }
 
+/** Which flags new copies may keep: \Seen, \Deleted, and every other flag (an ACL's s, t, w). */
+export interface KeptFlags {
+  seen: boolean;
+  deleted: boolean;
+  others: boolean;
+}
+
+/**
+ * Drops the flags of messages just copied in that their writer may not set (RFC 4314 section 4:
+ * COPY and MOVE store only the flags the target's rights allow). Run in the copy's transaction,
+ * before anyone saw the copies, so they keep the modseq the copy gave them.
+ */
+export async function keepCopiedFlags(
+  client: PoolClient,
+  mailboxId: number,
+  uids: number[],
+  keep: KeptFlags,
+): Promise<void> {
+  await client.query(
+    `UPDATE mailbox_messages SET flags = ARRAY(
+       SELECT f FROM unnest(flags) WITH ORDINALITY AS kept(f, n)
+        WHERE CASE f WHEN '\\Seen' THEN $3::boolean WHEN '\\Deleted' THEN $4::boolean ELSE $5::boolean END ORDER BY n)
+      WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])`,
+    [mailboxId, uids, keep.seen, keep.deleted, keep.others],
+  );
+}
+
 /**
  * COPY or MOVE into one of the account's own mailboxes, named, in one statement
  * (`imap_copy_by_name`, migration 116): the target by name, for a copy the account's storage limit,
