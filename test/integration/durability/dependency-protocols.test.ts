@@ -41,15 +41,19 @@ before(async () => {
   const pool = createPool({ connectionString: own.databaseUrl, max: 4 });
   dns = new DnsTestServer();
   await dns.start();
+  // Small statement and query timeouts, so a frozen PostgreSQL is given up on within seconds.
+  const database = { DATABASE_STATEMENT_TIMEOUT_MS: '2000', DATABASE_QUERY_TIMEOUT_MS: '3000' };
   hermod = await startHermod({
     services: ['routing', 'mda', 'imap', 'msa', 'mx'],
     db: { url: own.databaseUrl, pool, close: () => pool.end() },
     nats: { url: nats.url, server: nats, stop: () => nats.stop() },
     env: {
-      imap: { IMAP_ALLOW_PLAINTEXT_AUTH: 'true' },
+      imap: { ...database, IMAP_ALLOW_PLAINTEXT_AUTH: 'true' },
       // A hand-over lost while nats-server is down is published again quickly.
-      routing: { SPOOL_SWEEP_INTERVAL_MS: '500', SPOOL_STALL_AFTER_MS: '2000' },
-      mx: { MX_DNS_SERVERS: dns.address, MX_AUTH_CHECKS: 'false' },
+      routing: { ...database, SPOOL_SWEEP_INTERVAL_MS: '500', SPOOL_STALL_AFTER_MS: '2000' },
+      mx: { ...database, MX_DNS_SERVERS: dns.address, MX_AUTH_CHECKS: 'false' },
+      msa: database,
+      mda: database,
     },
   });
   await hermod.addDomain('outage.test');
@@ -293,7 +297,18 @@ test('while PostgreSQL is down: temporary replies for every protocol, open IMAP 
   assertNoServiceExited('after PostgreSQL came back');
 });
 
-test('while PostgreSQL is frozen (SIGSTOP): logins and commands get a temporary reply or, at the latest after SIGCONT, their answer', async () => {
+/** MAIL, RCPT and DATA on an authenticated submission session: the first refusal, or the reply to the final dot. */
+async function submitOne(msa: Lines, subject: string): Promise<string> {
+  for (const command of [`MAIL FROM:<${USER}>`, `RCPT TO:<${USER}>`]) {
+    const reply = await msa.smtp(command);
+    if (!reply.startsWith('250')) return reply;
+  }
+  const data = await msa.smtp('DATA');
+  if (!data.startsWith('354')) return data;
+  return msa.smtp(`From: <${USER}>\r\nTo: <${USER}>\r\nSubject: ${subject}\r\n\r\nbody\r\n.`);
+}
+
+test('while PostgreSQL is frozen (SIGSTOP): logins, commands and a submission get their temporary reply while it is frozen (the pool\'s query timeout), and all work again after SIGCONT', async () => {
   const imap = hermod.services.get('imap')!;
   const selected = await RawImapClient.connect(hermod.ports.imap, false);
   await selected.readLine();
@@ -305,51 +320,77 @@ test('while PostgreSQL is frozen (SIGSTOP): logins and commands get a temporary 
   assert.match(await pop3.cmd(`USER ${USER}`), /^\+OK/);
   const sieve = await Lines.open(hermod.ports.managesieve);
   await sieve.until(/^OK\b/);
+  // A submission session authenticated before the freeze, so its next step that needs the store
+  // is the accept itself (or the recipient check).
+  const msa = await Lines.open(hermod.ports.submissions, true);
+  assert.match(await msa.reply(), /^220 /);
+  assert.match(await msa.smtp('EHLO client.example'), /^250 /);
+  assert.match(await msa.smtp(`AUTH PLAIN ${plain}`), /^235 /);
   const failuresBefore = await loginFailuresCounted();
 
   await pg.pause();
-  const answers = await (async () => {
+  const { answeredWhileFrozen, answers } = await (async () => {
     try {
       await eventually('imap not ready because of postgres', async () => {
         const r = await readiness(imap);
         return r.status === 503 && r.failing.includes('postgres') ? true : undefined;
       });
-      // Sent while PostgreSQL is frozen; an open pooled session waits for it (statement_timeout is
-      // the server's), a new one gives up after the pool's 5 s connect timeout.
+      // Sent while PostgreSQL is frozen: a query on an open pooled session gives up after the
+      // pool's query timeout (DATABASE_QUERY_TIMEOUT_MS, 3 s here), a new session after the 5 s
+      // connect timeout; the server's statement_timeout cannot fire in a stopped process.
       const pending = Promise.all([
         fresh.command(`LOGIN ${USER} "${PASSWORD}"`, 60_000),
         selected.command('UID FETCH 1:* (FLAGS)', 60_000),
         (async () => {
           pop3.send(`PASS ${PASSWORD}`);
-          return pop3.line(30_000);
+          return pop3.line(60_000);
         })(),
         sieve.sieve(`AUTHENTICATE "PLAIN" "${plain}"`),
+        submitOne(msa, 'during the freeze'),
       ]);
-      // The outage's length: until all four are answered, at most 10 s (part of the fault, not a wait
-      // for something to happen).
-      await Promise.race([pending, once(AbortSignal.timeout(10_000), 'abort')]);
+      // The freeze's length: until all are answered, at most 20 s (part of the fault, not a wait for
+      // something to happen); answered only after SIGCONT means a reply waited for the server.
+      const first = await Promise.race([
+        pending.then(() => 'answered' as const),
+        once(AbortSignal.timeout(20_000), 'abort').then(() => 'still frozen' as const),
+      ]);
       await pg.resume();
-      return await pending;
+      return { answeredWhileFrozen: first === 'answered', answers: await pending };
     } finally {
       await pg.resume();
     }
   })();
-  const [login, flags, pass, authenticate] = answers;
-  // Each is a success (answered after SIGCONT) or the protocol's temporary reply; never a
-  // credentials failure, never a dropped connection.
-  assert.match(login.tagged, /^t\d+ (OK|NO \[UNAVAILABLE\])/);
-  assert.match(flags.tagged, /^t\d+ (OK|NO \[UNAVAILABLE\])/);
-  assert.match(pass, /^(\+OK|-ERR \[SYS\/TEMP\])/);
-  assert.match(authenticate, /^(OK|NO \(TRYLATER\))/);
+  const [login, flags, pass, authenticate, accept] = answers;
+  assert.ok(
+    answeredWhileFrozen,
+    `not every client was answered while PostgreSQL was frozen: ${JSON.stringify(answers.map((a) => (typeof a === 'string' ? a : a.tagged)))}`,
+  );
+  // Each is the protocol's temporary reply: never a credentials failure, never a dropped
+  // connection, and never 250 for a message whose commit is not known done.
+  assert.match(login.tagged, /^t\d+ NO \[UNAVAILABLE\]/);
+  assert.match(flags.tagged, /^t\d+ NO \[UNAVAILABLE\]/);
+  assert.match(pass, /^-ERR \[SYS\/TEMP\]/);
+  assert.match(authenticate, /^NO \(TRYLATER\)/);
+  assert.match(accept, /^4\d\d /, `msa while PostgreSQL was frozen: ${accept}`);
   assert.equal(await loginFailuresCounted(), failuresBefore, 'the freeze was counted as failed logins');
   await eventually('imap ready again', async () =>
     (await readiness(imap)).status === 200 ? true : undefined,
   );
-  if (login.status !== 'OK') assert.equal((await fresh.command(`LOGIN ${USER} "${PASSWORD}"`)).status, 'OK');
-  assert.equal((await selected.command('UID FETCH 1:* (FLAGS)')).status, 'OK');
+  // The sessions whose queries timed out were discarded, not handed out with an answer still due:
+  // every statement after the freeze gets its own answer.
+  assert.equal((await fresh.command(`LOGIN ${USER} "${PASSWORD}"`)).status, 'OK');
+  for (let i = 0; i < 3; i++) {
+    const again = await selected.command('UID FETCH 1:* (FLAGS)');
+    assert.equal(again.status, 'OK');
+    assert.ok(again.untagged.some((l) => /FLAGS/.test(l)), again.untagged.join('\n'));
+  }
+  assert.match(await sieve.sieve(`AUTHENTICATE "PLAIN" "${plain}"`), /^OK\b/);
+  assert.match(await msa.smtp('RSET'), /^250 /);
+  assert.match(await submitOne(msa, 'after the freeze'), /^250 /);
   for (const c of [selected, fresh]) c.close();
   pop3.close();
   sieve.close();
+  msa.close();
   assertNoServiceExited('after PostgreSQL was frozen');
 });
 
