@@ -1,5 +1,5 @@
 import { env, loadConfig } from '@hermod/config';
-import { commonEnv } from '@hermod/service-runtime';
+import { commonEnv, databaseTimeoutsEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 /** "5m,10m,30m,1h,2h,4h" -> milliseconds; each step is the wait after that many failed attempts. */
@@ -63,6 +63,7 @@ export const outboundEnv = z.object({
   OPS_PORT: env.port(9104),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(10, 2, 200),
+  ...databaseTimeoutsEnv,
   /** The name in EHLO and in DSNs' Reporting-MTA. */
   OUTBOUND_HELO_NAME: env.host('localhost'),
   /** DNS servers (host:port, comma separated); the system resolver when empty. */

@@ -26,7 +26,7 @@ runMain('outbound-mta', async () => {
   const config = loadOutboundConfig();
   const base = createServiceBase('outbound-mta', config);
   const { logger, registry, shutdown } = base;
-  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const pool = await connectDatabase(base, config);
   const { nc, js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
   const resolver = new Resolver({ timeout: 5_000, tries: 2 });
