@@ -3,8 +3,8 @@
 // RFC 3206 SYS/TEMP, RFC 5804 TRYLATER), never "invalid credentials", and the login throttle counts
 // nothing; SMTP gets 4xx, never 5xx; an open IMAP session (selected, IDLE) gets NO [UNAVAILABLE] for
 // what needs the store and carries on; everything works again, on the same connections where the
-// protocol keeps them, once PostgreSQL is back. Frozen (SIGSTOP), the same replies or, at the
-// latest after SIGCONT, the answer. While only nats-server is down, IMAP reads from the database,
+// protocol keeps them, once PostgreSQL is back. Frozen (SIGSTOP), the same replies while it is
+// frozen (the pools' client-side query timeout; 4xx for a submission), and answers after SIGCONT. While only nats-server is down, IMAP reads from the database,
 // mx answers 250, and an IDLE session hears of the message once the bus is back.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -308,7 +308,7 @@ async function submitOne(msa: Lines, subject: string): Promise<string> {
   return msa.smtp(`From: <${USER}>\r\nTo: <${USER}>\r\nSubject: ${subject}\r\n\r\nbody\r\n.`);
 }
 
-test('while PostgreSQL is frozen (SIGSTOP): logins, commands and a submission get their temporary reply while it is frozen (the pool\'s query timeout), and all work again after SIGCONT', async () => {
+test("while PostgreSQL is frozen (SIGSTOP): logins, commands and a submission get their temporary reply while it is frozen (the pool's query timeout), and all work again after SIGCONT", async () => {
   const imap = hermod.services.get('imap')!;
   const selected = await RawImapClient.connect(hermod.ports.imap, false);
   await selected.readLine();
@@ -382,7 +382,10 @@ test('while PostgreSQL is frozen (SIGSTOP): logins, commands and a submission ge
   for (let i = 0; i < 3; i++) {
     const again = await selected.command('UID FETCH 1:* (FLAGS)');
     assert.equal(again.status, 'OK');
-    assert.ok(again.untagged.some((l) => /FLAGS/.test(l)), again.untagged.join('\n'));
+    assert.ok(
+      again.untagged.some((l) => /FLAGS/.test(l)),
+      again.untagged.join('\n'),
+    );
   }
   assert.match(await sieve.sieve(`AUTHENTICATE "PLAIN" "${plain}"`), /^OK\b/);
   assert.match(await msa.smtp('RSET'), /^250 /);

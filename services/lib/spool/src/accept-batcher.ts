@@ -1,4 +1,10 @@
-import { CommitOutcomeUnknownError, commitOutcomeUnknown, GroupCommitter, type Pool, withTransaction } from '@hermod/db';
+import {
+  CommitOutcomeUnknownError,
+  commitOutcomeUnknown,
+  GroupCommitter,
+  type Pool,
+  withTransaction,
+} from '@hermod/db';
 import { type AcceptInput, insertAcceptedMessage } from './accept.js';
 import { insertSmallMessages, SMALL_MESSAGE_LIMIT, type SmallAcceptInput } from './accept-batch.js';
 
