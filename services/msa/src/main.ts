@@ -15,6 +15,7 @@ import {
   openDomainBucket,
   openDomainStatusBucket,
 } from '@hermod/domain-config';
+import { onReconnect } from '@hermod/nats';
 import { handOverAccepted } from '@hermod/pipeline';
 import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
@@ -66,7 +67,7 @@ runMain('msa', async () => {
   if (!certificates) throw new Error('TLS_CERT_FILE/TLS_KEY_FILE are required');
   const pool = await connectDatabase(base, config);
   // Accepting needs only the spool: without nats-server it goes on accepting; ready only if configured so.
-  const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
+  const { nc, js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
     servesWithout: config.READY_WITHOUT_NATS,
   });
 
@@ -97,9 +98,9 @@ runMain('msa', async () => {
   const handOver = handOverAccepted(
     js,
     (error, spoolIds) =>
-      // Durable already: the spool sweeper publishes them again later.
-      logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
-    { connected },
+      // Durable already: published again when the bus is back (the spool sweeper is the net).
+      logger.warn({ err: error, spoolIds }, 'job not published; published again when nats-server is back'),
+    { connected, reconnected: (listener) => onReconnect(nc, listener) },
   );
   // Where a submission waits (debug figures; bench/accept-phases.ts prints them).
   const phases = phaseObserver(new Histogram({ ...phaseHistogramOptions('msa'), registers: [registry] }));

@@ -8,7 +8,7 @@ import {
   openDomainBucket,
   openDomainStatusBucket,
 } from '@hermod/domain-config';
-import { publishJob } from '@hermod/nats';
+import { onReconnect, publishJob } from '@hermod/nats';
 import { handOverAccepted, subjects } from '@hermod/pipeline';
 import { openPolicySet } from '@hermod/policy-rules';
 import type { routingV1 } from '@hermod/proto';
@@ -68,7 +68,7 @@ runMain('mx', async () => {
   if (!certificates) logger.warn('TLS_CERT_FILE/TLS_KEY_FILE not set: STARTTLS is not offered');
   const pool = await connectDatabase(base, config);
   // Accepting needs only the spool: without nats-server it goes on accepting; ready only if configured so.
-  const { js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
+  const { nc, js, connected } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
     servesWithout: config.READY_WITHOUT_NATS,
   });
 
@@ -100,9 +100,9 @@ runMain('mx', async () => {
     afterCommit: handOverAccepted(
       js,
       (error, spoolIds) =>
-        // Durable already: the spool sweeper publishes them again later.
-        logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
-      { connected },
+        // Durable already: published again when the bus is back (the spool sweeper is the net).
+        logger.warn({ err: error, spoolIds }, 'job not published; published again when nats-server is back'),
+      { connected, reconnected: (listener) => onReconnect(nc, listener) },
     ),
   });
   const rejections = new Counter({

@@ -4,9 +4,10 @@
 // nothing; SMTP gets 4xx, never 5xx; an open IMAP session (selected, IDLE) gets NO [UNAVAILABLE] for
 // what needs the store and carries on; everything works again, on the same connections where the
 // protocol keeps them, once PostgreSQL is back. Frozen (SIGSTOP), the same replies while it is
-// frozen (the pools' client-side query timeout; 4xx for a submission), and answers after SIGCONT. While only nats-server is down, IMAP reads from the database,
-// mx answers 250 and hands the message over as soon as its connection is back (not at the sweeper's
-// first look, 30 s later), once, and an IDLE session hears of it.
+// frozen (the pools' client-side query timeout; 4xx for a submission), and answers after SIGCONT.
+// While only nats-server is down, IMAP reads from the database, mx answers 250 and hands the
+// message over as soon as its connection is back (not at the sweeper's first look, 30 s later),
+// once, and an IDLE session hears of it.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
