@@ -171,6 +171,21 @@ class Lines {
   }
 }
 
+async function metricsOf(proc: NodeServiceProcess): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${proc.options.opsPort}/metrics`)).text();
+}
+
+/** The sum of a metric's samples that carry the given labels (0 when none). */
+function metricValue(metrics: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of metrics.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m?.[1] !== name) continue;
+    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 async function loginFailuresCounted(): Promise<number> {
   const { rows } = await hermod.db.pool.query<{ n: number }>(
     'SELECT coalesce(sum(failures), 0)::int AS n FROM login_failures',
@@ -240,12 +255,26 @@ test('while PostgreSQL is down: temporary replies for every protocol, open IMAP 
     assert.match(dot, /^4\d\d /, `mx end of DATA while PostgreSQL is down: ${dot}`);
   }
   mx.close();
-  // RFC 4954 6: 454 4.7.0 temporary authentication failure, not 535.
+  // RFC 4954 6: 454 4.7.0 temporary authentication failure, not 535; counted as the store's
+  // outage, not as a failed AUTH.
+  const msaProc = hermod.services.get('msa')!;
+  const authFailuresBefore = metricValue(await metricsOf(msaProc), 'hermod_msa_auth_failures_total');
   const msa = await Lines.open(hermod.ports.submissions, true);
   assert.match(await msa.reply(), /^220 /);
   assert.match(await msa.smtp('EHLO client.example'), /^250 /);
   assert.match(await msa.smtp(`AUTH PLAIN ${plain}`), /^454 4\.7\.0 /);
   msa.close();
+  const msaMetrics = await metricsOf(msaProc);
+  assert.ok(
+    metricValue(msaMetrics, 'hermod_msa_rejections_total', { reason: 'storage-unavailable', code: '454' }) >=
+      1,
+    'msa did not count the AUTH refused for the store as storage-unavailable',
+  );
+  assert.equal(
+    metricValue(msaMetrics, 'hermod_msa_auth_failures_total'),
+    authFailuresBefore,
+    "msa counted the store's outage as a failed AUTH",
+  );
 
   assertNoServiceExited('while PostgreSQL was down');
   await pg.start();
