@@ -16,7 +16,8 @@ export type RecordRefusal = (
  * MAIL/RCPT parameter of an extension not offered), error-limit (421 4.7.0: too many refusals in
  * one session), protocol
  * (smtp-server's own refusals: sequence and syntax), and the AUTH outcomes (auth-required 530,
- * auth-failed 535, auth-locked and auth-backend 454, auth-authzid 535).
+ * auth-failed 535, auth-locked and auth-backend 454, auth-authzid 535), and storage-unavailable
+ * (4xx because PostgreSQL cannot be reached or does not answer; at AUTH 454, not a failed attempt).
  */
 export type RefusalReason =
   | 'sender'
@@ -37,7 +38,8 @@ export type RefusalReason =
   | 'auth-failed'
   | 'auth-locked'
   | 'auth-authzid'
-  | 'auth-backend';
+  | 'auth-backend'
+  | 'storage-unavailable';
 
 /** The reason of a refusal smtp-server sent itself, from its context name. */
 export function libraryRefusalReason(context: string | undefined, code: number): RefusalReason {
