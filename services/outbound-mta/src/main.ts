@@ -95,7 +95,9 @@ runMain('outbound-mta', async () => {
       leaseMs: config.OUTBOUND_LEASE,
       pollIntervalMs: config.OUTBOUND_POLL_INTERVAL,
       connectTimeoutMs: config.OUTBOUND_CONNECT_TIMEOUT,
+      greetingTimeoutMs: config.OUTBOUND_GREETING_TIMEOUT,
       commandTimeoutMs: config.OUTBOUND_COMMAND_TIMEOUT,
+      finalDotTimeoutMs: config.OUTBOUND_FINAL_DOT_TIMEOUT,
       ca,
     },
   });

@@ -141,13 +141,14 @@ function checkDeployments(
       `${where}: preStop ${pause}s + SHUTDOWN_GRACE_MS ${graceMs} must end before terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds}`,
     );
     if (name === 'outbound-mta') {
-      // A stopping worker waits for the transactions on the wire; the slowest answer it waits for.
-      const commandTimeout = outboundEnv.shape.OUTBOUND_COMMAND_TIMEOUT.parse(
-        env.get('OUTBOUND_COMMAND_TIMEOUT')?.value,
+      // A stopping worker waits for the transactions on the wire; the slowest answer it waits for
+      // is the reply to the final dot (RFC 5321 4.5.3.2.6).
+      const finalDotTimeout = outboundEnv.shape.OUTBOUND_FINAL_DOT_TIMEOUT.parse(
+        env.get('OUTBOUND_FINAL_DOT_TIMEOUT')?.value,
       );
       assert.ok(
-        graceMs > commandTimeout,
-        `${where}: SHUTDOWN_GRACE_MS ${graceMs} must cover OUTBOUND_COMMAND_TIMEOUT ${commandTimeout}`,
+        graceMs > finalDotTimeout,
+        `${where}: SHUTDOWN_GRACE_MS ${graceMs} must cover OUTBOUND_FINAL_DOT_TIMEOUT ${finalDotTimeout}`,
       );
     }
 
