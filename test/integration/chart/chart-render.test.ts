@@ -699,6 +699,38 @@ describe('values', () => {
     );
   });
 
+  test('an autoscaler whose minimum is above its maximum is refused, naming the field', async () => {
+    await assert.rejects(
+      renderChartText({
+        set: [
+          'msa.autoscaling.enabled=true',
+          'msa.autoscaling.minReplicas=5',
+          'msa.autoscaling.maxReplicas=2',
+        ],
+      }),
+      /msa\.autoscaling\.minReplicas \(5\) must not be above msa\.autoscaling\.maxReplicas \(2\)/,
+    );
+    await assert.rejects(
+      renderChartText({
+        set: [
+          'outboundMta.keda.enabled=true',
+          'outboundMta.keda.prometheus.enabled=false',
+          'outboundMta.keda.minReplicaCount=4',
+          'outboundMta.keda.maxReplicaCount=3',
+        ],
+        apiVersions: ['keda.sh/v1alpha1/ScaledObject'],
+      }),
+      /outboundMta\.keda\.minReplicaCount \(4\) must not be above outboundMta\.keda\.maxReplicaCount \(3\)/,
+    );
+    // Equal bounds are a fixed size, which is allowed.
+    const fixed = await renderChart({
+      set: ['msa.autoscaling.enabled=true', 'msa.autoscaling.minReplicas=3', 'msa.autoscaling.maxReplicas=3'],
+    });
+    const hpa = byKind(fixed, 'HorizontalPodAutoscaler').find((h) => component(h) === 'msa');
+    assert.equal(hpa?.spec.minReplicas, 3);
+    assert.equal(hpa?.spec.maxReplicas, 3);
+  });
+
   test('a grace period too short for the preStop pause is refused', async () => {
     await assert.rejects(
       renderChartText({ set: ['mx.terminationGracePeriodSeconds=6', 'mx.preStopSleepSeconds=5'] }),
