@@ -69,7 +69,8 @@ export function onAuth(deps: MsaDeps): NonNullable<SMTPServerOptions['onAuth']> 
         // the throttle, which LoginGate does not reach). The store being away has its own reason,
         // as in imap.
         const outage = isTransientDatabaseError(error);
-        if (outage) deps.logger.warn({ err: error, sessionId: session.id }, 'authentication store unavailable');
+        if (outage)
+          deps.logger.warn({ err: error, sessionId: session.id }, 'authentication store unavailable');
         else deps.logger.error({ err: error, sessionId: session.id }, 'authentication backend failed');
         deps.refused(session, outage ? 'storage-unavailable' : 'auth-backend', { code: 454, username });
         callback(smtpError(454, '4.7.0', 'Temporary authentication failure'));
