@@ -1,5 +1,5 @@
 import { env, loadConfig } from '@hermod/config';
-import { commonEnv } from '@hermod/service-runtime';
+import { commonEnv, databaseTimeoutsEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 export const operatorEnv = z.object({
@@ -41,6 +41,7 @@ export const operatorEnv = z.object({
   /** The accounts store (PostgreSQL): with it, MailUser and MailGroup are reconciled; unset: only MailDomain. */
   DATABASE_URL: env.optionalString(),
   DATABASE_POOL_SIZE: env.int(8, 1, 100),
+  ...databaseTimeoutsEnv,
   /** How often a MailUser's mailbox usage in status is refreshed. */
   USAGE_REFRESH_MS: env.int(5 * 60_000, 1_000, 24 * 3_600_000),
 });

@@ -42,7 +42,7 @@ runMain('operator', async () => {
   // While PostgreSQL cannot be reached the migrations are retried with backoff (/readyz: postgres).
   let accounts: AccountStore | undefined;
   if (config.DATABASE_URL) {
-    const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+    const pool = await connectDatabase(base, { ...config, DATABASE_URL: config.DATABASE_URL });
     accounts = new AccountStore(pool);
   } else logger.warn('DATABASE_URL is not set: MailUser and MailGroup are not reconciled');
 

@@ -89,6 +89,7 @@ export class Operator {
   readonly mailDomains: Informer;
   readonly secrets: Informer;
   readonly reconciler: MailDomainReconciler;
+  private readonly dnsEndpoints: DnsEndpointWriter;
   private queue: WorkQueue | undefined;
   private readonly stopController = new AbortController();
   private running: Promise<void> | undefined;
@@ -122,6 +123,12 @@ export class Operator {
       onRelist: (reason) => o.metrics.relists.inc({ resource: 'secrets', reason }),
       onWatchRestart: (reason) => o.metrics.watchRestarts.inc({ resource: 'secrets', reason }),
     });
+    this.dnsEndpoints = new DnsEndpointWriter({
+      client: o.client,
+      fieldManager: FIELD_MANAGER,
+      logger: o.logger,
+      ttlSeconds: o.dnsEndpointTtlSeconds ?? 300,
+    });
     this.reconciler = new MailDomainReconciler({
       client: o.client,
       mailDomains: this.mailDomains,
@@ -136,12 +143,7 @@ export class Operator {
       fieldManager: FIELD_MANAGER,
       defaultMxHosts: o.defaultMxHosts,
       autoconfigTarget: o.autoconfigTarget,
-      dnsEndpoints: new DnsEndpointWriter({
-        client: o.client,
-        fieldManager: FIELD_MANAGER,
-        logger: o.logger,
-        ttlSeconds: o.dnsEndpointTtlSeconds ?? 300,
-      }),
+      dnsEndpoints: this.dnsEndpoints,
       dnsRecheckMs: o.dnsRecheckMs,
       keyMinIntervalMs: o.keyMinIntervalMs ?? 5_000,
     });
@@ -307,6 +309,8 @@ export class Operator {
   }
 
   private async lead(signal: AbortSignal): Promise<void> {
+    // Another leader may have written or deleted DNSEndpoints since this process last led.
+    this.dnsEndpoints.forget();
     await Promise.all(this.informers().map((i) => i.waitForSync()));
     if (signal.aborted) return;
     const queue = new WorkQueue({

@@ -358,3 +358,13 @@ switches. Call with (dict "root" $ "component" "mx").
 {{- else -}}1
 {{- end -}}
 {{- end }}
+
+{{/*
+An autoscaler's replica bounds: a minimum above the maximum is refused by name (the API server
+would reject the HPA or ScaledObject later, with less to go on). Takes min, max, minField, maxField.
+*/}}
+{{- define "hermod.checkReplicaBounds" -}}
+{{- if gt (int .min) (int .max) }}
+{{- fail (printf "%s (%v) must not be above %s (%v)" .minField .min .maxField .max) }}
+{{- end }}
+{{- end }}

@@ -2,6 +2,7 @@ import type { Logger } from '@hermod/logging';
 import { controllerReference, type DnsRecordStatus, type MailDomain } from '../api/v1alpha1/maildomain.js';
 import { KubeApiError } from '../kube/errors.js';
 import type { KubeClient } from '../kube/kube-client.js';
+import { MANAGED_BY, MANAGED_BY_LABEL } from './maildomain-reconciler.js';
 
 /** external-dns's CRD (sigs.k8s.io/external-dns, endpoint/v1alpha1): we write it, external-dns publishes it. */
 export const DNS_ENDPOINT_API_VERSION = 'externaldns.k8s.io/v1alpha1';
@@ -77,7 +78,7 @@ export function desiredDnsEndpoint(
       name: dnsEndpointNameOf(md),
       namespace: md.metadata.namespace ?? 'default',
       labels: {
-        'app.kubernetes.io/managed-by': 'hermod-operator',
+        [MANAGED_BY_LABEL]: MANAGED_BY,
         'mail.hermod.dev/maildomain': md.metadata.name,
       },
       ownerReferences: [controllerReference(md)],
@@ -93,15 +94,26 @@ export function desiredDnsEndpoint(
 /**
  * Level-based: with spec.dns.provider externalDNS the MailDomain's DNSEndpoint is applied
  * (server-side apply, our field manager: idempotent, a no-op when nothing changed); otherwise one
- * we wrote earlier is deleted. A cluster without external-dns's CRD is reported, not retried hot.
+ * we wrote earlier is deleted. Which exist is learnt once per process by listing ours (one
+ * request, 404 when external-dns's CRD is not installed), so a domain that never had one costs no
+ * DELETE; without the RBAC to list, each is deleted once as before. A cluster without the CRD is
+ * reported, not retried hot.
  */
 export class DnsEndpointWriter {
   /** Per MailDomain: whether our DNSEndpoint exists as far as we last saw (unknown after a start). */
   private readonly exists = new Map<string, boolean>();
+  /** Whether `exists` knows every DNSEndpoint of ours (a key it lacks has none), once listed. */
+  private listed: Promise<boolean> | undefined;
 
   constructor(
     private readonly o: { client: KubeClient; fieldManager: string; logger: Logger; ttlSeconds: number },
   ) {}
+
+  /** Drops what was learnt (a new leadership term: another leader may have changed them). */
+  forget(): void {
+    this.exists.clear();
+    this.listed = undefined;
+  }
 
   async sync(md: MailDomain, records: DnsRecordStatus[]): Promise<'applied' | 'deleted' | 'none' | 'no-crd'> {
     const namespace = md.metadata.namespace ?? 'default';
@@ -110,6 +122,10 @@ export class DnsEndpointWriter {
     if (md.spec.dns.provider !== 'externalDNS') {
       // Once known gone, not asked again on every reconcile.
       if (this.exists.get(key) === false) return 'none';
+      if (this.exists.get(key) === undefined && (await this.listOurs())) {
+        this.exists.set(key, false);
+        return 'none';
+      }
       try {
         const deleted = await this.o.client.delete(endpointPath(namespace, name));
         this.exists.set(key, false);
@@ -141,5 +157,40 @@ export class DnsEndpointWriter {
       }
       throw error;
     }
+  }
+
+  /**
+   * Lists our DNSEndpoints in every namespace once (retried after a failure) and records them in
+   * `exists`, without overriding what an apply or delete of ours has recorded since. False when
+   * the list is not allowed (RBAC from before list was granted): the caller deletes as before.
+   */
+  private listOurs(): Promise<boolean> {
+    this.listed ??= this.o.client
+      .list<{ items: Array<{ metadata: { name: string; namespace?: string } }> }>(
+        `/apis/${DNS_ENDPOINT_API_VERSION}/dnsendpoints`,
+        { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` },
+      )
+      .then(
+        (list) => {
+          for (const item of list.items) {
+            const key = `${item.metadata.namespace ?? 'default'}/${item.metadata.name}`;
+            if (!this.exists.has(key)) this.exists.set(key, true);
+          }
+          return true;
+        },
+        (error: unknown) => {
+          // No CRD: nothing of ours can exist.
+          if (error instanceof KubeApiError && error.notFound) return true;
+          if (error instanceof KubeApiError && error.statusCode === 403) {
+            this.o.logger.warn(
+              'listing DNSEndpoints is not allowed (operator RBAC without list): each is deleted once per start instead',
+            );
+            return false;
+          }
+          this.listed = undefined;
+          throw error;
+        },
+      );
+    return this.listed;
   }
 }

@@ -1,6 +1,6 @@
 import { loginThrottleEnv, oidcEnv } from '@hermod/accounts';
 import { env } from '@hermod/config';
-import { commonEnv, servesWithoutBusEnv, tlsSniEnv } from '@hermod/service-runtime';
+import { commonEnv, databaseTimeoutsEnv, servesWithoutBusEnv, tlsSniEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 /** Environment of the imap service (IMAP and POP3 listeners, limits). */
@@ -10,6 +10,7 @@ export const imapEnv = z.object({
   OPS_PORT: env.port(9106),
   DATABASE_URL: z.string().min(1),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),
+  ...databaseTimeoutsEnv,
   IMAP_HOST: env.host('0.0.0.0'),
   IMAP_PORT: env.port(2143),
   IMAPS_PORT: env.port(2993),

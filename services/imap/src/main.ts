@@ -35,7 +35,7 @@ runMain('imap', async () => {
   const config = loadConfig('imap', imapEnv);
   const base = createServiceBase('imap', config);
   const { logger, registry, shutdown } = base;
-  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const pool = await connectDatabase(base, config);
   // Core NATS only: change events are notifications, the database stays the source of truth. No
   // echo: the hub delivers this replica's own events in-process (ChangeHub).
   const nc = await connectNatsServer(base, config.NATS_URL, {

@@ -1,5 +1,5 @@
 import { env, loadConfig } from '@hermod/config';
-import { commonEnv } from '@hermod/service-runtime';
+import { commonEnv, databaseTimeoutsEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 export const mdaEnv = z.object({
@@ -7,6 +7,7 @@ export const mdaEnv = z.object({
   OPS_PORT: env.port(9105),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(10, 1, 200),
+  ...databaseTimeoutsEnv,
   /** Deliveries committed together in one transaction (one fsync) when they arrive together. */
   MDA_BATCH_SIZE: env.int(64, 1, 1_000),
   /** Delivery batches in flight at once; with one, deliveries arriving meanwhile form a larger next batch. */

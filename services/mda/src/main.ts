@@ -25,12 +25,7 @@ runMain('mda', async () => {
   const config = loadMdaConfig();
   const base = createServiceBase('mda', config);
   const { logger, registry, shutdown } = base;
-  const pool = await connectDatabase(
-    base,
-    config.DATABASE_URL,
-    config.DATABASE_POOL_SIZE,
-    mdaSessionSettings,
-  );
+  const pool = await connectDatabase(base, config, mdaSessionSettings);
   const { nc, js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
   const tracer = trace.getTracer('hermod.mda');

@@ -3,7 +3,7 @@ import { loginThrottleEnv, oidcEnv } from '@hermod/accounts';
 import { env, loadConfig } from '@hermod/config';
 import { malwareScanEnv } from '@hermod/content-scan';
 import { policyRulesEnv } from '@hermod/policy-rules';
-import { commonEnv, servesWithoutBusEnv, tlsSniEnv } from '@hermod/service-runtime';
+import { commonEnv, databaseTimeoutsEnv, servesWithoutBusEnv, tlsSniEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected CIDR notation such as 10.0.0.0/8');
@@ -14,6 +14,7 @@ export const msaEnv = z.object({
   OPS_PORT: env.port(9101),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),
+  ...databaseTimeoutsEnv,
   /**
    * Concurrent accept commits; messages reaching end of DATA meanwhile are committed together
    * (group commit). Fewer means larger groups and less database CPU per message; more lets a large

@@ -44,7 +44,7 @@ runMain('msa', async () => {
   // Read again when the files change (a renewed certificate), without a restart.
   const certificates = await openCertificateFiles(base, config);
   if (!certificates) throw new Error('TLS_CERT_FILE/TLS_KEY_FILE are required');
-  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const pool = await connectDatabase(base, config);
   // Accepting needs only the spool: without nats-server it goes on accepting; ready only if configured so.
   const bus = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS, {
     servesWithout: config.READY_WITHOUT_NATS,

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { env, loadConfig } from '@hermod/config';
 import { malwareScanEnv } from '@hermod/content-scan';
 import { policyRulesEnv } from '@hermod/policy-rules';
-import { commonEnv, servesWithoutBusEnv, tlsSniEnv } from '@hermod/service-runtime';
+import { commonEnv, databaseTimeoutsEnv, servesWithoutBusEnv, tlsSniEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 const hostPort = z.string().regex(/^[0-9a-fA-F:.[\]]+:\d{1,5}$/, 'expected host:port such as 127.0.0.1:53');
@@ -14,6 +14,7 @@ export const mxEnv = z.object({
   OPS_PORT: env.port(9102),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(20, 1, 500),
+  ...databaseTimeoutsEnv,
   /**
    * Concurrent accept transactions; messages arriving meanwhile are committed together (group
    * commit). Fewer means larger groups and less database CPU per message; more lets a large

@@ -1,5 +1,5 @@
 import { env, loadConfig } from '@hermod/config';
-import { commonEnv } from '@hermod/service-runtime';
+import { commonEnv, databaseTimeoutsEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 /** "5m,10m,30m,1h,2h,4h" -> milliseconds; each step is the wait after that many failed attempts. */
@@ -63,6 +63,7 @@ export const outboundEnv = z.object({
   OPS_PORT: env.port(9104),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(10, 2, 200),
+  ...databaseTimeoutsEnv,
   /** The name in EHLO and in DSNs' Reporting-MTA. */
   OUTBOUND_HELO_NAME: env.host('localhost'),
   /** DNS servers (host:port, comma separated); the system resolver when empty. */
@@ -88,8 +89,17 @@ export const outboundEnv = z.object({
   OUTBOUND_POLL_INTERVAL: duration('1s'),
   /** An attempt not finished within this is considered dead (worker killed) and retried by any replica. */
   OUTBOUND_LEASE: duration('10m'),
+  /** The TCP connect to a remote MX. */
   OUTBOUND_CONNECT_TIMEOUT: duration('30s'),
+  /** The 220 greeting, EHLO and STARTTLS after the connect (RFC 5321 4.5.3.2.1: at least 5 minutes). */
+  OUTBOUND_GREETING_TIMEOUT: duration('5m'),
+  /**
+   * Each command's reply (MAIL, RCPT, DATA) and each block of the message being taken (RFC 5321
+   * 4.5.3.2.2-5: at least 5, 5, 2 and 3 minutes).
+   */
   OUTBOUND_COMMAND_TIMEOUT: duration('5m'),
+  /** The reply to the final dot of DATA (RFC 5321 4.5.3.2.6: at least 10 minutes). */
+  OUTBOUND_FINAL_DOT_TIMEOUT: duration('10m'),
   /** PEM bundle of extra trusted CAs for verified TLS (MTA-STS, TLS required); tests use a self-signed one. */
   OUTBOUND_TLS_CA_FILE: env.optionalString(),
   /** Port of the HTTPS server serving mta-sts.<domain>/.well-known/mta-sts.txt (443; tests override). */

@@ -26,7 +26,7 @@ runMain('outbound-mta', async () => {
   const config = loadOutboundConfig();
   const base = createServiceBase('outbound-mta', config);
   const { logger, registry, shutdown } = base;
-  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const pool = await connectDatabase(base, config);
   const { nc, js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
   const resolver = new Resolver({ timeout: 5_000, tries: 2 });
@@ -93,7 +93,9 @@ runMain('outbound-mta', async () => {
       leaseMs: config.OUTBOUND_LEASE,
       pollIntervalMs: config.OUTBOUND_POLL_INTERVAL,
       connectTimeoutMs: config.OUTBOUND_CONNECT_TIMEOUT,
+      greetingTimeoutMs: config.OUTBOUND_GREETING_TIMEOUT,
       commandTimeoutMs: config.OUTBOUND_COMMAND_TIMEOUT,
+      finalDotTimeoutMs: config.OUTBOUND_FINAL_DOT_TIMEOUT,
       ca,
     },
   });

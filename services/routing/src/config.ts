@@ -1,5 +1,5 @@
 import { env, loadConfig } from '@hermod/config';
-import { commonEnv } from '@hermod/service-runtime';
+import { commonEnv, databaseTimeoutsEnv } from '@hermod/service-runtime';
 import { z } from 'zod';
 
 export const routingEnv = z.object({
@@ -7,6 +7,7 @@ export const routingEnv = z.object({
   OPS_PORT: env.port(9103),
   DATABASE_URL: z.string().min(1, 'the PostgreSQL connection URL is required'),
   DATABASE_POOL_SIZE: env.int(10, 1, 200),
+  ...databaseTimeoutsEnv,
   ROUTING_GRPC_HOST: env.host('0.0.0.0'),
   ROUTING_GRPC_PORT: env.port(7001),
   /** How often the spool sweeper looks for stalled work, and how old work must be to be re-published. */

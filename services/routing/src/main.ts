@@ -31,7 +31,7 @@ runMain('routing', async () => {
   const config = loadRoutingConfig();
   const base = createServiceBase('routing', config);
   const { logger, shutdown, registry } = base;
-  const pool = await connectDatabase(base, config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const pool = await connectDatabase(base, config);
   const { js } = await connectBus(base, config.NATS_URL, config.NATS_STREAM_REPLICAS);
 
   const domains = await openDomainConfig(js, config.NATS_STREAM_REPLICAS, base);

@@ -141,13 +141,14 @@ function checkDeployments(
       `${where}: preStop ${pause}s + SHUTDOWN_GRACE_MS ${graceMs} must end before terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds}`,
     );
     if (name === 'outbound-mta') {
-      // A stopping worker waits for the transactions on the wire; the slowest answer it waits for.
-      const commandTimeout = outboundEnv.shape.OUTBOUND_COMMAND_TIMEOUT.parse(
-        env.get('OUTBOUND_COMMAND_TIMEOUT')?.value,
+      // A stopping worker waits for the transactions on the wire; the slowest answer it waits for
+      // is the reply to the final dot (RFC 5321 4.5.3.2.6).
+      const finalDotTimeout = outboundEnv.shape.OUTBOUND_FINAL_DOT_TIMEOUT.parse(
+        env.get('OUTBOUND_FINAL_DOT_TIMEOUT')?.value,
       );
       assert.ok(
-        graceMs > commandTimeout,
-        `${where}: SHUTDOWN_GRACE_MS ${graceMs} must cover OUTBOUND_COMMAND_TIMEOUT ${commandTimeout}`,
+        graceMs > finalDotTimeout,
+        `${where}: SHUTDOWN_GRACE_MS ${graceMs} must cover OUTBOUND_FINAL_DOT_TIMEOUT ${finalDotTimeout}`,
       );
     }
 
@@ -696,6 +697,38 @@ describe('values', () => {
       byKind(lagOnly, 'ScaledObject')[0]?.spec.triggers.map((t: { type: string }) => t.type),
       ['nats-jetstream'],
     );
+  });
+
+  test('an autoscaler whose minimum is above its maximum is refused, naming the field', async () => {
+    await assert.rejects(
+      renderChartText({
+        set: [
+          'msa.autoscaling.enabled=true',
+          'msa.autoscaling.minReplicas=5',
+          'msa.autoscaling.maxReplicas=2',
+        ],
+      }),
+      /msa\.autoscaling\.minReplicas \(5\) must not be above msa\.autoscaling\.maxReplicas \(2\)/,
+    );
+    await assert.rejects(
+      renderChartText({
+        set: [
+          'outboundMta.keda.enabled=true',
+          'outboundMta.keda.prometheus.enabled=false',
+          'outboundMta.keda.minReplicaCount=4',
+          'outboundMta.keda.maxReplicaCount=3',
+        ],
+        apiVersions: ['keda.sh/v1alpha1/ScaledObject'],
+      }),
+      /outboundMta\.keda\.minReplicaCount \(4\) must not be above outboundMta\.keda\.maxReplicaCount \(3\)/,
+    );
+    // Equal bounds are a fixed size, which is allowed.
+    const fixed = await renderChart({
+      set: ['msa.autoscaling.enabled=true', 'msa.autoscaling.minReplicas=3', 'msa.autoscaling.maxReplicas=3'],
+    });
+    const hpa = byKind(fixed, 'HorizontalPodAutoscaler').find((h) => component(h) === 'msa');
+    assert.equal(hpa?.spec.minReplicas, 3);
+    assert.equal(hpa?.spec.maxReplicas, 3);
   });
 
   test('a grace period too short for the preStop pause is refused', async () => {

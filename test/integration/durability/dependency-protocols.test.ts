@@ -3,9 +3,11 @@
 // RFC 3206 SYS/TEMP, RFC 5804 TRYLATER), never "invalid credentials", and the login throttle counts
 // nothing; SMTP gets 4xx, never 5xx; an open IMAP session (selected, IDLE) gets NO [UNAVAILABLE] for
 // what needs the store and carries on; everything works again, on the same connections where the
-// protocol keeps them, once PostgreSQL is back. Frozen (SIGSTOP), the same replies or, at the
-// latest after SIGCONT, the answer. While only nats-server is down, IMAP reads from the database,
-// mx answers 250, and an IDLE session hears of the message once the bus is back.
+// protocol keeps them, once PostgreSQL is back. Frozen (SIGSTOP), the same replies while it is
+// frozen (the pools' client-side query timeout; 4xx for a submission), and answers after SIGCONT.
+// While only nats-server is down, IMAP reads from the database, mx answers 250 and hands the
+// message over as soon as its connection is back (not at the sweeper's first look, 30 s later),
+// once, and an IDLE session hears of it.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -23,7 +25,7 @@ import {
 } from '@hermod/test/harness';
 import { RawImapClient } from '../imap/imap-fixture.js';
 import { RawPop3 } from '../imap/pop3-client.js';
-import { sendAcknowledged } from './acknowledged-mail.js';
+import { mailboxCopies, sendAcknowledged } from './acknowledged-mail.js';
 
 const USER = 'reader@outage.test';
 const PASSWORD = 'reader-password';
@@ -41,15 +43,19 @@ before(async () => {
   const pool = createPool({ connectionString: own.databaseUrl, max: 4 });
   dns = new DnsTestServer();
   await dns.start();
+  // Small statement and query timeouts, so a frozen PostgreSQL is given up on within seconds.
+  const database = { DATABASE_STATEMENT_TIMEOUT_MS: '2000', DATABASE_QUERY_TIMEOUT_MS: '3000' };
   hermod = await startHermod({
     services: ['routing', 'mda', 'imap', 'msa', 'mx'],
     db: { url: own.databaseUrl, pool, close: () => pool.end() },
     nats: { url: nats.url, server: nats, stop: () => nats.stop() },
     env: {
-      imap: { IMAP_ALLOW_PLAINTEXT_AUTH: 'true' },
-      // A hand-over lost while nats-server is down is published again quickly.
-      routing: { SPOOL_SWEEP_INTERVAL_MS: '500', SPOOL_STALL_AFTER_MS: '2000' },
-      mx: { MX_DNS_SERVERS: dns.address, MX_AUTH_CHECKS: 'false' },
+      imap: { ...database, IMAP_ALLOW_PLAINTEXT_AUTH: 'true' },
+      // Stalled local deliveries are published again quickly.
+      routing: { ...database, SPOOL_SWEEP_INTERVAL_MS: '500', SPOOL_STALL_AFTER_MS: '2000' },
+      mx: { ...database, MX_DNS_SERVERS: dns.address, MX_AUTH_CHECKS: 'false' },
+      msa: database,
+      mda: database,
     },
   });
   await hermod.addDomain('outage.test');
@@ -165,6 +171,21 @@ class Lines {
   }
 }
 
+async function metricsOf(proc: NodeServiceProcess): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${proc.options.opsPort}/metrics`)).text();
+}
+
+/** The sum of a metric's samples that carry the given labels (0 when none). */
+function metricValue(metrics: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of metrics.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m?.[1] !== name) continue;
+    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 async function loginFailuresCounted(): Promise<number> {
   const { rows } = await hermod.db.pool.query<{ n: number }>(
     'SELECT coalesce(sum(failures), 0)::int AS n FROM login_failures',
@@ -234,12 +255,26 @@ test('while PostgreSQL is down: temporary replies for every protocol, open IMAP 
     assert.match(dot, /^4\d\d /, `mx end of DATA while PostgreSQL is down: ${dot}`);
   }
   mx.close();
-  // RFC 4954 6: 454 4.7.0 temporary authentication failure, not 535.
+  // RFC 4954 6: 454 4.7.0 temporary authentication failure, not 535; counted as the store's
+  // outage, not as a failed AUTH.
+  const msaProc = hermod.services.get('msa')!;
+  const authFailuresBefore = metricValue(await metricsOf(msaProc), 'hermod_msa_auth_failures_total');
   const msa = await Lines.open(hermod.ports.submissions, true);
   assert.match(await msa.reply(), /^220 /);
   assert.match(await msa.smtp('EHLO client.example'), /^250 /);
   assert.match(await msa.smtp(`AUTH PLAIN ${plain}`), /^454 4\.7\.0 /);
   msa.close();
+  const msaMetrics = await metricsOf(msaProc);
+  assert.ok(
+    metricValue(msaMetrics, 'hermod_msa_rejections_total', { reason: 'storage-unavailable', code: '454' }) >=
+      1,
+    'msa did not count the AUTH refused for the store as storage-unavailable',
+  );
+  assert.equal(
+    metricValue(msaMetrics, 'hermod_msa_auth_failures_total'),
+    authFailuresBefore,
+    "msa counted the store's outage as a failed AUTH",
+  );
 
   assertNoServiceExited('while PostgreSQL was down');
   await pg.start();
@@ -293,7 +328,18 @@ test('while PostgreSQL is down: temporary replies for every protocol, open IMAP 
   assertNoServiceExited('after PostgreSQL came back');
 });
 
-test('while PostgreSQL is frozen (SIGSTOP): logins and commands get a temporary reply or, at the latest after SIGCONT, their answer', async () => {
+/** MAIL, RCPT and DATA on an authenticated submission session: the first refusal, or the reply to the final dot. */
+async function submitOne(msa: Lines, subject: string): Promise<string> {
+  for (const command of [`MAIL FROM:<${USER}>`, `RCPT TO:<${USER}>`]) {
+    const reply = await msa.smtp(command);
+    if (!reply.startsWith('250')) return reply;
+  }
+  const data = await msa.smtp('DATA');
+  if (!data.startsWith('354')) return data;
+  return msa.smtp(`From: <${USER}>\r\nTo: <${USER}>\r\nSubject: ${subject}\r\n\r\nbody\r\n.`);
+}
+
+test("while PostgreSQL is frozen (SIGSTOP): logins, commands and a submission get their temporary reply while it is frozen (the pool's query timeout), and all work again after SIGCONT", async () => {
   const imap = hermod.services.get('imap')!;
   const selected = await RawImapClient.connect(hermod.ports.imap, false);
   await selected.readLine();
@@ -305,55 +351,84 @@ test('while PostgreSQL is frozen (SIGSTOP): logins and commands get a temporary 
   assert.match(await pop3.cmd(`USER ${USER}`), /^\+OK/);
   const sieve = await Lines.open(hermod.ports.managesieve);
   await sieve.until(/^OK\b/);
+  // A submission session authenticated before the freeze, so its next step that needs the store
+  // is the accept itself (or the recipient check).
+  const msa = await Lines.open(hermod.ports.submissions, true);
+  assert.match(await msa.reply(), /^220 /);
+  assert.match(await msa.smtp('EHLO client.example'), /^250 /);
+  assert.match(await msa.smtp(`AUTH PLAIN ${plain}`), /^235 /);
   const failuresBefore = await loginFailuresCounted();
 
   await pg.pause();
-  const answers = await (async () => {
+  const { answeredWhileFrozen, answers } = await (async () => {
     try {
       await eventually('imap not ready because of postgres', async () => {
         const r = await readiness(imap);
         return r.status === 503 && r.failing.includes('postgres') ? true : undefined;
       });
-      // Sent while PostgreSQL is frozen; an open pooled session waits for it (statement_timeout is
-      // the server's), a new one gives up after the pool's 5 s connect timeout.
+      // Sent while PostgreSQL is frozen: a query on an open pooled session gives up after the
+      // pool's query timeout (DATABASE_QUERY_TIMEOUT_MS, 3 s here), a new session after the 5 s
+      // connect timeout; the server's statement_timeout cannot fire in a stopped process.
       const pending = Promise.all([
         fresh.command(`LOGIN ${USER} "${PASSWORD}"`, 60_000),
         selected.command('UID FETCH 1:* (FLAGS)', 60_000),
         (async () => {
           pop3.send(`PASS ${PASSWORD}`);
-          return pop3.line(30_000);
+          return pop3.line(60_000);
         })(),
         sieve.sieve(`AUTHENTICATE "PLAIN" "${plain}"`),
+        submitOne(msa, 'during the freeze'),
       ]);
-      // The outage's length: until all four are answered, at most 10 s (part of the fault, not a wait
-      // for something to happen).
-      await Promise.race([pending, once(AbortSignal.timeout(10_000), 'abort')]);
+      // The freeze's length: until all are answered, at most 20 s (part of the fault, not a wait for
+      // something to happen); answered only after SIGCONT means a reply waited for the server.
+      const first = await Promise.race([
+        pending.then(() => 'answered' as const),
+        once(AbortSignal.timeout(20_000), 'abort').then(() => 'still frozen' as const),
+      ]);
       await pg.resume();
-      return await pending;
+      return { answeredWhileFrozen: first === 'answered', answers: await pending };
     } finally {
       await pg.resume();
     }
   })();
-  const [login, flags, pass, authenticate] = answers;
-  // Each is a success (answered after SIGCONT) or the protocol's temporary reply; never a
-  // credentials failure, never a dropped connection.
-  assert.match(login.tagged, /^t\d+ (OK|NO \[UNAVAILABLE\])/);
-  assert.match(flags.tagged, /^t\d+ (OK|NO \[UNAVAILABLE\])/);
-  assert.match(pass, /^(\+OK|-ERR \[SYS\/TEMP\])/);
-  assert.match(authenticate, /^(OK|NO \(TRYLATER\))/);
+  const [login, flags, pass, authenticate, accept] = answers;
+  assert.ok(
+    answeredWhileFrozen,
+    `not every client was answered while PostgreSQL was frozen: ${JSON.stringify(answers.map((a) => (typeof a === 'string' ? a : a.tagged)))}`,
+  );
+  // Each is the protocol's temporary reply: never a credentials failure, never a dropped
+  // connection, and never 250 for a message whose commit is not known done.
+  assert.match(login.tagged, /^t\d+ NO \[UNAVAILABLE\]/);
+  assert.match(flags.tagged, /^t\d+ NO \[UNAVAILABLE\]/);
+  assert.match(pass, /^-ERR \[SYS\/TEMP\]/);
+  assert.match(authenticate, /^NO \(TRYLATER\)/);
+  assert.match(accept, /^4\d\d /, `msa while PostgreSQL was frozen: ${accept}`);
   assert.equal(await loginFailuresCounted(), failuresBefore, 'the freeze was counted as failed logins');
   await eventually('imap ready again', async () =>
     (await readiness(imap)).status === 200 ? true : undefined,
   );
-  if (login.status !== 'OK') assert.equal((await fresh.command(`LOGIN ${USER} "${PASSWORD}"`)).status, 'OK');
-  assert.equal((await selected.command('UID FETCH 1:* (FLAGS)')).status, 'OK');
+  // The sessions whose queries timed out were discarded, not handed out with an answer still due:
+  // every statement after the freeze gets its own answer.
+  assert.equal((await fresh.command(`LOGIN ${USER} "${PASSWORD}"`)).status, 'OK');
+  for (let i = 0; i < 3; i++) {
+    const again = await selected.command('UID FETCH 1:* (FLAGS)');
+    assert.equal(again.status, 'OK');
+    assert.ok(
+      again.untagged.some((l) => /FLAGS/.test(l)),
+      again.untagged.join('\n'),
+    );
+  }
+  assert.match(await sieve.sieve(`AUTHENTICATE "PLAIN" "${plain}"`), /^OK\b/);
+  assert.match(await msa.smtp('RSET'), /^250 /);
+  assert.match(await submitOne(msa, 'after the freeze'), /^250 /);
   for (const c of [selected, fresh]) c.close();
   pop3.close();
   sieve.close();
+  msa.close();
   assertNoServiceExited('after PostgreSQL was frozen');
 });
 
-test('while nats-server is down: IMAP logins and commands work from the database, mail is accepted, and an IDLE session hears of it once the bus is back', async () => {
+test('while nats-server is down: IMAP logins and commands work from the database, mail is accepted and handed over as soon as the bus is back, once, and an IDLE session hears of it', async () => {
   const imap = hermod.services.get('imap')!;
   const idling = await RawImapClient.connect(hermod.ports.imap, false);
   await idling.readLine();
@@ -375,23 +450,44 @@ test('while nats-server is down: IMAP logins and commands work from the database
   const status = await reader.command('STATUS INBOX (MESSAGES)');
   assert.match(status.untagged.join('\n'), new RegExp(`MESSAGES ${before}\\)`));
   // The spool commits without the bus: 250.
-  assert.ok(await deliver('while the bus is down'), 'mx refused mail while only nats-server was down');
+  const spoolId = await deliver('while the bus is down');
+  assert.ok(spoolId, 'mx refused mail while only nats-server was down');
 
   await nats.start();
-  // The hand-over lost with the bus is published again by the sweeper once the message's first
-  // sweep time has come (30 s after the accept, docs/durability.md step 3).
   await eventually(
     'the message in INBOX',
-    async () => ((await inboxCount()) > before ? true : undefined),
+    async () => (((await mailboxCopies(hermod.db.pool, [spoolId])).get(spoolId) ?? 0) > 0 ? true : undefined),
     60_000,
   );
-  const exists = new RegExp(`^\\* ${before + 1} EXISTS`);
-  for (let l = await idling.readLine(15_000); !exists.test(l); l = await idling.readLine(15_000));
+  // Handed over by mx when its connection came back, not by the spool sweeper at the message's first
+  // sweep time (30 s after the accept, docs/durability.md step 3): the sweeper moves next_sweep_at on
+  // when it republishes, and never looks at a completed message.
+  const { rows } = await hermod.db.pool.query<{ untouched: boolean; completed: boolean }>(
+    `SELECT next_sweep_at = received_at + interval '30 seconds' AS untouched, completed_at IS NOT NULL AS completed
+     FROM spool_messages WHERE id = $1`,
+    [spoolId],
+  );
+  assert.deepEqual(rows[0], { untouched: true, completed: true }, 'the message waited for the spool sweeper');
+  const exists = /^\* (\d+) EXISTS/;
+  for (
+    let l = await idling.readLine(15_000);
+    Number(exists.exec(l)?.[1] ?? 0) <= before;
+    l = await idling.readLine(15_000)
+  );
   idling.send('DONE\r\n');
   assert.match((await idling.until('idle2')).tagged, /^idle2 OK/);
   await eventually('imap ready again', async () =>
     (await readiness(imap)).status === 200 ? true : undefined,
   );
+  // Delivered once: a message sent after it has arrived, and the first still has one copy.
+  const marker = await eventually(
+    'a marker message accepted',
+    async () => (await deliver('marker')) ?? undefined,
+  );
+  await eventually('the marker in INBOX', async () =>
+    ((await mailboxCopies(hermod.db.pool, [marker])).get(marker) ?? 0) > 0 ? true : undefined,
+  );
+  assert.equal((await mailboxCopies(hermod.db.pool, [spoolId])).get(spoolId), 1);
   for (const c of [idling, reader]) c.close();
   assertNoServiceExited('after nats-server was down');
 });

@@ -9,7 +9,9 @@ import { installDnsEndpointCrd } from './dns-endpoint-crd.js';
 import {
   type MailDomainJson,
   manifest,
+  metricValue,
   type OperatorEnv,
+  type OperatorProcess,
   startOperatorEnv,
   waitFor,
 } from './operator-env.js';
@@ -27,11 +29,12 @@ interface DnsEndpointJson {
 
 describe('DNSEndpoint for external-dns', () => {
   let env: OperatorEnv;
+  let operator: OperatorProcess;
 
   before(async () => {
     env = await startOperatorEnv();
     await installDnsEndpointCrd(env.cp);
-    await env.startOperator({
+    operator = await env.startOperator({
       env: {
         DNS_VERIFY: 'false',
         HERMOD_MX_HOSTS: 'mx1.hermod.example,mx2.hermod.example',
@@ -163,5 +166,76 @@ describe('DNSEndpoint for external-dns', () => {
     await waitFor('DNSEndpoint gone', async () =>
       (await getEndpoint('ext-example-dns')) === undefined ? true : undefined,
     );
+  });
+
+  test('provider none on new domains: no DELETE for a DNSEndpoint that was never written', async () => {
+    const deletes = async (code: string) =>
+      metricValue(await operator.metrics(), 'hermod_operator_api_requests_total', {
+        verb: 'delete',
+        resource: 'dnsendpoints',
+        code,
+      });
+    const before = await deletes('404');
+    const names = ['plain-one', 'plain-two', 'plain-three'];
+    for (const name of names)
+      await env.cp.kubectlOk(['apply', '-f', '-'], {
+        input: manifest(name, { domain: `${name}.example`, dns: { provider: 'none' } }),
+      });
+    // The marker: each domain reconciled (its records in status), so its DNSEndpoint was decided.
+    for (const name of names)
+      await waitFor(`${name} reconciled`, async () =>
+        (await getMd(name)).status?.dnsRecords?.length ? true : undefined,
+      );
+    assert.equal(await deletes('404'), before, 'a DELETE for a DNSEndpoint that never existed');
+    for (const name of names) assert.equal(await getEndpoint(`${name}-dns`), undefined);
+  });
+
+  test('a new operator process learns which DNSEndpoints exist: it deletes the one written before, and sends no DELETE for the others', async () => {
+    await env.cp.kubectlOk(['apply', '-f', '-'], {
+      input: manifest('before-restart', {
+        domain: 'before-restart.example',
+        dns: { provider: 'externalDNS' },
+      }),
+    });
+    await waitFor('DNSEndpoint before-restart-dns', async () => await getEndpoint('before-restart-dns'));
+    await operator.process.stop();
+    operator = await env.startOperator({
+      env: {
+        DNS_VERIFY: 'false',
+        HERMOD_MX_HOSTS: 'mx1.hermod.example,mx2.hermod.example',
+        HERMOD_AUTOCONFIG_HOST: 'web.hermod.example',
+      },
+    });
+    await env.cp.kubectlOk([
+      'patch',
+      'maildomain',
+      'before-restart',
+      '-n',
+      'default',
+      '--type=merge',
+      '-p',
+      '{"spec":{"dns":{"provider":"none"}}}',
+    ]);
+    await waitFor('DNSEndpoint before-restart-dns gone', async () =>
+      (await getEndpoint('before-restart-dns')) === undefined ? true : undefined,
+    );
+    // Every domain reconciled by the new process (the marker), none of them with a DELETE that 404s.
+    const count = (await env.cp.getJson<{ items: unknown[] }>(['maildomains', '-n', 'default'])).items.length;
+    await waitFor('every domain reconciled by the new operator', async () =>
+      metricValue(await operator.metrics(), 'hermod_operator_reconcile_total', {
+        controller: 'maildomain',
+      }) >= count
+        ? true
+        : undefined,
+    );
+    const metrics = await operator.metrics();
+    const deletes = (code: string) =>
+      metricValue(metrics, 'hermod_operator_api_requests_total', {
+        verb: 'delete',
+        resource: 'dnsendpoints',
+        code,
+      });
+    assert.equal(deletes('404'), 0, 'a DELETE for a DNSEndpoint that did not exist');
+    assert.equal(deletes('200'), 1, 'the DNSEndpoint written before the restart deleted once');
   });
 });

@@ -107,7 +107,9 @@ test('an attempt ends when reporting its TLS failure throws: held, not leased fo
       leaseMs: 30_000,
       pollIntervalMs: 200,
       connectTimeoutMs: 5_000,
+      greetingTimeoutMs: 5_000,
       commandTimeoutMs: 5_000,
+      finalDotTimeoutMs: 5_000,
     },
   });
   dispatcher.start();

@@ -103,7 +103,7 @@ test('routed messages go to mda, the rest to routing; batches committed meanwhil
   );
 });
 
-test('without a server the hand-over reports the jobs at once (left to the sweeper) and publishes again once it has one', async () => {
+test('without a server the hand-over reports the jobs at once (set aside) and publishes new ones once it has one', async () => {
   let up = false;
   const failures: Array<{ error: unknown; ids: string[] }> = [];
   const handOver = handOverAccepted(nc.jetstream(), (error, ids) => failures.push({ error, ids }), {
@@ -121,4 +121,32 @@ test('without a server the hand-over reports the jobs at once (left to the sweep
   const after = await settle(streams.routing.name, before + 1);
   assert.deepEqual(after.flat().slice(before), [{ spoolId: next }]);
   assert.equal(failures.length, 1);
+});
+
+test('jobs set aside while there is no server are published as soon as the connection is back, each once', async () => {
+  let up = false;
+  const listeners: Array<() => void> = [];
+  const failures: string[][] = [];
+  const handOver = handOverAccepted(nc.jetstream(), (_error, ids) => failures.push(ids), {
+    connected: () => up,
+    reconnected: (listener) => listeners.push(listener),
+  });
+  const before = (await queued(streams.routing.name)).flat().length;
+  const lost = [randomUUID(), randomUUID()];
+  handOver(lost.map((spoolId) => ({ spoolId, recipients: [{}] })));
+  handOver([{ spoolId: lost[0]!, recipients: [{}] }]);
+  await eventually('the jobs to be reported', async () => (failures.flat().length >= 3 ? true : undefined));
+  up = true;
+  for (const listener of listeners) listener();
+  await settle(streams.routing.name, before + 2);
+  // A job handed over after them comes next: nothing of the set-aside ones is published twice.
+  const marker = randomUUID();
+  handOver([{ spoolId: marker, recipients: [{}] }]);
+  const after = await settle(streams.routing.name, before + 3);
+  const published = after
+    .flat()
+    .slice(before)
+    .map((j) => (j as { spoolId: string }).spoolId);
+  assert.equal(published.at(-1), marker);
+  assert.deepEqual(published.slice(0, -1).sort(), [...lost].sort());
 });

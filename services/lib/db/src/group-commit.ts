@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { isTransientDatabaseError } from './errors.js';
 
 interface Waiting<T> {
   item: T;
@@ -15,7 +16,9 @@ interface Waiting<T> {
  * of the event loop's current turn (setImmediate), so items submitted while the loop handles the
  * sockets that were ready together share the first write too. Each caller's promise settles only
  * after the write that holds its item; a failed batch is retried one item at a time, so one bad
- * item never fails the others.
+ * item never fails the others. A batch that failed for the database (lost, not answering, or a
+ * commit whose outcome is unknown) is not retried: every item gets the error, as the retries would
+ * fail alike, and an item the unanswered commit may have written must not be written again.
  */
 export class GroupCommitter<T> {
   private readonly queue: Waiting<T>[] = [];
@@ -76,8 +79,8 @@ export class GroupCommitter<T> {
       );
       for (const w of batch) w.resolve();
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]?.reject(error);
+      if (batch.length === 1 || isTransientDatabaseError(error)) {
+        for (const w of batch) w.reject(error);
         return;
       }
       await Promise.all(batch.map((w) => this.write([w.item]).then(w.resolve, w.reject)));

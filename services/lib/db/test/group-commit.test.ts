@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { CommitOutcomeUnknownError } from '../src/errors.js';
 import { GroupCommitter } from '../src/group-commit.js';
 
 test('a lone item is written at once; items arriving meanwhile share the next write', async () => {
@@ -50,6 +51,25 @@ test('a failed batch is retried item by item: only the bad item fails', async ()
     results.map((r) => r.status),
     ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
   );
+});
+
+test('a batch whose commit outcome is unknown is not written again: every item gets the error', async () => {
+  const writes: number[][] = [];
+  const committer = new GroupCommitter<number>(
+    async (items) => {
+      writes.push(items);
+      if (items.length > 1) throw new CommitOutcomeUnknownError(new Error('Query read timeout'));
+    },
+    { maxBatch: 10, maxConcurrent: 1 },
+  );
+  const hold = committer.submit(0);
+  const results = await Promise.allSettled([1, 2, 3].map((n) => committer.submit(n)));
+  await hold;
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['rejected', 'rejected', 'rejected'],
+  );
+  assert.deepEqual(writes, [[0], [1, 2, 3]], 'no item of the unanswered batch was written again');
 });
 
 test('onWrite reports, for each successful write, how long each item waited and the write itself', async () => {

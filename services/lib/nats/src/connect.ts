@@ -50,3 +50,13 @@ export function watchConnected(nc: NatsConnection): () => boolean {
   })();
   return () => connected && !nc.isClosed();
 }
+
+/**
+ * Calls listener each time the connection is back after a disconnect (nats.js's public Reconnect
+ * status event), so work held back while it was away can go out at once.
+ */
+export function onReconnect(nc: NatsConnection, listener: () => void): void {
+  void (async () => {
+    for await (const status of nc.status()) if (status.type === Events.Reconnect) listener();
+  })();
+}

@@ -1,5 +1,5 @@
 export type { JetStreamClient, JetStreamManager, KV, NatsConnection } from 'nats';
-export { connectNats, type NatsOptions, watchConnected } from './connect.js';
+export { connectNats, type NatsOptions, onReconnect, watchConnected } from './connect.js';
 export {
   type ConsumeJobsOptions,
   consumeJobs,

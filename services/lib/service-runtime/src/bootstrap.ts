@@ -1,5 +1,5 @@
 import { ConfigError } from '@hermod/config';
-import { createPool, isTransientDatabaseError, migrate, type Pool } from '@hermod/db';
+import { createPool, isTransientDatabaseError, migrate, type Pool, PoolTimeoutsError } from '@hermod/db';
 import { createLogger, type Logger } from '@hermod/logging';
 import { connectNats, watchConnected } from '@hermod/nats';
 import { setupPipeline } from '@hermod/pipeline';
@@ -69,6 +69,44 @@ export function createServiceBase(name: string, config: BaseConfig): ServiceBase
   };
 }
 
+/** A service's database settings, as its configuration names them (databaseTimeoutsEnv). */
+export interface DatabaseConfig {
+  DATABASE_URL: string;
+  DATABASE_POOL_SIZE: number;
+  DATABASE_STATEMENT_TIMEOUT_MS: number;
+  DATABASE_QUERY_TIMEOUT_MS: number;
+}
+
+/**
+ * The pool of a service: the one place a service's pool is made from its configuration. Timeouts
+ * that contradict each other are a configuration error naming DATABASE_QUERY_TIMEOUT_MS.
+ */
+export function createServicePool(
+  name: string,
+  config: DatabaseConfig,
+  settings?: Readonly<Record<string, string>>,
+): Pool {
+  try {
+    return createPool({
+      connectionString: config.DATABASE_URL,
+      max: config.DATABASE_POOL_SIZE,
+      applicationName: `hermod-${name}`,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+      ...(settings ? { settings } : {}),
+    });
+  } catch (error) {
+    if (error instanceof PoolTimeoutsError)
+      throw new ConfigError(name, [
+        {
+          variable: 'DATABASE_QUERY_TIMEOUT_MS',
+          problem: `must be above DATABASE_STATEMENT_TIMEOUT_MS (got ${config.DATABASE_QUERY_TIMEOUT_MS}, statement timeout ${config.DATABASE_STATEMENT_TIMEOUT_MS})`,
+        },
+      ]);
+    throw error;
+  }
+}
+
 /**
  * A migrated pool with a readiness check and a shutdown hook. While PostgreSQL cannot be reached
  * the migrations are retried with backoff (the service stays live, /readyz names postgres and the
@@ -76,16 +114,10 @@ export function createServiceBase(name: string, config: BaseConfig): ServiceBase
  */
 export async function connectDatabase(
   base: ServiceBase,
-  url: string,
-  max: number,
+  config: DatabaseConfig,
   settings?: Readonly<Record<string, string>>,
 ): Promise<Pool> {
-  const pool = createPool({
-    connectionString: url,
-    max,
-    applicationName: `hermod-${base.name}`,
-    ...(settings ? { settings } : {}),
-  });
+  const pool = createServicePool(base.name, config, settings);
   base.shutdown.register('postgres', () => pool.end());
   let migrated = false;
   base.readiness.push({

@@ -41,3 +41,19 @@ export const tlsSniEnv = {
   /** Most host certificates loaded from TLS_SNI_DIR; further folders are logged and skipped. */
   TLS_SNI_MAX_HOSTS: env.int(100, 1, 10_000),
 };
+
+/** The limits on one statement of a service's PostgreSQL pool (createPool); with DATABASE_URL. */
+export const databaseTimeoutsEnv = {
+  /**
+   * PostgreSQL's statement_timeout for the pool's sessions: the server ends a statement running
+   * longer (the session stays usable).
+   */
+  DATABASE_STATEMENT_TIMEOUT_MS: env.int(30_000, 100, 3_600_000),
+  /**
+   * How long a query waits for the server's answer before the service gives up on it (must be
+   * above DATABASE_STATEMENT_TIMEOUT_MS): a frozen PostgreSQL or a silent network cannot enforce
+   * the server's timeout. The session is then discarded and the client gets its protocol's
+   * temporary reply (IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP], SMTP 4xx, ManageSieve TRYLATER).
+   */
+  DATABASE_QUERY_TIMEOUT_MS: env.int(35_000, 200, 3_600_000),
+};

@@ -6,10 +6,12 @@ export {
   connectDatabase,
   connectNatsServer,
   createServiceBase,
+  createServicePool,
+  type DatabaseConfig,
   runMain,
   type ServiceBase,
 } from './bootstrap.js';
-export { commonEnv, servesWithoutBusEnv, tlsSniEnv } from './common-env.js';
+export { commonEnv, databaseTimeoutsEnv, servesWithoutBusEnv, tlsSniEnv } from './common-env.js';
 export { untilAvailable } from './dependency.js';
 export { createMetricsRegistry, type Registry } from './metrics.js';
 export { OpenCounts } from './open-counts.js';

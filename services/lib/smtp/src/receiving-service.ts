@@ -1,5 +1,6 @@
 import type { Pool } from '@hermod/db';
 import { type DomainConfigStore, onRoutingInputsChange, openDomainStatusBucket } from '@hermod/domain-config';
+import { onReconnect } from '@hermod/nats';
 import { type AcceptedMessage, handOverAccepted } from '@hermod/pipeline';
 import type { routingV1 } from '@hermod/proto';
 import type { Bus, ServiceBase } from '@hermod/service-runtime';
@@ -44,20 +45,21 @@ export interface AcceptPath {
 /**
  * The accept of msa and mx: messages group-committed into the spool (AcceptBatcher, up to 32 per
  * statement, maxTransactions at once), then their jobs handed over to routing or mda. A job that
- * cannot be published is only logged: the message is durable and the spool sweeper publishes it.
+ * cannot be published is durable already: it is published again as soon as the NATS connection is
+ * back (the spool sweeper is the net).
  */
 export function openAcceptPath(
   base: ServiceBase,
   pool: Pool,
-  bus: Pick<Bus, 'js' | 'connected'>,
+  bus: Pick<Bus, 'nc' | 'js' | 'connected'>,
   options: { maxTransactions: number; phases: ObservePhase },
 ): AcceptPath {
   const { logger } = base;
   const handOver = handOverAccepted(
     bus.js,
     (error, spoolIds) =>
-      logger.warn({ err: error, spoolIds }, 'job not published; the spool sweeper will retry'),
-    { connected: bus.connected },
+      logger.warn({ err: error, spoolIds }, 'job not published; published again when nats-server is back'),
+    { connected: bus.connected, reconnected: (listener) => onReconnect(bus.nc, listener) },
   );
   const batcher = new AcceptBatcher(pool, {
     maxBatch: 32,

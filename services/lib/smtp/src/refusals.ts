@@ -16,7 +16,9 @@ export type RecordRefusal = (
  * MAIL/RCPT parameter of an extension not offered), error-limit (421 4.7.0: too many refusals in
  * one session), protocol
  * (smtp-server's own refusals: sequence and syntax), and the AUTH outcomes (auth-required 530,
- * auth-failed 535, auth-locked and auth-backend 454, auth-authzid 535). The content checks at the end
+ * auth-failed 535, auth-locked and auth-backend 454, auth-authzid 535), storage-unavailable (4xx
+ * because PostgreSQL cannot be reached or does not answer; at AUTH 454, not a failed attempt). The
+ * content checks at the end
  * of DATA, counted by the accept pipeline: malware (554), malware-scanner (451: clamd unavailable,
  * slow, failing or its size limit), spam (Rspamd reject), greylist (Rspamd soft reject),
  * rspamd-unavailable (451), dmarc (550), policy (a rule's reject, or a quarantine where none is
@@ -49,7 +51,8 @@ export type RefusalReason =
   | 'rspamd-unavailable'
   | 'dmarc'
   | 'policy'
-  | 'policy-timeout';
+  | 'policy-timeout'
+  | 'storage-unavailable';
 
 /** The reason of a refusal smtp-server sent itself, from its context name. */
 export function libraryRefusalReason(context: string | undefined, code: number): RefusalReason {

@@ -1,4 +1,10 @@
-import { GroupCommitter, type Pool, withTransaction } from '@hermod/db';
+import {
+  CommitOutcomeUnknownError,
+  commitOutcomeUnknown,
+  GroupCommitter,
+  type Pool,
+  withTransaction,
+} from '@hermod/db';
 import { type AcceptInput, insertAcceptedMessage } from './accept.js';
 import { insertSmallMessages, SMALL_MESSAGE_LIMIT, type SmallAcceptInput } from './accept-batch.js';
 
@@ -68,8 +74,13 @@ export class AcceptBatcher {
       else large.push(input);
     }
     if (large.length === 0) {
-      // One statement, autocommitted (synchronous_commit=on): durable when it returns.
-      await insertSmallMessages(this.pool, small);
+      // One statement, autocommitted (synchronous_commit=on): durable when it returns; unanswered,
+      // it may or may not have committed, as a COMMIT (withTransaction).
+      try {
+        await insertSmallMessages(this.pool, small);
+      } catch (error) {
+        throw commitOutcomeUnknown(error) ? new CommitOutcomeUnknownError(error) : error;
+      }
       return;
     }
     await withTransaction(this.pool, async (client) => {

@@ -1,4 +1,5 @@
 import type { LoginOutcome, TokenLoginOutcome } from '@hermod/accounts';
+import { isTransientDatabaseError } from '@hermod/db';
 import { type RefusalReason, smtpError } from '@hermod/smtp';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { MsaDeps } from '../deps.js';
@@ -64,8 +65,15 @@ export function onAuth(deps: MsaDeps): NonNullable<SMTPServerOptions['onAuth']> 
         callback(null, { user });
       })
       .catch((error: unknown) => {
-        deps.logger.error({ err: error, sessionId: session.id }, 'authentication backend failed');
-        refuse('auth-backend', 454, '4.7.0', 'Temporary authentication failure');
+        // Not the client's failed attempt: counted by reason only, never in authFailures (nor by
+        // the throttle, which LoginGate does not reach). The store being away has its own reason,
+        // as in imap.
+        const outage = isTransientDatabaseError(error);
+        if (outage)
+          deps.logger.warn({ err: error, sessionId: session.id }, 'authentication store unavailable');
+        else deps.logger.error({ err: error, sessionId: session.id }, 'authentication backend failed');
+        deps.refused(session, outage ? 'storage-unavailable' : 'auth-backend', { code: 454, username });
+        callback(smtpError(454, '4.7.0', 'Temporary authentication failure'));
       });
   };
 }

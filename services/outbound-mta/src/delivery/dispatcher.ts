@@ -35,7 +35,9 @@ export interface DispatcherSettings {
   leaseMs: number;
   pollIntervalMs: number;
   connectTimeoutMs: number;
+  greetingTimeoutMs: number;
   commandTimeoutMs: number;
+  finalDotTimeoutMs: number;
   ca?: Buffer | undefined;
 }
 
@@ -512,7 +514,9 @@ export class Dispatcher {
             ca: this.deps.settings.ca,
             dane,
             connectTimeoutMs: this.deps.settings.connectTimeoutMs,
+            greetingTimeoutMs: this.deps.settings.greetingTimeoutMs,
             commandTimeoutMs: this.deps.settings.commandTimeoutMs,
+            finalDotTimeoutMs: this.deps.settings.finalDotTimeoutMs,
           });
         // One session counts once for TLS reports: its failure, or its success when none failed.
         let tlsFailed = false;

@@ -47,6 +47,21 @@ export function tlsSocketOf(connection: SMTPConnection): TLSSocket | undefined {
 }
 
 /**
+ * Sets the idle timeout of nodemailer's socket (`_socket`, plain or TLS): nodemailer has one
+ * socketTimeout for the whole session, and RFC 5321 4.5.3.2 wants a longer wait for the reply to
+ * the final dot than for a command. nodemailer's own 'timeout' listener stays; only the delay
+ * changes. A `_socket` without setTimeout means an upgrade moved it: LocalError.
+ */
+export function setSocketIdleTimeout(connection: SMTPConnection, ms: number): void {
+  const socket = (connection as unknown as Record<string, unknown>)._socket as
+    | { setTimeout?: (ms: number) => unknown }
+    | undefined;
+  if (typeof socket?.setTimeout !== 'function')
+    throw new LocalError('nodemailer no longer keeps its socket in _socket');
+  socket.setTimeout(ms);
+}
+
+/**
  * Whether nodemailer had started a STARTTLS upgrade that did not complete: nodemailer sets
  * `upgrading` when it starts the handshake and clears it only on success, and reports a peer that
  * hangs up mid-handshake as a plain socket error (ECONNRESET), not as ETLS. Read after a failed

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
@@ -6,6 +7,7 @@ import { type TlsaRecord, verifyDane } from '../tls/dane.js';
 import {
   addSmtpUtf8ToMailFrom,
   ehloCapabilities,
+  setSocketIdleTimeout,
   tlsSocketOf,
   tlsUpgradeFailed,
 } from './ehlo-capabilities.js';
@@ -40,9 +42,22 @@ export interface SessionOptions {
    * match one of them ('unusable': a validated TLSA RRset without a usable record, any certificate).
    */
   dane?: { records: TlsaRecord[]; tlsaName: string } | 'unusable' | undefined;
+  /** The TCP connect. */
   connectTimeoutMs: number;
+  /**
+   * Each command's reply (MAIL, RCPT, DATA's 354) and each block of the message being taken
+   * (the socket idle); RFC 5321 4.5.3.2: at least 5, 5, 2 and 3 minutes.
+   */
   commandTimeoutMs: number;
+  /** The 220 greeting, EHLO and a STARTTLS upgrade after the connect (RFC 5321 4.5.3.2.1: at least 5 minutes). */
+  greetingTimeoutMs?: number;
+  /** The reply to the final dot of DATA (RFC 5321 4.5.3.2.6: at least 10 minutes). */
+  finalDotTimeoutMs?: number;
 }
+
+/** RFC 5321 4.5.3.2's minimums, where a caller gives none. */
+export const RFC5321_GREETING_TIMEOUT_MS = 5 * 60_000;
+export const RFC5321_FINAL_DOT_TIMEOUT_MS = 10 * 60_000;
 
 /** RFC 3461 parameters of one transaction (nodemailer sends them only to a server that advertises DSN). */
 export interface DsnParameters {
@@ -140,6 +155,7 @@ export class SmtpSession {
   static open(given: SessionOptions): Promise<SmtpSession> {
     // DANE makes TLS mandatory and replaces the PKIX check (RFC 7672 sections 2.2 and 3.1).
     const options = given.dane ? { ...given, requireTls: true, verifyTls: false } : given;
+    const greetingTimeoutMs = options.greetingTimeoutMs ?? RFC5321_GREETING_TIMEOUT_MS;
     const connection = new SMTPConnection({
       host: options.address,
       port: options.port,
@@ -155,9 +171,12 @@ export class SmtpSession {
         minVersion: 'TLSv1.2',
         ...(options.ca ? { ca: options.ca } : {}),
       },
-      connectionTimeout: options.connectTimeoutMs,
-      greetingTimeout: options.connectTimeoutMs,
-      socketTimeout: options.commandTimeoutMs,
+      // nodemailer's connectionTimeout covers the connect and the greeting together; the connect
+      // alone is bounded below, so a dead host is given up on after connectTimeoutMs.
+      connectionTimeout: options.connectTimeoutMs + greetingTimeoutMs,
+      greetingTimeout: greetingTimeoutMs,
+      // The socket's idle limit covers the greeting too; commands' once the session is open.
+      socketTimeout: Math.max(options.commandTimeoutMs, greetingTimeoutMs),
       allowInternalNetworkInterfaces: true,
       logger: false,
       debug: false,
@@ -166,13 +185,24 @@ export class SmtpSession {
     addSmtpUtf8ToMailFrom(connection, () => holder.session?.smtpUtf8 === true);
     return new Promise((resolve, reject) => {
       let settled = false;
+      // Still not connected (nodemailer's public stage) after connectTimeoutMs: a dead host.
+      const connectTimer = setTimeout(() => {
+        if (settled || connection.stage !== 'init') return;
+        settled = true;
+        connection.close();
+        reject(
+          new NetworkError(`Connection timeout: no TCP connection within ${options.connectTimeoutMs} ms`),
+        );
+      }, options.connectTimeoutMs);
       connection.once('error', (error: NodemailerError) => {
+        clearTimeout(connectTimer);
         if (settled) return;
         settled = true;
         connection.close();
         reject(openFailure(error, options, connection));
       });
       connection.connect((error) => {
+        clearTimeout(connectTimer);
         if (settled) return;
         settled = true;
         if (error) {
@@ -182,6 +212,13 @@ export class SmtpSession {
         }
         // From now on errors surface through send(); a late 'error' event must not crash the process.
         connection.on('error', () => {});
+        try {
+          setSocketIdleTimeout(connection, options.commandTimeoutMs);
+        } catch (local) {
+          connection.close();
+          reject(local);
+          return;
+        }
         const session = new SmtpSession(connection, options);
         holder.session = session;
         const daneFailure = session.checkDane();
@@ -267,7 +304,13 @@ export class SmtpSession {
   send(from: string, recipients: string[], message: Buffer, options: SendOptions): Promise<SendResult> {
     const { eightBit, requireTls = false, smtpUtf8 = false, dsn = {} } = options;
     this.smtpUtf8 = smtpUtf8;
-    return new Promise((resolve, reject) => {
+    // Once nodemailer has taken the whole message (the final dot follows it), the wait is for the
+    // reply to the final dot; after it, commands' again.
+    const body = Readable.from([message]);
+    body.once('end', () =>
+      setSocketIdleTimeout(this.connection, this.options.finalDotTimeoutMs ?? RFC5321_FINAL_DOT_TIMEOUT_MS),
+    );
+    return new Promise<SendResult>((resolve, reject) => {
       this.connection.send(
         {
           from: from === '' ? false : from,
@@ -277,8 +320,10 @@ export class SmtpSession {
           ...(requireTls ? { requireTLSExtensionEnabled: true } : {}),
           ...(Object.keys(dsn).length > 0 ? { dsn } : {}),
         },
-        message,
+        body,
         (error, info) => {
+          if (!this.connection.destroyed)
+            setSocketIdleTimeout(this.connection, this.options.commandTimeoutMs);
           if (error) {
             if (error.code === 'EENVELOPE' && error.rejectedErrors && error.command === 'RCPT TO') {
               // every recipient refused: still a per-recipient result
