@@ -13,8 +13,11 @@ export const commonEnv = {
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   /** Replicas of the JetStream streams and buckets this service creates (3 in a NATS cluster). */
   NATS_STREAM_REPLICAS: env.int(1, 1, 5),
-  /** How long SIGTERM waits for in-flight work before exiting anyway. */
-  SHUTDOWN_GRACE_MS: env.int(25_000, 0, 600_000),
+  /**
+   * How long SIGTERM waits for in-flight work before exiting anyway. Up to an hour: outbound-mta's
+   * must cover the wait for the reply to a final dot (10 min by RFC 5321 4.5.3.2.6).
+   */
+  SHUTDOWN_GRACE_MS: env.int(25_000, 0, 3_600_000),
 };
 
 /**
