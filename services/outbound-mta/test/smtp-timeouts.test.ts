@@ -12,20 +12,22 @@ import { SmtpSession } from '../src/delivery/smtp-session.js';
 /** Answers the server holds back, and a way to hear when the next one is held. */
 class Held {
   private readonly callbacks: Array<() => void> = [];
-  private waiters: Array<() => void> = [];
+  private waiters: Array<{ count: number; resolve: () => void }> = [];
   holding = false;
 
   /** Takes the answer if holding (and tells the waiters), else gives it at once. */
   take(callback: () => void): void {
     if (!this.holding) return callback();
     this.callbacks.push(callback);
-    for (const waiter of this.waiters.splice(0)) waiter();
+    const ready = this.waiters.filter((w) => w.count <= this.callbacks.length);
+    this.waiters = this.waiters.filter((w) => w.count > this.callbacks.length);
+    for (const waiter of ready) waiter.resolve();
   }
 
   /** Resolves once `count` answers are held. */
   until(count: number): Promise<void> {
     if (this.callbacks.length >= count) return Promise.resolve();
-    return new Promise<void>((resolve) => this.waiters.push(() => void this.until(count).then(resolve)));
+    return new Promise<void>((resolve) => this.waiters.push({ count, resolve }));
   }
 
   release(): void {
