@@ -17,7 +17,10 @@ class Held {
 
   /** Takes the answer if holding (and tells the waiters), else gives it at once. */
   take(callback: () => void): void {
-    if (!this.holding) return callback();
+    if (!this.holding) {
+      callback();
+      return;
+    }
     this.callbacks.push(callback);
     const ready = this.waiters.filter((w) => w.count <= this.callbacks.length);
     this.waiters = this.waiters.filter((w) => w.count > this.callbacks.length);
